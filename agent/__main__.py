@@ -1,0 +1,5 @@
+"""``python -m agent``: the same as the ``ladda`` command."""
+
+from .cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,519 @@
+"""The shell around the pure state machine: feeds it events, carries out its actions.
+
+Events come from the drivers (pilot, cards), the backend (remote start, availability)
+and the clock. :meth:`ChargerRuntime.feed` steps the machine synchronously and hands
+each action to the worker of its connector, so that a connector's actions (contactor,
+journal writes, status reports) happen strictly in the order the machine gave them,
+and a slow device on one connector never delays another.
+
+Transaction data goes to the journal before anything is sent: the protocol link only
+ever reads from the journal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Protocol
+
+import structlog
+
+from drivers.protocols import DeviceError, MeterReading
+
+from . import metering
+from .hardware import Hardware
+from .journal import Journal, Sample
+from .ocpp16.configuration import Configuration
+from .session import step
+from .session.model import (
+    Action,
+    AuthorizationResolved,
+    Authorize,
+    AuthStatus,
+    AvailabilityRequested,
+    CardPresented,
+    CardRejected,
+    Charger,
+    Event,
+    FaultCleared,
+    FaultRaised,
+    OfferCurrent,
+    PersistAvailability,
+    PilotChanged,
+    Policy,
+    PolicyChanged,
+    RemoteStartRequested,
+    RemoteStopRequested,
+    Reply,
+    ReportStatus,
+    Started,
+    StartTransaction,
+    StopAllRequested,
+    StopReason,
+    StopTransaction,
+    SwitchContactor,
+    Tick,
+    TransactionRefused,
+    Unlock,
+    UnlockRequested,
+)
+from .store import ChargerState, Database, StoreError, iso, parse_iso, utc_now
+
+log = structlog.get_logger(__name__)
+
+METER_POLL_S = 1.0
+METER_STALE_S = 5.0
+METER_FAILURE = "PowerMeterFailure"
+SWITCH_FAILURE = "PowerSwitchFailure"
+STORAGE_FAILURE = "InternalError"
+
+
+@dataclass(frozen=True, slots=True)
+class AuthResult:
+    status: AuthStatus
+    parent_id_tag: str | None = None
+    expiry: str | None = None
+
+
+class Uplink(Protocol):
+    """What the charger needs from whichever protocol link is connected."""
+
+    @property
+    def online(self) -> bool: ...
+
+    async def authorize(self, id_tag: str) -> AuthResult | None:
+        """Ask the backend; None when it cannot be asked (offline, timeout)."""
+        ...
+
+    def wake(self) -> None:
+        """New journal entries are waiting to be sent."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class RecordSample:
+    """Internal job: journal a meter sample on a connector's worker, in order with its transaction."""
+
+    connector: int
+    reading: MeterReading
+    context: str
+    measurands: tuple[str, ...]
+    timestamp: str
+
+
+@dataclass(frozen=True, slots=True)
+class StatusEntry:
+    connector: int
+    status: str
+    error_code: str
+    timestamp: str
+
+
+class RestartRequested(Exception):
+    """Leave the run loop so the process restarts (Reset) after a clean shutdown."""
+
+    def __init__(self, hard: bool) -> None:
+        super().__init__("hard reset" if hard else "soft reset")
+        self.hard = hard
+
+
+def policy_from(config: Configuration, max_current: float) -> Policy:
+    return Policy(
+        connection_timeout=float(config.int("ConnectionTimeOut")),
+        stop_on_ev_disconnect=config.bool("StopTransactionOnEVSideDisconnect"),
+        unlock_on_ev_disconnect=config.bool("UnlockConnectorOnEVSideDisconnect"),
+        stop_on_invalid_id=config.bool("StopTransactionOnInvalidId"),
+        authorize_remote_start=config.bool("AuthorizeRemoteTxRequests"),
+        max_current=max_current,
+    )
+
+
+class _NoUplink:
+    online = False
+
+    async def authorize(self, id_tag: str) -> AuthResult | None:
+        return None
+
+    def wake(self) -> None:
+        pass
+
+
+class ChargerRuntime:
+    def __init__(
+        self,
+        *,
+        hardware: Hardware,
+        config: Configuration,
+        db: Database,
+        journal: Journal,
+        state: ChargerState,
+        max_current: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.hardware = hardware
+        self.config = config
+        self.db = db
+        self.journal = journal
+        self.state = state
+        self.uplink: Uplink = _NoUplink()
+        self._max_current = max_current
+        self._clock = clock
+        count = len(hardware.pilots)
+        self.charger = Charger.new(count, policy_from(config, max_current), state.inoperative_connectors())
+        self.numbers = list(range(1, count + 1))
+        self._queues: dict[int, asyncio.Queue[tuple[object, asyncio.Future[str] | None]]] = {
+            n: asyncio.Queue() for n in range(0, count + 1)
+        }
+        self.local_tx: dict[int, int] = {}
+        self._tx_started_at: dict[int, float] = {}
+        self.readings: dict[int, MeterReading] = {}
+        self.statuses: dict[int, StatusEntry] = {}
+        self._tg: asyncio.TaskGroup | None = None
+        self._restart: asyncio.Future[bool] | None = None
+        self.ready = asyncio.Event()
+        config.subscribe(lambda name, value: self.feed(PolicyChanged(policy_from(config, max_current))))
+
+    # ------------------------------------------------------------ running
+    async def run(self) -> None:
+        """Run every charger task until a reset asks for a restart (raises RestartRequested)."""
+        self._restart = asyncio.get_running_loop().create_future()
+        await self._close_unfinished_transactions()
+        async with asyncio.TaskGroup() as tg:
+            self._tg = tg
+            for n in self._queues:
+                tg.create_task(self._worker(n), name=f"worker-{n}")
+            for n in self.numbers:
+                tg.create_task(self._watch_pilot(n), name=f"pilot-{n}")
+                tg.create_task(self._poll_meter(n), name=f"meter-{n}")
+                tg.create_task(self._sample_periodically(n), name=f"sampler-{n}")
+            tg.create_task(self._watch_cards(), name="cards")
+            tg.create_task(self._sample_clock_aligned(), name="aligned")
+            tg.create_task(self._tick(), name="tick")
+            self.feed(Started())
+            self.ready.set()
+            hard = await self._restart
+            raise RestartRequested(hard)
+
+    def feed(self, event: Event) -> str | None:
+        """Step the machine with one event; dispatch its actions; return its reply, if any."""
+        self.charger, actions = step(self.charger, event, self._clock())
+        reply: str | None = None
+        for action in actions:
+            reply = self._dispatch(action) or reply
+        return reply
+
+    def _dispatch(self, action: Action, future: asyncio.Future[str] | None = None) -> str | None:
+        if isinstance(action, Reply):
+            return action.answer
+        if isinstance(action, Authorize):
+            self._spawn(self._authorize(action.id_tag), f"authorize-{action.id_tag}")
+        elif isinstance(action, CardRejected):
+            log.info("card rejected", id_tag=action.id_tag, why=action.why)
+        else:
+            self._queues[action.connector].put_nowait((action, future))
+        return None
+
+    def _spawn(self, coro: object, name: str) -> None:
+        assert self._tg is not None, "the runtime is not running"
+        self._tg.create_task(coro, name=name)  # type: ignore[arg-type]
+
+    # ------------------------------------------------------------ requests from the backend
+    def remote_start(self, id_tag: str, connector: int | None) -> str:
+        return self.feed(RemoteStartRequested(id_tag, connector)) or "Rejected"
+
+    async def remote_stop(self, backend_tx: int) -> str:
+        record = await self.db.run(self.journal.backend_to_local, backend_tx)
+        if record is None or record.stopped_at is not None:
+            return "Rejected"
+        if self.local_tx.get(record.connector) != record.local_id:
+            return "Rejected"
+        return self.feed(RemoteStopRequested(record.connector)) or "Rejected"
+
+    def change_availability(self, connector: int, operative: bool) -> str:
+        return self.feed(AvailabilityRequested(connector, operative)) or "Rejected"
+
+    async def unlock(self, connector: int) -> str:
+        self.charger, actions = step(self.charger, UnlockRequested(connector), self._clock())
+        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        reply = None
+        for action in actions:
+            if isinstance(action, Unlock) and action.answer:
+                self._dispatch(action, future)
+            else:
+                reply = self._dispatch(action) or reply
+        if reply is not None:
+            return reply
+        return await asyncio.wait_for(future, 10.0)
+
+    def request_reset(self, hard: bool) -> None:
+        """End every transaction, then restart once they are journaled (after the reply)."""
+        self.feed(StopAllRequested(StopReason.HARD_RESET if hard else StopReason.SOFT_RESET))
+        self._spawn(self._restart_when_settled(hard), "reset")
+
+    async def clear_cache(self) -> None:
+        await self.db.run(self.state.clear_authorization_cache)
+
+    async def start_answered(self, local_tx: int, connector: int, result: AuthResult, id_tag: str) -> None:
+        """The backend answered a StartTransaction: cache the idTag, stop if it was refused."""
+        await self._cache(id_tag, result)
+        if result.status is not AuthStatus.ACCEPTED and self.local_tx.get(connector) == local_tx:
+            self.feed(TransactionRefused(connector, result.status))
+
+    def status_snapshot(self) -> list[StatusEntry]:
+        return [self.statuses[n] for n in sorted(self.statuses)]
+
+    async def trigger_samples(self, connector: int) -> tuple[str, list[Sample], int | None] | None:
+        """Current values for a triggered MeterValues: (timestamp, samples, local transaction)."""
+        reading = await self._fresh_reading(connector)
+        if reading is None:
+            return None
+        conn = self.charger.connector(connector)
+        offer = conn.offer_a if conn else 0.0
+        measurands = self.config.list("MeterValuesSampledData")
+        return utc_now(), metering.samples(reading, measurands, offer), self.local_tx.get(connector)
+
+    # ------------------------------------------------------------ carrying out actions
+    async def _worker(self, connector: int) -> None:
+        queue = self._queues[connector]
+        while True:
+            item, future = await queue.get()
+            try:
+                await self._execute(item, future)
+            except DeviceError as exc:
+                log.error("device failed", connector=connector, error=str(exc))
+                if isinstance(item, SwitchContactor):
+                    self.feed(FaultRaised(connector, SWITCH_FAILURE))
+            except StoreError as exc:
+                # Nothing may be charged that is not on record: stop offering energy.
+                log.critical("cannot write the journal; charging suspended", error=str(exc))
+                self.feed(FaultRaised(0, STORAGE_FAILURE))
+            finally:
+                if future is not None and not future.done():
+                    future.set_result("UnlockFailed")
+                queue.task_done()
+
+    async def _execute(self, item: object, future: asyncio.Future[str] | None) -> None:
+        if isinstance(item, SwitchContactor):
+            await self.hardware.contactors[item.connector].switch(item.closed)
+            log.info("contactor", connector=item.connector, closed=item.closed)
+        elif isinstance(item, OfferCurrent):
+            await self.hardware.pilots[item.connector].offer(item.current_a)
+        elif isinstance(item, StartTransaction):
+            await self._journal_start(item)
+        elif isinstance(item, StopTransaction):
+            await self._journal_stop(item)
+        elif isinstance(item, ReportStatus):
+            entry = StatusEntry(item.connector, item.status.value, item.error_code, utc_now())
+            self.statuses[item.connector] = entry
+            log.info("status", connector=item.connector, status=entry.status, error_code=entry.error_code)
+            await self.db.run(self.journal.record_status, entry.connector, entry.status, entry.error_code, entry.timestamp)
+            self.uplink.wake()
+        elif isinstance(item, PersistAvailability):
+            await self.db.run(self.state.set_availability, item.connector, item.operative)
+        elif isinstance(item, Unlock):
+            # No cable lock is fitted on the supported hardware yet (tethered cable).
+            if future is not None:
+                future.set_result("NotSupported")
+        elif isinstance(item, RecordSample):
+            await self._journal_sample(item)
+
+    async def _journal_start(self, action: StartTransaction) -> None:
+        n = action.connector
+        reading = self.readings.get(n) or await self._fresh_reading(n)
+        meter_wh = metering.energy_wh(reading) if reading else 0
+        if reading is None:
+            log.error("no meter reading at transaction start; recording 0 Wh", connector=n)
+        begin = self._samples(reading, "StopTxnSampledData", n)
+        timestamp = utc_now()
+        local = await self.db.run(self.journal.begin_transaction, n, action.id_tag, meter_wh, timestamp, begin)
+        self.local_tx[n] = local
+        self._tx_started_at[n] = self._clock()
+        log.info("transaction started", connector=n, local_tx=local, id_tag=action.id_tag, meter_wh=meter_wh)
+        self.uplink.wake()
+
+    async def _journal_stop(self, action: StopTransaction) -> None:
+        n = action.connector
+        local = self.local_tx.pop(n, None)
+        if local is None:
+            return
+        reading = await self._fresh_reading(n) or self.readings.get(n)
+        record = next((r for r in await self.db.run(self.journal.open_transactions) if r.local_id == local), None)
+        floor_wh = record.last_meter_wh or record.meter_start_wh if record else 0
+        meter_wh = max(metering.energy_wh(reading), floor_wh) if reading else floor_wh
+        end = self._samples(reading, "StopTxnSampledData", n)
+        await self.db.run(
+            self.journal.end_transaction, local, meter_wh, utc_now(), action.reason.value, action.id_tag, end
+        )
+        log.info("transaction stopped", connector=n, local_tx=local, reason=action.reason.value, meter_wh=meter_wh)
+        self.uplink.wake()
+
+    async def _journal_sample(self, job: RecordSample) -> None:
+        n = job.connector
+        local = self.local_tx.get(n)
+        if job.context == "Sample.Periodic" and local is None:
+            return  # the transaction ended while the reading was taken
+        conn = self.charger.connector(n)
+        values = metering.samples(job.reading, job.measurands, conn.offer_a if conn else 0.0)
+        if not values:
+            return
+        energy = metering.energy_wh(job.reading) if local is not None else None
+        await self.db.run(self.journal.record_sample, local, n, job.timestamp, job.context, values, energy)
+        self.uplink.wake()
+
+    def _samples(self, reading: MeterReading | None, key: str, connector: int) -> list[Sample]:
+        if reading is None:
+            return []
+        conn = self.charger.connector(connector)
+        return metering.samples(reading, self.config.list(key), conn.offer_a if conn else 0.0)
+
+    # ------------------------------------------------------------ authorization
+    async def _authorize(self, id_tag: str) -> None:
+        result = await self._decide_authorization(id_tag)
+        log.info("authorization", id_tag=id_tag, status=result.status.value)
+        self.feed(AuthorizationResolved(id_tag, result.status, result.parent_id_tag))
+
+    async def _decide_authorization(self, id_tag: str) -> AuthResult:
+        cache_on = self.config.bool("AuthorizationCacheEnabled")
+        cached = await self._cached(id_tag) if cache_on else None
+        valid = cached is not None and cached.status is AuthStatus.ACCEPTED
+        if valid and self.config.bool("LocalPreAuthorize"):
+            return cached  # type: ignore[return-value]
+        if self.uplink.online:
+            answer = await self.uplink.authorize(id_tag)
+            if answer is not None:
+                await self._cache(id_tag, answer)
+                return answer
+        if valid and self.config.bool("LocalAuthorizeOffline"):
+            return cached  # type: ignore[return-value]
+        if cached is None and self.config.bool("AllowOfflineTxForUnknownId"):
+            return AuthResult(AuthStatus.ACCEPTED)
+        return AuthResult(AuthStatus.INVALID)
+
+    async def _cached(self, id_tag: str) -> AuthResult | None:
+        row = await self.db.run(self.state.cached_authorization, id_tag)
+        if row is None:
+            return None
+        status = AuthStatus(row["status"])
+        if row["expiry"] and parse_iso(row["expiry"]) < datetime.now(timezone.utc):
+            status = AuthStatus.EXPIRED
+        return AuthResult(status, row["parent_id_tag"], row["expiry"])
+
+    async def _cache(self, id_tag: str, result: AuthResult) -> None:
+        if self.config.bool("AuthorizationCacheEnabled"):
+            await self.db.run(
+                self.state.cache_authorization, id_tag, result.status.value, result.parent_id_tag, result.expiry
+            )
+
+    # ------------------------------------------------------------ inputs and timers
+    async def _watch_pilot(self, n: int) -> None:
+        async for state in self.hardware.pilots[n].states():
+            self.feed(PilotChanged(n, state))
+
+    async def _watch_cards(self) -> None:
+        async for uid in self.hardware.reader.cards():
+            log.info("card presented", id_tag=uid)
+            self.feed(CardPresented(uid))
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            self.feed(Tick())
+
+    async def _poll_meter(self, n: int) -> None:
+        """Keep a fresh reading; a meter silent for METER_STALE_S is a fault, logged once."""
+        failing_since: float | None = None
+        faulted = False
+        while True:
+            try:
+                self.readings[n] = await asyncio.wait_for(self.hardware.meters[n].read(), METER_POLL_S * 2)
+            except (DeviceError, asyncio.TimeoutError) as exc:
+                now = self._clock()
+                if failing_since is None:
+                    failing_since = now
+                    log.warning("meter not answering", connector=n, error=str(exc) or "timeout")
+                if not faulted and now - failing_since >= METER_STALE_S:
+                    faulted = True
+                    self.feed(FaultRaised(n, METER_FAILURE))
+            else:
+                if failing_since is not None:
+                    log.info("meter answering again", connector=n)
+                failing_since = None
+                if faulted:
+                    faulted = False
+                    self.feed(FaultCleared(n, METER_FAILURE))
+            await asyncio.sleep(METER_POLL_S)
+
+    async def _fresh_reading(self, n: int) -> MeterReading | None:
+        try:
+            reading = await asyncio.wait_for(self.hardware.meters[n].read(), 1.5)
+        except (DeviceError, asyncio.TimeoutError):
+            return self.readings.get(n)
+        self.readings[n] = reading
+        return reading
+
+    async def _sample_periodically(self, n: int) -> None:
+        """MeterValues every MeterValueSampleInterval seconds, counted from the transaction start."""
+        while True:
+            interval = self.config.int("MeterValueSampleInterval")
+            local = self.local_tx.get(n)
+            if interval <= 0 or local is None:
+                await asyncio.sleep(0.5)
+                continue
+            started = self._tx_started_at[n]
+            now = self._clock()
+            due = started + interval * (math.floor((now - started) / interval) + 1)
+            await asyncio.sleep(max(0.0, due - now))
+            if self.local_tx.get(n) != local:
+                continue
+            reading = await self._fresh_reading(n)
+            if reading is not None and time.time() - reading.timestamp < METER_STALE_S:
+                measurands = self.config.list("MeterValuesSampledData")
+                self._queues[n].put_nowait((RecordSample(n, reading, "Sample.Periodic", measurands, utc_now()), None))
+
+    async def _sample_clock_aligned(self) -> None:
+        """MeterValues at every ClockAlignedDataInterval boundary, stamped with the boundary itself."""
+        while True:
+            interval = self.config.int("ClockAlignedDataInterval")
+            if interval <= 0:
+                await asyncio.sleep(1.0)
+                continue
+            boundary = metering.next_aligned(time.time(), interval)
+            await asyncio.sleep(max(0.0, boundary - time.time()))
+            if self.config.int("ClockAlignedDataInterval") != interval:
+                continue
+            stamp = iso(datetime.fromtimestamp(boundary, timezone.utc))
+            measurands = self.config.list("MeterValuesAlignedData")
+            readings = await asyncio.gather(*(self._fresh_reading(n) for n in self.numbers))
+            for n, reading in zip(self.numbers, readings):
+                if reading is not None:
+                    self._queues[n].put_nowait((RecordSample(n, reading, "Sample.Clock", measurands, stamp), None))
+
+    # ------------------------------------------------------------ start and reset
+    async def _close_unfinished_transactions(self) -> None:
+        """A transaction still open at start-up was cut by a power loss or crash: end it
+        with the last meter value checkpointed, so nothing billed is lost."""
+        for record in await self.db.run(self.journal.open_transactions):
+            meter_wh = record.last_meter_wh if record.last_meter_wh is not None else record.meter_start_wh
+            stamp = record.last_meter_at or record.started_at
+            await self.db.run(
+                self.journal.end_transaction, record.local_id, meter_wh, stamp, StopReason.POWER_LOSS.value, None, []
+            )
+            log.warning("closed a transaction cut by a restart", local_tx=record.local_id, meter_wh=meter_wh)
+
+    async def _restart_when_settled(self, hard: bool) -> None:
+        for queue in self._queues.values():
+            await queue.join()
+        self.uplink.wake()
+        deadline = self._clock() + 10.0
+        while self._clock() < deadline and self.uplink.online:
+            pending = await self.db.run(self.journal.open_transactions)
+            unsent = sum(1 for e in await self.db.run(self.journal.pending) if e.kind != "status")
+            if not pending and unsent == 0:
+                break
+            await asyncio.sleep(0.2)
+        if self._restart is not None and not self._restart.done():
+            self._restart.set_result(hard)

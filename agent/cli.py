@@ -1,0 +1,144 @@
+"""The ``ladda`` command: run, check-config, demo, sessions."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+from . import __version__
+from .settings import EX_CONFIG, SECRET_KEYS, ConfigError, load_settings, render_settings, resolve_state_dir
+
+DEFAULT_CONFIG = "/etc/ladda/ladda.toml"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ladda", description="Charge-point agent for EV chargers (OCPP 1.6J).")
+    parser.add_argument("--version", action="version", version=f"ladda {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the charge-point service")
+    run.add_argument("-c", "--config", default=DEFAULT_CONFIG, help=f"configuration file (default {DEFAULT_CONFIG})")
+    run.add_argument("--state-dir", help="state directory (default: $STATE_DIRECTORY, else the file's [state])")
+
+    check = sub.add_parser("check-config", help="validate a configuration file and print the effective settings")
+    check.add_argument("config", help="configuration file")
+
+    demo = sub.add_parser("demo", help="play a charging scenario on simulated hardware against a local test backend")
+    demo.add_argument("--scenario", help="scenario file (default: config/demo-scenario.toml)")
+    demo.add_argument("--workdir", help="keep state, logs and sockets here instead of a temporary directory")
+
+    sessions = sub.add_parser("sessions", help="list the transactions recorded on this charger")
+    sessions.add_argument("-c", "--config", default=DEFAULT_CONFIG)
+    sessions.add_argument("--state-dir")
+    sessions.add_argument("--limit", type=int, default=50)
+    fmt = sessions.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true")
+    fmt.add_argument("--csv", action="store_true")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "check-config":
+        return _check_config(args.config)
+    if args.command == "run":
+        return _run(args.config, args.state_dir)
+    if args.command == "demo":
+        from simulators.demo import run_demo  # the demo drives simulators; only this verb needs them
+
+        return run_demo(args.scenario, args.workdir)
+    if args.command == "sessions":
+        return _sessions(args)
+    return 2
+
+
+def _load(path: str):  # type: ignore[no-untyped-def]
+    try:
+        return load_settings(path)
+    except ConfigError as exc:
+        print(f"configuration error{'s' if len(exc.errors) > 1 else ''}:", file=sys.stderr)
+        print(str(exc), file=sys.stderr)
+        return None
+
+
+def _check_config(path: str) -> int:
+    settings = _load(path)
+    if settings is None:
+        return EX_CONFIG
+    print(f"# {path}: OK (effective configuration, secrets masked)")
+    print(render_settings(settings))
+    return 0
+
+
+def _run(path: str, state_dir: str | None) -> int:
+    settings = _load(path)
+    if settings is None:
+        return EX_CONFIG
+    from . import logs
+    from .app import serve
+
+    secrets = [settings.backend.authorization_key]
+    logs.configure(settings.logging.level, settings.logging.format, secrets)
+    assert "backend.authorization_key" in SECRET_KEYS
+    return serve(settings, resolve_state_dir(settings, state_dir, os.environ))
+
+
+def _sessions(args: argparse.Namespace) -> int:
+    from .journal import Journal
+    from .store import Database, StoreError
+
+    if args.state_dir:
+        state_dir = Path(args.state_dir)
+    else:
+        settings = _load(args.config)
+        if settings is None:
+            return EX_CONFIG
+        state_dir = resolve_state_dir(settings, None, os.environ)
+    db = Database(state_dir)
+    try:
+        db.open()
+        records = Journal(db).transactions(args.limit)
+    except StoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        db.close()
+    rows = [asdict(r) for r in reversed(records)]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    elif args.csv:
+        writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else ["local_id"])
+        writer.writeheader()
+        writer.writerows(rows)
+    else:
+        _print_sessions(rows)
+    return 0
+
+
+def _print_sessions(rows: list[dict[str, object]]) -> None:
+    header = ("local", "backend", "conn", "idTag", "started", "stopped", "Wh start", "Wh stop", "kWh", "reason", "unsent")
+    lines = [header]
+    for r in rows:
+        stop = r["meter_stop_wh"]
+        kwh = f"{(int(stop) - int(r['meter_start_wh'])) / 1000:.3f}" if stop is not None else "-"  # type: ignore[call-overload]
+        lines.append(
+            (
+                str(r["local_id"]), str(r["backend_id"] or "-"), str(r["connector"]), str(r["id_tag"]),
+                str(r["started_at"]), str(r["stopped_at"] or "running"), str(r["meter_start_wh"]),
+                str(stop if stop is not None else "-"), kwh, str(r["stop_reason"] or "-"), str(r["pending_messages"]),
+            )
+        )
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    for line in lines:
+        print("  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip())
+    if len(lines) == 1:
+        print("(no transactions recorded)")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

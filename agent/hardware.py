@@ -1,0 +1,61 @@
+"""The charger's devices, built from the configuration's driver sections.
+
+The only place that maps ``[meter] driver = "..."`` to a driver class. Each driver
+gets its transport injected, so real and simulated hardware differ only here, in
+which transport and driver the name selects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from drivers.protocols import CardReader, Contactor, EnergyMeter, Pilot
+
+from .settings import Settings
+
+
+@dataclass
+class Hardware:
+    """Every device of one charger; per-connector devices are keyed by connector number."""
+
+    meters: dict[int, EnergyMeter]
+    pilots: dict[int, Pilot]
+    contactors: dict[int, Contactor]
+    reader: CardReader
+    #: Long-running transport tasks (bus pollers, bench link) the app must run.
+    services: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+    def devices(self) -> list[object]:
+        """In opening order: outputs first so they are driven safe before anything else."""
+        return [*self.contactors.values(), *self.pilots.values(), *self.meters.values(), self.reader]
+
+    async def open(self) -> None:
+        for device in self.devices():
+            await device.open()  # type: ignore[attr-defined]
+
+    async def close(self) -> None:
+        """Close in reverse order; never raises, so every device gets its chance."""
+        for device in reversed(self.devices()):
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(device.close(), 2.0)  # type: ignore[attr-defined]
+
+
+def build_hardware(settings: Settings, state_dir: Path) -> Hardware:
+    """Construct (without I/O) the drivers the configuration names."""
+    count = settings.connectors.count
+    # Only the simulated bench exists so far; every driver section names "sim".
+    from drivers.sim import BenchLink, SimCardReader, SimContactor, SimMeter, SimPilot
+
+    link = BenchLink(str(settings.sim.socket_path(state_dir)))
+    numbers = range(1, count + 1)
+    return Hardware(
+        meters={n: SimMeter(link, n) for n in numbers},
+        pilots={n: SimPilot(link, n) for n in numbers},
+        contactors={n: SimContactor(link, n) for n in numbers},
+        reader=SimCardReader(link),
+        services=[link.run],
+    )

@@ -1,0 +1,266 @@
+"""The transaction journal: the source of truth for money.
+
+Every transaction event (start, meter sample, stop) is committed here *before*
+anything is sent: a transaction row plus an outbox entry, in one SQLite transaction.
+The protocol link drains the outbox in sequence order, at least once, and marks each
+entry done when the backend acknowledged it. Entries are neutral records (what
+happened on the charger), not protocol frames; the OCPP adapter maps them when it
+sends them, filling in the backend's transaction id, which may only become known
+after the entry was written.
+
+Status entries are kept in the same sequence so that a backend sees statuses and
+transaction messages in the order they happened, but a status that could not be sent
+is history, not money: on reconnect it is superseded by the current status.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+from .store import Database, utc_now
+
+TX_STARTED = "tx_started"
+METER_SAMPLE = "meter_sample"
+TX_STOPPED = "tx_stopped"
+STATUS = "status"
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One sampled value, in the vocabulary shared by OCPP 1.6 and 2.0.1."""
+
+    measurand: str
+    value: float
+    unit: str
+    phase: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"measurand": self.measurand, "value": self.value, "unit": self.unit}
+        if self.phase:
+            data["phase"] = self.phase
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """An outbox entry waiting to be delivered."""
+
+    seq: int
+    kind: str
+    local_tx: int | None
+    body: dict[str, Any]
+    attempts: int
+    backend_tx: int | None  # the backend's id for local_tx, when known
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionRecord:
+    local_id: int
+    connector: int
+    id_tag: str
+    started_at: str
+    meter_start_wh: int
+    backend_id: int | None
+    stopped_at: str | None
+    meter_stop_wh: int | None
+    stop_reason: str | None
+    last_meter_wh: int | None
+    last_meter_at: str | None
+    pending_messages: int
+
+
+class Journal:
+    """Transactions and the outbox. Blocking: call through ``Database.run`` from async code."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # writing ------------------------------------------------------------
+    def begin_transaction(
+        self, connector: int, id_tag: str, meter_wh: int, timestamp: str, begin_values: list[Sample]
+    ) -> int:
+        """Record a started transaction and queue its start message; return its local id."""
+
+        def work(conn: sqlite3.Connection) -> int:
+            cur = conn.execute(
+                "INSERT INTO transactions(connector, id_tag, started_at, meter_start_wh, begin_values, "
+                "last_meter_wh, last_meter_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (connector, id_tag, timestamp, meter_wh, _dump([s.to_json() for s in begin_values]), meter_wh, timestamp),
+            )
+            local_id = int(cur.lastrowid or 0)
+            body = {"connector": connector, "id_tag": id_tag, "meter_wh": meter_wh, "timestamp": timestamp}
+            _queue(conn, TX_STARTED, local_id, body)
+            return local_id
+
+        return self.db.transaction(work)
+
+    def record_sample(
+        self,
+        local_tx: int | None,
+        connector: int,
+        timestamp: str,
+        context: str,
+        samples: list[Sample],
+        energy_wh: int | None,
+    ) -> None:
+        """Queue a meter sample; for a transaction, also checkpoint its last meter value."""
+
+        def work(conn: sqlite3.Connection) -> None:
+            if local_tx is not None and energy_wh is not None:
+                conn.execute(
+                    "UPDATE transactions SET last_meter_wh = ?, last_meter_at = ? WHERE local_id = ?",
+                    (energy_wh, timestamp, local_tx),
+                )
+            body = {
+                "connector": connector,
+                "timestamp": timestamp,
+                "context": context,
+                "samples": [s.to_json() for s in samples],
+            }
+            _queue(conn, METER_SAMPLE, local_tx, body)
+
+        self.db.transaction(work)
+
+    def end_transaction(
+        self,
+        local_tx: int,
+        meter_wh: int,
+        timestamp: str,
+        reason: str,
+        id_tag: str | None,
+        end_values: list[Sample],
+    ) -> None:
+        """Record the end of a transaction and queue its stop message (with its begin/end data)."""
+
+        def work(conn: sqlite3.Connection) -> None:
+            row = conn.execute("SELECT * FROM transactions WHERE local_id = ?", (local_tx,)).fetchone()
+            if row is None:
+                raise KeyError(f"no transaction {local_tx}")
+            if row["stopped_at"] is not None:
+                return  # already ended: the stop is recorded once
+            conn.execute(
+                "UPDATE transactions SET stopped_at = ?, meter_stop_wh = ?, stop_reason = ?, stop_id_tag = ?, "
+                "last_meter_wh = ?, last_meter_at = ? WHERE local_id = ?",
+                (timestamp, meter_wh, reason, id_tag, meter_wh, timestamp, local_tx),
+            )
+            data = []
+            begin = json.loads(row["begin_values"])
+            if begin:
+                data.append({"timestamp": row["started_at"], "context": "Transaction.Begin", "samples": begin})
+            if end_values:
+                data.append(
+                    {"timestamp": timestamp, "context": "Transaction.End", "samples": [s.to_json() for s in end_values]}
+                )
+            body = {
+                "connector": row["connector"],
+                "id_tag": id_tag,
+                "meter_wh": meter_wh,
+                "timestamp": timestamp,
+                "reason": reason,
+                "transaction_data": data,
+            }
+            _queue(conn, TX_STOPPED, local_tx, body)
+
+        self.db.transaction(work)
+
+    def record_status(self, connector: int, status: str, error_code: str, timestamp: str) -> None:
+        body = {"connector": connector, "status": status, "error_code": error_code, "timestamp": timestamp}
+        self.db.transaction(lambda conn: _queue(conn, STATUS, None, body))
+
+    # delivering ---------------------------------------------------------
+    def pending(self, after_seq: int = 0, limit: int = 50) -> list[Entry]:
+        rows = self.db.read(
+            "SELECT o.*, t.backend_id FROM outbox o LEFT JOIN transactions t ON t.local_id = o.local_tx "
+            "WHERE o.done_at IS NULL AND o.seq > ? ORDER BY o.seq LIMIT ?",
+            (after_seq, limit),
+        )
+        return [
+            Entry(
+                seq=r["seq"],
+                kind=r["kind"],
+                local_tx=r["local_tx"],
+                body=json.loads(r["body"]),
+                attempts=r["attempts"],
+                backend_tx=r["backend_id"],
+            )
+            for r in rows
+        ]
+
+    def mark_done(self, seq: int, outcome: str = "acked") -> None:
+        self.db.write("UPDATE outbox SET done_at = ?, outcome = ? WHERE seq = ?", (utc_now(), outcome, seq))
+
+    def count_attempt(self, seq: int) -> int:
+        self.db.write("UPDATE outbox SET attempts = attempts + 1 WHERE seq = ?", (seq,))
+        return int(self.db.read("SELECT attempts FROM outbox WHERE seq = ?", (seq,))[0]["attempts"])
+
+    def acknowledge_start(self, seq: int, local_tx: int, backend_id: int, id_tag_status: str) -> None:
+        """The backend accepted a start: remember its transaction id with the acknowledgement."""
+
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE transactions SET backend_id = ?, id_tag_status = ? WHERE local_id = ?",
+                (backend_id, id_tag_status, local_tx),
+            )
+            conn.execute("UPDATE outbox SET done_at = ?, outcome = 'acked' WHERE seq = ?", (utc_now(), seq))
+
+        self.db.transaction(work)
+
+    def supersede_statuses(self) -> int:
+        """Drop undelivered status entries: after a reconnect the current status is sent instead."""
+        cur = self.db.write(
+            "UPDATE outbox SET done_at = ?, outcome = 'superseded' WHERE done_at IS NULL AND kind = ?",
+            (utc_now(), STATUS),
+        )
+        return cur.rowcount
+
+    def pending_count(self) -> int:
+        return int(self.db.read("SELECT COUNT(*) AS n FROM outbox WHERE done_at IS NULL")[0]["n"])
+
+    # reading ------------------------------------------------------------
+    def open_transactions(self) -> list[TransactionRecord]:
+        return self._records("WHERE t.stopped_at IS NULL ORDER BY t.local_id")
+
+    def transactions(self, limit: int = 100) -> list[TransactionRecord]:
+        return self._records("ORDER BY t.local_id DESC LIMIT ?", (limit,))
+
+    def backend_to_local(self, backend_id: int) -> TransactionRecord | None:
+        records = self._records("WHERE t.backend_id = ?", (backend_id,))
+        return records[0] if records else None
+
+    def _records(self, where: str, params: tuple[Any, ...] = ()) -> list[TransactionRecord]:
+        rows = self.db.read(
+            "SELECT t.*, (SELECT COUNT(*) FROM outbox o WHERE o.local_tx = t.local_id AND o.done_at IS NULL) "
+            f"AS pending_messages FROM transactions t {where}",
+            params,
+        )
+        return [
+            TransactionRecord(
+                local_id=r["local_id"],
+                connector=r["connector"],
+                id_tag=r["id_tag"],
+                started_at=r["started_at"],
+                meter_start_wh=r["meter_start_wh"],
+                backend_id=r["backend_id"],
+                stopped_at=r["stopped_at"],
+                meter_stop_wh=r["meter_stop_wh"],
+                stop_reason=r["stop_reason"],
+                last_meter_wh=r["last_meter_wh"],
+                last_meter_at=r["last_meter_at"],
+                pending_messages=r["pending_messages"],
+            )
+            for r in rows
+        ]
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _queue(conn: sqlite3.Connection, kind: str, local_tx: int | None, body: dict[str, Any]) -> None:
+    conn.execute(
+        "INSERT INTO outbox(kind, local_tx, body, created_at) VALUES (?, ?, ?, ?)",
+        (kind, local_tx, _dump(body), utc_now()),
+    )

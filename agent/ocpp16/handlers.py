@@ -1,0 +1,110 @@
+"""Answers to the backend's OCPP 1.6 requests.
+
+Each handler translates the request into a call on the charger runtime (neutral
+terms) and the answer back. Handlers never send a CALL themselves (the reply could not
+be received while they wait): work that must follow the reply, such as a triggered
+message or a reset, is queued with ``after_reply``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from ocpp.routing import on
+from ocpp.v16 import call_result
+from ocpp.v16.enums import Action
+
+from .rpc import Rpc
+
+if TYPE_CHECKING:
+    from .session import Ocpp16Session
+
+log = structlog.get_logger(__name__)
+
+VENDOR_ID = "org.ladda"
+TRIGGERABLE = {
+    "BootNotification",
+    "DiagnosticsStatusNotification",
+    "FirmwareStatusNotification",
+    "Heartbeat",
+    "MeterValues",
+    "StatusNotification",
+}
+
+
+class Handlers(Rpc):
+    def __init__(self, cp_id: str, connection: Any, response_timeout: float, session: Ocpp16Session) -> None:
+        super().__init__(cp_id, connection, response_timeout)
+        self.session = session
+        self.runtime = session.runtime
+
+    def _later(self, func: Callable[[], None]) -> None:
+        self.after_reply(func)
+
+    @on(Action.remote_start_transaction)
+    async def on_remote_start(self, id_tag: str, connector_id: int | None = None, **_: Any) -> Any:
+        status = self.runtime.remote_start(id_tag, connector_id)
+        log.info("remote start", id_tag=id_tag, connector=connector_id, answer=status)
+        return call_result.RemoteStartTransaction(status=status)
+
+    @on(Action.remote_stop_transaction)
+    async def on_remote_stop(self, transaction_id: int) -> Any:
+        status = await self.runtime.remote_stop(transaction_id)
+        log.info("remote stop", transaction_id=transaction_id, answer=status)
+        return call_result.RemoteStopTransaction(status=status)
+
+    @on(Action.reset)
+    async def on_reset(self, type: str) -> Any:
+        hard = type == "Hard"
+        log.warning("reset requested", type=type)
+        self._later(lambda: self.runtime.request_reset(hard))
+        return call_result.Reset(status="Accepted")
+
+    @on(Action.unlock_connector)
+    async def on_unlock(self, connector_id: int) -> Any:
+        status = await self.runtime.unlock(connector_id)
+        return call_result.UnlockConnector(status=status)
+
+    @on(Action.change_availability)
+    async def on_change_availability(self, connector_id: int, type: str) -> Any:
+        status = self.runtime.change_availability(connector_id, type == "Operative")
+        log.info("availability", connector=connector_id, type=type, answer=status)
+        return call_result.ChangeAvailability(status=status)
+
+    @on(Action.get_configuration)
+    async def on_get_configuration(self, key: list[str] | None = None) -> Any:
+        known, unknown = self.session.config.report(key)
+        return call_result.GetConfiguration(
+            configuration_key=[{"key": k.key, "readonly": k.readonly, "value": k.value} for k in known] or None,
+            unknown_key=unknown or None,
+        )
+
+    @on(Action.change_configuration)
+    async def on_change_configuration(self, key: str, value: str) -> Any:
+        status = self.session.config.change(key, value)
+        log.info("configuration change", key=key, value=value, answer=status)
+        return call_result.ChangeConfiguration(status=status)
+
+    @on(Action.clear_cache)
+    async def on_clear_cache(self) -> Any:
+        await self.runtime.clear_cache()
+        return call_result.ClearCache(status="Accepted")
+
+    @on(Action.data_transfer)
+    async def on_data_transfer(self, vendor_id: str, message_id: str | None = None, data: str | None = None) -> Any:
+        if vendor_id != VENDOR_ID:
+            return call_result.DataTransfer(status="UnknownVendorId")
+        return call_result.DataTransfer(status="UnknownMessageId")
+
+    @on(Action.trigger_message)
+    async def on_trigger_message(self, requested_message: str, connector_id: int | None = None) -> Any:
+        if requested_message not in TRIGGERABLE:
+            return call_result.TriggerMessage(status="NotImplemented")
+        if connector_id is not None and not 0 <= connector_id <= len(self.runtime.numbers):
+            return call_result.TriggerMessage(status="Rejected")
+        if requested_message == "MeterValues" and connector_id == 0:
+            return call_result.TriggerMessage(status="Rejected")
+        self._later(lambda: self.session.trigger(requested_message, connector_id))
+        return call_result.TriggerMessage(status="Accepted")

@@ -1,0 +1,162 @@
+"""The OCPP 1.6 configuration keys this charge point supports, as data.
+
+One table answers GetConfiguration, validates ChangeConfiguration and the TOML file's
+``[ocpp]`` initial values alike, so the three can never disagree. Values are held as
+Python values (int, bool, tuple of str for comma-separated lists) and rendered in the
+spec's string form only on the wire.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+Kind = Literal["int", "bool", "csl"]
+Value = int | bool | tuple[str, ...]
+
+#: Measurands the metering code can produce from a :class:`MeterReading`.
+MEASURANDS = (
+    "Energy.Active.Import.Register",
+    "Power.Active.Import",
+    "Current.Import",
+    "Voltage",
+    "Current.Offered",
+)
+MEASURAND_LIST_MAX = 5
+_PHASE_ROTATION = re.compile(r"^\d+\.(NotApplicable|Unknown|RST|RTS|SRT|STR|TRS|TSR)$")
+
+
+@dataclass(frozen=True, slots=True)
+class KeySpec:
+    """One configuration key: its type, default, limits and how a change applies."""
+
+    name: str
+    kind: Kind
+    default: Value
+    readonly: bool = False
+    reboot_required: bool = False
+    minimum: int | None = None
+    maximum: int | None = None
+    items: tuple[str, ...] | None = None  # allowed list items (csl)
+    pattern: re.Pattern[str] | None = None  # allowed list item shape (csl)
+    max_items: int | None = None
+
+    def parse(self, raw: object) -> Value:
+        """Turn a wire string (or a TOML value) into a typed value; ValueError if invalid."""
+        if self.kind == "bool":
+            if isinstance(raw, bool):
+                return raw
+            if isinstance(raw, str) and raw.strip().lower() in ("true", "false"):
+                return raw.strip().lower() == "true"
+            raise ValueError("must be true or false")
+        if self.kind == "int":
+            if isinstance(raw, bool):
+                raise ValueError("must be an integer")
+            if isinstance(raw, int):
+                number = raw
+            elif isinstance(raw, str) and re.fullmatch(r"\s*-?\d+\s*", raw):
+                number = int(raw)
+            else:
+                raise ValueError("must be an integer")
+            if self.minimum is not None and number < self.minimum:
+                raise ValueError(f"must be an integer >= {self.minimum}")
+            if self.maximum is not None and number > self.maximum:
+                raise ValueError(f"must be an integer <= {self.maximum}")
+            return number
+        if isinstance(raw, (list, tuple)):
+            parts = [str(p).strip() for p in raw]
+        elif isinstance(raw, str):
+            parts = [p.strip() for p in raw.split(",")] if raw.strip() else []
+        else:
+            raise ValueError("must be a comma-separated list")
+        if any(not p for p in parts):
+            raise ValueError("must be a comma-separated list without empty items")
+        if self.items is not None:
+            bad = [p for p in parts if p not in self.items]
+            if bad:
+                raise ValueError(f"unsupported item(s) {', '.join(bad)}; allowed: {', '.join(self.items)}")
+        if self.pattern is not None:
+            bad = [p for p in parts if not self.pattern.match(p)]
+            if bad:
+                raise ValueError(f"malformed item(s) {', '.join(bad)}")
+        if self.max_items is not None and len(parts) > self.max_items:
+            raise ValueError(f"at most {self.max_items} items")
+        return tuple(parts)
+
+    @staticmethod
+    def render(value: Value) -> str:
+        """The spec's string form of a value."""
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, tuple):
+            return ",".join(value)
+        return str(value)
+
+
+def _measurands(name: str, default: tuple[str, ...]) -> KeySpec:
+    return KeySpec(name, "csl", default, items=MEASURANDS, max_items=MEASURAND_LIST_MAX)
+
+
+def _readonly_int(name: str, value: int) -> KeySpec:
+    return KeySpec(name, "int", value, readonly=True)
+
+
+_ENERGY = ("Energy.Active.Import.Register",)
+
+KEYS: dict[str, KeySpec] = {
+    spec.name: spec
+    for spec in (
+        KeySpec("AllowOfflineTxForUnknownId", "bool", False),
+        KeySpec("AuthorizationCacheEnabled", "bool", True),
+        KeySpec("AuthorizeRemoteTxRequests", "bool", False),
+        KeySpec("ClockAlignedDataInterval", "int", 0, minimum=0, maximum=86400),
+        KeySpec("ConnectionTimeOut", "int", 60, minimum=1, maximum=3600),
+        KeySpec("ConnectorPhaseRotation", "csl", ("0.Unknown",), pattern=_PHASE_ROTATION),
+        _readonly_int("ConnectorPhaseRotationMaxLength", 9),
+        _readonly_int("GetConfigurationMaxKeys", 64),
+        KeySpec("HeartbeatInterval", "int", 300, minimum=0, maximum=86400),
+        KeySpec("LocalAuthorizeOffline", "bool", True),
+        KeySpec("LocalPreAuthorize", "bool", False),
+        _measurands("MeterValuesAlignedData", _ENERGY),
+        _readonly_int("MeterValuesAlignedDataMaxLength", MEASURAND_LIST_MAX),
+        _measurands("MeterValuesSampledData", _ENERGY),
+        _readonly_int("MeterValuesSampledDataMaxLength", MEASURAND_LIST_MAX),
+        KeySpec("MeterValueSampleInterval", "int", 60, minimum=0, maximum=86400),
+        KeySpec("NumberOfConnectors", "int", 1, readonly=True),
+        KeySpec("ResetRetries", "int", 1, minimum=0, maximum=10),
+        KeySpec("StopTransactionOnEVSideDisconnect", "bool", True),
+        KeySpec("StopTransactionOnInvalidId", "bool", True),
+        _measurands("StopTxnAlignedData", ()),
+        _readonly_int("StopTxnAlignedDataMaxLength", MEASURAND_LIST_MAX),
+        _measurands("StopTxnSampledData", _ENERGY),
+        _readonly_int("StopTxnSampledDataMaxLength", MEASURAND_LIST_MAX),
+        KeySpec("SupportedFeatureProfiles", "csl", ("Core", "RemoteTrigger"), readonly=True),
+        _readonly_int("SupportedFeatureProfilesMaxLength", 6),
+        KeySpec("TransactionMessageAttempts", "int", 3, minimum=1, maximum=100),
+        KeySpec("TransactionMessageRetryInterval", "int", 60, minimum=0, maximum=86400),
+        KeySpec("UnlockConnectorOnEVSideDisconnect", "bool", True),
+        KeySpec("WebSocketPingInterval", "int", 60, minimum=0, maximum=3600, reboot_required=True),
+    )
+}
+
+#: Keys whose value comes from the charger itself, never from the TOML file.
+DERIVED_KEYS = frozenset({"NumberOfConnectors"})
+
+
+def check_initial(name: str, value: object) -> str | None:
+    """Validate one ``[ocpp]`` entry of the TOML file; None when fine, else why not."""
+    spec = KEYS.get(name)
+    if spec is None:
+        import difflib
+
+        close = difflib.get_close_matches(name, KEYS, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(sorted(KEYS))}"
+        return f"unknown OCPP configuration key; {hint}"
+    if spec.readonly:
+        return "read-only key: the charger reports it, it cannot be set"
+    try:
+        spec.parse(value)
+    except ValueError as exc:
+        return str(exc)
+    return None

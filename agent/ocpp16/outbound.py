@@ -1,0 +1,87 @@
+"""Journal entries and charger facts as OCPP 1.6 requests.
+
+The journal keeps neutral records; this is the one place that knows how OCPP 1.6
+spells them. The backend's transaction id is filled in here, at send time, because a
+transaction started offline only learns it when its StartTransaction is answered.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ocpp.v16 import call
+
+from ..journal import METER_SAMPLE, STATUS, TX_STARTED, TX_STOPPED, Entry
+
+#: Shown while a transaction's start has not been answered; never sent.
+UNKNOWN_TRANSACTION = None
+
+
+class NotSendable(Exception):
+    """An entry that cannot be expressed in OCPP 1.6 (e.g. a stop whose start was never accepted)."""
+
+
+def sampled_values(samples: list[dict[str, Any]], context: str) -> list[dict[str, Any]]:
+    out = []
+    for sample in samples:
+        value: dict[str, Any] = {
+            "value": _number(sample["value"]),
+            "context": context,
+            "format": "Raw",
+            "measurand": sample["measurand"],
+            "location": "Outlet",
+            "unit": sample["unit"],
+        }
+        if sample.get("phase"):
+            value["phase"] = sample["phase"]
+        out.append(value)
+    return out
+
+
+def meter_value(timestamp: str, samples: list[dict[str, Any]], context: str) -> dict[str, Any]:
+    return {"timestamp": timestamp, "sampledValue": sampled_values(samples, context)}
+
+
+def request_for(entry: Entry) -> Any:
+    """The OCPP 1.6 request for one journal entry."""
+    body = entry.body
+    if entry.kind == TX_STARTED:
+        return call.StartTransaction(
+            connector_id=body["connector"],
+            id_tag=body["id_tag"],
+            meter_start=body["meter_wh"],
+            timestamp=body["timestamp"],
+        )
+    if entry.kind == METER_SAMPLE:
+        return call.MeterValues(
+            connector_id=body["connector"],
+            transaction_id=entry.backend_tx if entry.local_tx is not None else None,
+            meter_value=[meter_value(body["timestamp"], body["samples"], body["context"])],
+        )
+    if entry.kind == TX_STOPPED:
+        if entry.backend_tx is None:
+            raise NotSendable("the backend never accepted this transaction's start")
+        data = [meter_value(d["timestamp"], d["samples"], d["context"]) for d in body["transaction_data"]]
+        return call.StopTransaction(
+            meter_stop=body["meter_wh"],
+            timestamp=body["timestamp"],
+            transaction_id=entry.backend_tx,
+            reason=body["reason"],
+            id_tag=body["id_tag"],
+            transaction_data=data or None,
+        )
+    if entry.kind == STATUS:
+        return status_notification(body["connector"], body["status"], body["error_code"], body["timestamp"])
+    raise NotSendable(f"unknown journal entry kind {entry.kind!r}")
+
+
+def status_notification(connector: int, status: str, error_code: str, timestamp: str) -> Any:
+    return call.StatusNotification(
+        connector_id=connector, error_code=error_code, status=status, timestamp=timestamp
+    )
+
+
+def _number(value: float | int) -> str:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value)

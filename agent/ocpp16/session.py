@@ -1,0 +1,314 @@
+"""The OCPP 1.6J link: connection, boot, heartbeat, status, and draining the journal.
+
+One :class:`Ocpp16Link` lives as long as the agent; each websocket connection gets a
+fresh library ChargePoint (:class:`Handlers`) and its own TaskGroup (reader,
+heartbeat, triggered messages, journal drain), so a dropped connection cancels all of
+them at once and nothing waits on a dead socket. Charger state never lives here: it
+is in the runtime and the journal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import random
+from typing import Any
+
+import structlog
+import websockets
+from ocpp.v16 import call
+from websockets.asyncio.client import ClientConnection, connect
+
+from .. import __version__
+from ..charger import AuthResult, ChargerRuntime
+from ..journal import STATUS, TX_STARTED, Entry, Journal
+from ..session.model import AuthStatus
+from ..settings import Settings
+from ..store import Database
+from .configuration import Configuration
+from .handlers import Handlers
+from .outbound import NotSendable, meter_value, request_for, status_notification
+from .rpc import CallFailed
+
+log = structlog.get_logger(__name__)
+
+SUBPROTOCOL = "ocpp1.6"
+DRAIN_BATCH = 50
+
+
+class Ocpp16Link:
+    """Keeps the charger connected to its backend and the journal flowing to it."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        runtime: ChargerRuntime,
+        journal: Journal,
+        db: Database,
+        config: Configuration,
+    ) -> None:
+        self.settings = settings
+        self.runtime = runtime
+        self.journal = journal
+        self.db = db
+        self.config = config
+        self._cp: Handlers | None = None
+        self._accepted = False
+        self._booted = False
+        self._wake = asyncio.Event()
+        self._triggers: asyncio.Queue[tuple[str, int | None]] = asyncio.Queue()
+        self.url = settings.backend.url.rstrip("/") + "/" + settings.charge_point.id
+        self.connected = asyncio.Event()
+
+    # ------------------------------------------------------------ Uplink protocol
+    @property
+    def online(self) -> bool:
+        return self._cp is not None and self._accepted
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def authorize(self, id_tag: str) -> AuthResult | None:
+        cp = self._cp
+        if cp is None or not self._accepted:
+            return None
+        try:
+            answer = await cp.request(call.Authorize(id_tag=id_tag))
+        except CallFailed as exc:
+            log.warning("authorize failed", id_tag=id_tag, error=str(exc))
+            return None
+        return _auth_result(answer.id_tag_info)
+
+    def trigger(self, message: str, connector: int | None) -> None:
+        self._triggers.put_nowait((message, connector))
+
+    # ------------------------------------------------------------ connection loop
+    async def run(self) -> None:
+        failures = 0
+        last_problem: str | None = None
+        while True:
+            try:
+                async with connect(
+                    self.url,
+                    subprotocols=[SUBPROTOCOL],  # type: ignore[list-item]
+                    additional_headers=self._headers(),
+                    proxy=None,
+                    open_timeout=self.settings.backend.call_timeout,
+                    ping_interval=self.config.int("WebSocketPingInterval") or None,
+                    ping_timeout=20,
+                    close_timeout=5,
+                ) as ws:
+                    if ws.subprotocol != SUBPROTOCOL:
+                        raise ConnectionError(f"backend did not select subprotocol {SUBPROTOCOL}")
+                    log.info("connected to backend", url=self.url)
+                    failures, last_problem = 0, None
+                    await self._serve(ws)
+            except Exception as exc:  # noqa: BLE001 - the link must survive anything and retry
+                problem = _describe(exc)
+                if problem != last_problem:
+                    log.warning("backend link down", url=self.url, problem=problem)
+                    last_problem = problem
+            finally:
+                self._cp = None
+                self._accepted = False
+                self.connected.clear()
+            failures += 1
+            await asyncio.sleep(self._backoff(failures))
+
+    def _backoff(self, failures: int) -> float:
+        base = self.settings.backend.reconnect_initial * 2 ** min(failures - 1, 16)
+        return min(self.settings.backend.reconnect_max, base) * random.uniform(0.8, 1.2)
+
+    def _headers(self) -> dict[str, str]:
+        key = self.settings.backend.authorization_key
+        if not key:
+            return {}
+        token = base64.b64encode(f"{self.settings.charge_point.id}:{key}".encode()).decode()
+        return {"Authorization": f"Basic {token}"}
+
+    async def _serve(self, ws: ClientConnection) -> None:
+        cp = Handlers(self.settings.charge_point.id, ws, self.settings.backend.call_timeout, self)
+        self._cp = cp
+        self.connected.set()
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(cp.start(), name="ocpp-reader")
+            tg.create_task(self._operate(cp, tg), name="ocpp-operate")
+
+    async def _operate(self, cp: Handlers, tg: asyncio.TaskGroup) -> None:
+        if not self._booted:
+            await self._boot(cp)
+        self._accepted = True
+        dropped = await self.db.run(self.journal.supersede_statuses)
+        if dropped:
+            log.info("superseded status reports from while offline", count=dropped)
+        for entry in self.runtime.status_snapshot():
+            await self._send_status(cp, entry.connector, entry.status, entry.error_code, entry.timestamp)
+        tg.create_task(self._heartbeat(cp), name="ocpp-heartbeat")
+        tg.create_task(self._send_triggered(cp), name="ocpp-triggers")
+        await self._drain(cp)
+
+    async def _boot(self, cp: Handlers) -> None:
+        """BootNotification until Accepted; nothing else is sent before (OCPP 1.6, 4.2)."""
+        while True:
+            answer = await cp.request(self._boot_request())
+            interval = int(answer.interval)
+            log.info("boot notification", status=answer.status, interval=interval)
+            if answer.status == "Accepted":
+                if interval > 0:
+                    self.config.set("HeartbeatInterval", interval)
+                self._booted = True
+                return
+            await asyncio.sleep(interval if interval > 0 else 30)
+
+    def _boot_request(self) -> Any:
+        cp = self.settings.charge_point
+        return call.BootNotification(
+            charge_point_vendor=cp.vendor,
+            charge_point_model=cp.model,
+            charge_point_serial_number=cp.serial_number or None,
+            firmware_version=f"ladda {__version__}",
+        )
+
+    async def _heartbeat(self, cp: Handlers) -> None:
+        waited = 0.0
+        while True:
+            await asyncio.sleep(1.0)
+            waited += 1.0
+            interval = self.config.int("HeartbeatInterval")
+            if interval > 0 and waited >= interval:
+                waited = 0.0
+                await self._heartbeat_once(cp)
+
+    async def _heartbeat_once(self, cp: Handlers) -> None:
+        try:
+            await cp.request(call.Heartbeat())
+        except CallFailed as exc:
+            log.warning("heartbeat failed", error=str(exc))
+
+    async def _send_status(self, cp: Handlers, connector: int, status: str, error: str, stamp: str) -> None:
+        try:
+            await cp.request(status_notification(connector, status, error, stamp))
+        except CallFailed as exc:
+            log.warning("status notification failed", connector=connector, error=str(exc))
+
+    # ------------------------------------------------------------ triggered messages
+    async def _send_triggered(self, cp: Handlers) -> None:
+        while True:
+            message, connector = await self._triggers.get()
+            try:
+                await self._send_one_triggered(cp, message, connector)
+            except CallFailed as exc:
+                log.warning("triggered message failed", message=message, error=str(exc))
+
+    async def _send_one_triggered(self, cp: Handlers, message: str, connector: int | None) -> None:
+        if message == "BootNotification":
+            await cp.request(self._boot_request())
+        elif message == "Heartbeat":
+            await cp.request(call.Heartbeat())
+        elif message == "StatusNotification":
+            for entry in self.runtime.status_snapshot():
+                if connector is None or entry.connector == connector:
+                    await cp.request(status_notification(entry.connector, entry.status, entry.error_code, entry.timestamp))
+        elif message == "MeterValues":
+            for n in [connector] if connector else self.runtime.numbers:
+                current = await self.runtime.trigger_samples(n)
+                if current is None:
+                    continue
+                stamp, samples, local_tx = current
+                backend_tx = await self._backend_id(local_tx)
+                await cp.request(
+                    call.MeterValues(
+                        connector_id=n,
+                        transaction_id=backend_tx,
+                        meter_value=[meter_value(stamp, [s.to_json() for s in samples], "Trigger")],
+                    )
+                )
+        elif message == "DiagnosticsStatusNotification":
+            await cp.request(call.DiagnosticsStatusNotification(status="Idle"))
+        elif message == "FirmwareStatusNotification":
+            await cp.request(call.FirmwareStatusNotification(status="Idle"))
+
+    async def _backend_id(self, local_tx: int | None) -> int | None:
+        if local_tx is None:
+            return None
+        records = await self.db.run(self.journal.transactions, 1000)
+        return next((r.backend_id for r in records if r.local_id == local_tx), None)
+
+    # ------------------------------------------------------------ journal drain
+    async def _drain(self, cp: Handlers) -> None:
+        """Send the journal's entries in order, each until acknowledged (at least once)."""
+        while True:
+            self._wake.clear()
+            entries = await self.db.run(self.journal.pending, 0, DRAIN_BATCH)
+            if not entries:
+                try:
+                    await asyncio.wait_for(self._wake.wait(), 5.0)
+                except TimeoutError:
+                    pass
+                continue
+            for entry in entries:
+                await self._deliver(cp, entry)
+                if entry.kind == TX_STARTED:
+                    break  # later entries of this batch need the transaction id just learned
+
+    async def _deliver(self, cp: Handlers, entry: Entry) -> None:
+        try:
+            request = request_for(entry)
+        except NotSendable as exc:
+            log.error("journal entry cannot be sent", seq=entry.seq, kind=entry.kind, why=str(exc))
+            await self.db.run(self.journal.mark_done, entry.seq, f"abandoned: {exc}")
+            return
+        while True:
+            try:
+                answer = await cp.request(request)
+                break
+            except CallFailed as exc:
+                if entry.kind == STATUS:
+                    await self.db.run(self.journal.mark_done, entry.seq, f"failed: {exc.code}")
+                    return
+                attempts = await self.db.run(self.journal.count_attempt, entry.seq)
+                if exc.code != "Timeout" and attempts >= self.config.int("TransactionMessageAttempts"):
+                    log.error("backend refused a transaction message", seq=entry.seq, error=str(exc), attempts=attempts)
+                    await self.db.run(self.journal.mark_done, entry.seq, f"abandoned: {exc.code}")
+                    return
+                log.warning("transaction message failed; retrying", seq=entry.seq, error=str(exc), attempts=attempts)
+                await asyncio.sleep(self.config.int("TransactionMessageRetryInterval") * attempts)
+        if entry.kind == TX_STARTED:
+            assert entry.local_tx is not None
+            result = _auth_result(answer.id_tag_info)
+            await self.db.run(
+                self.journal.acknowledge_start, entry.seq, entry.local_tx, int(answer.transaction_id), result.status.value
+            )
+            log.info("transaction accepted by backend", local_tx=entry.local_tx, transaction_id=answer.transaction_id)
+            await self.runtime.start_answered(entry.local_tx, entry.body["connector"], result, entry.body["id_tag"])
+        else:
+            await self.db.run(self.journal.mark_done, entry.seq)
+
+
+def _auth_result(info: dict[str, Any] | None) -> AuthResult:
+    info = info or {}
+    try:
+        status = AuthStatus(info.get("status", "Invalid"))
+    except ValueError:
+        status = AuthStatus.INVALID
+    return AuthResult(status, info.get("parent_id_tag"), info.get("expiry_date"))
+
+
+def _describe(error: BaseException) -> str:
+    """One stable line for a link failure, so a repeating failure is logged once."""
+    leaves: list[BaseException] = []
+
+    def walk(exc: BaseException) -> None:
+        if isinstance(exc, BaseExceptionGroup):
+            for inner in exc.exceptions:
+                walk(inner)
+        else:
+            leaves.append(exc)
+
+    walk(error)
+    for exc in leaves:
+        if isinstance(exc, websockets.exceptions.InvalidStatus):
+            return f"HTTP {exc.response.status_code}"
+        if isinstance(exc, websockets.exceptions.ConnectionClosed):
+            return "connection closed"
+    return "; ".join(f"{type(e).__name__}: {e}" for e in leaves) or "unknown"

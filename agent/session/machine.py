@@ -1,0 +1,432 @@
+"""The charging session state machine: ``step(charger, event, now) -> (charger, actions)``.
+
+Pure on purpose: no I/O, no clock reads (``now`` is a monotonic time fed in by the
+shell), so every scenario is a table of events and expected actions that runs in
+microseconds. The outputs (contactor, current offer) and the reported status are not
+stored decisions but *derived* from the state after each event by :func:`_settle`,
+which makes the safety rule hold by construction: the contactor is closed only for
+an authorized transaction, a pilot asking for power and no fault.
+
+Action order matters and is fixed: contactors that must open come first (before any
+report), then what the event itself asks (transactions, authorization, replies),
+then offers and contactors that may close, then status reports.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from drivers.protocols import PilotState
+
+from .model import (
+    NO_ERROR,
+    PILOT_ERROR,
+    Action,
+    Authorization,
+    AuthorizationResolved,
+    Authorize,
+    AuthStatus,
+    AvailabilityRequested,
+    CardPresented,
+    CardRejected,
+    Charger,
+    Connector,
+    Event,
+    FaultCleared,
+    FaultRaised,
+    OfferCurrent,
+    Pending,
+    PersistAvailability,
+    PilotChanged,
+    PolicyChanged,
+    RemoteStartRequested,
+    RemoteStopRequested,
+    Reply,
+    ReportStatus,
+    Started,
+    StartTransaction,
+    Status,
+    StopAllRequested,
+    StopReason,
+    StopTransaction,
+    SwitchContactor,
+    Tick,
+    Transaction,
+    TransactionRefused,
+    Unlock,
+    UnlockRequested,
+)
+
+
+def step(charger: Charger, event: Event, now: float) -> tuple[Charger, list[Action]]:
+    """Apply one event; return the new state and the actions to carry out, in order."""
+    handler = _HANDLERS[type(event)]
+    changed, actions = handler(charger, event, now)
+    return _settle(changed, actions)
+
+
+# ---------------------------------------------------------------- derived outputs
+
+
+def connector_error(charger: Charger, conn: Connector) -> str | None:
+    """The error code that makes the connector Faulted, or None."""
+    if conn.faults:
+        return sorted(conn.faults)[0]
+    if charger.faults:
+        return sorted(charger.faults)[0]
+    if conn.pilot in (PilotState.E, PilotState.F):
+        return PILOT_ERROR
+    return None
+
+
+def energy_allowed(charger: Charger, conn: Connector) -> bool:
+    """Whether the connector may offer energy at all (before looking at the EV)."""
+    tx = conn.transaction
+    return tx is not None and not tx.refused and connector_error(charger, conn) is None
+
+
+def derive_status(charger: Charger, conn: Connector) -> tuple[Status, str]:
+    error = connector_error(charger, conn)
+    if error is not None and error != PILOT_ERROR:
+        return Status.FAULTED, error
+    # A pilot in E or F withholds energy like a fault, but OCPP 1.6 (4.9) allows
+    # EVCommunicationError only as a warning with Preparing, SuspendedEV, SuspendedEVSE
+    # or Finishing, never with Faulted.
+    pilot_error = error is not None
+    warning = PILOT_ERROR if pilot_error else NO_ERROR
+    tx = conn.transaction
+    if tx is not None:
+        # Suspended by the EVSE (refused idTag, pilot error) outranks SuspendedEV (4.9).
+        if not energy_allowed(charger, conn):
+            return Status.SUSPENDED_EVSE, warning
+        if conn.pilot is PilotState.C:
+            return Status.CHARGING, NO_ERROR
+        if conn.pilot is PilotState.D:  # ventilation asked for: not supported here
+            return Status.SUSPENDED_EVSE, NO_ERROR
+        return Status.SUSPENDED_EV, NO_ERROR  # B, or A with the transaction kept open
+    if not conn.operative:
+        return Status.UNAVAILABLE, NO_ERROR
+    if conn.finishing and (conn.pilot.plugged or pilot_error):
+        return Status.FINISHING, warning
+    if pilot_error or conn.pilot.plugged or conn.authorization is not None or _pending_for(charger, conn.id):
+        return Status.PREPARING, warning
+    return Status.AVAILABLE, NO_ERROR
+
+
+def derive_charger_status(charger: Charger) -> tuple[Status, str]:
+    if charger.faults:
+        return Status.FAULTED, sorted(charger.faults)[0]
+    if not any(c.operative for c in charger.connectors):
+        return Status.UNAVAILABLE, NO_ERROR
+    return Status.AVAILABLE, NO_ERROR
+
+
+def _settle(charger: Charger, event_actions: list[Action]) -> tuple[Charger, list[Action]]:
+    opening: list[Action] = []
+    closing: list[Action] = []
+    reports: list[Action] = []
+    connectors = []
+    for conn in charger.connectors:
+        allowed = energy_allowed(charger, conn)
+        offer = charger.policy.max_current if allowed else 0.0
+        closed = allowed and conn.pilot is PilotState.C
+        if conn.contactor_closed and not closed:
+            opening.append(SwitchContactor(conn.id, False))
+        if offer != conn.offer_a:
+            (closing if offer else opening).append(OfferCurrent(conn.id, offer))
+        if closed and not conn.contactor_closed:
+            closing.append(SwitchContactor(conn.id, True))
+        conn = replace(conn, contactor_closed=closed, offer_a=offer)
+        status = derive_status(charger, conn)
+        if status != conn.reported:
+            reports.append(ReportStatus(conn.id, *status))
+            conn = replace(conn, reported=status)
+        connectors.append(conn)
+    charger = replace(charger, connectors=tuple(connectors))
+    overall = derive_charger_status(charger)
+    if overall != charger.reported:
+        reports.insert(0, ReportStatus(0, *overall))
+        charger = replace(charger, reported=overall)
+    return charger, opening + event_actions + closing + reports
+
+
+# ---------------------------------------------------------------- helpers
+
+Result = tuple[Charger, list[Action]]
+
+
+def _pending_for(charger: Charger, number: int) -> bool:
+    return any(p.connector == number for p in charger.pending)
+
+
+def _update(charger: Charger, conn: Connector) -> Charger:
+    items = list(charger.connectors)
+    items[conn.id - 1] = conn
+    return replace(charger, connectors=tuple(items))
+
+
+def _can_start(charger: Charger, conn: Connector) -> bool:
+    """Free for a new session: operative, healthy, no transaction, not promised to someone."""
+    return (
+        conn.operative
+        and conn.transaction is None
+        and conn.authorization is None
+        and not _pending_for(charger, conn.id)
+        and connector_error(charger, conn) is None
+    )
+
+
+def _start(charger: Charger, conn: Connector, id_tag: str, parent: str | None) -> Result:
+    conn = replace(
+        conn,
+        authorization=None,
+        finishing=False,
+        transaction=Transaction(id_tag=id_tag, parent_id_tag=parent),
+    )
+    return _update(charger, conn), [StartTransaction(conn.id, id_tag)]
+
+
+def _stop(
+    charger: Charger, conn: Connector, reason: StopReason, id_tag: str | None = None, *, unlock: bool = True
+) -> Result:
+    """End the connector's transaction, release the cable (unless told not to) and apply
+    an availability change that was waiting for the transaction to end."""
+    operative = conn.operative if conn.scheduled_operative is None else conn.scheduled_operative
+    actions: list[Action] = [StopTransaction(conn.id, reason, id_tag)]
+    if unlock:
+        actions.append(Unlock(conn.id))
+    if operative != conn.operative:
+        actions.append(PersistAvailability(conn.id, operative))
+    conn = replace(
+        conn,
+        transaction=None,
+        finishing=conn.pilot.plugged,
+        operative=operative,
+        scheduled_operative=None,
+    )
+    return _update(charger, conn), actions
+
+
+def _authorize_on(
+    charger: Charger, conn: Connector, id_tag: str, parent: str | None, now: float, *, pinned: bool = False
+) -> Result:
+    """Grant ``id_tag`` the connector: start at once if an EV is there, else wait for one."""
+    if conn.pilot.plugged:
+        return _start(charger, conn, id_tag, parent)
+    deadline = now + charger.policy.connection_timeout
+    conn = replace(conn, authorization=Authorization(id_tag, parent, deadline, pinned), finishing=False)
+    return _update(charger, conn), []
+
+
+def _pick_connector(charger: Charger) -> Connector | None:
+    """Where a card applies: a waiting EV first (lowest number), else a free connector."""
+    free = [c for c in charger.connectors if _can_start(charger, c)]
+    for conn in free:
+        if conn.pilot.plugged and not conn.finishing:
+            return conn
+    for conn in free:
+        if conn.pilot.plugged:
+            return conn
+    return free[0] if free else None
+
+
+# ---------------------------------------------------------------- event handlers
+
+
+def _on_started(charger: Charger, event: Started, now: float) -> Result:
+    return replace(charger, reported=None, connectors=tuple(replace(c, reported=None) for c in charger.connectors)), []
+
+
+def _on_pilot(charger: Charger, event: PilotChanged, now: float) -> Result:
+    conn = charger.connector(event.connector)
+    if conn is None:
+        return charger, []
+    was_plugged = conn.pilot.plugged
+    conn = replace(conn, pilot=event.state)
+    charger = _update(charger, conn)
+    actions: list[Action] = []
+    if event.state is PilotState.A:
+        conn = replace(conn, finishing=False)
+        charger = _update(charger, conn)
+        if conn.transaction is not None and charger.policy.stop_on_ev_disconnect:
+            return _stop(charger, conn, StopReason.EV_DISCONNECTED, unlock=charger.policy.unlock_on_ev_disconnect)
+        return charger, actions
+    if event.state.plugged and not was_plugged and conn.transaction is None:
+        if conn.authorization is not None:
+            auth = conn.authorization
+            return _start(charger, conn, auth.id_tag, auth.parent_id_tag)
+        # Identification first on another connector: the card follows the EV, unless
+        # the backend named the connector or this one awaits its own authorization.
+        for other in charger.connectors:
+            auth = other.authorization
+            if auth is not None and not auth.pinned and not other.pilot.plugged and _can_start(charger, conn):
+                charger = _update(charger, replace(other, authorization=None))
+                return _start(charger, charger.connectors[conn.id - 1], auth.id_tag, auth.parent_id_tag)
+    return charger, actions
+
+
+def _on_card(charger: Charger, event: CardPresented, now: float) -> Result:
+    tag = event.id_tag
+    for conn in charger.connectors:
+        if conn.transaction is not None and conn.transaction.id_tag == tag:
+            return _stop(charger, conn, StopReason.LOCAL, tag)
+    for conn in charger.connectors:
+        if conn.authorization is not None and conn.authorization.id_tag == tag:
+            # The same card again before an EV arrived: the driver changed their mind.
+            return _update(charger, replace(conn, authorization=None)), []
+    if any(p.id_tag == tag for p in charger.pending):
+        return charger, []
+    pending = replace(charger, pending=charger.pending + (Pending(tag, None, remote=False),))
+    return pending, [Authorize(tag)]
+
+
+def _on_authorization(charger: Charger, event: AuthorizationResolved, now: float) -> Result:
+    match = next((p for p in charger.pending if p.id_tag == event.id_tag), None)
+    if match is None:
+        return charger, []
+    charger = replace(charger, pending=tuple(p for p in charger.pending if p is not match))
+    if event.status is not AuthStatus.ACCEPTED:
+        return charger, [CardRejected(event.id_tag, event.status.value)]
+    parent = event.parent_id_tag
+    if not match.remote and parent:
+        for conn in charger.connectors:
+            tx = conn.transaction
+            if tx is not None and tx.parent_id_tag == parent:
+                return _stop(charger, conn, StopReason.LOCAL, event.id_tag)
+    if match.connector is not None:
+        target = charger.connector(match.connector)
+        if target is None or not _can_start(charger, target):
+            return charger, [CardRejected(event.id_tag, "connector no longer free")]
+    else:
+        target = _pick_connector(charger)
+        if target is None:
+            return charger, [CardRejected(event.id_tag, "no connector free")]
+    return _authorize_on(charger, target, event.id_tag, parent, now, pinned=match.pinned)
+
+
+def _on_remote_start(charger: Charger, event: RemoteStartRequested, now: float) -> Result:
+    if event.connector is not None:
+        target = charger.connector(event.connector)
+        if target is None or not _can_start(charger, target):
+            return charger, [Reply("Rejected")]
+    else:
+        target = _pick_connector(charger)
+        if target is None:
+            return charger, [Reply("Rejected")]
+    pinned = event.connector is not None
+    if charger.policy.authorize_remote_start:
+        pending = Pending(event.id_tag, target.id, remote=True, pinned=pinned)
+        return replace(charger, pending=charger.pending + (pending,)), [Reply("Accepted"), Authorize(event.id_tag)]
+    charger, actions = _authorize_on(charger, target, event.id_tag, None, now, pinned=pinned)
+    return charger, [Reply("Accepted"), *actions]
+
+
+def _on_remote_stop(charger: Charger, event: RemoteStopRequested, now: float) -> Result:
+    conn = charger.connector(event.connector)
+    if conn is None or conn.transaction is None:
+        return charger, [Reply("Rejected")]
+    charger, actions = _stop(charger, conn, StopReason.REMOTE)
+    return charger, [Reply("Accepted"), *actions]
+
+
+def _on_refused(charger: Charger, event: TransactionRefused, now: float) -> Result:
+    conn = charger.connector(event.connector)
+    if conn is None or conn.transaction is None:
+        return charger, []
+    if charger.policy.stop_on_invalid_id:
+        return _stop(charger, conn, StopReason.DE_AUTHORIZED)
+    return _update(charger, replace(conn, transaction=replace(conn.transaction, refused=True))), []
+
+
+def _on_fault(charger: Charger, event: FaultRaised | FaultCleared, now: float) -> Result:
+    """Record the fault; a raised one also ends an incipient session (card accepted, no EV
+    yet), so a connector that was not available for energy never starts a transaction
+    when the EV arrives."""
+    raised = isinstance(event, FaultRaised)
+    if event.connector == 0:
+        faults = charger.faults | {event.code} if raised else charger.faults - {event.code}
+        connectors = tuple(replace(c, authorization=None) for c in charger.connectors) if raised else charger.connectors
+        return replace(charger, faults=faults, connectors=connectors), []
+    conn = charger.connector(event.connector)
+    if conn is None:
+        return charger, []
+    faults = conn.faults | {event.code} if raised else conn.faults - {event.code}
+    conn = replace(conn, faults=faults, authorization=None if raised else conn.authorization)
+    return _update(charger, conn), []
+
+
+def _on_availability(charger: Charger, event: AvailabilityRequested, now: float) -> Result:
+    if event.connector == 0:
+        targets = list(charger.connectors)
+    else:
+        conn = charger.connector(event.connector)
+        if conn is None:
+            return charger, [Reply("Rejected")]
+        targets = [conn]
+    scheduled = False
+    actions: list[Action] = []
+    for conn in targets:
+        if conn.transaction is not None and not event.operative:
+            conn = replace(conn, scheduled_operative=False)
+            scheduled = True
+        else:
+            if conn.operative != event.operative:
+                actions.append(PersistAvailability(conn.id, event.operative))
+            conn = replace(conn, operative=event.operative, scheduled_operative=None)
+            if not event.operative:
+                conn = replace(conn, authorization=None)
+        charger = _update(charger, conn)
+    if not event.operative:
+        dropped = {c.id for c in targets}
+        charger = replace(charger, pending=tuple(p for p in charger.pending if p.connector not in dropped))
+    return charger, [Reply("Scheduled" if scheduled else "Accepted"), *actions]
+
+
+def _on_stop_all(charger: Charger, event: StopAllRequested, now: float) -> Result:
+    actions: list[Action] = []
+    for conn in charger.connectors:
+        if conn.transaction is not None:
+            charger, more = _stop(charger, conn, event.reason)
+            actions += more
+        charger = _update(charger, replace(charger.connectors[conn.id - 1], authorization=None))
+    return replace(charger, pending=()), actions
+
+
+def _on_unlock(charger: Charger, event: UnlockRequested, now: float) -> Result:
+    conn = charger.connector(event.connector)
+    if conn is None:
+        return charger, [Reply("NotSupported")]
+    actions: list[Action] = []
+    if conn.transaction is not None:
+        charger, actions = _stop(charger, conn, StopReason.UNLOCK_COMMAND, unlock=False)
+    return charger, [*actions, Unlock(conn.id, answer=True)]
+
+
+def _on_policy(charger: Charger, event: PolicyChanged, now: float) -> Result:
+    return replace(charger, policy=event.policy), []
+
+
+def _on_tick(charger: Charger, event: Tick, now: float) -> Result:
+    for conn in charger.connectors:
+        auth = conn.authorization
+        if auth is not None and not conn.pilot.plugged and now >= auth.deadline:
+            charger = _update(charger, replace(conn, authorization=None))
+    return charger, []
+
+
+_HANDLERS = {
+    Started: _on_started,
+    PilotChanged: _on_pilot,
+    CardPresented: _on_card,
+    AuthorizationResolved: _on_authorization,
+    RemoteStartRequested: _on_remote_start,
+    RemoteStopRequested: _on_remote_stop,
+    TransactionRefused: _on_refused,
+    FaultRaised: _on_fault,
+    FaultCleared: _on_fault,
+    AvailabilityRequested: _on_availability,
+    StopAllRequested: _on_stop_all,
+    UnlockRequested: _on_unlock,
+    PolicyChanged: _on_policy,
+    Tick: _on_tick,
+}

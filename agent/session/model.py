@@ -1,0 +1,326 @@
+"""Values of the session state machine: states, events and actions.
+
+Everything here is an immutable value so that a step of the machine is a pure
+function ``(state, event, now) -> (state, actions)``: no clocks, no I/O, no awaits.
+The words are the charger's (transaction started, status changed), not a protocol's;
+the OCPP adapters translate them.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from drivers.protocols import PilotState
+
+
+class Status(enum.Enum):
+    """Connector status as a driver and a backend see it (OCPP 1.6 vocabulary)."""
+
+    AVAILABLE = "Available"
+    PREPARING = "Preparing"
+    CHARGING = "Charging"
+    SUSPENDED_EV = "SuspendedEV"
+    SUSPENDED_EVSE = "SuspendedEVSE"
+    FINISHING = "Finishing"
+    RESERVED = "Reserved"
+    UNAVAILABLE = "Unavailable"
+    FAULTED = "Faulted"
+
+
+class StopReason(enum.Enum):
+    DE_AUTHORIZED = "DeAuthorized"
+    EMERGENCY_STOP = "EmergencyStop"
+    EV_DISCONNECTED = "EVDisconnected"
+    HARD_RESET = "HardReset"
+    LOCAL = "Local"
+    OTHER = "Other"
+    POWER_LOSS = "PowerLoss"
+    REBOOT = "Reboot"
+    REMOTE = "Remote"
+    SOFT_RESET = "SoftReset"
+    UNLOCK_COMMAND = "UnlockCommand"
+
+
+class AuthStatus(enum.Enum):
+    ACCEPTED = "Accepted"
+    BLOCKED = "Blocked"
+    EXPIRED = "Expired"
+    INVALID = "Invalid"
+    CONCURRENT_TX = "ConcurrentTx"
+
+
+#: Error code reported while the pilot reads an error level (E or F).
+PILOT_ERROR = "EVCommunicationError"
+NO_ERROR = "NoError"
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """The settings the machine obeys; changed at run time by a PolicyChanged event."""
+
+    connection_timeout: float = 60.0
+    stop_on_ev_disconnect: bool = True
+    unlock_on_ev_disconnect: bool = True
+    stop_on_invalid_id: bool = True
+    authorize_remote_start: bool = False
+    max_current: float = 32.0
+
+
+@dataclass(frozen=True, slots=True)
+class Authorization:
+    """An idTag allowed to start a transaction on a connector that has no EV yet."""
+
+    id_tag: str
+    parent_id_tag: str | None
+    deadline: float  # when ConnectionTimeOut cancels it unless an EV is plugged in
+    #: A RemoteStartTransaction named this connector: the transaction starts here or
+    #: not at all, so the authorization does not follow an EV to another connector.
+    pinned: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Transaction:
+    id_tag: str
+    parent_id_tag: str | None
+    #: The backend refused the idTag after the start and StopTransactionOnInvalidId is
+    #: false: the transaction stays open but no energy is offered.
+    refused: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """An idTag whose authorization is being asked, and for which connector if known."""
+
+    id_tag: str
+    connector: int | None
+    remote: bool
+    pinned: bool = False  # the request named the connector (see Authorization.pinned)
+
+
+@dataclass(frozen=True, slots=True)
+class Connector:
+    id: int
+    pilot: PilotState = PilotState.A
+    operative: bool = True
+    #: Availability to apply once the running transaction ends (ChangeAvailability
+    #: answered Scheduled), else None.
+    scheduled_operative: bool | None = None
+    faults: frozenset[str] = frozenset()
+    authorization: Authorization | None = None
+    transaction: Transaction | None = None
+    #: A transaction ended while the EV is still plugged in.
+    finishing: bool = False
+    # What the outputs were last commanded to, and what was last reported.
+    contactor_closed: bool = False
+    offer_a: float = 0.0
+    reported: tuple[Status, str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Charger:
+    connectors: tuple[Connector, ...]
+    policy: Policy = field(default_factory=Policy)
+    #: Faults of the whole charger (connector 0), e.g. a failed card reader.
+    faults: frozenset[str] = frozenset()
+    pending: tuple[Pending, ...] = ()
+    reported: tuple[Status, str] | None = None
+
+    @classmethod
+    def new(cls, count: int, policy: Policy, inoperative: frozenset[int] = frozenset()) -> Charger:
+        """A charger at power-up: no EV seen yet, outputs safe, nothing reported."""
+        return cls(
+            connectors=tuple(Connector(id=n, operative=n not in inoperative) for n in range(1, count + 1)),
+            policy=policy,
+            reported=None,
+        )
+
+    def connector(self, number: int) -> Connector | None:
+        if 1 <= number <= len(self.connectors):
+            return self.connectors[number - 1]
+        return None
+
+
+# ---------------------------------------------------------------- events
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    """The agent came up; report every status once."""
+
+
+@dataclass(frozen=True, slots=True)
+class PilotChanged:
+    connector: int
+    state: PilotState
+
+
+@dataclass(frozen=True, slots=True)
+class CardPresented:
+    id_tag: str
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizationResolved:
+    id_tag: str
+    status: AuthStatus
+    parent_id_tag: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteStartRequested:
+    id_tag: str
+    connector: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteStopRequested:
+    connector: int
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionRefused:
+    """The backend answered the start of the connector's transaction with a non-Accepted idTag."""
+
+    connector: int
+    status: AuthStatus
+
+
+@dataclass(frozen=True, slots=True)
+class FaultRaised:
+    connector: int  # 0 = the whole charger
+    code: str
+
+
+@dataclass(frozen=True, slots=True)
+class FaultCleared:
+    connector: int
+    code: str
+
+
+@dataclass(frozen=True, slots=True)
+class AvailabilityRequested:
+    connector: int  # 0 = every connector
+    operative: bool
+
+
+@dataclass(frozen=True, slots=True)
+class StopAllRequested:
+    """End every transaction, e.g. before a reset."""
+
+    reason: StopReason
+
+
+@dataclass(frozen=True, slots=True)
+class UnlockRequested:
+    connector: int
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyChanged:
+    policy: Policy
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """Time passed; lets timeouts expire."""
+
+
+Event = (
+    Started
+    | PilotChanged
+    | CardPresented
+    | AuthorizationResolved
+    | RemoteStartRequested
+    | RemoteStopRequested
+    | TransactionRefused
+    | FaultRaised
+    | FaultCleared
+    | AvailabilityRequested
+    | StopAllRequested
+    | UnlockRequested
+    | PolicyChanged
+    | Tick
+)
+
+# ---------------------------------------------------------------- actions
+
+
+@dataclass(frozen=True, slots=True)
+class SwitchContactor:
+    connector: int
+    closed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class OfferCurrent:
+    connector: int
+    current_a: float
+
+
+@dataclass(frozen=True, slots=True)
+class ReportStatus:
+    connector: int  # 0 = the charger as a whole
+    status: Status
+    error_code: str = NO_ERROR
+
+
+@dataclass(frozen=True, slots=True)
+class Authorize:
+    id_tag: str
+
+
+@dataclass(frozen=True, slots=True)
+class StartTransaction:
+    connector: int
+    id_tag: str
+
+
+@dataclass(frozen=True, slots=True)
+class StopTransaction:
+    connector: int
+    reason: StopReason
+    id_tag: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Unlock:
+    """Release the connector's cable lock; ``answer`` when a backend waits for the result."""
+
+    connector: int
+    answer: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PersistAvailability:
+    connector: int
+    operative: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CardRejected:
+    """Tell the driver the card was refused (LED, display)."""
+
+    id_tag: str
+    why: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """The answer to a request event (RemoteStart, RemoteStop, ChangeAvailability, Unlock)."""
+
+    answer: str
+
+
+Action = (
+    SwitchContactor
+    | OfferCurrent
+    | ReportStatus
+    | Authorize
+    | StartTransaction
+    | StopTransaction
+    | Unlock
+    | PersistAvailability
+    | CardRejected
+    | Reply
+)

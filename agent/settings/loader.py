@@ -1,0 +1,304 @@
+"""Read and validate the configuration file, reporting every problem at once.
+
+A technician fixing a charger on site should get one complete list of what is wrong,
+each line pointing at the file, the line and the key, never a traceback and never
+a secret.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - the package requires 3.11, tomli keeps older tools working
+    import tomli as tomllib
+
+from agent.settings.render import MASK, toml_value
+from agent.settings.schema import (
+    ALL_SECTIONS,
+    OCPP_SECTION,
+    SECTIONS,
+    BackendSettings,
+    Invalid,
+    SECRET_KEYS,
+    OcppValue,
+    Rule,
+    Settings,
+    StateSettings,
+    closest,
+    frozen_mapping,
+    keys_of,
+    type_name,
+)
+
+_SHOWN_VALUE_MAX = 80
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; `errors` holds one line per problem."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("\n".join(errors))
+        self.errors = list(errors)
+
+    def __str__(self) -> str:
+        return "\n".join(self.errors)
+
+
+def load_settings(path: str | os.PathLike[str]) -> Settings:
+    """Read, parse and validate the file at `path`; raises ConfigError."""
+    source = Path(path)
+    try:
+        raw = source.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError([f"{source}: configuration file not found"]) from None
+    except IsADirectoryError:
+        raise ConfigError([f"{source}: is a directory, not a configuration file"]) from None
+    except PermissionError:
+        raise ConfigError([f"{source}: cannot read configuration file: permission denied"]) from None
+    except OSError as exc:
+        raise ConfigError([f"{source}: cannot read configuration file: {exc.strerror or exc}"]) from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        start = exc.start + (3 if raw.startswith(b"\xef\xbb\xbf") else 0)
+        line = raw.count(b"\n", 0, start) + 1
+        raise ConfigError(
+            [f"{source}:{line}: not valid UTF-8 (byte 0x{raw[start]:02x}); save the file as UTF-8"]
+        ) from None
+    return parse_settings(text, source)
+
+
+def parse_settings(text: str, source: Path) -> Settings:
+    """Validate TOML text as if read from `source` (used in messages and for relative paths)."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([_syntax_error(str(exc), text, source)]) from None
+    problems = _Problems(source, _LineIndex(text))
+    tables = _tables(data, problems)
+    values = {name: _check_section(name, cls, tables.get(name), problems) for name, cls in SECTIONS.items()}
+    _check_backoff(tables.get("backend"), values["backend"], problems)
+    ocpp = _check_ocpp(tables.get(OCPP_SECTION, {}), problems)
+    if problems:
+        raise ConfigError(problems.lines())
+    directory = values["state"].get("directory", StateSettings().directory)
+    if not directory.is_absolute():
+        values["state"]["directory"] = source.parent.absolute() / directory
+    sections = {name: cls(**values[name]) for name, cls in SECTIONS.items()}
+    return Settings(**sections, ocpp=ocpp, source=source)
+
+
+def resolve_state_dir(settings: Settings, cli_value: str | None, environ: Mapping[str, str]) -> Path:
+    """The state directory: --state-dir, else $STATE_DIRECTORY's first entry, else the file's."""
+    if cli_value:
+        return Path(cli_value).absolute()
+    first = environ.get("STATE_DIRECTORY", "").split(":")[0]
+    if first:
+        return Path(first).absolute()
+    return settings.state.directory
+
+
+# --- validation -------------------------------------------------------------------------
+
+
+def _tables(data: dict[str, Any], problems: _Problems) -> dict[str, dict[str, Any]]:
+    """The known sections that are tables; everything else at the top level is reported."""
+    tables: dict[str, dict[str, Any]] = {}
+    for name, value in data.items():
+        if name in ALL_SECTIONS:
+            if isinstance(value, dict):
+                tables[name] = value
+            else:
+                problems.add((name,), name, f"must be a table (a [{name}] section), not {type_name(value)}")
+        elif isinstance(value, dict):
+            near = closest(name, ALL_SECTIONS)
+            hint = f"did you mean [{near}]?" if near else f"known sections: {', '.join(ALL_SECTIONS)}"
+            problems.add((name,), f"[{name}]", f"unknown section; {hint}")
+        else:
+            homes = [s for s, cls in SECTIONS.items() if name in {f.name for f in keys_of(cls)}]
+            hint = f"; did you mean {' or '.join(f'{s}.{name}' for s in homes)}?" if homes else ""
+            problems.add((name,), name, f"unknown top-level key: keys belong inside a [section]{hint}")
+    return tables
+
+
+def _check_section(name: str, cls: type, table: dict[str, Any] | None,
+                   problems: _Problems) -> dict[str, Any]:
+    """Converted values of one section's keys present in the file; problems are reported."""
+    fields = {f.name: f for f in keys_of(cls)}
+    given = table or {}
+    out: dict[str, Any] = {}
+    for key, value in given.items():
+        f = fields.get(key)
+        if f is None:
+            problems.add((name, key), f"{name}.{key}", _unknown_key_hint(name, key, list(fields)))
+            continue
+        rule: Rule = f.metadata["rule"]
+        try:
+            out[key] = rule.convert(value)
+        except Invalid as exc:
+            problems.add((name, key), f"{name}.{key}", str(exc), value if exc.shown is None else exc.shown)
+    for key, f in fields.items():
+        if key not in given and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            example = f.metadata["example"]
+            problems.add((name,), f"{name}.{key}",
+                         f"required but missing; add it under [{name}], e.g. {key} = {example}")
+    return out
+
+
+def _unknown_key_hint(section: str, key: str, known: list[str]) -> str:
+    near = closest(key, known)
+    if near:
+        return f"unknown key; did you mean '{near}'?"
+    homes = [s for s, cls in SECTIONS.items() if s != section and key in {f.name for f in keys_of(cls)}]
+    if homes:
+        return f"unknown key in [{section}]; it belongs in [{homes[0]}]"
+    return f"unknown key; known keys in [{section}]: {', '.join(known)}"
+
+
+def _check_backoff(table: dict[str, Any] | None, backend: dict[str, Any], problems: _Problems) -> None:
+    """The backoff cap must not be below its start, whichever of the two the file sets."""
+    given = [k for k in ("reconnect_initial", "reconnect_max") if k in (table or {})]
+    if not given or any(k not in backend for k in given):  # absent, or already reported
+        return
+    defaults = {f.name: f.default for f in keys_of(BackendSettings)}
+    first = backend.get("reconnect_initial", defaults["reconnect_initial"])
+    cap = backend.get("reconnect_max", defaults["reconnect_max"])
+    if cap >= first:
+        return
+    if "reconnect_max" in backend:
+        problems.add(("backend", "reconnect_max"), "backend.reconnect_max",
+                     f"must be at least backend.reconnect_initial ({toml_value(first)})", cap)
+    else:
+        problems.add(("backend", "reconnect_initial"), "backend.reconnect_initial",
+                     f"must be at most backend.reconnect_max ({toml_value(cap)}, its default)", first)
+
+
+def _check_ocpp(table: dict[str, Any], problems: _Problems) -> Mapping[str, OcppValue]:
+    """Initial OCPP configuration values, each checked against the key table."""
+    if not table:
+        return frozen_mapping({})
+    from agent.ocpp16.keys import check_initial  # imported late: the protocol adapter is optional here
+
+    out: dict[str, OcppValue] = {}
+    for name, value in table.items():
+        where = (OCPP_SECTION, name)
+        if name == "AuthorizationKey":
+            problems.add(where, f"{OCPP_SECTION}.{name}",
+                         "set it as backend.authorization_key, which is kept secret", value)
+            continue
+        if not isinstance(value, str | int | float):  # bool is an int
+            hint = " (write a list as one comma-separated string)" if isinstance(value, list) else ""
+            problems.add(where, f"{OCPP_SECTION}.{name}",
+                         f"must be a string, integer, boolean or number, not {type_name(value)}{hint}", value)
+            continue
+        message = check_initial(name, value)
+        if message is not None:
+            problems.add(where, f"{OCPP_SECTION}.{name}", message, value)
+            continue
+        out[name] = value
+    return frozen_mapping(out)
+
+
+# --- reporting --------------------------------------------------------------------------
+
+
+class _Problems:
+    """Collects problems and formats them as `file:line: key = value: message`."""
+
+    _UNSET = object()
+
+    def __init__(self, source: Path, index: _LineIndex) -> None:
+        self._source = source
+        self._index = index
+        self._found: list[tuple[int | None, str]] = []
+
+    def add(self, path: tuple[str, ...], subject: str, message: str, value: object = _UNSET) -> None:
+        if value is not self._UNSET:
+            shown = MASK if subject in SECRET_KEYS else toml_value(value)
+            if len(shown) > _SHOWN_VALUE_MAX:
+                shown = shown[: _SHOWN_VALUE_MAX - 3] + "..."
+            subject = f"{subject} = {shown}"
+        self._found.append((self._index.line_of(path), f"{subject}: {message}"))
+
+    def __bool__(self) -> bool:
+        return bool(self._found)
+
+    def lines(self) -> list[str]:
+        """Every problem, in file order; those without a known line last."""
+        ordered = sorted(self._found, key=lambda p: (p[0] is None, p[0] or 0))
+        return [f"{self._source}:{line}: {text}" if line else f"{self._source}: {text}" for line, text in ordered]
+
+
+def _syntax_error(message: str, text: str, source: Path) -> str:
+    found = re.fullmatch(r"(.*) \(at line (\d+), column (\d+)\)", message, re.S)
+    if found:
+        what, line, column = found.groups()
+        return f"{source}:{line}:{column}: TOML syntax error: {what}"
+    found = re.fullmatch(r"(.*) \(at end of document\)", message, re.S)
+    if found:
+        return f"{source}:{text.count(chr(10)) + 1}: TOML syntax error at end of file: {found.group(1)}"
+    return f"{source}: TOML syntax error: {message}"
+
+
+_KEY_PART = r"""(?:[A-Za-z0-9_-]+|"(?:[^"\\]|\\.)*"|'[^']*')"""
+_DOTTED = rf"{_KEY_PART}(?:[ \t]*\.[ \t]*{_KEY_PART})*"
+_HEADER = re.compile(rf"[ \t]*\[\[?[ \t]*({_DOTTED})[ \t]*\]\]?[ \t]*(?:#.*)?")
+_KEY_LINE = re.compile(rf"[ \t]*({_DOTTED})[ \t]*=")
+_PART = re.compile(_KEY_PART)
+
+
+def _split_dotted(dotted: str) -> tuple[str, ...]:
+    parts = []
+    for m in _PART.finditer(dotted):
+        part = m.group()
+        if part.startswith('"'):
+            try:
+                part = json.loads(part)
+            except ValueError:
+                part = part[1:-1]
+        elif part.startswith("'"):
+            part = part[1:-1]
+        parts.append(part)
+    return tuple(parts)
+
+
+class _LineIndex:
+    """Line numbers of table headers and keys, which tomllib does not report."""
+
+    def __init__(self, text: str) -> None:
+        self._lines: dict[tuple[str, ...], int] = {}
+        table: tuple[str, ...] = ()
+        open_string: str | None = None  # delimiter of a multi-line string being skipped
+        for number, line in enumerate(text.splitlines(), start=1):
+            if open_string is not None:
+                if line.count(open_string) % 2 == 1:
+                    open_string = None
+                continue
+            header = _HEADER.fullmatch(line)
+            if header:
+                table = _split_dotted(header.group(1))
+                self._lines.setdefault(table, number)
+                continue
+            key = _KEY_LINE.match(line)
+            if key:
+                self._lines.setdefault(table + _split_dotted(key.group(1)), number)
+                for delimiter in ('"""', "'''"):
+                    if line.count(delimiter) % 2 == 1:
+                        open_string = delimiter
+                        break
+
+    def line_of(self, path: tuple[str, ...]) -> int | None:
+        """The line of the key at `path`, else of its nearest enclosing table."""
+        for end in range(len(path), 0, -1):
+            if path[:end] in self._lines:
+                return self._lines[path[:end]]
+        return None

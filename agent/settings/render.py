@@ -1,0 +1,87 @@
+"""Print settings back as TOML: the effective configuration, secrets masked.
+
+`ladda check-config` shows this so a technician sees every value the agent will use,
+defaults included, in the same syntax as the file they edit.
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+import re
+from pathlib import Path
+
+from agent.settings.schema import OCPP_SECTION, SECRET_KEYS, SECTIONS, Settings, keys_of
+
+MASK = "****"
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
+
+
+def toml_string(text: str) -> str:
+    """A TOML basic string that reads back as exactly `text`."""
+    out = []
+    for ch in text:
+        if ch in _ESCAPES:
+            out.append(_ESCAPES[ch])
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
+def toml_key(name: str) -> str:
+    """A key as written in TOML: bare when it can be, quoted otherwise."""
+    return name if _BARE_KEY.fullmatch(name) else toml_string(name)
+
+
+def toml_value(value: object) -> str:
+    """A value in TOML syntax (also used to echo a bad value in an error)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return repr(value)
+    if isinstance(value, str):
+        return toml_string(value)
+    if isinstance(value, Path):
+        return toml_string(str(value))
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{toml_key(k)} = {toml_value(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, datetime.date | datetime.time):
+        return value.isoformat()
+    return toml_string(str(value))
+
+
+def masked(dotted: str, value: object) -> str:
+    """The TOML text for a value, hiding it if the key is secret and the value set."""
+    if dotted in SECRET_KEYS and value not in ("", None):
+        return toml_string(MASK)
+    return toml_value(value)
+
+
+def render_settings(settings: Settings) -> str:
+    """The effective configuration as valid TOML, every key shown, secrets masked."""
+    lines = [
+        f"# Effective configuration from {toml_string(str(settings.source))}",
+        f'# Defaults included; secret values shown as "{MASK}".',
+    ]
+    for section, cls in SECTIONS.items():
+        lines += ["", f"[{section}]"]
+        values = getattr(settings, section)
+        for f in keys_of(cls):
+            text = f"{toml_key(f.name)} = {masked(f'{section}.{f.name}', getattr(values, f.name))}"
+            unit = f.metadata["unit"]
+            lines.append(f"{text}  # {unit}" if unit else text)
+    lines += ["", f"[{OCPP_SECTION}]"]
+    for name, value in settings.ocpp.items():
+        lines.append(f"{toml_key(name)} = {masked(f'{OCPP_SECTION}.{name}', value)}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,211 @@
+"""The state database: one SQLite file under the state directory.
+
+It holds everything that must survive a restart: the transaction journal and its
+outbox (``journal.py``), OCPP configuration values the backend changed, connector
+availability, and the authorization cache. SQLite runs in WAL mode with
+``synchronous=FULL``, so a committed row survives a power cut; all access goes through
+one dedicated thread, which serialises it and keeps fsync off the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+DB_NAME = "ladda.sqlite3"
+
+_SCHEMA = [
+    # version 1
+    """
+    CREATE TABLE transactions (
+        local_id        INTEGER PRIMARY KEY,
+        connector       INTEGER NOT NULL,
+        id_tag          TEXT NOT NULL,
+        started_at      TEXT NOT NULL,
+        meter_start_wh  INTEGER NOT NULL,
+        begin_values    TEXT NOT NULL DEFAULT '[]',
+        backend_id      INTEGER,
+        id_tag_status   TEXT,
+        stopped_at      TEXT,
+        meter_stop_wh   INTEGER,
+        stop_reason     TEXT,
+        stop_id_tag     TEXT,
+        last_meter_wh   INTEGER,
+        last_meter_at   TEXT
+    );
+    CREATE TABLE outbox (
+        seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind        TEXT NOT NULL,
+        local_tx    INTEGER REFERENCES transactions(local_id),
+        body        TEXT NOT NULL,
+        created_at  TEXT NOT NULL,
+        attempts    INTEGER NOT NULL DEFAULT 0,
+        done_at     TEXT,
+        outcome     TEXT
+    );
+    CREATE INDEX outbox_pending ON outbox(seq) WHERE done_at IS NULL;
+    CREATE TABLE ocpp_config (
+        name        TEXT PRIMARY KEY,
+        value       TEXT NOT NULL,
+        changed_at  TEXT NOT NULL
+    );
+    CREATE TABLE availability (
+        connector   INTEGER PRIMARY KEY,
+        operative   INTEGER NOT NULL
+    );
+    CREATE TABLE auth_cache (
+        id_tag          TEXT PRIMARY KEY,
+        status          TEXT NOT NULL,
+        parent_id_tag   TEXT,
+        expiry          TEXT,
+        updated_at      TEXT NOT NULL
+    );
+    """,
+]
+
+
+class StoreError(Exception):
+    """The state database cannot be opened or written (disk full, read-only, corrupt)."""
+
+
+def utc_now() -> str:
+    """Wall-clock time as OCPP wants it: UTC, milliseconds, 'Z'."""
+    return iso(datetime.now(timezone.utc))
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def parse_iso(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+class Database:
+    """The SQLite connection and the single thread that uses it."""
+
+    def __init__(self, directory: Path) -> None:
+        self.path = Path(directory) / DB_NAME
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ladda-db")
+        self._conn: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+
+    def open(self) -> None:
+        """Create or migrate the database. Raises StoreError naming the file."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA busy_timeout=5000")
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            for number, script in enumerate(_SCHEMA[version:], start=version + 1):
+                conn.executescript(f"BEGIN IMMEDIATE; {script}; PRAGMA user_version={number}; COMMIT;")
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(f"state database {self.path}: {exc}") from exc
+        self._conn = conn
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise StoreError("state database is not open")
+        return self._conn
+
+    def write(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> sqlite3.Cursor:
+        """Run one statement in its own committed transaction."""
+        with self._lock:
+            try:
+                return self.conn.execute(sql, params)
+            except sqlite3.Error as exc:
+                raise StoreError(f"state database {self.path}: {exc}") from exc
+
+    def transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``work`` atomically: all of its writes are committed together or not at all."""
+        with self._lock:
+            conn = self.conn
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    result = work(conn)
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+                return result
+            except sqlite3.Error as exc:
+                raise StoreError(f"state database {self.path}: {exc}") from exc
+
+    def read(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            try:
+                return self.conn.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise StoreError(f"state database {self.path}: {exc}") from exc
+
+    async def run(self, func: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run a blocking database function on the database thread."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, lambda: func(*args, **kwargs))
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+class ChargerState:
+    """Small persisted facts: availability, backend-changed configuration, auth cache."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # availability -------------------------------------------------------
+    def inoperative_connectors(self) -> frozenset[int]:
+        rows = self.db.read("SELECT connector FROM availability WHERE operative = 0")
+        return frozenset(int(r["connector"]) for r in rows)
+
+    def set_availability(self, connector: int, operative: bool) -> None:
+        self.db.write(
+            "INSERT INTO availability(connector, operative) VALUES (?, ?) "
+            "ON CONFLICT(connector) DO UPDATE SET operative = excluded.operative",
+            (connector, int(operative)),
+        )
+
+    # configuration ------------------------------------------------------
+    def config_values(self) -> dict[str, str]:
+        return {r["name"]: r["value"] for r in self.db.read("SELECT name, value FROM ocpp_config")}
+
+    def set_config_value(self, name: str, value: str) -> None:
+        self.db.write(
+            "INSERT INTO ocpp_config(name, value, changed_at) VALUES (?, ?, ?) "
+            "ON CONFLICT(name) DO UPDATE SET value = excluded.value, changed_at = excluded.changed_at",
+            (name, value, utc_now()),
+        )
+
+    # authorization cache ------------------------------------------------
+    def cached_authorization(self, id_tag: str) -> sqlite3.Row | None:
+        rows = self.db.read("SELECT * FROM auth_cache WHERE id_tag = ?", (id_tag,))
+        return rows[0] if rows else None
+
+    def cache_authorization(self, id_tag: str, status: str, parent: str | None, expiry: str | None) -> None:
+        self.db.write(
+            "INSERT INTO auth_cache(id_tag, status, parent_id_tag, expiry, updated_at) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT(id_tag) DO UPDATE SET status = excluded.status, parent_id_tag = excluded.parent_id_tag, "
+            "expiry = excluded.expiry, updated_at = excluded.updated_at",
+            (id_tag, status, parent, expiry, utc_now()),
+        )
+
+    def clear_authorization_cache(self) -> None:
+        self.db.write("DELETE FROM auth_cache")

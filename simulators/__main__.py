@@ -1,0 +1,5 @@
+"""``python -m simulators``: the same as the ``ladda-sim`` command."""
+
+from .cli import main
+
+raise SystemExit(main())

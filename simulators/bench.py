@@ -1,0 +1,413 @@
+"""The bench: simulated charger hardware and EVs, driven from two sides.
+
+The agent reaches the hardware through its sim drivers over the *hardware socket*
+(JSON lines, see docs/control-channel.md); a person, the demo or a test harness
+plays the EV, the card holder and the network through the *control channel*.
+:class:`Bench` holds the state and the rules, :class:`HardwareServer` is only the
+socket in front of it, so wire-level simulators (Modbus, PC/SC) can replace that
+socket later without touching the physics in :mod:`simulators.ev`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import math
+import os
+import string
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from drivers.protocols import PilotState
+from simulators.control import MAX_LINE, CommandTable, ControlError
+from simulators.ev import ERROR_STATES, EvConnector
+from simulators.link_proxy import LinkProxy
+
+log = structlog.get_logger(__name__)
+
+Event = dict[str, Any]
+Send = Callable[[Event], None]
+Clock = Callable[[], float]
+
+STATUS_FIELDS = (
+    "connector", "plugged", "ev_max_current", "paused", "pilot", "offer_a",
+    "contactor_closed", "current_a", "power_w", "energy_wh",
+)  # fmt: skip
+BENCH_FIELDS = ("link", "agent_connected")
+COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
+    "eq": lambda a, b: a == b,
+    "ne": lambda a, b: a != b,
+    "ge": lambda a, b: a is not None and a >= b,
+    "le": lambda a, b: a is not None and a <= b,
+}
+
+
+def _number(name: str, value: Any, *, minimum: float = 0.0, positive: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a number, not {value!r}")
+    if value < minimum or (positive and value <= 0):
+        raise ValueError(f"{name} must be {'positive' if positive else f'>= {minimum:g}'}, not {value!r}")
+    return float(value)
+
+
+def _card_uid(uid: Any) -> str:
+    if not isinstance(uid, str) or not uid.strip():
+        raise ValueError(f"uid must be a non-empty hex string, not {uid!r}")
+    uid = uid.strip().upper()
+    if any(c not in string.hexdigits for c in uid):
+        raise ValueError(f"uid must be hexadecimal, not {uid!r}")
+    return uid
+
+
+class Bench:
+    """Connectors, EVs and the agents listening to them; every change goes through here."""
+
+    def __init__(
+        self,
+        connectors: int = 1,
+        *,
+        phases: int = 3,
+        voltage: float = 230.0,
+        initial_energy_wh: float = 0.0,
+        proxy: LinkProxy | None = None,
+        clock: Clock = time.monotonic,
+        wall_clock: Clock = time.time,
+    ) -> None:
+        if connectors < 1:
+            raise ValueError(f"a bench needs at least one connector, not {connectors}")
+        self.evs = {
+            n: EvConnector(phases=phases, voltage=voltage, energy_wh=initial_energy_wh)
+            for n in range(1, connectors + 1)
+        }
+        self.proxy = proxy
+        self._clock = clock
+        self._wall_clock = wall_clock
+        self._agents: list[Send] = []
+        self._pilots = {n: ev.pilot for n, ev in self.evs.items()}
+        self._changed = asyncio.Event()
+        self._stopping = False
+        self._waiters = 0
+
+    # -- plumbing ---------------------------------------------------------------------
+
+    def connector(self, number: Any) -> EvConnector:
+        if isinstance(number, bool) or not isinstance(number, int) or number not in self.evs:
+            raise LookupError(f"unknown connector {number!r}; this bench has connectors 1..{len(self.evs)}")
+        return self.evs[number]
+
+    def _now(self) -> float:
+        now = self._clock()
+        for ev in self.evs.values():
+            ev.advance(now)
+        return now
+
+    def _settle(self) -> None:
+        """After any change: tell agents about pilot changes and wake the waiters."""
+        for n, ev in self.evs.items():
+            if ev.pilot is not self._pilots[n]:
+                self._pilots[n] = ev.pilot
+                self._broadcast({"event": "pilot", "connector": n, "state": ev.pilot.value})
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    def _broadcast(self, event: Event) -> int:
+        for send in list(self._agents):
+            send(event)
+        return len(self._agents)
+
+    async def stop(self) -> None:
+        """Answer every pending ``wait_for`` (with an error) so no control client hangs."""
+        self._stopping = True
+        self._settle()
+        async with asyncio.timeout(1.0):
+            while self._waiters:
+                await asyncio.sleep(0.01)
+
+    async def run(self, tick: float) -> None:
+        """Integrate the meters every ``tick`` seconds so waiters see energy grow."""
+        while True:
+            await asyncio.sleep(tick)
+            self._now()
+            self._settle()
+
+    # -- the agent's side (hardware) ---------------------------------------------------
+
+    def attach_agent(self, send: Send) -> None:
+        """A controller connected: give it the present pilot state of every connector."""
+        self._agents.append(send)
+        for n, state in self._pilots.items():
+            send({"event": "pilot", "connector": n, "state": state.value})
+        log.info("agent connected", agents=len(self._agents))
+        self._settle()
+
+    def detach_agent(self, send: Send) -> None:
+        """A controller went away; with none left, power is cut as on a dead controller."""
+        with contextlib.suppress(ValueError):
+            self._agents.remove(send)
+        if not self._agents:
+            now = self._now()
+            for ev in self.evs.values():
+                ev.set_contactor(False, now)
+                ev.set_offer(0.0, now)
+            log.info("agent disconnected; contactors opened, offers withdrawn")
+        self._settle()
+
+    def read_meter(self, connector: Any) -> dict[str, Any]:
+        ev = self.connector(connector)
+        self._now()
+        reading = ev.reading(self._wall_clock())
+        return {
+            "timestamp": reading.timestamp,
+            "energy_wh": reading.energy_wh,
+            "power_w": reading.power_w,
+            "current_a": list(reading.current_a),
+            "voltage_v": list(reading.voltage_v),
+        }
+
+    def drive_contactor(self, connector: Any, closed: Any) -> bool:
+        """Switch a contactor; returns the feedback contact's reading."""
+        ev = self.connector(connector)
+        if not isinstance(closed, bool):
+            raise ValueError(f"closed must be true or false, not {closed!r}")
+        ev.set_contactor(closed, self._now())
+        self._settle()
+        return ev.contactor_closed
+
+    def offer(self, connector: Any, current_a: Any) -> None:
+        ev = self.connector(connector)
+        ev.set_offer(_number("current_a", current_a), self._now())
+        self._settle()
+
+    # -- the EV's, the card holder's and the network's side (control) ------------------
+
+    def plug(self, connector: Any, max_current: Any = 32) -> None:
+        ev = self.connector(connector)
+        ev.plug(_number("max_current", max_current, positive=True), self._now())
+        self._settle()
+
+    def unplug(self, connector: Any) -> None:
+        self.connector(connector).unplug(self._now())
+        self._settle()
+
+    def set_paused(self, connector: Any, paused: bool) -> None:
+        ev = self.connector(connector)
+        if not ev.plugged:
+            raise ValueError(f"no EV is plugged into connector {connector}")
+        ev.set_paused(paused, self._now())
+        self._settle()
+
+    def tap(self, uid: Any) -> int:
+        """Present a card to the reader; returns how many agents received it."""
+        uid = _card_uid(uid)
+        delivered = self._broadcast({"event": "card", "uid": uid})
+        log.info("card tapped", uid=uid, delivered=delivered)
+        return delivered
+
+    def set_link(self, state: Any) -> None:
+        if self.proxy is None:
+            raise ControlError("no link proxy; start the bench with --link-listen and --link-upstream")
+        if state == "cut":
+            self.proxy.cut()
+        elif state == "up":
+            self.proxy.restore()
+        else:
+            raise ValueError(f'state must be "cut" or "up", not {state!r}')
+        self._settle()
+
+    def set_pilot_error(self, connector: Any, state: Any) -> None:
+        ev = self.connector(connector)
+        allowed = [s.value for s in ERROR_STATES]
+        if state not in allowed:
+            raise ValueError(f"state must be one of {', '.join(allowed)}, not {state!r}")
+        ev.set_pilot_error(PilotState(state), self._now())
+        self._settle()
+
+    def clear_pilot_error(self, connector: Any) -> None:
+        self.connector(connector).set_pilot_error(None, self._now())
+        self._settle()
+
+    def status(self) -> dict[str, Any]:
+        self._now()
+        return {
+            "connectors": [self._connector_status(n, ev) for n, ev in self.evs.items()],
+            "link": None if self.proxy is None else self.proxy.state,
+            "link_accepted": None if self.proxy is None else self.proxy.accepted,
+            "agent_connected": bool(self._agents),
+        }
+
+    @staticmethod
+    def _connector_status(n: int, ev: EvConnector) -> dict[str, Any]:
+        return {
+            "connector": n,
+            "plugged": ev.plugged,
+            "ev_max_current": ev.ev_max_current,
+            "paused": ev.paused,
+            "pilot": ev.pilot.value,
+            "offer_a": ev.offer_a,
+            "contactor_closed": ev.contactor_closed,
+            "current_a": ev.current_a,
+            "power_w": ev.power_w,
+            "energy_wh": round(ev.energy_wh, 3),
+        }
+
+    def _field(self, connector: Any, field: Any) -> Any:
+        if field in BENCH_FIELDS:
+            return self.status()[field]
+        if field not in STATUS_FIELDS:
+            known = ", ".join(STATUS_FIELDS[1:] + BENCH_FIELDS)
+            raise ValueError(f"unknown field {field!r}; known: {known}")
+        self.connector(connector)
+        return self.status()["connectors"][connector - 1][field]
+
+    async def wait_for(
+        self, field: Any, value: Any, connector: Any = None, timeout: Any = 10, op: Any = "eq"
+    ) -> Any:
+        """Wait until a status field compares true with ``value``; returns its value."""
+        timeout = _number("timeout", timeout)
+        compare = COMPARISONS.get(op)
+        if compare is None:
+            raise ValueError(f"op must be one of {', '.join(COMPARISONS)}, not {op!r}")
+        deadline = self._clock() + timeout
+        self._waiters += 1
+        try:
+            while not compare(current := self._field(connector, field), value):
+                remaining = deadline - self._clock()
+                if self._stopping:
+                    raise ControlError("the bench is stopping")
+                if remaining <= 0:
+                    where = "" if field in BENCH_FIELDS else f"connector {connector} "
+                    raise ControlError(
+                        f"timed out after {timeout:g} s waiting for {where}{field} {op} "
+                        f"{json.dumps(value)}; last value {json.dumps(current)}"
+                    )
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._changed.wait(), remaining)
+            return current
+        except TypeError as exc:
+            raise ValueError(f"cannot compare {field} with {value!r}") from exc
+        finally:
+            self._waiters -= 1
+
+    def commands(self) -> CommandTable:
+        """The control channel's commands, one per thing a person can do to the bench."""
+        table = CommandTable()
+
+        async def plug(connector: Any, max_current: Any = 32) -> None:
+            self.plug(connector, max_current)
+
+        async def unplug(connector: Any) -> None:
+            self.unplug(connector)
+
+        async def pause(connector: Any) -> None:
+            self.set_paused(connector, True)
+
+        async def resume(connector: Any) -> None:
+            self.set_paused(connector, False)
+
+        async def tap(uid: Any) -> dict[str, Any]:
+            return {"delivered": self.tap(uid)}
+
+        async def link(state: Any) -> dict[str, Any]:
+            self.set_link(state)
+            return {"link": state}
+
+        async def pilot_error(connector: Any, state: Any) -> None:
+            self.set_pilot_error(connector, state)
+
+        async def pilot_clear(connector: Any) -> None:
+            self.clear_pilot_error(connector)
+
+        async def status() -> dict[str, Any]:
+            return self.status()
+
+        async def wait_for(
+            field: Any, value: Any, connector: Any = None, timeout: Any = 10, op: Any = "eq"
+        ) -> dict[str, Any]:
+            return {"value": await self.wait_for(field, value, connector, timeout, op)}
+
+        for func in (plug, unplug, pause, resume, tap, link, pilot_error, pilot_clear, status, wait_for):
+            table.add(func.__name__, func)
+        return table
+
+
+class HardwareServer:
+    """The hardware socket: JSON lines between the bench and the agent's sim drivers."""
+
+    def __init__(self, bench: Bench, path: str | os.PathLike[str]) -> None:
+        self.bench = bench
+        self.path = Path(path)
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._handlers: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+        self._server = await asyncio.start_unix_server(self._handle, path=str(self.path), limit=MAX_LINE)
+
+    async def close(self) -> None:
+        if self._server is None:
+            return
+        self._server.close()
+        for writer in list(self._writers):
+            writer.transport.abort()
+        # Let each handler see its end of file and finish, rather than be cancelled at exit.
+        await asyncio.gather(*self._handlers, return_exceptions=True)
+        await self._server.wait_closed()
+        self._server = None
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
+    def request(self, message: Any) -> dict[str, Any]:
+        """Answer one request; never raises, errors become ``ok: false`` replies."""
+        if not isinstance(message, dict):
+            return {"id": None, "ok": False, "error": "a request is a JSON object"}
+        reply: dict[str, Any] = {"id": message.get("id")}
+        op = message.get("op")
+        try:
+            if op == "hello":
+                reply["connectors"] = len(self.bench.evs)
+            elif op == "read_meter":
+                reply["reading"] = self.bench.read_meter(message.get("connector"))
+            elif op == "contactor":
+                reply["feedback"] = self.bench.drive_contactor(message.get("connector"), message.get("closed"))
+            elif op == "offer":
+                self.bench.offer(message.get("connector"), message.get("current_a"))
+            else:
+                raise ValueError(f"unknown op {op!r}; known: hello, read_meter, contactor, offer")
+        except (ValueError, LookupError) as exc:
+            return {"id": reply["id"], "ok": False, "error": str(exc)}
+        return {**reply, "ok": True}
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        def send(event: Event) -> None:
+            if not writer.is_closing():
+                writer.write(json.dumps(event).encode() + b"\n")
+
+        handler = asyncio.current_task()
+        assert handler is not None
+        self._handlers.add(handler)
+        self._writers.add(writer)
+        self.bench.attach_agent(send)
+        try:
+            while line := await reader.readline():
+                try:
+                    message = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    reply: dict[str, Any] = {"id": None, "ok": False, "error": f"not JSON: {exc}"}
+                else:
+                    reply = self.request(message)
+                send(reply)
+                await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError, ValueError):
+            pass
+        finally:
+            self._writers.discard(writer)
+            self._handlers.discard(handler)
+            self.bench.detach_agent(send)
+            writer.close()

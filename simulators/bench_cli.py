@@ -1,0 +1,142 @@
+"""``ladda-sim bench``: run the simulated charger hardware until SIGTERM or SIGINT."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sys
+from collections.abc import Awaitable
+from pathlib import Path
+from typing import TypeVar
+
+import structlog
+
+from simulators import control
+from simulators.bench import Bench, HardwareServer
+from simulators.link_proxy import LinkProxy, parse_address
+
+log = structlog.get_logger(__name__)
+T = TypeVar("T")
+
+
+def _address(text: str) -> tuple[str, int]:
+    try:
+        return parse_address(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, not {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ladda-sim bench",
+        description="Simulated charger hardware and EVs for a running agent. "
+        "See docs/control-channel.md for both sockets.",
+    )
+    parser.add_argument("--connectors", type=int, default=1, help="number of connectors (default 1)")
+    parser.add_argument("--phases", type=int, choices=(1, 3), default=3, help="phases per connector (default 3)")
+    parser.add_argument("--voltage", type=_positive, default=230.0, help="phase voltage in V (default 230)")
+    parser.add_argument(
+        "--initial-energy-wh", type=float, default=0.0, help="meter register at start, Wh (default 0)"
+    )
+    parser.add_argument("--hardware-socket", required=True, metavar="PATH", help="Unix socket for the agent's sim drivers")
+    parser.add_argument("--control", required=True, metavar="PATH", help="Unix socket for control commands")
+    parser.add_argument("--link-listen", type=_address, metavar="HOST:PORT", help="where the agent reaches the backend (port 0: any free port)")
+    parser.add_argument("--link-upstream", type=_address, metavar="HOST:PORT", help="the backend (CSMS) the link proxy forwards to")
+    parser.add_argument("--ready-file", type=Path, metavar="PATH", help='once listening, write {"pid": ..., "link_port": ...} here')
+    parser.add_argument("--tick", type=_positive, default=0.2, help="physics integration step in s (default 0.2)")
+    return parser
+
+
+def _write_atomically(path: Path, data: dict[str, object]) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data))
+    os.replace(tmp, path)
+
+
+async def _listen(what: str, start: Awaitable[T]) -> T:
+    """Start a listener; a failure names which one and where."""
+    try:
+        return await start
+    except OSError as exc:
+        raise OSError(exc.errno, f"cannot listen on the {what}: {exc.strerror or exc}") from exc
+
+
+async def run(opts: argparse.Namespace) -> int:
+    proxy = LinkProxy(opts.link_listen, opts.link_upstream) if opts.link_listen else None
+    bench = Bench(
+        opts.connectors,
+        phases=opts.phases,
+        voltage=opts.voltage,
+        initial_energy_wh=opts.initial_energy_wh,
+        proxy=proxy,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    hardware = HardwareServer(bench, opts.hardware_socket)
+    control_server: asyncio.Server | None = None
+    try:
+        await _listen(f"hardware socket {opts.hardware_socket}", hardware.start())
+        control_server = await _listen(f"control socket {opts.control}", control.serve(opts.control, bench.commands()))
+        if proxy is not None:
+            await _listen(f"link proxy on {opts.link_listen[0]}:{opts.link_listen[1]}", proxy.start())
+        if opts.ready_file is not None:
+            _write_atomically(opts.ready_file, {"pid": os.getpid(), "link_port": proxy.port if proxy else None})
+        log.info(
+            "bench ready",
+            connectors=opts.connectors,
+            hardware_socket=opts.hardware_socket,
+            control=opts.control,
+            link_port=proxy.port if proxy else None,
+        )
+        async with asyncio.TaskGroup() as tg:
+            physics = tg.create_task(bench.run(opts.tick))
+            await stop.wait()
+            physics.cancel()
+            with contextlib.suppress(TimeoutError):
+                await bench.stop()
+    finally:
+        if control_server is not None:
+            control_server.close()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(control_server.wait_closed(), 1.0)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(opts.control)
+        await hardware.close()
+        if proxy is not None:
+            await proxy.close()
+    log.info("bench stopped")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    opts = parser.parse_args(argv)
+    if (opts.link_listen is None) != (opts.link_upstream is None):
+        parser.error("--link-listen and --link-upstream go together")
+    if opts.connectors < 1:
+        parser.error("--connectors must be at least 1")
+    if opts.initial_energy_wh < 0:
+        parser.error("--initial-energy-wh must not be negative")
+    try:
+        return asyncio.run(run(opts))
+    except OSError as exc:
+        print(f"ladda-sim bench: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""The ``ladda-sim`` command: the test backend, the simulated bench, and verbs to drive it.
+
+    ladda-sim csms  --listen 127.0.0.1:9000 --control /tmp/csms.sock
+    ladda-sim bench --connectors 2 --hardware-socket state/bench.sock --control /tmp/bench.sock ...
+    ladda-sim plug --connector 1 --max-current 16     (and unplug, pause, resume, tap, link, status)
+
+The verbs talk to a running bench over its control socket (``--socket``, or
+``$LADDA_BENCH_CONTROL``); see docs/control-channel.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any
+
+from .control import ControlError, request_sync
+
+DEFAULT_CONTROL = "bench-control.sock"
+
+
+def _verbs() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ladda-sim", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument(
+        "--socket",
+        default=os.environ.get("LADDA_BENCH_CONTROL", DEFAULT_CONTROL),
+        help="the bench's control socket (default $LADDA_BENCH_CONTROL or ./bench-control.sock)",
+    )
+    sub = parser.add_subparsers(dest="verb", required=True)
+    sub.add_parser("csms", help="run the test backend (see ladda-sim csms --help)", add_help=False)
+    sub.add_parser("bench", help="run the simulated charger hardware (see ladda-sim bench --help)", add_help=False)
+    plug = sub.add_parser("plug", help="plug an EV into a connector")
+    plug.add_argument("--connector", type=int, default=1)
+    plug.add_argument("--max-current", type=float, default=32.0, help="the EV's maximum current (A)")
+    for verb, text in (("unplug", "unplug the EV"), ("pause", "the EV stops asking for energy"), ("resume", "the EV asks for energy again")):
+        p = sub.add_parser(verb, help=text)
+        p.add_argument("--connector", type=int, default=1)
+    tap = sub.add_parser("tap", help="tap a card on the reader")
+    tap.add_argument("uid", help="card UID, e.g. 04A1B2C3")
+    link = sub.add_parser("link", help="cut or restore the backend link")
+    link.add_argument("state", choices=("cut", "up"))
+    sub.add_parser("status", help="show the bench's state")
+    return parser
+
+
+def _request(args: argparse.Namespace) -> dict[str, Any]:
+    verb = args.verb
+    fields: dict[str, Any] = {}
+    if verb == "plug":
+        fields = {"connector": args.connector, "max_current": args.max_current}
+    elif verb in ("unplug", "pause", "resume"):
+        fields = {"connector": args.connector}
+    elif verb == "tap":
+        fields = {"uid": args.uid}
+    elif verb == "link":
+        fields = {"state": args.state}
+    return request_sync(args.socket, verb, **fields)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "csms":
+        from .csms.cli import main as csms_main
+
+        return csms_main(argv[1:])
+    if argv and argv[0] == "bench":
+        from .bench_cli import main as bench_main
+
+        return bench_main(argv[1:])
+    args = _verbs().parse_args(argv)
+    try:
+        reply = _request(args)
+    except (ControlError, OSError) as exc:
+        print(f"ladda-sim {args.verb}: {exc} (control socket {args.socket})", file=sys.stderr)
+        return 1
+    reply.pop("ok", None)
+    if reply:
+        print(json.dumps(reply, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

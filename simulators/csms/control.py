@@ -1,0 +1,116 @@
+"""Control commands of the test CSMS (see docs/csms.md for requests and replies).
+
+Thin adapters from JSON fields to :class:`~simulators.csms.server.Csms` methods: they
+check argument types up front so that a bad request is answered with a clear error
+instead of failing somewhere inside.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from simulators.control import CommandTable
+from simulators.csms.server import Csms
+
+
+def _number(name: str, value: Any, minimum: float = 0.0) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= minimum:
+        raise ValueError(f"{name} must be a number > {minimum:g}, not {value!r}")
+    return float(value)
+
+
+def _count(name: str, value: Any, minimum: int) -> int:
+    if type(value) is not int or value < minimum:
+        raise ValueError(f"{name} must be a whole number >= {minimum}, not {value!r}")
+    return value
+
+
+def _text(name: str, value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{name} must be a non-empty string, not {value!r}")
+    return value
+
+
+def build_commands(csms: Csms) -> CommandTable:
+    """The command table served on ``--control``."""
+    table = CommandTable()
+
+    @table.command("status")
+    async def status() -> dict[str, Any]:
+        return csms.status()
+
+    @table.command("messages")
+    async def messages(cp: str, since_seq: int = 0, action: str | None = None) -> dict[str, Any]:
+        _count("since_seq", since_seq, 0)
+        return {"messages": csms.log.messages(_text("cp", cp), since_seq, action)}
+
+    @table.command("ledger")
+    async def ledger(cp: str | None = None) -> dict[str, Any]:
+        return {
+            "transactions": csms.ledger.transactions(cp),
+            "anomalies": csms.ledger.anomalies(cp),
+        }
+
+    @table.command("set_boot")
+    async def set_boot(status: str, interval: int | None = None) -> None:
+        csms.policy.set_boot(status, interval)
+
+    @table.command("set_heartbeat_interval")
+    async def set_heartbeat_interval(interval: int) -> None:
+        csms.policy.set_heartbeat_interval(interval)
+
+    @table.command("set_id_tag")
+    async def set_id_tag(
+        id_tag: str,
+        status: str,
+        parent_id_tag: str | None = None,
+        expiry_date: str | None = None,
+    ) -> None:
+        csms.policy.set_id_tag(id_tag, status, parent_id_tag, expiry_date)
+
+    @table.command("clear_id_tags")
+    async def clear_id_tags() -> None:
+        csms.policy.id_tags.clear()
+
+    @table.command("call")
+    async def call(
+        cp: str,
+        action: str,
+        payload: dict[str, Any] | None = None,
+        timeout: float = 30.0,
+        validate: bool = True,
+    ) -> dict[str, Any]:
+        return await csms.call(
+            _text("cp", cp),
+            _text("action", action),
+            {} if payload is None else payload,
+            _number("timeout", timeout),
+            bool(validate),
+        )
+
+    @table.command("send_raw")
+    async def send_raw(
+        cp: str, frame: str, timeout: float = 30.0, expect_reply: bool = True
+    ) -> dict[str, Any]:
+        return await csms.send_raw(
+            _text("cp", cp), frame, _number("timeout", timeout), bool(expect_reply)
+        )
+
+    @table.command("disconnect")
+    async def disconnect(cp: str, abrupt: bool = False) -> None:
+        await csms.disconnect(_text("cp", cp), bool(abrupt))
+
+    @table.command("wait_for")
+    async def wait_for(
+        cp: str, action: str, count: int = 1, since_seq: int = 0, timeout: float = 30.0
+    ) -> dict[str, Any]:
+        found = await csms.wait_for(
+            _text("cp", cp),
+            _text("action", action),
+            _count("count", count, 1),
+            _count("since_seq", since_seq, 0),
+            _number("timeout", timeout),
+        )
+        return {"messages": found}
+
+    return table

@@ -1,0 +1,518 @@
+"""The test CSMS: an OCPP 1.6J backend that answers like a permissive real one and remembers.
+
+Every frame is captured at the websocket, before the OCPP library sees it or after it
+produced it, so the message log also holds frames the library rejects. Inbound CALLs are
+answered by the library's routing (which validates them against the 1.6 schemas); CALLs
+this backend sends are written as frames by hand so that payloads travel and come back
+exactly as on the wire, without the library's key-case rewriting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import json
+import logging
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import ocpp.v16
+from ocpp.exceptions import OCPPError
+from ocpp.messages import Call, CallResult, validate_payload
+from ocpp.routing import on
+from ocpp.v16 import call_result, datatypes
+from ocpp.v16.enums import Action
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from simulators.control import ControlError
+from simulators.csms.ledger import (
+    CALL,
+    CALLERROR,
+    CALLRESULT,
+    INVALID,
+    Frame,
+    MessageLog,
+    TransactionLedger,
+    utc_now,
+)
+
+SUBPROTOCOL = "ocpp1.6"
+BOOT_STATUSES = ("Accepted", "Pending", "Rejected")
+ID_TAG_STATUSES = ("Accepted", "Blocked", "Expired", "Invalid", "ConcurrentTx")
+ACTIONS = frozenset(a.value for a in Action)
+
+log = logging.getLogger("simulators.csms")
+
+
+class CsmsError(ControlError):
+    """A request to the test CSMS cannot be carried out (not connected, no answer, ...)."""
+
+
+class _ExpectedOcppErrors(logging.Filter):
+    """Drop the library's tracebacks for CALLERRORs it sends on purpose.
+
+    Rejecting a malformed CALL is this backend's job, and the CALLERROR is in the message
+    log already; a traceback on stderr for each would bury real faults.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, OCPPError)
+
+
+def quiet_ocpp_library() -> None:
+    """The library logs every frame at INFO, idTags included."""
+    lib = logging.getLogger("ocpp")
+    lib.setLevel(logging.WARNING)
+    if not any(isinstance(f, _ExpectedOcppErrors) for f in lib.filters):
+        lib.addFilter(_ExpectedOcppErrors())
+
+
+@dataclass
+class Policy:
+    """How this backend answers; changed at runtime through the control channel."""
+
+    heartbeat_interval: int = 300
+    boot_status: str = "Accepted"
+    boot_retry_interval: int = 10
+    id_tags: dict[str, datatypes.IdTagInfo] = field(default_factory=dict)
+
+    def boot_reply(self) -> tuple[str, int]:
+        """Status and interval for a BootNotification answer."""
+        if self.boot_status == "Accepted":
+            return self.boot_status, self.heartbeat_interval
+        return self.boot_status, self.boot_retry_interval
+
+    def set_boot(self, status: str, interval: int | None = None) -> None:
+        if status not in BOOT_STATUSES:
+            raise ValueError(f"status must be one of {', '.join(BOOT_STATUSES)}, not {status!r}")
+        if interval is not None:
+            _check_interval(interval)
+            if status == "Accepted":
+                self.heartbeat_interval = interval
+            else:
+                self.boot_retry_interval = interval
+        self.boot_status = status
+
+    def set_heartbeat_interval(self, interval: int) -> None:
+        _check_interval(interval)
+        self.heartbeat_interval = interval
+
+    def set_id_tag(
+        self,
+        id_tag: str,
+        status: str,
+        parent_id_tag: str | None = None,
+        expiry_date: str | None = None,
+    ) -> None:
+        if not isinstance(id_tag, str) or not 0 < len(id_tag) <= 20:
+            raise ValueError(f"id_tag must be a string of 1 to 20 characters, not {id_tag!r}")
+        if status not in ID_TAG_STATUSES:
+            raise ValueError(f"status must be one of {', '.join(ID_TAG_STATUSES)}, not {status!r}")
+        for name, value in (("parent_id_tag", parent_id_tag), ("expiry_date", expiry_date)):
+            if value is not None and not isinstance(value, str):
+                raise ValueError(f"{name} must be a string, not {value!r}")
+        self.id_tags[id_tag] = datatypes.IdTagInfo(
+            status=status, parent_id_tag=parent_id_tag, expiry_date=expiry_date
+        )
+
+    def id_tag_info(self, id_tag: str) -> datatypes.IdTagInfo:
+        """Unknown tags are Accepted, so a bench needs no setup to charge."""
+        return copy.copy(self.id_tags.get(id_tag, datatypes.IdTagInfo(status="Accepted")))
+
+
+def _check_interval(interval: Any) -> None:
+    if type(interval) is not int or interval < 0:
+        raise ValueError(f"interval must be a whole number of seconds >= 0, not {interval!r}")
+
+
+def charge_point_id(path: str) -> str:
+    """The id is the last path segment: ``/ocpp/CP-1`` is ``CP-1``."""
+    return unquote(urlsplit(path).path.rstrip("/").rsplit("/", 1)[-1])
+
+
+class Responder(ocpp.v16.ChargePoint):
+    """Answers one charge point's CALLs and books them; holds no state of its own.
+
+    The inbound loop sets :attr:`frame` to the CALL being routed, so handlers book the
+    payload exactly as sent rather than the library's case-converted keywords.
+    """
+
+    def __init__(self, cp_id: str, session: Session, csms: Csms) -> None:
+        super().__init__(cp_id, session)
+        self.csms = csms
+        self.frame = Frame(CALL)
+
+    @on(Action.boot_notification)
+    def on_boot_notification(self, **_: Any) -> call_result.BootNotification:
+        status, interval = self.csms.policy.boot_reply()
+        self.csms.boot_status[self.id] = status
+        log.info("%s booted: %s, interval %d s", self.id, status, interval)
+        return call_result.BootNotification(
+            current_time=utc_now(), interval=interval, status=status
+        )
+
+    @on(Action.heartbeat)
+    def on_heartbeat(self, **_: Any) -> call_result.Heartbeat:
+        return call_result.Heartbeat(current_time=utc_now())
+
+    @on(Action.status_notification)
+    def on_status_notification(self, **_: Any) -> call_result.StatusNotification:
+        return call_result.StatusNotification()
+
+    @on(Action.diagnostics_status_notification)
+    def on_diagnostics_status(self, **_: Any) -> call_result.DiagnosticsStatusNotification:
+        return call_result.DiagnosticsStatusNotification()
+
+    @on(Action.firmware_status_notification)
+    def on_firmware_status(self, **_: Any) -> call_result.FirmwareStatusNotification:
+        return call_result.FirmwareStatusNotification()
+
+    @on(Action.data_transfer)
+    def on_data_transfer(self, **_: Any) -> call_result.DataTransfer:
+        return call_result.DataTransfer(status="UnknownVendorId")
+
+    @on(Action.authorize)
+    def on_authorize(self, id_tag: str, **_: Any) -> call_result.Authorize:
+        return call_result.Authorize(id_tag_info=self.csms.policy.id_tag_info(id_tag))
+
+    @on(Action.meter_values)
+    def on_meter_values(self, **_: Any) -> call_result.MeterValues:
+        self.csms.ledger.meter_values(self.id, self.frame.unique_id, self.frame.payload)
+        return call_result.MeterValues()
+
+    @on(Action.start_transaction)
+    def on_start_transaction(self, id_tag: str, **_: Any) -> call_result.StartTransaction:
+        tx_id = self.csms.ledger.start(self.id, self.frame.unique_id, self.frame.payload)
+        log.info("%s started transaction %d", self.id, tx_id)
+        return call_result.StartTransaction(
+            transaction_id=tx_id, id_tag_info=self.csms.policy.id_tag_info(id_tag)
+        )
+
+    @on(Action.stop_transaction)
+    def on_stop_transaction(
+        self, id_tag: str | None = None, **_: Any
+    ) -> call_result.StopTransaction:
+        self.csms.ledger.stop(self.id, self.frame.unique_id, self.frame.payload)
+        log.info("%s stopped transaction %s", self.id, self.frame.payload.get("transactionId"))
+        info = self.csms.policy.id_tag_info(id_tag) if id_tag is not None else None
+        return call_result.StopTransaction(id_tag_info=info)
+
+
+Matcher = Callable[[Frame], bool]
+
+
+class Session:
+    """One websocket connection of one charge point; also the library's ``connection``."""
+
+    def __init__(self, cp_id: str, ws: ServerConnection, csms: Csms) -> None:
+        self.cp_id = cp_id
+        self.ws = ws
+        self.csms = csms
+        self.responder = Responder(cp_id, self, csms)
+        self.replaced = False
+        self.finished = asyncio.Event()
+        self._waiters: list[tuple[Matcher, asyncio.Future[tuple[Frame, str]]]] = []
+        self._call_lock = asyncio.Lock()
+
+    async def send(self, raw: str) -> None:
+        """Log, then send: the log order is the order frames left this backend."""
+        self.csms.log.record_frame(self.cp_id, "out", raw)
+        self.csms.notify()
+        log.debug("%s <- %s", self.cp_id, raw)
+        await self.ws.send(raw)
+
+    async def run(self) -> None:
+        """Read frames until the connection ends; route CALLs, hand results to waiters."""
+        with contextlib.suppress(ConnectionClosed):
+            async for message in self.ws:
+                if self.replaced:
+                    break
+                binary = isinstance(message, bytes)
+                raw = message.decode("utf-8", "replace") if binary else str(message)
+                _, frame = self.csms.log.record_frame(self.cp_id, "in", raw, binary)
+                self.csms.notify()
+                log.debug("%s -> %s", self.cp_id, raw)
+                if frame.type == CALL:
+                    self.responder.frame = frame
+                    await self.responder.route_message(raw)
+                    continue
+                self._deliver(frame, raw)
+                if frame.type == INVALID and _looks_like_call(frame):
+                    await self.send(
+                        json.dumps(
+                            [4, frame.unique_id, "FormationViolation",
+                             "not a valid OCPP-J CALL frame", {}]
+                        )
+                    )
+
+    def end(self) -> None:
+        """Fail whoever still waits for an answer on this connection."""
+        self.finished.set()
+        for _, fut in self._waiters:
+            if not fut.done():
+                fut.set_exception(CsmsError(f"{self.cp_id} disconnected before answering"))
+        self._waiters.clear()
+
+    async def exchange(
+        self, raw: str, matches: Matcher, timeout: float, what: str
+    ) -> tuple[Frame, str]:
+        """Send a frame and wait for the frame that answers it, one exchange at a time.
+
+        OCPP allows one outstanding CALL per direction, so exchanges queue; ``timeout``
+        covers the queueing too, so that N waiting requests do not take N timeouts.
+        """
+        fut: asyncio.Future[tuple[Frame, str]] = asyncio.get_running_loop().create_future()
+        waiter = (matches, fut)
+        try:
+            async with asyncio.timeout(timeout), self._call_lock:
+                if self.finished.is_set():
+                    raise CsmsError(f"{self.cp_id} disconnected")
+                self._waiters.append(waiter)
+                await self.send(raw)
+                return await fut
+        except TimeoutError:
+            raise CsmsError(f"{self.cp_id} did not answer {what} within {timeout:g} s") from None
+        except ConnectionClosed:
+            raise CsmsError(f"{self.cp_id} disconnected while sending {what}") from None
+        finally:
+            with contextlib.suppress(ValueError):
+                self._waiters.remove(waiter)
+
+    def _deliver(self, frame: Frame, raw: str) -> None:
+        for waiter in self._waiters:
+            matches, fut = waiter
+            if not fut.done() and matches(frame):
+                fut.set_result((frame, raw))
+                self._waiters.remove(waiter)
+                return
+        if frame.type in (CALLRESULT, CALLERROR):
+            log.debug("%s sent an answer nobody waits for: %s", self.cp_id, raw)
+
+
+def _looks_like_call(frame: Frame) -> bool:
+    parsed = frame.parsed
+    return isinstance(parsed, list) and bool(parsed) and parsed[0] == 2 and bool(frame.unique_id)
+
+
+def _unique_id_of(raw: str) -> str | None:
+    with contextlib.suppress(ValueError):
+        msg = json.loads(raw)
+        if isinstance(msg, list) and len(msg) >= 2 and isinstance(msg[1], str):
+            return msg[1]
+    return None
+
+
+class Csms:
+    """All charge points, their logs and transactions, and the answering policy."""
+
+    def __init__(self, policy: Policy | None = None) -> None:
+        self.policy = policy or Policy()
+        self.log = MessageLog()
+        self.ledger = TransactionLedger()
+        self.sessions: dict[str, Session] = {}
+        self.boot_status: dict[str, str] = {}
+        self.port: int | None = None
+        self._changed = asyncio.Event()
+
+    @contextlib.asynccontextmanager
+    async def listen(self, host: str, port: int) -> AsyncIterator[Server]:
+        """Serve websockets until the block exits, then close every connection (1001)."""
+        quiet_ocpp_library()
+        async with serve(
+            self._handle,
+            host,
+            port,
+            subprotocols=[SUBPROTOCOL],
+            process_request=self._check_request,
+            logger=logging.getLogger("simulators.csms.websockets"),
+        ) as server:
+            self.port = next(iter(server.sockets)).getsockname()[1]
+            log.info("listening on ws://%s:%d/<path>/<charge point id>", host, self.port)
+            yield server
+
+    def notify(self) -> None:
+        """Wake everyone waiting for a new log entry."""
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    def status(self) -> dict[str, Any]:
+        ids = list(dict.fromkeys([*self.log.charge_points, *self.sessions]))
+        return {
+            "charge_points": [
+                {
+                    "id": cp,
+                    "connected": cp in self.sessions,
+                    "boot_status": self.boot_status.get(cp),
+                }
+                for cp in ids
+            ],
+            "port": self.port,
+        }
+
+    async def call(
+        self,
+        cp: str,
+        action: str,
+        payload: dict[str, Any],
+        timeout: float = 30.0,
+        validate: bool = True,
+    ) -> dict[str, Any]:
+        """Send a CALL and return its answer as received: ``result`` or ``error``."""
+        if action not in ACTIONS:
+            raise ValueError(f"{action!r} is not an OCPP 1.6 action")
+        if not isinstance(payload, dict):
+            raise ValueError("payload must be a JSON object")
+        unique_id = str(uuid.uuid4())
+        if validate:
+            await _validate(Call(unique_id, action, copy.deepcopy(payload)), "request")
+        session = self._session(cp)
+        raw = json.dumps([2, unique_id, action, payload])
+        frame, _ = await session.exchange(
+            raw,
+            lambda f: f.type in (CALLRESULT, CALLERROR) and f.unique_id == unique_id,
+            timeout,
+            action,
+        )
+        if frame.type == CALLERROR:
+            p = frame.payload
+            return {
+                "error": {
+                    "code": p["errorCode"],
+                    "description": p["errorDescription"],
+                    "details": p["errorDetails"],
+                }
+            }
+        reply: dict[str, Any] = {"result": frame.payload}
+        try:
+            await _validate(CallResult(unique_id, copy.deepcopy(frame.payload), action), "answer")
+        except ValueError as exc:
+            reply["schema_error"] = str(exc)
+        return reply
+
+    async def send_raw(
+        self, cp: str, frame: str, timeout: float = 30.0, expect_reply: bool = True
+    ) -> dict[str, Any]:
+        """Send any text frame and return what answers it (see docs/csms.md)."""
+        if not isinstance(frame, str):
+            raise ValueError("frame must be a string (the exact text to send)")
+        session = self._session(cp)
+        if not expect_reply:
+            await session.send(frame)
+            return {}
+        unique_id = _unique_id_of(frame)
+        if unique_id is None:
+            matches: Matcher = lambda f: f.type in (CALLERROR, INVALID)  # noqa: E731
+        else:
+            matches = lambda f: f.type != CALL and f.unique_id == unique_id  # noqa: E731
+        answer, raw = await session.exchange(frame, matches, timeout, "the raw frame")
+        return {"reply": answer.parsed if answer.parsed is not None else raw}
+
+    async def disconnect(self, cp: str, abrupt: bool = False) -> None:
+        """Close a charge point's websocket (``abrupt``: drop TCP without a close frame)."""
+        session = self._session(cp)
+        if abrupt:
+            session.ws.transport.abort()
+        else:
+            await session.ws.close(1000, "closed by the CSMS control channel")
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(15):
+                await session.finished.wait()
+
+    async def wait_for(
+        self, cp: str, action: str, count: int = 1, since_seq: int = 0, timeout: float = 30.0
+    ) -> list[dict[str, Any]]:
+        """Inbound CALLs of ``action`` after ``since_seq``, once there are ``count``."""
+        found: list[dict[str, Any]] = []
+        try:
+            async with asyncio.timeout(timeout):
+                while True:
+                    changed = self._changed
+                    found = self.log.inbound_calls(cp, action, since_seq)
+                    if len(found) >= count:
+                        return found
+                    await changed.wait()
+        except TimeoutError:
+            raise CsmsError(
+                f"timed out after {timeout:g} s waiting for {count} {action} from {cp}"
+                f" after seq {since_seq} (got {len(found)})"
+            ) from None
+
+    def _session(self, cp: str) -> Session:
+        session = self.sessions.get(cp)
+        if session is None:
+            connected = ", ".join(self.sessions) or "none"
+            raise CsmsError(f"charge point {cp!r} is not connected (connected: {connected})")
+        return session
+
+    def _check_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        """Refuse (HTTP 400) a handshake without an id or without the ocpp1.6 subprotocol."""
+        cp_id = charge_point_id(request.path)
+        if not cp_id:
+            return connection.respond(
+                HTTPStatus.BAD_REQUEST, "connect to ws://host:port/<path>/<charge point id>\n"
+            )
+        offered = [
+            p.strip()
+            for header in request.headers.get_all("Sec-WebSocket-Protocol")
+            for p in header.split(",")
+        ]
+        if SUBPROTOCOL not in offered:
+            self.log.record_event(cp_id, "rejected", reason="ocpp1.6 not offered", offered=offered)
+            self.notify()
+            log.warning("%s refused: subprotocols offered %s, not ocpp1.6", cp_id, offered)
+            return connection.respond(
+                HTTPStatus.BAD_REQUEST, "this backend speaks only the ocpp1.6 subprotocol\n"
+            )
+        return None
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        cp_id = charge_point_id(ws.request.path if ws.request else "")
+        session = Session(cp_id, ws, self)
+        old = self.sessions.get(cp_id)
+        if old is not None:
+            old.replaced = True
+            self.log.record_event(cp_id, "disconnected", reason="replaced by a new connection")
+        self.sessions[cp_id] = session
+        remote = ws.remote_address
+        self.log.record_event(
+            cp_id,
+            "connected",
+            remote=f"{remote[0]}:{remote[1]}" if remote else None,
+            path=ws.request.path if ws.request else None,
+            subprotocol=ws.subprotocol,
+        )
+        self.notify()
+        log.info("%s connected from %s", cp_id, remote)
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                if old is not None:
+                    tasks.create_task(old.ws.close(1000, "replaced by a new connection"))
+                await session.run()
+        finally:
+            session.end()
+            if self.sessions.get(cp_id) is session:
+                del self.sessions[cp_id]
+            if not session.replaced:
+                self.log.record_event(
+                    cp_id, "disconnected", code=ws.close_code, reason=ws.close_reason
+                )
+                log.info("%s disconnected (%s)", cp_id, ws.close_code)
+            self.notify()
+
+
+async def _validate(message: Call | CallResult, what: str) -> None:
+    try:
+        await validate_payload(message, "1.6")
+    except OCPPError as exc:
+        cause = exc.details.get("cause") if isinstance(exc.details, dict) else None
+        raise ValueError(
+            f"{what} is not a valid OCPP 1.6 {message.action} payload: {cause or exc.description}"
+        ) from None

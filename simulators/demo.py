@@ -1,0 +1,189 @@
+"""``ladda demo``: the whole stack on simulated hardware, one scenario, what the backend saw.
+
+Starts the test CSMS, the bench and the agent as separate processes, plays the
+scenario through the bench's control channel, waits until every transaction the
+agent started has been stopped at the backend, then prints the backend's transaction
+ledger and the status sequence of each connector.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from .control import ControlError
+from .harness import Csms, HarnessError, Stack
+from .scenario import Scenario, ScenarioError, Step, load_scenario
+
+DEFAULT_SCENARIO = Path(__file__).resolve().parent.parent / "config" / "demo-scenario.toml"
+CP_ID = "LADDA-DEMO"
+
+
+class Player:
+    """Plays scenario steps against a running stack."""
+
+    def __init__(self, stack: Stack, out: Any = sys.stdout) -> None:
+        self.stack = stack
+        self.out = out
+        self.started = time.monotonic()
+        self._expect_seq = 0
+
+    def say(self, text: str) -> None:
+        print(f"[{time.monotonic() - self.started:6.1f} s] {text}", file=self.out, flush=True)
+
+    async def play(self, scenario: Scenario) -> None:
+        for step in scenario.steps:
+            if step.after:
+                await asyncio.sleep(step.after)
+            self.say(step.describe())
+            await self.run_step(step)
+
+    async def run_step(self, step: Step) -> None:
+        a = step.args
+        csms = self.stack.csms
+        if step.do in ("plug", "unplug", "pause", "resume", "tap", "link"):
+            await self.stack.bench_request(step.do, **a)
+        elif step.do == "wait":
+            await asyncio.sleep(a["seconds"])
+        elif step.do == "expect":
+            await self.expect_status(a["connector"], a["status"], a["timeout"])
+        elif step.do == "remote_start":
+            reply = await csms.request(
+                "call", cp=self.stack.cp_id, action="RemoteStartTransaction",
+                payload={"idTag": a["id_tag"], "connectorId": a["connector"]},
+            )
+            self.say(f"  backend got {reply.get('result') or reply.get('error')}")
+        elif step.do == "remote_stop":
+            ledger = await csms.request("ledger", cp=self.stack.cp_id)
+            running = [t for t in ledger["transactions"] if t["connector_id"] == a["connector"] and t.get("stop_time") is None]
+            if not running:
+                raise ControlError(f"remote_stop: no running transaction on connector {a['connector']}")
+            reply = await csms.request(
+                "call", cp=self.stack.cp_id, action="RemoteStopTransaction",
+                payload={"transactionId": running[-1]["transaction_id"]},
+            )
+            self.say(f"  backend got {reply.get('result') or reply.get('error')}")
+
+    async def expect_status(self, connector: int, status: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            reply = await self.stack.csms.request(
+                "messages", cp=self.stack.cp_id, action="StatusNotification", since_seq=self._expect_seq
+            )
+            for message in reply["messages"]:
+                p = message["payload"]
+                if message["direction"] == "in" and p.get("connectorId") == connector and p.get("status") == status:
+                    self._expect_seq = message["seq"]
+                    return
+            if time.monotonic() > deadline:
+                raise ControlError(f"connector {connector} did not report {status} within {timeout:g} s")
+            await asyncio.sleep(0.2)
+
+
+async def settle(stack: Stack, timeout: float = 30.0) -> dict[str, Any]:
+    """Wait until every transaction started at the backend was also stopped there."""
+    deadline = time.monotonic() + timeout
+    while True:
+        ledger = await stack.csms.request("ledger", cp=stack.cp_id)
+        open_tx = [t for t in ledger["transactions"] if t.get("stop_time") is None]
+        if not open_tx or time.monotonic() > deadline:
+            return ledger
+        await asyncio.sleep(0.3)
+
+
+def _short_time(stamp: str | None) -> str:
+    if not stamp:
+        return "-"
+    return stamp.replace("T", " ").rstrip("Z")[:19]
+
+
+def _duration(start: str | None, stop: str | None) -> str:
+    if not start or not stop:
+        return "-"
+    seconds = (datetime.fromisoformat(stop.replace("Z", "+00:00")) - datetime.fromisoformat(start.replace("Z", "+00:00"))).total_seconds()
+    return f"{int(seconds // 60)}m{seconds % 60:04.1f}s"
+
+
+def format_ledger(transactions: list[dict[str, Any]]) -> str:
+    header = ("txId", "conn", "idTag", "start (UTC)", "stop (UTC)", "meterStart Wh", "meterStop Wh", "kWh", "duration", "reason", "samples")
+    rows = [header]
+    for t in transactions:
+        stop = t.get("meter_stop")
+        kwh = f"{(stop - t['meter_start']) / 1000:.3f}" if stop is not None else "-"
+        rows.append((
+            str(t["transaction_id"]), str(t["connector_id"]), str(t["id_tag"]), _short_time(t.get("start_time")),
+            _short_time(t.get("stop_time")), str(t["meter_start"]), str(stop if stop is not None else "-"), kwh,
+            _duration(t.get("start_time"), t.get("stop_time")), str(t.get("reason") or "-"), str(len(t.get("meter_values", []))),
+        ))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
+
+
+def status_sequences(messages: list[dict[str, Any]]) -> dict[int, list[str]]:
+    sequences: dict[int, list[str]] = {}
+    for m in messages:
+        if m["direction"] != "in" or m.get("type") != "CALL":
+            continue
+        p = m["payload"]
+        label = p["status"] if p.get("errorCode", "NoError") == "NoError" else f"{p['status']}({p['errorCode']})"
+        seq = sequences.setdefault(p["connectorId"], [])
+        if not seq or seq[-1] != label:
+            seq.append(label)
+    return sequences
+
+
+async def _demo(scenario: Scenario, workdir: Path) -> int:
+    csms = Csms(workdir / "csms")
+    stack = Stack(workdir / "charger", csms, cp_id=CP_ID, connectors=scenario.connectors,
+                  ocpp=scenario.ocpp, max_current=scenario.max_current)
+    print(f"Ladda demo: {scenario.title}")
+    print(f"  work directory {workdir} (logs: csms/csms.log, charger/bench.log, charger/agent.log)")
+    try:
+        await csms.start()
+        await stack.start()
+        player = Player(stack)
+        player.say(f"test CSMS on 127.0.0.1:{csms.port}; bench and agent started; waiting for boot")
+        await stack.wait_booted()
+        player.say("agent booted (BootNotification Accepted)")
+        await player.play(scenario)
+        ledger = await settle(stack)
+        messages = (await csms.request("messages", cp=CP_ID, action="StatusNotification"))["messages"]
+    except (HarnessError, ControlError, OSError) as exc:
+        print(f"\ndemo failed: {exc}", file=sys.stderr)
+        print(f"agent log tail:\n{stack.agent_log()}", file=sys.stderr)
+        return 1
+    finally:
+        await stack.stop()
+        await csms.stop()
+    print("\nTransactions received by the backend:")
+    print(format_ledger(ledger["transactions"]))
+    print("\nStatus sequence per connector (StatusNotification):")
+    for connector, seq in sorted(status_sequences(messages).items()):
+        print(f"  connector {connector}: {' -> '.join(seq)}")
+    if ledger["anomalies"]:
+        print("\nAnomalies seen by the backend:")
+        for anomaly in ledger["anomalies"]:
+            print(f"  {anomaly}")
+    complete = ledger["transactions"] and all(t.get("stop_time") for t in ledger["transactions"])
+    if not complete or ledger["anomalies"]:
+        print("\ndemo incomplete: a transaction was not stopped at the backend, or the backend saw anomalies", file=sys.stderr)
+        return 1
+    return 0
+
+
+def run_demo(scenario_path: str | None, workdir: str | None) -> int:
+    try:
+        scenario = load_scenario(scenario_path or DEFAULT_SCENARIO)
+    except ScenarioError as exc:
+        print(f"scenario error{'s' if len(exc.errors) > 1 else ''}:\n{exc}", file=sys.stderr)
+        return 78
+    if workdir:
+        Path(workdir).mkdir(parents=True, exist_ok=True)
+        return asyncio.run(_demo(scenario, Path(workdir)))
+    with tempfile.TemporaryDirectory(prefix="ladda-demo-") as tmp:
+        return asyncio.run(_demo(scenario, Path(tmp)))

@@ -1,0 +1,242 @@
+"""Starts the whole stack as real processes: test CSMS, simulated bench, and the agent.
+
+Used by ``ladda demo`` and by the end-to-end tests, so both exercise exactly what a
+user runs: the agent process talks over a real websocket (through the bench's link
+proxy, so the link can be cut) to a real CSMS process, and drives simulated hardware
+through the bench's socket. Each process logs to its own file in the work directory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .control import ControlClient
+
+READY_TIMEOUT_S = 20.0
+
+
+class HarnessError(Exception):
+    """A process of the stack did not start or misbehaved; the message has its log's tail."""
+
+
+def _tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+@dataclass
+class Process:
+    """One child process with its log file."""
+
+    name: str
+    argv: list[str]
+    log_path: Path
+    env: Mapping[str, str] | None = None
+    proc: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as log:
+            self.proc = await asyncio.create_subprocess_exec(
+                *self.argv, stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log,
+                env=dict(self.env) if self.env is not None else None,
+            )
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.returncode is None
+
+    async def wait_ready_file(self, path: Path) -> dict[str, Any]:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + READY_TIMEOUT_S
+        while loop.time() < deadline:
+            if path.exists():
+                with contextlib.suppress(ValueError):
+                    return json.loads(path.read_text())
+            if not self.running:
+                raise HarnessError(f"{self.name} exited during start-up:\n{_tail(self.log_path)}")
+            await asyncio.sleep(0.05)
+        raise HarnessError(f"{self.name} not ready within {READY_TIMEOUT_S:g} s:\n{_tail(self.log_path)}")
+
+    async def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> int | None:
+        """Signal the process and wait; SIGKILL if it does not end in time."""
+        if self.proc is None:
+            return None
+        if self.proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.send_signal(sig)
+            try:
+                await asyncio.wait_for(self.proc.wait(), timeout)
+            except TimeoutError:
+                self.proc.kill()
+                await self.proc.wait()
+        return self.proc.returncode
+
+
+def _python(*args: str) -> list[str]:
+    return [sys.executable, "-m", *args]
+
+
+@dataclass
+class Csms:
+    """The test backend process and its control client."""
+
+    workdir: Path
+    process: Process | None = None
+    control: ControlClient | None = None
+    port: int = 0
+
+    async def start(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        ready = self.workdir / "csms.ready"
+        ready.unlink(missing_ok=True)
+        sock = self.workdir / "csms.sock"
+        self.process = Process(
+            "csms",
+            _python("simulators", "csms", "--listen", "127.0.0.1:0", "--control", str(sock), "--ready-file", str(ready)),
+            self.workdir / "csms.log",
+        )
+        await self.process.start()
+        info = await self.process.wait_ready_file(ready)
+        self.port = int(info["port"])
+        self.control = ControlClient(sock)
+
+    async def request(self, cmd: str, **args: Any) -> dict[str, Any]:
+        assert self.control is not None
+        return await self.control.request(cmd, **args)
+
+    async def stop(self) -> None:
+        if self.control is not None:
+            await self.control.close()
+        if self.process is not None:
+            await self.process.stop()
+
+
+@dataclass
+class Stack:
+    """A bench and an agent for one charge point, against a (possibly shared) CSMS."""
+
+    workdir: Path
+    csms: Csms
+    cp_id: str = "LADDA-TEST"
+    connectors: int = 1
+    ocpp: dict[str, Any] = field(default_factory=dict)
+    max_current: float = 32.0
+    initial_energy_wh: float = 0.0
+    bench_process: Process | None = None
+    agent_process: Process | None = None
+    bench: ControlClient | None = None
+    link_port: int = 0
+
+    @property
+    def state_dir(self) -> Path:
+        return self.workdir / "state"
+
+    @property
+    def config_path(self) -> Path:
+        return self.workdir / "ladda.toml"
+
+    async def start(self) -> None:
+        await self.start_bench()
+        self.write_config()
+        await self.start_agent()
+
+    async def start_bench(self) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        ready = self.workdir / "bench.ready"
+        ready.unlink(missing_ok=True)
+        control = self.workdir / "bench-control.sock"
+        self.bench_process = Process(
+            "bench",
+            _python(
+                "simulators", "bench",
+                "--connectors", str(self.connectors),
+                "--initial-energy-wh", str(self.initial_energy_wh),
+                "--hardware-socket", str(self.state_dir / "bench.sock"),
+                "--control", str(control),
+                "--link-listen", "127.0.0.1:0",
+                "--link-upstream", f"127.0.0.1:{self.csms.port}",
+                "--ready-file", str(ready),
+            ),
+            self.workdir / "bench.log",
+        )
+        await self.bench_process.start()
+        info = await self.bench_process.wait_ready_file(ready)
+        self.link_port = int(info["link_port"])
+        self.bench = ControlClient(control)
+
+    def write_config(self) -> None:
+        lines = [
+            "[charge_point]",
+            f'id = "{self.cp_id}"',
+            'serial_number = "SIM-0001"',
+            "[backend]",
+            f'url = "ws://127.0.0.1:{self.link_port}/ocpp"',
+            "call_timeout = 10.0",
+            "reconnect_initial = 0.2",
+            "reconnect_max = 2.0",
+            "[connectors]",
+            f"count = {self.connectors}",
+            f"max_current = {self.max_current}",
+            "[state]",
+            f'directory = "{self.state_dir}"',
+            "[logging]",
+            'level = "info"',
+            'format = "json"',
+            "[ocpp]",
+        ]
+        for key, value in self.ocpp.items():
+            lines.append(f"{key} = {json.dumps(value)}")
+        self.config_path.write_text("\n".join(lines) + "\n")
+
+    async def start_agent(self) -> None:
+        self.agent_process = Process(
+            "agent",
+            _python("agent", "run", "-c", str(self.config_path)),
+            self.workdir / "agent.log",
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        await self.agent_process.start()
+
+    async def stop_agent(self, sig: int = signal.SIGTERM) -> int | None:
+        if self.agent_process is None:
+            return None
+        return await self.agent_process.stop(sig)
+
+    async def wait_booted(self, since_seq: int = 0, timeout: float = 20.0) -> list[dict[str, Any]]:
+        """Wait for the agent's BootNotification and its first status reports (0..N)."""
+        try:
+            await self.csms.request("wait_for", cp=self.cp_id, action="BootNotification", since_seq=since_seq, timeout=timeout)
+            reply = await self.csms.request(
+                "wait_for", cp=self.cp_id, action="StatusNotification", count=self.connectors + 1,
+                since_seq=since_seq, timeout=timeout,
+            )
+        except Exception as exc:
+            log = _tail(self.workdir / "agent.log") if self.agent_process else ""
+            raise HarnessError(f"agent did not boot: {exc}\n{log}") from exc
+        return list(reply["messages"])
+
+    async def bench_request(self, cmd: str, **args: Any) -> dict[str, Any]:
+        assert self.bench is not None
+        return await self.bench.request(cmd, **args)
+
+    async def stop(self) -> None:
+        await self.stop_agent()
+        if self.bench is not None:
+            await self.bench.close()
+        if self.bench_process is not None:
+            await self.bench_process.stop()
+
+    def agent_log(self) -> str:
+        return _tail(self.workdir / "agent.log", 80)

@@ -1,0 +1,67 @@
+"""Core module 01 (cold boot): TC_001, TC_002."""
+
+from __future__ import annotations
+
+import asyncio
+
+from .helpers import actions, messages, wait_for
+
+
+async def test_tc_001_cold_boot_charge_point(csms, charger):
+    await csms.request("set_heartbeat_interval", interval=2)
+    try:
+        stack = await charger(connectors=2)
+        boot = (await wait_for(stack, "BootNotification"))[0]
+        assert boot["chargePointVendor"] == "Ladda"
+        assert boot["chargePointSerialNumber"] == "SIM-0001"
+        assert boot["firmwareVersion"].startswith("ladda ")
+        # After Accepted: the status of connector 0 and of every connector, then heartbeats
+        # at the interval the backend gave.
+        seen = await actions(stack)
+        assert seen[:4] == [
+            "BootNotification",
+            "StatusNotification:0:Available",
+            "StatusNotification:1:Available",
+            "StatusNotification:2:Available",
+        ]
+        beats = await wait_for(stack, "Heartbeat", count=2, timeout=10)
+        assert len(beats) >= 2
+        stamps = [m["time"] for m in await messages(stack, "Heartbeat")]
+        assert len(stamps) >= 2
+    finally:
+        await csms.request("set_heartbeat_interval", interval=300)
+
+
+async def test_tc_002_cold_boot_charge_point_pending(csms, charger):
+    await csms.request("set_boot", status="Pending", interval=1)
+    try:
+        stack = await charger(boot=False)
+        await wait_for(stack, "BootNotification", count=2, timeout=15)
+        # While Pending, nothing but BootNotification is sent.
+        assert set(await actions(stack)) == {"BootNotification"}
+        # The backend can still configure the charger while it is Pending.
+        reply = await csms.request("call", cp=stack.cp_id, action="GetConfiguration", payload={"key": ["HeartbeatInterval"]})
+        assert reply["result"]["configurationKey"][0]["key"] == "HeartbeatInterval"
+        await csms.request("set_boot", status="Accepted", interval=300)
+        await wait_for(stack, "StatusNotification", count=2, timeout=15)
+        seen = await actions(stack)
+        first_status = seen.index("StatusNotification:0:Available")
+        assert set(seen[:first_status]) == {"BootNotification"}
+    finally:
+        await csms.request("set_boot", status="Accepted", interval=300)
+
+
+async def test_boot_rejected_sends_nothing_else_until_accepted(csms, charger):
+    await csms.request("set_boot", status="Rejected", interval=1)
+    try:
+        stack = await charger(boot=False)
+        await wait_for(stack, "BootNotification", count=2, timeout=15)
+        await stack.bench_request("plug", connector=1, max_current=16)
+        await asyncio.sleep(1.5)
+        assert set(await actions(stack)) == {"BootNotification"}
+        await csms.request("set_boot", status="Accepted", interval=300)
+        await wait_for(stack, "StatusNotification", count=2, timeout=15)
+        seen = await actions(stack)
+        assert "StatusNotification:1:Preparing" in seen
+    finally:
+        await csms.request("set_boot", status="Accepted", interval=300)

@@ -1,0 +1,352 @@
+"""Properties of the session state machine over thousands of random event sequences.
+
+Each sequence is drawn from a seeded generator (so a failure names its seed and
+replays exactly) and is biased toward what really happens at a charger: cards get
+an answer to their Authorize, EVs plug, pause and leave, faults come and go, the
+backend sends commands, time passes past the connection timeout. The properties are
+safety rules (IEC 61851-1, the project's single safety path) and OCPP 1.6 rules that
+a backend relies on; each is checked against an observer that rebuilds what the
+outside world knows from the events and actions alone, not from the machine's state.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import pytest
+
+from agent.session.machine import step
+from agent.session.model import (
+    Action,
+    AuthorizationResolved,
+    Authorize,
+    AuthStatus,
+    AvailabilityRequested,
+    CardPresented,
+    Charger,
+    Event,
+    FaultCleared,
+    FaultRaised,
+    PersistAvailability,
+    PilotChanged,
+    Policy,
+    PolicyChanged,
+    RemoteStartRequested,
+    RemoteStopRequested,
+    Reply,
+    ReportStatus,
+    Started,
+    StartTransaction,
+    Status,
+    StopAllRequested,
+    StopReason,
+    StopTransaction,
+    SwitchContactor,
+    Tick,
+    TransactionRefused,
+    Unlock,
+    UnlockRequested,
+)
+from drivers.protocols import PilotState as CP
+
+SEQUENCES = 2000
+EVENTS_PER_SEQUENCE = 50
+
+TAGS = ("T1", "T2", "T3")
+PARENTS = (None, "P1", "P2")
+CODES = ("GroundFailure", "OverCurrentFailure", "PowerMeterFailure")
+PILOT_WEIGHTS = {CP.A: 3, CP.B: 4, CP.C: 4, CP.D: 1, CP.E: 1, CP.F: 1}
+WARNING_STATUSES = {Status.PREPARING, Status.SUSPENDED_EV, Status.SUSPENDED_EVSE, Status.FINISHING}
+CHARGER_STATUSES = {Status.AVAILABLE, Status.UNAVAILABLE, Status.FAULTED}
+REQUESTS = (RemoteStartRequested, RemoteStopRequested, AvailabilityRequested, UnlockRequested)
+
+
+def random_policy(rng: random.Random) -> Policy:
+    return Policy(
+        connection_timeout=rng.choice((10.0, 60.0)),
+        stop_on_ev_disconnect=rng.random() < 0.7,
+        unlock_on_ev_disconnect=rng.random() < 0.7,
+        stop_on_invalid_id=rng.random() < 0.5,
+        authorize_remote_start=rng.random() < 0.4,
+        max_current=rng.choice((16.0, 32.0)),
+    )
+
+
+@dataclass
+class Trace:
+    """One random run: its seed, set-up and every (event, actions) step."""
+
+    seed: int
+    count: int
+    inoperative: frozenset[int]
+    steps: list[tuple[Event, list[Action]]] = field(default_factory=list)
+    error: BaseException | None = None
+
+    def where(self, index: int) -> str:
+        lines = [f"seed {self.seed}, {self.count} connector(s), inoperative at boot {set(self.inoperative) or '{}'}"]
+        for i, (event, acts) in enumerate(self.steps[: index + 1]):
+            lines.append(f"  {i:2d} {event!r}\n       -> {acts!r}")
+        return "\n".join(lines)
+
+
+class Generator:
+    """Random events with a bias toward the real flow of a charger."""
+
+    def __init__(self, rng: random.Random, count: int) -> None:
+        self.rng = rng
+        self.count = count
+        self.asked: list[str] = []  # idTags the machine sent an Authorize for, unanswered
+
+    def connector(self, lowest: int = 1) -> int:
+        if self.rng.random() < 0.08:
+            return self.rng.choice((0, self.count + 1))
+        return self.rng.randint(lowest, self.count)
+
+    def event(self) -> Event:
+        rng = self.rng
+        roll = rng.random()
+        if self.asked and roll < 0.2:
+            tag = self.asked.pop(rng.randrange(len(self.asked)))
+            status = AuthStatus.ACCEPTED if rng.random() < 0.8 else rng.choice(list(AuthStatus))
+            return AuthorizationResolved(tag, status, rng.choice(PARENTS))
+        kinds = (
+            (30, lambda: PilotChanged(self.connector(), rng.choices(list(PILOT_WEIGHTS), list(PILOT_WEIGHTS.values()))[0])),
+            (12, lambda: CardPresented(rng.choice(TAGS))),
+            (2, lambda: AuthorizationResolved(rng.choice(TAGS), rng.choice(list(AuthStatus)), rng.choice(PARENTS))),
+            (6, lambda: RemoteStartRequested(rng.choice(TAGS), rng.choice((None, self.connector())))),
+            (4, lambda: RemoteStopRequested(self.connector())),
+            (4, lambda: TransactionRefused(self.connector(), rng.choice(list(AuthStatus)[1:]))),
+            (5, lambda: FaultRaised(self.connector(0), rng.choice(CODES))),
+            (6, lambda: FaultCleared(self.connector(0), rng.choice(CODES))),
+            (4, lambda: AvailabilityRequested(self.connector(0), rng.random() < 0.5)),
+            (2, lambda: StopAllRequested(rng.choice((StopReason.SOFT_RESET, StopReason.HARD_RESET)))),
+            (3, lambda: UnlockRequested(self.connector())),
+            (2, lambda: PolicyChanged(random_policy(rng))),
+            (10, Tick),
+            (1, Started),
+        )
+        make = rng.choices([k for _, k in kinds], [w for w, _ in kinds])[0]
+        return make()
+
+    def saw(self, actions: list[Action]) -> None:
+        self.asked += [a.id_tag for a in actions if isinstance(a, Authorize)]
+
+
+def record(seed: int) -> Trace:
+    rng = random.Random(seed)
+    count = rng.choice((1, 2, 2))
+    inoperative = frozenset(n for n in range(1, count + 1) if rng.random() < 0.1)
+    trace = Trace(seed, count, inoperative)
+    charger = Charger.new(count, random_policy(rng), inoperative)
+    generator = Generator(rng, count)
+    now = 0.0
+    for _ in range(EVENTS_PER_SEQUENCE):
+        event = generator.event()
+        now += rng.choice((0.1, 1.0, 1.0, 5.0, 40.0))
+        try:
+            charger, actions = step(charger, event, now)
+        except Exception as exc:  # the property under test: never raises
+            trace.steps.append((event, []))
+            trace.error = exc
+            break
+        trace.steps.append((event, actions))
+        generator.saw(actions)
+    return trace
+
+
+@pytest.fixture(scope="module")
+def traces() -> list[Trace]:
+    return [record(seed) for seed in range(SEQUENCES)]
+
+
+@dataclass
+class World:
+    """What the outside world knows after each step, rebuilt from events and actions."""
+
+    count: int
+    pilot: dict[int, CP]
+    faults: dict[int, set[str]]  # 0 = the whole charger
+    operative: dict[int, bool]
+    in_transaction: dict[int, bool]
+    refused: dict[int, bool]
+    closed: dict[int, bool]
+    reported: dict[int, tuple[Status, str]]
+
+    @classmethod
+    def at_boot(cls, trace: Trace) -> World:
+        ids = range(1, trace.count + 1)
+        return cls(
+            count=trace.count,
+            pilot={n: CP.A for n in ids},
+            faults={n: set() for n in range(0, trace.count + 1)},
+            operative={n: n not in trace.inoperative for n in ids},
+            in_transaction={n: False for n in ids},
+            refused={n: False for n in ids},
+            closed={n: False for n in ids},
+            reported={},
+        )
+
+    def copy(self) -> World:
+        return World(
+            count=self.count,
+            pilot=dict(self.pilot),
+            faults={k: set(v) for k, v in self.faults.items()},
+            operative=dict(self.operative),
+            in_transaction=dict(self.in_transaction),
+            refused=dict(self.refused),
+            closed=dict(self.closed),
+            reported=dict(self.reported),
+        )
+
+    def see_event(self, event: Event) -> None:
+        if isinstance(event, PilotChanged) and event.connector in self.pilot:
+            self.pilot[event.connector] = event.state
+        elif isinstance(event, FaultRaised) and event.connector in self.faults:
+            self.faults[event.connector].add(event.code)
+        elif isinstance(event, FaultCleared) and event.connector in self.faults:
+            self.faults[event.connector].discard(event.code)
+
+    def see_actions(self, event: Event, actions: list[Action]) -> None:
+        for action in actions:
+            if isinstance(action, StartTransaction):
+                self.in_transaction[action.connector] = True
+                self.refused[action.connector] = False
+            elif isinstance(action, StopTransaction):
+                self.in_transaction[action.connector] = False
+            elif isinstance(action, SwitchContactor):
+                self.closed[action.connector] = action.closed
+            elif isinstance(action, PersistAvailability):
+                self.operative[action.connector] = action.operative
+            elif isinstance(action, ReportStatus):
+                self.reported[action.connector] = (action.status, action.error_code)
+        if isinstance(event, TransactionRefused) and self.in_transaction.get(event.connector):
+            self.refused[event.connector] = True
+
+    def faulted(self, connector: int) -> bool:
+        return bool(self.faults[connector] or self.faults[0])
+
+    def may_close(self, connector: int) -> bool:
+        return (
+            self.in_transaction[connector]
+            and not self.refused[connector]
+            and self.pilot[connector] is CP.C
+            and not self.faulted(connector)
+        )
+
+
+def replay(trace: Trace) -> Iterator[tuple[int, Event, list[Action], World, World]]:
+    """Each step with the world before and after it."""
+    world = World.at_boot(trace)
+    for index, (event, actions) in enumerate(trace.steps):
+        before = world.copy()
+        world.see_event(event)
+        world.see_actions(event, actions)
+        yield index, event, actions, before, world
+
+
+# ---------------------------------------------------------------- the properties
+
+
+def test_the_machine_never_raises(traces: list[Trace]) -> None:
+    for trace in traces:
+        assert trace.error is None, f"{trace.error!r}\n{trace.where(len(trace.steps) - 1)}"
+
+
+def test_contactor_closed_only_for_a_live_transaction_pilot_c_and_no_fault(traces: list[Trace]) -> None:
+    for trace in traces:
+        for index, _, actions, before, world in replay(trace):
+            for action in actions:
+                if isinstance(action, SwitchContactor) and action.closed:
+                    assert world.may_close(action.connector), trace.where(index)
+            for n in range(1, trace.count + 1):
+                if world.closed[n]:
+                    assert world.may_close(n), f"connector {n} left closed\n{trace.where(index)}"
+
+
+def test_contactor_opens_before_any_report_or_stop_transaction(traces: list[Trace]) -> None:
+    for trace in traces:
+        for index, _, actions, _, _ in replay(trace):
+            opens = [i for i, a in enumerate(actions) if isinstance(a, SwitchContactor) and not a.closed]
+            later = [i for i, a in enumerate(actions) if isinstance(a, (ReportStatus, StopTransaction))]
+            if opens and later:
+                assert max(opens) < min(later), trace.where(index)
+
+
+def test_each_start_is_followed_by_exactly_one_stop_before_the_next(traces: list[Trace]) -> None:
+    for trace in traces:
+        open_tx = {n: False for n in range(1, trace.count + 1)}
+        for index, (_, actions) in enumerate(trace.steps):
+            for action in actions:
+                if isinstance(action, StartTransaction):
+                    assert not open_tx[action.connector], f"second start\n{trace.where(index)}"
+                    open_tx[action.connector] = True
+                elif isinstance(action, StopTransaction):
+                    assert open_tx[action.connector], f"stop without start\n{trace.where(index)}"
+                    open_tx[action.connector] = False
+
+
+def test_transactions_start_only_with_an_ev_on_an_operative_healthy_connector(traces: list[Trace]) -> None:
+    for trace in traces:
+        for index, _, actions, before, world in replay(trace):
+            for action in actions:
+                if isinstance(action, StartTransaction):
+                    n = action.connector
+                    assert world.pilot[n].plugged, trace.where(index)
+                    assert before.operative[n] and not world.faulted(n), trace.where(index)
+
+
+def test_reported_statuses_follow_ocpp_16(traces: list[Trace]) -> None:
+    for trace in traces:
+        for index, event, actions, before, world in replay(trace):
+            for action in actions:
+                if not isinstance(action, ReportStatus):
+                    continue
+                if action.connector == 0:
+                    assert action.status in CHARGER_STATUSES, trace.where(index)
+                if action.error_code == "EVCommunicationError":
+                    assert action.status in WARNING_STATUSES, trace.where(index)
+                if action.status is Status.FAULTED:
+                    assert action.error_code != "NoError", trace.where(index)
+                if not isinstance(event, Started):
+                    # A StatusNotification tells of a change, never repeats the last one.
+                    assert before.reported.get(action.connector) != (action.status, action.error_code), trace.where(index)
+            for n in range(1, trace.count + 1):
+                status, _ = world.reported[n]
+                # "Charging: when the contactor of a Connector closes."
+                assert (status is Status.CHARGING) == world.closed[n], trace.where(index)
+                # "Faulted: a connector has reported an error and is not available for energy."
+                assert (status is Status.FAULTED) == world.faulted(n), trace.where(index)
+            assert (world.reported[0][0] is Status.FAULTED) == bool(world.faults[0]), trace.where(index)
+
+
+def test_every_backend_request_gets_exactly_one_answer_before_any_start(traces: list[Trace]) -> None:
+    for trace in traces:
+        for index, event, actions, _, _ in replay(trace):
+            answers = [
+                i
+                for i, a in enumerate(actions)
+                if isinstance(a, Reply) or (isinstance(a, Unlock) and a.answer)
+            ]
+            assert len(answers) == (1 if isinstance(event, REQUESTS) else 0), trace.where(index)
+            started = [i for i, a in enumerate(actions) if isinstance(a, StartTransaction)]
+            if answers and started:
+                assert answers[0] < started[0], trace.where(index)
+
+
+def test_the_sequences_reach_the_interesting_states(traces: list[Trace]) -> None:
+    """Guards the generator: properties over sequences that never charge prove nothing."""
+    seen: set[str] = set()
+    for trace in traces:
+        for _, _, actions, _, _ in replay(trace):
+            for action in actions:
+                if isinstance(action, SwitchContactor) and action.closed:
+                    seen.add("charging")
+                elif isinstance(action, StopTransaction):
+                    seen.add(action.reason.value)
+                elif isinstance(action, ReportStatus):
+                    seen.add(action.status.value)
+    expected = {"charging", "Local", "Remote", "EVDisconnected", "DeAuthorized", "UnlockCommand", "SoftReset"}
+    expected |= {s.value for s in Status if s is not Status.RESERVED}
+    assert expected <= seen, expected - seen

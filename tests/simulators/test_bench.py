@@ -1,0 +1,469 @@
+"""The bench: EV physics as a table, then the real bench process over its sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from drivers.protocols import PilotState
+from simulators.control import ControlClient, ControlError
+from simulators.ev import EvConnector
+
+REPO = Path(__file__).resolve().parents[2]
+
+# -- the bench as a subprocess (also used by tests/drivers) --------------------------------
+
+
+class BenchProcess:
+    """A real ``ladda-sim bench`` process with its sockets in ``directory``."""
+
+    def __init__(self, directory: Path, *args: str) -> None:
+        self.directory = directory
+        self.hardware = directory / "hw.sock"
+        self.control = directory / "ctl.sock"
+        self.ready = directory / "ready.json"
+        self.log = directory / "bench.log"
+        self.args = args
+        self.process: asyncio.subprocess.Process | None = None
+        self.link_port: int | None = None
+
+    async def start(self, timeout: float = 10.0) -> BenchProcess:
+        self.ready.unlink(missing_ok=True)
+        with self.log.open("ab") as log:
+            self.process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "simulators.bench_cli",
+                "--hardware-socket", str(self.hardware), "--control", str(self.control),
+                "--ready-file", str(self.ready), *self.args,
+                cwd=REPO, stdout=log, stderr=log,
+                env={**os.environ, "PYTHONPATH": str(REPO)},
+            )  # fmt: skip
+        async with asyncio.timeout(timeout):
+            while not self.ready.exists():
+                if self.process.returncode is not None:
+                    raise RuntimeError(f"bench exited {self.process.returncode}: {self.log.read_text()}")
+                await asyncio.sleep(0.02)
+        ready = json.loads(self.ready.read_text())
+        assert ready["pid"] == self.process.pid
+        self.link_port = ready["link_port"]
+        return self
+
+    async def stop(self) -> int:
+        """SIGTERM, then SIGKILL if it lingers; returns the exit code."""
+        if self.process is None:
+            return 0
+        if self.process.returncode is None:
+            self.process.terminate()
+            try:
+                async with asyncio.timeout(5):
+                    await self.process.wait()
+            except TimeoutError:
+                self.process.kill()
+                await self.process.wait()
+        code = self.process.returncode
+        assert code is not None
+        return code
+
+
+@contextlib.contextmanager
+def socket_dir() -> Iterator[Path]:
+    """A short directory: Unix socket paths must fit in 108 bytes."""
+    path = Path(tempfile.mkdtemp(prefix="bench-", dir="/tmp"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@contextlib.asynccontextmanager
+async def running_bench(*args: str) -> AsyncIterator[BenchProcess]:
+    with socket_dir() as directory:
+        bench = BenchProcess(directory, *args)
+        try:
+            yield await bench.start()
+        finally:
+            await bench.stop()
+
+
+# -- EV and meter physics -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("plugged", "paused", "offer", "override", "pilot"),
+    [
+        (False, False, 0, None, PilotState.A),
+        (False, False, 16, None, PilotState.A),
+        (True, False, 0, None, PilotState.B),
+        (True, True, 16, None, PilotState.B),
+        (True, False, 16, None, PilotState.C),
+        (True, False, 16, PilotState.E, PilotState.E),
+        (False, False, 0, PilotState.F, PilotState.F),
+    ],
+)
+def test_pilot_state_follows_ev(
+    plugged: bool, paused: bool, offer: float, override: PilotState | None, pilot: PilotState
+) -> None:
+    ev = EvConnector()
+    if plugged:
+        ev.plug(32, now=0)
+        ev.set_paused(paused, now=0)
+    ev.set_offer(offer, now=0)
+    ev.set_pilot_error(override, now=0)
+    assert ev.pilot is pilot
+
+
+@pytest.mark.parametrize(
+    ("plugged", "offer", "closed", "paused", "current"),
+    [
+        (True, 16, True, False, 16.0),
+        (True, 16, False, False, 0.0),  # contactor open
+        (True, 0, True, False, 0.0),  # no PWM: state B
+        (True, 16, True, True, 0.0),  # paused: state B
+        (False, 16, True, False, 0.0),  # nothing plugged: state A
+        (True, 40, True, False, 20.0),  # the EV's own limit
+        (True, 10, True, False, 10.0),  # the offer's limit
+    ],
+)
+def test_current_flows_only_when_closed_and_state_c(
+    plugged: bool, offer: float, closed: bool, paused: bool, current: float
+) -> None:
+    ev = EvConnector(phases=3, voltage=230)
+    if plugged:
+        ev.plug(20, now=0)
+        ev.set_paused(paused, now=0)
+    ev.set_offer(offer, now=0)
+    ev.set_contactor(closed, now=0)
+    assert ev.current_a == current
+    assert ev.power_w == current * 230 * 3
+    assert ev.reading(1000.0).current_a == (current,) * 3
+
+
+def test_energy_integrates_power_and_never_decreases() -> None:
+    ev = EvConnector(phases=3, voltage=230, energy_wh=1000)
+    ev.plug(32, now=0)
+    ev.set_offer(16, now=0)
+    ev.set_contactor(True, now=0)
+    ev.advance(1800)
+    assert ev.energy_wh == pytest.approx(1000 + 16 * 230 * 3 / 2)
+    ev.set_offer(8, now=3600)  # the old 16 A counts up to the change
+    assert ev.energy_wh == pytest.approx(1000 + 16 * 230 * 3)
+    ev.advance(7200)
+    assert ev.energy_wh == pytest.approx(1000 + 16 * 230 * 3 + 8 * 230 * 3)
+    before = ev.energy_wh
+    ev.advance(100)  # a clock going backwards adds nothing and takes nothing away
+    assert ev.energy_wh == before
+    ev.set_contactor(False, now=9000)
+    ev.advance(20000)
+    assert ev.energy_wh == pytest.approx(before + 8 * 230 * 3 * 1800 / 3600)
+
+
+def test_pause_gives_state_b_and_stops_energy() -> None:
+    ev = EvConnector(phases=1, voltage=230)
+    ev.plug(32, now=0)
+    ev.set_offer(32, now=0)
+    ev.set_contactor(True, now=0)
+    ev.set_paused(True, now=3600)
+    assert ev.pilot is PilotState.B
+    assert ev.current_a == 0
+    ev.advance(7200)
+    assert ev.energy_wh == pytest.approx(32 * 230)
+    ev.set_paused(False, now=7200)
+    assert ev.pilot is PilotState.C
+    assert ev.current_a == 32
+
+
+def test_reading_has_one_value_per_phase_near_nominal_voltage() -> None:
+    for phases in (1, 3):
+        ev = EvConnector(phases=phases, voltage=230)
+        for t in range(0, 100, 7):
+            reading = ev.reading(1_700_000_000.0 + t)
+            assert len(reading.voltage_v) == len(reading.current_a) == phases
+            assert all(228.85 <= v <= 231.15 for v in reading.voltage_v)
+
+
+def test_ev_model_rejects_nonsense() -> None:
+    ev = EvConnector()
+    with pytest.raises(ValueError):
+        ev.plug(0, now=0)
+    with pytest.raises(ValueError):
+        ev.set_offer(-1, now=0)
+    with pytest.raises(ValueError):
+        ev.set_pilot_error(PilotState.C, now=0)
+    with pytest.raises(ValueError):
+        ev.set_paused(True, now=0)  # nothing plugged
+    with pytest.raises(ValueError):
+        EvConnector(phases=2)
+
+
+# -- the bench process: control channel ---------------------------------------------------
+
+
+async def connector_status(ctl: ControlClient, n: int) -> dict[str, Any]:
+    status = await ctl.request("status")
+    return status["connectors"][n - 1]
+
+
+async def test_control_commands_change_what_status_shows() -> None:
+    async with running_bench("--connectors", "2", "--initial-energy-wh", "500") as bench:
+        ctl = ControlClient(bench.control)
+        try:
+            status = await ctl.request("status")
+            assert status["link"] is None and status["agent_connected"] is False
+            assert [c["pilot"] for c in status["connectors"]] == ["A", "A"]
+            assert status["connectors"][1]["energy_wh"] == 500
+
+            await ctl.request("plug", connector=2, max_current=16)
+            two = await connector_status(ctl, 2)
+            assert (two["plugged"], two["ev_max_current"], two["pilot"]) == (True, 16, "B")
+            assert (await connector_status(ctl, 1))["plugged"] is False
+
+            await ctl.request("pause", connector=2)
+            assert (await connector_status(ctl, 2))["paused"] is True
+            await ctl.request("resume", connector=2)
+            assert (await connector_status(ctl, 2))["paused"] is False
+
+            await ctl.request("pilot_error", connector=2, state="E")
+            assert (await connector_status(ctl, 2))["pilot"] == "E"
+            await ctl.request("pilot_clear", connector=2)
+            assert (await connector_status(ctl, 2))["pilot"] == "B"
+
+            await ctl.request("plug", connector=1)
+            assert (await connector_status(ctl, 1))["ev_max_current"] == 32
+            await ctl.request("unplug", connector=2)
+            await ctl.request("unplug", connector=2)  # already unplugged: nothing happens
+            assert (await connector_status(ctl, 2))["pilot"] == "A"
+
+            reply = await ctl.request("wait_for", connector=1, field="plugged", value=True, timeout=1)
+            assert reply["value"] is True
+        finally:
+            await ctl.close()
+        assert await bench.stop() == 0
+        assert not bench.control.exists() and not bench.hardware.exists()
+
+
+@pytest.mark.parametrize(
+    ("cmd", "args", "message"),
+    [
+        ("plug", {"connector": 3}, "unknown connector 3"),
+        ("plug", {"connector": 1, "max_current": -5}, "max_current must be positive"),
+        ("plug", {"connector": 1, "max_current": "lots"}, "max_current must be a number"),
+        ("pause", {"connector": 1}, "no EV is plugged into connector 1"),
+        ("pilot_error", {"connector": 1, "state": "C"}, "state must be one of E, F"),
+        ("tap", {"uid": "not hex"}, "uid must be hexadecimal"),
+        ("link", {"state": "cut"}, "no link proxy"),
+        ("wait_for", {"connector": 1, "field": "colour", "value": 1}, "unknown field 'colour'"),
+        ("wait_for", {"connector": 1, "field": "plugged", "value": True, "timeout": 0.2},
+         "plugged eq true; last value false"),
+        ("plug", {"connector": 1, "colour": "red"}, "bad arguments"),
+        ("fly", {}, "unknown command 'fly'"),
+    ],
+)  # fmt: skip
+async def test_bad_control_requests_are_refused_with_a_reason(
+    cmd: str, args: dict[str, Any], message: str
+) -> None:
+    async with running_bench() as bench:
+        ctl = ControlClient(bench.control)
+        try:
+            with pytest.raises(ControlError, match=message):
+                await ctl.request(cmd, **args)
+            assert (await connector_status(ctl, 1))["plugged"] is False
+        finally:
+            await ctl.close()
+
+
+# -- the link proxy ----------------------------------------------------------------------
+
+
+async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    with contextlib.suppress(ConnectionError):
+        while data := await reader.read(4096):
+            writer.write(data)
+            await writer.drain()
+    writer.close()
+
+
+async def round_trip(port: int, payload: bytes) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(payload)
+    async with asyncio.timeout(5):
+        assert await reader.readexactly(len(payload)) == payload
+    return reader, writer
+
+
+async def assert_closed(reader: asyncio.StreamReader) -> None:
+    """The connection ends (EOF or reset) without delivering anything."""
+    async with asyncio.timeout(5):
+        try:
+            assert await reader.read(100) == b""
+        except ConnectionResetError:
+            pass
+
+
+async def test_link_cut_drops_connections_and_restore_lets_them_through() -> None:
+    upstream = await asyncio.start_server(echo, "127.0.0.1", 0)
+    up_port = upstream.sockets[0].getsockname()[1]
+    try:
+        async with running_bench(
+            "--link-listen", "127.0.0.1:0", "--link-upstream", f"127.0.0.1:{up_port}"
+        ) as bench:
+            assert bench.link_port
+            ctl = ControlClient(bench.control)
+            try:
+                reader, writer = await round_trip(bench.link_port, b"hello backend\n")
+                assert (await ctl.request("status"))["link"] == "up"
+
+                assert (await ctl.request("link", state="cut"))["link"] == "cut"
+                await assert_closed(reader)
+                writer.close()
+                late_reader, late_writer = await asyncio.open_connection("127.0.0.1", bench.link_port)
+                late_writer.write(b"anyone there?\n")
+                await assert_closed(late_reader)
+                late_writer.close()
+                status = await ctl.request("status")
+                assert status["link"] == "cut" and status["link_accepted"] == 2
+
+                await ctl.request("link", state="up")
+                reader, writer = await round_trip(bench.link_port, b"back again\n")
+                writer.close()
+                assert (await ctl.request("status"))["link_accepted"] == 3
+
+                with pytest.raises(ControlError, match='"cut" or "up"'):
+                    await ctl.request("link", state="down")
+            finally:
+                await ctl.close()
+    finally:
+        upstream.close()
+        await upstream.wait_closed()
+
+
+# -- the hardware socket, spoken by hand -------------------------------------------------
+
+
+class RawAgent:
+    """A bare client of the hardware socket: requests by id, events kept aside."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+        self.events: list[dict[str, Any]] = []
+        self._next = 0
+
+    @classmethod
+    async def connect(cls, path: Path) -> RawAgent:
+        return cls(*await asyncio.open_unix_connection(str(path)))
+
+    async def _line(self) -> dict[str, Any]:
+        async with asyncio.timeout(5):
+            line = await self.reader.readline()
+        assert line, "bench closed the connection"
+        message: dict[str, Any] = json.loads(line)
+        return message
+
+    async def send_raw(self, data: bytes) -> dict[str, Any]:
+        self.writer.write(data)
+        while "event" in (message := await self._line()):
+            self.events.append(message)
+        return message
+
+    async def request(self, op: str, **fields: Any) -> dict[str, Any]:
+        self._next += 1
+        reply = await self.send_raw(json.dumps({"id": self._next, "op": op, **fields}).encode() + b"\n")
+        assert reply["id"] == self._next
+        return reply
+
+    async def event(self) -> dict[str, Any]:
+        if self.events:
+            return self.events.pop(0)
+        message = await self._line()
+        assert "event" in message, message
+        return message
+
+    async def close(self) -> None:
+        self.writer.close()
+        with contextlib.suppress(ConnectionError):
+            await self.writer.wait_closed()
+
+
+async def test_hardware_socket_protocol() -> None:
+    async with running_bench("--connectors", "2", "--tick", "0.05") as bench:
+        ctl = ControlClient(bench.control)
+        agent = await RawAgent.connect(bench.hardware)
+        try:
+            assert [await agent.event(), await agent.event()] == [
+                {"event": "pilot", "connector": 1, "state": "A"},
+                {"event": "pilot", "connector": 2, "state": "A"},
+            ]
+            assert await agent.request("hello") == {"id": 1, "ok": True, "connectors": 2}
+
+            await ctl.request("plug", connector=1, max_current=16)
+            assert await agent.event() == {"event": "pilot", "connector": 1, "state": "B"}
+            assert (await agent.request("offer", connector=1, current_a=20.0))["ok"] is True
+            assert await agent.event() == {"event": "pilot", "connector": 1, "state": "C"}
+            assert (await agent.request("contactor", connector=1, closed=True))["feedback"] is True
+
+            await ctl.request("wait_for", connector=1, field="energy_wh", value=0.5, op="ge", timeout=5)
+            first = (await agent.request("read_meter", connector=1))["reading"]
+            assert first["power_w"] == 16 * 230 * 3
+            assert first["current_a"] == [16.0, 16.0, 16.0]
+            assert all(228.85 <= v <= 231.15 for v in first["voltage_v"]) and len(first["voltage_v"]) == 3
+            assert first["energy_wh"] >= 0.5
+            second = (await agent.request("read_meter", connector=1))["reading"]
+            assert second["energy_wh"] >= first["energy_wh"]
+            assert second["timestamp"] >= first["timestamp"]
+            idle = (await agent.request("read_meter", connector=2))["reading"]
+            assert (idle["power_w"], idle["energy_wh"]) == (0, 0)
+
+            await ctl.request("pause", connector=1)
+            assert await agent.event() == {"event": "pilot", "connector": 1, "state": "B"}
+            assert (await agent.request("read_meter", connector=1))["reading"]["power_w"] == 0
+
+            assert (await ctl.request("tap", uid="04a1b2c3"))["delivered"] == 1
+            assert await agent.event() == {"event": "card", "uid": "04A1B2C3"}
+
+            for op, fields, message in [
+                ("read_meter", {"connector": 9}, "unknown connector 9"),
+                ("offer", {"connector": 1, "current_a": -1}, "current_a must be >= 0"),
+                ("contactor", {"connector": 1, "closed": "yes"}, "closed must be true or false"),
+                ("explode", {}, "unknown op 'explode'"),
+            ]:
+                reply = await agent.request(op, **fields)
+                assert reply["ok"] is False and message in reply["error"], reply
+            reply = await agent.send_raw(b"{not json\n")
+            assert reply["ok"] is False and reply["id"] is None
+        finally:
+            await agent.close()
+            await ctl.close()
+
+
+async def test_power_is_cut_when_the_last_agent_disconnects() -> None:
+    async with running_bench() as bench:
+        ctl = ControlClient(bench.control)
+        first = await RawAgent.connect(bench.hardware)
+        second = await RawAgent.connect(bench.hardware)
+        try:
+            await ctl.request("plug", connector=1, max_current=32)
+            await first.request("offer", connector=1, current_a=16)
+            await first.request("contactor", connector=1, closed=True)
+            await ctl.request("wait_for", field="agent_connected", value=True, timeout=5)
+            assert (await connector_status(ctl, 1))["current_a"] == 16
+
+            await first.close()  # another agent still holds the hardware
+            await asyncio.sleep(0.2)
+            assert (await connector_status(ctl, 1))["contactor_closed"] is True
+
+            await second.close()
+            await ctl.request("wait_for", field="agent_connected", value=False, timeout=5)
+            one = await connector_status(ctl, 1)
+            assert (one["contactor_closed"], one["offer_a"], one["current_a"], one["pilot"]) == (False, 0, 0, "B")
+        finally:
+            await first.close()
+            await second.close()
+            await ctl.close()
