@@ -78,11 +78,22 @@ async def run_agent(settings: Settings, state_dir: Path) -> RestartRequested | N
             log.info("charger ready")
             tg.create_task(link.run(), name="ocpp-link")
     except* RestartRequested as group:
-        restart = group.exceptions[0]  # type: ignore[assignment]
+        restart = _first(group, RestartRequested)
     finally:
         await hardware.close()
         db.close()
     return restart
+
+
+def _first(error: BaseException, kind: type[RestartRequested]) -> RestartRequested | None:
+    """The first ``kind`` inside (possibly nested) exception groups."""
+    if isinstance(error, kind):
+        return error
+    for inner in getattr(error, "exceptions", ()):
+        found = _first(inner, kind)
+        if found is not None:
+            return found
+    return None
 
 
 def serve(settings: Settings, state_dir: Path) -> int:

@@ -58,11 +58,15 @@ from .model import (
 )
 
 
+#: How long an EV may take to answer a new current offer before it counts as suspended.
+EV_ANSWER_GRACE_S = 3.0
+
+
 def step(charger: Charger, event: Event, now: float) -> tuple[Charger, list[Action]]:
     """Apply one event; return the new state and the actions to carry out, in order."""
     handler = _HANDLERS[type(event)]
     changed, actions = handler(charger, event, now)
-    return _settle(changed, actions)
+    return _settle(changed, actions, now)
 
 
 # ---------------------------------------------------------------- derived outputs
@@ -121,7 +125,7 @@ def derive_charger_status(charger: Charger) -> tuple[Status, str]:
     return Status.AVAILABLE, NO_ERROR
 
 
-def _settle(charger: Charger, event_actions: list[Action]) -> tuple[Charger, list[Action]]:
+def _settle(charger: Charger, event_actions: list[Action], now: float) -> tuple[Charger, list[Action]]:
     opening: list[Action] = []
     closing: list[Action] = []
     reports: list[Action] = []
@@ -136,9 +140,11 @@ def _settle(charger: Charger, event_actions: list[Action]) -> tuple[Charger, lis
             (closing if offer else opening).append(OfferCurrent(conn.id, offer))
         if closed and not conn.contactor_closed:
             closing.append(SwitchContactor(conn.id, True))
+        if offer and not conn.offer_a:
+            conn = replace(conn, offered_at=now)
         conn = replace(conn, contactor_closed=closed, offer_a=offer)
         status = derive_status(charger, conn)
-        if status != conn.reported:
+        if status != conn.reported and not _ev_still_answering(conn, status, now):
             reports.append(ReportStatus(conn.id, *status))
             conn = replace(conn, reported=status)
         connectors.append(conn)
@@ -148,6 +154,24 @@ def _settle(charger: Charger, event_actions: list[Action]) -> tuple[Charger, lis
         reports.insert(0, ReportStatus(0, *overall))
         charger = replace(charger, reported=overall)
     return charger, opening + event_actions + closing + reports
+
+
+def _ev_still_answering(conn: Connector, status: tuple[Status, str], now: float) -> bool:
+    """Whether to hold back a SuspendedEV report right after energy was first offered.
+
+    An EV answers a new PWM offer by moving from B to C within a few seconds (IEC 61851
+    allows it time); reporting SuspendedEV in that gap would tell the backend the EV
+    refused energy when it simply had not answered yet. The report follows on a Tick
+    if the EV stays in B.
+    """
+    return (
+        status[0] is Status.SUSPENDED_EV
+        and conn.pilot is PilotState.B
+        and conn.offered_at is not None
+        and now - conn.offered_at < EV_ANSWER_GRACE_S
+        and conn.reported is not None
+        and conn.reported[0] is Status.PREPARING
+    )
 
 
 # ---------------------------------------------------------------- helpers

@@ -114,6 +114,7 @@ class Connector:
     # What the outputs were last commanded to, and what was last reported.
     contactor_closed: bool = False
     offer_a: float = 0.0
+    offered_at: float | None = None  # when energy was last first offered
     reported: tuple[Status, str] | None = None
 
 

@@ -214,7 +214,7 @@ START_CASES = [
     Case(
         "tc_003_accepted_card_starts_and_offers_current",
         [*STARTED, pilot(1, CP.B), card("T1"), accepted("T1")],
-        [StartTransaction(1, "T1"), OfferCurrent(1, MAX_A), ReportStatus(1, SUSPENDED_EV)],
+        [StartTransaction(1, "T1"), OfferCurrent(1, MAX_A)],
         count=1,
     ),
     Case(
@@ -226,7 +226,7 @@ START_CASES = [
     Case(
         "tc_003_two_connectors_card_goes_to_the_plugged_one",
         [*STARTED, pilot(2, CP.B), card("T1"), accepted("T1")],
-        [StartTransaction(2, "T1"), OfferCurrent(2, MAX_A), ReportStatus(2, SUSPENDED_EV)],
+        [StartTransaction(2, "T1"), OfferCurrent(2, MAX_A)],
     ),
     Case(
         "tc_003_two_connectors_ev_on_2_charges",
@@ -242,7 +242,7 @@ START_CASES = [
     Case(
         "tc_004_1_plug_after_card_starts",
         [*STARTED, card("T1"), accepted("T1"), pilot(1, CP.B)],
-        [StartTransaction(1, "T1"), OfferCurrent(1, MAX_A), ReportStatus(1, SUSPENDED_EV)],
+        [StartTransaction(1, "T1"), OfferCurrent(1, MAX_A)],
         count=1,
     ),
     Case(
@@ -260,7 +260,7 @@ START_CASES = [
     Case(
         "tc_004_1_two_connectors_plug_on_1",
         [*STARTED, card("T1"), accepted("T1"), pilot(1, CP.B)],
-        [StartTransaction(1, "T1"), OfferCurrent(1, MAX_A), ReportStatus(1, SUSPENDED_EV)],
+        [StartTransaction(1, "T1"), OfferCurrent(1, MAX_A)],
     ),
     Case(
         "tc_004_1_two_connectors_authorization_follows_ev_to_2",
@@ -326,9 +326,192 @@ def test_tc_004_2_connection_timeout_cancels_identification_first() -> None:
 
 def test_tc_004_2_ev_in_time_starts() -> None:
     policy = Policy(connection_timeout=30.0)
-    results = run([*STARTED, card("T1"), At(10.0), accepted("T1"), At(39.0), Tick(), pilot(1, CP.B), Tick()], 1, policy)
+    # Plugged in at t=40, before the deadline; the EV then stays in B past the grace.
+    results = run([*STARTED, card("T1"), At(10.0), accepted("T1"), At(39.0), Tick(), pilot(1, CP.B), At(43.0), Tick()], 1, policy)
     assert starts(results) == [StartTransaction(1, "T1")]
     assert history(results, 1) == [AVAILABLE, PREPARING, SUSPENDED_EV]
+
+
+# ---------------------------------------------------------------- the EV's answer to a new offer
+
+# IEC 61851-1: an EV in B answers a new PWM offer by moving to C within a few seconds.
+# Until it has had that time, a backend must not hear SuspendedEV ("the EV refuses
+# energy"): TC_003 and TC_004_1 expect Preparing then Charging. An EV that stays in B
+# past the grace is reported SuspendedEV by the next event (the shell ticks every second).
+GRACE_S = 3.0
+T0 = 10.0  # when each start path below starts its transaction
+
+
+@dataclass(frozen=True)
+class StartPath:
+    """A way a transaction starts with the EV in B; the last event happens at T0."""
+
+    name: str
+    head: Sequence[Event | At]
+    connector: int
+    #: What the starting event does: start, then offer, no contactor, no report yet.
+    start: list[Action]
+    policy: Policy = Policy()
+
+
+START_PATHS = [
+    StartPath(
+        "tc_003_plug_then_card",
+        [*STARTED, pilot(1, CP.B), card("T1"), At(T0), accepted("T1")],
+        1,
+        [StartTransaction(1, "T1"), OfferCurrent(1, MAX_A)],
+    ),
+    StartPath(
+        "tc_004_1_card_then_plug",
+        [*STARTED, card("T1"), accepted("T1"), At(T0), pilot(1, CP.B)],
+        1,
+        [StartTransaction(1, "T1"), OfferCurrent(1, MAX_A)],
+    ),
+    StartPath(
+        "tc_010_plug_then_remote_start",
+        [*STARTED, pilot(1, CP.B), At(T0), remote_start("R1", 1)],
+        1,
+        [Reply("Accepted"), StartTransaction(1, "R1"), OfferCurrent(1, MAX_A)],
+    ),
+    StartPath(
+        "tc_011_1_remote_start_then_plug",
+        [*STARTED, remote_start("R1", 1), At(T0), pilot(1, CP.B)],
+        1,
+        [StartTransaction(1, "R1"), OfferCurrent(1, MAX_A)],
+    ),
+    StartPath(
+        "tc_007_2_remote_start_authorized",
+        [*STARTED, pilot(1, CP.B), remote_start("R1", 1), At(T0), accepted("R1")],
+        1,
+        [StartTransaction(1, "R1"), OfferCurrent(1, MAX_A)],
+        policy=AUTHORIZE_REMOTE,
+    ),
+    StartPath(
+        "second_connector_while_the_first_charges",
+        [*STARTED, *charging(1, "T1", "P1"), pilot(2, CP.B), card("T2"), At(T0), accepted("T2", "P2")],
+        2,
+        [StartTransaction(2, "T2"), OfferCurrent(2, MAX_A)],
+    ),
+]
+
+
+def _after_start(path: StartPath, *tail: Event | At) -> Run:
+    return run([*path.head, *tail], policy=path.policy)
+
+
+def _events_after_start(path: StartPath, results: Run) -> Run:
+    """The steps after the starting one (the head has len(path.head) - 1 events, one At)."""
+    return results[len([e for e in path.head if not isinstance(e, At)]) :]
+
+
+@pytest.mark.parametrize("path", START_PATHS, ids=[p.name for p in START_PATHS])
+def test_start_offers_current_and_holds_the_suspended_ev_report(path: StartPath) -> None:
+    results = _after_start(path)
+    assert last(results) == path.start
+    assert history(results, path.connector)[-1] == PREPARING
+    assert not contactor(results, path.connector)
+
+
+@pytest.mark.parametrize("path", START_PATHS, ids=[p.name for p in START_PATHS])
+def test_ev_answering_within_the_grace_goes_preparing_to_charging(path: StartPath) -> None:
+    n = path.connector
+    results = _after_start(path, At(T0 + 0.8), pilot(n, CP.C), At(T0 + 60.0), Tick())
+    assert history(results, n) == [AVAILABLE, PREPARING, CHARGING]
+    after = _events_after_start(path, results)
+    assert [acts for _, acts in after] == [[SwitchContactor(n, True), ReportStatus(n, CHARGING)], []]
+    assert contactor(results, n)
+
+
+@pytest.mark.parametrize("path", START_PATHS, ids=[p.name for p in START_PATHS])
+def test_ev_staying_in_b_is_suspended_ev_once_the_grace_is_over(path: StartPath) -> None:
+    n = path.connector
+    ticks: list[Event | At] = []
+    for t in (0.5, 1.0, 2.0, 2.9, GRACE_S, GRACE_S + 1.0):
+        ticks += [At(T0 + t), Tick()]
+    results = _after_start(path, *ticks)
+    held = [acts for _, acts in _events_after_start(path, results)]
+    assert held == [[], [], [], [], [ReportStatus(n, SUSPENDED_EV)], []]
+    assert history(results, n) == [AVAILABLE, PREPARING, SUSPENDED_EV]
+    assert not contactor(results, n)
+
+    # The EV asks for power later on: the contactor closes then, and not before.
+    late = _after_start(path, *ticks, At(T0 + 20.0), pilot(n, CP.C))
+    assert last(late) == [SwitchContactor(n, True), ReportStatus(n, CHARGING)]
+    assert history(late, n) == [AVAILABLE, PREPARING, SUSPENDED_EV, CHARGING]
+
+
+def test_any_event_after_the_grace_reports_the_suspended_ev() -> None:
+    """Not only a Tick: every event settles the statuses, so the report is never stale."""
+    path = START_PATHS[0]
+    results = _after_start(path, At(T0 + 1.0), Tick(), At(T0 + 4.0), pilot(2, CP.B))
+    assert last(results) == [ReportStatus(1, SUSPENDED_EV), ReportStatus(2, PREPARING)]
+
+
+# What the other changes within the grace do: reported at once, nothing held back.
+PLUG_THEN_CARD = [*STARTED, pilot(1, CP.B), card("T1"), At(T0), accepted("T1"), At(T0 + 1.0)]
+
+IN_GRACE_CASES = [
+    Case(
+        "unplug_stops_and_is_available",
+        [*PLUG_THEN_CARD, pilot(1, CP.A)],
+        [OfferCurrent(1, 0.0), StopTransaction(1, StopReason.EV_DISCONNECTED), Unlock(1), ReportStatus(1, AVAILABLE)],
+    ),
+    Case(
+        "unplug_keeping_the_transaction_is_suspended_ev",
+        [*PLUG_THEN_CARD, pilot(1, CP.A)],
+        [ReportStatus(1, SUSPENDED_EV)],
+        policy=NO_STOP_ON_UNPLUG,
+    ),
+    Case(
+        "same_card_stops_and_is_finishing",
+        [*PLUG_THEN_CARD, card("T1")],
+        [OfferCurrent(1, 0.0), StopTransaction(1, StopReason.LOCAL, "T1"), Unlock(1), ReportStatus(1, FINISHING)],
+    ),
+    Case(
+        "fault_is_faulted",
+        [*PLUG_THEN_CARD, FaultRaised(1, "GroundFailure")],
+        [OfferCurrent(1, 0.0), ReportStatus(1, FAULTED, "GroundFailure")],
+    ),
+    Case(
+        "pilot_error_is_suspended_evse_with_warning",
+        [*PLUG_THEN_CARD, pilot(1, CP.E)],
+        [OfferCurrent(1, 0.0), ReportStatus(1, SUSPENDED_EVSE, EV_COMM)],
+    ),
+    Case(
+        "ventilation_asked_is_suspended_evse",
+        [*PLUG_THEN_CARD, pilot(1, CP.D)],
+        [ReportStatus(1, SUSPENDED_EVSE)],
+    ),
+    Case(
+        "refused_idtag_kept_is_suspended_evse",
+        [*PLUG_THEN_CARD, TransactionRefused(1, AuthStatus.INVALID)],
+        [OfferCurrent(1, 0.0), ReportStatus(1, SUSPENDED_EVSE)],
+        policy=KEEP_INVALID,
+    ),
+    Case(
+        "remote_stop_is_finishing",
+        [*PLUG_THEN_CARD, RemoteStopRequested(1)],
+        [OfferCurrent(1, 0.0), Reply("Accepted"), StopTransaction(1, StopReason.REMOTE), Unlock(1), ReportStatus(1, FINISHING)],
+    ),
+]
+
+
+@pytest.mark.parametrize("case", IN_GRACE_CASES, ids=_ids(IN_GRACE_CASES))
+def test_other_changes_within_the_grace_are_reported_at_once(case: Case) -> None:
+    _check(case)
+
+
+@pytest.mark.parametrize("paused_after", [0.5, 1.0, 2.0, 60.0])
+def test_ev_pausing_during_charging_is_suspended_ev_at_once(paused_after: float) -> None:
+    """The grace covers the EV's first answer only; a pause later is the EV's choice,
+    even while the offer is still younger than the grace."""
+    head: list[Event | At] = [*PLUG_THEN_CARD[:-1], At(T0 + 0.2), pilot(1, CP.C)]
+    results = run([*head, At(T0 + paused_after), pilot(1, CP.B)], 1)
+    assert last(results) == [SwitchContactor(1, False), ReportStatus(1, SUSPENDED_EV)]
+    assert history(results, 1) == [AVAILABLE, PREPARING, CHARGING, SUSPENDED_EV]
+    # Resuming and pausing again: each pause is reported when it happens.
+    again = run([*head, At(T0 + paused_after), pilot(1, CP.B), pilot(1, CP.C), pilot(1, CP.B)], 1)
+    assert last(again) == [SwitchContactor(1, False), ReportStatus(1, SUSPENDED_EV)]
 
 
 STOP_CASES = [
@@ -377,7 +560,7 @@ STOP_CASES = [
     Case(
         "other_parent_with_ev_waiting_on_2_starts_there",
         [*STARTED, *charging(1, "T1", "P1"), pilot(2, CP.B), card("T2"), accepted("T2", "P2")],
-        [StartTransaction(2, "T2"), OfferCurrent(2, MAX_A), ReportStatus(2, SUSPENDED_EV)],
+        [StartTransaction(2, "T2"), OfferCurrent(2, MAX_A)],
     ),
     Case(
         "invalid_idtag_with_matching_parent_does_not_stop",
@@ -489,7 +672,7 @@ REMOTE_CASES = [
     Case(
         "tc_010_remote_start_cable_plugged_first",
         [*STARTED, pilot(1, CP.B), remote_start("R1", 1)],
-        [Reply("Accepted"), StartTransaction(1, "R1"), OfferCurrent(1, MAX_A), ReportStatus(1, SUSPENDED_EV)],
+        [Reply("Accepted"), StartTransaction(1, "R1"), OfferCurrent(1, MAX_A)],
     ),
     Case(
         "tc_011_1_remote_start_first_is_preparing",
@@ -499,7 +682,7 @@ REMOTE_CASES = [
     Case(
         "tc_011_1_plug_after_remote_start_starts",
         [*STARTED, remote_start("R1", 1), pilot(1, CP.B)],
-        [StartTransaction(1, "R1"), OfferCurrent(1, MAX_A), ReportStatus(1, SUSPENDED_EV)],
+        [StartTransaction(1, "R1"), OfferCurrent(1, MAX_A)],
     ),
     Case(
         "remote_start_for_2_waits_for_an_ev_on_2",
@@ -509,7 +692,7 @@ REMOTE_CASES = [
     Case(
         "remote_start_without_connector_picks_the_plugged_one",
         [*STARTED, pilot(2, CP.B), remote_start("R1", None)],
-        [Reply("Accepted"), StartTransaction(2, "R1"), OfferCurrent(2, MAX_A), ReportStatus(2, SUSPENDED_EV)],
+        [Reply("Accepted"), StartTransaction(2, "R1"), OfferCurrent(2, MAX_A)],
     ),
     Case("tc_026_remote_start_busy_connector_rejected", [*STARTED, *charging(1), remote_start("R1", 1)], [Reply("Rejected")]),
     Case(
@@ -549,7 +732,7 @@ REMOTE_CASES = [
     Case(
         "tc_007_2_authorize_remote_accepted_starts",
         [*STARTED, pilot(1, CP.B), remote_start("R1", 1), accepted("R1")],
-        [StartTransaction(1, "R1"), OfferCurrent(1, MAX_A), ReportStatus(1, SUSPENDED_EV)],
+        [StartTransaction(1, "R1"), OfferCurrent(1, MAX_A)],
         policy=AUTHORIZE_REMOTE,
     ),
     Case(
@@ -567,7 +750,7 @@ REMOTE_CASES = [
     Case(
         "authorize_remote_parent_never_stops_another_transaction",
         [*STARTED, *charging(1, "T1", "P1"), pilot(2, CP.B), remote_start("R1", 2), accepted("R1", "P1")],
-        [StartTransaction(2, "R1"), OfferCurrent(2, MAX_A), ReportStatus(2, SUSPENDED_EV)],
+        [StartTransaction(2, "R1"), OfferCurrent(2, MAX_A)],
         policy=AUTHORIZE_REMOTE,
     ),
     Case(
@@ -958,13 +1141,13 @@ FLOWS = [
         "plug_in_first_whole_session",
         [*STARTED, *charging(1), pilot(1, CP.B), card("T1"), pilot(1, CP.A)],
         1,
-        [AVAILABLE, PREPARING, SUSPENDED_EV, CHARGING, SUSPENDED_EV, FINISHING, AVAILABLE],
+        [AVAILABLE, PREPARING, CHARGING, SUSPENDED_EV, FINISHING, AVAILABLE],
     ),
     Flow(
         "identification_first_whole_session",
         [*STARTED, card("T1"), accepted("T1"), pilot(1, CP.B), pilot(1, CP.C), pilot(1, CP.A)],
         1,
-        [AVAILABLE, PREPARING, SUSPENDED_EV, CHARGING, AVAILABLE],
+        [AVAILABLE, PREPARING, CHARGING, AVAILABLE],
     ),
     Flow(
         "identification_first_ev_on_2_connector_1_back_to_available",
@@ -982,7 +1165,7 @@ FLOWS = [
         "suspended_evse_on_refused_idtag",
         [*STARTED, *charging(1), TransactionRefused(1, AuthStatus.EXPIRED), card("T1"), pilot(1, CP.A)],
         1,
-        [AVAILABLE, PREPARING, SUSPENDED_EV, CHARGING, SUSPENDED_EVSE, FINISHING, AVAILABLE],
+        [AVAILABLE, PREPARING, CHARGING, SUSPENDED_EVSE, FINISHING, AVAILABLE],
         policy=KEEP_INVALID,
     ),
     Flow(
@@ -995,19 +1178,19 @@ FLOWS = [
         "faulted_and_back_to_charging",
         [*STARTED, *charging(1), FaultRaised(1, "PowerMeterFailure"), FaultCleared(1, "PowerMeterFailure")],
         1,
-        [AVAILABLE, PREPARING, SUSPENDED_EV, CHARGING, (FAULTED, "PowerMeterFailure"), CHARGING],
+        [AVAILABLE, PREPARING, CHARGING, (FAULTED, "PowerMeterFailure"), CHARGING],
     ),
     Flow(
         "pilot_error_warning_and_back",
         [*STARTED, *charging(1), pilot(1, CP.E), pilot(1, CP.C)],
         1,
-        [AVAILABLE, PREPARING, SUSPENDED_EV, CHARGING, (SUSPENDED_EVSE, EV_COMM), CHARGING],
+        [AVAILABLE, PREPARING, CHARGING, (SUSPENDED_EVSE, EV_COMM), CHARGING],
     ),
     Flow(
         "restart_reports_every_status_again",
         [*STARTED, *charging(1), Started()],
         1,
-        [AVAILABLE, PREPARING, SUSPENDED_EV, CHARGING, CHARGING],
+        [AVAILABLE, PREPARING, CHARGING, CHARGING],
     ),
     # Connector 0 only ever reports Available, Unavailable or Faulted (OCPP 1.6 4.9).
     Flow("connector_0_available", [*STARTED, *charging(1)], 0, [AVAILABLE]),
@@ -1045,8 +1228,8 @@ def test_two_connectors_charge_independently() -> None:
     results = run([*STARTED, *charging(1, "T1", "P1"), *charging(2, "T2", "P2")])
     assert starts(results) == [StartTransaction(1, "T1"), StartTransaction(2, "T2")]
     assert contactor(results, 1) and contactor(results, 2)
-    assert history(results, 1) == [AVAILABLE, PREPARING, SUSPENDED_EV, CHARGING]
-    assert history(results, 2) == [AVAILABLE, PREPARING, SUSPENDED_EV, CHARGING]
+    assert history(results, 1) == [AVAILABLE, PREPARING, CHARGING]
+    assert history(results, 2) == [AVAILABLE, PREPARING, CHARGING]
 
     # The EV on 2 pauses and resumes: connector 1 sees nothing of it.
     paused = run([*STARTED, *charging(1, "T1"), *charging(2, "T2"), pilot(2, CP.B)])

@@ -1,0 +1,1 @@
+"""Benchmarks of the agent on simulated hardware (``make bench``); figures go to docs/performance.md."""

@@ -1,0 +1,132 @@
+"""``make bench``: measure the agent as a process, the way it runs on a charger.
+
+Every figure is measured on the real agent process (psutil reads its RSS and CPU
+times from /proc) driven through the simulated bench against the test CSMS:
+
+- resident memory at idle after boot;
+- CPU seconds per hour, idle and while charging with 1 s meter sampling;
+- time from process start to BootNotification Accepted;
+- time from a card tap to the contactor closing, for a card the agent authorizes
+  locally (LocalPreAuthorize with the authorization cache).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import platform
+import statistics
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+import psutil
+
+from simulators.harness import Csms, Stack
+
+
+def _agent(stack: Stack) -> psutil.Process:
+    assert stack.agent_process is not None and stack.agent_process.proc is not None
+    return psutil.Process(stack.agent_process.proc.pid)
+
+
+async def _cpu_per_hour(proc: psutil.Process, seconds: float) -> float:
+    before = proc.cpu_times()
+    await asyncio.sleep(seconds)
+    after = proc.cpu_times()
+    used = (after.user + after.system) - (before.user + before.system)
+    return used * 3600.0 / seconds
+
+
+async def boot_time(csms: Csms, root: Path, runs: int) -> list[float]:
+    """Seconds from spawning the agent to the backend answering BootNotification Accepted."""
+    times = []
+    for n in range(runs):
+        stack = Stack(root / f"boot{n}", csms, cp_id=f"BENCH-BOOT-{n}")
+        await stack.start_bench()
+        stack.write_config()
+        t0 = time.time()
+        await stack.start_agent()
+        reply = await csms.request("wait_for", cp=stack.cp_id, action="BootNotification", timeout=30)
+        boot_seq = reply["messages"][0]["seq"]
+        answered = None
+        while answered is None:  # the reply is logged just after the request
+            log = await csms.request("messages", cp=stack.cp_id, since_seq=boot_seq)
+            answered = next((m for m in log["messages"] if m["direction"] == "out"), None)
+            await asyncio.sleep(0.05)
+        at = datetime.fromisoformat(answered["time"].replace("Z", "+00:00")).timestamp()
+        times.append(at - t0)
+        await stack.stop()
+    return times
+
+
+async def tap_to_contactor(stack: Stack, runs: int) -> list[float]:
+    """Seconds from a tap of a cached card to the contactor closing (EV already plugged)."""
+    await stack.bench_request("plug", connector=1, max_current=16)
+    # First session: authorized by the backend, which fills the cache.
+    await stack.bench_request("tap", uid="BE0C0001")
+    await stack.bench_request("wait_for", connector=1, field="contactor_closed", value=True, timeout=15)
+    await stack.bench_request("tap", uid="BE0C0001")
+    await stack.bench_request("wait_for", connector=1, field="contactor_closed", value=False, timeout=15)
+    times = []
+    for _ in range(runs):
+        await asyncio.sleep(0.5)
+        t0 = time.perf_counter()
+        await stack.bench_request("tap", uid="BE0C0001")
+        await stack.bench_request("wait_for", connector=1, field="contactor_closed", value=True, timeout=15)
+        times.append(time.perf_counter() - t0)
+        await stack.bench_request("tap", uid="BE0C0001")
+        await stack.bench_request("wait_for", connector=1, field="contactor_closed", value=False, timeout=15)
+    return times
+
+
+async def main(seconds: float, runs: int) -> None:
+    root = Path(tempfile.mkdtemp(prefix="ladda-bench-"))
+    csms = Csms(root / "csms")
+    await csms.start()
+    try:
+        boots = await boot_time(csms, root, runs)
+
+        ocpp = {"MeterValueSampleInterval": 1, "LocalPreAuthorize": True, "AuthorizationCacheEnabled": True,
+                "MeterValuesSampledData": "Energy.Active.Import.Register,Power.Active.Import,Current.Import,Voltage"}
+        stack = Stack(root / "main", csms, cp_id="BENCH-MAIN", ocpp=ocpp)
+        await stack.start()
+        await stack.wait_booted()
+        proc = _agent(stack)
+        await asyncio.sleep(3)
+        rss_idle = proc.memory_info().rss
+        cpu_idle = await _cpu_per_hour(proc, seconds)
+        taps = await tap_to_contactor(stack, runs)
+        await stack.bench_request("tap", uid="BE0C0001")
+        await stack.bench_request("wait_for", connector=1, field="contactor_closed", value=True, timeout=15)
+        cpu_charging = await _cpu_per_hour(proc, seconds)
+        rss_charging = proc.memory_info().rss
+        samples = await csms.request("messages", cp=stack.cp_id, action="MeterValues")
+        await stack.stop()
+    finally:
+        await csms.stop()
+
+    mib = 1024 * 1024
+    print(f"Ladda benchmarks, {datetime.now().astimezone():%Y-%m-%d %H:%M %Z}")
+    print(f"machine: {platform.machine()}, {psutil.cpu_count()} CPUs, Python {platform.python_version()}, {platform.system()} {platform.release()}")
+    print()
+    print("| figure | value |")
+    print("|---|---|")
+    print(f"| resident memory (RSS) at idle after boot | {rss_idle / mib:.1f} MiB |")
+    print(f"| resident memory while charging | {rss_charging / mib:.1f} MiB |")
+    print(f"| CPU time per hour, idle (measured over {seconds:g} s) | {cpu_idle:.1f} s |")
+    print(f"| CPU time per hour, charging, 1 s sampling (over {seconds:g} s) | {cpu_charging:.1f} s |")
+    print(f"| process start to BootNotification Accepted, median of {runs} (min-max) | "
+          f"{statistics.median(boots):.3f} s ({min(boots):.3f}-{max(boots):.3f}) |")
+    print(f"| card tap to contactor closed, cached card, median of {runs} (min-max) | "
+          f"{statistics.median(taps) * 1000:.0f} ms ({min(taps) * 1000:.0f}-{max(taps) * 1000:.0f}) |")
+    print(f"| MeterValues received by the backend during the run | {len(samples['messages'])} |")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--seconds", type=float, default=30.0, help="CPU measurement window (default 30)")
+    parser.add_argument("--runs", type=int, default=5, help="repetitions of the timed figures (default 5)")
+    args = parser.parse_args()
+    asyncio.run(main(args.seconds, args.runs))

@@ -1,0 +1,110 @@
+"""The ``ladda`` command as a technician and a developer use it."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from agent.journal import Journal
+from agent.store import Database
+
+GOOD = """
+[charge_point]
+id = "CP-CLI"
+[backend]
+url = "ws://127.0.0.1:9/ocpp"
+authorization_key = "0123456789abcdefSECRET"
+[ocpp]
+MeterValueSampleInterval = 30
+"""
+
+
+def ladda(*args: str, cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "agent", *args], capture_output=True, text=True, cwd=cwd, timeout=timeout)
+
+
+def test_check_config_prints_the_effective_configuration_with_secrets_masked(tmp_path):
+    path = tmp_path / "ladda.toml"
+    path.write_text(GOOD)
+    result = ladda("check-config", str(path))
+    assert result.returncode == 0, result.stderr
+    assert "SECRET" not in result.stdout + result.stderr
+    assert 'authorization_key = "****"' in result.stdout
+    assert "MeterValueSampleInterval = 30" in result.stdout
+    assert "max_current = 32" in result.stdout  # defaults are shown too
+
+
+def test_check_config_lists_every_error_and_exits_78(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text(GOOD.replace('id = "CP-CLI"', 'id = "CP-CLI"\ncolour = "red"') + "[connectors]\ncount = 99\n")
+    result = ladda("check-config", str(path))
+    assert result.returncode == 78
+    assert f"{path}:" in result.stderr
+    assert "charge_point.colour" in result.stderr
+    assert "connectors.count = 99" in result.stderr
+
+
+def test_run_with_a_broken_configuration_exits_78_before_touching_anything(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text("[charge_point]\n")
+    result = ladda("run", "-c", str(path), "--state-dir", str(tmp_path / "state"))
+    assert result.returncode == 78
+    assert "charge_point.id" in result.stderr and "backend.url" in result.stderr
+    assert not (tmp_path / "state").exists()
+
+
+def _journal_with_one_session(state_dir: Path) -> None:
+    db = Database(state_dir)
+    db.open()
+    journal = Journal(db)
+    local = journal.begin_transaction(1, "04A1B2C3", 1000, "2026-01-01T10:00:00.000Z", [])
+    journal.end_transaction(local, 3500, "2026-01-01T10:30:00.000Z", "Local", "04A1B2C3", [])
+    db.close()
+
+
+def test_sessions_lists_the_local_transaction_record(tmp_path):
+    _journal_with_one_session(tmp_path)
+    table = ladda("sessions", "--state-dir", str(tmp_path))
+    assert table.returncode == 0, table.stderr
+    assert "04A1B2C3" in table.stdout and "2.500" in table.stdout and "Local" in table.stdout
+    as_json = json.loads(ladda("sessions", "--state-dir", str(tmp_path), "--json").stdout)
+    assert as_json[0]["meter_stop_wh"] == 3500 and as_json[0]["pending_messages"] == 2
+    rows = list(csv.DictReader(io.StringIO(ladda("sessions", "--state-dir", str(tmp_path), "--csv").stdout)))
+    assert rows[0]["id_tag"] == "04A1B2C3"
+
+
+def test_demo_rejects_a_bad_scenario_with_every_error(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text('connectors = 1\n[[step]]\ndo = "fly"\n[[step]]\ndo = "plug"\nconnector = 3\n[[step]]\ndo = "tap"\n')
+    result = ladda("demo", "--scenario", str(path))
+    assert result.returncode == 78
+    assert "step 1" in result.stderr and "'fly'" in result.stderr
+    assert "step 2" in result.stderr and "connector = 3" in result.stderr
+    assert "step 3" in result.stderr and "missing field 'uid'" in result.stderr
+
+
+def test_demo_plays_a_scenario_and_prints_what_the_backend_received(tmp_path):
+    scenario = tmp_path / "short.toml"
+    scenario.write_text(
+        'title = "short"\nconnectors = 2\nmax_current = 16.0\n[ocpp]\nMeterValueSampleInterval = 1\n'
+        '[[step]]\ndo = "plug"\nconnector = 2\n'
+        '[[step]]\ndo = "expect"\nconnector = 2\nstatus = "Preparing"\n'
+        '[[step]]\ndo = "tap"\nuid = "CAFE0001"\n'
+        '[[step]]\ndo = "expect"\nconnector = 2\nstatus = "Charging"\n'
+        '[[step]]\ndo = "wait"\nseconds = 3\n'
+        '[[step]]\ndo = "unplug"\nconnector = 2\n'
+        '[[step]]\ndo = "expect"\nconnector = 2\nstatus = "Available"\n'
+    )
+    result = ladda("demo", "--scenario", str(scenario), "--workdir", str(tmp_path / "work"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "Transactions received by the backend" in out
+    row = next(line for line in out.splitlines() if "CAFE0001" in line and line[:1].isdigit())
+    assert "EVDisconnected" in row
+    start, stop = (int(x) for x in row.split()[7:9])
+    assert stop > start  # 11 kW for ~3 s is ~9 Wh
+    assert "connector 2: Available -> Preparing" in out and "Charging" in out

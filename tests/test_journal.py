@@ -1,0 +1,147 @@
+"""The journal: committed before sent, drained in order, nothing held only in memory."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from agent.journal import METER_SAMPLE, STATUS, TX_STARTED, TX_STOPPED, Journal, Sample
+from agent.store import ChargerState, Database, StoreError
+
+ENERGY = "Energy.Active.Import.Register"
+
+
+@pytest.fixture
+def db(tmp_path):
+    database = Database(tmp_path)
+    database.open()
+    yield database
+    database.close()
+
+
+def reopen(db: Database) -> Database:
+    """A second, independent connection: what a restarted process would see."""
+    other = Database(db.path.parent)
+    other.open()
+    return other
+
+
+def test_database_uses_wal_and_full_sync(db):
+    assert db.read("PRAGMA journal_mode")[0][0] == "wal"
+    assert db.read("PRAGMA synchronous")[0][0] == 2  # FULL
+
+
+def test_a_transaction_is_on_disk_before_anything_is_sent(db):
+    journal = Journal(db)
+    local = journal.begin_transaction(1, "TAG1", 1200, "2026-01-01T10:00:00.000Z", [Sample(ENERGY, 1200, "Wh")])
+    journal.record_sample(local, 1, "2026-01-01T10:01:00.000Z", "Sample.Periodic", [Sample(ENERGY, 1300, "Wh")], 1300)
+    journal.end_transaction(local, 1400, "2026-01-01T10:02:00.000Z", "Local", "TAG1", [Sample(ENERGY, 1400, "Wh")])
+    other = reopen(db)
+    try:
+        pending = Journal(other).pending()
+        assert [e.kind for e in pending] == [TX_STARTED, METER_SAMPLE, TX_STOPPED]
+        assert all(e.local_tx == local for e in pending)
+        stop = pending[2].body
+        assert stop["meter_wh"] == 1400 and stop["reason"] == "Local"
+        assert [d["context"] for d in stop["transaction_data"]] == ["Transaction.Begin", "Transaction.End"]
+        record = Journal(other).transactions()[0]
+        assert (record.meter_start_wh, record.meter_stop_wh, record.last_meter_wh) == (1200, 1400, 1400)
+    finally:
+        other.close()
+
+
+def test_backend_transaction_id_is_filled_in_after_the_start_is_acknowledged(db):
+    journal = Journal(db)
+    local = journal.begin_transaction(1, "TAG1", 0, "2026-01-01T10:00:00.000Z", [])
+    journal.end_transaction(local, 50, "2026-01-01T10:02:00.000Z", "Local", "TAG1", [])
+    start, stop = journal.pending()
+    assert stop.backend_tx is None
+    journal.acknowledge_start(start.seq, local, 4711, "Accepted")
+    (stop_again,) = journal.pending()
+    assert stop_again.seq == stop.seq and stop_again.backend_tx == 4711
+    assert journal.backend_to_local(4711).local_id == local
+
+
+def test_pending_is_in_order_and_acknowledged_entries_leave(db):
+    journal = Journal(db)
+    for n in range(5):
+        journal.record_status(1, "Available" if n % 2 else "Preparing", "NoError", f"2026-01-01T10:00:0{n}.000Z")
+    seqs = [e.seq for e in journal.pending()]
+    assert seqs == sorted(seqs) and len(seqs) == 5
+    journal.mark_done(seqs[0])
+    assert [e.seq for e in journal.pending()] == seqs[1:]
+    assert journal.pending_count() == 4
+
+
+def test_statuses_not_sent_are_superseded_but_transaction_messages_never(db):
+    journal = Journal(db)
+    journal.record_status(1, "Preparing", "NoError", "2026-01-01T10:00:00.000Z")
+    local = journal.begin_transaction(1, "TAG1", 0, "2026-01-01T10:00:01.000Z", [])
+    journal.record_status(1, "Charging", "NoError", "2026-01-01T10:00:02.000Z")
+    assert journal.supersede_statuses() == 2
+    assert [(e.kind, e.local_tx) for e in journal.pending()] == [(TX_STARTED, local)]
+    assert STATUS not in {e.kind for e in journal.pending()}
+
+
+def test_a_stop_is_recorded_once(db):
+    journal = Journal(db)
+    local = journal.begin_transaction(2, "TAG1", 10, "2026-01-01T10:00:00.000Z", [])
+    journal.end_transaction(local, 20, "2026-01-01T10:01:00.000Z", "Local", "TAG1", [])
+    journal.end_transaction(local, 30, "2026-01-01T10:02:00.000Z", "PowerLoss", None, [])
+    assert [e.kind for e in journal.pending()].count(TX_STOPPED) == 1
+    assert journal.transactions()[0].meter_stop_wh == 20
+
+
+def test_open_transactions_and_checkpoint_survive_a_crash(db):
+    journal = Journal(db)
+    local = journal.begin_transaction(1, "TAG1", 100, "2026-01-01T10:00:00.000Z", [])
+    journal.record_sample(local, 1, "2026-01-01T10:05:00.000Z", "Sample.Periodic", [Sample(ENERGY, 900, "Wh")], 900)
+    other = reopen(db)  # nothing is closed: as after kill -9
+    try:
+        (record,) = Journal(other).open_transactions()
+        assert record.local_id == local and record.last_meter_wh == 900
+        assert record.last_meter_at == "2026-01-01T10:05:00.000Z"
+    finally:
+        other.close()
+
+
+def test_a_failed_write_leaves_nothing_half_written(db):
+    journal = Journal(db)
+    db.write("CREATE TRIGGER refuse BEFORE INSERT ON outbox BEGIN SELECT RAISE(ABORT, 'disk full'); END")
+    with pytest.raises(StoreError, match="disk full"):
+        journal.begin_transaction(1, "TAG1", 0, "2026-01-01T10:00:00.000Z", [])
+    assert journal.transactions() == []  # the transaction row was rolled back with its message
+
+
+def test_an_unwritable_state_directory_is_a_clear_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    with pytest.raises(StoreError, match=str(blocker)):
+        Database(blocker / "state").open()
+
+
+def test_charger_state_persists_availability_configuration_and_cache(db):
+    state = ChargerState(db)
+    state.set_availability(2, False)
+    state.set_config_value("MeterValueSampleInterval", "30")
+    state.cache_authorization("TAG1", "Accepted", "PARENT", None)
+    other = reopen(db)
+    try:
+        again = ChargerState(other)
+        assert again.inoperative_connectors() == frozenset({2})
+        assert again.config_values() == {"MeterValueSampleInterval": "30"}
+        row = again.cached_authorization("TAG1")
+        assert row["status"] == "Accepted" and row["parent_id_tag"] == "PARENT"
+        again.clear_authorization_cache()
+        assert again.cached_authorization("TAG1") is None
+    finally:
+        other.close()
+
+
+def test_schema_version_is_recorded(db):
+    conn = sqlite3.connect(db.path)
+    try:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] >= 1
+    finally:
+        conn.close()
