@@ -22,7 +22,7 @@ from typing import Protocol
 
 import structlog
 
-from drivers.protocols import DeviceError, MeterReading
+from drivers.protocols import DeviceError, MeterReading, PilotState
 
 from . import metering
 from .hardware import Hardware
@@ -69,6 +69,7 @@ METER_POLL_S = 1.0
 METER_STALE_S = 5.0
 METER_FAILURE = "PowerMeterFailure"
 SWITCH_FAILURE = "PowerSwitchFailure"
+LOCK_FAILURE = "ConnectorLockFailure"
 STORAGE_FAILURE = "InternalError"
 
 
@@ -171,6 +172,7 @@ class ChargerRuntime:
         self.local_tx: dict[int, int] = {}
         self._tx_started_at: dict[int, float] = {}
         self.readings: dict[int, MeterReading] = {}
+        self._lock_faults: set[int] = set()
         self.statuses: dict[int, StatusEntry] = {}
         self._tg: asyncio.TaskGroup | None = None
         self._restart: asyncio.Future[bool] | None = None
@@ -298,6 +300,8 @@ class ChargerRuntime:
 
     async def _execute(self, item: object, future: asyncio.Future[str] | None) -> None:
         if isinstance(item, SwitchContactor):
+            if item.closed and not await self._lock_cable(item.connector):
+                return
             await self.hardware.contactors[item.connector].switch(item.closed)
             log.info("contactor", connector=item.connector, closed=item.closed)
         elif isinstance(item, OfferCurrent):
@@ -315,11 +319,31 @@ class ChargerRuntime:
         elif isinstance(item, PersistAvailability):
             await self.db.run(self.state.set_availability, item.connector, item.operative)
         elif isinstance(item, Unlock):
-            # No cable lock is fitted on the supported hardware yet (tethered cable).
+            answer = await self._unlock_cable(item.connector)
             if future is not None:
-                future.set_result("NotSupported")
+                future.set_result(answer)
         elif isinstance(item, RecordSample):
             await self._journal_sample(item)
+
+    async def _lock_cable(self, n: int) -> bool:
+        """Lock a socket outlet's cable before energising it; a lock that fails is a fault."""
+        lock = self.hardware.locks.get(n)
+        if lock is None or await lock.set_locked(True):
+            return True
+        log.error("cable lock failed; not energising", connector=n)
+        self._lock_faults.add(n)
+        self.feed(FaultRaised(n, LOCK_FAILURE))
+        return False
+
+    async def _unlock_cable(self, n: int) -> str:
+        """Unlocked, UnlockFailed, or NotSupported for a tethered cable (no lock fitted)."""
+        lock = self.hardware.locks.get(n)
+        if lock is None:
+            return "NotSupported"
+        if await lock.set_locked(False):
+            return "Unlocked"
+        log.error("cable lock does not release", connector=n)
+        return "UnlockFailed"
 
     async def _journal_start(self, action: StartTransaction) -> None:
         n = action.connector
@@ -412,6 +436,9 @@ class ChargerRuntime:
     async def _watch_pilot(self, n: int) -> None:
         async for state in self.hardware.pilots[n].states():
             self.feed(PilotChanged(n, state))
+            if state is PilotState.A and n in self._lock_faults:
+                self._lock_faults.discard(n)  # the cable is out: the next one gets a fresh try
+                self.feed(FaultCleared(n, LOCK_FAILURE))
 
     async def _watch_cards(self) -> None:
         async for uid in self.hardware.reader.cards():

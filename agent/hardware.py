@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from drivers.protocols import CardReader, Contactor, EnergyMeter, Pilot
+from drivers.protocols import CardReader, Contactor, ConnectorLock, EnergyMeter, Pilot
 
 from .settings import Settings
 
@@ -26,12 +26,14 @@ class Hardware:
     pilots: dict[int, Pilot]
     contactors: dict[int, Contactor]
     reader: CardReader
+    #: Cable locks of socket outlets; empty for a tethered cable.
+    locks: dict[int, ConnectorLock] = field(default_factory=dict)
     #: Long-running transport tasks (bus pollers, bench link) the app must run.
     services: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     def devices(self) -> list[object]:
         """In opening order: outputs first so they are driven safe before anything else."""
-        return [*self.contactors.values(), *self.pilots.values(), *self.meters.values(), self.reader]
+        return [*self.contactors.values(), *self.pilots.values(), *self.locks.values(), *self.meters.values(), self.reader]
 
     async def open(self) -> None:
         for device in self.devices():
@@ -48,7 +50,7 @@ def build_hardware(settings: Settings, state_dir: Path) -> Hardware:
     """Construct (without I/O) the drivers the configuration names."""
     count = settings.connectors.count
     # Only the simulated bench exists so far; every driver section names "sim".
-    from drivers.sim import BenchLink, SimCardReader, SimContactor, SimMeter, SimPilot
+    from drivers.sim import BenchLink, SimCardReader, SimContactor, SimLock, SimMeter, SimPilot
 
     link = BenchLink(str(settings.sim.socket_path(state_dir)))
     numbers = range(1, count + 1)
@@ -57,5 +59,6 @@ def build_hardware(settings: Settings, state_dir: Path) -> Hardware:
         pilots={n: SimPilot(link, n) for n in numbers},
         contactors={n: SimContactor(link, n) for n in numbers},
         reader=SimCardReader(link),
+        locks={n: SimLock(link, n) for n in numbers} if settings.lock.driver == "sim" else {},
         services=[link.run],
     )

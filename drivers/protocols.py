@@ -120,3 +120,16 @@ class Contactor(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+@runtime_checkable
+class ConnectorLock(Protocol):
+    """The cable lock of a socket outlet (absent on chargers with a tethered cable)."""
+
+    async def open(self) -> None: ...
+
+    async def set_locked(self, locked: bool) -> bool:
+        """Move the lock; True when its feedback confirms the position asked for."""
+        ...
+
+    async def close(self) -> None: ...

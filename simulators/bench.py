@@ -36,7 +36,7 @@ Clock = Callable[[], float]
 
 STATUS_FIELDS = (
     "connector", "plugged", "ev_max_current", "paused", "pilot", "offer_a",
-    "contactor_closed", "current_a", "power_w", "energy_wh",
+    "contactor_closed", "current_a", "power_w", "energy_wh", "locked", "lock_jammed",
 )  # fmt: skip
 BENCH_FIELDS = ("link", "agent_connected")
 COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
@@ -58,10 +58,10 @@ def _number(name: str, value: Any, *, minimum: float = 0.0, positive: bool = Fal
 def _card_uid(uid: Any) -> str:
     if not isinstance(uid, str) or not uid.strip():
         raise ValueError(f"uid must be a non-empty hex string, not {uid!r}")
-    uid = uid.strip().upper()
-    if any(c not in string.hexdigits for c in uid):
+    normalised = uid.strip().upper()
+    if any(c not in string.hexdigits for c in normalised):
         raise ValueError(f"uid must be hexadecimal, not {uid!r}")
-    return uid
+    return normalised
 
 
 class Bench:
@@ -178,6 +178,19 @@ class Bench:
         self._settle()
         return ev.contactor_closed
 
+    def drive_lock(self, connector: Any, locked: Any) -> bool:
+        """Lock or unlock a connector's cable; returns the lock's feedback."""
+        ev = self.connector(connector)
+        if not isinstance(locked, bool):
+            raise ValueError(f"locked must be true or false, not {locked!r}")
+        return ev.drive_lock(locked)
+
+    def jam_lock(self, connector: Any, jammed: Any) -> None:
+        ev = self.connector(connector)
+        if not isinstance(jammed, bool):
+            raise ValueError(f"jammed must be true or false, not {jammed!r}")
+        ev.lock_jammed = jammed
+
     def offer(self, connector: Any, current_a: Any) -> None:
         ev = self.connector(connector)
         ev.set_offer(_number("current_a", current_a), self._now())
@@ -253,6 +266,8 @@ class Bench:
             "current_a": ev.current_a,
             "power_w": ev.power_w,
             "energy_wh": round(ev.energy_wh, 3),
+            "locked": ev.locked,
+            "lock_jammed": ev.lock_jammed,
         }
 
     def _field(self, connector: Any, field: Any) -> Any:
@@ -322,6 +337,9 @@ class Bench:
         async def pilot_clear(connector: Any) -> None:
             self.clear_pilot_error(connector)
 
+        async def lock_jam(connector: Any, jammed: Any = True) -> None:
+            self.jam_lock(connector, jammed)
+
         async def status() -> dict[str, Any]:
             return self.status()
 
@@ -330,7 +348,7 @@ class Bench:
         ) -> dict[str, Any]:
             return {"value": await self.wait_for(field, value, connector, timeout, op)}
 
-        for func in (plug, unplug, pause, resume, tap, link, pilot_error, pilot_clear, status, wait_for):
+        for func in (plug, unplug, pause, resume, tap, link, pilot_error, pilot_clear, lock_jam, status, wait_for):
             table.add(func.__name__, func)
         return table
 
@@ -375,11 +393,15 @@ class HardwareServer:
             elif op == "read_meter":
                 reply["reading"] = self.bench.read_meter(message.get("connector"))
             elif op == "contactor":
-                reply["feedback"] = self.bench.drive_contactor(message.get("connector"), message.get("closed"))
+                reply["feedback"] = self.bench.drive_contactor(
+                    message.get("connector"), message.get("closed")
+                )
             elif op == "offer":
                 self.bench.offer(message.get("connector"), message.get("current_a"))
+            elif op == "lock":
+                reply["locked"] = self.bench.drive_lock(message.get("connector"), message.get("locked"))
             else:
-                raise ValueError(f"unknown op {op!r}; known: hello, read_meter, contactor, offer")
+                raise ValueError(f"unknown op {op!r}; known: hello, read_meter, contactor, offer, lock")
         except (ValueError, LookupError) as exc:
             return {"id": reply["id"], "ok": False, "error": str(exc)}
         return {**reply, "ok": True}

@@ -44,17 +44,36 @@ def build_parser() -> argparse.ArgumentParser:
         "See docs/control-channel.md for both sockets.",
     )
     parser.add_argument("--connectors", type=int, default=1, help="number of connectors (default 1)")
-    parser.add_argument("--phases", type=int, choices=(1, 3), default=3, help="phases per connector (default 3)")
+    parser.add_argument(
+        "--phases", type=int, choices=(1, 3), default=3, help="phases per connector (default 3)"
+    )
     parser.add_argument("--voltage", type=_positive, default=230.0, help="phase voltage in V (default 230)")
     parser.add_argument(
         "--initial-energy-wh", type=float, default=0.0, help="meter register at start, Wh (default 0)"
     )
-    parser.add_argument("--hardware-socket", required=True, metavar="PATH", help="Unix socket for the agent's sim drivers")
+    parser.add_argument(
+        "--hardware-socket", required=True, metavar="PATH", help="Unix socket for the agent's sim drivers"
+    )
     parser.add_argument("--control", required=True, metavar="PATH", help="Unix socket for control commands")
-    parser.add_argument("--link-listen", type=_address, metavar="HOST:PORT", help="where the agent reaches the backend (port 0: any free port)")
-    parser.add_argument("--link-upstream", type=_address, metavar="HOST:PORT", help="the backend (CSMS) the link proxy forwards to")
-    parser.add_argument("--ready-file", type=Path, metavar="PATH", help='once listening, write {"pid": ..., "link_port": ...} here')
-    parser.add_argument("--tick", type=_positive, default=0.2, help="physics integration step in s (default 0.2)")
+    parser.add_argument(
+        "--link-listen", type=_address, metavar="HOST:PORT",
+        help="where the agent reaches the backend (port 0: any free port)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--link-upstream",
+        type=_address,
+        metavar="HOST:PORT",
+        help="the backend (CSMS) the link proxy forwards to",
+    )
+    parser.add_argument(
+        "--ready-file",
+        type=Path,
+        metavar="PATH",
+        help='once listening, write {"pid": ..., "link_port": ...} here',
+    )
+    parser.add_argument(
+        "--tick", type=_positive, default=0.2, help="physics integration step in s (default 0.2)"
+    )
     return parser
 
 
@@ -87,14 +106,18 @@ async def run(opts: argparse.Namespace) -> int:
         loop.add_signal_handler(sig, stop.set)
 
     hardware = HardwareServer(bench, opts.hardware_socket)
-    control_server: asyncio.Server | None = None
+    control_server: asyncio.AbstractServer | None = None
     try:
         await _listen(f"hardware socket {opts.hardware_socket}", hardware.start())
-        control_server = await _listen(f"control socket {opts.control}", control.serve(opts.control, bench.commands()))
+        control_server = await _listen(
+            f"control socket {opts.control}", control.serve(opts.control, bench.commands())
+        )
         if proxy is not None:
             await _listen(f"link proxy on {opts.link_listen[0]}:{opts.link_listen[1]}", proxy.start())
         if opts.ready_file is not None:
-            _write_atomically(opts.ready_file, {"pid": os.getpid(), "link_port": proxy.port if proxy else None})
+            _write_atomically(
+                opts.ready_file, {"pid": os.getpid(), "link_port": proxy.port if proxy else None}
+            )
         log.info(
             "bench ready",
             connectors=opts.connectors,

@@ -93,6 +93,8 @@ async def serve(path: str | os.PathLike[str], table: CommandTable) -> asyncio.Ab
                 await writer.drain()
         except (ConnectionError, asyncio.IncompleteReadError, ValueError):
             pass
+        except asyncio.CancelledError:
+            pass  # the process is shutting down with a client still connected
         finally:
             writer.close()
 

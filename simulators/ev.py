@@ -30,6 +30,8 @@ class EvConnector:
     offer_a: float = 0.0
     contactor_closed: bool = False
     pilot_override: PilotState | None = None
+    locked: bool = False  # the socket outlet's cable lock
+    lock_jammed: bool = False  # a jammed lock stays where it is
     _last: float | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -118,6 +120,12 @@ class EvConnector:
     def set_contactor(self, closed: bool, now: float) -> None:
         self.advance(now)
         self.contactor_closed = closed
+
+    def drive_lock(self, locked: bool) -> bool:
+        """Move the cable lock; a jammed lock does not move. Returns the lock's feedback."""
+        if not self.lock_jammed:
+            self.locked = locked
+        return self.locked
 
     def set_pilot_error(self, state: PilotState | None, now: float) -> None:
         """Force the pilot to E or F (a fault on the line), or ``None`` to clear it."""

@@ -134,6 +134,7 @@ class Stack:
     ocpp: dict[str, Any] = field(default_factory=dict)
     max_current: float = 32.0
     initial_energy_wh: float = 0.0
+    lock: bool = False  # a socket outlet with a cable lock, instead of a tethered cable
     bench_process: Process | None = None
     agent_process: Process | None = None
     bench: ControlClient | None = None
@@ -189,6 +190,8 @@ class Stack:
             "[connectors]",
             f"count = {self.connectors}",
             f"max_current = {self.max_current}",
+            "[lock]",
+            f'driver = "{"sim" if self.lock else "none"}"',
             "[state]",
             f'directory = "{self.state_dir}"',
             "[logging]",

@@ -14,9 +14,13 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from ocpp.exceptions import OCPPError
-from ocpp.messages import CallError, unpack
+from ocpp.exceptions import NotImplementedError as OcppNotImplemented
+from ocpp.exceptions import NotSupportedError, OCPPError
+from ocpp.messages import Call, CallError, unpack
 from ocpp.v16 import ChargePoint
+from ocpp.v16.enums import Action
+
+_V16_ACTIONS = frozenset(a.value for a in Action)
 
 # The library raises some errors with their OCPP 2.0.1 names.
 _V16_ERROR_CODES = {
@@ -58,6 +62,14 @@ class Rpc(ChargePoint):
             for callback in callbacks:
                 callback()
 
+    async def _handle_call(self, msg: Call) -> Any:
+        # OCPP-J 1.6 section 4.2.3: NotImplemented is an action the receiver does not know,
+        # NotSupported one it knows but does not support (the library has them swapped).
+        if msg.action not in self.route_map:
+            error = NotSupportedError if msg.action in _V16_ACTIONS else OcppNotImplemented
+            raise error(details={"cause": f"{msg.action} is not handled by this charge point"})
+        return await super()._handle_call(msg)
+
     async def _send(self, message: str) -> None:
         if message.startswith("[4,"):
             frame = json.loads(message)
@@ -89,6 +101,11 @@ def _unique_id_of(raw: Any) -> str:
 
 
 def _jsonable(details: Any) -> dict[str, Any]:
+    """Error details as plain JSON, without the library's echo of the whole offending frame."""
     if not isinstance(details, dict):
         return {}
-    return {str(k): v if isinstance(v, (str, int, float, bool, type(None))) else str(v) for k, v in details.items()}
+    return {
+        str(k): v if isinstance(v, (str, int, float, bool, type(None))) else str(v)
+        for k, v in details.items()
+        if k != "ocpp_message"
+    }

@@ -22,6 +22,7 @@ METER_DRIVERS: tuple[str, ...] = ("sim",)
 READER_DRIVERS: tuple[str, ...] = ("sim",)
 PILOT_DRIVERS: tuple[str, ...] = ("sim",)
 CONTACTOR_DRIVERS: tuple[str, ...] = ("sim",)
+LOCK_DRIVERS: tuple[str, ...] = ("none", "sim")
 LOG_LEVELS: tuple[str, ...] = ("debug", "info", "warning", "error")
 LOG_FORMATS: tuple[str, ...] = ("auto", "json", "console")
 
@@ -356,6 +357,14 @@ class ContactorSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class LockSettings:
+    """The cable lock role: socket outlets have one, tethered cables do not."""
+
+    driver: str = setting(Choice(LOCK_DRIVERS), "none",
+                          doc='cable lock driver; "none" for a tethered cable (UnlockConnector answers NotSupported)')
+
+
+@dataclass(frozen=True, slots=True)
 class SimSettings:
     """Where the simulated hardware bench listens."""
 
@@ -403,6 +412,7 @@ class Settings:
     reader: ReaderSettings
     pilot: PilotSettings
     contactor: ContactorSettings
+    lock: LockSettings
     sim: SimSettings
     state: StateSettings
     logging: LoggingSettings
@@ -420,6 +430,7 @@ SECTIONS: dict[str, type] = {
     "reader": ReaderSettings,
     "pilot": PilotSettings,
     "contactor": ContactorSettings,
+    "lock": LockSettings,
     "sim": SimSettings,
     "state": StateSettings,
     "logging": LoggingSettings,

@@ -5,9 +5,10 @@ One :class:`BenchLink` per agent is shared by every sim driver; run
 """
 
 from drivers.sim.contactor import SimContactor
+from drivers.sim.lock import SimLock
 from drivers.sim.meter import SimMeter
 from drivers.sim.pilot import SimPilot
 from drivers.sim.reader import SimCardReader
 from drivers.sim.transport import BenchLink
 
-__all__ = ["BenchLink", "SimCardReader", "SimContactor", "SimMeter", "SimPilot"]
+__all__ = ["BenchLink", "SimCardReader", "SimContactor", "SimLock", "SimMeter", "SimPilot"]

@@ -25,8 +25,10 @@ class SimContactor:
         reply = await self.link.request_as(self.name, "contactor", connector=self.connector, closed=closed)
         feedback = reply.get("feedback")
         if feedback is not closed:
-            wanted, seen = ("closed" if closed else "open"), {True: "closed", False: "open"}.get(feedback, repr(feedback))
-            raise DeviceError(self.name, f"commanded {wanted} but feedback says {seen}", retry=False)
+            seen = "closed" if feedback is True else "open" if feedback is False else repr(feedback)
+            raise DeviceError(
+                self.name, f"commanded {'closed' if closed else 'open'} but feedback says {seen}", retry=False
+            )
 
     async def close(self) -> None:
         """Leave the contactor open if the bench can still be reached (safe state)."""

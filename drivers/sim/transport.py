@@ -10,7 +10,6 @@ up after the agent or go away and come back. Protocol: docs/control-channel.md.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import json
 import os
@@ -117,9 +116,10 @@ class BenchLink:
         return queue
 
     def unsubscribe(self, queue: asyncio.Queue[Any]) -> None:
-        for queues in [*self._pilot_queues.values(), self._card_queues]:
-            with contextlib.suppress(ValueError):
-                queues.remove(queue)
+        """Stop feeding a queue from :meth:`subscribe_pilot` or :meth:`subscribe_cards`."""
+        self._card_queues = [q for q in self._card_queues if q is not queue]
+        for connector, queues in self._pilot_queues.items():
+            self._pilot_queues[connector] = [q for q in queues if q is not queue]
 
     def _dispatch(self, message: dict[str, Any]) -> None:
         if "id" in message and "event" not in message:
@@ -133,14 +133,14 @@ class BenchLink:
             if not isinstance(connector, int):
                 raise ValueError(f"pilot event without a connector: {message}")
             self._pilot_states[connector] = state
-            for queue in self._pilot_queues.get(connector, []):
-                queue.put_nowait(state)
+            for pilot_queue in self._pilot_queues.get(connector, []):
+                pilot_queue.put_nowait(state)
         elif event == "card":
             uid = message.get("uid")
             if not isinstance(uid, str):
                 raise ValueError(f"card event without a uid: {message}")
-            for queue in self._card_queues:
-                queue.put_nowait(uid.upper())
+            for card_queue in self._card_queues:
+                card_queue.put_nowait(uid.upper())
 
     # -- connection -------------------------------------------------------------------
 
@@ -158,7 +158,9 @@ class BenchLink:
                 delay = min(delay * 2, MAX_DELAY)
                 continue
             delay = MIN_DELAY
-            log.info("bench connection restored" if self._ever_connected else "bench connected", path=self.path)
+            log.info(
+                "bench connection restored" if self._ever_connected else "bench connected", path=self.path
+            )
             self._ever_connected = True
             self._loss_logged = False
             try:
@@ -179,7 +181,9 @@ class BenchLink:
                         raise ValueError("not a JSON object")
                     self._dispatch(message)
                 except ValueError as exc:
-                    log.warning("bench sent nonsense", line=line[:200].decode(errors="replace"), error=str(exc))
+                    log.warning(
+                        "bench sent nonsense", line=line[:200].decode(errors="replace"), error=str(exc)
+                    )
         except (ConnectionError, ValueError):
             pass
 

@@ -42,7 +42,10 @@ def test_sim_drivers_fill_their_roles() -> None:
 
 
 async def test_meter_reading_follows_plug_offer_and_contactor() -> None:
-    async with running_bench("--tick", "0.05", "--initial-energy-wh", "1200") as bench, linked(bench.hardware) as link:
+    async with (
+        running_bench("--tick", "0.05", "--initial-energy-wh", "1200") as bench,
+        linked(bench.hardware) as link,
+    ):
         ctl = ControlClient(bench.control)
         meter, pilot, contactor = SimMeter(link, 1), SimPilot(link, 1), SimContactor(link, 1)
         try:

@@ -265,11 +265,13 @@ START_CASES = [
     Case(
         "tc_004_1_two_connectors_authorization_follows_ev_to_2",
         [*STARTED, card("T1"), accepted("T1"), pilot(2, CP.B)],
+        # Connector 2 is no longer available, and its EV has yet to answer the offer:
+        # Preparing, as on connector 1 in TC_004_1 (SuspendedEV only after the grace).
         [
             StartTransaction(2, "T1"),
             OfferCurrent(2, MAX_A),
             ReportStatus(1, AVAILABLE),
-            ReportStatus(2, SUSPENDED_EV),
+            ReportStatus(2, PREPARING),
         ],
     ),
     Case(
@@ -400,7 +402,7 @@ def _after_start(path: StartPath, *tail: Event | At) -> Run:
 
 
 def _events_after_start(path: StartPath, results: Run) -> Run:
-    """The steps after the starting one (the head has len(path.head) - 1 events, one At)."""
+    """The steps that follow the starting event."""
     return results[len([e for e in path.head if not isinstance(e, At)]) :]
 
 
@@ -512,6 +514,28 @@ def test_ev_pausing_during_charging_is_suspended_ev_at_once(paused_after: float)
     # Resuming and pausing again: each pause is reported when it happens.
     again = run([*head, At(T0 + paused_after), pilot(1, CP.B), pilot(1, CP.C), pilot(1, CP.B)], 1)
     assert last(again) == [SwitchContactor(1, False), ReportStatus(1, SUSPENDED_EV)]
+
+
+def test_new_session_on_a_finishing_connector_gets_the_grace_too() -> None:
+    """The EV stayed plugged after a stop (Finishing); a new card starts a new transaction.
+    OCPP 1.6 4.9 F2: Finishing goes to Preparing when the user restarts a session; the
+    EV answering the new offer within the grace then makes it Charging."""
+    head: list[Event | At] = [*STARTED, *charging(1), card("T1"), pilot(1, CP.B), card("T2"), At(T0), accepted("T2")]
+    results = run([*head, At(T0 + 0.8), pilot(1, CP.C)], 1)
+    assert starts(results) == [StartTransaction(1, "T1"), StartTransaction(1, "T2")]
+    assert history(results, 1) == [AVAILABLE, PREPARING, CHARGING, FINISHING, PREPARING, CHARGING]
+    stays = run([*head, At(T0 + GRACE_S), Tick()], 1)
+    assert history(stays, 1) == [AVAILABLE, PREPARING, CHARGING, FINISHING, PREPARING, SUSPENDED_EV]
+
+
+def test_holding_the_suspended_ev_report_never_keeps_a_cleared_warning() -> None:
+    """The pilot read E while the card waited for the EV (Preparing with the
+    EVCommunicationError warning); it now reads B and the transaction starts. The backend
+    must learn at once that the warning is gone, grace or not."""
+    results = run([*STARTED, card("T1"), accepted("T1"), pilot(1, CP.E), At(T0), pilot(1, CP.B)], 1)
+    assert history(results, 1)[:3] == [AVAILABLE, PREPARING, (PREPARING, EV_COMM)]
+    assert starts(results) == [StartTransaction(1, "T1")]
+    assert last(results) == [StartTransaction(1, "T1"), OfferCurrent(1, MAX_A), ReportStatus(1, PREPARING)]
 
 
 STOP_CASES = [
@@ -1159,7 +1183,7 @@ FLOWS = [
         "identification_first_ev_on_2_charges_there",
         [*STARTED, card("T1"), accepted("T1"), pilot(2, CP.B), pilot(2, CP.C)],
         2,
-        [AVAILABLE, SUSPENDED_EV, CHARGING],
+        [AVAILABLE, PREPARING, CHARGING],  # the EV answered within the grace
     ),
     Flow(
         "suspended_evse_on_refused_idtag",

@@ -3,7 +3,8 @@
 Each sequence is drawn from a seeded generator (so a failure names its seed and
 replays exactly) and is biased toward what really happens at a charger: cards get
 an answer to their Authorize, EVs plug, pause and leave, faults come and go, the
-backend sends commands, time passes past the connection timeout. The properties are
+backend sends commands, time passes past the connection timeout and the grace an EV
+has to answer a new offer. The properties are
 safety rules (IEC 61851-1, the project's single safety path) and OCPP 1.6 rules that
 a backend relies on; each is checked against an observer that rebuilds what the
 outside world knows from the events and actions alone, not from the machine's state.
@@ -29,6 +30,7 @@ from agent.session.model import (
     Event,
     FaultCleared,
     FaultRaised,
+    OfferCurrent,
     PersistAvailability,
     PilotChanged,
     Policy,
@@ -61,6 +63,11 @@ PILOT_WEIGHTS = {CP.A: 3, CP.B: 4, CP.C: 4, CP.D: 1, CP.E: 1, CP.F: 1}
 WARNING_STATUSES = {Status.PREPARING, Status.SUSPENDED_EV, Status.SUSPENDED_EVSE, Status.FINISHING}
 CHARGER_STATUSES = {Status.AVAILABLE, Status.UNAVAILABLE, Status.FAULTED}
 REQUESTS = (RemoteStartRequested, RemoteStopRequested, AvailabilityRequested, UnlockRequested)
+#: The time an EV in B has to answer a first offer by moving to C before a backend hears
+#: SuspendedEV (IEC 61851-1 gives the EV a few seconds; OCPP TC_003/TC_004_1 expect
+#: Preparing then Charging).
+EV_ANSWER_GRACE_S = 3.0
+NO_ERROR = "NoError"
 
 
 def random_policy(rng: random.Random) -> Policy:
@@ -82,12 +89,13 @@ class Trace:
     count: int
     inoperative: frozenset[int]
     steps: list[tuple[Event, list[Action]]] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)  # when each step happened
     error: BaseException | None = None
 
     def where(self, index: int) -> str:
         lines = [f"seed {self.seed}, {self.count} connector(s), inoperative at boot {set(self.inoperative) or '{}'}"]
         for i, (event, acts) in enumerate(self.steps[: index + 1]):
-            lines.append(f"  {i:2d} {event!r}\n       -> {acts!r}")
+            lines.append(f"  {i:2d} t={self.times[i]:.1f} {event!r}\n       -> {acts!r}")
         return "\n".join(lines)
 
 
@@ -149,9 +157,11 @@ def record(seed: int) -> Trace:
             charger, actions = step(charger, event, now)
         except Exception as exc:  # the property under test: never raises
             trace.steps.append((event, []))
+            trace.times.append(now)
             trace.error = exc
             break
         trace.steps.append((event, actions))
+        trace.times.append(now)
         generator.saw(actions)
     return trace
 
@@ -172,7 +182,10 @@ class World:
     in_transaction: dict[int, bool]
     refused: dict[int, bool]
     closed: dict[int, bool]
+    offer: dict[int, float]
+    offered_at: dict[int, float]  # when the current offer last went up from zero
     reported: dict[int, tuple[Status, str]]
+    now: float = 0.0
 
     @classmethod
     def at_boot(cls, trace: Trace) -> World:
@@ -185,6 +198,8 @@ class World:
             in_transaction={n: False for n in ids},
             refused={n: False for n in ids},
             closed={n: False for n in ids},
+            offer={n: 0.0 for n in ids},
+            offered_at={},
             reported={},
         )
 
@@ -197,7 +212,10 @@ class World:
             in_transaction=dict(self.in_transaction),
             refused=dict(self.refused),
             closed=dict(self.closed),
+            offer=dict(self.offer),
+            offered_at=dict(self.offered_at),
             reported=dict(self.reported),
+            now=self.now,
         )
 
     def see_event(self, event: Event) -> None:
@@ -217,6 +235,10 @@ class World:
                 self.in_transaction[action.connector] = False
             elif isinstance(action, SwitchContactor):
                 self.closed[action.connector] = action.closed
+            elif isinstance(action, OfferCurrent):
+                if action.current_a and not self.offer[action.connector]:
+                    self.offered_at[action.connector] = self.now
+                self.offer[action.connector] = action.current_a
             elif isinstance(action, PersistAvailability):
                 self.operative[action.connector] = action.operative
             elif isinstance(action, ReportStatus):
@@ -226,6 +248,22 @@ class World:
 
     def faulted(self, connector: int) -> bool:
         return bool(self.faults[connector] or self.faults[0])
+
+    def in_grace(self, connector: int) -> bool:
+        """Whether the EV is still within its time to answer the offer it was first given."""
+        since = self.offered_at.get(connector)
+        return since is not None and self.pilot[connector] is CP.B and self.now - since < EV_ANSWER_GRACE_S
+
+    def transaction_status(self, connector: int) -> tuple[Status, str]:
+        """What OCPP 1.6 (4.9) says a connector with a live, unfaulted transaction is."""
+        pilot_error = self.pilot[connector] in (CP.E, CP.F)
+        if self.refused[connector] or pilot_error:  # SuspendedEVSE outranks SuspendedEV
+            return Status.SUSPENDED_EVSE, "EVCommunicationError" if pilot_error else NO_ERROR
+        if self.pilot[connector] is CP.C:
+            return Status.CHARGING, NO_ERROR
+        if self.pilot[connector] is CP.D:  # ventilation is not offered
+            return Status.SUSPENDED_EVSE, NO_ERROR
+        return Status.SUSPENDED_EV, NO_ERROR
 
     def may_close(self, connector: int) -> bool:
         return (
@@ -241,6 +279,7 @@ def replay(trace: Trace) -> Iterator[tuple[int, Event, list[Action], World, Worl
     world = World.at_boot(trace)
     for index, (event, actions) in enumerate(trace.steps):
         before = world.copy()
+        world.now = trace.times[index]
         world.see_event(event)
         world.see_actions(event, actions)
         yield index, event, actions, before, world
@@ -321,6 +360,36 @@ def test_reported_statuses_follow_ocpp_16(traces: list[Trace]) -> None:
             assert (world.reported[0][0] is Status.FAULTED) == bool(world.faults[0]), trace.where(index)
 
 
+def test_a_transaction_reports_why_energy_flows_or_not(traces: list[Trace]) -> None:
+    """After every step a live transaction's status is Charging, SuspendedEV or SuspendedEVSE
+    as the pilot, the idTag and the faults say; the one lag allowed is Preparing while the
+    EV, still in B, has not had the grace to answer its first offer."""
+    for trace in traces:
+        for index, _, _, _, world in replay(trace):
+            for n in range(1, trace.count + 1):
+                if not world.in_transaction[n] or world.faulted(n):
+                    continue
+                expected = world.transaction_status(n)
+                reported = world.reported[n]
+                if reported != expected:
+                    assert reported == (Status.PREPARING, NO_ERROR), trace.where(index)
+                    assert expected == (Status.SUSPENDED_EV, NO_ERROR), trace.where(index)
+                    assert world.in_grace(n), f"Preparing kept past the grace\n{trace.where(index)}"
+
+
+def test_no_suspended_ev_while_the_ev_may_still_answer_its_first_offer(traces: list[Trace]) -> None:
+    """A connector the backend saw Preparing goes to Charging if the EV answers in time."""
+    for trace in traces:
+        for index, event, actions, before, world in replay(trace):
+            if isinstance(event, Started):
+                continue  # the agent came up: every status is reported as it is
+            for action in actions:
+                if isinstance(action, ReportStatus) and action.status is Status.SUSPENDED_EV:
+                    n = action.connector
+                    held = before.reported.get(n, (None, ""))[0] is Status.PREPARING and world.in_grace(n)
+                    assert not held, trace.where(index)
+
+
 def test_every_backend_request_gets_exactly_one_answer_before_any_start(traces: list[Trace]) -> None:
     for trace in traces:
         for index, event, actions, _, _ in replay(trace):
@@ -339,7 +408,7 @@ def test_the_sequences_reach_the_interesting_states(traces: list[Trace]) -> None
     """Guards the generator: properties over sequences that never charge prove nothing."""
     seen: set[str] = set()
     for trace in traces:
-        for _, _, actions, _, _ in replay(trace):
+        for _, event, actions, before, world in replay(trace):
             for action in actions:
                 if isinstance(action, SwitchContactor) and action.closed:
                     seen.add("charging")
@@ -347,6 +416,17 @@ def test_the_sequences_reach_the_interesting_states(traces: list[Trace]) -> None
                     seen.add(action.reason.value)
                 elif isinstance(action, ReportStatus):
                     seen.add(action.status.value)
+                    n = action.connector
+                    if n and before.in_transaction.get(n) and before.reported.get(n, (None, ""))[0] is Status.PREPARING:
+                        # The end of a grace: the EV answered, or stayed in B until a Tick.
+                        if action.status is Status.CHARGING:
+                            seen.add("answered in the grace")
+                        elif action.status is Status.SUSPENDED_EV and isinstance(event, Tick):
+                            seen.add("suspended after the grace")
+            for n in range(1, trace.count + 1):
+                if world.in_transaction[n] and world.reported[n][0] is Status.PREPARING:
+                    seen.add("in the grace")
     expected = {"charging", "Local", "Remote", "EVDisconnected", "DeAuthorized", "UnlockCommand", "SoftReset"}
+    expected |= {"in the grace", "answered in the grace", "suspended after the grace"}
     expected |= {s.value for s in Status if s is not Status.RESERVED}
     assert expected <= seen, expected - seen

@@ -172,13 +172,11 @@ def test_pause_gives_state_b_and_stops_energy() -> None:
     ev.set_offer(32, now=0)
     ev.set_contactor(True, now=0)
     ev.set_paused(True, now=3600)
-    assert ev.pilot is PilotState.B
-    assert ev.current_a == 0
+    assert (ev.pilot, ev.current_a) == (PilotState.B, 0)
     ev.advance(7200)
     assert ev.energy_wh == pytest.approx(32 * 230)
     ev.set_paused(False, now=7200)
-    assert ev.pilot is PilotState.C
-    assert ev.current_a == 32
+    assert (ev.pilot, ev.current_a) == (PilotState.C, 32)
 
 
 def test_reading_has_one_value_per_phase_near_nominal_voltage() -> None:
@@ -209,7 +207,8 @@ def test_ev_model_rejects_nonsense() -> None:
 
 async def connector_status(ctl: ControlClient, n: int) -> dict[str, Any]:
     status = await ctl.request("status")
-    return status["connectors"][n - 1]
+    one: dict[str, Any] = status["connectors"][n - 1]
+    return one
 
 
 async def test_control_commands_change_what_status_shows() -> None:
@@ -302,10 +301,8 @@ async def round_trip(port: int, payload: bytes) -> tuple[asyncio.StreamReader, a
 async def assert_closed(reader: asyncio.StreamReader) -> None:
     """The connection ends (EOF or reset) without delivering anything."""
     async with asyncio.timeout(5):
-        try:
+        with contextlib.suppress(ConnectionResetError):
             assert await reader.read(100) == b""
-        except ConnectionResetError:
-            pass
 
 
 async def test_link_cut_drops_connections_and_restore_lets_them_through() -> None:
@@ -428,12 +425,13 @@ async def test_hardware_socket_protocol() -> None:
             assert (await ctl.request("tap", uid="04a1b2c3"))["delivered"] == 1
             assert await agent.event() == {"event": "card", "uid": "04A1B2C3"}
 
-            for op, fields, message in [
+            refusals: list[tuple[str, dict[str, Any], str]] = [
                 ("read_meter", {"connector": 9}, "unknown connector 9"),
                 ("offer", {"connector": 1, "current_a": -1}, "current_a must be >= 0"),
                 ("contactor", {"connector": 1, "closed": "yes"}, "closed must be true or false"),
                 ("explode", {}, "unknown op 'explode'"),
-            ]:
+            ]
+            for op, fields, message in refusals:
                 reply = await agent.request(op, **fields)
                 assert reply["ok"] is False and message in reply["error"], reply
             reply = await agent.send_raw(b"{not json\n")
@@ -462,7 +460,12 @@ async def test_power_is_cut_when_the_last_agent_disconnects() -> None:
             await second.close()
             await ctl.request("wait_for", field="agent_connected", value=False, timeout=5)
             one = await connector_status(ctl, 1)
-            assert (one["contactor_closed"], one["offer_a"], one["current_a"], one["pilot"]) == (False, 0, 0, "B")
+            assert (one["contactor_closed"], one["offer_a"], one["current_a"], one["pilot"]) == (
+                False,
+                0,
+                0,
+                "B",
+            )
         finally:
             await first.close()
             await second.close()
