@@ -144,7 +144,9 @@ def _settle(charger: Charger, event_actions: list[Action], now: float) -> tuple[
             conn = replace(conn, offered_at=now)
         conn = replace(conn, contactor_closed=closed, offer_a=offer)
         status = derive_status(charger, conn)
-        if status != conn.reported and not _ev_still_answering(conn, status, now):
+        if _ev_still_answering(conn, status, now):
+            status = (Status.PREPARING, NO_ERROR)
+        if status != conn.reported:
             reports.append(ReportStatus(conn.id, *status))
             conn = replace(conn, reported=status)
         connectors.append(conn)
@@ -156,13 +158,17 @@ def _settle(charger: Charger, event_actions: list[Action], now: float) -> tuple[
     return charger, opening + event_actions + closing + reports
 
 
+_NOT_IN_SESSION = (Status.AVAILABLE, Status.PREPARING, Status.FINISHING)
+
+
 def _ev_still_answering(conn: Connector, status: tuple[Status, str], now: float) -> bool:
-    """Whether to hold back a SuspendedEV report right after energy was first offered.
+    """Whether a new session still shows Preparing because the EV has not answered yet.
 
     An EV answers a new PWM offer by moving from B to C within a few seconds (IEC 61851
     allows it time); reporting SuspendedEV in that gap would tell the backend the EV
-    refused energy when it simply had not answered yet. The report follows on a Tick
-    if the EV stays in B.
+    refused energy when it simply had not answered yet. Preparing (without any earlier
+    warning) stands until the EV answers or the grace ends; a Tick then reports
+    SuspendedEV if the EV stays in B.
     """
     return (
         status[0] is Status.SUSPENDED_EV
@@ -170,7 +176,7 @@ def _ev_still_answering(conn: Connector, status: tuple[Status, str], now: float)
         and conn.offered_at is not None
         and now - conn.offered_at < EV_ANSWER_GRACE_S
         and conn.reported is not None
-        and conn.reported[0] is Status.PREPARING
+        and conn.reported[0] in _NOT_IN_SESSION
     )
 
 

@@ -329,7 +329,8 @@ def test_tc_004_2_connection_timeout_cancels_identification_first() -> None:
 def test_tc_004_2_ev_in_time_starts() -> None:
     policy = Policy(connection_timeout=30.0)
     # Plugged in at t=40, before the deadline; the EV then stays in B past the grace.
-    results = run([*STARTED, card("T1"), At(10.0), accepted("T1"), At(39.0), Tick(), pilot(1, CP.B), At(43.0), Tick()], 1, policy)
+    events = [*STARTED, card("T1"), At(10.0), accepted("T1"), At(39.0), Tick(), pilot(1, CP.B), At(43.0), Tick()]
+    results = run(events, 1, policy)
     assert starts(results) == [StartTransaction(1, "T1")]
     assert history(results, 1) == [AVAILABLE, PREPARING, SUSPENDED_EV]
 
@@ -493,7 +494,13 @@ IN_GRACE_CASES = [
     Case(
         "remote_stop_is_finishing",
         [*PLUG_THEN_CARD, RemoteStopRequested(1)],
-        [OfferCurrent(1, 0.0), Reply("Accepted"), StopTransaction(1, StopReason.REMOTE), Unlock(1), ReportStatus(1, FINISHING)],
+        [
+            OfferCurrent(1, 0.0),
+            Reply("Accepted"),
+            StopTransaction(1, StopReason.REMOTE),
+            Unlock(1),
+            ReportStatus(1, FINISHING),
+        ],
     ),
 ]
 
