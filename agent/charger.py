@@ -239,6 +239,13 @@ class ChargerRuntime:
         return self.feed(AvailabilityRequested(connector, operative)) or "Rejected"
 
     async def unlock(self, connector: int) -> str:
+        """UnlockConnector: stop the connector's transaction, then release the cable lock.
+
+        Without a lock (a tethered cable, or no such connector) there is nothing to
+        release: the answer is NotSupported and a running session goes on.
+        """
+        if connector not in self.hardware.locks:
+            return "NotSupported"
         self.charger, actions = step(self.charger, UnlockRequested(connector), self._clock())
         future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         reply = None

@@ -22,26 +22,29 @@ DEFAULT_CONTROL = "bench-control.sock"
 
 
 def _verbs() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ladda-sim", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument(
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
         "--socket",
         default=os.environ.get("LADDA_BENCH_CONTROL", DEFAULT_CONTROL),
         help="the bench's control socket (default $LADDA_BENCH_CONTROL or ./bench-control.sock)",
     )
+    parser = argparse.ArgumentParser(
+        prog="ladda-sim", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="verb", required=True)
     sub.add_parser("csms", help="run the test backend (see ladda-sim csms --help)", add_help=False)
     sub.add_parser("bench", help="run the simulated charger hardware (see ladda-sim bench --help)", add_help=False)
-    plug = sub.add_parser("plug", help="plug an EV into a connector")
+    plug = sub.add_parser("plug", help="plug an EV into a connector", parents=[common])
     plug.add_argument("--connector", type=int, default=1)
     plug.add_argument("--max-current", type=float, default=32.0, help="the EV's maximum current (A)")
     for verb, text in (("unplug", "unplug the EV"), ("pause", "the EV stops asking for energy"), ("resume", "the EV asks for energy again")):
-        p = sub.add_parser(verb, help=text)
+        p = sub.add_parser(verb, help=text, parents=[common])
         p.add_argument("--connector", type=int, default=1)
-    tap = sub.add_parser("tap", help="tap a card on the reader")
+    tap = sub.add_parser("tap", help="tap a card on the reader", parents=[common])
     tap.add_argument("uid", help="card UID, e.g. 04A1B2C3")
-    link = sub.add_parser("link", help="cut or restore the backend link")
+    link = sub.add_parser("link", help="cut or restore the backend link", parents=[common])
     link.add_argument("state", choices=("cut", "up"))
-    sub.add_parser("status", help="show the bench's state")
+    sub.add_parser("status", help="show the bench's state", parents=[common])
     return parser
 
 

@@ -32,7 +32,7 @@ SAMPLED = "Energy.Active.Import.Register,Power.Active.Import,Current.Import,Volt
 
 
 def _recent(stamp: str) -> datetime:
-    """Parse a charge point timestamp and check it is the present (the bench's clock is ours)."""
+    """Parse a charge point timestamp and check it is the present (the agent runs on this clock)."""
     moment = parse_time(stamp)
     assert abs(datetime.now(timezone.utc) - moment) < timedelta(minutes=1), f"timestamp {stamp} is not now"
     return moment

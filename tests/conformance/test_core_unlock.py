@@ -62,3 +62,14 @@ async def test_tc_024_start_charging_session_lock_failure(charger):
     # Unplugging clears the fault.
     await stack.bench_request("unplug", connector=1)
     await wait_status(stack, 1, "Available", since)
+
+
+async def test_tc_018_2_unlock_connector_with_charging_session_fixed_cable(charger):
+    stack = await charger()  # tethered cable: no lock fitted
+    await plug_and_charge(stack)
+    since = await last_seq(stack)
+    assert await call(stack, "UnlockConnector", {"connectorId": 1}) == {"status": "NotSupported"}
+    # Nothing to release, so the driver's session goes on.
+    await stack.bench_request("wait_for", connector=1, field="energy_wh", value=1.0, op="ge", timeout=10)
+    assert "StopTransaction" not in await actions(stack, since)
+    assert (await stack.bench_request("status"))["connectors"][0]["contactor_closed"] is True

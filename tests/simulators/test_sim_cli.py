@@ -1,0 +1,57 @@
+"""``ladda-sim`` verbs drive a running bench, as a person at a terminal would."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture
+def bench():
+    workdir = Path(tempfile.mkdtemp(prefix="ld-cli-"))
+    ready = workdir / "ready"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "simulators", "bench", "--connectors", "2", "--hardware-socket", str(workdir / "hw.sock"),
+         "--control", str(workdir / "ctl.sock"), "--ready-file", str(ready)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 15
+    while not ready.exists():
+        assert proc.poll() is None and time.monotonic() < deadline, "bench did not start"
+        time.sleep(0.05)
+    yield workdir / "ctl.sock"
+    proc.terminate()
+    proc.wait(10)
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+def sim(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "simulators", *args], capture_output=True, text=True, timeout=30)
+
+
+def test_verbs_change_what_the_bench_reports(bench):
+    assert sim("plug", "--connector", "2", "--max-current", "16", "--socket", str(bench)).returncode == 0
+    assert sim("pause", "--connector", "2", "--socket", str(bench)).returncode == 0
+    status = json.loads(sim("status", "--socket", str(bench)).stdout)
+    second = status["connectors"][1]
+    assert second["plugged"] is True and second["ev_max_current"] == 16 and second["paused"] is True
+    tap = sim("tap", "04A1B2C3", "--socket", str(bench))
+    assert tap.returncode == 0 and json.loads(tap.stdout)["delivered"] == 0  # no agent connected
+
+
+def test_a_refused_command_says_why_and_fails(bench):
+    result = sim("plug", "--connector", "7", "--socket", str(bench))
+    assert result.returncode == 1
+    assert "connector" in result.stderr and "7" in result.stderr
+
+
+def test_no_bench_running_is_a_clear_error(tmp_path):
+    result = sim("status", "--socket", str(tmp_path / "absent.sock"))
+    assert result.returncode == 1 and "absent.sock" in result.stderr
