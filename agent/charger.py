@@ -18,13 +18,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Protocol
 
 import structlog
 
 from drivers.protocols import DeviceError, MeterReading, PilotState
 
 from . import metering
+from .authorization import Authorizer, AuthResult, Offline, Uplink
 from .hardware import Hardware
 from .journal import Journal, Sample
 from .ocpp16.configuration import Configuration
@@ -61,7 +61,7 @@ from .session.model import (
     Unlock,
     UnlockRequested,
 )
-from .store import ChargerState, Database, StoreError, iso, parse_iso, utc_now
+from .store import ChargerState, Database, StoreError, iso, utc_now
 
 log = structlog.get_logger(__name__)
 
@@ -71,28 +71,6 @@ METER_FAILURE = "PowerMeterFailure"
 SWITCH_FAILURE = "PowerSwitchFailure"
 LOCK_FAILURE = "ConnectorLockFailure"
 STORAGE_FAILURE = "InternalError"
-
-
-@dataclass(frozen=True, slots=True)
-class AuthResult:
-    status: AuthStatus
-    parent_id_tag: str | None = None
-    expiry: str | None = None
-
-
-class Uplink(Protocol):
-    """What the charger needs from whichever protocol link is connected."""
-
-    @property
-    def online(self) -> bool: ...
-
-    async def authorize(self, id_tag: str) -> AuthResult | None:
-        """Ask the backend; None when it cannot be asked (offline, timeout)."""
-        ...
-
-    def wake(self) -> None:
-        """New journal entries are waiting to be sent."""
-        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,16 +111,6 @@ def policy_from(config: Configuration, max_current: float) -> Policy:
     )
 
 
-class _NoUplink:
-    online = False
-
-    async def authorize(self, id_tag: str) -> AuthResult | None:
-        return None
-
-    def wake(self) -> None:
-        pass
-
-
 class ChargerRuntime:
     def __init__(
         self,
@@ -160,7 +128,8 @@ class ChargerRuntime:
         self.db = db
         self.journal = journal
         self.state = state
-        self.uplink: Uplink = _NoUplink()
+        self.uplink: Uplink = Offline()
+        self.authorizer = Authorizer(config, db, state)
         self._max_current = max_current
         self._clock = clock
         count = len(hardware.pilots)
@@ -264,11 +233,11 @@ class ChargerRuntime:
         self._spawn(self._restart_when_settled(hard), "reset")
 
     async def clear_cache(self) -> None:
-        await self.db.run(self.state.clear_authorization_cache)
+        await self.authorizer.clear_cache()
 
     async def start_answered(self, local_tx: int, connector: int, result: AuthResult, id_tag: str) -> None:
         """The backend answered a StartTransaction: cache the idTag, stop if it was refused."""
-        await self._cache(id_tag, result)
+        await self.authorizer.remember(id_tag, result)
         if result.status is not AuthStatus.ACCEPTED and self.local_tx.get(connector) == local_tx:
             self.feed(TransactionRefused(connector, result.status))
 
@@ -403,41 +372,9 @@ class ChargerRuntime:
 
     # ------------------------------------------------------------ authorization
     async def _authorize(self, id_tag: str) -> None:
-        result = await self._decide_authorization(id_tag)
+        result = await self.authorizer.decide(id_tag, self.uplink)
         log.info("authorization", id_tag=id_tag, status=result.status.value)
         self.feed(AuthorizationResolved(id_tag, result.status, result.parent_id_tag))
-
-    async def _decide_authorization(self, id_tag: str) -> AuthResult:
-        cache_on = self.config.bool("AuthorizationCacheEnabled")
-        cached = await self._cached(id_tag) if cache_on else None
-        valid = cached is not None and cached.status is AuthStatus.ACCEPTED
-        if valid and self.config.bool("LocalPreAuthorize"):
-            return cached  # type: ignore[return-value]
-        if self.uplink.online:
-            answer = await self.uplink.authorize(id_tag)
-            if answer is not None:
-                await self._cache(id_tag, answer)
-                return answer
-        if valid and self.config.bool("LocalAuthorizeOffline"):
-            return cached  # type: ignore[return-value]
-        if cached is None and self.config.bool("AllowOfflineTxForUnknownId"):
-            return AuthResult(AuthStatus.ACCEPTED)
-        return AuthResult(AuthStatus.INVALID)
-
-    async def _cached(self, id_tag: str) -> AuthResult | None:
-        row = await self.db.run(self.state.cached_authorization, id_tag)
-        if row is None:
-            return None
-        status = AuthStatus(row["status"])
-        if row["expiry"] and parse_iso(row["expiry"]) < datetime.now(timezone.utc):
-            status = AuthStatus.EXPIRED
-        return AuthResult(status, row["parent_id_tag"], row["expiry"])
-
-    async def _cache(self, id_tag: str, result: AuthResult) -> None:
-        if self.config.bool("AuthorizationCacheEnabled"):
-            await self.db.run(
-                self.state.cache_authorization, id_tag, result.status.value, result.parent_id_tag, result.expiry
-            )
 
     # ------------------------------------------------------------ inputs and timers
     async def _watch_pilot(self, n: int) -> None:

@@ -20,7 +20,8 @@ from ocpp.v16 import call
 from websockets.asyncio.client import ClientConnection, connect
 
 from .. import __version__
-from ..charger import AuthResult, ChargerRuntime
+from ..authorization import AuthResult
+from ..charger import ChargerRuntime
 from ..journal import STATUS, TX_STARTED, Entry, Journal
 from ..session.model import AuthStatus
 from ..settings import Settings

@@ -1,0 +1,99 @@
+"""Who may charge: the backend's word when it can be asked, the rules for when it cannot.
+
+A card is decided in this order (OCPP 1.6 section 3.5):
+
+1. ``LocalPreAuthorize`` and an Accepted, unexpired entry in the authorization cache:
+   accepted at once, without waiting for the backend;
+2. online: the backend's Authorize answer (which refreshes the cache);
+3. offline (or no answer): ``LocalAuthorizeOffline`` with an Accepted cache entry;
+   ``AllowOfflineTxForUnknownId`` for a card the charger has never seen;
+4. otherwise Invalid.
+
+The cache lives in the state database, so it survives restarts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Protocol
+
+from .ocpp16.configuration import Configuration
+from .session.model import AuthStatus
+from .store import ChargerState, Database, parse_iso
+
+
+@dataclass(frozen=True, slots=True)
+class AuthResult:
+    status: AuthStatus
+    parent_id_tag: str | None = None
+    expiry: str | None = None  # ISO 8601, as the backend gave it
+
+
+class Uplink(Protocol):
+    """What the charger needs from whichever protocol link is connected."""
+
+    @property
+    def online(self) -> bool: ...
+
+    async def authorize(self, id_tag: str) -> AuthResult | None:
+        """Ask the backend; None when it cannot be asked (offline, timeout)."""
+        ...
+
+    def wake(self) -> None:
+        """New journal entries are waiting to be sent."""
+        ...
+
+
+class Offline:
+    """The uplink before any protocol link is attached."""
+
+    online = False
+
+    async def authorize(self, id_tag: str) -> AuthResult | None:
+        return None
+
+    def wake(self) -> None:
+        pass
+
+
+class Authorizer:
+    def __init__(self, config: Configuration, db: Database, state: ChargerState) -> None:
+        self.config = config
+        self.db = db
+        self.state = state
+
+    async def decide(self, id_tag: str, uplink: Uplink) -> AuthResult:
+        cached = await self.cached(id_tag) if self.config.bool("AuthorizationCacheEnabled") else None
+        valid = cached is not None and cached.status is AuthStatus.ACCEPTED
+        if cached is not None and valid and self.config.bool("LocalPreAuthorize"):
+            return cached
+        if uplink.online:
+            answer = await uplink.authorize(id_tag)
+            if answer is not None:
+                await self.remember(id_tag, answer)
+                return answer
+        if cached is not None and valid and self.config.bool("LocalAuthorizeOffline"):
+            return cached
+        if cached is None and self.config.bool("AllowOfflineTxForUnknownId"):
+            return AuthResult(AuthStatus.ACCEPTED)
+        return AuthResult(AuthStatus.INVALID)
+
+    async def cached(self, id_tag: str) -> AuthResult | None:
+        row = await self.db.run(self.state.cached_authorization, id_tag)
+        if row is None:
+            return None
+        status = AuthStatus(row["status"])
+        if row["expiry"] and parse_iso(row["expiry"]) < datetime.now(timezone.utc):
+            status = AuthStatus.EXPIRED
+        return AuthResult(status, row["parent_id_tag"], row["expiry"])
+
+    async def remember(self, id_tag: str, result: AuthResult) -> None:
+        """Keep the backend's answer for this idTag, when the cache is enabled."""
+        if self.config.bool("AuthorizationCacheEnabled"):
+            await self.db.run(
+                self.state.cache_authorization, id_tag, result.status.value, result.parent_id_tag, result.expiry
+            )
+
+    async def clear_cache(self) -> None:
+        await self.db.run(self.state.clear_authorization_cache)

@@ -1,0 +1,90 @@
+"""Authorization decisions: cache, backend, and the offline rules (OCPP 1.6 section 3.5)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+
+from agent.authorization import Authorizer, AuthResult
+from agent.ocpp16.configuration import Configuration
+from agent.session.model import AuthStatus
+from agent.store import ChargerState, Database
+
+ACCEPTED, INVALID, BLOCKED = AuthStatus.ACCEPTED, AuthStatus.INVALID, AuthStatus.BLOCKED
+
+
+@dataclass
+class Backend:
+    """The uplink as the runtime sees it: online or not, and what Authorize answers."""
+
+    online: bool
+    answer: AuthResult | None = None
+    asked: list[str] = field(default_factory=list)
+
+    async def authorize(self, id_tag: str) -> AuthResult | None:
+        self.asked.append(id_tag)
+        return self.answer
+
+    def wake(self) -> None:
+        pass
+
+
+@pytest.fixture
+def make(tmp_path):
+    db = Database(tmp_path)
+    db.open()
+    state = ChargerState(db)
+
+    def build(**keys: object) -> Authorizer:
+        return Authorizer(Configuration(keys, state, 1), db, state)
+
+    yield build, state
+    db.close()
+
+
+@pytest.mark.parametrize(
+    ("name", "keys", "cache", "backend", "expected", "asked"),
+    [
+        ("online asks the backend", {}, None, Backend(True, AuthResult(ACCEPTED, "P1")), ACCEPTED, True),
+        ("online refusal stands", {}, None, Backend(True, AuthResult(BLOCKED)), BLOCKED, True),
+        ("pre-authorize from cache skips the backend", {"LocalPreAuthorize": True}, "Accepted",
+         Backend(True, AuthResult(INVALID)), ACCEPTED, False),
+        ("pre-authorize never trusts a blocked entry", {"LocalPreAuthorize": True}, "Blocked",
+         Backend(True, AuthResult(ACCEPTED)), ACCEPTED, True),
+        ("offline, cached card, LocalAuthorizeOffline", {}, "Accepted", Backend(False), ACCEPTED, False),
+        ("offline, cached card, not allowed offline", {"LocalAuthorizeOffline": False}, "Accepted",
+         Backend(False), INVALID, False),
+        ("offline, unknown card", {}, None, Backend(False), INVALID, False),
+        ("offline, unknown card allowed", {"AllowOfflineTxForUnknownId": True}, None, Backend(False), ACCEPTED, False),
+        ("offline, known-bad card never allowed", {"AllowOfflineTxForUnknownId": True}, "Blocked",
+         Backend(False), INVALID, False),
+        ("backend silent counts as offline", {}, "Accepted", Backend(True, None), ACCEPTED, True),
+        ("cache disabled", {"AuthorizationCacheEnabled": False}, "Accepted", Backend(False), INVALID, False),
+    ],
+)
+async def test_decision(make, name, keys, cache, backend, expected, asked):
+    build, state = make
+    if cache:
+        state.cache_authorization("TAG", cache, None, None)
+    result = await build(**keys).decide("TAG", backend)
+    assert result.status is expected, name
+    assert (backend.asked == ["TAG"]) is asked, name
+
+
+async def test_an_expired_cache_entry_is_not_accepted(make):
+    build, state = make
+    state.cache_authorization("TAG", "Accepted", None, "2020-01-01T00:00:00.000Z")
+    authorizer = build(LocalPreAuthorize=True)
+    assert (await authorizer.cached("TAG")).status is AuthStatus.EXPIRED
+    assert (await authorizer.decide("TAG", Backend(False))).status is INVALID
+
+
+async def test_the_backends_answer_is_remembered_with_its_parent(make):
+    build, _ = make
+    authorizer = build()
+    await authorizer.decide("TAG", Backend(True, AuthResult(ACCEPTED, "FLEET", "2099-01-01T00:00:00.000Z")))
+    cached = await authorizer.cached("TAG")
+    assert cached == AuthResult(ACCEPTED, "FLEET", "2099-01-01T00:00:00.000Z")
+    await authorizer.clear_cache()
+    assert await authorizer.cached("TAG") is None
