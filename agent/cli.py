@@ -100,6 +100,9 @@ def _sessions(args: argparse.Namespace) -> int:
             return EX_CONFIG
         state_dir = resolve_state_dir(settings, None, os.environ)
     db = Database(state_dir)
+    if not db.path.exists():
+        print(f"error: no state database at {db.path} (has the agent run with this state directory?)", file=sys.stderr)
+        return 1
     try:
         db.open()
         records = Journal(db).transactions(args.limit)

@@ -108,3 +108,10 @@ def test_demo_plays_a_scenario_and_prints_what_the_backend_received(tmp_path):
     start, stop = (int(x) for x in row.split()[7:9])
     assert stop > start  # 11 kW for ~3 s is ~9 Wh
     assert "connector 2: Available -> Preparing" in out and "Charging" in out
+
+
+def test_sessions_without_a_database_says_where_it_looked(tmp_path):
+    result = ladda("sessions", "--state-dir", str(tmp_path / "nowhere"))
+    assert result.returncode == 1
+    assert str(tmp_path / "nowhere" / "ladda.sqlite3") in result.stderr
+    assert not (tmp_path / "nowhere").exists()

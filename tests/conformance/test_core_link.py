@@ -1,0 +1,51 @@
+"""The backend link cut during a session (module 15, TC_036): charging goes on, nothing is lost."""
+
+from __future__ import annotations
+
+import asyncio
+
+from .helpers import anomalies, last_seq, ledger, messages, parse_time, plug_and_charge, wait_for, wait_status
+
+
+async def test_tc_036_connection_loss_during_transaction(charger):
+    stack = await charger(ocpp={"MeterValueSampleInterval": 1})
+    await plug_and_charge(stack)
+    await wait_for(stack, "MeterValues", count=2)
+    await stack.bench_request("link", state="cut")
+    await stack.bench_request("wait_for", field="link", value="cut")
+    cut_seq = await last_seq(stack)
+
+    # Offline: the EV keeps charging, and the driver ends the session with the same card
+    # (no Authorize is needed to stop one's own session).
+    status = await stack.bench_request("status")
+    energy_at_cut = status["connectors"][0]["energy_wh"]
+    await stack.bench_request("wait_for", connector=1, field="energy_wh", value=energy_at_cut + 20, op="ge", timeout=15)
+    await stack.bench_request("tap", uid="04A1B2C3")
+    await stack.bench_request("wait_for", connector=1, field="contactor_closed", value=False, timeout=10)
+    meter_at_stop = (await stack.bench_request("status"))["connectors"][0]["energy_wh"]
+    await asyncio.sleep(1.5)
+    assert await messages(stack, since=cut_seq) == []  # nothing got through the cut link
+
+    await stack.bench_request("link", state="up")
+    stop = (await wait_for(stack, "StopTransaction", since=cut_seq, timeout=20))[0]
+    await wait_status(stack, 1, "Finishing", since=cut_seq)
+
+    # Everything sampled while offline arrived, in order, stamped when it was measured.
+    (tx,) = await ledger(stack)
+    assert tx["stop_time"] is not None and tx["reason"] == "Local"
+    assert stop["meterStop"] == tx["meter_stop"] and abs(stop["meterStop"] - meter_at_stop) <= 1
+    samples = [parse_time(mv["timestamp"]) for mv in tx["meter_values"]]
+    assert samples == sorted(samples)
+    offline = [t for t in samples if t > parse_time(tx["start_time"])]
+    assert len(offline) >= 5  # one per second, including those taken while the link was cut
+    energies = [
+        float(sv["value"])
+        for mv in tx["meter_values"]
+        for sv in mv["sampledValue"]
+        if sv.get("measurand", "Energy.Active.Import.Register") == "Energy.Active.Import.Register"
+    ]
+    assert energies == sorted(energies) and energies[-1] <= stop["meterStop"]
+    assert parse_time(stop["timestamp"]) < parse_time((await messages(stack, "StopTransaction"))[0]["time"])
+    assert await anomalies(stack) == []
+    # The reconnect did not pretend to be a reboot.
+    assert await messages(stack, "BootNotification", since=cut_seq) == []
