@@ -80,6 +80,8 @@ async def run_agent(settings: Settings, state_dir: Path) -> RestartRequested | N
     except* RestartRequested as group:
         restart = _first(group, RestartRequested)
     finally:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(runtime.checkpoint_running(), 3.0)
         await hardware.close()
         db.close()
     return restart

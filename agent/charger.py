@@ -463,6 +463,14 @@ class ChargerRuntime:
                 if reading is not None:
                     self._queues[n].put_nowait((RecordSample(n, reading, "Sample.Clock", measurands, stamp), None))
 
+    async def checkpoint_running(self) -> None:
+        """On the way down: note each running transaction's meter value now, so the
+        PowerLoss stop made at the next start is as close to the truth as it can be."""
+        for n, local in list(self.local_tx.items()):
+            reading = await self._fresh_reading(n)
+            if reading is not None:
+                await self.db.run(self.journal.checkpoint, local, metering.energy_wh(reading), utc_now())
+
     # ------------------------------------------------------------ start and reset
     async def _close_unfinished_transactions(self) -> None:
         """A transaction still open at start-up was cut by a power loss or crash: end it

@@ -166,6 +166,14 @@ class Journal:
 
         self.db.transaction(work)
 
+    def checkpoint(self, local_tx: int, energy_wh: int, timestamp: str) -> None:
+        """Remember a running transaction's latest meter value without queueing a message."""
+        self.db.write(
+            "UPDATE transactions SET last_meter_wh = ?, last_meter_at = ? "
+            "WHERE local_id = ? AND stopped_at IS NULL AND (last_meter_wh IS NULL OR last_meter_wh <= ?)",
+            (energy_wh, timestamp, local_tx, energy_wh),
+        )
+
     def record_status(self, connector: int, status: str, error_code: str, timestamp: str) -> None:
         body = {"connector": connector, "status": status, "error_code": error_code, "timestamp": timestamp}
         self.db.transaction(lambda conn: _queue(conn, STATUS, None, body))

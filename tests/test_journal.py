@@ -145,3 +145,16 @@ def test_schema_version_is_recorded(db):
         assert conn.execute("PRAGMA user_version").fetchone()[0] >= 1
     finally:
         conn.close()
+
+
+def test_a_checkpoint_moves_forward_only_and_only_for_running_transactions(db):
+    journal = Journal(db)
+    local = journal.begin_transaction(1, "TAG1", 100, "2026-01-01T10:00:00.000Z", [])
+    journal.checkpoint(local, 250, "2026-01-01T10:00:30.000Z")
+    journal.checkpoint(local, 240, "2026-01-01T10:00:31.000Z")  # a stale reading never goes back
+    (record,) = journal.open_transactions()
+    assert (record.last_meter_wh, record.last_meter_at) == (250, "2026-01-01T10:00:30.000Z")
+    assert [e.kind for e in journal.pending()] == [TX_STARTED]  # nothing queued for the backend
+    journal.end_transaction(local, 300, "2026-01-01T10:01:00.000Z", "Local", None, [])
+    journal.checkpoint(local, 999, "2026-01-01T10:02:00.000Z")
+    assert journal.transactions()[0].last_meter_wh == 300
