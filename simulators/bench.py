@@ -364,6 +364,7 @@ class HardwareServer:
         self._handlers: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)  # e.g. the agent's state directory
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
         self._server = await asyncio.start_unix_server(self._handle, path=str(self.path), limit=MAX_LINE)

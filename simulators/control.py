@@ -77,6 +77,7 @@ class CommandTable:
 async def serve(path: str | os.PathLike[str], table: CommandTable) -> asyncio.AbstractServer:
     """Listen on a Unix socket at ``path`` (replacing a stale one) and answer requests."""
     sock_path = Path(path)
+    sock_path.parent.mkdir(parents=True, exist_ok=True)
     with contextlib.suppress(FileNotFoundError):
         sock_path.unlink()
 
