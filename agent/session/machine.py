@@ -198,7 +198,8 @@ def _update(charger: Charger, conn: Connector) -> Charger:
 def _can_start(charger: Charger, conn: Connector) -> bool:
     """Free for a new session: operative, healthy, no transaction, not promised to someone."""
     return (
-        conn.operative
+        not charger.closing
+        and conn.operative
         and conn.transaction is None
         and conn.authorization is None
         and not _pending_for(charger, conn.id)
@@ -225,8 +226,7 @@ def _stop(
     actions: list[Action] = [StopTransaction(conn.id, reason, id_tag)]
     if unlock:
         actions.append(Unlock(conn.id))
-    if operative != conn.operative:
-        actions.append(PersistAvailability(conn.id, operative))
+    # A scheduled change was persisted when it was scheduled (see _on_availability).
     conn = replace(
         conn,
         transaction=None,
@@ -397,10 +397,14 @@ def _on_availability(charger: Charger, event: AvailabilityRequested, now: float)
     actions: list[Action] = []
     for conn in targets:
         if conn.transaction is not None and not event.operative:
+            # Persisted now: should the agent restart before the transaction ends, the
+            # connector comes back Inoperative, as it would have become.
+            if conn.operative:
+                actions.append(PersistAvailability(conn.id, False))
             conn = replace(conn, scheduled_operative=False)
             scheduled = True
         else:
-            if conn.operative != event.operative:
+            if conn.operative != event.operative or conn.scheduled_operative is not None:
                 actions.append(PersistAvailability(conn.id, event.operative))
             conn = replace(conn, operative=event.operative, scheduled_operative=None)
             if not event.operative:
@@ -419,7 +423,7 @@ def _on_stop_all(charger: Charger, event: StopAllRequested, now: float) -> Resul
             charger, more = _stop(charger, conn, event.reason)
             actions += more
         charger = _update(charger, replace(charger.connectors[conn.id - 1], authorization=None))
-    return replace(charger, pending=()), actions
+    return replace(charger, pending=(), closing=True), actions
 
 
 def _on_unlock(charger: Charger, event: UnlockRequested, now: float) -> Result:

@@ -126,6 +126,8 @@ class Charger:
     faults: frozenset[str] = frozenset()
     pending: tuple[Pending, ...] = ()
     reported: tuple[Status, str] | None = None
+    #: Every transaction was ended for a reset; no new session until the restart.
+    closing: bool = False
 
     @classmethod
     def new(cls, count: int, policy: Policy, inoperative: frozenset[int] = frozenset()) -> Charger:
@@ -207,7 +209,7 @@ class AvailabilityRequested:
 
 @dataclass(frozen=True, slots=True)
 class StopAllRequested:
-    """End every transaction, e.g. before a reset."""
+    """End every transaction and start no new one: the charger is about to restart."""
 
     reason: StopReason
 

@@ -857,7 +857,7 @@ AVAILABILITY_CASES = [
     Case(
         "during_a_transaction_is_scheduled_and_charging_goes_on",
         [*STARTED, *charging(1), AvailabilityRequested(1, False)],
-        [Reply("Scheduled")],
+        [Reply("Scheduled"), PersistAvailability(1, False)],
     ),
     Case(
         "scheduled_change_applies_when_the_transaction_ends",
@@ -866,9 +866,13 @@ AVAILABILITY_CASES = [
             *OPEN_1,
             StopTransaction(1, StopReason.LOCAL, "T1"),
             Unlock(1),
-            PersistAvailability(1, False),
             ReportStatus(1, UNAVAILABLE),
         ],
+    ),
+    Case(
+        "operative_again_during_the_transaction_is_persisted_too",
+        [*STARTED, *charging(1), AvailabilityRequested(1, False), AvailabilityRequested(1, True)],
+        [Reply("Accepted"), PersistAvailability(1, True)],
     ),
     Case(
         "operative_again_cancels_the_scheduled_change",
@@ -890,7 +894,7 @@ AVAILABILITY_CASES = [
     Case(
         "connector_0_with_one_transaction_is_scheduled_for_it_only",
         [*STARTED, *charging(1), AvailabilityRequested(0, False)],
-        [Reply("Scheduled"), PersistAvailability(2, False), ReportStatus(2, UNAVAILABLE)],
+        [Reply("Scheduled"), PersistAvailability(1, False), PersistAvailability(2, False), ReportStatus(2, UNAVAILABLE)],
     ),
     Case(
         "connector_0_scheduled_part_applies_at_the_end",
@@ -900,7 +904,6 @@ AVAILABILITY_CASES = [
             Reply("Accepted"),
             StopTransaction(1, StopReason.REMOTE),
             Unlock(1),
-            PersistAvailability(1, False),
             ReportStatus(0, UNAVAILABLE),
             ReportStatus(1, UNAVAILABLE),
         ],
@@ -1284,3 +1287,19 @@ def test_two_connectors_second_card_while_first_session_waits_for_its_ev() -> No
 def test_max_current_change_adjusts_the_offer_without_touching_the_contactor() -> None:
     results = run([*STARTED, *charging(1), PolicyChanged(Policy(max_current=16.0))])
     assert last(results) == [OfferCurrent(1, 16.0)]
+
+
+def test_no_new_session_once_a_reset_has_ended_them():
+    """Between a Reset's StopAll and the restart, nothing may start (it would be cut by the restart)."""
+    results = run([
+        *STARTED,
+        *charging(1),
+        StopAllRequested(StopReason.SOFT_RESET),
+        PilotChanged(2, CP.B),
+        card("T2"),
+        AuthorizationResolved("T2", AuthStatus.ACCEPTED),
+        RemoteStartRequested("T3", 2),
+    ])
+    assert starts(results) == [StartTransaction(1, "T1")]
+    assert isinstance(results[-2][1][0], CardRejected)
+    assert results[-1][1] == [Reply("Rejected")]

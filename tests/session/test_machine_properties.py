@@ -186,6 +186,10 @@ class World:
     offered_at: dict[int, float]  # when the current offer last went up from zero
     reported: dict[int, tuple[Status, str]]
     now: float = 0.0
+    #: Inoperative persisted while a transaction runs: it applies when that transaction stops.
+    scheduled_off: set[int] = field(default_factory=set)
+    #: A reset stopped every transaction: no new one may start until the restart.
+    closing: bool = False
 
     @classmethod
     def at_boot(cls, trace: Trace) -> World:
@@ -213,6 +217,8 @@ class World:
             refused=dict(self.refused),
             closed=dict(self.closed),
             offer=dict(self.offer),
+            scheduled_off=set(self.scheduled_off),
+            closing=self.closing,
             offered_at=dict(self.offered_at),
             reported=dict(self.reported),
             now=self.now,
@@ -233,6 +239,9 @@ class World:
                 self.refused[action.connector] = False
             elif isinstance(action, StopTransaction):
                 self.in_transaction[action.connector] = False
+                if action.connector in self.scheduled_off:
+                    self.scheduled_off.discard(action.connector)
+                    self.operative[action.connector] = False
             elif isinstance(action, SwitchContactor):
                 self.closed[action.connector] = action.closed
             elif isinstance(action, OfferCurrent):
@@ -240,9 +249,15 @@ class World:
                     self.offered_at[action.connector] = self.now
                 self.offer[action.connector] = action.current_a
             elif isinstance(action, PersistAvailability):
-                self.operative[action.connector] = action.operative
+                if self.in_transaction.get(action.connector) and not action.operative:
+                    self.scheduled_off.add(action.connector)
+                else:
+                    self.operative[action.connector] = action.operative
+                    self.scheduled_off.discard(action.connector)
             elif isinstance(action, ReportStatus):
                 self.reported[action.connector] = (action.status, action.error_code)
+        if isinstance(event, StopAllRequested):
+            self.closing = True
         if isinstance(event, TransactionRefused) and self.in_transaction.get(event.connector):
             self.refused[event.connector] = True
 
@@ -334,6 +349,7 @@ def test_transactions_start_only_with_an_ev_on_an_operative_healthy_connector(tr
                     n = action.connector
                     assert world.pilot[n].plugged, trace.where(index)
                     assert before.operative[n] and not world.faulted(n), trace.where(index)
+                    assert not before.closing, f"started during a reset\n{trace.where(index)}"
 
 
 def test_reported_statuses_follow_ocpp_16(traces: list[Trace]) -> None:
