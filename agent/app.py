@@ -3,17 +3,18 @@
 Order matters for safety: the state database opens first (a charger that cannot
 record must not charge), then the hardware with its outputs driven safe, then the
 charger runtime, and only then the backend link: charging never waits for a backend.
-On the way out, the hardware closes (contactors open) whatever happened.
+On the way out, whatever ended the run, contactors open and offers are withdrawn while
+the transports still work, then the journal is checkpointed and cable locks released.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
 import subprocess
 import sys
+from collections.abc import Awaitable
 from pathlib import Path
 
 import structlog
@@ -26,7 +27,7 @@ from .journal import Journal
 from .ocpp16.configuration import Configuration
 from .ocpp16.session import Ocpp16Link
 from .settings import Settings
-from .store import ChargerState, Database
+from .store import ChargerState, Database, StoreError
 
 log = structlog.get_logger(__name__)
 
@@ -69,22 +70,54 @@ async def run_agent(settings: Settings, state_dir: Path) -> RestartRequested | N
              state_dir=str(state_dir), backend=link.url)
     restart: RestartRequested | None = None
     try:
-        async with asyncio.TaskGroup() as tg:
-            for service in hardware.services:
-                tg.create_task(service(), name="hardware-service")
-            await _open_hardware(hardware)
-            tg.create_task(runtime.run(), name="charger")
-            await runtime.ready.wait()
-            log.info("charger ready")
-            tg.create_task(link.run(), name="ocpp-link")
+        # Transports (bus pollers, the bench link) live in an outer group so that they still
+        # work while the charger is made safe on the way out, whatever ended it.
+        async with asyncio.TaskGroup() as transports:
+            services = [transports.create_task(service(), name="hardware-service") for service in hardware.services]
+            try:
+                await _open_hardware(hardware)
+                async with asyncio.TaskGroup() as tg:
+                    tg.create_task(runtime.run(), name="charger")
+                    await runtime.ready.wait()
+                    log.info("charger ready")
+                    tg.create_task(link.run(), name="ocpp-link")
+            finally:
+                await _make_safe(hardware, runtime)
+                for task in services:
+                    task.cancel()
     except* RestartRequested as group:
         restart = _first(group, RestartRequested)
     finally:
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(runtime.checkpoint_running(), 3.0)
         await hardware.close()
         db.close()
     return restart
+
+
+async def _make_safe(hardware: Hardware, runtime: ChargerRuntime) -> None:
+    """On the way out: contactors open and offers withdrawn first, then the running
+    transactions' meter values noted, and only then the cable locks released."""
+
+    async def attempt(what: str, action: Awaitable[object], timeout: float = 2.0) -> None:
+        try:
+            await asyncio.wait_for(action, timeout)
+        except Exception as exc:  # noqa: BLE001 - keep going: every output gets its chance
+            log.error("could not make safe", device=what, error=str(exc) or type(exc).__name__)
+
+    for n, contactor in hardware.contactors.items():
+        await attempt(f"contactor {n}", contactor.switch(False))
+    for n, pilot in hardware.pilots.items():
+        await attempt(f"pilot {n}", pilot.offer(0.0))
+    await attempt("journal checkpoint", runtime.checkpoint_running(), 3.0)
+    for n, lock in hardware.locks.items():
+        await attempt(f"cable lock {n}", lock.set_locked(False))
+
+
+def _leaves(error: BaseException) -> list[BaseException]:
+    """The exceptions inside (possibly nested) exception groups."""
+    inner = getattr(error, "exceptions", None)
+    if inner is None:
+        return [error]
+    return [leaf for e in inner for leaf in _leaves(e)]
 
 
 def _first(error: BaseException, kind: type[RestartRequested]) -> RestartRequested | None:
@@ -98,6 +131,27 @@ def _first(error: BaseException, kind: type[RestartRequested]) -> RestartRequest
     return None
 
 
+def _reboot(command: list[str]) -> bool:
+    """Run the configured reboot command; False (and why, in the log) if it failed."""
+    log.warning("hard reset: rebooting the controller", command=command)
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        log.error("reboot command failed; restarting the agent instead", command=command, error=str(exc))
+        return False
+    if result.returncode != 0:
+        log.error(
+            "reboot command failed; restarting the agent instead",
+            command=command, exit_code=result.returncode, stderr=result.stderr.strip()[-500:],
+        )
+        return False
+    return True
+
+
+class StartFailed(Exception):
+    """The agent cannot run here (state directory, hardware); the message says why."""
+
+
 def serve(settings: Settings, state_dir: Path) -> int:
     """The ``ladda run`` process: run, and carry out a reset by restarting."""
 
@@ -105,21 +159,38 @@ def serve(settings: Settings, state_dir: Path) -> int:
         task = asyncio.current_task()
         loop = asyncio.get_running_loop()
         assert task is not None
+        stopping = False
+
+        def stop() -> None:
+            # Only the first signal cancels: a second one must not cut the safe shutdown short.
+            nonlocal stopping
+            if stopping:
+                log.warning("already stopping; opening contactors and closing the journal first")
+                return
+            stopping = True
+            task.cancel()
+
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, task.cancel)
+            loop.add_signal_handler(sig, stop)
         try:
             return await run_agent(settings, state_dir)
         except asyncio.CancelledError:
             log.info("stopped")
             return None
+        except Exception as exc:
+            causes = _leaves(exc)
+            if causes and all(isinstance(e, (StoreError, DeviceError)) for e in causes):
+                raise StartFailed("; ".join(str(e) for e in causes)) from None
+            raise
 
-    restart = asyncio.run(main())
+    try:
+        restart = asyncio.run(main())
+    except StartFailed as exc:
+        log.error("cannot run", error=str(exc))
+        return 1
     if restart is None:
         return 0
-    if restart.hard and settings.system.reboot_command:
-        log.warning("hard reset: rebooting the controller", command=list(settings.system.reboot_command))
-        with contextlib.suppress(OSError):
-            subprocess.run(list(settings.system.reboot_command), check=False)
+    if restart.hard and settings.system.reboot_command and _reboot(list(settings.system.reboot_command)):
         return 0
     log.warning("restarting the agent", reason=str(restart))
     sys.stdout.flush()

@@ -18,9 +18,28 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Protocol
 
+import structlog
+
 from .ocpp16.configuration import Configuration
 from .session.model import AuthStatus
-from .store import ChargerState, Database, parse_iso
+from .store import ChargerState, Database, iso
+
+log = structlog.get_logger(__name__)
+
+
+def parse_expiry(text: str | None) -> datetime | None:
+    """A backend's expiryDate as an aware UTC time; None when absent or unreadable.
+
+    Backends send all sorts: with or without an offset, with or without 'Z'. A time
+    without an offset is taken as UTC (OCPP timestamps are UTC).
+    """
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,16 +103,22 @@ class Authorizer:
         if row is None:
             return None
         status = AuthStatus(row["status"])
-        if row["expiry"] and parse_iso(row["expiry"]) < datetime.now(timezone.utc):
+        expiry = parse_expiry(row["expiry"])
+        if expiry is not None and expiry < datetime.now(timezone.utc):
             status = AuthStatus.EXPIRED
         return AuthResult(status, row["parent_id_tag"], row["expiry"])
 
     async def remember(self, id_tag: str, result: AuthResult) -> None:
         """Keep the backend's answer for this idTag, when the cache is enabled."""
-        if self.config.bool("AuthorizationCacheEnabled"):
-            await self.db.run(
-                self.state.cache_authorization, id_tag, result.status.value, result.parent_id_tag, result.expiry
-            )
+        if not self.config.bool("AuthorizationCacheEnabled"):
+            return
+        expiry = parse_expiry(result.expiry)
+        if result.expiry and expiry is None:
+            # Unreadable: better a card that must ask the backend again than one cached forever.
+            log.warning("unreadable expiryDate from the backend; not caching", id_tag=id_tag, expiry=result.expiry)
+            return
+        stored = iso(expiry) if expiry is not None else None
+        await self.db.run(self.state.cache_authorization, id_tag, result.status.value, result.parent_id_tag, stored)
 
     async def clear_cache(self) -> None:
         await self.db.run(self.state.clear_authorization_cache)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -67,6 +67,9 @@ log = structlog.get_logger(__name__)
 
 METER_POLL_S = 1.0
 METER_STALE_S = 5.0
+#: How often a running transaction's meter value is noted in the journal, whatever the
+#: OCPP sample interval: the most a crash without a readable meter afterwards can lose.
+CHECKPOINT_S = 10.0
 METER_FAILURE = "PowerMeterFailure"
 SWITCH_FAILURE = "PowerSwitchFailure"
 LOCK_FAILURE = "ConnectorLockFailure"
@@ -158,16 +161,30 @@ class ChargerRuntime:
             for n in self._queues:
                 tg.create_task(self._worker(n), name=f"worker-{n}")
             for n in self.numbers:
-                tg.create_task(self._watch_pilot(n), name=f"pilot-{n}")
-                tg.create_task(self._poll_meter(n), name=f"meter-{n}")
-                tg.create_task(self._sample_periodically(n), name=f"sampler-{n}")
-            tg.create_task(self._watch_cards(), name="cards")
-            tg.create_task(self._sample_clock_aligned(), name="aligned")
-            tg.create_task(self._tick(), name="tick")
+                tg.create_task(self._supervised(f"pilot {n}", lambda n=n: self._watch_pilot(n)))
+                tg.create_task(self._supervised(f"meter {n}", lambda n=n: self._poll_meter(n)))
+                tg.create_task(self._supervised(f"sampler {n}", lambda n=n: self._sample_periodically(n)))
+            tg.create_task(self._supervised("card reader", self._watch_cards))
+            tg.create_task(self._supervised("clock-aligned sampler", self._sample_clock_aligned))
+            tg.create_task(self._supervised("tick", self._tick))
             self.feed(Started())
             self.ready.set()
             hard = await self._restart
             raise RestartRequested(hard)
+
+    async def _supervised(self, name: str, loop: Callable[[], Awaitable[None]]) -> None:
+        """Run a long-lived loop; if it fails (a driver bug, a device answering nonsense),
+        log it once and start it again, so one bad input never stops the charger."""
+        failing = False
+        while True:
+            try:
+                await loop()
+                return
+            except Exception as exc:  # noqa: BLE001 - whatever a device does, the charger carries on
+                if not failing:
+                    log.exception("task failed; restarting it", task=name, error=str(exc))
+                failing = True
+                await asyncio.sleep(1.0)
 
     def feed(self, event: Event) -> str | None:
         """Step the machine with one event; dispatch its actions; return its reply, if any."""
@@ -269,6 +286,8 @@ class ChargerRuntime:
                 # Nothing may be charged that is not on record: stop offering energy.
                 log.critical("cannot write the journal; charging suspended", error=str(exc))
                 self.feed(FaultRaised(0, STORAGE_FAILURE))
+            except Exception as exc:  # noqa: BLE001 - a bug in one action must not stop the others
+                log.exception("action failed", connector=connector, action=repr(item), error=str(exc))
             finally:
                 if future is not None and not future.done():
                     future.set_result("UnlockFailed")
@@ -276,7 +295,7 @@ class ChargerRuntime:
 
     async def _execute(self, item: object, future: asyncio.Future[str] | None) -> None:
         if isinstance(item, SwitchContactor):
-            if item.closed and not await self._lock_cable(item.connector):
+            if item.closed and not await self._may_still_close(item.connector):
                 return
             await self.hardware.contactors[item.connector].switch(item.closed)
             log.info("contactor", connector=item.connector, closed=item.closed)
@@ -301,6 +320,18 @@ class ChargerRuntime:
         elif isinstance(item, RecordSample):
             await self._journal_sample(item)
 
+    async def _may_still_close(self, n: int) -> bool:
+        """Last check before energising: actions run in order, so by now the machine may
+        have changed its mind (EV gone, fault), or the start may not be on record."""
+        conn = self.charger.connector(n)
+        if conn is None or not conn.contactor_closed or n not in self.local_tx:
+            log.info("contactor stays open: no longer wanted or not on record", connector=n)
+            return False
+        if not await self._lock_cable(n):
+            return False
+        conn = self.charger.connector(n)  # the lock may have taken a while
+        return conn is not None and conn.contactor_closed
+
     async def _lock_cable(self, n: int) -> bool:
         """Lock a socket outlet's cable before energising it; a lock that fails is a fault."""
         lock = self.hardware.locks.get(n)
@@ -323,10 +354,13 @@ class ChargerRuntime:
 
     async def _journal_start(self, action: StartTransaction) -> None:
         n = action.connector
-        reading = self.readings.get(n) or await self._fresh_reading(n)
-        meter_wh = metering.energy_wh(reading) if reading else 0
+        reading = await self._fresh_reading(n)
         if reading is None:
-            log.error("no meter reading at transaction start; recording 0 Wh", connector=n)
+            # A start without a meter value would bill the meter's whole register at the stop.
+            log.error("no meter reading: transaction not started", connector=n, id_tag=action.id_tag)
+            self.feed(FaultRaised(n, METER_FAILURE))
+            return
+        meter_wh = metering.energy_wh(reading)
         begin = self._samples(reading, "StopTxnSampledData", n)
         timestamp = utc_now()
         local = await self.db.run(self.journal.begin_transaction, n, action.id_tag, meter_wh, timestamp, begin)
@@ -372,7 +406,11 @@ class ChargerRuntime:
 
     # ------------------------------------------------------------ authorization
     async def _authorize(self, id_tag: str) -> None:
-        result = await self.authorizer.decide(id_tag, self.uplink)
+        try:
+            result = await self.authorizer.decide(id_tag, self.uplink)
+        except Exception as exc:  # noqa: BLE001 - a card must never take the charger down
+            log.exception("authorization failed; card refused", id_tag=id_tag, error=str(exc))
+            result = AuthResult(AuthStatus.INVALID)
         log.info("authorization", id_tag=id_tag, status=result.status.value)
         self.feed(AuthorizationResolved(id_tag, result.status, result.parent_id_tag))
 
@@ -398,9 +436,14 @@ class ChargerRuntime:
         """Keep a fresh reading; a meter silent for METER_STALE_S is a fault, logged once."""
         failing_since: float | None = None
         faulted = False
+        checkpointed = self._clock()
         while True:
             try:
                 self.readings[n] = await asyncio.wait_for(self.hardware.meters[n].read(), METER_POLL_S * 2)
+                if n in self.local_tx and self._clock() - checkpointed >= CHECKPOINT_S:
+                    checkpointed = self._clock()
+                    wh = metering.energy_wh(self.readings[n])
+                    await self.db.run(self.journal.checkpoint, self.local_tx[n], wh, utc_now())
             except (DeviceError, asyncio.TimeoutError) as exc:
                 now = self._clock()
                 if failing_since is None:
@@ -419,10 +462,12 @@ class ChargerRuntime:
             await asyncio.sleep(METER_POLL_S)
 
     async def _fresh_reading(self, n: int) -> MeterReading | None:
+        """A reading taken now, else the last one if it is not stale, else None."""
         try:
             reading = await asyncio.wait_for(self.hardware.meters[n].read(), 1.5)
         except (DeviceError, asyncio.TimeoutError):
-            return self.readings.get(n)
+            last = self.readings.get(n)
+            return last if last is not None and time.time() - last.timestamp < METER_STALE_S else None
         self.readings[n] = reading
         return reading
 
@@ -478,6 +523,11 @@ class ChargerRuntime:
         for record in await self.db.run(self.journal.open_transactions):
             meter_wh = record.last_meter_wh if record.last_meter_wh is not None else record.meter_start_wh
             stamp = record.last_meter_at or record.started_at
+            # The register has not moved since the power went (no session ran since), so
+            # reading it now recovers what the last checkpoint missed.
+            reading = await self._fresh_reading(record.connector) if record.connector in self.hardware.meters else None
+            if reading is not None and metering.energy_wh(reading) >= meter_wh:
+                meter_wh = metering.energy_wh(reading)
             await self.db.run(
                 self.journal.end_transaction, record.local_id, meter_wh, stamp, StopReason.POWER_LOSS.value, None, []
             )

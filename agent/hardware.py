@@ -40,8 +40,9 @@ class Hardware:
             await device.open()  # type: ignore[attr-defined]
 
     async def close(self) -> None:
-        """Close in reverse order; never raises, so every device gets its chance."""
-        for device in reversed(self.devices()):
+        """Close outputs first (contactors, then pilots, then locks); never raises, so
+        every device gets its chance."""
+        for device in self.devices():
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(device.close(), 2.0)  # type: ignore[attr-defined]
 

@@ -235,7 +235,9 @@ class Journal:
         return self._records("ORDER BY t.local_id DESC LIMIT ?", (limit,))
 
     def backend_to_local(self, backend_id: int) -> TransactionRecord | None:
-        records = self._records("WHERE t.backend_id = ?", (backend_id,))
+        # Open first, then newest: a backend that reuses ids (after its database was reset)
+        # must still reach the transaction running now.
+        records = self._records("WHERE t.backend_id = ? ORDER BY t.stopped_at IS NOT NULL, t.local_id DESC", (backend_id,))
         return records[0] if records else None
 
     def _records(self, where: str, params: tuple[Any, ...] = ()) -> list[TransactionRecord]:

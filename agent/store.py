@@ -136,15 +136,15 @@ class Database:
             conn = self.conn
             try:
                 conn.execute("BEGIN IMMEDIATE")
-                try:
-                    result = work(conn)
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
+                result = work(conn)
                 conn.execute("COMMIT")
                 return result
-            except sqlite3.Error as exc:
-                raise StoreError(f"state database {self.path}: {exc}") from exc
+            except BaseException as exc:
+                if conn.in_transaction:  # also when COMMIT itself failed (disk full)
+                    conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise StoreError(f"state database {self.path}: {exc}") from exc
+                raise
 
     def read(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> list[sqlite3.Row]:
         with self._lock:

@@ -153,7 +153,10 @@ async def _demo(scenario: Scenario, workdir: Path) -> int:
         await player.play(scenario)
         ledger = await settle(stack)
         messages = (await csms.request("messages", cp=CP_ID, action="StatusNotification"))["messages"]
-    except (HarnessError, ControlError, OSError) as exc:
+    except HarnessError as exc:  # its message carries the log of the process that failed
+        print(f"\ndemo failed: {exc}", file=sys.stderr)
+        return 1
+    except (ControlError, OSError) as exc:
         print(f"\ndemo failed: {exc}", file=sys.stderr)
         print(f"agent log tail:\n{stack.agent_log()}", file=sys.stderr)
         return 1

@@ -218,17 +218,34 @@ class Stack:
         return await self.agent_process.stop(sig)
 
     async def wait_booted(self, since_seq: int = 0, timeout: float = 20.0) -> list[dict[str, Any]]:
-        """Wait for the agent's BootNotification and its first status reports (0..N)."""
-        try:
+        """Wait for the agent's BootNotification and its first status reports (0..N).
+
+        Fails at once, with the agent's log, if the agent process exits meanwhile (a bad
+        configuration exits with status 78 before it ever connects).
+        """
+
+        async def booted() -> list[dict[str, Any]]:
             await self.csms.request("wait_for", cp=self.cp_id, action="BootNotification", since_seq=since_seq, timeout=timeout)
             reply = await self.csms.request(
                 "wait_for", cp=self.cp_id, action="StatusNotification", count=self.connectors + 1,
                 since_seq=since_seq, timeout=timeout,
             )
+            return list(reply["messages"])
+
+        assert self.agent_process is not None and self.agent_process.proc is not None
+        waiting = asyncio.ensure_future(booted())
+        exited = asyncio.ensure_future(self.agent_process.proc.wait())
+        try:
+            await asyncio.wait({waiting, exited}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            exited.cancel()
+        if not waiting.done():
+            waiting.cancel()
+            raise HarnessError(f"agent exited with status {self.agent_process.proc.returncode}:\n{self.agent_log()}")
+        try:
+            return waiting.result()
         except Exception as exc:
-            log = _tail(self.workdir / "agent.log") if self.agent_process else ""
-            raise HarnessError(f"agent did not boot: {exc}\n{log}") from exc
-        return list(reply["messages"])
+            raise HarnessError(f"agent did not boot: {exc}\n{self.agent_log()}") from exc
 
     async def bench_request(self, cmd: str, **args: Any) -> dict[str, Any]:
         assert self.bench is not None

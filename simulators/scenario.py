@@ -82,6 +82,14 @@ def parse_scenario(data: dict[str, Any], source: str) -> Scenario:
             errors.append(f"{source}: unknown key {key!r}; allowed: {', '.join(TOP_LEVEL)}")
         elif not _type_ok(value, TOP_LEVEL[key]):
             errors.append(f"{source}: {key} = {value!r}: must be {TOP_LEVEL[key].__name__}")
+    ocpp = data.get("ocpp", {})
+    if isinstance(ocpp, dict):
+        from agent.ocpp16.keys import check_initial  # the agent's own rules for these values
+
+        for key, value in ocpp.items():
+            problem = check_initial(key, value)
+            if problem:
+                errors.append(f"{source}: ocpp.{key} = {value!r}: {problem}")
     connectors = data.get("connectors", 1)
     if _type_ok(connectors, int) and not 1 <= connectors <= 8:
         errors.append(f"{source}: connectors = {connectors}: must be between 1 and 8")

@@ -88,3 +88,23 @@ async def test_the_backends_answer_is_remembered_with_its_parent(make):
     assert cached == AuthResult(ACCEPTED, "FLEET", "2099-01-01T00:00:00.000Z")
     await authorizer.clear_cache()
     assert await authorizer.cached("TAG") is None
+
+
+@pytest.mark.parametrize(
+    ("expiry", "cached_status"),
+    [
+        ("2099-01-01T00:00:00", ACCEPTED),  # no offset: taken as UTC
+        ("2099-01-01T00:00:00+02:00", ACCEPTED),
+        ("2001-01-01T00:00:00", AuthStatus.EXPIRED),
+        ("next tuesday", None),  # unreadable: not cached at all
+    ],
+)
+async def test_backend_expiry_dates_in_any_form_never_break_a_decision(make, expiry, cached_status):
+    build, _ = make
+    authorizer = build(LocalPreAuthorize=True)
+    first = await authorizer.decide("TAG", Backend(True, AuthResult(ACCEPTED, None, expiry)))
+    assert first.status is ACCEPTED
+    cached = await authorizer.cached("TAG")
+    assert (cached.status if cached else None) is cached_status
+    again = await authorizer.decide("TAG", Backend(False))
+    assert again.status is (ACCEPTED if cached_status is ACCEPTED else INVALID)

@@ -115,3 +115,13 @@ def test_sessions_without_a_database_says_where_it_looked(tmp_path):
     assert result.returncode == 1
     assert str(tmp_path / "nowhere" / "ladda.sqlite3") in result.stderr
     assert not (tmp_path / "nowhere").exists()
+
+
+def test_run_with_an_unusable_state_directory_says_so_and_exits_1(tmp_path):
+    config = tmp_path / "ladda.toml"
+    config.write_text('[charge_point]\nid = "X"\n[backend]\nurl = "ws://127.0.0.1:9/ocpp"\n')
+    (tmp_path / "blocker").write_text("a file where the state directory should be")
+    result = ladda("run", "-c", str(config), "--state-dir", str(tmp_path / "blocker" / "state"))
+    assert result.returncode == 1
+    assert "cannot run" in result.stdout + result.stderr
+    assert str(tmp_path / "blocker") in result.stdout + result.stderr

@@ -79,7 +79,7 @@ class Configuration:
         unknown = [name for name in wanted if name not in KEYS]
         return known, unknown
 
-    def change(self, name: str, raw: str) -> str:
+    async def change(self, name: str, raw: str) -> str:
         """ChangeConfiguration: Accepted, Rejected, RebootRequired or NotSupported."""
         spec = KEYS.get(name)
         if spec is None:
@@ -91,13 +91,14 @@ class Configuration:
         except ValueError as exc:
             log.info("configuration change rejected", key=name, value=raw, reason=str(exc))
             return "Rejected"
-        self.set(name, value)
+        await self.set(name, value)
         return "RebootRequired" if spec.reboot_required else "Accepted"
 
-    def set(self, name: str, value: Value) -> None:
-        """Set, persist and announce a value (also used by the agent itself, e.g. heartbeat)."""
+    async def set(self, name: str, value: Value) -> None:
+        """Set, persist (on the database thread) and announce a value; also used by the
+        agent itself, e.g. for the heartbeat interval a backend gives at boot."""
         if self._state is not None:
-            self._state.set_config_value(name, KeySpec.render(value))
+            await self._state.db.run(self._state.set_config_value, name, KeySpec.render(value))
         self._values[name] = value
         for listener in self._listeners:
             listener(name, value)

@@ -45,13 +45,14 @@ class Handlers(Rpc):
 
     @on(Action.remote_start_transaction)
     async def on_remote_start(self, id_tag: str, connector_id: int | None = None, **_: Any) -> Any:
-        status = self.runtime.remote_start(id_tag, connector_id)
+        # OCPP 1.6 section 4.2.1: no remote start or stop before the boot is Accepted.
+        status = self.runtime.remote_start(id_tag, connector_id) if self.session.booted else "Rejected"
         log.info("remote start", id_tag=id_tag, connector=connector_id, answer=status)
         return call_result.RemoteStartTransaction(status=status)
 
     @on(Action.remote_stop_transaction)
     async def on_remote_stop(self, transaction_id: int) -> Any:
-        status = await self.runtime.remote_stop(transaction_id)
+        status = await self.runtime.remote_stop(transaction_id) if self.session.booted else "Rejected"
         log.info("remote stop", transaction_id=transaction_id, answer=status)
         return call_result.RemoteStopTransaction(status=status)
 
@@ -83,7 +84,7 @@ class Handlers(Rpc):
 
     @on(Action.change_configuration)
     async def on_change_configuration(self, key: str, value: str) -> Any:
-        status = self.session.config.change(key, value)
+        status = await self.session.config.change(key, value)
         log.info("configuration change", key=key, value=value, answer=status)
         return call_result.ChangeConfiguration(status=status)
 

@@ -13,10 +13,6 @@ from ocpp.v16 import call
 
 from ..journal import METER_SAMPLE, STATUS, TX_STARTED, TX_STOPPED, Entry
 
-#: Shown while a transaction's start has not been answered; never sent.
-UNKNOWN_TRANSACTION = None
-
-
 class NotSendable(Exception):
     """An entry that cannot be expressed in OCPP 1.6 (e.g. a stop whose start was never accepted)."""
 
@@ -53,6 +49,10 @@ def request_for(entry: Entry) -> Any:
             timestamp=body["timestamp"],
         )
     if entry.kind == METER_SAMPLE:
+        if entry.local_tx is not None and entry.backend_tx is None:
+            # Entries are sent in order, so the start was abandoned: without its id these
+            # values would read as values of no transaction.
+            raise NotSendable("the backend never accepted this transaction's start")
         return call.MeterValues(
             connector_id=body["connector"],
             transaction_id=entry.backend_tx if entry.local_tx is not None else None,

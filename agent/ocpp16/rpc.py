@@ -14,6 +14,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from websockets.exceptions import ConnectionClosed
+
 from ocpp.exceptions import NotImplementedError as OcppNotImplemented
 from ocpp.exceptions import NotSupportedError, OCPPError
 from ocpp.messages import Call, CallError, unpack
@@ -87,6 +89,8 @@ class Rpc(ChargePoint):
             raise CallFailed(action, error.code, error.description) from error
         except asyncio.TimeoutError as error:
             raise CallFailed(action, "Timeout", f"no answer within {self._response_timeout:g} s") from error
+        except (ConnectionClosed, OSError) as error:
+            raise CallFailed(action, "ConnectionLost", str(error) or type(error).__name__) from error
 
 
 def _unique_id_of(raw: Any) -> str:

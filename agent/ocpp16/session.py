@@ -27,6 +27,7 @@ from ..session.model import AuthStatus
 from ..settings import Settings
 from ..store import Database
 from .configuration import Configuration
+from .keys import KEYS
 from .handlers import Handlers
 from .outbound import NotSendable, meter_value, request_for, status_notification
 from .rpc import CallFailed
@@ -58,6 +59,7 @@ class Ocpp16Link:
         self._booted = False
         self._wake = asyncio.Event()
         self._triggers: asyncio.Queue[tuple[str, int | None]] = asyncio.Queue()
+        self._boot_now = asyncio.Event()
         self.url = settings.backend.url.rstrip("/") + "/" + settings.charge_point.id
         self.connected = asyncio.Event()
 
@@ -80,7 +82,15 @@ class Ocpp16Link:
             return None
         return _auth_result(answer.id_tag_info)
 
+    @property
+    def booted(self) -> bool:
+        """BootNotification was Accepted since this process started."""
+        return self._booted
+
     def trigger(self, message: str, connector: int | None) -> None:
+        if message == "BootNotification" and not self._booted:
+            self._boot_now.set()  # a backend provisioning a Pending charger wants it now
+            return
         self._triggers.put_nowait((message, connector))
 
     # ------------------------------------------------------------ connection loop
@@ -155,11 +165,24 @@ class Ocpp16Link:
             interval = int(answer.interval)
             log.info("boot notification", status=answer.status, interval=interval)
             if answer.status == "Accepted":
-                if interval > 0:
-                    self.config.set("HeartbeatInterval", interval)
+                await self._adopt_heartbeat_interval(interval)
                 self._booted = True
                 return
-            await asyncio.sleep(interval if interval > 0 else 30)
+            self._boot_now.clear()
+            try:  # until the interval ends, or the backend triggers a BootNotification
+                await asyncio.wait_for(self._boot_now.wait(), interval if interval > 0 else 30)
+            except TimeoutError:
+                pass
+
+    async def _adopt_heartbeat_interval(self, interval: int) -> None:
+        if interval <= 0:
+            return
+        try:
+            value = KEYS["HeartbeatInterval"].parse(interval)
+        except ValueError as exc:
+            log.warning("ignoring the backend's heartbeat interval", interval=interval, reason=str(exc))
+            return
+        await self.config.set("HeartbeatInterval", value)
 
     def _boot_request(self) -> Any:
         cp = self.settings.charge_point
@@ -267,8 +290,12 @@ class Ocpp16Link:
                 if entry.kind == STATUS:
                     await self.db.run(self.journal.mark_done, entry.seq, f"failed: {exc.code}")
                     return
+                if exc.code in ("Timeout", "ConnectionLost"):
+                    # Not the backend refusing the message: the link is not working. Drop
+                    # it and reconnect; the entry stays first in line and is not counted.
+                    raise ConnectionError(f"{exc}; reconnecting") from exc
                 attempts = await self.db.run(self.journal.count_attempt, entry.seq)
-                if exc.code != "Timeout" and attempts >= self.config.int("TransactionMessageAttempts"):
+                if attempts >= self.config.int("TransactionMessageAttempts"):
                     log.error("backend refused a transaction message", seq=entry.seq, error=str(exc), attempts=attempts)
                     await self.db.run(self.journal.mark_done, entry.seq, f"abandoned: {exc.code}")
                     return

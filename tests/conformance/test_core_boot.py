@@ -65,3 +65,38 @@ async def test_boot_rejected_sends_nothing_else_until_accepted(csms, charger):
         assert "StatusNotification:1:Preparing" in seen
     finally:
         await csms.request("set_boot", status="Accepted", interval=300)
+
+
+async def test_while_pending_remote_start_is_rejected(csms, charger):
+    await csms.request("set_boot", status="Pending", interval=1)
+    try:
+        stack = await charger(boot=False)
+        await wait_for(stack, "BootNotification", timeout=15)
+        await stack.bench_request("plug", connector=1, max_current=16)
+        reply = await csms.request(
+            "call", cp=stack.cp_id, action="RemoteStartTransaction", payload={"idTag": "04A1B2C3", "connectorId": 1}
+        )
+        assert reply["result"] == {"status": "Rejected"}
+        await asyncio.sleep(1.0)
+        assert (await stack.bench_request("status"))["connectors"][0]["contactor_closed"] is False
+        assert set(await actions(stack)) == {"BootNotification"}
+    finally:
+        await csms.request("set_boot", status="Accepted", interval=300)
+
+
+async def test_a_triggered_boot_notification_while_pending_is_sent_at_once(csms, charger):
+    await csms.request("set_boot", status="Pending", interval=60)
+    try:
+        stack = await charger(boot=False)
+        await wait_for(stack, "BootNotification", timeout=15)
+        await csms.request("set_boot", status="Accepted", interval=300)
+        reply = await csms.request(
+            "call", cp=stack.cp_id, action="TriggerMessage", payload={"requestedMessage": "BootNotification"}
+        )
+        assert reply["result"] == {"status": "Accepted"}
+        await wait_for(stack, "BootNotification", count=2, timeout=5)  # not after the 60 s interval
+        await wait_for(stack, "StatusNotification", count=2, timeout=10)
+        await asyncio.sleep(0.5)
+        assert (await actions(stack)).count("BootNotification") == 2  # no extra boot afterwards
+    finally:
+        await csms.request("set_boot", status="Accepted", interval=300)

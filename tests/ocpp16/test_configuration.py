@@ -47,25 +47,25 @@ def test_every_required_core_key_is_supported():
         ("NoSuchKey", "1", "NotSupported"),
     ],
 )
-def test_change_configuration_answers(state, key, value, answer):
+async def test_change_configuration_answers(state, key, value, answer):
     config = Configuration({}, state, 2)
-    assert config.change(key, value) == answer
+    assert await config.change(key, value) == answer
 
 
-def test_changes_persist_and_override_the_file(state):
+async def test_changes_persist_and_override_the_file(state):
     config = Configuration({"MeterValueSampleInterval": 60}, state, 1)
     assert config.int("MeterValueSampleInterval") == 60
-    config.change("MeterValueSampleInterval", "15")
+    await config.change("MeterValueSampleInterval", "15")
     again = Configuration({"MeterValueSampleInterval": 60}, state, 1)
     assert again.int("MeterValueSampleInterval") == 15
 
 
-def test_listeners_hear_accepted_changes_only(state):
+async def test_listeners_hear_accepted_changes_only(state):
     config = Configuration({}, state, 1)
     heard = []
     config.subscribe(lambda name, value: heard.append((name, value)))
-    config.change("ConnectionTimeOut", "abc")
-    config.change("ConnectionTimeOut", "45")
+    await config.change("ConnectionTimeOut", "abc")
+    await config.change("ConnectionTimeOut", "45")
     assert heard == [("ConnectionTimeOut", 45)]
 
 
