@@ -124,7 +124,8 @@ def _sessions(args: argparse.Namespace) -> int:
 
 
 def _print_sessions(rows: list[dict[str, object]]) -> None:
-    header = ("local", "backend", "conn", "idTag", "started", "stopped", "Wh start", "Wh stop", "kWh", "reason", "unsent")
+    header = ("local", "backend", "conn", "idTag", "started", "stopped", "Wh start", "Wh stop", "kWh", "reason", "unsent",
+              "abandoned")
     lines = [header]
     for r in rows:
         stop = r["meter_stop_wh"]
@@ -134,6 +135,7 @@ def _print_sessions(rows: list[dict[str, object]]) -> None:
                 str(r["local_id"]), str(r["backend_id"] or "-"), str(r["connector"]), str(r["id_tag"]),
                 str(r["started_at"]), str(r["stopped_at"] or "running"), str(r["meter_start_wh"]),
                 str(stop if stop is not None else "-"), kwh, str(r["stop_reason"] or "-"), str(r["pending_messages"]),
+                str(r["abandoned_messages"]),
             )
         )
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]

@@ -70,6 +70,8 @@ class TransactionRecord:
     last_meter_wh: int | None
     last_meter_at: str | None
     pending_messages: int
+    #: Messages the backend refused until the attempts ran out (see the outbox's outcome).
+    abandoned_messages: int
 
 
 class Journal:
@@ -242,8 +244,10 @@ class Journal:
 
     def _records(self, where: str, params: tuple[Any, ...] = ()) -> list[TransactionRecord]:
         rows = self.db.read(
-            "SELECT t.*, (SELECT COUNT(*) FROM outbox o WHERE o.local_tx = t.local_id AND o.done_at IS NULL) "
-            f"AS pending_messages FROM transactions t {where}",
+            "SELECT t.*, "
+            "(SELECT COUNT(*) FROM outbox o WHERE o.local_tx = t.local_id AND o.done_at IS NULL) AS pending_messages, "
+            "(SELECT COUNT(*) FROM outbox o WHERE o.local_tx = t.local_id AND o.outcome LIKE 'abandoned%') "
+            f"AS abandoned_messages FROM transactions t {where}",
             params,
         )
         return [
@@ -260,6 +264,7 @@ class Journal:
                 last_meter_wh=r["last_meter_wh"],
                 last_meter_at=r["last_meter_at"],
                 pending_messages=r["pending_messages"],
+                abandoned_messages=r["abandoned_messages"],
             )
             for r in rows
         ]

@@ -232,7 +232,8 @@ class Stack:
             )
             return list(reply["messages"])
 
-        assert self.agent_process is not None and self.agent_process.proc is not None
+        if self.agent_process is None or self.agent_process.proc is None:
+            return await booted()  # an agent run some other way (e.g. in-process)
         waiting = asyncio.ensure_future(booted())
         exited = asyncio.ensure_future(self.agent_process.proc.wait())
         try:

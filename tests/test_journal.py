@@ -158,3 +158,13 @@ def test_a_checkpoint_moves_forward_only_and_only_for_running_transactions(db):
     journal.end_transaction(local, 300, "2026-01-01T10:01:00.000Z", "Local", None, [])
     journal.checkpoint(local, 999, "2026-01-01T10:02:00.000Z")
     assert journal.transactions()[0].last_meter_wh == 300
+
+
+def test_abandoned_messages_stay_visible_on_their_transaction(db):
+    journal = Journal(db)
+    local = journal.begin_transaction(1, "TAG1", 0, "2026-01-01T10:00:00.000Z", [])
+    (start,) = journal.pending()
+    journal.mark_done(start.seq, "abandoned: FormationViolation")
+    (record,) = journal.transactions()
+    assert (record.pending_messages, record.abandoned_messages) == (0, 1)
+    assert record.local_id == local
