@@ -1,7 +1,7 @@
 # Ladda: every target bootstraps what it needs (Debian packages, .venv) by itself.
 #   make demo    one charging session on simulated hardware against a local test backend
 #   make test    every test
-#   make bench   performance figures (docs/performance.md)
+#   make bench   performance figures (docs/performance.md); BENCH_ARGS="--seconds 60 --runs 10"
 
 PYTHON    ?= python3
 VENV      ?= .venv
@@ -26,7 +26,7 @@ deps:
 
 $(STAMP): pyproject.toml
 	@$(MAKE) --no-print-directory deps
-	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
+	@[ -x $(VENV)/bin/pip ] || { rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); }
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[test]'
 	@touch $(STAMP)
 
@@ -36,8 +36,9 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest
 
+BENCH_ARGS ?=
 bench: $(STAMP)
-	$(PY) -m benchmarks
+	$(PY) -m benchmarks $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache state

@@ -80,6 +80,7 @@ class Bench:
     ) -> None:
         if connectors < 1:
             raise ValueError(f"a bench needs at least one connector, not {connectors}")
+        self.silent_meters: set[int] = set()  # meters that stopped answering (fault injection)
         self.evs = {
             n: EvConnector(phases=phases, voltage=voltage, energy_wh=initial_energy_wh)
             for n in range(1, connectors + 1)
@@ -157,8 +158,11 @@ class Bench:
             log.info("agent disconnected; contactors opened, offers withdrawn")
         self._settle()
 
-    def read_meter(self, connector: Any) -> dict[str, Any]:
+    def read_meter(self, connector: Any) -> dict[str, Any] | None:
+        """The meter's registers, or None when the meter is silent (fault injected)."""
         ev = self.connector(connector)
+        if int(connector) in self.silent_meters:
+            return None
         self._now()
         reading = ev.reading(self._wall_clock())
         return {
@@ -184,6 +188,19 @@ class Bench:
         if not isinstance(locked, bool):
             raise ValueError(f"locked must be true or false, not {locked!r}")
         return ev.drive_lock(locked)
+
+    def silence_meter(self, connector: Any, silent: Any) -> None:
+        self.connector(connector)
+        if not isinstance(silent, bool):
+            raise ValueError(f"silent must be true or false, not {silent!r}")
+        (self.silent_meters.add if silent else self.silent_meters.discard)(int(connector))
+
+    def set_lock(self, connector: Any, locked: Any) -> None:
+        """Put the lock where a person (or a power cut) left it, whatever the agent said."""
+        ev = self.connector(connector)
+        if not isinstance(locked, bool):
+            raise ValueError(f"locked must be true or false, not {locked!r}")
+        ev.locked = locked
 
     def jam_lock(self, connector: Any, jammed: Any) -> None:
         ev = self.connector(connector)
@@ -340,6 +357,12 @@ class Bench:
         async def lock_jam(connector: Any, jammed: Any = True) -> None:
             self.jam_lock(connector, jammed)
 
+        async def lock_set(connector: Any, locked: Any = True) -> None:
+            self.set_lock(connector, locked)
+
+        async def meter_silent(connector: Any, silent: Any = True) -> None:
+            self.silence_meter(connector, silent)
+
         async def status() -> dict[str, Any]:
             return self.status()
 
@@ -348,7 +371,8 @@ class Bench:
         ) -> dict[str, Any]:
             return {"value": await self.wait_for(field, value, connector, timeout, op)}
 
-        for func in (plug, unplug, pause, resume, tap, link, pilot_error, pilot_clear, lock_jam, status, wait_for):
+        for func in (plug, unplug, pause, resume, tap, link, pilot_error, pilot_clear, lock_jam, lock_set,
+                     meter_silent, status, wait_for):
             table.add(func.__name__, func)
         return table
 
@@ -382,8 +406,9 @@ class HardwareServer:
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
 
-    def request(self, message: Any) -> dict[str, Any]:
-        """Answer one request; never raises, errors become ``ok: false`` replies."""
+    def request(self, message: Any) -> dict[str, Any] | None:
+        """Answer one request (None: a silent device, no answer); never raises, errors
+        become ``ok: false`` replies."""
         if not isinstance(message, dict):
             return {"id": None, "ok": False, "error": "a request is a JSON object"}
         reply: dict[str, Any] = {"id": message.get("id")}
@@ -392,7 +417,10 @@ class HardwareServer:
             if op == "hello":
                 reply["connectors"] = len(self.bench.evs)
             elif op == "read_meter":
-                reply["reading"] = self.bench.read_meter(message.get("connector"))
+                reading = self.bench.read_meter(message.get("connector"))
+                if reading is None:
+                    return None  # a silent meter does not answer at all
+                reply["reading"] = reading
             elif op == "contactor":
                 reply["feedback"] = self.bench.drive_contactor(
                     message.get("connector"), message.get("closed")
@@ -425,7 +453,8 @@ class HardwareServer:
                     reply: dict[str, Any] = {"id": None, "ok": False, "error": f"not JSON: {exc}"}
                 else:
                     reply = self.request(message)
-                send(reply)
+                if reply is not None:
+                    send(reply)
                 await writer.drain()
         except (ConnectionError, asyncio.IncompleteReadError, ValueError):
             pass

@@ -180,6 +180,10 @@ async def _demo(scenario: Scenario, workdir: Path) -> int:
 
 
 def run_demo(scenario_path: str | None, workdir: str | None) -> int:
+    if scenario_path is None and not DEFAULT_SCENARIO.exists():
+        print(f"no default scenario at {DEFAULT_SCENARIO} (it ships with the source tree); "
+              "pass one with --scenario FILE", file=sys.stderr)
+        return 78
     try:
         scenario = load_scenario(scenario_path or DEFAULT_SCENARIO)
     except ScenarioError as exc:

@@ -68,6 +68,8 @@ async def csms(csms_server: tuple[int, Path]) -> AsyncIterator[Csms]:
     try:
         yield client
     finally:
+        # The CSMS is shared: whatever a test told it (boot status, intervals, id tags) ends with it.
+        await client.request("reset_policy")
         await client.stop()
 
 

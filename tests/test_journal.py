@@ -32,7 +32,7 @@ def test_database_uses_wal_and_full_sync(db):
     assert db.read("PRAGMA synchronous")[0][0] == 2  # FULL
 
 
-def test_a_transaction_is_on_disk_before_anything_is_sent(db):
+def test_a_transaction_and_its_messages_are_on_disk_for_the_next_process(db):
     journal = Journal(db)
     local = journal.begin_transaction(1, "TAG1", 1200, "2026-01-01T10:00:00.000Z", [Sample(ENERGY, 1200, "Wh")])
     journal.record_sample(local, 1, "2026-01-01T10:01:00.000Z", "Sample.Periodic", [Sample(ENERGY, 1300, "Wh")], 1300)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from agent.ocpp16.keys import KEYS
 from agent.settings import (
     SECRET_KEYS,
     ConfigError,
@@ -31,13 +32,8 @@ id = "LADDA-0001"
 url = "ws://127.0.0.1:9000/ocpp"
 """
 SECRET = "s3cr3t-Passw0rd-4-basic-auth"
-OCPP_KEYS = (
-    "HeartbeatInterval", "MeterValueSampleInterval", "ClockAlignedDataInterval", "MeterValuesSampledData",
-    "MeterValuesAlignedData", "StopTxnSampledData", "StopTxnAlignedData", "ConnectionTimeOut",
-    "StopTransactionOnEVSideDisconnect", "UnlockConnectorOnEVSideDisconnect", "StopTransactionOnInvalidId",
-    "AuthorizeRemoteTxRequests", "LocalPreAuthorize", "LocalAuthorizeOffline", "AuthorizationCacheEnabled",
-    "TransactionMessageAttempts", "TransactionMessageRetryInterval", "WebSocketPingInterval",
-)
+#: Every key a technician may set: the writable ones of the agent's key table.
+OCPP_KEYS = tuple(name for name, spec in KEYS.items() if not spec.readonly)
 
 
 def config(*, top: str = "", charge_point: str = "", backend: str = "", rest: str = "") -> str:

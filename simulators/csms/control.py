@@ -68,6 +68,11 @@ def build_commands(csms: Csms) -> CommandTable:
     ) -> None:
         csms.policy.set_id_tag(id_tag, status, parent_id_tag, expiry_date)
 
+    @table.command("reset_policy")
+    async def reset_policy() -> None:
+        """Back to the start-up answers: boot status and intervals, no special id tags."""
+        csms.policy.restore(csms.initial_policy)
+
     @table.command("clear_id_tags")
     async def clear_id_tags() -> None:
         csms.policy.id_tags.clear()

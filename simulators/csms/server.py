@@ -10,6 +10,7 @@ exactly as on the wire, without the library's key-case rewriting.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import copy
 import json
@@ -100,6 +101,13 @@ class Policy:
             else:
                 self.boot_retry_interval = interval
         self.boot_status = status
+
+    def restore(self, other: Policy) -> None:
+        """Take every setting of ``other`` (in place: sessions hold this object)."""
+        self.heartbeat_interval = other.heartbeat_interval
+        self.boot_status = other.boot_status
+        self.boot_retry_interval = other.boot_retry_interval
+        self.id_tags = dict(other.id_tags)
 
     def set_heartbeat_interval(self, interval: int) -> None:
         _check_interval(interval)
@@ -315,6 +323,9 @@ class Csms:
 
     def __init__(self, policy: Policy | None = None) -> None:
         self.policy = policy or Policy()
+        #: What ``reset_policy`` returns to: the policy given at start-up.
+        self.initial_policy = Policy()
+        self.initial_policy.restore(self.policy)
         self.log = MessageLog()
         self.ledger = TransactionLedger()
         self.sessions: dict[str, Session] = {}
@@ -488,6 +499,7 @@ class Csms:
             remote=f"{remote[0]}:{remote[1]}" if remote else None,
             path=ws.request.path if ws.request else None,
             subprotocol=ws.subprotocol,
+            basic_auth_user=_basic_auth_user(ws.request.headers.get("Authorization") if ws.request else None),
         )
         self.notify()
         log.info("%s connected from %s", cp_id, remote)
@@ -516,3 +528,14 @@ async def _validate(message: Call | CallResult, what: str) -> None:
         raise ValueError(
             f"{what} is not a valid OCPP 1.6 {message.action} payload: {cause or exc.description}"
         ) from None
+
+
+def _basic_auth_user(header: str | None) -> str | None:
+    """The user name of an HTTP Basic Authorization header (never the password), if any."""
+    if not header or not header.startswith("Basic "):
+        return None
+    try:
+        decoded = base64.b64decode(header[6:], validate=True).decode()
+    except (ValueError, UnicodeDecodeError):
+        return "(malformed)"
+    return decoded.split(":", 1)[0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timezone
 
 from .helpers import anomalies, last_seq, ledger, messages, parse_time, plug_and_charge, wait_for, wait_status
 
@@ -13,6 +14,7 @@ async def test_tc_036_connection_loss_during_transaction(charger):
     await wait_for(stack, "MeterValues", count=2)
     await stack.bench_request("link", state="cut")
     await stack.bench_request("wait_for", field="link", value="cut")
+    cut_at = datetime.now(timezone.utc)
     cut_seq = await last_seq(stack)
 
     # Offline: the EV keeps charging, and the driver ends the session with the same card
@@ -26,6 +28,7 @@ async def test_tc_036_connection_loss_during_transaction(charger):
     await asyncio.sleep(1.5)
     assert await messages(stack, since=cut_seq) == []  # nothing got through the cut link
 
+    restored_at = datetime.now(timezone.utc)
     await stack.bench_request("link", state="up")
     stop = (await wait_for(stack, "StopTransaction", since=cut_seq, timeout=20))[0]
     await wait_status(stack, 1, "Finishing", since=cut_seq)
@@ -36,8 +39,8 @@ async def test_tc_036_connection_loss_during_transaction(charger):
     assert stop["meterStop"] == tx["meter_stop"] and abs(stop["meterStop"] - meter_at_stop) <= 1
     samples = [parse_time(mv["timestamp"]) for mv in tx["meter_values"]]
     assert samples == sorted(samples)
-    offline = [t for t in samples if t > parse_time(tx["start_time"])]
-    assert len(offline) >= 5  # one per second, including those taken while the link was cut
+    offline = [t for t in samples if cut_at < t < restored_at]
+    assert len(offline) >= 3  # one a second was taken while the link was cut, and none was lost
     energies = [
         float(sv["value"])
         for mv in tx["meter_values"]

@@ -1,5 +1,5 @@
 """Core modules 07, 09, 13 and the remote trigger, cache and data-transfer cases (TC_017_2,
-TC_031, TC_071, TC_061_2, TC_062, TC_054, TC_055), plus robustness against malformed
+TC_031, TC_071, TC_007_1, TC_061_2, TC_062, TC_054, TC_055), plus robustness against malformed
 frames and what the agent's log may contain."""
 
 from __future__ import annotations
@@ -99,25 +99,33 @@ async def test_tc_071_clock_aligned_meter_values(charger):
 # ---------------------------------------------------------------- cache and data transfer
 
 
-async def test_clear_cache_accepted(charger):
-    # With LocalPreAuthorize a cached idTag starts without asking the backend, which
-    # makes the cache visible from the backend's side.
+async def _cached_session(stack: Stack, id_tag: str) -> tuple[int, list[str]]:
+    """One charging session with ``id_tag``: (how many Authorize it took, actions sent)."""
+    since = await last_seq(stack)
+    await plug_and_charge(stack, connector=1, id_tag=id_tag)
+    await stack.bench_request("unplug", connector=1)
+    await wait_for(stack, "StopTransaction", since=since)
+    await wait_status(stack, 1, "Available", since)
+    return len(await messages(stack, "Authorize", since)), await actions(stack, since)
+
+
+async def test_tc_007_1_regular_start_charging_session_cached_id(charger):
+    # With LocalPreAuthorize a cached, Accepted idTag starts at once, without Authorize.
+    stack = await charger(connectors=1, ocpp={"LocalPreAuthorize": True, "AuthorizationCacheEnabled": True})
+    assert (await _cached_session(stack, "04C1EA11"))[0] == 1  # first time: the backend is asked
+    authorizes, sent = await _cached_session(stack, "04C1EA11")
+    assert authorizes == 0
+    assert sent[:3] == ["StatusNotification:1:Preparing", "StartTransaction", "StatusNotification:1:Charging"]
+
+
+async def test_tc_061_2_clear_authorization_cache_remote(charger):
+    # The cache is visible from the backend's side through LocalPreAuthorize.
     stack = await charger(connectors=1, ocpp={"LocalPreAuthorize": True})
     id_tag = "04C1EA12"
-
-    async def session() -> int:
-        """One charging session with ``id_tag``; how many Authorize it took."""
-        since = await last_seq(stack)
-        await plug_and_charge(stack, connector=1, id_tag=id_tag)
-        await stack.bench_request("unplug", connector=1)
-        await wait_for(stack, "StopTransaction", since=since)
-        await wait_status(stack, 1, "Available", since)
-        return len(await messages(stack, "Authorize", since))
-
-    assert await session() == 1
-    assert await session() == 0  # cached
+    assert (await _cached_session(stack, id_tag))[0] == 1
+    assert (await _cached_session(stack, id_tag))[0] == 0  # cached
     assert await call_checked(stack, "ClearCache", {}) == {"status": "Accepted"}
-    assert await session() == 1  # the cache was emptied
+    assert (await _cached_session(stack, id_tag))[0] == 1  # the cache was emptied
 
 
 async def test_tc_062_data_transfer_unknown_vendor_id(charger):
@@ -265,6 +273,9 @@ async def test_agent_log_is_json_lines_without_authorization_key(charger):
     stack.config_path.write_text(text)
     await stack.start_agent()
     await wait_rebooted(stack, since)
+    # The key is really used: the backend saw HTTP Basic with the charge point id as user.
+    connected = [m for m in await all_frames(stack, since) if m["type"] == "connected"]
+    assert connected and connected[-1]["payload"]["basic_auth_user"] == stack.cp_id
     # Some traffic worth logging: a configuration change and a charging session.
     await call_checked(stack, "ChangeConfiguration", {"key": "HeartbeatInterval", "value": "120"})
     await plug_and_charge(stack, connector=1)

@@ -82,9 +82,10 @@ async def test_tc_011_2_remote_start_time_out(charger):
     preparing = await wait_status(stack, 1, "Preparing", since)
     available = await wait_status(stack, 1, "Available", preparing, timeout=10)
     assert await actions(stack, since) == ["StatusNotification:1:Preparing", "StatusNotification:1:Available"]
-    stamps = {m["seq"]: parse_time(m["time"]) for m in await messages(stack, "StatusNotification", since)}
+    # The agent stamps each status when it changed: immune to delays on the way to the backend.
+    stamps = {m["seq"]: parse_time(m["payload"]["timestamp"]) for m in await messages(stack, "StatusNotification", since)}
     waited = (stamps[available] - stamps[preparing]).total_seconds()
-    assert 2.5 <= waited <= 6.0, f"Preparing lasted {waited:.1f} s with ConnectionTimeOut 3 s"
+    assert 2.0 <= waited <= 6.0, f"Preparing lasted {waited:.1f} s with ConnectionTimeOut 3 s"
     # The lapsed remote start does not start a transaction for an EV arriving later.
     plug = await last_seq(stack)
     await stack.bench_request("plug", connector=1, max_current=32)

@@ -10,6 +10,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
+from simulators.control import ControlError
+
 from .helpers import (
     actions,
     anomalies,
@@ -145,9 +149,10 @@ async def test_tc_004_2_identification_first_connection_timeout(charger):
         "StatusNotification:1:Preparing",
         "StatusNotification:1:Available",
     ]
-    stamps = {m["seq"]: parse_time(m["time"]) for m in await messages(stack, "StatusNotification", since)}
+    # The agent stamps each status when it changed: immune to delays on the way to the backend.
+    stamps = {m["seq"]: parse_time(m["payload"]["timestamp"]) for m in await messages(stack, "StatusNotification", since)}
     waited = (stamps[available] - stamps[preparing]).total_seconds()
-    assert 2.5 <= waited <= 6.0, f"Preparing lasted {waited:.1f} s with ConnectionTimeOut 3 s"
+    assert 2.0 <= waited <= 6.0, f"Preparing lasted {waited:.1f} s with ConnectionTimeOut 3 s"
 
     # An EV arriving after the timeout does not start a transaction on the lapsed card.
     plug_since = await last_seq(stack)
@@ -184,13 +189,22 @@ async def _ev_side_disconnect(stack, tag: str) -> None:
 
 
 async def test_tc_005_1_ev_side_disconnected_stop_and_unlock(charger):
-    stack = await charger(ocpp={"StopTransactionOnEVSideDisconnect": True, "UnlockConnectorOnEVSideDisconnect": True})
+    # A socket outlet with a cable lock, so the unlock can be seen.
+    stack = await charger(
+        lock=True, ocpp={"StopTransactionOnEVSideDisconnect": True, "UnlockConnectorOnEVSideDisconnect": True}
+    )
     await _ev_side_disconnect(stack, new_id_tag())
+    await stack.bench_request("wait_for", connector=1, field="locked", value=False, timeout=5)
 
 
 async def test_tc_005_2_ev_side_disconnected_stop_without_unlock(charger):
-    stack = await charger(ocpp={"StopTransactionOnEVSideDisconnect": True, "UnlockConnectorOnEVSideDisconnect": False})
+    stack = await charger(
+        lock=True, ocpp={"StopTransactionOnEVSideDisconnect": True, "UnlockConnectorOnEVSideDisconnect": False}
+    )
     await _ev_side_disconnect(stack, new_id_tag())
+    # The cable stays locked in the socket: the bench's lock never reads unlocked.
+    with pytest.raises(ControlError, match="timed out"):
+        await stack.bench_request("wait_for", connector=1, field="locked", value=False, timeout=2)
 
 
 async def test_tc_005_3_ev_side_disconnected_transaction_continues(charger):
@@ -408,7 +422,9 @@ async def test_tc_070_sampled_meter_values(charger):
     assert energies[0] >= start["meterStart"]
     assert all(b > a for a, b in zip(energies, energies[1:])), energies
     gaps = [(b - a).total_seconds() for a, b in zip(stamps, stamps[1:])]
-    assert all(1.5 <= gap <= 3.0 for gap in gaps), f"samples {gaps} s apart with MeterValueSampleInterval 2"
+    assert all(1.0 <= gap <= 3.5 for gap in gaps), f"samples {gaps} s apart with MeterValueSampleInterval 2"
+    assert abs(sum(gaps) / len(gaps) - 2.0) <= 0.3, f"samples {gaps} s apart on average"
+
 
     since = await last_seq(stack)
     await stack.bench_request("tap", uid=tag)

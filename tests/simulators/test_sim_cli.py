@@ -55,3 +55,10 @@ def test_a_refused_command_says_why_and_fails(bench):
 def test_no_bench_running_is_a_clear_error(tmp_path):
     result = sim("status", "--socket", str(tmp_path / "absent.sock"))
     assert result.returncode == 1 and "absent.sock" in result.stderr
+
+
+def test_the_installed_ladda_sim_script_works(bench):
+    script = shutil.which("ladda-sim", path=str(Path(sys.executable).parent))
+    assert script is not None, "ladda-sim is not installed next to this Python"
+    result = subprocess.run([script, "status", "--socket", str(bench)], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0 and json.loads(result.stdout)["connectors"][0]["connector"] == 1
