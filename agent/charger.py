@@ -30,7 +30,6 @@ from .journal import Journal, Sample
 from .ocpp16.configuration import Configuration
 from .session import step
 from .session.model import (
-    Action,
     AuthorizationResolved,
     Authorize,
     AuthStatus,
@@ -133,7 +132,6 @@ class ChargerRuntime:
         self.state = state
         self.uplink: Uplink = Offline()
         self.authorizer = Authorizer(config, db, state)
-        self._max_current = max_current
         self._clock = clock
         count = len(hardware.pilots)
         self.charger = Charger.new(count, policy_from(config, max_current), state.inoperative_connectors())
@@ -145,6 +143,7 @@ class ChargerRuntime:
         self._tx_started_at: dict[int, float] = {}
         self.readings: dict[int, MeterReading] = {}
         self._lock_faults: set[int] = set()
+        self._meter_faults: set[int] = set()
         self.statuses: dict[int, StatusEntry] = {}
         self._tg: asyncio.TaskGroup | None = None
         self._restart: asyncio.Future[bool] | None = None
@@ -186,24 +185,22 @@ class ChargerRuntime:
                 failing = True
                 await asyncio.sleep(1.0)
 
-    def feed(self, event: Event) -> str | None:
-        """Step the machine with one event; dispatch its actions; return its reply, if any."""
+    def feed(self, event: Event, answer: asyncio.Future[str] | None = None) -> str | None:
+        """Step the machine with one event and dispatch its actions; return its reply, if
+        any. ``answer`` receives the result of an action a backend waits for (an unlock)."""
         self.charger, actions = step(self.charger, event, self._clock())
         reply: str | None = None
         for action in actions:
-            reply = self._dispatch(action) or reply
+            if isinstance(action, Reply):
+                reply = action.answer
+            elif isinstance(action, Authorize):
+                self._spawn(self._authorize(action.id_tag), f"authorize-{action.id_tag}")
+            elif isinstance(action, CardRejected):
+                log.info("card rejected", id_tag=action.id_tag, why=action.why)
+            else:
+                waiting = answer if isinstance(action, Unlock) and action.answer else None
+                self._queues[action.connector].put_nowait((action, waiting))
         return reply
-
-    def _dispatch(self, action: Action, future: asyncio.Future[str] | None = None) -> str | None:
-        if isinstance(action, Reply):
-            return action.answer
-        if isinstance(action, Authorize):
-            self._spawn(self._authorize(action.id_tag), f"authorize-{action.id_tag}")
-        elif isinstance(action, CardRejected):
-            log.info("card rejected", id_tag=action.id_tag, why=action.why)
-        else:
-            self._queues[action.connector].put_nowait((action, future))
-        return None
 
     def _spawn(self, coro: object, name: str) -> None:
         assert self._tg is not None, "the runtime is not running"
@@ -232,17 +229,9 @@ class ChargerRuntime:
         """
         if connector not in self.hardware.locks:
             return "NotSupported"
-        self.charger, actions = step(self.charger, UnlockRequested(connector), self._clock())
-        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        reply = None
-        for action in actions:
-            if isinstance(action, Unlock) and action.answer:
-                self._dispatch(action, future)
-            else:
-                reply = self._dispatch(action) or reply
-        if reply is not None:
-            return reply
-        return await asyncio.wait_for(future, 10.0)
+        answer: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        reply = self.feed(UnlockRequested(connector), answer)
+        return reply if reply is not None else await asyncio.wait_for(answer, 10.0)
 
     def request_reset(self, hard: bool) -> None:
         """End every transaction, then restart once they are journaled (after the reply)."""
@@ -358,7 +347,7 @@ class ChargerRuntime:
         if reading is None:
             # A start without a meter value would bill the meter's whole register at the stop.
             log.error("no meter reading: transaction not started", connector=n, id_tag=action.id_tag)
-            self.feed(FaultRaised(n, METER_FAILURE))
+            self._meter_fault(n)
             return
         meter_wh = metering.energy_wh(reading)
         begin = self._samples(reading, "StopTxnSampledData", n)
@@ -374,9 +363,11 @@ class ChargerRuntime:
         local = self.local_tx.pop(n, None)
         if local is None:
             return
+        # Even a stale reading beats none; the journal's checkpoint is the floor (energy
+        # reported never goes backwards).
         reading = await self._fresh_reading(n) or self.readings.get(n)
         record = next((r for r in await self.db.run(self.journal.open_transactions) if r.local_id == local), None)
-        floor_wh = record.last_meter_wh or record.meter_start_wh if record else 0
+        floor_wh = 0 if record is None else max(record.meter_start_wh, record.last_meter_wh or 0)
         meter_wh = max(metering.energy_wh(reading), floor_wh) if reading else floor_wh
         end = self._samples(reading, "StopTxnSampledData", n)
         await self.db.run(
@@ -435,7 +426,6 @@ class ChargerRuntime:
     async def _poll_meter(self, n: int) -> None:
         """Keep a fresh reading; a meter silent for METER_STALE_S is a fault, logged once."""
         failing_since: float | None = None
-        faulted = False
         checkpointed = self._clock()
         while True:
             try:
@@ -449,17 +439,22 @@ class ChargerRuntime:
                 if failing_since is None:
                     failing_since = now
                     log.warning("meter not answering", connector=n, error=str(exc) or "timeout")
-                if not faulted and now - failing_since >= METER_STALE_S:
-                    faulted = True
-                    self.feed(FaultRaised(n, METER_FAILURE))
+                if now - failing_since >= METER_STALE_S:
+                    self._meter_fault(n)
             else:
                 if failing_since is not None:
                     log.info("meter answering again", connector=n)
                 failing_since = None
-                if faulted:
-                    faulted = False
+                if n in self._meter_faults:
+                    self._meter_faults.discard(n)
                     self.feed(FaultCleared(n, METER_FAILURE))
             await asyncio.sleep(METER_POLL_S)
+
+    def _meter_fault(self, n: int) -> None:
+        """Raise PowerMeterFailure once; the poller clears it when the meter answers again."""
+        if n not in self._meter_faults:
+            self._meter_faults.add(n)
+            self.feed(FaultRaised(n, METER_FAILURE))
 
     async def _fresh_reading(self, n: int) -> MeterReading | None:
         """A reading taken now, else the last one if it is not stale, else None."""
