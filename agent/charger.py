@@ -82,7 +82,8 @@ class RecordSample:
     connector: int
     reading: MeterReading
     context: str
-    measurands: tuple[str, ...]
+    measurands: tuple[str, ...]  # sent now, as MeterValues
+    for_stop: tuple[str, ...]  # kept for the transaction's StopTransaction
     timestamp: str
 
 
@@ -382,12 +383,15 @@ class ChargerRuntime:
         if job.context == "Sample.Periodic" and local is None:
             return  # the transaction ended while the reading was taken
         conn = self.charger.connector(n)
-        values = metering.samples(job.reading, job.measurands, conn.offer_a if conn else 0.0)
-        if not values:
+        offer = conn.offer_a if conn else 0.0
+        values = metering.samples(job.reading, job.measurands, offer)
+        for_stop = metering.samples(job.reading, job.for_stop, offer) if local is not None else []
+        if not values and not for_stop:
             return
         energy = metering.energy_wh(job.reading) if local is not None else None
-        await self.db.run(self.journal.record_sample, local, n, job.timestamp, job.context, values, energy)
-        self.uplink.wake()
+        await self.db.run(self.journal.record_sample, local, n, job.timestamp, job.context, values, energy, for_stop)
+        if values:
+            self.uplink.wake()
 
     def _samples(self, reading: MeterReading | None, key: str, connector: int) -> list[Sample]:
         if reading is None:
@@ -482,8 +486,11 @@ class ChargerRuntime:
                 continue
             reading = await self._fresh_reading(n)
             if reading is not None and time.time() - reading.timestamp < METER_STALE_S:
-                measurands = self.config.list("MeterValuesSampledData")
-                self._queues[n].put_nowait((RecordSample(n, reading, "Sample.Periodic", measurands, utc_now()), None))
+                job = RecordSample(
+                    n, reading, "Sample.Periodic", self.config.list("MeterValuesSampledData"),
+                    self.config.list("StopTxnSampledData"), utc_now(),
+                )
+                self._queues[n].put_nowait((job, None))
 
     async def _sample_clock_aligned(self) -> None:
         """MeterValues at every ClockAlignedDataInterval boundary, stamped with the boundary itself."""
@@ -498,10 +505,12 @@ class ChargerRuntime:
                 continue
             stamp = iso(datetime.fromtimestamp(boundary, timezone.utc))
             measurands = self.config.list("MeterValuesAlignedData")
+            for_stop = self.config.list("StopTxnAlignedData")
             readings = await asyncio.gather(*(self._fresh_reading(n) for n in self.numbers))
             for n, reading in zip(self.numbers, readings):
                 if reading is not None:
-                    self._queues[n].put_nowait((RecordSample(n, reading, "Sample.Clock", measurands, stamp), None))
+                    job = RecordSample(n, reading, "Sample.Clock", measurands, for_stop, stamp)
+                    self._queues[n].put_nowait((job, None))
 
     async def checkpoint_running(self) -> None:
         """On the way down: note each running transaction's meter value now, so the

@@ -27,6 +27,11 @@ METER_SAMPLE = "meter_sample"
 TX_STOPPED = "tx_stopped"
 STATUS = "status"
 
+#: At most this many sampled values go into one StopTransaction's transactionData besides
+#: its begin and end; a long session at a short interval is thinned evenly to fit, so the
+#: message stays a size every backend accepts. All samples also went out as MeterValues.
+TRANSACTION_DATA_MAX = 200
+
 
 @dataclass(frozen=True, slots=True)
 class Sample:
@@ -107,8 +112,10 @@ class Journal:
         context: str,
         samples: list[Sample],
         energy_wh: int | None,
+        for_stop: list[Sample] | None = None,
     ) -> None:
-        """Queue a meter sample; for a transaction, also checkpoint its last meter value."""
+        """Queue a meter sample; for a transaction, also checkpoint its last meter value and
+        keep ``for_stop`` (StopTxn*Data measurands) for its StopTransaction."""
 
         def work(conn: sqlite3.Connection) -> None:
             if local_tx is not None and energy_wh is not None:
@@ -116,13 +123,19 @@ class Journal:
                     "UPDATE transactions SET last_meter_wh = ?, last_meter_at = ? WHERE local_id = ?",
                     (energy_wh, timestamp, local_tx),
                 )
-            body = {
-                "connector": connector,
-                "timestamp": timestamp,
-                "context": context,
-                "samples": [s.to_json() for s in samples],
-            }
-            _queue(conn, METER_SAMPLE, local_tx, body)
+            if local_tx is not None and for_stop:
+                conn.execute(
+                    "INSERT INTO transaction_values(local_tx, timestamp, context, samples) VALUES (?, ?, ?, ?)",
+                    (local_tx, timestamp, context, _dump([s.to_json() for s in for_stop])),
+                )
+            if samples:
+                body = {
+                    "connector": connector,
+                    "timestamp": timestamp,
+                    "context": context,
+                    "samples": [s.to_json() for s in samples],
+                }
+                _queue(conn, METER_SAMPLE, local_tx, body)
 
         self.db.transaction(work)
 
@@ -152,6 +165,14 @@ class Journal:
             begin = json.loads(row["begin_values"])
             if begin:
                 data.append({"timestamp": row["started_at"], "context": "Transaction.Begin", "samples": begin})
+            kept = conn.execute(
+                "SELECT timestamp, context, samples FROM transaction_values WHERE local_tx = ? ORDER BY id",
+                (local_tx,),
+            ).fetchall()
+            data += [
+                {"timestamp": k["timestamp"], "context": k["context"], "samples": json.loads(k["samples"])}
+                for k in _thin(kept, TRANSACTION_DATA_MAX)
+            ]
             if end_values:
                 data.append(
                     {"timestamp": timestamp, "context": "Transaction.End", "samples": [s.to_json() for s in end_values]}
@@ -268,6 +289,14 @@ class Journal:
             )
             for r in rows
         ]
+
+
+def _thin(rows: list[Any], limit: int) -> list[Any]:
+    """At most ``limit`` rows, evenly spread over the whole list, the last one included."""
+    if len(rows) <= limit:
+        return rows
+    step = len(rows) / limit
+    return [rows[min(len(rows) - 1, int((i + 1) * step) - 1)] for i in range(limit)]
 
 
 def _dump(value: Any) -> str:

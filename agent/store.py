@@ -70,6 +70,18 @@ _SCHEMA = [
         updated_at      TEXT NOT NULL
     );
     """,
+    # version 2: values kept for a transaction's StopTransaction (StopTxnSampledData and
+    # StopTxnAlignedData), sent once, with the stop
+    """
+    CREATE TABLE transaction_values (
+        id          INTEGER PRIMARY KEY,
+        local_tx    INTEGER NOT NULL REFERENCES transactions(local_id),
+        timestamp   TEXT NOT NULL,
+        context     TEXT NOT NULL,
+        samples     TEXT NOT NULL
+    );
+    CREATE INDEX transaction_values_tx ON transaction_values(local_tx, id);
+    """,
 ]
 
 

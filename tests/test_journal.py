@@ -168,3 +168,33 @@ def test_abandoned_messages_stay_visible_on_their_transaction(db):
     (record,) = journal.transactions()
     assert (record.pending_messages, record.abandoned_messages) == (0, 1)
     assert record.local_id == local
+
+
+def test_stop_transaction_data_carries_the_values_kept_for_it_in_order(db):
+    journal = Journal(db)
+    local = journal.begin_transaction(1, "TAG1", 100, "2026-01-01T10:00:00.000Z", [Sample(ENERGY, 100, "Wh")])
+    journal.record_sample(local, 1, "2026-01-01T10:01:00.000Z", "Sample.Periodic", [], 200, [Sample(ENERGY, 200, "Wh")])
+    journal.record_sample(local, 1, "2026-01-01T10:01:30.000Z", "Sample.Clock", [], 250, [Sample(ENERGY, 250, "Wh")])
+    journal.end_transaction(local, 300, "2026-01-01T10:02:00.000Z", "Local", "TAG1", [Sample(ENERGY, 300, "Wh")])
+    (stop,) = [e for e in journal.pending() if e.kind == TX_STOPPED]
+    data = stop.body["transaction_data"]
+    assert [(d["context"], d["samples"][0]["value"]) for d in data] == [
+        ("Transaction.Begin", 100), ("Sample.Periodic", 200), ("Sample.Clock", 250), ("Transaction.End", 300),
+    ]
+    # Values kept only for the stop are not sent on their own.
+    assert [e.kind for e in journal.pending()] == [TX_STARTED, TX_STOPPED]
+
+
+def test_a_long_session_is_thinned_evenly_in_its_stop(db):
+    from agent.journal import TRANSACTION_DATA_MAX
+
+    journal = Journal(db)
+    local = journal.begin_transaction(1, "TAG1", 0, "2026-01-01T00:00:00.000Z", [])
+    for n in range(1, 1001):
+        stamp = f"2026-01-01T{n // 3600:02d}:{n // 60 % 60:02d}:{n % 60:02d}.000Z"
+        journal.record_sample(local, 1, stamp, "Sample.Periodic", [], n, [Sample(ENERGY, n, "Wh")])
+    journal.end_transaction(local, 1000, "2026-01-01T01:00:00.000Z", "Local", None, [])
+    (stop,) = [e for e in journal.pending() if e.kind == TX_STOPPED]
+    values = [d["samples"][0]["value"] for d in stop.body["transaction_data"]]
+    assert len(values) == TRANSACTION_DATA_MAX
+    assert values == sorted(values) and values[-1] == 1000 and values[0] <= 1000 // TRANSACTION_DATA_MAX

@@ -468,3 +468,29 @@ async def _seq_of(stack, action: str) -> int:
     """The seq of the latest ``action``, waiting for one to arrive."""
     reply = await stack.csms.request("wait_for", cp=stack.cp_id, action=action, timeout=10)
     return int(reply["messages"][-1]["seq"])
+
+
+async def test_stop_transaction_carries_clock_aligned_values_kept_for_it(charger):
+    # StopTxnAlignedData: clock-aligned values go into the StopTransaction only (none are
+    # sent as MeterValues here, as MeterValuesAlignedData is empty).
+    stack = await charger(ocpp={
+        "ClockAlignedDataInterval": 2, "MeterValuesAlignedData": "", "StopTxnAlignedData": "Energy.Active.Import.Register",
+    })
+    tag = new_id_tag()
+    await plug_and_charge(stack, id_tag=tag)
+    start = await payload_of(stack, "StartTransaction")
+    await wait_energy(stack, 1, start["meterStart"] + 5 * 6)  # about 5 s at 22 kW
+    since = await last_seq(stack)
+    await stack.bench_request("tap", uid=tag)
+    stop = (await wait_for(stack, "StopTransaction", since=since))[0]
+    assert await messages(stack, "MeterValues") == []
+    data = stop["transactionData"]
+    clock = [d for d in data if d["sampledValue"][0]["context"] == "Sample.Clock"]
+    assert len(clock) >= 2
+    for entry in clock:
+        moment = parse_time(entry["timestamp"])
+        assert moment.microsecond == 0 and moment.second % 2 == 0, entry["timestamp"]
+    energies = [int(d["sampledValue"][0]["value"]) for d in data]
+    assert energies == sorted(energies)
+    assert data[0]["sampledValue"][0]["context"] == "Transaction.Begin"
+    assert data[-1]["sampledValue"][0]["context"] == "Transaction.End"
