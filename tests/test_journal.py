@@ -198,3 +198,21 @@ def test_a_long_session_is_thinned_evenly_in_its_stop(db):
     values = [d["samples"][0]["value"] for d in stop.body["transaction_data"]]
     assert len(values) == TRANSACTION_DATA_MAX
     assert values == sorted(values) and values[-1] == 1000 and values[0] <= 1000 // TRANSACTION_DATA_MAX
+
+
+def test_a_database_from_an_earlier_version_is_migrated_in_place(tmp_path):
+    from agent.store import _SCHEMA, DB_NAME
+
+    conn = sqlite3.connect(tmp_path / DB_NAME)
+    conn.executescript(f"{_SCHEMA[0]}; PRAGMA user_version=1;")
+    conn.execute("INSERT INTO transactions(connector, id_tag, started_at, meter_start_wh) VALUES (1, 'OLD', 'x', 5)")
+    conn.commit()
+    conn.close()
+    db = Database(tmp_path)
+    db.open()
+    try:
+        assert db.read("PRAGMA user_version")[0][0] == len(_SCHEMA)
+        assert Journal(db).transactions()[0].id_tag == "OLD"  # nothing lost
+        db.write("INSERT INTO transaction_values(local_tx, timestamp, context, samples) VALUES (1, 't', 'c', '[]')")
+    finally:
+        db.close()
