@@ -440,13 +440,22 @@ class Csms:
     async def wait_for(
         self, cp: str, action: str, count: int = 1, since_seq: int = 0, timeout: float = 30.0
     ) -> list[dict[str, Any]]:
-        """Inbound CALLs of ``action`` after ``since_seq``, once there are ``count``."""
+        """Inbound CALLs of ``action`` after ``since_seq``, once ``count`` were answered.
+
+        Answered, not just received: by then the ledger shows what they did, so a caller
+        may read it at once.
+        """
         found: list[dict[str, Any]] = []
         try:
             async with asyncio.timeout(timeout):
                 while True:
                     changed = self._changed
-                    found = self.log.inbound_calls(cp, action, since_seq)
+                    answered = {
+                        e["unique_id"]
+                        for e in self.log.messages(cp, since_seq)
+                        if e["direction"] == "out" and e["type"] in (CALLRESULT, CALLERROR)
+                    }
+                    found = [e for e in self.log.inbound_calls(cp, action, since_seq) if e["unique_id"] in answered]
                     if len(found) >= count:
                         return found
                     await changed.wait()
