@@ -38,7 +38,7 @@ STATUS_FIELDS = (
     "connector", "plugged", "ev_max_current", "paused", "pilot", "offer_a",
     "contactor_closed", "current_a", "power_w", "energy_wh", "locked", "lock_jammed",
 )  # fmt: skip
-BENCH_FIELDS = ("link", "agent_connected")
+BENCH_FIELDS = ("link", "link_accepted", "agent_connected")
 COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
     "eq": lambda a, b: a == b,
     "ne": lambda a, b: a != b,
@@ -243,10 +243,12 @@ class Bench:
             raise ControlError("no link proxy; start the bench with --link-listen and --link-upstream")
         if state == "cut":
             self.proxy.cut()
+        elif state == "stall":
+            self.proxy.stall()
         elif state == "up":
             self.proxy.restore()
         else:
-            raise ValueError(f'state must be "cut" or "up", not {state!r}')
+            raise ValueError(f'state must be "cut", "stall" or "up", not {state!r}')
         self._settle()
 
     def set_pilot_error(self, connector: Any, state: Any) -> None:

@@ -43,7 +43,7 @@ def _verbs() -> argparse.ArgumentParser:
     tap = sub.add_parser("tap", help="tap a card on the reader", parents=[common])
     tap.add_argument("uid", help="card UID, e.g. 04A1B2C3")
     link = sub.add_parser("link", help="cut or restore the backend link", parents=[common])
-    link.add_argument("state", choices=("cut", "up"))
+    link.add_argument("state", choices=("cut", "stall", "up"))
     sub.add_parser("status", help="show the bench's state", parents=[common])
     return parser
 

@@ -135,6 +135,7 @@ class Stack:
     max_current: float = 32.0
     initial_energy_wh: float = 0.0
     lock: bool = False  # a socket outlet with a cable lock, instead of a tethered cable
+    ping_timeout: float = 20.0  # [backend] ping_timeout
     bench_process: Process | None = None
     agent_process: Process | None = None
     bench: ControlClient | None = None
@@ -187,6 +188,7 @@ class Stack:
             "call_timeout = 10.0",
             "reconnect_initial = 0.2",
             "reconnect_max = 2.0",
+            f"ping_timeout = {self.ping_timeout}",
             "[connectors]",
             f"count = {self.connectors}",
             f"max_current = {self.max_current}",

@@ -35,13 +35,14 @@ class LinkProxy:
         self.accepted = 0  # every connection accepted, refused ones included
         self.refused = 0  # connections dropped at once because the link was cut
         self._cut = False
+        self._stalled = False
         self._server: asyncio.Server | None = None
         self._pairs: set[tuple[asyncio.StreamWriter, asyncio.StreamWriter]] = set()
         self._clients: set[asyncio.StreamWriter] = set()
 
     @property
     def state(self) -> str:
-        return "cut" if self._cut else "up"
+        return "cut" if self._cut else "stall" if self._stalled else "up"
 
     @property
     def port(self) -> int:
@@ -66,10 +67,26 @@ class LinkProxy:
             client.transport.abort()
             upstream.transport.abort()
 
-    def restore(self) -> None:
-        if self._cut:
-            log.info("link restored")
+    def stall(self) -> None:
+        """A half-open link: connections stay open but nothing gets through, no FIN, no RST
+        (a router that lost its route, a mobile link gone quiet). Only pings can tell."""
+        if not self._stalled:
+            log.info("link stalled", open_connections=len(self._pairs))
         self._cut = False
+        self._stalled = True
+
+    def restore(self) -> None:
+        if self._cut or self._stalled:
+            log.info("link restored")
+        if self._stalled:
+            # Connections that lived through a stall are dead on a real network too.
+            for client, upstream in list(self._pairs):
+                client.transport.abort()
+                upstream.transport.abort()
+            for writer in list(self._clients):
+                writer.transport.abort()
+        self._cut = False
+        self._stalled = False
 
     async def close(self) -> None:
         if self._server is not None:
@@ -90,6 +107,11 @@ class LinkProxy:
             return
         self._clients.add(writer)
         try:
+            if self._stalled:  # a new connection into a stalled link goes nowhere
+                with contextlib.suppress(ConnectionError, OSError):
+                    while await reader.read(CHUNK):
+                        pass
+                return
             try:
                 up_reader, up_writer = await asyncio.open_connection(*self.upstream)
             except OSError as exc:
@@ -111,15 +133,18 @@ class LinkProxy:
         finally:
             self._clients.discard(writer)
 
-    @staticmethod
     async def _pump(
+        self,
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
         pair: tuple[asyncio.StreamWriter, asyncio.StreamWriter],
     ) -> None:
-        """Copy one direction; when it ends, close both sides so the other pump ends too."""
+        """Copy one direction (dropping everything while stalled); when it ends, close both
+        sides so the other pump ends too."""
         try:
             while data := await reader.read(CHUNK):
+                if self._stalled:
+                    continue
                 writer.write(data)
                 await writer.drain()
         except (ConnectionError, OSError):

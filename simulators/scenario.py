@@ -126,8 +126,8 @@ def parse_scenario(data: dict[str, Any], source: str) -> Scenario:
         if not _type_ok(after, float) or after < 0:
             errors.append(f"{where} ({do}): after = {after!r}: must be a number of seconds >= 0")
             after = 0
-        if do == "link" and args.get("state") not in ("cut", "up"):
-            errors.append(f"{where} (link): state = {args.get('state')!r}: must be 'cut' or 'up'")
+        if do == "link" and args.get("state") not in ("cut", "stall", "up"):
+            errors.append(f"{where} (link): state = {args.get('state')!r}: must be 'cut', 'stall' or 'up'")
         if do == "expect" and args.get("status") not in STATUSES:
             errors.append(f"{where} (expect): status = {args.get('status')!r}: must be one of {', '.join(sorted(STATUSES))}")
         conn = args.get("connector")

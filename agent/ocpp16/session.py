@@ -106,8 +106,9 @@ class Ocpp16Link:
                     proxy=None,
                     open_timeout=self.settings.backend.call_timeout,
                     ping_interval=self.config.int("WebSocketPingInterval") or None,
-                    ping_timeout=20,
-                    close_timeout=5,
+                    ping_timeout=self.settings.backend.ping_timeout,
+                    # A dead link cannot complete a closing handshake: do not wait long for it.
+                    close_timeout=min(5.0, self.settings.backend.ping_timeout),
                 ) as ws:
                     if ws.subprotocol != SUBPROTOCOL:
                         raise ConnectionError(f"backend did not select subprotocol {SUBPROTOCOL}")
@@ -119,12 +120,17 @@ class Ocpp16Link:
                 if problem != last_problem:
                     log.warning("backend link down", url=self.url, problem=problem)
                     last_problem = problem
+                refused = _refused_by_backend(exc)
+            else:
+                refused = False
             finally:
                 self._cp = None
                 self._accepted = False
                 self.connected.clear()
             failures += 1
-            await asyncio.sleep(self._backoff(failures))
+            # A backend that refuses this charger (HTTP 401/403/404) will not change its mind
+            # in a second: ask again, but only at the slowest pace.
+            await asyncio.sleep(self.settings.backend.reconnect_max if refused else self._backoff(failures))
 
     def _backoff(self, failures: int) -> float:
         base = self.settings.backend.reconnect_initial * 2 ** min(failures - 1, 16)
@@ -322,18 +328,21 @@ def _auth_result(info: dict[str, Any] | None) -> AuthResult:
     return AuthResult(status, info.get("parent_id_tag"), info.get("expiry_date"))
 
 
+def _leaves(error: BaseException) -> list[BaseException]:
+    inner = getattr(error, "exceptions", None)
+    return [error] if inner is None else [leaf for e in inner for leaf in _leaves(e)]
+
+
+def _refused_by_backend(error: BaseException) -> bool:
+    return any(
+        isinstance(e, websockets.exceptions.InvalidStatus) and e.response.status_code in (401, 403, 404)
+        for e in _leaves(error)
+    )
+
+
 def _describe(error: BaseException) -> str:
     """One stable line for a link failure, so a repeating failure is logged once."""
-    leaves: list[BaseException] = []
-
-    def walk(exc: BaseException) -> None:
-        if isinstance(exc, BaseExceptionGroup):
-            for inner in exc.exceptions:
-                walk(inner)
-        else:
-            leaves.append(exc)
-
-    walk(error)
+    leaves = _leaves(error)
     for exc in leaves:
         if isinstance(exc, websockets.exceptions.InvalidStatus):
             return f"HTTP {exc.response.status_code}"

@@ -314,6 +314,9 @@ class BackendSettings:
                                        doc="first reconnect delay")
     reconnect_max: float = setting(Number(1, 3600, "seconds"), 60.0, unit="seconds",
                                    doc="cap of the exponential reconnect backoff; >= reconnect_initial")
+    ping_timeout: float = setting(Number(1, 300, "seconds"), 20.0, unit="seconds",
+                                  doc="how long a websocket ping may go unanswered before the link counts as dead; "
+                                      "a dead link is noticed within WebSocketPingInterval + ping_timeout")
 
 
 @dataclass(frozen=True, slots=True)

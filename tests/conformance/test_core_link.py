@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import datetime, timezone
 
 from .helpers import anomalies, last_seq, ledger, messages, parse_time, plug_and_charge, wait_for, wait_status
@@ -52,3 +53,30 @@ async def test_tc_036_connection_loss_during_transaction(charger):
     assert await anomalies(stack) == []
     # The reconnect did not pretend to be a reboot.
     assert await messages(stack, "BootNotification", since=cut_seq) == []
+
+
+async def test_a_half_open_link_is_noticed_within_the_ping_bound_and_nothing_is_lost(charger):
+    # WebSocketPingInterval 1 s and ping_timeout 2 s: a link that goes quiet without closing
+    # must be given up within about 1 + 2 s (+ a short close wait and the first backoff).
+    stack = await charger(ocpp={"WebSocketPingInterval": 1, "MeterValueSampleInterval": 1}, ping_timeout=2.0)
+    await plug_and_charge(stack)
+    accepted = (await stack.bench_request("status"))["link_accepted"]
+    await stack.bench_request("link", state="stall")
+    stalled_at = time.monotonic()
+    stall_seq = await last_seq(stack)
+    # The agent notices and dials again (the bench's proxy counts the new connection).
+    await stack.bench_request("wait_for", field="link_accepted", value=accepted + 1, op="ge", timeout=20)
+    noticed = time.monotonic() - stalled_at
+    assert noticed <= 1 + 2 + 2 + 0.5 + 2.5, f"dead link noticed after {noticed:.1f} s"
+
+    # Meanwhile charging goes on; the driver stops while the link is still dead.
+    await stack.bench_request("tap", uid="04A1B2C3")
+    await stack.bench_request("wait_for", connector=1, field="contactor_closed", value=False, timeout=10)
+    await stack.bench_request("link", state="up")
+    stop = (await wait_for(stack, "StopTransaction", since=stall_seq, timeout=20))[0]
+    (tx,) = await ledger(stack)
+    assert tx["stop_time"] is not None and stop["meterStop"] == tx["meter_stop"]
+    samples = [parse_time(mv["timestamp"]) for mv in tx["meter_values"]]
+    assert samples == sorted(samples)
+    assert len(samples) >= int(noticed) - 1  # one a second, those taken while stalled included
+    assert await anomalies(stack) == []

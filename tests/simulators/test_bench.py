@@ -333,7 +333,7 @@ async def test_link_cut_drops_connections_and_restore_lets_them_through() -> Non
                 writer.close()
                 assert (await ctl.request("status"))["link_accepted"] == 3
 
-                with pytest.raises(ControlError, match='"cut" or "up"'):
+                with pytest.raises(ControlError, match='"cut", "stall" or "up"'):
                     await ctl.request("link", state="down")
             finally:
                 await ctl.close()
