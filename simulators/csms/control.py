@@ -70,8 +70,20 @@ def build_commands(csms: Csms) -> CommandTable:
 
     @table.command("reset_policy")
     async def reset_policy() -> None:
-        """Back to the start-up answers: boot status and intervals, no special id tags."""
+        """Back to the start-up answers: boot status and intervals, no special id tags,
+        no refused charge points."""
         csms.policy.restore(csms.initial_policy)
+        csms.refusals.clear()
+
+    @table.command("refuse")
+    async def refuse(cp: str, status: int | None = 401) -> None:
+        """Refuse ``cp``'s websocket handshake with HTTP ``status`` (401, 403, 404); null accepts it again."""
+        if status is None:
+            csms.refusals.pop(cp, None)
+        elif status in (401, 403, 404):
+            csms.refusals[cp] = status
+        else:
+            raise ValueError(f"status must be 401, 403, 404 or null, not {status!r}")
 
     @table.command("clear_id_tags")
     async def clear_id_tags() -> None:

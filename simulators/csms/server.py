@@ -323,6 +323,8 @@ class Csms:
 
     def __init__(self, policy: Policy | None = None) -> None:
         self.policy = policy or Policy()
+        #: Charge points whose handshake is refused, with the HTTP status to refuse with.
+        self.refusals: dict[str, int] = {}
         #: What ``reset_policy`` returns to: the policy given at start-up.
         self.initial_policy = Policy()
         self.initial_policy.restore(self.policy)
@@ -484,6 +486,11 @@ class Csms:
             for header in request.headers.get_all("Sec-WebSocket-Protocol")
             for p in header.split(",")
         ]
+        refusal = self.refusals.get(cp_id)
+        if refusal is not None:
+            self.log.record_event(cp_id, "rejected", reason=f"refused with HTTP {refusal}", status=refusal)
+            self.notify()
+            return connection.respond(HTTPStatus(refusal), "refused by the test backend\n")
         if SUBPROTOCOL not in offered:
             self.log.record_event(cp_id, "rejected", reason="ocpp1.6 not offered", offered=offered)
             self.notify()

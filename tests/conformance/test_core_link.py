@@ -6,7 +6,7 @@ import asyncio
 import time
 from datetime import datetime, timezone
 
-from .helpers import anomalies, last_seq, ledger, messages, parse_time, plug_and_charge, wait_for, wait_status
+from .helpers import all_frames, anomalies, last_seq, ledger, messages, parse_time, plug_and_charge, wait_for, wait_status
 
 
 async def test_tc_036_connection_loss_during_transaction(charger):
@@ -80,3 +80,20 @@ async def test_a_half_open_link_is_noticed_within_the_ping_bound_and_nothing_is_
     assert samples == sorted(samples)
     assert len(samples) >= int(noticed) - 1  # one a second, those taken while stalled included
     assert await anomalies(stack) == []
+
+
+async def test_a_refused_handshake_is_retried_at_the_slowest_pace_until_accepted(csms, charger):
+    stack = await charger()  # reconnect_initial 0.2 s, reconnect_max 2 s in the harness
+    since = await last_seq(stack)
+    await csms.request("refuse", cp=stack.cp_id, status=401)
+    await csms.request("disconnect", cp=stack.cp_id)  # it must dial again, and is refused
+    await asyncio.sleep(6.5)
+    rejected = [parse_time(m["time"]) for m in await all_frames(stack, since) if m["type"] == "rejected"]
+    assert len(rejected) >= 2
+    gaps = [(b - a).total_seconds() for a, b in zip(rejected, rejected[1:])]
+    assert all(gap >= 1.9 for gap in gaps), f"refused attempts {gaps} s apart; reconnect_max is 2 s"
+    accepted_again = await last_seq(stack)
+    await csms.request("refuse", cp=stack.cp_id, status=None)
+    # Back: no new BootNotification (the agent did not restart), the current statuses.
+    await wait_for(stack, "StatusNotification", count=2, since=accepted_again, timeout=10)
+    assert await messages(stack, "BootNotification", since) == []
