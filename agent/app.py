@@ -22,6 +22,7 @@ import structlog
 from drivers.protocols import DeviceError
 
 from .charger import ChargerRuntime, RestartRequested
+from .errors import leaves
 from .hardware import Hardware, build_hardware
 from .journal import Journal
 from .ocpp16.configuration import Configuration
@@ -86,7 +87,7 @@ async def run_agent(settings: Settings, state_dir: Path) -> RestartRequested | N
                 for task in services:
                     task.cancel()
     except* RestartRequested as group:
-        restart = _first(group, RestartRequested)
+        restart = next((e for e in leaves(group) if isinstance(e, RestartRequested)), None)  # type: ignore[assignment]
     finally:
         await hardware.close()
         db.close()
@@ -110,25 +111,6 @@ async def _make_safe(hardware: Hardware, runtime: ChargerRuntime) -> None:
     await attempt("journal checkpoint", runtime.checkpoint_running(), 3.0)
     for n, lock in hardware.locks.items():
         await attempt(f"cable lock {n}", lock.set_locked(False))
-
-
-def _leaves(error: BaseException) -> list[BaseException]:
-    """The exceptions inside (possibly nested) exception groups."""
-    inner = getattr(error, "exceptions", None)
-    if inner is None:
-        return [error]
-    return [leaf for e in inner for leaf in _leaves(e)]
-
-
-def _first(error: BaseException, kind: type[RestartRequested]) -> RestartRequested | None:
-    """The first ``kind`` inside (possibly nested) exception groups."""
-    if isinstance(error, kind):
-        return error
-    for inner in getattr(error, "exceptions", ()):
-        found = _first(inner, kind)
-        if found is not None:
-            return found
-    return None
 
 
 def _reboot(command: list[str]) -> bool:
@@ -178,7 +160,7 @@ def serve(settings: Settings, state_dir: Path) -> int:
             log.info("stopped")
             return None
         except Exception as exc:
-            causes = _leaves(exc)
+            causes = leaves(exc)
             if causes and all(isinstance(e, (StoreError, DeviceError)) for e in causes):
                 raise StartFailed("; ".join(str(e) for e in causes)) from None
             raise

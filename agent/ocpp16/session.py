@@ -22,6 +22,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from .. import __version__
 from ..authorization import AuthResult
 from ..charger import ChargerRuntime
+from ..errors import leaves
 from ..journal import STATUS, TX_STARTED, Entry, Journal
 from ..session.model import AuthStatus
 from ..settings import Settings
@@ -328,24 +329,18 @@ def _auth_result(info: dict[str, Any] | None) -> AuthResult:
     return AuthResult(status, info.get("parent_id_tag"), info.get("expiry_date"))
 
 
-def _leaves(error: BaseException) -> list[BaseException]:
-    inner = getattr(error, "exceptions", None)
-    return [error] if inner is None else [leaf for e in inner for leaf in _leaves(e)]
-
-
 def _refused_by_backend(error: BaseException) -> bool:
     return any(
         isinstance(e, websockets.exceptions.InvalidStatus) and e.response.status_code in (401, 403, 404)
-        for e in _leaves(error)
+        for e in leaves(error)
     )
 
 
 def _describe(error: BaseException) -> str:
     """One stable line for a link failure, so a repeating failure is logged once."""
-    leaves = _leaves(error)
-    for exc in leaves:
+    for exc in leaves(error):
         if isinstance(exc, websockets.exceptions.InvalidStatus):
             return f"HTTP {exc.response.status_code}"
         if isinstance(exc, websockets.exceptions.ConnectionClosed):
             return "connection closed"
-    return "; ".join(f"{type(e).__name__}: {e}" for e in leaves) or "unknown"
+    return "; ".join(f"{type(e).__name__}: {e}" for e in leaves(error)) or "unknown"
