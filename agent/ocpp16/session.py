@@ -168,6 +168,8 @@ class Ocpp16Link:
     async def _boot(self, cp: Handlers) -> None:
         """BootNotification until Accepted; nothing else is sent before (OCPP 1.6, 4.2)."""
         while True:
+            # Cleared before asking, so a trigger that arrives with (or before) the answer counts.
+            self._boot_now.clear()
             answer = await cp.request(self._boot_request())
             interval = int(answer.interval)
             log.info("boot notification", status=answer.status, interval=interval)
@@ -175,7 +177,6 @@ class Ocpp16Link:
                 await self._adopt_heartbeat_interval(interval)
                 self._booted = True
                 return
-            self._boot_now.clear()
             try:  # until the interval ends, or the backend triggers a BootNotification
                 await asyncio.wait_for(self._boot_now.wait(), interval if interval > 0 else 30)
             except TimeoutError:
