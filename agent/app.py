@@ -53,8 +53,21 @@ async def _open_hardware(hardware: Hardware) -> None:
             await asyncio.sleep(HARDWARE_RETRY_S)
 
 
-async def run_agent(settings: Settings, state_dir: Path) -> RestartRequested | None:
-    """Run until cancelled (SIGTERM) or until a reset asks for a restart."""
+class PowerFailing(Exception):
+    """The supply is failing: the transactions were ended (PowerLoss); leave the run loop."""
+
+
+async def _power_watch(failing: asyncio.Event, runtime: ChargerRuntime, grace: float) -> None:
+    await failing.wait()
+    await runtime.power_down(grace)
+    raise PowerFailing()
+
+
+async def run_agent(
+    settings: Settings, state_dir: Path, power_failing: asyncio.Event | None = None
+) -> RestartRequested | None:
+    """Run until cancelled (SIGTERM), until a reset asks for a restart, or until the
+    supply fails (``power_failing`` set, from SIGPWR)."""
     db = Database(state_dir)
     db.open()
     journal = Journal(db)
@@ -82,12 +95,18 @@ async def run_agent(settings: Settings, state_dir: Path) -> RestartRequested | N
                     await runtime.ready.wait()
                     log.info("charger ready")
                     tg.create_task(link.run(), name="ocpp-link")
+                    if power_failing is not None:
+                        tg.create_task(
+                            _power_watch(power_failing, runtime, settings.system.power_fail_grace), name="power-watch"
+                        )
             finally:
                 await _make_safe(hardware, runtime)
                 for task in services:
                     task.cancel()
     except* RestartRequested as group:
         restart = next((e for e in leaves(group) if isinstance(e, RestartRequested)), None)  # type: ignore[assignment]
+    except* PowerFailing:
+        log.warning("stopped for a power failure")
     finally:
         await hardware.close()
         db.close()
@@ -154,8 +173,11 @@ def serve(settings: Settings, state_dir: Path) -> int:
 
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop)
+        # SIGPWR: what init and UPS daemons send when the supply is about to fail.
+        power_failing = asyncio.Event()
+        loop.add_signal_handler(signal.SIGPWR, power_failing.set)
         try:
-            return await run_agent(settings, state_dir)
+            return await run_agent(settings, state_dir, power_failing)
         except asyncio.CancelledError:
             log.info("stopped")
             return None

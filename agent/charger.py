@@ -69,6 +69,8 @@ METER_STALE_S = 5.0
 #: How often a running transaction's meter value is noted in the journal, whatever the
 #: OCPP sample interval: the most a crash without a readable meter afterwards can lose.
 CHECKPOINT_S = 10.0
+#: How long a reset waits for the backend to acknowledge the stops before restarting.
+RESET_SETTLE_S = 10.0
 METER_FAILURE = "PowerMeterFailure"
 SWITCH_FAILURE = "PowerSwitchFailure"
 LOCK_FAILURE = "ConnectorLockFailure"
@@ -538,15 +540,29 @@ class ChargerRuntime:
             log.warning("closed a transaction cut by a restart", local_tx=record.local_id, meter_wh=meter_wh)
 
     async def _restart_when_settled(self, hard: bool) -> None:
+        await self.settle(RESET_SETTLE_S)
+        if self._restart is not None and not self._restart.done():
+            self._restart.set_result(hard)
+
+    async def power_down(self, within: float) -> None:
+        """The supply is failing (SIGPWR from a UPS or power-fail detector): end every
+        transaction with reason PowerLoss now, while there is still power to record and
+        send the stops, and give the link up to ``within`` seconds to deliver them."""
+        log.warning("power failing: ending every transaction", grace_s=within)
+        self.feed(StopAllRequested(StopReason.POWER_LOSS))
+        await self.settle(within)
+
+    async def settle(self, within: float) -> None:
+        """Wait until every queued action ran and, while online, until the backend has the
+        transaction messages (at most ``within`` seconds): what is not sent by then stays
+        in the journal for the next start."""
         for queue in self._queues.values():
             await queue.join()
         self.uplink.wake()
-        deadline = self._clock() + 10.0
+        deadline = self._clock() + within
         while self._clock() < deadline and self.uplink.online:
             pending = await self.db.run(self.journal.open_transactions)
             unsent = sum(1 for e in await self.db.run(self.journal.pending) if e.kind != "status")
             if not pending and unsent == 0:
                 break
             await asyncio.sleep(0.2)
-        if self._restart is not None and not self._restart.done():
-            self._restart.set_result(hard)

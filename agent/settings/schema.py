@@ -24,6 +24,7 @@ PILOT_DRIVERS: tuple[str, ...] = ("sim",)
 CONTACTOR_DRIVERS: tuple[str, ...] = ("sim",)
 LOCK_DRIVERS: tuple[str, ...] = ("none", "sim")
 LOG_LEVELS: tuple[str, ...] = ("debug", "info", "warning", "error")
+RECOVERY_POLICIES: tuple[str, ...] = ("stop", "resume")
 LOG_FORMATS: tuple[str, ...] = ("auto", "json", "console")
 
 OcppValue = str | int | bool | float
@@ -385,6 +386,17 @@ class StateSettings:
 
     directory: Path = setting(PathValue(), Path("./state"),
                               doc="directory of the SQLite database; relative = to the config file's directory")
+    unfinished_transactions: str = setting(
+        Choice(RECOVERY_POLICIES), "stop",
+        doc='a transaction still open at start-up (crash, power cut): "stop" ends it with reason PowerLoss '
+            'and the last meter value on record; "resume" carries it on when the same EV is still plugged in')
+    journal_max_mb: float = setting(
+        Number(1, 100_000, "MiB"), 64.0, unit="MiB",
+        doc="undelivered journal data kept while offline; beyond it, meter values are thinned (starts and "
+            "stops are never dropped)")
+    keep_delivered_days: int = setting(
+        Integer(1, 3650, "days"), 30, unit="days",
+        doc="how long messages the backend acknowledged stay in the journal (for `ladda sessions`)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -402,6 +414,9 @@ class SystemSettings:
 
     reboot_command: tuple[str, ...] = setting(
         Argv(), (), doc="argv run for a Hard Reset; empty = the agent restarts its own process")
+    power_fail_grace: float = setting(
+        Number(0, 60, "seconds"), 5.0, unit="seconds",
+        doc="on SIGPWR (supply failing), how long to try to deliver the PowerLoss stops before exiting")
 
 
 @dataclass(frozen=True, slots=True)

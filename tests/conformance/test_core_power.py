@@ -1,14 +1,16 @@
-"""Power failure (module 14): the agent goes down during a session; on restart the transaction is
-closed with reason PowerLoss and the energy on record (TC_032_2: stopped after going down).
+"""Power failure (module 14): warned by SIGPWR, the agent stops its transactions with reason
+PowerLoss before going down (TC_032_1); cut without warning, it closes them at the next start
+with the energy on record (TC_032_2: stopped after going down).
 
 After the restart the meter is made silent, so the stop can only use what the journal kept.
 """
 
 from __future__ import annotations
 
+import asyncio
 import signal
 
-from .helpers import last_seq, ledger, plug_and_charge, wait_energy, wait_for, wait_rebooted
+from .helpers import last_seq, ledger, messages, plug_and_charge, wait_energy, wait_for, wait_rebooted
 
 # 32 A x 3 phases x 230 V = 22 kW, about 6.1 Wh a second.
 WH_PER_S = 32 * 3 * 230 / 3600
@@ -60,3 +62,30 @@ async def test_tc_032_2_kill_without_samples_closes_with_the_periodic_checkpoint
     # Checkpoints every 10 s whatever the sample interval: never more than 10 s (+ a poll) behind.
     assert delivered - 11.5 * WH_PER_S <= stop["meterStop"] <= delivered
     assert stop["meterStop"] > 0
+
+
+async def test_tc_032_1_power_failure_stop_transactions_before_going_down(charger):
+    # SIGPWR (from a UPS or a power-fail detector): the transactions end with reason PowerLoss
+    # and their stops reach the backend before the agent goes down.
+    stack = await charger(connectors=2, ocpp={"MeterValueSampleInterval": 0})
+    await plug_and_charge(stack, connector=1)
+    await plug_and_charge(stack, connector=2, id_tag="04B2C3D4")
+    await wait_energy(stack, 2, WH_PER_S * 2, timeout=15)
+    since = await last_seq(stack)
+    assert stack.agent_process is not None and stack.agent_process.proc is not None
+    stack.agent_process.proc.send_signal(signal.SIGPWR)
+    stops = await wait_for(stack, "StopTransaction", count=2, since=since, timeout=15)
+    assert {s["reason"] for s in stops} == {"PowerLoss"}
+    exit_code = await asyncio.wait_for(stack.agent_process.proc.wait(), 15)
+    assert exit_code == 0
+    bench = (await stack.bench_request("status"))["connectors"]
+    records = await ledger(stack)
+    assert len(records) == 2 and all(r["stop_time"] is not None for r in records)
+    for record in records:
+        delivered = bench[record["connector_id"] - 1]["energy_wh"]
+        assert delivered - 1.5 * WH_PER_S <= record["meter_stop"] <= delivered
+    # Back with the supply: nothing is left to close, so no second stop.
+    restart = await last_seq(stack)
+    await stack.start_agent()
+    await wait_rebooted(stack, restart)
+    assert await messages(stack, "StopTransaction", restart) == []
