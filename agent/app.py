@@ -21,9 +21,11 @@ import structlog
 
 from drivers.protocols import DeviceError
 
+from . import clock
 from .charger import ChargerRuntime, RestartRequested
 from .errors import leaves
 from .hardware import Hardware, build_hardware
+from .housekeeping import JournalKeeper
 from .journal import Journal
 from .ocpp16.configuration import Configuration
 from .ocpp16.session import Ocpp16Link
@@ -68,6 +70,8 @@ async def run_agent(
 ) -> RestartRequested | None:
     """Run until cancelled (SIGTERM), until a reset asks for a restart, or until the
     supply fails (``power_failing`` set, from SIGPWR)."""
+    charger_clock = clock.install(clock.Clock(settings.system.clock))
+    log.info("clock", mode=settings.system.clock, source=charger_clock.source)
     db = Database(state_dir)
     db.open()
     journal = Journal(db)
@@ -76,7 +80,7 @@ async def run_agent(
     hardware = build_hardware(settings, state_dir)
     runtime = ChargerRuntime(
         hardware=hardware, config=config, db=db, journal=journal, state=state,
-        max_current=settings.connectors.max_current,
+        max_current=settings.connectors.max_current, recovery=settings.state.unfinished_transactions,
     )
     link = Ocpp16Link(settings, runtime, journal, db, config)
     runtime.uplink = link
@@ -95,6 +99,10 @@ async def run_agent(
                     await runtime.ready.wait()
                     log.info("charger ready")
                     tg.create_task(link.run(), name="ocpp-link")
+                    keeper = JournalKeeper(
+                        db, journal, int(settings.state.journal_max_mb * 2**20), settings.state.keep_delivered_days
+                    )
+                    tg.create_task(keeper.run(), name="journal-housekeeping")
                     if power_failing is not None:
                         tg.create_task(
                             _power_watch(power_failing, runtime, settings.system.power_fail_grace), name="power-watch"

@@ -15,18 +15,18 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import datetime, timezone
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone
 
 import structlog
 
 from drivers.protocols import DeviceError, MeterReading, PilotState
 
-from . import metering
+from . import clock, metering
 from .authorization import Authorizer, AuthResult, Offline, Uplink
 from .hardware import Hardware
-from .journal import Journal, Sample
+from .journal import Journal, Sample, TransactionRecord
 from .ocpp16.configuration import Configuration
 from .session import step
 from .session.model import (
@@ -57,10 +57,11 @@ from .session.model import (
     SwitchContactor,
     Tick,
     TransactionRefused,
+    TransactionResumed,
     Unlock,
     UnlockRequested,
 )
-from .store import ChargerState, Database, StoreError, iso, utc_now
+from .store import ChargerState, Database, StoreError, iso, parse_iso, utc_now
 
 log = structlog.get_logger(__name__)
 
@@ -71,6 +72,8 @@ METER_STALE_S = 5.0
 CHECKPOINT_S = 10.0
 #: How long a reset waits for the backend to acknowledge the stops before restarting.
 RESET_SETTLE_S = 10.0
+#: How long the start-up waits for each pilot's first state before going on without it.
+PILOT_FIRST_S = 3.0
 METER_FAILURE = "PowerMeterFailure"
 SWITCH_FAILURE = "PowerSwitchFailure"
 LOCK_FAILURE = "ConnectorLockFailure"
@@ -126,6 +129,7 @@ class ChargerRuntime:
         journal: Journal,
         state: ChargerState,
         max_current: float,
+        recovery: str = "stop",
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.hardware = hardware
@@ -135,6 +139,7 @@ class ChargerRuntime:
         self.state = state
         self.uplink: Uplink = Offline()
         self.authorizer = Authorizer(config, db, state)
+        self.recovery = recovery
         self._clock = clock
         count = len(hardware.pilots)
         self.charger = Charger.new(count, policy_from(config, max_current), state.inoperative_connectors())
@@ -150,6 +155,7 @@ class ChargerRuntime:
         self.statuses: dict[int, StatusEntry] = {}
         self._tg: asyncio.TaskGroup | None = None
         self._restart: asyncio.Future[bool] | None = None
+        self._pilot_streams: dict[int, AsyncIterator[PilotState]] = {}
         self.ready = asyncio.Event()
         config.subscribe(lambda name, value: self.feed(PolicyChanged(policy_from(config, max_current))))
 
@@ -157,7 +163,8 @@ class ChargerRuntime:
     async def run(self) -> None:
         """Run every charger task until a reset asks for a restart (raises RestartRequested)."""
         self._restart = asyncio.get_running_loop().create_future()
-        await self._close_unfinished_transactions()
+        await self._learn_pilots()
+        await self._recover_unfinished_transactions()
         async with asyncio.TaskGroup() as tg:
             self._tg = tg
             for n in self._queues:
@@ -249,6 +256,16 @@ class ChargerRuntime:
         await self.authorizer.remember(id_tag, result)
         if result.status is not AuthStatus.ACCEPTED and self.local_tx.get(connector) == local_tx:
             self.feed(TransactionRefused(connector, result.status))
+
+    def shift_status_stamps(self, seconds: float) -> None:
+        """The clock was corrected (see ``agent.clock``): the statuses noted before carry
+        provisional times; move them so the snapshot a backend gets is stamped right."""
+        if not seconds:
+            return
+        self.statuses = {
+            n: replace(e, timestamp=iso(parse_iso(e.timestamp) + timedelta(seconds=seconds)))
+            for n, e in self.statuses.items()
+        }
 
     def status_snapshot(self) -> list[StatusEntry]:
         return [self.statuses[n] for n in sorted(self.statuses)]
@@ -413,7 +430,8 @@ class ChargerRuntime:
 
     # ------------------------------------------------------------ inputs and timers
     async def _watch_pilot(self, n: int) -> None:
-        async for state in self.hardware.pilots[n].states():
+        stream = self._pilot_streams.pop(n, None) or aiter(self.hardware.pilots[n].states())
+        async for state in stream:
             self.feed(PilotChanged(n, state))
             if state is PilotState.A and n in self._lock_faults:
                 self._lock_faults.discard(n)  # the cable is out: the next one gets a fresh try
@@ -501,8 +519,9 @@ class ChargerRuntime:
             if interval <= 0:
                 await asyncio.sleep(1.0)
                 continue
-            boundary = metering.next_aligned(time.time(), interval)
-            await asyncio.sleep(max(0.0, boundary - time.time()))
+            # On the charger's clock (which may follow the backend's), not the raw system clock.
+            boundary = metering.next_aligned(clock.current().now().timestamp(), interval)
+            await asyncio.sleep(max(0.0, boundary - clock.current().now().timestamp()))
             if self.config.int("ClockAlignedDataInterval") != interval:
                 continue
             stamp = iso(datetime.fromtimestamp(boundary, timezone.utc))
@@ -523,10 +542,27 @@ class ChargerRuntime:
                 await self.db.run(self.journal.checkpoint, local, metering.energy_wh(reading), utc_now())
 
     # ------------------------------------------------------------ start and reset
-    async def _close_unfinished_transactions(self) -> None:
-        """A transaction still open at start-up was cut by a power loss or crash: end it
-        with the last meter value checkpointed, so nothing billed is lost."""
+    async def _learn_pilots(self) -> None:
+        """Read each pilot's present state before anything is reported, so the first
+        statuses are true and a transaction can be resumed only where an EV really is."""
+        for n in self.numbers:
+            stream = aiter(self.hardware.pilots[n].states())
+            try:
+                state = await asyncio.wait_for(anext(stream), PILOT_FIRST_S)
+            except (TimeoutError, StopAsyncIteration, DeviceError) as exc:
+                log.warning("pilot state unknown at start-up", connector=n, error=str(exc) or type(exc).__name__)
+                continue  # the watcher opens a fresh stream
+            self._pilot_streams[n] = stream
+            self.feed(PilotChanged(n, state))
+
+    async def _recover_unfinished_transactions(self) -> None:
+        """A transaction still open at start-up was cut by a power loss or crash. With the
+        "resume" policy it carries on if its EV is still plugged in and its idTag was not
+        refused; otherwise it ends with reason PowerLoss and the last meter value on record,
+        so nothing billed is lost."""
         for record in await self.db.run(self.journal.open_transactions):
+            if self.recovery == "resume" and await self._resume(record):
+                continue
             meter_wh = record.last_meter_wh if record.last_meter_wh is not None else record.meter_start_wh
             stamp = record.last_meter_at or record.started_at
             # The register has not moved since the power went (no session ran since), so
@@ -538,6 +574,20 @@ class ChargerRuntime:
                 self.journal.end_transaction, record.local_id, meter_wh, stamp, StopReason.POWER_LOSS.value, None, []
             )
             log.warning("closed a transaction cut by a restart", local_tx=record.local_id, meter_wh=meter_wh)
+
+    async def _resume(self, record: TransactionRecord) -> bool:
+        n = record.connector
+        if n in self.local_tx or record.id_tag_status not in (None, AuthStatus.ACCEPTED.value):
+            return False
+        cached = await self.authorizer.cached(record.id_tag)
+        parent = cached.parent_id_tag if cached is not None else None
+        if self.feed(TransactionResumed(n, record.id_tag, parent)) != "Accepted":
+            return False
+        self.local_tx[n] = record.local_id
+        self._tx_started_at[n] = self._clock()
+        log.warning("resumed a transaction cut by a restart", connector=n, local_tx=record.local_id,
+                    id_tag=record.id_tag, meter_wh=record.last_meter_wh)
+        return True
 
     async def _restart_when_settled(self, hard: bool) -> None:
         await self.settle(RESET_SETTLE_S)

@@ -20,7 +20,10 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-from .store import Database, utc_now
+from datetime import timedelta
+
+from . import clock
+from .store import Database, iso, parse_iso, utc_now
 
 TX_STARTED = "tx_started"
 METER_SAMPLE = "meter_sample"
@@ -69,6 +72,8 @@ class TransactionRecord:
     started_at: str
     meter_start_wh: int
     backend_id: int | None
+    #: The backend's answer to the start's idTag (None until the start is acknowledged).
+    id_tag_status: str | None
     stopped_at: str | None
     meter_stop_wh: int | None
     stop_reason: str | None
@@ -94,8 +99,9 @@ class Journal:
         def work(conn: sqlite3.Connection) -> int:
             cur = conn.execute(
                 "INSERT INTO transactions(connector, id_tag, started_at, meter_start_wh, begin_values, "
-                "last_meter_wh, last_meter_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (connector, id_tag, timestamp, meter_wh, _dump([s.to_json() for s in begin_values]), meter_wh, timestamp),
+                "last_meter_wh, last_meter_at, clock) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (connector, id_tag, timestamp, meter_wh, _dump([s.to_json() for s in begin_values]), meter_wh,
+                 timestamp, clock.current().tag),
             )
             local_id = int(cur.lastrowid or 0)
             body = {"connector": connector, "id_tag": id_tag, "meter_wh": meter_wh, "timestamp": timestamp}
@@ -125,8 +131,8 @@ class Journal:
                 )
             if local_tx is not None and for_stop:
                 conn.execute(
-                    "INSERT INTO transaction_values(local_tx, timestamp, context, samples) VALUES (?, ?, ?, ?)",
-                    (local_tx, timestamp, context, _dump([s.to_json() for s in for_stop])),
+                    "INSERT INTO transaction_values(local_tx, timestamp, context, samples, clock) VALUES (?, ?, ?, ?, ?)",
+                    (local_tx, timestamp, context, _dump([s.to_json() for s in for_stop]), clock.current().tag),
                 )
             if samples:
                 body = {
@@ -158,8 +164,8 @@ class Journal:
                 return  # already ended: the stop is recorded once
             conn.execute(
                 "UPDATE transactions SET stopped_at = ?, meter_stop_wh = ?, stop_reason = ?, stop_id_tag = ?, "
-                "last_meter_wh = ?, last_meter_at = ? WHERE local_id = ?",
-                (timestamp, meter_wh, reason, id_tag, meter_wh, timestamp, local_tx),
+                "last_meter_wh = ?, last_meter_at = ?, stop_clock = ? WHERE local_id = ?",
+                (timestamp, meter_wh, reason, id_tag, meter_wh, timestamp, clock.current().tag, local_tx),
             )
             data = []
             begin = json.loads(row["begin_values"])
@@ -247,6 +253,129 @@ class Journal:
         )
         return cur.rowcount
 
+    def correct_provisional(self, tag: str, shift_s: float, source: str) -> int:
+        """The clock learned the time (``agent.clock``): move every stamp this process made
+        provisionally (``tag``) by ``shift_s`` seconds and record ``source`` as how it is now
+        known. Only what is still undelivered is rewritten; what was sent stays on record
+        as sent. Returns how many entries changed."""
+
+        def work(conn: sqlite3.Connection) -> int:
+            changed = 0
+            rows = conn.execute(
+                "SELECT seq, body FROM outbox WHERE clock = ? AND done_at IS NULL", (tag,)
+            ).fetchall()
+            for row in rows:
+                body = json.loads(row["body"])
+                if "timestamp" in body:
+                    body["timestamp"] = _shifted(body["timestamp"], shift_s)
+                for item in body.get("transaction_data", []):
+                    item["timestamp"] = _shifted(item["timestamp"], shift_s)
+                conn.execute("UPDATE outbox SET body = ?, clock = ? WHERE seq = ?", (_dump(body), source, row["seq"]))
+                changed += 1
+            for row in conn.execute(
+                "SELECT local_id, started_at, last_meter_at, stopped_at, clock, stop_clock FROM transactions "
+                "WHERE clock = ? OR stop_clock = ?", (tag, tag)
+            ).fetchall():
+                started, start_clock = row["started_at"], row["clock"]
+                stopped, stop_clock = row["stopped_at"], row["stop_clock"]
+                last = row["last_meter_at"]
+                if start_clock == tag:
+                    started, start_clock = _shifted(started, shift_s), source
+                if stop_clock == tag:
+                    stopped, stop_clock = _shifted(stopped, shift_s), source
+                    last = stopped  # a stop's meter value is the last one noted
+                elif row["stopped_at"] is None and last is not None and row["clock"] == tag:
+                    last = _shifted(last, shift_s)
+                conn.execute(
+                    "UPDATE transactions SET started_at = ?, clock = ?, stopped_at = ?, stop_clock = ?, "
+                    "last_meter_at = ? WHERE local_id = ?",
+                    (started, start_clock, stopped, stop_clock, last, row["local_id"]),
+                )
+            for row in conn.execute("SELECT id, timestamp FROM transaction_values WHERE clock = ?", (tag,)).fetchall():
+                conn.execute(
+                    "UPDATE transaction_values SET timestamp = ?, clock = ? WHERE id = ?",
+                    (_shifted(row["timestamp"], shift_s), source, row["id"]),
+                )
+            return changed
+
+        return self.db.transaction(work)
+
+    # keeping the journal bounded -------------------------------------------
+    def undelivered_bytes(self) -> int:
+        """Size of what waits to be sent (message bodies): the measure the cap applies to."""
+        return int(self.db.read("SELECT COALESCE(SUM(LENGTH(body)), 0) AS n FROM outbox WHERE done_at IS NULL")[0]["n"])
+
+    def shed_to(self, max_bytes: int) -> int:
+        """Bring the undelivered data under ``max_bytes`` by thinning meter values; return
+        how many were shed.
+
+        The policy, cheapest loss first: past status reports (a reconnect replaces them
+        with the current status anyway), then every second undelivered meter sample,
+        oldest first, pass after pass, so what remains still covers the whole offline
+        period evenly. Starts and stops are never shed: if they alone exceed the cap, the
+        journal grows past it (and charging stops only when the disk itself is full). A
+        shed entry keeps its row with outcome 'shed', so the loss is on record.
+        """
+
+        def work(conn: sqlite3.Connection) -> int:
+            shed = 0
+            size = _undelivered(conn)
+            if size <= max_bytes:
+                return 0
+            now = utc_now()
+            cur = conn.execute(
+                "UPDATE outbox SET done_at = ?, outcome = 'superseded' WHERE done_at IS NULL AND kind = ?",
+                (now, STATUS),
+            )
+            shed += cur.rowcount
+            while (size := _undelivered(conn)) > max_bytes:
+                seqs = [
+                    r["seq"]
+                    for r in conn.execute(
+                        "SELECT seq FROM outbox WHERE done_at IS NULL AND kind = ? ORDER BY seq", (METER_SAMPLE,)
+                    )
+                ]
+                if not seqs:
+                    break
+                # Every second one, starting with the oldest; a single one left goes too.
+                victims = seqs[0::2] if len(seqs) > 1 else seqs
+                freed = 0
+                for seq in victims:
+                    freed += conn.execute(
+                        "SELECT LENGTH(body) AS n FROM outbox WHERE seq = ?", (seq,)
+                    ).fetchone()["n"]
+                    conn.execute(
+                        "UPDATE outbox SET done_at = ?, outcome = 'shed', body = '{}' WHERE seq = ?", (now, seq)
+                    )
+                    shed += 1
+                    if size - freed <= max_bytes:
+                        break
+            return shed
+
+        return self.db.transaction(work)
+
+    def prune_delivered(self, before: str) -> int:
+        """Forget what the backend acknowledged before ``before`` (an ISO time): delivered
+        messages, and transactions that are stopped with every message delivered. Anything
+        undelivered, shed or abandoned stays: it is the record of what the backend lacks."""
+
+        def work(conn: sqlite3.Connection) -> int:
+            cur = conn.execute(
+                "DELETE FROM outbox WHERE done_at IS NOT NULL AND done_at < ? AND outcome IN ('acked', 'superseded') "
+                "AND (local_tx IS NULL OR local_tx IN (SELECT local_id FROM transactions WHERE stopped_at < ?))",
+                (before, before),
+            )
+            removed = cur.rowcount
+            done = (
+                "SELECT local_id FROM transactions t WHERE t.stopped_at IS NOT NULL AND t.stopped_at < ? "
+                "AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.local_tx = t.local_id)"
+            )
+            conn.execute(f"DELETE FROM transaction_values WHERE local_tx IN ({done})", (before,))
+            removed += conn.execute(f"DELETE FROM transactions WHERE local_id IN ({done})", (before,)).rowcount
+            return removed
+
+        return self.db.transaction(work)
+
     def pending_count(self) -> int:
         return int(self.db.read("SELECT COUNT(*) AS n FROM outbox WHERE done_at IS NULL")[0]["n"])
 
@@ -279,6 +408,7 @@ class Journal:
                 started_at=r["started_at"],
                 meter_start_wh=r["meter_start_wh"],
                 backend_id=r["backend_id"],
+                id_tag_status=r["id_tag_status"],
                 stopped_at=r["stopped_at"],
                 meter_stop_wh=r["meter_stop_wh"],
                 stop_reason=r["stop_reason"],
@@ -303,8 +433,16 @@ def _dump(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
+def _undelivered(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("SELECT COALESCE(SUM(LENGTH(body)), 0) FROM outbox WHERE done_at IS NULL").fetchone()[0])
+
+
 def _queue(conn: sqlite3.Connection, kind: str, local_tx: int | None, body: dict[str, Any]) -> None:
     conn.execute(
-        "INSERT INTO outbox(kind, local_tx, body, created_at) VALUES (?, ?, ?, ?)",
-        (kind, local_tx, _dump(body), utc_now()),
+        "INSERT INTO outbox(kind, local_tx, body, created_at, clock) VALUES (?, ?, ?, ?, ?)",
+        (kind, local_tx, _dump(body), utc_now(), clock.current().tag),
     )
+
+
+def _shifted(stamp: str, seconds: float) -> str:
+    return iso(parse_iso(stamp) + timedelta(seconds=seconds))

@@ -18,6 +18,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
+from . import clock
+
 P = ParamSpec("P")
 T = TypeVar("T")
 
@@ -82,6 +84,15 @@ _SCHEMA = [
     );
     CREATE INDEX transaction_values_tx ON transaction_values(local_tx, id);
     """,
+    # clock source of each stamp (agent/clock.py): 'system', 'backend', or
+    # 'unsynchronised:<process>' for a provisional stamp that process may still correct
+    """
+    ALTER TABLE outbox ADD COLUMN clock TEXT NOT NULL DEFAULT 'system';
+    ALTER TABLE transactions ADD COLUMN clock TEXT NOT NULL DEFAULT 'system';
+    ALTER TABLE transactions ADD COLUMN stop_clock TEXT;
+    ALTER TABLE transaction_values ADD COLUMN clock TEXT NOT NULL DEFAULT 'system';
+    CREATE INDEX outbox_clock ON outbox(clock) WHERE clock LIKE 'unsynchronised:%';
+    """,
 ]
 
 
@@ -90,8 +101,8 @@ class StoreError(Exception):
 
 
 def utc_now() -> str:
-    """Wall-clock time as OCPP wants it: UTC, milliseconds, 'Z'."""
-    return iso(datetime.now(timezone.utc))
+    """The charger's time (see ``agent.clock``) as OCPP wants it: UTC, milliseconds, 'Z'."""
+    return iso(clock.current().now())
 
 
 def iso(moment: datetime) -> str:

@@ -136,6 +136,8 @@ class Stack:
     initial_energy_wh: float = 0.0
     lock: bool = False  # a socket outlet with a cable lock, instead of a tethered cable
     ping_timeout: float = 20.0  # [backend] ping_timeout
+    unfinished_transactions: str = "stop"  # [state] recovery policy
+    clock: str = "auto"  # [system] clock
     bench_process: Process | None = None
     agent_process: Process | None = None
     bench: ControlClient | None = None
@@ -196,6 +198,9 @@ class Stack:
             f'driver = "{"sim" if self.lock else "none"}"',
             "[state]",
             f'directory = "{self.state_dir}"',
+            f'unfinished_transactions = "{self.unfinished_transactions}"',
+            "[system]",
+            f'clock = "{self.clock}"',
             "[logging]",
             'level = "info"',
             'format = "json"',

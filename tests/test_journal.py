@@ -216,3 +216,70 @@ def test_a_database_from_an_earlier_version_is_migrated_in_place(tmp_path):
         db.write("INSERT INTO transaction_values(local_tx, timestamp, context, samples) VALUES (1, 't', 'c', '[]')")
     finally:
         db.close()
+
+
+# ---------------------------------------------------------------- bounded by a cap, not a count
+
+
+def _offline_week(journal: Journal, samples: int) -> int:
+    """A transaction with ``samples`` periodic values, stopped, nothing delivered."""
+    local = journal.begin_transaction(1, "TAG1", 0, "2026-01-01T00:00:00.000Z", [])
+    for i in range(samples):
+        stamp = f"2026-01-01T{i // 3600:02d}:{i // 60 % 60:02d}:{i % 60:02d}.000Z"
+        journal.record_sample(local, 1, stamp, "Sample.Periodic", [Sample(ENERGY, i, "Wh")], i)
+    journal.end_transaction(local, samples, "2026-01-02T00:00:00.000Z", "Local", "TAG1", [])
+    return local
+
+
+def test_shedding_thins_meter_values_evenly_and_never_drops_a_start_or_a_stop(db):
+    journal = Journal(db)
+    journal.record_status(1, "Charging", "NoError", "2026-01-01T00:00:00.000Z")
+    _offline_week(journal, 1000)
+    before = journal.undelivered_bytes()
+    cap = before // 3
+    shed = journal.shed_to(cap)
+    assert journal.undelivered_bytes() <= cap
+    pending = journal.pending(limit=10_000)
+    kinds = [e.kind for e in pending]
+    assert kinds[0] == TX_STARTED and kinds[-1] == TX_STOPPED and STATUS not in kinds
+    values = [e.body["samples"][0]["value"] for e in pending if e.kind == METER_SAMPLE]
+    assert shed == 1 + (1000 - len(values))  # the status, and the values thinned
+    # What is left still spans the whole session, in order, with no big hole at one end.
+    assert values == sorted(values) and values[-1] >= 990 and values[0] <= 8
+    gaps = [b - a for a, b in zip(values, values[1:])]
+    assert max(gaps) <= 8
+    # The loss is on record, not silent.
+    assert db.read("SELECT COUNT(*) AS n FROM outbox WHERE outcome = 'shed'")[0]["n"] == 1000 - len(values)
+
+
+def test_shedding_keeps_starts_and_stops_even_over_the_cap(db):
+    journal = Journal(db)
+    for _ in range(20):
+        _offline_week(journal, 3)
+    journal.shed_to(1)  # an impossible cap
+    kinds = [e.kind for e in journal.pending(limit=1000)]
+    assert kinds.count(TX_STARTED) == 20 and kinds.count(TX_STOPPED) == 20 and METER_SAMPLE not in kinds
+
+
+def test_shedding_does_nothing_under_the_cap(db):
+    journal = Journal(db)
+    _offline_week(journal, 10)
+    assert journal.shed_to(10**9) == 0
+    assert len(journal.pending(limit=1000)) == 12
+
+
+def test_pruning_forgets_only_what_was_delivered_before_the_retention(db):
+    journal = Journal(db)
+    delivered = _offline_week(journal, 3)
+    for entry in journal.pending(limit=100):
+        if entry.kind == TX_STARTED:
+            journal.acknowledge_start(entry.seq, delivered, 7, "Accepted")
+        else:
+            journal.mark_done(entry.seq)
+    waiting = _offline_week(journal, 3)  # never delivered
+    removed = journal.prune_delivered("2999-01-01T00:00:00.000Z")
+    assert removed == 5 + 1  # five messages and the transaction
+    assert [r.local_id for r in journal.transactions()] == [waiting]
+    assert len(journal.pending(limit=100)) == 5
+    # Nothing newer than the cutoff is touched.
+    assert journal.prune_delivered("2000-01-01T00:00:00.000Z") == 0

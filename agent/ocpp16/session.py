@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import random
+import time
 from typing import Any
 
 import structlog
@@ -19,7 +20,7 @@ import websockets
 from ocpp.v16 import call
 from websockets.asyncio.client import ClientConnection, connect
 
-from .. import __version__
+from .. import __version__, clock
 from ..authorization import AuthResult
 from ..charger import ChargerRuntime
 from ..errors import leaves
@@ -170,7 +171,9 @@ class Ocpp16Link:
         while True:
             # Cleared before asking, so a trigger that arrives with (or before) the answer counts.
             self._boot_now.clear()
+            sent_at = time.monotonic()
             answer = await cp.request(self._boot_request())
+            await self._learn_time(answer.current_time, sent_at)
             interval = int(answer.interval)
             log.info("boot notification", status=answer.status, interval=interval)
             if answer.status == "Accepted":
@@ -212,10 +215,28 @@ class Ocpp16Link:
                 await self._heartbeat_once(cp)
 
     async def _heartbeat_once(self, cp: Handlers) -> None:
+        clock.current().recheck()
+        sent_at = time.monotonic()
         try:
-            await cp.request(call.Heartbeat())
+            answer = await cp.request(call.Heartbeat())
         except CallFailed as exc:
             log.warning("heartbeat failed", error=str(exc))
+            return
+        await self._learn_time(answer.current_time, sent_at)
+
+    async def _learn_time(self, current_time: str, sent_at: float) -> None:
+        """The backend's time: the charger's clock follows it when the system clock is not
+        synchronised, and this process's provisional stamps are corrected once."""
+        charger_clock = clock.current()
+        shift = charger_clock.adopt_backend_time(current_time, sent_at, time.monotonic())
+        if shift is None:
+            return
+        changed = await self.db.run(
+            self.journal.correct_provisional, charger_clock.provisional_tag, shift, charger_clock.tag
+        )
+        self.runtime.shift_status_stamps(shift)
+        if shift:
+            log.warning("corrected provisional timestamps", shift_s=round(shift, 3), entries=changed)
 
     async def _send_status(self, cp: Handlers, connector: int, status: str, error: str, stamp: str) -> None:
         try:

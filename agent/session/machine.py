@@ -53,6 +53,7 @@ from .model import (
     Tick,
     Transaction,
     TransactionRefused,
+    TransactionResumed,
     Unlock,
     UnlockRequested,
 )
@@ -368,6 +369,20 @@ def _on_refused(charger: Charger, event: TransactionRefused, now: float) -> Resu
     return _update(charger, replace(conn, transaction=replace(conn.transaction, refused=True))), []
 
 
+def _on_resumed(charger: Charger, event: TransactionResumed, now: float) -> Result:
+    conn = charger.connector(event.connector)
+    if (
+        conn is None
+        or conn.transaction is not None
+        or not conn.operative
+        or not conn.pilot.plugged
+        or charger.closing
+    ):
+        return charger, [Reply("Rejected")]
+    tx = Transaction(event.id_tag, event.parent_id_tag)
+    return _update(charger, replace(conn, transaction=tx, authorization=None, finishing=False)), [Reply("Accepted")]
+
+
 def _on_fault(charger: Charger, event: FaultRaised | FaultCleared, now: float) -> Result:
     """Record the fault; a raised one also ends an incipient session (card accepted, no EV
     yet), so a connector that was not available for energy never starts a transaction
@@ -456,6 +471,7 @@ _HANDLERS = {
     RemoteStartRequested: _on_remote_start,
     RemoteStopRequested: _on_remote_stop,
     TransactionRefused: _on_refused,
+    TransactionResumed: _on_resumed,
     FaultRaised: _on_fault,
     FaultCleared: _on_fault,
     AvailabilityRequested: _on_availability,

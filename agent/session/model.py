@@ -190,6 +190,16 @@ class TransactionRefused:
 
 
 @dataclass(frozen=True, slots=True)
+class TransactionResumed:
+    """A transaction found open at start-up carries on (recovery policy "resume"); the
+    machine accepts it only if an EV is still plugged in and the connector may charge."""
+
+    connector: int
+    id_tag: str
+    parent_id_tag: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class FaultRaised:
     connector: int  # 0 = the whole charger
     code: str
@@ -237,6 +247,7 @@ Event = (
     | RemoteStartRequested
     | RemoteStopRequested
     | TransactionRefused
+    | TransactionResumed
     | FaultRaised
     | FaultCleared
     | AvailabilityRequested

@@ -25,6 +25,7 @@ CONTACTOR_DRIVERS: tuple[str, ...] = ("sim",)
 LOCK_DRIVERS: tuple[str, ...] = ("none", "sim")
 LOG_LEVELS: tuple[str, ...] = ("debug", "info", "warning", "error")
 RECOVERY_POLICIES: tuple[str, ...] = ("stop", "resume")
+CLOCK_MODES: tuple[str, ...] = ("auto", "system", "backend")
 LOG_FORMATS: tuple[str, ...] = ("auto", "json", "console")
 
 OcppValue = str | int | bool | float
@@ -414,6 +415,11 @@ class SystemSettings:
 
     reboot_command: tuple[str, ...] = setting(
         Argv(), (), doc="argv run for a Hard Reset; empty = the agent restarts its own process")
+    clock: str = setting(
+        Choice(CLOCK_MODES), "auto",
+        doc='where timestamps come from: "auto" = the system clock when the kernel says it is synchronised '
+            "(NTP) or the backend confirms it, else the backend's currentTime; \"system\" = always the system "
+            'clock; "backend" = always the backend\'s time once known')
     power_fail_grace: float = setting(
         Number(0, 60, "seconds"), 5.0, unit="seconds",
         doc="on SIGPWR (supply failing), how long to try to deliver the PowerLoss stops before exiting")

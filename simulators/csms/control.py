@@ -68,6 +68,13 @@ def build_commands(csms: Csms) -> CommandTable:
     ) -> None:
         csms.policy.set_id_tag(id_tag, status, parent_id_tag, expiry_date)
 
+    @table.command("set_clock_offset")
+    async def set_clock_offset(seconds: float) -> None:
+        """Tell the time ``seconds`` ahead (negative: behind) in BootNotification and Heartbeat answers."""
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+            raise ValueError(f"seconds must be a number, not {seconds!r}")
+        csms.policy.clock_offset_s = float(seconds)
+
     @table.command("reset_policy")
     async def reset_policy() -> None:
         """Back to the start-up answers: boot status and intervals, no special id tags,

@@ -18,6 +18,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -41,7 +42,6 @@ from simulators.csms.ledger import (
     Frame,
     MessageLog,
     TransactionLedger,
-    utc_now,
 )
 
 SUBPROTOCOL = "ocpp1.6"
@@ -84,6 +84,13 @@ class Policy:
     boot_status: str = "Accepted"
     boot_retry_interval: int = 10
     id_tags: dict[str, datatypes.IdTagInfo] = field(default_factory=dict)
+    #: Seconds added to the time this backend tells (currentTime), to play a backend
+    #: whose clock a charger without a synchronised clock must follow.
+    clock_offset_s: float = 0.0
+
+    def current_time(self) -> str:
+        moment = datetime.now(UTC) + timedelta(seconds=self.clock_offset_s)
+        return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
     def boot_reply(self) -> tuple[str, int]:
         """Status and interval for a BootNotification answer."""
@@ -108,6 +115,7 @@ class Policy:
         self.boot_status = other.boot_status
         self.boot_retry_interval = other.boot_retry_interval
         self.id_tags = dict(other.id_tags)
+        self.clock_offset_s = other.clock_offset_s
 
     def set_heartbeat_interval(self, interval: int) -> None:
         _check_interval(interval)
@@ -164,12 +172,12 @@ class Responder(ocpp.v16.ChargePoint):
         self.csms.boot_status[self.id] = status
         log.info("%s booted: %s, interval %d s", self.id, status, interval)
         return call_result.BootNotification(
-            current_time=utc_now(), interval=interval, status=status
+            current_time=self.csms.policy.current_time(), interval=interval, status=status
         )
 
     @on(Action.heartbeat)
     def on_heartbeat(self, **_: Any) -> call_result.Heartbeat:
-        return call_result.Heartbeat(current_time=utc_now())
+        return call_result.Heartbeat(current_time=self.csms.policy.current_time())
 
     @on(Action.status_notification)
     def on_status_notification(self, **_: Any) -> call_result.StatusNotification:

@@ -89,3 +89,49 @@ async def test_tc_032_1_power_failure_stop_transactions_before_going_down(charge
     await stack.start_agent()
     await wait_rebooted(stack, restart)
     assert await messages(stack, "StopTransaction", restart) == []
+
+
+async def test_tc_032_2_resume_policy_carries_the_transaction_on_when_the_ev_is_still_there(charger):
+    # [state] unfinished_transactions = "resume": after a kill, the same transaction goes on
+    # (no stop, no second start) because the EV is still plugged in and its card was accepted.
+    stack = await charger(ocpp={"MeterValueSampleInterval": 1}, unfinished_transactions="resume")
+    await plug_and_charge(stack)
+    await wait_energy(stack, 1, WH_PER_S * 2, timeout=15)
+    since = await last_seq(stack)
+    await stack.stop_agent(signal.SIGKILL)
+    await stack.bench_request("wait_for", connector=1, field="contactor_closed", value=False, timeout=10)
+    await stack.start_agent()
+    boot_seq = await wait_rebooted(stack, since)
+    await stack.bench_request("wait_for", connector=1, field="contactor_closed", value=True, timeout=10)
+    first = [
+        m["payload"]["status"] for m in await messages(stack, "StatusNotification", boot_seq)
+        if m["payload"]["connectorId"] == 1
+    ]
+    assert first[0] == "Charging", first  # the first status after the boot is the true one
+    energy = (await stack.bench_request("status"))["connectors"][0]["energy_wh"]
+    await wait_energy(stack, 1, energy + WH_PER_S * 2, timeout=15)
+    # The driver stops it as usual; the backend sees one transaction, stopped once.
+    await stack.bench_request("tap", uid="04A1B2C3")
+    stop = (await wait_for(stack, "StopTransaction", since=since, timeout=15))[0]
+    assert stop["reason"] == "Local"
+    assert await messages(stack, "StartTransaction", since) == []
+    (tx,) = await ledger(stack)
+    delivered = (await stack.bench_request("status"))["connectors"][0]["energy_wh"]
+    assert tx["meter_stop"] == stop["meterStop"] and abs(stop["meterStop"] - delivered) <= 1
+    # Values sampled after the restart carry the same transaction.
+    after = await messages(stack, "MeterValues", boot_seq)
+    assert after and {m["payload"].get("transactionId") for m in after} == {tx["transaction_id"]}
+
+
+async def test_tc_032_2_resume_policy_stops_when_the_ev_left_meanwhile(charger):
+    stack = await charger(unfinished_transactions="resume")
+    await plug_and_charge(stack)
+    await wait_energy(stack, 1, WH_PER_S * 2, timeout=15)
+    since = await last_seq(stack)
+    await stack.stop_agent(signal.SIGKILL)
+    await stack.bench_request("unplug", connector=1)
+    await stack.start_agent()
+    await wait_rebooted(stack, since)
+    stop = (await wait_for(stack, "StopTransaction", since=since, timeout=15))[0]
+    assert stop["reason"] == "PowerLoss"
+    assert (await stack.bench_request("status"))["connectors"][0]["contactor_closed"] is False

@@ -46,6 +46,7 @@ from agent.session.model import (
     SwitchContactor,
     Tick,
     TransactionRefused,
+    TransactionResumed,
     Unlock,
     UnlockRequested,
 )
@@ -1303,3 +1304,38 @@ def test_no_new_session_once_a_reset_has_ended_them():
     assert starts(results) == [StartTransaction(1, "T1")]
     assert isinstance(results[-2][1][0], CardRejected)
     assert results[-1][1] == [Reply("Rejected")]
+
+
+# ---------------------------------------------------------------- recovery policy "resume"
+
+
+def test_resumed_transaction_charges_on_without_a_new_start() -> None:
+    # The pilot is read before Started, so the first status reported is already Charging.
+    results = run([pilot(1, CP.C), TransactionResumed(1, "T1", None), Started()], 1)
+    assert results[1][1][0] == Reply("Accepted")
+    assert contactor(results, 1) is True
+    assert starts(results) == [] and stops(results) == []
+    assert history(results, 1)[-1] == CHARGING
+
+
+def test_resumed_transaction_is_stopped_by_its_card() -> None:
+    results = run([pilot(1, CP.C), TransactionResumed(1, "T1", None), Started(), card("T1")], 1)
+    assert stops(results) == [StopTransaction(1, StopReason.LOCAL, "T1")]
+    assert contactor(results, 1) is False
+
+
+@pytest.mark.parametrize(
+    ("events", "inoperative"),
+    [
+        ([TransactionResumed(1, "T1", None)], frozenset()),  # the EV left while the agent was down
+        ([pilot(1, CP.C), TransactionResumed(1, "T1", None)], frozenset({1})),  # made Inoperative meanwhile
+        ([pilot(1, CP.C), TransactionResumed(1, "T1", None), TransactionResumed(1, "T2", None)], frozenset()),
+        ([TransactionResumed(3, "T1", None)], frozenset()),  # no such connector
+    ],
+    ids=["unplugged", "inoperative", "second_on_same_connector", "unknown_connector"],
+)
+def test_resume_is_refused_where_the_transaction_cannot_go_on(events: list[Event], inoperative: frozenset[int]) -> None:
+    results = run(events, 1, inoperative=inoperative)
+    assert last(results)[0] == Reply("Rejected")
+    assert not [a for a in last(results) if isinstance(a, (SwitchContactor, OfferCurrent, StartTransaction))]
+    assert contactor(results, 1) is (len(events) == 3)  # only the first resume went on

@@ -1,0 +1,203 @@
+"""The charger's idea of the time, and how it knows it.
+
+A Raspberry Pi has no real-time clock: after a power cut it boots with the time it
+last saved (or 1970) until NTP answers, and a charger offline may never reach NTP. A
+transaction stamped with that time would be billed on the wrong day. So:
+
+- ``system``: the kernel says the clock is synchronised (``adjtimex``): use it.
+- ``backend``: it is not, but the backend told us its time (BootNotification and
+  Heartbeat answers carry ``currentTime``): use the system's monotonic clock from that
+  moment, which no NTP step or saved date can disturb.
+- ``unsynchronised``: neither yet. Stamps are provisional: the start-up wall time plus
+  the monotonic time elapsed, so they are exact relative to each other, and once the
+  backend's time arrives every provisional stamp made by this process is shifted by one
+  known amount (:meth:`Journal.correct_provisional`). Stamps a crashed process left
+  provisional cannot be corrected and stay marked as such in the journal.
+
+One process-wide clock, because every stamp the charger writes must come from the
+same source; ``agent.store.utc_now`` reads it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import structlog
+
+log = structlog.get_logger(__name__)
+
+SYSTEM = "system"
+BACKEND = "backend"
+UNSYNCHRONISED = "unsynchronised"
+
+#: The modes of ``[system] clock``.
+MODES = ("auto", "system", "backend")
+
+#: A clock the backend confirms within this many seconds is taken as right (mode "auto").
+AGREEMENT_S = 2.0
+_TIME_ERROR = 5  # adjtimex(2): "the system clock is not synchronized to a reliable server"
+
+
+class _Timex(ctypes.Structure):
+    # struct timex from <sys/timex.h> (Linux, 64-bit and 32-bit alike: longs throughout,
+    # followed by padding the kernel may write to).
+    _fields_ = [
+        ("modes", ctypes.c_uint),
+        ("offset", ctypes.c_long),
+        ("freq", ctypes.c_long),
+        ("maxerror", ctypes.c_long),
+        ("esterror", ctypes.c_long),
+        ("status", ctypes.c_int),
+        ("constant", ctypes.c_long),
+        ("precision", ctypes.c_long),
+        ("tolerance", ctypes.c_long),
+        ("time_sec", ctypes.c_long),
+        ("time_usec", ctypes.c_long),
+        ("tick", ctypes.c_long),
+        ("ppsfreq", ctypes.c_long),
+        ("jitter", ctypes.c_long),
+        ("shift", ctypes.c_int),
+        ("stabil", ctypes.c_long),
+        ("jitcnt", ctypes.c_long),
+        ("calcnt", ctypes.c_long),
+        ("errcnt", ctypes.c_long),
+        ("stbcnt", ctypes.c_long),
+        ("tai", ctypes.c_int),
+        ("_padding", ctypes.c_int * 11),
+    ]
+
+
+def kernel_clock_synchronised() -> bool | None:
+    """What the kernel says (NTP, chrony and systemd-timesyncd all tell it); None if it
+    cannot be asked (not Linux)."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        state = libc.adjtimex(ctypes.byref(_Timex()))
+    except (OSError, AttributeError):
+        return None
+    if state < 0:
+        return None
+    return bool(state != _TIME_ERROR)
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """A moment and how it was obtained."""
+
+    moment: datetime
+    source: str
+
+
+class Clock:
+    def __init__(
+        self,
+        mode: str = "auto",
+        synchronised: object = kernel_clock_synchronised,
+        wall: object = time.time,
+        monotonic: object = time.monotonic,
+    ) -> None:
+        self.mode = mode
+        self._synchronised = synchronised
+        self._wall = wall
+        self._monotonic = monotonic
+        #: Identifies this process's provisional stamps in the journal.
+        self.process = uuid.uuid4().hex[:12]
+        self._wall0 = float(wall())  # type: ignore[operator]
+        self._mono0 = float(monotonic())  # type: ignore[operator]
+        self._backend_at: tuple[float, float] | None = None  # (backend epoch seconds, our monotonic)
+        self._system_ok = self._ask_system()
+
+    def _ask_system(self) -> bool:
+        if self.mode == "system":
+            return True
+        if self.mode == "backend":
+            return False
+        answer = self._synchronised()  # type: ignore[operator]
+        return True if answer is None else bool(answer)
+
+    def recheck(self) -> None:
+        """Ask the kernel again (NTP may have synchronised the clock since start-up)."""
+        if self.mode == "auto" and not self._system_ok and self._ask_system():
+            log.info("system clock now synchronised; using it")
+            self._system_ok = True
+
+    @property
+    def source(self) -> str:
+        if self._system_ok:
+            return SYSTEM
+        return BACKEND if self._backend_at is not None else UNSYNCHRONISED
+
+    @property
+    def provisional_tag(self) -> str:
+        """What the journal records for a stamp that may still be corrected."""
+        return f"{UNSYNCHRONISED}:{self.process}"
+
+    @property
+    def tag(self) -> str:
+        """How the next stamp is obtained, as recorded with it in the journal."""
+        source = self.source
+        return self.provisional_tag if source == UNSYNCHRONISED else source
+
+    def now(self) -> datetime:
+        mono = float(self._monotonic())  # type: ignore[operator]
+        if self._system_ok:
+            seconds = float(self._wall())  # type: ignore[operator]
+        elif self._backend_at is not None:
+            backend, at = self._backend_at
+            seconds = backend + (mono - at)
+        else:
+            seconds = self._wall0 + (mono - self._mono0)
+        return datetime.fromtimestamp(seconds, timezone.utc)
+
+    def adopt_backend_time(self, current_time: str, sent_at: float, answered_at: float) -> float | None:
+        """The backend's ``currentTime`` from an answer to a request sent at monotonic
+        ``sent_at`` and answered at ``answered_at``. Returns the shift, in seconds, to apply
+        to this process's provisional stamps when this is the first time known, else None."""
+        try:
+            backend = datetime.fromisoformat(current_time.replace("Z", "+00:00"))
+        except ValueError:
+            log.warning("unreadable currentTime from the backend", current_time=current_time)
+            return None
+        if backend.tzinfo is None:
+            backend = backend.replace(tzinfo=timezone.utc)
+        # The backend stamped its answer somewhere between our send and our receipt.
+        at = (sent_at + answered_at) / 2
+        first = self._backend_at is None
+        self._backend_at = (backend.timestamp(), at)
+        wall_at = float(self._wall()) - (float(self._monotonic()) - at)  # type: ignore[operator]
+        drift = backend.timestamp() - wall_at
+        if self._system_ok:
+            if abs(drift) > AGREEMENT_S and self.mode == "system":
+                log.warning("backend time differs from the system clock", seconds=round(drift, 1))
+            return None
+        if self.mode == "auto" and abs(drift) <= AGREEMENT_S:
+            # The kernel does not vouch for the clock (no NTP yet, or none inside a
+            # container) but the backend agrees with it: it is right, and staying on it
+            # keeps stamps smooth when NTP takes over.
+            log.info("system clock confirmed by the backend's time", seconds=round(drift, 3))
+            self._system_ok = True
+            return 0.0 if first else None
+        if not first:
+            return None
+        shift = backend.timestamp() - at - (self._wall0 - self._mono0)
+        log.warning("system clock not synchronised; following the backend's time", shift_s=round(shift, 3))
+        return shift
+
+
+_clock = Clock(mode="system")
+
+
+def current() -> Clock:
+    return _clock
+
+
+def install(clock: Clock) -> Clock:
+    """Make ``clock`` the process's clock (at start-up, once the mode is configured)."""
+    global _clock
+    _clock = clock
+    return clock

@@ -1,0 +1,69 @@
+"""Keeps the journal bounded on a small SD card, over years and over a week offline.
+
+Two rules, both in :class:`~agent.journal.Journal`: undelivered data stays under the
+configured cap by thinning meter values (never a start or a stop), and what the backend
+acknowledged is forgotten after the retention period. They run at start-up and then
+periodically, off the event loop like every database access.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta, timezone
+
+import structlog
+
+from .journal import Journal
+from .store import Database, StoreError, iso
+
+log = structlog.get_logger(__name__)
+
+#: How often the cap is checked: at the densest sampling (1 s, a few hundred bytes per
+#: sample) a minute adds far less than any sensible cap.
+CAP_CHECK_S = 60.0
+#: How often acknowledged messages past the retention are removed.
+PRUNE_EVERY_S = 3600.0
+
+
+class JournalKeeper:
+    def __init__(self, db: Database, journal: Journal, max_bytes: int, keep_days: int) -> None:
+        self.db = db
+        self.journal = journal
+        self.max_bytes = max_bytes
+        self.keep = timedelta(days=keep_days)
+        self._warned_over = False
+
+    async def run(self) -> None:
+        since_prune = PRUNE_EVERY_S  # prune at start-up too
+        while True:
+            try:
+                await self.enforce_cap()
+                if since_prune >= PRUNE_EVERY_S:
+                    await self.prune()
+                    since_prune = 0.0
+            except StoreError as exc:
+                # The charger's own journal writes report storage trouble as a fault;
+                # housekeeping just tries again later.
+                log.error("journal housekeeping failed", error=str(exc))
+            await asyncio.sleep(CAP_CHECK_S)
+            since_prune += CAP_CHECK_S
+
+    async def enforce_cap(self) -> int:
+        shed = await self.db.run(self.journal.shed_to, self.max_bytes)
+        if shed:
+            log.warning("journal over its cap: thinned undelivered meter values", shed=shed,
+                        cap_bytes=self.max_bytes)
+        size = await self.db.run(self.journal.undelivered_bytes)
+        over = size > self.max_bytes
+        if over and not self._warned_over:
+            log.error("journal over its cap with only starts and stops left; keeping them all",
+                      undelivered_bytes=size, cap_bytes=self.max_bytes)
+        self._warned_over = over
+        return shed
+
+    async def prune(self) -> int:
+        before = iso(datetime.now(timezone.utc) - self.keep)
+        removed = await self.db.run(self.journal.prune_delivered, before)
+        if removed:
+            log.info("forgot delivered journal entries", removed=removed, before=before)
+        return removed
