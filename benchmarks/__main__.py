@@ -7,7 +7,9 @@ times from /proc) driven through the simulated bench against the test CSMS:
 - CPU seconds per hour, idle and while charging with 1 s meter sampling;
 - time from process start to BootNotification Accepted;
 - time from a card tap to the contactor closing, for a card the agent authorizes
-  locally (LocalPreAuthorize with the authorization cache).
+  locally (LocalPreAuthorize with the authorization cache);
+- replay after a day offline: how long the journal takes to drain on reconnect, next
+  to a bare ``ocpp`` library client sending the same messages (``replay.py``).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from pathlib import Path
 import psutil
 
 from simulators.harness import Csms, Stack
+
+from .replay import replay
 
 
 def _agent(stack: Stack) -> psutil.Process:
@@ -104,6 +108,7 @@ async def main(seconds: float, runs: int) -> None:
         rss_charging = proc.memory_info().rss
         samples = await csms.request("messages", cp=stack.cp_id, action="MeterValues")
         await stack.stop()
+        drained = await replay(csms, root)
     finally:
         await csms.stop()
 
@@ -122,6 +127,17 @@ async def main(seconds: float, runs: int) -> None:
     print(f"| card tap to contactor closed, cached card, median of {runs} (min-max) | "
           f"{statistics.median(taps) * 1000:.0f} ms ({min(taps) * 1000:.0f}-{max(taps) * 1000:.0f}) |")
     print(f"| MeterValues received by the backend during the run | {len(samples['messages'])} |")
+    print()
+    print(f"Replay after 24 h offline: {drained.messages} journal messages ({drained.transactions} transactions, "
+          "MeterValues every 30 s), drained on reconnect, in order, each acknowledged:")
+    print()
+    print("| sender | time | messages per second |")
+    print("|---|---|---|")
+    print(f"| the agent, BootNotification Accepted to last StopTransaction | {drained.agent_s:.2f} s | "
+          f"{drained.messages / drained.agent_s:.0f} |")
+    print(f"| bare ocpp library, same messages back to back | {drained.library_s:.2f} s | "
+          f"{drained.messages / drained.library_s:.0f} |")
+    print(f"| ratio agent / library | {drained.ratio:.2f} | |")
 
 
 if __name__ == "__main__":
