@@ -82,6 +82,20 @@ _SCHEMA = [
     );
     CREATE INDEX transaction_values_tx ON transaction_values(local_tx, id);
     """,
+    # version 3: the local authorization list the backend sends (SendLocalList), and its
+    # version; idTags are case-insensitive in OCPP 1.6 (CiString20Type)
+    """
+    CREATE TABLE local_auth_list (
+        id_tag          TEXT PRIMARY KEY COLLATE NOCASE,
+        status          TEXT NOT NULL,
+        parent_id_tag   TEXT,
+        expiry          TEXT
+    );
+    CREATE TABLE local_auth_list_version (
+        only_row    INTEGER PRIMARY KEY CHECK (only_row = 1),
+        version     INTEGER NOT NULL
+    );
+    """,
 ]
 
 
