@@ -1,15 +1,20 @@
 """Who may charge: the backend's word when it can be asked, the rules for when it cannot.
 
-A card is decided in this order (OCPP 1.6 section 3.5):
+What the charger knows locally about a card is its entry in the local authorization
+list when ``LocalAuthListEnabled`` (the list takes precedence, OCPP 1.6 section 3.5.3),
+else its entry in the authorization cache when ``AuthorizationCacheEnabled``. A card is
+then decided in this order (section 3.5):
 
-1. ``LocalPreAuthorize`` and an Accepted, unexpired entry in the authorization cache:
-   accepted at once, without waiting for the backend;
-2. online: the backend's Authorize answer (which refreshes the cache);
-3. offline (or no answer): ``LocalAuthorizeOffline`` with an Accepted cache entry;
-   ``AllowOfflineTxForUnknownId`` for a card the charger has never seen;
+1. ``LocalPreAuthorize`` and an Accepted, unexpired local entry: accepted at once,
+   without waiting for the backend;
+2. online: the backend's Authorize answer (which refreshes the cache, but never for a
+   card on the list: section 3.5.3 keeps list entries out of the cache);
+3. offline (or no answer): ``LocalAuthorizeOffline`` with an Accepted, unexpired local
+   entry; ``AllowOfflineTxForUnknownId`` only for a card with no local entry at all (a
+   card the list says is Blocked, Expired or Invalid is not unknown, section 3.5.4);
 4. otherwise Invalid.
 
-The cache lives in the state database, so it survives restarts.
+The cache and the list live in the state database, so they survive restarts.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from typing import Protocol
 
 import structlog
 
+from .local_list import LocalList
 from .ocpp16.configuration import Configuration
 from .session.model import AuthStatus
 from .store import ChargerState, Database, iso
@@ -77,26 +83,46 @@ class Offline:
 
 
 class Authorizer:
-    def __init__(self, config: Configuration, db: Database, state: ChargerState) -> None:
+    def __init__(
+        self, config: Configuration, db: Database, state: ChargerState, local_list: LocalList | None = None
+    ) -> None:
         self.config = config
         self.db = db
         self.state = state
+        self.local_list = local_list if local_list is not None else LocalList(db)
 
     async def decide(self, id_tag: str, uplink: Uplink) -> AuthResult:
-        cached = await self.cached(id_tag) if self.config.bool("AuthorizationCacheEnabled") else None
-        valid = cached is not None and cached.status is AuthStatus.ACCEPTED
-        if cached is not None and valid and self.config.bool("LocalPreAuthorize"):
-            return cached
+        local = await self.known_locally(id_tag)
+        valid = local is not None and local.status is AuthStatus.ACCEPTED
+        if local is not None and valid and self.config.bool("LocalPreAuthorize"):
+            return local
         if uplink.online:
             answer = await uplink.authorize(id_tag)
             if answer is not None:
                 await self.remember(id_tag, answer)
                 return answer
-        if cached is not None and valid and self.config.bool("LocalAuthorizeOffline"):
-            return cached
-        if cached is None and self.config.bool("AllowOfflineTxForUnknownId"):
+        if local is not None and valid and self.config.bool("LocalAuthorizeOffline"):
+            return local
+        if local is None and self.config.bool("AllowOfflineTxForUnknownId"):
             return AuthResult(AuthStatus.ACCEPTED)
         return AuthResult(AuthStatus.INVALID)
+
+    async def known_locally(self, id_tag: str) -> AuthResult | None:
+        """The card's local entry: the list's when it has one, else the cache's."""
+        listed = await self.listed(id_tag)
+        if listed is not None:
+            return listed
+        return await self.cached(id_tag) if self.config.bool("AuthorizationCacheEnabled") else None
+
+    async def listed(self, id_tag: str) -> AuthResult | None:
+        """The card's entry in the local list (Expired once its expiryDate passed);
+        None when it has none or the list is disabled."""
+        if not self.config.bool("LocalAuthListEnabled"):
+            return None
+        entry = await self.local_list.lookup(id_tag)
+        if entry is None:
+            return None
+        return AuthResult(entry.status, entry.parent_id_tag, entry.expiry)
 
     async def cached(self, id_tag: str) -> AuthResult | None:
         row = await self.db.run(self.state.cached_authorization, id_tag)
@@ -109,7 +135,14 @@ class Authorizer:
         return AuthResult(status, row["parent_id_tag"], row["expiry"])
 
     async def remember(self, id_tag: str, result: AuthResult) -> None:
-        """Keep the backend's answer for this idTag, when the cache is enabled."""
+        """Keep the backend's answer for this idTag, when the cache is enabled and the
+        card is not on the local list (the list is the backend's to change, not ours)."""
+        listed = await self.listed(id_tag)
+        if listed is not None:
+            if (listed.status is AuthStatus.ACCEPTED) != (result.status is AuthStatus.ACCEPTED):
+                log.warning("the backend's answer conflicts with the local list", id_tag=id_tag,
+                            backend=result.status.value, local_list=listed.status.value)
+            return
         if not self.config.bool("AuthorizationCacheEnabled"):
             return
         expiry = parse_expiry(result.expiry)

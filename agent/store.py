@@ -84,7 +84,21 @@ _SCHEMA = [
     );
     CREATE INDEX transaction_values_tx ON transaction_values(local_tx, id);
     """,
-    # clock source of each stamp (agent/clock.py): 'system', 'backend', or
+    # version 3: the local authorization list the backend sends (SendLocalList), and its
+    # version; idTags are case-insensitive in OCPP 1.6 (CiString20Type)
+    """
+    CREATE TABLE local_auth_list (
+        id_tag          TEXT PRIMARY KEY COLLATE NOCASE,
+        status          TEXT NOT NULL,
+        parent_id_tag   TEXT,
+        expiry          TEXT
+    );
+    CREATE TABLE local_auth_list_version (
+        only_row    INTEGER PRIMARY KEY CHECK (only_row = 1),
+        version     INTEGER NOT NULL
+    );
+    """,
+    # version 4: clock source of each stamp (agent/clock.py): 'system', 'backend', or
     # 'unsynchronised:<process>' for a provisional stamp that process may still correct
     """
     ALTER TABLE outbox ADD COLUMN clock TEXT NOT NULL DEFAULT 'system';

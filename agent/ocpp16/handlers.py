@@ -16,6 +16,7 @@ from ocpp.routing import on
 from ocpp.v16 import call_result
 from ocpp.v16.enums import Action
 
+from ..local_list import UpdateStatus
 from .rpc import Rpc
 
 if TYPE_CHECKING:
@@ -109,3 +110,29 @@ class Handlers(Rpc):
             return call_result.TriggerMessage(status="Rejected")
         self._later(lambda: self.session.trigger(requested_message, connector_id))
         return call_result.TriggerMessage(status="Accepted")
+
+    # ------------------------------------------------------------ Local Auth List Management
+    @on(Action.send_local_list)
+    async def on_send_local_list(
+        self, list_version: int, update_type: str, local_authorization_list: list[dict[str, Any]] | None = None,
+    ) -> Any:
+        # A disabled list is not in use: it is kept as it is and not updated (TC_043_1).
+        config = self.session.config
+        if not config.bool("LocalAuthListEnabled"):
+            status = UpdateStatus.NOT_SUPPORTED
+        else:
+            status = await self.runtime.authorizer.local_list.update(
+                update_type, list_version, local_authorization_list,
+                max_length=config.int("LocalAuthListMaxLength"), max_request=config.int("SendLocalListMaxLength"),
+            )
+        log.info("send local list", update_type=update_type, list_version=list_version,
+                 entries=len(local_authorization_list or ()), answer=status.value)
+        return call_result.SendLocalList(status=status.value)
+
+    @on(Action.get_local_list_version)
+    async def on_get_local_list_version(self) -> Any:
+        # OCPP 1.6 section 5.10: 0 for an empty list; -1 when the list is not in use
+        # (LocalAuthListEnabled false, as TC_042_1 expects).
+        if not self.session.config.bool("LocalAuthListEnabled"):
+            return call_result.GetLocalListVersion(list_version=-1)
+        return call_result.GetLocalListVersion(list_version=await self.runtime.authorizer.local_list.current_version())

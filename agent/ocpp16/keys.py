@@ -131,12 +131,16 @@ KEYS: dict[str, KeySpec] = {
         _readonly_int("StopTxnAlignedDataMaxLength", MEASURAND_LIST_MAX),
         _measurands("StopTxnSampledData", _ENERGY),
         _readonly_int("StopTxnSampledDataMaxLength", MEASURAND_LIST_MAX),
-        KeySpec("SupportedFeatureProfiles", "csl", ("Core", "RemoteTrigger"), readonly=True),
+        KeySpec("SupportedFeatureProfiles", "csl", ("Core", "RemoteTrigger", "LocalAuthListManagement"), readonly=True),
         _readonly_int("SupportedFeatureProfilesMaxLength", 6),
         KeySpec("TransactionMessageAttempts", "int", 3, minimum=1, maximum=100),
         KeySpec("TransactionMessageRetryInterval", "int", 60, minimum=0, maximum=86400),
         KeySpec("UnlockConnectorOnEVSideDisconnect", "bool", True),
         KeySpec("WebSocketPingInterval", "int", 60, minimum=0, maximum=3600, reboot_required=True),
+        # Local Auth List Management profile (OCPP 1.6 section 9.4)
+        KeySpec("LocalAuthListEnabled", "bool", True),
+        _readonly_int("LocalAuthListMaxLength", 10000),
+        _readonly_int("SendLocalListMaxLength", 1000),
     )
 }
 
