@@ -4,8 +4,9 @@ A day of offline activity is written into a fresh state database through the jou
 (what the agent itself would have recorded): sessions back to back on one connector,
 a MeterValues every 30 s while charging. The agent then starts with the backend
 reachable and sends it all. The same messages, in the same order, are then sent by a
-bare ``ocpp`` library client to the same backend, each as soon as the previous one is
-answered: the fastest a correct in-order sender can go over one websocket. The ratio
+bare ``ocpp`` library client to the same backend over the same path (the bench's link
+proxy), each as soon as the previous one is answered: the fastest a correct in-order
+sender can go over one websocket. The ratio
 of the two is the cost of the agent's durability (a committed acknowledgement per
 message) and bookkeeping.
 """
@@ -80,29 +81,26 @@ def journal_entries(state_dir: Path) -> list[Entry]:
         db.close()
 
 
-async def agent_drain(csms: Csms, root: Path) -> tuple[float, int, int, list[Entry]]:
+async def agent_drain(stack: Stack) -> tuple[float, int, int, list[Entry]]:
     """Seconds from BootNotification Accepted to the last journal message answered."""
-    stack = Stack(root / "replay", csms, cp_id="BENCH-REPLAY")
+    csms = stack.csms
     await stack.start_bench()
     stack.write_config()
     queued = queue_a_day_offline(stack.state_dir)
     entries = journal_entries(stack.state_dir)
     stops = sum(1 for e in entries if e.kind == TX_STOPPED)
-    try:
-        await stack.start_agent()
-        boot = await csms.request("wait_for", cp=stack.cp_id, action="BootNotification", timeout=30)
-        booted = _time(boot["messages"][0]["time"])
-        done = await csms.request(
-            "wait_for", cp=stack.cp_id, action="StopTransaction", count=stops, timeout=600
-        )
-        last = max(_time(m["time"]) for m in done["messages"])
-    finally:
-        await stack.stop()
+    await stack.start_agent()
+    boot = await csms.request("wait_for", cp=stack.cp_id, action="BootNotification", timeout=30)
+    booted = _time(boot["messages"][0]["time"])
+    done = await csms.request("wait_for", cp=stack.cp_id, action="StopTransaction", count=stops, timeout=600)
+    last = max(_time(m["time"]) for m in done["messages"])
+    await stack.stop_agent()
     return last - booted, queued, stops, entries
 
 
 async def library_send(port: int, entries: list[Entry]) -> float:
-    """The same messages from a bare library ChargePoint, back to back, in order."""
+    """The same messages from a bare library ChargePoint, back to back, in order, over the
+    same path (the bench's link proxy) to the same backend."""
     url = f"ws://127.0.0.1:{port}/ocpp/BENCH-LIBRARY"
     async with websockets.connect(url, subprotocols=["ocpp1.6"]) as ws:  # type: ignore[list-item]
         cp = ChargePoint("BENCH-LIBRARY", ws)
@@ -125,9 +123,13 @@ async def library_send(port: int, entries: list[Entry]) -> float:
 
 
 async def replay(csms: Csms, root: Path) -> ReplayFigures:
-    agent_s, queued, stops, entries = await agent_drain(csms, root)
-    assert queued == len(entries) and all(e.kind in (TX_STARTED, METER_SAMPLE, TX_STOPPED) for e in entries)
-    library_s = await library_send(csms.port, entries)
+    stack = Stack(root / "replay", csms, cp_id="BENCH-REPLAY")
+    try:
+        agent_s, queued, stops, entries = await agent_drain(stack)
+        assert queued == len(entries) and all(e.kind in (TX_STARTED, METER_SAMPLE, TX_STOPPED) for e in entries)
+        library_s = await library_send(stack.link_port, entries)
+    finally:
+        await stack.stop()
     return ReplayFigures(messages=queued, transactions=stops, agent_s=agent_s, library_s=library_s)
 
 
