@@ -25,6 +25,7 @@ CONTACTOR_DRIVERS: tuple[str, ...] = ("sim",)
 LOCK_DRIVERS: tuple[str, ...] = ("none", "sim")
 LOG_LEVELS: tuple[str, ...] = ("debug", "info", "warning", "error")
 LOG_FORMATS: tuple[str, ...] = ("auto", "json", "console")
+SECURITY_PROFILES: tuple[int, ...] = (0, 1, 2, 3)
 
 OcppValue = str | int | bool | float
 
@@ -266,6 +267,25 @@ class PathValue(Rule):
 
 
 @dataclass(frozen=True, slots=True)
+class OptionalPath(Rule):
+    """A filesystem path, or "" for none (so a template can list the key unset)."""
+
+    def describe(self) -> str:
+        return 'a path string, or "" for none'
+
+    def convert(self, value: object) -> Path | None:
+        if not isinstance(value, str):
+            raise self._wrong_type(value)
+        if value == "":
+            return None
+        if not value.strip():
+            raise Invalid('must not be only spaces; write "" for none')
+        if "\0" in value:
+            raise Invalid("must not contain a NUL character")
+        return Path(value)
+
+
+@dataclass(frozen=True, slots=True)
 class Argv(Rule):
     """A command as an argument vector (no shell): a list of non-empty strings."""
 
@@ -317,6 +337,20 @@ class BackendSettings:
     ping_timeout: float = setting(Number(1, 300, "seconds"), 20.0, unit="seconds",
                                   doc="how long a websocket ping may go unanswered before the link counts as dead; "
                                       "a dead link is noticed within WebSocketPingInterval + ping_timeout")
+    security_profile: int = setting(
+        Choice(SECURITY_PROFILES), 0,
+        doc="OCPP security profile: 0 ws://, 1 ws:// + HTTP Basic, 2 wss:// + HTTP Basic, 3 wss:// + client "
+            "certificate; when absent it follows from url and the keys set (never lower than they imply)")
+    authorization_key_file: Path | None = setting(
+        OptionalPath(), None,
+        doc="file holding the HTTP Basic password instead of authorization_key; mode 600, owned by the service user")
+    ca_file: Path | None = setting(
+        OptionalPath(), None,
+        doc="PEM file of the CA(s) the backend's certificate must chain to; required for profiles 2 and 3")
+    client_certificate: Path | None = setting(
+        OptionalPath(), None, doc="PEM certificate (chain) of this charger; required for profile 3")
+    client_key: Path | None = setting(
+        OptionalPath(), None, doc="PEM private key of client_certificate, unencrypted, mode 600; required for profile 3")
 
 
 @dataclass(frozen=True, slots=True)
@@ -422,6 +456,8 @@ class Settings:
     system: SystemSettings
     ocpp: Mapping[str, OcppValue]
     source: Path
+    #: Things that work but should be fixed (a secret file others can read); shown, never fatal.
+    warnings: tuple[str, ...] = ()
 
 
 #: Sections holding fixed keys, in file order; [ocpp] is free-form and handled apart.
