@@ -154,6 +154,7 @@ class Stack:
     lock: bool = False  # a socket outlet with a cable lock, instead of a tethered cable
     ping_timeout: float = 20.0  # [backend] ping_timeout
     backend: dict[str, Any] = field(default_factory=dict)  # more [backend] keys (security profile, files)
+    scheme: str = ""  # of backend.url: "" follows the CSMS (wss:// when it serves TLS)
     bench_process: Process | None = None
     agent_process: Process | None = None
     bench: ControlClient | None = None
@@ -202,7 +203,7 @@ class Stack:
             f'id = "{self.cp_id}"',
             'serial_number = "SIM-0001"',
             "[backend]",
-            f'url = "{self.csms.scheme}://127.0.0.1:{self.link_port}/ocpp"',
+            f'url = "{self.scheme or self.csms.scheme}://127.0.0.1:{self.link_port}/ocpp"',
             *(f"{key} = {json.dumps(value)}" for key, value in self.backend.items()),
             "call_timeout = 10.0",
             "reconnect_initial = 0.2",

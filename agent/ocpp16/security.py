@@ -155,7 +155,7 @@ def describe_tls_failure(error: BaseException, backend: BackendSettings) -> str 
             return "TLS: the backend's certificate has expired"
         if code == 9:
             return "TLS: the backend's certificate is not valid yet (check the charger's clock)"
-        if code == 62:
+        if code in (62, 64):  # host name, IP address mismatch
             host = urlsplit(backend.url).hostname
             return f"TLS: the backend's certificate is not valid for the host name {host!r} in backend.url"
         return f"TLS: the backend's certificate was refused: {error.verify_message}"
@@ -165,11 +165,12 @@ def describe_tls_failure(error: BaseException, backend: BackendSettings) -> str 
 
 
 def describe_closed_handshake(profile: int) -> str:
-    """The backend hung up before answering the upgrade; with TLS 1.3 that is how a refused
-    client certificate looks from the charger's side."""
+    """The backend hung up before answering the upgrade. With TLS 1.3 that is how a refused
+    client certificate looks from the charger's side; a plain server given a TLS hello
+    does the same."""
     if profile == 3:
         return ("TLS: the backend closed the connection during the handshake; "
                 "it probably did not accept this charger's client certificate")
     if profile == 2:
-        return "TLS: the backend closed the connection during the handshake"
+        return "TLS: the backend closed the connection during the handshake (no wss:// there, or it wants a client certificate: profile 3)"
     return "the backend closed the connection during the handshake"

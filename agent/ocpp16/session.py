@@ -102,7 +102,7 @@ class Ocpp16Link:
         failures = 0
         last_problem: str | None = None
         while True:
-            redial = False
+            redial = opened = False
             try:
                 # Built per attempt: a renewed certificate or a new AuthorizationKey applies at once.
                 security = link_security(self.settings.backend, self.settings.charge_point.id,
@@ -119,6 +119,7 @@ class Ocpp16Link:
                     # A dead link cannot complete a closing handshake: do not wait long for it.
                     close_timeout=min(5.0, self.settings.backend.ping_timeout),
                 ) as ws:
+                    opened = True
                     if ws.subprotocol != SUBPROTOCOL:
                         raise ConnectionError(f"backend did not select subprotocol {SUBPROTOCOL}")
                     log.info("connected to backend", url=self.url, security_profile=security.profile)
@@ -126,7 +127,7 @@ class Ocpp16Link:
                     await self._serve(ws)
             except Exception as exc:  # noqa: BLE001 - the link must survive anything and retry
                 redial = any(isinstance(e, _Redial) for e in leaves(exc))
-                problem = _describe(exc, self.settings)
+                problem = _describe(exc, self.settings, handshake=not opened)
                 if redial:
                     log.info("reconnecting with the new authorization key", url=self.url)
                 elif problem != last_problem:
@@ -360,7 +361,7 @@ class _Redial(Exception):
     """Ends a connection on purpose so the next one uses new credentials."""
 
 
-def _describe(error: BaseException, settings: Settings) -> str:
+def _describe(error: BaseException, settings: Settings, handshake: bool = False) -> str:
     """One stable line for a link failure, so a repeating failure is logged once."""
     backend = settings.backend
     for exc in leaves(error):
@@ -373,6 +374,7 @@ def _describe(error: BaseException, settings: Settings) -> str:
         tls = describe_tls_failure(exc, backend)
         if tls is not None:
             return tls
-        if isinstance(exc, websockets.exceptions.InvalidMessage) and isinstance(exc.__cause__, EOFError):
+        if handshake and (isinstance(exc, ConnectionResetError) or (
+                isinstance(exc, websockets.exceptions.InvalidMessage) and isinstance(exc.__cause__, EOFError))):
             return describe_closed_handshake(backend.security_profile)
     return "; ".join(f"{type(e).__name__}: {e}" for e in leaves(error)) or "unknown"
