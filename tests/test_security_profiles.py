@@ -30,6 +30,8 @@ from .conftest import TEST_OCPP
 
 PASSWORD = "s3cr3t-Passw0rd-4-basic-auth"
 OCTT_PASSWORD = "OCA_OCTT_admin_test"  # TC_073 sets it hex encoded
+CLOSED_IN_HANDSHAKE = ("TLS: the backend closed the connection during the handshake "
+                       "(no wss:// there, or it wants a client certificate: profile 3)")
 
 StackFactory = Callable[..., Awaitable[Stack]]
 
@@ -277,8 +279,7 @@ async def test_profile_2_never_falls_back_to_plain_ws(csms, stacks, workdir, pki
     await asyncio.sleep(2.5)
     assert await link_attempts(stack) >= 2
     assert (await csms.request("messages", cp=cp_id))["messages"] == []  # no handshake ever reached it
-    assert link_down_lines(stack) == [
-        "TLS: the backend closed the connection during the handshake (no wss:// there, or it wants a client certificate: profile 3)"]
+    assert link_down_lines(stack) == [CLOSED_IN_HANDSHAKE]
 
 
 # --- profile 3: mutual TLS --------------------------------------------------------------
@@ -306,9 +307,46 @@ async def test_profile_3_backend_refuses_a_charger_without_an_accepted_certifica
                     "it probably did not accept this charger's client certificate")
     else:  # a profile 2 charger: right password, no certificate
         backend = {"security_profile": 2, "ca_file": str(pki.ca), "authorization_key_file": str(password_file(workdir))}
-        expected = "TLS: the backend closed the connection during the handshake (no wss:// there, or it wants a client certificate: profile 3)"
+        expected = CLOSED_IN_HANDSHAKE
     stack = await stacks(csms, backend, cp_id=cp_id)
     await asyncio.sleep(2.5)
     assert await link_attempts(stack) >= 2
     assert (await csms.request("messages", cp=cp_id))["messages"] == []
     assert link_down_lines(stack) == [expected]
+
+
+# --- the test CSMS's side -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("user", "password", "reason"), [
+    (None, None, "no Authorization header"),
+    ("someone-else", PASSWORD, "the Basic user name is not the charge point id"),
+    ("{cp}", "not-the-password-at-all", "wrong password"),
+])
+async def test_the_csms_refuses_wrong_basic_credentials_with_401_and_logs_why(csms, user, password, reason):
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import InvalidStatus
+
+    from agent.ocpp16.security import basic_auth_header
+
+    cp_id = new_cp_id()
+    await csms.request("set_password", cp=cp_id, password=PASSWORD)
+    headers = basic_auth_header(user.format(cp=cp_id), password.encode()) if user else {}
+    with pytest.raises(InvalidStatus) as refused:
+        async with connect(f"ws://127.0.0.1:{csms.port}/ocpp/{cp_id}", subprotocols=["ocpp1.6"],  # type: ignore[list-item]
+                           additional_headers=headers, proxy=None):
+            pass
+    assert refused.value.response.status_code == 401
+    assert refused.value.response.headers["WWW-Authenticate"].startswith("Basic")
+    (event,) = [m for m in (await csms.request("messages", cp=cp_id))["messages"] if m["type"] == "rejected"]
+    assert event["payload"] == {"reason": reason, "status": 401}
+    async with connect(f"ws://127.0.0.1:{csms.port}/ocpp/{cp_id}", subprotocols=["ocpp1.6"],  # type: ignore[list-item]
+                       additional_headers=basic_auth_header(cp_id, PASSWORD.encode()), proxy=None) as ws:
+        assert ws.subprotocol == "ocpp1.6"
+
+
+def test_the_csms_wants_a_certificate_and_its_key_together(workdir, pki):
+    for args in (["--tls-cert", str(pki.server_cert)], ["--client-ca", str(pki.ca)]):
+        started = subprocess.run([sys.executable, "-m", "simulators", "csms", "--control", str(workdir / "c.sock"), *args],
+                                 capture_output=True, text=True, timeout=30)
+        assert started.returncode == 2 and "--tls-key" in started.stderr

@@ -99,7 +99,9 @@ class Configuration:
         wanted = [n for n, spec in KEYS.items() if not spec.writeonly] if not names else list(names)
         readable = {n for n, spec in KEYS.items() if not spec.writeonly}  # a secret is never read back
         known = [
-            KeyValue(name, KEYS[name].readonly, KeySpec.render(self._values[name])) for name in wanted if name in readable
+            KeyValue(name, KEYS[name].readonly, KeySpec.render(self._values[name]))
+            for name in wanted
+            if name in readable
         ]
         unknown = [name for name in wanted if name not in readable]
         return known, unknown

@@ -118,7 +118,8 @@ def load_identity(context: ssl.SSLContext, certificate: Path, key: Path) -> None
         context.load_cert_chain(str(certificate), str(key), password=no_password)
     except ssl.SSLError as exc:
         if exc.reason == "KEY_VALUES_MISMATCH":
-            raise TlsFileError("client_key", "does not belong to backend.client_certificate (key values mismatch)") from None
+            raise TlsFileError("client_key",
+                               "does not belong to backend.client_certificate (key values mismatch)") from None
         raise TlsFileError("client_key", f"cannot be used with backend.client_certificate ({_reason(exc)})") from None
 
 
@@ -172,5 +173,6 @@ def describe_closed_handshake(profile: int) -> str:
         return ("TLS: the backend closed the connection during the handshake; "
                 "it probably did not accept this charger's client certificate")
     if profile == 2:
-        return "TLS: the backend closed the connection during the handshake (no wss:// there, or it wants a client certificate: profile 3)"
+        return ("TLS: the backend closed the connection during the handshake "
+                "(no wss:// there, or it wants a client certificate: profile 3)")
     return "the backend closed the connection during the handshake"

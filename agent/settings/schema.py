@@ -327,7 +327,7 @@ class BackendSettings:
                        doc="CSMS websocket URL; the charge point id is appended")
     authorization_key: str = setting(
         Text(16, 40, allow_empty=True, show_length=False), "", secret=True,
-        doc="HTTP Basic password (OCPP security profile 1); empty = no authentication")
+        doc="HTTP Basic password (security profiles 1 and 2); empty = none; better: authorization_key_file")
     call_timeout: float = setting(Number(1, 300, "seconds"), 30.0, unit="seconds",
                                   doc="how long to wait for the backend's reply to a message")
     reconnect_initial: float = setting(Number(0.1, 600, "seconds"), 1.0, unit="seconds",
@@ -350,7 +350,8 @@ class BackendSettings:
     client_certificate: Path | None = setting(
         OptionalPath(), None, doc="PEM certificate (chain) of this charger; required for profile 3")
     client_key: Path | None = setting(
-        OptionalPath(), None, doc="PEM private key of client_certificate, unencrypted, mode 600; required for profile 3")
+        OptionalPath(), None,
+        doc="PEM private key of client_certificate, unencrypted, mode 600; required for profile 3")
 
 
 @dataclass(frozen=True, slots=True)
