@@ -332,21 +332,22 @@ async def test_the_csms_refuses_wrong_basic_credentials_with_401_and_logs_why(cs
     cp_id = new_cp_id()
     await csms.request("set_password", cp=cp_id, password=PASSWORD)
     headers = basic_auth_header(user.format(cp=cp_id), password.encode()) if user else {}
+    url = f"ws://127.0.0.1:{csms.port}/ocpp/{cp_id}"
     with pytest.raises(InvalidStatus) as refused:
-        async with connect(f"ws://127.0.0.1:{csms.port}/ocpp/{cp_id}", subprotocols=["ocpp1.6"],  # type: ignore[list-item]
+        async with connect(url, subprotocols=["ocpp1.6"],  # type: ignore[list-item]
                            additional_headers=headers, proxy=None):
             pass
     assert refused.value.response.status_code == 401
     assert refused.value.response.headers["WWW-Authenticate"].startswith("Basic")
     (event,) = [m for m in (await csms.request("messages", cp=cp_id))["messages"] if m["type"] == "rejected"]
     assert event["payload"] == {"reason": reason, "status": 401}
-    async with connect(f"ws://127.0.0.1:{csms.port}/ocpp/{cp_id}", subprotocols=["ocpp1.6"],  # type: ignore[list-item]
+    async with connect(url, subprotocols=["ocpp1.6"],  # type: ignore[list-item]
                        additional_headers=basic_auth_header(cp_id, PASSWORD.encode()), proxy=None) as ws:
         assert ws.subprotocol == "ocpp1.6"
 
 
 def test_the_csms_wants_a_certificate_and_its_key_together(workdir, pki):
     for args in (["--tls-cert", str(pki.server_cert)], ["--client-ca", str(pki.ca)]):
-        started = subprocess.run([sys.executable, "-m", "simulators", "csms", "--control", str(workdir / "c.sock"), *args],
-                                 capture_output=True, text=True, timeout=30)
+        argv = [sys.executable, "-m", "simulators", "csms", "--control", str(workdir / "c.sock"), *args]
+        started = subprocess.run(argv, capture_output=True, text=True, timeout=30)
         assert started.returncode == 2 and "--tls-key" in started.stderr

@@ -9,6 +9,7 @@ problem is reported in one run. A secret file that others can read is a warning.
 
 from __future__ import annotations
 
+import ssl
 import stat
 from collections.abc import Mapping
 from pathlib import Path
@@ -130,9 +131,8 @@ class _Checker:
                 f"make it readable by the service user only: chmod 600 {path}")
 
     def check_tls_files(self) -> None:
-        from agent.ocpp16.security import TlsFileError, load_identity, load_trust  # the ssl module's view
-
-        import ssl
+        # Loaded the way the link loads them, so what passes here also works there.
+        from agent.ocpp16.security import TlsFileError, load_identity, load_trust
 
         ca: Path | None = self.backend.get("ca_file")
         if ca is not None:
