@@ -70,6 +70,8 @@ def _check_config(path: str) -> int:
     settings = _load(path)
     if settings is None:
         return EX_CONFIG
+    for warning in settings.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     print(f"# {path}: OK (effective configuration, secrets masked)")
     print(render_settings(settings))
     return 0
@@ -79,11 +81,15 @@ def _run(path: str, state_dir: str | None) -> int:
     settings = _load(path)
     if settings is None:
         return EX_CONFIG
+    import structlog
+
     from . import logs
     from .app import serve
 
     secrets = [settings.backend.authorization_key]
     logs.configure(settings.logging.level, settings.logging.format, secrets)
+    for warning in settings.warnings:
+        structlog.get_logger("agent.settings").warning("configuration warning", detail=warning)
     return serve(settings, resolve_state_dir(settings, state_dir, os.environ))
 
 

@@ -96,15 +96,32 @@ class Csms:
     process: Process | None = None
     control: ControlClient | None = None
     port: int = 0
+    # Security profiles (see ladda-sim csms --help); the default is plain ws:// without auth.
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    client_ca: Path | None = None
+    passwords: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def scheme(self) -> str:
+        return "wss" if self.tls_cert is not None else "ws"
 
     async def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         ready = self.workdir / "csms.ready"
         ready.unlink(missing_ok=True)
         sock = self.workdir / "csms.sock"
+        security: list[str] = []
+        if self.tls_cert is not None and self.tls_key is not None:
+            security += ["--tls-cert", str(self.tls_cert), "--tls-key", str(self.tls_key)]
+        if self.client_ca is not None:
+            security += ["--client-ca", str(self.client_ca)]
+        for cp, password in self.passwords.items():
+            security += ["--password", f"{cp}={password}"]
         self.process = Process(
             "csms",
-            _python("simulators", "csms", "--listen", "127.0.0.1:0", "--control", str(sock), "--ready-file", str(ready)),
+            _python("simulators", "csms", "--listen", "127.0.0.1:0", "--control", str(sock), "--ready-file", str(ready),
+                    *security),
             self.workdir / "csms.log",
         )
         await self.process.start()
@@ -138,6 +155,8 @@ class Stack:
     ping_timeout: float = 20.0  # [backend] ping_timeout
     unfinished_transactions: str = "stop"  # [state] recovery policy
     clock: str = "auto"  # [system] clock
+    backend: dict[str, Any] = field(default_factory=dict)  # more [backend] keys (security profile, files)
+    scheme: str = ""  # of backend.url: "" follows the CSMS (wss:// when it serves TLS)
     bench_process: Process | None = None
     agent_process: Process | None = None
     bench: ControlClient | None = None
@@ -186,7 +205,8 @@ class Stack:
             f'id = "{self.cp_id}"',
             'serial_number = "SIM-0001"',
             "[backend]",
-            f'url = "ws://127.0.0.1:{self.link_port}/ocpp"',
+            f'url = "{self.scheme or self.csms.scheme}://127.0.0.1:{self.link_port}/ocpp"',
+            *(f"{key} = {json.dumps(value)}" for key, value in self.backend.items()),
             "call_timeout = 10.0",
             "reconnect_initial = 0.2",
             "reconnect_max = 2.0",

@@ -21,6 +21,8 @@ from agent.settings import (
 )
 from agent.settings.schema import SECTIONS, keys_of
 
+from .certs import make_pki
+
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "config" / "example.toml"
 SOURCE = Path("ladda.toml")
@@ -32,8 +34,9 @@ id = "LADDA-0001"
 url = "ws://127.0.0.1:9000/ocpp"
 """
 SECRET = "s3cr3t-Passw0rd-4-basic-auth"
-#: Every key a technician may set: the writable ones of the agent's key table.
-OCPP_KEYS = tuple(name for name, spec in KEYS.items() if not spec.readonly)
+#: Every key a technician may set: the writable ones of the agent's key table (the
+#: write-only AuthorizationKey is backend.authorization_key in the file).
+OCPP_KEYS = tuple(name for name, spec in KEYS.items() if not spec.readonly and not spec.writeonly)
 
 
 def config(*, top: str = "", charge_point: str = "", backend: str = "", rest: str = "") -> str:
@@ -344,6 +347,10 @@ url = "wss://csms.example.com:8443/ocpp/v16"
 call_timeout = 12.5
 reconnect_initial = 0.25
 reconnect_max = 1e3
+security_profile = 3
+ca_file = "tls/ca.pem"
+client_certificate = "tls/client.pem"
+client_key = "/ABSOLUTE/client.key"
 
 [connectors]
 count = 2
@@ -372,10 +379,18 @@ HeartbeatInterval = 120
 """
 
 
+def everything_set(tmp_path: Path) -> str:
+    """EVERYTHING_SET with its TLS files made under tmp_path/etc (the file's directory)."""
+    pki = make_pki(tmp_path / "etc" / "tls")
+    return EVERYTHING_SET.replace("/ABSOLUTE/client.key", str(pki.client_key))
+
+
 @pytest.mark.parametrize("text", [MINIMAL, EVERYTHING_SET, EXAMPLE.read_text(encoding="utf-8")],
                          ids=["minimal", "everything-set", "example"])
 def test_rendered_configuration_reparses_to_the_same_settings(text: str, tmp_path: Path) -> None:
     source = tmp_path / "etc" / "ladda.toml"
+    if text is EVERYTHING_SET:
+        text = everything_set(tmp_path)
     s = parse_settings(text, source)
     out = render_settings(s)
     assert parse_settings(out, source) == s
@@ -386,7 +401,10 @@ def test_rendered_configuration_reparses_to_the_same_settings(text: str, tmp_pat
 
 
 def test_everything_set_is_read_as_written(tmp_path: Path) -> None:
-    s = parse_settings(EVERYTHING_SET, tmp_path / "etc" / "ladda.toml")
+    s = parse_settings(everything_set(tmp_path), tmp_path / "etc" / "ladda.toml")
+    assert s.backend.security_profile == 3
+    assert s.backend.ca_file == tmp_path / "etc" / "tls" / "ca.pem"  # relative to the file's directory
+    assert s.backend.client_key == tmp_path / "etc" / "tls" / "client.key"
     assert s.charge_point.vendor == 'Vendor "Q" \\ é'
     assert s.backend.reconnect_max == 1000.0
     assert s.system.reboot_command == ("/usr/bin/systemctl", "reboot", "--message=OCPP reset")

@@ -14,7 +14,11 @@ from dataclasses import dataclass
 import structlog
 
 from ..store import ChargerState
-from .keys import KEYS, KeySpec, Value
+from .keys import KEYS, KeySpec, Value, shown
+from .security import BASIC_AUTH_PROFILES, fingerprint
+
+#: Stored beside a backend-set AuthorizationKey: the file's key it replaced (as a digest).
+_KEY_BASE = "AuthorizationKey.replaces"
 
 log = structlog.get_logger(__name__)
 
@@ -41,6 +45,8 @@ class Configuration:
         for name, raw in initial.items():
             self._values[name] = KEYS[name].parse(raw)
         stored = state.config_values() if state is not None else {}
+        self._stored_key_base = stored.get(_KEY_BASE)
+        self._file_key = ""
         for name, raw in stored.items():
             spec = KEYS.get(name)
             if spec is None or spec.readonly:
@@ -50,6 +56,24 @@ class Configuration:
             except ValueError:
                 log.warning("ignoring stored configuration value", key=name, value=raw)
         self._listeners: list[Callable[[str, Value], None]] = []
+
+    def bind_backend_security(self, profile: int, file_key: str) -> None:
+        """Learn the configured security profile (reported as SecurityProfile) and the
+        technician's HTTP Basic password, which a backend-set AuthorizationKey replaces
+        only for as long as the file's password stays what it was when the backend set it."""
+        self._values["SecurityProfile"] = profile
+        self._file_key = file_key
+        if self._values["AuthorizationKey"] and self._stored_key_base != fingerprint(file_key):
+            log.warning("the password in the configuration file changed since the backend set AuthorizationKey; "
+                        "using the file's")
+
+    def authorization_key(self) -> bytes | None:
+        """The HTTP Basic password to send: the backend's AuthorizationKey if it set one for
+        the current file password, else the file's; None when there is none."""
+        stored = self._values["AuthorizationKey"]
+        if isinstance(stored, str) and stored and self._stored_key_base == fingerprint(self._file_key):
+            return bytes.fromhex(stored)
+        return self._file_key.encode() or None
 
     def __getitem__(self, name: str) -> Value:
         return self._values[name]
@@ -72,11 +96,14 @@ class Configuration:
 
     def report(self, names: Iterable[str] | None) -> tuple[list[KeyValue], list[str]]:
         """GetConfiguration: (known keys with values, unknown key names)."""
-        wanted = list(KEYS) if not names else list(names)
+        wanted = [n for n, spec in KEYS.items() if not spec.writeonly] if not names else list(names)
+        readable = {n for n, spec in KEYS.items() if not spec.writeonly}  # a secret is never read back
         known = [
-            KeyValue(name, KEYS[name].readonly, KeySpec.render(self._values[name])) for name in wanted if name in KEYS
+            KeyValue(name, KEYS[name].readonly, KeySpec.render(self._values[name]))
+            for name in wanted
+            if name in readable
         ]
-        unknown = [name for name in wanted if name not in KEYS]
+        unknown = [name for name in wanted if name not in readable]
         return known, unknown
 
     async def change(self, name: str, raw: str) -> str:
@@ -86,13 +113,26 @@ class Configuration:
             return "NotSupported"
         if spec.readonly:
             return "Rejected"
+        if spec.writeonly and self.int("SecurityProfile") not in BASIC_AUTH_PROFILES:
+            # Profiles 0 and 3 send no password: accepting one would claim a change that never applies.
+            log.info("configuration change rejected", key=name, reason="the security profile sends no password",
+                     security_profile=self.int("SecurityProfile"))
+            return "Rejected"
         try:
             value = spec.parse(raw)
         except ValueError as exc:
-            log.info("configuration change rejected", key=name, value=raw, reason=str(exc))
+            log.info("configuration change rejected", key=name, value=shown(name, raw), reason=str(exc))
             return "Rejected"
+        if name == "AuthorizationKey":
+            await self._remember_key_base()
         await self.set(name, value)
         return "RebootRequired" if spec.reboot_required else "Accepted"
+
+    async def _remember_key_base(self) -> None:
+        base = fingerprint(self._file_key)
+        if self._state is not None:
+            await self._state.db.run(self._state.set_config_value, _KEY_BASE, base)
+        self._stored_key_base = base
 
     async def set(self, name: str, value: Value) -> None:
         """Set, persist (on the database thread) and announce a value; also used by the

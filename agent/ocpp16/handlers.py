@@ -17,6 +17,7 @@ from ocpp.v16 import call_result
 from ocpp.v16.enums import Action
 
 from ..local_list import UpdateStatus
+from .keys import shown
 from .rpc import Rpc
 
 if TYPE_CHECKING:
@@ -86,7 +87,7 @@ class Handlers(Rpc):
     @on(Action.change_configuration)
     async def on_change_configuration(self, key: str, value: str) -> Any:
         status = await self.session.config.change(key, value)
-        log.info("configuration change", key=key, value=value, answer=status)
+        log.info("configuration change", key=key, value=shown(key, value), answer=status)
         return call_result.ChangeConfiguration(status=status)
 
     @on(Action.clear_cache)

@@ -12,8 +12,8 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-Kind = Literal["int", "bool", "csl"]
-Value = int | bool | tuple[str, ...]
+Kind = Literal["int", "bool", "csl", "hex"]
+Value = int | bool | tuple[str, ...] | str
 
 #: Measurands the metering code can produce from a :class:`MeterReading`.
 MEASURANDS = (
@@ -24,6 +24,7 @@ MEASURANDS = (
     "Current.Offered",
 )
 MEASURAND_LIST_MAX = 5
+_HEX = re.compile(r"[0-9A-Fa-f]*")
 _PHASE_ROTATION = re.compile(r"^\d+\.(NotApplicable|Unknown|RST|RTS|SRT|STR|TRS|TSR)$")
 
 
@@ -41,6 +42,7 @@ class KeySpec:
     items: tuple[str, ...] | None = None  # allowed list items (csl)
     pattern: re.Pattern[str] | None = None  # allowed list item shape (csl)
     max_items: int | None = None
+    writeonly: bool = False  # never reported (a secret the backend may set, not read back)
 
     def parse(self, raw: object) -> Value:
         """Turn a wire string (or a TOML value) into a typed value; ValueError if invalid."""
@@ -64,6 +66,8 @@ class KeySpec:
             if self.maximum is not None and number > self.maximum:
                 raise ValueError(f"must be an integer <= {self.maximum}")
             return number
+        if self.kind == "hex":
+            return self._parse_hex(raw)
         if isinstance(raw, (list, tuple)):
             parts = [str(p).strip() for p in raw]
         elif isinstance(raw, str):
@@ -83,6 +87,15 @@ class KeySpec:
         if self.max_items is not None and len(parts) > self.max_items:
             raise ValueError(f"at most {self.max_items} items")
         return tuple(parts)
+
+    def _parse_hex(self, raw: object) -> str:
+        """Bytes written as hexadecimal digits, minimum..maximum digits long."""
+        low, high = self.minimum or 0, self.maximum or 0
+        if not isinstance(raw, str) or not _HEX.fullmatch(raw) or len(raw) % 2:
+            raise ValueError(f"must be {low} to {high} hexadecimal digits (whole bytes)")
+        if not low <= len(raw) <= high:
+            raise ValueError(f"must be {low} to {high} hexadecimal digits (it has {len(raw)})")
+        return raw
 
     @staticmethod
     def render(value: Value) -> str:
@@ -109,6 +122,8 @@ KEYS: dict[str, KeySpec] = {
     for spec in (
         KeySpec("AllowOfflineTxForUnknownId", "bool", False),
         KeySpec("AuthorizationCacheEnabled", "bool", True),
+        # Security whitepaper: the HTTP Basic password as 16 to 20 bytes in hexadecimal.
+        KeySpec("AuthorizationKey", "hex", "", minimum=32, maximum=40, writeonly=True),
         KeySpec("AuthorizeRemoteTxRequests", "bool", False),
         KeySpec("ClockAlignedDataInterval", "int", 0, minimum=0, maximum=86400),
         KeySpec("ConnectionTimeOut", "int", 60, minimum=1, maximum=3600),
@@ -125,6 +140,7 @@ KEYS: dict[str, KeySpec] = {
         KeySpec("MeterValueSampleInterval", "int", 60, minimum=0, maximum=86400),
         KeySpec("NumberOfConnectors", "int", 1, readonly=True),
         KeySpec("ResetRetries", "int", 1, minimum=0, maximum=10),
+        KeySpec("SecurityProfile", "int", 0, readonly=True),  # from [backend] security_profile
         KeySpec("StopTransactionOnEVSideDisconnect", "bool", True),
         KeySpec("StopTransactionOnInvalidId", "bool", True),
         _measurands("StopTxnAlignedData", ()),
@@ -145,7 +161,13 @@ KEYS: dict[str, KeySpec] = {
 }
 
 #: Keys whose value comes from the charger itself, never from the TOML file.
-DERIVED_KEYS = frozenset({"NumberOfConnectors"})
+DERIVED_KEYS = frozenset({"NumberOfConnectors", "SecurityProfile"})
+
+
+def shown(name: str, value: str) -> str:
+    """A value as it may appear in a log line: a write-only key's value never does."""
+    spec = KEYS.get(name)
+    return "****" if spec is not None and spec.writeonly else value
 
 
 def check_initial(name: str, value: object) -> str | None:

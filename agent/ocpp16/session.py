@@ -10,7 +10,6 @@ is in the runtime and the journal.
 from __future__ import annotations
 
 import asyncio
-import base64
 import random
 import time
 from typing import Any
@@ -33,6 +32,7 @@ from .keys import KEYS
 from .handlers import Handlers
 from .outbound import NotSendable, meter_value, request_for, status_notification
 from .rpc import CallFailed
+from .security import SecurityError, describe_closed_handshake, describe_tls_failure, link_security
 
 log = structlog.get_logger(__name__)
 
@@ -64,6 +64,9 @@ class Ocpp16Link:
         self._boot_now = asyncio.Event()
         self.url = settings.backend.url.rstrip("/") + "/" + settings.charge_point.id
         self.connected = asyncio.Event()
+        self._redial = asyncio.Event()
+        config.bind_backend_security(settings.backend.security_profile, settings.backend.authorization_key)
+        config.subscribe(self._on_config_change)
 
     # ------------------------------------------------------------ Uplink protocol
     @property
@@ -100,11 +103,16 @@ class Ocpp16Link:
         failures = 0
         last_problem: str | None = None
         while True:
+            redial = opened = False
             try:
+                # Built per attempt: a renewed certificate or a new AuthorizationKey applies at once.
+                security = link_security(self.settings.backend, self.settings.charge_point.id,
+                                         self.config.authorization_key())
                 async with connect(
                     self.url,
                     subprotocols=[SUBPROTOCOL],  # type: ignore[list-item]
-                    additional_headers=self._headers(),
+                    additional_headers=security.headers,
+                    ssl=security.ssl,
                     proxy=None,
                     open_timeout=self.settings.backend.call_timeout,
                     ping_interval=self.config.int("WebSocketPingInterval") or None,
@@ -112,14 +120,18 @@ class Ocpp16Link:
                     # A dead link cannot complete a closing handshake: do not wait long for it.
                     close_timeout=min(5.0, self.settings.backend.ping_timeout),
                 ) as ws:
+                    opened = True
                     if ws.subprotocol != SUBPROTOCOL:
                         raise ConnectionError(f"backend did not select subprotocol {SUBPROTOCOL}")
-                    log.info("connected to backend", url=self.url)
+                    log.info("connected to backend", url=self.url, security_profile=security.profile)
                     failures, last_problem = 0, None
                     await self._serve(ws)
             except Exception as exc:  # noqa: BLE001 - the link must survive anything and retry
-                problem = _describe(exc)
-                if problem != last_problem:
+                redial = any(isinstance(e, _Redial) for e in leaves(exc))
+                problem = _describe(exc, self.settings, handshake=not opened)
+                if redial:
+                    log.info("reconnecting with the new authorization key", url=self.url)
+                elif problem != last_problem:
                     log.warning("backend link down", url=self.url, problem=problem)
                     last_problem = problem
                 refused = _refused_by_backend(exc)
@@ -129,29 +141,37 @@ class Ocpp16Link:
                 self._cp = None
                 self._accepted = False
                 self.connected.clear()
+            if redial:
+                continue  # the backend asked for it (a new AuthorizationKey): no failure, no wait
             failures += 1
             # A backend that refuses this charger (HTTP 401/403/404) will not change its mind
-            # in a second: ask again, but only at the slowest pace.
+            # in a second: ask again, but only at the slowest pace. A TLS failure is retried
+            # like any link failure, always at the configured profile, never a lower one.
             await asyncio.sleep(self.settings.backend.reconnect_max if refused else self._backoff(failures))
 
     def _backoff(self, failures: int) -> float:
         base = self.settings.backend.reconnect_initial * 2 ** min(failures - 1, 16)
         return min(self.settings.backend.reconnect_max, base) * random.uniform(0.8, 1.2)
 
-    def _headers(self) -> dict[str, str]:
-        key = self.settings.backend.authorization_key
-        if not key:
-            return {}
-        token = base64.b64encode(f"{self.settings.charge_point.id}:{key}".encode()).decode()
-        return {"Authorization": f"Basic {token}"}
+    def _on_config_change(self, name: str, value: object) -> None:
+        """A new AuthorizationKey: answer first, then reconnect with it (security whitepaper,
+        TC_073: the charge point disconnects and reconnects with the new password)."""
+        if name == "AuthorizationKey" and self._cp is not None:
+            self._cp.after_reply(self._redial.set)
+
+    async def _redial_when_asked(self) -> None:
+        await self._redial.wait()
+        raise _Redial()
 
     async def _serve(self, ws: ClientConnection) -> None:
         cp = Handlers(self.settings.charge_point.id, ws, self.settings.backend.call_timeout, self)
         self._cp = cp
+        self._redial.clear()
         self.connected.set()
         async with asyncio.TaskGroup() as tg:
             tg.create_task(cp.start(), name="ocpp-reader")
             tg.create_task(self._operate(cp, tg), name="ocpp-operate")
+            tg.create_task(self._redial_when_asked(), name="ocpp-redial")
 
     async def _operate(self, cp: Handlers, tg: asyncio.TaskGroup) -> None:
         if not self._booted:
@@ -373,11 +393,24 @@ def _refused_by_backend(error: BaseException) -> bool:
     )
 
 
-def _describe(error: BaseException) -> str:
+class _Redial(Exception):
+    """Ends a connection on purpose so the next one uses new credentials."""
+
+
+def _describe(error: BaseException, settings: Settings, handshake: bool = False) -> str:
     """One stable line for a link failure, so a repeating failure is logged once."""
+    backend = settings.backend
     for exc in leaves(error):
         if isinstance(exc, websockets.exceptions.InvalidStatus):
             return f"HTTP {exc.response.status_code}"
         if isinstance(exc, websockets.exceptions.ConnectionClosed):
             return "connection closed"
+        if isinstance(exc, SecurityError):
+            return f"cannot secure the link: {exc}"
+        tls = describe_tls_failure(exc, backend)
+        if tls is not None:
+            return tls
+        if handshake and (isinstance(exc, ConnectionResetError) or (
+                isinstance(exc, websockets.exceptions.InvalidMessage) and isinstance(exc.__cause__, EOFError))):
+            return describe_closed_handshake(backend.security_profile)
     return "; ".join(f"{type(e).__name__}: {e}" for e in leaves(error)) or "unknown"

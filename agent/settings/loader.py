@@ -11,6 +11,7 @@ import dataclasses
 import json
 import os
 import re
+import stat
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -22,6 +23,7 @@ else:  # pragma: no cover - the package requires 3.11, tomli keeps older tools w
     import tomli as tomllib
 
 from agent.settings.render import MASK, toml_value
+from agent.settings.security import check_backend_security
 from agent.settings.schema import (
     ALL_SECTIONS,
     OCPP_SECTION,
@@ -74,7 +76,25 @@ def load_settings(path: str | os.PathLike[str]) -> Settings:
         raise ConfigError(
             [f"{source}:{line}: not valid UTF-8 (byte 0x{raw[start]:02x}); save the file as UTF-8"]
         ) from None
-    return parse_settings(text, source)
+    settings = parse_settings(text, source)
+    if settings.backend.authorization_key and settings.backend.authorization_key_file is None:
+        shared = _shared_secret_warning(source)
+        if shared:
+            return dataclasses.replace(settings, warnings=(shared, *settings.warnings))
+    return settings
+
+
+def _shared_secret_warning(source: Path) -> str | None:
+    """The password written in the file itself: then the file is the secret to protect."""
+    try:
+        mode = stat.S_IMODE(source.stat().st_mode)
+    except OSError:
+        return None
+    if not mode & 0o077:
+        return None
+    return (f"{source}: mode {mode:04o} lets other users read backend.authorization_key; move the password to "
+            f"backend.authorization_key_file (mode 600), or make this file readable by the service user only: "
+            f"chmod 600 {source}")
 
 
 def parse_settings(text: str, source: Path) -> Settings:
@@ -87,6 +107,7 @@ def parse_settings(text: str, source: Path) -> Settings:
     tables = _tables(data, problems)
     values = {name: _check_section(name, cls, tables.get(name), problems) for name, cls in SECTIONS.items()}
     _check_backoff(tables.get("backend"), values["backend"], problems)
+    warnings = check_backend_security(tables.get("backend"), values["backend"], source.parent.absolute(), problems)
     ocpp = _check_ocpp(tables.get(OCPP_SECTION, {}), problems)
     if problems:
         raise ConfigError(problems.lines())
@@ -94,7 +115,7 @@ def parse_settings(text: str, source: Path) -> Settings:
     if not directory.is_absolute():
         values["state"]["directory"] = source.parent.absolute() / directory
     sections = {name: cls(**values[name]) for name, cls in SECTIONS.items()}
-    return Settings(**sections, ocpp=ocpp, source=source)
+    return Settings(**sections, ocpp=ocpp, source=source, warnings=tuple(warnings))
 
 
 def resolve_state_dir(settings: Settings, cli_value: str | None, environ: Mapping[str, str]) -> Path:
@@ -194,6 +215,9 @@ def _check_ocpp(table: dict[str, Any], problems: _Problems) -> Mapping[str, Ocpp
         if name == "AuthorizationKey":
             problems.add(where, f"{OCPP_SECTION}.{name}",
                          "set it as backend.authorization_key, which is kept secret", value)
+            continue
+        if name == "SecurityProfile":
+            problems.add(where, f"{OCPP_SECTION}.{name}", "set it as backend.security_profile", value)
             continue
         if not isinstance(value, str | int | float):  # bool is an int
             hint = " (write a list as one comma-separated string)" if isinstance(value, list) else ""

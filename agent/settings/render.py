@@ -38,6 +38,8 @@ def toml_key(name: str) -> str:
 
 def toml_value(value: object) -> str:
     """A value in TOML syntax (also used to echo a bad value in an error)."""
+    if value is None:  # an optional path that is not set
+        return '""'
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
@@ -78,9 +80,12 @@ def render_settings(settings: Settings) -> str:
         lines += ["", f"[{section}]"]
         values = getattr(settings, section)
         for f in keys_of(cls):
-            text = f"{toml_key(f.name)} = {masked(f'{section}.{f.name}', getattr(values, f.name))}"
-            unit = f.metadata["unit"]
-            lines.append(f"{text}  # {unit}" if unit else text)
+            value = getattr(values, f.name)
+            note = f.metadata["unit"]
+            if section == "backend" and f.name == "authorization_key" and settings.backend.authorization_key_file:
+                value, note = "", "read from authorization_key_file"  # so the output reads back as it was
+            text = f"{toml_key(f.name)} = {masked(f'{section}.{f.name}', value)}"
+            lines.append(f"{text}  # {note}" if note else text)
     lines += ["", f"[{OCPP_SECTION}]"]
     for name, value in settings.ocpp.items():
         lines.append(f"{toml_key(name)} = {masked(f'{OCPP_SECTION}.{name}', value)}")

@@ -27,6 +27,7 @@ LOG_LEVELS: tuple[str, ...] = ("debug", "info", "warning", "error")
 RECOVERY_POLICIES: tuple[str, ...] = ("stop", "resume")
 CLOCK_MODES: tuple[str, ...] = ("auto", "system", "backend")
 LOG_FORMATS: tuple[str, ...] = ("auto", "json", "console")
+SECURITY_PROFILES: tuple[int, ...] = (0, 1, 2, 3)
 
 OcppValue = str | int | bool | float
 
@@ -268,6 +269,25 @@ class PathValue(Rule):
 
 
 @dataclass(frozen=True, slots=True)
+class OptionalPath(Rule):
+    """A filesystem path, or "" for none (so a template can list the key unset)."""
+
+    def describe(self) -> str:
+        return 'a path string, or "" for none'
+
+    def convert(self, value: object) -> Path | None:
+        if not isinstance(value, str):
+            raise self._wrong_type(value)
+        if value == "":
+            return None
+        if not value.strip():
+            raise Invalid('must not be only spaces; write "" for none')
+        if "\0" in value:
+            raise Invalid("must not contain a NUL character")
+        return Path(value)
+
+
+@dataclass(frozen=True, slots=True)
 class Argv(Rule):
     """A command as an argument vector (no shell): a list of non-empty strings."""
 
@@ -309,7 +329,7 @@ class BackendSettings:
                        doc="CSMS websocket URL; the charge point id is appended")
     authorization_key: str = setting(
         Text(16, 40, allow_empty=True, show_length=False), "", secret=True,
-        doc="HTTP Basic password (OCPP security profile 1); empty = no authentication")
+        doc="HTTP Basic password (security profiles 1 and 2); empty = none; better: authorization_key_file")
     call_timeout: float = setting(Number(1, 300, "seconds"), 30.0, unit="seconds",
                                   doc="how long to wait for the backend's reply to a message")
     reconnect_initial: float = setting(Number(0.1, 600, "seconds"), 1.0, unit="seconds",
@@ -319,6 +339,21 @@ class BackendSettings:
     ping_timeout: float = setting(Number(1, 300, "seconds"), 20.0, unit="seconds",
                                   doc="how long a websocket ping may go unanswered before the link counts as dead; "
                                       "a dead link is noticed within WebSocketPingInterval + ping_timeout")
+    security_profile: int = setting(
+        Choice(SECURITY_PROFILES), 0,
+        doc="OCPP security profile: 0 ws://, 1 ws:// + HTTP Basic, 2 wss:// + HTTP Basic, 3 wss:// + client "
+            "certificate; when absent it follows from url and the keys set (never lower than they imply)")
+    authorization_key_file: Path | None = setting(
+        OptionalPath(), None,
+        doc="file holding the HTTP Basic password instead of authorization_key; mode 600, owned by the service user")
+    ca_file: Path | None = setting(
+        OptionalPath(), None,
+        doc="PEM file of the CA(s) the backend's certificate must chain to; required for profiles 2 and 3")
+    client_certificate: Path | None = setting(
+        OptionalPath(), None, doc="PEM certificate (chain) of this charger; required for profile 3")
+    client_key: Path | None = setting(
+        OptionalPath(), None,
+        doc="PEM private key of client_certificate, unencrypted, mode 600; required for profile 3")
 
 
 @dataclass(frozen=True, slots=True)
@@ -443,6 +478,8 @@ class Settings:
     system: SystemSettings
     ocpp: Mapping[str, OcppValue]
     source: Path
+    #: Things that work but should be fixed (a secret file others can read); shown, never fatal.
+    warnings: tuple[str, ...] = ()
 
 
 #: Sections holding fixed keys, in file order; [ocpp] is free-form and handled apart.

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from simulators.control import serve as serve_control
 from simulators.csms.control import build_commands
-from simulators.csms.server import BOOT_STATUSES, Csms, Policy
+from simulators.csms.server import BOOT_STATUSES, Csms, Policy, server_tls_context
 
 log = logging.getLogger("simulators.csms")
 
@@ -34,6 +34,13 @@ def _seconds(text: str) -> int:
     return int(text)
 
 
+def _password(text: str) -> tuple[str, str]:
+    cp, sep, password = text.partition("=")
+    if not sep or not cp or not password:
+        raise argparse.ArgumentTypeError(f"expected CHARGE_POINT_ID=PASSWORD, got {text!r}")
+    return cp, password
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ladda-sim csms",
@@ -50,6 +57,15 @@ def build_parser() -> argparse.ArgumentParser:
                         help="interval in an Accepted BootNotification answer (default 300 s)")
     parser.add_argument("--boot-status", choices=BOOT_STATUSES, default="Accepted",
                         help="status in BootNotification answers (default Accepted)")
+    security = parser.add_argument_group("security profiles (default: plain ws://, no authentication)")
+    security.add_argument("--tls-cert", metavar="PEM",
+                          help="serve wss:// with this certificate (chain); needs --tls-key")
+    security.add_argument("--tls-key", metavar="PEM", help="private key of --tls-cert")
+    security.add_argument("--client-ca", metavar="PEM",
+                          help="with --tls-cert: demand a client certificate signed by this CA (profile 3)")
+    security.add_argument("--password", type=_password, action="append", default=[], metavar="ID=PASSWORD",
+                          help="demand HTTP Basic auth with PASSWORD from charge point ID, else HTTP 401 "
+                               "(profiles 1 and 2); repeatable; the control command set_password changes it")
     parser.add_argument("--log-level", default="INFO", type=str.upper,
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="default INFO")
     return parser
@@ -77,14 +93,16 @@ def _ignore_cancelled_stream_callbacks(
 async def run(args: argparse.Namespace) -> None:
     """Serve until a stop signal; leave no socket or ready file behind."""
     host, port = args.listen
-    csms = Csms(Policy(heartbeat_interval=args.heartbeat_interval, boot_status=args.boot_status))
+    csms = Csms(Policy(heartbeat_interval=args.heartbeat_interval, boot_status=args.boot_status),
+                passwords=dict(args.password))
+    tls = server_tls_context(args.tls_cert, args.tls_key, args.client_ca) if args.tls_cert else None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.set_exception_handler(_ignore_cancelled_stream_callbacks)
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     ready = Path(args.ready_file) if args.ready_file else None
-    async with csms.listen(host, port):
+    async with csms.listen(host, port, tls):
         control = await serve_control(args.control, build_commands(csms))
         try:
             if ready is not None:
@@ -103,7 +121,12 @@ async def run(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if bool(args.tls_cert) != bool(args.tls_key):
+        parser.error("--tls-cert and --tls-key go together")
+    if args.client_ca and not args.tls_cert:
+        parser.error("--client-ca needs --tls-cert and --tls-key (client certificates need TLS)")
     logging.basicConfig(
         level=args.log_level,
         stream=sys.stderr,
@@ -113,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("simulators.csms.websockets").setLevel(logging.WARNING)
     try:
         asyncio.run(run(args))
-    except OSError as exc:
+    except OSError as exc:  # ssl.SSLError too: an unusable certificate or key
         log.error("cannot start: %s", exc)
         return 1
     return 0

@@ -78,9 +78,10 @@ def build_commands(csms: Csms) -> CommandTable:
     @table.command("reset_policy")
     async def reset_policy() -> None:
         """Back to the start-up answers: boot status and intervals, no special id tags,
-        no refused charge points."""
+        no refused charge points, only the start-up passwords."""
         csms.policy.restore(csms.initial_policy)
         csms.refusals.clear()
+        csms.passwords = dict(csms.initial_passwords)
 
     @table.command("refuse")
     async def refuse(cp: str, status: int | None = 401) -> None:
@@ -91,6 +92,15 @@ def build_commands(csms: Csms) -> CommandTable:
             csms.refusals[cp] = status
         else:
             raise ValueError(f"status must be 401, 403, 404 or null, not {status!r}")
+
+    @table.command("set_password")
+    async def set_password(cp: str, password: str | None) -> None:
+        """Demand HTTP Basic auth with ``password`` from ``cp`` (401 otherwise); null stops demanding it."""
+        _text("cp", cp)
+        if password is None:
+            csms.passwords.pop(cp, None)
+        else:
+            csms.passwords[cp] = _text("password", password)
 
     @table.command("clear_id_tags")
     async def clear_id_tags() -> None:

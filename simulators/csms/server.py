@@ -13,8 +13,10 @@ import asyncio
 import base64
 import contextlib
 import copy
+import hmac
 import json
 import logging
+import ssl
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -329,10 +331,14 @@ def _unique_id_of(raw: str) -> str | None:
 class Csms:
     """All charge points, their logs and transactions, and the answering policy."""
 
-    def __init__(self, policy: Policy | None = None) -> None:
+    def __init__(self, policy: Policy | None = None, passwords: dict[str, str] | None = None) -> None:
         self.policy = policy or Policy()
         #: Charge points whose handshake is refused, with the HTTP status to refuse with.
         self.refusals: dict[str, int] = {}
+        #: HTTP Basic passwords (security profiles 1 and 2): a listed charge point must send its own.
+        self.passwords: dict[str, str] = dict(passwords or {})
+        #: What ``reset_policy`` returns to: the passwords given at start-up.
+        self.initial_passwords: dict[str, str] = dict(self.passwords)
         #: What ``reset_policy`` returns to: the policy given at start-up.
         self.initial_policy = Policy()
         self.initial_policy.restore(self.policy)
@@ -344,8 +350,8 @@ class Csms:
         self._changed = asyncio.Event()
 
     @contextlib.asynccontextmanager
-    async def listen(self, host: str, port: int) -> AsyncIterator[Server]:
-        """Serve websockets until the block exits, then close every connection (1001)."""
+    async def listen(self, host: str, port: int, tls: ssl.SSLContext | None = None) -> AsyncIterator[Server]:
+        """Serve websockets (wss with ``tls``) until the block exits, then close every connection (1001)."""
         quiet_ocpp_library()
         async with serve(
             self._handle,
@@ -354,9 +360,11 @@ class Csms:
             subprotocols=[SUBPROTOCOL],
             process_request=self._check_request,
             logger=logging.getLogger("simulators.csms.websockets"),
+            ssl=tls,
         ) as server:
             self.port = next(iter(server.sockets)).getsockname()[1]
-            log.info("listening on ws://%s:%d/<path>/<charge point id>", host, self.port)
+            scheme = "wss" if tls is not None else "ws"
+            log.info("listening on %s://%s:%d/<path>/<charge point id>", scheme, host, self.port)
             yield server
 
     def notify(self) -> None:
@@ -499,6 +507,16 @@ class Csms:
             self.log.record_event(cp_id, "rejected", reason=f"refused with HTTP {refusal}", status=refusal)
             self.notify()
             return connection.respond(HTTPStatus(refusal), "refused by the test backend\n")
+        expected = self.passwords.get(cp_id)
+        if expected is not None:
+            problem = _basic_auth_problem(request.headers.get("Authorization"), cp_id, expected)
+            if problem is not None:
+                self.log.record_event(cp_id, "rejected", reason=problem, status=401)
+                self.notify()
+                log.warning("%s refused: %s", cp_id, problem)
+                response = connection.respond(HTTPStatus.UNAUTHORIZED, f"{problem}\n")
+                response.headers["WWW-Authenticate"] = 'Basic realm="ocpp", charset="UTF-8"'
+                return response
         if SUBPROTOCOL not in offered:
             self.log.record_event(cp_id, "rejected", reason="ocpp1.6 not offered", offered=offered)
             self.notify()
@@ -524,6 +542,7 @@ class Csms:
             path=ws.request.path if ws.request else None,
             subprotocol=ws.subprotocol,
             basic_auth_user=_basic_auth_user(ws.request.headers.get("Authorization") if ws.request else None),
+            client_certificate=_client_certificate_subject(ws),
         )
         self.notify()
         log.info("%s connected from %s", cp_id, remote)
@@ -552,6 +571,51 @@ async def _validate(message: Call | CallResult, what: str) -> None:
         raise ValueError(
             f"{what} is not a valid OCPP 1.6 {message.action} payload: {cause or exc.description}"
         ) from None
+
+
+def _basic_auth_problem(header: str | None, cp_id: str, password: str) -> str | None:
+    """Why an Authorization header does not carry ``cp_id``'s password, or None if it does."""
+    if not header:
+        return "no Authorization header"
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "basic":
+        return f"Authorization scheme {scheme!r}, not Basic"
+    try:
+        decoded = base64.b64decode(token.strip(), validate=True)
+    except ValueError:
+        return "malformed Basic credentials"
+    user, sep, given = decoded.partition(b":")
+    if not sep:
+        return "malformed Basic credentials"
+    if user != cp_id.encode():
+        return "the Basic user name is not the charge point id"
+    if not hmac.compare_digest(given, password.encode()):
+        return "wrong password"
+    return None
+
+
+def _client_certificate_subject(ws: ServerConnection) -> str | None:
+    """The commonName of a verified client certificate (security profile 3), if any."""
+    peer = ws.transport.get_extra_info("peercert") if ws.transport is not None else None
+    if not peer:
+        return None
+    for rdn in peer.get("subject", ()):
+        for name, value in rdn:
+            if name == "commonName":
+                return str(value)
+    return "(no commonName)"
+
+
+def server_tls_context(certificate: str, key: str, client_ca: str | None = None) -> ssl.SSLContext:
+    """TLS for ``wss://``: this backend's certificate, and with ``client_ca`` the demand for a
+    client certificate signed by it (security profile 3)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(certificate, key)
+    if client_ca is not None:
+        context.verify_mode = ssl.CERT_REQUIRED
+        context.load_verify_locations(cafile=client_ca)
+    return context
 
 
 def _basic_auth_user(header: str | None) -> str | None:
