@@ -55,7 +55,6 @@ from .test_machine import (
     card,
     charging,
     history,
-    last,
     pilot,
     remote_start,
     run,
