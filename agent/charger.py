@@ -24,7 +24,7 @@ import structlog
 from drivers.protocols import DeviceError, MeterReading, PilotState
 
 from . import clock, metering
-from .authorization import Authorizer, AuthResult, Offline, Uplink
+from .authorization import Authorizer, AuthResult, Offline, Uplink, parse_expiry
 from .hardware import Hardware
 from .journal import Journal, Sample, TransactionRecord
 from .ocpp16.configuration import Configuration
@@ -34,14 +34,17 @@ from .session.model import (
     Authorize,
     AuthStatus,
     AvailabilityRequested,
+    CancelReservationRequested,
     CardPresented,
     CardRejected,
     Charger,
     Event,
     FaultCleared,
     FaultRaised,
+    ForgetReservation,
     OfferCurrent,
     PersistAvailability,
+    PersistReservation,
     PilotChanged,
     Policy,
     PolicyChanged,
@@ -49,6 +52,8 @@ from .session.model import (
     RemoteStopRequested,
     Reply,
     ReportStatus,
+    Reservation,
+    ReservationRequested,
     Started,
     StartTransaction,
     StopAllRequested,
@@ -116,6 +121,7 @@ def policy_from(config: Configuration, max_current: float) -> Policy:
         stop_on_invalid_id=config.bool("StopTransactionOnInvalidId"),
         authorize_remote_start=config.bool("AuthorizeRemoteTxRequests"),
         max_current=max_current,
+        reserve_connector_zero=config.bool("ReserveConnectorZeroSupported"),
     )
 
 
@@ -163,6 +169,7 @@ class ChargerRuntime:
     async def run(self) -> None:
         """Run every charger task until a reset asks for a restart (raises RestartRequested)."""
         self._restart = asyncio.get_running_loop().create_future()
+        await self._restore_reservations()
         await self._learn_pilots()
         await self._recover_unfinished_transactions()
         async with asyncio.TaskGroup() as tg:
@@ -207,6 +214,10 @@ class ChargerRuntime:
                 self._spawn(self._authorize(action.id_tag), f"authorize-{action.id_tag}")
             elif isinstance(action, CardRejected):
                 log.info("card rejected", id_tag=action.id_tag, why=action.why)
+            elif isinstance(action, (PersistReservation, ForgetReservation)):
+                # One queue for all of them, so a reservation id reused on another
+                # connector is never deleted after it was saved again.
+                self._queues[0].put_nowait((action, None))
             else:
                 waiting = answer if isinstance(action, Unlock) and action.answer else None
                 self._queues[action.connector].put_nowait((action, waiting))
@@ -227,6 +238,22 @@ class ChargerRuntime:
         if self.local_tx.get(record.connector) != record.local_id:
             return "Rejected"
         return self.feed(RemoteStopRequested(record.connector)) or "Rejected"
+
+    def reserve(
+        self, connector: int, reservation_id: int, id_tag: str, parent_id_tag: str | None, expiry: datetime
+    ) -> str:
+        """ReserveNow: Accepted, Faulted, Occupied, Rejected or Unavailable."""
+        reservation = Reservation(
+            reservation_id, connector, id_tag, parent_id_tag, self._deadline(expiry), iso(expiry)
+        )
+        return self.feed(ReservationRequested(reservation)) or "Rejected"
+
+    def cancel_reservation(self, reservation_id: int) -> str:
+        return self.feed(CancelReservationRequested(reservation_id)) or "Rejected"
+
+    def _deadline(self, expiry: datetime) -> float:
+        """A wall-clock expiry as the machine's monotonic time (a clock step moves neither)."""
+        return self._clock() + (expiry - datetime.now(timezone.utc)).total_seconds()
 
     def change_availability(self, connector: int, operative: bool) -> str:
         return self.feed(AvailabilityRequested(connector, operative)) or "Rejected"
@@ -322,6 +349,13 @@ class ChargerRuntime:
             self.uplink.wake()
         elif isinstance(item, PersistAvailability):
             await self.db.run(self.state.set_availability, item.connector, item.operative)
+        elif isinstance(item, PersistReservation):
+            r = item.reservation
+            await self.db.run(self.state.save_reservation, r.id, r.connector, r.id_tag, r.parent_id_tag, r.expiry_date)
+            log.info("reservation made", reservation_id=r.id, connector=r.connector, id_tag=r.id_tag, expiry=r.expiry_date)
+        elif isinstance(item, ForgetReservation):
+            await self.db.run(self.state.delete_reservation, item.reservation_id)
+            log.info("reservation ended", reservation_id=item.reservation_id, why=item.why.value)
         elif isinstance(item, Unlock):
             answer = await self._unlock_cable(item.connector)
             if future is not None:
@@ -372,7 +406,9 @@ class ChargerRuntime:
         meter_wh = metering.energy_wh(reading)
         begin = self._samples(reading, "StopTxnSampledData", n)
         timestamp = utc_now()
-        local = await self.db.run(self.journal.begin_transaction, n, action.id_tag, meter_wh, timestamp, begin)
+        local = await self.db.run(
+            self.journal.begin_transaction, n, action.id_tag, meter_wh, timestamp, begin, action.reservation_id
+        )
         self.local_tx[n] = local
         self._tx_started_at[n] = self._clock()
         log.info("transaction started", connector=n, local_tx=local, id_tag=action.id_tag, meter_wh=meter_wh)
@@ -588,6 +624,20 @@ class ChargerRuntime:
         log.warning("resumed a transaction cut by a restart", connector=n, local_tx=record.local_id,
                     id_tag=record.id_tag, meter_wh=record.last_meter_wh)
         return True
+
+    async def _restore_reservations(self) -> None:
+        """Reservations outlive a restart; one whose expiry passed meanwhile (or whose
+        connector is gone) ends at the machine's first event, and leaves the database then."""
+        restored = []
+        for row in await self.db.run(self.state.reservations):
+            expiry = parse_expiry(row["expiry"])
+            expires = self._deadline(expiry) if expiry is not None else self._clock()
+            restored.append(
+                Reservation(row["reservation_id"], row["connector"], row["id_tag"], row["parent_id_tag"], expires, row["expiry"])
+            )
+        if restored:
+            log.info("reservations restored", count=len(restored))
+            self.charger = replace(self.charger, reservations=tuple(restored))
 
     async def _restart_when_settled(self, hard: bool) -> None:
         await self.settle(RESET_SETTLE_S)

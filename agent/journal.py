@@ -92,9 +92,16 @@ class Journal:
 
     # writing ------------------------------------------------------------
     def begin_transaction(
-        self, connector: int, id_tag: str, meter_wh: int, timestamp: str, begin_values: list[Sample]
+        self,
+        connector: int,
+        id_tag: str,
+        meter_wh: int,
+        timestamp: str,
+        begin_values: list[Sample],
+        reservation_id: int | None = None,
     ) -> int:
-        """Record a started transaction and queue its start message; return its local id."""
+        """Record a started transaction and queue its start message; return its local id.
+        ``reservation_id`` names the reservation the transaction used up, if any."""
 
         def work(conn: sqlite3.Connection) -> int:
             cur = conn.execute(
@@ -104,7 +111,9 @@ class Journal:
                  timestamp, clock.current().tag),
             )
             local_id = int(cur.lastrowid or 0)
-            body = {"connector": connector, "id_tag": id_tag, "meter_wh": meter_wh, "timestamp": timestamp}
+            body: dict[str, Any] = {"connector": connector, "id_tag": id_tag, "meter_wh": meter_wh, "timestamp": timestamp}
+            if reservation_id is not None:
+                body["reservation_id"] = reservation_id
             _queue(conn, TX_STARTED, local_id, body)
             return local_id
 

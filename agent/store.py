@@ -107,6 +107,16 @@ _SCHEMA = [
     ALTER TABLE transaction_values ADD COLUMN clock TEXT NOT NULL DEFAULT 'system';
     CREATE INDEX outbox_clock ON outbox(clock) WHERE clock LIKE 'unsynchronised:%';
     """,
+    # version 5: reservations made by ReserveNow, kept until used, cancelled or expired
+    """
+    CREATE TABLE reservations (
+        reservation_id  INTEGER PRIMARY KEY,
+        connector       INTEGER NOT NULL,
+        id_tag          TEXT NOT NULL,
+        parent_id_tag   TEXT,
+        expiry          TEXT NOT NULL
+    );
+    """,
 ]
 
 
@@ -246,3 +256,21 @@ class ChargerState:
 
     def clear_authorization_cache(self) -> None:
         self.db.write("DELETE FROM auth_cache")
+
+    # reservations -------------------------------------------------------
+    def reservations(self) -> list[sqlite3.Row]:
+        return self.db.read("SELECT * FROM reservations ORDER BY reservation_id")
+
+    def save_reservation(
+        self, reservation_id: int, connector: int, id_tag: str, parent: str | None, expiry: str
+    ) -> None:
+        """Insert, or replace the reservation with the same id (ReserveNow replaces it)."""
+        self.db.write(
+            "INSERT INTO reservations(reservation_id, connector, id_tag, parent_id_tag, expiry) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT(reservation_id) DO UPDATE SET connector = excluded.connector, id_tag = excluded.id_tag, "
+            "parent_id_tag = excluded.parent_id_tag, expiry = excluded.expiry",
+            (reservation_id, connector, id_tag, parent, expiry),
+        )
+
+    def delete_reservation(self, reservation_id: int) -> None:
+        self.db.write("DELETE FROM reservations WHERE reservation_id = ?", (reservation_id,))

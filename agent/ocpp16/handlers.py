@@ -16,6 +16,7 @@ from ocpp.routing import on
 from ocpp.v16 import call_result
 from ocpp.v16.enums import Action
 
+from ..authorization import parse_expiry
 from ..local_list import UpdateStatus
 from .keys import shown
 from .rpc import Rpc
@@ -137,3 +138,27 @@ class Handlers(Rpc):
         if not self.session.config.bool("LocalAuthListEnabled"):
             return call_result.GetLocalListVersion(list_version=-1)
         return call_result.GetLocalListVersion(list_version=await self.runtime.authorizer.local_list.current_version())
+
+    @on(Action.reserve_now)
+    async def on_reserve_now(
+        self,
+        connector_id: int,
+        expiry_date: str,
+        id_tag: str,
+        reservation_id: int,
+        parent_id_tag: str | None = None,
+    ) -> Any:
+        expiry = parse_expiry(expiry_date)
+        if expiry is None:
+            log.warning("reserve now with an unreadable expiryDate", expiry_date=expiry_date)
+            status = "Rejected"
+        else:
+            status = self.runtime.reserve(connector_id, reservation_id, id_tag, parent_id_tag, expiry)
+        log.info("reserve now", connector=connector_id, reservation_id=reservation_id, id_tag=id_tag, answer=status)
+        return call_result.ReserveNow(status=status)
+
+    @on(Action.cancel_reservation)
+    async def on_cancel_reservation(self, reservation_id: int) -> Any:
+        status = self.runtime.cancel_reservation(reservation_id)
+        log.info("cancel reservation", reservation_id=reservation_id, answer=status)
+        return call_result.CancelReservation(status=status)

@@ -139,6 +139,7 @@ KEYS: dict[str, KeySpec] = {
         _readonly_int("MeterValuesSampledDataMaxLength", MEASURAND_LIST_MAX),
         KeySpec("MeterValueSampleInterval", "int", 60, minimum=0, maximum=86400),
         KeySpec("NumberOfConnectors", "int", 1, readonly=True),
+        KeySpec("ReserveConnectorZeroSupported", "bool", True, readonly=True),
         KeySpec("ResetRetries", "int", 1, minimum=0, maximum=10),
         KeySpec("SecurityProfile", "int", 0, readonly=True),  # from [backend] security_profile
         KeySpec("StopTransactionOnEVSideDisconnect", "bool", True),
@@ -147,7 +148,7 @@ KEYS: dict[str, KeySpec] = {
         _readonly_int("StopTxnAlignedDataMaxLength", MEASURAND_LIST_MAX),
         _measurands("StopTxnSampledData", _ENERGY),
         _readonly_int("StopTxnSampledDataMaxLength", MEASURAND_LIST_MAX),
-        KeySpec("SupportedFeatureProfiles", "csl", ("Core", "RemoteTrigger", "LocalAuthListManagement"), readonly=True),
+        KeySpec("SupportedFeatureProfiles", "csl", ("Core", "RemoteTrigger", "LocalAuthListManagement", "Reservation"), readonly=True),
         _readonly_int("SupportedFeatureProfilesMaxLength", 6),
         KeySpec("TransactionMessageAttempts", "int", 3, minimum=1, maximum=100),
         KeySpec("TransactionMessageRetryInterval", "int", 60, minimum=0, maximum=86400),

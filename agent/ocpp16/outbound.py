@@ -47,6 +47,7 @@ def request_for(entry: Entry) -> Any:
             id_tag=body["id_tag"],
             meter_start=body["meter_wh"],
             timestamp=body["timestamp"],
+            reservation_id=body.get("reservation_id"),
         )
     if entry.kind == METER_SAMPLE:
         if entry.local_tx is not None and entry.backend_tx is None:

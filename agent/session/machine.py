@@ -7,6 +7,11 @@ stored decisions but *derived* from the state after each event by :func:`_settle
 which makes the safety rule hold by construction: the contactor is closed only for
 an authorized transaction, a pilot asking for power and no fault.
 
+Reservations (OCPP 1.6 sections 3.11 and 5.13) are checked the same way: whether a
+connector shows Reserved, and who may start on it, is derived from the reservations
+held, and a reservation that no longer holds (expired, charge point or connector
+Faulted or Unavailable) is ended before and after every event.
+
 Action order matters and is fixed: contactors that must open come first (before any
 report), then what the event itself asks (transactions, authorization, replies),
 then offers and contactors that may close, then status reports.
@@ -27,6 +32,7 @@ from .model import (
     Authorize,
     AuthStatus,
     AvailabilityRequested,
+    CancelReservationRequested,
     CardPresented,
     CardRejected,
     Charger,
@@ -34,15 +40,20 @@ from .model import (
     Event,
     FaultCleared,
     FaultRaised,
+    ForgetReservation,
     OfferCurrent,
     Pending,
     PersistAvailability,
+    PersistReservation,
     PilotChanged,
     PolicyChanged,
     RemoteStartRequested,
     RemoteStopRequested,
     Reply,
     ReportStatus,
+    Reservation,
+    ReservationEnd,
+    ReservationRequested,
     Started,
     StartTransaction,
     Status,
@@ -66,8 +77,10 @@ EV_ANSWER_GRACE_S = 3.0
 def step(charger: Charger, event: Event, now: float) -> tuple[Charger, list[Action]]:
     """Apply one event; return the new state and the actions to carry out, in order."""
     handler = _HANDLERS[type(event)]
+    charger, ended = _end_reservations(charger, now)  # an expired one is gone before the event
     changed, actions = handler(charger, event, now)
-    return _settle(changed, actions, now)
+    changed, ended_by_event = _end_reservations(changed, now)
+    return _settle(changed, ended + actions + ended_by_event, now)
 
 
 # ---------------------------------------------------------------- derived outputs
@@ -113,6 +126,11 @@ def derive_status(charger: Charger, conn: Connector) -> tuple[Status, str]:
         return Status.UNAVAILABLE, NO_ERROR
     if conn.finishing and (conn.pilot.plugged or pilot_error):
         return Status.FINISHING, warning
+    if _reserved(charger, conn):
+        # An EV plugged in (even one in error) leaves it Reserved: only the reservation's
+        # own card moves it on (section 4.9: Reserved goes to Preparing when the
+        # reservation identity is presented).
+        return Status.RESERVED, NO_ERROR
     if pilot_error or conn.pilot.plugged or conn.authorization is not None or _pending_for(charger, conn.id):
         return Status.PREPARING, warning
     return Status.AVAILABLE, NO_ERROR
@@ -159,7 +177,7 @@ def _settle(charger: Charger, event_actions: list[Action], now: float) -> tuple[
     return charger, opening + event_actions + closing + reports
 
 
-_NOT_IN_SESSION = (Status.AVAILABLE, Status.PREPARING, Status.FINISHING)
+_NOT_IN_SESSION = (Status.AVAILABLE, Status.PREPARING, Status.FINISHING, Status.RESERVED)
 
 
 def _ev_still_answering(conn: Connector, status: tuple[Status, str], now: float) -> bool:
@@ -209,13 +227,19 @@ def _can_start(charger: Charger, conn: Connector) -> bool:
 
 
 def _start(charger: Charger, conn: Connector, id_tag: str, parent: str | None) -> Result:
+    """Start a transaction; a reservation it fulfils ends, and the start names it."""
+    used = _used_reservation(charger, conn.id, id_tag, parent)
     conn = replace(
         conn,
         authorization=None,
         finishing=False,
         transaction=Transaction(id_tag=id_tag, parent_id_tag=parent),
     )
-    return _update(charger, conn), [StartTransaction(conn.id, id_tag)]
+    charger = _update(charger, conn)
+    if used is None:
+        return charger, [StartTransaction(conn.id, id_tag)]
+    charger = replace(charger, reservations=tuple(r for r in charger.reservations if r.id != used.id))
+    return charger, [StartTransaction(conn.id, id_tag, used.id), ForgetReservation(used.id, ReservationEnd.USED)]
 
 
 def _stop(
@@ -249,16 +273,160 @@ def _authorize_on(
     return _update(charger, conn), []
 
 
-def _pick_connector(charger: Charger) -> Connector | None:
-    """Where a card applies: a waiting EV first (lowest number), else a free connector."""
-    free = [c for c in charger.connectors if _can_start(charger, c)]
+def _pick_connector(charger: Charger, id_tag: str, parent: str | None, known: bool = True) -> Connector | None:
+    """Where a card applies: a waiting EV first (lowest number), else the card's own
+    reserved connector, else a free connector; never where reservations keep it out."""
+    free = [c for c in charger.connectors if _can_start(charger, c) and _may_take(charger, c, id_tag, parent, known)]
     for conn in free:
         if conn.pilot.plugged and not conn.finishing:
             return conn
     for conn in free:
         if conn.pilot.plugged:
             return conn
+    for conn in free:
+        own = _reservation_on(charger, conn.id)
+        if own is not None and own.admits(id_tag, parent):
+            return conn
     return free[0] if free else None
+
+
+# ---------------------------------------------------------------- reservations
+
+
+def _reservation_on(charger: Charger, number: int) -> Reservation | None:
+    return next((r for r in charger.reservations if r.connector == number), None)
+
+
+def _charger_wide(charger: Charger) -> list[Reservation]:
+    return [r for r in charger.reservations if r.connector == 0]
+
+
+def _spare(charger: Charger, conn: Connector) -> bool:
+    """Could serve a charger-wide reservation: operative, not Faulted, not reserved on its
+    own and no session on it (an EV plugged in without one does not count, so plugging in
+    never releases a connector kept for a reservation)."""
+    error = connector_error(charger, conn)
+    return (
+        conn.operative
+        and (error is None or error == PILOT_ERROR)
+        and conn.transaction is None
+        and conn.authorization is None
+        and not conn.finishing
+        and not _pending_for(charger, conn.id)
+        and _reservation_on(charger, conn.id) is None
+    )
+
+
+def _held(charger: Charger) -> frozenset[int]:
+    """Connectors kept for charger-wide reservations. Section 5.13: with connector 0 no
+    specific connector is reserved, but one connector must remain available for the
+    idTag at any time; so the spare connectors are held once there are no more of them
+    than such reservations, and are open to anyone while there are more."""
+    wide = len(_charger_wide(charger))
+    if not wide:
+        return frozenset()
+    spare = frozenset(c.id for c in charger.connectors if _spare(charger, c))
+    return spare if len(spare) <= wide else frozenset()
+
+
+def _reserved(charger: Charger, conn: Connector) -> bool:
+    """Shown as Reserved: kept for a reservation, and no session is being set up on it."""
+    if conn.authorization is not None or _pending_for(charger, conn.id):
+        return False
+    return _reservation_on(charger, conn.id) is not None or conn.id in _held(charger)
+
+
+def _admits(reservation: Reservation, id_tag: str, parent: str | None, known: bool) -> bool:
+    """Whether the reservation lets the card in; before the card's parent is ``known``, a
+    reservation with a parentIdTag might."""
+    return reservation.admits(id_tag, parent) or (not known and reservation.parent_id_tag is not None)
+
+
+def _may_take(charger: Charger, conn: Connector, id_tag: str, parent: str | None, known: bool = True) -> bool:
+    """Whether reservations let ``id_tag`` set up a session on the connector: its own
+    reservation's card only; or, while charger-wide reservations exist, their cards, or
+    anyone who leaves a spare connector for each of them."""
+    own = _reservation_on(charger, conn.id)
+    if own is not None:
+        return _admits(own, id_tag, parent, known)
+    wide = _charger_wide(charger)
+    if not wide or any(_admits(r, id_tag, parent, known) for r in wide):
+        return True
+    others = sum(1 for c in charger.connectors if c.id != conn.id and _spare(charger, c))
+    return others >= len(wide)
+
+
+def _used_reservation(charger: Charger, number: int, id_tag: str, parent: str | None) -> Reservation | None:
+    """The reservation a transaction of ``id_tag`` on the connector fulfils: the
+    connector's own, else a charger-wide one (which any connector fulfils)."""
+    own = _reservation_on(charger, number)
+    if own is not None and own.admits(id_tag, parent):
+        return own
+    return next((r for r in _charger_wide(charger) if r.admits(id_tag, parent)), None)
+
+
+def _why_ended(charger: Charger, reservation: Reservation, now: float) -> ReservationEnd | None:
+    """Section 5.13: a reservation ends at its expiryDate, or when the charge point or its
+    connector becomes Faulted or Unavailable."""
+    if now >= reservation.expires:
+        return ReservationEnd.EXPIRED
+    if charger.faults:
+        return ReservationEnd.FAULTED
+    if not any(c.operative for c in charger.connectors):
+        return ReservationEnd.UNAVAILABLE
+    if reservation.connector == 0:
+        return None
+    conn = charger.connector(reservation.connector)
+    if conn is None or not conn.operative:
+        return ReservationEnd.UNAVAILABLE
+    error = connector_error(charger, conn)
+    if error is not None and error != PILOT_ERROR:
+        return ReservationEnd.FAULTED
+    return None
+
+
+def _end_reservations(charger: Charger, now: float) -> Result:
+    if not charger.reservations:
+        return charger, []
+    kept: list[Reservation] = []
+    actions: list[Action] = []
+    for reservation in charger.reservations:
+        why = _why_ended(charger, reservation, now)
+        if why is None:
+            kept.append(reservation)
+        else:
+            actions.append(ForgetReservation(reservation.id, why))
+    return (replace(charger, reservations=tuple(kept)), actions) if actions else (charger, [])
+
+
+def _reservation_answer(charger: Charger, new: Reservation, now: float) -> str:
+    """ReserveNow's status for a reservation, judged without the one it replaces."""
+    if new.expires <= now:
+        return "Rejected"  # already over: it could never be used
+    if new.connector == 0:
+        if not charger.policy.reserve_connector_zero:
+            return "Rejected"
+        if charger.faults:
+            return "Faulted"
+        if _charger_wide(charger):
+            return "Occupied"  # the charge point is already reserved (section 5.13)
+        statuses = [derive_status(charger, c)[0] for c in charger.connectors]
+        if Status.AVAILABLE in statuses:
+            return "Accepted"
+        if all(s is Status.FAULTED for s in statuses):
+            return "Faulted"
+        if all(s in (Status.FAULTED, Status.UNAVAILABLE) for s in statuses):
+            return "Unavailable"
+        return "Occupied"
+    conn = charger.connector(new.connector)
+    if conn is None:
+        return "Rejected"
+    status = derive_status(charger, conn)[0]
+    if status in (Status.FAULTED, Status.UNAVAILABLE):
+        return status.value
+    # Only an Available connector can be reserved: any other is in someone's session,
+    # finishing one, or already reserved (or held for a charger-wide reservation).
+    return "Accepted" if status is Status.AVAILABLE else "Occupied"
 
 
 # ---------------------------------------------------------------- event handlers
@@ -291,8 +459,10 @@ def _on_pilot(charger: Charger, event: PilotChanged, now: float) -> Result:
         for other in charger.connectors:
             auth = other.authorization
             if auth is not None and not auth.pinned and not other.pilot.plugged and _can_start(charger, conn):
-                charger = _update(charger, replace(other, authorization=None))
-                return _start(charger, charger.connectors[conn.id - 1], auth.id_tag, auth.parent_id_tag)
+                moved = _update(charger, replace(other, authorization=None))
+                here = moved.connectors[conn.id - 1]
+                if _may_take(moved, here, auth.id_tag, auth.parent_id_tag):
+                    return _start(moved, here, auth.id_tag, auth.parent_id_tag)
     return charger, actions
 
 
@@ -307,8 +477,19 @@ def _on_card(charger: Charger, event: CardPresented, now: float) -> Result:
             return _update(charger, replace(conn, authorization=None)), []
     if any(p.id_tag == tag for p in charger.pending):
         return charger, []
+    if _kept_out(charger, tag):
+        return charger, [CardRejected(tag, "connector reserved")]
     pending = replace(charger, pending=charger.pending + (Pending(tag, None, remote=False),))
     return pending, [Authorize(tag)]
+
+
+def _kept_out(charger: Charger, tag: str) -> bool:
+    """Whether reservations alone keep the card from every free connector, whatever its
+    parent: then it is refused without asking the backend (TC_046_1). Not when it might
+    stop a transaction of its group, which only the backend's parentIdTag can tell."""
+    free = [c for c in charger.connectors if _can_start(charger, c)]
+    grouped = any(c.transaction is not None and c.transaction.parent_id_tag for c in charger.connectors)
+    return bool(free) and not grouped and not any(_may_take(charger, c, tag, None, known=False) for c in free)
 
 
 def _on_authorization(charger: Charger, event: AuthorizationResolved, now: float) -> Result:
@@ -326,22 +507,24 @@ def _on_authorization(charger: Charger, event: AuthorizationResolved, now: float
                 return _stop(charger, conn, StopReason.LOCAL, event.id_tag)
     if match.connector is not None:
         target = charger.connector(match.connector)
-        if target is None or not _can_start(charger, target):
+        if target is None or not _can_start(charger, target) or not _may_take(charger, target, event.id_tag, parent):
             return charger, [CardRejected(event.id_tag, "connector no longer free")]
     else:
-        target = _pick_connector(charger)
+        target = _pick_connector(charger, event.id_tag, parent)
         if target is None:
             return charger, [CardRejected(event.id_tag, "no connector free")]
     return _authorize_on(charger, target, event.id_tag, parent, now, pinned=match.pinned)
 
 
 def _on_remote_start(charger: Charger, event: RemoteStartRequested, now: float) -> Result:
+    # With AuthorizeRemoteTxRequests the idTag's parent is learnt before the start.
+    known = not charger.policy.authorize_remote_start
     if event.connector is not None:
         target = charger.connector(event.connector)
-        if target is None or not _can_start(charger, target):
+        if target is None or not _can_start(charger, target) or not _may_take(charger, target, event.id_tag, None, known):
             return charger, [Reply("Rejected")]
     else:
-        target = _pick_connector(charger)
+        target = _pick_connector(charger, event.id_tag, None, known)
         if target is None:
             return charger, [Reply("Rejected")]
     pinned = event.connector is not None
@@ -455,6 +638,25 @@ def _on_policy(charger: Charger, event: PolicyChanged, now: float) -> Result:
     return replace(charger, policy=event.policy), []
 
 
+def _on_reserve(charger: Charger, event: ReservationRequested, now: float) -> Result:
+    """ReserveNow. A reservation with a known id is replaced (section 5.13); one that
+    cannot be made is answered with why, and the reservation it would replace stays."""
+    new = event.reservation
+    rest = replace(charger, reservations=tuple(r for r in charger.reservations if r.id != new.id))
+    answer = _reservation_answer(rest, new, now)
+    if answer != "Accepted":
+        return charger, [Reply(answer)]
+    return replace(rest, reservations=rest.reservations + (new,)), [Reply(answer), PersistReservation(new)]
+
+
+def _on_cancel_reservation(charger: Charger, event: CancelReservationRequested, now: float) -> Result:
+    found = next((r for r in charger.reservations if r.id == event.reservation_id), None)
+    if found is None:
+        return charger, [Reply("Rejected")]
+    kept = tuple(r for r in charger.reservations if r is not found)
+    return replace(charger, reservations=kept), [Reply("Accepted"), ForgetReservation(found.id, ReservationEnd.CANCELLED)]
+
+
 def _on_tick(charger: Charger, event: Tick, now: float) -> Result:
     for conn in charger.connectors:
         auth = conn.authorization
@@ -478,5 +680,7 @@ _HANDLERS = {
     StopAllRequested: _on_stop_all,
     UnlockRequested: _on_unlock,
     PolicyChanged: _on_policy,
+    ReservationRequested: _on_reserve,
+    CancelReservationRequested: _on_cancel_reservation,
     Tick: _on_tick,
 }

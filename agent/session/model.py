@@ -42,6 +42,16 @@ class StopReason(enum.Enum):
     UNLOCK_COMMAND = "UnlockCommand"
 
 
+class ReservationEnd(enum.Enum):
+    """Why a reservation stopped holding a connector (OCPP 1.6 section 5.13)."""
+
+    USED = "Used"  # its idTag (or a card of its parent) started a transaction
+    CANCELLED = "Cancelled"
+    EXPIRED = "Expired"
+    FAULTED = "Faulted"  # the charge point or the reserved connector became Faulted
+    UNAVAILABLE = "Unavailable"  # ... or Unavailable
+
+
 class AuthStatus(enum.Enum):
     ACCEPTED = "Accepted"
     BLOCKED = "Blocked"
@@ -65,6 +75,7 @@ class Policy:
     stop_on_invalid_id: bool = True
     authorize_remote_start: bool = False
     max_current: float = 32.0
+    reserve_connector_zero: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +110,23 @@ class Pending:
 
 
 @dataclass(frozen=True, slots=True)
+class Reservation:
+    """A connector (or, with connector 0, any one connector) kept for an idTag until ``expires``."""
+
+    id: int
+    connector: int  # 0 = no specific connector: one connector stays free for it
+    id_tag: str
+    parent_id_tag: str | None
+    expires: float  # monotonic time, like ``now``
+    #: The backend's expiryDate, carried only so the shell can persist it as wall time.
+    expiry_date: str
+
+    def admits(self, id_tag: str, parent_id_tag: str | None) -> bool:
+        """The reservation's own idTag, or a card of the same group (section 5.13)."""
+        return id_tag == self.id_tag or (self.parent_id_tag is not None and parent_id_tag == self.parent_id_tag)
+
+
+@dataclass(frozen=True, slots=True)
 class Connector:
     id: int
     pilot: PilotState = PilotState.A
@@ -128,14 +156,23 @@ class Charger:
     reported: tuple[Status, str] | None = None
     #: Every transaction was ended for a reset; no new session until the restart.
     closing: bool = False
+    reservations: tuple[Reservation, ...] = ()
 
     @classmethod
-    def new(cls, count: int, policy: Policy, inoperative: frozenset[int] = frozenset()) -> Charger:
-        """A charger at power-up: no EV seen yet, outputs safe, nothing reported."""
+    def new(
+        cls,
+        count: int,
+        policy: Policy,
+        inoperative: frozenset[int] = frozenset(),
+        reservations: tuple[Reservation, ...] = (),
+    ) -> Charger:
+        """A charger at power-up: no EV seen yet, outputs safe, nothing reported. Restored
+        reservations that no longer hold (expired, connector gone) end at the first event."""
         return cls(
             connectors=tuple(Connector(id=n, operative=n not in inoperative) for n in range(1, count + 1)),
             policy=policy,
             reported=None,
+            reservations=reservations,
         )
 
     def connector(self, number: int) -> Connector | None:
@@ -235,8 +272,20 @@ class PolicyChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class ReservationRequested:
+    """ReserveNow: a new reservation, or a replacement of the one with the same id."""
+
+    reservation: Reservation
+
+
+@dataclass(frozen=True, slots=True)
+class CancelReservationRequested:
+    reservation_id: int
+
+
+@dataclass(frozen=True, slots=True)
 class Tick:
-    """Time passed; lets timeouts expire."""
+    """Time passed; lets timeouts (and reservations) expire."""
 
 
 Event = (
@@ -254,6 +303,8 @@ Event = (
     | StopAllRequested
     | UnlockRequested
     | PolicyChanged
+    | ReservationRequested
+    | CancelReservationRequested
     | Tick
 )
 
@@ -288,6 +339,8 @@ class Authorize:
 class StartTransaction:
     connector: int
     id_tag: str
+    #: The reservation this transaction used up, which the backend is told of.
+    reservation_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,6 +365,19 @@ class PersistAvailability:
 
 
 @dataclass(frozen=True, slots=True)
+class PersistReservation:
+    """Keep a reservation (new, or replacing the one with its id) across restarts."""
+
+    reservation: Reservation
+
+
+@dataclass(frozen=True, slots=True)
+class ForgetReservation:
+    reservation_id: int
+    why: ReservationEnd
+
+
+@dataclass(frozen=True, slots=True)
 class CardRejected:
     """Tell the driver the card was refused (LED, display)."""
 
@@ -321,7 +387,8 @@ class CardRejected:
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """The answer to a request event (RemoteStart, RemoteStop, ChangeAvailability, Unlock)."""
+    """The answer to a request event (RemoteStart, RemoteStop, ChangeAvailability, Unlock,
+    ReserveNow, CancelReservation)."""
 
     answer: str
 
@@ -335,6 +402,8 @@ Action = (
     | StopTransaction
     | Unlock
     | PersistAvailability
+    | PersistReservation
+    | ForgetReservation
     | CardRejected
     | Reply
 )

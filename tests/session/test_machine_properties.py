@@ -25,13 +25,16 @@ from agent.session.model import (
     Authorize,
     AuthStatus,
     AvailabilityRequested,
+    CancelReservationRequested,
     CardPresented,
     Charger,
     Event,
     FaultCleared,
     FaultRaised,
+    ForgetReservation,
     OfferCurrent,
     PersistAvailability,
+    PersistReservation,
     PilotChanged,
     Policy,
     PolicyChanged,
@@ -39,6 +42,9 @@ from agent.session.model import (
     RemoteStopRequested,
     Reply,
     ReportStatus,
+    Reservation,
+    ReservationEnd,
+    ReservationRequested,
     Started,
     StartTransaction,
     Status,
@@ -62,7 +68,14 @@ CODES = ("GroundFailure", "OverCurrentFailure", "PowerMeterFailure")
 PILOT_WEIGHTS = {CP.A: 3, CP.B: 4, CP.C: 4, CP.D: 1, CP.E: 1, CP.F: 1}
 WARNING_STATUSES = {Status.PREPARING, Status.SUSPENDED_EV, Status.SUSPENDED_EVSE, Status.FINISHING}
 CHARGER_STATUSES = {Status.AVAILABLE, Status.UNAVAILABLE, Status.FAULTED}
-REQUESTS = (RemoteStartRequested, RemoteStopRequested, AvailabilityRequested, UnlockRequested)
+REQUESTS = (
+    RemoteStartRequested,
+    RemoteStopRequested,
+    AvailabilityRequested,
+    UnlockRequested,
+    ReservationRequested,
+    CancelReservationRequested,
+)
 #: The time an EV in B has to answer a first offer by moving to C before a backend hears
 #: SuspendedEV (IEC 61851-1 gives the EV a few seconds; OCPP TC_003/TC_004_1 expect
 #: Preparing then Charging).
@@ -78,6 +91,7 @@ def random_policy(rng: random.Random) -> Policy:
         stop_on_invalid_id=rng.random() < 0.5,
         authorize_remote_start=rng.random() < 0.4,
         max_current=rng.choice((16.0, 32.0)),
+        reserve_connector_zero=rng.random() < 0.8,
     )
 
 
@@ -106,6 +120,7 @@ class Generator:
         self.rng = rng
         self.count = count
         self.asked: list[str] = []  # idTags the machine sent an Authorize for, unanswered
+        self.now = 0.0  # when the next event happens (a reservation's expiry is counted from it)
 
     def connector(self, lowest: int = 1) -> int:
         if self.rng.random() < 0.08:
@@ -132,11 +147,20 @@ class Generator:
             (2, lambda: StopAllRequested(rng.choice((StopReason.SOFT_RESET, StopReason.HARD_RESET)))),
             (3, lambda: UnlockRequested(self.connector())),
             (2, lambda: PolicyChanged(random_policy(rng))),
+            (5, self.reservation),
+            (2, lambda: CancelReservationRequested(rng.randint(1, 4))),
             (10, Tick),
             (1, Started),
         )
         make = rng.choices([k for _, k in kinds], [w for w, _ in kinds])[0]
         return make()
+
+    def reservation(self) -> ReservationRequested:
+        rng = self.rng
+        expires = self.now + rng.choice((-1.0, 3.0, 30.0, 300.0))
+        connector = 0 if rng.random() < 0.3 else self.connector()
+        reservation = Reservation(rng.randint(1, 3), connector, rng.choice(TAGS), rng.choice(PARENTS), expires, "-")
+        return ReservationRequested(reservation)
 
     def saw(self, actions: list[Action]) -> None:
         self.asked += [a.id_tag for a in actions if isinstance(a, Authorize)]
@@ -151,8 +175,9 @@ def record(seed: int) -> Trace:
     generator = Generator(rng, count)
     now = 0.0
     for _ in range(EVENTS_PER_SEQUENCE):
-        event = generator.event()
         now += rng.choice((0.1, 1.0, 1.0, 5.0, 40.0))
+        generator.now = now
+        event = generator.event()
         try:
             charger, actions = step(charger, event, now)
         except Exception as exc:  # the property under test: never raises
@@ -190,6 +215,8 @@ class World:
     scheduled_off: set[int] = field(default_factory=set)
     #: A reset stopped every transaction: no new one may start until the restart.
     closing: bool = False
+    #: Reservations the shell was told to keep, by id (and not yet told to forget).
+    reservations: dict[int, Reservation] = field(default_factory=dict)
 
     @classmethod
     def at_boot(cls, trace: Trace) -> World:
@@ -222,6 +249,7 @@ class World:
             offered_at=dict(self.offered_at),
             reported=dict(self.reported),
             now=self.now,
+            reservations=dict(self.reservations),
         )
 
     def see_event(self, event: Event) -> None:
@@ -256,6 +284,10 @@ class World:
                     self.scheduled_off.discard(action.connector)
             elif isinstance(action, ReportStatus):
                 self.reported[action.connector] = (action.status, action.error_code)
+            elif isinstance(action, PersistReservation):
+                self.reservations[action.reservation.id] = action.reservation
+            elif isinstance(action, ForgetReservation):
+                self.reservations.pop(action.reservation_id, None)
         if isinstance(event, StopAllRequested):
             self.closing = True
         if isinstance(event, TransactionRefused) and self.in_transaction.get(event.connector):
@@ -279,6 +311,9 @@ class World:
         if self.pilot[connector] is CP.D:  # ventilation is not offered
             return Status.SUSPENDED_EVSE, NO_ERROR
         return Status.SUSPENDED_EV, NO_ERROR
+
+    def reserved_on(self, connector: int) -> Reservation | None:
+        return next((r for r in self.reservations.values() if r.connector == connector), None)
 
     def may_close(self, connector: int) -> bool:
         return (
@@ -444,5 +479,82 @@ def test_the_sequences_reach_the_interesting_states(traces: list[Trace]) -> None
                     seen.add("in the grace")
     expected = {"charging", "Local", "Remote", "EVDisconnected", "DeAuthorized", "UnlockCommand", "SoftReset"}
     expected |= {"in the grace", "answered in the grace", "suspended after the grace"}
-    expected |= {s.value for s in Status if s is not Status.RESERVED}
+    expected |= {s.value for s in Status}
     assert expected <= seen, expected - seen
+
+
+def test_the_sequences_reach_every_end_of_a_reservation_and_every_answer(traces: list[Trace]) -> None:
+    seen: set[str] = set()
+    for trace in traces:
+        for _, event, actions, _, _ in replay(trace):
+            for action in actions:
+                if isinstance(action, ForgetReservation):
+                    seen.add(action.why.value)
+                elif isinstance(action, Reply) and isinstance(event, ReservationRequested):
+                    seen.add(f"{action.answer} connector {'0' if event.reservation.connector == 0 else 'n'}")
+                elif isinstance(action, StartTransaction) and action.reservation_id is not None:
+                    seen.add("start with a reservation")
+    expected = {e.value for e in ReservationEnd} | {"start with a reservation"}
+    expected |= {f"{a} connector n" for a in ("Accepted", "Faulted", "Occupied", "Rejected", "Unavailable")}
+    expected |= {f"{a} connector 0" for a in ("Accepted", "Faulted", "Occupied", "Rejected", "Unavailable")}
+    assert expected <= seen, expected - seen
+
+
+# ---------------------------------------------------------------- reservations (OCPP 1.6 section 5.13)
+
+
+def test_a_reserved_connector_starts_only_the_transaction_that_uses_its_reservation(traces: list[Trace]) -> None:
+    """A start on a connector reserved on its own names that reservation and ends it; a
+    start naming a reservation names a live one, for that connector or for connector 0,
+    and ends it in the same step."""
+    for trace in traces:
+        for index, _, actions, before, _ in replay(trace):
+            used = {a.reservation_id for a in actions if isinstance(a, ForgetReservation) and a.why is ReservationEnd.USED}
+            for action in actions:
+                if not isinstance(action, StartTransaction):
+                    continue
+                own = before.reserved_on(action.connector)
+                if own is not None:
+                    assert action.reservation_id == own.id, trace.where(index)
+                if action.reservation_id is not None:
+                    reservation = before.reservations.get(action.reservation_id)
+                    assert reservation is not None, trace.where(index)
+                    assert reservation.connector in (0, action.connector), trace.where(index)
+                    if reservation.parent_id_tag is None:
+                        assert action.id_tag == reservation.id_tag, trace.where(index)
+                    assert action.reservation_id in used, trace.where(index)
+
+
+def test_reserved_is_reported_only_while_a_reservation_holds(traces: list[Trace]) -> None:
+    for trace in traces:
+        for index, _, _, _, world in replay(trace):
+            for n in range(1, trace.count + 1):
+                if world.reported[n][0] is Status.RESERVED:
+                    kept = world.reserved_on(n) is not None or world.reserved_on(0) is not None
+                    assert kept, f"connector {n} Reserved without a reservation\n{trace.where(index)}"
+
+
+def test_a_reservation_never_outlives_its_expiry_or_its_connector(traces: list[Trace]) -> None:
+    """Section 5.13: it ends when expiryDate is reached, or when the charge point or the
+    connector becomes Faulted or Unavailable."""
+    for trace in traces:
+        for index, _, _, _, world in replay(trace):
+            for reservation in world.reservations.values():
+                assert reservation.expires > world.now, trace.where(index)
+                assert not world.faults[0], trace.where(index)
+                if reservation.connector:
+                    n = reservation.connector
+                    assert world.operative[n] and not world.faults[n], trace.where(index)
+            # Connector 0 is "reserved" for at most one idTag at a time.
+            assert sum(1 for r in world.reservations.values() if r.connector == 0) <= 1, trace.where(index)
+
+
+def test_reserve_now_keeps_exactly_the_reservations_it_accepts(traces: list[Trace]) -> None:
+    for trace in traces:
+        for index, event, actions, _, _ in replay(trace):
+            kept = [a for a in actions if isinstance(a, PersistReservation)]
+            if isinstance(event, ReservationRequested):
+                answer = next(a.answer for a in actions if isinstance(a, Reply))
+                assert kept == ([PersistReservation(event.reservation)] if answer == "Accepted" else []), trace.where(index)
+            else:
+                assert kept == [], trace.where(index)
