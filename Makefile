@@ -2,6 +2,8 @@
 #   make demo    one charging session on simulated hardware against a local test backend
 #   make test    every test
 #   make bench   performance figures (docs/performance.md); BENCH_ARGS="--seconds 60 --runs 10"
+#   make crash-test  kill the agent CRASH_KILLS times (500) and audit the ledger (docs/reliability.md);
+#                CRASH_SEED=1, CRASH_ARGS="--json run.json --keep"
 
 PYTHON    ?= python3
 VENV      ?= .venv
@@ -11,7 +13,7 @@ STAMP     := $(VENV)/.installed-stamp
 DEB_PACKAGES := python3-venv python3-pip
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all demo test bench deps clean
+.PHONY: all demo test bench crash-test deps clean
 
 all: test
 
@@ -39,6 +41,12 @@ test: $(STAMP)
 BENCH_ARGS ?=
 bench: $(STAMP)
 	$(PY) -m benchmarks $(BENCH_ARGS)
+
+CRASH_KILLS ?= 500
+CRASH_SEED  ?= 1
+CRASH_ARGS  ?=
+crash-test: $(STAMP)
+	$(PY) -m simulators.crash_campaign --kills $(CRASH_KILLS) --seed $(CRASH_SEED) --report docs/reliability.md $(CRASH_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache state
