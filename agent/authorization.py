@@ -19,6 +19,8 @@ The cache and the list live in the state database, so they survive restarts.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Protocol
@@ -90,6 +92,9 @@ class Authorizer:
         self.db = db
         self.state = state
         self.local_list = local_list if local_list is not None else LocalList(db)
+        #: Told when the backend's answer contradicts the local list (OCPP 1.6 3.5.2: the
+        #: charge point reports LocalListConflict); the runtime sets it.
+        self.on_list_conflict: Callable[[], None] = lambda: None
 
     async def decide(self, id_tag: str, uplink: Uplink) -> AuthResult:
         local = await self.known_locally(id_tag)
@@ -142,6 +147,7 @@ class Authorizer:
             if (listed.status is AuthStatus.ACCEPTED) != (result.status is AuthStatus.ACCEPTED):
                 log.warning("the backend's answer conflicts with the local list", id_tag=id_tag,
                             backend=result.status.value, local_list=listed.status.value)
+                self.on_list_conflict()
             return
         if not self.config.bool("AuthorizationCacheEnabled"):
             return

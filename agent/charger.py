@@ -83,6 +83,12 @@ METER_FAILURE = "PowerMeterFailure"
 SWITCH_FAILURE = "PowerSwitchFailure"
 LOCK_FAILURE = "ConnectorLockFailure"
 STORAGE_FAILURE = "InternalError"
+LIST_CONFLICT = "LocalListConflict"
+
+
+@dataclass(frozen=True, slots=True)
+class ListConflict:
+    """Internal job: report that the backend contradicted the local authorization list."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +151,7 @@ class ChargerRuntime:
         self.state = state
         self.uplink: Uplink = Offline()
         self.authorizer = Authorizer(config, db, state)
+        self.authorizer.on_list_conflict = self._report_list_conflict
         self.recovery = recovery
         self._clock = clock
         count = len(hardware.pilots)
@@ -284,6 +291,12 @@ class ChargerRuntime:
         if result.status is not AuthStatus.ACCEPTED and self.local_tx.get(connector) == local_tx:
             self.feed(TransactionRefused(connector, result.status))
 
+    def _report_list_conflict(self) -> None:
+        """OCPP 1.6 3.5.2: a StatusNotification on connector 0 with the error code
+        LocalListConflict, the status unchanged. It is a one-off notice, so it does not
+        become connector 0's remembered status (a reconnect does not repeat it)."""
+        self._queues[0].put_nowait((ListConflict(), None))
+
     def shift_status_stamps(self, seconds: float) -> None:
         """The clock was corrected (see ``agent.clock``): the statuses noted before carry
         provisional times; move them so the snapshot a backend gets is stamped right."""
@@ -346,6 +359,11 @@ class ChargerRuntime:
             self.statuses[item.connector] = entry
             log.info("status", connector=item.connector, status=entry.status, error_code=entry.error_code)
             await self.db.run(self.journal.record_status, entry.connector, entry.status, entry.error_code, entry.timestamp)
+            self.uplink.wake()
+        elif isinstance(item, ListConflict):
+            current = self.statuses.get(0)
+            status = current.status if current is not None else "Available"
+            await self.db.run(self.journal.record_status, 0, status, LIST_CONFLICT, utc_now())
             self.uplink.wake()
         elif isinstance(item, PersistAvailability):
             await self.db.run(self.state.set_availability, item.connector, item.operative)

@@ -245,3 +245,21 @@ async def test_a_malformed_send_local_list_gets_a_call_error_and_changes_nothing
     capabilities, _ = await _configuration(stack, ["SupportedFeatureProfiles", "LocalAuthListEnabled"])
     assert "LocalAuthListManagement" in capabilities["SupportedFeatureProfiles"].split(",")
     assert capabilities["LocalAuthListEnabled"] == "true"
+
+
+async def test_a_backend_answer_contradicting_the_list_is_reported_as_local_list_conflict(csms, charger):
+    # OCPP 1.6 3.5.2: the list says Accepted, the backend (asked because LocalPreAuthorize
+    # is off) says Invalid: the charger obeys the backend and reports LocalListConflict.
+    stack = await charger(ocpp={"LocalPreAuthorize": False, "AuthorizationCacheEnabled": False})
+    tag = new_id_tag()
+    await csms.request("set_id_tag", id_tag=tag, status="Invalid")
+    assert await send_list(stack, "Full", 1, [entry(tag)]) == "Accepted"
+    since = await last_seq(stack)
+    await stack.bench_request("tap", uid=tag)
+    await wait_for(stack, "Authorize", since=since)
+    notices = await wait_for(stack, "StatusNotification", since=since)
+    assert {"connectorId": 0, "errorCode": "LocalListConflict", "status": "Available"}.items() <= notices[0].items()
+    await stack.bench_request("plug", connector=1, max_current=32)
+    await wait_status(stack, 1, "Preparing", since)
+    await asyncio.sleep(1.0)
+    assert await messages(stack, "StartTransaction", since) == []
