@@ -238,15 +238,6 @@ class Journal:
     def mark_done(self, seq: int, outcome: str = "acked") -> None:
         self.db.write("UPDATE outbox SET done_at = ?, outcome = ? WHERE seq = ?", (utc_now(), outcome, seq))
 
-    def mark_done_many(self, seqs: list[int], outcome: str = "acked") -> None:
-        """Acknowledge several entries in one commit."""
-        now = utc_now()
-
-        def work(conn: sqlite3.Connection) -> None:
-            conn.executemany("UPDATE outbox SET done_at = ?, outcome = ? WHERE seq = ?", [(now, outcome, s) for s in seqs])
-
-        self.db.transaction(work)
-
     def count_attempt(self, seq: int) -> int:
         self.db.write("UPDATE outbox SET attempts = attempts + 1 WHERE seq = ?", (seq,))
         return int(self.db.read("SELECT attempts FROM outbox WHERE seq = ?", (seq,))[0]["attempts"])

@@ -23,7 +23,7 @@ from .. import __version__, clock
 from ..authorization import AuthResult
 from ..charger import ChargerRuntime
 from ..errors import leaves
-from ..journal import METER_SAMPLE, STATUS, TX_STARTED, Entry, Journal
+from ..journal import STATUS, TX_STARTED, Entry, Journal
 from ..session.model import AuthStatus
 from ..settings import Settings
 from ..store import Database
@@ -319,30 +319,21 @@ class Ocpp16Link:
                 except TimeoutError:
                     pass
                 continue
-            # Acknowledged meter values are marked done together, once per batch: one
-            # commit instead of one per message. A crash before that commit re-sends at
-            # most one batch of values (at least once, never lost); starts and stops are
-            # marked one by one, so neither is ever sent twice for one acknowledgement.
-            acked: list[int] = []
-            try:
-                for entry in entries:
-                    if await self._deliver(cp, entry):
-                        acked.append(entry.seq)
-                    if entry.kind == TX_STARTED:
-                        break  # later entries of this batch need the transaction id just learned
-            finally:
-                if acked:
-                    await self.db.run(self.journal.mark_done_many, acked)
+            for entry in entries:
+                await self._deliver(cp, entry)
+                if entry.kind == TX_STARTED:
+                    break  # later entries of this batch need the transaction id just learned
 
-    async def _deliver(self, cp: Handlers, entry: Entry) -> bool:
-        """Send one entry until answered; True when it is an acknowledged meter value the
-        caller marks done (with the rest of its batch)."""
+    async def _deliver(self, cp: Handlers, entry: Entry) -> None:
+        """Send one entry until answered, and mark it done the moment it is: each
+        acknowledgement is committed before the next message goes out, so a crash resends
+        at most the one message that was in flight."""
         try:
             request = request_for(entry)
         except NotSendable as exc:
             log.error("journal entry cannot be sent", seq=entry.seq, kind=entry.kind, why=str(exc))
             await self.db.run(self.journal.mark_done, entry.seq, f"abandoned: {exc}")
-            return False
+            return
         while True:
             try:
                 answer = await cp.request(request)
@@ -350,7 +341,7 @@ class Ocpp16Link:
             except CallFailed as exc:
                 if entry.kind == STATUS:
                     await self.db.run(self.journal.mark_done, entry.seq, f"failed: {exc.code}")
-                    return False
+                    return
                 if exc.code in ("Timeout", "ConnectionLost"):
                     # Not the backend refusing the message: the link is not working. Drop
                     # it and reconnect; the entry stays first in line and is not counted.
@@ -359,7 +350,7 @@ class Ocpp16Link:
                 if attempts >= self.config.int("TransactionMessageAttempts"):
                     log.error("backend refused a transaction message", seq=entry.seq, error=str(exc), attempts=attempts)
                     await self.db.run(self.journal.mark_done, entry.seq, f"abandoned: {exc.code}")
-                    return False
+                    return
                 log.warning("transaction message failed; retrying", seq=entry.seq, error=str(exc), attempts=attempts)
                 await asyncio.sleep(self.config.int("TransactionMessageRetryInterval") * attempts)
         if entry.kind == TX_STARTED:
@@ -370,11 +361,8 @@ class Ocpp16Link:
             )
             log.info("transaction accepted by backend", local_tx=entry.local_tx, transaction_id=answer.transaction_id)
             await self.runtime.start_answered(entry.local_tx, entry.body["connector"], result, entry.body["id_tag"])
-            return False
-        if entry.kind == METER_SAMPLE:
-            return True
-        await self.db.run(self.journal.mark_done, entry.seq)
-        return False
+        else:
+            await self.db.run(self.journal.mark_done, entry.seq)
 
 
 def _auth_result(info: dict[str, Any] | None) -> AuthResult:
