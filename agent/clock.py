@@ -24,6 +24,7 @@ import ctypes
 import ctypes.util
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -97,9 +98,9 @@ class Clock:
     def __init__(
         self,
         mode: str = "auto",
-        synchronised: object = kernel_clock_synchronised,
-        wall: object = time.time,
-        monotonic: object = time.monotonic,
+        synchronised: Callable[[], bool | None] = kernel_clock_synchronised,
+        wall: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.mode = mode
         self._synchronised = synchronised
@@ -107,8 +108,8 @@ class Clock:
         self._monotonic = monotonic
         #: Identifies this process's provisional stamps in the journal.
         self.process = uuid.uuid4().hex[:12]
-        self._wall0 = float(wall())  # type: ignore[operator]
-        self._mono0 = float(monotonic())  # type: ignore[operator]
+        self._wall0 = wall()
+        self._mono0 = monotonic()
         self._backend_at: tuple[float, float] | None = None  # (backend epoch seconds, our monotonic)
         self._system_ok = self._ask_system()
 
@@ -117,7 +118,7 @@ class Clock:
             return True
         if self.mode == "backend":
             return False
-        answer = self._synchronised()  # type: ignore[operator]
+        answer = self._synchronised()
         return True if answer is None else bool(answer)
 
     def recheck(self) -> None:
@@ -144,9 +145,9 @@ class Clock:
         return self.provisional_tag if source == UNSYNCHRONISED else source
 
     def now(self) -> datetime:
-        mono = float(self._monotonic())  # type: ignore[operator]
+        mono = self._monotonic()
         if self._system_ok:
-            seconds = float(self._wall())  # type: ignore[operator]
+            seconds = self._wall()
         elif self._backend_at is not None:
             backend, at = self._backend_at
             seconds = backend + (mono - at)
@@ -169,7 +170,7 @@ class Clock:
         at = (sent_at + answered_at) / 2
         first = self._backend_at is None
         self._backend_at = (backend.timestamp(), at)
-        wall_at = float(self._wall()) - (float(self._monotonic()) - at)  # type: ignore[operator]
+        wall_at = self._wall() - (self._monotonic() - at)
         drift = backend.timestamp() - wall_at
         if self._system_ok:
             if abs(drift) > AGREEMENT_S and self.mode == "system":

@@ -52,20 +52,27 @@ async def charge_offline(stack: Stack, id_tag: str, connector: int = 1) -> None:
     await stack.bench_request("wait_for", connector=connector, field="contactor_closed", value=True, timeout=10)
 
 
-async def stop_offline(stack: Stack, id_tag: str, connector: int = 1) -> None:
+async def tap_to_stop(stack: Stack, id_tag: str, connector: int = 1) -> None:
+    """Tap the session's card (online or not); wait until the contactor opens."""
     await stack.bench_request("tap", uid=id_tag)
     await stack.bench_request("wait_for", connector=connector, field="contactor_closed", value=False, timeout=10)
+
+
+async def online_session(stack: Stack, id_tag: str) -> None:
+    """One whole session while online, so the backend's answer for ``id_tag`` is cached."""
+    since = await last_seq(stack)
+    await plug_and_charge(stack, id_tag=id_tag)
+    await tap_to_stop(stack, id_tag)
+    await stack.bench_request("unplug", connector=1)
+    await wait_for(stack, "StopTransaction", since=since)
+    await wait_status(stack, 1, "Available", since)
 
 
 async def test_tc_037_1_offline_start_transaction_valid_idtag(csms, charger):
     stack = await charger(ocpp={"LocalAuthorizeOffline": True, "AuthorizationCacheEnabled": True})
     tag = new_id_tag()
     # The card is known (cached Accepted) from an earlier online session.
-    await plug_and_charge(stack, id_tag=tag)
-    await stop_offline(stack, tag)  # a normal stop, still online
-    await stack.bench_request("unplug", connector=1)
-    await wait_for(stack, "StopTransaction")
-    await wait_status(stack, 1, "Available", await last_seq(stack) - 1)
+    await online_session(stack, tag)
 
     cut = await cut_link(stack)
     tapped_at = datetime.now(timezone.utc)
@@ -131,7 +138,7 @@ async def test_tc_038_offline_stop_transaction(charger):
     cut = await cut_link(stack)
     await asyncio.sleep(2.0)
     stopped_at = datetime.now(timezone.utc)
-    await stop_offline(stack, tag)
+    await tap_to_stop(stack, tag)
     meter_at_stop = (await bench_connector(stack))["energy_wh"]
     await stack.bench_request("unplug", connector=1)
     await asyncio.sleep(1.0)
@@ -159,7 +166,7 @@ async def test_tc_039_offline_transaction(charger):
     await charge_offline(stack, tag)
     meter_at_start = (await bench_connector(stack))["energy_wh"]
     await asyncio.sleep(2.5)
-    await stop_offline(stack, tag)
+    await tap_to_stop(stack, tag)
     meter_at_stop = (await bench_connector(stack))["energy_wh"]
     await stack.bench_request("unplug", connector=1)
     await asyncio.sleep(1.0)
@@ -193,10 +200,7 @@ async def test_tc_007_2_remote_start_cached_id(charger):
         ocpp={"AuthorizeRemoteTxRequests": True, "LocalPreAuthorize": True, "AuthorizationCacheEnabled": True}
     )
     tag = new_id_tag()
-    await plug_and_charge(stack, id_tag=tag)  # the backend's Authorize answer is cached
-    await stop_offline(stack, tag)
-    await stack.bench_request("unplug", connector=1)
-    await wait_for(stack, "StopTransaction")
+    await online_session(stack, tag)  # the backend's Authorize answer is cached
 
     since = await last_seq(stack)
     await stack.bench_request("plug", connector=1, max_current=32)
@@ -213,10 +217,7 @@ async def test_tc_061_1_clear_authorization_cache_local(charger):
     # Offline, a cached card is accepted; after ClearCache the same card is unknown and refused.
     stack = await charger(ocpp={"LocalAuthorizeOffline": True, "AllowOfflineTxForUnknownId": False})
     tag = new_id_tag()
-    await plug_and_charge(stack, id_tag=tag)
-    await stop_offline(stack, tag)
-    await stack.bench_request("unplug", connector=1)
-    await wait_for(stack, "StopTransaction")
+    await online_session(stack, tag)
 
     assert await call_checked(stack, "ClearCache", {}) == {"status": "Accepted"}
     cut = await cut_link(stack)
@@ -236,10 +237,7 @@ async def test_offline_cached_card_starts_when_cache_kept(charger):
     # The counterpart of TC_061_1 without ClearCache: the same card is accepted offline.
     stack = await charger(ocpp={"LocalAuthorizeOffline": True, "AllowOfflineTxForUnknownId": False})
     tag = new_id_tag()
-    await plug_and_charge(stack, id_tag=tag)
-    await stop_offline(stack, tag)
-    await stack.bench_request("unplug", connector=1)
-    await wait_for(stack, "StopTransaction")
+    await online_session(stack, tag)
     cut = await cut_link(stack)
     await charge_offline(stack, tag)
     await restore_link(stack)
