@@ -10,7 +10,9 @@ VENV      ?= .venv
 PY        := $(VENV)/bin/python
 STAMP     := $(VENV)/.installed-stamp
 # Debian packages the project needs on a fresh Debian 12 / Raspberry Pi OS machine.
-DEB_PACKAGES := python3-venv python3-pip
+# socat: RTU meters over a pseudo-terminal; pcscd + vsmartcard-vpcd: the virtual card reader;
+# libpcsclite-dev: pyscard builds against it.
+DEB_PACKAGES := python3-venv python3-pip socat pcscd vsmartcard-vpcd libpcsclite-dev swig
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all demo test bench crash-test deps clean

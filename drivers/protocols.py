@@ -122,6 +122,83 @@ class Contactor(Protocol):
     async def close(self) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class Fault:
+    """A hardware fault a device noticed by itself, not as the answer to a command.
+
+    ``error_code`` is the OCPP 1.6 ChargePointErrorCode the agent reports for it
+    (``GroundFailure``, ``PowerSwitchFailure``, ``ReaderFailure``, ``EVCommunicationError``,
+    ``OtherError`` ...); drivers name it because only the driver knows what its input
+    means. ``connector`` 0 is the whole charger.
+    """
+
+    connector: int
+    error_code: str
+    active: bool  # True: raised; False: cleared
+    info: str = ""  # short, for the log and StatusNotification.info (at most 50 characters)
+    vendor_error_code: str = ""  # e.g. "EmergencyStop" with error_code "OtherError"
+
+
+@runtime_checkable
+class FaultReporter(Protocol):
+    """Implemented by any device that can notice faults on its own (an RCD input, a
+    contactor's feedback changing unasked, a reader that disappeared). The agent
+    watches every device implementing it and sends each fault down its one safety path
+    (contactor open first, then the report)."""
+
+    def faults(self) -> AsyncIterator[Fault]:
+        """Yield each fault as it is raised and as it clears; never ends by itself."""
+        ...
+
+
+@runtime_checkable
+class SafetyInputs(FaultReporter, Protocol):
+    """The charger's protective inputs: RCD/RCM per connector, emergency stop.
+
+    A tripped input is a :class:`Fault` (GroundFailure for an RCD, OtherError with
+    vendor code EmergencyStop for the stop button), cleared when the input returns.
+    At ``open()`` an input already tripped is reported at once.
+    """
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class Signal(enum.Enum):
+    """What a connector's indicator tells the driver."""
+
+    OFF = "off"
+    AVAILABLE = "available"
+    AUTHORIZING = "authorizing"  # card read, waiting for the answer or the cable
+    CHARGING = "charging"
+    SUSPENDED = "suspended"  # plugged in and authorized, no energy flowing
+    REJECTED = "rejected"  # card refused: shown briefly, then back to the previous signal
+    UNAVAILABLE = "unavailable"
+    FAULT = "fault"
+
+
+@runtime_checkable
+class Indicator(Protocol):
+    """The LEDs (or an RGB LED) per connector showing the driver what is happening."""
+
+    async def open(self) -> None: ...
+
+    async def show(self, connector: int, signal: Signal) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+@runtime_checkable
+class ProximityPilot(Protocol):
+    """The proximity contact of a socket outlet: the current rating of the plugged cable."""
+
+    async def cable_rating(self) -> float | None:
+        """Amperes the cable is rated for (13, 20, 32, 63 per IEC 61851-1), or None with
+        no cable plugged in or no proximity circuit."""
+        ...
+
+
 @runtime_checkable
 class ConnectorLock(Protocol):
     """The cable lock of a socket outlet (absent on chargers with a tethered cable)."""
