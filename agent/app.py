@@ -22,7 +22,7 @@ import structlog
 from drivers.protocols import DeviceError
 
 from . import clock
-from .charger import ChargerRuntime, RestartRequested
+from .charger import ChargerRuntime, MeterPolicy, RestartRequested
 from .errors import leaves
 from .hardware import Hardware, build_hardware
 from .housekeeping import JournalKeeper
@@ -81,6 +81,8 @@ async def run_agent(
     runtime = ChargerRuntime(
         hardware=hardware, config=config, db=db, journal=journal, state=state,
         max_current=settings.connectors.max_current, recovery=settings.state.unfinished_transactions,
+        meter=MeterPolicy(settings.meter.poll_interval, settings.meter.fault_after,
+                          settings.meter.on_failure == "stop"),
     )
     link = Ocpp16Link(settings, runtime, journal, db, config)
     runtime.uplink = link

@@ -21,11 +21,13 @@ from datetime import datetime, timedelta, timezone
 
 import structlog
 
-from drivers.protocols import DeviceError, MeterReading, PilotState
+from drivers.protocols import DeviceError, MeterReading, PilotState, Signal
 
 from . import clock, metering
 from .authorization import Authorizer, AuthResult, Offline, Uplink, parse_expiry
 from .hardware import Hardware
+from .indicator import signal_for
+from .safety import SafetyPath
 from .journal import Journal, Sample, TransactionRecord
 from .ocpp16.configuration import Configuration
 from .session import step
@@ -70,8 +72,6 @@ from .store import ChargerState, Database, StoreError, iso, parse_iso, utc_now
 
 log = structlog.get_logger(__name__)
 
-METER_POLL_S = 1.0
-METER_STALE_S = 5.0
 #: How often a running transaction's meter value is noted in the journal, whatever the
 #: OCPP sample interval: the most a crash without a readable meter afterwards can lose.
 CHECKPOINT_S = 10.0
@@ -84,6 +84,17 @@ SWITCH_FAILURE = "PowerSwitchFailure"
 LOCK_FAILURE = "ConnectorLockFailure"
 STORAGE_FAILURE = "InternalError"
 LIST_CONFLICT = "LocalListConflict"
+
+
+@dataclass(frozen=True, slots=True)
+class MeterPolicy:
+    """How meters are read and when one counts as failed (``[meter]`` in the configuration)."""
+
+    poll_interval: float = 1.0
+    #: A meter silent, or returning the very same frame, for this long is a PowerMeterFailure.
+    fault_after: float = 5.0
+    #: False: a failed meter is only a warning and charging goes on (``on_failure = "continue"``).
+    failure_stops: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,8 +130,9 @@ class RestartRequested(Exception):
         self.hard = hard
 
 
-def policy_from(config: Configuration, max_current: float) -> Policy:
+def policy_from(config: Configuration, max_current: float, meter: MeterPolicy = MeterPolicy()) -> Policy:
     return Policy(
+        warning_faults=frozenset() if meter.failure_stops else frozenset({METER_FAILURE}),
         connection_timeout=float(config.int("ConnectionTimeOut")),
         stop_on_ev_disconnect=config.bool("StopTransactionOnEVSideDisconnect"),
         unlock_on_ev_disconnect=config.bool("UnlockConnectorOnEVSideDisconnect"),
@@ -142,6 +154,7 @@ class ChargerRuntime:
         state: ChargerState,
         max_current: float,
         recovery: str = "stop",
+        meter: MeterPolicy = MeterPolicy(),
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.hardware = hardware
@@ -153,9 +166,10 @@ class ChargerRuntime:
         self.authorizer = Authorizer(config, db, state)
         self.authorizer.on_list_conflict = self._report_list_conflict
         self.recovery = recovery
+        self.meter = meter
         self._clock = clock
         count = len(hardware.pilots)
-        self.charger = Charger.new(count, policy_from(config, max_current), state.inoperative_connectors())
+        self.charger = Charger.new(count, policy_from(config, max_current, meter), state.inoperative_connectors())
         self.numbers = list(range(1, count + 1))
         self._queues: dict[int, asyncio.Queue[tuple[object, asyncio.Future[str] | None]]] = {
             n: asyncio.Queue() for n in range(0, count + 1)
@@ -170,7 +184,8 @@ class ChargerRuntime:
         self._restart: asyncio.Future[bool] | None = None
         self._pilot_streams: dict[int, AsyncIterator[PilotState]] = {}
         self.ready = asyncio.Event()
-        config.subscribe(lambda name, value: self.feed(PolicyChanged(policy_from(config, max_current))))
+        self.safety = SafetyPath(hardware.contactors, self.feed)
+        config.subscribe(lambda name, value: self.feed(PolicyChanged(policy_from(config, max_current, meter))))
 
     # ------------------------------------------------------------ running
     async def run(self) -> None:
@@ -188,6 +203,9 @@ class ChargerRuntime:
                 tg.create_task(self._supervised(f"meter {n}", lambda n=n: self._poll_meter(n)))
                 tg.create_task(self._supervised(f"sampler {n}", lambda n=n: self._sample_periodically(n)))
             tg.create_task(self._supervised("card reader", self._watch_cards))
+            for reporter in self.hardware.fault_reporters():
+                name = getattr(reporter, "name", type(reporter).__name__)
+                tg.create_task(self._supervised(f"faults of {name}", lambda r=reporter: self.safety.watch(r)))
             tg.create_task(self._supervised("clock-aligned sampler", self._sample_clock_aligned))
             tg.create_task(self._supervised("tick", self._tick))
             self.feed(Started())
@@ -221,6 +239,8 @@ class ChargerRuntime:
                 self._spawn(self._authorize(action.id_tag), f"authorize-{action.id_tag}")
             elif isinstance(action, CardRejected):
                 log.info("card rejected", id_tag=action.id_tag, why=action.why)
+                if self.hardware.indicator is not None:
+                    self._spawn(self._flash_rejected(), "indicator-rejected")
             elif isinstance(action, (PersistReservation, ForgetReservation)):
                 # One queue for all of them, so a reservation id reused on another
                 # connector is never deleted after it was saved again.
@@ -229,6 +249,12 @@ class ChargerRuntime:
                 waiting = answer if isinstance(action, Unlock) and action.answer else None
                 self._queues[action.connector].put_nowait((action, waiting))
         return reply
+
+    async def _flash_rejected(self) -> None:
+        """A refused card is shown on every connector a card could have been for."""
+        for n in self.numbers:
+            if self.statuses.get(n) is None or self.statuses[n].status in ("Available", "Preparing", "Finishing"):
+                await self._show(n, Signal.REJECTED)
 
     def _spawn(self, coro: object, name: str) -> None:
         assert self._tg is not None, "the runtime is not running"
@@ -321,6 +347,16 @@ class ChargerRuntime:
         return utc_now(), metering.samples(reading, measurands, offer), self.local_tx.get(connector)
 
     # ------------------------------------------------------------ carrying out actions
+    async def _show(self, connector: int, signal: Signal) -> None:
+        """Tell the driver through the LEDs; an indicator failing never stops a session."""
+        indicator = self.hardware.indicator
+        if indicator is None or connector == 0:
+            return
+        try:
+            await indicator.show(connector, signal)
+        except DeviceError as exc:
+            log.warning("indicator failed", connector=connector, error=str(exc))
+
     async def _worker(self, connector: int) -> None:
         queue = self._queues[connector]
         while True:
@@ -344,10 +380,16 @@ class ChargerRuntime:
 
     async def _execute(self, item: object, future: asyncio.Future[str] | None) -> None:
         if isinstance(item, SwitchContactor):
-            if item.closed and not await self._may_still_close(item.connector):
+            n = item.connector
+            if item.closed and not await self._may_still_close(n):
                 return
-            await self.hardware.contactors[item.connector].switch(item.closed)
-            log.info("contactor", connector=item.connector, closed=item.closed)
+            await self.hardware.contactors[n].switch(item.closed)
+            log.info("contactor", connector=n, closed=item.closed)
+            conn = self.charger.connector(n)
+            if item.closed and (n in self.safety.held or conn is None or not conn.contactor_closed):
+                # A fault arrived while it was closing: the safety path wants it open.
+                await self.hardware.contactors[n].switch(False)
+                log.warning("contactor reopened: a fault arrived while it closed", connector=n)
         elif isinstance(item, OfferCurrent):
             await self.hardware.pilots[item.connector].offer(item.current_a)
         elif isinstance(item, StartTransaction):
@@ -358,6 +400,7 @@ class ChargerRuntime:
             entry = StatusEntry(item.connector, item.status.value, item.error_code, utc_now())
             self.statuses[item.connector] = entry
             log.info("status", connector=item.connector, status=entry.status, error_code=entry.error_code)
+            await self._show(item.connector, signal_for(entry.status))
             await self.db.run(self.journal.record_status, entry.connector, entry.status, entry.error_code, entry.timestamp)
             self.uplink.wake()
         elif isinstance(item, ListConflict):
@@ -385,6 +428,9 @@ class ChargerRuntime:
         """Last check before energising: actions run in order, so by now the machine may
         have changed its mind (EV gone, fault), or the start may not be on record."""
         conn = self.charger.connector(n)
+        if n in self.safety.held:
+            log.warning("contactor stays open: a fault is being handled", connector=n)
+            return False
         if conn is None or not conn.contactor_closed or n not in self.local_tx:
             log.info("contactor stays open: no longer wanted or not on record", connector=n)
             return False
@@ -502,31 +548,45 @@ class ChargerRuntime:
             self.feed(Tick())
 
     async def _poll_meter(self, n: int) -> None:
-        """Keep a fresh reading; a meter silent for METER_STALE_S is a fault, logged once."""
-        failing_since: float | None = None
+        """Keep a fresh reading. A meter that has not answered, or has kept returning the
+        very same frame (its readings' timestamps stop advancing), for ``fault_after``
+        seconds is a PowerMeterFailure; logged when it starts and when it ends."""
+        policy = self.meter
+        last_answer = self._clock()
         checkpointed = self._clock()
+        trouble: str | None = None
         while True:
+            problem: str | None = None
             try:
-                self.readings[n] = await asyncio.wait_for(self.hardware.meters[n].read(), METER_POLL_S * 2)
-                if n in self.local_tx and self._clock() - checkpointed >= CHECKPOINT_S:
-                    checkpointed = self._clock()
-                    wh = metering.energy_wh(self.readings[n])
-                    await self.db.run(self.journal.checkpoint, self.local_tx[n], wh, utc_now())
+                reading = await asyncio.wait_for(
+                    self.hardware.meters[n].read(), max(2 * policy.poll_interval, 2.0)
+                )
             except (DeviceError, asyncio.TimeoutError) as exc:
-                now = self._clock()
-                if failing_since is None:
-                    failing_since = now
-                    log.warning("meter not answering", connector=n, error=str(exc) or "timeout")
-                if now - failing_since >= METER_STALE_S:
-                    self._meter_fault(n)
+                problem = f"not answering ({exc or 'timeout'})"
+                age = self._clock() - last_answer
             else:
-                if failing_since is not None:
-                    log.info("meter answering again", connector=n)
-                failing_since = None
-                if n in self._meter_faults:
-                    self._meter_faults.discard(n)
-                    self.feed(FaultCleared(n, METER_FAILURE))
-            await asyncio.sleep(METER_POLL_S)
+                self.readings[n] = reading
+                last_answer = self._clock()
+                age = max(0.0, time.time() - reading.timestamp)
+                if age >= policy.fault_after:
+                    problem = f"returns the same frame for {age:.0f} s"
+                elif n in self.local_tx and self._clock() - checkpointed >= CHECKPOINT_S:
+                    checkpointed = self._clock()
+                    wh = metering.energy_wh(reading)
+                    await self.db.run(self.journal.checkpoint, self.local_tx[n], wh, utc_now())
+            if problem is not None:
+                if trouble is None:
+                    log.warning("meter failing", connector=n, problem=problem)
+                trouble = problem
+                if age >= policy.fault_after:
+                    self._meter_fault(n)
+            elif trouble is not None:
+                log.info("meter answering again", connector=n)
+                trouble = None
+            if problem is None and n in self._meter_faults:
+                self._meter_faults.discard(n)
+                self.feed(FaultCleared(n, METER_FAILURE))
+            await asyncio.sleep(policy.poll_interval)
 
     def _meter_fault(self, n: int) -> None:
         """Raise PowerMeterFailure once; the poller clears it when the meter answers again."""
@@ -540,9 +600,12 @@ class ChargerRuntime:
             reading = await asyncio.wait_for(self.hardware.meters[n].read(), 1.5)
         except (DeviceError, asyncio.TimeoutError):
             last = self.readings.get(n)
-            return last if last is not None and time.time() - last.timestamp < METER_STALE_S else None
+            return last if last is not None and self._is_fresh(last) else None
         self.readings[n] = reading
-        return reading
+        return reading if self._is_fresh(reading) else None
+
+    def _is_fresh(self, reading: MeterReading) -> bool:
+        return time.time() - reading.timestamp < self.meter.fault_after
 
     async def _sample_periodically(self, n: int) -> None:
         """MeterValues every MeterValueSampleInterval seconds, counted from the transaction start."""
@@ -559,7 +622,7 @@ class ChargerRuntime:
             if self.local_tx.get(n) != local:
                 continue
             reading = await self._fresh_reading(n)
-            if reading is not None and time.time() - reading.timestamp < METER_STALE_S:
+            if reading is not None:
                 job = RecordSample(
                     n, reading, "Sample.Periodic", self.config.list("MeterValuesSampledData"),
                     self.config.list("StopTxnSampledData"), utc_now(),

@@ -13,7 +13,16 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from drivers.protocols import CardReader, Contactor, ConnectorLock, EnergyMeter, Pilot
+from drivers.protocols import (
+    CardReader,
+    Contactor,
+    ConnectorLock,
+    EnergyMeter,
+    FaultReporter,
+    Indicator,
+    Pilot,
+    SafetyInputs,
+)
 
 from .settings import Settings
 
@@ -28,12 +37,23 @@ class Hardware:
     reader: CardReader
     #: Cable locks of socket outlets; empty for a tethered cable.
     locks: dict[int, ConnectorLock] = field(default_factory=dict)
+    #: RCD/RCM and emergency stop inputs; None when they act on the supply by themselves.
+    safety: SafetyInputs | None = None
+    #: LEDs for the driver; None when the charger has none.
+    indicator: Indicator | None = None
     #: Long-running transport tasks (bus pollers, bench link) the app must run.
     services: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     def devices(self) -> list[object]:
-        """In opening order: outputs first so they are driven safe before anything else."""
-        return [*self.contactors.values(), *self.pilots.values(), *self.locks.values(), *self.meters.values(), self.reader]
+        """In opening order: outputs first so they are driven safe before anything else,
+        then the safety inputs, so a tripped RCD is known before any input asks for energy."""
+        optional = [d for d in (self.safety, self.indicator) if d is not None]
+        return [*self.contactors.values(), *self.pilots.values(), *self.locks.values(), *optional,
+                *self.meters.values(), self.reader]
+
+    def fault_reporters(self) -> list[FaultReporter]:
+        """Every device that notices faults by itself; each is watched by the runtime."""
+        return [d for d in self.devices() if isinstance(d, FaultReporter)]
 
     async def open(self) -> None:
         for device in self.devices():

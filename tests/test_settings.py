@@ -19,6 +19,7 @@ from agent.settings import (
     render_settings,
     resolve_state_dir,
 )
+from agent.settings.hardware import DRIVER_SECTIONS
 from agent.settings.schema import SECTIONS, keys_of
 
 from .certs import make_pki
@@ -107,7 +108,16 @@ def test_example_file_sets_every_key_and_lists_the_useful_ocpp_keys() -> None:
     text = EXAMPLE.read_text(encoding="utf-8")
     data = tomllib.loads(text)
     for section, cls in SECTIONS.items():
+        drivers = DRIVER_SECTIONS.get(section, {})
+        cls = drivers.get(data[section].get("driver"), cls)
         assert set(data[section]) == {f.name for f in keys_of(cls)}, section
+        # The keys of the role's other drivers are there too, commented, for a technician to switch.
+        part = text[text.index(f"[{section}]"):]
+        part = part[: part.index("\n[", 1)]
+        for other in drivers.values():
+            for f in keys_of(other):
+                if f.name not in data[section]:
+                    assert re.search(rf"^# {f.name} = \S", part, re.M), f"{section}.{f.name} not shown"
     assert "ocpp" in data
     ocpp_part = text[text.index("[ocpp]"):]
     for name in OCPP_KEYS:
@@ -119,8 +129,9 @@ def test_docs_list_every_key() -> None:
     text = (REPO / "docs" / "configuration.md").read_text(encoding="utf-8")
     for section, cls in SECTIONS.items():
         part = text[text.index(f"`[{section}]`"):]
-        for f in keys_of(cls):
-            assert re.search(rf"^\| `{f.name}` \|", part, re.M), f"{section}.{f.name}"
+        for one in {cls, *DRIVER_SECTIONS.get(section, {}).values()}:
+            for f in keys_of(one):
+                assert re.search(rf"^\| `{f.name}` \|", part, re.M), f"{section}.{f.name}"
     assert "check-config" in text and "78" in text
 
 
@@ -150,8 +161,11 @@ REJECTED = [
     pytest.param(config(rest='[logging]\nlevel = "INFO"  # <-\n'),
                  'logging.level = "INFO": must be one of "debug", "info", "warning" or "error"; did you mean "info"?',
                  id="choice-with-hint"),
-    pytest.param(config(rest='[meter]\ndriver = "modbus"  # <-\n'),
-                 'meter.driver = "modbus": must be "sim"', id="driver"),
+    pytest.param(config(rest='[meter]\ndriver = "modbuss"  # <-\n'),
+                 'meter.driver = "modbuss": must be "sim" or "modbus"; did you mean "modbus"?', id="driver"),
+    pytest.param(config(rest='[meter]\nunit_ids = [1]  # <-\n'),
+                 'meter.unit_ids: not a key of driver "sim" (the default); it belongs to driver "modbus" '
+                 "(known keys now: driver, poll_interval, fault_after, on_failure)", id="key-of-another-driver"),
     pytest.param(config(backend="call_timeout = 0.5  # <-\n"),
                  "backend.call_timeout = 0.5: must be between 1 and 300 (seconds)", id="timeout"),
     pytest.param(config(backend="reconnect_initial = 5\nreconnect_max = 2  # <-\n"),
@@ -185,7 +199,8 @@ REJECTED = [
     pytest.param(config(top='meter = "sim"  # <-\n'), "meter: must be a table (a [meter] section), not a string",
                  id="section-not-table"),
     pytest.param(config(rest='[meter.modbus]  # <-\nport = "/dev/ttyUSB0"\n'),
-                 "meter.modbus: unknown key; known keys in [meter]: driver", id="sub-table"),
+                 "meter.modbus: unknown key; known keys in [meter]: driver, poll_interval, fault_after, on_failure",
+                 id="sub-table"),
     pytest.param(config(rest='[ocpp]\nMeterValuesSampledData = ["Voltage", "Current.Import"]  # <-\n'),
                  'ocpp.MeterValuesSampledData = ["Voltage", "Current.Import"]: must be a string, integer, '
                  "boolean or number, not an array (write a list as one comma-separated string)", id="ocpp-array"),

@@ -87,11 +87,14 @@ def step(charger: Charger, event: Event, now: float) -> tuple[Charger, list[Acti
 
 
 def connector_error(charger: Charger, conn: Connector) -> str | None:
-    """The error code that makes the connector Faulted, or None."""
-    if conn.faults:
-        return sorted(conn.faults)[0]
-    if charger.faults:
-        return sorted(charger.faults)[0]
+    """The error code that withholds energy from the connector, or None."""
+    withholds = charger.policy.withholds
+    own = sorted(c for c in conn.faults if withholds(c))
+    if own:
+        return own[0]
+    shared = sorted(c for c in charger.faults if withholds(c))
+    if shared:
+        return shared[0]
     if conn.pilot in (PilotState.E, PilotState.F):
         return PILOT_ERROR
     return None
@@ -104,6 +107,17 @@ def energy_allowed(charger: Charger, conn: Connector) -> bool:
 
 
 def derive_status(charger: Charger, conn: Connector) -> tuple[Status, str]:
+    """The connector's OCPP status and error code; a fault that does not withhold energy
+    (a warning) shows as the error code of the status the connector has anyway."""
+    status, code = _status(charger, conn)
+    if code == NO_ERROR:
+        warnings = sorted(c for c in conn.faults if not charger.policy.withholds(c))
+        if warnings:
+            return status, warnings[0]
+    return status, code
+
+
+def _status(charger: Charger, conn: Connector) -> tuple[Status, str]:
     error = connector_error(charger, conn)
     if error is not None and error != PILOT_ERROR:
         return Status.FAULTED, error
@@ -137,11 +151,13 @@ def derive_status(charger: Charger, conn: Connector) -> tuple[Status, str]:
 
 
 def derive_charger_status(charger: Charger) -> tuple[Status, str]:
-    if charger.faults:
-        return Status.FAULTED, sorted(charger.faults)[0]
+    withholding = sorted(c for c in charger.faults if charger.policy.withholds(c))
+    if withholding:
+        return Status.FAULTED, withholding[0]
+    warning = min(charger.faults, default=NO_ERROR)
     if not any(c.operative for c in charger.connectors):
-        return Status.UNAVAILABLE, NO_ERROR
-    return Status.AVAILABLE, NO_ERROR
+        return Status.UNAVAILABLE, warning
+    return Status.AVAILABLE, warning
 
 
 def _settle(charger: Charger, event_actions: list[Action], now: float) -> tuple[Charger, list[Action]]:
@@ -370,7 +386,7 @@ def _why_ended(charger: Charger, reservation: Reservation, now: float) -> Reserv
     connector becomes Faulted or Unavailable."""
     if now >= reservation.expires:
         return ReservationEnd.EXPIRED
-    if charger.faults:
+    if _charger_faulted(charger):
         return ReservationEnd.FAULTED
     if not any(c.operative for c in charger.connectors):
         return ReservationEnd.UNAVAILABLE
@@ -406,7 +422,7 @@ def _reservation_answer(charger: Charger, new: Reservation, now: float) -> str:
     if new.connector == 0:
         if not charger.policy.reserve_connector_zero:
             return "Rejected"
-        if charger.faults:
+        if _charger_faulted(charger):
             return "Faulted"
         if _charger_wide(charger):
             return "Occupied"  # the charge point is already reserved (section 5.13)
@@ -566,20 +582,28 @@ def _on_resumed(charger: Charger, event: TransactionResumed, now: float) -> Resu
     return _update(charger, replace(conn, transaction=tx, authorization=None, finishing=False)), [Reply("Accepted")]
 
 
+def _charger_faulted(charger: Charger) -> bool:
+    """Whether a charger-wide fault withholds energy (a warning such as ReaderFailure does not)."""
+    return any(charger.policy.withholds(c) for c in charger.faults)
+
+
 def _on_fault(charger: Charger, event: FaultRaised | FaultCleared, now: float) -> Result:
-    """Record the fault; a raised one also ends an incipient session (card accepted, no EV
-    yet), so a connector that was not available for energy never starts a transaction
-    when the EV arrives."""
+    """Record the fault; a raised one that withholds energy also ends an incipient session
+    (card accepted, no EV yet), so a connector that was not available for energy never
+    starts a transaction when the EV arrives."""
     raised = isinstance(event, FaultRaised)
+    ends_incipient = raised and charger.policy.withholds(event.code)
     if event.connector == 0:
         faults = charger.faults | {event.code} if raised else charger.faults - {event.code}
-        connectors = tuple(replace(c, authorization=None) for c in charger.connectors) if raised else charger.connectors
+        connectors = (
+            tuple(replace(c, authorization=None) for c in charger.connectors) if ends_incipient else charger.connectors
+        )
         return replace(charger, faults=faults, connectors=connectors), []
     conn = charger.connector(event.connector)
     if conn is None:
         return charger, []
     faults = conn.faults | {event.code} if raised else conn.faults - {event.code}
-    conn = replace(conn, faults=faults, authorization=None if raised else conn.authorization)
+    conn = replace(conn, faults=faults, authorization=None if ends_incipient else conn.authorization)
     return _update(charger, conn), []
 
 

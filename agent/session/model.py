@@ -63,6 +63,9 @@ class AuthStatus(enum.Enum):
 #: Error code reported while the pilot reads an error level (E or F).
 PILOT_ERROR = "EVCommunicationError"
 NO_ERROR = "NoError"
+#: Faults that never withhold energy: reported as the error code of a status that is
+#: otherwise unchanged (a broken card reader leaves remote starts and running sessions be).
+ALWAYS_WARNINGS: frozenset[str] = frozenset({"ReaderFailure"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +79,13 @@ class Policy:
     authorize_remote_start: bool = False
     max_current: float = 32.0
     reserve_connector_zero: bool = True
+    #: Further fault codes reported as warnings only (``[meter] on_failure = "continue"``
+    #: makes PowerMeterFailure one).
+    warning_faults: frozenset[str] = frozenset()
+
+    def withholds(self, code: str) -> bool:
+        """Whether a fault with this code stops energy (Faulted) or is only reported."""
+        return code not in ALWAYS_WARNINGS and code not in self.warning_faults
 
 
 @dataclass(frozen=True, slots=True)

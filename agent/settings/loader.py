@@ -24,6 +24,8 @@ else:  # pragma: no cover - the package requires 3.11, tomli keeps older tools w
 
 from agent.settings.render import MASK, toml_value
 from agent.settings.security import check_backend_security
+from agent.settings.hardware import DRIVER_SECTIONS
+from agent.settings.hardware_checks import check_hardware
 from agent.settings.schema import (
     ALL_SECTIONS,
     OCPP_SECTION,
@@ -105,8 +107,10 @@ def parse_settings(text: str, source: Path) -> Settings:
         raise ConfigError([_syntax_error(str(exc), text, source)]) from None
     problems = _Problems(source, _LineIndex(text))
     tables = _tables(data, problems)
-    values = {name: _check_section(name, cls, tables.get(name), problems) for name, cls in SECTIONS.items()}
+    classes = {name: _section_class(name, cls, tables.get(name), problems) for name, cls in SECTIONS.items()}
+    values = {name: _check_section(name, cls, tables.get(name), problems) for name, cls in classes.items()}
     _check_backoff(tables.get("backend"), values["backend"], problems)
+    check_hardware(classes, values, problems)
     warnings = check_backend_security(tables.get("backend"), values["backend"], source.parent.absolute(), problems)
     ocpp = _check_ocpp(tables.get(OCPP_SECTION, {}), problems)
     if problems:
@@ -114,7 +118,7 @@ def parse_settings(text: str, source: Path) -> Settings:
     directory = values["state"].get("directory", StateSettings().directory)
     if not directory.is_absolute():
         values["state"]["directory"] = source.parent.absolute() / directory
-    sections = {name: cls(**values[name]) for name, cls in SECTIONS.items()}
+    sections = {name: cls(**values[name]) for name, cls in classes.items()}
     return Settings(**sections, ocpp=ocpp, source=source, warnings=tuple(warnings))
 
 
@@ -151,6 +155,17 @@ def _tables(data: dict[str, Any], problems: _Problems) -> dict[str, dict[str, An
     return tables
 
 
+def _section_class(name: str, default: type, table: dict[str, Any] | None, problems: _Problems) -> type:
+    """The class declaring a section's keys: for a hardware role, the one of the driver it names."""
+    drivers = DRIVER_SECTIONS.get(name)
+    if drivers is None or not table or "driver" not in table:
+        return default
+    driver = table["driver"]
+    if isinstance(driver, str) and driver in drivers:
+        return drivers[driver]
+    return default  # the bad driver value itself is reported with the section's keys
+
+
 def _check_section(name: str, cls: type, table: dict[str, Any] | None,
                    problems: _Problems) -> dict[str, Any]:
     """Converted values of one section's keys present in the file; problems are reported."""
@@ -160,7 +175,7 @@ def _check_section(name: str, cls: type, table: dict[str, Any] | None,
     for key, value in given.items():
         f = fields.get(key)
         if f is None:
-            problems.add((name, key), f"{name}.{key}", _unknown_key_hint(name, key, list(fields)))
+            problems.add((name, key), f"{name}.{key}", _unknown_key_hint(name, key, list(fields), given))
             continue
         rule: Rule = f.metadata["rule"]
         try:
@@ -175,10 +190,15 @@ def _check_section(name: str, cls: type, table: dict[str, Any] | None,
     return out
 
 
-def _unknown_key_hint(section: str, key: str, known: list[str]) -> str:
+def _unknown_key_hint(section: str, key: str, known: list[str], given: dict[str, Any]) -> str:
     near = closest(key, known)
     if near:
         return f"unknown key; did you mean '{near}'?"
+    owners = [d for d, cls in DRIVER_SECTIONS.get(section, {}).items() if key in {f.name for f in keys_of(cls)}]
+    if owners:
+        driver = toml_value(given["driver"]) if "driver" in given else f'{toml_value(SECTIONS[section]().driver)} (the default)'
+        return (f"not a key of driver {driver}; it belongs to driver "
+                f"{' or '.join(toml_value(o) for o in owners)} (known keys now: {', '.join(known)})")
     homes = [s for s, cls in SECTIONS.items() if s != section and key in {f.name for f in keys_of(cls)}]
     if homes:
         return f"unknown key in [{section}]; it belongs in [{homes[0]}]"

@@ -8,21 +8,40 @@ else has to be kept in step.
 from __future__ import annotations
 
 import dataclasses
-import datetime
-import difflib
-import re
 import types
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-METER_DRIVERS: tuple[str, ...] = ("sim",)
-READER_DRIVERS: tuple[str, ...] = ("sim",)
-PILOT_DRIVERS: tuple[str, ...] = ("sim",)
-CONTACTOR_DRIVERS: tuple[str, ...] = ("sim",)
-LOCK_DRIVERS: tuple[str, ...] = ("none", "sim")
+from agent.settings.hardware import (
+    DRIVER_SECTIONS,
+    ContactorSettings,
+    GpioSettings,
+    IndicatorSettings,
+    LockSettings,
+    MeterSettings,
+    PilotSettings,
+    ReaderSettings,
+    SafetySettings,
+)
+from agent.settings.rules import (  # noqa: F401 - re-exported: the loader and tests use them from here
+    Argv,
+    Choice,
+    Identity,
+    Integer,
+    Invalid,
+    Number,
+    OptionalPath,
+    PathValue,
+    Rule,
+    Text,
+    WebSocketUrl,
+    closest,
+    setting,
+    type_name,
+)
+
 LOG_LEVELS: tuple[str, ...] = ("debug", "info", "warning", "error")
 RECOVERY_POLICIES: tuple[str, ...] = ("stop", "resume")
 CLOCK_MODES: tuple[str, ...] = ("auto", "system", "backend")
@@ -30,284 +49,6 @@ LOG_FORMATS: tuple[str, ...] = ("auto", "json", "console")
 SECURITY_PROFILES: tuple[int, ...] = (0, 1, 2, 3)
 
 OcppValue = str | int | bool | float
-
-
-class Invalid(ValueError):
-    """A value broke its rule; the message says what is allowed.
-
-    `shown` replaces the value in the error when the value itself holds a secret.
-    """
-
-    def __init__(self, message: str, shown: str | None = None) -> None:
-        super().__init__(message)
-        self.shown = shown
-
-
-def type_name(value: object) -> str:
-    """The TOML name of a value's type, with its article, for error messages."""
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a float"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "a table"
-    if isinstance(value, datetime.datetime):
-        return "a date-time"
-    if isinstance(value, datetime.date):
-        return "a date"
-    if isinstance(value, datetime.time):
-        return "a time"
-    return type(value).__name__
-
-
-def closest(word: str, candidates: list[str] | tuple[str, ...]) -> str | None:
-    """The candidate a typo most likely meant, if any is close enough."""
-    by_lower = {c.lower(): c for c in candidates}
-    match = difflib.get_close_matches(word.lower(), list(by_lower), n=1, cutoff=0.6)
-    return by_lower[match[0]] if match else None
-
-
-_ID_CHARS = re.compile(r"[A-Za-z0-9_.:-]+")
-
-
-def _num(x: float) -> str:
-    return f"{x:g}"
-
-
-class Rule:
-    """How one key's TOML value is checked and converted to its Python value."""
-
-    __slots__ = ()
-
-    def describe(self) -> str:
-        """What is allowed, phrased to follow 'must be'."""
-        raise NotImplementedError
-
-    def convert(self, value: object) -> Any:
-        """The Python value for a TOML value; raises Invalid with the reason."""
-        raise NotImplementedError
-
-    def _wrong_type(self, value: object) -> Invalid:
-        return Invalid(f"must be {self.describe()}, not {type_name(value)}")
-
-
-@dataclass(frozen=True, slots=True)
-class Text(Rule):
-    """A string with length limits and optionally a character set."""
-
-    min_len: int
-    max_len: int
-    allow_empty: bool = False  # besides min_len..max_len, "" is also fine
-    show_length: bool = True  # False for secrets: not even their length is echoed
-
-    def describe(self) -> str:
-        span = f"{self.min_len} to {self.max_len} characters"
-        if self.allow_empty:
-            span = f"empty or {span}"
-        return f"a string of {span}"
-
-    def convert(self, value: object) -> str:
-        if not isinstance(value, str):
-            raise self._wrong_type(value)
-        if self.allow_empty and value == "":
-            return value
-        if not self.min_len <= len(value) <= self.max_len:
-            got = f" (it has {len(value)})" if self.show_length else ""
-            empty = "empty or " if self.allow_empty else ""
-            raise Invalid(f"must be {empty}{self.min_len} to {self.max_len} characters long{got}")
-        return value
-
-
-@dataclass(frozen=True, slots=True)
-class Identity(Rule):
-    """The chargeBoxIdentity: it becomes the last segment of the backend URL path."""
-
-    max_len: int = 48
-
-    def describe(self) -> str:
-        return f"a string of 1 to {self.max_len} letters, digits, '-', '_', '.' or ':'"
-
-    def convert(self, value: object) -> str:
-        if not isinstance(value, str):
-            raise self._wrong_type(value)
-        if not 1 <= len(value) <= self.max_len:
-            raise Invalid(f"must be 1 to {self.max_len} characters long (it has {len(value)})")
-        if not _ID_CHARS.fullmatch(value):
-            bad = sorted({c for c in value if not _ID_CHARS.fullmatch(c)})
-            shown = " ".join(repr(c) for c in bad)
-            raise Invalid(f"may contain only letters, digits, '-', '_', '.' and ':' (found {shown})")
-        if set(value) == {"."}:
-            raise Invalid("must not be only dots (it is a URL path segment)")
-        return value
-
-
-@dataclass(frozen=True, slots=True)
-class Number(Rule):
-    """A float within a range; a TOML integer is accepted, a boolean is not."""
-
-    low: float
-    high: float
-    unit: str = ""
-
-    def _range(self) -> str:
-        return f"between {_num(self.low)} and {_num(self.high)}" + (f" ({self.unit})" if self.unit else "")
-
-    def describe(self) -> str:
-        return f"a number {self._range()}"
-
-    def convert(self, value: object) -> float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self._wrong_type(value)
-        number = float(value)
-        if not self.low <= number <= self.high:  # also rejects nan
-            raise Invalid(f"must be {self._range()}")
-        return number
-
-
-@dataclass(frozen=True, slots=True)
-class Integer(Rule):
-    """An integer within a range; a boolean or a float is not an integer."""
-
-    low: int
-    high: int
-    unit: str = ""
-
-    def _range(self) -> str:
-        return f"between {self.low} and {self.high}" + (f" ({self.unit})" if self.unit else "")
-
-    def describe(self) -> str:
-        return f"an integer {self._range()}"
-
-    def convert(self, value: object) -> int:
-        if isinstance(value, float) and value.is_integer():
-            raise Invalid(f"must be {self.describe()}, not a float (write {int(value)}, not {value})")
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self._wrong_type(value)
-        if not self.low <= value <= self.high:
-            raise Invalid(f"must be {self._range()}")
-        return value
-
-
-@dataclass(frozen=True, slots=True)
-class Choice(Rule):
-    """One of a fixed set of strings or integers."""
-
-    options: tuple[str, ...] | tuple[int, ...]
-
-    def _listing(self) -> str:
-        shown = [f'"{o}"' if isinstance(o, str) else str(o) for o in self.options]
-        return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " or " + shown[-1]
-
-    def describe(self) -> str:
-        return self._listing() if len(self.options) <= 2 else f"one of {self._listing()}"
-
-    def convert(self, value: object) -> str | int:
-        kind = type(self.options[0])
-        if type(value) is not kind:  # exact: bool is not an int
-            raise self._wrong_type(value)
-        if value not in self.options:
-            hint = ""
-            if isinstance(value, str):
-                near = closest(value, [str(o) for o in self.options])
-                hint = f'; did you mean "{near}"?' if near else ""
-            raise Invalid(f"must be {self.describe()}{hint}")
-        return value  # type: ignore[return-value]
-
-
-@dataclass(frozen=True, slots=True)
-class WebSocketUrl(Rule):
-    """The backend URL without the charge point id, which the agent appends."""
-
-    def describe(self) -> str:
-        return "a ws:// or wss:// URL with a host"
-
-    def convert(self, value: object) -> str:
-        if not isinstance(value, str):
-            raise self._wrong_type(value)
-        if not value.startswith(("ws://", "wss://")):
-            raise Invalid("must start with ws:// or wss://")
-        try:
-            parts = urlsplit(value)
-            port = parts.port  # raises for a malformed port
-        except ValueError as exc:
-            raise Invalid(f"must be a valid URL ({str(exc)[:1].lower()}{str(exc)[1:]})") from None
-        if not parts.hostname:
-            raise Invalid("must name a host, e.g. wss://csms.example.com/ocpp")
-        if parts.username is not None or parts.password is not None:
-            shown = value.replace(parts.password, "****") if parts.password else value
-            raise Invalid("must not contain credentials; put the password in backend.authorization_key", shown)
-        if parts.query or parts.fragment or value.endswith(("?", "#")):
-            raise Invalid("must not have a query or fragment: the charge point id is appended to its path")
-        if port == 0:
-            raise Invalid("must not use port 0")
-        if any(c.isspace() for c in value):
-            raise Invalid("must not contain spaces")
-        return value
-
-
-@dataclass(frozen=True, slots=True)
-class PathValue(Rule):
-    """A filesystem path written as a non-empty string."""
-
-    def describe(self) -> str:
-        return "a non-empty path string"
-
-    def convert(self, value: object) -> Path:
-        if not isinstance(value, str):
-            raise self._wrong_type(value)
-        if not value.strip():
-            raise Invalid("must not be empty")
-        if "\0" in value:
-            raise Invalid("must not contain a NUL character")
-        return Path(value)
-
-
-@dataclass(frozen=True, slots=True)
-class OptionalPath(Rule):
-    """A filesystem path, or "" for none (so a template can list the key unset)."""
-
-    def describe(self) -> str:
-        return 'a path string, or "" for none'
-
-    def convert(self, value: object) -> Path | None:
-        if not isinstance(value, str):
-            raise self._wrong_type(value)
-        if value == "":
-            return None
-        if not value.strip():
-            raise Invalid('must not be only spaces; write "" for none')
-        if "\0" in value:
-            raise Invalid("must not contain a NUL character")
-        return Path(value)
-
-
-@dataclass(frozen=True, slots=True)
-class Argv(Rule):
-    """A command as an argument vector (no shell): a list of non-empty strings."""
-
-    def describe(self) -> str:
-        return 'an array of non-empty strings, e.g. ["systemctl", "reboot"]'
-
-    def convert(self, value: object) -> tuple[str, ...]:
-        if not isinstance(value, list):
-            raise self._wrong_type(value)
-        bad = [i for i, item in enumerate(value) if not isinstance(item, str) or not item]
-        if bad:
-            raise Invalid(f"must be {self.describe()} (bad item at index {', '.join(map(str, bad))})")
-        return tuple(value)
-
-
-def setting(rule: Rule, default: Any = dataclasses.MISSING, *, doc: str, unit: str = "",
-            secret: bool = False, example: str = "") -> Any:
-    """Declare one configuration key: its rule, default, unit, meaning and, if required, an example."""
-    meta = {"rule": rule, "doc": doc, "unit": unit, "secret": secret, "example": example}
-    return field(default=default, metadata=meta, repr=not secret)
 
 
 @dataclass(frozen=True, slots=True)
@@ -366,42 +107,6 @@ class ConnectorSettings:
     phases: int = setting(Choice((1, 3)), 3, doc="phases wired to each connector")
     voltage: float = setting(Number(100, 480, "volts"), 230.0, unit="volts",
                              doc="nominal phase voltage (simulation and reports)")
-
-
-@dataclass(frozen=True, slots=True)
-class MeterSettings:
-    """The energy meter role."""
-
-    driver: str = setting(Choice(METER_DRIVERS), "sim", doc="meter driver module")
-
-
-@dataclass(frozen=True, slots=True)
-class ReaderSettings:
-    """The RFID card reader role."""
-
-    driver: str = setting(Choice(READER_DRIVERS), "sim", doc="card reader driver module")
-
-
-@dataclass(frozen=True, slots=True)
-class PilotSettings:
-    """The control pilot (IEC 61851-1) role."""
-
-    driver: str = setting(Choice(PILOT_DRIVERS), "sim", doc="control pilot driver module")
-
-
-@dataclass(frozen=True, slots=True)
-class ContactorSettings:
-    """The contactor role."""
-
-    driver: str = setting(Choice(CONTACTOR_DRIVERS), "sim", doc="contactor driver module")
-
-
-@dataclass(frozen=True, slots=True)
-class LockSettings:
-    """The cable lock role: socket outlets have one, tethered cables do not."""
-
-    driver: str = setting(Choice(LOCK_DRIVERS), "none",
-                          doc='cable lock driver; "none" for a tethered cable (UnlockConnector answers NotSupported)')
 
 
 @dataclass(frozen=True, slots=True)
@@ -472,6 +177,9 @@ class Settings:
     pilot: PilotSettings
     contactor: ContactorSettings
     lock: LockSettings
+    safety: SafetySettings
+    indicator: IndicatorSettings
+    gpio: GpioSettings
     sim: SimSettings
     state: StateSettings
     logging: LoggingSettings
@@ -483,6 +191,8 @@ class Settings:
 
 
 #: Sections holding fixed keys, in file order; [ocpp] is free-form and handled apart.
+#: A hardware role's class here is the one for its default driver; the keys allowed
+#: depend on the driver chosen (``DRIVER_SECTIONS``).
 SECTIONS: dict[str, type] = {
     "charge_point": ChargePointSettings,
     "backend": BackendSettings,
@@ -492,6 +202,9 @@ SECTIONS: dict[str, type] = {
     "pilot": PilotSettings,
     "contactor": ContactorSettings,
     "lock": LockSettings,
+    "safety": SafetySettings,
+    "indicator": IndicatorSettings,
+    "gpio": GpioSettings,
     "sim": SimSettings,
     "state": StateSettings,
     "logging": LoggingSettings,
@@ -509,6 +222,8 @@ def keys_of(section_cls: type) -> tuple[dataclasses.Field[Any], ...]:
 #: Dotted names whose values must never be printed or logged.
 SECRET_KEYS: frozenset[str] = frozenset(
     {f"{name}.{f.name}" for name, cls in SECTIONS.items() for f in keys_of(cls) if f.metadata["secret"]}
+    | {f"{name}.{f.name}" for name, drivers in DRIVER_SECTIONS.items() for cls in drivers.values()
+       for f in keys_of(cls) if f.metadata["secret"]}
     | {f"{OCPP_SECTION}.AuthorizationKey"}
 )
 

@@ -1244,9 +1244,35 @@ FLOWS = [
     ),
     Flow(
         "connector_0_faulted_with_the_charger",
+        [*STARTED, FaultRaised(0, "OtherError"), FaultCleared(0, "OtherError")],
+        0,
+        [AVAILABLE, (FAULTED, "OtherError"), AVAILABLE],
+    ),
+    Flow(
+        "a_failed_card_reader_is_a_warning_on_connector_0",
         [*STARTED, FaultRaised(0, "ReaderFailure"), FaultCleared(0, "ReaderFailure")],
         0,
-        [AVAILABLE, (FAULTED, "ReaderFailure"), AVAILABLE],
+        [AVAILABLE, (AVAILABLE, "ReaderFailure"), AVAILABLE],
+    ),
+    Flow(
+        "a_failed_card_reader_leaves_a_remote_start_charging",
+        [*STARTED, FaultRaised(0, "ReaderFailure"), remote_start("TAG", 1), pilot(1, CP.B),
+         pilot(1, CP.C)],
+        1,
+        [AVAILABLE, PREPARING, CHARGING],
+    ),
+    Flow(
+        "a_failed_meter_withholds_energy_by_default",
+        [*STARTED, *charging(1), FaultRaised(1, "PowerMeterFailure"), FaultCleared(1, "PowerMeterFailure")],
+        1,
+        [AVAILABLE, PREPARING, CHARGING, (FAULTED, "PowerMeterFailure"), CHARGING],
+    ),
+    Flow(
+        "a_failed_meter_is_a_warning_when_charging_continues",
+        [*STARTED, *charging(1), FaultRaised(1, "PowerMeterFailure"), FaultCleared(1, "PowerMeterFailure")],
+        1,
+        [AVAILABLE, PREPARING, CHARGING, (CHARGING, "PowerMeterFailure"), CHARGING],
+        policy=Policy(warning_faults=frozenset({"PowerMeterFailure"})),
     ),
 ]
 

@@ -108,7 +108,7 @@ RESERVE_CASES = [
     ),
     Case(
         "tc_048_1_faulted_charge_point",
-        [*STARTED, FaultRaised(0, "ReaderFailure"), reserve(7, 1)],
+        [*STARTED, FaultRaised(0, "OtherError"), reserve(7, 1)],
         [Reply("Faulted")],
     ),
     Case(
@@ -195,7 +195,7 @@ RESERVE_CASES = [
     ),
     Case(
         "tc_050_1_connector_0_with_the_charge_point_faulted",
-        [*STARTED, FaultRaised(0, "ReaderFailure"), reserve(7, 0)],
+        [*STARTED, FaultRaised(0, "OtherError"), reserve(7, 0)],
         [Reply("Faulted")],
     ),
     Case(
@@ -418,13 +418,13 @@ END_CASES = [
     ),
     Case(
         "a_charge_point_fault_ends_every_reservation",
-        [*STARTED, reserve(7, 1), reserve(8, 0, "S"), FaultRaised(0, "ReaderFailure")],
+        [*STARTED, reserve(7, 1), reserve(8, 0, "S"), FaultRaised(0, "OtherError")],
         [
             forgotten(7, ReservationEnd.FAULTED),
             forgotten(8, ReservationEnd.FAULTED),
-            ReportStatus(0, FAULTED, "ReaderFailure"),
-            ReportStatus(1, FAULTED, "ReaderFailure"),
-            ReportStatus(2, FAULTED, "ReaderFailure"),
+            ReportStatus(0, FAULTED, "OtherError"),
+            ReportStatus(1, FAULTED, "OtherError"),
+            ReportStatus(2, FAULTED, "OtherError"),
         ],
     ),
     Case(

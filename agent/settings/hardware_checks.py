@@ -1,0 +1,96 @@
+"""Checks across the hardware sections that no single key can make on its own.
+
+A technician wiring a two-connector charger gets every mismatch at once: an array
+with one entry too few, a GPIO pin given two jobs, a Modbus TCP meter without a host,
+a meter model that does not exist.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Protocol
+
+from agent.settings.hardware import DRIVER_SECTIONS, PER_CONNECTOR
+from agent.settings.rules import Invalid
+
+
+class ProblemSink(Protocol):
+    def add(self, path: tuple[str, ...], subject: str, message: str, value: object = ...) -> None: ...
+
+
+#: Keys holding GPIO pins, per gpio driver section; a pin may serve only one of them.
+PIN_KEYS: dict[str, tuple[str, ...]] = {
+    "contactor": ("pins", "feedback_pins"),
+    "lock": ("lock_pins", "unlock_pins", "feedback_pins"),
+    "safety": ("rcd_pins", "estop_pin"),
+    "indicator": ("green_pins", "blue_pins", "red_pins"),
+}
+
+
+def _value(cls: type, given: dict[str, Any], key: str) -> Any:
+    if key in given:
+        return given[key]
+    return next(f.default for f in dataclasses.fields(cls) if f.name == key)
+
+
+def _uses(classes: dict[str, type], role: str, driver: str) -> bool:
+    return classes[role] is DRIVER_SECTIONS[role][driver]
+
+
+def check_hardware(classes: dict[str, type], values: dict[str, dict[str, Any]], problems: ProblemSink) -> None:
+    """Report every cross-key problem of the hardware sections (``values`` holds only
+    the keys that converted; a key already reported bad is not reported again)."""
+    count = values["connectors"].get("count", 1)
+    _check_per_connector(classes, values, count, problems)
+    _check_pins(classes, values, problems)
+    if _uses(classes, "meter", "modbus"):
+        _check_modbus(classes["meter"], values["meter"], problems)
+
+
+def _check_per_connector(classes: dict[str, type], values: dict[str, dict[str, Any]], count: int,
+                         problems: ProblemSink) -> None:
+    for role, driver, key, may_be_empty in PER_CONNECTOR:
+        if not _uses(classes, role, driver):
+            continue
+        given = values[role]
+        items = _value(classes[role], given, key)
+        if len(items) == count or (may_be_empty and not items):
+            continue
+        wanted = f"one per connector ({count})" + (", or none ([])" if may_be_empty else "")
+        origin = "" if key in given else f" (the default {list(items)}: set it)"
+        problems.add((role, key) if key in given else (role,), f"{role}.{key}",
+                     f"needs {wanted}; it has {len(items)}{origin}")
+
+
+def _check_pins(classes: dict[str, type], values: dict[str, dict[str, Any]], problems: ProblemSink) -> None:
+    owner: dict[int, str] = {}
+    for role, keys in PIN_KEYS.items():
+        if not _uses(classes, role, "gpio"):
+            continue
+        for key in keys:
+            pins = _value(classes[role], values[role], key)
+            for pin in (pins,) if isinstance(pins, int) else pins:
+                if pin < 0:
+                    continue
+                here = f"{role}.{key}"
+                if pin in owner and owner[pin] != here:
+                    problems.add((role, key), here, f"GPIO {pin} is already used by {owner[pin]}; each pin has one job")
+                elif pin in owner:
+                    problems.add((role, key), here, f"GPIO {pin} is listed twice")
+                else:
+                    owner[pin] = here
+
+
+def _check_modbus(cls: type, given: dict[str, Any], problems: ProblemSink) -> None:
+    transport = _value(cls, given, "transport")
+    if transport == "tcp" and not _value(cls, given, "host"):
+        problems.add(("meter",), "meter.host", 'required with transport = "tcp"; e.g. host = "192.168.1.50"')
+    if transport == "rtu" and not _value(cls, given, "port"):
+        problems.add(("meter",), "meter.port", 'required with transport = "rtu"; e.g. port = "/dev/ttyUSB0"')
+    if "model" in given:
+        from drivers.modbus.registers import load_meter_model  # the driver owns its model files
+
+        try:
+            load_meter_model(given["model"])
+        except (Invalid, ValueError, OSError) as exc:
+            problems.add(("meter", "model"), "meter.model", str(exc), given["model"])
