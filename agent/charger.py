@@ -559,7 +559,7 @@ class ChargerRuntime:
             problem: str | None = None
             try:
                 reading = await asyncio.wait_for(
-                    self.hardware.meters[n].read(), max(2 * policy.poll_interval, 2.0)
+                    self.hardware.read_meter(n), max(2 * policy.poll_interval, 2.0)
                 )
             except (DeviceError, asyncio.TimeoutError) as exc:
                 problem = f"not answering ({exc or 'timeout'})"
@@ -597,7 +597,7 @@ class ChargerRuntime:
     async def _fresh_reading(self, n: int) -> MeterReading | None:
         """A reading taken now, else the last one if it is not stale, else None."""
         try:
-            reading = await asyncio.wait_for(self.hardware.meters[n].read(), 1.5)
+            reading = await asyncio.wait_for(self.hardware.read_meter(n), 1.5)
         except (DeviceError, asyncio.TimeoutError):
             last = self.readings.get(n)
             return last if last is not None and self._is_fresh(last) else None

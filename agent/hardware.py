@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+
+import structlog
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from drivers.protocols import (
+    DeviceError,
+    MeterReading,
     CardReader,
     Contactor,
     ConnectorLock,
@@ -25,6 +29,9 @@ from drivers.protocols import (
 )
 
 from .settings import Settings
+from .settings.hardware import ModbusMeterSettings
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass
@@ -55,9 +62,35 @@ class Hardware:
         """Every device that notices faults by itself; each is watched by the runtime."""
         return [d for d in self.devices() if isinstance(d, FaultReporter)]
 
+    #: Meters that did not answer when the hardware was opened; opened on their next read.
+    unopened_meters: set[int] = field(default_factory=set)
+
     async def open(self) -> None:
+        """Open every device in order. A meter that does not answer yet does not hold the
+        charger down: it comes up, reports PowerMeterFailure, and the meter is opened again
+        on each read until it answers."""
         for device in self.devices():
-            await device.open()  # type: ignore[attr-defined]
+            number = next((n for n, m in self.meters.items() if m is device), None)
+            if number is None:
+                await device.open()  # type: ignore[attr-defined]
+                continue
+            try:
+                await device.open()  # type: ignore[attr-defined]
+                self.unopened_meters.discard(number)
+            except DeviceError as exc:
+                if not exc.retry:
+                    raise
+                log.warning("meter not answering at start; it is retried on every read", connector=number,
+                            error=str(exc))
+                self.unopened_meters.add(number)
+
+    async def read_meter(self, connector: int) -> MeterReading:
+        """One reading of a connector's meter, opening it first if it was not answering at start."""
+        meter = self.meters[connector]
+        if connector in self.unopened_meters:
+            await meter.open()
+            self.unopened_meters.discard(connector)
+        return await meter.read()
 
     async def close(self) -> None:
         """Close outputs first (contactors, then pilots, then locks); never raises, so
@@ -68,18 +101,67 @@ class Hardware:
 
 
 def build_hardware(settings: Settings, state_dir: Path) -> Hardware:
-    """Construct (without I/O) the drivers the configuration names."""
-    count = settings.connectors.count
-    # Only the simulated bench exists so far; every driver section names "sim".
+    """Construct (without I/O) the drivers the configuration names.
+
+    The simulated bench's drivers share one connection to it, which the app runs as a
+    service; real drivers own their transports (a Modbus bus shared by the meters on it).
+    """
     from drivers.sim import BenchLink, SimCardReader, SimContactor, SimLock, SimMeter, SimPilot
 
+    numbers = range(1, settings.connectors.count + 1)
     link = BenchLink(str(settings.sim.socket_path(state_dir)))
-    numbers = range(1, count + 1)
-    return Hardware(
-        meters={n: SimMeter(link, n) for n in numbers},
-        pilots={n: SimPilot(link, n) for n in numbers},
-        contactors={n: SimContactor(link, n) for n in numbers},
-        reader=SimCardReader(link),
-        locks={n: SimLock(link, n) for n in numbers} if settings.lock.driver == "sim" else {},
-        services=[link.run],
-    )
+    uses_bench = any(getattr(settings, role).driver == "sim" for role in ("meter", "reader", "pilot", "contactor", "lock"))
+    hardware = Hardware(meters={}, pilots={}, contactors={}, reader=NoCardReader(),
+                        services=[link.run] if uses_bench else [])
+    if settings.meter.driver == "sim":
+        hardware.meters = {n: SimMeter(link, n) for n in numbers}
+    else:
+        hardware.meters = build_modbus_meters(settings)
+    if settings.pilot.driver == "sim":
+        hardware.pilots = {n: SimPilot(link, n) for n in numbers}
+    if settings.contactor.driver == "sim":
+        hardware.contactors = {n: SimContactor(link, n) for n in numbers}
+    if settings.reader.driver == "sim":
+        hardware.reader = SimCardReader(link)
+    if settings.lock.driver == "sim":
+        hardware.locks = {n: SimLock(link, n) for n in numbers}
+    return hardware
+
+
+def build_modbus_meters(settings: Settings) -> dict[int, EnergyMeter]:
+    """One Modbus meter per connector, all on one bus (an RS-485 line or a TCP gateway)."""
+    from drivers.modbus import ModbusBus, ModbusMeter, load_meter_model
+
+    cfg = settings.meter
+    assert isinstance(cfg, ModbusMeterSettings)
+    model = load_meter_model(model_reference(cfg.model, settings.source.parent))
+    if cfg.transport == "tcp":
+        bus = ModbusBus.tcp(cfg.host, cfg.tcp_port, timeout=cfg.timeout)
+    else:
+        bus = ModbusBus.serial(cfg.port, baudrate=cfg.baudrate, parity=cfg.parity, stopbits=cfg.stopbits,
+                               timeout=cfg.timeout)
+    return {n: ModbusMeter(bus, unit, model) for n, unit in enumerate(cfg.unit_ids, start=1)}
+
+
+def model_reference(model: str, base: Path) -> str:
+    """A model name as it is, a relative path to a model file as relative to the configuration file."""
+    path = Path(model)
+    if (path.suffix == ".toml" or path.parent != Path(".")) and not path.is_absolute():
+        return str(base / path)
+    return model
+
+
+class NoCardReader:
+    """``[reader] driver = "none"``: a charger started remotely only; no card ever comes."""
+
+    name = "no card reader"
+
+    async def open(self) -> None:
+        """Nothing to open."""
+
+    async def cards(self) -> AsyncIterator[str]:
+        await asyncio.Event().wait()  # never set: there is no reader
+        yield ""  # pragma: no cover - unreachable, makes this an async generator
+
+    async def close(self) -> None:
+        """Nothing to close."""

@@ -77,3 +77,6 @@ def configure(level: str = "info", fmt: str = "auto", secrets: Iterable[str] = (
     root.setLevel(level.upper())
     logging.getLogger("ocpp").setLevel(logging.WARNING)
     logging.getLogger("websockets").setLevel(logging.WARNING)
+    # pymodbus logs every timeout at ERROR, once per poll: the meter driver logs a failing
+    # meter once itself, when it fails and when it recovers (an SD card is not a log sink).
+    logging.getLogger("pymodbus").setLevel(logging.CRITICAL)

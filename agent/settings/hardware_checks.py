@@ -8,6 +8,7 @@ a meter model that does not exist.
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Any, Protocol
 
 from agent.settings.hardware import DRIVER_SECTIONS, PER_CONNECTOR
@@ -37,14 +38,15 @@ def _uses(classes: dict[str, type], role: str, driver: str) -> bool:
     return classes[role] is DRIVER_SECTIONS[role][driver]
 
 
-def check_hardware(classes: dict[str, type], values: dict[str, dict[str, Any]], problems: ProblemSink) -> None:
+def check_hardware(classes: dict[str, type], values: dict[str, dict[str, Any]], problems: ProblemSink,
+                   base: Path) -> None:
     """Report every cross-key problem of the hardware sections (``values`` holds only
     the keys that converted; a key already reported bad is not reported again)."""
     count = values["connectors"].get("count", 1)
     _check_per_connector(classes, values, count, problems)
     _check_pins(classes, values, problems)
     if _uses(classes, "meter", "modbus"):
-        _check_modbus(classes["meter"], values["meter"], problems)
+        _check_modbus(classes["meter"], values["meter"], problems, base)
 
 
 def _check_per_connector(classes: dict[str, type], values: dict[str, dict[str, Any]], count: int,
@@ -81,16 +83,17 @@ def _check_pins(classes: dict[str, type], values: dict[str, dict[str, Any]], pro
                     owner[pin] = here
 
 
-def _check_modbus(cls: type, given: dict[str, Any], problems: ProblemSink) -> None:
+def _check_modbus(cls: type, given: dict[str, Any], problems: ProblemSink, base: Path) -> None:
     transport = _value(cls, given, "transport")
     if transport == "tcp" and not _value(cls, given, "host"):
         problems.add(("meter",), "meter.host", 'required with transport = "tcp"; e.g. host = "192.168.1.50"')
     if transport == "rtu" and not _value(cls, given, "port"):
         problems.add(("meter",), "meter.port", 'required with transport = "rtu"; e.g. port = "/dev/ttyUSB0"')
     if "model" in given:
+        from agent.hardware import model_reference
         from drivers.modbus.registers import load_meter_model  # the driver owns its model files
 
         try:
-            load_meter_model(given["model"])
+            load_meter_model(model_reference(given["model"], base))
         except (Invalid, ValueError, OSError) as exc:
             problems.add(("meter", "model"), "meter.model", str(exc), given["model"])

@@ -110,7 +110,7 @@ def parse_settings(text: str, source: Path) -> Settings:
     classes = {name: _section_class(name, cls, tables.get(name), problems) for name, cls in SECTIONS.items()}
     values = {name: _check_section(name, cls, tables.get(name), problems) for name, cls in classes.items()}
     _check_backoff(tables.get("backend"), values["backend"], problems)
-    check_hardware(classes, values, problems)
+    check_hardware(classes, values, problems, source.parent.absolute())
     warnings = check_backend_security(tables.get("backend"), values["backend"], source.parent.absolute(), problems)
     ocpp = _check_ocpp(tables.get(OCPP_SECTION, {}), problems)
     if problems:
