@@ -1,4 +1,4 @@
-"""The ``ladda`` command: run, check-config, demo, sessions."""
+"""The ``ladda`` command: run, check-config, demo, sessions, probe."""
 
 from __future__ import annotations
 
@@ -32,6 +32,10 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--scenario", help="scenario file (default: config/demo-scenario.toml)")
     demo.add_argument("--workdir", help="keep state, logs and sockets here instead of a temporary directory")
 
+    probe = sub.add_parser("probe", help="check one kind of device as configured: meter, rfid, pilot or gpio")
+    probe.add_argument("device", choices=["meter"], help="what to check")
+    probe.add_argument("-c", "--config", default=DEFAULT_CONFIG, help=f"configuration file (default {DEFAULT_CONFIG})")
+
     sessions = sub.add_parser("sessions", help="list the transactions recorded on this charger")
     sessions.add_argument("-c", "--config", default=DEFAULT_CONFIG)
     sessions.add_argument("--state-dir")
@@ -54,6 +58,13 @@ def main(argv: list[str] | None = None) -> int:
         return run_demo(args.scenario, args.workdir)
     if args.command == "sessions":
         return _sessions(args)
+    if args.command == "probe":
+        settings = _load(args.config)
+        if settings is None:
+            return EX_CONFIG
+        from .probe import run_probe
+
+        return run_probe(args.device, settings)
     return 2
 
 

@@ -1,0 +1,75 @@
+"""``ladda probe``: what a technician sees when checking the wiring, device by device."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+from simulators.modbus_meter import MeterSimulator
+
+
+def config(tmp_path: Path, meter: str) -> Path:
+    path = tmp_path / "ladda.toml"
+    path.write_text(
+        '[charge_point]\nid = "CP-PROBE"\n[backend]\nurl = "ws://127.0.0.1:9/ocpp"\n'
+        f"[connectors]\ncount = 2\n[meter]\n{meter}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+async def probe(*args: str) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "agent", "probe", *args,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def test_probe_meter_prints_one_reading_per_connector(tmp_path):
+    async with MeterSimulator("sdm630", units=[3, 4]) as sim:
+        port = await sim.start_tcp()
+        sim[3].values.energy_wh, sim[3].values.power_w = 1_234_567.0, 7360.0
+        sim[3].values.currents = [10.0, 10.5, 11.0]
+        sim[4].values.energy_wh = 42_000.0
+        path = config(tmp_path, f'driver = "modbus"\nmodel = "sdm630"\ntransport = "tcp"\nhost = "127.0.0.1"\n'
+                                f"tcp_port = {port}\nunit_ids = [3, 4]")
+        code, out, err = await probe("meter", "-c", str(path))
+    assert code == 0, out + err
+    lines = out.splitlines()
+    assert lines[0].split() == ["conn", "meter", "energy", "kWh", "power", "W", "current", "A", "voltage", "V"]
+    first, second = lines[1].split(), lines[2].split()
+    assert first[0] == "1" and "1234.567" in first and "7360.0" in first and first[-6:-3] == ["10.00", "10.50", "11.00"]
+    assert second[0] == "2" and "42.000" in second
+    assert f"unit 3 on tcp 127.0.0.1:{port}" in lines[1]
+
+
+async def test_probe_meter_names_the_silent_meter_its_unit_and_address(tmp_path):
+    async with MeterSimulator("sdm630", units=[1, 2]) as sim:
+        port = await sim.start_tcp()
+        sim[2].silent = True
+        path = config(tmp_path, f'driver = "modbus"\nmodel = "sdm630"\ntransport = "tcp"\nhost = "127.0.0.1"\n'
+                                f"tcp_port = {port}\nunit_ids = [1, 2]\ntimeout = 0.2")
+        code, out, err = await probe("meter", "-c", str(path))
+    assert code == 1, out + err
+    good, bad = out.splitlines()[1:3]
+    assert "FAILED" not in good
+    assert "FAILED" in bad and f"unit 2 on tcp 127.0.0.1:{port}" in bad and "no reply" in bad.lower()
+
+
+async def test_probe_meter_with_nothing_listening_says_it_cannot_connect(tmp_path):
+    path = config(tmp_path, 'driver = "modbus"\nmodel = "em340"\ntransport = "tcp"\nhost = "127.0.0.1"\n'
+                            "tcp_port = 9\nunit_ids = [1, 2]\ntimeout = 0.2")
+    code, out, _ = await probe("meter", "-c", str(path))
+    assert code == 1
+    assert all("FAILED" in line and "127.0.0.1:9" in line for line in out.splitlines()[1:3])
+
+
+async def test_probe_with_a_broken_configuration_exits_78(tmp_path):
+    path = config(tmp_path, 'driver = "modbus"\nmodel = "sdm999"\ntransport = "tcp"\nunit_ids = [1]')
+    code, out, err = await probe("meter", "-c", str(path))
+    assert code == 78
+    assert "meter.model" in err and "sdm999" in err and "meter.host" in err and "meter.unit_ids" in err
