@@ -46,7 +46,7 @@ class MeterSettings:
     on_failure: str = setting(
         Choice(METER_FAILURE_POLICIES), "stop",
         doc='on PowerMeterFailure: "stop" withholds energy (Faulted) until the meter answers again; '
-            '"continue" keeps charging, reports the error code as a warning and flags the transaction')
+            '"continue" keeps charging and reports PowerMeterFailure as the error code of an otherwise unchanged status (a warning)')
 
 
 @_frozen
