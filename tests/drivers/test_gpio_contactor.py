@@ -194,3 +194,11 @@ async def test_pin_in_use_is_a_clear_error(factory: MockFactory, bench: GpioBenc
 async def test_switch_before_open_is_an_error(factory: MockFactory) -> None:
     with pytest.raises(DeviceError, match="before open"):
         await make(factory).switch(True)
+
+
+async def test_contacts_already_closed_at_open_are_a_weld_fault(factory: MockFactory, bench: GpioBench) -> None:
+    bench.contactor(pin=COIL, feedback_pin=MIRROR)
+    bench.pin(MIRROR).drive_high()  # welded before the agent started: closed with the coil off
+    async with opened(make(factory)) as contactor, watching(contactor) as faults:
+        fault = await next_fault(faults, timeout=0.05)
+        assert (fault.error_code, fault.active) == ("PowerSwitchFailure", True) and "welded" in fault.info
