@@ -14,6 +14,7 @@ import structlog
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from drivers.protocols import (
     DeviceError,
@@ -29,7 +30,13 @@ from drivers.protocols import (
 )
 
 from .settings import Settings
-from .settings.hardware import ModbusMeterSettings
+from .settings.hardware import (
+    GpioContactorSettings,
+    GpioIndicatorSettings,
+    GpioLockSettings,
+    GpioSafetySettings,
+    ModbusMeterSettings,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -119,13 +126,85 @@ def build_hardware(settings: Settings, state_dir: Path) -> Hardware:
         hardware.meters = build_modbus_meters(settings)
     if settings.pilot.driver == "sim":
         hardware.pilots = {n: SimPilot(link, n) for n in numbers}
+    factory = gpio_factory(settings) if uses_gpio(settings) else None
     if settings.contactor.driver == "sim":
         hardware.contactors = {n: SimContactor(link, n) for n in numbers}
+    else:
+        hardware.contactors = build_gpio_contactors(settings, factory)
     if settings.reader.driver == "sim":
         hardware.reader = SimCardReader(link)
     if settings.lock.driver == "sim":
         hardware.locks = {n: SimLock(link, n) for n in numbers}
+    elif settings.lock.driver == "gpio":
+        hardware.locks = build_gpio_locks(settings, factory)
+    if settings.safety.driver == "gpio":
+        hardware.safety = build_gpio_safety(settings, factory)
+    if settings.indicator.driver == "gpio":
+        hardware.indicator = build_gpio_indicator(settings, factory)
     return hardware
+
+
+def uses_gpio(settings: Settings) -> bool:
+    return any(getattr(settings, role).driver == "gpio" for role in ("contactor", "lock", "safety", "indicator"))
+
+
+def gpio_factory(settings: Settings) -> Any:
+    """The gpiozero pin factory the GPIO drivers of this charger share (make it once)."""
+    from drivers.gpio import pin_factory
+
+    return pin_factory(settings.gpio.pin_factory)
+
+
+def _per_connector(values: tuple[int, ...]) -> dict[int, int]:
+    return dict(enumerate(values, start=1))
+
+
+def build_gpio_contactors(settings: Settings, factory: Any) -> dict[int, Contactor]:
+    from drivers.gpio import GpioContactor
+
+    cfg = settings.contactor
+    assert isinstance(cfg, GpioContactorSettings)
+    feedback = _per_connector(cfg.feedback_pins)
+    return {
+        n: GpioContactor(n, factory=factory, pin=pin, active_high=cfg.active_high, feedback_pin=feedback.get(n),
+                         feedback_active_high=cfg.feedback_active_high, feedback_timeout=cfg.feedback_timeout)
+        for n, pin in _per_connector(cfg.pins).items()
+    }
+
+
+def build_gpio_locks(settings: Settings, factory: Any) -> dict[int, ConnectorLock]:
+    from drivers.gpio import GpioLock
+
+    cfg = settings.lock
+    assert isinstance(cfg, GpioLockSettings)
+    unlock, feedback = _per_connector(cfg.unlock_pins), _per_connector(cfg.feedback_pins)
+    return {
+        n: GpioLock(n, factory=factory, lock_pin=pin, unlock_pin=unlock.get(n), feedback_pin=feedback[n],
+                    feedback_active_high=cfg.feedback_active_high, pulse=cfg.pulse, timeout=cfg.timeout)
+        for n, pin in _per_connector(cfg.lock_pins).items()
+    }
+
+
+def build_gpio_safety(settings: Settings, factory: Any) -> SafetyInputs:
+    from drivers.gpio import GpioSafetyInputs
+
+    cfg = settings.safety
+    assert isinstance(cfg, GpioSafetySettings)
+    return GpioSafetyInputs(factory=factory, rcd_pins=_per_connector(cfg.rcd_pins),
+                            rcd_active_high=cfg.rcd_active_high,
+                            estop_pin=cfg.estop_pin if cfg.estop_pin >= 0 else None,
+                            estop_active_high=cfg.estop_active_high, debounce=cfg.debounce)
+
+
+def build_gpio_indicator(settings: Settings, factory: Any) -> Indicator:
+    from drivers.gpio import GpioIndicator, LedPins
+
+    cfg = settings.indicator
+    assert isinstance(cfg, GpioIndicatorSettings)
+    green, blue, red = (_per_connector(p) for p in (cfg.green_pins, cfg.blue_pins, cfg.red_pins))
+    leds = {n: LedPins(red=red.get(n), green=green.get(n), blue=blue.get(n))
+            for n in range(1, settings.connectors.count + 1)}
+    return GpioIndicator(factory=factory, leds=leds, active_high=cfg.active_high)
 
 
 def build_modbus_meters(settings: Settings) -> dict[int, EnergyMeter]:
