@@ -31,6 +31,7 @@ from drivers.protocols import (
 
 from .settings import Settings
 from .settings.hardware import (
+    Ads1115PilotSettings,
     GpioContactorSettings,
     GpioIndicatorSettings,
     GpioLockSettings,
@@ -126,6 +127,9 @@ def build_hardware(settings: Settings, state_dir: Path) -> Hardware:
         hardware.meters = build_modbus_meters(settings)
     if settings.pilot.driver == "sim":
         hardware.pilots = {n: SimPilot(link, n) for n in numbers}
+    else:
+        hardware.pilots = build_adc_pilots(settings)
+        hardware.services += [pilot.run for pilot in hardware.pilots.values()]  # type: ignore[attr-defined]
     factory = gpio_factory(settings) if uses_gpio(settings) else None
     if settings.contactor.driver == "sim":
         hardware.contactors = {n: SimContactor(link, n) for n in numbers}
@@ -142,6 +146,25 @@ def build_hardware(settings: Settings, state_dir: Path) -> Hardware:
     if settings.indicator.driver == "gpio":
         hardware.indicator = build_gpio_indicator(settings, factory)
     return hardware
+
+
+def build_adc_pilots(settings: Settings) -> dict[int, Pilot]:
+    """Each connector's pilot on one ADS1115 (its own inputs) and its own hardware PWM channel."""
+    import smbus2
+
+    from drivers.pilot import AdcPilot, Ads1115, I2cBus, SysfsPwm
+
+    cfg = settings.pilot
+    assert isinstance(cfg, Ads1115PilotSettings)
+    bus = I2cBus(lambda: smbus2.SMBus(cfg.i2c_bus), f"/dev/i2c-{cfg.i2c_bus}")
+    adc = Ads1115(bus, cfg.address)
+    negative, proximity = _per_connector(cfg.negative_inputs), _per_connector(cfg.proximity_inputs)
+    return {
+        n: AdcPilot(n, adc=adc, positive_input=positive, negative_input=negative.get(n),
+                    pwm=SysfsPwm(cfg.pwm_chip, cfg.pwm_channels[n - 1], cfg.pwm_root),
+                    proximity_input=proximity.get(n))
+        for n, positive in _per_connector(cfg.positive_inputs).items()
+    }
 
 
 def uses_gpio(settings: Settings) -> bool:
