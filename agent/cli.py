@@ -33,7 +33,11 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--workdir", help="keep state, logs and sockets here instead of a temporary directory")
 
     probe = sub.add_parser("probe", help="check one kind of device as configured: meter, rfid, pilot or gpio")
-    probe.add_argument("device", choices=["meter"], help="what to check")
+    probe.add_argument("device", choices=["meter", "rfid", "pilot", "gpio"], help="what to check")
+    probe.add_argument("--toggle", action="store_true",
+                       help="gpio: close and open each contactor and lock, light each LED signal")
+    probe.add_argument("--offer", type=float, default=0.0, metavar="AMPERES",
+                       help="pilot: offer this current (6 to 80) for 5 s while reading the state")
     probe.add_argument("-c", "--config", default=DEFAULT_CONFIG, help=f"configuration file (default {DEFAULT_CONFIG})")
 
     sessions = sub.add_parser("sessions", help="list the transactions recorded on this charger")
@@ -64,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
             return EX_CONFIG
         from .probe import run_probe
 
-        return run_probe(args.device, settings)
+        return run_probe(args.device, settings, toggle=args.toggle, offer=args.offer)
     return 2
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Callable
 from typing import TextIO
 
 from drivers.protocols import DeviceError, EnergyMeter, MeterReading
@@ -57,14 +56,18 @@ async def probe_meters(meters: dict[int, EnergyMeter], out: TextIO) -> int:
     return 0 if all(isinstance(r, MeterReading) for _, _, r in rows) else PROBE_FAILED
 
 
-def run_probe(device: str, settings: Settings, out: TextIO = sys.stdout) -> int:
+def run_probe(device: str, settings: Settings, out: TextIO = sys.stdout, *, toggle: bool = False,
+              offer: float = 0.0) -> int:
     """Run one probe by name; the exit status for the command line."""
     from . import logs
 
     # Warnings only, readable: the probe's own table says what failed, once.
     logs.configure("warning", "console", [])
-    probes: dict[str, Callable[[Settings, TextIO], int]] = {"meter": _meter}
-    return probes[device](settings, out)
+    if device == "gpio":
+        return _gpio(settings, out, toggle)
+    if device == "pilot":
+        return _pilot(settings, out, offer)
+    return _meter(settings, out)
 
 
 def _meter(settings: Settings, out: TextIO) -> int:
@@ -74,3 +77,146 @@ def _meter(settings: Settings, out: TextIO) -> int:
         print(f'meter.driver is "{settings.meter.driver}": nothing to probe on this machine', file=out)
         return PROBE_FAILED
     return asyncio.run(probe_meters(build_modbus_meters(settings), out))
+
+
+async def probe_gpio(settings: Settings, out: TextIO, toggle: bool) -> int:
+    """Show every configured GPIO input; with ``toggle``, close and open each contactor and
+    lock and light each LED signal once, reporting whether the feedback followed."""
+    from .hardware import (
+        build_gpio_contactors,
+        build_gpio_indicator,
+        build_gpio_locks,
+        build_gpio_safety,
+        gpio_factory,
+        uses_gpio,
+    )
+
+    if not uses_gpio(settings):
+        print("no gpio driver is configured ([contactor], [lock], [safety], [indicator])", file=out)
+        return PROBE_FAILED
+    factory = gpio_factory(settings)
+    failed = False
+    try:
+        if settings.safety.driver == "gpio":
+            safety = build_gpio_safety(settings, factory)
+            await safety.open()
+            tripped = await _drain_faults(safety, 0.2)
+            for line in _safety_lines(settings, tripped):
+                print(line, file=out)
+            await safety.close()
+        if settings.contactor.driver == "gpio":
+            for n, contactor in build_gpio_contactors(settings, factory).items():
+                failed |= not await _exercise(f"contactor {n}", contactor, toggle, out)
+        if settings.lock.driver == "gpio":
+            for n, lock in build_gpio_locks(settings, factory).items():
+                failed |= not await _exercise(f"cable lock {n}", lock, toggle, out)
+        if settings.indicator.driver == "gpio" and toggle:
+            from drivers.protocols import Signal
+
+            indicator = build_gpio_indicator(settings, factory)
+            await indicator.open()
+            for signal in (Signal.AVAILABLE, Signal.AUTHORIZING, Signal.CHARGING, Signal.FAULT):
+                for n in range(1, settings.connectors.count + 1):
+                    await indicator.show(n, signal)
+                print(f"LEDs: {signal.value}", file=out)
+                await asyncio.sleep(1.0)
+            await indicator.close()
+    except DeviceError as exc:
+        print(f"FAILED: {exc}", file=out)
+        failed = True
+    finally:
+        factory.close()
+    return PROBE_FAILED if failed else 0
+
+
+async def _drain_faults(device: object, seconds: float) -> list[object]:
+    """The faults a device reports within ``seconds`` (those present at open come at once)."""
+    found: list[object] = []
+
+    async def collect() -> None:
+        async for fault in device.faults():  # type: ignore[attr-defined]
+            found.append(fault)
+
+    try:
+        await asyncio.wait_for(collect(), seconds)
+    except TimeoutError:
+        pass
+    return found
+
+
+def _safety_lines(settings: Settings, faults: list[object]) -> list[str]:
+    cfg = settings.safety
+    active = {(f.connector, f.error_code) for f in faults if f.active}  # type: ignore[attr-defined]
+    lines = []
+    for n, pin in enumerate(getattr(cfg, "rcd_pins", ()), start=1):
+        state = "TRIPPED" if (n, "GroundFailure") in active else "ok"
+        lines.append(f"RCD connector {n} (GPIO{pin}): {state}")
+    pin = getattr(cfg, "estop_pin", -1)
+    if pin >= 0:
+        state = "PRESSED (or its wire is cut)" if (0, "OtherError") in active else "released"
+        lines.append(f"emergency stop (GPIO{pin}): {state}")
+    return lines
+
+
+async def _exercise(name: str, device: object, toggle: bool, out: TextIO) -> bool:
+    """Open a contactor or lock (its feedback is checked), and with ``toggle`` move it both ways."""
+    try:
+        await device.open()  # type: ignore[attr-defined]
+        faults = await _drain_faults(device, 0.1) if hasattr(device, "faults") else []
+        bad = [f.info for f in faults if f.active]  # type: ignore[attr-defined]
+        print(f"{name}: {'FAULT ' + '; '.join(bad) if bad else 'at rest, feedback agrees'}", file=out)
+        if bad:
+            return False
+        if toggle:
+            move = getattr(device, "switch", None) or getattr(device, "set_locked")
+            for position in (True, False):
+                result = await move(position)
+                if result is False:
+                    raise DeviceError(name, f"feedback did not confirm {'locked' if position else 'unlocked'}")
+                print(f"{name}: {'closed/locked' if position else 'open/unlocked'}, feedback agrees", file=out)
+                await asyncio.sleep(0.5)
+        return True
+    except DeviceError as exc:
+        print(f"{name}: FAILED: {str(exc).removeprefix(name + ': ')}", file=out)
+        return False
+    finally:
+        await device.close()  # type: ignore[attr-defined]
+
+
+async def probe_pilots(settings: Settings, out: TextIO, offer: float) -> int:
+    """Each connector's pilot state (and cable rating); with ``offer``, that PWM for 5 s."""
+    from .hardware import build_adc_pilots
+
+    failed = False
+    for n, pilot in build_adc_pilots(settings).items():
+        async with asyncio.TaskGroup() as tg:
+            poller = tg.create_task(pilot.run())  # type: ignore[attr-defined]
+            try:
+                await pilot.open()
+                if offer:
+                    await pilot.offer(offer)
+                state = await asyncio.wait_for(anext(aiter(pilot.states())), 2.0)
+                rating = await pilot.cable_rating()  # type: ignore[attr-defined]
+                cable = "" if rating is None else f", cable rated {rating:g} A"
+                print(f"pilot {n}: state {state.value}{cable}" + (f", offering {offer:g} A" if offer else ""),
+                      file=out)
+                if offer:
+                    await asyncio.sleep(5.0)
+            except (DeviceError, TimeoutError) as exc:
+                print(f"pilot {n}: FAILED: {exc or 'no state within 2 s'}", file=out)
+                failed = True
+            finally:
+                await pilot.close()
+                poller.cancel()
+    return PROBE_FAILED if failed else 0
+
+
+def _gpio(settings: Settings, out: TextIO, toggle: bool = False) -> int:
+    return asyncio.run(probe_gpio(settings, out, toggle))
+
+
+def _pilot(settings: Settings, out: TextIO, offer: float = 0.0) -> int:
+    if settings.pilot.driver != "ads1115":
+        print(f'pilot.driver is "{settings.pilot.driver}": nothing to probe on this machine', file=out)
+        return PROBE_FAILED
+    return asyncio.run(probe_pilots(settings, out, offer))

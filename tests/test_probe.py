@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from simulators.modbus_meter import MeterSimulator
+from simulators.sysfs_pwm import FakePwmTree
 
 
 def config(tmp_path: Path, meter: str) -> Path:
@@ -73,3 +74,57 @@ async def test_probe_with_a_broken_configuration_exits_78(tmp_path):
     code, out, err = await probe("meter", "-c", str(path))
     assert code == 78
     assert "meter.model" in err and "sdm999" in err and "meter.host" in err and "meter.unit_ids" in err
+
+
+GPIO = """[contactor]
+driver = "gpio"
+pins = [17]
+feedback_pins = [27]
+feedback_timeout = 0.2
+[safety]
+driver = "gpio"
+rcd_pins = [22]
+estop_pin = 23
+[gpio]
+pin_factory = "mock"
+"""
+
+
+async def test_probe_gpio_shows_each_input_and_contactor(tmp_path):
+    path = config(tmp_path, 'driver = "sim"').with_name("ladda.toml")
+    path.write_text(path.read_text().replace("count = 2", "count = 1") + GPIO, encoding="utf-8")
+    code, out, err = await probe("gpio", "-c", str(path))
+    assert code == 0, out + err
+    # Mock pins idle low: the RCD (trips high) is fine; a normally-closed e-stop reads pressed.
+    assert out.splitlines() == [
+        "RCD connector 1 (GPIO22): ok",
+        "emergency stop (GPIO23): PRESSED (or its wire is cut)",
+        "contactor 1: at rest, feedback agrees",
+    ]
+
+
+async def test_probe_gpio_toggle_says_which_contactor_did_not_follow(tmp_path):
+    path = config(tmp_path, 'driver = "sim"')
+    path.write_text(path.read_text().replace("count = 2", "count = 1") + GPIO, encoding="utf-8")
+    code, out, _ = await probe("gpio", "--toggle", "-c", str(path))
+    assert code == 1
+    assert "contactor 1: FAILED: fails to close" in out and "coil GPIO17, mirror GPIO27" in out
+
+
+async def test_probe_pilot_says_how_to_enable_hardware_pwm(tmp_path):
+    path = config(tmp_path, 'driver = "sim"')
+    path.write_text(path.read_text().replace("count = 2", "count = 1")
+                    + f'[pilot]\ndriver = "ads1115"\npwm_root = "{tmp_path}/none"\n', encoding="utf-8")
+    code, out, _ = await probe("pilot", "-c", str(path))
+    assert code == 1
+    assert out.startswith("pilot 1: FAILED: ") and "dtoverlay=pwm-2chan" in out
+
+
+async def test_probe_pilot_names_the_i2c_bus_it_cannot_reach(tmp_path):
+    FakePwmTree(tmp_path / "pwm")
+    path = config(tmp_path, 'driver = "sim"')
+    path.write_text(path.read_text().replace("count = 2", "count = 1")
+                    + f'[pilot]\ndriver = "ads1115"\ni2c_bus = 29\npwm_root = "{tmp_path}/pwm"\n', encoding="utf-8")
+    code, out, _ = await probe("pilot", "-c", str(path))
+    assert code == 1
+    assert out.startswith("pilot 1: FAILED: ") and "/dev/i2c-29" in out
