@@ -37,6 +37,7 @@ from .settings.hardware import (
     GpioLockSettings,
     GpioSafetySettings,
     ModbusMeterSettings,
+    PcscReaderSettings,
 )
 
 log = structlog.get_logger(__name__)
@@ -137,6 +138,8 @@ def build_hardware(settings: Settings, state_dir: Path) -> Hardware:
         hardware.contactors = build_gpio_contactors(settings, factory)
     if settings.reader.driver == "sim":
         hardware.reader = SimCardReader(link)
+    elif settings.reader.driver == "pcsc":
+        hardware.reader = build_pcsc_reader(settings)
     if settings.lock.driver == "sim":
         hardware.locks = {n: SimLock(link, n) for n in numbers}
     elif settings.lock.driver == "gpio":
@@ -165,6 +168,15 @@ def build_adc_pilots(settings: Settings) -> dict[int, Pilot]:
                     proximity_input=proximity.get(n))
         for n, positive in _per_connector(cfg.positive_inputs).items()
     }
+
+
+def build_pcsc_reader(settings: Settings) -> CardReader:
+    from drivers.pcsc import PcscCardReader
+
+    cfg = settings.reader
+    assert isinstance(cfg, PcscReaderSettings)
+    return PcscCardReader(reader_name=cfg.name, uid_format=cfg.uid_format, poll_interval=cfg.poll_interval,
+                          debounce=cfg.debounce)
 
 
 def uses_gpio(settings: Settings) -> bool:
