@@ -142,14 +142,17 @@ class PcscCardReader:
                         state = scard.SCARD_STATE_UNAWARE
                         self._report(ok=True, info=reader, reason="")
                     state = self._watch(context, reader, state)
-                except _ServiceDown as exc:
-                    self._context = None
-                    self._release(context)
-                    context = reader = None
-                    self._lost(info="PC/SC service unavailable", reason=str(exc))
                 except _ReaderGone as exc:
                     reader = None
                     self._lost(info=str(exc), reason=str(exc))
+                except Exception as exc:  # _ServiceDown, or anything unforeseen: it must not end the thread
+                    self._context = None
+                    self._release(context)
+                    context = reader = None
+                    if isinstance(exc, _ServiceDown):
+                        self._lost(info="PC/SC service unavailable", reason=str(exc))
+                    else:
+                        self._lost(info="card reader error", reason=repr(exc))
         finally:
             self._context = None
             self._release(context)
