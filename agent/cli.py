@@ -38,6 +38,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="gpio: close and open each contactor and lock, light each LED signal")
     probe.add_argument("--offer", type=float, default=0.0, metavar="AMPERES",
                        help="pilot: offer this current (6 to 80) for 5 s while reading the state")
+    probe.add_argument("--count", type=int, default=0, help="rfid: stop after this many cards (default: Ctrl-C)")
+    probe.add_argument("--timeout", type=float, default=0.0, help="rfid: give up after this many seconds")
     probe.add_argument("-c", "--config", default=DEFAULT_CONFIG, help=f"configuration file (default {DEFAULT_CONFIG})")
 
     sessions = sub.add_parser("sessions", help="list the transactions recorded on this charger")
@@ -68,7 +70,8 @@ def main(argv: list[str] | None = None) -> int:
             return EX_CONFIG
         from .probe import run_probe
 
-        return run_probe(args.device, settings, toggle=args.toggle, offer=args.offer)
+        return run_probe(args.device, settings, toggle=args.toggle, offer=args.offer,
+                         count=args.count, timeout=args.timeout)
     return 2
 
 

@@ -57,7 +57,7 @@ async def probe_meters(meters: dict[int, EnergyMeter], out: TextIO) -> int:
 
 
 def run_probe(device: str, settings: Settings, out: TextIO = sys.stdout, *, toggle: bool = False,
-              offer: float = 0.0) -> int:
+              offer: float = 0.0, count: int = 0, timeout: float = 0.0) -> int:
     """Run one probe by name; the exit status for the command line."""
     from . import logs
 
@@ -65,6 +65,8 @@ def run_probe(device: str, settings: Settings, out: TextIO = sys.stdout, *, togg
     logs.configure("warning", "console", [])
     if device == "gpio":
         return _gpio(settings, out, toggle)
+    if device == "rfid":
+        return _rfid(settings, out, count, timeout)
     if device == "pilot":
         return _pilot(settings, out, offer)
     return _meter(settings, out)
@@ -220,3 +222,48 @@ def _pilot(settings: Settings, out: TextIO, offer: float = 0.0) -> int:
         print(f'pilot.driver is "{settings.pilot.driver}": nothing to probe on this machine', file=out)
         return PROBE_FAILED
     return asyncio.run(probe_pilots(settings, out, offer))
+
+
+async def probe_reader(settings: Settings, out: TextIO, count: int, timeout: float) -> int:
+    """Say whether the reader is there, then print each card's idTag as it is tapped,
+    until ``count`` cards (0: until interrupted) or ``timeout`` seconds (0: none)."""
+    from .hardware import build_pcsc_reader
+
+    reader = build_pcsc_reader(settings)
+    await reader.open()
+    seen = 0
+
+    async def report_faults() -> None:
+        async for fault in reader.faults():  # type: ignore[attr-defined]
+            state = f"NOT READY: {fault.info}" if fault.active else f"ready: {fault.info}"
+            print(f"reader {state}", file=out, flush=True)
+
+    async def read_cards() -> None:
+        nonlocal seen
+        async for uid in reader.cards():
+            seen += 1
+            print(f"card {uid}", file=out, flush=True)
+            if count and seen >= count:
+                return
+
+    try:
+        async with asyncio.timeout(timeout or None), asyncio.TaskGroup() as tg:
+            faults = tg.create_task(report_faults())
+            await read_cards()
+            faults.cancel()
+    except TimeoutError:
+        print(f"no {'more ' if seen else ''}cards within {timeout:g} s", file=out)
+    finally:
+        await reader.close()
+    return 0 if seen and (not count or seen >= count) else PROBE_FAILED
+
+
+def _rfid(settings: Settings, out: TextIO, count: int, timeout: float) -> int:
+    if settings.reader.driver != "pcsc":
+        print(f'reader.driver is "{settings.reader.driver}": nothing to probe on this machine', file=out)
+        return PROBE_FAILED
+    print("tap cards on the reader (Ctrl-C to stop)", file=out, flush=True)
+    try:
+        return asyncio.run(probe_reader(settings, out, count, timeout))
+    except KeyboardInterrupt:
+        return 0

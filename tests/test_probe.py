@@ -6,6 +6,8 @@ import asyncio
 import sys
 from pathlib import Path
 
+import pytest
+
 from simulators.modbus_meter import MeterSimulator
 from simulators.sysfs_pwm import FakePwmTree
 
@@ -128,3 +130,27 @@ async def test_probe_pilot_names_the_i2c_bus_it_cannot_reach(tmp_path):
     code, out, _ = await probe("pilot", "-c", str(path))
     assert code == 1
     assert out.startswith("pilot 1: FAILED: ") and "/dev/i2c-29" in out
+
+
+async def test_probe_rfid_prints_each_card_tapped_on_a_real_pcscd(tmp_path):
+    from simulators.pcscd import PcscDaemon, PcscdError
+    from simulators.virtual_card import VirtualCard
+
+    daemon = PcscDaemon()
+    try:
+        daemon.ensure()
+    except PcscdError as exc:
+        pytest.fail(f"this test needs a real pcscd with the vpcd virtual reader: {exc}", pytrace=False)
+    try:
+        path = config(tmp_path, 'driver = "sim"')
+        path.write_text(path.read_text() + '[reader]\ndriver = "pcsc"\nuid_format = "hex-reversed"\n'
+                        "poll_interval = 0.05\n", encoding="utf-8")
+        running = asyncio.create_task(probe("rfid", "--count", "1", "--timeout", "20", "-c", str(path)))
+        await asyncio.sleep(1.0)  # the probe is up and waiting for a card
+        async with VirtualCard() as card:
+            await card.tap("04A1B2C3D4E5F6")
+        code, out, err = await running
+    finally:
+        daemon.close()
+    assert code == 0, out + err
+    assert out.splitlines()[-1] == "card F6E5D4C3B2A104"
