@@ -8,6 +8,9 @@ times from /proc) driven through the simulated bench against the test CSMS:
 - time from process start to BootNotification Accepted;
 - time from a card tap to the contactor closing, for a card the agent authorizes
   locally (LocalPreAuthorize with the authorization cache);
+- time from an RCD trip to the contactor open, through the real drivers;
+- the Modbus meter read cycle per shipped model: requests and bytes per full reading
+  next to the minimum the register map allows;
 - replay after a day offline: how long the journal takes to drain on reconnect, next
   to a bare ``ocpp`` library client sending the same messages (``replay.py``).
 """
@@ -25,9 +28,14 @@ from pathlib import Path
 
 import psutil
 
+from agent import logs
 from simulators.harness import Csms, Stack
 
+from .fault_response import measure_fault_response
+from .meter_cycle import measure_read_cycle
 from .replay import replay
+
+METER_MODELS = ("sdm630", "sdm120", "sdm72d-m", "abb-b23", "em340", "iskra-wm3m4c")
 
 
 def _agent(stack: Stack) -> psutil.Process:
@@ -111,6 +119,9 @@ async def main(seconds: float, runs: int) -> None:
         drained = await replay(csms, root)
     finally:
         await csms.stop()
+    logs.configure("error", "console", [])  # the in-process measurements below log every step otherwise
+    fault = await measure_fault_response(runs * 2)
+    cycles = {model: await measure_read_cycle(model) for model in METER_MODELS}
 
     mib = 1024 * 1024
     print(f"Ladda benchmarks, {datetime.now().astimezone():%Y-%m-%d %H:%M %Z}")
@@ -138,6 +149,25 @@ async def main(seconds: float, runs: int) -> None:
     print(f"| bare ocpp library, same messages back to back | {drained.library_s:.2f} s | "
           f"{drained.messages / drained.library_s:.0f} |")
     print(f"| ratio agent / library | {drained.ratio:.2f} | |")
+    print()
+    print(f"Fault to contactor open (RCD trip, real drivers on simulated pins, {fault['trips']:.0f} trips, "
+          "20 ms input debounce included):")
+    print()
+    print("| step | median | max |")
+    print("|---|---|---|")
+    print(f"| RCD contact to coil output off | {fault['coil_median_ms']:.1f} ms | {fault['coil_max_ms']:.1f} ms |")
+    print(f"| RCD contact to mirror contact open | {fault['open_median_ms']:.1f} ms | {fault['open_max_ms']:.1f} ms |")
+    print()
+    print("Meter read cycle (the real Modbus driver against the simulator), per full reading:")
+    print()
+    print("| model | transport | requests (minimum) | bytes (minimum) | mean time |")
+    print("|---|---|---|---|---|")
+    for model, result in cycles.items():
+        for transport in ("tcp", "rtu"):
+            row = result[transport]
+            print(f"| {model} | {transport} | {row['requests']:g} ({row['min_requests']}) | "
+                  f"{row['bytes']:g} ({row['min_bytes']}) | {row['mean_ms']:.1f} ms"
+                  + (f", {row['wire_ms_9600_baud']:.0f} ms on the wire at 9600 baud |" if transport == "rtu" else " |"))
 
 
 if __name__ == "__main__":

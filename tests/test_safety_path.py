@@ -8,77 +8,18 @@ sysfs tree. A tripped RCD must open the contactor before GroundFailure is on rec
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
 
-from agent.charger import ChargerRuntime, MeterPolicy
-from agent.hardware import Hardware, NoCardReader
-from agent.journal import Journal
-from agent.ocpp16.configuration import Configuration
-from agent.store import ChargerState, Database
-from drivers.gpio import GpioContactor, GpioSafetyInputs, pin_factory
-from drivers.modbus import ModbusBus, ModbusMeter, load_meter_model
-from drivers.pilot import AdcPilot, Ads1115, I2cBus, SysfsPwm
 from drivers.protocols import PilotState
-from simulators.ads1115 import FakeAds1115, FakeSMBus, PilotFrontEnd
-from simulators.gpio_bench import GpioBench
-from simulators.modbus_meter import MeterSimulator
-from simulators.sysfs_pwm import FakePwmTree
-
-COIL, MIRROR, RCD = 17, 27, 22
-
-
-async def until(condition, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.005)
+from simulators.wired_charger import until, wired_charger
 
 
 @pytest.fixture
 async def charger(tmp_path: Path):  # type: ignore[no-untyped-def]
-    factory = pin_factory("mock")
-    bench = GpioBench(factory)
-    contactor = bench.contactor(pin=COIL, feedback_pin=MIRROR)
-    rcd = bench.rcd(RCD)
-    tree = FakePwmTree(tmp_path / "pwm")
-    ev = PilotFrontEnd(duty=lambda: tree.duty_percent(0, 0))
-    i2c = I2cBus(lambda: FakeSMBus({0x48: FakeAds1115(ev.inputs())}), "/dev/i2c-1")
-    pilot = AdcPilot(1, adc=Ads1115(i2c, 0x48), positive_input=0, negative_input=1,
-                     pwm=SysfsPwm(0, 0, tmp_path / "pwm"), poll_interval=0.01)
-    meters = MeterSimulator("sdm630", units=[1])
-    port = await meters.start_tcp()
-    hardware = Hardware(
-        meters={1: ModbusMeter(ModbusBus.tcp("127.0.0.1", port, timeout=0.3), 1, load_meter_model("sdm630"))},
-        pilots={1: pilot},
-        contactors={1: GpioContactor(1, factory=factory, pin=COIL, feedback_pin=MIRROR)},
-        reader=NoCardReader(),
-        safety=GpioSafetyInputs(factory=factory, rcd_pins={1: RCD}),
-        services=[pilot.run],
-    )
-    db = Database(tmp_path / "state")
-    db.open()
-    state = ChargerState(db)
-    journal = Journal(db)
-    runtime = ChargerRuntime(hardware=hardware, config=Configuration({}, state, 1), db=db, journal=journal,
-                             state=state, max_current=16.0, meter=MeterPolicy(poll_interval=0.2))
-    try:
-        async with asyncio.TaskGroup() as tg:
-            services = [tg.create_task(s()) for s in hardware.services]
-            await hardware.open()
-            running = tg.create_task(runtime.run())
-            await runtime.ready.wait()
-            yield runtime, journal, contactor, rcd, ev, meters
-            running.cancel()
-            for task in services:
-                task.cancel()
-    finally:
-        await hardware.close()
-        await meters.stop()
-        db.close()
-        bench.close()
-        factory.close()
+    async with wired_charger(tmp_path) as wired:
+        yield wired.runtime, wired.journal, wired.contactor, wired.rcd, wired.ev, wired.meters
 
 
 async def test_an_rcd_trip_opens_the_contactor_before_ground_failure_is_reported(charger):
