@@ -1,11 +1,12 @@
 """The bench: simulated charger hardware and EVs, driven from two sides.
 
 The agent reaches the hardware through its sim drivers over the *hardware socket*
-(JSON lines, see docs/control-channel.md); a person, the demo or a test harness
-plays the EV, the card holder and the network through the *control channel*.
-:class:`Bench` holds the state and the rules, :class:`HardwareServer` is only the
-socket in front of it, so wire-level simulators (Modbus, PC/SC) can replace that
-socket later without touching the physics in :mod:`simulators.ev`.
+(JSON lines, see docs/control-channel.md) and, for the energy meters, through its real
+Modbus driver against the bench's :class:`~simulators.modbus_meter.MeterSimulator`;
+a person, the demo or a test harness plays the EV, the card holder and the network
+through the *control channel*. :class:`Bench` holds the state and the rules and feeds
+the EV model's values into the Modbus units; :class:`HardwareServer` is only the socket
+in front of it, so the physics in :mod:`simulators.ev` never depends on a wire.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from drivers.protocols import PilotState
 from simulators.control import MAX_LINE, CommandTable, ControlError
 from simulators.ev import ERROR_STATES, EvConnector
 from simulators.link_proxy import LinkProxy
+from simulators.modbus_meter import MeterSimulator
 
 log = structlog.get_logger(__name__)
 
@@ -37,6 +39,7 @@ Clock = Callable[[], float]
 STATUS_FIELDS = (
     "connector", "plugged", "ev_max_current", "paused", "pilot", "offer_a",
     "contactor_closed", "current_a", "power_w", "energy_wh", "locked", "lock_jammed",
+    "meter_silent", "meter_stale", "meter_requests",
 )  # fmt: skip
 BENCH_FIELDS = ("link", "link_accepted", "agent_connected")
 COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
@@ -75,16 +78,22 @@ class Bench:
         voltage: float = 230.0,
         initial_energy_wh: float = 0.0,
         proxy: LinkProxy | None = None,
+        meters: MeterSimulator | None = None,
         clock: Clock = time.monotonic,
         wall_clock: Clock = time.time,
     ) -> None:
         if connectors < 1:
             raise ValueError(f"a bench needs at least one connector, not {connectors}")
         self.silent_meters: set[int] = set()  # meters that stopped answering (fault injection)
+        # Meters whose registers froze (fault injection): the reading the JSON socket repeats.
+        self.stale_meters: dict[int, dict[str, Any]] = {}
         self.evs = {
             n: EvConnector(phases=phases, voltage=voltage, energy_wh=initial_energy_wh)
             for n in range(1, connectors + 1)
         }
+        if meters is not None:
+            check_meters(meters, connectors, phases)
+        self.meters = meters
         self.proxy = proxy
         self._clock = clock
         self._wall_clock = wall_clock
@@ -93,6 +102,7 @@ class Bench:
         self._changed = asyncio.Event()
         self._stopping = False
         self._waiters = 0
+        self._drive_meters()  # the units show the EV model from their very first request
 
     # -- plumbing ---------------------------------------------------------------------
 
@@ -102,13 +112,35 @@ class Bench:
         return self.evs[number]
 
     def _now(self) -> float:
+        """Integrate every meter up to now and show the result on the Modbus units."""
         now = self._clock()
         for ev in self.evs.values():
             ev.advance(now)
+        self._drive_meters()
         return now
 
+    def _drive_meters(self) -> None:
+        """Copy the EV model's reading into each connector's Modbus unit (unit id = connector).
+
+        A meter with more phases than the connector uses (a single-phase EV behind a
+        three-phase meter) reads the supply's voltage and no current on the others.
+        """
+        if self.meters is None:
+            return
+        wall = self._wall_clock()
+        for n, ev in self.evs.items():
+            reading = ev.reading(wall)
+            values = self.meters[n].values
+            idle = self.meters[n].model.phases - ev.phases
+            values.energy_wh = reading.energy_wh
+            values.power_w = reading.power_w
+            values.currents = [*reading.current_a, *[0.0] * idle]
+            values.voltages = [*reading.voltage_v, *[ev.voltage] * idle]
+
     def _settle(self) -> None:
-        """After any change: tell agents about pilot changes and wake the waiters."""
+        """After any change: show it on the meters, tell agents about pilot changes and
+        wake the waiters."""
+        self._drive_meters()
         for n, ev in self.evs.items():
             if ev.pilot is not self._pilots[n]:
                 self._pilots[n] = ev.pilot
@@ -159,11 +191,17 @@ class Bench:
         self._settle()
 
     def read_meter(self, connector: Any) -> dict[str, Any] | None:
-        """The meter's registers, or None when the meter is silent (fault injected)."""
+        """The meter's registers as the JSON socket serves them: None when the meter is
+        silent, the reading frozen at the fault while it is stale (fault injection)."""
         ev = self.connector(connector)
-        if int(connector) in self.silent_meters:
+        if connector in self.silent_meters:
             return None
+        if connector in self.stale_meters:
+            return self.stale_meters[connector]
         self._now()
+        return self._reading(ev)
+
+    def _reading(self, ev: EvConnector) -> dict[str, Any]:
         reading = ev.reading(self._wall_clock())
         return {
             "timestamp": reading.timestamp,
@@ -190,10 +228,29 @@ class Bench:
         return ev.drive_lock(locked)
 
     def silence_meter(self, connector: Any, silent: Any) -> None:
+        """The meter stops answering at all (no power, broken bus); its register keeps counting."""
         self.connector(connector)
         if not isinstance(silent, bool):
             raise ValueError(f"silent must be true or false, not {silent!r}")
-        (self.silent_meters.add if silent else self.silent_meters.discard)(int(connector))
+        (self.silent_meters.add if silent else self.silent_meters.discard)(connector)
+        if self.meters is not None:
+            self.meters[connector].silent = silent
+        self._settle()
+
+    def freeze_meter(self, connector: Any, stale: Any) -> None:
+        """The meter keeps answering with the very same registers (hung firmware), on the
+        Modbus line and on the JSON socket alike; unfrozen, it shows the live register."""
+        ev = self.connector(connector)
+        if not isinstance(stale, bool):
+            raise ValueError(f"stale must be true or false, not {stale!r}")
+        if stale and connector not in self.stale_meters:
+            self._now()
+            self.stale_meters[connector] = self._reading(ev)
+        elif not stale:
+            self.stale_meters.pop(connector, None)
+        if self.meters is not None:
+            self.meters[connector].stale = stale
+        self._settle()
 
     def set_lock(self, connector: Any, locked: Any) -> None:
         """Put the lock where a person (or a power cut) left it, whatever the agent said."""
@@ -266,7 +323,7 @@ class Bench:
     def status(self) -> dict[str, Any]:
         self._now()
         return {
-            "connectors": [self._connector_status(n, ev) for n, ev in self.evs.items()],
+            "connectors": [self._connector_status(n, ev) | self._meter_status(n) for n, ev in self.evs.items()],
             "link": None if self.proxy is None else self.proxy.state,
             "link_accepted": None if self.proxy is None else self.proxy.accepted,
             "agent_connected": bool(self._agents),
@@ -287,6 +344,13 @@ class Bench:
             "energy_wh": round(ev.energy_wh, 3),
             "locked": ev.locked,
             "lock_jammed": ev.lock_jammed,
+        }
+
+    def _meter_status(self, n: int) -> dict[str, Any]:
+        return {
+            "meter_silent": n in self.silent_meters,
+            "meter_stale": n in self.stale_meters,
+            "meter_requests": 0 if self.meters is None else self.meters[n].requests,
         }
 
     def _field(self, connector: Any, field: Any) -> Any:
@@ -365,6 +429,9 @@ class Bench:
         async def meter_silent(connector: Any, silent: Any = True) -> None:
             self.silence_meter(connector, silent)
 
+        async def meter_stale(connector: Any, stale: Any = True) -> None:
+            self.freeze_meter(connector, stale)
+
         async def status() -> dict[str, Any]:
             return self.status()
 
@@ -374,9 +441,21 @@ class Bench:
             return {"value": await self.wait_for(field, value, connector, timeout, op)}
 
         for func in (plug, unplug, pause, resume, tap, link, pilot_error, pilot_clear, lock_jam, lock_set,
-                     meter_silent, status, wait_for):
+                     meter_silent, meter_stale, status, wait_for):
             table.add(func.__name__, func)
         return table
+
+
+def check_meters(meters: MeterSimulator, connectors: int, phases: int) -> None:
+    """One unit per connector, numbered like the connectors, each measuring every phase used."""
+    wanted = set(range(1, connectors + 1))
+    if set(meters.units) != wanted:
+        raise ValueError(f"the meters have unit ids {sorted(meters.units)}; a bench with {connectors} "
+                         f"connector(s) needs exactly {sorted(wanted)} (unit id = connector)")
+    for unit in meters.units.values():
+        if unit.model.phases < phases:
+            raise ValueError(f"meter model {unit.model.key} measures {unit.model.phases} phase(s); "
+                             f"connectors with {phases} phases need a {phases}-phase meter")
 
 
 class HardwareServer:

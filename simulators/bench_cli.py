@@ -15,9 +15,11 @@ from typing import TypeVar
 
 import structlog
 
+from drivers.modbus.registers import MeterModelError
 from simulators import control
-from simulators.bench import Bench, HardwareServer
+from simulators.bench import Bench, HardwareServer, check_meters
 from simulators.link_proxy import LinkProxy, parse_address
+from simulators.modbus_meter import MeterSimulator, PtyPair
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -66,10 +68,27 @@ def build_parser() -> argparse.ArgumentParser:
         help="the backend (CSMS) the link proxy forwards to",
     )
     parser.add_argument(
+        "--meter-model", default="sdm630", metavar="NAME",
+        help="meter model of every connector's Modbus meter: a name in config/meters/ or a model file "
+        "(default sdm630)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--meter-transport", choices=("tcp", "rtu"), default="tcp",
+        help="serve the meters over Modbus TCP (default) or RTU on a pseudo-terminal pair",
+    )  # fmt: skip
+    parser.add_argument(
+        "--meter-listen", type=_address, default=("127.0.0.1", 0), metavar="HOST:PORT",
+        help="where the Modbus TCP meters listen (default 127.0.0.1:0, any free port)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--meter-pty", type=Path, metavar="PATH",
+        help="rtu: the agent's end of the serial line (default meter-tty next to the control socket)",
+    )  # fmt: skip
+    parser.add_argument(
         "--ready-file",
         type=Path,
         metavar="PATH",
-        help='once listening, write {"pid": ..., "link_port": ...} here',
+        help='once listening, write {"pid": ..., "link_port": ..., "meter": {...}} here',
     )
     parser.add_argument(
         "--tick", type=_positive, default=0.2, help="physics integration step in s (default 0.2)"
@@ -91,7 +110,41 @@ async def _listen(what: str, start: Awaitable[T]) -> T:
         raise OSError(exc.errno, f"cannot listen on the {what}: {exc.strerror or exc}") from exc
 
 
-async def run(opts: argparse.Namespace) -> int:
+#: The RTU line's settings: what a meter ships with; parity N because pseudo-terminals
+#: here do not carry parity.
+RTU_LINE = {"baudrate": 9600, "parity": "N", "stopbits": 1}
+
+
+def meter_model_reference(model: str) -> str:
+    """A model name as it is; a model file as an absolute path, so the ready file's
+    reader (another process, another directory) finds the same file."""
+    path = Path(model)
+    if path.suffix == ".toml" or path.parent != Path("."):
+        return str(path.resolve())
+    return model
+
+
+async def _serve_meters(meters: MeterSimulator, opts: argparse.Namespace,
+                        stack: contextlib.AsyncExitStack) -> dict[str, object]:
+    """Start the Modbus server; returns how the agent reaches it (the ready file's "meter")."""
+    about: dict[str, object] = {"model": meter_model_reference(opts.meter_model), "unit_ids": sorted(meters.units)}
+    if opts.meter_transport == "tcp":
+        stack.push_async_callback(meters.stop)
+        host, port = opts.meter_listen
+        port = await _listen(f"Modbus TCP meters on {host}:{port}", meters.start_tcp(host, port))
+        return {"transport": "tcp", "host": host, "port": port, **about}
+    agent_end = opts.meter_pty or Path(opts.control).resolve().parent / "meter-tty"
+    pair = PtyPair(agent_end.with_name(agent_end.name + ".bench"), agent_end)
+    try:
+        bench_end, agent_end_path = await stack.enter_async_context(pair)
+    except RuntimeError as exc:
+        raise OSError(f"cannot make the meters' serial line at {agent_end}: {exc}") from exc
+    stack.push_async_callback(meters.stop)  # before the line goes
+    await _listen(f"Modbus RTU meters on {bench_end}", meters.start_rtu(bench_end, **RTU_LINE))
+    return {"transport": "rtu", "port": agent_end_path, **RTU_LINE, **about}
+
+
+async def run(opts: argparse.Namespace, meters: MeterSimulator) -> int:
     proxy = LinkProxy(opts.link_listen, opts.link_upstream) if opts.link_listen else None
     bench = Bench(
         opts.connectors,
@@ -99,6 +152,7 @@ async def run(opts: argparse.Namespace) -> int:
         voltage=opts.voltage,
         initial_energy_wh=opts.initial_energy_wh,
         proxy=proxy,
+        meters=meters,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -107,6 +161,7 @@ async def run(opts: argparse.Namespace) -> int:
 
     hardware = HardwareServer(bench, opts.hardware_socket)
     control_server: asyncio.AbstractServer | None = None
+    wire = contextlib.AsyncExitStack()
     try:
         await _listen(f"hardware socket {opts.hardware_socket}", hardware.start())
         control_server = await _listen(
@@ -114,9 +169,11 @@ async def run(opts: argparse.Namespace) -> int:
         )
         if proxy is not None:
             await _listen(f"link proxy on {opts.link_listen[0]}:{opts.link_listen[1]}", proxy.start())
+        meter = await _serve_meters(meters, opts, wire)
         if opts.ready_file is not None:
             _write_atomically(
-                opts.ready_file, {"pid": os.getpid(), "link_port": proxy.port if proxy else None}
+                opts.ready_file,
+                {"pid": os.getpid(), "link_port": proxy.port if proxy else None, "meter": meter},
             )
         log.info(
             "bench ready",
@@ -124,6 +181,7 @@ async def run(opts: argparse.Namespace) -> int:
             hardware_socket=opts.hardware_socket,
             control=opts.control,
             link_port=proxy.port if proxy else None,
+            meter=meter,
         )
         async with asyncio.TaskGroup() as tg:
             physics = tg.create_task(bench.run(opts.tick))
@@ -141,6 +199,7 @@ async def run(opts: argparse.Namespace) -> int:
         await hardware.close()
         if proxy is not None:
             await proxy.close()
+        await wire.aclose()
     log.info("bench stopped")
     return 0
 
@@ -155,7 +214,12 @@ def main(argv: list[str] | None = None) -> int:
     if opts.initial_energy_wh < 0:
         parser.error("--initial-energy-wh must not be negative")
     try:
-        return asyncio.run(run(opts))
+        meters = MeterSimulator(opts.meter_model, units=range(1, opts.connectors + 1))
+        check_meters(meters, opts.connectors, opts.phases)
+    except (MeterModelError, ValueError) as exc:
+        parser.error(f"--meter-model: {exc}")
+    try:
+        return asyncio.run(run(opts, meters))
     except OSError as exc:
         print(f"ladda-sim bench: {exc.strerror or exc}", file=sys.stderr)
         return 1

@@ -1,6 +1,7 @@
 """``ladda demo``: the whole stack on simulated hardware, one scenario, what the backend saw.
 
-Starts the test CSMS, the bench and the agent as separate processes, plays the
+Starts the test CSMS, the bench and the agent as separate processes (the agent reads
+the bench's meters with its real Modbus driver, over TCP), plays the
 scenario through the bench's control channel, waits until every transaction the
 agent started has been stopped at the backend, then prints the backend's transaction
 ledger and the status sequence of each connector.
@@ -147,7 +148,9 @@ async def _demo(scenario: Scenario, workdir: Path) -> int:
         await csms.start()
         await stack.start()
         player = Player(stack)
-        player.say(f"test CSMS on 127.0.0.1:{csms.port}; bench and agent started; waiting for boot")
+        meter = stack.meter_info
+        player.say(f"test CSMS on 127.0.0.1:{csms.port}; bench (Modbus TCP meters, {meter['model']}, on "
+                   f"{meter['host']}:{meter['port']}) and agent started; waiting for boot")
         await stack.wait_booted()
         player.say("agent booted (BootNotification Accepted)")
         await player.play(scenario)

@@ -2,8 +2,10 @@
 
 Used by ``ladda demo`` and by the end-to-end tests, so both exercise exactly what a
 user runs: the agent process talks over a real websocket (through the bench's link
-proxy, so the link can be cut) to a real CSMS process, and drives simulated hardware
-through the bench's socket. Each process logs to its own file in the work directory.
+proxy, so the link can be cut) to a real CSMS process, reads the bench's meters with its
+real Modbus driver (TCP by default, RTU over a pseudo-terminal on request), and drives
+the rest of the simulated hardware through the bench's socket. Each process logs to its
+own file in the work directory.
 """
 
 from __future__ import annotations
@@ -22,6 +24,11 @@ from typing import Any
 from .control import ControlClient
 
 READY_TIMEOUT_S = 20.0
+#: How a stack's agent reads its meters: the Modbus driver over TCP or RTU, or the sim driver.
+METER_KINDS = ("tcp", "rtu", "sim")
+#: ``[meter]`` timings for tests: the runtime's polling and failure bounds, and a reply
+#: timeout short enough that a silent meter costs a poll little.
+TEST_METER_TIMINGS: dict[str, Any] = {"poll_interval": 1.0, "fault_after": 5.0, "timeout": 0.3}
 
 
 class HarnessError(Exception):
@@ -157,10 +164,18 @@ class Stack:
     clock: str = "auto"  # [system] clock
     backend: dict[str, Any] = field(default_factory=dict)  # more [backend] keys (security profile, files)
     scheme: str = ""  # of backend.url: "" follows the CSMS (wss:// when it serves TLS)
+    meter: str = "tcp"  # one of METER_KINDS
+    meter_model: str = "sdm630"  # the bench's Modbus meters (ignored by the sim driver)
+    meter_settings: dict[str, Any] = field(default_factory=dict)  # [meter] keys over TEST_METER_TIMINGS
     bench_process: Process | None = None
     agent_process: Process | None = None
     bench: ControlClient | None = None
     link_port: int = 0
+    meter_info: dict[str, Any] = field(default_factory=dict)  # the bench ready file's "meter"
+
+    def __post_init__(self) -> None:
+        if self.meter not in METER_KINDS:
+            raise ValueError(f"meter must be one of {', '.join(METER_KINDS)}, not {self.meter!r}")
 
     @property
     def state_dir(self) -> Path:
@@ -191,13 +206,32 @@ class Stack:
                 "--link-listen", "127.0.0.1:0",
                 "--link-upstream", f"127.0.0.1:{self.csms.port}",
                 "--ready-file", str(ready),
+                "--meter-model", self.meter_model,
+                "--meter-transport", "rtu" if self.meter == "rtu" else "tcp",
             ),
             self.workdir / "bench.log",
         )
         await self.bench_process.start()
         info = await self.bench_process.wait_ready_file(ready)
         self.link_port = int(info["link_port"])
+        self.meter_info = dict(info["meter"])
         self.bench = ControlClient(control)
+
+    def meter_section(self) -> list[str]:
+        """``[meter]``: the Modbus driver pointed at the bench's meters, or the sim driver."""
+        if self.meter == "sim":
+            keys: dict[str, Any] = {"driver": "sim"}
+        else:
+            info = self.meter_info
+            keys = {"driver": "modbus", "model": info["model"], "transport": info["transport"],
+                    "unit_ids": info["unit_ids"]}
+            if info["transport"] == "tcp":
+                keys |= {"host": info["host"], "tcp_port": info["port"]}
+            else:
+                keys |= {k: info[k] for k in ("port", "baudrate", "parity", "stopbits")}
+        timings = {k: v for k, v in TEST_METER_TIMINGS.items() if keys["driver"] == "modbus" or k != "timeout"}
+        keys |= timings | self.meter_settings
+        return ["[meter]", *(f"{key} = {json.dumps(value)}" for key, value in keys.items())]
 
     def write_config(self) -> None:
         lines = [
@@ -214,6 +248,7 @@ class Stack:
             "[connectors]",
             f"count = {self.connectors}",
             f"max_current = {self.max_current}",
+            *self.meter_section(),
             "[lock]",
             f'driver = "{"sim" if self.lock else "none"}"',
             "[state]",

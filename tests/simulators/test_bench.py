@@ -6,7 +6,9 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import shutil
+import subprocess
 import sys
 import tempfile
 from collections.abc import AsyncIterator, Iterator
@@ -15,9 +17,13 @@ from typing import Any
 
 import pytest
 
-from drivers.protocols import PilotState
+from agent.settings import load_settings
+from drivers.modbus import ModbusBus, ModbusMeter, load_meter_model
+from drivers.protocols import DeviceError, PilotState
 from simulators.control import ControlClient, ControlError
 from simulators.ev import EvConnector
+from simulators.harness import Csms, Stack
+from tests.conformance.helpers import last_seq, plug_and_charge, wait_energy, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -470,3 +476,217 @@ async def test_power_is_cut_when_the_last_agent_disconnects() -> None:
             await first.close()
             await second.close()
             await ctl.close()
+
+
+# -- the meters over real Modbus ---------------------------------------------------------
+
+
+def meter_info(bench: BenchProcess) -> dict[str, Any]:
+    info: dict[str, Any] = json.loads(bench.ready.read_text())["meter"]
+    return info
+
+
+@contextlib.asynccontextmanager
+async def modbus_meters(bus: ModbusBus, info: dict[str, Any]) -> AsyncIterator[dict[int, ModbusMeter]]:
+    """The agent's Modbus driver, one meter per unit id the bench announced."""
+    model = load_meter_model(info["model"])
+    meters = {unit: ModbusMeter(bus, unit, model) for unit in info["unit_ids"]}
+    try:
+        for meter in meters.values():
+            await meter.open()
+        yield meters
+    finally:
+        for meter in meters.values():
+            await meter.close()
+
+
+def tcp_bus(info: dict[str, Any]) -> ModbusBus:
+    assert (info["transport"], info["host"]) == ("tcp", "127.0.0.1")
+    return ModbusBus.tcp(info["host"], info["port"], timeout=0.3)
+
+
+async def energy(ctl: ControlClient, n: int) -> float:
+    return float((await connector_status(ctl, n))["energy_wh"])
+
+
+async def test_modbus_meters_read_what_the_ev_model_delivers() -> None:
+    async with running_bench("--connectors", "2", "--tick", "0.05", "--initial-energy-wh", "1500") as bench:
+        info = meter_info(bench)
+        assert (info["model"], info["unit_ids"]) == ("sdm630", [1, 2])
+        ctl = ControlClient(bench.control)
+        agent = await RawAgent.connect(bench.hardware)
+        try:
+            async with modbus_meters(tcp_bus(info), info) as meters:
+                idle = await meters[1].read()
+                assert (idle.energy_wh, idle.power_w, idle.current_a) == (1500, 0, (0, 0, 0))
+                assert all(228 <= v <= 232 for v in idle.voltage_v) and len(idle.voltage_v) == 3
+
+                await ctl.request("plug", connector=1, max_current=16)
+                await agent.request("offer", connector=1, current_a=20.0)
+                await agent.request("contactor", connector=1, closed=True)
+                await ctl.request("wait_for", connector=1, field="energy_wh", value=1500.5, op="ge", timeout=5)
+                before = await energy(ctl, 1)
+                charging = await meters[1].read()
+                after = await energy(ctl, 1)
+                assert charging.power_w == 16 * 230 * 3
+                assert charging.current_a == (16.0, 16.0, 16.0)
+                # The register the agent reads is the bench's own, to the meter's float32 precision.
+                assert before - 0.01 <= charging.energy_wh <= after + 0.01
+                other = await meters[2].read()
+                assert (other.energy_wh, other.power_w) == (1500, 0)
+
+                await agent.request("contactor", connector=1, closed=False)
+                stopped = await meters[1].read()  # an open contactor shows at once, not a tick later
+                assert (stopped.power_w, stopped.current_a) == (0, (0, 0, 0))
+                assert (await connector_status(ctl, 1))["meter_requests"] >= 4
+        finally:
+            await agent.close()
+            await ctl.close()
+
+
+async def test_silent_and_stale_meters_at_the_wire_and_on_the_hardware_socket() -> None:
+    async with running_bench("--connectors", "2", "--tick", "0.05") as bench:
+        info = meter_info(bench)
+        ctl = ControlClient(bench.control)
+        agent = await RawAgent.connect(bench.hardware)
+        try:
+            async with modbus_meters(tcp_bus(info), info) as meters:
+                await ctl.request("meter_silent", connector=1, silent=True)
+                with pytest.raises(DeviceError, match="unit 1 .*no reply within 0.3 s"):
+                    await meters[1].read()
+                assert (await meters[2].read()).energy_wh == 0  # the other meter on the line still answers
+                assert (await connector_status(ctl, 1))["meter_silent"] is True
+                with pytest.raises(TimeoutError):  # the JSON socket's read_meter gets no reply either
+                    await asyncio.wait_for(agent.request("read_meter", connector=1), 0.5)
+                await agent.close()
+                agent = await RawAgent.connect(bench.hardware)
+                await ctl.request("meter_silent", connector=1, silent=False)
+                assert (await meters[1].read()).energy_wh == 0
+
+                # Stale: the very same frame, whatever the EV does, so the reading's age grows.
+                first = await meters[2].read()
+                json_first = (await agent.request("read_meter", connector=2))["reading"]
+                await ctl.request("meter_stale", connector=2, stale=True)
+                frozen = await meters[2].read()
+                await ctl.request("plug", connector=2, max_current=16)
+                await agent.request("offer", connector=2, current_a=16.0)
+                await agent.request("contactor", connector=2, closed=True)
+                await ctl.request("wait_for", connector=2, field="energy_wh", value=0.2, op="ge", timeout=5)
+                again = await meters[2].read()
+                assert again == frozen and again.timestamp == frozen.timestamp and again.power_w == 0
+                assert frozen.timestamp >= first.timestamp
+                json_frozen = (await agent.request("read_meter", connector=2))["reading"]
+                assert json_frozen == (await agent.request("read_meter", connector=2))["reading"]
+                assert json_frozen["power_w"] == 0 and json_frozen["timestamp"] >= json_first["timestamp"]
+                assert (await connector_status(ctl, 2))["meter_stale"] is True
+
+                await ctl.request("meter_stale", connector=2, stale=False)
+                live = await meters[2].read()
+                assert live.timestamp > frozen.timestamp and live.power_w == 16 * 230 * 3 and live.energy_wh > 0
+                json_live = (await agent.request("read_meter", connector=2))["reading"]
+                assert json_live["timestamp"] > json_frozen["timestamp"] and json_live["energy_wh"] > 0
+        finally:
+            await agent.close()
+            await ctl.close()
+
+
+async def test_rtu_meters_on_a_pty_with_a_single_phase_supply() -> None:
+    with socket_dir() as directory:
+        tty = directory / "meter-line"
+        bench = BenchProcess(directory, "--meter-transport", "rtu", "--meter-pty", str(tty), "--phases", "1",
+                             "--initial-energy-wh", "42000")
+        await bench.start()
+        try:
+            info = meter_info(bench)
+            assert info == {"transport": "rtu", "port": str(tty), "baudrate": 9600, "parity": "N", "stopbits": 1,
+                            "model": "sdm630", "unit_ids": [1]}
+            bus = ModbusBus.serial(info["port"], baudrate=info["baudrate"], parity=info["parity"],
+                                   stopbits=info["stopbits"], timeout=0.3)
+            agent = await RawAgent.connect(bench.hardware)
+            ctl = ControlClient(bench.control)
+            try:
+                async with modbus_meters(bus, info) as meters:
+                    idle = await meters[1].read()
+                    await ctl.request("plug", connector=1, max_current=16)
+                    await agent.request("offer", connector=1, current_a=32.0)
+                    await agent.request("contactor", connector=1, closed=True)
+                    charging = await meters[1].read()
+            finally:
+                await agent.close()
+                await ctl.close()
+            assert (idle.energy_wh, idle.current_a) == (42000, (0, 0, 0))
+            # A single-phase EV behind a three-phase meter: current on L1 only, the supply on all three.
+            assert (charging.current_a, charging.power_w) == ((16, 0, 0), 16 * 230)
+            assert len(charging.voltage_v) == 3 and all(228 <= v <= 232 for v in charging.voltage_v)
+        finally:
+            assert await bench.stop() == 0
+        assert not tty.exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--meter-model", "nosuch"], "--meter-model: .*unknown meter model 'nosuch'"),
+        (["--meter-model", "sdm120"], "sdm120 measures 1 phase.*3-phase meter"),
+        (["--meter-transport", "modbus"], "invalid choice: 'modbus'"),
+    ],
+)
+def test_bad_meter_flags_exit_2_with_a_reason(args: list[str], message: str) -> None:
+    with socket_dir() as directory:
+        done = subprocess.run(
+            [sys.executable, "-m", "simulators.bench_cli", "--hardware-socket", str(directory / "hw.sock"),
+             "--control", str(directory / "ctl.sock"), *args],
+            cwd=REPO, capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+    assert done.returncode == 2
+    assert re.search(message, done.stderr), done.stderr
+
+
+# -- the harness's agent configuration ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "ready", "expected"),
+    [
+        ("tcp", {"transport": "tcp", "host": "127.0.0.1", "port": 40123, "model": "sdm630", "unit_ids": [1, 2]},
+         {"driver": "modbus", "transport": "tcp", "host": "127.0.0.1", "tcp_port": 40123, "unit_ids": (1, 2),
+          "model": "sdm630", "timeout": 0.3}),
+        ("rtu", {"transport": "rtu", "port": "/tmp/w/meter-tty", "baudrate": 9600, "parity": "N", "stopbits": 1,
+                 "model": "em340", "unit_ids": [1, 2]},
+         {"driver": "modbus", "transport": "rtu", "port": "/tmp/w/meter-tty", "baudrate": 9600, "parity": "N",
+          "model": "em340", "unit_ids": (1, 2)}),
+        ("sim", {"transport": "tcp", "host": "127.0.0.1", "port": 40123, "model": "sdm630", "unit_ids": [1, 2]},
+         {"driver": "sim"}),
+    ],
+)  # fmt: skip
+def test_harness_writes_a_meter_section_the_agent_accepts(
+    tmp_path: Path, kind: str, ready: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    stack = Stack(tmp_path, Csms(tmp_path, port=9000), connectors=2, meter=kind,
+                  meter_settings={"fault_after": 3.0}, link_port=40000, meter_info=ready)
+    stack.write_config()
+    meter = load_settings(stack.config_path).meter
+    assert {key: getattr(meter, key) for key in expected} == expected
+    assert (meter.poll_interval, meter.fault_after) == (1.0, 3.0)
+
+
+def test_harness_refuses_an_unknown_meter_kind(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="meter must be one of tcp, rtu, sim, not 'modbus'"):
+        Stack(tmp_path, Csms(tmp_path), meter="modbus")
+
+
+async def test_an_agent_bills_what_it_read_over_an_rtu_meter_line(charger: Any) -> None:
+    stack = await charger(meter="rtu")
+    assert stack.meter_info["transport"] == "rtu"
+    await plug_and_charge(stack)
+    delivered = await wait_energy(stack, 1, 5.0)
+    since = await last_seq(stack)
+    await stack.bench_request("tap", uid="04A1B2C3")
+    stop = (await wait_for(stack, "StopTransaction", since=since))[0]
+    await stack.bench_request("wait_for", connector=1, field="contactor_closed", value=False, timeout=5)
+    status = (await stack.bench_request("status"))["connectors"][0]
+    assert status["meter_requests"] >= 3  # the agent read the meter over the serial line
+    # Billed from the register read at the stop: what was delivered by then (the bench's
+    # units follow the EV model a tick behind at most), never more than the bench counted.
+    tick_wh = 32 * 230 * 3 * 0.2 / 3600
+    assert delivered - tick_wh - 1 <= stop["meterStop"] <= status["energy_wh"] + 1, (stop, status)
