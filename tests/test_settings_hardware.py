@@ -69,3 +69,11 @@ def test_a_key_of_another_driver_names_the_driver_it_belongs_to():
     assert errors_of('[reader]\ndriver = "none"\nuid_format = "hex"\n') == [
         'reader.uid_format: not a key of driver "none"; it belongs to driver "pcsc" (known keys now: driver)'
     ]
+
+
+def test_the_bench_configuration_in_the_readme_loads():
+    from agent.settings import load_settings
+
+    s = load_settings(Path(__file__).resolve().parents[1] / "config" / "bench.toml")
+    assert isinstance(s.meter, ModbusMeterSettings) and (s.meter.host, s.meter.tcp_port) == ("127.0.0.1", 5020)
+    assert s.backend.url == "ws://127.0.0.1:9001/ocpp"
