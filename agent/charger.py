@@ -120,6 +120,8 @@ class StatusEntry:
     status: str
     error_code: str
     timestamp: str
+    info: str = ""
+    vendor_error_code: str = ""
 
 
 class RestartRequested(Exception):
@@ -397,11 +399,13 @@ class ChargerRuntime:
         elif isinstance(item, StopTransaction):
             await self._journal_stop(item)
         elif isinstance(item, ReportStatus):
-            entry = StatusEntry(item.connector, item.status.value, item.error_code, utc_now())
+            info, vendor = self.safety.details(item.connector, item.error_code)
+            entry = StatusEntry(item.connector, item.status.value, item.error_code, utc_now(), info, vendor)
             self.statuses[item.connector] = entry
             log.info("status", connector=item.connector, status=entry.status, error_code=entry.error_code)
             await self._show(item.connector, signal_for(entry.status))
-            await self.db.run(self.journal.record_status, entry.connector, entry.status, entry.error_code, entry.timestamp)
+            await self.db.run(self.journal.record_status, entry.connector, entry.status, entry.error_code,
+                              entry.timestamp, entry.info, entry.vendor_error_code)
             self.uplink.wake()
         elif isinstance(item, ListConflict):
             current = self.statuses.get(0)

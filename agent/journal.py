@@ -212,8 +212,14 @@ class Journal:
             (energy_wh, timestamp, local_tx, energy_wh),
         )
 
-    def record_status(self, connector: int, status: str, error_code: str, timestamp: str) -> None:
-        body = {"connector": connector, "status": status, "error_code": error_code, "timestamp": timestamp}
+    def record_status(self, connector: int, status: str, error_code: str, timestamp: str, info: str = "",
+                      vendor_error_code: str = "") -> None:
+        body: dict[str, object] = {"connector": connector, "status": status, "error_code": error_code,
+                                   "timestamp": timestamp}
+        if info:
+            body["info"] = info
+        if vendor_error_code:
+            body["vendor_error_code"] = vendor_error_code
         self.db.transaction(lambda conn: _queue(conn, STATUS, None, body))
 
     # delivering ---------------------------------------------------------

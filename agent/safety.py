@@ -38,12 +38,19 @@ class SafetyPath:
         self.held: set[int] = set()
         #: Seconds from the last fault's arrival to its contactors commanded open (for ``make bench``).
         self.last_open_s: float | None = None
+        #: (connector, error code) -> (info, vendorErrorCode) of the active faults, for StatusNotification.
+        self._details: dict[tuple[int, str], tuple[str, str]] = {}
+
+    def details(self, connector: int, code: str) -> tuple[str, str]:
+        """StatusNotification's info and vendorErrorCode for a connector reported with ``code``
+        (a charger-wide fault's details show on every connector it faults)."""
+        return self._details.get((connector, code)) or self._details.get((0, code)) or ("", "")
 
     def targets(self, connector: int) -> list[int]:
         """The connectors a fault concerns: all of them for connector 0."""
         return sorted(self.contactors) if connector == 0 else [connector] if connector in self.contactors else []
 
-    async def raise_fault(self, connector: int, code: str, why: str = "") -> None:
+    async def raise_fault(self, connector: int, code: str, info: str = "", vendor_error_code: str = "") -> None:
         """Open the contactors the fault concerns, then report it."""
         targets = self.targets(connector)
         began = time.perf_counter()
@@ -51,7 +58,9 @@ class SafetyPath:
         try:
             failed = await self._open_all(targets)
             self.last_open_s = time.perf_counter() - began
-            log.error("fault", connector=connector, error_code=code, info=why, contactors_opened=targets)
+            log.error("fault", connector=connector, error_code=code, info=info, vendor_error_code=vendor_error_code,
+                      contactors_opened=targets)
+            self._details[(connector, code)] = (info[:50], vendor_error_code[:50])
             self.feed(FaultRaised(connector, code))
             for n in failed:
                 self.feed(FaultRaised(n, SWITCH_FAILURE))
@@ -60,12 +69,12 @@ class SafetyPath:
 
     def clear_fault(self, connector: int, code: str) -> None:
         log.info("fault cleared", connector=connector, error_code=code)
+        self._details.pop((connector, code), None)
         self.feed(FaultCleared(connector, code))
 
     async def on_fault(self, fault: Fault) -> None:
         if fault.active:
-            why = " ".join(part for part in (fault.vendor_error_code, fault.info) if part)
-            await self.raise_fault(fault.connector, fault.error_code, why)
+            await self.raise_fault(fault.connector, fault.error_code, fault.info, fault.vendor_error_code)
         else:
             self.clear_fault(fault.connector, fault.error_code)
 

@@ -33,16 +33,17 @@ async def test_an_rcd_trip_opens_the_contactor_before_ground_failure_is_reported
     contactor_when_reported: list[bool] = []
     record_status = journal.record_status
 
-    def noting(connector: int, status: str, error_code: str, timestamp: str) -> None:
+    def noting(connector: int, status: str, error_code: str, *rest: str) -> None:
         if error_code == "GroundFailure":
             contactor_when_reported.append(contactor.closed)
-        record_status(connector, status, error_code, timestamp)
+        record_status(connector, status, error_code, *rest)
 
     journal.record_status = noting  # type: ignore[method-assign]
     rcd.trip()
     await until(lambda: contactor_when_reported)
     assert contactor_when_reported == [False]  # open before the status was put on record
     assert runtime.statuses[1].status == "Faulted" and runtime.statuses[1].error_code == "GroundFailure"
+    assert runtime.statuses[1].info == "RCD tripped (GPIO22)"  # StatusNotification.info tells the technician
     assert runtime.safety.last_open_s is not None and runtime.safety.last_open_s < 1.0
 
     rcd.reset()

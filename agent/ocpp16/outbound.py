@@ -72,13 +72,17 @@ def request_for(entry: Entry) -> Any:
             transaction_data=data or None,
         )
     if entry.kind == STATUS:
-        return status_notification(body["connector"], body["status"], body["error_code"], body["timestamp"])
+        return status_notification(body["connector"], body["status"], body["error_code"], body["timestamp"],
+                                   body.get("info", ""), body.get("vendor_error_code", ""))
     raise NotSendable(f"unknown journal entry kind {entry.kind!r}")
 
 
-def status_notification(connector: int, status: str, error_code: str, timestamp: str) -> Any:
+def status_notification(connector: int, status: str, error_code: str, timestamp: str, info: str = "",
+                        vendor_error_code: str = "") -> Any:
+    """StatusNotification; ``info`` and ``vendorErrorCode`` (at most 50 characters each) only when known."""
     return call.StatusNotification(
-        connector_id=connector, error_code=error_code, status=status, timestamp=timestamp
+        connector_id=connector, error_code=error_code, status=status, timestamp=timestamp,
+        info=info[:50] or None, vendor_error_code=vendor_error_code[:50] or None,
     )
 
 

@@ -21,7 +21,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from .. import __version__, clock
 from ..authorization import AuthResult
-from ..charger import ChargerRuntime
+from ..charger import ChargerRuntime, StatusEntry
 from ..errors import leaves
 from ..journal import STATUS, TX_STARTED, Entry, Journal
 from ..session.model import AuthStatus
@@ -181,7 +181,7 @@ class Ocpp16Link:
         if dropped:
             log.info("superseded status reports from while offline", count=dropped)
         for entry in self.runtime.status_snapshot():
-            await self._send_status(cp, entry.connector, entry.status, entry.error_code, entry.timestamp)
+            await self._send_status(cp, entry)
         tg.create_task(self._heartbeat(cp), name="ocpp-heartbeat")
         tg.create_task(self._send_triggered(cp), name="ocpp-triggers")
         await self._drain(cp)
@@ -258,11 +258,12 @@ class Ocpp16Link:
         if shift:
             log.warning("corrected provisional timestamps", shift_s=round(shift, 3), entries=changed)
 
-    async def _send_status(self, cp: Handlers, connector: int, status: str, error: str, stamp: str) -> None:
+    async def _send_status(self, cp: Handlers, entry: StatusEntry) -> None:
         try:
-            await cp.request(status_notification(connector, status, error, stamp))
+            await cp.request(status_notification(entry.connector, entry.status, entry.error_code, entry.timestamp,
+                                                 entry.info, entry.vendor_error_code))
         except CallFailed as exc:
-            log.warning("status notification failed", connector=connector, error=str(exc))
+            log.warning("status notification failed", connector=entry.connector, error=str(exc))
 
     # ------------------------------------------------------------ triggered messages
     async def _send_triggered(self, cp: Handlers) -> None:
@@ -281,7 +282,8 @@ class Ocpp16Link:
         elif message == "StatusNotification":
             for entry in self.runtime.status_snapshot():
                 if connector is None or entry.connector == connector:
-                    await cp.request(status_notification(entry.connector, entry.status, entry.error_code, entry.timestamp))
+                    await cp.request(status_notification(entry.connector, entry.status, entry.error_code,
+                                                         entry.timestamp, entry.info, entry.vendor_error_code))
         elif message == "MeterValues":
             for n in [connector] if connector else self.runtime.numbers:
                 current = await self.runtime.trigger_samples(n)

@@ -10,7 +10,9 @@ from simulators.harness import TEST_METER_TIMINGS
 from .helpers import expect_none, last_seq, messages, plug_and_charge, wait_for, wait_status
 
 
-async def test_a_silent_meter_is_a_power_meter_failure_and_charging_resumes_when_it_answers(charger):
+async def test_tc_041_fault_behavior(charger):
+    """A meter that stops answering: Faulted with PowerMeterFailure, the contactor open, and
+    back to Charging (same transaction) once it answers again."""
     stack = await charger()
     await plug_and_charge(stack)
     since = await last_seq(stack)
