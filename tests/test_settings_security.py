@@ -209,14 +209,14 @@ def test_a_bad_password_file_says_why_without_showing_the_password(tmp_path: Pat
 
 
 def test_the_password_is_set_once(tmp_path: Path) -> None:
-    keyf = key_file(tmp_path)
-    missing = tmp_path / "missing-key"
-    assert errors(tmp_path, f'authorization_key = "{PASSWORD}"\nauthorization_key_file = "{keyf}"\n') == [
-        f'7: backend.authorization_key_file = "{keyf}": set the password either here or in backend.authorization_key, '
-        "not both",
+    key_file(tmp_path)
+    # Relative to the file's directory, so the echoed value stays short whatever tmp_path is.
+    assert errors(tmp_path, f'authorization_key = "{PASSWORD}"\nauthorization_key_file = "authorization-key"\n') == [
+        '7: backend.authorization_key_file = "authorization-key": set the password either here or in '
+        "backend.authorization_key, not both",
     ]
-    assert errors(tmp_path, f'security_profile = 1\nauthorization_key_file = "{missing}"\n') == [
-        f'7: backend.authorization_key_file = "{missing}": file not found ({missing})',
+    assert errors(tmp_path, 'security_profile = 1\nauthorization_key_file = "missing-key"\n') == [
+        f'7: backend.authorization_key_file = "missing-key": file not found ({tmp_path / "missing-key"})',
     ]
 
 
