@@ -114,7 +114,15 @@ def build_hardware(settings: Settings, state_dir: Path) -> Hardware:
 
     The simulated bench's drivers share one connection to it, which the app runs as a
     service; real drivers own their transports (a Modbus bus shared by the meters on it).
+    A driver refusing its settings is a DeviceError that will not pass by retrying.
     """
+    try:
+        return _build(settings, state_dir)
+    except ValueError as exc:  # a driver's own check of its arguments (MeterModelError is one too)
+        raise DeviceError("hardware", str(exc), retry=False) from None
+
+
+def _build(settings: Settings, state_dir: Path) -> Hardware:
     from drivers.sim import BenchLink, SimCardReader, SimContactor, SimLock, SimMeter, SimPilot
 
     numbers = range(1, settings.connectors.count + 1)

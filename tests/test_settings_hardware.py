@@ -77,3 +77,8 @@ def test_the_bench_configuration_in_the_readme_loads():
     s = load_settings(Path(__file__).resolve().parents[1] / "config" / "bench.toml")
     assert isinstance(s.meter, ModbusMeterSettings) and (s.meter.host, s.meter.tcp_port) == ("127.0.0.1", 5020)
     assert s.backend.url == "ws://127.0.0.1:9001/ocpp"
+
+
+def test_a_motor_lock_must_wait_at_least_its_pulse():
+    errors = errors_of('[lock]\ndriver = "gpio"\nunlock_pins = [13]\npulse = 2.0\ntimeout = 1.0\n')
+    assert errors == ["lock.timeout: must not be shorter than lock.pulse (2 s) for a motor lock"]

@@ -47,6 +47,11 @@ def check_hardware(classes: dict[str, type], values: dict[str, dict[str, Any]], 
     _check_pins(classes, values, problems)
     if _uses(classes, "meter", "modbus"):
         _check_modbus(classes["meter"], values["meter"], problems, base)
+    if _uses(classes, "lock", "gpio"):
+        lock, given = classes["lock"], values["lock"]
+        if _value(lock, given, "unlock_pins") and _value(lock, given, "timeout") < _value(lock, given, "pulse"):
+            problems.add(("lock", "timeout"), "lock.timeout",
+                         f"must not be shorter than lock.pulse ({_value(lock, given, 'pulse'):g} s) for a motor lock")
 
 
 def _check_per_connector(classes: dict[str, type], values: dict[str, dict[str, Any]], count: int,
