@@ -32,9 +32,11 @@ def _frame_bytes(counts: list[int], framing: str) -> int:
     return sum(request + reply + 2 * n for n in counts)
 
 
-def minimum_plan(model: MeterModel) -> list[int]:
-    """Register counts of the cheapest plan: fewest requests, then fewest bytes."""
-    spans = sorted(set(model.spans()))
+def cheapest_split(spans: list[tuple[int, int]], max_registers: int, max_gap: int) -> list[int]:
+    """Register counts of the cheapest way to read ``spans`` (address, count): fewest
+    requests, then fewest registers, found by trying every split of the sorted spans into
+    consecutive groups. Independent of the driver's planner, so it can judge it."""
+    spans = sorted(set(spans))
     best: tuple[int, int, list[int]] | None = None
     for cuts in itertools.product((False, True), repeat=len(spans) - 1):
         groups, current = [], [spans[0]]
@@ -45,19 +47,20 @@ def minimum_plan(model: MeterModel) -> list[int]:
             else:
                 current.append(span)
         groups.append(current)
-        counts = []
-        for group in groups:
-            end = max(a + n for a, n in group)
-            gaps = [b[0] - max(a[0] + a[1] for a in group[: i + 1]) for i, b in enumerate(group[1:])]
-            if end - group[0][0] > model.max_registers or any(g > model.max_gap for g in gaps):
-                break
-            counts.append(end - group[0][0])
-        else:
-            key = (len(counts), sum(counts), counts)
-            if best is None or key[:2] < best[:2]:
-                best = key
-    assert best is not None, f"{model.key}: no plan fits the map's limits"
+        widths = [group[-1][0] + group[-1][1] - group[0][0] for group in groups]
+        fits = all(
+            width <= max_registers and all(b[0] - (a[0] + a[1]) <= max_gap for a, b in zip(group, group[1:]))
+            for width, group in zip(widths, groups)
+        )
+        if fits and (best is None or (len(widths), sum(widths)) < best[:2]):
+            best = (len(widths), sum(widths), widths)
+    assert best is not None, "no split fits the limits"
     return best[2]
+
+
+def minimum_plan(model: MeterModel) -> list[int]:
+    """Register counts of the cheapest plan the model's register map allows."""
+    return cheapest_split(list(model.spans()), model.max_registers, model.max_gap)
 
 
 async def _measure(meter: ModbusMeter, framing: str) -> dict[str, Any]:

@@ -145,11 +145,10 @@ async def test_probe_rfid_prints_each_card_tapped_on_a_real_pcscd(tmp_path):
         path = config(tmp_path, 'driver = "sim"')
         path.write_text(path.read_text() + '[reader]\ndriver = "pcsc"\nuid_format = "hex-reversed"\n'
                         "poll_interval = 0.05\n", encoding="utf-8")
-        running = asyncio.create_task(probe("rfid", "--count", "1", "--timeout", "20", "-c", str(path)))
-        await asyncio.sleep(1.0)  # the probe is up and waiting for a card
         async with VirtualCard() as card:
-            await card.tap("04A1B2C3D4E5F6")
-        code, out, err = await running
+            # The card stays on the reader until the probe has read it, however long it takes to start.
+            await card.insert("04A1B2C3D4E5F6")
+            code, out, err = await probe("rfid", "--count", "1", "--timeout", "20", "-c", str(path))
     finally:
         daemon.close()
     assert code == 0, out + err

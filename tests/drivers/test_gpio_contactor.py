@@ -5,53 +5,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 from gpiozero.pins.mock import MockFactory
 
-from drivers.gpio import GpioContactor, pin_factory
-from drivers.protocols import Contactor, DeviceError, Fault, FaultReporter
+from drivers.gpio import GpioContactor
+from drivers.protocols import Contactor, DeviceError, FaultReporter
 from simulators.gpio_bench import GpioBench
+
+from .faults import next_fault, watching
 
 COIL, MIRROR = 17, 27
 TIMEOUT = 0.15  # feedback timeout: long enough for the model's 5 ms, short enough to keep tests fast
-
-
-@pytest.fixture
-def factory() -> Iterator[MockFactory]:
-    factory = pin_factory("mock")
-    yield factory
-    factory.reset()
-
-
-@pytest.fixture
-def bench(factory: MockFactory) -> Iterator[GpioBench]:
-    bench = GpioBench(factory)
-    yield bench
-    bench.close()
-
-
-@contextlib.asynccontextmanager
-async def watching(reporter: FaultReporter) -> AsyncIterator[asyncio.Queue[Fault]]:
-    """The reporter's faults, read by a task in a TaskGroup as the agent's watcher does."""
-    queue: asyncio.Queue[Fault] = asyncio.Queue()
-
-    async def pump() -> None:
-        async for fault in reporter.faults():
-            queue.put_nowait(fault)
-
-    async with asyncio.TaskGroup() as tg:
-        task = tg.create_task(pump())
-        try:
-            yield queue
-        finally:
-            task.cancel()
-
-
-async def next_fault(queue: asyncio.Queue[Fault], timeout: float = 0.5) -> Fault:
-    async with asyncio.timeout(timeout):
-        return await queue.get()
 
 
 @contextlib.asynccontextmanager

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 from gpiozero.pins.mock import MockFactory
 
-from drivers.gpio import Colour, GpioIndicator, LedPins, Pattern, pin_factory
+from drivers.gpio import Colour, GpioIndicator, LedPins, Pattern
 from drivers.gpio.indicator import SIGNALS
 from drivers.protocols import DeviceError, Indicator, Signal
 from simulators.gpio_bench import GpioBench
@@ -18,20 +18,6 @@ BLINK, FLASH = 0.02, 0.12  # fast timings keep the tests short; the defaults are
 WATCH = BLINK * 5  # long enough to see a blinking LED change at least four times
 RGB1 = LedPins(red=5, green=6, blue=13)
 RGB2 = LedPins(red=19, green=26, blue=12)
-
-
-@pytest.fixture
-def factory() -> Iterator[MockFactory]:
-    factory = pin_factory("mock")
-    yield factory
-    factory.reset()
-
-
-@pytest.fixture
-def bench(factory: MockFactory) -> Iterator[GpioBench]:
-    bench = GpioBench(factory)
-    yield bench
-    bench.close()
 
 
 @contextlib.asynccontextmanager

@@ -3,31 +3,16 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
 from gpiozero.pins.mock import MockFactory
 
-from drivers.gpio import GpioLock, pin_factory
+from drivers.gpio import GpioLock
 from drivers.protocols import ConnectorLock, DeviceError
 from simulators.gpio_bench import GpioBench
 
 LOCK, UNLOCK, FEEDBACK = 20, 21, 16
 TRAVEL, PULSE, TIMEOUT = 0.02, 0.04, 0.12
-
-
-@pytest.fixture
-def factory() -> Iterator[MockFactory]:
-    factory = pin_factory("mock")
-    yield factory
-    factory.reset()
-
-
-@pytest.fixture
-def bench(factory: MockFactory) -> Iterator[GpioBench]:
-    bench = GpioBench(factory)
-    yield bench
-    bench.close()
 
 
 def solenoid(factory: MockFactory) -> GpioLock:
