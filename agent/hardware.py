@@ -126,7 +126,7 @@ def _build(settings: Settings, state_dir: Path) -> Hardware:
     from drivers.sim import BenchLink, SimCardReader, SimContactor, SimLock, SimMeter, SimPilot
 
     numbers = range(1, settings.connectors.count + 1)
-    link = BenchLink(str(settings.sim.socket_path(state_dir)))
+    link = BenchLink(str(bench_socket(settings, state_dir)))
     uses_bench = any(getattr(settings, role).driver == "sim" for role in ("meter", "reader", "pilot", "contactor", "lock"))
     hardware = Hardware(meters={}, pilots={}, contactors={}, reader=NoCardReader(),
                         services=[link.run] if uses_bench else [])
@@ -137,9 +137,9 @@ def _build(settings: Settings, state_dir: Path) -> Hardware:
     if settings.pilot.driver == "sim":
         hardware.pilots = {n: SimPilot(link, n) for n in numbers}
     else:
-        hardware.pilots = build_adc_pilots(settings)
+        hardware.pilots = build_adc_pilots(settings, state_dir)
         hardware.services += [pilot.run for pilot in hardware.pilots.values()]  # type: ignore[attr-defined]
-    factory = gpio_factory(settings) if uses_gpio(settings) else None
+    factory = gpio_factory(settings, state_dir) if uses_gpio(settings) else None
     if settings.contactor.driver == "sim":
         hardware.contactors = {n: SimContactor(link, n) for n in numbers}
     else:
@@ -159,15 +159,21 @@ def _build(settings: Settings, state_dir: Path) -> Hardware:
     return hardware
 
 
-def build_adc_pilots(settings: Settings) -> dict[int, Pilot]:
+def build_adc_pilots(settings: Settings, state_dir: Path | None = None) -> dict[int, Pilot]:
     """Each connector's pilot on one ADS1115 (its own inputs) and its own hardware PWM channel."""
-    import smbus2
-
     from drivers.pilot import AdcPilot, Ads1115, I2cBus, SysfsPwm
 
     cfg = settings.pilot
     assert isinstance(cfg, Ads1115PilotSettings)
-    bus = I2cBus(lambda: smbus2.SMBus(cfg.i2c_bus), f"/dev/i2c-{cfg.i2c_bus}")
+    if cfg.i2c_transport == "bench":
+        from drivers.pilot.remote_i2c import RemoteSMBus
+
+        path = bench_socket(settings, state_dir)
+        bus = I2cBus(lambda: RemoteSMBus(path), f"the bench's I2C bus at {path}")
+    else:
+        import smbus2
+
+        bus = I2cBus(lambda: smbus2.SMBus(cfg.i2c_bus), f"/dev/i2c-{cfg.i2c_bus}")
     adc = Ads1115(bus, cfg.address)
     negative, proximity = _per_connector(cfg.negative_inputs), _per_connector(cfg.proximity_inputs)
     return {
@@ -191,11 +197,16 @@ def uses_gpio(settings: Settings) -> bool:
     return any(getattr(settings, role).driver == "gpio" for role in ("contactor", "lock", "safety", "indicator"))
 
 
-def gpio_factory(settings: Settings) -> Any:
+def gpio_factory(settings: Settings, state_dir: Path | None = None) -> Any:
     """The gpiozero pin factory the GPIO drivers of this charger share (make it once)."""
     from drivers.gpio import pin_factory
 
-    return pin_factory(settings.gpio.pin_factory)
+    return pin_factory(settings.gpio.pin_factory, bench_socket(settings, state_dir))
+
+
+def bench_socket(settings: Settings, state_dir: Path | None) -> Path:
+    """Where the simulated bench listens (``[sim] socket``, relative to the state directory)."""
+    return settings.sim.socket_path(state_dir if state_dir is not None else settings.state.directory)
 
 
 def _per_connector(values: tuple[int, ...]) -> dict[int, int]:

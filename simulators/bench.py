@@ -25,6 +25,8 @@ from typing import Any
 import structlog
 
 from drivers.protocols import PilotState
+from simulators.bench_hardware import WiredHardware
+from simulators.bench_wiring import BenchWiring
 from simulators.control import MAX_LINE, CommandTable, ControlError
 from simulators.ev import ERROR_STATES, EvConnector
 from simulators.link_proxy import LinkProxy
@@ -40,8 +42,11 @@ STATUS_FIELDS = (
     "connector", "plugged", "ev_max_current", "paused", "pilot", "offer_a",
     "contactor_closed", "current_a", "power_w", "energy_wh", "locked", "lock_jammed",
     "meter_silent", "meter_stale", "meter_requests",
+    "coil", "coil_off_at", "contactor_fault", "rcd_tripped", "diode_ok", "leds",
 )  # fmt: skip
-BENCH_FIELDS = ("link", "link_accepted", "agent_connected")
+BENCH_FIELDS = ("link", "link_accepted", "agent_connected", "estop")
+#: Fields of a connector on a bench without wiring (no GPIO, no ADS1115).
+UNWIRED = {"coil": None, "coil_off_at": None, "contactor_fault": None, "rcd_tripped": None, "diode_ok": None, "leds": None}
 COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
     "eq": lambda a, b: a == b,
     "ne": lambda a, b: a != b,
@@ -81,6 +86,8 @@ class Bench:
         meters: MeterSimulator | None = None,
         clock: Clock = time.monotonic,
         wall_clock: Clock = time.time,
+        wiring: BenchWiring | None = None,
+        pwm_root: Path | None = None,
     ) -> None:
         if connectors < 1:
             raise ValueError(f"a bench needs at least one connector, not {connectors}")
@@ -102,6 +109,12 @@ class Bench:
         self._changed = asyncio.Event()
         self._stopping = False
         self._waiters = 0
+        self.wired: WiredHardware | None = None
+        if wiring is not None:
+            if pwm_root is None:
+                raise ValueError("a wired bench needs a directory for its PWM tree (pwm_root)")
+            self.wired = WiredHardware(wiring, pwm_root, on_contactor=self._contactor_moved,
+                                       on_lock=self._lock_moved, on_offer=self._pwm_offer, on_change=self._settle)
         self._drive_meters()  # the units show the EV model from their very first request
 
     # -- plumbing ---------------------------------------------------------------------
@@ -138,10 +151,12 @@ class Bench:
             values.voltages = [*reading.voltage_v, *[ev.voltage] * idle]
 
     def _settle(self) -> None:
-        """After any change: show it on the meters, tell agents about pilot changes and
-        wake the waiters."""
+        """After any change: show it on the meters and the pilot lines, tell agents about
+        pilot changes and wake the waiters."""
         self._drive_meters()
         for n, ev in self.evs.items():
+            if self.wired is not None:
+                self.wired.show_pilot(n, ev.pilot)
             if ev.pilot is not self._pilots[n]:
                 self._pilots[n] = ev.pilot
                 self._broadcast({"event": "pilot", "connector": n, "state": ev.pilot.value})
@@ -162,11 +177,16 @@ class Bench:
                 await asyncio.sleep(0.01)
 
     async def run(self, tick: float) -> None:
-        """Integrate the meters every ``tick`` seconds so waiters see energy grow."""
-        while True:
-            await asyncio.sleep(tick)
-            self._now()
-            self._settle()
+        """Integrate the meters every ``tick`` seconds so waiters see energy grow; a wired
+        bench also follows its PWM outputs. Runs until cancelled."""
+        async with asyncio.TaskGroup() as tg:
+            if self.wired is not None:
+                self.wired.start()
+                tg.create_task(self.wired.run())
+            while True:
+                await asyncio.sleep(tick)
+                self._now()
+                self._settle()
 
     # -- the agent's side (hardware) ---------------------------------------------------
 
@@ -179,10 +199,11 @@ class Bench:
         self._settle()
 
     def detach_agent(self, send: Send) -> None:
-        """A controller went away; with none left, power is cut as on a dead controller."""
+        """A controller went away; with none left, power is cut as on a dead controller
+        (a wired bench's contactors and PWM follow their own lines instead)."""
         with contextlib.suppress(ValueError):
             self._agents.remove(send)
-        if not self._agents:
+        if not self._agents and self.wired is None:
             now = self._now()
             for ev in self.evs.values():
                 ev.set_contactor(False, now)
@@ -211,8 +232,63 @@ class Bench:
             "voltage_v": list(reading.voltage_v),
         }
 
+    # -- a wired bench: the devices tell the EV model what really happened -------------
+
+    def _contactor_moved(self, connector: int, closed: bool) -> None:
+        ev = self.evs[connector]
+        if ev.contactor_closed != closed:
+            ev.set_contactor(closed, self._now())
+        self._settle()
+
+    def _lock_moved(self, connector: int, locked: bool) -> None:
+        self.evs[connector].locked = locked
+        self._settle()
+
+    def _pwm_offer(self, connector: int, current_a: float) -> None:
+        self.evs[connector].set_offer(current_a, self._now())
+        self._settle()
+
+    def _unwired(self, what: str) -> None:
+        if self.wired is not None:
+            raise ValueError(f"this bench is wired: the {what} is driven through its GPIO/PWM lines, not this "
+                             "socket (start the bench with --wiring none for the sim drivers)")
+
+    def _wired(self) -> WiredHardware:
+        if self.wired is None:
+            raise ValueError("this bench has no wiring (started with --wiring none)")
+        return self.wired
+
+    def set_rcd(self, connector: Any, tripped: Any) -> None:
+        """The connector's RCD trips (or is reset by hand)."""
+        self.connector(connector)
+        if not isinstance(tripped, bool):
+            raise ValueError(f"tripped must be true or false, not {tripped!r}")
+        self._wired().set_rcd(connector, tripped)
+        self._settle()
+
+    def set_estop(self, pressed: Any) -> None:
+        if not isinstance(pressed, bool):
+            raise ValueError(f"pressed must be true or false, not {pressed!r}")
+        self._wired().set_estop(pressed)
+        self._settle()
+
+    def set_contactor_fault(self, connector: Any, fault: Any) -> None:
+        """Weld the contactor's contacts, make them fail to close, or repair them (null)."""
+        self.connector(connector)
+        self._wired().set_contactor_fault(connector, fault)
+        self._settle()
+
+    def set_diode(self, connector: Any, ok: Any) -> None:
+        """The EV's pilot diode shorted (false) or sound again (true)."""
+        self.connector(connector)
+        if not isinstance(ok, bool):
+            raise ValueError(f"ok must be true or false, not {ok!r}")
+        self._wired().set_diode(connector, ok)
+        self._settle()
+
     def drive_contactor(self, connector: Any, closed: Any) -> bool:
         """Switch a contactor; returns the feedback contact's reading."""
+        self._unwired("contactor")
         ev = self.connector(connector)
         if not isinstance(closed, bool):
             raise ValueError(f"closed must be true or false, not {closed!r}")
@@ -222,6 +298,7 @@ class Bench:
 
     def drive_lock(self, connector: Any, locked: Any) -> bool:
         """Lock or unlock a connector's cable; returns the lock's feedback."""
+        self._unwired("cable lock")
         ev = self.connector(connector)
         if not isinstance(locked, bool):
             raise ValueError(f"locked must be true or false, not {locked!r}")
@@ -258,14 +335,19 @@ class Bench:
         if not isinstance(locked, bool):
             raise ValueError(f"locked must be true or false, not {locked!r}")
         ev.locked = locked
+        if self.wired is not None:
+            self.wired.place_lock(connector, locked)
 
     def jam_lock(self, connector: Any, jammed: Any) -> None:
         ev = self.connector(connector)
         if not isinstance(jammed, bool):
             raise ValueError(f"jammed must be true or false, not {jammed!r}")
         ev.lock_jammed = jammed
+        if self.wired is not None:
+            self.wired.jam_lock(connector, jammed)
 
     def offer(self, connector: Any, current_a: Any) -> None:
+        self._unwired("pilot's PWM")
         ev = self.connector(connector)
         ev.set_offer(_number("current_a", current_a), self._now())
         self._settle()
@@ -323,10 +405,13 @@ class Bench:
     def status(self) -> dict[str, Any]:
         self._now()
         return {
-            "connectors": [self._connector_status(n, ev) | self._meter_status(n) for n, ev in self.evs.items()],
+            "connectors": [self._connector_status(n, ev) | self._meter_status(n)
+                           | (self.wired.status(n) if self.wired is not None else UNWIRED)
+                           for n, ev in self.evs.items()],
             "link": None if self.proxy is None else self.proxy.state,
             "link_accepted": None if self.proxy is None else self.proxy.accepted,
             "agent_connected": bool(self._agents),
+            "estop": None if self.wired is None else self.wired.estop_pressed(),
         }
 
     @staticmethod
@@ -432,6 +517,18 @@ class Bench:
         async def meter_stale(connector: Any, stale: Any = True) -> None:
             self.freeze_meter(connector, stale)
 
+        async def rcd(connector: Any, tripped: Any = True) -> None:
+            self.set_rcd(connector, tripped)
+
+        async def estop(pressed: Any = True) -> None:
+            self.set_estop(pressed)
+
+        async def contactor_fault(connector: Any, fault: Any = "welded") -> None:
+            self.set_contactor_fault(connector, fault)
+
+        async def pilot_diode(connector: Any, ok: Any = False) -> None:
+            self.set_diode(connector, ok)
+
         async def status() -> dict[str, Any]:
             return self.status()
 
@@ -441,7 +538,7 @@ class Bench:
             return {"value": await self.wait_for(field, value, connector, timeout, op)}
 
         for func in (plug, unplug, pause, resume, tap, link, pilot_error, pilot_clear, lock_jam, lock_set,
-                     meter_silent, meter_stale, status, wait_for):
+                     meter_silent, meter_stale, rcd, estop, contactor_fault, pilot_diode, status, wait_for):
             table.add(func.__name__, func)
         return table
 
@@ -525,22 +622,53 @@ class HardwareServer:
         assert handler is not None
         self._handlers.add(handler)
         self._writers.add(writer)
-        self.bench.attach_agent(send)
         try:
-            while line := await reader.readline():
-                try:
-                    message = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    reply: dict[str, Any] = {"id": None, "ok": False, "error": f"not JSON: {exc}"}
-                else:
-                    reply = self.request(message)
-                if reply is not None:
-                    send(reply)
-                await writer.drain()
+            first = await reader.readline()
+            role = _attach_role(first)
+            if role is None:
+                await self._serve_agent(first, reader, writer, send)
+            elif self.bench.wired is None:
+                send({"errno": 19, "error": "this bench has no wiring (started with --wiring none)"})
+            elif role == "pins":
+                await self.bench.wired.serve_pins(reader, send)
+            elif role == "i2c":
+                await self.bench.wired.serve_i2c(reader, send)
+            else:
+                send({"errno": 22, "error": f"unknown role {role!r}; known: pins, i2c"})
         except (ConnectionError, asyncio.IncompleteReadError, ValueError):
             pass
         finally:
             self._writers.discard(writer)
             self._handlers.discard(handler)
-            self.bench.detach_agent(send)
             writer.close()
+
+    async def _serve_agent(self, first: bytes, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                           send: Send) -> None:
+        """The sim drivers' JSON requests, and the pilot and card events pushed to them."""
+        self.bench.attach_agent(send)
+        try:
+            line = first
+            while line:
+                try:
+                    message = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    reply: dict[str, Any] | None = {"id": None, "ok": False, "error": f"not JSON: {exc}"}
+                else:
+                    reply = self.request(message)
+                if reply is not None:
+                    send(reply)
+                await writer.drain()
+                line = await reader.readline()
+        finally:
+            self.bench.detach_agent(send)
+
+
+def _attach_role(line: bytes) -> str | None:
+    """The role a connection asks for with ``{"op": "attach", "role": ...}``; None: a sim driver's requests."""
+    try:
+        message = json.loads(line)
+    except ValueError:
+        return None
+    if isinstance(message, dict) and message.get("op") == "attach":
+        return str(message.get("role"))
+    return None

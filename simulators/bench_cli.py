@@ -18,6 +18,7 @@ import structlog
 from drivers.modbus.registers import MeterModelError
 from simulators import control
 from simulators.bench import Bench, HardwareServer, check_meters
+from simulators.bench_wiring import BenchWiring
 from simulators.link_proxy import LinkProxy, parse_address
 from simulators.modbus_meter import MeterSimulator, PtyPair
 
@@ -85,10 +86,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="rtu: the agent's end of the serial line (default meter-tty next to the control socket)",
     )  # fmt: skip
     parser.add_argument(
+        "--wiring", choices=("gpio", "none"), default="gpio",
+        help="gpio (default): contactors, RCDs, e-stop, locks and LEDs on GPIO pins, the pilot on an ADS1115 "
+        "and PWM, for the agent's real drivers (docs/hardware.md); none: the sim drivers' JSON requests only",
+    )  # fmt: skip
+    parser.add_argument(
+        "--pwm-root", type=Path, metavar="DIR",
+        help="gpio wiring: where the PWM tree (a stand-in for /sys/class/pwm) is made "
+        "(default pwm/ next to the control socket)",
+    )  # fmt: skip
+    parser.add_argument(
         "--ready-file",
         type=Path,
         metavar="PATH",
-        help='once listening, write {"pid": ..., "link_port": ..., "meter": {...}} here',
+        help='once listening, write {"pid": ..., "link_port": ..., "meter": {...}, "wiring": {...}} here',
     )
     parser.add_argument(
         "--tick", type=_positive, default=0.2, help="physics integration step in s (default 0.2)"
@@ -146,6 +157,8 @@ async def _serve_meters(meters: MeterSimulator, opts: argparse.Namespace,
 
 async def run(opts: argparse.Namespace, meters: MeterSimulator) -> int:
     proxy = LinkProxy(opts.link_listen, opts.link_upstream) if opts.link_listen else None
+    wiring = BenchWiring.for_connectors(opts.connectors) if opts.wiring == "gpio" else None
+    pwm_root = (opts.pwm_root or Path(opts.control).resolve().parent / "pwm").resolve()
     bench = Bench(
         opts.connectors,
         phases=opts.phases,
@@ -153,6 +166,8 @@ async def run(opts: argparse.Namespace, meters: MeterSimulator) -> int:
         initial_energy_wh=opts.initial_energy_wh,
         proxy=proxy,
         meters=meters,
+        wiring=wiring,
+        pwm_root=pwm_root if wiring is not None else None,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -173,7 +188,8 @@ async def run(opts: argparse.Namespace, meters: MeterSimulator) -> int:
         if opts.ready_file is not None:
             _write_atomically(
                 opts.ready_file,
-                {"pid": os.getpid(), "link_port": proxy.port if proxy else None, "meter": meter},
+                {"pid": os.getpid(), "link_port": proxy.port if proxy else None, "meter": meter,
+                 "wiring": None if wiring is None else {"connectors": opts.connectors, "pwm_root": str(pwm_root)}},
             )
         log.info(
             "bench ready",
@@ -197,6 +213,8 @@ async def run(opts: argparse.Namespace, meters: MeterSimulator) -> int:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(opts.control)
         await hardware.close()
+        if bench.wired is not None:
+            bench.wired.close()
         if proxy is not None:
             await proxy.close()
         await wire.aclose()
@@ -211,6 +229,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--link-listen and --link-upstream go together")
     if opts.connectors < 1:
         parser.error("--connectors must be at least 1")
+    if opts.wiring == "gpio":
+        try:
+            BenchWiring.for_connectors(opts.connectors)
+        except ValueError as exc:
+            parser.error(f"--connectors: {exc}; use --wiring none for more")
     if opts.initial_energy_wh < 0:
         parser.error("--initial-energy-wh must not be negative")
     try:

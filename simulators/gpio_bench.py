@@ -131,6 +131,14 @@ class ContactorModel:
         coil.listeners.append(lambda _level: self._settle())
 
     @property
+    def coil_pin(self) -> BenchPin:
+        return self._coil
+
+    @property
+    def mirror_pin(self) -> BenchPin:
+        return self._mirror
+
+    @property
     def energised(self) -> bool:
         """A released pin (an input again) drives nothing: the coil driver's own pull keeps it off."""
         return self._coil.function == "output" and (self._coil.state > 0) == self._active_high
@@ -224,8 +232,20 @@ class LockModel:
         if unlock_out is not None:
             unlock_out.listeners.append(lambda level: self._output_changed(False, level > 0))
 
+    @property
+    def feedback_pin(self) -> BenchPin:
+        return self._feedback
+
     def jam(self) -> None:
         self.jammed = True
+
+    def place(self, locked: bool) -> None:
+        """Put the lock where a person (or a power cut) left it, whatever its outputs say."""
+        with self._lock:
+            if self.locked != locked:
+                self.locked = locked
+                self.moves += 1
+            _drive(self._feedback, locked == self._feedback_active_high)
 
     def free(self) -> None:
         """Unjam; a solenoid still energised then completes its stroke."""
@@ -259,6 +279,9 @@ class LedPanel:
     def __init__(self, pins: dict[Colour, BenchPin], active_high: bool) -> None:
         self._pins = pins
         self._active_high = active_high
+
+    def pins(self) -> list[BenchPin]:
+        return list(self._pins.values())
 
     def _is_lit(self, level: float) -> bool:
         return level > 0 if self._active_high else level < 1

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .bench_wiring import BenchWiring
 from .control import ControlClient
 
 READY_TIMEOUT_S = 20.0
@@ -167,6 +168,10 @@ class Stack:
     meter: str = "tcp"  # one of METER_KINDS
     meter_model: str = "sdm630"  # the bench's Modbus meters (ignored by the sim driver)
     meter_settings: dict[str, Any] = field(default_factory=dict)  # [meter] keys over TEST_METER_TIMINGS
+    #: True: the agent's real GPIO and pilot drivers on the bench's pins, ADS1115 and PWM;
+    #: False: the sim contactor, pilot and lock drivers over the bench's JSON requests.
+    wired: bool = True
+    wiring_info: dict[str, Any] | None = None  # the bench ready file's "wiring"
     bench_process: Process | None = None
     agent_process: Process | None = None
     bench: ControlClient | None = None
@@ -208,6 +213,7 @@ class Stack:
                 "--ready-file", str(ready),
                 "--meter-model", self.meter_model,
                 "--meter-transport", "rtu" if self.meter == "rtu" else "tcp",
+                "--wiring", "gpio" if self.wired else "none",
             ),
             self.workdir / "bench.log",
         )
@@ -215,6 +221,7 @@ class Stack:
         info = await self.bench_process.wait_ready_file(ready)
         self.link_port = int(info["link_port"])
         self.meter_info = dict(info["meter"])
+        self.wiring_info = info.get("wiring")
         self.bench = ControlClient(control)
 
     def meter_section(self) -> list[str]:
@@ -233,6 +240,16 @@ class Stack:
         keys |= timings | self.meter_settings
         return ["[meter]", *(f"{key} = {json.dumps(value)}" for key, value in keys.items())]
 
+    def hardware_sections(self) -> list[str]:
+        """The contactor, pilot, lock, safety inputs and LEDs: on the bench's wiring, or the sim drivers."""
+        if self.wiring_info is None:
+            return ["[lock]", f'driver = "{"sim" if self.lock else "none"}"']
+        wiring = BenchWiring.for_connectors(int(self.wiring_info["connectors"]))
+        lines: list[str] = []
+        for section, keys in wiring.agent_sections(pwm_root=Path(self.wiring_info["pwm_root"]), lock=self.lock).items():
+            lines += [f"[{section}]", *(f"{key} = {json.dumps(value)}" for key, value in keys.items())]
+        return lines
+
     def write_config(self) -> None:
         lines = [
             "[charge_point]",
@@ -249,8 +266,7 @@ class Stack:
             f"count = {self.connectors}",
             f"max_current = {self.max_current}",
             *self.meter_section(),
-            "[lock]",
-            f'driver = "{"sim" if self.lock else "none"}"',
+            *self.hardware_sections(),
             "[state]",
             f'directory = "{self.state_dir}"',
             f'unfinished_transactions = "{self.unfinished_transactions}"',

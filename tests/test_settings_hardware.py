@@ -77,6 +77,15 @@ def test_the_bench_configuration_in_the_readme_loads():
     s = load_settings(Path(__file__).resolve().parents[1] / "config" / "bench.toml")
     assert isinstance(s.meter, ModbusMeterSettings) and (s.meter.host, s.meter.tcp_port) == ("127.0.0.1", 5020)
     assert s.backend.url == "ws://127.0.0.1:9001/ocpp"
+    # Its hardware sections are the bench's wiring, key for key (the bench drives these pins).
+    from simulators.bench_wiring import BenchWiring
+
+    for section, keys in BenchWiring.for_connectors(1).agent_sections(pwm_root=Path("pwm"), lock=False).items():
+        loaded = getattr(s, section)
+        for key, value in keys.items():
+            got = getattr(loaded, key)
+            assert (list(got) if isinstance(got, tuple) else got) == (Path(value) if key == "pwm_root" else value), \
+                f"{section}.{key}"
 
 
 def test_a_motor_lock_must_wait_at_least_its_pulse():

@@ -23,7 +23,8 @@ PINS = IntList(0, 53, "GPIO numbers (BCM)")
 ADC_INPUTS = IntList(0, 3, "ADS1115 inputs (AIN0..AIN3)")
 BAUD_RATES = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)
 UID_FORMATS = ("hex", "hex-reversed", "decimal", "decimal-reversed")
-PIN_FACTORIES = ("lgpio", "rpigpio", "native", "mock")
+PIN_FACTORIES = ("lgpio", "rpigpio", "native", "mock", "bench")
+I2C_TRANSPORTS = ("i2c-dev", "bench")
 METER_FAILURE_POLICIES = ("stop", "continue")
 
 
@@ -103,6 +104,9 @@ class PilotSettings:
 class Ads1115PilotSettings(PilotSettings):
     """Pilot levels through an ADS1115 behind peak detectors, the offer by hardware PWM (docs/hardware.md)."""
 
+    i2c_transport: str = setting(
+        Choice(I2C_TRANSPORTS), "i2c-dev",
+        doc='"i2c-dev" (the kernel\'s /dev/i2c-N), or "bench" (the simulated bench\'s ADS1115, through [sim] socket)')
     i2c_bus: int = setting(Integer(0, 31), 1, doc="I2C bus number (/dev/i2c-N)")
     address: int = setting(Choice((0x48, 0x49, 0x4A, 0x4B)), 0x48, doc="ADS1115 I2C address (72 to 75)")
     positive_inputs: tuple[int, ...] = setting(ADC_INPUTS, (0,),
@@ -203,8 +207,8 @@ class GpioSettings:
 
     pin_factory: str = setting(
         Choice(PIN_FACTORIES), "lgpio",
-        doc='gpiozero pin factory: "lgpio" (Raspberry Pi OS, every Pi), "rpigpio", "native", or "mock" (no '
-            "hardware: pins only in memory)")
+        doc='gpiozero pin factory: "lgpio" (Raspberry Pi OS, every Pi), "rpigpio", "native", "mock" (no '
+            'hardware: pins only in memory), or "bench" (the simulated bench\'s pins, through [sim] socket)')
 
 
 #: role -> driver name -> the class holding that driver's keys.

@@ -27,8 +27,13 @@ class GpioContactor:
     for the mirror to agree and raises ``DeviceError`` (not retryable) if it does not.
     Between switches the mirror is watched: a main contact that is closed while
     commanded open (welded) or open while commanded closed (dropped out, or never closed) is a
-    PowerSwitchFailure fault, cleared when mirror and command agree again. The mirror is
-    debounced by ``feedback_debounce`` because contacts bounce for a few milliseconds.
+    PowerSwitchFailure fault. A weld clears when the mirror shows the contacts open at
+    last: that is the safe state, seen. A contactor that did not close (or dropped out)
+    stays faulted after it is commanded open, because opening it proves nothing about the
+    fault; otherwise the charger would retry the close in a loop. It clears only when a
+    later close succeeds, which the safety path does not attempt: a restart (a Reset from
+    the backend, or a technician) clears it. The mirror is debounced by
+    ``feedback_debounce`` because contacts bounce for a few milliseconds.
     """
 
     def __init__(self, connector: int, *, factory: Factory, pin: int, active_high: bool = True,
@@ -117,6 +122,8 @@ class GpioContactor:
             return
         closed = self._mirror.active
         wrong = None if closed == self._commanded else WELDED if closed else OPEN
+        if self._fault == OPEN and wrong is None and not closed:
+            wrong = OPEN  # latched: see the class docstring
         if wrong == self._fault:
             return
         if self._fault is not None:

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import importlib
 from collections.abc import Callable
+from pathlib import Path
 
 from gpiozero import DigitalInputDevice, DigitalOutputDevice, GPIOZeroError
 from gpiozero.pins import Factory
@@ -32,21 +33,29 @@ _FACTORIES: dict[str, tuple[str, str, str]] = {
     ),
     "native": ("gpiozero.pins.native", "NativeFactory", ""),
 }
-FACTORY_NAMES = (*_FACTORIES, "mock")
+FACTORY_NAMES = (*_FACTORIES, "mock", "bench")
 
 
-def pin_factory(name: str) -> Factory:
-    """The gpiozero pin factory called ``name``: lgpio, rpigpio, native or mock.
+def pin_factory(name: str, bench_socket: Path | None = None) -> Factory:
+    """The gpiozero pin factory called ``name``: lgpio, rpigpio, native, mock or bench.
 
     Each driver receives the factory instead of using gpiozero's global default, so a
     simulation and a charger run the same driver code. "mock" gives PWM-capable mock
-    pins (the LEDs may be dimmed). A missing library or a machine without GPIO raises
-    :class:`DeviceError` saying what to install or check.
+    pins (the LEDs may be dimmed); "bench" gives pins whose far side is the simulated
+    bench listening on ``bench_socket`` (drivers/gpio/remote.py). A missing library, a
+    machine without GPIO or an absent bench raises :class:`DeviceError` saying what to
+    install or check.
     """
     if name == "mock":
         from gpiozero.pins.mock import MockFactory, MockPWMPin
 
         return MockFactory(pin_class=MockPWMPin)
+    if name == "bench":
+        from drivers.gpio.remote import RemotePinFactory
+
+        if bench_socket is None:
+            raise DeviceError("gpio", "the bench pin factory needs the bench's socket", retry=False)
+        return RemotePinFactory(bench_socket)
     if name not in _FACTORIES:
         raise DeviceError("gpio", f"unknown pin factory {name!r}; allowed: {', '.join(FACTORY_NAMES)}", retry=False)
     module_name, class_name, install = _FACTORIES[name]

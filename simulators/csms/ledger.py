@@ -8,6 +8,7 @@ test can compare it with the charger's own record of the same sessions.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -121,6 +122,7 @@ class MessageLog:
         entry: Entry = {
             "seq": len(entries) + 1,
             "time": utc_now(),
+            "received_at": time.time(),  # the same instant to the microsecond, for ordering across processes
             "direction": direction,
             "type": kind,
             "action": action,

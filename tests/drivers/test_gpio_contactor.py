@@ -79,7 +79,11 @@ async def test_contactor_that_fails_to_close_raises(factory: MockFactory, bench:
         assert TIMEOUT <= time.monotonic() - started < TIMEOUT + 0.1
         assert raised.value.retry is False and "GPIO17" in str(raised.value)
         assert (await next_fault(faults)).active
-        await contactor.switch(False)  # the agent opens it: command and feedback agree
+        await contactor.switch(False)  # the agent opens it: that proves nothing about the fault
+        with pytest.raises(TimeoutError):
+            await next_fault(faults, 0.2)  # still faulted: no retry loop of closes
+        model.repair()
+        await contactor.switch(True)  # a close that succeeds (a technician's test) clears it
         assert not (await next_fault(faults)).active
 
 
@@ -91,7 +95,8 @@ async def test_contact_dropping_out_while_closed_is_a_fault(factory: MockFactory
         fault = await next_fault(faults)
         assert (fault.error_code, fault.active, fault.info) == ("PowerSwitchFailure", True, "open while commanded closed")
         await contactor.switch(False)
-        assert not (await next_fault(faults)).active
+        with pytest.raises(TimeoutError):
+            await next_fault(faults, 0.2)  # latched, as a contactor that failed to close
 
 
 async def test_bouncing_mirror_is_not_a_fault(factory: MockFactory, bench: GpioBench) -> None:
