@@ -115,6 +115,19 @@ class RecordSample:
 
 
 @dataclass(frozen=True, slots=True)
+class MeterGapNote:
+    """Internal job: under ``on_failure = "continue"``, flag the connector's running
+    transaction as its meter fails (``failing``), or end the flag as it answers again.
+    Runs on the connector's worker, so it falls in order with the transaction's start and
+    stop; ``energy_wh`` is the last good reading before, or the first one after."""
+
+    connector: int
+    failing: bool
+    timestamp: str
+    energy_wh: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class StatusEntry:
     connector: int
     status: str
@@ -181,6 +194,8 @@ class ChargerRuntime:
         self.readings: dict[int, MeterReading] = {}
         self._lock_faults: set[int] = set()
         self._meter_faults: set[int] = set()
+        #: Connectors whose running transaction has an open meter gap in the journal.
+        self._gaps: set[int] = set()
         self.statuses: dict[int, StatusEntry] = {}
         self._tg: asyncio.TaskGroup | None = None
         self._restart: asyncio.Future[bool] | None = None
@@ -427,6 +442,8 @@ class ChargerRuntime:
                 future.set_result(answer)
         elif isinstance(item, RecordSample):
             await self._journal_sample(item)
+        elif isinstance(item, MeterGapNote):
+            await self._journal_gap(item)
 
     async def _may_still_close(self, n: int) -> bool:
         """Last check before energising: actions run in order, so by now the machine may
@@ -464,22 +481,36 @@ class ChargerRuntime:
         return "UnlockFailed"
 
     async def _journal_start(self, action: StartTransaction) -> None:
+        """Journal the start with a fresh meter value. With ``on_failure = "continue"`` a
+        meter already failing does not stop it: the last good reading is the start value
+        and the transaction is flagged with a meter gap from its start."""
         n = action.connector
         reading = await self._fresh_reading(n)
-        if reading is None:
-            # A start without a meter value would bill the meter's whole register at the stop.
-            log.error("no meter reading: transaction not started", connector=n, id_tag=action.id_tag)
+        last = self.readings.get(n)
+        failing = reading is None
+        if failing:
             self._meter_fault(n)
-            return
+            if self.meter.failure_stops or last is None:
+                # A start without a meter value would bill the meter's whole register at the stop.
+                log.error("no meter reading: transaction not started", connector=n, id_tag=action.id_tag)
+                return
+            reading = last
         meter_wh = metering.energy_wh(reading)
-        begin = self._samples(reading, "StopTxnSampledData", n)
+        # Values of a failed meter's last frame are not the start's: none go with it.
+        begin = [] if failing else self._samples(reading, "StopTxnSampledData", n)
         timestamp = utc_now()
         local = await self.db.run(
-            self.journal.begin_transaction, n, action.id_tag, meter_wh, timestamp, begin, action.reservation_id
+            self.journal.begin_transaction, n, action.id_tag, meter_wh, timestamp, begin, action.reservation_id,
+            failing,
         )
         self.local_tx[n] = local
         self._tx_started_at[n] = self._clock()
-        log.info("transaction started", connector=n, local_tx=local, id_tag=action.id_tag, meter_wh=meter_wh)
+        if failing:
+            self._gaps.add(n)
+            log.warning("transaction started while the meter fails: flagged", connector=n, local_tx=local,
+                        id_tag=action.id_tag, meter_wh=meter_wh)
+        else:
+            log.info("transaction started", connector=n, local_tx=local, id_tag=action.id_tag, meter_wh=meter_wh)
         self.uplink.wake()
 
     async def _journal_stop(self, action: StopTransaction) -> None:
@@ -489,13 +520,20 @@ class ChargerRuntime:
             return
         # Even a stale reading beats none; the journal's checkpoint is the floor (energy
         # reported never goes backwards).
-        reading = await self._fresh_reading(n) or self.readings.get(n)
+        fresh = await self._fresh_reading(n)
+        reading = fresh or self.readings.get(n)
         record = next((r for r in await self.db.run(self.journal.open_transactions) if r.local_id == local), None)
         floor_wh = 0 if record is None else max(record.meter_start_wh, record.last_meter_wh or 0)
         meter_wh = max(metering.energy_wh(reading), floor_wh) if reading else floor_wh
         end = self._samples(reading, "StopTxnSampledData", n)
+        timestamp = utc_now()
+        if n in self._gaps:
+            self._gaps.discard(n)
+            if fresh is not None:  # the meter answers again just as the transaction stops
+                await self.db.run(self.journal.close_meter_gap, local, timestamp, metering.energy_wh(fresh))
+        # A gap still open is closed by the stop itself, with no reading after it.
         await self.db.run(
-            self.journal.end_transaction, local, meter_wh, utc_now(), action.reason.value, action.id_tag, end
+            self.journal.end_transaction, local, meter_wh, timestamp, action.reason.value, action.id_tag, end
         )
         log.info("transaction stopped", connector=n, local_tx=local, reason=action.reason.value, meter_wh=meter_wh)
         self.uplink.wake()
@@ -515,6 +553,32 @@ class ChargerRuntime:
         await self.db.run(self.journal.record_sample, local, n, job.timestamp, job.context, values, energy, for_stop)
         if values:
             self.uplink.wake()
+
+    async def _journal_gap(self, job: MeterGapNote) -> None:
+        """Open or close the running transaction's meter gap (see :class:`MeterGapNote`)."""
+        n = job.connector
+        local = self.local_tx.get(n)
+        if local is None or job.failing == (n in self._gaps):
+            return  # no transaction, or it is flagged (or not) already
+        if job.failing:
+            await self.db.run(self.journal.open_meter_gap, local, job.timestamp, job.energy_wh)
+            self._gaps.add(n)
+            log.warning("meter failing during a transaction: flagged", connector=n, local_tx=local,
+                        wh_before=job.energy_wh)
+        else:
+            await self.db.run(self.journal.close_meter_gap, local, job.timestamp, job.energy_wh)
+            self._gaps.discard(n)
+            log.info("meter gap of the transaction ended", connector=n, local_tx=local, wh_after=job.energy_wh)
+
+    def _note_gap(self, n: int, failing: bool) -> None:
+        """Queue a :class:`MeterGapNote` with the reading around it. Only "continue" flags:
+        with "stop" the connector is Faulted, no energy flows, and nothing goes unmeasured
+        (a gap left open by a run under "continue" still ends with the next good reading)."""
+        if failing and self.meter.failure_stops:
+            return
+        reading = self.readings.get(n)
+        energy = metering.energy_wh(reading) if reading is not None else None
+        self._queues[n].put_nowait((MeterGapNote(n, failing, utc_now(), energy), None))
 
     def _samples(self, reading: MeterReading | None, key: str, connector: int) -> list[Sample]:
         if reading is None:
@@ -589,13 +653,17 @@ class ChargerRuntime:
                 trouble = None
             if problem is None and n in self._meter_faults:
                 self._meter_faults.discard(n)
+                self._note_gap(n, failing=False)
                 self.feed(FaultCleared(n, METER_FAILURE))
             await asyncio.sleep(policy.poll_interval)
 
     def _meter_fault(self, n: int) -> None:
-        """Raise PowerMeterFailure once; the poller clears it when the meter answers again."""
+        """Raise PowerMeterFailure once; the poller clears it when the meter answers again.
+        The flag on a running transaction is queued first, so it is on record before the
+        status that reports the failure."""
         if n not in self._meter_faults:
             self._meter_faults.add(n)
+            self._note_gap(n, failing=True)
             self.feed(FaultRaised(n, METER_FAILURE))
 
     async def _fresh_reading(self, n: int) -> MeterReading | None:
@@ -708,6 +776,14 @@ class ChargerRuntime:
         self._tx_started_at[n] = self._clock()
         log.warning("resumed a transaction cut by a restart", connector=n, local_tx=record.local_id,
                     id_tag=record.id_tag, meter_wh=record.last_meter_wh)
+        if record.meter_gaps and record.meter_gaps[-1].ended_at is None:
+            # Its meter was failing when the agent went down: the gap ends with the first
+            # good reading, now or once the meter poller sees one.
+            reading = await self._fresh_reading(n)
+            if reading is None:
+                self._gaps.add(n)
+            else:
+                await self.db.run(self.journal.close_meter_gap, record.local_id, utc_now(), metering.energy_wh(reading))
         return True
 
     async def _restore_reservations(self) -> None:

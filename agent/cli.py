@@ -9,9 +9,13 @@ import os
 import sys
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import __version__
 from .settings import EX_CONFIG, ConfigError, load_settings, render_settings, resolve_state_dir
+
+if TYPE_CHECKING:
+    from .journal import MeterGap, TransactionRecord
 
 DEFAULT_CONFIG = "/etc/ladda/ladda.toml"
 
@@ -134,31 +138,85 @@ def _sessions(args: argparse.Namespace) -> int:
         return 1
     finally:
         db.close()
-    rows = [asdict(r) for r in reversed(records)]
+    records = list(reversed(records))
     if args.json:
-        print(json.dumps(rows, indent=2))
+        print(json.dumps([_as_dict(r) for r in records], indent=2))
     elif args.csv:
+        rows = [_flat(r) for r in records]
         writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else ["local_id"])
         writer.writeheader()
         writer.writerows(rows)
     else:
-        _print_sessions(rows)
+        _print_sessions(records)
     return 0
 
 
-def _print_sessions(rows: list[dict[str, object]]) -> None:
-    header = ("local", "backend", "conn", "idTag", "started", "stopped", "Wh start", "Wh stop", "kWh", "reason", "unsent",
-              "abandoned")
+def _as_dict(record: TransactionRecord) -> dict[str, object]:
+    """A record for ``--json``: every field, and each meter gap with its length in seconds."""
+    row = asdict(record)
+    row["meter_gaps"] = [{**asdict(g), "seconds": g.seconds} for g in record.meter_gaps]
+    return row
+
+
+def _flat(record: TransactionRecord) -> dict[str, object]:
+    """A record for ``--csv``, one cell per value: how many meter gaps, and their total
+    seconds (empty while one is still open); ``--json`` has each gap."""
+    row = asdict(record)
+    row["meter_gaps"] = len(record.meter_gaps)
+    total = _gap_seconds(record.meter_gaps)
+    row["meter_gap_s"] = "" if total is None else round(total)
+    return row
+
+
+def _gap_seconds(gaps: tuple[MeterGap, ...]) -> float | None:
+    """How long the meter failed in all, or None while it still fails."""
+    seconds = [g.seconds for g in gaps]
+    return None if None in seconds else sum(s for s in seconds if s is not None)
+
+
+def _gaps_cell(gaps: tuple[MeterGap, ...]) -> str:
+    """The meter gaps column: "-" for a transaction measured throughout."""
+    if not gaps:
+        return "-"
+    total = _gap_seconds(gaps)
+    return f"{len(gaps)} ({'failing' if total is None else _duration(total)})"
+
+
+def _duration(seconds: float) -> str:
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole} s"
+    minutes, secs = divmod(whole, 60)
+    if minutes < 60:
+        return f"{minutes} min {secs} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min"
+
+
+def _gap_line(local_id: int, gap: MeterGap) -> str:
+    """One gap in words: when, how long, and the good readings on either side."""
+    before = f"{gap.wh_before} Wh before" if gap.wh_before is not None else "no reading before"
+    if gap.ended_at is None:
+        return f"  local {local_id}: from {gap.began_at}, still failing; {before}"
+    span = f"{gap.began_at} to {gap.ended_at} ({_duration(gap.seconds or 0.0)})"
+    if gap.wh_after is None:
+        return f"  local {local_id}: {span}; {before}, still failing at the stop"
+    return f"  local {local_id}: {span}; {before}, {gap.wh_after} Wh after"
+
+
+def _print_sessions(records: list[TransactionRecord]) -> None:
+    header = ("local", "backend", "conn", "idTag", "started", "stopped", "Wh start", "Wh stop", "kWh", "reason",
+              "meter gaps", "unsent", "abandoned")
     lines = [header]
-    for r in rows:
-        stop = r["meter_stop_wh"]
-        kwh = f"{(int(stop) - int(r['meter_start_wh'])) / 1000:.3f}" if stop is not None else "-"  # type: ignore[call-overload]
+    for r in records:
+        stop = r.meter_stop_wh
+        kwh = f"{(stop - r.meter_start_wh) / 1000:.3f}" if stop is not None else "-"
         lines.append(
             (
-                str(r["local_id"]), str(r["backend_id"] or "-"), str(r["connector"]), str(r["id_tag"]),
-                str(r["started_at"]), str(r["stopped_at"] or "running"), str(r["meter_start_wh"]),
-                str(stop if stop is not None else "-"), kwh, str(r["stop_reason"] or "-"), str(r["pending_messages"]),
-                str(r["abandoned_messages"]),
+                str(r.local_id), str(r.backend_id or "-"), str(r.connector), r.id_tag,
+                r.started_at, r.stopped_at or "running", str(r.meter_start_wh),
+                str(stop if stop is not None else "-"), kwh, r.stop_reason or "-", _gaps_cell(r.meter_gaps),
+                str(r.pending_messages), str(r.abandoned_messages),
             )
         )
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
@@ -166,6 +224,11 @@ def _print_sessions(rows: list[dict[str, object]]) -> None:
         print("  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip())
     if len(lines) == 1:
         print("(no transactions recorded)")
+    gaps = [_gap_line(r.local_id, g) for r in records for g in r.meter_gaps]
+    if gaps:
+        print()
+        print("meter gaps (the meter failed while charging went on: no reading covers this energy):")
+        print("\n".join(gaps))
 
 
 if __name__ == "__main__":

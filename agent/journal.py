@@ -11,6 +11,11 @@ after the entry was written.
 Status entries are kept in the same sequence so that a backend sees statuses and
 transaction messages in the order they happened, but a status that could not be sent
 is history, not money: on reconnect it is superseded by the current status.
+
+Meter gaps are local only: a transaction that went on charging while its meter failed
+(``[meter] on_failure = "continue"``) carries each such stretch, so that whoever bills
+from this record sees which energy no reading covers. OCPP 1.6 has no field for it; the
+backend hears of the failure as a PowerMeterFailure status only.
 """
 
 from __future__ import annotations
@@ -65,6 +70,26 @@ class Entry:
 
 
 @dataclass(frozen=True, slots=True)
+class MeterGap:
+    """A stretch of a transaction during which its meter failed and charging went on."""
+
+    began_at: str
+    #: When the meter answered again, or the transaction stopped; None while it still fails.
+    ended_at: str | None
+    #: The last good reading before the failure (Wh), if one was known.
+    wh_before: int | None
+    #: The first good reading after it (Wh); None if the transaction stopped first.
+    wh_after: int | None
+
+    @property
+    def seconds(self) -> float | None:
+        """How long the meter failed; None while it still does."""
+        if self.ended_at is None:
+            return None
+        return (parse_iso(self.ended_at) - parse_iso(self.began_at)).total_seconds()
+
+
+@dataclass(frozen=True, slots=True)
 class TransactionRecord:
     local_id: int
     connector: int
@@ -82,6 +107,8 @@ class TransactionRecord:
     pending_messages: int
     #: Messages the backend refused until the attempts ran out (see the outbox's outcome).
     abandoned_messages: int
+    #: Where the meter failed during the transaction, oldest first (empty: fully measured).
+    meter_gaps: tuple[MeterGap, ...] = ()
 
 
 class Journal:
@@ -99,9 +126,12 @@ class Journal:
         timestamp: str,
         begin_values: list[Sample],
         reservation_id: int | None = None,
+        meter_failing: bool = False,
     ) -> int:
         """Record a started transaction and queue its start message; return its local id.
-        ``reservation_id`` names the reservation the transaction used up, if any."""
+        ``reservation_id`` names the reservation the transaction used up, if any.
+        ``meter_failing``: the meter was failing at the start, so ``meter_wh`` is its last
+        good reading and the transaction is flagged with a meter gap from its start."""
 
         def work(conn: sqlite3.Connection) -> int:
             cur = conn.execute(
@@ -115,6 +145,11 @@ class Journal:
             if reservation_id is not None:
                 body["reservation_id"] = reservation_id
             _queue(conn, TX_STARTED, local_id, body)
+            if meter_failing:
+                conn.execute(
+                    "INSERT INTO meter_gaps(local_tx, began_at, wh_before, clock) VALUES (?, ?, ?, ?)",
+                    (local_id, timestamp, meter_wh, clock.current().tag),
+                )
             return local_id
 
         return self.db.transaction(work)
@@ -176,6 +211,14 @@ class Journal:
                 "last_meter_wh = ?, last_meter_at = ?, stop_clock = ? WHERE local_id = ?",
                 (timestamp, meter_wh, reason, id_tag, meter_wh, timestamp, clock.current().tag, local_tx),
             )
+            # A meter still failing at the stop: its gap ends with the transaction, with no
+            # reading after it. (A stop recovered after a crash is stamped with the last
+            # value on record, which may predate the gap: the gap then ends where it began.)
+            conn.execute(
+                "UPDATE meter_gaps SET ended_at = MAX(began_at, ?), end_clock = ? "
+                "WHERE local_tx = ? AND ended_at IS NULL",
+                (timestamp, clock.current().tag, local_tx),
+            )
             data = []
             begin = json.loads(row["begin_values"])
             if begin:
@@ -203,6 +246,38 @@ class Journal:
             _queue(conn, TX_STOPPED, local_tx, body)
 
         self.db.transaction(work)
+
+    def open_meter_gap(self, local_tx: int, timestamp: str, wh_before: int | None) -> bool:
+        """Flag a running transaction: its meter failed at ``timestamp`` and charging goes on.
+        ``wh_before`` is the last good reading (else the last value on record is taken).
+        Returns False, changing nothing, if the transaction has stopped or a gap is open."""
+
+        def work(conn: sqlite3.Connection) -> bool:
+            row = conn.execute(
+                "SELECT COALESCE(last_meter_wh, meter_start_wh) AS noted FROM transactions "
+                "WHERE local_id = ? AND stopped_at IS NULL "
+                "AND NOT EXISTS (SELECT 1 FROM meter_gaps WHERE local_tx = ? AND ended_at IS NULL)",
+                (local_tx, local_tx),
+            ).fetchone()
+            if row is None:
+                return False
+            conn.execute(
+                "INSERT INTO meter_gaps(local_tx, began_at, wh_before, clock) VALUES (?, ?, ?, ?)",
+                (local_tx, timestamp, row["noted"] if wh_before is None else wh_before, clock.current().tag),
+            )
+            return True
+
+        return self.db.transaction(work)
+
+    def close_meter_gap(self, local_tx: int, timestamp: str, wh_after: int | None) -> bool:
+        """The meter answers again: end the transaction's open gap at ``timestamp`` with the
+        first good reading after it. Returns False if no gap was open."""
+        cur = self.db.write(
+            "UPDATE meter_gaps SET ended_at = MAX(began_at, ?), wh_after = ?, end_clock = ? "
+            "WHERE local_tx = ? AND ended_at IS NULL",
+            (timestamp, wh_after, clock.current().tag, local_tx),
+        )
+        return cur.rowcount > 0
 
     def checkpoint(self, local_tx: int, energy_wh: int, timestamp: str) -> None:
         """Remember a running transaction's latest meter value without queueing a message."""
@@ -311,6 +386,20 @@ class Journal:
                     "UPDATE transaction_values SET timestamp = ?, clock = ? WHERE id = ?",
                     (_shifted(row["timestamp"], shift_s), source, row["id"]),
                 )
+            for row in conn.execute(
+                "SELECT id, began_at, ended_at, clock, end_clock FROM meter_gaps WHERE clock = ? OR end_clock = ?",
+                (tag, tag),
+            ).fetchall():
+                began, began_clock = row["began_at"], row["clock"]
+                ended, end_clock = row["ended_at"], row["end_clock"]
+                if began_clock == tag:
+                    began, began_clock = _shifted(began, shift_s), source
+                if end_clock == tag:
+                    ended, end_clock = _shifted(ended, shift_s), source
+                conn.execute(
+                    "UPDATE meter_gaps SET began_at = ?, clock = ?, ended_at = ?, end_clock = ? WHERE id = ?",
+                    (began, began_clock, ended, end_clock, row["id"]),
+                )
             return changed
 
         return self.db.transaction(work)
@@ -386,6 +475,7 @@ class Journal:
                 "AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.local_tx = t.local_id)"
             )
             conn.execute(f"DELETE FROM transaction_values WHERE local_tx IN ({done})", (before,))
+            conn.execute(f"DELETE FROM meter_gaps WHERE local_tx IN ({done})", (before,))
             removed += conn.execute(f"DELETE FROM transactions WHERE local_id IN ({done})", (before,)).rowcount
             return removed
 
@@ -415,6 +505,7 @@ class Journal:
             f"AS abandoned_messages FROM transactions t {where}",
             params,
         )
+        gaps = self._meter_gaps(where, params)
         return [
             TransactionRecord(
                 local_id=r["local_id"],
@@ -431,9 +522,20 @@ class Journal:
                 last_meter_at=r["last_meter_at"],
                 pending_messages=r["pending_messages"],
                 abandoned_messages=r["abandoned_messages"],
+                meter_gaps=tuple(gaps.get(r["local_id"], ())),
             )
             for r in rows
         ]
+
+    def _meter_gaps(self, where: str, params: tuple[Any, ...]) -> dict[int, list[MeterGap]]:
+        """The gaps of the transactions ``where`` selects, by local id, oldest first."""
+        found: dict[int, list[MeterGap]] = {}
+        for g in self.db.read(
+            f"SELECT * FROM meter_gaps WHERE local_tx IN (SELECT t.local_id FROM transactions t {where}) ORDER BY id",
+            params,
+        ):
+            found.setdefault(g["local_tx"], []).append(MeterGap(g["began_at"], g["ended_at"], g["wh_before"], g["wh_after"]))
+        return found
 
 
 def _thin(rows: list[Any], limit: int) -> list[Any]:

@@ -117,6 +117,24 @@ _SCHEMA = [
         expiry          TEXT NOT NULL
     );
     """,
+    # version 6: stretches of a transaction during which its meter failed and charging went
+    # on ([meter] on_failure = "continue"): energy flowed that no reading covers, so the
+    # transaction is flagged for whoever bills from this record. ended_at is NULL while the
+    # meter is still failing; wh_before is the last good reading before the failure,
+    # wh_after the first good one after it (NULL if the transaction stopped first).
+    """
+    CREATE TABLE meter_gaps (
+        id          INTEGER PRIMARY KEY,
+        local_tx    INTEGER NOT NULL REFERENCES transactions(local_id),
+        began_at    TEXT NOT NULL,
+        ended_at    TEXT,
+        wh_before   INTEGER,
+        wh_after    INTEGER,
+        clock       TEXT NOT NULL DEFAULT 'system',
+        end_clock   TEXT
+    );
+    CREATE INDEX meter_gaps_tx ON meter_gaps(local_tx, id);
+    """,
 ]
 
 

@@ -73,8 +73,10 @@ def test_sessions_lists_the_local_transaction_record(tmp_path):
     assert "04A1B2C3" in table.stdout and "2.500" in table.stdout and "Local" in table.stdout
     as_json = json.loads(ladda("sessions", "--state-dir", str(tmp_path), "--json").stdout)
     assert as_json[0]["meter_stop_wh"] == 3500 and as_json[0]["pending_messages"] == 2
+    assert as_json[0]["meter_gaps"] == []  # measured throughout (tests/test_meter_gaps.py: one that was not)
     rows = list(csv.DictReader(io.StringIO(ladda("sessions", "--state-dir", str(tmp_path), "--csv").stdout)))
     assert rows[0]["id_tag"] == "04A1B2C3"
+    assert (rows[0]["meter_gaps"], rows[0]["meter_gap_s"]) == ("0", "0")
 
 
 def test_demo_rejects_a_bad_scenario_with_every_error(tmp_path):

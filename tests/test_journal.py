@@ -6,8 +6,10 @@ import sqlite3
 
 import pytest
 
-from agent.journal import METER_SAMPLE, STATUS, TX_STARTED, TX_STOPPED, Journal, Sample
-from agent.store import ChargerState, Database, StoreError
+from agent import clock
+from agent.clock import Clock
+from agent.journal import METER_SAMPLE, STATUS, TX_STARTED, TX_STOPPED, Journal, MeterGap, Sample
+from agent.store import ChargerState, Database, StoreError, utc_now
 
 ENERGY = "Energy.Active.Import.Register"
 
@@ -283,3 +285,73 @@ def test_pruning_forgets_only_what_was_delivered_before_the_retention(db):
     assert len(journal.pending(limit=100)) == 5
     # Nothing newer than the cutoff is touched.
     assert journal.prune_delivered("2000-01-01T00:00:00.000Z") == 0
+
+
+# ---------------------------------------------------------------- meter gaps
+
+
+def test_meter_gaps_are_kept_per_transaction_and_a_stop_ends_an_open_one(db):
+    journal = Journal(db)
+    local = journal.begin_transaction(1, "TAG1", 100, "2026-01-01T10:00:00.000Z", [])
+    other = journal.begin_transaction(2, "TAG2", 7, "2026-01-01T10:00:00.000Z", [])
+    assert journal.open_meter_gap(local, "2026-01-01T10:05:00.000Z", 150)
+    assert not journal.open_meter_gap(local, "2026-01-01T10:06:00.000Z", 160)  # one open gap at a time
+    assert journal.close_meter_gap(local, "2026-01-01T10:07:00.000Z", 400)
+    assert not journal.close_meter_gap(local, "2026-01-01T10:08:00.000Z", 410)  # none open
+    assert journal.open_meter_gap(local, "2026-01-01T10:20:00.000Z", None)  # the last value on record
+    journal.end_transaction(local, 900, "2026-01-01T10:30:00.000Z", "Local", None, [])
+    assert not journal.open_meter_gap(local, "2026-01-01T10:40:00.000Z", 950)  # stopped
+    restarted = reopen(db)
+    try:
+        flagged, clean = reversed(Journal(restarted).transactions())
+        assert flagged.meter_gaps == (
+            MeterGap("2026-01-01T10:05:00.000Z", "2026-01-01T10:07:00.000Z", 150, 400),
+            MeterGap("2026-01-01T10:20:00.000Z", "2026-01-01T10:30:00.000Z", 100, None),
+        )
+        assert [g.seconds for g in flagged.meter_gaps] == [120.0, 600.0]
+        assert (clean.local_id, clean.meter_gaps) == (other, ())
+    finally:
+        restarted.close()
+
+
+def test_a_start_while_the_meter_fails_is_flagged_in_the_same_commit(db):
+    journal = Journal(db)
+    local = journal.begin_transaction(1, "TAG1", 300, "2026-01-01T10:00:00.000Z", [], meter_failing=True)
+    (record,) = journal.open_transactions()
+    assert record.local_id == local
+    assert record.meter_gaps == (MeterGap("2026-01-01T10:00:00.000Z", None, 300, None),)
+    assert record.meter_gaps[0].seconds is None  # still failing
+
+
+def test_pruning_takes_a_transactions_meter_gaps_with_it(db):
+    journal = Journal(db)
+    local = journal.begin_transaction(1, "TAG1", 0, "2026-01-01T00:00:00.000Z", [])
+    journal.open_meter_gap(local, "2026-01-01T00:10:00.000Z", 10)
+    journal.end_transaction(local, 50, "2026-01-01T01:00:00.000Z", "Local", None, [])
+    start, stop = journal.pending()
+    journal.acknowledge_start(start.seq, local, 7, "Accepted")
+    journal.mark_done(stop.seq)
+    assert journal.prune_delivered("2999-01-01T00:00:00.000Z") == 3
+    assert journal.transactions() == []
+    assert db.read("SELECT COUNT(*) AS n FROM meter_gaps")[0]["n"] == 0
+
+
+def test_provisional_meter_gap_stamps_are_corrected_with_the_rest(db):
+    mono = [0.0]  # a charger without a real-time clock, booted at 1970-01-01T00:01:00Z
+    previous = clock.current()
+    provisional = clock.install(Clock("auto", synchronised=lambda: False, wall=lambda: 60.0, monotonic=lambda: mono[0]))
+    try:
+        journal = Journal(db)
+        local = journal.begin_transaction(1, "TAG1", 0, utc_now(), [])
+        mono[0] = 300.0
+        journal.open_meter_gap(local, utc_now(), 10)
+        mono[0] = 420.0
+        journal.close_meter_gap(local, utc_now(), 20)
+        changed = journal.correct_provisional(provisional.provisional_tag, 86400.0, "backend")
+    finally:
+        clock.install(previous)
+    assert changed == 1  # the start message; the gap is no message, but its stamps move too
+    ((gap,),) = [r.meter_gaps for r in journal.transactions()]
+    assert (gap.began_at, gap.ended_at) == ("1970-01-02T00:06:00.000Z", "1970-01-02T00:08:00.000Z")
+    tags = db.read("SELECT clock FROM meter_gaps UNION SELECT end_clock FROM meter_gaps")
+    assert {r["clock"] for r in tags} == {"backend"}
