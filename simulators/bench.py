@@ -45,6 +45,9 @@ STATUS_FIELDS = (
     "coil", "coil_off_at", "contactor_fault", "rcd_tripped", "diode_ok", "leds",
 )  # fmt: skip
 BENCH_FIELDS = ("link", "link_accepted", "agent_connected", "estop")
+#: How long a new hardware-socket connection has to name its wire role before it is
+#: taken for a sim driver's link.
+ROLE_WAIT_S = 0.2
 #: Fields of a connector on a bench without wiring (no GPIO, no ADS1115).
 UNWIRED = {"coil": None, "coil_off_at": None, "contactor_fault": None, "rcd_tripped": None, "diode_ok": None, "leds": None}
 COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
@@ -623,7 +626,12 @@ class HardwareServer:
         self._handlers.add(handler)
         self._writers.add(writer)
         try:
-            first = await reader.readline()
+            try:
+                # A wire transport says its role at once; a sim driver's link may stay quiet
+                # until it needs something, yet is owed the pilot states right away.
+                first = await asyncio.wait_for(reader.readline(), ROLE_WAIT_S)
+            except TimeoutError:
+                first = b"\n"
             role = _attach_role(first)
             if role is None:
                 await self._serve_agent(first, reader, writer, send)
@@ -649,6 +657,9 @@ class HardwareServer:
         try:
             line = first
             while line:
+                if not line.strip():
+                    line = await reader.readline()
+                    continue
                 try:
                     message = json.loads(line)
                 except json.JSONDecodeError as exc:

@@ -44,6 +44,18 @@ def _verbs() -> argparse.ArgumentParser:
     tap.add_argument("uid", help="card UID, e.g. 04A1B2C3")
     link = sub.add_parser("link", help="cut or restore the backend link", parents=[common])
     link.add_argument("state", choices=("cut", "stall", "up"))
+    rcd = sub.add_parser("rcd", help="trip a connector's RCD (--reset: reset it)", parents=[common])
+    rcd.add_argument("--connector", type=int, default=1)
+    rcd.add_argument("--reset", action="store_true")
+    estop = sub.add_parser("estop", help="press the emergency stop (--release: release it)", parents=[common])
+    estop.add_argument("--release", action="store_true")
+    fault = sub.add_parser("contactor-fault", help="weld a contactor, make it fail to close, or repair it",
+                           parents=[common])
+    fault.add_argument("fault", choices=("welded", "fails_to_close", "none"))
+    fault.add_argument("--connector", type=int, default=1)
+    diode = sub.add_parser("diode", help="short the EV's pilot diode (--repair: repair it)", parents=[common])
+    diode.add_argument("--connector", type=int, default=1)
+    diode.add_argument("--repair", action="store_true")
     sub.add_parser("status", help="show the bench's state", parents=[common])
     return parser
 
@@ -59,6 +71,15 @@ def _request(args: argparse.Namespace) -> dict[str, Any]:
         fields = {"uid": args.uid}
     elif verb == "link":
         fields = {"state": args.state}
+    elif verb == "rcd":
+        fields = {"connector": args.connector, "tripped": not args.reset}
+    elif verb == "estop":
+        fields = {"pressed": not args.release}
+    elif verb == "contactor-fault":
+        verb, fields = "contactor_fault", {"connector": args.connector,
+                                           "fault": None if args.fault == "none" else args.fault}
+    elif verb == "diode":
+        verb, fields = "pilot_diode", {"connector": args.connector, "ok": args.repair}
     return request_sync(args.socket, verb, **fields)
 
 

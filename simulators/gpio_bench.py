@@ -16,9 +16,10 @@ from collections.abc import Callable
 from gpiozero.pins.mock import MockFactory, MockPin, MockPWMPin
 
 from drivers.gpio.indicator import Colour, LedPins, Pattern
+from drivers.gpio.remote import DrivenInputPin
 
 
-class BenchPin(MockPWMPin):
+class BenchPin(DrivenInputPin):
     """A mock pin that tells the bench about every change of its level and keeps a
     timestamped history (``time.monotonic()``, level)."""
 
@@ -26,15 +27,6 @@ class BenchPin(MockPWMPin):
         super().__init__(factory, info)
         self.listeners: list[Callable[[float], None]] = []
         self.history: list[tuple[float, float]] = [(time.monotonic(), float(self._state))]
-
-    def _set_frequency(self, value: float | None) -> None:
-        # MockPWMPin pulls a pin low when it is released; an input's level belongs to the
-        # circuit driving it, as on real hardware (a tripped RCD stays tripped when a driver
-        # closes and opens again).
-        if value is None and self._function == "input":
-            self._frequency = None
-            return
-        super()._set_frequency(value)
 
     def _change_state(self, value: float) -> bool:
         changed = super()._change_state(value)

@@ -59,13 +59,17 @@ async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
 
 
 @contextlib.asynccontextmanager
-async def wired_charger(workdir: Path, *, meter_poll_s: float = 0.2) -> AsyncIterator[WiredCharger]:
+async def wired_charger(workdir: Path, *, meter_poll_s: float = 0.2, meter: MeterPolicy | None = None,
+                        recovery: str = "stop", initial_pilot: PilotState = PilotState.A) -> AsyncIterator[WiredCharger]:
+    """``meter`` overrides the meter policy (``meter_poll_s`` sets only its poll interval),
+    ``recovery`` is ``[state] unfinished_transactions``, ``initial_pilot`` the EV's state
+    when the agent starts (B: an EV plugged in across a restart)."""
     factory = pin_factory("mock")
     bench = GpioBench(factory)
     contactor = bench.contactor(pin=COIL, feedback_pin=MIRROR)
     rcd = bench.rcd(RCD)
     tree = FakePwmTree(workdir / "pwm")
-    ev = PilotFrontEnd(duty=lambda: tree.duty_percent(0, 0))
+    ev = PilotFrontEnd(duty=lambda: tree.duty_percent(0, 0), state=initial_pilot)
     i2c = I2cBus(lambda: FakeSMBus({0x48: FakeAds1115(ev.inputs())}), "/dev/i2c-1")
     pilot = AdcPilot(1, adc=Ads1115(i2c, 0x48), positive_input=0, negative_input=1,
                      pwm=SysfsPwm(0, 0, workdir / "pwm"), poll_interval=0.01)
@@ -84,7 +88,8 @@ async def wired_charger(workdir: Path, *, meter_poll_s: float = 0.2) -> AsyncIte
     state = ChargerState(db)
     journal = Journal(db)
     runtime = ChargerRuntime(hardware=hardware, config=Configuration({}, state, 1), db=db, journal=journal,
-                             state=state, max_current=16.0, meter=MeterPolicy(poll_interval=meter_poll_s))
+                             state=state, max_current=16.0, recovery=recovery,
+                             meter=meter if meter is not None else MeterPolicy(poll_interval=meter_poll_s))
     try:
         async with asyncio.TaskGroup() as tg:
             services = [tg.create_task(s()) for s in hardware.services]

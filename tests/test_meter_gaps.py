@@ -10,7 +10,6 @@ way they read it: from the state database by a fresh process view, and with
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import sqlite3
 from collections.abc import AsyncIterator
@@ -18,13 +17,11 @@ from pathlib import Path
 
 import pytest
 
-import simulators.wired_charger as wired_module
-from agent.charger import ChargerRuntime, MeterPolicy
+from agent.charger import MeterPolicy
 from agent.cli import main as ladda
 from agent.journal import Journal, MeterGap, TransactionRecord
 from agent.store import _SCHEMA, DB_NAME, Database
 from drivers.protocols import PilotState
-from simulators.ads1115 import PilotFrontEnd
 from simulators.wired_charger import WiredCharger, until, wired_charger
 
 FAULT_AFTER = 1.0
@@ -32,18 +29,13 @@ FLAGGED = FAULT_AFTER + 3.0  # the fault is raised within fault_after plus a fai
 
 
 @contextlib.asynccontextmanager
-async def charger(
-    workdir: Path, monkeypatch: pytest.MonkeyPatch, on_failure: str, *, resume: bool = False
-) -> AsyncIterator[WiredCharger]:
+async def charger(workdir: Path, on_failure: str, *, resume: bool = False) -> AsyncIterator[WiredCharger]:
     """The wired charger with ``[meter] fault_after = 1`` and the given ``on_failure``;
     ``resume``: ``[state] unfinished_transactions = "resume"`` and the EV still plugged in
-    when the agent starts. (The harness builds these from module names, replaced here.)"""
-    policy = functools.partial(MeterPolicy, fault_after=FAULT_AFTER, failure_stops=on_failure == "stop")
-    monkeypatch.setattr(wired_module, "MeterPolicy", policy)
-    if resume:
-        monkeypatch.setattr(wired_module, "ChargerRuntime", functools.partial(ChargerRuntime, recovery="resume"))
-        monkeypatch.setattr(wired_module, "PilotFrontEnd", functools.partial(PilotFrontEnd, state=PilotState.B))
-    async with wired_charger(workdir) as wired:
+    when the agent starts."""
+    policy = MeterPolicy(fault_after=FAULT_AFTER, failure_stops=on_failure == "stop")
+    async with wired_charger(workdir, meter=policy, recovery="resume" if resume else "stop",
+                             initial_pilot=PilotState.B if resume else PilotState.A) as wired:
         assert wired.runtime.meter.failure_stops is (on_failure == "stop")
         yield wired
 
@@ -75,8 +67,8 @@ def warning(wired: WiredCharger) -> tuple[str, str]:
     return entry.status, entry.error_code
 
 
-async def test_a_meter_gap_during_a_transaction_is_on_record_with_its_energy_figures(tmp_path, monkeypatch, capsys):
-    async with charger(tmp_path, monkeypatch, "continue") as wired:
+async def test_a_meter_gap_during_a_transaction_is_on_record_with_its_energy_figures(tmp_path, capsys):
+    async with charger(tmp_path, "continue") as wired:
         journal = wired.journal
         flagged_when_reported: list[int] = []
         record_status = journal.record_status
@@ -127,8 +119,8 @@ async def test_a_meter_gap_during_a_transaction_is_on_record_with_its_energy_fig
     assert row_csv["meter_gaps"] == "1" and row_csv["meter_gap_s"] == str(round(gap.seconds))
 
 
-async def test_a_transaction_stopped_while_its_meter_fails_ends_the_gap_at_the_stop(tmp_path, monkeypatch, capsys):
-    async with charger(tmp_path, monkeypatch, "continue") as wired:
+async def test_a_transaction_stopped_while_its_meter_fails_ends_the_gap_at_the_stop(tmp_path, capsys):
+    async with charger(tmp_path, "continue") as wired:
         await energy_read(wired, 2000)
         await wired.charge("TAG-STOP")
         wired.meters[1].silent = True
@@ -144,8 +136,8 @@ async def test_a_transaction_stopped_while_its_meter_fails_ends_the_gap_at_the_s
     assert "2000 Wh before, still failing at the stop" in sessions(tmp_path, capsys)
 
 
-async def test_a_transaction_started_while_the_meter_fails_is_flagged_from_its_start(tmp_path, monkeypatch, capsys):
-    async with charger(tmp_path, monkeypatch, "continue") as wired:
+async def test_a_transaction_started_while_the_meter_fails_is_flagged_from_its_start(tmp_path, capsys):
+    async with charger(tmp_path, "continue") as wired:
         await energy_read(wired, 3000)
         wired.ev.state = PilotState.B
         wired.meters[1].silent = True
@@ -165,10 +157,10 @@ async def test_a_transaction_started_while_the_meter_fails_is_flagged_from_its_s
         assert (gap.wh_before, gap.wh_after) == (3000, 3125) and gap.ended_at is not None
 
 
-async def cut_while_flagged(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+async def cut_while_flagged(workdir: Path) -> str:
     """Charge, let the meter fail, and end the agent without stopping the transaction (as
     a crash does); return when the gap began."""
-    async with charger(workdir, monkeypatch, "continue") as wired:
+    async with charger(workdir, "continue") as wired:
         await wired.charge("TAG-CUT")
         wired.meters[1].silent = True
         await until(lambda: warning(wired) == ("Charging", "PowerMeterFailure"), timeout=FLAGGED)
@@ -176,9 +168,9 @@ async def cut_while_flagged(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> s
         return gap.began_at
 
 
-async def test_a_transaction_cut_during_a_gap_and_closed_at_the_restart_keeps_its_gap(tmp_path, monkeypatch):
-    began = await cut_while_flagged(tmp_path, monkeypatch)
-    async with charger(tmp_path, monkeypatch, "continue") as wired:
+async def test_a_transaction_cut_during_a_gap_and_closed_at_the_restart_keeps_its_gap(tmp_path):
+    began = await cut_while_flagged(tmp_path)
+    async with charger(tmp_path, "continue") as wired:
         assert not wired.journal.open_transactions()  # closed with reason PowerLoss
     (record,) = saved(tmp_path)
     assert record.stop_reason == "PowerLoss"
@@ -187,17 +179,17 @@ async def test_a_transaction_cut_during_a_gap_and_closed_at_the_restart_keeps_it
     assert record.meter_gaps[0] == MeterGap(began, began, 0, None)
 
 
-async def test_a_transaction_resumed_after_a_restart_ends_its_gap_when_the_meter_answers(tmp_path, monkeypatch):
-    began = await cut_while_flagged(tmp_path, monkeypatch)
-    async with charger(tmp_path, monkeypatch, "continue", resume=True) as wired:
+async def test_a_transaction_resumed_after_a_restart_ends_its_gap_when_the_meter_answers(tmp_path):
+    began = await cut_while_flagged(tmp_path)
+    async with charger(tmp_path, "continue", resume=True) as wired:
         assert 1 in wired.runtime.local_tx  # resumed, and the meter answers again
         (gap,) = wired.journal.open_transactions()[0].meter_gaps
         assert gap.began_at == began and gap.ended_at is not None and gap.ended_at > began
         assert gap.wh_after == 0  # the register as read after the restart
 
 
-async def test_with_stop_a_failing_meter_faults_the_connector_and_flags_nothing(tmp_path, monkeypatch, capsys):
-    async with charger(tmp_path, monkeypatch, "stop") as wired:
+async def test_with_stop_a_failing_meter_faults_the_connector_and_flags_nothing(tmp_path, capsys):
+    async with charger(tmp_path, "stop") as wired:
         await energy_read(wired, 500)
         await wired.charge("TAG-HALT")
         wired.meters[1].silent = True

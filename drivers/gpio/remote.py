@@ -44,7 +44,22 @@ def pin_number(pin: MockPWMPin) -> int:
     return int(pin.info.name.removeprefix("GPIO"))
 
 
-class RemotePin(MockPWMPin):
+class DrivenInputPin(MockPWMPin):
+    """A PWM-capable mock pin whose level, as an input, belongs to whatever drives it.
+
+    MockPWMPin pulls a pin low when its PWM is released; on real hardware an input reads
+    the circuit driving it (a tripped RCD stays tripped when a driver closes and opens
+    again), which both ends of a simulated wire need.
+    """
+
+    def _set_frequency(self, value: float | None) -> None:
+        if value is None and self._function == "input":
+            self._frequency = None
+            return
+        super()._set_frequency(value)
+
+
+class RemotePin(DrivenInputPin):
     """A mock pin whose output level travels to the bench and whose input level comes from it."""
 
     def __init__(self, factory: RemotePinFactory, info: Any) -> None:
@@ -63,13 +78,6 @@ class RemotePin(MockPWMPin):
             level = self._remote.bench_level(self.bcm)
             if level is not None:  # an input reads the level on the wire, not what was last driven
                 self.apply(level)
-
-    def _set_frequency(self, value: float | None) -> None:
-        # An input's level belongs to whatever drives it (see apply); MockPWMPin would pull it low.
-        if value is None and self._function == "input":
-            self._frequency = None
-            return
-        super()._set_frequency(value)
 
     def _change_state(self, value: float) -> bool:
         changed = super()._change_state(value)
@@ -100,6 +108,10 @@ class PinWire:
         self._send_lock = threading.Lock()
         self._closed = threading.Event()
         self._thread: threading.Thread | None = None
+
+    @property
+    def connected(self) -> bool:
+        return self._sock is not None
 
     def start(self) -> None:
         """Connect and take the bench's levels now; raise :class:`DeviceError` if it is not there."""

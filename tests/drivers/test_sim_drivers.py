@@ -43,7 +43,7 @@ def test_sim_drivers_fill_their_roles() -> None:
 
 async def test_meter_reading_follows_plug_offer_and_contactor() -> None:
     async with (
-        running_bench("--tick", "0.05", "--initial-energy-wh", "1200") as bench,
+        running_bench("--wiring", "none", "--tick", "0.05", "--initial-energy-wh", "1200") as bench,
         linked(bench.hardware) as link,
     ):
         ctl = ControlClient(bench.control)
@@ -76,7 +76,7 @@ async def test_meter_reading_follows_plug_offer_and_contactor() -> None:
 
 
 async def test_pilot_reports_a_then_b_then_c_when_current_is_offered() -> None:
-    async with running_bench() as bench, linked(bench.hardware) as link:
+    async with running_bench("--wiring", "none") as bench, linked(bench.hardware) as link:
         ctl = ControlClient(bench.control)
         pilot = SimPilot(link, 1)
         try:
@@ -97,7 +97,7 @@ async def test_pilot_reports_a_then_b_then_c_when_current_is_offered() -> None:
 
 
 async def test_a_late_reader_of_pilot_states_gets_the_latest_state_first() -> None:
-    async with running_bench() as bench, linked(bench.hardware) as link:
+    async with running_bench("--wiring", "none") as bench, linked(bench.hardware) as link:
         ctl = ControlClient(bench.control)
         pilot = SimPilot(link, 1)
         try:
@@ -115,7 +115,7 @@ async def test_a_late_reader_of_pilot_states_gets_the_latest_state_first() -> No
 
 
 async def test_each_card_tap_arrives_once_in_upper_case() -> None:
-    async with running_bench() as bench, linked(bench.hardware) as link:
+    async with running_bench("--wiring", "none") as bench, linked(bench.hardware) as link:
         ctl = ControlClient(bench.control)
         reader = SimCardReader(link)
         try:
@@ -133,7 +133,7 @@ async def test_each_card_tap_arrives_once_in_upper_case() -> None:
 
 
 async def test_contactor_starts_open_and_follows_commands() -> None:
-    async with running_bench("--connectors", "2") as bench, linked(bench.hardware) as link:
+    async with running_bench("--wiring", "none", "--connectors", "2") as bench, linked(bench.hardware) as link:
         ctl = ControlClient(bench.control)
         contactor = SimContactor(link, 2)
         try:
@@ -176,7 +176,7 @@ async def test_contactor_raises_when_feedback_disagrees() -> None:
 
 
 async def test_unknown_connector_is_a_fatal_device_error() -> None:
-    async with running_bench("--connectors", "2") as bench, linked(bench.hardware) as link:
+    async with running_bench("--wiring", "none", "--connectors", "2") as bench, linked(bench.hardware) as link:
         with pytest.raises(DeviceError, match="no connector 3") as info:
             await SimMeter(link, 3).open()
         assert info.value.device == "sim meter 3" and info.value.retry is False
@@ -204,7 +204,7 @@ async def test_device_error_when_the_bench_is_absent() -> None:
 
 async def test_link_reconnects_after_the_bench_restarts_and_gets_a_fresh_pilot_snapshot() -> None:
     with socket_dir() as directory:
-        bench = BenchProcess(directory)
+        bench = BenchProcess(directory, "--wiring", "none")
         try:
             async with linked(bench.hardware) as link:  # the agent starts before the bench
                 pilot, meter = SimPilot(link, 1), SimMeter(link, 1)

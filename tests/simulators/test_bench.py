@@ -396,7 +396,7 @@ class RawAgent:
 
 
 async def test_hardware_socket_protocol() -> None:
-    async with running_bench("--connectors", "2", "--tick", "0.05") as bench:
+    async with running_bench("--wiring", "none", "--connectors", "2", "--tick", "0.05") as bench:
         ctl = ControlClient(bench.control)
         agent = await RawAgent.connect(bench.hardware)
         try:
@@ -448,11 +448,12 @@ async def test_hardware_socket_protocol() -> None:
 
 
 async def test_power_is_cut_when_the_last_agent_disconnects() -> None:
-    async with running_bench() as bench:
+    async with running_bench("--wiring", "none") as bench:
         ctl = ControlClient(bench.control)
         first = await RawAgent.connect(bench.hardware)
         second = await RawAgent.connect(bench.hardware)
         try:
+            await second.request("hello")  # an agent that has spoken is attached at once
             await ctl.request("plug", connector=1, max_current=32)
             await first.request("offer", connector=1, current_a=16)
             await first.request("contactor", connector=1, closed=True)
@@ -510,7 +511,7 @@ async def energy(ctl: ControlClient, n: int) -> float:
 
 
 async def test_modbus_meters_read_what_the_ev_model_delivers() -> None:
-    async with running_bench("--connectors", "2", "--tick", "0.05", "--initial-energy-wh", "1500") as bench:
+    async with running_bench("--wiring", "none", "--connectors", "2", "--tick", "0.05", "--initial-energy-wh", "1500") as bench:
         info = meter_info(bench)
         assert (info["model"], info["unit_ids"]) == ("sdm630", [1, 2])
         ctl = ControlClient(bench.control)
@@ -545,7 +546,7 @@ async def test_modbus_meters_read_what_the_ev_model_delivers() -> None:
 
 
 async def test_silent_and_stale_meters_at_the_wire_and_on_the_hardware_socket() -> None:
-    async with running_bench("--connectors", "2", "--tick", "0.05") as bench:
+    async with running_bench("--wiring", "none", "--connectors", "2", "--tick", "0.05") as bench:
         info = meter_info(bench)
         ctl = ControlClient(bench.control)
         agent = await RawAgent.connect(bench.hardware)
@@ -593,7 +594,7 @@ async def test_silent_and_stale_meters_at_the_wire_and_on_the_hardware_socket() 
 async def test_rtu_meters_on_a_pty_with_a_single_phase_supply() -> None:
     with socket_dir() as directory:
         tty = directory / "meter-line"
-        bench = BenchProcess(directory, "--meter-transport", "rtu", "--meter-pty", str(tty), "--phases", "1",
+        bench = BenchProcess(directory, "--wiring", "none", "--meter-transport", "rtu", "--meter-pty", str(tty), "--phases", "1",
                              "--initial-energy-wh", "42000")
         await bench.start()
         try:

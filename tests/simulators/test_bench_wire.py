@@ -171,7 +171,10 @@ async def test_the_pin_factory_reconnects_to_a_restarted_bench_and_drives_it_aga
         await bench.start()
         await control.close()
         control = ControlClient(bench.control)
-        await driver.switch(True)  # the mirror answers only once the wire is back
+        async with asyncio.timeout(5):  # reconnection backs off to at most 2 s between tries
+            while not factory.wire.connected:
+                await asyncio.sleep(0.02)
+        await driver.switch(True)  # the restarted bench got the agent's outputs and answers
         await wait_field(control, "contactor_closed", True)
         await control.close()
 

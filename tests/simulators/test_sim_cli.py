@@ -46,6 +46,23 @@ def test_verbs_change_what_the_bench_reports(bench):
     assert tap.returncode == 0 and json.loads(tap.stdout)["delivered"] == 0  # no agent connected
 
 
+def test_fault_verbs_inject_and_clear_faults_on_the_wired_bench(bench):
+    socket = ("--socket", str(bench))
+    for args in (("rcd", "--connector", "2"), ("estop",), ("contactor-fault", "welded"), ("diode",)):
+        assert sim(*args, *socket).returncode == 0, args
+    status = json.loads(sim("status", *socket).stdout)
+    first, second = status["connectors"]
+    assert (second["rcd_tripped"], status["estop"], first["contactor_fault"], first["diode_ok"]) == (
+        True, True, "welded", False)
+    for args in (("rcd", "--connector", "2", "--reset"), ("estop", "--release"), ("contactor-fault", "none"),
+                 ("diode", "--repair")):
+        assert sim(*args, *socket).returncode == 0, args
+    status = json.loads(sim("status", *socket).stdout)
+    first, second = status["connectors"]
+    assert (second["rcd_tripped"], status["estop"], first["contactor_fault"], first["diode_ok"]) == (
+        False, False, None, True)
+
+
 def test_a_refused_command_says_why_and_fails(bench):
     result = sim("plug", "--connector", "7", "--socket", str(bench))
     assert result.returncode == 1
