@@ -38,18 +38,20 @@ Event = dict[str, Any]
 Send = Callable[[Event], None]
 Clock = Callable[[], float]
 
+#: A connector's fields that only a wired bench has (simulators/bench_hardware.py).
+WIRED_FIELDS = ("coil", "coil_off_at", "contactor_fault", "rcd_tripped", "diode_ok", "leds")
 STATUS_FIELDS = (
     "connector", "plugged", "ev_max_current", "paused", "pilot", "offer_a",
     "contactor_closed", "current_a", "power_w", "energy_wh", "locked", "lock_jammed",
     "meter_silent", "meter_stale", "meter_requests",
-    "coil", "coil_off_at", "contactor_fault", "rcd_tripped", "diode_ok", "leds",
+    *WIRED_FIELDS,
 )  # fmt: skip
 BENCH_FIELDS = ("link", "link_accepted", "agent_connected", "estop")
 #: How long a new hardware-socket connection has to name its wire role before it is
 #: taken for a sim driver's link.
 ROLE_WAIT_S = 0.2
 #: Fields of a connector on a bench without wiring (no GPIO, no ADS1115).
-UNWIRED = {"coil": None, "coil_off_at": None, "contactor_fault": None, "rcd_tripped": None, "diode_ok": None, "leds": None}
+UNWIRED = dict.fromkeys(WIRED_FIELDS)
 COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
     "eq": lambda a, b: a == b,
     "ne": lambda a, b: a != b,
@@ -251,12 +253,12 @@ class Bench:
         self.evs[connector].set_offer(current_a, self._now())
         self._settle()
 
-    def _unwired(self, what: str) -> None:
+    def _refuse_if_wired(self, what: str) -> None:
         if self.wired is not None:
             raise ValueError(f"this bench is wired: the {what} is driven through its GPIO/PWM lines, not this "
                              "socket (start the bench with --wiring none for the sim drivers)")
 
-    def _wired(self) -> WiredHardware:
+    def _wiring(self) -> WiredHardware:
         if self.wired is None:
             raise ValueError("this bench has no wiring (started with --wiring none)")
         return self.wired
@@ -266,19 +268,19 @@ class Bench:
         self.connector(connector)
         if not isinstance(tripped, bool):
             raise ValueError(f"tripped must be true or false, not {tripped!r}")
-        self._wired().set_rcd(connector, tripped)
+        self._wiring().set_rcd(connector, tripped)
         self._settle()
 
     def set_estop(self, pressed: Any) -> None:
         if not isinstance(pressed, bool):
             raise ValueError(f"pressed must be true or false, not {pressed!r}")
-        self._wired().set_estop(pressed)
+        self._wiring().set_estop(pressed)
         self._settle()
 
     def set_contactor_fault(self, connector: Any, fault: Any) -> None:
         """Weld the contactor's contacts, make them fail to close, or repair them (null)."""
         self.connector(connector)
-        self._wired().set_contactor_fault(connector, fault)
+        self._wiring().set_contactor_fault(connector, fault)
         self._settle()
 
     def set_diode(self, connector: Any, ok: Any) -> None:
@@ -286,12 +288,12 @@ class Bench:
         self.connector(connector)
         if not isinstance(ok, bool):
             raise ValueError(f"ok must be true or false, not {ok!r}")
-        self._wired().set_diode(connector, ok)
+        self._wiring().set_diode(connector, ok)
         self._settle()
 
     def drive_contactor(self, connector: Any, closed: Any) -> bool:
         """Switch a contactor; returns the feedback contact's reading."""
-        self._unwired("contactor")
+        self._refuse_if_wired("contactor")
         ev = self.connector(connector)
         if not isinstance(closed, bool):
             raise ValueError(f"closed must be true or false, not {closed!r}")
@@ -301,7 +303,7 @@ class Bench:
 
     def drive_lock(self, connector: Any, locked: Any) -> bool:
         """Lock or unlock a connector's cable; returns the lock's feedback."""
-        self._unwired("cable lock")
+        self._refuse_if_wired("cable lock")
         ev = self.connector(connector)
         if not isinstance(locked, bool):
             raise ValueError(f"locked must be true or false, not {locked!r}")
@@ -350,7 +352,7 @@ class Bench:
             self.wired.jam_lock(connector, jammed)
 
     def offer(self, connector: Any, current_a: Any) -> None:
-        self._unwired("pilot's PWM")
+        self._refuse_if_wired("pilot's PWM")
         ev = self.connector(connector)
         ev.set_offer(_number("current_a", current_a), self._now())
         self._settle()

@@ -28,7 +28,7 @@ from gpiozero.pins.mock import MockFactory, MockPWMPin
 from drivers.gpio.indicator import Colour, LedPins
 from drivers.protocols import PilotState
 from simulators.ads1115 import FakeAds1115, FakeSMBus, PilotFrontEnd
-from simulators.bench_wiring import ADS1115_ADDRESS, PWM_CHANNELS, PWM_CHIP, BenchWiring
+from simulators.bench_wiring import ADS1115_ADDRESS, PWM_CHANNELS, PWM_CHIP, BenchWiring, ConnectorWiring
 from simulators.gpio_bench import BenchPin, ContactorModel, GpioBench, LedPanel, LockModel, SafetyInputModel
 from simulators.sysfs_pwm import FakePwmTree
 
@@ -44,7 +44,7 @@ Event = dict[str, Any]
 class ConnectorDevices:
     """One connector's models: contactor with mirror, RCD, cable lock, LEDs and pilot front end."""
 
-    def __init__(self, gpio: GpioBench, wiring: Any, pwm: FakePwmTree) -> None:
+    def __init__(self, gpio: GpioBench, wiring: ConnectorWiring, pwm: FakePwmTree) -> None:
         self.wiring = wiring
         self.contactor: ContactorModel = gpio.contactor(pin=wiring.coil, feedback_pin=wiring.mirror)
         self.rcd: SafetyInputModel = gpio.rcd(wiring.rcd)
@@ -52,7 +52,6 @@ class ConnectorDevices:
                                               feedback_pin=wiring.lock_feedback)
         self.leds: LedPanel = gpio.leds(LedPins(red=wiring.red, green=wiring.green, blue=wiring.blue))
         self.front = PilotFrontEnd(duty=lambda: pwm.duty_percent(PWM_CHIP, wiring.pwm_channel))
-        self.pwm_channel = wiring.pwm_channel
         #: Wall-clock time the coil last went off (None: never), to compare with when a
         #: backend heard of the fault that opened it.
         self.coil_off_at: float | None = None
@@ -144,7 +143,7 @@ class WiredHardware:
         """Read each channel's duty cycle; a changed offer goes to the EV model."""
         for n, devices in self.connectors.items():
             try:
-                offered = self.pwm.channel(PWM_CHIP, devices.pwm_channel).offered_a
+                offered = self.pwm.channel(PWM_CHIP, devices.wiring.pwm_channel).offered_a
             except (OSError, ValueError):
                 offered = None  # a half-written or missing attribute: nothing offered this time
             amperes = offered or 0.0
@@ -162,10 +161,16 @@ class WiredHardware:
 
     def set_rcd(self, connector: int, tripped: bool) -> None:
         rcd = self.connectors[connector].rcd
-        rcd.trip() if tripped else rcd.reset()
+        if tripped:
+            rcd.trip()
+        else:
+            rcd.reset()
 
     def set_estop(self, pressed: bool) -> None:
-        self.estop.trip() if pressed else self.estop.reset()
+        if pressed:
+            self.estop.trip()
+        else:
+            self.estop.reset()
 
     def set_contactor_fault(self, connector: int, fault: str | None) -> None:
         if fault is not None and fault not in CONTACTOR_FAULTS:
@@ -181,7 +186,10 @@ class WiredHardware:
 
     def jam_lock(self, connector: int, jammed: bool) -> None:
         lock = self.connectors[connector].lock
-        lock.jam() if jammed else lock.free()
+        if jammed:
+            lock.jam()
+        else:
+            lock.free()
 
     def status(self, connector: int) -> dict[str, Any]:
         return self.connectors[connector].status()

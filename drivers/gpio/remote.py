@@ -20,6 +20,7 @@ are sent again, so a restarted bench sees what the agent drives now.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -139,7 +140,8 @@ class PinWire:
         with self._send_lock:
             sock, self._sock = self._sock, None
         if sock is not None:
-            sock.shutdown(socket.SHUT_RDWR)
+            with contextlib.suppress(OSError):  # already disconnected
+                sock.shutdown(socket.SHUT_RDWR)
             sock.close()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(2.0)

@@ -263,7 +263,7 @@ async def test_the_pilot_adc_failing_with_the_bench_gone_is_a_fault_not_a_crash(
             await driver.close()
 
 
-async def test_an_unwired_bench_refuses_the_wire_roles(tmp_path: Any) -> None:
+async def test_an_unwired_bench_refuses_the_wire_roles() -> None:
     async with running_bench("--wiring", "none") as bench:
         with pytest.raises(OSError) as raised:
             RemoteSMBus(bench.hardware).read_i2c_block_data(ADS1115_ADDRESS, 1, 2)
