@@ -53,6 +53,8 @@ class FakeAds1115:
         self.pointer = 0
         self.transfers: list[Transfer] = []
         self.conversions = 0
+        #: Conversions per positive input: how often a reader has looked at each signal.
+        self.conversions_of: dict[int, int] = {}
         self._busy = 0
         self._lock = threading.Lock()
 
@@ -109,6 +111,7 @@ class FakeAds1115:
         volts = self.volts(positive) - (self.volts(negative) if negative is not None else 0.0)
         self.registers[0] = self.encode(volts, FULL_SCALES[config >> 9 & 0b111])
         self.conversions += 1
+        self.conversions_of[positive] = self.conversions_of.get(positive, 0) + 1
 
 
 class FakeSMBus:

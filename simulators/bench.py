@@ -39,7 +39,7 @@ Send = Callable[[Event], None]
 Clock = Callable[[], float]
 
 #: A connector's fields that only a wired bench has (simulators/bench_hardware.py).
-WIRED_FIELDS = ("coil", "coil_off_at", "contactor_fault", "rcd_tripped", "diode_ok", "leds")
+WIRED_FIELDS = ("coil", "coil_off_at", "contactor_fault", "rcd_tripped", "diode_ok", "leds", "pilot_reads")
 STATUS_FIELDS = (
     "connector", "plugged", "ev_max_current", "paused", "pilot", "offer_a",
     "contactor_closed", "current_a", "power_w", "energy_wh", "locked", "lock_jammed",

@@ -108,6 +108,7 @@ class WiredHardware:
         self._pin_peers: set[Callable[[Event], None]] = set()
         self._offers = {n: 0.0 for n in self.connectors}
         self._pins = {n: self.factory.pin(n) for n in wiring.agent_outputs() | wiring.bench_outputs()}
+        self._pilot_reads_at_change = {n: 0 for n in self.connectors}
 
     def start(self) -> None:
         """Hook the models to the event loop (call it on the loop before serving)."""
@@ -137,7 +138,13 @@ class WiredHardware:
 
     def show_pilot(self, connector: int, state: PilotState) -> None:
         """The EV's pilot state as the front end's voltages (after every bench change)."""
-        self.connectors[connector].front.state = state
+        front = self.connectors[connector].front
+        if front.state != state:
+            self._pilot_reads_at_change[connector] = self._pilot_reads(connector)
+        front.state = state
+
+    def _pilot_reads(self, connector: int) -> int:
+        return self.adc.conversions_of.get(self.connectors[connector].wiring.pilot_positive, 0)
 
     def poll_pwm(self) -> None:
         """Read each channel's duty cycle; a changed offer goes to the EV model."""
@@ -192,7 +199,11 @@ class WiredHardware:
             lock.free()
 
     def status(self, connector: int) -> dict[str, Any]:
-        return self.connectors[connector].status()
+        """The connector's devices, and ``pilot_reads``: conversions of its pilot signal
+        since the EV last changed state, i.e. how many samples the agent has had to
+        notice the change (a person plugging and tapping waits at least that long)."""
+        reads = self._pilot_reads(connector) - self._pilot_reads_at_change[connector]
+        return {**self.connectors[connector].status(), "pilot_reads": reads}
 
     def estop_pressed(self) -> bool:
         return self.estop.tripped

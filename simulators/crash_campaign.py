@@ -85,6 +85,10 @@ SILENT_METER_P = 0.25
 #: pings can tell), resets by the network, the backend closing abruptly or cleanly.
 CHAOS_CYCLE = ("stall", "drop", "stall", "cut", "stall", "drop-clean")
 STEP_TIMEOUT_S = 15.0
+#: Pilot samples a wired charger gets after a cable moved before the campaign goes on:
+#: the agent confirms a pilot state after 3 equal samples (drivers/pilot/pilot.py); two
+#: more make sure the confirmed state was handed on before the next step.
+PILOT_NOTICE_READS = 5
 #: The agent opens the contactor first and journals the stop right after; a kill within
 #: this long after the power went off may come before that write (the stop is then a
 #: PowerLoss stop made at restart, with the same meter value).
@@ -186,10 +190,22 @@ class Campaign:
     async def plug(self, connector: int, current: float) -> None:
         await self.bench("plug", connector=connector, max_current=current)
         self.plugged.add(connector)
+        await self.noticed(connector)
 
     async def unplug(self, connector: int) -> None:
         await self.bench("unplug", connector=connector)
         self.plugged.discard(connector)
+        await self.noticed(connector)
+
+    async def noticed(self, connector: int) -> None:
+        """Go on at a person's pace: once the charger has had the chance to see the cable
+        move. A wired bench's pilot is sampled through the ADC (debounced over several
+        samples), so a card tapped the instant after a cable moved could otherwise be
+        read before the move; no driver walks from one connector to the next that fast.
+        The unwired bench sends the pilot change ahead of any later tap on one link."""
+        if self.stack.wired and self.alive:
+            await self.bench("wait_for", connector=connector, field="pilot_reads", value=PILOT_NOTICE_READS,
+                             op="ge", timeout=STEP_TIMEOUT_S)
 
     async def start(self, connector: int, rng: random.Random, wait: bool = True) -> SessionRecord:
         """A driver plugs a fresh EV into ``connector`` and taps a new card. Every plugged
@@ -669,15 +685,13 @@ class Campaign:
 # -- command line -------------------------------------------------------------------
 
 
-async def run_campaign(kills: int, seed: int, workdir: Path, progress: Callable[[str], None]) -> CampaignResult:
+async def run_campaign(kills: int, seed: int, workdir: Path, progress: Callable[[str], None],
+                       wired: bool = True) -> CampaignResult:
     """A CSMS and a two-connector charger of their own, and a campaign against them."""
     csms = Csms(workdir / "csms")
     await csms.start()
-    # The unwired bench (sim contactor and pilot) for now: with the agent's real GPIO and
-    # pilot drivers on the wired bench, 25 kills (seed 7) gave 21 violations (energy billed
-    # beyond the register at the kill, EVDisconnected instead of PowerLoss), not yet diagnosed.
     stack = Stack(workdir / "charger", csms, cp_id=f"CRASH-{seed}", connectors=CONNECTORS, ocpp=dict(CAMPAIGN_OCPP),
-                  wired=False,
+                  wired=wired,
                   ping_timeout=PING_TIMEOUT_S)
     try:
         await stack.start()
@@ -696,6 +710,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write everything recorded, as JSON")
     parser.add_argument("--workdir", type=Path, help="where the processes run (default: a temporary directory)")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, state)")
+    parser.add_argument("--wiring", choices=("gpio", "none"), default="gpio",
+                        help="the bench's wiring: gpio (default) runs the agent's real GPIO and pilot drivers, "
+                             "none its sim contactor and pilot")
     args = parser.parse_args(argv)
     if args.kills < 1:
         parser.error("--kills must be at least 1")
@@ -705,7 +722,8 @@ def main(argv: list[str] | None = None) -> int:
     def progress(line: str) -> None:
         print(f"[{time.monotonic() - began:7.1f} s] {line}", file=sys.stderr, flush=True)
 
-    result = asyncio.run(run_campaign(args.kills, args.seed, workdir, progress))
+    result = asyncio.run(run_campaign(args.kills, args.seed, workdir, progress,
+                                      wired=args.wiring == "gpio"))
     command = "python -m simulators.crash_campaign " + " ".join(argv if argv is not None else sys.argv[1:])
     if args.report:
         args.report.parent.mkdir(parents=True, exist_ok=True)

@@ -28,8 +28,7 @@ def _explain(result: CampaignResult) -> str:
 
 @pytest.mark.timeout(300)
 async def test_killed_at_random_instants_the_ledger_has_every_transaction_exactly_once(charger):
-    # The unwired bench for now: see the comment in simulators/crash_campaign.run_campaign.
-    stack = await charger(connectors=2, ocpp=CAMPAIGN_OCPP, ping_timeout=PING_TIMEOUT_S, wired=False)
+    stack = await charger(connectors=2, ocpp=CAMPAIGN_OCPP, ping_timeout=PING_TIMEOUT_S)
     result = await Campaign(stack, SEED).run_crash(KILLS)
     summary = result.summary()
 

@@ -237,6 +237,29 @@ async def test_the_pilot_driver_reads_the_evs_states_and_offers_current_by_pwm()
             await control.close()
 
 
+async def test_status_counts_the_pilot_samples_taken_since_the_ev_last_changed_state() -> None:
+    async with running_bench("--connectors", "2") as bench:
+        control = ControlClient(bench.control)
+        adc = Ads1115(I2cBus(lambda: RemoteSMBus(bench.hardware), "bench"), ADS1115_ADDRESS)
+        try:
+            await adc.open()
+            await control.request("plug", connector=1, max_current=16)
+            assert (await status(control))["pilot_reads"] == 0
+            for _ in range(3):
+                await adc.read(C1.pilot_positive)
+            await adc.read(C1.pilot_negative)  # the negative peak is not a look at the state
+            await adc.read(CONNECTORS[1].pilot_positive)  # nor is the other connector's pilot
+            assert (await status(control))["pilot_reads"] == 3
+            assert (await status(control, 2))["pilot_reads"] == 1
+            await control.request("pause", connector=1)  # nothing offered: the EV stays in B
+            assert (await status(control))["pilot_reads"] == 3
+            await control.request("unplug", connector=1)
+            assert (await status(control))["pilot_reads"] == 0
+        finally:
+            await adc.close()
+            await control.close()
+
+
 async def test_an_i2c_address_nobody_answers_is_the_kernels_remote_io_error() -> None:
     async with running_bench() as bench:
         bus = RemoteSMBus(bench.hardware)
