@@ -20,7 +20,7 @@ import string
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -31,6 +31,10 @@ from simulators.control import MAX_LINE, CommandTable, ControlError
 from simulators.ev import ERROR_STATES, EvConnector
 from simulators.link_proxy import LinkProxy
 from simulators.modbus_meter import MeterSimulator
+from simulators.virtual_card import VirtualCardError, parse_uid
+
+if TYPE_CHECKING:
+    from simulators.bench_reader import PcscCardDesk
 
 log = structlog.get_logger(__name__)
 
@@ -46,7 +50,7 @@ STATUS_FIELDS = (
     "meter_silent", "meter_stale", "meter_requests",
     *WIRED_FIELDS,
 )  # fmt: skip
-BENCH_FIELDS = ("link", "link_accepted", "agent_connected", "estop")
+BENCH_FIELDS = ("link", "link_accepted", "agent_connected", "estop", "reader", "reader_plugged", "card_taps")
 #: How long a new hardware-socket connection has to name its wire role before it is
 #: taken for a sim driver's link.
 ROLE_WAIT_S = 0.2
@@ -93,6 +97,7 @@ class Bench:
         wall_clock: Clock = time.time,
         wiring: BenchWiring | None = None,
         pwm_root: Path | None = None,
+        card_desk: PcscCardDesk | None = None,
     ) -> None:
         if connectors < 1:
             raise ValueError(f"a bench needs at least one connector, not {connectors}")
@@ -114,6 +119,10 @@ class Bench:
         self._changed = asyncio.Event()
         self._stopping = False
         self._waiters = 0
+        #: The PC/SC reader cards are tapped on (None: cards go to the sim reader over
+        #: the hardware socket).
+        self.card_desk = card_desk
+        self._socket_taps = 0
         self.wired: WiredHardware | None = None
         if wiring is not None:
             if pwm_root is None:
@@ -375,12 +384,40 @@ class Bench:
         ev.set_paused(paused, self._now())
         self._settle()
 
-    def tap(self, uid: Any) -> int:
-        """Present a card to the reader; returns how many agents received it."""
+    async def tap(self, uid: Any) -> int:
+        """Present a card to the reader. Returns how many agents received it: on the
+        socket reader the agents listening, on the PC/SC reader the times a driver read
+        the card's UID (0: nobody did)."""
         uid = _card_uid(uid)
-        delivered = self._broadcast({"event": "card", "uid": uid})
+        if self.card_desk is None:
+            self._socket_taps += 1
+            delivered = self._broadcast({"event": "card", "uid": uid})
+        else:
+            try:
+                parse_uid(uid)
+            except VirtualCardError as exc:
+                raise ValueError(str(exc)) from None
+            delivered = await self.card_desk.tap(uid)
         log.info("card tapped", uid=uid, delivered=delivered)
+        self._settle()
         return delivered
+
+    def _card_desk(self) -> PcscCardDesk:
+        if self.card_desk is None:
+            raise ValueError("this bench's cards go to the sim reader over its socket (start it with --reader pcsc "
+                             "for a PC/SC reader that can be unplugged)")
+        return self.card_desk
+
+    async def set_reader_plugged(self, plugged: Any) -> None:
+        """Pull the PC/SC reader out (pcscd loses it) or plug it back in."""
+        if not isinstance(plugged, bool):
+            raise ValueError(f"plugged must be true or false, not {plugged!r}")
+        await self._card_desk().set_plugged(plugged)
+        self._settle()
+
+    async def restart_pcscd(self) -> None:
+        await self._card_desk().restart_pcscd()
+        self._settle()
 
     def set_link(self, state: Any) -> None:
         if self.proxy is None:
@@ -417,6 +454,9 @@ class Bench:
             "link_accepted": None if self.proxy is None else self.proxy.accepted,
             "agent_connected": bool(self._agents),
             "estop": None if self.wired is None else self.wired.estop_pressed(),
+            "reader": "socket" if self.card_desk is None else "pcsc",
+            "reader_plugged": None if self.card_desk is None else self.card_desk.plugged,
+            "card_taps": self._socket_taps if self.card_desk is None else self.card_desk.taps,
         }
 
     @staticmethod
@@ -498,7 +538,13 @@ class Bench:
             self.set_paused(connector, False)
 
         async def tap(uid: Any) -> dict[str, Any]:
-            return {"delivered": self.tap(uid)}
+            return {"delivered": await self.tap(uid)}
+
+        async def reader(plugged: Any) -> None:
+            await self.set_reader_plugged(plugged)
+
+        async def pcscd_restart() -> None:
+            await self.restart_pcscd()
 
         async def link(state: Any) -> dict[str, Any]:
             self.set_link(state)
@@ -542,7 +588,7 @@ class Bench:
         ) -> dict[str, Any]:
             return {"value": await self.wait_for(field, value, connector, timeout, op)}
 
-        for func in (plug, unplug, pause, resume, tap, link, pilot_error, pilot_clear, lock_jam, lock_set,
+        for func in (plug, unplug, pause, resume, tap, reader, pcscd_restart, link, pilot_error, pilot_clear, lock_jam, lock_set,
                      meter_silent, meter_stale, rcd, estop, contactor_fault, pilot_diode, status, wait_for):
             table.add(func.__name__, func)
         return table

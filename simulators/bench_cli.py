@@ -11,7 +11,7 @@ import signal
 import sys
 from collections.abc import Awaitable
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import structlog
 
@@ -21,6 +21,9 @@ from simulators.bench import Bench, HardwareServer, check_meters
 from simulators.bench_wiring import BenchWiring
 from simulators.link_proxy import LinkProxy, parse_address
 from simulators.modbus_meter import MeterSimulator, PtyPair
+
+if TYPE_CHECKING:
+    from simulators.bench_reader import PcscCardDesk
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -91,6 +94,12 @@ def build_parser() -> argparse.ArgumentParser:
         "and PWM, for the agent's real drivers (docs/hardware.md); none: the sim drivers' JSON requests only",
     )  # fmt: skip
     parser.add_argument(
+        "--reader", choices=("pcsc", "socket"), default="pcsc",
+        help="pcsc (default): cards are tapped on a virtual card on vpcd's reader through pcscd (started here "
+        "when none runs, which needs root), for the agent's PC/SC driver; socket: cards go to the sim reader "
+        "over the hardware socket",
+    )  # fmt: skip
+    parser.add_argument(
         "--pwm-root", type=Path, metavar="DIR",
         help="gpio wiring: where the PWM tree (a stand-in for /sys/class/pwm) is made "
         "(default pwm/ next to the control socket)",
@@ -99,7 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--ready-file",
         type=Path,
         metavar="PATH",
-        help='once listening, write {"pid": ..., "link_port": ..., "meter": {...}, "wiring": {...}} here',
+        help='once listening, write {"pid": ..., "link_port": ..., "meter": {...}, "wiring": {...}, '
+        '"reader": {...}} here',
     )
     parser.add_argument(
         "--tick", type=_positive, default=0.2, help="physics integration step in s (default 0.2)"
@@ -155,6 +165,24 @@ async def _serve_meters(meters: MeterSimulator, opts: argparse.Namespace,
     return {"transport": "rtu", "port": agent_end_path, **RTU_LINE, **about}
 
 
+def _card_desk(opts: argparse.Namespace) -> PcscCardDesk | None:
+    if opts.reader != "pcsc":
+        return None
+    from simulators.bench_reader import PcscCardDesk
+
+    return PcscCardDesk()
+
+
+async def _start_card_desk(desk: PcscCardDesk) -> None:
+    """pcscd with the virtual reader; what is missing becomes the bench's start-up error."""
+    from simulators.pcscd import PcscdError
+
+    try:
+        await desk.start()
+    except PcscdError as exc:
+        raise OSError(f"cannot set up the PC/SC card reader: {exc} (or start the bench with --reader socket)") from exc
+
+
 async def run(opts: argparse.Namespace, meters: MeterSimulator) -> int:
     proxy = LinkProxy(opts.link_listen, opts.link_upstream) if opts.link_listen else None
     wiring = BenchWiring.for_connectors(opts.connectors) if opts.wiring == "gpio" else None
@@ -168,6 +196,7 @@ async def run(opts: argparse.Namespace, meters: MeterSimulator) -> int:
         meters=meters,
         wiring=wiring,
         pwm_root=pwm_root if wiring is not None else None,
+        card_desk=_card_desk(opts),
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -185,11 +214,19 @@ async def run(opts: argparse.Namespace, meters: MeterSimulator) -> int:
         if proxy is not None:
             await _listen(f"link proxy on {opts.link_listen[0]}:{opts.link_listen[1]}", proxy.start())
         meter = await _serve_meters(meters, opts, wire)
+        reader: dict[str, object] = {"kind": "socket"}
+        if bench.card_desk is not None:
+            wire.push_async_callback(bench.card_desk.close)
+            await _start_card_desk(bench.card_desk)
+            from simulators.bench_reader import READER_NAME
+
+            reader = {"kind": "pcsc", "name": READER_NAME}
         if opts.ready_file is not None:
             _write_atomically(
                 opts.ready_file,
                 {"pid": os.getpid(), "link_port": proxy.port if proxy else None, "meter": meter,
-                 "wiring": None if wiring is None else {"connectors": opts.connectors, "pwm_root": str(pwm_root)}},
+                 "wiring": None if wiring is None else {"connectors": opts.connectors, "pwm_root": str(pwm_root)},
+                 "reader": reader},
             )
         log.info(
             "bench ready",
@@ -198,6 +235,7 @@ async def run(opts: argparse.Namespace, meters: MeterSimulator) -> int:
             control=opts.control,
             link_port=proxy.port if proxy else None,
             meter=meter,
+            reader=reader,
         )
         async with asyncio.TaskGroup() as tg:
             physics = tg.create_task(bench.run(opts.tick))

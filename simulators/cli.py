@@ -56,6 +56,10 @@ def _verbs() -> argparse.ArgumentParser:
     diode = sub.add_parser("diode", help="short the EV's pilot diode (--repair: repair it)", parents=[common])
     diode.add_argument("--connector", type=int, default=1)
     diode.add_argument("--repair", action="store_true")
+    reader = sub.add_parser("reader", help="pull the PC/SC card reader out (--plug: plug it back)",
+                            parents=[common])
+    reader.add_argument("--plug", action="store_true")
+    sub.add_parser("pcscd-restart", help="restart pcscd under the card reader's driver", parents=[common])
     sub.add_parser("status", help="show the bench's state", parents=[common])
     return parser
 
@@ -80,6 +84,10 @@ def _request(args: argparse.Namespace) -> dict[str, Any]:
                                            "fault": None if args.fault == "none" else args.fault}
     elif verb == "diode":
         verb, fields = "pilot_diode", {"connector": args.connector, "ok": args.repair}
+    elif verb == "reader":
+        fields = {"plugged": args.plug}
+    elif verb == "pcscd-restart":
+        verb = "pcscd_restart"
     return request_sync(args.socket, verb, **fields)
 
 

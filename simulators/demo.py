@@ -19,6 +19,7 @@ from typing import Any
 
 from .control import ControlError
 from .harness import Csms, HarnessError, Stack
+from .pcscd import unavailable_reason
 from .scenario import Scenario, ScenarioError, Step, load_scenario
 
 DEFAULT_SCENARIO = Path(__file__).resolve().parent.parent / "config" / "demo-scenario.toml"
@@ -140,10 +141,15 @@ def status_sequences(messages: list[dict[str, Any]]) -> dict[int, list[str]]:
 
 async def _demo(scenario: Scenario, workdir: Path) -> int:
     csms = Csms(workdir / "csms")
+    no_pcsc = unavailable_reason()
     stack = Stack(workdir / "charger", csms, cp_id=CP_ID, connectors=scenario.connectors,
-                  ocpp=scenario.ocpp, max_current=scenario.max_current)
+                  ocpp=scenario.ocpp, max_current=scenario.max_current, reader="socket" if no_pcsc else "pcsc")
     print(f"Ladda demo: {scenario.title}")
     print(f"  work directory {workdir} (logs: csms/csms.log, charger/bench.log, charger/agent.log)")
+    if no_pcsc:
+        print(f"  cards go to the sim reader over the bench socket: no PC/SC reader here ({no_pcsc})")
+    else:
+        print("  cards are read by the PC/SC driver from a virtual card, through pcscd")
     try:
         await csms.start()
         await stack.start()

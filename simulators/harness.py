@@ -172,6 +172,10 @@ class Stack:
     #: False: the sim contactor, pilot and lock drivers over the bench's JSON requests.
     wired: bool = True
     wiring_info: dict[str, Any] | None = None  # the bench ready file's "wiring"
+    #: "socket": cards go to the sim reader over the bench socket (fast, the default for
+    #: tests); "pcsc": the agent's PC/SC driver reads a virtual card through pcscd.
+    reader: str = "socket"
+    reader_info: dict[str, Any] = field(default_factory=dict)  # the bench ready file's "reader"
     bench_process: Process | None = None
     agent_process: Process | None = None
     bench: ControlClient | None = None
@@ -181,6 +185,8 @@ class Stack:
     def __post_init__(self) -> None:
         if self.meter not in METER_KINDS:
             raise ValueError(f"meter must be one of {', '.join(METER_KINDS)}, not {self.meter!r}")
+        if self.reader not in ("socket", "pcsc"):
+            raise ValueError(f'reader must be "socket" or "pcsc", not {self.reader!r}')
 
     @property
     def state_dir(self) -> Path:
@@ -214,6 +220,7 @@ class Stack:
                 "--meter-model", self.meter_model,
                 "--meter-transport", "rtu" if self.meter == "rtu" else "tcp",
                 "--wiring", "gpio" if self.wired else "none",
+                "--reader", self.reader,
             ),
             self.workdir / "bench.log",
         )
@@ -222,6 +229,7 @@ class Stack:
         self.link_port = int(info["link_port"])
         self.meter_info = dict(info["meter"])
         self.wiring_info = info.get("wiring")
+        self.reader_info = dict(info["reader"])
         self.bench = ControlClient(control)
 
     def meter_section(self) -> list[str]:
@@ -250,6 +258,12 @@ class Stack:
             lines += [f"[{section}]", *(f"{key} = {json.dumps(value)}" for key, value in keys.items())]
         return lines
 
+    def reader_section(self) -> list[str]:
+        """``[reader]``: the PC/SC driver on the bench's virtual reader, or the sim reader."""
+        if self.reader_info.get("kind") == "pcsc":
+            return ["[reader]", 'driver = "pcsc"', f"name = {json.dumps(self.reader_info['name'])}"]
+        return ["[reader]", 'driver = "sim"']
+
     def write_config(self) -> None:
         lines = [
             "[charge_point]",
@@ -267,6 +281,7 @@ class Stack:
             f"max_current = {self.max_current}",
             *self.meter_section(),
             *self.hardware_sections(),
+            *self.reader_section(),
             "[state]",
             f'directory = "{self.state_dir}"',
             f'unfinished_transactions = "{self.unfinished_transactions}"',

@@ -180,16 +180,11 @@ class PcscDaemon:
         self.close()
 
     def _start(self) -> None:
-        pcscd = shutil.which("pcscd") or ("/usr/sbin/pcscd" if Path("/usr/sbin/pcscd").exists() else None)
-        if pcscd is None:
-            raise PcscdError(f"pcscd is not installed: {INSTALL_HINT}")
-        if not VPCD_DRIVER.exists():
-            raise PcscdError(f"the vpcd virtual reader driver {VPCD_DRIVER} is missing: {INSTALL_HINT}")
-        if os.geteuid() != 0:
-            raise PcscdError(
-                "no pcscd is running and only root can start one (it creates /run/pcscd): "
-                "run the tests as root, or start `sudo pcscd --foreground` with vsmartcard-vpcd installed"
-            )
+        problem = _cannot_start()
+        if problem is not None:
+            raise PcscdError(problem)
+        pcscd = _pcscd_binary()
+        assert pcscd is not None
         if pcscd_answers():
             raise PcscdError(f"another pcscd is already answering on {PCSCD_SOCKET}; stop it first")
         config = self._write_config()
@@ -256,6 +251,30 @@ class PcscDaemon:
         except OSError:
             return "(no pcscd log)"
         return " | ".join(text.strip().splitlines()[-lines:]) or "(pcscd printed nothing)"
+
+
+def unavailable_reason() -> str | None:
+    """Why :meth:`PcscDaemon.ensure` would fail here (None: it would not), without
+    starting anything: for a program that can do without a PC/SC reader to say why."""
+    if pcscd_answers():
+        readers = list_readers()
+        return None if _has_vpcd(readers) else f"the running pcscd has no {VPCD_READER!r} reader (readers: {readers})"
+    return _cannot_start()
+
+
+def _pcscd_binary() -> str | None:
+    return shutil.which("pcscd") or ("/usr/sbin/pcscd" if Path("/usr/sbin/pcscd").exists() else None)
+
+
+def _cannot_start() -> str | None:
+    if _pcscd_binary() is None:
+        return f"pcscd is not installed: {INSTALL_HINT}"
+    if not VPCD_DRIVER.exists():
+        return f"the vpcd virtual reader driver {VPCD_DRIVER} is missing: {INSTALL_HINT}"
+    if os.geteuid() != 0:
+        return ("no pcscd is running and only root can start one (it creates /run/pcscd): "
+                "run as root, or start `sudo pcscd --foreground` with vsmartcard-vpcd installed")
+    return None
 
 
 def _has_vpcd(readers: list[str] | None) -> bool:

@@ -110,6 +110,8 @@ def test_demo_plays_a_scenario_and_prints_what_the_backend_received(tmp_path):
     start, stop = (int(x) for x in row.split()[7:9])
     assert stop > start  # 11 kW for ~3 s is ~9 Wh
     assert "connector 2: Available -> Preparing" in out and "Charging" in out
+    # make test installs pcscd and vsmartcard-vpcd: the card went through the agent's PC/SC driver.
+    assert "cards are read by the PC/SC driver from a virtual card, through pcscd" in out
 
 
 def test_sessions_without_a_database_says_where_it_looked(tmp_path):

@@ -49,7 +49,7 @@ class BenchProcess:
             self.process = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "simulators.bench_cli",
                 "--hardware-socket", str(self.hardware), "--control", str(self.control),
-                "--ready-file", str(self.ready), *self.args,
+                "--ready-file", str(self.ready), "--reader", "socket", *self.args,
                 cwd=REPO, stdout=log, stderr=log,
                 env={**os.environ, "PYTHONPATH": str(REPO)},
             )  # fmt: skip

@@ -2,34 +2,44 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 
-@pytest.fixture
-def bench():
+@contextlib.contextmanager
+def running(reader: str) -> Iterator[Path]:
     workdir = Path(tempfile.mkdtemp(prefix="ld-cli-"))
     ready = workdir / "ready"
     proc = subprocess.Popen(
         [sys.executable, "-m", "simulators", "bench", "--connectors", "2", "--hardware-socket", str(workdir / "hw.sock"),
-         "--control", str(workdir / "ctl.sock"), "--ready-file", str(ready)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+         "--control", str(workdir / "ctl.sock"), "--ready-file", str(ready), "--reader", reader],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     deadline = time.monotonic() + 15
     while not ready.exists():
-        assert proc.poll() is None and time.monotonic() < deadline, "bench did not start"
+        assert proc.poll() is None and time.monotonic() < deadline, f"bench did not start: {proc.communicate()[1]}"
         time.sleep(0.05)
-    yield workdir / "ctl.sock"
-    proc.terminate()
-    proc.wait(10)
-    shutil.rmtree(workdir, ignore_errors=True)
+    try:
+        yield workdir / "ctl.sock"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture
+def bench() -> Iterator[Path]:
+    with running("socket") as control:
+        yield control
 
 
 def sim(*args: str) -> subprocess.CompletedProcess[str]:
@@ -61,6 +71,17 @@ def test_fault_verbs_inject_and_clear_faults_on_the_wired_bench(bench):
     first, second = status["connectors"]
     assert (second["rcd_tripped"], status["estop"], first["contactor_fault"], first["diode_ok"]) == (
         False, False, None, True)
+
+
+def test_reader_verbs_unplug_and_replug_the_pcsc_reader_and_restart_pcscd():
+    with running("pcsc") as control:
+        socket = ("--socket", str(control))
+        assert sim("reader", *socket).returncode == 0
+        assert json.loads(sim("status", *socket).stdout)["reader_plugged"] is False
+        assert sim("reader", "--plug", *socket).returncode == 0
+        assert sim("pcscd-restart", *socket).returncode == 0
+        status = json.loads(sim("status", *socket).stdout)
+        assert (status["reader"], status["reader_plugged"]) == ("pcsc", True)
 
 
 def test_a_refused_command_says_why_and_fails(bench):
