@@ -4,6 +4,7 @@
 #   make bench   performance figures (docs/performance.md); BENCH_ARGS="--seconds 60 --runs 10"
 #   make crash-test  kill the agent CRASH_KILLS times (500) and audit the ledger (docs/reliability.md);
 #                CRASH_SEED=1, CRASH_ARGS="--json run.json --keep"
+#   make install / upgrade / uninstall [PURGE=1]   the systemd service (docs/operations.md)
 
 PYTHON    ?= python3
 VENV      ?= .venv
@@ -12,10 +13,11 @@ STAMP     := $(VENV)/.installed-stamp
 # Debian packages the project needs on a fresh Debian 12 / Raspberry Pi OS machine.
 # socat: RTU meters over a pseudo-terminal; pcscd + vsmartcard-vpcd: the virtual card reader;
 # libpcsclite-dev: pyscard builds against it.
-DEB_PACKAGES := python3-venv python3-pip socat pcscd vsmartcard-vpcd libpcsclite-dev swig
+# systemd: systemd-analyze checks the service unit.
+DEB_PACKAGES := python3-venv python3-pip socat pcscd vsmartcard-vpcd libpcsclite-dev swig systemd
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all demo test bench crash-test deps clean
+.PHONY: all demo test bench crash-test deps clean install upgrade uninstall
 
 all: test
 
@@ -49,6 +51,12 @@ CRASH_SEED  ?= 1
 CRASH_ARGS  ?=
 crash-test: $(STAMP)
 	$(PY) -m simulators.crash_campaign --kills $(CRASH_KILLS) --seed $(CRASH_SEED) --report docs/reliability.md $(CRASH_ARGS)
+
+install upgrade:
+	$(SUDO) systemd/install.sh $@
+
+uninstall:
+	$(SUDO) systemd/install.sh uninstall $(if $(PURGE),--purge)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache state

@@ -31,14 +31,16 @@ from .ocpp16.configuration import Configuration
 from .ocpp16.session import Ocpp16Link
 from .settings import Settings
 from .store import ChargerState, Database, StoreError
+from .systemd import Notifier, supervise
 
 log = structlog.get_logger(__name__)
 
 HARDWARE_RETRY_S = 2.0
 
 
-async def _open_hardware(hardware: Hardware) -> None:
-    """Open every device; keep trying while the failure is one that can pass."""
+async def _open_hardware(hardware: Hardware, notifier: Notifier) -> None:
+    """Open every device; keep trying while the failure is one that can pass (telling
+    systemd that the start is still going on, and why)."""
     reported: str | None = None
     while True:
         try:
@@ -52,6 +54,7 @@ async def _open_hardware(hardware: Hardware) -> None:
             if str(exc) != reported:
                 log.warning("hardware not ready; retrying", error=str(exc))
                 reported = str(exc)
+            notifier.waiting(str(exc), HARDWARE_RETRY_S)
             await asyncio.sleep(HARDWARE_RETRY_S)
 
 
@@ -66,10 +69,13 @@ async def _power_watch(failing: asyncio.Event, runtime: ChargerRuntime, grace: f
 
 
 async def run_agent(
-    settings: Settings, state_dir: Path, power_failing: asyncio.Event | None = None
+    settings: Settings, state_dir: Path, power_failing: asyncio.Event | None = None,
+    notifier: Notifier | None = None,
 ) -> RestartRequested | None:
     """Run until cancelled (SIGTERM), until a reset asks for a restart, or until the
-    supply fails (``power_failing`` set, from SIGPWR)."""
+    supply fails (``power_failing`` set, from SIGPWR). ``notifier`` hears of readiness
+    and health (systemd; a silent one by default)."""
+    notifier = notifier or Notifier({})
     charger_clock = clock.install(clock.Clock(settings.system.clock))
     log.info("clock", mode=settings.system.clock, source=charger_clock.source)
     db = Database(state_dir)
@@ -95,11 +101,19 @@ async def run_agent(
         async with asyncio.TaskGroup() as transports:
             services = [transports.create_task(service(), name="hardware-service") for service in hardware.services]
             try:
-                await _open_hardware(hardware)
+                await _open_hardware(hardware, notifier)
                 async with asyncio.TaskGroup() as tg:
                     tg.create_task(runtime.run(), name="charger")
                     await runtime.ready.wait()
                     log.info("charger ready")
+
+                    async def status_line() -> str:
+                        queued = await db.run(journal.pending_count)
+                        link_state = "backend online" if link.online else "backend offline"
+                        return f"connectors {runtime.summary()}; {link_state}; {queued} messages queued"
+
+                    notifier.ready(await status_line())
+                    tg.create_task(supervise(notifier, runtime.healthy, status_line), name="systemd-watchdog")
                     tg.create_task(link.run(), name="ocpp-link")
                     keeper = JournalKeeper(
                         db, journal, int(settings.state.journal_max_mb * 2**20), settings.state.keep_delivered_days
@@ -166,6 +180,8 @@ class StartFailed(Exception):
 def serve(settings: Settings, state_dir: Path) -> int:
     """The ``ladda run`` process: run, and carry out a reset by restarting."""
 
+    notifier = Notifier()
+
     async def main() -> RestartRequested | None:
         task = asyncio.current_task()
         loop = asyncio.get_running_loop()
@@ -179,6 +195,7 @@ def serve(settings: Settings, state_dir: Path) -> int:
                 log.warning("already stopping; opening contactors and closing the journal first")
                 return
             stopping = True
+            notifier.stopping()
             task.cancel()
 
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -187,7 +204,7 @@ def serve(settings: Settings, state_dir: Path) -> int:
         power_failing = asyncio.Event()
         loop.add_signal_handler(signal.SIGPWR, power_failing.set)
         try:
-            return await run_agent(settings, state_dir, power_failing)
+            return await run_agent(settings, state_dir, power_failing, notifier)
         except asyncio.CancelledError:
             log.info("stopped")
             return None
@@ -207,6 +224,7 @@ def serve(settings: Settings, state_dir: Path) -> int:
     if restart.hard and settings.system.reboot_command and _reboot(list(settings.system.reboot_command)):
         return 0
     log.warning("restarting the agent", reason=str(restart))
+    notifier.send("STATUS=restarting for a reset")
     sys.stdout.flush()
     sys.stderr.flush()
     os.execv(sys.executable, [sys.executable, "-m", "agent", *sys.argv[1:]])

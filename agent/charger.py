@@ -128,6 +128,12 @@ class MeterGapNote:
 
 
 @dataclass(frozen=True, slots=True)
+class Probe:
+    """Internal job: proves to the service watchdog that a connector's worker still
+    takes jobs (it is answered in turn, after whatever the worker was doing)."""
+
+
+@dataclass(frozen=True, slots=True)
 class StatusEntry:
     connector: int
     status: str
@@ -229,6 +235,32 @@ class ChargerRuntime:
             self.ready.set()
             hard = await self._restart
             raise RestartRequested(hard)
+
+    async def healthy(self, timeout: float) -> bool:
+        """Whether every worker (the charger-wide one and each connector's) takes a job
+        within ``timeout`` seconds: a worker stuck on a device or on the disk fails this,
+        and the service watchdog then lets systemd restart the agent."""
+        if self._tg is None:
+            return False
+        loop = asyncio.get_running_loop()
+        probes = []
+        for queue in self._queues.values():
+            answered: asyncio.Future[str] = loop.create_future()
+            queue.put_nowait((Probe(), answered))
+            probes.append(answered)
+        done, _ = await asyncio.wait(probes, timeout=timeout)
+        return len(done) == len(probes)
+
+    def summary(self) -> str:
+        """Each connector's status in one line, e.g. "1 Charging, 2 Available"."""
+        parts = []
+        for n in self.numbers:
+            entry = self.statuses.get(n)
+            text = entry.status if entry is not None else "starting"
+            if entry is not None and entry.error_code != "NoError":
+                text += f" ({entry.error_code})"
+            parts.append(f"{n} {text}")
+        return ", ".join(parts)
 
     async def _supervised(self, name: str, loop: Callable[[], Awaitable[None]]) -> None:
         """Run a long-lived loop; if it fails (a driver bug, a device answering nonsense),
@@ -444,6 +476,9 @@ class ChargerRuntime:
             await self._journal_sample(item)
         elif isinstance(item, MeterGapNote):
             await self._journal_gap(item)
+        elif isinstance(item, Probe):
+            if future is not None:
+                future.set_result("alive")
 
     async def _may_still_close(self, n: int) -> bool:
         """Last check before energising: actions run in order, so by now the machine may

@@ -176,6 +176,7 @@ class Stack:
     #: tests); "pcsc": the agent's PC/SC driver reads a virtual card through pcscd.
     reader: str = "socket"
     reader_info: dict[str, Any] = field(default_factory=dict)  # the bench ready file's "reader"
+    agent_env: dict[str, str] = field(default_factory=dict)  # more environment for the agent (NOTIFY_SOCKET)
     bench_process: Process | None = None
     agent_process: Process | None = None
     bench: ControlClient | None = None
@@ -301,7 +302,7 @@ class Stack:
             "agent",
             _python("agent", "run", "-c", str(self.config_path)),
             self.workdir / "agent.log",
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **self.agent_env},
         )
         await self.agent_process.start()
 

@@ -12,6 +12,7 @@ register.
 from __future__ import annotations
 
 import tomllib
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,8 +20,16 @@ from typing import Any
 
 from .codec import DataType, WordOrder, decode, resolution
 
-#: Where the shipped models live: ``config/meters`` at the top of the repository.
-MODELS_DIR = Path(__file__).resolve().parents[2] / "config" / "meters"
+def _models_dir() -> Path:
+    """Where the shipped models live: ``config/meters`` in a source tree, or
+    ``share/ladda/meters`` under the virtualenv an installed release runs from (the
+    wheel carries them there as data files)."""
+    source_tree = Path(__file__).resolve().parents[2] / "config" / "meters"
+    installed = Path(sys.prefix) / "share" / "ladda" / "meters"
+    return source_tree if source_tree.is_dir() or not installed.is_dir() else installed
+
+
+MODELS_DIR = _models_dir()
 #: The template is documentation for technicians, not a meter.
 TEMPLATE_NAME = "generic-template"
 #: Modbus limits a read request to 125 registers (the PDU carries at most 250 data bytes).

@@ -1,0 +1,182 @@
+"""The agent and systemd: READY=1, the watchdog and the status line, over a real
+notify datagram socket standing in for systemd's.
+
+The agent process is the real one (``ladda run``) on the bench; the test binds the
+socket systemd would and reads what arrives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import socket
+import sqlite3
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from agent.systemd import Notifier
+from simulators.harness import Csms, Stack
+from tests.conformance.helpers import messages
+
+
+class NotifySocket:
+    """systemd's end: a datagram socket that keeps each message with its arrival time."""
+
+    def __init__(self, address: str) -> None:
+        self.address = address
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(address.replace("@", "\0", 1) if address.startswith("@") else address)
+        self.sock.setblocking(False)
+        self.received: list[tuple[float, dict[str, str]]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def listen(self) -> None:
+        """Take each datagram as it arrives (so its time is its arrival), on the running loop."""
+        self._loop = asyncio.get_running_loop()
+        self._loop.add_reader(self.sock.fileno(), self.drain)
+
+    def drain(self) -> list[tuple[float, dict[str, str]]]:
+        while True:
+            try:
+                data = self.sock.recv(4096)
+            except BlockingIOError:
+                return self.received
+            fields = dict(line.split("=", 1) for line in data.decode().splitlines() if "=" in line)
+            self.received.append((time.monotonic(), fields))
+
+    async def wait(self, key: str, value: str | None = None, timeout: float = 15.0) -> dict[str, str]:
+        """The first message (kept or arriving) with ``key`` whose value matches the
+        regular expression ``value`` entirely (any value if None)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for _, fields in self.drain():
+                if key in fields and (value is None or re.fullmatch(value, fields[key])):
+                    return fields
+            assert time.monotonic() < deadline, f"no {key}={value or '*'} from the agent; got {self.received}"
+            await asyncio.sleep(0.05)
+
+    def times(self, key: str) -> list[float]:
+        return [at for at, fields in self.drain() if key in fields]
+
+    def close(self) -> None:
+        if self._loop is not None:
+            self._loop.remove_reader(self.sock.fileno())
+        self.sock.close()
+
+
+@pytest.fixture
+def notify_socket() -> Iterator[NotifySocket]:
+    directory = tempfile.mkdtemp(prefix="ld-notify-")
+    listener = NotifySocket(os.path.join(directory, "notify"))
+    yield listener
+    listener.close()
+    os.unlink(listener.address)
+    os.rmdir(directory)
+
+
+@pytest.fixture
+async def stack(csms: Csms, notify_socket: NotifySocket) -> AsyncIterator[Stack]:
+    """A bench and an agent run "by systemd": NOTIFY_SOCKET and a 1 s watchdog. The bench
+    starts with the backend link cut, so nothing the agent tells systemd can wait for it."""
+    stack = Stack(Path(tempfile.mkdtemp(prefix="ld-")), csms, cp_id="NOTIFY-1", connectors=2,
+                  agent_env={"NOTIFY_SOCKET": notify_socket.address, "WATCHDOG_USEC": "1000000"})
+    notify_socket.listen()
+    try:
+        await stack.start_bench()
+        await stack.bench_request("link", state="cut")
+        stack.write_config()
+        await stack.start_agent()
+        yield stack
+    finally:
+        await stack.stop()
+
+
+# -- the protocol, on its own ------------------------------------------------------------
+
+
+def test_the_notifier_sends_datagrams_to_a_path_and_to_an_abstract_socket(tmp_path: Path) -> None:
+    for address in (str(tmp_path / "notify"), f"@ladda-test-{os.getpid()}"):
+        listener = NotifySocket(address)
+        try:
+            notifier = Notifier({"NOTIFY_SOCKET": address})
+            notifier.ready("connectors 1 Available")
+            notifier.status("connectors 1 Available")  # unchanged: not sent again
+            notifier.status("connectors 1   Charging\n")  # one line, whitespace folded
+            sent = [fields for _, fields in listener.drain()]
+            assert sent == [{"READY": "1", "STATUS": "connectors 1 Available"}, {"STATUS": "connectors 1 Charging"}]
+        finally:
+            listener.close()
+
+
+def test_outside_systemd_nothing_is_sent_and_a_vanished_socket_is_not_an_error(tmp_path: Path) -> None:
+    assert Notifier({}).send("READY=1") is False
+    assert Notifier({"NOTIFY_SOCKET": str(tmp_path / "gone")}).send("READY=1") is False
+
+
+@pytest.mark.parametrize(
+    ("env", "interval"),
+    [
+        ({"WATCHDOG_USEC": "30000000"}, 30.0),
+        ({"WATCHDOG_USEC": "30000000", "WATCHDOG_PID": str(os.getpid())}, 30.0),
+        ({"WATCHDOG_USEC": "30000000", "WATCHDOG_PID": "1"}, None),  # meant for another process
+        ({"WATCHDOG_USEC": "0"}, None),
+        ({"WATCHDOG_USEC": "soon"}, None),
+        ({}, None),
+    ],
+)
+def test_the_watchdog_interval_comes_from_the_environment(env: dict[str, str], interval: float | None) -> None:
+    assert Notifier(env).watchdog_s == interval
+
+
+# -- the agent process -------------------------------------------------------------------
+
+
+async def test_ready_comes_once_the_hardware_is_up_without_waiting_for_the_backend(
+    stack: Stack, notify_socket: NotifySocket
+) -> None:
+    ready = await notify_socket.wait("READY", "1")
+    # The statuses it could not send yet are queued.
+    assert re.fullmatch(r"connectors 1 Available, 2 Available; backend offline; [1-9]\d* messages queued",
+                        ready["STATUS"]), ready
+    assert await messages(stack, "BootNotification") == []  # the link is cut: it never waited for one
+    await stack.bench_request("link", state="up")
+    await notify_socket.wait("STATUS", "connectors 1 Available, 2 Available; backend online; 0 messages queued")
+
+
+async def test_the_watchdog_is_fed_only_while_the_control_loop_turns(
+    stack: Stack, notify_socket: NotifySocket
+) -> None:
+    await notify_socket.wait("READY", "1")
+    await asyncio.sleep(2.0)
+    pings = notify_socket.times("WATCHDOG")
+    assert len(pings) >= 2 and max(b - a for a, b in zip(pings, pings[1:])) < 1.0  # within the 1 s interval
+
+    # The disk hangs (another writer holds the journal) just as the EV is plugged in: the
+    # connector's worker waits on its status write, and the pings stop.
+    journal = sqlite3.connect(stack.state_dir / "ladda.sqlite3", isolation_level=None)
+    journal.execute("BEGIN EXCLUSIVE")
+    try:
+        await stack.bench_request("plug", connector=1, max_current=16)
+        hung_at = time.monotonic()
+        await asyncio.sleep(3.0)
+        during = [t for t in notify_socket.times("WATCHDOG") if t > hung_at + 1.0]
+    finally:
+        journal.execute("COMMIT")
+        journal.close()
+    assert during == []  # systemd (WatchdogSec=1) would have restarted the service
+    released = time.monotonic()
+    await notify_socket.wait("STATUS", r"connectors 1 Preparing, 2 Available; backend offline; \d+ messages queued")
+    assert [t for t in notify_socket.times("WATCHDOG") if t > released]  # turning again, pinging again
+    assert "control loop stuck" in stack.agent_log()
+
+
+async def test_stopping_is_announced_on_sigterm(stack: Stack, notify_socket: NotifySocket) -> None:
+    await notify_socket.wait("READY", "1")
+    assert await stack.stop_agent(signal.SIGTERM) == 0
+    await notify_socket.wait("STOPPING", "1", timeout=2.0)
