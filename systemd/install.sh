@@ -137,7 +137,9 @@ gid_of() { awk -F: -v g="$1" '$1 == g { print $3 }' "$ROOT/etc/group"; }
 
 install_unit() {
     install -d "$UNIT_DIR"
-    install -m 0644 "$SOURCE/systemd/ladda.service" "$UNIT_DIR/ladda.service"
+    for unit in ladda.service ladda-update.service ladda-update.path; do
+        install -m 0644 "$SOURCE/systemd/$unit" "$UNIT_DIR/$unit"
+    done
     if [ -d "$POLKIT_DIR" ]; then
         # pcscd and logind ask polkit: let the service user read cards and reboot for a Hard Reset.
         install -m 0644 "$SOURCE/systemd/60-ladda.rules" "$POLKIT_DIR/60-ladda.rules"
@@ -161,8 +163,9 @@ do_install() {
     install_unit
     prune_releases
     if [ "$verb" = install ]; then
-        "$SYSTEMCTL" enable ladda.service
+        "$SYSTEMCTL" enable ladda.service ladda-update.path
     fi
+    "$SYSTEMCTL" start ladda-update.path
     "$SYSTEMCTL" restart ladda.service
     say "$verb done: $("$OPT/current/bin/ladda" --version); systemctl status ladda, journalctl -u ladda -f"
 }
@@ -170,8 +173,9 @@ do_install() {
 do_uninstall() {
     local purge="${1:-}"
     require_root
-    "$SYSTEMCTL" disable --now ladda.service || true
-    rm -f "$UNIT_DIR/ladda.service" "$POLKIT_DIR/60-ladda.rules"
+    "$SYSTEMCTL" disable --now ladda.service ladda-update.path || true
+    rm -f "$UNIT_DIR/ladda.service" "$UNIT_DIR/ladda-update.service" "$UNIT_DIR/ladda-update.path" \
+        "$POLKIT_DIR/60-ladda.rules"
     [ "$(readlink "$ROOT/usr/local/bin/ladda" 2>/dev/null)" = /opt/ladda/current/bin/ladda ] && rm -f "$ROOT/usr/local/bin/ladda"
     "$SYSTEMCTL" daemon-reload
     rm -rf "$OPT"

@@ -100,7 +100,10 @@ def test_install_upgrade_and_uninstall_keep_configuration_and_state(root: Path) 
         (REPO / "systemd" / "ladda.service").read_text()
     assert "subject.user == \"ladda\"" in (root / "etc" / "polkit-1" / "rules.d" / "60-ladda.rules").read_text()
     assert os.readlink(root / "usr" / "local" / "bin" / "ladda") == "/opt/ladda/current/bin/ladda"
-    assert systemctl_calls(root) == ["daemon-reload", "enable ladda.service", "restart ladda.service"]
+    for unit in ("ladda-update.service", "ladda-update.path"):
+        assert (root / "etc" / "systemd" / "system" / unit).exists(), unit
+    assert systemctl_calls(root) == ["daemon-reload", "enable ladda.service ladda-update.path",
+                                     "start ladda-update.path", "restart ladda.service"]
 
     # Upgrade: a new release, the old one kept as "previous", older ones pruned;
     # the configuration and the journal untouched.
@@ -116,7 +119,7 @@ def test_install_upgrade_and_uninstall_keep_configuration_and_state(root: Path) 
     assert config.read_text().endswith("# edited by the technician\n")
     assert "keeping" in upgraded.stdout
     assert (state / "ladda.sqlite3").read_bytes() == b"the journal"
-    assert systemctl_calls(root) == ["daemon-reload", "restart ladda.service"]
+    assert systemctl_calls(root) == ["daemon-reload", "start ladda-update.path", "restart ladda.service"]
 
     # Uninstall keeps the configuration and the journal; --purge removes them and the user.
     removed = run(root, "uninstall")
@@ -124,7 +127,8 @@ def test_install_upgrade_and_uninstall_keep_configuration_and_state(root: Path) 
     assert not opt.exists() and not (root / "etc" / "systemd" / "system" / "ladda.service").exists()
     assert config.exists() and (state / "ladda.sqlite3").exists()
     assert not (root / "usr" / "local" / "bin" / "ladda").is_symlink()
-    assert systemctl_calls(root) == ["disable --now ladda.service", "daemon-reload"]
+    assert not (root / "etc" / "systemd" / "system" / "ladda-update.path").exists()
+    assert systemctl_calls(root) == ["disable --now ladda.service ladda-update.path", "daemon-reload"]
     purged = run(root, "uninstall", "--purge")
     assert purged.returncode == 0, purged.stderr
     assert not config.exists() and not state.exists() and account(root, "passwd", "ladda") is None

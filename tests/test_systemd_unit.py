@@ -41,13 +41,15 @@ def directives(section: str) -> dict[str, list[str]]:
     return found
 
 
-def test_systemd_analyze_verify_finds_nothing_wrong_with_the_unit(tmp_path: Path) -> None:
-    # verify checks that ExecStart's program exists: point it at this checkout's ladda.
-    ladda = Path(sys.executable).parent / "ladda"
-    assert ladda.exists(), ladda
-    unit = tmp_path / "ladda.service"
-    unit.write_text(UNIT.read_text().replace("/opt/ladda/current/bin/ladda", str(ladda)))
-    result = analyze("verify", str(unit))
+@pytest.mark.parametrize("name", ["ladda.service", "ladda-update.service", "ladda-update.path"])
+def test_systemd_analyze_verify_finds_nothing_wrong_with_the_units(tmp_path: Path, name: str) -> None:
+    # verify checks that ExecStart's program exists: point it at this checkout's virtualenv.
+    bin_dir = Path(sys.executable).parent
+    assert (bin_dir / "ladda").exists(), bin_dir
+    for unit in UNIT.parent.glob("ladda*"):
+        if unit.suffix in (".service", ".path"):
+            (tmp_path / unit.name).write_text(unit.read_text().replace("/opt/ladda/current/bin", str(bin_dir)))
+    result = analyze("verify", str(tmp_path / name))
     assert (result.returncode, result.stderr.strip()) == (0, ""), result.stderr
 
 

@@ -1,0 +1,85 @@
+"""Where a firmware update's files live, shared by the agent and the root installer.
+
+The agent (unprivileged) and the installer (root, ``ladda-update.service``) talk through
+files in ``<state>/firmware/``, each written whole and renamed into place:
+
+=========================  ============  ==================================================
+file                       written by    meaning
+=========================  ============  ==================================================
+``bundle-<n>.tar.gz``      agent         the downloaded (and, if signed, verified) bundle
+``install-request.json``   agent         phase 1: build a release from the bundle
+``prepared.json``          installer     the release is built, not switched in yet
+``switch-request.json``    agent         phase 2: no transaction runs; switch and restart
+``attempt.json``           installer     the version being tried after the restart
+``healthy-<version>``      agent         that version is ready and the backend accepted it
+``outcome.json``           installer     Installed or InstallationFailed (and why)
+=========================  ============  ==================================================
+
+The agent reports ``outcome.json`` to the backend and then removes it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REQUEST = "install-request.json"
+PREPARED = "prepared.json"
+SWITCH = "switch-request.json"
+ATTEMPT = "attempt.json"
+OUTCOME = "outcome.json"
+
+
+@dataclass(frozen=True)
+class Layout:
+    """``opt``: the releases and the ``current``/``previous`` links (/opt/ladda);
+    ``state``: the service's state directory (/var/lib/ladda)."""
+
+    opt: Path
+    state: Path
+
+    @property
+    def firmware(self) -> Path:
+        return self.state / "firmware"
+
+    @property
+    def releases(self) -> Path:
+        return self.opt / "releases"
+
+    @property
+    def current(self) -> Path:
+        return self.opt / "current"
+
+    @property
+    def previous(self) -> Path:
+        return self.opt / "previous"
+
+    def file(self, name: str) -> Path:
+        return self.firmware / name
+
+    def healthy_marker(self, version: str) -> Path:
+        return self.firmware / f"healthy-{version}"
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    """Write ``data`` whole: a reader sees the old file or the new one, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    with partial.open("w") as f:
+        json.dump(data, f, indent=2)
+        f.write("\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(partial, path)
+
+
+def read_json(path: Path) -> dict[str, Any] | None:
+    """The file's object, or None if it is absent or not a JSON object."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None

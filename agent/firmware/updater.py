@@ -1,0 +1,304 @@
+"""The agent's side of UpdateFirmware and SignedUpdateFirmware.
+
+A job (kept in ``<state>/firmware/job.json`` so that it outlives restarts) goes:
+
+1. wait for ``retrieveDate``; download the bundle, ``1 + retries`` attempts
+   ``retryInterval`` apart (Downloading, then Downloaded or DownloadFailed);
+2. signed updates: check the signature with the certificate accepted with the request
+   (SignatureVerified, or InvalidSignature and a security event);
+3. ask the root installer to build a release (Installing); it answers with
+   ``prepared.json``, or ``outcome.json`` when it failed (InstallationFailed);
+4. wait until no transaction runs (never restart under a charging car), then ask for
+   the switch. The installer restarts the service into the new release;
+5. the new release, once ready and accepted by the backend, writes its health marker;
+   the installer then writes ``outcome.json`` (Installed), or rolls back and writes
+   InstallationFailed. Whichever release runs then reports it and ends the job.
+
+The statuses go out through ``report(status, request_id)``: a FirmwareStatusNotification,
+or a SignedFirmwareStatusNotification when ``request_id`` is not None. Files and their
+owners are listed in :mod:`agent.firmware.layout`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from .layout import ATTEMPT, OUTCOME, PREPARED, REQUEST, SWITCH, Layout, read_json, write_json
+from .signature import CertificateRejected, SignatureRejected, check_certificate, load_trusted, verify_file
+
+log = structlog.get_logger(__name__)
+
+JOB = "job.json"
+#: How often the files the installer writes are looked for.
+POLL_S = 1.0
+
+Download = Callable[[str, Path], Awaitable[None]]
+Report = Callable[[str, "int | None"], None]
+SecurityEvent = Callable[[str, str], None]
+
+
+@dataclass
+class Job:
+    location: str
+    retrieve_at: str  # ISO 8601 UTC
+    retries: int
+    retry_interval: float
+    request_id: int | None = None  # set for SignedUpdateFirmware
+    signature: str | None = None
+    certificate: str | None = None
+    install_at: str | None = None
+    stage: str = "download"  # download, build, switch, restart
+
+    @property
+    def signed(self) -> bool:
+        return self.request_id is not None
+
+
+def _parse(stamp: str | None) -> float:
+    if not stamp:
+        return time.time()
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
+class FirmwareUpdater:
+    """One update at a time. ``idle()`` returns once no transaction runs; ``version`` is
+    the running release's; ``install_timeout`` bounds each wait for the installer."""
+
+    def __init__(self, layout: Layout, version: str, *, download: Download, report: Report,
+                 security_event: SecurityEvent, idle: Callable[[], Awaitable[None]],
+                 signing_ca: Path | None = None, install_timeout: float = 1800.0) -> None:
+        self.layout = layout
+        self.version = version
+        self._download = download
+        self._report = report
+        self._security_event = security_event
+        self._idle = idle
+        self.signing_ca = signing_ca
+        self.install_timeout = install_timeout
+        self.status = "Idle"
+        self.job: Job | None = self._load()
+        self._wake = asyncio.Event()
+        self._booted = asyncio.Event()
+
+    # -- requests from the backend --------------------------------------------------------
+    def update(self, location: str, retrieve_date: str, retries: int | None, retry_interval: int | None) -> None:
+        """UpdateFirmware (answered with an empty confirmation): replaces any job not yet installing."""
+        self._start(Job(location, retrieve_date, max(0, retries or 0), max(0, retry_interval or 0)))
+
+    def signed_update(self, request_id: int, location: str, retrieve_date: str, certificate: str, signature: str,
+                      retries: int | None, retry_interval: int | None, install_date: str | None) -> str:
+        """SignedUpdateFirmware: the answer (Accepted, AcceptedCanceled, InvalidCertificate or Rejected)."""
+        if self.signing_ca is None:
+            self._security_event("InvalidFirmwareSigningCertificate", "no [firmware] signing_ca configured")
+            return "InvalidCertificate"
+        try:
+            check_certificate(certificate, load_trusted(self.signing_ca))
+        except CertificateRejected as exc:
+            log.warning("firmware signing certificate refused", reason=str(exc))
+            self._security_event("InvalidFirmwareSigningCertificate", str(exc)[:255])
+            return "InvalidCertificate"
+        if self.job is not None and self.job.stage in ("switch", "restart"):
+            return "Rejected"  # too late to stop the one being installed
+        canceled = self.job is not None
+        self._start(Job(location, retrieve_date, max(0, retries or 0), max(0, retry_interval or 0), request_id,
+                        signature, certificate, install_date))
+        return "AcceptedCanceled" if canceled else "Accepted"
+
+    def booted(self) -> None:
+        """The backend accepted our BootNotification: a release on trial is healthy."""
+        self._booted.set()
+
+    def _start(self, job: Job) -> None:
+        if self.job is not None and self.job.stage in ("switch", "restart"):
+            log.warning("firmware update refused: another one is being installed", location=job.location)
+            return
+        self._save(job)
+        self._wake.set()
+
+    # -- the job ---------------------------------------------------------------------------
+    async def run(self) -> None:
+        """Carry out the jobs until cancelled; first the end of one a restart interrupted."""
+        await self._finish_after_restart()
+        while True:
+            job = self.job
+            if job is None:
+                await self._wake.wait()
+                self._wake.clear()
+                continue
+            self._wake.clear()
+            runner = asyncio.ensure_future(self._carry_out(job))
+            wake = asyncio.ensure_future(self._wake.wait())
+            try:
+                await asyncio.wait({runner, wake}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                wake.cancel()
+                if not runner.done():  # a newer request replaced this job
+                    runner.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await runner
+                    log.info("firmware update replaced by a newer request", location=job.location)
+                elif runner.exception() is not None:
+                    raise runner.exception()  # type: ignore[misc]
+
+    def _set(self, status: str, job: Job | None) -> None:
+        self.status = status
+        log.info("firmware status", status=status)
+        self._report(status, job.request_id if job is not None else None)
+
+    async def _carry_out(self, job: Job) -> None:
+        bundle = self.layout.firmware / "bundle.tar.gz"
+        if job.stage == "download":
+            delay = _parse(job.retrieve_at) - time.time()
+            if delay > 0:
+                if job.signed:
+                    self._set("DownloadScheduled", job)
+                await asyncio.sleep(delay)
+            if not await self._fetch(job, bundle):
+                self._set("DownloadFailed", job)
+                self._clear()
+                return
+            self._set("Downloaded", job)
+            if job.signed:
+                try:
+                    verify_file(bundle, job.signature or "", check_certificate(job.certificate or "",
+                                                                               load_trusted(self.signing_ca)))  # type: ignore[arg-type]
+                except (SignatureRejected, CertificateRejected) as exc:
+                    log.warning("firmware signature refused", reason=str(exc))
+                    self._set("InvalidSignature", job)
+                    self._security_event("InvalidFirmwareSignature", str(exc)[:255])
+                    bundle.unlink(missing_ok=True)
+                    self._clear()
+                    return
+                self._set("SignatureVerified", job)
+            job.stage = "build"
+            self._save(job)
+        if job.stage == "build":
+            await self._build(job, bundle)
+        if job.stage == "switch":
+            await self._switch(job)
+
+    async def _fetch(self, job: Job, bundle: Path) -> bool:
+        for attempt in range(job.retries + 1):
+            if attempt:
+                await asyncio.sleep(job.retry_interval)
+            self._set("Downloading", job)
+            try:
+                await self._download(job.location, bundle)
+                return True
+            except Exception as exc:  # noqa: BLE001 - every failure is one failed attempt
+                log.warning("firmware download failed", attempt=attempt + 1, of=job.retries + 1, error=str(exc))
+        return False
+
+    async def _build(self, job: Job, bundle: Path) -> None:
+        self._set("Installing", job)
+        taken = self.layout.file(REQUEST + ".taken")
+        if read_json(self.layout.file(PREPARED)) is None and not taken.exists():
+            # (after a restart in this stage the request may already be built, or being built)
+            write_json(self.layout.file(REQUEST), {"bundle": str(bundle), "version": None,
+                                                   "request_id": job.request_id, "at": _now()})
+        answer = await self._await_installer(PREPARED)
+        if answer is None:
+            return
+        job.stage = "switch"
+        self._save(job)
+
+    async def _switch(self, job: Job) -> None:
+        if job.install_at and _parse(job.install_at) > time.time():
+            self._set("InstallScheduled", job)
+            await asyncio.sleep(_parse(job.install_at) - time.time())
+        await self._idle()  # never under a charging car
+        job.stage = "restart"
+        self._save(job)
+        log.warning("firmware installed; asking for the switch to the new release and a restart")
+        write_json(self.layout.file(SWITCH), {"at": _now()})
+        if job.signed:
+            self._set("InstallRebooting", job)
+        await self._await_installer(None)  # the installer restarts us; only a failure gets here
+
+    async def _await_installer(self, wanted: str | None) -> dict[str, Any] | None:
+        """Wait for ``wanted`` (or the outcome): returns it, or None after reporting a failure."""
+        deadline = time.monotonic() + self.install_timeout
+        while time.monotonic() < deadline:
+            outcome = read_json(self.layout.file(OUTCOME))
+            if outcome is not None:
+                await self._report_outcome(outcome)
+                return None
+            if wanted is not None and (found := read_json(self.layout.file(wanted))) is not None:
+                return found
+            await asyncio.sleep(POLL_S)
+        for name in (REQUEST, SWITCH):
+            self.layout.file(name).unlink(missing_ok=True)
+        log.error("firmware installer did not answer", waited_s=self.install_timeout)
+        self._set("InstallationFailed", self.job)
+        self._clear()
+        return None
+
+    async def _finish_after_restart(self) -> None:
+        """After a restart in the middle of a job: report how the install ended, or prove
+        this release healthy (the installer is waiting for that), or take the job up again."""
+        job = self.job
+        if job is None:
+            return
+        outcome = read_json(self.layout.file(OUTCOME))
+        if outcome is not None:
+            await self._booted.wait()
+            await self._report_outcome(outcome)
+            return
+        attempt = read_json(self.layout.file(ATTEMPT))
+        if attempt is not None and attempt.get("version") == self.version:
+            await self._booted.wait()
+            self.layout.healthy_marker(self.version).touch()
+            log.info("this release is healthy; waiting for the installer's verdict", version=self.version)
+            await self._await_installer(None)
+            return
+        if job.stage == "restart":
+            # The switch was asked for but no attempt is on record: the installer never ran.
+            await self._booted.wait()
+            self.layout.file(SWITCH).unlink(missing_ok=True)
+            self._set("InstallationFailed", job)
+            self._clear()
+            return
+        self._wake.set()  # download or build stage: carry on
+
+    async def _report_outcome(self, outcome: dict[str, Any]) -> None:
+        status = str(outcome.get("status"))
+        if status != "Installed":
+            status = "InstallationFailed"
+            log.error("firmware installation failed", reason=outcome.get("reason"))
+        else:
+            log.info("firmware installed", version=outcome.get("version"))
+        self._set(status, self.job)
+        self.layout.file(OUTCOME).unlink(missing_ok=True)
+        self._clear()
+
+    # -- the job file ------------------------------------------------------------------------
+    def _load(self) -> Job | None:
+        data = read_json(self.layout.file(JOB))
+        if data is None:
+            return None
+        try:
+            return Job(**data)
+        except TypeError:
+            log.warning("firmware job file unreadable; forgotten", path=str(self.layout.file(JOB)))
+            return None
+
+    def _save(self, job: Job) -> None:
+        self.job = job
+        write_json(self.layout.file(JOB), asdict(job))
+
+    def _clear(self) -> None:
+        self.job = None
+        self.layout.file(JOB).unlink(missing_ok=True)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
