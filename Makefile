@@ -5,6 +5,7 @@
 #   make crash-test  kill the agent CRASH_KILLS times (500) and audit the ledger (docs/reliability.md);
 #                CRASH_SEED=1, CRASH_ARGS="--json run.json --keep"
 #   make install / upgrade / uninstall [PURGE=1]   the systemd service (docs/operations.md)
+#   make firmware  a firmware bundle of this tree for UpdateFirmware, in dist/ (build it on the target machine)
 
 PYTHON    ?= python3
 VENV      ?= .venv
@@ -17,7 +18,7 @@ STAMP     := $(VENV)/.installed-stamp
 DEB_PACKAGES := python3-venv python3-pip socat pcscd vsmartcard-vpcd libpcsclite-dev swig systemd
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all demo test bench crash-test deps clean install upgrade uninstall
+.PHONY: all demo test bench crash-test deps clean install upgrade uninstall firmware
 
 all: test
 
@@ -52,6 +53,9 @@ CRASH_ARGS  ?=
 crash-test: $(STAMP)
 	$(PY) -m simulators.crash_campaign --kills $(CRASH_KILLS) --seed $(CRASH_SEED) --report docs/reliability.md $(CRASH_ARGS)
 
+firmware: $(STAMP)
+	$(PY) -m agent.firmware.bundle . dist
+
 install upgrade:
 	$(SUDO) systemd/install.sh $@
 
@@ -59,4 +63,4 @@ uninstall:
 	$(SUDO) systemd/install.sh uninstall $(if $(PURGE),--purge)
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache state
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache state

@@ -51,6 +51,7 @@ class Process:
     argv: list[str]
     log_path: Path
     env: Mapping[str, str] | None = None
+    cwd: Path | None = None
     proc: asyncio.subprocess.Process | None = None
 
     async def start(self) -> None:
@@ -58,7 +59,7 @@ class Process:
         with open(self.log_path, "ab") as log:
             self.proc = await asyncio.create_subprocess_exec(
                 *self.argv, stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log,
-                env=dict(self.env) if self.env is not None else None,
+                env=dict(self.env) if self.env is not None else None, cwd=self.cwd,
             )
 
     @property
@@ -177,6 +178,9 @@ class Stack:
     reader: str = "socket"
     reader_info: dict[str, Any] = field(default_factory=dict)  # the bench ready file's "reader"
     agent_env: dict[str, str] = field(default_factory=dict)  # more environment for the agent (NOTIFY_SOCKET)
+    #: The interpreter the agent runs under (default this one): an installed release's
+    #: ``<opt>/current/bin/python`` runs whatever release ``current`` points at.
+    agent_python: str | None = None
     bench_process: Process | None = None
     agent_process: Process | None = None
     bench: ControlClient | None = None
@@ -300,9 +304,11 @@ class Stack:
     async def start_agent(self) -> None:
         self.agent_process = Process(
             "agent",
-            _python("agent", "run", "-c", str(self.config_path)),
+            [self.agent_python or sys.executable, "-m", "agent", "run", "-c", str(self.config_path)],
             self.workdir / "agent.log",
             env={**os.environ, "PYTHONUNBUFFERED": "1", **self.agent_env},
+            # An installed release must import its own code, not a source tree in the cwd.
+            cwd=self.workdir if self.agent_python else None,
         )
         await self.agent_process.start()
 
