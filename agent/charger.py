@@ -251,6 +251,12 @@ class ChargerRuntime:
         done, _ = await asyncio.wait(probes, timeout=timeout)
         return len(done) == len(probes)
 
+    async def wait_idle(self, poll: float = 1.0) -> None:
+        """Return once no transaction runs on any connector (a firmware switch waits
+        for this: the restart must never cut a charging car's session)."""
+        while self.local_tx:
+            await asyncio.sleep(poll)
+
     def summary(self) -> str:
         """Each connector's status in one line, e.g. "1 Charging, 2 Available"."""
         parts = []

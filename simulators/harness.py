@@ -181,6 +181,7 @@ class Stack:
     #: The interpreter the agent runs under (default this one): an installed release's
     #: ``<opt>/current/bin/python`` runs whatever release ``current`` points at.
     agent_python: str | None = None
+    sections: dict[str, dict[str, Any]] = field(default_factory=dict)  # more sections, e.g. [firmware]
     bench_process: Process | None = None
     agent_process: Process | None = None
     bench: ControlClient | None = None
@@ -299,6 +300,8 @@ class Stack:
         ]
         for key, value in self.ocpp.items():
             lines.append(f"{key} = {json.dumps(value)}")
+        for section, keys in self.sections.items():
+            lines += [f"[{section}]", *(f"{key} = {json.dumps(value)}" for key, value in keys.items())]
         self.config_path.write_text("\n".join(lines) + "\n")
 
     async def start_agent(self) -> None:
