@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Awaitable
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from drivers.protocols import DeviceError
 
 from . import clock
 from .charger import ChargerRuntime, MeterPolicy, RestartRequested
+from .diagnostics import Diagnostics
 from .errors import leaves
 from .hardware import Hardware, build_hardware
 from .housekeeping import JournalKeeper
@@ -76,6 +78,7 @@ async def run_agent(
     supply fails (``power_failing`` set, from SIGPWR). ``notifier`` hears of readiness
     and health (systemd; a silent one by default)."""
     notifier = notifier or Notifier({})
+    started = time.monotonic()
     charger_clock = clock.install(clock.Clock(settings.system.clock))
     log.info("clock", mode=settings.system.clock, source=charger_clock.source)
     db = Database(state_dir)
@@ -90,7 +93,7 @@ async def run_agent(
         meter=MeterPolicy(settings.meter.poll_interval, settings.meter.fault_after,
                           settings.meter.on_failure == "stop"),
     )
-    link = Ocpp16Link(settings, runtime, journal, db, config)
+    link = Ocpp16Link(settings, runtime, journal, db, config, Diagnostics(settings, state_dir, db, started))
     runtime.uplink = link
     log.info("starting", charge_point=settings.charge_point.id, connectors=settings.connectors.count,
              state_dir=str(state_dir), backend=link.url)
@@ -114,7 +117,9 @@ async def run_agent(
 
                     notifier.ready(await status_line())
                     tg.create_task(supervise(notifier, runtime.healthy, status_line), name="systemd-watchdog")
-                    tg.create_task(link.run(), name="ocpp-link")
+                    # The link's jobs (a diagnostics upload) belong to this group: they outlive
+                    # a reconnect, and end with the charger.
+                    tg.create_task(link.run(tg), name="ocpp-link")
                     keeper = JournalKeeper(
                         db, journal, int(settings.state.journal_max_mb * 2**20), settings.state.keep_delivered_days
                     )

@@ -109,10 +109,12 @@ def _run(path: str, state_dir: str | None) -> int:
     from .app import serve
 
     secrets = [settings.backend.authorization_key]
-    logs.configure(settings.logging.level, settings.logging.format, secrets)
+    directory = resolve_state_dir(settings, state_dir, os.environ)
+    logs.configure(settings.logging.level, settings.logging.format, secrets,
+                   file=logs.log_path(directory), file_bytes=int(settings.logging.file_mb * 2**20))
     for warning in settings.warnings:
         structlog.get_logger("agent.settings").warning("configuration warning", detail=warning)
-    return serve(settings, resolve_state_dir(settings, state_dir, os.environ))
+    return serve(settings, directory)
 
 
 def _sessions(args: argparse.Namespace) -> int:

@@ -16,13 +16,15 @@ from ocpp.routing import on
 from ocpp.v16 import call_result
 from ocpp.v16.enums import Action
 
+from .. import transfer
 from ..authorization import parse_expiry
+from ..diagnostics import Window
 from ..local_list import UpdateStatus
 from .keys import shown
 from .rpc import Rpc
 
 if TYPE_CHECKING:
-    from .session import Ocpp16Session
+    from .session import Ocpp16Link
 
 log = structlog.get_logger(__name__)
 
@@ -38,7 +40,7 @@ TRIGGERABLE = {
 
 
 class Handlers(Rpc):
-    def __init__(self, cp_id: str, connection: Any, response_timeout: float, session: Ocpp16Session) -> None:
+    def __init__(self, cp_id: str, connection: Any, response_timeout: float, session: Ocpp16Link) -> None:
         super().__init__(cp_id, connection, response_timeout)
         self.session = session
         self.runtime = session.runtime
@@ -112,6 +114,33 @@ class Handlers(Rpc):
             return call_result.TriggerMessage(status="Rejected")
         self._later(lambda: self.session.trigger(requested_message, connector_id))
         return call_result.TriggerMessage(status="Accepted")
+
+    @on(Action.get_diagnostics)
+    async def on_get_diagnostics(
+        self,
+        location: str,
+        retries: int | None = None,
+        retry_interval: int | None = None,
+        start_time: str | None = None,
+        stop_time: str | None = None,
+    ) -> Any:
+        # The answer names the file at once; the upload follows as a job, its progress in
+        # DiagnosticsStatusNotification. A request that cannot be carried out (a location
+        # this charger cannot upload to, an unreadable time) gets no fileName: OCPP 1.6's
+        # "no diagnostic information available". It is not a CALLERROR, which the library
+        # would log with the whole request, password of the location included.
+        shown = transfer.masked_url(location)
+        try:
+            transfer.check_url(location)
+            window = Window.parse(start_time, stop_time)
+        except (transfer.TransferError, ValueError) as exc:
+            log.warning("get diagnostics declined", location=shown, reason=str(exc))
+            return call_result.GetDiagnostics()
+        request = self.session.diagnostics.request(location, retries, retry_interval, window)
+        log.info("get diagnostics", location=shown, file_name=request.file_name, retries=request.retries,
+                 retry_interval=request.retry_interval, start_time=start_time, stop_time=stop_time)
+        self._later(lambda: self.session.start_diagnostics(request))
+        return call_result.GetDiagnostics(file_name=request.file_name)
 
     # ------------------------------------------------------------ Local Auth List Management
     @on(Action.send_local_list)

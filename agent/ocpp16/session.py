@@ -5,6 +5,10 @@ fresh library ChargePoint (:class:`Handlers`) and its own TaskGroup (reader,
 heartbeat, triggered messages, journal drain), so a dropped connection cancels all of
 them at once and nothing waits on a dead socket. Charger state never lives here: it
 is in the runtime and the journal.
+
+Work the backend asks for that outlives a connection (a diagnostics upload) is a job
+owned by the agent's TaskGroup, given to :meth:`Ocpp16Link.run`: a reconnect does not
+touch it, a shutdown cancels it. What it has to report waits for a connection.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from .. import __version__, clock
 from ..authorization import AuthResult
 from ..charger import ChargerRuntime, StatusEntry
+from ..diagnostics import Diagnostics, Progress, Request
 from ..errors import leaves
 from ..journal import STATUS, TX_STARTED, Entry, Journal
 from ..session.model import AuthStatus
@@ -38,6 +43,8 @@ log = structlog.get_logger(__name__)
 
 SUBPROTOCOL = "ocpp1.6"
 DRAIN_BATCH = 50
+#: DiagnosticsStatusNotification's status for each stage of an upload.
+DIAGNOSTICS_STATUS = {Progress.UPLOADING: "Uploading", Progress.UPLOADED: "Uploaded", Progress.FAILED: "UploadFailed"}
 
 
 class Ocpp16Link:
@@ -50,12 +57,21 @@ class Ocpp16Link:
         journal: Journal,
         db: Database,
         config: Configuration,
+        diagnostics: Diagnostics,
     ) -> None:
         self.settings = settings
         self.runtime = runtime
         self.journal = journal
         self.db = db
         self.config = config
+        self.diagnostics = diagnostics
+        self._jobs: asyncio.TaskGroup | None = None
+        self._diagnostics_job: asyncio.Task[Progress] | None = None
+        # The latest diagnostics status not yet delivered, numbered so a newer one is not
+        # mistaken for the one just sent; only the latest is ever sent.
+        self._diagnostics_status: tuple[int, str] | None = None
+        self._diagnostics_reports = 0
+        self._diagnostics_wake = asyncio.Event()
         self._cp: Handlers | None = None
         self._accepted = False
         self._booted = False
@@ -98,8 +114,61 @@ class Ocpp16Link:
             return
         self._triggers.put_nowait((message, connector))
 
+    # ------------------------------------------------------------ diagnostics
+    @property
+    def uploading_diagnostics(self) -> bool:
+        return self._diagnostics_job is not None and not self._diagnostics_job.done()
+
+    def start_diagnostics(self, request: Request) -> None:
+        """Start uploading (after the GetDiagnostics reply went out); a running upload is
+        replaced: cancelled, and its archive removed, before the new one starts."""
+        if self._jobs is None:
+            log.error("diagnostics requested while the link is not running", file_name=request.file_name)
+            return
+        try:
+            self._diagnostics_job = self._jobs.create_task(
+                self._replace_diagnostics(request, self._diagnostics_job), name="diagnostics-upload"
+            )
+        except RuntimeError:  # the group is shutting down: the agent is stopping
+            log.warning("diagnostics not started: the agent is stopping", file_name=request.file_name)
+
+    async def _replace_diagnostics(self, request: Request, previous: asyncio.Task[Progress] | None) -> Progress:
+        if previous is not None and not previous.done():
+            log.info("diagnostics upload replaced by a new request", file_name=request.file_name)
+            previous.cancel()
+            await asyncio.wait([previous])
+        return await self.diagnostics.upload(request, self._report_diagnostics)
+
+    def _report_diagnostics(self, progress: Progress) -> None:
+        self._diagnostics_reports += 1
+        self._diagnostics_status = (self._diagnostics_reports, DIAGNOSTICS_STATUS[progress])
+        self._diagnostics_wake.set()
+
+    async def _send_diagnostics_status(self, cp: Handlers) -> None:
+        """Deliver the latest diagnostics status; one the link could not carry stays for
+        the next connection (a newer one replaces it)."""
+        while True:
+            pending = self._diagnostics_status
+            if pending is None:
+                self._diagnostics_wake.clear()
+                await self._diagnostics_wake.wait()
+                continue
+            number, status = pending
+            try:
+                await cp.request(call.DiagnosticsStatusNotification(status=status))
+            except CallFailed as exc:
+                if exc.code in ("Timeout", "ConnectionLost"):
+                    raise ConnectionError(f"{exc}; reconnecting") from exc
+                log.warning("diagnostics status notification refused", status=status, error=str(exc))
+            _raise_if_cancelled()
+            if self._diagnostics_status is not None and self._diagnostics_status[0] == number:
+                self._diagnostics_status = None
+
     # ------------------------------------------------------------ connection loop
-    async def run(self) -> None:
+    async def run(self, jobs: asyncio.TaskGroup) -> None:
+        """Stay connected until cancelled; ``jobs`` (the agent's TaskGroup) owns the work
+        the backend starts that must outlive a connection."""
+        self._jobs = jobs
         failures = 0
         last_problem: str | None = None
         while True:
@@ -184,6 +253,7 @@ class Ocpp16Link:
             await self._send_status(cp, entry)
         tg.create_task(self._heartbeat(cp), name="ocpp-heartbeat")
         tg.create_task(self._send_triggered(cp), name="ocpp-triggers")
+        tg.create_task(self._send_diagnostics_status(cp), name="ocpp-diagnostics-status")
         await self._drain(cp)
 
     async def _boot(self, cp: Handlers) -> None:
@@ -299,7 +369,8 @@ class Ocpp16Link:
                     )
                 )
         elif message == "DiagnosticsStatusNotification":
-            await cp.request(call.DiagnosticsStatusNotification(status="Idle"))
+            status = "Uploading" if self.uploading_diagnostics else "Idle"
+            await cp.request(call.DiagnosticsStatusNotification(status=status))
         elif message == "FirmwareStatusNotification":
             await cp.request(call.FirmwareStatusNotification(status="Idle"))
 
@@ -381,6 +452,15 @@ def _refused_by_backend(error: BaseException) -> bool:
         isinstance(e, websockets.exceptions.InvalidStatus) and e.response.status_code in (401, 403, 404)
         for e in leaves(error)
     )
+
+
+def _raise_if_cancelled() -> None:
+    """Python 3.11's ``asyncio.wait_for`` (the ocpp library waits for an answer with it)
+    drops a cancellation that arrives together with the answer: a task that then went
+    back to waiting would hold up the connection's end, and the agent's exit, for good."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError()
 
 
 class _Redial(Exception):

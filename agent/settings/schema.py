@@ -147,6 +147,10 @@ class LoggingSettings:
     level: str = setting(Choice(LOG_LEVELS), "info", doc="least severe level logged")
     format: str = setting(Choice(LOG_FORMATS), "auto",
                           doc="auto = JSON lines under systemd ($JOURNAL_STREAM), console otherwise")
+    file_mb: float = setting(
+        Number(0, 1024, "MiB"), 8.0, unit="MiB",
+        doc="the agent's own log file, <state directory>/logs/ladda.log, JSON lines rotated by size: the most "
+            "kept in all (current file and 3 older ones), for diagnostics (GetDiagnostics); 0 = no file")
 
 
 @dataclass(frozen=True, slots=True)

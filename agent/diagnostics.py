@@ -1,0 +1,296 @@
+"""Diagnostics: what a support engineer needs from a charger, in one archive, uploaded.
+
+The backend asks (OCPP 1.6 GetDiagnostics) and names where the file should go. The
+archive ``diagnostics-<charge point id>-<UTC yyyymmddThhmmssZ>.tar.gz`` holds:
+
+- ``logs.jsonl``: the agent's own log lines (``agent.logs``) within the requested time
+  window, oldest first;
+- ``config.toml``: the effective configuration, secrets masked (as ``ladda check-config``
+  prints it);
+- ``database.json``: the state database at a glance (schema, size, transactions, the
+  outbox backlog, the local authorization list and cache);
+- ``version.json``: what runs here (Ladda, Python, kernel, libraries, uptime).
+
+It is built in ``<state_dir>/diagnostics/`` and removed once the upload ended, whatever
+happened; a leftover from a crash is removed by the next request. This module speaks in
+neutral terms (:class:`Progress`); the protocol adapter reports them to the backend.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import importlib.metadata
+import io
+import json
+import platform
+import tarfile
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import IO, Any
+
+import structlog
+
+from . import __version__, clock, transfer
+from .logs import kept_log_files
+from .settings import Settings, render_settings
+from .store import Database, parse_iso
+
+log = structlog.get_logger(__name__)
+
+ARCHIVE_DIR = "diagnostics"
+#: When the backend does not say: how often to try again, and how long to wait between tries.
+DEFAULT_RETRIES = 2
+DEFAULT_RETRY_INTERVAL_S = 60
+#: No network operation of one upload attempt may stall longer than this.
+UPLOAD_TIMEOUT_S = 60.0
+LIBRARIES = ("ocpp", "websockets", "pymodbus", "pyscard")
+
+
+class Progress(enum.Enum):
+    """Where an upload stands, as the backend is told."""
+
+    UPLOADING = "uploading"
+    UPLOADED = "uploaded"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """The time span of the log lines asked for; either end may be open."""
+
+    start: datetime | None = None
+    stop: datetime | None = None
+
+    @classmethod
+    def parse(cls, start: str | None, stop: str | None) -> Window:
+        """From the request's ISO 8601 stamps; ValueError names the one that is unreadable."""
+        return cls(_stamp("startTime", start), _stamp("stopTime", stop))
+
+    def contains(self, moment: datetime) -> bool:
+        return (self.start is None or moment >= self.start) and (self.stop is None or moment <= self.stop)
+
+    @property
+    def unbounded(self) -> bool:
+        return self.start is None and self.stop is None
+
+
+def _stamp(name: str, text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{name} {text!r} is not an ISO 8601 date-time") from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One GetDiagnostics: what to upload where, and how persistently."""
+
+    location: str
+    file_name: str
+    window: Window
+    retries: int = DEFAULT_RETRIES
+    retry_interval: float = DEFAULT_RETRY_INTERVAL_S
+
+
+def archive_name(charge_point_id: str, moment: datetime) -> str:
+    return f"diagnostics-{charge_point_id}-{moment.astimezone(timezone.utc):%Y%m%dT%H%M%SZ}.tar.gz"
+
+
+# ------------------------------------------------------------------ the archive's parts
+
+
+def write_logs(files: Iterable[Path], window: Window, out: IO[bytes]) -> int:
+    """Copy the log lines stamped within ``window`` to ``out``; return how many.
+
+    Without a window every line is copied as it is. With one, a line that is not a JSON
+    object with a readable ``timestamp`` (a line cut short by a crash) cannot be placed,
+    and is left out.
+    """
+    count = 0
+    for path in files:
+        try:
+            source = open(path, "rb")  # noqa: SIM115 - closed below; a file rotated away meanwhile is skipped
+        except FileNotFoundError:
+            continue
+        with source:
+            for line in source:
+                if not line.strip():
+                    continue
+                if not window.unbounded:
+                    moment = _line_time(line)
+                    if moment is None or not window.contains(moment):
+                        continue
+                out.write(line if line.endswith(b"\n") else line + b"\n")
+                count += 1
+    return count
+
+
+def _line_time(line: bytes) -> datetime | None:
+    try:
+        record = json.loads(line)
+        return _stamp("timestamp", record["timestamp"]) if isinstance(record, dict) else None
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def database_summary(db: Database, now: datetime) -> dict[str, Any]:
+    """The state database at a glance. Runs on the database's thread (``db.run``)."""
+
+    def one(sql: str) -> Any:
+        return db.read(sql)[0][0]
+
+    oldest = one("SELECT MIN(created_at) FROM outbox WHERE done_at IS NULL")
+    wal = db.path.with_name(db.path.name + "-wal")
+    return {
+        "path": str(db.path),
+        "schema_version": one("PRAGMA user_version"),
+        "file_bytes": db.path.stat().st_size,
+        "wal_bytes": wal.stat().st_size if wal.exists() else 0,
+        "transactions": {
+            "total": one("SELECT COUNT(*) FROM transactions"),
+            "open": one("SELECT COUNT(*) FROM transactions WHERE stopped_at IS NULL"),
+        },
+        "outbox": {
+            "pending": one("SELECT COUNT(*) FROM outbox WHERE done_at IS NULL"),
+            "oldest_pending_age_s": round((now - parse_iso(oldest)).total_seconds(), 1) if oldest else None,
+        },
+        "local_list": {
+            "version": one("SELECT COALESCE(MAX(version), 0) FROM local_auth_list_version"),
+            "size": one("SELECT COUNT(*) FROM local_auth_list"),
+        },
+        "authorization_cache": {"size": one("SELECT COUNT(*) FROM auth_cache")},
+    }
+
+
+def version_info(started: float) -> dict[str, Any]:
+    """What runs here; ``started`` is the agent's ``time.monotonic()`` at start-up."""
+    libraries: dict[str, str | None] = {}
+    for name in LIBRARIES:
+        try:
+            libraries[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            libraries[name] = None
+    return {
+        "ladda": __version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "kernel": platform.release(),
+        "machine": platform.machine(),
+        "agent_uptime_s": round(time.monotonic() - started, 1),
+        "system_uptime_s": _system_uptime(),
+        "libraries": libraries,
+    }
+
+
+def _system_uptime() -> float | None:
+    try:
+        return round(float(Path("/proc/uptime").read_text().split()[0]), 1)
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _add(tar: tarfile.TarFile, name: str, data: IO[bytes], size: int, mtime: float) -> None:
+    info = tarfile.TarInfo(name)
+    info.size, info.mtime, info.mode = size, mtime, 0o644
+    tar.addfile(info, data)
+
+
+def _json(value: Any) -> bytes:
+    return (json.dumps(value, indent=2) + "\n").encode()
+
+
+# ------------------------------------------------------------------ building and uploading
+
+
+class Diagnostics:
+    """Builds the archive and uploads it, reporting progress; one upload at a time is the
+    caller's business (a new request replaces the running one)."""
+
+    def __init__(self, settings: Settings, state_dir: Path, db: Database, started: float) -> None:
+        self.settings = settings
+        self.state_dir = state_dir
+        self.db = db
+        self.started = started
+        self.workdir = state_dir / ARCHIVE_DIR
+
+    def request(self, location: str, retries: int | None, retry_interval: int | None, window: Window) -> Request:
+        """A request as the backend sent it, the archive named now and the defaults filled in."""
+        return Request(
+            location=location,
+            file_name=archive_name(self.settings.charge_point.id, clock.current().now()),
+            window=window,
+            retries=DEFAULT_RETRIES if retries is None else max(0, retries),
+            retry_interval=DEFAULT_RETRY_INTERVAL_S if retry_interval is None else max(0, retry_interval),
+        )
+
+    async def build(self, request: Request) -> Path:
+        """Write the archive into the work directory; return its path."""
+        summary = await self.db.run(database_summary, self.db, clock.current().now())
+        members = {
+            "config.toml": render_settings(self.settings).encode(),
+            "database.json": _json(summary),
+            "version.json": _json(version_info(self.started)),
+        }
+        return await asyncio.to_thread(self._write, request, members)
+
+    def _write(self, request: Request, members: dict[str, bytes]) -> Path:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        for leftover in self.workdir.iterdir():  # a crash cut an earlier upload short
+            leftover.unlink(missing_ok=True)
+        path = self.workdir / request.file_name
+        now = time.time()
+        try:
+            with tarfile.open(path, "w:gz") as tar:
+                with tempfile.TemporaryFile(dir=self.workdir) as logs:
+                    lines = write_logs(kept_log_files(self.state_dir), request.window, logs)
+                    size = logs.tell()
+                    logs.seek(0)
+                    _add(tar, "logs.jsonl", logs, size, now)
+                for name, data in members.items():
+                    _add(tar, name, io.BytesIO(data), len(data), now)
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+        log.info("diagnostics archive built", file_name=request.file_name, log_lines=lines,
+                 bytes=path.stat().st_size)
+        return path
+
+    async def upload(self, request: Request, report: Callable[[Progress], None]) -> Progress:
+        """Build and upload, reporting UPLOADING, then UPLOADED or FAILED after 1 + retries
+        attempts ``retry_interval`` apart. Never raises (but for cancellation): a failure
+        is reported and logged, and the archive is removed whatever happened."""
+        report(Progress.UPLOADING)
+        shown = transfer.masked_url(request.location)
+        path: Path | None = None
+        try:
+            path = await self.build(request)
+            attempts = request.retries + 1
+            for attempt in range(1, attempts + 1):
+                try:
+                    where = await transfer.upload(request.location, path, UPLOAD_TIMEOUT_S)
+                except transfer.TransferError as exc:
+                    last = attempt == attempts or not exc.retry
+                    log.warning("diagnostics upload failed", attempt=attempt, attempts=attempts, error=str(exc),
+                                next_try_s=None if last else request.retry_interval)
+                    if last:
+                        break
+                    await asyncio.sleep(request.retry_interval)
+                else:
+                    log.info("diagnostics uploaded", to=where, attempt=attempt)
+                    report(Progress.UPLOADED)
+                    return Progress.UPLOADED
+        except Exception as exc:  # noqa: BLE001 - a failed upload must not take the charger down
+            log.error("diagnostics failed", location=shown, error=f"{type(exc).__name__}: {exc}")
+        finally:
+            if path is not None:
+                path.unlink(missing_ok=True)
+        report(Progress.FAILED)
+        return Progress.FAILED

@@ -1,0 +1,361 @@
+"""File transfers to and from the backend's servers: diagnostics up, firmware down.
+
+OCPP 1.6 leaves the protocol to the URL the backend sends: ``ftp://`` (the most common,
+often with ``user:password@``), ``http://`` and ``https://``. The standard library
+speaks all three; its calls block, so each transfer runs in a thread of its own. A
+cancelled transfer asks its thread to stop at the next block, and every network
+operation of an attempt times out, so no thread outlives its caller by more than one
+timeout. The thread is a daemon, not one of asyncio's executor threads: a transfer stuck
+on a silent server must not hold up the agent's exit, which waits for those.
+
+Every failure is one :class:`TransferError` whose message names the URL, password
+masked, and says what failed, in the words a technician would look up: connection
+refused, host not found, no response, the HTTP status, the FTP server's reply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import ftplib
+import http.client
+import os
+import socket
+import ssl
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, TypeVar
+from urllib.parse import quote, unquote, urlsplit
+
+SCHEMES = ("ftp", "http", "https")
+MASK = "****"
+#: No network operation of an attempt (connect, a read, a write) may stall longer than this.
+DEFAULT_TIMEOUT_S = 60.0
+BLOCK = 64 * 1024
+_DEFAULT_PORTS = {"ftp": 21, "http": 80, "https": 443}
+
+T = TypeVar("T")
+
+
+class TransferError(Exception):
+    """A transfer failed; the message names the URL (password masked) and what failed.
+
+    ``retry`` is False when trying again cannot help (an unsupported URL, a local file
+    that cannot be read or written).
+    """
+
+    def __init__(self, message: str, retry: bool = True) -> None:
+        super().__init__(message)
+        self.retry = retry
+
+
+class _Cancelled(Exception):
+    """The caller gave up on the transfer: its thread stops at the next block."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """A parsed transfer URL; ``shown`` is the URL as it may be printed."""
+
+    scheme: str
+    host: str
+    port: int
+    user: str
+    password: str
+    path: str  # percent-encoded, as in the URL
+    query: str
+    shown: str
+
+    @property
+    def netloc(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+    def plain_url(self) -> str:
+        """The URL without credentials (urllib takes those as a header)."""
+        return f"{self.scheme}://{self.netloc}{self.path or '/'}" + (f"?{self.query}" if self.query else "")
+
+    def scrub(self, text: str) -> str:
+        """A server's words with the password removed, should they quote it (as written
+        or percent-encoded); one of a few characters would only garble them."""
+        if len(self.password) >= 4:
+            for secret in {self.password, quote(self.password, safe="")}:
+                text = text.replace(secret, MASK)
+        return text
+
+
+def masked_url(url: str) -> str:
+    """``url`` with the password of its ``user:password@`` part replaced by ``****``."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "(unreadable URL)"
+    if parts.password is None:
+        return url
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    user = userinfo.split(":", 1)[0]
+    return parts._replace(netloc=f"{user}:{MASK}@{hostport}").geturl()
+
+
+def with_file_name(url: str, file_name: str) -> str:
+    """A location ending in ``/`` names a directory: the file goes in it under its own name."""
+    return url + quote(file_name) if url.endswith("/") else url
+
+
+def check_url(url: str) -> None:
+    """Raise TransferError (not retryable) unless ``url`` is one this module can use."""
+    _target(url)
+
+
+def _target(url: str) -> _Target:
+    shown = masked_url(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+        user = unquote(parts.username or "")
+        password = unquote(parts.password or "")
+    except ValueError as exc:
+        raise TransferError(f"{shown}: not a usable URL ({exc})", retry=False) from None
+    scheme = parts.scheme.lower()
+    if scheme not in SCHEMES:
+        raise TransferError(
+            f"{shown}: unsupported protocol {scheme + '://' if scheme else '(none)'}; "
+            "use ftp://, http:// or https://", retry=False)
+    if not parts.hostname:
+        raise TransferError(f"{shown}: no host in the URL", retry=False)
+    return _Target(scheme, parts.hostname, port or _DEFAULT_PORTS[scheme], user, password,
+                   parts.path, parts.query, shown)
+
+
+# ------------------------------------------------------------------ the async interface
+
+
+async def upload(url: str, path: Path, timeout: float = DEFAULT_TIMEOUT_S) -> str:
+    """Store the file ``path`` at ``url`` (HTTP PUT, or FTP STOR in passive mode); a URL
+    ending in ``/`` gets the file's name appended. Returns where it went (password masked)."""
+    target = _target(with_file_name(url, path.name))
+    try:
+        source = open(path, "rb")  # noqa: SIM115 - closed by the thread's function
+    except OSError as exc:
+        raise TransferError(f"upload to {target.shown}: cannot read {path}: {exc.strerror or exc}",
+                            retry=False) from None
+    sender = _http_put if target.scheme in ("http", "https") else _ftp_store
+    await _in_thread(f"upload to {target.shown}", target, timeout,
+                     lambda stop: _closing(source, sender, target, timeout, stop))
+    return target.shown
+
+
+async def download(url: str, dest: Path, timeout: float = DEFAULT_TIMEOUT_S) -> int:
+    """Fetch ``url`` into the file ``dest`` (HTTP GET, or FTP RETR in passive mode);
+    returns the number of bytes. ``dest`` appears only once complete: a failed or
+    cancelled download leaves no partial file behind."""
+    target = _target(url)
+    if target.path.endswith("/") or not target.path:
+        raise TransferError(f"download from {target.shown}: the URL names a directory, not a file", retry=False)
+    partial = dest.with_name(dest.name + ".part")
+    try:
+        out = open(partial, "wb")  # noqa: SIM115 - closed by the thread's function
+    except OSError as exc:
+        raise TransferError(f"download from {target.shown}: cannot write {partial}: {exc.strerror or exc}",
+                            retry=False) from None
+    fetcher = _http_get if target.scheme in ("http", "https") else _ftp_retrieve
+    try:
+        size = await _in_thread(f"download from {target.shown}", target, timeout,
+                                lambda stop: _closing(out, fetcher, target, timeout, stop))
+        os.replace(partial, dest)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    return size
+
+
+def _closing(file: BinaryIO, func: Callable[[_Target, BinaryIO, float, threading.Event], T], target: _Target,
+             timeout: float, stop: threading.Event) -> T:
+    with file:
+        return func(target, file, timeout, stop)
+
+
+async def _in_thread(what: str, target: _Target, timeout: float, work: Callable[[threading.Event], T]) -> T:
+    """Run ``work`` in a daemon thread; on cancellation, tell it to stop. Every failure
+    becomes one TransferError (the cause is dropped: library errors may quote the URL)."""
+    loop = asyncio.get_running_loop()
+    outcome: asyncio.Future[T] = loop.create_future()
+    stop = threading.Event()
+
+    def settle(result: T | None, error: BaseException | None) -> None:
+        if outcome.done():  # the caller was cancelled meanwhile
+            return
+        if error is not None:
+            outcome.set_exception(error)
+        else:
+            outcome.set_result(result)  # type: ignore[arg-type]
+
+    def attempt() -> None:
+        result: T | None = None
+        error: BaseException | None = None
+        try:
+            result = work(stop)
+        except _Cancelled:
+            return  # the caller gave up: nobody waits for an answer
+        except Exception as exc:  # noqa: BLE001 - every library failure is described, never leaked
+            error = TransferError(f"{what} failed: {target.scrub(_describe(exc, target, timeout))}")
+        with contextlib.suppress(RuntimeError):  # the loop is gone: nobody waits any more
+            loop.call_soon_threadsafe(settle, result, error)
+
+    threading.Thread(target=attempt, name="ladda-transfer", daemon=True).start()
+    try:
+        return await outcome
+    except asyncio.CancelledError:
+        stop.set()
+        raise
+
+
+def _describe(exc: BaseException, target: _Target, timeout: float) -> str:
+    """What went wrong, in words, for the common failures of each protocol."""
+    if isinstance(exc, urllib.error.HTTPError):
+        return f"HTTP {exc.code} {exc.reason}".rstrip()
+    if isinstance(exc, urllib.error.URLError):
+        reason = exc.reason
+        return _describe(reason, target, timeout) if isinstance(reason, BaseException) else str(reason)
+    if isinstance(exc, ftplib.Error):
+        reply = str(exc).strip() or type(exc).__name__
+        return f"FTP server replied {reply!r}"
+    if isinstance(exc, socket.gaierror):
+        return f"cannot resolve host {target.host!r} (DNS: {exc.strerror or exc})"
+    if isinstance(exc, ConnectionRefusedError):
+        return f"connection refused by {target.netloc}"
+    if isinstance(exc, TimeoutError):
+        return f"no response from {target.netloc} within {timeout:g} s"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"TLS: the server's certificate is not trusted ({exc.verify_message})"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS: {exc.reason or exc}"
+    if isinstance(exc, EOFError):
+        return f"connection closed by {target.netloc}"
+    if isinstance(exc, http.client.HTTPException):
+        return f"bad HTTP response from {target.netloc}: {type(exc).__name__} {exc}".rstrip()
+    if isinstance(exc, OSError):
+        return f"{exc.strerror or exc} ({target.netloc})"
+    return f"{type(exc).__name__}: {exc}"
+
+
+class _Guarded:
+    """A file read in blocks, stopping when the transfer was cancelled."""
+
+    def __init__(self, file: BinaryIO, stop: threading.Event) -> None:
+        self.file = file
+        self.stop = stop
+
+    def read(self, size: int = BLOCK) -> bytes:
+        if self.stop.is_set():
+            raise _Cancelled()
+        return self.file.read(size if size and size > 0 else BLOCK)
+
+
+# ------------------------------------------------------------------ HTTP(S)
+
+
+def _opener() -> urllib.request.OpenerDirector:
+    # No proxy from the environment (a charger talks to its backend's servers directly,
+    # as the websocket does), and the system's CA bundle for https.
+    return urllib.request.build_opener(
+        urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=ssl.create_default_context())
+    )
+
+
+def _authorized(request: urllib.request.Request, target: _Target) -> urllib.request.Request:
+    """HTTP Basic from the URL's ``user:password@``; never repeated to a redirect's target."""
+    if target.user:
+        token = base64.b64encode(f"{target.user}:{target.password}".encode()).decode()
+        request.add_unredirected_header("Authorization", f"Basic {token}")
+    return request
+
+
+def _http_put(target: _Target, source: BinaryIO, timeout: float, stop: threading.Event) -> None:
+    size = os.fstat(source.fileno()).st_size
+    request = _authorized(urllib.request.Request(
+        target.plain_url(), data=_Guarded(source, stop), method="PUT",  # type: ignore[arg-type]
+        headers={"Content-Length": str(size), "Content-Type": "application/octet-stream"},
+    ), target)
+    with _opener().open(request, timeout=timeout) as response:
+        response.read()
+
+
+def _http_get(target: _Target, out: BinaryIO, timeout: float, stop: threading.Event) -> int:
+    request = _authorized(urllib.request.Request(target.plain_url()), target)
+    total = 0
+    with _opener().open(request, timeout=timeout) as response:
+        while block := response.read(BLOCK):
+            if stop.is_set():
+                raise _Cancelled()
+            out.write(block)
+            total += len(block)
+    return total
+
+
+# ------------------------------------------------------------------ FTP
+
+
+def _ftp_session(target: _Target, timeout: float) -> ftplib.FTP:
+    """Connected, logged in (anonymous without a user), passive, binary."""
+    ftp = ftplib.FTP(timeout=timeout)
+    try:
+        ftp.connect(target.host, target.port)
+        ftp.login(target.user, target.password)  # ftplib logs in as anonymous when user is ""
+        ftp.set_pasv(True)
+    except BaseException:
+        ftp.close()
+        raise
+    return ftp
+
+
+def _ftp_place(ftp: ftplib.FTP, target: _Target) -> str:
+    """Change to the URL's directories (RFC 1738: one CWD per segment, from the login
+    directory); return the file's name."""
+    *directories, name = [unquote(segment) for segment in target.path.split("/")]
+    for directory in directories:
+        if directory:
+            ftp.cwd(directory)
+    return name
+
+
+def _ftp_store(target: _Target, source: BinaryIO, timeout: float, stop: threading.Event) -> None:
+    ftp = _ftp_session(target, timeout)
+    try:
+        name = _ftp_place(ftp, target)
+        ftp.storbinary(f"STOR {name}", _Guarded(source, stop), blocksize=BLOCK)  # type: ignore[arg-type]
+        _quit(ftp)
+    finally:
+        ftp.close()
+
+
+def _ftp_retrieve(target: _Target, out: BinaryIO, timeout: float, stop: threading.Event) -> int:
+    total = 0
+
+    def write(block: bytes) -> None:
+        nonlocal total
+        if stop.is_set():
+            raise _Cancelled()
+        out.write(block)
+        total += len(block)
+
+    ftp = _ftp_session(target, timeout)
+    try:
+        name = _ftp_place(ftp, target)
+        ftp.retrbinary(f"RETR {name}", write, blocksize=BLOCK)
+        _quit(ftp)
+    finally:
+        ftp.close()
+    return total
+
+
+def _quit(ftp: ftplib.FTP) -> None:
+    """Say goodbye; the transfer's own reply (226) already said it succeeded, so a server
+    that hangs up first changes nothing."""
+    with contextlib.suppress(*ftplib.all_errors):
+        ftp.quit()

@@ -1,0 +1,339 @@
+"""File transfers against real servers started here: an FTP server (pyftpdlib) with a user,
+a password and an anonymous area, an HTTP server that stores what is PUT, a port nobody
+listens on, and one that accepts connections and never answers.
+
+The servers are also used by the end-to-end diagnostics tests (tests/conformance).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import http.server
+import logging
+import os
+import socket
+import ssl
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import trustme
+from pyftpdlib.authorizers import DummyAuthorizer
+from pyftpdlib.handlers import FTPHandler
+from pyftpdlib.ioloop import IOLoop
+from pyftpdlib.servers import FTPServer
+
+from agent import transfer
+from agent.transfer import TransferError
+
+FTP_USER = "diag"
+FTP_PASSWORD = "Ftp-S3cret-pw"
+HTTP_USER = "uploader"
+HTTP_PASSWORD = "Http-S3cret-pw"
+
+logging.getLogger("pyftpdlib").setLevel(logging.WARNING)
+
+
+# ---------------------------------------------------------------- servers
+
+
+class FtpServer:
+    """pyftpdlib on 127.0.0.1 in a thread: ``FTP_USER``/``FTP_PASSWORD`` may read and write
+    under ``root``; anonymous users may read ``root/pub``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        (root / "pub").mkdir(parents=True, exist_ok=True)
+        authorizer = DummyAuthorizer()
+        authorizer.add_user(FTP_USER, FTP_PASSWORD, str(root), perm="elradfmwMT")
+        authorizer.add_anonymous(str(root / "pub"))
+        handler = type("Handler", (FTPHandler,), {"authorizer": authorizer, "banner": "test server ready",
+                                                  "auth_failed_timeout": 0.05})
+        self.server = FTPServer(("127.0.0.1", 0), handler, ioloop=IOLoop())
+        self.port = self.server.address[1]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="ftp-server", daemon=True)
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            self.server.ioloop.loop(timeout=0.02, blocking=False)
+        self.server.close_all()
+
+    def url(self, path: str = "/", user: str | None = FTP_USER, password: str | None = FTP_PASSWORD) -> str:
+        credentials = f"{user}:{password}@" if user is not None else ""
+        return f"ftp://{credentials}127.0.0.1:{self.port}{path}"
+
+    def __enter__(self) -> FtpServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+
+class HttpStore:
+    """An HTTP server in a thread that keeps the body of every PUT under its path and serves
+    it back on GET; ``/private/`` needs HTTP Basic ``HTTP_USER``/``HTTP_PASSWORD``, and a path
+    under ``/broken/`` answers 500. With ``tls``, it serves https with that certificate."""
+
+    def __init__(self, tls: trustme.LeafCert | None = None) -> None:
+        self.files: dict[str, bytes] = {}
+        self.requests: list[tuple[str, str]] = []
+        store = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _refused(self) -> bool:
+                store.requests.append((self.command, self.path))
+                if self.path.startswith("/broken/"):
+                    self.send_error(500, "Internal Server Error")
+                    return True
+                expected = "Basic " + base64.b64encode(f"{HTTP_USER}:{HTTP_PASSWORD}".encode()).decode()
+                if self.path.startswith("/private/") and self.headers.get("Authorization") != expected:
+                    self.send_error(401, "Unauthorized")
+                    return True
+                return False
+
+            def do_PUT(self) -> None:  # noqa: N802 - the http.server naming
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                if self._refused():
+                    return
+                store.files[self.path] = body
+                self.send_response(201)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def do_GET(self) -> None:  # noqa: N802
+                if self._refused():
+                    return
+                if self.path not in store.files:
+                    self.send_error(404, "Not Found")
+                    return
+                body = store.files[self.path]
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.scheme = "http"
+        if tls is not None:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            tls.configure_cert(context)
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+            self.scheme = "https"
+        self._thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), name="http-store", daemon=True)
+
+    def url(self, path: str = "/", user: str | None = None, password: str | None = None) -> str:
+        credentials = f"{user}:{password}@" if user is not None else ""
+        return f"{self.scheme}://{credentials}127.0.0.1:{self.port}{path}"
+
+    def __enter__(self) -> HttpStore:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self._thread.join(5)
+
+
+def closed_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on (connecting is refused)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def silent_server() -> Iterator[int]:
+    """A port that accepts connections and never says a word."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        yield int(listener.getsockname()[1])
+
+
+@pytest.fixture
+def ftp(tmp_path: Path) -> Iterator[FtpServer]:
+    with FtpServer(tmp_path / "ftp") as server:
+        yield server
+
+
+@pytest.fixture
+def web() -> Iterator[HttpStore]:
+    with HttpStore() as server:
+        yield server
+
+
+@pytest.fixture
+def payload(tmp_path: Path) -> Path:
+    """A file bigger than one transfer block."""
+    path = tmp_path / "diagnostics-CP-1-20250102T030405Z.tar.gz"
+    path.write_bytes(os.urandom(3 * transfer.BLOCK + 123))
+    return path
+
+
+# ---------------------------------------------------------------- what works
+
+
+async def test_http_put_into_a_directory_and_get_back(web: HttpStore, payload: Path, tmp_path: Path) -> None:
+    where = await transfer.upload(web.url("/uploads/"), payload)
+    assert where == web.url(f"/uploads/{payload.name}")
+    assert web.files[f"/uploads/{payload.name}"] == payload.read_bytes()
+    dest = tmp_path / "back.bin"
+    assert await transfer.download(where, dest) == payload.stat().st_size
+    assert dest.read_bytes() == payload.read_bytes()
+
+
+async def test_http_put_to_a_named_file_with_basic_auth(web: HttpStore, payload: Path) -> None:
+    where = await transfer.upload(web.url("/private/today.tgz", HTTP_USER, HTTP_PASSWORD), payload)
+    assert web.files["/private/today.tgz"] == payload.read_bytes()
+    assert HTTP_PASSWORD not in where and where == web.url("/private/today.tgz", HTTP_USER, "****")
+
+
+async def test_https_with_the_system_trust_store(
+    payload: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ca = trustme.CA()
+    (tmp_path / "ca.pem").write_bytes(ca.cert_pem.bytes())
+    with HttpStore(tls=ca.issue_cert("127.0.0.1")) as secure:
+        with pytest.raises(TransferError) as info:
+            await transfer.upload(secure.url("/up/"), payload)
+        assert str(info.value).startswith(
+            f"upload to {secure.url('/up/' + payload.name)} failed: TLS: the server's certificate is not trusted ("
+        ), str(info.value)
+        assert secure.files == {}
+        # The system's trust store (OpenSSL reads SSL_CERT_FILE) is what decides.
+        monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "ca.pem"))
+        await transfer.upload(secure.url("/up/"), payload)
+        assert secure.files == {f"/up/{payload.name}": payload.read_bytes()}
+
+
+async def test_ftp_store_with_password_and_retrieve(ftp: FtpServer, payload: Path, tmp_path: Path) -> None:
+    (ftp.root / "incoming").mkdir()
+    where = await transfer.upload(ftp.url("/incoming/"), payload)
+    assert where == ftp.url(f"/incoming/{payload.name}", password="****")
+    assert (ftp.root / "incoming" / payload.name).read_bytes() == payload.read_bytes()
+    dest = tmp_path / "firmware.bin"
+    assert await transfer.download(ftp.url(f"/incoming/{payload.name}"), dest) == payload.stat().st_size
+    assert dest.read_bytes() == payload.read_bytes()
+
+
+async def test_ftp_anonymous_download(ftp: FtpServer, tmp_path: Path) -> None:
+    (ftp.root / "pub" / "fw-1.2.bin").write_bytes(b"firmware image")
+    dest = tmp_path / "fw.bin"
+    assert await transfer.download(ftp.url("/fw-1.2.bin", user=None), dest) == 14
+    assert dest.read_bytes() == b"firmware image"
+
+
+# ---------------------------------------------------------------- what fails, and what it says
+
+
+async def test_http_404_and_500(web: HttpStore, payload: Path, tmp_path: Path) -> None:
+    with pytest.raises(TransferError) as missing:
+        await transfer.download(web.url("/nothing-here.bin"), tmp_path / "x")
+    assert str(missing.value) == f"download from {web.url('/nothing-here.bin')} failed: HTTP 404 Not Found"
+    assert missing.value.retry
+    assert not (tmp_path / "x").exists() and not (tmp_path / "x.part").exists()
+    with pytest.raises(TransferError) as broken:
+        await transfer.upload(web.url("/broken/"), payload)
+    assert str(broken.value) == (
+        f"upload to {web.url('/broken/' + payload.name)} failed: HTTP 500 Internal Server Error"
+    )
+
+
+async def test_ftp_login_failure(ftp: FtpServer, payload: Path) -> None:
+    with pytest.raises(TransferError) as info:
+        await transfer.upload(ftp.url("/", password="wrong-Passw0rd"), payload)
+    message = str(info.value)
+    assert message.startswith(f"upload to ftp://{FTP_USER}:****@127.0.0.1:{ftp.port}/{payload.name} failed: ")
+    assert "FTP server replied '530" in message, message
+    assert "wrong-Passw0rd" not in message
+
+
+async def test_ftp_missing_directory(ftp: FtpServer, payload: Path) -> None:
+    with pytest.raises(TransferError) as info:
+        await transfer.upload(ftp.url("/no/such/dir/"), payload)
+    assert "FTP server replied '550" in str(info.value)
+
+
+async def test_connection_refused(payload: Path) -> None:
+    port = closed_port()
+    for scheme in ("ftp", "http"):
+        with pytest.raises(TransferError) as info:
+            await transfer.upload(f"{scheme}://user:pw-S3cret@127.0.0.1:{port}/", payload)
+        assert str(info.value) == (
+            f"upload to {scheme}://user:****@127.0.0.1:{port}/{payload.name} failed: "
+            f"connection refused by 127.0.0.1:{port}"
+        )
+
+
+async def test_unknown_host(payload: Path) -> None:
+    with pytest.raises(TransferError) as info:
+        await transfer.upload("ftp://user:pw-S3cret@no-such-host.invalid/", payload)
+    assert "failed: cannot resolve host 'no-such-host.invalid' (DNS: " in str(info.value)
+    assert "pw-S3cret" not in str(info.value)
+
+
+@pytest.mark.parametrize("scheme", ["ftp", "http"])
+async def test_timeout(scheme: str, payload: Path) -> None:
+    with silent_server() as port:
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(TransferError) as info:
+            await transfer.upload(f"{scheme}://user:pw-S3cret@127.0.0.1:{port}/", payload, timeout=0.3)
+        elapsed = asyncio.get_running_loop().time() - started
+    assert str(info.value).endswith(f"failed: no response from 127.0.0.1:{port} within 0.3 s")
+    assert 0.25 < elapsed < 2.0
+
+
+async def test_cancelled_download_leaves_nothing(tmp_path: Path) -> None:
+    dest = tmp_path / "fw.bin"
+    with silent_server() as port:
+        task = asyncio.create_task(transfer.download(f"http://127.0.0.1:{port}/fw.bin", dest, timeout=2))
+        await asyncio.sleep(0.2)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("sftp://user:pw-S3cret@host/dir/", "unsupported protocol sftp://; use ftp://, http:// or https://"),
+        ("ftp:///dir/", "no host in the URL"),
+        ("diagnostics.example.com/upload", "unsupported protocol (none); use ftp://, http:// or https://"),
+    ],
+)
+async def test_unusable_url_is_not_retried(url: str, reason: str, payload: Path) -> None:
+    with pytest.raises(TransferError) as info:
+        transfer.check_url(url)
+    assert str(info.value) == f"{transfer.masked_url(url)}: {reason}"
+    assert not info.value.retry and "pw-S3cret" not in str(info.value)
+    with pytest.raises(TransferError):
+        await transfer.upload(url, payload)
+
+
+async def test_missing_local_file_is_not_retried(web: HttpStore, tmp_path: Path) -> None:
+    with pytest.raises(TransferError) as info:
+        await transfer.upload(web.url("/up/"), tmp_path / "gone.tar.gz")
+    assert str(info.value) == (
+        f"upload to {web.url('/up/gone.tar.gz')}: cannot read {tmp_path / 'gone.tar.gz'}: No such file or directory"
+    )
+    assert not info.value.retry and web.requests == []
+
+
+def test_masked_url() -> None:
+    assert transfer.masked_url("ftp://u:p%40ss@host:2121/d/") == "ftp://u:****@host:2121/d/"
+    assert transfer.masked_url("ftp://u:p@ss@host/") == "ftp://u:****@host/"
+    assert transfer.masked_url("ftp://anonymous@host/") == "ftp://anonymous@host/"
+    assert transfer.masked_url("https://host/x") == "https://host/x"
