@@ -22,10 +22,12 @@ import structlog
 
 from drivers.protocols import DeviceError
 
-from . import clock
+from . import __version__, clock, transfer
 from .charger import ChargerRuntime, MeterPolicy, RestartRequested
 from .diagnostics import Diagnostics
 from .errors import leaves
+from .firmware.layout import Layout
+from .firmware.updater import FirmwareUpdater
 from .hardware import Hardware, build_hardware
 from .housekeeping import JournalKeeper
 from .journal import Journal
@@ -38,6 +40,9 @@ from .systemd import Notifier, supervise
 log = structlog.get_logger(__name__)
 
 HARDWARE_RETRY_S = 2.0
+#: Where make install puts the releases (the root installer's side; the agent only uses
+#: the state directory's firmware/ files).
+INSTALLED_OPT = Path("/opt/ladda")
 
 
 async def _open_hardware(hardware: Hardware, notifier: Notifier) -> None:
@@ -95,6 +100,7 @@ async def run_agent(
     )
     link = Ocpp16Link(settings, runtime, journal, db, config, Diagnostics(settings, state_dir, db, started))
     runtime.uplink = link
+    link.firmware = _firmware_updater(settings, state_dir, db, journal, runtime, link)
     log.info("starting", charge_point=settings.charge_point.id, connectors=settings.connectors.count,
              state_dir=str(state_dir), backend=link.url)
     restart: RestartRequested | None = None
@@ -120,6 +126,7 @@ async def run_agent(
                     # The link's jobs (a diagnostics upload) belong to this group: they outlive
                     # a reconnect, and end with the charger.
                     tg.create_task(link.run(tg), name="ocpp-link")
+                    tg.create_task(link.firmware.run(), name="firmware-updates")
                     keeper = JournalKeeper(
                         db, journal, int(settings.state.journal_max_mb * 2**20), settings.state.keep_delivered_days
                     )
@@ -140,6 +147,26 @@ async def run_agent(
         await hardware.close()
         db.close()
     return restart
+
+
+def _firmware_updater(settings: Settings, state_dir: Path, db: Database, journal: Journal,
+                      runtime: ChargerRuntime, link: Ocpp16Link) -> FirmwareUpdater:
+    """UpdateFirmware jobs: their statuses and security events go through the journal
+    (they must reach the backend across the restart an update makes)."""
+
+    async def report(status: str, request_id: int | None) -> None:
+        await db.run(journal.record_firmware_status, status, request_id)
+        link.wake()
+
+    async def security_event(kind: str, tech_info: str) -> None:
+        await db.run(journal.record_security_event, kind, tech_info)
+        link.wake()
+
+    return FirmwareUpdater(
+        Layout(INSTALLED_OPT, state_dir), __version__, download=transfer.download, report=report,
+        security_event=security_event, idle=runtime.wait_idle, signing_ca=settings.firmware.signing_ca,
+        install_timeout=settings.firmware.install_timeout,
+    )
 
 
 async def _make_safe(hardware: Hardware, runtime: ChargerRuntime) -> None:

@@ -34,6 +34,11 @@ TX_STARTED = "tx_started"
 METER_SAMPLE = "meter_sample"
 TX_STOPPED = "tx_stopped"
 STATUS = "status"
+#: Firmware update progress and security events: not transaction messages, but a backend
+#: must hear them even across a restart (the whitepaper asks for security events to be
+#: queued), so they wait in the outbox in order with the rest.
+FIRMWARE = "firmware"
+SECURITY_EVENT = "security_event"
 
 #: At most this many sampled values go into one StopTransaction's transactionData besides
 #: its begin and end; a long session at a short interval is thinned evenly to fit, so the
@@ -296,6 +301,17 @@ class Journal:
         if vendor_error_code:
             body["vendor_error_code"] = vendor_error_code
         self.db.transaction(lambda conn: _queue(conn, STATUS, None, body))
+
+    def record_firmware_status(self, status: str, request_id: int | None) -> None:
+        """A FirmwareStatusNotification, or a SignedFirmwareStatusNotification with ``request_id``."""
+        body: dict[str, object] = {"status": status, "timestamp": utc_now()}
+        if request_id is not None:
+            body["request_id"] = request_id
+        self.db.transaction(lambda conn: _queue(conn, FIRMWARE, None, body))
+
+    def record_security_event(self, kind: str, tech_info: str) -> None:
+        body = {"type": kind, "tech_info": tech_info[:255], "timestamp": utc_now()}
+        self.db.transaction(lambda conn: _queue(conn, SECURITY_EVENT, None, body))
 
     # delivering ---------------------------------------------------------
     def pending(self, after_seq: int = 0, limit: int = 50) -> list[Entry]:

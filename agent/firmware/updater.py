@@ -41,9 +41,15 @@ JOB = "job.json"
 #: How often the files the installer writes are looked for.
 POLL_S = 1.0
 
-Download = Callable[[str, Path], Awaitable[None]]
-Report = Callable[[str, "int | None"], None]
-SecurityEvent = Callable[[str, str], None]
+Download = Callable[[str, Path], Awaitable[object]]
+Report = Callable[[str, "int | None"], Awaitable[None]]
+SecurityEvent = Callable[[str, str], Awaitable[None]]
+#: A FirmwareStatusNotification (1.6 without the security extension) has fewer statuses
+#: than the signed variant; a trigger during a signed update shows the nearest one.
+PLAIN_STATUS = {"DownloadScheduled": "Downloading", "SignatureVerified": "Downloaded",
+                "InstallScheduled": "Installing", "InstallRebooting": "Installing",
+                "InvalidSignature": "InstallationFailed", "DownloadPaused": "Downloading",
+                "InstallVerificationFailed": "InstallationFailed"}
 
 
 @dataclass
@@ -94,17 +100,17 @@ class FirmwareUpdater:
         """UpdateFirmware (answered with an empty confirmation): replaces any job not yet installing."""
         self._start(Job(location, retrieve_date, max(0, retries or 0), max(0, retry_interval or 0)))
 
-    def signed_update(self, request_id: int, location: str, retrieve_date: str, certificate: str, signature: str,
-                      retries: int | None, retry_interval: int | None, install_date: str | None) -> str:
+    async def signed_update(self, request_id: int, location: str, retrieve_date: str, certificate: str,
+                            signature: str, retries: int | None, retry_interval: int | None,
+                            install_date: str | None) -> str:
         """SignedUpdateFirmware: the answer (Accepted, AcceptedCanceled, InvalidCertificate or Rejected)."""
-        if self.signing_ca is None:
-            self._security_event("InvalidFirmwareSigningCertificate", "no [firmware] signing_ca configured")
-            return "InvalidCertificate"
         try:
+            if self.signing_ca is None:
+                raise CertificateRejected("no [firmware] signing_ca is configured: no signing certificate is trusted")
             check_certificate(certificate, load_trusted(self.signing_ca))
         except CertificateRejected as exc:
             log.warning("firmware signing certificate refused", reason=str(exc))
-            self._security_event("InvalidFirmwareSigningCertificate", str(exc)[:255])
+            await self._security_event("InvalidFirmwareSigningCertificate", str(exc)[:255])
             return "InvalidCertificate"
         if self.job is not None and self.job.stage in ("switch", "restart"):
             return "Rejected"  # too late to stop the one being installed
@@ -149,10 +155,17 @@ class FirmwareUpdater:
                 elif runner.exception() is not None:
                     raise runner.exception()  # type: ignore[misc]
 
-    def _set(self, status: str, job: Job | None) -> None:
+    @property
+    def plain_status(self) -> str:
+        """The status for a triggered FirmwareStatusNotification: Idle between jobs."""
+        if self.job is None:
+            return "Idle"
+        return PLAIN_STATUS.get(self.status, self.status)
+
+    async def _set(self, status: str, job: Job | None) -> None:
         self.status = status
         log.info("firmware status", status=status)
-        self._report(status, job.request_id if job is not None else None)
+        await self._report(status, job.request_id if job is not None else None)
 
     async def _carry_out(self, job: Job) -> None:
         bundle = self.layout.firmware / "bundle.tar.gz"
@@ -160,25 +173,25 @@ class FirmwareUpdater:
             delay = _parse(job.retrieve_at) - time.time()
             if delay > 0:
                 if job.signed:
-                    self._set("DownloadScheduled", job)
+                    await self._set("DownloadScheduled", job)
                 await asyncio.sleep(delay)
             if not await self._fetch(job, bundle):
-                self._set("DownloadFailed", job)
+                await self._set("DownloadFailed", job)
                 self._clear()
                 return
-            self._set("Downloaded", job)
+            await self._set("Downloaded", job)
             if job.signed:
                 try:
                     verify_file(bundle, job.signature or "", check_certificate(job.certificate or "",
                                                                                load_trusted(self.signing_ca)))  # type: ignore[arg-type]
                 except (SignatureRejected, CertificateRejected) as exc:
                     log.warning("firmware signature refused", reason=str(exc))
-                    self._set("InvalidSignature", job)
-                    self._security_event("InvalidFirmwareSignature", str(exc)[:255])
+                    await self._set("InvalidSignature", job)
+                    await self._security_event("InvalidFirmwareSignature", str(exc)[:255])
                     bundle.unlink(missing_ok=True)
                     self._clear()
                     return
-                self._set("SignatureVerified", job)
+                await self._set("SignatureVerified", job)
             job.stage = "build"
             self._save(job)
         if job.stage == "build":
@@ -190,7 +203,7 @@ class FirmwareUpdater:
         for attempt in range(job.retries + 1):
             if attempt:
                 await asyncio.sleep(job.retry_interval)
-            self._set("Downloading", job)
+            await self._set("Downloading", job)
             try:
                 await self._download(job.location, bundle)
                 return True
@@ -199,7 +212,7 @@ class FirmwareUpdater:
         return False
 
     async def _build(self, job: Job, bundle: Path) -> None:
-        self._set("Installing", job)
+        await self._set("Installing", job)
         taken = self.layout.file(REQUEST + ".taken")
         if read_json(self.layout.file(PREPARED)) is None and not taken.exists():
             # (after a restart in this stage the request may already be built, or being built)
@@ -213,7 +226,7 @@ class FirmwareUpdater:
 
     async def _switch(self, job: Job) -> None:
         if job.install_at and _parse(job.install_at) > time.time():
-            self._set("InstallScheduled", job)
+            await self._set("InstallScheduled", job)
             await asyncio.sleep(_parse(job.install_at) - time.time())
         await self._idle()  # never under a charging car
         job.stage = "restart"
@@ -221,7 +234,7 @@ class FirmwareUpdater:
         log.warning("firmware installed; asking for the switch to the new release and a restart")
         write_json(self.layout.file(SWITCH), {"at": _now()})
         if job.signed:
-            self._set("InstallRebooting", job)
+            await self._set("InstallRebooting", job)
         await self._await_installer(None)  # the installer restarts us; only a failure gets here
 
     async def _await_installer(self, wanted: str | None) -> dict[str, Any] | None:
@@ -238,7 +251,7 @@ class FirmwareUpdater:
         for name in (REQUEST, SWITCH):
             self.layout.file(name).unlink(missing_ok=True)
         log.error("firmware installer did not answer", waited_s=self.install_timeout)
-        self._set("InstallationFailed", self.job)
+        await self._set("InstallationFailed", self.job)
         self._clear()
         return None
 
@@ -264,7 +277,7 @@ class FirmwareUpdater:
             # The switch was asked for but no attempt is on record: the installer never ran.
             await self._booted.wait()
             self.layout.file(SWITCH).unlink(missing_ok=True)
-            self._set("InstallationFailed", job)
+            await self._set("InstallationFailed", job)
             self._clear()
             return
         self._wake.set()  # download or build stage: carry on
@@ -276,7 +289,7 @@ class FirmwareUpdater:
             log.error("firmware installation failed", reason=outcome.get("reason"))
         else:
             log.info("firmware installed", version=outcome.get("version"))
-        self._set(status, self.job)
+        await self._set(status, self.job)
         self.layout.file(OUTCOME).unlink(missing_ok=True)
         self._clear()
 

@@ -142,6 +142,42 @@ class Handlers(Rpc):
         self._later(lambda: self.session.start_diagnostics(request))
         return call_result.GetDiagnostics(file_name=request.file_name)
 
+    # ------------------------------------------------------------ Firmware Management
+    @on(Action.update_firmware)
+    async def on_update_firmware(
+        self, location: str, retrieve_date: str, retries: int | None = None, retry_interval: int | None = None,
+    ) -> Any:
+        # Answered at once (the confirmation has no status); the job reports its progress
+        # in FirmwareStatusNotification, and survives the restart the install makes. A
+        # location it cannot fetch from ends in DownloadFailed, the status a backend knows.
+        log.info("firmware update requested", location=transfer.masked_url(location), retrieve_date=retrieve_date,
+                 retries=retries, retry_interval=retry_interval)
+        if self.session.firmware is not None:
+            self.session.firmware.update(location, retrieve_date, retries, retry_interval)
+        return call_result.UpdateFirmware()
+
+    @on(Action.signed_update_firmware)
+    async def on_signed_update_firmware(
+        self, request_id: int, firmware: dict[str, Any], retries: int | None = None, retry_interval: int | None = None,
+    ) -> Any:
+        updater = self.session.firmware
+        location = str(firmware.get("location", ""))
+        try:
+            transfer.check_url(location)
+        except transfer.TransferError as exc:
+            log.warning("signed firmware update refused", location=transfer.masked_url(location), reason=str(exc))
+            return call_result.SignedUpdateFirmware(status="Rejected")
+        if updater is None:
+            return call_result.SignedUpdateFirmware(status="Rejected")
+        # (the library hands nested objects over in snake_case too)
+        status = await updater.signed_update(
+            request_id, location, firmware["retrieve_date_time"], firmware["signing_certificate"],
+            firmware["signature"], retries, retry_interval, firmware.get("install_date_time"),
+        )
+        log.info("signed firmware update requested", location=transfer.masked_url(location), request_id=request_id,
+                 answer=status)
+        return call_result.SignedUpdateFirmware(status=status)
+
     # ------------------------------------------------------------ Local Auth List Management
     @on(Action.send_local_list)
     async def on_send_local_list(

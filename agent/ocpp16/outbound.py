@@ -11,7 +11,7 @@ from typing import Any
 
 from ocpp.v16 import call
 
-from ..journal import METER_SAMPLE, STATUS, TX_STARTED, TX_STOPPED, Entry
+from ..journal import FIRMWARE, METER_SAMPLE, SECURITY_EVENT, STATUS, TX_STARTED, TX_STOPPED, Entry
 
 class NotSendable(Exception):
     """An entry that cannot be expressed in OCPP 1.6 (e.g. a stop whose start was never accepted)."""
@@ -74,6 +74,13 @@ def request_for(entry: Entry) -> Any:
     if entry.kind == STATUS:
         return status_notification(body["connector"], body["status"], body["error_code"], body["timestamp"],
                                    body.get("info", ""), body.get("vendor_error_code", ""))
+    if entry.kind == FIRMWARE:
+        if "request_id" in body:
+            return call.SignedFirmwareStatusNotification(status=body["status"], request_id=body["request_id"])
+        return call.FirmwareStatusNotification(status=body["status"])
+    if entry.kind == SECURITY_EVENT:
+        return call.SecurityEventNotification(type=body["type"], timestamp=body["timestamp"],
+                                              tech_info=body.get("tech_info") or None)
     raise NotSendable(f"unknown journal entry kind {entry.kind!r}")
 
 

@@ -84,13 +84,20 @@ class Rpc(ChargePoint):
         """Send a CALL and return the typed result; raise CallFailed on error or timeout."""
         action = type(payload).__name__
         try:
-            return await self.call(payload, suppress=False)
+            result = await self.call(payload, suppress=False)
         except OCPPError as error:
             raise CallFailed(action, error.code, error.description) from error
         except asyncio.TimeoutError as error:
             raise CallFailed(action, "Timeout", f"no answer within {self._response_timeout:g} s") from error
         except (ConnectionClosed, OSError) as error:
             raise CallFailed(action, "ConnectionLost", str(error) or type(error).__name__) from error
+        # Python 3.11's asyncio.wait_for (which the library's call() uses) drops a
+        # cancellation that arrives together with the answer: honour it here, or a task
+        # being cancelled would carry on as if nothing happened.
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise asyncio.CancelledError()
+        return result
 
 
 def _unique_id_of(raw: Any) -> str:

@@ -14,6 +14,7 @@ touch it, a shutdown cancels it. What it has to report waits for a connection.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 from typing import Any
@@ -27,8 +28,9 @@ from .. import __version__, clock
 from ..authorization import AuthResult
 from ..charger import ChargerRuntime, StatusEntry
 from ..diagnostics import Diagnostics, Progress, Request
+from ..firmware.updater import FirmwareUpdater
 from ..errors import leaves
-from ..journal import STATUS, TX_STARTED, Entry, Journal
+from ..journal import FIRMWARE, SECURITY_EVENT, STATUS, TX_STARTED, Entry, Journal
 from ..session.model import AuthStatus
 from ..settings import Settings
 from ..store import Database
@@ -72,6 +74,8 @@ class Ocpp16Link:
         self._diagnostics_status: tuple[int, str] | None = None
         self._diagnostics_reports = 0
         self._diagnostics_wake = asyncio.Event()
+        #: UpdateFirmware and SignedUpdateFirmware jobs (set by the agent before run()).
+        self.firmware: FirmwareUpdater | None = None
         self._cp: Handlers | None = None
         self._accepted = False
         self._booted = False
@@ -269,11 +273,14 @@ class Ocpp16Link:
             if answer.status == "Accepted":
                 await self._adopt_heartbeat_interval(interval)
                 self._booted = True
+                if self.firmware is not None:
+                    self.firmware.booted()  # a release on trial has proved itself
                 return
-            try:  # until the interval ends, or the backend triggers a BootNotification
-                await asyncio.wait_for(self._boot_now.wait(), interval if interval > 0 else 30)
-            except TimeoutError:
-                pass
+            # Until the interval ends, or the backend triggers a BootNotification.
+            # (asyncio.timeout, not wait_for: Python 3.11's wait_for can drop a cancellation.)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(interval if interval > 0 else 30):
+                    await self._boot_now.wait()
 
     async def _adopt_heartbeat_interval(self, interval: int) -> None:
         if interval <= 0:
@@ -372,7 +379,8 @@ class Ocpp16Link:
             status = "Uploading" if self.uploading_diagnostics else "Idle"
             await cp.request(call.DiagnosticsStatusNotification(status=status))
         elif message == "FirmwareStatusNotification":
-            await cp.request(call.FirmwareStatusNotification(status="Idle"))
+            status = self.firmware.plain_status if self.firmware is not None else "Idle"
+            await cp.request(call.FirmwareStatusNotification(status=status))
 
     async def _backend_id(self, local_tx: int | None) -> int | None:
         if local_tx is None:
@@ -387,10 +395,9 @@ class Ocpp16Link:
             self._wake.clear()
             entries = await self.db.run(self.journal.pending, 0, DRAIN_BATCH)
             if not entries:
-                try:
-                    await asyncio.wait_for(self._wake.wait(), 5.0)
-                except TimeoutError:
-                    pass
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(5.0):
+                        await self._wake.wait()
                 continue
             for entry in entries:
                 await self._deliver(cp, entry)
@@ -419,6 +426,12 @@ class Ocpp16Link:
                     # Not the backend refusing the message: the link is not working. Drop
                     # it and reconnect; the entry stays first in line and is not counted.
                     raise ConnectionError(f"{exc}; reconnecting") from exc
+                if entry.kind in (FIRMWARE, SECURITY_EVENT):
+                    # A backend that refuses these (one without the security extension) will
+                    # not take them later either.
+                    log.warning("backend refused a notification", kind=entry.kind, error=str(exc))
+                    await self.db.run(self.journal.mark_done, entry.seq, f"failed: {exc.code}")
+                    return
                 attempts = await self.db.run(self.journal.count_attempt, entry.seq)
                 if attempts >= self.config.int("TransactionMessageAttempts"):
                     log.error("backend refused a transaction message", seq=entry.seq, error=str(exc), attempts=attempts)

@@ -112,6 +112,7 @@ def parse_settings(text: str, source: Path) -> Settings:
     _check_backoff(tables.get("backend"), values["backend"], problems)
     check_hardware(classes, values, problems, source.parent.absolute())
     warnings = check_backend_security(tables.get("backend"), values["backend"], source.parent.absolute(), problems)
+    _check_signing_ca(values["firmware"], source.parent.absolute(), problems)
     ocpp = _check_ocpp(tables.get(OCPP_SECTION, {}), problems)
     if problems:
         raise ConfigError(problems.lines())
@@ -120,6 +121,21 @@ def parse_settings(text: str, source: Path) -> Settings:
         values["state"]["directory"] = source.parent.absolute() / directory
     sections = {name: cls(**values[name]) for name, cls in classes.items()}
     return Settings(**sections, ocpp=ocpp, source=source, warnings=tuple(warnings))
+
+
+def _check_signing_ca(firmware: dict[str, Any], base: Path, problems: _Problems) -> None:
+    """The firmware signing CA file must hold certificates now, not when an update comes."""
+    path = firmware.get("signing_ca")
+    if path is None:
+        return
+    if not path.is_absolute():
+        path = firmware["signing_ca"] = base / path
+    from agent.firmware.signature import CertificateRejected, load_trusted
+
+    try:
+        load_trusted(path)
+    except CertificateRejected as exc:
+        problems.add(("firmware", "signing_ca"), "firmware.signing_ca", str(exc))
 
 
 def resolve_state_dir(settings: Settings, cli_value: str | None, environ: Mapping[str, str]) -> Path:

@@ -170,6 +170,20 @@ class SystemSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class FirmwareSettings:
+    """Firmware updates from the backend (docs/operations.md)."""
+
+    signing_ca: Path | None = setting(
+        OptionalPath(), None,
+        doc="PEM file of the manufacturer's firmware signing CA(s): SignedUpdateFirmware is accepted only with a "
+            "certificate they issued; empty = every signed update is refused (InvalidCertificate)")
+    install_timeout: float = setting(
+        Number(60, 86_400, "seconds"), 1800.0, unit="seconds",
+        doc="how long to wait for the root installer (ladda-update.service) to build a release, or to switch to "
+            "it, before reporting InstallationFailed")
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """The whole validated configuration file."""
 
@@ -188,6 +202,7 @@ class Settings:
     state: StateSettings
     logging: LoggingSettings
     system: SystemSettings
+    firmware: FirmwareSettings
     ocpp: Mapping[str, OcppValue]
     source: Path
     #: Things that work but should be fixed (a secret file others can read); shown, never fatal.
@@ -213,6 +228,7 @@ SECTIONS: dict[str, type] = {
     "state": StateSettings,
     "logging": LoggingSettings,
     "system": SystemSettings,
+    "firmware": FirmwareSettings,
 }
 OCPP_SECTION = "ocpp"
 ALL_SECTIONS: tuple[str, ...] = (*SECTIONS, OCPP_SECTION)
