@@ -1,0 +1,306 @@
+"""Firmware Management end to end (TC_044_1, TC_044_2, TC_044_3) and SignedUpdateFirmware.
+
+The agent runs from an installation laid out as `make install` makes it:
+``<opt>/current -> releases/<release>``, started as ``<opt>/current/bin/python -m agent``,
+so a switch really starts the other release's code. The first release is this checkout's
+virtualenv. The firmware is a real bundle built from a copy of this source tree with
+another version number, served over HTTP; the root installer is the real one
+(:mod:`agent.firmware.install`, building a virtualenv from the bundle's wheels).
+
+What systemd does on a charger is played by :class:`Systemd`: ``ladda-update.path``
+starting the installer when the agent drops a request, and ``systemctl restart``
+(the harness stops the agent and starts it again from ``current``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import shutil
+import sys
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from agent.firmware.bundle import build
+from agent.firmware.install import prepare, switch, wait_for_marker
+from agent.firmware.layout import OUTCOME, PREPARED, REQUEST, SWITCH, Layout
+from simulators.harness import Csms, Stack
+from tests.conformance.helpers import call_checked, last_seq, messages, plug_and_charge, wait_for
+from tests.test_transfer import HttpStore, closed_port
+
+REPO = Path(__file__).resolve().parents[2]
+#: The new release must prove itself within this (the unit's installer waits 180 s).
+HEALTH_TIMEOUT_S = 12.0
+INSTALL_TIMEOUT_S = 120.0
+
+
+# -- bundles of other versions ---------------------------------------------------------------
+
+def _source_copy(target: Path, version: str, broken: bool) -> Path:
+    ignore = shutil.ignore_patterns(".venv", ".git", "build", "dist", "tests", "docs", "__pycache__", "*.egg-info",
+                                    ".pytest_cache", "state")
+    shutil.copytree(REPO, target, ignore=ignore)
+    pyproject = target / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('version = "0.1.0"', f'version = "{version}"', 1))
+    if broken:  # installs and answers --version, but cannot run the charger
+        app = target / "agent" / "app.py"
+        app.write_text(app.read_text() + "\n\nasync def run_agent(*args, **kwargs):  # noqa\n"
+                       "    raise RuntimeError('this release is broken')\n")
+    return target
+
+
+@pytest.fixture(scope="module")
+def bundles(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str, bool], Path]:
+    made: dict[tuple[str, bool], Path] = {}
+
+    def bundle(version: str, broken: bool = False) -> Path:
+        if (version, broken) not in made:
+            work = tmp_path_factory.mktemp(f"src-{version}")
+            made[(version, broken)] = build(_source_copy(work / "ladda", version, broken), work / "out")
+        return made[(version, broken)]
+
+    return bundle
+
+
+# -- the installation and the systemd around it ------------------------------------------------
+
+class Systemd:
+    """ladda-update.path (run the installer on a request) and systemctl restart."""
+
+    def __init__(self, layout: Layout, stack: Stack) -> None:
+        self.layout = layout
+        self.stack = stack
+        self.restarts = 0
+        self._loop = asyncio.get_running_loop()
+
+    def restart(self) -> None:
+        asyncio.run_coroutine_threadsafe(self._restart(), self._loop).result(60)
+
+    async def _restart(self) -> None:
+        await self.stack.stop_agent()
+        await self.stack.start_agent()
+        self.restarts += 1
+
+    async def run(self) -> None:
+        while True:
+            if self.layout.file(REQUEST).exists():
+                await asyncio.to_thread(prepare, self.layout)
+            if self.layout.file(SWITCH).exists():
+                await asyncio.to_thread(switch, self.layout, self.restart, wait_for_marker(self.layout),
+                                        HEALTH_TIMEOUT_S)
+            await asyncio.sleep(0.1)
+
+
+class Installation:
+    def __init__(self, stack: Stack, layout: Layout, systemd: Systemd, web: HttpStore) -> None:
+        self.stack, self.layout, self.systemd, self.web = stack, layout, systemd, web
+
+    def serve(self, bundle: Path) -> str:
+        self.web.files[f"/{bundle.name}"] = bundle.read_bytes()
+        return self.web.url(f"/{bundle.name}")
+
+
+@pytest.fixture
+async def installation(csms: Csms) -> AsyncIterator[Installation]:
+    workdir = Path(tempfile.mkdtemp(prefix="ld-fw-"))
+    layout = Layout(workdir / "opt", workdir / "charger" / "state")
+    first = layout.releases / "0.1.0-checkout"
+    first.parent.mkdir(parents=True)
+    first.symlink_to(sys.prefix)  # this checkout's virtualenv plays the installed release
+    layout.current.symlink_to(os.path.relpath(first, layout.opt))
+    cp_id = f"FW-{uuid.uuid4().hex[:8]}"
+    stack = Stack(workdir / "charger", csms, cp_id=cp_id, agent_python=str(layout.current / "bin" / "python"),
+                  ocpp={"MeterValueSampleInterval": 0},
+                  sections={"firmware": {"install_timeout": INSTALL_TIMEOUT_S}})
+    with HttpStore() as web:
+        try:
+            await stack.start()
+            await stack.wait_booted()
+            systemd = Systemd(layout, stack)
+            async with asyncio.TaskGroup() as tg:
+                watcher = tg.create_task(systemd.run())
+                yield Installation(stack, layout, systemd, web)
+                watcher.cancel()
+        finally:
+            await stack.stop()
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+async def firmware_statuses(stack: Stack, since: int, action: str = "FirmwareStatusNotification") -> list[str]:
+    return [m["payload"]["status"] for m in await messages(stack, action, since)]
+
+
+async def wait_firmware(stack: Stack, since: int, final: set[str], timeout: float,
+                        action: str = "FirmwareStatusNotification") -> list[str]:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not final & set(statuses := await firmware_statuses(stack, since, action)):
+        assert loop.time() < deadline, f"no {final} within {timeout:g} s; statuses {statuses}\n{stack.agent_log()}"
+        await asyncio.sleep(0.2)
+    return statuses
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# -- TC_044 ---------------------------------------------------------------------------------------
+
+@pytest.mark.timeout(240)
+async def test_tc_044_1_firmware_update_download_and_install(installation: Installation, bundles) -> None:  # type: ignore[no-untyped-def]
+    stack, layout = installation.stack, installation.layout
+    location = installation.serve(bundles("0.1.0.post1"))
+    await plug_and_charge(stack)  # a car is charging: the switch must wait for it
+    since = await last_seq(stack)
+    assert await call_checked(stack, "UpdateFirmware", {"location": location, "retrieveDate": _now()}) == {}
+
+    await wait_firmware(stack, since, {"Installing"}, 30)
+    for _ in range(300):  # the installer builds the release meanwhile; charging goes on
+        if layout.file(PREPARED).exists():
+            break
+        await asyncio.sleep(0.1)
+    assert layout.file(PREPARED).exists(), stack.agent_log()
+    await asyncio.sleep(2.0)
+    assert installation.systemd.restarts == 0 and not layout.file(SWITCH).exists()  # not under a charging car
+    status = (await stack.bench_request("status"))["connectors"][0]
+    assert status["contactor_closed"] is True
+
+    stopped = await last_seq(stack)
+    await stack.bench_request("tap", uid="04A1B2C3")  # the driver ends the session
+    await wait_for(stack, "StopTransaction", since=stopped)
+    statuses = await wait_firmware(stack, since, {"Installed", "InstallationFailed"}, 90)
+    assert statuses == ["Downloading", "Downloaded", "Installing", "Installed"], stack.agent_log()
+
+    # The new release runs: it says so in its BootNotification, and the old one is kept.
+    boots = [m["payload"] for m in await messages(stack, "BootNotification", since)]
+    assert [b["firmwareVersion"] for b in boots] == ["ladda 0.1.0.post1"]
+    assert layout.current.resolve().name.startswith("0.1.0.post1-")
+    assert layout.previous.resolve() == Path(sys.prefix).resolve()
+    assert installation.systemd.restarts == 1
+    assert not any(layout.firmware.glob("*.json"))  # job, request, attempt and outcome all done
+
+
+@pytest.mark.timeout(60)
+async def test_tc_044_2_firmware_update_download_failed(installation: Installation) -> None:
+    stack, layout = installation.stack, installation.layout
+    since = await last_seq(stack)
+    location = f"http://127.0.0.1:{closed_port()}/ladda-firmware-9.9.9.tar.gz"
+    assert await call_checked(stack, "UpdateFirmware", {"location": location, "retrieveDate": _now(),
+                                                        "retries": 1, "retryInterval": 1}) == {}
+    statuses = await wait_firmware(stack, since, {"DownloadFailed"}, 20)
+    assert statuses == ["Downloading", "Downloading", "DownloadFailed"]  # 1 + retries attempts
+    assert installation.systemd.restarts == 0 and not layout.file(REQUEST).exists()
+    trigger = await last_seq(stack)
+    assert await call_checked(stack, "TriggerMessage", {"requestedMessage": "FirmwareStatusNotification"}) == {
+        "status": "Accepted"}
+    await wait_for(stack, "FirmwareStatusNotification", since=trigger)
+    assert await firmware_statuses(stack, trigger) == ["Idle"]
+
+
+@pytest.mark.timeout(240)
+async def test_tc_044_3_firmware_update_installation_failed(installation: Installation, bundles) -> None:  # type: ignore[no-untyped-def]
+    stack, layout = installation.stack, installation.layout
+    location = installation.serve(bundles("0.1.0.post2", broken=True))
+    since = await last_seq(stack)
+    assert await call_checked(stack, "UpdateFirmware", {"location": location, "retrieveDate": _now()}) == {}
+    statuses = await wait_firmware(stack, since, {"Installed", "InstallationFailed"}, 120)
+    assert statuses == ["Downloading", "Downloaded", "Installing", "InstallationFailed"], stack.agent_log()
+
+    # Rolled back: the old release runs again, the broken one is gone.
+    assert layout.current.resolve() == Path(sys.prefix).resolve()
+    assert not any(p.name.startswith("0.1.0.post2-") for p in layout.releases.iterdir())
+    assert installation.systemd.restarts == 2  # into the new release, and back
+    boots = [m["payload"]["firmwareVersion"] for m in await messages(stack, "BootNotification", since)]
+    assert boots == ["ladda 0.1.0"]  # the broken release never reached the backend
+    assert "did not become ready and accepted by the backend" in stack.agent_log()
+    assert not layout.file(OUTCOME).exists()
+
+
+# -- SignedUpdateFirmware --------------------------------------------------------------------------
+
+def _name(common: str) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
+
+
+def _certificate(subject: str, key: Any, issuer: str, issuer_key: Any) -> x509.Certificate:
+    now = datetime.now(timezone.utc)
+    return (x509.CertificateBuilder().subject_name(_name(subject)).issuer_name(_name(issuer))
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=365))
+            .sign(issuer_key, hashes.SHA256()))
+
+
+def _pem(certificate: x509.Certificate) -> str:
+    return certificate.public_bytes(serialization.Encoding.PEM).decode()
+
+
+@pytest.fixture
+async def signed_charger(charger, tmp_path: Path) -> tuple[Stack, Any, x509.Certificate]:  # type: ignore[no-untyped-def]
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = _certificate("Ladda firmware CA", ca_key, "Ladda firmware CA", ca_key)
+    (tmp_path / "firmware-ca.pem").write_text(_pem(ca))
+    stack = await charger(sections={"firmware": {"signing_ca": str(tmp_path / "firmware-ca.pem")}})
+    return stack, ca_key, ca
+
+
+async def test_signed_update_with_a_certificate_from_another_ca_is_refused_before_downloading(
+    signed_charger, bundle: Path  # type: ignore[no-untyped-def]
+) -> None:
+    stack, _ca_key, _ca = signed_charger
+    stranger = ec.generate_private_key(ec.SECP256R1())
+    key = ec.generate_private_key(ec.SECP256R1())
+    forged = _certificate("signer", key, "Ladda firmware CA", stranger)  # the right name, the wrong key
+    since = await last_seq(stack)
+    answer = await call_checked(stack, "SignedUpdateFirmware", {
+        "requestId": 11, "firmware": {"location": "http://127.0.0.1:1/f.tar.gz", "retrieveDateTime": _now(),
+                                      "signingCertificate": _pem(forged), "signature": "AAAA"}})
+    assert answer == {"status": "InvalidCertificate"}
+    [event] = await wait_for(stack, "SecurityEventNotification", since=since)
+    assert event["type"] == "InvalidFirmwareSigningCertificate"
+    assert "not issued by a configured firmware signing CA" in event["techInfo"]
+    assert await messages(stack, "SignedFirmwareStatusNotification", since) == []
+
+
+async def test_signed_update_with_a_bad_signature_is_not_installed_and_a_good_one_is(
+    signed_charger, bundle: Path  # type: ignore[no-untyped-def]
+) -> None:
+    stack, ca_key, _ca = signed_charger
+    key = ec.generate_private_key(ec.SECP256R1())
+    signer = _pem(_certificate("Ladda release signing", key, "Ladda firmware CA", ca_key))
+    data = bundle.read_bytes()
+    with HttpStore() as web:
+        web.files["/f.tar.gz"] = data
+        firmware = {"location": web.url("/f.tar.gz"), "retrieveDateTime": _now(), "signingCertificate": signer}
+
+        since = await last_seq(stack)
+        bad = base64.b64encode(key.sign(data + b"tampered", ec.ECDSA(hashes.SHA256()))).decode()
+        assert await call_checked(stack, "SignedUpdateFirmware", {
+            "requestId": 21, "firmware": {**firmware, "signature": bad}}) == {"status": "Accepted"}
+        statuses = await wait_firmware(stack, since, {"InvalidSignature"}, 20, "SignedFirmwareStatusNotification")
+        assert statuses == ["Downloading", "Downloaded", "InvalidSignature"]
+        assert {m["payload"]["requestId"] for m in await messages(stack, "SignedFirmwareStatusNotification", since)} \
+            == {21}
+        [event] = await wait_for(stack, "SecurityEventNotification", since=since)
+        assert event["type"] == "InvalidFirmwareSignature"
+        firmware_dir = stack.state_dir / "firmware"
+        assert not (firmware_dir / REQUEST).exists() and not (firmware_dir / "bundle.tar.gz").exists()
+
+        since = await last_seq(stack)
+        good = base64.b64encode(key.sign(data, ec.ECDSA(hashes.SHA256()))).decode()
+        assert await call_checked(stack, "SignedUpdateFirmware", {
+            "requestId": 22, "firmware": {**firmware, "signature": good}}) == {"status": "Accepted"}
+        statuses = await wait_firmware(stack, since, {"Installing"}, 20, "SignedFirmwareStatusNotification")
+        assert statuses == ["Downloading", "Downloaded", "SignatureVerified", "Installing"]
+        # Handed to the root installer (TC_044_1 follows the rest of the way).
+        assert (firmware_dir / REQUEST).exists()
