@@ -21,7 +21,7 @@ from agent import __version__
 from agent.logs import log_path
 from simulators.harness import Stack
 
-from ..test_transfer import FTP_PASSWORD, FtpServer, HttpStore, closed_port, silent_server
+from ..file_servers import FTP_PASSWORD, FtpServer, HttpStore, closed_port, silent_server
 from .helpers import call_checked, last_seq, messages, new_id_tag, plug_and_charge, wait_for
 
 AUTHORIZATION_KEY = "Diag-AuthKey-0123456789"

@@ -37,7 +37,7 @@ from agent.firmware.install import prepare, switch, wait_for_marker
 from agent.firmware.layout import OUTCOME, PREPARED, REQUEST, SWITCH, Layout
 from simulators.harness import Csms, Stack
 from tests.conformance.helpers import call_checked, last_seq, messages, plug_and_charge, wait_for
-from tests.test_transfer import HttpStore, closed_port
+from tests.file_servers import HttpStore, closed_port
 
 REPO = Path(__file__).resolve().parents[2]
 #: The new release must prove itself within this (the unit's installer waits 180 s).
