@@ -6,14 +6,12 @@ import base64
 import io
 import json
 import tarfile
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.x509.oid import NameOID
 
 from agent.firmware.bundle import MANIFEST, BundleError, this_machine, unpack
 from agent.firmware.signature import (
@@ -23,6 +21,7 @@ from agent.firmware.signature import (
     load_trusted,
     verify_file,
 )
+from tests.firmware.signing import certificate, pem
 
 
 def rewrite(source: Path, target: Path, change) -> Path:  # type: ignore[no-untyped-def]
@@ -94,31 +93,15 @@ def test_a_file_that_is_not_a_bundle_is_refused(tmp_path: Path) -> None:
 
 # -- signatures ------------------------------------------------------------------------------
 
-def _name(common: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
-
-
-def _certificate(subject: str, key, issuer: str, issuer_key, days: tuple[int, int] = (-1, 365)) -> x509.Certificate:  # type: ignore[no-untyped-def]
-    now = datetime.now(timezone.utc)
-    return (x509.CertificateBuilder().subject_name(_name(subject)).issuer_name(_name(issuer))
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now + timedelta(days=days[0])).not_valid_after(now + timedelta(days=days[1]))
-            .sign(issuer_key, hashes.SHA256()))
-
-
 @pytest.fixture(scope="module")
 def ca() -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
     key = ec.generate_private_key(ec.SECP256R1())
-    return key, _certificate("Ladda firmware CA", key, "Ladda firmware CA", key)
+    return key, certificate("Ladda firmware CA", key, "Ladda firmware CA", key)
 
 
-def _pem(certificate: x509.Certificate) -> str:
-    return certificate.public_bytes(serialization.Encoding.PEM).decode()
-
-
-def _trusted(tmp_path: Path, certificate: x509.Certificate) -> list[x509.Certificate]:
+def _trusted(tmp_path: Path, ca_cert: x509.Certificate) -> list[x509.Certificate]:
     path = tmp_path / "firmware-ca.pem"
-    path.write_text(_pem(certificate))
+    path.write_text(pem(ca_cert))
     return load_trusted(path)
 
 
@@ -129,12 +112,12 @@ def test_an_ecdsa_or_rsa_signature_from_the_manufacturers_ca_verifies(ca, tmp_pa
     trusted = _trusted(tmp_path, ca_cert)
 
     ec_key = ec.generate_private_key(ec.SECP256R1())
-    signer = check_certificate(_pem(_certificate("signer", ec_key, "Ladda firmware CA", ca_key)), trusted)
+    signer = check_certificate(pem(certificate("signer", ec_key, "Ladda firmware CA", ca_key)), trusted)
     verify_file(firmware, base64.b64encode(ec_key.sign(firmware.read_bytes(), ec.ECDSA(hashes.SHA256()))).decode(),
                 signer)
 
     rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    signer = check_certificate(_pem(_certificate("signer", rsa_key, "Ladda firmware CA", ca_key)), trusted)
+    signer = check_certificate(pem(certificate("signer", rsa_key, "Ladda firmware CA", ca_key)), trusted)
     for pad in (padding.PKCS1v15(), padding.PSS(padding.MGF1(hashes.SHA256()), padding.PSS.MAX_LENGTH)):
         verify_file(firmware, base64.b64encode(rsa_key.sign(firmware.read_bytes(), pad, hashes.SHA256())).decode(),
                     signer)
@@ -154,8 +137,8 @@ def test_a_certificate_not_from_the_manufacturers_ca_or_out_of_date_is_refused(c
     key = ec.generate_private_key(ec.SECP256R1())
     stranger = ec.generate_private_key(ec.SECP256R1())
     with pytest.raises(CertificateRejected, match="not issued by a configured firmware signing CA"):
-        check_certificate(_pem(_certificate("signer", key, "Ladda firmware CA", stranger)), trusted)  # forged issuer name
+        check_certificate(pem(certificate("signer", key, "Ladda firmware CA", stranger)), trusted)  # forged issuer name
     with pytest.raises(CertificateRejected, match="is valid from .* not on"):
-        check_certificate(_pem(_certificate("signer", key, "Ladda firmware CA", ca_key, days=(-30, -1))), trusted)
+        check_certificate(pem(certificate("signer", key, "Ladda firmware CA", ca_key, days=(-30, -1))), trusted)
     with pytest.raises(CertificateRejected, match="not a PEM X.509 certificate"):
         check_certificate("-----BEGIN CERTIFICATE-----\nnonsense\n-----END CERTIFICATE-----\n", trusted)

@@ -22,22 +22,28 @@ import sys
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from agent.firmware.bundle import build
 from agent.firmware.install import prepare, switch, wait_for_marker
 from agent.firmware.layout import OUTCOME, PREPARED, REQUEST, SWITCH, Layout
 from simulators.harness import Csms, Stack
-from tests.conformance.helpers import call_checked, last_seq, messages, plug_and_charge, wait_for
+from tests.conformance.helpers import (
+    call_checked,
+    last_seq,
+    messages,
+    plug_and_charge,
+    wait_for,
+)
 from tests.file_servers import HttpStore, closed_port
+from tests.firmware.signing import certificate, pem
 
 REPO = Path(__file__).resolve().parents[2]
 #: The new release must prove itself within this (the unit's installer waits 180 s).
@@ -229,27 +235,11 @@ async def test_tc_044_3_firmware_update_installation_failed(installation: Instal
 
 # -- SignedUpdateFirmware --------------------------------------------------------------------------
 
-def _name(common: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
-
-
-def _certificate(subject: str, key: Any, issuer: str, issuer_key: Any) -> x509.Certificate:
-    now = datetime.now(timezone.utc)
-    return (x509.CertificateBuilder().subject_name(_name(subject)).issuer_name(_name(issuer))
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=365))
-            .sign(issuer_key, hashes.SHA256()))
-
-
-def _pem(certificate: x509.Certificate) -> str:
-    return certificate.public_bytes(serialization.Encoding.PEM).decode()
-
-
 @pytest.fixture
 async def signed_charger(charger, tmp_path: Path) -> tuple[Stack, Any, x509.Certificate]:  # type: ignore[no-untyped-def]
     ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca = _certificate("Ladda firmware CA", ca_key, "Ladda firmware CA", ca_key)
-    (tmp_path / "firmware-ca.pem").write_text(_pem(ca))
+    ca = certificate("Ladda firmware CA", ca_key, "Ladda firmware CA", ca_key)
+    (tmp_path / "firmware-ca.pem").write_text(pem(ca))
     stack = await charger(sections={"firmware": {"signing_ca": str(tmp_path / "firmware-ca.pem")}})
     return stack, ca_key, ca
 
@@ -260,11 +250,11 @@ async def test_signed_update_with_a_certificate_from_another_ca_is_refused_befor
     stack, _ca_key, _ca = signed_charger
     stranger = ec.generate_private_key(ec.SECP256R1())
     key = ec.generate_private_key(ec.SECP256R1())
-    forged = _certificate("signer", key, "Ladda firmware CA", stranger)  # the right name, the wrong key
+    forged = certificate("signer", key, "Ladda firmware CA", stranger)  # the right name, the wrong key
     since = await last_seq(stack)
     answer = await call_checked(stack, "SignedUpdateFirmware", {
         "requestId": 11, "firmware": {"location": "http://127.0.0.1:1/f.tar.gz", "retrieveDateTime": _now(),
-                                      "signingCertificate": _pem(forged), "signature": "AAAA"}})
+                                      "signingCertificate": pem(forged), "signature": "AAAA"}})
     assert answer == {"status": "InvalidCertificate"}
     [event] = await wait_for(stack, "SecurityEventNotification", since=since)
     assert event["type"] == "InvalidFirmwareSigningCertificate"
@@ -277,7 +267,7 @@ async def test_signed_update_with_a_bad_signature_is_not_installed_and_a_good_on
 ) -> None:
     stack, ca_key, _ca = signed_charger
     key = ec.generate_private_key(ec.SECP256R1())
-    signer = _pem(_certificate("Ladda release signing", key, "Ladda firmware CA", ca_key))
+    signer = pem(certificate("Ladda release signing", key, "Ladda firmware CA", ca_key))
     data = bundle.read_bytes()
     with HttpStore() as web:
         web.files["/f.tar.gz"] = data

@@ -14,7 +14,15 @@ from pathlib import Path
 import pytest
 
 from agent.firmware.install import prepare, switch
-from agent.firmware.layout import OUTCOME, PREPARED, REQUEST, SWITCH, Layout, read_json, write_json
+from agent.firmware.layout import (
+    OUTCOME,
+    PREPARED,
+    REQUEST,
+    SWITCH,
+    Layout,
+    read_json,
+    write_json,
+)
 
 
 @pytest.fixture
