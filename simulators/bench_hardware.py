@@ -230,6 +230,10 @@ class WiredHardware:
             if not self._pin_peers:
                 for number in sorted(self.wiring.agent_outputs()):
                     self._release(number)
+                torn = self.pwm.restore_torn()
+                if torn:
+                    log.info("PWM attributes left half-written by the dead agent restored",
+                             attributes=[str(p.relative_to(self.pwm_root)) for p in torn])
             log.info("agent pins detached")
 
     def _agent_pin(self, message: dict[str, Any]) -> None:

@@ -560,7 +560,12 @@ class Campaign:
                 await self.ROUND_PLAYS[kind](self, rng)
             except (ControlError, HarnessError, TimeoutError, AssertionError) as exc:
                 self.problem("round failed", f"round {self.rounds} ({kind}): {exc}")
-                await self.recover(str(exc))
+                try:
+                    await self.recover(str(exc))
+                except (ControlError, HarnessError, TimeoutError) as failed:
+                    # The charger does not come back: that is the finding; audit what there is.
+                    self.problem("could not recover", f"after round {self.rounds}: {failed}")
+                    break
             self.rounds += 1
             if self.rounds % 10 == 0:
                 planned = len([k for k in self.kills if not k.recovery])

@@ -5,7 +5,10 @@ back, which is all a bench needs to know the offer. Channels can be created alre
 exported, or exported on demand by :meth:`FakePwmTree.serving_exports`, a thread that
 plays the kernel's part of creating ``pwmN`` when a number is written to ``export``.
 Plain files cannot refuse a write: the kernel's own checks (duty above period,
-polarity while enabled) are not reproduced.
+polarity while enabled) are not reproduced. A plain file can also be left half-written
+by a writer killed in the middle (truncated, nothing written yet), which a kernel
+attribute never is: it keeps its last complete value. :meth:`FakePwmTree.restore_torn`
+puts that value back, for a bench whose agent just died.
 """
 
 from __future__ import annotations
@@ -40,11 +43,22 @@ class ChannelState:
         return iec61851.current_for_duty(self.duty_percent)
 
 
+def _complete(name: str, text: str) -> bool:
+    """Whether ``text`` is a whole value of attribute ``name`` (not a torn write)."""
+    if name in ("period", "duty_cycle"):
+        return text.isdigit()
+    if name == "enable":
+        return text in ("0", "1")
+    return text in ("normal", "inversed")
+
+
 class FakePwmTree:
     """``root/pwmchipN`` for each chip in ``chips`` (chip number -> channel count)."""
 
     def __init__(self, root: Path, chips: dict[int, int] | None = None, *, exported: bool = True) -> None:
         self.root = Path(root)
+        #: The last complete value read of each attribute file (what the kernel would hold).
+        self._complete: dict[Path, str] = {}
         for chip, npwm in (chips if chips is not None else {0: 2}).items():
             chip_dir = self.root / f"pwmchip{chip}"
             chip_dir.mkdir(parents=True, exist_ok=True)
@@ -67,9 +81,26 @@ class FakePwmTree:
         channel_dir = self.root / f"pwmchip{chip}" / f"pwm{channel}"
 
         def read(name: str) -> str:
-            return (channel_dir / name).read_text().strip()
+            path = channel_dir / name
+            text = path.read_text().strip()
+            if _complete(name, text):
+                self._complete[path] = text
+            return text
 
         return ChannelState(int(read("period")), int(read("duty_cycle")), read("polarity"), read("enable") == "1")
+
+    def restore_torn(self) -> list[Path]:
+        """Give every attribute left half-written its last complete value back; returns them."""
+        restored = []
+        for path, text in self._complete.items():
+            try:
+                now = path.read_text().strip()
+            except OSError:
+                continue
+            if not _complete(path.name, now):
+                path.write_text(f"{text}\n")
+                restored.append(path)
+        return restored
 
     def duty_percent(self, chip: int, channel: int) -> float:
         """The output's duty cycle as the pilot sees it: a disabled channel idles low (0 %)."""

@@ -162,6 +162,24 @@ async def test_a_dead_controller_releases_its_lines_and_the_contactor_drops_out(
             await control.close()
 
 
+async def test_a_pwm_attribute_a_killed_agent_left_half_written_gets_its_last_value_back() -> None:
+    # A kernel attribute keeps its last complete value; a plain file truncated by a writer
+    # killed mid-write would read '' and stop the next agent at start-up.
+    async with wired() as (bench, control, factory):
+        pwm = SysfsPwm(0, C1.pwm_channel, bench.directory / "pwm")
+        await pwm.open()
+        await pwm.set_duty(26.7)  # 16 A
+        await control.request("wait_for", connector=1, field="offer_a", value=15.9, op="ge", timeout=3)
+        duty = bench.directory / "pwm" / "pwmchip0" / f"pwm{C1.pwm_channel}" / "duty_cycle"
+        duty.write_text("")  # what open(..., "w") leaves when the process dies before writing
+        factory.close()  # the agent is gone: its pin link closes
+        for _ in range(100):
+            if duty.read_text().strip():
+                break
+            await asyncio.sleep(0.01)
+        assert duty.read_text().strip() == "267000"
+
+
 async def test_the_pin_factory_reconnects_to_a_restarted_bench_and_drives_it_again() -> None:
     async with wired() as (bench, control, factory):
         driver = contactor(factory)
