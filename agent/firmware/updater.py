@@ -97,7 +97,8 @@ class FirmwareUpdater:
 
     # -- requests from the backend --------------------------------------------------------
     def update(self, location: str, retrieve_date: str, retries: int | None, retry_interval: int | None) -> None:
-        """UpdateFirmware (answered with an empty confirmation): replaces any job not yet installing."""
+        """UpdateFirmware (answered with an empty confirmation): replaces a job still
+        downloading; one being installed is left to finish and the new request ignored."""
         self._start(Job(location, retrieve_date, max(0, retries or 0), max(0, retry_interval or 0)))
 
     async def signed_update(self, request_id: int, location: str, retrieve_date: str, certificate: str,
@@ -112,7 +113,7 @@ class FirmwareUpdater:
             log.warning("firmware signing certificate refused", reason=str(exc))
             await self._security_event("InvalidFirmwareSigningCertificate", str(exc)[:255])
             return "InvalidCertificate"
-        if self.job is not None and self.job.stage in ("switch", "restart"):
+        if self._installing:
             return "Rejected"  # too late to stop the one being installed
         canceled = self.job is not None
         self._start(Job(location, retrieve_date, max(0, retries or 0), max(0, retry_interval or 0), request_id,
@@ -123,8 +124,13 @@ class FirmwareUpdater:
         """The backend accepted our BootNotification: a release on trial is healthy."""
         self._booted.set()
 
+    @property
+    def _installing(self) -> bool:
+        """Handed to the installer: a release is being built, or switched to."""
+        return self.job is not None and self.job.stage in ("build", "switch", "restart")
+
     def _start(self, job: Job) -> None:
-        if self.job is not None and self.job.stage in ("switch", "restart"):
+        if self._installing:
             log.warning("firmware update refused: another one is being installed", location=job.location)
             return
         self._save(job)
@@ -152,8 +158,12 @@ class FirmwareUpdater:
                     with contextlib.suppress(asyncio.CancelledError):
                         await runner
                     log.info("firmware update replaced by a newer request", location=job.location)
-                elif runner.exception() is not None:
-                    raise runner.exception()  # type: ignore[misc]
+                elif (error := runner.exception()) is not None:
+                    # A fault in the update must never stop the charger, nor come back
+                    # with the job file at every start: end the job and say so.
+                    log.error("firmware update failed unexpectedly", error=repr(error), location=job.location)
+                    await self._set("InstallationFailed" if job.stage != "download" else "DownloadFailed", job)
+                    self._clear()
 
     @property
     def plain_status(self) -> str:
@@ -258,13 +268,13 @@ class FirmwareUpdater:
     async def _finish_after_restart(self) -> None:
         """After a restart in the middle of a job: report how the install ended, or prove
         this release healthy (the installer is waiting for that), or take the job up again."""
-        job = self.job
-        if job is None:
-            return
         outcome = read_json(self.layout.file(OUTCOME))
-        if outcome is not None:
+        if outcome is not None:  # even if the job file was lost: the backend must hear of it
             await self._booted.wait()
             await self._report_outcome(outcome)
+            return
+        job = self.job
+        if job is None:
             return
         attempt = read_json(self.layout.file(ATTEMPT))
         if attempt is not None and attempt.get("version") == self.version:
@@ -289,7 +299,10 @@ class FirmwareUpdater:
             log.error("firmware installation failed", reason=outcome.get("reason"))
         else:
             log.info("firmware installed", version=outcome.get("version"))
-        await self._set(status, self.job)
+        request = outcome.get("request") if isinstance(outcome.get("request"), dict) else {}
+        request_id = request.get("request_id") if self.job is None else self.job.request_id
+        self.status = status
+        await self._report(status, request_id if isinstance(request_id, int) else None)
         self.layout.file(OUTCOME).unlink(missing_ok=True)
         self._clear()
 
