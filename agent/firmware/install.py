@@ -27,6 +27,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -58,13 +59,28 @@ def _fail(layout: Layout, request: dict[str, object], reason: str) -> None:
                                       "request": request, "at": _now()})
 
 
-def build_release(layout: Layout, bundle_path: Path, announced: str | None) -> tuple[str, Path]:
-    """Phase 1's work: the checked bundle installed into a new release; (version, dir)."""
-    unpacked = layout.firmware / "unpacked"
-    shutil.rmtree(unpacked, ignore_errors=True)
-    unpacked.mkdir(parents=True)
-    try:
-        bundle = unpack(bundle_path, unpacked)
+def build_release(layout: Layout, bundle_path: Path, announced: str | None, run_as: str | None = None) -> tuple[str, Path]:
+    """Phase 1's work: the checked bundle installed into a new release; (version, dir).
+
+    The bundle comes from a directory the service user writes: it is copied (never
+    through a link) into a private directory first and unpacked there. Nothing of the new
+    release runs as root: its ``ladda --version`` check runs as ``run_as`` (the service
+    user), since a wheel may carry start-up code.
+    """
+    with tempfile.TemporaryDirectory(prefix="ladda-install-") as private:
+        copy = Path(private) / "bundle.tar.gz"
+        try:
+            fd = os.open(bundle_path, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError as exc:
+            raise InstallFailed(f"cannot open the bundle {bundle_path}: {exc.strerror or exc}") from None
+        with os.fdopen(fd, "rb") as source, copy.open("wb") as target:
+            shutil.copyfileobj(source, target)
+        unpacked = Path(private) / "unpacked"
+        unpacked.mkdir()
+        try:
+            bundle = unpack(copy, unpacked)
+        except BundleError as exc:
+            raise InstallFailed(str(exc)) from None
         if announced and bundle.version != announced:
             raise InstallFailed(f"the bundle holds version {bundle.version}, not {announced}")
         name = f"{bundle.version}-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}"
@@ -76,22 +92,19 @@ def build_release(layout: Layout, bundle_path: Path, announced: str | None) -> t
             _run([sys.executable, "-m", "venv", str(release)], "make the virtualenv")
             _run([str(release / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check", "--no-index",
                   "--find-links", str(bundle.wheels), f"ladda=={bundle.version}"], "install the wheels")
-            shown = _run([str(release / "bin" / "ladda"), "--version"], "run the new release").strip()
+            shown = _run([str(release / "bin" / "ladda"), "--version"], "run the new release", run_as).strip()
             if shown != f"ladda {bundle.version}":
                 raise InstallFailed(f"the new release says {shown!r}, not 'ladda {bundle.version}'")
         except InstallFailed:
             shutil.rmtree(release, ignore_errors=True)
             raise
         return bundle.version, release
-    except BundleError as exc:
-        raise InstallFailed(str(exc)) from None
-    finally:
-        shutil.rmtree(unpacked, ignore_errors=True)
 
 
-def _run(argv: list[str], what: str) -> str:
+def _run(argv: list[str], what: str, run_as: str | None = None) -> str:
     try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=PIP_TIMEOUT_S, check=False)
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=PIP_TIMEOUT_S, check=False,
+                              user=run_as, group=run_as, extra_groups=[] if run_as else None, cwd="/")
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise InstallFailed(f"cannot {what}: {exc}") from None
     if done.returncode != 0:
@@ -116,7 +129,7 @@ def prune(layout: Layout) -> None:
             shutil.rmtree(release, ignore_errors=True)
 
 
-def prepare(layout: Layout) -> bool:
+def prepare(layout: Layout, run_as: str | None = None) -> bool:
     """Phase 1, if an install request is waiting; True if there was one."""
     taken = layout.file(REQUEST + ".taken")
     try:
@@ -126,16 +139,18 @@ def prepare(layout: Layout) -> bool:
     request = read_json(taken) or {}
     bundle = Path(str(request.get("bundle", "")))
     try:
-        if not bundle.is_file() or bundle.parent != layout.firmware:
-            raise InstallFailed(f"no bundle at {bundle} in {layout.firmware}")
-        version, release = build_release(layout, bundle, str(request.get("version") or "") or None)
-        write_json(layout.file(PREPARED), {"version": version, "release": str(release), "request": request,
-                                           "at": _now()})
+        if bundle.parent != layout.firmware:
+            raise InstallFailed(f"the bundle {bundle} is not in {layout.firmware}")
+        version, release = build_release(layout, bundle, str(request.get("version") or "") or None, run_as)
+        record = {"version": version, "release": str(release), "request": request, "at": _now()}
+        write_json(layout.prepared_record, record)
+        write_json(layout.file(PREPARED), {"version": version, "request": request, "at": _now()})
         _say(f"release {release.name} built; waiting for the agent's switch request")
     except InstallFailed as exc:
         _fail(layout, request, str(exc))
     finally:
-        bundle.unlink(missing_ok=True)
+        if bundle.parent == layout.firmware:  # only ever remove a file the agent put there
+            bundle.unlink(missing_ok=True)
         taken.unlink(missing_ok=True)
     return True
 
@@ -148,7 +163,8 @@ def switch(layout: Layout, restart: Callable[[], None], healthy: Callable[[str, 
         os.replace(layout.file(SWITCH), taken)
     except FileNotFoundError:
         return False
-    prepared = read_json(layout.file(PREPARED))
+    prepared = read_json(layout.prepared_record)
+    layout.prepared_record.unlink(missing_ok=True)
     layout.file(PREPARED).unlink(missing_ok=True)
     taken.unlink(missing_ok=True)
     if prepared is None or not Path(str(prepared.get("release"))).is_dir():
@@ -203,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--state-dir", type=Path, default=Path("/var/lib/ladda"),
                         help="the service's state directory (default /var/lib/ladda)")
     parser.add_argument("--service", default="ladda.service", help="the unit restarted (default ladda.service)")
+    parser.add_argument("--run-as", default="ladda",
+                        help="the service user: the new release's self-check runs as it, never as root (default ladda)")
     parser.add_argument("--timeout", type=float, default=DEFAULT_HEALTH_TIMEOUT_S,
                         help=f"seconds the new release has to prove itself (default {DEFAULT_HEALTH_TIMEOUT_S:g})")
     args = parser.parse_args(argv)
@@ -211,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     def restart() -> None:
         subprocess.run(["systemctl", "restart", "--no-block", args.service], check=False)
 
-    handled = prepare(layout)
+    handled = prepare(layout, args.run_as if os.geteuid() == 0 else None)
     handled = switch(layout, restart, wait_for_marker(layout), args.timeout) or handled
     if not handled:
         _say("nothing to do")

@@ -8,7 +8,9 @@ file                       written by    meaning
 =========================  ============  ==================================================
 ``bundle-<n>.tar.gz``      agent         the downloaded (and, if signed, verified) bundle
 ``install-request.json``   agent         phase 1: build a release from the bundle
-``prepared.json``          installer     the release is built, not switched in yet
+``prepared.json``          installer     the release is built, not switched in yet (the
+                                         installer's own record is ``<opt>/prepared.json``:
+                                         it never trusts what the service user can write)
 ``switch-request.json``    agent         phase 2: no transaction runs; switch and restart
 ``attempt.json``           installer     the version being tried after the restart
 ``healthy-<version>``      agent         that version is ready and the backend accepted it
@@ -20,8 +22,10 @@ The agent reports ``outcome.json`` to the backend and then removes it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,26 +64,45 @@ class Layout:
     def file(self, name: str) -> Path:
         return self.firmware / name
 
+    @property
+    def prepared_record(self) -> Path:
+        """The installer's record of the release it built (root's, out of the agent's reach)."""
+        return self.opt / PREPARED
+
     def healthy_marker(self, version: str) -> Path:
         return self.firmware / f"healthy-{version}"
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
-    """Write ``data`` whole: a reader sees the old file or the new one, never half."""
+    """Write ``data`` whole: a reader sees the old file or the new one, never half.
+
+    The installer writes as root into a directory the service user owns: the partial
+    file is created exclusively under a random name (a link planted there cannot be
+    written through), and the rename replaces a link at ``path`` instead of following it.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    with partial.open("w") as f:
-        json.dump(data, f, indent=2)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(partial, path)
+    fd, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
+    try:
+        with os.fdopen(fd, "w") as f:
+            os.fchmod(f.fileno(), 0o644)
+            json.dump(data, f, indent=2)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(partial, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(partial)
+        raise
 
 
 def read_json(path: Path) -> dict[str, Any] | None:
-    """The file's object, or None if it is absent or not a JSON object."""
+    """The file's object, or None if it is absent, a symbolic link, or not a JSON object
+    (the root installer must not be made to read another file through a planted link)."""
     try:
-        data = json.loads(path.read_text())
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        with os.fdopen(fd) as f:
+            data = json.load(f)
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None

@@ -39,7 +39,8 @@ def layout(tmp_path: Path) -> Layout:
 def prepared(layout: Layout, version: str = "0.1.0") -> Path:
     release = layout.releases / f"{version}-20261122T120000Z"
     release.mkdir()
-    write_json(layout.file(PREPARED), {"version": version, "release": str(release), "request": {"request_id": 7}})
+    write_json(layout.prepared_record, {"version": version, "release": str(release), "request": {"request_id": 7}})
+    write_json(layout.file(PREPARED), {"version": version})
     write_json(layout.file(SWITCH), {})
     return release
 
@@ -62,6 +63,7 @@ def test_a_healthy_release_stays_and_the_old_one_is_kept_as_previous(layout: Lay
     assert outcome is not None and (outcome["status"], outcome["version"], outcome["request"]) == (
         "Installed", "0.1.0", {"request_id": 7})
     assert not layout.file(SWITCH).exists() and not layout.file(PREPARED).exists()
+    assert not layout.prepared_record.exists()
 
 
 def test_a_release_that_does_not_prove_itself_is_rolled_back(layout: Layout) -> None:
@@ -97,6 +99,32 @@ def test_a_bundle_that_cannot_be_installed_fails_before_anything_is_switched(lay
     assert outcome is not None and outcome["status"] == "InstallationFailed"
     assert "bundle.tar.gz is not a firmware bundle" in outcome["reason"]
     assert not junk.exists() and not layout.file(REQUEST).exists()  # nothing is left to retrigger the installer
+
+
+def test_the_installer_trusts_no_path_the_service_user_wrote(layout: Layout, tmp_path: Path) -> None:
+    # A compromised agent names a file outside its directory, or plants links for root to
+    # follow: nothing outside the firmware directory is read, written or removed.
+    precious = tmp_path / "precious"
+    precious.write_text("root's")
+    write_json(layout.file(REQUEST), {"bundle": str(precious)})
+    assert prepare(layout) is True
+    assert precious.read_text() == "root's"
+    assert "is not in" in read_json(layout.file(OUTCOME))["reason"]  # type: ignore[index]
+
+    layout.file(OUTCOME).unlink()
+    (layout.firmware / "bundle.tar.gz").symlink_to(precious)
+    write_json(layout.file(REQUEST), {"bundle": str(layout.firmware / "bundle.tar.gz")})
+    assert prepare(layout) is True
+    assert precious.read_text() == "root's" and not (layout.firmware / "bundle.tar.gz").is_symlink()
+    assert "cannot open the bundle" in read_json(layout.file(OUTCOME))["reason"]  # type: ignore[index]
+
+    # A switch trusts only the installer's own record, not a prepared.json the agent wrote.
+    layout.file(OUTCOME).unlink()
+    write_json(layout.file(PREPARED), {"version": "6.6.6", "release": str(tmp_path)})
+    write_json(layout.file(SWITCH), {})
+    old = layout.current.resolve()
+    assert switch(layout, lambda: pytest.fail("restarted"), lambda v, t: True) is True
+    assert layout.current.resolve() == old and tmp_path.is_dir()
 
 
 def test_nothing_to_do_without_a_request(layout: Layout) -> None:
