@@ -135,6 +135,17 @@ install_config() {
 uid_of() { awk -F: -v u="$1" '$1 == u { print $3 }' "$ROOT/etc/passwd"; }
 gid_of() { awk -F: -v g="$1" '$1 == g { print $3 }' "$ROOT/etc/group"; }
 
+install_installer() {
+    # The firmware installer runs as root: it is this tree's copy, with the system's Python,
+    # and no firmware update ever replaces it (only make install / make upgrade do).
+    local pkg="$OPT/libexec/ladda_firmware"
+    install -d -m 0755 "$pkg"
+    : > "$pkg/__init__.py"
+    for module in install bundle layout; do
+        install -m 0644 "$SOURCE/agent/firmware/$module.py" "$pkg/$module.py"
+    done
+}
+
 install_unit() {
     install -d "$UNIT_DIR"
     for unit in ladda.service ladda-update.service ladda-update.path; do
@@ -160,10 +171,11 @@ do_install() {
     build_release "$name"
     install_config
     switch_to "$name"
+    install_installer
     install_unit
     prune_releases
     if [ "$verb" = install ]; then
-        "$SYSTEMCTL" enable ladda.service ladda-update.path
+        "$SYSTEMCTL" enable ladda.service ladda-update.path ladda-update.service
     fi
     "$SYSTEMCTL" start ladda-update.path
     "$SYSTEMCTL" restart ladda.service
@@ -173,7 +185,7 @@ do_install() {
 do_uninstall() {
     local purge="${1:-}"
     require_root
-    "$SYSTEMCTL" disable --now ladda.service ladda-update.path || true
+    "$SYSTEMCTL" disable --now ladda.service ladda-update.path ladda-update.service || true
     rm -f "$UNIT_DIR/ladda.service" "$UNIT_DIR/ladda-update.service" "$UNIT_DIR/ladda-update.path" \
         "$POLKIT_DIR/60-ladda.rules"
     [ "$(readlink "$ROOT/usr/local/bin/ladda" 2>/dev/null)" = /opt/ladda/current/bin/ladda ] && rm -f "$ROOT/usr/local/bin/ladda"

@@ -102,8 +102,15 @@ def test_install_upgrade_and_uninstall_keep_configuration_and_state(root: Path) 
     assert os.readlink(root / "usr" / "local" / "bin" / "ladda") == "/opt/ladda/current/bin/ladda"
     for unit in ("ladda-update.service", "ladda-update.path"):
         assert (root / "etc" / "systemd" / "system" / unit).exists(), unit
-    assert systemctl_calls(root) == ["daemon-reload", "enable ladda.service ladda-update.path",
+    assert systemctl_calls(root) == ["daemon-reload", "enable ladda.service ladda-update.path ladda-update.service",
                                      "start ladda-update.path", "restart ladda.service"]
+    # The root installer of firmware updates: a copy of its own, run with the system's Python.
+    installer = opt / "libexec" / "ladda_firmware"
+    for module in ("install.py", "bundle.py", "layout.py"):
+        assert (installer / module).read_text() == (REPO / "agent" / "firmware" / module).read_text()
+    runs = subprocess.run([sys.executable, "-S", "-m", "ladda_firmware.install", "--help"], capture_output=True,
+                          text=True, env={"PYTHONPATH": str(installer.parent)}, check=False)
+    assert runs.returncode == 0 and "--run-as" in runs.stdout, runs.stderr  # -S: the standard library only
 
     # Upgrade: a new release, the old one kept as "previous", older ones pruned;
     # the configuration and the journal untouched.
@@ -128,7 +135,8 @@ def test_install_upgrade_and_uninstall_keep_configuration_and_state(root: Path) 
     assert config.exists() and (state / "ladda.sqlite3").exists()
     assert not (root / "usr" / "local" / "bin" / "ladda").is_symlink()
     assert not (root / "etc" / "systemd" / "system" / "ladda-update.path").exists()
-    assert systemctl_calls(root) == ["disable --now ladda.service ladda-update.path", "daemon-reload"]
+    assert systemctl_calls(root) == ["disable --now ladda.service ladda-update.path ladda-update.service",
+                                     "daemon-reload"]
     purged = run(root, "uninstall", "--purge")
     assert purged.returncode == 0, purged.stderr
     assert not config.exists() and not state.exists() and account(root, "passwd", "ladda") is None

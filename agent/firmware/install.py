@@ -1,37 +1,53 @@
 """The root side of a firmware update: build a release, switch to it, roll back if it fails.
 
 The service runs unprivileged with a read-only /opt, so it cannot replace its own code;
-``ladda-update.service`` (root, started by ``ladda-update.path`` when the agent drops a
-request in ``<state>/firmware/``, see :mod:`agent.firmware.layout`) runs
-``python -m agent.firmware.install`` from the current release. Each run handles the one
-request present and exits:
+``ladda-update.service`` (root) does, started by ``ladda-update.path`` when the agent
+drops a request in ``<state>/firmware/`` (see :mod:`agent.firmware.layout`), and once at
+boot. It runs this module from ``/opt/ladda/libexec`` with the system's Python: a copy
+put there by ``make install`` and never by a firmware update, so no release the backend
+sends runs as root. It uses only the standard library and ``openssl``.
 
-* **install request** (phase 1): check and unpack the bundle, build
-  ``releases/<version>-<time>`` (a new virtualenv, wheels from the bundle only), check
-  that it runs and is the version announced, write ``prepared.json``. Nothing running
-  changes, so the agent may go on charging meanwhile.
-* **switch request** (phase 2, sent by the agent once no transaction runs): point
-  ``current`` at the new release (``previous`` at the old one), restart the service, and
-  wait up to ``timeout`` seconds for the new version's health marker (written once it
-  is ready and the backend accepted its BootNotification). Without it, ``current`` goes
-  back to ``previous`` and the service is restarted again. ``outcome.json`` says which.
+Each run:
 
-Every failure ends in ``outcome.json`` with InstallationFailed and the reason; the
-running release is never touched before the new one proved it can start.
+* **finishes a trial** an earlier run left (a power cut while the new release was on
+  trial): the new release proved itself, or its time ran out and the old one comes back;
+* **install request** (phase 1): copies the bundle out of the agent's directory, checks
+  its signature when ``[firmware] signing_ca`` is set (then unsigned bundles are
+  refused), checks and unpacks it, builds ``releases/<version>-<time>`` (a new
+  virtualenv, wheels from the bundle only), checks as the service user that it runs and
+  is the version it claims, and writes ``prepared.json``. Nothing running changes.
+* **switch request** (phase 2, once no transaction runs): points ``current`` at the new
+  release (``previous`` at the old one), restarts the service and waits up to
+  ``timeout`` seconds for the new version's health marker (written once it is ready and
+  the backend accepted its BootNotification). Without it, ``current`` goes back to
+  ``previous`` and the service is restarted again. ``outcome.json`` says which.
+
+Root works in a directory the service user writes, so it trusts nothing there: the
+directory is opened once without following links and every access is relative to that
+handle, no file is read or written through a link, and what root needs to remember
+(the release it built, the trial under way) lives under ``/opt/ladda``.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import binascii
+import contextlib
+import json
 import os
+import secrets
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from .bundle import BundleError, unpack
 from .layout import ATTEMPT, OUTCOME, PREPARED, REQUEST, SWITCH, Layout, read_json, write_json
@@ -39,6 +55,7 @@ from .layout import ATTEMPT, OUTCOME, PREPARED, REQUEST, SWITCH, Layout, read_js
 #: How long the new release has to become ready and be accepted by the backend.
 DEFAULT_HEALTH_TIMEOUT_S = 180.0
 PIP_TIMEOUT_S = 900
+TAKEN = ".taken"
 
 
 class InstallFailed(Exception):
@@ -53,52 +70,89 @@ def _say(text: str) -> None:
     print(f"ladda firmware install: {text}", flush=True)
 
 
-def _fail(layout: Layout, request: dict[str, object], reason: str) -> None:
-    _say(f"InstallationFailed: {reason}")
-    write_json(layout.file(OUTCOME), {"status": "InstallationFailed", "reason": reason,
-                                      "request": request, "at": _now()})
+def _plain_name(name: str) -> bool:
+    return bool(name) and "/" not in name and not name.startswith(".") and name not in ("..",)
 
 
-def build_release(layout: Layout, bundle_path: Path, announced: str | None, run_as: str | None = None) -> tuple[str, Path]:
-    """Phase 1's work: the checked bundle installed into a new release; (version, dir).
+class Spool:
+    """The service's ``firmware/`` directory as root sees it: opened once without
+    following links; every access is relative to that handle and never follows a link,
+    so swapping the directory or planting links redirects nothing."""
 
-    The bundle comes from a directory the service user writes: it is copied (never
-    through a link) into a private directory first and unpacked there. Nothing of the new
-    release runs as root: its ``ladda --version`` check runs as ``run_as`` (the service
-    user), since a wheel may carry start-up code.
-    """
-    with tempfile.TemporaryDirectory(prefix="ladda-install-") as private:
-        copy = Path(private) / "bundle.tar.gz"
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    @classmethod
+    def open(cls, state: Path) -> Spool | None:
         try:
-            fd = os.open(bundle_path, os.O_RDONLY | os.O_NOFOLLOW)
+            state_fd = os.open(state, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        except FileNotFoundError:
+            return None
+        try:
+            return cls(os.open("firmware", os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=state_fd))
+        except FileNotFoundError:
+            return None
+        finally:
+            os.close(state_fd)
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+    def exists(self, name: str) -> bool:
+        try:
+            os.stat(name, dir_fd=self.fd, follow_symlinks=False)
+        except FileNotFoundError:
+            return False
+        return True
+
+    def take(self, name: str) -> bool:
+        """Rename ``name`` to ``name.taken`` (so the path unit does not fire again)."""
+        try:
+            os.replace(name, name + TAKEN, src_dir_fd=self.fd, dst_dir_fd=self.fd)
+        except FileNotFoundError:
+            return False
+        return True
+
+    def unlink(self, name: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(name, dir_fd=self.fd)
+
+    def read_json(self, name: str) -> dict[str, Any]:
+        try:
+            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=self.fd)
+            with os.fdopen(fd) as f:
+                data = json.load(f)
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def write_json(self, name: str, data: dict[str, Any]) -> None:
+        partial = f".{name}.{secrets.token_hex(8)}.partial"
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644, dir_fd=self.fd)
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, indent=2)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(partial, name, src_dir_fd=self.fd, dst_dir_fd=self.fd)
+
+    def copy_out(self, name: str, target: Path) -> None:
+        """Copy the regular file ``name`` (never through a link) to ``target``."""
+        try:
+            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=self.fd)
         except OSError as exc:
-            raise InstallFailed(f"cannot open the bundle {bundle_path}: {exc.strerror or exc}") from None
-        with os.fdopen(fd, "rb") as source, copy.open("wb") as target:
-            shutil.copyfileobj(source, target)
-        unpacked = Path(private) / "unpacked"
-        unpacked.mkdir()
-        try:
-            bundle = unpack(copy, unpacked)
-        except BundleError as exc:
-            raise InstallFailed(str(exc)) from None
-        if announced and bundle.version != announced:
-            raise InstallFailed(f"the bundle holds version {bundle.version}, not {announced}")
-        name = f"{bundle.version}-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}"
-        release = layout.releases / name
-        if release.exists():
-            raise InstallFailed(f"{release} exists already")
-        layout.releases.mkdir(parents=True, exist_ok=True)
-        try:
-            _run([sys.executable, "-m", "venv", str(release)], "make the virtualenv")
-            _run([str(release / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check", "--no-index",
-                  "--find-links", str(bundle.wheels), f"ladda=={bundle.version}"], "install the wheels")
-            shown = _run([str(release / "bin" / "ladda"), "--version"], "run the new release", run_as).strip()
-            if shown != f"ladda {bundle.version}":
-                raise InstallFailed(f"the new release says {shown!r}, not 'ladda {bundle.version}'")
-        except InstallFailed:
-            shutil.rmtree(release, ignore_errors=True)
-            raise
-        return bundle.version, release
+            raise InstallFailed(f"cannot open the bundle {name}: {exc.strerror or exc}") from None
+        with os.fdopen(fd, "rb") as source:
+            if not stat.S_ISREG(os.fstat(source.fileno()).st_mode):
+                raise InstallFailed(f"the bundle {name} is not a regular file")
+            with target.open("wb") as out:
+                shutil.copyfileobj(source, out)
+
+
+def _fail(spool: Spool, request: dict[str, Any], reason: str) -> None:
+    _say(f"InstallationFailed: {reason}")
+    spool.write_json(OUTCOME, {"status": "InstallationFailed", "reason": reason, "job": request.get("job"),
+                               "request": request, "at": _now()})
 
 
 def _run(argv: list[str], what: str, run_as: str | None = None) -> str:
@@ -111,6 +165,60 @@ def _run(argv: list[str], what: str, run_as: str | None = None) -> str:
         tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
         raise InstallFailed(f"cannot {what} (exit {done.returncode}): {' | '.join(tail)}")
     return done.stdout
+
+
+def verify_signature(bundle: Path, request: dict[str, Any], ca: Path, work: Path) -> None:
+    """With a signing CA configured, only a bundle signed by a certificate it issued goes
+    on (the agent checks this too; root checks again, trusting no one below it)."""
+    signature, certificate = request.get("signature"), request.get("certificate")
+    if not isinstance(signature, str) or not isinstance(certificate, str):
+        raise InstallFailed(f"unsigned firmware refused: [firmware] signing_ca is set ({ca})")
+    try:
+        (work / "signature.bin").write_bytes(base64.b64decode(signature, validate=True))
+    except (binascii.Error, ValueError):
+        raise InstallFailed("the signature is not base64") from None
+    (work / "signer.pem").write_text(certificate)
+    _run(["openssl", "verify", "-CAfile", str(ca), str(work / "signer.pem")], "verify the signing certificate")
+    _run(["openssl", "x509", "-in", str(work / "signer.pem"), "-pubkey", "-noout", "-out", str(work / "signer.pub")],
+         "read the signing certificate's key")
+    for options in ([], ["-sigopt", "rsa_padding_mode:pss"]):
+        done = subprocess.run(["openssl", "dgst", "-sha256", "-verify", str(work / "signer.pub"), *options,
+                               "-signature", str(work / "signature.bin"), str(bundle)],
+                              capture_output=True, text=True, check=False)
+        if done.returncode == 0:
+            return
+    raise InstallFailed("the bundle's signature does not verify with the signing certificate's key")
+
+
+def build_release(layout: Layout, bundle_path: Path, work: Path, announced: str | None,
+                  run_as: str | None = None) -> tuple[str, Path]:
+    """Phase 1's work: the bundle (a private copy) installed into a new release;
+    (version, dir). Nothing of the new release runs as root: its ``ladda --version``
+    check runs as ``run_as`` (the service user), since a wheel may carry start-up code."""
+    unpacked = work / "unpacked"
+    unpacked.mkdir()
+    try:
+        bundle = unpack(bundle_path, unpacked)
+    except BundleError as exc:
+        raise InstallFailed(str(exc)) from None
+    if announced and bundle.version != announced:
+        raise InstallFailed(f"the bundle holds version {bundle.version}, not {announced}")
+    name = f"{bundle.version}-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}"
+    release = layout.releases / name
+    if release.exists():
+        raise InstallFailed(f"{release} exists already")
+    layout.releases.mkdir(parents=True, exist_ok=True)
+    try:
+        _run([sys.executable, "-m", "venv", str(release)], "make the virtualenv")
+        _run([str(release / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check", "--no-index",
+              "--find-links", str(bundle.wheels), f"ladda=={bundle.version}"], "install the wheels")
+        shown = _run([str(release / "bin" / "ladda"), "--version"], "run the new release", run_as).strip()
+        if shown != f"ladda {bundle.version}":
+            raise InstallFailed(f"the new release says {shown!r}, not 'ladda {bundle.version}'")
+    except InstallFailed:
+        shutil.rmtree(release, ignore_errors=True)
+        raise
+    return bundle.version, release
 
 
 def _point(link: Path, target: Path) -> None:
@@ -129,95 +237,145 @@ def prune(layout: Layout) -> None:
             shutil.rmtree(release, ignore_errors=True)
 
 
-def prepare(layout: Layout, run_as: str | None = None) -> bool:
+def prepare(layout: Layout, spool: Spool, run_as: str | None = None, signing_ca: Path | None = None) -> bool:
     """Phase 1, if an install request is waiting; True if there was one."""
-    taken = layout.file(REQUEST + ".taken")
+    handled = False
+    if spool.exists(REQUEST + TAKEN):  # an earlier run died while building (power cut, timeout)
+        stale = spool.read_json(REQUEST + TAKEN)
+        spool.unlink(REQUEST + TAKEN)
+        _fail(spool, stale, "the installer was interrupted while building the release")
+        handled = True
+    if not spool.take(REQUEST):
+        return handled
+    request = spool.read_json(REQUEST + TAKEN)
+    name = str(request.get("bundle", ""))
     try:
-        os.replace(layout.file(REQUEST), taken)
-    except FileNotFoundError:
-        return False
-    request = read_json(taken) or {}
-    bundle = Path(str(request.get("bundle", "")))
-    try:
-        if bundle.parent != layout.firmware:
-            raise InstallFailed(f"the bundle {bundle} is not in {layout.firmware}")
-        version, release = build_release(layout, bundle, str(request.get("version") or "") or None, run_as)
-        record = {"version": version, "release": str(release), "request": request, "at": _now()}
-        write_json(layout.prepared_record, record)
-        write_json(layout.file(PREPARED), {"version": version, "request": request, "at": _now()})
+        if not _plain_name(name):
+            raise InstallFailed(f"the bundle must be a file name in the firmware directory, not {name!r}")
+        with tempfile.TemporaryDirectory(prefix="ladda-install-") as private:
+            work = Path(private)
+            copy = work / "bundle.tar.gz"
+            spool.copy_out(name, copy)
+            if signing_ca is not None:
+                verify_signature(copy, request, signing_ca, work)
+            version, release = build_release(layout, copy, work, str(request.get("version") or "") or None, run_as)
+        write_json(layout.prepared_record, {"version": version, "release": str(release), "request": request,
+                                            "at": _now()})
+        spool.write_json(PREPARED, {"version": version, "job": request.get("job"), "at": _now()})
         _say(f"release {release.name} built; waiting for the agent's switch request")
     except InstallFailed as exc:
-        _fail(layout, request, str(exc))
+        _fail(spool, request, str(exc))
     finally:
-        if bundle.parent == layout.firmware:  # only ever remove a file the agent put there
-            bundle.unlink(missing_ok=True)
-        taken.unlink(missing_ok=True)
+        if _plain_name(name):
+            spool.unlink(name)
+        spool.unlink(REQUEST + TAKEN)
     return True
 
 
-def switch(layout: Layout, restart: Callable[[], None], healthy: Callable[[str, float], bool],
+def switch(layout: Layout, spool: Spool, restart: Callable[[], None], healthy: Callable[[str, float], bool],
            timeout: float = DEFAULT_HEALTH_TIMEOUT_S) -> bool:
     """Phase 2, if a switch request is waiting; True if there was one."""
-    taken = layout.file(SWITCH + ".taken")
-    try:
-        os.replace(layout.file(SWITCH), taken)
-    except FileNotFoundError:
+    if not spool.take(SWITCH):
         return False
+    spool.unlink(SWITCH + TAKEN)
+    spool.unlink(PREPARED)
     prepared = read_json(layout.prepared_record)
     layout.prepared_record.unlink(missing_ok=True)
-    layout.file(PREPARED).unlink(missing_ok=True)
-    taken.unlink(missing_ok=True)
-    if prepared is None or not Path(str(prepared.get("release"))).is_dir():
-        _fail(layout, {}, "a switch was asked for, but no release was prepared")
+    release = Path(str((prepared or {}).get("release")))
+    if prepared is None or release.parent != layout.releases or not release.is_dir() or release.is_symlink():
+        _fail(spool, {}, "a switch was asked for, but no release was prepared")
         return True
     request = dict(prepared.get("request") or {})
-    version, release = str(prepared["version"]), Path(str(prepared["release"]))
+    version = str(prepared["version"])
     old = layout.current.resolve() if layout.current.is_symlink() else None
-    write_json(layout.file(ATTEMPT), {"version": version, "release": str(release),
-                                      "previous": str(old) if old else None, "at": _now()})
-    layout.healthy_marker(version).unlink(missing_ok=True)
+    write_json(layout.opt / ATTEMPT, {"version": version, "release": str(release), "previous": str(old) if old else None,
+                                      "deadline": time.time() + timeout, "request": request, "at": _now()})
+    spool.write_json(ATTEMPT, {"version": version, "job": request.get("job"), "at": _now()})
+    spool.unlink(_marker(version))
     if old is not None:
         _point(layout.previous, old)
     _point(layout.current, release)
     _say(f"switched to {release.name}; restarting the service")
     restart()
-    if healthy(version, timeout):
-        write_json(layout.file(OUTCOME), {"status": "Installed", "version": version, "request": request,
-                                          "at": _now()})
-        _say(f"{version} is running and accepted by the backend: Installed")
-        prune(layout)
-    else:
-        reason = f"version {version} did not become ready and accepted by the backend within {timeout:g} s"
-        if old is not None:
-            _point(layout.current, old)
-            reason += f"; rolled back to {old.name}"
-        _fail(layout, request, reason)
-        restart()
-        shutil.rmtree(release, ignore_errors=True)
-    layout.file(ATTEMPT).unlink(missing_ok=True)
-    layout.healthy_marker(version).unlink(missing_ok=True)
+    _conclude(layout, spool, restart, healthy)
     return True
 
 
-def wait_for_marker(layout: Layout) -> Callable[[str, float], bool]:
-    """The health check: the new version's marker file appears within the time given."""
+def resume(layout: Layout, spool: Spool, restart: Callable[[], None], healthy: Callable[[str, float], bool]) -> bool:
+    """A trial an earlier run could not finish (the controller lost power meanwhile)."""
+    if not (layout.opt / ATTEMPT).exists():
+        return False
+    _say("finishing the trial of a release an earlier run switched to")
+    _conclude(layout, spool, restart, healthy)
+    return True
+
+
+def _conclude(layout: Layout, spool: Spool, restart: Callable[[], None],
+              healthy: Callable[[str, float], bool]) -> None:
+    attempt = read_json(layout.opt / ATTEMPT) or {}
+    version, release = str(attempt.get("version")), Path(str(attempt.get("release")))
+    previous = Path(str(attempt["previous"])) if attempt.get("previous") else None
+    request = dict(attempt.get("request") or {})
+    remaining = max(0.0, float(attempt.get("deadline", 0)) - time.time())
+    if healthy(version, remaining):
+        spool.write_json(OUTCOME, {"status": "Installed", "version": version, "job": request.get("job"),
+                                   "request": request, "at": _now()})
+        _say(f"{version} is running and accepted by the backend: Installed")
+        (layout.opt / ATTEMPT).unlink(missing_ok=True)
+        prune(layout)
+    else:
+        reason = f"version {version} did not become ready and accepted by the backend in time"
+        if previous is not None and previous.is_dir():
+            _point(layout.current, previous)
+            reason += f"; rolled back to {previous.name}"
+        _fail(spool, request, reason)
+        (layout.opt / ATTEMPT).unlink(missing_ok=True)
+        restart()
+        if release.parent == layout.releases and release.resolve() != layout.current.resolve():
+            shutil.rmtree(release, ignore_errors=True)
+    spool.unlink(ATTEMPT)
+    spool.unlink(_marker(version))
+
+
+def _marker(version: str) -> str:
+    return f"healthy-{version}"
+
+
+def wait_for_marker(spool: Spool, poll: float = 0.5) -> Callable[[str, float], bool]:
+    """The health check: the new version's marker appears in the spool within the time given."""
 
     def healthy(version: str, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if layout.healthy_marker(version).exists():
+            if spool.exists(_marker(version)):
                 return True
-            time.sleep(0.5)
-        return layout.healthy_marker(version).exists()
+            time.sleep(poll)
+        return spool.exists(_marker(version))
 
     return healthy
 
 
+def signing_ca_of(config: Path) -> Path | None:
+    """``[firmware] signing_ca`` of the technician's file (root-owned: the agent cannot
+    change it), or None."""
+    try:
+        data = tomllib.loads(config.read_text())
+    except (OSError, tomllib.TOMLDecodeError):
+        return None
+    value = data.get("firmware", {}).get("signing_ca") if isinstance(data.get("firmware"), dict) else None
+    if not isinstance(value, str) or not value:
+        return None
+    path = Path(value)
+    return path if path.is_absolute() else config.parent / path
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m agent.firmware.install", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m ladda_firmware.install", description=__doc__.split("\n")[0])
     parser.add_argument("--opt", type=Path, default=Path("/opt/ladda"), help="releases and links (default /opt/ladda)")
     parser.add_argument("--state-dir", type=Path, default=Path("/var/lib/ladda"),
                         help="the service's state directory (default /var/lib/ladda)")
+    parser.add_argument("--config", type=Path, default=Path("/etc/ladda/ladda.toml"),
+                        help="the technician's file, for [firmware] signing_ca (default /etc/ladda/ladda.toml)")
     parser.add_argument("--service", default="ladda.service", help="the unit restarted (default ladda.service)")
     parser.add_argument("--run-as", default="ladda",
                         help="the service user: the new release's self-check runs as it, never as root (default ladda)")
@@ -225,12 +383,26 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"seconds the new release has to prove itself (default {DEFAULT_HEALTH_TIMEOUT_S:g})")
     args = parser.parse_args(argv)
     layout = Layout(args.opt, args.state_dir)
+    try:
+        spool = Spool.open(args.state_dir)
+    except OSError as exc:  # e.g. firmware/ is a symbolic link: someone is playing tricks
+        _say(f"refusing the firmware directory in {args.state_dir}: {exc.strerror or exc}")
+        return 1
+    if spool is None:
+        _say("no firmware directory: nothing to do")
+        return 0
 
     def restart() -> None:
         subprocess.run(["systemctl", "restart", "--no-block", args.service], check=False)
 
-    handled = prepare(layout, args.run_as if os.geteuid() == 0 else None)
-    handled = switch(layout, restart, wait_for_marker(layout), args.timeout) or handled
+    try:
+        healthy = wait_for_marker(spool)
+        handled = resume(layout, spool, restart, healthy)
+        handled = prepare(layout, spool, args.run_as if os.geteuid() == 0 else None,
+                          signing_ca_of(args.config)) or handled
+        handled = switch(layout, spool, restart, healthy, args.timeout) or handled
+    finally:
+        spool.close()
     if not handled:
         _say("nothing to do")
     return 0

@@ -24,8 +24,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,7 @@ from .signature import CertificateRejected, SignatureRejected, check_certificate
 log = structlog.get_logger(__name__)
 
 JOB = "job.json"
+BUNDLE = "bundle.tar.gz"
 #: How often the files the installer writes are looked for.
 POLL_S = 1.0
 
@@ -63,6 +65,9 @@ class Job:
     certificate: str | None = None
     install_at: str | None = None
     stage: str = "download"  # download, build, switch, restart
+    #: Names this job in the files the installer answers with, so that a file left by an
+    #: earlier job (a power cut, a crashed installer) is never taken for this one's.
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     @property
     def signed(self) -> bool:
@@ -178,7 +183,14 @@ class FirmwareUpdater:
         await self._report(status, job.request_id if job is not None else None)
 
     async def _carry_out(self, job: Job) -> None:
-        bundle = self.layout.firmware / "bundle.tar.gz"
+        bundle = self.layout.firmware / BUNDLE
+        if job.stage == "download" and not job.signed and self.signing_ca is not None:
+            # A charger set up to trust only signed firmware (the root installer would
+            # refuse it too): no point downloading it.
+            log.warning("unsigned firmware refused: [firmware] signing_ca is set", location=job.location)
+            await self._set("InstallationFailed", job)
+            self._clear()
+            return
         if job.stage == "download":
             delay = _parse(job.retrieve_at) - time.time()
             if delay > 0:
@@ -192,8 +204,8 @@ class FirmwareUpdater:
             await self._set("Downloaded", job)
             if job.signed:
                 try:
-                    verify_file(bundle, job.signature or "", check_certificate(job.certificate or "",
-                                                                               load_trusted(self.signing_ca)))  # type: ignore[arg-type]
+                    signer = check_certificate(job.certificate or "", load_trusted(self.signing_ca))  # type: ignore[arg-type]
+                    await asyncio.to_thread(verify_file, bundle, job.signature or "", signer)
                 except (SignatureRejected, CertificateRejected) as exc:
                     log.warning("firmware signature refused", reason=str(exc))
                     await self._set("InvalidSignature", job)
@@ -223,16 +235,26 @@ class FirmwareUpdater:
 
     async def _build(self, job: Job, bundle: Path) -> None:
         await self._set("Installing", job)
-        taken = self.layout.file(REQUEST + ".taken")
-        if read_json(self.layout.file(PREPARED)) is None and not taken.exists():
-            # (after a restart in this stage the request may already be built, or being built)
-            write_json(self.layout.file(REQUEST), {"bundle": str(bundle), "version": None,
-                                                   "request_id": job.request_id, "at": _now()})
-        answer = await self._await_installer(PREPARED)
+        self._drop_stale(job)
+        asked = any((read_json(self.layout.file(name)) or {}).get("job") == job.id
+                    for name in (PREPARED, REQUEST, REQUEST + ".taken"))
+        if not asked:  # (after a restart in this stage the request may be pending or built already)
+            write_json(self.layout.file(REQUEST), {
+                "bundle": bundle.name, "job": job.id, "version": None, "request_id": job.request_id,
+                "signature": job.signature, "certificate": job.certificate, "at": _now()})
+        answer = await self._await_installer(PREPARED, job)
         if answer is None:
             return
         job.stage = "switch"
         self._save(job)
+
+    def _drop_stale(self, job: Job) -> None:
+        """Answers the installer left for an earlier job are not this job's: remove them."""
+        for name in (PREPARED, OUTCOME):
+            found = read_json(self.layout.file(name))
+            if found is not None and found.get("job") != job.id:
+                log.info("stale firmware file removed", file=name, job=found.get("job"))
+                self.layout.file(name).unlink(missing_ok=True)
 
     async def _switch(self, job: Job) -> None:
         if job.install_at and _parse(job.install_at) > time.time():
@@ -245,17 +267,19 @@ class FirmwareUpdater:
         write_json(self.layout.file(SWITCH), {"at": _now()})
         if job.signed:
             await self._set("InstallRebooting", job)
-        await self._await_installer(None)  # the installer restarts us; only a failure gets here
+        await self._await_installer(None, job)  # the installer restarts us; only a failure gets here
 
-    async def _await_installer(self, wanted: str | None) -> dict[str, Any] | None:
-        """Wait for ``wanted`` (or the outcome): returns it, or None after reporting a failure."""
+    async def _await_installer(self, wanted: str | None, job: Job | None) -> dict[str, Any] | None:
+        """Wait for ``wanted`` (or the outcome) for ``job``: returns it, or None after
+        reporting a failure. Files of another job are stale and ignored."""
         deadline = time.monotonic() + self.install_timeout
         while time.monotonic() < deadline:
             outcome = read_json(self.layout.file(OUTCOME))
-            if outcome is not None:
+            if outcome is not None and (job is None or outcome.get("job") in (job.id, None)):
                 await self._report_outcome(outcome)
                 return None
-            if wanted is not None and (found := read_json(self.layout.file(wanted))) is not None:
+            if wanted is not None and (found := read_json(self.layout.file(wanted))) is not None \
+                    and (job is None or found.get("job") == job.id):
                 return found
             await asyncio.sleep(POLL_S)
         for name in (REQUEST, SWITCH):
@@ -273,15 +297,16 @@ class FirmwareUpdater:
             await self._booted.wait()
             await self._report_outcome(outcome)
             return
-        job = self.job
-        if job is None:
-            return
         attempt = read_json(self.layout.file(ATTEMPT))
         if attempt is not None and attempt.get("version") == self.version:
+            # On trial: prove it whatever became of the job file (another release's format).
             await self._booted.wait()
             self.layout.healthy_marker(self.version).touch()
             log.info("this release is healthy; waiting for the installer's verdict", version=self.version)
-            await self._await_installer(None)
+            await self._await_installer(None, None)
+            return
+        job = self.job
+        if job is None:
             return
         if job.stage == "restart":
             # The switch was asked for but no attempt is on record: the installer never ran.
@@ -311,8 +336,9 @@ class FirmwareUpdater:
         data = read_json(self.layout.file(JOB))
         if data is None:
             return None
+        known = {f.name for f in fields(Job)}
         try:
-            return Job(**data)
+            return Job(**{key: value for key, value in data.items() if key in known})
         except TypeError:
             log.warning("firmware job file unreadable; forgotten", path=str(self.layout.file(JOB)))
             return None

@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from agent.firmware.bundle import build
-from agent.firmware.install import prepare, switch, wait_for_marker
+from agent.firmware.install import Spool, prepare, resume, switch, wait_for_marker
 from agent.firmware.layout import OUTCOME, PREPARED, REQUEST, SWITCH, Layout
 from simulators.harness import Csms, Stack
 from tests.conformance.helpers import (
@@ -100,12 +100,21 @@ class Systemd:
 
     async def run(self) -> None:
         while True:
-            if self.layout.file(REQUEST).exists():
-                await asyncio.to_thread(prepare, self.layout)
-            if self.layout.file(SWITCH).exists():
-                await asyncio.to_thread(switch, self.layout, self.restart, wait_for_marker(self.layout),
-                                        HEALTH_TIMEOUT_S)
+            if self.layout.file(REQUEST).exists() or self.layout.file(SWITCH).exists():
+                await asyncio.to_thread(self.install_once)
             await asyncio.sleep(0.1)
+
+    def install_once(self) -> None:
+        """One run of ladda-update.service, as agent/firmware/install.py's main() does it."""
+        spool = Spool.open(self.layout.state)
+        assert spool is not None
+        try:
+            healthy = wait_for_marker(spool, poll=0.1)
+            resume(self.layout, spool, self.restart, healthy)
+            prepare(self.layout, spool)
+            switch(self.layout, spool, self.restart, healthy, HEALTH_TIMEOUT_S)
+        finally:
+            spool.close()
 
 
 class Installation:
