@@ -18,7 +18,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
+import structlog
+
 from . import clock
+
+log = structlog.get_logger(__name__)
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -175,6 +179,11 @@ class Database:
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute("PRAGMA busy_timeout=5000")
             version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > len(_SCHEMA):
+                # A newer release ran here and was rolled back: its changes are additive
+                # (tables, columns with defaults), so this release goes on with them.
+                log.warning("state database schema is newer than this release knows", schema=version,
+                            known=len(_SCHEMA), path=str(self.path))
             for number, script in enumerate(_SCHEMA[version:], start=version + 1):
                 conn.executescript(f"BEGIN IMMEDIATE; {script}; PRAGMA user_version={number}; COMMIT;")
         except (sqlite3.Error, OSError) as exc:

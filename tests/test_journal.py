@@ -355,3 +355,24 @@ def test_provisional_meter_gap_stamps_are_corrected_with_the_rest(db):
     assert (gap.began_at, gap.ended_at) == ("1970-01-02T00:06:00.000Z", "1970-01-02T00:08:00.000Z")
     tags = db.read("SELECT clock FROM meter_gaps UNION SELECT end_clock FROM meter_gaps")
     assert {r["clock"] for r in tags} == {"backend"}
+
+
+def test_a_release_rolled_back_runs_on_the_newer_schema_a_later_one_left(tmp_path):
+    # A firmware update migrated the database, then was rolled back: the older release
+    # must start on it (schema changes are additive) and keep its journal going.
+    first = Database(tmp_path)
+    first.open()
+    journal = Journal(first)
+    journal.record_status(1, "Available", "NoError", utc_now())
+    first.close()
+    with sqlite3.connect(tmp_path / "ladda.sqlite3") as conn:
+        conn.execute("CREATE TABLE from_a_later_release (x INTEGER DEFAULT 0)")
+        conn.execute("PRAGMA user_version = 99")
+    older = Database(tmp_path)
+    older.open()
+    try:
+        journal = Journal(older)
+        journal.record_status(1, "Preparing", "NoError", utc_now())
+        assert [e.body["status"] for e in journal.pending()] == ["Available", "Preparing"]
+    finally:
+        older.close()
