@@ -9,8 +9,11 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric import ec
+
 from agent.firmware.layout import OUTCOME, Layout, write_json
 from agent.firmware.updater import JOB, FirmwareUpdater, Job
+from tests.firmware.signing import certificate, pem
 
 
 class Backend:
@@ -25,7 +28,8 @@ class Backend:
         self.events.append(kind)
 
 
-def updater(tmp_path: Path, backend: Backend, downloads: list[str] | None = None) -> FirmwareUpdater:
+def updater(tmp_path: Path, backend: Backend, downloads: list[str] | None = None,
+            signing_ca: Path | None = None) -> FirmwareUpdater:
     async def download(url: str, dest: Path) -> None:
         (downloads if downloads is not None else []).append(url)
         raise OSError("nothing listens there")
@@ -34,7 +38,8 @@ def updater(tmp_path: Path, backend: Backend, downloads: list[str] | None = None
         return None
 
     return FirmwareUpdater(Layout(tmp_path / "opt", tmp_path / "state"), "0.1.0", download=download,
-                           report=backend.report, security_event=backend.event, idle=idle, install_timeout=60)
+                           report=backend.report, security_event=backend.event, idle=idle, install_timeout=60,
+                           signing_ca=signing_ca)
 
 
 async def test_an_outcome_left_by_the_installer_is_reported_once_booted_even_without_the_job_file(
@@ -64,9 +69,13 @@ async def test_a_request_while_a_release_is_being_installed_is_refused(tmp_path:
     job = updater(tmp_path, backend, downloads)
     write_json(job.layout.file(JOB), {**Job("http://old/f.tar.gz", "2026-01-01T00:00:00Z", 0, 0).__dict__,
                                       "stage": "build"})
-    job = updater(tmp_path, backend, downloads)  # as after a restart
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    (tmp_path / "ca.pem").write_text(pem(certificate("CA", ca_key, "CA", ca_key)))
+    job = updater(tmp_path, backend, downloads, tmp_path / "ca.pem")  # as after a restart
     job.update("http://new/f.tar.gz", "2026-01-01T00:00:00Z", 0, 0)
     assert job.job is not None and job.job.location == "http://old/f.tar.gz"
-    answer = await job.signed_update(7, "http://new/f.tar.gz", "2026-01-01T00:00:00Z", "cert", "sig", 0, 0, None)
-    assert answer == "InvalidCertificate"  # no signing CA configured: refused before anything else
-    assert backend.events == ["InvalidFirmwareSigningCertificate"] and downloads == []
+    key = ec.generate_private_key(ec.SECP256R1())
+    signer = pem(certificate("signer", key, "CA", ca_key))
+    answer = await job.signed_update(7, "http://new/f.tar.gz", "2026-01-01T00:00:00Z", signer, "sig", 0, 0, None)
+    assert answer == "Rejected"  # a good certificate, but too late: one is being installed
+    assert job.job.location == "http://old/f.tar.gz" and backend.events == [] and downloads == []
