@@ -1,7 +1,7 @@
 """Diagnostics: what a support engineer needs from a charger, in one archive, uploaded.
 
-The backend asks (OCPP 1.6 GetDiagnostics) and names where the file should go. The
-archive ``diagnostics-<charge point id>-<UTC yyyymmddThhmmssZ>.tar.gz`` holds:
+The backend asks (OCPP 1.6 GetDiagnostics) and names the directory the file should go
+to; the charger names the file, and uploads it into that directory. The archive ``diagnostics-<charge point id>-<UTC yyyymmddThhmmssZ>.tar.gz`` holds:
 
 - ``logs.jsonl``: the agent's own log lines (``agent.logs``) within the requested time
   window, oldest first;
@@ -93,7 +93,7 @@ def _stamp(name: str, text: str | None) -> datetime | None:
 class Request:
     """One GetDiagnostics: what to upload where, and how persistently."""
 
-    location: str
+    location: str  # the directory the file goes to
     file_name: str
     window: Window
     retries: int = DEFAULT_RETRIES
@@ -271,11 +271,14 @@ class Diagnostics:
         shown = transfer.masked_url(request.location)
         path: Path | None = None
         try:
+            # The location is a directory, with or without a trailing "/": the file goes in
+            # it under the name the backend was given.
+            url = transfer.in_directory(request.location, request.file_name)
             path = await self.build(request)
             attempts = request.retries + 1
             for attempt in range(1, attempts + 1):
                 try:
-                    where = await transfer.upload(request.location, path, UPLOAD_TIMEOUT_S)
+                    where = await transfer.upload(url, path, UPLOAD_TIMEOUT_S)
                 except transfer.TransferError as exc:
                     last = attempt == attempts or not exc.retry
                     log.warning("diagnostics upload failed", attempt=attempt, attempts=attempts, error=str(exc),

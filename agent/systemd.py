@@ -116,22 +116,59 @@ def _watchdog_interval(env: Mapping[str, str]) -> float | None:
 async def supervise(notifier: Notifier, healthy: Callable[[float], Awaitable[bool]],
                     status: Callable[[], Awaitable[str]]) -> None:
     """Pet the watchdog while ``healthy(timeout)`` says the control loop turns, and keep
-    the status line current. Runs until cancelled."""
+    the status line current. Runs until cancelled.
+
+    The two run as separate tasks of one group: the status line asks the database, which
+    on a slow SD card may take long and on a failing disk raises; neither may delay a
+    ping, nor end the agent (a storage fault is the charger's to report, as its
+    StorageFailure status, while it keeps running)."""
     period = notifier.watchdog_s / 2 if notifier.watchdog_s else STATUS_EVERY_S
-    stuck = False
-    while True:
+    async with asyncio.TaskGroup() as tg:
         if notifier.watchdog_s:
-            # Answer within a quarter interval, so a ping is never late because of the check.
-            if await healthy(notifier.watchdog_s / 4):
-                notifier.watchdog()
-                if stuck:
-                    log.warning("control loop turning again; watchdog pings resumed")
-                stuck = False
-            elif not stuck:
-                log.error("control loop stuck; watchdog pings withheld (systemd will restart the service)")
-                stuck = True
+            tg.create_task(_pet_watchdog(notifier, healthy, notifier.watchdog_s), name="watchdog-pings")
+        tg.create_task(_refresh_status(notifier, status, period), name="status-line")
+
+
+async def _pet_watchdog(notifier: Notifier, healthy: Callable[[float], Awaitable[bool]], interval: float) -> None:
+    """A health check every half ``interval``, on a fixed schedule, and a ping after each
+    one that passed. The check answers within a quarter interval, so two pings are never
+    more than three quarters of the interval apart."""
+    loop = asyncio.get_running_loop()
+    period = interval / 2
+    stuck = False
+    due = loop.time()
+    while True:
+        if await healthy(interval / 4):
+            notifier.watchdog()
+            if stuck:
+                log.warning("control loop turning again; watchdog pings resumed")
+            stuck = False
+        elif not stuck:
+            log.error("control loop stuck; watchdog pings withheld (systemd will restart the service)")
+            stuck = True
+        due += period
+        if due < loop.time():  # the check overran its schedule: the next one starts now
+            due = loop.time()
+        await asyncio.sleep(due - loop.time())
+
+
+async def _refresh_status(notifier: Notifier, status: Callable[[], Awaitable[str]], period: float) -> None:
+    """Refresh the status line every ``period``. It is information only: a query that
+    does not answer within the period or fails leaves the line as it was, logged once
+    when it starts failing and once when it works again."""
+    failing = False
+    while True:
         try:
-            notifier.status(await asyncio.wait_for(status(), period))
-        except TimeoutError:
-            pass  # the database is slow; the line stays as it was
+            line = await asyncio.wait_for(status(), period)
+        except Exception as exc:  # noqa: BLE001 - a status line must never end the agent
+            if not failing:
+                timed_out = isinstance(exc, TimeoutError)
+                log.warning("status line not refreshed; shown as it was",
+                            error=f"no answer within {period:g} s" if timed_out else f"{type(exc).__name__}: {exc}")
+                failing = True
+        else:
+            notifier.status(line)
+            if failing:
+                log.info("status line refreshed again")
+                failing = False
         await asyncio.sleep(period)

@@ -107,6 +107,17 @@ def with_file_name(url: str, file_name: str) -> str:
     return url + quote(file_name) if url.endswith("/") else url
 
 
+def in_directory(url: str, file_name: str) -> str:
+    """The URL of ``file_name`` in the directory ``url``, whether or not that ends in ``/``
+    (OCPP 1.6 GetDiagnostics: the location is a directory, the file is named by the
+    charger). The name is percent-encoded as one path segment; a query stays at the end.
+    Raises TransferError (not retryable) if ``url`` is not one this module can use."""
+    _target(url)
+    parts = urlsplit(url)
+    directory = parts.path if parts.path.endswith("/") else parts.path + "/"
+    return parts._replace(path=directory + quote(file_name, safe="")).geturl()
+
+
 def check_url(url: str) -> None:
     """Raise TransferError (not retryable) unless ``url`` is one this module can use."""
     _target(url)

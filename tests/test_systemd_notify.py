@@ -15,12 +15,15 @@ import socket
 import sqlite3
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
+from structlog.testing import capture_logs
 
-from agent.systemd import Notifier
+from agent import systemd
+from agent.store import StoreError
+from agent.systemd import Notifier, supervise
 from simulators.harness import Csms, Stack
 from tests.conformance.helpers import messages
 
@@ -132,6 +135,133 @@ def test_outside_systemd_nothing_is_sent_and_a_vanished_socket_is_not_an_error(t
 )
 def test_the_watchdog_interval_comes_from_the_environment(env: dict[str, str], interval: float | None) -> None:
     assert Notifier(env).watchdog_s == interval
+
+
+# -- supervise(), on its own: a recording notifier, a control loop and a status to order --
+
+#: The watchdog interval of these tests: short, with room for a busy machine's delays.
+WATCHDOG_S = 0.6
+
+
+class RecordingNotifier(Notifier):
+    """A notifier "run by systemd" with a ``WATCHDOG_S`` interval that keeps what it
+    sends, with the loop's time, instead of sending it."""
+
+    def __init__(self, environ: dict[str, str] | None = None) -> None:
+        super().__init__({"WATCHDOG_USEC": str(int(WATCHDOG_S * 1_000_000))} if environ is None else environ)
+        self.sent: list[tuple[float, dict[str, str]]] = []
+
+    def send(self, *lines: str) -> bool:
+        self.sent.append((asyncio.get_running_loop().time(), dict(line.split("=", 1) for line in lines)))
+        return True
+
+    def times(self, key: str) -> list[float]:
+        return [at for at, fields in self.sent if key in fields]
+
+    def values(self, key: str) -> list[str]:
+        return [fields[key] for _, fields in self.sent if key in fields]
+
+
+async def supervised_for(seconds: float, notifier: Notifier, healthy: Callable[[float], Awaitable[bool]],
+                         status: Callable[[], Awaitable[str]]) -> float:
+    """Run supervise() for ``seconds``, check it still runs, stop it; return when it started."""
+    started = asyncio.get_running_loop().time()
+    task = asyncio.create_task(supervise(notifier, healthy, status))
+    await asyncio.sleep(seconds)
+    assert not task.done(), task  # ended early: the exception that ended it
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    return started
+
+
+def worst_gap(started: float, pings: list[float]) -> float:
+    """The longest time systemd would have waited for a ping, from the start on."""
+    return max(b - a for a, b in zip([started, *pings], pings))
+
+
+async def test_a_slow_status_query_does_not_delay_the_pings() -> None:
+    notifier = RecordingNotifier()
+    timeouts: list[float] = []
+
+    async def slow_healthy(timeout: float) -> bool:  # the control loop answers, just in time
+        timeouts.append(timeout)
+        await asyncio.sleep(timeout * 0.9)
+        return True
+
+    async def hanging_status() -> str:  # the database never answers
+        await asyncio.Event().wait()
+        return "never"
+
+    started = await supervised_for(2.5 * WATCHDOG_S, notifier, slow_healthy, hanging_status)
+    pings = notifier.times("WATCHDOG")
+    assert pings and worst_gap(started, pings) < 0.75 * WATCHDOG_S, pings  # systemd would not have killed it
+    assert len(pings) >= 4, pings
+    assert set(timeouts) == {WATCHDOG_S / 4}
+    assert notifier.values("STATUS") == []
+
+
+async def test_a_failing_status_query_is_logged_once_and_ends_nothing() -> None:
+    notifier = RecordingNotifier()
+    answers: list[str | None] = [None] * 4 + ["connectors 1 Available; backend online; 0 messages queued"]
+
+    async def healthy(timeout: float) -> bool:
+        return True
+
+    async def status() -> str:
+        answer = answers.pop(0) if len(answers) > 1 else answers[0]
+        if answer is None:
+            raise StoreError("state database /var/lib/ladda/ladda.sqlite3: disk I/O error")
+        return answer
+
+    with capture_logs() as logs:
+        started = await supervised_for(3.5 * WATCHDOG_S, notifier, healthy, status)
+    failures = [e for e in logs if e["event"] == "status line not refreshed; shown as it was"]
+    assert len(failures) == 1, logs
+    assert failures[0]["error"] == "StoreError: state database /var/lib/ladda/ladda.sqlite3: disk I/O error"
+    assert [e["event"] for e in logs if e["event"] == "status line refreshed again"] == ["status line refreshed again"]
+    assert notifier.values("STATUS") == ["connectors 1 Available; backend online; 0 messages queued"]
+    pings = notifier.times("WATCHDOG")
+    assert len(pings) >= 5 and worst_gap(started, pings) < 0.75 * WATCHDOG_S, pings
+
+
+async def test_no_ping_without_a_healthy_answer() -> None:
+    notifier = RecordingNotifier()
+    answers = [True, False, False, False, True]
+
+    async def healthy(timeout: float) -> bool:
+        return answers.pop(0) if len(answers) > 1 else answers[0]
+
+    async def status() -> str:
+        return "connectors 1 Available"
+
+    with capture_logs() as logs:
+        started = await supervised_for(2.75 * WATCHDOG_S, notifier, healthy, status)
+    pings = notifier.times("WATCHDOG")
+    # Checks at 0, W/2, W, 3W/2, 2W, 5W/2: pings after the first and from the fifth on.
+    assert len(pings) >= 2 and pings[0] - started < 0.25 * WATCHDOG_S, pings
+    assert 1.75 * WATCHDOG_S < pings[1] - pings[0] < 2.5 * WATCHDOG_S, pings
+    events = [e["event"] for e in logs]
+    assert events.count("control loop stuck; watchdog pings withheld (systemd will restart the service)") == 1
+    assert events.count("control loop turning again; watchdog pings resumed") == 1
+
+
+async def test_without_a_watchdog_only_the_status_line_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(systemd, "STATUS_EVERY_S", 0.05)
+    notifier = RecordingNotifier({"NOTIFY_SOCKET": "/run/systemd/notify"})
+    lines = iter(f"connectors 1 {state}" for state in ("Available", "Preparing", "Charging"))
+    checked: list[float] = []
+
+    async def healthy(timeout: float) -> bool:
+        checked.append(timeout)
+        return True
+
+    async def status() -> str:
+        return next(lines, "connectors 1 Charging")
+
+    await supervised_for(0.4, notifier, healthy, status)
+    assert notifier.values("STATUS") == ["connectors 1 Available", "connectors 1 Preparing", "connectors 1 Charging"]
+    assert notifier.times("WATCHDOG") == [] and checked == []
 
 
 # -- the agent process -------------------------------------------------------------------

@@ -92,6 +92,32 @@ async def test_ftp_store_with_password_and_retrieve(ftp: FtpServer, payload: Pat
     assert dest.read_bytes() == payload.read_bytes()
 
 
+@pytest.mark.parametrize(
+    ("location", "url"),
+    [
+        ("ftp://diag:pw@host/incoming", "ftp://diag:pw@host/incoming/{name}"),
+        ("ftp://diag:pw@host/incoming/", "ftp://diag:pw@host/incoming/{name}"),
+        ("ftp://host", "ftp://host/{name}"),
+        ("ftp://host/", "ftp://host/{name}"),
+        ("http://host:8080/diag", "http://host:8080/diag/{name}"),
+        ("https://u:p%40ss@[2001:db8::1]/a/b/", "https://u:p%40ss@[2001:db8::1]/a/b/{name}"),
+        ("https://host/upload?token=a%2Fb", "https://host/upload/{name}?token=a%2Fb"),
+    ],
+)
+def test_a_directory_location_with_or_without_its_slash(location: str, url: str) -> None:
+    name = "diagnostics-CP-1-20250102T030405Z.tar.gz"
+    assert transfer.in_directory(location, name) == url.format(name=name)
+    # A name is one path segment: nothing in it makes a directory or a query.
+    assert transfer.in_directory(location, "CP 1/#2.tgz") == url.format(name="CP%201%2F%232.tgz")
+
+
+async def test_ftp_store_into_a_directory_named_without_a_slash(ftp: FtpServer, payload: Path) -> None:
+    (ftp.root / "diag" / "site-7").mkdir(parents=True)
+    where = await transfer.upload(transfer.in_directory(ftp.url("/diag/site-7"), payload.name), payload)
+    assert where == ftp.url(f"/diag/site-7/{payload.name}", password="****")
+    assert (ftp.root / "diag" / "site-7" / payload.name).read_bytes() == payload.read_bytes()
+
+
 async def test_ftp_anonymous_download(ftp: FtpServer, tmp_path: Path) -> None:
     (ftp.root / "pub" / "fw-1.2.bin").write_bytes(b"firmware image")
     dest = tmp_path / "fw.bin"
@@ -185,6 +211,9 @@ async def test_unusable_url_is_not_retried(url: str, reason: str, payload: Path)
     assert not info.value.retry and "pw-S3cret" not in str(info.value)
     with pytest.raises(TransferError):
         await transfer.upload(url, payload)
+    with pytest.raises(TransferError) as named:
+        transfer.in_directory(url, payload.name)
+    assert str(named.value) == str(info.value)
 
 
 async def test_missing_local_file_is_not_retried(web: HttpStore, tmp_path: Path) -> None:

@@ -97,9 +97,11 @@ async def test_tc_045_1_get_diagnostics(charger, tmp_path: Path):
     with FtpServer(tmp_path / "ftp") as ftp:
         (ftp.root / "incoming").mkdir()
         since = await last_seq(stack)
-        name = await get_diagnostics(stack, ftp.url("/incoming/"), retries=0,
+        # The location is the directory, here without a trailing "/" as many backends send it.
+        name = await get_diagnostics(stack, ftp.url("/incoming"), retries=0,
                                      startTime=ocpp_time(window_start), stopTime=ocpp_time(window_stop))
         assert await wait_statuses(stack, since, 2) == ["Uploading", "Uploaded"]
+        assert [p.name for p in (ftp.root / "incoming").iterdir()] == [name]
         uploaded = (ftp.root / "incoming" / name).read_bytes()
     assert await statuses(stack, since) == ["Uploading", "Uploaded"]
     assert await triggered_status(stack) == "Idle"
@@ -167,8 +169,9 @@ async def test_http_put_upload_replacing_a_running_request(charger):
     await get_diagnostics(stack, f"http://127.0.0.1:{closed_port()}/", retries=5, retryInterval=30)
     assert await wait_statuses(stack, since, 1) == ["Uploading"]
     with HttpStore() as web:
-        name = await get_diagnostics(stack, web.url("/diag/"))
+        name = await get_diagnostics(stack, web.url("/diag"))  # a directory, named without its "/"
         assert await wait_statuses(stack, since, 3) == ["Uploading", "Uploading", "Uploaded"]
+        assert list(web.files) == [f"/diag/{name}"]
         uploaded = web.files[f"/diag/{name}"]
     assert [method for method, _ in web.requests] == ["PUT"]
     assert work_files(stack) == []
@@ -178,6 +181,7 @@ async def test_http_put_upload_replacing_a_running_request(charger):
     events = [json.loads(line)["event"] for line in members["logs.jsonl"].decode().splitlines()]
     assert events.index("starting") < events.index("connected to backend") < events.index("get diagnostics")
     assert agent_events(stack, "diagnostics upload replaced by a new request")
+    assert [e["to"] for e in agent_events(stack, "diagnostics uploaded")] == [web.url(f"/diag/{name}")]
 
 
 async def test_status_held_while_offline_is_sent_after_reconnecting(charger):
