@@ -121,7 +121,12 @@ async def run_agent(
                         link_state = "backend online" if link.online else "backend offline"
                         return f"connectors {runtime.summary()}; {link_state}; {queued} messages queued"
 
-                    notifier.ready(await status_line())
+                    try:
+                        first_status = await status_line()
+                    except Exception as exc:  # noqa: BLE001 - readiness never depends on the status line
+                        log.warning("status line unavailable", error=str(exc) or type(exc).__name__)
+                        first_status = f"connectors {runtime.summary()}; status unavailable"
+                    notifier.ready(first_status)
                     tg.create_task(supervise(notifier, runtime.healthy, status_line), name="systemd-watchdog")
                     # The link's jobs (a diagnostics upload) belong to this group: they outlive
                     # a reconnect, and end with the charger.
