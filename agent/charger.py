@@ -667,9 +667,10 @@ class ChargerRuntime:
         while True:
             problem: str | None = None
             try:
-                reading = await asyncio.wait_for(
-                    self.hardware.read_meter(n), max(2 * policy.poll_interval, 2.0)
-                )
+                # asyncio.timeout, not wait_for: in a loop, Python 3.11's wait_for could
+                # swallow the cancellation that ends the agent and keep polling.
+                async with asyncio.timeout(max(2 * policy.poll_interval, 2.0)):
+                    reading = await self.hardware.read_meter(n)
             except (DeviceError, asyncio.TimeoutError) as exc:
                 problem = f"not answering ({exc or 'timeout'})"
                 age = self._clock() - last_answer

@@ -159,7 +159,10 @@ async def _refresh_status(notifier: Notifier, status: Callable[[], Awaitable[str
     failing = False
     while True:
         try:
-            line = await asyncio.wait_for(status(), period)
+            # (asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow the
+            # cancellation that ends the agent when it coincides with the answer)
+            async with asyncio.timeout(period):
+                line = await status()
         except Exception as exc:  # noqa: BLE001 - a status line must never end the agent
             if not failing:
                 timed_out = isinstance(exc, TimeoutError)
