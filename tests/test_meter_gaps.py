@@ -86,6 +86,8 @@ async def test_a_meter_gap_during_a_transaction_is_on_record_with_its_energy_fig
         wired.meters[1].silent = True
         await until(lambda: warning(wired) == ("Charging", "PowerMeterFailure"), timeout=FLAGGED)
         assert wired.contactor.closed  # charging goes on
+        # (the status is shown before it is journaled: wait for the journal write itself)
+        await until(lambda: bool(flagged_when_reported), timeout=5)
         assert flagged_when_reported == [1]  # the flag was committed before the status
         (gap,) = journal.open_transactions()[0].meter_gaps
         assert (gap.ended_at, gap.wh_before, gap.wh_after) == (None, 1500, None)
