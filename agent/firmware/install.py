@@ -50,7 +50,7 @@ from pathlib import Path
 from typing import Any
 
 from .bundle import BundleError, unpack
-from .layout import ATTEMPT, OUTCOME, PREPARED, REQUEST, SWITCH, Layout, read_json, write_json
+from .layout import ATTEMPT, OUTCOME, PREPARED, REQUEST, SWITCH, Layout, healthy_name, read_json, write_json
 
 #: How long the new release has to become ready and be accepted by the backend.
 DEFAULT_HEALTH_TIMEOUT_S = 180.0
@@ -291,7 +291,7 @@ def switch(layout: Layout, spool: Spool, restart: Callable[[], None], healthy: C
     write_json(layout.opt / ATTEMPT, {"version": version, "release": str(release), "previous": str(old) if old else None,
                                       "deadline": time.time() + timeout, "request": request, "at": _now()})
     spool.write_json(ATTEMPT, {"version": version, "job": request.get("job"), "at": _now()})
-    spool.unlink(_marker(version))
+    spool.unlink(healthy_name(version))
     if old is not None:
         _point(layout.previous, old)
     _point(layout.current, release)
@@ -334,11 +334,7 @@ def _conclude(layout: Layout, spool: Spool, restart: Callable[[], None],
         if release.parent == layout.releases and release.resolve() != layout.current.resolve():
             shutil.rmtree(release, ignore_errors=True)
     spool.unlink(ATTEMPT)
-    spool.unlink(_marker(version))
-
-
-def _marker(version: str) -> str:
-    return f"healthy-{version}"
+    spool.unlink(healthy_name(version))
 
 
 def wait_for_marker(spool: Spool, poll: float = 0.5) -> Callable[[str, float], bool]:
@@ -347,10 +343,10 @@ def wait_for_marker(spool: Spool, poll: float = 0.5) -> Callable[[str, float], b
     def healthy(version: str, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if spool.exists(_marker(version)):
+            if spool.exists(healthy_name(version)):
                 return True
             time.sleep(poll)
-        return spool.exists(_marker(version))
+        return spool.exists(healthy_name(version))
 
     return healthy
 

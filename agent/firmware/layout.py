@@ -6,18 +6,20 @@ files in ``<state>/firmware/``, each written whole and renamed into place:
 =========================  ============  ==================================================
 file                       written by    meaning
 =========================  ============  ==================================================
-``bundle-<n>.tar.gz``      agent         the downloaded (and, if signed, verified) bundle
+``job.json``               agent         the job in hand (it outlives restarts)
+``bundle.tar.gz``          agent         the downloaded (and, if signed, verified) bundle
 ``install-request.json``   agent         phase 1: build a release from the bundle
-``prepared.json``          installer     the release is built, not switched in yet (the
-                                         installer's own record is ``<opt>/prepared.json``:
-                                         it never trusts what the service user can write)
+``prepared.json``          installer     the release is built, not switched in yet
 ``switch-request.json``    agent         phase 2: no transaction runs; switch and restart
 ``attempt.json``           installer     the version being tried after the restart
 ``healthy-<version>``      agent         that version is ready and the backend accepted it
 ``outcome.json``           installer     Installed or InstallationFailed (and why)
 =========================  ============  ==================================================
 
-The agent reports ``outcome.json`` to the backend and then removes it.
+The agent reports ``outcome.json`` to the backend and then removes it. The installer's
+answers carry the job's id. What the installer relies on itself (the release it built,
+the trial under way with its deadline) it keeps in ``<opt>/prepared.json`` and
+``<opt>/attempt.json``: it never trusts a file the service user can write.
 """
 
 from __future__ import annotations
@@ -70,15 +72,20 @@ class Layout:
         return self.opt / PREPARED
 
     def healthy_marker(self, version: str) -> Path:
-        return self.firmware / f"healthy-{version}"
+        return self.firmware / healthy_name(version)
+
+
+def healthy_name(version: str) -> str:
+    """The file a release on trial writes once it is ready and accepted by the backend."""
+    return f"healthy-{version}"
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
     """Write ``data`` whole: a reader sees the old file or the new one, never half.
 
-    The installer writes as root into a directory the service user owns: the partial
-    file is created exclusively under a random name (a link planted there cannot be
-    written through), and the rename replaces a link at ``path`` instead of following it.
+    The partial file is created exclusively under a random name and the rename replaces
+    a link at ``path`` rather than following it. (The root installer writes into the
+    service user's directory through :class:`agent.firmware.install.Spool` instead.)
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
