@@ -98,7 +98,10 @@ class WiredHardware:
         for devices in self.connectors.values():
             inputs[devices.wiring.pilot_positive] = devices.front.positive_pin
             inputs[devices.wiring.pilot_negative] = devices.front.negative_pin
-        self.adc = FakeAds1115(inputs)
+        # A conversion is done by the time the driver first looks (it waits one conversion
+        # period, as with the real chip); counting busy reads instead would let a loaded
+        # machine's late first look pass the driver's deadline and fake a stuck ADC.
+        self.adc = FakeAds1115(inputs, busy_reads=0)
         self.i2c = FakeSMBus({ADS1115_ADDRESS: self.adc})
         self._on_contactor = on_contactor
         self._on_lock = on_lock
