@@ -10,6 +10,7 @@ the transports still work, then the journal is checkpointed and cable locks rele
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import signal
 import subprocess
@@ -27,7 +28,7 @@ from .charger import ChargerRuntime, MeterPolicy, RestartRequested
 from .diagnostics import Diagnostics
 from .errors import leaves
 from .firmware.layout import Layout
-from .firmware.updater import FirmwareUpdater
+from .firmware.updater import FirmwareUpdater, on_trial
 from .hardware import Hardware, build_hardware
 from .housekeeping import JournalKeeper
 from .journal import Journal
@@ -92,11 +93,16 @@ async def run_agent(
     state = ChargerState(db)
     config = Configuration(settings.ocpp, state, settings.connectors.count)
     hardware = build_hardware(settings, state_dir)
+    trial = on_trial(Layout(INSTALLED_OPT, state_dir), __version__)
+    if trial:
+        log.warning("this release is on trial after a firmware update: connectors held Unavailable until it is "
+                    "confirmed", version=__version__)
     runtime = ChargerRuntime(
         hardware=hardware, config=config, db=db, journal=journal, state=state,
         max_current=settings.connectors.max_current, recovery=settings.state.unfinished_transactions,
         meter=MeterPolicy(settings.meter.poll_interval, settings.meter.fault_after,
                           settings.meter.on_failure == "stop"),
+        held=trial,
     )
     link = Ocpp16Link(settings, runtime, journal, db, config, Diagnostics(settings, state_dir, db, started))
     runtime.uplink = link
@@ -168,8 +174,11 @@ def _firmware_updater(settings: Settings, state_dir: Path, db: Database, journal
         link.wake()
 
     return FirmwareUpdater(
-        Layout(INSTALLED_OPT, state_dir), __version__, download=transfer.download, report=report,
-        security_event=security_event, idle=runtime.wait_idle, signing_ca=settings.firmware.signing_ca,
+        Layout(INSTALLED_OPT, state_dir), __version__, report=report,
+        download=functools.partial(transfer.download, max_bytes=int(settings.firmware.max_download_mb * 2**20),
+                                   keep_free=int(settings.state.journal_max_mb * 2**20)),
+        security_event=security_event, hold=runtime.hold_until_idle, release=lambda: runtime.hold(False),
+        signing_ca=settings.firmware.signing_ca,
         install_timeout=settings.firmware.install_timeout,
     )
 

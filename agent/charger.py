@@ -44,6 +44,7 @@ from .session.model import (
     FaultCleared,
     FaultRaised,
     ForgetReservation,
+    HoldRequested,
     OfferCurrent,
     PersistAvailability,
     PersistReservation,
@@ -79,6 +80,8 @@ CHECKPOINT_S = 10.0
 RESET_SETTLE_S = 10.0
 #: How long the start-up waits for each pilot's first state before going on without it.
 PILOT_FIRST_S = 3.0
+#: How long the workers may take to finish what the last stop queued before a firmware switch.
+IDLE_FLUSH_S = 30.0
 METER_FAILURE = "PowerMeterFailure"
 SWITCH_FAILURE = "PowerSwitchFailure"
 LOCK_FAILURE = "ConnectorLockFailure"
@@ -177,6 +180,7 @@ class ChargerRuntime:
         recovery: str = "stop",
         meter: MeterPolicy = MeterPolicy(),
         clock: Callable[[], float] = time.monotonic,
+        held: bool = False,
     ) -> None:
         self.hardware = hardware
         self.config = config
@@ -190,7 +194,10 @@ class ChargerRuntime:
         self.meter = meter
         self._clock = clock
         count = len(hardware.pilots)
-        self.charger = Charger.new(count, policy_from(config, max_current, meter), state.inoperative_connectors())
+        # ``held``: a release on trial starts with its connectors held Unavailable (see hold()).
+        self.charger = Charger.new(
+            count, policy_from(config, max_current, meter), state.inoperative_connectors(), held=held
+        )
         self.numbers = list(range(1, count + 1))
         self._queues: dict[int, asyncio.Queue[tuple[object, asyncio.Future[str] | None]]] = {
             n: asyncio.Queue() for n in range(0, count + 1)
@@ -251,14 +258,29 @@ class ChargerRuntime:
         done, _ = await asyncio.wait(probes, timeout=timeout)
         return len(done) == len(probes)
 
-    async def wait_idle(self, poll: float = 1.0) -> None:
-        """Return once no transaction runs on any connector (a firmware switch waits
-        for this: the restart must never cut a charging car's session)."""
-        while self.local_tx:
+    def hold(self, held: bool) -> None:
+        """Hold every connector not in use Unavailable for maintenance, or release them
+        (see :class:`HoldRequested`): running transactions go on, no new one starts."""
+        log.warning("connectors held for maintenance" if held else "maintenance hold released")
+        self.feed(HoldRequested(held))
+
+    async def hold_until_idle(self, poll: float = 1.0) -> None:
+        """Hold the connectors and return once no transaction runs and every stop is in
+        the journal: a firmware switch waits for this, so the restart it makes never cuts
+        a session, and none can begin in the moment before it (OCPP 2.0.1 L01.FR.06/07)."""
+        self.hold(True)
+        while self.local_tx or any(c.transaction is not None for c in self.charger.connectors):
             await asyncio.sleep(poll)
+        try:
+            async with asyncio.timeout(IDLE_FLUSH_S):
+                for queue in self._queues.values():
+                    await queue.join()  # the last stop's journal write, its status report
+        except TimeoutError:
+            log.error("a worker is still busy after the last transaction ended; going on", waited_s=IDLE_FLUSH_S)
 
     def summary(self) -> str:
-        """Each connector's status in one line, e.g. "1 Charging, 2 Available"."""
+        """Each connector's status in one line, e.g. "1 Charging, 2 Available", and whether
+        the connectors are held for a firmware update (which is why they show Unavailable)."""
         parts = []
         for n in self.numbers:
             entry = self.statuses.get(n)
@@ -266,7 +288,8 @@ class ChargerRuntime:
             if entry is not None and entry.error_code != "NoError":
                 text += f" ({entry.error_code})"
             parts.append(f"{n} {text}")
-        return ", ".join(parts)
+        held = " (held for a firmware update)" if self.charger.held else ""
+        return ", ".join(parts) + held
 
     async def _supervised(self, name: str, loop: Callable[[], Awaitable[None]]) -> None:
         """Run a long-lived loop; if it fails (a driver bug, a device answering nonsense),

@@ -58,6 +58,56 @@ class _Cancelled(Exception):
     """The caller gave up on the transfer: its thread stops at the next block."""
 
 
+class _Refused(Exception):
+    """The download would break its budget (too large, or the disk too full): trying again
+    cannot help."""
+
+
+#: How many bytes between two looks at the free space while downloading.
+_FREE_CHECK_BYTES = 2**20
+
+
+@dataclass
+class _Budget:
+    """What a download may write: at most ``max_bytes`` (None: no cap), and never so much
+    that less than ``keep_free`` bytes stay free on the file system it writes to (the
+    journal of transactions shares it)."""
+
+    max_bytes: int | None
+    keep_free: int
+    _checked_at: int = 0
+
+    def announced(self, size: int | None, out: BinaryIO) -> None:
+        """The server told the size up front: refuse before fetching a byte."""
+        if size is None:
+            return
+        if self.max_bytes is not None and size > self.max_bytes:
+            raise _Refused(f"the file is {_mib(size)}, more than the {_mib(self.max_bytes)} allowed")
+        free = _free_bytes(out)
+        if free - size < self.keep_free:
+            raise _Refused(f"the file is {_mib(size)} and only {_mib(free)} is free on the disk; "
+                           f"{_mib(self.keep_free)} must stay free")
+
+    def received(self, total: int, out: BinaryIO) -> None:
+        if self.max_bytes is not None and total > self.max_bytes:
+            raise _Refused(f"more than the {_mib(self.max_bytes)} allowed was sent")
+        if self.keep_free and total - self._checked_at >= _FREE_CHECK_BYTES:
+            self._checked_at = total
+            free = _free_bytes(out)
+            if free < self.keep_free:
+                raise _Refused(f"the disk is too full to go on: {_mib(free)} free after {_mib(total)}; "
+                               f"{_mib(self.keep_free)} must stay free")
+
+
+def _free_bytes(out: BinaryIO) -> int:
+    stats = os.fstatvfs(out.fileno())
+    return stats.f_bavail * stats.f_frsize
+
+
+def _mib(size: int) -> str:
+    return f"{size / 2**20:.1f} MiB"
+
+
 @dataclass(frozen=True, slots=True)
 class _Target:
     """A parsed transfer URL; ``shown`` is the URL as it may be printed."""
@@ -161,10 +211,14 @@ async def upload(url: str, path: Path, timeout: float = DEFAULT_TIMEOUT_S) -> st
     return target.shown
 
 
-async def download(url: str, dest: Path, timeout: float = DEFAULT_TIMEOUT_S) -> int:
+async def download(url: str, dest: Path, timeout: float = DEFAULT_TIMEOUT_S, *, max_bytes: int | None = None,
+                   keep_free: int = 0) -> int:
     """Fetch ``url`` into the file ``dest`` (HTTP GET, or FTP RETR in passive mode);
     returns the number of bytes. ``dest`` appears only once complete: a failed or
-    cancelled download leaves no partial file behind."""
+    cancelled download leaves no partial file behind. A file larger than ``max_bytes``,
+    or one that would leave less than ``keep_free`` bytes free on the disk, is refused
+    (before it is fetched when the server tells its size) with a TransferError that
+    says so and is not worth retrying."""
     target = _target(url)
     if target.path.endswith("/") or not target.path:
         raise TransferError(f"download from {target.shown}: the URL names a directory, not a file", retry=False)
@@ -175,9 +229,11 @@ async def download(url: str, dest: Path, timeout: float = DEFAULT_TIMEOUT_S) -> 
         raise TransferError(f"download from {target.shown}: cannot write {partial}: {exc.strerror or exc}",
                             retry=False) from None
     fetcher = _http_get if target.scheme in ("http", "https") else _ftp_retrieve
+    budget = _Budget(max_bytes, keep_free)
     try:
-        size = await _in_thread(f"download from {target.shown}", target, timeout,
-                                lambda stop: _closing(out, fetcher, target, timeout, stop))
+        size = await _in_thread(
+            f"download from {target.shown}", target, timeout,
+            lambda stop: _closing(out, lambda t, f, s, e: fetcher(t, f, s, e, budget), target, timeout, stop))
         os.replace(partial, dest)
     except BaseException:
         partial.unlink(missing_ok=True)
@@ -213,6 +269,8 @@ async def _in_thread(what: str, target: _Target, timeout: float, work: Callable[
             result = work(stop)
         except _Cancelled:
             return  # the caller gave up: nobody waits for an answer
+        except _Refused as exc:
+            error = TransferError(f"{what} refused: {exc}", retry=False)
         except Exception as exc:  # noqa: BLE001 - every library failure is described, never leaked
             error = TransferError(f"{what} failed: {target.scrub(_describe(exc, target, timeout))}")
         with contextlib.suppress(RuntimeError):  # the loop is gone: nobody waits any more
@@ -297,15 +355,18 @@ def _http_put(target: _Target, source: BinaryIO, timeout: float, stop: threading
         response.read()
 
 
-def _http_get(target: _Target, out: BinaryIO, timeout: float, stop: threading.Event) -> int:
+def _http_get(target: _Target, out: BinaryIO, timeout: float, stop: threading.Event, budget: _Budget) -> int:
     request = _authorized(urllib.request.Request(target.plain_url()), target)
     total = 0
     with _opener().open(request, timeout=timeout) as response:
+        length = response.headers.get("Content-Length", "")
+        budget.announced(int(length) if length.isdigit() else None, out)
         while block := response.read(BLOCK):
             if stop.is_set():
                 raise _Cancelled()
-            out.write(block)
             total += len(block)
+            budget.received(total, out)
+            out.write(block)
     return total
 
 
@@ -345,24 +406,35 @@ def _ftp_store(target: _Target, source: BinaryIO, timeout: float, stop: threadin
         ftp.close()
 
 
-def _ftp_retrieve(target: _Target, out: BinaryIO, timeout: float, stop: threading.Event) -> int:
+def _ftp_retrieve(target: _Target, out: BinaryIO, timeout: float, stop: threading.Event, budget: _Budget) -> int:
     total = 0
 
     def write(block: bytes) -> None:
         nonlocal total
         if stop.is_set():
             raise _Cancelled()
-        out.write(block)
         total += len(block)
+        budget.received(total, out)
+        out.write(block)
 
     ftp = _ftp_session(target, timeout)
     try:
         name = _ftp_place(ftp, target)
+        budget.announced(_ftp_size(ftp, name), out)
         ftp.retrbinary(f"RETR {name}", write, blocksize=BLOCK)
         _quit(ftp)
     finally:
         ftp.close()
     return total
+
+
+def _ftp_size(ftp: ftplib.FTP, name: str) -> int | None:
+    """The file's size by SIZE (RFC 3659, in binary mode), or None if the server won't say."""
+    try:
+        ftp.voidcmd("TYPE I")
+        return ftp.size(name)
+    except (*ftplib.all_errors, ValueError):
+        return None
 
 
 def _quit(ftp: ftplib.FTP) -> None:

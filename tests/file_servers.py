@@ -66,8 +66,10 @@ class FtpServer:
 
 class HttpStore:
     """An HTTP server in a thread that keeps the body of every PUT under its path and serves
-    it back on GET; ``/private/`` needs HTTP Basic ``HTTP_USER``/``HTTP_PASSWORD``, and a path
-    under ``/broken/`` answers 500. With ``tls``, it serves https with that certificate."""
+    it back on GET; ``/private/`` needs HTTP Basic ``HTTP_USER``/``HTTP_PASSWORD``, a path
+    under ``/broken/`` answers 500, and one under ``/unsized/`` is sent without its length
+    (HTTP/1.0 style: the end of the connection ends the body). With ``tls``, it serves https
+    with that certificate."""
 
     def __init__(self, tls: trustme.LeafCert | None = None) -> None:
         self.files: dict[str, bytes] = {}
@@ -106,9 +108,14 @@ class HttpStore:
                     return
                 body = store.files[self.path]
                 self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
+                if self.path.startswith("/unsized/"):
+                    self.send_header("Connection", "close")
+                    self.close_connection = True
+                else:
+                    self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(body)
+                with contextlib.suppress(OSError):  # a client that stops reading hangs up
+                    self.wfile.write(body)
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True

@@ -230,3 +230,60 @@ def test_masked_url() -> None:
     assert transfer.masked_url("ftp://u:p@ss@host/") == "ftp://u:****@host/"
     assert transfer.masked_url("ftp://anonymous@host/") == "ftp://anonymous@host/"
     assert transfer.masked_url("https://host/x") == "https://host/x"
+
+
+# ---------------------------------------------------------------- the download budget
+
+
+def _free(path: Path) -> int:
+    stats = os.statvfs(path)
+    return stats.f_bavail * stats.f_frsize
+
+
+BIG = os.urandom(3 * 2**20 + 5)  # 3 MiB and a bit: past the first look at the free space
+
+
+async def test_a_download_larger_than_allowed_is_refused_before_it_is_fetched(
+    web: HttpStore, ftp: FtpServer, tmp_path: Path
+) -> None:
+    web.files["/fw.tar.gz"] = BIG
+    (ftp.root / "pub" / "fw.tar.gz").write_bytes(BIG)
+    dest = tmp_path / "dl" / "fw.tar.gz"
+    dest.parent.mkdir()
+    for url in (web.url("/fw.tar.gz"), ftp.url("/fw.tar.gz", user=None)):  # Content-Length; FTP SIZE
+        with pytest.raises(TransferError) as info:
+            await transfer.download(url, dest, max_bytes=2**20)
+        assert str(info.value) == f"download from {url} refused: the file is 3.0 MiB, more than the 1.0 MiB allowed"
+        assert not info.value.retry
+        assert list(dest.parent.iterdir()) == []
+    # The same file within the cap comes through whole.
+    assert await transfer.download(web.url("/fw.tar.gz"), dest, max_bytes=len(BIG)) == len(BIG)
+    assert dest.read_bytes() == BIG
+
+
+async def test_a_download_of_unknown_size_stops_at_the_cap(web: HttpStore, tmp_path: Path) -> None:
+    web.files["/unsized/fw.tar.gz"] = BIG
+    dest = tmp_path / "dl" / "fw.tar.gz"
+    dest.parent.mkdir()
+    with pytest.raises(TransferError) as info:
+        await transfer.download(web.url("/unsized/fw.tar.gz"), dest, max_bytes=2**20)
+    assert str(info.value).endswith("refused: more than the 1.0 MiB allowed was sent")
+    assert not info.value.retry and list(dest.parent.iterdir()) == []
+    assert await transfer.download(web.url("/unsized/fw.tar.gz"), dest) == len(BIG)  # no cap: all of it
+
+
+async def test_a_download_never_eats_the_space_the_journal_needs(web: HttpStore, tmp_path: Path) -> None:
+    """``keep_free``: what must stay free on the disk the file goes to (the journal's)."""
+    web.files["/fw.tar.gz"] = BIG
+    web.files["/unsized/fw.tar.gz"] = BIG
+    dest = tmp_path / "dl" / "fw.tar.gz"
+    dest.parent.mkdir()
+    keep = _free(tmp_path) + 2 * 2**20  # as if the disk had only about 2 MiB to spare (well, less)
+    with pytest.raises(TransferError) as known:
+        await transfer.download(web.url("/fw.tar.gz"), dest, keep_free=keep)
+    assert "refused: the file is 3.0 MiB and only" in str(known.value)
+    assert "must stay free" in str(known.value) and not known.value.retry
+    with pytest.raises(TransferError) as unknown:
+        await transfer.download(web.url("/unsized/fw.tar.gz"), dest, keep_free=keep)
+    assert "refused: the disk is too full to go on" in str(unknown.value) and not unknown.value.retry
+    assert list(dest.parent.iterdir()) == []

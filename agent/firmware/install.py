@@ -288,9 +288,11 @@ def switch(layout: Layout, spool: Spool, restart: Callable[[], None], healthy: C
     request = dict(prepared.get("request") or {})
     version = str(prepared["version"])
     old = layout.current.resolve() if layout.current.is_symlink() else None
+    deadline = time.time() + timeout
     write_json(layout.opt / ATTEMPT, {"version": version, "release": str(release), "previous": str(old) if old else None,
-                                      "deadline": time.time() + timeout, "request": request, "at": _now()})
-    spool.write_json(ATTEMPT, {"version": version, "job": request.get("job"), "at": _now()})
+                                      "deadline": deadline, "request": request, "at": _now()})
+    # The release on trial holds its connectors until the verdict, or a little past this.
+    spool.write_json(ATTEMPT, {"version": version, "job": request.get("job"), "deadline": deadline, "at": _now()})
     spool.unlink(healthy_name(version))
     if old is not None:
         _point(layout.previous, old)

@@ -8,11 +8,13 @@ A job (kept in ``<state>/firmware/job.json`` so that it outlives restarts) goes:
    (SignatureVerified, or InvalidSignature and a security event);
 3. ask the root installer to build a release (Installing); it answers with
    ``prepared.json``, or ``outcome.json`` when it failed (InstallationFailed);
-4. wait until no transaction runs (never restart under a charging car), then ask for
-   the switch. The installer restarts the service into the new release;
-5. the new release, once ready and accepted by the backend, writes its health marker;
-   the installer then writes ``outcome.json`` (Installed), or rolls back and writes
-   InstallationFailed. Whichever release runs then reports it and ends the job.
+4. hold the connectors not in use Unavailable and wait until no transaction runs (never
+   restart under a charging car, nor start a session the restart would cut), then ask
+   for the switch. The installer restarts the service into the new release;
+5. the new release starts held too (a rollback would restart it) and, once ready and
+   accepted by the backend, writes its health marker; the installer then writes
+   ``outcome.json`` (Installed), or rolls back and writes InstallationFailed. Whichever
+   release runs then reports it, ends the job and releases the hold.
 
 The statuses go out through ``report(status, request_id)``: a FirmwareStatusNotification,
 or a SignedFirmwareStatusNotification when ``request_id`` is not None. Files and their
@@ -42,6 +44,9 @@ JOB = "job.json"
 BUNDLE = "bundle.tar.gz"
 #: How often the files the installer writes are looked for.
 POLL_S = 1.0
+#: A release on trial stops holding its connectors this long after the trial's deadline
+#: even without a verdict (the installer died): a charger must not stay out of service.
+TRIAL_GRACE_S = 30.0
 
 Download = Callable[[str, Path], Awaitable[object]]
 Report = Callable[[str, "int | None"], Awaitable[None]]
@@ -74,6 +79,13 @@ class Job:
         return self.request_id is not None
 
 
+def on_trial(layout: Layout, version: str) -> bool:
+    """Whether ``version`` runs as a release on trial: the installer switched to it and
+    waits for its health marker, and may roll it back (restarting the service) any moment."""
+    attempt = read_json(layout.file(ATTEMPT))
+    return attempt is not None and attempt.get("version") == version and read_json(layout.file(OUTCOME)) is None
+
+
 def _parse(stamp: str | None) -> float:
     if not stamp:
         return time.time()
@@ -81,18 +93,21 @@ def _parse(stamp: str | None) -> float:
 
 
 class FirmwareUpdater:
-    """One update at a time. ``idle()`` returns once no transaction runs; ``version`` is
-    the running release's; ``install_timeout`` bounds each wait for the installer."""
+    """One update at a time. ``hold()`` holds the connectors for maintenance and returns
+    once no transaction runs; ``release()`` ends the hold; ``version`` is the running
+    release's; ``install_timeout`` bounds each wait for the installer."""
 
     def __init__(self, layout: Layout, version: str, *, download: Download, report: Report,
-                 security_event: SecurityEvent, idle: Callable[[], Awaitable[None]],
-                 signing_ca: Path | None = None, install_timeout: float = 1800.0) -> None:
+                 security_event: SecurityEvent, hold: Callable[[], Awaitable[None]],
+                 release: Callable[[], None], signing_ca: Path | None = None,
+                 install_timeout: float = 1800.0) -> None:
         self.layout = layout
         self.version = version
         self._download = download
         self._report = report
         self._security_event = security_event
-        self._idle = idle
+        self._hold = hold
+        self._release = release
         self.signing_ca = signing_ca
         self.install_timeout = install_timeout
         self.status = "Idle"
@@ -167,6 +182,7 @@ class FirmwareUpdater:
                     # A fault in the update must never stop the charger, nor come back
                     # with the job file at every start: end the job and say so.
                     log.error("firmware update failed unexpectedly", error=repr(error), location=job.location)
+                    self._release()
                     await self._set("InstallationFailed" if job.stage != "download" else "DownloadFailed", job)
                     self._clear()
 
@@ -231,6 +247,8 @@ class FirmwareUpdater:
                 return True
             except Exception as exc:  # noqa: BLE001 - every failure is one failed attempt
                 log.warning("firmware download failed", attempt=attempt + 1, of=job.retries + 1, error=str(exc))
+                if getattr(exc, "retry", True) is False:  # too large, no room, a URL it cannot use
+                    break
         return False
 
     async def _build(self, job: Job, bundle: Path) -> None:
@@ -260,7 +278,7 @@ class FirmwareUpdater:
         if job.install_at and _parse(job.install_at) > time.time():
             await self._set("InstallScheduled", job)
             await asyncio.sleep(_parse(job.install_at) - time.time())
-        await self._idle()  # never under a charging car
+        await self._hold()  # never under a charging car, and no session begins from now on
         job.stage = "restart"
         self._save(job)
         log.warning("firmware installed; asking for the switch to the new release and a restart")
@@ -268,6 +286,7 @@ class FirmwareUpdater:
         if job.signed:
             await self._set("InstallRebooting", job)
         await self._await_installer(None, job)  # the installer restarts us; only a failure gets here
+        self._release()
 
     async def _await_installer(self, wanted: str | None, job: Job | None) -> dict[str, Any] | None:
         """Wait for ``wanted`` (or the outcome) for ``job``: returns it, or None after
@@ -300,10 +319,17 @@ class FirmwareUpdater:
         attempt = read_json(self.layout.file(ATTEMPT))
         if attempt is not None and attempt.get("version") == self.version:
             # On trial: prove it whatever became of the job file (another release's format).
-            await self._booted.wait()
-            self.layout.healthy_marker(self.version).touch()
-            log.info("this release is healthy; waiting for the installer's verdict", version=self.version)
-            await self._await_installer(None, None)
+            # The runtime started held; the hold ends with the verdict, or soon after the
+            # trial's deadline if no verdict comes.
+            deadline = _number(attempt.get("deadline"), time.time() + self.install_timeout)
+            async with asyncio.TaskGroup() as tg:
+                guard = tg.create_task(self._release_after(deadline + TRIAL_GRACE_S), name="trial-hold-guard")
+                await self._booted.wait()
+                self.layout.healthy_marker(self.version).touch()
+                log.info("this release is healthy; waiting for the installer's verdict", version=self.version)
+                await self._await_installer(None, None)
+                guard.cancel()
+            self._release()
             return
         job = self.job
         if job is None:
@@ -316,6 +342,11 @@ class FirmwareUpdater:
             self._clear()
             return
         self._wake.set()  # download or build stage: carry on
+
+    async def _release_after(self, wall_time: float) -> None:
+        await asyncio.sleep(max(0.0, wall_time - time.time()))
+        log.error("no verdict on this release by the trial's deadline; connectors released", version=self.version)
+        self._release()
 
     async def _report_outcome(self, outcome: dict[str, Any]) -> None:
         status = str(outcome.get("status"))
@@ -350,6 +381,10 @@ class FirmwareUpdater:
     def _clear(self) -> None:
         self.job = None
         self.layout.file(JOB).unlink(missing_ok=True)
+
+
+def _number(value: object, default: float) -> float:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else default
 
 
 def _now() -> str:

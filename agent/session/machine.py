@@ -41,6 +41,7 @@ from .model import (
     FaultCleared,
     FaultRaised,
     ForgetReservation,
+    HoldRequested,
     OfferCurrent,
     Pending,
     PersistAvailability,
@@ -136,7 +137,7 @@ def _status(charger: Charger, conn: Connector) -> tuple[Status, str]:
         if conn.pilot is PilotState.D:  # ventilation asked for: not supported here
             return Status.SUSPENDED_EVSE, NO_ERROR
         return Status.SUSPENDED_EV, NO_ERROR  # B, or A with the transaction kept open
-    if not conn.operative:
+    if not conn.operative or charger.held:
         return Status.UNAVAILABLE, NO_ERROR
     if conn.finishing and (conn.pilot.plugged or pilot_error):
         return Status.FINISHING, warning
@@ -155,7 +156,7 @@ def derive_charger_status(charger: Charger) -> tuple[Status, str]:
     if withholding:
         return Status.FAULTED, withholding[0]
     warning = min(charger.faults, default=NO_ERROR)
-    if not any(c.operative for c in charger.connectors):
+    if charger.held or not any(c.operative for c in charger.connectors):
         return Status.UNAVAILABLE, warning
     return Status.AVAILABLE, warning
 
@@ -231,9 +232,10 @@ def _update(charger: Charger, conn: Connector) -> Charger:
 
 
 def _can_start(charger: Charger, conn: Connector) -> bool:
-    """Free for a new session: operative, healthy, no transaction, not promised to someone."""
+    """Free for a new session: operative, not held, healthy, no transaction, not promised to someone."""
     return (
         not charger.closing
+        and not charger.held
         and conn.operative
         and conn.transaction is None
         and conn.authorization is None
@@ -388,7 +390,7 @@ def _why_ended(charger: Charger, reservation: Reservation, now: float) -> Reserv
         return ReservationEnd.EXPIRED
     if _charger_faulted(charger):
         return ReservationEnd.FAULTED
-    if not any(c.operative for c in charger.connectors):
+    if charger.held or not any(c.operative for c in charger.connectors):
         return ReservationEnd.UNAVAILABLE
     if reservation.connector == 0:
         return None
@@ -648,6 +650,15 @@ def _on_stop_all(charger: Charger, event: StopAllRequested, now: float) -> Resul
     return replace(charger, pending=(), closing=True), actions
 
 
+def _on_hold(charger: Charger, event: HoldRequested, now: float) -> Result:
+    """Hold or release the connectors; a card accepted for a connector that has no EV yet
+    loses it (its session has not begun, and would be cut)."""
+    if not event.held:
+        return replace(charger, held=False), []
+    connectors = tuple(replace(c, authorization=None) for c in charger.connectors)
+    return replace(charger, held=True, connectors=connectors), []
+
+
 def _on_unlock(charger: Charger, event: UnlockRequested, now: float) -> Result:
     conn = charger.connector(event.connector)
     if conn is None:
@@ -702,6 +713,7 @@ _HANDLERS = {
     FaultCleared: _on_fault,
     AvailabilityRequested: _on_availability,
     StopAllRequested: _on_stop_all,
+    HoldRequested: _on_hold,
     UnlockRequested: _on_unlock,
     PolicyChanged: _on_policy,
     ReservationRequested: _on_reserve,

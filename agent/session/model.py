@@ -167,6 +167,8 @@ class Charger:
     #: Every transaction was ended for a reset; no new session until the restart.
     closing: bool = False
     reservations: tuple[Reservation, ...] = ()
+    #: Connectors not in use are held Unavailable for maintenance (see HoldRequested).
+    held: bool = False
 
     @classmethod
     def new(
@@ -175,14 +177,17 @@ class Charger:
         policy: Policy,
         inoperative: frozenset[int] = frozenset(),
         reservations: tuple[Reservation, ...] = (),
+        held: bool = False,
     ) -> Charger:
         """A charger at power-up: no EV seen yet, outputs safe, nothing reported. Restored
-        reservations that no longer hold (expired, connector gone) end at the first event."""
+        reservations that no longer hold (expired, connector gone) end at the first event.
+        ``held``: the charger starts held for maintenance (a release on trial)."""
         return cls(
             connectors=tuple(Connector(id=n, operative=n not in inoperative) for n in range(1, count + 1)),
             policy=policy,
             reported=None,
             reservations=reservations,
+            held=held,
         )
 
     def connector(self, number: int) -> Connector | None:
@@ -272,6 +277,22 @@ class StopAllRequested:
 
 
 @dataclass(frozen=True, slots=True)
+class HoldRequested:
+    """Hold every connector not in use Unavailable, or release them.
+
+    The agent is about to restart into other code (a firmware switch waiting for the
+    running transactions to end), or runs a release on trial that a rollback may restart
+    at any moment: a session started now would be cut. Running transactions go on; no
+    new one starts; a reservation ends, as it does when its connector becomes
+    Unavailable (OCPP 1.6 section 5.13). OCPP 2.0.1 asks the same of a firmware update
+    (L01.FR.07). Not persisted: a restart ends the hold, and it is independent of
+    ChangeAvailability, which is.
+    """
+
+    held: bool
+
+
+@dataclass(frozen=True, slots=True)
 class UnlockRequested:
     connector: int
 
@@ -311,6 +332,7 @@ Event = (
     | FaultCleared
     | AvailabilityRequested
     | StopAllRequested
+    | HoldRequested
     | UnlockRequested
     | PolicyChanged
     | ReservationRequested

@@ -181,6 +181,11 @@ class FirmwareSettings:
         Number(60, 86_400, "seconds"), 1800.0, unit="seconds",
         doc="how long to wait for the root installer (ladda-update.service) to build a release, or to switch to "
             "it, before reporting InstallationFailed")
+    max_download_mb: float = setting(
+        Number(1, 4096, "MiB"), 256.0, unit="MiB",
+        doc="the largest firmware bundle downloaded: a larger one is refused (DownloadFailed), before it is "
+            "fetched when the server tells its size; a download also stops if it would leave less free space "
+            "than [state] journal_max_mb on the state directory's disk")
 
 
 @dataclass(frozen=True, slots=True)

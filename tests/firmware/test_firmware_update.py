@@ -41,6 +41,7 @@ from tests.conformance.helpers import (
     messages,
     plug_and_charge,
     wait_for,
+    wait_status,
 )
 from tests.file_servers import HttpStore, closed_port
 from tests.firmware.signing import certificate, pem
@@ -166,6 +167,11 @@ async def wait_firmware(stack: Stack, since: int, final: set[str], timeout: floa
     return statuses
 
 
+async def statuses_of(stack: Stack, connector: int, since: int) -> list[str]:
+    return [m["payload"]["status"] for m in await messages(stack, "StatusNotification", since)
+            if m["payload"]["connectorId"] == connector]
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -190,12 +196,24 @@ async def test_tc_044_1_firmware_update_download_and_install(installation: Insta
     assert installation.systemd.restarts == 0 and not layout.file(SWITCH).exists()  # not under a charging car
     status = (await stack.bench_request("status"))["connectors"][0]
     assert status["contactor_closed"] is True
+    # Held for the switch: the charger takes no new session (connector 0 Unavailable) while
+    # the running one goes on.
+    assert await statuses_of(stack, 0, since) == ["Unavailable"]
+    assert await statuses_of(stack, 1, since) == []  # still Charging
 
     stopped = await last_seq(stack)
     await stack.bench_request("tap", uid="04A1B2C3")  # the driver ends the session
     await wait_for(stack, "StopTransaction", since=stopped)
     statuses = await wait_firmware(stack, since, {"Installed", "InstallationFailed"}, 90)
     assert statuses == ["Downloading", "Downloaded", "Installing", "Installed"], stack.agent_log()
+    # From the end of the session to the new release's verdict the connector is Unavailable
+    # (not Finishing, not free for a session the restart or a rollback would cut) ...
+    installed = max(m["seq"] for m in await messages(stack, "FirmwareStatusNotification", since))
+    held = [(m["payload"]["status"], m["seq"]) for m in await messages(stack, "StatusNotification", stopped)
+            if m["payload"]["connectorId"] == 1 and m["seq"] < installed]
+    assert held and {s for s, _ in held} == {"Unavailable"}, held
+    # ... and then given back: the EV is still plugged in.
+    await wait_status(stack, 1, "Preparing", installed)
 
     # The new release runs: it says so in its BootNotification, and the old one is kept.
     boots = [m["payload"] for m in await messages(stack, "BootNotification", since)]

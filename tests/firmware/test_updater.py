@@ -7,12 +7,15 @@ test_firmware_update.py; these are the corners a restart can leave behind.
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from agent.firmware.layout import OUTCOME, Layout, write_json
-from agent.firmware.updater import JOB, FirmwareUpdater, Job
+from agent.firmware import updater as updater_module
+from agent.firmware.layout import ATTEMPT, OUTCOME, SWITCH, Layout, write_json
+from agent.firmware.updater import JOB, FirmwareUpdater, Job, on_trial
+from agent.transfer import TransferError
 from tests.firmware.signing import certificate, pem
 
 
@@ -20,6 +23,7 @@ class Backend:
     def __init__(self) -> None:
         self.statuses: list[tuple[str, int | None]] = []
         self.events: list[str] = []
+        self.holds: list[bool] = []  # True: held (and idle), False: released
 
     async def report(self, status: str, request_id: int | None) -> None:
         self.statuses.append((status, request_id))
@@ -29,17 +33,20 @@ class Backend:
 
 
 def updater(tmp_path: Path, backend: Backend, downloads: list[str] | None = None,
-            signing_ca: Path | None = None) -> FirmwareUpdater:
+            signing_ca: Path | None = None, idle: asyncio.Event | None = None) -> FirmwareUpdater:
+    """``idle``: the hold returns once it is set (no transaction runs any more)."""
     async def download(url: str, dest: Path) -> None:
         (downloads if downloads is not None else []).append(url)
         raise OSError("nothing listens there")
 
-    async def idle() -> None:
-        return None
+    async def hold() -> None:
+        backend.holds.append(True)
+        if idle is not None:
+            await idle.wait()
 
     return FirmwareUpdater(Layout(tmp_path / "opt", tmp_path / "state"), "0.1.0", download=download,
-                           report=backend.report, security_event=backend.event, idle=idle, install_timeout=60,
-                           signing_ca=signing_ca)
+                           report=backend.report, security_event=backend.event, hold=hold,
+                           release=lambda: backend.holds.append(False), install_timeout=60, signing_ca=signing_ca)
 
 
 async def test_an_outcome_left_by_the_installer_is_reported_once_booted_even_without_the_job_file(
@@ -79,3 +86,90 @@ async def test_a_request_while_a_release_is_being_installed_is_refused(tmp_path:
     answer = await job.signed_update(7, "http://new/f.tar.gz", "2026-01-01T00:00:00Z", signer, "sig", 0, 0, None)
     assert answer == "Rejected"  # a good certificate, but too late: one is being installed
     assert job.job.location == "http://old/f.tar.gz" and backend.events == [] and downloads == []
+
+
+async def _until(condition, seconds: float = 5.0) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(int(seconds / 0.01)):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("condition not met in time")
+
+
+async def test_the_switch_is_asked_for_only_once_held_and_idle_and_a_failed_switch_releases(tmp_path: Path) -> None:
+    backend = Backend()
+    idle = asyncio.Event()  # a transaction runs until this is set
+    layout = Layout(tmp_path / "opt", tmp_path / "state")
+    write_json(layout.file(JOB), {**Job("http://x/f.tar.gz", "2026-01-01T00:00:00Z", 0, 0, id="j1").__dict__,
+                                  "stage": "switch"})
+    job = updater(tmp_path, backend, idle=idle)  # as after a restart in this stage
+    async with asyncio.TaskGroup() as tg:
+        task = tg.create_task(job.run())
+        await _until(lambda: backend.holds == [True])
+        await asyncio.sleep(0.1)
+        assert not job.layout.file(SWITCH).exists()  # held, but the session goes on
+        idle.set()
+        await _until(lambda: job.layout.file(SWITCH).exists())
+        assert backend.holds == [True]
+        write_json(job.layout.file(OUTCOME), {"status": "InstallationFailed", "reason": "no release", "job": "j1"})
+        await _until(lambda: backend.holds == [True, False])
+        task.cancel()
+    assert backend.statuses[-1] == ("InstallationFailed", None)
+
+
+async def test_a_release_on_trial_holds_until_the_verdict(tmp_path: Path) -> None:
+    backend = Backend()
+    job = updater(tmp_path, backend)
+    write_json(job.layout.file(ATTEMPT), {"version": "0.1.0", "job": "j1", "deadline": time.time() + 60})
+    assert on_trial(job.layout, "0.1.0")
+    assert not on_trial(job.layout, "0.0.9")  # a rolled-back release is not on trial
+    async with asyncio.TaskGroup() as tg:
+        task = tg.create_task(job.run())
+        job.booted()
+        await _until(lambda: job.layout.healthy_marker("0.1.0").exists())
+        await asyncio.sleep(0.1)
+        assert backend.holds == []  # still held: the installer has not concluded
+        write_json(job.layout.file(OUTCOME), {"status": "Installed", "version": "0.1.0", "job": "j1"})
+        await _until(lambda: backend.holds == [False])
+        task.cancel()
+    assert backend.statuses == [("Installed", None)]
+
+
+async def test_a_release_on_trial_stops_holding_if_no_verdict_comes(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """An installer that died must not leave the charger out of service: past the trial's
+    deadline (and a grace) the connectors are released, even with no backend."""
+    monkeypatch.setattr(updater_module, "TRIAL_GRACE_S", 0.2)
+    backend = Backend()
+    job = updater(tmp_path, backend)
+    write_json(job.layout.file(ATTEMPT), {"version": "0.1.0", "job": "j1", "deadline": time.time() + 0.3})
+    async with asyncio.TaskGroup() as tg:
+        task = tg.create_task(job.run())
+        await asyncio.sleep(0.3)
+        assert backend.holds == []
+        await _until(lambda: backend.holds == [False])
+        task.cancel()
+
+
+async def test_a_download_refused_for_its_size_is_not_retried(tmp_path: Path) -> None:
+    backend = Backend()
+    attempts: list[str] = []
+
+    async def download(url: str, dest: Path) -> None:
+        attempts.append(url)
+        raise TransferError(f"download from {url} refused: the file is 900.0 MiB, more than the 256.0 MiB allowed",
+                            retry=False)
+
+    job = FirmwareUpdater(Layout(tmp_path / "opt", tmp_path / "state"), "0.1.0", download=download,
+                          report=backend.report, security_event=backend.event, hold=_never, release=lambda: None)
+    job.update("http://x/huge.tar.gz", "2026-01-01T00:00:00Z", 3, 0)
+    async with asyncio.TaskGroup() as tg:
+        task = tg.create_task(job.run())
+        await _until(lambda: ("DownloadFailed", None) in backend.statuses)
+        task.cancel()
+    assert attempts == ["http://x/huge.tar.gz"]  # 1 + 3 retries allowed, but trying again cannot help
+    assert backend.statuses == [("Downloading", None), ("DownloadFailed", None)]
+    assert job.job is None
+
+
+async def _never() -> None:
+    raise AssertionError("nothing to hold for: the download failed")

@@ -28,6 +28,7 @@ from agent.session.model import (
     Event,
     FaultCleared,
     FaultRaised,
+    HoldRequested,
     OfferCurrent,
     PersistAvailability,
     PilotChanged,
@@ -1365,3 +1366,75 @@ def test_resume_is_refused_where_the_transaction_cannot_go_on(events: list[Event
     assert last(results)[0] == Reply("Rejected")
     assert not [a for a in last(results) if isinstance(a, (SwitchContactor, OfferCurrent, StartTransaction))]
     assert contactor(results, 1) is (len(events) == 3)  # only the first resume went on
+
+
+# ---------------------------------------------------------------- held for maintenance
+
+
+HOLD = HoldRequested(True)
+RELEASE = HoldRequested(False)
+
+
+def test_a_hold_makes_every_idle_connector_and_the_charger_unavailable() -> None:
+    results = run([*STARTED, pilot(2, CP.B), HOLD])
+    assert last(results) == [ReportStatus(0, UNAVAILABLE), ReportStatus(1, UNAVAILABLE), ReportStatus(2, UNAVAILABLE)]
+
+
+def test_a_hold_lets_the_running_transaction_finish_and_holds_its_connector_after() -> None:
+    results = run([*STARTED, *charging(1, "T1"), HOLD])
+    assert last(results) == [ReportStatus(0, UNAVAILABLE), ReportStatus(2, UNAVAILABLE)]
+    assert contactor(results, 1)
+    # The driver ends the session as usual; the connector then stays Unavailable, not Finishing.
+    results = run([*STARTED, *charging(1, "T1"), HOLD, card("T1")])
+    assert last(results) == [*OPEN_1, StopTransaction(1, StopReason.LOCAL, "T1"), Unlock(1), ReportStatus(1, UNAVAILABLE)]
+
+
+def test_no_session_starts_while_held() -> None:
+    # A card: asked (it might stop a session of its group), then refused for want of a connector.
+    results = run([*STARTED, HOLD, pilot(1, CP.B), card("T1"), accepted("T1"), pilot(1, CP.C)])
+    assert starts(results) == []
+    assert CardRejected("T1", ANY_TEXT) in actions(results)
+    assert not contactor(results, 1)
+    assert last(run([*STARTED, HOLD, pilot(1, CP.B), remote_start("T1", 1)])) == [Reply("Rejected")]
+    assert last(run([*STARTED, HOLD, pilot(1, CP.B), remote_start("T1", None)])) == [Reply("Rejected")]
+
+
+def test_a_hold_ends_a_session_not_yet_begun() -> None:
+    """A card accepted before the hold, with no EV yet: the EV plugging in after it must not
+    start a transaction the restart would cut."""
+    results = run([*STARTED, card("T1"), accepted("T1"), HOLD, pilot(1, CP.B), pilot(1, CP.C)], 1)
+    assert starts(results) == []
+    assert history(results, 1) == [AVAILABLE, PREPARING, UNAVAILABLE]
+
+
+def test_a_release_gives_the_connectors_back_as_they_are() -> None:
+    results = run([*STARTED, pilot(1, CP.B), HOLD, RELEASE])
+    assert last(results) == [ReportStatus(0, AVAILABLE), ReportStatus(1, PREPARING), ReportStatus(2, AVAILABLE)]
+    results = run([*STARTED, pilot(1, CP.B), HOLD, RELEASE, card("T1"), accepted("T1"), pilot(1, CP.C)])
+    assert starts(results) == [StartTransaction(1, "T1")]
+    assert contactor(results, 1)
+
+
+def test_a_hold_is_not_changeavailability() -> None:
+    """Not persisted, and an Inoperative connector stays so after the release."""
+    results = run([*STARTED, AvailabilityRequested(2, False), HOLD, RELEASE])
+    assert not any(isinstance(a, PersistAvailability) for a in actions(results[2:]))
+    assert history(results, 2) == [AVAILABLE, UNAVAILABLE]
+    assert last(results) == [ReportStatus(0, AVAILABLE), ReportStatus(1, AVAILABLE)]
+
+
+def test_a_transaction_cut_by_a_restart_may_resume_while_held() -> None:
+    """A release on trial starts held; a transaction the restart cut goes on (with the
+    "resume" policy) rather than ending: the hold only keeps new sessions out."""
+    charger = Charger.new(1, Policy(), held=True)
+    charger, _ = step(charger, pilot(1, CP.C), 0.0)
+    charger, acts = step(charger, TransactionResumed(1, "T1", None), 0.0)
+    assert acts[0] == Reply("Accepted")
+    assert SwitchContactor(1, True) in acts
+    charger, acts = step(charger, Started(), 0.0)
+    assert acts == [ReportStatus(0, UNAVAILABLE), ReportStatus(1, CHARGING)]
+
+
+def test_faulted_outranks_held() -> None:
+    results = run([*STARTED, HOLD, FaultRaised(1, "GroundFailure")])
+    assert last(results) == [ReportStatus(1, FAULTED, "GroundFailure")]

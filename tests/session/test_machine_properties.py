@@ -32,6 +32,7 @@ from agent.session.model import (
     FaultCleared,
     FaultRaised,
     ForgetReservation,
+    HoldRequested,
     OfferCurrent,
     PersistAvailability,
     PersistReservation,
@@ -145,6 +146,7 @@ class Generator:
             (6, lambda: FaultCleared(self.connector(0), rng.choice(CODES))),
             (4, lambda: AvailabilityRequested(self.connector(0), rng.random() < 0.5)),
             (2, lambda: StopAllRequested(rng.choice((StopReason.SOFT_RESET, StopReason.HARD_RESET)))),
+            (2, lambda: HoldRequested(rng.random() < 0.5)),
             (3, lambda: UnlockRequested(self.connector())),
             (2, lambda: PolicyChanged(random_policy(rng))),
             (5, self.reservation),
@@ -217,6 +219,8 @@ class World:
     closing: bool = False
     #: Reservations the shell was told to keep, by id (and not yet told to forget).
     reservations: dict[int, Reservation] = field(default_factory=dict)
+    #: Held for maintenance: connectors not in use Unavailable, no new session.
+    held: bool = False
 
     @classmethod
     def at_boot(cls, trace: Trace) -> World:
@@ -250,6 +254,7 @@ class World:
             reported=dict(self.reported),
             now=self.now,
             reservations=dict(self.reservations),
+            held=self.held,
         )
 
     def see_event(self, event: Event) -> None:
@@ -290,6 +295,8 @@ class World:
                 self.reservations.pop(action.reservation_id, None)
         if isinstance(event, StopAllRequested):
             self.closing = True
+        if isinstance(event, HoldRequested):
+            self.held = event.held
         if isinstance(event, TransactionRefused) and self.in_transaction.get(event.connector):
             self.refused[event.connector] = True
 
@@ -385,6 +392,7 @@ def test_transactions_start_only_with_an_ev_on_an_operative_healthy_connector(tr
                     assert world.pilot[n].plugged, trace.where(index)
                     assert before.operative[n] and not world.faulted(n), trace.where(index)
                     assert not before.closing, f"started during a reset\n{trace.where(index)}"
+                    assert not before.held, f"started while held for maintenance\n{trace.where(index)}"
 
 
 def test_reported_statuses_follow_ocpp_16(traces: list[Trace]) -> None:
@@ -409,6 +417,21 @@ def test_reported_statuses_follow_ocpp_16(traces: list[Trace]) -> None:
                 # "Faulted: a connector has reported an error and is not available for energy."
                 assert (status is Status.FAULTED) == world.faulted(n), trace.where(index)
             assert (world.reported[0][0] is Status.FAULTED) == bool(world.faults[0]), trace.where(index)
+
+
+def test_while_held_every_connector_not_in_use_is_unavailable(traces: list[Trace]) -> None:
+    """A charger held for maintenance (a firmware switch waiting for transactions to end, a
+    release on trial) shows every connector without a transaction, and itself, Unavailable
+    unless Faulted; the statuses come back when the hold is released."""
+    for trace in traces:
+        for index, _, _, _, world in replay(trace):
+            if not world.held:
+                continue
+            for n in range(trace.count + 1):
+                if n and world.in_transaction[n]:
+                    continue
+                expected = Status.FAULTED if world.faulted(n) else Status.UNAVAILABLE
+                assert world.reported[n][0] is expected, f"connector {n}\n{trace.where(index)}"
 
 
 def test_a_transaction_reports_why_energy_flows_or_not(traces: list[Trace]) -> None:
@@ -477,8 +500,13 @@ def test_the_sequences_reach_the_interesting_states(traces: list[Trace]) -> None
             for n in range(1, trace.count + 1):
                 if world.in_transaction[n] and world.reported[n][0] is Status.PREPARING:
                     seen.add("in the grace")
+                if world.held and world.in_transaction[n] and world.closed[n]:
+                    seen.add("charging while held")
+            if before.held and not world.held:
+                seen.add("released")
     expected = {"charging", "Local", "Remote", "EVDisconnected", "DeAuthorized", "UnlockCommand", "SoftReset"}
     expected |= {"in the grace", "answered in the grace", "suspended after the grace"}
+    expected |= {"charging while held", "released"}
     expected |= {s.value for s in Status}
     assert expected <= seen, expected - seen
 
@@ -510,11 +538,13 @@ def test_a_reserved_connector_starts_only_the_transaction_that_uses_its_reservat
     for trace in traces:
         for index, _, actions, before, _ in replay(trace):
             used = {a.reservation_id for a in actions if isinstance(a, ForgetReservation) and a.why is ReservationEnd.USED}
+            # One that expired (or lost its connector) by the time of the event ended before it.
+            gone = {a.reservation_id for a in actions if isinstance(a, ForgetReservation) and a.why is not ReservationEnd.USED}
             for action in actions:
                 if not isinstance(action, StartTransaction):
                     continue
                 own = before.reserved_on(action.connector)
-                if own is not None:
+                if own is not None and own.id not in gone:
                     assert action.reservation_id == own.id, trace.where(index)
                 if action.reservation_id is not None:
                     reservation = before.reservations.get(action.reservation_id)
@@ -541,6 +571,7 @@ def test_a_reservation_never_outlives_its_expiry_or_its_connector(traces: list[T
         for index, _, _, _, world in replay(trace):
             for reservation in world.reservations.values():
                 assert reservation.expires > world.now, trace.where(index)
+                assert not world.held, f"a reservation kept while held Unavailable\n{trace.where(index)}"
                 assert not world.faults[0], trace.where(index)
                 if reservation.connector:
                     n = reservation.connector
