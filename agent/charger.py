@@ -261,6 +261,8 @@ class ChargerRuntime:
     def hold(self, held: bool) -> None:
         """Hold every connector not in use Unavailable for maintenance, or release them
         (see :class:`HoldRequested`): running transactions go on, no new one starts."""
+        if self.charger.held == held:
+            return
         log.warning("connectors held for maintenance" if held else "maintenance hold released")
         self.feed(HoldRequested(held))
 
