@@ -192,12 +192,13 @@ async def test_tc_044_1_firmware_update_download_and_install(installation: Insta
             break
         await asyncio.sleep(0.1)
     assert layout.file(PREPARED).exists(), stack.agent_log()
+    # Held for the switch: the charger takes no new session (connector 0 Unavailable) while
+    # the running one goes on.
+    await wait_status(stack, 0, "Unavailable", since)
     await asyncio.sleep(2.0)
     assert installation.systemd.restarts == 0 and not layout.file(SWITCH).exists()  # not under a charging car
     status = (await stack.bench_request("status"))["connectors"][0]
     assert status["contactor_closed"] is True
-    # Held for the switch: the charger takes no new session (connector 0 Unavailable) while
-    # the running one goes on.
     assert await statuses_of(stack, 0, since) == ["Unavailable"]
     assert await statuses_of(stack, 1, since) == []  # still Charging
 
