@@ -10,13 +10,12 @@ the transports still work, then the journal is checkpointed and cable locks rele
 from __future__ import annotations
 
 import asyncio
-import functools
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import structlog
@@ -41,6 +40,8 @@ from .systemd import Notifier, supervise
 log = structlog.get_logger(__name__)
 
 HARDWARE_RETRY_S = 2.0
+#: The least free space a firmware download leaves on the journal's disk.
+FIRMWARE_FREE_MARGIN = 16 * 2**20
 #: Where make install puts the releases (the root installer's side; the agent only uses
 #: the state directory's firmware/ files).
 INSTALLED_OPT = Path("/opt/ladda")
@@ -174,13 +175,26 @@ def _firmware_updater(settings: Settings, state_dir: Path, db: Database, journal
         link.wake()
 
     return FirmwareUpdater(
-        Layout(INSTALLED_OPT, state_dir), __version__, report=report,
-        download=functools.partial(transfer.download, max_bytes=int(settings.firmware.max_download_mb * 2**20),
-                                   keep_free=int(settings.state.journal_max_mb * 2**20)),
+        Layout(INSTALLED_OPT, state_dir), __version__, report=report, download=_firmware_download(settings, db),
         security_event=security_event, hold=runtime.hold_until_idle, release=lambda: runtime.hold(False),
         signing_ca=settings.firmware.signing_ca,
         install_timeout=settings.firmware.install_timeout,
     )
+
+
+def _firmware_download(settings: Settings, db: Database) -> Callable[[str, Path], Awaitable[int]]:
+    """Downloads capped at ``[firmware] max_download_mb`` that leave the journal the room
+    it may still need: ``[state] journal_max_mb`` less what the database takes already,
+    and never less than FIRMWARE_FREE_MARGIN."""
+    cap = int(settings.firmware.max_download_mb * 2**20)
+    budget = int(settings.state.journal_max_mb * 2**20)
+
+    async def download(url: str, dest: Path) -> int:
+        used = sum(p.stat().st_size for p in (db.path, db.path.with_name(db.path.name + "-wal")) if p.exists())
+        keep = max(FIRMWARE_FREE_MARGIN, budget - used)
+        return await transfer.download(url, dest, max_bytes=cap, keep_free=keep)
+
+    return download
 
 
 async def _make_safe(hardware: Hardware, runtime: ChargerRuntime) -> None:

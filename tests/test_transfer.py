@@ -278,11 +278,17 @@ async def test_a_download_never_eats_the_space_the_journal_needs(web: HttpStore,
     web.files["/unsized/fw.tar.gz"] = BIG
     dest = tmp_path / "dl" / "fw.tar.gz"
     dest.parent.mkdir()
-    keep = _free(tmp_path) + 2 * 2**20  # as if the disk had only about 2 MiB to spare (well, less)
+    # 1 MiB to spare: the 3 MiB file would eat into what must stay free.
     with pytest.raises(TransferError) as known:
-        await transfer.download(web.url("/fw.tar.gz"), dest, keep_free=keep)
+        await transfer.download(web.url("/fw.tar.gz"), dest, keep_free=_free(tmp_path) - 2**20)
     assert "refused: the file is 3.0 MiB and only" in str(known.value)
     assert "must stay free" in str(known.value) and not known.value.retry
+    # 64 MiB to spare: it fits, whether its size is told or not.
+    for path in ("/fw.tar.gz", "/unsized/fw.tar.gz"):
+        assert await transfer.download(web.url(path), dest, keep_free=_free(tmp_path) - 64 * 2**20) == len(BIG)
+        dest.unlink()
+    # No room at all: a file of unknown size is stopped once it starts to arrive.
+    keep = _free(tmp_path) + 2 * 2**20
     with pytest.raises(TransferError) as unknown:
         await transfer.download(web.url("/unsized/fw.tar.gz"), dest, keep_free=keep)
     assert "refused: the disk is too full to go on" in str(unknown.value) and not unknown.value.retry

@@ -47,6 +47,9 @@ POLL_S = 1.0
 #: A release on trial stops holding its connectors this long after the trial's deadline
 #: even without a verdict (the installer died): a charger must not stay out of service.
 TRIAL_GRACE_S = 30.0
+#: The trial's length when the installer did not note its deadline (an older installer):
+#: its default wait for the health marker.
+TRIAL_DEFAULT_S = 180.0
 
 Download = Callable[[str, Path], Awaitable[object]]
 Report = Callable[[str, "int | None"], Awaitable[None]]
@@ -313,6 +316,9 @@ class FirmwareUpdater:
         this release healthy (the installer is waiting for that), or take the job up again."""
         outcome = read_json(self.layout.file(OUTCOME))
         if outcome is not None:  # even if the job file was lost: the backend must hear of it
+            # The runtime may have started held (the trial was still on when it looked), and
+            # the verdict came meanwhile: this release runs on, so the hold ends.
+            self._release()
             await self._booted.wait()
             await self._report_outcome(outcome)
             return
@@ -321,15 +327,18 @@ class FirmwareUpdater:
             # On trial: prove it whatever became of the job file (another release's format).
             # The runtime started held; the hold ends with the verdict, or soon after the
             # trial's deadline if no verdict comes.
-            deadline = _number(attempt.get("deadline"), time.time() + self.install_timeout)
+            deadline = _number(attempt.get("deadline"), _stamp(attempt.get("at")) + TRIAL_DEFAULT_S)
             async with asyncio.TaskGroup() as tg:
                 guard = tg.create_task(self._release_after(deadline + TRIAL_GRACE_S), name="trial-hold-guard")
                 await self._booted.wait()
                 self.layout.healthy_marker(self.version).touch()
                 log.info("this release is healthy; waiting for the installer's verdict", version=self.version)
                 await self._await_installer(None, None)
-                guard.cancel()
-            self._release()
+                if self.status == "Installed":
+                    guard.cancel()
+                    self._release()
+                # Otherwise the installer is rolling back and restarts the service any
+                # moment: a session started now would be cut. The guard is the backstop.
             return
         job = self.job
         if job is None:
@@ -381,6 +390,14 @@ class FirmwareUpdater:
     def _clear(self) -> None:
         self.job = None
         self.layout.file(JOB).unlink(missing_ok=True)
+
+
+def _stamp(value: object) -> float:
+    """A time the installer wrote (ISO 8601), or now if it is missing or unreadable."""
+    try:
+        return _parse(value) if isinstance(value, str) else time.time()
+    except ValueError:
+        return time.time()
 
 
 def _number(value: object, default: float) -> float:

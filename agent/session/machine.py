@@ -630,9 +630,15 @@ def _on_availability(charger: Charger, event: AvailabilityRequested, now: float)
         else:
             if conn.operative != event.operative or conn.scheduled_operative is not None:
                 actions.append(PersistAvailability(conn.id, event.operative))
+            if event.operative and not conn.operative:
+                # Back from Unavailable a session's end is over: OCPP 1.6 (4.9) has no
+                # Unavailable -> Finishing; an EV still plugged in shows Preparing.
+                conn = replace(conn, finishing=False)
             conn = replace(conn, operative=event.operative, scheduled_operative=None)
             if not event.operative:
                 conn = replace(conn, authorization=None)
+            elif charger.held:
+                scheduled = True  # stored now; shown once the hold for a firmware update ends
         charger = _update(charger, conn)
     if not event.operative:
         dropped = {c.id for c in targets}
@@ -652,9 +658,12 @@ def _on_stop_all(charger: Charger, event: StopAllRequested, now: float) -> Resul
 
 def _on_hold(charger: Charger, event: HoldRequested, now: float) -> Result:
     """Hold or release the connectors; a card accepted for a connector that has no EV yet
-    loses it (its session has not begun, and would be cut)."""
+    loses it (its session has not begun, and would be cut). On release, a session that
+    ended while held is over: OCPP 1.6 (4.9) has no Unavailable -> Finishing, so an EV
+    still plugged in shows Preparing."""
     if not event.held:
-        return replace(charger, held=False), []
+        connectors = tuple(replace(c, finishing=False) for c in charger.connectors)
+        return replace(charger, held=False, connectors=connectors), []
     connectors = tuple(replace(c, authorization=None) for c in charger.connectors)
     return replace(charger, held=True, connectors=connectors), []
 

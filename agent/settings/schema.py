@@ -185,7 +185,8 @@ class FirmwareSettings:
         Number(1, 4096, "MiB"), 256.0, unit="MiB",
         doc="the largest firmware bundle downloaded: a larger one is refused (DownloadFailed), before it is "
             "fetched when the server tells its size; a download also stops if it would leave less free space "
-            "than [state] journal_max_mb on the state directory's disk")
+            "on the state directory's disk than the journal may still need ([state] journal_max_mb less what the "
+            "database takes, at least 16 MiB)")
 
 
 @dataclass(frozen=True, slots=True)

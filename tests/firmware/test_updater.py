@@ -173,3 +173,51 @@ async def test_a_download_refused_for_its_size_is_not_retried(tmp_path: Path) ->
 
 async def _never() -> None:
     raise AssertionError("nothing to hold for: the download failed")
+
+
+async def test_a_verdict_that_came_before_the_updater_looked_ends_the_hold(tmp_path: Path) -> None:
+    """The runtime started held (the trial was on when it looked), then the installer
+    concluded before the updater ran: this release runs on, so it must not stay held."""
+    backend = Backend()
+    job = updater(tmp_path, backend)
+    write_json(job.layout.file(ATTEMPT), {"version": "0.1.0", "job": "j1", "deadline": time.time() + 60})
+    assert on_trial(job.layout, "0.1.0")  # what the runtime was built with
+    write_json(job.layout.file(OUTCOME), {"status": "Installed", "version": "0.1.0", "job": "j1"})
+    job.layout.file(ATTEMPT).unlink()
+    async with asyncio.TaskGroup() as tg:
+        task = tg.create_task(job.run())
+        job.booted()
+        await _until(lambda: backend.statuses == [("Installed", None)])
+        task.cancel()
+    assert backend.holds == [False]
+
+
+async def test_a_rollback_verdict_keeps_the_hold_until_the_restart(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """InstallationFailed on trial: the installer restarts the service into the old release
+    right after writing it, so this release must not take a session in between. Only the
+    guard releases (should the restart never come)."""
+    monkeypatch.setattr(updater_module, "TRIAL_GRACE_S", 0.5)
+    backend = Backend()
+    job = updater(tmp_path, backend)
+    write_json(job.layout.file(ATTEMPT), {"version": "0.1.0", "job": "j1", "deadline": time.time() + 2.5})
+    async with asyncio.TaskGroup() as tg:
+        task = tg.create_task(job.run())
+        job.booted()
+        await _until(lambda: job.layout.healthy_marker("0.1.0").exists())  # too late, say
+        write_json(job.layout.file(OUTCOME), {"status": "InstallationFailed", "reason": "too late", "job": "j1"})
+        await _until(lambda: backend.statuses == [("InstallationFailed", None)])
+        assert backend.holds == []
+        await _until(lambda: backend.holds == [False])
+        task.cancel()
+
+
+async def test_an_attempt_without_a_deadline_is_held_for_the_installers_default_trial(tmp_path: Path) -> None:
+    backend = Backend()
+    job = updater(tmp_path, backend)
+    started = time.time() - updater_module.TRIAL_DEFAULT_S - updater_module.TRIAL_GRACE_S - 1
+    write_json(job.layout.file(ATTEMPT), {"version": "0.1.0", "job": "j1",
+                                          "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started))})
+    async with asyncio.TaskGroup() as tg:
+        task = tg.create_task(job.run())
+        await _until(lambda: backend.holds == [False])  # long past: released at once
+        task.cancel()

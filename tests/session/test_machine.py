@@ -1438,3 +1438,22 @@ def test_a_transaction_cut_by_a_restart_may_resume_while_held() -> None:
 def test_faulted_outranks_held() -> None:
     results = run([*STARTED, HOLD, FaultRaised(1, "GroundFailure")])
     assert last(results) == [ReportStatus(1, FAULTED, "GroundFailure")]
+
+
+def test_a_session_that_ended_while_held_is_over_when_the_hold_ends() -> None:
+    """OCPP 1.6 (4.9) allows no Unavailable -> Finishing: the EV still plugged in shows Preparing."""
+    results = run([*STARTED, *charging(1, "T1"), HOLD, card("T1"), RELEASE], 1)
+    assert history(results, 1)[-3:] == [CHARGING, UNAVAILABLE, PREPARING]
+
+
+def test_change_availability_to_operative_while_held_is_scheduled_for_the_end_of_the_hold() -> None:
+    results = run([*STARTED, AvailabilityRequested(2, False), HOLD, AvailabilityRequested(2, True)])
+    assert last(results) == [Reply("Scheduled"), PersistAvailability(2, True)]
+    assert last(run([*STARTED, AvailabilityRequested(2, False), HOLD, AvailabilityRequested(2, True), RELEASE])) == [
+        ReportStatus(0, AVAILABLE), ReportStatus(1, AVAILABLE), ReportStatus(2, AVAILABLE)]
+
+
+def test_back_to_operative_after_a_scheduled_inoperative_the_plugged_ev_shows_preparing() -> None:
+    results = run([*STARTED, *charging(1, "T1"), AvailabilityRequested(1, False), card("T1"),
+                   AvailabilityRequested(1, True)])
+    assert history(results, 1)[-3:] == [CHARGING, UNAVAILABLE, PREPARING]

@@ -410,6 +410,9 @@ def test_reported_statuses_follow_ocpp_16(traces: list[Trace]) -> None:
                 if not isinstance(event, Started):
                     # A StatusNotification tells of a change, never repeats the last one.
                     assert before.reported.get(action.connector) != (action.status, action.error_code), trace.where(index)
+                    # Section 4.9: Unavailable never goes to Finishing (no H6).
+                    was = before.reported.get(action.connector, (None, ""))[0]
+                    assert not (was is Status.UNAVAILABLE and action.status is Status.FINISHING), trace.where(index)
             for n in range(1, trace.count + 1):
                 status, _ = world.reported[n]
                 # "Charging: when the contactor of a Connector closes."
