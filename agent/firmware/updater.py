@@ -176,11 +176,12 @@ class FirmwareUpdater:
                 await asyncio.wait({runner, wake}, return_when=asyncio.FIRST_COMPLETED)
             finally:
                 wake.cancel()
-                if not runner.done():  # a newer request replaced this job
+                if not runner.done():  # a newer request replaced this job, or the agent stops
                     runner.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await runner
-                    log.info("firmware update replaced by a newer request", location=job.location)
+                    if self._wake.is_set():
+                        log.info("firmware update replaced by a newer request", location=job.location)
                 elif (error := runner.exception()) is not None:
                     # A fault in the update must never stop the charger, nor come back
                     # with the job file at every start: end the job and say so.
