@@ -100,6 +100,8 @@ def test_install_upgrade_and_uninstall_keep_configuration_and_state(root: Path) 
         (REPO / "systemd" / "ladda.service").read_text()
     assert "subject.user == \"ladda\"" in (root / "etc" / "polkit-1" / "rules.d" / "60-ladda.rules").read_text()
     assert os.readlink(root / "usr" / "local" / "bin" / "ladda") == "/opt/ladda/current/bin/ladda"
+    udev_rule = root / "etc" / "udev" / "rules.d" / "60-ladda-devices.rules"
+    assert udev_rule.read_text() == (REPO / "systemd" / "60-ladda-devices.rules").read_text()
     for unit in ("ladda-update.service", "ladda-update.path"):
         assert (root / "etc" / "systemd" / "system" / unit).exists(), unit
     assert systemctl_calls(root) == ["daemon-reload", "enable ladda.service ladda-update.path ladda-update.service",
@@ -135,6 +137,7 @@ def test_install_upgrade_and_uninstall_keep_configuration_and_state(root: Path) 
     assert config.exists() and (state / "ladda.sqlite3").exists()
     assert not (root / "usr" / "local" / "bin" / "ladda").is_symlink()
     assert not (root / "etc" / "systemd" / "system" / "ladda-update.path").exists()
+    assert not udev_rule.exists()
     assert systemctl_calls(root) == ["disable --now ladda.service ladda-update.path ladda-update.service",
                                      "daemon-reload"]
     purged = run(root, "uninstall", "--purge")
