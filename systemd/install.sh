@@ -187,7 +187,14 @@ do_install() {
         "$SYSTEMCTL" enable ladda.service ladda-update.path ladda-update.service
     fi
     "$SYSTEMCTL" start ladda-update.path
-    "$SYSTEMCTL" restart ladda.service
+    if ! "$SYSTEMCTL" restart ladda.service; then
+        # A first installation has the example configuration, which is not this charger's:
+        # the service cannot run yet, and the installation itself is complete.
+        [ "$verb" = install ] || fail "ladda.service did not start with the new release (journalctl -u ladda); the one before is in $OPT/previous"
+        say "install done: $("$OPT/current/bin/ladda" --version); the service did not start yet (journalctl -u ladda):"
+        say "set up /etc/ladda/ladda.toml for this charger, then: ladda check-config /etc/ladda/ladda.toml && systemctl restart ladda"
+        return
+    fi
     say "$verb done: $("$OPT/current/bin/ladda" --version); systemctl status ladda, journalctl -u ladda -f"
 }
 
