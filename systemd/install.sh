@@ -27,6 +27,7 @@ ETC="$ROOT/etc/ladda"
 STATE="$ROOT/var/lib/ladda"
 UNIT_DIR="$ROOT/etc/systemd/system"
 POLKIT_DIR="$ROOT/etc/polkit-1/rules.d"
+UDEV_DIR="$ROOT/etc/udev/rules.d"
 SERVICE_USER=ladda
 # Serial meters, GPIO character devices, the pilot's ADC (systemd/ladda.service's SupplementaryGroups).
 DEVICE_GROUPS=(dialout gpio i2c)
@@ -155,6 +156,14 @@ install_unit() {
         # pcscd and logind ask polkit: let the service user read cards and reboot for a Hard Reset.
         install -m 0644 "$SOURCE/systemd/60-ladda.rules" "$POLKIT_DIR/60-ladda.rules"
     fi
+    # The GPIO, I2C and PWM devices to the groups gpio and i2c, as Raspberry Pi OS does;
+    # plain Debian leaves them to root. Applied at once to the devices already there.
+    install -d "$UDEV_DIR"
+    install -m 0644 "$SOURCE/systemd/60-ladda-devices.rules" "$UDEV_DIR/60-ladda-devices.rules"
+    if [ -z "$ROOT" ] && command -v udevadm >/dev/null && [ -d /run/udev ]; then
+        udevadm control --reload || true
+        udevadm trigger --action=add --subsystem-match=gpio --subsystem-match=i2c-dev --subsystem-match=pwm || true
+    fi
     # `ladda check-config`, `ladda probe ...` and `ladda sessions` on the technician's PATH.
     install -d "$ROOT/usr/local/bin"
     ln -sfn /opt/ladda/current/bin/ladda "$ROOT/usr/local/bin/ladda"
@@ -178,7 +187,14 @@ do_install() {
         "$SYSTEMCTL" enable ladda.service ladda-update.path ladda-update.service
     fi
     "$SYSTEMCTL" start ladda-update.path
-    "$SYSTEMCTL" restart ladda.service
+    if ! "$SYSTEMCTL" restart ladda.service; then
+        # A first installation has the example configuration, which is not this charger's:
+        # the service cannot run yet, and the installation itself is complete.
+        [ "$verb" = install ] || fail "ladda.service did not start with the new release (journalctl -u ladda); the one before is in $OPT/previous"
+        say "install done: $("$OPT/current/bin/ladda" --version); the service did not start yet (journalctl -u ladda):"
+        say "set up /etc/ladda/ladda.toml for this charger, then: ladda check-config /etc/ladda/ladda.toml && systemctl restart ladda"
+        return
+    fi
     say "$verb done: $("$OPT/current/bin/ladda" --version); systemctl status ladda, journalctl -u ladda -f"
 }
 
@@ -187,7 +203,7 @@ do_uninstall() {
     require_root
     "$SYSTEMCTL" disable --now ladda.service ladda-update.path ladda-update.service || true
     rm -f "$UNIT_DIR/ladda.service" "$UNIT_DIR/ladda-update.service" "$UNIT_DIR/ladda-update.path" \
-        "$POLKIT_DIR/60-ladda.rules"
+        "$POLKIT_DIR/60-ladda.rules" "$UDEV_DIR/60-ladda-devices.rules"
     [ "$(readlink "$ROOT/usr/local/bin/ladda" 2>/dev/null)" = /opt/ladda/current/bin/ladda ] && rm -f "$ROOT/usr/local/bin/ladda"
     "$SYSTEMCTL" daemon-reload
     rm -rf "$OPT"

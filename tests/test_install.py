@@ -100,6 +100,8 @@ def test_install_upgrade_and_uninstall_keep_configuration_and_state(root: Path) 
         (REPO / "systemd" / "ladda.service").read_text()
     assert "subject.user == \"ladda\"" in (root / "etc" / "polkit-1" / "rules.d" / "60-ladda.rules").read_text()
     assert os.readlink(root / "usr" / "local" / "bin" / "ladda") == "/opt/ladda/current/bin/ladda"
+    udev_rule = root / "etc" / "udev" / "rules.d" / "60-ladda-devices.rules"
+    assert udev_rule.read_text() == (REPO / "systemd" / "60-ladda-devices.rules").read_text()
     for unit in ("ladda-update.service", "ladda-update.path"):
         assert (root / "etc" / "systemd" / "system" / unit).exists(), unit
     assert systemctl_calls(root) == ["daemon-reload", "enable ladda.service ladda-update.path ladda-update.service",
@@ -135,6 +137,7 @@ def test_install_upgrade_and_uninstall_keep_configuration_and_state(root: Path) 
     assert config.exists() and (state / "ladda.sqlite3").exists()
     assert not (root / "usr" / "local" / "bin" / "ladda").is_symlink()
     assert not (root / "etc" / "systemd" / "system" / "ladda-update.path").exists()
+    assert not udev_rule.exists()
     assert systemctl_calls(root) == ["disable --now ladda.service ladda-update.path ladda-update.service",
                                      "daemon-reload"]
     purged = run(root, "uninstall", "--purge")
@@ -145,3 +148,21 @@ def test_install_upgrade_and_uninstall_keep_configuration_and_state(root: Path) 
 def test_the_installer_says_how_to_use_it() -> None:
     result = subprocess.run(["bash", str(SCRIPT)], capture_output=True, text=True, check=False)
     assert result.returncode == 2 and "usage:" in result.stderr
+
+
+@pytest.mark.timeout(300)
+def test_a_first_installation_completes_when_the_service_cannot_start_yet(root: Path) -> None:
+    """With the example configuration the service does not start (it is not this charger's):
+    `systemctl restart` fails, and `make install` must still finish and say what to do. A
+    failed start after an upgrade is an error."""
+    failing = root.parent / "systemctl"
+    failing.write_text(f'#!/bin/sh\necho "$*" >> {root.parent / "systemctl.log"}\n'
+                       '[ "$1" = restart ] && { echo "Job for ladda.service failed." >&2; exit 1; }\nexit 0\n')
+    failing.chmod(0o755)
+    installed = run(root, "install")
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    assert "the service did not start yet" in installed.stdout and "ladda check-config" in installed.stdout
+    assert os.path.islink(root / "opt" / "ladda" / "current")
+    assert systemctl_calls(root)[-1] == "restart ladda.service"
+    upgraded = run(root, "upgrade")
+    assert upgraded.returncode == 1 and "did not start with the new release" in upgraded.stderr, upgraded.stderr
