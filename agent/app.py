@@ -33,13 +33,15 @@ from .housekeeping import JournalKeeper
 from .journal import Journal
 from .ocpp16.configuration import Configuration
 from .ocpp16.session import Ocpp16Link
-from .settings import Settings
+from .settings import EX_CONFIG, Settings
 from .store import ChargerState, Database, StoreError
 from .systemd import Notifier, supervise
 
 log = structlog.get_logger(__name__)
 
 HARDWARE_RETRY_S = 2.0
+#: Between the two tries of the Hard Reset's reboot command.
+REBOOT_RETRY_S = 3.0
 #: The least free space a firmware download leaves on the journal's disk.
 FIRMWARE_FREE_MARGIN = 16 * 2**20
 #: Where make install puts the releases (the root installer's side; the agent only uses
@@ -216,25 +218,38 @@ async def _make_safe(hardware: Hardware, runtime: ChargerRuntime) -> None:
         await attempt(f"cable lock {n}", lock.set_locked(False))
 
 
-def _reboot(command: list[str]) -> bool:
-    """Run the configured reboot command; False (and why, in the log) if it failed."""
+def _reboot(command: list[str], attempts: int = 2, pause: float = REBOOT_RETRY_S) -> bool:
+    """Run the configured reboot command; False (and why, in the log) if it failed.
+
+    Tried twice: systemd 252's logind refuses a reboot ("Stale file handle") when a login
+    session comes or goes while polkit is asked, as a technician's ssh login may. The
+    command does not inherit NOTIFY_SOCKET: only the agent speaks to systemd."""
     log.warning("hard reset: rebooting the controller", command=command)
-    try:
-        result = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        log.error("reboot command failed; restarting the agent instead", command=command, error=str(exc))
-        return False
-    if result.returncode != 0:
-        log.error(
-            "reboot command failed; restarting the agent instead",
-            command=command, exit_code=result.returncode, stderr=result.stderr.strip()[-500:],
-        )
-        return False
-    return True
+    env = {key: value for key, value in os.environ.items() if key != "NOTIFY_SOCKET"}
+    for attempt in range(1, attempts + 1):
+        if attempt > 1:
+            time.sleep(pause)
+        try:
+            result = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False, env=env)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            log.error("reboot command failed", command=command, attempt=attempt, error=str(exc))
+            continue
+        if result.returncode == 0:
+            return True
+        log.error("reboot command failed", command=command, attempt=attempt, exit_code=result.returncode,
+                  stderr=result.stderr.strip()[-500:])
+    log.error("could not reboot; restarting the agent instead", command=command)
+    return False
 
 
 class StartFailed(Exception):
-    """The agent cannot run here (state directory, hardware); the message says why."""
+    """The agent cannot run here (state directory, hardware); the message says why.
+    ``permanent``: only devices that cannot work as configured (a missing library, an
+    unknown pin factory, the wrong model), which no restart mends."""
+
+    def __init__(self, message: str, permanent: bool) -> None:
+        super().__init__(message)
+        self.permanent = permanent
 
 
 def serve(settings: Settings, state_dir: Path) -> int:
@@ -271,14 +286,17 @@ def serve(settings: Settings, state_dir: Path) -> int:
         except Exception as exc:
             causes = leaves(exc)
             if causes and all(isinstance(e, (StoreError, DeviceError)) for e in causes):
-                raise StartFailed("; ".join(str(e) for e in causes)) from None
+                permanent = all(isinstance(e, DeviceError) and not e.retry for e in causes)
+                raise StartFailed("; ".join(str(e) for e in causes), permanent) from None
             raise
 
     try:
         restart = asyncio.run(main())
     except StartFailed as exc:
         log.error("cannot run", error=str(exc))
-        return 1
+        # 78 (EX_CONFIG): the unit's RestartPreventExitStatus keeps a charger whose
+        # configuration asks for what this controller lacks from restarting in a loop.
+        return EX_CONFIG if exc.permanent else 1
     if restart is None:
         return 0
     if restart.hard and settings.system.reboot_command and _reboot(list(settings.system.reboot_command)):

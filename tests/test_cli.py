@@ -129,3 +129,13 @@ def test_run_with_an_unusable_state_directory_says_so_and_exits_1(tmp_path):
     assert result.returncode == 1
     assert "cannot run" in result.stdout + result.stderr
     assert str(tmp_path / "blocker") in result.stdout + result.stderr
+
+
+def test_run_with_hardware_this_machine_cannot_have_exits_78_and_names_it(tmp_path):
+    """The example configuration names a Raspberry Pi's GPIO (lgpio). Where that library is
+    missing no restart can help: exit 78, which the unit's RestartPreventExitStatus honours."""
+    # lgpio is the [pi] extra, not installed by make test.
+    example = Path(__file__).resolve().parents[1] / "config" / "example.toml"
+    result = ladda("run", "-c", str(example), "--state-dir", str(tmp_path / "state"))
+    assert result.returncode == 78, result.stdout + result.stderr
+    assert "pin factory 'lgpio' needs a library that is missing" in result.stdout + result.stderr

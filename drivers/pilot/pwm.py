@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import os
 import math
 import time
 from pathlib import Path
@@ -106,10 +107,15 @@ class SysfsPwm:
             if exc.errno != errno.EBUSY:  # EBUSY: exported meanwhile by someone else
                 raise DeviceError(str(self.chip_dir / "export"), f"cannot export channel {self.channel}: "
                                   f"{exc.strerror or exc}") from exc
+        # The channel's files appear root's, and udev hands them to the gpio group a few
+        # tens of ms later (Raspberry Pi OS's rules, systemd/60-ladda-devices.rules): wait
+        # until the agent may write them, not only until they exist.
         deadline = time.monotonic() + self.export_timeout
-        while not (self.dir / "enable").exists():
+        enable = self.dir / "enable"
+        while not (enable.exists() and os.access(enable, os.W_OK) and os.access(self.dir / "period", os.W_OK)):
             if time.monotonic() > deadline:
-                raise DeviceError(self.name, f"did not appear within {self.export_timeout:g} s of exporting "
+                state = "is not writable" if enable.exists() else "did not appear"
+                raise DeviceError(self.name, f"{state} within {self.export_timeout:g} s of exporting "
                                   f"channel {self.channel}")
             await asyncio.sleep(0.01)
 
