@@ -288,8 +288,11 @@ def switch(layout: Layout, spool: Spool, restart: Callable[[], None], healthy: C
     request = dict(prepared.get("request") or {})
     version = str(prepared["version"])
     old = layout.current.resolve() if layout.current.is_symlink() else None
+    # The release before that one: a rollback makes it ``previous`` again.
+    older = layout.previous.resolve() if layout.previous.is_symlink() else None
     deadline = time.time() + timeout
     write_json(layout.opt / ATTEMPT, {"version": version, "release": str(release), "previous": str(old) if old else None,
+                                      "older": str(older) if older else None,
                                       "deadline": deadline, "request": request, "at": _now()})
     # The release on trial holds its connectors until the verdict, or a little past this.
     spool.write_json(ATTEMPT, {"version": version, "job": request.get("job"), "deadline": deadline, "at": _now()})
@@ -330,6 +333,11 @@ def _conclude(layout: Layout, spool: Spool, restart: Callable[[], None],
         if previous is not None and previous.is_dir():
             _point(layout.current, previous)
             reason += f"; rolled back to {previous.name}"
+            older = Path(str(attempt["older"])) if attempt.get("older") else None
+            if older is not None and older.is_dir() and older.parent == layout.releases:
+                _point(layout.previous, older)  # as before the switch
+            else:
+                layout.previous.unlink(missing_ok=True)  # not the release now current again
         _fail(spool, request, reason)
         (layout.opt / ATTEMPT).unlink(missing_ok=True)
         restart()

@@ -251,8 +251,10 @@ async def test_tc_044_3_firmware_update_installation_failed(installation: Instal
     statuses = await wait_firmware(stack, since, {"Installed", "InstallationFailed"}, 120)
     assert statuses == ["Downloading", "Downloaded", "Installing", "InstallationFailed"], stack.agent_log()
 
-    # Rolled back: the old release runs again, the broken one is gone.
+    # Rolled back: the old release runs again, the broken one is gone, and "previous" is
+    # what it was before the switch (none here), not the release now current again.
     assert layout.current.resolve() == Path(sys.prefix).resolve()
+    assert not layout.previous.is_symlink()
     assert not any(p.name.startswith("0.1.0.post2-") for p in layout.releases.iterdir())
     assert installation.systemd.restarts == 2  # into the new release, and back
     boots = [m["payload"]["firmwareVersion"] for m in await messages(stack, "BootNotification", since)]

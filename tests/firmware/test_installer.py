@@ -91,6 +91,18 @@ def test_a_release_that_does_not_prove_itself_is_rolled_back(layout: Layout, spo
     assert outcome(layout)["status"] == "InstallationFailed"
     assert outcome(layout)["reason"] == ("version 0.2.0 did not become ready and accepted by the backend in time; "
                                          "rolled back to 0.0.9-20260101T000000Z")
+    assert not layout.previous.is_symlink()  # not the release now current again: there was none before
+
+
+def test_a_rollback_gives_previous_back_its_release(layout: Layout, spool: Spool) -> None:
+    """current 0.0.9, previous 0.0.8; 0.2.0 fails its trial: current 0.0.9, previous 0.0.8."""
+    old = layout.current.resolve()
+    older = layout.releases / "0.0.8-20251201T000000Z"
+    (older / "bin").mkdir(parents=True)
+    layout.previous.symlink_to(os.path.relpath(older, layout.opt))
+    prepared(layout, "0.2.0")
+    assert switch(layout, spool, lambda: None, lambda v, t: False, 5) is True
+    assert (layout.current.resolve(), layout.previous.resolve()) == (old, older)
 
 
 def test_a_trial_cut_by_a_power_cut_is_finished_at_the_next_start(layout: Layout, spool: Spool) -> None:
