@@ -19,6 +19,7 @@ import asyncio
 import base64
 import contextlib
 import ftplib
+import functools
 import http.client
 import os
 import socket
@@ -231,9 +232,8 @@ async def download(url: str, dest: Path, timeout: float = DEFAULT_TIMEOUT_S, *, 
     fetcher = _http_get if target.scheme in ("http", "https") else _ftp_retrieve
     budget = _Budget(max_bytes, keep_free)
     try:
-        size = await _in_thread(
-            f"download from {target.shown}", target, timeout,
-            lambda stop: _closing(out, lambda t, f, s, e: fetcher(t, f, s, e, budget), target, timeout, stop))
+        size = await _in_thread(f"download from {target.shown}", target, timeout,
+                                lambda stop: _closing(out, functools.partial(fetcher, budget=budget), target, timeout, stop))
         os.replace(partial, dest)
     except BaseException:
         partial.unlink(missing_ok=True)

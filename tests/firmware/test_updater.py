@@ -7,7 +7,9 @@ test_firmware_update.py; these are the corners a restart can leave behind.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -33,11 +35,13 @@ class Backend:
 
 
 def updater(tmp_path: Path, backend: Backend, downloads: list[str] | None = None,
-            signing_ca: Path | None = None, idle: asyncio.Event | None = None) -> FirmwareUpdater:
-    """``idle``: the hold returns once it is set (no transaction runs any more)."""
+            signing_ca: Path | None = None, idle: asyncio.Event | None = None,
+            failure: Exception | None = None) -> FirmwareUpdater:
+    """``idle``: the hold returns once it is set (no transaction runs any more);
+    ``failure``: what every download attempt raises."""
     async def download(url: str, dest: Path) -> None:
         (downloads if downloads is not None else []).append(url)
-        raise OSError("nothing listens there")
+        raise failure or OSError("nothing listens there")
 
     async def hold() -> None:
         backend.holds.append(True)
@@ -56,8 +60,7 @@ async def test_an_outcome_left_by_the_installer_is_reported_once_booted_even_wit
     job = updater(tmp_path, backend)
     write_json(job.layout.file(OUTCOME), {"status": "InstallationFailed", "reason": "pip failed",
                                           "request": {"request_id": 42}})
-    async with asyncio.TaskGroup() as tg:
-        task = tg.create_task(job.run())
+    async with running(job):
         await asyncio.sleep(0.05)
         assert backend.statuses == []  # nothing goes out before the backend accepted the boot
         job.booted()
@@ -65,7 +68,6 @@ async def test_an_outcome_left_by_the_installer_is_reported_once_booted_even_wit
             if backend.statuses:
                 break
             await asyncio.sleep(0.01)
-        task.cancel()
     assert backend.statuses == [("InstallationFailed", 42)]  # as a SignedFirmwareStatusNotification
     assert not job.layout.file(OUTCOME).exists()
 
@@ -88,6 +90,15 @@ async def test_a_request_while_a_release_is_being_installed_is_refused(tmp_path:
     assert job.job.location == "http://old/f.tar.gz" and backend.events == [] and downloads == []
 
 
+@contextlib.asynccontextmanager
+async def running(job: FirmwareUpdater) -> AsyncIterator[None]:
+    """The updater's task for the body of the ``async with``, cancelled after it."""
+    async with asyncio.TaskGroup() as tg:
+        task = tg.create_task(job.run())
+        yield
+        task.cancel()
+
+
 async def _until(condition, seconds: float = 5.0) -> None:  # type: ignore[no-untyped-def]
     for _ in range(int(seconds / 0.01)):
         if condition():
@@ -103,8 +114,7 @@ async def test_the_switch_is_asked_for_only_once_held_and_idle_and_a_failed_swit
     write_json(layout.file(JOB), {**Job("http://x/f.tar.gz", "2026-01-01T00:00:00Z", 0, 0, id="j1").__dict__,
                                   "stage": "switch"})
     job = updater(tmp_path, backend, idle=idle)  # as after a restart in this stage
-    async with asyncio.TaskGroup() as tg:
-        task = tg.create_task(job.run())
+    async with running(job):
         await _until(lambda: backend.holds == [True])
         await asyncio.sleep(0.1)
         assert not job.layout.file(SWITCH).exists()  # held, but the session goes on
@@ -113,7 +123,6 @@ async def test_the_switch_is_asked_for_only_once_held_and_idle_and_a_failed_swit
         assert backend.holds == [True]
         write_json(job.layout.file(OUTCOME), {"status": "InstallationFailed", "reason": "no release", "job": "j1"})
         await _until(lambda: backend.holds == [True, False])
-        task.cancel()
     assert backend.statuses[-1] == ("InstallationFailed", None)
 
 
@@ -123,15 +132,13 @@ async def test_a_release_on_trial_holds_until_the_verdict(tmp_path: Path) -> Non
     write_json(job.layout.file(ATTEMPT), {"version": "0.1.0", "job": "j1", "deadline": time.time() + 60})
     assert on_trial(job.layout, "0.1.0")
     assert not on_trial(job.layout, "0.0.9")  # a rolled-back release is not on trial
-    async with asyncio.TaskGroup() as tg:
-        task = tg.create_task(job.run())
+    async with running(job):
         job.booted()
         await _until(lambda: job.layout.healthy_marker("0.1.0").exists())
         await asyncio.sleep(0.1)
         assert backend.holds == []  # still held: the installer has not concluded
         write_json(job.layout.file(OUTCOME), {"status": "Installed", "version": "0.1.0", "job": "j1"})
         await _until(lambda: backend.holds == [False])
-        task.cancel()
     assert backend.statuses == [("Installed", None)]
 
 
@@ -142,37 +149,23 @@ async def test_a_release_on_trial_stops_holding_if_no_verdict_comes(tmp_path: Pa
     backend = Backend()
     job = updater(tmp_path, backend)
     write_json(job.layout.file(ATTEMPT), {"version": "0.1.0", "job": "j1", "deadline": time.time() + 0.3})
-    async with asyncio.TaskGroup() as tg:
-        task = tg.create_task(job.run())
+    async with running(job):
         await asyncio.sleep(0.3)
         assert backend.holds == []
         await _until(lambda: backend.holds == [False])
-        task.cancel()
 
 
 async def test_a_download_refused_for_its_size_is_not_retried(tmp_path: Path) -> None:
     backend = Backend()
     attempts: list[str] = []
-
-    async def download(url: str, dest: Path) -> None:
-        attempts.append(url)
-        raise TransferError(f"download from {url} refused: the file is 900.0 MiB, more than the 256.0 MiB allowed",
-                            retry=False)
-
-    job = FirmwareUpdater(Layout(tmp_path / "opt", tmp_path / "state"), "0.1.0", download=download,
-                          report=backend.report, security_event=backend.event, hold=_never, release=lambda: None)
+    refused = TransferError("download refused: the file is 900.0 MiB, more than the 256.0 MiB allowed", retry=False)
+    job = updater(tmp_path, backend, attempts, failure=refused)
     job.update("http://x/huge.tar.gz", "2026-01-01T00:00:00Z", 3, 0)
-    async with asyncio.TaskGroup() as tg:
-        task = tg.create_task(job.run())
+    async with running(job):
         await _until(lambda: ("DownloadFailed", None) in backend.statuses)
-        task.cancel()
     assert attempts == ["http://x/huge.tar.gz"]  # 1 + 3 retries allowed, but trying again cannot help
     assert backend.statuses == [("Downloading", None), ("DownloadFailed", None)]
-    assert job.job is None
-
-
-async def _never() -> None:
-    raise AssertionError("nothing to hold for: the download failed")
+    assert job.job is None and backend.holds == []  # nothing to hold for: the download failed
 
 
 async def test_a_verdict_that_came_before_the_updater_looked_ends_the_hold(tmp_path: Path) -> None:
@@ -184,11 +177,9 @@ async def test_a_verdict_that_came_before_the_updater_looked_ends_the_hold(tmp_p
     assert on_trial(job.layout, "0.1.0")  # what the runtime was built with
     write_json(job.layout.file(OUTCOME), {"status": "Installed", "version": "0.1.0", "job": "j1"})
     job.layout.file(ATTEMPT).unlink()
-    async with asyncio.TaskGroup() as tg:
-        task = tg.create_task(job.run())
+    async with running(job):
         job.booted()
         await _until(lambda: backend.statuses == [("Installed", None)])
-        task.cancel()
     assert backend.holds == [False]
 
 
@@ -200,15 +191,13 @@ async def test_a_rollback_verdict_keeps_the_hold_until_the_restart(tmp_path: Pat
     backend = Backend()
     job = updater(tmp_path, backend)
     write_json(job.layout.file(ATTEMPT), {"version": "0.1.0", "job": "j1", "deadline": time.time() + 2.5})
-    async with asyncio.TaskGroup() as tg:
-        task = tg.create_task(job.run())
+    async with running(job):
         job.booted()
         await _until(lambda: job.layout.healthy_marker("0.1.0").exists())  # too late, say
         write_json(job.layout.file(OUTCOME), {"status": "InstallationFailed", "reason": "too late", "job": "j1"})
         await _until(lambda: backend.statuses == [("InstallationFailed", None)])
         assert backend.holds == []
         await _until(lambda: backend.holds == [False])
-        task.cancel()
 
 
 async def test_an_attempt_without_a_deadline_is_held_for_the_installers_default_trial(tmp_path: Path) -> None:
@@ -217,7 +206,5 @@ async def test_an_attempt_without_a_deadline_is_held_for_the_installers_default_
     started = time.time() - updater_module.TRIAL_DEFAULT_S - updater_module.TRIAL_GRACE_S - 1
     write_json(job.layout.file(ATTEMPT), {"version": "0.1.0", "job": "j1",
                                           "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started))})
-    async with asyncio.TaskGroup() as tg:
-        task = tg.create_task(job.run())
+    async with running(job):
         await _until(lambda: backend.holds == [False])  # long past: released at once
-        task.cancel()
