@@ -1,4 +1,5 @@
-"""Logging: JSON lines under systemd, readable lines on a terminal, secrets never.
+"""Logging: JSON lines under systemd, readable lines on a terminal, secrets never
+(every event passes :mod:`agent.redaction` last, tracebacks included).
 
 structlog renders both our own events and the standard library's (the ``ocpp`` and
 ``websockets`` libraries log through ``logging``), so there is one format per process.
@@ -15,36 +16,20 @@ import logging
 import logging.handlers
 import os
 import sys
-from collections.abc import Iterable, Mapping, MutableMapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import structlog
 
-MASK = "****"
+from .redaction import MASK, Redactor
+
+__all__ = ["MASK", "configure", "choose_format", "log_path", "kept_log_files"]
+
 LOG_DIR = "logs"
 LOG_FILE = "ladda.log"
 #: Rotated files kept besides the current one: the configured total is split over all of them.
 LOG_BACKUPS = 3
-_SECRET_FIELDS = {"authorization_key", "password", "secret", "token", "authorizationkey"}
-
-
-class _Redactor:
-    """Replaces the values of secret fields, and any known secret value inside text."""
-
-    def __init__(self, secrets: Iterable[str]) -> None:
-        self.secrets = [s for s in secrets if s]
-
-    def __call__(self, logger: Any, method: str, event: MutableMapping[str, Any]) -> Mapping[str, Any]:
-        for key, value in list(event.items()):
-            if key.lower() in _SECRET_FIELDS and value:
-                event[key] = MASK
-            elif isinstance(value, str) and self.secrets:
-                for secret in self.secrets:
-                    if secret in value:
-                        value = value.replace(secret, MASK)
-                event[key] = value
-        return event
 
 
 def choose_format(fmt: str, environ: Mapping[str, str] = os.environ) -> str:
@@ -93,12 +78,13 @@ def configure(
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
-        _Redactor(secrets),
+        # Tracebacks become text first, so that the redactor (always last) sees them too.
+        structlog.processors.format_exc_info,
+        Redactor(secrets),
     ]
     renderer: Any
     if rendered == "json":
         renderer = structlog.processors.JSONRenderer()
-        shared.append(structlog.processors.format_exc_info)
     else:
         renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
     structlog.configure(
@@ -126,7 +112,6 @@ def configure(
                 foreign_pre_chain=shared,
                 processors=[
                     structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                    structlog.processors.format_exc_info,
                     structlog.processors.JSONRenderer(),
                 ],
             ))

@@ -20,6 +20,7 @@ from .. import transfer
 from ..authorization import parse_expiry
 from ..diagnostics import Window
 from ..local_list import UpdateStatus
+from ..redaction import register_secret
 from .keys import shown
 from .rpc import Rpc
 
@@ -89,6 +90,8 @@ class Handlers(Rpc):
 
     @on(Action.change_configuration)
     async def on_change_configuration(self, key: str, value: str) -> Any:
+        if shown(key, value) != value:
+            register_secret(value)  # before anything could log it, whether it is taken or not
         status = await self.session.config.change(key, value)
         log.info("configuration change", key=key, value=shown(key, value), answer=status)
         return call_result.ChangeConfiguration(status=status)

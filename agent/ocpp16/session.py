@@ -23,6 +23,7 @@ import structlog
 import websockets
 from ocpp.v16 import call
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.frames import CloseCode
 
 from .. import __version__, clock
 from ..authorization import AuthResult
@@ -30,6 +31,7 @@ from ..charger import ChargerRuntime, StatusEntry
 from ..diagnostics import Diagnostics, Progress, Request
 from ..firmware.updater import FirmwareUpdater
 from ..errors import leaves
+from ..redaction import register_secret
 from ..journal import FIRMWARE, SECURITY_EVENT, STATUS, TX_STARTED, Entry, Journal
 from ..session.model import AuthStatus
 from ..settings import Settings
@@ -179,8 +181,11 @@ class Ocpp16Link:
             redial = opened = False
             try:
                 # Built per attempt: a renewed certificate or a new AuthorizationKey applies at once.
-                security = link_security(self.settings.backend, self.settings.charge_point.id,
-                                         self.config.authorization_key())
+                key = self.config.authorization_key()
+                if key:
+                    register_secret(key.decode("utf-8", "replace"))
+                    register_secret(key.hex())
+                security = link_security(self.settings.backend, self.settings.charge_point.id, key)
                 async with connect(
                     self.url,
                     subprotocols=[SUBPROTOCOL],  # type: ignore[list-item]
@@ -241,10 +246,21 @@ class Ocpp16Link:
         self._cp = cp
         self._redial.clear()
         self.connected.set()
-        async with asyncio.TaskGroup() as tg:
-            tg.create_task(cp.start(), name="ocpp-reader")
-            tg.create_task(self._operate(cp, tg), name="ocpp-operate")
-            tg.create_task(self._redial_when_asked(), name="ocpp-redial")
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(cp.start(), name="ocpp-reader")
+                tg.create_task(self._operate(cp, tg), name="ocpp-operate")
+                tg.create_task(self._redial_when_asked(), name="ocpp-redial")
+        except asyncio.CancelledError:
+            # The agent stops (SIGTERM, a reset): an orderly close, RFC 6455 1001 Going Away.
+            await _close(ws, CloseCode.GOING_AWAY, "charge point stopping")
+            raise
+        except BaseExceptionGroup as group:
+            if any(isinstance(e, _Redial) for e in leaves(group)):
+                await _close(ws, CloseCode.NORMAL_CLOSURE, "reconnecting with new credentials")
+            elif any(isinstance(e, ConnectionError) for e in leaves(group)):
+                await _close(ws, CloseCode.GOING_AWAY, "the link is not answering; reconnecting")
+            raise
 
     async def _operate(self, cp: Handlers, tg: asyncio.TaskGroup) -> None:
         if not self._booted:
@@ -261,12 +277,31 @@ class Ocpp16Link:
         await self._drain(cp)
 
     async def _boot(self, cp: Handlers) -> None:
-        """BootNotification until Accepted; nothing else is sent before (OCPP 1.6, 4.2)."""
+        """BootNotification until Accepted; nothing else is sent before (OCPP 1.6, 4.2).
+
+        A boot the backend answers with a CALLERROR, an unusable answer or no answer is
+        asked again on the same connection, after a growing pause (the reconnect backoff's
+        settings): dropping a link that works would restart the backoff with each new
+        connection, and a backend that cannot take the boot would see one every second.
+        """
+        failures = 0
         while True:
             # Cleared before asking, so a trigger that arrives with (or before) the answer counts.
             self._boot_now.clear()
             sent_at = time.monotonic()
-            answer = await cp.request(self._boot_request())
+            try:
+                answer = await cp.request(self._boot_request())
+            except CallFailed as exc:
+                if exc.code == "ConnectionLost":
+                    raise ConnectionError(f"{exc}; reconnecting") from exc
+                failures += 1
+                pause = self._backoff(failures)
+                if failures == 1 or failures % 10 == 0:
+                    log.warning("boot notification not answered; asking again on this connection",
+                                error=str(exc), attempts=failures, retry_in_s=round(pause, 1))
+                await self._until_boot_due(pause)
+                continue
+            failures = 0
             await self._learn_time(answer.current_time, sent_at)
             interval = int(answer.interval)
             log.info("boot notification", status=answer.status, interval=interval)
@@ -276,11 +311,14 @@ class Ocpp16Link:
                 if self.firmware is not None:
                     self.firmware.booted()  # a release on trial has proved itself
                 return
-            # Until the interval ends, or the backend triggers a BootNotification.
-            # (asyncio.timeout, not wait_for: Python 3.11's wait_for can drop a cancellation.)
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(interval if interval > 0 else 30):
-                    await self._boot_now.wait()
+            await self._until_boot_due(interval if interval > 0 else 30)
+
+    async def _until_boot_due(self, seconds: float) -> None:
+        """Until ``seconds`` pass, or the backend triggers a BootNotification.
+        (asyncio.timeout, not wait_for: Python 3.11's wait_for can drop a cancellation.)"""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._boot_now.wait()
 
     async def _adopt_heartbeat_interval(self, interval: int) -> None:
         if interval <= 0:
@@ -476,8 +514,29 @@ def _raise_if_cancelled() -> None:
         raise asyncio.CancelledError()
 
 
+async def _close(ws: ClientConnection, code: CloseCode, reason: str) -> None:
+    """Close with ``code`` (instead of the 1011 an exception would give), without waiting
+    long on a peer that does not answer the closing handshake."""
+    with contextlib.suppress(Exception):
+        async with asyncio.timeout(2.0):
+            await ws.close(code, reason)
+
+
 class _Redial(Exception):
     """Ends a connection on purpose so the next one uses new credentials."""
+
+
+def _describe_close(exc: websockets.exceptions.ConnectionClosed) -> str:
+    """Why a connection closed, in words: who closed it, with which code."""
+    if exc.sent is not None and exc.sent.code == CloseCode.MESSAGE_TOO_BIG:
+        return ("the backend sent a message over the 1 MiB limit; the charge point closed the connection "
+                "(RFC 6455 code 1009)")
+    if exc.rcvd is not None:
+        reason = f": {exc.rcvd.reason[:80]}" if exc.rcvd.reason else ""
+        return f"connection closed by the backend (code {exc.rcvd.code}{reason})"
+    if exc.sent is not None:
+        return f"connection closed by the charge point (code {exc.sent.code})"
+    return "connection lost (no closing handshake)"
 
 
 def _describe(error: BaseException, settings: Settings, handshake: bool = False) -> str:
@@ -487,7 +546,7 @@ def _describe(error: BaseException, settings: Settings, handshake: bool = False)
         if isinstance(exc, websockets.exceptions.InvalidStatus):
             return f"HTTP {exc.response.status_code}"
         if isinstance(exc, websockets.exceptions.ConnectionClosed):
-            return "connection closed"
+            return _describe_close(exc)
         if isinstance(exc, SecurityError):
             return f"cannot secure the link: {exc}"
         tls = describe_tls_failure(exc, backend)
