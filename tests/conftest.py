@@ -89,7 +89,8 @@ async def charger(csms: Csms, request: pytest.FixtureRequest) -> AsyncIterator[S
 
     async def make(connectors: int = 1, ocpp: dict[str, Any] | None = None, boot: bool = True, **kwargs: Any) -> Stack:
         workdir = Path(tempfile.mkdtemp(prefix="ld-"))
-        stack = Stack(workdir, csms, cp_id=_cp_id(request), connectors=connectors,
+        cp_id = kwargs.pop("cp_id", None) or _cp_id(request)  # a test may prepare the CSMS for its id
+        stack = Stack(workdir, csms, cp_id=cp_id, connectors=connectors,
                       ocpp={**TEST_OCPP, **(ocpp or {})}, **kwargs)
         stacks.append(stack)
         await stack.start()

@@ -1,0 +1,128 @@
+"""A backend that sends what real backends sometimes send (bugs, fuzzers, attackers):
+each frame gets the CALLERROR OCPP-J 1.6 section 4.2.3 names, garbage answers fail one
+call, and the websocket stays the one it was; no secret reaches the agent's log."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import pytest
+
+from simulators.harness import Stack
+
+from .helpers import all_frames, call, get_configuration, last_seq, messages, plug_and_charge, send_raw_frame, \
+    transaction, wait_for
+
+DEEP = "[" * 200_000 + "]" * 200_000  # 400 kB, under the 1 MiB frame limit
+
+HOSTILE = [
+    # (frame, the id the CALLERROR must carry, its code)
+    ('[2,"h-1",["Reset"],{}]', "h-1", "FormationViolation"),
+    ('[2,"h-2",{"a":1},{}]', "h-2", "FormationViolation"),
+    (DEEP, "-1", "FormationViolation"),
+    ('[2,"h-4","Reset",{"type":"Sideways"}]', "h-4", "PropertyConstraintViolation"),
+    ('[0,"h-5","Reset",{"type":"Soft"}]', "h-5", "FormationViolation"),
+    ('[1,"h-6","Reset",{"type":"Soft"}]', "h-6", "FormationViolation"),
+    ('[5,"h-7","Reset",{"type":"Soft"}]', "h-7", "FormationViolation"),
+    ('["2","h-8","Reset",{"type":"Soft"}]', "h-8", "FormationViolation"),
+    ('[2.0,"h-9","Reset",{"type":"Soft"}]', "h-9", "FormationViolation"),
+    ('[2,4711,"Reset",{"type":"Soft"}]', "-1", "FormationViolation"),
+    (f'[2,"{"h" * 37}","Reset",{{"type":"Soft"}}]', "h" * 37, "FormationViolation"),
+    ('[2,"h-12","RemoteStopTransaction",{"transactionId":9223372036854775808}]', "h-12",
+     "PropertyConstraintViolation"),
+    ('[2,"h-13","ReserveNow",{"connectorId":1,"expiryDate":"2030-01-01T00:00:00Z","idTag":"A",'
+     '"reservationId":18446744073709551616}]', "h-13", "PropertyConstraintViolation"),
+    ('[2,"h-14","MakeCoffee",{}]', "h-14", "NotImplemented"),
+    ('[2,"h-15","ClearChargingProfile",{}]', "h-15", "NotSupported"),
+    ('[2,"h-16","ReserveNow",{"connectorId":1,"expiryDate":"9999-99-99T00:00:00Z","idTag":"A",'
+     '"reservationId":1}]', "h-16", "PropertyConstraintViolation"),
+    ('[2,"h-17","Reset",{"type":NaN}]', "-1", "FormationViolation"),
+]
+
+
+async def connections(stack: Stack, since: int = 0) -> list[dict[str, Any]]:
+    return [f for f in await all_frames(stack, since) if f["direction"] == "event"]
+
+
+async def assert_same_link(stack: Stack, since: int) -> None:
+    """No disconnection, no new boot, the same process, and it still answers."""
+    assert await connections(stack, since) == []
+    assert await messages(stack, "BootNotification", since) == []
+    assert stack.agent_process is not None and stack.agent_process.running
+    known, _ = await get_configuration(stack, ["NumberOfConnectors"])
+    assert known["NumberOfConnectors"]["value"] == str(stack.connectors)
+
+
+async def test_hostile_frames_are_answered_on_the_same_connection(charger):
+    stack = await charger()
+    since = await last_seq(stack)
+    wrong = []
+    for frame, unique_id, code in HOSTILE:
+        reply = await send_raw_frame(stack, frame)
+        if not (isinstance(reply, list) and reply[:3] == [4, unique_id, code] and isinstance(reply[3], str)
+                and reply[4] == {}):
+            wrong.append((frame[:80], reply))
+    assert wrong == []
+    await assert_same_link(stack, since)
+    # Nothing out of range was stored: the reservation 2^64 does not exist after all this.
+    assert await call(stack, "CancelReservation", {"reservationId": 1}) == {"status": "Rejected"}
+
+
+async def test_garbage_answers_to_the_chargers_own_calls_do_not_drop_the_link(charger):
+    stack = await charger()
+    since = await last_seq(stack)
+    garbage = ['[4,"$ID","BogusCode","",{}]', '[4,"$ID",42,"",{}]', '[3,"$ID",{"currentTime":17}]',
+               '[3,"$ID",[]]', '[4,"$ID"]', '[3,"someone-else",{"currentTime":"2026-01-01T00:00:00Z"}]']
+    await stack.csms.request("answer_raw", cp=stack.cp_id, action="Heartbeat", frames=garbage)
+    for n in range(len(garbage)):
+        answer = await call(stack, "TriggerMessage", {"requestedMessage": "Heartbeat"})
+        assert answer == {"status": "Accepted"}
+        await wait_for(stack, "Heartbeat", count=n + 1, since=since, timeout=15)
+    await assert_same_link(stack, since)
+
+
+async def test_a_transaction_id_out_of_range_is_not_taken_and_the_start_is_sent_again(charger):
+    stack = await charger(ocpp={"TransactionMessageRetryInterval": 1, "TransactionMessageAttempts": 3})
+    since = await last_seq(stack)
+    await stack.csms.request("answer_raw", cp=stack.cp_id, action="StartTransaction",
+                             frames=['[3,"$ID",{"transactionId":18446744073709551617,'
+                                     '"idTagInfo":{"status":"Accepted"}}]'])
+    transaction_id = await plug_and_charge(stack)
+    starts = await wait_for(stack, "StartTransaction", count=2, since=since, timeout=20)
+    assert starts[0]["payload"] == starts[1]["payload"]  # the same start, sent again
+    assert (await transaction(stack, transaction_id))["transactionId"] == transaction_id
+    await assert_same_link(stack, since)
+
+
+async def test_a_boot_answered_with_callerrors_is_asked_again_on_the_same_connection(csms, charger):
+    cp_id = f"T-{uuid.uuid4().hex[:8]}"
+    await csms.request("answer_raw", cp=cp_id, action="BootNotification",
+                       frames=['[4,"$ID","InternalError","backend busy",{}]', '[4,"$ID","BogusCode","",{}]'])
+    stack = await charger(cp_id=cp_id, boot=False)
+    await wait_for(stack, "BootNotification", count=3, timeout=20)
+    await stack.wait_booted()
+    events = await connections(stack)
+    assert [e["type"] for e in events] == ["connected"], events
+
+
+async def test_no_secret_in_the_log_whatever_the_backend_sends(charger):
+    stack = await charger()
+    key = "5ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7"
+    url_password = f"pw{uuid.uuid4().hex[:10]}"
+    reply = await stack.csms.request("call", cp=stack.cp_id, action="ChangeConfiguration", validate=False,
+                                     payload={"key": "AuthorizationKey", "value": key, "extra": 1})
+    assert reply["error"]["code"] == "FormationViolation"
+    reply = await send_raw_frame(stack, json.dumps([2, "s-2", "ChangeConfiguration",
+                                                    {"key": "AuthorizationKey", "value": key * 20}]))
+    assert reply[:3] == [4, "s-2", "PropertyConstraintViolation"]
+    await call(stack, "GetDiagnostics", {"location": f"ftp://user:{url_password}@127.0.0.1:1/diag/", "retries": 0})
+    await call(stack, "UpdateFirmware", {"location": f"ftp://user:{url_password}@127.0.0.1:1/fw.tar.gz",
+                                         "retrieveDate": "2020-01-01T00:00:00Z", "retries": 0})
+    await send_raw_frame(stack, json.dumps([2, "s-5", "GetDiagnostics",
+                                            {"location": f"ftp://u:{url_password}@h/", "retries": "x"}]))
+    await stack.stop_agent()
+    log = (stack.workdir / "agent.log").read_text() + (stack.state_dir / "logs" / "ladda.log").read_text()
+    assert key not in log and url_password not in log
+    assert "FormationViolation" in log  # the refusals were logged, without the values
