@@ -4,7 +4,7 @@ The backend asks (OCPP 1.6 GetDiagnostics) and names the directory the file shou
 to; the charger names the file, and uploads it into that directory. The archive ``diagnostics-<charge point id>-<UTC yyyymmddThhmmssZ>.tar.gz`` holds:
 
 - ``logs.jsonl``: the agent's own log lines (``agent.logs``) within the requested time
-  window, oldest first;
+  window, oldest first, each passed through the redaction step again;
 - ``config.toml``: the effective configuration, secrets masked (as ``ladda check-config``
   prints it);
 - ``database.json``: the state database at a glance (schema, size, transactions, the
@@ -37,6 +37,7 @@ import structlog
 
 from . import __version__, clock, transfer
 from .logs import kept_log_files
+from .redaction import redact_text
 from .settings import Settings, render_settings
 from .store import Database, parse_iso
 
@@ -128,6 +129,9 @@ def write_logs(files: Iterable[Path], window: Window, out: IO[bytes]) -> int:
                     moment = _line_time(line)
                     if moment is None or not window.contains(moment):
                         continue
+                # Cleaned again on the way out: a line from an older release, or logged
+                # before a secret was known, must not carry it off the charger.
+                line = redact_text(line.decode("utf-8", "replace")).encode("utf-8")
                 out.write(line if line.endswith(b"\n") else line + b"\n")
                 count += 1
     return count

@@ -102,3 +102,22 @@ def test_the_number_of_kinds_is_bounded(tmp_path):
             throttle.note(f"kind-{n}", "refused")
     """)
     assert text.count('"refused"') <= 2 * 65
+
+
+def test_the_diagnostics_archive_cleans_old_log_lines_again(tmp_path):
+    """A log file written before a secret was known (or by an older release) leaves the
+    charger cleaned: the archive's lines pass the same redaction step."""
+    import io
+
+    from agent.diagnostics import Window, write_logs
+
+    forget_secrets()
+    old = tmp_path / "ladda.log"
+    old.write_text(json.dumps({"event": "x", "timestamp": "2026-01-01T00:00:00Z",
+                               "url": "ftp://u:oldpass@host/", "key": KEY_HEX}) + "\n")
+    register_secret(KEY_HEX)
+    out = io.BytesIO()
+    assert write_logs([old], Window(), out) == 1
+    text = out.getvalue().decode()
+    assert "oldpass" not in text and KEY_HEX not in text and json.loads(text)["url"] == "ftp://u:****@host/"
+    forget_secrets()
