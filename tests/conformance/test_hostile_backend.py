@@ -4,6 +4,7 @@ call, and the websocket stays the one it was; no secret reaches the agent's log.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from typing import Any
@@ -126,3 +127,22 @@ async def test_no_secret_in_the_log_whatever_the_backend_sends(charger):
     log = (stack.workdir / "agent.log").read_text() + (stack.state_dir / "logs" / "ladda.log").read_text()
     assert key not in log and url_password not in log
     assert "FormationViolation" in log  # the refusals were logged, without the values
+
+
+@pytest.mark.parametrize("how", ["SIGTERM", "Reset"])
+async def test_an_orderly_stop_closes_with_going_away(charger, how):
+    """RFC 6455: 1001 when an endpoint is going away; 1011 would tell the backend we failed."""
+    import signal
+
+    stack = await charger()
+    since = await last_seq(stack)
+    if how == "SIGTERM":
+        await stack.stop_agent(signal.SIGTERM)
+    else:
+        assert await call(stack, "Reset", {"type": "Soft"}) == {"status": "Accepted"}
+    for _ in range(100):
+        closed = [e for e in await connections(stack, since) if e["type"] == "disconnected"]
+        if closed:
+            break
+        await asyncio.sleep(0.1)
+    assert closed and closed[0]["payload"]["code"] == 1001, closed
