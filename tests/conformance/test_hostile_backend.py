@@ -90,10 +90,40 @@ async def test_a_transaction_id_out_of_range_is_not_taken_and_the_start_is_sent_
     await stack.csms.request("answer_raw", cp=stack.cp_id, action="StartTransaction",
                              frames=['[3,"$ID",{"transactionId":18446744073709551617,'
                                      '"idTagInfo":{"status":"Accepted"}}]'])
-    transaction_id = await plug_and_charge(stack)
+    await plug_and_charge(stack)
     starts = await wait_for(stack, "StartTransaction", count=2, since=since, timeout=20)
     assert starts[0]["payload"] == starts[1]["payload"]  # the same start, sent again
-    assert (await transaction(stack, transaction_id))["transactionId"] == transaction_id
+    booked = await transaction(stack)
+    assert 0 < booked["transaction_id"] < 2**63
+    await stack.bench_request("unplug", connector=1)
+    await wait_for(stack, "StopTransaction", since=since, timeout=20)
+    stop = (await messages(stack, "StopTransaction", since))[0]["payload"]
+    assert stop["transactionId"] == booked["transaction_id"]
+    await assert_same_link(stack, since)
+
+
+async def test_extreme_dates_from_the_backend_are_taken_or_refused_cleanly(charger):
+    """Year 9999 ("never expires" to some backends) and year 1 are valid RFC 3339 times:
+    each is taken for what it says, and nothing later fails on it."""
+    stack = await charger(connectors=2)
+    since = await last_seq(stack)
+    far, past = "9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z"
+    assert await call(stack, "ReserveNow", {"connectorId": 1, "expiryDate": far, "idTag": "FAR",
+                                            "reservationId": 91}) == {"status": "Accepted"}
+    assert await call(stack, "ReserveNow", {"connectorId": 2, "expiryDate": past, "idTag": "PAST",
+                                            "reservationId": 92}) == {"status": "Rejected"}
+    assert await call(stack, "CancelReservation", {"reservationId": 91}) == {"status": "Accepted"}
+    entries = [{"idTag": "0FA00002", "idTagInfo": {"status": "Accepted", "expiryDate": far}},
+               {"idTag": "0FA00003", "idTagInfo": {"status": "Accepted", "expiryDate": past}}]
+    assert await call(stack, "SendLocalList", {"listVersion": 7, "updateType": "Full",
+                                               "localAuthorizationList": entries}) == {"status": "Accepted"}
+    await stack.csms.request("set_id_tag", id_tag="0CFA0001", status="Accepted", expiry_date=far)
+    await plug_and_charge(stack, connector=1, id_tag="0CFA0001")
+    await stack.bench_request("unplug", connector=1)
+    await wait_for(stack, "StopTransaction", since=since, timeout=20)
+    await plug_and_charge(stack, connector=2, id_tag="0FA00002")
+    await stack.bench_request("unplug", connector=2)
+    await wait_for(stack, "StopTransaction", count=2, since=since, timeout=20)
     await assert_same_link(stack, since)
 
 
