@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import structlog
 
+from ..settings.rules import basic_auth_password
 from ..store import ChargerState
 from .keys import KEYS, KeySpec, Value, shown
 from .security import BASIC_AUTH_PROFILES, fingerprint
@@ -69,11 +70,12 @@ class Configuration:
 
     def authorization_key(self) -> bytes | None:
         """The HTTP Basic password to send: the backend's AuthorizationKey if it set one for
-        the current file password, else the file's; None when there is none."""
+        the current file password, else the file's (its hexadecimal form decoded); None when
+        there is none."""
         stored = self._values["AuthorizationKey"]
         if isinstance(stored, str) and stored and self._stored_key_base == fingerprint(self._file_key):
             return bytes.fromhex(stored)
-        return self._file_key.encode() or None
+        return basic_auth_password(self._file_key) or None
 
     def __getitem__(self, name: str) -> Value:
         return self._values[name]

@@ -22,6 +22,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - the package requires 3.11, tomli keeps older tools working
     import tomli as tomllib
 
+from agent.settings.paths import state_dir_origin, state_dir_problem
 from agent.settings.render import MASK, toml_value
 from agent.settings.security import check_backend_security
 from agent.settings.hardware import DRIVER_SECTIONS
@@ -114,13 +115,46 @@ def parse_settings(text: str, source: Path) -> Settings:
     warnings = check_backend_security(tables.get("backend"), values["backend"], source.parent.absolute(), problems)
     _check_signing_ca(values["firmware"], source.parent.absolute(), problems)
     ocpp = _check_ocpp(tables.get(OCPP_SECTION, {}), problems)
+    _check_state_directory(tables.get("state"), values["state"], source.parent.absolute(), problems)
     if problems:
         raise ConfigError(problems.lines())
-    directory = values["state"].get("directory", StateSettings().directory)
-    if not directory.is_absolute():
-        values["state"]["directory"] = source.parent.absolute() / directory
     sections = {name: cls(**values[name]) for name, cls in classes.items()}
     return Settings(**sections, ocpp=ocpp, source=source, warnings=tuple(warnings))
+
+
+def _check_state_directory(table: dict[str, Any] | None, state: dict[str, Any], base: Path,
+                           problems: _Problems) -> None:
+    """Make state.directory absolute and check the agent could create it (not writability:
+    check-config may run as another user than the service, which may use $STATE_DIRECTORY)."""
+    if "directory" in (table or {}) and "directory" not in state:
+        return  # already reported
+    written = "directory" in (table or {})
+    given = directory = state.get("directory", StateSettings().directory)
+    if not directory.is_absolute():
+        directory = state["directory"] = base / directory
+    problem = state_dir_problem(directory, writable=False)
+    if problem:
+        where = ("state", "directory") if written else ("state",)
+        note = "" if written else "; it is the default"
+        if directory != given:
+            note += f" (relative to this file: {directory})" if len(str(directory)) <= _SHOWN_VALUE_MAX else ""
+        problems.add(where, "state.directory", problem + note, str(given))
+
+
+def check_run_state_dir(settings: Settings, cli_value: str | None, environ: Mapping[str, str]) -> list[str]:
+    """At `ladda run`: the state directory actually used must be creatable and writable by
+    this user; an error line naming where it came from (key, option or variable), or none."""
+    directory = resolve_state_dir(settings, cli_value, environ)
+    problem = state_dir_problem(directory, writable=True)
+    if problem is None:
+        return []
+    shown = toml_value(str(directory))
+    if len(shown) > _SHOWN_VALUE_MAX:
+        shown = shown[: _SHOWN_VALUE_MAX - 3] + "..."
+    origin = state_dir_origin(cli_value, environ)
+    if origin == "state.directory":
+        return [f"{settings.source}: state.directory = {shown}: {problem}"]
+    return [f"{origin} {shown}: {problem}"]
 
 
 def _check_signing_ca(firmware: dict[str, Any], base: Path, problems: _Problems) -> None:
@@ -280,8 +314,14 @@ class _Problems:
         self._source = source
         self._index = index
         self._found: list[tuple[int | None, str]] = []
+        self._paths: set[tuple[str, ...]] = set()
+
+    def reported(self, path: tuple[str, ...]) -> bool:
+        """A problem with this key was already found: checks that need its value are skipped."""
+        return path in self._paths
 
     def add(self, path: tuple[str, ...], subject: str, message: str, value: object = _UNSET) -> None:
+        self._paths.add(path)
         if value is not self._UNSET:
             shown = MASK if subject in SECRET_KEYS else toml_value(value)
             if len(shown) > _SHOWN_VALUE_MAX:
