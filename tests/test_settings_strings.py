@@ -194,3 +194,17 @@ def test_run_exits_78_when_the_state_directory_is_not_writable(tmp_path: Path) -
     result = ladda("run", "-c", str(path))
     assert result.returncode == EX_CONFIG
     assert f"cannot be created: {locked} is not writable by user" in result.stderr
+
+
+# --- the feature profiles the charger maker offers ------------------------------------------
+
+
+def test_keys_of_a_profile_not_offered_are_refused_in_the_file(tmp_path: Path) -> None:
+    text = HEADER + URL + '[ocpp]\nSupportedFeatureProfiles = "Core,RemoteTrigger"\nLocalAuthListEnabled = true\n'
+    assert only_error(text, tmp_path / "l.toml") == (
+        f"{tmp_path / 'l.toml'}:7: ocpp.LocalAuthListEnabled = true: belongs to the LocalAuthListManagement "
+        "profile, which SupportedFeatureProfiles does not offer; remove it, or add LocalAuthListManagement to "
+        "SupportedFeatureProfiles")
+    settings = parse_settings(text.replace("LocalAuthListEnabled = true\n", ""), tmp_path / "l.toml")
+    assert settings.ocpp["SupportedFeatureProfiles"] == "Core,RemoteTrigger"
+    assert "must include Core" in only_error(text.replace('"Core,', '"'), tmp_path / "l.toml")

@@ -277,7 +277,7 @@ def _check_ocpp(table: dict[str, Any], problems: _Problems) -> Mapping[str, Ocpp
     """Initial OCPP configuration values, each checked against the key table."""
     if not table:
         return frozen_mapping({})
-    from agent.ocpp16.keys import check_initial  # imported late: the protocol adapter is optional here
+    from agent.ocpp16.keys import check_initial, check_offered  # late: the protocol adapter is optional here
 
     out: dict[str, OcppValue] = {}
     for name, value in table.items():
@@ -299,6 +299,8 @@ def _check_ocpp(table: dict[str, Any], problems: _Problems) -> Mapping[str, Ocpp
             problems.add(where, f"{OCPP_SECTION}.{name}", message, value)
             continue
         out[name] = value
+    for name, message in check_offered(out):
+        problems.add((OCPP_SECTION, name), f"{OCPP_SECTION}.{name}", message, out.pop(name))
     return frozen_mapping(out)
 
 
