@@ -36,7 +36,7 @@ PROFILE_ACTIONS: dict[str, tuple[str, ...]] = {
     "Reservation": ("CancelReservation", "ReserveNow"),
     "RemoteTrigger": ("TriggerMessage",),
 }
-#: ... except these, whose answers say so themselves (OCPP 1.6 sections 6.33 and 7.44):
+#: ... except these, whose answers say so themselves (OCPP 1.6 sections 5.15 and 5.10):
 #: SendLocalList status NotSupported, GetLocalListVersion listVersion -1.
 ANSWERED_IN_BAND = frozenset({"GetLocalListVersion", "SendLocalList"})
 _HEX = re.compile(r"[0-9A-Fa-f]*")
