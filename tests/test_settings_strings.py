@@ -208,3 +208,17 @@ def test_keys_of_a_profile_not_offered_are_refused_in_the_file(tmp_path: Path) -
     settings = parse_settings(text.replace("LocalAuthListEnabled = true\n", ""), tmp_path / "l.toml")
     assert settings.ocpp["SupportedFeatureProfiles"] == "Core,RemoteTrigger"
     assert "must include Core" in only_error(text.replace('"Core,', '"'), tmp_path / "l.toml")
+
+
+def test_a_bench_socket_path_too_long_for_a_unix_socket_is_refused(tmp_path: Path) -> None:
+    deep = f"/srv/{'s' * 100}"
+    error = only_error(HEADER + URL + f'[state]\ndirectory = "{deep}"\n', tmp_path / "l.toml")
+    assert error == (f'{tmp_path / "l.toml"}: sim.socket = "bench.sock": the bench\'s socket would be '
+                     f"{deep}/bench.sock ({len(deep) + 11} bytes), but a Unix socket path has at most 107: use a "
+                     "shorter sim.socket or state directory")
+    path = write(tmp_path, HEADER + URL + '[sim]\nsocket = "/run/b.sock"\n')  # absolute: fine wherever the state is
+    assert parse_settings(path.read_text(), path).sim.socket == Path("/run/b.sock")
+    result = ladda("run", "-c", str(write(tmp_path, HEADER + URL)), "--state-dir", deep)
+    assert result.returncode == EX_CONFIG
+    assert f"sim.socket = \"bench.sock\": the bench's socket would be {deep}/bench.sock" in result.stderr
+    assert not Path(deep).exists()

@@ -22,7 +22,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - the package requires 3.11, tomli keeps older tools working
     import tomli as tomllib
 
-from agent.settings.paths import state_dir_origin, state_dir_problem
+from agent.settings.paths import bench_socket_problem, state_dir_origin, state_dir_problem
 from agent.settings.render import MASK, toml_value
 from agent.settings.security import check_backend_security
 from agent.settings.hardware import DRIVER_SECTIONS
@@ -119,7 +119,13 @@ def parse_settings(text: str, source: Path) -> Settings:
     if problems:
         raise ConfigError(problems.lines())
     sections = {name: cls(**values[name]) for name, cls in classes.items()}
-    return Settings(**sections, ocpp=ocpp, source=source, warnings=tuple(warnings))
+    settings = Settings(**sections, ocpp=ocpp, source=source, warnings=tuple(warnings))
+    socket = bench_socket_problem(settings, settings.state.directory)
+    if socket:
+        problems.add(("sim", "socket") if "socket" in tables.get("sim", {}) else ("sim",), "sim.socket", socket,
+                     str(settings.sim.socket))
+        raise ConfigError(problems.lines())
+    return settings
 
 
 def _check_state_directory(table: dict[str, Any] | None, state: dict[str, Any], base: Path,
@@ -147,7 +153,8 @@ def check_run_state_dir(settings: Settings, cli_value: str | None, environ: Mapp
     directory = resolve_state_dir(settings, cli_value, environ)
     problem = state_dir_problem(directory, writable=True)
     if problem is None:
-        return []
+        socket = bench_socket_problem(settings, directory)
+        return [f"{settings.source}: sim.socket = {toml_value(str(settings.sim.socket))}: {socket}"] if socket else []
     shown = toml_value(str(directory))
     if len(shown) > _SHOWN_VALUE_MAX:
         shown = shown[: _SHOWN_VALUE_MAX - 3] + "..."

@@ -11,8 +11,12 @@ import os
 import stat
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from agent.settings.rules import PATH_MAX, Invalid, check_path_text
+
+if TYPE_CHECKING:
+    from agent.settings.schema import Settings
 
 #: The longest name the agent creates inside the state directory ("logs/ladda.log.3" and
 #: SQLite's "ladda.sqlite3-journal"), with its '/'.
@@ -87,3 +91,21 @@ def _user() -> str:
         return f"user {pwd.getpwuid(os.geteuid()).pw_name}"
     except (ImportError, KeyError):  # pragma: no cover
         return f"uid {os.geteuid()}"
+
+
+#: sockaddr_un.sun_path holds 108 bytes with the final NUL.
+UNIX_SOCKET_MAX = 107
+
+
+def bench_socket_problem(settings: Settings, state_dir: Path) -> str | None:
+    """Why the simulated bench's socket ([sim] socket, inside `state_dir` when relative) cannot
+    be reached, when a driver uses the bench; a longer path fails only at connect()."""
+    roles = ("meter", "reader", "pilot", "contactor", "lock")
+    uses_bench = (any(getattr(settings, role).driver == "sim" for role in roles)
+                  or settings.gpio.pin_factory == "bench" or getattr(settings.pilot, "i2c_transport", "") == "bench")
+    path = settings.sim.socket_path(state_dir)
+    size = len(os.fsencode(str(path)))
+    if not uses_bench or size <= UNIX_SOCKET_MAX:
+        return None
+    return (f"the bench's socket would be {path} ({size} bytes), but a Unix socket path has at most "
+            f"{UNIX_SOCKET_MAX}: use a shorter sim.socket or state directory")
