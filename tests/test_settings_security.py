@@ -269,3 +269,13 @@ def test_a_configuration_file_holding_the_password_is_warned_about_when_others_c
     source.write_text(config(tmp_path, "")[0])  # no password in it: nothing to protect
     source.chmod(0o644)
     assert load_settings(source).warnings == ()
+
+
+def test_every_spelling_of_the_key_is_kept_out_of_the_logs() -> None:
+    from agent.settings.security import secret_forms
+
+    hex_key = "OCA_OCTT_admin_test".encode().hex()
+    assert secret_forms(hex_key) == [hex_key, hex_key.upper(), "OCA_OCTT_admin_test"]
+    assert secret_forms(PASSWORD) == [PASSWORD]
+    assert secret_forms("") == []
+    assert secret_forms("ff" * 16) == ["ff" * 16, "FF" * 16]  # bytes that are not text: the digits only
