@@ -216,6 +216,9 @@ def test_a_bench_socket_path_too_long_for_a_unix_socket_is_refused(tmp_path: Pat
     assert error == (f'{tmp_path / "l.toml"}: sim.socket = "bench.sock": the bench\'s socket would be '
                      f"{deep}/bench.sock ({len(deep) + 11} bytes), but a Unix socket path has at most 107: use a "
                      "shorter sim.socket or state directory")
+    with pytest.raises(ConfigError) as info:  # reported with the file's other problems, not after them
+        parse_settings(HEADER + 'vendor = ""\n' + URL + f'[state]\ndirectory = "{deep}"\n', tmp_path / "l.toml")
+    assert [e.split(": ")[1][:16] for e in info.value.errors] == ['charge_point.ven', 'sim.socket = "be']
     path = write(tmp_path, HEADER + URL + '[sim]\nsocket = "/run/b.sock"\n')  # absolute: fine wherever the state is
     assert parse_settings(path.read_text(), path).sim.socket == Path("/run/b.sock")
     result = ladda("run", "-c", str(write(tmp_path, HEADER + URL)), "--state-dir", deep)

@@ -22,7 +22,13 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - the package requires 3.11, tomli keeps older tools working
     import tomli as tomllib
 
-from agent.settings.paths import bench_socket_problem, state_dir_origin, state_dir_problem
+from agent.settings.paths import (
+    bench_socket_problem,
+    settings_use_bench,
+    state_dir_origin,
+    state_dir_problem,
+    uses_bench,
+)
 from agent.settings.render import MASK, toml_value
 from agent.settings.security import check_backend_security
 from agent.settings.hardware import DRIVER_SECTIONS
@@ -116,16 +122,30 @@ def parse_settings(text: str, source: Path) -> Settings:
     _check_signing_ca(values["firmware"], source.parent.absolute(), problems)
     ocpp = _check_ocpp(tables.get(OCPP_SECTION, {}), problems)
     _check_state_directory(tables.get("state"), values["state"], source.parent.absolute(), problems)
+    _check_bench_socket(classes, values, tables.get("sim"), problems)
     if problems:
         raise ConfigError(problems.lines())
     sections = {name: cls(**values[name]) for name, cls in classes.items()}
-    settings = Settings(**sections, ocpp=ocpp, source=source, warnings=tuple(warnings))
-    socket = bench_socket_problem(settings, settings.state.directory)
-    if socket:
-        problems.add(("sim", "socket") if "socket" in tables.get("sim", {}) else ("sim",), "sim.socket", socket,
-                     str(settings.sim.socket))
-        raise ConfigError(problems.lines())
-    return settings
+    return Settings(**sections, ocpp=ocpp, source=source, warnings=tuple(warnings))
+
+
+def _check_bench_socket(classes: dict[str, type], values: dict[str, dict[str, Any]], table: dict[str, Any] | None,
+                        problems: _Problems) -> None:
+    """When a driver uses the bench, its socket path must fit a Unix socket address."""
+    def value(section: str, key: str) -> Any:
+        defaults = {f.name: f.default for f in keys_of(classes[section])}
+        return values[section].get(key, defaults.get(key, ""))
+
+    roles = ("meter", "reader", "pilot", "contactor", "lock")
+    if problems.reported(("state", "directory")) or problems.reported(("sim", "socket")):
+        return
+    if not uses_bench({r: value(r, "driver") for r in roles}, value("gpio", "pin_factory"),
+                      value("pilot", "i2c_transport")):
+        return
+    socket: Path = value("sim", "socket")
+    problem = bench_socket_problem(socket, values["state"]["directory"])
+    if problem:
+        problems.add(("sim", "socket") if "socket" in (table or {}) else ("sim",), "sim.socket", problem, str(socket))
 
 
 def _check_state_directory(table: dict[str, Any] | None, state: dict[str, Any], base: Path,
@@ -153,7 +173,7 @@ def check_run_state_dir(settings: Settings, cli_value: str | None, environ: Mapp
     directory = resolve_state_dir(settings, cli_value, environ)
     problem = state_dir_problem(directory, writable=True)
     if problem is None:
-        socket = bench_socket_problem(settings, directory)
+        socket = bench_socket_problem(settings.sim.socket, directory) if settings_use_bench(settings) else None
         return [f"{settings.source}: sim.socket = {toml_value(str(settings.sim.socket))}: {socket}"] if socket else []
     shown = toml_value(str(directory))
     if len(shown) > _SHOWN_VALUE_MAX:

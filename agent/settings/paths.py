@@ -97,15 +97,25 @@ def _user() -> str:
 UNIX_SOCKET_MAX = 107
 
 
-def bench_socket_problem(settings: Settings, state_dir: Path) -> str | None:
+def uses_bench(drivers: Mapping[str, str], pin_factory: str, i2c_transport: str) -> bool:
+    """Whether a driver talks to the simulated bench over [sim] socket."""
+    return ("sim" in (drivers.get(role) for role in ("meter", "reader", "pilot", "contactor", "lock"))
+            or pin_factory == "bench" or i2c_transport == "bench")
+
+
+def bench_socket_problem(socket: Path, state_dir: Path) -> str | None:
     """Why the simulated bench's socket ([sim] socket, inside `state_dir` when relative) cannot
-    be reached, when a driver uses the bench; a longer path fails only at connect()."""
-    roles = ("meter", "reader", "pilot", "contactor", "lock")
-    uses_bench = (any(getattr(settings, role).driver == "sim" for role in roles)
-                  or settings.gpio.pin_factory == "bench" or getattr(settings.pilot, "i2c_transport", "") == "bench")
-    path = settings.sim.socket_path(state_dir)
+    be reached; a longer path than a Unix socket address holds fails only at connect()."""
+    path = socket if socket.is_absolute() else state_dir / socket
     size = len(os.fsencode(str(path)))
-    if not uses_bench or size <= UNIX_SOCKET_MAX:
+    if size <= UNIX_SOCKET_MAX:
         return None
     return (f"the bench's socket would be {path} ({size} bytes), but a Unix socket path has at most "
             f"{UNIX_SOCKET_MAX}: use a shorter sim.socket or state directory")
+
+
+def settings_use_bench(settings: Settings) -> bool:
+    """`uses_bench` for a loaded configuration."""
+    roles = ("meter", "reader", "pilot", "contactor", "lock")
+    return uses_bench({role: getattr(settings, role).driver for role in roles}, settings.gpio.pin_factory,
+                      getattr(settings.pilot, "i2c_transport", ""))
