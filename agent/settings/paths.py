@@ -1,4 +1,5 @@
-"""Whether the state directory can be what the agent makes of it: created, then written.
+"""Whether the state directory can be what the agent makes of it (created, then written),
+and whether the bench's socket inside it can be connected to.
 
 A path that cannot work (an existing regular file, a parent that is a file, longer than
 the kernel takes) must stop `ladda check-config` and `ladda run` with exit 78 naming the
