@@ -73,6 +73,8 @@ directory = "a-file"
         f'{path}:11: state.directory = "a-file": exists and is a regular file, not a directory; name a directory '
         f"(it is created if missing) (relative to this file: {tmp_path / 'a-file'})",
     ]
+    run = ladda("run", "-c", str(path))  # the service refuses the same file the same way, before any hardware
+    assert run.returncode == EX_CONFIG and run.stderr == result.stderr
 
 
 def test_meter_host_must_be_a_host_name_or_address(tmp_path: Path) -> None:
