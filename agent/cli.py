@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import __version__
-from .settings import EX_CONFIG, ConfigError, load_settings, render_settings, resolve_state_dir
+from .settings import EX_CONFIG, ConfigError, check_run_state_dir, load_settings, render_settings, resolve_state_dir
+from .settings.security import secret_forms
 
 if TYPE_CHECKING:
     from .journal import MeterGap, TransactionRecord
@@ -108,7 +109,11 @@ def _run(path: str, state_dir: str | None) -> int:
     from . import logs
     from .app import serve
 
-    secrets = [settings.backend.authorization_key]
+    unusable = check_run_state_dir(settings, state_dir, os.environ)
+    if unusable:  # before the log file and the database try to create it
+        print("configuration error:", *unusable, sep="\n", file=sys.stderr)
+        return EX_CONFIG
+    secrets = secret_forms(settings.backend.authorization_key)
     directory = resolve_state_dir(settings, state_dir, os.environ)
     logs.configure(settings.logging.level, settings.logging.format, secrets,
                    file=logs.log_path(directory), file_bytes=int(settings.logging.file_mb * 2**20))

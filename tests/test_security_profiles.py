@@ -28,7 +28,7 @@ from .certs import Pki, make_pki
 from .conformance.helpers import call_checked, get_configuration, last_seq, messages, parse_time, wait_rebooted
 from .conftest import TEST_OCPP
 
-PASSWORD = "s3cr3t-Passw0rd-4-basic-auth"
+PASSWORD = "s3cr3t-Passw0rd-4-b"
 OCTT_PASSWORD = "OCA_OCTT_admin_test"  # TC_073 sets it hex encoded
 CLOSED_IN_HANDSHAKE = ("TLS: the backend closed the connection during the handshake "
                        "(no wss:// there, or it wants a client certificate: profile 3)")

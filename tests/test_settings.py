@@ -34,7 +34,7 @@ id = "LADDA-0001"
 [backend]
 url = "ws://127.0.0.1:9000/ocpp"
 """
-SECRET = "s3cr3t-Passw0rd-4-basic-auth"
+SECRET = "s3cr3t-Passw0rd-4-b"
 #: Every key a technician may set: the writable ones of the agent's key table (the
 #: write-only AuthorizationKey is backend.authorization_key in the file).
 OCPP_KEYS = tuple(name for name, spec in KEYS.items() if not spec.readonly and not spec.writeonly)
@@ -354,7 +354,7 @@ EVERYTHING_SET = """\
 [charge_point]
 id = "bay-7:west_1.a"
 vendor = "Vendor \\"Q\\" \\\\ é"
-model = "M\\t1"
+model = "M 1"
 serial_number = "SN-123"
 
 [backend]

@@ -12,7 +12,9 @@ from agent.settings import ConfigError, load_settings, parse_settings, render_se
 
 from .certs import Pki, make_pki
 
-PASSWORD = "s3cr3t-Passw0rd-4-basic-auth"
+PASSWORD = "s3cr3t-Passw0rd-4-b"
+KEY_FORMS = ("16 to 20 characters (a password sent as it is) or 32 to 40 hexadecimal digits (16 to 20 bytes, "
+             "decoded before sending)")
 
 
 @pytest.fixture
@@ -196,9 +198,10 @@ def test_an_encrypted_client_key_is_refused_rather_than_prompted_for(tmp_path: P
 
 
 @pytest.mark.parametrize(("content", "expected"), [
-    ("short\n", "its content must be 16 to 40 characters long"),
+    ("short\n", f"its content must be {KEY_FORMS}"),
     ("\n", "is empty; write the password on its one line"),
-    (PASSWORD * 2, "its content must be 16 to 40 characters long"),
+    (PASSWORD * 2, f"its content must be {KEY_FORMS}"),
+    (" " + PASSWORD, f"its content must not begin or end with blanks (spaces, tabs); it must be {KEY_FORMS}"),
 ])
 def test_a_bad_password_file_says_why_without_showing_the_password(tmp_path: Path, content: str,
                                                                    expected: str) -> None:
@@ -266,3 +269,13 @@ def test_a_configuration_file_holding_the_password_is_warned_about_when_others_c
     source.write_text(config(tmp_path, "")[0])  # no password in it: nothing to protect
     source.chmod(0o644)
     assert load_settings(source).warnings == ()
+
+
+def test_every_spelling_of_the_key_is_kept_out_of_the_logs() -> None:
+    from agent.settings.security import secret_forms
+
+    hex_key = "OCA_OCTT_admin_test".encode().hex()
+    assert secret_forms(hex_key) == [hex_key, hex_key.upper(), "OCA_OCTT_admin_test"]
+    assert secret_forms(PASSWORD) == [PASSWORD]
+    assert secret_forms("") == []
+    assert secret_forms("ff" * 16) == ["ff" * 16, "FF" * 16]  # bytes that are not text: the digits only

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 import structlog
 
+from ..settings.rules import basic_auth_password
 from ..store import ChargerState
-from .keys import KEYS, KeySpec, Value, shown
+from .keys import KEYS, KeySpec, Value, shown, unsupported_actions
 from .security import BASIC_AUTH_PROFILES, fingerprint
 
 #: Stored beside a backend-set AuthorizationKey: the file's key it replaced (as a digest).
@@ -44,12 +45,16 @@ class Configuration:
         self._values["NumberOfConnectors"] = number_of_connectors
         for name, raw in initial.items():
             self._values[name] = KEYS[name].parse(raw)
+        #: What the charger maker offers (the TOML's SupportedFeatureProfiles); the backend cannot change it.
+        self.offered_profiles: frozenset[str] = frozenset(self.list("SupportedFeatureProfiles"))
+        if not self.offers("LocalAuthListManagement"):
+            self._values["LocalAuthListEnabled"] = False  # no list is in use (GetLocalListVersion answers -1)
         stored = state.config_values() if state is not None else {}
         self._stored_key_base = stored.get(_KEY_BASE)
         self._file_key = ""
         for name, raw in stored.items():
             spec = KEYS.get(name)
-            if spec is None or spec.readonly:
+            if spec is None or spec.readonly or not self._known(spec):
                 continue
             try:
                 self._values[name] = spec.parse(raw)
@@ -69,11 +74,26 @@ class Configuration:
 
     def authorization_key(self) -> bytes | None:
         """The HTTP Basic password to send: the backend's AuthorizationKey if it set one for
-        the current file password, else the file's; None when there is none."""
+        the current file password, else the file's (its hexadecimal form decoded); None when
+        there is none."""
         stored = self._values["AuthorizationKey"]
         if isinstance(stored, str) and stored and self._stored_key_base == fingerprint(self._file_key):
             return bytes.fromhex(stored)
-        return self._file_key.encode() or None
+        return basic_auth_password(self._file_key) or None
+
+    def offers(self, profile: str) -> bool:
+        """Whether the charger offers a feature profile (Core always)."""
+        return profile in self.offered_profiles
+
+    def unsupported_actions(self) -> frozenset[str]:
+        """The backend's requests the dispatcher must answer CALLERROR NotSupported: those of the
+        profiles not offered, except SendLocalList and GetLocalListVersion, whose handlers
+        answer NotSupported and -1 themselves (LocalAuthListEnabled reads false then)."""
+        return unsupported_actions(self.offered_profiles)
+
+    def _known(self, spec: KeySpec) -> bool:
+        """A key exists for the backend only when its profile is offered."""
+        return spec.profile in self.offered_profiles
 
     def __getitem__(self, name: str) -> Value:
         return self._values[name]
@@ -96,8 +116,9 @@ class Configuration:
 
     def report(self, names: Iterable[str] | None) -> tuple[list[KeyValue], list[str]]:
         """GetConfiguration: (known keys with values, unknown key names)."""
-        wanted = [n for n, spec in KEYS.items() if not spec.writeonly] if not names else list(names)
-        readable = {n for n, spec in KEYS.items() if not spec.writeonly}  # a secret is never read back
+        # A secret is never read back; a key of a profile not offered does not exist.
+        readable = {n for n, spec in KEYS.items() if not spec.writeonly and self._known(spec)}
+        wanted = [n for n in KEYS if n in readable] if not names else list(names)
         known = [
             KeyValue(name, KEYS[name].readonly, KeySpec.render(self._values[name]))
             for name in wanted
@@ -109,7 +130,7 @@ class Configuration:
     async def change(self, name: str, raw: str) -> str:
         """ChangeConfiguration: Accepted, Rejected, RebootRequired or NotSupported."""
         spec = KEYS.get(name)
-        if spec is None:
+        if spec is None or not self._known(spec):
             return "NotSupported"
         if spec.readonly:
             return "Rejected"

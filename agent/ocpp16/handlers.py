@@ -45,6 +45,8 @@ class Handlers(Rpc):
         super().__init__(cp_id, connection, response_timeout)
         self.session = session
         self.runtime = session.runtime
+        for action in session.config.unsupported_actions():  # a profile not offered: CALLERROR NotSupported
+            self.route_map.pop(action, None)
 
     def _later(self, func: Callable[[], None]) -> None:
         self.after_reply(func)

@@ -9,6 +9,7 @@ spec's string form only on the wire.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -24,6 +25,20 @@ MEASURANDS = (
     "Current.Offered",
 )
 MEASURAND_LIST_MAX = 5
+
+#: The feature profiles this agent implements (OCPP 1.6 section 3); Core is always offered.
+PROFILES = ("Core", "FirmwareManagement", "LocalAuthListManagement", "Reservation", "RemoteTrigger")
+#: The backend's requests each optional profile brings. A charger that does not offer the
+#: profile answers them CALLERROR NotSupported (OCPP-J 4.2.3: known, but not supported)...
+PROFILE_ACTIONS: dict[str, tuple[str, ...]] = {
+    "FirmwareManagement": ("GetDiagnostics", "UpdateFirmware"),
+    "LocalAuthListManagement": ("GetLocalListVersion", "SendLocalList"),
+    "Reservation": ("CancelReservation", "ReserveNow"),
+    "RemoteTrigger": ("TriggerMessage",),
+}
+#: ... except these, whose answers say so themselves (OCPP 1.6 sections 5.15 and 5.10):
+#: SendLocalList status NotSupported, GetLocalListVersion listVersion -1.
+ANSWERED_IN_BAND = frozenset({"GetLocalListVersion", "SendLocalList"})
 _HEX = re.compile(r"[0-9A-Fa-f]*")
 _PHASE_ROTATION = re.compile(r"^\d+\.(NotApplicable|Unknown|RST|RTS|SRT|STR|TRS|TSR)$")
 
@@ -43,6 +58,8 @@ class KeySpec:
     pattern: re.Pattern[str] | None = None  # allowed list item shape (csl)
     max_items: int | None = None
     writeonly: bool = False  # never reported (a secret the backend may set, not read back)
+    maker: bool = False  # read-only to the backend, but the charger maker sets it in the TOML file
+    profile: str = "Core"  # the feature profile the key belongs to: unknown when it is not offered
 
     def parse(self, raw: object) -> Value:
         """Turn a wire string (or a TOML value) into a typed value; ValueError if invalid."""
@@ -139,7 +156,7 @@ KEYS: dict[str, KeySpec] = {
         _readonly_int("MeterValuesSampledDataMaxLength", MEASURAND_LIST_MAX),
         KeySpec("MeterValueSampleInterval", "int", 60, minimum=0, maximum=86400),
         KeySpec("NumberOfConnectors", "int", 1, readonly=True),
-        KeySpec("ReserveConnectorZeroSupported", "bool", True, readonly=True),
+        KeySpec("ReserveConnectorZeroSupported", "bool", True, readonly=True, maker=True, profile="Reservation"),
         KeySpec("ResetRetries", "int", 1, minimum=0, maximum=10),
         KeySpec("SecurityProfile", "int", 0, readonly=True),  # from [backend] security_profile
         KeySpec("StopTransactionOnEVSideDisconnect", "bool", True),
@@ -150,16 +167,16 @@ KEYS: dict[str, KeySpec] = {
         _readonly_int("StopTxnSampledDataMaxLength", MEASURAND_LIST_MAX),
         KeySpec("SupportedFeatureProfiles", "csl",
                 ("Core", "FirmwareManagement", "RemoteTrigger", "LocalAuthListManagement", "Reservation"),
-                readonly=True),
+                readonly=True, maker=True, items=PROFILES, max_items=len(PROFILES)),
         _readonly_int("SupportedFeatureProfilesMaxLength", 6),
         KeySpec("TransactionMessageAttempts", "int", 3, minimum=1, maximum=100),
         KeySpec("TransactionMessageRetryInterval", "int", 60, minimum=0, maximum=86400),
         KeySpec("UnlockConnectorOnEVSideDisconnect", "bool", True),
         KeySpec("WebSocketPingInterval", "int", 60, minimum=0, maximum=3600, reboot_required=True),
         # Local Auth List Management profile (OCPP 1.6 section 9.4)
-        KeySpec("LocalAuthListEnabled", "bool", True),
-        _readonly_int("LocalAuthListMaxLength", 10000),
-        _readonly_int("SendLocalListMaxLength", 1000),
+        KeySpec("LocalAuthListEnabled", "bool", True, profile="LocalAuthListManagement"),
+        KeySpec("LocalAuthListMaxLength", "int", 10000, readonly=True, profile="LocalAuthListManagement"),
+        KeySpec("SendLocalListMaxLength", "int", 1000, readonly=True, profile="LocalAuthListManagement"),
     )
 }
 
@@ -182,10 +199,49 @@ def check_initial(name: str, value: object) -> str | None:
         close = difflib.get_close_matches(name, KEYS, n=1)
         hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(sorted(KEYS))}"
         return f"unknown OCPP configuration key; {hint}"
-    if spec.readonly:
+    if spec.readonly and not spec.maker:
         return "read-only key: the charger reports it, it cannot be set"
     try:
-        spec.parse(value)
+        parsed = spec.parse(value)
     except ValueError as exc:
         return str(exc)
+    if name == "SupportedFeatureProfiles":
+        return _check_profiles(parsed)
     return None
+
+
+def _check_profiles(parsed: Value) -> str | None:
+    assert isinstance(parsed, tuple)
+    if "Core" not in parsed:
+        return "must include Core (every charge point offers it)"
+    twice = sorted({p for p in parsed if parsed.count(p) > 1})
+    if twice:
+        return f"lists {', '.join(twice)} twice"
+    return None
+
+
+def offered_profiles(initial: Mapping[str, object]) -> frozenset[str]:
+    """The profiles a TOML ``[ocpp]`` table offers: its SupportedFeatureProfiles, else the default."""
+    spec = KEYS["SupportedFeatureProfiles"]
+    raw = initial.get("SupportedFeatureProfiles", spec.default)
+    try:
+        value = spec.parse(raw)
+    except ValueError:
+        value = spec.default
+    assert isinstance(value, tuple)
+    return frozenset(value)
+
+
+def check_offered(initial: Mapping[str, object]) -> list[tuple[str, str]]:
+    """``[ocpp]`` keys that belong to a profile the table does not offer: (key, why)."""
+    offered = offered_profiles(initial)
+    return [(name, f"belongs to the {KEYS[name].profile} profile, which SupportedFeatureProfiles does not offer; "
+                   f"remove it, or add {KEYS[name].profile} to SupportedFeatureProfiles")
+            for name in initial if name in KEYS and KEYS[name].profile not in offered]
+
+
+def unsupported_actions(offered: Iterable[str]) -> frozenset[str]:
+    """The backend's requests to answer CALLERROR NotSupported for a charger offering `offered`."""
+    wanted = set(offered)
+    return frozenset(action for profile, actions in PROFILE_ACTIONS.items() if profile not in wanted
+                     for action in actions if action not in ANSWERED_IN_BAND)

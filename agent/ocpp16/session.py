@@ -331,11 +331,13 @@ class Ocpp16Link:
         await self.config.set("HeartbeatInterval", value)
 
     def _boot_request(self) -> Any:
+        # chargeBoxSerialNumber is deprecated in 1.6 but still what some backends read: both carry the serial.
         cp = self.settings.charge_point
         return call.BootNotification(
             charge_point_vendor=cp.vendor,
             charge_point_model=cp.model,
             charge_point_serial_number=cp.serial_number or None,
+            charge_box_serial_number=cp.serial_number or None,
             firmware_version=f"ladda {__version__}",
         )
 

@@ -4,7 +4,7 @@ The file is read-only to the agent; values the backend changes at run time live 
 the state database instead.
 """
 
-from agent.settings.loader import ConfigError, load_settings, parse_settings, resolve_state_dir
+from agent.settings.loader import ConfigError, check_run_state_dir, load_settings, parse_settings, resolve_state_dir
 from agent.settings.render import render_settings
 from agent.settings.schema import (
     SECRET_KEYS,
@@ -47,6 +47,7 @@ __all__ = [
     "SystemSettings",
     "load_settings",
     "parse_settings",
+    "check_run_state_dir",
     "render_settings",
     "resolve_state_dir",
 ]

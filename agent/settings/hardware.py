@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.settings.rules import Choice, Flag, Integer, IntList, Number, PathValue, Text, setting
+from agent.settings.rules import Choice, DeviceName, Flag, Host, Integer, IntList, Number, PathValue, Text, setting
 
 #: GPIO numbers (BCM numbering) on a Raspberry Pi header and compute modules.
 PINS = IntList(0, 53, "GPIO numbers (BCM)")
@@ -57,11 +57,11 @@ class ModbusMeterSettings(MeterSettings):
     model: str = setting(Text(1, 200), example='"sdm630"',
                          doc="register map: a file name in config/meters/ without .toml, or a path to one")
     transport: str = setting(Choice(("rtu", "tcp")), "rtu", doc='"rtu" (RS-485 serial) or "tcp"')
-    port: str = setting(Text(0, 200), "/dev/ttyUSB0", doc="serial device of the RS-485 adapter (rtu)")
+    port: str = setting(DeviceName(), "/dev/ttyUSB0", doc="serial device of the RS-485 adapter (rtu)")
     baudrate: int = setting(Choice(BAUD_RATES), 9600, unit="baud", doc="serial speed (rtu)")
     parity: str = setting(Choice(("N", "E", "O")), "N", doc="serial parity: N, E or O (rtu)")
     stopbits: int = setting(Choice((1, 2)), 1, doc="serial stop bits (rtu)")
-    host: str = setting(Text(0, 253), "", doc="meter or gateway host name or address (tcp)")
+    host: str = setting(Host(), "", doc="meter or gateway host name or address (tcp)")
     tcp_port: int = setting(Integer(1, 65535), 502, doc="Modbus TCP port (tcp)")
     unit_ids: tuple[int, ...] = setting(IntList(1, 247, "Modbus unit ids"), (1,),
                                         doc="the meter's unit id per connector, in connector order")

@@ -18,6 +18,8 @@ from agent.settings.rules import Invalid
 class ProblemSink(Protocol):
     def add(self, path: tuple[str, ...], subject: str, message: str, value: object = ...) -> None: ...
 
+    def reported(self, path: tuple[str, ...]) -> bool: ...
+
 
 #: Keys holding GPIO pins, per gpio driver section; a pin may serve only one of them.
 PIN_KEYS: dict[str, tuple[str, ...]] = {
@@ -90,9 +92,9 @@ def _check_pins(classes: dict[str, type], values: dict[str, dict[str, Any]], pro
 
 def _check_modbus(cls: type, given: dict[str, Any], problems: ProblemSink, base: Path) -> None:
     transport = _value(cls, given, "transport")
-    if transport == "tcp" and not _value(cls, given, "host"):
+    if transport == "tcp" and not _value(cls, given, "host") and not problems.reported(("meter", "host")):
         problems.add(("meter",), "meter.host", 'required with transport = "tcp"; e.g. host = "192.168.1.50"')
-    if transport == "rtu" and not _value(cls, given, "port"):
+    if transport == "rtu" and not _value(cls, given, "port") and not problems.reported(("meter", "port")):
         problems.add(("meter",), "meter.port", 'required with transport = "rtu"; e.g. port = "/dev/ttyUSB0"')
     if "model" in given:
         from agent.hardware import model_reference

@@ -22,6 +22,13 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - the package requires 3.11, tomli keeps older tools working
     import tomli as tomllib
 
+from agent.settings.paths import (
+    bench_socket_problem,
+    settings_use_bench,
+    state_dir_origin,
+    state_dir_problem,
+    uses_bench,
+)
 from agent.settings.render import MASK, toml_value
 from agent.settings.security import check_backend_security
 from agent.settings.hardware import DRIVER_SECTIONS
@@ -114,13 +121,67 @@ def parse_settings(text: str, source: Path) -> Settings:
     warnings = check_backend_security(tables.get("backend"), values["backend"], source.parent.absolute(), problems)
     _check_signing_ca(values["firmware"], source.parent.absolute(), problems)
     ocpp = _check_ocpp(tables.get(OCPP_SECTION, {}), problems)
+    _check_state_directory(tables.get("state"), values["state"], source.parent.absolute(), problems)
+    _check_bench_socket(classes, values, tables.get("sim"), problems)
     if problems:
         raise ConfigError(problems.lines())
-    directory = values["state"].get("directory", StateSettings().directory)
-    if not directory.is_absolute():
-        values["state"]["directory"] = source.parent.absolute() / directory
     sections = {name: cls(**values[name]) for name, cls in classes.items()}
     return Settings(**sections, ocpp=ocpp, source=source, warnings=tuple(warnings))
+
+
+def _check_bench_socket(classes: dict[str, type], values: dict[str, dict[str, Any]], table: dict[str, Any] | None,
+                        problems: _Problems) -> None:
+    """When a driver uses the bench, its socket path must fit a Unix socket address."""
+    def value(section: str, key: str) -> Any:
+        defaults = {f.name: f.default for f in keys_of(classes[section])}
+        return values[section].get(key, defaults.get(key, ""))
+
+    roles = ("meter", "reader", "pilot", "contactor", "lock")
+    if problems.reported(("state", "directory")) or problems.reported(("sim", "socket")):
+        return
+    if not uses_bench({r: value(r, "driver") for r in roles}, value("gpio", "pin_factory"),
+                      value("pilot", "i2c_transport")):
+        return
+    socket: Path = value("sim", "socket")
+    problem = bench_socket_problem(socket, values["state"]["directory"])
+    if problem:
+        problems.add(("sim", "socket") if "socket" in (table or {}) else ("sim",), "sim.socket", problem, str(socket))
+
+
+def _check_state_directory(table: dict[str, Any] | None, state: dict[str, Any], base: Path,
+                           problems: _Problems) -> None:
+    """Make state.directory absolute and check the agent could create it (not writability:
+    check-config may run as another user than the service, which may use $STATE_DIRECTORY)."""
+    if "directory" in (table or {}) and "directory" not in state:
+        return  # already reported
+    written = "directory" in (table or {})
+    given = directory = state.get("directory", StateSettings().directory)
+    if not directory.is_absolute():
+        directory = state["directory"] = base / directory
+    problem = state_dir_problem(directory, writable=False)
+    if problem:
+        where = ("state", "directory") if written else ("state",)
+        note = "" if written else "; it is the default"
+        if directory != given:
+            note += f" (relative to this file: {directory})" if len(str(directory)) <= _SHOWN_VALUE_MAX else ""
+        problems.add(where, "state.directory", problem + note, str(given))
+
+
+def check_run_state_dir(settings: Settings, cli_value: str | None, environ: Mapping[str, str]) -> list[str]:
+    """At `ladda run`: the state directory actually used must be creatable and writable by
+    this user; an error line naming where it came from (key, option or variable), or none."""
+    directory = resolve_state_dir(settings, cli_value, environ)
+    problem = state_dir_problem(directory, writable=True)
+    if problem is None:
+        socket = bench_socket_problem(settings.sim.socket, directory) if settings_use_bench(settings) else None
+        return [f"{settings.source}: sim.socket = {toml_value(str(settings.sim.socket))}: {socket}"] if socket else []
+    shown = toml_value(str(directory))
+    if len(shown) > _SHOWN_VALUE_MAX:
+        shown = shown[: _SHOWN_VALUE_MAX - 3] + "..."
+    origin = state_dir_origin(cli_value, environ)
+    if origin == "state.directory":
+        return [f"{settings.source}: state.directory = {shown}: {problem}"]
+    return [f"{origin} {shown}: {problem}"]
 
 
 def _check_signing_ca(firmware: dict[str, Any], base: Path, problems: _Problems) -> None:
@@ -243,7 +304,7 @@ def _check_ocpp(table: dict[str, Any], problems: _Problems) -> Mapping[str, Ocpp
     """Initial OCPP configuration values, each checked against the key table."""
     if not table:
         return frozen_mapping({})
-    from agent.ocpp16.keys import check_initial  # imported late: the protocol adapter is optional here
+    from agent.ocpp16.keys import check_initial, check_offered  # late: the protocol adapter is optional here
 
     out: dict[str, OcppValue] = {}
     for name, value in table.items():
@@ -265,6 +326,8 @@ def _check_ocpp(table: dict[str, Any], problems: _Problems) -> Mapping[str, Ocpp
             problems.add(where, f"{OCPP_SECTION}.{name}", message, value)
             continue
         out[name] = value
+    for name, message in check_offered(out):
+        problems.add((OCPP_SECTION, name), f"{OCPP_SECTION}.{name}", message, out.pop(name))
     return frozen_mapping(out)
 
 
@@ -280,8 +343,14 @@ class _Problems:
         self._source = source
         self._index = index
         self._found: list[tuple[int | None, str]] = []
+        self._paths: set[tuple[str, ...]] = set()
+
+    def reported(self, path: tuple[str, ...]) -> bool:
+        """A problem with this key was already found: checks that need its value are skipped."""
+        return path in self._paths
 
     def add(self, path: tuple[str, ...], subject: str, message: str, value: object = _UNSET) -> None:
+        self._paths.add(path)
         if value is not self._UNSET:
             shown = MASK if subject in SECRET_KEYS else toml_value(value)
             if len(shown) > _SHOWN_VALUE_MAX:

@@ -9,12 +9,14 @@ from __future__ import annotations
 import datetime
 import math
 import re
+import unicodedata
 from pathlib import Path
 
 from agent.settings.schema import OCPP_SECTION, SECRET_KEYS, SECTIONS, Settings, keys_of
 
 MASK = "****"
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+_INVISIBLE = frozenset({"Cc", "Cf", "Zl", "Zp"})
 _ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
 
 
@@ -24,8 +26,9 @@ def toml_string(text: str) -> str:
     for ch in text:
         if ch in _ESCAPES:
             out.append(_ESCAPES[ch])
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append(f"\\u{ord(ch):04x}")
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F or unicodedata.category(ch) in _INVISIBLE:
+            # escaped, so an error message or a rendering shows what is really there
+            out.append(f"\\u{ord(ch):04x}" if ord(ch) <= 0xFFFF else f"\\U{ord(ch):08x}")
         else:
             out.append(ch)
     return '"' + "".join(out) + '"'

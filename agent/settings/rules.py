@@ -10,11 +10,15 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import difflib
+import ipaddress
+import os
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
 
 class Invalid(ValueError):
     """A value broke its rule; the message says what is allowed.
@@ -58,6 +62,81 @@ def closest(word: str, candidates: list[str] | tuple[str, ...]) -> str | None:
 
 
 _ID_CHARS = re.compile(r"[A-Za-z0-9_.:-]+")
+#: Unicode categories never wanted in a setting: controls (NUL, newline, DEL, C1), format
+#: characters (bidirectional overrides, zero-width), line and paragraph separators. They
+#: end strings in C, split log lines, or make a value read differently than it is.
+_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
+_CONTROL_NAMES = {"\0": "NUL", "\t": "a tab", "\n": "a line break", "\r": "a carriage return",
+                  "\x1b": "escape", "\x7f": "delete"}
+_HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)")
+HOST_NAME_MAX = 253
+URL_MAX = 1024
+
+
+def _os_limit(name: str, fallback: int) -> int:
+    try:
+        return int(os.pathconf("/", name))
+    except (OSError, ValueError):  # pragma: no cover - every Linux answers
+        return fallback
+
+
+#: The longest path (bytes, without the final NUL) and file name the kernel accepts.
+PATH_MAX = _os_limit("PC_PATH_MAX", 4096) - 1
+NAME_MAX = _os_limit("PC_NAME_MAX", 255)
+
+
+def unsafe_character(value: str) -> str | None:
+    """A description of the first control or invisible format character in `value`, if any."""
+    for index, ch in enumerate(value):
+        if unicodedata.category(ch) in _UNSAFE_CATEGORIES:
+            name = _CONTROL_NAMES.get(ch) or unicodedata.name(ch, "a control character").lower()
+            return f"U+{ord(ch):04X}, {name}, at position {index + 1}"
+    return None
+
+
+def check_clean(value: str, allowed: str = "") -> None:
+    """Refuse control characters and leading or trailing blanks, which no name, path, host,
+    serial or password on a charger has: they come from copy and paste, and they make
+    a value that looks right fail later, far from the file (or be sent as it is)."""
+    then = f"; it must be {allowed}" if allowed else ""
+    found = unsafe_character(value)
+    if found:
+        raise Invalid(f"must not contain control or invisible characters (found {found}){then}")
+    if value != value.strip():
+        raise Invalid(f"must not begin or end with blanks (spaces, tabs){then}")
+
+
+def check_path_text(value: str) -> None:
+    """A path the kernel can take: clean, at most PATH_MAX bytes, each name at most NAME_MAX."""
+    check_clean(value, f"a path of at most {PATH_MAX} bytes without control characters or leading/trailing blanks")
+    size = len(os.fsencode(value))
+    if size > PATH_MAX:
+        raise Invalid(f"must be at most {PATH_MAX} bytes long, the operating system's limit for a path "
+                      f"(it has {size})")
+    for part in value.split("/"):
+        if len(os.fsencode(part)) > NAME_MAX:
+            raise Invalid(f"has a name of {len(os.fsencode(part))} bytes; the operating system allows at most "
+                          f"{NAME_MAX} between two '/'")
+
+
+def host_problem(host: str) -> str | None:
+    """Why `host` is neither a DNS name (RFC 1123) nor an IP address; None when it is one."""
+    try:
+        ipaddress.ip_address(host)
+        return None
+    except ValueError:
+        pass
+    if len(host) > HOST_NAME_MAX:
+        return f"a host name has at most {HOST_NAME_MAX} characters (it has {len(host)})"
+    labels = host.removesuffix(".").split(".")
+    if all(label.isdigit() for label in labels):
+        return f"not a valid IP address ({host})"
+    bad = next((label for label in labels if not _HOST_LABEL.fullmatch(label)), None)
+    if bad is not None:
+        shown = bad if len(bad) <= 20 else bad[:17] + "..."
+        return (f"not a host name or IP address (part {shown!r}): a host name is labels of 1 to 63 letters, "
+                f"digits or '-' separated by '.'")
+    return None
 
 
 def _num(x: float) -> str:
@@ -94,7 +173,7 @@ class Text(Rule):
         span = f"{self.min_len} to {self.max_len} characters"
         if self.allow_empty:
             span = f"empty or {span}"
-        return f"a string of {span}"
+        return f"a string of {span}, without control characters or leading/trailing blanks"
 
     def convert(self, value: object) -> str:
         if not isinstance(value, str):
@@ -105,7 +184,85 @@ class Text(Rule):
             got = f" (it has {len(value)})" if self.show_length else ""
             empty = "empty or " if self.allow_empty else ""
             raise Invalid(f"must be {empty}{self.min_len} to {self.max_len} characters long{got}")
+        check_clean(value, self.describe())
         return value
+
+
+@dataclass(frozen=True, slots=True)
+class Host(Rule):
+    """A host name or IP address (a meter, a gateway); "" when the key may stay unset."""
+
+    allow_empty: bool = True
+
+    def describe(self) -> str:
+        return "a host name (e.g. meter.local) or an IP address (e.g. 192.168.1.50)"
+
+    def convert(self, value: object) -> str:
+        if not isinstance(value, str):
+            raise self._wrong_type(value)
+        if value == "" and self.allow_empty:
+            return value
+        check_clean(value, self.describe())
+        problem = host_problem(value)
+        if problem:
+            raise Invalid(f"must be {self.describe()}; {problem}")
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceName(Rule):
+    """A device path such as a serial port (/dev/ttyUSB0); "" when the key may stay unset."""
+
+    def describe(self) -> str:
+        return 'a device path such as "/dev/ttyUSB0", without blanks or control characters'
+
+    def convert(self, value: object) -> str:
+        if not isinstance(value, str):
+            raise self._wrong_type(value)
+        if value == "":
+            return value
+        check_path_text(value)
+        return value
+
+
+#: 16 to 20 bytes written as hexadecimal digits (the AuthorizationKey of the security whitepaper).
+_HEX_KEY = re.compile(r"(?:[0-9A-Fa-f]{2}){16,20}")
+PASSWORD_MIN, PASSWORD_MAX = 16, 20
+
+
+def is_hex_key(key: str) -> bool:
+    """True when a key is 32 to 40 hexadecimal digits (whole bytes): then it is decoded."""
+    return bool(_HEX_KEY.fullmatch(key))
+
+
+def basic_auth_password(key: str) -> bytes:
+    """The HTTP Basic password for an authorization key: 32 to 40 hexadecimal digits are the
+    bytes they spell (how the OCPP security whitepaper and its test tool carry it), anything
+    else (16 to 20 characters) is used as it is written."""
+    return bytes.fromhex(key) if is_hex_key(key) else key.encode()
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizationKey(Rule):
+    """backend.authorization_key: a password of 16 to 20 characters, or 32 to 40 hex digits."""
+
+    allow_empty: bool = True
+
+    def describe(self) -> str:
+        return (f"{PASSWORD_MIN} to {PASSWORD_MAX} characters (a password sent as it is) or 32 to 40 hexadecimal "
+                f"digits (16 to 20 bytes, decoded before sending)")
+
+    def convert(self, value: object) -> str:
+        if not isinstance(value, str):
+            raise self._wrong_type(value)
+        if value == "" and self.allow_empty:
+            return value
+        check_clean(value, self.describe())
+        if is_hex_key(value) or PASSWORD_MIN <= len(value) <= PASSWORD_MAX:
+            return value
+        if len(value) > PASSWORD_MAX and re.fullmatch(r"[0-9A-Fa-f]+", value):
+            raise Invalid(f"must be {self.describe()}; hexadecimal needs an even number of 32 to 40 digits")
+        raise Invalid(f"must be {self.describe()}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,10 +369,16 @@ class WebSocketUrl(Rule):
         return "a ws:// or wss:// URL with a host"
 
     def convert(self, value: object) -> str:
+        """The URL with its scheme in lower case (schemes are case-insensitive, RFC 3986)."""
         if not isinstance(value, str):
             raise self._wrong_type(value)
-        if not value.startswith(("ws://", "wss://")):
+        if len(value) > URL_MAX:
+            raise Invalid(f"must be at most {URL_MAX} characters long (it has {len(value)})")
+        check_clean(value, self.describe())
+        scheme, sep, rest = value.partition("://")
+        if not sep or scheme.lower() not in ("ws", "wss"):
             raise Invalid("must start with ws:// or wss://")
+        value = f"{scheme.lower()}://{rest}"
         try:
             parts = urlsplit(value)
             port = parts.port  # raises for a malformed port
@@ -223,6 +386,9 @@ class WebSocketUrl(Rule):
             raise Invalid(f"must be a valid URL ({str(exc)[:1].lower()}{str(exc)[1:]})") from None
         if not parts.hostname:
             raise Invalid("must name a host, e.g. wss://csms.example.com/ocpp")
+        problem = host_problem(parts.hostname)
+        if problem:
+            raise Invalid(f"must name a valid host: {problem}")
         if parts.username is not None or parts.password is not None:
             shown = value.replace(parts.password, "****") if parts.password else value
             raise Invalid("must not contain credentials; put the password in backend.authorization_key", shown)
@@ -247,8 +413,7 @@ class PathValue(Rule):
             raise self._wrong_type(value)
         if not value.strip():
             raise Invalid("must not be empty")
-        if "\0" in value:
-            raise Invalid("must not contain a NUL character")
+        check_path_text(value)
         return Path(value)
 
 
@@ -266,8 +431,7 @@ class OptionalPath(Rule):
             return None
         if not value.strip():
             raise Invalid('must not be only spaces; write "" for none')
-        if "\0" in value:
-            raise Invalid("must not contain a NUL character")
+        check_path_text(value)
         return Path(value)
 
 

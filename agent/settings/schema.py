@@ -27,6 +27,7 @@ from agent.settings.hardware import (
 )
 from agent.settings.rules import (  # noqa: F401 - re-exported: the loader and tests use them from here
     Argv,
+    AuthorizationKey,
     Choice,
     Identity,
     Integer,
@@ -59,7 +60,9 @@ class ChargePointSettings:
                       doc="chargeBoxIdentity, appended to backend.url as the last path segment")
     vendor: str = setting(Text(1, 20), "Ladda", doc="chargePointVendor in BootNotification")
     model: str = setting(Text(1, 20), "Ladda", doc="chargePointModel in BootNotification")
-    serial_number: str = setting(Text(0, 25), "", doc="chargePointSerialNumber; empty = not sent")
+    serial_number: str = setting(
+        Text(0, 25), "",
+        doc="chargePointSerialNumber and chargeBoxSerialNumber in BootNotification; empty = not sent")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +72,9 @@ class BackendSettings:
     url: str = setting(WebSocketUrl(), example='"wss://csms.example.com/ocpp"',
                        doc="CSMS websocket URL; the charge point id is appended")
     authorization_key: str = setting(
-        Text(16, 40, allow_empty=True, show_length=False), "", secret=True,
-        doc="HTTP Basic password (security profiles 1 and 2); empty = none; better: authorization_key_file")
+        AuthorizationKey(), "", secret=True,
+        doc="HTTP Basic password (security profiles 1 and 2): 16 to 20 characters sent as they are, or 32 to 40 "
+            "hexadecimal digits sent as the bytes they spell; empty = none; better: authorization_key_file")
     call_timeout: float = setting(Number(1, 300, "seconds"), 30.0, unit="seconds",
                                   doc="how long to wait for the backend's reply to a message")
     reconnect_initial: float = setting(Number(0.1, 600, "seconds"), 1.0, unit="seconds",

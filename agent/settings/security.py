@@ -15,17 +15,32 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
-from agent.settings.schema import BackendSettings, Invalid, Text, keys_of
+from agent.settings.rules import AuthorizationKey, basic_auth_password, is_hex_key
+from agent.settings.schema import Invalid
 
 #: The password rule of backend.authorization_key, for the file that can replace it (not empty there).
-_KEY_RULE: Text = next(f.metadata["rule"] for f in keys_of(BackendSettings) if f.name == "authorization_key")
-PASSWORD_RULE = Text(_KEY_RULE.min_len, _KEY_RULE.max_len, show_length=False)
+PASSWORD_RULE = AuthorizationKey(allow_empty=False)
 FILE_KEYS = ("authorization_key_file", "ca_file", "client_certificate", "client_key")
 _UNSET = object()
 
 
 class Reporter(Protocol):
     def add(self, path: tuple[str, ...], subject: str, message: str, value: object = ...) -> None: ...
+
+
+def secret_forms(key: str) -> list[str]:
+    """Every spelling of the authorization key a log line could carry: as written, and for a
+    hexadecimal key its digits in either case and the password it decodes to (when that is text)."""
+    if not key:
+        return []
+    forms = [key]
+    if is_hex_key(key):
+        forms += [key.lower(), key.upper()]
+        try:
+            forms.append(basic_auth_password(key).decode())
+        except UnicodeDecodeError:
+            pass
+    return [f for i, f in enumerate(forms) if f and f not in forms[:i]]
 
 
 def implied_profile(url: str, has_key: bool, has_client_certificate: bool) -> int:

@@ -24,7 +24,7 @@ async def test_tc_001_cold_boot_charge_point(csms, charger):
     stack = await charger(connectors=2)
     boot = (await wait_for(stack, "BootNotification"))[0]
     assert boot["chargePointVendor"] == "Ladda"
-    assert boot["chargePointSerialNumber"] == "SIM-0001"
+    assert boot["chargePointSerialNumber"] == boot["chargeBoxSerialNumber"] == "SIM-0001"  # both, for old backends
     assert boot["firmwareVersion"].startswith("ladda ")
     # After Accepted: the status of connector 0 and of every connector, then heartbeats at
     # the interval the backend gave.

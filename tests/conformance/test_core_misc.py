@@ -262,7 +262,7 @@ async def test_stray_results_are_ignored(charger):
 
 
 async def test_agent_log_is_json_lines_without_authorization_key(charger):
-    secret = "Ladda-S3cret-Key-4f9c2a7e"
+    secret = "Ladda-S3cret-Key-4f9"
     stack = await charger(connectors=1)
     # Restart with HTTP Basic authentication and the most verbose level.
     since = await last_seq(stack)

@@ -96,3 +96,53 @@ def test_initial_values_from_the_file_are_checked(name, value, problem):
         assert result is None
     else:
         assert result is not None and problem in result
+
+
+# --- the feature profiles the charger maker offers ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("Core,RemoteTrigger", None),
+        ("Core", None),
+        ("RemoteTrigger", "must include Core (every charge point offers it)"),
+        ("Core,SmartCharging", "unsupported item(s) SmartCharging; allowed: Core, FirmwareManagement, "
+                               "LocalAuthListManagement, Reservation, RemoteTrigger"),
+        ("Core,Core", "lists Core twice"),
+    ],
+)
+def test_the_file_chooses_the_offered_profiles(value, problem):
+    assert check_initial("SupportedFeatureProfiles", value) == problem
+    assert check_initial("ReserveConnectorZeroSupported", False) is None  # the maker's choice too
+
+
+async def test_a_profile_not_offered_has_no_keys_and_its_actions_are_not_supported(state):
+    config = Configuration({"SupportedFeatureProfiles": "Core,FirmwareManagement,RemoteTrigger"}, state, 1)
+    known, unknown = config.report(None)
+    names = {k.key for k in known}
+    assert next(k.value for k in known if k.key == "SupportedFeatureProfiles") == "Core,FirmwareManagement,RemoteTrigger"
+    assert not names & {"LocalAuthListEnabled", "LocalAuthListMaxLength", "SendLocalListMaxLength",
+                        "ReserveConnectorZeroSupported"}
+    known, unknown = config.report(["LocalAuthListEnabled", "HeartbeatInterval"])
+    assert [k.key for k in known] == ["HeartbeatInterval"] and unknown == ["LocalAuthListEnabled"]
+    assert await config.change("LocalAuthListEnabled", "true") == "NotSupported"
+    assert config.bool("LocalAuthListEnabled") is False  # no list in use: SendLocalList NotSupported, version -1
+    assert config.unsupported_actions() == {"ReserveNow", "CancelReservation"}
+    assert not config.offers("Reservation") and config.offers("Core")
+
+
+async def test_a_stored_list_setting_does_not_revive_a_profile_not_offered(state):
+    await Configuration({}, state, 1).change("LocalAuthListEnabled", "true")
+    config = Configuration({"SupportedFeatureProfiles": "Core"}, state, 1)
+    assert config.bool("LocalAuthListEnabled") is False
+    assert config.unsupported_actions() == {"GetDiagnostics", "UpdateFirmware", "ReserveNow", "CancelReservation",
+                                            "TriggerMessage"}
+
+
+def test_every_profile_is_offered_by_default(state):
+    config = Configuration({"ReserveConnectorZeroSupported": False}, state, 2)
+    assert config.unsupported_actions() == frozenset()
+    known, _ = config.report(["SupportedFeatureProfiles", "ReserveConnectorZeroSupported"])
+    assert [(k.value, k.readonly) for k in known] == [
+        ("Core,FirmwareManagement,RemoteTrigger,LocalAuthListManagement,Reservation", True), ("false", True)]

@@ -16,7 +16,7 @@ from agent.store import ChargerState, Database
 
 from ..certs import make_pki
 
-FILE_KEY = "file-password-0123456789"
+FILE_KEY = "file-password-012345"
 OCTT_KEY = "OCA_OCTT_admin_test"  # the password TC_073 sets, hex encoded on the wire
 OCTT_HEX = OCTT_KEY.encode().hex().upper()
 
@@ -131,5 +131,11 @@ async def test_a_backend_set_key_is_kept_and_used_until_the_file_password_change
     assert config.authorization_key() == OCTT_KEY.encode()
     assert configuration(state, 1).authorization_key() == OCTT_KEY.encode()  # after a restart too
     # The technician writes a new password into the file: it is the one to use.
-    assert configuration(state, 1, file_key="new-file-password-9876543").authorization_key() == \
-        b"new-file-password-9876543"
+    assert configuration(state, 1, file_key="new-file-password-98").authorization_key() == \
+        b"new-file-password-98"
+
+
+def test_the_file_key_in_hexadecimal_is_sent_as_the_bytes_it_spells(state: ChargerState) -> None:
+    assert configuration(state, 1, file_key=OCTT_HEX).authorization_key() == OCTT_KEY.encode()
+    assert configuration(state, 1, file_key=OCTT_HEX.lower()).authorization_key() == OCTT_KEY.encode()
+    assert configuration(state, 1, file_key="0123456789abcdef").authorization_key() == b"0123456789abcdef"
