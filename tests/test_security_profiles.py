@@ -171,11 +171,13 @@ async def test_tc_073_update_charge_point_password_for_http_basic_authentication
     known, _ = await get_configuration(stack, ["SecurityProfile"])
     assert known == {"SecurityProfile": {"readonly": True, "value": "1"}}
 
-    for new_password in (OCTT_PASSWORD, "second-password-of20"):
+    # The whitepaper's hexadecimal form twice, then a password as many backends send it.
+    for new_password, value in ((OCTT_PASSWORD, OCTT_PASSWORD.encode().hex().upper()),
+                                ("second-password-of20", "second-password-of20".encode().hex()),
+                                ("plain-password-17", "plain-password-17")):
         since = await last_seq(stack)
         await csms.request("set_password", cp=cp_id, password=new_password)  # the backend expects it from now on
-        answer = await call_checked(stack, "ChangeConfiguration",
-                                    {"key": "AuthorizationKey", "value": new_password.encode().hex().upper()})
+        answer = await call_checked(stack, "ChangeConfiguration", {"key": "AuthorizationKey", "value": value})
         assert answer == {"status": "Accepted"}
         # The charger hangs up and comes back with the new password: the CSMS lets it in.
         await csms.request("wait_for", cp=cp_id, action="StatusNotification", since_seq=since + 2, timeout=15)
@@ -191,6 +193,7 @@ async def test_tc_073_update_charge_point_password_for_http_basic_authentication
     assert known == {} and unknown == ["AuthorizationKey"]
     log = (stack.workdir / "agent.log").read_text()
     assert OCTT_PASSWORD.encode().hex().upper() not in log and "second-password-of20".encode().hex() not in log.lower()
+    assert "plain-password-17" not in log
 
     # Kept in the state database: a restarted agent uses it.
     since = await last_seq(stack)

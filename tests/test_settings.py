@@ -324,7 +324,7 @@ def test_secret_keys_are_named_for_redaction() -> None:
 
 @pytest.mark.parametrize("line", [
     f'authorization_key = "{SECRET[:12]}"',  # too short
-    f'authorization_key = "{SECRET * 2}"',  # too long
+    f'authorization_key = "{SECRET * 3}"',  # too long
     "authorization_key = 1234567890123456789",  # wrong type
     f'authorisation_key = "{SECRET}"',  # misspelt key
 ])

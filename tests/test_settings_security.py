@@ -13,8 +13,8 @@ from agent.settings import ConfigError, load_settings, parse_settings, render_se
 from .certs import Pki, make_pki
 
 PASSWORD = "s3cr3t-Passw0rd-4-b"
-KEY_FORMS = ("16 to 20 characters (a password sent as it is) or 32 to 40 hexadecimal digits (16 to 20 bytes, "
-             "decoded before sending)")
+KEY_FORMS = ("32 to 40 hexadecimal digits (16 to 20 bytes, decoded before sending) or 16 to 40 other characters "
+             "(a password sent as it is)")
 
 
 @pytest.fixture
@@ -200,7 +200,7 @@ def test_an_encrypted_client_key_is_refused_rather_than_prompted_for(tmp_path: P
 @pytest.mark.parametrize(("content", "expected"), [
     ("short\n", f"its content must be {KEY_FORMS}"),
     ("\n", "is empty; write the password on its one line"),
-    (PASSWORD * 2, f"its content must be {KEY_FORMS}"),
+    (PASSWORD * 3, f"its content must be {KEY_FORMS}"),
     (" " + PASSWORD, f"its content must not begin or end with blanks (spaces, tabs); it must be {KEY_FORMS}"),
 ])
 def test_a_bad_password_file_says_why_without_showing_the_password(tmp_path: Path, content: str,

@@ -78,7 +78,7 @@ class Configuration:
         there is none."""
         stored = self._values["AuthorizationKey"]
         if isinstance(stored, str) and stored and self._stored_key_base == fingerprint(self._file_key):
-            return bytes.fromhex(stored)
+            return basic_auth_password(stored)
         return basic_auth_password(self._file_key) or None
 
     def offers(self, profile: str) -> bool:

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-Kind = Literal["int", "bool", "csl", "hex"]
+Kind = Literal["int", "bool", "csl", "key"]
 Value = int | bool | tuple[str, ...] | str
 
 #: Measurands the metering code can produce from a :class:`MeterReading`.
@@ -83,8 +83,8 @@ class KeySpec:
             if self.maximum is not None and number > self.maximum:
                 raise ValueError(f"must be an integer <= {self.maximum}")
             return number
-        if self.kind == "hex":
-            return self._parse_hex(raw)
+        if self.kind == "key":
+            return self._parse_key(raw)
         if isinstance(raw, (list, tuple)):
             parts = [str(p).strip() for p in raw]
         elif isinstance(raw, str):
@@ -105,14 +105,18 @@ class KeySpec:
             raise ValueError(f"at most {self.max_items} items")
         return tuple(parts)
 
-    def _parse_hex(self, raw: object) -> str:
-        """Bytes written as hexadecimal digits, minimum..maximum digits long."""
-        low, high = self.minimum or 0, self.maximum or 0
-        if not isinstance(raw, str) or not _HEX.fullmatch(raw) or len(raw) % 2:
-            raise ValueError(f"must be {low} to {high} hexadecimal digits (whole bytes)")
-        if not low <= len(raw) <= high:
-            raise ValueError(f"must be {low} to {high} hexadecimal digits (it has {len(raw)})")
-        return raw
+    def _parse_key(self, raw: object) -> str:
+        """An authorization key in either form: 32 to 40 hexadecimal digits (the whitepaper's
+        16 to 20 bytes, decoded before use), or a password of 16 to 20 characters used as
+        written (what many backends send)."""
+        if not isinstance(raw, str):
+            raise ValueError("must be text")
+        if _HEX.fullmatch(raw) and len(raw) % 2 == 0 and 32 <= len(raw) <= 40:
+            return raw
+        if 16 <= len(raw) <= 20 and raw.isprintable() and raw == raw.strip():
+            return raw
+        raise ValueError("must be 32 to 40 hexadecimal digits (16 to 20 bytes) or a password of 16 to 20 "
+                         "printable characters")
 
     @staticmethod
     def render(value: Value) -> str:
@@ -139,8 +143,9 @@ KEYS: dict[str, KeySpec] = {
     for spec in (
         KeySpec("AllowOfflineTxForUnknownId", "bool", False),
         KeySpec("AuthorizationCacheEnabled", "bool", True),
-        # Security whitepaper: the HTTP Basic password as 16 to 20 bytes in hexadecimal.
-        KeySpec("AuthorizationKey", "hex", "", minimum=32, maximum=40, writeonly=True),
+        # Security whitepaper: the HTTP Basic password as 16 to 20 bytes in hexadecimal, or
+        # (as many backends send it) 16 to 20 characters used as written.
+        KeySpec("AuthorizationKey", "key", "", writeonly=True),
         KeySpec("AuthorizeRemoteTxRequests", "bool", False),
         KeySpec("ClockAlignedDataInterval", "int", 0, minimum=0, maximum=86400),
         KeySpec("ConnectionTimeOut", "int", 60, minimum=1, maximum=3600),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import stat
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -59,8 +60,20 @@ def state_dir_problem(directory: Path, *, writable: bool) -> str | None:
             if place == directory:
                 return f"is not writable by {user}; the agent keeps its database there"
             return f"cannot be created: {place} is not writable by {user}"
-        return _inside_problem(directory) if place == directory else None
+        problem = _inside_problem(directory) if place == directory else None
+        return problem or (_write_probe(place) if writable else None)
     return None  # pragma: no cover - "/" always exists
+
+
+def _write_probe(place: Path) -> str | None:
+    """Permissions do not tell everything (a read-only mount, a pseudo file system, root's
+    bypass of modes): make, and remove, a directory where the agent will write first (the
+    state directory, or the nearest parent that exists, where it will be created)."""
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".ladda-probe-", dir=place))
+    except OSError as exc:
+        return f"cannot be created or written by {_user()}: {exc.strerror or exc}"
+    return None
 
 
 def _inside_problem(directory: Path) -> str | None:

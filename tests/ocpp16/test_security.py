@@ -105,10 +105,15 @@ async def test_authorization_key_is_write_only(state: ChargerState) -> None:
     ("00" * 15, "Rejected"),  # too short
     ("00" * 21, "Rejected"),  # too long
     (OCTT_HEX + "0", "Rejected"),  # half a byte
-    ("password-in-plain-text-1234", "Rejected"),  # not hexadecimal
+    ("password-in-plain-text-1234", "Rejected"),  # not hexadecimal, and too long for a password
+    ("plain-password-16", "Accepted"),  # a password used as written, 16 to 20 characters
+    ("plain-password-of-20", "Accepted"),
+    ("short-password", "Rejected"),
+    ("tab\tin-the-password", "Rejected"),
+    (" padded-password-17", "Rejected"),
     ("", "Rejected"),
 ])
-async def test_authorization_key_must_be_16_to_20_bytes_in_hexadecimal(state: ChargerState, value: str,
+async def test_authorization_key_is_16_to_20_bytes_in_hexadecimal_or_a_plain_password(state: ChargerState, value: str,
                                                                        answer: str) -> None:
     assert await configuration(state, 2).change("AuthorizationKey", value) == answer
 
