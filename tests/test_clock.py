@@ -188,3 +188,8 @@ def test_stamps_stay_rfc3339_whatever_the_system_clock_says(wall):
 ])
 def test_timestamps_have_four_digit_years(moment, text):
     assert iso(moment) == text
+
+
+def test_the_release_day_is_not_in_the_future():
+    # Set ahead of the real date, it would make a charger refuse a backend's true time.
+    assert clock.RELEASED <= datetime.now(timezone.utc)
