@@ -47,8 +47,8 @@ MODES = ("auto", "system", "backend")
 
 #: A clock the backend confirms within this many seconds is taken as right (mode "auto").
 AGREEMENT_S = 2.0
-#: When this release was made: no backend time before it is believed. Moved forward
-#: on each release; an old value only widens what is believed, it never refuses a true time.
+#: When this release was made: no backend time before it is believed. Moved forward on
+#: each release (never past the day of the release: a true time would then be refused).
 RELEASED = datetime(2026, 12, 1, tzinfo=timezone.utc)
 #: How far past :data:`RELEASED` a backend's time may be (a charger's service life).
 PLAUSIBLE_YEARS = 20
