@@ -252,10 +252,29 @@ class StartFailed(Exception):
         self.permanent = permanent
 
 
+#: The signals that ask the service to stop (systemctl stop sends SIGTERM; a console, SIGINT).
+STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT})
+
+
+class _Stopped(Exception):
+    """A stop signal arrived while a reset's reboot command ran (the event loop is gone)."""
+
+
+def _raise_stopped(signum: int, frame: object) -> None:
+    raise _Stopped(signal.Signals(signum).name)
+
+
 def serve(settings: Settings, state_dir: Path) -> int:
-    """The ``ladda run`` process: run, and carry out a reset by restarting."""
+    """The ``ladda run`` process: run, and carry out a reset by restarting.
+
+    A stop signal ends the process at any moment, also during a reset (under systemd,
+    ``systemctl stop`` would otherwise end in SIGKILL): the reset's restart or reboot is
+    then dropped. Between the end of the run and the re-exec the stop signals are
+    blocked, so one that arrives then stays pending for the new image, which unblocks
+    them once its handlers are in place and stops at once."""
 
     notifier = Notifier()
+    stop_signals = set(STOP_SIGNALS)
 
     async def main() -> RestartRequested | None:
         task = asyncio.current_task()
@@ -273,13 +292,25 @@ def serve(settings: Settings, state_dir: Path) -> int:
             notifier.stopping()
             task.cancel()
 
-        for sig in (signal.SIGTERM, signal.SIGINT):
+        for sig in stop_signals:
             loop.add_signal_handler(sig, stop)
+        # A restart by re-exec keeps a stop signal that came during it pending: take it now.
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, stop_signals)
         # SIGPWR: what init and UPS daemons send when the supply is about to fail.
         power_failing = asyncio.Event()
         loop.add_signal_handler(signal.SIGPWR, power_failing.set)
         try:
-            return await run_agent(settings, state_dir, power_failing, notifier)
+            restart = await run_agent(settings, state_dir, power_failing, notifier)
+            if restart is not None:
+                # From here on a stop signal waits (see above); one caught before the
+                # block is seen once the loop has run its handler.
+                signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
+                await asyncio.sleep(0.01)
+            if stopping:
+                # The TaskGroup lets a reset's RestartRequested win over the cancellation.
+                log.info("stopped", dropped_reset=restart is not None)
+                return None
+            return restart
         except asyncio.CancelledError:
             log.info("stopped")
             return None
@@ -299,11 +330,22 @@ def serve(settings: Settings, state_dir: Path) -> int:
         return EX_CONFIG if exc.permanent else 1
     if restart is None:
         return 0
-    if restart.hard and settings.system.reboot_command and _reboot(list(settings.system.reboot_command)):
+    try:
+        if restart.hard and settings.system.reboot_command:
+            # The loop is gone: a stop signal now interrupts the command (and kills it).
+            for sig in stop_signals:
+                signal.signal(sig, _raise_stopped)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, stop_signals)
+            rebooted = _reboot(list(settings.system.reboot_command))
+            signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
+            if rebooted:
+                return 0
+        log.warning("restarting the agent", reason=str(restart))
+        notifier.send("STATUS=restarting for a reset")
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except _Stopped as exc:
+        log.warning("stopped during a reset; not restarting", signal=str(exc))
         return 0
-    log.warning("restarting the agent", reason=str(restart))
-    notifier.send("STATUS=restarting for a reset")
-    sys.stdout.flush()
-    sys.stderr.flush()
     os.execv(sys.executable, [sys.executable, "-m", "agent", *sys.argv[1:]])
     return 0  # not reached

@@ -64,6 +64,7 @@ from .session.model import (
     StopTransaction,
     SwitchContactor,
     Tick,
+    TransactionConfirmed,
     TransactionRefused,
     TransactionResumed,
     Unlock,
@@ -392,10 +393,15 @@ class ChargerRuntime:
         await self.authorizer.clear_cache()
 
     async def start_answered(self, local_tx: int, connector: int, result: AuthResult, id_tag: str) -> None:
-        """The backend answered a StartTransaction: cache the idTag, stop if it was refused."""
+        """The backend answered a StartTransaction: cache the idTag, stop if it was refused,
+        else keep the parentIdTag it gave (a card of that parent may stop the transaction)."""
         await self.authorizer.remember(id_tag, result)
-        if result.status is not AuthStatus.ACCEPTED and self.local_tx.get(connector) == local_tx:
+        if self.local_tx.get(connector) != local_tx:
+            return
+        if result.status is not AuthStatus.ACCEPTED:
             self.feed(TransactionRefused(connector, result.status))
+        elif result.parent_id_tag:
+            self.feed(TransactionConfirmed(connector, result.parent_id_tag))
 
     def _report_list_conflict(self) -> None:
         """OCPP 1.6 3.5.2: a StatusNotification on connector 0 with the error code

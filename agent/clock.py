@@ -16,6 +16,12 @@ transaction stamped with that time would be billed on the wrong day. So:
 
 One process-wide clock, because every stamp the charger writes must come from the
 same source; ``agent.store.utc_now`` reads it.
+
+A time the backend offers is taken only when it is plausible: not before this release
+was made (:data:`RELEASED`, a constant of the source, so it needs neither network nor
+file dates, which a copy or an install resets) and at most :data:`PLAUSIBLE_YEARS`
+years after it. Anything else (a backend saying 0001-01-01 or 9999-12-31) is refused
+with :class:`ImplausibleTime` and the charger keeps the time it had.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import structlog
 
@@ -41,6 +47,21 @@ MODES = ("auto", "system", "backend")
 
 #: A clock the backend confirms within this many seconds is taken as right (mode "auto").
 AGREEMENT_S = 2.0
+#: When this release was made: no backend time before it is believed. Moved forward on
+#: each release (never past the day of the release: a true time would then be refused).
+RELEASED = datetime(2026, 12, 1, tzinfo=timezone.utc)
+#: How far past :data:`RELEASED` a backend's time may be (a charger's service life).
+PLAUSIBLE_YEARS = 20
+EARLIEST = RELEASED
+LATEST = RELEASED.replace(year=RELEASED.year + PLAUSIBLE_YEARS)
+#: The security event (SecurityEventNotification type) of a refused backend time. None
+#: of the security whitepaper's list fits (SettingSystemTime says the time was changed;
+#: here it was not), and the list is open to others.
+REFUSED_EVENT = "SettingSystemTimeRefused"
+#: What :meth:`Clock.now` never goes beyond, whatever the system clock says: stamps
+#: stay four-digit years that arithmetic of a few days cannot overflow.
+_FLOOR_S = datetime(1970, 1, 1, tzinfo=timezone.utc).timestamp()
+_CEILING_S = (datetime.max.replace(tzinfo=timezone.utc) - timedelta(days=366)).timestamp()
 _TIME_ERROR = 5  # adjtimex(2): "the system clock is not synchronized to a reliable server"
 
 
@@ -86,6 +107,18 @@ def kernel_clock_synchronised() -> bool | None:
     return bool(state != _TIME_ERROR)
 
 
+class ImplausibleTime(ValueError):
+    """The backend offered a time outside [EARLIEST, LATEST]; it was not taken.
+    ``first``: the first such refusal since a time was last taken (report it once)."""
+
+    def __init__(self, offered: str, first: bool) -> None:
+        super().__init__(
+            f"backend time {offered[:40]} refused: not between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d}"
+        )
+        self.offered = offered
+        self.first = first
+
+
 @dataclass(frozen=True, slots=True)
 class Reading:
     """A moment and how it was obtained."""
@@ -112,6 +145,7 @@ class Clock:
         self._mono0 = monotonic()
         self._backend_at: tuple[float, float] | None = None  # (backend epoch seconds, our monotonic)
         self._system_ok = self._ask_system()
+        self._refusing = False  # the backend's last offered time was refused
 
     def _ask_system(self) -> bool:
         if self.mode == "system":
@@ -153,19 +187,25 @@ class Clock:
             seconds = backend + (mono - at)
         else:
             seconds = self._wall0 + (mono - self._mono0)
-        return datetime.fromtimestamp(seconds, timezone.utc)
+        return datetime.fromtimestamp(min(max(seconds, _FLOOR_S), _CEILING_S), timezone.utc)
 
     def adopt_backend_time(self, current_time: str, sent_at: float, answered_at: float) -> float | None:
         """The backend's ``currentTime`` from an answer to a request sent at monotonic
         ``sent_at`` and answered at ``answered_at``. Returns the shift, in seconds, to apply
-        to this process's provisional stamps when this is the first time known, else None."""
+        to this process's provisional stamps when this is the first time known, else None.
+        Raises :class:`ImplausibleTime` (and changes nothing) for a time outside
+        [EARLIEST, LATEST]."""
         try:
             backend = datetime.fromisoformat(current_time.replace("Z", "+00:00"))
-        except ValueError:
-            log.warning("unreadable currentTime from the backend", current_time=current_time)
+        except (ValueError, AttributeError):
+            log.warning("unreadable currentTime from the backend", current_time=str(current_time)[:40])
             return None
         if backend.tzinfo is None:
             backend = backend.replace(tzinfo=timezone.utc)
+        if not EARLIEST <= backend <= LATEST:
+            first, self._refusing = not self._refusing, True
+            raise ImplausibleTime(current_time, first)
+        self._refusing = False
         # The backend stamped its answer somewhere between our send and our receipt.
         at = (sent_at + answered_at) / 2
         first = self._backend_at is None

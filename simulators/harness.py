@@ -293,6 +293,7 @@ class Stack:
             f'unfinished_transactions = "{self.unfinished_transactions}"',
             "[system]",
             f'clock = "{self.clock}"',
+            *(f"{key} = {json.dumps(value)}" for key, value in self.sections.get("system", {}).items()),
             "[logging]",
             'level = "info"',
             'format = "json"',
@@ -301,6 +302,8 @@ class Stack:
         for key, value in self.ocpp.items():
             lines.append(f"{key} = {json.dumps(value)}")
         for section, keys in self.sections.items():
+            if section == "system":
+                continue  # merged into the [system] table above
             lines += [f"[{section}]", *(f"{key} = {json.dumps(value)}" for key, value in keys.items())]
         self.config_path.write_text("\n".join(lines) + "\n")
 

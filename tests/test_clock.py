@@ -3,18 +3,19 @@ backend's time when the system clock is not synchronised, and the journal correc
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+import re
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from agent import clock
 from agent.clock import BACKEND, SYSTEM, UNSYNCHRONISED, Clock
 from agent.journal import Journal, Sample
-from agent.store import Database, iso
+from agent.store import Database, iso, parse_iso
 
 ENERGY = "Energy.Active.Import.Register"
 BOOT_WALL = datetime(1970, 1, 1, 0, 1, tzinfo=timezone.utc).timestamp()  # a Pi without an RTC
-TRUE_START = datetime(2026, 11, 22, 8, 0, tzinfo=timezone.utc).timestamp()
+TRUE_START = datetime(2026, 12, 22, 8, 0, tzinfo=timezone.utc).timestamp()  # after agent.clock.RELEASED
 
 
 class Time:
@@ -73,6 +74,7 @@ def test_a_synchronised_system_clock_is_used_as_it_is(fake):
 
 
 def test_a_clock_the_backend_confirms_stays_the_system_clock(fake):
+    fake.wall_offset = TRUE_START - fake.mono  # right, but the kernel does not vouch for it
     made = Clock("auto", synchronised=lambda: False, wall=fake.wall, monotonic=fake.monotonic)
     right = iso(datetime.fromtimestamp(fake.wall() + 0.5, timezone.utc))
     assert made.adopt_backend_time(right, fake.mono, fake.mono) == 0.0
@@ -125,6 +127,69 @@ def test_the_journal_corrects_this_process_provisional_stamps(tmp_path, installe
         sources = {r["clock"] for r in db.read("SELECT clock FROM outbox")}
         assert sources == {BACKEND}
         (record,) = journal.transactions()
-        assert record.started_at.startswith("2026-11-22T08:00:00")
+        assert record.started_at.startswith("2026-12-22T08:00:00")
     finally:
         db.close()
+
+
+# ---------------------------------------------------------------- implausible backend times
+
+RFC3339 = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z"
+
+
+@pytest.mark.parametrize("offered", ["9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z", "1970-01-01T00:00:00Z",
+                                     "2026-11-30T23:59:59Z", "2046-12-01T00:00:01Z", "9999-12-31T23:59:59-05:00"])
+def test_an_implausible_backend_time_is_refused_and_changes_nothing(installed, fake, offered):
+    before = installed.now()
+    with pytest.raises(clock.ImplausibleTime, match="refused: not between 2026-12-01 and 2046-12-01") as refused:
+        installed.adopt_backend_time(offered, fake.mono, fake.mono)
+    assert refused.value.first
+    assert installed.source == UNSYNCHRONISED and installed.now() == before
+    # Refused again and again, but reported once.
+    with pytest.raises(clock.ImplausibleTime) as again:
+        installed.adopt_backend_time(offered, fake.mono, fake.mono)
+    assert not again.value.first
+
+
+def test_the_plausible_range_is_the_release_day_to_twenty_years_on(installed, fake):
+    assert clock.EARLIEST == clock.RELEASED and clock.LATEST.year == clock.RELEASED.year + 20
+    assert installed.adopt_backend_time(iso(clock.EARLIEST), fake.mono, fake.mono) is not None
+    assert installed.adopt_backend_time(iso(clock.LATEST), fake.mono, fake.mono) is None
+    assert installed.now() == clock.LATEST
+
+
+def test_a_refused_time_keeps_the_last_good_one_and_a_good_one_rearms_the_report(installed, fake):
+    installed.adopt_backend_time(backend_time(fake), fake.mono, fake.mono)
+    fake.mono += 10
+    with pytest.raises(clock.ImplausibleTime) as refused:
+        installed.adopt_backend_time("9999-12-31T23:59:59Z", fake.mono, fake.mono)
+    assert refused.value.first
+    fake.mono += 10
+    assert installed.source == BACKEND
+    assert installed.now().timestamp() == pytest.approx(TRUE_START + 20, abs=0.01)
+    installed.adopt_backend_time(backend_time(fake), fake.mono, fake.mono)
+    with pytest.raises(clock.ImplausibleTime) as later:
+        installed.adopt_backend_time("0001-01-01T00:00:00Z", fake.mono, fake.mono)
+    assert later.value.first
+
+
+@pytest.mark.parametrize("wall", [-1e12, 0.0, 1e13, 2.6e11])
+def test_stamps_stay_rfc3339_whatever_the_system_clock_says(wall):
+    made = Clock("system", wall=lambda: wall)
+    stamp = iso(made.now())  # no "year 10000 is out of range", no 5- or 1-digit years
+    assert re.fullmatch(RFC3339, stamp), stamp
+    assert re.fullmatch(RFC3339, iso(parse_iso(stamp) + timedelta(days=300)))
+
+
+@pytest.mark.parametrize("moment, text", [
+    (datetime(1, 1, 1, 0, 0, 7, 454000, tzinfo=timezone.utc), "0001-01-01T00:00:07.454Z"),
+    (datetime(999, 3, 4, 5, 6, 7, tzinfo=timezone.utc), "0999-03-04T05:06:07.000Z"),
+    (datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc), "9999-12-31T23:59:59.999Z"),
+])
+def test_timestamps_have_four_digit_years(moment, text):
+    assert iso(moment) == text
+
+
+def test_the_release_day_is_not_in_the_future():
+    # Set ahead of the real date, it would make a charger refuse a backend's true time.
+    assert clock.RELEASED <= datetime.now(timezone.utc)

@@ -363,9 +363,19 @@ class Ocpp16Link:
 
     async def _learn_time(self, current_time: str, sent_at: float) -> None:
         """The backend's time: the charger's clock follows it when the system clock is not
-        synchronised, and this process's provisional stamps are corrected once."""
+        synchronised, and this process's provisional stamps are corrected once. A time
+        the clock refuses as implausible is reported once (a warning and a security event,
+        stamped with the time kept) until the backend offers a plausible one again."""
         charger_clock = clock.current()
-        shift = charger_clock.adopt_backend_time(current_time, sent_at, time.monotonic())
+        try:
+            shift = charger_clock.adopt_backend_time(current_time, sent_at, time.monotonic())
+        except clock.ImplausibleTime as exc:
+            if exc.first:
+                log.warning("refused the backend's time; keeping the charger's", current_time=exc.offered[:40],
+                            allowed=f"{clock.EARLIEST:%Y-%m-%d} to {clock.LATEST:%Y-%m-%d}")
+                await self.db.run(self.journal.record_security_event, clock.REFUSED_EVENT, str(exc))
+                self.wake()
+            return
         if shift is None:
             return
         changed = await self.db.run(

@@ -64,6 +64,7 @@ from .model import (
     SwitchContactor,
     Tick,
     Transaction,
+    TransactionConfirmed,
     TransactionRefused,
     TransactionResumed,
     Unlock,
@@ -570,6 +571,13 @@ def _on_refused(charger: Charger, event: TransactionRefused, now: float) -> Resu
     return _update(charger, replace(conn, transaction=replace(conn.transaction, refused=True))), []
 
 
+def _on_confirmed(charger: Charger, event: TransactionConfirmed, now: float) -> Result:
+    conn = charger.connector(event.connector)
+    if conn is None or conn.transaction is None or not event.parent_id_tag:
+        return charger, []
+    return _update(charger, replace(conn, transaction=replace(conn.transaction, parent_id_tag=event.parent_id_tag))), []
+
+
 def _on_resumed(charger: Charger, event: TransactionResumed, now: float) -> Result:
     conn = charger.connector(event.connector)
     if (
@@ -717,6 +725,7 @@ _HANDLERS = {
     RemoteStartRequested: _on_remote_start,
     RemoteStopRequested: _on_remote_stop,
     TransactionRefused: _on_refused,
+    TransactionConfirmed: _on_confirmed,
     TransactionResumed: _on_resumed,
     FaultRaised: _on_fault,
     FaultCleared: _on_fault,

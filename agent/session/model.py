@@ -242,6 +242,16 @@ class TransactionRefused:
 
 
 @dataclass(frozen=True, slots=True)
+class TransactionConfirmed:
+    """The backend accepted the start of the connector's transaction. Its parentIdTag
+    groups the transaction: a card of the same parent may stop it (OCPP 1.6 section 3.5),
+    also when the Authorize answer named no parent or none was asked (list, offline)."""
+
+    connector: int
+    parent_id_tag: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class TransactionResumed:
     """A transaction found open at start-up carries on (recovery policy "resume"); the
     machine accepts it only if an EV is still plugged in and the connector may charge."""
@@ -327,6 +337,7 @@ Event = (
     | RemoteStartRequested
     | RemoteStopRequested
     | TransactionRefused
+    | TransactionConfirmed
     | TransactionResumed
     | FaultRaised
     | FaultCleared

@@ -75,6 +75,13 @@ def build_commands(csms: Csms) -> CommandTable:
             raise ValueError(f"seconds must be a number, not {seconds!r}")
         csms.policy.clock_offset_s = float(seconds)
 
+    @table.command("set_clock")
+    async def set_clock(current_time: str | None = None) -> None:
+        """Tell this currentTime, as given, in BootNotification and Heartbeat answers; none: the real time again."""
+        if current_time is not None:
+            _text("current_time", current_time)
+        csms.policy.fixed_time = current_time
+
     @table.command("reset_policy")
     async def reset_policy() -> None:
         """Back to the start-up answers: boot status and intervals, no special id tags,

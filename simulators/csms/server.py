@@ -89,8 +89,12 @@ class Policy:
     #: Seconds added to the time this backend tells (currentTime), to play a backend
     #: whose clock a charger without a synchronised clock must follow.
     clock_offset_s: float = 0.0
+    #: A fixed currentTime, told as it is (even an implausible one, to test a charger's checks).
+    fixed_time: str | None = None
 
     def current_time(self) -> str:
+        if self.fixed_time is not None:
+            return self.fixed_time
         moment = datetime.now(UTC) + timedelta(seconds=self.clock_offset_s)
         return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -118,6 +122,7 @@ class Policy:
         self.boot_retry_interval = other.boot_retry_interval
         self.id_tags = dict(other.id_tags)
         self.clock_offset_s = other.clock_offset_s
+        self.fixed_time = other.fixed_time
 
     def set_heartbeat_interval(self, interval: int) -> None:
         _check_interval(interval)

@@ -3,7 +3,12 @@ persistence): what the backend sees around a reset and an availability change.""
 
 from __future__ import annotations
 
+import asyncio
 import signal
+import sys
+import time
+
+import pytest
 
 from simulators.harness import Stack
 
@@ -184,3 +189,59 @@ async def test_change_availability_unknown_connector_rejected(charger):
     assert await change_availability(stack, 2, "Inoperative") == "Accepted"
     await wait_status(stack, 2, "Unavailable", since)
     assert await statuses(stack, 1, since) == []
+
+
+# ---------------------------------------------------------------- a stop during a reset
+
+
+async def assert_stops_at_once(stack: Stack, since: int) -> None:
+    """SIGTERM now: the agent exits 0 within a few seconds and does not come back (no
+    restart, no reboot, no BootNotification), wherever the reset had got to."""
+    began = time.monotonic()
+    code = await stack.stop_agent(signal.SIGTERM)
+    assert code == 0, f"exit status {code}\n{stack.agent_log()}"
+    assert time.monotonic() - began < 5.0, stack.agent_log()
+    await asyncio.sleep(1.0)
+    assert "BootNotification" not in await actions(stack, since)
+    assert "rebooting the controller" not in stack.agent_log()
+
+
+@pytest.mark.parametrize("delay", [0.01, 0.1])
+@pytest.mark.parametrize("kind", ["Hard", "Soft"])
+async def test_sigterm_right_after_a_reset_ends_the_agent(charger, kind, delay):
+    # systemctl stop during a reset: the stop wins over the reset's restart, whether it
+    # comes while the charger is made safe or once the agent re-executes itself.
+    stack = await charger(connectors=2)
+    since = await reset(stack, kind)
+    await asyncio.sleep(delay)
+    await assert_stops_at_once(stack, since)
+
+
+async def test_sigterm_while_a_reset_ends_a_transaction_ends_the_agent(charger):
+    stack = await charger(connectors=2)
+    await plug_and_charge(stack, connector=1)
+    since = await reset(stack, "Soft")
+    await asyncio.sleep(0.01)
+    await assert_stops_at_once(stack, since)
+    assert (await stack.bench_request("status"))["connectors"][0]["contactor_closed"] is False
+
+
+async def test_sigterm_while_the_reboot_command_runs_ends_the_agent(charger, tmp_path):
+    # A reboot command that hangs: the stop still ends the agent, which then neither
+    # waits for the command nor falls back to restarting itself.
+    started = tmp_path / "reboot-started"
+    hang = f"import pathlib, time; pathlib.Path({str(started)!r}).touch(); time.sleep(60)"
+    stack = await charger(connectors=2, sections={"system": {"reboot_command": [sys.executable, "-c", hang]}})
+    since = await reset(stack, "Hard")
+    for _ in range(100):
+        if started.exists():
+            break
+        await asyncio.sleep(0.05)
+    assert started.exists(), stack.agent_log()
+    began = time.monotonic()
+    code = await stack.stop_agent(signal.SIGTERM)
+    assert code == 0, f"exit status {code}\n{stack.agent_log()}"
+    assert time.monotonic() - began < 5.0, stack.agent_log()
+    await asyncio.sleep(1.0)
+    assert "BootNotification" not in await actions(stack, since)
+    assert '"restarting the agent"' not in stack.agent_log()

@@ -46,6 +46,7 @@ from agent.session.model import (
     StopTransaction,
     SwitchContactor,
     Tick,
+    TransactionConfirmed,
     TransactionRefused,
     TransactionResumed,
     Unlock,
@@ -566,6 +567,16 @@ STOP_CASES = [
     Case(
         "tc_069_other_idtag_with_same_parent_stops",
         [*STARTED, *charging(1, "T1", "P1"), card("T2"), accepted("T2", "P1")],
+        [*OPEN_1, StopTransaction(1, StopReason.LOCAL, "T2"), Unlock(1), ReportStatus(1, FINISHING)],
+    ),
+    Case(
+        "tc_069_parent_from_the_start_transaction_answer_stops",
+        [*STARTED, *charging(1, "T1"), TransactionConfirmed(1, "P1"), card("T2"), accepted("T2", "P1")],
+        [*OPEN_1, StopTransaction(1, StopReason.LOCAL, "T2"), Unlock(1), ReportStatus(1, FINISHING)],
+    ),
+    Case(
+        "tc_069_a_start_answer_without_parent_keeps_the_authorize_parent",
+        [*STARTED, *charging(1, "T1", "P1"), TransactionConfirmed(1, None), card("T2"), accepted("T2", "P1")],
         [*OPEN_1, StopTransaction(1, StopReason.LOCAL, "T2"), Unlock(1), ReportStatus(1, FINISHING)],
     ),
     Case(
