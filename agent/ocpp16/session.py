@@ -405,7 +405,7 @@ class Ocpp16Link:
         if message == "BootNotification":
             await cp.request(self._boot_request())
         elif message == "Heartbeat":
-            await cp.request(call.Heartbeat())
+            await self._heartbeat_once(cp)  # its currentTime is checked and learnt like any other
         elif message == "StatusNotification":
             for entry in self.runtime.status_snapshot():
                 if connector is None or entry.connector == connector:
