@@ -281,9 +281,11 @@ class FirmwareUpdater:
         attempts = min(job.retries, jobs.MAX_RETRIES) + 1
         interval = min(max(job.retry_interval, jobs.MIN_RETRY_INTERVAL_S), jobs.MAX_RETRY_INTERVAL_S)
         said: str | None = None
+        resumed = job.attempts > 0  # after a restart: the restart was the wait
         while job.attempts < attempts:
-            if job.attempts:
+            if job.attempts and not resumed:
                 await asyncio.sleep(interval)
+            resumed = False
             job.attempts += 1
             self._save(job)
             await self._set("Downloading", job)

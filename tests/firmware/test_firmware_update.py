@@ -18,9 +18,11 @@ import asyncio
 import base64
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import textwrap
+import threading
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timezone
@@ -375,3 +377,22 @@ async def test_a_password_in_a_firmware_location_never_reaches_the_log(signed_ch
     assert "unsigned firmware refused" in log and "firmware:****@127.0.0.1" in log
     assert secret not in log
     assert secret not in log_path(stack.state_dir).read_text()
+
+
+async def test_a_power_cut_during_the_download_still_ends_the_job_with_a_final_status(charger) -> None:  # type: ignore[no-untyped-def]
+    """The job file outlives the process: after the restart the download goes on with the
+    attempts left (the one cut short counts), and the backend hears how it ended."""
+    stack = await charger()
+    with HttpStore() as web:
+        web.gate = threading.Event()  # the download hangs until the power is back
+        since = await last_seq(stack)
+        assert await call_checked(stack, "UpdateFirmware", {"location": web.url("/ladda-firmware-9.9.9.tar.gz"),
+                                                            "retrieveDate": _now(), "retries": 1}) == {}
+        assert await wait_firmware(stack, since, {"Downloading"}, 10) == ["Downloading"]
+        await asyncio.sleep(0.5)  # the GET is held open by the server
+        await stack.stop_agent(signal.SIGKILL)
+        web.gate.set()  # the server answers from now on: 404, the file is not there
+        await stack.start_agent()
+        statuses = await wait_firmware(stack, since, {"DownloadFailed"}, 30)
+    assert statuses == ["Downloading", "Downloading", "DownloadFailed"]  # 1 + 1 retry in all
+    assert not (stack.state_dir / "firmware" / "job.json").exists()
