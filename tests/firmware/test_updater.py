@@ -267,3 +267,22 @@ async def test_a_restart_during_the_download_goes_on_with_the_attempts_left_and_
     assert [entry["event"] for entry in logs if entry["event"].startswith("firmware download failed")] == [
         "firmware download failed; trying again", "firmware download failed"]
     assert "pw-secret" not in repr(logs)
+
+
+async def test_a_download_attempt_that_drags_on_is_cut_at_its_limit(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A server sending a byte a minute never trips the per-step timeout: the attempt as a
+    whole is bounded, and the job ends with DownloadFailed."""
+    monkeypatch.setattr(updater_module, "ATTEMPT_LIMIT_S", 0.2)
+    backend = Backend()
+    job = updater(tmp_path, backend)
+
+    async def trickle(url: str, dest: Path) -> None:
+        await asyncio.Event().wait()
+
+    job._download = trickle
+    job.update("http://x/f.tar.gz", "2026-01-01T00:00:00Z", 0, None)
+    with structlog.testing.capture_logs() as logs:
+        async with running(job):
+            await _until(lambda: backend.statuses[-1:] == [("DownloadFailed", None)])
+    [failed] = [entry for entry in logs if entry["event"] == "firmware download failed"]
+    assert "took longer than 0.2 s" in failed["error"]
