@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import random
 import time
 from typing import Any
@@ -141,8 +142,7 @@ class Ocpp16Link:
             log.info("diagnostics upload replaced by a new request", file_name=request.file_name)
             previous.cancel()
             await asyncio.wait([previous])
-        return await self.diagnostics.upload(request, lambda progress: self._report_diagnostics(request.file_name,
-                                                                                                progress))
+        return await self.diagnostics.upload(request, functools.partial(self._report_diagnostics, request.file_name))
 
     def _report_diagnostics(self, file_name: str, progress: Progress) -> None:
         self._diagnostics_reports += 1
