@@ -14,6 +14,11 @@ to; the charger names the file, and uploads it into that directory. The archive 
 It is built in ``<state_dir>/diagnostics/`` and removed once the upload ended, whatever
 happened; a leftover from a crash is removed by the next request. This module speaks in
 neutral terms (:class:`Progress`); the protocol adapter reports them to the backend.
+
+The backend waits for a final status (uploaded or failed), so a job is recorded in
+``<state_dir>/diagnostics-job.json`` from its start until that status was delivered: a
+job a restart cut short (a reset, a crash, a power cut) is reported failed after it.
+Retries and the wait between them are bounded (:mod:`agent.jobs`), and so is each attempt.
 """
 
 from __future__ import annotations
@@ -35,7 +40,8 @@ from typing import IO, Any
 
 import structlog
 
-from . import __version__, clock, transfer
+from . import __version__, clock, jobs, transfer
+from .firmware.layout import read_json, write_json
 from .logs import kept_log_files
 from .redaction import redact_text
 from .settings import Settings, render_settings
@@ -44,11 +50,15 @@ from .store import Database, parse_iso
 log = structlog.get_logger(__name__)
 
 ARCHIVE_DIR = "diagnostics"
+#: The job under way, or whose final status the backend has not received yet.
+JOB_FILE = "diagnostics-job.json"
 #: When the backend does not say: how often to try again, and how long to wait between tries.
 DEFAULT_RETRIES = 2
 DEFAULT_RETRY_INTERVAL_S = 60
 #: No network operation of one upload attempt may stall longer than this.
 UPLOAD_TIMEOUT_S = 60.0
+#: One upload attempt as a whole (a server taking a byte a minute) may not take longer.
+ATTEMPT_LIMIT_S = 1800.0
 LIBRARIES = ("ocpp", "websockets", "pymodbus", "pyscard")
 
 
@@ -68,9 +78,15 @@ class Window:
     stop: datetime | None = None
 
     @classmethod
-    def parse(cls, start: str | None, stop: str | None) -> Window:
-        """From the request's ISO 8601 stamps; ValueError names the one that is unreadable."""
-        return cls(_stamp("startTime", start), _stamp("stopTime", stop))
+    def parse(cls, start: str | None, stop: str | None, now: datetime) -> Window:
+        """From the request's RFC 3339 stamps; :class:`jobs.JobRefused` names one that is
+        unreadable or absurd (before 2000, a month past ``now``), or a window ending
+        before it starts."""
+        window = cls(None if start is None else jobs.parse_time("startTime", start, now),
+                     None if stop is None else jobs.parse_time("stopTime", stop, now))
+        if window.start is not None and window.stop is not None and window.start > window.stop:
+            raise jobs.JobRefused(f"startTime {start!r} is after stopTime {stop!r}")
+        return window
 
     def contains(self, moment: datetime) -> bool:
         return (self.start is None or moment >= self.start) and (self.stop is None or moment <= self.stop)
@@ -80,9 +96,7 @@ class Window:
         return self.start is None and self.stop is None
 
 
-def _stamp(name: str, text: str | None) -> datetime | None:
-    if text is None:
-        return None
+def _stamp(name: str, text: str) -> datetime:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
@@ -226,14 +240,50 @@ class Diagnostics:
         self.workdir = state_dir / ARCHIVE_DIR
 
     def request(self, location: str, retries: int | None, retry_interval: int | None, window: Window) -> Request:
-        """A request as the backend sent it, the archive named now and the defaults filled in."""
+        """A request as the backend sent it, the archive named now, the defaults filled in
+        and the retries bounded."""
+        bounded = jobs.bounded_retries("diagnostics", retries, retry_interval, DEFAULT_RETRIES,
+                                       DEFAULT_RETRY_INTERVAL_S)
         return Request(
             location=location,
             file_name=archive_name(self.settings.charge_point.id, clock.current().now()),
             window=window,
-            retries=DEFAULT_RETRIES if retries is None else max(0, retries),
-            retry_interval=DEFAULT_RETRY_INTERVAL_S if retry_interval is None else max(0, retry_interval),
+            retries=bounded.count,
+            retry_interval=bounded.interval,
         )
+
+    # -- the durable record ------------------------------------------------------------------
+    @property
+    def _record(self) -> Path:
+        return self.state_dir / JOB_FILE
+
+    def _note(self, request: Request, progress: Progress) -> None:
+        write_json(self._record, {"file_name": request.file_name, "location": transfer.masked_url(request.location),
+                                  "status": progress.value, "at": clock.current().now().isoformat()})
+
+    def unfinished(self) -> tuple[str, Progress] | None:
+        """After a start: the job whose final status the backend has not received, as
+        (file name, final progress). One a restart cut short has failed."""
+        record = read_json(self._record)
+        if record is None:
+            return None
+        name = str(record.get("file_name", ""))
+        try:
+            progress = Progress(record.get("status"))
+        except ValueError:
+            progress = Progress.UPLOADING
+        if progress is Progress.UPLOADING:
+            log.warning("diagnostics upload interrupted by a restart: reported failed", file_name=name,
+                        location=record.get("location"))
+            progress = Progress.FAILED
+        return name, progress
+
+    def delivered(self, file_name: str) -> None:
+        """The backend received the final status of the job ``file_name``: forget it
+        (unless a newer job owns the record meanwhile)."""
+        record = read_json(self._record)
+        if record is not None and record.get("file_name") == file_name:
+            self._record.unlink(missing_ok=True)
 
     async def build(self, request: Request) -> Path:
         """Write the archive into the work directory; return its path."""
@@ -270,34 +320,51 @@ class Diagnostics:
     async def upload(self, request: Request, report: Callable[[Progress], None]) -> Progress:
         """Build and upload, reporting UPLOADING, then UPLOADED or FAILED after 1 + retries
         attempts ``retry_interval`` apart. Never raises (but for cancellation): a failure
-        is reported and logged, and the archive is removed whatever happened."""
+        is reported and logged, and the archive is removed whatever happened. The job is
+        on record from the start; a cancellation (a shutdown) leaves it there, so that the
+        next start reports it failed."""
+        self._note(request, Progress.UPLOADING)
         report(Progress.UPLOADING)
-        shown = transfer.masked_url(request.location)
+        outcome = Progress.FAILED
         path: Path | None = None
         try:
-            # The location is a directory, with or without a trailing "/": the file goes in
-            # it under the name the backend was given.
-            url = transfer.in_directory(request.location, request.file_name)
             path = await self.build(request)
-            attempts = request.retries + 1
-            for attempt in range(1, attempts + 1):
-                try:
-                    where = await transfer.upload(url, path, UPLOAD_TIMEOUT_S)
-                except transfer.TransferError as exc:
-                    last = attempt == attempts or not exc.retry
-                    log.warning("diagnostics upload failed", attempt=attempt, attempts=attempts, error=str(exc),
-                                next_try_s=None if last else request.retry_interval)
-                    if last:
-                        break
-                    await asyncio.sleep(request.retry_interval)
-                else:
-                    log.info("diagnostics uploaded", to=where, attempt=attempt)
-                    report(Progress.UPLOADED)
-                    return Progress.UPLOADED
+            outcome = await self._attempts(request, path)
         except Exception as exc:  # noqa: BLE001 - a failed upload must not take the charger down
-            log.error("diagnostics failed", location=shown, error=f"{type(exc).__name__}: {exc}")
+            log.error("diagnostics failed", location=transfer.masked_url(request.location),
+                      error=f"{type(exc).__name__}: {exc}")
         finally:
             if path is not None:
                 path.unlink(missing_ok=True)
-        report(Progress.FAILED)
+        self._note(request, outcome)
+        report(outcome)
+        return outcome
+
+    async def _attempts(self, request: Request, path: Path) -> Progress:
+        """Up to 1 + retries attempts; a failure is logged when it first happens and when
+        it changes, not at every attempt (the SD card and the reader's patience are finite)."""
+        # The location is a directory, with or without a trailing "/": the file goes in it
+        # under the name the backend was given.
+        url = transfer.in_directory(request.location, request.file_name)
+        attempts = request.retries + 1
+        said: str | None = None
+        for attempt in range(1, attempts + 1):
+            try:
+                async with asyncio.timeout(ATTEMPT_LIMIT_S):
+                    where = await transfer.upload(url, path, UPLOAD_TIMEOUT_S)
+            except (transfer.TransferError, TimeoutError) as exc:
+                error = str(exc) if isinstance(exc, transfer.TransferError) else \
+                    f"upload to {transfer.masked_url(url)} took longer than {ATTEMPT_LIMIT_S:g} s"
+                last = attempt == attempts or not getattr(exc, "retry", True)
+                if last:
+                    log.warning("diagnostics upload failed", attempt=attempt, attempts=attempts, error=error)
+                    return Progress.FAILED
+                if error != said:
+                    log.warning("diagnostics upload failed; trying again", attempt=attempt, attempts=attempts,
+                                error=error, retry_interval_s=request.retry_interval)
+                    said = error
+                await asyncio.sleep(request.retry_interval)
+            else:
+                log.info("diagnostics uploaded", to=where, attempt=attempt)
+                return Progress.UPLOADED
         return Progress.FAILED

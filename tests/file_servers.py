@@ -74,6 +74,8 @@ class HttpStore:
     def __init__(self, tls: trustme.LeafCert | None = None) -> None:
         self.files: dict[str, bytes] = {}
         self.requests: list[tuple[str, str]] = []
+        #: When set by a test, a PUT or GET is answered only once this is set (held open).
+        self.gate: threading.Event | None = None
         store = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -93,6 +95,8 @@ class HttpStore:
 
             def do_PUT(self) -> None:  # noqa: N802 - the http.server naming
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                if store.gate is not None:
+                    store.gate.wait(30)
                 if self._refused():
                     return
                 store.files[self.path] = body
@@ -101,6 +105,8 @@ class HttpStore:
                 self.end_headers()
 
             def do_GET(self) -> None:  # noqa: N802
+                if store.gate is not None:
+                    store.gate.wait(30)
                 if self._refused():
                     return
                 if self.path not in store.files:

@@ -174,7 +174,8 @@ def verify_signature(bundle: Path, request: dict[str, Any], ca: Path, work: Path
     if not isinstance(signature, str) or not isinstance(certificate, str):
         raise InstallFailed(f"unsigned firmware refused: [firmware] signing_ca is set ({ca})")
     try:
-        (work / "signature.bin").write_bytes(base64.b64decode(signature, validate=True))
+        # Whitespace is layout (PEM tools wrap base64 at 64 columns), not content.
+        (work / "signature.bin").write_bytes(base64.b64decode("".join(signature.split()), validate=True))
     except (binascii.Error, ValueError):
         raise InstallFailed("the signature is not base64") from None
     (work / "signer.pem").write_text(certificate)

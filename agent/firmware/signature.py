@@ -71,7 +71,9 @@ def check_certificate(pem: str, trusted: list[x509.Certificate], now: datetime |
 def verify_file(path: Path, signature_b64: str, certificate: x509.Certificate) -> None:
     """Raise :class:`SignatureRejected` unless ``signature_b64`` signs the file's bytes."""
     try:
-        signature = base64.b64decode(signature_b64, validate=True)
+        # Line breaks and spaces are not part of base64's alphabet but of its layout:
+        # PEM tools wrap it at 64 columns. Anything else is refused (validate=True).
+        signature = base64.b64decode("".join(signature_b64.split()), validate=True)
     except (binascii.Error, ValueError):
         raise SignatureRejected("the signature is not base64") from None
     data = path.read_bytes()

@@ -3,7 +3,11 @@
 A job (kept in ``<state>/firmware/job.json`` so that it outlives restarts) goes:
 
 1. wait for ``retrieveDate``; download the bundle, ``1 + retries`` attempts
-   ``retryInterval`` apart (Downloading, then Downloaded or DownloadFailed);
+   ``retryInterval`` apart (Downloading, then Downloaded or DownloadFailed). Retries,
+   interval and dates are bounded (:mod:`agent.jobs`): an unreadable or absurd
+   ``retrieveDate`` ends an UpdateFirmware at once with DownloadFailed (its confirmation
+   has no status), and gets a SignedUpdateFirmware answered Rejected. Attempts are
+   counted in the job file, so restarts during the download do not start them afresh;
 2. signed updates: check the signature with the certificate accepted with the request
    (SignatureVerified, or InvalidSignature and a security event);
 3. ask the root installer to build a release (Installing); it answers with
@@ -35,6 +39,8 @@ from typing import Any
 
 import structlog
 
+from .. import clock, jobs
+from ..transfer import masked_url
 from .layout import ATTEMPT, OUTCOME, PREPARED, REQUEST, SWITCH, Layout, read_json, write_json
 from .signature import CertificateRejected, SignatureRejected, check_certificate, load_trusted, verify_file
 
@@ -44,6 +50,11 @@ JOB = "job.json"
 BUNDLE = "bundle.tar.gz"
 #: How often the files the installer writes are looked for.
 POLL_S = 1.0
+#: When the backend does not say: how often to try the download again, how long apart.
+DEFAULT_RETRIES = 0
+DEFAULT_RETRY_INTERVAL_S = 60
+#: One download attempt as a whole may not take longer (a server sending a byte a minute).
+ATTEMPT_LIMIT_S = 7200.0
 #: A release on trial stops holding its connectors this long after the trial's deadline
 #: even without a verdict (the installer died): a charger must not stay out of service.
 TRIAL_GRACE_S = 30.0
@@ -73,6 +84,8 @@ class Job:
     certificate: str | None = None
     install_at: str | None = None
     stage: str = "download"  # download, build, switch, restart
+    #: Download attempts made so far (kept across restarts: the bound holds across them).
+    attempts: int = 0
     #: Names this job in the files the installer answers with, so that a file left by an
     #: earlier job (a power cut, a crashed installer) is never taken for this one's.
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
@@ -122,7 +135,9 @@ class FirmwareUpdater:
     def update(self, location: str, retrieve_date: str, retries: int | None, retry_interval: int | None) -> None:
         """UpdateFirmware (answered with an empty confirmation): replaces a job still
         downloading; one being installed is left to finish and the new request ignored."""
-        self._start(Job(location, retrieve_date, max(0, retries or 0), max(0, retry_interval or 0)))
+        bounded = jobs.bounded_retries("firmware update", retries, retry_interval, DEFAULT_RETRIES,
+                                       DEFAULT_RETRY_INTERVAL_S)
+        self._start(Job(location, retrieve_date, bounded.count, bounded.interval))
 
     async def signed_update(self, request_id: int, location: str, retrieve_date: str, certificate: str,
                             signature: str, retries: int | None, retry_interval: int | None,
@@ -138,8 +153,18 @@ class FirmwareUpdater:
             return "InvalidCertificate"
         if self._installing:
             return "Rejected"  # too late to stop the one being installed
+        try:
+            now = clock.current().now()
+            jobs.parse_time("retrieveDateTime", retrieve_date, now)
+            if install_date is not None:
+                jobs.parse_time("installDateTime", install_date, now)
+        except jobs.JobRefused as exc:
+            log.warning("signed firmware update refused", location=masked_url(location), reason=str(exc))
+            return "Rejected"
         canceled = self.job is not None
-        self._start(Job(location, retrieve_date, max(0, retries or 0), max(0, retry_interval or 0), request_id,
+        bounded = jobs.bounded_retries("signed firmware update", retries, retry_interval, DEFAULT_RETRIES,
+                                       DEFAULT_RETRY_INTERVAL_S)
+        self._start(Job(location, retrieve_date, bounded.count, bounded.interval, request_id,
                         signature, certificate, install_date))
         return "AcceptedCanceled" if canceled else "Accepted"
 
@@ -154,7 +179,7 @@ class FirmwareUpdater:
 
     def _start(self, job: Job) -> None:
         if self._installing:
-            log.warning("firmware update refused: another one is being installed", location=job.location)
+            log.warning("firmware update refused: another one is being installed", location=masked_url(job.location))
             return
         self._save(job)
         self._wake.set()
@@ -181,11 +206,12 @@ class FirmwareUpdater:
                     with contextlib.suppress(asyncio.CancelledError):
                         await runner
                     if self._wake.is_set():
-                        log.info("firmware update replaced by a newer request", location=job.location)
+                        log.info("firmware update replaced by a newer request", location=masked_url(job.location))
                 elif (error := runner.exception()) is not None:
                     # A fault in the update must never stop the charger, nor come back
                     # with the job file at every start: end the job and say so.
-                    log.error("firmware update failed unexpectedly", error=repr(error), location=job.location)
+                    log.error("firmware update failed unexpectedly", error=repr(error),
+                              location=masked_url(job.location))
                     self._release()
                     await self._set("InstallationFailed" if job.stage != "download" else "DownloadFailed", job)
                     self._clear()
@@ -207,12 +233,20 @@ class FirmwareUpdater:
         if job.stage == "download" and not job.signed and self.signing_ca is not None:
             # A charger set up to trust only signed firmware (the root installer would
             # refuse it too): no point downloading it.
-            log.warning("unsigned firmware refused: [firmware] signing_ca is set", location=job.location)
+            log.warning("unsigned firmware refused: [firmware] signing_ca is set", location=masked_url(job.location))
             await self._set("InstallationFailed", job)
             self._clear()
             return
         if job.stage == "download":
-            delay = _parse(job.retrieve_at) - time.time()
+            now = clock.current().now()
+            try:
+                retrieve_at = jobs.parse_time("retrieveDate", job.retrieve_at, now)
+            except jobs.JobRefused as exc:
+                log.warning("firmware update refused", location=masked_url(job.location), reason=str(exc))
+                await self._set("DownloadFailed", job)
+                self._clear()
+                return
+            delay = (retrieve_at - now).total_seconds()
             if delay > 0:
                 if job.signed:
                     await self._set("DownloadScheduled", job)
@@ -242,17 +276,37 @@ class FirmwareUpdater:
             await self._switch(job)
 
     async def _fetch(self, job: Job, bundle: Path) -> bool:
-        for attempt in range(job.retries + 1):
-            if attempt:
-                await asyncio.sleep(job.retry_interval)
+        """Up to 1 + retries attempts in all, restarts included; a failure is logged when
+        it first happens and when it changes, not at every attempt."""
+        attempts = min(job.retries, jobs.MAX_RETRIES) + 1
+        interval = min(max(job.retry_interval, jobs.MIN_RETRY_INTERVAL_S), jobs.MAX_RETRY_INTERVAL_S)
+        said: str | None = None
+        resumed = job.attempts > 0  # after a restart: the restart was the wait
+        while job.attempts < attempts:
+            if job.attempts and not resumed:
+                await asyncio.sleep(interval)
+            resumed = False
+            job.attempts += 1
+            self._save(job)
             await self._set("Downloading", job)
             try:
-                await self._download(job.location, bundle)
+                async with asyncio.timeout(ATTEMPT_LIMIT_S):
+                    await self._download(job.location, bundle)
                 return True
             except Exception as exc:  # noqa: BLE001 - every failure is one failed attempt
-                log.warning("firmware download failed", attempt=attempt + 1, of=job.retries + 1, error=str(exc))
-                if getattr(exc, "retry", True) is False:  # too large, no room, a URL it cannot use
-                    break
+                error = str(exc) if not isinstance(exc, TimeoutError) else \
+                    f"the download took longer than {ATTEMPT_LIMIT_S:g} s"
+                last = job.attempts >= attempts or getattr(exc, "retry", True) is False
+                if last:
+                    log.warning("firmware download failed", attempt=job.attempts, of=attempts, error=error,
+                                location=masked_url(job.location))
+                    return False  # (too large, no room, a URL it cannot use: trying again cannot help)
+                if error != said:
+                    log.warning("firmware download failed; trying again", attempt=job.attempts, of=attempts,
+                                error=error, retry_interval_s=interval, location=masked_url(job.location))
+                    said = error
+        log.warning("firmware download failed: no attempt left after a restart", of=attempts,
+                    location=masked_url(job.location))
         return False
 
     async def _build(self, job: Job, bundle: Path) -> None:
@@ -279,9 +333,9 @@ class FirmwareUpdater:
                 self.layout.file(name).unlink(missing_ok=True)
 
     async def _switch(self, job: Job) -> None:
-        if job.install_at and _parse(job.install_at) > time.time():
+        if job.install_at and (install_at := _stamp(job.install_at)) > time.time():
             await self._set("InstallScheduled", job)
-            await asyncio.sleep(_parse(job.install_at) - time.time())
+            await asyncio.sleep(min(install_at - time.time(), jobs.MAX_AHEAD.total_seconds()))
         await self._hold()  # never under a charging car, and no session begins from now on
         job.stage = "restart"
         self._save(job)

@@ -16,7 +16,7 @@ from ocpp.routing import on
 from ocpp.v16 import call_result
 from ocpp.v16.enums import Action
 
-from .. import transfer
+from .. import clock, transfer
 from ..authorization import parse_expiry
 from ..diagnostics import Window
 from ..local_list import UpdateStatus
@@ -131,13 +131,13 @@ class Handlers(Rpc):
     ) -> Any:
         # The answer names the file at once; the upload follows as a job, its progress in
         # DiagnosticsStatusNotification. A request that cannot be carried out (a location
-        # this charger cannot upload to, an unreadable time) gets no fileName: OCPP 1.6's
+        # this charger cannot upload to, an unreadable or absurd time) gets no fileName: OCPP 1.6's
         # "no diagnostic information available". It is not a CALLERROR, which the library
         # would log with the whole request, password of the location included.
         shown = transfer.masked_url(location)
         try:
             transfer.check_url(location)
-            window = Window.parse(start_time, stop_time)
+            window = Window.parse(start_time, stop_time, clock.current().now())
         except (transfer.TransferError, ValueError) as exc:
             log.warning("get diagnostics declined", location=shown, reason=str(exc))
             return call_result.GetDiagnostics()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import random
 import time
 from typing import Any
@@ -72,8 +73,8 @@ class Ocpp16Link:
         self._jobs: asyncio.TaskGroup | None = None
         self._diagnostics_job: asyncio.Task[Progress] | None = None
         # The latest diagnostics status not yet delivered, numbered so a newer one is not
-        # mistaken for the one just sent; only the latest is ever sent.
-        self._diagnostics_status: tuple[int, str] | None = None
+        # mistaken for the one just sent, with its job's file name; only the latest is sent.
+        self._diagnostics_status: tuple[int, str, str] | None = None
         self._diagnostics_reports = 0
         self._diagnostics_wake = asyncio.Event()
         #: UpdateFirmware and SignedUpdateFirmware jobs (set by the agent before run()).
@@ -143,12 +144,19 @@ class Ocpp16Link:
             log.info("diagnostics upload replaced by a new request", file_name=request.file_name)
             previous.cancel()
             await asyncio.wait([previous])
-        return await self.diagnostics.upload(request, self._report_diagnostics)
+        return await self.diagnostics.upload(request, functools.partial(self._report_diagnostics, request.file_name))
 
-    def _report_diagnostics(self, progress: Progress) -> None:
+    def _report_diagnostics(self, file_name: str, progress: Progress) -> None:
         self._diagnostics_reports += 1
-        self._diagnostics_status = (self._diagnostics_reports, DIAGNOSTICS_STATUS[progress])
+        self._diagnostics_status = (self._diagnostics_reports, DIAGNOSTICS_STATUS[progress], file_name)
         self._diagnostics_wake.set()
+
+    def _resume_diagnostics(self) -> None:
+        """At start: the final status of a job an earlier run did not deliver (a restart
+        cut its upload short, or came before the notification went out) is sent now."""
+        unfinished = self.diagnostics.unfinished()
+        if unfinished is not None and self._diagnostics_status is None:
+            self._report_diagnostics(*unfinished)
 
     async def _send_diagnostics_status(self, cp: Handlers) -> None:
         """Deliver the latest diagnostics status; one the link could not carry stays for
@@ -159,7 +167,7 @@ class Ocpp16Link:
                 self._diagnostics_wake.clear()
                 await self._diagnostics_wake.wait()
                 continue
-            number, status = pending
+            number, status, file_name = pending
             try:
                 await cp.request(call.DiagnosticsStatusNotification(status=status))
             except CallFailed as exc:
@@ -167,6 +175,8 @@ class Ocpp16Link:
                     raise ConnectionError(f"{exc}; reconnecting") from exc
                 log.warning("diagnostics status notification refused", status=status, error=str(exc))
             _raise_if_cancelled()
+            if status != "Uploading":  # the job's end reached the backend: its record goes
+                self.diagnostics.delivered(file_name)
             if self._diagnostics_status is not None and self._diagnostics_status[0] == number:
                 self._diagnostics_status = None
 
@@ -175,6 +185,7 @@ class Ocpp16Link:
         """Stay connected until cancelled; ``jobs`` (the agent's TaskGroup) owns the work
         the backend starts that must outlive a connection."""
         self._jobs = jobs
+        self._resume_diagnostics()
         failures = 0
         last_problem: str | None = None
         while True:

@@ -11,18 +11,30 @@ import asyncio
 import io
 import json
 import re
+import signal
 import tarfile
+import threading
 import tomllib
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 from agent import __version__
+from agent.jobs import MAX_RETRIES, MIN_RETRY_INTERVAL_S
 from agent.logs import log_path
 from simulators.harness import Stack
 
 from ..file_servers import FTP_PASSWORD, FtpServer, HttpStore, closed_port, silent_server
-from .helpers import call_checked, last_seq, messages, new_id_tag, plug_and_charge, wait_for
+from .helpers import (
+    call_checked,
+    last_seq,
+    messages,
+    new_id_tag,
+    plug_and_charge,
+    restart_agent_and_wait,
+    wait_for,
+    wait_rebooted,
+)
 
 AUTHORIZATION_KEY = "Diag-AuthKey-0123456789"
 MEMBERS = {"logs.jsonl", "config.toml", "database.json", "version.json"}
@@ -147,14 +159,16 @@ async def test_tc_045_2_unable_to_upload_diagnostics(charger):
     stack = await charger(connectors=1)
     port = closed_port()
     since = await last_seq(stack)
+    # One retry one second later, asked: the charger waits its least interval instead.
     await get_diagnostics(stack, f"ftp://diag:{FTP_PASSWORD}@127.0.0.1:{port}/incoming/", retries=1, retryInterval=1)
     assert await wait_statuses(stack, since, 1) == ["Uploading"]
     assert await triggered_status(stack) == "Uploading"  # between the two attempts
-    assert await wait_statuses(stack, since, 3) == ["Uploading", "Uploading", "UploadFailed"]
-    await asyncio.sleep(1.2)  # one more retry interval: no third attempt, no other status
+    sent = await wait_statuses(stack, since, 3, timeout=MIN_RETRY_INTERVAL_S + 15)
+    assert sent == ["Uploading", "Uploading", "UploadFailed"]
+    retrying = agent_events(stack, "diagnostics upload failed; trying again")
     failures = agent_events(stack, "diagnostics upload failed")
-    assert [(f["attempt"], f["attempts"]) for f in failures] == [(1, 2), (2, 2)]
-    assert stamp(failures[1]) - stamp(failures[0]) >= timedelta(seconds=1)
+    assert [(f["attempt"], f["attempts"]) for f in retrying + failures] == [(1, 2), (2, 2)]
+    assert stamp(failures[0]) - stamp(retrying[0]) >= timedelta(seconds=MIN_RETRY_INTERVAL_S)
     assert f"connection refused by 127.0.0.1:{port}" in failures[0]["error"]
     assert await statuses(stack, since) == ["Uploading", "Uploading", "UploadFailed"]
     assert await triggered_status(stack) == "Idle"
@@ -187,17 +201,17 @@ async def test_http_put_upload_replacing_a_running_request(charger):
 async def test_status_held_while_offline_is_sent_after_reconnecting(charger):
     stack = await charger(connectors=1)
     since = await last_seq(stack)
-    await get_diagnostics(stack, f"ftp://127.0.0.1:{closed_port()}/", retries=1, retryInterval=1)
+    await get_diagnostics(stack, f"ftp://127.0.0.1:{closed_port()}/", retries=1, retryInterval=1)  # 30 s apart
     await wait_statuses(stack, since, 1)
     await stack.bench_request("link", state="cut")
     await stack.bench_request("wait_for", field="link", value="cut")
     cut = await last_seq(stack)
     # Both attempts fail while the link is down: the upload carries on without it.
-    for _ in range(40):
-        if len(agent_events(stack, "diagnostics upload failed")) == 2:
+    for _ in range(10 * (MIN_RETRY_INTERVAL_S + 10)):
+        if agent_events(stack, "diagnostics upload failed"):
             break
         await asyncio.sleep(0.1)
-    assert len(agent_events(stack, "diagnostics upload failed")) == 2
+    assert len(agent_events(stack, "diagnostics upload failed")) == 1
     await stack.bench_request("link", state="up")
     assert await wait_statuses(stack, cut, 1) == ["UploadFailed"]
     await asyncio.sleep(0.5)
@@ -221,3 +235,96 @@ async def test_shutdown_during_an_upload_is_prompt_and_leaves_nothing(charger):
         assert loop.time() - started < 5.0
     assert work_files(stack) == []
     assert await statuses(stack, since) == ["Uploading"]
+
+
+async def test_retries_asked_beyond_the_caps_are_bounded_and_logged_once(charger):
+    """Item 7: 99,999,999 retries a second apart become the charger's caps, said once in
+    the log; the attempts that fail alike are not logged one by one."""
+    stack = await charger(connectors=1)
+    since = await last_seq(stack)
+    await get_diagnostics(stack, f"ftp://127.0.0.1:{closed_port()}/", retries=99_999_999, retryInterval=1)
+    assert await wait_statuses(stack, since, 1) == ["Uploading"]
+    [asked] = agent_events(stack, "get diagnostics")
+    assert (asked["retries"], asked["retry_interval"]) == (MAX_RETRIES, MIN_RETRY_INTERVAL_S)
+    [bounded] = agent_events(stack, "diagnostics: retries bounded")
+    assert bounded["retries_asked"] == 99_999_999 and bounded["retries"] == MAX_RETRIES
+    await asyncio.sleep(2.0)
+    assert len(agent_events(stack, "diagnostics upload failed; trying again")) == 1
+    assert await statuses(stack, since) == ["Uploading"]  # waiting, not hammering the server
+
+
+async def test_absurd_or_unreadable_times_are_declined(charger):
+    stack = await charger(connectors=1)
+    location = f"ftp://127.0.0.1:{closed_port()}/"
+    since = await last_seq(stack)
+    for fields in ({"startTime": "HARD"}, {"stopTime": "9999-12-31T23:59:59Z"}, {"startTime": "0001-01-01T00:00:00Z"},
+                   {"startTime": "2026-05-02T00:00:00Z", "stopTime": "2026-05-01T00:00:00Z"}):
+        assert await call_checked(stack, "GetDiagnostics", {"location": location, **fields}) == {}, fields
+    declined = agent_events(stack, "get diagnostics declined")
+    assert len(declined) == 4
+    assert "not an RFC 3339 date-time" in declined[0]["reason"]
+    assert "days ahead" in declined[1]["reason"] and "before 2000" in declined[2]["reason"]
+    assert "after stopTime" in declined[3]["reason"]
+    await asyncio.sleep(0.5)
+    assert await statuses(stack, since) == []  # no job: nothing to report
+    assert "Traceback" not in stack.agent_log()
+
+
+async def test_a_soft_reset_while_waiting_to_retry_ends_the_job_with_upload_failed(charger):
+    """Item 8: the job a reset cuts short is reported failed after the restart, so the
+    backend does not wait for it forever; and only once."""
+    stack = await charger(connectors=1)
+    since = await last_seq(stack)
+    await get_diagnostics(stack, f"http://127.0.0.1:{closed_port()}/incoming/", retries=3, retryInterval=60)
+    assert await wait_statuses(stack, since, 1) == ["Uploading"]
+    for _ in range(50):  # the first attempt failed: the job waits to try again
+        if agent_events(stack, "diagnostics upload failed; trying again"):
+            break
+        await asyncio.sleep(0.1)
+    reset = await last_seq(stack)
+    assert await call_checked(stack, "Reset", {"type": "Soft"}) == {"status": "Accepted"}
+    boot = await wait_rebooted(stack, reset)
+    assert await wait_statuses(stack, boot, 1) == ["UploadFailed"]
+    assert await statuses(stack, since) == ["Uploading", "UploadFailed"]
+    assert await triggered_status(stack) == "Idle"
+    assert work_files(stack) == [] or all(p.is_dir() for p in work_files(stack))
+    # Delivered: the record is gone, and another restart says nothing more.
+    after = await restart_agent_and_wait(stack)
+    await asyncio.sleep(1.0)
+    assert await statuses(stack, after) == []
+
+
+async def test_a_power_cut_during_an_upload_ends_the_job_with_upload_failed(charger):
+    stack = await charger(connectors=1)
+    since = await last_seq(stack)
+    with silent_server() as port:  # the upload hangs: the power goes meanwhile
+        await get_diagnostics(stack, f"ftp://diag:{FTP_PASSWORD}@127.0.0.1:{port}/", retries=2)
+        assert await wait_statuses(stack, since, 1) == ["Uploading"]
+        boot = await restart_agent_and_wait(stack, signal.SIGKILL)
+    assert await wait_statuses(stack, boot, 1) == ["UploadFailed"]
+    assert await statuses(stack, since) == ["Uploading", "UploadFailed"]
+    assert FTP_PASSWORD not in (stack.workdir / "agent.log").read_text()
+
+
+async def test_a_final_status_the_link_could_not_carry_survives_a_restart(charger):
+    """Uploaded while the backend is unreachable, then restarted before the link came back:
+    the backend hears Uploaded (not UploadFailed, and not nothing)."""
+    stack = await charger(connectors=1)
+    with HttpStore() as web:
+        web.gate = threading.Event()  # the upload is held open until the link is down
+        since = await last_seq(stack)
+        await get_diagnostics(stack, web.url("/diag/"))
+        assert await wait_statuses(stack, since, 1) == ["Uploading"]
+        await stack.bench_request("link", state="cut")
+        await stack.bench_request("wait_for", field="link", value="cut")
+        web.gate.set()
+        for _ in range(100):
+            if agent_events(stack, "diagnostics uploaded"):
+                break
+            await asyncio.sleep(0.1)
+        assert agent_events(stack, "diagnostics uploaded")
+        await stack.stop_agent()
+        await stack.bench_request("link", state="up")
+        await stack.start_agent()
+        boot = await wait_rebooted(stack, since)
+    assert await wait_statuses(stack, boot, 1) == ["Uploaded"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import textwrap
 import io
 import json
 import tarfile
@@ -142,3 +143,20 @@ def test_a_certificate_not_from_the_manufacturers_ca_or_out_of_date_is_refused(c
         check_certificate(pem(certificate("signer", key, "Ladda firmware CA", ca_key, days=(-30, -1))), trusted)
     with pytest.raises(CertificateRejected, match="not a PEM X.509 certificate"):
         check_certificate("-----BEGIN CERTIFICATE-----\nnonsense\n-----END CERTIFICATE-----\n", trusted)
+
+
+def test_a_signature_wrapped_at_64_columns_verifies(ca, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """PEM tools (openssl base64) wrap base64 at 64 columns; the line breaks are layout."""
+    ca_key, ca_cert = ca
+    firmware = tmp_path / "ladda-firmware.tar.gz"
+    firmware.write_bytes(b"bundle bytes" * 1000)
+    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    signer = check_certificate(pem(certificate("signer", rsa_key, "Ladda firmware CA", ca_key)),
+                               _trusted(tmp_path, ca_cert))
+    flat = base64.b64encode(rsa_key.sign(firmware.read_bytes(), padding.PKCS1v15(), hashes.SHA256())).decode()
+    for newline in ("\n", "\r\n"):
+        wrapped = newline.join(textwrap.wrap(flat, 64)) + newline
+        assert wrapped.count(newline) == 6
+        verify_file(firmware, wrapped, signer)
+    with pytest.raises(SignatureRejected, match="not base64"):
+        verify_file(firmware, "\n".join(textwrap.wrap(flat, 64)).replace("\n", "\n#", 1), signer)

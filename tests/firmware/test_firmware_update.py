@@ -18,8 +18,11 @@ import asyncio
 import base64
 import os
 import shutil
+import signal
 import sys
 import tempfile
+import textwrap
+import threading
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timezone
@@ -34,6 +37,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from agent.firmware.bundle import build
 from agent.firmware.install import Spool, prepare, resume, switch, wait_for_marker
 from agent.firmware.layout import OUTCOME, PREPARED, REQUEST, SWITCH, Layout
+from agent.jobs import MIN_RETRY_INTERVAL_S
+from agent.logs import log_path
 from simulators.harness import Csms, Stack
 from tests.conformance.helpers import (
     call_checked,
@@ -225,14 +230,15 @@ async def test_tc_044_1_firmware_update_download_and_install(installation: Insta
     assert not any(layout.firmware.glob("*.json"))  # job, request, attempt and outcome all done
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(120)
 async def test_tc_044_2_firmware_update_download_failed(installation: Installation) -> None:
     stack, layout = installation.stack, installation.layout
     since = await last_seq(stack)
     location = f"http://127.0.0.1:{closed_port()}/ladda-firmware-9.9.9.tar.gz"
+    # One retry a second later, asked: the charger waits its least interval instead.
     assert await call_checked(stack, "UpdateFirmware", {"location": location, "retrieveDate": _now(),
                                                         "retries": 1, "retryInterval": 1}) == {}
-    statuses = await wait_firmware(stack, since, {"DownloadFailed"}, 20)
+    statuses = await wait_firmware(stack, since, {"DownloadFailed"}, MIN_RETRY_INTERVAL_S + 30)
     assert statuses == ["Downloading", "Downloading", "DownloadFailed"]  # 1 + retries attempts
     assert installation.systemd.restarts == 0 and not layout.file(REQUEST).exists()
     trigger = await last_seq(stack)
@@ -318,9 +324,75 @@ async def test_signed_update_with_a_bad_signature_is_not_installed_and_a_good_on
 
         since = await last_seq(stack)
         good = base64.b64encode(key.sign(data, ec.ECDSA(hashes.SHA256()))).decode()
+        good = "\n".join(textwrap.wrap(good, 64)) + "\n"  # as PEM tools write it: 64 columns
+        assert "\n" in good.strip()
         assert await call_checked(stack, "SignedUpdateFirmware", {
             "requestId": 22, "firmware": {**firmware, "signature": good}}) == {"status": "Accepted"}
         statuses = await wait_firmware(stack, since, {"Installing"}, 20, "SignedFirmwareStatusNotification")
         assert statuses == ["Downloading", "Downloaded", "SignatureVerified", "Installing"]
         # Handed to the root installer (TC_044_1 follows the rest of the way).
         assert (firmware_dir / REQUEST).exists()
+
+
+async def test_update_firmware_with_an_unreadable_or_absurd_retrieve_date_fails_at_once(charger) -> None:  # type: ignore[no-untyped-def]
+    """Item 7: UpdateFirmware.conf has no status, so a retrieveDate the charger cannot act
+    on ends the job at once with DownloadFailed, a warning saying why, nothing fetched."""
+    stack = await charger()
+    with HttpStore() as web:
+        for retrieve_date in ("HARD", "9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z"):
+            since = await last_seq(stack)
+            assert await call_checked(stack, "UpdateFirmware", {"location": web.url("/f.tar.gz"),
+                                                                "retrieveDate": retrieve_date}) == {}
+            assert await wait_firmware(stack, since, {"DownloadFailed"}, 10) == ["DownloadFailed"], retrieve_date
+        assert web.requests == []
+    log = (stack.workdir / "agent.log").read_text()
+    assert log.count('"event": "firmware update refused"') == 3
+    assert "failed unexpectedly" not in log and "Traceback" not in log and '"level": "error"' not in log
+
+
+async def test_signed_update_with_an_unreadable_date_is_rejected(signed_charger) -> None:  # type: ignore[no-untyped-def]
+    stack, ca_key, _ca = signed_charger
+    key = ec.generate_private_key(ec.SECP256R1())
+    signer = pem(certificate("Ladda release signing", key, "Ladda firmware CA", ca_key))
+    since = await last_seq(stack)
+    for dates in ({"retrieveDateTime": "HARD"}, {"retrieveDateTime": _now(), "installDateTime": "9999-01-01T00:00:00Z"}):
+        answer = await call_checked(stack, "SignedUpdateFirmware", {
+            "requestId": 31, "firmware": {"location": "http://127.0.0.1:1/f.tar.gz", "signingCertificate": signer,
+                                          "signature": "AAAA", **dates}})
+        assert answer == {"status": "Rejected"}, dates
+    await asyncio.sleep(0.5)
+    assert await messages(stack, "SignedFirmwareStatusNotification", since) == []
+
+
+async def test_a_password_in_a_firmware_location_never_reaches_the_log(signed_charger) -> None:  # type: ignore[no-untyped-def]
+    """Item 11: the "unsigned firmware refused" line (and every other one naming the
+    location) shows the URL with its password masked."""
+    stack, _ca_key, _ca = signed_charger
+    secret = "Fw-S3cret-Pa55"
+    since = await last_seq(stack)
+    location = f"ftp://firmware:{secret}@127.0.0.1:{closed_port()}/ladda-firmware-9.9.9.tar.gz"
+    assert await call_checked(stack, "UpdateFirmware", {"location": location, "retrieveDate": _now()}) == {}
+    assert await wait_firmware(stack, since, {"InstallationFailed"}, 10) == ["InstallationFailed"]
+    log = (stack.workdir / "agent.log").read_text()
+    assert "unsigned firmware refused" in log and "firmware:****@127.0.0.1" in log
+    assert secret not in log
+    assert secret not in log_path(stack.state_dir).read_text()
+
+
+async def test_a_power_cut_during_the_download_still_ends_the_job_with_a_final_status(charger) -> None:  # type: ignore[no-untyped-def]
+    """The job file outlives the process: after the restart the download goes on with the
+    attempts left (the one cut short counts), and the backend hears how it ended."""
+    stack = await charger()
+    with HttpStore() as web:
+        web.gate = threading.Event()  # the download hangs until the power is back
+        since = await last_seq(stack)
+        assert await call_checked(stack, "UpdateFirmware", {"location": web.url("/ladda-firmware-9.9.9.tar.gz"),
+                                                            "retrieveDate": _now(), "retries": 1}) == {}
+        assert await wait_firmware(stack, since, {"Downloading"}, 10) == ["Downloading"]
+        await asyncio.sleep(0.5)  # the GET is held open by the server
+        await stack.stop_agent(signal.SIGKILL)
+        web.gate.set()  # the server answers from now on: 404, the file is not there
+        await stack.start_agent()
+        statuses = await wait_firmware(stack, since, {"DownloadFailed"}, 30)
+    assert statuses == ["Downloading", "Downloading", "DownloadFailed"]  # 1 + 1 retry in all
+    assert not (stack.state_dir / "firmware" / "job.json").exists()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import os
+import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -200,6 +201,12 @@ def test_root_checks_the_signature_itself_when_a_signing_ca_is_set(ca, tmp_path:
         work = tmp_path / f"work-{type(key).__name__}"
         work.mkdir()
         verify_signature(bundle, good, ca_path, work)
+        # Wrapped at 64 columns, as PEM tools write it: the same signature.
+        wrapped = "\n".join(textwrap.wrap(good["signature"], 64)) + "\n"
+        assert wrapped.count("\n") >= 2
+        verify_signature(bundle, {**good, "signature": wrapped}, ca_path, work)
+        with pytest.raises(InstallFailed, match="not base64"):
+            verify_signature(bundle, {**good, "signature": wrapped.replace("\n", "\n!", 1)}, ca_path, work)
         with pytest.raises(InstallFailed, match="does not verify"):
             verify_signature(bundle, {**good, "signature": base64.b64encode(b"x" * 64).decode()}, ca_path, work)
     stranger = ec.generate_private_key(ec.SECP256R1())

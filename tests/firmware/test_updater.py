@@ -12,7 +12,10 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import structlog
 from cryptography.hazmat.primitives.asymmetric import ec
+
+from agent import jobs
 
 from agent.firmware import updater as updater_module
 from agent.firmware.layout import ATTEMPT, OUTCOME, SWITCH, Layout, write_json
@@ -208,3 +211,78 @@ async def test_an_attempt_without_a_deadline_is_held_for_the_installers_default_
                                           "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started))})
     async with running(job):
         await _until(lambda: backend.holds == [False])  # long past: released at once
+
+
+async def test_retries_asked_beyond_the_caps_are_bounded(tmp_path: Path) -> None:
+    job = updater(tmp_path, Backend())
+    job.update("http://x/f.tar.gz", "2026-01-01T00:00:00Z", 99_999_999, 1)
+    assert job.job is not None
+    assert (job.job.retries, job.job.retry_interval) == (jobs.MAX_RETRIES, jobs.MIN_RETRY_INTERVAL_S)
+
+
+async def test_a_retrieve_date_it_cannot_act_on_ends_the_job_at_once(tmp_path: Path) -> None:
+    """UpdateFirmware.conf has no status: the job ends with DownloadFailed and a warning
+    saying why, never an error, and nothing is fetched."""
+    for retrieve_date in ("HARD", "9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z"):
+        backend = Backend()
+        downloads: list[str] = []
+        job = updater(tmp_path, backend, downloads)
+        with structlog.testing.capture_logs() as logs:
+            job.update("http://x/f.tar.gz", retrieve_date, 3, 60)
+            async with running(job):
+                await _until(lambda: backend.statuses == [("DownloadFailed", None)])
+        assert downloads == [] and job.job is None and not job.layout.file(JOB).exists()
+        [refused] = [entry for entry in logs if entry["event"] == "firmware update refused"]
+        assert refused["log_level"] == "warning" and "retrieveDate" in refused["reason"]
+        assert not [entry for entry in logs if entry["log_level"] == "error"]
+
+
+async def test_a_restart_during_the_download_goes_on_with_the_attempts_left_and_ends_with_a_status(
+    tmp_path: Path, monkeypatch  # type: ignore[no-untyped-def]
+) -> None:
+    monkeypatch.setattr(jobs, "MIN_RETRY_INTERVAL_S", 0)
+    backend = Backend()
+    started = asyncio.Event()
+
+    async def stuck(url: str, dest: Path) -> None:
+        started.set()
+        await asyncio.Event().wait()
+
+    first = updater(tmp_path, backend)
+    first._download = stuck  # the first attempt hangs until the restart
+    first.update("http://user:pw-secret@x/f.tar.gz", "2026-01-01T00:00:00Z", 2, 0)
+    async with running(first):
+        await started.wait()
+    assert backend.statuses == [("Downloading", None)]
+
+    downloads: list[str] = []
+    with structlog.testing.capture_logs() as logs:
+        second = updater(tmp_path, backend, downloads)  # as after the restart
+        async with running(second):
+            await _until(lambda: backend.statuses[-1] == ("DownloadFailed", None))
+    assert len(downloads) == 2  # 1 + 2 retries in all: one was made before the restart
+    assert backend.statuses == [("Downloading", None)] * 3 + [("DownloadFailed", None)]
+    assert second.job is None
+    # Two failures alike: said once when retrying and once at the end, password masked.
+    assert [entry["event"] for entry in logs if entry["event"].startswith("firmware download failed")] == [
+        "firmware download failed; trying again", "firmware download failed"]
+    assert "pw-secret" not in repr(logs)
+
+
+async def test_a_download_attempt_that_drags_on_is_cut_at_its_limit(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A server sending a byte a minute never trips the per-step timeout: the attempt as a
+    whole is bounded, and the job ends with DownloadFailed."""
+    monkeypatch.setattr(updater_module, "ATTEMPT_LIMIT_S", 0.2)
+    backend = Backend()
+    job = updater(tmp_path, backend)
+
+    async def trickle(url: str, dest: Path) -> None:
+        await asyncio.Event().wait()
+
+    job._download = trickle
+    job.update("http://x/f.tar.gz", "2026-01-01T00:00:00Z", 0, None)
+    with structlog.testing.capture_logs() as logs:
+        async with running(job):
+            await _until(lambda: backend.statuses[-1:] == [("DownloadFailed", None)])
+    [failed] = [entry for entry in logs if entry["event"] == "firmware download failed"]
+    assert "took longer than 0.2 s" in failed["error"]
