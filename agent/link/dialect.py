@@ -20,6 +20,7 @@ class ErrorKind(enum.Enum):
     FORMAT = "format"
     PROPERTY = "property"
     OCCURRENCE = "occurrence"
+    MISSING = "missing"  # a required field: 1.6's ProtocolError ("incomplete"), 2.0.1's occurrence
     TYPE = "type"
     GENERIC = "generic"
     MESSAGE_TYPE = "message type"  # 2.0.1 MessageTypeNotSupported; a format error in 1.6
@@ -38,6 +39,14 @@ class Dialect:
 
     def code(self, kind: ErrorKind) -> str:
         return self.codes[kind]
+
+    def kind_of(self, code: str) -> ErrorKind:
+        """The kind an error code names, in this version's spelling or the other's."""
+        for table in (self.codes, _V16_CODES, _V201_CODES):
+            for kind, spelled in table.items():
+                if spelled == code:
+                    return kind
+        return ErrorKind.GENERIC
 
     def description(self, code: str) -> str:
         return self.descriptions.get(code, "")
@@ -74,6 +83,7 @@ _V16_CODES = {
     ErrorKind.FORMAT: "FormationViolation",
     ErrorKind.PROPERTY: "PropertyConstraintViolation",
     ErrorKind.OCCURRENCE: "OccurenceConstraintViolation",
+    ErrorKind.MISSING: "ProtocolError",
     ErrorKind.TYPE: "TypeConstraintViolation",
     ErrorKind.GENERIC: "GenericError",
     ErrorKind.MESSAGE_TYPE: "FormationViolation",
@@ -110,6 +120,7 @@ _V201_CODES = {
     ErrorKind.FORMAT: "FormatViolation",
     ErrorKind.PROPERTY: "PropertyConstraintViolation",
     ErrorKind.OCCURRENCE: "OccurrenceConstraintViolation",
+    ErrorKind.MISSING: "OccurrenceConstraintViolation",
     ErrorKind.TYPE: "TypeConstraintViolation",
     ErrorKind.GENERIC: "GenericError",
     ErrorKind.MESSAGE_TYPE: "MessageTypeNotSupported",

@@ -27,7 +27,6 @@ MAX_ECHOED_ID = 128
 #: No OCPP message nests deeper than about 8 levels; frames past this are refused before
 #: anything walks them recursively (schema validation, key conversion).
 MAX_DEPTH = 32
-MAX_ACTION_LENGTH = 64
 #: What SQLite (and every id the agent stores) can hold: a signed 64-bit integer.
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1
 UNREADABLE_ID = "-1"
@@ -150,6 +149,13 @@ def shown(name: object, limit: int = 40) -> str:
     return _shown(name if isinstance(name, str) else repr(name)[:limit], limit)
 
 
+def _json_type(value: object) -> str:
+    """What a JSON value is, without saying what it holds."""
+    names = {bool: "a boolean", float: "a number with a fraction", str: "a string", list: "an array",
+             dict: "an object", type(None): "null"}
+    return names.get(type(value), "not an integer")
+
+
 def reply_id(candidate: object) -> str:
     """The id a CALLERROR echoes: the frame's own when it is readable text, else "-1"."""
     if isinstance(candidate, str) and 0 < len(candidate) <= MAX_ECHOED_ID and _encodable(candidate):
@@ -171,7 +177,7 @@ def parse(message: str | bytes) -> Frame:
     type_id = frame[0]
     unique_id = frame[1] if len(frame) > 1 else None
     if type(type_id) is not int:  # noqa: E721 - bool, float and "2" are not a MessageTypeId
-        raise RpcError(ErrorKind.RPC_FRAMEWORK, f"MessageTypeId {shown(type_id)} is not an integer",
+        raise RpcError(ErrorKind.RPC_FRAMEWORK, f"MessageTypeId is {_json_type(type_id)}, not an integer",
                        reply_id(unique_id))
     if type_id == CALL:
         return _call(frame, unique_id)
@@ -204,7 +210,7 @@ def _call(frame: list[Any], unique_id: object) -> Call:
     if len(frame) != 4:
         raise RpcError(ErrorKind.FORMAT, f"a CALL has 4 elements, not {len(frame)}", answer_to)
     action, payload = frame[2], frame[3]
-    if not isinstance(action, str) or not 0 < len(action) <= MAX_ACTION_LENGTH:
+    if not isinstance(action, str) or not action:
         raise RpcError(ErrorKind.FORMAT, "Action must be a name (a string)", answer_to)
     if not isinstance(payload, dict):
         raise RpcError(ErrorKind.FORMAT, "Payload must be a JSON object", answer_to)
@@ -237,4 +243,4 @@ def _error(frame: list[Any], unique_id: object) -> Error:
         details = {}
     if not _encodable(description):
         description = ""
-    return Error(unique_id, code if isinstance(code, str) else repr(code)[:40], description[:500], details)
+    return Error(unique_id, code if isinstance(code, str) else repr(code)[:40], description[:200], details)

@@ -66,6 +66,7 @@ class Endpoint:
         response_timeout: float,
         dialect: Dialect,
         results: ModuleType,
+        throttle: Throttle | None = None,
     ) -> None:
         self.id = cp_id
         self._connection = connection
@@ -77,7 +78,9 @@ class Endpoint:
         #: Actions this charger knows but does not offer (a feature profile left out):
         #: answered NotSupported like an action without a handler.
         self.declined: frozenset[str] = frozenset()
-        self.throttle = Throttle()
+        #: Shared by the link's connections when given, so that a backend that reconnects
+        #: after each bad frame is still logged once a minute per kind.
+        self.throttle = throttle if throttle is not None else Throttle()
         self._call_lock = asyncio.Lock()
         self._pending: tuple[str, str, asyncio.Future[Frame]] | None = None
         self._after: list[Callable[[], None]] = []
@@ -99,8 +102,11 @@ class Endpoint:
         self._after.append(callback)
 
     async def route_message(self, message: str | bytes) -> None:
+        large = len(message) > _LARGE_FRAME
         try:
-            frame = parse(message)
+            # A frame near the 1 MiB limit takes a good part of a second to read and check:
+            # not on the event loop, which also runs the charger.
+            frame = await asyncio.to_thread(parse, message) if large else parse(message)
         except RpcError as error:
             self.throttle.note(f"frame:{error.kind.name}", "refused a frame that is not OCPP-J", level="warning",
                                unique_id=shown(error.unique_id), code=self.dialect.code(error.kind),
@@ -111,7 +117,7 @@ class Endpoint:
             self.throttle.note("frame:unusable", "ignored a frame", level="info", why=str(why), size=len(message))
             return
         if isinstance(frame, Call):
-            await self._answer(frame, large=len(message) > _LARGE_FRAME)
+            await self._answer(frame, large)
         else:
             self._take_answer(frame)
 
@@ -125,6 +131,12 @@ class Endpoint:
                                    unique_id=call.unique_id, code=self.dialect.code(error.kind),
                                    why=error.description)
                 await self._send_error(call.unique_id, error.kind, error.description)
+            except (ConnectionClosed, asyncio.CancelledError):
+                raise
+            except Exception:  # noqa: BLE001 - a defect of ours: the connection must not pay for it
+                self.throttle.note(f"bug:{self._action_kind(call.action)}", "a request could not be processed",
+                                   level="error", action=shown(call.action), exc_info=True)
+                await self._send_error(call.unique_id, ErrorKind.INTERNAL, "the request could not be processed")
             else:
                 await self._send(json.dumps([3, call.unique_id, payload], separators=(",", ":"), default=_jsonable))
         finally:
@@ -166,7 +178,7 @@ class Endpoint:
         except RpcError:
             raise
         except OCPPError as error:
-            raise RpcError(self._kind_of(error.code), error.description or "") from None
+            raise RpcError(self.dialect.kind_of(error.code), error.description or "") from None
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - our bug: log it (throttled) and answer InternalError
@@ -181,12 +193,6 @@ class Endpoint:
             log.error("answer does not match its schema", action=action, why=violation.description)
             raise RpcError(ErrorKind.INTERNAL, f"{action} could not be processed") from None
         return result
-
-    def _kind_of(self, code: str) -> ErrorKind:
-        for kind, spelled in self.dialect.codes.items():
-            if spelled == code:
-                return kind
-        return ErrorKind.GENERIC
 
     async def _send_error(self, unique_id: str, kind: ErrorKind, description: str) -> None:
         code = self.dialect.code(kind)
@@ -243,8 +249,8 @@ class Endpoint:
                 self.throttle.note("answer:undefined-code", "the backend answered with an undefined error code",
                                    action=action, code=shown(answer.code))
                 raise CallFailed(action, self.dialect.code(ErrorKind.GENERIC),
-                                 f"undefined error code {shown(answer.code)}: {shown(answer.description, 200)}")
-            raise CallFailed(action, code, shown(answer.description, 200))
+                                 f"undefined error code {shown(answer.code)}: {shown(answer.description, 80)}")
+            raise CallFailed(action, code, shown(answer.description, 80))
         assert isinstance(answer, Result)
         problem = answer.problem
         if problem is None:

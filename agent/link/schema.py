@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime
+from datetime import datetime, timezone
+from decimal import DecimalException
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
@@ -24,16 +25,14 @@ from jsonschema import Draft4Validator, FormatChecker
 from jsonschema.exceptions import ValidationError, best_match
 
 from .dialect import Dialect, ErrorKind
-from .frames import first_problem, shown
+from .frames import first_problem
 
 _SCHEMA_ROOT = Path(ocpp.__file__).parent
-_DATE_TIME = re.compile(
-    r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})?$"
-)
+_DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})?$")
 #: The schema rule that failed, as OCPP-J classifies it.
 _KIND_OF_RULE = {
     "type": ErrorKind.TYPE,
-    "required": ErrorKind.OCCURRENCE,
+    "required": ErrorKind.MISSING,
     "minItems": ErrorKind.OCCURRENCE,
     "maxItems": ErrorKind.OCCURRENCE,
     "uniqueItems": ErrorKind.OCCURRENCE,
@@ -57,15 +56,18 @@ class SchemaViolation(Exception):
 
 
 def is_date_time(value: object) -> bool:
-    """RFC 3339 date-time (an offset-less time is let through: backends send them, and
-    OCPP times are UTC), a real calendar date and time of day."""
+    """RFC 3339 date-time with upper-case ``T`` and ``Z`` as OCPP writes them (an offset-less
+    time is let through: backends send them, and OCPP times are UTC): a real calendar date
+    and time of day, that is also one in UTC (``9999-12-31T23:59:59-05:00`` is not)."""
     if not isinstance(value, str):
         return True  # the type rule reports non-strings
     if not _DATE_TIME.match(value):
         return False
     try:
-        datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
-    except ValueError:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        if moment.tzinfo is not None:
+            moment.astimezone(timezone.utc)
+    except (ValueError, OverflowError):
         return False
     return True
 
@@ -99,7 +101,11 @@ class Schemas:
             raise SchemaViolation(ErrorKind.NOT_IMPLEMENTED, f"no schema for {shown(name)}")
         validator, decimals = loaded
         instance = json.loads(json.dumps(payload), parse_float=Decimal) if decimals else payload
-        error = best_match(validator.iter_errors(instance))
+        try:
+            error = best_match(validator.iter_errors(instance))
+        except (DecimalException, ArithmeticError, RecursionError):
+            # multipleOf on a number like 1e30 cannot be computed in decimal arithmetic.
+            raise SchemaViolation(ErrorKind.PROPERTY, "a number out of the range this charge point can use") from None
         if error is not None:
             raise SchemaViolation(_KIND_OF_RULE.get(str(error.validator), ErrorKind.FORMAT), describe(error))
         problem = first_problem(payload)
@@ -130,9 +136,10 @@ def describe(error: ValidationError) -> str:
         missing = [name for name in expected if isinstance(instance, dict) and name not in instance]
         what = f"{', '.join(missing) or 'a property'} required"
     elif rule == "additionalProperties":
+        # Not named: a property name is the backend's text, and could be anything.
         known = set(error.schema.get("properties", {}))
-        extra = [shown(k, 30) for k in instance if k not in known][:3] if isinstance(instance, dict) else []
-        what = f"unexpected property {', '.join(extra)}"
+        extra = sum(1 for k in instance if k not in known) if isinstance(instance, dict) else 0
+        what = f"{extra} propert{'y' if extra == 1 else 'ies'} the schema does not have"
     elif rule == "enum":
         what = "not one of " + ", ".join(str(v) for v in expected)[:200]
     elif rule == "maxLength":

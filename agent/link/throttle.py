@@ -35,6 +35,7 @@ class Throttle:
         self.window_s = window_s
         self._clock = clock
         self._tallies: dict[str, _Tally] = {}
+        self._flushed_at: float | None = None
 
     def note(self, kind: str, event: str, level: str = "warning", **fields: Any) -> bool:
         """Log ``event`` unless this ``kind`` was logged less than a window ago; True if logged."""
@@ -56,8 +57,16 @@ class Throttle:
         return True
 
     def flush(self) -> None:
-        """Log the counts not logged yet (the connection is ending)."""
-        for kind, tally in self._tallies.items():
-            if tally.suppressed:
-                log.info("bad input from the backend, not logged one by one", kind=kind, count=tally.suppressed)
-        self._tallies.clear()
+        """Log the counts not logged yet (a connection is ending), at most once a window:
+        a backend that reconnects after every bad frame gets no more lines for it. The
+        windows go on, so a kind seen again soon is still only counted."""
+        now = self._clock()
+        if self._flushed_at is not None and now - self._flushed_at < self.window_s:
+            return
+        counts = {kind: tally.suppressed for kind, tally in self._tallies.items() if tally.suppressed}
+        if not counts:
+            return
+        self._flushed_at = now
+        for tally in self._tallies.values():
+            tally.suppressed = 0
+        log.info("bad input from the backend, not logged one by one", counts=counts)

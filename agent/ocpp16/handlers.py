@@ -42,7 +42,7 @@ TRIGGERABLE = {
 
 class Handlers(Rpc):
     def __init__(self, cp_id: str, connection: Any, response_timeout: float, session: Ocpp16Link) -> None:
-        super().__init__(cp_id, connection, response_timeout)
+        super().__init__(cp_id, connection, response_timeout, session.throttle)
         self.session = session
         self.runtime = session.runtime
         for action in session.config.unsupported_actions():  # a profile not offered: CALLERROR NotSupported

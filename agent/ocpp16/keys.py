@@ -190,9 +190,11 @@ DERIVED_KEYS = frozenset({"NumberOfConnectors", "SecurityProfile"})
 
 
 def shown(name: str, value: str) -> str:
-    """A value as it may appear in a log line: a write-only key's value never does."""
+    """A value as it may appear in a log line: only a known key's that is not a secret. A
+    key this charger does not know may be a vendor's password (``CentralSystemPassword``)
+    or a secret misspelt (``authorizationkey``): its value is never shown either."""
     spec = KEYS.get(name)
-    return "****" if spec is not None and spec.writeonly else value
+    return "****" if spec is None or spec.writeonly else value
 
 
 def check_initial(name: str, value: object) -> str | None:

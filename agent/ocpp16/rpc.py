@@ -10,6 +10,7 @@ from ocpp.v16.enums import Action
 
 from ..link import dialect
 from ..link.rpc import CallFailed, Endpoint
+from ..link.throttle import Throttle
 
 __all__ = ["CallFailed", "Rpc", "DIALECT"]
 
@@ -19,5 +20,5 @@ DIALECT = dialect.v16(frozenset(a.value for a in Action))
 class Rpc(Endpoint):
     """OCPP-J 1.6 framing and request/response matching for one connection."""
 
-    def __init__(self, cp_id: str, connection: Any, response_timeout: float) -> None:
-        super().__init__(cp_id, connection, response_timeout, DIALECT, call_result)
+    def __init__(self, cp_id: str, connection: Any, response_timeout: float, throttle: Throttle | None = None) -> None:
+        super().__init__(cp_id, connection, response_timeout, DIALECT, call_result, throttle)

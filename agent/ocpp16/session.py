@@ -32,6 +32,7 @@ from ..charger import ChargerRuntime, StatusEntry
 from ..diagnostics import Diagnostics, Progress, Request
 from ..firmware.updater import FirmwareUpdater
 from ..errors import leaves
+from ..link.throttle import Throttle
 from ..redaction import register_secret
 from ..journal import FIRMWARE, SECURITY_EVENT, STATUS, TX_STARTED, Entry, Journal
 from ..session.model import AuthStatus
@@ -80,6 +81,8 @@ class Ocpp16Link:
         #: UpdateFirmware and SignedUpdateFirmware jobs (set by the agent before run()).
         self.firmware: FirmwareUpdater | None = None
         self._cp: Handlers | None = None
+        #: Bad input is logged once a minute per kind across connections, not per connection.
+        self.throttle = Throttle()
         self._accepted = False
         self._booted = False
         self._wake = asyncio.Event()

@@ -148,6 +148,10 @@ async def test_no_secret_in_the_log_whatever_the_backend_sends(charger):
     reply = await send_raw_frame(stack, json.dumps([2, "s-2", "ChangeConfiguration",
                                                     {"key": "AuthorizationKey", "value": key * 20}]))
     assert reply[:3] == [4, "s-2", "PropertyConstraintViolation"]
+    # A key this charger does not know may be a vendor's password, or the secret misspelt.
+    for name in ("authorizationkey", "CentralSystemPassword"):
+        answer = await call(stack, "ChangeConfiguration", {"key": name, "value": f"{name}-{url_password}"})
+        assert answer == {"status": "NotSupported"}
     await call(stack, "GetDiagnostics", {"location": f"ftp://user:{url_password}@127.0.0.1:1/diag/", "retries": 0})
     await call(stack, "UpdateFirmware", {"location": f"ftp://user:{url_password}@127.0.0.1:1/fw.tar.gz",
                                          "retrieveDate": "2020-01-01T00:00:00Z", "retries": 0})

@@ -34,6 +34,16 @@ class Charger(Rpc):
     async def on_reserve_now(self, **_: Any) -> Any:
         return call_result.ReserveNow(status="Rejected")
 
+    @on("RemoteStartTransaction")
+    async def on_remote_start(self, **_: Any) -> Any:
+        return call_result.RemoteStartTransaction(status="Rejected")
+
+    @on("UnlockConnector")
+    async def on_unlock(self, connector_id: int) -> Any:
+        from ocpp.exceptions import FormatViolationError
+
+        raise FormatViolationError(details={})  # a library error in its 2.0.1 spelling
+
     @on("ClearCache")
     async def on_clear_cache(self) -> Any:
         raise RuntimeError("a bug in a handler")
@@ -83,7 +93,7 @@ async def link() -> AsyncIterator[tuple[Backend, Charger]]:
 
 @pytest.mark.parametrize(("frame", "code"), [
     ('[2,"1","Reset",{"type":"Sideways"}]', "PropertyConstraintViolation"),
-    ('[2,"2","Reset",{}]', "OccurenceConstraintViolation"),
+    ('[2,"2","Reset",{}]', "ProtocolError"),  # 1.6: "Payload for Action is incomplete"
     ('[2,"3","Reset",{"type":7}]', "TypeConstraintViolation"),
     ('[2,"4","Reset",{"type":"Hard","when":"now"}]', "FormationViolation"),
     ('[2,"5","MakeCoffee",{}]', "NotImplemented"),
@@ -100,6 +110,46 @@ async def test_every_bad_call_gets_its_callerror_and_the_link_stays(link, frame,
     answer = await backend.ask(frame)
     assert answer[:3] == [4, unique_id, code] and isinstance(answer[3], str) and answer[4] == {}
     assert await backend.ask('[2,"next","Reset",{"type":"Soft"}]') == [3, "next", {"status": "Accepted"}]
+
+
+LIMIT_1E30 = ('{"idTag":"A","chargingProfile":{"chargingProfileId":1,"stackLevel":0,'
+              '"chargingProfilePurpose":"TxProfile","chargingProfileKind":"Absolute","chargingSchedule":'
+              '{"chargingRateUnit":"A","chargingSchedulePeriod":[{"startPeriod":0,"limit":%s}]}}}')
+
+
+@pytest.mark.parametrize(("frame", "code"), [
+    # multipleOf 0.1 on a number decimal arithmetic cannot divide
+    (f'[2,"d1","RemoteStartTransaction",{LIMIT_1E30 % "1e30"}]', "PropertyConstraintViolation"),
+    (f'[2,"d2","RemoteStartTransaction",{LIMIT_1E30 % "1000000000000000000000000000000"}]',
+     "PropertyConstraintViolation"),
+    (f'[2,"d3","RemoteStartTransaction",{LIMIT_1E30 % "21.4"}]', "Accepted"),  # 21.4 is a multiple of 0.1
+    # a valid time that is no time in UTC
+    ('[2,"t1","ReserveNow",{"connectorId":1,"expiryDate":"9999-12-31T23:59:59-05:00","idTag":"A","reservationId":1}]',
+     "PropertyConstraintViolation"),
+    ('[2,"t2","ReserveNow",{"connectorId":1,"expiryDate":"0001-01-01T00:00:00+01:00","idTag":"A","reservationId":1}]',
+     "PropertyConstraintViolation"),
+    ('[2,"t3","ReserveNow",{"connectorId":1,"expiryDate":"2030-01-01t00:00:00z","idTag":"A","reservationId":1}]',
+     "PropertyConstraintViolation"),
+    (f'[2,"n1","{"A" * 100}",{{}}]', "NotImplemented"),  # a long name is still a name
+    ('[2,"u1","UnlockConnector",{"connectorId":1}]', "FormationViolation"),
+])
+async def test_numbers_and_times_no_one_can_use(link, frame, code):
+    backend, _ = link
+    answer = await backend.ask(frame)
+    if code == "Accepted":
+        assert answer == [3, json.loads(frame)[1], {"status": "Rejected"}]  # reached the handler
+    else:
+        assert answer[:3] == [4, json.loads(frame)[1], code]
+
+
+async def test_a_callerror_description_never_quotes_the_backend(link):
+    backend, _ = link
+    answer = await backend.ask('["SECRET-TYPE-ID","x1","Reset",{"type":"Hard"}]')
+    assert answer[:3] == [4, "x1", "FormationViolation"] and "SECRET" not in answer[3]
+    answer = await backend.ask('[2,"x2","Reset",{"type":"Hard","SECRET-PROPERTY":"SECRET-VALUE"}]')
+    assert answer[:3] == [4, "x2", "FormationViolation"] and "SECRET" not in answer[3]
+    answer = await backend.ask('[2,"x3","Reset",{"type":"SECRET-ENUM"}]')
+    assert answer[:3] == [4, "x3", "PropertyConstraintViolation"] and "SECRET" not in answer[3]
 
 
 async def test_not_implemented_and_not_supported_say_what_they_mean(link):
@@ -123,6 +173,8 @@ async def test_a_binary_frame_is_answered_not_acted_on(link):
      "FormationViolation"),
     ('[3,"{id}",{{"transactionId":"12","idTagInfo":{{"status":"Accepted"}}}}]', "FormationViolation"),
     ('[3,"{id}",[]]', "FormationViolation"),
+    ('[3,"{id}",{{"transactionId":5,"idTagInfo":{{"status":"Accepted","expiryDate":"9999-12-31T23:59:59-05:00"}}}}]',
+     "FormationViolation"),
 ])
 async def test_a_garbage_answer_fails_that_call_only(link, answer, code):
     backend, charger = link

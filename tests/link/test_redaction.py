@@ -53,6 +53,32 @@ def test_a_registered_secret_is_masked_in_any_text_and_so_is_its_decoding():
     forget_secrets()
 
 
+def test_secrets_hidden_in_odd_places_are_masked_too():
+    from dataclasses import dataclass
+
+    from agent.redaction import Redactor
+
+    @dataclass
+    class Holder:
+        password: str
+
+    forget_secrets()
+    register_secret(KEY_HEX.lower())
+    deep: object = KEY_HEX
+    for _ in range(20):
+        deep = [deep]
+    event = Redactor()(None, "info", {
+        "event": "odd places", "deep": deep, "raw": KEY_HEX.upper().encode(), "obj": Holder("pw-in-object"),
+        "keys": {f"by {KEY_HEX}": 1}, "auth_password": "field-1", "apiKey": "field-2", "authKey": "field-3",
+        "url": "ftp://user:p@ss/w0rd@host/dir", "upper": KEY_HEX.upper(), "key": "HeartbeatInterval",
+    })
+    text = repr(event)
+    for secret in (KEY_HEX.lower(), KEY_HEX.upper(), "pw-in-object", "field-1", "field-2", "field-3", "ss/w0rd"):
+        assert secret not in text, secret
+    assert event["key"] == "HeartbeatInterval"  # a configuration key's name is no secret
+    forget_secrets()
+
+
 def test_every_path_of_a_log_line_is_redacted(tmp_path):
     text = run_logging(tmp_path, f"""
         register_secret({KEY_HEX!r})
@@ -91,7 +117,23 @@ def test_a_repeated_kind_is_logged_once_a_minute_with_a_count(tmp_path):
     refused = [line for line in lines if line["event"] == "refused a frame"]
     assert len(refused) == 8  # 4 on stdout, 4 in the file
     assert refused[1]["similar_since_last_logged"] == 59
-    assert any(line.get("count") == 19 for line in lines)  # 181..199, said when the connection ended
+    # 181..199 were counted, and said when the connection ended
+    assert any(line.get("counts", {}).get("frame:bad") == 19 for line in lines)
+
+
+def test_counts_are_said_at_most_once_a_window_however_often_the_backend_reconnects(tmp_path):
+    text = run_logging(tmp_path, """
+        from agent.link.throttle import Throttle
+        now = [0.0]
+        throttle = Throttle(window_s=60, clock=lambda: now[0])
+        for connection in range(100):  # a backend that sends 3 bad frames and reconnects, every 0.5 s
+            now[0] = connection * 0.5
+            for kind in ("a", "b", "c"):
+                throttle.note(kind, "refused a frame")
+            throttle.flush()
+    """)
+    assert text.count('"refused a frame"') == 2 * 3  # stdout and the file: each kind once
+    assert text.count("not logged one by one") == 2 * 1
 
 
 def test_the_number_of_kinds_is_bounded(tmp_path):
