@@ -211,7 +211,12 @@ async def test_tc_043_3_send_local_authorization_list_failed(charger):
     # A request the specification forbids fails too and changes nothing.
     assert await send_list(stack, "Differential", 3, [entry("DUP"), entry("dup", "Blocked")]) == "Failed"
     assert await send_list(stack, "Full", 3, [entry("A"), entry("B", None)]) == "Failed"
-    assert await send_list(stack, "Differential", 3, [entry("A", expiryDate="next tuesday")]) == "Failed"
+    assert await list_version(stack) == 2
+    # An expiryDate that is no RFC 3339 time breaks the schema's date-time format: a CALLERROR.
+    payload = {"listVersion": 3, "updateType": "Differential",
+               "localAuthorizationList": [entry("A", expiryDate="next tuesday")]}
+    answer = await stack.csms.request("call", cp=stack.cp_id, action="SendLocalList", payload=payload)
+    assert answer["error"]["code"] == "PropertyConstraintViolation"
     assert await list_version(stack) == 2
 
 
