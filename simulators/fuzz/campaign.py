@@ -159,6 +159,42 @@ class Campaign:
         self.read_logs()
         return self.figures
 
+    async def flood(self, probes: Iterable[Probe], window: int = 1) -> Figures:
+        """Send probes without judging their answers, for volume figures (``make bench``).
+
+        A liveness call every ``window`` frames keeps the sender in step with the charger
+        (bursts turned out slower than lock-step), and a lost link is waited for (the
+        frames sent into it are counted all the same).
+        """
+        start = time.monotonic()
+        for probe in probes:
+            try:
+                await self._csms("send_raw", frame=probe.frame, expect_reply=False, binary=probe.binary)
+            except ControlError:
+                self.figures.link_drops += 1
+                await self._wait_connected()
+            self.figures.frames += 1
+            self.figures.per_class[probe.kind] += 1
+            if self.figures.frames % window == 0:
+                await self._flood_step()
+        await self._flood_step()
+        await self.stack.csms.request("reset_policy")
+        self.figures.seconds += time.monotonic() - start
+        await asyncio.sleep(0.5)  # the last lines reach the log file
+        self.read_logs()
+        return self.figures
+
+    async def _flood_step(self) -> None:
+        self._n += 1
+        alive = LIVENESS.format(n=self._n)
+        try:
+            await self._csms("send_raw", frame=alive, timeout=30.0)
+        except ControlError:
+            await self._wait_connected()
+        if self.stack.agent_process is not None and not self.stack.agent_process.running:
+            self.figures.crashes += 1
+            await self._restart()
+
     async def learn_support(self) -> None:
         """Which actions the charger handles at all: a harmless valid CALL of each."""
         from .frames import _dump
