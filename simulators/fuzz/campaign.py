@@ -302,7 +302,7 @@ class Campaign:
             if probe.action in self.figures.unsupported:
                 wanted.add(oracle.NOT_SUPPORTED)
             if probe.expect == RESULT:
-                if code == oracle.NOT_SUPPORTED and probe.action in self.figures.unsupported:
+                if code in probe.codes or (code == oracle.NOT_SUPPORTED and probe.action in self.figures.unsupported):
                     return self._check_id(probe, answer)
                 return "wrong-code", f"CALLERROR {code} ({answer[3][:80]!r}) to a valid CALL"
             if code not in wanted or code not in oracle.ERROR_CODES:

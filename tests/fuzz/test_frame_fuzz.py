@@ -9,6 +9,8 @@ simulators/fuzz/frames.py); ``make fuzz`` runs the same campaign with 10,000 fra
 
 from __future__ import annotations
 
+import pytest
+
 from simulators.fuzz.campaign import Campaign, charge, finish
 from simulators.fuzz.frames import draw_probes
 
@@ -18,6 +20,7 @@ SHORT_RUN_FRAMES = 1000
 LOG_BYTES_PER_FRAME = 100
 
 
+@pytest.mark.timeout(400)  # about a minute; far more beside the reliability tests in make test
 async def test_hostile_frames_while_charging(charger):
     stack = await charger(connectors=1)
     id_tag = "F022C0DE"
