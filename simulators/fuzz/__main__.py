@@ -22,40 +22,16 @@ from typing import Any
 
 from simulators.harness import Csms, Stack
 
-from .campaign import CATEGORIES, Campaign, Figures, charge, finish
+from .campaign import CATEGORIES, Campaign, Figures, charge, finish, verdict
 from .frames import draw_probes
 
 BEGIN, END = "<!-- fuzz:begin -->", "<!-- fuzz:end -->"
 ID_TAG = "F022C0DE"
-#: The bound the issue sets: under 1 MB of log per 10,000 hostile frames.
-LOG_BYTES_PER_10K = 1_000_000
 
 
 def _machine() -> str:
     return (f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
             f"{platform.system()} {platform.release()}")
-
-
-def verdict(figures: Figures, ledger: list[dict[str, Any]], anomalies: list[Any]) -> list[str]:
-    """The checks that failed, in words (empty: all held)."""
-    broken = []
-    if figures.crashes:
-        broken.append(f"the agent process died {figures.crashes} times")
-    if figures.link_drops:
-        broken.append(f"single frames dropped the link {figures.link_drops} times")
-    if figures.wrong_answers:
-        broken.append(f"{figures.wrong_answers} frames were answered wrongly")
-    if figures.secrets_logged:
-        broken.append(f"{len(figures.secrets_logged)} secrets were logged")
-    if figures.tracebacks:
-        broken.append(f"{figures.tracebacks} tracebacks were logged for bad input")
-    if figures.frames and figures.log_bytes * 10_000 / figures.frames > LOG_BYTES_PER_10K:
-        broken.append("the log grew by more than 1 MB per 10,000 frames")
-    if not (len(ledger) == 1 and ledger[0]["stopped"] and (ledger[0]["energy_wh"] or 0) > 0):
-        broken.append("the charging session is not complete in the backend's ledger")
-    if anomalies:
-        broken.append(f"the backend's ledger has {len(anomalies)} anomalies")
-    return broken
 
 
 def render(figures: Figures, broken: list[str], ledger: list[dict[str, Any]]) -> str:
@@ -99,7 +75,7 @@ def render(figures: Figures, broken: list[str], ledger: list[dict[str, Any]]) ->
     if figures.failures:
         lines += ["", "Failures by kind: " + ", ".join(
             f"{c} {figures.count(c)}" for c in CATEGORIES if figures.count(c)) + ". Examples:", "", "```"]
-        lines += [line.replace("```", "'''") for line in figures.report(examples=5).splitlines()]
+        lines += [line.replace("```", "'''") for line in figures.report(examples=12).splitlines()]
         lines.append("```")
     lines.append(END)
     return "\n".join(lines)
@@ -137,7 +113,7 @@ async def run(frames: int, report: Path | None, keep: bool) -> int:
         await csms.stop()
         if not keep:
             shutil.rmtree(root, ignore_errors=True)
-    broken = verdict(figures, ledger, anomalies)
+    broken = verdict(figures, ledger, anomalies, ID_TAG)
     section = render(figures, broken, ledger)
     print(section)
     if report is not None:

@@ -22,12 +22,17 @@ from simulators.control import ControlError
 from simulators.harness import Stack
 
 from . import oracle
-from .frames import ANY, ERROR, GARBAGE_ANSWER, NONE, NONE_OR_FORMATION, RESULT, START_TRANSACTION_GARBAGE, Probe
+from .frames import (
+    ANY, ERROR, GARBAGE_ANSWER, NONE, NONE_OR_FORMATION, RESULT, START_TRANSACTION_GARBAGE, Probe, dump_frame,
+)
 from .payloads import BASES, SECRETS, UNSAFE
 
 #: A frame that must always get a schema-valid CALLRESULT: sent after frames that must get
 #: no answer, to prove the link still carries calls and nothing else was answered.
 LIVENESS = '[2,"fz-alive-{n}","GetConfiguration",{{"key":["HeartbeatInterval"]}}]'
+
+#: The bound on logging: under 1 MB of log per 10,000 hostile frames.
+LOG_BYTES_PER_10K = 1_000_000
 
 #: Problem categories, in the order a report lists them.
 CATEGORIES = ("crash", "link-drop", "wrong-code", "wrong-id", "not-an-answer", "bad-result", "no-answer",
@@ -197,13 +202,11 @@ class Campaign:
 
     async def learn_support(self) -> None:
         """Which actions the charger handles at all: a harmless valid CALL of each."""
-        from .frames import _dump
-
         for name, action, payload in BASES:
             if name in UNSAFE:
                 continue
             uid = f"fz-learn-{len(self.figures.unsupported)}-{action}"
-            probe = Probe("valid", _dump([2, uid, action, payload]), RESULT, ids=frozenset({uid}), action=action,
+            probe = Probe("valid", dump_frame([2, uid, action, payload]), RESULT, ids=frozenset({uid}), action=action,
                           note=f"{name} (support check)")
             answer = await self._exchange(probe)
             if isinstance(answer, list) and len(answer) >= 3 and answer[0] == 4 and answer[2] == oracle.NOT_SUPPORTED:
@@ -269,7 +272,11 @@ class Campaign:
             reply = await self._csms("messages", since_seq=since, action=probe.answered, direction=["in"])
             if any(m["type"] == "CALL" for m in reply["messages"]):
                 self.figures.garbage_answers += 1
-                await asyncio.sleep(0.2)  # let the charger digest it before the next frame
+                # Whatever the charger says to the garbage comes before its answer to this
+                # call, so it cannot be taken for the answer to the next frame.
+                self._n += 1
+                alive = LIVENESS.format(n=self._n)
+                await self._exchange(Probe("liveness", alive), alive, any_id=False)
                 return answer
             await asyncio.sleep(0.05)
         # Not sent yet: an earlier call of the charger may still wait for its (garbage) answer.
@@ -414,6 +421,32 @@ class _Silent:
 def _short(value: Any, limit: int = 160) -> str:
     text = value if isinstance(value, str) else repr(value)
     return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} chars)"
+
+
+def verdict(figures: Figures, ledger: list[dict[str, Any]], anomalies: list[Any], id_tag: str) -> list[str]:
+    """The checks of a campaign that failed, in words (empty: all held): the same process,
+    the link never dropped, every frame answered rightly, no secret or traceback logged,
+    bounded log growth, the session complete in the backend's ledger."""
+    broken = []
+    if figures.crashes:
+        broken.append(f"the agent process died {figures.crashes} times")
+    if figures.link_drops:
+        broken.append(f"single frames dropped the link {figures.link_drops} times")
+    if figures.wrong_answers:
+        broken.append(f"{figures.wrong_answers} of {figures.frames} frames were answered wrongly")
+    if figures.secrets_logged:
+        broken.append(f"secrets were logged: {figures.secrets_logged}")
+    if figures.tracebacks:
+        broken.append(f"{figures.tracebacks} tracebacks were logged for bad input")
+    if figures.frames and figures.log_bytes * 10_000 / figures.frames > LOG_BYTES_PER_10K:
+        broken.append(f"the log grew by {figures.log_bytes} bytes for {figures.frames} frames "
+                      f"(over {LOG_BYTES_PER_10K / 1e6:g} MB per 10,000)")
+    if not (len(ledger) == 1 and ledger[0]["stopped"] and ledger[0]["id_tag"] == id_tag
+            and (ledger[0]["energy_wh"] or 0) > 0):
+        broken.append(f"the charging session is not complete in the backend's ledger: {ledger}")
+    if anomalies:
+        broken.append(f"the backend's ledger has {len(anomalies)} anomalies: {anomalies}")
+    return broken
 
 
 # ---------------------------------------------------------------- the charging session

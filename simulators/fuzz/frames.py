@@ -57,7 +57,7 @@ class Probe:
         return f"{'binary ' if self.binary else ''}{text}"
 
 
-def _dump(value: Any) -> str:
+def dump_frame(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
@@ -188,11 +188,11 @@ def schema_probe(draw: st.DrawFn, uid: str) -> Probe:
         payload = _set(base, path, draw(st.sampled_from(_BAD_TIMES)))
     codes = oracle.violations(action, payload)
     where = "/".join(str(p) for p in path) or "payload"
-    frame = _dump([2, uid, action, payload])
+    frame = dump_frame([2, uid, action, payload])
     if not codes:  # the mutation happened to be valid: only unsafe actions must not go out
         if name in UNSAFE:
             payload = _set(base, (), {**base, "fuzzExtra": 1})
-            return _error("schema", _dump([2, uid, action, payload]), {FORMATION}, {uid}, action,
+            return _error("schema", dump_frame([2, uid, action, payload]), {FORMATION}, {uid}, action,
                           f"{name}: extra property")
         return Probe("schema", frame, RESULT, ids=frozenset({uid}), action=action, note=f"{name}: {kind} {where} (valid)")
     return _error("schema", frame, codes, {uid}, action, f"{name}: {kind} at {where}")
@@ -245,7 +245,7 @@ def bad_shape(draw: st.DrawFn, uid: str) -> Probe:
         ([3, uid, {}, {}], "maybe"), ([4, uid, 42, "", {}], "maybe"), ([4, uid, "GenericError", "", []], "maybe"),
     ]
     frame, echo = draw(st.sampled_from(choices))
-    text = _dump(frame)
+    text = dump_frame(frame)
     if echo == "maybe":  # a malformed answer to nothing: no answer, or FormationViolation
         return Probe("shape", text, NONE_OR_FORMATION, frozenset({FORMATION}), frozenset({uid, "-1"}))
     return _formation("shape", text, echo if echo is not None else 0)
@@ -265,21 +265,21 @@ def bad_unique_id(draw: st.DrawFn) -> Probe:
         st.text("abcdef0123456789", min_size=37, max_size=64),
         st.sampled_from(["x" * 37, "y" * 1000, "\U0001F50C" * 37]),
     ))
-    frame = _dump([2, uid, "GetConfiguration", {"key": ["HeartbeatInterval"]}])
+    frame = dump_frame([2, uid, "GetConfiguration", {"key": ["HeartbeatInterval"]}])
     return _formation("unique-id", frame, uid)
 
 
 @st.composite
 def bad_action(draw: st.DrawFn, uid: str) -> Probe:
     action = draw(st.sampled_from([["Reset"], {"a": 1}, 42, None, True, 2.5, ["GetConfiguration"], {}]))
-    return _formation("action", _dump([2, uid, action, {}]), uid)
+    return _formation("action", dump_frame([2, uid, action, {}]), uid)
 
 
 @st.composite
 def bad_payload(draw: st.DrawFn, uid: str) -> Probe:
     action = draw(st.sampled_from([b[1] for b in BASES]))
     payload = draw(st.sampled_from([[], "x", 1, None, True, [{"type": "Soft"}], "{}"]))
-    return _formation("payload", _dump([2, uid, action, payload]), uid)
+    return _formation("payload", dump_frame([2, uid, action, payload]), uid)
 
 
 @st.composite
@@ -318,10 +318,10 @@ def big_frame(draw: st.DrawFn, uid: str) -> Probe:
     """Large valid frames: a result, or the error of a documented bound (``SIZE_BOUNDS``)."""
     size = draw(st.sampled_from([1_000, 30_000, 120_000]))
     if draw(st.booleans()):
-        frame = _dump([2, uid, "DataTransfer", {"vendorId": "se.ladda.fuzz", "data": "d" * size}])
+        frame = dump_frame([2, uid, "DataTransfer", {"vendorId": "se.ladda.fuzz", "data": "d" * size}])
         return Probe("size", frame, RESULT, SIZE_BOUNDS, frozenset({uid}), "DataTransfer")
     keys = [f"Key{i}" for i in range(size // 8)]
-    frame = _dump([2, uid, "GetConfiguration", {"key": keys}])
+    frame = dump_frame([2, uid, "GetConfiguration", {"key": keys}])
     return Probe("size", frame, RESULT, SIZE_BOUNDS, frozenset({uid}), "GetConfiguration")
 
 
@@ -352,13 +352,13 @@ def unknown_action(draw: st.DrawFn, uid: str) -> Probe:
     known = {b[1] for b in BASES} | {a for a, _ in CHARGE_POINT_ACTIONS}
     if action in known:
         action += "X"
-    return _error("unknown-action", _dump([2, uid, action, {}]), {NOT_IMPLEMENTED}, {uid})
+    return _error("unknown-action", dump_frame([2, uid, action, {}]), {NOT_IMPLEMENTED}, {uid})
 
 
 @st.composite
 def charge_point_action(draw: st.DrawFn, uid: str) -> Probe:
     action, payload = draw(st.sampled_from(CHARGE_POINT_ACTIONS))
-    return _error("unsupported-action", _dump([2, uid, action, payload]), {NOT_SUPPORTED}, {uid})
+    return _error("unsupported-action", dump_frame([2, uid, action, payload]), {NOT_SUPPORTED}, {uid})
 
 
 @st.composite
@@ -368,15 +368,15 @@ def stray_answer(draw: st.DrawFn, uid: str) -> Probe:
         [4, uid, "BogusCode", "made up", {}], [3, "-1", {}], [4, "-1", "FormationViolation", "", {}],
         [3, uid, {"transactionId": 2**64 + 1, "idTagInfo": {"status": "Accepted"}}],
     ]))
-    return Probe("stray-answer", _dump(frame), NONE)
+    return Probe("stray-answer", dump_frame(frame), NONE)
 
 
 @st.composite
 def binary_frame(draw: st.DrawFn, uid: str) -> Probe:
     text = draw(st.sampled_from([
-        _dump([2, uid, "GetConfiguration", {"key": ["HeartbeatInterval"]}]),
-        _dump([2, uid, "DataTransfer", {"vendorId": "se.ladda.fuzz"}]),
-        "\x00\x01\x02\xff", "[2,", _dump([3, uid, {}]),
+        dump_frame([2, uid, "GetConfiguration", {"key": ["HeartbeatInterval"]}]),
+        dump_frame([2, uid, "DataTransfer", {"vendorId": "se.ladda.fuzz"}]),
+        "\x00\x01\x02\xff", "[2,", dump_frame([3, uid, {}]),
     ]))
     return Probe("binary", text, NONE_OR_FORMATION, frozenset({FORMATION}), frozenset({uid, "-1"}), binary=True)
 
@@ -384,7 +384,7 @@ def binary_frame(draw: st.DrawFn, uid: str) -> Probe:
 def valid_probe(uid: str) -> st.SearchStrategy[Probe]:
     safe = [b for b in BASES if b[0] not in UNSAFE]
     return st.sampled_from(safe).map(
-        lambda b: Probe("valid", _dump([2, uid, b[1], b[2]]), RESULT, ids=frozenset({uid}), action=b[1], note=b[0]))
+        lambda b: Probe("valid", dump_frame([2, uid, b[1], b[2]]), RESULT, ids=frozenset({uid}), action=b[1], note=b[0]))
 
 
 #: Answers to the charger's own CALLs that no backend should send ($ID: the call's unique id).
@@ -406,7 +406,7 @@ def garbage_answer(draw: st.DrawFn, uid: str) -> Probe:
     payload: dict[str, Any] = {"requestedMessage": answered}
     if connector is not None:
         payload["connectorId"] = connector
-    frame = _dump([2, uid, "TriggerMessage", payload])
+    frame = dump_frame([2, uid, "TriggerMessage", payload])
     return Probe("garbage-answer", frame, GARBAGE_ANSWER, ids=frozenset({uid}), action="TriggerMessage",
                  answered=answered, garbage=garbage)
 
@@ -452,36 +452,36 @@ def _explicit() -> list[Probe]:
         *[_formation("message-type", f'[{t},"ex-4","GetConfiguration",{{}}]', "ex-4")
           for t in ("0", "1", "5", '"2"', "2.0", "true")],
         _formation("unique-id", '[2,42,"GetConfiguration",{}]', 42),
-        _formation("unique-id", _dump([2, "i" * 37, "GetConfiguration", {}]), "i" * 37),
-        Probe("binary", _dump([2, "ex-5", "GetConfiguration", {}]), NONE_OR_FORMATION,
+        _formation("unique-id", dump_frame([2, "i" * 37, "GetConfiguration", {}]), "i" * 37),
+        Probe("binary", dump_frame([2, "ex-5", "GetConfiguration", {}]), NONE_OR_FORMATION,
               frozenset({FORMATION}), frozenset({"ex-5", "-1"}), binary=True),
         _error("unknown-action", '[2,"ex-6","MakeCoffee",{}]', {NOT_IMPLEMENTED}, {"ex-6"}),
         _error("unsupported-action", '[2,"ex-7","StartTransaction",{"connectorId":1,"idTag":"FUZZ0001",'
                '"meterStart":0,"timestamp":"2020-01-01T00:00:00Z"}]', {NOT_SUPPORTED}, {"ex-7"}),
-        _error("schema", _dump([2, "ex-8", "RemoteStopTransaction", {"transactionId": 2**63}]), {PROPERTY},
+        _error("schema", dump_frame([2, "ex-8", "RemoteStopTransaction", {"transactionId": 2**63}]), {PROPERTY},
                {"ex-8"}, "RemoteStopTransaction"),
-        _error("schema", _dump([2, "ex-9", "ReserveNow", {"connectorId": 1, "expiryDate": "2020-01-01T00:00:00Z",
+        _error("schema", dump_frame([2, "ex-9", "ReserveNow", {"connectorId": 1, "expiryDate": "2020-01-01T00:00:00Z",
                                                           "idTag": "FUZZ0001", "reservationId": 2**63 + 7}]),
                {PROPERTY}, {"ex-9"}, "ReserveNow"),
-        _error("schema", _dump([2, "ex-10", "ChangeConfiguration",
+        _error("schema", dump_frame([2, "ex-10", "ChangeConfiguration",
                                 {"key": "AuthorizationKey", "value": BASES[3][2]["value"], "fuzzExtra": 1}]),
                {FORMATION}, {"ex-10"}, "ChangeConfiguration", "AuthorizationKey with an extra property"),
-        Probe("valid", _dump([2, "ex-11", "GetDiagnostics", BASES[9][2]]), RESULT, ids=frozenset({"ex-11"}),
+        Probe("valid", dump_frame([2, "ex-11", "GetDiagnostics", BASES[9][2]]), RESULT, ids=frozenset({"ex-11"}),
               action="GetDiagnostics", note="password in the upload URL"),
-        _error("schema", _dump([2, "ex-12", "UpdateFirmware", {**BASES[19][2], "fuzzExtra": 1}]), {FORMATION},
+        _error("schema", dump_frame([2, "ex-12", "UpdateFirmware", {**BASES[19][2], "fuzzExtra": 1}]), {FORMATION},
                {"ex-12"}, "UpdateFirmware", "password in the download URL"),
-        _error("schema", _dump([2, "ex-13", "Reset", {"type": 1}]), {TYPE}, {"ex-13"}, "Reset"),
-        _error("schema", _dump([2, "ex-14", "Reset", {}]), {OCCURENCE}, {"ex-14"}, "Reset"),
-        Probe("garbage-answer", _dump([2, "ex-15", "TriggerMessage", {"requestedMessage": "Heartbeat"}]),
+        _error("schema", dump_frame([2, "ex-13", "Reset", {"type": 1}]), {TYPE}, {"ex-13"}, "Reset"),
+        _error("schema", dump_frame([2, "ex-14", "Reset", {}]), {OCCURENCE}, {"ex-14"}, "Reset"),
+        Probe("garbage-answer", dump_frame([2, "ex-15", "TriggerMessage", {"requestedMessage": "Heartbeat"}]),
               GARBAGE_ANSWER, ids=frozenset({"ex-15"}), action="TriggerMessage", answered="Heartbeat",
               garbage='[4,"$ID","BogusCode","",{}]'),
-        Probe("garbage-answer", _dump([2, "ex-16", "TriggerMessage", {"requestedMessage": "Heartbeat"}]),
+        Probe("garbage-answer", dump_frame([2, "ex-16", "TriggerMessage", {"requestedMessage": "Heartbeat"}]),
               GARBAGE_ANSWER, ids=frozenset({"ex-16"}), action="TriggerMessage", answered="Heartbeat",
               garbage='[4,"$ID",42,"",{}]'),
-        Probe("garbage-answer", _dump([2, "ex-17", "TriggerMessage", {"requestedMessage": "Heartbeat"}]),
+        Probe("garbage-answer", dump_frame([2, "ex-17", "TriggerMessage", {"requestedMessage": "Heartbeat"}]),
               GARBAGE_ANSWER, ids=frozenset({"ex-17"}), action="TriggerMessage", answered="Heartbeat",
               garbage='[3,"$ID",{"currentTime":"9999-12-31T23:59:59Z"}]'),
-        Probe("garbage-answer", _dump([2, "ex-18", "TriggerMessage", {"requestedMessage": "Heartbeat"}]),
+        Probe("garbage-answer", dump_frame([2, "ex-18", "TriggerMessage", {"requestedMessage": "Heartbeat"}]),
               GARBAGE_ANSWER, ids=frozenset({"ex-18"}), action="TriggerMessage", answered="Heartbeat",
               garbage='[3,"$ID",{"currentTime":"0001-01-01T00:00:00Z"}]'),
         Probe("stray-answer", '[3,"ex-19-nobody-asked",{"status":"Accepted"}]', NONE),
