@@ -61,7 +61,7 @@ class Figures:
     crashes: int = 0
     garbage_answers: int = 0
     unsupported: set[str] = field(default_factory=set)
-    secrets_logged: list[str] = field(default_factory=list)
+    secrets_logged: list[str] = field(default_factory=list)  # which secrets, by name
     tracebacks: int = 0
     log_bytes: int = 0
     file_log_bytes: int = 0
@@ -395,9 +395,9 @@ class Campaign:
         self.figures.file_log_bytes += max(0, file_size - self._file_log_start)
         self._file_log_start = file_size
         texts = [text] + [p.read_text(errors="replace") for p in files]
-        for secret in SECRETS:
-            if any(secret in t for t in texts) and secret not in self.figures.secrets_logged:
-                self.figures.secrets_logged.append(secret)
+        for name, secret in SECRETS.items():
+            if any(secret in t for t in texts) and name not in self.figures.secrets_logged:
+                self.figures.secrets_logged.append(name)
 
 
 class _Marker:

@@ -15,7 +15,7 @@ from typing import Any
 #: and the passwords in upload and download URLs.
 SECRET_KEY = "f0221a9c5eC4e7b3d8a64c1e2f9d07b5"
 SECRET_PASSWORD = "Pw9q7Z3kX2fuzz"
-SECRETS = (SECRET_KEY, SECRET_PASSWORD)
+SECRETS = {"the AuthorizationKey": SECRET_KEY, "a URL password": SECRET_PASSWORD}
 
 _UPLOAD = f"ftp://fuzz:{SECRET_PASSWORD}@127.0.0.1:1/diagnostics"
 _FIRMWARE = f"https://fuzz:{SECRET_PASSWORD}@127.0.0.1:1/firmware.bin"
