@@ -4,6 +4,8 @@
 #   make bench   performance figures (docs/performance.md); BENCH_ARGS="--seconds 60 --runs 10"
 #   make crash-test  kill the agent CRASH_KILLS times (500) and audit the ledger (docs/reliability.md);
 #                CRASH_SEED=1, CRASH_ARGS="--json run.json --keep"
+#   make fuzz    FUZZ_FRAMES (10000) hostile OCPP frames at the agent while it charges; the figures
+#                go to docs/reliability.md (the short run, tests/fuzz, is part of make test)
 #   make install / upgrade / uninstall [PURGE=1]   the systemd service (docs/operations.md)
 #   make firmware  a firmware bundle of this tree for UpdateFirmware, in dist/ (build it on the target machine)
 
@@ -18,7 +20,7 @@ STAMP     := $(VENV)/.installed-stamp
 DEB_PACKAGES := python3-venv python3-pip socat pcscd vsmartcard-vpcd libpcsclite-dev swig systemd
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all demo test bench crash-test deps clean install upgrade uninstall firmware
+.PHONY: all demo test bench crash-test fuzz deps clean install upgrade uninstall firmware
 
 all: test
 
@@ -59,6 +61,10 @@ CRASH_SEED  ?= 1
 CRASH_ARGS  ?=
 crash-test: $(STAMP)
 	$(PY) -m simulators.crash_campaign --kills $(CRASH_KILLS) --seed $(CRASH_SEED) --report docs/reliability.md $(CRASH_ARGS)
+
+FUZZ_FRAMES ?= 10000
+fuzz: $(STAMP)
+	$(PY) -m simulators.fuzz --frames $(FUZZ_FRAMES) --report docs/reliability.md
 
 firmware: $(STAMP)
 	$(PY) -m agent.firmware.bundle . dist

@@ -12,7 +12,8 @@ times from /proc) driven through the simulated bench against the test CSMS:
 - the Modbus meter read cycle per shipped model: requests and bytes per full reading
   next to the minimum the register map allows;
 - replay after a day offline: how long the journal takes to drain on reconnect, next
-  to a bare ``ocpp`` library client sending the same messages (``replay.py``).
+  to a bare ``ocpp`` library client sending the same messages (``replay.py``);
+- log bytes per 10,000 hostile OCPP frames, the fuzzer's (``log_volume.py``): under 1 MB.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from agent import logs
 from simulators.harness import Csms, Stack
 
 from .fault_response import measure_fault_response
+from .log_volume import BOUND_BYTES, measure_log_volume
 from .meter_cycle import measure_read_cycle
 from .replay import replay
 
@@ -117,6 +119,7 @@ async def main(seconds: float, runs: int) -> None:
         samples = await csms.request("messages", cp=stack.cp_id, action="MeterValues")
         await stack.stop()
         drained = await replay(csms, root)
+        volume = await measure_log_volume(csms, root)
     finally:
         await csms.stop()
     logs.configure("error", "console", [])  # the in-process measurements below log every step otherwise
@@ -138,6 +141,9 @@ async def main(seconds: float, runs: int) -> None:
     print(f"| card tap to contactor closed, cached card, median of {runs} (min-max) | "
           f"{statistics.median(taps) * 1000:.0f} ms ({min(taps) * 1000:.0f}-{max(taps) * 1000:.0f}) |")
     print(f"| MeterValues received by the backend during the run | {len(samples['messages'])} |")
+    print(f"| log bytes per 10,000 hostile OCPP frames (bound {BOUND_BYTES / 1e6:g} MB; {volume['frames']:.0f} sent "
+          f"in {volume['seconds']:.0f} s) | {volume['per_10k'] / 1e6:.2f} MB"
+          f"{'' if volume['per_10k'] <= BOUND_BYTES else ' (over the bound)'} |")
     print()
     print(f"Replay after 24 h offline: {drained.messages} journal messages ({drained.transactions} transactions, "
           "MeterValues every 30 s), drained on reconnect, in order, each acknowledged:")

@@ -734,6 +734,9 @@ def main(argv: list[str] | None = None) -> int:
         args.report.parent.mkdir(parents=True, exist_ok=True)
         text = render_markdown(result, command) if args.report.suffix == ".md" else \
             json.dumps(result.summary(), indent=2)
+        old = args.report.read_text() if args.report.suffix == ".md" and args.report.exists() else ""
+        if "\n## The OCPP frame fuzzer" in old:  # make fuzz's section of the same file stays
+            text = text.rstrip("\n") + "\n" + old[old.index("\n## The OCPP frame fuzzer"):]
         args.report.write_text(text if text.endswith("\n") else text + "\n")
     if args.json:
         args.json.write_text(json.dumps(result.as_json(), indent=2, default=str) + "\n")

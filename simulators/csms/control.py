@@ -40,9 +40,16 @@ def build_commands(csms: Csms) -> CommandTable:
         return csms.status()
 
     @table.command("messages")
-    async def messages(cp: str, since_seq: int = 0, action: str | None = None) -> dict[str, Any]:
+    async def messages(
+        cp: str, since_seq: int = 0, action: str | None = None, direction: list[str] | None = None
+    ) -> dict[str, Any]:
         _count("since_seq", since_seq, 0)
-        return {"messages": csms.log.messages(_text("cp", cp), since_seq, action)}
+        found = csms.log.messages(_text("cp", cp), since_seq, action)
+        if direction is not None:  # e.g. ["in", "event"]: leave out the (maybe huge) frames sent
+            if not isinstance(direction, list) or not set(direction) <= {"in", "out", "event"}:
+                raise ValueError(f'direction must be a list of "in", "out", "event", not {direction!r}')
+            found = [e for e in found if e["direction"] in direction]
+        return {"messages": found}
 
     @table.command("ledger")
     async def ledger(cp: str | None = None) -> dict[str, Any]:
@@ -88,6 +95,7 @@ def build_commands(csms: Csms) -> CommandTable:
         no refused charge points, only the start-up passwords."""
         csms.policy.restore(csms.initial_policy)
         csms.refusals.clear()
+        csms.raw_answers.clear()
         csms.passwords = dict(csms.initial_passwords)
 
     @table.command("refuse")
@@ -131,11 +139,20 @@ def build_commands(csms: Csms) -> CommandTable:
 
     @table.command("send_raw")
     async def send_raw(
-        cp: str, frame: str, timeout: float = 30.0, expect_reply: bool = True
+        cp: str, frame: str, timeout: float = 30.0, expect_reply: bool = True,
+        binary: bool = False, any_id: bool = False,
     ) -> dict[str, Any]:
         return await csms.send_raw(
-            _text("cp", cp), frame, _number("timeout", timeout), bool(expect_reply)
+            _text("cp", cp), frame, _number("timeout", timeout), bool(expect_reply),
+            bool(binary), bool(any_id),
         )
+
+    @table.command("answer_raw")
+    async def answer_raw(cp: str, action: str, frames: list[str]) -> None:
+        """Answer the next CALLs of ``action`` from ``cp`` with ``frames`` (garbage on purpose)."""
+        if not isinstance(frames, list):
+            raise ValueError("frames must be a list of strings")
+        csms.answer_raw(_text("cp", cp), _text("action", action), frames)
 
     @table.command("disconnect")
     async def disconnect(cp: str, abrupt: bool = False) -> None:

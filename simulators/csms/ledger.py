@@ -39,7 +39,7 @@ def parse_frame(raw: str) -> Frame:
     """Classify a text frame; never raises, because a test backend must log garbage too."""
     try:
         msg = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deep to parse
         return Frame(INVALID)
     if not (isinstance(msg, list) and len(msg) >= 3 and isinstance(msg[1], str)):
         return Frame(INVALID, parsed=msg)

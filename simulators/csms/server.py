@@ -253,12 +253,12 @@ class Session:
         self._waiters: list[tuple[Matcher, asyncio.Future[tuple[Frame, str]]]] = []
         self._call_lock = asyncio.Lock()
 
-    async def send(self, raw: str) -> None:
+    async def send(self, raw: str, binary: bool = False) -> None:
         """Log, then send: the log order is the order frames left this backend."""
-        self.csms.log.record_frame(self.cp_id, "out", raw)
+        self.csms.log.record_frame(self.cp_id, "out", raw, binary)
         self.csms.notify()
         log.debug("%s <- %s", self.cp_id, raw)
-        await self.ws.send(raw)
+        await self.ws.send(raw.encode("utf-8", "surrogatepass") if binary else raw)
 
     async def run(self) -> None:
         """Read frames until the connection ends; route CALLs, hand results to waiters."""
@@ -272,6 +272,10 @@ class Session:
                 self.csms.notify()
                 log.debug("%s -> %s", self.cp_id, raw)
                 if frame.type == CALL:
+                    garbage = self.csms.take_raw_answer(self.cp_id, frame.action)
+                    if garbage is not None:  # played by answer_raw: not routed, not booked
+                        await self.send(garbage.replace("$ID", frame.unique_id))
+                        continue
                     self.responder.frame = frame
                     await self.responder.route_message(raw)
                     continue
@@ -293,7 +297,7 @@ class Session:
         self._waiters.clear()
 
     async def exchange(
-        self, raw: str, matches: Matcher, timeout: float, what: str
+        self, raw: str, matches: Matcher, timeout: float, what: str, binary: bool = False
     ) -> tuple[Frame, str]:
         """Send a frame and wait for the frame that answers it, one exchange at a time.
 
@@ -307,7 +311,7 @@ class Session:
                 if self.finished.is_set():
                     raise CsmsError(f"{self.cp_id} disconnected")
                 self._waiters.append(waiter)
-                await self.send(raw)
+                await self.send(raw, binary)
                 return await fut
         except TimeoutError:
             raise CsmsError(f"{self.cp_id} did not answer {what} within {timeout:g} s") from None
@@ -334,7 +338,7 @@ def _looks_like_call(frame: Frame) -> bool:
 
 
 def _unique_id_of(raw: str) -> str | None:
-    with contextlib.suppress(ValueError):
+    with contextlib.suppress(ValueError, RecursionError):
         msg = json.loads(raw)
         if isinstance(msg, list) and len(msg) >= 2 and isinstance(msg[1], str):
             return msg[1]
@@ -360,7 +364,21 @@ class Csms:
         self.sessions: dict[str, Session] = {}
         self.boot_status: dict[str, str] = {}
         self.port: int | None = None
+        #: Frames to answer the next CALLs of (charge point, action) with (``answer_raw``).
+        self.raw_answers: dict[tuple[str, str], list[str]] = {}
         self._changed = asyncio.Event()
+
+    def answer_raw(self, cp: str, action: str, frames: list[str]) -> None:
+        """Answer the next ``len(frames)`` CALLs of ``action`` from ``cp`` with these frames,
+        ``$ID`` replaced by the CALL's unique id, instead of the normal answer: a backend
+        that answers garbage. Those CALLs are logged but not booked in the ledger."""
+        if not all(isinstance(f, str) for f in frames):
+            raise ValueError("frames must be a list of strings (the exact text to answer with)")
+        self.raw_answers.setdefault((cp, action), []).extend(frames)
+
+    def take_raw_answer(self, cp: str, action: str) -> str | None:
+        queue = self.raw_answers.get((cp, action))
+        return queue.pop(0) if queue else None
 
     @contextlib.asynccontextmanager
     async def listen(self, host: str, port: int, tls: ssl.SSLContext | None = None) -> AsyncIterator[Server]:
@@ -440,21 +458,28 @@ class Csms:
         return reply
 
     async def send_raw(
-        self, cp: str, frame: str, timeout: float = 30.0, expect_reply: bool = True
+        self, cp: str, frame: str, timeout: float = 30.0, expect_reply: bool = True,
+        binary: bool = False, any_id: bool = False,
     ) -> dict[str, Any]:
-        """Send any text frame and return what answers it (see docs/csms.md)."""
+        """Send any frame (text, or ``binary``: its UTF-8 bytes) and return what answers it.
+
+        ``any_id``: an answer with the unique id "-1" (to a frame the charge point could
+        not read) counts too, so a fuzzer need not know how much of a frame was readable.
+        See docs/csms.md.
+        """
         if not isinstance(frame, str):
             raise ValueError("frame must be a string (the exact text to send)")
         session = self._session(cp)
         if not expect_reply:
-            await session.send(frame)
+            await session.send(frame, binary)
             return {}
         unique_id = _unique_id_of(frame)
+        ids = {unique_id, "-1"} if any_id else {unique_id}
         if unique_id is None:
             matches: Matcher = lambda f: f.type in (CALLERROR, INVALID)  # noqa: E731
         else:
-            matches = lambda f: f.type != CALL and f.unique_id == unique_id  # noqa: E731
-        answer, raw = await session.exchange(frame, matches, timeout, "the raw frame")
+            matches = lambda f: f.type != CALL and f.unique_id in ids  # noqa: E731
+        answer, raw = await session.exchange(frame, matches, timeout, "the raw frame", binary)
         return {"reply": answer.parsed if answer.parsed is not None else raw}
 
     async def disconnect(self, cp: str, abrupt: bool = False) -> None:

@@ -431,3 +431,25 @@ async def test_sigterm_closes_connections_and_exits_zero(csms: CsmsProcess) -> N
             await asyncio.wait_for(ws.recv(), 5)
     assert await asyncio.to_thread(csms.proc.wait, 5) == 0
     assert not csms.control.exists() and not csms.ready_file.exists()
+
+
+async def test_a_fuzzer_can_answer_garbage_and_send_binary_frames(csms: CsmsProcess, ctl: ControlClient) -> None:
+    """answer_raw, send_raw's binary and any_id, and the messages direction filter (docs/csms.md)."""
+    await ctl.request("answer_raw", cp="CP-1", action="Heartbeat", frames=['[4,"$ID","BogusCode","",{}]'])
+    async with connect(csms.url("CP-1"), subprotocols=["ocpp1.6"]) as ws:
+        await ws.send('[2,"hb-1","Heartbeat",{}]')
+        garbage = json.loads(await ws.recv())
+        await ws.send('[2,"hb-2","Heartbeat",{}]')
+        normal = json.loads(await ws.recv())
+        sending = asyncio.ensure_future(ctl.request(
+            "send_raw", cp="CP-1", frame='[2,"b-1","Reset",{}]', binary=True, any_id=True, timeout=5))
+        received = await ws.recv()
+        await ws.send('[4,"-1","FormationViolation","a binary frame",{}]')
+        reply = await sending
+    events = (await ctl.request("messages", cp="CP-1", direction=["event"]))["messages"]
+
+    assert garbage == [4, "hb-1", "BogusCode", "", {}]
+    assert normal[:2] == [3, "hb-2"] and "currentTime" in normal[2]
+    assert received == b'[2,"b-1","Reset",{}]'
+    assert reply["reply"][:3] == [4, "-1", "FormationViolation"]
+    assert [m["type"] for m in events] == ["connected", "disconnected"]

@@ -1,0 +1,58 @@
+"""The fuzzer's own footing: its expected answers follow OCPP-J 1.6, and its frames cover
+every CSMS-to-charge-point action and come out the same on every run."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from ocpp.v16.enums import Action
+
+from simulators.fuzz import oracle
+from simulators.fuzz.frames import CLASSES, draw_probes
+from simulators.fuzz.payloads import BASES, CHARGE_POINT_ACTIONS, UNSAFE
+
+SECURITY_ACTIONS = {"ExtendedTriggerMessage", "CertificateSigned", "InstallCertificate",
+                    "GetInstalledCertificateIds", "DeleteCertificate", "GetLog", "SignedUpdateFirmware"}
+
+
+@pytest.mark.parametrize(("action", "payload", "codes"), [
+    ("Reset", {"type": "Sideways"}, {oracle.PROPERTY}),
+    ("Reset", {"type": 1}, {oracle.TYPE}),
+    ("Reset", {}, {oracle.OCCURENCE}),
+    ("Reset", {"type": "Soft", "extra": 1}, {oracle.FORMATION}),
+    ("RemoteStopTransaction", {"transactionId": 2**63}, {oracle.PROPERTY}),
+    ("RemoteStopTransaction", {"transactionId": 2**63 - 1}, set()),
+    ("ReserveNow", {"connectorId": 1, "expiryDate": "2024-02-30T00:00:00Z", "idTag": "A", "reservationId": 1},
+     {oracle.PROPERTY}),
+    ("ReserveNow", {"connectorId": 1, "expiryDate": "9999-12-31T23:59:59Z", "idTag": "A", "reservationId": 1}, set()),
+    ("ChangeConfiguration", {"key": "k" * 51, "value": "1"}, {oracle.PROPERTY}),
+    ("RemoteStopTransaction", {"transactionId": True}, {oracle.TYPE}),
+])
+def test_expected_codes_follow_ocpp_j_16(action, payload, codes):
+    assert oracle.violations(action, payload) == codes
+
+
+def test_every_base_payload_is_valid_and_every_action_is_covered():
+    for name, action, payload in BASES:
+        assert oracle.violations(action, payload) == set(), name
+    for action, payload in CHARGE_POINT_ACTIONS:
+        assert oracle.violations(action, payload) == set(), action
+    covered = {action for _, action, _ in BASES} | {action for action, _ in CHARGE_POINT_ACTIONS}
+    assert covered == {a.value for a in Action}, "an OCPP 1.6 action has no frames"
+    assert SECURITY_ACTIONS <= {action for _, action, _ in BASES}
+    assert UNSAFE <= {name for name, _, _ in BASES}
+
+
+def test_frames_are_the_same_on_every_run_and_cover_every_class():
+    first, second = draw_probes(300), draw_probes(300)
+    assert [p.frame for p in first] == [p.frame for p in second]
+    assert {p.kind for p in first} >= {name for name, _ in CLASSES}
+    # The unsafe actions never go out valid.
+    for probe in first:
+        try:
+            frame = json.loads(probe.frame)
+        except (ValueError, RecursionError):
+            continue
+        if probe.expect == "result" and isinstance(frame, list) and len(frame) == 4:
+            assert frame[2] not in {"Reset", "UpdateFirmware", "SignedUpdateFirmware", "UnlockConnector"}, probe
