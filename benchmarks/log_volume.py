@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from simulators.fuzz.campaign import Campaign
+from simulators.fuzz.campaign import FUZZ_OCPP, Campaign
 from simulators.fuzz.frames import draw_probes
 from simulators.harness import Csms, Stack
 
@@ -21,7 +21,7 @@ BOUND_BYTES = 1_000_000
 async def measure_log_volume(csms: Csms, root: Path, frames: int = HOSTILE_FRAMES) -> dict[str, float]:
     """Log bytes per ``frames`` hostile frames (valid ones left out), and the time they took."""
     hostile = [p for p in draw_probes(frames + frames // 4) if p.kind != "valid"][:frames]
-    stack = Stack(root / "fuzz", csms, cp_id="BENCH-FUZZ", ocpp={"MeterValueSampleInterval": 0})
+    stack = Stack(root / "fuzz", csms, cp_id="BENCH-FUZZ", ocpp=FUZZ_OCPP)
     await stack.start()
     try:
         await stack.wait_booted()

@@ -82,12 +82,11 @@ def _reject_constant(name: str) -> Any:
 
 
 def _integer(digits: str) -> int:
-    """A JSON integer; one of more digits than any id has stands for "out of range" (Python
-    refuses to convert numbers past 4,300 digits, and nobody needs their value)."""
-    return int(digits) if len(digits) <= 40 else _OUT_OF_RANGE
-
-
-_OUT_OF_RANGE = 10**40
+    """A JSON integer. One of more than 40 digits is no number anything here can hold (nor
+    one Python converts past 4,300 digits): the frame is refused as unreadable, like 1e400."""
+    if len(digits.lstrip("-")) > 40:
+        raise ValueError("an integer of more than 40 digits")
+    return int(digits)
 
 
 def decode(text: str) -> Any:
@@ -210,7 +209,7 @@ def _call(frame: list[Any], unique_id: object) -> Call:
     if len(frame) != 4:
         raise RpcError(ErrorKind.FORMAT, f"a CALL has 4 elements, not {len(frame)}", answer_to)
     action, payload = frame[2], frame[3]
-    if not isinstance(action, str) or not action:
+    if not isinstance(action, str):
         raise RpcError(ErrorKind.FORMAT, "Action must be a name (a string)", answer_to)
     if not isinstance(payload, dict):
         raise RpcError(ErrorKind.FORMAT, "Payload must be a JSON object", answer_to)

@@ -22,7 +22,7 @@ from typing import Any
 
 from simulators.harness import Csms, Stack
 
-from .campaign import CATEGORIES, Campaign, Figures, charge, finish, verdict
+from .campaign import CATEGORIES, FUZZ_OCPP, Campaign, Figures, charge, finish, verdict
 from .frames import draw_probes
 
 BEGIN, END = "<!-- fuzz:begin -->", "<!-- fuzz:end -->"
@@ -97,7 +97,7 @@ async def run(frames: int, report: Path | None, keep: bool) -> int:
     root = Path(tempfile.mkdtemp(prefix="ladda-fuzz-"))
     csms = Csms(root / "csms")
     await csms.start()
-    stack = Stack(root / "agent", csms, cp_id="FUZZ-1", ocpp={"MeterValueSampleInterval": 0})
+    stack = Stack(root / "agent", csms, cp_id="FUZZ-1", ocpp=FUZZ_OCPP)
     try:
         await stack.start()
         await stack.wait_booted()

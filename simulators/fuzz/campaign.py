@@ -205,7 +205,7 @@ class Campaign:
         for name, action, payload in BASES:
             if name in UNSAFE:
                 continue
-            uid = f"fz-learn-{len(self.figures.unsupported)}-{action}"
+            uid = f"fz-learn-{len(self.figures.unsupported)}"  # (an id is at most 36 characters)
             probe = Probe("valid", dump_frame([2, uid, action, payload]), RESULT, ids=frozenset({uid}), action=action,
                           note=f"{name} (support check)")
             answer = await self._exchange(probe)
@@ -468,6 +468,11 @@ async def _last_seq(stack: Stack) -> int:
     """The seq of the last status report: what comes after it is new (and small to fetch)."""
     reply = await stack.csms.request("messages", cp=stack.cp_id, action="StatusNotification", direction=["in"])
     return max((m["seq"] for m in reply["messages"]), default=0)
+
+
+#: The charger's [ocpp] keys for a campaign: no periodic samples, and a transaction message
+#: the backend could not take (the garbage start below) sent again after 1 s, not 60 s.
+FUZZ_OCPP: dict[str, Any] = {"MeterValueSampleInterval": 0, "TransactionMessageRetryInterval": 1}
 
 
 async def charge(stack: Stack, id_tag: str, garbage_start: bool = True) -> None:

@@ -471,7 +471,7 @@ def _explicit() -> list[Probe]:
         _error("schema", dump_frame([2, "ex-12", "UpdateFirmware", {**BASES[19][2], "fuzzExtra": 1}]), {FORMATION},
                {"ex-12"}, "UpdateFirmware", "password in the download URL"),
         _error("schema", dump_frame([2, "ex-13", "Reset", {"type": 1}]), {TYPE}, {"ex-13"}, "Reset"),
-        _error("schema", dump_frame([2, "ex-14", "Reset", {}]), {OCCURENCE}, {"ex-14"}, "Reset"),
+        _error("schema", dump_frame([2, "ex-14", "Reset", {}]), {"ProtocolError"}, {"ex-14"}, "Reset"),
         Probe("garbage-answer", dump_frame([2, "ex-15", "TriggerMessage", {"requestedMessage": "Heartbeat"}]),
               GARBAGE_ANSWER, ids=frozenset({"ex-15"}), action="TriggerMessage", answered="Heartbeat",
               garbage='[4,"$ID","BogusCode","",{}]'),

@@ -36,7 +36,7 @@ ERROR_CODES = frozenset({
 #: jsonschema validator keyword -> the OCPP-J 1.6 error code for that kind of violation.
 _CODE_OF_KEYWORD = {
     "type": TYPE,
-    "required": OCCURENCE,
+    "required": "ProtocolError",  # 1.6: "Payload for Action is incomplete"
     "minItems": OCCURENCE,
     "maxItems": OCCURENCE,
     "additionalProperties": FORMATION,
@@ -52,28 +52,40 @@ _CODE_OF_KEYWORD = {
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
-# RFC 3339 section 5.6 date-time (a "T" or space is not optional; an offset is required).
+# RFC 3339 section 5.6 date-time as OCPP writes it and the agent documents it
+# (docs/ocpp16.md, "Framing"): upper-case "T" and "Z"; an offset-less time is taken as UTC.
 _RFC3339 = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-](\d{2}):(\d{2}))$"
+    r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(Z|[+-](\d{2}):(\d{2}))?$"
 )
 _DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
 def is_rfc3339(text: str) -> bool:
-    """Whether ``text`` is an RFC 3339 date-time (leap seconds allowed as 60)."""
+    """Whether ``text`` is a date-time the charger can take: a real calendar date and time
+    of day (no leap second: no clock here can hold one) that also exists in UTC
+    (``9999-12-31T23:59:59-05:00`` does not)."""
     m = _RFC3339.match(text)
     if not m:
         return False
     year, month, day, hour, minute, second = (int(m.group(i)) for i in range(1, 7))
-    if not 1 <= month <= 12 or not 1 <= day <= _DAYS[month - 1]:
+    if year < 1 or not 1 <= month <= 12 or not 1 <= day <= _DAYS[month - 1]:
         return False
     leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
     if month == 2 and day == 29 and not leap:
         return False
-    if hour > 23 or minute > 59 or second > 60:
+    if hour > 23 or minute > 59 or second > 59:
         return False
-    if m.group(9) is not None and (int(m.group(9)) > 23 or int(m.group(10)) > 59):
-        return False
+    if m.group(9) is not None:
+        offset_h, offset_m = int(m.group(9)), int(m.group(10))
+        if offset_h > 23 or offset_m > 59:
+            return False
+        # The same moment in UTC must still be within years 1..9999.
+        shift = (offset_h * 60 + offset_m) * (1 if m.group(8)[0] == "+" else -1)
+        minutes = hour * 60 + minute - shift
+        if (year, month, day) == (1, 1, 1) and minutes < 0:
+            return False
+        if (year, month, day) == (9999, 12, 31) and minutes >= 24 * 60:
+            return False
     return True
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from simulators.fuzz.campaign import Campaign, charge, finish, verdict
+from simulators.fuzz.campaign import FUZZ_OCPP, Campaign, charge, finish, verdict
 from simulators.fuzz.frames import draw_probes
 
 #: About a minute with the stack's start and the session.
@@ -22,7 +22,7 @@ SHORT_RUN_FRAMES = 1000
 async def test_hostile_frames_while_charging(charger):
     """Same process, link never dropped, every CALL answered as OCPP-J 1.6 says, no secret
     or traceback logged, log growth bounded, the session complete in the backend's ledger."""
-    stack = await charger(connectors=1)
+    stack = await charger(connectors=1, ocpp=FUZZ_OCPP)
     id_tag = "F022C0DE"
     await charge(stack, id_tag)  # its first StartTransaction is answered with transactionId 2^64+1
     campaign = Campaign(stack)

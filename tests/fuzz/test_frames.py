@@ -19,13 +19,19 @@ SECURITY_ACTIONS = {"ExtendedTriggerMessage", "CertificateSigned", "InstallCerti
 @pytest.mark.parametrize(("action", "payload", "codes"), [
     ("Reset", {"type": "Sideways"}, {oracle.PROPERTY}),
     ("Reset", {"type": 1}, {oracle.TYPE}),
-    ("Reset", {}, {oracle.OCCURENCE}),
+    ("Reset", {}, {"ProtocolError"}),  # 1.6: "Payload for Action is incomplete"
+    ("SendLocalList", {"listVersion": 1, "updateType": "Full", "localAuthorizationList": [{}] * 2}, {"ProtocolError"}),
     ("Reset", {"type": "Soft", "extra": 1}, {oracle.FORMATION}),
     ("RemoteStopTransaction", {"transactionId": 2**63}, {oracle.PROPERTY}),
     ("RemoteStopTransaction", {"transactionId": 2**63 - 1}, set()),
     ("ReserveNow", {"connectorId": 1, "expiryDate": "2024-02-30T00:00:00Z", "idTag": "A", "reservationId": 1},
      {oracle.PROPERTY}),
     ("ReserveNow", {"connectorId": 1, "expiryDate": "9999-12-31T23:59:59Z", "idTag": "A", "reservationId": 1}, set()),
+    ("ReserveNow", {"connectorId": 1, "expiryDate": "9999-12-31T23:59:59-05:00", "idTag": "A", "reservationId": 1},
+     {oracle.PROPERTY}),  # no such moment in UTC
+    ("ReserveNow", {"connectorId": 1, "expiryDate": "2030-01-01t00:00:00z", "idTag": "A", "reservationId": 1},
+     {oracle.PROPERTY}),
+    ("ReserveNow", {"connectorId": 1, "expiryDate": "2030-01-01T00:00:00", "idTag": "A", "reservationId": 1}, set()),
     ("ChangeConfiguration", {"key": "k" * 51, "value": "1"}, {oracle.PROPERTY}),
     ("RemoteStopTransaction", {"transactionId": True}, {oracle.TYPE}),
 ])

@@ -20,9 +20,14 @@ def refused(message: str | bytes) -> tuple[str, str]:
 
 
 @pytest.mark.parametrize("frame", ['[2,"id",["Reset"],{}]', '[2,"id",{"a":1},{}]', '[2,"id",null,{}]',
-                                   '[2,"id",42,{}]', '[2,"id","",{}]'])
+                                   '[2,"id",42,{}]'])
 def test_an_action_that_is_not_a_name_is_a_formation_violation(frame):
     assert refused(frame) == ("FormationViolation", "id")
+
+
+def test_huge_integer_literals_are_unreadable_not_out_of_range():
+    assert refused('[2,"n","RemoteStopTransaction",{"transactionId":' + "9" * 41 + "}]") == ("FormationViolation", "-1")
+    assert isinstance(parse('[2,"n","RemoteStopTransaction",{"transactionId":' + "9" * 40 + "}]"), Call)
 
 
 @pytest.mark.parametrize("type_id", ["0", "1", "5", '"2"', "2.0", "true", "null", "[2]"])
