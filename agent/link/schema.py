@@ -28,7 +28,7 @@ from .dialect import Dialect, ErrorKind
 from .frames import first_problem
 
 _SCHEMA_ROOT = Path(ocpp.__file__).parent
-_DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})?$")
+_DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})?$", re.ASCII)
 #: The schema rule that failed, as OCPP-J classifies it.
 _KIND_OF_RULE = {
     "type": ErrorKind.TYPE,

@@ -55,7 +55,8 @@ INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 # RFC 3339 section 5.6 date-time as OCPP writes it and the agent documents it
 # (docs/ocpp16.md, "Framing"): upper-case "T" and "Z"; an offset-less time is taken as UTC.
 _RFC3339 = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(Z|[+-](\d{2}):(\d{2}))?$"
+    r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(Z|[+-](\d{2}):(\d{2}))?$",
+    re.ASCII,  # RFC 3339 digits are ASCII: "\uff19" (a full-width 9) is no digit here
 )
 _DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 

@@ -32,6 +32,8 @@ SECURITY_ACTIONS = {"ExtendedTriggerMessage", "CertificateSigned", "InstallCerti
     ("ReserveNow", {"connectorId": 1, "expiryDate": "2030-01-01t00:00:00z", "idTag": "A", "reservationId": 1},
      {oracle.PROPERTY}),
     ("ReserveNow", {"connectorId": 1, "expiryDate": "2030-01-01T00:00:00", "idTag": "A", "reservationId": 1}, set()),
+    ("ReserveNow", {"connectorId": 1, "expiryDate": "\uff19\uff19\uff19\uff19-12-31T00:00:00Z", "idTag": "A",
+                    "reservationId": 1}, {oracle.PROPERTY}),  # full-width digits are no RFC 3339 digits
     ("ChangeConfiguration", {"key": "k" * 51, "value": "1"}, {oracle.PROPERTY}),
     ("RemoteStopTransaction", {"transactionId": True}, {oracle.TYPE}),
 ])
