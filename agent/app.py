@@ -92,7 +92,8 @@ async def run_agent(
     log.info("clock", mode=settings.system.clock, source=charger_clock.source)
     db = Database(state_dir)
     db.open()
-    journal = Journal(db)
+    db.use_small_pages()
+    journal = Journal(db, settings.state.sample_sync_seconds)
     state = ChargerState(db)
     config = Configuration(settings.ocpp, state, settings.connectors.count)
     hardware = build_hardware(settings, state_dir)
@@ -145,6 +146,7 @@ async def run_agent(
                         db, journal, int(settings.state.journal_max_mb * 2**20), settings.state.keep_delivered_days
                     )
                     tg.create_task(keeper.run(), name="journal-housekeeping")
+                    tg.create_task(keeper.keep_synced(), name="journal-sync")
                     if power_failing is not None:
                         tg.create_task(
                             _power_watch(power_failing, runtime, settings.system.power_fail_grace), name="power-watch"

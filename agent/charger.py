@@ -74,9 +74,11 @@ from .store import ChargerState, Database, StoreError, iso, parse_iso, utc_now
 
 log = structlog.get_logger(__name__)
 
-#: How often a running transaction's meter value is noted in the journal, whatever the
-#: OCPP sample interval: the most a crash without a readable meter afterwards can lose.
-CHECKPOINT_S = 10.0
+#: How often a running transaction's meter value is noted in the journal when no sample
+#: noted it meanwhile: what a power cut followed by a meter that cannot be read at the
+#: next start can lose (a readable meter gives the stop its true value). Each note is a
+#: write to the SD card, so it is no more frequent than the card can afford.
+CHECKPOINT_S = 60.0
 #: How long a reset waits for the backend to acknowledge the stops before restarting.
 RESET_SETTLE_S = 10.0
 #: How long the start-up waits for each pilot's first state before going on without it.
@@ -210,6 +212,8 @@ class ChargerRuntime:
         self._meter_faults: set[int] = set()
         #: Connectors whose running transaction has an open meter gap in the journal.
         self._gaps: set[int] = set()
+        #: When each connector last noted its transaction's meter value with a sample (our clock).
+        self._sampled_at: dict[int, float] = {}
         self.statuses: dict[int, StatusEntry] = {}
         self._tg: asyncio.TaskGroup | None = None
         self._restart: asyncio.Future[bool] | None = None
@@ -623,6 +627,8 @@ class ChargerRuntime:
             return
         energy = metering.energy_wh(job.reading) if local is not None else None
         await self.db.run(self.journal.record_sample, local, n, job.timestamp, job.context, values, energy, for_stop)
+        if energy is not None:
+            self._sampled_at[n] = self._clock()
         if values:
             self.uplink.wake()
 
@@ -711,7 +717,7 @@ class ChargerRuntime:
                 age = max(0.0, time.time() - reading.timestamp)
                 if age >= policy.fault_after:
                     problem = f"returns the same frame for {age:.0f} s"
-                elif n in self.local_tx and self._clock() - checkpointed >= CHECKPOINT_S:
+                elif n in self.local_tx and self._clock() - max(checkpointed, self._sampled_at.get(n, 0.0)) >= CHECKPOINT_S:
                     checkpointed = self._clock()
                     wh = metering.energy_wh(reading)
                     await self.db.run(self.journal.checkpoint, self.local_tx[n], wh, utc_now())

@@ -48,6 +48,24 @@ class JournalKeeper:
             await asyncio.sleep(CAP_CHECK_S)
             since_prune += CAP_CHECK_S
 
+    async def keep_synced(self) -> None:
+        """Commit the journal's held meter samples when they are due (see agent.journal):
+        the window a power cut can lose. Sleeps until then; nothing held, nothing done."""
+        window = self.journal.sync_seconds
+        # Half the window at most: a sample held meanwhile is still synced on time.
+        nap = window / 2 if window > 0 else 60.0
+        while True:
+            due = self.journal.sync_due()
+            if due is None or due > 0:
+                await asyncio.sleep(nap if due is None else min(due, nap))
+                continue
+            try:
+                await self.db.run(self.journal.sync)
+            except StoreError as exc:
+                # Held samples stay held; the next durable write or this loop tries again.
+                log.error("journal sync failed", error=str(exc))
+                await asyncio.sleep(1.0)
+
     async def enforce_cap(self) -> int:
         shed = await self.db.run(self.journal.shed_to, self.max_bytes)
         if shed:

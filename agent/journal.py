@@ -12,6 +12,28 @@ Status entries are kept in the same sequence so that a backend sees statuses and
 transaction messages in the order they happened, but a status that could not be sent
 is history, not money: on reconnect it is superseded by the current status.
 
+What reaches the disk when (the card's wear, the meter's window): a start, a stop, a
+status and every other entry are committed with fsync before anything is sent, and so is
+the backend's acknowledgement of a start or a stop. Meter samples, the values a stop will
+carry, and the meter checkpoints of running transactions are *held* in memory and
+committed together, with fsync, before any durable write (so the journal on disk is
+always a prefix of what happened, in order) and at the latest:
+
+- ``sync_seconds`` (``[state] sample_sync_seconds``) after a sample was taken, while the
+  backend has not acknowledged it: a sample that exists nowhere else;
+- ``KEPT_SYNC_S`` after the first held item otherwise: the backend has the samples; what
+  waits is the local copy (the stop's StopTxnSampledData, the meter value on record,
+  which a readable meter replaces at the next start anyway).
+
+Held samples are sent like the rest (the drain sees them); their acknowledgements are
+noted in memory, and a sample acknowledged before the sync is not written at all.
+Acknowledgements of samples already on disk are committed without fsync. So a power cut
+loses at most the unacknowledged samples of the last ``sync_seconds``, at most
+``KEPT_SYNC_S`` of the local copies, and may resend a few MeterValues answered just
+before it; a crash of the process (kill -9) loses only what was held (the page cache
+keeps every commit), and resends at most the message that was in flight. Never a start
+or a stop, nor the acknowledgement of one.
+
 Meter gaps are local only: a transaction that went on charging while its meter failed
 (``[meter] on_failure = "continue"``) carries each such stretch, so that whoever bills
 from this record sees which energy no reading covers. OCPP 1.6 has no field for it; the
@@ -22,6 +44,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +67,10 @@ SECURITY_EVENT = "security_event"
 #: its begin and end; a long session at a short interval is thinned evenly to fit, so the
 #: message stays a size every backend accepts. All samples also went out as MeterValues.
 TRANSACTION_DATA_MAX = 200
+#: Held samples are synced this much before their window ends (see Journal.sync_due).
+SYNC_LEAD_S = 0.5
+#: What is held once the backend has the samples is synced at most this long after.
+KEPT_SYNC_S = 300.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +99,21 @@ class Entry:
     body: dict[str, Any]
     attempts: int
     backend_tx: int | None  # the backend's id for local_tx, when known
+
+
+@dataclass(slots=True)
+class _HeldSample:
+    """A meter sample's outbox row, kept in memory until the next sync (see the module)."""
+
+    seq: int
+    local_tx: int | None
+    body: str  # the JSON stored in the outbox
+    created_at: str
+    clock: str
+    taken: float  # time.monotonic() when it was recorded
+    attempts: int = 0
+    done_at: str | None = None
+    outcome: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,8 +161,108 @@ class TransactionRecord:
 class Journal:
     """Transactions and the outbox. Blocking: call through ``Database.run`` from async code."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, sync_seconds: float = 0.0) -> None:
         self.db = db
+        #: Held samples reach the disk at most this long after the first was taken; 0:
+        #: each sample is committed (with fsync) as it is recorded.
+        self.sync_seconds = sync_seconds
+        self._held: list[_HeldSample] = []
+        #: transaction_values rows (local_tx, timestamp, context, samples, clock) held.
+        self._held_values: list[tuple[int, str, str, str, str]] = []
+        #: The latest meter value (Wh, stamp) of running transactions, held.
+        self._held_meter: dict[int, tuple[int, str]] = {}
+        #: time.monotonic() when the oldest held item was taken; None: nothing held.
+        self._held_since: float | None = None
+        #: ... and the oldest held sample the backend has not acknowledged.
+        self._unacked_since: float | None = None
+        self._next_seq: int | None = None
+        db.before_close(self.sync)
+
+    # holding and syncing ------------------------------------------------
+    def sync(self) -> None:
+        """Commit everything held, with fsync (a no-op when nothing is held)."""
+        if self._held_since is not None:
+            self._commit(lambda conn: None)
+
+    def sync_due(self, now: float | None = None) -> float | None:
+        """Seconds until what is held must be synced (0 or less: now); None if nothing is.
+        Read from the event loop: a single attribute read, no database access."""
+        since, unacked = self._held_since, self._unacked_since
+        if since is None:
+            return None
+        due = since + KEPT_SYNC_S
+        if unacked is not None:
+            # A little early: not at the instant the next periodic sample is taken, whose
+            # answer would then need a write of its own.
+            due = min(due, unacked + self.sync_seconds - min(SYNC_LEAD_S, self.sync_seconds / 2))
+        return due - (time.monotonic() if now is None else now)
+
+    def _hold(self) -> None:
+        if self._held_since is None:
+            self._held_since = time.monotonic()
+
+    def _note_unacked(self) -> None:
+        """Recompute the oldest unacknowledged held sample (after one was answered)."""
+        self._unacked_since = min((h.taken for h in self._held if h.done_at is None), default=None)
+
+    def _take_seq(self, conn: sqlite3.Connection | None = None) -> int:
+        """The next outbox sequence number. Held samples take theirs when recorded, so that
+        they keep their place among durable entries written before they are synced."""
+        if self._next_seq is None:
+            sql = ("SELECT MAX(n) FROM (SELECT MAX(seq) AS n FROM outbox "
+                   "UNION ALL SELECT seq FROM sqlite_sequence WHERE name = 'outbox')")
+            top = conn.execute(sql).fetchone()[0] if conn is not None else self.db.read(sql)[0][0]
+            self._next_seq = int(top or 0) + 1
+        seq = self._next_seq
+        self._next_seq += 1
+        return seq
+
+    def _write_held(self, conn: sqlite3.Connection) -> None:
+        for h in self._held:
+            if h.outcome == "acked":
+                continue  # delivered before it needed the disk: the backend has it
+            conn.execute(
+                "INSERT INTO outbox(seq, kind, local_tx, body, created_at, attempts, done_at, outcome, clock) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (h.seq, METER_SAMPLE, h.local_tx, h.body, h.created_at, h.attempts, h.done_at, h.outcome, h.clock),
+            )
+        conn.executemany(
+            "INSERT INTO transaction_values(local_tx, timestamp, context, samples, clock) VALUES (?, ?, ?, ?, ?)",
+            self._held_values,
+        )
+        for local_tx, (wh, stamp) in self._held_meter.items():
+            conn.execute(
+                "UPDATE transactions SET last_meter_wh = ?, last_meter_at = ? WHERE local_id = ? "
+                "AND stopped_at IS NULL AND (last_meter_wh IS NULL OR last_meter_wh <= ?)",
+                (wh, stamp, local_tx, wh),
+            )
+
+    def _commit(self, work: Any, durable: bool = True) -> Any:
+        """Run ``work`` in one transaction. A durable one (fsync) first writes what is
+        held, so the disk never holds an entry without those before it; a lazy one (a
+        MeterValues acknowledgement) leaves it held."""
+        if not durable:
+            return self.db.transaction(work, durable=False)
+
+        def with_held(conn: sqlite3.Connection) -> Any:
+            self._write_held(conn)
+            return work(conn)
+
+        result = self.db.transaction(with_held)
+        self._held.clear()
+        self._held_values.clear()
+        self._held_meter.clear()
+        self._held_since = self._unacked_since = None
+        return result
+
+    def _queue(self, conn: sqlite3.Connection, kind: str, local_tx: int | None, body: dict[str, Any]) -> None:
+        conn.execute(
+            "INSERT INTO outbox(seq, kind, local_tx, body, created_at, clock) VALUES (?, ?, ?, ?, ?, ?)",
+            (self._take_seq(conn), kind, local_tx, _dump(body), utc_now(), clock.current().tag),
+        )
+
+    def _find_held(self, seq: int) -> _HeldSample | None:
+        return next((h for h in self._held if h.seq == seq), None)
 
     # writing ------------------------------------------------------------
     def begin_transaction(
@@ -149,7 +291,7 @@ class Journal:
             body: dict[str, Any] = {"connector": connector, "id_tag": id_tag, "meter_wh": meter_wh, "timestamp": timestamp}
             if reservation_id is not None:
                 body["reservation_id"] = reservation_id
-            _queue(conn, TX_STARTED, local_id, body)
+            self._queue(conn, TX_STARTED, local_id, body)
             if meter_failing:
                 conn.execute(
                     "INSERT INTO meter_gaps(local_tx, began_at, wh_before, clock) VALUES (?, ?, ?, ?)",
@@ -157,7 +299,7 @@ class Journal:
                 )
             return local_id
 
-        return self.db.transaction(work)
+        return self._commit(work)
 
     def record_sample(
         self,
@@ -170,29 +312,23 @@ class Journal:
         for_stop: list[Sample] | None = None,
     ) -> None:
         """Queue a meter sample; for a transaction, also checkpoint its last meter value and
-        keep ``for_stop`` (StopTxn*Data measurands) for its StopTransaction."""
-
-        def work(conn: sqlite3.Connection) -> None:
-            if local_tx is not None and energy_wh is not None:
-                conn.execute(
-                    "UPDATE transactions SET last_meter_wh = ?, last_meter_at = ? WHERE local_id = ?",
-                    (energy_wh, timestamp, local_tx),
-                )
-            if local_tx is not None and for_stop:
-                conn.execute(
-                    "INSERT INTO transaction_values(local_tx, timestamp, context, samples, clock) VALUES (?, ?, ?, ?, ?)",
-                    (local_tx, timestamp, context, _dump([s.to_json() for s in for_stop]), clock.current().tag),
-                )
-            if samples:
-                body = {
-                    "connector": connector,
-                    "timestamp": timestamp,
-                    "context": context,
-                    "samples": [s.to_json() for s in samples],
-                }
-                _queue(conn, METER_SAMPLE, local_tx, body)
-
-        self.db.transaction(work)
+        keep ``for_stop`` (StopTxn*Data measurands) for its StopTransaction. All of it is
+        held until the next sync (see the module)."""
+        tag = clock.current().tag
+        if local_tx is not None and energy_wh is not None:
+            self._held_meter[local_tx] = (energy_wh, timestamp)
+        if local_tx is not None and for_stop:
+            self._held_values.append((local_tx, timestamp, context, _dump([s.to_json() for s in for_stop]), tag))
+        if samples:
+            body = {"connector": connector, "timestamp": timestamp, "context": context,
+                    "samples": [s.to_json() for s in samples]}
+            now = time.monotonic()
+            self._held.append(_HeldSample(self._take_seq(), local_tx, _dump(body), utc_now(), tag, now))
+            if self._unacked_since is None:
+                self._unacked_since = now
+        self._hold()
+        if self.sync_seconds <= 0:
+            self.sync()
 
     def end_transaction(
         self,
@@ -248,9 +384,9 @@ class Journal:
                 "reason": reason,
                 "transaction_data": data,
             }
-            _queue(conn, TX_STOPPED, local_tx, body)
+            self._queue(conn, TX_STOPPED, local_tx, body)
 
-        self.db.transaction(work)
+        self._commit(work)
 
     def open_meter_gap(self, local_tx: int, timestamp: str, wh_before: int | None) -> bool:
         """Flag a running transaction: its meter failed at ``timestamp`` and charging goes on.
@@ -272,25 +408,26 @@ class Journal:
             )
             return True
 
-        return self.db.transaction(work)
+        return self._commit(work)
 
     def close_meter_gap(self, local_tx: int, timestamp: str, wh_after: int | None) -> bool:
         """The meter answers again: end the transaction's open gap at ``timestamp`` with the
         first good reading after it. Returns False if no gap was open."""
-        cur = self.db.write(
+        return bool(self._commit(lambda conn: conn.execute(
             "UPDATE meter_gaps SET ended_at = MAX(began_at, ?), wh_after = ?, end_clock = ? "
             "WHERE local_tx = ? AND ended_at IS NULL",
             (timestamp, wh_after, clock.current().tag, local_tx),
-        )
-        return cur.rowcount > 0
+        ).rowcount > 0))
 
     def checkpoint(self, local_tx: int, energy_wh: int, timestamp: str) -> None:
-        """Remember a running transaction's latest meter value without queueing a message."""
-        self.db.write(
-            "UPDATE transactions SET last_meter_wh = ?, last_meter_at = ? "
-            "WHERE local_id = ? AND stopped_at IS NULL AND (last_meter_wh IS NULL OR last_meter_wh <= ?)",
-            (energy_wh, timestamp, local_tx, energy_wh),
-        )
+        """Remember a running transaction's latest meter value without queueing a message
+        (held until the next sync, like a sample)."""
+        held = self._held_meter.get(local_tx)
+        if held is None or held[0] <= energy_wh:
+            self._held_meter[local_tx] = (energy_wh, timestamp)
+        self._hold()
+        if self.sync_seconds <= 0:
+            self.sync()
 
     def record_status(self, connector: int, status: str, error_code: str, timestamp: str, info: str = "",
                       vendor_error_code: str = "") -> None:
@@ -300,18 +437,18 @@ class Journal:
             body["info"] = info
         if vendor_error_code:
             body["vendor_error_code"] = vendor_error_code
-        self.db.transaction(lambda conn: _queue(conn, STATUS, None, body))
+        self._commit(lambda conn: self._queue(conn, STATUS, None, body))
 
     def record_firmware_status(self, status: str, request_id: int | None) -> None:
         """A FirmwareStatusNotification, or a SignedFirmwareStatusNotification with ``request_id``."""
         body: dict[str, object] = {"status": status, "timestamp": utc_now()}
         if request_id is not None:
             body["request_id"] = request_id
-        self.db.transaction(lambda conn: _queue(conn, FIRMWARE, None, body))
+        self._commit(lambda conn: self._queue(conn, FIRMWARE, None, body))
 
     def record_security_event(self, kind: str, tech_info: str) -> None:
         body = {"type": kind, "tech_info": tech_info[:255], "timestamp": utc_now()}
-        self.db.transaction(lambda conn: _queue(conn, SECURITY_EVENT, None, body))
+        self._commit(lambda conn: self._queue(conn, SECURITY_EVENT, None, body))
 
     # delivering ---------------------------------------------------------
     def pending(self, after_seq: int = 0, limit: int = 50) -> list[Entry]:
@@ -320,7 +457,7 @@ class Journal:
             "WHERE o.done_at IS NULL AND o.seq > ? ORDER BY o.seq LIMIT ?",
             (after_seq, limit),
         )
-        return [
+        entries = [
             Entry(
                 seq=r["seq"],
                 kind=r["kind"],
@@ -331,12 +468,43 @@ class Journal:
             )
             for r in rows
         ]
+        # Held samples come after everything on disk (any durable write syncs them first).
+        backend: dict[int, int | None] = {}
+        for h in self._held:
+            if len(entries) >= limit:
+                break
+            if h.done_at is not None or h.seq <= after_seq:
+                continue
+            if h.local_tx is not None and h.local_tx not in backend:
+                found = self.db.read("SELECT backend_id FROM transactions WHERE local_id = ?", (h.local_tx,))
+                backend[h.local_tx] = found[0]["backend_id"] if found else None
+            entries.append(Entry(h.seq, METER_SAMPLE, h.local_tx, json.loads(h.body), h.attempts,
+                                 backend.get(h.local_tx) if h.local_tx is not None else None))
+        return entries
 
-    def mark_done(self, seq: int, outcome: str = "acked") -> None:
-        self.db.write("UPDATE outbox SET done_at = ?, outcome = ? WHERE seq = ?", (utc_now(), outcome, seq))
+    def mark_done(self, seq: int, outcome: str = "acked", kind: str | None = None) -> None:
+        """The entry is delivered (or given up). A meter sample's acknowledgement is
+        committed without fsync (a power cut may resend it); any other with fsync, so a
+        start or a stop acknowledged before a power cut is never sent again."""
+        held = self._find_held(seq)
+        if held is not None:
+            held.done_at, held.outcome = utc_now(), outcome
+            self._note_unacked()
+            return
+        if kind is None:
+            found = self.db.read("SELECT kind FROM outbox WHERE seq = ?", (seq,))
+            kind = found[0]["kind"] if found else None
+        lazy = kind == METER_SAMPLE
+        self._commit(lambda conn: conn.execute(
+            "UPDATE outbox SET done_at = ?, outcome = ? WHERE seq = ?", (utc_now(), outcome, seq)
+        ), durable=not lazy)
 
     def count_attempt(self, seq: int) -> int:
-        self.db.write("UPDATE outbox SET attempts = attempts + 1 WHERE seq = ?", (seq,))
+        held = self._find_held(seq)
+        if held is not None:
+            held.attempts += 1
+            return held.attempts
+        self._commit(lambda conn: conn.execute("UPDATE outbox SET attempts = attempts + 1 WHERE seq = ?", (seq,)))
         return int(self.db.read("SELECT attempts FROM outbox WHERE seq = ?", (seq,))[0]["attempts"])
 
     def acknowledge_start(self, seq: int, local_tx: int, backend_id: int, id_tag_status: str) -> None:
@@ -349,15 +517,14 @@ class Journal:
             )
             conn.execute("UPDATE outbox SET done_at = ?, outcome = 'acked' WHERE seq = ?", (utc_now(), seq))
 
-        self.db.transaction(work)
+        self._commit(work)
 
     def supersede_statuses(self) -> int:
         """Drop undelivered status entries: after a reconnect the current status is sent instead."""
-        cur = self.db.write(
+        return int(self._commit(lambda conn: conn.execute(
             "UPDATE outbox SET done_at = ?, outcome = 'superseded' WHERE done_at IS NULL AND kind = ?",
             (utc_now(), STATUS),
-        )
-        return cur.rowcount
+        ).rowcount))
 
     def correct_provisional(self, tag: str, shift_s: float, source: str) -> int:
         """The clock learned the time (``agent.clock``): move every stamp this process made
@@ -418,12 +585,13 @@ class Journal:
                 )
             return changed
 
-        return self.db.transaction(work)
+        return self._commit(work)  # what is held is synced first, and corrected with the rest
 
     # keeping the journal bounded -------------------------------------------
     def undelivered_bytes(self) -> int:
         """Size of what waits to be sent (message bodies): the measure the cap applies to."""
-        return int(self.db.read("SELECT COALESCE(SUM(LENGTH(body)), 0) AS n FROM outbox WHERE done_at IS NULL")[0]["n"])
+        on_disk = int(self.db.read("SELECT COALESCE(SUM(LENGTH(body)), 0) AS n FROM outbox WHERE done_at IS NULL")[0]["n"])
+        return on_disk + sum(len(h.body) for h in self._held if h.done_at is None)
 
     def shed_to(self, max_bytes: int) -> int:
         """Bring the undelivered data under ``max_bytes`` by thinning meter values; return
@@ -436,6 +604,9 @@ class Journal:
         journal grows past it (and charging stops only when the disk itself is full). A
         shed entry keeps its row with outcome 'shed', so the loss is on record.
         """
+
+        if self.undelivered_bytes() <= max_bytes:
+            return 0  # the usual case: no write at all
 
         def work(conn: sqlite3.Connection) -> int:
             shed = 0
@@ -472,7 +643,7 @@ class Journal:
                         break
             return shed
 
-        return self.db.transaction(work)
+        return self._commit(work)
 
     def prune_delivered(self, before: str) -> int:
         """Forget what the backend acknowledged before ``before`` (an ISO time): delivered
@@ -498,7 +669,8 @@ class Journal:
         return self.db.transaction(work)
 
     def pending_count(self) -> int:
-        return int(self.db.read("SELECT COUNT(*) AS n FROM outbox WHERE done_at IS NULL")[0]["n"])
+        on_disk = int(self.db.read("SELECT COUNT(*) AS n FROM outbox WHERE done_at IS NULL")[0]["n"])
+        return on_disk + sum(1 for h in self._held if h.done_at is None)
 
     # reading ------------------------------------------------------------
     def open_transactions(self) -> list[TransactionRecord]:
@@ -522,6 +694,10 @@ class Journal:
             params,
         )
         gaps = self._meter_gaps(where, params)
+        held_pending: dict[int, int] = {}
+        for h in self._held:
+            if h.done_at is None and h.local_tx is not None:
+                held_pending[h.local_tx] = held_pending.get(h.local_tx, 0) + 1
         return [
             TransactionRecord(
                 local_id=r["local_id"],
@@ -534,14 +710,21 @@ class Journal:
                 stopped_at=r["stopped_at"],
                 meter_stop_wh=r["meter_stop_wh"],
                 stop_reason=r["stop_reason"],
-                last_meter_wh=r["last_meter_wh"],
-                last_meter_at=r["last_meter_at"],
-                pending_messages=r["pending_messages"],
+                **self._last_meter(r),
+                pending_messages=r["pending_messages"] + held_pending.get(r["local_id"], 0),
                 abandoned_messages=r["abandoned_messages"],
                 meter_gaps=tuple(gaps.get(r["local_id"], ())),
             )
             for r in rows
         ]
+
+    def _last_meter(self, row: sqlite3.Row) -> dict[str, Any]:
+        """The last meter value of a transaction: the one held in memory when newer."""
+        wh, stamp = row["last_meter_wh"], row["last_meter_at"]
+        held = self._held_meter.get(row["local_id"]) if row["stopped_at"] is None else None
+        if held is not None and (wh is None or held[0] >= wh):
+            wh, stamp = held
+        return {"last_meter_wh": wh, "last_meter_at": stamp}
 
     def _meter_gaps(self, where: str, params: tuple[Any, ...]) -> dict[int, list[MeterGap]]:
         """The gaps of the transactions ``where`` selects, by local id, oldest first."""
@@ -568,13 +751,6 @@ def _dump(value: Any) -> str:
 
 def _undelivered(conn: sqlite3.Connection) -> int:
     return int(conn.execute("SELECT COALESCE(SUM(LENGTH(body)), 0) FROM outbox WHERE done_at IS NULL").fetchone()[0])
-
-
-def _queue(conn: sqlite3.Connection, kind: str, local_tx: int | None, body: dict[str, Any]) -> None:
-    conn.execute(
-        "INSERT INTO outbox(kind, local_tx, body, created_at, clock) VALUES (?, ?, ?, ?, ?)",
-        (kind, local_tx, _dump(body), utc_now(), clock.current().tag),
-    )
 
 
 def _shifted(stamp: str, seconds: float) -> str:

@@ -3,15 +3,20 @@
 It holds everything that must survive a restart: the transaction journal and its
 outbox (``journal.py``), OCPP configuration values the backend changed, connector
 availability, and the authorization cache. SQLite runs in WAL mode with
-``synchronous=FULL``, so a committed row survives a power cut; all access goes through
-one dedicated thread, which serialises it and keeps fsync off the event loop.
+``synchronous=FULL``, so a committed row survives a power cut. A writer may ask for a
+*lazy* commit instead (``durable=False``): no fsync, so it survives a crash of the
+process (the page cache keeps it) but not a power cut, until the next durable commit
+syncs the write-ahead log, which holds every earlier commit in order. All access goes
+through one dedicated thread, which serialises it and keeps fsync off the event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
@@ -28,6 +33,11 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 DB_NAME = "ladda.sqlite3"
+#: The database page size. Every commit writes each page it changed whole into the
+#: write-ahead log, and the journal's periodic commits change a few rows in a few pages:
+#: 1 KiB pages write a quarter of what SQLite's default 4 KiB pages do, which is what
+#: wears an SD card (docs/performance.md).
+PAGE_SIZE = 1024
 
 _SCHEMA = [
     # version 1
@@ -169,6 +179,7 @@ class Database:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ladda-db")
         self._conn: sqlite3.Connection | None = None
         self._lock = threading.Lock()
+        self._close_hooks: list[Callable[[], None]] = []
 
     def open(self) -> None:
         """Create or migrate the database. Raises StoreError naming the file."""
@@ -176,6 +187,8 @@ class Database:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             conn.row_factory = sqlite3.Row
+            # Set before the first table exists (it cannot change in WAL mode afterwards).
+            conn.execute(f"PRAGMA page_size={PAGE_SIZE}")
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA foreign_keys=ON")
@@ -192,25 +205,57 @@ class Database:
             raise StoreError(f"state database {self.path}: {exc}") from exc
         self._conn = conn
 
+    def use_small_pages(self) -> None:
+        """Rewrite a database made with larger pages (by an earlier release) to PAGE_SIZE.
+        Once, at the agent's start, while nothing else uses it: VACUUM outside WAL mode,
+        which a power cut cannot corrupt (rollback journal). If it cannot be done (disk
+        full, another process reading) the database goes on as it is."""
+        conn = self.conn
+        if conn.execute("PRAGMA page_size").fetchone()[0] == PAGE_SIZE:
+            return
+        began = time.monotonic()
+        try:
+            conn.execute("PRAGMA journal_mode=DELETE")
+            conn.execute(f"PRAGMA page_size={PAGE_SIZE}")
+            conn.execute("VACUUM")
+            log.info("state database rewritten with smaller pages", page_size=PAGE_SIZE,
+                     seconds=round(time.monotonic() - began, 3))
+        except sqlite3.Error as exc:
+            log.warning("state database keeps its page size", error=str(exc))
+        finally:
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+            except sqlite3.Error as exc:
+                raise StoreError(f"state database {self.path}: {exc}") from exc
+
     @property
     def conn(self) -> sqlite3.Connection:
         if self._conn is None:
             raise StoreError("state database is not open")
         return self._conn
 
-    def write(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> sqlite3.Cursor:
-        """Run one statement in its own committed transaction."""
+    def write(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = (), durable: bool = True) -> sqlite3.Cursor:
+        """Run one statement in its own committed transaction (lazily: see the module)."""
         with self._lock:
             try:
-                return self.conn.execute(sql, params)
+                if durable:
+                    return self.conn.execute(sql, params)
+                self.conn.execute("PRAGMA synchronous=NORMAL")
+                try:
+                    return self.conn.execute(sql, params)
+                finally:
+                    self.conn.execute("PRAGMA synchronous=FULL")
             except sqlite3.Error as exc:
                 raise StoreError(f"state database {self.path}: {exc}") from exc
 
-    def transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``work`` atomically: all of its writes are committed together or not at all."""
+    def transaction(self, work: Callable[[sqlite3.Connection], T], durable: bool = True) -> T:
+        """Run ``work`` atomically: all of its writes are committed together or not at all;
+        with fsync unless ``durable`` is False (see the module)."""
         with self._lock:
             conn = self.conn
             try:
+                if not durable:
+                    conn.execute("PRAGMA synchronous=NORMAL")
                 conn.execute("BEGIN IMMEDIATE")
                 result = work(conn)
                 conn.execute("COMMIT")
@@ -221,6 +266,10 @@ class Database:
                 if isinstance(exc, sqlite3.Error):
                     raise StoreError(f"state database {self.path}: {exc}") from exc
                 raise
+            finally:
+                if not durable:
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute("PRAGMA synchronous=FULL")
 
     def read(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> list[sqlite3.Row]:
         with self._lock:
@@ -234,7 +283,18 @@ class Database:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, lambda: func(*args, **kwargs))
 
+    def before_close(self, hook: Callable[[], None]) -> None:
+        """Run ``hook`` (blocking, on the database thread) when the database is closed:
+        how what a writer keeps in memory reaches the disk on an orderly stop."""
+        self._close_hooks.append(hook)
+
     def close(self) -> None:
+        if self._conn is not None:
+            for hook in self._close_hooks:
+                try:
+                    self._executor.submit(hook).result()
+                except Exception as exc:  # noqa: BLE001 - closing goes on; what was lost is logged
+                    log.error("state database: could not save before closing", error=str(exc))
         self._executor.shutdown(wait=True)
         if self._conn is not None:
             self._conn.close()

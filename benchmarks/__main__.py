@@ -13,7 +13,11 @@ times from /proc) driven through the simulated bench against the test CSMS:
   next to the minimum the register map allows;
 - replay after a day offline: how long the journal takes to drain on reconnect, next
   to a bare ``ocpp`` library client sending the same messages (``replay.py``);
-- log bytes per 10,000 hostile OCPP frames, the fuzzer's (``log_volume.py``): under 1 MB.
+- log bytes per 10,000 hostile OCPP frames, the fuzzer's (``log_volume.py``): under 1 MB;
+- disk bytes and write calls per hour, idle and charging at 1 s and 60 s sampling, online
+  and offline, from /proc, by file when strace is installed (``disk_writes.py``).
+
+Each figure is printed with its goal beside it (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ import psutil
 from agent import logs
 from simulators.harness import Csms, Stack
 
+from .disk_writes import DiskFigures, endurance_years, measure_disk_writes
 from .fault_response import measure_fault_response
 from .log_volume import BOUND_BYTES, measure_log_volume
 from .meter_cycle import measure_read_cycle
@@ -95,7 +100,44 @@ async def tap_to_contactor(stack: Stack, runs: int) -> list[float]:
     return times
 
 
-async def main(seconds: float, runs: int) -> None:
+#: The goals each figure is held to (docs/performance.md), as printed beside it.
+GOALS = {
+    "rss": 40 * 1024 * 1024,
+    "cpu_idle": 10.0,
+    "cpu_charging": 30.0,
+    "tap_ms": 100.0,
+    "drain_ratio": 1.1,
+    "disk_idle": 0.0,
+    "charging, 1 s sampling": 10e6,
+    "charging, 60 s sampling": 1e6,
+}
+
+
+def _mark(value: float, goal: float) -> str:
+    return "met" if value <= goal else "**not met**"
+
+
+def _disk_rows(disk: list[DiskFigures]) -> None:
+    print("| disk writes per hour (agent process, /proc) | write_bytes | write(2) bytes | write calls | goal | "
+          "SD card life, 10 TB written, 4x amplification, 24 h a day |")
+    print("|---|---|---|---|---|---|")
+    for d in disk:
+        goal = GOALS.get(d.name, GOALS["disk_idle"] if d.name == "idle" else None)
+        shown = "" if goal is None else f"<= {goal / 1e6:g} MB ({_mark(d.write_bytes_per_h, goal)})"
+        years = endurance_years(d.write_bytes_per_h)
+        print(f"| {d.name} (over {d.seconds:.0f} s) | {d.write_bytes_per_h / 1e6:.2f} MB | {d.wchar_per_h / 1e6:.2f} MB | "
+              f"{d.write_calls_per_h:.0f} | {shown} | {'forever' if years == float('inf') else f'{years:,.0f} years'} |")
+    print()
+    for d in disk:
+        if not d.by_file:
+            continue
+        print(f"{d.name}, by file (strace): " + "; ".join(
+            f"{path}: {b / 1e6:.2f} MB in {c:.0f} writes, {syncs:.0f} fsyncs"
+            for path, (b, c, syncs) in sorted(d.by_file.items(), key=lambda kv: -kv[1][0])))
+    print()
+
+
+async def main(seconds: float, runs: int, disk_seconds: float) -> None:
     root = Path(tempfile.mkdtemp(prefix="ladda-bench-"))
     csms = Csms(root / "csms")
     await csms.start()
@@ -120,6 +162,7 @@ async def main(seconds: float, runs: int) -> None:
         await stack.stop()
         drained = await replay(csms, root)
         volume = await measure_log_volume(csms, root)
+        disk = await measure_disk_writes(csms, root, disk_seconds) if disk_seconds > 0 else []
     finally:
         await csms.stop()
     logs.configure("error", "console", [])  # the in-process measurements below log every step otherwise
@@ -130,21 +173,29 @@ async def main(seconds: float, runs: int) -> None:
     print(f"Ladda benchmarks, {datetime.now().astimezone():%Y-%m-%d %H:%M %Z}")
     print(f"machine: {platform.machine()}, {psutil.cpu_count()} CPUs, Python {platform.python_version()}, {platform.system()} {platform.release()}")
     print()
-    print("| figure | value |")
-    print("|---|---|")
-    print(f"| resident memory (RSS) at idle after boot | {rss_idle / mib:.1f} MiB |")
-    print(f"| resident memory while charging | {rss_charging / mib:.1f} MiB |")
-    print(f"| CPU time per hour, idle (measured over {seconds:g} s) | {cpu_idle:.1f} s |")
-    print(f"| CPU time per hour, charging, 1 s sampling (over {seconds:g} s) | {cpu_charging:.1f} s |")
+    tap_ms = statistics.median(taps) * 1000
+    print("| figure | value | goal |")
+    print("|---|---|---|")
+    print(f"| resident memory (RSS) at idle after boot | {rss_idle / mib:.1f} MiB | "
+          f"<= {GOALS['rss'] / mib:g} MiB ({_mark(rss_idle, GOALS['rss'])}) |")
+    print(f"| resident memory while charging | {rss_charging / mib:.1f} MiB | |")
+    print(f"| CPU time per hour, idle (measured over {seconds:g} s) | {cpu_idle:.1f} s | "
+          f"<= {GOALS['cpu_idle']:g} s ({_mark(cpu_idle, GOALS['cpu_idle'])}) |")
+    print(f"| CPU time per hour, charging, 1 s sampling (over {seconds:g} s) | {cpu_charging:.1f} s | "
+          f"<= {GOALS['cpu_charging']:g} s ({_mark(cpu_charging, GOALS['cpu_charging'])}) |")
     print(f"| process start to BootNotification Accepted, median of {runs} (min-max) | "
-          f"{statistics.median(boots):.3f} s ({min(boots):.3f}-{max(boots):.3f}) |")
+          f"{statistics.median(boots):.3f} s ({min(boots):.3f}-{max(boots):.3f}) | |")
     print(f"| card tap to contactor closed, cached card, median of {runs} (min-max) | "
-          f"{statistics.median(taps) * 1000:.0f} ms ({min(taps) * 1000:.0f}-{max(taps) * 1000:.0f}) |")
-    print(f"| MeterValues received by the backend during the run | {len(samples['messages'])} |")
-    print(f"| log bytes per 10,000 hostile OCPP frames (bound {BOUND_BYTES / 1e6:g} MB; {volume['frames']:.0f} sent "
-          f"in {volume['seconds']:.0f} s) | {volume['per_10k'] / 1e6:.2f} MB"
-          f"{'' if volume['per_10k'] <= BOUND_BYTES else ' (over the bound)'} |")
+          f"{tap_ms:.0f} ms ({min(taps) * 1000:.0f}-{max(taps) * 1000:.0f}) | "
+          f"<= {GOALS['tap_ms']:g} ms ({_mark(tap_ms, GOALS['tap_ms'])}) |")
+    print(f"| replay drain after 24 h offline, agent / bare ocpp library | {drained.ratio:.2f} | "
+          f"<= {GOALS['drain_ratio']:g} ({_mark(drained.ratio, GOALS['drain_ratio'])}) |")
+    print(f"| MeterValues received by the backend during the run | {len(samples['messages'])} | |")
+    print(f"| log bytes per 10,000 hostile OCPP frames ({volume['frames']:.0f} sent in {volume['seconds']:.0f} s) | "
+          f"{volume['per_10k'] / 1e6:.2f} MB | <= {BOUND_BYTES / 1e6:g} MB ({_mark(volume['per_10k'], BOUND_BYTES)}) |")
     print()
+    if disk:
+        _disk_rows(disk)
     print(f"Replay after 24 h offline: {drained.messages} journal messages ({drained.transactions} transactions, "
           "MeterValues every 30 s), drained on reconnect, in order, each acknowledged:")
     print()
@@ -180,5 +231,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--seconds", type=float, default=30.0, help="CPU measurement window (default 30)")
     parser.add_argument("--runs", type=int, default=5, help="repetitions of the timed figures (default 5)")
+    parser.add_argument("--disk-seconds", type=float, default=600.0,
+                        help="disk-write window per scenario, all scenarios at once (default 600; 0 skips)")
     args = parser.parse_args()
-    asyncio.run(main(args.seconds, args.runs))
+    asyncio.run(main(args.seconds, args.runs, args.disk_seconds))

@@ -7,6 +7,12 @@ FormationViolation, a missing field under ProtocolError, and puts the whole requ
 names the field and the rule ("type: not one of Hard, Soft"), never what was sent.
 Date-time fields are checked too (the library does not): a value that is no RFC 3339
 time would otherwise reach a handler as an unreadable string.
+
+Most payloads are valid, and every message the journal drains is checked before it is
+sent: each schema is also compiled (fastjsonschema) and a payload the compiled check
+accepts is done with. Only a refused one goes through the full check, which names the
+failure, so the compiled check decides nothing on its own. Schemas with ``multipleOf``
+(decimal arithmetic) are not compiled.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import fastjsonschema
 import ocpp
 from jsonschema import Draft4Validator, FormatChecker
 from jsonschema.exceptions import ValidationError, best_match
@@ -99,6 +106,17 @@ class Schemas:
         loaded = _validator(self._folder / f"{name}.json")
         if loaded is None:
             raise SchemaViolation(ErrorKind.NOT_IMPLEMENTED, f"no schema for {shown(name)}")
+        fast = _compiled(self._folder / f"{name}.json")
+        if fast is not None:
+            try:
+                fast(payload)
+            except (fastjsonschema.JsonSchemaException, RecursionError, TypeError, ValueError):
+                pass  # refused, or not judged: the full check below decides and names it
+            else:
+                problem = first_problem(payload)
+                if problem is not None:
+                    raise SchemaViolation(*problem)
+                return
         validator, decimals = loaded
         instance = json.loads(json.dumps(payload), parse_float=Decimal) if decimals else payload
         try:
@@ -124,6 +142,22 @@ def _validator(path: Path) -> tuple[Draft4Validator, bool] | None:
     decimals = '"multipleOf"' in text
     schema = json.loads(text, parse_float=Decimal) if decimals else json.loads(text)
     return Draft4Validator(schema, format_checker=_FORMATS), decimals
+
+
+@lru_cache(maxsize=None)
+def _compiled(path: Path) -> Any:
+    """The compiled check of one schema file; None for a schema that needs decimal
+    arithmetic, or one that does not compile."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError:
+        return None
+    if '"multipleOf"' in text:
+        return None
+    try:
+        return fastjsonschema.compile(json.loads(text), formats={"date-time": is_date_time})
+    except (fastjsonschema.JsonSchemaDefinitionException, ValueError):
+        return None
 
 
 def describe(error: ValidationError) -> str:

@@ -512,7 +512,7 @@ class Ocpp16Link:
             log.info("transaction accepted by backend", local_tx=entry.local_tx, transaction_id=answer.transaction_id)
             await self.runtime.start_answered(entry.local_tx, entry.body["connector"], result, entry.body["id_tag"])
         else:
-            await self.db.run(self.journal.mark_done, entry.seq)
+            await self.db.run(self.journal.mark_done, entry.seq, "acked", entry.kind)
 
 
 def _auth_result(info: dict[str, Any] | None) -> AuthResult:

@@ -7,6 +7,8 @@ test can compare it with the charger's own record of the same sessions.
 
 from __future__ import annotations
 
+import bisect
+
 import json
 import time
 from dataclasses import dataclass, field
@@ -95,11 +97,11 @@ class MessageLog:
         return self._append(cp, "event", kind, "", "", details, {})
 
     def messages(self, cp: str, since_seq: int = 0, action: str | None = None) -> list[Entry]:
-        return [
-            e
-            for e in self._entries.get(cp, [])
-            if e["seq"] > since_seq and (action is None or e["action"] == action)
-        ]
+        entries = self._entries.get(cp, [])
+        # In seq order: start after since_seq without reading what came before (a long
+        # conversation is read often, by every wait).
+        start = bisect.bisect_right(entries, since_seq, key=lambda e: e["seq"])
+        return [e for e in entries[start:] if action is None or e["action"] == action]
 
     def inbound_calls(self, cp: str, action: str, since_seq: int = 0) -> list[Entry]:
         return [

@@ -502,16 +502,22 @@ class Csms:
         may read it at once.
         """
         found: list[dict[str, Any]] = []
+        answered: set[str] = set()
+        calls: list[dict[str, Any]] = []
+        cursor = since_seq
         try:
             async with asyncio.timeout(timeout):
                 while True:
                     changed = self._changed
-                    answered = {
-                        e["unique_id"]
-                        for e in self.log.messages(cp, since_seq)
-                        if e["direction"] == "out" and e["type"] in (CALLRESULT, CALLERROR)
-                    }
-                    found = [e for e in self.log.inbound_calls(cp, action, since_seq) if e["unique_id"] in answered]
+                    # Only what arrived since the last look: a wait over a long drain
+                    # must not cost the backend more with every message.
+                    for e in self.log.messages(cp, cursor):
+                        cursor = e["seq"]
+                        if e["direction"] == "out" and e["type"] in (CALLRESULT, CALLERROR):
+                            answered.add(e["unique_id"])
+                        elif e["direction"] == "in" and e["type"] == CALL and e["action"] == action:
+                            calls.append(e)
+                    found = [e for e in calls if e["unique_id"] in answered]
                     if len(found) >= count:
                         return found
                     await changed.wait()

@@ -1,0 +1,201 @@
+"""The journal spares the SD card: meter samples are held in memory and synced together,
+while a start, a stop and their acknowledgements are on disk before anything else."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+
+import pytest
+
+from agent.journal import KEPT_SYNC_S, METER_SAMPLE, STATUS, TX_STARTED, TX_STOPPED, Journal, Sample
+from agent.store import PAGE_SIZE, Database
+
+ENERGY = "Energy.Active.Import.Register"
+WINDOW = 10.0
+
+
+@pytest.fixture
+def db(tmp_path):
+    database = Database(tmp_path)
+    database.open()
+    yield database
+    database.close()
+
+
+def on_disk(db: Database, sql: str, params: tuple = ()) -> list[tuple]:
+    """What another process (or the agent after a power cut) reads from the file."""
+    conn = sqlite3.connect(db.path)
+    try:
+        return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()
+
+
+def sample(journal: Journal, local: int | None, wh: int, stamp: str = "2026-01-01T10:01:00.000Z") -> None:
+    journal.record_sample(local, 1, stamp, "Sample.Periodic", [Sample(ENERGY, wh, "Wh")], wh if local else None,
+                          [Sample(ENERGY, wh, "Wh")] if local else None)
+
+
+def test_a_held_sample_is_sent_at_once_but_written_only_at_the_sync(db):
+    journal = Journal(db, WINDOW)
+    local = journal.begin_transaction(1, "TAG1", 1000, "2026-01-01T10:00:00.000Z", [])
+    sample(journal, local, 1100)
+    # The drain sees it at once...
+    assert [e.kind for e in journal.pending()] == [TX_STARTED, METER_SAMPLE]
+    assert journal.pending_count() == 2
+    # ...the disk does not, yet: only the start, which was committed before it.
+    assert on_disk(db, "SELECT kind FROM outbox ORDER BY seq") == [(TX_STARTED,)]
+    assert journal.open_transactions()[0].last_meter_wh == 1100  # the held value is the one reported
+    journal.sync()
+    assert on_disk(db, "SELECT kind FROM outbox ORDER BY seq") == [(TX_STARTED,), (METER_SAMPLE,)]
+    assert on_disk(db, "SELECT last_meter_wh FROM transactions") == [(1100,)]
+    assert on_disk(db, "SELECT COUNT(*) FROM transaction_values") == [(1,)]
+
+
+def test_a_sample_acknowledged_before_the_sync_is_never_written_but_its_traces_are(db):
+    journal = Journal(db, WINDOW)
+    local = journal.begin_transaction(1, "TAG1", 1000, "2026-01-01T10:00:00.000Z", [])
+    start = journal.pending()[0]
+    journal.acknowledge_start(start.seq, local, 77, "Accepted")
+    sample(journal, local, 1100)
+    held = journal.pending()[0]
+    assert held.kind == METER_SAMPLE and held.backend_tx == 77
+    journal.mark_done(held.seq)
+    assert journal.pending() == []
+    journal.sync()
+    assert on_disk(db, "SELECT kind FROM outbox ORDER BY seq") == [(TX_STARTED,)]
+    # The stop still carries the value, and the meter value on record moved on.
+    assert on_disk(db, "SELECT last_meter_wh FROM transactions") == [(1100,)]
+    journal.end_transaction(local, 1200, "2026-01-01T10:02:00.000Z", "Local", "TAG1", [])
+    stop = journal.pending()[0]
+    assert [d["samples"][0]["value"] for d in stop.body["transaction_data"]] == [1100]
+
+
+def test_a_durable_write_syncs_what_is_held_first_so_the_disk_keeps_the_order(db):
+    journal = Journal(db, WINDOW)
+    local = journal.begin_transaction(1, "TAG1", 1000, "2026-01-01T10:00:00.000Z", [])
+    sample(journal, local, 1100)
+    sample(journal, local, 1200, "2026-01-01T10:02:00.000Z")
+    journal.record_status(1, "SuspendedEV", "NoError", "2026-01-01T10:02:30.000Z")
+    rows = on_disk(db, "SELECT seq, kind FROM outbox ORDER BY seq")
+    assert [k for _, k in rows] == [TX_STARTED, METER_SAMPLE, METER_SAMPLE, STATUS]
+    assert [s for s, _ in rows] == sorted(s for s, _ in rows)
+    assert [e.seq for e in journal.pending()] == [s for s, _ in rows]
+
+
+def test_a_failed_sync_keeps_what_is_held_for_the_next_one(db):
+    journal = Journal(db, WINDOW)
+    local = journal.begin_transaction(1, "TAG1", 1000, "2026-01-01T10:00:00.000Z", [])
+    sample(journal, local, 1100)
+    blocker = sqlite3.connect(db.path, timeout=0)
+    blocker.execute("BEGIN IMMEDIATE")  # another writer holds the database
+    db.conn.execute("PRAGMA busy_timeout=50")
+    with pytest.raises(Exception):
+        journal.sync()
+    blocker.rollback()
+    blocker.close()
+    assert journal.pending_count() == 2
+    journal.sync()
+    assert on_disk(db, "SELECT kind FROM outbox ORDER BY seq") == [(TX_STARTED,), (METER_SAMPLE,)]
+
+
+def test_sync_is_due_within_the_window_for_unacknowledged_samples_and_later_for_the_rest(db):
+    journal = Journal(db, WINDOW)
+    assert journal.sync_due() is None
+    local = journal.begin_transaction(1, "TAG1", 1000, "2026-01-01T10:00:00.000Z", [])
+    now = time.monotonic()
+    sample(journal, local, 1100)
+    due = journal.sync_due(now)
+    assert due is not None and WINDOW - 1 <= due <= WINDOW + 0.5
+    journal.mark_done(journal.pending()[-1].seq)
+    due = journal.sync_due(now)
+    assert due is not None and KEPT_SYNC_S - 1 <= due <= KEPT_SYNC_S + 0.5
+    journal.checkpoint(local, 1150, "2026-01-01T10:01:30.000Z")
+    assert journal.sync_due(now) <= KEPT_SYNC_S + 0.5
+
+
+def test_with_a_window_of_zero_every_sample_is_written_at_once(db):
+    journal = Journal(db, 0)
+    local = journal.begin_transaction(1, "TAG1", 1000, "2026-01-01T10:00:00.000Z", [])
+    sample(journal, local, 1100)
+    assert on_disk(db, "SELECT kind FROM outbox ORDER BY seq") == [(TX_STARTED,), (METER_SAMPLE,)]
+    journal.checkpoint(local, 1150, "2026-01-01T10:01:30.000Z")
+    assert on_disk(db, "SELECT last_meter_wh FROM transactions") == [(1150,)]
+    assert journal.sync_due() is None
+
+
+def test_closing_the_database_writes_what_is_held(tmp_path):
+    db = Database(tmp_path)
+    db.open()
+    journal = Journal(db, WINDOW)
+    local = journal.begin_transaction(1, "TAG1", 1000, "2026-01-01T10:00:00.000Z", [])
+    sample(journal, local, 1100)
+    journal.checkpoint(local, 1180, "2026-01-01T10:01:40.000Z")
+    db.close()
+    assert on_disk(db, "SELECT kind FROM outbox ORDER BY seq") == [(TX_STARTED,), (METER_SAMPLE,)]
+    assert on_disk(db, "SELECT last_meter_wh FROM transactions") == [(1180,)]
+
+
+def test_sequence_numbers_go_on_after_a_restart_and_after_pruned_entries(db, tmp_path):
+    journal = Journal(db, WINDOW)
+    journal.record_status(1, "Available", "NoError", "2026-01-01T09:00:00.000Z")
+    journal.record_status(1, "Preparing", "NoError", "2026-01-01T09:00:01.000Z")
+    last = max(e.seq for e in journal.pending())
+    db.write("DELETE FROM outbox")  # everything delivered and pruned
+    db.close()
+    again = Database(tmp_path)
+    again.open()
+    try:
+        journal = Journal(again, WINDOW)
+        sample(journal, None, 0)
+        journal.record_status(1, "Available", "NoError", "2026-01-01T09:00:02.000Z")
+        seqs = [e.seq for e in journal.pending()]
+        assert seqs == sorted(seqs) and seqs[0] > last
+    finally:
+        again.close()
+
+
+def test_a_meter_sample_acknowledgement_on_disk_leaves_the_database_in_full_sync(db):
+    journal = Journal(db, 0)
+    sample(journal, None, 0)
+    entry = journal.pending()[0]
+    journal.mark_done(entry.seq)
+    assert journal.pending() == []
+    assert on_disk(db, "SELECT outcome FROM outbox") == [("acked",)]
+    assert db.read("PRAGMA synchronous")[0][0] == 2  # back to FULL for whatever comes next
+
+
+def test_new_databases_use_small_pages_and_old_ones_are_rewritten_with_their_data(tmp_path):
+    fresh = Database(tmp_path / "fresh")
+    fresh.open()
+    assert fresh.read("PRAGMA page_size")[0][0] == PAGE_SIZE
+    fresh.close()
+
+    old_dir = tmp_path / "old"
+    old_dir.mkdir()
+    old = sqlite3.connect(old_dir / "ladda.sqlite3")
+    old.execute("PRAGMA page_size=4096")
+    old.execute("PRAGMA journal_mode=WAL")
+    old.close()
+    db = Database(old_dir)
+    db.open()
+    Journal(db).record_status(1, "Available", "NoError", "2026-01-01T09:00:00.000Z")
+    assert db.read("PRAGMA page_size")[0][0] == 4096
+    db.use_small_pages()
+    assert db.read("PRAGMA page_size")[0][0] == PAGE_SIZE
+    assert db.read("PRAGMA journal_mode")[0][0] == "wal"
+    assert [e.kind for e in Journal(db).pending()] == [STATUS]
+    db.close()
+
+
+def test_a_stop_written_with_held_samples_carries_them_all_in_order(db):
+    journal = Journal(db, WINDOW)
+    local = journal.begin_transaction(1, "TAG1", 1000, "2026-01-01T10:00:00.000Z", [])
+    for n in range(5):
+        sample(journal, local, 1100 + n, f"2026-01-01T10:0{n + 1}:00.000Z")
+    journal.end_transaction(local, 1200, "2026-01-01T10:07:00.000Z", "Local", "TAG1", [])
+    kinds = [k for (k,) in on_disk(db, "SELECT kind FROM outbox ORDER BY seq")]
+    assert kinds == [TX_STARTED] + [METER_SAMPLE] * 5 + [TX_STOPPED]
+    stop = journal.pending()[-1]
+    assert [d["samples"][0]["value"] for d in stop.body["transaction_data"]] == [1100, 1101, 1102, 1103, 1104]
