@@ -30,7 +30,7 @@ from .firmware.layout import Layout
 from .firmware.updater import FirmwareUpdater, on_trial
 from .hardware import Hardware, build_hardware
 from .housekeeping import JournalKeeper
-from .journal import Journal
+from .journal import SIDE_FILE_SUFFIX, Journal
 from .ocpp16.configuration import Configuration
 from .ocpp16.session import Ocpp16Link
 from .settings import EX_CONFIG, Settings
@@ -93,7 +93,7 @@ async def run_agent(
     db = Database(state_dir)
     db.open()
     db.use_small_pages()
-    journal = Journal(db, settings.state.sample_sync_seconds)
+    journal = Journal(db, settings.state.sample_sync_seconds, db.path.with_name(db.path.name + SIDE_FILE_SUFFIX))
     state = ChargerState(db)
     config = Configuration(settings.ocpp, state, settings.connectors.count)
     hardware = build_hardware(settings, state_dir)

@@ -27,12 +27,18 @@ always a prefix of what happened, in order) and at the latest:
 
 Held samples are sent like the rest (the drain sees them); their acknowledgements are
 noted in memory, and a sample acknowledged before the sync is not written at all.
-Acknowledgements of samples already on disk are committed without fsync. So a power cut
-loses at most the unacknowledged samples of the last ``sync_seconds``, at most
-``KEPT_SYNC_S`` of the local copies, and may resend a few MeterValues answered just
-before it; a crash of the process (kill -9) loses only what was held (the page cache
-keeps every commit), and resends at most the message that was in flight. Never a start
-or a stop, nor the acknowledgement of one.
+Acknowledgements of samples already on disk are committed without fsync.
+
+Whatever is held is also appended, as it happens, to a small side file next to the
+database (``ladda.sqlite3-held``: one JSON line per sample, value, meter reading or
+acknowledgement; plain writes, no fsync), emptied after each sync. The page cache keeps
+it through a crash of the process, so the next start rebuilds what was held and syncs
+it: a kill -9 loses nothing and resends at most the message that was in flight. A power
+cut may lose the file's unsynced tail: at most the unacknowledged samples of the last
+``sync_seconds`` and the local copies of the last ``KEPT_SYNC_S``, and a few MeterValues
+answered just before it may be sent again. Never a start or a stop, nor the
+acknowledgement of one. Rebuilding is idempotent (samples and values keep the numbers
+they were given when held), so a side file whose emptying the cut undid is harmless.
 
 Meter gaps are local only: a transaction that went on charging while its meter failed
 (``[meter] on_failure = "continue"``) carries each such stretch, so that whoever bills
@@ -43,15 +49,21 @@ backend hears of the failure as a PowerMeterFailure status only.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from dataclasses import dataclass
 from typing import Any
 
+import structlog
+
 from datetime import timedelta
+from pathlib import Path
 
 from . import clock
 from .store import Database, iso, parse_iso, utc_now
+
+log = structlog.get_logger(__name__)
 
 TX_STARTED = "tx_started"
 METER_SAMPLE = "meter_sample"
@@ -69,6 +81,8 @@ SECURITY_EVENT = "security_event"
 TRANSACTION_DATA_MAX = 200
 #: Held samples are synced this much before their window ends (see Journal.sync_due).
 SYNC_LEAD_S = 0.5
+#: The side file where held items are noted (next to the database, this suffix).
+SIDE_FILE_SUFFIX = "-held"
 #: What is held once the backend has the samples is synced at most this long after.
 KEPT_SYNC_S = 300.0
 
@@ -161,14 +175,16 @@ class TransactionRecord:
 class Journal:
     """Transactions and the outbox. Blocking: call through ``Database.run`` from async code."""
 
-    def __init__(self, db: Database, sync_seconds: float = 0.0) -> None:
+    def __init__(self, db: Database, sync_seconds: float = 0.0, side_file: Path | None = None) -> None:
+        """``side_file``: where held items are noted for a restart after a crash (the
+        agent passes one; a reader of the journal, like the CLI, does not)."""
         self.db = db
         #: Held samples reach the disk at most this long after the first was taken; 0:
         #: each sample is committed (with fsync) as it is recorded.
         self.sync_seconds = sync_seconds
         self._held: list[_HeldSample] = []
-        #: transaction_values rows (local_tx, timestamp, context, samples, clock) held.
-        self._held_values: list[tuple[int, str, str, str, str]] = []
+        #: transaction_values rows (id, local_tx, timestamp, context, samples, clock) held.
+        self._held_values: list[tuple[int, int, str, str, str, str]] = []
         #: The latest meter value (Wh, stamp) of running transactions, held.
         self._held_meter: dict[int, tuple[int, str]] = {}
         #: time.monotonic() when the oldest held item was taken; None: nothing held.
@@ -176,13 +192,26 @@ class Journal:
         #: ... and the oldest held sample the backend has not acknowledged.
         self._unacked_since: float | None = None
         self._next_seq: int | None = None
-        db.before_close(self.sync)
+        self._next_value_id: int | None = None
+        self._side: int | None = None  # the side file's descriptor
+        db.before_close(self._close)
+        if side_file is not None and sync_seconds > 0:
+            self._recover(side_file)
+            self._side = os.open(side_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        elif side_file is not None:
+            self._recover(side_file)  # held by a run with a window; this one writes at once
 
     # holding and syncing ------------------------------------------------
     def sync(self) -> None:
         """Commit everything held, with fsync (a no-op when nothing is held)."""
         if self._held_since is not None:
             self._commit(lambda conn: None)
+
+    def _close(self) -> None:
+        self.sync()
+        if self._side is not None:
+            os.close(self._side)
+            self._side = None
 
     def sync_due(self, now: float | None = None) -> float | None:
         """Seconds until what is held must be synced (0 or less: now); None if nothing is.
@@ -200,6 +229,69 @@ class Journal:
     def _hold(self) -> None:
         if self._held_since is None:
             self._held_since = time.monotonic()
+
+    def _note(self, record: dict[str, Any]) -> None:
+        """Append one held item to the side file (one write call, no fsync)."""
+        if self._side is not None:
+            try:
+                os.write(self._side, (_dump(record) + "\n").encode())
+            except OSError as exc:
+                # Disk full or failing: what is held is synced now, the durable way.
+                log.error("journal side file not writable; syncing at once", error=str(exc))
+                self.sync()
+
+    def _recover(self, side_file: Path) -> None:
+        """Rebuild what a crashed run held from its side file, sync it, empty the file."""
+        try:
+            lines = side_file.read_bytes().splitlines()
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            log.error("journal side file unreadable; what it held is lost", path=str(side_file), error=str(exc))
+            return
+        now, seqs, ids = time.monotonic(), [], []
+        by_seq: dict[int, _HeldSample] = {}
+        for line in lines:
+            try:
+                item = json.loads(line)
+                kind = item["k"]
+                if kind == "s":
+                    held = _HeldSample(item["seq"], item["tx"], item["body"], item["at"], item["clock"], now)
+                    by_seq[held.seq] = held
+                    seqs.append(held.seq)
+                elif kind == "v":
+                    row = tuple(item["row"])
+                    self._held_values.append(row)  # type: ignore[arg-type]
+                    ids.append(row[0])
+                elif kind == "m":
+                    tx, wh, stamp = item["tx"], item["wh"], item["at"]
+                    if tx not in self._held_meter or self._held_meter[tx][0] <= wh:
+                        self._held_meter[tx] = (wh, stamp)
+                elif kind == "d" and item["seq"] in by_seq:
+                    held = by_seq[item["seq"]]
+                    held.done_at, held.outcome, held.attempts = item["at"], item["outcome"], item["attempts"]
+            except (ValueError, KeyError, TypeError):
+                continue  # a line torn by a power cut
+        self._held = [by_seq[s] for s in sorted(by_seq)]
+        if seqs or ids or self._held_meter:
+            self._next_seq = max([*seqs, self._top_seq()]) + 1
+            self._next_value_id = max([*ids, self._top_value_id()]) + 1
+            self._held_since = now
+            self._note_unacked()
+            self._commit(lambda conn: None)
+            log.warning("recovered what the journal held when the agent stopped", samples=len(seqs),
+                        values=len(ids), meter_values=len(self._held_meter))
+        with open(side_file, "wb") as emptied:  # only once all of it is in the database
+            emptied.truncate()
+
+    def _top_seq(self) -> int:
+        return int(self.db.read(
+            "SELECT MAX(n) FROM (SELECT MAX(seq) AS n FROM outbox "
+            "UNION ALL SELECT seq FROM sqlite_sequence WHERE name = 'outbox')"
+        )[0][0] or 0)
+
+    def _top_value_id(self) -> int:
+        return int(self.db.read("SELECT MAX(id) FROM transaction_values")[0][0] or 0)
 
     def _note_unacked(self) -> None:
         """Recompute the oldest unacknowledged held sample (after one was answered)."""
@@ -221,13 +313,14 @@ class Journal:
         for h in self._held:
             if h.outcome == "acked":
                 continue  # delivered before it needed the disk: the backend has it
-            conn.execute(
-                "INSERT INTO outbox(seq, kind, local_tx, body, created_at, attempts, done_at, outcome, clock) "
+            conn.execute(  # OR IGNORE: rebuilt from a side file that may repeat a sync
+                "INSERT OR IGNORE INTO outbox(seq, kind, local_tx, body, created_at, attempts, done_at, outcome, clock) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (h.seq, METER_SAMPLE, h.local_tx, h.body, h.created_at, h.attempts, h.done_at, h.outcome, h.clock),
             )
         conn.executemany(
-            "INSERT INTO transaction_values(local_tx, timestamp, context, samples, clock) VALUES (?, ?, ?, ?, ?)",
+            "INSERT OR IGNORE INTO transaction_values(id, local_tx, timestamp, context, samples, clock) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
             self._held_values,
         )
         for local_tx, (wh, stamp) in self._held_meter.items():
@@ -253,6 +346,11 @@ class Journal:
         self._held_values.clear()
         self._held_meter.clear()
         self._held_since = self._unacked_since = None
+        if self._side is not None:
+            try:
+                os.ftruncate(self._side, 0)
+            except OSError as exc:  # a longer file only repeats what is now in the database
+                log.warning("journal side file not emptied", error=str(exc))
         return result
 
     def _queue(self, conn: sqlite3.Connection, kind: str, local_tx: int | None, body: dict[str, Any]) -> None:
@@ -260,6 +358,14 @@ class Journal:
             "INSERT INTO outbox(seq, kind, local_tx, body, created_at, clock) VALUES (?, ?, ?, ?, ?, ?)",
             (self._take_seq(conn), kind, local_tx, _dump(body), utc_now(), clock.current().tag),
         )
+
+    def _take_value_id(self) -> int:
+        """The id of a held transaction_values row, fixed when held (see _take_seq)."""
+        if self._next_value_id is None:
+            self._next_value_id = self._top_value_id() + 1
+        value_id = self._next_value_id
+        self._next_value_id += 1
+        return value_id
 
     def _find_held(self, seq: int) -> _HeldSample | None:
         return next((h for h in self._held if h.seq == seq), None)
@@ -317,13 +423,19 @@ class Journal:
         tag = clock.current().tag
         if local_tx is not None and energy_wh is not None:
             self._held_meter[local_tx] = (energy_wh, timestamp)
+            self._note({"k": "m", "tx": local_tx, "wh": energy_wh, "at": timestamp})
         if local_tx is not None and for_stop:
-            self._held_values.append((local_tx, timestamp, context, _dump([s.to_json() for s in for_stop]), tag))
+            row = (self._take_value_id(), local_tx, timestamp, context, _dump([s.to_json() for s in for_stop]), tag)
+            self._held_values.append(row)
+            self._note({"k": "v", "row": row})
         if samples:
             body = {"connector": connector, "timestamp": timestamp, "context": context,
                     "samples": [s.to_json() for s in samples]}
             now = time.monotonic()
-            self._held.append(_HeldSample(self._take_seq(), local_tx, _dump(body), utc_now(), tag, now))
+            held = _HeldSample(self._take_seq(), local_tx, _dump(body), utc_now(), tag, now)
+            self._held.append(held)
+            self._note({"k": "s", "seq": held.seq, "tx": local_tx, "body": held.body, "at": held.created_at,
+                        "clock": tag})
             if self._unacked_since is None:
                 self._unacked_since = now
         self._hold()
@@ -425,6 +537,7 @@ class Journal:
         held = self._held_meter.get(local_tx)
         if held is None or held[0] <= energy_wh:
             self._held_meter[local_tx] = (energy_wh, timestamp)
+            self._note({"k": "m", "tx": local_tx, "wh": energy_wh, "at": timestamp})
         self._hold()
         if self.sync_seconds <= 0:
             self.sync()
@@ -489,6 +602,7 @@ class Journal:
         held = self._find_held(seq)
         if held is not None:
             held.done_at, held.outcome = utc_now(), outcome
+            self._note({"k": "d", "seq": seq, "at": held.done_at, "outcome": outcome, "attempts": held.attempts})
             self._note_unacked()
             return
         if kind is None:
@@ -502,7 +616,7 @@ class Journal:
     def count_attempt(self, seq: int) -> int:
         held = self._find_held(seq)
         if held is not None:
-            held.attempts += 1
+            held.attempts += 1  # not noted: after a crash the count starts again, as for a resend
             return held.attempts
         self._commit(lambda conn: conn.execute("UPDATE outbox SET attempts = attempts + 1 WHERE seq = ?", (seq,)))
         return int(self.db.read("SELECT attempts FROM outbox WHERE seq = ?", (seq,))[0]["attempts"])

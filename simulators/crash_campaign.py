@@ -679,6 +679,14 @@ class Campaign:
                 "SELECT o.seq, o.kind, o.local_tx, o.body, o.done_at, o.outcome, t.backend_id "
                 "FROM outbox o LEFT JOIN transactions t ON t.local_id = o.local_tx ORDER BY o.seq"
             ).fetchall()
+            # A sample the backend answered before the journal's next sync is kept only as
+            # its transaction's stop data (agent.journal): that is its record.
+            rows += conn.execute(
+                "SELECT -v.id AS seq, 'kept_value' AS kind, v.local_tx, "
+                "json_object('timestamp', v.timestamp, 'samples', json(v.samples)) AS body, "
+                "NULL AS done_at, NULL AS outcome, t.backend_id "
+                "FROM transaction_values v LEFT JOIN transactions t ON t.local_id = v.local_tx ORDER BY v.id"
+            ).fetchall()
         except sqlite3.Error as exc:
             self.problem("journal unreadable", f"{path}: {exc}")
             return None

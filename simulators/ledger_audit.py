@@ -455,6 +455,12 @@ class _Auditor:
         for row in rows:
             if row["kind"] == "status":
                 continue
+            if row["kind"] == "kept_value":  # a value kept for the stop: the record of a sample
+                if row["backend_id"] is not None:
+                    body = row["body"]
+                    energy = next((float(v["value"]) for v in body["samples"] if v["measurand"] == ENERGY), None)
+                    journaled[int(row["backend_id"])].add((parse_time(body["timestamp"]), energy))
+                continue
             self.r.journal_rows_checked += 1
             if row["done_at"] is None or row["outcome"] != "acked":
                 self.flag("journal entry not delivered", f"outbox seq {row['seq']} ({row['kind']}, local "

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from agent.journal import KEPT_SYNC_S, METER_SAMPLE, STATUS, TX_STARTED, TX_STOPPED, Journal, Sample
+from agent.journal import KEPT_SYNC_S, METER_SAMPLE, SIDE_FILE_SUFFIX, STATUS, TX_STARTED, TX_STOPPED, Journal, Sample
 from agent.store import PAGE_SIZE, Database
 
 ENERGY = "Energy.Active.Import.Register"
@@ -199,3 +199,65 @@ def test_a_stop_written_with_held_samples_carries_them_all_in_order(db):
     assert kinds == [TX_STARTED] + [METER_SAMPLE] * 5 + [TX_STOPPED]
     stop = journal.pending()[-1]
     assert [d["samples"][0]["value"] for d in stop.body["transaction_data"]] == [1100, 1101, 1102, 1103, 1104]
+
+
+def crashed_copy(db: Database, tmp_path) -> Database:
+    """The state directory as a process killed now leaves it: every file as the page cache
+    has it (the database, its write-ahead log, the side file), nothing flushed on exit."""
+    import shutil
+
+    target = tmp_path / "after-crash"
+    target.mkdir()
+    for path in db.path.parent.iterdir():
+        if path.name.startswith("ladda.sqlite3") and not path.name.endswith("-shm"):
+            shutil.copy(path, target / path.name)
+    again = Database(target)
+    again.open()
+    return again
+
+
+def side(db: Database):
+    return db.path.with_name(db.path.name + SIDE_FILE_SUFFIX)
+
+
+def test_a_crash_loses_nothing_that_was_held_and_resends_no_acknowledged_sample(db, tmp_path):
+    journal = Journal(db, WINDOW, side(db))
+    local = journal.begin_transaction(1, "TAG1", 1000, "2026-01-01T10:00:00.000Z", [])
+    sample(journal, local, 1100)
+    sample(journal, local, 1200, "2026-01-01T10:02:00.000Z")
+    journal.mark_done(journal.pending()[1].seq)  # the first sample was answered
+    journal.checkpoint(local, 1250, "2026-01-01T10:02:30.000Z")
+    assert on_disk(db, "SELECT kind FROM outbox ORDER BY seq") == [(TX_STARTED,)]
+
+    restarted = crashed_copy(db, tmp_path)
+    try:
+        recovered = Journal(restarted, WINDOW, side(restarted))
+        pending = recovered.pending()
+        assert [e.kind for e in pending] == [TX_STARTED, METER_SAMPLE]
+        assert pending[1].body["samples"][0]["value"] == 1200  # the unanswered one only
+        record = recovered.open_transactions()[0]
+        assert (record.last_meter_wh, record.last_meter_at) == (1250, "2026-01-01T10:02:30.000Z")
+        assert side(restarted).read_bytes() == b""  # synced, then emptied
+        # Rebuilt again (the emptying lost to a power cut): nothing is doubled.
+        recovered.end_transaction(local, 1300, "2026-01-01T10:03:00.000Z", "Local", "TAG1", [])
+        stop = recovered.pending()[-1]
+        assert [d["samples"][0]["value"] for d in stop.body["transaction_data"]] == [1100, 1200]
+    finally:
+        restarted.close()
+
+
+def test_a_side_file_rebuilt_twice_or_torn_by_a_power_cut_doubles_nothing(db, tmp_path):
+    journal = Journal(db, WINDOW, side(db))
+    local = journal.begin_transaction(1, "TAG1", 1000, "2026-01-01T10:00:00.000Z", [])
+    sample(journal, local, 1100)
+    noted = side(db).read_bytes()
+    journal.sync()  # in the database now; the side file emptied
+    assert side(db).read_bytes() == b""
+    side(db).write_bytes(noted + b'{"k": "s", "seq": 9')  # the emptying undone, and a torn line
+    restarted = crashed_copy(db, tmp_path)
+    try:
+        Journal(restarted, WINDOW, side(restarted))
+        assert on_disk(restarted, "SELECT kind FROM outbox ORDER BY seq") == [(TX_STARTED,), (METER_SAMPLE,)]
+        assert on_disk(restarted, "SELECT COUNT(*) FROM transaction_values") == [(1,)]
+    finally:
+        restarted.close()
