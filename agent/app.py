@@ -22,7 +22,7 @@ import structlog
 
 from drivers.protocols import DeviceError
 
-from . import __version__, clock
+from . import __version__, clock, heap
 from .charger import ChargerRuntime, MeterPolicy, RestartRequested
 from .diagnostics import Diagnostics
 from .errors import leaves
@@ -136,6 +136,7 @@ async def run_agent(
                         log.warning("status line unavailable", error=str(exc) or type(exc).__name__)
                         first_status = f"connectors {runtime.summary()}; status unavailable"
                     notifier.ready(first_status)
+                    heap.release_freed()  # what start-up freed, before the charger idles for months
                     tg.create_task(supervise(notifier, runtime.healthy, status_line), name="systemd-watchdog")
                     # The link's jobs (a diagnostics upload) belong to this group: they outlive
                     # a reconnect, and end with the charger.

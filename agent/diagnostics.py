@@ -28,7 +28,6 @@ import enum
 import io
 import json
 import platform
-import tempfile
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -300,6 +299,7 @@ class Diagnostics:
 
     def _write(self, request: Request, members: dict[str, bytes]) -> Path:
         import tarfile  # loaded when an archive is built, not by every charger at start
+        import tempfile
 
         self.workdir.mkdir(parents=True, exist_ok=True)
         for leftover in self.workdir.iterdir():  # a crash cut an earlier upload short
