@@ -6,8 +6,8 @@ RSS is read, split by ``/proc/PID/smaps_rollup`` into anonymous memory (the Pyth
 heap: almost all of it is the code and classes of imported modules) and file-backed
 pages (the interpreter, shared libraries such as libcrypto and libsqlite3).
 
-The process runs with ``PYTHONPROFILEIMPORTTIME``, so its log names every module it
-imported, in the order each finished. Those modules are then imported again, in that
+The process runs with ``PYTHONVERBOSE``, so its log names every module it loaded, in
+the order each finished. Those modules are then imported again, in that
 order (the libraries before Ladda's own modules), in a fresh interpreter that reads its
 RSS around each module's loading: the growth, less what the module's own imports added,
 is charged to its library (the standard library as one). What the agent holds beyond
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import subprocess
 import sys
 import tempfile
@@ -102,12 +103,9 @@ class MemoryReport:
 
 
 def imported_modules(log: str) -> list[str]:
-    """The modules of ``-X importtime`` lines, in the order their imports finished."""
-    names = []
-    for line in log.splitlines():
-        if line.startswith("import time:") and line.count("|") == 2:
-            names.append(line.split("|")[2].strip())
-    return list(dict.fromkeys(names))
+    """The modules of the interpreter's verbose "import 'name' # loader" lines, in the
+    order their loading finished."""
+    return list(dict.fromkeys(re.findall(r"^import '([\w.]+)' # ", log, re.MULTILINE)))
 
 
 def _rollup(pid: int) -> dict[str, int]:
@@ -123,7 +121,7 @@ def _rollup(pid: int) -> dict[str, int]:
 async def measure_memory(csms: Csms, root: Path, ocpp: dict[str, object] | None = None) -> MemoryReport:
     """Boot an agent on the wired bench, let it idle, and account for its RSS."""
     stack = Stack(root / "memory", csms, cp_id="BENCH-MEMORY", ocpp=dict(ocpp or {}),
-                  agent_env={"PYTHONPROFILEIMPORTTIME": "1"})
+                  agent_env={"PYTHONVERBOSE": "1"})
     await stack.start()
     try:
         await stack.wait_booted()
@@ -154,7 +152,7 @@ def print_memory(report: MemoryReport, smallest: float = 0.1) -> None:
     print()
     print("| part | MiB |")
     print("|---|---|")
-    print(f"| the interpreter before any import | {report.interpreter / MIB:.1f} |")
+    print(f"| the interpreter with json, re and importlib loaded (the replay's start) | {report.interpreter / MIB:.1f} |")
     small = 0
     for name, size in sorted(report.by_library.items(), key=lambda item: -item[1]):
         if size / MIB < smallest:
