@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import importlib.metadata
 import io
 import json
 import platform
@@ -190,8 +191,6 @@ def database_summary(db: Database, now: datetime) -> dict[str, Any]:
 
 def version_info(started: float) -> dict[str, Any]:
     """What runs here; ``started`` is the agent's ``time.monotonic()`` at start-up."""
-    import importlib.metadata  # loaded for this archive only: it brings the email package
-
     libraries: dict[str, str | None] = {}
     for name in LIBRARIES:
         try:
