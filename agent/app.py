@@ -22,7 +22,7 @@ import structlog
 
 from drivers.protocols import DeviceError
 
-from . import __version__, clock, transfer
+from . import __version__, clock, heap
 from .charger import ChargerRuntime, MeterPolicy, RestartRequested
 from .diagnostics import Diagnostics
 from .errors import leaves
@@ -137,6 +137,7 @@ async def run_agent(
                         log.warning("status line unavailable", error=str(exc) or type(exc).__name__)
                         first_status = f"connectors {runtime.summary()}; status unavailable"
                     notifier.ready(first_status)
+                    heap.release_freed()  # what start-up freed, before the charger idles for months
                     tg.create_task(supervise(notifier, runtime.healthy, status_line), name="systemd-watchdog")
                     # The link's jobs (a diagnostics upload) belong to this group: they outlive
                     # a reconnect, and end with the charger.
@@ -194,6 +195,8 @@ def _firmware_download(settings: Settings, db: Database) -> Callable[[str, Path]
     budget = int(settings.state.journal_max_mb * 2**20)
 
     async def download(url: str, dest: Path) -> int:
+        from . import transfer  # the FTP and HTTP clients, loaded when a download runs
+
         used = sum(p.stat().st_size for p in (db.path, db.path.with_name(db.path.name + "-wal")) if p.exists())
         keep = max(FIRMWARE_FREE_MARGIN, budget - used)
         return await transfer.download(url, dest, max_bytes=cap, keep_free=keep)

@@ -27,7 +27,6 @@ with :class:`ImplausibleTime` and the charger keeps the time it had.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import time
 import uuid
 from collections.abc import Callable
@@ -98,7 +97,9 @@ def kernel_clock_synchronised() -> bool | None:
     """What the kernel says (NTP, chrony and systemd-timesyncd all tell it); None if it
     cannot be asked (not Linux)."""
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        # The C library is already in the process: no ctypes.util.find_library, which runs
+        # ldconfig in a subprocess and imports shutil and tempfile to do so.
+        libc = ctypes.CDLL(None, use_errno=True)
         state = libc.adjtimex(ctypes.byref(_Timex()))
     except (OSError, AttributeError):
         return None

@@ -29,23 +29,24 @@ import importlib.metadata
 import io
 import json
 import platform
-import tarfile
-import tempfile
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import structlog
 
-from . import __version__, clock, jobs, transfer
+from . import __version__, clock, jobs, locations
 from .firmware.layout import read_json, write_json
 from .logs import kept_log_files
 from .redaction import redact_text
 from .settings import Settings, render_settings
 from .store import Database, parse_iso
+
+if TYPE_CHECKING:
+    import tarfile
 
 log = structlog.get_logger(__name__)
 
@@ -216,7 +217,7 @@ def _system_uptime() -> float | None:
 
 
 def _add(tar: tarfile.TarFile, name: str, data: IO[bytes], size: int, mtime: float) -> None:
-    info = tarfile.TarInfo(name)
+    info = tar.tarinfo(name)
     info.size, info.mtime, info.mode = size, mtime, 0o644
     tar.addfile(info, data)
 
@@ -258,7 +259,7 @@ class Diagnostics:
         return self.state_dir / JOB_FILE
 
     def _note(self, request: Request, progress: Progress) -> None:
-        write_json(self._record, {"file_name": request.file_name, "location": transfer.masked_url(request.location),
+        write_json(self._record, {"file_name": request.file_name, "location": locations.masked_url(request.location),
                                   "status": progress.value, "at": clock.current().now().isoformat()})
 
     def unfinished(self) -> tuple[str, Progress] | None:
@@ -296,6 +297,9 @@ class Diagnostics:
         return await asyncio.to_thread(self._write, request, members)
 
     def _write(self, request: Request, members: dict[str, bytes]) -> Path:
+        import tarfile  # loaded when an archive is built, not by every charger at start
+        import tempfile
+
         self.workdir.mkdir(parents=True, exist_ok=True)
         for leftover in self.workdir.iterdir():  # a crash cut an earlier upload short
             leftover.unlink(missing_ok=True)
@@ -331,7 +335,7 @@ class Diagnostics:
             path = await self.build(request)
             outcome = await self._attempts(request, path)
         except Exception as exc:  # noqa: BLE001 - a failed upload must not take the charger down
-            log.error("diagnostics failed", location=transfer.masked_url(request.location),
+            log.error("diagnostics failed", location=locations.masked_url(request.location),
                       error=f"{type(exc).__name__}: {exc}")
         finally:
             if path is not None:
@@ -345,7 +349,9 @@ class Diagnostics:
         it changes, not at every attempt (the SD card and the reader's patience are finite)."""
         # The location is a directory, with or without a trailing "/": the file goes in it
         # under the name the backend was given.
-        url = transfer.in_directory(request.location, request.file_name)
+        from . import transfer  # the FTP and HTTP clients, loaded when an upload runs
+
+        url = locations.in_directory(request.location, request.file_name)
         attempts = request.retries + 1
         said: str | None = None
         for attempt in range(1, attempts + 1):

@@ -14,7 +14,7 @@ import structlog
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from drivers.protocols import (
     DeviceError,
@@ -39,6 +39,9 @@ from .settings.hardware import (
     ModbusMeterSettings,
     PcscReaderSettings,
 )
+
+if TYPE_CHECKING:
+    from drivers.sim import BenchLink
 
 log = structlog.get_logger(__name__)
 
@@ -123,33 +126,49 @@ def build_hardware(settings: Settings, state_dir: Path) -> Hardware:
 
 
 def _build(settings: Settings, state_dir: Path) -> Hardware:
-    from drivers.sim import BenchLink, SimCardReader, SimContactor, SimLock, SimMeter, SimPilot
-
     numbers = range(1, settings.connectors.count + 1)
-    link = BenchLink(str(bench_socket(settings, state_dir)))
-    uses_bench = any(getattr(settings, role).driver == "sim" for role in ("meter", "reader", "pilot", "contactor", "lock"))
-    hardware = Hardware(meters={}, pilots={}, contactors={}, reader=NoCardReader(),
-                        services=[link.run] if uses_bench else [])
+    hardware = Hardware(meters={}, pilots={}, contactors={}, reader=NoCardReader(), services=[])
+    shared: list[BenchLink] = []
+
+    def bench() -> BenchLink:
+        """The one connection to the simulated bench, made (and run) once a sim driver needs it."""
+        if not shared:
+            from drivers.sim import BenchLink
+
+            shared.append(BenchLink(str(bench_socket(settings, state_dir))))
+            hardware.services.insert(0, shared[0].run)
+        return shared[0]
+
     if settings.meter.driver == "sim":
-        hardware.meters = {n: SimMeter(link, n) for n in numbers}
+        from drivers.sim import SimMeter
+
+        hardware.meters = {n: SimMeter(bench(), n) for n in numbers}
     else:
         hardware.meters = build_modbus_meters(settings)
     if settings.pilot.driver == "sim":
-        hardware.pilots = {n: SimPilot(link, n) for n in numbers}
+        from drivers.sim import SimPilot
+
+        hardware.pilots = {n: SimPilot(bench(), n) for n in numbers}
     else:
         hardware.pilots = build_adc_pilots(settings, state_dir)
         hardware.services += [pilot.run for pilot in hardware.pilots.values()]  # type: ignore[attr-defined]
     factory = gpio_factory(settings, state_dir) if uses_gpio(settings) else None
     if settings.contactor.driver == "sim":
-        hardware.contactors = {n: SimContactor(link, n) for n in numbers}
+        from drivers.sim import SimContactor
+
+        hardware.contactors = {n: SimContactor(bench(), n) for n in numbers}
     else:
         hardware.contactors = build_gpio_contactors(settings, factory)
     if settings.reader.driver == "sim":
-        hardware.reader = SimCardReader(link)
+        from drivers.sim import SimCardReader
+
+        hardware.reader = SimCardReader(bench())
     elif settings.reader.driver == "pcsc":
         hardware.reader = build_pcsc_reader(settings)
     if settings.lock.driver == "sim":
-        hardware.locks = {n: SimLock(link, n) for n in numbers}
+        from drivers.sim import SimLock
+
+        hardware.locks = {n: SimLock(bench(), n) for n in numbers}
     elif settings.lock.driver == "gpio":
         hardware.locks = build_gpio_locks(settings, factory)
     if settings.safety.driver == "gpio":

@@ -40,9 +40,8 @@ from typing import Any
 import structlog
 
 from .. import clock, jobs
-from ..transfer import masked_url
+from ..locations import masked_url
 from .layout import ATTEMPT, OUTCOME, PREPARED, REQUEST, SWITCH, Layout, read_json, write_json
-from .signature import CertificateRejected, SignatureRejected, check_certificate, load_trusted, verify_file
 
 log = structlog.get_logger(__name__)
 
@@ -143,6 +142,9 @@ class FirmwareUpdater:
                             signature: str, retries: int | None, retry_interval: int | None,
                             install_date: str | None) -> str:
         """SignedUpdateFirmware: the answer (Accepted, AcceptedCanceled, InvalidCertificate or Rejected)."""
+        # Imported here: the X.509 library costs several MiB, and most chargers never see this request.
+        from .signature import CertificateRejected, check_certificate, load_trusted
+
         try:
             if self.signing_ca is None:
                 raise CertificateRejected("no [firmware] signing_ca is configured: no signing certificate is trusted")
@@ -257,6 +259,8 @@ class FirmwareUpdater:
                 return
             await self._set("Downloaded", job)
             if job.signed:
+                from .signature import CertificateRejected, SignatureRejected, check_certificate, load_trusted, verify_file
+
                 try:
                     signer = check_certificate(job.certificate or "", load_trusted(self.signing_ca))  # type: ignore[arg-type]
                     await asyncio.to_thread(verify_file, bundle, job.signature or "", signer)

@@ -16,7 +16,7 @@ from ocpp.routing import on
 from ocpp.v16 import call_result
 from ocpp.v16.enums import Action
 
-from .. import clock, transfer
+from .. import clock, locations
 from ..authorization import parse_expiry
 from ..diagnostics import Window
 from ..local_list import UpdateStatus
@@ -134,11 +134,11 @@ class Handlers(Rpc):
         # this charger cannot upload to, an unreadable or absurd time) gets no fileName: OCPP 1.6's
         # "no diagnostic information available". It is not a CALLERROR, which the library
         # would log with the whole request, password of the location included.
-        shown = transfer.masked_url(location)
+        shown = locations.masked_url(location)
         try:
-            transfer.check_url(location)
+            locations.check_url(location)
             window = Window.parse(start_time, stop_time, clock.current().now())
-        except (transfer.TransferError, ValueError) as exc:
+        except (locations.TransferError, ValueError) as exc:
             log.warning("get diagnostics declined", location=shown, reason=str(exc))
             return call_result.GetDiagnostics()
         request = self.session.diagnostics.request(location, retries, retry_interval, window)
@@ -155,7 +155,7 @@ class Handlers(Rpc):
         # Answered at once (the confirmation has no status); the job reports its progress
         # in FirmwareStatusNotification, and survives the restart the install makes. A
         # location it cannot fetch from ends in DownloadFailed, the status a backend knows.
-        log.info("firmware update requested", location=transfer.masked_url(location), retrieve_date=retrieve_date,
+        log.info("firmware update requested", location=locations.masked_url(location), retrieve_date=retrieve_date,
                  retries=retries, retry_interval=retry_interval)
         if self.session.firmware is not None:
             self.session.firmware.update(location, retrieve_date, retries, retry_interval)
@@ -168,9 +168,9 @@ class Handlers(Rpc):
         updater = self.session.firmware
         location = str(firmware.get("location", ""))
         try:
-            transfer.check_url(location)
-        except transfer.TransferError as exc:
-            log.warning("signed firmware update refused", location=transfer.masked_url(location), reason=str(exc))
+            locations.check_url(location)
+        except locations.TransferError as exc:
+            log.warning("signed firmware update refused", location=locations.masked_url(location), reason=str(exc))
             return call_result.SignedUpdateFirmware(status="Rejected")
         if updater is None:
             return call_result.SignedUpdateFirmware(status="Rejected")
@@ -179,7 +179,7 @@ class Handlers(Rpc):
             request_id, location, firmware["retrieve_date_time"], firmware["signing_certificate"],
             firmware["signature"], retries, retry_interval, firmware.get("install_date_time"),
         )
-        log.info("signed firmware update requested", location=transfer.masked_url(location), request_id=request_id,
+        log.info("signed firmware update requested", location=locations.masked_url(location), request_id=request_id,
                  answer=status)
         return call_result.SignedUpdateFirmware(status=status)
 

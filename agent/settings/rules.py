@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import difflib
 import ipaddress
 import os
 import re
@@ -56,6 +55,8 @@ def type_name(value: object) -> str:
 
 def closest(word: str, candidates: list[str] | tuple[str, ...]) -> str | None:
     """The candidate a typo most likely meant, if any is close enough."""
+    import difflib  # only a configuration with a mistake needs it
+
     by_lower = {c.lower(): c for c in candidates}
     match = difflib.get_close_matches(word.lower(), list(by_lower), n=1, cutoff=0.6)
     return by_lower[match[0]] if match else None
