@@ -10,7 +10,8 @@ written but not yet made durable, so four of its rules are judged again here:
   taken; anything older missing is a finding, and every missing sample is counted;
 - *resends*: MeterValues the backend acknowledged shortly before a cut may come again
   (their acknowledgement was committed without fsync); a StartTransaction or
-  StopTransaction acknowledged more than :data:`ACK_GRACE_S` before a cut must never
+  StopTransaction whose answer the charger surely had (it sent the next transaction
+  message on that connection) more than :data:`ACK_GRACE_S` before a cut must never
   come again; other repeats follow the crash policy (one per connection, the last one);
 - *values sent but not journaled*: a sample sent within the window before a cut may be
   missing from the journal afterwards (counted, not a finding);
@@ -35,6 +36,7 @@ from simulators.ledger_audit import (
     TRANSACTION_ACTIONS,
     AuditInput,
     AuditResult,
+    EnergyError,
     SessionRecord,
     Violation,
     _key,
@@ -50,7 +52,8 @@ REJUDGED = frozenset({"meter values missing", "duplicate beyond the resend polic
 #: sampler runs on a busy event loop); it is not counted as lost.
 NOT_YET_DUE_S = 1.0
 #: The agent commits a StartTransaction/StopTransaction acknowledgement (with fsync) the
-#: moment it arrives; one that reached it this long before a cut must have survived it.
+#: moment it arrives; one it surely had (it went on to the next message) this long
+#: before a cut must have survived it.
 ACK_GRACE_S = 0.5
 
 
@@ -97,7 +100,7 @@ class _PowerCutAuditor:
     def loss_bound_s(self) -> float:
         return self.window_s + NOT_YET_DUE_S
 
-    def run(self, energy: list[Any]) -> PowerCutFindings:
+    def run(self, energy: list[EnergyError]) -> PowerCutFindings:
         by_tag: dict[str, list[dict[str, Any]]] = {}
         for tx in self.d.ledger:
             by_tag.setdefault(tx["id_tag"], []).append(tx)
@@ -148,9 +151,32 @@ class _PowerCutAuditor:
     def cuts_between(self, a: float, b: float) -> list[float]:
         return [t for t in self.cut_times if a <= t <= b]
 
+    def received_acks(self) -> dict[str, float]:
+        """CALL unique id -> when the charger surely had the answer: the CSMS answered it
+        and the charger then sent the next transaction message on the same connection
+        (it drains in order, one call at a time). An answer the CSMS sent into a stalled
+        link, or just before the link or the power went, proves nothing."""
+        answered = {m["unique_id"]: parse_time(m["time"]) for m in self.d.messages
+                    if m["direction"] == "out" and m["type"] == "CALLRESULT"}
+        proof: dict[str, float] = {}
+        waiting: list[tuple[str, float]] = []  # (unique id, answer time) on this connection
+        for m in self.d.messages:
+            if m["type"] == "connected":
+                waiting = []
+                continue
+            if m["direction"] != "in" or m["type"] != "CALL" or m["action"] not in TRANSACTION_ACTIONS:
+                continue
+            now = parse_time(m["time"])
+            for uid, at in waiting:
+                if at <= now:
+                    proof.setdefault(uid, now)
+            waiting = [(uid, at) for uid, at in waiting if uid not in proof]
+            if m["unique_id"] in answered:
+                waiting.append((m["unique_id"], answered[m["unique_id"]]))
+        return proof
+
     def duplicates(self) -> None:
-        acked: dict[str, float] = {m["unique_id"]: parse_time(m["time"]) for m in self.d.messages
-                                   if m["direction"] == "out" and m["type"] == "CALLRESULT"}
+        acked = self.received_acks()
         seen: dict[str, dict[str, Any]] = {}
         first_on_connection, last_key = True, None
         for m in self.d.messages:
@@ -172,8 +198,8 @@ class _PowerCutAuditor:
                 if m["action"] != "MeterValues" and ack is not None and any(ack < t - ACK_GRACE_S for t in cuts):
                     self.f.start_stop_acked_then_resent += 1
                     self.flag("acknowledged message sent again after a cut", f"{m['action']} at seq {m['seq']} "
-                              f"repeats seq {original['seq']}, which the backend acknowledged at {original['time']} "
-                              f"(answer at {ack:.3f}), more than {ACK_GRACE_S:g} s before the cut at "
+                              f"repeats seq {original['seq']} (sent {original['time']}), whose answer the charger "
+                              f"had by {ack:.3f}, more than {ACK_GRACE_S:g} s before the cut at "
                               f"{min(cuts):.3f}", None, tid)
                 elif cuts and m["action"] == "MeterValues":
                     self.f.meter_value_resends_after_cut += 1
@@ -206,7 +232,7 @@ class _PowerCutAuditor:
                     self.flag("value the charger never journaled", f"{mv['timestamp']}: {energy_of(mv)} Wh, not "
                               "within the window before any cut", tx["id_tag"], tid)
 
-    def energy(self, s: SessionRecord, e: Any) -> None:
+    def energy(self, s: SessionRecord, e: EnergyError) -> None:
         allowed = e.interval_wh + s.power_w * SAMPLE_SLACK_S / 3600.0 + ROUNDING_WH
         if s.meter_silent_on_restart:
             allowed += s.power_w * self.window_s / 3600.0  # the checkpoint may be that old

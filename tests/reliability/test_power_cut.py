@@ -65,7 +65,6 @@ async def test_power_cuts_lose_no_start_or_stop_and_samples_only_within_the_wind
         assert summary["samples_missing_beyond_window"] == 0
         if campaign.window_s == 0:  # a release that commits every sample at once loses none
             assert summary["samples_missing_in_ledger"] == 0
-            assert summary["journal_rows_lost_at_cuts"] == {}
         passed = True
     finally:
         await stack.stop()

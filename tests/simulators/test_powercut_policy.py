@@ -84,12 +84,14 @@ def test_a_start_acknowledged_before_the_cut_must_not_come_again() -> None:
     start = {"connectorId": 1, "idTag": "A1", "meterStart": 0, "timestamp": iso(T0)}
     log = Log()
     log.call("StartTransaction", start, T0 + 0.1, answered_at=T0 + 0.12)
+    log.call("MeterValues", {"connectorId": 1, "transactionId": 7, "meterValue": [meter_value(T0 + 1)]}, T0 + 1.01,
+             answered_at=T0 + 1.02)  # the charger went on: it had the answer
     log.connected(T0 + 12)
     log.call("StartTransaction", start, T0 + 12.1, answered_at=T0 + 12.12)
     assert "acknowledged message sent again after a cut" in kinds(campaign(samples, T0 + 10.2, log), 0.0)
 
-    log = Log()  # its answer came as the power went: the charger may never have had it
-    log.call("StartTransaction", start, T0 + 10.0, answered_at=T0 + 10.1)
+    log = Log()  # answered, but the charger sent nothing after it: it may never have had the answer
+    log.call("StartTransaction", start, T0 + 0.1, answered_at=T0 + 0.12)
     log.connected(T0 + 12)
     log.call("StartTransaction", start, T0 + 12.1, answered_at=T0 + 12.12)
     result, findings = judge(campaign(samples, T0 + 10.2, log), 0.0)
