@@ -4,6 +4,8 @@
 #   make bench   performance figures (docs/performance.md); BENCH_ARGS="--seconds 60 --runs 10"
 #   make crash-test  kill the agent CRASH_KILLS times (500) and audit the ledger (docs/reliability.md);
 #                CRASH_SEED=1, CRASH_ARGS="--json run.json --keep"
+#   make power-cut  cut the charger's power POWERCUT_CUTS times (50): unsynced writes lost, the ledger
+#                audited (docs/reliability.md); POWERCUT_SEED=1, POWERCUT_ARGS="--json run.json --keep"
 #   make fuzz    FUZZ_FRAMES (10000) hostile OCPP frames at the agent while it charges; the figures
 #                go to docs/reliability.md (the short run, tests/fuzz, is part of make test)
 #   make install / upgrade / uninstall [PURGE=1]   the systemd service (docs/operations.md)
@@ -17,10 +19,11 @@ STAMP     := $(VENV)/.installed-stamp
 # socat: RTU meters over a pseudo-terminal; pcscd + vsmartcard-vpcd: the virtual card reader;
 # libpcsclite-dev: pyscard builds against it.
 # systemd: systemd-analyze checks the service unit.
-DEB_PACKAGES := python3-venv python3-pip socat pcscd vsmartcard-vpcd libpcsclite-dev swig systemd
+# gcc + libc6-dev: the power-cut campaign compiles its write recorder (simulators/powercut/shim.c).
+DEB_PACKAGES := python3-venv python3-pip socat pcscd vsmartcard-vpcd libpcsclite-dev swig systemd gcc libc6-dev
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all demo test bench crash-test fuzz deps clean install upgrade uninstall firmware
+.PHONY: all demo test bench crash-test power-cut fuzz deps clean install upgrade uninstall firmware
 
 all: test
 
@@ -42,7 +45,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/ladda demo
 
-# The kill campaign and the link chaos (tests/reliability, about 4 minutes of mostly
+# The kill campaign, the power cuts and the link chaos (tests/reliability, about 5 minutes of mostly
 # waiting on processes) run beside the rest; their output follows the rest's. Both must pass.
 test: $(STAMP)
 	@log=$$(mktemp); \
@@ -61,6 +64,12 @@ CRASH_SEED  ?= 1
 CRASH_ARGS  ?=
 crash-test: $(STAMP)
 	$(PY) -m simulators.crash_campaign --kills $(CRASH_KILLS) --seed $(CRASH_SEED) --report docs/reliability.md $(CRASH_ARGS)
+
+POWERCUT_CUTS ?= 50
+POWERCUT_SEED ?= 1
+POWERCUT_ARGS ?=
+power-cut: $(STAMP)
+	$(PY) -m simulators.powercut --cuts $(POWERCUT_CUTS) --seed $(POWERCUT_SEED) --report docs/reliability.md $(POWERCUT_ARGS)
 
 FUZZ_FRAMES ?= 10000
 fuzz: $(STAMP)
