@@ -144,7 +144,8 @@ async def run_agent(
                     tg.create_task(link.run(tg), name="ocpp-link")
                     tg.create_task(link.firmware.run(), name="firmware-updates")
                     keeper = JournalKeeper(
-                        db, journal, int(settings.state.journal_max_mb * 2**20), settings.state.keep_delivered_days
+                        db, journal, int(settings.state.journal_max_mb * 2**20), settings.state.keep_delivered_days,
+                        wake=link.wake,
                     )
                     tg.create_task(keeper.run(), name="journal-housekeeping")
                     tg.create_task(keeper.keep_synced(), name="journal-sync")

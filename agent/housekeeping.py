@@ -9,6 +9,7 @@ periodically, off the event loop like every database access.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
 import structlog
@@ -26,8 +27,11 @@ PRUNE_EVERY_S = 3600.0
 
 
 class JournalKeeper:
-    def __init__(self, db: Database, journal: Journal, max_bytes: int, keep_days: int) -> None:
+    def __init__(self, db: Database, journal: Journal, max_bytes: int, keep_days: int,
+                 wake: Callable[[], None] | None = None) -> None:
         self.db = db
+        #: Wakes the link's drain when held samples may be sent.
+        self._wake = wake or (lambda: None)
         self.journal = journal
         self.max_bytes = max_bytes
         self.keep = timedelta(days=keep_days)
@@ -49,20 +53,25 @@ class JournalKeeper:
             since_prune += CAP_CHECK_S
 
     async def keep_synced(self) -> None:
-        """Commit the journal's held meter samples when they are due (see agent.journal):
-        the window a power cut can lose. Sleeps until then; nothing held, nothing done."""
+        """Make the journal's side file durable and commit what it holds when they are due
+        (see agent.journal), and wake the link when held samples may be sent."""
         window = self.journal.sync_seconds
-        # Half the window at most: a sample held meanwhile is still synced on time.
-        nap = window / 2 if window > 0 else 60.0
+        # A second at most between looks: a sample held meanwhile is still on time.
+        nap = min(1.0, window / 2) if window > 0 else 60.0
         while True:
-            due = self.journal.sync_due()
-            if due is None or due > 0:
-                await asyncio.sleep(nap if due is None else min(due, nap))
-                continue
+            full, side = self.journal.sync_due(), self.journal.side_due()
             try:
-                await self.db.run(self.journal.sync)
+                if full is not None and full <= 0:
+                    await self.db.run(self.journal.sync)
+                    self._wake()
+                elif side is not None and side <= 0:
+                    if await self.db.run(self.journal.make_durable):
+                        self._wake()
+                else:
+                    await asyncio.sleep(min([nap, *(d for d in (full, side) if d is not None)]))
             except StoreError as exc:
-                # Held samples stay held; the next durable write or this loop tries again.
+                # What is held stays held (and noted); the next durable write or this loop
+                # tries again.
                 log.error("journal sync failed", error=str(exc))
                 await asyncio.sleep(1.0)
 

@@ -15,30 +15,27 @@ is history, not money: on reconnect it is superseded by the current status.
 What reaches the disk when (the card's wear, the meter's window): a start, a stop, a
 status and every other entry are committed with fsync before anything is sent, and so is
 the backend's acknowledgement of a start or a stop. Meter samples, the values a stop will
-carry, and the meter checkpoints of running transactions are *held* in memory and
-committed together, with fsync, before any durable write (so the journal on disk is
-always a prefix of what happened, in order) and at the latest:
+carry, and the meter readings of running transactions are *held*: each is appended, as
+it happens, to a small side file next to the database (``ladda.sqlite3-held``, one JSON
+line each, a plain write), and the side file is made durable (fdatasync) at most once
+every ``sync_seconds`` (``[state] sample_sync_seconds``): at once for a sample when the
+last time is that long ago, else when it is. A held sample is sent only once it is
+durable, so the backend never has a value the charger could lose: a stop made after a
+power cut is never earlier, nor lower, than what the backend was sent. What is held is
+committed to the database (and the side file emptied) before any durable write, so the
+database is always a prefix of what happened, in order, and at the latest ``KEPT_SYNC_S``
+after the first held item, or sooner when the side file grows past ``SIDE_FILE_MAX``.
+A sample the backend acknowledged by then is not written as an outbox row (its
+transaction keeps its value for the stop); acknowledgements of samples already in the
+database are committed without fsync.
 
-- ``sync_seconds`` (``[state] sample_sync_seconds``) after a sample was taken, while the
-  backend has not acknowledged it: a sample that exists nowhere else;
-- ``KEPT_SYNC_S`` after the first held item otherwise: the backend has the samples; what
-  waits is the local copy (the stop's StopTxnSampledData, the meter value on record,
-  which a readable meter replaces at the next start anyway).
-
-Held samples are sent like the rest (the drain sees them); their acknowledgements are
-noted in memory, and a sample acknowledged before the sync is not written at all.
-Acknowledgements of samples already on disk are committed without fsync.
-
-Whatever is held is also appended, as it happens, to a small side file next to the
-database (``ladda.sqlite3-held``: one JSON line per sample, value, meter reading or
-acknowledgement; plain writes, no fsync), emptied after each sync. The page cache keeps
-it through a crash of the process, so the next start rebuilds what was held and syncs
-it: a kill -9 loses nothing and resends at most the message that was in flight. A power
-cut may lose the file's unsynced tail: at most the unacknowledged samples of the last
-``sync_seconds`` and the local copies of the last ``KEPT_SYNC_S``, and a few MeterValues
-answered just before it may be sent again. Never a start or a stop, nor the
-acknowledgement of one. Rebuilding is idempotent (samples and values keep the numbers
-they were given when held), so a side file whose emptying the cut undid is harmless.
+So a crash of the process (kill -9) loses nothing: the page cache keeps the side file,
+and the next start rebuilds what was held from it; at most the message that was in
+flight is sent again. A power cut loses at most the samples of the last
+``sync_seconds`` (none of which was sent), and may resend a few MeterValues answered
+just before it; never a start or a stop, nor the acknowledgement of one. Rebuilding is
+idempotent (samples and values keep the numbers they were given when held), so a side
+file whose emptying the cut undid is harmless.
 
 Meter gaps are local only: a transaction that went on charging while its meter failed
 (``[meter] on_failure = "continue"``) carries each such stretch, so that whoever bills
@@ -79,12 +76,12 @@ SECURITY_EVENT = "security_event"
 #: its begin and end; a long session at a short interval is thinned evenly to fit, so the
 #: message stays a size every backend accepts. All samples also went out as MeterValues.
 TRANSACTION_DATA_MAX = 200
-#: Held samples are synced this much before their window ends (see Journal.sync_due).
-SYNC_LEAD_S = 0.5
 #: The side file where held items are noted (next to the database, this suffix).
 SIDE_FILE_SUFFIX = "-held"
-#: What is held once the backend has the samples is synced at most this long after.
+#: What is held is committed to the database at most this long after the first of it.
 KEPT_SYNC_S = 300.0
+#: ... or once the side file holds this much (a long offline stretch).
+SIDE_FILE_MAX = 256 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +122,7 @@ class _HeldSample:
     created_at: str
     clock: str
     taken: float  # time.monotonic() when it was recorded
+    durable: bool = False  # its side-file line was made durable: it may be sent
     attempts: int = 0
     done_at: str | None = None
     outcome: str | None = None
@@ -176,8 +174,9 @@ class Journal:
     """Transactions and the outbox. Blocking: call through ``Database.run`` from async code."""
 
     def __init__(self, db: Database, sync_seconds: float = 0.0, side_file: Path | None = None) -> None:
-        """``side_file``: where held items are noted for a restart after a crash (the
-        agent passes one; a reader of the journal, like the CLI, does not)."""
+        """With ``sync_seconds`` > 0 samples are held (see the module), noted in
+        ``side_file`` (by default next to the database). A reader of the journal, like
+        the CLI, holds nothing (0)."""
         self.db = db
         #: Held samples reach the disk at most this long after the first was taken; 0:
         #: each sample is committed (with fsync) as it is recorded.
@@ -189,17 +188,20 @@ class Journal:
         self._held_meter: dict[int, tuple[int, str]] = {}
         #: time.monotonic() when the oldest held item was taken; None: nothing held.
         self._held_since: float | None = None
-        #: ... and the oldest held sample the backend has not acknowledged.
-        self._unacked_since: float | None = None
+        #: time.monotonic() of the oldest side-file line not yet made durable.
+        self._undurable_since: float | None = None
+        self._side_synced_at = float("-inf")  # when the side file was last made durable
+        self._side_bytes = 0
         self._next_seq: int | None = None
         self._next_value_id: int | None = None
         self._side: int | None = None  # the side file's descriptor
         db.before_close(self._close)
+        if side_file is None and sync_seconds > 0:
+            side_file = db.path.with_name(db.path.name + SIDE_FILE_SUFFIX)
+        if side_file is not None:
+            self._recover(side_file)  # also when this run writes at once: an earlier one held
         if side_file is not None and sync_seconds > 0:
-            self._recover(side_file)
             self._side = os.open(side_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
-        elif side_file is not None:
-            self._recover(side_file)  # held by a run with a window; this one writes at once
 
     # holding and syncing ------------------------------------------------
     def sync(self) -> None:
@@ -214,31 +216,61 @@ class Journal:
             self._side = None
 
     def sync_due(self, now: float | None = None) -> float | None:
-        """Seconds until what is held must be synced (0 or less: now); None if nothing is.
-        Read from the event loop: a single attribute read, no database access."""
-        since, unacked = self._held_since, self._unacked_since
+        """Seconds until what is held must be committed to the database (0 or less: now);
+        None if nothing is held. Read from the event loop: no database access."""
+        since = self._held_since
         if since is None:
             return None
-        due = since + KEPT_SYNC_S
-        if unacked is not None:
-            # A little early: not at the instant the next periodic sample is taken, whose
-            # answer would then need a write of its own.
-            due = min(due, unacked + self.sync_seconds - min(SYNC_LEAD_S, self.sync_seconds / 2))
-        return due - (time.monotonic() if now is None else now)
+        if self._side_bytes >= SIDE_FILE_MAX:
+            return 0.0
+        return since + KEPT_SYNC_S - (time.monotonic() if now is None else now)
+
+    def side_due(self, now: float | None = None) -> float | None:
+        """Seconds until the side file must be made durable; None if all of it is."""
+        if self._undurable_since is None:
+            return None
+        return self._side_synced_at + self.sync_seconds - (time.monotonic() if now is None else now)
+
+    def make_durable(self) -> int:
+        """fdatasync the side file: what it holds survives a power cut, and the held
+        samples in it may be sent. Returns how many samples became sendable."""
+        if self._side is None or self._undurable_since is None:
+            return 0
+        try:
+            os.fdatasync(self._side)
+        except OSError as exc:
+            log.error("journal side file cannot be made durable; committing instead", error=str(exc))
+            self.sync()
+            return 0
+        self._side_synced_at = time.monotonic()
+        self._undurable_since = None
+        ready = 0
+        for held in self._held:
+            if not held.durable:
+                held.durable = True
+                ready += 1
+        return ready
 
     def _hold(self) -> None:
         if self._held_since is None:
             self._held_since = time.monotonic()
 
-    def _note(self, record: dict[str, Any]) -> None:
-        """Append one held item to the side file (one write call, no fsync)."""
+    def _note(self, record: dict[str, Any], must_last: bool = True) -> None:
+        """Append one held item to the side file (one write call, no fsync). ``must_last``:
+        it must survive a power cut within the window (an acknowledgement need not: a
+        MeterValues sent again is no loss)."""
         if self._side is not None:
+            line = (_dump(record) + "\n").encode()
             try:
-                os.write(self._side, (_dump(record) + "\n").encode())
+                os.write(self._side, line)
             except OSError as exc:
-                # Disk full or failing: what is held is synced now, the durable way.
-                log.error("journal side file not writable; syncing at once", error=str(exc))
+                # Disk full or failing: what is held is committed now, the durable way.
+                log.error("journal side file not writable; committing at once", error=str(exc))
                 self.sync()
+                return
+            self._side_bytes += len(line)
+            if must_last and self._undurable_since is None:
+                self._undurable_since = time.monotonic()
 
     def _recover(self, side_file: Path) -> None:
         """Rebuild what a crashed run held from its side file, sync it, empty the file."""
@@ -256,7 +288,7 @@ class Journal:
                 item = json.loads(line)
                 kind = item["k"]
                 if kind == "s":
-                    held = _HeldSample(item["seq"], item["tx"], item["body"], item["at"], item["clock"], now)
+                    held = _HeldSample(item["seq"], item["tx"], item["body"], item["at"], item["clock"], now, True)
                     by_seq[held.seq] = held
                     seqs.append(held.seq)
                 elif kind == "v":
@@ -277,7 +309,6 @@ class Journal:
             self._next_seq = max([*seqs, self._top_seq()]) + 1
             self._next_value_id = max([*ids, self._top_value_id()]) + 1
             self._held_since = now
-            self._note_unacked()
             self._commit(lambda conn: None)
             log.warning("recovered what the journal held when the agent stopped", samples=len(seqs),
                         values=len(ids), meter_values=len(self._held_meter))
@@ -292,10 +323,6 @@ class Journal:
 
     def _top_value_id(self) -> int:
         return int(self.db.read("SELECT MAX(id) FROM transaction_values")[0][0] or 0)
-
-    def _note_unacked(self) -> None:
-        """Recompute the oldest unacknowledged held sample (after one was answered)."""
-        self._unacked_since = min((h.taken for h in self._held if h.done_at is None), default=None)
 
     def _take_seq(self, conn: sqlite3.Connection | None = None) -> int:
         """The next outbox sequence number. Held samples take theirs when recorded, so that
@@ -345,10 +372,11 @@ class Journal:
         self._held.clear()
         self._held_values.clear()
         self._held_meter.clear()
-        self._held_since = self._unacked_since = None
+        self._held_since = self._undurable_since = None
         if self._side is not None:
             try:
                 os.ftruncate(self._side, 0)
+                self._side_bytes = 0
             except OSError as exc:  # a longer file only repeats what is now in the database
                 log.warning("journal side file not emptied", error=str(exc))
         return result
@@ -436,11 +464,11 @@ class Journal:
             self._held.append(held)
             self._note({"k": "s", "seq": held.seq, "tx": local_tx, "body": held.body, "at": held.created_at,
                         "clock": tag})
-            if self._unacked_since is None:
-                self._unacked_since = now
         self._hold()
         if self.sync_seconds <= 0:
             self.sync()
+        elif samples and time.monotonic() - self._side_synced_at >= self.sync_seconds:
+            self.make_durable()  # the first sample of a while goes out at once
 
     def end_transaction(
         self,
@@ -584,8 +612,8 @@ class Journal:
         # Held samples come after everything on disk (any durable write syncs them first).
         backend: dict[int, int | None] = {}
         for h in self._held:
-            if len(entries) >= limit:
-                break
+            if len(entries) >= limit or not h.durable:
+                break  # in order: nothing after a sample that may not be sent yet
             if h.done_at is not None or h.seq <= after_seq:
                 continue
             if h.local_tx is not None and h.local_tx not in backend:
@@ -602,8 +630,8 @@ class Journal:
         held = self._find_held(seq)
         if held is not None:
             held.done_at, held.outcome = utc_now(), outcome
-            self._note({"k": "d", "seq": seq, "at": held.done_at, "outcome": outcome, "attempts": held.attempts})
-            self._note_unacked()
+            self._note({"k": "d", "seq": seq, "at": held.done_at, "outcome": outcome, "attempts": held.attempts},
+                       must_last=False)
             return
         if kind is None:
             found = self.db.read("SELECT kind FROM outbox WHERE seq = ?", (seq,))

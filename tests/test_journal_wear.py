@@ -100,19 +100,30 @@ def test_a_failed_sync_keeps_what_is_held_for_the_next_one(db):
     assert on_disk(db, "SELECT kind FROM outbox ORDER BY seq") == [(TX_STARTED,), (METER_SAMPLE,)]
 
 
-def test_sync_is_due_within_the_window_for_unacknowledged_samples_and_later_for_the_rest(db):
+def test_a_sample_is_sent_only_once_durable_and_the_side_file_is_synced_at_most_once_a_window(db):
     journal = Journal(db, WINDOW)
-    assert journal.sync_due() is None
+    assert journal.sync_due() is None and journal.side_due() is None
     local = journal.begin_transaction(1, "TAG1", 1000, "2026-01-01T10:00:00.000Z", [])
     now = time.monotonic()
     sample(journal, local, 1100)
-    due = journal.sync_due(now)
+    # The first sample of a while is made durable at once, and may go out.
+    assert journal.side_due() is None
+    assert [e.kind for e in journal.pending()] == [TX_STARTED, METER_SAMPLE]
+    sample(journal, local, 1200, "2026-01-01T10:01:01.000Z")
+    # The next one waits for the window: it is not sent before it could survive a cut.
+    assert [e.body["samples"][0]["value"] for e in journal.pending() if e.kind == METER_SAMPLE] == [1100]
+    due = journal.side_due(now)
     assert due is not None and WINDOW - 1 <= due <= WINDOW + 0.5
+    assert journal.make_durable() == 1
+    assert [e.body["samples"][0]["value"] for e in journal.pending() if e.kind == METER_SAMPLE] == [1100, 1200]
+    # An acknowledgement need not survive a power cut: it asks for no sync of its own.
     journal.mark_done(journal.pending()[-1].seq)
-    due = journal.sync_due(now)
-    assert due is not None and KEPT_SYNC_S - 1 <= due <= KEPT_SYNC_S + 0.5
-    journal.checkpoint(local, 1150, "2026-01-01T10:01:30.000Z")
-    assert journal.sync_due(now) <= KEPT_SYNC_S + 0.5
+    assert journal.side_due() is None
+    # A meter checkpoint must: within the window.
+    journal.checkpoint(local, 1250, "2026-01-01T10:01:30.000Z")
+    assert journal.side_due(now) <= WINDOW + 0.5
+    full = journal.sync_due(now)
+    assert full is not None and KEPT_SYNC_S - 1 <= full <= KEPT_SYNC_S + 0.5
 
 
 def test_with_a_window_of_zero_every_sample_is_written_at_once(db):

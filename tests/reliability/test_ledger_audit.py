@@ -148,3 +148,15 @@ def test_energy_that_flowed_outside_every_session_is_found():
     data, _ = scenario()
     data.registers_after[1] += 5
     assert kinds(data) == ["energy outside any session"]
+
+
+def test_a_delivered_sample_kept_only_as_stop_data_is_on_record_and_one_kept_nowhere_is_not():
+    data, _ = scenario()
+    rows = data.outbox or []
+    # The journal wrote no outbox row for samples answered before its sync: their record
+    # is the value kept for the stop.
+    kept = [{**r, "seq": -r["seq"] - 1, "kind": "kept_value", "done_at": None, "outcome": None} for r in rows]
+    data.outbox = kept
+    assert kinds(data) == []
+    data.outbox = kept[1:]
+    assert kinds(data) == ["value the charger never journaled"]
