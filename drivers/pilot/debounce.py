@@ -37,6 +37,11 @@ class Debouncer(Generic[T]):
         """The value of the run being confirmed (None when no run is open or it is confirmed)."""
         return None if self._done or not self._run else self._value
 
+    @property
+    def run(self) -> tuple[int, float]:
+        """The open run's length and when its first sample finished (monotonic seconds)."""
+        return self._run, self._first_finished
+
     def feed(self, value: T, started: float = 0.0, finished: float = 0.0) -> T | None:
         """Take one sample, read between the monotonic times ``started`` and ``finished``;
         return it when this sample completes the run (once per run), else None."""

@@ -151,10 +151,15 @@ class AdcPilot:
             await self._pause(loop)
 
     def _next_pause(self, now: float) -> float:
+        """Quick reads while a change is being confirmed (or a failing read retried), else
+        the schedule's pace for what is at stake."""
         pending = self._debounce.pending
-        suspecting = (pending is not None and (pending is not self._state or self._fault is not None)) \
-            or 0 < self._failures < self.confirm
-        return self.schedule.pause(confirmed=self._state, suspecting=suspecting, watching=now < self._watch_until,
+        if pending is not None and (self._state is None or pending is not self._state or self._fault is not None):
+            run, first_finished = self._debounce.run
+            return max(0.0, self.schedule.confirm_due(first_finished, run) - now)
+        if 0 < self._failures < self.confirm:
+            return min(self.schedule.confirm_span_s / max(self.confirm - 1, 1), self.schedule.active_s)
+        return self.schedule.pause(confirmed=self._state, watching=now < self._watch_until,
                                    offering=self.pwm.oscillating)
 
     async def _pause(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -202,11 +207,10 @@ class AdcPilot:
                 percent = iec61851.duty_for_current(current_a)
             except ValueError as exc:
                 raise DeviceError(self.name, str(exc), retry=False) from None
-        before = self.pwm.duty_percent
+        offering = self.pwm.oscillating
         await self.pwm.set_duty(percent)
-        changed = self.pwm.duty_percent != before
         log.debug("pilot offer", connector=self.connector, current_a=current_a, duty_percent=round(percent, 3))
-        if changed:  # the EV answers a new offer by changing state: be there to see it at once
+        if self.pwm.oscillating and not offering:  # the EV answers an offer by asking for energy: see it at once
             self._watch_until = asyncio.get_running_loop().time() + self.schedule.watch_s
             if self._wakeup is not None:
                 _wake(self._wakeup)

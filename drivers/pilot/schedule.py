@@ -8,10 +8,11 @@ read only as often as what is at stake needs (docs/hardware.md, "Sampling"):
   energy can flow until the agent offers it;
 * ``active_s`` while an offer is out (PWM running) or the EV is in C or D: the EV may
   stop or ask for energy at any moment, and the contactor may be closed;
-* ``quick_s`` while a change is suspected (a sample disagreed with the confirmed
-  state), before the first state is confirmed, and for ``watch_s`` after the agent
-  changed its offer (the EV answers an offer by changing state). Quick reads confirm
-  a change in ``confirm`` samples spread over ``confirm_span_s``, no sooner.
+* ``watch_every_s`` for ``watch_s`` after the agent started offering (the EV answers
+  an offer by asking for energy, and a card tap waits for that answer);
+* while a change is suspected (a sample disagreed with the confirmed state) or no
+  state is confirmed yet, the reads that confirm it: ``confirm`` samples, the next
+  one due as soon as the run can span ``confirm_span_s`` (:meth:`confirm_due`).
 
 Pure, so the rule can be read and tested on its own.
 """
@@ -31,14 +32,16 @@ ENERGY_STATES = frozenset({PilotState.C, PilotState.D})
 class SampleSchedule:
     """The pauses between pilot samples, and the debounce rule they serve."""
 
-    idle_s: float = 0.5
+    idle_s: float = 1.0
     active_s: float = 0.05
     confirm: int = 3
     confirm_span_s: float = 0.04
     watch_s: float = 3.0
+    watch_every_s: float = 0.01
 
     def __post_init__(self) -> None:
-        for label, value in (("idle_s", self.idle_s), ("active_s", self.active_s), ("watch_s", self.watch_s)):
+        for label, value in (("idle_s", self.idle_s), ("active_s", self.active_s), ("watch_s", self.watch_s),
+                             ("watch_every_s", self.watch_every_s)):
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"{label} must be a positive number of seconds, not {value}")
         if not (math.isfinite(self.confirm_span_s) and self.confirm_span_s >= 0):
@@ -46,18 +49,19 @@ class SampleSchedule:
         if self.confirm < 1:
             raise ValueError(f"confirm must be at least 1 sample, not {self.confirm}")
 
-    @property
-    def quick_s(self) -> float:
-        """Pause between the reads that confirm a change: ``confirm`` of them span
-        ``confirm_span_s``; never slower than ``active_s``."""
-        if self.confirm < 2 or self.confirm_span_s == 0:
-            return min(self.active_s, self.idle_s)
-        return min(self.active_s, self.idle_s, self.confirm_span_s / (self.confirm - 1))
+    def confirm_due(self, first_finished: float, run: int) -> float:
+        """When the sample after the ``run``-th one of a run should start: the ``confirm``
+        samples are spread evenly so that the last starts ``confirm_span_s`` after the
+        first finished (plus 1 ms, so that a timer firing early costs no extra sample)."""
+        if self.confirm < 2:
+            return first_finished
+        step = self.confirm_span_s / (self.confirm - 1)
+        return first_finished + step * min(run, self.confirm - 1) + (0.001 if self.confirm_span_s else 0.0)
 
-    def pause(self, *, confirmed: PilotState | None, suspecting: bool, watching: bool, offering: bool) -> float:
-        """Seconds to wait before the next sample."""
-        if confirmed is None or suspecting or watching:
-            return self.quick_s
+    def pause(self, *, confirmed: PilotState | None, watching: bool, offering: bool) -> float:
+        """Seconds to wait before the next sample when no change is being confirmed."""
+        if watching:
+            return min(self.watch_every_s, self.active_s)
         if offering or confirmed in ENERGY_STATES:
             return self.active_s
         return self.idle_s
