@@ -20,7 +20,7 @@ What the agent sees:
 The poll loop is :meth:`AdcPilot.run`, a long-lived task the caller's TaskGroup owns
 (the agent's ``Hardware.services``); it idles until :meth:`AdcPilot.open`. It samples
 as often as :class:`~.schedule.SampleSchedule` says: slowly while nothing can flow,
-every 50 ms while an offer is out or the EV asks for energy, and with quick reads to
+every 100 ms while an offer is out or the EV asks for energy, and with quick reads to
 confirm a suspected change or to catch the EV's answer to a new offer.
 """
 

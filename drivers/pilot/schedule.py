@@ -33,7 +33,7 @@ class SampleSchedule:
     """The pauses between pilot samples, and the debounce rule they serve."""
 
     idle_s: float = 1.0
-    active_s: float = 0.05
+    active_s: float = 0.1
     confirm: int = 3
     confirm_span_s: float = 0.04
     watch_s: float = 3.0
