@@ -37,7 +37,7 @@ class SampleSchedule:
     confirm: int = 3
     confirm_span_s: float = 0.04
     watch_s: float = 3.0
-    watch_every_s: float = 0.01
+    watch_every_s: float = 0.005
 
     def __post_init__(self) -> None:
         for label, value in (("idle_s", self.idle_s), ("active_s", self.active_s), ("watch_s", self.watch_s),
