@@ -3,7 +3,7 @@
 What the rule protects against (docs/hardware.md, "What the pilot debounce protects
 against"): a single sample can catch a spark of noise from the contactor, and a
 falling pilot level drags the peak detector through the bands below it (at most
-35 ms in any one band); reporting either would make the agent open or close the
+33 ms in any one band, 36 ms with the hold capacitor 10 % high); reporting either would make the agent open or close the
 contactor on a glitch. A value is therefore confirmed only when ``confirm`` samples
 in a row agree *and* the last of them started at least ``span_s`` after the first
 one finished: a level present for less than ``span_s`` cannot produce that run,

@@ -2,7 +2,7 @@
 Ads1115 drivers against the register-level ADS1115, with pilot levels that change in time.
 
 What the debounce protects against (docs/hardware.md): a glitch, or a level the peak
-detector only passes through on its way down (at most 35 ms in any band), must never
+detector only passes through on its way down (up to 33 ms in a band), must never
 become a state; a real change is confirmed by 3 equal samples spanning at least 40 ms.
 """
 
