@@ -72,7 +72,7 @@ async def wired_charger(workdir: Path, *, meter_poll_s: float = 0.2, meter: Mete
     ev = PilotFrontEnd(duty=lambda: tree.duty_percent(0, 0), state=initial_pilot)
     i2c = I2cBus(lambda: FakeSMBus({0x48: FakeAds1115(ev.inputs())}), "/dev/i2c-1")
     pilot = AdcPilot(1, adc=Ads1115(i2c, 0x48), positive_input=0, negative_input=1,
-                     pwm=SysfsPwm(0, 0, workdir / "pwm"), poll_interval=0.01)
+                     pwm=SysfsPwm(0, 0, workdir / "pwm"))
     meters = MeterSimulator("sdm630", units=[1])
     port = await meters.start_tcp()
     hardware = Hardware(

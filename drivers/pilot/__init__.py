@@ -13,5 +13,6 @@ from .ads1115 import Ads1115
 from .i2c import I2cBus, SMBusLike
 from .pilot import AdcPilot
 from .pwm import SysfsPwm
+from .schedule import SampleSchedule
 
-__all__ = ["AdcPilot", "Ads1115", "I2cBus", "SMBusLike", "SysfsPwm"]
+__all__ = ["AdcPilot", "Ads1115", "I2cBus", "SMBusLike", "SampleSchedule", "SysfsPwm"]

@@ -3,7 +3,8 @@
 What the agent sees:
 
 * :meth:`AdcPilot.states` yields IEC 61851-1 states A-F, each confirmed by ``confirm``
-  equal samples in a row. States E and F, including F for a diode fault (the EV's
+  equal samples in a row spanning at least ``confirm_span_s`` (debounce.py says what
+  that protects against). States E and F, including F for a diode fault (the EV's
   diode missing or shorted: no clean -12 V negative half-wave while PWM runs) and F
   for a level that fits no state, are *pilot states*, not :class:`Fault` s. The state
   machine already treats E/F as a pilot error: it withholds energy and reports
@@ -17,7 +18,10 @@ What the agent sees:
   ``confirm`` good samples agree again. States stop while the fault is active.
 
 The poll loop is :meth:`AdcPilot.run`, a long-lived task the caller's TaskGroup owns
-(the agent's ``Hardware.services``); it idles until :meth:`AdcPilot.open`.
+(the agent's ``Hardware.services``); it idles until :meth:`AdcPilot.open`. It samples
+as often as :class:`~.schedule.SampleSchedule` says: slowly while nothing can flow,
+every 100 ms while an offer is out or the EV asks for energy, and with quick reads to
+confirm a suspected change or to catch the EV's answer to a new offer.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from . import circuit, iec61851
 from .ads1115 import Ads1115
 from .debounce import Debouncer
 from .pwm import SysfsPwm
+from .schedule import SampleSchedule
 
 log = structlog.get_logger(__name__)
 
@@ -41,6 +46,9 @@ log = structlog.get_logger(__name__)
 #: 125 uV steps (0.6 mV of pilot); 860 SPS keeps a two-input sample near 3 ms.
 FULL_SCALE_V = 4.096
 DATA_RATE_SPS = 860
+#: The positive level of state E (0 V): the only level at which the negative peak tells
+#: two states apart (E, or F with the line held at -12 V) when no PWM runs.
+_E_BAND = iec61851.PILOT_BANDS[PilotState.E]
 #: A sample taking longer than this (a hung bus) counts as a failed one.
 SAMPLE_TIMEOUT_S = 0.5
 FAULT_CODE = "InternalError"
@@ -55,7 +63,8 @@ class AdcPilot:
     (0-3) wired as in docs/hardware.md; ``negative_input`` None means no negative
     peak detector (no diode check), ``proximity_input`` None a tethered cable.
     ``divider`` is pilot volts per pin volt, ``pp_pullup_ohm``/``pp_supply_v`` the
-    proximity pull-up; the defaults are the documented component values.
+    proximity pull-up; the defaults are the documented component values. ``schedule``
+    sets the sampling pace and the debounce (``confirm`` samples over ``confirm_span_s``).
     """
 
     def __init__(
@@ -70,8 +79,7 @@ class AdcPilot:
         divider: float = circuit.CP_DIVIDER,
         pp_pullup_ohm: float = circuit.PP_PULLUP_OHM,
         pp_supply_v: float = circuit.PP_SUPPLY_V,
-        poll_interval: float = 0.05,
-        confirm: int = 3,
+        schedule: SampleSchedule = SampleSchedule(),
     ) -> None:
         self.connector = connector
         self.name = f"pilot {connector}"
@@ -81,12 +89,9 @@ class AdcPilot:
                 raise ValueError(f"{self.name}: input {i} is not an ADS1115 input (0-3)")
         if len(set(inputs)) != len(inputs):
             raise ValueError(f"{self.name}: the pilot inputs must be different ADS1115 inputs, not {inputs}")
-        for label, value in (("divider", divider), ("pp_pullup_ohm", pp_pullup_ohm), ("pp_supply_v", pp_supply_v),
-                             ("poll_interval", poll_interval)):
+        for label, value in (("divider", divider), ("pp_pullup_ohm", pp_pullup_ohm), ("pp_supply_v", pp_supply_v)):
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"{self.name}: {label} must be a positive number, not {value}")
-        if confirm < 1:
-            raise ValueError(f"{self.name}: confirm must be at least 1 sample, not {confirm}")
         self.adc = adc
         self.pwm = pwm
         self.positive_input = positive_input
@@ -95,10 +100,13 @@ class AdcPilot:
         self.divider = divider
         self.pp_pullup_ohm = pp_pullup_ohm
         self.pp_supply_v = pp_supply_v
-        self.poll_interval = poll_interval
-        self.confirm = confirm
-        self._debounce: Debouncer[PilotState] = Debouncer(confirm)
+        self.schedule = schedule
+        self.confirm = schedule.confirm
+        self._debounce: Debouncer[PilotState] = Debouncer(schedule.confirm, schedule.confirm_span_s)
+        self._pilot_inputs = [positive_input] if negative_input is None else [positive_input, negative_input]
         self._opened = asyncio.Event()
+        self._wakeup: asyncio.Future[None] | None = None  # the sampler's pause, cut short by a new offer
+        self._watch_until = 0.0  # loop time until which an answer to the last offer is awaited
         self._state: PilotState | None = None  # last state reported
         self._fault: Fault | None = None  # the active fault, if any
         self._failures = 0
@@ -125,10 +133,12 @@ class AdcPilot:
             await self.adc.close()
 
     async def run(self) -> None:
-        """Sample the pilot every ``poll_interval`` seconds until cancelled; never raises
-        for a failing device (see the module docstring)."""
+        """Sample the pilot as the schedule says until cancelled; never raises for a
+        failing device (see the module docstring)."""
+        loop = asyncio.get_running_loop()
         while True:
             await self._opened.wait()
+            started = loop.time()
             try:
                 async with asyncio.timeout(SAMPLE_TIMEOUT_S):
                     state, positive, negative = await self._sample()
@@ -137,8 +147,30 @@ class AdcPilot:
                     self._failed(exc)
             else:
                 if self._opened.is_set():
-                    self._sampled(state, positive, negative)
-            await asyncio.sleep(self.poll_interval)
+                    self._sampled(state, positive, negative, started, loop.time())
+            await self._pause(loop)
+
+    def _next_pause(self, now: float) -> float:
+        """Quick reads while a change is being confirmed (or a failing read retried), else
+        the schedule's pace for what is at stake."""
+        pending = self._debounce.pending
+        if pending is not None and (self._state is None or pending is not self._state or self._fault is not None):
+            run, first_finished = self._debounce.run
+            return max(0.0, self.schedule.confirm_due(first_finished, run) - now)
+        if 0 < self._failures < self.confirm:
+            return min(self.schedule.confirm_span_s / max(self.confirm - 1, 1), self.schedule.active_s)
+        return self.schedule.pause(confirmed=self._state, watching=now < self._watch_until,
+                                   offering=self.pwm.oscillating)
+
+    async def _pause(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Sleep until the next sample is due, or until :meth:`offer` changes the offer."""
+        wakeup = self._wakeup = loop.create_future()
+        timer = loop.call_later(self._next_pause(loop.time()), _wake, wakeup)
+        try:
+            await wakeup
+        finally:
+            timer.cancel()
+            self._wakeup = None
 
     # -- the roles -----------------------------------------------------------------
 
@@ -175,8 +207,13 @@ class AdcPilot:
                 percent = iec61851.duty_for_current(current_a)
             except ValueError as exc:
                 raise DeviceError(self.name, str(exc), retry=False) from None
+        offering = self.pwm.oscillating
         await self.pwm.set_duty(percent)
         log.debug("pilot offer", connector=self.connector, current_a=current_a, duty_percent=round(percent, 3))
+        if self.pwm.oscillating and not offering:  # the EV answers an offer by asking for energy: see it at once
+            self._watch_until = asyncio.get_running_loop().time() + self.schedule.watch_s
+            if self._wakeup is not None:
+                _wake(self._wakeup)
 
     async def cable_rating(self) -> float | None:
         """The plugged cable's rating from the proximity pilot (None: no cable, or no PP input)."""
@@ -193,15 +230,18 @@ class AdcPilot:
 
     async def _sample(self) -> tuple[PilotState, float, float | None]:
         oscillating = self.pwm.oscillating  # before reading: an offer made meanwhile is judged next time
-        pin = await self.adc.read(self.positive_input, full_scale=FULL_SCALE_V, data_rate=DATA_RATE_SPS)
-        positive = circuit.pilot_volts(pin, self.divider)
-        negative = None
-        if self.negative_input is not None:
-            pin = await self.adc.read(self.negative_input, full_scale=FULL_SCALE_V, data_rate=DATA_RATE_SPS)
-            negative = circuit.negative_volts(pin, self.divider)
+        pins = await self.adc.read_sequence(self._pilot_inputs, full_scale=FULL_SCALE_V, data_rate=DATA_RATE_SPS,
+                                            enough=None if oscillating else self._positive_decides)
+        positive = circuit.pilot_volts(pins[0], self.divider)
+        negative = circuit.negative_volts(pins[1], self.divider) if len(pins) > 1 else None
         state = iec61851.classify(positive, negative, pwm=oscillating)
         # A level in no band is no state the EV may be in: F, like a wrong diode.
         return (state if state is not None else PilotState.F), positive, negative
+
+    def _positive_decides(self, pins: list[float]) -> bool:
+        """Without PWM the negative peak matters only at 0 V (E, or F held at -12 V): any
+        other positive level classifies alone, and the second conversion is skipped."""
+        return circuit.pilot_volts(pins[0], self.divider) not in _E_BAND
 
     def _failed(self, exc: Exception) -> None:
         self._failures += 1
@@ -211,9 +251,10 @@ class AdcPilot:
                       error=str(exc) or type(exc).__name__)
             self._publish_fault(Fault(self.connector, FAULT_CODE, True, "pilot ADC not answering", VENDOR_CODE))
 
-    def _sampled(self, state: PilotState, positive: float, negative: float | None) -> None:
+    def _sampled(self, state: PilotState, positive: float, negative: float | None, started: float,
+                 finished: float) -> None:
         self._failures = 0
-        confirmed = self._debounce.feed(state)
+        confirmed = self._debounce.feed(state, started, finished)
         if confirmed is None:
             return
         if self._fault is not None:
@@ -231,3 +272,8 @@ class AdcPilot:
         self._fault = fault if fault.active else None
         for queue in self._fault_queues:
             queue.put_nowait(fault)
+
+
+def _wake(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)

@@ -14,6 +14,7 @@ import pytest
 import structlog
 
 from drivers.pilot import AdcPilot, Ads1115, I2cBus, SysfsPwm
+from drivers.pilot.schedule import SampleSchedule
 from drivers.protocols import DeviceError, Fault, FaultReporter, Pilot, PilotState, ProximityPilot
 from simulators.ads1115 import FakeAds1115, FakeSMBus, PilotFrontEnd
 from simulators.sysfs_pwm import FakePwmTree
@@ -54,7 +55,8 @@ def build(tmp_path: Path, smbus: FakeSMBus | None = None, address: int = 0x48, c
     smbus.devices[address] = chip
     pilot = AdcPilot(
         channel + 1, adc=Ads1115(I2cBus(lambda: smbus, BUS), address), positive_input=0, negative_input=1,
-        proximity_input=2, pwm=SysfsPwm(0, channel, root=tmp_path), poll_interval=POLL, confirm=3,
+        proximity_input=2, pwm=SysfsPwm(0, channel, root=tmp_path),
+        schedule=SampleSchedule(idle_s=POLL, active_s=POLL, confirm=3, confirm_span_s=2 * POLL),
     )
     return Rig(tree, ev, chip, smbus, pilot)
 

@@ -215,7 +215,7 @@ def pilots(bench: BenchProcess, connectors: int = 1) -> list[AdcPilot]:
     """Each connector's pilot on the one ADS1115, through one bus (as agent/hardware.py builds them)."""
     adc = Ads1115(I2cBus(lambda: RemoteSMBus(bench.hardware), "bench i2c"), ADS1115_ADDRESS)
     return [AdcPilot(n, adc=adc, positive_input=w.pilot_positive, negative_input=w.pilot_negative,
-                     pwm=SysfsPwm(0, w.pwm_channel, bench.directory / "pwm"), poll_interval=0.02)
+                     pwm=SysfsPwm(0, w.pwm_channel, bench.directory / "pwm"))
             for n, w in enumerate(CONNECTORS[:connectors], 1)]
 
 
