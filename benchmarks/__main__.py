@@ -38,6 +38,8 @@ from simulators.harness import Csms, Stack
 
 from .disk_writes import DiskFigures, endurance_years, measure_disk_writes
 from .fault_response import measure_fault_response
+from .idle_breakdown import measure_idle_breakdown, table
+from .memory import measure_memory, print_memory
 from .log_volume import BOUND_BYTES, measure_log_volume
 from .meter_cycle import measure_read_cycle
 from .replay import replay
@@ -163,6 +165,8 @@ async def main(seconds: float, runs: int, disk_seconds: float) -> None:
         drained = await replay(csms, root)
         volume = await measure_log_volume(csms, root)
         disk = await measure_disk_writes(csms, root, disk_seconds) if disk_seconds > 0 else []
+        memory = await measure_memory(csms, root)
+        idle_parts = await measure_idle_breakdown(csms, root, seconds)
     finally:
         await csms.stop()
     logs.configure("error", "console", [])  # the in-process measurements below log every step otherwise
@@ -196,6 +200,14 @@ async def main(seconds: float, runs: int, disk_seconds: float) -> None:
     print()
     if disk:
         _disk_rows(disk)
+    print(f"Idle CPU by part (over {seconds:g} s each):")
+    print()
+    print(table(idle_parts))
+    print()
+    print("Resident memory at idle by library:")
+    print()
+    print_memory(memory)
+    print()
     print(f"Replay after 24 h offline: {drained.messages} journal messages ({drained.transactions} transactions, "
           "MeterValues every 30 s), drained on reconnect, in order, each acknowledged:")
     print()

@@ -143,10 +143,11 @@ class StateSettings:
         Integer(1, 3650, "days"), 30, unit="days",
         doc="how long messages the backend acknowledged stay in the journal (for `ladda sessions`)")
     sample_sync_seconds: float = setting(
-        Number(0, 300, "seconds"), 10.0, unit="s",
-        doc="meter samples are written to the SD card together, at most this long after they were taken: a "
-            "power cut can lose the samples of the last this many seconds, never a start or a stop; 0 writes "
-            "each sample at once (most card wear)")
+        Number(0, 300, "seconds"), 5.0, unit="s",
+        doc="meter samples are made durable together, at most once every this many seconds (at once when the "
+            "last time is longer ago), and sent only then: a power cut can lose the samples of the last this "
+            "many seconds, none of them sent, never a start or a stop; a MeterValues may wait this long; 0 "
+            "commits each sample at once (most card wear)")
 
 
 @dataclass(frozen=True, slots=True)
