@@ -58,7 +58,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from . import clock
-from .store import Database, iso, parse_iso, utc_now
+from .store import Database, StoreError, iso, parse_iso, utc_now
 
 log = structlog.get_logger(__name__)
 
@@ -200,9 +200,10 @@ class Journal:
         db.before_close(self._close)
         if side_file is None and sync_seconds > 0:
             side_file = db.path.with_name(db.path.name + SIDE_FILE_SUFFIX)
+        kept = False
         if side_file is not None:
-            self._recover(side_file)  # also when this run writes at once: an earlier one held
-        if side_file is not None and sync_seconds > 0:
+            kept = self._recover(side_file)  # also when this run writes at once: an earlier one held
+        if side_file is not None and (sync_seconds > 0 or kept):
             self._side = os.open(side_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
 
     # holding and syncing ------------------------------------------------
@@ -287,15 +288,17 @@ class Journal:
             self._undurable_since = time.monotonic()
         return True
 
-    def _recover(self, side_file: Path) -> None:
-        """Rebuild what a crashed run held from its side file, sync it, empty the file."""
+    def _recover(self, side_file: Path) -> bool:
+        """Rebuild what a crashed run held from its side file, sync it, empty the file.
+        Returns True when the database took no write: what was rebuilt stays held."""
         try:
-            lines = side_file.read_bytes().splitlines()
+            raw = side_file.read_bytes()
         except FileNotFoundError:
-            return
+            return False
         except OSError as exc:
             log.error("journal side file unreadable; what it held is lost", path=str(side_file), error=str(exc))
-            return
+            return False
+        lines = raw.splitlines()
         now, seqs, ids = time.monotonic(), [], []
         by_seq: dict[int, _HeldSample] = {}
         # Only what names a transaction the database has: a line left from before its
@@ -341,11 +344,25 @@ class Journal:
             self._next_seq = max([*seqs, self._top_seq()]) + 1
             self._next_value_id = max([*ids, self._top_value_id()]) + 1
             self._held_since = now
-            self._commit(lambda conn: None)
+            try:
+                self._commit(lambda conn: None)
+            except StoreError as exc:
+                # The database takes no write now (disk full): the agent starts all the
+                # same, with what was rebuilt held and still in the side file; a sample
+                # goes out only once that file is durable again (make_durable).
+                log.error("journal: what was held when the agent stopped cannot be committed yet",
+                          error=str(exc))
+                for held in self._held:
+                    held.durable = False
+                self._undurable_since = now
+                self._side_bytes = len(raw)
+                self._torn = not raw.endswith(b"\n")
+                return True
             log.warning("recovered what the journal held when the agent stopped", samples=len(seqs),
                         values=len(ids), meter_values=len(self._held_meter))
         with open(side_file, "wb") as emptied:  # only once all of it is in the database
             emptied.truncate()
+        return False
 
     def _top_seq(self) -> int:
         return int(self.db.read(

@@ -163,3 +163,41 @@ def test_a_sample_acknowledged_while_held_keeps_its_sequence_number_after_a_rest
         assert journal.pending()[0].seq > held.seq
     finally:
         again.close()
+
+
+def test_a_database_that_takes_no_write_at_the_start_keeps_what_the_side_file_held(tmp_path, monkeypatch):
+    """Disk full at the start: the side file of a killed run cannot be committed. The
+    agent must start all the same (not fail at every start), keep what it rebuilt, send
+    a sample only once the side file is durable, and commit it all once it can."""
+    db = Database(tmp_path)
+    db.open()
+    journal = Journal(db, WINDOW, side(db))
+    local = journal.begin_transaction(1, "TAG1", 1000, "2026-01-01T10:00:00.000Z", [])
+    journal.acknowledge_start(journal.pending()[0].seq, local, 77, "Accepted")
+    sample(journal, local, 1100)
+    noted = side(db).read_bytes()
+    db._close_hooks.clear()  # killed: nothing committed on the way out
+    db.close()
+
+    again = Database(tmp_path)
+    again.open()
+    try:
+        real = again.transaction
+
+        def full(work, durable=True):
+            raise StoreError("database or disk is full")
+
+        monkeypatch.setattr(again, "transaction", full)
+        recovered = Journal(again, WINDOW, side(again))  # does not raise
+        assert side(again).read_bytes() == noted  # kept: the database has none of it
+        assert recovered.pending() == []  # not sent before the side file is durable
+        assert recovered.open_transactions()[0].last_meter_wh == 1100
+        assert recovered.make_durable() == 1
+        assert [e.kind for e in recovered.pending()] == [METER_SAMPLE]
+        monkeypatch.setattr(again, "transaction", real)
+        recovered.sync()
+        assert on_disk(again, "SELECT kind FROM outbox WHERE done_at IS NULL") == [(METER_SAMPLE,)]
+        assert on_disk(again, "SELECT last_meter_wh FROM transactions") == [(1100,)]
+        assert side(again).read_bytes() == b""
+    finally:
+        again.close()
