@@ -58,7 +58,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from . import clock
-from .store import Database, iso, parse_iso, utc_now
+from .store import Database, StoreError, iso, parse_iso, utc_now
 
 log = structlog.get_logger(__name__)
 
@@ -123,6 +123,7 @@ class _HeldSample:
     clock: str
     taken: float  # time.monotonic() when it was recorded
     durable: bool = False  # its side-file line was made durable: it may be sent
+    noted: bool = True  # its line is in the side file (False: in memory only, not sendable)
     attempts: int = 0
     done_at: str | None = None
     outcome: str | None = None
@@ -195,12 +196,14 @@ class Journal:
         self._next_seq: int | None = None
         self._next_value_id: int | None = None
         self._side: int | None = None  # the side file's descriptor
+        self._torn = False  # the side file ends in part of a line (a short write)
         db.before_close(self._close)
         if side_file is None and sync_seconds > 0:
             side_file = db.path.with_name(db.path.name + SIDE_FILE_SUFFIX)
+        kept = False
         if side_file is not None:
-            self._recover(side_file)  # also when this run writes at once: an earlier one held
-        if side_file is not None and sync_seconds > 0:
+            kept = self._recover(side_file)  # also when this run writes at once: an earlier one held
+        if side_file is not None and (sync_seconds > 0 or kept):
             self._side = os.open(side_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
 
     # holding and syncing ------------------------------------------------
@@ -246,7 +249,7 @@ class Journal:
         self._undurable_since = None
         ready = 0
         for held in self._held:
-            if not held.durable:
+            if not held.durable and held.noted:
                 held.durable = True
                 ready += 1
         return ready
@@ -255,65 +258,111 @@ class Journal:
         if self._held_since is None:
             self._held_since = time.monotonic()
 
-    def _note(self, record: dict[str, Any], must_last: bool = True) -> None:
+    def _note(self, record: dict[str, Any], must_last: bool = True) -> bool:
         """Append one held item to the side file (one write call, no fsync). ``must_last``:
         it must survive a power cut within the window (an acknowledgement need not: a
-        MeterValues sent again is no loss)."""
-        if self._side is not None:
-            line = (_dump(record) + "\n").encode()
-            try:
-                os.write(self._side, line)
-            except OSError as exc:
-                # Disk full or failing: what is held is committed now, the durable way.
-                log.error("journal side file not writable; committing at once", error=str(exc))
-                self.sync()
-                return
-            self._side_bytes += len(line)
-            if must_last and self._undurable_since is None:
-                self._undurable_since = time.monotonic()
-
-    def _recover(self, side_file: Path) -> None:
-        """Rebuild what a crashed run held from its side file, sync it, empty the file."""
+        MeterValues sent again is no loss). Returns whether the line is in the file (else
+        what is held was committed, or, if that failed too, the error is raised)."""
+        if self._side is None:
+            return True
+        # After a short write the file ends in part of a line: end it first, so that
+        # this line is read whole at the next start.
+        line = (("\n" if self._torn else "") + _dump(record) + "\n").encode()
         try:
-            lines = side_file.read_bytes().splitlines()
+            written = os.write(self._side, line)
+        except OSError as exc:
+            written, error = 0, str(exc)
+        else:
+            error = "short write"
+        if written != len(line):
+            if written:
+                self._side_bytes += written
+                self._torn = True
+            # Disk full or failing: what is held is committed now, the durable way.
+            log.error("journal side file not writable; committing at once", error=error)
+            self.sync()
+            return False
+        self._torn = False
+        self._side_bytes += len(line)
+        if must_last and self._undurable_since is None:
+            self._undurable_since = time.monotonic()
+        return True
+
+    def _recover(self, side_file: Path) -> bool:
+        """Rebuild what a crashed run held from its side file, sync it, empty the file.
+        Returns True when the database took no write: what was rebuilt stays held."""
+        try:
+            raw = side_file.read_bytes()
         except FileNotFoundError:
-            return
+            return False
         except OSError as exc:
             log.error("journal side file unreadable; what it held is lost", path=str(side_file), error=str(exc))
-            return
+            return False
+        lines = raw.splitlines()
         now, seqs, ids = time.monotonic(), [], []
         by_seq: dict[int, _HeldSample] = {}
+        # Only what names a transaction the database has: a line left from before its
+        # transaction was pruned, or a garbled one, would fail the commit at every start.
+        known = {int(r[0]) for r in self.db.read("SELECT local_id FROM transactions")}
+        dropped = 0
         for line in lines:
             try:
                 item = json.loads(line)
                 kind = item["k"]
                 if kind == "s":
-                    held = _HeldSample(item["seq"], item["tx"], item["body"], item["at"], item["clock"], now, True)
+                    seq, tx = item["seq"], item["tx"]
+                    if not (_is_int(seq) and (tx is None or tx in known)
+                            and all(isinstance(item[f], str) for f in ("body", "at", "clock"))):
+                        raise TypeError("not a sample line")
+                    held = _HeldSample(seq, tx, item["body"], item["at"], item["clock"], now, True)
                     by_seq[held.seq] = held
                     seqs.append(held.seq)
                 elif kind == "v":
                     row = tuple(item["row"])
+                    if not (len(row) == 6 and _is_int(row[0]) and row[1] in known
+                            and all(isinstance(f, str) for f in row[2:])):
+                        raise TypeError("not a value line")
                     self._held_values.append(row)  # type: ignore[arg-type]
                     ids.append(row[0])
                 elif kind == "m":
                     tx, wh, stamp = item["tx"], item["wh"], item["at"]
+                    if not (tx in known and _is_int(wh) and isinstance(stamp, str)):
+                        raise TypeError("not a meter line")
                     if tx not in self._held_meter or self._held_meter[tx][0] <= wh:
                         self._held_meter[tx] = (wh, stamp)
                 elif kind == "d" and item["seq"] in by_seq:
                     held = by_seq[item["seq"]]
                     held.done_at, held.outcome, held.attempts = item["at"], item["outcome"], item["attempts"]
             except (ValueError, KeyError, TypeError):
+                if line.strip():
+                    dropped += 1
                 continue  # a line torn by a power cut
+        if dropped:
+            log.warning("journal side file: lines that cannot be rebuilt were dropped", dropped=dropped)
         self._held = [by_seq[s] for s in sorted(by_seq)]
         if seqs or ids or self._held_meter:
             self._next_seq = max([*seqs, self._top_seq()]) + 1
             self._next_value_id = max([*ids, self._top_value_id()]) + 1
             self._held_since = now
-            self._commit(lambda conn: None)
+            try:
+                self._commit(lambda conn: None)
+            except StoreError as exc:
+                # The database takes no write now (disk full): the agent starts all the
+                # same, with what was rebuilt held and still in the side file; a sample
+                # goes out only once that file is durable again (make_durable).
+                log.error("journal: what was held when the agent stopped cannot be committed yet",
+                          error=str(exc))
+                for held in self._held:
+                    held.durable = False
+                self._undurable_since = now
+                self._side_bytes = len(raw)
+                self._torn = not raw.endswith(b"\n")
+                return True
             log.warning("recovered what the journal held when the agent stopped", samples=len(seqs),
                         values=len(ids), meter_values=len(self._held_meter))
         with open(side_file, "wb") as emptied:  # only once all of it is in the database
             emptied.truncate()
+        return False
 
     def _top_seq(self) -> int:
         return int(self.db.read(
@@ -337,14 +386,22 @@ class Journal:
         return seq
 
     def _write_held(self, conn: sqlite3.Connection) -> None:
+        skipped = 0
         for h in self._held:
             if h.outcome == "acked":
+                skipped = max(skipped, h.seq)
                 continue  # delivered before it needed the disk: the backend has it
             conn.execute(  # OR IGNORE: rebuilt from a side file that may repeat a sync
                 "INSERT OR IGNORE INTO outbox(seq, kind, local_tx, body, created_at, attempts, done_at, outcome, clock) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (h.seq, METER_SAMPLE, h.local_tx, h.body, h.created_at, h.attempts, h.done_at, h.outcome, h.clock),
             )
+        if skipped:
+            # Its number is used up all the same: the next run must not give it again.
+            if not conn.execute(
+                "UPDATE sqlite_sequence SET seq = MAX(seq, ?) WHERE name = 'outbox'", (skipped,)
+            ).rowcount:
+                conn.execute("INSERT INTO sqlite_sequence(name, seq) VALUES ('outbox', ?)", (skipped,))
         conn.executemany(
             "INSERT OR IGNORE INTO transaction_values(id, local_tx, timestamp, context, samples, clock) "
             "VALUES (?, ?, ?, ?, ?, ?)",
@@ -377,6 +434,7 @@ class Journal:
             try:
                 os.ftruncate(self._side, 0)
                 self._side_bytes = 0
+                self._torn = False
             except OSError as exc:  # a longer file only repeats what is now in the database
                 log.warning("journal side file not emptied", error=str(exc))
         return result
@@ -460,10 +518,11 @@ class Journal:
             body = {"connector": connector, "timestamp": timestamp, "context": context,
                     "samples": [s.to_json() for s in samples]}
             now = time.monotonic()
-            held = _HeldSample(self._take_seq(), local_tx, _dump(body), utc_now(), tag, now)
+            held = _HeldSample(self._take_seq(), local_tx, _dump(body), utc_now(), tag, now, noted=False)
             self._held.append(held)
-            self._note({"k": "s", "seq": held.seq, "tx": local_tx, "body": held.body, "at": held.created_at,
-                        "clock": tag})
+            # Not sendable until its line is in the side file (see make_durable).
+            held.noted = self._note({"k": "s", "seq": held.seq, "tx": local_tx, "body": held.body,
+                                     "at": held.created_at, "clock": tag})
         self._hold()
         if self.sync_seconds <= 0:
             self.sync()
@@ -885,6 +944,10 @@ def _thin(rows: list[Any], limit: int) -> list[Any]:
         return rows
     step = len(rows) / limit
     return [rows[min(len(rows) - 1, int((i + 1) * step) - 1)] for i in range(limit)]
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _dump(value: Any) -> str:

@@ -154,8 +154,14 @@ def _compiled(path: Path) -> Any:
         return None
     if '"multipleOf"' in text:
         return None
+    schema = json.loads(text)
+    # Judged as draft 4, like the full check (Draft4Validator), whatever draft the file
+    # names: under draft 6, which OCPP 1.6's security extension and 2.0.1 name, 1.0 is
+    # an integer, and a payload the full check refuses would pass.
+    if isinstance(schema, dict):
+        schema = {**schema, "$schema": "http://json-schema.org/draft-04/schema#"}
     try:
-        return fastjsonschema.compile(json.loads(text), formats={"date-time": is_date_time})
+        return fastjsonschema.compile(schema, formats={"date-time": is_date_time})
     except (fastjsonschema.JsonSchemaDefinitionException, ValueError):
         return None
 
