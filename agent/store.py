@@ -38,6 +38,9 @@ DB_NAME = "ladda.sqlite3"
 #: 1 KiB pages write a quarter of what SQLite's default 4 KiB pages do, which is what
 #: wears an SD card (docs/performance.md).
 PAGE_SIZE = 1024
+#: An earlier release's database is rewritten to PAGE_SIZE at start-up only up to this size
+#: (a 32 MB one took 0.24 s on the bench VM; a slow SD card is many times slower).
+SMALL_PAGES_MAX_BYTES = 64 * 1024 * 1024
 
 _SCHEMA = [
     # version 1
@@ -212,6 +215,13 @@ class Database:
         full, another process reading) the database goes on as it is."""
         conn = self.conn
         if conn.execute("PRAGMA page_size").fetchone()[0] == PAGE_SIZE:
+            return
+        size = self.path.stat().st_size
+        if size > SMALL_PAGES_MAX_BYTES:
+            # A rewrite this big could outlast the service's start timeout on a slow card,
+            # and needs as much free space again: the database keeps its pages.
+            log.warning("state database keeps its page size: too big to rewrite at start-up", bytes=size,
+                        limit=SMALL_PAGES_MAX_BYTES)
             return
         began = time.monotonic()
         try:
