@@ -696,9 +696,13 @@ class Journal:
             found = self.db.read("SELECT kind FROM outbox WHERE seq = ?", (seq,))
             kind = found[0]["kind"] if found else None
         lazy = kind == METER_SAMPLE
-        self._commit(lambda conn: conn.execute(
-            "UPDATE outbox SET done_at = ?, outcome = ? WHERE seq = ?", (utc_now(), outcome, seq)
-        ), durable=not lazy)
+
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute("UPDATE outbox SET done_at = ?, outcome = ? WHERE seq = ?", (utc_now(), outcome, seq))
+            if not lazy:
+                _settle_earlier_samples(conn, seq)
+
+        self._commit(work, durable=not lazy)
 
     def count_attempt(self, seq: int) -> int:
         held = self._find_held(seq)
@@ -717,6 +721,7 @@ class Journal:
                 (backend_id, id_tag_status, local_tx),
             )
             conn.execute("UPDATE outbox SET done_at = ?, outcome = 'acked' WHERE seq = ?", (utc_now(), seq))
+            _settle_earlier_samples(conn, seq)
 
         self._commit(work)
 
@@ -936,6 +941,17 @@ class Journal:
         ):
             found.setdefault(g["local_tx"], []).append(MeterGap(g["began_at"], g["ended_at"], g["wh_before"], g["wh_after"]))
         return found
+
+
+def _settle_earlier_samples(conn: sqlite3.Connection, seq: int) -> None:
+    """Entries are delivered strictly in order, so a durable acknowledgement of ``seq``
+    proves every meter sample before it was answered too: their lazily committed
+    acknowledgements, which a power cut may have taken, are made durable with it, so
+    that no MeterValues is sent again after its transaction's stop."""
+    conn.execute(
+        "UPDATE outbox SET done_at = ?, outcome = 'acked' WHERE seq < ? AND done_at IS NULL AND kind = ?",
+        (utc_now(), seq, METER_SAMPLE),
+    )
 
 
 def _thin(rows: list[Any], limit: int) -> list[Any]:

@@ -272,3 +272,18 @@ def test_a_side_file_rebuilt_twice_or_torn_by_a_power_cut_doubles_nothing(db, tm
         assert on_disk(restarted, "SELECT COUNT(*) FROM transaction_values") == [(1,)]
     finally:
         restarted.close()
+
+
+def test_a_durable_acknowledgement_settles_every_sample_before_it(db):
+    """A power cut may take the lazy acknowledgement of a MeterValues; the stop after it
+    was answered with fsync, so the sample must not be sent again after the stop."""
+    journal = Journal(db, 0)
+    local = journal.begin_transaction(1, "TAG1", 1000, "2026-01-01T10:00:00.000Z", [])
+    journal.acknowledge_start(journal.pending()[0].seq, local, 5, "Accepted")
+    sample(journal, local, 1100)
+    journal.end_transaction(local, 1200, "2026-01-01T10:02:00.000Z", "Local", "TAG1", [])
+    sample_entry, stop = journal.pending()
+    # The sample's acknowledgement is lost (as a power cut can lose a lazy commit) ...
+    journal.mark_done(stop.seq, "acked", TX_STOPPED)
+    assert journal.pending() == []
+    assert on_disk(db, "SELECT outcome FROM outbox WHERE seq = ?", (sample_entry.seq,)) == [("acked",)]

@@ -216,7 +216,8 @@ class _PowerCutAuditor:
     def unjournaled(self, rows: list[dict[str, Any]]) -> None:
         journaled: set[tuple[int, float, float | None]] = set()
         for row in rows:
-            if row["kind"] == "meter_sample" and row["backend_id"] is not None:
+            # A sample answered before the journal's sync is on record as its stop value.
+            if row["kind"] in ("meter_sample", "kept_value") and row["backend_id"] is not None:
                 body = row["body"]
                 energy = next((float(x["value"]) for x in body["samples"] if x["measurand"] == ENERGY), None)
                 journaled.add((int(row["backend_id"]), round(parse_time(body["timestamp"]), 3), energy))
