@@ -74,11 +74,12 @@ from .store import ChargerState, Database, StoreError, iso, parse_iso, utc_now
 
 log = structlog.get_logger(__name__)
 
-#: How often a running transaction's meter value is noted in the journal when no sample
-#: noted it meanwhile: what a power cut followed by a meter that cannot be read at the
-#: next start can lose (a readable meter gives the stop its true value). Each note is a
-#: write to the SD card, so it is no more frequent than the card can afford.
-CHECKPOINT_S = 60.0
+#: How often a running transaction's meter value is noted in the journal, at the least,
+#: when no sample noted it meanwhile: what a crash or power cut followed by a meter that
+#: cannot be read at the next start can lose (a readable meter gives the stop its true
+#: value). With periodic samples the value is noted once per sample interval instead, if
+#: that is longer: each note is a write to the SD card.
+CHECKPOINT_S = 10.0
 #: How long a reset waits for the backend to acknowledge the stops before restarting.
 RESET_SETTLE_S = 10.0
 #: How long the start-up waits for each pilot's first state before going on without it.
@@ -717,7 +718,9 @@ class ChargerRuntime:
                 age = max(0.0, time.time() - reading.timestamp)
                 if age >= policy.fault_after:
                     problem = f"returns the same frame for {age:.0f} s"
-                elif n in self.local_tx and self._clock() - max(checkpointed, self._sampled_at.get(n, 0.0)) >= CHECKPOINT_S:
+                elif n in self.local_tx and self._clock() - max(checkpointed, self._sampled_at.get(n, 0.0)) >= max(
+                    CHECKPOINT_S, self.config.int("MeterValueSampleInterval")
+                ):
                     checkpointed = self._clock()
                     wh = metering.energy_wh(reading)
                     await self.db.run(self.journal.checkpoint, self.local_tx[n], wh, utc_now())
