@@ -340,6 +340,15 @@ class Journal:
         if dropped:
             log.warning("journal side file: lines that cannot be rebuilt were dropped", dropped=dropped)
         self._held = [by_seq[s] for s in sorted(by_seq)]
+        # Entries go out strictly in order: a sample before an entry the backend answered
+        # was delivered, even if its acknowledgement did not outlive a power cut (or the
+        # side file outlived the commit that had settled it).
+        answered = int(self.db.read(
+            "SELECT MAX(seq) FROM outbox WHERE done_at IS NOT NULL AND kind != ?", (METER_SAMPLE,)
+        )[0][0] or 0)
+        for held in self._held:
+            if held.done_at is None and held.seq < answered:
+                held.done_at, held.outcome = utc_now(), "acked"
         if seqs or ids or self._held_meter:
             self._next_seq = max([*seqs, self._top_seq()]) + 1
             self._next_value_id = max([*ids, self._top_value_id()]) + 1

@@ -287,3 +287,22 @@ def test_a_durable_acknowledgement_settles_every_sample_before_it(db):
     journal.mark_done(stop.seq, "acked", TX_STOPPED)
     assert journal.pending() == []
     assert on_disk(db, "SELECT outcome FROM outbox WHERE seq = ?", (sample_entry.seq,)) == [("acked",)]
+
+
+def test_a_sample_rebuilt_from_the_side_file_before_an_answered_stop_is_not_sent_again(db, tmp_path):
+    """A power cut took the sample's acknowledgement and the emptying of the side file,
+    but the stop after it was answered with fsync: the sample went out before the stop."""
+    journal = Journal(db, WINDOW, side(db))
+    local = journal.begin_transaction(1, "TAG1", 1000, "2026-01-01T10:00:00.000Z", [])
+    journal.acknowledge_start(journal.pending()[0].seq, local, 5, "Accepted")
+    sample(journal, local, 1100)
+    noted = side(db).read_bytes()  # the sample's line, durable; its acknowledgement never was
+    journal.mark_done(journal.pending()[0].seq)
+    journal.end_transaction(local, 1200, "2026-01-01T10:02:00.000Z", "Local", "TAG1", [])
+    journal.mark_done(journal.pending()[0].seq, "acked", TX_STOPPED)
+    side(db).write_bytes(noted)  # the cut undid the emptying and took the acknowledgement line
+    restarted = crashed_copy(db, tmp_path)
+    try:
+        assert Journal(restarted, WINDOW, side(restarted)).pending() == []
+    finally:
+        restarted.close()
