@@ -192,6 +192,7 @@ class Journal:
         #: time.monotonic() of the oldest side-file line not yet made durable.
         self._undurable_since: float | None = None
         self._side_synced_at = float("-inf")  # when the side file was last made durable
+        self._last_sample: dict[int, float] = {}  # time.monotonic() of each connector's last sample
         self._side_bytes = 0
         self._next_seq: int | None = None
         self._next_value_id: int | None = None
@@ -535,8 +536,14 @@ class Journal:
         self._hold()
         if self.sync_seconds <= 0:
             self.sync()
-        elif samples and time.monotonic() - self._side_synced_at >= self.sync_seconds:
-            self.make_durable()  # the first sample of a while goes out at once
+        elif samples:
+            # At once for the first sample of a while, on the charger or on this connector
+            # (clock-aligned samples of several connectors are taken at one instant).
+            now = time.monotonic()
+            last = self._last_sample.get(connector, float("-inf"))
+            self._last_sample[connector] = now
+            if now - self._side_synced_at >= self.sync_seconds or now - last >= self.sync_seconds:
+                self.make_durable()
 
     def end_transaction(
         self,

@@ -294,8 +294,10 @@ async def test_the_watchdog_is_fed_only_while_the_control_loop_turns(
     try:
         await stack.bench_request("plug", connector=1, max_current=16)
         hung_at = time.monotonic()
-        await asyncio.sleep(3.0)
-        during = [t for t in notify_socket.times("WATCHDOG") if t > hung_at + 1.0]
+        await asyncio.sleep(4.0)
+        # The pilot is read once a second while nothing is offered (docs/hardware.md), so
+        # the plug-in, and the status write that hangs, come up to about 1.1 s later.
+        during = [t for t in notify_socket.times("WATCHDOG") if t > hung_at + 2.0]
     finally:
         journal.execute("COMMIT")
         journal.close()
