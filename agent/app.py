@@ -23,6 +23,7 @@ import structlog
 from drivers.protocols import DeviceError
 
 from . import __version__, clock, heap
+from .ack_notes import notes_path, runtime_dir
 from .charger import ChargerRuntime, MeterPolicy, RestartRequested
 from .diagnostics import Diagnostics
 from .errors import leaves
@@ -93,7 +94,8 @@ async def run_agent(
     db = Database(state_dir)
     db.open()
     db.use_small_pages()
-    journal = Journal(db, settings.state.sample_sync_seconds, db.path.with_name(db.path.name + SIDE_FILE_SUFFIX))
+    journal = Journal(db, settings.state.sample_sync_seconds, db.path.with_name(db.path.name + SIDE_FILE_SUFFIX),
+                      notes_path(db.path, runtime_dir()))
     state = ChargerState(db)
     config = Configuration(settings.ocpp, state, settings.connectors.count)
     hardware = build_hardware(settings, state_dir)

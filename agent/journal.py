@@ -27,15 +27,18 @@ database is always a prefix of what happened, in order, and at the latest ``KEPT
 after the first held item, or sooner when the side file grows past ``SIDE_FILE_MAX``.
 A sample the backend acknowledged by then is not written as an outbox row (its
 transaction keeps its value for the stop); acknowledgements of samples already in the
-database are committed without fsync.
+database are committed without fsync. The acknowledgement of a held sample is noted in
+memory that outlives the process (agent.ack_notes, a tmpfs) and joins the side file with
+the next line written there, so it never dirties a page of its own.
 
 So a crash of the process (kill -9) loses nothing: the page cache keeps the side file,
 and the next start rebuilds what was held from it; at most the message that was in
 flight is sent again. A power cut loses at most the samples of the last
-``sync_seconds`` (none of which was sent), and may resend a few MeterValues answered
-just before it; never a start or a stop, nor the acknowledgement of one. Rebuilding is
-idempotent (samples and values keep the numbers they were given when held), so a side
-file whose emptying the cut undid is harmless.
+``sync_seconds`` (none of which was sent), and may resend the MeterValues whose answers
+were not yet carried into a durable side file (those of the last sync window or so);
+never a start or a stop, nor the acknowledgement of one. Rebuilding is idempotent
+(samples and values keep the numbers they were given when held), so a side file whose
+emptying the cut undid is harmless.
 
 Meter gaps are local only: a transaction that went on charging while its meter failed
 (``[meter] on_failure = "continue"``) carries each such stretch, so that whoever bills
@@ -58,6 +61,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from . import clock
+from .ack_notes import AckNotes
 from .store import Database, StoreError, iso, parse_iso, utc_now
 
 log = structlog.get_logger(__name__)
@@ -174,10 +178,12 @@ class TransactionRecord:
 class Journal:
     """Transactions and the outbox. Blocking: call through ``Database.run`` from async code."""
 
-    def __init__(self, db: Database, sync_seconds: float = 0.0, side_file: Path | None = None) -> None:
+    def __init__(self, db: Database, sync_seconds: float = 0.0, side_file: Path | None = None,
+                 ack_notes: Path | None = None) -> None:
         """With ``sync_seconds`` > 0 samples are held (see the module), noted in
-        ``side_file`` (by default next to the database). A reader of the journal, like
-        the CLI, holds nothing (0)."""
+        ``side_file`` (by default next to the database), and the backend's answers to
+        them first in ``ack_notes`` (agent.ack_notes; None: in the side file at once). A
+        reader of the journal, like the CLI, holds nothing (0)."""
         self.db = db
         #: Held samples reach the disk at most this long after the first was taken; 0:
         #: each sample is committed (with fsync) as it is recorded.
@@ -198,12 +204,25 @@ class Journal:
         self._next_value_id: int | None = None
         self._side: int | None = None  # the side file's descriptor
         self._torn = False  # the side file ends in part of a line (a short write)
+        self._acks: AckNotes | None = None
+        #: Acknowledgement lines noted in ``_acks`` only: they join the side file with the
+        #: next line written there (see agent.ack_notes).
+        self._acks_pending: list[str] = []
         db.before_close(self._close)
         if side_file is None and sync_seconds > 0:
             side_file = db.path.with_name(db.path.name + SIDE_FILE_SUFFIX)
         kept = False
+        notes = AckNotes(ack_notes) if ack_notes is not None and side_file is not None else None
         if side_file is not None:
-            kept = self._recover(side_file)  # also when this run writes at once: an earlier one held
+            # Also when this run writes at once: an earlier one held.
+            kept = self._recover(side_file, notes.read() if notes is not None else [])
+        if notes is not None:
+            if not kept:
+                notes.clear()  # all it named is in the database now
+            if sync_seconds > 0 or kept:
+                self._acks = notes
+            else:
+                notes.close()
         if side_file is not None and (sync_seconds > 0 or kept):
             self._side = os.open(side_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
 
@@ -218,6 +237,9 @@ class Journal:
         if self._side is not None:
             os.close(self._side)
             self._side = None
+        if self._acks is not None:
+            self._acks.close(remove=self._held_since is None)
+            self._acks = None
 
     def sync_due(self, now: float | None = None) -> float | None:
         """Seconds until what is held must be committed to the database (0 or less: now);
@@ -259,16 +281,19 @@ class Journal:
         if self._held_since is None:
             self._held_since = time.monotonic()
 
-    def _note(self, record: dict[str, Any], must_last: bool = True) -> bool:
-        """Append one held item to the side file (one write call, no fsync). ``must_last``:
+    def _note(self, *records: dict[str, Any] | str, must_last: bool = True) -> bool:
+        """Append held items (records, or their JSON lines) to the side file, after the
+        acknowledgements noted elsewhere so far (one write call, no fsync). ``must_last``:
         it must survive a power cut within the window (an acknowledgement need not: a
-        MeterValues sent again is no loss). Returns whether the line is in the file (else
+        MeterValues sent again is no loss). Returns whether the lines are in the file (else
         what is held was committed, or, if that failed too, the error is raised)."""
         if self._side is None:
             return True
+        text = "".join((r if isinstance(r, str) else _dump(r)) + "\n" for r in records)
         # After a short write the file ends in part of a line: end it first, so that
-        # this line is read whole at the next start.
-        line = (("\n" if self._torn else "") + _dump(record) + "\n").encode()
+        # these lines are read whole at the next start.
+        line = (("\n" if self._torn else "") + "".join(self._acks_pending) + text).encode()
+        self._acks_pending.clear()
         try:
             written = os.write(self._side, line)
         except OSError as exc:
@@ -279,8 +304,10 @@ class Journal:
             if written:
                 self._side_bytes += written
                 self._torn = True
-            # Disk full or failing: what is held is committed now, the durable way.
+            # Disk full or failing: what is held (these items too) is committed now, the
+            # durable way.
             log.error("journal side file not writable; committing at once", error=error)
+            self._hold()
             self.sync()
             return False
         self._torn = False
@@ -289,9 +316,10 @@ class Journal:
             self._undurable_since = time.monotonic()
         return True
 
-    def _recover(self, side_file: Path) -> bool:
-        """Rebuild what a crashed run held from its side file, sync it, empty the file.
-        Returns True when the database took no write: what was rebuilt stays held."""
+    def _recover(self, side_file: Path, acks: list[dict[str, Any]]) -> bool:
+        """Rebuild what a crashed run held from its side file and the acknowledgements it
+        noted in memory (``acks``), sync it, empty the file. Returns True when the
+        database took no write: what was rebuilt stays held."""
         try:
             raw = side_file.read_bytes()
         except FileNotFoundError:
@@ -311,15 +339,19 @@ class Journal:
                 item = json.loads(line)
                 kind = item["k"]
                 if kind == "s":
-                    seq, tx = item["seq"], item["tx"]
-                    if not (_is_int(seq) and (tx is None or tx in known)
-                            and all(isinstance(item[f], str) for f in ("body", "at", "clock"))):
+                    seq, tx, body = item["seq"], item["tx"], item["body"]
+                    if isinstance(body, dict):  # compact samples (older side files: the JSON text)
+                        body = _dump({**body, "samples": _expand(body["samples"])})
+                    if not (_is_int(seq) and (tx is None or tx in known) and isinstance(body, str)
+                            and all(isinstance(item[f], str) for f in ("at", "clock"))):
                         raise TypeError("not a sample line")
-                    held = _HeldSample(seq, tx, item["body"], item["at"], item["clock"], now, True)
+                    held = _HeldSample(seq, tx, body, item["at"], item["clock"], now, True)
                     by_seq[held.seq] = held
                     seqs.append(held.seq)
                 elif kind == "v":
                     row = tuple(item["row"])
+                    if len(row) == 6 and isinstance(row[4], list):  # older side files: the JSON text
+                        row = (*row[:4], _dump(_expand(row[4])), row[5])
                     if not (len(row) == 6 and _is_int(row[0]) and row[1] in known
                             and all(isinstance(f, str) for f in row[2:])):
                         raise TypeError("not a value line")
@@ -338,6 +370,11 @@ class Journal:
                 if line.strip():
                     dropped += 1
                 continue  # a line torn by a power cut
+        for item in acks:
+            held = by_seq.get(item.get("seq"))  # type: ignore[arg-type]
+            if held is not None and item.get("taken") == held.created_at and held.done_at is None:
+                held.done_at, held.outcome = item.get("at"), item.get("outcome")
+                held.attempts = item.get("attempts", held.attempts)
         if dropped:
             log.warning("journal side file: lines that cannot be rebuilt were dropped", dropped=dropped)
         self._held = [by_seq[s] for s in sorted(by_seq)]
@@ -440,6 +477,7 @@ class Journal:
         self._held_values.clear()
         self._held_meter.clear()
         self._held_since = self._undurable_since = None
+        self._acks_pending.clear()
         if self._side is not None:
             try:
                 os.ftruncate(self._side, 0)
@@ -447,6 +485,8 @@ class Journal:
                 self._torn = False
             except OSError as exc:  # a longer file only repeats what is now in the database
                 log.warning("journal side file not emptied", error=str(exc))
+        if self._acks is not None:
+            self._acks.clear()
         return result
 
     def _queue(self, conn: sqlite3.Connection, kind: str, local_tx: int | None, body: dict[str, Any]) -> None:
@@ -517,22 +557,27 @@ class Journal:
         keep ``for_stop`` (StopTxn*Data measurands) for its StopTransaction. All of it is
         held until the next sync (see the module)."""
         tag = clock.current().tag
+        lines: list[dict[str, Any]] = []  # noted together: one write call
         if local_tx is not None and energy_wh is not None:
             self._held_meter[local_tx] = (energy_wh, timestamp)
-            self._note({"k": "m", "tx": local_tx, "wh": energy_wh, "at": timestamp})
+            lines.append({"k": "m", "tx": local_tx, "wh": energy_wh, "at": timestamp})
         if local_tx is not None and for_stop:
             row = (self._take_value_id(), local_tx, timestamp, context, _dump([s.to_json() for s in for_stop]), tag)
             self._held_values.append(row)
-            self._note({"k": "v", "row": row})
+            lines.append({"k": "v", "row": [*row[:4], _compact(for_stop), row[5]]})
+        held = None
         if samples:
             body = {"connector": connector, "timestamp": timestamp, "context": context,
                     "samples": [s.to_json() for s in samples]}
             now = time.monotonic()
             held = _HeldSample(self._take_seq(), local_tx, _dump(body), utc_now(), tag, now, noted=False)
             self._held.append(held)
-            # Not sendable until its line is in the side file (see make_durable).
-            held.noted = self._note({"k": "s", "seq": held.seq, "tx": local_tx, "body": held.body,
-                                     "at": held.created_at, "clock": tag})
+            lines.append({"k": "s", "seq": held.seq, "tx": local_tx, "at": held.created_at, "clock": tag,
+                          "body": {**body, "samples": _compact(samples)}})
+        if lines:
+            noted = self._note(*lines)
+            if held is not None:
+                held.noted = noted  # not sendable until its line is in the side file (see make_durable)
         self._hold()
         if self.sync_seconds <= 0:
             self.sync()
@@ -705,8 +750,12 @@ class Journal:
         held = self._find_held(seq)
         if held is not None:
             held.done_at, held.outcome = utc_now(), outcome
-            self._note({"k": "d", "seq": seq, "at": held.done_at, "outcome": outcome, "attempts": held.attempts},
-                       must_last=False)
+            line = _dump({"k": "d", "seq": seq, "at": held.done_at, "outcome": outcome, "attempts": held.attempts,
+                          "taken": held.created_at}) + "\n"
+            if self._acks is not None and self._side is not None and self._acks.note(line.encode()):
+                self._acks_pending.append(line)  # to the side file with its next line
+            else:
+                self._note(line[:-1], must_last=False)
             return
         if kind is None:
             found = self.db.read("SELECT kind FROM outbox WHERE seq = ?", (seq,))
@@ -980,6 +1029,28 @@ def _thin(rows: list[Any], limit: int) -> list[Any]:
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _compact(samples: list[Sample]) -> list[list[Any]]:
+    """Samples as the side file notes them: ``[measurand, value, unit(, phase)]``, a
+    third of the bytes of their JSON objects (most of what a charger sampling every
+    second writes)."""
+    return [[s.measurand, s.value, s.unit, s.phase] if s.phase else [s.measurand, s.value, s.unit] for s in samples]
+
+
+def _expand(noted: Any) -> list[dict[str, Any]]:
+    """The samples' JSON objects (Sample.to_json) from a side-file line; TypeError if
+    the line does not hold samples."""
+    if not isinstance(noted, list):
+        raise TypeError("not a list of samples")
+    samples = []
+    for item in noted:
+        if not (isinstance(item, list) and len(item) in (3, 4) and isinstance(item[0], str)
+                and isinstance(item[1], (int, float)) and not isinstance(item[1], bool)
+                and all(isinstance(f, str) and f for f in item[2:])):
+            raise TypeError("not a sample")
+        samples.append(Sample(*item).to_json())
+    return samples
 
 
 def _dump(value: Any) -> str:

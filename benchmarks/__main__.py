@@ -4,7 +4,8 @@ Every figure is measured on the real agent process (psutil reads its RSS and CPU
 times from /proc) driven through the simulated bench against the test CSMS:
 
 - resident memory at idle after boot;
-- CPU seconds per hour, idle and while charging with 1 s meter sampling;
+- CPU seconds per hour, idle and while charging with 1 s meter sampling, and by part
+  (``idle_breakdown.py``);
 - time from process start to BootNotification Accepted;
 - time from a card tap to the contactor closing, for a card the agent authorizes
   locally (LocalPreAuthorize with the authorization cache);
@@ -167,6 +168,7 @@ async def main(seconds: float, runs: int, disk_seconds: float) -> None:
         disk = await measure_disk_writes(csms, root, disk_seconds) if disk_seconds > 0 else []
         memory = await measure_memory(csms, root)
         idle_parts = await measure_idle_breakdown(csms, root, seconds)
+        charging_parts = await measure_idle_breakdown(csms, root, seconds, charging=True)
     finally:
         await csms.stop()
     logs.configure("error", "console", [])  # the in-process measurements below log every step otherwise
@@ -203,6 +205,10 @@ async def main(seconds: float, runs: int, disk_seconds: float) -> None:
     print(f"Idle CPU by part (over {seconds:g} s each):")
     print()
     print(table(idle_parts))
+    print()
+    print(f"Charging CPU by part, 1 s sampling (over {seconds:g} s each):")
+    print()
+    print(table(charging_parts))
     print()
     print("Resident memory at idle by library:")
     print()

@@ -1,8 +1,9 @@
-"""Where the agent's idle CPU goes, on the wired bench.
+"""Where the agent's CPU goes, idle and charging, on the wired bench.
 
 The agent process is started three times against the same test CSMS, each time idle
 after boot (nothing plugged), and its CPU time (user + system, psutil) is read over
-``seconds``:
+``seconds``; then the same three again while an EV charges (cached card, a MeterValues
+every second with the four measurands ``make bench`` uses):
 
 1. as ``make bench`` runs it: the real Modbus meter driver, ADS1115 pilot and GPIO
    drivers on the bench's transports;
@@ -34,7 +35,9 @@ import psutil
 
 from simulators.harness import Csms, Stack
 
-OCPP: dict[str, Any] = {"MeterValueSampleInterval": 1, "LocalPreAuthorize": True, "AuthorizationCacheEnabled": True}
+OCPP: dict[str, Any] = {"MeterValueSampleInterval": 1, "LocalPreAuthorize": True, "AuthorizationCacheEnabled": True,
+                        "MeterValuesSampledData": "Energy.Active.Import.Register,Power.Active.Import,Current.Import,"
+                                                  "Voltage"}
 
 
 @dataclass(frozen=True)
@@ -60,11 +63,16 @@ def _thread_times(proc: psutil.Process) -> tuple[float, float]:
     return main, other
 
 
-async def _idle_run(csms: Csms, workdir: Path, label: str, seconds: float, **stack_args: Any) -> IdleRun:
+async def _idle_run(csms: Csms, workdir: Path, label: str, seconds: float, charging: bool = False,
+                    **stack_args: Any) -> IdleRun:
     stack = Stack(workdir, csms, cp_id=f"BENCH-IDLE-{workdir.name}", ocpp=OCPP, **stack_args)
     await stack.start()
     try:
         await stack.wait_booted()
+        if charging:
+            await stack.bench_request("plug", connector=1, max_current=16)
+            await stack.bench_request("tap", uid="BE0C0001")
+            await stack.bench_request("wait_for", connector=1, field="contactor_closed", value=True, timeout=15)
         assert stack.agent_process is not None and stack.agent_process.proc is not None
         assert stack.bench_process is not None and stack.bench_process.proc is not None
         agent = psutil.Process(stack.agent_process.proc.pid)
@@ -85,14 +93,18 @@ async def _idle_run(csms: Csms, workdir: Path, label: str, seconds: float, **sta
     )
 
 
-async def measure_idle_breakdown(csms: Csms, root: Path, seconds: float = 60.0) -> list[IdleRun]:
-    """The three idle runs described in the module docstring, in that order."""
+async def measure_idle_breakdown(csms: Csms, root: Path, seconds: float = 60.0,
+                                 charging: bool = False) -> list[IdleRun]:
+    """The three runs described in the module docstring, in that order, idle or charging.
+    Charging, the meter is read every second in the second run too: the samples need it."""
+    what = "charging" if charging else "idle"
     return [
-        await _idle_run(csms, root / "idle-shipped", "as shipped (real drivers on the wired bench)", seconds),
-        await _idle_run(csms, root / "idle-meter60", "meter read once a minute", seconds,
+        await _idle_run(csms, root / f"{what}-shipped", "as shipped (real drivers on the wired bench)", seconds,
+                        charging),
+        await _idle_run(csms, root / f"{what}-meter60", "meter read once a minute", seconds, charging,
                         meter_settings={"poll_interval": 60.0}),
-        await _idle_run(csms, root / "idle-unwired", "sim pilot and contactor instead of the real drivers",
-                        seconds, wired=False),
+        await _idle_run(csms, root / f"{what}-unwired", "sim pilot and contactor instead of the real drivers",
+                        seconds, charging, wired=False),
     ]
 
 

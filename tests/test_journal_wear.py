@@ -3,6 +3,7 @@ while a start, a stop and their acknowledgements are on disk before anything els
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 
@@ -306,3 +307,108 @@ def test_a_sample_rebuilt_from_the_side_file_before_an_answered_stop_is_not_sent
         assert Journal(restarted, WINDOW, side(restarted)).pending() == []
     finally:
         restarted.close()
+
+
+def notes(tmp_path, name: str = "notes"):
+    """An acknowledgement notes file in a directory standing in for the tmpfs."""
+    directory = tmp_path / "run"
+    directory.mkdir(exist_ok=True)
+    return directory / name
+
+
+def test_a_meter_values_answer_dirties_no_page_of_the_side_file_and_survives_a_crash(db, tmp_path):
+    """At 60 s sampling most of what reached the card was the answer's line, written
+    into the page the sample's fdatasync had just cleaned. It goes to memory that
+    outlives the process, and into the side file only with the next sample's lines."""
+    journal = Journal(db, WINDOW, side(db), notes(tmp_path))
+    local = journal.begin_transaction(1, "TAG1", 1000, "2026-01-01T10:00:00.000Z", [])
+    sample(journal, local, 1100)
+    before = side(db).stat().st_size
+    journal.mark_done(journal.pending()[1].seq)
+    assert side(db).stat().st_size == before
+    assert b'"k":"d"' in notes(tmp_path).read_bytes()
+
+    restarted = crashed_copy(db, tmp_path)  # killed: the tmpfs keeps its notes
+    try:
+        recovered = Journal(restarted, WINDOW, side(restarted), notes(tmp_path))
+        assert [e.kind for e in recovered.pending()] == [TX_STARTED]  # the answered sample is not sent again
+        assert notes(tmp_path).read_bytes() == b""  # what it named is in the database now
+    finally:
+        restarted.close()
+
+
+def test_after_a_power_cut_an_answer_is_kept_once_the_next_sample_is_durable(db, tmp_path):
+    journal = Journal(db, WINDOW, side(db), notes(tmp_path))
+    local = journal.begin_transaction(1, "TAG1", 1000, "2026-01-01T10:00:00.000Z", [])
+    sample(journal, local, 1100)
+    journal.mark_done(journal.pending()[1].seq)
+    sample(journal, local, 1200, "2026-01-01T10:02:00.000Z")  # carries the answer into the side file
+    journal.make_durable()
+
+    restarted = crashed_copy(db, tmp_path)
+    notes(tmp_path).unlink()  # a power cut empties the tmpfs
+    try:
+        recovered = Journal(restarted, WINDOW, side(restarted), notes(tmp_path))
+        pending = recovered.pending()
+        assert [e.kind for e in pending] == [TX_STARTED, METER_SAMPLE]
+        assert pending[1].body["samples"][0]["value"] == 1200
+    finally:
+        restarted.close()
+
+
+def test_a_note_left_by_another_journal_at_the_same_path_settles_nothing(db, tmp_path):
+    """A state directory wiped without a reboot: the tmpfs still names its sequence numbers."""
+    notes(tmp_path).write_text(
+        '{"k":"d","seq":2,"at":"2026-01-01T09:00:00.000Z","outcome":"acked","attempts":1,'
+        '"taken":"2025-06-01T00:00:00.000Z"}\n')
+    journal = Journal(db, WINDOW, side(db), notes(tmp_path))
+    assert notes(tmp_path).read_bytes() == b""  # the stale note is dropped at the start
+    local = journal.begin_transaction(1, "TAG1", 1000, "2026-01-01T10:00:00.000Z", [])
+    sample(journal, local, 1100)
+    assert journal.pending()[1].seq == 2
+    notes(tmp_path).write_text(  # and would not match the sample anyway
+        '{"k":"d","seq":2,"at":"2026-01-01T09:00:00.000Z","outcome":"acked","attempts":1,'
+        '"taken":"2025-06-01T00:00:00.000Z"}\n')
+    restarted = crashed_copy(db, tmp_path)
+    try:
+        recovered = Journal(restarted, WINDOW, side(restarted), notes(tmp_path))
+        assert [e.kind for e in recovered.pending()] == [TX_STARTED, METER_SAMPLE]
+    finally:
+        restarted.close()
+
+
+def test_a_side_file_written_by_the_previous_release_is_rebuilt(db, tmp_path):
+    """Lines used to carry the sample's JSON as a string: an update restarts the agent
+    onto a side file the old release wrote."""
+    journal = Journal(db, 0)
+    local = journal.begin_transaction(1, "TAG1", 1000, "2026-01-01T10:00:00.000Z", [])
+    body = ('{"connector":1,"timestamp":"2026-01-01T10:01:00.000Z","context":"Sample.Periodic",'
+            '"samples":[{"measurand":"Energy.Active.Import.Register","value":1100,"unit":"Wh"}]}')
+    stop_values = '[{"measurand":"Energy.Active.Import.Register","value":1100,"unit":"Wh"}]'
+    lines = [
+        {"k": "m", "tx": local, "wh": 1100, "at": "2026-01-01T10:01:00.000Z"},
+        {"k": "v", "row": [1, local, "2026-01-01T10:01:00.000Z", "Sample.Periodic", stop_values, "ntp"]},
+        {"k": "s", "seq": 2, "tx": local, "body": body, "at": "2026-01-01T10:01:00.100Z", "clock": "ntp"},
+    ]
+    side(db).write_text("".join(json.dumps(line) + "\n" for line in lines))
+    restarted = crashed_copy(db, tmp_path)
+    try:
+        recovered = Journal(restarted, WINDOW, side(restarted), notes(tmp_path))
+        pending = recovered.pending()
+        assert [e.kind for e in pending] == [TX_STARTED, METER_SAMPLE]
+        assert pending[1].body == json.loads(body)
+        recovered.end_transaction(local, 1200, "2026-01-01T10:02:00.000Z", "Local", "TAG1", [])
+        stop = recovered.pending()[-1]
+        assert [d["samples"][0]["value"] for d in stop.body["transaction_data"]] == [1100]
+    finally:
+        restarted.close()
+
+
+def test_a_clean_stop_leaves_no_notes_behind(db, tmp_path):
+    journal = Journal(db, WINDOW, side(db), notes(tmp_path))
+    local = journal.begin_transaction(1, "TAG1", 1000, "2026-01-01T10:00:00.000Z", [])
+    sample(journal, local, 1100)
+    journal.mark_done(journal.pending()[1].seq)
+    db.close()
+    assert not notes(tmp_path).exists()
+    assert on_disk(db, "SELECT outcome FROM outbox WHERE kind = ?", (METER_SAMPLE,)) == []  # answered: not kept

@@ -64,25 +64,34 @@ def sample_window(config_path: Path) -> float:
 
 
 class Recorder:
-    """The trace of one agent process and the snapshot of the directory it started from."""
+    """The trace of one agent process and the snapshot of the directory it started from.
+
+    The agent's runtime directory (``$RUNTIME_DIRECTORY``, a tmpfs under systemd, where
+    the journal notes MeterValues acknowledgements: agent.ack_notes) is a directory of
+    its own beside the state directory: a kill leaves it as it is, a cut empties it."""
 
     def __init__(self, shim: Path, state_dir: Path, log: Path) -> None:
         self.shim, self.state_dir, self.log = shim, state_dir, log
+        self.runtime_dir = state_dir.with_name(state_dir.name + "-run")
         self.before: dict[str, bytes] = {}
 
     def env(self) -> dict[str, str]:
-        return shim_env(self.shim, self.state_dir, self.log)
+        return {**shim_env(self.shim, self.state_dir, self.log), "RUNTIME_DIRECTORY": str(self.runtime_dir)}
 
     def begin(self) -> None:
         """Before the agent starts: the directory is at rest, all of it durable."""
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.runtime_dir.mkdir(parents=True, exist_ok=True)
         self.before = snapshot(self.state_dir)
         self.log.write_bytes(b"")
 
     def cut(self, mode: str, rng: random.Random) -> tuple[CutReport, JournalCheck]:
-        """After the agent was SIGKILLed: leave the directory as the cut would have."""
+        """After the agent was SIGKILLed: leave the directory as the cut would have, and
+        the runtime directory empty, as after a reboot."""
         seen = snapshot(self.state_dir)
         report = rebuild(self.state_dir, self.before, list(read_ops(self.log)), mode, rng)
+        for path in self.runtime_dir.iterdir():
+            path.unlink()
         return report, check_journal(self.state_dir, seen)
 
 

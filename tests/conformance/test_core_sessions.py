@@ -8,6 +8,7 @@ the backend built from them.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -462,6 +463,21 @@ async def test_tc_070_meter_values_stop_with_the_transaction(charger):
     stopped = await _seq_of(stack, "StopTransaction")
     # Sampling belongs to the transaction: nothing after its StopTransaction.
     await expect_none(stack, "MeterValues", stopped, within=2.5)
+
+
+async def test_sampling_every_second_reads_the_meter_once_per_sample_not_twice(charger):
+    """The poll that watches the meter takes a sample's reading as its own: on an RS-485
+    line at 9600 baud each SDM630 reading takes about 175 ms of the line."""
+    stack = await charger(ocpp={"MeterValueSampleInterval": 1, "MeterValuesSampledData": SAMPLED})
+    charging = await plug_and_charge(stack, id_tag=new_id_tag())
+    await wait_for(stack, "MeterValues", count=2, since=charging, timeout=10)
+    since = await last_seq(stack)
+    before = (await stack.bench_request("status"))["connectors"][0]["meter_requests"]
+    await asyncio.sleep(6)
+    read = (await stack.bench_request("status"))["connectors"][0]["meter_requests"] - before
+    sampled = len(await messages(stack, "MeterValues", since))
+    assert sampled >= 4  # sampling ran all along (one reading of the bench's SDM630 is one request)
+    assert read <= 8, f"{read} meter requests in 6 s for {sampled} MeterValues"
 
 
 async def _seq_of(stack, action: str) -> int:
