@@ -11,15 +11,7 @@ from agent.clock import Clock
 from agent.journal import METER_SAMPLE, STATUS, TX_STARTED, TX_STOPPED, Journal, MeterGap, Sample
 from agent.store import ChargerState, Database, StoreError, utc_now
 
-ENERGY = "Energy.Active.Import.Register"
-
-
-@pytest.fixture
-def db(tmp_path):
-    database = Database(tmp_path)
-    database.open()
-    yield database
-    database.close()
+from .journal_helpers import ENERGY, db  # noqa: F401 - db is a fixture
 
 
 def reopen(db: Database) -> Database:

@@ -6,41 +6,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import sqlite3
 
 import pytest
 
-from agent.journal import METER_SAMPLE, SIDE_FILE_SUFFIX, TX_STARTED, Journal, Sample
+from agent.journal import METER_SAMPLE, TX_STARTED, Journal, Sample
 from agent.store import Database, StoreError
 
-ENERGY = "Energy.Active.Import.Register"
-WINDOW = 10.0
-
-
-@pytest.fixture
-def db(tmp_path):
-    database = Database(tmp_path)
-    database.open()
-    yield database
-    database.close()
-
-
-def side(db: Database):
-    return db.path.with_name(db.path.name + SIDE_FILE_SUFFIX)
-
-
-def on_disk(db: Database, sql: str, params: tuple = ()) -> list[tuple]:
-    conn = sqlite3.connect(db.path)
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
-
-
-def sample(journal: Journal, local: int | None, wh: int, stamp: str = "2026-01-01T10:01:00.000Z") -> None:
-    journal.record_sample(local, 1, stamp, "Sample.Periodic", [Sample(ENERGY, wh, "Wh")], wh if local else None,
-                          [Sample(ENERGY, wh, "Wh")] if local else None)
+from .journal_helpers import ENERGY, WINDOW, crashed_copy, db, on_disk, sample, side  # noqa: F401 - db is a fixture
 
 
 def _line(item: dict) -> bytes:
@@ -123,13 +95,7 @@ def test_a_short_write_to_the_side_file_does_not_cost_the_next_line(db, tmp_path
     sample(journal, local, 1200, "2026-01-01T10:02:00.000Z")
     monkeypatch.setattr(os, "write", real_write)
     # Killed now: the next start rebuilds what was held from the side file.
-    target = tmp_path / "after-crash"
-    target.mkdir()
-    for path in db.path.parent.iterdir():
-        if path.name.startswith("ladda.sqlite3") and not path.name.endswith("-shm"):
-            shutil.copy(path, target / path.name)
-    restarted = Database(target)
-    restarted.open()
+    restarted = crashed_copy(db, tmp_path)
     try:
         recovered = Journal(restarted, WINDOW, side(restarted))
         kept = [json.loads(r[0])[0]["value"] for r in on_disk(restarted, "SELECT samples FROM transaction_values ORDER BY id")]

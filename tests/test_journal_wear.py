@@ -9,33 +9,10 @@ import time
 
 import pytest
 
-from agent.journal import KEPT_SYNC_S, METER_SAMPLE, SIDE_FILE_SUFFIX, STATUS, TX_STARTED, TX_STOPPED, Journal, Sample
+from agent.journal import KEPT_SYNC_S, METER_SAMPLE, STATUS, TX_STARTED, TX_STOPPED, Journal, Sample
 from agent.store import PAGE_SIZE, Database
 
-ENERGY = "Energy.Active.Import.Register"
-WINDOW = 10.0
-
-
-@pytest.fixture
-def db(tmp_path):
-    database = Database(tmp_path)
-    database.open()
-    yield database
-    database.close()
-
-
-def on_disk(db: Database, sql: str, params: tuple = ()) -> list[tuple]:
-    """What another process (or the agent after a power cut) reads from the file."""
-    conn = sqlite3.connect(db.path)
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
-
-
-def sample(journal: Journal, local: int | None, wh: int, stamp: str = "2026-01-01T10:01:00.000Z") -> None:
-    journal.record_sample(local, 1, stamp, "Sample.Periodic", [Sample(ENERGY, wh, "Wh")], wh if local else None,
-                          [Sample(ENERGY, wh, "Wh")] if local else None)
+from .journal_helpers import ENERGY, WINDOW, crashed_copy, db, on_disk, sample, side  # noqa: F401 - db is a fixture
 
 
 def test_a_held_sample_is_sent_at_once_but_written_only_at_the_sync(db):
@@ -211,25 +188,6 @@ def test_a_stop_written_with_held_samples_carries_them_all_in_order(db):
     assert kinds == [TX_STARTED] + [METER_SAMPLE] * 5 + [TX_STOPPED]
     stop = journal.pending()[-1]
     assert [d["samples"][0]["value"] for d in stop.body["transaction_data"]] == [1100, 1101, 1102, 1103, 1104]
-
-
-def crashed_copy(db: Database, tmp_path) -> Database:
-    """The state directory as a process killed now leaves it: every file as the page cache
-    has it (the database, its write-ahead log, the side file), nothing flushed on exit."""
-    import shutil
-
-    target = tmp_path / "after-crash"
-    target.mkdir()
-    for path in db.path.parent.iterdir():
-        if path.name.startswith("ladda.sqlite3") and not path.name.endswith("-shm"):
-            shutil.copy(path, target / path.name)
-    again = Database(target)
-    again.open()
-    return again
-
-
-def side(db: Database):
-    return db.path.with_name(db.path.name + SIDE_FILE_SUFFIX)
 
 
 def test_a_crash_loses_nothing_that_was_held_and_resends_no_acknowledged_sample(db, tmp_path):

@@ -10,8 +10,9 @@ drivers of the roles it has (one without a cable lock never loads the lock's).
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from drivers.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from drivers.gpio.contactor import GpioContactor
@@ -32,10 +33,4 @@ _MODULE_OF = {
 }
 
 __all__ = sorted(_MODULE_OF)
-
-
-def __getattr__(name: str) -> object:
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+__getattr__ = lazy_exports(__name__, _MODULE_OF)

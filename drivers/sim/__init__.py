@@ -7,8 +7,9 @@ name is first used: a charger loads the sim drivers of its sim roles only.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from drivers.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from drivers.sim.contactor import SimContactor
@@ -28,10 +29,4 @@ _MODULE_OF = {
 }
 
 __all__ = sorted(_MODULE_OF)
-
-
-def __getattr__(name: str) -> object:
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+__getattr__ = lazy_exports(__name__, _MODULE_OF)
