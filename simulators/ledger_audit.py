@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -174,6 +175,39 @@ def _brief(m: dict[str, Any]) -> str:
     if m["type"] in ("connected", "disconnected", "rejected"):
         what = f"{m['type']} {m['payload'].get('code', '')}".strip()
     return f"{m['seq']} {m.get('time', '')} {m['direction']} {m['type']} {what}"
+
+
+@dataclass(frozen=True)
+class TransactionCall:
+    """A transaction message the charger sent, as the resend policy sees it."""
+
+    message: dict[str, Any]
+    key: str  # the action and its payload: equal keys are the same message sent again
+    connection: int  # which connection (1, 2, ...) carried it
+    #: The crash policy allows it to repeat an earlier one: it is the first transaction
+    #: message of its connection and repeats the last one of the connection before.
+    may_repeat: bool
+
+
+def transaction_calls(messages: list[dict[str, Any]]) -> Iterator[TransactionCall]:
+    """The transaction messages the charger sent, in order (MeterValues outside a
+    transaction left out: they are not transaction data)."""
+    connection = 0
+    first_on_connection = True
+    last_key: str | None = None
+    for m in messages:
+        if m["type"] == "connected":
+            connection += 1
+            first_on_connection = True
+            continue
+        if m["direction"] != "in" or m["type"] != "CALL" or m["action"] not in TRANSACTION_ACTIONS:
+            continue
+        if m["action"] == "MeterValues" and m["payload"].get("transactionId") is None:
+            continue
+        key = m["action"] + _key(m["payload"])
+        yield TransactionCall(m, key, connection, first_on_connection and key == last_key)
+        last_key = key
+        first_on_connection = False
 
 
 def _key(value: Any) -> str:
@@ -379,33 +413,21 @@ class _Auditor:
         sent_at: dict[str, str] = {}
         counts: Counter[str] = Counter()
         connection = 0
-        first_on_connection = True
-        last_key: str | None = None
-        for m in self.d.messages:
-            if m["type"] == "connected":
-                connection += 1
-                first_on_connection = True
-                continue
-            if m["direction"] != "in" or m["type"] != "CALL" or m["action"] not in TRANSACTION_ACTIONS:
-                continue
+        for call in transaction_calls(self.d.messages):
+            m, key, connection = call.message, call.key, call.connection
             payload = m["payload"]
-            if m["action"] == "MeterValues" and payload.get("transactionId") is None:
-                continue
-            key = m["action"] + _key(payload)
             if key in seen:
                 counts[m["action"]] += 1
                 detail = {"action": m["action"], "seq": m["seq"], "original_seq": seen[key],
                           "connection": connection, "time": m["time"], "after": self.cause(sent_at[key], m["time"]),
                           "between": [_brief(x) for x in self.d.messages if seen[key] <= x["seq"] <= m["seq"]]}
                 self.r.duplicate_details.append(detail)
-                if not first_on_connection or key != last_key:
+                if not call.may_repeat:
                     self.flag("duplicate beyond the resend policy", f"{m['action']} at seq {m['seq']} repeats "
                               f"seq {seen[key]}, but it is not the first transaction message of connection "
                               f"{connection} repeating the last one before it", None, payload.get("transactionId"))
             seen[key] = m["seq"]
             sent_at[key] = m["time"]
-            last_key = key
-            first_on_connection = False
         self.r.connections = connection
         self.r.duplicates = {a: counts.get(a, 0) for a in TRANSACTION_ACTIONS}
 

@@ -39,10 +39,10 @@ from simulators.ledger_audit import (
     EnergyError,
     SessionRecord,
     Violation,
-    _key,
     audit,
     energy_of,
     parse_time,
+    transaction_calls,
 )
 
 #: The crash audit's rules that a power cut changes; their findings are judged again here.
@@ -178,17 +178,8 @@ class _PowerCutAuditor:
     def duplicates(self) -> None:
         acked = self.received_acks()
         seen: dict[str, dict[str, Any]] = {}
-        first_on_connection, last_key = True, None
-        for m in self.d.messages:
-            if m["type"] == "connected":
-                first_on_connection = True
-                continue
-            if m["direction"] != "in" or m["type"] != "CALL" or m["action"] not in TRANSACTION_ACTIONS:
-                continue
-            payload = m["payload"]
-            if m["action"] == "MeterValues" and payload.get("transactionId") is None:
-                continue
-            key = m["action"] + _key(payload)
+        for call in transaction_calls(self.d.messages):
+            m, key, payload = call.message, call.key, call.message["payload"]
             now = parse_time(m["time"])
             if key in seen:
                 original = seen[key]
@@ -205,13 +196,11 @@ class _PowerCutAuditor:
                     self.f.meter_value_resends_after_cut += 1
                 elif cuts:
                     self.f.start_stop_resends_after_cut += 1
-                elif not first_on_connection or key != last_key:
+                elif not call.may_repeat:
                     self.flag("duplicate beyond the resend policy", f"{m['action']} at seq {m['seq']} repeats seq "
                               f"{original['seq']} with no cut between, and it is not the first transaction message "
                               "of its connection repeating the last one before it", None, tid)
             seen[key] = m
-            last_key = key
-            first_on_connection = False
 
     def unjournaled(self, rows: list[dict[str, Any]]) -> None:
         journaled: set[tuple[int, float, float | None]] = set()
