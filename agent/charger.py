@@ -209,8 +209,9 @@ class ChargerRuntime:
         self.local_tx: dict[int, int] = {}
         self._tx_started_at: dict[int, float] = {}
         self.readings: dict[int, MeterReading] = {}
-        #: When each connector's meter last answered a read (our clock), by whichever reader.
-        self._read_at: dict[int, float] = {}
+        #: When each connector's meter last answered a read taken for a sample, a start or
+        #: a stop (our clock): the poller takes that reading as its own (see _poll_meter).
+        self._taken: dict[int, tuple[float, MeterReading]] = {}
         self._lock_faults: set[int] = set()
         self._meter_faults: set[int] = set()
         #: Connectors whose running transaction has an open meter gap in the journal.
@@ -703,7 +704,10 @@ class ChargerRuntime:
 
         A reading a sample took less than 1.5 ``poll_interval`` ago serves as this poll's: at
         a sample interval of the poll's or shorter the meter is read once per sample, not
-        twice (an RS-485 line at 9600 baud spends about 175 ms on one SDM630 reading)."""
+        twice (an RS-485 line at 9600 baud spends about 175 ms on one SDM630 reading).
+        Only a sample's reading, never the poll's own earlier one, and only while its frame
+        is younger than ``fault_after``: the poll still reads the meter itself at its pace
+        whenever no sample did, and judges a frozen frame on a reading of its own."""
         policy = self.meter
         last_answer = self._clock()
         checkpointed = self._clock()
@@ -714,17 +718,19 @@ class ChargerRuntime:
                 # asyncio.timeout, not wait_for: in a loop, Python 3.11's wait_for could
                 # swallow the cancellation that ends the agent and keep polling.
                 # 1.5 polls: a sample due at the very instant of the poll still serves it.
-                reading = self._recent_reading(n, 1.5 * policy.poll_interval)
-                if reading is None:
+                taken = self._taken_reading(n, 1.5 * policy.poll_interval)
+                if taken is not None:
+                    answered_at, reading = taken
+                else:
                     async with asyncio.timeout(max(2 * policy.poll_interval, 2.0)):
                         reading = await self.hardware.read_meter(n)
-                    self._read_at[n] = self._clock()
+                    answered_at = self._clock()
             except (DeviceError, asyncio.TimeoutError) as exc:
                 problem = f"not answering ({exc or 'timeout'})"
                 age = self._clock() - last_answer
             else:
                 self.readings[n] = reading
-                last_answer = self._read_at[n]
+                last_answer = answered_at
                 age = max(0.0, time.time() - reading.timestamp)
                 if age >= policy.fault_after:
                     problem = f"returns the same frame for {age:.0f} s"
@@ -761,20 +767,23 @@ class ChargerRuntime:
     async def _fresh_reading(self, n: int) -> MeterReading | None:
         """A reading taken now, else the last one if it is not stale, else None."""
         try:
-            reading = await asyncio.wait_for(self.hardware.read_meter(n), 1.5)
+            async with asyncio.timeout(1.5):  # not wait_for: in 3.11 a task per read, once a second
+                reading = await self.hardware.read_meter(n)
         except (DeviceError, asyncio.TimeoutError):
             last = self.readings.get(n)
             return last if last is not None and self._is_fresh(last) else None
         self.readings[n] = reading
-        self._read_at[n] = self._clock()
+        self._taken[n] = (self._clock(), reading)
         return reading if self._is_fresh(reading) else None
 
-    def _recent_reading(self, n: int, within: float) -> MeterReading | None:
-        """The reading some reader took less than ``within`` seconds ago, else None."""
-        read_at = self._read_at.get(n)
-        if read_at is None or self._clock() - read_at >= within:
+    def _taken_reading(self, n: int, within: float) -> tuple[float, MeterReading] | None:
+        """(when, reading) of the reading a sample (or a start or stop) took less than
+        ``within`` seconds ago, if its frame is younger than ``fault_after``; else None
+        (the poll reads the meter itself)."""
+        taken = self._taken.get(n)
+        if taken is None or self._clock() - taken[0] >= within or not self._is_fresh(taken[1]):
             return None
-        return self.readings.get(n)
+        return taken
 
     def _is_fresh(self, reading: MeterReading) -> bool:
         return time.time() - reading.timestamp < self.meter.fault_after

@@ -61,7 +61,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from . import clock
-from .ack_notes import AckNotes
+from .ack_notes import AckNotes, read_notes, remove_notes
 from .store import Database, StoreError, iso, parse_iso, utc_now
 
 log = structlog.get_logger(__name__)
@@ -212,19 +212,19 @@ class Journal:
         if side_file is None and sync_seconds > 0:
             side_file = db.path.with_name(db.path.name + SIDE_FILE_SUFFIX)
         kept = False
-        notes = AckNotes(ack_notes) if ack_notes is not None and side_file is not None else None
+        if side_file is None:
+            ack_notes = None  # nothing is held, so no answer to note
         if side_file is not None:
             # Also when this run writes at once: an earlier one held.
-            kept = self._recover(side_file, notes.read() if notes is not None else [])
-        if notes is not None:
-            if not kept:
-                notes.clear()  # all it named is in the database now
-            if sync_seconds > 0 or kept:
-                self._acks = notes
-            else:
-                notes.close()
+            kept = self._recover(side_file, read_notes(ack_notes) if ack_notes is not None else [])
         if side_file is not None and (sync_seconds > 0 or kept):
             self._side = os.open(side_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+            if ack_notes is not None:
+                self._acks = AckNotes(ack_notes)
+                if not kept:
+                    self._acks.clear()  # all it named is in the database now
+        elif ack_notes is not None:
+            remove_notes(ack_notes)
 
     # holding and syncing ------------------------------------------------
     def sync(self) -> None:
@@ -233,13 +233,18 @@ class Journal:
             self._commit(lambda conn: None)
 
     def _close(self) -> None:
-        self.sync()
-        if self._side is not None:
-            os.close(self._side)
-            self._side = None
-        if self._acks is not None:
-            self._acks.close(remove=self._held_since is None)
-            self._acks = None
+        try:
+            self.sync()
+        finally:
+            # The notes go only once nothing is held and the side file is empty: a side
+            # file that could not be emptied repeats samples whose answers only they hold.
+            settled = self._held_since is None and self._side_bytes == 0
+            if self._side is not None:
+                os.close(self._side)
+                self._side = None
+            if self._acks is not None:
+                self._acks.close(remove=settled)
+                self._acks = None
 
     def sync_due(self, now: float | None = None) -> float | None:
         """Seconds until what is held must be committed to the database (0 or less: now);
@@ -293,7 +298,6 @@ class Journal:
         # After a short write the file ends in part of a line: end it first, so that
         # these lines are read whole at the next start.
         line = (("\n" if self._torn else "") + "".join(self._acks_pending) + text).encode()
-        self._acks_pending.clear()
         try:
             written = os.write(self._side, line)
         except OSError as exc:
@@ -312,6 +316,7 @@ class Journal:
             return False
         self._torn = False
         self._side_bytes += len(line)
+        self._acks_pending.clear()
         if must_last and self._undurable_since is None:
             self._undurable_since = time.monotonic()
         return True
@@ -371,10 +376,12 @@ class Journal:
                     dropped += 1
                 continue  # a line torn by a power cut
         for item in acks:
-            held = by_seq.get(item.get("seq"))  # type: ignore[arg-type]
+            seq, at, outcome, attempts = item.get("seq"), item.get("at"), item.get("outcome"), item.get("attempts")
+            if not (_is_int(seq) and isinstance(at, str) and isinstance(outcome, str) and _is_int(attempts)):
+                continue  # not a note this journal wrote
+            held = by_seq.get(seq)  # type: ignore[arg-type]
             if held is not None and item.get("taken") == held.created_at and held.done_at is None:
-                held.done_at, held.outcome = item.get("at"), item.get("outcome")
-                held.attempts = item.get("attempts", held.attempts)
+                held.done_at, held.outcome, held.attempts = at, outcome, attempts
         if dropped:
             log.warning("journal side file: lines that cannot be rebuilt were dropped", dropped=dropped)
         self._held = [by_seq[s] for s in sorted(by_seq)]
@@ -483,9 +490,11 @@ class Journal:
                 os.ftruncate(self._side, 0)
                 self._side_bytes = 0
                 self._torn = False
-            except OSError as exc:  # a longer file only repeats what is now in the database
+            except OSError as exc:
+                # A longer file only repeats what is now in the database, except the
+                # answered samples (not written as rows): the notes keep their answers.
                 log.warning("journal side file not emptied", error=str(exc))
-        if self._acks is not None:
+        if self._acks is not None and self._side_bytes == 0:
             self._acks.clear()
         return result
 

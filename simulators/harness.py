@@ -14,8 +14,10 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import signal
 import sys
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -187,6 +189,7 @@ class Stack:
     bench: ControlClient | None = None
     link_port: int = 0
     meter_info: dict[str, Any] = field(default_factory=dict)  # the bench ready file's "meter"
+    _runtime: Path | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.meter not in METER_KINDS:
@@ -308,11 +311,12 @@ class Stack:
         self.config_path.write_text("\n".join(lines) + "\n")
 
     async def start_agent(self) -> None:
+        runtime = self.runtime_dir()
         self.agent_process = Process(
             "agent",
             [self.agent_python or sys.executable, "-m", "agent", "run", "-c", str(self.config_path)],
             self.workdir / "agent.log",
-            env={**os.environ, "PYTHONUNBUFFERED": "1", **self.agent_env},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", "RUNTIME_DIRECTORY": str(runtime), **self.agent_env},
             # An installed release must import its own code, not a source tree in the cwd.
             cwd=self.workdir if self.agent_python else None,
         )
@@ -364,6 +368,20 @@ class Stack:
             await self.bench.close()
         if self.bench_process is not None:
             await self.bench_process.stop()
+        if self._runtime is not None:
+            shutil.rmtree(self._runtime, ignore_errors=True)
+            self._runtime = None
+
+    def runtime_dir(self) -> Path:
+        """The agent's ``$RUNTIME_DIRECTORY``: what systemd gives the service (``/run/ladda``,
+        a tmpfs kept across restarts until a reboot), one per charger, kept across the
+        agent's kills and removed by :meth:`stop`. On a tmpfs where there is one, so that
+        the disk-write benchmark sees what a charger's card would."""
+        if self._runtime is None:
+            shm = Path("/dev/shm")
+            tmpfs = shm if shm.is_dir() and os.access(shm, os.W_OK) else None
+            self._runtime = Path(tempfile.mkdtemp(prefix=f"ladda-run-{self.cp_id}-", dir=tmpfs or self.workdir))
+        return self._runtime
 
     def agent_log(self) -> str:
         return _tail(self.workdir / "agent.log", 80)

@@ -3,7 +3,9 @@ while a start, a stop and their acknowledgements are on disk before anything els
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import sqlite3
 import time
 
@@ -370,3 +372,70 @@ def test_a_clean_stop_leaves_no_notes_behind(db, tmp_path):
     db.close()
     assert not notes(tmp_path).exists()
     assert on_disk(db, "SELECT outcome FROM outbox WHERE kind = ?", (METER_SAMPLE,)) == []  # answered: not kept
+
+
+def test_a_note_torn_by_a_full_tmpfs_costs_no_later_answer(db, tmp_path, monkeypatch):
+    """A short write leaves part of a line in the notes; the next note must still be read
+    whole after a kill (the torn answer went to the side file instead)."""
+    journal = Journal(db, WINDOW, side(db), notes(tmp_path))
+    local = journal.begin_transaction(1, "TAG1", 1000, "2026-01-01T10:00:00.000Z", [])
+    sample(journal, local, 1100)
+    real_write = os.write
+
+    def short(fd, data):
+        if data.startswith(b'{"k":"d"'):
+            return real_write(fd, data[:20])  # the tmpfs filled up mid-line
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", short)
+    journal.mark_done(journal.pending()[1].seq)
+    monkeypatch.setattr(os, "write", real_write)
+    sample(journal, local, 1200, "2026-01-01T10:02:00.000Z")
+    journal.make_durable()
+    second = journal.pending()[-1].seq
+    journal.mark_done(second)
+
+    restarted = crashed_copy(db, tmp_path)
+    try:
+        recovered = Journal(restarted, WINDOW, side(restarted), notes(tmp_path))
+        assert [e.kind for e in recovered.pending()] == [TX_STARTED]  # neither answered sample again
+    finally:
+        restarted.close()
+
+
+def test_answers_noted_on_the_tmpfs_stay_while_the_side_file_could_not_be_emptied(db, tmp_path, monkeypatch):
+    """An answered sample is not written as a row; if the side file keeps its line, the
+    note is what keeps it from being sent again."""
+    journal = Journal(db, WINDOW, side(db), notes(tmp_path))
+    local = journal.begin_transaction(1, "TAG1", 1000, "2026-01-01T10:00:00.000Z", [])
+    sample(journal, local, 1100)
+    journal.mark_done(journal.pending()[1].seq)
+    real_ftruncate = os.ftruncate
+
+    def failing(fd, size):
+        if fd == journal._side:
+            raise OSError(errno.EIO, "I/O error")
+        return real_ftruncate(fd, size)
+
+    monkeypatch.setattr(os, "ftruncate", failing)
+    journal.sync()
+    monkeypatch.setattr(os, "ftruncate", real_ftruncate)
+    restarted = crashed_copy(db, tmp_path)
+    try:
+        recovered = Journal(restarted, WINDOW, side(restarted), notes(tmp_path))
+        assert [e.kind for e in recovered.pending()] == [TX_STARTED]
+    finally:
+        restarted.close()
+
+
+def test_a_note_this_journal_did_not_write_is_ignored_and_the_agent_starts(db, tmp_path):
+    journal = Journal(db, WINDOW, side(db), notes(tmp_path))
+    local = journal.begin_transaction(1, "TAG1", 1000, "2026-01-01T10:00:00.000Z", [])
+    sample(journal, local, 1100)
+    notes(tmp_path).write_text('{"k":"d","seq":[2],"taken":"x"}\n{"seq":2,"at":1}\n[1,2]\nnot json\n')
+    restarted = crashed_copy(db, tmp_path)
+    try:
+        recovered = Journal(restarted, WINDOW, side(restarted), notes(tmp_path))
+        assert [e.kind for e in recovered.pending()] == [TX_STARTED, METER_SAMPLE]
+    finally:
+        restarted.close()

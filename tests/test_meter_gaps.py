@@ -9,9 +9,11 @@ way they read it: from the state database by a fresh process view, and with
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import sqlite3
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -236,3 +238,16 @@ def test_a_version_5_database_is_migrated_and_keeps_its_data(tmp_path):
         assert (gap.began_at, gap.wh_before) == ("2026-01-01T10:40:00.000Z", 70)  # its last value on record
     finally:
         db.close()
+
+
+async def test_a_live_meter_polled_slowly_against_a_short_fault_bound_is_never_called_failing(tmp_path):
+    """The poll may take a sample's fresh reading as its own, never its own earlier one:
+    that one would look a whole poll old, past a ``fault_after`` shorter than the poll."""
+    policy = MeterPolicy(poll_interval=2.0, fault_after=1.5, failure_stops=True)
+    async with wired_charger(tmp_path, meter=policy) as wired:
+        await until(lambda: 1 in wired.runtime.readings, timeout=5)
+        end = time.monotonic() + 7.0
+        while time.monotonic() < end:
+            entry = wired.runtime.statuses.get(1)
+            assert entry is None or entry.error_code != "PowerMeterFailure", entry
+            await asyncio.sleep(0.1)
