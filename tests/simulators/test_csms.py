@@ -446,7 +446,12 @@ async def test_a_fuzzer_can_answer_garbage_and_send_binary_frames(csms: CsmsProc
         received = await ws.recv()
         await ws.send('[4,"-1","FormationViolation","a binary frame",{}]')
         reply = await sending
-    events = (await ctl.request("messages", cp="CP-1", direction=["event"]))["messages"]
+    # The backend notes the disconnection once its side of the close is done: wait for it.
+    for _ in range(50):
+        events = (await ctl.request("messages", cp="CP-1", direction=["event"]))["messages"]
+        if len(events) >= 2:
+            break
+        await asyncio.sleep(0.1)
 
     assert garbage == [4, "hb-1", "BogusCode", "", {}]
     assert normal[:2] == [3, "hb-2"] and "currentTime" in normal[2]
