@@ -89,6 +89,23 @@ class Electrical:
 
 
 @dataclass(frozen=True, slots=True)
+class LimitPeriod:
+    """One stretch of a composite schedule, in seconds from its start: ``limit`` applies
+    from ``start_s`` until just before ``end_s``. Unlike a profile's :class:`Period` it
+    has an end, so a stretch where no profile applies stays a gap instead of being
+    stretched over by the period before it."""
+
+    start_s: int
+    end_s: int
+    limit: float  # in the composite schedule's unit; 0 is a limit (nothing may flow)
+    number_phases: int | None = None  # the deciding period's; None: it named none
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.start_s < self.end_s:
+            raise ValueError(f"a limit period needs 0 <= start_s < end_s, got {self.start_s}..{self.end_s}")
+
+
+@dataclass(frozen=True, slots=True)
 class CompositeSchedule:
     """What applies to a connector from ``start`` for ``duration_s`` seconds. A stretch
     where no profile applies has no period (the schedule may be empty, or start late):
@@ -98,4 +115,4 @@ class CompositeSchedule:
     start: datetime
     duration_s: int
     unit: RateUnit
-    periods: tuple[Period, ...]
+    periods: tuple[LimitPeriod, ...]  # sorted, non-overlapping, within [0, duration_s)
