@@ -122,8 +122,9 @@ def composite_schedule(
     if duration_s == 0:
         return CompositeSchedule(connector, start, 0, unit, ())
     installed = tuple(profiles)
-    outlets = sorted(c for c in connectors if c != 0)
+    views: list[_View] = []  # connector 0: every connector's, for the sum
     if connector == 0:
+        outlets = sorted(c for c in connectors if c != 0)
         views = [_connector_view(installed, c, start, duration_s, connectors, transactions) for c in outlets]
         own = _charger_view(installed, start, duration_s, connectors)
         every = [*views, own]
