@@ -113,7 +113,7 @@ def composite_schedule(
 ) -> CompositeSchedule:
     """The limits on ``connector`` (0: the whole charger) from ``start`` for ``duration_s``
     seconds, in ``unit``. ``connectors`` holds every connector 1..N (a key 0, if given, is
-    the charger's own supply for converting connector 0's caps; else 3 x 230 V);
+    the charger's own supply for converting connector 0's caps: :func:`charger_electrical`);
     ``transactions`` the running ones: connector -> (transaction id, when it started)."""
     if duration_s < 0:
         raise ValueError(f"duration {duration_s} s is negative")
@@ -177,10 +177,12 @@ def _connector_view(
 ) -> _View:
     running = transactions.get(c)
     anchor = 0 if running is None else _seconds(running[1], start)
+    # A TX profile follows its transaction (installing one puts it on that connector anyway).
     tx = [
         p for p in installed
-        if p.purpose is Purpose.TX and p.connector == c and running is not None and p.transaction_id == running[0]
+        if p.purpose is Purpose.TX and running is not None and p.transaction_id == running[0]
     ]
+    tx.sort(key=lambda p: (-p.stack_level, p.connector != c))
     tx_default = [p for p in installed if p.purpose is Purpose.TX_DEFAULT and p.connector in (c, 0)]
     tx_default.sort(key=lambda p: (-p.stack_level, p.connector != c))
     caps = [
@@ -189,7 +191,7 @@ def _connector_view(
         [p for p in installed if p.purpose is Purpose.EXTERNAL and p.connector == c],
     ]
     return _View(
-        _lay(_by_level(tx) + tx_default, start, anchor, horizon),
+        _lay(tx + tx_default, start, anchor, horizon),
         [_lay(_by_level(stack), start, anchor, horizon) for stack in caps],
         connectors[c],
     )
@@ -202,7 +204,18 @@ def _charger_view(
         [p for p in installed if p.purpose is Purpose.CHARGER_MAX and p.connector == 0],
         [p for p in installed if p.purpose is Purpose.EXTERNAL and p.connector == 0],
     ]
-    return _View([], [_lay(_by_level(stack), start, 0, horizon) for stack in caps], connectors.get(0, Electrical()))
+    return _View([], [_lay(_by_level(stack), start, 0, horizon) for stack in caps], charger_electrical(connectors))
+
+
+def charger_electrical(connectors: Mapping[int, Electrical]) -> Electrical:
+    """What converts connector 0's own caps: key 0 when given, else the connectors' common
+    supply, else (connectors that differ) the one with the most phases, the lowest-numbered
+    on a tie: the charger's supply has at least as many phases as any connector uses."""
+    if 0 in connectors:
+        return connectors[0]
+    if not connectors:
+        return Electrical()
+    return max(sorted(connectors.items()), key=lambda item: item[1].phases)[1]
 
 
 def _by_level(profiles: list[Profile]) -> list[Profile]:

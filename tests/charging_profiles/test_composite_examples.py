@@ -93,6 +93,13 @@ def test_connector_zero_is_the_charger_maximum_alone_while_a_connector_has_no_li
     assert limits([only_one], 0) == []
 
 
+def test_connector_zeros_own_caps_convert_with_the_supply_its_connectors_share() -> None:
+    charger = profile(1, Purpose.CHARGER_MAX, 0, [(0, 32)])
+    single = {1: ONE_PHASE, 2: ONE_PHASE}
+    assert limits([charger], 0, unit=W, connectors=single) == [(0, HOUR, 7_360, None)]
+    assert limits([charger], 0, unit=W, connectors={0: THREE_PHASE, **single}) == [(0, HOUR, 22_080, None)]
+
+
 def test_a_connectors_limit_is_capped_by_the_charger_maximum_and_external_constraints() -> None:
     default = profile(1, Purpose.TX_DEFAULT, 1, [(0, 32)])
     charger = profile(2, Purpose.CHARGER_MAX, 0, [(0, 24)], duration_s=600)
