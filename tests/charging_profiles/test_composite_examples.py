@@ -118,6 +118,8 @@ def test_a_tx_profile_overrides_the_default_for_its_own_transaction_only() -> No
     assert limits([default, tx], transactions=running, duration_s=1_200) == [(0, 600, 10, None), (600, 1_200, 16, None)]
     assert limits([default, tx], transactions={1: (8, MONDAY)}) == [(0, HOUR, 16, None)], "another transaction"
     assert limits([default, tx]) == [(0, HOUR, 16, None)], "no transaction"
+    moved = {1: (8, MONDAY), 2: (7, MONDAY)}  # a TX profile follows its transaction's id
+    assert limits([default, tx], 2, transactions=moved, duration_s=1_200) == [(0, 600, 10, None)]
 
 
 def test_the_connectors_own_default_beats_connector_zeros_at_an_equal_level() -> None:
