@@ -111,6 +111,8 @@ def _where(
         running = transactions.get(c)
         if running is None:
             return f"a {profile.purpose.value} needs a running transaction: connector {c} has none"
+        if profile.transaction_id is None:
+            return f"transaction_id is missing: a {profile.purpose.value} on connector {c} must name its transaction ({running[0]})"
         if profile.transaction_id != running[0]:
             return (
                 f"transaction_id {profile.transaction_id} is not the transaction running on connector {c}"

@@ -48,7 +48,7 @@ REFUSED = [
     ("TX profile on connector 0", absolute(purpose=Purpose.TX, connector=0, transaction_id=41), ["TxProfile", "connector 0"]),
     ("TX profile without a transaction", absolute(purpose=Purpose.TX, connector=2, transaction_id=41), ["running transaction", "connector 2"]),
     ("TX profile of another transaction", absolute(purpose=Purpose.TX, connector=1, transaction_id=40), ["transaction_id 40", "41"]),
-    ("TX profile naming no transaction", absolute(purpose=Purpose.TX, connector=1), ["transaction_id None", "41"]),
+    ("TX profile naming no transaction", absolute(purpose=Purpose.TX, connector=1), ["transaction_id", "missing", "41"]),
     ("negative stack level", absolute(level=-1), ["stack_level -1", "0..8"]),
     ("stack level over the maximum", absolute(level=9), ["stack_level 9", "0..8"]),
     ("unit not allowed", with_schedule(GOOD, unit=RateUnit.WATTS), ["W", "not accepted", "A"]),
