@@ -169,6 +169,13 @@ def scenarios(draw: st.DrawFn, max_duration: int) -> dict[str, Any]:
                 valid_from, valid_to, transaction_id,
             )
         )
+    if draw(st.booleans()) and (0, Purpose.TX_DEFAULT, 0) not in taken:
+        # A charger-wide default from before the horizon, so that often every connector has
+        # a TX-level limit and connector 0 sums them (rule 6) rather than showing its caps.
+        since = start - timedelta(seconds=draw(st.integers(0, scale)))
+        base_unit = draw(st.sampled_from(RateUnit))
+        schedule = Schedule(base_unit, (Period(0, draw(limits(base_unit))),), None, since)
+        profiles.append(Profile(99, 0, Purpose.TX_DEFAULT, 0, Kind.ABSOLUTE, schedule))
     unit = draw(st.sampled_from(RateUnit))
     return dict(
         profiles=profiles, connector=connector, start=start, duration_s=duration, unit=unit,
