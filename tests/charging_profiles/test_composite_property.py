@@ -460,3 +460,23 @@ def test_reference_examples_validity_and_limits() -> None:
         reference_limits([until], 1, T0, -1, RateUnit.AMPS, connectors={1: THREE_PHASE}, transactions={})
     with pytest.raises(ValueError):
         reference_limits([until], 2, T0, 10, RateUnit.AMPS, connectors={1: THREE_PHASE}, transactions={})
+
+
+def test_reference_examples_relative_counts_from_the_connectors_own_transaction() -> None:
+    two = {1: THREE_PHASE, 2: THREE_PHASE}
+    # A charger-wide relative TxDefault: 6 A for the first minute of each transaction.
+    ramp = _profile(Purpose.TX_DEFAULT, 0, [(0, 6), (60, 16)], kind=Kind.RELATIVE)
+    running = {1: (7, T0 - timedelta(seconds=20))}
+    assert _ref([ramp], 1, connectors=two, transactions=running) == [(0, (6, None)), (40, (16, None))]
+    # Connector 2 has no transaction: its offset counts from the query's start.
+    assert _ref([ramp], 2, connectors=two, transactions=running) == [(0, (6, None)), (60, (16, None))]
+
+
+def test_reference_examples_external_limits_on_zero_and_on_the_connector_both_cap() -> None:
+    default = _profile(Purpose.TX_DEFAULT, 1, [(0, 32)], profile_id=1)
+    on_zero = _profile(Purpose.EXTERNAL, 0, [(0, 20), (60, 8)], level=0, profile_id=2)
+    on_one = _profile(Purpose.EXTERNAL, 1, [(0, 12)], level=3, duration=90, profile_id=3)
+    # Each is its own stack and a cap: the lower one applies, whatever the stack levels.
+    assert _ref([default, on_zero, on_one]) == [(0, (12, None)), (60, (8, None))]
+    # Only caps and no TX-level limit: the caps' minimum; none at all: a gap.
+    assert _ref([on_one]) == [(0, (12, None)), (90, None)]
