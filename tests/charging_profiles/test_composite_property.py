@@ -129,7 +129,8 @@ def scenarios(draw: st.DrawFn, max_duration: int) -> dict[str, Any]:
             on = draw(st.integers(1, n))
         else:
             on = draw(st.integers(0, n))
-        kinds = [Kind.ABSOLUTE, Kind.RECURRING] if on == 0 and purpose is not Purpose.TX_DEFAULT else list(Kind)
+        whole_charger_cap = on == 0 and purpose is not Purpose.TX_DEFAULT
+        kinds = [Kind.ABSOLUTE, Kind.RECURRING] if whole_charger_cap else list(Kind)
         kind = draw(st.sampled_from(kinds))
         recurrency = None
         if kind is Kind.ABSOLUTE:
@@ -267,7 +268,9 @@ def _run(scenario: dict[str, Any]) -> Any:
     return result
 
 
-def _reference(scenario: dict[str, Any], seconds: set[int] | None = None) -> dict[int, tuple[Limit | None, bool]]:
+def _reference(
+    scenario: dict[str, Any], seconds: set[int] | None = None,
+) -> dict[int, tuple[Limit | None, bool]]:
     return reference_detail(
         scenario["profiles"], scenario["connector"], scenario["start"], scenario["duration_s"],
         scenario["unit"], connectors=scenario["connectors"], transactions=scenario["transactions"],
@@ -276,7 +279,7 @@ def _reference(scenario: dict[str, Any], seconds: set[int] | None = None) -> dic
 
 
 PROPERTY = settings(
-    max_examples=150, deadline=None, derandomize=True,
+    max_examples=300, deadline=None, derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 
@@ -319,9 +322,13 @@ def test_composite_rejects_what_the_reference_rejects() -> None:
     connectors = {1: THREE_PHASE}
     for connector, duration in ((1, -1), (2, 60), (-1, 60)):
         with pytest.raises(ValueError):
-            composite_schedule([], connector, MONDAY, duration, RateUnit.AMPS, connectors=connectors, transactions={})
+            composite_schedule(
+                [], connector, MONDAY, duration, RateUnit.AMPS, connectors=connectors, transactions={}
+            )
         with pytest.raises(ValueError):
-            reference_limits([], connector, MONDAY, duration, RateUnit.AMPS, connectors=connectors, transactions={})
+            reference_limits(
+                [], connector, MONDAY, duration, RateUnit.AMPS, connectors=connectors, transactions={}
+            )
     empty = composite_schedule([], 0, MONDAY, 0, RateUnit.WATTS, connectors=connectors, transactions={})
     assert (empty.duration_s, empty.periods) == (0, ())
 
@@ -372,7 +379,9 @@ def test_reference_examples_zero_amps_is_a_limit_and_before_the_start_is_a_gap()
 
 def test_reference_examples_tx_profile_beats_tx_default() -> None:
     default = _profile(Purpose.TX_DEFAULT, 0, [(0, 16)], level=3, profile_id=1)
-    tx = _profile(Purpose.TX, 1, [(0, 10, 1)], kind=Kind.RELATIVE, duration=60, transaction_id=7, profile_id=2)
+    tx = _profile(
+        Purpose.TX, 1, [(0, 10, 1)], kind=Kind.RELATIVE, duration=60, transaction_id=7, profile_id=2
+    )
     stale = _profile(Purpose.TX, 1, [(0, 2)], level=1, transaction_id=6, profile_id=3)
     running = {1: (7, T0 - timedelta(seconds=30))}
     # The TxProfile counts from the transaction's start: its 60 s end 30 s into the horizon.
@@ -400,7 +409,8 @@ def test_reference_examples_daily_recurrence_over_midnight() -> None:
     midnight = datetime(2026, 3, 6, tzinfo=UTC)
     assert _ref([nightly], start=midnight - timedelta(seconds=60)) == [(0, (6, None)), (60, (32, None))]
     morning = datetime(2026, 3, 6, 6, tzinfo=UTC)
-    assert _ref([nightly], start=morning - timedelta(seconds=30), duration=60) == [(0, (32, None)), (30, None)]
+    before_six = morning - timedelta(seconds=30)
+    assert _ref([nightly], start=before_six, duration=60) == [(0, (32, None)), (30, None)]
     # Nothing before the first start.
     assert _ref([nightly], start=first - timedelta(seconds=10), duration=20) == [(0, None), (10, (6, None))]
 
@@ -425,7 +435,8 @@ def test_reference_examples_connector_zero_sums_and_caps() -> None:
     two = {1: THREE_PHASE, 2: THREE_PHASE}
     default = _profile(Purpose.TX_DEFAULT, 0, [(0, 32)], profile_id=1)
     external = _profile(Purpose.EXTERNAL, 2, [(0, 10)], profile_id=2)
-    charger_max = _profile(Purpose.CHARGER_MAX, 0, [(0, 40, 3)], start=T0 + timedelta(seconds=60), profile_id=3)
+    later = T0 + timedelta(seconds=60)
+    charger_max = _profile(Purpose.CHARGER_MAX, 0, [(0, 40, 3)], start=later, profile_id=3)
     profiles = [default, external, charger_max]
     # Connector 1: 32 A, then capped at 40 A; connector 2: capped at 10 A by its own cap.
     assert _ref(profiles, 1, connectors=two) == [(0, (32, None))]
