@@ -1,0 +1,1 @@
+"""Charging profiles: the limit core and the rules of installing profiles."""
