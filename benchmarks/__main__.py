@@ -15,6 +15,7 @@ times from /proc) driven through the simulated bench against the test CSMS:
 - replay after a day offline: how long the journal takes to drain on reconnect, next
   to a bare ``ocpp`` library client sending the same messages (``replay.py``);
 - log bytes per 10,000 hostile OCPP frames, the fuzzer's (``log_volume.py``): under 1 MB;
+- the composite schedule of 100 charging profiles over a day (``charging_profiles.py``);
 - disk bytes and write calls per hour, idle and charging at 1 s and 60 s sampling, online
   and offline, from /proc, by file when strace is installed (``disk_writes.py``).
 
@@ -39,6 +40,7 @@ from simulators.harness import Csms, Stack
 
 from .disk_writes import DiskFigures, endurance_years, measure_disk_writes
 from .fault_response import measure_fault_response
+from .charging_profiles import benchmark_composite
 from .idle_breakdown import measure_idle_breakdown, table
 from .memory import measure_memory, print_memory
 from .log_volume import BOUND_BYTES, measure_log_volume
@@ -197,6 +199,9 @@ async def main(seconds: float, runs: int, disk_seconds: float) -> None:
     print(f"| replay drain after 24 h offline, agent / bare ocpp library | {drained.ratio:.2f} | "
           f"<= {GOALS['drain_ratio']:g} ({_mark(drained.ratio, GOALS['drain_ratio'])}) |")
     print(f"| MeterValues received by the backend during the run | {len(samples['messages'])} | |")
+    composite_s = benchmark_composite(100, 24)
+    print(f"| composite schedule of 100 installed charging profiles over 24 h, connector 0, median of 5 | "
+          f"{composite_s * 1000:.1f} ms | < 50 ms ({_mark(composite_s, 0.05)}) |")
     print(f"| log bytes per 10,000 hostile OCPP frames ({volume['frames']:.0f} sent in {volume['seconds']:.0f} s) | "
           f"{volume['per_10k'] / 1e6:.2f} MB | <= {BOUND_BYTES / 1e6:g} MB ({_mark(volume['per_10k'], BOUND_BYTES)}) |")
     print()
