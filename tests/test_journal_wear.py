@@ -276,13 +276,20 @@ def notes(tmp_path, name: str = "notes"):
     return directory / name
 
 
+def with_a_held_sample(db: Database, tmp_path) -> tuple[Journal, int]:
+    """A journal noting answers on the tmpfs, a running transaction and one held sample
+    (1100 Wh) that the backend has not answered yet."""
+    journal = Journal(db, WINDOW, side(db), notes(tmp_path))
+    local = journal.begin_transaction(1, "TAG1", 1000, "2026-01-01T10:00:00.000Z", [])
+    sample(journal, local, 1100)
+    return journal, local
+
+
 def test_a_meter_values_answer_dirties_no_page_of_the_side_file_and_survives_a_crash(db, tmp_path):
     """At 60 s sampling most of what reached the card was the answer's line, written
     into the page the sample's fdatasync had just cleaned. It goes to memory that
     outlives the process, and into the side file only with the next sample's lines."""
-    journal = Journal(db, WINDOW, side(db), notes(tmp_path))
-    local = journal.begin_transaction(1, "TAG1", 1000, "2026-01-01T10:00:00.000Z", [])
-    sample(journal, local, 1100)
+    journal, _ = with_a_held_sample(db, tmp_path)
     before = side(db).stat().st_size
     journal.mark_done(journal.pending()[1].seq)
     assert side(db).stat().st_size == before
@@ -298,9 +305,7 @@ def test_a_meter_values_answer_dirties_no_page_of_the_side_file_and_survives_a_c
 
 
 def test_after_a_power_cut_an_answer_is_kept_once_the_next_sample_is_durable(db, tmp_path):
-    journal = Journal(db, WINDOW, side(db), notes(tmp_path))
-    local = journal.begin_transaction(1, "TAG1", 1000, "2026-01-01T10:00:00.000Z", [])
-    sample(journal, local, 1100)
+    journal, local = with_a_held_sample(db, tmp_path)
     journal.mark_done(journal.pending()[1].seq)
     sample(journal, local, 1200, "2026-01-01T10:02:00.000Z")  # carries the answer into the side file
     journal.make_durable()
@@ -365,9 +370,7 @@ def test_a_side_file_written_by_the_previous_release_is_rebuilt(db, tmp_path):
 
 
 def test_a_clean_stop_leaves_no_notes_behind(db, tmp_path):
-    journal = Journal(db, WINDOW, side(db), notes(tmp_path))
-    local = journal.begin_transaction(1, "TAG1", 1000, "2026-01-01T10:00:00.000Z", [])
-    sample(journal, local, 1100)
+    journal, _ = with_a_held_sample(db, tmp_path)
     journal.mark_done(journal.pending()[1].seq)
     db.close()
     assert not notes(tmp_path).exists()
@@ -377,9 +380,7 @@ def test_a_clean_stop_leaves_no_notes_behind(db, tmp_path):
 def test_a_note_torn_by_a_full_tmpfs_costs_no_later_answer(db, tmp_path, monkeypatch):
     """A short write leaves part of a line in the notes; the next note must still be read
     whole after a kill (the torn answer went to the side file instead)."""
-    journal = Journal(db, WINDOW, side(db), notes(tmp_path))
-    local = journal.begin_transaction(1, "TAG1", 1000, "2026-01-01T10:00:00.000Z", [])
-    sample(journal, local, 1100)
+    journal, local = with_a_held_sample(db, tmp_path)
     real_write = os.write
 
     def short(fd, data):
@@ -406,9 +407,7 @@ def test_a_note_torn_by_a_full_tmpfs_costs_no_later_answer(db, tmp_path, monkeyp
 def test_answers_noted_on_the_tmpfs_stay_while_the_side_file_could_not_be_emptied(db, tmp_path, monkeypatch):
     """An answered sample is not written as a row; if the side file keeps its line, the
     note is what keeps it from being sent again."""
-    journal = Journal(db, WINDOW, side(db), notes(tmp_path))
-    local = journal.begin_transaction(1, "TAG1", 1000, "2026-01-01T10:00:00.000Z", [])
-    sample(journal, local, 1100)
+    journal, _ = with_a_held_sample(db, tmp_path)
     journal.mark_done(journal.pending()[1].seq)
     real_ftruncate = os.ftruncate
 
@@ -429,9 +428,7 @@ def test_answers_noted_on_the_tmpfs_stay_while_the_side_file_could_not_be_emptie
 
 
 def test_a_note_this_journal_did_not_write_is_ignored_and_the_agent_starts(db, tmp_path):
-    journal = Journal(db, WINDOW, side(db), notes(tmp_path))
-    local = journal.begin_transaction(1, "TAG1", 1000, "2026-01-01T10:00:00.000Z", [])
-    sample(journal, local, 1100)
+    journal, _ = with_a_held_sample(db, tmp_path)
     notes(tmp_path).write_text('{"k":"d","seq":[2],"taken":"x"}\n{"seq":2,"at":1}\n[1,2]\nnot json\n')
     restarted = crashed_copy(db, tmp_path)
     try:
