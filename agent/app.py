@@ -24,6 +24,7 @@ from drivers.protocols import DeviceError
 
 from . import __version__, clock, heap
 from .ack_notes import notes_path, runtime_dir
+from .charging_profiles import Electrical
 from .charger import ChargerRuntime, MeterPolicy, RestartRequested
 from .diagnostics import Diagnostics
 from .errors import leaves
@@ -109,6 +110,7 @@ async def run_agent(
         meter=MeterPolicy(settings.meter.poll_interval, settings.meter.fault_after,
                           settings.meter.on_failure == "stop"),
         held=trial,
+        electrical=Electrical(settings.connectors.phases, settings.connectors.voltage),
     )
     link = Ocpp16Link(settings, runtime, journal, db, config, Diagnostics(settings, state_dir, db, started))
     runtime.uplink = link
