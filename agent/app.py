@@ -33,6 +33,7 @@ from .firmware.updater import FirmwareUpdater, on_trial
 from .hardware import Hardware, build_hardware
 from .housekeeping import JournalKeeper
 from .journal import SIDE_FILE_SUFFIX, Journal
+from .live_limits import live_path
 from .ocpp16.configuration import Configuration
 from .ocpp16.session import Ocpp16Link
 from .settings import EX_CONFIG, Settings
@@ -111,6 +112,7 @@ async def run_agent(
                           settings.meter.on_failure == "stop"),
         held=trial,
         electrical=Electrical(settings.connectors.phases, settings.connectors.voltage),
+        live_limits=live_path(db.path, runtime_dir()),
     )
     link = Ocpp16Link(settings, runtime, journal, db, config, Diagnostics(settings, state_dir, db, started))
     runtime.uplink = link

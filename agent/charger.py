@@ -15,20 +15,21 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import structlog
 
 from drivers.protocols import DeviceError, MeterReading, PilotState, Signal
 
-from . import clock, metering
+from . import clock, live_limits, metering
 from .authorization import Authorizer, AuthResult, Offline, Uplink, parse_expiry
-from .hardware import Hardware
 from .charging_profiles import Electrical, Profile, ProfileLimits, RateUnit
+from .hardware import Hardware
 from .indicator import signal_for
-from .limits import LimitCore
+from .limits import Decision, LimitCore
 from .safety import SafetyPath
 from .journal import Journal, Sample, TransactionRecord
 from .ocpp16.configuration import Configuration
@@ -201,6 +202,7 @@ class ChargerRuntime:
         clock: Callable[[], float] = time.monotonic,
         held: bool = False,
         electrical: Electrical = Electrical(),
+        live_limits: Path | None = None,
     ) -> None:
         self.hardware = hardware
         self.config = config
@@ -247,6 +249,10 @@ class ChargerRuntime:
             publish=lambda n, amps: self.feed(LimitChanged(n, amps)),
         )
         self._watts_per_amp = electrical.phases * electrical.voltage_v
+        self._live_limits = live_limits
+        self._live_failed = False
+        if live_limits is not None:
+            self.limits.on_change = self._show_limits
         #: TxProfiles given with a RemoteStartTransaction, by idTag, until its transaction starts.
         self._start_profiles: dict[str, Profile] = {}
         config.subscribe(lambda name, value: self.feed(PolicyChanged(policy_from(config, max_current, meter))))
@@ -396,6 +402,19 @@ class ChargerRuntime:
         elif profile is not None and connector:
             self.limits.expect(connector, None)
         return answer
+
+    def _show_limits(self, decisions: Mapping[int, Decision]) -> None:
+        """Keep ``ladda limits``'s view of this agent current (a tmpfs file; see agent.live_limits)."""
+        assert self._live_limits is not None
+        offers = {c.id: c.offer_a for c in self.charger.connectors}
+        try:
+            live_limits.write(self._live_limits, decisions, offers)
+            self._live_failed = False
+        except OSError as exc:
+            if not self._live_failed:
+                log.warning("cannot write the live limits for `ladda limits`", path=str(self._live_limits),
+                            error=str(exc))
+            self._live_failed = True
 
     async def _install_start_profile(self, connector: int, local_tx: int, id_tag: str) -> None:
         profile = self._start_profiles.pop(id_tag, None)

@@ -101,6 +101,8 @@ class LimitCore:
         self._expected: dict[int, Profile] = {}
         self._decided: dict[int, Decision] = {}
         self._wake = asyncio.Event()
+        #: Called after any connector's decision (or its source) changed.
+        self.on_change: Callable[[Mapping[int, Decision]], None] | None = None
 
     @property
     def connectors(self) -> dict[int, Electrical]:
@@ -272,15 +274,20 @@ class LimitCore:
     def update(self) -> None:
         """Decide every connector again and publish what changed; wake the timer."""
         moment = self._clock()
+        changed = False
         for n in self.numbers:
             decision = self.decide(n, moment)
             previous = self._decided.get(n)
             if previous == decision:
                 continue
+            changed = True
             self._decided[n] = decision
-            if previous is None or previous.amps != decision.amps:
+            # The machine starts without a limit: nothing to tell it until there is one.
+            if (None if previous is None else previous.amps) != decision.amps:
                 log.info("current limit", connector=n, amps=_rounded(decision.amps), source=decision.source)
                 self._publish(n, decision.amps)
+        if changed and self.on_change is not None:
+            self.on_change(dict(self._decided))
         self._wake.set()
 
     def decided(self, connector: int) -> Decision:
