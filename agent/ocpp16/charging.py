@@ -40,17 +40,24 @@ def parse_profile(raw: Mapping[str, Any], connector: int) -> Profile:
         for p in schedule["charging_schedule_period"]
     )
     recurrency = raw.get("recurrency_kind")
+    kind = Kind(raw["charging_profile_kind"])
+    start = _time(schedule.get("start_schedule"), "startSchedule")
+    if kind is Kind.RELATIVE:
+        start = None  # §7.13: startSchedule is for absolute schedules; a Relative one counts from the start anyway
+    for name in ("charging_profile_id", "transaction_id"):
+        if raw.get(name) is not None and not -(2**63) <= int(raw[name]) < 2**63:
+            raise ProfileError(f"{name} {raw[name]} is outside what this charger stores (64-bit integers)")
     return Profile(
         id=int(raw["charging_profile_id"]),
         connector=connector,
         purpose=Purpose(raw["charging_profile_purpose"]),
         stack_level=int(raw["stack_level"]),
-        kind=Kind(raw["charging_profile_kind"]),
+        kind=kind,
         schedule=Schedule(
             unit=RateUnit(schedule["charging_rate_unit"]),
             periods=periods,
             duration_s=None if schedule.get("duration") is None else int(schedule["duration"]),
-            start=_time(schedule.get("start_schedule"), "startSchedule"),
+            start=start,
             min_rate=None if schedule.get("min_charging_rate") is None else float(schedule["min_charging_rate"]),
         ),
         recurrency=None if recurrency is None else Recurrency(recurrency),
