@@ -1,0 +1,85 @@
+"""The building's limit end to end: the real agent process, its Modbus driver reading the
+bench's connector meters and grid meter over TCP, the bench's EVs following the pilot, a
+real CSMS over a real websocket.
+
+Two connectors charge; the house load steps up and both offers come down within a few
+seconds, and the building's connection stays under its fuse; the grid meter goes silent
+and the fallback applies (the backend is told once); it answers again and the sharing
+resumes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from simulators.harness import Stack
+from tests.conformance.helpers import last_seq, messages, new_id_tag, plug_and_charge
+
+FUSE_A = 32.0
+SITE = {"max_current": FUSE_A, "margin": 2.0, "fallback_current": 12.0, "sharing": "equal"}
+#: A house step reaches the EVs within a poll (1 s), the pilot update and the bench EV's
+#: reaction; "a few seconds" with room for a loaded test machine.
+REACT_S = 5.0
+
+
+async def offers(stack: Stack) -> list[float]:
+    status = await stack.bench_request("status")
+    return [c["offer_a"] for c in status["connectors"]]
+
+
+async def wait_offers(stack: Stack, wanted: list[float], timeout: float) -> float:
+    """Wait until the bench's EVs are offered ``wanted``; return how long it took."""
+    began = time.monotonic()
+    while (seen := await offers(stack)) != wanted:
+        if time.monotonic() - began > timeout:
+            raise AssertionError(f"offers {seen}, wanted {wanted} within {timeout:g} s\n{stack.agent_log()}")
+        await asyncio.sleep(0.1)
+    return time.monotonic() - began
+
+
+async def grid_max(stack: Stack) -> float:
+    return float((await stack.bench_request("status"))["grid_max_a"])
+
+
+async def charger_zero_reports(stack: Stack, since: int) -> list[dict[str, Any]]:
+    return [m["payload"] for m in await messages(stack, "StatusNotification", since)
+            if m["payload"]["connectorId"] == 0]
+
+
+async def test_house_load_step_grid_meter_silence_and_return(charger: Any) -> None:
+    stack: Stack = await charger(connectors=2, wired=False, site=SITE, grid_meter=True)
+    await plug_and_charge(stack, 1, new_id_tag())
+    await plug_and_charge(stack, 2, new_id_tag())
+    # No house load: the fuse less the margin, 30 A, shared equally.
+    await wait_offers(stack, [15.0, 15.0], REACT_S)
+    assert await grid_max(stack) <= FUSE_A
+
+    # The house steps up to 14 A per phase: 16 A left, 8 A each, within a few seconds.
+    await stack.bench_request("house_load", current_a=14.0)
+    took = await wait_offers(stack, [8.0, 8.0], REACT_S)
+    assert took <= REACT_S
+    for _ in range(5):  # and it stays under the fuse while they charge
+        assert await grid_max(stack) <= FUSE_A
+        await asyncio.sleep(0.2)
+
+    # The grid meter goes silent: after fault_after (3 s) the 12 A fallback is shared, 6 A each.
+    since = await last_seq(stack)
+    await stack.bench_request("grid_meter_silent", silent=True)
+    await wait_offers(stack, [6.0, 6.0], 3.0 + REACT_S)
+    await asyncio.sleep(1.5)
+    reports = await charger_zero_reports(stack, since)
+    assert [(r["errorCode"], r.get("vendorErrorCode")) for r in reports] == [("OtherError", "GridMeterFailure")]
+    assert reports[0]["status"] == "Available"  # a warning: connector 0's status is unchanged
+    # Connectors 1 and 2 go on charging: nothing else was reported for them.
+    assert [m for m in await messages(stack, "StatusNotification", since) if m["payload"]["connectorId"] != 0] == []
+
+    # It answers again: the house is measured again and the sharing resumes; the backend hears once.
+    since = await last_seq(stack)
+    await stack.bench_request("grid_meter_silent", silent=False)
+    await wait_offers(stack, [8.0, 8.0], REACT_S)
+    await asyncio.sleep(1.5)
+    assert [(r["errorCode"], r["status"]) for r in await charger_zero_reports(stack, since)] == [
+        ("NoError", "Available")]
+    assert await grid_max(stack) <= FUSE_A
