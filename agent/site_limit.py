@@ -129,14 +129,22 @@ def fallback_budget(site: SiteLimit) -> Budget:
 
 
 def house_load(history: Iterable[Sequence[float]]) -> tuple[float, ...]:
-    """The house load to plan with from the last few polls: per phase the highest. A load
-    step up is answered at once; a step down (or a dip seen while an EV ramps up between
-    the two meters' readings) is believed only once it has lasted those few polls."""
+    """The house load to plan with from the last few polls: per phase the median (with an
+    even count, the lower of the middle two: a step still counts from its second poll).
+    The grid meter and the connectors' own
+    meters are not read at the same instant: for a poll after an EV started or stopped
+    drawing, the difference is off by that EV's current (a spike in the house load, or a
+    dip). One such poll is outvoted; a real step shows in two polls running and counts
+    from the second, within 2 s at the default poll interval."""
     rows = [tuple(row) for row in history]
     if not rows:
         return ()
     width = max(len(r) for r in rows)
-    return tuple(max(r[p] for r in rows if p < len(r)) for p in range(width))
+    out = []
+    for p in range(width):
+        values = sorted(r[p] for r in rows if p < len(r))
+        out.append(values[(len(values) - 1) // 2])
+    return tuple(out)
 
 
 def phase_sum(currents: Iterable[Sequence[float]]) -> tuple[float, ...]:

@@ -50,8 +50,8 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
-#: Polls whose house load is remembered: a step up is answered at once, a step down
-#: (or a dip seen while an EV ramps between the two meters' readings) after these.
+#: Polls whose house load is remembered; their median is planned with, so that one poll
+#: taken while an EV's own meter lags behind its change is outvoted (see house_load).
 HOUSE_WINDOW = 3
 #: The errorCode and vendorErrorCode of the backend report while the grid meter is silent.
 GRID_METER_ERROR = "OtherError"
@@ -170,12 +170,13 @@ class SiteLimiter:
         shares = share(budget.amperes, demands, self.site.sharing)
         reason = explain(budget, shares, demands, self.site.sharing)
         self._budget = budget
-        if shares != self.shares:
-            log.info("site limit", shares={n: round(a, 1) for n, a in shares.items()}, reason=reason)
+        if shares != self.shares or _shape(reason) != _shape(self.reason):
+            if shares != self.shares:
+                log.info("site limit", shares={n: round(a, 1) for n, a in shares.items()}, reason=reason)
             self.shares, self.reason = shares, reason
             self.limits.set_site(shares, reason)
-        elif reason != self.reason:
-            self.reason = reason  # same shares, new numbers: not worth a pilot update or a log line
+        else:
+            self.reason = reason  # same shares, only the house's numbers moved: no update, no log line
 
     def _publish_fallback(self) -> None:
         budget = fallback_budget(self.site)
@@ -268,6 +269,12 @@ class SiteLimiter:
             demands.append(Demand(n, max_a=self.connector_max, session=True, charging=charging, started=started,
                                   cap_a=underuse_cap(since, drawn, now)))
         return demands
+
+
+def _shape(reason: str) -> str:
+    """A reason without its numbers: whether it says something new (a session more, the
+    fallback) or only that the house's load moved a little."""
+    return "".join(c for c in reason if not c.isdigit() and c != ".")
 
 
 def backend_warning(runtime: object) -> Report:

@@ -128,9 +128,26 @@ def test_an_ev_drawing_much_less_than_offered_is_capped_after_a_while_and_uncapp
     assert underuse_cap(0.0, 0.5, now=UNDERUSE_AFTER_S) == MIN_CURRENT_A
 
 
-def test_house_load_steps_up_at_once_and_down_only_after_the_window():
-    assert house_load([(10.0, 2.0, 2.0), (12.0, 1.0, 3.0), (4.0, 1.0, 1.0)]) == (12.0, 2.0, 3.0)
-    assert house_load([]) == ()
+@pytest.mark.parametrize(
+    ("history", "planned"),
+    [
+        # One poll off (an EV's own meter read before it started drawing): outvoted.
+        ([(4.0,), (34.0,), (4.0,)], (4.0,)),
+        ([(4.0,), (4.0,), (34.0,)], (4.0,)),
+        # A real step up shows in two polls running: it counts from the second.
+        ([(4.0,), (20.0,), (20.0,)], (20.0,)),
+        # Down as well.
+        ([(20.0,), (4.0,), (4.0,)], (4.0,)),
+        # Phase by phase.
+        ([(10.0, 2.0, 2.0), (12.0, 1.0, 3.0), (4.0, 1.0, 1.0)], (10.0, 1.0, 2.0)),
+        # With two polls, the lower: a step counts from its second poll, as ever.
+        ([(4.0,), (20.0,)], (4.0,)),
+        ([(7.0,)], (7.0,)),
+        ([], ()),
+    ],
+)
+def test_the_house_load_planned_with_is_the_median_of_the_last_polls(history, planned):
+    assert house_load(history) == planned
 
 
 def test_phase_sum_adds_like_phases():
