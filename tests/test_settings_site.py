@@ -119,3 +119,12 @@ def test_the_example_documents_every_key_of_both_tables():
             for f in keys_of(cls):
                 assert re.search(rf"^# {f.name} = \S", part, re.M), f"{section}.{f.name} not shown"
     assert GridMeterSettings().driver == "none"
+
+
+def test_the_configuration_reference_lists_every_key_of_both_tables():
+    text = (EXAMPLE.parents[1] / "docs" / "configuration.md").read_text(encoding="utf-8")
+    part = text[text.index("### `[site]` and `[grid_meter]`"):]
+    part = part[: part.index("\n### ", 1)]
+    for cls in (SiteSettings, *DRIVER_SECTIONS["grid_meter"].values()):
+        for f in keys_of(cls):
+            assert re.search(rf"^\| `{f.name}` \|", part, re.M), f.name
