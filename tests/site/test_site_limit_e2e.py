@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 from simulators.harness import Stack
-from tests.conformance.helpers import last_seq, messages, new_id_tag, plug_and_charge
+from tests.conformance.helpers import last_seq, messages, new_id_tag, plug_and_charge, wait_status
 
 FUSE_A = 32.0
 SITE = {"max_current": FUSE_A, "margin": 2.0, "fallback_current": 12.0, "sharing": "equal"}
@@ -83,3 +83,29 @@ async def test_house_load_step_grid_meter_silence_and_return(charger: Any) -> No
     assert [(r["errorCode"], r["status"]) for r in await charger_zero_reports(stack, since)] == [
         ("NoError", "Available")]
     assert await grid_max(stack) <= FUSE_A
+
+
+async def test_first_come_on_a_shared_rtu_line_suspends_the_later_session_and_resumes_it(charger: Any) -> None:
+    """The grid meter is one more unit on the connector meters' RS-485 line (a pseudo-
+    terminal pair); the first session is topped up first, the later one gets the rest."""
+    stack: Stack = await charger(connectors=2, wired=False, meter="rtu", grid_meter=True,
+                                 site={**SITE, "sharing": "first_come"})
+    assert "[grid_meter]" in stack.config_path.read_text() and stack.meter_info["transport"] == "rtu"
+    await plug_and_charge(stack, 1, new_id_tag())
+    await wait_offers(stack, [30.0, 0.0], REACT_S)  # alone: the fuse less the margin
+    await plug_and_charge(stack, 2, new_id_tag())
+    await wait_offers(stack, [24.0, 6.0], REACT_S)  # the later one gets the minimum, the first the rest
+
+    # 20 A of house load leaves 10 A: the first session keeps charging, the later one is suspended.
+    since = await last_seq(stack)
+    await stack.bench_request("house_load", current_a=20.0)
+    await wait_offers(stack, [10.0, 0.0], REACT_S)
+    await wait_status(stack, 2, "SuspendedEVSE", since)
+    assert await grid_max(stack) <= FUSE_A
+
+    # The house load goes: the later session resumes by itself, its transaction never ended.
+    since = await last_seq(stack)
+    await stack.bench_request("house_load", current_a=0.0)
+    await wait_offers(stack, [24.0, 6.0], REACT_S)
+    await wait_status(stack, 2, "Charging", since)
+    assert [m for m in await messages(stack, "StopTransaction")] == []

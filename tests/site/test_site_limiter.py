@@ -211,3 +211,26 @@ async def test_an_ev_using_less_than_offered_gives_its_share_back_and_a_paused_o
     clock.now += 1
     await limiter.poll()
     assert core.last[0] == {1: 9.0, 2: 6.0}
+
+
+def test_the_grid_meter_shares_the_connector_meters_line_or_gets_its_own(tmp_path):
+    from agent.hardware import build_hardware
+    from agent.settings import parse_settings
+
+    head = ('[charge_point]\nid = "CP"\n[backend]\nurl = "ws://127.0.0.1:9000/ocpp"\n[connectors]\ncount = 2\n'
+            '[meter]\ndriver = "modbus"\nmodel = "sdm630"\ntransport = "tcp"\nhost = "10.0.0.5"\nunit_ids = [1, 2]\n'
+            '[site]\nmax_current = 32\n')
+    grid = '[grid_meter]\ndriver = "modbus"\nmodel = "em340"\ntransport = "tcp"\nhost = "{host}"\nunit_id = 10\n'
+
+    def hardware(text: str):
+        return build_hardware(parse_settings(text, tmp_path / "ladda.toml"), tmp_path)
+
+    shared = hardware(head + grid.format(host="10.0.0.5"))
+    assert isinstance(shared.grid_meter, ModbusMeter)
+    assert shared.grid_meter.bus is shared.meters[1].bus  # one lock: one request at a time on the line
+    assert (shared.grid_meter.unit_id, shared.grid_meter.model.key) == (10, "em340")
+    assert shared.grid_meter not in shared.devices()  # a silent grid meter never holds the start up
+    own = hardware(head + grid.format(host="10.0.0.6"))
+    assert own.grid_meter is not None and own.grid_meter.bus is not own.meters[1].bus  # type: ignore[attr-defined]
+    assert own.grid_meter.name == "meter em340 unit 10 on tcp 10.0.0.6:502"  # type: ignore[attr-defined]
+    assert hardware(head).grid_meter is None
