@@ -29,6 +29,10 @@ Rules, in the order they apply:
    that started earlier are topped up to their connector's maximum first.
 5. **Connectors without a session** share what is left over, so that a new session
    never starts above the budget; their next poll brings them into rule 2.
+6. **Steady.** Shares are whole amperes; a budget that falls counts at once, one that
+   rises only once it is a whole ampere up (:func:`steady`), so a house load wandering
+   by tenths neither re-drives the pilots every second nor flips an EV at the 6 A edge
+   between suspended and charging.
 """
 
 from __future__ import annotations
@@ -47,9 +51,13 @@ UNDERUSE_AFTER_S = 15.0
 #: What a capped EV is offered above its draw; more than UNDERUSE_A, so that the cap
 #: holds steady while the EV draws the same, and lifts as soon as it draws more.
 HEADROOM_A = 3.0
-#: Shares are rounded down to this, so the total never exceeds the budget and the
-#: pilot is not re-driven for noise.
-STEP_A = 0.1
+#: Shares are rounded down to whole amperes, so the total never exceeds the budget and
+#: a house load wandering by tenths does not re-drive the pilots (nor write a log line)
+#: every second.
+STEP_A = 1.0
+#: A budget is raised only when it grew by this much: one hovering at a step does not
+#: flip shares up and down.
+RAISE_SPARE_A = 1.0
 SHARING_POLICIES = ("equal", "first_come")
 
 
@@ -205,6 +213,15 @@ def share(budget_a: float, demands: Iterable[Demand], sharing: str) -> dict[int,
     for d in idle:
         granted[d.connector] = min(d.max_a, spare) if spare >= MIN_CURRENT_A else 0.0
     return {n: _floor(a) for n, a in granted.items()}
+
+
+def steady(planned: float | None, budget_a: float) -> float:
+    """The budget to share, given the one shared last: a lower budget counts at once (the
+    fuse comes first), a higher one only once it is RAISE_SPARE_A above, so a budget
+    hovering at a step does not flip shares (or suspend and resume an EV) every poll."""
+    if planned is None or budget_a < planned or budget_a >= planned + RAISE_SPARE_A:
+        return budget_a
+    return planned
 
 
 def _fill_evenly(granted: dict[int, float], takers: list[Demand], left: float) -> float:

@@ -39,6 +39,7 @@ from .site_limit import (
     metered_budget,
     phase_sum,
     share,
+    steady,
     underuse_cap,
     underuse_since,
     unmetered_budget,
@@ -137,6 +138,8 @@ class SiteLimiter:
         self._sessions: dict[int, float] = {}  # connector -> when its session was first seen
         self._underuse: dict[int, float] = {}  # connector -> since when it draws much less than offered
         self._budget: Budget | None = None
+        #: The budget shared last (it rises only in steps, see site_limit.steady).
+        self._planned: float | None = None
         #: What was last published (the technician's view: ``reason`` says why).
         self.shares: dict[int, float] | None = None
         self.reason = ""
@@ -167,7 +170,8 @@ class SiteLimiter:
         if budget is None:
             return  # a missed reading within fault_after: the last shares stand
         demands = self._demands(now)
-        shares = share(budget.amperes, demands, self.site.sharing)
+        self._planned = steady(self._planned, budget.amperes)
+        shares = share(self._planned, demands, self.site.sharing)
         reason = explain(budget, shares, demands, self.site.sharing)
         self._budget = budget
         if shares != self.shares or _shape(reason) != _shape(self.reason):

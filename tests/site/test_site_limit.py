@@ -24,6 +24,7 @@ from agent.site_limit import (
     metered_budget,
     phase_sum,
     share,
+    steady,
     underuse_cap,
     underuse_since,
     unmetered_budget,
@@ -77,8 +78,9 @@ def idle(n: int) -> Demand:
     [
         # Two EVs share equally.
         (30.0, [charging(1), charging(2)], "equal", {1: 15.0, 2: 15.0}),
-        # An odd budget: rounded down to 0.1 A, never above the budget.
-        (25.0, [charging(1), charging(2), charging(3)], "equal", {1: 8.3, 2: 8.3, 3: 8.3}),
+        # An odd budget: rounded down to whole amperes, never above the budget.
+        (25.0, [charging(1), charging(2), charging(3)], "equal", {1: 8.0, 2: 8.0, 3: 8.0}),
+        (29.5, [charging(1), charging(2)], "equal", {1: 14.0, 2: 14.0}),
         # Each connector's own maximum caps its share; the rest is left over.
         (80.0, [charging(1), charging(2)], "equal", {1: 32.0, 2: 32.0}),
         # 10 A cannot give both EVs 6 A: the earlier session keeps charging with all of it.
@@ -108,6 +110,22 @@ def idle(n: int) -> Demand:
 )
 def test_sharing(budget, demands, sharing, expected):
     assert share(budget, demands, sharing) == pytest.approx(expected)
+
+
+def test_the_budget_falls_at_once_and_rises_only_by_a_whole_ampere():
+    assert steady(None, 30.0) == 30.0
+    assert steady(30.0, 29.7) == 29.7  # the fuse first
+    assert steady(29.7, 30.3) == 29.7  # hovering: the shares stay as they are
+    assert steady(29.7, 30.7) == 30.7
+    # Two EVs at a 12 A step: no suspend-resume flapping while the budget wanders around it.
+    two = [charging(1), charging(2)]
+    planned = None
+    seen = []
+    for budget in (12.2, 11.9, 12.4, 12.6, 12.0, 12.9, 13.0):
+        planned = steady(planned, budget)
+        seen.append(share(planned, two, "equal"))
+    assert seen == [{1: 6.0, 2: 6.0}, {1: 11.0, 2: 0.0}, {1: 11.0, 2: 0.0}, {1: 11.0, 2: 0.0},
+                    {1: 11.0, 2: 0.0}, {1: 6.0, 2: 6.0}, {1: 6.0, 2: 6.0}]
 
 
 def test_an_ev_drawing_much_less_than_offered_is_capped_after_a_while_and_uncapped_when_it_draws_again():
@@ -204,5 +222,5 @@ def test_shares_never_exceed_the_budget_nor_offer_under_the_minimum(budget, dema
         charging_ = [d for d in demands if d.session and d.charging and shares[d.connector] > 0]
         for a in charging_:
             for b in charging_:
-                if shares[a.connector] > shares[b.connector] + 0.1 + 1e-6:
-                    assert shares[b.connector] >= b.wants - 0.1 - 1e-6  # it got what it wants (rounded down)
+                if shares[a.connector] > shares[b.connector] + 1.0 + 1e-6:
+                    assert shares[b.connector] >= b.wants - 1.0 - 1e-6  # it got what it wants (rounded down)
