@@ -312,7 +312,7 @@ def site_limiter(settings: Settings, runtime: ChargerRuntime, grid_meter: Energy
     cfg, grid = settings.site, settings.grid_meter
     return SiteLimiter(
         SiteLimit(cfg.max_current, cfg.margin, cfg.fallback_current, cfg.sharing), runtime,
-        runtime.limits,  # type: ignore[attr-defined]
+        runtime.limits,
         grid_meter, connector_max=settings.connectors.max_current,
         poll_interval=grid.poll_interval if grid is not None else 1.0,
         fault_after=grid.fault_after if grid is not None else 3.0,

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field, replace
 import pytest
 import structlog
 
+from agent.charging_profiles import Electrical, ProfileLimits, RateUnit
+from agent.limits import Decision, LimitCore
 from agent.session.model import Connector, Transaction
 from agent.site_limit import SiteLimit
 from agent.site_limiter import SiteLimiter
@@ -38,12 +40,16 @@ class Runtime:
 
 @dataclass
 class Published:
-    """Where the limit core would receive the shares (LimitCore.set_site's signature)."""
+    """The real limit core, with a note of each share the limiter handed it."""
 
+    core: LimitCore = field(default_factory=lambda: LimitCore(
+        numbers=(1, 2), electrical=Electrical(), max_current=32.0, state=None,
+        limits=lambda: ProfileLimits(10, frozenset({RateUnit.AMPS}), 24, 10), publish=lambda n, amps: None))
     calls: list[tuple[dict[int, float] | None, str]] = field(default_factory=list)
 
     def set_site(self, limits: Mapping[int, float] | None, reason: str) -> None:
         self.calls.append((None if limits is None else dict(limits), reason))
+        self.core.set_site(limits, reason)
 
     @property
     def last(self) -> tuple[dict[int, float] | None, str]:
@@ -97,6 +103,9 @@ async def test_shares_follow_the_house_and_a_silent_grid_meter_gives_the_fallbac
     house(sim, 10.0)
     await limiter.poll()
     assert core.last == ({1: 10.0, 2: 10.0}, "site 32 A - house 10 A - margin 2 A = 20 A, equal share of 2")
+    # What the limit core decides from it, and the source a technician reads in `ladda limits`.
+    assert core.core.decided(1) == Decision(
+        10.0, "site limit: site 32 A - house 10 A - margin 2 A = 20 A, equal share of 2")
 
     # Both EVs draw their 10 A; the grid meter sees them on top of the house: nothing changes.
     runtime.readings = {1: own_reading(10.0), 2: own_reading(10.0)}
