@@ -156,7 +156,8 @@ class SiteLimiter:
                     if not failing:
                         log.exception("site limit failed; the chargers share the fallback current", error=str(exc))
                     failing = True
-                    self._publish_fallback()
+                    with contextlib.suppress(Exception):  # nothing safer is left to do; the next poll tries again
+                        self._publish_fallback()
                 await asyncio.sleep(self.poll_interval)
         finally:
             if self.grid_meter is not None and self._opened:
