@@ -131,9 +131,9 @@ def unmetered_budget(site: SiteLimit) -> Budget:
     return Budget(site.max_current, f"site {_a(site.max_current)}, no grid meter")
 
 
-def fallback_budget(site: SiteLimit) -> Budget:
-    """The grid meter is silent: the configured safe current."""
-    return Budget(site.fallback_current, f"grid meter silent: fallback {_a(site.fallback_current)}")
+def fallback_budget(site: SiteLimit, why: str = "grid meter silent") -> Budget:
+    """The grid meter is silent (or the house cannot be known for another reason): the configured safe current."""
+    return Budget(site.fallback_current, f"{why}: fallback {_a(site.fallback_current)}")
 
 
 def house_load(history: Iterable[Sequence[float]]) -> tuple[float, ...]:

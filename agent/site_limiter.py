@@ -184,7 +184,7 @@ class SiteLimiter:
             self.reason = reason  # same shares, only the house's numbers moved: no update, no log line
 
     def _publish_fallback(self) -> None:
-        budget = fallback_budget(self.site)
+        budget = fallback_budget(self.site, "site limit failed")
         demands = [Demand(c.id, max_a=self.connector_max, session=c.transaction is not None, started=c.id)
                    for c in self.runtime.charger.connectors]
         shares = share(budget.amperes, demands, self.site.sharing)

@@ -243,3 +243,31 @@ def test_the_grid_meter_shares_the_connector_meters_line_or_gets_its_own(tmp_pat
     assert own.grid_meter is not None and own.grid_meter.bus is not own.meters[1].bus  # type: ignore[attr-defined]
     assert own.grid_meter.name == "meter em340 unit 10 on tcp 10.0.0.6:502"  # type: ignore[attr-defined]
     assert hardware(head).grid_meter is None
+
+
+class Broken(dict):
+    """Readings that cannot be read (a bug somewhere in the runtime)."""
+
+    def items(self):  # type: ignore[override]
+        raise RuntimeError("readings broken")
+
+
+async def test_a_failing_poll_shares_the_fallback_logs_once_and_the_task_goes_on(grid):
+    import asyncio
+
+    sim, meter = grid
+    house(sim, 0.0)
+    runtime = Runtime(Charger((charging(1), charging(2))), readings=Broken())
+    core = Published()
+    limiter = SiteLimiter(SiteLimit(32, 2, 12), runtime, core, meter, connector_max=32, poll_interval=0.02)
+    with structlog.testing.capture_logs() as logs:
+        task = asyncio.create_task(limiter.run())
+        await asyncio.sleep(0.5)
+        assert not task.done()  # the task (and the agent's TaskGroup) goes on
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert core.calls == [({1: 6.0, 2: 6.0}, "site limit failed: fallback 12 A, equal share of 2")]
+    assert [e["event"] for e in logs if e["log_level"] == "error"] == [
+        "site limit failed; the chargers share the fallback current"]
+    assert not meter.bus.connected  # the grid meter was closed on the way out
