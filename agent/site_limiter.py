@@ -282,7 +282,7 @@ def _shape(reason: str) -> str:
     return "".join(c for c in reason if not c.isdigit() and c != ".")
 
 
-def backend_warning(runtime: object) -> Report:
+def backend_warning(runtime: ChargerRuntime) -> Report:
     """The grid meter's report to the backend: connector 0's status as it stands, with
     errorCode OtherError and vendorErrorCode GridMeterFailure while the meter is silent,
     and connector 0's own report again once it answers (see the module's docstring)."""
@@ -290,7 +290,7 @@ def backend_warning(runtime: object) -> Report:
     async def report(silent: bool) -> None:
         from .store import utc_now
 
-        current = runtime.statuses.get(0)  # type: ignore[attr-defined]
+        current = runtime.statuses.get(0)
         status = current.status if current is not None else "Available"
         if silent:
             code, info, vendor = GRID_METER_ERROR, GRID_METER_INFO, GRID_METER_VENDOR_CODE
@@ -298,9 +298,8 @@ def backend_warning(runtime: object) -> Report:
             code, info, vendor = current.error_code, current.info, current.vendor_error_code
         else:
             code, info, vendor = "NoError", "", ""
-        await runtime.db.run(runtime.journal.record_status, 0, status, code, utc_now(), info,  # type: ignore[attr-defined]
-                             vendor)
-        runtime.uplink.wake()  # type: ignore[attr-defined]
+        await runtime.db.run(runtime.journal.record_status, 0, status, code, utc_now(), info, vendor)
+        runtime.uplink.wake()
 
     return report
 
