@@ -8,6 +8,7 @@ message or a reset, is queued with ``after_reply``.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 VENDOR_ID = "org.ladda"
+#: The longest composite schedule answered: a month. The answer's duration says so.
+COMPOSITE_MAX_S = 31 * 86_400
 TRIGGERABLE = {
     "BootNotification",
     "DiagnosticsStatusNotification",
@@ -151,9 +154,15 @@ class Handlers(Rpc):
         if not 0 <= connector_id <= len(self.runtime.numbers):
             log.info("get composite schedule rejected", connector=connector_id, reason="no such connector")
             return call_result.GetCompositeSchedule(status="Rejected")
+        if duration < 0:
+            log.info("get composite schedule rejected", connector=connector_id, reason=f"duration {duration} s")
+            return call_result.GetCompositeSchedule(status="Rejected")
         unit = RateUnit(charging_rate_unit) if charging_rate_unit else RateUnit.AMPS
         start = clock.current().now().replace(microsecond=0)
-        composite = limits.composite(connector_id, start, duration, unit)
+        if duration > COMPOSITE_MAX_S:
+            log.info("get composite schedule shortened", asked_s=duration, answered_s=COMPOSITE_MAX_S)
+        # Off the event loop: a long horizon over many recurring profiles takes a while.
+        composite = await asyncio.to_thread(limits.composite, connector_id, start, min(duration, COMPOSITE_MAX_S), unit)
         answer = composite_answer(composite, limits.maximum(connector_id, unit))
         log.info("get composite schedule", connector=connector_id, duration=duration, unit=unit.value,
                  periods=len(composite.periods))
