@@ -7,8 +7,10 @@ grid meter and publishes the shares is :mod:`agent.site_limiter`.
 Rules, in the order they apply:
 
 1. **Budget.** With a grid meter, the house's own load on each phase is the grid
-   current less what the chargers themselves draw (each connector's own meter); the
-   chargers get ``max_current - margin - house`` and the worst phase decides. Without
+   current less what the chargers themselves draw (each connector's own meter, at most
+   its offer now: see ``SiteLimiter._chargers_draw``); the chargers get
+   ``max_current - margin - house`` and the worst phase decides, and it is not raised
+   while any grid phase reads above ``max_current - margin``. Without
    a grid meter they share ``max_current`` alone (the margin covers the grid meter's
    error and the house's moves between polls, which do not exist then). While the grid
    meter is silent they share ``fallback_current``.

@@ -138,6 +138,8 @@ class SiteLimiter:
         self._sessions: dict[int, float] = {}  # connector -> when its session was first seen
         self._underuse: dict[int, float] = {}  # connector -> since when it draws much less than offered
         self._budget: Budget | None = None
+        #: The last grid reading had a phase above ``max_current - margin``: no raise then.
+        self._grid_over = False
         #: The budget shared last (it rises only in steps, see site_limit.steady).
         self._planned: float | None = None
         #: What was last published (the technician's view: ``reason`` says why).
@@ -171,6 +173,10 @@ class SiteLimiter:
         if budget is None:
             return  # a missed reading within fault_after: the last shares stand
         demands = self._demands(now)
+        if self._grid_over and self._planned is not None and budget.amperes > self._planned:
+            # The grid still draws more than the fuse allows the chargers: an EV is still
+            # following a lower offer. Raising now would undo the cut.
+            budget = Budget(self._planned, budget.reason)
         self._planned = steady(self._planned, budget.amperes)
         shares = share(self._planned, demands, self.site.sharing)
         reason = explain(budget, shares, demands, self.site.sharing)
@@ -199,7 +205,8 @@ class SiteLimiter:
         reading = await self._read_grid()
         if reading is not None and self._wall() - reading.timestamp <= self.fault_after:
             self._last_good = now
-            chargers = phase_sum(r.current_a for r in self._fresh_readings().values())
+            chargers = phase_sum(self._chargers_draw().values())
+            self._grid_over = any(abs(g) > self.site.max_current - self.site.margin for g in reading.current_a)
             self._house.append(tuple(max(0.0, abs(g) - (chargers[p] if p < len(chargers) else 0.0))
                                      for p, g in enumerate(reading.current_a)))
             if self.silent:
@@ -217,6 +224,7 @@ class SiteLimiter:
             log.warning("grid meter silent; the chargers share the fallback current", meter=self._meter_name,
                         fallback_a=self.site.fallback_current, silent_s=round(now - since, 1))
             await self._tell(True)
+        self._grid_over = False
         return fallback_budget(self.site)
 
     @property
@@ -249,6 +257,16 @@ class SiteLimiter:
         one is left out, which overstates the house: the safe side."""
         wall = self._wall()
         return {n: r for n, r in self.runtime.readings.items() if wall - r.timestamp <= self.reading_max_age}
+
+    def _chargers_draw(self) -> dict[int, tuple[float, ...]]:
+        """What each connector counts for in the grid's current, per phase: its own
+        reading, but never more than it is offered now. After a cut the EV takes seconds
+        to ramp down and its meter lags the grid meter; counting the old draw would show
+        the house lighter than it is and raise the budget while the grid is still over the
+        fuse. Counting the new offer overstates the house for those seconds: the safe side."""
+        offers = {c.id: max(0.0, c.offer_a) for c in self.runtime.charger.connectors}
+        return {n: tuple(min(abs(a), offers.get(n, 0.0)) for a in r.current_a)
+                for n, r in self._fresh_readings().items()}
 
     def _demands(self, now: float) -> list[Demand]:
         readings = self._fresh_readings()

@@ -128,3 +128,14 @@ def test_the_configuration_reference_lists_every_key_of_both_tables():
     for cls in (SiteSettings, *DRIVER_SECTIONS["grid_meter"].values()):
         for f in keys_of(cls):
             assert re.search(rf"^\| `{f.name}` \|", part, re.M), f.name
+
+
+def test_connector_meters_read_less_often_than_the_grid_meter_are_refused():
+    grid = '[site]\nmax_current = 32\n[grid_meter]\ndriver = "modbus"\nmodel = "sdm630"\nport = "/dev/ttyUSB1"\n'
+    errors = errors_of(TWO_METERS + "poll_interval = 2\n" + grid)
+    assert ("/etc/ladda/ladda.toml:12: meter.poll_interval = 2.0: must not be more than grid_meter.poll_interval "
+            "(1 s) with a grid meter: the connectors' own readings are taken off the grid's current, so they must "
+            "be as fresh") in errors
+    # Without a grid meter nothing is taken off: any poll interval does.
+    parse_settings(HEAD + TWO_METERS + "poll_interval = 2\n[site]\nmax_current = 32\n", SOURCE)
+    parse_settings(HEAD + TWO_METERS + "poll_interval = 0.5\n" + grid, SOURCE)

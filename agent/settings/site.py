@@ -59,6 +59,19 @@ def check_site(site: dict[str, Any] | None, grid_class: type | None, grid: dict[
         _check_amperes(site, problems, uses_grid_meter)
     if uses_grid_meter and grid is not None:
         _check_grid_modbus(grid, meter_class, meter, problems, base)
+        _check_poll_intervals(grid, meter_class, meter, problems)
+
+
+def _check_poll_intervals(grid: dict[str, Any], meter_class: type, meter: dict[str, Any],
+                          problems: ProblemSink) -> None:
+    """The house load is the grid's current less the connectors' own: a connector reading
+    older than a grid poll shows an EV's past draw, and the house lighter than it is."""
+    mine = _value(ModbusGridMeterSettings, grid, "poll_interval")
+    theirs = _value(meter_class, meter, "poll_interval")
+    if theirs > mine and not problems.reported(("meter", "poll_interval")):
+        problems.add(("meter", "poll_interval") if "poll_interval" in meter else ("meter",), "meter.poll_interval",
+                     f"must not be more than grid_meter.poll_interval ({mine:g} s) with a grid meter: the "
+                     f"connectors' own readings are taken off the grid's current, so they must be as fresh", theirs)
 
 
 def _value(cls: type, given: dict[str, Any], key: str) -> Any:

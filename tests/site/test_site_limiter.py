@@ -271,3 +271,38 @@ async def test_a_failing_poll_shares_the_fallback_logs_once_and_the_task_goes_on
     assert [e["event"] for e in logs if e["log_level"] == "error"] == [
         "site limit failed; the chargers share the fallback current"]
     assert not meter.bus.connected  # the grid meter was closed on the way out
+
+
+async def test_an_ev_ramping_down_after_a_cut_does_not_raise_the_budget_while_the_grid_is_over(grid):
+    """The EV's own meter lags the grid meter while the car follows a lower offer: its
+    old draw must not be taken off the grid's current (the house would look lighter and
+    the budget rise again while the grid is still above the fuse)."""
+    sim, meter = grid
+    conn = charging(1, offer=30.0)
+    runtime = Runtime(Charger((conn, Connector(id=2))))
+    core, clock = Published(), Clock()
+    site = SiteLimit(max_current=32, margin=2)
+    limiter = SiteLimiter(site, runtime, core, meter, connector_max=32, clock=clock)
+    draw, seen = 30.0, [30.0, 30.0]  # what the EV draws; what its own meter showed (one poll behind)
+    house_a, over = 0.0, []
+    for t in range(25):
+        if t == 3:
+            house_a = 20.0  # the oven: 50 A on the grid until the EV follows
+        house(sim, house_a, chargers=draw)
+        runtime.readings = {1: own_reading(seen[-2])}
+        await limiter.poll()
+        limit = core.core.decided(1).amps
+        offer = 30.0 if limit is None else min(30.0, limit)
+        offer = offer if offer >= 6 else 0.0
+        runtime.charger = Charger((replace(conn, offer_a=offer), Connector(id=2)))
+        if t >= 3:
+            over.append((t, offer, house_a + draw))
+        draw += (offer - draw) * 0.6  # the car follows 60 % of the way each second
+        seen.append(draw)
+        clock.now += 1
+    # Once cut, the offer is never raised while the grid is still over 30 A (32 - margin).
+    for (t, offer, grid_a), (_, nxt, _) in zip(over, over[1:]):
+        if grid_a > 30.0:
+            assert nxt <= offer, (t, over)
+    assert sum(1 for _, _, grid_a in over if grid_a > 32.0) <= 4, over
+    assert over[-1][1] in (9.0, 10.0)  # it settles at what the fuse leaves: 32 - 20 - 2 (less a step)
