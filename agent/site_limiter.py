@@ -114,6 +114,7 @@ class SiteLimiter:
         poll_interval: float = 1.0,
         fault_after: float = 3.0,
         reading_max_age: float = 5.0,
+        phases: int = 3,
         report: Report | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
@@ -126,6 +127,10 @@ class SiteLimiter:
         self.poll_interval = poll_interval
         self.fault_after = fault_after
         self.reading_max_age = reading_max_age
+        #: Phases the connectors use: a grid reading with fewer misses house load.
+        self.phases = phases
+        #: What is wrong with the grid meter's answers now ("" : nothing), logged when it changes.
+        self._problem = ""
         self._report = report
         self._clock = clock
         self._wall = wall_clock
@@ -239,9 +244,22 @@ class SiteLimiter:
             if not self._opened:
                 await self.grid_meter.open()
                 self._opened = True
-            return await self.grid_meter.read()
+            reading = await self.grid_meter.read()
         except DeviceError:
             return None
+        if len(reading.current_a) < self.phases:
+            self._note_problem(f"the reading has {len(reading.current_a)} phase currents, the connectors use "
+                               f"{self.phases} phases: the house's load on the others is unseen")
+            return None
+        self._note_problem("")
+        return reading
+
+    def _note_problem(self, problem: str) -> None:
+        """Log what is wrong with the grid meter's answers when it changes (not every poll)."""
+        if problem != self._problem:
+            if problem:
+                log.warning("grid meter reading not usable", meter=self._meter_name, problem=problem)
+            self._problem = problem
 
     async def _tell(self, silent: bool) -> None:
         if self._report is None:
@@ -334,5 +352,6 @@ def site_limiter(settings: Settings, runtime: ChargerRuntime, grid_meter: Energy
         grid_meter, connector_max=settings.connectors.max_current,
         poll_interval=grid.poll_interval if grid is not None else 1.0,
         fault_after=grid.fault_after if grid is not None else 3.0,
-        reading_max_age=settings.meter.fault_after, report=backend_warning(runtime),
+        reading_max_age=settings.meter.fault_after, phases=settings.connectors.phases,
+        report=backend_warning(runtime),
     )

@@ -139,3 +139,13 @@ def test_connector_meters_read_less_often_than_the_grid_meter_are_refused():
     # Without a grid meter nothing is taken off: any poll interval does.
     parse_settings(HEAD + TWO_METERS + "poll_interval = 2\n[site]\nmax_current = 32\n", SOURCE)
     parse_settings(HEAD + TWO_METERS + "poll_interval = 0.5\n" + grid, SOURCE)
+
+
+def test_a_grid_meter_measuring_fewer_phases_than_the_connectors_use_is_refused():
+    grid = '[site]\nmax_current = 32\n[grid_meter]\ndriver = "modbus"\nmodel = "{model}"\nport = "/dev/ttyUSB1"\n'
+    errors = errors_of(TWO_METERS + grid.format(model="sdm120"))
+    assert ('/etc/ladda/ladda.toml:16: grid_meter.model = "sdm120": measures 1 phase, but the connectors use 3 '
+            "(connectors.phases): the house's load on the other phases would go unseen; use a 3-phase meter") in errors
+    single = TWO_METERS.replace("count = 2\n", "count = 2\nphases = 1\n")
+    parse_settings(HEAD + single + grid.format(model="sdm120"), SOURCE)
+    parse_settings(HEAD + single + grid.format(model="sdm630"), SOURCE)

@@ -47,9 +47,11 @@ class SiteSettings:
 
 
 def check_site(site: dict[str, Any] | None, grid_class: type | None, grid: dict[str, Any] | None,
-               meter_class: type, meter: dict[str, Any], problems: ProblemSink, base: Path) -> None:
+               meter_class: type, meter: dict[str, Any], problems: ProblemSink, base: Path, *,
+               phases: int = 3) -> None:
     """Report every problem across ``[site]``, ``[grid_meter]`` and ``[meter]`` (``site`` and
-    ``grid`` hold the keys that converted, or None when the table is absent)."""
+    ``grid`` hold the keys that converted, or None when the table is absent; ``phases``:
+    ``[connectors] phases``)."""
     uses_grid_meter = grid_class is ModbusGridMeterSettings
     if uses_grid_meter and site is None:
         problems.add(("grid_meter",), "[grid_meter]",
@@ -58,7 +60,7 @@ def check_site(site: dict[str, Any] | None, grid_class: type | None, grid: dict[
     if site is not None:
         _check_amperes(site, problems, uses_grid_meter)
     if uses_grid_meter and grid is not None:
-        _check_grid_modbus(grid, meter_class, meter, problems, base)
+        _check_grid_modbus(grid, meter_class, meter, problems, base, phases)
         _check_poll_intervals(grid, meter_class, meter, problems)
 
 
@@ -72,6 +74,11 @@ def _check_poll_intervals(grid: dict[str, Any], meter_class: type, meter: dict[s
         problems.add(("meter", "poll_interval") if "poll_interval" in meter else ("meter",), "meter.poll_interval",
                      f"must not be more than grid_meter.poll_interval ({mine:g} s) with a grid meter: the "
                      f"connectors' own readings are taken off the grid's current, so they must be as fresh", theirs)
+
+
+def connector_phases(connectors_class: type, connectors: dict[str, Any]) -> int:
+    """``[connectors] phases`` as given, or its default."""
+    return int(_value(connectors_class, connectors, "phases"))
 
 
 def _value(cls: type, given: dict[str, Any], key: str) -> Any:
@@ -97,7 +104,7 @@ def _check_amperes(site: dict[str, Any], problems: ProblemSink, uses_grid_meter:
 
 
 def _check_grid_modbus(grid: dict[str, Any], meter_class: type, meter: dict[str, Any], problems: ProblemSink,
-                       base: Path) -> None:
+                       base: Path, phases: int) -> None:
     cls = ModbusGridMeterSettings
     transport = _value(cls, grid, "transport")
     if transport == "tcp" and not _value(cls, grid, "host") and not problems.reported(("grid_meter", "host")):
@@ -107,9 +114,16 @@ def _check_grid_modbus(grid: dict[str, Any], meter_class: type, meter: dict[str,
         from drivers.modbus.registers import load_meter_model  # the driver owns its model files
 
         try:
-            load_meter_model(model_reference(grid["model"], base))
+            model = load_meter_model(model_reference(grid["model"], base))
         except (Invalid, ValueError, OSError) as exc:
             problems.add(("grid_meter", "model"), "grid_meter.model", str(exc), grid["model"])
+        else:
+            if model.phases < phases:
+                # The house's load on the phases it does not measure would go unseen.
+                problems.add(("grid_meter", "model"), "grid_meter.model",
+                             f"measures {model.phases} phase, but the connectors use {phases} "
+                             f"(connectors.phases): the house's load on the other phases would go unseen; use a "
+                             f"{phases}-phase meter", grid["model"])
     if meter_class is not DRIVER_SECTIONS["meter"]["modbus"] or not shares_line(grid, meter):
         return
     # One line, one speed and one address space: the grid meter is one more unit on it.

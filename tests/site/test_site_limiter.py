@@ -306,3 +306,27 @@ async def test_an_ev_ramping_down_after_a_cut_does_not_raise_the_budget_while_th
             assert nxt <= offer, (t, over)
     assert sum(1 for _, _, grid_a in over if grid_a > 32.0) <= 4, over
     assert over[-1][1] in (9.0, 10.0)  # it settles at what the fuse leaves: 32 - 20 - 2 (less a step)
+
+
+async def test_a_grid_reading_with_fewer_phases_than_the_connectors_use_is_a_grid_meter_fault():
+    """A single-phase grid meter on a three-phase site never sees the other phases' house
+    load: its readings are not used, and the fallback applies after fault_after."""
+    async with MeterSimulator("sdm120", units=[GRID_UNIT], seed=7) as sim:
+        port = await sim.start_tcp()
+        meter = ModbusMeter(ModbusBus.tcp("127.0.0.1", port, timeout=0.2), GRID_UNIT, load_meter_model("sdm120"))
+        try:
+            runtime = Runtime(Charger((charging(1), charging(2))))
+            core, clock = Published(), Clock()
+            limiter = SiteLimiter(SiteLimit(32, 2, 12), runtime, core, meter, connector_max=32, fault_after=3.0,
+                                  phases=3, clock=clock)
+            with structlog.testing.capture_logs() as logs:
+                for _ in range(5):
+                    await limiter.poll()
+                    clock.now += 1
+            assert core.last == ({1: 6.0, 2: 6.0}, "grid meter silent: fallback 12 A, equal share of 2")
+            assert limiter.silent
+            assert [e["problem"] for e in logs if e["event"] == "grid meter reading not usable"] == [
+                "the reading has 1 phase currents, the connectors use 3 phases: the house's load on the others "
+                "is unseen"]
+        finally:
+            await meter.close()
