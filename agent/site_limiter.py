@@ -150,6 +150,11 @@ class SiteLimiter:
         #: What was last published (the technician's view: ``reason`` says why).
         self.shares: dict[int, float] | None = None
         self.reason = ""
+        # The limit core is limited from the start, before any await: a transaction resumed
+        # at start-up is never offered the connector's maximum while the first poll waits
+        # for the grid meter.
+        first = unmetered_budget(site) if grid_meter is None else fallback_budget(site, "grid meter not read yet")
+        self._publish_plain(first)
 
     async def run(self) -> None:
         """Poll until cancelled (owned by the agent's TaskGroup); the grid meter is closed on the way out."""
@@ -195,7 +200,11 @@ class SiteLimiter:
             self.reason = reason  # same shares, only the house's numbers moved: no update, no log line
 
     def _publish_fallback(self) -> None:
-        budget = fallback_budget(self.site, "site limit failed")
+        self._publish_plain(fallback_budget(self.site, "site limit failed"))
+
+    def _publish_plain(self, budget: Budget) -> None:
+        """Share ``budget`` with nothing but the connectors' sessions known (no readings, no
+        history): at creation, and when a poll failed."""
         demands = [Demand(c.id, max_a=self.connector_max, session=c.transaction is not None, started=c.id)
                    for c in self.runtime.charger.connectors]
         shares = share(budget.amperes, demands, self.site.sharing)

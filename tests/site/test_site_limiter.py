@@ -112,13 +112,13 @@ async def test_shares_follow_the_house_and_a_silent_grid_meter_gives_the_fallbac
     house(sim, 10.0, chargers=20.0)
     clock.now += 1
     await limiter.poll()
-    assert len(core.calls) == 1
+    assert len(core.calls) == 2  # the shares at creation, then the first poll's
 
     # The house steps up to 14 A: from its second poll, 16 A are left, 8 A each.
     house(sim, 14.0, chargers=20.0)
     clock.now += 1
     await limiter.poll()
-    assert len(core.calls) == 1
+    assert len(core.calls) == 2  # the shares at creation, then the first poll's
     clock.now += 1
     await limiter.poll()
     assert core.last == ({1: 8.0, 2: 8.0}, "site 32 A - house 14 A - margin 2 A = 16 A, equal share of 2")
@@ -267,7 +267,8 @@ async def test_a_failing_poll_shares_the_fallback_logs_once_and_the_task_goes_on
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-    assert core.calls == [({1: 6.0, 2: 6.0}, "site limit failed: fallback 12 A, equal share of 2")]
+    # Its first shares, published when it was made, are the fallback too: no change to publish.
+    assert core.calls == [({1: 6.0, 2: 6.0}, "grid meter not read yet: fallback 12 A, equal share of 2")]
     assert [e["event"] for e in logs if e["log_level"] == "error"] == [
         "site limit failed; the chargers share the fallback current"]
     assert not meter.bus.connected  # the grid meter was closed on the way out
@@ -330,3 +331,20 @@ async def test_a_grid_reading_with_fewer_phases_than_the_connectors_use_is_a_gri
                 "is unseen"]
         finally:
             await meter.close()
+
+
+async def test_the_limit_core_is_limited_from_the_limiters_creation_before_its_first_poll(grid):
+    """A transaction resumed at start-up must not be offered the connector maximum while
+    the limiter's first poll waits for the grid meter."""
+    sim, meter = grid
+    runtime = Runtime(Charger((charging(1), Connector(id=2))))
+    core = Published()
+    SiteLimiter(SiteLimit(32, 2, 12), runtime, core, meter, connector_max=32)
+    # No await yet: the fallback is already in the limit core.
+    assert core.core.decided(1) == Decision(12.0, "site limit: grid meter not read yet: fallback 12 A, "
+                                                  "equal share of 1")
+    assert core.core.decided(2).amps == 0.0
+    # Without a grid meter the fuse is known at once.
+    unmetered = Published()
+    SiteLimiter(SiteLimit(20), runtime, unmetered, None, connector_max=32)
+    assert unmetered.core.decided(1).amps == 20.0
