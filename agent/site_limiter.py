@@ -58,6 +58,8 @@ HOUSE_WINDOW = 3
 GRID_METER_ERROR = "OtherError"
 GRID_METER_VENDOR_CODE = "GridMeterFailure"
 GRID_METER_INFO = "grid meter not answering: fallback"
+#: The shortest time a grid meter read is given (one Modbus reply on a slow line).
+MIN_READ_BOUND_S = 0.05
 
 
 class LimitSink(Protocol):
@@ -216,7 +218,8 @@ class SiteLimiter:
     async def _budget_now(self, now: float) -> Budget | None:
         if self.grid_meter is None:
             return unmetered_budget(self.site)
-        reading = await self._read_grid()
+        reading = await self._read_grid(now)
+        now = self._clock()  # the read may have taken long: judge the silence at its end
         if reading is not None and self._wall() - reading.timestamp <= self.fault_after:
             self._last_good = now
             chargers = phase_sum(self._chargers_draw().values())
@@ -245,16 +248,28 @@ class SiteLimiter:
     def _meter_name(self) -> str:
         return str(getattr(self.grid_meter, "name", "grid meter"))
 
-    async def _read_grid(self) -> MeterReading | None:
+    async def _read_grid(self, now: float) -> MeterReading | None:
         """The grid meter's reading, opening it first if needed; None when it does not
-        answer (the driver logs its own failure and recovery once)."""
+        answer (the driver logs its own failure and recovery once).
+
+        Open and read are bounded in time: a read that never returns (a half-open TCP
+        link, a bus wedged by another device) must not hold the last shares beyond
+        ``fault_after``. The bound is what is left of ``fault_after`` since the last good
+        reading, so the fallback comes at ``fault_after`` whatever the meter does."""
         assert self.grid_meter is not None
+        since = self._last_good if self._last_good is not None else self._started
+        left = since + self.fault_after - now
+        bound = left if left > 0 else max(self.poll_interval, MIN_READ_BOUND_S)
         try:
-            if not self._opened:
-                await self.grid_meter.open()
-                self._opened = True
-            reading = await self.grid_meter.read()
+            async with asyncio.timeout(max(bound, MIN_READ_BOUND_S)):
+                if not self._opened:
+                    await self.grid_meter.open()
+                    self._opened = True
+                reading = await self.grid_meter.read()
         except DeviceError:
+            return None
+        except TimeoutError:
+            self._note_problem("no answer: the read did not return in time (the link or the bus is stuck)")
             return None
         if len(reading.current_a) < self.phases:
             self._note_problem(f"the reading has {len(reading.current_a)} phase currents, the connectors use "

@@ -7,6 +7,7 @@ gives the fallback (logged and reported once), and its return restores the shari
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field, replace
 
@@ -348,3 +349,41 @@ async def test_the_limit_core_is_limited_from_the_limiters_creation_before_its_f
     unmetered = Published()
     SiteLimiter(SiteLimit(20), runtime, unmetered, None, connector_max=32)
     assert unmetered.core.decided(1).amps == 20.0
+
+
+async def test_a_grid_meter_read_that_never_returns_gives_the_fallback_after_fault_after(grid):
+    """A read stuck for good (here: the shared bus wedged by another device's request)
+    must not freeze the last shares: the fallback comes at fault_after all the same."""
+    import asyncio
+
+    sim, meter = grid
+    house(sim, 2.0)
+    runtime = Runtime(Charger((charging(1), charging(2))))
+    core = Published()
+    limiter = SiteLimiter(SiteLimit(32, 2, 12), runtime, core, meter, connector_max=32, poll_interval=0.1,
+                          fault_after=0.5)
+    task = asyncio.create_task(limiter.run())
+    try:
+        await asyncio.sleep(0.3)
+        assert limiter.shares is not None and limiter.shares[1] >= 13.0 and not limiter.silent
+        with structlog.testing.capture_logs() as logs:
+            async with meter.bus._lock:  # every later request waits on the line forever
+                started = asyncio.get_running_loop().time()
+                while not limiter.silent and asyncio.get_running_loop().time() - started < 3.0:
+                    await asyncio.sleep(0.02)
+                waited = asyncio.get_running_loop().time() - started
+                assert limiter.silent and waited < 0.5 + 0.3, waited
+                assert limiter.shares == {1: 6.0, 2: 6.0}
+                await asyncio.sleep(0.5)
+        assert [e["problem"] for e in logs if e["event"] == "grid meter reading not usable"] == [
+            "no answer: the read did not return in time (the link or the bus is stuck)"]
+        # Once the line is free again, the sharing resumes.
+        for _ in range(100):
+            if not limiter.silent:
+                break
+            await asyncio.sleep(0.02)
+        assert not limiter.silent
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
