@@ -7,10 +7,11 @@ and the shares with :mod:`agent.site_limit` (pure), and hands them to the limit 
 reaches the pilots within a poll, and the EVs within the 5 s IEC 61851-1 gives them.
 
 A grid meter that stops answering (or repeats the very same frame) for ``fault_after``
-makes the chargers share ``[site] fallback_current``: logged once as a warning, and
-reported once to the backend, then logged and reported once more when it answers again.
-The report is a StatusNotification on connector 0 that keeps connector 0's status and
-its standing, only adding errorCode OtherError with vendorErrorCode GridMeterFailure:
+makes the chargers share ``[site] fallback_current``: logged as a warning when it goes
+silent and when it answers again. Meanwhile connector 0's remembered status carries
+errorCode OtherError with vendorErrorCode GridMeterFailure, its status unchanged
+(``ChargerRuntime.report_grid_meter``), so the reconnect's snapshot and TriggerMessage
+repeat it until the meter answers:
 the one OCPP 1.6 way to tell the backend of a problem that does not stop charging
 (a fault through the state machine would make the charger Faulted, and the e-stop
 already uses OtherError as a fault there, so the two must not share a fault code).
@@ -54,10 +55,6 @@ log = structlog.get_logger(__name__)
 #: Polls whose house load is remembered; their median is planned with, so that one poll
 #: taken while an EV's own meter lags behind its change is outvoted (see house_load).
 HOUSE_WINDOW = 3
-#: The errorCode and vendorErrorCode of the backend report while the grid meter is silent.
-GRID_METER_ERROR = "OtherError"
-GRID_METER_VENDOR_CODE = "GridMeterFailure"
-GRID_METER_INFO = "grid meter not answering: fallback"
 #: The shortest time a grid meter read is given (one Modbus reply on a slow line).
 MIN_READ_BOUND_S = 0.05
 
@@ -343,23 +340,12 @@ def _shape(reason: str) -> str:
 
 
 def backend_warning(runtime: ChargerRuntime) -> Report:
-    """The grid meter's report to the backend: connector 0's status as it stands, with
-    errorCode OtherError and vendorErrorCode GridMeterFailure while the meter is silent,
-    and connector 0's own report again once it answers (see the module's docstring)."""
+    """The grid meter's report to the backend: connector 0's remembered status carries
+    the GridMeterFailure warning while the meter is silent (see
+    ``ChargerRuntime.report_grid_meter`` and the module's docstring)."""
 
     async def report(silent: bool) -> None:
-        from .store import utc_now
-
-        current = runtime.statuses.get(0)
-        status = current.status if current is not None else "Available"
-        if silent:
-            code, info, vendor = GRID_METER_ERROR, GRID_METER_INFO, GRID_METER_VENDOR_CODE
-        elif current is not None:
-            code, info, vendor = current.error_code, current.info, current.vendor_error_code
-        else:
-            code, info, vendor = "NoError", "", ""
-        await runtime.db.run(runtime.journal.record_status, 0, status, code, utc_now(), info, vendor)
-        runtime.uplink.wake()
+        runtime.report_grid_meter(silent)
 
     return report
 
