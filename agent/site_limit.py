@@ -28,7 +28,7 @@ Rules, in the order they apply:
    suspended, its transaction stays open).
 4. **The rest by the policy.** ``equal``: the remainder is spread evenly (an EV capped
    below its equal share gives the difference to the others). ``first_come``: sessions
-   that started earlier are topped up to their connector's maximum first.
+   that started earlier are topped up to their own limit (``Demand.max_a``) first.
 5. **Connectors without a session** share what is left over, so that a new session
    never starts above the budget; their next poll brings them into rule 2.
 6. **Steady.** Shares are whole amperes; a budget that falls counts at once, one that
@@ -90,7 +90,8 @@ class Demand:
     """One connector's claim on the budget."""
 
     connector: int
-    #: The connector's own maximum (``[connectors] max_current``).
+    #: The most the connector may take by its own limits: ``[connectors] max_current``, the
+    #: cable, its profiles, its share of a ChargePointMaxProfile (``LimitCore.limit_without_site``).
     max_a: float
     #: A session runs (and was not refused): without one the connector only gets leftovers.
     session: bool = True
@@ -197,7 +198,9 @@ def share(budget_a: float, demands: Iterable[Demand], sharing: str) -> dict[int,
     sessions = sorted((d for d in demands if d.session), key=lambda d: (not d.charging, d.started, d.connector))
     granted: dict[int, float] = {}
     for d in sessions:
-        if left + 1e-9 >= MIN_CURRENT_A:
+        if d.max_a + 1e-9 < MIN_CURRENT_A:
+            granted[d.connector] = 0.0  # its own limit offers nothing: a share would be stranded
+        elif left + 1e-9 >= MIN_CURRENT_A:
             granted[d.connector] = MIN_CURRENT_A
             left -= MIN_CURRENT_A
         else:

@@ -64,6 +64,8 @@ class LimitSink(Protocol):
 
     def set_site(self, limits: Mapping[int, float] | None, reason: str) -> None: ...
 
+    def limit_without_site(self, connector: int) -> float: ...
+
 
 class ConnectorState(Protocol):
     """What the limiter reads of a connector (``agent.session.model.Connector``)."""
@@ -297,6 +299,11 @@ class SiteLimiter:
         wall = self._wall()
         return {n: r for n, r in self.runtime.readings.items() if wall - r.timestamp <= self.reading_max_age}
 
+    def _own_limit(self, n: int) -> float:
+        """The most connector ``n`` could take by its own limits (cable, profiles, the
+        ChargePointMaxProfile's share, its maximum): its share is never more."""
+        return min(self.connector_max, self.limits.limit_without_site(n))
+
     def _chargers_draw(self) -> dict[int, tuple[float, ...]]:
         """What each connector counts for in the grid's current, per phase: its own
         reading, but never more than it is offered now. After a cut the EV takes seconds
@@ -323,12 +330,15 @@ class SiteLimiter:
             charging = bool(getattr(conn.pilot, "wants_power", False))
             reading = readings.get(n)
             drawn = max((abs(a) for a in reading.current_a), default=0.0) if reading is not None else None
-            since = underuse_since(self._underuse.get(n), drawn, conn.offer_a, charging, now)
+            # Underuse is judged against the site's share (what this limiter gave), not the
+            # pilot's offer, which may lag a change or come from another limit.
+            given = (self.shares or {}).get(n, conn.offer_a)
+            since = underuse_since(self._underuse.get(n), drawn, given, charging, now)
             if since is None:
                 self._underuse.pop(n, None)
             else:
                 self._underuse[n] = since
-            demands.append(Demand(n, max_a=self.connector_max, session=True, charging=charging, started=started,
+            demands.append(Demand(n, max_a=self._own_limit(n), session=True, charging=charging, started=started,
                                   cap_a=underuse_cap(since, drawn, now)))
         return demands
 

@@ -42,8 +42,8 @@ class SiteSettings:
     sharing: str = setting(
         Choice(SHARING_POLICIES), "equal",
         doc='how the available current is shared: "equal" (the same for every charging EV, an EV needing less '
-            'gives the rest to the others) or "first_come" (earlier sessions get up to their connector\'s '
-            "maximum first)")
+            'gives the rest to the others) or "first_come" (earlier sessions get up to their own limit first: '
+            "connector maximum, cable, charging profiles)")
 
 
 def check_site(site: dict[str, Any] | None, grid_class: type | None, grid: dict[str, Any] | None,

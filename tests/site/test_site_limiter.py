@@ -52,6 +52,9 @@ class Published:
         self.calls.append((None if limits is None else dict(limits), reason))
         self.core.set_site(limits, reason)
 
+    def limit_without_site(self, connector: int) -> float:
+        return self.core.limit_without_site(connector)
+
     @property
     def last(self) -> tuple[dict[int, float] | None, str]:
         return self.calls[-1]
@@ -387,3 +390,22 @@ async def test_a_grid_meter_read_that_never_returns_gives_the_fallback_after_fau
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+@pytest.mark.parametrize("sharing", ["equal", "first_come"])
+async def test_shares_follow_each_connectors_own_lower_limit_so_no_budget_is_stranded(sharing):
+    """Connector 1's cable is rated 13 A: a bigger share would be stranded there (the
+    limit core offers 13 A whatever the site gives); connector 2 gets the rest."""
+    runtime = Runtime(Charger((charging(1), charging(2))))
+    core, clock = Published(), Clock()
+    core.core.set_cable(1, 13.0)
+    limiter = SiteLimiter(SiteLimit(32, sharing=sharing), runtime, core, None, connector_max=32, clock=clock)
+    await limiter.poll()
+    assert core.last[0] == {1: 13.0, 2: 19.0}
+    assert core.core.limit_without_site(1) == 13.0 and core.core.limit_without_site(2) == 32.0
+    assert (core.core.decided(1).amps, core.core.decided(2).amps) == (13.0, 19.0)
+    # A connector whose own limit offers nothing (a cable it cannot read) takes no share either.
+    core.core.set_cable(1, 0.0)
+    clock.now += 1
+    await limiter.poll()
+    assert core.last[0] == {1: 0.0, 2: 32.0}
