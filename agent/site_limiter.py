@@ -146,6 +146,8 @@ class SiteLimiter:
         self._budget: Budget | None = None
         #: The last grid reading had a phase above ``max_current - margin``: no raise then.
         self._grid_over = False
+        #: Charging connectors without a fresh reading of their own (see _blind_connectors).
+        self._blind: tuple[int, ...] = ()
         #: The budget shared last (it rises only in steps, see site_limit.steady).
         self._planned: float | None = None
         #: What was last published (the technician's view: ``reason`` says why).
@@ -221,14 +223,22 @@ class SiteLimiter:
         now = self._clock()  # the read may have taken long: judge the silence at its end
         if reading is not None and self._wall() - reading.timestamp <= self.fault_after:
             self._last_good = now
-            chargers = phase_sum(self._chargers_draw().values())
             self._grid_over = any(abs(g) > self.site.max_current - self.site.margin for g in reading.current_a)
-            self._house.append(tuple(max(0.0, abs(g) - (chargers[p] if p < len(chargers) else 0.0))
-                                     for p, g in enumerate(reading.current_a)))
             if self.silent:
                 self.silent = False
                 log.info("grid meter answers again; sharing what the fuse leaves", meter=self._meter_name)
                 await self._tell(False)
+            blind = self._blind_connectors()
+            if blind:
+                # An EV charging through a meter that gives no fresh reading: its draw
+                # cannot be taken off the grid's current, and counted as house load it
+                # would cut its own share, then raise it when it followed: the EV would be
+                # suspended and resumed every other poll. The safe current instead.
+                self._house.clear()
+                return fallback_budget(self.site, f"connector {', '.join(map(str, blind))} meter not read")
+            chargers = phase_sum(self._chargers_draw().values())
+            self._house.append(tuple(max(0.0, abs(g) - (chargers[p] if p < len(chargers) else 0.0))
+                                     for p, g in enumerate(reading.current_a)))
             house = house_load(self._house)
             return metered_budget(self.site, house, ())
         since = self._last_good if self._last_good is not None else self._started
@@ -298,6 +308,22 @@ class SiteLimiter:
         one is left out, which overstates the house: the safe side."""
         wall = self._wall()
         return {n: r for n, r in self.runtime.readings.items() if wall - r.timestamp <= self.reading_max_age}
+
+    def _blind_connectors(self) -> tuple[int, ...]:
+        """Connectors whose EV asks for energy (in a session) while their own meter has
+        no fresh reading; logged when the set changes."""
+        readings = self._fresh_readings()
+        blind = tuple(c.id for c in self.runtime.charger.connectors
+                      if c.transaction is not None and bool(getattr(c.pilot, "wants_power", False))
+                      and c.id not in readings)
+        if blind != self._blind:
+            if blind:
+                log.warning("a charging connector's meter gives no fresh reading; the chargers share the fallback "
+                            "current", connectors=list(blind), fallback_a=self.site.fallback_current)
+            else:
+                log.info("every charging connector's meter reads again; sharing what the fuse leaves")
+            self._blind = blind
+        return blind
 
     def _own_limit(self, n: int) -> float:
         """The most connector ``n`` could take by its own limits (cable, profiles, the

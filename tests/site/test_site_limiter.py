@@ -95,7 +95,7 @@ def house(sim: MeterSimulator, amperes: float, chargers: float = 0.0) -> None:
 
 async def test_shares_follow_the_house_and_a_silent_grid_meter_gives_the_fallback_once(grid):
     sim, meter = grid
-    runtime = Runtime(Charger((charging(1), charging(2))))
+    runtime = Runtime(Charger((charging(1), charging(2))), readings={1: own_reading(0.0), 2: own_reading(0.0)})
     core, reports, clock = Published(), [], Clock()
 
     async def report(silent: bool) -> None:
@@ -361,7 +361,7 @@ async def test_a_grid_meter_read_that_never_returns_gives_the_fallback_after_fau
 
     sim, meter = grid
     house(sim, 2.0)
-    runtime = Runtime(Charger((charging(1), charging(2))))
+    runtime = Runtime(Charger((charging(1), charging(2))), readings={1: own_reading(0.0), 2: own_reading(0.0)})
     core = Published()
     limiter = SiteLimiter(SiteLimit(32, 2, 12), runtime, core, meter, connector_max=32, poll_interval=0.1,
                           fault_after=0.5)
@@ -409,3 +409,29 @@ async def test_shares_follow_each_connectors_own_lower_limit_so_no_budget_is_str
     clock.now += 1
     await limiter.poll()
     assert core.last[0] == {1: 0.0, 2: 32.0}
+
+
+async def test_a_charging_connector_without_a_fresh_reading_shares_the_fallback_logged_once(grid):
+    """Its draw cannot be told from the house's: counted as house load, it cut its own
+    share and then raised it again (the EV suspended and resumed every other poll)."""
+    sim, meter = grid
+    runtime = Runtime(Charger((charging(1), charging(2))), readings={2: own_reading(10.0)})
+    core, clock = Published(), Clock()
+    limiter = SiteLimiter(SiteLimit(32, 2, 12), runtime, core, meter, connector_max=32, clock=clock)
+    with structlog.testing.capture_logs() as logs:
+        for draw in (0.0, 10.0, 0.0, 10.0, 10.0):  # connector 1's EV, unseen by its own meter
+            house(sim, 4.0, chargers=10.0 + draw)
+            runtime.readings = {2: own_reading(10.0)}
+            await limiter.poll()
+            assert core.last == ({1: 6.0, 2: 6.0}, "connector 1 meter not read: fallback 12 A, equal share of 2")
+            clock.now += 1
+        # Its meter reads again: the sharing resumes (from the second poll of the house load).
+        runtime.readings = {1: own_reading(10.0), 2: own_reading(10.0)}
+        house(sim, 4.0, chargers=20.0)
+        for _ in range(2):
+            await limiter.poll()
+            clock.now += 1
+    assert core.last[0] == {1: 13.0, 2: 13.0}
+    assert [e["event"] for e in logs if "meter" in e["event"] and e["event"] != "site limit"] == [
+        "a charging connector's meter gives no fresh reading; the chargers share the fallback current",
+        "every charging connector's meter reads again; sharing what the fuse leaves"]
