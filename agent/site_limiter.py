@@ -40,6 +40,8 @@ from .site_limit import (
     metered_budget,
     phase_sum,
     share,
+    held_cap,
+    raise_spare,
     steady,
     underuse_cap,
     underuse_since,
@@ -143,6 +145,8 @@ class SiteLimiter:
         self._house: deque[tuple[float, ...]] = deque(maxlen=HOUSE_WINDOW)
         self._sessions: dict[int, float] = {}  # connector -> when its session was first seen
         self._underuse: dict[int, float] = {}  # connector -> since when it draws much less than offered
+        #: connector -> (its cap, polls running it drew near it): see site_limit.held_cap.
+        self._caps: dict[int, tuple[float, int]] = {}
         self._budget: Budget | None = None
         #: The last grid reading had a phase above ``max_current - margin``: no raise then.
         self._grid_over = False
@@ -190,7 +194,8 @@ class SiteLimiter:
             # The grid still draws more than the fuse allows the chargers: an EV is still
             # following a lower offer. Raising now would undo the cut.
             budget = Budget(self._planned, budget.reason)
-        self._planned = steady(self._planned, budget.amperes)
+        sharing_evs = sum(1 for d in demands if d.session and d.charging)
+        self._planned = steady(self._planned, budget.amperes, raise_spare(sharing_evs))
         shares = share(self._planned, demands, self.site.sharing)
         reason = explain(budget, shares, demands, self.site.sharing)
         self._budget = budget
@@ -325,6 +330,32 @@ class SiteLimiter:
             self._blind = blind
         return blind
 
+    def _cap(self, n: int, conn: ConnectorState, drawn: float | None, charging: bool, now: float) -> float | None:
+        """Connector ``n``'s underuse cap this poll (None: none). Uncapped, underuse is
+        judged against the site's share (what this limiter gave), not the pilot's offer,
+        which may lag a change or come from another limit; capped, against the cap."""
+        held = self._caps.get(n)
+        if held is not None and charging:
+            cap, near = held_cap(held[0], held[1], drawn)
+            if cap is not None:
+                self._caps[n] = (cap, near)
+                return cap
+            self._caps.pop(n, None)  # it wants more: a new underuse must last UNDERUSE_AFTER_S again
+            self._underuse.pop(n, None)
+            return None
+        self._caps.pop(n, None)
+        given = (self.shares or {}).get(n, conn.offer_a)
+        since = underuse_since(self._underuse.get(n), drawn, given, charging, now)
+        if since is None:
+            self._underuse.pop(n, None)
+            return None
+        self._underuse[n] = since
+        cap = underuse_cap(since, drawn, now)
+        if cap is not None:
+            self._caps[n] = (cap, 0)
+            self._underuse.pop(n, None)
+        return cap
+
     def _own_limit(self, n: int) -> float:
         """The most connector ``n`` could take by its own limits (cable, profiles, the
         ChargePointMaxProfile's share, its maximum): its share is never more."""
@@ -350,6 +381,7 @@ class SiteLimiter:
             if not session:
                 self._sessions.pop(n, None)
                 self._underuse.pop(n, None)
+                self._caps.pop(n, None)
                 demands.append(Demand(n, max_a=self.connector_max, session=False))
                 continue
             started = self._sessions.setdefault(n, now)
@@ -358,14 +390,8 @@ class SiteLimiter:
             drawn = max((abs(a) for a in reading.current_a), default=0.0) if reading is not None else None
             # Underuse is judged against the site's share (what this limiter gave), not the
             # pilot's offer, which may lag a change or come from another limit.
-            given = (self.shares or {}).get(n, conn.offer_a)
-            since = underuse_since(self._underuse.get(n), drawn, given, charging, now)
-            if since is None:
-                self._underuse.pop(n, None)
-            else:
-                self._underuse[n] = since
             demands.append(Demand(n, max_a=self._own_limit(n), session=True, charging=charging, started=started,
-                                  cap_a=underuse_cap(since, drawn, now)))
+                                  cap_a=self._cap(n, conn, drawn, charging, now)))
         return demands
 
 

@@ -435,3 +435,49 @@ async def test_a_charging_connector_without_a_fresh_reading_shares_the_fallback_
     assert [e["event"] for e in logs if "meter" in e["event"] and e["event"] != "site limit"] == [
         "a charging connector's meter gives no fresh reading; the chargers share the fallback current",
         "every charging connector's meter reads again; sharing what the fuse leaves"]
+
+
+async def test_an_ev_tapering_with_a_noisy_meter_keeps_one_cap():
+    """Before: the cap was the draw + 3 A rounded down and lifted within 2 A of the offer,
+    so an EV at 10 A whose meter wobbled by 0.1 A changed the shares every poll."""
+    runtime = Runtime(Charger((charging(1), charging(2))))
+    core, clock = Published(), Clock()
+    limiter = SiteLimiter(SiteLimit(32), runtime, core, None, connector_max=32, clock=clock)
+    for t in range(60):
+        await limiter.poll()
+        offers = {n: core.core.decided(n).amps for n in (1, 2)}
+        runtime.charger = Charger(tuple(replace(c, offer_a=offers[c.id]) for c in runtime.charger.connectors))
+        runtime.readings = {1: own_reading(min(9.9 if t % 2 else 10.1, offers[1])), 2: own_reading(offers[2])}
+        clock.now += 1
+        if t == 29:
+            settled = len(core.calls)
+    assert core.last[0] == {1: 13.0, 2: 19.0}  # 10.1 + 3 rounded up; the rest to connector 2
+    assert len(core.calls) == settled  # nothing changed in the last 30 polls
+    # It wants more: over cap - 1 for two polls running lifts the cap.
+    runtime.readings = {1: own_reading(12.5), 2: own_reading(19.0)}
+    for _ in range(2):
+        await limiter.poll()
+        clock.now += 1
+    assert core.last[0] == {1: 16.0, 2: 16.0}
+
+
+async def test_a_house_load_wobbling_by_tenths_changes_no_share(grid):
+    """A house load of 10 A wobbling by +-0.8 A between polls, two EVs drawing their offers:
+    50 share changes in 10 minutes before (a raise of 1 A whatever the EVs sharing)."""
+    import random
+
+    sim, meter = grid
+    rng = random.Random(1)
+    runtime = Runtime(Charger((charging(1), charging(2))), readings={1: own_reading(0.0), 2: own_reading(0.0)})
+    core, clock = Published(), Clock()
+    limiter = SiteLimiter(SiteLimit(32, margin=2), runtime, core, meter, connector_max=32, clock=clock)
+    drawn = 0.0
+    for _ in range(120):
+        house(sim, 10.0 + rng.uniform(-0.8, 0.8), chargers=drawn)
+        await limiter.poll()
+        offers = {n: core.core.decided(n).amps or 32.0 for n in (1, 2)}
+        runtime.charger = Charger(tuple(replace(c, offer_a=offers[c.id]) for c in runtime.charger.connectors))
+        runtime.readings = {n: own_reading(a) for n, a in offers.items()}
+        drawn = sum(offers.values())
+        clock.now += 1
+    assert len(core.calls) <= 4, core.calls
