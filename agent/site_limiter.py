@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -57,6 +58,13 @@ log = structlog.get_logger(__name__)
 #: Polls whose house load is remembered; their median is planned with, so that one poll
 #: taken while an EV's own meter lags behind its change is outvoted (see house_load).
 HOUSE_WINDOW = 3
+#: How a grid meter that gives no usable reading is named in the log and the site's reason.
+FAULTS = {
+    "silent": "grid meter silent",  # no answer (or no answer in time)
+    "error": "grid meter answers with an error",  # a Modbus exception: wrong model, unit id, register map
+    "frozen": "grid meter frozen",  # the very same registers again and again
+    "phases": "grid meter reads too few phases",
+}
 #: The shortest time a grid meter read is given (one Modbus reply on a slow line).
 MIN_READ_BOUND_S = 0.05
 
@@ -132,8 +140,10 @@ class SiteLimiter:
         self.reading_max_age = reading_max_age
         #: Phases the connectors use: a grid reading with fewer misses house load.
         self.phases = phases
-        #: What is wrong with the grid meter's answers now ("" : nothing), logged when it changes.
+        #: What is wrong with the grid meter's answers now ("": nothing), logged when it changes,
+        #: and which kind of fault it is (a key of FAULTS).
         self._problem = ""
+        self._fault = "silent"
         self._report = report
         self._clock = clock
         self._wall = wall_clock
@@ -226,7 +236,7 @@ class SiteLimiter:
             return unmetered_budget(self.site)
         reading = await self._read_grid(now)
         now = self._clock()  # the read may have taken long: judge the silence at its end
-        if reading is not None and self._wall() - reading.timestamp <= self.fault_after:
+        if reading is not None:
             self._last_good = now
             self._grid_over = any(abs(g) > self.site.max_current - self.site.margin for g in reading.current_a)
             if self.silent:
@@ -249,14 +259,15 @@ class SiteLimiter:
         since = self._last_good if self._last_good is not None else self._started
         if now - since < self.fault_after and self._budget is not None:
             return None
+        what = FAULTS[self._fault]
         if not self.silent and now - since >= self.fault_after:
             self.silent = True
             self._house.clear()
-            log.warning("grid meter silent; the chargers share the fallback current", meter=self._meter_name,
-                        fallback_a=self.site.fallback_current, silent_s=round(now - since, 1))
+            log.warning(f"{what}; the chargers share the fallback current", meter=self._meter_name,
+                        fallback_a=self.site.fallback_current, silent_s=round(now - since, 1), problem=self._problem)
             await self._tell(True)
         self._grid_over = False
-        return fallback_budget(self.site)
+        return fallback_budget(self.site, what)
 
     @property
     def _meter_name(self) -> str:
@@ -280,24 +291,34 @@ class SiteLimiter:
                     await self.grid_meter.open()
                     self._opened = True
                 reading = await self.grid_meter.read()
-        except DeviceError:
+        except DeviceError as exc:
+            # retry=False: it answered, with a Modbus exception (a wrong model, unit id or
+            # register map); an implausible reading is an answer too (a wrong model or word order).
+            answered = not exc.retry or "implausible reading" in str(exc)
+            self._note_problem("error" if answered else "silent", str(exc))
             return None
         except TimeoutError:
-            self._note_problem("no answer: the read did not return in time (the link or the bus is stuck)")
+            self._note_problem("silent", "no answer: the read did not return in time (the link or the bus is stuck)")
+            return None
+        if self._wall() - reading.timestamp > self.fault_after:
+            self._note_problem("frozen", f"the very same registers for more than {self.fault_after:g} s (a hung meter)")
             return None
         if len(reading.current_a) < self.phases:
-            self._note_problem(f"the reading has {len(reading.current_a)} phase currents, the connectors use "
-                               f"{self.phases} phases: the house's load on the others is unseen")
+            self._note_problem("phases", f"the reading has {len(reading.current_a)} phase currents, the connectors "
+                                         f"use {self.phases} phases: the house's load on the others is unseen")
             return None
-        self._note_problem("")
+        self._note_problem("silent", "")
         return reading
 
-    def _note_problem(self, problem: str) -> None:
-        """Log what is wrong with the grid meter's answers when it changes (not every poll)."""
-        if problem != self._problem:
-            if problem:
-                log.warning("grid meter reading not usable", meter=self._meter_name, problem=problem)
-            self._problem = problem
+    def _note_problem(self, fault: str, problem: str) -> None:
+        """Note what is wrong with the grid meter (``fault``: a key of FAULTS; ``problem``: its
+        own words, "" when nothing is), logged when the words change, not every poll (nor
+        when only numbers in them change: a wrong model's values move with every read)."""
+        if _gist(problem) != _gist(self._problem) and problem:
+            log.warning("grid meter not usable", meter=self._meter_name, fault=FAULTS[fault], problem=problem)
+        self._problem = problem
+        if problem:
+            self._fault = fault
 
     async def _tell(self, silent: bool) -> None:
         if self._report is None:
@@ -393,6 +414,16 @@ class SiteLimiter:
             demands.append(Demand(n, max_a=self._own_limit(n), session=True, charging=charging, started=started,
                                   cap_a=self._cap(n, conn, drawn, charging, now)))
         return demands
+
+
+_NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?")
+
+
+def _gist(problem: str) -> frozenset[str]:
+    """A device error without its numbers, as a set of clauses: whether it says something
+    new, or only that a wrong model's values moved (``voltage 6.3e+07 V is out of range,
+    voltage -5e+07 V is out of range`` says the same as one such clause)."""
+    return frozenset(_NUMBER.sub("#", problem).split(", ")) if problem else frozenset()
 
 
 def _shape(reason: str) -> str:

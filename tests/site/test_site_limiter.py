@@ -165,7 +165,7 @@ async def test_shares_follow_the_house_and_a_silent_grid_meter_gives_the_fallbac
     assert core.last == ({1: 6.0, 2: 6.0}, "grid meter silent: fallback 12 A, equal share of 2")
     assert reports == [True]
     assert [e["event"] for e in logs if e["log_level"] == "warning" and "grid meter" in e["event"]] == [
-        "grid meter silent; the chargers share the fallback current"]
+        "grid meter not usable", "grid meter silent; the chargers share the fallback current"]
 
     # It answers again: logged and reported once, the sharing resumes.
     sim[GRID_UNIT].silent = False
@@ -328,9 +328,9 @@ async def test_a_grid_reading_with_fewer_phases_than_the_connectors_use_is_a_gri
                 for _ in range(5):
                     await limiter.poll()
                     clock.now += 1
-            assert core.last == ({1: 6.0, 2: 6.0}, "grid meter silent: fallback 12 A, equal share of 2")
+            assert core.last == ({1: 6.0, 2: 6.0}, "grid meter reads too few phases: fallback 12 A, equal share of 2")
             assert limiter.silent
-            assert [e["problem"] for e in logs if e["event"] == "grid meter reading not usable"] == [
+            assert [e["problem"] for e in logs if e["event"] == "grid meter not usable"] == [
                 "the reading has 1 phase currents, the connectors use 3 phases: the house's load on the others "
                 "is unseen"]
         finally:
@@ -378,7 +378,7 @@ async def test_a_grid_meter_read_that_never_returns_gives_the_fallback_after_fau
                 assert limiter.silent and waited < 0.5 + 0.3, waited
                 assert limiter.shares == {1: 6.0, 2: 6.0}
                 await asyncio.sleep(0.5)
-        assert [e["problem"] for e in logs if e["event"] == "grid meter reading not usable"] == [
+        assert [e["problem"] for e in logs if e["event"] == "grid meter not usable"] == [
             "no answer: the read did not return in time (the link or the bus is stuck)"]
         # Once the line is free again, the sharing resumes.
         for _ in range(100):
@@ -481,3 +481,46 @@ async def test_a_house_load_wobbling_by_tenths_changes_no_share(grid):
         drawn = sum(offers.values())
         clock.now += 1
     assert len(core.calls) <= 4, core.calls
+
+
+@pytest.mark.parametrize(
+    ("model", "fault", "words"),
+    [
+        ("abb-b23", "grid meter answers with an error", "exception code 2 (illegal data address)"),
+        ("em340", "grid meter answers with an error", "implausible reading"),
+        ("sdm630", "grid meter frozen", "the very same registers for more than 3 s (a hung meter)"),
+        ("sdm630", "grid meter silent", "no reply"),
+    ],
+)
+async def test_a_grid_meter_in_error_frozen_or_silent_is_told_apart_and_its_error_logged_once(model, fault, words):
+    """The technician reads why: a wrong model (it answers, with an exception or values
+    no meter measures), a hung meter (the same frame again), or no answer at all."""
+    import time as wall
+
+    async with MeterSimulator("sdm630", units=[GRID_UNIT], seed=7) as sim:
+        port = await sim.start_tcp()
+        meter = ModbusMeter(ModbusBus.tcp("127.0.0.1", port, timeout=0.1), GRID_UNIT, load_meter_model(model))
+        runtime = Runtime(Charger((charging(1), Connector(id=2))), readings={1: own_reading(0.0)})
+        core, clock = Published(), Clock()
+        offset = [0.0]
+        limiter = SiteLimiter(SiteLimit(32, 2, 12), runtime, core, meter, connector_max=32, fault_after=3.0,
+                              clock=clock, wall_clock=lambda: wall.time() + offset[0])
+        try:
+            if fault == "grid meter frozen":
+                await limiter.poll()  # one good reading, then the registers freeze
+                sim[GRID_UNIT].stale = True
+            elif fault == "grid meter silent":
+                sim[GRID_UNIT].silent = True
+            with structlog.testing.capture_logs() as logs:
+                for _ in range(6):
+                    clock.now += 1
+                    offset[0] += 1
+                    runtime.readings = {1: own_reading(0.0)}
+                    await limiter.poll()
+            assert core.last[1] == f"{fault}: fallback 12 A, equal share of 1"
+            problems = [e for e in logs if e["event"] == "grid meter not usable"]
+            assert len(problems) == 1 and problems[0]["fault"] == fault and words in problems[0]["problem"], problems
+            assert [e["event"] for e in logs if e["event"].endswith("the chargers share the fallback current")] == [
+                f"{fault}; the chargers share the fallback current"]
+        finally:
+            await meter.close()
