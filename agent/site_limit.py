@@ -125,9 +125,11 @@ def _a(x: float) -> str:
 
 
 def metered_budget(site: SiteLimit, grid_a: Sequence[float], chargers_a: Sequence[float]) -> Budget:
-    """What the fuse leaves the chargers given the grid meter's currents per phase, which
-    include the chargers' own (``chargers_a``, summed per phase). The worst phase decides;
-    a house that seems to feed power back (negative) counts as no load."""
+    """What the fuse leaves the chargers: ``max_current - margin`` less the house load on
+    the worst phase, the house being ``grid_a`` (currents per phase) less ``chargers_a``
+    (the chargers' part of them, summed per phase; empty when ``grid_a`` is the house load
+    already, as the site limiter passes it after taking the median of a few polls). A
+    house that seems to feed power back (negative) counts as no load."""
     if not grid_a:
         raise ValueError("the grid meter reading has no phase currents")
     house = [max(0.0, abs(grid) - (chargers_a[p] if p < len(chargers_a) else 0.0)) for p, grid in enumerate(grid_a)]
@@ -285,7 +287,7 @@ def _fill_evenly(granted: dict[int, float], takers: list[Demand], left: float) -
 
 def explain(budget: Budget, shares: Mapping[int, float], demands: Iterable[Demand], sharing: str) -> str:
     """The technician's one line: where the budget came from and how it was split, e.g.
-    "site 32 A - house 18.2 A - margin 2 A = 11.8 A, equal share of 2"."""
+    "site 32 A - house 14.2 A - margin 2 A = 15.8 A, equal share of 2"."""
     sessions = [d.connector for d in demands if d.session]
     given = sum(1 for n in sessions if shares.get(n, 0.0) > 0)
     if not sessions:
