@@ -280,11 +280,13 @@ class SiteLimiter:
         Open and read are bounded in time: a read that never returns (a half-open TCP
         link, a bus wedged by another device) must not hold the last shares beyond
         ``fault_after``. The bound is what is left of ``fault_after`` since the last good
-        reading, so the fallback comes at ``fault_after`` whatever the meter does."""
+        reading, so the fallback comes at ``fault_after`` whatever the meter does; once
+        that has passed (the fallback applies already) a read is given ``fault_after``,
+        so a meter that answers slowly can still come back."""
         assert self.grid_meter is not None
         since = self._last_good if self._last_good is not None else self._started
         left = since + self.fault_after - now
-        bound = left if left > 0 else max(self.poll_interval, MIN_READ_BOUND_S)
+        bound = left if left > 0 else self.fault_after
         try:
             async with asyncio.timeout(max(bound, MIN_READ_BOUND_S)):
                 if not self._opened:
