@@ -273,6 +273,8 @@ class ChargerRuntime:
             clock=_charger_time,  # the charger's clock: it may follow the backend's, not the system's
         )
         self._watts_per_amp = electrical.phases * electrical.voltage_v
+        #: The idTag of the RemoteStartTransaction being handed to the machine right now.
+        self._remote_starting: str | None = None
         self._live_limits = live_limits
         self._live_failed = False
         if live_limits is not None:
@@ -383,6 +385,8 @@ class ChargerRuntime:
         """Step the machine with one event and dispatch its actions; return its reply, if
         any. ``answer`` receives the result of an action a backend waits for (an unlock)."""
         self.charger, actions = step(self.charger, event, self._clock())
+        if self.limits.waiting_tags():
+            self._drop_lapsed_start_profiles()
         reply: str | None = None
         for action in actions:
             if isinstance(action, Reply):
@@ -417,12 +421,19 @@ class ChargerRuntime:
         """RemoteStartTransaction; ``profile`` (a TxProfile) is installed for the
         transaction it starts. It waits as long as the driver may take to plug in (the
         authorization's ConnectionTimeOut, and a minute for the backend's answer first)."""
-        if profile is not None:
-            wait_s = self.config.int("ConnectionTimeOut") + REMOTE_PROFILE_MARGIN_S
+        if profile is None:
+            return self.feed(RemoteStartRequested(id_tag, connector)) or "Rejected"
+        wait_s = self.config.int("ConnectionTimeOut") + REMOTE_PROFILE_MARGIN_S
+        self._remote_starting = id_tag  # the machine does not hold the idTag yet: keep its profile
+        try:
             self.limits.expect(id_tag, connector, profile, wait_s)  # limits the very first offer already
-        answer = self.feed(RemoteStartRequested(id_tag, connector)) or "Rejected"
-        if answer != "Accepted" and profile is not None:
+            answer = self.feed(RemoteStartRequested(id_tag, connector)) or "Rejected"
+        finally:
+            self._remote_starting = None
+        if answer != "Accepted":
             self.limits.forget_expected(id_tag)
+        elif self.limits.waiting_tags():
+            self._drop_lapsed_start_profiles()  # accepted, yet already over (e.g. refused at once)
         return answer
 
     def _show_limits(self, decisions: Mapping[int, Decision]) -> None:
@@ -437,6 +448,22 @@ class ChargerRuntime:
                 log.warning("cannot write the live limits for `ladda limits`", path=str(self._live_limits),
                             error=str(exc))
             self._live_failed = True
+
+    def _drop_lapsed_start_profiles(self) -> None:
+        """A remote start's TxProfile goes with its authorization: once the machine no
+        longer holds the idTag (no EV came within ConnectionTimeOut, the backend refused
+        it), the profile is not kept for a later session of the same card."""
+        held = {p.id_tag for p in self.charger.pending}
+        if self._remote_starting is not None:
+            held.add(self._remote_starting)
+        for conn in self.charger.connectors:
+            if conn.authorization is not None:
+                held.add(conn.authorization.id_tag)
+            if conn.transaction is not None:
+                held.add(conn.transaction.id_tag)
+        for tag in self.limits.waiting_tags() - held:
+            log.info("a remote start's charging profile is dropped: its authorization ended", id_tag=tag)
+            self.limits.forget_expected(tag)
 
     async def _install_start_profile(self, connector: int, local_tx: int, id_tag: str) -> None:
         """The TxProfile a remote start brought, for the transaction it started. A failure

@@ -263,6 +263,10 @@ class LimitCore:
         self._pending.append(_Waiting(id_tag, connector, profile, deadline))
         self.update()
 
+    def waiting_tags(self) -> set[str]:
+        """The idTags whose remote start's TxProfile waits for its transaction."""
+        return {w.id_tag for w in self._pending}
+
     def forget_expected(self, id_tag: str) -> None:
         """The remote start did not happen (refused): its profile goes."""
         before = len(self._pending)

@@ -9,7 +9,7 @@ what 1.6 itself spells is checked here (its timestamps).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from ..charging_profiles import (
@@ -84,43 +84,46 @@ def _time(text: object, name: str) -> datetime | None:
     return moment
 
 
-def composite_answer(composite: CompositeSchedule, gap_limit: float) -> dict[str, Any]:
+def composite_answer(composite: CompositeSchedule, gap_limit: float, phases: int) -> dict[str, Any]:
     """GetCompositeSchedule's Accepted answer (snake_case, as the library takes it).
 
-    The schedule covers the window asked for: scheduleStart is the moment the request
-    was answered and duration the one asked for (§5.7). Its periods are the profiles'.
-    OCPP 1.6 periods have no end, so where no profile applies after the first period (a
-    gap, or the profiles ending before the window does) the charger's own maximum
-    (``gap_limit``, in the schedule's unit) is reported: it is the limit in force there.
-    Before the first profile's period nothing is invented: the first period starts
-    late. With no profile at all there is no chargingSchedule.
+    Nothing is invented where no profile applies (issue: no hardware default reported as
+    a limit). The schedule starts where the first profile's period starts (§7.13: its
+    first period starts at 0; scheduleStart is the request's moment when a profile
+    applies from then on) and lasts until the last one ends; with no profile at all
+    there is no chargingSchedule. OCPP 1.6 periods have no end, so a gap between two
+    periods cannot be left out: there the charger's own maximum (``gap_limit``, in the
+    schedule's unit) is reported, the limit in force in that stretch.
+
+    numberPhases is the number of phases the charger really uses (``phases``: the
+    connector's; it does not switch phases), given when a period named one or when it is
+    not the 3 OCPP assumes, so a limit reads the same in A and in W (§7.13).
     """
-    answer: dict[str, Any] = {"status": "Accepted", "connector_id": composite.connector,
-                              "schedule_start": iso(composite.start)}
+    answer: dict[str, Any] = {"status": "Accepted", "connector_id": composite.connector}
     periods = composite.periods
     if not periods:
+        answer["schedule_start"] = iso(composite.start)
         return answer
+    first_s = periods[0].start_s
+    begin = composite.start + timedelta(seconds=first_s)
     filled: list[LimitPeriod] = []
     for period in periods:
         if filled and filled[-1].end_s < period.start_s:
             filled.append(LimitPeriod(filled[-1].end_s, period.start_s, gap_limit))
         filled.append(period)
-    if filled[-1].end_s < composite.duration_s:
-        filled.append(LimitPeriod(filled[-1].end_s, composite.duration_s, gap_limit))
     wire: list[dict[str, Any]] = []
     for period in filled[:COMPOSITE_PERIODS_MAX]:
-        item: dict[str, Any] = {"start_period": period.start_s, "limit": _tenth(period.limit)}
-        if period.number_phases is not None:
-            item["number_phases"] = period.number_phases
+        item: dict[str, Any] = {"start_period": period.start_s - first_s, "limit": _tenth(period.limit)}
+        if period.number_phases is not None or phases != 3:
+            item["number_phases"] = phases
         if wire and wire[-1]["limit"] == item["limit"] and wire[-1].get("number_phases") == item.get("number_phases"):
             continue  # equal once rounded to the tenth the schema allows
         wire.append(item)
-    duration = composite.duration_s
-    if len(filled) > COMPOSITE_PERIODS_MAX:
-        duration = filled[COMPOSITE_PERIODS_MAX].start_s  # the answer says how far it reaches
+    end_s = filled[COMPOSITE_PERIODS_MAX].start_s if len(filled) > COMPOSITE_PERIODS_MAX else periods[-1].end_s
+    answer["schedule_start"] = iso(begin)
     answer["charging_schedule"] = {
-        "duration": duration,
-        "start_schedule": iso(composite.start),
+        "duration": end_s - first_s,
+        "start_schedule": iso(begin),
         "charging_rate_unit": composite.unit.value,
         "charging_schedule_period": wire,
     }

@@ -173,7 +173,7 @@ class Handlers(Rpc):
             log.info("get composite schedule shortened", asked_s=duration, answered_s=COMPOSITE_MAX_S)
         # Off the event loop: a long horizon over many recurring profiles takes a while.
         composite = await asyncio.to_thread(limits.composite, connector_id, start, min(duration, COMPOSITE_MAX_S), unit)
-        answer = composite_answer(composite, limits.maximum(connector_id, unit))
+        answer = composite_answer(composite, limits.maximum(connector_id, unit), limits.electrical.phases)
         log.info("get composite schedule", connector=connector_id, duration=duration, unit=unit.value,
                  periods=len(composite.periods))
         return call_result.GetCompositeSchedule(**answer)
