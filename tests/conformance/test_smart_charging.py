@@ -1028,3 +1028,48 @@ async def test_a_period_boundary_reaches_the_pilot_within_1_s(charger):
         late = (_now() - (t0 + timedelta(seconds=boundary))).total_seconds()
         assert late <= PILOT_DEADLINE_S, f"the {boundary} s boundary reached the pilot {late:.2f} s late"
         assert late >= -0.1, f"the {boundary} s boundary reached the pilot {-late:.2f} s early"
+
+
+# ---------------------------------------------------------------- recurrence and validity (7.13)
+
+
+async def test_a_daily_recurring_profile_repeats_from_its_start_schedule(charger):
+    """7.13 / 7.14: a Recurring profile "starts periodically at the first schedule period";
+    Daily repeats every 24 h from its startSchedule. One that started yesterday, 30 s before
+    this time of day, is 30 s into today's cycle: 10 A until 60 s into it, then 14 A."""
+    stack = await charger()
+    await clear_all(stack)
+    cycle = _now().replace(microsecond=0) - timedelta(days=1, seconds=30)
+    await install(stack, 1, profile(7301, "TxDefaultProfile", [(0, 10.0), (60, 14.0)], kind="Recurring",
+                                    recurrency="Daily", start=cycle, duration=86400))
+    today = cycle + timedelta(days=1)
+    check_schedule(await composite(stack, 1, 300, "A"), connector=1, duration=300, unit="A", origin=today,
+                   expected=lambda t: 10.0 if t < 60 else 14.0, boundaries=[60])
+
+
+async def test_a_profile_applies_from_its_valid_from_only(charger):
+    """3.13.2: the prevailing profile is the one with the highest stackLevel among those valid
+    at that time "as determined by their validFrom and validTo parameters". A stack level 1
+    profile valid from 20 s on leaves the stack level 0 one in force until then, and gives way
+    to it again after its validTo."""
+    stack = await charger()
+    await clear_all(stack)
+    t0 = _t0()
+    await install(stack, 1, profile(7401, "TxDefaultProfile", [(0, 10.0)], start=t0, duration=3600))
+    await install(stack, 1, profile(7402, "TxDefaultProfile", [(0, 8.0)], stack_level=1, start=t0, duration=3600,
+                                    valid_from=t0 + timedelta(seconds=20), valid_to=t0 + timedelta(seconds=120)))
+    check_schedule(await composite(stack, 1, 300, "A"), connector=1, duration=300, unit="A", origin=t0,
+                   expected=lambda t: 8.0 if 20 <= t < 120 else 10.0, boundaries=[20, 120])
+
+
+async def test_a_limit_above_the_connector_maximum_offers_the_connector_maximum(charger):
+    """Issue 15, item 3: the pilot offers the minimum of the schedule and the connector's
+    configured maximum (32 A on the bench): a 40 A profile offers 32 A, a 20 A one 20 A."""
+    stack = await charger()
+    await clear_all(stack)
+    tx = await charging_transaction(stack)
+    await install(stack, 1, profile(7501, "TxProfile", [(0, 20.0)], transaction_id=tx))
+    await wait_offer(stack, 1, 20.0)
+    await install(stack, 1, profile(7501, "TxProfile", [(0, 40.0)], transaction_id=tx))
+    await wait_offer(stack, 1, 32.0)
+    await wait_draw(stack, 1, 32.0)
