@@ -2,8 +2,8 @@
 TC_067, TC_072 and TC_082, and what issue 15 asks beyond them.
 
 Written from the OCPP 1.6 specification (3.13 Smart Charging, 5.5 ClearChargingProfile,
-5.7 GetCompositeSchedule, 5.16 SetChargingProfile, 7.13 ChargingProfile and the types it
-uses, 9.4 Smart Charging configuration keys) and from the OCA test case document
+5.7 GetCompositeSchedule, 5.16 SetChargingProfile, 7.7 ChargePointStatus, 7.8 ChargingProfile
+and the types it uses (7.9 to 7.14, 7.21), 9.4 Smart Charging configuration keys) and from the OCA test case document
 ("OCPP 1.6 Compliancy Testing Tool - Test Case Document", as published on
 ocpplab.com/docs/protocols/ocpp-1-6/test-cases/). Where the case text could be read, the
 steps and tool validations below follow it; where it could not, a comment at the test says
@@ -447,7 +447,8 @@ async def test_TC_059_remote_start_transaction_with_charging_profile(charger):
     profile sent by the Central System is followed by the Charge Point."
 
     5.16.2: the profile in RemoteStartTransaction is a TxProfile without transactionId; a
-    Relative schedule counts from the start of the transaction (7.13).
+    Relative schedule counts from "a situation-specific start point (such as the start of a
+    Transaction)" (7.9), here 60 s after it the limit rises.
     """
     stack = await charger()
     await clear_all(stack)
@@ -638,9 +639,10 @@ async def test_a_bad_profile_is_rejected_and_nothing_of_it_is_stored(charger, co
     """Issue 15, item 2: every bad profile is answered Rejected (5.16: SetChargingProfile.conf
     status Rejected) and nothing of it is stored: no schedule comes of it, and clearing it by
     its id finds nothing. 3.13.1 (TxProfile needs a transaction, connectors > 0 only;
-    ChargePointMaxProfile on connector 0 only), 3.13.5 / 9.4 (stack level, periods), 7.13
-    (Recurring needs a startSchedule, validFrom/validTo), 7.16 (startPeriod of the first
-    period is 0, then increasing)."""
+    ChargePointMaxProfile on connector 0 only), 3.13.5 / 9.4 (stack level, periods), 7.8 / 7.9
+    (validFrom/validTo; a Recurring schedule "restarts periodically at the first schedule
+    period", so it needs a start), 7.13 / 7.14 (the first period starts at 0; each startPeriod
+    "also defines the stop time of the previous period", so they increase)."""
     stack = await charger()
     await clear_all(stack)
     found = {key: int(entry["value"]) for key, entry in (await keys(stack)).items()
@@ -693,8 +695,8 @@ async def test_a_unit_not_allowed_is_rejected(charger):
 
 
 async def test_a_profile_with_the_same_id_replaces_the_old_one(charger):
-    """A profile sent again with the same chargingProfileId replaces the installed one (7.13:
-    the id is the profile's identity; issue 15 item 2), even at another stack level: the old
+    """A profile sent again with the same chargingProfileId replaces the installed one (7.8:
+    "Unique identifier for this profile"; issue 15 item 2), even at another stack level: the old
     limit is gone, and one clear by that id leaves nothing."""
     stack = await charger()
     await clear_all(stack)
@@ -794,8 +796,8 @@ async def test_a_cleared_or_replaced_profile_does_not_come_back_after_a_restart(
 
 
 async def test_a_txprofile_ends_with_its_transaction(charger):
-    """3.13.1: a TxProfile applies for the duration of the current transaction only; "After
-    the transaction is stopped, the profile SHOULD be deleted" (issue 15: it ends with its
+    """3.13.1: a TxProfile applies for the duration of the current transaction only; 7.10: it
+    "SHALL cease to be valid when the transaction terminates" (issue 15: it ends with its
     transaction). The next transaction gets the default profile again."""
     stack = await charger()
     await clear_all(stack)
@@ -878,7 +880,7 @@ async def test_composite_schedule_with_duration_0(charger):
 async def test_composite_schedule_in_amperes_and_in_watts(charger):
     """6.21: chargingRateUnit in GetCompositeSchedule.req asks for the unit of the answer (A
     when none is asked). A limit converts with the period's numberPhases (3 when omitted,
-    7.16) at 230 V: 10 A on 3 phases is 6900 W. A profile in W limits the pilot accordingly."""
+    7.12) at 230 V: 10 A on 3 phases is 6900 W. A profile in W limits the pilot accordingly."""
     stack = await charger()
     await clear_all(stack)
     t0 = _t0()
@@ -940,8 +942,8 @@ async def test_composite_schedule_for_a_connector_that_does_not_exist_is_rejecte
 
 async def test_a_0_A_period_suspends_the_ev_without_ending_the_transaction(charger):
     """Issue 15, item 3: a limit under the IEC 61851 minimum (6 A) is not offered: the pilot
-    offers nothing, the connector reports SuspendedEVSE (7.7: "the EVSE is not allowing the EV
-    to charge") and the transaction goes on; when the limit rises again the EV charges again.
+    offers nothing, the connector reports SuspendedEVSE (7.7: "the EVSE is not offering energy
+    to the EV, e.g. due to a smart charging restriction") and the transaction goes on; when the limit rises again the EV charges again.
     Here the TxProfile's first period is 0 A and its second, 6 s later, 16 A."""
     stack = await charger()
     await clear_all(stack)
@@ -1034,7 +1036,7 @@ async def test_a_period_boundary_reaches_the_pilot_within_1_s(charger):
 
 
 async def test_a_daily_recurring_profile_repeats_from_its_start_schedule(charger):
-    """7.13 / 7.14: a Recurring profile "starts periodically at the first schedule period";
+    """7.9: a Recurring profile "restarts periodically at the first schedule period";
     Daily repeats every 24 h from its startSchedule. One that started yesterday, 30 s before
     this time of day, is 30 s into today's cycle: 10 A until 60 s into it, then 14 A."""
     stack = await charger()
