@@ -24,6 +24,7 @@ from drivers.protocols import DeviceError
 
 from . import __version__, clock, heap
 from .ack_notes import notes_path, runtime_dir
+from .charging_profiles import Electrical
 from .charger import ChargerRuntime, MeterPolicy, RestartRequested
 from .diagnostics import Diagnostics
 from .errors import leaves
@@ -32,6 +33,7 @@ from .firmware.updater import FirmwareUpdater, on_trial
 from .hardware import Hardware, build_hardware
 from .housekeeping import JournalKeeper
 from .journal import SIDE_FILE_SUFFIX, Journal
+from .live_limits import live_path
 from .ocpp16.configuration import Configuration
 from .ocpp16.session import Ocpp16Link
 from .settings import EX_CONFIG, Settings
@@ -109,6 +111,8 @@ async def run_agent(
         meter=MeterPolicy(settings.meter.poll_interval, settings.meter.fault_after,
                           settings.meter.on_failure == "stop"),
         held=trial,
+        electrical=Electrical(settings.connectors.phases, settings.connectors.voltage),
+        live_limits=live_path(db.path, runtime_dir()),
     )
     link = Ocpp16Link(settings, runtime, journal, db, config, Diagnostics(settings, state_dir, db, started))
     runtime.uplink = link

@@ -15,21 +15,25 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import structlog
 
 from drivers.protocols import DeviceError, MeterReading, PilotState, Signal
 
-from . import clock, metering
+from . import clock, live_limits, metering
 from .authorization import Authorizer, AuthResult, Offline, Uplink, parse_expiry
+from .charging_profiles import Electrical, Profile, ProfileLimits, RateUnit
 from .hardware import Hardware
 from .indicator import signal_for
+from .limits import Decision, LimitCore
 from .safety import SafetyPath
 from .journal import Journal, Sample, TransactionRecord
 from .ocpp16.configuration import Configuration
+from .ocpp16.keys import RATE_UNIT_WORDS
 from .session import step
 from .session.model import (
     AuthorizationResolved,
@@ -45,6 +49,7 @@ from .session.model import (
     FaultRaised,
     ForgetReservation,
     HoldRequested,
+    LimitChanged,
     OfferCurrent,
     PersistAvailability,
     PersistReservation,
@@ -158,6 +163,17 @@ class RestartRequested(Exception):
         self.hard = hard
 
 
+def profile_limits(config: Configuration) -> ProfileLimits:
+    """What SetChargingProfile may install, from the Smart Charging keys."""
+    units = frozenset(RateUnit(RATE_UNIT_WORDS[u]) for u in config.list("ChargingScheduleAllowedChargingRateUnit"))
+    return ProfileLimits(
+        max_stack_level=config.int("ChargeProfileMaxStackLevel"),
+        allowed_units=units,
+        max_periods=config.int("ChargingScheduleMaxPeriods"),
+        max_installed=config.int("MaxChargingProfilesInstalled"),
+    )
+
+
 def policy_from(config: Configuration, max_current: float, meter: MeterPolicy = MeterPolicy()) -> Policy:
     return Policy(
         warning_faults=frozenset() if meter.failure_stops else frozenset({METER_FAILURE}),
@@ -185,6 +201,8 @@ class ChargerRuntime:
         meter: MeterPolicy = MeterPolicy(),
         clock: Callable[[], float] = time.monotonic,
         held: bool = False,
+        electrical: Electrical = Electrical(),
+        live_limits: Path | None = None,
     ) -> None:
         self.hardware = hardware
         self.config = config
@@ -224,6 +242,19 @@ class ChargerRuntime:
         self._pilot_streams: dict[int, AsyncIterator[PilotState]] = {}
         self.ready = asyncio.Event()
         self.safety = SafetyPath(hardware.contactors, self.feed)
+        #: Charging profiles, the site's share and the cable decide the current offered.
+        self.limits = LimitCore(
+            numbers=self.numbers, electrical=electrical, max_current=max_current, state=state,
+            limits=lambda: profile_limits(config),
+            publish=lambda n, amps: self.feed(LimitChanged(n, amps)),
+        )
+        self._watts_per_amp = electrical.phases * electrical.voltage_v
+        self._live_limits = live_limits
+        self._live_failed = False
+        if live_limits is not None:
+            self.limits.on_change = self._show_limits
+        #: TxProfiles given with a RemoteStartTransaction, by idTag, until its transaction starts.
+        self._start_profiles: dict[str, Profile] = {}
         config.subscribe(lambda name, value: self.feed(PolicyChanged(policy_from(config, max_current, meter))))
 
     # ------------------------------------------------------------ running
@@ -231,8 +262,10 @@ class ChargerRuntime:
         """Run every charger task until a reset asks for a restart (raises RestartRequested)."""
         self._restart = asyncio.get_running_loop().create_future()
         await self._restore_reservations()
+        await self.db.run(self.limits.load)
         await self._learn_pilots()
         await self._recover_unfinished_transactions()
+        await self.limits.forget_orphans()
         async with asyncio.TaskGroup() as tg:
             self._tg = tg
             for n in self._queues:
@@ -247,6 +280,7 @@ class ChargerRuntime:
                 tg.create_task(self._supervised(f"faults of {name}", lambda r=reporter: self.safety.watch(r)))
             tg.create_task(self._supervised("clock-aligned sampler", self._sample_clock_aligned))
             tg.create_task(self._supervised("tick", self._tick))
+            tg.create_task(self._supervised("limits", self.limits.run))
             self.feed(Started())
             self.ready.set()
             hard = await self._restart
@@ -290,14 +324,21 @@ class ChargerRuntime:
             log.error("a worker is still busy after the last transaction ended; going on", waited_s=IDLE_FLUSH_S)
 
     def summary(self) -> str:
-        """Each connector's status in one line, e.g. "1 Charging, 2 Available", and whether
-        the connectors are held for a firmware update (which is why they show Unavailable)."""
+        """Each connector's status in one line, e.g. "1 Charging 16 A, 2 Available", with
+        the current offered in a session and what limits it, and whether the connectors
+        are held for a firmware update (which is why they show Unavailable)."""
         parts = []
         for n in self.numbers:
             entry = self.statuses.get(n)
             text = entry.status if entry is not None else "starting"
             if entry is not None and entry.error_code != "NoError":
                 text += f" ({entry.error_code})"
+            conn = self.charger.connector(n)
+            if conn is not None and conn.transaction is not None:
+                decision = self.limits.decided(n)
+                text += f" {conn.offer_a:g} A" if conn.offer_a else " 0 A"
+                if decision.amps is not None:
+                    text += f" (limit: {decision.source})"
             parts.append(f"{n} {text}")
         held = " (held for a firmware update)" if self.charger.held else ""
         return ", ".join(parts) + held
@@ -350,8 +391,42 @@ class ChargerRuntime:
         self._tg.create_task(coro, name=name)  # type: ignore[arg-type]
 
     # ------------------------------------------------------------ requests from the backend
-    def remote_start(self, id_tag: str, connector: int | None) -> str:
-        return self.feed(RemoteStartRequested(id_tag, connector)) or "Rejected"
+    def remote_start(self, id_tag: str, connector: int | None, profile: Profile | None = None) -> str:
+        """RemoteStartTransaction; ``profile`` (a TxProfile) is installed for the
+        transaction it starts, before the first current is offered."""
+        if profile is not None and connector:
+            self.limits.expect(connector, profile)  # limits the very first offer already
+        answer = self.feed(RemoteStartRequested(id_tag, connector)) or "Rejected"
+        if answer == "Accepted" and profile is not None:
+            self._start_profiles[id_tag] = profile
+        elif profile is not None and connector:
+            self.limits.expect(connector, None)
+        return answer
+
+    def _show_limits(self, decisions: Mapping[int, Decision]) -> None:
+        """Keep ``ladda limits``'s view of this agent current (a tmpfs file; see agent.live_limits)."""
+        assert self._live_limits is not None
+        offers = {c.id: c.offer_a for c in self.charger.connectors}
+        try:
+            live_limits.write(self._live_limits, decisions, offers)
+            self._live_failed = False
+        except OSError as exc:
+            if not self._live_failed:
+                log.warning("cannot write the live limits for `ladda limits`", path=str(self._live_limits),
+                            error=str(exc))
+            self._live_failed = True
+
+    async def _install_start_profile(self, connector: int, local_tx: int, id_tag: str) -> None:
+        profile = self._start_profiles.pop(id_tag, None)
+        self.limits.expect(connector, None)
+        if profile is None:
+            return
+        profile = replace(profile, connector=connector, transaction_id=local_tx)
+        why = self.limits.refusal(profile)
+        if why is not None:
+            log.warning("the remote start's charging profile cannot be installed", profile_id=profile.id, reason=why)
+            return
+        await self.limits.install(profile)
 
     async def remote_stop(self, backend_tx: int) -> str:
         record = await self.db.run(self.journal.backend_to_local, backend_tx)
@@ -438,7 +513,7 @@ class ChargerRuntime:
         conn = self.charger.connector(connector)
         offer = conn.offer_a if conn else 0.0
         measurands = self.config.list("MeterValuesSampledData")
-        return utc_now(), metering.samples(reading, measurands, offer), self.local_tx.get(connector)
+        return utc_now(), metering.samples(reading, measurands, offer, self._watts_per_amp), self.local_tx.get(connector)
 
     # ------------------------------------------------------------ carrying out actions
     async def _show(self, connector: int, signal: Signal) -> None:
@@ -585,6 +660,8 @@ class ChargerRuntime:
         )
         self.local_tx[n] = local
         self._tx_started_at[n] = self._clock()
+        self.limits.transaction_started(n, local, parse_iso(timestamp))
+        await self._install_start_profile(n, local, action.id_tag)
         if failing:
             self._gaps.add(n)
             log.warning("transaction started while the meter fails: flagged", connector=n, local_tx=local,
@@ -617,6 +694,7 @@ class ChargerRuntime:
         )
         log.info("transaction stopped", connector=n, local_tx=local, reason=action.reason.value, meter_wh=meter_wh)
         self.uplink.wake()
+        await self.limits.transaction_ended(n, local)
 
     async def _journal_sample(self, job: RecordSample) -> None:
         n = job.connector
@@ -625,8 +703,8 @@ class ChargerRuntime:
             return  # the transaction ended while the reading was taken
         conn = self.charger.connector(n)
         offer = conn.offer_a if conn else 0.0
-        values = metering.samples(job.reading, job.measurands, offer)
-        for_stop = metering.samples(job.reading, job.for_stop, offer) if local is not None else []
+        values = metering.samples(job.reading, job.measurands, offer, self._watts_per_amp)
+        for_stop = metering.samples(job.reading, job.for_stop, offer, self._watts_per_amp) if local is not None else []
         if not values and not for_stop:
             return
         energy = metering.energy_wh(job.reading) if local is not None else None
@@ -666,7 +744,7 @@ class ChargerRuntime:
         if reading is None:
             return []
         conn = self.charger.connector(connector)
-        return metering.samples(reading, self.config.list(key), conn.offer_a if conn else 0.0)
+        return metering.samples(reading, self.config.list(key), conn.offer_a if conn else 0.0, self._watts_per_amp)
 
     # ------------------------------------------------------------ authorization
     async def _authorize(self, id_tag: str) -> None:
@@ -681,11 +759,32 @@ class ChargerRuntime:
     # ------------------------------------------------------------ inputs and timers
     async def _watch_pilot(self, n: int) -> None:
         stream = self._pilot_streams.pop(n, None) or aiter(self.hardware.pilots[n].states())
+        plugged = False
         async for state in stream:
+            if state.plugged and not plugged:
+                await self._learn_cable(n)  # before the EV is offered anything
+            elif state is PilotState.A and plugged:
+                self.limits.set_cable(n, None)
+            plugged = state.plugged
             self.feed(PilotChanged(n, state))
             if state is PilotState.A and n in self._lock_faults:
                 self._lock_faults.discard(n)  # the cable is out: the next one gets a fresh try
                 self.feed(FaultCleared(n, LOCK_FAILURE))
+
+    async def _learn_cable(self, n: int) -> None:
+        """A socket outlet's cable rating (proximity pilot) limits the offer while it is
+        plugged in; a tethered cable or a pilot without a proximity input has none."""
+        rating = getattr(self.hardware.pilots[n], "cable_rating", None)
+        if rating is None:
+            return
+        try:
+            amps = await rating()
+        except DeviceError as exc:
+            log.warning("cable rating unreadable; the connector maximum applies", connector=n, error=str(exc))
+            return
+        if amps is not None:
+            log.info("cable rating", connector=n, amps=amps)
+        self.limits.set_cable(n, amps)
 
     async def _watch_cards(self) -> None:
         async for uid in self.hardware.reader.cards():
@@ -883,6 +982,7 @@ class ChargerRuntime:
             return False
         self.local_tx[n] = record.local_id
         self._tx_started_at[n] = self._clock()
+        self.limits.transaction_started(n, record.local_id, parse_iso(record.started_at))
         log.warning("resumed a transaction cut by a restart", connector=n, local_tx=record.local_id,
                     id_tag=record.id_tag, meter_wh=record.last_meter_wh)
         if record.meter_gaps and record.meter_gaps[-1].ended_at is None:

@@ -1,4 +1,4 @@
-"""The ``ladda`` command: run, check-config, demo, sessions, probe."""
+"""The ``ladda`` command: run, check-config, demo, sessions, limits, probe."""
 
 from __future__ import annotations
 
@@ -54,6 +54,11 @@ def _parser() -> argparse.ArgumentParser:
     fmt = sessions.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true")
     fmt.add_argument("--csv", action="store_true")
+
+    limits = sub.add_parser("limits", help="show each connector's current limit, why, and the next hours' schedule")
+    limits.add_argument("-c", "--config", default=DEFAULT_CONFIG, help=f"configuration file (default {DEFAULT_CONFIG})")
+    limits.add_argument("--state-dir", help="state directory (default: $STATE_DIRECTORY, else the file's [state])")
+    limits.add_argument("--hours", type=float, default=24.0, help="how far ahead to show the schedule (default 24)")
     return parser
 
 
@@ -69,6 +74,13 @@ def main(argv: list[str] | None = None) -> int:
         return run_demo(args.scenario, args.workdir)
     if args.command == "sessions":
         return _sessions(args)
+    if args.command == "limits":
+        settings = _load(args.config)
+        if settings is None:
+            return EX_CONFIG
+        from .limits_report import print_limits
+
+        return print_limits(settings, resolve_state_dir(settings, args.state_dir, os.environ), args.hours)
     if args.command == "probe":
         settings = _load(args.config)
         if settings is None:

@@ -21,8 +21,12 @@ def energy_wh(reading: MeterReading) -> int:
     return int(math.floor(reading.energy_wh))
 
 
-def samples(reading: MeterReading, measurands: Iterable[str], offered_a: float) -> list[Sample]:
-    """The values of ``measurands`` in one reading, per phase where the meter has phases."""
+def samples(
+    reading: MeterReading, measurands: Iterable[str], offered_a: float, watts_per_amp: float = 3 * 230.0
+) -> list[Sample]:
+    """The values of ``measurands`` in one reading, per phase where the meter has phases.
+    ``offered_a``: what the pilot offers (Current.Offered, per phase); ``watts_per_amp``
+    (phases x nominal voltage) turns it into Power.Offered."""
     out: list[Sample] = []
     for measurand in measurands:
         if measurand == "Energy.Active.Import.Register":
@@ -35,6 +39,8 @@ def samples(reading: MeterReading, measurands: Iterable[str], offered_a: float) 
             out += [Sample(measurand, round(v, 1), "V", p) for v, p in zip(reading.voltage_v, VOLTAGE_PHASES)]
         elif measurand == "Current.Offered":
             out.append(Sample(measurand, round(offered_a, 1), "A"))
+        elif measurand == "Power.Offered":
+            out.append(Sample(measurand, round(offered_a * watts_per_amp, 1), "W"))
     return out
 
 

@@ -152,6 +152,14 @@ _SCHEMA = [
     );
     CREATE INDEX meter_gaps_tx ON meter_gaps(local_tx, id);
     """,
+    # version 7: charging profiles in force (SetChargingProfile), as the limit core's own
+    # records (agent/charging_profiles/records.py), replaced as a whole set at each change
+    """
+    CREATE TABLE charging_profiles (
+        profile_id  INTEGER PRIMARY KEY,
+        record      TEXT NOT NULL
+    );
+    """,
 ]
 
 
@@ -373,3 +381,17 @@ class ChargerState:
 
     def delete_reservation(self, reservation_id: int) -> None:
         self.db.write("DELETE FROM reservations WHERE reservation_id = ?", (reservation_id,))
+
+    # charging profiles --------------------------------------------------
+    def charging_profiles(self) -> list[str]:
+        """The stored profiles' records (JSON text), by profile id."""
+        return [r["record"] for r in self.db.read("SELECT record FROM charging_profiles ORDER BY profile_id")]
+
+    def replace_charging_profiles(self, records: list[tuple[int, str]]) -> None:
+        """Store exactly these (profile id, record) pairs, in one durable commit: a power
+        cut leaves the set before or the set after a change, never half of one."""
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute("DELETE FROM charging_profiles")
+            conn.executemany("INSERT INTO charging_profiles(profile_id, record) VALUES (?, ?)", records)
+
+        self.db.transaction(work)

@@ -16,6 +16,7 @@ times from /proc) driven through the simulated bench against the test CSMS:
   to a bare ``ocpp`` library client sending the same messages (``replay.py``);
 - log bytes per 10,000 hostile OCPP frames, the fuzzer's (``log_volume.py``): under 1 MB;
 - the composite schedule of 100 charging profiles over a day (``charging_profiles.py``);
+- time from SetChargingProfile to the pilot's PWM duty changing (``profile_latency.py``);
 - disk bytes and write calls per hour, idle and charging at 1 s and 60 s sampling, online
   and offline, from /proc, by file when strace is installed (``disk_writes.py``).
 
@@ -41,6 +42,7 @@ from simulators.harness import Csms, Stack
 from .disk_writes import DiskFigures, endurance_years, measure_disk_writes
 from .fault_response import measure_fault_response
 from .charging_profiles import benchmark_composite
+from .profile_latency import measure_profile_latency
 from .idle_breakdown import measure_idle_breakdown, table
 from .memory import measure_memory, print_memory
 from .log_volume import BOUND_BYTES, measure_log_volume
@@ -171,6 +173,7 @@ async def main(seconds: float, runs: int, disk_seconds: float) -> None:
         memory = await measure_memory(csms, root)
         idle_parts = await measure_idle_breakdown(csms, root, seconds)
         charging_parts = await measure_idle_breakdown(csms, root, seconds, charging=True)
+        profile_latency = await measure_profile_latency(csms, root, 10)
     finally:
         await csms.stop()
     logs.configure("error", "console", [])  # the in-process measurements below log every step otherwise
@@ -202,6 +205,10 @@ async def main(seconds: float, runs: int, disk_seconds: float) -> None:
     composite_s = benchmark_composite(100, 24)
     print(f"| composite schedule of 100 installed charging profiles over 24 h, connector 0, median of 5 | "
           f"{composite_s * 1000:.1f} ms | < 50 ms ({_mark(composite_s, 0.05)}) |")
+    sent, accepted = profile_latency["from_request"], profile_latency["from_accepted"]
+    print(f"| SetChargingProfile to the PWM duty changing, median of {len(sent)}: from Accepted at the backend "
+          f"(from the request sent) | {statistics.median(accepted) * 1000:.1f} ms "
+          f"({statistics.median(sent) * 1000:.1f} ms) | < 1 s ({_mark(max(sent), 1.0)}) |")
     print(f"| log bytes per 10,000 hostile OCPP frames ({volume['frames']:.0f} sent in {volume['seconds']:.0f} s) | "
           f"{volume['per_10k'] / 1e6:.2f} MB | <= {BOUND_BYTES / 1e6:g} MB ({_mark(volume['per_10k'], BOUND_BYTES)}) |")
     print()

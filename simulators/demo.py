@@ -13,7 +13,7 @@ import asyncio
 import sys
 import tempfile
 import time
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +54,12 @@ class Player:
             await asyncio.sleep(a["seconds"])
         elif step.do == "expect":
             await self.expect_status(a["connector"], a["status"], a["timeout"])
+        elif step.do == "profile":
+            await self.set_profile(a)
+        elif step.do == "clear_profiles":
+            await self.clear_profiles(a["profile_id"])
+        elif step.do == "expect_current":
+            await self.expect_current(a["connector"], a["amps"], a["timeout"])
         elif step.do == "remote_start":
             reply = await csms.request(
                 "call", cp=self.stack.cp_id, action="RemoteStartTransaction",
@@ -70,6 +76,38 @@ class Player:
                 payload={"transactionId": running[-1]["transaction_id"]},
             )
             self.say(f"  backend got {reply.get('result') or reply.get('error')}")
+
+    async def set_profile(self, a: dict[str, Any]) -> None:
+        start = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=a["starts_in"])
+        profile = {
+            "chargingProfileId": a["profile_id"], "stackLevel": a["stack_level"],
+            "chargingProfilePurpose": a["purpose"], "chargingProfileKind": "Absolute",
+            "chargingSchedule": {"startSchedule": start.isoformat().replace("+00:00", "Z"),
+                                 "chargingRateUnit": a["unit"],
+                                 "chargingSchedulePeriod": [{"startPeriod": 0, "limit": a["limit"]}]},
+        }
+        reply = await self.stack.csms.request("call", cp=self.stack.cp_id, action="SetChargingProfile",
+                                              payload={"connectorId": a["connector"], "csChargingProfiles": profile})
+        self.say(f"  backend got {reply.get('result') or reply.get('error')}")
+
+    async def clear_profiles(self, profile_id: int) -> None:
+        payload = {"id": profile_id} if profile_id else {}
+        reply = await self.stack.csms.request("call", cp=self.stack.cp_id, action="ClearChargingProfile",
+                                              payload=payload)
+        self.say(f"  backend got {reply.get('result') or reply.get('error')}")
+
+    async def expect_current(self, connector: int, amps: float, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            status = await self.stack.bench_request("status")
+            row = status["connectors"][connector - 1]
+            if abs(row["current_a"] - amps) <= 0.5:
+                self.say(f"  the EV draws {row['current_a']:.1f} A per phase; the meter reads {row['power_w'] / 1000:.2f} kW")
+                return
+            if time.monotonic() > deadline:
+                raise ControlError(f"connector {connector}: the EV draws {row['current_a']:.1f} A, not {amps:g} A, "
+                                   f"after {timeout:g} s")
+            await asyncio.sleep(0.2)
 
     async def expect_status(self, connector: int, status: str, timeout: float) -> None:
         deadline = time.monotonic() + timeout

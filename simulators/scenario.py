@@ -25,7 +25,16 @@ STEP_FIELDS: dict[str, tuple[dict[str, type], dict[str, Any]]] = {
     "expect": ({"status": str}, {"connector": 1, "timeout": 30.0}),
     "remote_start": ({"id_tag": str}, {"connector": 1}),
     "remote_stop": ({}, {"connector": 1}),
+    # Smart charging, through the test CSMS (docs/smart-charging.md): a one-period profile
+    # from ``starts_in`` seconds on (nothing before), cleared by id or all at once.
+    "profile": ({"limit": float}, {"connector": 0, "purpose": "TxDefaultProfile", "unit": "A", "stack_level": 0,
+                                   "profile_id": 1, "starts_in": 0.0}),
+    "clear_profiles": ({}, {"profile_id": 0}),
+    # The EV's current (what the connector's meter measures) reaches ``amps`` within the
+    # timeout, give or take half an ampere.
+    "expect_current": ({"amps": float}, {"connector": 1, "timeout": 15.0}),
 }
+PURPOSES = ("ChargePointMaxProfile", "TxDefaultProfile")
 TOP_LEVEL = {"title": str, "connectors": int, "max_current": float, "ocpp": dict, "step": list}
 STATUSES = {"Available", "Preparing", "Charging", "SuspendedEV", "SuspendedEVSE", "Finishing", "Reserved", "Unavailable", "Faulted"}
 
@@ -130,8 +139,13 @@ def parse_scenario(data: dict[str, Any], source: str) -> Scenario:
             errors.append(f"{where} (link): state = {args.get('state')!r}: must be 'cut', 'stall' or 'up'")
         if do == "expect" and args.get("status") not in STATUSES:
             errors.append(f"{where} (expect): status = {args.get('status')!r}: must be one of {', '.join(sorted(STATUSES))}")
+        if do == "profile" and args.get("purpose") not in PURPOSES:
+            errors.append(f"{where} (profile): purpose = {args.get('purpose')!r}: must be one of {', '.join(PURPOSES)}")
+        if do == "profile" and args.get("unit") not in ("A", "W"):
+            errors.append(f"{where} (profile): unit = {args.get('unit')!r}: must be 'A' or 'W'")
         conn = args.get("connector")
-        if isinstance(conn, int) and _type_ok(connectors, int) and not 1 <= conn <= connectors:
+        lowest = 0 if do == "profile" else 1
+        if isinstance(conn, int) and _type_ok(connectors, int) and not lowest <= conn <= connectors:
             errors.append(f"{where} ({do}): connector = {conn}: the scenario has {connectors} connector(s)")
         steps.append(Step(do, float(after), args))
     if errors:

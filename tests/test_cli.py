@@ -139,3 +139,55 @@ def test_run_with_hardware_this_machine_cannot_have_exits_78_and_names_it(tmp_pa
     result = ladda("run", "-c", str(example), "--state-dir", str(tmp_path / "state"))
     assert result.returncode == 78, result.stdout + result.stderr
     assert "pin factory 'lgpio' needs a library that is missing" in result.stdout + result.stderr
+
+
+def test_limits_shows_each_connectors_limit_its_source_and_the_day_ahead(tmp_path):
+    import asyncio
+    from datetime import datetime, timedelta, timezone
+
+    from agent.charging_profiles import Electrical, Kind, Period, Profile, ProfileLimits, Purpose, RateUnit, Schedule
+    from agent.limits import LimitCore
+    from agent.store import ChargerState
+
+    state = tmp_path / "state"
+    db = Database(state)
+    db.open()
+    core = LimitCore(numbers=[1, 2], electrical=Electrical(), max_current=32.0, state=ChargerState(db),
+                     limits=lambda: ProfileLimits(10, frozenset(RateUnit), 48, 32), publish=lambda n, a: None)
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    cap = Profile(4, 2, Purpose.TX_DEFAULT, 3, Kind.ABSOLUTE,
+                  Schedule(RateUnit.AMPS, (Period(0, 16.0), Period(3600, 10.0)), duration_s=7200,
+                           start=now - timedelta(minutes=1)))
+    asyncio.run(core.install(cap))
+    db.close()
+    config = tmp_path / "ladda.toml"
+    config.write_text(GOOD + "[connectors]\ncount = 2\n")
+    result = ladda("limits", "-c", str(config), "--state-dir", str(state))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "1 charging profile(s) installed." in lines
+    assert "Connector 1: limit 32 A, from connector maximum 32 A." in lines
+    assert "Connector 2: limit 16 A, from charging profile 4 (TxDefaultProfile, stack level 3)." in lines
+    schedule = [line for line in lines if line.startswith("    ")]
+    assert [line.split("  ")[-1] for line in schedule] == ["16 A", "10 A", "no profile (connector maximum)"]
+    assert "not running" in result.stdout  # no live agent: the site and cable are not claimed
+
+
+def test_limits_without_a_database_says_where_it_looked(tmp_path):
+    config = tmp_path / "ladda.toml"
+    config.write_text(GOOD)
+    result = ladda("limits", "-c", str(config), "--state-dir", str(tmp_path / "nowhere"))
+    assert result.returncode == 1
+    assert str(tmp_path / "nowhere" / "ladda.sqlite3") in result.stderr
+
+
+def test_demo_plays_the_smart_charging_scenario(tmp_path):
+    """docs/smart-charging.md: the backend caps a charging car at 10 A and the meter shows
+    the power fall; a 0 A profile suspends it without ending the transaction."""
+    scenario = Path(__file__).resolve().parents[1] / "config" / "demo-smart-charging.toml"
+    result = ladda("demo", "--scenario", str(scenario), "--workdir", str(tmp_path / "work"), timeout=180)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "the meter reads 22.08 kW" in result.stdout and "the meter reads 6.90 kW" in result.stdout
+    assert "connector 1: Available -> Preparing -> Charging -> SuspendedEVSE -> Charging -> Finishing" in result.stdout
+    ledger_lines = [line for line in result.stdout.splitlines() if line.startswith("1 ")]
+    assert len(ledger_lines) == 1 and "Local" in ledger_lines[0]  # one transaction, ended by the card

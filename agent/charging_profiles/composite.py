@@ -48,13 +48,14 @@ _SECOND = timedelta(seconds=1)
 class _Timeline:
     """One profile's periods laid on the horizon for one connector: disjoint spans, sorted."""
 
-    __slots__ = ("starts", "ends", "periods", "unit")
+    __slots__ = ("starts", "ends", "periods", "unit", "profile")
 
-    def __init__(self, unit: RateUnit) -> None:
+    def __init__(self, profile: Profile) -> None:
         self.starts: list[int] = []
         self.ends: list[int] = []
         self.periods: list[Period] = []
-        self.unit = unit
+        self.unit = profile.schedule.unit
+        self.profile = profile
 
     def at(self, s: int) -> Period | None:
         i = bisect_right(self.starts, s) - 1
@@ -234,7 +235,7 @@ def _timeline(profile: Profile, start: datetime, relative_anchor: int, horizon: 
     ``relative_anchor``: offset 0 of a RELATIVE schedule (the transaction's start, or
     the query's)."""
     schedule = profile.schedule
-    line = _Timeline(schedule.unit)
+    line = _Timeline(profile)
     lo = 0 if profile.valid_from is None else max(0, _seconds(profile.valid_from, start))
     hi = horizon if profile.valid_to is None else min(horizon, _seconds(profile.valid_to, start))
     if lo >= hi or not schedule.periods:
@@ -271,11 +272,62 @@ def _timeline(profile: Profile, start: datetime, relative_anchor: int, horizon: 
 
 def _first(stack: _Stack, s: int) -> tuple[Period, RateUnit] | None:
     """The deciding period of ``stack`` at ``s``: the first profile that has one."""
+    found = _deciding(stack, s)
+    return None if found is None else (found[0], found[1].unit)
+
+
+def _deciding(stack: _Stack, s: int) -> tuple[Period, _Timeline] | None:
     for line in stack:
         period = line.at(s)
         if period is not None:
-            return period, line.unit
+            return period, line
     return None
+
+
+def limit_now(
+    profiles: Iterable[Profile],
+    connector: int,
+    moment: datetime,
+    unit: RateUnit,
+    *,
+    connectors: Mapping[int, Electrical],
+    transactions: Mapping[int, tuple[int, datetime]],
+) -> tuple[float, Profile] | None:
+    """What limits ``connector`` (1..N) at ``moment``, in ``unit``, and the profile that
+    decides it (for a technician asking why); None when no profile applies. The same
+    precedence as :func:`composite_schedule`, which it agrees with at its first second."""
+    view = _connector_view(tuple(profiles), connector, moment, 1, connectors, transactions)
+    best: tuple[float, Profile] | None = None
+    found = _deciding(view.tx_level, 0)
+    if found is not None:
+        best = (_convert((found[0], found[1].unit), unit, view.electrical), found[1].profile)
+    for stack in view.caps:
+        cap = _deciding(stack, 0)
+        if cap is not None:
+            value = _convert((cap[0], cap[1].unit), unit, view.electrical)
+            if best is None or value < best[0]:
+                best = (value, cap[1].profile)
+    return best
+
+
+def next_change(
+    profiles: Iterable[Profile],
+    connector: int,
+    moment: datetime,
+    horizon_s: int,
+    *,
+    connectors: Mapping[int, Electrical],
+    transactions: Mapping[int, tuple[int, datetime]],
+) -> int | None:
+    """Seconds from ``moment`` to the first instant within ``horizon_s`` at which any
+    profile's period on ``connector`` starts or ends (where the limit may change), or None."""
+    installed = tuple(profiles)
+    if connector == 0:
+        view = _charger_view(installed, moment, horizon_s, connectors)
+    else:
+        view = _connector_view(installed, connector, moment, horizon_s, connectors, transactions)
+    edges = [e for line in view.timelines() for e in (*line.starts, *line.ends) if 0 < e < horizon_s]
+    return min(edges, default=None)
 
 
 def _convert(found: tuple[Period, RateUnit], unit: RateUnit, electrical: Electrical) -> float:

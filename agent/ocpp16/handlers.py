@@ -9,6 +9,7 @@ message or a reset, is queued with ``after_reply``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -18,6 +19,8 @@ from ocpp.v16.enums import Action
 
 from .. import clock, locations
 from ..authorization import parse_expiry
+from ..charging_profiles import Purpose, RateUnit
+from .charging import ProfileError, composite_answer, parse_profile
 from ..diagnostics import Window
 from ..local_list import UpdateStatus
 from ..redaction import register_secret
@@ -52,11 +55,109 @@ class Handlers(Rpc):
         self.after_reply(func)
 
     @on(Action.remote_start_transaction)
-    async def on_remote_start(self, id_tag: str, connector_id: int | None = None, **_: Any) -> Any:
+    async def on_remote_start(
+        self, id_tag: str, connector_id: int | None = None, charging_profile: dict[str, Any] | None = None,
+    ) -> Any:
         # OCPP 1.6 section 4.2.1: no remote start or stop before the boot is Accepted.
-        status = self.runtime.remote_start(id_tag, connector_id) if self.session.booted else "Rejected"
-        log.info("remote start", id_tag=id_tag, connector=connector_id, answer=status)
+        profile = None
+        if charging_profile is not None:
+            profile, why = self._start_profile(charging_profile, connector_id)
+            if why is not None:
+                log.warning("remote start refused: its charging profile cannot be used", id_tag=id_tag,
+                            connector=connector_id, reason=why)
+                return call_result.RemoteStartTransaction(status="Rejected")
+        status = self.runtime.remote_start(id_tag, connector_id, profile) if self.session.booted else "Rejected"
+        log.info("remote start", id_tag=id_tag, connector=connector_id, answer=status,
+                 charging_profile=None if profile is None else profile.id)
         return call_result.RemoteStartTransaction(status=status)
+
+    def _start_profile(self, raw: dict[str, Any], connector: int | None) -> tuple[Any, str | None]:
+        """The TxProfile a RemoteStartTransaction brings (§5.11: only a TxProfile, without
+        a transactionId, since the transaction does not exist yet), or why it is refused."""
+        if not self.session.config.offers("SmartCharging"):
+            return None, "this charger does not offer the SmartCharging profile"
+        try:
+            profile = parse_profile(raw, connector or 0)
+        except (ProfileError, ValueError, KeyError) as exc:
+            return None, str(exc)
+        if profile.purpose is not Purpose.TX:
+            return None, f"a remote start takes a TxProfile, not a {profile.purpose.value}"
+        if profile.transaction_id is not None:
+            return None, "a remote start's TxProfile cannot name a transaction: it has not started yet"
+        # Checked as it will be installed: on a connector with a transaction to follow.
+        why = self.runtime.limits.refusal_at_start(replace(profile, connector=connector or 1))
+        return profile, why
+
+    # ------------------------------------------------------------ Smart Charging
+    @on(Action.set_charging_profile)
+    async def on_set_charging_profile(self, connector_id: int, cs_charging_profiles: dict[str, Any]) -> Any:
+        limits = self.runtime.limits
+        try:
+            profile = parse_profile(cs_charging_profiles, connector_id)
+        except (ProfileError, ValueError, KeyError) as exc:
+            return self._refuse_profile(cs_charging_profiles, connector_id, str(exc))
+        if profile.purpose is Purpose.TX:
+            profile, why = await self._own_transaction(profile)
+            if why is not None:
+                return self._refuse_profile(cs_charging_profiles, connector_id, why)
+        why = limits.refusal(profile)
+        if why is not None:
+            return self._refuse_profile(cs_charging_profiles, connector_id, why)
+        await limits.install(profile)
+        log.info("set charging profile", profile_id=profile.id, connector=connector_id, answer="Accepted")
+        return call_result.SetChargingProfile(status="Accepted")
+
+    async def _own_transaction(self, profile: Any) -> tuple[Any, str | None]:
+        """A TxProfile names the backend's transactionId (or none: the connector's running
+        one); the core keeps it by the charger's own transaction id."""
+        running = self.runtime.local_tx.get(profile.connector)
+        if running is None:
+            return profile, None  # the core's check names what is missing
+        if profile.transaction_id is not None:
+            record = await self.session.db.run(self.session.journal.backend_to_local, profile.transaction_id)
+            if record is None or record.local_id != running:
+                return profile, (f"transactionId {profile.transaction_id} is not the transaction running on "
+                                 f"connector {profile.connector}")
+        return replace(profile, transaction_id=running), None
+
+    def _refuse_profile(self, raw: dict[str, Any], connector: int, why: str) -> Any:
+        log.warning("set charging profile rejected", profile_id=raw.get("charging_profile_id"), connector=connector,
+                    purpose=raw.get("charging_profile_purpose"), reason=why)
+        return call_result.SetChargingProfile(status="Rejected")
+
+    @on(Action.clear_charging_profile)
+    async def on_clear_charging_profile(
+        self,
+        id: int | None = None,
+        connector_id: int | None = None,
+        charging_profile_purpose: str | None = None,
+        stack_level: int | None = None,
+    ) -> Any:
+        removed = await self.runtime.limits.clear(
+            profile_id=id, connector=connector_id,
+            purpose=None if charging_profile_purpose is None else Purpose(charging_profile_purpose),
+            stack_level=stack_level,
+        )
+        status = "Accepted" if removed else "Unknown"
+        log.info("clear charging profile", profile_id=id, connector=connector_id, purpose=charging_profile_purpose,
+                 stack_level=stack_level, answer=status, removed=[p.id for p in removed])
+        return call_result.ClearChargingProfile(status=status)
+
+    @on(Action.get_composite_schedule)
+    async def on_get_composite_schedule(
+        self, connector_id: int, duration: int, charging_rate_unit: str | None = None,
+    ) -> Any:
+        limits = self.runtime.limits
+        if not 0 <= connector_id <= len(self.runtime.numbers):
+            log.info("get composite schedule rejected", connector=connector_id, reason="no such connector")
+            return call_result.GetCompositeSchedule(status="Rejected")
+        unit = RateUnit(charging_rate_unit) if charging_rate_unit else RateUnit.AMPS
+        start = clock.current().now().replace(microsecond=0)
+        composite = limits.composite(connector_id, start, duration, unit)
+        answer = composite_answer(composite, limits.maximum(connector_id, unit))
+        log.info("get composite schedule", connector=connector_id, duration=duration, unit=unit.value,
+                 periods=len(composite.periods))
+        return call_result.GetCompositeSchedule(**answer)
 
     @on(Action.remote_stop_transaction)
     async def on_remote_stop(self, transaction_id: int) -> Any:

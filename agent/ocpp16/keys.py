@@ -23,11 +23,12 @@ MEASURANDS = (
     "Current.Import",
     "Voltage",
     "Current.Offered",
+    "Power.Offered",
 )
 MEASURAND_LIST_MAX = 5
 
 #: The feature profiles this agent implements (OCPP 1.6 section 3); Core is always offered.
-PROFILES = ("Core", "FirmwareManagement", "LocalAuthListManagement", "Reservation", "RemoteTrigger")
+PROFILES = ("Core", "FirmwareManagement", "LocalAuthListManagement", "Reservation", "RemoteTrigger", "SmartCharging")
 #: The backend's requests each optional profile brings. A charger that does not offer the
 #: profile answers them CALLERROR NotSupported (OCPP-J 4.2.3: known, but not supported)...
 PROFILE_ACTIONS: dict[str, tuple[str, ...]] = {
@@ -35,7 +36,10 @@ PROFILE_ACTIONS: dict[str, tuple[str, ...]] = {
     "LocalAuthListManagement": ("GetLocalListVersion", "SendLocalList"),
     "Reservation": ("CancelReservation", "ReserveNow"),
     "RemoteTrigger": ("TriggerMessage",),
+    "SmartCharging": ("ClearChargingProfile", "GetCompositeSchedule", "SetChargingProfile"),
 }
+#: ChargingScheduleAllowedChargingRateUnit's words (OCPP 1.6 §9.4.2) for a schedule's unit.
+RATE_UNIT_WORDS = {"Current": "A", "Power": "W"}
 #: ... except these, whose answers say so themselves (OCPP 1.6 sections 5.15 and 5.10):
 #: SendLocalList status NotSupported, GetLocalListVersion listVersion -1.
 ANSWERED_IN_BAND = frozenset({"GetLocalListVersion", "SendLocalList"})
@@ -171,7 +175,8 @@ KEYS: dict[str, KeySpec] = {
         _measurands("StopTxnSampledData", _ENERGY),
         _readonly_int("StopTxnSampledDataMaxLength", MEASURAND_LIST_MAX),
         KeySpec("SupportedFeatureProfiles", "csl",
-                ("Core", "FirmwareManagement", "RemoteTrigger", "LocalAuthListManagement", "Reservation"),
+                ("Core", "FirmwareManagement", "RemoteTrigger", "LocalAuthListManagement", "Reservation",
+                 "SmartCharging"),
                 readonly=True, maker=True, items=PROFILES, max_items=len(PROFILES)),
         _readonly_int("SupportedFeatureProfilesMaxLength", 6),
         KeySpec("TransactionMessageAttempts", "int", 3, minimum=1, maximum=100),
@@ -182,6 +187,17 @@ KEYS: dict[str, KeySpec] = {
         KeySpec("LocalAuthListEnabled", "bool", True, profile="LocalAuthListManagement"),
         KeySpec("LocalAuthListMaxLength", "int", 10000, readonly=True, profile="LocalAuthListManagement"),
         KeySpec("SendLocalListMaxLength", "int", 1000, readonly=True, profile="LocalAuthListManagement"),
+        # Smart Charging profile (OCPP 1.6 section 9.4): what SetChargingProfile may install.
+        # Read-only to the backend; a charger maker may lower them in the TOML file.
+        KeySpec("ChargeProfileMaxStackLevel", "int", 10, readonly=True, maker=True, minimum=0, maximum=100,
+                profile="SmartCharging"),
+        KeySpec("ChargingScheduleAllowedChargingRateUnit", "csl", ("Current", "Power"), readonly=True, maker=True,
+                items=("Current", "Power"), max_items=2, profile="SmartCharging"),
+        KeySpec("ChargingScheduleMaxPeriods", "int", 48, readonly=True, maker=True, minimum=1, maximum=1000,
+                profile="SmartCharging"),
+        KeySpec("ConnectorSwitch3to1PhaseSupported", "bool", False, readonly=True, profile="SmartCharging"),
+        KeySpec("MaxChargingProfilesInstalled", "int", 32, readonly=True, maker=True, minimum=1, maximum=1000,
+                profile="SmartCharging"),
     )
 }
 
@@ -214,6 +230,8 @@ def check_initial(name: str, value: object) -> str | None:
         return str(exc)
     if name == "SupportedFeatureProfiles":
         return _check_profiles(parsed)
+    if name == "ChargingScheduleAllowedChargingRateUnit" and not parsed:
+        return "must name Current, Power or both (a charger that accepts no unit takes no profile)"
     return None
 
 

@@ -19,6 +19,7 @@ then offers and contactors that may close, then status reports.
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 from drivers.protocols import PilotState
@@ -55,6 +56,9 @@ from .model import (
     Reservation,
     ReservationEnd,
     ReservationRequested,
+    LimitChanged,
+    LIMIT_OPEN_GRACE_S,
+    MIN_OFFER_A,
     Started,
     StartTransaction,
     Status,
@@ -102,6 +106,16 @@ def connector_error(charger: Charger, conn: Connector) -> str | None:
     return None
 
 
+def offer_limit(charger: Charger, conn: Connector) -> float:
+    """The most the connector may offer now: its configured maximum, or the limit core's
+    current when lower, in steps of 0.1 A (a limit that wobbles in the second decimal,
+    like a share of a measured house load, does not rewrite the PWM each second)."""
+    limit = charger.policy.max_current
+    if conn.limit_a is not None:
+        limit = min(limit, max(0.0, conn.limit_a))
+    return math.floor(limit * 10 + 1e-9) / 10
+
+
 def energy_allowed(charger: Charger, conn: Connector) -> bool:
     """Whether the connector may offer energy at all (before looking at the EV)."""
     tx = conn.transaction
@@ -133,6 +147,8 @@ def _status(charger: Charger, conn: Connector) -> tuple[Status, str]:
         # Suspended by the EVSE (refused idTag, pilot error) outranks SuspendedEV (4.9).
         if not energy_allowed(charger, conn):
             return Status.SUSPENDED_EVSE, warning
+        if conn.limited_since is not None:  # a limit under the pilot's minimum
+            return Status.SUSPENDED_EVSE, NO_ERROR
         if conn.pilot is PilotState.C:
             return Status.CHARGING, NO_ERROR
         if conn.pilot is PilotState.D:  # ventilation asked for: not supported here
@@ -169,8 +185,19 @@ def _settle(charger: Charger, event_actions: list[Action], now: float) -> tuple[
     connectors = []
     for conn in charger.connectors:
         allowed = energy_allowed(charger, conn)
-        offer = charger.policy.max_current if allowed else 0.0
+        limit = offer_limit(charger, conn)
+        limited = allowed and limit < MIN_OFFER_A
+        since = (conn.limited_since if conn.limited_since is not None else now) if limited else None
+        offer = limit if allowed and not limited else 0.0
         closed = allowed and conn.pilot is PilotState.C
+        if limited:
+            # The offer is withdrawn at once; the contactor waits for the EV to stop
+            # drawing (it leaves C), or opens anyway once the grace is over.
+            assert since is not None
+            closed = closed and conn.contactor_closed and now - since < LIMIT_OPEN_GRACE_S
+        if conn.limited_since is not None and since is None:
+            conn = replace(conn, limit_lifted_at=now)
+        conn = replace(conn, limited_since=since)
         if conn.contactor_closed and not closed:
             opening.append(SwitchContactor(conn.id, False))
         if offer != conn.offer_a:
@@ -182,7 +209,9 @@ def _settle(charger: Charger, event_actions: list[Action], now: float) -> tuple[
         conn = replace(conn, contactor_closed=closed, offer_a=offer)
         status = derive_status(charger, conn)
         if _ev_still_answering(conn, status, now):
-            status = (Status.PREPARING, NO_ERROR)
+            assert conn.reported is not None
+            # A new session shows Preparing; one resuming after a limit stays SuspendedEVSE.
+            status = (Status.PREPARING, NO_ERROR) if conn.reported[0] in _NOT_IN_SESSION else conn.reported
         if status != conn.reported:
             reports.append(ReportStatus(conn.id, *status))
             conn = replace(conn, reported=status)
@@ -205,7 +234,8 @@ def _ev_still_answering(conn: Connector, status: tuple[Status, str], now: float)
     allows it time); reporting SuspendedEV in that gap would tell the backend the EV
     refused energy when it simply had not answered yet. Preparing (without any earlier
     warning) stands until the EV answers or the grace ends; a Tick then reports
-    SuspendedEV if the EV stays in B.
+    SuspendedEV if the EV stays in B. Likewise SuspendedEVSE stands while an EV answers
+    an offer that a rising limit gave back.
     """
     return (
         status[0] is Status.SUSPENDED_EV
@@ -213,7 +243,15 @@ def _ev_still_answering(conn: Connector, status: tuple[Status, str], now: float)
         and conn.offered_at is not None
         and now - conn.offered_at < EV_ANSWER_GRACE_S
         and conn.reported is not None
-        and conn.reported[0] in _NOT_IN_SESSION
+        and (conn.reported[0] in _NOT_IN_SESSION or _limit_just_lifted(conn, now))
+    )
+
+
+def _limit_just_lifted(conn: Connector, now: float) -> bool:
+    return (
+        conn.reported == (Status.SUSPENDED_EVSE, NO_ERROR)
+        and conn.limit_lifted_at is not None
+        and now - conn.limit_lifted_at < EV_ANSWER_GRACE_S
     )
 
 
@@ -709,6 +747,13 @@ def _on_cancel_reservation(charger: Charger, event: CancelReservationRequested, 
     return replace(charger, reservations=kept), [Reply("Accepted"), ForgetReservation(found.id, ReservationEnd.CANCELLED)]
 
 
+def _on_limit(charger: Charger, event: LimitChanged, now: float) -> Result:
+    conn = charger.connector(event.connector)
+    if conn is None or conn.limit_a == event.limit_a:
+        return charger, []
+    return _update(charger, replace(conn, limit_a=event.limit_a)), []
+
+
 def _on_tick(charger: Charger, event: Tick, now: float) -> Result:
     for conn in charger.connectors:
         auth = conn.authorization
@@ -736,5 +781,6 @@ _HANDLERS = {
     PolicyChanged: _on_policy,
     ReservationRequested: _on_reserve,
     CancelReservationRequested: _on_cancel_reservation,
+    LimitChanged: _on_limit,
     Tick: _on_tick,
 }

@@ -60,6 +60,14 @@ class AuthStatus(enum.Enum):
     CONCURRENT_TX = "ConcurrentTx"
 
 
+#: The lowest current a control pilot may offer (IEC 61851-1: a PWM duty under 10 % is
+#: not a current offer); a limit under it means no offer at all.
+MIN_OFFER_A = 6.0
+#: How long a contactor stays closed after a limit withdrew the offer, so the EV can
+#: stop drawing first (IEC 61851-1 gives it 3 s for a lower offer, a bit more to open
+#: S2) and the contactor does not break the load.
+LIMIT_OPEN_GRACE_S = 6.0
+
 #: Error code reported while the pilot reads an error level (E or F).
 PILOT_ERROR = "EVCommunicationError"
 NO_ERROR = "NoError"
@@ -154,6 +162,13 @@ class Connector:
     offer_a: float = 0.0
     offered_at: float | None = None  # when energy was last first offered
     reported: tuple[Status, str] | None = None
+    #: The limit core's current for this connector (amperes per phase: charging profiles,
+    #: the site, the cable), or None when nothing but the connector's own maximum applies.
+    limit_a: float | None = None
+    #: Since when a limit under MIN_OFFER_A keeps energy from a running transaction.
+    limited_since: float | None = None
+    #: When such a limit last rose again (the EV then has a grace to answer the new offer).
+    limit_lifted_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,6 +340,16 @@ class CancelReservationRequested:
 
 
 @dataclass(frozen=True, slots=True)
+class LimitChanged:
+    """The limit core decided a new current for a connector (None: no limit of its own).
+    Below MIN_OFFER_A the connector offers nothing and reports SuspendedEVSE; the
+    transaction stays open and resumes when the limit rises."""
+
+    connector: int
+    limit_a: float | None
+
+
+@dataclass(frozen=True, slots=True)
 class Tick:
     """Time passed; lets timeouts (and reservations) expire."""
 
@@ -348,6 +373,7 @@ Event = (
     | PolicyChanged
     | ReservationRequested
     | CancelReservationRequested
+    | LimitChanged
     | Tick
 )
 

@@ -107,8 +107,9 @@ def test_initial_values_from_the_file_are_checked(name, value, problem):
         ("Core,RemoteTrigger", None),
         ("Core", None),
         ("RemoteTrigger", "must include Core (every charge point offers it)"),
-        ("Core,SmartCharging", "unsupported item(s) SmartCharging; allowed: Core, FirmwareManagement, "
-                               "LocalAuthListManagement, Reservation, RemoteTrigger"),
+        ("Core,SmartCharging", None),
+        ("Core,Smartcharging", "unsupported item(s) Smartcharging; allowed: Core, FirmwareManagement, "
+                               "LocalAuthListManagement, Reservation, RemoteTrigger, SmartCharging"),
         ("Core,Core", "lists Core twice"),
     ],
 )
@@ -128,7 +129,10 @@ async def test_a_profile_not_offered_has_no_keys_and_its_actions_are_not_support
     assert [k.key for k in known] == ["HeartbeatInterval"] and unknown == ["LocalAuthListEnabled"]
     assert await config.change("LocalAuthListEnabled", "true") == "NotSupported"
     assert config.bool("LocalAuthListEnabled") is False  # no list in use: SendLocalList NotSupported, version -1
-    assert config.unsupported_actions() == {"ReserveNow", "CancelReservation"}
+    assert config.unsupported_actions() == {"ReserveNow", "CancelReservation", "SetChargingProfile",
+                                            "ClearChargingProfile", "GetCompositeSchedule"}
+    assert not names & {"ChargeProfileMaxStackLevel", "ChargingScheduleAllowedChargingRateUnit",
+                        "ChargingScheduleMaxPeriods", "MaxChargingProfilesInstalled"}
     assert not config.offers("Reservation") and config.offers("Core")
 
 
@@ -137,7 +141,8 @@ async def test_a_stored_list_setting_does_not_revive_a_profile_not_offered(state
     config = Configuration({"SupportedFeatureProfiles": "Core"}, state, 1)
     assert config.bool("LocalAuthListEnabled") is False
     assert config.unsupported_actions() == {"GetDiagnostics", "UpdateFirmware", "ReserveNow", "CancelReservation",
-                                            "TriggerMessage"}
+                                            "TriggerMessage", "SetChargingProfile", "ClearChargingProfile",
+                                            "GetCompositeSchedule"}
 
 
 def test_every_profile_is_offered_by_default(state):
@@ -145,4 +150,5 @@ def test_every_profile_is_offered_by_default(state):
     assert config.unsupported_actions() == frozenset()
     known, _ = config.report(["SupportedFeatureProfiles", "ReserveConnectorZeroSupported"])
     assert [(k.value, k.readonly) for k in known] == [
-        ("Core,FirmwareManagement,RemoteTrigger,LocalAuthListManagement,Reservation", True), ("false", True)]
+        ("Core,FirmwareManagement,RemoteTrigger,LocalAuthListManagement,Reservation,SmartCharging", True),
+        ("false", True)]

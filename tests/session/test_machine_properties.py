@@ -33,6 +33,7 @@ from agent.session.model import (
     FaultRaised,
     ForgetReservation,
     HoldRequested,
+    LimitChanged,
     OfferCurrent,
     PersistAvailability,
     PersistReservation,
@@ -82,6 +83,12 @@ REQUESTS = (
 #: Preparing then Charging).
 EV_ANSWER_GRACE_S = 3.0
 NO_ERROR = "NoError"
+#: IEC 61851-1: a pilot offers 6 A or more, or nothing.
+MIN_OFFER_A = 6.0
+#: How long a contactor may stay closed after a limit withdrew the offer (the EV stops
+#: drawing first, so the contactor does not break the load).
+LIMIT_OPEN_GRACE_S = 6.0
+LIMITS = (None, None, 0.0, 5.9, 6.0, 10.0, 13.37, 40.0)
 
 
 def random_policy(rng: random.Random) -> Policy:
@@ -103,6 +110,7 @@ class Trace:
     seed: int
     count: int
     inoperative: frozenset[int]
+    max_current: float = 32.0  # the policy's at boot
     steps: list[tuple[Event, list[Action]]] = field(default_factory=list)
     times: list[float] = field(default_factory=list)  # when each step happened
     error: BaseException | None = None
@@ -149,6 +157,7 @@ class Generator:
             (2, lambda: HoldRequested(rng.random() < 0.5)),
             (3, lambda: UnlockRequested(self.connector())),
             (2, lambda: PolicyChanged(random_policy(rng))),
+            (6, lambda: LimitChanged(self.connector(), rng.choice(LIMITS))),
             (5, self.reservation),
             (2, lambda: CancelReservationRequested(rng.randint(1, 4))),
             (10, Tick),
@@ -172,8 +181,9 @@ def record(seed: int) -> Trace:
     rng = random.Random(seed)
     count = rng.choice((1, 2, 2))
     inoperative = frozenset(n for n in range(1, count + 1) if rng.random() < 0.1)
-    trace = Trace(seed, count, inoperative)
-    charger = Charger.new(count, random_policy(rng), inoperative)
+    policy = random_policy(rng)
+    trace = Trace(seed, count, inoperative, policy.max_current)
+    charger = Charger.new(count, policy, inoperative)
     generator = Generator(rng, count)
     now = 0.0
     for _ in range(EVENTS_PER_SEQUENCE):
@@ -221,6 +231,11 @@ class World:
     reservations: dict[int, Reservation] = field(default_factory=dict)
     #: Held for maintenance: connectors not in use Unavailable, no new session.
     held: bool = False
+    max_current: float = 32.0
+    #: The limit core's current per connector (None: none).
+    limit: dict[int, float | None] = field(default_factory=dict)
+    #: Since when a limit under 6 A keeps energy from each connector's transaction.
+    limited_since: dict[int, float] = field(default_factory=dict)
 
     @classmethod
     def at_boot(cls, trace: Trace) -> World:
@@ -236,6 +251,7 @@ class World:
             offer={n: 0.0 for n in ids},
             offered_at={},
             reported={},
+            max_current=trace.max_current,
         )
 
     def copy(self) -> World:
@@ -255,6 +271,9 @@ class World:
             now=self.now,
             reservations=dict(self.reservations),
             held=self.held,
+            max_current=self.max_current,
+            limit=dict(self.limit),
+            limited_since=dict(self.limited_since),
         )
 
     def see_event(self, event: Event) -> None:
@@ -264,6 +283,29 @@ class World:
             self.faults[event.connector].add(event.code)
         elif isinstance(event, FaultCleared) and event.connector in self.faults:
             self.faults[event.connector].discard(event.code)
+        elif isinstance(event, PolicyChanged):
+            self.max_current = event.policy.max_current
+        elif isinstance(event, LimitChanged) and event.connector in self.pilot:
+            self.limit[event.connector] = event.limit_a
+
+    def allowed_offer(self, connector: int) -> float:
+        """The most the connector may offer: its maximum, or a lower limit."""
+        limit = self.limit.get(connector)
+        return self.max_current if limit is None else min(self.max_current, limit)
+
+    def limited(self, connector: int) -> bool:
+        """A live transaction that a limit under 6 A keeps from energy."""
+        return (
+            self.in_transaction[connector] and not self.refused[connector] and not self.faulted(connector)
+            and self.pilot[connector] not in (CP.E, CP.F) and self.allowed_offer(connector) < MIN_OFFER_A
+        )
+
+    def note_limits(self) -> None:
+        for n in self.pilot:
+            if not self.limited(n):
+                self.limited_since.pop(n, None)
+            else:
+                self.limited_since.setdefault(n, self.now)
 
     def see_actions(self, event: Event, actions: list[Action]) -> None:
         for action in actions:
@@ -313,6 +355,8 @@ class World:
         pilot_error = self.pilot[connector] in (CP.E, CP.F)
         if self.refused[connector] or pilot_error:  # SuspendedEVSE outranks SuspendedEV
             return Status.SUSPENDED_EVSE, "EVCommunicationError" if pilot_error else NO_ERROR
+        if self.limited(connector):  # a limit under what a pilot may offer
+            return Status.SUSPENDED_EVSE, NO_ERROR
         if self.pilot[connector] is CP.C:
             return Status.CHARGING, NO_ERROR
         if self.pilot[connector] is CP.D:  # ventilation is not offered
@@ -328,6 +372,14 @@ class World:
             and not self.refused[connector]
             and self.pilot[connector] is CP.C
             and not self.faulted(connector)
+            and not self.limited(connector)
+        )
+
+    def may_stay_closed(self, connector: int) -> bool:
+        """A limit withdrew the offer: an EV still drawing has a few seconds to stop."""
+        since = self.limited_since.get(connector)
+        return self.may_close(connector) or (
+            since is not None and self.pilot[connector] is CP.C and self.now - since < LIMIT_OPEN_GRACE_S
         )
 
 
@@ -339,6 +391,7 @@ def replay(trace: Trace) -> Iterator[tuple[int, Event, list[Action], World, Worl
         world.now = trace.times[index]
         world.see_event(event)
         world.see_actions(event, actions)
+        world.note_limits()
         yield index, event, actions, before, world
 
 
@@ -358,7 +411,24 @@ def test_contactor_closed_only_for_a_live_transaction_pilot_c_and_no_fault(trace
                     assert world.may_close(action.connector), trace.where(index)
             for n in range(1, trace.count + 1):
                 if world.closed[n]:
-                    assert world.may_close(n), f"connector {n} left closed\n{trace.where(index)}"
+                    assert world.may_stay_closed(n), f"connector {n} left closed\n{trace.where(index)}"
+
+
+def test_the_pilot_offers_nothing_or_between_6_a_and_the_limit(traces: list[Trace]) -> None:
+    """IEC 61851-1: 6 A at least; never more than the connector maximum or the limit."""
+    for trace in traces:
+        for index, _, _, _, world in replay(trace):
+            for n in range(1, trace.count + 1):
+                offer = world.offer[n]
+                if offer:
+                    assert MIN_OFFER_A <= offer <= world.allowed_offer(n), f"connector {n}\n{trace.where(index)}"
+
+
+def test_a_limit_never_ends_a_transaction(traces: list[Trace]) -> None:
+    for trace in traces:
+        for index, event, actions, _, _ in replay(trace):
+            if isinstance(event, LimitChanged):
+                assert not [a for a in actions if isinstance(a, StopTransaction)], trace.where(index)
 
 
 def test_contactor_opens_before_any_report_or_stop_transaction(traces: list[Trace]) -> None:
@@ -415,8 +485,12 @@ def test_reported_statuses_follow_ocpp_16(traces: list[Trace]) -> None:
                     assert not (was is Status.UNAVAILABLE and action.status is Status.FINISHING), trace.where(index)
             for n in range(1, trace.count + 1):
                 status, _ = world.reported[n]
-                # "Charging: when the contactor of a Connector closes."
-                assert (status is Status.CHARGING) == world.closed[n], trace.where(index)
+                # "Charging: when the contactor of a Connector closes." (A limit that withdrew
+                # the offer shows SuspendedEVSE at once, while the EV stops drawing.)
+                if status is Status.CHARGING:
+                    assert world.closed[n], trace.where(index)
+                elif world.closed[n]:
+                    assert status is Status.SUSPENDED_EVSE and n in world.limited_since, trace.where(index)
                 # "Faulted: a connector has reported an error and is not available for energy."
                 assert (status is Status.FAULTED) == world.faulted(n), trace.where(index)
             assert (world.reported[0][0] is Status.FAULTED) == bool(world.faults[0]), trace.where(index)
@@ -449,9 +523,10 @@ def test_a_transaction_reports_why_energy_flows_or_not(traces: list[Trace]) -> N
                 expected = world.transaction_status(n)
                 reported = world.reported[n]
                 if reported != expected:
-                    assert reported == (Status.PREPARING, NO_ERROR), trace.where(index)
+                    # Preparing for a new session, SuspendedEVSE for one a limit gave back.
+                    assert reported in ((Status.PREPARING, NO_ERROR), (Status.SUSPENDED_EVSE, NO_ERROR)), trace.where(index)
                     assert expected == (Status.SUSPENDED_EV, NO_ERROR), trace.where(index)
-                    assert world.in_grace(n), f"Preparing kept past the grace\n{trace.where(index)}"
+                    assert world.in_grace(n), f"{reported[0].value} kept past the grace\n{trace.where(index)}"
 
 
 def test_no_suspended_ev_while_the_ev_may_still_answer_its_first_offer(traces: list[Trace]) -> None:
@@ -507,7 +582,18 @@ def test_the_sequences_reach_the_interesting_states(traces: list[Trace]) -> None
                     seen.add("charging while held")
             if before.held and not world.held:
                 seen.add("released")
+            for n in range(1, trace.count + 1):
+                if n in world.limited_since and world.closed[n]:
+                    seen.add("drawing under a withdrawn offer")
+                if n in world.limited_since and isinstance(event, Tick) and before.closed[n] and not world.closed[n]:
+                    seen.add("opened after the limit's grace")
+                if n in before.limited_since and n not in world.limited_since and world.in_transaction[n]:
+                    seen.add("limit lifted")
+                if world.offer[n] and world.offer[n] < world.max_current:
+                    seen.add("offer under the maximum")
     expected = {"charging", "Local", "Remote", "EVDisconnected", "DeAuthorized", "UnlockCommand", "SoftReset"}
+    expected |= {"drawing under a withdrawn offer", "opened after the limit's grace", "limit lifted",
+                 "offer under the maximum"}
     expected |= {"in the grace", "answered in the grace", "suspended after the grace"}
     expected |= {"charging while held", "released"}
     expected |= {s.value for s in Status}

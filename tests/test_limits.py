@@ -1,0 +1,213 @@
+"""The limit core: which limit wins, why, and that installed profiles outlive a restart.
+
+Real SQLite for persistence; the clock is given, so period boundaries are exact.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from agent.charging_profiles import (
+    Electrical,
+    Kind,
+    Period,
+    Profile,
+    ProfileLimits,
+    Purpose,
+    RateUnit,
+    Recurrency,
+    Schedule,
+)
+from agent.limits import LimitCore
+from agent.store import ChargerState, Database
+
+T0 = datetime(2026, 12, 7, 17, 59, 30, tzinfo=timezone.utc)
+LIMITS = ProfileLimits(max_stack_level=10, allowed_units=frozenset(RateUnit), max_periods=48, max_installed=32)
+
+
+class Clock:
+    def __init__(self, now: datetime = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def absolute(pid: int, purpose: Purpose, connector: int, periods: list[tuple[int, float]], *, level: int = 0,
+             start: datetime = T0, unit: RateUnit = RateUnit.AMPS, tx: int | None = None) -> Profile:
+    return Profile(pid, connector, purpose, level, Kind.ABSOLUTE,
+                   Schedule(unit, tuple(Period(s, v) for s, v in periods), start=start), transaction_id=tx)
+
+
+@pytest.fixture
+def db(tmp_path: Path):
+    database = Database(tmp_path)
+    database.open()
+    yield database
+    database.close()
+
+
+def make(db: Database | None = None, *, count: int = 2, clock: Clock | None = None, max_current: float = 32.0):
+    published: list[tuple[int, float | None]] = []
+    core = LimitCore(
+        numbers=range(1, count + 1), electrical=Electrical(3, 230.0), max_current=max_current,
+        state=None if db is None else ChargerState(db), limits=lambda: LIMITS,
+        publish=lambda n, a: published.append((n, a)), clock=clock or Clock(),
+    )
+    return core, published
+
+
+async def test_a_tx_default_for_every_connector_limits_each() -> None:
+    core, published = make()
+    await core.install(absolute(1, Purpose.TX_DEFAULT, 0, [(0, 16.0)]))
+    assert published == [(1, 16.0), (2, 16.0)]
+    assert core.decided(1).source == "charging profile 1 (TxDefaultProfile, stack level 0)"
+
+
+async def test_watts_are_turned_into_amperes_per_phase() -> None:
+    core, published = make()
+    await core.install(absolute(1, Purpose.TX_DEFAULT, 1, [(0, 6900.0)], unit=RateUnit.WATTS))
+    assert published == [(1, pytest.approx(10.0))]
+
+
+async def test_a_charge_point_max_is_shared_by_the_connectors_charging() -> None:
+    core, published = make()
+    await core.install(absolute(1, Purpose.CHARGER_MAX, 0, [(0, 20.0)]))
+    assert core.decided(1).amps == 20.0 and core.decided(2).amps == 20.0  # nobody charges: either may take it
+    core.transaction_started(1, 11, T0)
+    assert core.decided(1).amps == 20.0
+    core.transaction_started(2, 12, T0)
+    assert core.decided(1).amps == 10.0 and core.decided(2).amps == 10.0
+    assert core.decided(2).source.endswith("shared by 2 connectors")
+    await core.transaction_ended(1, 11)
+    assert core.decided(2).amps == 20.0
+
+
+async def test_the_lowest_source_wins_and_says_so() -> None:
+    core, _ = make()
+    await core.install(absolute(1, Purpose.TX_DEFAULT, 0, [(0, 16.0)]))
+    core.set_cable(1, 13.0)
+    assert (core.decided(1).amps, core.decided(1).source) == (13.0, "cable rated 13 A")
+    core.set_site({1: 8.5, 2: 8.5}, "site 32 A - house 15 A")
+    assert core.decided(1).amps == 8.5 and core.decided(1).source == "site limit: site 32 A - house 15 A"
+    core.set_site(None, "")
+    core.set_cable(1, None)
+    assert core.decided(1).amps == 16.0
+
+
+async def test_nothing_but_the_connector_maximum_is_no_limit() -> None:
+    core, published = make(max_current=16.0)
+    core.update()
+    assert core.decided(1).amps is None and core.decided(1).source == "connector maximum 16 A"
+    await core.install(absolute(1, Purpose.TX_DEFAULT, 0, [(0, 20.0)]))  # above the maximum: not a limit
+    assert core.decided(1).amps is None
+
+
+async def test_a_tx_profile_ends_with_its_transaction() -> None:
+    core, _ = make()
+    core.transaction_started(1, 7, T0)
+    profile = absolute(3, Purpose.TX, 1, [(0, 10.0)], tx=7)
+    assert core.refusal(profile) is None
+    await core.install(profile)
+    assert core.decided(1).amps == 10.0
+    await core.transaction_ended(1, 7)
+    assert core.profiles == () and core.decided(1).amps is None
+
+
+async def test_a_remote_starts_profile_limits_the_first_offer() -> None:
+    core, published = make()
+    tx = Profile(9, 0, Purpose.TX, 0, Kind.RELATIVE, Schedule(RateUnit.AMPS, (Period(0, 7.0),)))
+    core.expect(2, tx)
+    assert core.decided(2).amps == 7.0 and core.decided(1).amps is None
+    core.expect(2, None)
+    assert core.decided(2).amps is None
+
+
+async def test_a_refused_profile_changes_nothing() -> None:
+    core, published = make()
+    bad = absolute(1, Purpose.CHARGER_MAX, 1, [(0, 10.0)])
+    assert core.refusal(bad) == "a ChargePointMaxProfile applies to the whole charger: connector must be 0, not 1"
+    assert core.profiles == () and published == []
+
+
+async def test_profiles_outlive_a_restart_and_cleared_ones_do_not_come_back(db: Database) -> None:
+    core, _ = make(db)
+    await core.install(absolute(1, Purpose.TX_DEFAULT, 0, [(0, 16.0)]))
+    await core.install(absolute(2, Purpose.CHARGER_MAX, 0, [(0, 40.0), (3600, 20.0)], level=2))
+    await core.install(absolute(3, Purpose.TX_DEFAULT, 1, [(0, 12.0)], level=1))
+    assert await core.clear(profile_id=3) != ()
+    again, _ = make(db)
+    again.load()
+    assert sorted(p.id for p in again.profiles) == [1, 2]
+    assert {p.id: p for p in again.profiles} == {p.id: p for p in core.profiles}
+
+
+async def test_same_stack_level_and_purpose_replaces_across_a_restart(db: Database) -> None:
+    core, _ = make(db)
+    await core.install(absolute(1, Purpose.TX_DEFAULT, 0, [(0, 16.0)], level=3))
+    await core.install(absolute(2, Purpose.TX_DEFAULT, 0, [(0, 11.0)], level=3))
+    again, _ = make(db)
+    again.load()
+    assert [p.id for p in again.profiles] == [2]
+
+
+async def test_tx_profiles_of_transactions_gone_after_a_restart_are_removed(db: Database) -> None:
+    core, _ = make(db)
+    core.transaction_started(1, 7, T0)
+    await core.install(absolute(3, Purpose.TX, 1, [(0, 10.0)], tx=7))
+    await core.install(absolute(4, Purpose.TX_DEFAULT, 0, [(0, 16.0)]))
+    again, _ = make(db)
+    again.load()
+    await again.forget_orphans()  # the transaction was closed by the restart's recovery
+    assert [p.id for p in again.profiles] == [4]
+    third, _ = make(db)
+    third.load()
+    assert [p.id for p in third.profiles] == [4]
+
+
+async def test_the_timer_wakes_at_the_next_boundary() -> None:
+    clock = Clock()
+    core, published = make(clock=clock)
+    # From 18:00, 10 A (the documented scenario: the backend caps a charging car at 18:00).
+    await core.install(absolute(1, Purpose.TX_DEFAULT, 0, [(0, 32.0), (30, 10.0)]))
+    assert core.seconds_to_next_change() == 30.0
+    clock.now = T0 + timedelta(seconds=29, microseconds=600_000)
+    assert core.seconds_to_next_change() == pytest.approx(0.4)
+    clock.now = T0 + timedelta(seconds=30)
+    core.update()
+    assert published[-2:] == [(1, 10.0), (2, 10.0)]
+
+
+async def test_a_daily_profile_turns_over_at_midnight() -> None:
+    midnight = datetime(2026, 12, 8, tzinfo=timezone.utc)
+    clock = Clock(midnight - timedelta(seconds=2))
+    core, published = make(count=1, clock=clock)
+    night = Profile(1, 0, Purpose.TX_DEFAULT, 0, Kind.RECURRING,
+                    Schedule(RateUnit.AMPS, (Period(0, 32.0), Period(7 * 3600, 8.0)), start=midnight - timedelta(days=5)),
+                    recurrency=Recurrency.DAILY)
+    await core.install(night)
+    assert core.decided(1).amps == 8.0
+    assert core.seconds_to_next_change() == 2.0
+    clock.now = midnight
+    core.update()
+    assert core.decided(1).amps is None and published[-1] == (1, None)
+
+
+async def test_run_publishes_a_boundary_within_a_second() -> None:
+    start = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=2)
+    core, published = make(count=1, clock=lambda: datetime.now(timezone.utc))
+    await core.install(absolute(1, Purpose.TX_DEFAULT, 0, [(0, 20.0)], start=start))
+    assert published == []  # not yet valid
+    task = asyncio.create_task(core.run())
+    try:
+        while not published:
+            await asyncio.sleep(0.01)
+        late = (datetime.now(timezone.utc) - start).total_seconds()
+        assert published == [(1, 20.0)]
+        assert 0 <= late < 1.0
+    finally:
+        task.cancel()
