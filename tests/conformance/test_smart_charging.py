@@ -1075,3 +1075,281 @@ async def test_a_limit_above_the_connector_maximum_offers_the_connector_maximum(
     await install(stack, 1, profile(7501, "TxProfile", [(0, 40.0)], transaction_id=tx))
     await wait_offer(stack, 1, 32.0)
     await wait_draw(stack, 1, 32.0)
+
+
+async def test_a_daily_profile_turns_over_within_the_requested_schedule(charger):
+    """7.9: a Daily profile restarts at its first period every 24 h. One whose day began
+    yesterday 60 s after this time of day is near the end of its cycle (second period, 14 A)
+    and starts over (10 A) 60 s from now; the composite and then the pilot show the turn."""
+    stack = await charger()
+    await clear_all(stack)
+    cycle = _now().replace(microsecond=0) - timedelta(days=1) + timedelta(seconds=60)
+    await install(stack, 1, profile(7601, "TxDefaultProfile", [(0, 10.0), (3600, 14.0)], kind="Recurring",
+                                    recurrency="Daily", start=cycle, duration=86400))
+    turn = cycle + timedelta(days=1)
+    origin = turn - timedelta(days=1)
+    check_schedule(await composite(stack, 1, 300, "A"), connector=1, duration=300, unit="A", origin=origin,
+                   expected=lambda t: 14.0 if t < 86400 else 10.0, boundaries=[86400])
+
+
+async def test_a_weekly_profile_repeats_every_seven_days(charger):
+    """7.9 / RecurrencyKindType Weekly: the schedule restarts every 7 days from its start."""
+    stack = await charger()
+    await clear_all(stack)
+    cycle = _now().replace(microsecond=0) - timedelta(days=7, seconds=30)
+    await install(stack, 1, profile(7701, "TxDefaultProfile", [(0, 9.0), (90, 13.0)], kind="Recurring",
+                                    recurrency="Weekly", start=cycle, duration=7 * 86400))
+    check_schedule(await composite(stack, 1, 300, "A"), connector=1, duration=300, unit="A",
+                   origin=cycle + timedelta(days=7), expected=lambda t: 9.0 if t < 90 else 13.0, boundaries=[90])
+
+
+async def test_a_connector_txdefaultprofile_replaces_the_connector_0_one_for_that_connector_only(charger):
+    """3.13.1: "In the event a TxDefaultProfile for connector 0 is installed, and the Central
+    System sends a new profile with ConnectorId >0, the TxDefaultProfile SHALL be replaced
+    only for that specific connector." The other connector keeps the connector 0 profile;
+    clearing the connector's own profile gives it the connector 0 one back."""
+    stack = await charger(connectors=2)
+    await clear_all(stack)
+    await install(stack, 0, profile(7801, "TxDefaultProfile", [(0, 10.0)]))
+    await install(stack, 1, profile(7802, "TxDefaultProfile", [(0, 12.0)]))
+    for connector, amps in ((1, 12.0), (2, 10.0)):
+        check_schedule(await composite(stack, connector, 60), connector=connector, duration=60, unit="A",
+                       origin=_now(), expected=lambda t, amps=amps: amps)
+    await charging_transaction(stack, 1)
+    await charging_transaction(stack, 2)
+    await wait_offer(stack, 1, 12.0)
+    await wait_offer(stack, 2, 10.0)
+
+    assert await clear(stack, id=7802) == "Accepted"
+    await wait_offer(stack, 1, 10.0, timeout=PILOT_DEADLINE_S + 0.5)
+    check_schedule(await composite(stack, 1, 60), connector=1, duration=60, unit="A", origin=_now(),
+                   expected=lambda t: 10.0)
+
+
+async def test_clear_charging_profile_for_connector_0_leaves_the_connectors_own(charger):
+    """6.9: connectorId "0 specifies the charging profile for the overall Charge Point"; the
+    clear applies to the profiles matching every criterion given. Clearing connector 0 removes
+    its ChargePointMaxProfile and TxDefaultProfile, and leaves connector 1's."""
+    stack = await charger()
+    await clear_all(stack)
+    await install(stack, 0, profile(7901, "ChargePointMaxProfile", [(0, 9.0)]))
+    await install(stack, 0, profile(7902, "TxDefaultProfile", [(0, 20.0)]))
+    await install(stack, 1, profile(7903, "TxDefaultProfile", [(0, 12.0)], stack_level=1))
+    check_schedule(await composite(stack, 1, 60), connector=1, duration=60, unit="A", origin=_now(),
+                   expected=lambda t: 9.0)
+    assert await clear(stack, connectorId=0) == "Accepted"
+    check_schedule(await composite(stack, 1, 60), connector=1, duration=60, unit="A", origin=_now(),
+                   expected=lambda t: 12.0)
+    assert await clear(stack, id=7901) == "Unknown"
+    assert await clear(stack, id=7902) == "Unknown"
+    assert await clear(stack, id=7903) == "Accepted"
+
+
+async def test_connector_0_schedule_with_a_chargepointmaxprofile_alone(charger):
+    """5.7 and 3.13.3: with only a ChargePointMaxProfile installed the charge point as a whole,
+    and so each of its connectors, may take no more than it: 16 A for connector 0 and for a
+    connector. A charger with one connector and a TxDefaultProfile for connector 0 expects
+    that connector's draw at connector 0."""
+    stack = await charger(connectors=2)
+    await clear_all(stack)
+    await install(stack, 0, profile(8001, "ChargePointMaxProfile", [(0, 16.0)]))
+    for connector in (0, 1, 2):
+        check_schedule(await composite(stack, connector, 60), connector=connector, duration=60, unit="A",
+                       origin=_now(), expected=lambda t: 16.0)
+
+
+async def test_connector_0_schedule_of_a_single_connector_charger(charger):
+    """5.7: connector 0 reports the whole charge point's expected draw; with one connector
+    under a 10 A TxDefaultProfile (set for connector 0, so for all connectors) that is 10 A."""
+    stack = await charger()
+    await clear_all(stack)
+    t0 = _t0()
+    await install(stack, 0, profile(8101, "TxDefaultProfile", [(0, 10.0), (120, 7.0)], start=t0, duration=3600))
+    for connector in (0, 1):
+        check_schedule(await composite(stack, connector, 300), connector=connector, duration=300, unit="A",
+                       origin=t0, expected=lambda t: 10.0 if t < 120 else 7.0, boundaries=[120])
+
+
+async def test_the_largest_stack_level_and_number_of_periods_are_accepted(charger):
+    """The limits themselves are allowed (9.4: ChargeProfileMaxStackLevel is the "Max
+    StackLevel of a ChargingProfile", ChargingScheduleMaxPeriods the "Maximum number of
+    periods that may be defined per ChargingSchedule")."""
+    stack = await charger()
+    await clear_all(stack)
+    found = await keys(stack)
+    top = int(found["ChargeProfileMaxStackLevel"]["value"])
+    most = int(found["ChargingScheduleMaxPeriods"]["value"])
+    await install(stack, 1, profile(8201, "TxDefaultProfile", [(0, 10.0)], stack_level=top))
+    periods = [(60 * n, 6.0 + (n % 2)) for n in range(most)]
+    await install(stack, 1, profile(8202, "TxDefaultProfile", periods, stack_level=0, duration=60 * most))
+    check_schedule(await composite(stack, 1, 60), connector=1, duration=60, unit="A", origin=_now(),
+                   expected=lambda t: 10.0)
+    assert await clear(stack, id=8201) == "Accepted"
+    assert await clear(stack, id=8202) == "Accepted"
+
+
+async def test_a_refused_profile_leaves_the_installed_one_with_its_id_in_force(charger):
+    """Issue 15, item 2: nothing of a refused profile is stored, so a bad profile sent with the
+    id (or the stackLevel and purpose) of an installed one does not remove or change it."""
+    stack = await charger()
+    await clear_all(stack)
+    await install(stack, 1, profile(8301, "TxDefaultProfile", [(0, 10.0)], stack_level=2))
+    assert await set_profile(stack, 1, profile(8301, "TxDefaultProfile", [(30, 8.0)], stack_level=2)) == "Rejected"
+    assert await set_profile(stack, 1, profile(8302, "TxDefaultProfile", [(0, 8.0), (0, 7.0)], stack_level=2)) == "Rejected"
+    check_schedule(await composite(stack, 1, 60), connector=1, duration=60, unit="A", origin=_now(),
+                   expected=lambda t: 10.0)
+    assert await clear(stack, id=8302) == "Unknown"
+    assert await clear(stack, id=8301) == "Accepted"
+
+
+async def test_a_replacement_is_accepted_when_the_most_profiles_are_installed(charger):
+    """With MaxChargingProfilesInstalled profiles installed, a profile that replaces one of them
+    (same id, or same stackLevel and purpose, 3.13.2) adds none, so it is accepted."""
+    stack = await charger()
+    await clear_all(stack)
+    found = await keys(stack)
+    most = int(found["MaxChargingProfilesInstalled"]["value"])
+    levels = range(int(found["ChargeProfileMaxStackLevel"]["value"]) + 1)
+    slots = [(purpose, connector, level) for purpose, connector in
+             (("TxDefaultProfile", 1), ("ChargePointMaxProfile", 0), ("TxDefaultProfile", 0)) for level in levels]
+    assert len(slots) >= most, f"cannot make {most} distinct profiles from {len(slots)} slots"
+    for n, (purpose, connector, level) in enumerate(slots[:most]):
+        await install(stack, connector, profile(1100 + n, purpose, [(0, 16.0)], stack_level=level))
+    purpose, connector, level = slots[0]
+    assert await set_profile(stack, connector, profile(1100, purpose, [(0, 12.0)], stack_level=level)) == "Accepted"
+    assert await set_profile(stack, connector, profile(1199, purpose, [(0, 11.0)], stack_level=level)) == "Accepted"
+    assert await clear(stack, id=1100) == "Unknown"
+    assert await clear(stack, id=1199) == "Accepted"
+
+
+async def test_a_txprofile_without_transaction_id_applies_to_the_running_transaction(charger):
+    """7.8: transactionId is optional; a TxProfile without one, on a connector where a
+    transaction runs, is for that transaction (3.13.1)."""
+    stack = await charger()
+    await clear_all(stack)
+    await charging_transaction(stack)
+    assert await set_profile(stack, 1, profile(8401, "TxProfile", [(0, 11.0)])) == "Accepted"
+    await wait_offer(stack, 1, 11.0, timeout=PILOT_DEADLINE_S + 0.5)
+    await wait_draw(stack, 1, 11.0)
+
+
+async def test_meter_values_report_the_offered_current_and_power(charger):
+    """Issue 15, item 3: MeterValues can report Current.Offered and Power.Offered (OCPP 1.6,
+    7.31 Measurand: "Maximum current offered to EV", "Maximum power offered to EV"), so the
+    backend sees what was offered: 10 A, 6900 W under a 10 A TxProfile."""
+    stack = await charger(ocpp={"MeterValueSampleInterval": 1,
+                                "MeterValuesSampledData": "Current.Offered,Power.Offered"})
+    await clear_all(stack)
+    tx = await charging_transaction(stack)
+    await install(stack, 1, profile(8501, "TxProfile", [(0, 10.0)], transaction_id=tx))
+    await wait_offer(stack, 1, 10.0)
+    settled = await last_seq(stack)
+    await asyncio.sleep(1.2)
+    await wait_for(stack, "MeterValues", count=2, since=settled, timeout=6)
+    later = (await messages(stack, "MeterValues", settled))[-1]["payload"]
+    values = {v.get("measurand"): v for v in later["meterValue"][0]["sampledValue"]}
+    assert set(values) == {"Current.Offered", "Power.Offered"}, later
+    assert values["Current.Offered"].get("unit") == "A" and abs(float(values["Current.Offered"]["value"]) - 10.0) <= 0.1
+    power = values["Power.Offered"]
+    watts = float(power["value"]) * (1000.0 if power.get("unit") == "kW" else 1.0)
+    assert abs(watts - 6900.0) <= 10.0, power
+
+
+async def test_composite_schedule_with_a_negative_duration_is_rejected(charger):
+    """5.7: "If the Charge Point is not able to report the requested schedule [...] it SHALL
+    respond with status Rejected." A negative duration (the schema allows any integer) asks
+    for a schedule that cannot be: Rejected, not an internal error."""
+    stack = await charger()
+    await clear_all(stack)
+    await install(stack, 1, profile(8601, "TxDefaultProfile", [(0, 10.0)]))
+    reply = await composite(stack, 1, -5, "A")
+    assert reply.get("status") == "Rejected", reply
+
+
+async def test_a_transaction_under_a_0_A_default_starts_suspended_and_charges_when_cleared(charger):
+    """7.7: SuspendedEVSE is the status of a connector whose EVSE offers no energy "due to a
+    smart charging restriction". Under a 0 A TxDefaultProfile a card still starts the
+    transaction (StartTransaction), the connector goes to SuspendedEVSE (not Charging), the
+    pilot offers nothing; when the profile is cleared the EV charges within 1 s."""
+    stack = await charger()
+    await clear_all(stack)
+    await install(stack, 0, profile(8701, "TxDefaultProfile", [(0, 0.0)]))
+    since = await last_seq(stack)
+    await stack.bench_request("plug", connector=1, max_current=32)
+    await wait_status(stack, 1, "Preparing", since)
+    await stack.bench_request("tap", uid=new_id_tag())
+    suspended = await wait_status(stack, 1, "SuspendedEVSE", since)
+    assert len(await messages(stack, "StartTransaction", since)) == 1
+    assert "Charging" not in [m["payload"]["status"] for m in await messages(stack, "StatusNotification", since)]
+    seen = await bench_connector(stack, 1)
+    assert seen["offer_a"] == 0 and seen["current_a"] == 0, seen
+
+    assert await clear(stack, id=8701) == "Accepted"
+    took = await wait_offer(stack, 1, 32.0)
+    assert took <= PILOT_DEADLINE_S, f"clearing the profile reached the pilot after {took:.2f} s"
+    await wait_status(stack, 1, "Charging", suspended, timeout=3)
+    await wait_draw(stack, 1, 32.0)
+
+
+async def test_a_new_limit_sends_no_status_notification(charger):
+    """A limit changing between values the pilot can offer (6 A and more) changes the offer
+    only: the connector stays Charging, and the backend gets no StatusNotification for it."""
+    stack = await charger()
+    await clear_all(stack)
+    tx = await charging_transaction(stack)
+    since = await last_seq(stack)
+    for limit in (10.0, 6.0, 20.0):
+        await install(stack, 1, profile(8801, "TxProfile", [(0, limit)], transaction_id=tx))
+        await wait_offer(stack, 1, limit)
+        await wait_draw(stack, 1, limit)
+    await expect_none(stack, "StatusNotification", since, within=1.5)
+
+
+async def test_installed_profiles_stay_in_force_offline(charger):
+    """3.13.6: a charge point that goes offline after receiving a TxProfile "SHALL continue to
+    use this profile for the duration of the transaction" (issue 15: offline, installed
+    profiles stay in force). With the link cut, the profile's next period still reaches the
+    pilot on time."""
+    stack = await charger()
+    await clear_all(stack)
+    tx = await charging_transaction(stack)
+    t0 = _now().replace(microsecond=0)
+    await install(stack, 1, profile(8901, "TxProfile", [(0, 12.0), (6, 8.0)], start=t0, duration=600,
+                                    transaction_id=tx))
+    await wait_offer(stack, 1, 12.0)
+    await stack.bench_request("link", state="cut")
+    await stack.bench_request("wait_for", field="link", value="cut")
+    await wait_offer(stack, 1, 8.0, timeout=10.0)
+    late = (_now() - (t0 + timedelta(seconds=6))).total_seconds()
+    assert -0.1 <= late <= PILOT_DEADLINE_S, f"offline, the 6 s boundary reached the pilot {late:.2f} s from it"
+    await wait_draw(stack, 1, 8.0)
+    await stack.bench_request("link", state="up")
+
+
+@pytest.mark.parametrize("policy", ["stop", "resume"])
+async def test_a_txprofile_after_a_power_cut_lives_as_long_as_its_transaction(charger, policy):
+    """A TxProfile belongs to its transaction (3.13.1, 7.10): after a power cut during the
+    transaction, when the charger ends the transaction at start-up ([state]
+    unfinished_transactions = "stop") the profile is gone and the next transaction gets the
+    default limit; when it carries the transaction on ("resume", the same EV still plugged
+    in) the profile still limits it."""
+    stack = await charger(unfinished_transactions=policy)
+    await clear_all(stack)
+    await install(stack, 1, profile(9200, "TxDefaultProfile", [(0, 16.0)]))
+    tx = await charging_transaction(stack)
+    await install(stack, 1, profile(9201, "TxProfile", [(0, 8.0)], transaction_id=tx))
+    await wait_offer(stack, 1, 8.0)
+
+    await restart_agent_and_wait(stack, signal.SIGKILL)
+    if policy == "resume":
+        assert not (await transaction(stack, tx))["stopped"]
+        await wait_offer(stack, 1, 8.0, timeout=10.0)
+        await wait_draw(stack, 1, 8.0)
+        check_schedule(await composite(stack, 1, 60), connector=1, duration=60, unit="A", origin=_now(),
+                       expected=lambda t: 8.0)
+    else:
+        await wait_for(stack, "StopTransaction", timeout=10)
+        assert (await transaction(stack, tx))["stopped"]
+        assert await clear(stack, id=9201) == "Unknown"
+        check_schedule(await composite(stack, 1, 60), connector=1, duration=60, unit="A", origin=_now(),
+                       expected=lambda t: 16.0)
