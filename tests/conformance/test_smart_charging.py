@@ -1353,3 +1353,44 @@ async def test_a_txprofile_after_a_power_cut_lives_as_long_as_its_transaction(ch
         assert await clear(stack, id=9201) == "Unknown"
         check_schedule(await composite(stack, 1, 60), connector=1, duration=60, unit="A", origin=_now(),
                        expected=lambda t: 16.0)
+
+
+async def test_a_replacement_valid_from_the_future_reverts_to_default_until_then(charger):
+    """3.13.2: "In the case an updated charging profile (with the same stackLevel and purpose)
+    is sent with a validFrom dateTime in the future, the Charge Point SHALL replace the
+    installed profile and SHALL revert to default behavior until validFrom is reached." The
+    charging EV gets the connector's full 32 A at once, and the new 8 A from validFrom on."""
+    stack = await charger()
+    await clear_all(stack)
+    await install(stack, 1, profile(9301, "TxDefaultProfile", [(0, 10.0)], stack_level=4))
+    await charging_transaction(stack)
+    await wait_offer(stack, 1, 10.0)
+
+    valid_from = _now().replace(microsecond=0) + timedelta(seconds=6)
+    await install(stack, 1, profile(9302, "TxDefaultProfile", [(0, 8.0)], stack_level=4, start=valid_from,
+                                    valid_from=valid_from))
+    await wait_offer(stack, 1, 32.0, timeout=PILOT_DEADLINE_S + 0.5)
+    assert _now() < valid_from, "the test was too slow to see the default behaviour before validFrom"
+    await wait_offer(stack, 1, 8.0, timeout=10.0)
+    late = (_now() - valid_from).total_seconds()
+    assert -0.1 <= late <= PILOT_DEADLINE_S, f"validFrom reached the pilot {late:.2f} s from it"
+    assert await clear(stack, id=9301) == "Unknown"
+
+
+async def test_stacked_txprofiles_the_highest_level_prevails(charger):
+    """3.13.2 holds for every purpose: two TxProfiles for the running transaction, the one at
+    stack level 2 (14 A) prevails over the one at level 1 (7 A) while it lasts (20 s), then
+    the level 1 one applies again."""
+    stack = await charger()
+    await clear_all(stack)
+    tx = await charging_transaction(stack)
+    t0 = _now().replace(microsecond=0)
+    await install(stack, 1, profile(9401, "TxProfile", [(0, 7.0)], stack_level=1, transaction_id=tx))
+    await install(stack, 1, profile(9402, "TxProfile", [(0, 14.0)], stack_level=2, start=t0, duration=20,
+                                    transaction_id=tx))
+    await wait_offer(stack, 1, 14.0, timeout=PILOT_DEADLINE_S + 0.5)
+    check_schedule(await composite(stack, 1, 120), connector=1, duration=120, unit="A", origin=t0,
+                   expected=lambda t: 14.0 if t < 20 else 7.0, boundaries=[20])
+    await wait_offer(stack, 1, 7.0, timeout=25.0)
+    late = (_now() - (t0 + timedelta(seconds=20))).total_seconds()
+    assert -0.1 <= late <= PILOT_DEADLINE_S, f"the end of the level 2 profile reached the pilot {late:.2f} s from it"
