@@ -306,6 +306,24 @@ async def test_smart_charging_keys_are_served_and_the_profile_is_offered(charger
         change = await call_checked(stack, "ChangeConfiguration", {"key": key, "value": "1"})
         assert change == {"status": "Rejected"}, f"ChangeConfiguration of read-only {key}: {change}"
     assert await keys(stack) == found
+    everything, _ = await get_configuration(stack)
+    assert set(SMART_CHARGING_KEYS) <= set(everything), "GetConfiguration without keys leaves Smart Charging keys out"
+
+
+async def test_a_charger_without_smart_charging_answers_not_supported(charger):
+    """A charger maker may leave the profile out ([ocpp] SupportedFeatureProfiles): then its
+    keys are not reported and its requests are known but not supported (OCPP-J 4.2.3:
+    CallError NotSupported), as for the other optional profiles."""
+    stack = await charger(ocpp={"SupportedFeatureProfiles": "Core,RemoteTrigger"})
+    known, unknown = await get_configuration(stack, list(SMART_CHARGING_KEYS))
+    assert known == {} and sorted(unknown) == sorted(SMART_CHARGING_KEYS)
+    for action, payload in (
+        ("SetChargingProfile", {"connectorId": 1, "csChargingProfiles": profile(9501, "TxDefaultProfile")}),
+        ("GetCompositeSchedule", {"connectorId": 1, "duration": 60}),
+        ("ClearChargingProfile", {}),
+    ):
+        answer = await call_checked(stack, action, payload)
+        assert answer.get("error", {}).get("code") == "NotSupported", f"{action}: {answer}"
 
 
 # ---------------------------------------------------------------- TC_056, TC_057, TC_058, TC_082
