@@ -37,6 +37,7 @@ from .live_limits import live_path
 from .ocpp16.configuration import Configuration
 from .ocpp16.session import Ocpp16Link
 from .settings import EX_CONFIG, Settings
+from .site_limiter import site_limiter
 from .store import ChargerState, Database, StoreError
 from .systemd import Notifier, supervise
 
@@ -131,6 +132,9 @@ async def run_agent(
                     tg.create_task(runtime.run(), name="charger")
                     await runtime.ready.wait()
                     log.info("charger ready")
+                    site = site_limiter(settings, runtime, hardware.grid_meter)
+                    if site is not None:  # the building's share: the first poll publishes it at once
+                        tg.create_task(site.run(), name="site-limit")
 
                     async def status_line() -> str:
                         queued = await db.run(journal.pending_count)

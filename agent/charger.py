@@ -85,6 +85,11 @@ log = structlog.get_logger(__name__)
 #: value). With periodic samples the value is noted once per sample interval instead, if
 #: that is longer: each note is a write to the SD card.
 CHECKPOINT_S = 10.0
+#: Reads of a cable's proximity pilot at plug-in before it counts as unreadable, and the pause between.
+CABLE_READS = 3
+CABLE_RETRY_S = 0.2
+#: How much longer than ConnectionTimeOut a remote start's TxProfile waits for its transaction.
+REMOTE_PROFILE_MARGIN_S = 60
 #: How long a reset waits for the backend to acknowledge the stops before restarting.
 RESET_SETTLE_S = 10.0
 #: How long the start-up waits for each pilot's first state before going on without it.
@@ -161,6 +166,10 @@ class RestartRequested(Exception):
     def __init__(self, hard: bool) -> None:
         super().__init__("hard reset" if hard else "soft reset")
         self.hard = hard
+
+
+def _charger_time() -> datetime:
+    return clock.current().now()
 
 
 def profile_limits(config: Configuration) -> ProfileLimits:
@@ -247,14 +256,13 @@ class ChargerRuntime:
             numbers=self.numbers, electrical=electrical, max_current=max_current, state=state,
             limits=lambda: profile_limits(config),
             publish=lambda n, amps: self.feed(LimitChanged(n, amps)),
+            clock=_charger_time,  # the charger's clock: it may follow the backend's, not the system's
         )
         self._watts_per_amp = electrical.phases * electrical.voltage_v
         self._live_limits = live_limits
         self._live_failed = False
         if live_limits is not None:
             self.limits.on_change = self._show_limits
-        #: TxProfiles given with a RemoteStartTransaction, by idTag, until its transaction starts.
-        self._start_profiles: dict[str, Profile] = {}
         config.subscribe(lambda name, value: self.feed(PolicyChanged(policy_from(config, max_current, meter))))
 
     # ------------------------------------------------------------ running
@@ -393,14 +401,14 @@ class ChargerRuntime:
     # ------------------------------------------------------------ requests from the backend
     def remote_start(self, id_tag: str, connector: int | None, profile: Profile | None = None) -> str:
         """RemoteStartTransaction; ``profile`` (a TxProfile) is installed for the
-        transaction it starts, before the first current is offered."""
-        if profile is not None and connector:
-            self.limits.expect(connector, profile)  # limits the very first offer already
+        transaction it starts. It waits as long as the driver may take to plug in (the
+        authorization's ConnectionTimeOut, and a minute for the backend's answer first)."""
+        if profile is not None:
+            wait_s = self.config.int("ConnectionTimeOut") + REMOTE_PROFILE_MARGIN_S
+            self.limits.expect(id_tag, connector, profile, wait_s)  # limits the very first offer already
         answer = self.feed(RemoteStartRequested(id_tag, connector)) or "Rejected"
-        if answer == "Accepted" and profile is not None:
-            self._start_profiles[id_tag] = profile
-        elif profile is not None and connector:
-            self.limits.expect(connector, None)
+        if answer != "Accepted" and profile is not None:
+            self.limits.forget_expected(id_tag)
         return answer
 
     def _show_limits(self, decisions: Mapping[int, Decision]) -> None:
@@ -417,16 +425,18 @@ class ChargerRuntime:
             self._live_failed = True
 
     async def _install_start_profile(self, connector: int, local_tx: int, id_tag: str) -> None:
-        profile = self._start_profiles.pop(id_tag, None)
-        self.limits.expect(connector, None)
+        """The TxProfile a remote start brought, for the transaction it started. A failure
+        here is logged and never keeps the start from being recorded."""
+        profile = self.limits.take_expected(id_tag, connector)
         if profile is None:
             return
         profile = replace(profile, connector=connector, transaction_id=local_tx)
-        why = self.limits.refusal(profile)
+        try:
+            why = await self.limits.install(profile)
+        except StoreError as exc:
+            why = f"it could not be stored: {exc}"
         if why is not None:
             log.warning("the remote start's charging profile cannot be installed", profile_id=profile.id, reason=why)
-            return
-        await self.limits.install(profile)
 
     async def remote_stop(self, backend_tx: int) -> str:
         record = await self.db.run(self.journal.backend_to_local, backend_tx)
@@ -497,6 +507,7 @@ class ChargerRuntime:
         provisional times; move them so the snapshot a backend gets is stamped right."""
         if not seconds:
             return
+        self.limits.shift(seconds)
         self.statuses = {
             n: replace(e, timestamp=iso(parse_iso(e.timestamp) + timedelta(seconds=seconds)))
             for n, e in self.statuses.items()
@@ -561,6 +572,8 @@ class ChargerRuntime:
                 log.warning("contactor reopened: a fault arrived while it closed", connector=n)
         elif isinstance(item, OfferCurrent):
             await self.hardware.pilots[item.connector].offer(item.current_a)
+            if self._live_limits is not None:
+                self._show_limits(self.limits.decisions())
         elif isinstance(item, StartTransaction):
             await self._journal_start(item)
         elif isinstance(item, StopTransaction):
@@ -773,18 +786,30 @@ class ChargerRuntime:
 
     async def _learn_cable(self, n: int) -> None:
         """A socket outlet's cable rating (proximity pilot) limits the offer while it is
-        plugged in; a tethered cable or a pilot without a proximity input has none."""
-        rating = getattr(self.hardware.pilots[n], "cable_rating", None)
-        if rating is None:
+        plugged in. A pilot without a proximity input (a tethered cable) has none. With
+        one, a rating that cannot be read, or no cable seen while the pilot says plugged,
+        offers nothing (IEC 61851-1: a guessed rating could overload the cable) until the
+        cable is plugged in again."""
+        pilot = self.hardware.pilots[n]
+        rating = getattr(pilot, "cable_rating", None)
+        if rating is None or getattr(pilot, "proximity_input", None) is None:
             return
-        try:
-            amps = await rating()
-        except DeviceError as exc:
-            log.warning("cable rating unreadable; the connector maximum applies", connector=n, error=str(exc))
-            return
-        if amps is not None:
-            log.info("cable rating", connector=n, amps=amps)
-        self.limits.set_cable(n, amps)
+        problem = "no cable seen by the proximity pilot"
+        for attempt in range(CABLE_READS):
+            if attempt:
+                await asyncio.sleep(CABLE_RETRY_S)
+            try:
+                amps = await rating()
+            except DeviceError as exc:
+                problem = str(exc)
+                continue
+            if amps is not None:
+                log.info("cable rating", connector=n, amps=amps)
+                self.limits.set_cable(n, amps)
+                return
+        log.error("cable rating unknown: nothing offered until the cable is plugged in again", connector=n,
+                  problem=problem)
+        self.limits.set_cable(n, 0.0)
 
     async def _watch_cards(self) -> None:
         async for uid in self.hardware.reader.cards():

@@ -36,6 +36,7 @@ from .settings.hardware import (
     GpioIndicatorSettings,
     GpioLockSettings,
     GpioSafetySettings,
+    ModbusGridMeterSettings,
     ModbusMeterSettings,
     PcscReaderSettings,
 )
@@ -62,6 +63,9 @@ class Hardware:
     indicator: Indicator | None = None
     #: Long-running transport tasks (bus pollers, bench link) the app must run.
     services: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    #: The meter at the building's connection, read (opened and closed) by the site
+    #: limiter alone; None without ``[grid_meter]``. Not one of :meth:`devices`.
+    grid_meter: EnergyMeter | None = None
 
     def devices(self) -> list[object]:
         """In opening order: outputs first so they are driven safe before anything else,
@@ -175,6 +179,7 @@ def _build(settings: Settings, state_dir: Path) -> Hardware:
         hardware.safety = build_gpio_safety(settings, factory)
     if settings.indicator.driver == "gpio":
         hardware.indicator = build_gpio_indicator(settings, factory)
+    hardware.grid_meter = build_grid_meter(settings, hardware.meters)
     return hardware
 
 
@@ -293,6 +298,30 @@ def build_modbus_meters(settings: Settings) -> dict[int, EnergyMeter]:
         bus = ModbusBus.serial(cfg.port, baudrate=cfg.baudrate, parity=cfg.parity, stopbits=cfg.stopbits,
                                timeout=cfg.timeout)
     return {n: ModbusMeter(bus, unit, model) for n, unit in enumerate(cfg.unit_ids, start=1)}
+
+
+def build_grid_meter(settings: Settings, meters: dict[int, EnergyMeter]) -> EnergyMeter | None:
+    """The meter at the building's connection (``[grid_meter]``), or None without one.
+
+    The same Modbus driver as the connector meters. On their line (same serial port, or
+    same TCP gateway) it shares their bus object, whose lock keeps one request at a time
+    on the wire; elsewhere it gets a bus of its own. Not part of :class:`Hardware`'s
+    devices: a silent grid meter must not hold the charger down at start, it only makes
+    the site limiter share the fallback current (see ``agent.site_limiter``)."""
+    cfg = settings.grid_meter
+    if settings.site is None or not isinstance(cfg, ModbusGridMeterSettings):
+        return None
+    from drivers.modbus import ModbusBus, ModbusMeter, load_meter_model
+
+    model = load_meter_model(model_reference(cfg.model, settings.source.parent))
+    name = f"tcp {cfg.host}:{cfg.tcp_port}" if cfg.transport == "tcp" else f"serial {cfg.port}"
+    bus = next((m.bus for m in meters.values() if isinstance(m, ModbusMeter) and m.bus.name == name), None)
+    if bus is None and cfg.transport == "tcp":
+        bus = ModbusBus.tcp(cfg.host, cfg.tcp_port, timeout=cfg.timeout)
+    elif bus is None:
+        bus = ModbusBus.serial(cfg.port, baudrate=cfg.baudrate, parity=cfg.parity, stopbits=cfg.stopbits,
+                               timeout=cfg.timeout)
+    return ModbusMeter(bus, cfg.unit_id, model)
 
 
 def model_reference(model: str, base: Path) -> str:

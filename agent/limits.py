@@ -31,6 +31,7 @@ import structlog
 from .charging_profiles import (
     CompositeSchedule,
     Electrical,
+    Kind,
     Profile,
     ProfileLimits,
     Purpose,
@@ -43,6 +44,7 @@ from .charging_profiles import (
 )
 from .charging_profiles.composite import limit_now, next_change
 from .charging_profiles.records import from_record, to_record
+from .session.model import MIN_OFFER_A
 from .store import ChargerState
 
 log = structlog.get_logger(__name__)
@@ -50,11 +52,34 @@ log = structlog.get_logger(__name__)
 #: How far ahead the timer looks for the next period boundary.
 LOOKAHEAD_S = 86_400
 #: The longest the timer sleeps without looking again (a clock step, a missed wake-up).
-RECHECK_S = 30.0
+RECHECK_S = 10.0
 #: The transaction id an expected TxProfile is laid out with until its transaction has one.
 _EXPECTED = -1
 #: Woken this long after a boundary, so the second it names has begun.
 AFTER_EDGE_S = 0.02
+
+
+@dataclass(frozen=True, slots=True)
+class _Waiting:
+    """A remote start's TxProfile until its transaction starts, or ``deadline`` passes."""
+
+    id_tag: str
+    connector: int | None
+    profile: Profile
+    deadline: datetime
+
+
+def _still_applying(profiles: Iterable[Profile], now: datetime) -> tuple[Profile, ...]:
+    """Profiles that may apply at ``now`` or later: not past validTo, and not an absolute
+    schedule that has run its duration."""
+    def over(p: Profile) -> bool:
+        if p.valid_to is not None and p.valid_to <= now:
+            return True
+        s = p.schedule
+        return (p.kind is Kind.ABSOLUTE and s.start is not None and s.duration_s is not None
+                and s.start + timedelta(seconds=s.duration_s) <= now)
+
+    return tuple(p for p in profiles if not over(p))
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,8 +122,10 @@ class LimitCore:
         self._site: Mapping[int, float] | None = None
         self._site_reason = ""
         self._cable: dict[int, float] = {}
-        #: A RemoteStartTransaction's TxProfile, by connector, until its transaction starts.
-        self._expected: dict[int, Profile] = {}
+        #: RemoteStartTransaction TxProfiles waiting for their transactions.
+        self._pending: list[_Waiting] = []
+        #: Held while the profile set is computed and stored: one change at a time.
+        self._changing = asyncio.Lock()
         self._decided: dict[int, Decision] = {}
         self._wake = asyncio.Event()
         #: Called after any connector's decision (or its source) changed.
@@ -141,12 +168,20 @@ class LimitCore:
         amps = self.max_current * count
         return amps if unit is RateUnit.AMPS else amps * self.electrical.phases * self.electrical.voltage_v
 
-    async def install(self, profile: Profile) -> None:
-        """Store the new set with ``profile`` in (replacing by id, or by purpose and stack
-        level on its connector), then apply it. Check :meth:`refusal` first."""
-        await self._store(install(profile, self.profiles))
+    async def install(self, profile: Profile) -> str | None:
+        """Check ``profile`` and, if it may be installed, store the new set with it in
+        (replacing by id, or by purpose and stack level on its connector) and apply it.
+        Returns why it was refused, or None. Profiles that can never apply again (past
+        their validTo or their absolute schedule's end) leave with the change."""
+        async with self._changing:
+            why = self.refusal(profile)
+            if why is not None:
+                return why
+            current = _still_applying(self.profiles, self._clock())
+            await self._store(install(profile, current))
         log.info("charging profile installed", profile_id=profile.id, connector=profile.connector,
                  purpose=profile.purpose.value, stack_level=profile.stack_level)
+        return None
 
     async def clear(
         self,
@@ -156,15 +191,27 @@ class LimitCore:
         purpose: Purpose | None = None,
         stack_level: int | None = None,
     ) -> tuple[Profile, ...]:
-        """Remove the matching profiles (see :func:`agent.charging_profiles.clear`); the removed ones."""
-        kept, removed = clear(self.profiles, profile_id=profile_id, connector=connector, purpose=purpose,
-                              stack_level=stack_level)
-        if removed:
-            await self._store(kept)
-            log.info("charging profiles cleared", ids=[p.id for p in removed])
-        return removed
+        """Remove the matching profiles (see :func:`agent.charging_profiles.clear`), a
+        remote start's TxProfile still waiting for its transaction included; the removed ones."""
+        async with self._changing:
+            kept, removed = clear(self.profiles, profile_id=profile_id, connector=connector, purpose=purpose,
+                                  stack_level=stack_level)
+            waiting = [w.profile for w in self._pending]
+            _, unstarted = clear(waiting, profile_id=profile_id, connector=connector, purpose=purpose,
+                                 stack_level=stack_level)
+            if unstarted:
+                self._pending = [w for w in self._pending if w.profile not in unstarted]
+            if removed:
+                await self._store(kept)
+            elif unstarted:
+                self.update()
+        if removed or unstarted:
+            log.info("charging profiles cleared", ids=[p.id for p in (*removed, *unstarted)])
+        return (*removed, *unstarted)
 
     async def _store(self, profiles: tuple[Profile, ...]) -> None:
+        """Write the whole set, then use it (hold ``_changing``: the set is computed from
+        ``self.profiles`` and must not change while the write is awaited)."""
         if self._state is not None:
             records = [(p.id, json.dumps(to_record(p), separators=(",", ":"))) for p in profiles]
             await self._state.db.run(self._state.replace_charging_profiles, records)
@@ -176,36 +223,64 @@ class LimitCore:
         self.transactions[connector] = (transaction_id, started_at)
         self.update()
 
+    def shift(self, seconds: float) -> None:
+        """The charger's clock was corrected: transaction starts noted on the old one move
+        with the journal's stamps (relative schedules count from them)."""
+        if seconds:
+            delta = timedelta(seconds=seconds)
+            self.transactions = {c: (tx, at + delta) for c, (tx, at) in self.transactions.items()}
+            self.update()
+
     async def transaction_ended(self, connector: int, transaction_id: int) -> None:
         """The transaction's TX profiles end with it (OCPP 1.6 §3.13.3)."""
-        if self.transactions.get(connector, (None,))[0] == transaction_id:
-            del self.transactions[connector]
-        kept = end_transaction(self.profiles, connector, transaction_id)
-        if len(kept) != len(self.profiles):
-            await self._store(kept)
-        else:
-            self.update()
+        async with self._changing:
+            if self.transactions.get(connector, (None,))[0] == transaction_id:
+                del self.transactions[connector]
+            kept = end_transaction(self.profiles, connector, transaction_id)
+            if len(kept) != len(self.profiles):
+                await self._store(kept)
+            else:
+                self.update()
 
     async def forget_orphans(self) -> None:
         """At start, once the unfinished transactions are settled: TX profiles of
         transactions that no longer run are gone."""
-        running = set(self.transactions.values())
-        ids = {tx for tx, _ in running}
-        kept = tuple(p for p in self.profiles if p.purpose is not Purpose.TX or p.transaction_id in ids)
-        if len(kept) != len(self.profiles):
-            log.info("charging profiles of ended transactions removed",
-                     ids=[p.id for p in self.profiles if p not in kept])
-            await self._store(kept)
+        async with self._changing:
+            ids = {tx for tx, _ in self.transactions.values()}
+            kept = tuple(p for p in self.profiles if p.purpose is not Purpose.TX or p.transaction_id in ids)
+            if len(kept) != len(self.profiles):
+                log.info("charging profiles of ended transactions removed",
+                         ids=[p.id for p in self.profiles if p not in kept])
+                await self._store(kept)
 
-    def expect(self, connector: int, profile: Profile | None) -> None:
-        """A remote start brought ``profile`` for the transaction about to start on
-        ``connector``: it limits the first offer already (None: no longer expected)."""
-        if profile is None:
-            if self._expected.pop(connector, None) is not None:
-                self.update()
-            return
-        self._expected[connector] = profile
+    # ------------------------------------------------------------ a remote start's TxProfile
+    def expect(self, id_tag: str, connector: int | None, profile: Profile, wait_s: float) -> None:
+        """A RemoteStartTransaction for ``id_tag`` brought ``profile``: it waits (at most
+        ``wait_s``) for the transaction that request starts, and limits the connector's
+        first offer already when the request named it. A newer request for the idTag replaces it."""
+        self._pending = [w for w in self._pending if w.id_tag != id_tag]
+        deadline = self._clock() + timedelta(seconds=wait_s)
+        self._pending.append(_Waiting(id_tag, connector, profile, deadline))
         self.update()
+
+    def forget_expected(self, id_tag: str) -> None:
+        """The remote start did not happen (refused): its profile goes."""
+        before = len(self._pending)
+        self._pending = [w for w in self._pending if w.id_tag != id_tag]
+        if len(self._pending) != before:
+            self.update()
+
+    def take_expected(self, id_tag: str, connector: int) -> Profile | None:
+        """The profile a remote start left for the transaction ``id_tag`` just started on
+        ``connector``, if it is still waiting and was not for another connector."""
+        now = self._clock()
+        found = next((w for w in self._pending if w.id_tag == id_tag and w.deadline > now
+                      and w.connector in (None, connector)), None)
+        self._pending = [w for w in self._pending if w.id_tag != id_tag and w.deadline > now]
+        return None if found is None else found.profile
+
+    def _waiting_on(self, connector: int, now: datetime) -> Profile | None:
+        return next((w.profile for w in self._pending if w.connector == connector and w.deadline > now), None)
 
     # ------------------------------------------------------------ other sources
     def set_site(self, limits: Mapping[int, float] | None, reason: str) -> None:
@@ -232,34 +307,62 @@ class LimitCore:
         """The lowest of every limit on ``connector`` at ``moment`` (now), with its source."""
         moment = _second(moment or self._clock())
         candidates: list[tuple[float, str]] = []
-        profiles = [p for p in self.profiles if p.purpose is not Purpose.CHARGER_MAX]
-        transactions = self.transactions
-        expected = self._expected.get(connector)
-        if expected is not None and connector not in transactions:
-            # As if its transaction started now: the TxProfile it will have.
-            profiles.append(replace(expected, connector=connector, transaction_id=_EXPECTED))
-            transactions = {**transactions, connector: (_EXPECTED, moment)}
-        own = limit_now(profiles, connector, moment, RateUnit.AMPS, connectors=self.connectors,
-                        transactions=transactions)
+        own = self._own(connector, moment)
         if own is not None:
-            candidates.append((own[0], describe(own[1])))
-        whole = self._charger_max(moment)
-        if whole is not None:
-            value, profile = whole
-            sharing = max(1, len(self.transactions)) if connector in self.transactions else 1
-            text = describe(profile) if sharing == 1 else f"{describe(profile)}, shared by {sharing} connectors"
-            candidates.append((value / sharing, text))
-        if self._site is not None and connector in self._site:
-            candidates.append((self._site[connector], f"site limit: {self._site_reason}" if self._site_reason
-                               else "site limit"))
-        if connector in self._cable:
-            candidates.append((self._cable[connector], f"cable rated {self._cable[connector]:g} A"))
+            candidates.append(own)
+        share = self._cap_shares(moment).get(connector)
+        if share is not None:
+            candidates.append(share)
         if not candidates:
             return Decision(None, f"connector maximum {self.max_current:g} A")
         amps, source = min(candidates, key=lambda c: c[0])
         if amps >= self.max_current:
             return Decision(None, f"connector maximum {self.max_current:g} A")
         return Decision(amps, source)
+
+    def _own(self, connector: int, moment: datetime) -> tuple[float, str] | None:
+        """The lowest limit of the connector's own: its profiles, the site's share, the cable."""
+        candidates: list[tuple[float, str]] = []
+        profiles = [p for p in self.profiles if p.purpose is not Purpose.CHARGER_MAX]
+        transactions = self.transactions
+        expected = self._waiting_on(connector, moment)
+        if expected is not None and connector not in transactions:
+            # As if its transaction started now: the TxProfile it will have.
+            profiles.append(replace(expected, connector=connector, transaction_id=_EXPECTED))
+            transactions = {**transactions, connector: (_EXPECTED, moment)}
+        found = limit_now(profiles, connector, moment, RateUnit.AMPS, connectors=self.connectors,
+                          transactions=transactions)
+        if found is not None:
+            candidates.append((found[0], describe(found[1])))
+        if self._site is not None and connector in self._site:
+            candidates.append((self._site[connector], f"site limit: {self._site_reason}" if self._site_reason
+                               else "site limit"))
+        if connector in self._cable:
+            candidates.append((self._cable[connector], f"cable rated {self._cable[connector]:g} A"))
+        return min(candidates, key=lambda c: c[0]) if candidates else None
+
+    def _cap_shares(self, moment: datetime) -> dict[int, tuple[float, str]]:
+        """The ChargePointMaxProfile's current per connector: shared between the
+        connectors in a transaction (:func:`share_cap`); a connector without one could
+        take it whole."""
+        whole = self._charger_max(moment)
+        if whole is None:
+            return {}
+        cap, profile = whole
+        text = describe(profile)
+        shares = {c: (cap, text) for c in self.numbers if c not in self.transactions}
+        active = sorted((c for c in self.numbers if c in self.transactions), key=lambda c: self.transactions[c][1])
+        if not active:
+            return shares
+        needs = {}
+        for c in active:
+            own = self._own(c, moment)
+            needs[c] = min(self.max_current, own[0] if own is not None else math.inf)
+        if len(active) > 1:
+            text = f"{text}: {cap:g} A shared by {len(active)} connectors"
+        for c, amps in share_cap(cap, needs, active).items():
+            shares[c] = (amps, text)
+        return shares
 
     def _charger_max(self, moment: datetime) -> tuple[float, Profile] | None:
         """The ChargePointMaxProfile in force, in amperes per phase of a connector."""
@@ -274,6 +377,7 @@ class LimitCore:
     def update(self) -> None:
         """Decide every connector again and publish what changed; wake the timer."""
         moment = self._clock()
+        self._pending = [w for w in self._pending if w.deadline > moment]
         changed = False
         for n in self.numbers:
             decision = self.decide(n, moment)
@@ -290,6 +394,9 @@ class LimitCore:
             self.on_change(dict(self._decided))
         self._wake.set()
 
+    def decisions(self) -> dict[int, Decision]:
+        return {n: self.decided(n) for n in self.numbers}
+
     def decided(self, connector: int) -> Decision:
         return self._decided.get(connector) or self.decide(connector)
 
@@ -303,9 +410,9 @@ class LimitCore:
                                transactions=self.transactions)
             if edge is not None:
                 edges.append(edge)
-        if not edges:
-            return None
-        return max(0.0, (base + timedelta(seconds=min(edges)) - now).total_seconds())
+        ahead = [(base + timedelta(seconds=e) - now).total_seconds() for e in edges]
+        ahead += [(w.deadline - now).total_seconds() for w in self._pending]
+        return max(0.0, min(ahead)) if ahead else None
 
     async def run(self) -> None:
         """Publish the limits now, then again at every period boundary (owned by the
@@ -319,6 +426,44 @@ class LimitCore:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(pause):
                     await self._wake.wait()
+
+
+def share_cap(cap: float, needs: Mapping[int, float], order: Iterable[int]) -> dict[int, float]:
+    """Share ``cap`` amperes between connectors that could each take ``needs[c]``.
+
+    Equal shares, and a connector that needs less than its share gives the rest back to
+    the others. When an equal share would be under the 6 A a pilot may offer, the
+    connectors are served in ``order`` (first come, first served): 6 A to as many as the
+    cap allows, the rest topping up the first ones, and nothing to the others: two cars
+    at 5 A each would both be suspended, one at 10 A charges."""
+    order = list(order)
+    need = {c: (needs[c] if needs[c] >= MIN_OFFER_A else 0.0) for c in order}
+    out: dict[int, float] = {}
+    left = max(0.0, cap)
+    waiting = list(order)
+    while waiting:
+        equal = left / len(waiting)
+        modest = [c for c in waiting if need[c] <= equal]
+        if not modest:
+            break
+        for c in modest:
+            out[c] = need[c]
+            left -= need[c]
+            waiting.remove(c)
+    if waiting and left / len(waiting) >= MIN_OFFER_A:
+        for c in waiting:
+            out[c] = left / len(waiting)
+    else:
+        # As many as 6 A each allows, in order; what is left tops them up in order.
+        served = [c for c in waiting if need[c] >= MIN_OFFER_A][: int(left // MIN_OFFER_A + 1e-9)]
+        for c in waiting:
+            out[c] = MIN_OFFER_A if c in served else 0.0
+        left -= MIN_OFFER_A * len(served)
+        for c in served:
+            more = min(need[c] - MIN_OFFER_A, left)
+            out[c] += more
+            left -= more
+    return out
 
 
 def _second(moment: datetime) -> datetime:

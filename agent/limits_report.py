@@ -24,6 +24,9 @@ from .live_limits import live_path, read
 from .settings import Settings
 from .store import ChargerState, Database, StoreError, parse_iso
 
+#: systemd/ladda.service's RuntimeDirectory.
+SERVICE_RUNTIME_DIR = Path("/run/ladda")
+
 
 def print_limits(settings: Settings, state_dir: Path, hours: float, out=sys.stdout) -> int:  # type: ignore[no-untyped-def]
     # The report is the output: only warnings and errors are logged, and to stderr.
@@ -50,7 +53,11 @@ def print_limits(settings: Settings, state_dir: Path, hours: float, out=sys.stdo
         db.close()
     for record in running:
         core.transactions[record.connector] = (record.local_id, parse_iso(record.started_at))
-    live = read(live_path(db.path, runtime_dir()))
+    # The agent's runtime directory: /run/ladda under systemd (RuntimeDirectory=ladda),
+    # which a shell does not have in $RUNTIME_DIRECTORY; else the same as the agent's.
+    live = None
+    for directory in (runtime_dir(), SERVICE_RUNTIME_DIR):
+        live = live or read(live_path(db.path, directory if directory is None or directory.is_dir() else None))
     now = datetime.now(timezone.utc).replace(microsecond=0)
     horizon = max(0, int(hours * 3600))
     local = now.astimezone().tzname()

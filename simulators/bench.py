@@ -29,6 +29,7 @@ from simulators.bench_hardware import WiredHardware
 from simulators.bench_wiring import BenchWiring
 from simulators.control import MAX_LINE, CommandTable, ControlError
 from simulators.ev import ERROR_STATES, EvConnector
+from simulators.grid_meter import GRID_FIELDS, GridMeter
 from simulators.link_proxy import LinkProxy
 from simulators.modbus_meter import MeterSimulator
 from simulators.virtual_card import VirtualCardError, parse_uid
@@ -50,7 +51,8 @@ STATUS_FIELDS = (
     "meter_silent", "meter_stale", "meter_requests",
     *WIRED_FIELDS,
 )  # fmt: skip
-BENCH_FIELDS = ("link", "link_accepted", "agent_connected", "estop", "reader", "reader_plugged", "card_taps")
+BENCH_FIELDS = ("link", "link_accepted", "agent_connected", "estop", "reader", "reader_plugged", "card_taps",
+                *GRID_FIELDS)
 #: How long a new hardware-socket connection has to name its wire role before it is
 #: taken for a sim driver's link.
 ROLE_WAIT_S = 0.2
@@ -98,6 +100,7 @@ class Bench:
         wiring: BenchWiring | None = None,
         pwm_root: Path | None = None,
         card_desk: PcscCardDesk | None = None,
+        grid_unit: int | None = None,
     ) -> None:
         if connectors < 1:
             raise ValueError(f"a bench needs at least one connector, not {connectors}")
@@ -109,8 +112,10 @@ class Bench:
             for n in range(1, connectors + 1)
         }
         if meters is not None:
-            check_meters(meters, connectors, phases)
+            check_meters(meters, connectors, phases, grid_unit)
         self.meters = meters
+        #: The building's meter: the house load plus the EVs (None: the bench has none).
+        self.grid = GridMeter(meters[grid_unit], voltage) if meters is not None and grid_unit is not None else None
         self.proxy = proxy
         self._clock = clock
         self._wall_clock = wall_clock
@@ -143,6 +148,8 @@ class Bench:
         now = self._clock()
         for ev in self.evs.values():
             ev.advance(now)
+        if self.grid is not None:
+            self.grid.advance(now)
         self._drive_meters()
         return now
 
@@ -163,6 +170,9 @@ class Bench:
             values.power_w = reading.power_w
             values.currents = [*reading.current_a, *[0.0] * idle]
             values.voltages = [*reading.voltage_v, *[ev.voltage] * idle]
+        if self.grid is not None:
+            self.grid.show([(ev.current_a,) * ev.phases for ev in self.evs.values()],
+                           sum(ev.energy_wh for ev in self.evs.values()))
 
     def _settle(self) -> None:
         """After any change: show it on the meters and the pilot lines, tell agents about
@@ -328,6 +338,27 @@ class Bench:
             self.meters[connector].silent = silent
         self._settle()
 
+    def _grid(self) -> GridMeter:
+        if self.grid is None:
+            raise ValueError("this bench has no grid meter (started with --grid-unit 0)")
+        return self.grid
+
+    def set_house_load(self, current_a: Any) -> None:
+        """The house's own load in A per phase (one number for every phase, or one per phase)."""
+        grid = self._grid()
+        values = current_a if isinstance(current_a, list) else [current_a]
+        amperes = [_number("current_a", a) for a in values]
+        grid.set_house_load(amperes[0] if len(amperes) == 1 else amperes, self._now())
+        log.info("house load", current_a=grid.house_a)
+        self._settle()
+
+    def silence_grid_meter(self, silent: Any) -> None:
+        """The grid meter stops answering (or answers again); the house and the EVs go on."""
+        if not isinstance(silent, bool):
+            raise ValueError(f"silent must be true or false, not {silent!r}")
+        self._grid().set_silent(silent)
+        self._settle()
+
     def freeze_meter(self, connector: Any, stale: Any) -> None:
         """The meter keeps answering with the very same registers (hung firmware), on the
         Modbus line and on the JSON socket alike; unfrozen, it shows the live register."""
@@ -457,6 +488,7 @@ class Bench:
             "reader": "socket" if self.card_desk is None else "pcsc",
             "reader_plugged": None if self.card_desk is None else self.card_desk.plugged,
             "card_taps": self._socket_taps if self.card_desk is None else self.card_desk.taps,
+            **(self.grid.status() if self.grid is not None else dict.fromkeys(GRID_FIELDS)),
         }
 
     @staticmethod
@@ -580,6 +612,12 @@ class Bench:
         async def pilot_diode(connector: Any, ok: Any = False) -> None:
             self.set_diode(connector, ok)
 
+        async def house_load(current_a: Any) -> None:
+            self.set_house_load(current_a)
+
+        async def grid_meter_silent(silent: Any = True) -> None:
+            self.silence_grid_meter(silent)
+
         async def status() -> dict[str, Any]:
             return self.status()
 
@@ -589,17 +627,24 @@ class Bench:
             return {"value": await self.wait_for(field, value, connector, timeout, op)}
 
         for func in (plug, unplug, pause, resume, tap, reader, pcscd_restart, link, pilot_error, pilot_clear, lock_jam, lock_set,
-                     meter_silent, meter_stale, rcd, estop, contactor_fault, pilot_diode, status, wait_for):
+                     meter_silent, meter_stale, rcd, estop, contactor_fault, pilot_diode, house_load,
+                     grid_meter_silent, status, wait_for):
             table.add(func.__name__, func)
         return table
 
 
-def check_meters(meters: MeterSimulator, connectors: int, phases: int) -> None:
-    """One unit per connector, numbered like the connectors, each measuring every phase used."""
+def check_meters(meters: MeterSimulator, connectors: int, phases: int, grid_unit: int | None = None) -> None:
+    """One unit per connector, numbered like the connectors, each measuring every phase used,
+    and the grid meter's unit when there is one."""
     wanted = set(range(1, connectors + 1))
+    if grid_unit is not None and grid_unit in wanted:
+        raise ValueError(f"the grid meter's unit id {grid_unit} is a connector's (1 to {connectors})")
+    if grid_unit is not None:
+        wanted.add(grid_unit)
     if set(meters.units) != wanted:
         raise ValueError(f"the meters have unit ids {sorted(meters.units)}; a bench with {connectors} "
-                         f"connector(s) needs exactly {sorted(wanted)} (unit id = connector)")
+                         f"connector(s) needs exactly {sorted(wanted)} (unit id = connector"
+                         f"{', and the grid meter' if grid_unit is not None else ''})")
     for unit in meters.units.values():
         if unit.model.phases < phases:
             raise ValueError(f"meter model {unit.model.key} measures {unit.model.phases} phase(s); "

@@ -20,6 +20,7 @@ from simulators import control
 from simulators.bench import Bench, HardwareServer, check_meters
 from simulators.bench_wiring import BenchWiring
 from simulators.link_proxy import LinkProxy, parse_address
+from simulators.grid_meter import DEFAULT_GRID_UNIT
 from simulators.modbus_meter import MeterSimulator, PtyPair
 
 if TYPE_CHECKING:
@@ -112,6 +113,11 @@ def build_parser() -> argparse.ArgumentParser:
         '"reader": {...}} here',
     )
     parser.add_argument(
+        "--grid-unit", type=int, default=DEFAULT_GRID_UNIT, metavar="ID",
+        help="unit id of the grid meter (the building's connection: house load plus the EVs) on the meters' "
+        f"Modbus server (default {DEFAULT_GRID_UNIT}; 0: no grid meter)",
+    )  # fmt: skip
+    parser.add_argument(
         "--tick", type=_positive, default=0.2, help="physics integration step in s (default 0.2)"
     )
     return parser
@@ -148,7 +154,9 @@ def meter_model_reference(model: str) -> str:
 async def _serve_meters(meters: MeterSimulator, opts: argparse.Namespace,
                         stack: contextlib.AsyncExitStack) -> dict[str, object]:
     """Start the Modbus server; returns how the agent reaches it (the ready file's "meter")."""
-    about: dict[str, object] = {"model": meter_model_reference(opts.meter_model), "unit_ids": sorted(meters.units)}
+    grid = opts.grid_unit or None
+    about: dict[str, object] = {"model": meter_model_reference(opts.meter_model),
+                                "unit_ids": sorted(u for u in meters.units if u != grid), "grid_unit_id": grid}
     if opts.meter_transport == "tcp":
         stack.push_async_callback(meters.stop)
         host, port = opts.meter_listen
@@ -197,6 +205,7 @@ async def run(opts: argparse.Namespace, meters: MeterSimulator) -> int:
         wiring=wiring,
         pwm_root=pwm_root if wiring is not None else None,
         card_desk=_card_desk(opts),
+        grid_unit=opts.grid_unit or None,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -272,11 +281,15 @@ def main(argv: list[str] | None = None) -> int:
             BenchWiring.for_connectors(opts.connectors)
         except ValueError as exc:
             parser.error(f"--connectors: {exc}; use --wiring none for more")
+    if not 0 <= opts.grid_unit <= 247 or 1 <= opts.grid_unit <= opts.connectors:
+        parser.error(f"--grid-unit must be 0 (none) or a unit id from {opts.connectors + 1} to 247, "
+                     f"not {opts.grid_unit}")
     if opts.initial_energy_wh < 0:
         parser.error("--initial-energy-wh must not be negative")
     try:
-        meters = MeterSimulator(opts.meter_model, units=range(1, opts.connectors + 1))
-        check_meters(meters, opts.connectors, opts.phases)
+        grid = [opts.grid_unit] if opts.grid_unit else []
+        meters = MeterSimulator(opts.meter_model, units=[*range(1, opts.connectors + 1), *grid])
+        check_meters(meters, opts.connectors, opts.phases, opts.grid_unit or None)
     except (MeterModelError, ValueError) as exc:
         parser.error(f"--meter-model: {exc}")
     try:

@@ -3,6 +3,7 @@
     ladda-sim csms  --listen 127.0.0.1:9000 --control /tmp/csms.sock
     ladda-sim bench --connectors 2 --hardware-socket state/bench.sock --control /tmp/bench.sock ...
     ladda-sim plug --connector 1 --max-current 16     (and unplug, pause, resume, tap, link, status)
+    ladda-sim house-load 20                           (the house's load the grid meter sees, A per phase)
 
 The verbs talk to a running bench over its control socket (``--socket``, or
 ``$LADDA_BENCH_CONTROL``); see docs/control-channel.md.
@@ -60,6 +61,12 @@ def _verbs() -> argparse.ArgumentParser:
                             parents=[common])
     reader.add_argument("--plug", action="store_true")
     sub.add_parser("pcscd-restart", help="restart pcscd under the card reader's driver", parents=[common])
+    house = sub.add_parser("house-load", help="set the house's own load the grid meter sees (A per phase)",
+                           parents=[common])
+    house.add_argument("current_a", type=float, nargs="+", metavar="AMPERES",
+                       help="one value for every phase, or one per phase (e.g. 20, or 20 8 8)")
+    grid = sub.add_parser("grid-meter", help="make the grid meter silent, or answer again", parents=[common])
+    grid.add_argument("state", choices=("silent", "answer"))
     sub.add_parser("status", help="show the bench's state", parents=[common])
     return parser
 
@@ -88,6 +95,11 @@ def _request(args: argparse.Namespace) -> dict[str, Any]:
         fields = {"plugged": args.plug}
     elif verb == "pcscd-restart":
         verb = "pcscd_restart"
+    elif verb == "house-load":
+        values = args.current_a
+        verb, fields = "house_load", {"current_a": values[0] if len(values) == 1 else values}
+    elif verb == "grid-meter":
+        verb, fields = "grid_meter_silent", {"silent": args.state == "silent"}
     return request_sync(args.socket, verb, **fields)
 
 

@@ -184,6 +184,12 @@ class Stack:
     #: ``<opt>/current/bin/python`` runs whatever release ``current`` points at.
     agent_python: str | None = None
     sections: dict[str, dict[str, Any]] = field(default_factory=dict)  # more sections, e.g. [firmware]
+    #: ``[site]`` keys (e.g. {"max_current": 32}); None: no site limit.
+    site: dict[str, Any] | None = None
+    #: True: ``[grid_meter]`` reads the bench's grid meter with the Modbus driver (needs ``site``
+    #: and a Modbus ``meter``); ``grid_meter_settings`` are more of its keys.
+    grid_meter: bool = False
+    grid_meter_settings: dict[str, Any] = field(default_factory=dict)
     bench_process: Process | None = None
     agent_process: Process | None = None
     bench: ControlClient | None = None
@@ -257,6 +263,24 @@ class Stack:
         keys |= timings | self.meter_settings
         return ["[meter]", *(f"{key} = {json.dumps(value)}" for key, value in keys.items())]
 
+    def site_sections(self) -> list[str]:
+        """``[site]`` and ``[grid_meter]`` (the bench's grid meter, on the connector meters' line)."""
+        lines = [] if self.site is None else ["[site]", *(f"{k} = {json.dumps(v)}" for k, v in self.site.items())]
+        if self.grid_meter:
+            info = self.meter_info
+            if self.meter == "sim" or not info.get("grid_unit_id"):
+                raise HarnessError("a grid meter needs the bench's Modbus meters (meter = \"tcp\" or \"rtu\")")
+            keys: dict[str, Any] = {"driver": "modbus", "model": info["model"], "transport": info["transport"],
+                                    "unit_id": info["grid_unit_id"], "poll_interval": 1.0, "fault_after": 3.0,
+                                    "timeout": TEST_METER_TIMINGS["timeout"]}
+            if info["transport"] == "tcp":
+                keys |= {"host": info["host"], "tcp_port": info["port"]}
+            else:
+                keys |= {k: info[k] for k in ("port", "baudrate", "parity", "stopbits")}
+            keys |= self.grid_meter_settings
+            lines += ["[grid_meter]", *(f"{k} = {json.dumps(v)}" for k, v in keys.items())]
+        return lines
+
     def hardware_sections(self) -> list[str]:
         """The contactor, pilot, lock, safety inputs and LEDs: on the bench's wiring, or the sim drivers."""
         if self.wiring_info is None:
@@ -291,6 +315,7 @@ class Stack:
             *self.meter_section(),
             *self.hardware_sections(),
             *self.reader_section(),
+            *self.site_sections(),
             "[state]",
             f'directory = "{self.state_dir}"',
             f'unfinished_transactions = "{self.unfinished_transactions}"',

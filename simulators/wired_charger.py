@@ -60,10 +60,12 @@ async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
 
 @contextlib.asynccontextmanager
 async def wired_charger(workdir: Path, *, meter_poll_s: float = 0.2, meter: MeterPolicy | None = None,
-                        recovery: str = "stop", initial_pilot: PilotState = PilotState.A) -> AsyncIterator[WiredCharger]:
+                        recovery: str = "stop", initial_pilot: PilotState = PilotState.A,
+                        socket_outlet: bool = False) -> AsyncIterator[WiredCharger]:
     """``meter`` overrides the meter policy (``meter_poll_s`` sets only its poll interval),
     ``recovery`` is ``[state] unfinished_transactions``, ``initial_pilot`` the EV's state
-    when the agent starts (B: an EV plugged in across a restart)."""
+    when the agent starts (B: an EV plugged in across a restart); ``socket_outlet``: the
+    pilot reads a proximity pilot (ADS1115 input 2; the cable is ``ev.proximity_ohm``)."""
     factory = pin_factory("mock")
     bench = GpioBench(factory)
     contactor = bench.contactor(pin=COIL, feedback_pin=MIRROR)
@@ -72,7 +74,7 @@ async def wired_charger(workdir: Path, *, meter_poll_s: float = 0.2, meter: Mete
     ev = PilotFrontEnd(duty=lambda: tree.duty_percent(0, 0), state=initial_pilot)
     i2c = I2cBus(lambda: FakeSMBus({0x48: FakeAds1115(ev.inputs())}), "/dev/i2c-1")
     pilot = AdcPilot(1, adc=Ads1115(i2c, 0x48), positive_input=0, negative_input=1,
-                     pwm=SysfsPwm(0, 0, workdir / "pwm"))
+                     proximity_input=2 if socket_outlet else None, pwm=SysfsPwm(0, 0, workdir / "pwm"))
     meters = MeterSimulator("sdm630", units=[1])
     port = await meters.start_tcp()
     hardware = Hardware(

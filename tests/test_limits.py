@@ -121,10 +121,70 @@ async def test_a_tx_profile_ends_with_its_transaction() -> None:
 async def test_a_remote_starts_profile_limits_the_first_offer() -> None:
     core, published = make()
     tx = Profile(9, 0, Purpose.TX, 0, Kind.RELATIVE, Schedule(RateUnit.AMPS, (Period(0, 7.0),)))
-    core.expect(2, tx)
+    core.expect("04A1B2C3", 2, tx, 120)
     assert core.decided(2).amps == 7.0 and core.decided(1).amps is None
-    core.expect(2, None)
+    core.forget_expected("04A1B2C3")
     assert core.decided(2).amps is None
+
+
+async def test_a_remote_starts_profile_waits_only_for_its_own_transaction() -> None:
+    clock = Clock()
+    core, _ = make(clock=clock)
+    tx = Profile(9, 0, Purpose.TX, 0, Kind.RELATIVE, Schedule(RateUnit.AMPS, (Period(0, 7.0),)))
+    core.expect("A", 1, tx, 120)
+    assert core.take_expected("A", 2) is None  # asked for connector 1: not for a start elsewhere
+    core.expect("A", 1, tx, 120)
+    assert core.take_expected("B", 1) is None  # another driver's card
+    assert core.take_expected("A", 1) == tx
+    assert core.take_expected("A", 1) is None  # used once
+    core.expect("A", None, tx, 120)  # no connector named: whichever the driver plugs into
+    clock.now = T0 + timedelta(seconds=121)
+    assert core.take_expected("A", 2) is None  # too late: the remote start lapsed
+    core.expect("A", 1, tx, 120)
+    assert await core.clear(profile_id=9) == (tx,)  # cleared before its transaction started
+    assert core.take_expected("A", 1) is None and core.decided(1).amps is None
+
+
+async def test_changes_to_the_set_happen_one_at_a_time(db: Database) -> None:
+    """A clear and a transaction's end racing on a slow disk lose neither change."""
+    core, _ = make(db)
+    core.transaction_started(1, 7, T0)
+    await core.install(absolute(1, Purpose.TX_DEFAULT, 0, [(0, 16.0)]))
+    await core.install(absolute(2, Purpose.TX, 1, [(0, 10.0)], tx=7))
+    slow = db.run
+
+    async def slower(func, *args, **kwargs):  # type: ignore[no-untyped-def]
+        await asyncio.sleep(0.05)
+        return await slow(func, *args, **kwargs)
+
+    db.run = slower  # type: ignore[method-assign]
+    await asyncio.gather(core.clear(profile_id=1), core.transaction_ended(1, 7),
+                         core.install(absolute(4, Purpose.TX_DEFAULT, 2, [(0, 12.0)])))
+    assert [p.id for p in core.profiles] == [4]
+    again, _ = make(db)
+    again.load()
+    assert [p.id for p in again.profiles] == [4]
+
+
+def test_a_charge_point_max_too_small_to_share_serves_the_first_come() -> None:
+    from agent.limits import share_cap
+
+    assert share_cap(10.0, {1: 32.0, 2: 32.0}, [2, 1]) == {2: 10.0, 1: 0.0}
+    assert share_cap(20.0, {1: 32.0, 2: 32.0}, [1, 2]) == {1: 10.0, 2: 10.0}
+    assert share_cap(20.0, {1: 6.0, 2: 32.0}, [1, 2]) == {1: 6.0, 2: 14.0}  # a capped one gives the rest back
+    assert share_cap(20.0, {1: 0.0, 2: 32.0}, [1, 2]) == {1: 0.0, 2: 20.0}  # a suspended one takes nothing
+    assert share_cap(14.0, {1: 32.0, 2: 32.0, 3: 32.0}, [3, 1, 2]) == {3: 8.0, 1: 6.0, 2: 0.0}
+
+
+async def test_expired_profiles_leave_with_the_next_change() -> None:
+    clock = Clock()
+    core, _ = make(clock=clock)
+    done = absolute(1, Purpose.TX_DEFAULT, 0, [(0, 16.0)], start=T0 - timedelta(hours=2))
+    done = Profile(done.id, 0, done.purpose, 1, done.kind, Schedule(RateUnit.AMPS, done.schedule.periods,
+                                                                       duration_s=3600, start=done.schedule.start))
+    await core.install(done)
+    await core.install(absolute(2, Purpose.TX_DEFAULT, 1, [(0, 10.0)]))
+    assert [p.id for p in core.profiles] == [2]
 
 
 async def test_a_refused_profile_changes_nothing() -> None:

@@ -331,12 +331,14 @@ def next_change(
 
 
 def _convert(found: tuple[Period, RateUnit], unit: RateUnit, electrical: Electrical) -> float:
-    """The period's limit in ``unit``: W = A x phases x voltage, phases the period's own or
-    the connector's."""
+    """The period's limit in ``unit``: W = A x phases x voltage, with the connector's
+    phases. This charger does not switch phases (ConnectorSwitch3to1PhaseSupported is
+    false): an EV may draw on every phase wired whatever numberPhases the period names, so
+    a W limit divided by fewer phases would offer more power than the limit."""
     period, given = found
     if given is unit:
         return period.limit
-    factor = (period.number_phases or electrical.phases) * electrical.voltage_v
+    factor = electrical.phases * electrical.voltage_v
     return period.limit * factor if given is RateUnit.AMPS else period.limit / factor
 
 

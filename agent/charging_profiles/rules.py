@@ -17,6 +17,10 @@ from .composite import DAY_S, WEEK_S
 from .model import Kind, Profile, Purpose, RateUnit, Recurrency
 
 _RECURRENCE_MAX_S = {Recurrency.DAILY: DAY_S, Recurrency.WEEKLY: WEEK_S}
+#: No charger draws more than this, in A or W: a larger limit is a broken profile.
+LIMIT_MAX = 1_000_000
+#: Ids and stack levels as the state database stores them (SQLite's 64-bit integers).
+ID_MIN, ID_MAX = -(2**63), 2**63 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +103,10 @@ def _replaced_by(old: Profile, new: Profile) -> bool:
 def _where(
     profile: Profile, connectors: Collection[int], transactions: Mapping[int, tuple[int, datetime]]
 ) -> str | None:
+    for name, number in (("id", profile.id), ("transaction_id", profile.transaction_id),
+                         ("stack_level", profile.stack_level)):
+        if number is not None and not ID_MIN <= number <= ID_MAX:
+            return f"{name} {number} is outside what this charger stores ({ID_MIN}..{ID_MAX})"
     c = profile.connector
     if c != 0 and c not in connectors:
         known = ", ".join(str(n) for n in sorted(connectors) if n != 0) or "no other"
@@ -142,6 +150,8 @@ def _schedule(profile: Profile, limits: ProfileLimits) -> str | None:
     for period in periods:
         if not (math.isfinite(period.limit) and period.limit >= 0):
             return f"period limit {period.limit} (from {period.start_s} s) is not a non-negative number"
+        if period.limit > LIMIT_MAX:
+            return f"period limit {period.limit:g} (from {period.start_s} s) is beyond any charger (at most {LIMIT_MAX:,})"
         if period.number_phases is not None and not 1 <= period.number_phases <= 3:
             return f"number_phases {period.number_phases} (from {period.start_s} s) is not 1, 2 or 3"
     return None
@@ -156,6 +166,14 @@ def _timing(profile: Profile) -> str | None:
             return "a Recurring profile needs a schedule start"
     elif profile.recurrency is not None:
         return f"recurrency {profile.recurrency.value} is only for Recurring profiles, not {kind.value}"
+    if kind is Kind.RELATIVE and profile.purpose is Purpose.CHARGER_MAX:
+        # The whole charger has no transaction to count from (2.0.1 K01.FR.38 says the same).
+        return f"a {profile.purpose.value} cannot be Relative: the whole charger has no transaction to count from"
+    if profile.recurrency is not None and schedule.periods:
+        cycle = _RECURRENCE_MAX_S[profile.recurrency]
+        last = max(p.start_s for p in schedule.periods)
+        if last >= cycle:
+            return f"period start {last} s is beyond a {profile.recurrency.value} recurrence ({cycle} s): it would never apply"
     if kind is Kind.ABSOLUTE and schedule.start is None:
         return "an Absolute profile needs a schedule start"
     if kind is Kind.RELATIVE and schedule.start is not None:

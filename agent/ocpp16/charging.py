@@ -9,7 +9,7 @@ what 1.6 itself spells is checked here (its timestamps).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from ..charging_profiles import (
@@ -26,6 +26,11 @@ from ..charging_profiles import (
 from ..store import iso
 
 
+#: The most periods one GetCompositeSchedule answer carries (a month of many recurring
+#: profiles could otherwise make a frame of megabytes); a longer one is cut short.
+COMPOSITE_PERIODS_MAX = 1000
+
+
 class ProfileError(ValueError):
     """A ChargingProfile this charger cannot read; the message says what is wrong."""
 
@@ -40,17 +45,24 @@ def parse_profile(raw: Mapping[str, Any], connector: int) -> Profile:
         for p in schedule["charging_schedule_period"]
     )
     recurrency = raw.get("recurrency_kind")
+    kind = Kind(raw["charging_profile_kind"])
+    start = _time(schedule.get("start_schedule"), "startSchedule")
+    if kind is Kind.RELATIVE:
+        start = None  # §7.13: startSchedule is for absolute schedules; a Relative one counts from the start anyway
+    for name in ("charging_profile_id", "transaction_id"):
+        if raw.get(name) is not None and not -(2**63) <= int(raw[name]) < 2**63:
+            raise ProfileError(f"{name} {raw[name]} is outside what this charger stores (64-bit integers)")
     return Profile(
         id=int(raw["charging_profile_id"]),
         connector=connector,
         purpose=Purpose(raw["charging_profile_purpose"]),
         stack_level=int(raw["stack_level"]),
-        kind=Kind(raw["charging_profile_kind"]),
+        kind=kind,
         schedule=Schedule(
             unit=RateUnit(schedule["charging_rate_unit"]),
             periods=periods,
             duration_s=None if schedule.get("duration") is None else int(schedule["duration"]),
-            start=_time(schedule.get("start_schedule"), "startSchedule"),
+            start=start,
             min_rate=None if schedule.get("min_charging_rate") is None else float(schedule["min_charging_rate"]),
         ),
         recurrency=None if recurrency is None else Recurrency(recurrency),
@@ -75,36 +87,40 @@ def _time(text: object, name: str) -> datetime | None:
 def composite_answer(composite: CompositeSchedule, gap_limit: float) -> dict[str, Any]:
     """GetCompositeSchedule's Accepted answer (snake_case, as the library takes it).
 
-    OCPP 1.6 periods have no end, so a stretch where no profile applies cannot be left
-    out in the middle of a schedule: there the charger's own maximum (``gap_limit``, in
-    the schedule's unit) is what applies, and it is reported. Before the first profile
-    and after the last nothing is invented: the schedule starts at the first period and
-    lasts until the last one ends. With no profile at all there is no chargingSchedule.
+    The schedule covers the window asked for: scheduleStart is the moment the request
+    was answered and duration the one asked for (§5.7). Its periods are the profiles'.
+    OCPP 1.6 periods have no end, so where no profile applies after the first period (a
+    gap, or the profiles ending before the window does) the charger's own maximum
+    (``gap_limit``, in the schedule's unit) is reported: it is the limit in force there.
+    Before the first profile's period nothing is invented: the first period starts
+    late. With no profile at all there is no chargingSchedule.
     """
-    answer: dict[str, Any] = {"status": "Accepted", "connector_id": composite.connector}
+    answer: dict[str, Any] = {"status": "Accepted", "connector_id": composite.connector,
+                              "schedule_start": iso(composite.start)}
     periods = composite.periods
     if not periods:
-        answer["schedule_start"] = iso(composite.start)
         return answer
-    first_s = periods[0].start_s
-    begin = composite.start + timedelta(seconds=first_s)
     filled: list[LimitPeriod] = []
     for period in periods:
         if filled and filled[-1].end_s < period.start_s:
             filled.append(LimitPeriod(filled[-1].end_s, period.start_s, gap_limit))
         filled.append(period)
-    wire = []
-    for period in filled:
-        item: dict[str, Any] = {"start_period": period.start_s - first_s, "limit": _tenth(period.limit)}
+    if filled[-1].end_s < composite.duration_s:
+        filled.append(LimitPeriod(filled[-1].end_s, composite.duration_s, gap_limit))
+    wire: list[dict[str, Any]] = []
+    for period in filled[:COMPOSITE_PERIODS_MAX]:
+        item: dict[str, Any] = {"start_period": period.start_s, "limit": _tenth(period.limit)}
         if period.number_phases is not None:
             item["number_phases"] = period.number_phases
         if wire and wire[-1]["limit"] == item["limit"] and wire[-1].get("number_phases") == item.get("number_phases"):
             continue  # equal once rounded to the tenth the schema allows
         wire.append(item)
-    answer["schedule_start"] = iso(begin)
+    duration = composite.duration_s
+    if len(filled) > COMPOSITE_PERIODS_MAX:
+        duration = filled[COMPOSITE_PERIODS_MAX].start_s  # the answer says how far it reaches
     answer["charging_schedule"] = {
-        "duration": periods[-1].end_s - first_s,
-        "start_schedule": iso(begin),
+        "duration": duration,
+        "start_schedule": iso(composite.start),
         "charging_rate_unit": composite.unit.value,
         "charging_schedule_period": wire,
     }

@@ -8,6 +8,7 @@ message or a reset, is queued with ``after_reply``.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,7 @@ from .charging import ProfileError, composite_answer, parse_profile
 from ..diagnostics import Window
 from ..local_list import UpdateStatus
 from ..redaction import register_secret
+from ..store import StoreError
 from .keys import shown
 from .rpc import Rpc
 
@@ -33,6 +35,8 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 VENDOR_ID = "org.ladda"
+#: The longest composite schedule answered: a month. The answer's duration says so.
+COMPOSITE_MAX_S = 31 * 86_400
 TRIGGERABLE = {
     "BootNotification",
     "DiagnosticsStatusNotification",
@@ -75,7 +79,8 @@ class Handlers(Rpc):
         """The TxProfile a RemoteStartTransaction brings (§5.11: only a TxProfile, without
         a transactionId, since the transaction does not exist yet), or why it is refused."""
         if not self.session.config.offers("SmartCharging"):
-            return None, "this charger does not offer the SmartCharging profile"
+            log.info("remote start: its charging profile is ignored (SmartCharging is not offered)")
+            return None, None
         try:
             profile = parse_profile(raw, connector or 0)
         except (ProfileError, ValueError, KeyError) as exc:
@@ -100,10 +105,13 @@ class Handlers(Rpc):
             profile, why = await self._own_transaction(profile)
             if why is not None:
                 return self._refuse_profile(cs_charging_profiles, connector_id, why)
-        why = limits.refusal(profile)
+        try:
+            why = await limits.install(profile)
+        except StoreError as exc:
+            log.error("set charging profile: the state database refused it", profile_id=profile.id, error=str(exc))
+            return call_result.SetChargingProfile(status="Rejected")
         if why is not None:
             return self._refuse_profile(cs_charging_profiles, connector_id, why)
-        await limits.install(profile)
         log.info("set charging profile", profile_id=profile.id, connector=connector_id, answer="Accepted")
         return call_result.SetChargingProfile(status="Accepted")
 
@@ -133,11 +141,16 @@ class Handlers(Rpc):
         charging_profile_purpose: str | None = None,
         stack_level: int | None = None,
     ) -> Any:
-        removed = await self.runtime.limits.clear(
-            profile_id=id, connector=connector_id,
-            purpose=None if charging_profile_purpose is None else Purpose(charging_profile_purpose),
-            stack_level=stack_level,
-        )
+        try:
+            removed = await self.runtime.limits.clear(
+                profile_id=id, connector=connector_id,
+                purpose=None if charging_profile_purpose is None else Purpose(charging_profile_purpose),
+                stack_level=stack_level,
+            )
+        except StoreError as exc:
+            # Nothing was cleared (the set in force is the stored one): Unknown is all 1.6 offers.
+            log.error("clear charging profile: the state database refused it", error=str(exc))
+            return call_result.ClearChargingProfile(status="Unknown")
         status = "Accepted" if removed else "Unknown"
         log.info("clear charging profile", profile_id=id, connector=connector_id, purpose=charging_profile_purpose,
                  stack_level=stack_level, answer=status, removed=[p.id for p in removed])
@@ -151,9 +164,15 @@ class Handlers(Rpc):
         if not 0 <= connector_id <= len(self.runtime.numbers):
             log.info("get composite schedule rejected", connector=connector_id, reason="no such connector")
             return call_result.GetCompositeSchedule(status="Rejected")
+        if duration < 0:
+            log.info("get composite schedule rejected", connector=connector_id, reason=f"duration {duration} s")
+            return call_result.GetCompositeSchedule(status="Rejected")
         unit = RateUnit(charging_rate_unit) if charging_rate_unit else RateUnit.AMPS
         start = clock.current().now().replace(microsecond=0)
-        composite = limits.composite(connector_id, start, duration, unit)
+        if duration > COMPOSITE_MAX_S:
+            log.info("get composite schedule shortened", asked_s=duration, answered_s=COMPOSITE_MAX_S)
+        # Off the event loop: a long horizon over many recurring profiles takes a while.
+        composite = await asyncio.to_thread(limits.composite, connector_id, start, min(duration, COMPOSITE_MAX_S), unit)
         answer = composite_answer(composite, limits.maximum(connector_id, unit))
         log.info("get composite schedule", connector=connector_id, duration=duration, unit=unit.value,
                  periods=len(composite.periods))

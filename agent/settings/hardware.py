@@ -69,6 +69,43 @@ class ModbusMeterSettings(MeterSettings):
                              doc="how long to wait for one reply")
 
 
+# ------------------------------------------------------------------ grid meter
+@_frozen
+class GridMeterSettings:
+    """The grid meter role: a meter at the building's connection, read only for ``[site]``."""
+
+    driver: str = setting(Choice(("none", "modbus")), "none",
+                          doc='grid meter driver: "modbus", or "none" (the site limit shares [site] max_current '
+                              "alone)")
+    poll_interval: float = setting(Number(0.2, 10, "seconds"), 1.0, unit="seconds",
+                                   doc="how often the grid meter is read; a house load step is answered within "
+                                       "about this plus the EV's own reaction (up to 5 s, IEC 61851-1)")
+    fault_after: float = setting(
+        Number(0.5, 60, "seconds"), 3.0, unit="seconds",
+        doc="a grid meter that has not answered, or has returned the very same frame, for this long is silent: "
+            "the chargers share [site] fallback_current until it answers again")
+
+
+@_frozen
+class ModbusGridMeterSettings(GridMeterSettings):
+    """A Modbus meter on the building's supply: its own line, or the connector meters' line with its own unit id."""
+
+    model: str = setting(Text(1, 200), example='"sdm630"',
+                         doc="register map: a file name in config/meters/ without .toml, or a path to one")
+    transport: str = setting(Choice(("rtu", "tcp")), "rtu", doc='"rtu" (RS-485 serial) or "tcp"')
+    port: str = setting(DeviceName(), "/dev/ttyUSB0",
+                        doc="serial device of the RS-485 adapter (rtu); the connector meters' port shares their line")
+    baudrate: int = setting(Choice(BAUD_RATES), 9600, unit="baud", doc="serial speed (rtu)")
+    parity: str = setting(Choice(("N", "E", "O")), "N", doc="serial parity: N, E or O (rtu)")
+    stopbits: int = setting(Choice((1, 2)), 1, doc="serial stop bits (rtu)")
+    host: str = setting(Host(), "", doc="meter or gateway host name or address (tcp)")
+    tcp_port: int = setting(Integer(1, 65535), 502, doc="Modbus TCP port (tcp)")
+    unit_id: int = setting(Integer(1, 247), 1,
+                           doc="the grid meter's unit id; on the connector meters' line it must differ from theirs")
+    timeout: float = setting(Number(0.05, 10, "seconds"), 0.5, unit="seconds",
+                             doc="how long to wait for one reply")
+
+
 # ------------------------------------------------------------------ reader
 @_frozen
 class ReaderSettings:
@@ -214,6 +251,7 @@ class GpioSettings:
 #: role -> driver name -> the class holding that driver's keys.
 DRIVER_SECTIONS: dict[str, dict[str, type]] = {
     "meter": {"sim": MeterSettings, "modbus": ModbusMeterSettings},
+    "grid_meter": {"none": GridMeterSettings, "modbus": ModbusGridMeterSettings},
     "reader": {"sim": ReaderSettings, "none": ReaderSettings, "pcsc": PcscReaderSettings},
     "pilot": {"sim": PilotSettings, "ads1115": Ads1115PilotSettings},
     "contactor": {"sim": ContactorSettings, "gpio": GpioContactorSettings},

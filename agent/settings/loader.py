@@ -33,9 +33,11 @@ from agent.settings.render import MASK, toml_value
 from agent.settings.security import check_backend_security
 from agent.settings.hardware import DRIVER_SECTIONS
 from agent.settings.hardware_checks import check_hardware
+from agent.settings.site import check_site
 from agent.settings.schema import (
     ALL_SECTIONS,
     OCPP_SECTION,
+    OPTIONAL_SECTIONS,
     SECTIONS,
     BackendSettings,
     Invalid,
@@ -116,8 +118,13 @@ def parse_settings(text: str, source: Path) -> Settings:
     tables = _tables(data, problems)
     classes = {name: _section_class(name, cls, tables.get(name), problems) for name, cls in SECTIONS.items()}
     values = {name: _check_section(name, cls, tables.get(name), problems) for name, cls in classes.items()}
+    optional = {name: _section_class(name, cls, tables[name], problems)
+                for name, cls in OPTIONAL_SECTIONS.items() if name in tables}
+    optional_values = {name: _check_section(name, cls, tables[name], problems) for name, cls in optional.items()}
     _check_backoff(tables.get("backend"), values["backend"], problems)
     check_hardware(classes, values, problems, source.parent.absolute())
+    check_site(optional_values.get("site"), optional.get("grid_meter"), optional_values.get("grid_meter"),
+               classes["meter"], values["meter"], problems, source.parent.absolute())
     warnings = check_backend_security(tables.get("backend"), values["backend"], source.parent.absolute(), problems)
     _check_signing_ca(values["firmware"], source.parent.absolute(), problems)
     ocpp = _check_ocpp(tables.get(OCPP_SECTION, {}), problems)
@@ -126,6 +133,7 @@ def parse_settings(text: str, source: Path) -> Settings:
     if problems:
         raise ConfigError(problems.lines())
     sections = {name: cls(**values[name]) for name, cls in classes.items()}
+    sections |= {name: cls(**optional_values[name]) for name, cls in optional.items()}
     return Settings(**sections, ocpp=ocpp, source=source, warnings=tuple(warnings))
 
 
@@ -273,10 +281,12 @@ def _unknown_key_hint(section: str, key: str, known: list[str], given: dict[str,
         return f"unknown key; did you mean '{near}'?"
     owners = [d for d, cls in DRIVER_SECTIONS.get(section, {}).items() if key in {f.name for f in keys_of(cls)}]
     if owners:
-        driver = toml_value(given["driver"]) if "driver" in given else f'{toml_value(SECTIONS[section]().driver)} (the default)'
+        default = (SECTIONS | OPTIONAL_SECTIONS)[section]().driver
+        driver = toml_value(given["driver"]) if "driver" in given else f'{toml_value(default)} (the default)'
         return (f"not a key of driver {driver}; it belongs to driver "
                 f"{' or '.join(toml_value(o) for o in owners)} (known keys now: {', '.join(known)})")
-    homes = [s for s, cls in SECTIONS.items() if s != section and key in {f.name for f in keys_of(cls)}]
+    homes = [s for s, cls in (SECTIONS | OPTIONAL_SECTIONS).items()
+             if s != section and key in {f.name for f in keys_of(cls)}]
     if homes:
         return f"unknown key in [{section}]; it belongs in [{homes[0]}]"
     return f"unknown key; known keys in [{section}]: {', '.join(known)}"

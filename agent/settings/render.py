@@ -12,7 +12,7 @@ import re
 import unicodedata
 from pathlib import Path
 
-from agent.settings.schema import OCPP_SECTION, SECRET_KEYS, SECTIONS, Settings, keys_of
+from agent.settings.schema import OCPP_SECTION, OPTIONAL_SECTIONS, SECRET_KEYS, SECTIONS, Settings, keys_of
 
 MASK = "****"
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
@@ -79,7 +79,8 @@ def render_settings(settings: Settings) -> str:
         f"# Effective configuration from {toml_string(str(settings.source))}",
         f'# Defaults included; secret values shown as "{MASK}".',
     ]
-    for section in SECTIONS:
+    present = [name for name in OPTIONAL_SECTIONS if getattr(settings, name) is not None]
+    for section in (*SECTIONS, *present):  # an optional table left out is not shown: nothing of it applies
         lines += ["", f"[{section}]"]
         values = getattr(settings, section)
         for f in keys_of(type(values)):  # a hardware role's keys are those of its driver

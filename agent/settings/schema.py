@@ -18,6 +18,7 @@ from agent.settings.hardware import (
     DRIVER_SECTIONS,
     ContactorSettings,
     GpioSettings,
+    GridMeterSettings,
     IndicatorSettings,
     LockSettings,
     MeterSettings,
@@ -25,6 +26,7 @@ from agent.settings.hardware import (
     ReaderSettings,
     SafetySettings,
 )
+from agent.settings.site import SiteSettings
 from agent.settings.rules import (  # noqa: F401 - re-exported: the loader and tests use them from here
     Argv,
     AuthorizationKey,
@@ -223,6 +225,10 @@ class Settings:
     source: Path
     #: Things that work but should be fixed (a secret file others can read); shown, never fatal.
     warnings: tuple[str, ...] = ()
+    #: The building's limit; None without a [site] table (the connectors' maximum alone applies).
+    site: SiteSettings | None = None
+    #: The meter at the building's connection; None without a [grid_meter] table (no grid meter).
+    grid_meter: GridMeterSettings | None = None
 
 
 #: Sections holding fixed keys, in file order; [ocpp] is free-form and handled apart.
@@ -246,8 +252,14 @@ SECTIONS: dict[str, type] = {
     "system": SystemSettings,
     "firmware": FirmwareSettings,
 }
+#: Sections that may be left out altogether (then the setting is None, and nothing of
+#: theirs applies); a hardware role's class here is the one of its default driver.
+OPTIONAL_SECTIONS: dict[str, type] = {
+    "site": SiteSettings,
+    "grid_meter": GridMeterSettings,
+}
 OCPP_SECTION = "ocpp"
-ALL_SECTIONS: tuple[str, ...] = (*SECTIONS, OCPP_SECTION)
+ALL_SECTIONS: tuple[str, ...] = (*SECTIONS, *OPTIONAL_SECTIONS, OCPP_SECTION)
 
 
 def keys_of(section_cls: type) -> tuple[dataclasses.Field[Any], ...]:
@@ -257,7 +269,8 @@ def keys_of(section_cls: type) -> tuple[dataclasses.Field[Any], ...]:
 
 #: Dotted names whose values must never be printed or logged.
 SECRET_KEYS: frozenset[str] = frozenset(
-    {f"{name}.{f.name}" for name, cls in SECTIONS.items() for f in keys_of(cls) if f.metadata["secret"]}
+    {f"{name}.{f.name}" for name, cls in (SECTIONS | OPTIONAL_SECTIONS).items() for f in keys_of(cls)
+     if f.metadata["secret"]}
     | {f"{name}.{f.name}" for name, drivers in DRIVER_SECTIONS.items() for cls in drivers.values()
        for f in keys_of(cls) if f.metadata["secret"]}
     | {f"{OCPP_SECTION}.AuthorizationKey"}

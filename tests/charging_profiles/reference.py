@@ -142,9 +142,9 @@ def convert(value: float, from_unit: RateUnit, to_unit: RateUnit, phases: int, v
 
 
 def as_limit(profile: Profile, period: Period, unit: RateUnit, electrical: Electrical) -> Limit:
-    """Rule 5: a period's limit in ``unit``, with its own phases or else the connector's."""
-    phases = period.number_phases if period.number_phases is not None else electrical.phases
-    value = convert(period.limit, profile.schedule.unit, unit, phases, electrical.voltage_v)
+    """Rule 5: a period's limit in ``unit``, with the connector's phases: the charger does
+    not switch phases, so the EV may draw on every phase wired whatever the period names."""
+    value = convert(period.limit, profile.schedule.unit, unit, electrical.phases, electrical.voltage_v)
     return Limit(value, period.number_phases)
 
 

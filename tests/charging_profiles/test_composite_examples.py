@@ -194,8 +194,12 @@ def test_amps_and_watts_convert_with_the_phases_in_use() -> None:
     everywhere = profile(1, Purpose.TX_DEFAULT, 0, [(0, 16)])
     assert limits([everywhere], 1, unit=W, connectors=mixed) == [(0, HOUR, 11_040, None)]
     assert limits([everywhere], 2, unit=W, connectors=mixed) == [(0, HOUR, 3_680, None)]
+    # The charger does not switch phases: an EV on a three-phase connector may draw on all
+    # three whatever a period's numberPhases says, so the connector's phases convert.
     one_phase_period = profile(2, Purpose.TX_DEFAULT, 1, [Period(0, 16, 1)], level=1)
-    assert limits([one_phase_period], 1, unit=W, connectors=mixed) == [(0, HOUR, 3_680, 1)]
+    assert limits([one_phase_period], 1, unit=W, connectors=mixed) == [(0, HOUR, 11_040, 1)]
+    one_phase_watts = profile(5, Purpose.TX_DEFAULT, 1, [Period(0, 3_680, 1)], unit=W, level=1)
+    assert limits([one_phase_watts], 1, unit=A, connectors=mixed) == [(0, HOUR, pytest.approx(16 / 3), 1)]
     in_watts = profile(3, Purpose.TX_DEFAULT, 1, [(0, 11_040)], unit=W)
     assert limits([in_watts], 1, unit=A, connectors=mixed) == [(0, HOUR, 16, None)]
     # the minimum is taken in one unit: 7 kW on three phases (about 10 A) is below 16 A

@@ -453,8 +453,9 @@ def test_reference_examples_connector_zero_sums_and_caps() -> None:
 def test_reference_examples_watts_and_amps() -> None:
     single = {1: ONE_PHASE}
     watts = _profile(Purpose.TX_DEFAULT, 1, [(0, 2300), (60, 6900, 3)], unit=RateUnit.WATTS)
-    # 2300 W on a one-phase 230 V connector is 10 A; 6900 W over three phases is 10 A too.
-    assert _ref([watts], connectors=single) == [(0, (10.0, None)), (60, (10.0, 3))]
+    # 2300 W on a one-phase 230 V connector is 10 A; 6900 W is 30 A there, as the connector
+    # has one phase whatever the period names (the charger does not switch phases).
+    assert _ref([watts], connectors=single) == [(0, (10.0, None)), (60, (30.0, 3))]
     amps = _profile(Purpose.TX_DEFAULT, 1, [(0, 16)])
     assert _ref([amps], unit=RateUnit.WATTS, duration=1) == [(0, (16 * 3 * 230.0, None))]
     # A cap in W on connector 0 is converted with the capped connector's electrical.

@@ -600,7 +600,7 @@ async def test_rtu_meters_on_a_pty_with_a_single_phase_supply() -> None:
         try:
             info = meter_info(bench)
             assert info == {"transport": "rtu", "port": str(tty), "baudrate": 9600, "parity": "N", "stopbits": 1,
-                            "model": "sdm630", "unit_ids": [1]}
+                            "model": "sdm630", "unit_ids": [1], "grid_unit_id": 100}
             bus = ModbusBus.serial(info["port"], baudrate=info["baudrate"], parity=info["parity"],
                                    stopbits=info["stopbits"], timeout=0.3)
             agent = await RawAgent.connect(bench.hardware)
