@@ -1443,3 +1443,89 @@ async def test_a_chargepointmaxprofile_too_small_to_share_never_offers_under_6_A
     offers = [(await bench_connector(stack, n))["offer_a"] for n in (1, 2)]
     assert all(offer >= 6.0 - OFFER_TOLERANCE_A for offer in offers), offers
     assert sum(offers) <= 12.0 + OFFER_TOLERANCE_A, offers
+
+
+# ---------------------------------------------------------------- composite schedules around a profile's edges
+
+
+async def test_a_composite_schedule_starts_its_periods_at_0_when_the_profile_starts_later(charger):
+    """7.13: "The startPeriod of the first ChargingSchedulePeriod SHALL always be 0" holds for
+    the ChargingSchedule of GetCompositeSchedule.conf too (the same type). A profile that
+    begins 50 s from now still yields a schedule whose periods start at 0, and whose 10 A
+    hold from 50 s to 150 s after now."""
+    stack = await charger()
+    await clear_all(stack)
+    t0 = _t0()
+    await install(stack, 1, profile(9701, "TxDefaultProfile", [(0, 10.0)], start=t0 + timedelta(seconds=50),
+                                    duration=100))
+    reply = await composite(stack, 1, 300, "A")
+    assert reply.get("status") == "Accepted", reply
+    schedule = reply["chargingSchedule"]
+    periods = schedule["chargingSchedulePeriod"]
+    assert periods[0]["startPeriod"] == 0, f"the first period starts at {periods[0]['startPeriod']} s: {schedule}"
+    offset = (parse_time(reply["scheduleStart"]) - t0).total_seconds()
+    for moment in range(54, 146):
+        assert limit_at(periods, moment - offset) == 10.0, f"{moment} s after t0: {periods}"
+
+
+@pytest.mark.parametrize("connector", [1, 0])
+async def test_a_composite_schedule_reports_no_limit_after_the_profiles_end(charger, connector):
+    """Issue 15, item 1: GetCompositeSchedule reports "the periods that really apply (no
+    invented defaults)"; with no profile in force a connector has no schedule at all. So where
+    the only profile ends inside the requested window (validTo, or its duration), no period
+    after its end carries a limit no profile gives: not the connector's maximum (32 A), nor
+    for connector 0 the sum of the maxima (64 A). A schedule ending at the profile's end is
+    what the profiles give."""
+    stack = await charger(connectors=2)
+    await clear_all(stack)
+    t0 = _t0()
+    if connector == 1:
+        await install(stack, 1, profile(9801, "TxDefaultProfile", [(0, 10.0)], start=t0,
+                                        valid_to=t0 + timedelta(seconds=100)))
+        given = {10.0}
+    else:
+        await install(stack, 0, profile(9802, "ChargePointMaxProfile", [(0, 20.0)], start=t0, duration=100))
+        given = {20.0}
+    reply = await composite(stack, connector, 300, "A")
+    assert reply.get("status") == "Accepted", reply
+    periods = reply["chargingSchedule"]["chargingSchedulePeriod"]
+    invented = [p for p in periods if float(p["limit"]) not in given]
+    assert not invented, f"limits no profile gives after the profile ended: {invented} in {reply['chargingSchedule']}"
+
+
+async def test_a_composite_period_in_watts_matches_its_current_and_number_of_phases(charger):
+    """7.12: a limit in W is the total power; "Current per phase = Power / (Line Voltage *
+    Number of Phases)", the number of phases being the period's numberPhases (3 when absent).
+    So for each reported period, the W answer equals the A answer times numberPhases times
+    230 V: a period cannot read both 10 A and 6900 W on 1 phase (which is 30 A per phase)."""
+    stack = await charger()
+    await clear_all(stack)
+    t0 = _t0()
+    await install(stack, 1, profile(9901, "TxDefaultProfile", [(0, 10.0), (100, 16.0)], start=t0, duration=3600,
+                                    phases=1))
+    amps = (await composite(stack, 1, 300, "A"))["chargingSchedule"]["chargingSchedulePeriod"]
+    watts = (await composite(stack, 1, 300, "W"))["chargingSchedule"]["chargingSchedulePeriod"]
+    assert len(amps) == len(watts), (amps, watts)
+    for a, w in zip(amps, watts):
+        assert abs(a["startPeriod"] - w["startPeriod"]) <= 1, (amps, watts)
+        phases = w.get("numberPhases", 3)
+        assert a.get("numberPhases", 3) == phases, (amps, watts)
+        per_phase = float(w["limit"]) / (VOLTS * phases)
+        assert abs(per_phase - float(a["limit"])) <= 0.1, (
+            f"{w['limit']} W on {phases} phase(s) is {per_phase:.1f} A per phase, but the A schedule says "
+            f"{a['limit']} A: {amps} / {watts}"
+        )
+
+
+async def test_the_ev_never_draws_more_power_than_a_limit_in_watts(charger):
+    """3.13.3: the power in use SHALL be no more than the limit. A 4600 W TxProfile whose period
+    says numberPhases 1, on a connector whose EV charges on 3 phases: whatever the charger
+    offers, the meter's power stays within 4600 W (and the EV charges: 4600 W on 3 phases is
+    6.7 A, above the 6 A minimum)."""
+    stack = await charger()
+    await clear_all(stack)
+    tx = await charging_transaction(stack)
+    await install(stack, 1, profile(9902, "TxProfile", [(0, 4600.0)], unit="W", phases=1, transaction_id=tx))
+    await asyncio.sleep(PILOT_DEADLINE_S + 1.0)
+    seen = await bench_connector(stack, 1)
+    assert 0 < seen["power_w"] <= 4600.0 * 1.01, f"a 4600 W limit, the EV draws {seen['power_w']} W: {seen}"
