@@ -1529,3 +1529,23 @@ async def test_the_ev_never_draws_more_power_than_a_limit_in_watts(charger):
     await asyncio.sleep(PILOT_DEADLINE_S + 1.0)
     seen = await bench_connector(stack, 1)
     assert 0 < seen["power_w"] <= 4600.0 * 1.01, f"a 4600 W limit, the EV draws {seen['power_w']} W: {seen}"
+
+
+async def test_a_relative_txdefaultprofile_counts_from_the_start_of_the_transaction(charger):
+    """7.9 Relative: "Schedule periods are relative to a situation-specific start point (such
+    as the start of a Transaction)"; 7.13: without startSchedule "the schedule will be relative
+    to start of charging". A Relative TxDefaultProfile of 10 A, then 14 A from 15 s: the EV
+    gets 10 A at the start of its transaction and 14 A from 15 s into it, within 1 s; the
+    composite schedule asked in between shows the same."""
+    stack = await charger()
+    await clear_all(stack)
+    await install(stack, 1, profile(9951, "TxDefaultProfile", [(0, 10.0), (15, 14.0)], kind="Relative"))
+    since = await last_seq(stack)
+    await charging_transaction(stack)
+    began = parse_time((await payload_of(stack, "StartTransaction", since))["timestamp"])
+    await wait_offer(stack, 1, 10.0)
+    check_schedule(await composite(stack, 1, 60), connector=1, duration=60, unit="A", origin=began,
+                   expected=lambda t: 10.0 if t < 15 else 14.0, boundaries=[15], slack=3.0)
+    await wait_offer(stack, 1, 14.0, timeout=20.0)
+    late = (_now() - (began + timedelta(seconds=15))).total_seconds()
+    assert -1.0 <= late <= PILOT_DEADLINE_S + 1.0, f"the 15 s period reached the pilot {late:.2f} s from it"
