@@ -1549,3 +1549,36 @@ async def test_a_relative_txdefaultprofile_counts_from_the_start_of_the_transact
     await wait_offer(stack, 1, 14.0, timeout=20.0)
     late = (_now() - (began + timedelta(seconds=15))).total_seconds()
     assert -1.0 <= late <= PILOT_DEADLINE_S + 1.0, f"the 15 s period reached the pilot {late:.2f} s from it"
+
+
+async def test_the_txprofile_of_a_remote_start_lives_only_as_long_as_its_transaction(charger):
+    """7.10: a TxProfile is for "a new transaction when this is started via a
+    RemoteStartTransaction.req with a ChargeProfile" and "SHALL cease to be valid when the
+    transaction terminates" (issue 15: a TxProfile ends with its transaction, and nothing is
+    half-stored). A remote start that lapses (ConnectionTimeOut, no EV came) leaves no profile
+    behind: clearing it finds nothing, and the next transaction is not limited by it. The
+    TxProfile of a remote start that did start is gone once that transaction ends."""
+    stack = await charger(ocpp={"ConnectionTimeOut": 3})
+    await clear_all(stack)
+    since = await last_seq(stack)
+    lapsing = profile(9961, "TxProfile", [(0, 9.0)], kind="Relative")
+    reply = await call_checked(stack, "RemoteStartTransaction",
+                               {"connectorId": 1, "idTag": new_id_tag(), "chargingProfile": lapsing})
+    assert reply == {"status": "Accepted"}, reply
+    preparing = await wait_status(stack, 1, "Preparing", since)
+    await wait_status(stack, 1, "Available", preparing, timeout=10)
+    await no_schedule(stack, 1)
+    assert await clear(stack, id=9961) == "Unknown", "the lapsed remote start's TxProfile is still installed"
+
+    tag = new_id_tag()
+    started = await last_seq(stack)
+    kept = profile(9962, "TxProfile", [(0, 11.0)], kind="Relative")
+    reply = await call_checked(stack, "RemoteStartTransaction", {"connectorId": 1, "idTag": tag, "chargingProfile": kept})
+    assert reply == {"status": "Accepted"}, reply
+    await stack.bench_request("plug", connector=1, max_current=32)
+    await wait_status(stack, 1, "Charging", started)
+    await wait_offer(stack, 1, 11.0)
+    stopping = await last_seq(stack)
+    await stack.bench_request("tap", uid=tag)
+    await wait_for(stack, "StopTransaction", since=stopping)
+    assert await clear(stack, id=9962) == "Unknown", "the finished transaction's TxProfile is still installed"
