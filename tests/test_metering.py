@@ -24,6 +24,15 @@ def test_samples_per_phase_with_units():
     ]
 
 
+def test_what_was_offered_is_reported_in_amperes_and_watts():
+    """Current.Offered per phase; Power.Offered over the connector's phases at the nominal voltage."""
+    values = metering.samples(READING, ["Current.Offered", "Power.Offered"], 10.0, 3 * 230.0)
+    assert [(v.measurand, v.value, v.unit) for v in values] == [
+        ("Current.Offered", 10.0, "A"), ("Power.Offered", 6900.0, "W")]
+    single = metering.samples(READING, ["Power.Offered"], 16.0, 230.0)
+    assert [(v.value, v.unit) for v in single] == [(3680.0, "W")]
+
+
 def test_single_phase_meter_reports_one_phase():
     single = MeterReading(0.0, 10.0, 3680.0, (16.0,), (230.0,))
     assert [v.phase for v in metering.samples(single, ["Current.Import"], 16)] == ["L1"]
