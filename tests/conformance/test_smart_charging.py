@@ -1582,3 +1582,22 @@ async def test_the_txprofile_of_a_remote_start_lives_only_as_long_as_its_transac
     await stack.bench_request("tap", uid=tag)
     await wait_for(stack, "StopTransaction", since=stopping)
     assert await clear(stack, id=9962) == "Unknown", "the finished transaction's TxProfile is still installed"
+
+
+async def test_a_remote_start_naming_no_connector_limits_the_transaction_where_the_ev_plugs_in(charger):
+    """6.33: RemoteStartTransaction's connectorId is optional; its chargingProfile (a TxProfile,
+    5.16.2) then limits the transaction on whichever connector starts it: here connector 2,
+    at 10 A, which GetCompositeSchedule for connector 2 reports."""
+    stack = await charger(connectors=2)
+    await clear_all(stack)
+    since = await last_seq(stack)
+    body = profile(9971, "TxProfile", [(0, 10.0)], kind="Relative")
+    reply = await call_checked(stack, "RemoteStartTransaction", {"idTag": new_id_tag(), "chargingProfile": body})
+    assert reply == {"status": "Accepted"}, reply
+    await stack.bench_request("plug", connector=2, max_current=32)
+    await wait_status(stack, 2, "Charging", since)
+    await wait_offer(stack, 2, 10.0, timeout=PILOT_DEADLINE_S + 0.5)
+    await wait_draw(stack, 2, 10.0)
+    check_schedule(await composite(stack, 2, 60), connector=2, duration=60, unit="A", origin=_now(),
+                   expected=lambda t: 10.0)
+    await no_schedule(stack, 1)
