@@ -1397,20 +1397,20 @@ async def test_a_replacement_valid_from_the_future_reverts_to_default_until_then
 
 async def test_stacked_txprofiles_the_highest_level_prevails(charger):
     """3.13.2 holds for every purpose: two TxProfiles for the running transaction, the one at
-    stack level 2 (14 A) prevails over the one at level 1 (7 A) while it lasts (20 s), then
+    stack level 2 (14 A) prevails over the one at level 1 (7 A) while it lasts (8 s), then
     the level 1 one applies again."""
     stack = await charger()
     await clear_all(stack)
     tx = await charging_transaction(stack)
     t0 = _now().replace(microsecond=0)
     await install(stack, 1, profile(9401, "TxProfile", [(0, 7.0)], stack_level=1, transaction_id=tx))
-    await install(stack, 1, profile(9402, "TxProfile", [(0, 14.0)], stack_level=2, start=t0, duration=20,
+    await install(stack, 1, profile(9402, "TxProfile", [(0, 14.0)], stack_level=2, start=t0, duration=8,
                                     transaction_id=tx))
     await wait_offer(stack, 1, 14.0, timeout=PILOT_DEADLINE_S + 0.5)
     check_schedule(await composite(stack, 1, 120), connector=1, duration=120, unit="A", origin=t0,
-                   expected=lambda t: 14.0 if t < 20 else 7.0, boundaries=[20])
-    await wait_offer(stack, 1, 7.0, timeout=25.0)
-    late = (_now() - (t0 + timedelta(seconds=20))).total_seconds()
+                   expected=lambda t: 14.0 if t < 8 else 7.0, boundaries=[8])
+    await wait_offer(stack, 1, 7.0, timeout=12.0)
+    late = (_now() - (t0 + timedelta(seconds=8))).total_seconds()
     assert -0.1 <= late <= PILOT_DEADLINE_S, f"the end of the level 2 profile reached the pilot {late:.2f} s from it"
 
 
@@ -1534,21 +1534,21 @@ async def test_the_ev_never_draws_more_power_than_a_limit_in_watts(charger):
 async def test_a_relative_txdefaultprofile_counts_from_the_start_of_the_transaction(charger):
     """7.9 Relative: "Schedule periods are relative to a situation-specific start point (such
     as the start of a Transaction)"; 7.13: without startSchedule "the schedule will be relative
-    to start of charging". A Relative TxDefaultProfile of 10 A, then 14 A from 15 s: the EV
-    gets 10 A at the start of its transaction and 14 A from 15 s into it, within 1 s; the
+    to start of charging". A Relative TxDefaultProfile of 10 A, then 14 A from 8 s: the EV
+    gets 10 A at the start of its transaction and 14 A from 8 s into it, within 1 s; the
     composite schedule asked in between shows the same."""
     stack = await charger()
     await clear_all(stack)
-    await install(stack, 1, profile(9951, "TxDefaultProfile", [(0, 10.0), (15, 14.0)], kind="Relative"))
+    await install(stack, 1, profile(9951, "TxDefaultProfile", [(0, 10.0), (8, 14.0)], kind="Relative"))
     since = await last_seq(stack)
     await charging_transaction(stack)
     began = parse_time((await payload_of(stack, "StartTransaction", since))["timestamp"])
     await wait_offer(stack, 1, 10.0)
     check_schedule(await composite(stack, 1, 60), connector=1, duration=60, unit="A", origin=began,
-                   expected=lambda t: 10.0 if t < 15 else 14.0, boundaries=[15], slack=3.0)
-    await wait_offer(stack, 1, 14.0, timeout=20.0)
-    late = (_now() - (began + timedelta(seconds=15))).total_seconds()
-    assert -1.0 <= late <= PILOT_DEADLINE_S + 1.0, f"the 15 s period reached the pilot {late:.2f} s from it"
+                   expected=lambda t: 10.0 if t < 8 else 14.0, boundaries=[8], slack=3.0)
+    await wait_offer(stack, 1, 14.0, timeout=12.0)
+    late = (_now() - (began + timedelta(seconds=8))).total_seconds()
+    assert -1.0 <= late <= PILOT_DEADLINE_S + 1.0, f"the 8 s period reached the pilot {late:.2f} s from it"
 
 
 async def test_the_txprofile_of_a_remote_start_lives_only_as_long_as_its_transaction(charger):
