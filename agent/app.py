@@ -128,12 +128,14 @@ async def run_agent(
             services = [transports.create_task(service(), name="hardware-service") for service in hardware.services]
             try:
                 await _open_hardware(hardware, notifier)
+                # The building's share: the limiter hands the limit core its first (safe)
+                # shares when it is made, before a transaction resumed at start-up sees an offer.
+                site = site_limiter(settings, runtime, hardware.grid_meter)
                 async with asyncio.TaskGroup() as tg:
                     tg.create_task(runtime.run(), name="charger")
                     await runtime.ready.wait()
                     log.info("charger ready")
-                    site = site_limiter(settings, runtime, hardware.grid_meter)
-                    if site is not None:  # the building's share: the first poll publishes it at once
+                    if site is not None:
                         tg.create_task(site.run(), name="site-limit")
 
                     async def status_line() -> str:

@@ -101,6 +101,10 @@ SWITCH_FAILURE = "PowerSwitchFailure"
 LOCK_FAILURE = "ConnectorLockFailure"
 STORAGE_FAILURE = "InternalError"
 LIST_CONFLICT = "LocalListConflict"
+#: Connector 0's warning while the grid meter is silent (the site limit shares its fallback).
+GRID_METER_ERROR = "OtherError"
+GRID_METER_VENDOR_CODE = "GridMeterFailure"
+GRID_METER_INFO = "grid meter not answering: fallback"
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +121,14 @@ class MeterPolicy:
 @dataclass(frozen=True, slots=True)
 class ListConflict:
     """Internal job: report that the backend contradicted the local authorization list."""
+
+
+@dataclass(frozen=True, slots=True)
+class GridMeterWarning:
+    """Internal job: the grid meter went silent (``failing``) or answers again; connector
+    0's status carries the warning meanwhile."""
+
+    failing: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,6 +258,8 @@ class ChargerRuntime:
         #: When each connector last noted its transaction's meter value with a sample (our clock).
         self._sampled_at: dict[int, float] = {}
         self.statuses: dict[int, StatusEntry] = {}
+        #: The grid meter is silent: connector 0's status carries GridMeterFailure.
+        self._grid_meter_failing = False
         self._tg: asyncio.TaskGroup | None = None
         self._restart: asyncio.Future[bool] | None = None
         self._pilot_streams: dict[int, AsyncIterator[PilotState]] = {}
@@ -502,6 +516,24 @@ class ChargerRuntime:
         become connector 0's remembered status (a reconnect does not repeat it)."""
         self._queues[0].put_nowait((ListConflict(), None))
 
+    def report_grid_meter(self, failing: bool) -> None:
+        """The site limiter's grid meter went silent or answers again. While it is silent,
+        connector 0's remembered status carries errorCode OtherError with vendorErrorCode
+        GridMeterFailure, its status unchanged (a warning: charging goes on at the
+        fallback), so the reconnect's snapshot and TriggerMessage repeat it until the
+        meter answers. Written in turn with connector 0's other reports, on its worker."""
+        self._queues[0].put_nowait((GridMeterWarning(failing), None))
+
+    def _with_grid_meter_warning(self, entry: StatusEntry) -> StatusEntry:
+        """Connector 0's report as it stands with the grid meter's warning on it (a real
+        error of connector 0 wins), or without it once the meter answers."""
+        if self._grid_meter_failing and entry.error_code == "NoError":
+            return replace(entry, error_code=GRID_METER_ERROR, info=GRID_METER_INFO,
+                           vendor_error_code=GRID_METER_VENDOR_CODE)
+        if not self._grid_meter_failing and entry.vendor_error_code == GRID_METER_VENDOR_CODE:
+            return replace(entry, error_code="NoError", info="", vendor_error_code="")
+        return entry
+
     def shift_status_stamps(self, seconds: float) -> None:
         """The clock was corrected (see ``agent.clock``): the statuses noted before carry
         provisional times; move them so the snapshot a backend gets is stamped right."""
@@ -581,11 +613,25 @@ class ChargerRuntime:
         elif isinstance(item, ReportStatus):
             info, vendor = self.safety.details(item.connector, item.error_code)
             entry = StatusEntry(item.connector, item.status.value, item.error_code, utc_now(), info, vendor)
+            if item.connector == 0:
+                entry = self._with_grid_meter_warning(entry)
             self.statuses[item.connector] = entry
             log.info("status", connector=item.connector, status=entry.status, error_code=entry.error_code)
             await self._show(item.connector, signal_for(entry.status))
             await self.db.run(self.journal.record_status, entry.connector, entry.status, entry.error_code,
                               entry.timestamp, entry.info, entry.vendor_error_code)
+            self.uplink.wake()
+        elif isinstance(item, GridMeterWarning):
+            self._grid_meter_failing = item.failing
+            current = self.statuses.get(0) or StatusEntry(0, "Available", "NoError", utc_now())
+            entry = replace(self._with_grid_meter_warning(current), timestamp=utc_now())
+            if entry.error_code == current.error_code and entry.vendor_error_code == current.vendor_error_code:
+                return  # connector 0 has an error of its own: it stands, and says more than a warning
+            self.statuses[0] = entry
+            log.info("status", connector=0, status=entry.status, error_code=entry.error_code,
+                     vendor_error_code=entry.vendor_error_code)
+            await self.db.run(self.journal.record_status, 0, entry.status, entry.error_code, entry.timestamp,
+                              entry.info, entry.vendor_error_code)
             self.uplink.wake()
         elif isinstance(item, ListConflict):
             current = self.statuses.get(0)

@@ -320,8 +320,24 @@ class LimitCore:
             return Decision(None, f"connector maximum {self.max_current:g} A")
         return Decision(amps, source)
 
-    def _own(self, connector: int, moment: datetime) -> tuple[float, str] | None:
-        """The lowest limit of the connector's own: its profiles, the site's share, the cable."""
+    def limit_without_site(self, connector: int, moment: datetime | None = None) -> float:
+        """The most ``connector`` may offer by every limit but the site's share: its
+        maximum, its profiles, the ChargePointMaxProfile's share, the cable. The site
+        limiter shares the building by it, so that no share is given that the connector
+        could not use (it would be stranded there)."""
+        moment = _second(moment or self._clock())
+        amps = self.max_current
+        own = self._own(connector, moment, with_site=False)
+        if own is not None:
+            amps = min(amps, own[0])
+        share = self._cap_shares(moment, with_site=False).get(connector)
+        if share is not None:
+            amps = min(amps, share[0])
+        return amps
+
+    def _own(self, connector: int, moment: datetime, *, with_site: bool = True) -> tuple[float, str] | None:
+        """The lowest limit of the connector's own: its profiles, the site's share (unless
+        ``with_site`` is False), the cable."""
         candidates: list[tuple[float, str]] = []
         profiles = [p for p in self.profiles if p.purpose is not Purpose.CHARGER_MAX]
         transactions = self.transactions
@@ -334,14 +350,14 @@ class LimitCore:
                           transactions=transactions)
         if found is not None:
             candidates.append((found[0], describe(found[1])))
-        if self._site is not None and connector in self._site:
+        if with_site and self._site is not None and connector in self._site:
             candidates.append((self._site[connector], f"site limit: {self._site_reason}" if self._site_reason
                                else "site limit"))
         if connector in self._cable:
             candidates.append((self._cable[connector], f"cable rated {self._cable[connector]:g} A"))
         return min(candidates, key=lambda c: c[0]) if candidates else None
 
-    def _cap_shares(self, moment: datetime) -> dict[int, tuple[float, str]]:
+    def _cap_shares(self, moment: datetime, *, with_site: bool = True) -> dict[int, tuple[float, str]]:
         """The ChargePointMaxProfile's current per connector: shared between the
         connectors in a transaction (:func:`share_cap`); a connector without one could
         take it whole."""
@@ -356,7 +372,7 @@ class LimitCore:
             return shares
         needs = {}
         for c in active:
-            own = self._own(c, moment)
+            own = self._own(c, moment, with_site=with_site)
             needs[c] = min(self.max_current, own[0] if own is not None else math.inf)
         if len(active) > 1:
             text = f"{text}: {cap:g} A shared by {len(active)} connectors"

@@ -7,8 +7,10 @@ grid meter and publishes the shares is :mod:`agent.site_limiter`.
 Rules, in the order they apply:
 
 1. **Budget.** With a grid meter, the house's own load on each phase is the grid
-   current less what the chargers themselves draw (each connector's own meter); the
-   chargers get ``max_current - margin - house`` and the worst phase decides. Without
+   current less what the chargers themselves draw (each connector's own meter, at most
+   its offer now: see ``SiteLimiter._chargers_draw``); the chargers get
+   ``max_current - margin - house`` and the worst phase decides, and it is not raised
+   while any grid phase reads above ``max_current - margin``. Without
    a grid meter they share ``max_current`` alone (the margin covers the grid meter's
    error and the house's moves between polls, which do not exist then). While the grid
    meter is silent they share ``fallback_current``.
@@ -16,21 +18,23 @@ Rules, in the order they apply:
    One whose EV asks for energy (pilot C or D) takes part fully. One whose EV paused
    (pilot B) may resume at any moment, and an EV can only resume when it sees an offer:
    it keeps the 6 A minimum, but only after every charging EV got its own minimum. One
-   whose EV has drawn much less than offered (``UNDERUSE_A``) for ``UNDERUSE_AFTER_S``
+   whose EV has drawn much less than its share (``UNDERUSE_A``) for ``UNDERUSE_AFTER_S``
    (a full battery tapering, a car with a small on-board charger) is capped at what it
-   draws plus ``HEADROOM_A``: the rest goes to the others, and as soon as it draws near
-   its offer again the cap is gone.
+   draws plus ``HEADROOM_A``, rounded up: the rest goes to the others. The cap holds
+   while the draw wobbles, and is lifted once the EV draws near it for ``LIFT_POLLS``
+   polls running (:func:`held_cap`).
 3. **The minimum first.** Below 6 A (IEC 61851-1) a pilot offers nothing, so shares
    start with 6 A each, charging EVs first, then paused ones, each group in the order
    their sessions started; a connector the budget cannot give 6 A gets 0 (it is
    suspended, its transaction stays open).
 4. **The rest by the policy.** ``equal``: the remainder is spread evenly (an EV capped
    below its equal share gives the difference to the others). ``first_come``: sessions
-   that started earlier are topped up to their connector's maximum first.
+   that started earlier are topped up to their own limit (``Demand.max_a``) first.
 5. **Connectors without a session** share what is left over, so that a new session
    never starts above the budget; their next poll brings them into rule 2.
 6. **Steady.** Shares are whole amperes; a budget that falls counts at once, one that
-   rises only once it is a whole ampere up (:func:`steady`), so a house load wandering
+   rises only once it is a whole ampere per charging EV up (:func:`steady`,
+   :func:`raise_spare`), so a house load wandering
    by tenths neither re-drives the pilots every second nor flips an EV at the 6 A edge
    between suspended and charging.
 """
@@ -48,15 +52,21 @@ UNDERUSE_A = 2.0
 #: How long it must do so before its share goes to others: longer than an EV's ramp
 #: after a new offer (IEC 61851-1 gives it 5 s to follow a change).
 UNDERUSE_AFTER_S = 15.0
-#: What a capped EV is offered above its draw; more than UNDERUSE_A, so that the cap
-#: holds steady while the EV draws the same, and lifts as soon as it draws more.
+#: What a capped EV is offered above its draw (then rounded up to a whole ampere).
 HEADROOM_A = 3.0
+#: A capped EV drawing more than its cap less this wants more ...
+LIFT_A = 1.0
+#: ... once it did so this many polls running (one noisy reading lifts nothing).
+LIFT_POLLS = 2
+#: A cap comes down to a lower draw only when that frees this much: a draw wobbling by
+#: tenths does not move it.
+LOWER_A = 2.0
 #: Shares are rounded down to whole amperes, so the total never exceeds the budget and
 #: a house load wandering by tenths does not re-drive the pilots (nor write a log line)
 #: every second.
 STEP_A = 1.0
-#: A budget is raised only when it grew by this much: one hovering at a step does not
-#: flip shares up and down.
+#: A budget is raised only when it grew by this much per EV sharing it (see
+#: :func:`raise_spare`): one hovering at a step does not flip shares up and down.
 RAISE_SPARE_A = 1.0
 SHARING_POLICIES = ("equal", "first_come")
 
@@ -88,7 +98,8 @@ class Demand:
     """One connector's claim on the budget."""
 
     connector: int
-    #: The connector's own maximum (``[connectors] max_current``).
+    #: The most the connector may take by its own limits: ``[connectors] max_current``, the
+    #: cable, its profiles, its share of a ChargePointMaxProfile (``LimitCore.limit_without_site``).
     max_a: float
     #: A session runs (and was not refused): without one the connector only gets leftovers.
     session: bool = True
@@ -114,9 +125,11 @@ def _a(x: float) -> str:
 
 
 def metered_budget(site: SiteLimit, grid_a: Sequence[float], chargers_a: Sequence[float]) -> Budget:
-    """What the fuse leaves the chargers given the grid meter's currents per phase, which
-    include the chargers' own (``chargers_a``, summed per phase). The worst phase decides;
-    a house that seems to feed power back (negative) counts as no load."""
+    """What the fuse leaves the chargers: ``max_current - margin`` less the house load on
+    the worst phase, the house being ``grid_a`` (currents per phase) less ``chargers_a``
+    (the chargers' part of them, summed per phase; empty when ``grid_a`` is the house load
+    already, as the site limiter passes it after taking the median of a few polls). A
+    house that seems to feed power back (negative) counts as no load."""
     if not grid_a:
         raise ValueError("the grid meter reading has no phase currents")
     house = [max(0.0, abs(grid) - (chargers_a[p] if p < len(chargers_a) else 0.0)) for p, grid in enumerate(grid_a)]
@@ -176,14 +189,42 @@ def underuse_since(since: float | None, drawn_a: float | None, offered_a: float,
 
 
 def underuse_cap(since: float | None, drawn_a: float | None, now: float) -> float | None:
-    """The cap of an EV that has underused its offer for long enough, else None."""
+    """The cap of an EV that has underused its share for long enough, else None: its draw
+    plus HEADROOM_A, rounded up to a whole ampere (a share is whole amperes: a cap
+    rounded down would leave the EV less headroom than meant)."""
     if since is None or drawn_a is None or now - since < UNDERUSE_AFTER_S:
         return None
-    return max(MIN_CURRENT_A, drawn_a + HEADROOM_A)
+    return max(MIN_CURRENT_A, _ceil(drawn_a + HEADROOM_A))
+
+
+def held_cap(cap: float, near: int, drawn_a: float | None) -> tuple[float | None, int]:
+    """A capped EV's cap after one more poll, and for how many polls running it has drawn
+    near the cap. Judged against the cap itself: it is lifted (None) once the EV drew
+    more than ``cap - LIFT_A`` for LIFT_POLLS polls running (it wants more); it comes down
+    only when the draw fell so far that LOWER_A or more is freed; otherwise it holds, so
+    a draw wobbling by tenths moves nothing. An unknown draw lifts it (the share is kept)."""
+    if drawn_a is None:
+        return None, 0
+    if drawn_a > cap - LIFT_A:
+        near += 1
+        return (None, 0) if near >= LIFT_POLLS else (cap, near)
+    lower = max(MIN_CURRENT_A, _ceil(drawn_a + HEADROOM_A))
+    return (lower, 0) if lower <= cap - LOWER_A else (cap, 0)
+
+
+def raise_spare(sharing_evs: int) -> float:
+    """How much a budget must grow before it is raised: RAISE_SPARE_A per EV sharing it,
+    so that each share can grow by about a whole ampere and a house load wobbling by
+    less than that between polls changes no share."""
+    return RAISE_SPARE_A * max(1, sharing_evs)
 
 
 def _floor(x: float) -> float:
     return math.floor(x / STEP_A + 1e-9) * STEP_A
+
+
+def _ceil(x: float) -> float:
+    return math.ceil(x / STEP_A - 1e-9) * STEP_A
 
 
 def share(budget_a: float, demands: Iterable[Demand], sharing: str) -> dict[int, float]:
@@ -195,7 +236,9 @@ def share(budget_a: float, demands: Iterable[Demand], sharing: str) -> dict[int,
     sessions = sorted((d for d in demands if d.session), key=lambda d: (not d.charging, d.started, d.connector))
     granted: dict[int, float] = {}
     for d in sessions:
-        if left + 1e-9 >= MIN_CURRENT_A:
+        if d.max_a + 1e-9 < MIN_CURRENT_A:
+            granted[d.connector] = 0.0  # its own limit offers nothing: a share would be stranded
+        elif left + 1e-9 >= MIN_CURRENT_A:
             granted[d.connector] = MIN_CURRENT_A
             left -= MIN_CURRENT_A
         else:
@@ -215,11 +258,12 @@ def share(budget_a: float, demands: Iterable[Demand], sharing: str) -> dict[int,
     return {n: _floor(a) for n, a in granted.items()}
 
 
-def steady(planned: float | None, budget_a: float) -> float:
+def steady(planned: float | None, budget_a: float, spare_a: float = RAISE_SPARE_A) -> float:
     """The budget to share, given the one shared last: a lower budget counts at once (the
-    fuse comes first), a higher one only once it is RAISE_SPARE_A above, so a budget
-    hovering at a step does not flip shares (or suspend and resume an EV) every poll."""
-    if planned is None or budget_a < planned or budget_a >= planned + RAISE_SPARE_A:
+    fuse comes first), a higher one only once it is ``spare_a`` above (:func:`raise_spare`),
+    so a budget hovering at a step does not flip shares (or suspend and resume an EV)
+    every poll."""
+    if planned is None or budget_a < planned or budget_a >= planned + spare_a:
         return budget_a
     return planned
 
@@ -243,7 +287,7 @@ def _fill_evenly(granted: dict[int, float], takers: list[Demand], left: float) -
 
 def explain(budget: Budget, shares: Mapping[int, float], demands: Iterable[Demand], sharing: str) -> str:
     """The technician's one line: where the budget came from and how it was split, e.g.
-    "site 32 A - house 18.2 A - margin 2 A = 11.8 A, equal share of 2"."""
+    "site 32 A - house 14.2 A - margin 2 A = 15.8 A, equal share of 2"."""
     sessions = [d.connector for d in demands if d.session]
     given = sum(1 for n in sessions if shares.get(n, 0.0) > 0)
     if not sessions:

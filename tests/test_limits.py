@@ -271,3 +271,18 @@ async def test_run_publishes_a_boundary_within_a_second() -> None:
         assert 0 <= late < 1.0
     finally:
         task.cancel()
+
+
+async def test_the_limit_without_the_site_share_is_what_the_site_limiter_shares_by() -> None:
+    core, _ = make()
+    assert core.limit_without_site(1) == 32.0
+    core.set_site({1: 8.0, 2: 8.0}, "site")
+    assert core.limit_without_site(1) == 32.0 and core.decided(1).amps == 8.0  # its own share is left out
+    core.set_cable(1, 20.0)
+    await core.install(absolute(1, Purpose.TX_DEFAULT, 2, [(0, 16.0)]))
+    assert (core.limit_without_site(1), core.limit_without_site(2)) == (20.0, 16.0)
+    # A ChargePointMaxProfile's share counts, figured without the site's shares.
+    core.transaction_started(1, 7, T0)
+    core.transaction_started(2, 8, T0)
+    await core.install(absolute(2, Purpose.CHARGER_MAX, 0, [(0, 30.0)]))
+    assert (core.limit_without_site(1), core.limit_without_site(2)) == (15.0, 15.0)

@@ -46,7 +46,7 @@ def test_a_site_with_defaults_and_a_grid_meter_on_the_connector_meters_line():
     assert (s.grid_meter.unit_id, s.grid_meter.poll_interval, s.grid_meter.fault_after) == (10, 1.0, 3.0)
     # check-config shows them, and what it shows reads back the same.
     out = render_settings(s)
-    assert "[site]\nmax_current = 40.0\nmargin = 2.0  # amperes" in out
+    assert "[site]\nmax_current = 40.0  # amperes\nmargin = 2.0  # amperes\nfallback_current = 6.0  # amperes" in out
     assert parse_settings(out, SOURCE) == s
 
 
@@ -128,3 +128,65 @@ def test_the_configuration_reference_lists_every_key_of_both_tables():
     for cls in (SiteSettings, *DRIVER_SECTIONS["grid_meter"].values()):
         for f in keys_of(cls):
             assert re.search(rf"^\| `{f.name}` \|", part, re.M), f.name
+
+
+def test_connector_meters_read_less_often_than_the_grid_meter_are_refused():
+    grid = '[site]\nmax_current = 32\n[grid_meter]\ndriver = "modbus"\nmodel = "sdm630"\nport = "/dev/ttyUSB1"\n'
+    errors = errors_of(TWO_METERS + "poll_interval = 2\n" + grid)
+    assert ("/etc/ladda/ladda.toml:12: meter.poll_interval = 2.0: must not be more than grid_meter.poll_interval "
+            "(1 s) with a grid meter: the connectors' own readings are taken off the grid's current, so they must "
+            "be as fresh") in errors
+    # Without a grid meter nothing is taken off: any poll interval does.
+    parse_settings(HEAD + TWO_METERS + "poll_interval = 2\n[site]\nmax_current = 32\n", SOURCE)
+    parse_settings(HEAD + TWO_METERS + "poll_interval = 0.5\n" + grid, SOURCE)
+
+
+def test_a_grid_meter_measuring_fewer_phases_than_the_connectors_use_is_refused():
+    grid = '[site]\nmax_current = 32\n[grid_meter]\ndriver = "modbus"\nmodel = "{model}"\nport = "/dev/ttyUSB1"\n'
+    errors = errors_of(TWO_METERS + grid.format(model="sdm120"))
+    assert ('/etc/ladda/ladda.toml:16: grid_meter.model = "sdm120": measures 1 phase, but the connectors use 3 '
+            "(connectors.phases): the house's load on the other phases would go unseen; use a 3-phase meter") in errors
+    single = TWO_METERS.replace("count = 2\n", "count = 2\nphases = 1\n")
+    parse_settings(HEAD + single + grid.format(model="sdm120"), SOURCE)
+    parse_settings(HEAD + single + grid.format(model="sdm630"), SOURCE)
+
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ('[site]\nmax_current = 32\nfallback_current = 4\n',
+         "/etc/ladda/ladda.toml:7: site.fallback_current = 4.0: must be 0 (suspend charging) or at least 6 A: a "
+         "pilot offers nothing below 6 A (IEC 61851-1), so it would suspend charging all the same"),
+        ('[site]\nmax_current = 10\nmargin = 5\n[grid_meter]\ndriver = "modbus"\nmodel = "sdm630"\n',
+         "/etc/ladda/ladda.toml:7: site.margin = 5.0: must leave at least 6 A of site.max_current (10 A): with "
+         "less, no EV could ever charge, even with no house load"),
+        ('[site]\nmax_current = 1200\n[grid_meter]\ndriver = "modbus"\nmodel = "sdm630"\n',
+         "/etc/ladda/ladda.toml:6: site.max_current = 1200.0: must be at most 1000 A with a grid meter: the meter "
+         "driver takes a current above that for a wrong model or wiring, so the grid meter would never give a "
+         "reading"),
+        ('[site]\nmax_current = 32\n[grid_meter]\ndriver = "modbus"\nmodel = "sdm630"\npoll_interval = 1\n'
+         'fault_after = 2\n',
+         "/etc/ladda/ladda.toml:11: grid_meter.fault_after = 2.0: must be at least 2 x grid_meter.poll_interval + "
+         "grid_meter.timeout (2.5 s): one slow reply would otherwise make the chargers share the fallback"),
+    ],
+)
+def test_amperes_and_timing_that_cannot_work_are_refused(text, error):
+    assert error in errors_of(text)
+
+
+def test_amperes_and_timing_that_work_are_taken():
+    parse_settings(HEAD + '[site]\nmax_current = 32\nfallback_current = 0\n', SOURCE)
+    parse_settings(HEAD + '[site]\nmax_current = 4000\n', SOURCE)  # no grid meter: nothing is measured
+    parse_settings(HEAD + '[site]\nmax_current = 8\nmargin = 2\n[grid_meter]\ndriver = "modbus"\n'
+                   'model = "sdm630"\npoll_interval = 1\nfault_after = 2.5\n', SOURCE)
+
+
+def test_a_grid_meter_timeout_on_the_connector_meters_line_must_be_the_lines():
+    grid = '[site]\nmax_current = 32\n[grid_meter]\ndriver = "modbus"\nmodel = "sdm630"\nport = "/dev/ttyAMA0"\n' \
+           'unit_id = 10\n'
+    assert ("/etc/ladda/ladda.toml:19: grid_meter.timeout = 0.2: differs from meter.timeout (0.5 s) on the same "
+            "line: the grid meter is one more unit on the connector meters' bus, which waits meter.timeout for every "
+            "reply; remove grid_meter.timeout or make it the same") in errors_of(TWO_METERS + grid + "timeout = 0.2\n")
+    parse_settings(HEAD + TWO_METERS + grid + "timeout = 0.5\n", SOURCE)
+    parse_settings(HEAD + TWO_METERS + grid.replace("/dev/ttyAMA0", "/dev/ttyUSB1") + "timeout = 0.2\n", SOURCE)

@@ -103,7 +103,8 @@ class ModbusGridMeterSettings(GridMeterSettings):
     unit_id: int = setting(Integer(1, 247), 1,
                            doc="the grid meter's unit id; on the connector meters' line it must differ from theirs")
     timeout: float = setting(Number(0.05, 10, "seconds"), 0.5, unit="seconds",
-                             doc="how long to wait for one reply")
+                             doc="how long to wait for one reply; on the connector meters' line it must be meter.timeout "
+                                 "(their bus waits that long for every reply)")
 
 
 # ------------------------------------------------------------------ reader

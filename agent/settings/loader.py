@@ -33,7 +33,7 @@ from agent.settings.render import MASK, toml_value
 from agent.settings.security import check_backend_security
 from agent.settings.hardware import DRIVER_SECTIONS
 from agent.settings.hardware_checks import check_hardware
-from agent.settings.site import check_site
+from agent.settings.site import check_site, connector_phases
 from agent.settings.schema import (
     ALL_SECTIONS,
     OCPP_SECTION,
@@ -124,7 +124,8 @@ def parse_settings(text: str, source: Path) -> Settings:
     _check_backoff(tables.get("backend"), values["backend"], problems)
     check_hardware(classes, values, problems, source.parent.absolute())
     check_site(optional_values.get("site"), optional.get("grid_meter"), optional_values.get("grid_meter"),
-               classes["meter"], values["meter"], problems, source.parent.absolute())
+               classes["meter"], values["meter"], problems, source.parent.absolute(),
+               phases=connector_phases(classes["connectors"], values["connectors"]))
     warnings = check_backend_security(tables.get("backend"), values["backend"], source.parent.absolute(), problems)
     _check_signing_ca(values["firmware"], source.parent.absolute(), problems)
     ocpp = _check_ocpp(tables.get(OCPP_SECTION, {}), problems)

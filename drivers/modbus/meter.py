@@ -23,7 +23,7 @@ log = structlog.get_logger(__name__)
 #: Beyond these a value is a decoding or wiring error, not a measurement: no charger
 #: connection reaches 1000 V to neutral or 1000 A.
 _MAX_VOLTAGE_V = 1000.0
-_MAX_CURRENT_A = 1000.0
+MAX_CURRENT_A = 1000.0
 
 
 class ModbusMeter:
@@ -137,8 +137,8 @@ class ModbusMeter:
             problems.append(f"energy {energy:g} Wh is negative")
         problems += [f"voltage {v:g} V is out of range (0 to {_MAX_VOLTAGE_V:g})"
                      for v in voltages if not 0 <= v <= _MAX_VOLTAGE_V]
-        problems += [f"current {a:g} A is out of range (-{_MAX_CURRENT_A:g} to {_MAX_CURRENT_A:g})"
-                     for a in currents if not abs(a) <= _MAX_CURRENT_A]
+        problems += [f"current {a:g} A is out of range (-{MAX_CURRENT_A:g} to {MAX_CURRENT_A:g})"
+                     for a in currents if not abs(a) <= MAX_CURRENT_A]
         if problems:
             raise DeviceError(self.name, "implausible reading: " + ", ".join(problems)
                               + f" (check that the meter is a {self.model.name} and its settings)")

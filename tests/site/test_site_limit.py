@@ -24,6 +24,8 @@ from agent.site_limit import (
     metered_budget,
     phase_sum,
     share,
+    held_cap,
+    raise_spare,
     steady,
     underuse_cap,
     underuse_since,
@@ -134,10 +136,9 @@ def test_an_ev_drawing_much_less_than_offered_is_capped_after_a_while_and_uncapp
     assert since == 100.0
     assert underuse_cap(since, 6.0, now=100.0 + UNDERUSE_AFTER_S - 1) is None  # it may still be ramping
     assert underuse_cap(since, 6.0, now=100.0 + UNDERUSE_AFTER_S) == 9.0  # draw + headroom
-    # Capped at 9 A it still draws 6 A: the cap holds (no flapping).
-    assert underuse_since(since, 6.0, 9.0, True, now=200.0) == since
-    # It draws 8 A of 9: it wants more, the cap goes.
-    assert underuse_since(since, 8.0, 9.0, True, now=201.0) is None
+    # Capped at 9 A it still draws 6 A: the cap holds; it draws 8.5 A twice running: it goes.
+    assert held_cap(9.0, 0, 6.0) == (9.0, 0)
+    assert held_cap(9.0, held_cap(9.0, 0, 8.5)[1], 8.5) == (None, 0)
     # A paused EV, an unknown draw, or an offer under the minimum is no underuse.
     assert underuse_since(None, 0.0, 16.0, False, now=1.0) is None
     assert underuse_since(None, None, 16.0, True, now=1.0) is None
@@ -224,3 +225,25 @@ def test_shares_never_exceed_the_budget_nor_offer_under_the_minimum(budget, dema
             for b in charging_:
                 if shares[a.connector] > shares[b.connector] + 1.0 + 1e-6:
                     assert shares[b.connector] >= b.wants - 1.0 - 1e-6  # it got what it wants (rounded down)
+
+
+def test_a_cap_is_rounded_up_and_judged_against_itself_so_a_noisy_draw_does_not_flap_it():
+    # Draws 6.4 A after underusing long enough: the cap is 9.4 rounded up, never down.
+    assert underuse_cap(0.0, 6.4, now=UNDERUSE_AFTER_S) == 10.0
+    # Capped at 13 A, a draw wobbling around 10 A holds it as it is.
+    assert [held_cap(13.0, 0, drawn) for drawn in (9.9, 10.1, 9.9, 10.1)] == [(13.0, 0)] * 4
+    # Drawing more than cap - 1 once is noise; twice running, the EV wants more: lifted.
+    assert held_cap(13.0, 0, 12.2) == (13.0, 1)
+    assert held_cap(13.0, 1, 11.8) == (13.0, 0)
+    assert held_cap(13.0, 1, 12.2) == (None, 0)
+    # The draw falls far enough to free 2 A: the cap comes down; less than that, it holds.
+    assert held_cap(13.0, 0, 8.9) == (13.0, 0)  # 12 A would free only 1 A
+    assert held_cap(13.0, 0, 7.9) == (11.0, 0)
+    # Its meter gives no reading: the cap goes (the share is kept).
+    assert held_cap(13.0, 0, None) == (None, 0)
+
+
+def test_the_raise_spare_grows_with_the_evs_sharing():
+    assert [raise_spare(n) for n in (0, 1, 2, 3)] == [1.0, 1.0, 2.0, 3.0]
+    assert steady(20.0, 21.5, raise_spare(2)) == 20.0
+    assert steady(20.0, 22.0, raise_spare(2)) == 22.0

@@ -22,8 +22,8 @@ SITE = {"max_current": FUSE_A, "margin": 2.0, "fallback_current": 12.0, "sharing
 #: A house step reaches the EVs within a poll (1 s), the pilot update and the bench EV's
 #: reaction; "a few seconds" with room for a loaded test machine.
 REACT_S = 5.0
-#: [grid_meter] fault_after: 2 s, so the test does not wait the default 3.
-FAULT_AFTER_S = 2.0
+#: [grid_meter] fault_after: 2.5 s (the least 2 x poll_interval + timeout allows), so the test does not wait the default 3.
+FAULT_AFTER_S = 2.5
 
 
 async def offers(stack: Stack) -> list[float]:
