@@ -108,6 +108,8 @@ def _where(
         if number is not None and not ID_MIN <= number <= ID_MAX:
             return f"{name} {number} is outside what this charger stores ({ID_MIN}..{ID_MAX})"
     c = profile.connector
+    if profile.transaction_id is not None and profile.purpose is not Purpose.TX:
+        return f"transaction_id is only for a {Purpose.TX.value}, not a {profile.purpose.value}"
     if c != 0 and c not in connectors:
         known = ", ".join(str(n) for n in sorted(connectors) if n != 0) or "no other"
         return f"connector {c} does not exist (this charger has connectors 0 and {known})"

@@ -71,6 +71,7 @@ REFUSED = [
     ("weekly duration over a week", with_schedule(replace(RECURRING, recurrency=Recurrency.WEEKLY), duration_s=604_801), ["duration 604801 s", "Weekly", "604800"]),
     ("valid_to before valid_from", replace(GOOD, valid_from=T0, valid_to=T0 - timedelta(seconds=1)), ["valid_to", "valid_from", "07:59:59"]),
     ("valid_to equal to valid_from", replace(GOOD, valid_from=T0, valid_to=T0), ["valid_to", "not after"]),
+    ("a default naming a transaction", absolute(transaction_id=41), ["transaction_id", "only for a TxProfile", "TxDefaultProfile"]),
     ("relative charger maximum", replace(RELATIVE, purpose=Purpose.CHARGER_MAX, connector=0), ["ChargePointMaxProfile", "Relative"]),
     ("daily period past the day", with_schedule(RECURRING, periods=(Period(0, 16), Period(86_400, 8))), ["86400 s", "Daily", "never apply"]),
     ("a limit no charger has", with_schedule(GOOD, periods=(Period(0, 1e12),)), ["limit 1e+12", "beyond any charger"]),
