@@ -47,13 +47,18 @@ demo: $(STAMP)
 
 # The kill campaign, the power cuts and the link chaos (tests/reliability, about 5 minutes of mostly
 # waiting on processes) run beside the rest; their output follows the rest's. Both must pass.
+# Three groups side by side (most of their time is spent waiting on processes and timers):
+# the end-to-end groups print their results after the rest.
 test: $(STAMP)
-	@log=$$(mktemp); \
+	@log=$$(mktemp); e2e=$$(mktemp); \
 	$(PY) -m pytest -p no:cacheprovider tests/reliability > $$log 2>&1 & reliability=$$!; \
-	$(PY) -m pytest --ignore=tests/reliability; rest=$$?; \
+	$(PY) -m pytest -p no:cacheprovider tests/conformance tests/site > $$e2e 2>&1 & conformance=$$!; \
+	$(PY) -m pytest --ignore=tests/reliability --ignore=tests/conformance --ignore=tests/site; rest=$$?; \
+	wait $$conformance; ends=$$?; \
+	echo "--- tests/conformance and tests/site (run beside the others) ---"; cat $$e2e; rm -f $$e2e; \
 	wait $$reliability; slow=$$?; \
 	echo "--- tests/reliability (run beside the others) ---"; cat $$log; rm -f $$log; \
-	[ $$rest -eq 0 ] && [ $$slow -eq 0 ]
+	[ $$rest -eq 0 ] && [ $$ends -eq 0 ] && [ $$slow -eq 0 ]
 
 BENCH_ARGS ?=
 bench: $(STAMP)
