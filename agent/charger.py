@@ -385,8 +385,6 @@ class ChargerRuntime:
         """Step the machine with one event and dispatch its actions; return its reply, if
         any. ``answer`` receives the result of an action a backend waits for (an unlock)."""
         self.charger, actions = step(self.charger, event, self._clock())
-        if self.limits.waiting_tags():
-            self._drop_lapsed_start_profiles()
         reply: str | None = None
         for action in actions:
             if isinstance(action, Reply):
@@ -404,6 +402,8 @@ class ChargerRuntime:
             else:
                 waiting = answer if isinstance(action, Unlock) and action.answer else None
                 self._queues[action.connector].put_nowait((action, waiting))
+        if self.limits.waiting_tags():  # after dispatching: it may feed a limit itself
+            self._drop_lapsed_start_profiles()
         return reply
 
     async def _flash_rejected(self) -> None:
@@ -422,6 +422,7 @@ class ChargerRuntime:
         transaction it starts. It waits as long as the driver may take to plug in (the
         authorization's ConnectionTimeOut, and a minute for the backend's answer first)."""
         if profile is None:
+            self.limits.forget_expected(id_tag)  # an earlier request's profile is not this one's
             return self.feed(RemoteStartRequested(id_tag, connector)) or "Rejected"
         wait_s = self.config.int("ConnectionTimeOut") + REMOTE_PROFILE_MARGIN_S
         self._remote_starting = id_tag  # the machine does not hold the idTag yet: keep its profile
@@ -465,19 +466,16 @@ class ChargerRuntime:
             log.info("a remote start's charging profile is dropped: its authorization ended", id_tag=tag)
             self.limits.forget_expected(tag)
 
-    async def _install_start_profile(self, connector: int, local_tx: int, id_tag: str) -> None:
+    async def _install_start_profile(self, connector: int) -> None:
         """The TxProfile a remote start brought, for the transaction it started. A failure
         here is logged and never keeps the start from being recorded."""
-        profile = self.limits.take_expected(id_tag, connector)
-        if profile is None:
-            return
-        profile = replace(profile, connector=connector, transaction_id=local_tx)
         try:
-            why = await self.limits.install(profile)
+            profile, why = await self.limits.install_expected(connector)
         except StoreError as exc:
-            why = f"it could not be stored: {exc}"
+            profile, why = None, f"it could not be stored: {exc}"
         if why is not None:
-            log.warning("the remote start's charging profile cannot be installed", profile_id=profile.id, reason=why)
+            log.warning("the remote start's charging profile cannot be installed", connector=connector,
+                        profile_id=None if profile is None else profile.id, reason=why)
 
     async def remote_stop(self, backend_tx: int) -> str:
         record = await self.db.run(self.journal.backend_to_local, backend_tx)
@@ -746,8 +744,8 @@ class ChargerRuntime:
         )
         self.local_tx[n] = local
         self._tx_started_at[n] = self._clock()
-        self.limits.transaction_started(n, local, parse_iso(timestamp))
-        await self._install_start_profile(n, local, action.id_tag)
+        self.limits.transaction_started(n, local, parse_iso(timestamp), action.id_tag)
+        await self._install_start_profile(n)
         if failing:
             self._gaps.add(n)
             log.warning("transaction started while the meter fails: flagged", connector=n, local_tx=local,
@@ -1080,7 +1078,7 @@ class ChargerRuntime:
             return False
         self.local_tx[n] = record.local_id
         self._tx_started_at[n] = self._clock()
-        self.limits.transaction_started(n, record.local_id, parse_iso(record.started_at))
+        self.limits.transaction_started(n, record.local_id, parse_iso(record.started_at), record.id_tag)
         log.warning("resumed a transaction cut by a restart", connector=n, local_tx=record.local_id,
                     id_tag=record.id_tag, meter_wh=record.last_meter_wh)
         if record.meter_gaps and record.meter_gaps[-1].ended_at is None:

@@ -124,6 +124,8 @@ class LimitCore:
         self._cable: dict[int, float] = {}
         #: RemoteStartTransaction TxProfiles waiting for their transactions.
         self._pending: list[_Waiting] = []
+        #: Whose transaction runs on each connector (for a remote start naming no connector).
+        self._tags: dict[int, str] = {}
         #: Held while the profile set is computed and stored: one change at a time.
         self._changing = asyncio.Lock()
         self._decided: dict[int, Decision] = {}
@@ -209,18 +211,40 @@ class LimitCore:
             log.info("charging profiles cleared", ids=[p.id for p in (*removed, *unstarted)])
         return (*removed, *unstarted)
 
-    async def _store(self, profiles: tuple[Profile, ...]) -> None:
+    async def _store(self, profiles: tuple[Profile, ...], done: _Waiting | None = None) -> None:
         """Write the whole set, then use it (hold ``_changing``: the set is computed from
-        ``self.profiles`` and must not change while the write is awaited)."""
+        ``self.profiles`` and must not change while the write is awaited). ``done``: a
+        remote start's profile that this set installs, no longer waiting once it applies."""
         if self._state is not None:
             records = [(p.id, json.dumps(to_record(p), separators=(",", ":"))) for p in profiles]
-            await self._state.db.run(self._state.replace_charging_profiles, records)
+            write = asyncio.ensure_future(self._state.db.run(self._state.replace_charging_profiles, records))
+            try:
+                await asyncio.shield(write)
+            except asyncio.CancelledError:
+                # The request's handler was cancelled (the link dropped) while the database
+                # thread wrote: the stored set and the set in force must not part ways, so
+                # the write is waited for (still holding the lock) and applied if it landed.
+                await asyncio.wait([write])
+                if not write.cancelled() and write.exception() is None:
+                    self._apply(profiles, done)
+                raise
+        self._apply(profiles, done)
+
+    def _apply(self, profiles: tuple[Profile, ...], done: _Waiting | None) -> None:
         self.profiles = profiles
+        if done is not None and done in self._pending:
+            self._pending.remove(done)
         self.update()
 
     # ------------------------------------------------------------ transactions
-    def transaction_started(self, connector: int, transaction_id: int, started_at: datetime) -> None:
+    def transaction_started(
+        self, connector: int, transaction_id: int, started_at: datetime, id_tag: str | None = None
+    ) -> None:
+        """A transaction started (``id_tag``: whose, so a remote start's TxProfile that named
+        no connector finds it)."""
         self.transactions[connector] = (transaction_id, started_at)
+        if id_tag is not None:
+            self._tags[connector] = id_tag
         self.update()
 
     def shift(self, seconds: float) -> None:
@@ -236,6 +260,7 @@ class LimitCore:
         async with self._changing:
             if self.transactions.get(connector, (None,))[0] == transaction_id:
                 del self.transactions[connector]
+                self._tags.pop(connector, None)
             kept = end_transaction(self.profiles, connector, transaction_id)
             if len(kept) != len(self.profiles):
                 await self._store(kept)
@@ -274,17 +299,38 @@ class LimitCore:
         if len(self._pending) != before:
             self.update()
 
-    def take_expected(self, id_tag: str, connector: int) -> Profile | None:
-        """The profile a remote start left for the transaction ``id_tag`` just started on
-        ``connector``, if it is still waiting and was not for another connector."""
-        now = self._clock()
-        found = next((w for w in self._pending if w.id_tag == id_tag and w.deadline > now
-                      and w.connector in (None, connector)), None)
-        self._pending = [w for w in self._pending if w.id_tag != id_tag and w.deadline > now]
-        return None if found is None else found.profile
+    async def install_expected(self, connector: int) -> tuple[Profile | None, str | None]:
+        """Install the TxProfile a remote start left for the transaction just started on
+        ``connector`` (:meth:`transaction_started` first): (the profile, why it was refused).
+        It limits the connector until it is installed, and is no longer waiting once it is
+        in force, in the same step: the offer never goes back to the maximum between."""
+        async with self._changing:
+            now = self._clock()
+            waiting = self._waiting_for(connector, now)
+            if waiting is None:
+                return None, None
+            running = self.transactions.get(connector)
+            assert running is not None, "transaction_started first"
+            profile = replace(waiting.profile, connector=connector, transaction_id=running[0])
+            why = self.refusal(profile)
+            if why is None:
+                await self._store(install(profile, _still_applying(self.profiles, now)), done=waiting)
+            else:
+                self._pending.remove(waiting)
+                self.update()
+            return profile, why
+
+    def _waiting_for(self, connector: int, now: datetime) -> _Waiting | None:
+        """The remote start's TxProfile waiting for ``connector``: asked for it by number, or
+        asked for no connector by the idTag whose transaction runs there."""
+        tag = self._tags.get(connector) if connector in self.transactions else None
+        return next((w for w in self._pending if w.deadline > now
+                     and (w.connector == connector or (w.connector is None and tag is not None and w.id_tag == tag))),
+                    None)
 
     def _waiting_on(self, connector: int, now: datetime) -> Profile | None:
-        return next((w.profile for w in self._pending if w.connector == connector and w.deadline > now), None)
+        waiting = self._waiting_for(connector, now)
+        return None if waiting is None else waiting.profile
 
     # ------------------------------------------------------------ other sources
     def set_site(self, limits: Mapping[int, float] | None, reason: str) -> None:
@@ -346,10 +392,13 @@ class LimitCore:
         profiles = [p for p in self.profiles if p.purpose is not Purpose.CHARGER_MAX]
         transactions = self.transactions
         expected = self._waiting_on(connector, moment)
-        if expected is not None and connector not in transactions:
-            # As if its transaction started now: the TxProfile it will have.
-            profiles.append(replace(expected, connector=connector, transaction_id=_EXPECTED))
-            transactions = {**transactions, connector: (_EXPECTED, moment)}
+        if expected is not None:
+            # The TxProfile its transaction will have (as if it started now, until it has).
+            if connector in transactions:
+                profiles.append(replace(expected, connector=connector, transaction_id=transactions[connector][0]))
+            else:
+                profiles.append(replace(expected, connector=connector, transaction_id=_EXPECTED))
+                transactions = {**transactions, connector: (_EXPECTED, moment)}
         found = limit_now(profiles, connector, moment, RateUnit.AMPS, connectors=self.connectors,
                           transactions=transactions)
         if found is not None:

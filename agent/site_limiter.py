@@ -249,8 +249,17 @@ class SiteLimiter:
                 # cannot be taken off the grid's current, and counted as house load it
                 # would cut its own share, then raise it when it followed: the EV would be
                 # suspended and resumed every other poll. The safe current instead.
+                # The grid meter still answers, though: the fallback never goes above what
+                # it shows the fuse leaves, each blind connector counted at its offer (the
+                # most it may draw), so a blind meter never lifts an overloaded site.
                 self._house.clear()
-                return fallback_budget(self.site, f"connector {', '.join(map(str, blind))} meter not read")
+                fallback = fallback_budget(self.site, f"connector {', '.join(map(str, blind))} meter not read")
+                offers = {c.id: max(0.0, c.offer_a) for c in self.runtime.charger.connectors}
+                counted = dict(self._chargers_draw())
+                for n in blind:
+                    counted[n] = (offers.get(n, 0.0),) * len(reading.current_a)
+                measured = metered_budget(self.site, reading.current_a, phase_sum(counted.values()))
+                return measured if measured.amperes < fallback.amperes else fallback
             chargers = phase_sum(self._chargers_draw().values())
             self._house.append(tuple(max(0.0, abs(g) - (chargers[p] if p < len(chargers) else 0.0))
                                      for p, g in enumerate(reading.current_a)))

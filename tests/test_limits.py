@@ -129,20 +129,27 @@ async def test_a_remote_starts_profile_limits_the_first_offer() -> None:
 
 async def test_a_remote_starts_profile_waits_only_for_its_own_transaction() -> None:
     clock = Clock()
-    core, _ = make(clock=clock)
+    core, published = make(clock=clock)
     tx = Profile(9, 0, Purpose.TX, 0, Kind.RELATIVE, Schedule(RateUnit.AMPS, (Period(0, 7.0),)))
     core.expect("A", 1, tx, 120)
-    assert core.take_expected("A", 2) is None  # asked for connector 1: not for a start elsewhere
-    core.expect("A", 1, tx, 120)
-    assert core.take_expected("B", 1) is None  # another driver's card
-    assert core.take_expected("A", 1) == tx
-    assert core.take_expected("A", 1) is None  # used once
-    core.expect("A", None, tx, 120)  # no connector named: whichever the driver plugs into
+    core.transaction_started(2, 20, T0, "A")  # the same card, on the other connector
+    assert await core.install_expected(2) == (None, None)
+    assert core.decided(2).amps is None
+    core.transaction_started(1, 10, T0, "A")
+    profile, why = await core.install_expected(1)
+    assert why is None and profile is not None and profile.transaction_id == 10
+    assert [p.id for p in core.profiles] == [9] and core.waiting_tags() == set()
+    # The limit never went back to the maximum between the start and the install.
+    assert [a for n, a in published if n == 1] == [7.0]
+    await core.transaction_ended(1, 10)
+    core.expect("B", None, tx, 120)  # no connector named: whichever the driver plugs into
+    core.transaction_started(1, 11, T0, "B")
+    assert core.decided(1).amps == 7.0  # found by its card before it is installed
     clock.now = T0 + timedelta(seconds=121)
-    assert core.take_expected("A", 2) is None  # too late: the remote start lapsed
-    core.expect("A", 1, tx, 120)
+    assert await core.install_expected(1) == (None, None)  # too late: the remote start lapsed
+    core.expect("C", 2, tx, 120)
     assert await core.clear(profile_id=9) == (tx,)  # cleared before its transaction started
-    assert core.take_expected("A", 1) is None and core.decided(1).amps is None
+    assert core.waiting_tags() == set() and core.decided(2).amps is None
 
 
 async def test_changes_to_the_set_happen_one_at_a_time(db: Database) -> None:
@@ -286,3 +293,28 @@ async def test_the_limit_without_the_site_share_is_what_the_site_limiter_shares_
     core.transaction_started(2, 8, T0)
     await core.install(absolute(2, Purpose.CHARGER_MAX, 0, [(0, 30.0)]))
     assert (core.limit_without_site(1), core.limit_without_site(2)) == (15.0, 15.0)
+
+
+async def test_a_change_cancelled_while_it_is_written_still_applies_what_was_stored(db: Database) -> None:
+    """The link drops while SetChargingProfile or ClearChargingProfile is being written:
+    the handler is cancelled, the database thread commits anyway; the set in force must be
+    the stored one, or a cleared profile would keep limiting until a restart."""
+    core, _ = make(db)
+    await core.install(absolute(1, Purpose.TX_DEFAULT, 0, [(0, 10.0)]))
+    slow = db.run
+
+    async def slower(func, *args, **kwargs):  # type: ignore[no-untyped-def]
+        result = await slow(func, *args, **kwargs)
+        await asyncio.sleep(0.05)  # an SD card's fsync
+        return result
+
+    db.run = slower  # type: ignore[method-assign]
+    clearing = asyncio.create_task(core.clear(profile_id=1))
+    await asyncio.sleep(0.01)
+    clearing.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await clearing
+    again, _ = make(db)
+    again.load()
+    assert again.profiles == () and core.profiles == ()
+    assert core.decided(1).amps is None

@@ -524,3 +524,27 @@ async def test_a_grid_meter_in_error_frozen_or_silent_is_told_apart_and_its_erro
                 f"{fault}; the chargers share the fallback current"]
         finally:
             await meter.close()
+
+
+async def test_a_blind_connector_meter_never_lifts_an_overloaded_site_to_the_fallback(grid):
+    """The fallback is the safe current when the house cannot be known; with the grid
+    meter still answering, it never goes above what the fuse is seen to leave. Here the
+    house takes 22 A of a 32 A site (2 A margin): 8 A for the chargers, whatever the
+    16 A fallback says, while connector 1's own meter gives no fresh reading."""
+    sim, meter = grid
+    runtime = Runtime(Charger((charging(1, 8.0), charging(2, 0.0))), readings={1: own_reading(8.0), 2: own_reading(0.0)})
+    core, clock = Published(), Clock()
+    limiter = SiteLimiter(SiteLimit(32, 2, 16), runtime, core, meter, connector_max=32, clock=clock)
+    for _ in range(3):
+        house(sim, 22.0, chargers=8.0)
+        await limiter.poll()
+        clock.now += 1
+    assert core.last[0] == {1: 8.0, 2: 0.0}
+    for _ in range(4):
+        runtime.readings = {2: own_reading(0.0)}  # connector 1's meter: nothing fresh
+        house(sim, 22.0, chargers=8.0)
+        await limiter.poll()
+        clock.now += 1
+        shares = core.last[0]
+        assert sum(shares.values()) <= 8.0, core.last
+        assert shares[2] == 0.0, core.last
