@@ -402,7 +402,7 @@ class ChargerRuntime:
             else:
                 waiting = answer if isinstance(action, Unlock) and action.answer else None
                 self._queues[action.connector].put_nowait((action, waiting))
-        if self.limits.waiting_tags():  # after dispatching: it may feed a limit itself
+        if self.limits.waiting:  # after dispatching: it may feed a limit itself
             self._drop_lapsed_start_profiles()
         return reply
 
@@ -433,7 +433,7 @@ class ChargerRuntime:
             self._remote_starting = None
         if answer != "Accepted":
             self.limits.forget_expected(id_tag)
-        elif self.limits.waiting_tags():
+        elif self.limits.waiting:
             self._drop_lapsed_start_profiles()  # accepted, yet already over (e.g. refused at once)
         return answer
 

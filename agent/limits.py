@@ -288,6 +288,11 @@ class LimitCore:
         self._pending.append(_Waiting(id_tag, connector, profile, deadline))
         self.update()
 
+    @property
+    def waiting(self) -> bool:
+        """Whether a remote start's TxProfile waits (checked on every event: no set built)."""
+        return bool(self._pending)
+
     def waiting_tags(self) -> set[str]:
         """The idTags whose remote start's TxProfile waits for its transaction."""
         return {w.id_tag for w in self._pending}

@@ -55,9 +55,8 @@ def print_limits(settings: Settings, state_dir: Path, hours: float, out=sys.stdo
         core.transactions[record.connector] = (record.local_id, parse_iso(record.started_at))
     # The agent's runtime directory: /run/ladda under systemd (RuntimeDirectory=ladda),
     # which a shell does not have in $RUNTIME_DIRECTORY; else the same as the agent's.
-    live = None
-    for directory in (runtime_dir(), SERVICE_RUNTIME_DIR):
-        live = live or read(live_path(db.path, directory if directory is None or directory.is_dir() else None))
+    places = [d for d in (runtime_dir(), SERVICE_RUNTIME_DIR) if d is not None and d.is_dir()]
+    live = next((found for d in places if (found := read(live_path(db.path, d))) is not None), None)
     now = datetime.now(timezone.utc).replace(microsecond=0)
     horizon = max(0, int(hours * 3600))
     local = now.astimezone().tzname()
