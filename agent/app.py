@@ -34,7 +34,7 @@ from .hardware import Hardware, build_hardware
 from .housekeeping import JournalKeeper
 from .journal import SIDE_FILE_SUFFIX, Journal
 from .live_limits import live_path
-from .ocpp16.configuration import Configuration
+from .runtime_settings.configuration import Configuration
 from .ocpp16.session import Ocpp16Link
 from .settings import EX_CONFIG, Settings
 from .site_limiter import site_limiter

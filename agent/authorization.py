@@ -28,7 +28,7 @@ from typing import Protocol
 import structlog
 
 from .local_list import LocalList
-from .ocpp16.configuration import Configuration
+from .runtime_settings.configuration import Configuration
 from .session.model import AuthStatus
 from .store import ChargerState, Database, iso
 

@@ -32,8 +32,8 @@ from .indicator import signal_for
 from .limits import Decision, LimitCore
 from .safety import SafetyPath
 from .journal import Journal, Sample, TransactionRecord
-from .ocpp16.configuration import Configuration
-from .ocpp16.keys import RATE_UNIT_WORDS
+from .runtime_settings.configuration import Configuration
+from .runtime_settings.keys import RATE_UNIT_WORDS
 from .session import step
 from .session.model import (
     AuthorizationResolved,

@@ -93,7 +93,7 @@ def parse_scenario(data: dict[str, Any], source: str) -> Scenario:
             errors.append(f"{source}: {key} = {value!r}: must be {TOP_LEVEL[key].__name__}")
     ocpp = data.get("ocpp", {})
     if isinstance(ocpp, dict):
-        from agent.ocpp16.keys import check_initial  # the agent's own rules for these values
+        from agent.runtime_settings.keys import check_initial  # the agent's own rules for these values
 
         for key, value in ocpp.items():
             problem = check_initial(key, value)

@@ -19,7 +19,7 @@ from pathlib import Path
 from agent.charger import ChargerRuntime, MeterPolicy
 from agent.hardware import Hardware, NoCardReader
 from agent.journal import Journal
-from agent.ocpp16.configuration import Configuration
+from agent.runtime_settings.configuration import Configuration
 from agent.store import ChargerState, Database
 from drivers.gpio import GpioContactor, GpioSafetyInputs, pin_factory
 from drivers.modbus import ModbusBus, ModbusMeter, load_meter_model

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from agent.authorization import Authorizer, AuthResult
-from agent.ocpp16.configuration import Configuration
+from agent.runtime_settings.configuration import Configuration
 from agent.session.model import AuthStatus
 from agent.store import ChargerState, Database
 

@@ -15,7 +15,7 @@ import pytest
 
 from agent.authorization import Authorizer, AuthResult
 from agent.local_list import ListEntry, LocalList, UpdateStatus
-from agent.ocpp16.configuration import Configuration
+from agent.runtime_settings.configuration import Configuration
 from agent.session.model import AuthStatus
 from agent.store import ChargerState, Database
 

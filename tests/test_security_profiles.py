@@ -335,7 +335,7 @@ async def test_the_csms_refuses_wrong_basic_credentials_with_401_and_logs_why(cs
     from websockets.asyncio.client import connect
     from websockets.exceptions import InvalidStatus
 
-    from agent.ocpp16.security import basic_auth_header
+    from agent.link.security import basic_auth_header
 
     cp_id = new_cp_id()
     await csms.request("set_password", cp=cp_id, password=PASSWORD)

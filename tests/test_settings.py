@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.ocpp16.keys import KEYS
+from agent.runtime_settings.keys import KEYS
 from agent.settings import (
     SECRET_KEYS,
     ConfigError,

@@ -26,7 +26,7 @@ from ..diagnostics import Window
 from ..local_list import UpdateStatus
 from ..redaction import register_secret
 from ..store import StoreError
-from .keys import shown
+from ..runtime_settings.keys import shown
 from .rpc import Rpc
 
 if TYPE_CHECKING:

@@ -38,12 +38,12 @@ from ..journal import FIRMWARE, SECURITY_EVENT, STATUS, TX_STARTED, Entry, Journ
 from ..session.model import AuthStatus
 from ..settings import Settings
 from ..store import Database
-from .configuration import Configuration
-from .keys import KEYS
+from ..runtime_settings.configuration import Configuration
+from ..runtime_settings.keys import KEYS
 from .handlers import Handlers
 from .outbound import NotSendable, meter_value, request_for, status_notification
 from .rpc import CallFailed
-from .security import SecurityError, describe_closed_handshake, describe_tls_failure, link_security
+from ..link.security import SecurityError, describe_closed_handshake, describe_tls_failure, link_security
 
 log = structlog.get_logger(__name__)
 

@@ -315,7 +315,7 @@ def _check_ocpp(table: dict[str, Any], problems: _Problems) -> Mapping[str, Ocpp
     """Initial OCPP configuration values, each checked against the key table."""
     if not table:
         return frozen_mapping({})
-    from agent.ocpp16.keys import check_initial, check_offered  # late: the protocol adapter is optional here
+    from agent.runtime_settings.keys import check_initial, check_offered  # late: the protocol adapter is optional here
 
     out: dict[str, OcppValue] = {}
     for name, value in table.items():

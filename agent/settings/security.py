@@ -147,7 +147,7 @@ class _Checker:
 
     def check_tls_files(self) -> None:
         # Loaded the way the link loads them, so what passes here also works there.
-        from agent.ocpp16.security import TlsFileError, load_identity, load_trust
+        from agent.link.security import TlsFileError, load_identity, load_trust
 
         ca: Path | None = self.backend.get("ca_file")
         if ca is not None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from agent.ocpp16.configuration import Configuration
-from agent.ocpp16.keys import KEYS, check_initial
+from agent.runtime_settings.configuration import Configuration
+from agent.runtime_settings.keys import KEYS, check_initial
 from agent.store import ChargerState, Database
 
 CORE_REQUIRED = {

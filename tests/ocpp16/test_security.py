@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.ocpp16.configuration import Configuration
-from agent.ocpp16.security import SecurityError, link_security
+from agent.runtime_settings.configuration import Configuration
+from agent.link.security import SecurityError, link_security
 from agent.settings import BackendSettings
 from agent.store import ChargerState, Database
 

@@ -16,7 +16,7 @@ import structlog
 from ..settings.rules import basic_auth_password
 from ..store import ChargerState
 from .keys import KEYS, KeySpec, Value, shown, unsupported_actions
-from .security import BASIC_AUTH_PROFILES, fingerprint
+from ..link.security import BASIC_AUTH_PROFILES, fingerprint
 
 #: Stored beside a backend-set AuthorizationKey: the file's key it replaced (as a digest).
 _KEY_BASE = "AuthorizationKey.replaces"
