@@ -52,6 +52,8 @@ import json
 import os
 import sqlite3
 import time
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,6 +77,14 @@ STATUS = "status"
 #: queued), so they wait in the outbox in order with the rest.
 FIRMWARE = "firmware"
 SECURITY_EVENT = "security_event"
+#: A change within a running transaction that is neither a sample nor its end (its
+#: charging state: the EV started or stopped drawing, the charger suspended it). OCPP
+#: 2.0.1 reports it (TransactionEvent Updated); OCPP 1.6 has no message for it (its
+#: StatusNotification says the same, and is sent as a status).
+TX_EVENT = "tx_event"
+#: Kinds that belong to a transaction: each is numbered within it (``n`` in the body,
+#: from 0 for the start), the order a backend can check for gaps (2.0.1 seqNo).
+TX_KINDS = frozenset({"tx_started", "meter_sample", "tx_stopped", TX_EVENT})
 
 #: At most this many sampled values go into one StopTransaction's transactionData besides
 #: its begin and end; a long session at a short interval is thinned evenly to fit, so the
@@ -114,6 +124,8 @@ class Entry:
     body: dict[str, Any]
     attempts: int
     backend_tx: int | None  # the backend's id for local_tx, when known
+    #: The charger's own id for local_tx (OCPP 2.0.1 transactionId).
+    tx_uid: str | None = None
 
 
 @dataclass(slots=True)
@@ -173,6 +185,8 @@ class TransactionRecord:
     abandoned_messages: int
     #: Where the meter failed during the transaction, oldest first (empty: fully measured).
     meter_gaps: tuple[MeterGap, ...] = ()
+    #: The charger's own id of the transaction (OCPP 2.0.1 transactionId).
+    tx_uid: str | None = None
 
 
 class Journal:
@@ -208,6 +222,11 @@ class Journal:
         #: Acknowledgement lines noted in ``_acks`` only: they join the side file with the
         #: next line written there (see agent.ack_notes).
         self._acks_pending: list[str] = []
+        #: The next event number of each transaction this run numbered (see TX_KINDS).
+        self._events: dict[int, int] = {}
+        #: Whether the backend link is up now: what happens while it is not is flagged
+        #: ``offline`` (OCPP 2.0.1 tells the backend so). The agent sets it to its link's.
+        self.online: Callable[[], bool] = lambda: True
         db.before_close(self._close)
         if side_file is None and sync_seconds > 0:
             side_file = db.path.with_name(db.path.name + SIDE_FILE_SUFFIX)
@@ -441,7 +460,11 @@ class Journal:
 
     def _write_held(self, conn: sqlite3.Connection) -> None:
         skipped = 0
+        numbered: dict[int, int] = {}
         for h in self._held:
+            if h.local_tx is not None:
+                n = int(json.loads(h.body).get("n", -1)) + 1
+                numbered[h.local_tx] = max(numbered.get(h.local_tx, 0), n)
             if h.outcome == "acked":
                 skipped = max(skipped, h.seq)
                 continue  # delivered before it needed the disk: the backend has it
@@ -456,6 +479,8 @@ class Journal:
                 "UPDATE sqlite_sequence SET seq = MAX(seq, ?) WHERE name = 'outbox'", (skipped,)
             ).rowcount:
                 conn.execute("INSERT INTO sqlite_sequence(name, seq) VALUES ('outbox', ?)", (skipped,))
+        conn.executemany("UPDATE transactions SET events = MAX(events, ?) WHERE local_id = ?",
+                         [(n, tx) for tx, n in numbered.items()])
         conn.executemany(
             "INSERT OR IGNORE INTO transaction_values(id, local_tx, timestamp, context, samples, clock) "
             "VALUES (?, ?, ?, ?, ?, ?)",
@@ -499,6 +524,8 @@ class Journal:
         return result
 
     def _queue(self, conn: sqlite3.Connection, kind: str, local_tx: int | None, body: dict[str, Any]) -> None:
+        if not self.online():
+            body["offline"] = True
         conn.execute(
             "INSERT INTO outbox(seq, kind, local_tx, body, created_at, clock) VALUES (?, ?, ?, ?, ?, ?)",
             (self._take_seq(conn), kind, local_tx, _dump(body), utc_now(), clock.current().tag),
@@ -515,6 +542,20 @@ class Journal:
     def _find_held(self, seq: int) -> _HeldSample | None:
         return next((h for h in self._held if h.seq == seq), None)
 
+    def _event_number(self, local_tx: int) -> int:
+        """The next number within transaction ``local_tx`` (see TX_KINDS): after every
+        event numbered so far, the durable ones and those held. A number held but lost in
+        a power cut is given again: it was never sent (only durable entries are)."""
+        n = self._events.get(local_tx)
+        if n is None:
+            rows = self.db.read("SELECT events FROM transactions WHERE local_id = ?", (local_tx,))
+            n = int(rows[0]["events"]) if rows else 0
+            for h in self._held:
+                if h.local_tx == local_tx:
+                    n = max(n, int(json.loads(h.body).get("n", -1)) + 1)
+        self._events[local_tx] = n + 1
+        return n
+
     # writing ------------------------------------------------------------
     def begin_transaction(
         self,
@@ -525,23 +566,33 @@ class Journal:
         begin_values: list[Sample],
         reservation_id: int | None = None,
         meter_failing: bool = False,
+        remote_start_id: int | None = None,
     ) -> int:
         """Record a started transaction and queue its start message; return its local id.
         ``reservation_id`` names the reservation the transaction used up, if any.
         ``meter_failing``: the meter was failing at the start, so ``meter_wh`` is its last
-        good reading and the transaction is flagged with a meter gap from its start."""
+        good reading and the transaction is flagged with a meter gap from its start.
+        ``remote_start_id``: the backend's number of the remote start that began it (2.0.1).
+        The transaction gets the charger's own id (``tx_uid``), random so that no other
+        transaction of this charger ever had it, even after a reinstall."""
+        tx_uid = str(uuid.uuid4())
 
         def work(conn: sqlite3.Connection) -> int:
             cur = conn.execute(
                 "INSERT INTO transactions(connector, id_tag, started_at, meter_start_wh, begin_values, "
-                "last_meter_wh, last_meter_at, clock) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "last_meter_wh, last_meter_at, clock, tx_uid, events) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
                 (connector, id_tag, timestamp, meter_wh, _dump([s.to_json() for s in begin_values]), meter_wh,
-                 timestamp, clock.current().tag),
+                 timestamp, clock.current().tag, tx_uid),
             )
             local_id = int(cur.lastrowid or 0)
-            body: dict[str, Any] = {"connector": connector, "id_tag": id_tag, "meter_wh": meter_wh, "timestamp": timestamp}
+            body: dict[str, Any] = {"connector": connector, "id_tag": id_tag, "meter_wh": meter_wh,
+                                    "timestamp": timestamp, "n": 0}
+            if begin_values:
+                body["begin_samples"] = [s.to_json() for s in begin_values]
             if reservation_id is not None:
                 body["reservation_id"] = reservation_id
+            if remote_start_id is not None:
+                body["remote_start_id"] = remote_start_id
             self._queue(conn, TX_STARTED, local_id, body)
             if meter_failing:
                 conn.execute(
@@ -550,7 +601,9 @@ class Journal:
                 )
             return local_id
 
-        return self._commit(work)
+        local_id = int(self._commit(work))
+        self._events[local_id] = 1
+        return local_id
 
     def record_sample(
         self,
@@ -576,8 +629,12 @@ class Journal:
             lines.append({"k": "v", "row": [*row[:4], _compact(for_stop), row[5]]})
         held = None
         if samples:
-            body = {"connector": connector, "timestamp": timestamp, "context": context,
-                    "samples": [s.to_json() for s in samples]}
+            body: dict[str, Any] = {"connector": connector, "timestamp": timestamp, "context": context,
+                                    "samples": [s.to_json() for s in samples]}
+            if local_tx is not None:
+                body["n"] = self._event_number(local_tx)
+            if not self.online():
+                body["offline"] = True
             now = time.monotonic()
             held = _HeldSample(self._take_seq(), local_tx, _dump(body), utc_now(), tag, now, noted=False)
             self._held.append(held)
@@ -609,6 +666,7 @@ class Journal:
         end_values: list[Sample],
     ) -> None:
         """Record the end of a transaction and queue its stop message (with its begin/end data)."""
+        n = self._event_number(local_tx)
 
         def work(conn: sqlite3.Connection) -> None:
             row = conn.execute("SELECT * FROM transactions WHERE local_id = ?", (local_tx,)).fetchone()
@@ -652,7 +710,9 @@ class Journal:
                 "timestamp": timestamp,
                 "reason": reason,
                 "transaction_data": data,
+                "n": n,
             }
+            conn.execute("UPDATE transactions SET events = MAX(events, ?) WHERE local_id = ?", (n + 1, local_tx))
             self._queue(conn, TX_STOPPED, local_tx, body)
 
         self._commit(work)
@@ -709,6 +769,22 @@ class Journal:
             body["vendor_error_code"] = vendor_error_code
         self._commit(lambda conn: self._queue(conn, STATUS, None, body))
 
+    def record_tx_event(self, local_tx: int, connector: int, timestamp: str, charging_state: str) -> bool:
+        """Queue a change of a running transaction's charging state (see TX_EVENT):
+        Charging, EVConnected, SuspendedEV, SuspendedEVSE or Idle. Returns False, queueing
+        nothing, once the transaction has stopped."""
+        n = self._event_number(local_tx)
+
+        def work(conn: sqlite3.Connection) -> bool:
+            if not conn.execute("UPDATE transactions SET events = MAX(events, ?) WHERE local_id = ? "
+                                "AND stopped_at IS NULL", (n + 1, local_tx)).rowcount:
+                return False
+            body = {"connector": connector, "timestamp": timestamp, "charging_state": charging_state, "n": n}
+            self._queue(conn, TX_EVENT, local_tx, body)
+            return True
+
+        return bool(self._commit(work))
+
     def record_firmware_status(self, status: str, request_id: int | None) -> None:
         """A FirmwareStatusNotification, or a SignedFirmwareStatusNotification with ``request_id``."""
         body: dict[str, object] = {"status": status, "timestamp": utc_now()}
@@ -723,7 +799,7 @@ class Journal:
     # delivering ---------------------------------------------------------
     def pending(self, after_seq: int = 0, limit: int = 50) -> list[Entry]:
         rows = self.db.read(
-            "SELECT o.*, t.backend_id FROM outbox o LEFT JOIN transactions t ON t.local_id = o.local_tx "
+            "SELECT o.*, t.backend_id, t.tx_uid FROM outbox o LEFT JOIN transactions t ON t.local_id = o.local_tx "
             "WHERE o.done_at IS NULL AND o.seq > ? ORDER BY o.seq LIMIT ?",
             (after_seq, limit),
         )
@@ -735,21 +811,22 @@ class Journal:
                 body=json.loads(r["body"]),
                 attempts=r["attempts"],
                 backend_tx=r["backend_id"],
+                tx_uid=r["tx_uid"],
             )
             for r in rows
         ]
         # Held samples come after everything on disk (any durable write syncs them first).
-        backend: dict[int, int | None] = {}
+        ids: dict[int, tuple[int | None, str | None]] = {}
         for h in self._held:
             if len(entries) >= limit or not h.durable:
                 break  # in order: nothing after a sample that may not be sent yet
             if h.done_at is not None or h.seq <= after_seq:
                 continue
-            if h.local_tx is not None and h.local_tx not in backend:
-                found = self.db.read("SELECT backend_id FROM transactions WHERE local_id = ?", (h.local_tx,))
-                backend[h.local_tx] = found[0]["backend_id"] if found else None
-            entries.append(Entry(h.seq, METER_SAMPLE, h.local_tx, json.loads(h.body), h.attempts,
-                                 backend.get(h.local_tx) if h.local_tx is not None else None))
+            if h.local_tx is not None and h.local_tx not in ids:
+                found = self.db.read("SELECT backend_id, tx_uid FROM transactions WHERE local_id = ?", (h.local_tx,))
+                ids[h.local_tx] = (found[0]["backend_id"], found[0]["tx_uid"]) if found else (None, None)
+            backend_tx, tx_uid = ids.get(h.local_tx, (None, None)) if h.local_tx is not None else (None, None)
+            entries.append(Entry(h.seq, METER_SAMPLE, h.local_tx, json.loads(h.body), h.attempts, backend_tx, tx_uid))
         return entries
 
     def mark_done(self, seq: int, outcome: str = "acked", kind: str | None = None) -> None:
@@ -965,6 +1042,17 @@ class Journal:
         records = self._records("WHERE t.backend_id = ? ORDER BY t.stopped_at IS NOT NULL, t.local_id DESC", (backend_id,))
         return records[0] if records else None
 
+    def by_uid(self, tx_uid: str) -> TransactionRecord | None:
+        """The transaction with the charger's own id ``tx_uid`` (OCPP 2.0.1 transactionId)."""
+        records = self._records("WHERE t.tx_uid = ?", (tx_uid,))
+        return records[0] if records else None
+
+    def undelivered_of(self, local_tx: int) -> int:
+        """How many messages of transaction ``local_tx`` still wait to be delivered."""
+        on_disk = int(self.db.read("SELECT COUNT(*) AS n FROM outbox WHERE done_at IS NULL AND local_tx = ?",
+                                   (local_tx,))[0]["n"])
+        return on_disk + sum(1 for h in self._held if h.done_at is None and h.local_tx == local_tx)
+
     def _records(self, where: str, params: tuple[Any, ...] = ()) -> list[TransactionRecord]:
         rows = self.db.read(
             "SELECT t.*, "
@@ -994,6 +1082,7 @@ class Journal:
                 pending_messages=r["pending_messages"] + held_pending.get(r["local_id"], 0),
                 abandoned_messages=r["abandoned_messages"],
                 meter_gaps=tuple(gaps.get(r["local_id"], ())),
+                tx_uid=r["tx_uid"],
             )
             for r in rows
         ]

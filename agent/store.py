@@ -160,6 +160,20 @@ _SCHEMA = [
         record      TEXT NOT NULL
     );
     """,
+    # version 8: the charger's own transaction id (OCPP 2.0.1 transactionId: random, so
+    # unique across restarts and reinstalls) and how many events of each transaction were
+    # journaled (2.0.1 numbers them, seqNo). Entries queued before are numbered in order.
+    """
+    ALTER TABLE transactions ADD COLUMN tx_uid TEXT;
+    ALTER TABLE transactions ADD COLUMN events INTEGER NOT NULL DEFAULT 0;
+    UPDATE transactions SET tx_uid = lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4'
+        || substr(hex(randomblob(2)), 2) || '-' || substr('89ab', 1 + abs(random() % 4), 1)
+        || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6)));
+    CREATE UNIQUE INDEX transactions_uid ON transactions(tx_uid);
+    UPDATE outbox SET body = json_set(body, '$.n', (SELECT COUNT(*) FROM outbox o WHERE o.local_tx = outbox.local_tx
+        AND o.seq < outbox.seq)) WHERE local_tx IS NOT NULL;
+    UPDATE transactions SET events = (SELECT COUNT(*) FROM outbox o WHERE o.local_tx = transactions.local_id);
+    """,
 ]
 
 

@@ -1,10 +1,10 @@
-"""The OCPP 1.6J link: connection, boot, heartbeat, status, and draining the journal.
+"""The OCPP 1.6J link: boot, heartbeat, status, and draining the journal, spelled in 1.6.
 
-One :class:`Ocpp16Link` lives as long as the agent; each websocket connection gets a
-fresh library ChargePoint (:class:`Handlers`) and its own TaskGroup (reader,
-heartbeat, triggered messages, journal drain), so a dropped connection cancels all of
-them at once and nothing waits on a dead socket. Charger state never lives here: it
-is in the runtime and the journal.
+One :class:`Ocpp16Link` lives as long as the agent. The connection itself (reconnect,
+security profiles, the boot's retry rules, the backend's time) is
+:class:`agent.link.connection.BackendLink`'s; each connection gets fresh
+:class:`Handlers` and its own TaskGroup (reader, heartbeat, triggered messages, journal
+drain). Charger state never lives here: it is in the runtime and the journal.
 
 Work the backend asks for that outlives a connection (a diagnostics upload) is a job
 owned by the agent's TaskGroup, given to :meth:`Ocpp16Link.run`: a reconnect does not
@@ -16,45 +16,38 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import random
-import time
 from typing import Any
 
 import structlog
-import websockets
 from ocpp.v16 import call
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.frames import CloseCode
+from websockets.asyncio.client import ClientConnection
 
-from .. import __version__, clock
+from .. import __version__
 from ..authorization import AuthResult
 from ..charger import ChargerRuntime, StatusEntry
 from ..diagnostics import Diagnostics, Progress, Request
 from ..firmware.updater import FirmwareUpdater
-from ..errors import leaves
-from ..link.throttle import Throttle
-from ..redaction import register_secret
-from ..journal import FIRMWARE, SECURITY_EVENT, STATUS, TX_STARTED, Entry, Journal
+from ..journal import FIRMWARE, SECURITY_EVENT, STATUS, TX_EVENT, TX_STARTED, Entry, Journal
+from ..link.connection import BackendLink, raise_if_cancelled
+from ..runtime_settings.configuration import Configuration
 from ..session.model import AuthStatus
 from ..settings import Settings
 from ..store import Database
-from ..runtime_settings.configuration import Configuration
-from ..runtime_settings.keys import KEYS
 from .handlers import Handlers
 from .outbound import NotSendable, meter_value, request_for, status_notification
 from .rpc import CallFailed
-from ..link.security import SecurityError, describe_closed_handshake, describe_tls_failure, link_security
 
 log = structlog.get_logger(__name__)
 
-SUBPROTOCOL = "ocpp1.6"
 DRAIN_BATCH = 50
 #: DiagnosticsStatusNotification's status for each stage of an upload.
 DIAGNOSTICS_STATUS = {Progress.UPLOADING: "Uploading", Progress.UPLOADED: "Uploaded", Progress.FAILED: "UploadFailed"}
 
 
-class Ocpp16Link:
+class Ocpp16Link(BackendLink):
     """Keeps the charger connected to its backend and the journal flowing to it."""
+
+    SUBPROTOCOL = "ocpp1.6"
 
     def __init__(
         self,
@@ -65,13 +58,8 @@ class Ocpp16Link:
         config: Configuration,
         diagnostics: Diagnostics,
     ) -> None:
-        self.settings = settings
-        self.runtime = runtime
-        self.journal = journal
-        self.db = db
-        self.config = config
+        super().__init__(settings, runtime, journal, db, config)
         self.diagnostics = diagnostics
-        self._jobs: asyncio.TaskGroup | None = None
         self._diagnostics_job: asyncio.Task[Progress] | None = None
         # The latest diagnostics status not yet delivered, numbered so a newer one is not
         # mistaken for the one just sent, with its job's file name; only the latest is sent.
@@ -80,28 +68,23 @@ class Ocpp16Link:
         self._diagnostics_wake = asyncio.Event()
         #: UpdateFirmware and SignedUpdateFirmware jobs (set by the agent before run()).
         self.firmware: FirmwareUpdater | None = None
-        self._cp: Handlers | None = None
-        #: Bad input is logged once a minute per kind across connections, not per connection.
-        self.throttle = Throttle()
-        self._accepted = False
-        self._booted = False
-        self._wake = asyncio.Event()
         self._triggers: asyncio.Queue[tuple[str, int | None]] = asyncio.Queue()
-        self._boot_now = asyncio.Event()
-        self.url = settings.backend.url.rstrip("/") + "/" + settings.charge_point.id
-        self.connected = asyncio.Event()
-        self._redial = asyncio.Event()
-        config.bind_backend_security(settings.backend.security_profile, settings.backend.authorization_key)
-        config.subscribe(self._on_config_change)
+
+    # ------------------------------------------------------------ the adapter's part of the link
+    def _endpoint(self, ws: ClientConnection) -> Handlers:
+        return Handlers(self.settings.charge_point.id, ws, self.settings.backend.call_timeout, self)
+
+    def _before_first_connection(self) -> None:
+        self._resume_diagnostics()
+
+    def _on_booted(self) -> None:
+        if self.firmware is not None:
+            self.firmware.booted()  # a release on trial has proved itself
+
+    def _heartbeat_request(self) -> Any:
+        return call.Heartbeat()
 
     # ------------------------------------------------------------ Uplink protocol
-    @property
-    def online(self) -> bool:
-        return self._cp is not None and self._accepted
-
-    def wake(self) -> None:
-        self._wake.set()
-
     async def authorize(self, id_tag: str) -> AuthResult | None:
         cp = self._cp
         if cp is None or not self._accepted:
@@ -112,11 +95,6 @@ class Ocpp16Link:
             log.warning("authorize failed", id_tag=id_tag, error=str(exc))
             return None
         return _auth_result(answer.id_tag_info)
-
-    @property
-    def booted(self) -> bool:
-        """BootNotification was Accepted since this process started."""
-        return self._booted
 
     def trigger(self, message: str, connector: int | None) -> None:
         if message == "BootNotification" and not self._booted:
@@ -177,104 +155,11 @@ class Ocpp16Link:
                 if exc.code in ("Timeout", "ConnectionLost"):
                     raise ConnectionError(f"{exc}; reconnecting") from exc
                 log.warning("diagnostics status notification refused", status=status, error=str(exc))
-            _raise_if_cancelled()
+            raise_if_cancelled()
             if status != "Uploading":  # the job's end reached the backend: its record goes
                 self.diagnostics.delivered(file_name)
             if self._diagnostics_status is not None and self._diagnostics_status[0] == number:
                 self._diagnostics_status = None
-
-    # ------------------------------------------------------------ connection loop
-    async def run(self, jobs: asyncio.TaskGroup) -> None:
-        """Stay connected until cancelled; ``jobs`` (the agent's TaskGroup) owns the work
-        the backend starts that must outlive a connection."""
-        self._jobs = jobs
-        self._resume_diagnostics()
-        failures = 0
-        last_problem: str | None = None
-        while True:
-            redial = opened = False
-            try:
-                # Built per attempt: a renewed certificate or a new AuthorizationKey applies at once.
-                key = self.config.authorization_key()
-                if key:
-                    register_secret(key.decode("utf-8", "replace"))
-                    register_secret(key.hex())
-                security = link_security(self.settings.backend, self.settings.charge_point.id, key)
-                async with connect(
-                    self.url,
-                    subprotocols=[SUBPROTOCOL],  # type: ignore[list-item]
-                    additional_headers=security.headers,
-                    ssl=security.ssl,
-                    proxy=None,
-                    open_timeout=self.settings.backend.call_timeout,
-                    ping_interval=self.config.int("WebSocketPingInterval") or None,
-                    ping_timeout=self.settings.backend.ping_timeout,
-                    # A dead link cannot complete a closing handshake: do not wait long for it.
-                    close_timeout=min(5.0, self.settings.backend.ping_timeout),
-                ) as ws:
-                    opened = True
-                    if ws.subprotocol != SUBPROTOCOL:
-                        raise ConnectionError(f"backend did not select subprotocol {SUBPROTOCOL}")
-                    log.info("connected to backend", url=self.url, security_profile=security.profile)
-                    failures, last_problem = 0, None
-                    await self._serve(ws)
-            except Exception as exc:  # noqa: BLE001 - the link must survive anything and retry
-                redial = any(isinstance(e, _Redial) for e in leaves(exc))
-                problem = _describe(exc, self.settings, handshake=not opened)
-                if redial:
-                    log.info("reconnecting with the new authorization key", url=self.url)
-                elif problem != last_problem:
-                    log.warning("backend link down", url=self.url, problem=problem)
-                    last_problem = problem
-                refused = _refused_by_backend(exc)
-            else:
-                refused = False
-            finally:
-                self._cp = None
-                self._accepted = False
-                self.connected.clear()
-            if redial:
-                continue  # the backend asked for it (a new AuthorizationKey): no failure, no wait
-            failures += 1
-            # A backend that refuses this charger (HTTP 401/403/404) will not change its mind
-            # in a second: ask again, but only at the slowest pace. A TLS failure is retried
-            # like any link failure, always at the configured profile, never a lower one.
-            await asyncio.sleep(self.settings.backend.reconnect_max if refused else self._backoff(failures))
-
-    def _backoff(self, failures: int) -> float:
-        base = self.settings.backend.reconnect_initial * 2 ** min(failures - 1, 16)
-        return min(self.settings.backend.reconnect_max, base) * random.uniform(0.8, 1.2)
-
-    def _on_config_change(self, name: str, value: object) -> None:
-        """A new AuthorizationKey: answer first, then reconnect with it (security whitepaper,
-        TC_073: the charge point disconnects and reconnects with the new password)."""
-        if name == "AuthorizationKey" and self._cp is not None:
-            self._cp.after_reply(self._redial.set)
-
-    async def _redial_when_asked(self) -> None:
-        await self._redial.wait()
-        raise _Redial()
-
-    async def _serve(self, ws: ClientConnection) -> None:
-        cp = Handlers(self.settings.charge_point.id, ws, self.settings.backend.call_timeout, self)
-        self._cp = cp
-        self._redial.clear()
-        self.connected.set()
-        try:
-            async with asyncio.TaskGroup() as tg:
-                tg.create_task(cp.start(), name="ocpp-reader")
-                tg.create_task(self._operate(cp, tg), name="ocpp-operate")
-                tg.create_task(self._redial_when_asked(), name="ocpp-redial")
-        except asyncio.CancelledError:
-            # The agent stops (SIGTERM, a reset): an orderly close, RFC 6455 1001 Going Away.
-            await _close(ws, CloseCode.GOING_AWAY, "charge point stopping")
-            raise
-        except BaseExceptionGroup as group:
-            if any(isinstance(e, _Redial) for e in leaves(group)):
-                await _close(ws, CloseCode.NORMAL_CLOSURE, "reconnecting with new credentials")
-            elif any(isinstance(e, ConnectionError) for e in leaves(group)):
-                await _close(ws, CloseCode.GOING_AWAY, "the link is not answering; reconnecting")
-            raise
 
     async def _operate(self, cp: Handlers, tg: asyncio.TaskGroup) -> None:
         if not self._booted:
@@ -290,60 +175,6 @@ class Ocpp16Link:
         tg.create_task(self._send_diagnostics_status(cp), name="ocpp-diagnostics-status")
         await self._drain(cp)
 
-    async def _boot(self, cp: Handlers) -> None:
-        """BootNotification until Accepted; nothing else is sent before (OCPP 1.6, 4.2).
-
-        A boot the backend answers with a CALLERROR, an unusable answer or no answer is
-        asked again on the same connection, after a growing pause (the reconnect backoff's
-        settings): dropping a link that works would restart the backoff with each new
-        connection, and a backend that cannot take the boot would see one every second.
-        """
-        failures = 0
-        while True:
-            # Cleared before asking, so a trigger that arrives with (or before) the answer counts.
-            self._boot_now.clear()
-            sent_at = time.monotonic()
-            try:
-                answer = await cp.request(self._boot_request())
-            except CallFailed as exc:
-                if exc.code == "ConnectionLost":
-                    raise ConnectionError(f"{exc}; reconnecting") from exc
-                failures += 1
-                pause = self._backoff(failures)
-                if failures == 1 or failures % 10 == 0:
-                    log.warning("boot notification not answered; asking again on this connection",
-                                error=str(exc), attempts=failures, retry_in_s=round(pause, 1))
-                await self._until_boot_due(pause)
-                continue
-            failures = 0
-            await self._learn_time(answer.current_time, sent_at)
-            interval = int(answer.interval)
-            log.info("boot notification", status=answer.status, interval=interval)
-            if answer.status == "Accepted":
-                await self._adopt_heartbeat_interval(interval)
-                self._booted = True
-                if self.firmware is not None:
-                    self.firmware.booted()  # a release on trial has proved itself
-                return
-            await self._until_boot_due(interval if interval > 0 else 30)
-
-    async def _until_boot_due(self, seconds: float) -> None:
-        """Until ``seconds`` pass, or the backend triggers a BootNotification.
-        (asyncio.timeout, not wait_for: Python 3.11's wait_for can drop a cancellation.)"""
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(seconds):
-                await self._boot_now.wait()
-
-    async def _adopt_heartbeat_interval(self, interval: int) -> None:
-        if interval <= 0:
-            return
-        try:
-            value = KEYS["HeartbeatInterval"].parse(interval)
-        except ValueError as exc:
-            log.warning("ignoring the backend's heartbeat interval", interval=interval, reason=str(exc))
-            return
-        await self.config.set("HeartbeatInterval", value)
-
     def _boot_request(self) -> Any:
         # chargeBoxSerialNumber is deprecated in 1.6 but still what some backends read: both carry the serial.
         cp = self.settings.charge_point
@@ -354,50 +185,6 @@ class Ocpp16Link:
             charge_box_serial_number=cp.serial_number or None,
             firmware_version=f"ladda {__version__}",
         )
-
-    async def _heartbeat(self, cp: Handlers) -> None:
-        waited = 0.0
-        while True:
-            await asyncio.sleep(1.0)
-            waited += 1.0
-            interval = self.config.int("HeartbeatInterval")
-            if interval > 0 and waited >= interval:
-                waited = 0.0
-                await self._heartbeat_once(cp)
-
-    async def _heartbeat_once(self, cp: Handlers) -> None:
-        clock.current().recheck()
-        sent_at = time.monotonic()
-        try:
-            answer = await cp.request(call.Heartbeat())
-        except CallFailed as exc:
-            log.warning("heartbeat failed", error=str(exc))
-            return
-        await self._learn_time(answer.current_time, sent_at)
-
-    async def _learn_time(self, current_time: str, sent_at: float) -> None:
-        """The backend's time: the charger's clock follows it when the system clock is not
-        synchronised, and this process's provisional stamps are corrected once. A time
-        the clock refuses as implausible is reported once (a warning and a security event,
-        stamped with the time kept) until the backend offers a plausible one again."""
-        charger_clock = clock.current()
-        try:
-            shift = charger_clock.adopt_backend_time(current_time, sent_at, time.monotonic())
-        except clock.ImplausibleTime as exc:
-            if exc.first:
-                log.warning("refused the backend's time; keeping the charger's", current_time=exc.offered[:40],
-                            allowed=f"{clock.EARLIEST:%Y-%m-%d} to {clock.LATEST:%Y-%m-%d}")
-                await self.db.run(self.journal.record_security_event, clock.REFUSED_EVENT, str(exc))
-                self.wake()
-            return
-        if shift is None:
-            return
-        changed = await self.db.run(
-            self.journal.correct_provisional, charger_clock.provisional_tag, shift, charger_clock.tag
-        )
-        self.runtime.shift_status_stamps(shift)
-        if shift:
-            log.warning("corrected provisional timestamps", shift_s=round(shift, 3), entries=changed)
 
     async def _send_status(self, cp: Handlers, entry: StatusEntry) -> None:
         try:
@@ -472,6 +259,11 @@ class Ocpp16Link:
         """Send one entry until answered, and mark it done the moment it is: each
         acknowledgement is committed before the next message goes out, so a crash resends
         at most the one message that was in flight."""
+        if entry.kind == TX_EVENT:
+            # A charging state change: 1.6 has no message for it (the StatusNotification
+            # that went with it says the same), so it is done without sending.
+            await self.db.run(self.journal.mark_done, entry.seq, "not sent: no such message in OCPP 1.6")
+            return
         try:
             request = request_for(entry)
         except NotSendable as exc:
@@ -524,61 +316,3 @@ def _auth_result(info: dict[str, Any] | None) -> AuthResult:
     return AuthResult(status, info.get("parent_id_tag"), info.get("expiry_date"))
 
 
-def _refused_by_backend(error: BaseException) -> bool:
-    return any(
-        isinstance(e, websockets.exceptions.InvalidStatus) and e.response.status_code in (401, 403, 404)
-        for e in leaves(error)
-    )
-
-
-def _raise_if_cancelled() -> None:
-    """Python 3.11's ``asyncio.wait_for`` (the ocpp library waits for an answer with it)
-    drops a cancellation that arrives together with the answer: a task that then went
-    back to waiting would hold up the connection's end, and the agent's exit, for good."""
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        raise asyncio.CancelledError()
-
-
-async def _close(ws: ClientConnection, code: CloseCode, reason: str) -> None:
-    """Close with ``code`` (instead of the 1011 an exception would give), without waiting
-    long on a peer that does not answer the closing handshake."""
-    with contextlib.suppress(Exception):
-        async with asyncio.timeout(2.0):
-            await ws.close(code, reason)
-
-
-class _Redial(Exception):
-    """Ends a connection on purpose so the next one uses new credentials."""
-
-
-def _describe_close(exc: websockets.exceptions.ConnectionClosed) -> str:
-    """Why a connection closed, in words: who closed it, with which code."""
-    if exc.sent is not None and exc.sent.code == CloseCode.MESSAGE_TOO_BIG:
-        return ("the backend sent a message over the 1 MiB limit; the charge point closed the connection "
-                "(RFC 6455 code 1009)")
-    if exc.rcvd is not None:
-        reason = f": {exc.rcvd.reason[:80]}" if exc.rcvd.reason else ""
-        return f"connection closed by the backend (code {exc.rcvd.code}{reason})"
-    if exc.sent is not None:
-        return f"connection closed by the charge point (code {exc.sent.code})"
-    return "connection lost (no closing handshake)"
-
-
-def _describe(error: BaseException, settings: Settings, handshake: bool = False) -> str:
-    """One stable line for a link failure, so a repeating failure is logged once."""
-    backend = settings.backend
-    for exc in leaves(error):
-        if isinstance(exc, websockets.exceptions.InvalidStatus):
-            return f"HTTP {exc.response.status_code}"
-        if isinstance(exc, websockets.exceptions.ConnectionClosed):
-            return _describe_close(exc)
-        if isinstance(exc, SecurityError):
-            return f"cannot secure the link: {exc}"
-        tls = describe_tls_failure(exc, backend)
-        if tls is not None:
-            return tls
-        if handshake and (isinstance(exc, ConnectionResetError) or (
-                isinstance(exc, websockets.exceptions.InvalidMessage) and isinstance(exc.__cause__, EOFError))):
-            return describe_closed_handshake(backend.security_profile)
-    return "; ".join(f"{type(e).__name__}: {e}" for e in leaves(error)) or "unknown"

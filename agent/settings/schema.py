@@ -50,6 +50,7 @@ RECOVERY_POLICIES: tuple[str, ...] = ("stop", "resume")
 CLOCK_MODES: tuple[str, ...] = ("auto", "system", "backend")
 LOG_FORMATS: tuple[str, ...] = ("auto", "json", "console")
 SECURITY_PROFILES: tuple[int, ...] = (0, 1, 2, 3)
+OCPP_VERSIONS: tuple[str, ...] = ("1.6", "2.0.1")
 
 OcppValue = str | int | bool | float
 
@@ -73,6 +74,9 @@ class BackendSettings:
 
     url: str = setting(WebSocketUrl(), example='"wss://csms.example.com/ocpp"',
                        doc="CSMS websocket URL; the charge point id is appended")
+    ocpp: str = setting(
+        Choice(OCPP_VERSIONS), "1.6",
+        doc='the OCPP version the backend speaks: "1.6" (OCPP 1.6J) or "2.0.1"; the journal carries over a change')
     authorization_key: str = setting(
         AuthorizationKey(), "", secret=True,
         doc="HTTP Basic password (security profiles 1 and 2): 16 to 20 characters sent as they are, or 32 to 40 "
