@@ -35,7 +35,7 @@ from .housekeeping import JournalKeeper
 from .journal import SIDE_FILE_SUFFIX, Journal
 from .live_limits import live_path
 from .runtime_settings.configuration import Configuration
-from .ocpp16.session import Ocpp16Link
+from .link.connection import BackendLink
 from .settings import EX_CONFIG, Settings
 from .site_limiter import site_limiter
 from .store import ChargerState, Database, StoreError
@@ -115,7 +115,7 @@ async def run_agent(
         electrical=Electrical(settings.connectors.phases, settings.connectors.voltage),
         live_limits=live_path(db.path, runtime_dir()),
     )
-    link = Ocpp16Link(settings, runtime, journal, db, config, Diagnostics(settings, state_dir, db, started))
+    link = _backend_link(settings, runtime, journal, db, config, state, Diagnostics(settings, state_dir, db, started))
     runtime.uplink = link
     link.firmware = _firmware_updater(settings, state_dir, db, journal, runtime, link)
     log.info("starting", charge_point=settings.charge_point.id, connectors=settings.connectors.count,
@@ -179,8 +179,22 @@ async def run_agent(
     return restart
 
 
+def _backend_link(settings: Settings, runtime: ChargerRuntime, journal: Journal, db: Database,
+                  config: Configuration, state: ChargerState, diagnostics: Diagnostics) -> BackendLink:
+    """The link in the configured OCPP version. Only that version's adapter is imported
+    (with its library modules and schemas): a charger carries one protocol in memory."""
+    if settings.backend.ocpp == "2.0.1":
+        from .ocpp201.session import Ocpp201Link
+
+        runtime.journal_charging_states = True
+        return Ocpp201Link(settings, runtime, journal, db, config, state)
+    from .ocpp16.session import Ocpp16Link
+
+    return Ocpp16Link(settings, runtime, journal, db, config, diagnostics)
+
+
 def _firmware_updater(settings: Settings, state_dir: Path, db: Database, journal: Journal,
-                      runtime: ChargerRuntime, link: Ocpp16Link) -> FirmwareUpdater:
+                      runtime: ChargerRuntime, link: BackendLink) -> FirmwareUpdater:
     """UpdateFirmware jobs: their statuses and security events go through the journal
     (they must reach the backend across the restart an update makes)."""
 

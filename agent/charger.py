@@ -172,6 +172,16 @@ class StatusEntry:
     vendor_error_code: str = ""
 
 
+#: A running transaction's charging state for each connector status that says one (the
+#: words of OCPP 2.0.1's ChargingStateEnumType; a transaction starts EVConnected).
+CHARGING_STATES = {
+    "Preparing": "EVConnected",
+    "Charging": "Charging",
+    "SuspendedEV": "SuspendedEV",
+    "SuspendedEVSE": "SuspendedEVSE",
+}
+
+
 class RestartRequested(Exception):
     """Leave the run loop so the process restarts (Reset) after a clean shutdown."""
 
@@ -275,6 +285,14 @@ class ChargerRuntime:
         self._watts_per_amp = electrical.phases * electrical.voltage_v
         #: The idTag of the RemoteStartTransaction being handed to the machine right now.
         self._remote_starting: str | None = None
+        #: The backend's number of each remote start waiting for its transaction, by idTag
+        #: (OCPP 2.0.1 remoteStartId: the transaction's first event carries it).
+        self._remote_start_ids: dict[str, int] = {}
+        #: The charging state last journaled for each running transaction (see TX_EVENT).
+        self._charging_state: dict[int, str] = {}
+        #: Whether charging state changes are journaled: only a protocol that reports them
+        #: (2.0.1) needs them, and each is a durable write.
+        self.journal_charging_states = False
         self._live_limits = live_limits
         self._live_failed = False
         if live_limits is not None:
@@ -417,10 +435,21 @@ class ChargerRuntime:
         self._tg.create_task(coro, name=name)  # type: ignore[arg-type]
 
     # ------------------------------------------------------------ requests from the backend
-    def remote_start(self, id_tag: str, connector: int | None, profile: Profile | None = None) -> str:
+    def remote_start(self, id_tag: str, connector: int | None, profile: Profile | None = None,
+                     remote_start_id: int | None = None) -> str:
         """RemoteStartTransaction; ``profile`` (a TxProfile) is installed for the
         transaction it starts. It waits as long as the driver may take to plug in (the
-        authorization's ConnectionTimeOut, and a minute for the backend's answer first)."""
+        authorization's ConnectionTimeOut, and a minute for the backend's answer first).
+        ``remote_start_id`` (2.0.1) is remembered for the transaction it starts."""
+        answer = self._remote_start(id_tag, connector, profile)
+        if remote_start_id is not None:
+            if answer == "Accepted":
+                self._remote_start_ids[id_tag] = remote_start_id
+            else:
+                self._remote_start_ids.pop(id_tag, None)
+        return answer
+
+    def _remote_start(self, id_tag: str, connector: int | None, profile: Profile | None) -> str:
         if profile is None:
             self.limits.forget_expected(id_tag)  # an earlier request's profile is not this one's
             return self.feed(RemoteStartRequested(id_tag, connector)) or "Rejected"
@@ -478,7 +507,13 @@ class ChargerRuntime:
                         profile_id=None if profile is None else profile.id, reason=why)
 
     async def remote_stop(self, backend_tx: int) -> str:
-        record = await self.db.run(self.journal.backend_to_local, backend_tx)
+        return self._remote_stop(await self.db.run(self.journal.backend_to_local, backend_tx))
+
+    async def remote_stop_by_uid(self, tx_uid: str) -> str:
+        """RequestStopTransaction (2.0.1): the transaction named by the charger's own id."""
+        return self._remote_stop(await self.db.run(self.journal.by_uid, tx_uid))
+
+    def _remote_stop(self, record: TransactionRecord | None) -> str:
         if record is None or record.stopped_at is not None:
             return "Rejected"
         if self.local_tx.get(record.connector) != record.local_id:
@@ -515,6 +550,16 @@ class ChargerRuntime:
         answer: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         reply = self.feed(UnlockRequested(connector), answer)
         return reply if reply is not None else await asyncio.wait_for(answer, 10.0)
+
+    def reset_when_idle(self) -> None:
+        """Reset once no transaction runs (2.0.1 Reset OnIdle): the connectors are held
+        meanwhile, so no new session begins before it."""
+
+        async def when_idle() -> None:
+            await self.hold_until_idle()
+            self.request_reset(False)
+
+        self._spawn(when_idle(), "reset-on-idle")
 
     def request_reset(self, hard: bool) -> None:
         """End every transaction, then restart once they are journaled (after the reply)."""
@@ -645,6 +690,7 @@ class ChargerRuntime:
             await self._show(item.connector, signal_for(entry.status))
             await self.db.run(self.journal.record_status, entry.connector, entry.status, entry.error_code,
                               entry.timestamp, entry.info, entry.vendor_error_code)
+            await self._journal_charging_state(item.connector, entry)
             self.uplink.wake()
         elif isinstance(item, GridMeterWarning):
             self._grid_meter_failing = item.failing
@@ -740,7 +786,7 @@ class ChargerRuntime:
         timestamp = utc_now()
         local = await self.db.run(
             self.journal.begin_transaction, n, action.id_tag, meter_wh, timestamp, begin, action.reservation_id,
-            failing,
+            failing, self._remote_start_ids.pop(action.id_tag, None),
         )
         self.local_tx[n] = local
         self._tx_started_at[n] = self._clock()
@@ -779,6 +825,18 @@ class ChargerRuntime:
         log.info("transaction stopped", connector=n, local_tx=local, reason=action.reason.value, meter_wh=meter_wh)
         self.uplink.wake()
         await self.limits.transaction_ended(n, local)
+
+    async def _journal_charging_state(self, n: int, entry: StatusEntry) -> None:
+        """A running transaction's charging state, journaled when it changes (TX_EVENT)."""
+        local = self.local_tx.get(n)
+        state = CHARGING_STATES.get(entry.status)
+        if not self.journal_charging_states or local is None or state is None:
+            return
+        if self._charging_state.get(local, "EVConnected") == state:
+            return
+        self._charging_state = {tx: s for tx, s in self._charging_state.items() if tx in self.local_tx.values()}
+        if await self.db.run(self.journal.record_tx_event, local, n, entry.timestamp, state):
+            self._charging_state[local] = state
 
     async def _journal_sample(self, job: RecordSample) -> None:
         n = job.connector

@@ -160,7 +160,8 @@ _SCHEMA = [
         record      TEXT NOT NULL
     );
     """,
-    # version 8: the charger's own transaction id (OCPP 2.0.1 transactionId: random, so
+    # version 8: notes one run leaves the next (why it restarts: 2.0.1's boot reason);
+    # the charger's own transaction id (OCPP 2.0.1 transactionId: random, so
     # unique across restarts and reinstalls) and how many events of each transaction were
     # journaled (2.0.1 numbers them, seqNo). Entries queued before are numbered in order.
     """
@@ -173,6 +174,10 @@ _SCHEMA = [
     UPDATE outbox SET body = json_set(body, '$.n', (SELECT COUNT(*) FROM outbox o WHERE o.local_tx = outbox.local_tx
         AND o.seq < outbox.seq)) WHERE local_tx IS NOT NULL;
     UPDATE transactions SET events = (SELECT COUNT(*) FROM outbox o WHERE o.local_tx = transactions.local_id);
+    CREATE TABLE notes (
+        name        TEXT PRIMARY KEY,
+        value       TEXT NOT NULL
+    );
     """,
 ]
 
@@ -361,6 +366,19 @@ class ChargerState:
             "ON CONFLICT(name) DO UPDATE SET value = excluded.value, changed_at = excluded.changed_at",
             (name, value, utc_now()),
         )
+
+    # notes for the next run ----------------------------------------------
+    def leave_note(self, name: str, value: str) -> None:
+        """Tell the next run something (durably): e.g. why the charger restarts."""
+        self.db.write("INSERT INTO notes(name, value) VALUES (?, ?) "
+                      "ON CONFLICT(name) DO UPDATE SET value = excluded.value", (name, value))
+
+    def take_note(self, name: str) -> str | None:
+        """What an earlier run noted under ``name``, removed as it is read."""
+        rows = self.db.read("SELECT value FROM notes WHERE name = ?", (name,))
+        if rows:
+            self.db.write("DELETE FROM notes WHERE name = ?", (name,))
+        return rows[0]["value"] if rows else None
 
     # authorization cache ------------------------------------------------
     def cached_authorization(self, id_tag: str) -> sqlite3.Row | None:

@@ -37,6 +37,7 @@ from .throttle import Throttle
 
 if TYPE_CHECKING:
     from ..charger import ChargerRuntime
+    from ..firmware.updater import FirmwareUpdater
 
 log = structlog.get_logger("agent.link")
 
@@ -65,6 +66,8 @@ class BackendLink:
         self.url = settings.backend.url.rstrip("/") + "/" + settings.charge_point.id
         self.connected = asyncio.Event()
         self._redial = asyncio.Event()
+        #: UpdateFirmware jobs (set by the agent before run()).
+        self.firmware: FirmwareUpdater | None = None
         config.bind_backend_security(settings.backend.security_profile, settings.backend.authorization_key)
         config.subscribe(self._on_config_change)
         journal.online = lambda: self.online
@@ -89,6 +92,8 @@ class BackendLink:
 
     def _on_booted(self) -> None:
         """The backend accepted this run's boot (once per process)."""
+        if self.firmware is not None:
+            self.firmware.booted()  # a release on trial has proved itself
 
     # ------------------------------------------------------------ what the runtime sees
     @property

@@ -26,7 +26,6 @@ from .. import __version__
 from ..authorization import AuthResult
 from ..charger import ChargerRuntime, StatusEntry
 from ..diagnostics import Diagnostics, Progress, Request
-from ..firmware.updater import FirmwareUpdater
 from ..journal import FIRMWARE, SECURITY_EVENT, STATUS, TX_EVENT, TX_STARTED, Entry, Journal
 from ..link.connection import BackendLink, raise_if_cancelled
 from ..runtime_settings.configuration import Configuration
@@ -66,8 +65,6 @@ class Ocpp16Link(BackendLink):
         self._diagnostics_status: tuple[int, str, str] | None = None
         self._diagnostics_reports = 0
         self._diagnostics_wake = asyncio.Event()
-        #: UpdateFirmware and SignedUpdateFirmware jobs (set by the agent before run()).
-        self.firmware: FirmwareUpdater | None = None
         self._triggers: asyncio.Queue[tuple[str, int | None]] = asyncio.Queue()
 
     # ------------------------------------------------------------ the adapter's part of the link
@@ -76,10 +73,6 @@ class Ocpp16Link(BackendLink):
 
     def _before_first_connection(self) -> None:
         self._resume_diagnostics()
-
-    def _on_booted(self) -> None:
-        if self.firmware is not None:
-            self.firmware.booted()  # a release on trial has proved itself
 
     def _heartbeat_request(self) -> Any:
         return call.Heartbeat()

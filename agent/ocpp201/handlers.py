@@ -1,0 +1,167 @@
+"""Answers to the backend's OCPP 2.0.1 requests.
+
+Each handler translates the request into a call on the charger runtime (neutral terms,
+the same calls the 1.6 handlers make) and the answer back. Handlers never send a CALL
+themselves (the reply could not be received while they wait): work that must follow the
+reply, such as a triggered message or a reset, is queued with ``after_reply``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from ocpp.routing import on
+from ocpp.v201 import call_result
+from ocpp.v201.enums import Action
+
+from .rpc import Rpc
+
+if TYPE_CHECKING:
+    from .session import Ocpp201Link
+
+log = structlog.get_logger(__name__)
+
+VENDOR_ID = "org.ladda"
+#: F06: the messages a backend may trigger that this charger sends.
+TRIGGERABLE = frozenset({"BootNotification", "Heartbeat", "MeterValues", "StatusNotification", "TransactionEvent"})
+#: Id token types a remote start may name: every type but eMAID, which needs ISO 15118.
+REMOTE_TOKEN_TYPES = frozenset({"Central", "ISO14443", "ISO15693", "KeyCode", "Local", "MacAddress", "NoAuthorization"})
+
+
+def _info(reason: str, detail: str = "") -> dict[str, str]:
+    """A StatusInfo: a reason code and, when it helps, a few words why."""
+    info = {"reason_code": reason}
+    if detail:
+        info["additional_info"] = detail[:512]
+    return info
+
+
+class Handlers(Rpc):
+    def __init__(self, cp_id: str, connection: Any, response_timeout: float, session: Ocpp201Link) -> None:
+        super().__init__(cp_id, connection, response_timeout, session.throttle)
+        self.session = session
+        self.runtime = session.runtime
+
+    def _evse_known(self, evse_id: int) -> bool:
+        return evse_id in self.runtime.numbers
+
+    # ------------------------------------------------------------ F: remote control
+    @on(Action.request_start_transaction)
+    async def on_request_start(self, id_token: dict[str, Any], remote_start_id: int, evse_id: int | None = None,
+                               group_id_token: dict[str, Any] | None = None,
+                               charging_profile: dict[str, Any] | None = None, **_: Any) -> Any:
+        token, kind = id_token.get("id_token", ""), id_token.get("type", "")
+        if kind not in REMOTE_TOKEN_TYPES:
+            log.info("remote start refused", id_token=token, type=kind, why="token type not supported")
+            return call_result.RequestStartTransaction(status="Rejected", status_info=_info(
+                "InvalidIdToken", f"idToken type {kind} is not supported"))
+        if evse_id is not None and not self._evse_known(evse_id):
+            return call_result.RequestStartTransaction(status="Rejected", status_info=_info(
+                "UnknownEvse", f"this charger has EVSEs 1 to {len(self.runtime.numbers)}"))
+        if charging_profile is not None:
+            log.info("remote start: its charging profile is not applied yet", id_token=token)
+        if not self.session.booted:
+            return call_result.RequestStartTransaction(status="Rejected")
+        status = self.runtime.remote_start(token, evse_id, None, remote_start_id)
+        log.info("remote start", id_token=token, evse=evse_id, remote_start_id=remote_start_id, answer=status)
+        running = None
+        if status == "Accepted" and evse_id is not None:
+            running = await self._running_uid(evse_id)
+        return call_result.RequestStartTransaction(status=status, transaction_id=running)
+
+    async def _running_uid(self, evse_id: int) -> str | None:
+        """The charger's id of the transaction running on ``evse_id``, if one runs."""
+        local = self.runtime.local_tx.get(evse_id)
+        if local is None:
+            return None
+        records = await self.runtime.db.run(self.runtime.journal.open_transactions)
+        return next((r.tx_uid for r in records if r.local_id == local), None)
+
+    @on(Action.request_stop_transaction)
+    async def on_request_stop(self, transaction_id: str, **_: Any) -> Any:
+        status = await self.runtime.remote_stop_by_uid(transaction_id)
+        log.info("remote stop", transaction_id=transaction_id, answer=status)
+        return call_result.RequestStopTransaction(status=status)
+
+    @on(Action.get_transaction_status)
+    async def on_get_transaction_status(self, transaction_id: str | None = None, **_: Any) -> Any:
+        """E14: whether messages of the transaction (or of any, without an id) still wait
+        in the journal, and whether it is still running."""
+        journal, db = self.runtime.journal, self.runtime.db
+        if transaction_id is None:
+            waiting = await db.run(_transaction_messages_waiting, journal)
+            return call_result.GetTransactionStatus(messages_in_queue=waiting)
+        record = await db.run(journal.by_uid, transaction_id)
+        if record is None:
+            return call_result.GetTransactionStatus(messages_in_queue=False)
+        queued = await db.run(journal.undelivered_of, record.local_id)
+        return call_result.GetTransactionStatus(messages_in_queue=queued > 0, ongoing_indicator=record.stopped_at is None)
+
+    @on(Action.unlock_connector)
+    async def on_unlock(self, evse_id: int, connector_id: int, **_: Any) -> Any:
+        if not self._evse_known(evse_id) or connector_id != 1:
+            return call_result.UnlockConnector(status="UnknownConnector")
+        if self.runtime.local_tx.get(evse_id) is not None:
+            # F05.FR.02: a cable under a running transaction is not released remotely.
+            return call_result.UnlockConnector(status="OngoingAuthorizedTransaction")
+        status = await self.runtime.unlock(evse_id)
+        if status == "NotSupported":
+            status = "UnlockFailed"  # a tethered cable: there is no lock to release (2.0.1 has no NotSupported)
+        return call_result.UnlockConnector(status=status)
+
+    @on(Action.trigger_message)
+    async def on_trigger_message(self, requested_message: str, evse: dict[str, Any] | None = None, **_: Any) -> Any:
+        if requested_message not in TRIGGERABLE:
+            return call_result.TriggerMessage(status="NotImplemented")
+        evse_id = None if evse is None else evse.get("id")
+        if evse_id is not None and not self._evse_known(evse_id):
+            return call_result.TriggerMessage(status="Rejected", status_info=_info("UnknownEvse"))
+        if requested_message == "TransactionEvent" and not (
+                self.runtime.local_tx.get(evse_id) if evse_id else self.runtime.local_tx):
+            return call_result.TriggerMessage(status="Rejected", status_info=_info("NoTransaction"))
+        self.after_reply(lambda: self.session.trigger(requested_message, evse_id))
+        return call_result.TriggerMessage(status="Accepted")
+
+    # ------------------------------------------------------------ B, G: reset and availability
+    @on(Action.reset)
+    async def on_reset(self, type: str, evse_id: int | None = None, **_: Any) -> Any:
+        if evse_id is not None:
+            return call_result.Reset(status="Rejected", status_info=_info(
+                "UnsupportedRequest", "an EVSE is not reset on its own on this charger: reset the station"))
+        busy = bool(self.runtime.local_tx)
+        log.warning("reset requested", type=type, transactions=len(self.runtime.local_tx))
+        await self.runtime.db.run(self.session.restart_reason, "RemoteReset")
+        if type == "OnIdle" and busy:
+            self.after_reply(lambda: self.runtime.reset_when_idle())
+            return call_result.Reset(status="Scheduled")
+        self.after_reply(lambda: self.runtime.request_reset(False))
+        return call_result.Reset(status="Accepted")
+
+    @on(Action.change_availability)
+    async def on_change_availability(self, operational_status: str, evse: dict[str, Any] | None = None,
+                                     **_: Any) -> Any:
+        evse_id = 0 if evse is None else evse.get("id", 0)
+        if evse_id and (not self._evse_known(evse_id) or evse.get("connector_id", 1) != 1):  # type: ignore[union-attr]
+            return call_result.ChangeAvailability(status="Rejected", status_info=_info("UnknownEvse"))
+        status = self.runtime.change_availability(evse_id, operational_status == "Operative")
+        log.info("availability", evse=evse_id, operational_status=operational_status, answer=status)
+        return call_result.ChangeAvailability(status=status)
+
+    # ------------------------------------------------------------ C, P
+    @on(Action.clear_cache)
+    async def on_clear_cache(self, **_: Any) -> Any:
+        await self.runtime.clear_cache()
+        return call_result.ClearCache(status="Accepted")
+
+    @on(Action.data_transfer)
+    async def on_data_transfer(self, vendor_id: str, message_id: str | None = None, data: Any = None,
+                               **_: Any) -> Any:
+        if vendor_id != VENDOR_ID:
+            return call_result.DataTransfer(status="UnknownVendorId")
+        return call_result.DataTransfer(status="UnknownMessageId")
+
+
+def _transaction_messages_waiting(journal: Any) -> bool:
+    """Whether any transaction's message waits in the journal."""
+    return any(e.local_tx is not None for e in journal.pending(0, 10_000))

@@ -1,0 +1,238 @@
+"""The OCPP 2.0.1 link: boot, heartbeat, connector statuses, and the journal as
+TransactionEvents.
+
+One :class:`Ocpp201Link` lives as long as the agent. The connection itself (reconnect,
+security profiles, the boot's retry rules, the backend's time) is
+:class:`agent.link.connection.BackendLink`'s, shared with OCPP 1.6; this module only
+says what 2.0.1 sends over it. Charger state never lives here: it is in the runtime and
+the journal, whose neutral entries ``outbound`` spells in 2.0.1 at send time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import structlog
+from ocpp.v201 import call
+from websockets.asyncio.client import ClientConnection
+
+from .. import __version__
+from ..authorization import AuthResult
+from ..charger import ChargerRuntime, StatusEntry
+from ..journal import STATUS, TX_KINDS, TX_STARTED, Entry, Journal
+from ..link.connection import BackendLink, raise_if_cancelled
+from ..runtime_settings.configuration import Configuration
+from ..session.model import AuthStatus
+from ..settings import Settings
+from ..store import ChargerState, Database
+from .handlers import Handlers
+from .outbound import CONNECTOR_STATUS, NotSendable, id_token, meter_value, request_for, status_notification
+from .rpc import CallFailed
+
+log = structlog.get_logger(__name__)
+
+DRAIN_BATCH = 50
+#: Where a run notes why the next one starts (BootNotification's reason).
+BOOT_REASON_NOTE = "boot_reason"
+BOOT_REASONS = frozenset({
+    "ApplicationReset", "FirmwareUpdate", "LocalReset", "PowerUp", "RemoteReset", "ScheduledReset", "Triggered",
+    "Unknown", "Watchdog",
+})
+
+
+class Ocpp201Link(BackendLink):
+    """Keeps the charger connected to a 2.0.1 backend and the journal flowing to it."""
+
+    SUBPROTOCOL = "ocpp2.0.1"
+
+    def __init__(self, settings: Settings, runtime: ChargerRuntime, journal: Journal, db: Database,
+                 config: Configuration, state: ChargerState) -> None:
+        super().__init__(settings, runtime, journal, db, config)
+        self.state = state
+        noted = state.take_note(BOOT_REASON_NOTE)
+        #: Why this run started, as the first BootNotification says.
+        self.boot_reason = noted if noted in BOOT_REASONS else "PowerUp"
+        self._triggers: asyncio.Queue[tuple[str, int | None]] = asyncio.Queue()
+        #: The connector status each connector's last StatusNotification on this connection
+        #: said: 2.0.1 reports a change of it, not each 1.6-sized step (Preparing, Charging).
+        self._told: dict[int, str] = {}
+
+    # ------------------------------------------------------------ the adapter's part of the link
+    def _endpoint(self, ws: ClientConnection) -> Handlers:
+        return Handlers(self.settings.charge_point.id, ws, self.settings.backend.call_timeout, self)
+
+    def _boot_request(self) -> Any:
+        cp = self.settings.charge_point
+        station: dict[str, Any] = {"model": cp.model, "vendorName": cp.vendor, "firmwareVersion": f"ladda {__version__}"}
+        if cp.serial_number:
+            station["serialNumber"] = cp.serial_number
+        return call.BootNotification(charging_station=station, reason=self.boot_reason)
+
+    def _heartbeat_request(self) -> Any:
+        return call.Heartbeat()
+
+    def restart_reason(self, reason: str) -> None:
+        """Note why the next run starts (blocking: a database write)."""
+        self.state.leave_note(BOOT_REASON_NOTE, reason)
+
+    # ------------------------------------------------------------ Uplink protocol
+    async def authorize(self, id_tag: str) -> AuthResult | None:
+        cp = self._cp
+        if cp is None or not self._accepted:
+            return None
+        try:
+            answer = await cp.request(call.Authorize(id_token=id_token(id_tag)))
+        except CallFailed as exc:
+            log.warning("authorize failed", id_tag=id_tag, error=str(exc))
+            return None
+        return auth_result(answer.id_token_info)
+
+    def trigger(self, message: str, evse: int | None) -> None:
+        if message == "BootNotification" and not self._booted:
+            self._boot_now.set()  # a backend provisioning a Pending charger wants it now
+            return
+        self._triggers.put_nowait((message, evse))
+
+    # ------------------------------------------------------------ one connection
+    async def _operate(self, cp: Handlers, tg: asyncio.TaskGroup) -> None:
+        if not self._booted:
+            await self._boot(cp)
+        self._accepted = True
+        self._told.clear()
+        dropped = await self.db.run(self.journal.supersede_statuses)
+        if dropped:
+            log.info("superseded status reports from while offline", count=dropped)
+        for entry in self.runtime.status_snapshot():
+            await self._send_status(cp, entry)
+        tg.create_task(self._heartbeat(cp), name="ocpp-heartbeat")
+        tg.create_task(self._send_triggered(cp), name="ocpp-triggers")
+        await self._drain(cp)
+
+    async def _send_status(self, cp: Handlers, entry: StatusEntry) -> None:
+        request = status_notification(entry.connector, entry.status, entry.timestamp)
+        if request is None:
+            return
+        try:
+            await cp.request(request)
+            self._told[entry.connector] = request.connector_status
+        except CallFailed as exc:
+            if exc.code in ("Timeout", "ConnectionLost"):
+                raise ConnectionError(f"{exc}; reconnecting") from exc
+            log.warning("status notification failed", evse=entry.connector, error=str(exc))
+
+    # ------------------------------------------------------------ triggered messages
+    async def _send_triggered(self, cp: Handlers) -> None:
+        while True:
+            message, evse = await self._triggers.get()
+            try:
+                await self._send_one_triggered(cp, message, evse)
+            except CallFailed as exc:
+                if exc.code in ("Timeout", "ConnectionLost"):
+                    raise ConnectionError(f"{exc}; reconnecting") from exc
+                log.warning("triggered message failed", message=message, error=str(exc))
+
+    async def _send_one_triggered(self, cp: Handlers, message: str, evse: int | None) -> None:
+        if message == "BootNotification":
+            self.boot_reason = "Triggered"
+            await cp.request(self._boot_request())
+        elif message == "Heartbeat":
+            await self._heartbeat_once(cp)
+        elif message == "StatusNotification":
+            for entry in self.runtime.status_snapshot():
+                if entry.connector != 0 and (evse is None or entry.connector == evse):
+                    await self._send_status(cp, entry)
+        elif message == "MeterValues":
+            for n in [evse] if evse else self.runtime.numbers:
+                current = await self.runtime.trigger_samples(n)
+                if current is not None:
+                    stamp, samples, _ = current
+                    await cp.request(call.MeterValues(
+                        evse_id=n, meter_value=[meter_value(stamp, [s.to_json() for s in samples], "Trigger")]))
+        elif message == "TransactionEvent":
+            for n in [evse] if evse else self.runtime.numbers:
+                await self._trigger_transaction_event(cp, n)
+
+    async def _trigger_transaction_event(self, cp: Handlers, evse: int) -> None:
+        """TriggerMessage TransactionEvent (F06): an Updated event of the EVSE's running
+        transaction, with its meter values, numbered like any other of its events."""
+        current = await self.runtime.trigger_samples(evse)
+        if current is None or current[2] is None:
+            return
+        stamp, samples, local_tx = current
+        await self.db.run(self.journal.record_sample, local_tx, evse, stamp, "Trigger", samples, None)
+        self.wake()
+
+    # ------------------------------------------------------------ journal drain
+    async def _drain(self, cp: Handlers) -> None:
+        """Send the journal's entries in order, each until acknowledged (at least once)."""
+        while True:
+            self._wake.clear()
+            entries = await self.db.run(self.journal.pending, 0, DRAIN_BATCH)
+            if not entries:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(5.0):
+                        await self._wake.wait()
+                continue
+            for entry in entries:
+                await self._deliver(cp, entry)
+
+    async def _deliver(self, cp: Handlers, entry: Entry) -> None:
+        """Send one entry until answered, and mark it done the moment it is: a crash
+        resends at most the one message that was in flight (with the same seqNo)."""
+        try:
+            request = request_for(entry)
+        except NotSendable as exc:
+            level = log.info if entry.kind == STATUS else log.error
+            level("journal entry not sent", seq=entry.seq, kind=entry.kind, why=str(exc))
+            await self.db.run(self.journal.mark_done, entry.seq, f"not sent: {exc}")
+            return
+        if entry.kind == STATUS:
+            if self._told.get(entry.body["connector"]) == request.connector_status:
+                await self.db.run(self.journal.mark_done, entry.seq, "not sent: connector status unchanged")
+                return
+        while True:
+            try:
+                answer = await cp.request(request)
+                break
+            except CallFailed as exc:
+                if exc.code in ("Timeout", "ConnectionLost"):
+                    raise ConnectionError(f"{exc}; reconnecting") from exc
+                if entry.kind not in TX_KINDS:
+                    log.warning("backend refused a notification", kind=entry.kind, error=str(exc))
+                    await self.db.run(self.journal.mark_done, entry.seq, f"failed: {exc.code}")
+                    return
+                attempts = await self.db.run(self.journal.count_attempt, entry.seq)
+                if attempts >= self.config.int("TransactionMessageAttempts"):
+                    log.error("backend refused a transaction message", seq=entry.seq, error=str(exc), attempts=attempts)
+                    await self.db.run(self.journal.mark_done, entry.seq, f"abandoned: {exc.code}")
+                    return
+                log.warning("transaction message failed; retrying", seq=entry.seq, error=str(exc), attempts=attempts)
+                await asyncio.sleep(self.config.int("TransactionMessageRetryInterval") * attempts)
+        raise_if_cancelled()
+        if entry.kind == STATUS:
+            self._told[entry.body["connector"]] = request.connector_status
+        await self.db.run(self.journal.mark_done, entry.seq, "acked", entry.kind)
+        info = getattr(answer, "id_token_info", None)
+        if entry.local_tx is not None and info and entry.kind == TX_STARTED:
+            await self.runtime.start_answered(entry.local_tx, entry.body["connector"], auth_result(info),
+                                              entry.body["id_tag"])
+
+
+def auth_result(info: dict[str, Any] | None) -> AuthResult:
+    """An IdTokenInfo as the charger's authorization result: the statuses 1.6 also has
+    keep their meaning, every other refusal (Unknown, NoCredit, NotAtThisTime, ...) is
+    Invalid; the group id stands where 1.6 has the parent idTag."""
+    info = info or {}
+    try:
+        status = AuthStatus(info.get("status", "Invalid"))
+    except ValueError:
+        status = AuthStatus.INVALID
+    group = info.get("group_id_token") or {}
+    return AuthResult(status, group.get("id_token"), info.get("cache_expiry_date_time"))
+
+
+def connector_status(status: str) -> str:
+    """A connector's 2.0.1 status (Available, Occupied, Reserved, Unavailable, Faulted)."""
+    return CONNECTOR_STATUS.get(status, "Unavailable")
