@@ -381,6 +381,8 @@ def check_initial_v201(component: str, variable: str, instance: str | None,
     spec = named.get(wanted)
     if spec is None:
         instances = sorted(v.split(".", 2)[2] for v in named if v.count(".") == 2 and _variable_of(v) == variable)
+        if instances and instance is not None:
+            return None, f"unknown instance {instance!r} of {variable}; known instances: {', '.join(instances)}"
         if instances:
             return None, (f"{variable} has instances: write {variable}.<instance> = ... with instance "
                           f"{' or '.join(instances)}")
