@@ -46,7 +46,34 @@ def render() -> str:
     ]
     for component in COMPONENTS:
         lines += ["", *_section(component)]
+    lines += ["", *_unbound()]
     return "\n".join(lines) + "\n"
+
+
+def _unbound() -> list[str]:
+    """The 1.6 keys no variable reads directly, and where 2.0.1 shows them if it does."""
+    lines = ["## OCPP 1.6 keys without a 2.0.1 variable of their own", "",
+             "| 1.6 key | In 2.0.1 |", "|---|---|"]
+    uses: dict[str, list[str]] = {}
+    direct = set()
+    for component in COMPONENTS:
+        for variable in component.variables:
+            label = ".".join(p for p in (component.name, variable.name, variable.instance) if p)
+            if variable.max_limit_setting:
+                uses.setdefault(variable.max_limit_setting, []).append(f"maxLimit of {label}")
+            if isinstance(variable.source, Setting):
+                if variable.source.view is None:
+                    direct.add(variable.source.name)
+                else:
+                    uses.setdefault(variable.source.name, []).append(f"{label}: {variable.source.view_doc}")
+    for name, spec in KEYS.items():
+        if spec.ocpp16 and name not in direct:
+            shown = "; ".join(uses.get(name, [])) or _ELSEWHERE.get(name, "not reported")
+            lines.append(f"| `{name}` | {_cell(shown)} |")
+    return lines
+
+
+_ELSEWHERE = {"NumberOfConnectors": "the number of EVSE components (one connector each)"}
 
 
 def _section(component: Component) -> list[str]:

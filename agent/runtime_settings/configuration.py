@@ -1,8 +1,10 @@
-"""The live OCPP 1.6 configuration: defaults, then the TOML file, then the backend's changes.
+"""The live runtime settings: defaults, then the TOML file, then the backend's changes.
 
 Values the backend changes are persisted in the state database (they outlive
-reboots and are never written to the technician's file); the TOML ``[ocpp]`` table only
-gives initial values. Listeners are told about each accepted change so that the
+reboots and are never written to the technician's file); the TOML ``[ocpp]`` and
+``[ocpp201.*]`` tables only give initial values. OCPP 1.6 sees the settings it names
+(:meth:`report`, :meth:`change`); 2.0.1's device model reads them all and changes them
+through :meth:`apply`. Listeners are told about each accepted change so that the
 session policy, the heartbeat and the meter sampling follow it at once.
 """
 

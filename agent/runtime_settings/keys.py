@@ -1,9 +1,13 @@
-"""The OCPP 1.6 configuration keys this charge point supports, as data.
+"""The runtime settings a backend can read and change, as data.
 
-One table answers GetConfiguration, validates ChangeConfiguration and the TOML file's
-``[ocpp]`` initial values alike, so the three can never disagree. Values are held as
-Python values (int, bool, tuple of str for comma-separated lists) and rendered in the
-spec's string form only on the wire.
+One table answers 1.6's GetConfiguration and 2.0.1's GetVariables, validates
+ChangeConfiguration, SetVariables and the TOML file's ``[ocpp]`` and ``[ocpp201.*]``
+initial values alike, so none of them can disagree. Each setting is named by its OCPP 1.6
+key (also its name in the state database) and, where 2.0.1 has a twin, by its 2.0.1
+variable (``v201``); a setting only 2.0.1 names (``ocpp16=False``) is stored under its
+2.0.1 spelling and does not exist for 1.6. Values are held as Python values (int, bool,
+float, str, tuple of str for comma-separated lists) and rendered in the spec's string
+form only on the wire.
 """
 
 from __future__ import annotations
