@@ -227,7 +227,7 @@ def _offered(profile: str) -> Setting:
 
 
 def _available(profile: str) -> Variable:
-    return Variable("Available", _offered(profile), "boolean", required=True)
+    return Variable("Available", _offered(profile), "boolean")
 
 
 def _rotation(value: Value, where: Where) -> Value:
@@ -369,7 +369,7 @@ COMPONENTS: tuple[Component, ...] = (
     )),
     Component("LocalAuthListCtrlr", (
         _available("LocalAuthListManagement"),
-        setting("LocalAuthListEnabled", required=True),
+        setting("LocalAuthListEnabled"),
         Variable("Entries", _fact(lambda f, w: f.local_list_entries(), "StationFacts.local_list_entries"), "integer",
                  min_limit=0, max_limit_setting="LocalAuthListMaxLength", required=True),
         setting("SendLocalListMaxLength", required=True),
@@ -377,12 +377,12 @@ COMPONENTS: tuple[Component, ...] = (
     ), profile="LocalAuthListManagement"),
     Component("ReservationCtrlr", (
         _available("Reservation"),
-        setting("ReservationCtrlr.Enabled", required=True),
+        setting("ReservationCtrlr.Enabled"),
         setting("ReserveConnectorZeroSupported"),
     ), profile="Reservation"),
     Component("SmartChargingCtrlr", (
         _available("SmartCharging"),
-        setting("SmartChargingCtrlr.Enabled", required=True),
+        setting("SmartChargingCtrlr.Enabled"),
         Variable("Entries", _fact(lambda f, w: f.charging_profile_entries(), "StationFacts.charging_profile_entries"),
                  "integer", instance="ChargingProfiles", min_limit=0,
                  max_limit_setting="MaxChargingProfilesInstalled", required=True),

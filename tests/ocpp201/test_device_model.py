@@ -19,7 +19,8 @@ from .facts import FakeFacts
 
 REPO = Path(__file__).resolve().parents[2]
 
-#: The variables OCPP 2.0.1 Part 2 (appendix 3) marks required for each Core controller.
+#: The variables OCPP 2.0.1 Part 2 (appendix 3) marks required for each controller, plus the
+#: Enabled/Available pair of the optional ones and each component's availability.
 REQUIRED = {
     "OCPPCommCtrlr": {("FileTransferProtocols", None), ("MessageAttemptInterval", "TransactionEvent"),
                       ("MessageAttempts", "TransactionEvent"), ("MessageTimeout", "Default"),
