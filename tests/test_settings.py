@@ -37,7 +37,7 @@ url = "ws://127.0.0.1:9000/ocpp"
 SECRET = "s3cr3t-Passw0rd-4-b"
 #: Every key a technician may set: the writable ones of the agent's key table (the
 #: write-only AuthorizationKey is backend.authorization_key in the file).
-OCPP_KEYS = tuple(name for name, spec in KEYS.items() if not spec.readonly and not spec.writeonly)
+OCPP_KEYS = tuple(name for name, spec in KEYS.items() if not spec.readonly and not spec.writeonly and spec.ocpp16)
 
 
 def config(*, top: str = "", charge_point: str = "", backend: str = "", rest: str = "") -> str:

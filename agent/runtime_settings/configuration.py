@@ -1,8 +1,10 @@
-"""The live OCPP 1.6 configuration: defaults, then the TOML file, then the backend's changes.
+"""The live runtime settings: defaults, then the TOML file, then the backend's changes.
 
 Values the backend changes are persisted in the state database (they outlive
-reboots and are never written to the technician's file); the TOML ``[ocpp]`` table only
-gives initial values. Listeners are told about each accepted change so that the
+reboots and are never written to the technician's file); the TOML ``[ocpp]`` and
+``[ocpp201.*]`` tables only give initial values. OCPP 1.6 sees the settings it names
+(:meth:`report`, :meth:`change`); 2.0.1's device model reads them all and changes them
+through :meth:`apply`. Listeners are told about each accepted change so that the
 session policy, the heartbeat and the meter sampling follow it at once.
 """
 
@@ -117,7 +119,7 @@ class Configuration:
     def report(self, names: Iterable[str] | None) -> tuple[list[KeyValue], list[str]]:
         """GetConfiguration: (known keys with values, unknown key names)."""
         # A secret is never read back; a key of a profile not offered does not exist.
-        readable = {n for n, spec in KEYS.items() if not spec.writeonly and self._known(spec)}
+        readable = {n for n, spec in KEYS.items() if not spec.writeonly and spec.ocpp16 and self._known(spec)}
         wanted = [n for n in KEYS if n in readable] if not names else list(names)
         known = [
             KeyValue(name, KEYS[name].readonly, KeySpec.render(self._values[name]))
@@ -128,26 +130,34 @@ class Configuration:
         return known, unknown
 
     async def change(self, name: str, raw: str) -> str:
-        """ChangeConfiguration: Accepted, Rejected, RebootRequired or NotSupported."""
+        """ChangeConfiguration: Accepted, Rejected, RebootRequired or NotSupported. A setting
+        only OCPP 2.0.1 names is as unknown to it as a key no one defined."""
         spec = KEYS.get(name)
-        if spec is None or not self._known(spec):
+        if spec is None or not spec.ocpp16 or not self._known(spec):
             return "NotSupported"
+        status, _ = await self.apply(name, raw)
+        return status
+
+    async def apply(self, name: str, raw: str) -> tuple[str, str | None]:
+        """Change a known setting from its wire form, for either protocol: (Accepted,
+        RebootRequired or Rejected; why when Rejected, never naming a secret's value)."""
+        spec = KEYS[name]
         if spec.readonly:
-            return "Rejected"
+            return "Rejected", "read-only"
         if spec.writeonly and self.int("SecurityProfile") not in BASIC_AUTH_PROFILES:
             # Profiles 0 and 3 send no password: accepting one would claim a change that never applies.
             log.info("configuration change rejected", key=name, reason="the security profile sends no password",
                      security_profile=self.int("SecurityProfile"))
-            return "Rejected"
+            return "Rejected", "the security profile in use sends no password"
         try:
             value = spec.parse(raw)
         except ValueError as exc:
             log.info("configuration change rejected", key=name, value=shown(name, raw), reason=str(exc))
-            return "Rejected"
+            return "Rejected", str(exc)
         if name == "AuthorizationKey":
             await self._remember_key_base()
         await self.set(name, value)
-        return "RebootRequired" if spec.reboot_required else "Accepted"
+        return ("RebootRequired" if spec.reboot_required else "Accepted"), None
 
     async def _remember_key_base(self) -> None:
         base = fingerprint(self._file_key)

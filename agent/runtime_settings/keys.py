@@ -1,9 +1,13 @@
-"""The OCPP 1.6 configuration keys this charge point supports, as data.
+"""The runtime settings a backend can read and change, as data.
 
-One table answers GetConfiguration, validates ChangeConfiguration and the TOML file's
-``[ocpp]`` initial values alike, so the three can never disagree. Values are held as
-Python values (int, bool, tuple of str for comma-separated lists) and rendered in the
-spec's string form only on the wire.
+One table answers 1.6's GetConfiguration and 2.0.1's GetVariables, validates
+ChangeConfiguration, SetVariables and the TOML file's ``[ocpp]`` and ``[ocpp201.*]``
+initial values alike, so none of them can disagree. Each setting is named by its OCPP 1.6
+key (also its name in the state database) and, where 2.0.1 has a twin, by its 2.0.1
+variable (``v201``); a setting only 2.0.1 names (``ocpp16=False``) is stored under its
+2.0.1 spelling and does not exist for 1.6. Values are held as Python values (int, bool,
+float, str, tuple of str for comma-separated lists) and rendered in the spec's string
+form only on the wire.
 """
 
 from __future__ import annotations
@@ -13,8 +17,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-Kind = Literal["int", "bool", "csl", "key"]
-Value = int | bool | tuple[str, ...] | str
+Kind = Literal["int", "bool", "csl", "key", "str", "decimal"]
+Value = int | bool | tuple[str, ...] | str | float
 
 #: Measurands the metering code can produce from a :class:`MeterReading`.
 MEASURANDS = (
@@ -64,6 +68,13 @@ class KeySpec:
     writeonly: bool = False  # never reported (a secret the backend may set, not read back)
     maker: bool = False  # read-only to the backend, but the charger maker sets it in the TOML file
     profile: str = "Core"  # the feature profile the key belongs to: unknown when it is not offered
+    #: The OCPP 2.0.1 variable naming the same setting, as "Component.Variable" or
+    #: "Component.Variable.Instance"; None when 2.0.1 has no twin.
+    v201: str | None = None
+    #: False for a setting only OCPP 2.0.1 names (its name is then its ``v201`` spelling):
+    #: 1.6's GetConfiguration never shows it and ChangeConfiguration answers NotSupported.
+    ocpp16: bool = True
+    min_items: int = 0  # csl: fewest items allowed
 
     def parse(self, raw: object) -> Value:
         """Turn a wire string (or a TOML value) into a typed value; ValueError if invalid."""
@@ -89,6 +100,10 @@ class KeySpec:
             return number
         if self.kind == "key":
             return self._parse_key(raw)
+        if self.kind == "str":
+            return self._parse_text(raw)
+        if self.kind == "decimal":
+            return self._parse_decimal(raw)
         if isinstance(raw, (list, tuple)):
             parts = [str(p).strip() for p in raw]
         elif isinstance(raw, str):
@@ -107,7 +122,40 @@ class KeySpec:
                 raise ValueError(f"malformed item(s) {', '.join(bad)}")
         if self.max_items is not None and len(parts) > self.max_items:
             raise ValueError(f"at most {self.max_items} items")
+        if len(parts) < self.min_items:
+            raise ValueError(f"at least {self.min_items} item{'s' if self.min_items > 1 else ''}")
         return tuple(parts)
+
+    def _parse_text(self, raw: object) -> str:
+        """One word of `items` when given (an OptionList), else text of at most `maximum` characters."""
+        if not isinstance(raw, str):
+            raise ValueError("must be text")
+        if self.items is not None:
+            if raw not in self.items:
+                raise ValueError(f"must be one of {', '.join(self.items)}")
+            return raw
+        if self.maximum is not None and len(raw) > self.maximum:
+            raise ValueError(f"must be at most {self.maximum} characters")
+        if not raw.isprintable():
+            raise ValueError("must be printable text")
+        return raw
+
+    def _parse_decimal(self, raw: object) -> float:
+        if isinstance(raw, bool):
+            raise ValueError("must be a number")
+        if isinstance(raw, int | float):
+            number = float(raw)
+        elif isinstance(raw, str) and re.fullmatch(r"\s*-?(\d+(\.\d*)?|\.\d+)\s*", raw):
+            number = float(raw)
+        else:
+            raise ValueError("must be a number")
+        if number != number or number in (float("inf"), float("-inf")):
+            raise ValueError("must be a number")
+        if self.minimum is not None and number < self.minimum:
+            raise ValueError(f"must be a number >= {self.minimum}")
+        if self.maximum is not None and number > self.maximum:
+            raise ValueError(f"must be a number <= {self.maximum}")
+        return number
 
     def _parse_key(self, raw: object) -> str:
         """An authorization key in either form: 32 to 40 hexadecimal digits (the whitepaper's
@@ -129,77 +177,142 @@ class KeySpec:
             return "true" if value else "false"
         if isinstance(value, tuple):
             return ",".join(value)
+        if isinstance(value, float):
+            return str(int(value)) if value.is_integer() else repr(value)
         return str(value)
 
 
-def _measurands(name: str, default: tuple[str, ...]) -> KeySpec:
-    return KeySpec(name, "csl", default, items=MEASURANDS, max_items=MEASURAND_LIST_MAX)
+def _measurands(name: str, default: tuple[str, ...], v201: str | None = None) -> KeySpec:
+    return KeySpec(name, "csl", default, items=MEASURANDS, max_items=MEASURAND_LIST_MAX, v201=v201)
 
 
-def _readonly_int(name: str, value: int) -> KeySpec:
-    return KeySpec(name, "int", value, readonly=True)
+def _readonly_int(name: str, value: int, v201: str | None = None) -> KeySpec:
+    return KeySpec(name, "int", value, readonly=True, v201=v201)
+
+
+def _v201(name: str, kind: Kind, default: Value, **rules: object) -> KeySpec:
+    """A setting only OCPP 2.0.1 names; `name` is its "Component.Variable[.Instance]"."""
+    return KeySpec(name, kind, default, v201=name, ocpp16=False, **rules)  # type: ignore[arg-type]
 
 
 _ENERGY = ("Energy.Active.Import.Register",)
+#: TxStartPoint/TxStopPoint values this charger can detect (no parking bay sensor, no signed data).
+TX_POINTS = ("EVConnected", "Authorized", "PowerPathClosed", "EnergyTransfer")
+#: ClockCtrlr.TimeSource values this charger can use (the system clock kept by NTP, the backend's time).
+TIME_SOURCES = ("Heartbeat", "NTP", "RealTimeClock")
 
 KEYS: dict[str, KeySpec] = {
     spec.name: spec
     for spec in (
-        KeySpec("AllowOfflineTxForUnknownId", "bool", False),
-        KeySpec("AuthorizationCacheEnabled", "bool", True),
+        KeySpec("AllowOfflineTxForUnknownId", "bool", False, v201="AuthCtrlr.OfflineTxForUnknownIdEnabled"),
+        KeySpec("AuthorizationCacheEnabled", "bool", True, v201="AuthCacheCtrlr.Enabled"),
         # Security whitepaper: the HTTP Basic password as 16 to 20 bytes in hexadecimal, or
         # (as many backends send it) 16 to 20 characters used as written.
-        KeySpec("AuthorizationKey", "key", "", writeonly=True),
-        KeySpec("AuthorizeRemoteTxRequests", "bool", False),
-        KeySpec("ClockAlignedDataInterval", "int", 0, minimum=0, maximum=86400),
-        KeySpec("ConnectionTimeOut", "int", 60, minimum=1, maximum=3600),
+        KeySpec("AuthorizationKey", "key", "", writeonly=True, v201="SecurityCtrlr.BasicAuthPassword"),
+        KeySpec("AuthorizeRemoteTxRequests", "bool", False, v201="AuthCtrlr.AuthorizeRemoteStart"),
+        KeySpec("ClockAlignedDataInterval", "int", 0, minimum=0, maximum=86400, v201="AlignedDataCtrlr.Interval"),
+        KeySpec("ConnectionTimeOut", "int", 60, minimum=1, maximum=3600, v201="TxCtrlr.EVConnectionTimeOut"),
+        # 2.0.1 reports each connector's part as Connector.PhaseRotation.
         KeySpec("ConnectorPhaseRotation", "csl", ("0.Unknown",), pattern=_PHASE_ROTATION),
         _readonly_int("ConnectorPhaseRotationMaxLength", 9),
-        _readonly_int("GetConfigurationMaxKeys", 64),
-        KeySpec("HeartbeatInterval", "int", 300, minimum=0, maximum=86400),
-        KeySpec("LocalAuthorizeOffline", "bool", True),
-        KeySpec("LocalPreAuthorize", "bool", False),
-        _measurands("MeterValuesAlignedData", _ENERGY),
+        _readonly_int("GetConfigurationMaxKeys", 64, v201="DeviceDataCtrlr.ItemsPerMessage.GetVariables"),
+        KeySpec("HeartbeatInterval", "int", 300, minimum=0, maximum=86400, v201="OCPPCommCtrlr.HeartbeatInterval"),
+        KeySpec("LocalAuthorizeOffline", "bool", True, v201="AuthCtrlr.LocalAuthorizeOffline"),
+        KeySpec("LocalPreAuthorize", "bool", False, v201="AuthCtrlr.LocalPreAuthorize"),
+        _measurands("MeterValuesAlignedData", _ENERGY, "AlignedDataCtrlr.Measurands"),
         _readonly_int("MeterValuesAlignedDataMaxLength", MEASURAND_LIST_MAX),
-        _measurands("MeterValuesSampledData", _ENERGY),
+        _measurands("MeterValuesSampledData", _ENERGY, "SampledDataCtrlr.TxUpdatedMeasurands"),
         _readonly_int("MeterValuesSampledDataMaxLength", MEASURAND_LIST_MAX),
-        KeySpec("MeterValueSampleInterval", "int", 60, minimum=0, maximum=86400),
+        KeySpec("MeterValueSampleInterval", "int", 60, minimum=0, maximum=86400,
+                v201="SampledDataCtrlr.TxUpdatedInterval"),
         KeySpec("NumberOfConnectors", "int", 1, readonly=True),
-        KeySpec("ReserveConnectorZeroSupported", "bool", True, readonly=True, maker=True, profile="Reservation"),
-        KeySpec("ResetRetries", "int", 1, minimum=0, maximum=10),
-        KeySpec("SecurityProfile", "int", 0, readonly=True),  # from [backend] security_profile
-        KeySpec("StopTransactionOnEVSideDisconnect", "bool", True),
-        KeySpec("StopTransactionOnInvalidId", "bool", True),
-        _measurands("StopTxnAlignedData", ()),
+        KeySpec("ReserveConnectorZeroSupported", "bool", True, readonly=True, maker=True, profile="Reservation",
+                v201="ReservationCtrlr.NonEvseSpecific"),
+        KeySpec("ResetRetries", "int", 1, minimum=0, maximum=10, v201="OCPPCommCtrlr.ResetRetries"),
+        KeySpec("SecurityProfile", "int", 0, readonly=True,  # from [backend] security_profile
+                v201="SecurityCtrlr.SecurityProfile"),
+        KeySpec("StopTransactionOnEVSideDisconnect", "bool", True, v201="TxCtrlr.StopTxOnEVSideDisconnect"),
+        KeySpec("StopTransactionOnInvalidId", "bool", True, v201="TxCtrlr.StopTxOnInvalidId"),
+        _measurands("StopTxnAlignedData", (), "AlignedDataCtrlr.TxEndedMeasurands"),
         _readonly_int("StopTxnAlignedDataMaxLength", MEASURAND_LIST_MAX),
-        _measurands("StopTxnSampledData", _ENERGY),
+        _measurands("StopTxnSampledData", _ENERGY, "SampledDataCtrlr.TxEndedMeasurands"),
         _readonly_int("StopTxnSampledDataMaxLength", MEASURAND_LIST_MAX),
         KeySpec("SupportedFeatureProfiles", "csl",
                 ("Core", "FirmwareManagement", "RemoteTrigger", "LocalAuthListManagement", "Reservation",
                  "SmartCharging"),
                 readonly=True, maker=True, items=PROFILES, max_items=len(PROFILES)),
         _readonly_int("SupportedFeatureProfilesMaxLength", 6),
-        KeySpec("TransactionMessageAttempts", "int", 3, minimum=1, maximum=100),
-        KeySpec("TransactionMessageRetryInterval", "int", 60, minimum=0, maximum=86400),
-        KeySpec("UnlockConnectorOnEVSideDisconnect", "bool", True),
-        KeySpec("WebSocketPingInterval", "int", 60, minimum=0, maximum=3600, reboot_required=True),
+        KeySpec("TransactionMessageAttempts", "int", 3, minimum=1, maximum=100,
+                v201="OCPPCommCtrlr.MessageAttempts.TransactionEvent"),
+        KeySpec("TransactionMessageRetryInterval", "int", 60, minimum=0, maximum=86400,
+                v201="OCPPCommCtrlr.MessageAttemptInterval.TransactionEvent"),
+        KeySpec("UnlockConnectorOnEVSideDisconnect", "bool", True, v201="OCPPCommCtrlr.UnlockOnEVSideDisconnect"),
+        KeySpec("WebSocketPingInterval", "int", 60, minimum=0, maximum=3600, reboot_required=True,
+                v201="OCPPCommCtrlr.WebSocketPingInterval"),
         # Local Auth List Management profile (OCPP 1.6 section 9.4)
-        KeySpec("LocalAuthListEnabled", "bool", True, profile="LocalAuthListManagement"),
+        KeySpec("LocalAuthListEnabled", "bool", True, profile="LocalAuthListManagement",
+                v201="LocalAuthListCtrlr.Enabled"),
         KeySpec("LocalAuthListMaxLength", "int", 10000, readonly=True, profile="LocalAuthListManagement"),
-        KeySpec("SendLocalListMaxLength", "int", 1000, readonly=True, profile="LocalAuthListManagement"),
+        KeySpec("SendLocalListMaxLength", "int", 1000, readonly=True, profile="LocalAuthListManagement",
+                v201="LocalAuthListCtrlr.ItemsPerMessage"),
         # Smart Charging profile (OCPP 1.6 section 9.4): what SetChargingProfile may install.
         # Read-only to the backend; a charger maker may lower them in the TOML file.
         KeySpec("ChargeProfileMaxStackLevel", "int", 10, readonly=True, maker=True, minimum=0, maximum=100,
-                profile="SmartCharging"),
+                profile="SmartCharging", v201="SmartChargingCtrlr.ProfileStackLevel"),
         KeySpec("ChargingScheduleAllowedChargingRateUnit", "csl", ("Current", "Power"), readonly=True, maker=True,
-                items=("Current", "Power"), max_items=2, profile="SmartCharging"),
+                items=("Current", "Power"), max_items=2, profile="SmartCharging",
+                v201="SmartChargingCtrlr.RateUnit"),
         KeySpec("ChargingScheduleMaxPeriods", "int", 48, readonly=True, maker=True, minimum=1, maximum=1000,
-                profile="SmartCharging"),
-        KeySpec("ConnectorSwitch3to1PhaseSupported", "bool", False, readonly=True, profile="SmartCharging"),
+                profile="SmartCharging", v201="SmartChargingCtrlr.PeriodsPerSchedule"),
+        KeySpec("ConnectorSwitch3to1PhaseSupported", "bool", False, readonly=True, profile="SmartCharging",
+                v201="SmartChargingCtrlr.Phases3to1"),
         KeySpec("MaxChargingProfilesInstalled", "int", 32, readonly=True, maker=True, minimum=1, maximum=1000,
                 profile="SmartCharging"),
+        # Settings only OCPP 2.0.1 names (Part 2 appendix 3, the controllers' variables),
+        # stored under their 2.0.1 names; the [ocpp201.<Component>] tables give initial values.
+        _v201("OCPPCommCtrlr.OfflineThreshold", "int", 60, minimum=0, maximum=86400),
+        _v201("OCPPCommCtrlr.FileTransferProtocols", "csl", ("FTP", "HTTP", "HTTPS"), readonly=True),
+        _v201("OCPPCommCtrlr.NetworkConfigurationPriority", "csl", ("1",), readonly=True),
+        _v201("OCPPCommCtrlr.NetworkProfileConnectionAttempts", "int", 3, minimum=1, maximum=100),
+        _v201("OCPPCommCtrlr.RetryBackOffRandomRange", "int", 10, minimum=0, maximum=3600),
+        _v201("OCPPCommCtrlr.RetryBackOffRepeatTimes", "int", 5, minimum=0, maximum=100),
+        _v201("OCPPCommCtrlr.RetryBackOffWaitMinimum", "int", 10, minimum=0, maximum=3600),
+        _v201("TxCtrlr.TxStartPoint", "csl", ("PowerPathClosed",), items=TX_POINTS, min_items=1),
+        _v201("TxCtrlr.TxStopPoint", "csl", ("EVConnected", "Authorized"), items=TX_POINTS, min_items=1),
+        _v201("TxCtrlr.MaxEnergyOnInvalidId", "int", 0, minimum=0, maximum=1_000_000),
+        _v201("TxCtrlr.TxBeforeAcceptedEnabled", "bool", False),
+        _v201("DeviceDataCtrlr.ItemsPerMessage.GetReport", "int", 50, readonly=True, maker=True, minimum=1,
+              maximum=1000),
+        _v201("DeviceDataCtrlr.ItemsPerMessage.SetVariables", "int", 64, readonly=True, maker=True, minimum=1,
+              maximum=1000),
+        _v201("DeviceDataCtrlr.BytesPerMessage.GetReport", "int", 65536, readonly=True, maker=True,
+              minimum=1024, maximum=1_048_576),
+        _v201("DeviceDataCtrlr.BytesPerMessage.GetVariables", "int", 65536, readonly=True, maker=True,
+              minimum=1024, maximum=1_048_576),
+        _v201("DeviceDataCtrlr.BytesPerMessage.SetVariables", "int", 65536, readonly=True, maker=True,
+              minimum=1024, maximum=1_048_576),
+        _v201("ClockCtrlr.TimeSource", "csl", ("NTP", "Heartbeat"), items=TIME_SOURCES, min_items=1),
+        _v201("SecurityCtrlr.OrganizationName", "str", "", maximum=64),
+        _v201("SampledDataCtrlr.TxStartedMeasurands", "csl", _ENERGY, items=MEASURANDS,
+              max_items=MEASURAND_LIST_MAX),
+        _v201("SampledDataCtrlr.TxEndedInterval", "int", 0, minimum=0, maximum=86400),
+        _v201("AlignedDataCtrlr.TxEndedInterval", "int", 0, minimum=0, maximum=86400),
+        _v201("AuthCtrlr.MasterPassGroupId", "str", "", maximum=36),
+        _v201("AuthCacheCtrlr.LifeTime", "int", 0, minimum=0, maximum=31_536_000),
+        _v201("AuthCacheCtrlr.Policy", "str", "LRU", readonly=True, items=("LRU", "LFU", "FIFO", "Custom")),
+        _v201("AuthCacheCtrlr.Storage", "int", 1_048_576, readonly=True, maker=True, minimum=0,
+              maximum=1_073_741_824),
+        _v201("LocalAuthListCtrlr.BytesPerMessage", "int", 1_048_576, readonly=True,
+              profile="LocalAuthListManagement"),
+        _v201("ReservationCtrlr.Enabled", "bool", True, profile="Reservation"),
+        _v201("SmartChargingCtrlr.Enabled", "bool", True, profile="SmartCharging"),
+        _v201("SmartChargingCtrlr.LimitChangeSignificance", "decimal", 10.0, minimum=0, maximum=100,
+              profile="SmartCharging"),
     )
 }
+
+#: The settings OCPP 1.6 names (its configuration keys); the rest only 2.0.1 knows.
+OCPP16_KEYS = frozenset(name for name, spec in KEYS.items() if spec.ocpp16)
 
 #: Keys whose value comes from the charger itself, never from the TOML file.
 DERIVED_KEYS = frozenset({"NumberOfConnectors", "SecurityProfile"})
@@ -216,23 +329,80 @@ def shown(name: str, value: str) -> str:
 def check_initial(name: str, value: object) -> str | None:
     """Validate one ``[ocpp]`` entry of the TOML file; None when fine, else why not."""
     spec = KEYS.get(name)
-    if spec is None:
+    if spec is None or not spec.ocpp16:
         import difflib
 
-        close = difflib.get_close_matches(name, KEYS, n=1)
-        hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(sorted(KEYS))}"
+        only201 = [s.v201 for s in KEYS.values() if not s.ocpp16 and s.v201 and _variable_of(s.v201) == name]
+        if only201:
+            return f"an OCPP 2.0.1 variable, not a 1.6 key: set it under [ocpp201.{only201[0].split('.')[0]}]"
+        close = difflib.get_close_matches(name, sorted(OCPP16_KEYS), n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(sorted(OCPP16_KEYS))}"
         return f"unknown OCPP configuration key; {hint}"
+    return _check_value(spec, value)
+
+
+def _check_value(spec: KeySpec, value: object) -> str | None:
     if spec.readonly and not spec.maker:
         return "read-only key: the charger reports it, it cannot be set"
     try:
         parsed = spec.parse(value)
     except ValueError as exc:
         return str(exc)
-    if name == "SupportedFeatureProfiles":
+    if spec.name == "SupportedFeatureProfiles":
         return _check_profiles(parsed)
-    if name == "ChargingScheduleAllowedChargingRateUnit" and not parsed:
+    if spec.name == "ChargingScheduleAllowedChargingRateUnit" and not parsed:
         return "must name Current, Power or both (a charger that accepts no unit takes no profile)"
     return None
+
+
+def _variable_of(v201: str) -> str:
+    return v201.split(".")[1]
+
+
+#: Where the TOML gives a shared setting that 2.0.1 also names, when not in [ocpp].
+_SET_ELSEWHERE = {"AuthorizationKey": "backend.authorization_key, which is kept secret",
+                  "SecurityProfile": "backend.security_profile"}
+
+
+def v201_components() -> tuple[str, ...]:
+    """The components whose variables settings name (the [ocpp201.<Component>] tables allowed)."""
+    return tuple(sorted({spec.v201.split(".")[0] for spec in KEYS.values() if spec.v201}))
+
+
+def check_initial_v201(component: str, variable: str, instance: str | None,
+                       value: object) -> tuple[str | None, str | None]:
+    """Validate one ``[ocpp201.<component>]`` entry: (the setting's name, None) when fine,
+    else (None, why not). A variable with an instance is written ``Variable.Instance``."""
+    import difflib
+
+    components = v201_components()
+    if component not in components:
+        close = difflib.get_close_matches(component, components, n=1)
+        hint = f"did you mean [ocpp201.{close[0]}]?" if close else f"known components: {', '.join(components)}"
+        return None, f"unknown OCPP 2.0.1 component; {hint}"
+    wanted = f"{component}.{variable}" + (f".{instance}" if instance is not None else "")
+    named = {spec.v201: spec for spec in KEYS.values() if spec.v201 and spec.v201.startswith(component + ".")}
+    spec = named.get(wanted)
+    if spec is None:
+        instances = sorted(v.split(".", 2)[2] for v in named if v.count(".") == 2 and _variable_of(v) == variable)
+        if instances and instance is not None:
+            return None, f"unknown instance {instance!r} of {variable}; known instances: {', '.join(instances)}"
+        if instances:
+            return None, (f"{variable} has instances: write {variable}.<instance> = ... with instance "
+                          f"{' or '.join(instances)}")
+        if instance is not None and f"{component}.{variable}" in named:
+            return None, f"{variable} has no instance: write {variable} = ..."
+        variables = sorted({_variable_of(v) for v in named})
+        close = difflib.get_close_matches(variable, variables, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"known variables: {', '.join(variables)}"
+        return None, f"unknown variable of {component}; {hint}"
+    if spec.ocpp16:
+        where = _SET_ELSEWHERE.get(spec.name, f"[ocpp] {spec.name} (its OCPP 1.6 name)")
+        return None, f"shared with OCPP 1.6: set it as {where}"
+    message = _check_value(spec, value)
+    if message is not None and message.startswith("read-only key"):
+        message = "read-only variable: the charger reports it, it cannot be set"
+    return (None, message) if message else (spec.name, None)
 
 
 def _check_profiles(parsed: Value) -> str | None:

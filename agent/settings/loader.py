@@ -37,6 +37,7 @@ from agent.settings.site import check_site, connector_phases
 from agent.settings.schema import (
     ALL_SECTIONS,
     OCPP_SECTION,
+    OCPP201_SECTION,
     OPTIONAL_SECTIONS,
     SECTIONS,
     BackendSettings,
@@ -129,6 +130,7 @@ def parse_settings(text: str, source: Path) -> Settings:
     warnings = check_backend_security(tables.get("backend"), values["backend"], source.parent.absolute(), problems)
     _check_signing_ca(values["firmware"], source.parent.absolute(), problems)
     ocpp = _check_ocpp(tables.get(OCPP_SECTION, {}), problems)
+    ocpp = _check_ocpp201(tables.get(OCPP201_SECTION, {}), ocpp, problems)
     _check_state_directory(tables.get("state"), values["state"], source.parent.absolute(), problems)
     _check_bench_socket(classes, values, tables.get("sim"), problems)
     if problems:
@@ -340,6 +342,50 @@ def _check_ocpp(table: dict[str, Any], problems: _Problems) -> Mapping[str, Ocpp
     for name, message in check_offered(out):
         problems.add((OCPP_SECTION, name), f"{OCPP_SECTION}.{name}", message, out.pop(name))
     return frozen_mapping(out)
+
+
+def _check_ocpp201(table: dict[str, Any], ocpp: Mapping[str, OcppValue],
+                   problems: _Problems) -> Mapping[str, OcppValue]:
+    """Initial values of settings only OCPP 2.0.1 names, from [ocpp201.<Component>] tables,
+    added to the [ocpp] ones under the settings' names."""
+    if not table:
+        return ocpp
+    from agent.runtime_settings.keys import check_initial_v201, check_offered, v201_components
+
+    components = v201_components()
+    out: dict[str, OcppValue] = {}
+    subjects: dict[str, tuple[tuple[str, ...], str]] = {}
+    for component, body in table.items():
+        if component not in components:
+            _, message = check_initial_v201(component, "", None, None)
+            problems.add((OCPP201_SECTION, component), f"[{OCPP201_SECTION}.{component}]", message or "")
+            continue
+        if not isinstance(body, dict):
+            problems.add((OCPP201_SECTION, component), f"{OCPP201_SECTION}.{component}",
+                         f"must be a table ([{OCPP201_SECTION}.{component}]) of the component's variables", body)
+            continue
+        for variable, given in body.items():
+            entries = list(given.items()) if isinstance(given, dict) else [(None, given)]
+            for instance, value in entries:
+                path = (OCPP201_SECTION, component, variable, *((instance,) if instance is not None else ()))
+                subject = ".".join(path)
+                if isinstance(value, dict) or not isinstance(value, str | int | float):
+                    hint = " (write a list as one comma-separated string)" if isinstance(value, list) else ""
+                    problems.add(path, subject, f"must be a string, integer, boolean or number, not "
+                                                f"{type_name(value)}{hint}", value)
+                    continue
+                name, message = check_initial_v201(component, variable, instance, value)
+                if name is None:
+                    problems.add(path, subject, message or "", value)
+                    continue
+                out[name] = value
+                subjects[name] = (path, subject)
+    offered = {name for name, _ in check_offered(dict(ocpp))}  # already reported under [ocpp]
+    for name, message in check_offered({**ocpp, **out}):
+        if name in out and name not in offered:
+            path, subject = subjects[name]
+            problems.add(path, subject, message, out.pop(name))
+    return frozen_mapping({**ocpp, **out})
 
 
 # --- reporting --------------------------------------------------------------------------

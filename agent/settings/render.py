@@ -12,7 +12,15 @@ import re
 import unicodedata
 from pathlib import Path
 
-from agent.settings.schema import OCPP_SECTION, OPTIONAL_SECTIONS, SECRET_KEYS, SECTIONS, Settings, keys_of
+from agent.settings.schema import (
+    OCPP201_SECTION,
+    OCPP_SECTION,
+    OPTIONAL_SECTIONS,
+    SECRET_KEYS,
+    SECTIONS,
+    Settings,
+    keys_of,
+)
 
 MASK = "****"
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
@@ -92,5 +100,15 @@ def render_settings(settings: Settings) -> str:
             lines.append(f"{text}  # {note}" if note else text)
     lines += ["", f"[{OCPP_SECTION}]"]
     for name, value in settings.ocpp.items():
-        lines.append(f"{toml_key(name)} = {masked(f'{OCPP_SECTION}.{name}', value)}")
+        if "." not in name:  # a 1.6 key; the settings only 2.0.1 names are "Component.Variable[.Instance]"
+            lines.append(f"{toml_key(name)} = {masked(f'{OCPP_SECTION}.{name}', value)}")
+    components: dict[str, list[str]] = {}
+    for name, value in settings.ocpp.items():
+        if "." in name:
+            component, variable = name.split(".", 1)
+            key = ".".join(toml_key(part) for part in variable.split("."))
+            components.setdefault(component, []).append(
+                f"{key} = {masked(f'{OCPP201_SECTION}.{name}', value)}")
+    for component, entries in components.items():
+        lines += ["", f"[{OCPP201_SECTION}.{toml_key(component)}]", *entries]
     return "\n".join(lines) + "\n"

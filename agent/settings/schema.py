@@ -225,6 +225,8 @@ class Settings:
     logging: LoggingSettings
     system: SystemSettings
     firmware: FirmwareSettings
+    #: Initial values of runtime settings by their names: 1.6 keys from [ocpp], settings only
+    #: 2.0.1 names ("TxCtrlr.TxStartPoint") from [ocpp201.<Component>].
     ocpp: Mapping[str, OcppValue]
     source: Path
     #: Things that work but should be fixed (a secret file others can read); shown, never fatal.
@@ -263,7 +265,10 @@ OPTIONAL_SECTIONS: dict[str, type] = {
     "grid_meter": GridMeterSettings,
 }
 OCPP_SECTION = "ocpp"
-ALL_SECTIONS: tuple[str, ...] = (*SECTIONS, *OPTIONAL_SECTIONS, OCPP_SECTION)
+#: Initial values of settings only OCPP 2.0.1 names: one table per component,
+#: [ocpp201.<Component>], a variable with an instance written ``Variable.Instance = value``.
+OCPP201_SECTION = "ocpp201"
+ALL_SECTIONS: tuple[str, ...] = (*SECTIONS, *OPTIONAL_SECTIONS, OCPP_SECTION, OCPP201_SECTION)
 
 
 def keys_of(section_cls: type) -> tuple[dataclasses.Field[Any], ...]:
@@ -277,7 +282,7 @@ SECRET_KEYS: frozenset[str] = frozenset(
      if f.metadata["secret"]}
     | {f"{name}.{f.name}" for name, drivers in DRIVER_SECTIONS.items() for cls in drivers.values()
        for f in keys_of(cls) if f.metadata["secret"]}
-    | {f"{OCPP_SECTION}.AuthorizationKey"}
+    | {f"{OCPP_SECTION}.AuthorizationKey", f"{OCPP201_SECTION}.SecurityCtrlr.BasicAuthPassword"}
 )
 
 

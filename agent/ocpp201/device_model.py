@@ -1,0 +1,424 @@
+"""The OCPP 2.0.1 device model of this charger, as data: every component and variable it
+reports, each bound to exactly one source.
+
+A variable reads either a runtime setting (one of ``agent.runtime_settings.keys``: shared
+with OCPP 1.6 when both protocols name the same thing, or one only 2.0.1 names), the
+setting's name giving the variable's (``KeySpec.v201``), or a live fact of the station
+(:class:`StationFacts`, which the adapter implements from the runtime). Get/SetVariables,
+the base reports and ``docs/ocpp201-device-model.md`` are all read from this one table.
+Nothing here imports the ``ocpp`` library: the table stays cheap to load.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal, Protocol
+
+from agent.runtime_settings.keys import DERIVED_KEYS, KEYS, KeySpec, Value
+
+AttributeType = Literal["Actual", "Target", "MinSet", "MaxSet"]
+Mutability = Literal["ReadOnly", "WriteOnly", "ReadWrite"]
+DataType = Literal["string", "decimal", "integer", "dateTime", "boolean", "OptionList", "SequenceList",
+                   "MemberList"]
+#: Where a component lives: once for the station, once per EVSE, once per connector.
+Scope = Literal["station", "evse", "connector"]
+
+AVAILABILITY_STATES = ("Available", "Occupied", "Reserved", "Unavailable", "Faulted")
+#: One connector per EVSE on this charger: EVSE n holds connector 1.
+CONNECTORS_PER_EVSE = 1
+
+
+class StationFacts(Protocol):
+    """What the device model reads from the running station rather than from a setting.
+
+    ``evse_id`` None means the whole station; a connector is (evse_id, connector_id)."""
+
+    def evse_count(self) -> int: ...
+
+    def availability_state(self, evse_id: int | None, connector_id: int | None) -> str:
+        """One of :data:`AVAILABILITY_STATES`."""
+        ...
+
+    def available(self, evse_id: int | None, connector_id: int | None) -> bool:
+        """Operative (true) or made inoperative by ChangeAvailability (false)."""
+        ...
+
+    def supply_phases(self, evse_id: int | None) -> int: ...
+
+    def max_power(self, evse_id: int) -> float:
+        """The most an EVSE may deliver, in W."""
+        ...
+
+    def connector_type(self, evse_id: int, connector_id: int) -> str:
+        """An OCPP 2.0.1 ConnectorEnumType word, e.g. ``cType2`` or ``sType2``."""
+        ...
+
+    def vendor_name(self) -> str: ...
+
+    def model(self) -> str: ...
+
+    def serial_number(self) -> str: ...
+
+    def firmware_version(self) -> str: ...
+
+    def identity(self) -> str:
+        """The charging station's identity in the backend's URL."""
+        ...
+
+    def now(self) -> datetime:
+        """The station clock (aware, UTC)."""
+        ...
+
+    def message_timeout(self) -> int:
+        """Seconds the station waits for the backend's answer to a call."""
+        ...
+
+    def certificate_entries(self) -> int: ...
+
+    def local_list_entries(self) -> int: ...
+
+    def charging_profile_entries(self) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Where:
+    """One place a variable is read: the station (no EVSE), an EVSE, or a connector."""
+
+    evse_id: int | None = None
+    connector_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """A runtime setting by name. With a `view` the variable shows a read-only projection
+    of the setting (e.g. one connector's part of ConnectorPhaseRotation)."""
+
+    name: str
+    view: Callable[[Value, Where], Value] | None = None
+    view_doc: str = ""
+
+    @property
+    def spec(self) -> KeySpec:
+        return KEYS[self.name]
+
+
+@dataclass(frozen=True, slots=True)
+class Fact:
+    """A live fact of the station, read through :class:`StationFacts`."""
+
+    read: Callable[[StationFacts, Where], Value | datetime]
+    doc: str
+    constant: bool = False
+    persistent: bool = False  # survives a reboot though it may change (an EVSE made inoperative)
+
+
+Source = Setting | Fact
+
+
+@dataclass(frozen=True, slots=True)
+class Variable:
+    """One variable of a component, with its attributes and characteristics."""
+
+    name: str
+    source: Source
+    data_type: DataType
+    instance: str | None = None
+    attributes: tuple[AttributeType, ...] = ("Actual",)
+    unit: str | None = None
+    values_list: tuple[str, ...] | None = None
+    min_limit: float | None = None
+    max_limit: float | None = None
+    #: A setting whose value is the maxLimit (e.g. how many entries fit).
+    max_limit_setting: str | None = None
+    required: bool = False  # the 2.0.1 spec's "required" for its controller
+    note: str = ""
+
+    @property
+    def setting(self) -> str | None:
+        return self.source.name if isinstance(self.source, Setting) else None
+
+    @property
+    def mutability(self) -> Mutability:
+        if isinstance(self.source, Fact) or self.source.view is not None:
+            return "ReadOnly"
+        spec = self.source.spec
+        if spec.readonly:
+            return "ReadOnly"
+        return "WriteOnly" if spec.writeonly else "ReadWrite"
+
+    @property
+    def persistent(self) -> bool:
+        """Kept across a reboot: every setting is (state database or file); facts are read anew."""
+        return isinstance(self.source, Setting) or self.source.constant or self.source.persistent
+
+    @property
+    def constant(self) -> bool:
+        """Never changes while the station runs."""
+        if isinstance(self.source, Fact):
+            return self.source.constant
+        spec = self.source.spec
+        return spec.readonly and spec.name not in DERIVED_KEYS
+
+    @property
+    def shared_key(self) -> str | None:
+        """The OCPP 1.6 key naming the same setting, if any."""
+        if isinstance(self.source, Setting) and self.source.spec.ocpp16:
+            return self.source.name
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Component:
+    """A component and its variables; `profile` is the OCPP 1.6 feature profile whose
+    offer (SupportedFeatureProfiles) decides whether it is available at all."""
+
+    name: str
+    variables: tuple[Variable, ...]
+    scope: Scope = "station"
+    profile: str = "Core"
+
+    def places(self, evse_count: int) -> Iterator[Where]:
+        if self.scope == "station":
+            yield Where()
+        elif self.scope == "evse":
+            yield from (Where(evse) for evse in range(1, evse_count + 1))
+        else:
+            yield from (Where(evse, connector) for evse in range(1, evse_count + 1)
+                        for connector in range(1, CONNECTORS_PER_EVSE + 1))
+
+
+# --- how a setting becomes a variable ---------------------------------------------------
+
+_DATA_TYPES: dict[str, DataType] = {"int": "integer", "bool": "boolean", "decimal": "decimal", "key": "string",
+                                    "csl": "MemberList"}
+
+
+def setting(name: str, *, unit: str | None = None, data_type: DataType | None = None,
+            values_list: tuple[str, ...] | None = None, required: bool = False, note: str = "",
+            max_limit: float | None = None) -> Variable:
+    """The variable a runtime setting is known by in 2.0.1 (its ``KeySpec.v201``), with the
+    setting's type, limits and allowed values as characteristics."""
+    spec = KEYS[name]
+    assert spec.v201, f"{name} has no OCPP 2.0.1 name"
+    parts = spec.v201.split(".")
+    if data_type is None:
+        data_type = ("OptionList" if spec.items else "string") if spec.kind == "str" else _DATA_TYPES[spec.kind]
+    numeric = spec.kind in ("int", "decimal")
+    return Variable(
+        name=parts[1], instance=parts[2] if len(parts) > 2 else None, source=Setting(name), data_type=data_type,
+        unit=unit, values_list=values_list if values_list is not None else spec.items,
+        min_limit=spec.minimum if numeric else None,
+        max_limit=max_limit if max_limit is not None else (spec.maximum if numeric or spec.kind == "str" else None),
+        required=required, note=note)
+
+
+def _component_of(variable: Variable) -> str | None:
+    if isinstance(variable.source, Setting) and variable.source.view is None:
+        v201 = variable.source.spec.v201
+        return v201.split(".")[0] if v201 else None
+    return None
+
+
+def _offered(profile: str) -> Setting:
+    return Setting("SupportedFeatureProfiles", view=lambda value, _where: profile in value,
+                   view_doc=f"true when SupportedFeatureProfiles offers {profile}")
+
+
+def _available(profile: str) -> Variable:
+    return Variable("Available", _offered(profile), "boolean")
+
+
+def _rotation(value: Value, where: Where) -> Value:
+    """One connector's phase rotation from ConnectorPhaseRotation ("1.RST,0.Unknown"): its
+    own item, else the station's (connector 0), else Unknown."""
+    assert isinstance(value, tuple)
+    rotations = dict(item.split(".", 1) for item in value)
+    return rotations.get(str(where.evse_id), rotations.get("0", "Unknown"))
+
+
+def _rate_units(value: Value, _where: Where) -> Value:
+    """2.0.1 spells the units A and W where 1.6 says Current and Power."""
+    assert isinstance(value, tuple)
+    return tuple({"Current": "A", "Power": "W"}[unit] for unit in value)
+
+
+def _fact(read: Callable[[StationFacts, Where], Value | datetime], doc: str, constant: bool = False,
+          persistent: bool = False) -> Fact:
+    return Fact(read, doc, constant, persistent)
+
+
+_STATE = _fact(lambda f, w: f.availability_state(w.evse_id, w.connector_id), "StationFacts.availability_state")
+_AVAILABLE = _fact(lambda f, w: f.available(w.evse_id, w.connector_id), "StationFacts.available", persistent=True)
+_PHASES = _fact(lambda f, w: f.supply_phases(w.evse_id), "StationFacts.supply_phases", constant=True)
+_PHASE_ROTATIONS = ("RST", "RTS", "SRT", "STR", "TRS", "TSR", "Unknown", "NotApplicable")
+
+
+def _state_variables() -> tuple[Variable, ...]:
+    return (Variable("AvailabilityState", _STATE, "OptionList", values_list=AVAILABILITY_STATES, required=True),
+            Variable("Available", _AVAILABLE, "boolean", required=True))
+
+
+COMPONENTS: tuple[Component, ...] = (
+    Component("ChargingStation", (
+        *_state_variables(),
+        Variable("Problem", _fact(lambda f, w: f.availability_state(None, None) == "Faulted",
+                                  "StationFacts.availability_state is Faulted"), "boolean"),
+        Variable("SupplyPhases", _PHASES, "integer", min_limit=0, max_limit=3),
+        Variable("Model", _fact(lambda f, w: f.model(), "StationFacts.model", True), "string", max_limit=20),
+        Variable("VendorName", _fact(lambda f, w: f.vendor_name(), "StationFacts.vendor_name", True), "string",
+                 max_limit=50),
+        Variable("SerialNumber", _fact(lambda f, w: f.serial_number(), "StationFacts.serial_number", True),
+                 "string", max_limit=25),
+        Variable("FirmwareVersion", _fact(lambda f, w: f.firmware_version(), "StationFacts.firmware_version", True),
+                 "string", max_limit=50),
+    )),
+    Component("EVSE", (
+        *_state_variables(),
+        Variable("Power", _fact(lambda f, w: f.max_power(w.evse_id or 0), "StationFacts.max_power", True),
+                 "decimal", attributes=("MaxSet",), unit="W", min_limit=0),
+        Variable("SupplyPhases", _PHASES, "integer", min_limit=0, max_limit=3),
+    ), scope="evse"),
+    Component("Connector", (
+        *_state_variables(),
+        Variable("ConnectorType", _fact(lambda f, w: f.connector_type(w.evse_id or 0, w.connector_id or 0),
+                                        "StationFacts.connector_type", True), "string"),
+        Variable("SupplyPhases", _PHASES, "integer", min_limit=0, max_limit=3),
+        Variable("PhaseRotation", Setting("ConnectorPhaseRotation", view=_rotation,
+                                          view_doc="this connector's item of ConnectorPhaseRotation, else "
+                                                   "connector 0's, else Unknown"),
+                 "OptionList", values_list=_PHASE_ROTATIONS),
+    ), scope="connector"),
+    Component("OCPPCommCtrlr", (
+        setting("OCPPCommCtrlr.FileTransferProtocols", values_list=("FTP", "HTTP", "HTTPS"), required=True),
+        setting("HeartbeatInterval", unit="s"),
+        setting("TransactionMessageRetryInterval", unit="s", required=True),
+        setting("TransactionMessageAttempts", required=True),
+        Variable("MessageTimeout", _fact(lambda f, w: f.message_timeout(), "StationFacts.message_timeout "
+                                         "([backend] call_timeout)", True),
+                 "integer", instance="Default", unit="s", required=True),
+        setting("OCPPCommCtrlr.NetworkConfigurationPriority", data_type="SequenceList", values_list=("1",),
+                required=True, note="one connection profile: the configuration file's [backend]"),
+        setting("OCPPCommCtrlr.NetworkProfileConnectionAttempts", required=True),
+        setting("OCPPCommCtrlr.OfflineThreshold", unit="s", required=True),
+        setting("ResetRetries", required=True),
+        setting("OCPPCommCtrlr.RetryBackOffRandomRange", unit="s", required=True),
+        setting("OCPPCommCtrlr.RetryBackOffRepeatTimes", required=True),
+        setting("OCPPCommCtrlr.RetryBackOffWaitMinimum", unit="s", required=True),
+        setting("UnlockConnectorOnEVSideDisconnect", required=True),
+        setting("WebSocketPingInterval", unit="s", required=True),
+    )),
+    Component("TxCtrlr", (
+        setting("ConnectionTimeOut", unit="s", required=True),
+        setting("TxCtrlr.MaxEnergyOnInvalidId", unit="Wh"),
+        setting("StopTransactionOnEVSideDisconnect", required=True),
+        setting("StopTransactionOnInvalidId", required=True),
+        setting("TxCtrlr.TxBeforeAcceptedEnabled"),
+        setting("TxCtrlr.TxStartPoint", required=True),
+        setting("TxCtrlr.TxStopPoint", required=True),
+    )),
+    Component("DeviceDataCtrlr", (
+        setting("DeviceDataCtrlr.ItemsPerMessage.GetReport", required=True),
+        setting("GetConfigurationMaxKeys", required=True),
+        setting("DeviceDataCtrlr.ItemsPerMessage.SetVariables", required=True),
+        setting("DeviceDataCtrlr.BytesPerMessage.GetReport", unit="B", required=True),
+        setting("DeviceDataCtrlr.BytesPerMessage.GetVariables", unit="B", required=True),
+        setting("DeviceDataCtrlr.BytesPerMessage.SetVariables", unit="B", required=True),
+    )),
+    Component("ClockCtrlr", (
+        Variable("DateTime", _fact(lambda f, w: f.now(), "StationFacts.now"), "dateTime", required=True),
+        setting("ClockCtrlr.TimeSource", data_type="SequenceList", required=True),
+    )),
+    Component("SecurityCtrlr", (
+        setting("AuthorizationKey", max_limit=40, note="the HTTP Basic password; accepted only under security "
+                                                       "profile 1 or 2"),
+        Variable("CertificateEntries", _fact(lambda f, w: f.certificate_entries(), "StationFacts.certificate_entries"),
+                 "integer", required=True),
+        Variable("Identity", _fact(lambda f, w: f.identity(), "StationFacts.identity ([charge_point] id)", True),
+                 "string", max_limit=48),
+        setting("SecurityCtrlr.OrganizationName", required=True),
+        setting("SecurityProfile", required=True, note="[backend] security_profile"),
+    )),
+    Component("SampledDataCtrlr", (
+        setting("SampledDataCtrlr.TxEndedInterval", unit="s", required=True),
+        setting("StopTxnSampledData", required=True),
+        setting("SampledDataCtrlr.TxStartedMeasurands", required=True),
+        setting("MeterValueSampleInterval", unit="s", required=True),
+        setting("MeterValuesSampledData", required=True),
+    )),
+    Component("AlignedDataCtrlr", (
+        setting("ClockAlignedDataInterval", unit="s", required=True),
+        setting("MeterValuesAlignedData", required=True),
+        setting("AlignedDataCtrlr.TxEndedInterval", unit="s", required=True),
+        setting("StopTxnAlignedData", required=True),
+    )),
+    Component("AuthCtrlr", (
+        setting("AuthorizeRemoteTxRequests", required=True),
+        setting("LocalAuthorizeOffline", required=True),
+        setting("LocalPreAuthorize", required=True),
+        setting("AuthCtrlr.MasterPassGroupId"),
+        setting("AllowOfflineTxForUnknownId"),
+    )),
+    Component("AuthCacheCtrlr", (
+        _available("Core"),
+        setting("AuthorizationCacheEnabled"),
+        setting("AuthCacheCtrlr.LifeTime", unit="s", note="0 = entries never age out"),
+        setting("AuthCacheCtrlr.Policy"),
+        setting("AuthCacheCtrlr.Storage", unit="B"),
+    )),
+    Component("LocalAuthListCtrlr", (
+        _available("LocalAuthListManagement"),
+        setting("LocalAuthListEnabled"),
+        Variable("Entries", _fact(lambda f, w: f.local_list_entries(), "StationFacts.local_list_entries"), "integer",
+                 min_limit=0, max_limit_setting="LocalAuthListMaxLength", required=True),
+        setting("SendLocalListMaxLength", required=True),
+        setting("LocalAuthListCtrlr.BytesPerMessage", unit="B", required=True),
+    ), profile="LocalAuthListManagement"),
+    Component("ReservationCtrlr", (
+        _available("Reservation"),
+        setting("ReservationCtrlr.Enabled"),
+        setting("ReserveConnectorZeroSupported"),
+    ), profile="Reservation"),
+    Component("SmartChargingCtrlr", (
+        _available("SmartCharging"),
+        setting("SmartChargingCtrlr.Enabled"),
+        Variable("Entries", _fact(lambda f, w: f.charging_profile_entries(), "StationFacts.charging_profile_entries"),
+                 "integer", instance="ChargingProfiles", min_limit=0,
+                 max_limit_setting="MaxChargingProfilesInstalled", required=True),
+        setting("SmartChargingCtrlr.LimitChangeSignificance", unit="Percent", required=True),
+        setting("ChargingScheduleMaxPeriods", required=True),
+        setting("ChargeProfileMaxStackLevel", required=True),
+        Variable("RateUnit", Setting("ChargingScheduleAllowedChargingRateUnit", view=_rate_units,
+                                     view_doc="ChargingScheduleAllowedChargingRateUnit spelt A and W"),
+                 "MemberList", values_list=("A", "W"), required=True),
+        setting("ConnectorSwitch3to1PhaseSupported"),
+    ), profile="SmartCharging"),
+)
+
+#: Components by name.
+BY_NAME: dict[str, Component] = {component.name: component for component in COMPONENTS}
+#: The variables a component has even when its feature profile is not offered.
+ALWAYS_KNOWN = frozenset({"Available", "Enabled"})
+
+
+def _check_table() -> None:
+    """The table's own rules, checked once at import: a setting names its component, no
+    variable is declared twice, no setting feeds two variables."""
+    seen: set[tuple[str, str, str | None]] = set()
+    settings: dict[str, str] = {}
+    for component in COMPONENTS:
+        for variable in component.variables:
+            where = _component_of(variable)
+            assert where in (None, component.name), f"{variable.setting} is named under {where}, not {component.name}"
+            key = (component.name, variable.name, variable.instance)
+            assert key not in seen, f"{key} declared twice"
+            seen.add(key)
+            if isinstance(variable.source, Setting) and variable.source.view is None:
+                assert variable.source.name not in settings, f"{variable.source.name} feeds two variables"
+                settings[variable.source.name] = component.name
+    unbound = [name for name, spec in KEYS.items() if not spec.ocpp16 and name not in settings]
+    assert not unbound, f"settings only 2.0.1 names but no variable reads: {unbound}"
+
+
+_check_table()
