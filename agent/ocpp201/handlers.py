@@ -15,7 +15,9 @@ from ocpp.routing import on
 from ocpp.v201 import call_result
 from ocpp.v201.enums import Action
 
+from .. import clock
 from .rpc import Rpc
+from .variables import report_pages
 
 if TYPE_CHECKING:
     from .session import Ocpp201Link
@@ -147,6 +149,43 @@ class Handlers(Rpc):
         status = self.runtime.change_availability(evse_id, operational_status == "Operative")
         log.info("availability", evse=evse_id, operational_status=operational_status, answer=status)
         return call_result.ChangeAvailability(status=status)
+
+    # ------------------------------------------------------------ B05-B08: the device model
+    @on(Action.get_variables)
+    async def on_get_variables(self, get_variable_data: list[dict[str, Any]], **_: Any) -> Any:
+        results = self.session.device_model.get_variables(get_variable_data)
+        return call_result.GetVariables(get_variable_result=results)
+
+    @on(Action.set_variables)
+    async def on_set_variables(self, set_variable_data: list[dict[str, Any]], **_: Any) -> Any:
+        results = await self.session.device_model.set_variables(set_variable_data)
+        for request, result in zip(set_variable_data, results, strict=True):
+            log.info("set variable", component=request["component"].get("name"),
+                     variable=request["variable"].get("name"), answer=result["attribute_status"])
+        return call_result.SetVariables(set_variable_result=results)
+
+    @on(Action.get_base_report)
+    async def on_get_base_report(self, request_id: int, report_base: str, **_: Any) -> Any:
+        data = self.session.device_model.base_report(report_base)
+        if data is None:
+            return call_result.GetBaseReport(status="NotSupported")
+        self._report(request_id, data)
+        return call_result.GetBaseReport(status="Accepted")
+
+    @on(Action.get_report)
+    async def on_get_report(self, request_id: int, component_variable: list[dict[str, Any]] | None = None,
+                            component_criteria: list[str] | None = None, **_: Any) -> Any:
+        data = self.session.device_model.custom_report(component_variable, component_criteria)
+        if not data:
+            return call_result.GetReport(status="EmptyResultSet")
+        self._report(request_id, data)
+        return call_result.GetReport(status="Accepted")
+
+    def _report(self, request_id: int, data: list[dict[str, Any]]) -> None:
+        """NotifyReport after the reply, split into pages of ItemsPerMessage (B07/B08)."""
+        per_page = max(1, self.session.config.int("DeviceDataCtrlr.ItemsPerMessage.GetReport"))
+        pages = report_pages(data, request_id, clock.current().now(), per_page)
+        self.after_reply(lambda: self.session.send_later("NotifyReport", pages))
 
     # ------------------------------------------------------------ C, P
     @on(Action.clear_cache)

@@ -1,0 +1,82 @@
+"""The running station's facts the 2.0.1 device model reports (``StationFacts``).
+
+Read from the runtime and the settings at the moment a backend asks: a connector's
+availability state is what its last status said, the phases and power are the wiring's.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from .. import __version__, clock
+from ..charger import ChargerRuntime
+from ..settings import Settings
+from .outbound import CONNECTOR_STATUS
+
+
+class RuntimeFacts:
+    """:class:`agent.ocpp201.device_model.StationFacts` of this charger (one connector per EVSE)."""
+
+    def __init__(self, settings: Settings, runtime: ChargerRuntime) -> None:
+        self.settings = settings
+        self.runtime = runtime
+
+    def evse_count(self) -> int:
+        return len(self.runtime.numbers)
+
+    def availability_state(self, evse_id: int | None, connector_id: int | None) -> str:
+        if evse_id is None:
+            states = [self.availability_state(n, 1) for n in self.runtime.numbers]
+            station = self.runtime.statuses.get(0)
+            if station is not None and station.status in ("Unavailable", "Faulted"):
+                return station.status
+            return "Occupied" if "Occupied" in states else "Available" if "Available" in states else states[0]
+        entry = self.runtime.statuses.get(evse_id)
+        return CONNECTOR_STATUS.get(entry.status, "Unavailable") if entry is not None else "Unavailable"
+
+    def available(self, evse_id: int | None, connector_id: int | None) -> bool:
+        inoperative = self.runtime.state.inoperative_connectors()
+        if evse_id is None:
+            return 0 not in inoperative
+        return evse_id not in inoperative and 0 not in inoperative
+
+    def supply_phases(self, evse_id: int | None) -> int:
+        return self.settings.connectors.phases
+
+    def max_power(self, evse_id: int) -> float:
+        c = self.settings.connectors
+        return round(c.max_current * c.voltage * c.phases, 1)
+
+    def connector_type(self, evse_id: int, connector_id: int) -> str:
+        # A socket outlet has a cable lock; a tethered cable has none.
+        return "sType2" if evse_id in self.runtime.hardware.locks else "cType2"
+
+    def vendor_name(self) -> str:
+        return self.settings.charge_point.vendor
+
+    def model(self) -> str:
+        return self.settings.charge_point.model
+
+    def serial_number(self) -> str:
+        return self.settings.charge_point.serial_number
+
+    def firmware_version(self) -> str:
+        return f"ladda {__version__}"
+
+    def identity(self) -> str:
+        return self.settings.charge_point.id
+
+    def now(self) -> datetime:
+        return clock.current().now()
+
+    def message_timeout(self) -> int:
+        return int(self.settings.backend.call_timeout)
+
+    def certificate_entries(self) -> int:
+        return 0  # certificates are managed by the backend from OCPP 2.0.1 block A on (not yet)
+
+    def local_list_entries(self) -> int:
+        return len(self.runtime.authorizer.local_list.entries())
+
+    def charging_profile_entries(self) -> int:
+        return len(self.runtime.limits.profiles)
