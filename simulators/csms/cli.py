@@ -44,8 +44,8 @@ def _password(text: str) -> tuple[str, str]:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ladda-sim csms",
-        description="A test OCPP 1.6J backend that records every frame and keeps a "
-        "transaction ledger.",
+        description="A test OCPP 1.6J and 2.0.1 backend that records every frame, keeps a "
+        "transaction ledger and counts schema violations.",
     )
     parser.add_argument("--listen", type=_address, default=("127.0.0.1", 9000), metavar="HOST:PORT",
                         help="websocket address (default 127.0.0.1:9000; port 0 picks a free port)")
