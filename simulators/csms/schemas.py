@@ -81,7 +81,9 @@ def _v201_actions(kind: Kind) -> frozenset[str]:
 @lru_cache(maxsize=None)
 def _v201_check(name: str) -> Any:
     schema = json.loads((_V201_SCHEMAS / f"{name}.json").read_text(encoding="utf-8-sig"))
-    return fastjsonschema.compile(schema)
+    # use_default=False: by default the compiled check writes schema defaults into the
+    # payload it checks, and the log and ledger must keep the payload exactly as sent.
+    return fastjsonschema.compile(schema, use_default=False)
 
 
 def check_v201(action: str, kind: Kind, payload: Any) -> Violation | None:
