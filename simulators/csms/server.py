@@ -112,8 +112,10 @@ class Responder(ocpp.v16.ChargePoint):
     async def handle_call(self, entry: Entry, frame: Frame, raw: str) -> None:
         """Count a schema failure the library is about to answer, then let it answer.
 
-        Only actions this responder handles are checked: any other gets NotImplemented
-        or NotSupported from the library before its payload matters.
+        Checked before routing, not after a CALLERROR, so that the count is there by the
+        time the charger reads the answer; it costs about what the library's own check
+        costs. Only actions this responder handles are checked: any other gets
+        NotImplemented or NotSupported from the library before its payload matters.
         """
         if frame.action in self.route_map:
             violation = await schemas.check_v16(frame.action, "Request", frame.payload)
