@@ -34,8 +34,8 @@ class _Transaction:
     """A record as shown, and what the ledger needs to judge the next event."""
 
     record: Entry
-    #: The first payload booked for each seqNo, to tell a resend from a conflicting repeat.
-    by_seq: dict[int, dict[str, Any]] = field(default_factory=dict)
+    #: Every payload booked under each seqNo, to tell a resend from a conflicting repeat.
+    by_seq: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     next_seq: int = 0
     latest: datetime | None = None
     started: bool = False
@@ -101,17 +101,16 @@ class TransactionLedger201:
     ) -> bool:
         """Whether to book the event: not when it resends one already booked."""
         seq = payload["seqNo"]
-        first = tx.by_seq.get(seq)
-        if first == payload:
+        booked = tx.by_seq.setdefault(seq, [])
+        if payload in booked:
             anomaly("resend", f"seqNo {seq} again with the same payload (a resend); booked once")
             return False
-        if first is not None:
+        if booked:
             anomaly("seq_conflict", f"seqNo {seq} again with a different payload")
-            return True
-        if seq > tx.next_seq:
+        elif seq > tx.next_seq:
             missing = f"{tx.next_seq}" if seq == tx.next_seq + 1 else f"{tx.next_seq}..{seq - 1}"
             anomaly("seq_gap", f"seqNo {seq} arrived, {missing} never did (so far)")
-        tx.by_seq[seq] = payload
+        booked.append(payload)
         tx.next_seq = max(tx.next_seq, seq + 1)
         return True
 

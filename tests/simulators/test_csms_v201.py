@@ -229,11 +229,13 @@ async def test_a_seqno_gap_a_resend_and_a_conflict_are_anomalies(
         await cs.result("TransactionEvent", gap)
         await cs.result("TransactionEvent", gap)  # the same message again: at-least-once delivery
         await cs.result("TransactionEvent", conflict)
+        await cs.result("TransactionEvent", conflict)
         ledger = await ctl.request("ledger")
 
     (tx,) = ledger["transactions"]
     assert [(a["kind"], a["transaction_id"], a["payload"]) for a in ledger["anomalies"]] == [
         ("seq_gap", "TX-1", gap), ("resend", "TX-1", gap), ("seq_conflict", "TX-1", conflict),
+        ("resend", "TX-1", conflict),
     ]
     assert "1 never did" in ledger["anomalies"][0]["detail"]
     assert tx["seq_nos"] == [0, 2, 2]
