@@ -7,6 +7,7 @@ channel (docs/csms.md).
 
 from simulators.csms.ledger import MessageLog, TransactionLedger
 from simulators.csms.ledger201 import TransactionLedger201
-from simulators.csms.server import Csms, CsmsError, Policy
+from simulators.csms.policy import Policy
+from simulators.csms.server import Csms, CsmsError
 
 __all__ = ["Csms", "CsmsError", "MessageLog", "Policy", "TransactionLedger", "TransactionLedger201"]

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from simulators.control import serve as serve_control
 from simulators.csms.control import build_commands
-from simulators.csms.server import BOOT_STATUSES, Csms, Policy, server_tls_context
+from simulators.csms.policy import BOOT_STATUSES, Policy
+from simulators.csms.server import Csms, server_tls_context
 
 log = logging.getLogger("simulators.csms")
 

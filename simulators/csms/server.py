@@ -23,8 +23,7 @@ import json
 import logging
 import ssl
 import uuid
-from collections.abc import AsyncIterator, Callable
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -53,11 +52,9 @@ from simulators.csms.ledger import (
     TransactionLedger,
 )
 from simulators.csms.ledger201 import TransactionLedger201
-from simulators.csms.policy import BOOT_STATUSES, ID_TAG_STATUSES, Policy
+from simulators.csms.policy import Policy
 from simulators.csms.v201 import CALLABLE as CALLABLE_V201
 from simulators.csms.v201 import Responder201, frame_error
-
-__all__ = ["BOOT_STATUSES", "ID_TAG_STATUSES", "Csms", "CsmsError", "Policy", "Session"]
 
 SUBPROTOCOL = "ocpp1.6"
 SUBPROTOCOL_V201 = "ocpp2.0.1"
