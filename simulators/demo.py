@@ -154,7 +154,9 @@ def format_ledger(transactions: list[dict[str, Any]]) -> str:
     rows = [header]
     for t in transactions:
         stop = t.get("meter_stop")
-        kwh = f"{(stop - t['meter_start']) / 1000:.3f}" if stop is not None else "-"
+        # energy_wh, not meterStop - meterStart: a 2.0.1 transaction may lack a start reading.
+        energy = t.get("energy_wh")
+        kwh = f"{energy / 1000:.3f}" if energy is not None else "-"
         rows.append((
             str(t["transaction_id"]), str(t["connector_id"]), str(t["id_tag"]), _short_time(t.get("start_time")),
             _short_time(t.get("stop_time")), str(t["meter_start"]), str(stop if stop is not None else "-"), kwh,

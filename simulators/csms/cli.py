@@ -14,7 +14,8 @@ from pathlib import Path
 
 from simulators.control import serve as serve_control
 from simulators.csms.control import build_commands
-from simulators.csms.server import BOOT_STATUSES, Csms, Policy, server_tls_context
+from simulators.csms.policy import BOOT_STATUSES, Policy
+from simulators.csms.server import Csms, server_tls_context
 
 log = logging.getLogger("simulators.csms")
 
@@ -44,8 +45,8 @@ def _password(text: str) -> tuple[str, str]:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ladda-sim csms",
-        description="A test OCPP 1.6J backend that records every frame and keeps a "
-        "transaction ledger.",
+        description="A test OCPP 1.6J and 2.0.1 backend that records every frame, keeps a "
+        "transaction ledger and counts schema violations.",
     )
     parser.add_argument("--listen", type=_address, default=("127.0.0.1", 9000), metavar="HOST:PORT",
                         help="websocket address (default 127.0.0.1:9000; port 0 picks a free port)")

@@ -53,10 +53,16 @@ def build_commands(csms: Csms) -> CommandTable:
 
     @table.command("ledger")
     async def ledger(cp: str | None = None) -> dict[str, Any]:
+        """1.6 transactions (by id), then 2.0.1 ones (by arrival); anomalies of both."""
         return {
-            "transactions": csms.ledger.transactions(cp),
+            "transactions": csms.ledger.transactions(cp) + csms.ledger201.transactions(cp),
             "anomalies": csms.ledger.anomalies(cp),
         }
+
+    @table.command("schema_violations")
+    async def schema_violations(cp: str) -> dict[str, Any]:
+        """Every payload ``cp`` sent that failed its schema (CALLs and results), oldest first."""
+        return {"schema_violations": list(csms.schema_violations.get(_text("cp", cp), []))}
 
     @table.command("set_boot")
     async def set_boot(status: str, interval: int | None = None) -> None:
@@ -72,8 +78,15 @@ def build_commands(csms: Csms) -> CommandTable:
         status: str,
         parent_id_tag: str | None = None,
         expiry_date: str | None = None,
+        group_id_token: str | None = None,
+        cache_expiry_date_time: str | None = None,
+        personal_message: str | None = None,
     ) -> None:
-        csms.policy.set_id_tag(id_tag, status, parent_id_tag, expiry_date)
+        """The answer for one 1.6 idTag or 2.0.1 idToken (the last three: 2.0.1 only)."""
+        csms.policy.set_id_tag(
+            id_tag, status, parent_id_tag, expiry_date, group_id_token, cache_expiry_date_time,
+            personal_message,
+        )
 
     @table.command("set_clock_offset")
     async def set_clock_offset(seconds: float) -> None:

@@ -244,13 +244,26 @@ class TransactionLedger:
             self._anomaly(cp, "unknown_transaction", action, unique_id, tx_id, detail, payload)
         return tx
 
+    def note_anomaly(
+        self,
+        cp: str,
+        kind: str,
+        action: str,
+        unique_id: str,
+        tx_id: int | str | None,
+        detail: str,
+        payload: dict[str, Any],
+    ) -> None:
+        """Add an anomaly found elsewhere (the 2.0.1 ledger) to this list, in arrival order."""
+        self._anomaly(cp, kind, action, unique_id, tx_id, detail, payload)
+
     def _anomaly(
         self,
         cp: str,
         kind: str,
         action: str,
         unique_id: str,
-        tx_id: int | None,
+        tx_id: int | str | None,
         detail: str,
         payload: dict[str, Any],
     ) -> None:

@@ -1,10 +1,15 @@
-"""The test CSMS: an OCPP 1.6J backend that answers like a permissive real one and remembers.
+"""The test CSMS: an OCPP 1.6J and 2.0.1 backend that answers like a permissive real one
+and remembers.
 
-Every frame is captured at the websocket, before the OCPP library sees it or after it
-produced it, so the message log also holds frames the library rejects. Inbound CALLs are
-answered by the library's routing (which validates them against the 1.6 schemas); CALLs
-this backend sends are written as frames by hand so that payloads travel and come back
-exactly as on the wire, without the library's key-case rewriting.
+Each connection speaks the version its subprotocol names (``ocpp2.0.1`` preferred when a
+charge point offers both). Every frame is captured at the websocket, before any answering
+code sees it or after it produced it, so the message log also holds frames that are
+rejected. A 1.6 CALL is answered by the library's routing (which validates it against the
+1.6 schemas); a 2.0.1 CALL by :mod:`simulators.csms.v201`, which validates it against the
+official 2.0.1 schemas itself. Whatever fails its schema, in either version, is counted
+per charge point (:attr:`Csms.schema_violations`). CALLs this backend sends are written
+as frames by hand so that payloads travel and come back exactly as on the wire, without
+the library's key-case rewriting.
 """
 
 from __future__ import annotations
@@ -18,9 +23,7 @@ import json
 import logging
 import ssl
 import uuid
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from collections.abc import AsyncIterator, Callable, Sequence
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -29,26 +32,34 @@ import ocpp.v16
 from ocpp.exceptions import OCPPError
 from ocpp.messages import Call, CallResult, validate_payload
 from ocpp.routing import on
-from ocpp.v16 import call_result, datatypes
+from ocpp.v16 import call_result
 from ocpp.v16.enums import Action
+from websockets import Subprotocol
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from simulators.control import ControlError
+from simulators.csms import schemas
 from simulators.csms.ledger import (
     CALL,
     CALLERROR,
     CALLRESULT,
     INVALID,
+    Entry,
     Frame,
     MessageLog,
     TransactionLedger,
 )
+from simulators.csms.ledger201 import TransactionLedger201
+from simulators.csms.policy import Policy
+from simulators.csms.v201 import CALLABLE as CALLABLE_V201
+from simulators.csms.v201 import Responder201, frame_error
 
 SUBPROTOCOL = "ocpp1.6"
-BOOT_STATUSES = ("Accepted", "Pending", "Rejected")
-ID_TAG_STATUSES = ("Accepted", "Blocked", "Expired", "Invalid", "ConcurrentTx")
+SUBPROTOCOL_V201 = "ocpp2.0.1"
+#: Subprotocol -> OCPP version, in order of preference.
+VERSIONS = {SUBPROTOCOL_V201: "2.0.1", SUBPROTOCOL: "1.6"}
 ACTIONS = frozenset(a.value for a in Action)
 
 log = logging.getLogger("simulators.csms")
@@ -78,84 +89,6 @@ def quiet_ocpp_library() -> None:
         lib.addFilter(_ExpectedOcppErrors())
 
 
-@dataclass
-class Policy:
-    """How this backend answers; changed at runtime through the control channel."""
-
-    heartbeat_interval: int = 300
-    boot_status: str = "Accepted"
-    boot_retry_interval: int = 10
-    id_tags: dict[str, datatypes.IdTagInfo] = field(default_factory=dict)
-    #: Seconds added to the time this backend tells (currentTime), to play a backend
-    #: whose clock a charger without a synchronised clock must follow.
-    clock_offset_s: float = 0.0
-    #: A fixed currentTime, told as it is (even an implausible one, to test a charger's checks).
-    fixed_time: str | None = None
-
-    def current_time(self) -> str:
-        if self.fixed_time is not None:
-            return self.fixed_time
-        moment = datetime.now(UTC) + timedelta(seconds=self.clock_offset_s)
-        return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-    def boot_reply(self) -> tuple[str, int]:
-        """Status and interval for a BootNotification answer."""
-        if self.boot_status == "Accepted":
-            return self.boot_status, self.heartbeat_interval
-        return self.boot_status, self.boot_retry_interval
-
-    def set_boot(self, status: str, interval: int | None = None) -> None:
-        if status not in BOOT_STATUSES:
-            raise ValueError(f"status must be one of {', '.join(BOOT_STATUSES)}, not {status!r}")
-        if interval is not None:
-            _check_interval(interval)
-            if status == "Accepted":
-                self.heartbeat_interval = interval
-            else:
-                self.boot_retry_interval = interval
-        self.boot_status = status
-
-    def restore(self, other: Policy) -> None:
-        """Take every setting of ``other`` (in place: sessions hold this object)."""
-        self.heartbeat_interval = other.heartbeat_interval
-        self.boot_status = other.boot_status
-        self.boot_retry_interval = other.boot_retry_interval
-        self.id_tags = dict(other.id_tags)
-        self.clock_offset_s = other.clock_offset_s
-        self.fixed_time = other.fixed_time
-
-    def set_heartbeat_interval(self, interval: int) -> None:
-        _check_interval(interval)
-        self.heartbeat_interval = interval
-
-    def set_id_tag(
-        self,
-        id_tag: str,
-        status: str,
-        parent_id_tag: str | None = None,
-        expiry_date: str | None = None,
-    ) -> None:
-        if not isinstance(id_tag, str) or not 0 < len(id_tag) <= 20:
-            raise ValueError(f"id_tag must be a string of 1 to 20 characters, not {id_tag!r}")
-        if status not in ID_TAG_STATUSES:
-            raise ValueError(f"status must be one of {', '.join(ID_TAG_STATUSES)}, not {status!r}")
-        for name, value in (("parent_id_tag", parent_id_tag), ("expiry_date", expiry_date)):
-            if value is not None and not isinstance(value, str):
-                raise ValueError(f"{name} must be a string, not {value!r}")
-        self.id_tags[id_tag] = datatypes.IdTagInfo(
-            status=status, parent_id_tag=parent_id_tag, expiry_date=expiry_date
-        )
-
-    def id_tag_info(self, id_tag: str) -> datatypes.IdTagInfo:
-        """Unknown tags are Accepted, so a bench needs no setup to charge."""
-        return copy.copy(self.id_tags.get(id_tag, datatypes.IdTagInfo(status="Accepted")))
-
-
-def _check_interval(interval: Any) -> None:
-    if type(interval) is not int or interval < 0:
-        raise ValueError(f"interval must be a whole number of seconds >= 0, not {interval!r}")
-
-
 def charge_point_id(path: str) -> str:
     """The id is the last path segment: ``/ocpp/CP-1`` is ``CP-1``."""
     return unquote(urlsplit(path).path.rstrip("/").rsplit("/", 1)[-1])
@@ -172,6 +105,21 @@ class Responder(ocpp.v16.ChargePoint):
         super().__init__(cp_id, session)
         self.csms = csms
         self.frame = Frame(CALL)
+
+    async def handle_call(self, entry: Entry, frame: Frame, raw: str) -> None:
+        """Count a schema failure the library is about to answer, then let it answer.
+
+        Checked before routing, not after a CALLERROR, so that the count is there by the
+        time the charger reads the answer; it costs about what the library's own check
+        costs. Only actions this responder handles are checked: any other gets
+        NotImplemented or NotSupported from the library before its payload matters.
+        """
+        if frame.action in self.route_map:
+            violation = await schemas.check_v16(frame.action, "Request", frame.payload)
+            if violation is not None:
+                self.csms.record_violation(self.id, entry, violation)
+        self.frame = frame
+        await self.route_message(raw)
 
     @on(Action.boot_notification)
     def on_boot_notification(self, **_: Any) -> call_result.BootNotification:
@@ -241,13 +189,19 @@ Matcher = Callable[[Frame], bool]
 
 
 class Session:
-    """One websocket connection of one charge point; also the library's ``connection``."""
+    """One websocket connection of one charge point; also the library's ``connection``.
+
+    ``version`` ("1.6" or "2.0.1") follows the subprotocol the handshake agreed on.
+    """
 
     def __init__(self, cp_id: str, ws: ServerConnection, csms: Csms) -> None:
         self.cp_id = cp_id
         self.ws = ws
         self.csms = csms
-        self.responder = Responder(cp_id, self, csms)
+        self.version = VERSIONS.get(ws.subprotocol or "", "1.6")
+        self.responder: Responder | Responder201 = (
+            Responder201(cp_id, self, csms) if self.version == "2.0.1" else Responder(cp_id, self, csms)
+        )
         self.replaced = False
         self.finished = asyncio.Event()
         self._waiters: list[tuple[Matcher, asyncio.Future[tuple[Frame, str]]]] = []
@@ -268,7 +222,7 @@ class Session:
                     break
                 binary = isinstance(message, bytes)
                 raw = message.decode("utf-8", "replace") if binary else str(message)
-                _, frame = self.csms.log.record_frame(self.cp_id, "in", raw, binary)
+                entry, frame = self.csms.log.record_frame(self.cp_id, "in", raw, binary)
                 self.csms.notify()
                 log.debug("%s -> %s", self.cp_id, raw)
                 if frame.type == CALL:
@@ -276,17 +230,35 @@ class Session:
                     if garbage is not None:  # played by answer_raw: not routed, not booked
                         await self.send(garbage.replace("$ID", frame.unique_id))
                         continue
-                    self.responder.frame = frame
-                    await self.responder.route_message(raw)
+                    await self.responder.handle_call(entry, frame, raw)
                     continue
+                if frame.type == CALLRESULT and entry["action"]:
+                    await self._check_result(entry, frame)
                 self._deliver(frame, raw)
-                if frame.type == INVALID and _looks_like_call(frame):
-                    await self.send(
-                        json.dumps(
-                            [4, frame.unique_id, "FormationViolation",
-                             "not a valid OCPP-J CALL frame", {}]
-                        )
-                    )
+                if frame.type == INVALID:
+                    error = self._frame_error(frame)
+                    if error is not None:
+                        await self.send(error)
+
+    async def _check_result(self, entry: Entry, frame: Frame) -> None:
+        """Hold a result against the schema of the CALL it answers (sent by ``call`` or
+        ``send_raw`` alike); a failure is counted, the result delivered all the same."""
+        if self.version == "2.0.1":
+            violation = schemas.check_v201(entry["action"], "Response", frame.payload)
+        else:
+            violation = await schemas.check_v16(entry["action"], "Response", frame.payload)
+        if violation is not None:
+            self.csms.record_violation(self.cp_id, entry, violation)
+
+    def _frame_error(self, frame: Frame) -> str | None:
+        """The CALLERROR a malformed frame gets, if its unique id can be read."""
+        if self.version == "2.0.1":
+            return frame_error(frame)
+        if _looks_like_call(frame):
+            return json.dumps(
+                [4, frame.unique_id, "FormationViolation", "not a valid OCPP-J CALL frame", {}]
+            )
+        return None
 
     def end(self) -> None:
         """Fail whoever still waits for an answer on this connection."""
@@ -346,7 +318,11 @@ def _unique_id_of(raw: str) -> str | None:
 
 
 class Csms:
-    """All charge points, their logs and transactions, and the answering policy."""
+    """All charge points, their logs and transactions, and the answering policy.
+
+    ``ledger`` books 1.6 transactions, ``ledger201`` 2.0.1 ones; both note anomalies in
+    the same list, so one ``ledger`` command shows a mixed fleet.
+    """
 
     def __init__(self, policy: Policy | None = None, passwords: dict[str, str] | None = None) -> None:
         self.policy = policy or Policy()
@@ -361,8 +337,13 @@ class Csms:
         self.initial_policy.restore(self.policy)
         self.log = MessageLog()
         self.ledger = TransactionLedger()
+        self.ledger201 = TransactionLedger201(self.ledger.note_anomaly)
         self.sessions: dict[str, Session] = {}
         self.boot_status: dict[str, str] = {}
+        #: The OCPP version of each charge point's latest connection.
+        self.versions: dict[str, str] = {}
+        #: Per charge point, every received payload that failed its schema, in arrival order.
+        self.schema_violations: dict[str, list[Entry]] = {}
         self.port: int | None = None
         #: Frames to answer the next CALLs of (charge point, action) with (``answer_raw``).
         self.raw_answers: dict[tuple[str, str], list[str]] = {}
@@ -380,6 +361,27 @@ class Csms:
         queue = self.raw_answers.get((cp, action))
         return queue.pop(0) if queue else None
 
+    def record_violation(self, cp: str, entry: Entry, violation: schemas.Violation) -> None:
+        """Note a received payload that fails its schema: on its message-log entry (as
+        ``schema_violation``) and in the charge point's list."""
+        found = violation.as_dict()
+        entry["schema_violation"] = found
+        self.schema_violations.setdefault(cp, []).append(
+            {
+                "seq": entry["seq"],
+                "time": entry["time"],
+                "version": self.versions.get(cp),
+                "type": entry["type"],
+                "action": entry["action"],
+                "unique_id": entry["unique_id"],
+                **found,
+            }
+        )
+        log.warning(
+            "%s sent a %s %s that fails its schema: %s", cp, entry["action"], entry["type"],
+            violation.detail,
+        )
+
     @contextlib.asynccontextmanager
     async def listen(self, host: str, port: int, tls: ssl.SSLContext | None = None) -> AsyncIterator[Server]:
         """Serve websockets (wss with ``tls``) until the block exits, then close every connection (1001)."""
@@ -388,7 +390,8 @@ class Csms:
             self._handle,
             host,
             port,
-            subprotocols=[SUBPROTOCOL],
+            subprotocols=[Subprotocol(p) for p in VERSIONS],
+            select_subprotocol=_select_subprotocol,
             process_request=self._check_request,
             logger=logging.getLogger("simulators.csms.websockets"),
             ssl=tls,
@@ -415,6 +418,8 @@ class Csms:
                 for cp in ids
             ],
             "port": self.port,
+            "versions": {cp: self.versions[cp] for cp in ids if cp in self.versions},
+            "schema_violations": {cp: len(self.schema_violations.get(cp, [])) for cp in ids},
         }
 
     async def call(
@@ -425,15 +430,28 @@ class Csms:
         timeout: float = 30.0,
         validate: bool = True,
     ) -> dict[str, Any]:
-        """Send a CALL and return its answer as received: ``result`` or ``error``."""
-        if action not in ACTIONS:
-            raise ValueError(f"{action!r} is not an OCPP 1.6 action")
+        """Send a CALL and return its answer as received: ``result`` or ``error``.
+
+        The charge point's version decides which actions exist and which schemas apply.
+        """
+        session = self._session(cp)
+        v201 = session.version == "2.0.1"
+        if action not in (CALLABLE_V201 if v201 else ACTIONS):
+            raise ValueError(
+                f"{action!r} is not an OCPP {session.version} action a CSMS sends"
+                if v201 else f"{action!r} is not an OCPP 1.6 action"
+            )
         if not isinstance(payload, dict):
             raise ValueError("payload must be a JSON object")
         unique_id = str(uuid.uuid4())
-        if validate:
+        if validate and v201:
+            problem = schemas.check_v201(action, "Request", payload)
+            if problem is not None:
+                raise ValueError(
+                    f"request is not a valid OCPP 2.0.1 {action} payload: {problem.detail}"
+                )
+        elif validate:
             await _validate(Call(unique_id, action, copy.deepcopy(payload)), "request")
-        session = self._session(cp)
         raw = json.dumps([2, unique_id, action, payload])
         frame, _ = await session.exchange(
             raw,
@@ -451,6 +469,13 @@ class Csms:
                 }
             }
         reply: dict[str, Any] = {"result": frame.payload}
+        if v201:
+            problem = schemas.check_v201(action, "Response", frame.payload)
+            if problem is not None:
+                reply["schema_error"] = (
+                    f"answer is not a valid OCPP 2.0.1 {action} payload: {problem.detail}"
+                )
+            return reply
         try:
             await _validate(CallResult(unique_id, copy.deepcopy(frame.payload), action), "answer")
         except ValueError as exc:
@@ -535,7 +560,8 @@ class Csms:
         return session
 
     def _check_request(self, connection: ServerConnection, request: Request) -> Response | None:
-        """Refuse (HTTP 400) a handshake without an id or without the ocpp1.6 subprotocol."""
+        """Refuse (HTTP 400) a handshake without an id or without an OCPP subprotocol
+        this backend speaks (ocpp1.6, ocpp2.0.1)."""
         cp_id = charge_point_id(request.path)
         if not cp_id:
             return connection.respond(
@@ -561,18 +587,22 @@ class Csms:
                 response = connection.respond(HTTPStatus.UNAUTHORIZED, f"{problem}\n")
                 response.headers["WWW-Authenticate"] = 'Basic realm="ocpp", charset="UTF-8"'
                 return response
-        if SUBPROTOCOL not in offered:
-            self.log.record_event(cp_id, "rejected", reason="ocpp1.6 not offered", offered=offered)
+        if not set(VERSIONS) & set(offered):
+            self.log.record_event(
+                cp_id, "rejected", reason="neither ocpp1.6 nor ocpp2.0.1 offered", offered=offered
+            )
             self.notify()
-            log.warning("%s refused: subprotocols offered %s, not ocpp1.6", cp_id, offered)
+            log.warning("%s refused: subprotocols offered %s, not ocpp1.6 or ocpp2.0.1", cp_id, offered)
             return connection.respond(
-                HTTPStatus.BAD_REQUEST, "this backend speaks only the ocpp1.6 subprotocol\n"
+                HTTPStatus.BAD_REQUEST,
+                "this backend speaks only the ocpp1.6 and ocpp2.0.1 subprotocols\n",
             )
         return None
 
     async def _handle(self, ws: ServerConnection) -> None:
         cp_id = charge_point_id(ws.request.path if ws.request else "")
         session = Session(cp_id, ws, self)
+        self.versions[cp_id] = session.version
         old = self.sessions.get(cp_id)
         if old is not None:
             old.replaced = True
@@ -605,6 +635,11 @@ class Csms:
                 )
                 log.info("%s disconnected (%s)", cp_id, ws.close_code)
             self.notify()
+
+
+def _select_subprotocol(_: ServerConnection, offered: Sequence[Subprotocol]) -> Subprotocol | None:
+    """The newest version the charge point offers; the handshake check refused the rest."""
+    return next((Subprotocol(p) for p in VERSIONS if p in offered), None)
 
 
 async def _validate(message: Call | CallResult, what: str) -> None:

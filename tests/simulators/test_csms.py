@@ -412,16 +412,17 @@ async def test_a_new_connection_replaces_the_old_and_disconnect_closes_it(
     assert log[1]["payload"]["reason"] == "replaced by a new connection"
 
 
-async def test_a_connection_without_the_ocpp16_subprotocol_is_refused(
+async def test_a_connection_without_an_ocpp_subprotocol_it_speaks_is_refused(
     csms: CsmsProcess, ctl: ControlClient
 ) -> None:
+    """Neither ocpp1.6 nor ocpp2.0.1 (both are served: test_csms_v201.py)."""
     with pytest.raises(InvalidStatus) as refused:
-        async with connect(csms.url("CP-2"), subprotocols=["ocpp2.0.1"]):
+        async with connect(csms.url("CP-2"), subprotocols=["ocpp1.5", "ocpp2.1"]):
             pass
     log = (await ctl.request("messages", cp="CP-2"))["messages"]
 
     assert refused.value.response.status_code == 400
-    assert [(m["type"], m["payload"]["offered"]) for m in log] == [("rejected", ["ocpp2.0.1"])]
+    assert [(m["type"], m["payload"]["offered"]) for m in log] == [("rejected", ["ocpp1.5", "ocpp2.1"])]
 
 
 async def test_sigterm_closes_connections_and_exits_zero(csms: CsmsProcess) -> None:
