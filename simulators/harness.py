@@ -352,6 +352,11 @@ class Stack:
             return None
         return await self.agent_process.stop(sig)
 
+    @property
+    def station_statuses(self) -> int:
+        """Status reports of the charger as a whole at boot: OCPP 1.6's connector 0; none in 2.0.1."""
+        return 0 if self.backend.get("ocpp") == "2.0.1" else 1
+
     async def wait_booted(self, since_seq: int = 0, timeout: float = 20.0) -> list[dict[str, Any]]:
         """Wait for the agent's BootNotification and its first status reports (0..N).
 
@@ -362,7 +367,7 @@ class Stack:
         async def booted() -> list[dict[str, Any]]:
             await self.csms.request("wait_for", cp=self.cp_id, action="BootNotification", since_seq=since_seq, timeout=timeout)
             reply = await self.csms.request(
-                "wait_for", cp=self.cp_id, action="StatusNotification", count=self.connectors + 1,
+                "wait_for", cp=self.cp_id, action="StatusNotification", count=self.connectors + self.station_statuses,
                 since_seq=since_seq, timeout=timeout,
             )
             return list(reply["messages"])

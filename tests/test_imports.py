@@ -52,3 +52,16 @@ async def test_a_charger_without_modbus_pcsc_or_jobs_never_imports_their_librari
     assert {"agent.ocpp16.session", "drivers.gpio.contactor", "drivers.pilot.ads1115", "drivers.sim.reader",
             "websockets", "gpiozero"} <= modules
     assert sorted(m for m in modules if _among(m, NOT_NEEDED)) == []
+
+
+async def test_a_201_charger_loads_the_201_adapter_and_nothing_of_16(charger) -> None:  # type: ignore[no-untyped-def]
+    stack: Stack = await charger(meter="sim", reader="socket", backend={"ocpp": "2.0.1"},
+                                 agent_env={"PYTHONVERBOSE": "1"})
+    await stack.bench_request("plug", connector=1, max_current=16)
+    await stack.bench_request("tap", uid="BE0C0002")
+    await stack.bench_request("wait_for", connector=1, field="contactor_closed", value=True, timeout=15)
+    await stack.csms.request("wait_for", cp=stack.cp_id, action="TransactionEvent", timeout=15)
+
+    modules = imported_modules((stack.workdir / "agent.log").read_text())
+    assert {"agent.ocpp201.session", "ocpp.v201.call"} <= modules
+    assert sorted(m for m in modules if _among(m, ("agent.ocpp16", "ocpp.v16", "ocpp.v21"))) == []

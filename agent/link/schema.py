@@ -161,7 +161,8 @@ def _compiled(path: Path) -> Any:
     if isinstance(schema, dict):
         schema = {**schema, "$schema": "http://json-schema.org/draft-04/schema#"}
     try:
-        return fastjsonschema.compile(schema, formats={"date-time": is_date_time})
+        # use_default=False: a check must not write the schema's defaults into the payload it checks.
+        return fastjsonschema.compile(schema, formats={"date-time": is_date_time}, use_default=False)
     except (fastjsonschema.JsonSchemaDefinitionException, ValueError):
         return None
 

@@ -27,7 +27,10 @@ from ..runtime_settings.configuration import Configuration
 from ..session.model import AuthStatus
 from ..settings import Settings
 from ..store import ChargerState, Database
+from .device_model import StationFacts
 from .handlers import Handlers
+from .station import RuntimeFacts
+from .variables import DeviceModel
 from .outbound import CONNECTOR_STATUS, NotSendable, id_token, meter_value, request_for, status_notification
 from .rpc import CallFailed
 
@@ -54,7 +57,10 @@ class Ocpp201Link(BackendLink):
         noted = state.take_note(BOOT_REASON_NOTE)
         #: Why this run started, as the first BootNotification says.
         self.boot_reason = noted if noted in BOOT_REASONS else "PowerUp"
-        self._triggers: asyncio.Queue[tuple[str, int | None]] = asyncio.Queue()
+        self._triggers: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        facts: StationFacts = RuntimeFacts(settings, runtime)
+        #: Components and variables (B05-B08), read through the settings and the station.
+        self.device_model = DeviceModel(config, facts)
         #: The connector status each connector's last StatusNotification on this connection
         #: said: 2.0.1 reports a change of it, not each 1.6-sized step (Preparing, Charging).
         self._told: dict[int, str] = {}
@@ -95,6 +101,11 @@ class Ocpp201Link(BackendLink):
             return
         self._triggers.put_nowait((message, evse))
 
+    def send_later(self, action: str, payloads: list[dict[str, Any]]) -> None:
+        """Send these requests (e.g. a report's NotifyReport pages) on this connection, in
+        order, after the reply that asked for them."""
+        self._triggers.put_nowait((action, payloads))
+
     # ------------------------------------------------------------ one connection
     async def _operate(self, cp: Handlers, tg: asyncio.TaskGroup) -> None:
         if not self._booted:
@@ -133,8 +144,11 @@ class Ocpp201Link(BackendLink):
                     raise ConnectionError(f"{exc}; reconnecting") from exc
                 log.warning("triggered message failed", message=message, error=str(exc))
 
-    async def _send_one_triggered(self, cp: Handlers, message: str, evse: int | None) -> None:
-        if message == "BootNotification":
+    async def _send_one_triggered(self, cp: Handlers, message: str, evse: Any) -> None:
+        if message == "NotifyReport":
+            for page in evse:
+                await cp.request(call.NotifyReport(**page))
+        elif message == "BootNotification":
             self.boot_reason = "Triggered"
             await cp.request(self._boot_request())
         elif message == "Heartbeat":
