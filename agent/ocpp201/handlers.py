@@ -40,6 +40,10 @@ def _info(reason: str, detail: str = "") -> dict[str, str]:
 
 
 class Handlers(Rpc):
+    """Every 2.0.1 request this charger answers. Blocks with much of their own (smart
+    charging, the local list and reservations) live in modules of their own as mixins
+    of this class; the library's routing finds their ``@on`` methods through it."""
+
     def __init__(self, cp_id: str, connection: Any, response_timeout: float, session: Ocpp201Link) -> None:
         super().__init__(cp_id, connection, response_timeout, session.throttle)
         self.session = session
