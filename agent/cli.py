@@ -224,7 +224,9 @@ def _gap_line(local_id: int, gap: MeterGap) -> str:
 
 
 def _print_sessions(records: list[TransactionRecord]) -> None:
-    header = ("local", "backend", "conn", "idTag", "started", "stopped", "Wh start", "Wh stop", "kWh", "reason",
+    """The table: "backend" is the id an OCPP 1.6 backend gave, "transaction id" the
+    charger's own (the id an OCPP 2.0.1 backend knows the transaction by)."""
+    header = ("local", "backend", "transaction id", "conn", "idTag", "started", "stopped", "Wh start", "Wh stop", "kWh", "reason",
               "meter gaps", "unsent", "abandoned")
     lines = [header]
     for r in records:
@@ -232,7 +234,7 @@ def _print_sessions(records: list[TransactionRecord]) -> None:
         kwh = f"{(stop - r.meter_start_wh) / 1000:.3f}" if stop is not None else "-"
         lines.append(
             (
-                str(r.local_id), str(r.backend_id or "-"), str(r.connector), r.id_tag,
+                str(r.local_id), str(r.backend_id or "-"), r.tx_uid or "-", str(r.connector), r.id_tag,
                 r.started_at, r.stopped_at or "running", str(r.meter_start_wh),
                 str(stop if stop is not None else "-"), kwh, r.stop_reason or "-", _gaps_cell(r.meter_gaps),
                 str(r.pending_messages), str(r.abandoned_messages),

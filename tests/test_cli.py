@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -74,6 +75,9 @@ def test_sessions_lists_the_local_transaction_record(tmp_path):
     as_json = json.loads(ladda("sessions", "--state-dir", str(tmp_path), "--json").stdout)
     assert as_json[0]["meter_stop_wh"] == 3500 and as_json[0]["pending_messages"] == 2
     assert as_json[0]["meter_gaps"] == []  # measured throughout (tests/test_meter_gaps.py: one that was not)
+    uid = as_json[0]["tx_uid"]  # the charger's own id: what a 2.0.1 backend knows the transaction by
+    assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", uid)
+    assert uid in table.stdout
     rows = list(csv.DictReader(io.StringIO(ladda("sessions", "--state-dir", str(tmp_path), "--csv").stdout)))
     assert rows[0]["id_tag"] == "04A1B2C3"
     assert (rows[0]["meter_gaps"], rows[0]["meter_gap_s"]) == ("0", "0")

@@ -1,0 +1,101 @@
+"""The journal's facts for OCPP 2.0.1: each transaction's own id, its events numbered
+from 0 without a gap (held samples, a crash and a restart included), and what happened
+while the backend link was down flagged offline. A journal written before these facts
+existed (schema 7) is numbered when it is opened."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from agent import store
+from agent.journal import TX_EVENT, Journal, Sample
+from agent.store import Database
+
+E = [Sample("Energy.Active.Import.Register", 1000.0, "Wh")]
+
+
+def _numbers(journal: Journal, local: int) -> list[int]:
+    return [e.body["n"] for e in journal.pending(0, 1000) if e.local_tx == local]
+
+
+def test_events_are_numbered_per_transaction_and_carry_the_chargers_own_id(tmp_path: Path) -> None:
+    db = Database(tmp_path)
+    db.open()
+    journal = Journal(db)
+    first = journal.begin_transaction(1, "AA", 1000, "2026-12-06T10:00:00.000Z", [])
+    second = journal.begin_transaction(2, "BB", 500, "2026-12-06T10:00:01.000Z", [])
+    journal.record_sample(first, 1, "2026-12-06T10:01:00.000Z", "Sample.Periodic", E, 1100)
+    assert journal.record_tx_event(first, 1, "2026-12-06T10:01:30.000Z", "SuspendedEV")
+    journal.record_sample(second, 2, "2026-12-06T10:02:00.000Z", "Sample.Periodic", E, 600)
+    journal.end_transaction(first, 1200, "2026-12-06T10:03:00.000Z", "Local", "AA", [])
+    assert not journal.record_tx_event(first, 1, "2026-12-06T10:04:00.000Z", "Charging")  # it has ended
+    assert _numbers(journal, first) == [0, 1, 2, 3]
+    assert _numbers(journal, second) == [0, 1]
+    kinds = [e.kind for e in journal.pending(0, 1000) if e.local_tx == first]
+    assert TX_EVENT in kinds
+    uids = {e.tx_uid for e in journal.pending(0, 1000)}
+    assert len(uids) == 2 and all(u and len(u) == 36 for u in uids)
+    db.close()
+
+
+def test_numbering_goes_on_after_a_crash_with_held_samples(tmp_path: Path) -> None:
+    db = Database(tmp_path)
+    db.open()
+    journal = Journal(db, sync_seconds=60.0)
+    local = journal.begin_transaction(1, "AA", 1000, "2026-12-06T10:00:00.000Z", [])
+    for i in range(3):
+        journal.record_sample(local, 1, f"2026-12-06T10:0{i + 1}:00.000Z", "Sample.Periodic", E, 1100 + i)
+    assert journal.pending(0, 100)[-1].body["n"] in (0, 1)  # the rest are held, not yet sendable
+    # A kill -9: nothing is closed; the held samples are in the side file only.
+    db = Database(tmp_path)
+    db.open()
+    journal = Journal(db, sync_seconds=60.0)  # rebuilt from the side file
+    journal.record_sample(local, 1, "2026-12-06T10:05:00.000Z", "Sample.Periodic", E, 1200)
+    journal.end_transaction(local, 1300, "2026-12-06T10:06:00.000Z", "Local", "AA", [])
+    assert _numbers(journal, local) == [0, 1, 2, 3, 4, 5]
+    db.close()
+
+
+def test_what_happens_offline_is_flagged(tmp_path: Path) -> None:
+    db = Database(tmp_path)
+    db.open()
+    journal = Journal(db)
+    online = [True]
+    journal.online = lambda: online[0]
+    local = journal.begin_transaction(1, "AA", 1000, "2026-12-06T10:00:00.000Z", [])
+    online[0] = False
+    journal.record_sample(local, 1, "2026-12-06T10:01:00.000Z", "Sample.Periodic", E, 1100)
+    journal.end_transaction(local, 1200, "2026-12-06T10:03:00.000Z", "Local", "AA", [])
+    assert [e.body.get("offline", False) for e in journal.pending(0, 100)] == [False, True, True]
+    db.close()
+
+
+def test_a_schema_7_journal_is_numbered_when_opened(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(store, "_SCHEMA", store._SCHEMA[:7])
+    db = Database(tmp_path)
+    db.open()
+    with sqlite3.connect(db.path) as conn:
+        for n in (1, 2):
+            conn.execute("INSERT INTO transactions(connector, id_tag, started_at, meter_start_wh, begin_values) "
+                         "VALUES (1, 'AA', '2026-12-06T10:00:00.000Z', 1000, '[]')")
+        for local, kind in ((1, "tx_started"), (2, "tx_started"), (1, "meter_sample"), (1, "tx_stopped")):
+            conn.execute("INSERT INTO outbox(kind, local_tx, body, created_at) VALUES (?, ?, ?, ?)",
+                         (kind, local, json.dumps({"connector": 1}), "2026-12-06T10:00:00.000Z"))
+        conn.execute("INSERT INTO outbox(kind, local_tx, body, created_at) VALUES ('status', NULL, '{}', 'x')")
+    db.close()
+    monkeypatch.undo()
+    db = Database(tmp_path)
+    db.open()
+    journal = Journal(db)
+    assert _numbers(journal, 1) == [0, 1, 2]
+    assert _numbers(journal, 2) == [0]
+    assert "n" not in next(e for e in journal.pending(0, 100) if e.kind == "status").body
+    records = {r.local_id: r for r in journal.transactions()}
+    assert records[1].tx_uid != records[2].tx_uid and all(len(r.tx_uid or "") == 36 for r in records.values())
+    journal.record_sample(2, 1, "2026-12-06T10:05:00.000Z", "Sample.Periodic", E, 1200)
+    assert _numbers(journal, 2) == [0, 1]
+    db.close()
