@@ -10,6 +10,7 @@ the transports still work, then the journal is checkpointed and cable locks rele
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -115,7 +116,16 @@ async def run_agent(
         electrical=Electrical(settings.connectors.phases, settings.connectors.voltage),
         live_limits=live_path(db.path, runtime_dir()),
     )
-    link = _backend_link(settings, runtime, journal, db, config, state, Diagnostics(settings, state_dir, db, started))
+    running = _running_marker(db.path)
+    abrupt = running is not None and running.exists()
+    if abrupt:
+        log.warning("the previous run of the agent ended abruptly (killed, or crashed)")
+    if running is not None:
+        with contextlib.suppress(OSError):
+            running.touch()
+    start = "FirmwareUpdate" if trial else "Watchdog" if abrupt else "PowerUp"
+    link = _backend_link(settings, runtime, journal, db, config, state, Diagnostics(settings, state_dir, db, started),
+                         start)
     runtime.uplink = link
     link.firmware = _firmware_updater(settings, state_dir, db, journal, runtime, link)
     log.info("starting", charge_point=settings.charge_point.id, connectors=settings.connectors.count,
@@ -176,18 +186,30 @@ async def run_agent(
     finally:
         await hardware.close()
         db.close()
+        if running is not None:
+            with contextlib.suppress(OSError):
+                running.unlink()
     return restart
 
 
+def _running_marker(database: Path) -> Path | None:
+    """A file that exists while the agent runs, in the runtime directory (a tmpfs): found
+    at start, it says the previous run ended abruptly (a kill, a crash, the watchdog)
+    rather than with the system (a power cut or a reboot empties the tmpfs)."""
+    notes = notes_path(database, runtime_dir())
+    return None if notes is None else notes.with_suffix(".running")
+
+
 def _backend_link(settings: Settings, runtime: ChargerRuntime, journal: Journal, db: Database,
-                  config: Configuration, state: ChargerState, diagnostics: Diagnostics) -> BackendLink:
+                  config: Configuration, state: ChargerState, diagnostics: Diagnostics, start: str) -> BackendLink:
     """The link in the configured OCPP version. Only that version's adapter is imported
-    (with its library modules and schemas): a charger carries one protocol in memory."""
+    (with its library modules and schemas): a charger carries one protocol in memory.
+    ``start``: why this run started, as far as the agent can tell (2.0.1 says it at boot)."""
     if settings.backend.ocpp == "2.0.1":
         from .ocpp201.session import Ocpp201Link
 
         runtime.journal_charging_states = True
-        return Ocpp201Link(settings, runtime, journal, db, config, state)
+        return Ocpp201Link(settings, runtime, journal, db, config, state, start)
     from .ocpp16.session import Ocpp16Link
 
     return Ocpp16Link(settings, runtime, journal, db, config, diagnostics)

@@ -51,12 +51,13 @@ class Ocpp201Link(BackendLink):
     SUBPROTOCOL = "ocpp2.0.1"
 
     def __init__(self, settings: Settings, runtime: ChargerRuntime, journal: Journal, db: Database,
-                 config: Configuration, state: ChargerState) -> None:
+                 config: Configuration, state: ChargerState, start: str = "PowerUp") -> None:
         super().__init__(settings, runtime, journal, db, config)
         self.state = state
         noted = state.take_note(BOOT_REASON_NOTE)
-        #: Why this run started, as the first BootNotification says.
-        self.boot_reason = noted if noted in BOOT_REASONS else "PowerUp"
+        #: Why this run started, as the first BootNotification says: what the run before
+        #: noted (a reset the backend asked for), else what the agent saw (``start``).
+        self.boot_reason = noted if noted in BOOT_REASONS else start if start in BOOT_REASONS else "Unknown"
         self._triggers: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         facts: StationFacts = RuntimeFacts(settings, runtime)
         #: Components and variables (B05-B08), read through the settings and the station.

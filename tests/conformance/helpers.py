@@ -190,7 +190,7 @@ async def wait_rebooted(stack: Stack, since: int, timeout: float = 20.0) -> int:
     )
     boot_seq = int(booted["messages"][0]["seq"])
     await stack.csms.request(
-        "wait_for", cp=stack.cp_id, action="StatusNotification", count=stack.connectors + 1,
+        "wait_for", cp=stack.cp_id, action="StatusNotification", count=stack.connectors + stack.station_statuses,
         since_seq=boot_seq, timeout=timeout,
     )
     return boot_seq
