@@ -196,8 +196,14 @@ def _v201(name: str, kind: Kind, default: Value, **rules: object) -> KeySpec:
 
 
 _ENERGY = ("Energy.Active.Import.Register",)
-#: TxStartPoint/TxStopPoint values this charger can detect (no parking bay sensor, no signed data).
-TX_POINTS = ("EVConnected", "Authorized", "PowerPathClosed", "EnergyTransfer")
+#: Where this charger's transactions start and stop (docs/ocpp201.md): a transaction
+#: starts once the EV is connected and the driver authorized (PowerPathClosed: every
+#: precondition of charging met) and stops at whichever ends first, the EV's connection
+#: or the authorization. Other points (a transaction from plug-in, or from the first
+#: energy) are not offered: a backend setting one would be told Rejected rather than see
+#: a value the charger does not act on.
+TX_START_POINTS = ("PowerPathClosed",)
+TX_STOP_POINTS = ("EVConnected", "Authorized")
 #: ClockCtrlr.TimeSource values this charger can use (the system clock kept by NTP, the backend's time).
 TIME_SOURCES = ("Heartbeat", "NTP", "RealTimeClock")
 
@@ -277,8 +283,8 @@ KEYS: dict[str, KeySpec] = {
         _v201("OCPPCommCtrlr.RetryBackOffRandomRange", "int", 10, minimum=0, maximum=3600),
         _v201("OCPPCommCtrlr.RetryBackOffRepeatTimes", "int", 5, minimum=0, maximum=100),
         _v201("OCPPCommCtrlr.RetryBackOffWaitMinimum", "int", 10, minimum=0, maximum=3600),
-        _v201("TxCtrlr.TxStartPoint", "csl", ("PowerPathClosed",), items=TX_POINTS, min_items=1),
-        _v201("TxCtrlr.TxStopPoint", "csl", ("EVConnected", "Authorized"), items=TX_POINTS, min_items=1),
+        _v201("TxCtrlr.TxStartPoint", "csl", TX_START_POINTS, items=TX_START_POINTS, min_items=1),
+        _v201("TxCtrlr.TxStopPoint", "csl", TX_STOP_POINTS, items=TX_STOP_POINTS, min_items=2),
         _v201("TxCtrlr.MaxEnergyOnInvalidId", "int", 0, minimum=0, maximum=1_000_000),
         _v201("TxCtrlr.TxBeforeAcceptedEnabled", "bool", False),
         _v201("DeviceDataCtrlr.ItemsPerMessage.GetReport", "int", 50, readonly=True, maker=True, minimum=1,

@@ -262,7 +262,7 @@ async def test_a_component_of_a_profile_not_offered_shows_only_that_it_is_off(st
 
 async def test_set_variables_answers_each_request_in_order(model, config):
     results = await model.set_variables([
-        put("TxCtrlr", "TxStartPoint", "EVConnected,Authorized"),
+        put("SampledDataCtrlr", "TxStartedMeasurands", "Energy.Active.Import.Register,Voltage"),
         put("OCPPCommCtrlr", "OfflineThreshold", "-5"),
         put("OCPPCommCtrlr", "FileTransferProtocols", "FTP"),
         put("NoSuchCtrlr", "Enabled", "true"),
@@ -274,20 +274,22 @@ async def test_set_variables_answers_each_request_in_order(model, config):
         "Accepted", "Rejected", "Rejected", "UnknownComponent", "UnknownVariable", "NotSupportedAttributeType",
         "RebootRequired"]
     assert results[0] == {"attribute_status": "Accepted", "attribute_type": "Actual",
-                          "component": {"name": "TxCtrlr"}, "variable": {"name": "TxStartPoint"}}
+                          "component": {"name": "SampledDataCtrlr"}, "variable": {"name": "TxStartedMeasurands"}}
     assert results[1]["attribute_status_info"] == {"reason_code": "InvalidValue",
                                                    "additional_info": "must be an integer >= 0"}
     assert results[2]["attribute_status_info"]["reason_code"] == "ReadOnly"
-    assert config["TxCtrlr.TxStartPoint"] == ("EVConnected", "Authorized")
+    assert config["SampledDataCtrlr.TxStartedMeasurands"] == ("Energy.Active.Import.Register", "Voltage")
     assert config["OCPPCommCtrlr.OfflineThreshold"] == 60
     assert config["WebSocketPingInterval"] == 30
-    assert config["TxCtrlr.TxStartPoint"] != KEYS["TxCtrlr.TxStartPoint"].default
+    assert config["SampledDataCtrlr.TxStartedMeasurands"] != KEYS["SampledDataCtrlr.TxStartedMeasurands"].default
 
 
 @pytest.mark.parametrize(("component", "variable", "value", "why"), [
     ("TxCtrlr", "TxStopPoint", "ParkingBayOccupancy", "unsupported item(s) ParkingBayOccupancy; allowed: "
-                                                      "EVConnected, Authorized, PowerPathClosed, EnergyTransfer"),
-    ("TxCtrlr", "TxStopPoint", "", "at least 1 item"),
+                                                      "EVConnected, Authorized"),
+    ("TxCtrlr", "TxStopPoint", "EVConnected", "at least 2 items"),
+    ("TxCtrlr", "TxStartPoint", "EVConnected", "unsupported item(s) EVConnected; allowed: PowerPathClosed"),
+    ("TxCtrlr", "TxStartPoint", "", "at least 1 item"),
     ("TxCtrlr", "StopTxOnInvalidId", "yes", "must be true or false"),
     ("SampledDataCtrlr", "TxUpdatedMeasurands", "Energy.Active.Import.Register,Temperature",
      "unsupported item(s) Temperature; allowed: Energy.Active.Import.Register, Power.Active.Import, "
@@ -368,20 +370,22 @@ async def test_a_201_only_setting_does_not_exist_for_16(model, config):
 
 
 async def test_changes_survive_a_restart(model, state, facts):
-    await model.set_variables([put("TxCtrlr", "TxStopPoint", "EVConnected"),
+    await model.set_variables([put("SampledDataCtrlr", "TxStartedMeasurands", "Voltage"),
                                put("OCPPCommCtrlr", "HeartbeatInterval", "90"),
                                put("OCPPCommCtrlr", "WebSocketPingInterval", "20")])
-    again = DeviceModel(Configuration({"HeartbeatInterval": 300, "TxCtrlr.TxStopPoint": "Authorized"}, state, 2),
-                        facts)
-    results = again.get_variables([get("TxCtrlr", "TxStopPoint"), get("OCPPCommCtrlr", "HeartbeatInterval"),
+    again = DeviceModel(Configuration({"HeartbeatInterval": 300,
+                                       "SampledDataCtrlr.TxStartedMeasurands": "Energy.Active.Import.Register"},
+                                      state, 2), facts)
+    results = again.get_variables([get("SampledDataCtrlr", "TxStartedMeasurands"),
+                                   get("OCPPCommCtrlr", "HeartbeatInterval"),
                                    get("OCPPCommCtrlr", "WebSocketPingInterval")])
-    assert [r["attribute_value"] for r in results] == ["EVConnected", "90", "20"]
+    assert [r["attribute_value"] for r in results] == ["Voltage", "90", "20"]
 
 
 def test_the_files_initial_values_of_201_only_settings_apply(state, facts):
-    model = DeviceModel(Configuration({"TxCtrlr.TxStartPoint": "EVConnected"}, state, 2), facts)
-    [result] = model.get_variables([get("TxCtrlr", "TxStartPoint")])
-    assert result["attribute_value"] == "EVConnected"
+    model = DeviceModel(Configuration({"SampledDataCtrlr.TxStartedMeasurands": "Voltage"}, state, 2), facts)
+    [result] = model.get_variables([get("SampledDataCtrlr", "TxStartedMeasurands")])
+    assert result["attribute_value"] == "Voltage"
 
 
 # --- B07 GetBaseReport --------------------------------------------------------------------
@@ -412,7 +416,7 @@ def test_full_inventory_reports_every_variable_at_every_place(model):
     assert password["variable_attribute"] == [{"type": "Actual", "mutability": "WriteOnly", "persistent": True,
                                                "constant": False}]
     start = next(d for d in report if d["variable"]["name"] == "TxStartPoint")
-    assert start["variable_characteristics"]["values_list"] == "EVConnected,Authorized,PowerPathClosed,EnergyTransfer"
+    assert start["variable_characteristics"]["values_list"] == "PowerPathClosed"
     assert start["variable_characteristics"]["data_type"] == "MemberList"
     power = next(d for d in report if where(d) == ("EVSE", 2, None, "Power", None))
     assert power["variable_attribute"][0]["type"] == "MaxSet" and power["variable_attribute"][0]["value"] == "11040"

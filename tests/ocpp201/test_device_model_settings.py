@@ -32,24 +32,24 @@ def errors_of(text: str) -> list[str]:
 
 def test_initial_values_are_checked_and_kept_under_the_settings_names():
     settings = parse_settings(MINIMAL + "[ocpp]\nHeartbeatInterval = 30\n\n[ocpp201.TxCtrlr]\n"
-                                        'TxStartPoint = "EVConnected"\n\n[ocpp201.DeviceDataCtrlr]\n'
+                                        'TxStopPoint = "Authorized,EVConnected"\n\n[ocpp201.DeviceDataCtrlr]\n'
                                         "ItemsPerMessage.GetReport = 20\n", SOURCE)
-    assert dict(settings.ocpp) == {"HeartbeatInterval": 30, "TxCtrlr.TxStartPoint": "EVConnected",
+    assert dict(settings.ocpp) == {"HeartbeatInterval": 30, "TxCtrlr.TxStopPoint": "Authorized,EVConnected",
                                    "DeviceDataCtrlr.ItemsPerMessage.GetReport": 20}
     config = Configuration(settings.ocpp, None, 1)
-    assert config["TxCtrlr.TxStartPoint"] == ("EVConnected",)
+    assert config["TxCtrlr.TxStopPoint"] == ("Authorized", "EVConnected")
     assert config.int("DeviceDataCtrlr.ItemsPerMessage.GetReport") == 20
 
 
 def test_check_config_renders_them_back_in_their_tables():
-    text = MINIMAL + '[ocpp201.TxCtrlr]\nTxStopPoint = "Authorized"\n\n[ocpp201.DeviceDataCtrlr]\n' \
+    text = MINIMAL + '[ocpp201.TxCtrlr]\nTxStopPoint = "Authorized,EVConnected"\n\n[ocpp201.DeviceDataCtrlr]\n' \
                      "ItemsPerMessage.GetReport = 20\n"
     rendered = render_settings(parse_settings(text, SOURCE))
     data = tomllib.loads(rendered)
     assert data["ocpp"] == {}
-    assert data["ocpp201"] == {"TxCtrlr": {"TxStopPoint": "Authorized"},
+    assert data["ocpp201"] == {"TxCtrlr": {"TxStopPoint": "Authorized,EVConnected"},
                                "DeviceDataCtrlr": {"ItemsPerMessage": {"GetReport": 20}}}
-    assert "[ocpp201.TxCtrlr]\nTxStopPoint = \"Authorized\"\n" in rendered
+    assert "[ocpp201.TxCtrlr]\nTxStopPoint = \"Authorized,EVConnected\"\n" in rendered
     assert parse_settings(rendered, SOURCE).ocpp == parse_settings(text, SOURCE).ocpp
 
 
@@ -61,7 +61,7 @@ def test_check_config_renders_them_back_in_their_tables():
      "did you mean 'TxStartPoint'?"),
     ("[ocpp201.TxCtrlr]\nTxStartPoint = \"ParkingBayOccupancy\"\n",
      "ladda.toml:8: ocpp201.TxCtrlr.TxStartPoint = \"ParkingBayOccupancy\": unsupported item(s) "
-     "ParkingBayOccupancy; allowed: EVConnected, Authorized, PowerPathClosed, EnergyTransfer"),
+     "ParkingBayOccupancy; allowed: PowerPathClosed"),
     ("[ocpp201.TxCtrlr]\nTxStartPoint = \"\"\n",
      "ladda.toml:8: ocpp201.TxCtrlr.TxStartPoint = \"\": at least 1 item"),
     ("[ocpp201.OCPPCommCtrlr]\nOfflineThreshold = -1\n",
