@@ -327,8 +327,15 @@ class Stack:
             'format = "json"',
             "[ocpp]",
         ]
+        v201: dict[str, list[str]] = {}
         for key, value in self.ocpp.items():
-            lines.append(f"{key} = {json.dumps(value)}")
+            if "." in key:  # a 2.0.1-only variable, "Component.Variable[.Instance]": its own table
+                component, variable = key.split(".", 1)
+                v201.setdefault(component, []).append(f"{variable} = {json.dumps(value)}")
+            else:
+                lines.append(f"{key} = {json.dumps(value)}")
+        for component, entries in v201.items():
+            lines += [f"[ocpp201.{component}]", *entries]
         for section, keys in self.sections.items():
             if section == "system":
                 continue  # merged into the [system] table above

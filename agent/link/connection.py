@@ -90,6 +90,9 @@ class BackendLink:
     def _before_first_connection(self) -> None:
         """Work left by an earlier run that waits for a connection (none by default)."""
 
+    def _on_connection_end(self) -> None:
+        """A connection ended (whatever ended it)."""
+
     def _on_booted(self) -> None:
         """The backend accepted this run's boot (once per process)."""
         if self.firmware is not None:
@@ -158,6 +161,8 @@ class BackendLink:
                 self._cp = None
                 self._accepted = False
                 self.connected.clear()
+                if opened:
+                    self._on_connection_end()
             if redial:
                 continue  # the backend asked for it (a new AuthorizationKey): no failure, no wait
             failures += 1

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from typing import Any
 
 import structlog
@@ -32,6 +33,7 @@ from .handlers import Handlers
 from .station import RuntimeFacts
 from .variables import DeviceModel
 from .outbound import CONNECTOR_STATUS, NotSendable, id_token, meter_value, request_for, status_notification
+from .problems import ProblemReports
 from .rpc import CallFailed
 
 log = structlog.get_logger(__name__)
@@ -62,9 +64,14 @@ class Ocpp201Link(BackendLink):
         facts: StationFacts = RuntimeFacts(settings, runtime)
         #: Components and variables (B05-B08), read through the settings and the station.
         self.device_model = DeviceModel(config, facts)
-        #: The connector status each connector's last StatusNotification on this connection
-        #: said: 2.0.1 reports a change of it, not each 1.6-sized step (Preparing, Charging).
+        #: The connector status each connector's last StatusNotification said: 2.0.1
+        #: reports a change of it, not each 1.6-sized step (Preparing, Charging). Kept
+        #: across a short outage (B04: only what changed is told after it).
         self._told: dict[int, str] = {}
+        #: The problems told with NotifyEvent, kept like ``_told``.
+        self._problems = ProblemReports()
+        #: time.monotonic() when the last connection ended; None: none has yet.
+        self._lost_at: float | None = None
 
     # ------------------------------------------------------------ the adapter's part of the link
     def _endpoint(self, ws: ClientConnection) -> Handlers:
@@ -108,11 +115,19 @@ class Ocpp201Link(BackendLink):
         self._triggers.put_nowait((action, payloads))
 
     # ------------------------------------------------------------ one connection
+    def _on_connection_end(self) -> None:
+        self._lost_at = time.monotonic()
+
     async def _operate(self, cp: Handlers, tg: asyncio.TaskGroup) -> None:
         if not self._booted:
             await self._boot(cp)
         self._accepted = True
-        self._told.clear()
+        # B04: after an outage longer than OfflineThreshold (or at start) every
+        # connector's status is told again; after a shorter one, only what changed.
+        offline_s = None if self._lost_at is None else time.monotonic() - self._lost_at
+        if offline_s is None or offline_s > self.config.int("OCPPCommCtrlr.OfflineThreshold"):
+            self._told.clear()
+            self._problems = ProblemReports()
         dropped = await self.db.run(self.journal.supersede_statuses)
         if dropped:
             log.info("superseded status reports from while offline", count=dropped)
@@ -122,9 +137,13 @@ class Ocpp201Link(BackendLink):
         tg.create_task(self._send_triggered(cp), name="ocpp-triggers")
         await self._drain(cp)
 
-    async def _send_status(self, cp: Handlers, entry: StatusEntry) -> None:
+    async def _send_status(self, cp: Handlers, entry: StatusEntry, always: bool = False) -> None:
+        """A connector's status, if it changed since it was last told (or ``always``: a
+        TriggerMessage asks for it), and its problems as events."""
+        await self._tell_problems(cp, entry.connector, entry.error_code, entry.timestamp, entry.info,
+                                  entry.vendor_error_code)
         request = status_notification(entry.connector, entry.status, entry.timestamp)
-        if request is None:
+        if request is None or (not always and self._told.get(entry.connector) == request.connector_status):
             return
         try:
             await cp.request(request)
@@ -133,6 +152,19 @@ class Ocpp201Link(BackendLink):
             if exc.code in ("Timeout", "ConnectionLost"):
                 raise ConnectionError(f"{exc}; reconnecting") from exc
             log.warning("status notification failed", evse=entry.connector, error=str(exc))
+
+    async def _tell_problems(self, cp: Handlers, place: int, error_code: str, timestamp: str, info: str = "",
+                             vendor_error_code: str = "") -> None:
+        """NotifyEvent for a fault raised or cleared at ``place`` (see agent.ocpp201.problems)."""
+        events = self._problems.events(place, error_code, timestamp, info, vendor_error_code)
+        if not events:
+            return
+        try:
+            await cp.request(call.NotifyEvent(generated_at=timestamp, seq_no=0, event_data=events))
+        except CallFailed as exc:
+            if exc.code in ("Timeout", "ConnectionLost"):
+                raise ConnectionError(f"{exc}; reconnecting") from exc
+            log.warning("fault event not taken by the backend", place=place, error_code=error_code, error=str(exc))
 
     # ------------------------------------------------------------ triggered messages
     async def _send_triggered(self, cp: Handlers) -> None:
@@ -157,7 +189,7 @@ class Ocpp201Link(BackendLink):
         elif message == "StatusNotification":
             for entry in self.runtime.status_snapshot():
                 if entry.connector != 0 and (evse is None or entry.connector == evse):
-                    await self._send_status(cp, entry)
+                    await self._send_status(cp, entry, always=True)
         elif message == "MeterValues":
             for n in [evse] if evse else self.runtime.numbers:
                 current = await self.runtime.trigger_samples(n)
@@ -196,6 +228,10 @@ class Ocpp201Link(BackendLink):
     async def _deliver(self, cp: Handlers, entry: Entry) -> None:
         """Send one entry until answered, and mark it done the moment it is: a crash
         resends at most the one message that was in flight (with the same seqNo)."""
+        if entry.kind == STATUS:
+            body = entry.body
+            await self._tell_problems(cp, body["connector"], body["error_code"], body["timestamp"],
+                                      body.get("info", ""), body.get("vendor_error_code", ""))
         try:
             request = request_for(entry)
         except NotSendable as exc:
