@@ -42,8 +42,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[test]'
 	@touch $(STAMP)
 
+OCPP ?= 1.6
 demo: $(STAMP)
-	$(VENV)/bin/ladda demo
+	$(VENV)/bin/ladda demo --ocpp $(OCPP)
 
 # The kill campaign, the power cuts and the link chaos (tests/reliability, about 5 minutes of mostly
 # waiting on processes) run beside the rest; their output follows the rest's. Both must pass.

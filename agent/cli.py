@@ -36,6 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="play a charging scenario on simulated hardware against a local test backend")
     demo.add_argument("--scenario", help="scenario file (default: config/demo-scenario.toml)")
     demo.add_argument("--workdir", help="keep state, logs and sockets here instead of a temporary directory")
+    demo.add_argument("--ocpp", choices=("1.6", "2.0.1"), default="1.6", help="the OCPP version to play it in")
 
     probe = sub.add_parser("probe", help="check one kind of device as configured: meter, rfid, pilot or gpio")
     probe.add_argument("device", choices=["meter", "rfid", "pilot", "gpio"], help="what to check")
@@ -71,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "demo":
         from simulators.demo import run_demo  # the demo drives simulators; only this verb needs them
 
-        return run_demo(args.scenario, args.workdir)
+        return run_demo(args.scenario, args.workdir, args.ocpp)
     if args.command == "sessions":
         return _sessions(args)
     if args.command == "limits":

@@ -4,7 +4,10 @@ Starts the test CSMS, the bench and the agent as separate processes (the agent r
 the bench's meters with its real Modbus driver, over TCP), plays the
 scenario through the bench's control channel, waits until every transaction the
 agent started has been stopped at the backend, then prints the backend's transaction
-ledger and the status sequence of each connector.
+ledger and the status sequence of each connector. ``--ocpp 2.0.1`` plays the same
+scenario over OCPP 2.0.1: the scenario's statuses are the charger's own words, which a
+2.0.1 backend reads from StatusNotification (Available, Occupied, ...) and from each
+TransactionEvent's chargingState (Charging, SuspendedEV, ...).
 """
 
 from __future__ import annotations
@@ -29,11 +32,15 @@ CP_ID = "LADDA-DEMO"
 class Player:
     """Plays scenario steps against a running stack."""
 
-    def __init__(self, stack: Stack, out: Any = sys.stdout) -> None:
+    def __init__(self, stack: Stack, out: Any = sys.stdout, version: str = "1.6") -> None:
         self.stack = stack
         self.out = out
+        self.version = version
         self.started = time.monotonic()
         self._expect_seq = 0
+        self._remote_starts = 0
+        #: 2.0.1: the EVSE of each transaction, from its Started event.
+        self._evse_of: dict[str, int] = {}
 
     def say(self, text: str) -> None:
         print(f"[{time.monotonic() - self.started:6.1f} s] {text}", file=self.out, flush=True)
@@ -61,19 +68,23 @@ class Player:
         elif step.do == "expect_current":
             await self.expect_current(a["connector"], a["amps"], a["timeout"])
         elif step.do == "remote_start":
-            reply = await csms.request(
-                "call", cp=self.stack.cp_id, action="RemoteStartTransaction",
-                payload={"idTag": a["id_tag"], "connectorId": a["connector"]},
-            )
+            if self.version == "2.0.1":
+                self._remote_starts += 1
+                action, payload = "RequestStartTransaction", {
+                    "idToken": {"idToken": a["id_tag"], "type": "Central"}, "remoteStartId": self._remote_starts,
+                    "evseId": a["connector"]}
+            else:
+                action, payload = "RemoteStartTransaction", {"idTag": a["id_tag"], "connectorId": a["connector"]}
+            reply = await csms.request("call", cp=self.stack.cp_id, action=action, payload=payload)
             self.say(f"  backend got {reply.get('result') or reply.get('error')}")
         elif step.do == "remote_stop":
             ledger = await csms.request("ledger", cp=self.stack.cp_id)
             running = [t for t in ledger["transactions"] if t["connector_id"] == a["connector"] and t.get("stop_time") is None]
             if not running:
                 raise ControlError(f"remote_stop: no running transaction on connector {a['connector']}")
+            action = "RequestStopTransaction" if self.version == "2.0.1" else "RemoteStopTransaction"
             reply = await csms.request(
-                "call", cp=self.stack.cp_id, action="RemoteStopTransaction",
-                payload={"transactionId": running[-1]["transaction_id"]},
+                "call", cp=self.stack.cp_id, action=action, payload={"transactionId": running[-1]["transaction_id"]},
             )
             self.say(f"  backend got {reply.get('result') or reply.get('error')}")
 
@@ -86,12 +97,18 @@ class Player:
                                  "chargingRateUnit": a["unit"],
                                  "chargingSchedulePeriod": [{"startPeriod": 0, "limit": a["limit"]}]},
         }
-        reply = await self.stack.csms.request("call", cp=self.stack.cp_id, action="SetChargingProfile",
-                                              payload={"connectorId": a["connector"], "csChargingProfiles": profile})
+        if self.version == "2.0.1":
+            schedule = {"id": a["profile_id"], **profile.pop("chargingSchedule")}
+            payload = {"evseId": a["connector"], "chargingProfile": {
+                "id": profile.pop("chargingProfileId"), **profile, "chargingSchedule": [schedule]}}
+        else:
+            payload = {"connectorId": a["connector"], "csChargingProfiles": profile}
+        reply = await self.stack.csms.request("call", cp=self.stack.cp_id, action="SetChargingProfile", payload=payload)
         self.say(f"  backend got {reply.get('result') or reply.get('error')}")
 
     async def clear_profiles(self, profile_id: int) -> None:
-        payload = {"id": profile_id} if profile_id else {}
+        key = "chargingProfileId" if self.version == "2.0.1" else "id"
+        payload = {key: profile_id} if profile_id else {}
         reply = await self.stack.csms.request("call", cp=self.stack.cp_id, action="ClearChargingProfile",
                                               payload=payload)
         self.say(f"  backend got {reply.get('result') or reply.get('error')}")
@@ -110,6 +127,9 @@ class Player:
             await asyncio.sleep(0.2)
 
     async def expect_status(self, connector: int, status: str, timeout: float) -> None:
+        if self.version == "2.0.1":
+            await self._expect_201(connector, status, timeout)
+            return
         deadline = time.monotonic() + timeout
         while True:
             reply = await self.stack.csms.request(
@@ -123,6 +143,39 @@ class Player:
             if time.monotonic() > deadline:
                 raise ControlError(f"connector {connector} did not report {status} within {timeout:g} s")
             await asyncio.sleep(0.2)
+
+
+    async def _expect_201(self, connector: int, status: str, timeout: float) -> None:
+        """A 1.6-worded status as a 2.0.1 backend sees it: the connector's own status
+        (Preparing is Occupied), a running transaction's chargingState (Charging,
+        SuspendedEV, SuspendedEVSE), or the transaction's end (Finishing)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            reply = await self.stack.csms.request("messages", cp=self.stack.cp_id, since_seq=self._expect_seq)
+            for message in reply["messages"]:
+                if message["direction"] != "in" or message.get("type") != "CALL":
+                    continue
+                if self._shows(message["action"], message["payload"], connector, status):
+                    self._expect_seq = message["seq"]
+                    return
+            if time.monotonic() > deadline:
+                raise ControlError(f"connector {connector} did not show {status} within {timeout:g} s")
+            await asyncio.sleep(0.2)
+
+    def _shows(self, action: str, p: dict[str, Any], connector: int, status: str) -> bool:
+        if action == "StatusNotification":
+            wanted = "Occupied" if status == "Preparing" else status
+            return p["evseId"] == connector and p["connectorStatus"] == wanted
+        if action != "TransactionEvent":
+            return False
+        tx = p["transactionInfo"]["transactionId"]
+        if "evse" in p:
+            self._evse_of[tx] = p["evse"]["id"]
+        if self._evse_of.get(tx) != connector:
+            return False
+        if status == "Finishing":
+            return bool(p["eventType"] == "Ended")
+        return bool(p["transactionInfo"].get("chargingState") == status)
 
 
 async def settle(stack: Stack, timeout: float = 30.0) -> dict[str, Any]:
@@ -159,7 +212,7 @@ def format_ledger(transactions: list[dict[str, Any]]) -> str:
         kwh = f"{energy / 1000:.3f}" if energy is not None else "-"
         rows.append((
             str(t["transaction_id"]), str(t["connector_id"]), str(t["id_tag"]), _short_time(t.get("start_time")),
-            _short_time(t.get("stop_time")), str(t["meter_start"]), str(stop if stop is not None else "-"), kwh,
+            _short_time(t.get("stop_time")), str(t["meter_start"] if t.get("meter_start") is not None else "-"), str(stop if stop is not None else "-"), kwh,
             _duration(t.get("start_time"), t.get("stop_time")), str(t.get("reason") or "-"), str(len(t.get("meter_values", []))),
         ))
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
@@ -172,19 +225,24 @@ def status_sequences(messages: list[dict[str, Any]]) -> dict[int, list[str]]:
         if m["direction"] != "in" or m.get("type") != "CALL":
             continue
         p = m["payload"]
-        label = p["status"] if p.get("errorCode", "NoError") == "NoError" else f"{p['status']}({p['errorCode']})"
-        seq = sequences.setdefault(p["connectorId"], [])
+        if "connectorStatus" in p:  # OCPP 2.0.1: one connector per EVSE here
+            label, connector = p["connectorStatus"], p["evseId"]
+        else:
+            label = p["status"] if p.get("errorCode", "NoError") == "NoError" else f"{p['status']}({p['errorCode']})"
+            connector = p["connectorId"]
+        seq = sequences.setdefault(connector, [])
         if not seq or seq[-1] != label:
             seq.append(label)
     return sequences
 
 
-async def _demo(scenario: Scenario, workdir: Path) -> int:
+async def _demo(scenario: Scenario, workdir: Path, version: str = "1.6") -> int:
     csms = Csms(workdir / "csms")
     no_pcsc = unavailable_reason()
     stack = Stack(workdir / "charger", csms, cp_id=CP_ID, connectors=scenario.connectors,
-                  ocpp=scenario.ocpp, max_current=scenario.max_current, reader="socket" if no_pcsc else "pcsc")
-    print(f"Ladda demo: {scenario.title}")
+                  ocpp=scenario.ocpp, max_current=scenario.max_current, reader="socket" if no_pcsc else "pcsc",
+                  backend={"ocpp": version})
+    print(f"Ladda demo: {scenario.title} (OCPP {version})")
     print(f"  work directory {workdir} (logs: csms/csms.log, charger/bench.log, charger/agent.log)")
     if no_pcsc:
         print(f"  cards go to the sim reader over the bench socket: no PC/SC reader here ({no_pcsc})")
@@ -193,7 +251,7 @@ async def _demo(scenario: Scenario, workdir: Path) -> int:
     try:
         await csms.start()
         await stack.start()
-        player = Player(stack)
+        player = Player(stack, version=version)
         meter = stack.meter_info
         player.say(f"test CSMS on 127.0.0.1:{csms.port}; bench (Modbus TCP meters, {meter['model']}, on "
                    f"{meter['host']}:{meter['port']}) and agent started; waiting for boot")
@@ -228,7 +286,7 @@ async def _demo(scenario: Scenario, workdir: Path) -> int:
     return 0
 
 
-def run_demo(scenario_path: str | None, workdir: str | None) -> int:
+def run_demo(scenario_path: str | None, workdir: str | None, version: str = "1.6") -> int:
     if scenario_path is None and not DEFAULT_SCENARIO.exists():
         print(f"no default scenario at {DEFAULT_SCENARIO} (it ships with the source tree); "
               "pass one with --scenario FILE", file=sys.stderr)
@@ -240,6 +298,6 @@ def run_demo(scenario_path: str | None, workdir: str | None) -> int:
         return 78
     if workdir:
         Path(workdir).mkdir(parents=True, exist_ok=True)
-        return asyncio.run(_demo(scenario, Path(workdir)))
+        return asyncio.run(_demo(scenario, Path(workdir), version))
     with tempfile.TemporaryDirectory(prefix="ladda-demo-") as tmp:
-        return asyncio.run(_demo(scenario, Path(tmp)))
+        return asyncio.run(_demo(scenario, Path(tmp), version))
