@@ -26,7 +26,8 @@ log = structlog.get_logger(__name__)
 
 VENDOR_ID = "org.ladda"
 #: F06: the messages a backend may trigger that this charger sends.
-TRIGGERABLE = frozenset({"BootNotification", "Heartbeat", "MeterValues", "StatusNotification", "TransactionEvent"})
+TRIGGERABLE = frozenset({"BootNotification", "FirmwareStatusNotification", "Heartbeat", "LogStatusNotification",
+                         "MeterValues", "StatusNotification", "TransactionEvent"})
 #: Id token types a remote start may name: every type but eMAID, which needs ISO 15118.
 REMOTE_TOKEN_TYPES = frozenset({"Central", "ISO14443", "ISO15693", "KeyCode", "Local", "MacAddress", "NoAuthorization"})
 

@@ -32,7 +32,7 @@ from .device_model import StationFacts
 from .handlers import Handlers
 from .station import RuntimeFacts
 from .variables import DeviceModel
-from .outbound import CONNECTOR_STATUS, NotSendable, id_token, meter_value, request_for, status_notification
+from .outbound import CONNECTOR_STATUS, FIRMWARE_STATUSES, NotSendable, id_token, meter_value, request_for, status_notification
 from .problems import ProblemReports
 from .rpc import CallFailed
 
@@ -200,6 +200,11 @@ class Ocpp201Link(BackendLink):
         elif message == "TransactionEvent":
             for n in [evse] if evse else self.runtime.numbers:
                 await self._trigger_transaction_event(cp, n)
+        elif message == "FirmwareStatusNotification":
+            status = self.firmware.plain_status if self.firmware is not None else "Idle"
+            await cp.request(call.FirmwareStatusNotification(status=status if status in FIRMWARE_STATUSES else "Idle"))
+        elif message == "LogStatusNotification":
+            await cp.request(call.LogStatusNotification(status="Idle"))  # no log upload runs (GetLog: not yet)
 
     async def _trigger_transaction_event(self, cp: Handlers, evse: int) -> None:
         """TriggerMessage TransactionEvent (F06): an Updated event of the EVSE's running

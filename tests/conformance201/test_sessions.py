@@ -190,6 +190,12 @@ async def test_tc_f_20_cs_trigger_heartbeat_and_status(charger) -> None:  # type
     await wait_connector(stack, 1, "Available", since)
     none = await call(stack, "TriggerMessage", {"requestedMessage": "TransactionEvent", "evse": {"id": 1}})
     assert none["status"] == "Rejected"  # no transaction to tell of
+    since = await last_seq(stack)
+    for message in ("FirmwareStatusNotification", "LogStatusNotification"):  # TC_F_18_CS, TC_F_15_CS
+        assert (await call(stack, "TriggerMessage", {"requestedMessage": message}))["status"] == "Accepted"
+        assert (await wait_for(stack, message, since=since, timeout=5))[0]["status"] == "Idle"
+    unknown = await call(stack, "TriggerMessage", {"requestedMessage": "PublishFirmwareStatusNotification"})
+    assert unknown["status"] == "NotImplemented"
     await _clean(stack)
 
 
@@ -198,4 +204,24 @@ async def test_tc_p_01_cs_data_transfer_unknown_vendor(charger) -> None:  # type
     answer = await call(stack, "DataTransfer", {"vendorId": "com.example", "messageId": "x", "data": {"a": 1},
                                                 "customData": {"vendorId": "com.example", "note": 1}})
     assert answer["status"] == "UnknownVendorId"
+    await _clean(stack)
+
+
+async def test_tc_f_11_cs_and_f_13_cs_trigger_meter_values_and_transaction_event(charger) -> None:  # type: ignore[no-untyped-def]
+    stack = await charger(backend=V201)
+    since = await last_seq(stack)
+    await stack.bench_request("plug", connector=1, max_current=16)
+    await stack.bench_request("tap", uid=new_id_tag())
+    started = await wait_event(stack, "Started", since)
+    await stack.bench_request("wait_for", connector=1, field="contactor_closed", value=True, timeout=15)
+    since = await last_seq(stack)
+    assert (await call(stack, "TriggerMessage", {"requestedMessage": "MeterValues", "evse": {"id": 1}}))[
+        "status"] == "Accepted"
+    values = (await wait_for(stack, "MeterValues", since=since, timeout=10))[0]
+    assert values["evseId"] == 1 and values["meterValue"][0]["sampledValue"][0]["context"] == "Trigger"
+    assert (await call(stack, "TriggerMessage", {"requestedMessage": "TransactionEvent", "evse": {"id": 1}}))[
+        "status"] == "Accepted"
+    triggered = await wait_event(stack, "Updated", since, trigger="Trigger")
+    assert triggered["transactionInfo"]["transactionId"] == started["transactionInfo"]["transactionId"]
+    assert triggered["meterValue"][0]["sampledValue"]
     await _clean(stack)
