@@ -82,20 +82,31 @@ async def test_tc_b_09_cs_and_b_39_cs_set_variables(charger) -> None:  # type: i
     await _clean(stack)
 
 
-async def test_tc_b_12_cs_get_base_report_configuration_inventory(charger) -> None:  # type: ignore[no-untyped-def]
-    stack = await charger(backend=V201)
+async def _report(stack: Any, base: str, request_id: int) -> list[dict[str, Any]]:
+    """GetBaseReport; every NotifyReport page of its answer, in order."""
     since = await last_seq(stack)
-    answer = await call(stack, "GetBaseReport", {"requestId": 7, "reportBase": "FullInventory"})
+    answer = await call(stack, "GetBaseReport", {"requestId": request_id, "reportBase": base})
     assert answer["status"] == "Accepted"
-    found = await wait_for(stack, "NotifyReport", since=since, timeout=10)
-    pages = [found[0]]
+    pages = await wait_for(stack, "NotifyReport", since=since, timeout=10)
     while pages[-1].get("tbc"):
         pages = await wait_for(stack, "NotifyReport", count=len(pages) + 1, since=since, timeout=10)
     assert [p["seqNo"] for p in pages] == list(range(len(pages)))
-    assert all(p["requestId"] == 7 for p in pages)
-    names = {(d["component"]["name"], d["variable"]["name"]) for p in pages for d in p.get("reportData", [])}
+    assert all(p["requestId"] == request_id for p in pages)
+    return [d for p in pages for d in p.get("reportData", [])]
+
+
+async def test_tc_b_12_to_b_14_cs_get_base_reports(charger) -> None:  # type: ignore[no-untyped-def]
+    stack = await charger(backend=V201)
+    full = await _report(stack, "FullInventory", 7)
+    names = {(d["component"]["name"], d["variable"]["name"]) for d in full}
     assert {("OCPPCommCtrlr", "HeartbeatInterval"), ("TxCtrlr", "TxStartPoint"), ("EVSE", "AvailabilityState"),
-            ("AuthCtrlr", "LocalPreAuthorize")} <= names
+            ("AuthCtrlr", "LocalPreAuthorize"), ("ChargingStation", "AvailabilityState")} <= names
+    configuration = await _report(stack, "ConfigurationInventory", 8)
+    assert configuration and all(any(a.get("mutability", "ReadWrite") != "ReadOnly" for a in d["variableAttribute"])
+                                 for d in configuration)
+    assert len(configuration) < len(full)
+    summary = await _report(stack, "SummaryInventory", 9)
+    assert ("EVSE", "AvailabilityState") in {(d["component"]["name"], d["variable"]["name"]) for d in summary}
     await _clean(stack)
 
 
