@@ -152,10 +152,10 @@ class LimitCore:
         if loaded:
             log.info("charging profiles restored", count=len(loaded), ids=[p.id for p in loaded])
 
-    def refusal(self, profile: Profile) -> str | None:
+    def refusal(self, profile: Profile, *, by_level: bool = True) -> str | None:
         """Why ``profile`` may not be installed, or None."""
         return check(profile, self.profiles, connectors=self.numbers, transactions=self.transactions,
-                     limits=self._limits())
+                     limits=self._limits(), by_level=by_level)
 
     def refusal_at_start(self, profile: Profile) -> str | None:
         """Why a RemoteStartTransaction's TxProfile could not be installed once its
@@ -170,17 +170,18 @@ class LimitCore:
         amps = self.max_current * count
         return amps if unit is RateUnit.AMPS else amps * self.electrical.phases * self.electrical.voltage_v
 
-    async def install(self, profile: Profile) -> str | None:
+    async def install(self, profile: Profile, *, by_level: bool = True) -> str | None:
         """Check ``profile`` and, if it may be installed, store the new set with it in
-        (replacing by id, or by purpose and stack level on its connector) and apply it.
+        (replacing by id, and with ``by_level`` by purpose and stack level on its
+        connector: see :func:`agent.charging_profiles.install`) and apply it.
         Returns why it was refused, or None. Profiles that can never apply again (past
         their validTo or their absolute schedule's end) leave with the change."""
         async with self._changing:
-            why = self.refusal(profile)
+            why = self.refusal(profile, by_level=by_level)
             if why is not None:
                 return why
             current = _still_applying(self.profiles, self._clock())
-            await self._store(install(profile, current))
+            await self._store(install(profile, current, by_level=by_level))
         log.info("charging profile installed", profile_id=profile.id, connector=profile.connector,
                  purpose=profile.purpose.value, stack_level=profile.stack_level)
         return None

@@ -102,8 +102,8 @@ class Ocpp201Link(BackendLink):
         self._triggers.put_nowait((message, evse))
 
     def send_later(self, action: str, payloads: list[dict[str, Any]]) -> None:
-        """Send these requests (e.g. a report's NotifyReport pages) on this connection, in
-        order, after the reply that asked for them."""
+        """Send these requests (e.g. a report's NotifyReport pages; ``action`` names the
+        ``ocpp.v201.call`` class) on this connection, in order, after the reply that asked for them."""
         self._triggers.put_nowait((action, payloads))
 
     # ------------------------------------------------------------ one connection
@@ -145,9 +145,9 @@ class Ocpp201Link(BackendLink):
                 log.warning("triggered message failed", message=message, error=str(exc))
 
     async def _send_one_triggered(self, cp: Handlers, message: str, evse: Any) -> None:
-        if message == "NotifyReport":
+        if isinstance(evse, list):  # send_later's pages (NotifyReport, ReportChargingProfiles, ...)
             for page in evse:
-                await cp.request(call.NotifyReport(**page))
+                await cp.request(getattr(call, message)(**page))
         elif message == "BootNotification":
             self.boot_reason = "Triggered"
             await cp.request(self._boot_request())
