@@ -27,6 +27,7 @@ from ..charger import profile_limits
 from ..charging_profiles import Profile, Purpose, RateUnit
 from ..store import StoreError
 from .charging import ProfileError, composite_answer, duplicate_of, parse_profile, profile_type, purpose_of
+from .charging_limits import EMS, external_profiles
 
 if TYPE_CHECKING:
     from ..charger import ChargerRuntime
@@ -210,15 +211,17 @@ class SmartChargingHandlers:
         purpose = charging_profile.get("charging_profile_purpose")
         level = charging_profile.get("stack_level")
         wanted = None if purpose is None else purpose_of(purpose)
-        found = [
-            p for p in self.runtime.limits.profiles
-            if (evse_id is None or p.connector == evse_id)
-            and (ids is None or p.id in ids)
-            and (wanted is None or p.purpose is wanted)
-            and (level is None or p.stack_level == level)
-        ]
-        if sources is not None and CSO not in sources:
-            found = []  # every profile held was set by the backend (the site limit is no profile)
+
+        def asked(p: Profile) -> bool:
+            return ((evse_id is None or p.connector == evse_id) and (ids is None or p.id in ids)
+                    and (wanted is None or p.purpose is wanted) and (level is None or p.stack_level == level))
+
+        limits = self.runtime.limits
+        found: list[tuple[str, Profile]] = []
+        if sources is None or CSO in sources:  # every profile held was set by the backend
+            found += [(CSO, p) for p in limits.profiles if asked(p)]
+        if sources is None or EMS in sources:  # K12: the site limit, as external constraints
+            found += [(EMS, p) for p in external_profiles(limits.decisions(), clock.current().now()) if asked(p)]
         if not found:
             log.info("get charging profiles", request_id=request_id, found=0)
             return call_result.GetChargingProfiles(status="NoProfiles")
@@ -261,19 +264,20 @@ class SmartChargingHandlers:
         return call_result.ClearChargingProfile(status=status)
 
 
-def report_pages(request_id: int, profiles: list[Profile], uids: Mapping[int, str]) -> list[dict[str, Any]]:
-    """ReportChargingProfiles payloads (K09): one or more per EVSE (a message names one
-    EVSE and one source), at most :data:`REPORT_PAGE` profiles each, tbc on all but the last."""
-    by_evse: dict[int, list[Profile]] = {}
-    for p in sorted(profiles, key=lambda p: (p.connector, p.id)):
-        by_evse.setdefault(p.connector, []).append(p)
+def report_pages(request_id: int, profiles: list[tuple[str, Profile]], uids: Mapping[int, str]) -> list[dict[str, Any]]:
+    """ReportChargingProfiles payloads (K09) for (chargingLimitSource, profile) pairs: a
+    message names one source and one EVSE, and carries at most :data:`REPORT_PAGE`
+    profiles; tbc on all but the last."""
+    groups: dict[tuple[str, int], list[Profile]] = {}
+    for source, p in sorted(profiles, key=lambda item: (item[0], item[1].connector, item[1].id)):
+        groups.setdefault((source, p.connector), []).append(p)
     pages: list[dict[str, Any]] = []
-    for evse, group in by_evse.items():
+    for (source, evse), group in groups.items():
         for i in range(0, len(group), REPORT_PAGE):
             chunk = group[i:i + REPORT_PAGE]
             pages.append({
                 "request_id": request_id,
-                "charging_limit_source": CSO,
+                "charging_limit_source": source,
                 "evse_id": evse,
                 "charging_profile": [
                     profile_type(p, None if p.transaction_id is None else uids.get(p.transaction_id)) for p in chunk],

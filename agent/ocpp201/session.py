@@ -27,6 +27,7 @@ from ..runtime_settings.configuration import Configuration
 from ..session.model import AuthStatus
 from ..settings import Settings
 from ..store import ChargerState, Database
+from .charging_limits import ChargingLimitNotifier
 from .device_model import StationFacts
 from .handlers import Handlers
 from .station import RuntimeFacts
@@ -64,6 +65,8 @@ class Ocpp201Link(BackendLink):
         #: The connector status each connector's last StatusNotification on this connection
         #: said: 2.0.1 reports a change of it, not each 1.6-sized step (Preparing, Charging).
         self._told: dict[int, str] = {}
+        #: K12/K13: NotifyChargingLimit / ClearedChargingLimit as the site limit comes and goes.
+        self.charging_limits = ChargingLimitNotifier(self) if config.offers("SmartCharging") else None
 
     # ------------------------------------------------------------ the adapter's part of the link
     def _endpoint(self, ws: ClientConnection) -> Handlers:

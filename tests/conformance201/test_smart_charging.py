@@ -456,3 +456,46 @@ async def test_a_duplicate_stack_level_with_overlapping_validity_is_rejected(cha
     await install(stack, 1, profile(102, "TxDefaultProfile", [(0, 12.0)], valid_from=t0 + timedelta(hours=1)))
     assert reported((await report(stack, {"requestId": 1, "chargingProfile": {}}))[1]) == {(1, 100), (1, 102)}
     await _clean(stack)
+
+
+# ---------------------------------------------------------------- K12/K13: the site limit as an EMS limit
+
+
+def _limits_told(payloads: list[dict[str, Any]]) -> list[tuple[int, str, float]]:
+    return [(m["evseId"], m["chargingLimit"]["chargingLimitSource"],
+             m["chargingSchedule"][0]["chargingSchedulePeriod"][0]["limit"]) for m in payloads]
+
+
+async def test_tc_k_52_cs_the_site_limit_is_told_and_reported_as_an_ems_limit(charger) -> None:  # type: ignore[no-untyped-def]
+    """TC_K_52_CS (K12): the site limit (a 40 A connection, no grid meter, shared equally)
+    limits both EVSEs from the start: NotifyChargingLimit EMS for each, and GetChargingProfiles
+    reports it as ChargingStationExternalConstraints. A session on EVSE 1 takes 32 A: its
+    limit is cleared (ClearedChargingLimit, K13) and EVSE 2's leftover told; a second
+    session makes it 20 A each, told again and offered on the bench."""
+    stack = await charger(backend=V201, connectors=2,
+                          site={"max_current": 40, "margin": 0, "fallback_current": 12, "sharing": "equal"})
+    first = await wait_for(stack, "NotifyChargingLimit", count=2, timeout=10)
+    assert sorted(_limits_told(first)) == [(1, "EMS", 20.0), (2, "EMS", 20.0)]
+    status, pages = await report(stack, {"requestId": 52, "chargingProfile": {"chargingLimitSource": ["EMS"]}})
+    assert status == "Accepted"
+    assert {(p["chargingLimitSource"], p["evseId"]) for p in pages} == {("EMS", 1), ("EMS", 2)}
+    external = [c for p in pages for c in p["chargingProfile"]]
+    assert {c["chargingProfilePurpose"] for c in external} == {"ChargingStationExternalConstraints"}
+    assert {c["chargingSchedule"][0]["chargingSchedulePeriod"][0]["limit"] for c in external} == {20.0}
+    assert (await report(stack, {"requestId": 53, "chargingProfile": {"chargingLimitSource": ["CSO"]}}))[0] \
+        == "NoProfiles"
+
+    since = await last_seq(stack)
+    await charging(stack, 1)
+    await wait_offer(stack, 1, 32.0)
+    cleared = await wait_for(stack, "ClearedChargingLimit", since=since)
+    assert cleared == [{"chargingLimitSource": "EMS", "evseId": 1}]
+    assert _limits_told(await wait_for(stack, "NotifyChargingLimit", since=since)) == [(2, "EMS", 8.0)]
+
+    since = await last_seq(stack)
+    await charging(stack, 2)
+    await wait_offer(stack, 1, 20.0, timeout=6)
+    await wait_offer(stack, 2, 20.0, timeout=6)
+    told = await wait_for(stack, "NotifyChargingLimit", count=2, since=since)
+    assert sorted(_limits_told(told)) == [(1, "EMS", 20.0), (2, "EMS", 20.0)]
+    await _clean(stack)
