@@ -241,6 +241,12 @@ async def test_tc_k_12_k_14_k_19_k_21_k_22_k_23_cs_refusals_and_timing(charger) 
     await refused(stack, 1, profile(33, "TxDefaultProfile", [(i * 10, 10.0) for i in range(5)]), "InvalidSchedule")
     await refused(stack, 1, profile(34, "ChargingStationExternalConstraints"), "InvalidProfile")
     assert (await composite(stack, 1, 60, "W"))["statusInfo"]["reasonCode"] == "UnsupportedRateUnit"  # TC_K_42_CS
+    # The device model says what is enforced: the same settings.
+    got = await call(stack, "GetVariables", {"getVariableData": [
+        {"component": {"name": "SmartChargingCtrlr"}, "variable": {"name": name}}
+        for name in ("RateUnit", "PeriodsPerSchedule", "ProfileStackLevel")]})
+    assert [r["attributeValue"] for r in got["getVariableResult"]] == ["A", "4", "10"]
+    await refused(stack, 1, profile(38, "TxDefaultProfile", stack_level=11), "InvalidStackLevel")
     assert (await report(stack, {"requestId": 4, "chargingProfile": {}}))[0] == "NoProfiles"  # nothing kept
 
     t0 = _t0()
