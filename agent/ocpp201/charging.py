@@ -134,26 +134,46 @@ def _time(text: object, name: str) -> datetime | None:
     return moment
 
 
+def window(profile: Profile) -> tuple[datetime | None, datetime | None]:
+    """When ``profile`` can apply at all: its validity, narrowed for an Absolute schedule
+    with a duration to that schedule's span (None: open on that side)."""
+    lo, hi = profile.valid_from, profile.valid_to
+    schedule = profile.schedule
+    if profile.kind is Kind.ABSOLUTE and schedule.start is not None:
+        lo = schedule.start if lo is None else max(lo, schedule.start)
+        if schedule.duration_s is not None:
+            end = schedule.start + timedelta(seconds=schedule.duration_s)
+            hi = end if hi is None else min(hi, end)
+    return lo, hi
+
+
 def overlaps(a: Profile, b: Profile) -> bool:
-    """Whether the validity periods of two profiles share a moment (open ends reach for ever)."""
-    a_ends_first = a.valid_to is not None and b.valid_from is not None and a.valid_to <= b.valid_from
-    b_ends_first = b.valid_to is not None and a.valid_from is not None and b.valid_to <= a.valid_from
+    """Whether two profiles can apply at a same moment (open ends reach for ever)."""
+    a_lo, a_hi = window(a)
+    b_lo, b_hi = window(b)
+    a_ends_first = a_hi is not None and b_lo is not None and a_hi <= b_lo
+    b_ends_first = b_hi is not None and a_lo is not None and b_hi <= a_lo
     return not (a_ends_first or b_ends_first)
 
 
-def duplicate_of(profile: Profile, installed: tuple[Profile, ...]) -> Profile | None:
+def duplicate_of(profile: Profile, installed: tuple[Profile, ...], now: datetime) -> Profile | None:
     """The installed profile with another id that ``profile`` collides with: the same
-    purpose, stack level and EVSE with an overlapping validity (K01.FR.06), or for a
-    TxProfile the same stack level and transaction (K01.FR.39). 2.0.1 forbids the backend
-    to send such a pair; unlike 1.6 (where the newer replaces the older) the charger refuses
-    it rather than guess which one was meant."""
+    purpose, stack level and EVSE, both able to apply at a same moment (K01.FR.06; one
+    that can no longer apply after ``now``, such as yesterday's absolute schedule, does
+    not count), or for a TxProfile the same stack level and transaction (K01.FR.39).
+    2.0.1 forbids the backend to send such a pair; unlike 1.6 (where the newer replaces
+    the older) the charger refuses it rather than guess which one was meant."""
     for other in installed:
         if other.id == profile.id or other.purpose is not profile.purpose or other.stack_level != profile.stack_level:
             continue
         if profile.purpose is Purpose.TX:
             if other.transaction_id == profile.transaction_id:
                 return other
-        elif other.connector == profile.connector and overlaps(other, profile):
+            continue
+        ends = window(other)[1]
+        if ends is not None and ends <= now:
+            continue  # over: the core drops it with the next change
+        if other.connector == profile.connector and overlaps(other, profile):
             return other
     return None
 

@@ -108,7 +108,7 @@ class SmartChargingHandlers:
         elif parsed.transaction_uid is not None:
             return self._refuse(profile.id, evse_id, "InvalidProfile",
                                 f"transactionId is only for a TxProfile, not a {charging_profile['charging_profile_purpose']}")
-        other = duplicate_of(profile, limits.profiles)
+        other = duplicate_of(profile, limits.profiles, clock.current().now())
         if other is not None:
             return self._refuse(profile.id, evse_id, "DuplicateProfile",
                                 f"charging profile {other.id} has the same purpose and stack level here "

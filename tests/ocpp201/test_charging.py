@@ -104,21 +104,30 @@ def _default(profile_id: int, level: int = 0, connector: int = 1, **validity: da
 def test_a_duplicate_needs_the_same_level_purpose_evse_and_overlapping_validity() -> None:
     hour = timedelta(hours=1)
     first = _default(1, valid_to=T0 + hour)
-    assert duplicate_of(_default(2), (first,)) == first
-    assert duplicate_of(_default(1), (first,)) is None  # its own id: a replacement
-    assert duplicate_of(_default(2, level=1), (first,)) is None
-    assert duplicate_of(_default(2, connector=0), (first,)) is None
+    assert duplicate_of(_default(2), (first,), T0) == first
+    assert duplicate_of(_default(1), (first,), T0) is None  # its own id: a replacement
+    assert duplicate_of(_default(2, level=1), (first,), T0) is None
+    assert duplicate_of(_default(2, connector=0), (first,), T0) is None
     later = _default(2, valid_from=T0 + hour)
-    assert duplicate_of(later, (first,)) is None
+    assert duplicate_of(later, (first,), T0) is None
+    assert duplicate_of(_default(2), (first,), T0 + hour) is None  # the first is over by then
     # 2.0.1 installs by id only: the two stay, one after the other.
     assert install(later, (first,), by_level=False) == (first, later)
     assert install(later, (first,)) == (later,)  # 1.6 replaces by level
 
 
+def test_an_absolute_schedule_that_has_run_its_duration_is_no_duplicate() -> None:
+    yesterday = replace(_default(1), schedule=replace(_default(1).schedule, start=T0 - timedelta(days=1),
+                                                      duration_s=86_400))
+    today = replace(_default(2), schedule=replace(_default(2).schedule, duration_s=86_400))
+    assert duplicate_of(today, (yesterday,), T0) is None
+    assert duplicate_of(today, (yesterday,), T0 - timedelta(hours=1)) is None  # one after the other
+
+
 def test_tx_profiles_collide_on_stack_level_and_transaction() -> None:
     tx = replace(_default(1), purpose=Purpose.TX, transaction_id=5)
-    assert duplicate_of(replace(tx, id=2), (tx,)) == tx
-    assert duplicate_of(replace(tx, id=2, transaction_id=6), (tx,)) is None
+    assert duplicate_of(replace(tx, id=2), (tx,), T0) == tx
+    assert duplicate_of(replace(tx, id=2, transaction_id=6), (tx,), T0) is None
 
 
 def test_the_composite_answer_fills_gaps_with_the_maximum_and_invents_nothing() -> None:
