@@ -24,7 +24,6 @@ from tests.conformance201.helpers import (
     V201,
     call,
     last_seq,
-    messages,
     schema_violations,
     wait_connector,
     wait_event,
