@@ -23,7 +23,7 @@ import contextlib
 import json
 import math
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 
 import structlog
@@ -88,6 +88,10 @@ class Decision:
 
     amps: float | None  # amperes per phase; None: only the connector's own maximum applies
     source: str
+    #: Whether the site's share (an energy manager outside the backend) is what limits it
+    #: (alone or tied with another limit): what a 2.0.1 backend hears of as an EMS limit.
+    #: Not compared: the source's words already differ whenever it does.
+    by_site: bool = field(default=False, compare=False)
 
 
 def describe(profile: Profile) -> str:
@@ -132,6 +136,9 @@ class LimitCore:
         self._wake = asyncio.Event()
         #: Called after any connector's decision (or its source) changed.
         self.on_change: Callable[[Mapping[int, Decision]], None] | None = None
+        #: Told the same as ``on_change``: what an adapter reports of the limits (2.0.1's
+        #: NotifyChargingLimit) listens here, beside the runtime's own view.
+        self.listeners: list[Callable[[Mapping[int, Decision]], None]] = []
 
     @property
     def connectors(self) -> dict[int, Electrical]:
@@ -152,10 +159,10 @@ class LimitCore:
         if loaded:
             log.info("charging profiles restored", count=len(loaded), ids=[p.id for p in loaded])
 
-    def refusal(self, profile: Profile) -> str | None:
+    def refusal(self, profile: Profile, *, by_level: bool = True) -> str | None:
         """Why ``profile`` may not be installed, or None."""
         return check(profile, self.profiles, connectors=self.numbers, transactions=self.transactions,
-                     limits=self._limits())
+                     limits=self._limits(), by_level=by_level)
 
     def refusal_at_start(self, profile: Profile) -> str | None:
         """Why a RemoteStartTransaction's TxProfile could not be installed once its
@@ -170,17 +177,18 @@ class LimitCore:
         amps = self.max_current * count
         return amps if unit is RateUnit.AMPS else amps * self.electrical.phases * self.electrical.voltage_v
 
-    async def install(self, profile: Profile) -> str | None:
+    async def install(self, profile: Profile, *, by_level: bool = True) -> str | None:
         """Check ``profile`` and, if it may be installed, store the new set with it in
-        (replacing by id, or by purpose and stack level on its connector) and apply it.
+        (replacing by id, and with ``by_level`` by purpose and stack level on its
+        connector: see :func:`agent.charging_profiles.install`) and apply it.
         Returns why it was refused, or None. Profiles that can never apply again (past
         their validTo or their absolute schedule's end) leave with the change."""
         async with self._changing:
-            why = self.refusal(profile)
+            why = self.refusal(profile, by_level=by_level)
             if why is not None:
                 return why
             current = _still_applying(self.profiles, self._clock())
-            await self._store(install(profile, current))
+            await self._store(install(profile, current, by_level=by_level))
         log.info("charging profile installed", profile_id=profile.id, connector=profile.connector,
                  purpose=profile.purpose.value, stack_level=profile.stack_level)
         return None
@@ -373,7 +381,8 @@ class LimitCore:
         amps, source = min(candidates, key=lambda c: c[0])
         if amps >= self.max_current:
             return Decision(None, f"connector maximum {self.max_current:g} A")
-        return Decision(amps, source)
+        site = None if self._site is None else self._site.get(connector)
+        return Decision(amps, source, by_site=site is not None and site <= amps)
 
     def limit_without_site(self, connector: int, moment: datetime | None = None) -> float:
         """The most ``connector`` may offer by every limit but the site's share: its
@@ -464,8 +473,12 @@ class LimitCore:
             if (None if previous is None else previous.amps) != decision.amps:
                 log.info("current limit", connector=n, amps=_rounded(decision.amps), source=decision.source)
                 self._publish(n, decision.amps)
-        if changed and self.on_change is not None:
-            self.on_change(dict(self._decided))
+        if changed:
+            decided = dict(self._decided)
+            if self.on_change is not None:
+                self.on_change(decided)
+            for listener in self.listeners:
+                listener(decided)
         self._wake.set()
 
     def decisions(self) -> dict[int, Decision]:

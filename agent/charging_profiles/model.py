@@ -64,6 +64,9 @@ class Schedule:
     #: The lowest rate the EV can take (informative; the limit core never offers less than
     #: IEC 61851's 6 A anyway).
     min_rate: float | None = None
+    #: The backend's own number for the schedule (2.0.1 ChargingScheduleType.id), kept to
+    #: report the profile back as it was given; None where the protocol has none (1.6).
+    id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,7 @@ def to_record(profile: Profile) -> dict[str, Any]:
             "start": _time(schedule.start),
             "duration_s": schedule.duration_s,
             "min_rate": schedule.min_rate,
+            "id": schedule.id,
             "periods": [[p.start_s, p.limit, p.number_phases] for p in schedule.periods],
         },
     }
@@ -49,6 +50,7 @@ def from_record(record: dict[str, Any]) -> Profile:
             duration_s=s["duration_s"],
             start=_parse(s["start"]),
             min_rate=s["min_rate"],
+            id=None if s.get("id") is None else int(s["id"]),  # records of older releases have none
         ),
         recurrency=Recurrency(record["recurrency"]) if record["recurrency"] else None,
         valid_from=_parse(record["valid_from"]),

@@ -2,8 +2,10 @@
 
 Pure and protocol-neutral: the adapters answer Rejected with :func:`check`'s reason (a
 sentence a technician can act on), then store :func:`install`'s result. Replacement
-follows OCPP 1.6 §3.13 and 2.0.1 K01: a new profile replaces the one with its id and
-the one with its stack level and purpose on its connector.
+follows OCPP 1.6 §3.13: a new profile replaces the one with its id and the one with its
+stack level and purpose on its connector. 2.0.1 (K01.FR.05/06) replaces by id only: its
+adapter refuses a second profile of the same level and purpose valid at the same time,
+and installs with ``by_level=False`` so that two of them valid one after the other stay.
 """
 
 from __future__ import annotations
@@ -42,21 +44,23 @@ def check(
     connectors: Collection[int],
     transactions: Mapping[int, tuple[int, datetime]],
     limits: ProfileLimits,
+    by_level: bool = True,
 ) -> str | None:
     """Why ``profile`` is refused, or None when it may be installed. ``connectors``: the
-    charger's connectors 1..N; ``transactions``: connector -> (transaction id, start)."""
+    charger's connectors 1..N; ``transactions``: connector -> (transaction id, start);
+    ``by_level``: as for :func:`install`."""
     return (
         _where(profile, connectors, transactions)
         or _schedule(profile, limits)
         or _timing(profile)
-        or _room(profile, installed, limits)
+        or _room(profile, installed, limits, by_level)
     )
 
 
-def install(profile: Profile, installed: Iterable[Profile]) -> tuple[Profile, ...]:
+def install(profile: Profile, installed: Iterable[Profile], *, by_level: bool = True) -> tuple[Profile, ...]:
     """The installed set once ``profile`` is in: it replaces the profile with its id and
-    any with its stack level and purpose on its connector."""
-    kept = tuple(p for p in installed if not _replaced_by(p, profile))
+    (``by_level``, OCPP 1.6) any with its stack level and purpose on its connector."""
+    kept = tuple(p for p in installed if not _replaced_by(p, profile, by_level))
     return (*kept, profile)
 
 
@@ -94,8 +98,8 @@ def end_transaction(installed: Iterable[Profile], connector: int, transaction_id
     )
 
 
-def _replaced_by(old: Profile, new: Profile) -> bool:
-    return old.id == new.id or (
+def _replaced_by(old: Profile, new: Profile, by_level: bool = True) -> bool:
+    return old.id == new.id or by_level and (
         old.stack_level == new.stack_level and old.purpose is new.purpose and old.connector == new.connector
     )
 
@@ -194,8 +198,8 @@ def _timing(profile: Profile) -> str | None:
     return None
 
 
-def _room(profile: Profile, installed: Iterable[Profile], limits: ProfileLimits) -> str | None:
-    count = len(install(profile, installed))
+def _room(profile: Profile, installed: Iterable[Profile], limits: ProfileLimits, by_level: bool = True) -> str | None:
+    count = len(install(profile, installed, by_level=by_level))
     if count > limits.max_installed:
         return f"installing it would make {count} profiles, more than the {limits.max_installed} this charger keeps"
     return None

@@ -16,6 +16,7 @@ from ocpp.v201 import call_result
 from ocpp.v201.enums import Action
 
 from .. import clock
+from .charging_handlers import SMART_CHARGING_ACTIONS, SmartChargingHandlers
 from .rpc import Rpc
 from .variables import report_pages
 
@@ -40,7 +41,7 @@ def _info(reason: str, detail: str = "") -> dict[str, str]:
     return info
 
 
-class Handlers(Rpc):
+class Handlers(SmartChargingHandlers, Rpc):
     """Every 2.0.1 request this charger answers. Blocks with much of their own (smart
     charging, the local list and reservations) live in modules of their own as mixins
     of this class; the library's routing finds their ``@on`` methods through it."""
@@ -49,6 +50,8 @@ class Handlers(Rpc):
         super().__init__(cp_id, connection, response_timeout, session.throttle)
         self.session = session
         self.runtime = session.runtime
+        if not session.config.offers("SmartCharging"):
+            self.declined = SMART_CHARGING_ACTIONS  # CALLERROR NotSupported, as for 1.6
 
     def _evse_known(self, evse_id: int) -> bool:
         return evse_id in self.runtime.numbers
@@ -66,12 +69,19 @@ class Handlers(Rpc):
         if evse_id is not None and not self._evse_known(evse_id):
             return call_result.RequestStartTransaction(status="Rejected", status_info=_info(
                 "UnknownEvse", f"this charger has EVSEs 1 to {len(self.runtime.numbers)}"))
+        profile = None
         if charging_profile is not None:
-            log.info("remote start: its charging profile is not applied yet", id_token=token)
+            profile, refused = self._start_profile(charging_profile, evse_id)
+            if refused is not None:
+                log.warning("remote start refused: its charging profile cannot be used", id_token=token,
+                            evse=evse_id, reason=refused[1])
+                return call_result.RequestStartTransaction(status="Rejected", status_info=_info(*refused))
         if not self.session.booted:
             return call_result.RequestStartTransaction(status="Rejected")
-        status = self.runtime.remote_start(token, evse_id, None, remote_start_id)
-        log.info("remote start", id_token=token, evse=evse_id, remote_start_id=remote_start_id, answer=status)
+        # K05: the TxProfile is installed for the transaction this request starts.
+        status = self.runtime.remote_start(token, evse_id, profile, remote_start_id)
+        log.info("remote start", id_token=token, evse=evse_id, remote_start_id=remote_start_id, answer=status,
+                 charging_profile=None if profile is None else profile.id)
         running = None
         if status == "Accepted" and evse_id is not None:
             running = await self._running_uid(evse_id)

@@ -28,6 +28,7 @@ from ..runtime_settings.configuration import Configuration
 from ..session.model import AuthStatus
 from ..settings import Settings
 from ..store import ChargerState, Database
+from .charging_limits import ChargingLimitNotifier
 from .device_model import StationFacts
 from .handlers import Handlers
 from .station import RuntimeFacts
@@ -72,6 +73,8 @@ class Ocpp201Link(BackendLink):
         self._problems = ProblemReports()
         #: time.monotonic() when the last connection ended; None: none has yet.
         self._lost_at: float | None = None
+        #: K12/K13: NotifyChargingLimit / ClearedChargingLimit as the site limit comes and goes.
+        self.charging_limits = ChargingLimitNotifier(self) if config.offers("SmartCharging") else None
 
     # ------------------------------------------------------------ the adapter's part of the link
     def _endpoint(self, ws: ClientConnection) -> Handlers:
@@ -110,8 +113,8 @@ class Ocpp201Link(BackendLink):
         self._triggers.put_nowait((message, evse))
 
     def send_later(self, action: str, payloads: list[dict[str, Any]]) -> None:
-        """Send these requests (e.g. a report's NotifyReport pages) on this connection, in
-        order, after the reply that asked for them."""
+        """Send these requests (e.g. a report's NotifyReport pages; ``action`` names the
+        ``ocpp.v201.call`` class) on this connection, in order, after the reply that asked for them."""
         self._triggers.put_nowait((action, payloads))
 
     # ------------------------------------------------------------ one connection
@@ -178,9 +181,9 @@ class Ocpp201Link(BackendLink):
                 log.warning("triggered message failed", message=message, error=str(exc))
 
     async def _send_one_triggered(self, cp: Handlers, message: str, evse: Any) -> None:
-        if message == "NotifyReport":
+        if isinstance(evse, list):  # send_later's pages (NotifyReport, ReportChargingProfiles, ...)
             for page in evse:
-                await cp.request(call.NotifyReport(**page))
+                await cp.request(getattr(call, message)(**page))
         elif message == "BootNotification":
             self.boot_reason = "Triggered"
             await cp.request(self._boot_request())
