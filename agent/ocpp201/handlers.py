@@ -16,6 +16,8 @@ from ocpp.v201 import call_result
 from ocpp.v201.enums import Action
 
 from .. import clock
+from .local_list import LocalListHandlers
+from .reservations import ReservationHandlers
 from .rpc import Rpc
 from .variables import report_pages
 
@@ -39,7 +41,7 @@ def _info(reason: str, detail: str = "") -> dict[str, str]:
     return info
 
 
-class Handlers(Rpc):
+class Handlers(LocalListHandlers, ReservationHandlers, Rpc):
     """Every 2.0.1 request this charger answers. Blocks with much of their own (smart
     charging, the local list and reservations) live in modules of their own as mixins
     of this class; the library's routing finds their ``@on`` methods through it."""

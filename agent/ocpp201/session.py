@@ -29,6 +29,7 @@ from ..settings import Settings
 from ..store import ChargerState, Database
 from .device_model import StationFacts
 from .handlers import Handlers
+from .reservations import ReservationReports
 from .station import RuntimeFacts
 from .variables import DeviceModel
 from .outbound import CONNECTOR_STATUS, NotSendable, id_token, meter_value, request_for, status_notification
@@ -45,7 +46,7 @@ BOOT_REASONS = frozenset({
 })
 
 
-class Ocpp201Link(BackendLink):
+class Ocpp201Link(ReservationReports, BackendLink):
     """Keeps the charger connected to a 2.0.1 backend and the journal flowing to it."""
 
     SUBPROTOCOL = "ocpp2.0.1"
