@@ -196,6 +196,8 @@ class Handlers(LocalListHandlers, ReservationHandlers, Rpc):
     # ------------------------------------------------------------ C, P
     @on(Action.clear_cache)
     async def on_clear_cache(self, **_: Any) -> Any:
+        if not self.session.config.bool("AuthorizationCacheEnabled"):
+            return call_result.ClearCache(status="Rejected")  # C11: no cache in use, none cleared
         await self.runtime.clear_cache()
         return call_result.ClearCache(status="Accepted")
 

@@ -99,7 +99,8 @@ class ReservationHandlers:
             return None, f"no EVSE has a {connector_type} connector"
         if fitting == numbers:
             return WHOLE_STATION, ""
-        free = [n for n in fitting if (entry := self.runtime.statuses.get(n)) is not None and entry.status == "Available"]
+        statuses = self.runtime.statuses
+        free = [n for n in fitting if n in statuses and statuses[n].status == "Available"]
         return (free or fitting)[0], ""
 
     @on(Action.cancel_reservation)
