@@ -399,3 +399,51 @@ async def test_tc_c_26_cs_offline_unknown_id_refused_when_disabled(charger) -> N
     await asyncio.sleep(3.0)
     assert [e for e in await events(stack, since)] == []
     await _clean(stack)
+
+
+# ---------------------------------------------------------------- C13/C14: through the local list
+async def _offline(stack: Any) -> int:
+    """Cut the link at the bench; return the CSMS log position at the cut."""
+    await stack.bench_request("link", state="cut")
+    await stack.bench_request("wait_for", field="link", value="cut")
+    return await last_seq(stack)
+
+
+async def test_tc_c_21_cs_offline_authorization_through_local_list_accepted(charger) -> None:  # type: ignore[no-untyped-def]
+    stack = await charger(backend=V201, ocpp={"LocalAuthorizeOffline": True, "AllowOfflineTxForUnknownId": False})
+    tag = new_id_tag()
+    assert await send_list(stack, "Full", 1, [entry(tag)]) == "Accepted"
+    since = await _offline(stack)
+    await tap_and_plug(stack, tag)
+    await stack.bench_request("wait_for", connector=1, field="contactor_closed", value=True, timeout=20)
+    await stack.bench_request("link", state="up")
+    started = await wait_event(stack, "Started", since, timeout=30)
+    assert started["idToken"]["idToken"] == tag and started["offline"] is True
+    await _clean(stack)
+
+
+async def test_tc_c_22_cs_offline_authorization_through_local_list_invalid(charger) -> None:  # type: ignore[no-untyped-def]
+    # Even with unknown ids allowed offline: a card the list calls Invalid is not unknown.
+    stack = await charger(backend=V201, ocpp={"LocalAuthorizeOffline": True, "AllowOfflineTxForUnknownId": True})
+    tag = new_id_tag()
+    assert await send_list(stack, "Full", 1, [entry(tag, "Invalid")]) == "Accepted"
+    since = await _offline(stack)
+    await tap_and_plug(stack, tag)
+    await asyncio.sleep(12.0)  # past the backend's answer timeout: decided offline
+    await stack.bench_request("link", state="up")
+    await asyncio.sleep(3.0)
+    assert [e for e in await events(stack, since)] == []
+    await _clean(stack)
+
+
+async def test_tc_c_25_cs_local_authorization_list_over_authorization_cache(charger, csms) -> None:  # type: ignore[no-untyped-def]
+    stack = await charger(backend=V201, ocpp=PRE_AUTHORIZE)
+    tag = new_id_tag()
+    await cache(stack, tag)  # cached Accepted
+    assert await send_list(stack, "Full", 1, [entry(tag, "Blocked")]) == "Accepted"
+    await csms.request("set_id_tag", id_tag=tag, status="Blocked")
+    since = await last_seq(stack)
+    await tap_and_plug(stack, tag)
+    await wait_for(stack, "Authorize", since=since)  # the list's Blocked, not the cache's Accepted
+    await expect_none(stack, "TransactionEvent", since, within=2.0)
+    await _clean(stack)

@@ -272,3 +272,18 @@ async def test_tc_h_18_cs_cancel_reservation_rejected(charger) -> None:  # type:
     assert await cancel(stack, 32) == "Rejected"  # already gone
     assert [e for e in await events(stack)] == []
     await _clean(stack)
+
+
+async def test_tc_h_24_cs_reserve_unspecified_evse_group_id_token(charger, csms) -> None:  # type: ignore[no-untyped-def]
+    stack = await charger(backend=V201)
+    owner, member, group = new_id_tag(), new_id_tag(), new_id_tag()
+    await csms.request("set_id_tag", id_tag=member, status="Accepted", group_id_token=group)
+    assert await reserve(stack, 24, owner, group=group) == "Accepted"
+    since = await last_seq(stack)
+    await stack.bench_request("tap", uid=new_id_tag())  # a stranger: the only EVSE is kept
+    await stack.bench_request("plug", connector=1, max_current=16)
+    await expect_none(stack, "TransactionEvent", since, within=2.0)
+    await stack.bench_request("tap", uid=member)
+    started = await wait_event(stack, "Started", since)
+    assert started["idToken"]["idToken"] == member and started["reservationId"] == 24
+    await _clean(stack)
