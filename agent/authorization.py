@@ -98,6 +98,18 @@ class Authorizer:
         self.on_list_conflict: Callable[[], None] = lambda: None
 
     async def decide(self, id_tag: str, uplink: Uplink) -> AuthResult:
+        return self._master_pass(await self._decide(id_tag, uplink))
+
+    def _master_pass(self, result: AuthResult) -> AuthResult:
+        """An accepted card of the master pass group (``AuthCtrlr.MasterPassGroupId``,
+        OCPP 2.0.1 C16; empty: none, as in 1.6) is a master pass, however it was decided."""
+        group = str(self.config["AuthCtrlr.MasterPassGroupId"] or "")
+        parent = result.parent_id_tag
+        if group and result.status is AuthStatus.ACCEPTED and parent is not None and parent.lower() == group.lower():
+            return AuthResult(AuthStatus.MASTER_PASS, parent, result.expiry)
+        return result
+
+    async def _decide(self, id_tag: str, uplink: Uplink) -> AuthResult:
         local = await self.known_locally(id_tag)
         valid = local is not None and local.status is AuthStatus.ACCEPTED
         if local is not None and valid and self.config.bool("LocalPreAuthorize"):

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 #: The statuses the core keeps as they are; every other 2.0.1 status is a refusal (Invalid).
-_CORE_STATUSES = frozenset(s.value for s in AuthStatus)
+_CORE_STATUSES = frozenset(s.value for s in AuthStatus if s is not AuthStatus.MASTER_PASS)
 
 
 def core_entries(entries: Iterable[Mapping[str, Any]] | None) -> list[dict[str, Any]]:

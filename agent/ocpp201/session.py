@@ -244,6 +244,8 @@ def auth_result(info: dict[str, Any] | None) -> AuthResult:
         status = AuthStatus(info.get("status", "Invalid"))
     except ValueError:
         status = AuthStatus.INVALID
+    if status is AuthStatus.MASTER_PASS:
+        status = AuthStatus.INVALID  # the charger's own verdict, never the backend's word
     group = info.get("group_id_token") or {}
     return AuthResult(status, group.get("id_token"), info.get("cache_expiry_date_time"))
 

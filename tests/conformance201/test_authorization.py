@@ -43,10 +43,10 @@ async def tap_and_plug(stack: Any, tag: str, evse: int = 1) -> None:
     await stack.bench_request("plug", connector=evse, max_current=16)
 
 
-async def start(stack: Any, tag: str) -> dict[str, Any]:
+async def start(stack: Any, tag: str, evse: int = 1) -> dict[str, Any]:
     """Tap and plug; return the Started event, once the transaction is charging."""
     since = await last_seq(stack)
-    await tap_and_plug(stack, tag)
+    await tap_and_plug(stack, tag, evse)
     started = await wait_event(stack, "Started", since)
     await wait_event(stack, "Updated", since, trigger="ChargingStateChanged")
     return started
@@ -446,4 +446,65 @@ async def test_tc_c_25_cs_local_authorization_list_over_authorization_cache(char
     await tap_and_plug(stack, tag)
     await wait_for(stack, "Authorize", since=since)  # the list's Blocked, not the cache's Accepted
     await expect_none(stack, "TransactionEvent", since, within=2.0)
+    await _clean(stack)
+
+
+# ---------------------------------------------------------------- C16 (and C09, C12): master pass
+async def _master(charger: Any, csms: Any, **options: Any) -> tuple[Any, str]:
+    """A charger whose master pass group is set, and a card of that group."""
+    stack = await charger(backend=V201, **options)
+    group, master = new_id_tag(), new_id_tag()
+    await set_variable(stack, "AuthCtrlr", "MasterPassGroupId", group)
+    await csms.request("set_id_tag", id_tag=master, status="Accepted", group_id_token=group)
+    return stack, master
+
+
+async def test_tc_c_49_cs_stop_transaction_with_master_pass_without_ui(charger, csms) -> None:  # type: ignore[no-untyped-def]
+    stack, master = await _master(charger, csms, connectors=2)
+    first, second = new_id_tag(), new_id_tag()
+    one = (await start(stack, first, 1))["transactionInfo"]["transactionId"]
+    two = (await start(stack, second, 2))["transactionInfo"]["transactionId"]
+    since = await last_seq(stack)
+    await stack.bench_request("tap", uid=master)
+    await wait_event(stack, "Ended", since)
+    ended = await _wait_ended(stack, since, 2)
+    assert {e["transactionInfo"]["transactionId"] for e in ended} == {one, two}
+    for event in ended:
+        assert event["transactionInfo"]["stoppedReason"] == "MasterPass"
+        assert event["triggerReason"] == "StopAuthorized"
+        assert event["idToken"]["idToken"] == master
+    await _clean(stack)
+
+
+async def _wait_ended(stack: Any, since: int, count: int) -> list[dict[str, Any]]:
+    for _ in range(100):
+        ended = [e for e in await events(stack, since) if e["eventType"] == "Ended"]
+        if len(ended) >= count:
+            return ended
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"fewer than {count} Ended events: {await events(stack, since)}")
+
+
+async def test_tc_c_45_cs_master_pass_not_able_to_start_transaction(charger, csms) -> None:  # type: ignore[no-untyped-def]
+    stack, master = await _master(charger, csms)
+    since = await last_seq(stack)
+    await tap_and_plug(stack, master)
+    await wait_for(stack, "Authorize", since=since)
+    await expect_none(stack, "TransactionEvent", since, within=2.0)
+    await _clean(stack)
+
+
+async def test_tc_c_14_cs_cached_group_id_equal_to_master_pass_group_id(charger, csms) -> None:  # type: ignore[no-untyped-def]
+    stack, master = await _master(charger, csms, ocpp=PRE_AUTHORIZE)
+    since = await last_seq(stack)
+    await stack.bench_request("tap", uid=master)  # asked once: cached, and starts nothing
+    await wait_for(stack, "Authorize", since=since)
+    await asyncio.sleep(DECIDED_S)
+    owner = new_id_tag()
+    await start(stack, owner)
+    since = await last_seq(stack)
+    await stack.bench_request("tap", uid=master)
+    ended = await wait_event(stack, "Ended", since)
+    assert ended["transactionInfo"]["stoppedReason"] == "MasterPass"
+    assert await asked(stack, since) == []  # decided from the cache
     await _clean(stack)
