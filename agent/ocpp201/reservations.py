@@ -17,7 +17,8 @@ What 2.0.1 adds:
   (the charger picks, as H01 lets it); when none has it, Rejected.
 - **groupIdToken** is the core's parent idTag: a card whose group the backend names may
   use the reservation (H03, TC_H_19_CS).
-- ``ReservationCtrlr.Enabled`` false: every ReserveNow is Rejected (TC_H_22_CS).
+- ``ReservationCtrlr.Enabled`` false, or a charger that does not offer reservations
+  (``ReservationCtrlr.Available`` false): every ReserveNow is Rejected (TC_H_22_CS).
 - **ReservationStatusUpdate** (H04): :class:`ReservationReports` is told by the runtime
   when a reservation ends. Expired when its time ran out, Removed when its EVSE (or the
   station) became Faulted or Unavailable. None when it was used (the Started event
@@ -82,6 +83,8 @@ class ReservationHandlers:
     def _reservation_target(self, evse_id: int | None, connector_type: str | None) -> tuple[int | None, str]:
         """The core's connector to reserve (0: the station as a whole), or None and why not."""
         config = self.session.config
+        if not config.offers("Reservation"):
+            return None, "this charger does not offer reservations (ReservationCtrlr.Available)"
         if not config.bool("ReservationCtrlr.Enabled"):
             return None, "reservations are disabled (ReservationCtrlr.Enabled)"
         facts = RuntimeFacts(self.session.settings, self.runtime)

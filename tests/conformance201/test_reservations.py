@@ -287,3 +287,12 @@ async def test_tc_h_24_cs_reserve_unspecified_evse_group_id_token(charger, csms)
     started = await wait_event(stack, "Started", since)
     assert started["idToken"]["idToken"] == member and started["reservationId"] == 24
     await _clean(stack)
+
+
+async def test_tc_h_22_cs_a_charger_without_reservations_rejects(charger) -> None:  # type: ignore[no-untyped-def]
+    stack = await charger(backend=V201, ocpp={"SupportedFeatureProfiles": "Core,RemoteTrigger"})
+    got = await call(stack, "GetVariables", {"getVariableData": [{
+        "component": {"name": "ReservationCtrlr"}, "variable": {"name": "Available"}}]})
+    assert got["getVariableResult"][0]["attributeValue"] == "false"
+    assert await reserve(stack, 25, new_id_tag(), evse=1) == "Rejected"
+    await _clean(stack)
