@@ -22,11 +22,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Protocol
 
 import structlog
 
+from . import clock
 from .local_list import LocalList
 from .runtime_settings.configuration import Configuration
 from .session.model import AuthStatus
@@ -97,6 +98,18 @@ class Authorizer:
         self.on_list_conflict: Callable[[], None] = lambda: None
 
     async def decide(self, id_tag: str, uplink: Uplink) -> AuthResult:
+        return self._master_pass(await self._decide(id_tag, uplink))
+
+    def _master_pass(self, result: AuthResult) -> AuthResult:
+        """An accepted card of the master pass group (``AuthCtrlr.MasterPassGroupId``,
+        OCPP 2.0.1 C16; empty: none, as in 1.6) is a master pass, however it was decided."""
+        group = str(self.config["AuthCtrlr.MasterPassGroupId"] or "")
+        parent = result.parent_id_tag
+        if group and result.status is AuthStatus.ACCEPTED and parent is not None and parent.lower() == group.lower():
+            return AuthResult(AuthStatus.MASTER_PASS, parent, result.expiry)
+        return result
+
+    async def _decide(self, id_tag: str, uplink: Uplink) -> AuthResult:
         local = await self.known_locally(id_tag)
         valid = local is not None and local.status is AuthStatus.ACCEPTED
         if local is not None and valid and self.config.bool("LocalPreAuthorize"):
@@ -130,14 +143,28 @@ class Authorizer:
         return AuthResult(entry.status, entry.parent_id_tag, entry.expiry)
 
     async def cached(self, id_tag: str) -> AuthResult | None:
+        """The card's cache entry (Expired once its expiry passed); None when it has none,
+        or when the entry is older than ``AuthCacheCtrlr.LifeTime`` (OCPP 2.0.1 C10: an
+        entry ages out of the cache; 0, the default and 1.6's only value, keeps it)."""
         row = await self.db.run(self.state.cached_authorization, id_tag)
         if row is None:
+            return None
+        if self._aged_out(row["updated_at"]):
             return None
         status = AuthStatus(row["status"])
         expiry = parse_expiry(row["expiry"])
         if expiry is not None and expiry < datetime.now(timezone.utc):
             status = AuthStatus.EXPIRED
         return AuthResult(status, row["parent_id_tag"], row["expiry"])
+
+    def _aged_out(self, stored_at: str) -> bool:
+        """Whether an entry the backend's answer stored at ``stored_at`` has outlived the
+        cache's lifetime (stamped and judged by the charger's clock)."""
+        lifetime = self.config.int("AuthCacheCtrlr.LifeTime")
+        if lifetime <= 0:
+            return False
+        stored = parse_expiry(stored_at)
+        return stored is None or clock.current().now() - stored > timedelta(seconds=lifetime)
 
     async def remember(self, id_tag: str, result: AuthResult) -> None:
         """Keep the backend's answer for this idTag, when the cache is enabled and the

@@ -61,6 +61,7 @@ from .session.model import (
     Reply,
     ReportStatus,
     Reservation,
+    ReservationEnd,
     ReservationRequested,
     Started,
     StartTransaction,
@@ -718,6 +719,10 @@ class ChargerRuntime:
         elif isinstance(item, ForgetReservation):
             await self.db.run(self.state.delete_reservation, item.reservation_id)
             log.info("reservation ended", reservation_id=item.reservation_id, why=item.why.value)
+            # A link that reports ends of reservations (2.0.1's ReservationStatusUpdate) hears of it.
+            ended: Callable[[int, ReservationEnd], None] | None = getattr(self.uplink, "reservation_ended", None)
+            if ended is not None:
+                ended(item.reservation_id, item.why)
         elif isinstance(item, Unlock):
             answer = await self._unlock_cable(item.connector)
             if future is not None:

@@ -12,7 +12,9 @@ UpdateStatus type, checked against the OCA test cases TC_042_2 and TC_043 to TC_
   otherwise the answer is VersionMismatch ("less or equal than the version number of
   the current list"). Without entries it changes nothing but the version.
 - An empty list has version 0 (section 5.10), so an update that leaves the list empty
-  leaves version 0, and a non-empty list cannot take version 0.
+  leaves version 0, and a non-empty list cannot take version 0. OCPP 2.0.1 numbers
+  every list from 1 (D01.FR.18) and an emptied list keeps the version it was sent with:
+  its adapter asks for that with ``keep_empty_version``.
 - **Failed**, with nothing changed: more entries in one request than
   ``SendLocalListMaxLength``, a resulting list longer than ``LocalAuthListMaxLength``, a
   request the specification forbids (the same idTag twice, a Full entry without
@@ -28,7 +30,7 @@ from __future__ import annotations
 import enum
 import sqlite3
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any
 
@@ -83,6 +85,8 @@ class ListUpdate:
     full: bool
     version: int
     changes: tuple[tuple[str, ListEntry | None], ...]
+    #: An update that leaves the list empty still sets ``version`` (OCPP 2.0.1), not 0.
+    keep_empty_version: bool = False
 
 
 def parse_update(update_type: str, list_version: int, entries: Iterable[Mapping[str, Any]] | None) -> ListUpdate:
@@ -167,13 +171,17 @@ class LocalList:
         *,
         max_length: int,
         max_request: int,
+        keep_empty_version: bool = False,
     ) -> UpdateStatus:
-        """SendLocalList: check the request, then apply it atomically."""
+        """SendLocalList: check the request, then apply it atomically. With
+        ``keep_empty_version`` an emptied list keeps the version sent (OCPP 2.0.1)."""
         entries = list(entries or ())
         try:
             if len(entries) > max_request:
                 raise UpdateRefused(f"{len(entries)} entries in one request; SendLocalListMaxLength is {max_request}")
             update = parse_update(update_type, list_version, entries)
+            if keep_empty_version:
+                update = replace(update, keep_empty_version=True)
         except UpdateRefused as exc:
             log.warning("local list update refused", update_type=update_type, list_version=list_version,
                         reason=str(exc))
@@ -234,7 +242,7 @@ def _apply(conn: sqlite3.Connection, update: ListUpdate, max_length: int) -> Upd
     conn.execute(
         "INSERT INTO local_auth_list_version(only_row, version) VALUES (1, ?) "
         "ON CONFLICT(only_row) DO UPDATE SET version = excluded.version",
-        (update.version if size else 0,),
+        (update.version if size or update.keep_empty_version else 0,),
     )
     # Section 3.5.3: identifiers known in the list are not kept in the authorization cache.
     conn.execute(

@@ -108,3 +108,32 @@ async def test_backend_expiry_dates_in_any_form_never_break_a_decision(make, exp
     assert (cached.status if cached else None) is cached_status
     again = await authorizer.decide("TAG", Backend(False))
     assert again.status is (ACCEPTED if cached_status is ACCEPTED else INVALID)
+
+
+async def test_a_cache_entry_older_than_its_lifetime_is_unknown(make):
+    build, state = make
+    state.db.write("INSERT INTO auth_cache(id_tag, status, parent_id_tag, expiry, updated_at) "
+                   "VALUES ('OLD', 'Accepted', NULL, NULL, '2020-01-01T00:00:00.000Z')")
+    assert (await build().cached("OLD")).status is ACCEPTED  # LifeTime 0: entries never age out
+    aging = build(**{"AuthCacheCtrlr.LifeTime": 60, "AllowOfflineTxForUnknownId": True})
+    assert await aging.cached("OLD") is None
+    assert (await aging.decide("OLD", Backend(False))).status is ACCEPTED  # unknown now, so allowed offline
+    state.cache_authorization("NEW", "Accepted", None, None)
+    assert (await aging.cached("NEW")).status is ACCEPTED
+
+
+@pytest.mark.parametrize(
+    ("group", "answer", "expected"),
+    [
+        ("MASTER", AuthResult(ACCEPTED, "MASTER"), AuthStatus.MASTER_PASS),
+        ("MASTER", AuthResult(ACCEPTED, "master"), AuthStatus.MASTER_PASS),  # CiString: case does not count
+        ("MASTER", AuthResult(ACCEPTED, "FLEET"), ACCEPTED),
+        ("MASTER", AuthResult(BLOCKED, "MASTER"), BLOCKED),  # a refused master card is just refused
+        ("", AuthResult(ACCEPTED, "MASTER"), ACCEPTED),  # no master pass group set (1.6's only case)
+    ],
+)
+async def test_an_accepted_card_of_the_master_pass_group_is_a_master_pass(make, group, answer, expected):
+    build, state = make
+    authorizer = build(**{"AuthCtrlr.MasterPassGroupId": group})
+    assert (await authorizer.decide("TAG", Backend(True, answer))).status is expected
+    assert AuthStatus(state.cached_authorization("TAG")["status"]) is answer.status  # the backend's word is cached

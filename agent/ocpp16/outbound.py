@@ -67,7 +67,8 @@ def request_for(entry: Entry) -> Any:
             meter_stop=body["meter_wh"],
             timestamp=body["timestamp"],
             transaction_id=entry.backend_tx,
-            reason=body["reason"],
+            # 1.6 has no MasterPass reason (a 2.0.1 setting): the card stopped it locally.
+            reason="Local" if body["reason"] == "MasterPass" else body["reason"],
             id_tag=body["id_tag"],
             transaction_data=data or None,
         )

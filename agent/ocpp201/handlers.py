@@ -17,6 +17,8 @@ from ocpp.v201.enums import Action
 
 from .. import clock
 from .charging_handlers import SMART_CHARGING_ACTIONS, SmartChargingHandlers
+from .local_list import LocalListHandlers
+from .reservations import ReservationHandlers
 from .rpc import Rpc
 from .variables import report_pages
 
@@ -41,7 +43,7 @@ def _info(reason: str, detail: str = "") -> dict[str, str]:
     return info
 
 
-class Handlers(SmartChargingHandlers, Rpc):
+class Handlers(SmartChargingHandlers, LocalListHandlers, ReservationHandlers, Rpc):
     """Every 2.0.1 request this charger answers. Blocks with much of their own (smart
     charging, the local list and reservations) live in modules of their own as mixins
     of this class; the library's routing finds their ``@on`` methods through it."""
@@ -205,6 +207,8 @@ class Handlers(SmartChargingHandlers, Rpc):
     # ------------------------------------------------------------ C, P
     @on(Action.clear_cache)
     async def on_clear_cache(self, **_: Any) -> Any:
+        if not self.session.config.bool("AuthorizationCacheEnabled"):
+            return call_result.ClearCache(status="Rejected")  # C11: no cache in use, none cleared
         await self.runtime.clear_cache()
         return call_result.ClearCache(status="Accepted")
 

@@ -47,6 +47,7 @@ STOPPED = {
     "HardReset": ("ImmediateReset", "ResetCommand"),
     "SoftReset": ("ImmediateReset", "ResetCommand"),
     "UnlockCommand": ("Remote", "UnlockCommand"),
+    "MasterPass": ("MasterPass", "StopAuthorized"),
     "Other": ("Other", "AbnormalCondition"),
 }
 
@@ -149,7 +150,7 @@ def _transaction_event(entry: Entry) -> Any:
         stopped, trigger = STOPPED.get(body["reason"], ("Other", "AbnormalCondition"))
         event = "Ended"
         info["stoppedReason"] = stopped
-        if body.get("id_tag") and body["reason"] in ("Local", "DeAuthorized"):
+        if body.get("id_tag") and body["reason"] in ("Local", "DeAuthorized", "MasterPass"):
             fields["id_token"] = id_token(body["id_tag"], body.get("token_type"))
         fields["meter_value"] = _ended_values(body)
     return call.TransactionEvent(

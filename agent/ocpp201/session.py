@@ -31,6 +31,7 @@ from ..store import ChargerState, Database
 from .charging_limits import ChargingLimitNotifier
 from .device_model import StationFacts
 from .handlers import Handlers
+from .reservations import ReservationReports
 from .station import RuntimeFacts
 from .variables import DeviceModel
 from .outbound import CONNECTOR_STATUS, FIRMWARE_STATUSES, NotSendable, id_token, meter_value, request_for, status_notification
@@ -48,7 +49,7 @@ BOOT_REASONS = frozenset({
 })
 
 
-class Ocpp201Link(BackendLink):
+class Ocpp201Link(ReservationReports, BackendLink):
     """Keeps the charger connected to a 2.0.1 backend and the journal flowing to it."""
 
     SUBPROTOCOL = "ocpp2.0.1"
@@ -288,6 +289,8 @@ def auth_result(info: dict[str, Any] | None) -> AuthResult:
         status = AuthStatus(info.get("status", "Invalid"))
     except ValueError:
         status = AuthStatus.INVALID
+    if status is AuthStatus.MASTER_PASS:
+        status = AuthStatus.INVALID  # the charger's own verdict, never the backend's word
     group = info.get("group_id_token") or {}
     return AuthResult(status, group.get("id_token"), info.get("cache_expiry_date_time"))
 

@@ -554,6 +554,8 @@ def _on_authorization(charger: Charger, event: AuthorizationResolved, now: float
     if match is None:
         return charger, []
     charger = replace(charger, pending=tuple(p for p in charger.pending if p is not match))
+    if event.status is AuthStatus.MASTER_PASS:
+        return _master_pass(charger, event.id_tag, remote=match.remote)
     if event.status is not AuthStatus.ACCEPTED:
         return charger, [CardRejected(event.id_tag, event.status.value)]
     parent = event.parent_id_tag
@@ -571,6 +573,20 @@ def _on_authorization(charger: Charger, event: AuthorizationResolved, now: float
         if target is None:
             return charger, [CardRejected(event.id_tag, "no connector free")]
     return _authorize_on(charger, target, event.id_tag, parent, now, pinned=match.pinned)
+
+
+def _master_pass(charger: Charger, id_tag: str, *, remote: bool) -> Result:
+    """A master pass card presented stops every transaction (a station without a display
+    to choose one, OCPP 2.0.1 C16.FR.02); it never starts one, nor does a remote start
+    of it."""
+    running = [c for c in charger.connectors if c.transaction is not None]
+    if remote or not running:
+        return charger, [CardRejected(id_tag, "a master pass starts no transaction")]
+    actions: list[Action] = []
+    for conn in running:
+        charger, stopped = _stop(charger, charger.connectors[conn.id - 1], StopReason.MASTER_PASS, id_tag)
+        actions += stopped
+    return charger, actions
 
 
 def _on_remote_start(charger: Charger, event: RemoteStartRequested, now: float) -> Result:

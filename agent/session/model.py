@@ -40,6 +40,8 @@ class StopReason(enum.Enum):
     REMOTE = "Remote"
     SOFT_RESET = "SoftReset"
     UNLOCK_COMMAND = "UnlockCommand"
+    #: A card of the master pass group ended it (OCPP 2.0.1 C16).
+    MASTER_PASS = "MasterPass"
 
 
 class ReservationEnd(enum.Enum):
@@ -58,6 +60,10 @@ class AuthStatus(enum.Enum):
     EXPIRED = "Expired"
     INVALID = "Invalid"
     CONCURRENT_TX = "ConcurrentTx"
+    #: Never a backend's answer: the charger's verdict on an accepted card of the master
+    #: pass group (OCPP 2.0.1 C16, AuthCtrlr.MasterPassGroupId), which stops every
+    #: transaction and starts none.
+    MASTER_PASS = "MasterPass"
 
 
 #: The lowest current a control pilot may offer (IEC 61851-1: a PWM duty under 10 % is

@@ -1468,3 +1468,28 @@ def test_back_to_operative_after_a_scheduled_inoperative_the_plugged_ev_shows_pr
     results = run([*STARTED, *charging(1, "T1"), AvailabilityRequested(1, False), card("T1"),
                    AvailabilityRequested(1, True)])
     assert history(results, 1)[-3:] == [CHARGING, UNAVAILABLE, PREPARING]
+
+
+# ---------------------------------------------------------------- master pass (OCPP 2.0.1 C16)
+def master_pass(tag: str) -> AuthorizationResolved:
+    return AuthorizationResolved(tag, AuthStatus.MASTER_PASS, "MASTER")
+
+
+def test_a_master_pass_stops_every_transaction() -> None:
+    results = run([*STARTED, *charging(1, "T1"), *charging(2, "T2", "P2"), card("M"), master_pass("M")])
+    assert stops(results[-1:]) == [StopTransaction(1, StopReason.MASTER_PASS, "M"),
+                                   StopTransaction(2, StopReason.MASTER_PASS, "M")]
+    assert not contactor(results, 1) and not contactor(results, 2)
+
+
+def test_a_master_pass_starts_no_transaction() -> None:
+    results = run([*STARTED, pilot(1, CP.B), card("M"), master_pass("M"), pilot(1, CP.C)], count=1)
+    assert starts(results) == []
+    assert CardRejected("M", ANY_TEXT) in actions(results)
+
+
+def test_a_remote_start_of_a_master_pass_starts_nothing() -> None:
+    results = run([*STARTED, *charging(1, "T1"), remote_start("M", 2), master_pass("M"), pilot(2, CP.B)],
+                  policy=AUTHORIZE_REMOTE)
+    assert starts(results) == [StartTransaction(1, "T1")]
+    assert stops(results) == []
