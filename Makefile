@@ -3,7 +3,8 @@
 #   make test    every test
 #   make bench   performance figures (docs/performance.md); BENCH_ARGS="--seconds 60 --runs 10"
 #   make crash-test  kill the agent CRASH_KILLS times (500) and audit the ledger (docs/reliability.md);
-#                CRASH_SEED=1, CRASH_ARGS="--json run.json --keep"
+#                CRASH_SEED=1, CRASH_ARGS="--json run.json --keep"; OCPP=2.0.1 runs it over OCPP 2.0.1
+#                (its own section of docs/reliability.md)
 #   make power-cut  cut the charger's power POWERCUT_CUTS times (50): unsynced writes lost, the ledger
 #                audited (docs/reliability.md); POWERCUT_SEED=1, POWERCUT_ARGS="--json run.json --keep"
 #   make fuzz    FUZZ_FRAMES (10000) hostile OCPP frames at the agent while it charges; the figures
@@ -67,8 +68,10 @@ bench: $(STAMP)
 CRASH_KILLS ?= 500
 CRASH_SEED  ?= 1
 CRASH_ARGS  ?=
+# The OCPP version the agent speaks in the crash campaign: 1.6 or 2.0.1.
+OCPP        ?= 1.6
 crash-test: $(STAMP)
-	$(PY) -m simulators.crash_campaign --kills $(CRASH_KILLS) --seed $(CRASH_SEED) --report docs/reliability.md $(CRASH_ARGS)
+	$(PY) -m simulators.crash_campaign --ocpp $(OCPP) --kills $(CRASH_KILLS) --seed $(CRASH_SEED) --report docs/reliability.md $(CRASH_ARGS)
 
 POWERCUT_CUTS ?= 50
 POWERCUT_SEED ?= 1
