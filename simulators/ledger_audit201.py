@@ -219,7 +219,14 @@ class Auditor201(_Auditor):
         from its opening) until the CSMS saw it close. An event flagged offline must not
         have happened while the connection that carried it was live; an event sent live
         must have happened while some connection was (the CSMS notices a half-open link
-        late, so its windows are generous: only a clear contradiction is a finding)."""
+        late, so its windows are generous), and not while the agent surely had none: from
+        a kill, or from when it gave up a cut or stalled link (it dialled again), until
+        the CSMS saw its next connection."""
+        opened = [parse_time(m["time"]) for m in self.d.messages if m["type"] == "connected"]
+        gone = [k.at for k in self.d.kills]
+        gone += [d.at + d.noticed_after_s for d in self.d.dead_links
+                 if d.kind in ("stall", "cut") and d.noticed_after_s is not None]
+        down = [(start, min((t for t in opened if t > start), default=math.inf)) for start in gone]
         live: list[list[float]] = []  # [from, until] per connection, in order
         connection = 0
         for m in self.d.messages:
@@ -244,6 +251,10 @@ class Auditor201(_Auditor):
                 elif not payload.get("offline") and not any(
                         start - OFFLINE_SLACK_S <= at <= end + OFFLINE_SLACK_S for start, end in live):
                     self.flag("live event while offline", f"{what}: no connection was up then", None, tid)
+                elif not payload.get("offline") and any(
+                        start + OFFLINE_SLACK_S <= at <= end - OFFLINE_SLACK_S for start, end in down):
+                    self.flag("live event while offline", f"{what}: the agent was killed or had given up its "
+                              "link then, and not connected again", None, tid)
 
 
 def _energy(samples: list[dict[str, Any]]) -> float | None:

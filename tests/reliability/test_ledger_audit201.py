@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from simulators.csms.ledger201 import TransactionLedger201
-from simulators.ledger_audit import KILLED, STOPPED, AuditInput, KillRecord, SessionRecord
+from simulators.ledger_audit import KILLED, STOPPED, AuditInput, DeadLink, KillRecord, SessionRecord
 from simulators.ledger_audit201 import audit201
 
 T0 = 1_800_000_000.0  # epoch seconds
@@ -105,6 +105,7 @@ class Scenario:
             m["time"] = m["payload"]["timestamp"]
         self.messages += [event_log(T0 + 6, "disconnected", 100), event_log(T0 + 9, "connected", 101),
                           boot(T0 + 9, 102), message(103, self.bb[-1], T0 + 9.5)]
+        self.dead_links: list[DeadLink] = []
         self.outbox = [outbox_row(i, 1 if e in self.aa else 2, e) for i, e in enumerate(self.aa + self.bb, start=1)]
         self.local = [
             {"local_id": 1, "id_tag": "AA", "connector": 1, "meter_start_wh": 100, "meter_stop_wh": 109,
@@ -127,7 +128,8 @@ class Scenario:
             if m["type"] == "CALL" and m["action"] == "TransactionEvent":
                 ledger.event(CP, m["unique_id"], copy.deepcopy(m["payload"]))
         return AuditInput(
-            sessions=self.sessions, kills=[KillRecord(0, "mid-session", T0 + 6, "up", ["BB"])], dead_links=[],
+            sessions=self.sessions, kills=[KillRecord(0, "mid-session", T0 + 6, "up", ["BB"])],
+            dead_links=self.dead_links,
             ledger=ledger.transactions(CP), anomalies=anomalies, messages=self.messages, local_records=self.local,
             outbox=self.outbox, interval_s=1.0, registers_before={1: 100.0, 2: 0.0},
             registers_after={1: 100 + 5 * RATE, 2: 5 * RATE},
@@ -216,3 +218,18 @@ def test_an_event_after_the_end_is_an_anomaly():
     late["payload"].update(seqNo=6, timestamp=stamp(T0 + 5.5))
     scenario.messages.insert(scenario.messages.index(scenario.call("tx-aa", 5)) + 1, {**late, "seq": 99})
     assert "ledger anomaly: after_end" in kinds(scenario.data())
+
+
+def test_an_event_sent_live_after_the_agent_gave_up_a_stalled_link_is_found():
+    """A half-open link: the CSMS still counts connection 1 as up, but the agent gave it up
+    at T0+3 (it dialled again) and connected again only at T0+9: the events of T0+4.2 and
+    after (AA's sample and its end, BB's last two samples), journaled then, must carry
+    offline true."""
+    scenario = Scenario()
+    scenario.dead_links.append(DeadLink("stall", T0 + 2, 1.0, 8.4))
+    found = audit201(scenario.data()).violations
+    assert {v.kind for v in found} == {"live event while offline"}
+    assert sorted((v.transaction_id, v.detail.split(" (")[0]) for v in found) == [
+        ("tx-aa", "seqNo 4"), ("tx-aa", "seqNo 5"), ("tx-bb", "seqNo 3"), ("tx-bb", "seqNo 4")]
+    scenario.dead_links[0] = DeadLink("stall", T0 + 2, 3.5, 8.4)  # given up at T0+5.5: nothing after it
+    assert kinds(scenario.data()) == []
