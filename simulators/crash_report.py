@@ -169,14 +169,17 @@ INTRO_201 = [
     "Started (seqNo 0) and one Ended, the last; seqNos gapless from 0 and booked in order;",
     "every event the journal queued reached the ledger under its number, with its type and",
     "its offline flag; an event flagged offline did not happen while the connection that",
-    "carried it was up, one sent live happened while a connection was; no ledger anomaly",
-    "but resends; the charger's session list agrees (registers, energy, stop reason).",
+    "carried it was up, one sent live happened while a connection was, and not between a",
+    "kill (or the agent giving up a cut or stalled link) and its next connection; no",
+    "ledger anomaly but resends; the charger's session list agrees (registers, energy,",
+    "stop reason).",
 ]
 
 
-def render_markdown(result: CampaignResult, command: str, ocpp: str = "1.6") -> str:
-    """The whole page for a 1.6 run; for a 2.0.1 run its section, between markers
-    (:func:`place_section` puts it into the page)."""
+def render_markdown(result: CampaignResult, command: str, ocpp: str | None = None) -> str:
+    """The whole page for a 1.6 run; for a 2.0.1 run (``ocpp``, by default the run's
+    version) its section, between markers (:func:`place_section` puts it into the page)."""
+    ocpp = ocpp or result.ocpp
     s = result.summary()
     lines = [
         "# Reliability: the crash campaign",
