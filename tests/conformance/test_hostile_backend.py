@@ -296,3 +296,31 @@ async def test_garbage_answers_over_201_to_the_chargers_own_calls_do_not_drop_th
             await asyncio.sleep(0.1)
         assert len(await messages(stack, "Heartbeat", since)) == n + 1
     await assert_same_link_201(stack, since)
+
+
+@pytest.mark.parametrize("version", [
+    "1.6",
+    pytest.param("2.0.1", marks=pytest.mark.xfail(strict=True, reason=(
+        "agent defect: over 2.0.1 a triggered StatusNotification or MeterValues whose answer never comes "
+        "(garbage the charger cannot match to it) times out and the adapter takes the timeout for a dead link: "
+        "it closes the websocket (1001) and dials again (agent/ocpp201/session.py _send_triggered, _send_status)"))),
+])
+async def test_a_triggered_message_left_unanswered_does_not_drop_the_link(charger, version):
+    """The backend answers the charger's triggered StatusNotification with something that
+    is no answer at all (not JSON): the call times out (call_timeout, 10 s here) and fails;
+    the link, which answers everything else, stays up."""
+    backend = {"ocpp": version} if version != "1.6" else {}
+    stack = await charger(backend=backend)
+    since = await last_seq(stack)
+    await stack.csms.request("answer_raw", cp=stack.cp_id, action="StatusNotification", frames=["not json"])
+    trigger = {"requestedMessage": "StatusNotification", "connectorId": 1} if version == "1.6" else \
+        {"requestedMessage": "StatusNotification", "evse": {"id": 1, "connectorId": 1}}
+    assert await call(stack, "TriggerMessage", trigger) == {"status": "Accepted"}
+    for _ in range(100):  # (the test CSMS's wait_for counts only CALLs it answered well)
+        if await messages(stack, "StatusNotification", since):
+            break
+        await asyncio.sleep(0.1)
+    assert len(await messages(stack, "StatusNotification", since)) == 1
+    await asyncio.sleep(12)  # past the call timeout of the unanswered StatusNotification
+    assert await connections(stack, since) == []
+    assert stack.agent_process is not None and stack.agent_process.running
