@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import platform
+import shutil
 import statistics
 import tempfile
 from dataclasses import dataclass
@@ -131,6 +132,7 @@ async def main(runs: int) -> None:
         figures = await measure_protocols(csms, root, runs)
     finally:
         await csms.stop()
+        shutil.rmtree(root, ignore_errors=True)
     print(f"OCPP 1.6 and 2.0.1 side by side, {datetime.now().astimezone():%Y-%m-%d %H:%M %Z}")
     print(f"machine: {platform.machine()}, {psutil.cpu_count()} CPUs, Python {platform.python_version()}, "
           f"{platform.system()} {platform.release()}; wired bench")
