@@ -3,11 +3,13 @@
 #   make test    every test
 #   make bench   performance figures (docs/performance.md); BENCH_ARGS="--seconds 60 --runs 10"
 #   make crash-test  kill the agent CRASH_KILLS times (500) and audit the ledger (docs/reliability.md);
-#                CRASH_SEED=1, CRASH_ARGS="--json run.json --keep"
+#                CRASH_SEED=1, CRASH_ARGS="--json run.json --keep"; OCPP=2.0.1 runs it over OCPP 2.0.1
+#                (its own section of docs/reliability.md)
 #   make power-cut  cut the charger's power POWERCUT_CUTS times (50): unsynced writes lost, the ledger
 #                audited (docs/reliability.md); POWERCUT_SEED=1, POWERCUT_ARGS="--json run.json --keep"
 #   make fuzz    FUZZ_FRAMES (10000) hostile OCPP frames at the agent while it charges; the figures
-#                go to docs/reliability.md (the short run, tests/fuzz, is part of make test)
+#                go to docs/reliability.md (the short run, tests/fuzz, is part of make test);
+#                OCPP=2.0.1 sends 2.0.1 frames to a 2.0.1 agent (its own section)
 #   make install / upgrade / uninstall [PURGE=1]   the systemd service (docs/operations.md)
 #   make firmware  a firmware bundle of this tree for UpdateFirmware, in dist/ (build it on the target machine)
 
@@ -46,8 +48,9 @@ OCPP ?= 1.6
 demo: $(STAMP)
 	$(VENV)/bin/ladda demo --ocpp $(OCPP)
 
-# The kill campaign, the power cuts and the link chaos (tests/reliability, about 5 minutes of mostly
-# waiting on processes) run beside the rest; their output follows the rest's. Both must pass.
+# The kill campaign, the power cuts and the link chaos (tests/reliability, over OCPP 1.6 and 2.0.1,
+# about 12 minutes of mostly waiting on processes) run beside the rest; their output follows the
+# rest's. Both must pass.
 # Three groups side by side (most of their time is spent waiting on processes and timers):
 # the end-to-end groups print their results after the rest.
 test: $(STAMP)
@@ -68,8 +71,10 @@ bench: $(STAMP)
 CRASH_KILLS ?= 500
 CRASH_SEED  ?= 1
 CRASH_ARGS  ?=
+# The OCPP version the agent speaks in the crash campaign: 1.6 or 2.0.1.
+OCPP        ?= 1.6
 crash-test: $(STAMP)
-	$(PY) -m simulators.crash_campaign --kills $(CRASH_KILLS) --seed $(CRASH_SEED) --report docs/reliability.md $(CRASH_ARGS)
+	$(PY) -m simulators.crash_campaign --ocpp $(OCPP) --kills $(CRASH_KILLS) --seed $(CRASH_SEED) --report docs/reliability.md $(CRASH_ARGS)
 
 POWERCUT_CUTS ?= 50
 POWERCUT_SEED ?= 1
@@ -79,7 +84,7 @@ power-cut: $(STAMP)
 
 FUZZ_FRAMES ?= 10000
 fuzz: $(STAMP)
-	$(PY) -m simulators.fuzz --frames $(FUZZ_FRAMES) --report docs/reliability.md
+	$(PY) -m simulators.fuzz --ocpp $(OCPP) --frames $(FUZZ_FRAMES) --report docs/reliability.md
 
 firmware: $(STAMP)
 	$(PY) -m agent.firmware.bundle . dist

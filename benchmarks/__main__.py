@@ -14,6 +14,8 @@ times from /proc) driven through the simulated bench against the test CSMS:
   next to the minimum the register map allows;
 - replay after a day offline: how long the journal takes to drain on reconnect, next
   to a bare ``ocpp`` library client sending the same messages (``replay.py``);
+- OCPP 1.6 and 2.0.1 side by side: RSS after boot, boot to Accepted and the replay
+  ratio of each (``protocols.py``);
 - log bytes per 10,000 hostile OCPP frames, the fuzzer's (``log_volume.py``): under 1 MB;
 - the composite schedule of 100 charging profiles over a day (``charging_profiles.py``);
 - time from SetChargingProfile to the pilot's PWM duty changing (``profile_latency.py``);
@@ -45,6 +47,8 @@ from .charging_profiles import benchmark_composite
 from .profile_latency import measure_profile_latency
 from .idle_breakdown import measure_idle_breakdown, table
 from .memory import measure_memory, print_memory
+from .protocols import measure_protocols
+from .protocols import table as protocols_table
 from .log_volume import BOUND_BYTES, measure_log_volume
 from .meter_cycle import measure_read_cycle
 from .replay import replay
@@ -174,6 +178,7 @@ async def main(seconds: float, runs: int, disk_seconds: float) -> None:
         idle_parts = await measure_idle_breakdown(csms, root, seconds)
         charging_parts = await measure_idle_breakdown(csms, root, seconds, charging=True)
         profile_latency = await measure_profile_latency(csms, root, 10)
+        protocols = await measure_protocols(csms, root, runs)
     finally:
         await csms.stop()
     logs.configure("error", "console", [])  # the in-process measurements below log every step otherwise
@@ -225,6 +230,10 @@ async def main(seconds: float, runs: int, disk_seconds: float) -> None:
     print("Resident memory at idle by library:")
     print()
     print_memory(memory)
+    print()
+    print("OCPP 1.6 and 2.0.1 side by side (benchmarks/protocols.py):")
+    print()
+    print(protocols_table(protocols))
     print()
     print(f"Replay after 24 h offline: {drained.messages} journal messages ({drained.transactions} transactions, "
           "MeterValues every 30 s), drained on reconnect, in order, each acknowledged:")

@@ -14,6 +14,7 @@ list (``ladda sessions --json``) and its journal's outbox, to show that every me
 it journaled reached the backend.
 
     python -m simulators.crash_campaign --kills 500 --seed 1 --report docs/reliability.md
+    python -m simulators.crash_campaign --ocpp 2.0.1 --kills 500 --seed 1 --report docs/reliability.md
 
 Each round draws its plan from ``Random(f"{seed}:{round}")``, so a seed replays the
 same plan; only the OS's timing (where exactly an instant falls) differs between runs.
@@ -39,8 +40,9 @@ from pathlib import Path
 from typing import Any
 
 from .control import ControlError, request_sync
-from .crash_report import CampaignResult, machine, render_markdown
+from .crash_report import BEGIN_201, END_201, CampaignResult, machine, place_section, render_markdown
 from .harness import Csms, HarnessError, Stack
+from .ledger_audit201 import audit201
 from .ledger_audit import (
     ABANDONED,
     KILLED,
@@ -51,6 +53,7 @@ from .ledger_audit import (
     DeadLink,
     KillRecord,
     SessionRecord,
+    TransactionId,
     Violation,
     audit,
     parse_time,
@@ -111,6 +114,8 @@ class Campaign:
         self.progress = progress or (lambda line: None)
         config = tomllib.loads(stack.config_path.read_text())  # the bounds follow the charger's settings
         backend, ocpp = config["backend"], config.get("ocpp", {})
+        #: The OCPP version the charger speaks: what the log is read for and the audit used.
+        self.ocpp = str(backend.get("ocpp", "1.6"))
         self.interval_s = float(ocpp.get("MeterValueSampleInterval", 0))
         self.ping_interval_s = float(ocpp.get("WebSocketPingInterval", 60))
         self.ping_timeout_s = float(backend["ping_timeout"])
@@ -405,12 +410,37 @@ class Campaign:
             await self.booted()
         return up_at, started
 
-    def transaction_ids(self) -> dict[str, int]:
-        """Card -> the backend's transaction id, from the StartTransaction answers in the log."""
+    def transaction_ids(self) -> dict[str, TransactionId]:
+        """Card -> the transaction id, from the log: the StartTransaction answers (1.6), the
+        charger's own id in the Started events (2.0.1)."""
+        if self.ocpp == "2.0.1":
+            return {e["idToken"]["idToken"]: e["transactionInfo"]["transactionId"]
+                    for e in self.transaction_events() if e["eventType"] == "Started" and "idToken" in e}
         calls = {m["unique_id"]: m["payload"]["idTag"] for m in self.log
                  if m["direction"] == "in" and m["type"] == "CALL" and m["action"] == "StartTransaction"}
         return {calls[m["unique_id"]]: int(m["payload"]["transactionId"]) for m in self.log
                 if m["direction"] == "out" and m["type"] == "CALLRESULT" and m["unique_id"] in calls}
+
+    def transaction_events(self) -> list[dict[str, Any]]:
+        """The payloads of the TransactionEvents (2.0.1) in the log."""
+        return [m["payload"] for m in self.log
+                if m["direction"] == "in" and m["type"] == "CALL" and m["action"] == "TransactionEvent"]
+
+    def arrived(self, since: float) -> tuple[set[TransactionId], set[TransactionId]]:
+        """Transactions whose stop is in the log, and those with a value sampled at or
+        after ``since`` (wall clock) in the log."""
+        if self.ocpp == "2.0.1":
+            events = self.transaction_events()
+            stops = {e["transactionInfo"]["transactionId"] for e in events if e["eventType"] == "Ended"}
+            fresh = {e["transactionInfo"]["transactionId"] for e in events if e["eventType"] == "Updated"
+                     and any(parse_time(mv["timestamp"]) >= since for mv in e.get("meterValue", []))}
+            return stops, fresh
+        stops = {m["payload"]["transactionId"] for m in self.log
+                 if m["direction"] == "in" and m["type"] == "CALL" and m["action"] == "StopTransaction"}
+        fresh = {m["payload"].get("transactionId") for m in self.log
+                 if m["direction"] == "in" and m["type"] == "CALL" and m["action"] == "MeterValues"
+                 and any(parse_time(mv["timestamp"]) >= since for mv in m["payload"]["meterValue"])}
+        return stops, fresh
 
     async def caught_up(self, up: tuple[float, float], sessions: list[SessionRecord]) -> None:
         """Time from the link coming back until the backend has everything that happened
@@ -421,11 +451,7 @@ class Campaign:
         while True:
             await self.sync_log()
             ids = self.transaction_ids()
-            stops = {m["payload"]["transactionId"] for m in self.log
-                     if m["direction"] == "in" and m["type"] == "CALL" and m["action"] == "StopTransaction"}
-            fresh = {m["payload"].get("transactionId") for m in self.log
-                     if m["direction"] == "in" and m["type"] == "CALL" and m["action"] == "MeterValues"
-                     and any(parse_time(mv["timestamp"]) >= up_at for mv in m["payload"]["meterValue"])}
+            stops, fresh = self.arrived(up_at)
             pending = [s.tag for s in watched
                        if s.tag not in ids or (ids[s.tag] not in (fresh if s.end == "running" else stops))]
             if not pending:
@@ -639,12 +665,13 @@ class Campaign:
             sessions=self.sessions, kills=self.kills, dead_links=self.dead_links, drain_s=self.drain_s,
             final_drain_s=self.final_drain_s, harness_problems=self.problems, audit=result,
             interval_s=self.interval_s, workdir=str(self.stack.workdir), ping_interval_s=self.ping_interval_s,
-            ping_timeout_s=self.ping_timeout_s, cycles=self.cycles, machine=machine(),
+            ping_timeout_s=self.ping_timeout_s, cycles=self.cycles, machine=machine(), ocpp=self.ocpp,
         )
 
     def judge(self, data: AuditInput) -> AuditResult:
-        """The audit of the run (a power-cut campaign holds the ledger to its own policy)."""
-        return audit(data)
+        """The audit of the run, for the charger's OCPP version (a power-cut campaign holds
+        the ledger to its own policy)."""
+        return audit201(data) if self.ocpp == "2.0.1" else audit(data)
 
     async def drained(self) -> float:
         """Wait until the charger's own session list shows nothing open and nothing unsent."""
@@ -681,7 +708,7 @@ class Campaign:
         conn.row_factory = sqlite3.Row
         try:
             rows = conn.execute(
-                "SELECT o.seq, o.kind, o.local_tx, o.body, o.done_at, o.outcome, t.backend_id "
+                "SELECT o.seq, o.kind, o.local_tx, o.body, o.done_at, o.outcome, t.backend_id, t.tx_uid "
                 "FROM outbox o LEFT JOIN transactions t ON t.local_id = o.local_tx ORDER BY o.seq"
             ).fetchall()
             # A sample the backend answered before the journal's next sync is kept only as
@@ -689,7 +716,7 @@ class Campaign:
             rows += conn.execute(
                 "SELECT -v.id AS seq, 'kept_value' AS kind, v.local_tx, "
                 "json_object('timestamp', v.timestamp, 'samples', json(v.samples)) AS body, "
-                "NULL AS done_at, NULL AS outcome, t.backend_id "
+                "NULL AS done_at, NULL AS outcome, t.backend_id, t.tx_uid "
                 "FROM transaction_values v LEFT JOIN transactions t ON t.local_id = v.local_tx ORDER BY v.id"
             ).fetchall()
         except sqlite3.Error as exc:
@@ -704,12 +731,15 @@ class Campaign:
 
 
 async def run_campaign(kills: int, seed: int, workdir: Path, progress: Callable[[str], None],
-                       wired: bool = True) -> CampaignResult:
-    """A CSMS and a two-connector charger of their own, and a campaign against them."""
+                       wired: bool = True, ocpp: str = "1.6") -> CampaignResult:
+    """A CSMS and a two-connector charger of their own (speaking ``ocpp``), and a
+    campaign against them."""
     csms = Csms(workdir / "csms")
     await csms.start()
-    stack = Stack(workdir / "charger", csms, cp_id=f"CRASH-{seed}", connectors=CONNECTORS, ocpp=dict(CAMPAIGN_OCPP),
-                  wired=wired,
+    backend = {"ocpp": ocpp} if ocpp != "1.6" else {}
+    cp_id = f"CRASH-{seed}" if ocpp == "1.6" else f"CRASH201-{seed}"
+    stack = Stack(workdir / "charger", csms, cp_id=cp_id, connectors=CONNECTORS, ocpp=dict(CAMPAIGN_OCPP),
+                  wired=wired, backend=backend,
                   ping_timeout=PING_TIMEOUT_S)
     try:
         await stack.start()
@@ -718,6 +748,22 @@ async def run_campaign(kills: int, seed: int, workdir: Path, progress: Callable[
     finally:
         await stack.stop()
         await csms.stop()
+
+
+def report_text(path: Path, result: CampaignResult, command: str, ocpp: str) -> str:
+    """The report file's new text: JSON, or a Markdown page whose other sections stay (a
+    1.6 run rewrites the page's top, a 2.0.1 run only its own section)."""
+    if path.suffix != ".md":
+        return json.dumps(result.summary(), indent=2) + "\n"
+    old = path.read_text() if path.exists() else ""
+    text = render_markdown(result, command, ocpp)
+    if ocpp == "2.0.1":
+        return place_section(old, text)
+    if "\n## The OCPP frame fuzzer" in old:  # make fuzz's section of the same file stays
+        text = text.rstrip("\n") + "\n" + old[old.index("\n## The OCPP frame fuzzer"):]
+    if BEGIN_201 in old and END_201 in old:  # and the 2.0.1 run's
+        text = place_section(text, BEGIN_201 + old.split(BEGIN_201, 1)[1].split(END_201, 1)[0] + END_201 + "\n")
+    return text if text.endswith("\n") else text + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -731,6 +777,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--wiring", choices=("gpio", "none"), default="gpio",
                         help="the bench's wiring: gpio (default) runs the agent's real GPIO and pilot drivers, "
                              "none its sim contactor and pilot")
+    parser.add_argument("--ocpp", choices=("1.6", "2.0.1"), default="1.6",
+                        help="the OCPP version the agent speaks (default 1.6); 2.0.1 audits TransactionEvents "
+                             "(simulators/ledger_audit201.py) and reports into its own section of a .md report")
     args = parser.parse_args(argv)
     if args.kills < 1:
         parser.error("--kills must be at least 1")
@@ -741,16 +790,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[{time.monotonic() - began:7.1f} s] {line}", file=sys.stderr, flush=True)
 
     result = asyncio.run(run_campaign(args.kills, args.seed, workdir, progress,
-                                      wired=args.wiring == "gpio"))
+                                      wired=args.wiring == "gpio", ocpp=args.ocpp))
     command = "python -m simulators.crash_campaign " + " ".join(argv if argv is not None else sys.argv[1:])
     if args.report:
         args.report.parent.mkdir(parents=True, exist_ok=True)
-        text = render_markdown(result, command) if args.report.suffix == ".md" else \
-            json.dumps(result.summary(), indent=2)
-        old = args.report.read_text() if args.report.suffix == ".md" and args.report.exists() else ""
-        if "\n## The OCPP frame fuzzer" in old:  # make fuzz's section of the same file stays
-            text = text.rstrip("\n") + "\n" + old[old.index("\n## The OCPP frame fuzzer"):]
-        args.report.write_text(text if text.endswith("\n") else text + "\n")
+        args.report.write_text(report_text(args.report, result, command, args.ocpp))
     if args.json:
         args.json.write_text(json.dumps(result.as_json(), indent=2, default=str) + "\n")
     print(json.dumps(result.summary(), indent=2))

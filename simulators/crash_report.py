@@ -36,6 +36,7 @@ class CampaignResult:
     ping_timeout_s: float = 0.0
     cycles: int = 0
     machine: dict[str, Any] = field(default_factory=dict)
+    ocpp: str = "1.6"  # the OCPP version the charger spoke
 
     @property
     def violations(self) -> list[Violation]:
@@ -48,6 +49,7 @@ class CampaignResult:
         for e in energy:
             by_class.setdefault(e.how, []).append(e.error_wh)
         return {
+            "ocpp": self.ocpp,
             "seed": self.seed,
             "kills": len([k for k in self.kills if not k.recovery]),
             "recovery_kills": len([k for k in self.kills if k.recovery]),
@@ -135,7 +137,49 @@ def _git_commit() -> str | None:
 # -- the report ---------------------------------------------------------------------
 
 
-def render_markdown(result: CampaignResult, command: str) -> str:
+#: Where the 2.0.1 campaign's section sits in docs/reliability.md (after the 1.6 run's).
+BEGIN_201, END_201 = "<!-- crash201:begin -->", "<!-- crash201:end -->"
+HEADING_201 = "## OCPP 2.0.1: the crash campaign"
+
+RESENDS_16 = [
+    "Delivery is at least once: when a connection dies or the agent is killed after the",
+    "backend answered but before the journal noted the answer, the message is sent again",
+    "as the first transaction message of the next connection. The audit allows exactly",
+    "that (one repeat per connection, of the last message before it) and nothing else.",
+    "The test CSMS answers a repeated StartTransaction (same connector, idTag and",
+    "timestamp) with the original transaction id and notes a `duplicate_start` anomaly,",
+    "so no second transaction appears; it keeps the first of two StopTransactions",
+    "(`duplicate_stop`); a repeated MeterValues is listed twice in the transaction's",
+    "values (register readings: the billed energy does not change). A backend that does",
+    "not recognise a repeated StartTransaction would open a second transaction for it.",
+]
+RESENDS_201 = [
+    "Delivery is at least once: a TransactionEvent whose answer was lost with the connection",
+    "or the process is sent again, the same payload with the same `seqNo`, as the first",
+    "transaction message of the next connection. The test CSMS books it once (a `resend`",
+    "anomaly, the only one the audit allows); the audit also holds the repeats to the 1.6",
+    "policy: one per connection, of the last event sent before it.",
+]
+INTRO_201 = [
+    "The same campaign (`make crash-test OCPP=2.0.1`, `--ocpp 2.0.1`) with the agent speaking",
+    "OCPP 2.0.1 (`[backend] ocpp = \"2.0.1\"`): transactions are TransactionEvents",
+    "(Started, Updated, Ended) named by the charger's own id, booked by the test CSMS's",
+    "2.0.1 ledger. Besides every check of the 1.6 audit (on the EVSE as the connector),",
+    "`simulators/ledger_audit201.py` holds each transaction to 2.0.1's promises: one",
+    "Started (seqNo 0) and one Ended, the last; seqNos gapless from 0 and booked in order;",
+    "every event the journal queued reached the ledger under its number, with its type and",
+    "its offline flag; an event flagged offline did not happen while the connection that",
+    "carried it was up, one sent live happened while a connection was, and not between a",
+    "kill (or the agent giving up a cut or stalled link) and its next connection; no",
+    "ledger anomaly but resends; the charger's session list agrees (registers, energy,",
+    "stop reason).",
+]
+
+
+def render_markdown(result: CampaignResult, command: str, ocpp: str | None = None) -> str:
+    """The whole page for a 1.6 run; for a 2.0.1 run (``ocpp``, by default the run's
+    version) its section, between markers (:func:`place_section` puts it into the page)."""
+    ocpp = ocpp or result.ocpp
     s = result.summary()
     lines = [
         "# Reliability: the crash campaign",
@@ -164,6 +208,7 @@ def render_markdown(result: CampaignResult, command: str) -> str:
         "",
         "| | |",
         "|---|---|",
+        *([f"| OCPP | {ocpp} |"] if ocpp != "1.6" else []),
         f"| command | `{command}` |",
         f"| date | {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} |",
         f"| commit | {_git_commit() or 'unknown'} |",
@@ -213,16 +258,7 @@ def render_markdown(result: CampaignResult, command: str) -> str:
     lines += [
         "## Resends",
         "",
-        "Delivery is at least once: when a connection dies or the agent is killed after the",
-        "backend answered but before the journal noted the answer, the message is sent again",
-        "as the first transaction message of the next connection. The audit allows exactly",
-        "that (one repeat per connection, of the last message before it) and nothing else.",
-        "The test CSMS answers a repeated StartTransaction (same connector, idTag and",
-        "timestamp) with the original transaction id and notes a `duplicate_start` anomaly,",
-        "so no second transaction appears; it keeps the first of two StopTransactions",
-        "(`duplicate_stop`); a repeated MeterValues is listed twice in the transaction's",
-        "values (register readings: the billed energy does not change). A backend that does",
-        "not recognise a repeated StartTransaction would open a second transaction for it.",
+        *(RESENDS_201 if ocpp == "2.0.1" else RESENDS_16),
         "",
         "| resent | times |",
         "|---|---|",
@@ -242,7 +278,29 @@ def render_markdown(result: CampaignResult, command: str) -> str:
               "`python -m simulators.crash_campaign --kills N --seed S --report FILE.md --json FILE.json`.",
               "A seed replays the same plan; where exactly each instant falls depends on the machine's",
               "timing. `--keep` keeps the processes' logs and the charger's state directory.", ""]
-    return "\n".join(lines)
+    if ocpp != "2.0.1":
+        return "\n".join(lines)
+    # The 2.0.1 section: its own introduction, the rest one heading level down.
+    body = lines[lines.index("## This run"):]
+    body = [("#" + line if line.startswith("## ") else line) for line in body]
+    body = [line.replace("`make crash-test CRASH_KILLS=N CRASH_SEED=S`",
+                         "`make crash-test OCPP=2.0.1 CRASH_KILLS=N CRASH_SEED=S`")
+            .replace("`python -m simulators.crash_campaign --kills", "`python -m simulators.crash_campaign --ocpp 2.0.1 "
+                     "--kills") for line in body]
+    return "\n".join([BEGIN_201, HEADING_201, "", *INTRO_201, "", *body]).rstrip("\n") + "\n" + END_201 + "\n"
+
+
+def place_section(page: str, section: str) -> str:
+    """``page`` with its 2.0.1 section replaced by ``section`` (put before the fuzzer's
+    section, or at the end, when it has none yet); the other sections stay."""
+    if BEGIN_201 in page and END_201 in page:
+        head, rest = page.split(BEGIN_201, 1)
+        return head + section.rstrip("\n") + rest.split(END_201, 1)[1]
+    fuzzer = "\n## The OCPP frame fuzzer"
+    if fuzzer in page:
+        at = page.index(fuzzer)
+        return page[:at].rstrip("\n") + "\n\n" + section.rstrip("\n") + "\n" + page[at:]
+    return page.rstrip("\n") + "\n\n" + section
 
 
 def _counts(counts: dict[str, int]) -> str:

@@ -106,12 +106,22 @@ class DeadLink:
     bound_s: float
 
 
+#: A backend's transaction id: a number the backend gave (1.6), or the charger's own
+#: string (2.0.1).
+TransactionId = int | str
+
+
+def transaction_id(value: Any) -> TransactionId:
+    """A ledger's transaction id as compared: 1.6 numbers as ints, 2.0.1 ids as given."""
+    return value if isinstance(value, str) else int(value)
+
+
 @dataclass
 class Violation:
     kind: str
     detail: str
     tag: str | None = None
-    transaction_id: int | None = None
+    transaction_id: TransactionId | None = None
 
 
 @dataclass
@@ -132,7 +142,7 @@ class AuditInput:
 @dataclass
 class EnergyError:
     tag: str
-    transaction_id: int
+    transaction_id: TransactionId
     how: str  # "stopped", "killed, meter read at restart", ...
     delivered_wh: float
     billed_wh: float
@@ -189,9 +199,10 @@ class TransactionCall:
     may_repeat: bool
 
 
-def transaction_calls(messages: list[dict[str, Any]]) -> Iterator[TransactionCall]:
-    """The transaction messages the charger sent, in order (MeterValues outside a
-    transaction left out: they are not transaction data)."""
+def transaction_calls(messages: list[dict[str, Any]],
+                      actions: tuple[str, ...] = TRANSACTION_ACTIONS) -> Iterator[TransactionCall]:
+    """The transaction messages (``actions``) the charger sent, in order (MeterValues
+    outside a transaction left out: they are not transaction data)."""
     connection = 0
     first_on_connection = True
     last_key: str | None = None
@@ -200,7 +211,7 @@ def transaction_calls(messages: list[dict[str, Any]]) -> Iterator[TransactionCal
             connection += 1
             first_on_connection = True
             continue
-        if m["direction"] != "in" or m["type"] != "CALL" or m["action"] not in TRANSACTION_ACTIONS:
+        if m["direction"] != "in" or m["type"] != "CALL" or m["action"] not in actions:
             continue
         if m["action"] == "MeterValues" and m["payload"].get("transactionId") is None:
             continue
@@ -215,11 +226,14 @@ def _key(value: Any) -> str:
 
 
 class _Auditor:
+    #: The actions that carry transaction data (the resend policy's messages).
+    actions: tuple[str, ...] = TRANSACTION_ACTIONS
+
     def __init__(self, data: AuditInput) -> None:
         self.d = data
         self.r = AuditResult()
 
-    def flag(self, kind: str, detail: str, tag: str | None = None, tx: int | None = None) -> None:
+    def flag(self, kind: str, detail: str, tag: str | None = None, tx: TransactionId | None = None) -> None:
         self.r.violations.append(Violation(kind, detail, tag, tx))
 
     def run(self) -> AuditResult:
@@ -261,7 +275,7 @@ class _Auditor:
                           f"{s.connector} (session ended: {s.end}) and no transaction in the ledger", s.tag)
             return
         tx = group[0]
-        tid = int(tx["transaction_id"])
+        tid = transaction_id(tx["transaction_id"])
         if tx["connector_id"] != s.connector:
             self.flag("wrong connector", f"on connector {tx['connector_id']}, the EV was on {s.connector}", s.tag, tid)
         if not tx["stopped"]:
@@ -304,7 +318,7 @@ class _Auditor:
                       f"{ended:.3f}", s.tag, tid)
 
     def energy(self, s: SessionRecord, tx: dict[str, Any]) -> None:
-        tid = int(tx["transaction_id"])
+        tid = transaction_id(tx["transaction_id"])
         start, stop = int(tx["meter_start"]), int(tx["meter_stop"])
         assert s.end_energy_wh is not None
         if abs(start - s.tap_energy_wh) > ROUNDING_WH:
@@ -335,14 +349,8 @@ class _Auditor:
         return "killed, meter read at restart"
 
     def meter_values(self, s: SessionRecord, tx: dict[str, Any]) -> None:
-        tid = int(tx["transaction_id"])
-        seen: set[str] = set()
-        values: list[dict[str, Any]] = []
-        for mv in tx["meter_values"]:
-            key = _key(mv)
-            if key not in seen:  # repeats are counted from the message log (duplicates())
-                seen.add(key)
-                values.append(mv)
+        tid = transaction_id(tx["transaction_id"])
+        values = self.sampled_values(tx)
         self.r.meter_values += len(values)
         start, stop = int(tx["meter_start"]), int(tx["meter_stop"])
         started, stopped = parse_time(tx["start_time"]), parse_time(tx["stop_time"])
@@ -370,6 +378,17 @@ class _Auditor:
         if self.d.interval_s > 0 and gap > SAMPLE_GAP_INTERVALS * self.d.interval_s + SAMPLE_GAP_SLACK_S:
             self.flag("meter values missing", f"{gap:.1f} s without a value (sample interval "
                       f"{self.d.interval_s:g} s) in {tx['start_time']}..{tx['stop_time']}", s.tag, tid)
+
+    def sampled_values(self, tx: dict[str, Any]) -> list[dict[str, Any]]:
+        """The transaction's sampled meter values, each once, in the order booked."""
+        seen: set[str] = set()
+        values: list[dict[str, Any]] = []
+        for mv in tx["meter_values"]:
+            key = _key(mv)
+            if key not in seen:  # repeats are counted from the message log (duplicates())
+                seen.add(key)
+                values.append(mv)
+        return values
 
     # -- across transactions -----------------------------------------------------------
     def connector_order(self) -> None:
@@ -413,12 +432,12 @@ class _Auditor:
         sent_at: dict[str, str] = {}
         counts: Counter[str] = Counter()
         connection = 0
-        for call in transaction_calls(self.d.messages):
+        for call in transaction_calls(self.d.messages, self.actions):
             m, key, connection = call.message, call.key, call.connection
             payload = m["payload"]
             if key in seen:
-                counts[m["action"]] += 1
-                detail = {"action": m["action"], "seq": m["seq"], "original_seq": seen[key],
+                counts[self.label(m)] += 1
+                detail = {"action": self.label(m), "seq": m["seq"], "original_seq": seen[key],
                           "connection": connection, "time": m["time"], "after": self.cause(sent_at[key], m["time"]),
                           "between": [_brief(x) for x in self.d.messages if seen[key] <= x["seq"] <= m["seq"]]}
                 self.r.duplicate_details.append(detail)
@@ -429,7 +448,14 @@ class _Auditor:
             seen[key] = m["seq"]
             sent_at[key] = m["time"]
         self.r.connections = connection
-        self.r.duplicates = {a: counts.get(a, 0) for a in TRANSACTION_ACTIONS}
+        self.r.duplicates = {a: counts.get(a, 0) for a in self.labels()}
+
+    def label(self, message: dict[str, Any]) -> str:
+        """How a transaction message is named in the resend counts."""
+        return str(message["action"])
+
+    def labels(self) -> tuple[str, ...]:
+        return self.actions
 
     def cause(self, original: str, resend: str) -> str:
         """What lost the original's acknowledgement: the first kill or dead link after it

@@ -1,6 +1,7 @@
 """``make fuzz``: the frame fuzzing campaign at length, its figures printed and written to a report.
 
     python -m simulators.fuzz --frames 10000 --report docs/reliability.md
+    python -m simulators.fuzz --ocpp 2.0.1 --frames 10000 --report docs/reliability.md
 
 Starts the test CSMS, the bench and the agent as real processes, charges a session, sends
 the frames while it charges, stops the session and checks the backend's ledger. Exit 0
@@ -24,8 +25,12 @@ from simulators.harness import Csms, Stack
 
 from .campaign import CATEGORIES, FUZZ_OCPP, Campaign, Figures, charge, finish, verdict
 from .frames import draw_probes
+from .frames201 import draw_probes as draw_probes_201
 
 BEGIN, END = "<!-- fuzz:begin -->", "<!-- fuzz:end -->"
+#: The 2.0.1 run's section of the same report, and its heading.
+BEGIN_201, END_201 = "<!-- fuzz201:begin -->", "<!-- fuzz201:end -->"
+HEADING_201 = "## The OCPP 2.0.1 frame fuzzer (`python -m simulators.fuzz --ocpp 2.0.1`)"
 ID_TAG = "F022C0DE"
 
 
@@ -34,8 +39,8 @@ def _machine() -> str:
             f"{platform.system()} {platform.release()}")
 
 
-def render(figures: Figures, broken: list[str], ledger: list[dict[str, Any]]) -> str:
-    """The report section (Markdown) between the markers."""
+def render(figures: Figures, broken: list[str], ledger: list[dict[str, Any]], version: str = "1.6") -> str:
+    """The report section (Markdown) between the markers (the 2.0.1 run's own)."""
     per_10k = figures.log_bytes * 10_000 / figures.frames if figures.frames else 0
     rows = [
         ("frames sent", f"{figures.frames}"),
@@ -53,8 +58,8 @@ def render(figures: Figures, broken: list[str], ledger: list[dict[str, Any]]) ->
         ("duration", f"{figures.seconds:.0f} s ({figures.frames / max(figures.seconds, 1e-9):.0f} frames/s)"),
     ]
     lines = [
-        BEGIN,
-        f"Run of {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {_machine()}.",
+        BEGIN if version == "1.6" else BEGIN_201,
+        f"Run of {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {_machine()}" + ("." if version == "1.6" else f", OCPP {version}."),
         "",
         f"**Verdict: {'all checks held' if not broken else 'FAILED: ' + '; '.join(broken)}.**",
         "",
@@ -77,27 +82,30 @@ def render(figures: Figures, broken: list[str], ledger: list[dict[str, Any]]) ->
             f"{c} {figures.count(c)}" for c in CATEGORIES if figures.count(c)) + ". Examples:", "", "```"]
         lines += [line.replace("```", "'''") for line in figures.report(examples=12).splitlines()]
         lines.append("```")
-    lines.append(END)
+    lines.append(END if version == "1.6" else END_201)
     return "\n".join(lines)
 
 
-def write_report(path: Path, section: str) -> None:
+def write_report(path: Path, section: str, version: str = "1.6") -> None:
     text = path.read_text() if path.exists() else ""
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + section + rest.split(END, 1)[1]
+    begin, end = (BEGIN, END) if version == "1.6" else (BEGIN_201, END_201)
+    heading = "## The OCPP frame fuzzer (`make fuzz`)" if version == "1.6" else HEADING_201
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        text = head + section + rest.split(end, 1)[1]
     else:
-        text = text.rstrip("\n") + "\n\n## The OCPP frame fuzzer (`make fuzz`)\n\n" + section + "\n"
+        text = text.rstrip("\n") + f"\n\n{heading}\n\n" + section + "\n"
     path.write_text(text)
 
 
-async def run(frames: int, report: Path | None, keep: bool) -> int:
+async def run(frames: int, report: Path | None, keep: bool, version: str = "1.6") -> int:
     print(f"drawing {frames} frames ...", flush=True)
-    probes = draw_probes(frames)
+    probes = draw_probes(frames) if version == "1.6" else draw_probes_201(frames)
     root = Path(tempfile.mkdtemp(prefix="ladda-fuzz-"))
     csms = Csms(root / "csms")
     await csms.start()
-    stack = Stack(root / "agent", csms, cp_id="FUZZ-1", ocpp=FUZZ_OCPP)
+    stack = Stack(root / "agent", csms, cp_id="FUZZ-1" if version == "1.6" else "FUZZ-201", ocpp=FUZZ_OCPP,
+                  backend={"ocpp": version} if version != "1.6" else {})
     try:
         await stack.start()
         await stack.wait_booted()
@@ -114,10 +122,10 @@ async def run(frames: int, report: Path | None, keep: bool) -> int:
         if not keep:
             shutil.rmtree(root, ignore_errors=True)
     broken = verdict(figures, ledger, anomalies, ID_TAG)
-    section = render(figures, broken, ledger)
+    section = render(figures, broken, ledger, version)
     print(section)
     if report is not None:
-        write_report(report, section)
+        write_report(report, section, version)
         print(f"written to {report}")
     if keep:
         print(f"work directory kept: {root}")
@@ -130,10 +138,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames", type=int, default=10_000, help="frames to send (default 10000)")
     parser.add_argument("--report", type=Path, help="write the figures into this Markdown file")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs) for inspection")
+    parser.add_argument("--ocpp", choices=("1.6", "2.0.1"), default="1.6",
+                        help="the OCPP version the agent speaks, and whose frames and answers are used (default 1.6)")
     args = parser.parse_args(argv)
     if args.frames < 1:
         parser.error("--frames must be at least 1")
-    return asyncio.run(run(args.frames, args.report, args.keep))
+    return asyncio.run(run(args.frames, args.report, args.keep, args.ocpp))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """A fuzzing campaign against the real agent process, over the test CSMS's real websocket.
 
 Frames go out one at a time through the CSMS's ``send_raw``; each answer is judged against
-its :class:`~simulators.fuzz.frames.Probe`. After every frame the CSMS's message log tells
+its :class:`~simulators.fuzz.frames.Probe`, by the rules of the OCPP version the charger
+speaks (1.6, or 2.0.1 with :mod:`simulators.fuzz.frames201`'s probes). After every frame the CSMS's message log tells
 whether the link dropped or the charger answered something it should not have, and the
 process id whether the agent is still the same process. A dropped link or a dead process
 is counted and recovered from (the agent restarted), so one campaign reports every
@@ -23,9 +24,12 @@ from simulators.harness import Stack
 
 from . import oracle
 from .frames import (
-    ANY, ERROR, GARBAGE_ANSWER, NONE, NONE_OR_FORMATION, RESULT, START_TRANSACTION_GARBAGE, Probe, dump_frame,
+    ANY, ERROR, GARBAGE_ANSWER, NONE, NONE_OR_FORMATION, RESULT, START_TRANSACTION_GARBAGE, V16, Probe, Profile,
+    dump_frame,
 )
-from .payloads import BASES, SECRETS, UNSAFE
+from .frames201 import LIVENESS as LIVENESS_201
+from .frames201 import V201
+from .payloads import SECRETS
 
 #: A frame that must always get a schema-valid CALLRESULT: sent after frames that must get
 #: no answer, to prove the link still carries calls and nothing else was answered.
@@ -117,6 +121,10 @@ class Campaign:
     def __init__(self, stack: Stack, answer_timeout: float = 5.0) -> None:
         self.stack = stack
         self.answer_timeout = answer_timeout
+        #: The version the charger speaks: its probes' bases, its liveness call, its codes.
+        self.version = str(stack.backend.get("ocpp", "1.6"))
+        self.profile: Profile = V201 if self.version == "2.0.1" else V16
+        self.liveness = LIVENESS_201 if self.version == "2.0.1" else LIVENESS
         self.figures = Figures()
         self._seq = 0
         self._n = 0
@@ -191,7 +199,7 @@ class Campaign:
 
     async def _flood_step(self) -> None:
         self._n += 1
-        alive = LIVENESS.format(n=self._n)
+        alive = self.liveness.format(n=self._n)
         try:
             await self._csms("send_raw", frame=alive, timeout=30.0)
         except ControlError:
@@ -201,13 +209,18 @@ class Campaign:
             await self._restart()
 
     async def learn_support(self) -> None:
-        """Which actions the charger handles at all: a harmless valid CALL of each."""
-        for name, action, payload in BASES:
-            if name in UNSAFE:
-                continue
+        """Which actions the charger handles at all: a harmless valid CALL of each; of an
+        action that cannot be made harmless, a malformed one (an extra property), which a
+        charger that handles the action refuses as such, and one that does not as NotSupported."""
+        for name, action, payload in self.profile.bases:
             uid = f"fz-learn-{len(self.figures.unsupported)}"  # (an id is at most 36 characters)
-            probe = Probe("valid", dump_frame([2, uid, action, payload]), RESULT, ids=frozenset({uid}), action=action,
-                          note=f"{name} (support check)")
+            if name in self.profile.unsafe:
+                probe = Probe("schema", dump_frame([2, uid, action, {**payload, "fuzzExtra": 1}]), ERROR,
+                              frozenset({self.profile.format_code, oracle.NOT_SUPPORTED}), frozenset({uid}), action,
+                              note=f"{name}: extra property (support check)")
+            else:
+                probe = Probe("valid", dump_frame([2, uid, action, payload]), RESULT, ids=frozenset({uid}),
+                              action=action, note=f"{name} (support check)")
             answer = await self._exchange(probe)
             if isinstance(answer, list) and len(answer) >= 3 and answer[0] == 4 and answer[2] == oracle.NOT_SUPPORTED:
                 self.figures.unsupported.add(action)
@@ -254,12 +267,12 @@ class Campaign:
         except ControlError:
             return _LINK_LOST
         self._n += 1
-        alive = LIVENESS.format(n=self._n)
+        alive = self.liveness.format(n=self._n)
         answer = await self._exchange(Probe("liveness", alive), alive, any_id=False)
         if answer is _LINK_LOST:
             return _LINK_LOST
         if not (isinstance(answer, list) and answer[:2] == [3, f"fz-alive-{self._n}"]):
-            return _Silent(f"the GetConfiguration sent right after was answered with {_short(answer)}")
+            return _Silent(f"the liveness call sent right after was answered with {_short(answer)}")
         return _Silent(None)
 
     async def _garbage_answer(self, probe: Probe) -> Any:
@@ -275,7 +288,7 @@ class Campaign:
                 # Whatever the charger says to the garbage comes before its answer to this
                 # call, so it cannot be taken for the answer to the next frame.
                 self._n += 1
-                alive = LIVENESS.format(n=self._n)
+                alive = self.liveness.format(n=self._n)
                 await self._exchange(Probe("liveness", alive), alive, any_id=False)
                 return answer
             await asyncio.sleep(0.05)
@@ -312,14 +325,14 @@ class Campaign:
                 if code in probe.codes or (code == oracle.NOT_SUPPORTED and probe.action in self.figures.unsupported):
                     return self._check_id(probe, answer)
                 return "wrong-code", f"CALLERROR {code} ({answer[3][:80]!r}) to a valid CALL"
-            if code not in wanted or code not in oracle.ERROR_CODES:
+            if code not in wanted or code not in oracle.error_codes(self.version):
                 return "wrong-code", f"{code}, expected {' or '.join(sorted(wanted))} ({answer[3][:80]!r})"
             return self._check_id(probe, answer)
         if probe.expect == ERROR:
             return "wrong-code", f"CALLRESULT {_short(answer)}, expected CALLERROR {' or '.join(sorted(probe.codes))}"
         if len(answer) != 3 or not isinstance(answer[2], dict):
             return "not-an-answer", f"malformed CALLRESULT {_short(answer)}"
-        problem = oracle.answer_problem(probe.action, answer[2])
+        problem = oracle.answer_problem(probe.action, answer[2], self.version)
         if problem is not None:
             return "bad-result", f"{probe.action} answer {_short(answer)} violates the schema: {problem}"
         return self._check_id(probe, answer)
@@ -339,7 +352,8 @@ class Campaign:
         if probe.expect == NONE and stray:
             self._fail("answered-stray", probe, f"answered with {_short(stray[0].get('raw') or stray[0]['payload'])}")
         if probe.expect == NONE_OR_FORMATION and stray and any(
-                e["type"] != "CALLERROR" or e["payload"].get("errorCode") != oracle.FORMATION for e in stray):
+                e["type"] != "CALLERROR" or e["payload"].get("errorCode") not in (probe.codes or {oracle.FORMATION})
+                for e in stray):
             self._fail("answered-stray", probe, f"answered with {_short(stray[0].get('raw') or stray[0]['payload'])}")
         alive = self.stack.agent_process is not None and self.stack.agent_process.running
         if not alive or self._agent_pid() != self._pid:
@@ -475,6 +489,10 @@ async def _last_seq(stack: Stack) -> int:
 FUZZ_OCPP: dict[str, Any] = {"MeterValueSampleInterval": 0, "TransactionMessageRetryInterval": 1}
 
 
+def _speaks_201(stack: Stack) -> bool:
+    return stack.backend.get("ocpp") == "2.0.1"
+
+
 async def charge(stack: Stack, id_tag: str, garbage_start: bool = True) -> None:
     """Plug in and tap a card until the connector is Charging.
 
@@ -482,6 +500,11 @@ async def charge(stack: Stack, id_tag: str, garbage_start: bool = True) -> None:
     transactionId 2^64+1, an id no charger can store: it must treat that as a failed call
     and send StartTransaction again, so the backend's ledger still gets the session.
     """
+    if _speaks_201(stack):  # the charger names its transactions: no id to garble; the contactor tells
+        await stack.bench_request("plug", connector=1, max_current=16)
+        await stack.bench_request("tap", uid=id_tag)
+        await stack.bench_request("wait_for", connector=1, field="contactor_closed", value=True, timeout=20)
+        return
     if garbage_start:
         await stack.csms.request("answer_raw", cp=stack.cp_id, action="StartTransaction",
                                  frames=[START_TRANSACTION_GARBAGE])
@@ -495,9 +518,13 @@ async def charge(stack: Stack, id_tag: str, garbage_start: bool = True) -> None:
 async def finish(stack: Stack, id_tag: str, timeout: float = 30.0) -> list[dict[str, Any]]:
     """Stop with the same card, unplug, and return the backend's ledger for this charger
     once it holds a stopped transaction (or ``timeout`` passed)."""
-    since = await _last_seq(stack)
-    await stack.bench_request("tap", uid=id_tag)
-    await _wait_status(stack, 1, "Finishing", since, timeout)
+    if _speaks_201(stack):
+        await stack.bench_request("tap", uid=id_tag)
+        await stack.bench_request("wait_for", connector=1, field="contactor_closed", value=False, timeout=timeout)
+    else:
+        since = await _last_seq(stack)
+        await stack.bench_request("tap", uid=id_tag)
+        await _wait_status(stack, 1, "Finishing", since, timeout)
     await stack.bench_request("unplug", connector=1)
     deadline = time.monotonic() + timeout
     while True:

@@ -57,6 +57,23 @@ class Probe:
         return f"{'binary ' if self.binary else ''}{text}"
 
 
+@dataclass(frozen=True)
+class Profile:
+    """What the schema mutations of one OCPP version draw from: its bases, the ones never
+    sent valid, and how its schemas and codes are read (:mod:`simulators.fuzz.oracle`)."""
+
+    version: str
+    bases: list[tuple[str, str, dict[str, Any]]]
+    unsafe: frozenset[str]
+
+    @property
+    def format_code(self) -> str:
+        return oracle.format_code(self.version)
+
+
+V16 = Profile("1.6", BASES, UNSAFE)
+
+
 def dump_frame(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
 
@@ -132,10 +149,10 @@ _BIG_INTS = [2**63, 2**63 + 1, 2**64 + 1, -(2**63) - 1, 10**30, -(10**25)]
 
 
 @st.composite
-def schema_probe(draw: st.DrawFn, uid: str) -> Probe:
+def schema_probe(draw: st.DrawFn, uid: str, profile: Profile = V16) -> Probe:
     """One violation in one place of a base payload, and the code the schema gives it."""
-    name, action, base = draw(st.sampled_from(BASES))
-    places = list(slots(base, oracle.schema(action)))
+    name, action, base = draw(st.sampled_from(profile.bases))
+    places = list(slots(base, oracle.schema(action, profile.version)))
     kinds = ["type", "extra", "missing", "enum", "length", "int64", "datetime"]
     kind = draw(st.sampled_from(kinds))
     candidates: list[tuple[tuple[Any, ...], dict[str, Any], bool]]
@@ -144,7 +161,7 @@ def schema_probe(draw: st.DrawFn, uid: str) -> Probe:
     elif kind == "extra":
         candidates = [p for p in places if p[2] and p[1].get("type") == "object"]
     elif kind == "missing":
-        candidates = [p for p in places if p[2] and p[0] and _required(base, p[0], action)]
+        candidates = [p for p in places if p[2] and p[0] and _required(base, p[0], action, profile.version)]
     elif kind == "enum":
         candidates = [p for p in places if "enum" in p[1]]
     elif kind == "length":
@@ -156,7 +173,7 @@ def schema_probe(draw: st.DrawFn, uid: str) -> Probe:
     if not candidates:  # this base has no such place: a wrong type in it, or an extra property
         candidates = [p for p in places if p[0] and p[1].get("type") in _WRONG_TYPES]
         kind = "type" if candidates else "extra"
-        candidates = candidates or [((), oracle.schema(action), True)]
+        candidates = candidates or [((), oracle.schema(action, profile.version), True)]
     path, node, _ = draw(st.sampled_from(candidates))
     if kind == "type":
         value = draw(st.sampled_from(_WRONG_TYPES.get(node.get("type", "object"), [None])))
@@ -186,20 +203,20 @@ def schema_probe(draw: st.DrawFn, uid: str) -> Probe:
         payload = _set(base, path, draw(st.sampled_from(_BIG_INTS)))
     else:
         payload = _set(base, path, draw(st.sampled_from(_BAD_TIMES)))
-    codes = oracle.violations(action, payload)
+    codes = oracle.violations(action, payload, profile.version)
     where = "/".join(str(p) for p in path) or "payload"
     frame = dump_frame([2, uid, action, payload])
     if not codes:  # the mutation happened to be valid: only unsafe actions must not go out
-        if name in UNSAFE:
+        if name in profile.unsafe:
             payload = _set(base, (), {**base, "fuzzExtra": 1})
-            return _error("schema", dump_frame([2, uid, action, payload]), {FORMATION}, {uid}, action,
+            return _error("schema", dump_frame([2, uid, action, payload]), {profile.format_code}, {uid}, action,
                           f"{name}: extra property")
         return Probe("schema", frame, RESULT, ids=frozenset({uid}), action=action, note=f"{name}: {kind} {where} (valid)")
     return _error("schema", frame, codes, {uid}, action, f"{name}: {kind} at {where}")
 
 
-def _required(base: Any, path: tuple[Any, ...], action: str) -> bool:
-    parent = oracle.schema(action)
+def _required(base: Any, path: tuple[Any, ...], action: str, version: str = "1.6") -> bool:
+    parent = oracle.schema(action, version)
     value = base
     for step in path[:-1]:
         value = value[step]

@@ -1,10 +1,14 @@
-"""What a charge point must answer to a CALL payload, from the OCPP 1.6 JSON schemas.
+"""What a charge point must answer to a CALL payload, from the OCPP 1.6 and 2.0.1 JSON schemas.
 
-Written from OCPP-J 1.6 section 4.2.3 and the schemas the ``ocpp`` library ships, not
-from the agent's code: a schema violation is mapped to the error code the specification
-gives for its kind. Two rules the schemas cannot say are added: an integer the charger
-cannot store (outside signed 64-bit) and a ``date-time`` that is not an RFC 3339 time
-are PropertyConstraintViolation.
+Written from OCPP-J 1.6 section 4.2.3, OCPP-J 2.0.1 (part 4, section 4.3) and the schemas
+the ``ocpp`` library ships, not from the agent's code: a schema violation is mapped to
+the error code the specification gives for its kind, in the version's own spelling
+(1.6 FormationViolation and OccurenceConstraintViolation, 2.0.1 FormatViolation and
+OccurrenceConstraintViolation; a missing required field is 1.6's ProtocolError, "Payload
+for Action is incomplete", and 2.0.1's occurrence violation). Two rules the schemas
+cannot say are added: an integer the charger cannot store (outside signed 64-bit) and a
+``date-time`` that is not an RFC 3339 time are PropertyConstraintViolation. The 2.0.1
+schemas name their types by ``$ref``; they are read with every reference resolved.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import jsonschema
 import ocpp
 
 SCHEMA_DIR = Path(ocpp.__file__).parent / "v16" / "schemas"
+SCHEMA_DIRS = {"1.6": SCHEMA_DIR, "2.0.1": Path(ocpp.__file__).parent / "v201" / "schemas"}
 
 FORMATION = "FormationViolation"
 TYPE = "TypeConstraintViolation"
@@ -31,6 +36,18 @@ NOT_SUPPORTED = "NotSupported"
 ERROR_CODES = frozenset({
     "NotImplemented", "NotSupported", "InternalError", "ProtocolError", "SecurityError",
     FORMATION, PROPERTY, OCCURENCE, TYPE, "GenericError",
+})
+
+# OCPP-J 2.0.1's spellings where they differ from 1.6's.
+FORMAT_201 = "FormatViolation"
+OCCURRENCE_201 = "OccurrenceConstraintViolation"
+RPC_FRAMEWORK_201 = "RpcFrameworkError"
+MESSAGE_TYPE_201 = "MessageTypeNotSupported"
+
+#: The error codes OCPP-J 2.0.1 defines (part 4, section 4.3).
+ERROR_CODES_201 = frozenset({
+    FORMAT_201, "GenericError", "InternalError", MESSAGE_TYPE_201, NOT_IMPLEMENTED, NOT_SUPPORTED,
+    OCCURRENCE_201, PROPERTY, "ProtocolError", RPC_FRAMEWORK_201, "SecurityError", TYPE,
 })
 
 #: jsonschema validator keyword -> the OCPP-J 1.6 error code for that kind of violation.
@@ -49,6 +66,25 @@ _CODE_OF_KEYWORD = {
     "maximum": PROPERTY,
     "multipleOf": PROPERTY,
 }
+
+#: ... and the OCPP-J 2.0.1 one.
+_CODE_OF_KEYWORD_201 = {
+    **_CODE_OF_KEYWORD,
+    "required": OCCURRENCE_201,  # a field that must occur does not
+    "minItems": OCCURRENCE_201,
+    "maxItems": OCCURRENCE_201,
+    "additionalProperties": FORMAT_201,
+}
+
+
+def error_codes(version: str = "1.6") -> frozenset[str]:
+    """The CALLERROR codes ``version`` defines: nothing else may be sent."""
+    return ERROR_CODES_201 if version == "2.0.1" else ERROR_CODES
+
+
+def format_code(version: str = "1.6") -> str:
+    """The version's code for a payload that is syntactically wrong."""
+    return FORMAT_201 if version == "2.0.1" else FORMATION
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
@@ -91,14 +127,32 @@ def is_rfc3339(text: str) -> bool:
 
 
 @functools.cache
-def schema(name: str) -> dict[str, Any]:
-    """The OCPP 1.6 schema of a request (``Reset``) or an answer (``ResetResponse``)."""
-    return json.loads((SCHEMA_DIR / f"{name}.json").read_text())
+def schema(name: str, version: str = "1.6") -> dict[str, Any]:
+    """The schema of a request (``Reset``) or an answer (``ResetResponse``) of ``version``."""
+    if version == "1.6":
+        return json.loads((SCHEMA_DIR / f"{name}.json").read_text())
+    file = name if name.endswith("Response") else f"{name}Request"
+    document = json.loads((SCHEMA_DIRS[version] / f"{file}.json").read_text())
+    return _resolved(document, document.get("definitions", {}))
+
+
+def _resolved(node: Any, definitions: dict[str, Any]) -> Any:
+    """``node`` with every ``{"$ref": "#/definitions/X"}`` replaced by X (the 2.0.1
+    schemas have no recursive types), and without the definitions themselves."""
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/definitions/"):
+            return _resolved(definitions[ref.removeprefix("#/definitions/")], definitions)
+        return {k: _resolved(v, definitions) for k, v in node.items() if k != "definitions"}
+    if isinstance(node, list):
+        return [_resolved(v, definitions) for v in node]
+    return node
 
 
 @functools.cache
-def _validator(name: str) -> jsonschema.Draft4Validator:
-    return jsonschema.Draft4Validator(schema(name))
+def _validator(name: str, version: str = "1.6") -> jsonschema.Draft4Validator:
+    # Draft 4 for every version, as the agent judges (a draft 6 validator takes 1.0 for an integer).
+    return jsonschema.Draft4Validator({k: v for k, v in schema(name, version).items() if k != "$schema"})
 
 
 def _extra_violations(value: Any, node: dict[str, Any]) -> list[str]:
@@ -120,23 +174,24 @@ def _extra_violations(value: Any, node: dict[str, Any]) -> list[str]:
     return found
 
 
-def violations(name: str, payload: Any) -> set[str]:
+def violations(name: str, payload: Any, version: str = "1.6") -> set[str]:
     """The error codes ``payload`` earns against schema ``name``; empty when it is valid."""
-    errors = list(_validator(name).iter_errors(payload))
+    errors = list(_validator(name, version).iter_errors(payload))
     # A value of the wrong JSON type is a type violation, whatever else it then fails (an enum).
     mistyped = {tuple(e.absolute_path) for e in errors if e.validator == "type"}
+    table = _CODE_OF_KEYWORD_201 if version == "2.0.1" else _CODE_OF_KEYWORD
     codes = {
-        _CODE_OF_KEYWORD.get(str(e.validator), FORMATION)
+        table.get(str(e.validator), format_code(version))
         for e in errors
         if e.validator == "type" or tuple(e.absolute_path) not in mistyped
     }
-    return codes | set(_extra_violations(payload, schema(name)))
+    return codes | set(_extra_violations(payload, schema(name, version)))
 
 
-def answer_problem(action: str, payload: Any) -> str | None:
+def answer_problem(action: str, payload: Any, version: str = "1.6") -> str | None:
     """Why ``payload`` is not a valid answer to ``action`` (None when it is)."""
-    problems = violations(f"{action}Response", payload)
+    problems = violations(f"{action}Response", payload, version)
     if not problems:
         return None
-    errors = [e.message for e in _validator(f"{action}Response").iter_errors(payload)][:2]
+    errors = [e.message for e in _validator(f"{action}Response", version).iter_errors(payload)][:2]
     return f"{sorted(problems)}: {'; '.join(errors) or 'integer or date-time out of range'}"

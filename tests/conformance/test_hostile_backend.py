@@ -1,6 +1,9 @@
 """A backend that sends what real backends sometimes send (bugs, fuzzers, attackers):
 each frame gets the CALLERROR OCPP-J 1.6 section 4.2.3 names, garbage answers fail one
-call, and the websocket stays the one it was; no secret reaches the agent's log."""
+call, and the websocket stays the one it was; no secret reaches the agent's log.
+
+The 2.0.1 variants at the end: each frame gets the CALLERROR OCPP-J 2.0.1 names, in its
+spelling, while a session charges, and the transaction is complete afterwards."""
 
 from __future__ import annotations
 
@@ -13,8 +16,8 @@ import pytest
 
 from simulators.harness import Stack
 
-from .helpers import all_frames, call, get_configuration, last_seq, messages, plug_and_charge, send_raw_frame, \
-    transaction, wait_for
+from .helpers import all_frames, call, get_configuration, last_seq, ledger, messages, plug_and_charge, \
+    send_raw_frame, transaction, wait_for
 
 DEEP = "[" * 200_000 + "]" * 200_000  # 400 kB, under the 1 MiB frame limit
 
@@ -193,3 +196,131 @@ async def test_an_orderly_stop_closes_with_going_away(charger, how):
             break
         await asyncio.sleep(0.1)
     assert closed and closed[0]["payload"]["code"] == 1001, closed
+
+
+# -- OCPP 2.0.1 ---------------------------------------------------------------------
+
+FORMAT, RPC, MESSAGE_TYPE = "FormatViolation", "RpcFrameworkError", "MessageTypeNotSupported"
+#: OCPP-J 2.0.1 does not tell these apart for text that is no JSON or an array that is no
+#: CALL (each both "syntactically incorrect" and "not a valid RPC request").
+FRAMING = {FORMAT, RPC}
+_GET = '{"getVariableData":[{"component":{"name":"OCPPCommCtrlr"},"variable":{"name":"HeartbeatInterval"}}]}'
+_EVENT = ('{"eventType":"Started","timestamp":"2020-01-01T00:00:00Z","triggerReason":"Authorized","seqNo":0,'
+          '"transactionInfo":{"transactionId":"h"}}')
+
+HOSTILE_201 = [
+    # (frame, the id the CALLERROR must carry, the codes it may have, sent as a binary frame)
+    ('[2,"h-1",["Reset"],{}]', "h-1", FRAMING, False),
+    (DEEP, "-1", FRAMING, False),
+    ('[2,"h-4","Reset",{"type":"Sideways"}]', "h-4", {"PropertyConstraintViolation"}, False),
+    ('[2,"h-5","Reset",{"type":1}]', "h-5", {"TypeConstraintViolation"}, False),
+    ('[2,"h-6","Reset",{}]', "h-6", {"OccurrenceConstraintViolation"}, False),
+    ('[2,"h-7","Reset",{"type":"Immediate","extra":1}]', "h-7", {FORMAT}, False),
+    ('[2,"h-8","GetVariables",[]]', "h-8", {FORMAT}, False),
+    (f'[0,"h-9","GetVariables",{_GET}]', "h-9", {MESSAGE_TYPE}, False),
+    (f'[5,"h-10","GetVariables",{_GET}]', "h-10", {MESSAGE_TYPE}, False),
+    (f'["2","h-11","GetVariables",{_GET}]', "h-11", {RPC}, False),
+    (f'[2.5,"h-12","GetVariables",{_GET}]', "h-12", {RPC}, False),
+    (f'[2,4711,"GetVariables",{_GET}]', "-1", {RPC}, False),
+    (f'[2,"{"h" * 37}","GetVariables",{_GET}]', "h" * 37, {RPC}, False),
+    ('[2,"h-15","GetBaseReport",{"requestId":9223372036854775808,"reportBase":"SummaryInventory"}]', "h-15",
+     {"PropertyConstraintViolation"}, False),
+    ('[2,"h-16","RequestStartTransaction",{"idToken":{"idToken":"A","type":"ISO14443"},"remoteStartId":1,'
+     '"evseId":18446744073709551616}]', "h-16", {"PropertyConstraintViolation"}, False),
+    ('[2,"h-17","RequestStartTransaction",{"idToken":{"idToken":"A","type":"ISO14443"},"remoteStartId":1,'
+     '"chargingProfile":{"id":1,"stackLevel":0,"chargingProfilePurpose":"TxProfile","chargingProfileKind":"Absolute",'
+     '"validFrom":"9999-99-99T00:00:00Z","chargingSchedule":[{"id":1,"chargingRateUnit":"A",'
+     '"chargingSchedulePeriod":[{"startPeriod":0,"limit":6}]}]}}]', "h-17", {"PropertyConstraintViolation"}, False),
+    ('[2,"h-18","MakeCoffee",{}]', "h-18", {"NotImplemented"}, False),
+    ('[2,"h-19","RemoteStopTransaction",{"transactionId":1}]', "h-19", {"NotImplemented"}, False),  # 1.6 only
+    (f'[2,"h-20","TransactionEvent",{_EVENT}]', "h-20", {"NotSupported"}, False),  # the other direction
+    ('[2,"h-21","Reset",{"type":NaN}]', "-1", FRAMING, False),  # NaN is not JSON
+    ('[2,"h-22","RequestStopTransaction",{"transactionId":"x"}]', "h-22", FRAMING, True),  # binary: never acted on
+    ('[2,"h-23","GetVariables",{"getVariableData":[{"component":{"name":"OCPPCommCtrlr","evse":{"id":1e400}},'
+     '"variable":{"name":"HeartbeatInterval"}}]}]', "h-23", FRAMING | {"PropertyConstraintViolation"}, False),
+]
+
+
+async def assert_same_link_201(stack: Stack, since: int) -> None:
+    """No disconnection, no new boot, the same process, and it still answers GetVariables."""
+    assert await connections(stack, since) == []
+    assert await messages(stack, "BootNotification", since) == []
+    assert stack.agent_process is not None and stack.agent_process.running
+    answer = await call(stack, "GetVariables", json.loads(_GET))
+    assert answer["getVariableResult"][0]["attributeStatus"] == "Accepted", answer
+
+
+async def test_hostile_frames_over_201_are_answered_on_the_same_connection_and_lose_no_transaction(charger):
+    stack = await charger(backend={"ocpp": "2.0.1"})
+    since = await last_seq(stack)
+    await stack.bench_request("plug", connector=1, max_current=16)
+    await stack.bench_request("tap", uid="0B5711E1")
+    await stack.bench_request("wait_for", connector=1, field="contactor_closed", value=True, timeout=15)
+    wrong = []
+    for frame, unique_id, codes, binary in HOSTILE_201:
+        reply = (await stack.csms.request("send_raw", cp=stack.cp_id, frame=frame, timeout=5, binary=binary,
+                                          any_id=True))["reply"]
+        if not (isinstance(reply, list) and len(reply) == 5 and reply[:2] == [4, unique_id] and reply[2] in codes
+                and isinstance(reply[3], str) and reply[4] == {}):
+            wrong.append((frame[:80], reply if len(str(reply)) < 300 else str(reply)[:300]))
+    assert wrong == []
+    await assert_same_link_201(stack, since)
+    # The session that charged through all of it is one complete transaction.
+    await stack.bench_request("wait_for", connector=1, field="energy_wh", value=2, op="ge", timeout=15)
+    await stack.bench_request("unplug", connector=1)
+    for _ in range(150):
+        booked = await ledger(stack)
+        if booked and booked[0]["stopped"]:
+            break
+        await asyncio.sleep(0.1)
+    assert len(booked) == 1 and booked[0]["stopped"] and booked[0]["id_tag"] == "0B5711E1", booked
+    assert booked[0]["seq_nos"] == list(range(len(booked[0]["seq_nos"]))), booked[0]["seq_nos"]
+    assert booked[0]["energy_wh"] > 0 and booked[0]["reason"] == "EVDisconnected"
+    assert (await stack.csms.request("ledger", cp=stack.cp_id))["anomalies"] == []
+    # Nothing was acted on: no remote start (the connector's only transaction is the card's).
+    assert [e for e in booked if e.get("remote_start_id") is not None] == []
+
+
+async def test_garbage_answers_over_201_to_the_chargers_own_calls_do_not_drop_the_link(charger):
+    stack = await charger(backend={"ocpp": "2.0.1"})
+    since = await last_seq(stack)
+    garbage = ['[4,"$ID","BogusCode","",{}]', '[4,"$ID",42,"",{}]', '[3,"$ID",{"currentTime":17}]',
+               '[3,"$ID",[]]', '[4,"$ID"]', '[3,"someone-else",{"currentTime":"2026-01-01T00:00:00Z"}]']
+    await stack.csms.request("answer_raw", cp=stack.cp_id, action="Heartbeat", frames=garbage)
+    for n in range(len(garbage)):
+        answer = await call(stack, "TriggerMessage", {"requestedMessage": "Heartbeat"})
+        assert answer == {"status": "Accepted"}
+        for _ in range(150):
+            if len(await messages(stack, "Heartbeat", since)) > n:
+                break
+            await asyncio.sleep(0.1)
+        assert len(await messages(stack, "Heartbeat", since)) == n + 1
+    await assert_same_link_201(stack, since)
+
+
+@pytest.mark.parametrize("version", [
+    "1.6",
+    pytest.param("2.0.1", marks=pytest.mark.xfail(strict=True, reason=(
+        "agent defect: over 2.0.1 a triggered StatusNotification or MeterValues whose answer never comes "
+        "(garbage the charger cannot match to it) times out and the adapter takes the timeout for a dead link: "
+        "it closes the websocket (1001) and dials again (agent/ocpp201/session.py _send_triggered, _send_status)"))),
+])
+async def test_a_triggered_message_left_unanswered_does_not_drop_the_link(charger, version):
+    """The backend answers the charger's triggered StatusNotification with something that
+    is no answer at all (not JSON): the call times out (call_timeout, 10 s here) and fails;
+    the link, which answers everything else, stays up."""
+    backend = {"ocpp": version} if version != "1.6" else {}
+    stack = await charger(backend=backend)
+    since = await last_seq(stack)
+    await stack.csms.request("answer_raw", cp=stack.cp_id, action="StatusNotification", frames=["not json"])
+    trigger = {"requestedMessage": "StatusNotification", "connectorId": 1} if version == "1.6" else \
+        {"requestedMessage": "StatusNotification", "evse": {"id": 1, "connectorId": 1}}
+    assert await call(stack, "TriggerMessage", trigger) == {"status": "Accepted"}
+    for _ in range(100):  # (the test CSMS's wait_for counts only CALLs it answered well)
+        if await messages(stack, "StatusNotification", since):
+            break
+        await asyncio.sleep(0.1)
+    assert len(await messages(stack, "StatusNotification", since)) == 1
+    await asyncio.sleep(12)  # past the call timeout of the unanswered StatusNotification
+    assert await connections(stack, since) == []
+    assert stack.agent_process is not None and stack.agent_process.running

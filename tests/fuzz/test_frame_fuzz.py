@@ -34,3 +34,33 @@ async def test_hostile_frames_while_charging(charger):
     # Every check is made and reported at once: the list is what the framing must mend.
     broken = verdict(figures, ledger, anomalies, id_tag)
     assert not broken, "\n".join(broken) + "\n" + figures.report(examples=25)
+
+
+#: The 2.0.1 variant is shorter: the 1.6 run above exercises the shared framing at length.
+SHORT_RUN_FRAMES_201 = 400
+
+
+@pytest.mark.timeout(400)
+async def test_hostile_frames_while_charging_over_ocpp_201(charger):
+    """The same over OCPP 2.0.1: every CSMS-to-charging-station action of 2.0.1 mutated,
+    every malformed frame answered with the CALLERROR OCPP-J 2.0.1 names (in its own
+    spelling: FormatViolation, OccurrenceConstraintViolation, RpcFrameworkError,
+    MessageTypeNotSupported), the same process, the link never dropped, and the session
+    one complete transaction: Started to Ended, seqNos gapless from 0."""
+    from simulators.fuzz.frames201 import draw_probes as draw_probes_201
+
+    stack = await charger(connectors=1, ocpp=FUZZ_OCPP, backend={"ocpp": "2.0.1"})
+    id_tag = "F022C201"
+    await charge(stack, id_tag)
+    campaign = Campaign(stack)
+    assert campaign.version == "2.0.1"
+    figures = await campaign.run(draw_probes_201(SHORT_RUN_FRAMES_201))
+    ledger = await finish(stack, id_tag)
+    campaign.read_logs()
+    anomalies = (await stack.csms.request("ledger", cp=stack.cp_id))["anomalies"]
+
+    broken = verdict(figures, ledger, anomalies, id_tag)
+    if ledger and sorted(ledger[0]["seq_nos"]) != list(range(len(ledger[0]["seq_nos"]))):
+        broken.append(f"seqNos not gapless from 0: {ledger[0]['seq_nos']}")
+    assert not broken, "\n".join(broken) + "\n" + figures.report(examples=25)
+    assert figures.frames >= SHORT_RUN_FRAMES_201 and len(figures.per_class) >= 15

@@ -5,6 +5,8 @@ backend closing the websocket abruptly or cleanly, while two EVs charge and driv
 and go. Afterwards the ledger is complete and in order (simulators/ledger_audit.py), and
 every dead link was noticed within its bound: WebSocketPingInterval + ping_timeout + the
 close wait + one backoff for a stall, one backoff for a connection that was closed.
+Over OCPP 1.6 and 2.0.1 (there the audit also holds each transaction's TransactionEvents
+to gapless seqNos and offline flags true to the link: simulators/ledger_audit201.py).
 """
 
 from __future__ import annotations
@@ -19,11 +21,14 @@ SEED = 3
 
 
 @pytest.mark.timeout(240)
-async def test_repeated_drops_and_stalls_leave_the_ledger_complete_and_in_order(charger):
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+async def test_repeated_drops_and_stalls_leave_the_ledger_complete_and_in_order(charger, version):
     # WebSocketPingInterval 1 s, ping_timeout 2 s: a stalled link must be given up within
     # 1 + 2 + 2 (close wait) + 2.4 (backoff) + 1 s.
-    stack = await charger(connectors=2, ocpp=CAMPAIGN_OCPP, ping_timeout=PING_TIMEOUT_S)
+    backend = {"ocpp": version} if version != "1.6" else {}
+    stack = await charger(connectors=2, ocpp=CAMPAIGN_OCPP, ping_timeout=PING_TIMEOUT_S, backend=backend)
     campaign = Campaign(stack, SEED)
+    assert campaign.ocpp == version
     assert campaign.stall_bound_s == pytest.approx(1 + 2 + 2 + 2.4 + 1)
     result = await campaign.run_link_chaos(CYCLES)
 
@@ -39,5 +44,8 @@ async def test_repeated_drops_and_stalls_leave_the_ledger_complete_and_in_order(
     summary = result.summary()
     assert summary["transactions"] == len(result.sessions) >= 2
     assert summary["max_sample_gap_s"] <= 2.5
-    assert summary["duplicates"]["StartTransaction"] == 0
+    assert summary["duplicates"]["StartTransaction" if version == "1.6" else "TransactionEvent Started"] == 0
+    if version == "2.0.1":  # sessions started while the link was down: their events went out flagged
+        offline = [m for m in campaign.log if m["action"] == "TransactionEvent" and m["payload"].get("offline")]
+        assert offline, "no TransactionEvent was sent with offline true"
     assert summary["connections"] >= CYCLES
