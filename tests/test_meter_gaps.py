@@ -207,7 +207,7 @@ async def test_with_stop_a_failing_meter_faults_the_connector_and_flags_nothing(
     (record,) = saved(tmp_path)
     assert record.meter_gaps == ()
     row = next(line for line in sessions(tmp_path, capsys).splitlines() if "TAG-HALT" in line)
-    assert row.split()[10] == "-"  # the meter gaps column
+    assert row.split()[11] == "-"  # the meter gaps column (after the transaction id)
     assert "meter gaps (" not in sessions(tmp_path, capsys)
 
 
