@@ -64,6 +64,16 @@ class NotifySocket:
             assert time.monotonic() < deadline, f"no {key}={value or '*'} from the agent; got {self.received}"
             await asyncio.sleep(0.05)
 
+    async def wait_after(self, key: str, since: float, timeout: float = 10.0) -> float:
+        """The arrival time of the first message with ``key`` that came after ``since``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            later = [t for t in self.times(key) if t > since]
+            if later:
+                return later[0]
+            assert time.monotonic() < deadline, f"no {key} from the agent after {since}; got {self.received}"
+            await asyncio.sleep(0.05)
+
     def times(self, key: str) -> list[float]:
         return [at for at, fields in self.drain() if key in fields]
 
@@ -154,6 +164,16 @@ class RecordingNotifier(Notifier):
     def send(self, *lines: str) -> bool:
         self.sent.append((asyncio.get_running_loop().time(), dict(line.split("=", 1) for line in lines)))
         return True
+
+    async def wait_after(self, key: str, since: float, timeout: float = 10.0) -> float:
+        """The arrival time of the first message with ``key`` that came after ``since``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            later = [t for t in self.times(key) if t > since]
+            if later:
+                return later[0]
+            assert time.monotonic() < deadline, f"no {key} from the agent after {since}; got {self.received}"
+            await asyncio.sleep(0.05)
 
     def times(self, key: str) -> list[float]:
         return [at for at, fields in self.sent if key in fields]
@@ -303,8 +323,10 @@ async def test_the_watchdog_is_fed_only_while_the_control_loop_turns(
         journal.close()
     assert during == []  # systemd (WatchdogSec=1) would have restarted the service
     released = time.monotonic()
+    # Turning again, pinging again (the status line may have been kept from before the hang,
+    # so the first ping after the release is waited for, not assumed).
+    await notify_socket.wait_after("WATCHDOG", released)
     await notify_socket.wait("STATUS", r"connectors 1 Preparing, 2 Available; backend offline; \d+ messages queued")
-    assert [t for t in notify_socket.times("WATCHDOG") if t > released]  # turning again, pinging again
     assert "control loop stuck" in stack.agent_log()
 
 
