@@ -59,7 +59,7 @@ from typing import Any
 
 import structlog
 
-from datetime import timedelta
+from datetime import timedelta, timezone
 from pathlib import Path
 
 from . import clock
@@ -1046,6 +1046,40 @@ class Journal:
         """The transaction with the charger's own id ``tx_uid`` (OCPP 2.0.1 transactionId)."""
         records = self._records("WHERE t.tx_uid = ?", (tx_uid,))
         return records[0] if records else None
+
+    def latest_stamp(self, local_tx: int) -> str | None:
+        """The latest time anything journaled for transaction ``local_tx`` carries: its
+        start, its samples and charging-state changes (whether delivered or not), the
+        values kept for its stop, its last meter value, held ones included. A stop made
+        for it without a clock of its own (the PowerLoss close at start-up) is stamped no
+        earlier, so that its events' times never go backwards. None: no such transaction.
+        Stamps are compared as times, not as text: ``...:00Z`` and ``...:00.500Z`` sort
+        the wrong way round as strings."""
+        stamps = [r[0] for r in self.db.read(
+            "SELECT started_at FROM transactions WHERE local_id = ?1 "
+            "UNION ALL SELECT last_meter_at FROM transactions WHERE local_id = ?1 "
+            "UNION ALL SELECT json_extract(body, '$.timestamp') FROM outbox WHERE local_tx = ?1 "
+            "AND json_valid(body) "
+            "UNION ALL SELECT timestamp FROM transaction_values WHERE local_tx = ?1",
+            (local_tx,),
+        )]
+        if not stamps:
+            return None
+        stamps += [json.loads(h.body).get("timestamp") for h in self._held if h.local_tx == local_tx]
+        stamps += [v[2] for v in self._held_values if v[1] == local_tx]
+        if local_tx in self._held_meter:
+            stamps.append(self._held_meter[local_tx][1])
+        latest: tuple[Any, str] | None = None
+        for stamp in stamps:
+            try:
+                moment = parse_iso(stamp) if isinstance(stamp, str) else None
+            except ValueError:
+                moment = None
+            if moment is not None and moment.tzinfo is None:
+                moment = moment.replace(tzinfo=timezone.utc)  # the journal's stamps are UTC
+            if moment is not None and (latest is None or moment > latest[0]):
+                latest = (moment, stamp)
+        return latest[1] if latest is not None else None
 
     def undelivered_of(self, local_tx: int) -> int:
         """How many messages of transaction ``local_tx`` still wait to be delivered."""

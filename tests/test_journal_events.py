@@ -99,3 +99,19 @@ def test_a_schema_7_journal_is_numbered_when_opened(tmp_path: Path, monkeypatch:
     journal.record_sample(2, 1, "2026-12-06T10:05:00.000Z", "Sample.Periodic", E, 1200)
     assert _numbers(journal, 2) == [0, 1]
     db.close()
+
+
+def test_the_latest_stamp_of_a_transaction_counts_every_event_as_a_time(tmp_path: Path) -> None:
+    """What a PowerLoss stop at start-up is stamped with (m10): the latest of its events,
+    a charging-state change after the last sample included, compared as times."""
+    db = Database(tmp_path)
+    db.open()
+    journal = Journal(db, sync_seconds=60.0)
+    local = journal.begin_transaction(1, "AA", 1000, "2026-12-06T10:00:00.000Z", [])
+    journal.record_sample(local, 1, "2026-12-06T10:01:00Z", "Sample.Periodic", E, 1100)  # held
+    assert journal.latest_stamp(local) == "2026-12-06T10:01:00Z"
+    assert journal.record_tx_event(local, 1, "2026-12-06T10:01:00.500Z", "SuspendedEV")  # later, sorts earlier as text
+    assert journal.latest_stamp(local) == "2026-12-06T10:01:00.500Z"
+    assert journal.open_transactions()[0].last_meter_at == "2026-12-06T10:01:00Z"  # the meter checkpoint is older
+    assert journal.latest_stamp(local + 1) is None
+    db.close()
