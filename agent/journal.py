@@ -227,6 +227,11 @@ class Journal:
         #: Whether the backend link is up now: what happens while it is not is flagged
         #: ``offline`` (OCPP 2.0.1 tells the backend so). The agent sets it to its link's.
         self.online: Callable[[], bool] = lambda: True
+        #: How many of the first undelivered entries the link may hold loaded, and so may
+        #: be sending now or next, with the numbers they had when loaded (its drain's
+        #: batch): the cap never sheds nor renumbers them (see shed_to). 1: the entry in
+        #: flight only; the OCPP 2.0.1 link sets its batch, where the numbers are seqNo.
+        self.sending_window = 1
         db.before_close(self._close)
         if side_file is None and sync_seconds > 0:
             side_file = db.path.with_name(db.path.name + SIDE_FILE_SUFFIX)
@@ -960,10 +965,20 @@ class Journal:
         period evenly. Starts and stops are never shed: if they alone exceed the cap, the
         journal grows past it (and charging stops only when the disk itself is full). A
         shed entry keeps its row with outcome 'shed', so the loss is on record.
+
+        Event numbers stay gapless (OCPP 2.0.1 seqNo): the events of a thinned
+        transaction that were never sent are numbered again, in order, from the first
+        number not sent yet. What may have been sent keeps its number and is never shed:
+        everything delivered, and the first ``sending_window`` undelivered entries (the
+        link's loaded batch, the entry in flight among them) or any entry tried already.
+        Energy is a register, so the events kept (and the stop, with its values kept for
+        the end, which are never thinned) still carry every kWh; only the readings between
+        them are lost.
         """
 
         if self.undelivered_bytes() <= max_bytes:
             return 0  # the usual case: no write at all
+        thinned: set[int] = set()
 
         def work(conn: sqlite3.Connection) -> int:
             shed = 0
@@ -971,24 +986,30 @@ class Journal:
             if size <= max_bytes:
                 return 0
             now = utc_now()
+            cut = self._on_its_way(conn)
+            # The first number not sent yet of each transaction with events past the cut.
+            bases = {
+                int(r[0]): int(r[1]) for r in conn.execute(
+                    "SELECT local_tx, MIN(json_extract(body, '$.n')) FROM outbox WHERE done_at IS NULL AND seq > ? "
+                    "AND local_tx IS NOT NULL AND json_valid(body) GROUP BY local_tx", (cut,)
+                ) if r[1] is not None
+            }
             cur = conn.execute(
                 "UPDATE outbox SET done_at = ?, outcome = 'superseded' WHERE done_at IS NULL AND kind = ?",
                 (now, STATUS),
             )
             shed += cur.rowcount
             while (size := _undelivered(conn)) > max_bytes:
-                seqs = [
-                    r["seq"]
-                    for r in conn.execute(
-                        "SELECT seq FROM outbox WHERE done_at IS NULL AND kind = ? ORDER BY seq", (METER_SAMPLE,)
-                    )
-                ]
-                if not seqs:
+                rows = conn.execute(
+                    "SELECT seq, local_tx FROM outbox WHERE done_at IS NULL AND kind = ? AND seq > ? ORDER BY seq",
+                    (METER_SAMPLE, cut),
+                ).fetchall()
+                if not rows:
                     break
                 # Every second one, starting with the oldest; a single one left goes too.
-                victims = seqs[0::2] if len(seqs) > 1 else seqs
+                victims = rows[0::2] if len(rows) > 1 else rows
                 freed = 0
-                for seq in victims:
+                for seq, local_tx in victims:
                     freed += conn.execute(
                         "SELECT LENGTH(body) AS n FROM outbox WHERE seq = ?", (seq,)
                     ).fetchone()["n"]
@@ -996,11 +1017,30 @@ class Journal:
                         "UPDATE outbox SET done_at = ?, outcome = 'shed', body = '{}' WHERE seq = ?", (now, seq)
                     )
                     shed += 1
+                    if local_tx is not None:
+                        thinned.add(int(local_tx))
                     if size - freed <= max_bytes:
                         break
+            for local_tx in sorted(thinned & bases.keys()):
+                _renumber(conn, local_tx, cut, bases[local_tx])
             return shed
 
-        return self._commit(work)
+        shed = int(self._commit(work))
+        for local_tx in thinned:
+            self._events.pop(local_tx, None)  # read again from the transaction's count
+        return shed
+
+    def _on_its_way(self, conn: sqlite3.Connection) -> int:
+        """The highest outbox seq that may be on its way to the backend (see shed_to):
+        the last of the first ``sending_window`` undelivered entries, or one tried already."""
+        window = max(1, self.sending_window)
+        row = conn.execute(
+            "SELECT seq FROM outbox WHERE done_at IS NULL ORDER BY seq LIMIT 1 OFFSET ?", (window - 1,)
+        ).fetchone()
+        if row is None:  # all that waits fits in the window
+            row = conn.execute("SELECT MAX(seq) FROM outbox").fetchone()
+        tried = conn.execute("SELECT MAX(seq) FROM outbox WHERE done_at IS NULL AND attempts > 0").fetchone()
+        return max(int(row[0] or 0), int(tried[0] or 0))
 
     def prune_delivered(self, before: str) -> int:
         """Forget what the backend acknowledged before ``before`` (an ISO time): delivered
@@ -1149,6 +1189,22 @@ def _settle_earlier_samples(conn: sqlite3.Connection, seq: int) -> None:
         "UPDATE outbox SET done_at = ?, outcome = 'acked' WHERE seq < ? AND done_at IS NULL AND kind = ?",
         (utc_now(), seq, METER_SAMPLE),
     )
+
+
+def _renumber(conn: sqlite3.Connection, local_tx: int, cut: int, base: int) -> None:
+    """Number the undelivered events of ``local_tx`` after outbox seq ``cut`` (none of
+    them sent yet) in order from ``base``, closing the gaps shedding left, and count them
+    in the transaction's events."""
+    rows = conn.execute(
+        "SELECT seq, body FROM outbox WHERE local_tx = ? AND done_at IS NULL AND seq > ? ORDER BY seq",
+        (local_tx, cut),
+    ).fetchall()
+    for n, row in enumerate(rows, start=base):
+        body = json.loads(row["body"])
+        if body.get("n") != n:
+            body["n"] = n
+            conn.execute("UPDATE outbox SET body = ? WHERE seq = ?", (_dump(body), row["seq"]))
+    conn.execute("UPDATE transactions SET events = ? WHERE local_id = ?", (base + len(rows), local_tx))
 
 
 def _thin(rows: list[Any], limit: int) -> list[Any]:
