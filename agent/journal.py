@@ -239,6 +239,7 @@ class Journal:
         if side_file is None:
             ack_notes = None  # nothing is held, so no answer to note
         if side_file is not None:
+            self._number_unnumbered()
             # Also when this run writes at once: an earlier one held.
             kept = self._recover(side_file, read_notes(ack_notes) if ack_notes is not None else [])
         if side_file is not None and (sync_seconds > 0 or kept):
@@ -361,7 +362,8 @@ class Journal:
         by_seq: dict[int, _HeldSample] = {}
         # Only what names a transaction the database has: a line left from before its
         # transaction was pruned, or a garbled one, would fail the commit at every start.
-        known = {int(r[0]) for r in self.db.read("SELECT local_id FROM transactions")}
+        counted = {int(r[0]): int(r[1]) for r in self.db.read("SELECT local_id, events FROM transactions")}
+        known = set(counted)
         dropped = 0
         for line in lines:
             try:
@@ -409,6 +411,7 @@ class Journal:
         if dropped:
             log.warning("journal side file: lines that cannot be rebuilt were dropped", dropped=dropped)
         self._held = [by_seq[s] for s in sorted(by_seq)]
+        self._number_held(counted)
         # Entries go out strictly in order: a sample before an entry the backend answered
         # was delivered, even if its acknowledgement did not outlive a power cut (or the
         # side file outlived the commit that had settled it).
@@ -441,6 +444,74 @@ class Journal:
         with open(side_file, "wb") as emptied:  # only once all of it is in the database
             emptied.truncate()
         return False
+
+    def _number_held(self, counted: dict[int, int]) -> None:
+        """Give the held samples rebuilt from a side file that carry no event number the
+        next numbers of their transaction, in order, after its durable events
+        (``counted``: transactions.events). An earlier release (schema 7) wrote its side
+        file before events were numbered; the upgrade numbered only the database's
+        entries, and these would otherwise go out with no seqNo of their own."""
+        following = dict(counted)
+        numbered = 0
+        for held in self._held:  # in seq order
+            if held.local_tx is None:
+                continue
+            body = json.loads(held.body)
+            n = body.get("n")
+            if _is_int(n):
+                following[held.local_tx] = max(following.get(held.local_tx, 0), n + 1)
+                continue
+            body["n"] = following.get(held.local_tx, 0)
+            following[held.local_tx] = body["n"] + 1
+            held.body = _dump(body)
+            numbered += 1
+        if numbered:
+            log.warning("journal: held samples from an earlier release numbered", samples=numbered)
+
+    def _number_unnumbered(self) -> None:
+        """Number the undelivered events of a transaction that have no number, after its
+        numbered ones, in order, and count them: those an earlier release queued after
+        the upgrade had numbered the journal (a rollback runs on this schema: see
+        Database.open). Logged, so that a missing number is never a silent 0."""
+        kinds = sorted(TX_KINDS)
+        marks = ", ".join("?" * len(kinds))
+        rows = self.db.read(
+            f"SELECT seq, local_tx, body FROM outbox WHERE done_at IS NULL AND local_tx IS NOT NULL "
+            f"AND kind IN ({marks}) AND json_valid(body) AND json_type(body, '$.n') IS NOT 'integer' "
+            "ORDER BY seq", tuple(kinds),
+        )
+        if not rows:
+            return
+
+        def work(conn: sqlite3.Connection) -> None:
+            following: dict[int, int] = {}
+            for row in rows:
+                tx = int(row["local_tx"])
+                if tx not in following:
+                    top = conn.execute(
+                        "SELECT MAX(json_extract(body, '$.n')) FROM outbox WHERE local_tx = ? AND json_valid(body) "
+                        "AND json_type(body, '$.n') = 'integer'", (tx,)
+                    ).fetchone()[0]
+                    counted = conn.execute("SELECT events FROM transactions WHERE local_id = ?", (tx,)).fetchone()
+                    following[tx] = 0 if top is None else int(top) + 1
+                    if counted is not None:
+                        following[tx] = max(following[tx], int(counted[0]))
+                body = json.loads(row["body"])
+                if not isinstance(body, dict):
+                    continue  # not an entry this journal wrote: the adapter refuses it
+                body["n"] = following[tx]
+                following[tx] += 1
+                conn.execute("UPDATE outbox SET body = ? WHERE seq = ?", (_dump(body), row["seq"]))
+            conn.executemany("UPDATE transactions SET events = MAX(events, ?) WHERE local_id = ?",
+                             [(n, tx) for tx, n in following.items()])
+
+        try:
+            self.db.transaction(work)
+        except StoreError as exc:
+            log.error("journal: events without a number cannot be numbered now; they will not be sent over 2.0.1",
+                      events=len(rows), error=str(exc))
+            return
+        log.warning("journal: events queued without a number (by an earlier release) numbered", events=len(rows))
 
     def _top_seq(self) -> int:
         return int(self.db.read(
