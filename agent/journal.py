@@ -632,6 +632,14 @@ class Journal:
         self._events[local_tx] = n + 1
         return n
 
+    def _committed_number(self, conn: sqlite3.Connection, local_tx: int) -> int:
+        """The next number within ``local_tx`` for an event committed in this transaction
+        (``conn``): its count on disk, which by now includes the held samples (written
+        first, see _commit). Taken inside the commit, so that a commit that fails (disk
+        full, I/O error) gives no number away and leaves no gap."""
+        row = conn.execute("SELECT events FROM transactions WHERE local_id = ?", (local_tx,)).fetchone()
+        return int(row[0]) if row is not None else 0
+
     # writing ------------------------------------------------------------
     def begin_transaction(
         self,
@@ -707,12 +715,13 @@ class Journal:
         if samples:
             body: dict[str, Any] = {"connector": connector, "timestamp": timestamp, "context": context,
                                     "samples": [s.to_json() for s in samples]}
+            seq, created = self._take_seq(), utc_now()  # what may fail (a read) before the number is taken
             if local_tx is not None:
-                body["n"] = self._event_number(local_tx)
+                body["n"] = self._event_number(local_tx)  # held at once: the next commit writes it
             if not self.online():
                 body["offline"] = True
             now = time.monotonic()
-            held = _HeldSample(self._take_seq(), local_tx, _dump(body), utc_now(), tag, now, noted=False)
+            held = _HeldSample(seq, local_tx, _dump(body), created, tag, now, noted=False)
             self._held.append(held)
             lines.append({"k": "s", "seq": held.seq, "tx": local_tx, "at": held.created_at, "clock": tag,
                           "body": {**body, "samples": _compact(samples)}})
@@ -742,7 +751,7 @@ class Journal:
         end_values: list[Sample],
     ) -> None:
         """Record the end of a transaction and queue its stop message (with its begin/end data)."""
-        n = self._event_number(local_tx)
+        numbered: list[int] = []
 
         def work(conn: sqlite3.Connection) -> None:
             row = conn.execute("SELECT * FROM transactions WHERE local_id = ?", (local_tx,)).fetchone()
@@ -750,6 +759,8 @@ class Journal:
                 raise KeyError(f"no transaction {local_tx}")
             if row["stopped_at"] is not None:
                 return  # already ended: the stop is recorded once
+            n = self._committed_number(conn, local_tx)
+            numbered.append(n)
             conn.execute(
                 "UPDATE transactions SET stopped_at = ?, meter_stop_wh = ?, stop_reason = ?, stop_id_tag = ?, "
                 "last_meter_wh = ?, last_meter_at = ?, stop_clock = ? WHERE local_id = ?",
@@ -792,6 +803,8 @@ class Journal:
             self._queue(conn, TX_STOPPED, local_tx, body)
 
         self._commit(work)
+        for n in numbered:
+            self._events[local_tx] = n + 1  # only once committed: a failed commit gives nothing away
 
     def open_meter_gap(self, local_tx: int, timestamp: str, wh_before: int | None) -> bool:
         """Flag a running transaction: its meter failed at ``timestamp`` and charging goes on.
@@ -849,17 +862,22 @@ class Journal:
         """Queue a change of a running transaction's charging state (see TX_EVENT):
         Charging, EVConnected, SuspendedEV, SuspendedEVSE or Idle. Returns False, queueing
         nothing, once the transaction has stopped."""
-        n = self._event_number(local_tx)
+        numbered: list[int] = []
 
         def work(conn: sqlite3.Connection) -> bool:
+            n = self._committed_number(conn, local_tx)
             if not conn.execute("UPDATE transactions SET events = MAX(events, ?) WHERE local_id = ? "
                                 "AND stopped_at IS NULL", (n + 1, local_tx)).rowcount:
                 return False
             body = {"connector": connector, "timestamp": timestamp, "charging_state": charging_state, "n": n}
             self._queue(conn, TX_EVENT, local_tx, body)
+            numbered.append(n)
             return True
 
-        return bool(self._commit(work))
+        queued = bool(self._commit(work))
+        for n in numbered:
+            self._events[local_tx] = n + 1  # only once committed: a failed commit gives nothing away
+        return queued
 
     def record_firmware_status(self, status: str, request_id: int | None) -> None:
         """A FirmwareStatusNotification, or a SignedFirmwareStatusNotification with ``request_id``."""

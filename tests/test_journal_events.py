@@ -194,3 +194,26 @@ def test_a_transaction_event_without_a_number_is_refused_not_sent_as_0() -> None
     with pytest.raises(NotSendable, match="no event number"):
         request_for(Entry(7, METER_SAMPLE, 1, body, 0, None, "b6f0c7e2-0000-4000-8000-000000000000"))
     assert request_for(Entry(7, METER_SAMPLE, 1, {**body, "n": 3}, 0, None, "b6f0c7e2")).seq_no == 3
+
+
+def test_a_commit_that_fails_gives_its_event_number_back(tmp_path: Path) -> None:
+    """The disk fills up (m9): the events whose commit failed take no number, so the next
+    ones close up and the backend sees no seqNo gap (it would wait for the lost one)."""
+    db = Database(tmp_path)
+    db.open()
+    journal = Journal(db)
+    local = journal.begin_transaction(1, "AA", 1000, "2026-12-06T10:00:00.000Z", [])
+    db.write(f"PRAGMA max_page_count = {db.read('PRAGMA page_count')[0][0]}")  # the disk is full now
+    states = ["Charging", "SuspendedEV"]
+    with pytest.raises(store.StoreError):
+        for i in range(1000):  # until the pages there are run out
+            journal.record_tx_event(local, 1, f"2026-12-06T10:01:{i % 60:02d}.000Z", states[i % 2])
+    with pytest.raises(store.StoreError):
+        journal.end_transaction(local, 1200, "2026-12-06T10:03:00.000Z", "Local", "AA", [])
+    db.write("PRAGMA max_page_count = 1073741823")  # space again
+    assert journal.record_tx_event(local, 1, "2026-12-06T10:04:00.000Z", "Charging")
+    journal.record_sample(local, 1, "2026-12-06T10:05:00.000Z", "Sample.Periodic", E, 1300)
+    journal.end_transaction(local, 1400, "2026-12-06T10:06:00.000Z", "Local", "AA", [])
+    numbers = _numbers(journal, local)
+    assert len(numbers) >= 4 and numbers == list(range(len(numbers)))
+    db.close()
