@@ -475,10 +475,13 @@ class Journal:
         Database.open). Logged, so that a missing number is never a silent 0."""
         kinds = sorted(TX_KINDS)
         marks = ", ".join("?" * len(kinds))
+        # At every start, over what may be the whole offline backlog: a substring test
+        # first (bodies are written compact, and no other key of theirs is "n"), JSON
+        # only for the few that lack it.
         rows = self.db.read(
             f"SELECT seq, local_tx, body FROM outbox WHERE done_at IS NULL AND local_tx IS NOT NULL "
-            f"AND kind IN ({marks}) AND json_valid(body) AND json_type(body, '$.n') IS NOT 'integer' "
-            "ORDER BY seq", tuple(kinds),
+            f"AND kind IN ({marks}) AND instr(body, '\"n\":') = 0 AND json_valid(body) "
+            "AND json_type(body, '$.n') IS NULL ORDER BY seq", tuple(kinds),
         )
         if not rows:
             return
