@@ -207,9 +207,10 @@ def _backend_link(settings: Settings, runtime: ChargerRuntime, journal: Journal,
     ``start``: why this run started, as far as the agent can tell (2.0.1 says it at boot)."""
     if settings.backend.ocpp == "2.0.1":
         from .ocpp201 import CORE_RULES
-        from .ocpp201.session import Ocpp201Link
+        from .ocpp201.session import DRAIN_BATCH, Ocpp201Link
 
         runtime.adopt(CORE_RULES)
+        journal.sending_window = DRAIN_BATCH  # seqNo loaded for sending never changes (Journal.shed_to)
         return Ocpp201Link(settings, runtime, journal, db, config, state, start)
     from .ocpp16.session import Ocpp16Link
 

@@ -1141,12 +1141,15 @@ class ChargerRuntime:
         """A transaction still open at start-up was cut by a power loss or crash. With the
         "resume" policy it carries on if its EV is still plugged in and its idTag was not
         refused; otherwise it ends with reason PowerLoss and the last meter value on record,
-        so nothing billed is lost."""
+        so nothing billed is lost. The stop is stamped with the latest time any of its
+        journaled events carries (a charging-state change may follow the last meter
+        value), so that the backend never sees its events' times go backwards."""
         for record in await self.db.run(self.journal.open_transactions):
             if self.recovery == "resume" and await self._resume(record):
                 continue
             meter_wh = record.last_meter_wh if record.last_meter_wh is not None else record.meter_start_wh
-            stamp = record.last_meter_at or record.started_at
+            stamp = await self.db.run(self.journal.latest_stamp, record.local_id) or record.last_meter_at \
+                or record.started_at
             # The register has not moved since the power went (no session ran since), so
             # reading it now recovers what the last checkpoint missed.
             reading = await self._fresh_reading(record.connector) if record.connector in self.hardware.meters else None

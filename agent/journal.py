@@ -59,7 +59,7 @@ from typing import Any
 
 import structlog
 
-from datetime import timedelta
+from datetime import timedelta, timezone
 from pathlib import Path
 
 from . import clock
@@ -227,6 +227,11 @@ class Journal:
         #: Whether the backend link is up now: what happens while it is not is flagged
         #: ``offline`` (OCPP 2.0.1 tells the backend so). The agent sets it to its link's.
         self.online: Callable[[], bool] = lambda: True
+        #: How many of the first undelivered entries the link may hold loaded, and so may
+        #: be sending now or next, with the numbers they had when loaded (its drain's
+        #: batch): the cap never sheds nor renumbers them (see shed_to). 1: the entry in
+        #: flight only; the OCPP 2.0.1 link sets its batch, where the numbers are seqNo.
+        self.sending_window = 1
         db.before_close(self._close)
         if side_file is None and sync_seconds > 0:
             side_file = db.path.with_name(db.path.name + SIDE_FILE_SUFFIX)
@@ -234,6 +239,7 @@ class Journal:
         if side_file is None:
             ack_notes = None  # nothing is held, so no answer to note
         if side_file is not None:
+            self._number_unnumbered()
             # Also when this run writes at once: an earlier one held.
             kept = self._recover(side_file, read_notes(ack_notes) if ack_notes is not None else [])
         if side_file is not None and (sync_seconds > 0 or kept):
@@ -356,7 +362,8 @@ class Journal:
         by_seq: dict[int, _HeldSample] = {}
         # Only what names a transaction the database has: a line left from before its
         # transaction was pruned, or a garbled one, would fail the commit at every start.
-        known = {int(r[0]) for r in self.db.read("SELECT local_id FROM transactions")}
+        counted = {int(r[0]): int(r[1]) for r in self.db.read("SELECT local_id, events FROM transactions")}
+        known = set(counted)
         dropped = 0
         for line in lines:
             try:
@@ -404,6 +411,7 @@ class Journal:
         if dropped:
             log.warning("journal side file: lines that cannot be rebuilt were dropped", dropped=dropped)
         self._held = [by_seq[s] for s in sorted(by_seq)]
+        self._number_held(counted)
         # Entries go out strictly in order: a sample before an entry the backend answered
         # was delivered, even if its acknowledgement did not outlive a power cut (or the
         # side file outlived the commit that had settled it).
@@ -436,6 +444,77 @@ class Journal:
         with open(side_file, "wb") as emptied:  # only once all of it is in the database
             emptied.truncate()
         return False
+
+    def _number_held(self, counted: dict[int, int]) -> None:
+        """Give the held samples rebuilt from a side file that carry no event number the
+        next numbers of their transaction, in order, after its durable events
+        (``counted``: transactions.events). An earlier release (schema 7) wrote its side
+        file before events were numbered; the upgrade numbered only the database's
+        entries, and these would otherwise go out with no seqNo of their own."""
+        following = dict(counted)
+        numbered = 0
+        for held in self._held:  # in seq order
+            if held.local_tx is None:
+                continue
+            body = json.loads(held.body)
+            n = body.get("n")
+            if _is_int(n):
+                following[held.local_tx] = max(following.get(held.local_tx, 0), n + 1)
+                continue
+            body["n"] = following.get(held.local_tx, 0)
+            following[held.local_tx] = body["n"] + 1
+            held.body = _dump(body)
+            numbered += 1
+        if numbered:
+            log.warning("journal: held samples from an earlier release numbered", samples=numbered)
+
+    def _number_unnumbered(self) -> None:
+        """Number the undelivered events of a transaction that have no number, after its
+        numbered ones, in order, and count them: those an earlier release queued after
+        the upgrade had numbered the journal (a rollback runs on this schema: see
+        Database.open). Logged, so that a missing number is never a silent 0."""
+        kinds = sorted(TX_KINDS)
+        marks = ", ".join("?" * len(kinds))
+        # At every start, over what may be the whole offline backlog: a substring test
+        # first (bodies are written compact, and no other key of theirs is "n"), JSON
+        # only for the few that lack it.
+        rows = self.db.read(
+            f"SELECT seq, local_tx, body FROM outbox WHERE done_at IS NULL AND local_tx IS NOT NULL "
+            f"AND kind IN ({marks}) AND instr(body, '\"n\":') = 0 AND json_valid(body) "
+            "AND json_type(body, '$.n') IS NULL ORDER BY seq", tuple(kinds),
+        )
+        if not rows:
+            return
+
+        def work(conn: sqlite3.Connection) -> None:
+            following: dict[int, int] = {}
+            for row in rows:
+                tx = int(row["local_tx"])
+                if tx not in following:
+                    top = conn.execute(
+                        "SELECT MAX(json_extract(body, '$.n')) FROM outbox WHERE local_tx = ? AND json_valid(body) "
+                        "AND json_type(body, '$.n') = 'integer'", (tx,)
+                    ).fetchone()[0]
+                    counted = conn.execute("SELECT events FROM transactions WHERE local_id = ?", (tx,)).fetchone()
+                    following[tx] = 0 if top is None else int(top) + 1
+                    if counted is not None:
+                        following[tx] = max(following[tx], int(counted[0]))
+                body = json.loads(row["body"])
+                if not isinstance(body, dict):
+                    continue  # not an entry this journal wrote: the adapter refuses it
+                body["n"] = following[tx]
+                following[tx] += 1
+                conn.execute("UPDATE outbox SET body = ? WHERE seq = ?", (_dump(body), row["seq"]))
+            conn.executemany("UPDATE transactions SET events = MAX(events, ?) WHERE local_id = ?",
+                             [(n, tx) for tx, n in following.items()])
+
+        try:
+            self.db.transaction(work)
+        except StoreError as exc:
+            log.error("journal: events without a number cannot be numbered now; they will not be sent over 2.0.1",
+                      events=len(rows), error=str(exc))
+            return
+        log.warning("journal: events queued without a number (by an earlier release) numbered", events=len(rows))
 
     def _top_seq(self) -> int:
         return int(self.db.read(
@@ -556,6 +635,14 @@ class Journal:
         self._events[local_tx] = n + 1
         return n
 
+    def _committed_number(self, conn: sqlite3.Connection, local_tx: int) -> int:
+        """The next number within ``local_tx`` for an event committed in this transaction
+        (``conn``): its count on disk, which by now includes the held samples (written
+        first, see _commit). Taken inside the commit, so that a commit that fails (disk
+        full, I/O error) gives no number away and leaves no gap."""
+        row = conn.execute("SELECT events FROM transactions WHERE local_id = ?", (local_tx,)).fetchone()
+        return int(row[0]) if row is not None else 0
+
     # writing ------------------------------------------------------------
     def begin_transaction(
         self,
@@ -631,12 +718,13 @@ class Journal:
         if samples:
             body: dict[str, Any] = {"connector": connector, "timestamp": timestamp, "context": context,
                                     "samples": [s.to_json() for s in samples]}
+            seq, created = self._take_seq(), utc_now()  # what may fail (a read) before the number is taken
             if local_tx is not None:
-                body["n"] = self._event_number(local_tx)
+                body["n"] = self._event_number(local_tx)  # held at once: the next commit writes it
             if not self.online():
                 body["offline"] = True
             now = time.monotonic()
-            held = _HeldSample(self._take_seq(), local_tx, _dump(body), utc_now(), tag, now, noted=False)
+            held = _HeldSample(seq, local_tx, _dump(body), created, tag, now, noted=False)
             self._held.append(held)
             lines.append({"k": "s", "seq": held.seq, "tx": local_tx, "at": held.created_at, "clock": tag,
                           "body": {**body, "samples": _compact(samples)}})
@@ -666,7 +754,7 @@ class Journal:
         end_values: list[Sample],
     ) -> None:
         """Record the end of a transaction and queue its stop message (with its begin/end data)."""
-        n = self._event_number(local_tx)
+        numbered: list[int] = []
 
         def work(conn: sqlite3.Connection) -> None:
             row = conn.execute("SELECT * FROM transactions WHERE local_id = ?", (local_tx,)).fetchone()
@@ -674,6 +762,8 @@ class Journal:
                 raise KeyError(f"no transaction {local_tx}")
             if row["stopped_at"] is not None:
                 return  # already ended: the stop is recorded once
+            n = self._committed_number(conn, local_tx)
+            numbered.append(n)
             conn.execute(
                 "UPDATE transactions SET stopped_at = ?, meter_stop_wh = ?, stop_reason = ?, stop_id_tag = ?, "
                 "last_meter_wh = ?, last_meter_at = ?, stop_clock = ? WHERE local_id = ?",
@@ -716,6 +806,8 @@ class Journal:
             self._queue(conn, TX_STOPPED, local_tx, body)
 
         self._commit(work)
+        for n in numbered:
+            self._events[local_tx] = n + 1  # only once committed: a failed commit gives nothing away
 
     def open_meter_gap(self, local_tx: int, timestamp: str, wh_before: int | None) -> bool:
         """Flag a running transaction: its meter failed at ``timestamp`` and charging goes on.
@@ -773,17 +865,22 @@ class Journal:
         """Queue a change of a running transaction's charging state (see TX_EVENT):
         Charging, EVConnected, SuspendedEV, SuspendedEVSE or Idle. Returns False, queueing
         nothing, once the transaction has stopped."""
-        n = self._event_number(local_tx)
+        numbered: list[int] = []
 
         def work(conn: sqlite3.Connection) -> bool:
+            n = self._committed_number(conn, local_tx)
             if not conn.execute("UPDATE transactions SET events = MAX(events, ?) WHERE local_id = ? "
                                 "AND stopped_at IS NULL", (n + 1, local_tx)).rowcount:
                 return False
             body = {"connector": connector, "timestamp": timestamp, "charging_state": charging_state, "n": n}
             self._queue(conn, TX_EVENT, local_tx, body)
+            numbered.append(n)
             return True
 
-        return bool(self._commit(work))
+        queued = bool(self._commit(work))
+        for n in numbered:
+            self._events[local_tx] = n + 1  # only once committed: a failed commit gives nothing away
+        return queued
 
     def record_firmware_status(self, status: str, request_id: int | None) -> None:
         """A FirmwareStatusNotification, or a SignedFirmwareStatusNotification with ``request_id``."""
@@ -960,10 +1057,20 @@ class Journal:
         period evenly. Starts and stops are never shed: if they alone exceed the cap, the
         journal grows past it (and charging stops only when the disk itself is full). A
         shed entry keeps its row with outcome 'shed', so the loss is on record.
+
+        Event numbers stay gapless (OCPP 2.0.1 seqNo): the events of a thinned
+        transaction that were never sent are numbered again, in order, from the first
+        number not sent yet. What may have been sent keeps its number and is never shed:
+        everything delivered, and the first ``sending_window`` undelivered entries (the
+        link's loaded batch, the entry in flight among them) or any entry tried already.
+        Energy is a register, so the events kept (and the stop, with its values kept for
+        the end, which are never thinned) still carry every kWh; only the readings between
+        them are lost.
         """
 
         if self.undelivered_bytes() <= max_bytes:
             return 0  # the usual case: no write at all
+        thinned: set[int] = set()
 
         def work(conn: sqlite3.Connection) -> int:
             shed = 0
@@ -971,24 +1078,30 @@ class Journal:
             if size <= max_bytes:
                 return 0
             now = utc_now()
+            cut = self._on_its_way(conn)
+            # The first number not sent yet of each transaction with events past the cut.
+            bases = {
+                int(r[0]): int(r[1]) for r in conn.execute(
+                    "SELECT local_tx, MIN(json_extract(body, '$.n')) FROM outbox WHERE done_at IS NULL AND seq > ? "
+                    "AND local_tx IS NOT NULL AND json_valid(body) GROUP BY local_tx", (cut,)
+                ) if r[1] is not None
+            }
             cur = conn.execute(
                 "UPDATE outbox SET done_at = ?, outcome = 'superseded' WHERE done_at IS NULL AND kind = ?",
                 (now, STATUS),
             )
             shed += cur.rowcount
             while (size := _undelivered(conn)) > max_bytes:
-                seqs = [
-                    r["seq"]
-                    for r in conn.execute(
-                        "SELECT seq FROM outbox WHERE done_at IS NULL AND kind = ? ORDER BY seq", (METER_SAMPLE,)
-                    )
-                ]
-                if not seqs:
+                rows = conn.execute(
+                    "SELECT seq, local_tx FROM outbox WHERE done_at IS NULL AND kind = ? AND seq > ? ORDER BY seq",
+                    (METER_SAMPLE, cut),
+                ).fetchall()
+                if not rows:
                     break
                 # Every second one, starting with the oldest; a single one left goes too.
-                victims = seqs[0::2] if len(seqs) > 1 else seqs
+                victims = rows[0::2] if len(rows) > 1 else rows
                 freed = 0
-                for seq in victims:
+                for seq, local_tx in victims:
                     freed += conn.execute(
                         "SELECT LENGTH(body) AS n FROM outbox WHERE seq = ?", (seq,)
                     ).fetchone()["n"]
@@ -996,11 +1109,30 @@ class Journal:
                         "UPDATE outbox SET done_at = ?, outcome = 'shed', body = '{}' WHERE seq = ?", (now, seq)
                     )
                     shed += 1
+                    if local_tx is not None:
+                        thinned.add(int(local_tx))
                     if size - freed <= max_bytes:
                         break
+            for local_tx in sorted(thinned & bases.keys()):
+                _renumber(conn, local_tx, cut, bases[local_tx])
             return shed
 
-        return self._commit(work)
+        shed = int(self._commit(work))
+        for local_tx in thinned:
+            self._events.pop(local_tx, None)  # read again from the transaction's count
+        return shed
+
+    def _on_its_way(self, conn: sqlite3.Connection) -> int:
+        """The highest outbox seq that may be on its way to the backend (see shed_to):
+        the last of the first ``sending_window`` undelivered entries, or one tried already."""
+        window = max(1, self.sending_window)
+        row = conn.execute(
+            "SELECT seq FROM outbox WHERE done_at IS NULL ORDER BY seq LIMIT 1 OFFSET ?", (window - 1,)
+        ).fetchone()
+        if row is None:  # all that waits fits in the window
+            row = conn.execute("SELECT MAX(seq) FROM outbox").fetchone()
+        tried = conn.execute("SELECT MAX(seq) FROM outbox WHERE done_at IS NULL AND attempts > 0").fetchone()
+        return max(int(row[0] or 0), int(tried[0] or 0))
 
     def prune_delivered(self, before: str) -> int:
         """Forget what the backend acknowledged before ``before`` (an ISO time): delivered
@@ -1046,6 +1178,40 @@ class Journal:
         """The transaction with the charger's own id ``tx_uid`` (OCPP 2.0.1 transactionId)."""
         records = self._records("WHERE t.tx_uid = ?", (tx_uid,))
         return records[0] if records else None
+
+    def latest_stamp(self, local_tx: int) -> str | None:
+        """The latest time anything journaled for transaction ``local_tx`` carries: its
+        start, its samples and charging-state changes (whether delivered or not), the
+        values kept for its stop, its last meter value, held ones included. A stop made
+        for it without a clock of its own (the PowerLoss close at start-up) is stamped no
+        earlier, so that its events' times never go backwards. None: no such transaction.
+        Stamps are compared as times, not as text: ``...:00Z`` and ``...:00.500Z`` sort
+        the wrong way round as strings."""
+        stamps = [r[0] for r in self.db.read(
+            "SELECT started_at FROM transactions WHERE local_id = ?1 "
+            "UNION ALL SELECT last_meter_at FROM transactions WHERE local_id = ?1 "
+            "UNION ALL SELECT json_extract(body, '$.timestamp') FROM outbox WHERE local_tx = ?1 "
+            "AND json_valid(body) "
+            "UNION ALL SELECT timestamp FROM transaction_values WHERE local_tx = ?1",
+            (local_tx,),
+        )]
+        if not stamps:
+            return None
+        stamps += [json.loads(h.body).get("timestamp") for h in self._held if h.local_tx == local_tx]
+        stamps += [v[2] for v in self._held_values if v[1] == local_tx]
+        if local_tx in self._held_meter:
+            stamps.append(self._held_meter[local_tx][1])
+        latest: tuple[Any, str] | None = None
+        for stamp in stamps:
+            try:
+                moment = parse_iso(stamp) if isinstance(stamp, str) else None
+            except ValueError:
+                moment = None
+            if moment is not None and moment.tzinfo is None:
+                moment = moment.replace(tzinfo=timezone.utc)  # the journal's stamps are UTC
+            if moment is not None and (latest is None or moment > latest[0]):
+                latest = (moment, stamp)
+        return latest[1] if latest is not None else None
 
     def undelivered_of(self, local_tx: int) -> int:
         """How many messages of transaction ``local_tx`` still wait to be delivered."""
@@ -1115,6 +1281,22 @@ def _settle_earlier_samples(conn: sqlite3.Connection, seq: int) -> None:
         "UPDATE outbox SET done_at = ?, outcome = 'acked' WHERE seq < ? AND done_at IS NULL AND kind = ?",
         (utc_now(), seq, METER_SAMPLE),
     )
+
+
+def _renumber(conn: sqlite3.Connection, local_tx: int, cut: int, base: int) -> None:
+    """Number the undelivered events of ``local_tx`` after outbox seq ``cut`` (none of
+    them sent yet) in order from ``base``, closing the gaps shedding left, and count them
+    in the transaction's events."""
+    rows = conn.execute(
+        "SELECT seq, body FROM outbox WHERE local_tx = ? AND done_at IS NULL AND seq > ? ORDER BY seq",
+        (local_tx, cut),
+    ).fetchall()
+    for n, row in enumerate(rows, start=base):
+        body = json.loads(row["body"])
+        if body.get("n") != n:
+            body["n"] = n
+            conn.execute("UPDATE outbox SET body = ? WHERE seq = ?", (_dump(body), row["seq"]))
+    conn.execute("UPDATE transactions SET events = ? WHERE local_id = ?", (base + len(rows), local_tx))
 
 
 def _thin(rows: list[Any], limit: int) -> list[Any]:

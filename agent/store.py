@@ -163,7 +163,9 @@ _SCHEMA = [
     # version 8: notes one run leaves the next (why it restarts: 2.0.1's boot reason);
     # the charger's own transaction id (OCPP 2.0.1 transactionId: random, so
     # unique across restarts and reinstalls) and how many events of each transaction were
-    # journaled (2.0.1 numbers them, seqNo). Entries queued before are numbered in order.
+    # journaled (2.0.1 numbers them, seqNo). Entries queued before are numbered in order;
+    # samples the older release held in its side file are numbered when the journal
+    # rebuilds them, after these (agent.journal.Journal._number_held).
     """
     ALTER TABLE transactions ADD COLUMN tx_uid TEXT;
     ALTER TABLE transactions ADD COLUMN events INTEGER NOT NULL DEFAULT 0;

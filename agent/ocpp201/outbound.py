@@ -128,6 +128,11 @@ def request_for(entry: Entry) -> Any:
 
 def _transaction_event(entry: Entry) -> Any:
     body = entry.body
+    n = body.get("n")
+    if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+        # The journal numbers every event of a transaction (agent.journal.TX_KINDS), also
+        # those an earlier release queued; a default would repeat another event's seqNo.
+        raise NotSendable(f"the transaction event has no event number (seqNo): {n!r}")
     info: dict[str, Any] = {"transactionId": entry.tx_uid}
     fields: dict[str, Any] = {}
     if entry.kind == TX_STARTED:
@@ -157,7 +162,7 @@ def _transaction_event(entry: Entry) -> Any:
         event_type=event,
         timestamp=body["timestamp"],
         trigger_reason=trigger,
-        seq_no=int(body.get("n", 0)),
+        seq_no=n,
         transaction_info=info,
         offline=True if body.get("offline") else None,
         **fields,

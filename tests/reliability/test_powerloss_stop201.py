@@ -12,15 +12,10 @@ from __future__ import annotations
 
 import signal
 
-import pytest
-
 from simulators.ledger_audit import parse_time
 from tests.conformance201.helpers import V201, events, last_seq, wait_event
 
 
-@pytest.mark.xfail(strict=True, reason="agent defect: the PowerLoss Ended event after a kill is stamped with the last "
-                                       "meter checkpoint, earlier than a ChargingStateChanged event journaled after "
-                                       "it (TransactionEvent timestamps go backwards; the CSMS notes time_backwards)")
 async def test_a_transaction_ended_by_a_kill_ends_no_earlier_than_its_last_event(charger):
     # No periodic samples: the meter checkpoint stays the start's, as when a kill comes
     # within the first sample interval.
