@@ -118,6 +118,30 @@ async def test_tc_c_10_cs_cache_blocked(charger, csms) -> None:  # type: ignore[
     await _clean(stack)
 
 
+#: The refusals 2.0.1 adds to 1.6's, which the case list's "Restricted" also covers.
+RESTRICTED = ("NoCredit", "NotAllowedTypeEVSE", "NotAtThisLocation", "NotAtThisTime")
+
+
+async def test_tc_c_10_cs_cache_restricted_statuses_of_2_0_1(charger, csms) -> None:  # type: ignore[no-untyped-def]
+    # TC_C_10 with each other status that restricts a token: cached from the backend's
+    # answer, asked about again (C12.FR.05) and refused again.
+    stack = await charger(backend=V201, ocpp=PRE_AUTHORIZE)
+    # Not NotAllowedTypeEVSE: the test CSMS's set_id_tag knows it only misspelt
+    # (NotAllowedTypeOfEVSE, which the AuthorizeResponse schema refuses).
+    tags = {status: new_id_tag() for status in RESTRICTED if status != "NotAllowedTypeEVSE"}
+    for status, tag in tags.items():
+        await csms.request("set_id_tag", id_tag=tag, status=status)
+        since = await last_seq(stack)
+        await stack.bench_request("tap", uid=tag)
+        await authorize_asked(stack, tag, since)
+        await asyncio.sleep(DECIDED_S)
+    await ev_connected(stack)
+    for tag in tags.values():
+        await refused_after_asking(stack, tag)
+        await asyncio.sleep(DECIDED_S)
+    await _clean(stack)
+
+
 # ---------------------------------------------------------------- C10: cache updates
 async def test_tc_c_33_cs_cache_updated_on_authorize_response_through_a_transaction(charger) -> None:  # type: ignore[no-untyped-def]
     # The OCTT's own sequence (test_authorization.py checks the same rule on a card
@@ -190,6 +214,30 @@ async def test_tc_c_23_cs_and_c_24_cs_offline_local_list_blocked_and_expired(cha
         assert status["connectors"][0]["contactor_closed"] is False
     await stack.bench_request("link", state="up")
     await wait_connector(stack, 1, "Occupied", cut, timeout=30)  # back online: the EV is told
+    await expect_none(stack, "TransactionEvent", cut, within=MESSAGE_TIMEOUT_S)
+    assert await events(stack, cut) == []
+    await _clean(stack)
+
+
+async def test_tc_c_23_cs_offline_local_list_restricted_statuses_of_2_0_1(charger) -> None:  # type: ignore[no-untyped-def]
+    # TC_C_23 with each other status that restricts a token on the list: refused offline.
+    stack = await charger(backend=V201, ocpp={**PRE_AUTHORIZE, "LocalAuthorizeOffline": True,
+                                              "AllowOfflineTxForUnknownId": True})
+    tags = {status: new_id_tag() for status in RESTRICTED}
+    assert await send_list(stack, "Full", 1, [entry(tag, status) for status, tag in tags.items()]) == "Accepted"
+    await stack.bench_request("link", state="cut")
+    await stack.bench_request("wait_for", field="link", value="cut")
+    cut = await last_seq(stack)
+    await stack.bench_request("plug", connector=1, max_current=16)
+    await stack.bench_request("wait_for", connector=1, field="pilot_reads", value=5, op="ge", timeout=10)
+    for tag in tags.values():
+        await stack.bench_request("tap", uid=tag)
+        await stack.bench_request("wait_for", connector=1, field="leds", value=["red"], timeout=15)
+        await stack.bench_request("wait_for", connector=1, field="leds", value=["red"], op="ne", timeout=5)
+        status = await stack.bench_request("status")
+        assert status["connectors"][0]["contactor_closed"] is False
+    await stack.bench_request("link", state="up")
+    await wait_connector(stack, 1, "Occupied", cut, timeout=30)
     await expect_none(stack, "TransactionEvent", cut, within=MESSAGE_TIMEOUT_S)
     assert await events(stack, cut) == []
     await _clean(stack)
