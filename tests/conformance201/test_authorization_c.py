@@ -20,6 +20,7 @@ tests them with the status Blocked, which is what these tests use.
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from tests.conformance.helpers import expect_none, new_id_tag
@@ -193,25 +194,36 @@ async def test_tc_c_44_cs_group_id_invalid_status_with_authorization_cache(charg
 
 
 # ---------------------------------------------------------------- C13: offline, the list
-async def test_tc_c_23_cs_and_c_24_cs_offline_local_list_blocked_and_expired(charger) -> None:  # type: ignore[no-untyped-def]
-    # Unknown tokens are allowed offline: a token the list calls Blocked or Expired is
-    # not unknown (C13.FR.02), so that setting must not let it in.
+def expired_entry(tag: str) -> dict[str, Any]:
+    """A list entry Accepted, but whose cacheExpiryDateTime ("after which the token must be
+    considered invalid") has passed."""
+    data = entry(tag)
+    past = datetime.now(timezone.utc) - timedelta(minutes=5)
+    data["idTokenInfo"]["cacheExpiryDateTime"] = past.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    return data
+
+
+async def refused_offline(charger: Any, entries: list[dict[str, Any]]) -> None:
+    """Send ``entries`` as the list, go offline, connect the EV and present each token in
+    turn: each is refused at once (the refused card's red light), nothing closes, and the
+    backend, once back, hears of no transaction.
+
+    Unknown tokens are allowed offline: a token the list knows but does not accept is not
+    unknown (C13.FR.02), so that setting must not let it in."""
     stack = await charger(backend=V201, ocpp={**PRE_AUTHORIZE, "LocalAuthorizeOffline": True,
                                               "AllowOfflineTxForUnknownId": True})
-    blocked, expired = new_id_tag(), new_id_tag()
-    assert await send_list(stack, "Full", 1, [entry(blocked, "Blocked"), entry(expired, "Expired")]) == "Accepted"
+    assert await send_list(stack, "Full", 1, entries) == "Accepted"
     await stack.bench_request("link", state="cut")
     await stack.bench_request("wait_for", field="link", value="cut")
     cut = await last_seq(stack)
     await stack.bench_request("plug", connector=1, max_current=16)
     await stack.bench_request("wait_for", connector=1, field="pilot_reads", value=5, op="ge", timeout=10)
-    for tag in (blocked, expired):  # TC_C_23, then TC_C_24
-        await stack.bench_request("tap", uid=tag)
-        # The driver is told at once (the refused card's red light); nothing closes.
+    for data in entries:
+        await stack.bench_request("tap", uid=data["idToken"]["idToken"])
         await stack.bench_request("wait_for", connector=1, field="leds", value=["red"], timeout=15)
         await stack.bench_request("wait_for", connector=1, field="leds", value=["red"], op="ne", timeout=5)
         status = await stack.bench_request("status")
-        assert status["connectors"][0]["contactor_closed"] is False
+        assert status["connectors"][0]["contactor_closed"] is False, data
     await stack.bench_request("link", state="up")
     await wait_connector(stack, 1, "Occupied", cut, timeout=30)  # back online: the EV is told
     await expect_none(stack, "TransactionEvent", cut, within=MESSAGE_TIMEOUT_S)
@@ -219,28 +231,17 @@ async def test_tc_c_23_cs_and_c_24_cs_offline_local_list_blocked_and_expired(cha
     await _clean(stack)
 
 
+async def test_tc_c_23_cs_and_c_24_cs_offline_local_list_blocked_and_expired(charger) -> None:  # type: ignore[no-untyped-def]
+    await refused_offline(charger, [
+        entry(new_id_tag(), "Blocked"),  # TC_C_23
+        entry(new_id_tag(), "Expired"),  # TC_C_24
+        expired_entry(new_id_tag()),  # TC_C_24, expired by its date
+    ])
+
+
 async def test_tc_c_23_cs_offline_local_list_restricted_statuses_of_2_0_1(charger) -> None:  # type: ignore[no-untyped-def]
-    # TC_C_23 with each other status that restricts a token on the list: refused offline.
-    stack = await charger(backend=V201, ocpp={**PRE_AUTHORIZE, "LocalAuthorizeOffline": True,
-                                              "AllowOfflineTxForUnknownId": True})
-    tags = {status: new_id_tag() for status in RESTRICTED}
-    assert await send_list(stack, "Full", 1, [entry(tag, status) for status, tag in tags.items()]) == "Accepted"
-    await stack.bench_request("link", state="cut")
-    await stack.bench_request("wait_for", field="link", value="cut")
-    cut = await last_seq(stack)
-    await stack.bench_request("plug", connector=1, max_current=16)
-    await stack.bench_request("wait_for", connector=1, field="pilot_reads", value=5, op="ge", timeout=10)
-    for tag in tags.values():
-        await stack.bench_request("tap", uid=tag)
-        await stack.bench_request("wait_for", connector=1, field="leds", value=["red"], timeout=15)
-        await stack.bench_request("wait_for", connector=1, field="leds", value=["red"], op="ne", timeout=5)
-        status = await stack.bench_request("status")
-        assert status["connectors"][0]["contactor_closed"] is False
-    await stack.bench_request("link", state="up")
-    await wait_connector(stack, 1, "Occupied", cut, timeout=30)
-    await expect_none(stack, "TransactionEvent", cut, within=MESSAGE_TIMEOUT_S)
-    assert await events(stack, cut) == []
-    await _clean(stack)
+    # TC_C_23 with each other status that restricts a token on the list.
+    await refused_offline(charger, [entry(new_id_tag(), status) for status in RESTRICTED])
 
 
 # ---------------------------------------------------------------- C14: online, the list
@@ -259,11 +260,13 @@ async def test_tc_c_28_cs_to_c_30_cs_online_local_list_not_accepted(charger, csm
     # and the backend's answer, the same status, starts nothing.
     stack = await charger(backend=V201, ocpp=PRE_AUTHORIZE)
     cases = {"Invalid": new_id_tag(), "Blocked": new_id_tag(), "Expired": new_id_tag()}  # C_28, C_29, C_30
-    assert await send_list(stack, "Full", 1, [entry(tag, status) for status, tag in cases.items()]) == "Accepted"
-    for status, tag in cases.items():
+    by_date = new_id_tag()  # TC_C_30: Accepted on the list, but past its cacheExpiryDateTime
+    entries = [entry(tag, status) for status, tag in cases.items()] + [expired_entry(by_date)]
+    assert await send_list(stack, "Full", 1, entries) == "Accepted"
+    for status, tag in [*cases.items(), ("Expired", by_date)]:
         await csms.request("set_id_tag", id_tag=tag, status=status)
     await ev_connected(stack)
-    for tag in cases.values():
+    for tag in [*cases.values(), by_date]:
         await refused_after_asking(stack, tag)
         await asyncio.sleep(DECIDED_S)
     await _clean(stack)
