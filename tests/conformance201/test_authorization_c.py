@@ -14,7 +14,9 @@ policy (unknown tokens are Accepted). Every test ends with no schema violation i
 the charger sent.
 
 The case list names TC_C_10, TC_C_23 and TC_C_29 "Restricted"; the final OCTT text
-tests them with the status Blocked, which is what these tests use.
+tests them with the status Blocked, which is what these tests use, and two more tests
+hold the cache and the offline list to the restricting statuses 2.0.1 adds (NoCredit,
+NotAllowedTypeEVSE, NotAtThisLocation, NotAtThisTime).
 """
 
 from __future__ import annotations
@@ -84,8 +86,9 @@ async def started_by(stack: Any, tag: str) -> tuple[dict[str, Any], int]:
 
 # ---------------------------------------------------------------- C01: cable lock
 async def test_tc_c_05_cs_authorization_invalid_cable_lock(charger, csms) -> None:  # type: ignore[no-untyped-def]
-    # A socket outlet whose cable lock the charger drives. The OCTT presents the card
-    # before any EV (the lock of this case keeps the cable out until authorized).
+    # A socket outlet whose cable lock the charger drives. The case's lock keeps the
+    # cable out until the driver is authorized, so the card comes before any EV (this
+    # bench's lock holds a plugged cable; the cable goes in after the refusal here).
     stack = await charger(backend=V201, lock=True)
     tag = new_id_tag()
     await csms.request("set_id_tag", id_tag=tag, status="Invalid")
