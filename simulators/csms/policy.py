@@ -19,7 +19,7 @@ ID_TAG_STATUSES_V16 = ("Accepted", "Blocked", "Expired", "Invalid", "ConcurrentT
 #: OCPP 2.0.1 AuthorizationStatusEnumType: every 1.6 status and more.
 ID_TAG_STATUSES = (
     *ID_TAG_STATUSES_V16,
-    "NoCredit", "NotAllowedTypeOfEVSE", "NotAtThisLocation", "NotAtThisTime", "Unknown",
+    "NoCredit", "NotAllowedTypeEVSE", "NotAtThisLocation", "NotAtThisTime", "Unknown",
 )
 #: 2.0.1 idToken strings are up to 36 characters (1.6 idTags up to 20).
 MAX_ID_TOKEN = 36

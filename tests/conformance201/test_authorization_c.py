@@ -130,9 +130,7 @@ async def test_tc_c_10_cs_cache_restricted_statuses_of_2_0_1(charger, csms) -> N
     # TC_C_10 with each other status that restricts a token: cached from the backend's
     # answer, asked about again (C12.FR.05) and refused again.
     stack = await charger(backend=V201, ocpp=PRE_AUTHORIZE)
-    # Not NotAllowedTypeEVSE: the test CSMS's set_id_tag knows it only misspelt
-    # (NotAllowedTypeOfEVSE, which the AuthorizeResponse schema refuses).
-    tags = {status: new_id_tag() for status in RESTRICTED if status != "NotAllowedTypeEVSE"}
+    tags = {status: new_id_tag() for status in RESTRICTED}
     for status, tag in tags.items():
         await csms.request("set_id_tag", id_tag=tag, status=status)
         since = await last_seq(stack)
