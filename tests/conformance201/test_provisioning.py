@@ -243,6 +243,10 @@ async def test_tc_b_13_cs_and_b_53_cs_full_inventory_with_the_mandatory_variable
     for d in data:  # every entry with at least one attribute, each of a known type
         assert d["variableAttribute"], d
         assert all(a.get("type", "Actual") in ("Actual", "Target", "MinSet", "MaxSet") for a in d["variableAttribute"])
+    # Every variable with its characteristics; a list type with the values it takes.
+    assert [_key(d) for d in data if "variableCharacteristics" not in d] == []
+    lists = [d for d in data if d["variableCharacteristics"]["dataType"] in ("OptionList", "SequenceList", "MemberList")]
+    assert lists and [_key(d) for d in lists if not d["variableCharacteristics"].get("valuesList")] == []
     mutabilities = {a.get("mutability", "ReadWrite") for d in data for a in d["variableAttribute"]}
     assert {"ReadOnly", "ReadWrite"} <= mutabilities  # the full inventory, not only what can be set
     # TC_B_53_CS: at least every required variable of the Core controllers is reported.
@@ -408,4 +412,76 @@ async def test_tc_p_04_cs_custom_data_in_a_charging_profile(charger) -> None:  #
     assert asked["status"] == "Accepted"
     reported = (await wait_for(stack, "ReportChargingProfiles", since=since, timeout=10))[0]
     assert [p["id"] for p in reported["chargingProfile"]] == [4]
+    assert await schema_violations(stack) == []
+
+
+async def _custom_report(stack: Any, request_id: int, **criteria: Any) -> tuple[str, list[dict[str, Any]]]:
+    """GetReport: (its status, every reportData of the NotifyReport pages that followed)."""
+    since = await last_seq(stack)
+    answer = await call(stack, "GetReport", {"requestId": request_id, **criteria})
+    assert "error" not in answer, answer
+    if answer["status"] != "Accepted":
+        await expect_none(stack, "NotifyReport", since, within=1.0)  # nothing to report, nothing sent
+        return str(answer["status"]), []
+    pages = await wait_for(stack, "NotifyReport", since=since, timeout=10)
+    while pages[-1].get("tbc"):
+        pages = await wait_for(stack, "NotifyReport", count=len(pages) + 1, since=since, timeout=10)
+    assert [p["seqNo"] for p in pages] == list(range(len(pages)))
+    assert all(p["requestId"] == request_id for p in pages)
+    return "Accepted", [d for p in pages for d in p.get("reportData", [])]
+
+
+def _component_key(data: dict[str, Any]) -> tuple[str, int | None, int | None]:
+    evse = data["component"].get("evse", {})
+    return data["component"]["name"], evse.get("id"), evse.get("connectorId")
+
+
+def _actual(data: dict[str, Any]) -> str | None:
+    return next((a.get("value") for a in data["variableAttribute"] if a.get("type", "Actual") == "Actual"), None)
+
+
+async def test_tc_b_16_to_b_19_and_b_54_to_b_56_cs_get_custom_reports(charger) -> None:  # type: ignore[no-untyped-def]
+    stack = await charger(connectors=2, backend=V201)
+    _, full = await _full_inventory(stack, 1)
+    by_key = {_key(d): d for d in full}
+    # TC_B_16_CS: componentCriteria Available: every component whose Available is true, all of its
+    # variables, and nothing of any other component.
+    available = {_component_key(d) for d in full if d["variable"]["name"] == "Available" and _actual(d) == "true"}
+    assert {("ChargingStation", None, None), ("EVSE", 1, None), ("Connector", 2, 1)} <= available
+    status, data = await _custom_report(stack, 16, componentCriteria=["Available"])
+    assert status == "Accepted"
+    assert {_component_key(d) for d in data} == available
+    assert {_key(d) for d in data} == {k for k in by_key if k[:3] in available}
+    # TC_B_17_CS: one component/variable: that variable only, as the full inventory has it.
+    status, data = await _custom_report(stack, 17, componentVariable=[
+        {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "HeartbeatInterval"}}])
+    assert status == "Accepted"
+    assert [_key(d) for d in data] == [("OCPPCommCtrlr", None, None, "HeartbeatInterval", None)]
+    assert _actual(data[0]) == "300"
+    # TC_B_18_CS: criteria and component/variable together: the pairs whose component matches.
+    status, data = await _custom_report(stack, 18, componentCriteria=["Available"], componentVariable=[
+        {"component": {"name": "EVSE", "evse": {"id": 1}}, "variable": {"name": "AvailabilityState"}},
+        {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "HeartbeatInterval"}}])
+    assert status == "Accepted"
+    assert [_key(d) for d in data] == [("EVSE", 1, None, "AvailabilityState", None)]  # OCPPCommCtrlr has no Available
+    # TC_B_19_CS: a component the station does not have: EmptyResultSet, no report.
+    status, _ = await _custom_report(stack, 19, componentVariable=[{"component": {"name": "UnknownComponent"}}])
+    assert status == "EmptyResultSet"
+    # TC_B_54_CS: a variable with instances, asked without one: every instance.
+    status, data = await _custom_report(stack, 54, componentVariable=[
+        {"component": {"name": "DeviceDataCtrlr"}, "variable": {"name": "ItemsPerMessage"}}])
+    assert status == "Accepted"
+    assert {_key(d) for d in data} == {k for k in by_key if k[0] == "DeviceDataCtrlr" and k[3] == "ItemsPerMessage"}
+    assert {k[4] for k in map(_key, data)} >= {"GetReport", "GetVariables"}
+    # TC_B_55_CS: with the instance: that one only.
+    status, data = await _custom_report(stack, 55, componentVariable=[
+        {"component": {"name": "DeviceDataCtrlr"}, "variable": {"name": "ItemsPerMessage", "instance": "GetVariables"}}])
+    assert status == "Accepted"
+    assert [_key(d) for d in data] == [("DeviceDataCtrlr", None, None, "ItemsPerMessage", "GetVariables")]
+    # TC_B_56_CS: an EVSE component asked without an evseId: that variable of every EVSE.
+    status, data = await _custom_report(stack, 56, componentVariable=[
+        {"component": {"name": "EVSE"}, "variable": {"name": "AvailabilityState"}}])
+    assert status == "Accepted"
+    assert sorted(_key(d) for d in data) == [("EVSE", 1, None, "AvailabilityState", None),
+                                             ("EVSE", 2, None, "AvailabilityState", None)]
     assert await schema_violations(stack) == []
