@@ -99,6 +99,10 @@ async def test_tc_f_03_cs_remote_start_first_authorize_remote_start_false(charge
 
 
 async def test_tc_f_04_cs_remote_start_first_cable_plugin_timeout(charger) -> None:  # type: ignore[no-untyped-def]
+    """E03.FR.05 as TC_F_04_CS checks it. The OCTT configures TxStartPoint Authorized, where the
+    remote start opens a transaction that the timeout then ends; this charger offers only
+    PowerPathClosed (docs/ocpp201.md), so no transaction may open and the lapsed
+    authorization must not start one when the EV comes later."""
     timeout_s = 3
     stack = await charger(backend=V201, ocpp={"ConnectionTimeOut": timeout_s})  # TxCtrlr.EVConnectionTimeOut
     since = await last_seq(stack)
