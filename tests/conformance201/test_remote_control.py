@@ -210,9 +210,9 @@ async def test_tc_f_23_cs_and_f_24_cs_trigger_status_notification_of_one_evse(ch
 async def test_tc_f_27_cs_trigger_message_not_implemented(charger) -> None:  # type: ignore[no-untyped-def]
     stack = await charger(backend=V201)
     since = await last_seq(stack)
-    # Messages this station does not send (no certificates to sign, no firmware to publish).
-    for message in ("SignChargingStationCertificate", "SignV2GCertificate", "SignCombinedCertificate",
-                    "PublishFirmwareStatusNotification"):
+    # Messages this station never sends: no ISO 15118 link to sign a V2G certificate for, and
+    # no local controller's firmware to publish.
+    for message in ("SignV2GCertificate", "SignCombinedCertificate", "PublishFirmwareStatusNotification"):
         assert await _trigger(stack, message) == "NotImplemented", message
     await expect_none(stack, "SignCertificate", since, within=1.0)
     assert await messages(stack, "PublishFirmwareStatusNotification", since) == []
