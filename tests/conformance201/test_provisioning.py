@@ -1,7 +1,7 @@
 """OCPP 2.0.1 block B (Provisioning) as the OCA test tool runs it against a charging
 station, and P's customData case: B01-B03 boot Rejected, B04 statuses after an outage,
 B05/B06 Get/SetVariables with several values and bad input, B07 the full inventory and
-the device model variables a station must report, B11/B12 what a reset keeps and when
+the device model variables a station must report, B08 custom reports, B11/B12 what a reset keeps and when
 an OnIdle reset waits, Part 4's reconnection back-off.
 
 Written from the case list (`shared/OCPP201-TESTCASES.md`), OCPP 2.0.1 Parts 2 and 4 and
