@@ -136,6 +136,9 @@ class Handlers(SmartChargingHandlers, LocalListHandlers, ReservationHandlers, Rp
         evse_id = None if evse is None else evse.get("id")
         if evse_id is not None and not self._evse_known(evse_id):
             return call_result.TriggerMessage(status="Rejected", status_info=_info("UnknownEvse"))
+        if requested_message == "BootNotification" and self.session.booted:
+            # F06.FR.17 (TC_F_26_CS): once the boot is Accepted, a triggered boot is refused.
+            return call_result.TriggerMessage(status="Rejected")
         if requested_message == "TransactionEvent" and not (
                 self.runtime.local_tx.get(evse_id) if evse_id else self.runtime.local_tx):
             return call_result.TriggerMessage(status="Rejected", status_info=_info("NoTransaction"))

@@ -108,8 +108,11 @@ class Ocpp201Link(ReservationReports, BackendLink):
         return auth_result(answer.id_token_info)
 
     def trigger(self, message: str, evse: int | None) -> None:
-        if message == "BootNotification" and not self._booted:
-            self._boot_now.set()  # a backend provisioning a Pending charger wants it now
+        if message == "BootNotification":
+            # Only while not Accepted (F06.FR.17: the handler refuses it after): a backend
+            # provisioning a Pending charger wants the boot now, and says why it comes.
+            self.boot_reason = "Triggered"
+            self._boot_now.set()
             return
         self._triggers.put_nowait((message, evse))
 
@@ -185,9 +188,6 @@ class Ocpp201Link(ReservationReports, BackendLink):
         if isinstance(evse, list):  # send_later's pages (NotifyReport, ReportChargingProfiles, ...)
             for page in evse:
                 await cp.request(getattr(call, message)(**page))
-        elif message == "BootNotification":
-            self.boot_reason = "Triggered"
-            await cp.request(self._boot_request())
         elif message == "Heartbeat":
             await self._heartbeat_once(cp)
         elif message == "StatusNotification":
