@@ -304,7 +304,11 @@ class Ocpp201Link(ReservationReports, BackendLink):
                 answer = await cp.request(request)
                 break
             except CallFailed as exc:
-                if exc.code in ("Timeout", "ConnectionLost"):
+                if exc.code == "ConnectionLost" or (exc.code == "Timeout" and (
+                        entry.kind not in TX_KINDS or not await cp.answers_pings(self.settings.backend.ping_timeout))):
+                    # The link is not working: drop it and reconnect; the entry stays first
+                    # in line and is not counted. (E13: a TransactionEvent left unanswered on
+                    # a link that still answers pings is a failed attempt, counted below.)
                     raise ConnectionError(f"{exc}; reconnecting") from exc
                 if entry.kind not in TX_KINDS:
                     log.warning("backend refused a notification", kind=entry.kind, error=str(exc))

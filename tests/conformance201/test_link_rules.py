@@ -6,7 +6,16 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.conformance201.helpers import V201, call, messages, schema_violations, wait_for
+from typing import Any
+
+from simulators.harness import Stack
+from tests.conformance.helpers import all_frames, new_id_tag
+from tests.conformance201.helpers import V201, call, last_seq, ledger, messages, schema_violations, wait_event, wait_for
+
+
+async def connections(stack: Stack, since: int) -> list[dict[str, Any]]:
+    """The CSMS's connection events (opened, closed) after ``since``: none on a steady link."""
+    return [f for f in await all_frames(stack, since) if f["direction"] == "event"]
 
 
 async def test_tc_f_26_cs_trigger_boot_notification_rejected_once_accepted(charger) -> None:  # type: ignore[no-untyped-def]
@@ -64,4 +73,44 @@ async def test_tc_b_02_cs_pending_sends_what_the_csms_asked_for(charger, csms) -
     assert (await call(stack, "TriggerMessage", {"requestedMessage": "BootNotification"}))["status"] == "Accepted"
     await wait_for(stack, "BootNotification", count=2, timeout=10)
     await wait_for(stack, "StatusNotification", count=2, timeout=10)  # now the station's own
+    assert await schema_violations(stack) == []
+
+
+async def _unanswered_started(charger, csms, attempts: int, unanswered: int):  # type: ignore[no-untyped-def]
+    """A charger whose first ``unanswered`` TransactionEvents get an answer to no CALL (so
+    each times out, call_timeout 10 s, on a websocket that still answers pings), then a
+    local start. Returns the stack, the seq before the start and the events sent."""
+    stack = await charger(backend=V201, ocpp={"TransactionMessageAttempts": attempts,
+                                              "TransactionMessageRetryInterval": 1})
+    since = await last_seq(stack)
+    await csms.request("answer_raw", cp=stack.cp_id, action="TransactionEvent",
+                       frames=['[3,"not-$ID",{}]'] * unanswered)
+    await stack.bench_request("plug", connector=1, max_current=16)
+    await stack.bench_request("tap", uid=new_id_tag())
+    return stack, since
+
+
+async def test_tc_e_41_cs_unanswered_transaction_event_max_retry_count_reached(charger, csms) -> None:  # type: ignore[no-untyped-def]
+    """E13: a TransactionEvent the CSMS leaves unanswered is a failed attempt; it is sent
+    again on the same connection after MessageAttemptInterval x attempts, and after
+    MessageAttempts attempts it is given up and the next message follows."""
+    stack, since = await _unanswered_started(charger, csms, attempts=2, unanswered=2)
+    after = await wait_event(stack, "Updated", since, timeout=40)
+    sent = await messages(stack, "TransactionEvent", since)
+    tried = [m for m in sent if m["payload"]["eventType"] == "Started"]
+    assert [m["payload"]["seqNo"] for m in tried] == [0, 0]  # MessageAttempts = 2, then given up
+    assert after["seqNo"] > 0
+    assert await connections(stack, since) == []  # the websocket was never dropped
+    assert await messages(stack, "BootNotification", since) == []
+    assert await schema_violations(stack) == []
+
+
+async def test_tc_e_42_cs_unanswered_transaction_event_success_before_max_retry_count(charger, csms) -> None:  # type: ignore[no-untyped-def]
+    stack, since = await _unanswered_started(charger, csms, attempts=3, unanswered=2)
+    await wait_event(stack, "Updated", since, timeout=40)
+    tried = [m for m in await messages(stack, "TransactionEvent", since) if m["payload"]["eventType"] == "Started"]
+    assert [m["payload"]["seqNo"] for m in tried] == [0, 0, 0]  # the third is answered
+    assert await connections(stack, since) == []
+    tx = tried[0]["payload"]["transactionInfo"]["transactionId"]
+    assert [t for t in await ledger(stack) if t["transaction_id"] == tx], "the third Started was booked"
     assert await schema_violations(stack) == []
