@@ -153,10 +153,12 @@ class Handlers(SmartChargingHandlers, LocalListHandlers, ReservationHandlers, Rp
                 "UnsupportedRequest", "an EVSE is not reset on its own on this charger: reset the station"))
         busy = bool(self.runtime.local_tx)
         log.warning("reset requested", type=type, transactions=len(self.runtime.local_tx))
-        await self.runtime.db.run(self.session.restart_reason, "RemoteReset")
         if type == "OnIdle" and busy:
-            self.after_reply(lambda: self.runtime.reset_when_idle())
+            # m5: noted when the reset is carried out: a power cut before it is no RemoteReset.
+            self.after_reply(lambda: self.runtime.reset_when_idle(
+                lambda: self.runtime.db.run(self.session.restart_reason, "RemoteReset")))
             return call_result.Reset(status="Scheduled")
+        await self.runtime.db.run(self.session.restart_reason, "RemoteReset")
         self.after_reply(lambda: self.runtime.request_reset(False))
         return call_result.Reset(status="Accepted")
 

@@ -62,7 +62,10 @@ class Ocpp201Link(ReservationReports, BackendLink):
                  config: Configuration, state: ChargerState, start: str = "PowerUp") -> None:
         super().__init__(settings, runtime, journal, db, config)
         self.state = state
-        noted = state.take_note(BOOT_REASON_NOTE)
+        # Kept until the boot is Accepted (m5): a run that ends before it still says why.
+        noted = state.read_note(BOOT_REASON_NOTE)
+        #: Whether this run noted a reason for the next one (then it is not forgotten).
+        self._noted_restart = False
         #: Why this run started, as the first BootNotification says: what the run before
         #: noted (a reset the backend asked for), else what the agent saw (``start``).
         self.boot_reason = noted if noted in BOOT_REASONS else start if start in BOOT_REASONS else "Unknown"
@@ -100,6 +103,7 @@ class Ocpp201Link(ReservationReports, BackendLink):
 
     def restart_reason(self, reason: str) -> None:
         """Note why the next run starts (blocking: a database write)."""
+        self._noted_restart = True
         self.state.leave_note(BOOT_REASON_NOTE, reason)
 
     # ------------------------------------------------------------ Uplink protocol
@@ -140,6 +144,8 @@ class Ocpp201Link(ReservationReports, BackendLink):
         tg.create_task(self._send_triggered(cp), name="ocpp-triggers")
         if not self._booted:
             await self._boot(cp)
+            if not self._noted_restart:  # the reason reached the backend: the next run has its own
+                await self.db.run(self.state.drop_note, BOOT_REASON_NOTE)
         self._accepted = True
         self._triggered.set()  # what waited for the Accepted
         # B04: after an outage longer than OfflineThreshold (or at start) every

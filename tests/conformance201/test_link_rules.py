@@ -5,11 +5,11 @@ pages across a dropped link, and the boot reason across restarts."""
 from __future__ import annotations
 
 import asyncio
-
+import signal
 from typing import Any
 
 from simulators.harness import Stack
-from tests.conformance.helpers import all_frames, new_id_tag
+from tests.conformance.helpers import all_frames, new_id_tag, restart_agent_and_wait, wait_rebooted
 from tests.conformance201.helpers import V201, call, last_seq, ledger, messages, schema_violations, wait_event, wait_for
 
 
@@ -113,4 +113,46 @@ async def test_tc_e_42_cs_unanswered_transaction_event_success_before_max_retry_
     assert await connections(stack, since) == []
     tx = tried[0]["payload"]["transactionInfo"]["transactionId"]
     assert [t for t in await ledger(stack) if t["transaction_id"] == tx], "the third Started was booked"
+    assert await schema_violations(stack) == []
+
+
+async def _boot_reasons(stack: Stack, since: int) -> list[str]:
+    return [str(m["payload"]["reason"]) for m in await messages(stack, "BootNotification", since)]
+
+
+async def test_the_remote_reset_reason_survives_a_restart_before_the_boot_is_accepted(charger, csms) -> None:  # type: ignore[no-untyped-def]
+    """B11/B12 then B02: the RemoteReset reason is told until a boot carrying it is Accepted
+    (here the backend keeps the charger Pending, and the charger is killed meanwhile);
+    after the Accepted the next start has its own reason."""
+    stack = await charger(backend=V201)
+    await csms.request("set_boot", status="Pending", interval=2)
+    since = await last_seq(stack)
+    assert (await call(stack, "Reset", {"type": "Immediate"}))["status"] == "Accepted"
+    await wait_for(stack, "BootNotification", since=since, timeout=20)
+    assert (await _boot_reasons(stack, since))[0] == "RemoteReset"
+    since = await last_seq(stack)
+    await stack.stop_agent(signal.SIGKILL)  # a power cut while still Pending
+    await stack.start_agent()
+    await wait_for(stack, "BootNotification", since=since, timeout=20)
+    assert (await _boot_reasons(stack, since))[0] == "RemoteReset"
+    await csms.request("set_boot", status="Accepted", interval=300)
+    await wait_rebooted(stack, since)
+    assert (await _boot_reasons(stack, since))[-1] == "RemoteReset"  # Accepted, and the note is done
+    boot = await restart_agent_and_wait(stack, signal.SIGTERM)
+    assert await _boot_reasons(stack, boot - 1) == ["PowerUp"]
+    assert await schema_violations(stack) == []
+
+
+async def test_a_scheduled_reset_is_no_remote_reset_if_the_power_fails_before_it(charger) -> None:  # type: ignore[no-untyped-def]
+    """B12: Reset OnIdle with a transaction running is Scheduled; a power cut before the
+    transaction ends is a power cut, not the reset the backend asked for."""
+    stack = await charger(backend=V201)
+    since = await last_seq(stack)
+    await stack.bench_request("plug", connector=1, max_current=16)
+    await stack.bench_request("tap", uid=new_id_tag())
+    await wait_event(stack, "Started", since)
+    assert (await call(stack, "Reset", {"type": "OnIdle"}))["status"] == "Scheduled"
+    await asyncio.sleep(0.5)
+    boot = await restart_agent_and_wait(stack, signal.SIGKILL)
+    assert await _boot_reasons(stack, boot - 1) == ["Watchdog"]
     assert await schema_violations(stack) == []
