@@ -156,3 +156,31 @@ async def test_a_scheduled_reset_is_no_remote_reset_if_the_power_fails_before_it
     boot = await restart_agent_and_wait(stack, signal.SIGKILL)
     assert await _boot_reasons(stack, boot - 1) == ["Watchdog"]
     assert await schema_violations(stack) == []
+
+
+async def test_report_pages_a_dropped_link_did_not_carry_follow_after_the_reconnect(charger, csms) -> None:  # type: ignore[no-untyped-def]
+    """B07/B08 across a lost link: the CSMS takes page 0, page 1 is in flight when the link
+    drops; page 1 and the rest come after the reconnect, to the last (tbc false)."""
+    stack = await charger(backend=V201, ocpp={"DeviceDataCtrlr.ItemsPerMessage.GetReport": 5})
+    since = await last_seq(stack)
+    await csms.request("answer_raw", cp=stack.cp_id, action="NotifyReport",
+                       frames=['[3,"$ID",{}]', '[3,"not-$ID",{}]'])  # page 1 is left unanswered
+    answer = await call(stack, "GetBaseReport", {"requestId": 31, "reportBase": "FullInventory"})
+    assert answer["status"] == "Accepted"
+    for _ in range(100):
+        if len(await messages(stack, "NotifyReport", since)) >= 2:
+            break
+        await asyncio.sleep(0.1)
+    await csms.request("disconnect", cp=stack.cp_id)  # while page 1 waits for its answer
+    dropped = await last_seq(stack)
+    for _ in range(200):
+        pages = [m["payload"] for m in await messages(stack, "NotifyReport", dropped)]
+        if pages and not pages[-1].get("tbc", False):
+            break
+        await asyncio.sleep(0.1)
+    else:
+        raise AssertionError(f"the report never ended after the reconnect: {[p['seqNo'] for p in pages]}")
+    assert await connections(stack, since)  # the link did drop and come back
+    assert [p["seqNo"] for p in pages] == list(range(1, len(pages) + 1))
+    assert all(p["requestId"] == 31 for p in pages) and len(pages) >= 2
+    assert await schema_violations(stack) == []
