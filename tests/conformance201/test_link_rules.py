@@ -184,3 +184,24 @@ async def test_report_pages_a_dropped_link_did_not_carry_follow_after_the_reconn
     assert [p["seqNo"] for p in pages] == list(range(1, len(pages) + 1))
     assert all(p["requestId"] == 31 for p in pages) and len(pages) >= 2
     assert await schema_violations(stack) == []
+
+
+async def test_a_triggered_meter_values_left_unanswered_does_not_drop_the_link(charger, csms) -> None:  # type: ignore[no-untyped-def]
+    """F06 (TC_F_11_CS's message) with a CSMS that never answers it: the call times out
+    (call_timeout 10 s) and is given up; the link, which answers everything else, stays."""
+    stack = await charger(backend=V201)
+    since = await last_seq(stack)
+    await csms.request("answer_raw", cp=stack.cp_id, action="MeterValues", frames=['[3,"not-$ID",{}]'])
+    trigger = {"requestedMessage": "MeterValues", "evse": {"id": 1}}
+    assert (await call(stack, "TriggerMessage", trigger))["status"] == "Accepted"
+    for _ in range(100):
+        if await messages(stack, "MeterValues", since):
+            break
+        await asyncio.sleep(0.1)
+    assert len(await messages(stack, "MeterValues", since)) == 1
+    await asyncio.sleep(12)  # past the call timeout
+    assert await connections(stack, since) == []
+    assert await messages(stack, "BootNotification", since) == []
+    assert (await call(stack, "TriggerMessage", trigger))["status"] == "Accepted"  # and it still works
+    await wait_for(stack, "MeterValues", since=since, timeout=10)
+    assert await schema_violations(stack) == []
