@@ -206,9 +206,10 @@ def _backend_link(settings: Settings, runtime: ChargerRuntime, journal: Journal,
     (with its library modules and schemas): a charger carries one protocol in memory.
     ``start``: why this run started, as far as the agent can tell (2.0.1 says it at boot)."""
     if settings.backend.ocpp == "2.0.1":
+        from .ocpp201 import CORE_RULES
         from .ocpp201.session import Ocpp201Link
 
-        runtime.journal_charging_states = True
+        runtime.adopt(CORE_RULES)
         return Ocpp201Link(settings, runtime, journal, db, config, state, start)
     from .ocpp16.session import Ocpp16Link
 

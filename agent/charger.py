@@ -206,7 +206,21 @@ def profile_limits(config: Configuration) -> ProfileLimits:
     )
 
 
-def policy_from(config: Configuration, max_current: float, meter: MeterPolicy = MeterPolicy()) -> Policy:
+@dataclass(frozen=True)
+class ProtocolRules:
+    """Where the OCPP versions ask the core for different behaviour; the adapter in use
+    hands its rules over (:meth:`ChargerRuntime.adopt`), so the core never asks which
+    protocol it speaks."""
+
+    #: Charging state changes are journaled (TX_EVENT): only a protocol that reports them
+    #: needs them, and each is a durable write.
+    journal_charging_states: bool = False
+    #: Several reservations of the charger as a whole, each keeping a connector.
+    several_wide_reservations: bool = False
+
+
+def policy_from(config: Configuration, max_current: float, meter: MeterPolicy = MeterPolicy(),
+                rules: ProtocolRules = ProtocolRules()) -> Policy:
     return Policy(
         warning_faults=frozenset() if meter.failure_stops else frozenset({METER_FAILURE}),
         connection_timeout=float(config.int("ConnectionTimeOut")),
@@ -216,6 +230,7 @@ def policy_from(config: Configuration, max_current: float, meter: MeterPolicy = 
         authorize_remote_start=config.bool("AuthorizeRemoteTxRequests"),
         max_current=max_current,
         reserve_connector_zero=config.bool("ReserveConnectorZeroSupported"),
+        several_wide_reservations=rules.several_wide_reservations,
     )
 
 
@@ -298,7 +313,18 @@ class ChargerRuntime:
         self._live_failed = False
         if live_limits is not None:
             self.limits.on_change = self._show_limits
-        config.subscribe(lambda name, value: self.feed(PolicyChanged(policy_from(config, max_current, meter))))
+        self._max_current = max_current
+        self._rules = ProtocolRules()
+        config.subscribe(lambda name, value: self.feed(PolicyChanged(self._policy())))
+
+    def _policy(self) -> Policy:
+        return policy_from(self.config, self._max_current, self.meter, self._rules)
+
+    def adopt(self, rules: ProtocolRules) -> None:
+        """Follow the rules of the protocol the backend link speaks (before :meth:`run`)."""
+        self._rules = rules
+        self.journal_charging_states = rules.journal_charging_states
+        self.feed(PolicyChanged(self._policy()))
 
     # ------------------------------------------------------------ running
     async def run(self) -> None:

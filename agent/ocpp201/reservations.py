@@ -9,8 +9,9 @@ What 2.0.1 adds:
 - **ReserveNow without an evseId** (H01.FR.04 ff.): the core's reservation of the station
   as a whole (1.6's connector 0) keeps one EVSE free for the token while it holds, which
   is what the specification asks. It is Rejected when ``ReservationCtrlr.NonEvseSpecific``
-  is false. The core holds one such reservation at a time: a second one while the first
-  holds is answered Occupied, even with EVSEs to spare (TC_H_14_CS is not met).
+  is false. There may be several, as long as each keeps an EVSE of its own: once there
+  are as many as spare EVSEs, every spare one shows Reserved, and one more is Occupied
+  (TC_H_14_CS; the core's ``several_wide_reservations`` rule, which 1.6 does not use).
 - **connectorType**: an EVSE reserved by number must have a connector of that type, else
   Rejected. Without a number, when every EVSE has the type the station is reserved as a
   whole; when only some have it, the first Available one of them is reserved by number
@@ -28,12 +29,12 @@ What 2.0.1 adds:
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import structlog
 from ocpp.routing import on
-from ocpp.v201 import call, call_result
+from ocpp.v201 import call_result
 from ocpp.v201.enums import Action
 
 from ..authorization import parse_expiry
@@ -115,33 +116,21 @@ class ReservationHandlers:
 
 class ReservationReports:
     """H04 on the link: the runtime's ``uplink.reservation_ended`` hook, answered with a
-    ReservationStatusUpdate on the connection of the moment. A mixin of
+    ReservationStatusUpdate sent by the link's own sender (the one that sends triggered
+    messages and report pages, owned by the connection's task group). A mixin of
     :class:`agent.ocpp201.session.Ocpp201Link` (it uses the link's connection state)."""
 
     _cp: Any
     _accepted: bool
 
+    send_later: Callable[[str, list[dict[str, Any]]], None]
+
     def reservation_ended(self, reservation_id: int, why: ReservationEnd) -> None:
         status = REPORTED_ENDS.get(why)
         if status is None:
             return
-        cp = self._cp
-        if cp is None or not self._accepted:
+        if self._cp is None or not self._accepted:
             log.info("reservation ended while offline; not reported", reservation_id=reservation_id, why=why.value)
             return
-        task = asyncio.get_running_loop().create_task(self._report(cp, reservation_id, status),
-                                                      name=f"reservation-status-{reservation_id}")
-        _running.add(task)
-        task.add_done_callback(_running.discard)
-
-    async def _report(self, cp: Any, reservation_id: int, status: str) -> None:
-        try:
-            await cp.request(call.ReservationStatusUpdate(reservation_id=reservation_id,
-                                                          reservation_update_status=status))
-        except Exception as exc:  # noqa: BLE001 - a lost report never takes the link down
-            log.warning("reservation status update failed", reservation_id=reservation_id, status=status,
-                        error=str(exc))
-
-
-#: Reports in flight (a task nobody references may be collected before it runs).
-_running: set[asyncio.Task[None]] = set()
+        self.send_later("ReservationStatusUpdate",
+                        [{"reservation_id": reservation_id, "reservation_update_status": status}])

@@ -465,8 +465,12 @@ def _reservation_answer(charger: Charger, new: Reservation, now: float) -> str:
             return "Rejected"
         if _charger_faulted(charger):
             return "Faulted"
-        if _charger_wide(charger):
+        wide = _charger_wide(charger)
+        if wide and not charger.policy.several_wide_reservations:
             return "Occupied"  # the charge point is already reserved (section 5.13)
+        if wide:  # each reservation keeps a connector: one more needs one more spare
+            spare = sum(1 for c in charger.connectors if _spare(charger, c))
+            return "Accepted" if spare > len(wide) else "Occupied"
         statuses = [derive_status(charger, c)[0] for c in charger.connectors]
         if Status.AVAILABLE in statuses:
             return "Accepted"

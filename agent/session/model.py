@@ -93,6 +93,10 @@ class Policy:
     authorize_remote_start: bool = False
     max_current: float = 32.0
     reserve_connector_zero: bool = True
+    #: Reservations of the charger as a whole (connector 0) may be several, as long as
+    #: each keeps a connector of its own (OCPP 2.0.1 H01, TC_H_14_CS); else one at a time
+    #: (the OCPP 1.6 reading of section 5.13: a reserved charge point is Occupied).
+    several_wide_reservations: bool = False
     #: Further fault codes reported as warnings only (``[meter] on_failure = "continue"``
     #: makes PowerMeterFailure one).
     warning_faults: frozenset[str] = frozenset()

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from hypothesis import strategies as st
@@ -59,19 +59,35 @@ class Probe:
 
 @dataclass(frozen=True)
 class Profile:
-    """What the schema mutations of one OCPP version draw from: its bases, the ones never
-    sent valid, and how its schemas and codes are read (:mod:`simulators.fuzz.oracle`)."""
+    """One OCPP version's facts the shared strategies draw from: its bases (schema
+    mutations), the ones never sent valid, how its schemas and codes are read
+    (:mod:`simulators.fuzz.oracle`), and the frames only it spells (``own_classes``: the
+    classes whose expected answers differ between versions)."""
 
     version: str
     bases: list[tuple[str, str, dict[str, Any]]]
     unsafe: frozenset[str]
+    #: Charger-to-backend actions: a backend sending one gets NotSupported.
+    charge_point_actions: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    #: A harmless request every charger answers; frames that need some CALL carry it.
+    probe: tuple[str, dict[str, Any]] = ("", {})
+    #: The codes a frame the RPC framework cannot read may get.
+    framing: frozenset[str] = frozenset()
+    #: What a valid but large CALL may get instead of a result.
+    size_bounds: frozenset[str] = frozenset()
+    #: A valid request of about ``size`` characters that asks for many items.
+    big_request: Callable[[int], tuple[str, dict[str, Any]]] = lambda size: ("", {})
+    encoding_texts: tuple[str, ...] = ()
+    #: Action names close to real ones (case, spaces, the other version's names).
+    unknown_actions: tuple[str, ...] = ()
+    #: Answers to nothing, given the id of the frame.
+    stray_answers: Callable[[str], list[Any]] = lambda uid: []
+    #: The version's own strategies by class name, each taking a unique id.
+    own_classes: Mapping[str, Callable[[str], st.SearchStrategy[Probe]]] = field(default_factory=dict)
 
     @property
     def format_code(self) -> str:
         return oracle.format_code(self.version)
-
-
-V16 = Profile("1.6", BASES, UNSAFE)
 
 
 def dump_frame(value: Any) -> str:
@@ -149,7 +165,7 @@ _BIG_INTS = [2**63, 2**63 + 1, 2**64 + 1, -(2**63) - 1, 10**30, -(10**25)]
 
 
 @st.composite
-def schema_probe(draw: st.DrawFn, uid: str, profile: Profile = V16) -> Probe:
+def schema_probe(draw: st.DrawFn, uid: str, profile: Profile) -> Probe:
     """One violation in one place of a base payload, and the code the schema gives it."""
     name, action, base = draw(st.sampled_from(profile.bases))
     places = list(slots(base, oracle.schema(action, profile.version)))
@@ -237,6 +253,151 @@ def unique_ids() -> st.SearchStrategy[str]:
     )
 
 
+# ---------------------------------------------------------------- classes both versions share
+
+
+@st.composite
+def bad_action(draw: st.DrawFn, uid: str, profile: Profile) -> Probe:
+    action = draw(st.sampled_from([["Reset"], {"a": 1}, 42, None, True, 2.5, [profile.probe[0]], {}]))
+    return _error("action", dump_frame([2, uid, action, {}]), profile.framing, {uid})
+
+
+@st.composite
+def bad_payload(draw: st.DrawFn, uid: str, profile: Profile) -> Probe:
+    action = draw(st.sampled_from([b[1] for b in profile.bases]))
+    payload = draw(st.sampled_from([[], "x", 1, None, True, [{"type": "Soft"}], "{}"]))
+    return _error("payload", dump_frame([2, uid, action, payload]), {profile.format_code}, {uid}, note=action)
+
+
+@st.composite
+def too_deep(draw: st.DrawFn, uid: str, profile: Profile) -> Probe:
+    depth = draw(st.sampled_from([1_000, 5_000, 20_000, 100_000]))
+    where = draw(st.sampled_from(["frame", "payload", "action"]))
+    nest = "[" * depth + "]" * depth
+    if where == "frame":
+        return _error("depth", nest, profile.framing, {"-1"})
+    if where == "action":
+        return _error("depth", f'[2,{json.dumps(uid)},{nest},{{}}]', profile.framing, {uid, "-1"})
+    frame = f'[2,{json.dumps(uid)},"DataTransfer",{{"vendorId":"se.ladda.fuzz","data":{nest}}}]'
+    return _error("depth", frame, profile.framing, {uid, "-1"})
+
+
+@st.composite
+def big_frame(draw: st.DrawFn, uid: str, profile: Profile) -> Probe:
+    """Large valid frames: a result, or the error of a documented bound (``size_bounds``)."""
+    size = draw(st.sampled_from([1_000, 30_000, 120_000]))
+    if draw(st.booleans()):
+        frame = dump_frame([2, uid, "DataTransfer", {"vendorId": "se.ladda.fuzz", "data": "d" * size}])
+        return Probe("size", frame, RESULT, profile.size_bounds, frozenset({uid}), "DataTransfer")
+    action, payload = profile.big_request(size)
+    return Probe("size", dump_frame([2, uid, action, payload]), RESULT, profile.size_bounds, frozenset({uid}), action)
+
+
+@st.composite
+def encoding(draw: st.DrawFn, uid: str, profile: Profile) -> Probe:
+    """Unicode the JSON grammar allows: escapes, non-BMP characters, NUL, lone surrogates."""
+    text = draw(st.sampled_from(profile.encoding_texts))
+    lone = any(0xD800 <= ord(c) <= 0xDFFF for c in text)
+    if draw(st.booleans()):
+        frame = json.dumps([2, uid, "DataTransfer", {"vendorId": "se.ladda.fuzz", "data": text}],
+                           ensure_ascii=draw(st.booleans()) or lone)
+        if lone:  # RFC 8259 leaves unpaired surrogates undefined: refuse or carry on, not fall over
+            return Probe("encoding", frame, ANY, action="DataTransfer")
+        return Probe("encoding", frame, RESULT, ids=frozenset({uid}), action="DataTransfer")
+    # An escaped action name is that action: "\u0047etConfiguration" is GetConfiguration.
+    action, payload = profile.probe
+    escaped = f"\\u{ord(action[0]):04x}{action[1:]}"
+    frame = f'[2,{json.dumps(uid)},"{escaped}",{dump_frame(payload)}]'
+    return Probe("encoding", frame, RESULT, ids=frozenset({uid}), action=action)
+
+
+@st.composite
+def unknown_action(draw: st.DrawFn, uid: str, profile: Profile) -> Probe:
+    action = draw(st.one_of(
+        st.sampled_from(list(profile.unknown_actions)),
+        st.text("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=1, max_size=40),
+    ))
+    known = {b[1] for b in profile.bases} | {a for a, _ in profile.charge_point_actions}
+    if action in known:
+        action += "X"
+    return _error("unknown-action", dump_frame([2, uid, action, {}]), {NOT_IMPLEMENTED}, {uid})
+
+
+@st.composite
+def charge_point_action(draw: st.DrawFn, uid: str, profile: Profile) -> Probe:
+    action, payload = draw(st.sampled_from(profile.charge_point_actions))
+    return _error("unsupported-action", dump_frame([2, uid, action, payload]), {NOT_SUPPORTED}, {uid})
+
+
+@st.composite
+def stray_answer(draw: st.DrawFn, uid: str, profile: Profile) -> Probe:
+    frame = draw(st.sampled_from(profile.stray_answers(uid)))
+    return Probe("stray-answer", dump_frame(frame), NONE)
+
+
+@st.composite
+def binary_frame(draw: st.DrawFn, uid: str, profile: Profile) -> Probe:
+    action, payload = profile.probe
+    text = draw(st.sampled_from([
+        dump_frame([2, uid, action, payload]),
+        dump_frame([2, uid, "DataTransfer", {"vendorId": "se.ladda.fuzz"}]),
+        "\x00\x01\x02\xff", "[2,", dump_frame([3, uid, {}]),
+    ]))
+    return Probe("binary", text, NONE_OR_FORMATION, profile.framing, frozenset({uid, "-1"}), binary=True)
+
+
+def valid_probe(uid: str, profile: Profile) -> st.SearchStrategy[Probe]:
+    safe = [b for b in profile.bases if b[0] not in profile.unsafe]
+    return st.sampled_from(safe).map(
+        lambda b: Probe("valid", dump_frame([2, uid, b[1], b[2]]), RESULT, ids=frozenset({uid}), action=b[1], note=b[0]))
+
+
+#: Classes and their weights in a campaign (schema mutations dominate: they cover every action).
+CLASSES: list[tuple[str, int]] = [
+    ("schema", 30), ("valid", 8), ("not-json", 4), ("shape", 5), ("message-type", 4), ("unique-id", 4),
+    ("action", 3), ("payload", 3), ("number", 3), ("depth", 1), ("size", 2), ("encoding", 4),
+    ("unknown-action", 4), ("unsupported-action", 3), ("stray-answer", 4), ("binary", 3),
+    ("garbage-answer", 2),
+]
+
+_SHARED: dict[str, Callable[[str, Profile], st.SearchStrategy[Probe]]] = {
+    "schema": schema_probe, "valid": valid_probe, "action": bad_action, "payload": bad_payload,
+    "depth": too_deep, "size": big_frame, "encoding": encoding, "unknown-action": unknown_action,
+    "unsupported-action": charge_point_action, "stray-answer": stray_answer, "binary": binary_frame,
+}
+
+
+def _class_strategy(name: str, uid: str, profile: Profile) -> st.SearchStrategy[Probe]:
+    own = profile.own_classes.get(name)
+    return own(uid) if own is not None else _SHARED[name](uid, profile)
+
+
+def probes(profile: Profile) -> st.SearchStrategy[Probe]:
+    """Any probe of ``profile``'s version, classes drawn by weight."""
+    weighted = [name for name, weight in CLASSES for _ in range(weight)]
+    return st.tuples(st.sampled_from(weighted), unique_ids()).flatmap(lambda t: _class_strategy(*t, profile))
+
+
+def draw_from(profile: Profile, explicit: list[Probe], count: int) -> list[Probe]:
+    """``count`` probes drawn by Hypothesis, the same ones on every run (derandomized, no
+    example database), after the ``explicit`` ones."""
+    from hypothesis import HealthCheck, Phase, given, settings
+
+    drawn: list[Probe] = []
+
+    @settings(max_examples=max(count, 1), derandomize=True, database=None, deadline=None,
+              phases=[Phase.generate], suppress_health_check=list(HealthCheck))
+    @given(probes(profile))
+    def collect(probe: Probe) -> None:
+        drawn.append(probe)
+
+    collect()
+    return explicit + drawn[:count]
+
+
+# ---------------------------------------------------------------- OCPP-J 1.6's own
+
+
 _NOT_JSON = ['[2,"{u}","GetConfiguration",{', '[2,"{u}",', "", " ", "[", "]", "{", "nul", "[2,'{u}','Reset',{}]",
              '[2,"{u}","GetConfiguration",{}]]', '[2,"{u}","GetConfiguration",{},]', "\x00", "\ufeff",
              '[2,"{u}" "GetConfiguration",{}]', '[2,"{u}","GetConfiguration",{"key":[}]',
@@ -287,19 +448,6 @@ def bad_unique_id(draw: st.DrawFn) -> Probe:
 
 
 @st.composite
-def bad_action(draw: st.DrawFn, uid: str) -> Probe:
-    action = draw(st.sampled_from([["Reset"], {"a": 1}, 42, None, True, 2.5, ["GetConfiguration"], {}]))
-    return _formation("action", dump_frame([2, uid, action, {}]), uid)
-
-
-@st.composite
-def bad_payload(draw: st.DrawFn, uid: str) -> Probe:
-    action = draw(st.sampled_from([b[1] for b in BASES]))
-    payload = draw(st.sampled_from([[], "x", 1, None, True, [{"type": "Soft"}], "{}"]))
-    return _formation("payload", dump_frame([2, uid, action, payload]), uid)
-
-
-@st.composite
 def bad_number(draw: st.DrawFn, uid: str) -> Probe:
     literal = draw(st.sampled_from(["NaN", "Infinity", "-Infinity", "1e400", "-1e400", "9" * 5000,
                                     "1" + "0" * 4400, "0." + "1" * 5000 + "e99999"]))
@@ -310,98 +458,6 @@ def bad_number(draw: st.DrawFn, uid: str) -> Probe:
              "DataTransfer": ',"vendorId":"se.ladda.fuzz"'}[action]
     frame = f'[2,{json.dumps(uid)},"{action}",{{"{field}":{literal}{extra}}}]'
     return _error("number", frame, {FORMATION}, {uid, "-1"})
-
-
-@st.composite
-def too_deep(draw: st.DrawFn, uid: str) -> Probe:
-    depth = draw(st.sampled_from([1_000, 5_000, 20_000, 100_000]))
-    where = draw(st.sampled_from(["frame", "payload", "action"]))
-    nest = "[" * depth + "]" * depth
-    if where == "frame":
-        return _error("depth", nest, {FORMATION}, {"-1"})
-    if where == "action":
-        return _error("depth", f'[2,{json.dumps(uid)},{nest},{{}}]', {FORMATION}, {uid, "-1"})
-    frame = f'[2,{json.dumps(uid)},"DataTransfer",{{"vendorId":"se.ladda.fuzz","data":{nest}}}]'
-    return _error("depth", frame, {FORMATION}, {uid, "-1"})
-
-
-#: What a charger may answer a valid but large CALL with, instead of a result: a bound on
-#: the frame's size, or on the keys of one GetConfiguration (GetConfigurationMaxKeys).
-SIZE_BOUNDS = frozenset({FORMATION, OCCURENCE, PROPERTY})
-
-
-@st.composite
-def big_frame(draw: st.DrawFn, uid: str) -> Probe:
-    """Large valid frames: a result, or the error of a documented bound (``SIZE_BOUNDS``)."""
-    size = draw(st.sampled_from([1_000, 30_000, 120_000]))
-    if draw(st.booleans()):
-        frame = dump_frame([2, uid, "DataTransfer", {"vendorId": "se.ladda.fuzz", "data": "d" * size}])
-        return Probe("size", frame, RESULT, SIZE_BOUNDS, frozenset({uid}), "DataTransfer")
-    keys = [f"Key{i}" for i in range(size // 8)]
-    frame = dump_frame([2, uid, "GetConfiguration", {"key": keys}])
-    return Probe("size", frame, RESULT, SIZE_BOUNDS, frozenset({uid}), "GetConfiguration")
-
-
-@st.composite
-def encoding(draw: st.DrawFn, uid: str) -> Probe:
-    """Unicode the JSON grammar allows: escapes, non-BMP characters, NUL, lone surrogates."""
-    text = draw(st.sampled_from(["\u00e9t\u00e9", "\U0001F50C\U0001F697", "a\u0000b", "\u202eRTL", "\ufeff",
-                                 "\\\"", "\ud800", "\udfff\ud800", "\u2028\u2029", "line\nbreak"]))
-    lone = any(0xD800 <= ord(c) <= 0xDFFF for c in text)
-    if draw(st.booleans()):
-        frame = json.dumps([2, uid, "DataTransfer", {"vendorId": "se.ladda.fuzz", "data": text}],
-                           ensure_ascii=draw(st.booleans()) or lone)
-        if lone:  # RFC 8259 leaves unpaired surrogates undefined: refuse or carry on, not fall over
-            return Probe("encoding", frame, ANY, action="DataTransfer")
-        return Probe("encoding", frame, RESULT, ids=frozenset({uid}), action="DataTransfer")
-    # An escaped action name is that action: "\u0047etConfiguration" is GetConfiguration.
-    frame = f'[2,{json.dumps(uid)},"\\u0047etConfiguration",{{"key":["HeartbeatInterval"]}}]'
-    return Probe("encoding", frame, RESULT, ids=frozenset({uid}), action="GetConfiguration")
-
-
-@st.composite
-def unknown_action(draw: st.DrawFn, uid: str) -> Probe:
-    action = draw(st.one_of(
-        st.sampled_from(["MakeCoffee", "reset", "RESET", "Reset ", " Reset", "", "GetVariables",
-                         "TransactionEvent", "getConfiguration", "Reset\u0000", "DataTransfer2"]),
-        st.text("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=1, max_size=40),
-    ))
-    known = {b[1] for b in BASES} | {a for a, _ in CHARGE_POINT_ACTIONS}
-    if action in known:
-        action += "X"
-    return _error("unknown-action", dump_frame([2, uid, action, {}]), {NOT_IMPLEMENTED}, {uid})
-
-
-@st.composite
-def charge_point_action(draw: st.DrawFn, uid: str) -> Probe:
-    action, payload = draw(st.sampled_from(CHARGE_POINT_ACTIONS))
-    return _error("unsupported-action", dump_frame([2, uid, action, payload]), {NOT_SUPPORTED}, {uid})
-
-
-@st.composite
-def stray_answer(draw: st.DrawFn, uid: str) -> Probe:
-    frame = draw(st.sampled_from([
-        [3, uid, {}], [3, uid, {"status": "Accepted"}], [4, uid, "GenericError", "", {}],
-        [4, uid, "BogusCode", "made up", {}], [3, "-1", {}], [4, "-1", "FormationViolation", "", {}],
-        [3, uid, {"transactionId": 2**64 + 1, "idTagInfo": {"status": "Accepted"}}],
-    ]))
-    return Probe("stray-answer", dump_frame(frame), NONE)
-
-
-@st.composite
-def binary_frame(draw: st.DrawFn, uid: str) -> Probe:
-    text = draw(st.sampled_from([
-        dump_frame([2, uid, "GetConfiguration", {"key": ["HeartbeatInterval"]}]),
-        dump_frame([2, uid, "DataTransfer", {"vendorId": "se.ladda.fuzz"}]),
-        "\x00\x01\x02\xff", "[2,", dump_frame([3, uid, {}]),
-    ]))
-    return Probe("binary", text, NONE_OR_FORMATION, frozenset({FORMATION}), frozenset({uid, "-1"}), binary=True)
-
-
-def valid_probe(uid: str) -> st.SearchStrategy[Probe]:
-    safe = [b for b in BASES if b[0] not in UNSAFE]
-    return st.sampled_from(safe).map(
-        lambda b: Probe("valid", dump_frame([2, uid, b[1], b[2]]), RESULT, ids=frozenset({uid}), action=b[1], note=b[0]))
 
 
 #: Answers to the charger's own CALLs that no backend should send ($ID: the call's unique id).
@@ -428,34 +484,25 @@ def garbage_answer(draw: st.DrawFn, uid: str) -> Probe:
                  answered=answered, garbage=garbage)
 
 
-#: Classes and their weights in a campaign (schema mutations dominate: they cover every action).
-CLASSES: list[tuple[str, int]] = [
-    ("schema", 30), ("valid", 8), ("not-json", 4), ("shape", 5), ("message-type", 4), ("unique-id", 4),
-    ("action", 3), ("payload", 3), ("number", 3), ("depth", 1), ("size", 2), ("encoding", 4),
-    ("unknown-action", 4), ("unsupported-action", 3), ("stray-answer", 4), ("binary", 3),
-    ("garbage-answer", 2),
-]
-
-
-def _class_strategy(name: str, uid: str) -> st.SearchStrategy[Probe]:
-    table = {
-        "schema": schema_probe, "not-json": not_json, "shape": bad_shape, "message-type": bad_message_type,
-        "action": bad_action, "payload": bad_payload, "number": bad_number, "depth": too_deep,
-        "size": big_frame, "encoding": encoding, "unknown-action": unknown_action,
-        "unsupported-action": charge_point_action, "stray-answer": stray_answer, "binary": binary_frame,
-        "garbage-answer": garbage_answer,
-    }
-    if name == "unique-id":
-        return bad_unique_id()
-    if name == "valid":
-        return valid_probe(uid)
-    return table[name](uid)
-
-
-def probes() -> st.SearchStrategy[Probe]:
-    """Any probe, classes drawn by weight."""
-    weighted = [name for name, weight in CLASSES for _ in range(weight)]
-    return st.tuples(st.sampled_from(weighted), unique_ids()).flatmap(lambda t: _class_strategy(*t))
+V16 = Profile(
+    "1.6", BASES, UNSAFE, CHARGE_POINT_ACTIONS,
+    probe=("GetConfiguration", {"key": ["HeartbeatInterval"]}),
+    framing=frozenset({FORMATION}),
+    # A bound on the frame's size, or on the keys of one GetConfiguration (GetConfigurationMaxKeys).
+    size_bounds=frozenset({FORMATION, OCCURENCE, PROPERTY}),
+    big_request=lambda size: ("GetConfiguration", {"key": [f"Key{i}" for i in range(size // 8)]}),
+    encoding_texts=("\u00e9t\u00e9", "\U0001F50C\U0001F697", "a\u0000b", "\u202eRTL", "\ufeff", "\\\"", "\ud800",
+                    "\udfff\ud800", "\u2028\u2029", "line\nbreak"),
+    unknown_actions=("MakeCoffee", "reset", "RESET", "Reset ", " Reset", "", "GetVariables", "TransactionEvent",
+                     "getConfiguration", "Reset\u0000", "DataTransfer2"),
+    stray_answers=lambda uid: [
+        [3, uid, {}], [3, uid, {"status": "Accepted"}], [4, uid, "GenericError", "", {}],
+        [4, uid, "BogusCode", "made up", {}], [3, "-1", {}], [4, "-1", "FormationViolation", "", {}],
+        [3, uid, {"transactionId": 2**64 + 1, "idTagInfo": {"status": "Accepted"}}],
+    ],
+    own_classes={"not-json": not_json, "shape": bad_shape, "message-type": bad_message_type,
+                 "unique-id": lambda uid: bad_unique_id(), "number": bad_number, "garbage-answer": garbage_answer},
+)
 
 
 def _explicit() -> list[Probe]:
@@ -512,17 +559,5 @@ START_TRANSACTION_GARBAGE = '[3,"$ID",{"transactionId":18446744073709551617,"idT
 
 
 def draw_probes(count: int) -> list[Probe]:
-    """``count`` probes drawn by Hypothesis, the same ones on every run (derandomized, no
-    example database), after the :data:`EXPLICIT` ones."""
-    from hypothesis import HealthCheck, Phase, given, settings
-
-    drawn: list[Probe] = []
-
-    @settings(max_examples=max(count, 1), derandomize=True, database=None, deadline=None,
-              phases=[Phase.generate], suppress_health_check=list(HealthCheck))
-    @given(probes())
-    def collect(probe: Probe) -> None:
-        drawn.append(probe)
-
-    collect()
-    return EXPLICIT + drawn[:count]
+    """``count`` 1.6 probes, the same on every run, after the :data:`EXPLICIT` ones."""
+    return draw_from(V16, EXPLICIT, count)

@@ -22,25 +22,19 @@ from typing import Any
 from hypothesis import strategies as st
 
 from .frames import (
-    ANY, ERROR, GARBAGE_ANSWER, GARBAGE_ANSWERS, NONE, NONE_OR_FORMATION, RESULT, Probe, Profile, dump_frame,
-    schema_probe, unique_ids,
+    GARBAGE_ANSWER, GARBAGE_ANSWERS, NONE, NONE_OR_FORMATION, RESULT, Probe, Profile, _error,
+    draw_from, dump_frame,
 )
 from .oracle import FORMAT_201, MESSAGE_TYPE_201, NOT_IMPLEMENTED, NOT_SUPPORTED, OCCURRENCE_201, PROPERTY, \
     RPC_FRAMEWORK_201, TYPE
 from .payloads201 import BASES, CHARGE_POINT_ACTIONS, TRIGGERABLE, UNSAFE
 
-V201 = Profile("2.0.1", BASES, UNSAFE)
 #: A frame that must always get a schema-valid CALLRESULT (see campaign.LIVENESS).
 LIVENESS = ('[2,"fz-alive-{n}","GetVariables",{{"getVariableData":[{{"component":{{"name":"OCPPCommCtrlr"}},'
             '"variable":{{"name":"HeartbeatInterval"}}}}]}}]')
 _GET = {"getVariableData": [{"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "HeartbeatInterval"}}]}
 #: Framing errors OCPP-J 2.0.1 does not tell apart (see the module).
 FRAMING = frozenset({FORMAT_201, RPC_FRAMEWORK_201})
-
-
-def _error(kind: str, frame: str, codes: set[str] | frozenset[str], ids: set[str], action: str = "",
-           note: str = "") -> Probe:
-    return Probe(kind, frame, ERROR, frozenset(codes), frozenset(ids), action, note=note)
 
 
 def _echo(uid: Any) -> set[str]:
@@ -103,19 +97,6 @@ def bad_unique_id(draw: st.DrawFn) -> Probe:
 
 
 @st.composite
-def bad_action(draw: st.DrawFn, uid: str) -> Probe:
-    action = draw(st.sampled_from([["Reset"], {"a": 1}, 42, None, True, 2.5, ["GetVariables"], {}]))
-    return _error("action", dump_frame([2, uid, action, {}]), FRAMING, {uid})
-
-
-@st.composite
-def bad_payload(draw: st.DrawFn, uid: str) -> Probe:
-    action = draw(st.sampled_from([b[1] for b in BASES]))
-    payload = draw(st.sampled_from([[], "x", 1, None, True, [{"type": "Immediate"}], "{}"]))
-    return _error("payload", dump_frame([2, uid, action, payload]), {FORMAT_201}, {uid}, note=action)
-
-
-@st.composite
 def bad_number(draw: st.DrawFn, uid: str) -> Probe:
     literal = draw(st.sampled_from(["NaN", "Infinity", "-Infinity", "1e400", "-1e400", "9" * 5000]))
     action, field, extra = draw(st.sampled_from([
@@ -126,97 +107,6 @@ def bad_number(draw: st.DrawFn, uid: str) -> Probe:
     # Not JSON (NaN, Infinity), or a number out of any range: syntactically wrong, or a
     # value no field can hold.
     return _error("number", frame, FRAMING | {PROPERTY}, {uid, "-1"})
-
-
-@st.composite
-def too_deep(draw: st.DrawFn, uid: str) -> Probe:
-    depth = draw(st.sampled_from([1_000, 5_000, 20_000, 100_000]))
-    where = draw(st.sampled_from(["frame", "payload", "action"]))
-    nest = "[" * depth + "]" * depth
-    if where == "frame":
-        return _error("depth", nest, FRAMING, {"-1"})
-    if where == "action":
-        return _error("depth", f'[2,{json.dumps(uid)},{nest},{{}}]', FRAMING, {uid, "-1"})
-    frame = f'[2,{json.dumps(uid)},"DataTransfer",{{"vendorId":"se.ladda.fuzz","data":{nest}}}]'
-    return _error("depth", frame, FRAMING, {uid, "-1"})
-
-
-#: What a charger may answer a valid but large CALL with instead of a result: a bound on
-#: the frame's size, or on the items of one request (ItemsPerMessage...).
-SIZE_BOUNDS = frozenset({FORMAT_201, OCCURRENCE_201, PROPERTY})
-
-
-@st.composite
-def big_frame(draw: st.DrawFn, uid: str) -> Probe:
-    size = draw(st.sampled_from([1_000, 30_000, 120_000]))
-    if draw(st.booleans()):
-        frame = dump_frame([2, uid, "DataTransfer", {"vendorId": "se.ladda.fuzz", "data": "d" * size}])
-        return Probe("size", frame, RESULT, SIZE_BOUNDS, frozenset({uid}), "DataTransfer")
-    items = [{"component": {"name": f"Comp{i}"}, "variable": {"name": "V"}} for i in range(size // 60)]
-    frame = dump_frame([2, uid, "GetVariables", {"getVariableData": items}])
-    return Probe("size", frame, RESULT, SIZE_BOUNDS, frozenset({uid}), "GetVariables")
-
-
-@st.composite
-def encoding(draw: st.DrawFn, uid: str) -> Probe:
-    text = draw(st.sampled_from(["\u00e9t\u00e9", "\U0001F50C\U0001F697", "a\u0000b", "\u202eRTL", "\ufeff",
-                                 "\\\"", "\ud800", "\u2028\u2029", "line\nbreak"]))
-    lone = any(0xD800 <= ord(c) <= 0xDFFF for c in text)
-    if draw(st.booleans()):
-        frame = json.dumps([2, uid, "DataTransfer", {"vendorId": "se.ladda.fuzz", "data": text}],
-                           ensure_ascii=draw(st.booleans()) or lone)
-        if lone:  # RFC 8259 leaves unpaired surrogates undefined: refuse or carry on, not fall over
-            return Probe("encoding", frame, ANY, action="DataTransfer")
-        return Probe("encoding", frame, RESULT, ids=frozenset({uid}), action="DataTransfer")
-    # An escaped action name is that action: "\u0047etVariables" is GetVariables.
-    frame = f'[2,{json.dumps(uid)},"\\u0047etVariables",{json.dumps(_GET)}]'
-    return Probe("encoding", frame, RESULT, ids=frozenset({uid}), action="GetVariables")
-
-
-@st.composite
-def unknown_action(draw: st.DrawFn, uid: str) -> Probe:
-    action = draw(st.one_of(
-        st.sampled_from(["MakeCoffee", "reset", "RESET", "Reset ", " Reset", "", "GetConfiguration",
-                         "RemoteStartTransaction", "ChangeConfiguration", "getVariables", "Reset\u0000"]),
-        st.text("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=1, max_size=40),
-    ))
-    known = {b[1] for b in BASES} | {a for a, _ in CHARGE_POINT_ACTIONS}
-    if action in known:
-        action += "X"
-    return _error("unknown-action", dump_frame([2, uid, action, {}]), {NOT_IMPLEMENTED}, {uid})
-
-
-@st.composite
-def charge_point_action(draw: st.DrawFn, uid: str) -> Probe:
-    action, payload = draw(st.sampled_from(CHARGE_POINT_ACTIONS))
-    return _error("unsupported-action", dump_frame([2, uid, action, payload]), {NOT_SUPPORTED}, {uid})
-
-
-@st.composite
-def stray_answer(draw: st.DrawFn, uid: str) -> Probe:
-    frame = draw(st.sampled_from([
-        [3, uid, {}], [3, uid, {"status": "Accepted"}], [4, uid, "GenericError", "", {}],
-        [4, uid, "BogusCode", "made up", {}], [3, "-1", {}], [4, "-1", "FormatViolation", "", {}],
-        [4, uid, "RpcFrameworkError", "", {}],
-        [3, uid, {"idTokenInfo": {"status": "Accepted"}}],
-    ]))
-    return Probe("stray-answer", dump_frame(frame), NONE)
-
-
-@st.composite
-def binary_frame(draw: st.DrawFn, uid: str) -> Probe:
-    text = draw(st.sampled_from([
-        dump_frame([2, uid, "GetVariables", _GET]),
-        dump_frame([2, uid, "DataTransfer", {"vendorId": "se.ladda.fuzz"}]),
-        "\x00\x01\x02\xff", "[2,", dump_frame([3, uid, {}]),
-    ]))
-    return Probe("binary", text, NONE_OR_FORMATION, FRAMING, frozenset({uid, "-1"}), binary=True)
-
-
-def valid_probe(uid: str) -> st.SearchStrategy[Probe]:
-    safe = [b for b in BASES if b[0] not in UNSAFE]
-    return st.sampled_from(safe).map(
-        lambda b: Probe("valid", dump_frame([2, uid, b[1], b[2]]), RESULT, ids=frozenset({uid}), action=b[1], note=b[0]))
 
 
 def trigger(answered: str) -> dict[str, Any]:
@@ -237,35 +127,27 @@ def garbage_answer(draw: st.DrawFn, uid: str) -> Probe:
                  answered=answered, garbage=garbage)
 
 
-#: Classes and their weights in a campaign (schema mutations dominate: they cover every action).
-CLASSES: list[tuple[str, int]] = [
-    ("schema", 30), ("valid", 8), ("not-json", 4), ("shape", 5), ("message-type", 4), ("unique-id", 4),
-    ("action", 3), ("payload", 3), ("number", 3), ("depth", 1), ("size", 2), ("encoding", 4),
-    ("unknown-action", 4), ("unsupported-action", 3), ("stray-answer", 4), ("binary", 3),
-    ("garbage-answer", 2),
-]
-
-
-def _class_strategy(name: str, uid: str) -> st.SearchStrategy[Probe]:
-    table = {
-        "not-json": not_json, "shape": bad_shape, "message-type": bad_message_type,
-        "action": bad_action, "payload": bad_payload, "number": bad_number, "depth": too_deep,
-        "size": big_frame, "encoding": encoding, "unknown-action": unknown_action,
-        "unsupported-action": charge_point_action, "stray-answer": stray_answer, "binary": binary_frame,
-        "garbage-answer": garbage_answer,
-    }
-    if name == "schema":
-        return schema_probe(uid, V201)
-    if name == "unique-id":
-        return bad_unique_id()
-    if name == "valid":
-        return valid_probe(uid)
-    return table[name](uid)
-
-
-def probes() -> st.SearchStrategy[Probe]:
-    weighted = [name for name, weight in CLASSES for _ in range(weight)]
-    return st.tuples(st.sampled_from(weighted), unique_ids()).flatmap(lambda t: _class_strategy(*t))
+V201 = Profile(
+    "2.0.1", BASES, UNSAFE, CHARGE_POINT_ACTIONS,
+    probe=("GetVariables", _GET),
+    framing=FRAMING,
+    # A bound on the frame's size, or on the items of one request (ItemsPerMessage...).
+    size_bounds=frozenset({FORMAT_201, OCCURRENCE_201, PROPERTY}),
+    big_request=lambda size: ("GetVariables", {"getVariableData": [
+        {"component": {"name": f"Comp{i}"}, "variable": {"name": "V"}} for i in range(size // 60)]}),
+    encoding_texts=("\u00e9t\u00e9", "\U0001F50C\U0001F697", "a\u0000b", "\u202eRTL", "\ufeff", "\\\"", "\ud800",
+                    "\u2028\u2029", "line\nbreak"),
+    unknown_actions=("MakeCoffee", "reset", "RESET", "Reset ", " Reset", "", "GetConfiguration",
+                     "RemoteStartTransaction", "ChangeConfiguration", "getVariables", "Reset\u0000"),
+    stray_answers=lambda uid: [
+        [3, uid, {}], [3, uid, {"status": "Accepted"}], [4, uid, "GenericError", "", {}],
+        [4, uid, "BogusCode", "made up", {}], [3, "-1", {}], [4, "-1", "FormatViolation", "", {}],
+        [4, uid, "RpcFrameworkError", "", {}],
+        [3, uid, {"idTokenInfo": {"status": "Accepted"}}],
+    ],
+    own_classes={"not-json": not_json, "shape": bad_shape, "message-type": bad_message_type,
+                 "unique-id": lambda uid: bad_unique_id(), "number": bad_number, "garbage-answer": garbage_answer},
+)
 
 
 def _base(name: str) -> dict[str, Any]:
@@ -319,15 +201,4 @@ EXPLICIT: list[Probe] = _explicit()
 
 def draw_probes(count: int) -> list[Probe]:
     """``count`` 2.0.1 probes, the same on every run, after the :data:`EXPLICIT` ones."""
-    from hypothesis import HealthCheck, Phase, given, settings
-
-    drawn: list[Probe] = []
-
-    @settings(max_examples=max(count, 1), derandomize=True, database=None, deadline=None,
-              phases=[Phase.generate], suppress_health_check=list(HealthCheck))
-    @given(probes())
-    def collect(probe: Probe) -> None:
-        drawn.append(probe)
-
-    collect()
-    return EXPLICIT + drawn[:count]
+    return draw_from(V201, EXPLICIT, count)

@@ -221,6 +221,49 @@ async def test_tc_h_13_cs_reserve_unspecified_evse_rejected_station_without_it(c
     await _clean(stack)
 
 
+async def test_tc_h_14_cs_reserve_unspecified_evse_as_many_reservations_as_evses(charger) -> None:  # type: ignore[no-untyped-def]
+    stack = await charger(backend=V201, connectors=2)
+    first, second = new_id_tag(), new_id_tag()
+    since = await last_seq(stack)
+    assert await reserve(stack, 141, first) == "Accepted"
+    # One reservation on two EVSEs: one EVSE is kept, neither is shown Reserved yet.
+    await expect_none(stack, "StatusNotification", since, within=1.5)
+    assert await reserve(stack, 142, second) == "Accepted"
+    # As many reservations as available EVSEs: every one of them is Reserved now.
+    await wait_connector(stack, 1, "Reserved", since)
+    await wait_connector(stack, 2, "Reserved", since)
+    assert await reserve(stack, 143, new_id_tag()) == "Occupied"
+    assert await reserve(stack, 144, new_id_tag(), evse=1) == "Occupied"
+    used = await start_with(stack, second, evse=1)
+    assert used["reservationId"] == 142
+    mine = await start_with(stack, first, evse=2)
+    assert mine["reservationId"] == 141
+    await _clean(stack)
+
+
+async def test_tc_h_16_cs_reserve_connector_type_as_many_reservations_as_connectors(charger) -> None:  # type: ignore[no-untyped-def]
+    stack = await charger(backend=V201, connectors=2)
+    got = await call(stack, "GetVariables", {"getVariableData": [{
+        "component": {"name": "Connector", "evse": {"id": n, "connectorId": 1}}, "variable": {"name": "ConnectorType"}}
+        for n in (1, 2)]})
+    kinds = {r["attributeValue"] for r in got["getVariableResult"]}
+    assert len(kinds) == 1, kinds  # the bench's EVSEs share one connector type
+    kind = kinds.pop()
+    since = await last_seq(stack)
+    owners = [new_id_tag(), new_id_tag()]
+    assert await reserve(stack, 161, owners[0], connector_type=kind) == "Accepted"
+    assert await reserve(stack, 162, owners[1], connector_type=kind) == "Accepted"
+    await wait_connector(stack, 1, "Reserved", since)
+    await wait_connector(stack, 2, "Reserved", since)
+    assert await reserve(stack, 163, new_id_tag(), connector_type=kind) == "Occupied"
+    await stack.bench_request("tap", uid=new_id_tag())  # no EVSE is left for anyone else
+    await stack.bench_request("plug", connector=1, max_current=16)
+    await expect_none(stack, "TransactionEvent", since, within=2.0)
+    started = await start_with(stack, owners[1], evse=2)
+    assert started["reservationId"] == 162
+    await _clean(stack)
+
+
 async def test_tc_h_15_cs_reserve_connector_with_specific_type(charger) -> None:  # type: ignore[no-untyped-def]
     stack = await charger(backend=V201)
     got = await call(stack, "GetVariables", {"getVariableData": [{

@@ -106,7 +106,7 @@ def test_201_frames_are_the_same_on_every_run_use_201_codes_and_cover_every_clas
 
     first, second = frames201.draw_probes(300), frames201.draw_probes(300)
     assert [p.frame for p in first] == [p.frame for p in second]
-    assert {p.kind for p in first} >= {name for name, _ in frames201.CLASSES}
+    assert {p.kind for p in first} >= {name for name, _ in CLASSES}
     for probe in first:
         assert probe.codes <= oracle.ERROR_CODES_201, probe  # never a 1.6 spelling
         try:

@@ -92,6 +92,8 @@ def forgotten(rid: int, why: ReservationEnd) -> ForgetReservation:
 
 
 ZERO_OFF = Policy(reserve_connector_zero=False)
+#: OCPP 2.0.1's reading (H01, TC_H_14_CS): several reservations without an EVSE.
+SEVERAL = Policy(several_wide_reservations=True)
 
 # ---------------------------------------------------------------- ReserveNow answers (section 5.13)
 
@@ -182,6 +184,30 @@ RESERVE_CASES = [
         "connector_0_when_the_charge_point_is_already_reserved_is_occupied",
         [*STARTED, reserve(7, 0), reserve(8, 0, "S")],
         [Reply("Occupied")],
+    ),
+    Case(
+        "tc_h_14_several_charger_wide_reservations_hold_every_spare_connector",
+        [*STARTED, reserve(7, 0), reserve(8, 0, "S")],
+        [*made(8, 0, "S"), ReportStatus(1, RESERVED), ReportStatus(2, RESERVED)],
+        policy=SEVERAL,
+    ),
+    Case(
+        "tc_h_14_one_more_than_the_spare_connectors_is_occupied",
+        [*STARTED, reserve(7, 0), reserve(8, 0, "S"), reserve(9, 0, "T")],
+        [Reply("Occupied")],
+        policy=SEVERAL,
+    ),
+    Case(
+        "tc_h_14_a_connector_in_a_session_is_not_spare",
+        [*STARTED, *charging(1, "T1"), reserve(7, 0), reserve(8, 0, "S")],
+        [Reply("Occupied")],
+        policy=SEVERAL,
+    ),
+    Case(
+        "tc_h_14_a_replacement_is_not_one_more",
+        [*STARTED, reserve(7, 0), reserve(8, 0, "S"), reserve(8, 0, "U")],
+        [*made(8, 0, "U")],
+        policy=SEVERAL,
     ),
     Case(
         "tc_050_2_connector_0_with_every_connector_in_use_is_occupied",
