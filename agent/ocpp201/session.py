@@ -174,7 +174,8 @@ class Ocpp201Link(ReservationReports, BackendLink):
             return
         try:
             await cp.request(request)
-            self._told[entry.connector] = request.connector_status
+            if self._accepted:  # one told while Pending (triggered) does not spare the B04 round
+                self._told[entry.connector] = request.connector_status
         except CallFailed as exc:
             if exc.code == "ConnectionLost" or (exc.code == "Timeout" and not always):
                 raise ConnectionError(f"{exc}; reconnecting") from exc
