@@ -578,12 +578,15 @@ class ChargerRuntime:
         reply = self.feed(UnlockRequested(connector), answer)
         return reply if reply is not None else await asyncio.wait_for(answer, 10.0)
 
-    def reset_when_idle(self) -> None:
+    def reset_when_idle(self, before: Callable[[], Awaitable[None]] | None = None) -> None:
         """Reset once no transaction runs (2.0.1 Reset OnIdle): the connectors are held
-        meanwhile, so no new session begins before it."""
+        meanwhile, so no new session begins before it. ``before`` runs when the reset is
+        carried out (the adapter notes why the next run starts then, not when it is asked)."""
 
         async def when_idle() -> None:
             await self.hold_until_idle()
+            if before is not None:
+                await before()
             self.request_reset(False)
 
         self._spawn(when_idle(), "reset-on-idle")

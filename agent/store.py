@@ -375,6 +375,15 @@ class ChargerState:
         self.db.write("INSERT INTO notes(name, value) VALUES (?, ?) "
                       "ON CONFLICT(name) DO UPDATE SET value = excluded.value", (name, value))
 
+    def read_note(self, name: str) -> str | None:
+        """What an earlier run noted under ``name``, kept until :meth:`drop_note`."""
+        rows = self.db.read("SELECT value FROM notes WHERE name = ?", (name,))
+        return rows[0]["value"] if rows else None
+
+    def drop_note(self, name: str) -> None:
+        """Forget a note once it served (e.g. the boot reason reached the backend)."""
+        self.db.write("DELETE FROM notes WHERE name = ?", (name,))
+
     def take_note(self, name: str) -> str | None:
         """What an earlier run noted under ``name``, removed as it is read."""
         rows = self.db.read("SELECT value FROM notes WHERE name = ?", (name,))

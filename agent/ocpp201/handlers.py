@@ -136,6 +136,9 @@ class Handlers(SmartChargingHandlers, LocalListHandlers, ReservationHandlers, Rp
         evse_id = None if evse is None else evse.get("id")
         if evse_id is not None and not self._evse_known(evse_id):
             return call_result.TriggerMessage(status="Rejected", status_info=_info("UnknownEvse"))
+        if requested_message == "BootNotification" and self.session.booted:
+            # F06.FR.17 (TC_F_26_CS): once the boot is Accepted, a triggered boot is refused.
+            return call_result.TriggerMessage(status="Rejected")
         if requested_message == "TransactionEvent" and not (
                 self.runtime.local_tx.get(evse_id) if evse_id else self.runtime.local_tx):
             return call_result.TriggerMessage(status="Rejected", status_info=_info("NoTransaction"))
@@ -150,10 +153,12 @@ class Handlers(SmartChargingHandlers, LocalListHandlers, ReservationHandlers, Rp
                 "UnsupportedRequest", "an EVSE is not reset on its own on this charger: reset the station"))
         busy = bool(self.runtime.local_tx)
         log.warning("reset requested", type=type, transactions=len(self.runtime.local_tx))
-        await self.runtime.db.run(self.session.restart_reason, "RemoteReset")
         if type == "OnIdle" and busy:
-            self.after_reply(lambda: self.runtime.reset_when_idle())
+            # m5: noted when the reset is carried out: a power cut before it is no RemoteReset.
+            self.after_reply(lambda: self.runtime.reset_when_idle(
+                lambda: self.runtime.db.run(self.session.restart_reason, "RemoteReset")))
             return call_result.Reset(status="Scheduled")
+        await self.runtime.db.run(self.session.restart_reason, "RemoteReset")
         self.after_reply(lambda: self.runtime.request_reset(False))
         return call_result.Reset(status="Accepted")
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from ocpp.v201 import call_result
@@ -22,3 +23,15 @@ class Rpc(Endpoint):
 
     def __init__(self, cp_id: str, connection: Any, response_timeout: float, throttle: Throttle | None = None) -> None:
         super().__init__(cp_id, connection, response_timeout, DIALECT, call_result, throttle)
+
+    async def answers_pings(self, timeout: float) -> bool:
+        """Whether the backend's end of the websocket still answers a ping within
+        ``timeout`` seconds: a CALL left unanswered on a link that pings through is the
+        backend's silence about that message (E13), not a dead link."""
+        try:
+            pong = await self._connection.ping()
+            async with asyncio.timeout(timeout):
+                await pong
+        except Exception:  # noqa: BLE001 - closed, closing or silent: not a working link
+            return False
+        return True

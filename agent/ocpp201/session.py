@@ -11,6 +11,7 @@ the journal, whose neutral entries ``outbound`` spells in 2.0.1 at send time.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import time
 from typing import Any
@@ -41,6 +42,9 @@ from .rpc import CallFailed
 log = structlog.get_logger(__name__)
 
 DRAIN_BATCH = 50
+#: B02.FR.09: what a Pending station may send besides the boot: what TriggerMessage asked
+#: for (queued by ``trigger``) and the reports GetBaseReport/GetReport asked for.
+SENT_WHILE_PENDING = frozenset({"NotifyReport"})
 #: Where a run notes why the next one starts (BootNotification's reason).
 BOOT_REASON_NOTE = "boot_reason"
 BOOT_REASONS = frozenset({
@@ -58,11 +62,17 @@ class Ocpp201Link(ReservationReports, BackendLink):
                  config: Configuration, state: ChargerState, start: str = "PowerUp") -> None:
         super().__init__(settings, runtime, journal, db, config)
         self.state = state
-        noted = state.take_note(BOOT_REASON_NOTE)
+        # Kept until the boot is Accepted (m5): a run that ends before it still says why.
+        noted = state.read_note(BOOT_REASON_NOTE)
+        #: Whether this run noted a reason for the next one (then it is not forgotten).
+        self._noted_restart = False
         #: Why this run started, as the first BootNotification says: what the run before
         #: noted (a reset the backend asked for), else what the agent saw (``start``).
         self.boot_reason = noted if noted in BOOT_REASONS else start if start in BOOT_REASONS else "Unknown"
-        self._triggers: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        #: What ``trigger`` and ``send_later`` queued, oldest first: (message, EVSE) or
+        #: (action, pages). Pages a dropped link cut short are put back at the front (m4).
+        self._triggers: collections.deque[tuple[str, Any]] = collections.deque()
+        self._triggered = asyncio.Event()
         facts: StationFacts = RuntimeFacts(settings, runtime)
         #: Components and variables (B05-B08), read through the settings and the station.
         self.device_model = DeviceModel(config, facts)
@@ -93,6 +103,7 @@ class Ocpp201Link(ReservationReports, BackendLink):
 
     def restart_reason(self, reason: str) -> None:
         """Note why the next run starts (blocking: a database write)."""
+        self._noted_restart = True
         self.state.leave_note(BOOT_REASON_NOTE, reason)
 
     # ------------------------------------------------------------ Uplink protocol
@@ -108,24 +119,35 @@ class Ocpp201Link(ReservationReports, BackendLink):
         return auth_result(answer.id_token_info)
 
     def trigger(self, message: str, evse: int | None) -> None:
-        if message == "BootNotification" and not self._booted:
-            self._boot_now.set()  # a backend provisioning a Pending charger wants it now
+        if message == "BootNotification":
+            # Only while not Accepted (F06.FR.17: the handler refuses it after): a backend
+            # provisioning a Pending charger wants the boot now, and says why it comes.
+            self.boot_reason = "Triggered"
+            self._boot_now.set()
             return
-        self._triggers.put_nowait((message, evse))
+        self._triggers.append((message, evse))
+        self._triggered.set()
 
     def send_later(self, action: str, payloads: list[dict[str, Any]]) -> None:
         """Send these requests (e.g. a report's NotifyReport pages; ``action`` names the
         ``ocpp.v201.call`` class) on this connection, in order, after the reply that asked for them."""
-        self._triggers.put_nowait((action, payloads))
+        self._triggers.append((action, payloads))
+        self._triggered.set()
 
     # ------------------------------------------------------------ one connection
     def _on_connection_end(self) -> None:
         self._lost_at = time.monotonic()
 
     async def _operate(self, cp: Handlers, tg: asyncio.TaskGroup) -> None:
+        # B02.FR.09: what TriggerMessage, GetBaseReport and GetReport ask for goes out while
+        # Pending too. (The boot still goes first: it takes the call lock before this task runs.)
+        tg.create_task(self._send_triggered(cp), name="ocpp-triggers")
         if not self._booted:
             await self._boot(cp)
+            if not self._noted_restart:  # the reason reached the backend: the next run has its own
+                await self.db.run(self.state.drop_note, BOOT_REASON_NOTE)
         self._accepted = True
+        self._triggered.set()  # what waited for the Accepted
         # B04: after an outage longer than OfflineThreshold (or at start) every
         # connector's status is told again; after a shorter one, only what changed.
         offline_s = None if self._lost_at is None else time.monotonic() - self._lost_at
@@ -138,22 +160,24 @@ class Ocpp201Link(ReservationReports, BackendLink):
         for entry in self.runtime.status_snapshot():
             await self._send_status(cp, entry)
         tg.create_task(self._heartbeat(cp), name="ocpp-heartbeat")
-        tg.create_task(self._send_triggered(cp), name="ocpp-triggers")
         await self._drain(cp)
 
     async def _send_status(self, cp: Handlers, entry: StatusEntry, always: bool = False) -> None:
         """A connector's status, if it changed since it was last told (or ``always``: a
-        TriggerMessage asks for it), and its problems as events."""
-        await self._tell_problems(cp, entry.connector, entry.error_code, entry.timestamp, entry.info,
-                                  entry.vendor_error_code)
+        TriggerMessage asks for it; then a CALL left unanswered is the caller's to handle,
+        not a dead link), and its problems as events (only once the boot is Accepted)."""
+        if self._accepted:
+            await self._tell_problems(cp, entry.connector, entry.error_code, entry.timestamp, entry.info,
+                                      entry.vendor_error_code)
         request = status_notification(entry.connector, entry.status, entry.timestamp)
         if request is None or (not always and self._told.get(entry.connector) == request.connector_status):
             return
         try:
             await cp.request(request)
-            self._told[entry.connector] = request.connector_status
+            if self._accepted:  # one told while Pending (triggered) does not spare the B04 round
+                self._told[entry.connector] = request.connector_status
         except CallFailed as exc:
-            if exc.code in ("Timeout", "ConnectionLost"):
+            if exc.code == "ConnectionLost" or (exc.code == "Timeout" and not always):
                 raise ConnectionError(f"{exc}; reconnecting") from exc
             log.warning("status notification failed", evse=entry.connector, error=str(exc))
 
@@ -172,22 +196,33 @@ class Ocpp201Link(ReservationReports, BackendLink):
 
     # ------------------------------------------------------------ triggered messages
     async def _send_triggered(self, cp: Handlers) -> None:
+        """Send what ``trigger`` and ``send_later`` queued, in order. Before the boot is
+        Accepted only what B02.FR.09 lets a Pending station send goes; the rest waits, in
+        order, for the Accepted. A message left unanswered (a CALL timeout) is given up, as
+        in 1.6: the link that carries everything else stays up; only a lost one ends it."""
         while True:
-            message, evse = await self._triggers.get()
+            message, evse = await self._next_triggered()
             try:
                 await self._send_one_triggered(cp, message, evse)
             except CallFailed as exc:
-                if exc.code in ("Timeout", "ConnectionLost"):
+                if exc.code == "ConnectionLost":
                     raise ConnectionError(f"{exc}; reconnecting") from exc
                 log.warning("triggered message failed", message=message, error=str(exc))
 
+    async def _next_triggered(self) -> tuple[str, Any]:
+        """The oldest queued item that may go now (taken off the queue), once there is one."""
+        while True:
+            for item in self._triggers:
+                message, evse = item
+                if self._accepted or not isinstance(evse, list) or message in SENT_WHILE_PENDING:
+                    self._triggers.remove(item)
+                    return item
+            self._triggered.clear()
+            await self._triggered.wait()
+
     async def _send_one_triggered(self, cp: Handlers, message: str, evse: Any) -> None:
         if isinstance(evse, list):  # send_later's pages (NotifyReport, ReportChargingProfiles, ...)
-            for page in evse:
-                await cp.request(getattr(call, message)(**page))
-        elif message == "BootNotification":
-            self.boot_reason = "Triggered"
-            await cp.request(self._boot_request())
+            await self._send_pages(cp, message, evse)
         elif message == "Heartbeat":
             await self._heartbeat_once(cp)
         elif message == "StatusNotification":
@@ -209,6 +244,25 @@ class Ocpp201Link(ReservationReports, BackendLink):
             await cp.request(call.FirmwareStatusNotification(status=status if status in FIRMWARE_STATUSES else "Idle"))
         elif message == "LogStatusNotification":
             await cp.request(call.LogStatusNotification(status="Idle"))  # no log upload runs (GetLog: not yet)
+
+    async def _send_pages(self, cp: Handlers, action: str, pages: list[dict[str, Any]]) -> None:
+        """A report's pages in order. A page the backend refuses or leaves unanswered is
+        skipped (the rest still ends the report); those a lost link did not carry are put
+        back first in line for the next connection (m4), not lost."""
+        sent = 0
+        try:
+            for page in pages:
+                try:
+                    await cp.request(getattr(call, action)(**page))
+                except CallFailed as exc:
+                    if exc.code == "ConnectionLost":
+                        raise
+                    log.warning("report page not taken by the backend", action=action, error=str(exc))
+                sent += 1
+        finally:
+            if sent < len(pages):
+                self._triggers.appendleft((action, pages[sent:]))
+                self._triggered.set()
 
     async def _trigger_transaction_event(self, cp: Handlers, evse: int) -> None:
         """TriggerMessage TransactionEvent (F06): an Updated event of the EVSE's running
@@ -257,7 +311,11 @@ class Ocpp201Link(ReservationReports, BackendLink):
                 answer = await cp.request(request)
                 break
             except CallFailed as exc:
-                if exc.code in ("Timeout", "ConnectionLost"):
+                if exc.code == "ConnectionLost" or (exc.code == "Timeout" and (
+                        entry.kind not in TX_KINDS or not await cp.answers_pings(self.settings.backend.ping_timeout))):
+                    # The link is not working: drop it and reconnect; the entry stays first
+                    # in line and is not counted. (E13: a TransactionEvent left unanswered on
+                    # a link that still answers pings is a failed attempt, counted below.)
                     raise ConnectionError(f"{exc}; reconnecting") from exc
                 if entry.kind not in TX_KINDS:
                     log.warning("backend refused a notification", kind=entry.kind, error=str(exc))
