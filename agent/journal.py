@@ -701,10 +701,12 @@ class Journal:
         samples: list[Sample],
         energy_wh: int | None,
         for_stop: list[Sample] | None = None,
+        charging_state: str | None = None,
     ) -> None:
         """Queue a meter sample; for a transaction, also checkpoint its last meter value and
         keep ``for_stop`` (StopTxn*Data measurands) for its StopTransaction. All of it is
-        held until the next sync (see the module)."""
+        held until the next sync (see the module). ``charging_state``: the transaction's
+        state when the sample was asked for (a triggered one says it)."""
         tag = clock.current().tag
         lines: list[dict[str, Any]] = []  # noted together: one write call
         if local_tx is not None and energy_wh is not None:
@@ -718,6 +720,8 @@ class Journal:
         if samples:
             body: dict[str, Any] = {"connector": connector, "timestamp": timestamp, "context": context,
                                     "samples": [s.to_json() for s in samples]}
+            if charging_state is not None:
+                body["charging_state"] = charging_state
             seq, created = self._take_seq(), utc_now()  # what may fail (a read) before the number is taken
             if local_tx is not None:
                 body["n"] = self._event_number(local_tx)  # held at once: the next commit writes it

@@ -151,6 +151,9 @@ def _transaction_event(entry: Entry) -> Any:
     elif entry.kind == METER_SAMPLE:
         event, trigger = "Updated", SAMPLE_TRIGGER.get(body["context"], "MeterValuePeriodic")
         fields["meter_value"] = [meter_value(body["timestamp"], body["samples"], body["context"])]
+        if "charging_state" in body:  # asked for by the backend (F06): it says where it stands
+            info["chargingState"] = body["charging_state"]
+            fields["evse"] = {"id": body["connector"], "connectorId": CONNECTOR_ID}
     else:
         stopped, trigger = STOPPED.get(body["reason"], ("Other", "AbnormalCondition"))
         event = "Ended"

@@ -22,7 +22,7 @@ from websockets.asyncio.client import ClientConnection
 
 from .. import __version__
 from ..authorization import AuthResult
-from ..charger import ChargerRuntime, StatusEntry
+from ..charger import CHARGING_STATES, ChargerRuntime, StatusEntry
 from ..journal import STATUS, TX_KINDS, TX_STARTED, Entry, Journal
 from ..link.connection import BackendLink, raise_if_cancelled
 from ..runtime_settings.configuration import Configuration
@@ -271,7 +271,9 @@ class Ocpp201Link(ReservationReports, BackendLink):
         if current is None or current[2] is None:
             return
         stamp, samples, local_tx = current
-        await self.db.run(self.journal.record_sample, local_tx, evse, stamp, "Trigger", samples, None)
+        status = self.runtime.statuses.get(evse)
+        state = CHARGING_STATES.get(status.status, "EVConnected") if status is not None else "EVConnected"
+        await self.db.run(self.journal.record_sample, local_tx, evse, stamp, "Trigger", samples, None, None, state)
         self.wake()
 
     # ------------------------------------------------------------ journal drain

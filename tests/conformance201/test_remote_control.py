@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import pytest
 
 from tests.conformance.helpers import expect_none, new_id_tag
 from tests.conformance201.helpers import (
@@ -153,10 +152,6 @@ async def test_tc_f_12_cs_trigger_meter_values_all_evse(charger) -> None:  # typ
     assert await schema_violations(stack) == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "agent defect: a triggered TransactionEvent (Updated, triggerReason Trigger) carries neither "
-    "transactionInfo.chargingState nor evse; TC_F_14_CS's tool validations require chargingState Charging "
-    "and evse.id of each EVSE (the request named no EVSE, F06.FR.11: one event per EVSE)"))
 async def test_tc_f_14_cs_trigger_transaction_event_all_evse(charger) -> None:  # type: ignore[no-untyped-def]
     stack = await charger(connectors=2, backend=V201)
     transactions = {evse: await _charging(stack, evse) for evse in (1, 2)}

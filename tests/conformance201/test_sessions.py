@@ -235,4 +235,6 @@ async def test_tc_f_11_cs_and_f_13_cs_trigger_meter_values_and_transaction_event
     triggered = await wait_event(stack, "Updated", since, trigger="Trigger")
     assert triggered["transactionInfo"]["transactionId"] == started["transactionInfo"]["transactionId"]
     assert triggered["meterValue"][0]["sampledValue"]
+    # TC_F_13_CS's validations: the EVSE and where the transaction stands.
+    assert triggered["transactionInfo"]["chargingState"] == "Charging" and triggered["evse"]["id"] == 1
     await _clean(stack)
