@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-
 from tests.conformance.helpers import expect_none, new_id_tag
 from tests.conformance201.helpers import (
     V201,
