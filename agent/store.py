@@ -373,6 +373,11 @@ class ChargerState:
         self.db.write("INSERT INTO notes(name, value) VALUES (?, ?) "
                       "ON CONFLICT(name) DO UPDATE SET value = excluded.value", (name, value))
 
+    def note(self, name: str) -> str | None:
+        """What is noted under ``name``, kept (a note that lives on from run to run)."""
+        rows = self.db.read("SELECT value FROM notes WHERE name = ?", (name,))
+        return rows[0]["value"] if rows else None
+
     def take_note(self, name: str) -> str | None:
         """What an earlier run noted under ``name``, removed as it is read."""
         rows = self.db.read("SELECT value FROM notes WHERE name = ?", (name,))
