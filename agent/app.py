@@ -209,6 +209,7 @@ def _backend_link(settings: Settings, runtime: ChargerRuntime, journal: Journal,
         from .ocpp201.session import Ocpp201Link
 
         runtime.journal_charging_states = True
+        runtime.start_measurands = "SampledDataCtrlr.TxStartedMeasurands"
         return Ocpp201Link(settings, runtime, journal, db, config, state, start)
     from .ocpp16.session import Ocpp16Link
 

@@ -12,6 +12,7 @@ from .. import __version__, clock
 from ..charger import ChargerRuntime
 from ..settings import Settings
 from .outbound import CONNECTOR_STATUS
+from .problems import NO_ERROR
 
 
 class RuntimeFacts:
@@ -71,6 +72,13 @@ class RuntimeFacts:
 
     def message_timeout(self) -> int:
         return int(self.settings.backend.call_timeout)
+
+    def reconnect_backoff(self) -> tuple[float, float]:
+        return self.settings.backend.reconnect_initial, self.settings.backend.reconnect_max
+
+    def error_code(self, place: int) -> str:
+        entry = self.runtime.statuses.get(place)
+        return entry.error_code if entry is not None else NO_ERROR
 
     def certificate_entries(self) -> int:
         return 0  # certificates are managed by the backend from OCPP 2.0.1 block A on (not yet)

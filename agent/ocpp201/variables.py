@@ -194,7 +194,7 @@ class DeviceModel:
 
     def _place(self, component: Component, evse: Mapping[str, Any] | None) -> Where | None:
         """Where a component reference points, None when this station has no such place."""
-        if component.scope == "station":
+        if component.scope == "station" or component.scope == "anywhere" and evse is None:
             return Where() if evse is None else None
         if not evse:
             return None
@@ -203,6 +203,8 @@ class DeviceModel:
             return None
         if component.scope == "evse":
             return Where(evse_id) if connector_id is None else None
+        if component.scope == "anywhere" and connector_id is None:
+            return Where(evse_id, 1)  # the EVSE's one connector, where its events name the part
         if connector_id != 1:  # one connector per EVSE
             return None
         return Where(evse_id, connector_id)
