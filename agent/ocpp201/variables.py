@@ -61,6 +61,19 @@ class DeviceModel:
         persisted (and its listeners told) before the next is looked at."""
         return [await self._set(request) for request in requests]
 
+    def write_only_values(self, requests: Iterable[Request]) -> list[str]:
+        """The values addressed to a write-only variable (a password), whatever becomes of
+        them: the handler registers them as secrets before anything else sees them."""
+        out = []
+        for request in requests:
+            component = self._components.get((request.get("component") or {}).get("name"))
+            name = (request.get("variable") or {}).get("name")
+            value = request.get("attribute_value")
+            if component is not None and isinstance(value, str) and any(
+                    v.name == name and v.mutability == "WriteOnly" for v in component.variables):
+                out.append(value)
+        return out
+
     async def _set(self, request: Request) -> Result:
         attribute_type = request.get("attribute_type") or "Actual"
         found = self._find(request, attribute_type)
