@@ -81,7 +81,8 @@ def _unbound() -> list[str]:
     return lines
 
 
-_ELSEWHERE = {"NumberOfConnectors": "the number of EVSE components (one connector each)"}
+_ELSEWHERE = {"NumberOfConnectors": "the number of EVSE components (one connector each)",
+              "ResetRetries": "not read: OCPPCommCtrlr.ResetRetries shows the 0 retries the charger makes"}
 
 
 def _section(component: Component) -> list[str]:
