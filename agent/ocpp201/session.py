@@ -167,6 +167,9 @@ class Ocpp201Link(ReservationReports, BackendLink):
         await self.db.run(self._problems.save, self.state)  # kept before it is sent: a clear is never lost
         try:
             await cp.request(call.NotifyEvent(generated_at=timestamp, seq_no=0, event_data=events))
+        except asyncio.CancelledError:
+            self._problems.restore(place, before)  # the link went down meanwhile: told again on the next one
+            raise
         except CallFailed as exc:
             if exc.code in ("Timeout", "ConnectionLost"):
                 self._problems.restore(place, before)  # told again on the next connection
