@@ -309,6 +309,9 @@ class ChargerRuntime:
         #: Whether charging state changes are journaled: only a protocol that reports them
         #: (2.0.1) needs them, and each is a durable write.
         self.journal_charging_states = False
+        #: The setting naming a start's meter values (the Transaction.Begin sample): 1.6's
+        #: StopTxnSampledData; 2.0.1 says them in the Started event, by TxStartedMeasurands.
+        self.start_measurands = "StopTxnSampledData"
         self._live_limits = live_limits
         self._live_failed = False
         if live_limits is not None:
@@ -816,7 +819,7 @@ class ChargerRuntime:
             reading = last
         meter_wh = metering.energy_wh(reading)
         # Values of a failed meter's last frame are not the start's: none go with it.
-        begin = [] if failing else self._samples(reading, "StopTxnSampledData", n)
+        begin = [] if failing else self._samples(reading, self.start_measurands, n)
         timestamp = utc_now()
         local = await self.db.run(
             self.journal.begin_transaction, n, action.id_tag, meter_wh, timestamp, begin, action.reservation_id,

@@ -153,6 +153,9 @@ class LocalList:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        #: How many entries the list holds, as last counted (:meth:`count`, and after each
+        #: update): a device model report reads it on the event loop, never the database.
+        self.size: int | None = None
 
     # ------------------------------------------------------------ async API
     async def current_version(self) -> int:
@@ -200,14 +203,22 @@ class LocalList:
         row = rows[0]
         return ListEntry(row["id_tag"], AuthStatus(row["status"]), row["parent_id_tag"], row["expiry"])
 
+    def count(self) -> int:
+        """How many entries the list holds (and :attr:`size` from now on)."""
+        self.size = int(self.db.read("SELECT COUNT(*) AS n FROM local_auth_list")[0]["n"])
+        return self.size
+
     def entries(self) -> list[ListEntry]:
         rows = self.db.read("SELECT * FROM local_auth_list ORDER BY id_tag")
         return [ListEntry(r["id_tag"], AuthStatus(r["status"]), r["parent_id_tag"], r["expiry"]) for r in rows]
 
     def apply(self, update: ListUpdate, max_length: int) -> UpdateStatus:
         """Apply a checked update in one transaction; on any refusal nothing changes."""
+        self.size = None  # unknown until counted again
         try:
-            return self.db.transaction(lambda conn: _apply(conn, update, max_length))
+            status = self.db.transaction(lambda conn: _apply(conn, update, max_length))
+            self.count()
+            return status
         except UpdateRefused as exc:
             log.warning("local list update refused", full=update.full, list_version=update.version, reason=str(exc))
             return UpdateStatus.FAILED

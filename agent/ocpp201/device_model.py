@@ -18,12 +18,16 @@ from typing import Literal, Protocol
 
 from agent.runtime_settings.keys import DERIVED_KEYS, KEYS, KeySpec, Value
 
+from .problems import COMPONENT_OF, EVSE_COMPONENT, NO_ERROR, STATION_COMPONENT, component_of
+
 AttributeType = Literal["Actual", "Target", "MinSet", "MaxSet"]
 Mutability = Literal["ReadOnly", "WriteOnly", "ReadWrite"]
 DataType = Literal["string", "decimal", "integer", "dateTime", "boolean", "OptionList", "SequenceList",
                    "MemberList"]
-#: Where a component lives: once for the station, once per EVSE, once per connector.
-Scope = Literal["station", "evse", "connector"]
+#: Where a component lives: once for the station, once per EVSE, once per connector, or
+#: once for the station and once per connector ("anywhere": a part that can fail either
+#: at the station or at one EVSE's connector, as the fault events name it).
+Scope = Literal["station", "evse", "connector", "anywhere"]
 
 AVAILABILITY_STATES = ("Available", "Occupied", "Reserved", "Unavailable", "Faulted")
 #: One connector per EVSE on this charger: EVSE n holds connector 1.
@@ -73,6 +77,16 @@ class StationFacts(Protocol):
 
     def message_timeout(self) -> int:
         """Seconds the station waits for the backend's answer to a call."""
+        ...
+
+    def reconnect_backoff(self) -> tuple[float, float]:
+        """The reconnect backoff's first wait and its cap, in s ([backend] reconnect_initial
+        and reconnect_max): the n-th wait is first x 2^(n-1), at most the cap, x 0.8-1.2."""
+        ...
+
+    def error_code(self, place: int) -> str:
+        """The fault code at ``place`` now (a connector, 0 for the station): ``NoError``
+        or one of the codes :data:`agent.ocpp201.problems.COMPONENT_OF` maps."""
         ...
 
     def certificate_entries(self) -> int: ...
@@ -180,11 +194,11 @@ class Component:
     profile: str = "Core"
 
     def places(self, evse_count: int) -> Iterator[Where]:
-        if self.scope == "station":
+        if self.scope in ("station", "anywhere"):
             yield Where()
-        elif self.scope == "evse":
+        if self.scope == "evse":
             yield from (Where(evse) for evse in range(1, evse_count + 1))
-        else:
+        elif self.scope in ("connector", "anywhere"):
             yield from (Where(evse, connector) for evse in range(1, evse_count + 1)
                         for connector in range(1, CONNECTORS_PER_EVSE + 1))
 
@@ -255,6 +269,49 @@ _PHASES = _fact(lambda f, w: f.supply_phases(w.evse_id), "StationFacts.supply_ph
 _PHASE_ROTATIONS = ("RST", "RTS", "SRT", "STR", "TRS", "TSR", "Unknown", "NotApplicable")
 
 
+def _place(where: Where) -> int:
+    """A place of the fault events (:mod:`agent.ocpp201.problems`): the EVSE, 0 for the station."""
+    return where.evse_id or 0
+
+
+def _faulted(facts: StationFacts, where: Where) -> bool:
+    """Any fault at this place; at the station: anywhere (ChargingStation.Problem)."""
+    places = [_place(where)] if where.evse_id is not None else [0, *range(1, facts.evse_count() + 1)]
+    return any(facts.error_code(place) != NO_ERROR for place in places)
+
+
+def _problem(component: str) -> Variable:
+    """``Problem`` of a component the fault events name: true while a fault at that place
+    maps to it (the same table, :func:`agent.ocpp201.problems.component_of`, as the events)."""
+    def read(facts: StationFacts, where: Where) -> bool:
+        code = facts.error_code(_place(where))
+        return code != NO_ERROR and component_of(code, _place(where)) == component
+    return Variable("Problem", _fact(read, f"a fault at this place whose event names {component} "
+                                           "(agent/ocpp201/problems.py)"), "boolean")
+
+
+#: Backoff variables (B10) as the charger's reconnect backoff really behaves: first wait,
+#: doublings until the cap, and the random part (up to 20 % of the capped wait).
+def _backoff_minimum(facts: StationFacts, _where: Where) -> int:
+    return round(facts.reconnect_backoff()[0])
+
+
+def _backoff_doublings(facts: StationFacts, _where: Where) -> int:
+    first, cap = facts.reconnect_backoff()
+    doublings = 0
+    while first > 0 and first * 2 ** doublings < cap and doublings < 16:
+        doublings += 1
+    return doublings
+
+
+def _backoff_random(facts: StationFacts, _where: Where) -> int:
+    return round(facts.reconnect_backoff()[1] * 0.2)
+
+
+def _same(value: Value, _where: Where) -> Value:
+    return value
+
+
 def _state_variables() -> tuple[Variable, ...]:
     return (Variable("AvailabilityState", _STATE, "OptionList", values_list=AVAILABILITY_STATES, required=True),
             Variable("Available", _AVAILABLE, "boolean", required=True))
@@ -263,8 +320,7 @@ def _state_variables() -> tuple[Variable, ...]:
 COMPONENTS: tuple[Component, ...] = (
     Component("ChargingStation", (
         *_state_variables(),
-        Variable("Problem", _fact(lambda f, w: f.availability_state(None, None) == "Faulted",
-                                  "StationFacts.availability_state is Faulted"), "boolean"),
+        Variable("Problem", _fact(_faulted, "a fault anywhere on the station (StationFacts.error_code)"), "boolean"),
         Variable("SupplyPhases", _PHASES, "integer", min_limit=0, max_limit=3),
         Variable("Model", _fact(lambda f, w: f.model(), "StationFacts.model", True), "string", max_limit=20),
         Variable("VendorName", _fact(lambda f, w: f.vendor_name(), "StationFacts.vendor_name", True), "string",
@@ -279,6 +335,7 @@ COMPONENTS: tuple[Component, ...] = (
         Variable("Power", _fact(lambda f, w: f.max_power(w.evse_id or 0), "StationFacts.max_power", True),
                  "decimal", attributes=("MaxSet",), unit="W", min_limit=0),
         Variable("SupplyPhases", _PHASES, "integer", min_limit=0, max_limit=3),
+        Variable("Problem", _fact(_faulted, "a fault at this EVSE (StationFacts.error_code)"), "boolean"),
     ), scope="evse"),
     Component("Connector", (
         *_state_variables(),
@@ -300,21 +357,28 @@ COMPONENTS: tuple[Component, ...] = (
                  "integer", instance="Default", unit="s", required=True),
         setting("OCPPCommCtrlr.NetworkConfigurationPriority", data_type="SequenceList", values_list=("1",),
                 required=True, note="one connection profile: the configuration file's [backend]"),
-        setting("OCPPCommCtrlr.NetworkProfileConnectionAttempts", required=True),
+        setting("OCPPCommCtrlr.NetworkProfileConnectionAttempts", required=True,
+                note="fixed: one connection profile, never switched from"),
         setting("OCPPCommCtrlr.OfflineThreshold", unit="s", required=True),
-        setting("ResetRetries", required=True),
-        setting("OCPPCommCtrlr.RetryBackOffRandomRange", unit="s", required=True),
-        setting("OCPPCommCtrlr.RetryBackOffRepeatTimes", required=True),
-        setting("OCPPCommCtrlr.RetryBackOffWaitMinimum", unit="s", required=True),
+        Variable("ResetRetries", _fact(lambda f, w: 0, "fixed 0: a reset restarts the agent once and is not "
+                                       "retried (1.6's ResetRetries changes nothing either)", True),
+                 "integer", min_limit=0, required=True),
+        Variable("RetryBackOffRandomRange", _fact(_backoff_random, "fixed by [backend] reconnect_max: each "
+                                                  "wait is drawn within +-20 %, at most this many s", True),
+                 "integer", unit="s", min_limit=0, required=True),
+        Variable("RetryBackOffRepeatTimes", _fact(_backoff_doublings, "fixed by [backend] reconnect_initial and "
+                                                  "reconnect_max: the doublings until reconnect_max", True),
+                 "integer", min_limit=0, required=True),
+        Variable("RetryBackOffWaitMinimum", _fact(_backoff_minimum, "fixed by [backend] reconnect_initial: the "
+                                                  "first wait", True),
+                 "integer", unit="s", min_limit=0, required=True),
         setting("UnlockConnectorOnEVSideDisconnect", required=True),
         setting("WebSocketPingInterval", unit="s", required=True),
     )),
     Component("TxCtrlr", (
         setting("ConnectionTimeOut", unit="s", required=True),
-        setting("TxCtrlr.MaxEnergyOnInvalidId", unit="Wh"),
         setting("StopTransactionOnEVSideDisconnect", required=True),
         setting("StopTransactionOnInvalidId", required=True),
-        setting("TxCtrlr.TxBeforeAcceptedEnabled"),
         setting("TxCtrlr.TxStartPoint", required=True),
         setting("TxCtrlr.TxStopPoint", required=True),
     )),
@@ -328,7 +392,8 @@ COMPONENTS: tuple[Component, ...] = (
     )),
     Component("ClockCtrlr", (
         Variable("DateTime", _fact(lambda f, w: f.now(), "StationFacts.now"), "dateTime", required=True),
-        setting("ClockCtrlr.TimeSource", data_type="SequenceList", required=True),
+        setting("ClockCtrlr.TimeSource", data_type="SequenceList", required=True,
+                note="fixed: the order agent/clock.py follows"),
     )),
     Component("SecurityCtrlr", (
         setting("AuthorizationKey", max_limit=40, note="the HTTP Basic password; accepted only under security "
@@ -337,11 +402,16 @@ COMPONENTS: tuple[Component, ...] = (
                  "integer", required=True),
         Variable("Identity", _fact(lambda f, w: f.identity(), "StationFacts.identity ([charge_point] id)", True),
                  "string", max_limit=48),
-        setting("SecurityCtrlr.OrganizationName", required=True),
+        setting("SecurityCtrlr.OrganizationName", required=True,
+                note="fixed by the TOML file: no certificate is requested yet (block A)"),
         setting("SecurityProfile", required=True, note="[backend] security_profile"),
     )),
     Component("SampledDataCtrlr", (
-        setting("SampledDataCtrlr.TxEndedInterval", unit="s", required=True),
+        Variable("TxEndedInterval", Setting("MeterValueSampleInterval", view=_same,
+                                            view_doc="fixed to MeterValueSampleInterval (TxUpdatedInterval): the "
+                                                     "Ended event carries the periodic samples taken for the "
+                                                     "Updated events (at most 200, thinned evenly)"),
+                 "integer", unit="s", min_limit=0, required=True),
         setting("StopTxnSampledData", required=True),
         setting("SampledDataCtrlr.TxStartedMeasurands", required=True),
         setting("MeterValueSampleInterval", unit="s", required=True),
@@ -350,7 +420,10 @@ COMPONENTS: tuple[Component, ...] = (
     Component("AlignedDataCtrlr", (
         setting("ClockAlignedDataInterval", unit="s", required=True),
         setting("MeterValuesAlignedData", required=True),
-        setting("AlignedDataCtrlr.TxEndedInterval", unit="s", required=True),
+        Variable("TxEndedInterval", Setting("ClockAlignedDataInterval", view=_same,
+                                            view_doc="fixed to ClockAlignedDataInterval (AlignedDataCtrlr.Interval): "
+                                                     "the Ended event carries the clock-aligned samples taken"),
+                 "integer", unit="s", min_limit=0, required=True),
         setting("StopTxnAlignedData", required=True),
     )),
     Component("AuthCtrlr", (
@@ -374,6 +447,7 @@ COMPONENTS: tuple[Component, ...] = (
                  min_limit=0, max_limit_setting="LocalAuthListMaxLength", required=True),
         setting("SendLocalListMaxLength", required=True),
         setting("LocalAuthListCtrlr.BytesPerMessage", unit="B", required=True),
+        _problem("LocalAuthListCtrlr"),
     ), profile="LocalAuthListManagement"),
     Component("ReservationCtrlr", (
         _available("Reservation"),
@@ -394,6 +468,11 @@ COMPONENTS: tuple[Component, ...] = (
                  "MemberList", values_list=("A", "W"), required=True),
         setting("ConnectorSwitch3to1PhaseSupported"),
     ), profile="SmartCharging"),
+    # The parts a fault event names (agent/ocpp201/problems.py), each with its Problem:
+    # what GetVariables and the SummaryInventory say agrees with the events.
+    *(Component(name, (_problem(name),), scope="anywhere")
+      for name in dict.fromkeys(COMPONENT_OF.values())
+      if name not in ("LocalAuthListCtrlr", STATION_COMPONENT, EVSE_COMPONENT)),
 )
 
 #: Components by name.

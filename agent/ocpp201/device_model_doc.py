@@ -16,7 +16,9 @@ from .device_model import ALWAYS_KNOWN, COMPONENTS, Component, Fact, Setting, Va
 DOC = Path(__file__).resolve().parents[2] / "docs" / "ocpp201-device-model.md"
 COMMAND = "python -m agent.ocpp201.device_model_doc"
 _PLACES = {"station": "once for the station", "evse": "once per EVSE (evse.id 1..n)",
-           "connector": "once per connector (evse.id 1..n, connectorId 1)"}
+           "connector": "once per connector (evse.id 1..n, connectorId 1)",
+           "anywhere": "once for the station and once per connector (evse.id 1..n, connectorId 1), where the fault "
+                       "events (`NotifyEvent`, agent/ocpp201/problems.py) name it"}
 
 
 def render() -> str:
@@ -38,7 +40,13 @@ def render() -> str:
         "GetConfiguration. A writable one (or one a charger maker sets) takes an initial value in "
         "`[ocpp201.<Component>]`, e.g. `[ocpp201.TxCtrlr]` `TxStartPoint = \"PowerPathClosed\"`; a variable with "
         "an instance as `Variable.Instance = value`.",
-        "- **live**: a fact the running station reports (availability, clock, counts, identity).",
+        "- **live**: a fact the running station reports (availability, clock, counts, identity, faults).",
+        "",
+        "Every **ReadWrite** variable changes what the charger does (`tests/ocpp201/test_writable_variables.py` "
+        "names, for each, the code that reads it and the test that shows it). A variable whose value the charger "
+        "cannot act on is **ReadOnly** and shows the value it really uses; the Source column says why it is "
+        "fixed. Optional variables this charger has no behaviour for are left out "
+        "(TxCtrlr.MaxEnergyOnInvalidId, TxCtrlr.TxBeforeAcceptedEnabled).",
         "",
         "Values set by the backend are kept in the state database and survive a restart. No variable supports "
         "monitoring. A component of a feature profile the charger does not offer (`SupportedFeatureProfiles`) "
@@ -73,7 +81,8 @@ def _unbound() -> list[str]:
     return lines
 
 
-_ELSEWHERE = {"NumberOfConnectors": "the number of EVSE components (one connector each)"}
+_ELSEWHERE = {"NumberOfConnectors": "the number of EVSE components (one connector each)",
+              "ResetRetries": "not read: OCPPCommCtrlr.ResetRetries shows the 0 retries the charger makes"}
 
 
 def _section(component: Component) -> list[str]:
@@ -133,7 +142,7 @@ def _source(variable: Variable) -> str:
     source = variable.source
     note = f"; {variable.note}" if variable.note else ""
     if isinstance(source, Fact):
-        return f"live: {source.doc}{note}"
+        return f"{source.doc}{note}" if source.doc.startswith("fixed") else f"live: {source.doc}{note}"
     assert isinstance(source, Setting)
     if source.view is not None:
         return f"1.6 key `{source.name}`: {source.view_doc}{note}"

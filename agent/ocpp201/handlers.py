@@ -16,6 +16,7 @@ from ocpp.v201 import call_result
 from ocpp.v201.enums import Action
 
 from .. import clock
+from ..redaction import register_secret
 from .charging_handlers import SMART_CHARGING_ACTIONS, SmartChargingHandlers
 from .local_list import LocalListHandlers
 from .reservations import ReservationHandlers
@@ -180,6 +181,8 @@ class Handlers(SmartChargingHandlers, LocalListHandlers, ReservationHandlers, Rp
 
     @on(Action.set_variables)
     async def on_set_variables(self, set_variable_data: list[dict[str, Any]], **_: Any) -> Any:
+        for value in self.session.device_model.write_only_values(set_variable_data):
+            register_secret(value)  # before anything could log it, whether it is taken or not (as 1.6)
         results = await self.session.device_model.set_variables(set_variable_data)
         for request, result in zip(set_variable_data, results, strict=True):
             log.info("set variable", component=request["component"].get("name"),

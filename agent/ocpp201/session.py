@@ -36,7 +36,7 @@ from .reservations import ReservationReports
 from .station import RuntimeFacts
 from .variables import DeviceModel
 from .outbound import CONNECTOR_STATUS, FIRMWARE_STATUSES, NotSendable, id_token, meter_value, request_for, status_notification
-from .problems import ProblemReports
+from .problems import NO_ERROR, ProblemReports
 from .rpc import CallFailed
 
 log = structlog.get_logger(__name__)
@@ -80,8 +80,9 @@ class Ocpp201Link(ReservationReports, BackendLink):
         #: reports a change of it, not each 1.6-sized step (Preparing, Charging). Kept
         #: across a short outage (B04: only what changed is told after it).
         self._told: dict[int, str] = {}
-        #: The problems told with NotifyEvent, kept like ``_told``.
-        self._problems = ProblemReports()
+        #: The problems told with NotifyEvent: kept across every outage and restart (a
+        #: raised Problem stays raised at the backend until it is told cleared).
+        self._problems = ProblemReports.load(state)
         #: time.monotonic() when the last connection ended; None: none has yet.
         self._lost_at: float | None = None
         #: K12/K13: NotifyChargingLimit / ClearedChargingLimit as the site limit comes and goes.
@@ -153,7 +154,6 @@ class Ocpp201Link(ReservationReports, BackendLink):
         offline_s = None if self._lost_at is None else time.monotonic() - self._lost_at
         if offline_s is None or offline_s > self.config.int("OCPPCommCtrlr.OfflineThreshold"):
             self._told.clear()
-            self._problems = ProblemReports()
         dropped = await self.db.run(self.journal.supersede_statuses)
         if dropped:
             log.info("superseded status reports from while offline", count=dropped)
@@ -184,13 +184,20 @@ class Ocpp201Link(ReservationReports, BackendLink):
     async def _tell_problems(self, cp: Handlers, place: int, error_code: str, timestamp: str, info: str = "",
                              vendor_error_code: str = "") -> None:
         """NotifyEvent for a fault raised or cleared at ``place`` (see agent.ocpp201.problems)."""
+        before = self._problems.told.get(place, NO_ERROR)
         events = self._problems.events(place, error_code, timestamp, info, vendor_error_code)
         if not events:
             return
+        await self.db.run(self._problems.save, self.state)  # kept before it is sent: a clear is never lost
         try:
             await cp.request(call.NotifyEvent(generated_at=timestamp, seq_no=0, event_data=events))
+        except asyncio.CancelledError:
+            self._problems.restore(place, before)  # the link went down meanwhile: told again on the next one
+            raise
         except CallFailed as exc:
             if exc.code in ("Timeout", "ConnectionLost"):
+                self._problems.restore(place, before)  # told again on the next connection
+                await self.db.run(self._problems.save, self.state)
                 raise ConnectionError(f"{exc}; reconnecting") from exc
             log.warning("fault event not taken by the backend", place=place, error_code=error_code, error=str(exc))
 

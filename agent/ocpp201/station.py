@@ -2,6 +2,8 @@
 
 Read from the runtime and the settings at the moment a backend asks: a connector's
 availability state is what its last status said, the phases and power are the wiring's.
+Everything here is in memory: the handlers read the device model on the event loop, where
+a database read would wait behind the journal's fsync'd commits.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from .. import __version__, clock
 from ..charger import ChargerRuntime
 from ..settings import Settings
 from .outbound import CONNECTOR_STATUS
+from .problems import NO_ERROR
 
 
 class RuntimeFacts:
@@ -20,6 +23,7 @@ class RuntimeFacts:
     def __init__(self, settings: Settings, runtime: ChargerRuntime) -> None:
         self.settings = settings
         self.runtime = runtime
+        runtime.authorizer.local_list.count()  # blocking, once at start: kept by the list from now on
 
     def evse_count(self) -> int:
         return len(self.runtime.numbers)
@@ -35,10 +39,16 @@ class RuntimeFacts:
         return CONNECTOR_STATUS.get(entry.status, "Unavailable") if entry is not None else "Unavailable"
 
     def available(self, evse_id: int | None, connector_id: int | None) -> bool:
-        inoperative = self.runtime.state.inoperative_connectors()
-        if evse_id is None:
-            return 0 not in inoperative
-        return evse_id not in inoperative and 0 not in inoperative
+        """What ChangeAvailability made of it, from the runtime's memory (never the state
+        database: a report must not wait on the event loop behind a journal commit). A
+        change scheduled for the end of a transaction counts, as it is already stored.
+        The station is available while any of its EVSEs is."""
+        numbers = self.runtime.numbers if evse_id is None else [evse_id]
+        for n in numbers:
+            conn = self.runtime.charger.connector(n)
+            if conn is not None and (conn.operative if conn.scheduled_operative is None else conn.scheduled_operative):
+                return True
+        return False
 
     def supply_phases(self, evse_id: int | None) -> int:
         return self.settings.connectors.phases
@@ -72,11 +82,19 @@ class RuntimeFacts:
     def message_timeout(self) -> int:
         return int(self.settings.backend.call_timeout)
 
+    def reconnect_backoff(self) -> tuple[float, float]:
+        return self.settings.backend.reconnect_initial, self.settings.backend.reconnect_max
+
+    def error_code(self, place: int) -> str:
+        entry = self.runtime.statuses.get(place)
+        return entry.error_code if entry is not None else NO_ERROR
+
     def certificate_entries(self) -> int:
         return 0  # certificates are managed by the backend from OCPP 2.0.1 block A on (not yet)
 
     def local_list_entries(self) -> int:
-        return len(self.runtime.authorizer.local_list.entries())
+        local_list = self.runtime.authorizer.local_list
+        return local_list.size if local_list.size is not None else local_list.count()
 
     def charging_profile_entries(self) -> int:
         return len(self.runtime.limits.profiles)

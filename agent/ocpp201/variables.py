@@ -61,6 +61,19 @@ class DeviceModel:
         persisted (and its listeners told) before the next is looked at."""
         return [await self._set(request) for request in requests]
 
+    def write_only_values(self, requests: Iterable[Request]) -> list[str]:
+        """The values addressed to a write-only variable (a password), whatever becomes of
+        them: the handler registers them as secrets before anything else sees them."""
+        out = []
+        for request in requests:
+            component = self._components.get((request.get("component") or {}).get("name"))
+            name = (request.get("variable") or {}).get("name")
+            value = request.get("attribute_value")
+            if component is not None and isinstance(value, str) and any(
+                    v.name == name and v.mutability == "WriteOnly" for v in component.variables):
+                out.append(value)
+        return out
+
     async def _set(self, request: Request) -> Result:
         attribute_type = request.get("attribute_type") or "Actual"
         found = self._find(request, attribute_type)
@@ -194,7 +207,7 @@ class DeviceModel:
 
     def _place(self, component: Component, evse: Mapping[str, Any] | None) -> Where | None:
         """Where a component reference points, None when this station has no such place."""
-        if component.scope == "station":
+        if component.scope == "station" or component.scope == "anywhere" and evse is None:
             return Where() if evse is None else None
         if not evse:
             return None
@@ -203,6 +216,8 @@ class DeviceModel:
             return None
         if component.scope == "evse":
             return Where(evse_id) if connector_id is None else None
+        if component.scope == "anywhere" and connector_id is None:
+            return Where(evse_id, 1)  # the EVSE's one connector, where its events name the part
         if connector_id != 1:  # one connector per EVSE
             return None
         return Where(evse_id, connector_id)

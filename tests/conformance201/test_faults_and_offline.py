@@ -5,7 +5,10 @@ offline reaches the backend with ``offline`` true and its own time."""
 
 from __future__ import annotations
 
-from tests.conformance.helpers import new_id_tag
+import asyncio
+import signal
+
+from tests.conformance.helpers import new_id_tag, wait_rebooted
 from tests.conformance201.helpers import (
     V201,
     call,
@@ -82,4 +85,57 @@ async def test_a_transaction_ended_offline_is_told_with_the_offline_flag(charger
     assert ended["transactionInfo"]["stoppedReason"] == "EVDisconnected"
     status = await call(stack, "GetTransactionStatus", {"transactionId": tx})
     assert status == {"messagesInQueue": False, "ongoingIndicator": False}
+    assert await schema_violations(stack) == []
+
+
+async def _raise_meter_fault(stack) -> dict:  # type: ignore[no-untyped-def]
+    """Silence EVSE 1's meter until the backend hears FiscalMetering's Problem raised."""
+    since = await last_seq(stack)
+    await stack.bench_request("meter_silent", connector=1, silent=True)
+    await wait_connector(stack, 1, "Faulted", since, timeout=12)
+    raised = (await wait_for(stack, "NotifyEvent", since=since, timeout=5))[0]["eventData"][0]
+    assert (raised["component"]["name"], raised["actualValue"]) == ("FiscalMetering", "true")
+    return raised
+
+
+def _told(notify: list[dict]) -> list[tuple[str, str, int]]:  # type: ignore[type-arg]
+    return [(d["component"]["name"], d["actualValue"], d["eventId"]) for m in notify for d in m["payload"]["eventData"]]
+
+
+async def test_a_fault_cleared_during_a_long_outage_is_told_cleared(charger, csms) -> None:  # type: ignore[no-untyped-def]
+    """B04 re-tells every status after an outage longer than OfflineThreshold, but the
+    backend still holds the Problem raised before it: its clear is told, with a new eventId."""
+    stack = await charger(backend=V201, ocpp={"OCPPCommCtrlr.OfflineThreshold": 0})
+    since = await last_seq(stack)
+    raised = await _raise_meter_fault(stack)
+    await csms.request("refuse", cp=stack.cp_id, status=404)
+    await csms.request("disconnect", cp=stack.cp_id)
+    await stack.bench_request("meter_silent", connector=1, silent=False)  # repaired while offline
+    await asyncio.sleep(6)  # the charger sees its meter again while the link is down
+    back = await last_seq(stack)
+    await csms.request("refuse", cp=stack.cp_id, status=None)
+    await wait_connector(stack, 1, "Available", back, timeout=30)
+    cleared = (await wait_for(stack, "NotifyEvent", since=back, timeout=10))[0]["eventData"][0]
+    assert (cleared["component"], cleared["actualValue"], cleared.get("cleared")) == (
+        raised["component"], "false", True)
+    assert cleared["eventId"] > raised["eventId"]  # the count goes on across the outage
+    assert _told(await messages(stack, "NotifyEvent", since)) == [
+        ("FiscalMetering", "true", raised["eventId"]), ("FiscalMetering", "false", cleared["eventId"])]
+    assert await schema_violations(stack) == []
+
+
+async def test_a_fault_cleared_across_a_restart_is_told_cleared(charger) -> None:  # type: ignore[no-untyped-def]
+    """A Problem raised before a restart is cleared after it when the fault is gone, and the
+    eventIds of the new run go on from the last run's."""
+    stack = await charger(backend=V201)
+    raised = await _raise_meter_fault(stack)
+    stopped = await last_seq(stack)
+    await stack.stop_agent(signal.SIGTERM)
+    await stack.bench_request("meter_silent", connector=1, silent=False)  # repaired while the agent is down
+    await stack.start_agent()
+    boot = await wait_rebooted(stack, stopped, timeout=30)
+    cleared = (await wait_for(stack, "NotifyEvent", since=boot, timeout=10))[0]["eventData"][0]
+    assert (cleared["component"], cleared["actualValue"], cleared.get("cleared")) == (
+        raised["component"], "false", True)
+    assert cleared["eventId"] > raised["eventId"]
     assert await schema_violations(stack) == []

@@ -12,6 +12,9 @@ class FakeFacts:
     states: dict[tuple[int | None, int | None], str] = field(default_factory=dict)
     inoperative: set[tuple[int | None, int | None]] = field(default_factory=set)
     clock: datetime = datetime(2026, 12, 6, 12, 0, 0, 123456, tzinfo=timezone.utc)
+    #: Fault codes by place (0: the station), NoError when absent.
+    faults: dict[int, str] = field(default_factory=dict)
+    backoff: tuple[float, float] = (10.0, 60.0)
 
     def evse_count(self) -> int:
         return self.evses
@@ -51,6 +54,12 @@ class FakeFacts:
 
     def message_timeout(self) -> int:
         return 30
+
+    def reconnect_backoff(self) -> tuple[float, float]:
+        return self.backoff
+
+    def error_code(self, place: int) -> str:
+        return self.faults.get(place, "NoError")
 
     def certificate_entries(self) -> int:
         return 1

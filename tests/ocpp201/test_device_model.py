@@ -71,7 +71,6 @@ TWINS = {
     "WebSocketPingInterval": ("OCPPCommCtrlr", "WebSocketPingInterval", None),
     "TransactionMessageAttempts": ("OCPPCommCtrlr", "MessageAttempts", "TransactionEvent"),
     "TransactionMessageRetryInterval": ("OCPPCommCtrlr", "MessageAttemptInterval", "TransactionEvent"),
-    "ResetRetries": ("OCPPCommCtrlr", "ResetRetries", None),
     "UnlockConnectorOnEVSideDisconnect": ("OCPPCommCtrlr", "UnlockOnEVSideDisconnect", None),
     "AuthorizeRemoteTxRequests": ("AuthCtrlr", "AuthorizeRemoteStart", None),
     "AllowOfflineTxForUnknownId": ("AuthCtrlr", "OfflineTxForUnknownIdEnabled", None),
@@ -296,7 +295,6 @@ async def test_set_variables_answers_each_request_in_order(model, config):
      "Current.Import, Voltage, Current.Offered, Power.Offered"),
     ("SmartChargingCtrlr", "LimitChangeSignificance", "101", "must be a number <= 100"),
     ("AuthCtrlr", "MasterPassGroupId", "x" * 37, "must be at most 36 characters"),
-    ("ClockCtrlr", "TimeSource", "GPS", "unsupported item(s) GPS; allowed: Heartbeat, NTP, RealTimeClock"),
 ])
 async def test_invalid_values_are_rejected_with_the_rule(model, component, variable, value, why):
     [result] = await model.set_variables([put(component, variable, value)])
@@ -311,11 +309,11 @@ async def test_a_value_longer_than_the_schema_allows_is_rejected(model):
 
 async def test_decimals_and_text_are_kept(model, config):
     results = await model.set_variables([put("SmartChargingCtrlr", "LimitChangeSignificance", "2.5"),
-                                         put("SecurityCtrlr", "OrganizationName", "Acme Charging")])
+                                         put("AuthCtrlr", "MasterPassGroupId", "Acme Masters")])
     assert [r["attribute_status"] for r in results] == ["Accepted", "Accepted"]
     got = model.get_variables([get("SmartChargingCtrlr", "LimitChangeSignificance"),
-                               get("SecurityCtrlr", "OrganizationName")])
-    assert [r["attribute_value"] for r in got] == ["2.5", "Acme Charging"]
+                               get("AuthCtrlr", "MasterPassGroupId")])
+    assert [r["attribute_value"] for r in got] == ["2.5", "Acme Masters"]
 
 
 async def test_the_basic_auth_password_is_the_16_authorization_key_and_never_echoed(model, config):
@@ -401,7 +399,7 @@ def test_full_inventory_reports_every_variable_at_every_place(model):
     report = model.base_report("FullInventory")
     places = [where(d) for d in report]
     assert len(places) == len(set(places))
-    stations = sum(len(c.variables) for c in COMPONENTS if c.scope == "station")
+    stations = sum(len(c.variables) for c in COMPONENTS if c.scope in ("station", "anywhere"))
     per_evse = sum(len(c.variables) for c in COMPONENTS if c.scope != "station")
     assert len(report) == stations + 2 * per_evse
     for component, required in REQUIRED.items():
@@ -435,18 +433,20 @@ def test_configuration_inventory_reports_what_the_backend_may_set(model):
 
 
 def test_summary_inventory_reports_availability_and_problems(model, facts):
-    facts.states[(None, None)] = "Faulted"
-    facts.states[(2, 1)] = "Occupied"
+    facts.states[(2, 1)] = "Faulted"
+    facts.faults[2] = "PowerMeterFailure"  # EVSE 2's meter fails: its events name FiscalMetering
     report = model.base_report("SummaryInventory")
     assert [(where(d), d["variable_attribute"][0]["value"]) for d in report] == [
-        (("ChargingStation", None, None, "AvailabilityState", None), "Faulted"),
+        (("ChargingStation", None, None, "AvailabilityState", None), "Available"),
         (("ChargingStation", None, None, "Problem", None), "true"),
         (("EVSE", 1, None, "AvailabilityState", None), "Available"),
         (("EVSE", 2, None, "AvailabilityState", None), "Available"),
+        (("EVSE", 2, None, "Problem", None), "true"),
         (("Connector", 1, 1, "AvailabilityState", None), "Available"),
-        (("Connector", 2, 1, "AvailabilityState", None), "Occupied"),
+        (("Connector", 2, 1, "AvailabilityState", None), "Faulted"),
+        (("FiscalMetering", 2, 1, "Problem", None), "true"),
     ]
-    facts.states.clear()
+    facts.faults.clear()
     assert all(d["variable"]["name"] == "AvailabilityState" for d in model.base_report("SummaryInventory"))
 
 
@@ -466,9 +466,9 @@ def test_a_custom_report_selects_components_and_variables(model, facts):
         ("ClockCtrlr", None, None, "DateTime", None),
         ("ClockCtrlr", None, None, "TimeSource", None),
     ]
-    facts.states[(None, None)] = "Faulted"
+    facts.faults[0] = "ReaderFailure"
     problems = model.custom_report(component_criteria=["Problem"])
-    assert {d["component"]["name"] for d in problems} == {"ChargingStation"}
+    assert {d["component"]["name"] for d in problems} == {"ChargingStation", "TokenReader"}
 
 
 # --- NotifyReport pages -------------------------------------------------------------------
