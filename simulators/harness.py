@@ -304,10 +304,8 @@ class Stack:
             'serial_number = "SIM-0001"',
             "[backend]",
             f'url = "{self.scheme or self.csms.scheme}://127.0.0.1:{self.link_port}/ocpp"',
-            *(f"{key} = {json.dumps(value)}" for key, value in self.backend.items()),
-            "call_timeout = 10.0",
-            "reconnect_initial = 0.2",
-            "reconnect_max = 2.0",
+            *(f"{key} = {json.dumps(value)}" for key, value in
+              {"call_timeout": 10.0, "reconnect_initial": 0.2, "reconnect_max": 2.0, **self.backend}.items()),
             f"ping_timeout = {self.ping_timeout}",
             "[connectors]",
             f"count = {self.connectors}",

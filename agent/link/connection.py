@@ -172,8 +172,12 @@ class BackendLink:
             await asyncio.sleep(self.settings.backend.reconnect_max if refused else self._backoff(failures))
 
     def _backoff(self, failures: int) -> float:
+        """The wait before the next attempt: reconnect_initial doubled per failure, at most
+        reconnect_max, plus up to a fifth more at random so a fleet that lost its backend
+        together does not call back together. Never shorter than the doubled wait (OCPP
+        2.0.1 reports it as RetryBackOffWaitMinimum and RetryBackOffRandomRange)."""
         base = self.settings.backend.reconnect_initial * 2 ** min(failures - 1, 16)
-        return min(self.settings.backend.reconnect_max, base) * random.uniform(0.8, 1.2)
+        return min(self.settings.backend.reconnect_max, base) * random.uniform(1.0, 1.2)
 
     def _on_config_change(self, name: str, value: object) -> None:
         """A new AuthorizationKey: answer first, then reconnect with it (security whitepaper,

@@ -11,6 +11,7 @@ Nothing here imports the ``ocpp`` library: the table stays cheap to load.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -81,7 +82,7 @@ class StationFacts(Protocol):
 
     def reconnect_backoff(self) -> tuple[float, float]:
         """The reconnect backoff's first wait and its cap, in s ([backend] reconnect_initial
-        and reconnect_max): the n-th wait is first x 2^(n-1), at most the cap, x 0.8-1.2."""
+        and reconnect_max): the n-th wait is first x 2^(n-1), at most the cap, x 1.0-1.2."""
         ...
 
     def error_code(self, place: int) -> str:
@@ -293,7 +294,7 @@ def _problem(component: str) -> Variable:
 #: Backoff variables (B10) as the charger's reconnect backoff really behaves: first wait,
 #: doublings until the cap, and the random part (up to 20 % of the capped wait).
 def _backoff_minimum(facts: StationFacts, _where: Where) -> int:
-    return round(facts.reconnect_backoff()[0])
+    return int(facts.reconnect_backoff()[0])  # whole seconds, never more than the real wait
 
 
 def _backoff_doublings(facts: StationFacts, _where: Where) -> int:
@@ -305,7 +306,7 @@ def _backoff_doublings(facts: StationFacts, _where: Where) -> int:
 
 
 def _backoff_random(facts: StationFacts, _where: Where) -> int:
-    return round(facts.reconnect_backoff()[1] * 0.2)
+    return math.ceil(facts.reconnect_backoff()[1] * 0.2)  # the most a wait is lengthened by
 
 
 def _same(value: Value, _where: Where) -> Value:
@@ -364,13 +365,13 @@ COMPONENTS: tuple[Component, ...] = (
                                        "retried (1.6's ResetRetries changes nothing either)", True),
                  "integer", min_limit=0, required=True),
         Variable("RetryBackOffRandomRange", _fact(_backoff_random, "fixed by [backend] reconnect_max: each "
-                                                  "wait is drawn within +-20 %, at most this many s", True),
+                                                  "wait is lengthened by up to 20 %, at most this many s", True),
                  "integer", unit="s", min_limit=0, required=True),
         Variable("RetryBackOffRepeatTimes", _fact(_backoff_doublings, "fixed by [backend] reconnect_initial and "
                                                   "reconnect_max: the doublings until reconnect_max", True),
                  "integer", min_limit=0, required=True),
         Variable("RetryBackOffWaitMinimum", _fact(_backoff_minimum, "fixed by [backend] reconnect_initial: the "
-                                                  "first wait", True),
+                                                  "first wait (never shorter), in whole s", True),
                  "integer", unit="s", min_limit=0, required=True),
         setting("UnlockConnectorOnEVSideDisconnect", required=True),
         setting("WebSocketPingInterval", unit="s", required=True),
