@@ -365,3 +365,211 @@ async def test_tc_e_27_cs_suspend_transaction_fixed_cable_connection_timeout(cha
     assert ended["triggerReason"] == "EVConnectTimeout"
     assert ended["transactionInfo"]["stoppedReason"] == "Timeout"
     await _clean(stack)
+
+
+# ---------------------------------------------------------------- E08/E11/E12: offline behaviour
+CALL_ERROR = '[4,"$ID","InternalError","not processed",{}]'
+
+
+async def _cut(stack: Any) -> int:
+    """Cut the link at the bench; return the CSMS log position at the cut."""
+    await stack.bench_request("link", state="cut")
+    await stack.bench_request("wait_for", field="link", value="cut")
+    return await last_seq(stack)
+
+
+async def _first_event_after(stack: Any, since: int, timeout: float = 30.0) -> dict[str, Any]:
+    """The first TransactionEvent CALL after ``since`` (whatever the answer), once it arrived."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not (found := await events(stack, since)):
+        assert asyncio.get_running_loop().time() < deadline, f"no TransactionEvent\n{stack.agent_log()}"
+        await asyncio.sleep(0.05)
+    return found[0]
+
+
+async def test_tc_e_40_cs_connection_loss_and_e_29_cs_e_33_cs_status_with_queue(charger, csms) -> None:  # type: ignore[no-untyped-def]
+    stack = await charger(backend=V201, ocpp={"MeterValueSampleInterval": 1, "TransactionMessageRetryInterval": 4})
+    started = await _charging(stack, new_id_tag())
+    tx = _tx(started)
+    cut = await _cut(stack)
+    await stack.bench_request("wait_for", connector=1, field="energy_wh", value=1, op="ge", timeout=10)
+    await asyncio.sleep(2.5)  # TxUpdatedInterval 1 s: samples taken while offline
+    # The first message after the reconnection is not processed: the rest stays queued
+    # for TransactionMessageRetryInterval (MessageAttemptInterval), long enough to ask.
+    await csms.request("answer_raw", cp=stack.cp_id, action="TransactionEvent", frames=[CALL_ERROR])
+    await stack.bench_request("link", state="up")
+    first = await _first_event_after(stack, cut)
+    assert first["offline"] is True
+    # TC_E_29: the transaction is ongoing and messages wait in the queue.
+    assert await call(stack, "GetTransactionStatus", {"transactionId": tx}) == {
+        "ongoingIndicator": True, "messagesInQueue": True}
+    # TC_E_33: without a transactionId, whether any transaction message waits; no ongoingIndicator.
+    assert await call(stack, "GetTransactionStatus", {}) == {"messagesInQueue": True}
+    # TC_E_40 / TC_E_29 step 5: the queue is emptied, in order, with the samples taken offline.
+    await wait_event(stack, "Updated", cut, timeout=20, trigger="MeterValuePeriodic")
+    deadline = asyncio.get_running_loop().time() + 20
+    while True:
+        mine = await _of(stack, tx, cut)
+        offline = [e for e in mine if e.get("offline")]
+        if len({e["seqNo"] for e in offline}) >= 2 and any(not e.get("offline") for e in mine):
+            break
+        assert asyncio.get_running_loop().time() < deadline, [(e["seqNo"], e.get("offline")) for e in mine]
+        await asyncio.sleep(0.2)
+    assert all(e["eventType"] == "Updated" and e["meterValue"] for e in offline)
+    assert {e["triggerReason"] for e in offline} == {"MeterValuePeriodic"}
+    numbers = [e["seqNo"] for e in mine]
+    assert numbers == sorted(numbers)  # delivered in the order taken, resends next to their first try
+    assert max(i for i, e in enumerate(mine) if e.get("offline")) < min(
+        i for i, e in enumerate(mine) if not e.get("offline"))  # the queue before what is new
+    assert "Ended" not in [e["eventType"] for e in mine]  # the transaction went on
+    booked = next(t for t in await ledger(stack) if t["transaction_id"] == tx)
+    assert booked["seq_nos"] == sorted(set(booked["seq_nos"])) and booked["seq_nos"][0] == 0
+    assert booked["seq_nos"] == list(range(len(booked["seq_nos"])))  # gapless
+    await _clean(stack)
+
+
+async def test_tc_e_43_cs_transaction_during_offline_period(charger) -> None:  # type: ignore[no-untyped-def]
+    stack = await charger(backend=V201, ocpp={"AllowOfflineTxForUnknownId": True})
+    tag = new_id_tag()
+    cut = await _cut(stack)
+    await stack.bench_request("plug", connector=1, max_current=16)
+    await stack.bench_request("tap", uid=tag)
+    await stack.bench_request("wait_for", connector=1, field="contactor_closed", value=True, timeout=20)
+    await stack.bench_request("link", state="up")
+    started = await wait_event(stack, "Started", cut, timeout=30)
+    tx = _tx(started)
+    assert started["offline"] is True and started["idToken"]["idToken"] == tag
+    assert started["seqNo"] == 0
+    await _wait_state(stack, tx, "Charging", cut)
+    # Back online, the transaction goes on and is stopped online: offline no longer set.
+    online = await last_seq(stack)
+    await stack.bench_request("tap", uid=tag)
+    ended = await wait_event(stack, "Ended", online)
+    assert _tx(ended) == tx and not ended.get("offline")
+    assert (ended["triggerReason"], ended["transactionInfo"]["stoppedReason"]) == ("StopAuthorized", "Local")
+    mine = await _of(stack, tx)
+    assert [e["seqNo"] for e in mine] == list(range(len(mine)))
+    await _clean(stack)
+
+
+async def test_tc_e_44_cs_stop_during_offline_period_and_e_31_cs_status_with_queue(charger, csms) -> None:  # type: ignore[no-untyped-def]
+    stack = await charger(backend=V201, ocpp={"TransactionMessageRetryInterval": 4})
+    tag = new_id_tag()
+    started = await _charging(stack, tag)
+    tx = _tx(started)
+    cut = await _cut(stack)
+    await stack.bench_request("tap", uid=tag)  # the same idToken: stopped without asking anyone
+    await stack.bench_request("wait_for", connector=1, field="contactor_closed", value=False, timeout=10)
+    await stack.bench_request("unplug", connector=1)
+    await asyncio.sleep(0.5)
+    await csms.request("answer_raw", cp=stack.cp_id, action="TransactionEvent", frames=[CALL_ERROR])
+    await stack.bench_request("link", state="up")
+    await _first_event_after(stack, cut)
+    # TC_E_31: the transaction has ended, but its messages still wait.
+    assert await call(stack, "GetTransactionStatus", {"transactionId": tx}) == {
+        "ongoingIndicator": False, "messagesInQueue": True}
+    # TC_E_44 / TC_E_31 steps 3-4: every message of the transaction, offline true, ending it.
+    ended = await wait_event(stack, "Ended", cut, timeout=20)
+    assert _tx(ended) == tx and ended["offline"] is True
+    assert (ended["triggerReason"], ended["transactionInfo"]["stoppedReason"]) == ("StopAuthorized", "Local")
+    assert ended["idToken"]["idToken"] == tag
+    assert all(e.get("offline") is True for e in await _of(stack, tx, cut))
+    # Once the last one is answered, nothing waits any more (as in TC_E_32).
+    deadline = asyncio.get_running_loop().time() + 10
+    while (status := await call(stack, "GetTransactionStatus", {"transactionId": tx}))["messagesInQueue"]:
+        assert asyncio.get_running_loop().time() < deadline, status
+        await asyncio.sleep(0.2)
+    assert status == {"ongoingIndicator": False, "messagesInQueue": False}
+    await _clean(stack)
+
+
+async def test_tc_e_45_cs_stop_during_offline_period_same_group_id(charger, csms) -> None:  # type: ignore[no-untyped-def]
+    stack = await charger(backend=V201, ocpp={"LocalAuthorizeOffline": True, "LocalAuthListEnabled": True,
+                                              "AllowOfflineTxForUnknownId": False})
+    owner, member, group = new_id_tag(), new_id_tag(), new_id_tag()
+    await csms.request("set_id_tag", id_tag=owner, status="Accepted", group_id_token=group)
+    assert await send_list(stack, "Full", 1, [entry(member, group=group)]) == "Accepted"
+    started = await _charging(stack, owner)
+    cut = await _cut(stack)
+    await stack.bench_request("tap", uid=member)  # another card of the same group, offline
+    await stack.bench_request("wait_for", connector=1, field="contactor_closed", value=False, timeout=15)
+    await stack.bench_request("link", state="up")
+    ended = await wait_event(stack, "Ended", cut, timeout=30)
+    assert _tx(ended) == _tx(started) and ended["offline"] is True
+    assert (ended["triggerReason"], ended["transactionInfo"]["stoppedReason"]) == ("StopAuthorized", "Local")
+    assert ended["idToken"]["idToken"] == member
+    await _clean(stack)
+
+
+# ---------------------------------------------------------------- E13: retries after a CALLERROR
+RETRY = {"TransactionMessageAttempts": 3, "TransactionMessageRetryInterval": 1}
+
+
+async def _copies(stack: Any, tx: str, seq_no: int, since: int) -> list[dict[str, Any]]:
+    return [m for m in await messages(stack, "TransactionEvent", since)
+            if _tx(m["payload"]) == tx and m["payload"]["seqNo"] == seq_no]
+
+
+async def test_tc_e_50_cs_retry_max_count_reached_call_error(charger, csms) -> None:  # type: ignore[no-untyped-def]
+    stack = await charger(backend=V201, ocpp=RETRY)
+    started = await _charging(stack, new_id_tag())
+    tx = _tx(started)
+    since = await last_seq(stack)
+    # Every try is refused (a further try would be answered normally, but still counted).
+    await csms.request("answer_raw", cp=stack.cp_id, action="TransactionEvent",
+                       frames=[CALL_ERROR] * RETRY["TransactionMessageAttempts"])
+    await stack.bench_request("pause", connector=1)  # an Updated ChargingStateChanged to deliver
+    first = await _first_event_after(stack, since)
+    seq_no = first["seqNo"]
+    # Sent MessageAttempts times in all, then given up: wait past where a further try would be
+    # (attempt × MessageAttemptInterval: 1 + 2 + 3 s) and count.
+    await asyncio.sleep(1 + 2 + 3 + 1.5)
+    copies = await _copies(stack, tx, seq_no, since)
+    assert len(copies) == RETRY["TransactionMessageAttempts"], [c["received_at"] for c in copies]
+    assert all(c["payload"] == first for c in copies)  # the very same message each time
+    gaps = [b["received_at"] - a["received_at"] for a, b in zip(copies, copies[1:])]
+    assert all(gap >= 0.9 for gap in gaps), gaps  # spaced by the retry interval
+    # Given up, the charger goes on: the next message of the transaction is delivered.
+    resumed = await last_seq(stack)
+    await stack.bench_request("resume", connector=1)
+    charging = await _wait_state(stack, tx, "Charging", resumed)
+    assert charging["seqNo"] == seq_no + 1
+    await _clean(stack)
+
+
+async def test_tc_e_51_cs_retry_success_before_max_count_call_error(charger, csms) -> None:  # type: ignore[no-untyped-def]
+    stack = await charger(backend=V201, ocpp=RETRY)
+    started = await _charging(stack, new_id_tag())
+    tx = _tx(started)
+    since = await last_seq(stack)
+    await csms.request("answer_raw", cp=stack.cp_id, action="TransactionEvent", frames=[CALL_ERROR])
+    await stack.bench_request("pause", connector=1)
+    first = await _first_event_after(stack, since)
+    deadline = asyncio.get_running_loop().time() + 10
+    while len(copies := await _copies(stack, tx, first["seqNo"], since)) < 2:
+        assert asyncio.get_running_loop().time() < deadline, f"not sent again\n{stack.agent_log()}"
+        await asyncio.sleep(0.1)
+    assert copies[1]["payload"] == first
+    assert copies[1]["received_at"] - copies[0]["received_at"] >= 0.9
+    await asyncio.sleep(2.5)
+    assert len(await _copies(stack, tx, first["seqNo"], since)) == 2  # answered: not sent again
+    resumed = await last_seq(stack)
+    await stack.bench_request("resume", connector=1)
+    charging = await _wait_state(stack, tx, "Charging", resumed)
+    assert charging["seqNo"] == first["seqNo"] + 1
+    booked = next(t for t in await ledger(stack) if t["transaction_id"] == tx)
+    assert booked["seq_nos"] == list(range(len(booked["seq_nos"])))
+    await _clean(stack)
+
+
+# ---------------------------------------------------------------- E14: GetTransactionStatus
+async def test_tc_e_34_cs_and_e_30_cs_get_transaction_status_without_queue(charger) -> None:  # type: ignore[no-untyped-def]
+    stack = await charger(backend=V201)
+    # TC_E_34: no transactionId, nothing queued: messagesInQueue false, no ongoingIndicator.
+    assert await call(stack, "GetTransactionStatus", {}) == {"messagesInQueue": False}
+    started = await _charging(stack, new_id_tag())
+    # TC_E_30: the transaction is ongoing, every message of it delivered.
+    assert await call(stack, "GetTransactionStatus", {"transactionId": _tx(started)}) == {
+        "ongoingIndicator": True, "messagesInQueue": False}
+    assert await call(stack, "GetTransactionStatus", {}) == {"messagesInQueue": False}
+    await _clean(stack)
