@@ -51,6 +51,20 @@ STOPPED = {
     "Other": ("Other", "AbnormalCondition"),
 }
 
+#: Where a transaction stands when it ends for a reason that says so (the Ended event's
+#: chargingState, which 2.0.1 wants whenever it changed): the EV is gone, or still
+#: plugged in after a stop at the charger. Other reasons (a power loss, a reboot) leave
+#: it unknown, and then it is left out.
+ENDED_STATES = {
+    "EVDisconnected": "Idle",
+    "Local": "EVConnected",
+    "Remote": "EVConnected",
+    "DeAuthorized": "EVConnected",
+    "HardReset": "EVConnected",
+    "SoftReset": "EVConnected",
+    "MasterPass": "EVConnected",
+}
+
 #: A sample's context as the Updated event's triggerReason.
 SAMPLE_TRIGGER = {"Sample.Periodic": "MeterValuePeriodic", "Sample.Clock": "MeterValueClock", "Trigger": "Trigger"}
 
@@ -158,6 +172,8 @@ def _transaction_event(entry: Entry) -> Any:
         stopped, trigger = STOPPED.get(body["reason"], ("Other", "AbnormalCondition"))
         event = "Ended"
         info["stoppedReason"] = stopped
+        if body["reason"] in ENDED_STATES:
+            info["chargingState"] = ENDED_STATES[body["reason"]]
         if body.get("id_tag") and body["reason"] in ("Local", "DeAuthorized", "MasterPass"):
             fields["id_token"] = id_token(body["id_tag"], body.get("token_type"))
         fields["meter_value"] = _ended_values(body)

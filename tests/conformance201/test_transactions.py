@@ -31,10 +31,6 @@ from tests.conformance201.helpers import (
 )
 from tests.conformance201.test_local_list import entry, send_list
 
-IDLE_MISSING = ("agent defect: the Ended event sent when the cable is pulled has no transactionInfo.chargingState; "
-                "the state changed from Charging to Idle and TransactionType.chargingState is required when it "
-                "changed (OCPP 2.0.1 Part 2 E06 EVDisconnected / E09: Ended, EVCommunicationLost, chargingState Idle)")
-
 #: EVConnectionTimeOut (1.6 ConnectionTimeOut) short enough to wait out in a test.
 CONNECTION_TIMEOUT_S = 2
 
@@ -225,7 +221,6 @@ async def _ev_side_disconnect(stack: Any) -> tuple[dict[str, Any], dict[str, Any
     return started, lost, since
 
 
-@pytest.mark.xfail(strict=True, reason=IDLE_MISSING)
 async def test_tc_e_14_cs_ev_disconnected_charging_station_side(charger) -> None:  # type: ignore[no-untyped-def]
     # A socket outlet (cable lock): the cable can be pulled at the charger.
     stack = await charger(backend=V201, lock=True)
@@ -238,7 +233,6 @@ async def test_tc_e_14_cs_ev_disconnected_charging_station_side(charger) -> None
     assert ended["transactionInfo"].get("chargingState") == "Idle"
 
 
-@pytest.mark.xfail(strict=True, reason=IDLE_MISSING)
 async def test_tc_e_20_cs_and_e_17_cs_ev_side_disconnect_stops(charger) -> None:  # type: ignore[no-untyped-def]
     # A tethered cable (the bench's default): the cable leaves the EV. StopTxOnEVSideDisconnect true.
     stack = await charger(backend=V201, ocpp={"StopTransactionOnEVSideDisconnect": True})
