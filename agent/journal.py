@@ -567,12 +567,15 @@ class Journal:
         reservation_id: int | None = None,
         meter_failing: bool = False,
         remote_start_id: int | None = None,
+        token_type: str | None = None,
     ) -> int:
         """Record a started transaction and queue its start message; return its local id.
         ``reservation_id`` names the reservation the transaction used up, if any.
         ``meter_failing``: the meter was failing at the start, so ``meter_wh`` is its last
         good reading and the transaction is flagged with a meter gap from its start.
         ``remote_start_id``: the backend's number of the remote start that began it (2.0.1).
+        ``token_type``: the kind of token that began it when not a card (a remote start's
+        Central, KeyCode, ... token in 2.0.1; None: a card, and 1.6's idTags).
         The transaction gets the charger's own id (``tx_uid``), random so that no other
         transaction of this charger ever had it, even after a reinstall."""
         tx_uid = str(uuid.uuid4())
@@ -593,6 +596,8 @@ class Journal:
                 body["reservation_id"] = reservation_id
             if remote_start_id is not None:
                 body["remote_start_id"] = remote_start_id
+            if token_type is not None:
+                body["token_type"] = token_type
             self._queue(conn, TX_STARTED, local_id, body)
             if meter_failing:
                 conn.execute(

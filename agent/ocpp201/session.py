@@ -96,12 +96,12 @@ class Ocpp201Link(ReservationReports, BackendLink):
         self.state.leave_note(BOOT_REASON_NOTE, reason)
 
     # ------------------------------------------------------------ Uplink protocol
-    async def authorize(self, id_tag: str) -> AuthResult | None:
+    async def authorize(self, id_tag: str, token_type: str | None = None) -> AuthResult | None:
         cp = self._cp
         if cp is None or not self._accepted:
             return None
         try:
-            answer = await cp.request(call.Authorize(id_token=id_token(id_tag)))
+            answer = await cp.request(call.Authorize(id_token=id_token(id_tag, token_type)))
         except CallFailed as exc:
             log.warning("authorize failed", id_tag=id_tag, error=str(exc))
             return None
@@ -277,7 +277,7 @@ class Ocpp201Link(ReservationReports, BackendLink):
         info = getattr(answer, "id_token_info", None)
         if entry.local_tx is not None and info and entry.kind == TX_STARTED:
             await self.runtime.start_answered(entry.local_tx, entry.body["connector"], auth_result(info),
-                                              entry.body["id_tag"])
+                                              entry.body["id_tag"], entry.body.get("token_type"))
 
 
 def auth_result(info: dict[str, Any] | None) -> AuthResult:
