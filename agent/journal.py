@@ -881,6 +881,20 @@ class Journal:
 
         self._commit(work)
 
+    def acknowledge_verdict(self, seq: int, local_tx: int, id_tag_status: str) -> None:
+        """The backend answered a start with its verdict on the token (OCPP 2.0.1's
+        Started TransactionEvent and its idTokenInfo; the transaction has the charger's
+        own id, so no backend id is kept): the verdict is stored in the commit that marks
+        the start delivered, so neither a restart nor a link lost right after the answer
+        forgets a refusal (see ``acknowledge_start`` for 1.6)."""
+
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute("UPDATE transactions SET id_tag_status = ? WHERE local_id = ?", (id_tag_status, local_tx))
+            conn.execute("UPDATE outbox SET done_at = ?, outcome = 'acked' WHERE seq = ?", (utc_now(), seq))
+            _settle_earlier_samples(conn, seq)
+
+        self._commit(work)
+
     def supersede_statuses(self) -> int:
         """Drop undelivered status entries: after a reconnect the current status is sent instead."""
         return int(self._commit(lambda conn: conn.execute(

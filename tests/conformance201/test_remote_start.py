@@ -8,6 +8,8 @@ transaction leaves behind.
 - A request's remoteStartId goes with its authorization: one that lapses (no EV within
   ConnectionTimeOut) or is refused leaves nothing for a later local start of the same
   token, and a second request for the same token on another EVSE keeps its own id.
+- The CSMS's verdict in the Started answer is kept with the transaction: one it refused
+  and that goes on suspended (StopTxOnInvalidId false) is not resumed after a power cut.
 
 The test CSMS answers every token by value (unknown ones Accepted), so these tests look
 at what the charger sends. Every test ends with no schema violation.
@@ -16,11 +18,12 @@ at what the charger sends. Every test ends with no schema violation.
 from __future__ import annotations
 
 import asyncio
+import signal
 from typing import Any
 
 import pytest
 
-from tests.conformance.helpers import new_id_tag
+from tests.conformance.helpers import new_id_tag, wait_rebooted
 from tests.conformance201.helpers import V201, call, events, last_seq, messages, schema_violations, wait_event
 
 
@@ -51,6 +54,18 @@ async def _started_on(stack: Any, evse: int, since: int, timeout: float = 15.0) 
 async def wait_sent(stack: Any, action: str, since: int) -> None:
     """Wait until the charger sent ``action`` after ``since``."""
     await stack.csms.request("wait_for", cp=stack.cp_id, action=action, since_seq=since, timeout=10)
+
+
+async def wait_charging_state(stack: Any, since: int, state: str, timeout: float = 15.0) -> None:
+    """Wait for an event after ``since`` saying the transaction's chargingState is ``state``."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        states = [e["transactionInfo"].get("chargingState") for e in await events(stack, since)]
+        if state in states:
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"never {state}: {states}\n{stack.agent_log()}")
+        await asyncio.sleep(0.1)
 
 
 # ---------------------------------------------------------------- the token's type
@@ -166,3 +181,28 @@ async def test_tc_f_02_cs_two_remote_starts_of_one_token_keep_their_ids(charger)
     assert (second["triggerReason"], second["transactionInfo"].get("remoteStartId")) == ("RemoteStart", 22)
     await _clean(stack)
 
+
+# ---------------------------------------------------------------- the Started verdict
+async def test_tc_c_17_cs_a_refused_transaction_is_not_resumed_after_a_power_cut(charger, csms) -> None:  # type: ignore[no-untyped-def]
+    """StopTxOnInvalidId false: the transaction the CSMS refused in its Started answer goes
+    on without energy; after a kill -9 with ``recovery = "resume"`` and the EV still
+    plugged in, it is ended (PowerLoss), as under 1.6, not resumed."""
+    stack = await charger(backend=V201, ocpp={"StopTransactionOnInvalidId": False},
+                          unfinished_transactions="resume")
+    tag = new_id_tag()
+    await csms.request("set_id_tag", id_tag=tag, status="Invalid")
+    since = await last_seq(stack)
+    assert await _request_start(stack, tag, "Central", 12) == "Accepted"
+    await stack.bench_request("plug", connector=1, max_current=16)
+    started = await wait_event(stack, "Started", since)
+    tx = started["transactionInfo"]["transactionId"]
+    await wait_charging_state(stack, since, "SuspendedEVSE")
+    restart = await last_seq(stack)
+    await stack.stop_agent(signal.SIGKILL)
+    await stack.start_agent()
+    await wait_rebooted(stack, restart)
+    ended = await wait_event(stack, "Ended", restart)
+    assert ended["transactionInfo"]["transactionId"] == tx
+    assert ended["transactionInfo"]["stoppedReason"] == "PowerLoss"
+    assert (await stack.bench_request("status"))["connectors"][0]["contactor_closed"] is False
+    await _clean(stack)
