@@ -895,6 +895,52 @@ class Journal:
 
         self._commit(work)
 
+    def adopt_older_entries(self) -> int:
+        """Give what an older release journaled the charger's own transaction id and event
+        numbers; once, at the agent's start. Returns how many transactions it changed.
+
+        A release from before them may have run on this database after a rollback (the
+        schema stays: its changes are additive, see ``agent.store``). The transactions it
+        began have no ``tx_uid`` and its entries no number, which OCPP 2.0.1 cannot send
+        (no transactionId, no seqNo): they would be dropped. They get them as the schema 8
+        migration gave what was there then: a random id, and numbers in journal order after
+        the transaction's last one."""
+        unnumbered = "json_extract(o.body, '$.n') IS NULL"
+        # One pass over the outbox (the IN list is built once), not one per transaction.
+        older = ("SELECT local_id, tx_uid, events FROM transactions WHERE tx_uid IS NULL OR local_id IN "
+                 f"(SELECT o.local_tx FROM outbox o WHERE o.local_tx IS NOT NULL AND {unnumbered})")
+        held = any(h.local_tx is not None and "n" not in json.loads(h.body) for h in self._held)
+        if not held and not self.db.read(older):
+            return 0  # the usual start: no write
+
+        def work(conn: sqlite3.Connection) -> int:
+            found = conn.execute(older).fetchall()  # what was held (rebuilt at start) is written by now
+            for row in found:
+                local = int(row["local_id"])
+                if row["tx_uid"] is None:
+                    conn.execute("UPDATE transactions SET tx_uid = ? WHERE local_id = ?", (str(uuid.uuid4()), local))
+                top = conn.execute("SELECT MAX(json_extract(body, '$.n')) FROM outbox WHERE local_tx = ?",
+                                   (local,)).fetchone()[0]
+                n = max(int(row["events"]), 0 if top is None else int(top) + 1)
+                for (seq,) in conn.execute(
+                    f"SELECT seq FROM outbox o WHERE local_tx = ? AND {unnumbered} ORDER BY seq", (local,)
+                ).fetchall():
+                    conn.execute("UPDATE outbox SET body = json_set(body, '$.n', ?) WHERE seq = ?", (n, seq))
+                    n += 1
+                conn.execute("UPDATE transactions SET events = ? WHERE local_id = ?", (n, local))
+                self._events.pop(local, None)
+            return len(found)
+
+        try:
+            adopted = int(self._commit(work))
+        except StoreError as exc:
+            log.error("journal: what an older release journaled cannot be numbered yet", error=str(exc))
+            return 0
+        if adopted:
+            log.warning("gave transactions an older release journaled their id and event numbers",
+                        transactions=adopted)
+        return adopted
+
     def supersede_statuses(self) -> int:
         """Drop undelivered status entries: after a reconnect the current status is sent instead."""
         return int(self._commit(lambda conn: conn.execute(
