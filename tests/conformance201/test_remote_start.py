@@ -90,6 +90,7 @@ async def test_tc_f_01_cs_cable_plugin_first_keeps_the_token_type(charger) -> No
     await stack.bench_request("plug", connector=1, max_current=16)
     since = await last_seq(stack)
     tag = new_id_tag()
+    assert await _request_start(stack, tag, "eMAID", 8) == "Rejected"  # it needs ISO 15118
     assert await _request_start(stack, tag, "ISO15693", 8) == "Accepted"
     started = await wait_event(stack, "Started", since)
     assert started["idToken"] == {"idToken": tag, "type": "ISO15693"}
