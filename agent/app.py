@@ -100,6 +100,7 @@ async def run_agent(
     db.use_small_pages()
     journal = Journal(db, settings.state.sample_sync_seconds, db.path.with_name(db.path.name + SIDE_FILE_SUFFIX),
                       notes_path(db.path, runtime_dir()))
+    journal.adopt_older_entries()  # a rollback's release may have journaled without ids and numbers
     state = ChargerState(db)
     config = Configuration(settings.ocpp, state, settings.connectors.count)
     hardware = build_hardware(settings, state_dir)

@@ -14,7 +14,11 @@ then decided in this order (section 3.5):
    card the list says is Blocked, Expired or Invalid is not unknown, section 3.5.4);
 4. otherwise Invalid.
 
-The cache and the list live in the state database, so they survive restarts.
+The cache and the list live in the state database, so they survive restarts. The
+cache holds cards only: a token of another kind (a remote start's Central, KeyCode,
+MacAddress, ... token in OCPP 2.0.1, ``token_type`` not None) is neither cached nor
+looked up there, so a card with the same characters never passes for it offline. (The
+list compares tokens by value, see ``agent.ocpp201.local_list``.)
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ import structlog
 from . import clock
 from .local_list import LocalList
 from .runtime_settings.configuration import Configuration
-from .session.model import AuthStatus
+from .session.model import CARD, AuthStatus
 from .store import ChargerState, Database, iso
 
 log = structlog.get_logger(__name__)
@@ -64,7 +68,7 @@ class Uplink(Protocol):
     @property
     def online(self) -> bool: ...
 
-    async def authorize(self, id_tag: str) -> AuthResult | None:
+    async def authorize(self, id_tag: str, token_type: str | None = CARD) -> AuthResult | None:
         """Ask the backend; None when it cannot be asked (offline, timeout)."""
         ...
 
@@ -78,7 +82,7 @@ class Offline:
 
     online = False
 
-    async def authorize(self, id_tag: str) -> AuthResult | None:
+    async def authorize(self, id_tag: str, token_type: str | None = CARD) -> AuthResult | None:
         return None
 
     def wake(self) -> None:
@@ -97,8 +101,8 @@ class Authorizer:
         #: charge point reports LocalListConflict); the runtime sets it.
         self.on_list_conflict: Callable[[], None] = lambda: None
 
-    async def decide(self, id_tag: str, uplink: Uplink) -> AuthResult:
-        return self._master_pass(await self._decide(id_tag, uplink))
+    async def decide(self, id_tag: str, uplink: Uplink, token_type: str | None = CARD) -> AuthResult:
+        return self._master_pass(await self._decide(id_tag, uplink, token_type))
 
     def _master_pass(self, result: AuthResult) -> AuthResult:
         """An accepted card of the master pass group (``AuthCtrlr.MasterPassGroupId``,
@@ -109,15 +113,15 @@ class Authorizer:
             return AuthResult(AuthStatus.MASTER_PASS, parent, result.expiry)
         return result
 
-    async def _decide(self, id_tag: str, uplink: Uplink) -> AuthResult:
-        local = await self.known_locally(id_tag)
+    async def _decide(self, id_tag: str, uplink: Uplink, token_type: str | None) -> AuthResult:
+        local = await self.known_locally(id_tag, token_type)
         valid = local is not None and local.status is AuthStatus.ACCEPTED
         if local is not None and valid and self.config.bool("LocalPreAuthorize"):
             return local
         if uplink.online:
-            answer = await uplink.authorize(id_tag)
+            answer = await uplink.authorize(id_tag, token_type)
             if answer is not None:
-                await self.remember(id_tag, answer)
+                await self.remember(id_tag, answer, token_type)
                 return answer
         if local is not None and valid and self.config.bool("LocalAuthorizeOffline"):
             return local
@@ -125,12 +129,14 @@ class Authorizer:
             return AuthResult(AuthStatus.ACCEPTED)
         return AuthResult(AuthStatus.INVALID)
 
-    async def known_locally(self, id_tag: str) -> AuthResult | None:
-        """The card's local entry: the list's when it has one, else the cache's."""
+    async def known_locally(self, id_tag: str, token_type: str | None = CARD) -> AuthResult | None:
+        """The card's local entry: the list's when it has one, else the cache's (a card's only)."""
         listed = await self.listed(id_tag)
         if listed is not None:
             return listed
-        return await self.cached(id_tag) if self.config.bool("AuthorizationCacheEnabled") else None
+        if token_type != CARD or not self.config.bool("AuthorizationCacheEnabled"):
+            return None
+        return await self.cached(id_tag)
 
     async def listed(self, id_tag: str) -> AuthResult | None:
         """The card's entry in the local list (Expired once its expiryDate passed);
@@ -166,9 +172,10 @@ class Authorizer:
         stored = parse_expiry(stored_at)
         return stored is None or clock.current().now() - stored > timedelta(seconds=lifetime)
 
-    async def remember(self, id_tag: str, result: AuthResult) -> None:
-        """Keep the backend's answer for this idTag, when the cache is enabled and the
-        card is not on the local list (the list is the backend's to change, not ours)."""
+    async def remember(self, id_tag: str, result: AuthResult, token_type: str | None = CARD) -> None:
+        """Keep the backend's answer for this idTag, when the cache is enabled, the token
+        is a card and it is not on the local list (the list is the backend's to change,
+        not ours)."""
         listed = await self.listed(id_tag)
         if listed is not None:
             if (listed.status is AuthStatus.ACCEPTED) != (result.status is AuthStatus.ACCEPTED):
@@ -176,7 +183,7 @@ class Authorizer:
                             backend=result.status.value, local_list=listed.status.value)
                 self.on_list_conflict()
             return
-        if not self.config.bool("AuthorizationCacheEnabled"):
+        if token_type != CARD or not self.config.bool("AuthorizationCacheEnabled"):
             return
         expiry = parse_expiry(result.expiry)
         if result.expiry and expiry is None:

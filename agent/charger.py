@@ -36,6 +36,7 @@ from .runtime_settings.configuration import Configuration
 from .runtime_settings.keys import RATE_UNIT_WORDS
 from .session import step
 from .session.model import (
+    CARD,
     AuthorizationResolved,
     Authorize,
     AuthStatus,
@@ -301,9 +302,6 @@ class ChargerRuntime:
         self._watts_per_amp = electrical.phases * electrical.voltage_v
         #: The idTag of the RemoteStartTransaction being handed to the machine right now.
         self._remote_starting: str | None = None
-        #: The backend's number of each remote start waiting for its transaction, by idTag
-        #: (OCPP 2.0.1 remoteStartId: the transaction's first event carries it).
-        self._remote_start_ids: dict[str, int] = {}
         #: The charging state last journaled for each running transaction (see TX_EVENT).
         self._charging_state: dict[int, str] = {}
         #: Whether charging state changes are journaled: only a protocol that reports them
@@ -438,7 +436,7 @@ class ChargerRuntime:
             if isinstance(action, Reply):
                 reply = action.answer
             elif isinstance(action, Authorize):
-                self._spawn(self._authorize(action.id_tag), f"authorize-{action.id_tag}")
+                self._spawn(self._authorize(action.id_tag, action.token_type), f"authorize-{action.id_tag}")
             elif isinstance(action, CardRejected):
                 log.info("card rejected", id_tag=action.id_tag, why=action.why)
                 if self.hardware.indicator is not None:
@@ -466,28 +464,21 @@ class ChargerRuntime:
 
     # ------------------------------------------------------------ requests from the backend
     def remote_start(self, id_tag: str, connector: int | None, profile: Profile | None = None,
-                     remote_start_id: int | None = None) -> str:
+                     remote_start_id: int | None = None, token_type: str | None = CARD) -> str:
         """RemoteStartTransaction; ``profile`` (a TxProfile) is installed for the
         transaction it starts. It waits as long as the driver may take to plug in (the
         authorization's ConnectionTimeOut, and a minute for the backend's answer first).
-        ``remote_start_id`` (2.0.1) is remembered for the transaction it starts."""
-        answer = self._remote_start(id_tag, connector, profile)
-        if remote_start_id is not None:
-            if answer == "Accepted":
-                self._remote_start_ids[id_tag] = remote_start_id
-            else:
-                self._remote_start_ids.pop(id_tag, None)
-        return answer
-
-    def _remote_start(self, id_tag: str, connector: int | None, profile: Profile | None) -> str:
+        ``remote_start_id`` (2.0.1) and ``token_type`` (2.0.1: a token other than a card)
+        go with the authorization to the transaction it starts, and lapse with it."""
+        request = RemoteStartRequested(id_tag, connector, token_type, remote_start_id)
         if profile is None:
             self.limits.forget_expected(id_tag)  # an earlier request's profile is not this one's
-            return self.feed(RemoteStartRequested(id_tag, connector)) or "Rejected"
+            return self.feed(request) or "Rejected"
         wait_s = self.config.int("ConnectionTimeOut") + REMOTE_PROFILE_MARGIN_S
         self._remote_starting = id_tag  # the machine does not hold the idTag yet: keep its profile
         try:
             self.limits.expect(id_tag, connector, profile, wait_s)  # limits the very first offer already
-            answer = self.feed(RemoteStartRequested(id_tag, connector)) or "Rejected"
+            answer = self.feed(request) or "Rejected"
         finally:
             self._remote_starting = None
         if answer != "Accepted":
@@ -602,10 +593,11 @@ class ChargerRuntime:
     async def clear_cache(self) -> None:
         await self.authorizer.clear_cache()
 
-    async def start_answered(self, local_tx: int, connector: int, result: AuthResult, id_tag: str) -> None:
+    async def start_answered(self, local_tx: int, connector: int, result: AuthResult, id_tag: str,
+                             token_type: str | None = CARD) -> None:
         """The backend answered a StartTransaction: cache the idTag, stop if it was refused,
         else keep the parentIdTag it gave (a card of that parent may stop the transaction)."""
-        await self.authorizer.remember(id_tag, result)
+        await self.authorizer.remember(id_tag, result, token_type)
         if self.local_tx.get(connector) != local_tx:
             return
         if result.status is not AuthStatus.ACCEPTED:
@@ -823,7 +815,7 @@ class ChargerRuntime:
         timestamp = utc_now()
         local = await self.db.run(
             self.journal.begin_transaction, n, action.id_tag, meter_wh, timestamp, begin, action.reservation_id,
-            failing, self._remote_start_ids.pop(action.id_tag, None),
+            failing, action.remote_start_id, action.token_type,
         )
         self.local_tx[n] = local
         self._tx_started_at[n] = self._clock()
@@ -926,14 +918,14 @@ class ChargerRuntime:
         return metering.samples(reading, self.config.list(key), conn.offer_a if conn else 0.0, self._watts_per_amp)
 
     # ------------------------------------------------------------ authorization
-    async def _authorize(self, id_tag: str) -> None:
+    async def _authorize(self, id_tag: str, token_type: str | None = CARD) -> None:
         try:
-            result = await self.authorizer.decide(id_tag, self.uplink)
+            result = await self.authorizer.decide(id_tag, self.uplink, token_type)
         except Exception as exc:  # noqa: BLE001 - a card must never take the charger down
             log.exception("authorization failed; card refused", id_tag=id_tag, error=str(exc))
             result = AuthResult(AuthStatus.INVALID)
         log.info("authorization", id_tag=id_tag, status=result.status.value)
-        self.feed(AuthorizationResolved(id_tag, result.status, result.parent_id_tag))
+        self.feed(AuthorizationResolved(id_tag, result.status, result.parent_id_tag, token_type))
 
     # ------------------------------------------------------------ inputs and timers
     async def _watch_pilot(self, n: int) -> None:

@@ -654,12 +654,15 @@ class Journal:
         reservation_id: int | None = None,
         meter_failing: bool = False,
         remote_start_id: int | None = None,
+        token_type: str | None = None,
     ) -> int:
         """Record a started transaction and queue its start message; return its local id.
         ``reservation_id`` names the reservation the transaction used up, if any.
         ``meter_failing``: the meter was failing at the start, so ``meter_wh`` is its last
         good reading and the transaction is flagged with a meter gap from its start.
         ``remote_start_id``: the backend's number of the remote start that began it (2.0.1).
+        ``token_type``: the kind of token that began it when not a card (a remote start's
+        Central, KeyCode, ... token in 2.0.1; None: a card, and 1.6's idTags).
         The transaction gets the charger's own id (``tx_uid``), random so that no other
         transaction of this charger ever had it, even after a reinstall."""
         tx_uid = str(uuid.uuid4())
@@ -680,6 +683,8 @@ class Journal:
                 body["reservation_id"] = reservation_id
             if remote_start_id is not None:
                 body["remote_start_id"] = remote_start_id
+            if token_type is not None:
+                body["token_type"] = token_type
             self._queue(conn, TX_STARTED, local_id, body)
             if meter_failing:
                 conn.execute(
@@ -976,6 +981,66 @@ class Journal:
             _settle_earlier_samples(conn, seq)
 
         self._commit(work)
+
+    def acknowledge_verdict(self, seq: int, local_tx: int, id_tag_status: str) -> None:
+        """The backend answered a start with its verdict on the token (OCPP 2.0.1's
+        Started TransactionEvent and its idTokenInfo; the transaction has the charger's
+        own id, so no backend id is kept): the verdict is stored in the commit that marks
+        the start delivered, so neither a restart nor a link lost right after the answer
+        forgets a refusal (see ``acknowledge_start`` for 1.6)."""
+
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute("UPDATE transactions SET id_tag_status = ? WHERE local_id = ?", (id_tag_status, local_tx))
+            conn.execute("UPDATE outbox SET done_at = ?, outcome = 'acked' WHERE seq = ?", (utc_now(), seq))
+            _settle_earlier_samples(conn, seq)
+
+        self._commit(work)
+
+    def adopt_older_entries(self) -> int:
+        """Give what an older release journaled the charger's own transaction id and event
+        numbers; once, at the agent's start. Returns how many transactions it changed.
+
+        A release from before them may have run on this database after a rollback (the
+        schema stays: its changes are additive, see ``agent.store``). The transactions it
+        began have no ``tx_uid`` and its entries no number, which OCPP 2.0.1 cannot send
+        (no transactionId, no seqNo): they would be dropped. They get them as the schema 8
+        migration gave what was there then: a random id, and numbers in journal order after
+        the transaction's last one."""
+        unnumbered = "json_extract(o.body, '$.n') IS NULL"
+        # One pass over the outbox (the IN list is built once), not one per transaction.
+        older = ("SELECT local_id, tx_uid, events FROM transactions WHERE tx_uid IS NULL OR local_id IN "
+                 f"(SELECT o.local_tx FROM outbox o WHERE o.local_tx IS NOT NULL AND {unnumbered})")
+        held = any(h.local_tx is not None and "n" not in json.loads(h.body) for h in self._held)
+        if not held and not self.db.read(older):
+            return 0  # the usual start: no write
+
+        def work(conn: sqlite3.Connection) -> int:
+            found = conn.execute(older).fetchall()  # what was held (rebuilt at start) is written by now
+            for row in found:
+                local = int(row["local_id"])
+                if row["tx_uid"] is None:
+                    conn.execute("UPDATE transactions SET tx_uid = ? WHERE local_id = ?", (str(uuid.uuid4()), local))
+                top = conn.execute("SELECT MAX(json_extract(body, '$.n')) FROM outbox WHERE local_tx = ?",
+                                   (local,)).fetchone()[0]
+                n = max(int(row["events"]), 0 if top is None else int(top) + 1)
+                for (seq,) in conn.execute(
+                    f"SELECT seq FROM outbox o WHERE local_tx = ? AND {unnumbered} ORDER BY seq", (local,)
+                ).fetchall():
+                    conn.execute("UPDATE outbox SET body = json_set(body, '$.n', ?) WHERE seq = ?", (n, seq))
+                    n += 1
+                conn.execute("UPDATE transactions SET events = ? WHERE local_id = ?", (n, local))
+                self._events.pop(local, None)
+            return len(found)
+
+        try:
+            adopted = int(self._commit(work))
+        except StoreError as exc:
+            log.error("journal: what an older release journaled cannot be numbered yet", error=str(exc))
+            return 0
+        if adopted:
+            log.warning("gave transactions an older release journaled their id and event numbers",
+                        transactions=adopted)
+        return adopted
 
     def supersede_statuses(self) -> int:
         """Drop undelivered status entries: after a reconnect the current status is sent instead."""

@@ -22,7 +22,7 @@ class Backend:
     answer: AuthResult | None = None
     asked: list[str] = field(default_factory=list)
 
-    async def authorize(self, id_tag: str) -> AuthResult | None:
+    async def authorize(self, id_tag: str, token_type: str | None = None) -> AuthResult | None:
         self.asked.append(id_tag)
         return self.answer
 
@@ -137,3 +137,19 @@ async def test_an_accepted_card_of_the_master_pass_group_is_a_master_pass(make, 
     authorizer = build(**{"AuthCtrlr.MasterPassGroupId": group})
     assert (await authorizer.decide("TAG", Backend(True, answer))).status is expected
     assert AuthStatus(state.cached_authorization("TAG")["status"]) is answer.status  # the backend's word is cached
+
+
+async def test_a_token_other_than_a_card_is_not_cached_nor_taken_from_the_cache(make):
+    """OCPP 2.0.1: a remote start's Central (KeyCode, MacAddress, ...) token is not a card:
+    the backend's answer for it is not cached as one (a card with the same characters
+    would then pass offline), and a card's cache entry does not answer for it."""
+    build, state = make
+    authorizer = build(LocalPreAuthorize=True)
+    await authorizer.remember("TAG", AuthResult(ACCEPTED), "Central")
+    assert await authorizer.cached("TAG") is None
+    assert (await authorizer.decide("TAG", Backend(False))).status is INVALID  # the card is unknown
+    state.cache_authorization("TAG", "Accepted", None, None)  # a card's entry
+    backend = Backend(True, AuthResult(BLOCKED))
+    assert (await authorizer.decide("TAG", backend, "Central")).status is BLOCKED
+    assert backend.asked == ["TAG"]
+    assert (await authorizer.cached("TAG")).status is ACCEPTED  # the card's entry stays as it was

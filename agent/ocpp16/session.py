@@ -78,7 +78,8 @@ class Ocpp16Link(BackendLink):
         return call.Heartbeat()
 
     # ------------------------------------------------------------ Uplink protocol
-    async def authorize(self, id_tag: str) -> AuthResult | None:
+    async def authorize(self, id_tag: str, token_type: str | None = None) -> AuthResult | None:
+        """Authorize; 1.6 has cards only (``token_type`` is always None here)."""
         cp = self._cp
         if cp is None or not self._accepted:
             return None

@@ -19,6 +19,7 @@ from .. import clock
 from ..redaction import register_secret
 from .charging_handlers import SMART_CHARGING_ACTIONS, SmartChargingHandlers
 from .local_list import LocalListHandlers
+from .outbound import core_token_type
 from .reservations import ReservationHandlers
 from .rpc import Rpc
 from .variables import report_pages
@@ -81,10 +82,11 @@ class Handlers(SmartChargingHandlers, LocalListHandlers, ReservationHandlers, Rp
                 return call_result.RequestStartTransaction(status="Rejected", status_info=_info(*refused))
         if not self.session.booted:
             return call_result.RequestStartTransaction(status="Rejected")
-        # K05: the TxProfile is installed for the transaction this request starts.
-        status = self.runtime.remote_start(token, evse_id, profile, remote_start_id)
-        log.info("remote start", id_token=token, evse=evse_id, remote_start_id=remote_start_id, answer=status,
-                 charging_profile=None if profile is None else profile.id)
+        # K05: the TxProfile is installed for the transaction this request starts; the
+        # token's type and remoteStartId go to its Started event.
+        status = self.runtime.remote_start(token, evse_id, profile, remote_start_id, core_token_type(kind))
+        log.info("remote start", id_token=token, type=kind, evse=evse_id, remote_start_id=remote_start_id,
+                 answer=status, charging_profile=None if profile is None else profile.id)
         running = None
         if status == "Accepted" and evse_id is not None:
             running = await self._running_uid(evse_id)

@@ -15,10 +15,10 @@ OCPP 1.6; this module only translates. What differs in 2.0.1:
   charge), ``cacheExpiryDateTime`` as the entry's expiry, ``groupIdToken`` as its group
   (the core's parent idTag). Other fields (personal message, language, EVSE ids) are not kept.
 - **The idToken's type is not kept.** The core keys the list by the token's value, as it
-  does every card: the reader presents ISO14443 UIDs and a remote start reaches the core
-  as a value, so nothing would ever read a stored type. Tokens are compared by value
-  (case-insensitively, as IdToken's CiString36 says); the same value sent twice with two
-  types in one request is Failed, like any token sent twice.
+  does every card: the reader presents ISO14443 UIDs, and a remote start's token (whose
+  type the core carries to its transaction) is looked up by its value. Tokens are
+  compared by value (case-insensitively, as IdToken's CiString36 says); the same value
+  sent twice with two types in one request is Failed, like any token sent twice.
 """
 
 from __future__ import annotations

@@ -110,9 +110,19 @@ def with_register(samples: list[dict[str, Any]], wh: int) -> list[dict[str, Any]
     return [{"measurand": REGISTER, "value": wh, "unit": "Wh"}, *samples]
 
 
+#: The idToken type of a card: the reader presents ISO 14443 UIDs (the core's CARD).
+CARD_TYPE = "ISO14443"
+
+
 def id_token(id_tag: str, token_type: str | None = None) -> dict[str, str]:
     """The idToken of a card (ISO14443 UID, the reader's kind) unless the entry says which type."""
-    return {"idToken": id_tag, "type": token_type or "ISO14443"}
+    return {"idToken": id_tag, "type": token_type or CARD_TYPE}
+
+
+def core_token_type(kind: str) -> str | None:
+    """A 2.0.1 idToken type as the core keeps it: None for a card (ISO14443, what the
+    reader presents), else the type itself (Central, KeyCode, MacAddress, ...)."""
+    return None if kind == CARD_TYPE else kind
 
 
 def request_for(entry: Entry) -> Any:

@@ -108,12 +108,12 @@ class Ocpp201Link(ReservationReports, BackendLink):
         self.state.leave_note(BOOT_REASON_NOTE, reason)
 
     # ------------------------------------------------------------ Uplink protocol
-    async def authorize(self, id_tag: str) -> AuthResult | None:
+    async def authorize(self, id_tag: str, token_type: str | None = None) -> AuthResult | None:
         cp = self._cp
         if cp is None or not self._accepted:
             return None
         try:
-            answer = await cp.request(call.Authorize(id_token=id_token(id_tag)))
+            answer = await cp.request(call.Authorize(id_token=id_token(id_tag, token_type)))
         except CallFailed as exc:
             log.warning("authorize failed", id_tag=id_tag, error=str(exc))
             return None
@@ -340,11 +340,21 @@ class Ocpp201Link(ReservationReports, BackendLink):
         raise_if_cancelled()
         if entry.kind == STATUS:
             self._told[entry.body["connector"]] = request.connector_status
-        await self.db.run(self.journal.mark_done, entry.seq, "acked", entry.kind)
         info = getattr(answer, "id_token_info", None)
         if entry.local_tx is not None and info and entry.kind == TX_STARTED:
-            await self.runtime.start_answered(entry.local_tx, entry.body["connector"], auth_result(info),
-                                              entry.body["id_tag"])
+            # Shielded: once answered, the verdict is stored and acted on even if the link ends now.
+            await asyncio.shield(self._started_answered(entry, entry.local_tx, auth_result(info)))
+            return
+        await self.db.run(self.journal.mark_done, entry.seq, "acked", entry.kind)
+
+    async def _started_answered(self, entry: Entry, local_tx: int, result: AuthResult) -> None:
+        """The backend's verdict on a Started event's idToken: stored with the
+        acknowledgement in one commit (a refused transaction is then not resumed after a
+        restart, as under 1.6), then the runtime is told (it stops or suspends a refused
+        one, caches a card)."""
+        await self.db.run(self.journal.acknowledge_verdict, entry.seq, local_tx, result.status.value)
+        await self.runtime.start_answered(local_tx, entry.body["connector"], result, entry.body["id_tag"],
+                                          entry.body.get("token_type"))
 
 
 def auth_result(info: dict[str, Any] | None) -> AuthResult:

@@ -25,6 +25,7 @@ from dataclasses import replace
 from drivers.protocols import PilotState
 
 from .model import (
+    CARD,
     NO_ERROR,
     PILOT_ERROR,
     Action,
@@ -283,20 +284,27 @@ def _can_start(charger: Charger, conn: Connector) -> bool:
     )
 
 
-def _start(charger: Charger, conn: Connector, id_tag: str, parent: str | None) -> Result:
-    """Start a transaction; a reservation it fulfils ends, and the start names it."""
+def _start(
+    charger: Charger, conn: Connector, id_tag: str, parent: str | None, auth: Authorization | None = None
+) -> Result:
+    """Start a transaction; a reservation it fulfils ends, and the start names it. The
+    authorization it comes from, if any, gives the token's type and remote start."""
     used = _used_reservation(charger, conn.id, id_tag, parent)
+    token_type = auth.token_type if auth is not None else CARD
+    remote_start_id = auth.remote_start_id if auth is not None else None
     conn = replace(
         conn,
         authorization=None,
         finishing=False,
-        transaction=Transaction(id_tag=id_tag, parent_id_tag=parent),
+        transaction=Transaction(id_tag=id_tag, parent_id_tag=parent, token_type=token_type),
     )
     charger = _update(charger, conn)
+    reservation_id = None if used is None else used.id
+    start = StartTransaction(conn.id, id_tag, reservation_id, token_type, remote_start_id)
     if used is None:
-        return charger, [StartTransaction(conn.id, id_tag)]
+        return charger, [start]
     charger = replace(charger, reservations=tuple(r for r in charger.reservations if r.id != used.id))
-    return charger, [StartTransaction(conn.id, id_tag, used.id), ForgetReservation(used.id, ReservationEnd.USED)]
+    return charger, [start, ForgetReservation(used.id, ReservationEnd.USED)]
 
 
 def _stop(
@@ -320,13 +328,15 @@ def _stop(
 
 
 def _authorize_on(
-    charger: Charger, conn: Connector, id_tag: str, parent: str | None, now: float, *, pinned: bool = False
+    charger: Charger, conn: Connector, id_tag: str, parent: str | None, now: float, *, pinned: bool = False,
+    token_type: str | None = CARD, remote_start_id: int | None = None,
 ) -> Result:
     """Grant ``id_tag`` the connector: start at once if an EV is there, else wait for one."""
-    if conn.pilot.plugged:
-        return _start(charger, conn, id_tag, parent)
     deadline = now + charger.policy.connection_timeout
-    conn = replace(conn, authorization=Authorization(id_tag, parent, deadline, pinned), finishing=False)
+    auth = Authorization(id_tag, parent, deadline, pinned, token_type, remote_start_id)
+    if conn.pilot.plugged:
+        return _start(charger, conn, id_tag, parent, auth)
+    conn = replace(conn, authorization=auth, finishing=False)
     return _update(charger, conn), []
 
 
@@ -514,7 +524,7 @@ def _on_pilot(charger: Charger, event: PilotChanged, now: float) -> Result:
     if event.state.plugged and not was_plugged and conn.transaction is None:
         if conn.authorization is not None:
             auth = conn.authorization
-            return _start(charger, conn, auth.id_tag, auth.parent_id_tag)
+            return _start(charger, conn, auth.id_tag, auth.parent_id_tag, auth)
         # Identification first on another connector: the card follows the EV, unless
         # the backend named the connector or this one awaits its own authorization.
         for other in charger.connectors:
@@ -523,20 +533,24 @@ def _on_pilot(charger: Charger, event: PilotChanged, now: float) -> Result:
                 moved = _update(charger, replace(other, authorization=None))
                 here = moved.connectors[conn.id - 1]
                 if _may_take(moved, here, auth.id_tag, auth.parent_id_tag):
-                    return _start(moved, here, auth.id_tag, auth.parent_id_tag)
+                    return _start(moved, here, auth.id_tag, auth.parent_id_tag, auth)
     return charger, actions
 
 
 def _on_card(charger: Charger, event: CardPresented, now: float) -> Result:
     tag = event.id_tag
+    # A card is the same token only as a card's: a remote start's Central or KeyCode
+    # token with the same characters is another one.
     for conn in charger.connectors:
-        if conn.transaction is not None and conn.transaction.id_tag == tag:
+        tx = conn.transaction
+        if tx is not None and tx.id_tag == tag and tx.token_type == CARD:
             return _stop(charger, conn, StopReason.LOCAL, tag)
     for conn in charger.connectors:
-        if conn.authorization is not None and conn.authorization.id_tag == tag:
+        auth = conn.authorization
+        if auth is not None and auth.id_tag == tag and auth.token_type == CARD:
             # The same card again before an EV arrived: the driver changed their mind.
             return _update(charger, replace(conn, authorization=None)), []
-    if any(p.id_tag == tag for p in charger.pending):
+    if any(p.id_tag == tag and p.token_type == CARD for p in charger.pending):
         return charger, []
     if _kept_out(charger, tag):
         return charger, [CardRejected(tag, "connector reserved")]
@@ -554,7 +568,9 @@ def _kept_out(charger: Charger, tag: str) -> bool:
 
 
 def _on_authorization(charger: Charger, event: AuthorizationResolved, now: float) -> Result:
-    match = next((p for p in charger.pending if p.id_tag == event.id_tag), None)
+    match = next(
+        (p for p in charger.pending if p.id_tag == event.id_tag and p.token_type == event.token_type), None
+    )
     if match is None:
         return charger, []
     charger = replace(charger, pending=tuple(p for p in charger.pending if p is not match))
@@ -576,7 +592,8 @@ def _on_authorization(charger: Charger, event: AuthorizationResolved, now: float
         target = _pick_connector(charger, event.id_tag, parent)
         if target is None:
             return charger, [CardRejected(event.id_tag, "no connector free")]
-    return _authorize_on(charger, target, event.id_tag, parent, now, pinned=match.pinned)
+    return _authorize_on(charger, target, event.id_tag, parent, now, pinned=match.pinned,
+                         token_type=match.token_type, remote_start_id=match.remote_start_id)
 
 
 def _master_pass(charger: Charger, id_tag: str, *, remote: bool) -> Result:
@@ -606,9 +623,12 @@ def _on_remote_start(charger: Charger, event: RemoteStartRequested, now: float) 
             return charger, [Reply("Rejected")]
     pinned = event.connector is not None
     if charger.policy.authorize_remote_start:
-        pending = Pending(event.id_tag, target.id, remote=True, pinned=pinned)
-        return replace(charger, pending=charger.pending + (pending,)), [Reply("Accepted"), Authorize(event.id_tag)]
-    charger, actions = _authorize_on(charger, target, event.id_tag, None, now, pinned=pinned)
+        pending = Pending(event.id_tag, target.id, remote=True, pinned=pinned, token_type=event.token_type,
+                          remote_start_id=event.remote_start_id)
+        authorize = Authorize(event.id_tag, event.token_type)
+        return replace(charger, pending=charger.pending + (pending,)), [Reply("Accepted"), authorize]
+    charger, actions = _authorize_on(charger, target, event.id_tag, None, now, pinned=pinned,
+                                     token_type=event.token_type, remote_start_id=event.remote_start_id)
     return charger, [Reply("Accepted"), *actions]
 
 

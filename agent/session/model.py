@@ -116,6 +116,12 @@ class Authorization:
     #: A RemoteStartTransaction named this connector: the transaction starts here or
     #: not at all, so the authorization does not follow an EV to another connector.
     pinned: bool = False
+    #: The kind of token (see :data:`CARD`); the transaction it starts says it.
+    token_type: str | None = None
+    #: The backend's number of the remote start this authorization came from (OCPP 2.0.1
+    #: remoteStartId): it goes with the authorization, so a remote start that lapses or
+    #: is refused leaves nothing behind for a later session of the same token.
+    remote_start_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +131,16 @@ class Transaction:
     #: The backend refused the idTag after the start and StopTransactionOnInvalidId is
     #: false: the transaction stays open but no energy is offered.
     refused: bool = False
+    #: The kind of token that started it (see :data:`CARD`): only a card stops it with a tap.
+    token_type: str | None = None
+
+
+#: The token type of a card as the reader presents it (an ISO 14443 UID, OCPP 1.6's
+#: idTag). A remote start may name another kind (OCPP 2.0.1 IdTokenEnumType: Central,
+#: KeyCode, MacAddress, ...), carried by its value's side as ``token_type``: such a token
+#: is a different one from a card with the same characters (a tap does not stop its
+#: transaction, and it is not cached as a card).
+CARD: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +151,8 @@ class Pending:
     connector: int | None
     remote: bool
     pinned: bool = False  # the request named the connector (see Authorization.pinned)
+    token_type: str | None = None  # see CARD
+    remote_start_id: int | None = None  # see Authorization.remote_start_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,12 +263,16 @@ class AuthorizationResolved:
     id_tag: str
     status: AuthStatus
     parent_id_tag: str | None = None
+    token_type: str | None = CARD
 
 
 @dataclass(frozen=True, slots=True)
 class RemoteStartRequested:
     id_tag: str
     connector: int | None = None
+    token_type: str | None = CARD
+    #: The backend's number of this request (OCPP 2.0.1), for the transaction it starts.
+    remote_start_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -412,6 +434,7 @@ class ReportStatus:
 @dataclass(frozen=True, slots=True)
 class Authorize:
     id_tag: str
+    token_type: str | None = CARD
 
 
 @dataclass(frozen=True, slots=True)
@@ -420,6 +443,9 @@ class StartTransaction:
     id_tag: str
     #: The reservation this transaction used up, which the backend is told of.
     reservation_id: int | None = None
+    token_type: str | None = CARD
+    #: The remote start that began it, if the backend numbered it (see Authorization).
+    remote_start_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
