@@ -70,7 +70,7 @@ async def wait_charging_state(stack: Any, since: int, state: str, timeout: float
 
 # ---------------------------------------------------------------- the token's type
 @pytest.mark.parametrize("kind", ["Central", "KeyCode", "MacAddress", "NoAuthorization"])
-async def test_tc_f_02_cs_remote_start_first_keeps_the_token_type(charger, kind: str) -> None:  # type: ignore[no-untyped-def]
+async def test_tc_f_03_cs_remote_start_first_keeps_the_token_type(charger, kind: str) -> None:  # type: ignore[no-untyped-def]
     stack = await charger(backend=V201)
     since = await last_seq(stack)
     tag = "" if kind == "NoAuthorization" else new_id_tag()
@@ -103,7 +103,7 @@ async def test_tc_f_01_cs_cable_plugin_first_keeps_the_token_type(charger) -> No
     await _clean(stack)
 
 
-async def test_tc_f_03_cs_authorize_remote_start_asks_with_the_token_type(charger) -> None:  # type: ignore[no-untyped-def]
+async def test_tc_f_02_cs_authorize_remote_start_asks_with_the_token_type(charger) -> None:  # type: ignore[no-untyped-def]
     stack = await charger(backend=V201, ocpp={"AuthorizeRemoteTxRequests": True})
     since = await last_seq(stack)
     tag = new_id_tag()
@@ -150,7 +150,7 @@ async def test_tc_f_04_cs_remote_start_cable_plugin_timeout_leaves_no_remote_sta
     await _clean(stack)
 
 
-async def test_tc_f_03_cs_refused_remote_start_leaves_no_remote_start_id(charger, csms) -> None:  # type: ignore[no-untyped-def]
+async def test_tc_f_02_cs_refused_remote_start_leaves_no_remote_start_id(charger, csms) -> None:  # type: ignore[no-untyped-def]
     stack = await charger(backend=V201, ocpp={"AuthorizeRemoteTxRequests": True})
     tag = new_id_tag()
     await csms.request("set_id_tag", id_tag=tag, status="Blocked")
@@ -168,7 +168,7 @@ async def test_tc_f_03_cs_refused_remote_start_leaves_no_remote_start_id(charger
     await _clean(stack)
 
 
-async def test_tc_f_02_cs_two_remote_starts_of_one_token_keep_their_ids(charger) -> None:  # type: ignore[no-untyped-def]
+async def test_tc_f_03_cs_two_remote_starts_of_one_token_keep_their_ids(charger) -> None:  # type: ignore[no-untyped-def]
     stack = await charger(backend=V201, connectors=2)
     tag = new_id_tag()
     since = await last_seq(stack)

@@ -136,7 +136,7 @@ async def test_tc_e_03_cs_cable_plugin_first_and_e_06_cs_local_stop(charger) -> 
     await _clean(stack)
 
 
-async def test_tc_f_02_cs_remote_start_first_and_f_08_cs_remote_stop(charger) -> None:  # type: ignore[no-untyped-def]
+async def test_tc_f_03_cs_remote_start_first_and_f_08_cs_remote_stop(charger) -> None:  # type: ignore[no-untyped-def]
     stack = await charger(backend=V201)
     since = await last_seq(stack)
     tag = new_id_tag()
