@@ -126,6 +126,14 @@ class ListConflict:
 
 
 @dataclass(frozen=True, slots=True)
+class CableMoved:
+    """Internal job: the EV left or came back to a running transaction; its charging state
+    is journaled even when the connector's status stays the same (SuspendedEV either way)."""
+
+    connector: int
+
+
+@dataclass(frozen=True, slots=True)
 class GridMeterWarning:
     """Internal job: the grid meter went silent (``failing``) or answers again; connector
     0's status carries the warning meanwhile."""
@@ -717,6 +725,11 @@ class ChargerRuntime:
                               entry.timestamp, entry.info, entry.vendor_error_code)
             await self._journal_charging_state(item.connector, entry)
             self.uplink.wake()
+        elif isinstance(item, CableMoved):
+            entry = self.statuses.get(item.connector)
+            if entry is not None:
+                await self._journal_charging_state(item.connector, entry)
+                self.uplink.wake()
         elif isinstance(item, GridMeterWarning):
             self._grid_meter_failing = item.failing
             current = self.statuses.get(0) or StatusEntry(0, "Available", "NoError", utc_now())
@@ -856,16 +869,31 @@ class ChargerRuntime:
         await self.limits.transaction_ended(n, local)
 
     async def _journal_charging_state(self, n: int, entry: StatusEntry) -> None:
-        """A running transaction's charging state, journaled when it changes (TX_EVENT)."""
+        """A running transaction's charging state, journaled when it changes (TX_EVENT).
+        A transaction kept open without its EV (StopTransactionOnEVSideDisconnect false)
+        is Idle, and the EV's return is EVConnected: each says the cable event behind it."""
         local = self.local_tx.get(n)
+        if not self.journal_charging_states or local is None:
+            return
+        conn = self.charger.connector(n)
+        plugged = conn is not None and conn.pilot.plugged
+        previous = self._charging_state.get(local, "EVConnected")
         state = CHARGING_STATES.get(entry.status)
-        if not self.journal_charging_states or local is None or state is None:
-            return
-        if self._charging_state.get(local, "EVConnected") == state:
-            return
+        steps: list[tuple[str, str | None]] = []
+        if not plugged and state is not None:
+            steps.append(("Idle", "ev_unplugged"))
+        else:
+            if previous == "Idle" and plugged:
+                steps.append(("EVConnected", "ev_plugged"))  # the EV is back, then what it does
+            if state is not None:
+                steps.append((state, None))
         self._charging_state = {tx: s for tx, s in self._charging_state.items() if tx in self.local_tx.values()}
-        if await self.db.run(self.journal.record_tx_event, local, n, entry.timestamp, state):
-            self._charging_state[local] = state
+        for step, cause in steps:
+            if self._charging_state.get(local, "EVConnected") == step:
+                continue
+            if not await self.db.run(self.journal.record_tx_event, local, n, entry.timestamp, step, cause):
+                return  # the transaction has ended meanwhile
+            self._charging_state[local] = step
 
     async def _journal_sample(self, job: RecordSample) -> None:
         n = job.connector
@@ -936,8 +964,11 @@ class ChargerRuntime:
                 await self._learn_cable(n)  # before the EV is offered anything
             elif state is PilotState.A and plugged:
                 self.limits.set_cable(n, None)
+            moved = state.plugged != plugged
             plugged = state.plugged
             self.feed(PilotChanged(n, state))
+            if moved and self.journal_charging_states and n in self.local_tx:
+                self._queues[n].put_nowait((CableMoved(n), None))
             if state is PilotState.A and n in self._lock_faults:
                 self._lock_faults.discard(n)  # the cable is out: the next one gets a fresh try
                 self.feed(FaultCleared(n, LOCK_FAILURE))

@@ -870,10 +870,13 @@ class Journal:
             body["vendor_error_code"] = vendor_error_code
         self._commit(lambda conn: self._queue(conn, STATUS, None, body))
 
-    def record_tx_event(self, local_tx: int, connector: int, timestamp: str, charging_state: str) -> bool:
+    def record_tx_event(self, local_tx: int, connector: int, timestamp: str, charging_state: str,
+                        cause: str | None = None) -> bool:
         """Queue a change of a running transaction's charging state (see TX_EVENT):
-        Charging, EVConnected, SuspendedEV, SuspendedEVSE or Idle. Returns False, queueing
-        nothing, once the transaction has stopped."""
+        Charging, EVConnected, SuspendedEV, SuspendedEVSE or Idle. ``cause``: the cable
+        event behind it, when there is one (``ev_unplugged``, ``ev_plugged``: the EV left a
+        transaction kept open, or came back to it). Returns False, queueing nothing, once
+        the transaction has stopped."""
         numbered: list[int] = []
 
         def work(conn: sqlite3.Connection) -> bool:
@@ -882,6 +885,8 @@ class Journal:
                                 "AND stopped_at IS NULL", (n + 1, local_tx)).rowcount:
                 return False
             body = {"connector": connector, "timestamp": timestamp, "charging_state": charging_state, "n": n}
+            if cause is not None:
+                body["cause"] = cause
             self._queue(conn, TX_EVENT, local_tx, body)
             numbered.append(n)
             return True
@@ -1006,7 +1011,9 @@ class Journal:
         (no transactionId, no seqNo): they would be dropped. They get them as the schema 8
         migration gave what was there then: a random id, and numbers in journal order after
         the transaction's last one."""
-        unnumbered = "json_extract(o.body, '$.n') IS NULL"
+        # Only what is still to be sent: a delivered entry keeps what it had, and one the
+        # size cap shed (done, body '{}') is no event any more (shed_to renumbered past it).
+        unnumbered = "json_extract(o.body, '$.n') IS NULL AND o.done_at IS NULL"
         # One pass over the outbox (the IN list is built once), not one per transaction.
         older = ("SELECT local_id, tx_uid, events FROM transactions WHERE tx_uid IS NULL OR local_id IN "
                  f"(SELECT o.local_tx FROM outbox o WHERE o.local_tx IS NOT NULL AND {unnumbered})")

@@ -174,8 +174,9 @@ _SCHEMA = [
         || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6)));
     CREATE UNIQUE INDEX transactions_uid ON transactions(tx_uid);
     UPDATE outbox SET body = json_set(body, '$.n', (SELECT COUNT(*) FROM outbox o WHERE o.local_tx = outbox.local_tx
-        AND o.seq < outbox.seq)) WHERE local_tx IS NOT NULL;
-    UPDATE transactions SET events = (SELECT COUNT(*) FROM outbox o WHERE o.local_tx = transactions.local_id);
+        AND o.seq < outbox.seq AND o.outcome IS NOT 'shed')) WHERE local_tx IS NOT NULL AND outcome IS NOT 'shed';
+    UPDATE transactions SET events = (SELECT COUNT(*) FROM outbox o WHERE o.local_tx = transactions.local_id
+        AND o.outcome IS NOT 'shed');
     CREATE TABLE notes (
         name        TEXT PRIMARY KEY,
         value       TEXT NOT NULL

@@ -65,6 +65,10 @@ ENDED_STATES = {
     "MasterPass": "EVConnected",
 }
 
+#: The cable event behind a charging state change (a TX_EVENT's ``cause``) as the
+#: Updated event's triggerReason (E10: the EV left a transaction kept open, or came back).
+CABLE_TRIGGER = {"ev_unplugged": "EVCommunicationLost", "ev_plugged": "CablePluggedIn"}
+
 #: A sample's context as the Updated event's triggerReason.
 SAMPLE_TRIGGER = {"Sample.Periodic": "MeterValuePeriodic", "Sample.Clock": "MeterValueClock", "Trigger": "Trigger"}
 
@@ -170,7 +174,7 @@ def _transaction_event(entry: Entry) -> Any:
         samples = with_register(body.get("begin_samples", []), body["meter_wh"])
         fields["meter_value"] = [meter_value(body["timestamp"], samples, "Transaction.Begin")]
     elif entry.kind == TX_EVENT:
-        event, trigger = "Updated", "ChargingStateChanged"
+        event, trigger = "Updated", CABLE_TRIGGER.get(body.get("cause", ""), "ChargingStateChanged")
         info["chargingState"] = body["charging_state"]
     elif entry.kind == METER_SAMPLE:
         event, trigger = "Updated", SAMPLE_TRIGGER.get(body["context"], "MeterValuePeriodic")

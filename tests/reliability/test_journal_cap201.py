@@ -18,6 +18,7 @@ from typing import Any
 from ocpp.charge_point import remove_nones, serialize_as_dict, snake_to_camel_case
 
 from agent.journal import Journal, Sample
+from agent.store import Database
 from agent.ocpp201.outbound import request_for
 from simulators.csms.ledger201 import TransactionLedger201
 from tests.journal_helpers import ENERGY, db  # noqa: F401 - db is a fixture
@@ -86,3 +87,30 @@ def test_thinning_renumbers_only_what_was_never_sent(db):  # noqa: F811 - the fi
     assert numbers == list(range(len(numbers)))
     assert [e.body for e in journal.pending(limit=5)] == [e.body for e in loaded]
     assert db.read("SELECT events FROM transactions WHERE local_id = ?", (local,))[0][0] == len(numbers)
+
+
+def test_a_restart_after_the_cap_numbers_on_without_a_gap(tmp_path):
+    # The agent restarts (power cut, update, kill) with a thinned transaction still running:
+    # what the start-up does for an older release's entries must not take the shed rows
+    # (done, empty) for unnumbered events.
+    db = Database(tmp_path)
+    db.open()
+    journal = Journal(db)
+    journal.online = lambda: False
+    local = journal.begin_transaction(1, "CAP201", 0, "2026-01-01T00:00:00.000Z", [Sample(ENERGY, 0, "Wh")])
+    for i in range(1, 41):
+        journal.record_sample(local, 1, f"2026-01-01T00:{i // 60:02d}:{i % 60:02d}.000Z", "Sample.Periodic",
+                              [Sample(ENERGY, i, "Wh")], i)
+    assert journal.shed_to(journal.undelivered_bytes() // 2) > 0
+    db.close()
+    db = Database(tmp_path)
+    db.open()
+    again = Journal(db)
+    again.online = lambda: False
+    assert again.adopt_older_entries() == 0
+    again.record_sample(local, 1, "2026-01-01T00:01:00.000Z", "Sample.Periodic", [Sample(ENERGY, 41, "Wh")], 41)
+    again.end_transaction(local, 41, "2026-01-01T00:02:00.000Z", "Local", "CAP201", [Sample(ENERGY, 41, "Wh")])
+    [tx], anomalies = _book(again)
+    db.close()
+    assert anomalies == [] and tx["stopped"]
+    assert tx["seq_nos"] == list(range(len(tx["seq_nos"])))
