@@ -91,6 +91,8 @@ TX_KINDS = frozenset({"tx_started", "meter_sample", "tx_stopped", TX_EVENT})
 #: message stays a size every backend accepts. All samples also went out as MeterValues.
 TRANSACTION_DATA_MAX = 200
 #: The side file where held items are noted (next to the database, this suffix).
+#: The notes row (agent.store) that keeps Journal.mark_loaded's mark.
+LOADED_NOTE = "journal.loaded_up_to"
 SIDE_FILE_SUFFIX = "-held"
 #: What is held is committed to the database at most this long after the first of it.
 KEPT_SYNC_S = 300.0
@@ -232,6 +234,11 @@ class Journal:
         #: batch): the cap never sheds nor renumbers them (see shed_to). 1: the entry in
         #: flight only; the OCPP 2.0.1 link sets its batch, where the numbers are seqNo.
         self.sending_window = 1
+        #: The highest outbox seq a link ever loaded to send (mark_loaded), kept durably:
+        #: an answer to a sample is not made durable at once, so after a power cut an
+        #: entry the backend has may look unsent; the cap never renumbers up to here.
+        rows = db.read("SELECT value FROM notes WHERE name = ?", (LOADED_NOTE,))
+        self._loaded_up_to = int(rows[0]["value"]) if rows else 0
         db.before_close(self._close)
         if side_file is None and sync_seconds > 0:
             side_file = db.path.with_name(db.path.name + SIDE_FILE_SUFFIX)
@@ -1198,9 +1205,21 @@ class Journal:
             self._events.pop(local_tx, None)  # read again from the transaction's count
         return shed
 
+    def mark_loaded(self, seq: int) -> None:
+        """A link loaded the entries up to ``seq`` to send them: from now on their event
+        numbers may be at the backend, whatever a power cut does to the record of its
+        answers. Written (durably) only when it moves on: once per batch the link loads."""
+        if seq <= self._loaded_up_to:
+            return
+        self._commit(lambda conn: conn.execute(
+            "INSERT INTO notes (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            (LOADED_NOTE, str(seq))))
+        self._loaded_up_to = seq
+
     def _on_its_way(self, conn: sqlite3.Connection) -> int:
-        """The highest outbox seq that may be on its way to the backend (see shed_to):
-        the last of the first ``sending_window`` undelivered entries, or one tried already."""
+        """The highest outbox seq that may be on its way to the backend, or at it (see
+        shed_to): the last of the first ``sending_window`` undelivered entries, one tried
+        already, or the last a link ever loaded (mark_loaded)."""
         window = max(1, self.sending_window)
         row = conn.execute(
             "SELECT seq FROM outbox WHERE done_at IS NULL ORDER BY seq LIMIT 1 OFFSET ?", (window - 1,)
@@ -1208,7 +1227,7 @@ class Journal:
         if row is None:  # all that waits fits in the window
             row = conn.execute("SELECT MAX(seq) FROM outbox").fetchone()
         tried = conn.execute("SELECT MAX(seq) FROM outbox WHERE done_at IS NULL AND attempts > 0").fetchone()
-        return max(int(row[0] or 0), int(tried[0] or 0))
+        return max(int(row[0] or 0), int(tried[0] or 0), self._loaded_up_to)
 
     def prune_delivered(self, before: str) -> int:
         """Forget what the backend acknowledged before ``before`` (an ISO time): delivered

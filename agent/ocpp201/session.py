@@ -289,6 +289,8 @@ class Ocpp201Link(ReservationReports, BackendLink):
         while True:
             self._wake.clear()
             entries = await self.db.run(self.journal.pending, 0, DRAIN_BATCH)
+            if entries:  # their seqNo may reach the backend from now on: the cap keeps them
+                await self.db.run(self.journal.mark_loaded, entries[-1].seq)
             if not entries:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(5.0):

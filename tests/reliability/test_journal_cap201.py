@@ -114,3 +114,31 @@ def test_a_restart_after_the_cap_numbers_on_without_a_gap(tmp_path):
     db.close()
     assert anomalies == [] and tx["stopped"]
     assert tx["seq_nos"] == list(range(len(tx["seq_nos"])))
+
+
+def test_what_a_link_loaded_keeps_its_numbers_after_a_power_cut_and_the_cap(tmp_path):
+    # A backlog is being flushed: the link loaded 60 events and the backend booked them,
+    # but a power cut lost the (not yet durable) record of its answers. After the restart
+    # they look unsent; the cap must not renumber them (the backend has those seqNos).
+    db = Database(tmp_path)
+    db.open()
+    journal = Journal(db)
+    journal.online = lambda: False
+    local = journal.begin_transaction(1, "CAP201", 0, "2026-01-01T00:00:00.000Z", [Sample(ENERGY, 0, "Wh")])
+    for i in range(1, 101):
+        journal.record_sample(local, 1, f"2026-01-01T00:{i // 60:02d}:{i % 60:02d}.000Z", "Sample.Periodic",
+                              [Sample(ENERGY, i, "Wh")], i)
+    booked = journal.pending(limit=30) + journal.pending(limit=60)[30:]
+    journal.mark_loaded(booked[29].seq)
+    journal.mark_loaded(booked[-1].seq)
+    db.close()
+    db = Database(tmp_path)
+    db.open()
+    again = Journal(db)
+    again.online = lambda: False
+    assert again.shed_to(again.undelivered_bytes() // 2) > 0
+    after = again.pending(limit=1000)
+    assert [(e.seq, e.body) for e in after[:60]] == [(e.seq, e.body) for e in booked]
+    numbers = [e.body["n"] for e in after]
+    db.close()
+    assert numbers == list(range(len(numbers))) and len(numbers) < 101
