@@ -603,9 +603,14 @@ class ChargerRuntime:
 
     async def start_answered(self, local_tx: int, connector: int, result: AuthResult, id_tag: str,
                              token_type: str | None = CARD) -> None:
-        """The backend answered a StartTransaction: cache the idTag, stop if it was refused,
-        else keep the parentIdTag it gave (a card of that parent may stop the transaction)."""
+        """The backend answered a StartTransaction: stop if it was refused, else keep the
+        parentIdTag it gave (a card of that parent may stop the transaction); cache the idTag."""
+        self.act_on_verdict(local_tx, connector, result)
         await self.authorizer.remember(id_tag, result, token_type)
+
+    def act_on_verdict(self, local_tx: int, connector: int, result: AuthResult) -> None:
+        """What the backend's verdict on a started transaction changes, at once (no await:
+        a caller may act on it while it is being cancelled, see agent.ocpp201.session)."""
         if self.local_tx.get(connector) != local_tx:
             return
         if result.status is not AuthStatus.ACCEPTED:

@@ -214,8 +214,7 @@ class LocalList:
 
     def apply(self, update: ListUpdate, max_length: int) -> UpdateStatus:
         """Apply a checked update in one transaction; on any refusal nothing changes."""
-        self.size = None  # unknown until counted again
-        try:
+        try:  # the size read meanwhile is the old one: on a refusal nothing changed
             status = self.db.transaction(lambda conn: _apply(conn, update, max_length))
             self.count()
             return status

@@ -61,6 +61,9 @@ class BackendLink:
         self.throttle = Throttle()
         self._accepted = False
         self._booted = False
+        #: The backend's last answer to a BootNotification on this connection (None: none
+        #: yet): a Pending charger may send what the backend asks for, a Rejected one not.
+        self.registration: str | None = None
         self._wake = asyncio.Event()
         self._boot_now = asyncio.Event()
         self.url = settings.backend.url.rstrip("/") + "/" + settings.charge_point.id
@@ -220,6 +223,7 @@ class BackendLink:
         connection, and a backend that cannot take the boot would see one every second.
         """
         failures = 0
+        self.registration = None
         while True:
             # Cleared before asking, so a trigger that arrives with (or before) the answer counts.
             self._boot_now.clear()
@@ -240,6 +244,7 @@ class BackendLink:
             await self._learn_time(answer.current_time, sent_at)
             interval = int(answer.interval)
             log.info("boot notification", status=answer.status, interval=interval)
+            self.registration = answer.status
             if answer.status == "Accepted":
                 await self._adopt_heartbeat_interval(interval)
                 self._booted = True

@@ -300,7 +300,9 @@ def _backoff_minimum(facts: StationFacts, _where: Where) -> int:
 def _backoff_doublings(facts: StationFacts, _where: Where) -> int:
     first, cap = facts.reconnect_backoff()
     doublings = 0
-    while first > 0 and first * 2 ** doublings < cap and doublings < 16:
+    # Only the doublings that stay within the cap: the wait never falls short of
+    # WaitMinimum x 2^RepeatTimes (the last step to the cap is not a whole doubling).
+    while first > 0 and first * 2 ** (doublings + 1) <= cap and doublings < 16:
         doublings += 1
     return doublings
 

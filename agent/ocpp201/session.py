@@ -217,11 +217,14 @@ class Ocpp201Link(ReservationReports, BackendLink):
                 log.warning("triggered message failed", message=message, error=str(exc))
 
     async def _next_triggered(self) -> tuple[str, Any]:
-        """The oldest queued item that may go now (taken off the queue), once there is one."""
+        """The oldest queued item that may go now (taken off the queue), once there is one.
+        Before the boot is Accepted only what a Pending charger may send goes (B02.FR.09);
+        a Rejected one sends nothing but its BootNotification (B03)."""
         while True:
             for item in self._triggers:
                 message, evse = item
-                if self._accepted or not isinstance(evse, list) or message in SENT_WHILE_PENDING:
+                if self._accepted or (self.registration == "Pending" and (
+                        not isinstance(evse, list) or message in SENT_WHILE_PENDING)):
                     self._triggers.remove(item)
                     return item
             self._triggered.clear()
@@ -344,8 +347,7 @@ class Ocpp201Link(ReservationReports, BackendLink):
             self._told[entry.body["connector"]] = request.connector_status
         info = getattr(answer, "id_token_info", None)
         if entry.local_tx is not None and info and entry.kind == TX_STARTED:
-            # Shielded: once answered, the verdict is stored and acted on even if the link ends now.
-            await asyncio.shield(self._started_answered(entry, entry.local_tx, auth_result(info)))
+            await self._started_answered(entry, entry.local_tx, auth_result(info))
             return
         await self.db.run(self.journal.mark_done, entry.seq, "acked", entry.kind)
 
@@ -353,10 +355,15 @@ class Ocpp201Link(ReservationReports, BackendLink):
         """The backend's verdict on a Started event's idToken: stored with the
         acknowledgement in one commit (a refused transaction is then not resumed after a
         restart, as under 1.6), then the runtime is told (it stops or suspends a refused
-        one, caches a card)."""
-        await self.db.run(self.journal.acknowledge_verdict, entry.seq, local_tx, result.status.value)
-        await self.runtime.start_answered(local_tx, entry.body["connector"], result, entry.body["id_tag"],
-                                          entry.body.get("token_type"))
+        one, caches a card). The link ending meanwhile cannot split the two: the runtime
+        acts on the verdict even then (the commit runs on to its end in the database
+        thread; if it did not happen, the Started event is sent again and answered again,
+        and acting twice changes nothing)."""
+        try:
+            await self.db.run(self.journal.acknowledge_verdict, entry.seq, local_tx, result.status.value)
+        finally:
+            self.runtime.act_on_verdict(local_tx, entry.body["connector"], result)
+        await self.runtime.authorizer.remember(entry.body["id_tag"], result, entry.body.get("token_type"))
 
 
 def auth_result(info: dict[str, Any] | None) -> AuthResult:

@@ -76,6 +76,22 @@ async def test_tc_b_02_cs_pending_sends_what_the_csms_asked_for(charger, csms) -
     assert await schema_violations(stack) == []
 
 
+async def test_tc_b_03_cs_rejected_sends_nothing_the_csms_asks_for(charger, csms) -> None:  # type: ignore[no-untyped-def]
+    """B03: a Rejected station sends nothing but its BootNotification until the interval
+    is over, even when a CSMS asks it anyway (unlike Pending, B02.FR.09)."""
+    await csms.request("set_boot", status="Rejected", interval=60)
+    stack = await charger(backend=V201, boot=False)
+    await wait_for(stack, "BootNotification", count=1, timeout=20)
+    since = await last_seq(stack)
+    await call(stack, "GetBaseReport", {"requestId": 11, "reportBase": "ConfigurationInventory"})
+    await call(stack, "TriggerMessage", {"requestedMessage": "Heartbeat"})
+    await asyncio.sleep(2)
+    assert await messages(stack, "NotifyReport", since) == []
+    assert await messages(stack, "Heartbeat", since) == []
+    await csms.request("set_boot", status="Accepted", interval=300)
+    assert await schema_violations(stack) == []
+
+
 async def _unanswered_started(charger, csms, attempts: int, unanswered: int):  # type: ignore[no-untyped-def]
     """A charger whose first ``unanswered`` TransactionEvents get an answer to no CALL (so
     each times out, call_timeout 10 s, on a websocket that still answers pings), then a

@@ -372,7 +372,7 @@ async def test_tc_b_57_cs_network_reconnection_after_connection_loss(charger, cs
         {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": name}}
         for name in ("RetryBackOffWaitMinimum", "RetryBackOffRepeatTimes", "RetryBackOffRandomRange")]})
     reported = {r["variable"]["name"]: int(r["attributeValue"]) for r in got["getVariableResult"]}
-    assert reported == {"RetryBackOffWaitMinimum": 3, "RetryBackOffRepeatTimes": 2, "RetryBackOffRandomRange": 2}
+    assert reported == {"RetryBackOffWaitMinimum": 3, "RetryBackOffRepeatTimes": 1, "RetryBackOffRandomRange": 2}
     wait_minimum = reported["RetryBackOffWaitMinimum"]
     since = await last_seq(stack)
     await csms.request("disconnect", cp=stack.cp_id)  # step 1

@@ -160,8 +160,9 @@ def test_fixed_variables_show_what_the_charger_uses(tmp_path: Path) -> None:
                  ("SampledDataCtrlr", "TxEndedInterval"), ("AlignedDataCtrlr", "TxEndedInterval"),
                  ("ClockCtrlr", "TimeSource"), ("OCPPCommCtrlr", "NetworkProfileConnectionAttempts")]
         got = model.get_variables([{"component": {"name": c}, "variable": {"name": v}} for c, v in asked])
-        # 2, 4, 8, 16, 32, then 60: five doublings, the last one capped; the random part up to 20 % of 60 s.
-        assert [r["attribute_value"] for r in got] == ["2", "5", "12", "0", "30", "900", "NTP,Heartbeat", "3"]
+        # 2, 4, 8, 16, 32, then 60: four whole doublings (the step to the cap is none, so the
+        # wait never falls short of 2 x 2^4); the random part up to 20 % of 60 s.
+        assert [r["attribute_value"] for r in got] == ["2", "4", "12", "0", "30", "900", "NTP,Heartbeat", "3"]
         report = {(d["component"]["name"], d["variable"]["name"]): d for d in model.base_report("FullInventory") or []}
         assert all(report[key]["variable_attribute"][0]["mutability"] == "ReadOnly" for key in asked)
         for component, variable in asked:
