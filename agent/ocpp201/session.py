@@ -188,7 +188,6 @@ class Ocpp201Link(ReservationReports, BackendLink):
         events = self._problems.events(place, error_code, timestamp, info, vendor_error_code)
         if not events:
             return
-        await self.db.run(self._problems.save, self.state)  # kept before it is sent: a clear is never lost
         try:
             await cp.request(call.NotifyEvent(generated_at=timestamp, seq_no=0, event_data=events))
         except asyncio.CancelledError:
@@ -197,9 +196,12 @@ class Ocpp201Link(ReservationReports, BackendLink):
         except CallFailed as exc:
             if exc.code in ("Timeout", "ConnectionLost"):
                 self._problems.restore(place, before)  # told again on the next connection
-                await self.db.run(self._problems.save, self.state)
                 raise ConnectionError(f"{exc}; reconnecting") from exc
             log.warning("fault event not taken by the backend", place=place, error_code=error_code, error=str(exc))
+        # Kept once told (or refused for good), not before: a crash or power cut before this
+        # leaves the earlier record, so the next run tells the change again (at least once,
+        # the same eventIds), whether it was a raise or a clear.
+        await self.db.run(self._problems.save, self.state)
 
     # ------------------------------------------------------------ triggered messages
     async def _send_triggered(self, cp: Handlers) -> None:
