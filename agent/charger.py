@@ -1198,9 +1198,11 @@ class ChargerRuntime:
         n = record.connector
         if n in self.local_tx or record.id_tag_status not in (None, AuthStatus.ACCEPTED.value):
             return False
-        cached = await self.authorizer.cached(record.id_tag)
+        # Only a card is in the cache (agent.authorization): another kind of token with
+        # the same characters is not that card's, nor its group's.
+        cached = await self.authorizer.cached(record.id_tag) if record.token_type is CARD else None
         parent = cached.parent_id_tag if cached is not None else None
-        if self.feed(TransactionResumed(n, record.id_tag, parent)) != "Accepted":
+        if self.feed(TransactionResumed(n, record.id_tag, parent, record.token_type)) != "Accepted":
             return False
         self.local_tx[n] = record.local_id
         self._tx_started_at[n] = self._clock()

@@ -189,6 +189,9 @@ class TransactionRecord:
     meter_gaps: tuple[MeterGap, ...] = ()
     #: The charger's own id of the transaction (OCPP 2.0.1 transactionId).
     tx_uid: str | None = None
+    #: The kind of token that started it when not a card (agent.session.model.CARD: None),
+    #: as its start was journaled.
+    token_type: str | None = None
 
 
 class Journal:
@@ -1319,7 +1322,9 @@ class Journal:
             "SELECT t.*, "
             "(SELECT COUNT(*) FROM outbox o WHERE o.local_tx = t.local_id AND o.done_at IS NULL) AS pending_messages, "
             "(SELECT COUNT(*) FROM outbox o WHERE o.local_tx = t.local_id AND o.outcome LIKE 'abandoned%') "
-            f"AS abandoned_messages FROM transactions t {where}",
+            "AS abandoned_messages, "
+            "(SELECT json_extract(o.body, '$.token_type') FROM outbox o WHERE o.local_tx = t.local_id "
+            f"AND o.kind = '{TX_STARTED}') AS token_type FROM transactions t {where}",
             params,
         )
         gaps = self._meter_gaps(where, params)
@@ -1344,6 +1349,7 @@ class Journal:
                 abandoned_messages=r["abandoned_messages"],
                 meter_gaps=tuple(gaps.get(r["local_id"], ())),
                 tx_uid=r["tx_uid"],
+                token_type=r["token_type"],
             )
             for r in rows
         ]

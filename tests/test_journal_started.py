@@ -27,6 +27,9 @@ def test_the_start_keeps_a_remote_starts_token_type(tmp_path: Path) -> None:
     assert (started.trigger_reason, started.transaction_info["remoteStartId"]) == ("RemoteStart", 4)
     assert outbound.request_for(entries[card]).id_token == {"idToken": "04A1B2C3", "type": "ISO14443"}
     assert outbound16.request_for(entries[remote]).id_tag == "APP-1"  # 1.6 reads what it knows
+    # What a restart reads back to resume them: the kind of token with each.
+    kinds = {r.local_id: r.token_type for r in journal.open_transactions()}
+    assert kinds == {remote: "Central", card: None}
     db.close()
 
 

@@ -666,7 +666,7 @@ def _on_resumed(charger: Charger, event: TransactionResumed, now: float) -> Resu
         or charger.closing
     ):
         return charger, [Reply("Rejected")]
-    tx = Transaction(event.id_tag, event.parent_id_tag)
+    tx = Transaction(event.id_tag, event.parent_id_tag, token_type=event.token_type)
     return _update(charger, replace(conn, transaction=tx, authorization=None, finishing=False)), [Reply("Accepted")]
 
 

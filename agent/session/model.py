@@ -306,6 +306,8 @@ class TransactionResumed:
     connector: int
     id_tag: str
     parent_id_tag: str | None
+    #: The kind of token that started it (see :data:`CARD`), as journaled with its start.
+    token_type: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

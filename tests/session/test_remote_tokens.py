@@ -106,3 +106,18 @@ def test_a_card_stops_a_remote_start_of_the_same_card() -> None:
     charger, _ = run(charger, [RemoteStartRequested("T", 1), PilotChanged(1, CP.B)])
     _, actions = run(charger, [CardPresented("T")])
     assert [a for a in actions if isinstance(a, StopTransaction)][0].id_tag == "T"
+
+
+def test_a_resumed_transaction_keeps_its_token_type() -> None:
+    # After a restart (recovery "resume") a Central token's transaction is still not a
+    # card's: a tap of a card with the same characters does not stop it; its own kind
+    # of stop (the backend's) still does, and a card's transaction resumed stops by tap.
+    from agent.session.model import Started, TransactionResumed
+
+    charger = Charger.new(2, Policy())
+    charger, _ = run(charger, [Started(), PilotChanged(1, CP.C), PilotChanged(2, CP.C),
+                               TransactionResumed(1, "T", None, "Central"), TransactionResumed(2, "C", None, CARD)])
+    _, actions = run(charger, [CardPresented("T")])
+    assert not [a for a in actions if isinstance(a, StopTransaction)]
+    _, actions = run(charger, [CardPresented("C")])
+    assert [a.connector for a in actions if isinstance(a, StopTransaction)] == [2]
