@@ -13,7 +13,7 @@ import pytest
 
 from agent import store
 from agent.journal import METER_SAMPLE, TX_EVENT, Entry, Journal, Sample
-from agent.ocpp201.outbound import NotSendable, request_for
+from agent.ocpp201.outbound import Unnumbered, request_for
 from agent.store import Database
 
 E = [Sample("Energy.Active.Import.Register", 1000.0, "Wh")]
@@ -188,10 +188,10 @@ def test_events_queued_without_a_number_after_the_upgrade_are_numbered_when_open
     db.close()
 
 
-def test_a_transaction_event_without_a_number_is_refused_not_sent_as_0() -> None:
+def test_a_transaction_event_without_a_number_is_held_back_not_sent_as_0() -> None:
     body = {"connector": 1, "timestamp": "2026-12-06T10:02:00.000Z", "context": "Sample.Periodic",
             "samples": [E[0].to_json()]}
-    with pytest.raises(NotSendable, match="no event number"):
+    with pytest.raises(Unnumbered, match="no event number"):  # it waits to be numbered, never dropped
         request_for(Entry(7, METER_SAMPLE, 1, body, 0, None, "b6f0c7e2-0000-4000-8000-000000000000"))
     assert request_for(Entry(7, METER_SAMPLE, 1, {**body, "n": 3}, 0, None, "b6f0c7e2")).seq_no == 3
 

@@ -85,6 +85,12 @@ class NotSendable(Exception):
     """An entry that OCPP 2.0.1 has no message for (it is done without sending)."""
 
 
+class Unnumbered(NotSendable):
+    """A transaction event without the charger's transaction id or its event number (an
+    older release journaled it, and numbering it failed so far, e.g. on a full disk): it
+    waits to be numbered, never dropped."""
+
+
 def sampled_values(samples: list[dict[str, Any]], context: str) -> list[dict[str, Any]]:
     """The charger's samples as 2.0.1 SampledValues (numbers, with a unitOfMeasure)."""
     out = []
@@ -134,7 +140,7 @@ def request_for(entry: Entry) -> Any:
     body = entry.body
     if entry.kind in (TX_STARTED, TX_EVENT, TX_STOPPED) or (entry.kind == METER_SAMPLE and entry.local_tx is not None):
         if entry.tx_uid is None:
-            raise NotSendable("the transaction has no id of the charger's (it predates this journal)")
+            raise Unnumbered("the transaction has no id of the charger's (it predates this journal)")
         return _transaction_event(entry)
     if entry.kind == METER_SAMPLE:
         return call.MeterValues(evse_id=body["connector"],
@@ -160,7 +166,7 @@ def _transaction_event(entry: Entry) -> Any:
     if not isinstance(n, int) or isinstance(n, bool) or n < 0:
         # The journal numbers every event of a transaction (agent.journal.TX_KINDS), also
         # those an earlier release queued; a default would repeat another event's seqNo.
-        raise NotSendable(f"the transaction event has no event number (seqNo): {n!r}")
+        raise Unnumbered(f"the transaction event has no event number (seqNo): {n!r}")
     info: dict[str, Any] = {"transactionId": entry.tx_uid}
     fields: dict[str, Any] = {}
     if entry.kind == TX_STARTED:

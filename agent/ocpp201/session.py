@@ -35,13 +35,17 @@ from .handlers import Handlers
 from .reservations import ReservationReports
 from .station import RuntimeFacts
 from .variables import DeviceModel
-from .outbound import CONNECTOR_STATUS, FIRMWARE_STATUSES, NotSendable, id_token, meter_value, request_for, status_notification
+from .outbound import (
+    CONNECTOR_STATUS, FIRMWARE_STATUSES, NotSendable, Unnumbered, id_token, meter_value, request_for, status_notification,
+)
 from .problems import NO_ERROR, ProblemReports
 from .rpc import CallFailed
 
 log = structlog.get_logger(__name__)
 
 DRAIN_BATCH = 50
+#: How long an event without its number waits before numbering is tried again (s).
+UNNUMBERED_RETRY_S = 30.0
 #: B02.FR.09: what a Pending station may send besides the boot: what TriggerMessage asked
 #: for (queued by ``trigger``) and the reports GetBaseReport/GetReport asked for.
 SENT_WHILE_PENDING = frozenset({"NotifyReport"})
@@ -313,6 +317,13 @@ class Ocpp201Link(ReservationReports, BackendLink):
                                       body.get("info", ""), body.get("vendor_error_code", ""))
         try:
             request = request_for(entry)
+        except Unnumbered as exc:
+            # Number what an older release left (it failed at start-up, e.g. disk full);
+            # until that works the entry waits first in line: its energy is on record.
+            if not await self.db.run(self.journal.adopt_older_entries):
+                log.error("transaction event waits for its number", seq=entry.seq, why=str(exc))
+                await asyncio.sleep(UNNUMBERED_RETRY_S)
+            return
         except NotSendable as exc:
             level = log.info if entry.kind == STATUS else log.error
             level("journal entry not sent", seq=entry.seq, kind=entry.kind, why=str(exc))
