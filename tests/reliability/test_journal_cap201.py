@@ -32,6 +32,15 @@ def _offline_session(journal: Journal, samples: int) -> None:
     journal.end_transaction(local, samples, "2026-01-01T23:00:00.000Z", "Local", "CAP201", [Sample(ENERGY, samples, "Wh")])
 
 
+def _running_session(journal: Journal, samples: int) -> int:
+    """A transaction still running, ``samples`` meter samples into it; its local id."""
+    local = journal.begin_transaction(1, "CAP201", 0, "2026-01-01T00:00:00.000Z", [Sample(ENERGY, 0, "Wh")])
+    for i in range(1, samples + 1):
+        journal.record_sample(local, 1, f"2026-01-01T00:{i // 60:02d}:{i % 60:02d}.000Z", "Sample.Periodic",
+                              [Sample(ENERGY, i, "Wh")], i)
+    return local
+
+
 def _book(journal: Journal) -> tuple[list[dict[str, Any]], list[str]]:
     """Send every pending entry as 2.0.1 spells it to the test CSMS's ledger."""
     anomalies: list[str] = []
@@ -97,10 +106,7 @@ def test_a_restart_after_the_cap_numbers_on_without_a_gap(tmp_path):
     db.open()
     journal = Journal(db)
     journal.online = lambda: False
-    local = journal.begin_transaction(1, "CAP201", 0, "2026-01-01T00:00:00.000Z", [Sample(ENERGY, 0, "Wh")])
-    for i in range(1, 41):
-        journal.record_sample(local, 1, f"2026-01-01T00:{i // 60:02d}:{i % 60:02d}.000Z", "Sample.Periodic",
-                              [Sample(ENERGY, i, "Wh")], i)
+    local = _running_session(journal, 40)
     assert journal.shed_to(journal.undelivered_bytes() // 2) > 0
     db.close()
     db = Database(tmp_path)
@@ -124,10 +130,7 @@ def test_what_a_link_loaded_keeps_its_numbers_after_a_power_cut_and_the_cap(tmp_
     db.open()
     journal = Journal(db)
     journal.online = lambda: False
-    local = journal.begin_transaction(1, "CAP201", 0, "2026-01-01T00:00:00.000Z", [Sample(ENERGY, 0, "Wh")])
-    for i in range(1, 101):
-        journal.record_sample(local, 1, f"2026-01-01T00:{i // 60:02d}:{i % 60:02d}.000Z", "Sample.Periodic",
-                              [Sample(ENERGY, i, "Wh")], i)
+    _running_session(journal, 100)
     booked = journal.pending(limit=30) + journal.pending(limit=60)[30:]
     journal.mark_loaded(booked[29].seq)
     journal.mark_loaded(booked[-1].seq)
