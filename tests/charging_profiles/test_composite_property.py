@@ -52,11 +52,9 @@ STALE_TRANSACTION = 999
 
 
 def _implementation() -> tuple[Any, Any]:
-    try:
-        from agent.charging_profiles.composite import composite_schedule
-        from agent.charging_profiles.model import LimitPeriod
-    except ImportError as missing:
-        pytest.skip(f"composite_schedule is not there yet: {missing}")
+    from agent.charging_profiles.composite import composite_schedule
+    from agent.charging_profiles.model import LimitPeriod
+
     return composite_schedule, LimitPeriod
 
 

@@ -11,13 +11,11 @@ TransactionEvents to gapless seqNos from 0 and offline flags true to the link.
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from simulators.crash_campaign import CAMPAIGN_OCPP, PING_TIMEOUT_S, ROUNDS, Campaign
 from simulators.crash_report import CampaignResult
-from simulators.ledger_audit import KILLED, KILLED_STOPPING, Violation
+from simulators.ledger_audit import KILLED, KILLED_STOPPING
 
 KILLS = 25
 SEED = 7  # its 25-kill plan has every kind of kill instant and both kinds of offline
@@ -30,19 +28,6 @@ def _explain(result: CampaignResult) -> str:
     return "\n".join(lines)
 
 
-def _known_agent_defect(violation: Violation, log: list[dict[str, Any]]) -> bool:
-    """A finding of the 2.0.1 audit that is the agent defect test_powerloss_stop201.py
-    shows (strict xfail): a PowerLoss Ended event, stamped with the last meter checkpoint,
-    earlier than an event of its transaction received before it. Kept out of this test's
-    verdict so that it fails on anything else; the full campaign reports it."""
-    if violation.kind != "ledger anomaly: time_backwards":
-        return False
-    return any(m["action"] == "TransactionEvent" and m["direction"] == "in"
-               and m["payload"]["transactionInfo"]["transactionId"] == violation.transaction_id
-               and m["payload"]["timestamp"] in violation.detail and m["payload"]["eventType"] == "Ended"
-               and m["payload"]["transactionInfo"].get("stoppedReason") == "PowerLoss" for m in log)
-
-
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("version", ["1.6", "2.0.1"])
 async def test_killed_at_random_instants_the_ledger_has_every_transaction_exactly_once(charger, version):
@@ -53,8 +38,6 @@ async def test_killed_at_random_instants_the_ledger_has_every_transaction_exactl
     result = await campaign.run_crash(KILLS)
     summary = result.summary()
 
-    if version == "2.0.1":
-        result.audit.violations = [v for v in result.audit.violations if not _known_agent_defect(v, campaign.log)]
     assert result.violations == [], _explain(result)
     # The campaign did what it claims: the kills, at every kind of instant, cut real sessions.
     assert summary["kills"] >= KILLS
