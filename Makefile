@@ -54,15 +54,19 @@ demo: $(STAMP)
 # Three groups side by side (most of their time is spent waiting on processes and timers):
 # the end-to-end groups print their results after the rest.
 test: $(STAMP)
-	@log=$$(mktemp); e2e=$$(mktemp); \
+	@log=$$(mktemp); e2e=$$(mktemp); v201=$$(mktemp); \
 	$(PY) -m pytest -p no:cacheprovider tests/reliability > $$log 2>&1 & reliability=$$!; \
 	$(PY) -m pytest -p no:cacheprovider tests/conformance tests/site > $$e2e 2>&1 & conformance=$$!; \
-	$(PY) -m pytest --ignore=tests/reliability --ignore=tests/conformance --ignore=tests/site; rest=$$?; \
+	$(PY) -m pytest -p no:cacheprovider tests/conformance201 > $$v201 2>&1 & conformance201=$$!; \
+	$(PY) -m pytest --ignore=tests/reliability --ignore=tests/conformance --ignore=tests/conformance201 \
+	  --ignore=tests/site; rest=$$?; \
 	wait $$conformance; ends=$$?; \
 	echo "--- tests/conformance and tests/site (run beside the others) ---"; cat $$e2e; rm -f $$e2e; \
+	wait $$conformance201; ends201=$$?; \
+	echo "--- tests/conformance201 (run beside the others) ---"; cat $$v201; rm -f $$v201; \
 	wait $$reliability; slow=$$?; \
 	echo "--- tests/reliability (run beside the others) ---"; cat $$log; rm -f $$log; \
-	[ $$rest -eq 0 ] && [ $$ends -eq 0 ] && [ $$slow -eq 0 ]
+	[ $$rest -eq 0 ] && [ $$ends -eq 0 ] && [ $$ends201 -eq 0 ] && [ $$slow -eq 0 ]
 
 BENCH_ARGS ?=
 bench: $(STAMP)
