@@ -212,7 +212,6 @@ def _backend_link(settings: Settings, runtime: ChargerRuntime, journal: Journal,
 
         runtime.adopt(CORE_RULES)
         journal.sending_window = DRAIN_BATCH  # seqNo loaded for sending never changes (Journal.shed_to)
-        runtime.start_measurands = "SampledDataCtrlr.TxStartedMeasurands"
         return Ocpp201Link(settings, runtime, journal, db, config, state, start)
     from .ocpp16.session import Ocpp16Link
 

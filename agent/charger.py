@@ -226,6 +226,9 @@ class ProtocolRules:
     journal_charging_states: bool = False
     #: Several reservations of the charger as a whole, each keeping a connector.
     several_wide_reservations: bool = False
+    #: The setting naming a start's meter values (the Transaction.Begin sample): 1.6's
+    #: StopTxnSampledData; 2.0.1 says them in the Started event, by TxStartedMeasurands.
+    start_measurands: str = "StopTxnSampledData"
 
 
 def policy_from(config: Configuration, max_current: float, meter: MeterPolicy = MeterPolicy(),
@@ -315,9 +318,8 @@ class ChargerRuntime:
         #: Whether charging state changes are journaled: only a protocol that reports them
         #: (2.0.1) needs them, and each is a durable write.
         self.journal_charging_states = False
-        #: The setting naming a start's meter values (the Transaction.Begin sample): 1.6's
-        #: StopTxnSampledData; 2.0.1 says them in the Started event, by TxStartedMeasurands.
-        self.start_measurands = "StopTxnSampledData"
+        #: The setting naming a start's meter values (see ProtocolRules.start_measurands).
+        self.start_measurands = ProtocolRules.start_measurands
         self._live_limits = live_limits
         self._live_failed = False
         if live_limits is not None:
@@ -333,6 +335,7 @@ class ChargerRuntime:
         """Follow the rules of the protocol the backend link speaks (before :meth:`run`)."""
         self._rules = rules
         self.journal_charging_states = rules.journal_charging_states
+        self.start_measurands = rules.start_measurands
         self.feed(PolicyChanged(self._policy()))
 
     # ------------------------------------------------------------ running

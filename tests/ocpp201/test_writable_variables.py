@@ -57,7 +57,7 @@ READERS: dict[str, tuple[str, str]] = {
     "StopTxnSampledData": ("agent/charger.py",
                            "tests/conformance/test_core_power.py::test_tc_032_2_graceful_stop_keeps_the_energy_up_to_the_stop"),
     "SampledDataCtrlr.TxStartedMeasurands": (
-        "agent/app.py",  # names it the runtime's start_measurands under 2.0.1
+        "agent/ocpp201/__init__.py",  # names it the core's start_measurands (CORE_RULES)
         f"{C201}/test_device_model_effects.py::test_tc_j_07_cs_the_started_event_carries_the_tx_started_measurands"),
     "MeterValueSampleInterval": (
         "agent/charger.py", f"{C201}/test_meter_values.py::test_tc_j_02_cs_sampled_values_in_a_transaction_per_phase"),
