@@ -127,7 +127,7 @@ def _old_sample_line(seq: int, local: int, wh: int, stamp: str) -> str:
 
 def test_a_schema_7_journal_with_held_samples_is_numbered_when_opened(tmp_path: Path,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    """An upgrade after a kill (M4): the samples the old release held in its side file
+    """An upgrade after a kill: the samples the old release held in its side file
     take the numbers after the database's events, and nothing goes out as seqNo 0 twice."""
     monkeypatch.setattr(store, "_SCHEMA", store._SCHEMA[:7])
     db = Database(tmp_path)
@@ -197,7 +197,7 @@ def test_a_transaction_event_without_a_number_is_held_back_not_sent_as_0() -> No
 
 
 def test_a_commit_that_fails_gives_its_event_number_back(tmp_path: Path) -> None:
-    """The disk fills up (m9): the events whose commit failed take no number, so the next
+    """The disk fills up: the events whose commit failed take no number, so the next
     ones close up and the backend sees no seqNo gap (it would wait for the lost one)."""
     db = Database(tmp_path)
     db.open()

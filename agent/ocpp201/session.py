@@ -66,7 +66,7 @@ class Ocpp201Link(ReservationReports, BackendLink):
                  config: Configuration, state: ChargerState, start: str = "PowerUp") -> None:
         super().__init__(settings, runtime, journal, db, config)
         self.state = state
-        # Kept until the boot is Accepted (m5): a run that ends before it still says why.
+        # Kept until the boot is Accepted: a run that ends before it still says why.
         noted = state.read_note(BOOT_REASON_NOTE)
         #: Whether this run noted a reason for the next one (then it is not forgotten).
         self._noted_restart = False
@@ -74,7 +74,7 @@ class Ocpp201Link(ReservationReports, BackendLink):
         #: noted (a reset the backend asked for), else what the agent saw (``start``).
         self.boot_reason = noted if noted in BOOT_REASONS else start if start in BOOT_REASONS else "Unknown"
         #: What ``trigger`` and ``send_later`` queued, oldest first: (message, EVSE) or
-        #: (action, pages). Pages a dropped link cut short are put back at the front (m4).
+        #: (action, pages). Pages a dropped link cut short are put back at the front.
         self._triggers: collections.deque[tuple[str, Any]] = collections.deque()
         self._triggered = asyncio.Event()
         facts: StationFacts = RuntimeFacts(settings, runtime)
@@ -264,7 +264,7 @@ class Ocpp201Link(ReservationReports, BackendLink):
     async def _send_pages(self, cp: Handlers, action: str, pages: list[dict[str, Any]]) -> None:
         """A report's pages in order. A page the backend refuses or leaves unanswered is
         skipped (the rest still ends the report); those a lost link did not carry are put
-        back first in line for the next connection (m4), not lost."""
+        back first in line for the next connection, not lost."""
         sent = 0
         try:
             for page in pages:
