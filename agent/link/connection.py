@@ -96,6 +96,9 @@ class BackendLink:
     def _on_connection_end(self) -> None:
         """A connection ended (whatever ended it)."""
 
+    def _on_registration(self) -> None:
+        """The backend answered a BootNotification (``registration`` holds its status)."""
+
     def _on_booted(self) -> None:
         """The backend accepted this run's boot (once per process)."""
         if self.firmware is not None:
@@ -245,6 +248,7 @@ class BackendLink:
             interval = int(answer.interval)
             log.info("boot notification", status=answer.status, interval=interval)
             self.registration = answer.status
+            self._on_registration()
             if answer.status == "Accepted":
                 await self._adopt_heartbeat_interval(interval)
                 self._booted = True

@@ -143,6 +143,9 @@ class Ocpp201Link(ReservationReports, BackendLink):
     def _on_connection_end(self) -> None:
         self._lost_at = time.monotonic()
 
+    def _on_registration(self) -> None:
+        self._triggered.set()  # Pending lets what was asked for before the answer go now
+
     async def _operate(self, cp: Handlers, tg: asyncio.TaskGroup) -> None:
         # B02.FR.09: what TriggerMessage, GetBaseReport and GetReport ask for goes out while
         # Pending too. (The boot still goes first: it takes the call lock before this task runs.)
@@ -298,7 +301,12 @@ class Ocpp201Link(ReservationReports, BackendLink):
         while True:
             self._wake.clear()
             entries = await self.db.run(self.journal.pending, 0, DRAIN_BATCH)
-            if entries:  # their seqNo may reach the backend from now on: the cap keeps them
+            if len(entries) > 1:
+                # A backlog: their seqNo may reach the backend from now on, and after a power
+                # cut their answers may be lost: the cap keeps them (one durable write per
+                # batch). A live trickle of single entries needs no mark (no write per
+                # sample): the few whose answers a power cut loses are within the cap's
+                # sending window (Journal.shed_to).
                 await self.db.run(self.journal.mark_loaded, entries[-1].seq)
             if not entries:
                 with contextlib.suppress(TimeoutError):
