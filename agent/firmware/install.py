@@ -339,11 +339,14 @@ def _conclude(layout: Layout, spool: Spool, restart: Callable[[], None],
                 _point(layout.previous, older)  # as before the switch
             else:
                 layout.previous.unlink(missing_ok=True)  # not the release now current again
+        # The broken release goes before the outcome is written and the service restarted: the
+        # agent reports InstallationFailed as soon as it reads the outcome, and by then nothing
+        # of the failed release may be left (a kill in between just runs this again on resume).
+        if release.parent == layout.releases and release.resolve() != layout.current.resolve():
+            shutil.rmtree(release, ignore_errors=True)
         _fail(spool, request, reason)
         (layout.opt / ATTEMPT).unlink(missing_ok=True)
         restart()
-        if release.parent == layout.releases and release.resolve() != layout.current.resolve():
-            shutil.rmtree(release, ignore_errors=True)
     spool.unlink(ATTEMPT)
     spool.unlink(healthy_name(version))
 
