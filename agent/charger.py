@@ -65,6 +65,7 @@ from .session.model import (
     ReservationEnd,
     ReservationRequested,
     Started,
+    RecordAuthorization,
     StartTransaction,
     StopAllRequested,
     StopReason,
@@ -229,6 +230,14 @@ class ProtocolRules:
     #: The setting naming a start's meter values (the Transaction.Begin sample): 1.6's
     #: StopTxnSampledData; 2.0.1 says them in the Started event, by TxStartedMeasurands.
     start_measurands: str = "StopTxnSampledData"
+    #: The setting naming where a transaction begins (2.0.1's TxCtrlr.TxStartPoint: an EV
+    #: plugged in, a token authorized, or both together), or None for 1.6's fixed rule
+    #: (both together: an EV and an authorization).
+    start_points: str | None = None
+
+
+#: The TxStartPoint members that let one of the two begin a transaction alone.
+EV_CONNECTED, AUTHORIZED = "EVConnected", "Authorized"
 
 
 def policy_from(config: Configuration, max_current: float, meter: MeterPolicy = MeterPolicy(),
@@ -243,6 +252,8 @@ def policy_from(config: Configuration, max_current: float, meter: MeterPolicy = 
         max_current=max_current,
         reserve_connector_zero=config.bool("ReserveConnectorZeroSupported"),
         several_wide_reservations=rules.several_wide_reservations,
+        start_on_ev_connected=rules.start_points is not None and EV_CONNECTED in config.list(rules.start_points),
+        start_on_authorized=rules.start_points is not None and AUTHORIZED in config.list(rules.start_points),
     )
 
 
@@ -521,7 +532,7 @@ class ChargerRuntime:
         for conn in self.charger.connectors:
             if conn.authorization is not None:
                 held.add(conn.authorization.id_tag)
-            if conn.transaction is not None:
+            if conn.transaction is not None and conn.transaction.id_tag is not None:
                 held.add(conn.transaction.id_tag)
         for tag in self.limits.waiting_tags() - held:
             log.info("a remote start's charging profile is dropped: its authorization ended", id_tag=tag)
@@ -719,6 +730,8 @@ class ChargerRuntime:
                 self._show_limits(self.limits.decisions())
         elif isinstance(item, StartTransaction):
             await self._journal_start(item)
+        elif isinstance(item, RecordAuthorization):
+            await self._journal_authorization(item)
         elif isinstance(item, StopTransaction):
             await self._journal_stop(item)
         elif isinstance(item, ReportStatus):
@@ -836,9 +849,11 @@ class ChargerRuntime:
         timestamp = utc_now()
         local = await self.db.run(
             self.journal.begin_transaction, n, action.id_tag, meter_wh, timestamp, begin, action.reservation_id,
-            failing, action.remote_start_id, action.token_type,
+            failing, action.remote_start_id, action.token_type, action.started_by,
         )
         self.local_tx[n] = local
+        if action.started_by == "authorization":
+            self._charging_state[local] = "Idle"  # begun before its EV (see _journal_charging_state)
         self._tx_started_at[n] = self._clock()
         self.limits.transaction_started(n, local, parse_iso(timestamp), action.id_tag)
         await self._install_start_profile(n)
@@ -848,6 +863,20 @@ class ChargerRuntime:
                         id_tag=action.id_tag, meter_wh=meter_wh)
         else:
             log.info("transaction started", connector=n, local_tx=local, id_tag=action.id_tag, meter_wh=meter_wh)
+        self.uplink.wake()
+
+    async def _journal_authorization(self, action: RecordAuthorization) -> None:
+        """A token authorized for a running transaction an EV began: journaled (the
+        backend is told whose it is) before the machine's offer reaches the pilot, since
+        the worker runs the actions in order."""
+        local = self.local_tx.get(action.connector)
+        if local is None:
+            return  # its start is not on record (no meter reading): nothing to identify
+        await self.db.run(self.journal.record_authorization, local, action.connector, utc_now(), action.id_tag,
+                          action.token_type, action.remote_start_id, action.reservation_id)
+        self.limits.transaction_identified(action.connector, local, action.id_tag)
+        await self._install_start_profile(action.connector)  # a remote start's TxProfile, if it brought one
+        log.info("transaction authorized", connector=action.connector, local_tx=local, id_tag=action.id_tag)
         self.uplink.wake()
 
     async def _journal_stop(self, action: StopTransaction) -> None:
@@ -1203,7 +1232,9 @@ class ChargerRuntime:
             return False
         # Only a card is in the cache (agent.authorization): another kind of token with
         # the same characters is not that card's, nor its group's.
-        cached = await self.authorizer.cached(record.id_tag) if record.token_type is CARD else None
+        # (An EV began a transaction with no token yet: it has no cache entry to look for.)
+        card = record.id_tag if record.token_type is CARD else None
+        cached = await self.authorizer.cached(card) if card is not None else None
         parent = cached.parent_id_tag if cached is not None else None
         if self.feed(TransactionResumed(n, record.id_tag, parent, record.token_type)) != "Accepted":
             return False

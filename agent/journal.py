@@ -171,7 +171,8 @@ class MeterGap:
 class TransactionRecord:
     local_id: int
     connector: int
-    id_tag: str
+    #: None: an EV began it and no token was authorized for it (yet); see record_authorization.
+    id_tag: str | None
     started_at: str
     meter_start_wh: int
     backend_id: int | None
@@ -657,7 +658,7 @@ class Journal:
     def begin_transaction(
         self,
         connector: int,
-        id_tag: str,
+        id_tag: str | None,
         meter_wh: int,
         timestamp: str,
         begin_values: list[Sample],
@@ -665,6 +666,7 @@ class Journal:
         meter_failing: bool = False,
         remote_start_id: int | None = None,
         token_type: str | None = None,
+        started_by: str | None = None,
     ) -> int:
         """Record a started transaction and queue its start message; return its local id.
         ``reservation_id`` names the reservation the transaction used up, if any.
@@ -673,6 +675,9 @@ class Journal:
         ``remote_start_id``: the backend's number of the remote start that began it (2.0.1).
         ``token_type``: the kind of token that began it when not a card (a remote start's
         Central, KeyCode, ... token in 2.0.1; None: a card, and 1.6's idTags).
+        ``started_by``: what alone began it (``"ev"``: an EV plugged in, ``id_tag`` None
+        until :meth:`record_authorization`; ``"authorization"``: a token before any EV);
+        None: both together, as always in 1.6.
         The transaction gets the charger's own id (``tx_uid``), random so that no other
         transaction of this charger ever had it, even after a reinstall."""
         tx_uid = str(uuid.uuid4())
@@ -681,12 +686,15 @@ class Journal:
             cur = conn.execute(
                 "INSERT INTO transactions(connector, id_tag, started_at, meter_start_wh, begin_values, "
                 "last_meter_wh, last_meter_at, clock, tx_uid, events) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
-                (connector, id_tag, timestamp, meter_wh, _dump([s.to_json() for s in begin_values]), meter_wh,
+                (connector, id_tag or "", timestamp, meter_wh, _dump([s.to_json() for s in begin_values]), meter_wh,
                  timestamp, clock.current().tag, tx_uid),
             )
             local_id = int(cur.lastrowid or 0)
-            body: dict[str, Any] = {"connector": connector, "id_tag": id_tag, "meter_wh": meter_wh,
-                                    "timestamp": timestamp, "n": 0}
+            body: dict[str, Any] = {"connector": connector, "meter_wh": meter_wh, "timestamp": timestamp, "n": 0}
+            if id_tag is not None:
+                body["id_tag"] = id_tag
+            if started_by is not None:
+                body["started_by"] = started_by
             if begin_values:
                 body["begin_samples"] = [s.to_json() for s in begin_values]
             if reservation_id is not None:
@@ -904,6 +912,36 @@ class Journal:
         queued = bool(self._commit(work))
         for n in numbered:
             self._events[local_tx] = n + 1  # only once committed: a failed commit gives nothing away
+        return queued
+
+    def record_authorization(self, local_tx: int, connector: int, timestamp: str, id_tag: str,
+                             token_type: str | None = None, remote_start_id: int | None = None,
+                             reservation_id: int | None = None) -> bool:
+        """A token authorized for a running transaction an EV began without one: it becomes
+        the transaction's token (a restart resumes it as the token's), and a TX_EVENT with
+        ``cause`` ``authorized`` and the token tells the backend (2.0.1: an Updated event,
+        triggerReason Authorized or RemoteStart, with the idToken). Returns False, queueing
+        nothing, once the transaction has stopped."""
+        numbered: list[int] = []
+
+        def work(conn: sqlite3.Connection) -> bool:
+            n = self._committed_number(conn, local_tx)
+            if not conn.execute("UPDATE transactions SET events = MAX(events, ?), id_tag = ? WHERE local_id = ? "
+                                "AND stopped_at IS NULL", (n + 1, id_tag, local_tx)).rowcount:
+                return False
+            body: dict[str, Any] = {"connector": connector, "timestamp": timestamp, "cause": "authorized",
+                                    "id_tag": id_tag, "n": n}
+            for key, value in (("token_type", token_type), ("remote_start_id", remote_start_id),
+                               ("reservation_id", reservation_id)):
+                if value is not None:
+                    body[key] = value
+            self._queue(conn, TX_EVENT, local_tx, body)
+            numbered.append(n)
+            return True
+
+        queued = bool(self._commit(work))
+        for n in numbered:
+            self._events[local_tx] = n + 1  # only once committed
         return queued
 
     def record_firmware_status(self, status: str, request_id: int | None) -> None:
@@ -1323,8 +1361,10 @@ class Journal:
             "(SELECT COUNT(*) FROM outbox o WHERE o.local_tx = t.local_id AND o.done_at IS NULL) AS pending_messages, "
             "(SELECT COUNT(*) FROM outbox o WHERE o.local_tx = t.local_id AND o.outcome LIKE 'abandoned%') "
             "AS abandoned_messages, "
+            # The token's type is in its start, or in the event that named the token later.
             "(SELECT json_extract(o.body, '$.token_type') FROM outbox o WHERE o.local_tx = t.local_id "
-            f"AND o.kind = '{TX_STARTED}') AS token_type FROM transactions t {where}",
+            f"AND (o.kind = '{TX_STARTED}' OR (o.kind = '{TX_EVENT}' AND json_extract(o.body, '$.cause') = "
+            f"'authorized')) ORDER BY o.seq DESC LIMIT 1) AS token_type FROM transactions t {where}",
             params,
         )
         gaps = self._meter_gaps(where, params)
@@ -1336,7 +1376,7 @@ class Journal:
             TransactionRecord(
                 local_id=r["local_id"],
                 connector=r["connector"],
-                id_tag=r["id_tag"],
+                id_tag=r["id_tag"] or None,  # '' in the table: no token (the column is NOT NULL)
                 started_at=r["started_at"],
                 meter_start_wh=r["meter_start_wh"],
                 backend_id=r["backend_id"],

@@ -255,6 +255,13 @@ class LimitCore:
             self._tags[connector] = id_tag
         self.update()
 
+    def transaction_identified(self, connector: int, transaction_id: int, id_tag: str) -> None:
+        """A token was authorized for a transaction an EV began without one: a remote
+        start's TxProfile that named no connector finds it by that token from now on."""
+        if self.transactions.get(connector, (None,))[0] == transaction_id:
+            self._tags[connector] = id_tag
+            self.update()
+
     def shift(self, seconds: float) -> None:
         """The charger's clock was corrected: transaction starts noted on the old one move
         with the journal's stamps (relative schedules count from them)."""

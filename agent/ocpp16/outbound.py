@@ -38,13 +38,20 @@ def meter_value(timestamp: str, samples: list[dict[str, Any]], context: str) -> 
     return {"timestamp": timestamp, "sampledValue": sampled_values(samples, context)}
 
 
+#: Stop reasons only 2.0.1 settings give, in 1.6 words: a master pass card stopped it
+#: locally; a transaction begun by its token saw no EV in time (Other).
+REASONS_16 = {"MasterPass": "Local", "Timeout": "Other"}
+
+
 def request_for(entry: Entry) -> Any:
     """The OCPP 1.6 request for one journal entry."""
     body = entry.body
     if entry.kind == TX_STARTED:
         return call.StartTransaction(
             connector_id=body["connector"],
-            id_tag=body["id_tag"],
+            # A start journaled under 2.0.1's TxStartPoint EVConnected has no token: 1.6
+            # has no start without one, so the backend is asked with an empty idTag.
+            id_tag=body.get("id_tag") or "",
             meter_start=body["meter_wh"],
             timestamp=body["timestamp"],
             reservation_id=body.get("reservation_id"),
@@ -67,8 +74,7 @@ def request_for(entry: Entry) -> Any:
             meter_stop=body["meter_wh"],
             timestamp=body["timestamp"],
             transaction_id=entry.backend_tx,
-            # 1.6 has no MasterPass reason (a 2.0.1 setting): the card stopped it locally.
-            reason="Local" if body["reason"] == "MasterPass" else body["reason"],
+            reason=REASONS_16.get(body["reason"], body["reason"]),
             id_tag=body["id_tag"],
             transaction_data=data or None,
         )

@@ -296,7 +296,7 @@ class Ocpp16Link(BackendLink):
                 self.journal.acknowledge_start, entry.seq, entry.local_tx, int(answer.transaction_id), result.status.value
             )
             log.info("transaction accepted by backend", local_tx=entry.local_tx, transaction_id=answer.transaction_id)
-            await self.runtime.start_answered(entry.local_tx, entry.body["connector"], result, entry.body["id_tag"])
+            await self.runtime.start_answered(entry.local_tx, entry.body["connector"], result, entry.body.get("id_tag") or "")
         else:
             await self.db.run(self.journal.mark_done, entry.seq, "acked", entry.kind)
 

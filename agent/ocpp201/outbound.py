@@ -48,6 +48,7 @@ STOPPED = {
     "SoftReset": ("ImmediateReset", "ResetCommand"),
     "UnlockCommand": ("Remote", "UnlockCommand"),
     "MasterPass": ("MasterPass", "StopAuthorized"),
+    "Timeout": ("Timeout", "EVConnectTimeout"),
     "Other": ("Other", "AbnormalCondition"),
 }
 
@@ -171,14 +172,26 @@ def _transaction_event(entry: Entry) -> Any:
     fields: dict[str, Any] = {}
     if entry.kind == TX_STARTED:
         event, trigger = "Started", "RemoteStart" if "remote_start_id" in body else "Authorized"
-        info["chargingState"] = "EVConnected"
+        # Begun by the EV alone (TxStartPoint EVConnected) it has no token yet; by the
+        # token alone (Authorized), no EV yet.
+        info["chargingState"] = "Idle" if body.get("started_by") == "authorization" else "EVConnected"
+        if body.get("started_by") == "ev":
+            trigger = "CablePluggedIn"
         if "remote_start_id" in body:
             info["remoteStartId"] = body["remote_start_id"]
         fields["evse"] = {"id": body["connector"], "connectorId": CONNECTOR_ID}
-        fields["id_token"] = id_token(body["id_tag"], body.get("token_type"))
+        if "id_tag" in body:
+            fields["id_token"] = id_token(body["id_tag"], body.get("token_type"))
         fields["reservation_id"] = body.get("reservation_id")
         samples = with_register(body.get("begin_samples", []), body["meter_wh"])
         fields["meter_value"] = [meter_value(body["timestamp"], samples, "Transaction.Begin")]
+    elif entry.kind == TX_EVENT and body.get("cause") == "authorized":
+        # The token authorized for a transaction the EV began (E02): whose it is now.
+        event, trigger = "Updated", "RemoteStart" if "remote_start_id" in body else "Authorized"
+        if "remote_start_id" in body:
+            info["remoteStartId"] = body["remote_start_id"]
+        fields["id_token"] = id_token(body["id_tag"], body.get("token_type"))
+        fields["reservation_id"] = body.get("reservation_id")
     elif entry.kind == TX_EVENT:
         event, trigger = "Updated", CABLE_TRIGGER.get(body.get("cause", ""), "ChargingStateChanged")
         info["chargingState"] = body["charging_state"]

@@ -23,7 +23,7 @@ from websockets.asyncio.client import ClientConnection
 from .. import __version__
 from ..authorization import AuthResult
 from ..charger import CHARGING_STATES, ChargerRuntime, StatusEntry
-from ..journal import STATUS, TX_KINDS, TX_STARTED, Entry, Journal
+from ..journal import STATUS, TX_EVENT, TX_KINDS, TX_STARTED, Entry, Journal
 from ..link.connection import BackendLink, raise_if_cancelled
 from ..runtime_settings.configuration import Configuration
 from ..session.model import AuthStatus
@@ -367,7 +367,9 @@ class Ocpp201Link(ReservationReports, BackendLink):
         if entry.kind == STATUS:
             self._told[entry.body["connector"]] = request.connector_status
         info = getattr(answer, "id_token_info", None)
-        if entry.local_tx is not None and info and entry.kind == TX_STARTED:
+        # The verdict on the token: given with the Started event, or with the Updated one
+        # that named the token of a transaction an EV began (both carry its idToken).
+        if entry.local_tx is not None and info and "id_tag" in entry.body and entry.kind in (TX_STARTED, TX_EVENT):
             await self._started_answered(entry, entry.local_tx, auth_result(info))
             return
         await self.db.run(self.journal.mark_done, entry.seq, "acked", entry.kind)

@@ -196,13 +196,17 @@ def _v201(name: str, kind: Kind, default: Value, **rules: object) -> KeySpec:
 
 
 _ENERGY = ("Energy.Active.Import.Register",)
-#: Where this charger's transactions start and stop (docs/ocpp201.md): a transaction
-#: starts once the EV is connected and the driver authorized (PowerPathClosed: every
-#: precondition of charging met) and stops at whichever ends first, the EV's connection
-#: or the authorization. Other points (a transaction from plug-in, or from the first
-#: energy) are not offered: a backend setting one would be told Rejected rather than see
-#: a value the charger does not act on.
-TX_START_POINTS = ("PowerPathClosed",)
+#: Where this charger's transactions start and stop (docs/ocpp201.md). A transaction
+#: starts at the first of the points listed: the EV connected (EVConnected: its token is
+#: identified later, no energy before), the driver authorized (Authorized: the EV must
+#: come within EVConnectionTimeOut), or both (PowerPathClosed, the default: every
+#: precondition of charging met). It stops at whichever ends first, the EV's connection
+#: or the authorization. EnergyTransfer and DataSigned are not offered as start points:
+#: energy would flow before the transaction is on record (the journal writes the start
+#: before the contactor may close), and there is no signing meter; ParkingBayOccupancy
+#: needs a bay sensor. A backend setting one is told Rejected rather than see a value the
+#: charger does not act on.
+TX_START_POINTS = ("EVConnected", "Authorized", "PowerPathClosed")
 TX_STOP_POINTS = ("EVConnected", "Authorized")
 #: ClockCtrlr.TimeSource values this charger can use (the system clock kept by NTP, the backend's time).
 TIME_SOURCES = ("Heartbeat", "NTP", "RealTimeClock")
@@ -281,7 +285,7 @@ KEYS: dict[str, KeySpec] = {
         _v201("OCPPCommCtrlr.NetworkConfigurationPriority", "csl", ("1",), readonly=True),
         # One connection profile ([backend]): never switched from, so the count changes nothing.
         _v201("OCPPCommCtrlr.NetworkProfileConnectionAttempts", "int", 3, readonly=True, minimum=1, maximum=100),
-        _v201("TxCtrlr.TxStartPoint", "csl", TX_START_POINTS, items=TX_START_POINTS, min_items=1),
+        _v201("TxCtrlr.TxStartPoint", "csl", ("PowerPathClosed",), items=TX_START_POINTS, min_items=1),
         _v201("TxCtrlr.TxStopPoint", "csl", TX_STOP_POINTS, items=TX_STOP_POINTS, min_items=2),
         _v201("DeviceDataCtrlr.ItemsPerMessage.GetReport", "int", 50, readonly=True, maker=True, minimum=1,
               maximum=1000),

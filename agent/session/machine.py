@@ -50,6 +50,7 @@ from .model import (
     PersistReservation,
     PilotChanged,
     PolicyChanged,
+    RecordAuthorization,
     RemoteStartRequested,
     RemoteStopRequested,
     Reply,
@@ -118,9 +119,17 @@ def offer_limit(charger: Charger, conn: Connector) -> float:
 
 
 def energy_allowed(charger: Charger, conn: Connector) -> bool:
-    """Whether the connector may offer energy at all (before looking at the EV)."""
+    """Whether the connector may offer energy at all (before looking at the EV): only to a
+    transaction with an authorized token, whose EV has come (one begun by an
+    authorization offers nothing before), and no fault."""
     tx = conn.transaction
-    return tx is not None and not tx.refused and connector_error(charger, conn) is None
+    return (
+        tx is not None
+        and tx.identified
+        and not tx.refused
+        and tx.ev_deadline is None
+        and connector_error(charger, conn) is None
+    )
 
 
 def derive_status(charger: Charger, conn: Connector) -> tuple[Status, str]:
@@ -144,6 +153,9 @@ def _status(charger: Charger, conn: Connector) -> tuple[Status, str]:
     pilot_error = error is not None
     warning = PILOT_ERROR if pilot_error else NO_ERROR
     tx = conn.transaction
+    if tx is not None and (not tx.identified or tx.ev_deadline is not None):
+        # A transaction begun by the EV or by the token alone is still being set up.
+        return Status.PREPARING, warning
     if tx is not None:
         # Suspended by the EVSE (refused idTag, pilot error) outranks SuspendedEV (4.9).
         if not energy_allowed(charger, conn):
@@ -284,27 +296,65 @@ def _can_start(charger: Charger, conn: Connector) -> bool:
     )
 
 
+def _awaits_token(charger: Charger, conn: Connector) -> bool:
+    """An EV began a transaction here and it waits for a token (Policy.start_on_ev_connected):
+    a card or a remote start may identify it, as they would start one on a free connector."""
+    tx = conn.transaction
+    return (
+        tx is not None
+        and not tx.identified
+        and not charger.closing
+        and not charger.held
+        and conn.operative
+        and not _pending_for(charger, conn.id)
+        and connector_error(charger, conn) is None
+    )
+
+
+def _open_to_token(charger: Charger, conn: Connector) -> bool:
+    """Where a token may set up a session: a free connector, or a transaction awaiting one."""
+    return _can_start(charger, conn) or _awaits_token(charger, conn)
+
+
 def _start(
-    charger: Charger, conn: Connector, id_tag: str, parent: str | None, auth: Authorization | None = None
+    charger: Charger, conn: Connector, id_tag: str | None, parent: str | None, auth: Authorization | None = None,
+    *, started_by: str | None = None,
 ) -> Result:
     """Start a transaction; a reservation it fulfils ends, and the start names it. The
-    authorization it comes from, if any, gives the token's type and remote start."""
-    used = _used_reservation(charger, conn.id, id_tag, parent)
+    authorization it comes from, if any, gives the token's type and remote start; begun by
+    it alone (``started_by="authorization"``), the EV must come by the authorization's deadline."""
+    used = None if id_tag is None else _used_reservation(charger, conn.id, id_tag, parent)
     token_type = auth.token_type if auth is not None else CARD
     remote_start_id = auth.remote_start_id if auth is not None else None
+    ev_deadline = auth.deadline if auth is not None and started_by == "authorization" else None
     conn = replace(
         conn,
         authorization=None,
         finishing=False,
-        transaction=Transaction(id_tag=id_tag, parent_id_tag=parent, token_type=token_type),
+        transaction=Transaction(id_tag=id_tag, parent_id_tag=parent, token_type=token_type, ev_deadline=ev_deadline),
     )
     charger = _update(charger, conn)
     reservation_id = None if used is None else used.id
-    start = StartTransaction(conn.id, id_tag, reservation_id, token_type, remote_start_id)
+    start = StartTransaction(conn.id, id_tag, reservation_id, token_type, remote_start_id, started_by)
     if used is None:
         return charger, [start]
     charger = replace(charger, reservations=tuple(r for r in charger.reservations if r.id != used.id))
     return charger, [start, ForgetReservation(used.id, ReservationEnd.USED)]
+
+
+def _identify(charger: Charger, conn: Connector, auth: Authorization) -> Result:
+    """A token authorized for the transaction an EV began here: the transaction is the
+    token's from now on (energy may flow), and a reservation it fulfils ends."""
+    assert conn.transaction is not None
+    used = _used_reservation(charger, conn.id, auth.id_tag, auth.parent_id_tag)
+    tx = replace(conn.transaction, id_tag=auth.id_tag, parent_id_tag=auth.parent_id_tag, token_type=auth.token_type)
+    charger = _update(charger, replace(conn, transaction=tx, finishing=False))
+    record = RecordAuthorization(conn.id, auth.id_tag, auth.token_type, auth.remote_start_id,
+                                 None if used is None else used.id)
+    if used is None:
+        return charger, [record]
+    charger = replace(charger, reservations=tuple(r for r in charger.reservations if r.id != used.id))
+    return charger, [record, ForgetReservation(used.id, ReservationEnd.USED)]
 
 
 def _stop(
@@ -331,11 +381,17 @@ def _authorize_on(
     charger: Charger, conn: Connector, id_tag: str, parent: str | None, now: float, *, pinned: bool = False,
     token_type: str | None = CARD, remote_start_id: int | None = None,
 ) -> Result:
-    """Grant ``id_tag`` the connector: start at once if an EV is there, else wait for one."""
+    """Grant ``id_tag`` the connector: identify the transaction an EV began here, start at
+    once if an EV is there, or (Policy.start_on_authorized) start without it; else wait
+    for one."""
     deadline = now + charger.policy.connection_timeout
     auth = Authorization(id_tag, parent, deadline, pinned, token_type, remote_start_id)
+    if conn.transaction is not None:
+        return _identify(charger, conn, auth)
     if conn.pilot.plugged:
         return _start(charger, conn, id_tag, parent, auth)
+    if charger.policy.start_on_authorized:
+        return _start(charger, conn, id_tag, parent, auth, started_by="authorization")
     conn = replace(conn, authorization=auth, finishing=False)
     return _update(charger, conn), []
 
@@ -343,7 +399,7 @@ def _authorize_on(
 def _pick_connector(charger: Charger, id_tag: str, parent: str | None, known: bool = True) -> Connector | None:
     """Where a card applies: a waiting EV first (lowest number), else the card's own
     reserved connector, else a free connector; never where reservations keep it out."""
-    free = [c for c in charger.connectors if _can_start(charger, c) and _may_take(charger, c, id_tag, parent, known)]
+    free = [c for c in charger.connectors if _open_to_token(charger, c) and _may_take(charger, c, id_tag, parent, known)]
     for conn in free:
         if conn.pilot.plugged and not conn.finishing:
             return conn
@@ -504,7 +560,22 @@ def _reservation_answer(charger: Charger, new: Reservation, now: float) -> str:
 
 
 def _on_started(charger: Charger, event: Started, now: float) -> Result:
-    return replace(charger, reported=None, connectors=tuple(replace(c, reported=None) for c in charger.connectors)), []
+    charger = replace(charger, reported=None, up=True,
+                      connectors=tuple(replace(c, reported=None) for c in charger.connectors))
+    actions: list[Action] = []
+    for conn in charger.connectors:
+        # An EV plugged in at start-up whose transaction was not resumed: it begins one now.
+        if conn.pilot.plugged and not conn.finishing and _begins_at_plug_in(charger, conn):
+            charger, started = _start(charger, conn, None, None, started_by="ev")
+            actions += started
+    return charger, actions
+
+
+def _begins_at_plug_in(charger: Charger, conn: Connector) -> bool:
+    """Whether an EV plugged in here begins a transaction (TxStartPoint EVConnected). Not
+    on a connector kept for a reservation: only its token may begin one there."""
+    return (charger.policy.start_on_ev_connected and charger.up and _can_start(charger, conn)
+            and not _reserved(charger, conn) and not _charger_wide(charger))
 
 
 def _on_pilot(charger: Charger, event: PilotChanged, now: float) -> Result:
@@ -518,9 +589,15 @@ def _on_pilot(charger: Charger, event: PilotChanged, now: float) -> Result:
     if event.state is PilotState.A:
         conn = replace(conn, finishing=False)
         charger = _update(charger, conn)
-        if conn.transaction is not None and charger.policy.stop_on_ev_disconnect:
+        tx = conn.transaction
+        # A transaction nobody authorized has nothing to wait for once its EV left.
+        if tx is not None and tx.ev_deadline is None and (charger.policy.stop_on_ev_disconnect or not tx.identified):
             return _stop(charger, conn, StopReason.EV_DISCONNECTED, unlock=charger.policy.unlock_on_ev_disconnect)
         return charger, actions
+    tx = conn.transaction
+    if event.state.plugged and tx is not None and tx.ev_deadline is not None:
+        # The EV a transaction begun by its authorization waited for.
+        return _update(charger, replace(conn, transaction=replace(tx, ev_deadline=None))), actions
     if event.state.plugged and not was_plugged and conn.transaction is None:
         if conn.authorization is not None:
             auth = conn.authorization
@@ -534,6 +611,9 @@ def _on_pilot(charger: Charger, event: PilotChanged, now: float) -> Result:
                 here = moved.connectors[conn.id - 1]
                 if _may_take(moved, here, auth.id_tag, auth.parent_id_tag):
                     return _start(moved, here, auth.id_tag, auth.parent_id_tag, auth)
+        if _begins_at_plug_in(charger, conn):
+            # TxStartPoint EVConnected: the transaction begins now, its token comes later.
+            return _start(charger, conn, None, None, started_by="ev")
     return charger, actions
 
 
@@ -586,7 +666,7 @@ def _on_authorization(charger: Charger, event: AuthorizationResolved, now: float
                 return _stop(charger, conn, StopReason.LOCAL, event.id_tag)
     if match.connector is not None:
         target = charger.connector(match.connector)
-        if target is None or not _can_start(charger, target) or not _may_take(charger, target, event.id_tag, parent):
+        if target is None or not _open_to_token(charger, target) or not _may_take(charger, target, event.id_tag, parent):
             return charger, [CardRejected(event.id_tag, "connector no longer free")]
     else:
         target = _pick_connector(charger, event.id_tag, parent)
@@ -615,7 +695,7 @@ def _on_remote_start(charger: Charger, event: RemoteStartRequested, now: float) 
     known = not charger.policy.authorize_remote_start
     if event.connector is not None:
         target = charger.connector(event.connector)
-        if target is None or not _can_start(charger, target) or not _may_take(charger, target, event.id_tag, None, known):
+        if target is None or not _open_to_token(charger, target) or not _may_take(charger, target, event.id_tag, None, known):
             return charger, [Reply("Rejected")]
     else:
         target = _pick_connector(charger, event.id_tag, None, known)
@@ -795,11 +875,16 @@ def _on_limit(charger: Charger, event: LimitChanged, now: float) -> Result:
 
 
 def _on_tick(charger: Charger, event: Tick, now: float) -> Result:
+    actions: list[Action] = []
     for conn in charger.connectors:
         auth = conn.authorization
         if auth is not None and not conn.pilot.plugged and now >= auth.deadline:
             charger = _update(charger, replace(conn, authorization=None))
-    return charger, []
+        tx = conn.transaction
+        if tx is not None and tx.ev_deadline is not None and not conn.pilot.plugged and now >= tx.ev_deadline:
+            charger, stopped = _stop(charger, conn, StopReason.TIMEOUT)
+            actions += stopped
+    return charger, actions
 
 
 _HANDLERS = {

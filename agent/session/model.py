@@ -42,6 +42,9 @@ class StopReason(enum.Enum):
     UNLOCK_COMMAND = "UnlockCommand"
     #: A card of the master pass group ended it (OCPP 2.0.1 C16).
     MASTER_PASS = "MasterPass"
+    #: A transaction begun by an authorization before any EV (OCPP 2.0.1 TxStartPoint
+    #: Authorized) saw no EV within the connection timeout.
+    TIMEOUT = "Timeout"
 
 
 class ReservationEnd(enum.Enum):
@@ -100,6 +103,12 @@ class Policy:
     #: Further fault codes reported as warnings only (``[meter] on_failure = "continue"``
     #: makes PowerMeterFailure one).
     warning_faults: frozenset[str] = frozenset()
+    #: Where a transaction may begin before it has both an EV and an authorization (OCPP
+    #: 2.0.1 TxStartPoint; both false is OCPP 1.6's rule and TxStartPoint PowerPathClosed):
+    #: at the EV plugged in (EVConnected), the token to be identified later; or at the
+    #: token authorized (Authorized), the EV to come within ``connection_timeout``.
+    start_on_ev_connected: bool = False
+    start_on_authorized: bool = False
 
     def withholds(self, code: str) -> bool:
         """Whether a fault with this code stops energy (Faulted) or is only reported."""
@@ -126,13 +135,23 @@ class Authorization:
 
 @dataclass(frozen=True, slots=True)
 class Transaction:
-    id_tag: str
+    #: None: an EV plugged in began it and no token is authorized for it yet
+    #: (Policy.start_on_ev_connected); it draws no energy until one is.
+    id_tag: str | None
     parent_id_tag: str | None
     #: The backend refused the idTag after the start and StopTransactionOnInvalidId is
     #: false: the transaction stays open but no energy is offered.
     refused: bool = False
     #: The kind of token that started it (see :data:`CARD`): only a card stops it with a tap.
     token_type: str | None = None
+    #: An authorization began it before any EV (Policy.start_on_authorized): it ends
+    #: unless an EV is plugged in by then (monotonic time); None once one was.
+    ev_deadline: float | None = None
+
+    @property
+    def identified(self) -> bool:
+        """Whether a token is authorized for it (else it waits for one, drawing nothing)."""
+        return self.id_tag is not None
 
 
 #: The token type of a card as the reader presents it (an ISO 14443 UID, OCPP 1.6's
@@ -212,6 +231,10 @@ class Charger:
     reservations: tuple[Reservation, ...] = ()
     #: Connectors not in use are held Unavailable for maintenance (see HoldRequested).
     held: bool = False
+    #: The agent's start-up is over (the Started event). Until then an EV found plugged in
+    #: begins no transaction (Policy.start_on_ev_connected): one cut by the restart may
+    #: still be resumed there.
+    up: bool = False
 
     @classmethod
     def new(
@@ -304,7 +327,7 @@ class TransactionResumed:
     machine accepts it only if an EV is still plugged in and the connector may charge."""
 
     connector: int
-    id_tag: str
+    id_tag: str | None  # None: an EV began it and no token was authorized for it yet
     parent_id_tag: str | None
     #: The kind of token that started it (see :data:`CARD`), as journaled with its start.
     token_type: str | None = None
@@ -442,12 +465,30 @@ class Authorize:
 @dataclass(frozen=True, slots=True)
 class StartTransaction:
     connector: int
-    id_tag: str
+    #: None when the EV plugged in began it (see Transaction.id_tag); RecordAuthorization
+    #: names the token later.
+    id_tag: str | None
     #: The reservation this transaction used up, which the backend is told of.
     reservation_id: int | None = None
     token_type: str | None = CARD
     #: The remote start that began it, if the backend numbered it (see Authorization).
     remote_start_id: int | None = None
+    #: What alone began it, when not both an EV and an authorization: ``"ev"`` (plugged
+    #: in, no token yet) or ``"authorization"`` (a token, no EV yet); see Policy.
+    started_by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordAuthorization:
+    """A token is authorized for a running transaction an EV began without one: it is its
+    token from now on (the backend is told, and energy may flow)."""
+
+    connector: int
+    id_tag: str
+    token_type: str | None = CARD
+    remote_start_id: int | None = None
+    #: The reservation the token used up on this connector, which the backend is told of.
+    reservation_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -506,6 +547,7 @@ Action = (
     | ReportStatus
     | Authorize
     | StartTransaction
+    | RecordAuthorization
     | StopTransaction
     | Unlock
     | PersistAvailability

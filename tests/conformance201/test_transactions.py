@@ -1,6 +1,7 @@
 """OCPP 2.0.1 Transactions (block E) over the real agent and the test CSMS, from the
 official cases (OCPP 2.0.1 Part 6) and what docs/ocpp201.md promises: the charger starts a
-transaction at ``PowerPathClosed`` (EV connected and driver authorized) and stops it at
+transaction at ``PowerPathClosed`` (EV connected and driver authorized) unless told
+otherwise (the other start points: ``test_start_points.py``) and stops it at
 ``EVConnected,Authorized`` (whichever ends first).
 
 Covered here: authorization first and its timeouts (E02/E03), the stop points the charger
@@ -162,7 +163,7 @@ async def test_tc_e_01_cs_start_point_power_path_closed(charger) -> None:  # typ
         {"component": {"name": "TxCtrlr"}, "variable": {"name": "TxStopPoint"}}]})
     assert [r["attributeValue"] for r in got["getVariableResult"]] == ["PowerPathClosed", "EVConnected,Authorized"]
     # What docs/ocpp201.md promises: a start or stop point the charger would not act on is Rejected.
-    assert await _set_variables(stack, ("TxCtrlr", "TxStartPoint", "EVConnected"),
+    assert await _set_variables(stack, ("TxCtrlr", "TxStartPoint", "EnergyTransfer"),
                                 ("TxCtrlr", "TxStopPoint", "PowerPathClosed")) == ["Rejected", "Rejected"]
     assert await _set_variables(stack, ("TxCtrlr", "TxStartPoint", "PowerPathClosed")) == ["Accepted"]
     since = await last_seq(stack)

@@ -287,7 +287,7 @@ async def test_set_variables_answers_each_request_in_order(model, config):
     ("TxCtrlr", "TxStopPoint", "ParkingBayOccupancy", "unsupported item(s) ParkingBayOccupancy; allowed: "
                                                       "EVConnected, Authorized"),
     ("TxCtrlr", "TxStopPoint", "EVConnected", "at least 2 items"),
-    ("TxCtrlr", "TxStartPoint", "EVConnected", "unsupported item(s) EVConnected; allowed: PowerPathClosed"),
+    ("TxCtrlr", "TxStartPoint", "EnergyTransfer", "unsupported item(s) EnergyTransfer; allowed: EVConnected, Authorized, PowerPathClosed"),
     ("TxCtrlr", "TxStartPoint", "", "at least 1 item"),
     ("TxCtrlr", "StopTxOnInvalidId", "yes", "must be true or false"),
     ("SampledDataCtrlr", "TxUpdatedMeasurands", "Energy.Active.Import.Register,Temperature",
@@ -414,7 +414,7 @@ def test_full_inventory_reports_every_variable_at_every_place(model):
     assert password["variable_attribute"] == [{"type": "Actual", "mutability": "WriteOnly", "persistent": True,
                                                "constant": False}]
     start = next(d for d in report if d["variable"]["name"] == "TxStartPoint")
-    assert start["variable_characteristics"]["values_list"] == "PowerPathClosed"
+    assert start["variable_characteristics"]["values_list"] == "EVConnected,Authorized,PowerPathClosed"
     assert start["variable_characteristics"]["data_type"] == "MemberList"
     power = next(d for d in report if where(d) == ("EVSE", 2, None, "Power", None))
     assert power["variable_attribute"][0]["type"] == "MaxSet" and power["variable_attribute"][0]["value"] == "11040"

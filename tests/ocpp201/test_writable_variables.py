@@ -5,7 +5,7 @@ code reads would be a lie the backend cannot see (it reads its value back). So e
 writable variable is listed here with the module that acts on its setting and a test that
 shows the effect; a new writable variable fails here until it has both (or it is made
 ReadOnly with the value the charger really uses). A variable that accepts only the one
-value the charger acts on (TxStartPoint, TxStopPoint) needs no reader.
+value the charger acts on (TxStopPoint) needs no reader.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ C201 = "tests/conformance201"
 #: Setting -> (the module reading it under 2.0.1, the test showing its effect). A test in
 #: tests/conformance/ shows a setting 1.6 shares through the same core code.
 READERS: dict[str, tuple[str, str]] = {
+    "TxCtrlr.TxStartPoint": ("agent/ocpp201/__init__.py",
+                             f"{C201}/test_start_points.py::test_tc_e_09_cs_the_ev_plugged_in_starts_the_transaction"),
     "HeartbeatInterval": ("agent/link/connection.py",
                           "tests/conformance/test_core_boot.py::test_tc_002_cold_boot_charge_point_pending"),
     "TransactionMessageRetryInterval": (
@@ -97,7 +99,7 @@ READERS: dict[str, tuple[str, str]] = {
 }
 
 #: Writable, but only the one value the charger acts on is accepted.
-ONLY_ONE_VALUE = frozenset({"TxCtrlr.TxStartPoint", "TxCtrlr.TxStopPoint"})
+ONLY_ONE_VALUE = frozenset({"TxCtrlr.TxStopPoint"})
 
 
 def _writable() -> set[str]:

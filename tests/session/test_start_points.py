@@ -1,0 +1,285 @@
+"""Where a transaction begins (OCPP 2.0.1 TxStartPoint, the machine's
+``Policy.start_on_ev_connected`` / ``start_on_authorized``): at the EV plugged in, its
+token identified later; or at the token authorized, its EV to come within the connection
+timeout. Whatever begins it, energy flows only to an identified transaction with its EV
+there, and every start is followed by exactly one stop."""
+
+from __future__ import annotations
+
+import random
+
+from agent.session.machine import step
+from agent.session.model import (
+    CARD,
+    Action,
+    AuthorizationResolved,
+    AuthStatus,
+    CardPresented,
+    Charger,
+    Event,
+    FaultCleared,
+    FaultRaised,
+    OfferCurrent,
+    PilotChanged,
+    Policy,
+    RecordAuthorization,
+    RemoteStartRequested,
+    RemoteStopRequested,
+    Reply,
+    ReportStatus,
+    Reservation,
+    ReservationRequested,
+    Started,
+    StartTransaction,
+    Status,
+    StopReason,
+    StopTransaction,
+    SwitchContactor,
+    Tick,
+    TransactionRefused,
+)
+from drivers.protocols import PilotState as CP
+
+EV_FIRST = Policy(start_on_ev_connected=True, stop_on_ev_disconnect=False)
+TOKEN_FIRST = Policy(start_on_authorized=True, connection_timeout=30.0)
+
+
+def up(count: int, policy: Policy) -> Charger:
+    """A charger whose start-up is over (the Started event)."""
+    return step(Charger.new(count, policy), Started(), 0.0)[0]
+
+
+def run(charger: Charger, events: list[Event], now: float = 0.0) -> tuple[Charger, list[Action]]:
+    actions: list[Action] = []
+    for event in events:
+        charger, more = step(charger, event, now)
+        actions += more
+    return charger, actions
+
+
+def of(kind: type, actions: list[Action]) -> list[Action]:
+    return [a for a in actions if isinstance(a, kind)]
+
+
+def statuses(actions: list[Action], connector: int = 1) -> list[Status]:
+    return [a.status for a in of(ReportStatus, actions) if a.connector == connector]  # type: ignore[attr-defined]
+
+
+def accepted(charger: Charger, tag: str, now: float = 0.0) -> tuple[Charger, list[Action]]:
+    """A card presented and accepted by the backend."""
+    return run(charger, [CardPresented(tag), AuthorizationResolved(tag, AuthStatus.ACCEPTED)], now)
+
+
+# -- EVConnected ----------------------------------------------------------------------------------
+
+def test_the_ev_plugged_in_begins_the_transaction_and_the_card_identifies_it() -> None:
+    charger, actions = run(up(1, EV_FIRST), [PilotChanged(1, CP.B)])
+    assert of(StartTransaction, actions) == [StartTransaction(1, None, None, CARD, None, "ev")]
+    assert not of(OfferCurrent, actions)  # nobody authorized: no energy offered
+    assert statuses(actions)[-1] is Status.PREPARING
+
+    charger, actions = accepted(charger, "A")
+    assert of(RecordAuthorization, actions) == [RecordAuthorization(1, "A", CARD, None, None)]
+    assert not of(StartTransaction, actions)  # the same transaction, now the card's
+    assert of(OfferCurrent, actions) and of(OfferCurrent, actions)[0].current_a > 0  # type: ignore[attr-defined]
+
+    charger, actions = run(charger, [PilotChanged(1, CP.C)])
+    assert SwitchContactor(1, True) in actions
+    _, actions = run(charger, [CardPresented("A")])  # the same card stops it
+    assert of(StopTransaction, actions) == [StopTransaction(1, StopReason.LOCAL, "A")]
+
+
+def test_a_transaction_nobody_authorized_ends_when_its_ev_leaves() -> None:
+    charger, _ = run(up(1, EV_FIRST), [PilotChanged(1, CP.B)])
+    # StopTxOnEVSideDisconnect is false here, yet there is no one to keep it open for.
+    _, actions = run(charger, [PilotChanged(1, CP.A)])
+    assert of(StopTransaction, actions) == [StopTransaction(1, StopReason.EV_DISCONNECTED, None)]
+
+
+def test_an_identified_transaction_stays_open_without_its_ev_as_stop_tx_on_ev_side_disconnect_says() -> None:
+    charger, _ = run(up(1, EV_FIRST), [PilotChanged(1, CP.B)])
+    charger, _ = accepted(charger, "A")
+    _, actions = run(charger, [PilotChanged(1, CP.A)])
+    assert not of(StopTransaction, actions)
+
+
+def test_a_remote_start_on_the_evse_identifies_the_transaction_the_ev_began() -> None:
+    charger, _ = run(up(2, EV_FIRST), [PilotChanged(2, CP.B)])
+    _, actions = run(charger, [RemoteStartRequested("R", 2, "Central", 9)])
+    assert actions[0] == Reply("Accepted")
+    assert of(RecordAuthorization, actions) == [RecordAuthorization(2, "R", "Central", 9, None)]
+    assert not of(StartTransaction, actions)
+
+
+def test_a_card_goes_to_the_transaction_awaiting_a_token_before_a_free_connector() -> None:
+    charger, _ = run(up(2, EV_FIRST), [PilotChanged(2, CP.B)])
+    _, actions = accepted(charger, "A")
+    assert of(RecordAuthorization, actions) == [RecordAuthorization(2, "A", CARD, None, None)]
+
+
+def test_a_refused_card_leaves_the_transaction_waiting_without_energy() -> None:
+    charger, _ = run(up(1, EV_FIRST), [PilotChanged(1, CP.B)])
+    charger, actions = run(charger, [CardPresented("X"), AuthorizationResolved("X", AuthStatus.INVALID)])
+    assert not of(RecordAuthorization, actions) and not of(OfferCurrent, actions)
+    _, actions = accepted(charger, "A")  # a good card after it still identifies it
+    assert of(RecordAuthorization, actions) == [RecordAuthorization(1, "A", CARD, None, None)]
+
+
+def test_the_backend_refusing_the_token_later_suspends_or_stops_as_stop_tx_on_invalid_id_says() -> None:
+    for stop, expected in ((True, [StopTransaction(1, StopReason.DE_AUTHORIZED, None)]), (False, [])):
+        policy = Policy(start_on_ev_connected=True, stop_on_invalid_id=stop)
+        charger, _ = run(up(1, policy), [PilotChanged(1, CP.C)])
+        charger, _ = accepted(charger, "A")
+        charger, actions = run(charger, [TransactionRefused(1, AuthStatus.BLOCKED)])
+        assert of(StopTransaction, actions) == expected
+        assert SwitchContactor(1, False) in actions
+
+
+def test_a_reserved_connector_does_not_begin_a_transaction_for_any_ev() -> None:
+    reservation = Reservation(1, 1, "OWNER", None, expires=100.0, expiry_date="2030-01-01T00:00:00Z")
+    charger, _ = run(up(1, EV_FIRST), [ReservationRequested(reservation), PilotChanged(1, CP.B)])
+    assert charger.connectors[0].transaction is None
+    _, actions = accepted(charger, "OWNER")  # its own card starts it, and uses the reservation up
+    assert [a.started_by for a in of(StartTransaction, actions)] == [None]  # type: ignore[attr-defined]
+    assert of(StartTransaction, actions)[0].reservation_id == 1  # type: ignore[attr-defined]
+
+
+def test_a_faulted_connector_begins_nothing_when_an_ev_plugs_in() -> None:
+    charger, _ = run(up(1, EV_FIRST), [FaultRaised(1, "GroundFailure"), PilotChanged(1, CP.B)])
+    assert charger.connectors[0].transaction is None
+    _, actions = run(charger, [FaultCleared(1, "GroundFailure")])
+    assert not of(StartTransaction, actions)
+
+
+def test_an_ev_plugged_in_at_start_up_begins_a_transaction_only_once_start_up_is_over() -> None:
+    charger, actions = run(Charger.new(1, EV_FIRST), [PilotChanged(1, CP.B)])
+    assert not of(StartTransaction, actions)  # a transaction cut by the restart may be resumed here
+    _, actions = run(charger, [Started()])
+    assert of(StartTransaction, actions) == [StartTransaction(1, None, None, CARD, None, "ev")]
+
+
+def test_without_the_start_point_the_ev_alone_begins_nothing() -> None:
+    charger, actions = run(up(1, Policy()), [PilotChanged(1, CP.B)])
+    assert not of(StartTransaction, actions)
+
+
+# -- Authorized -----------------------------------------------------------------------------------
+
+def test_the_token_authorized_begins_the_transaction_and_the_ev_has_the_connection_timeout() -> None:
+    charger, actions = accepted(up(1, TOKEN_FIRST), "A", now=0.0)
+    assert of(StartTransaction, actions) == [StartTransaction(1, "A", None, CARD, None, "authorization")]
+    assert not of(OfferCurrent, actions)  # no EV: nothing offered yet
+    assert statuses(actions)[-1] is Status.PREPARING
+    charger, actions = run(charger, [Tick()], now=29.0)
+    assert not of(StopTransaction, actions)
+    charger, actions = run(charger, [PilotChanged(1, CP.B)], now=29.5)
+    assert of(OfferCurrent, actions)
+    _, actions = run(charger, [Tick()], now=60.0)  # the EV came: no timeout any more
+    assert not of(StopTransaction, actions)
+
+
+def test_no_ev_within_the_connection_timeout_ends_the_transaction_with_timeout() -> None:
+    charger, _ = accepted(up(1, TOKEN_FIRST), "A", now=0.0)
+    charger, actions = run(charger, [Tick()], now=30.0)
+    assert of(StopTransaction, actions) == [StopTransaction(1, StopReason.TIMEOUT, None)]
+    assert charger.connectors[0].transaction is None
+    assert statuses(actions)[-1] is Status.AVAILABLE
+
+
+def test_the_same_card_again_before_the_ev_ends_the_transaction() -> None:
+    charger, _ = accepted(up(1, TOKEN_FIRST), "A")
+    _, actions = run(charger, [CardPresented("A")])
+    assert of(StopTransaction, actions) == [StopTransaction(1, StopReason.LOCAL, "A")]
+
+
+def test_a_remote_start_begins_at_once_and_a_remote_stop_ends_it_before_the_ev() -> None:
+    charger, actions = run(up(1, TOKEN_FIRST), [RemoteStartRequested("R", 1, "Central", 4)])
+    assert of(StartTransaction, actions) == [StartTransaction(1, "R", None, "Central", 4, "authorization")]
+    _, actions = run(charger, [RemoteStopRequested(1)])
+    assert of(StopTransaction, actions) == [StopTransaction(1, StopReason.REMOTE, None)]
+
+
+def test_an_ev_plugged_in_first_starts_as_before() -> None:
+    charger, _ = run(up(1, TOKEN_FIRST), [PilotChanged(1, CP.B)])
+    _, actions = accepted(charger, "A")
+    assert [a.started_by for a in of(StartTransaction, actions)] == [None]  # type: ignore[attr-defined]
+
+
+def test_both_start_points_the_ev_begins_it_and_the_card_identifies_it() -> None:
+    policy = Policy(start_on_ev_connected=True, start_on_authorized=True)
+    charger, actions = run(up(1, policy), [PilotChanged(1, CP.B)])
+    assert [a.started_by for a in of(StartTransaction, actions)] == ["ev"]  # type: ignore[attr-defined]
+    _, actions = accepted(charger, "A")
+    assert not of(StartTransaction, actions) and of(RecordAuthorization, actions)
+
+
+# -- over random sequences ------------------------------------------------------------------------
+
+def _random_events(rng: random.Random, count: int) -> list[tuple[float, Event]]:
+    now, events = 0.0, []
+    tags = ("A", "B", "C")
+    for _ in range(60):
+        now += rng.choice((0.5, 2.0, 20.0))
+        pick = rng.random()
+        n = rng.randint(1, count)
+        if pick < 0.3:
+            event: Event = PilotChanged(n, rng.choice((CP.A, CP.B, CP.C)))
+        elif pick < 0.45:
+            event = CardPresented(rng.choice(tags))
+        elif pick < 0.65:
+            event = AuthorizationResolved(rng.choice(tags), rng.choice((AuthStatus.ACCEPTED, AuthStatus.INVALID)))
+        elif pick < 0.72:
+            event = RemoteStartRequested(rng.choice(tags), rng.choice((None, n)), rng.choice((CARD, "Central")), 1)
+        elif pick < 0.77:
+            event = RemoteStopRequested(n)
+        elif pick < 0.82:
+            event = TransactionRefused(n, AuthStatus.BLOCKED)
+        elif pick < 0.87:
+            event = FaultRaised(n, "GroundFailure")
+        elif pick < 0.92:
+            event = FaultCleared(n, "GroundFailure")
+        else:
+            event = Tick()
+        events.append((now, event))
+    return events
+
+
+def test_over_random_sequences_energy_flows_only_to_an_identified_transaction_with_its_ev() -> None:
+    seen: set[object] = set()  # the kinds of starts and stops the sequences reached
+    for seed in range(400):
+        rng = random.Random(seed)
+        count = rng.randint(1, 2)
+        policy = Policy(start_on_ev_connected=rng.random() < 0.6, start_on_authorized=rng.random() < 0.6,
+                        stop_on_ev_disconnect=rng.random() < 0.5, stop_on_invalid_id=rng.random() < 0.5,
+                        connection_timeout=30.0)
+        charger = up(count, policy)
+        open_tx: dict[int, bool] = {n: False for n in range(1, count + 1)}
+        identified: dict[int, bool] = {n: False for n in range(1, count + 1)}
+        pilot = {n: CP.A for n in range(1, count + 1)}
+        for now, event in _random_events(rng, count):
+            charger, actions = step(charger, event, now)
+            if isinstance(event, PilotChanged):
+                pilot[event.connector] = event.state
+            where = f"seed {seed}: {event!r} -> {actions!r}"
+            for action in actions:
+                if isinstance(action, StartTransaction):
+                    assert not open_tx[action.connector], where
+                    open_tx[action.connector] = True
+                    identified[action.connector] = action.id_tag is not None
+                    assert action.id_tag is not None or action.started_by == "ev", where
+                    assert pilot[action.connector].plugged or action.started_by == "authorization", where
+                    seen.add(action.started_by)
+                elif isinstance(action, RecordAuthorization):
+                    assert open_tx[action.connector] and not identified[action.connector], where
+                    identified[action.connector] = True
+                elif isinstance(action, StopTransaction):
+                    assert open_tx[action.connector], where
+                    open_tx[action.connector] = False
+                    seen.add(action.reason)
+                elif isinstance(action, SwitchContactor) and action.closed:
+                    n = action.connector
+                    assert open_tx[n] and identified[n] and pilot[n] is CP.C, where
+                elif isinstance(action, OfferCurrent) and action.current_a:
+                    n = action.connector
+                    assert open_tx[n] and identified[n], where
+    assert {None, "ev", "authorization", StopReason.TIMEOUT, StopReason.EV_DISCONNECTED} <= seen
