@@ -13,6 +13,12 @@ from ocpp.v16 import call
 
 from ..journal import FIRMWARE, METER_SAMPLE, SECURITY_EVENT, STATUS, TX_STARTED, TX_STOPPED, Entry
 
+#: Stop reasons of the charger's that 1.6 has no word for, as its closest reason: a
+#: master pass card (a 2.0.1 setting) stopped it locally; a reset of its connector alone
+#: (a 2.0.1 request) is a reset command that ended it at once.
+V16_REASONS = {"MasterPass": "Local", "ConnectorReset": "HardReset"}
+
+
 class NotSendable(Exception):
     """An entry that cannot be expressed in OCPP 1.6 (e.g. a stop whose start was never accepted)."""
 
@@ -67,8 +73,7 @@ def request_for(entry: Entry) -> Any:
             meter_stop=body["meter_wh"],
             timestamp=body["timestamp"],
             transaction_id=entry.backend_tx,
-            # 1.6 has no MasterPass reason (a 2.0.1 setting): the card stopped it locally.
-            reason="Local" if body["reason"] == "MasterPass" else body["reason"],
+            reason=V16_REASONS.get(body["reason"], body["reason"]),
             id_tag=body["id_tag"],
             transaction_data=data or None,
         )

@@ -48,6 +48,7 @@ STOPPED = {
     "SoftReset": ("ImmediateReset", "ResetCommand"),
     "UnlockCommand": ("Remote", "UnlockCommand"),
     "MasterPass": ("MasterPass", "StopAuthorized"),
+    "ConnectorReset": ("ImmediateReset", "ResetCommand"),
     "Other": ("Other", "AbnormalCondition"),
 }
 
@@ -63,6 +64,7 @@ ENDED_STATES = {
     "HardReset": "EVConnected",
     "SoftReset": "EVConnected",
     "MasterPass": "EVConnected",
+    "ConnectorReset": "EVConnected",
 }
 
 #: The cable event behind a charging state change (a TX_EVENT's ``cause``) as the
