@@ -227,3 +227,30 @@ async def test_a_station_reset_takes_over_a_scheduled_evse_reset(charger) -> Non
     assert (await messages(stack, "BootNotification", since))[0]["payload"]["reason"] == "RemoteReset"
     assert _seq_of_ended(await messages(stack, "TransactionEvent", since), tx) < boot
     assert await schema_violations(stack) == []
+
+
+async def test_reset_of_an_evse_gives_a_failed_cable_lock_a_fresh_try(charger) -> None:  # type: ignore[no-untyped-def]
+    stack = await charger(backend=V201, lock=True)  # a socket outlet with a cable lock
+    await stack.bench_request("lock_jam", connector=1, jammed=True)  # jammed open: it cannot lock
+    since = await last_seq(stack)
+    await stack.bench_request("plug", connector=1, max_current=16)
+    await stack.bench_request("tap", uid=new_id_tag())
+    tx = str((await wait_event(stack, "Started", since))["transactionInfo"]["transactionId"])
+    await wait_connector(stack, 1, "Faulted", since)
+    assert (await stack.bench_request("status"))["connectors"][0]["contactor_closed"] is False
+    # The lock is mended; the EV stays plugged in, so nothing else would clear the fault.
+    await stack.bench_request("lock_jam", connector=1, jammed=False)
+    reset_at = await last_seq(stack)
+    assert (await _reset(stack, "Immediate", 1))["status"] == "Accepted"
+    ended = await wait_event(stack, "Ended", reset_at)
+    assert (ended["transactionInfo"]["transactionId"], ended["transactionInfo"]["stoppedReason"]) == (
+        tx, "ImmediateReset")
+    await wait_connector(stack, 1, "Occupied", await wait_connector(stack, 1, "Unavailable", reset_at))
+    assert await _statuses(stack, reset_at) == [(1, "Unavailable"), (1, "Occupied")]
+    # A new session locks the cable and charges.
+    await stack.bench_request("tap", uid=new_id_tag())
+    await wait_event(stack, "Started", reset_at)
+    await stack.bench_request("wait_for", connector=1, field="contactor_closed", value=True, timeout=15)
+    assert (await stack.bench_request("status"))["connectors"][0]["locked"] is True
+    await _station_ran_on(stack, since)
+    assert await schema_violations(stack) == []
