@@ -45,6 +45,8 @@ from .session.model import (
     CardPresented,
     CardRejected,
     Charger,
+    ConnectorResetDone,
+    ConnectorResetRequested,
     Event,
     FaultCleared,
     FaultRaised,
@@ -64,6 +66,7 @@ from .session.model import (
     Reservation,
     ReservationEnd,
     ReservationRequested,
+    ResetConnector,
     Started,
     RecordAuthorization,
     StartTransaction,
@@ -301,6 +304,9 @@ class ChargerRuntime:
         #: a stop (our clock): the poller takes that reading as its own (see _poll_meter).
         self._taken: dict[int, tuple[float, MeterReading]] = {}
         self._lock_faults: set[int] = set()
+        #: Connectors whose contactor failed a command of the workers' (PowerSwitchFailure
+        #: latched here, not by a device): a reset of the connector gives it a fresh try.
+        self._switch_faults: set[int] = set()
         self._meter_faults: set[int] = set()
         #: Connectors whose running transaction has an open meter gap in the journal.
         self._gaps: set[int] = set()
@@ -594,6 +600,14 @@ class ChargerRuntime:
         reply = self.feed(UnlockRequested(connector), answer)
         return reply if reply is not None else await asyncio.wait_for(answer, 10.0)
 
+    def reset_connector(self, connector: int, immediate: bool) -> str:
+        """Reset one connector while the rest of the charger runs on (OCPP 2.0.1 Reset of
+        an EVSE): Accepted, Scheduled (not ``immediate`` and a transaction runs: the reset
+        follows its end, and no session begins on the connector before it) or Rejected (no
+        such connector). A transaction ended by it says CONNECTOR_RESET. The connector
+        shows Unavailable while it is set up afresh, then what it is."""
+        return self.feed(ConnectorResetRequested(connector, immediate)) or "Rejected"
+
     def reset_when_idle(self, before: Callable[[], Awaitable[None]] | None = None) -> None:
         """Reset once no transaction runs (2.0.1 Reset OnIdle): the connectors are held
         meanwhile, so no new session begins before it. ``before`` runs when the reset is
@@ -700,6 +714,7 @@ class ChargerRuntime:
             except DeviceError as exc:
                 log.error("device failed", connector=connector, error=str(exc))
                 if isinstance(item, SwitchContactor):
+                    self._switch_faults.add(connector)
                     self.feed(FaultRaised(connector, SWITCH_FAILURE))
             except StoreError as exc:
                 # Nothing may be charged that is not on record: stop offering energy.
@@ -781,6 +796,8 @@ class ChargerRuntime:
             ended: Callable[[int, ReservationEnd], None] | None = getattr(self.uplink, "reservation_ended", None)
             if ended is not None:
                 ended(item.reservation_id, item.why)
+        elif isinstance(item, ResetConnector):
+            await self._set_up_afresh(item.connector)
         elif isinstance(item, Unlock):
             answer = await self._unlock_cable(item.connector)
             if future is not None:
@@ -792,6 +809,41 @@ class ChargerRuntime:
         elif isinstance(item, Probe):
             if future is not None:
                 future.set_result("alive")
+
+    async def _set_up_afresh(self, n: int) -> None:
+        """Carry out a reset of connector ``n`` (ResetConnector; the machine holds it
+        Unavailable meanwhile, with no transaction): its outputs are commanded to the safe
+        state again (no PWM, contactor open), its meter and cable rating are read anew,
+        and faults latched here rather than reported by a device (a failed cable lock, a
+        contactor that failed a command and now opens) get a fresh try. A device that still
+        fails raises its fault again. It serves again whatever happened."""
+        try:
+            try:
+                await self.hardware.pilots[n].offer(0.0)
+            except DeviceError as exc:
+                log.error("pilot failed during the connector's reset", connector=n, error=str(exc))
+            contactor_open = True
+            try:
+                await self.hardware.contactors[n].switch(False)
+            except DeviceError as exc:
+                contactor_open = False
+                log.error("contactor failed during the connector's reset", connector=n, error=str(exc))
+                self._switch_faults.add(n)
+                self.feed(FaultRaised(n, SWITCH_FAILURE))
+            if contactor_open and n in self._switch_faults and not self.safety.reporting(n, SWITCH_FAILURE):
+                self._switch_faults.discard(n)
+                self.feed(FaultCleared(n, SWITCH_FAILURE))
+            if n in self._lock_faults:
+                self._lock_faults.discard(n)
+                self.feed(FaultCleared(n, LOCK_FAILURE))
+            if n in self.hardware.meters:
+                await self._fresh_reading(n)
+            conn = self.charger.connector(n)
+            if conn is not None and conn.pilot.plugged:
+                await self._learn_cable(n)
+        finally:
+            log.warning("connector reset", connector=n)
+            self.feed(ConnectorResetDone(n))
 
     async def _may_still_close(self, n: int) -> bool:
         """Last check before energising: actions run in order, so by now the machine may

@@ -46,6 +46,10 @@ class SafetyPath:
         (a charger-wide fault's details show on every connector it faults)."""
         return self._details.get((connector, code)) or self._details.get((0, code)) or ("", "")
 
+    def reporting(self, connector: int, code: str) -> bool:
+        """Whether a device reports the fault as active now (its own clearing ends it)."""
+        return (connector, code) in self._details
+
     def targets(self, connector: int) -> list[int]:
         """The connectors a fault concerns: all of them for connector 0."""
         return sorted(self.contactors) if connector == 0 else [connector] if connector in self.contactors else []

@@ -13,6 +13,13 @@ from ocpp.v16 import call
 
 from ..journal import FIRMWARE, METER_SAMPLE, SECURITY_EVENT, STATUS, TX_STARTED, TX_STOPPED, Entry
 
+#: Stop reasons of the charger's that 1.6 has no word for, as its closest reason: a
+#: master pass card (a 2.0.1 setting) stopped it locally; a reset of its connector alone
+#: (a 2.0.1 request) is a reset command that ended it at once; a transaction begun by its
+#: token (2.0.1 TxStartPoint Authorized) that saw no EV in time ended for another reason.
+V16_REASONS = {"MasterPass": "Local", "ConnectorReset": "HardReset", "Timeout": "Other"}
+
+
 class NotSendable(Exception):
     """An entry that cannot be expressed in OCPP 1.6 (e.g. a stop whose start was never accepted)."""
 
@@ -36,11 +43,6 @@ def sampled_values(samples: list[dict[str, Any]], context: str) -> list[dict[str
 
 def meter_value(timestamp: str, samples: list[dict[str, Any]], context: str) -> dict[str, Any]:
     return {"timestamp": timestamp, "sampledValue": sampled_values(samples, context)}
-
-
-#: Stop reasons only 2.0.1 settings give, in 1.6 words: a master pass card stopped it
-#: locally; a transaction begun by its token saw no EV in time (Other).
-REASONS_16 = {"MasterPass": "Local", "Timeout": "Other"}
 
 
 def request_for(entry: Entry) -> Any:
@@ -74,7 +76,7 @@ def request_for(entry: Entry) -> Any:
             meter_stop=body["meter_wh"],
             timestamp=body["timestamp"],
             transaction_id=entry.backend_tx,
-            reason=REASONS_16.get(body["reason"], body["reason"]),
+            reason=V16_REASONS.get(body["reason"], body["reason"]),
             id_tag=body["id_tag"],
             transaction_data=data or None,
         )

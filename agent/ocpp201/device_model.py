@@ -339,6 +339,9 @@ COMPONENTS: tuple[Component, ...] = (
                  "decimal", attributes=("MaxSet",), unit="W", min_limit=0),
         Variable("SupplyPhases", _PHASES, "integer", min_limit=0, max_limit=3),
         Variable("Problem", _fact(_faulted, "a fault at this EVSE (StationFacts.error_code)"), "boolean"),
+        # B11.FR.10: a station that resets one EVSE on its own says so for each EVSE.
+        Variable("AllowReset", _fact(lambda f, w: True, "each EVSE is reset on its own (Reset with an evseId)",
+                                     True), "boolean"),
     ), scope="evse"),
     Component("Connector", (
         *_state_variables(),

@@ -152,8 +152,7 @@ class Handlers(SmartChargingHandlers, LocalListHandlers, ReservationHandlers, Rp
     @on(Action.reset)
     async def on_reset(self, type: str, evse_id: int | None = None, **_: Any) -> Any:
         if evse_id is not None:
-            return call_result.Reset(status="Rejected", status_info=_info(
-                "UnsupportedRequest", "an EVSE is not reset on its own on this charger: reset the station"))
+            return self._reset_evse(type, evse_id)
         busy = bool(self.runtime.local_tx)
         log.warning("reset requested", type=type, transactions=len(self.runtime.local_tx))
         if type == "OnIdle" and busy:
@@ -164,6 +163,18 @@ class Handlers(SmartChargingHandlers, LocalListHandlers, ReservationHandlers, Rp
         await self.runtime.db.run(self.session.restart_reason, "RemoteReset")
         self.after_reply(lambda: self.runtime.request_reset(False))
         return call_result.Reset(status="Accepted")
+
+    def _reset_evse(self, kind: str, evse_id: int) -> Any:
+        """B11/B12 with an evseId: that EVSE alone is reset, the station and the other EVSEs
+        run on (no reboot, the link stays). Immediate ends its transaction first
+        (ImmediateReset, B12.FR.08); OnIdle with one running is Scheduled and follows its
+        end, which keeps its own reason (B12.FR.01, B12.FR.07)."""
+        if not self._evse_known(evse_id):
+            return call_result.Reset(status="Rejected", status_info=_info(
+                "UnknownEvse", f"this charger has EVSEs 1 to {len(self.runtime.numbers)}"))
+        status = self.runtime.reset_connector(evse_id, immediate=kind == "Immediate")
+        log.warning("EVSE reset requested", type=kind, evse=evse_id, answer=status)
+        return call_result.Reset(status=status)
 
     @on(Action.change_availability)
     async def on_change_availability(self, operational_status: str, evse: dict[str, Any] | None = None,

@@ -49,6 +49,7 @@ STOPPED = {
     "UnlockCommand": ("Remote", "UnlockCommand"),
     "MasterPass": ("MasterPass", "StopAuthorized"),
     "Timeout": ("Timeout", "EVConnectTimeout"),
+    "ConnectorReset": ("ImmediateReset", "ResetCommand"),
     "Other": ("Other", "AbnormalCondition"),
 }
 
@@ -64,6 +65,7 @@ ENDED_STATES = {
     "HardReset": "EVConnected",
     "SoftReset": "EVConnected",
     "MasterPass": "EVConnected",
+    "ConnectorReset": "EVConnected",
 }
 
 #: The cable event behind a charging state change (a TX_EVENT's ``cause``) as the

@@ -39,6 +39,8 @@ from .model import (
     CardRejected,
     Charger,
     Connector,
+    ConnectorResetDone,
+    ConnectorResetRequested,
     Event,
     FaultCleared,
     FaultRaised,
@@ -58,6 +60,7 @@ from .model import (
     Reservation,
     ReservationEnd,
     ReservationRequested,
+    ResetConnector,
     LimitChanged,
     LIMIT_OPEN_GRACE_S,
     MIN_OFFER_A,
@@ -167,7 +170,7 @@ def _status(charger: Charger, conn: Connector) -> tuple[Status, str]:
         if conn.pilot is PilotState.D:  # ventilation asked for: not supported here
             return Status.SUSPENDED_EVSE, NO_ERROR
         return Status.SUSPENDED_EV, NO_ERROR  # B, or A with the transaction kept open
-    if not conn.operative or charger.held:
+    if not conn.operative or charger.held or conn.resetting:
         return Status.UNAVAILABLE, NO_ERROR
     if conn.finishing and (conn.pilot.plugged or pilot_error):
         return Status.FINISHING, warning
@@ -289,6 +292,7 @@ def _can_start(charger: Charger, conn: Connector) -> bool:
         not charger.closing
         and not charger.held
         and conn.operative
+        and not conn.resetting
         and conn.transaction is None
         and conn.authorization is None
         and not _pending_for(charger, conn.id)
@@ -361,7 +365,8 @@ def _stop(
     charger: Charger, conn: Connector, reason: StopReason, id_tag: str | None = None, *, unlock: bool = True
 ) -> Result:
     """End the connector's transaction, release the cable (unless told not to) and apply
-    an availability change that was waiting for the transaction to end."""
+    an availability change, or begin a reset of the connector, that was waiting for the
+    transaction to end."""
     operative = conn.operative if conn.scheduled_operative is None else conn.scheduled_operative
     actions: list[Action] = [StopTransaction(conn.id, reason, id_tag)]
     if unlock:
@@ -374,7 +379,21 @@ def _stop(
         operative=operative,
         scheduled_operative=None,
     )
-    return _update(charger, conn), actions
+    charger = _update(charger, conn)
+    if conn.reset_scheduled:
+        charger, reset = _begin_reset(charger, conn)
+        actions += reset
+    return charger, actions
+
+
+def _begin_reset(charger: Charger, conn: Connector) -> Result:
+    """Reset a connector without a transaction: what it held for a session to come (an
+    authorization waiting for an EV, one being asked for it, the end of the last one) is
+    dropped, and it shows Unavailable until the shell has set it up afresh."""
+    conn = replace(conn, resetting=True, reset_scheduled=False, authorization=None, finishing=False)
+    charger = _update(charger, conn)
+    charger = replace(charger, pending=tuple(p for p in charger.pending if p.connector != conn.id))
+    return charger, [ResetConnector(conn.id)]
 
 
 def _authorize_on(
@@ -815,6 +834,8 @@ def _on_availability(charger: Charger, event: AvailabilityRequested, now: float)
 def _on_stop_all(charger: Charger, event: StopAllRequested, now: float) -> Result:
     actions: list[Action] = []
     for conn in charger.connectors:
+        # The whole charger restarts: a reset of one connector waiting for it is part of that.
+        conn = replace(conn, reset_scheduled=False)
         if conn.transaction is not None:
             charger, more = _stop(charger, conn, event.reason)
             actions += more
@@ -832,6 +853,33 @@ def _on_hold(charger: Charger, event: HoldRequested, now: float) -> Result:
         return replace(charger, held=False, connectors=connectors), []
     connectors = tuple(replace(c, authorization=None) for c in charger.connectors)
     return replace(charger, held=True, connectors=connectors), []
+
+
+def _on_connector_reset(charger: Charger, event: ConnectorResetRequested, now: float) -> Result:
+    """Accepted (reset now, a running transaction ended first when ``immediate``),
+    Scheduled (the reset follows the end of the running transaction) or Rejected (no
+    such connector). Asked again while scheduled it stays scheduled, or goes ahead at
+    once when ``immediate``; asked while under way, the reset under way is the answer."""
+    conn = charger.connector(event.connector)
+    if conn is None:
+        return charger, [Reply("Rejected")]
+    if conn.resetting:
+        return charger, [Reply("Accepted")]
+    if conn.transaction is None:
+        charger, actions = _begin_reset(charger, conn)
+        return charger, [Reply("Accepted"), *actions]
+    conn = replace(conn, reset_scheduled=True)
+    if not event.immediate:
+        return _update(charger, conn), [Reply("Scheduled")]
+    charger, actions = _stop(charger, conn, StopReason.CONNECTOR_RESET)
+    return charger, [Reply("Accepted"), *actions]
+
+
+def _on_connector_reset_done(charger: Charger, event: ConnectorResetDone, now: float) -> Result:
+    conn = charger.connector(event.connector)
+    if conn is None or not conn.resetting:
+        return charger, []
+    return _update(charger, replace(conn, resetting=False)), []
 
 
 def _on_unlock(charger: Charger, event: UnlockRequested, now: float) -> Result:
@@ -902,6 +950,8 @@ _HANDLERS = {
     AvailabilityRequested: _on_availability,
     StopAllRequested: _on_stop_all,
     HoldRequested: _on_hold,
+    ConnectorResetRequested: _on_connector_reset,
+    ConnectorResetDone: _on_connector_reset_done,
     UnlockRequested: _on_unlock,
     PolicyChanged: _on_policy,
     ReservationRequested: _on_reserve,

@@ -45,6 +45,9 @@ class StopReason(enum.Enum):
     #: A transaction begun by an authorization before any EV (OCPP 2.0.1 TxStartPoint
     #: Authorized) saw no EV within the connection timeout.
     TIMEOUT = "Timeout"
+    #: The backend reset its connector on its own, at once (OCPP 2.0.1 B12 with an EVSE):
+    #: the rest of the charger went on.
+    CONNECTOR_RESET = "ConnectorReset"
 
 
 class ReservationEnd(enum.Enum):
@@ -216,6 +219,11 @@ class Connector:
     limited_since: float | None = None
     #: When such a limit last rose again (the EV then has a grace to answer the new offer).
     limit_lifted_at: float | None = None
+    #: A reset of this connector alone waits for its transaction to end (answered Scheduled).
+    reset_scheduled: bool = False
+    #: Being reset (see ConnectorResetRequested): Unavailable, no session until the shell
+    #: has set it up afresh (ConnectorResetDone).
+    resetting: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -375,6 +383,25 @@ class HoldRequested:
 
 
 @dataclass(frozen=True, slots=True)
+class ConnectorResetRequested:
+    """Reset one connector and nothing else: what it holds without a transaction (an
+    authorization waiting for an EV, a session's end) is dropped and the shell sets it
+    up afresh (ResetConnector), while it shows Unavailable. A running transaction ends
+    first: at once when ``immediate``, else the reset waits for its end (Scheduled) and
+    takes place in the very step that ends it, so no session begins in between."""
+
+    connector: int
+    immediate: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectorResetDone:
+    """The shell has set the connector up afresh: it serves again."""
+
+    connector: int
+
+
+@dataclass(frozen=True, slots=True)
 class UnlockRequested:
     connector: int
 
@@ -426,6 +453,8 @@ Event = (
     | AvailabilityRequested
     | StopAllRequested
     | HoldRequested
+    | ConnectorResetRequested
+    | ConnectorResetDone
     | UnlockRequested
     | PolicyChanged
     | ReservationRequested
@@ -507,6 +536,14 @@ class Unlock:
 
 
 @dataclass(frozen=True, slots=True)
+class ResetConnector:
+    """Set the connector up afresh: outputs commanded to the safe state again, its
+    drivers read anew, latched faults given a fresh try; then ConnectorResetDone."""
+
+    connector: int
+
+
+@dataclass(frozen=True, slots=True)
 class PersistAvailability:
     connector: int
     operative: bool
@@ -550,6 +587,7 @@ Action = (
     | RecordAuthorization
     | StopTransaction
     | Unlock
+    | ResetConnector
     | PersistAvailability
     | PersistReservation
     | ForgetReservation
