@@ -237,10 +237,14 @@ class ProtocolRules:
     #: plugged in, a token authorized, or both together), or None for 1.6's fixed rule
     #: (both together: an EV and an authorization).
     start_points: str | None = None
+    #: The setting naming where a transaction stops besides the loss of its EV or its
+    #: authorization (2.0.1's TxCtrlr.TxStopPoint: EnergyTransfer), or None (1.6).
+    stop_points: str | None = None
 
 
-#: The TxStartPoint members that let one of the two begin a transaction alone.
-EV_CONNECTED, AUTHORIZED = "EVConnected", "Authorized"
+#: The TxStartPoint members that let one of the two begin a transaction alone, and the
+#: TxStopPoint member that ends it with its energy transfer.
+EV_CONNECTED, AUTHORIZED, ENERGY_TRANSFER = "EVConnected", "Authorized", "EnergyTransfer"
 
 
 def policy_from(config: Configuration, max_current: float, meter: MeterPolicy = MeterPolicy(),
@@ -257,6 +261,7 @@ def policy_from(config: Configuration, max_current: float, meter: MeterPolicy = 
         several_wide_reservations=rules.several_wide_reservations,
         start_on_ev_connected=rules.start_points is not None and EV_CONNECTED in config.list(rules.start_points),
         start_on_authorized=rules.start_points is not None and AUTHORIZED in config.list(rules.start_points),
+        stop_when_ev_stops_drawing=rules.stop_points is not None and ENERGY_TRANSFER in config.list(rules.stop_points),
     )
 
 

@@ -16,8 +16,9 @@ from ..journal import FIRMWARE, METER_SAMPLE, SECURITY_EVENT, STATUS, TX_STARTED
 #: Stop reasons of the charger's that 1.6 has no word for, as its closest reason: a
 #: master pass card (a 2.0.1 setting) stopped it locally; a reset of its connector alone
 #: (a 2.0.1 request) is a reset command that ended it at once; a transaction begun by its
-#: token (2.0.1 TxStartPoint Authorized) that saw no EV in time ended for another reason.
-V16_REASONS = {"MasterPass": "Local", "ConnectorReset": "HardReset", "Timeout": "Other"}
+#: token (2.0.1 TxStartPoint Authorized) that saw no EV in time, or one that ended as its
+#: EV stopped drawing (TxStopPoint EnergyTransfer), ended for another reason.
+V16_REASONS = {"MasterPass": "Local", "ConnectorReset": "HardReset", "Timeout": "Other", "StoppedByEV": "Other"}
 
 
 class NotSendable(Exception):

@@ -6,7 +6,8 @@ from ..charger import ProtocolRules
 #: changes (so they are journaled), a station may hold several reservations without an
 #: EVSE as long as each keeps an EVSE free (H01, TC_H_14_CS), and the Started event
 #: carries the measurands SampledDataCtrlr.TxStartedMeasurands names (J02), and a
-#: transaction may begin at an EV plugged in or a token authorized alone (TxStartPoint, E01).
+#: transaction may begin at an EV plugged in or a token authorized alone (TxStartPoint, E01)
+#: and end with its energy transfer (TxStopPoint, E06).
 CORE_RULES = ProtocolRules(journal_charging_states=True, several_wide_reservations=True,
                            start_measurands="SampledDataCtrlr.TxStartedMeasurands",
-                           start_points="TxCtrlr.TxStartPoint")
+                           start_points="TxCtrlr.TxStartPoint", stop_points="TxCtrlr.TxStopPoint")

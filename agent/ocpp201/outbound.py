@@ -49,6 +49,7 @@ STOPPED = {
     "UnlockCommand": ("Remote", "UnlockCommand"),
     "MasterPass": ("MasterPass", "StopAuthorized"),
     "Timeout": ("Timeout", "EVConnectTimeout"),
+    "StoppedByEV": ("StoppedByEV", "ChargingStateChanged"),
     "ConnectorReset": ("ImmediateReset", "ResetCommand"),
     "Other": ("Other", "AbnormalCondition"),
 }
@@ -66,6 +67,7 @@ ENDED_STATES = {
     "SoftReset": "EVConnected",
     "MasterPass": "EVConnected",
     "ConnectorReset": "EVConnected",
+    "StoppedByEV": "SuspendedEV",
 }
 
 #: The cable event behind a charging state change (a TX_EVENT's ``cause``) as the

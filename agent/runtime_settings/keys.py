@@ -13,7 +13,7 @@ form only on the wire.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -75,6 +75,8 @@ class KeySpec:
     #: 1.6's GetConfiguration never shows it and ChangeConfiguration answers NotSupported.
     ocpp16: bool = True
     min_items: int = 0  # csl: fewest items allowed
+    #: csl: a rule on the list as a whole, giving why a list breaks it (None: it holds).
+    rule: Callable[[tuple[str, ...]], str | None] | None = None
 
     def parse(self, raw: object) -> Value:
         """Turn a wire string (or a TOML value) into a typed value; ValueError if invalid."""
@@ -124,6 +126,9 @@ class KeySpec:
             raise ValueError(f"at most {self.max_items} items")
         if len(parts) < self.min_items:
             raise ValueError(f"at least {self.min_items} item{'s' if self.min_items > 1 else ''}")
+        broken = self.rule(tuple(parts)) if self.rule is not None else None
+        if broken is not None:
+            raise ValueError(broken)
         return tuple(parts)
 
     def _parse_text(self, raw: object) -> str:
@@ -201,13 +206,26 @@ _ENERGY = ("Energy.Active.Import.Register",)
 #: identified later, no energy before), the driver authorized (Authorized: the EV must
 #: come within EVConnectionTimeOut), or both (PowerPathClosed, the default: every
 #: precondition of charging met). It stops at whichever ends first, the EV's connection
-#: or the authorization. EnergyTransfer and DataSigned are not offered as start points:
+#: or the authorization (EVConnected,Authorized, the default, or PowerPathClosed, which
+#: means the same), and with EnergyTransfer also when the EV stops drawing.
+#: EnergyTransfer and DataSigned are not offered as start points:
 #: energy would flow before the transaction is on record (the journal writes the start
 #: before the contactor may close), and there is no signing meter; ParkingBayOccupancy
 #: needs a bay sensor. A backend setting one is told Rejected rather than see a value the
 #: charger does not act on.
 TX_START_POINTS = ("EVConnected", "Authorized", "PowerPathClosed")
-TX_STOP_POINTS = ("EVConnected", "Authorized")
+TX_STOP_POINTS = ("EVConnected", "Authorized", "PowerPathClosed", "EnergyTransfer")
+
+
+def _stops_at_both_losses(points: tuple[str, ...]) -> str | None:
+    """TxStopPoint: a transaction on this charger always stops when its EV leaves (as
+    StopTxOnEVSideDisconnect says) or its authorization ends (PowerPathClosed, or
+    EVConnected with Authorized); EnergyTransfer may add the end of the energy transfer.
+    A list without both would promise a transaction kept open after one of them."""
+    if "PowerPathClosed" in points or {"EVConnected", "Authorized"} <= set(points):
+        return None
+    return ("must contain PowerPathClosed, or both EVConnected and Authorized (this charger ends a "
+            "transaction when its EV leaves or its authorization ends)")
 #: ClockCtrlr.TimeSource values this charger can use (the system clock kept by NTP, the backend's time).
 TIME_SOURCES = ("Heartbeat", "NTP", "RealTimeClock")
 
@@ -286,7 +304,8 @@ KEYS: dict[str, KeySpec] = {
         # One connection profile ([backend]): never switched from, so the count changes nothing.
         _v201("OCPPCommCtrlr.NetworkProfileConnectionAttempts", "int", 3, readonly=True, minimum=1, maximum=100),
         _v201("TxCtrlr.TxStartPoint", "csl", ("PowerPathClosed",), items=TX_START_POINTS, min_items=1),
-        _v201("TxCtrlr.TxStopPoint", "csl", TX_STOP_POINTS, items=TX_STOP_POINTS, min_items=2),
+        _v201("TxCtrlr.TxStopPoint", "csl", ("EVConnected", "Authorized"), items=TX_STOP_POINTS, min_items=1,
+              rule=_stops_at_both_losses),
         _v201("DeviceDataCtrlr.ItemsPerMessage.GetReport", "int", 50, readonly=True, maker=True, minimum=1,
               maximum=1000),
         _v201("DeviceDataCtrlr.ItemsPerMessage.SetVariables", "int", 64, readonly=True, maker=True, minimum=1,

@@ -614,6 +614,11 @@ def _on_pilot(charger: Charger, event: PilotChanged, now: float) -> Result:
             return _stop(charger, conn, StopReason.EV_DISCONNECTED, unlock=charger.policy.unlock_on_ev_disconnect)
         return charger, actions
     tx = conn.transaction
+    # Drawing what was offered: not an EV that stops because a limit withdrew the offer.
+    drew = conn.contactor_closed and conn.offer_a > 0 and energy_allowed(charger, conn)
+    if event.state is PilotState.B and tx is not None and drew and charger.policy.stop_when_ev_stops_drawing:
+        # TxStopPoint EnergyTransfer: the energy transfer is over, and the transaction with it.
+        return _stop(charger, conn, StopReason.STOPPED_BY_EV)
     if event.state.plugged and tx is not None and tx.ev_deadline is not None:
         # The EV a transaction begun by its authorization waited for.
         return _update(charger, replace(conn, transaction=replace(tx, ev_deadline=None))), actions

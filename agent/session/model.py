@@ -48,6 +48,9 @@ class StopReason(enum.Enum):
     #: The backend reset its connector on its own, at once (OCPP 2.0.1 B12 with an EVSE):
     #: the rest of the charger went on.
     CONNECTOR_RESET = "ConnectorReset"
+    #: The EV stopped drawing and the transaction ends with the energy transfer (OCPP
+    #: 2.0.1 TxStopPoint EnergyTransfer).
+    STOPPED_BY_EV = "StoppedByEV"
 
 
 class ReservationEnd(enum.Enum):
@@ -112,6 +115,9 @@ class Policy:
     #: token authorized (Authorized), the EV to come within ``connection_timeout``.
     start_on_ev_connected: bool = False
     start_on_authorized: bool = False
+    #: A transaction also ends when its energy transfer does (OCPP 2.0.1 TxStopPoint
+    #: EnergyTransfer): the EV stops drawing (a limit that withholds energy does not end it).
+    stop_when_ev_stops_drawing: bool = False
 
     def withholds(self, code: str) -> bool:
         """Whether a fault with this code stops energy (Faulted) or is only reported."""

@@ -2,8 +2,9 @@
 the real agent and the test CSMS: a transaction begun by the EV plugged in, its token
 identified later (EVConnected, TC_E_09_CS); begun by the token authorized, its EV to come
 within EVConnectionTimeOut (Authorized, TC_E_10_CS local, TC_E_13_CS remote, and the
-timeout of TC_E_39_CS). Energy flows only once both are there. Every test ends with no
-schema violation in what the charger sent."""
+timeout of TC_E_39_CS). Energy flows only once both are there. And E06, the stop points:
+PowerPathClosed (TC_E_07_CS, TC_E_35_CS, TC_E_37_CS) and EnergyTransfer (TC_E_08_CS, TC_E_22_CS). Every test ends
+with no schema violation in what the charger sent."""
 
 from __future__ import annotations
 
@@ -194,4 +195,81 @@ async def test_tc_e_39_cs_no_ev_within_the_connection_timeout_ends_the_transacti
     await stack.bench_request("plug", connector=1, max_current=16)
     await wait_connector(stack, 1, "Occupied", since)
     assert not await _contactor(stack)
+    await _clean(stack)
+
+
+# ---------------------------------------------------------------- stop points (E06)
+async def _charging_with(stack: Any, tag: str) -> dict[str, Any]:
+    """Plug in, tap; the Started event once the EV draws."""
+    since = await last_seq(stack)
+    await stack.bench_request("plug", connector=1, max_current=16)
+    await stack.bench_request("tap", uid=tag)
+    started = await wait_event(stack, "Started", since)
+    await _wait_state(stack, _tx(started), "Charging", since)
+    await stack.bench_request("wait_for", connector=1, field="contactor_closed", value=True, timeout=15)
+    return started
+
+
+async def test_tc_e_22_cs_energy_transfer_stopped_by_the_ev(charger) -> None:  # type: ignore[no-untyped-def]
+    stack = await charger(backend=V201)
+    assert await _set_variables(stack, ("TxCtrlr", "TxStopPoint", "EVConnected,Authorized,EnergyTransfer")) == [
+        "Accepted"]
+    started = await _charging_with(stack, new_id_tag())
+    since = await last_seq(stack)
+    await stack.bench_request("pause", connector=1)  # the EV stops drawing (C -> B)
+    ended = await wait_event(stack, "Ended", since)
+    assert _tx(ended) == _tx(started)
+    assert ended["transactionInfo"]["stoppedReason"] == "StoppedByEV"
+    assert ended["transactionInfo"]["chargingState"] == "SuspendedEV"
+    await stack.bench_request("wait_for", connector=1, field="contactor_closed", value=False, timeout=15)
+    await stack.bench_request("resume", connector=1)  # asking again starts nothing without a token
+    await expect_none(stack, "TransactionEvent", since=(await last_seq(stack)), within=1.5)
+    assert not await _contactor(stack)
+    await _clean(stack)
+
+
+async def test_tc_e_08_cs_energy_transfer_stopped_by_the_driver(charger) -> None:  # type: ignore[no-untyped-def]
+    stack = await charger(backend=V201, ocpp={"TxCtrlr.TxStopPoint": "PowerPathClosed,EnergyTransfer"})
+    tag = new_id_tag()
+    started = await _charging_with(stack, tag)
+    since = await last_seq(stack)
+    await stack.bench_request("tap", uid=tag)
+    ended = await wait_event(stack, "Ended", since)
+    assert _tx(ended) == _tx(started)
+    assert (ended["triggerReason"], ended["transactionInfo"]["stoppedReason"]) == ("StopAuthorized", "Local")
+    await _clean(stack)
+
+
+async def test_tc_e_07_cs_power_path_closed_local_stop(charger) -> None:  # type: ignore[no-untyped-def]
+    stack = await charger(backend=V201, ocpp={"TxCtrlr.TxStopPoint": "PowerPathClosed"})
+    tag = new_id_tag()
+    started = await _charging_with(stack, tag)
+    since = await last_seq(stack)
+    await stack.bench_request("pause", connector=1)  # without EnergyTransfer a pause only suspends
+    await _wait_state(stack, _tx(started), "SuspendedEV", since)
+    await stack.bench_request("tap", uid=tag)
+    ended = await wait_event(stack, "Ended", since)
+    assert (ended["triggerReason"], ended["transactionInfo"]["stoppedReason"]) == ("StopAuthorized", "Local")
+    assert ended["idToken"]["idToken"] == tag
+    await _clean(stack)
+
+
+async def test_tc_e_35_cs_and_e_37_cs_power_path_closed_remote_stop_and_ev_side_disconnect(
+        charger) -> None:  # type: ignore[no-untyped-def]
+    stack = await charger(backend=V201, ocpp={"TxCtrlr.TxStopPoint": "PowerPathClosed"})
+    first = await _charging_with(stack, new_id_tag())
+    since = await last_seq(stack)
+    assert (await call(stack, "RequestStopTransaction", {"transactionId": _tx(first)}))["status"] == "Accepted"
+    ended = await wait_event(stack, "Ended", since)
+    assert (ended["triggerReason"], ended["transactionInfo"]["stoppedReason"]) == ("RemoteStop", "Remote")
+    await stack.bench_request("unplug", connector=1)
+    await wait_connector(stack, 1, "Available", since)
+
+    second = await _charging_with(stack, new_id_tag())
+    since = await last_seq(stack)
+    await stack.bench_request("unplug", connector=1)  # the cable pulled at the EV
+    ended = await wait_event(stack, "Ended", since)
+    assert _tx(ended) == _tx(second)
+    assert (ended["triggerReason"], ended["transactionInfo"]["stoppedReason"]) == ("EVCommunicationLost",
+                                                                                  "EVDisconnected")
     await _clean(stack)

@@ -283,10 +283,15 @@ async def test_set_variables_answers_each_request_in_order(model, config):
     assert config["SampledDataCtrlr.TxStartedMeasurands"] != KEYS["SampledDataCtrlr.TxStartedMeasurands"].default
 
 
+STOP_POINT_RULE = ("must contain PowerPathClosed, or both EVConnected and Authorized (this charger ends a "
+                   "transaction when its EV leaves or its authorization ends)")
+
+
 @pytest.mark.parametrize(("component", "variable", "value", "why"), [
     ("TxCtrlr", "TxStopPoint", "ParkingBayOccupancy", "unsupported item(s) ParkingBayOccupancy; allowed: "
-                                                      "EVConnected, Authorized"),
-    ("TxCtrlr", "TxStopPoint", "EVConnected", "at least 2 items"),
+     "EVConnected, Authorized, PowerPathClosed, EnergyTransfer"),
+    ("TxCtrlr", "TxStopPoint", "EVConnected", STOP_POINT_RULE),
+    ("TxCtrlr", "TxStopPoint", "Authorized,EnergyTransfer", STOP_POINT_RULE),
     ("TxCtrlr", "TxStartPoint", "EnergyTransfer", "unsupported item(s) EnergyTransfer; allowed: EVConnected, Authorized, PowerPathClosed"),
     ("TxCtrlr", "TxStartPoint", "", "at least 1 item"),
     ("TxCtrlr", "StopTxOnInvalidId", "yes", "must be true or false"),

@@ -2,7 +2,8 @@
 ``Policy.start_on_ev_connected`` / ``start_on_authorized``): at the EV plugged in, its
 token identified later; or at the token authorized, its EV to come within the connection
 timeout. Whatever begins it, energy flows only to an identified transaction with its EV
-there, and every start is followed by exactly one stop."""
+there, and every start is followed by exactly one stop. And where it also ends (TxStopPoint
+EnergyTransfer, ``Policy.stop_when_ev_stops_drawing``): when the EV stops drawing."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from agent.session.model import (
     Event,
     FaultCleared,
     FaultRaised,
+    LimitChanged,
     OfferCurrent,
     PilotChanged,
     Policy,
@@ -213,6 +215,45 @@ def test_both_start_points_the_ev_begins_it_and_the_card_identifies_it() -> None
     assert not of(StartTransaction, actions) and of(RecordAuthorization, actions)
 
 
+# -- EnergyTransfer as a stop point ---------------------------------------------------------------
+
+def _drawing(policy: Policy) -> Charger:
+    charger, _ = run(up(1, policy), [PilotChanged(1, CP.B)])
+    charger, _ = accepted(charger, "A")
+    charger, actions = run(charger, [PilotChanged(1, CP.C)], now=5.0)
+    assert SwitchContactor(1, True) in actions
+    return charger
+
+
+def test_the_ev_that_stops_drawing_ends_the_transaction_with_energy_transfer() -> None:
+    charger = _drawing(Policy(stop_when_ev_stops_drawing=True))
+    charger, actions = run(charger, [PilotChanged(1, CP.B)], now=9.0)
+    assert of(StopTransaction, actions) == [StopTransaction(1, StopReason.STOPPED_BY_EV, None)]
+    assert actions.index(SwitchContactor(1, False)) < actions.index(of(StopTransaction, actions)[0])
+    _, actions = run(charger, [PilotChanged(1, CP.C)], now=10.0)  # it asks again: a new token is needed
+    assert not of(StartTransaction, actions) and SwitchContactor(1, True) not in actions
+
+
+def test_without_energy_transfer_the_ev_pausing_only_suspends() -> None:
+    charger = _drawing(Policy())
+    _, actions = run(charger, [PilotChanged(1, CP.B)], now=9.0)
+    assert not of(StopTransaction, actions)
+
+
+def test_a_limit_that_withdraws_the_offer_ends_nothing_when_the_ev_stops_drawing() -> None:
+    charger = _drawing(Policy(stop_when_ev_stops_drawing=True))
+    charger, _ = run(charger, [LimitChanged(1, 0.0)], now=9.0)  # a smart-charging pause
+    _, actions = run(charger, [PilotChanged(1, CP.B)], now=10.0)
+    assert not of(StopTransaction, actions)
+
+
+def test_an_ev_that_never_drew_is_not_stopped_by_energy_transfer() -> None:
+    charger, _ = run(up(1, Policy(stop_when_ev_stops_drawing=True)), [PilotChanged(1, CP.B)])
+    charger, _ = accepted(charger, "A")
+    _, actions = run(charger, [PilotChanged(1, CP.B)], now=9.0)
+    assert not of(StopTransaction, actions)
+
+
 # -- over random sequences ------------------------------------------------------------------------
 
 def _random_events(rng: random.Random, count: int) -> list[tuple[float, Event]]:
@@ -250,6 +291,7 @@ def test_over_random_sequences_energy_flows_only_to_an_identified_transaction_wi
         rng = random.Random(seed)
         count = rng.randint(1, 2)
         policy = Policy(start_on_ev_connected=rng.random() < 0.6, start_on_authorized=rng.random() < 0.6,
+                        stop_when_ev_stops_drawing=rng.random() < 0.4,
                         stop_on_ev_disconnect=rng.random() < 0.5, stop_on_invalid_id=rng.random() < 0.5,
                         connection_timeout=30.0)
         charger = up(count, policy)
@@ -282,4 +324,4 @@ def test_over_random_sequences_energy_flows_only_to_an_identified_transaction_wi
                 elif isinstance(action, OfferCurrent) and action.current_a:
                     n = action.connector
                     assert open_tx[n] and identified[n], where
-    assert {None, "ev", "authorization", StopReason.TIMEOUT, StopReason.EV_DISCONNECTED} <= seen
+    assert {None, "ev", "authorization", StopReason.TIMEOUT, StopReason.EV_DISCONNECTED, StopReason.STOPPED_BY_EV} <= seen
