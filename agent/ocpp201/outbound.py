@@ -49,6 +49,7 @@ STOPPED = {
     "UnlockCommand": ("Remote", "UnlockCommand"),
     "MasterPass": ("MasterPass", "StopAuthorized"),
     "Other": ("Other", "AbnormalCondition"),
+    "Timeout": ("Timeout", "EVConnectTimeout"),  # the EV stayed away (E10.FR.02)
 }
 
 #: Where a transaction stands when it ends for a reason that says so (the Ended event's
@@ -63,6 +64,7 @@ ENDED_STATES = {
     "HardReset": "EVConnected",
     "SoftReset": "EVConnected",
     "MasterPass": "EVConnected",
+    "Timeout": "Idle",
 }
 
 #: The cable event behind a charging state change (a TX_EVENT's ``cause``) as the

@@ -42,6 +42,8 @@ class StopReason(enum.Enum):
     UNLOCK_COMMAND = "UnlockCommand"
     #: A card of the master pass group ended it (OCPP 2.0.1 C16).
     MASTER_PASS = "MasterPass"
+    #: Its EV stayed away longer than the connection timeout (OCPP 2.0.1 E10.FR.02).
+    TIMEOUT = "Timeout"
 
 
 class ReservationEnd(enum.Enum):
@@ -100,6 +102,17 @@ class Policy:
     #: Further fault codes reported as warnings only (``[meter] on_failure = "continue"``
     #: makes PowerMeterFailure one).
     warning_faults: frozenset[str] = frozenset()
+    #: Energy (Wh) a transaction the backend refused after its start may still deliver
+    #: (OCPP 2.0.1 TxCtrlr.MaxEnergyOnInvalidId), counted from the transaction's start;
+    #: 0: none, the refusal acts at once (stop or suspend, by ``stop_on_invalid_id``).
+    max_energy_on_invalid_id: float = 0.0
+    #: A transaction kept open without its EV (``stop_on_ev_disconnect`` false) ends once
+    #: the EV stayed away ``connection_timeout`` seconds (OCPP 2.0.1 E10.FR.02); OCPP 1.6
+    #: keeps it open until the EV comes back or a stop comes.
+    ev_away_timeout: bool = False
+    #: Such a transaction's connector reports Available while its EV is away (OCPP 2.0.1
+    #: E10: the connector has nothing plugged in); OCPP 1.6 reports SuspendedEV.
+    ev_away_available: bool = False
 
     def withholds(self, code: str) -> bool:
         """Whether a fault with this code stops energy (Faulted) or is only reported."""
@@ -133,6 +146,9 @@ class Transaction:
     refused: bool = False
     #: The kind of token that started it (see :data:`CARD`): only a card stops it with a tap.
     token_type: str | None = None
+    #: The backend refused the idTag, but the transaction charges on until it delivered
+    #: this much energy (Wh, from its start: MaxEnergyOnInvalidId); then the refusal acts.
+    budget_wh: float | None = None
 
 
 #: The token type of a card as the reader presents it (an ISO 14443 UID, OCPP 1.6's
@@ -197,6 +213,8 @@ class Connector:
     limited_since: float | None = None
     #: When such a limit last rose again (the EV then has a grace to answer the new offer).
     limit_lifted_at: float | None = None
+    #: Since when the EV of a transaction kept open is away (pilot A), else None.
+    ev_left_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,6 +304,9 @@ class TransactionRefused:
 
     connector: int
     status: AuthStatus
+    #: The energy the transaction delivered so far (Wh since its start), which decides
+    #: whether a MaxEnergyOnInvalidId allowance is left.
+    energy_wh: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,6 +329,21 @@ class TransactionResumed:
     parent_id_tag: str | None
     #: The kind of token that started it (see :data:`CARD`), as journaled with its start.
     token_type: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EnergyDelivered:
+    """The energy a transaction charging on a MaxEnergyOnInvalidId allowance delivered so
+    far (Wh since its start), measured by the shell.
+
+    The shell measures and the machine decides: whether the allowance is used up, and
+    what follows (the transaction ends, or goes on without energy), stays with the other
+    rules about a refused transaction, in one pure function a table of events can test.
+    The shell feeds it only while the transaction has a budget (``Transaction.budget_wh``),
+    with each meter reading."""
+
+    connector: int
+    energy_wh: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -398,6 +434,7 @@ Event = (
     | TransactionRefused
     | TransactionConfirmed
     | TransactionResumed
+    | EnergyDelivered
     | FaultRaised
     | FaultCleared
     | AvailabilityRequested
