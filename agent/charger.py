@@ -47,6 +47,7 @@ from .session.model import (
     Charger,
     ConnectorResetDone,
     ConnectorResetRequested,
+    EnergyDelivered,
     Event,
     FaultCleared,
     FaultRaised,
@@ -240,6 +241,11 @@ class ProtocolRules:
     #: The setting naming where a transaction stops besides the loss of its EV or its
     #: authorization (2.0.1's TxCtrlr.TxStopPoint: EnergyTransfer), or None (1.6).
     stop_points: str | None = None
+    #: A transaction kept open without its EV ends after the connection timeout (2.0.1
+    #: E10.FR.02, EVConnectionTimeOut); 1.6 keeps it open (see Policy.ev_away_timeout).
+    ev_away_timeout: bool = False
+    #: Its connector reports Available while the EV is away (2.0.1 E10; 1.6: SuspendedEV).
+    ev_away_available: bool = False
 
 
 #: The TxStartPoint members that let one of the two begin a transaction alone, and the
@@ -262,7 +268,21 @@ def policy_from(config: Configuration, max_current: float, meter: MeterPolicy = 
         start_on_ev_connected=rules.start_points is not None and EV_CONNECTED in config.list(rules.start_points),
         start_on_authorized=rules.start_points is not None and AUTHORIZED in config.list(rules.start_points),
         stop_when_ev_stops_drawing=rules.stop_points is not None and ENERGY_TRANSFER in config.list(rules.stop_points),
+        max_energy_on_invalid_id=float(config.int("TxCtrlr.MaxEnergyOnInvalidId")),
+        ev_away_timeout=rules.ev_away_timeout,
+        ev_away_available=rules.ev_away_available,
     )
+
+
+def _refusal(record: TransactionRecord) -> AuthStatus | None:
+    """The backend's refusal of a journaled transaction's idTag, or None (accepted, or not
+    answered yet)."""
+    if record.id_tag_status in (None, AuthStatus.ACCEPTED.value):
+        return None
+    try:
+        return AuthStatus(record.id_tag_status)
+    except ValueError:
+        return AuthStatus.INVALID
 
 
 class ChargerRuntime:
@@ -348,6 +368,9 @@ class ChargerRuntime:
             self.limits.on_change = self._show_limits
         self._max_current = max_current
         self._rules = ProtocolRules()
+        #: Each running transaction's meter value at its start (Wh), from which the energy
+        #: a refused transaction delivered is counted (MaxEnergyOnInvalidId).
+        self._start_wh: dict[int, int] = {}
         config.subscribe(lambda name, value: self.feed(PolicyChanged(self._policy())))
 
     def _policy(self) -> Policy:
@@ -647,9 +670,28 @@ class ChargerRuntime:
         if self.local_tx.get(connector) != local_tx:
             return
         if result.status is not AuthStatus.ACCEPTED:
-            self.feed(TransactionRefused(connector, result.status))
+            self.feed(TransactionRefused(connector, result.status, self._delivered_wh(connector) or 0.0))
         elif result.parent_id_tag:
             self.feed(TransactionConfirmed(connector, result.parent_id_tag))
+
+    def _delivered_wh(self, connector: int) -> float | None:
+        """The energy the connector's running transaction delivered so far (Wh since its
+        start meter value, by the last reading), or None when that is not known."""
+        start = self._start_wh.get(connector)
+        reading = self.readings.get(connector)
+        if start is None or reading is None:
+            return None
+        return max(0.0, float(metering.energy_wh(reading) - start))
+
+    def _watch_budget(self, connector: int) -> None:
+        """Feed the machine the energy of a refused transaction charging on its
+        MaxEnergyOnInvalidId allowance (see EnergyDelivered), at each meter reading."""
+        conn = self.charger.connector(connector)
+        if conn is None or conn.transaction is None or conn.transaction.budget_wh is None:
+            return
+        delivered = self._delivered_wh(connector)
+        if delivered is not None:
+            self.feed(EnergyDelivered(connector, delivered))
 
     def _report_list_conflict(self) -> None:
         """OCPP 1.6 3.5.2: a StatusNotification on connector 0 with the error code
@@ -912,6 +954,7 @@ class ChargerRuntime:
         if action.started_by == "authorization":
             self._charging_state[local] = "Idle"  # begun before its EV (see _journal_charging_state)
         self._tx_started_at[n] = self._clock()
+        self._start_wh[n] = meter_wh
         self.limits.transaction_started(n, local, parse_iso(timestamp), action.id_tag)
         await self._install_start_profile(n)
         if failing:
@@ -939,6 +982,7 @@ class ChargerRuntime:
     async def _journal_stop(self, action: StopTransaction) -> None:
         n = action.connector
         local = self.local_tx.pop(n, None)
+        self._start_wh.pop(n, None)
         if local is None:
             return
         # Even a stale reading beats none; the journal's checkpoint is the floor (energy
@@ -965,7 +1009,8 @@ class ChargerRuntime:
     async def _journal_charging_state(self, n: int, entry: StatusEntry) -> None:
         """A running transaction's charging state, journaled when it changes (TX_EVENT).
         A transaction kept open without its EV (StopTransactionOnEVSideDisconnect false)
-        is Idle, and the EV's return is EVConnected: each says the cable event behind it."""
+        is Idle, and the EV's return is EVConnected: each says the cable event behind it.
+        (Its connector may report Available meanwhile: see Policy.ev_away_available.)"""
         local = self.local_tx.get(n)
         if not self.journal_charging_states or local is None:
             return
@@ -974,7 +1019,7 @@ class ChargerRuntime:
         previous = self._charging_state.get(local, "EVConnected")
         state = CHARGING_STATES.get(entry.status)
         steps: list[tuple[str, str | None]] = []
-        if not plugged and state is not None:
+        if not plugged and (state is not None or entry.status == "Available"):
             steps.append(("Idle", "ev_unplugged"))
         else:
             if previous == "Idle" and plugged:
@@ -1137,6 +1182,7 @@ class ChargerRuntime:
                 age = self._clock() - last_answer
             else:
                 self.readings[n] = reading
+                self._watch_budget(n)
                 last_answer = answered_at
                 age = max(0.0, time.time() - reading.timestamp)
                 if age >= policy.fault_after:
@@ -1285,8 +1331,16 @@ class ChargerRuntime:
 
     async def _resume(self, record: TransactionRecord) -> bool:
         n = record.connector
-        if n in self.local_tx or record.id_tag_status not in (None, AuthStatus.ACCEPTED.value):
+        refused = _refusal(record)
+        # A refused transaction resumes only on a MaxEnergyOnInvalidId allowance: the
+        # machine is told of the refusal again, with the energy delivered since its start.
+        if n in self.local_tx or (refused is not None and self.charger.policy.max_energy_on_invalid_id <= 0):
             return False
+        delivered = 0.0
+        if refused is not None:
+            reading = await self._fresh_reading(n) if n in self.hardware.meters else None
+            now_wh = metering.energy_wh(reading) if reading is not None else record.last_meter_wh
+            delivered = max(0.0, float((now_wh or record.meter_start_wh) - record.meter_start_wh))
         # Only a card is in the cache (agent.authorization): another kind of token with
         # the same characters is not that card's, nor its group's.
         # (An EV began a transaction with no token yet: it has no cache entry to look for.)
@@ -1295,6 +1349,9 @@ class ChargerRuntime:
         parent = cached.parent_id_tag if cached is not None else None
         if self.feed(TransactionResumed(n, record.id_tag, parent, record.token_type)) != "Accepted":
             return False
+        if refused is not None:  # before any action runs: the outputs never close for it
+            self.feed(TransactionRefused(n, refused, delivered))
+        self._start_wh[n] = record.meter_start_wh
         self.local_tx[n] = record.local_id
         self._tx_started_at[n] = self._clock()
         self.limits.transaction_started(n, record.local_id, parse_iso(record.started_at), record.id_tag)

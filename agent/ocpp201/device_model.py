@@ -385,6 +385,7 @@ COMPONENTS: tuple[Component, ...] = (
         setting("ConnectionTimeOut", unit="s", required=True),
         setting("StopTransactionOnEVSideDisconnect", required=True),
         setting("StopTransactionOnInvalidId", required=True),
+        setting("TxCtrlr.MaxEnergyOnInvalidId", unit="Wh", note="0 = none: a refusal acts at once"),
         setting("TxCtrlr.TxStartPoint", required=True),
         setting("TxCtrlr.TxStopPoint", required=True),
     )),

@@ -46,7 +46,7 @@ def render() -> str:
         "names, for each, the code that reads it and the test that shows it). A variable whose value the charger "
         "cannot act on is **ReadOnly** and shows the value it really uses; the Source column says why it is "
         "fixed. Optional variables this charger has no behaviour for are left out "
-        "(TxCtrlr.MaxEnergyOnInvalidId, TxCtrlr.TxBeforeAcceptedEnabled).",
+        "(TxCtrlr.TxBeforeAcceptedEnabled).",
         "",
         "Values set by the backend are kept in the state database and survive a restart. No variable supports "
         "monitoring. A component of a feature profile the charger does not offer (`SupportedFeatureProfiles`) "

@@ -52,6 +52,7 @@ STOPPED = {
     "StoppedByEV": ("StoppedByEV", "ChargingStateChanged"),
     "ConnectorReset": ("ImmediateReset", "ResetCommand"),
     "Other": ("Other", "AbnormalCondition"),
+    "Timeout": ("Timeout", "EVConnectTimeout"),  # the EV stayed away (E10.FR.02)
 }
 
 #: Where a transaction stands when it ends for a reason that says so (the Ended event's
@@ -68,6 +69,7 @@ ENDED_STATES = {
     "MasterPass": "EVConnected",
     "ConnectorReset": "EVConnected",
     "StoppedByEV": "SuspendedEV",
+    "Timeout": "Idle",
 }
 
 #: The cable event behind a charging state change (a TX_EVENT's ``cause``) as the

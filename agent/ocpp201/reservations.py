@@ -104,7 +104,9 @@ class ReservationHandlers:
         if fitting == numbers:
             return WHOLE_STATION, ""
         statuses = self.runtime.statuses
-        free = [n for n in fitting if n in statuses and statuses[n].status == "Available"]
+        # An EVSE whose transaction waits for its EV to come back shows Available too (E10).
+        free = [n for n in fitting if n in statuses and statuses[n].status == "Available"
+                and n not in self.runtime.local_tx]
         return (free or fitting)[0], ""
 
     @on(Action.cancel_reservation)

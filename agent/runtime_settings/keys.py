@@ -323,6 +323,8 @@ KEYS: dict[str, KeySpec] = {
         _v201("SampledDataCtrlr.TxStartedMeasurands", "csl", _ENERGY, items=MEASURANDS,
               max_items=MEASURAND_LIST_MAX),
         _v201("AuthCtrlr.MasterPassGroupId", "str", "", maximum=36),
+        # Energy a transaction refused after its start may still deliver (Wh; 0: none).
+        _v201("TxCtrlr.MaxEnergyOnInvalidId", "int", 0, minimum=0, maximum=1_000_000),
         _v201("AuthCacheCtrlr.LifeTime", "int", 0, minimum=0, maximum=31_536_000),
         _v201("AuthCacheCtrlr.Policy", "str", "LRU", readonly=True, items=("LRU", "LFU", "FIFO", "Custom")),
         _v201("AuthCacheCtrlr.Storage", "int", 1_048_576, readonly=True, maker=True, minimum=0,

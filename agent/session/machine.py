@@ -41,6 +41,7 @@ from .model import (
     Connector,
     ConnectorResetDone,
     ConnectorResetRequested,
+    EnergyDelivered,
     Event,
     FaultCleared,
     FaultRaised,
@@ -90,6 +91,7 @@ def step(charger: Charger, event: Event, now: float) -> tuple[Charger, list[Acti
     handler = _HANDLERS[type(event)]
     charger, ended = _end_reservations(charger, now)  # an expired one is gone before the event
     changed, actions = handler(charger, event, now)
+    changed = _track_ev_away(changed, now)
     changed, ended_by_event = _end_reservations(changed, now)
     return _settle(changed, ended + actions + ended_by_event, now)
 
@@ -223,7 +225,7 @@ def _settle(charger: Charger, event_actions: list[Action], now: float) -> tuple[
         if offer and not conn.offer_a:
             conn = replace(conn, offered_at=now)
         conn = replace(conn, contactor_closed=closed, offer_a=offer)
-        status = derive_status(charger, conn)
+        status = _shown(charger, conn, derive_status(charger, conn))
         if _ev_still_answering(conn, status, now):
             assert conn.reported is not None
             # A new session shows Preparing; one resuming after a limit stays SuspendedEVSE.
@@ -241,6 +243,39 @@ def _settle(charger: Charger, event_actions: list[Action], now: float) -> tuple[
 
 
 _NOT_IN_SESSION = (Status.AVAILABLE, Status.PREPARING, Status.FINISHING, Status.RESERVED)
+
+
+def _shown(charger: Charger, conn: Connector, status: tuple[Status, str]) -> tuple[Status, str]:
+    """The status reported for the connector: with ``Policy.ev_away_available`` a
+    transaction kept open while its EV is away leaves the connector Available (OCPP 2.0.1
+    E10: nothing is plugged in; the transaction's chargingState Idle says the rest).
+    Only the report changes: the machine's own rules (reservations, who may start) still
+    see the connector in use."""
+    if (
+        charger.policy.ev_away_available
+        and conn.transaction is not None
+        and conn.pilot is PilotState.A
+        and status[0] in (Status.SUSPENDED_EV, Status.SUSPENDED_EVSE)
+    ):
+        return Status.AVAILABLE, status[1]
+    return status
+
+
+def _track_ev_away(charger: Charger, now: float) -> Charger:
+    """Note since when the EV of each open transaction is away (pilot A), for the
+    connection timeout that ends such a transaction (see :func:`_ev_away_timeouts`); an EV
+    coming back, or the transaction's end, clears it."""
+    connectors = list(charger.connectors)
+    changed = False
+    for i, conn in enumerate(connectors):
+        tx = conn.transaction
+        # One begun by its token still waits for its first EV: its own deadline applies.
+        away = tx is not None and tx.ev_deadline is None and conn.pilot is PilotState.A
+        left = (conn.ev_left_at if conn.ev_left_at is not None else now) if away else None
+        if left != conn.ev_left_at:
+            connectors[i] = replace(conn, ev_left_at=left)
+            changed = True
+    return replace(charger, connectors=tuple(connectors)) if changed else charger
 
 
 def _ev_still_answering(conn: Connector, status: tuple[Status, str], now: float) -> bool:
@@ -745,12 +780,38 @@ def _on_remote_stop(charger: Charger, event: RemoteStopRequested, now: float) ->
 
 
 def _on_refused(charger: Charger, event: TransactionRefused, now: float) -> Result:
+    """The backend refused the idTag of a started transaction. With a MaxEnergyOnInvalidId
+    allowance left (counted from the transaction's start, as the energy a refused idTag
+    had), charging goes on until it is used up (OCPP 2.0.1 C15.FR.07, E05.FR.03; TC_C_15,
+    TC_C_18); then, or at once without one, the refusal acts (:func:`_refusal_acts`)."""
     conn = charger.connector(event.connector)
-    if conn is None or conn.transaction is None:
-        return charger, []
+    if conn is None or conn.transaction is None or conn.transaction.refused:
+        return charger, []  # refused already: the Started event was answered again
+    budget = charger.policy.max_energy_on_invalid_id
+    if budget > 0 and event.energy_wh < budget:
+        return _update(charger, replace(conn, transaction=replace(conn.transaction, budget_wh=budget))), []
+    return _refusal_acts(charger, conn)
+
+
+def _refusal_acts(charger: Charger, conn: Connector) -> Result:
+    """StopTransactionOnInvalidId true ends the refused transaction (DeAuthorized); false
+    keeps it open without energy (SuspendedEVSE) until the driver or the backend ends it."""
+    assert conn.transaction is not None
     if charger.policy.stop_on_invalid_id:
         return _stop(charger, conn, StopReason.DE_AUTHORIZED)
-    return _update(charger, replace(conn, transaction=replace(conn.transaction, refused=True))), []
+    tx = replace(conn.transaction, refused=True, budget_wh=None)
+    return _update(charger, replace(conn, transaction=tx)), []
+
+
+def _on_energy(charger: Charger, event: EnergyDelivered, now: float) -> Result:
+    """A refused transaction's MaxEnergyOnInvalidId allowance is used up once the energy
+    it delivered reaches it ("has been reached", the requirement's own words)."""
+    conn = charger.connector(event.connector)
+    if conn is None or conn.transaction is None or conn.transaction.budget_wh is None:
+        return charger, []
+    if event.energy_wh < conn.transaction.budget_wh:
+        return charger, []
+    return _refusal_acts(charger, conn)
 
 
 def _on_confirmed(charger: Charger, event: TransactionConfirmed, now: float) -> Result:
@@ -937,6 +998,26 @@ def _on_tick(charger: Charger, event: Tick, now: float) -> Result:
         if tx is not None and tx.ev_deadline is not None and not conn.pilot.plugged and now >= tx.ev_deadline:
             charger, stopped = _stop(charger, conn, StopReason.TIMEOUT)
             actions += stopped
+    charger, away = _ev_away_timeouts(charger, now)
+    return charger, actions + away
+
+
+def _ev_away_timeouts(charger: Charger, now: float) -> Result:
+    """With ``Policy.ev_away_timeout``, a transaction kept open without its EV ends once
+    the EV stayed away the connection timeout (OCPP 2.0.1 EVConnectionTimeOut, E10.FR.02:
+    the transaction is deauthorized, and with TxStopPoint Authorized that ends it; Ended
+    with triggerReason EVConnectTimeout, stoppedReason Timeout). The cable is released as
+    at the EV's leaving (UnlockOnEVSideDisconnect)."""
+    if not charger.policy.ev_away_timeout:
+        return charger, []
+    actions: list[Action] = []
+    for conn in charger.connectors:
+        left = conn.ev_left_at
+        if conn.transaction is None or left is None or now - left < charger.policy.connection_timeout:
+            continue
+        current = charger.connectors[conn.id - 1]
+        charger, stopped = _stop(charger, current, StopReason.TIMEOUT, unlock=charger.policy.unlock_on_ev_disconnect)
+        actions += stopped
     return charger, actions
 
 
@@ -950,6 +1031,7 @@ _HANDLERS = {
     TransactionRefused: _on_refused,
     TransactionConfirmed: _on_confirmed,
     TransactionResumed: _on_resumed,
+    EnergyDelivered: _on_energy,
     FaultRaised: _on_fault,
     FaultCleared: _on_fault,
     AvailabilityRequested: _on_availability,

@@ -42,8 +42,9 @@ class StopReason(enum.Enum):
     UNLOCK_COMMAND = "UnlockCommand"
     #: A card of the master pass group ended it (OCPP 2.0.1 C16).
     MASTER_PASS = "MasterPass"
-    #: A transaction begun by an authorization before any EV (OCPP 2.0.1 TxStartPoint
-    #: Authorized) saw no EV within the connection timeout.
+    #: No EV within the connection timeout: a transaction begun by an authorization before
+    #: any EV (OCPP 2.0.1 TxStartPoint Authorized), or kept open while its EV stayed away
+    #: (E10.FR.02).
     TIMEOUT = "Timeout"
     #: The backend reset its connector on its own, at once (OCPP 2.0.1 B12 with an EVSE):
     #: the rest of the charger went on.
@@ -118,6 +119,17 @@ class Policy:
     #: A transaction also ends when its energy transfer does (OCPP 2.0.1 TxStopPoint
     #: EnergyTransfer): the EV stops drawing (a limit that withholds energy does not end it).
     stop_when_ev_stops_drawing: bool = False
+    #: Energy (Wh) a transaction the backend refused after its start may still deliver
+    #: (OCPP 2.0.1 TxCtrlr.MaxEnergyOnInvalidId), counted from the transaction's start;
+    #: 0: none, the refusal acts at once (stop or suspend, by ``stop_on_invalid_id``).
+    max_energy_on_invalid_id: float = 0.0
+    #: A transaction kept open without its EV (``stop_on_ev_disconnect`` false) ends once
+    #: the EV stayed away ``connection_timeout`` seconds (OCPP 2.0.1 E10.FR.02); OCPP 1.6
+    #: keeps it open until the EV comes back or a stop comes.
+    ev_away_timeout: bool = False
+    #: Such a transaction's connector reports Available while its EV is away (OCPP 2.0.1
+    #: E10: the connector has nothing plugged in); OCPP 1.6 reports SuspendedEV.
+    ev_away_available: bool = False
 
     def withholds(self, code: str) -> bool:
         """Whether a fault with this code stops energy (Faulted) or is only reported."""
@@ -161,6 +173,9 @@ class Transaction:
     def identified(self) -> bool:
         """Whether a token is authorized for it (else it waits for one, drawing nothing)."""
         return self.id_tag is not None
+    #: The backend refused the idTag, but the transaction charges on until it delivered
+    #: this much energy (Wh, from its start: MaxEnergyOnInvalidId); then the refusal acts.
+    budget_wh: float | None = None
 
 
 #: The token type of a card as the reader presents it (an ISO 14443 UID, OCPP 1.6's
@@ -230,6 +245,8 @@ class Connector:
     #: Being reset (see ConnectorResetRequested): Unavailable, no session until the shell
     #: has set it up afresh (ConnectorResetDone).
     resetting: bool = False
+    #: Since when the EV of a transaction kept open is away (pilot A), else None.
+    ev_left_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,6 +340,9 @@ class TransactionRefused:
 
     connector: int
     status: AuthStatus
+    #: The energy the transaction delivered so far (Wh since its start), which decides
+    #: whether a MaxEnergyOnInvalidId allowance is left.
+    energy_wh: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -345,6 +365,21 @@ class TransactionResumed:
     parent_id_tag: str | None
     #: The kind of token that started it (see :data:`CARD`), as journaled with its start.
     token_type: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EnergyDelivered:
+    """The energy a transaction charging on a MaxEnergyOnInvalidId allowance delivered so
+    far (Wh since its start), measured by the shell.
+
+    The shell measures and the machine decides: whether the allowance is used up, and
+    what follows (the transaction ends, or goes on without energy), stays with the other
+    rules about a refused transaction, in one pure function a table of events can test.
+    The shell feeds it only while the transaction has a budget (``Transaction.budget_wh``),
+    with each meter reading."""
+
+    connector: int
+    energy_wh: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -454,6 +489,7 @@ Event = (
     | TransactionRefused
     | TransactionConfirmed
     | TransactionResumed
+    | EnergyDelivered
     | FaultRaised
     | FaultCleared
     | AvailabilityRequested

@@ -11,11 +11,12 @@ with no schema violation in what the charger sent.
 from __future__ import annotations
 
 import asyncio
+import signal
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from agent.store import iso
-from tests.conformance.helpers import expect_none, new_id_tag
+from tests.conformance.helpers import expect_none, new_id_tag, wait_rebooted
 from tests.conformance201.helpers import (
     V201,
     call,
@@ -338,10 +339,13 @@ async def test_tc_c_13_cs_cache_accepted_cable_not_connected_yet(charger) -> Non
 
 
 # ---------------------------------------------------------------- StopTxOnInvalidId
-async def _invalid_after_start(charger: Any, csms: Any, stop: bool) -> tuple[Any, int]:
+async def _invalid_after_start(charger: Any, csms: Any, stop: bool, **options: Any) -> tuple[Any, int]:
     """A card the list accepts but the backend calls Invalid in its answer to the Started
-    event; return the stack and the log position before the start."""
-    stack = await charger(backend=V201, ocpp={**PRE_AUTHORIZE, "StopTransactionOnInvalidId": stop})
+    event; return the stack and the log position before the start. ``options``: more
+    ``[ocpp]`` values, and the charger fixture's own (``unfinished_transactions``)."""
+    extra = options.pop("ocpp", {})
+    stack = await charger(backend=V201, ocpp={**PRE_AUTHORIZE, "StopTransactionOnInvalidId": stop, **extra},
+                          **options)
     tag = new_id_tag()
     assert await send_list(stack, "Full", 1, [entry(tag)]) == "Accepted"
     await csms.request("set_id_tag", id_tag=tag, status="Invalid")
@@ -367,6 +371,100 @@ async def test_tc_c_17_cs_stop_tx_on_invalid_id_false(charger, csms) -> None:  #
     assert states[-1] == "SuspendedEVSE", states  # the transaction goes on, without energy
     assert "Ended" not in [e["eventType"] for e in await events(stack, since)]
     await _clean(stack)
+
+
+# ---------------------------------------------------------------- MaxEnergyOnInvalidId
+#: The allowance in the tests: several seconds of charging at 16 A on three phases (about
+#: 3 Wh a second), so a refusal acting at once (a few Wh in) cannot pass for it.
+BUDGET_WH = 15
+#: How far past the allowance the energy may get before the contactor is open: a meter
+#: reading a second, the contactor's opening.
+OVERSHOOT_WH = 8
+
+
+def _register(event: dict[str, Any]) -> float:
+    """The energy register a TransactionEvent carries (its last value, the end's in Ended)."""
+    values = [sv["value"] for mv in event.get("meterValue", []) for sv in mv["sampledValue"]
+              if sv.get("measurand", "Energy.Active.Import.Register") == "Energy.Active.Import.Register"
+              and not sv.get("phase")]
+    assert values, event
+    return float(values[-1])
+
+
+async def _meter_wh(stack: Any) -> float:
+    return float((await stack.bench_request("status"))["connectors"][0]["energy_wh"])
+
+
+async def test_tc_c_15_cs_stop_tx_on_invalid_id_false_max_energy_on_invalid_id(charger, csms) -> None:  # type: ignore[no-untyped-def]
+    """C15.FR.07/E05.FR.03: refused after the start, the transaction charges on until it
+    delivered MaxEnergyOnInvalidId (from its start); then energy stops (SuspendedEVSE, told
+    as a charging state change) and the transaction stays open."""
+    stack, since = await _invalid_after_start(
+        charger, csms, stop=False, ocpp={"TxCtrlr.MaxEnergyOnInvalidId": BUDGET_WH})
+    started = await wait_event(stack, "Started", since)
+    start_wh = _register(started)
+    await stack.bench_request("wait_for", connector=1, field="contactor_closed", value=True, timeout=10)
+    await wait_for(stack, "TransactionEvent", since=since)  # answered Invalid by now
+    await asyncio.sleep(1.0)
+    assert (await stack.bench_request("status"))["connectors"][0]["contactor_closed"] is True  # charging on
+    suspended = await _wait_state(stack, since, "SuspendedEVSE", timeout=30)
+    assert suspended["triggerReason"] == "ChargingStateChanged"
+    await stack.bench_request("wait_for", connector=1, field="contactor_closed", value=False, timeout=5)
+    delivered = await _meter_wh(stack) - start_wh
+    assert BUDGET_WH <= delivered <= BUDGET_WH + OVERSHOOT_WH, delivered
+    await asyncio.sleep(1.5)
+    assert "Ended" not in [e["eventType"] for e in await events(stack, since)]
+    await _clean(stack)
+
+
+async def test_tc_c_18_cs_stop_tx_on_invalid_id_true_max_energy_on_invalid_id(charger, csms) -> None:  # type: ignore[no-untyped-def]
+    """StopTxOnInvalidId true with an allowance: the transaction charges on until it
+    delivered MaxEnergyOnInvalidId, then ends deauthorized (TC_C_18_CS)."""
+    stack, since = await _invalid_after_start(
+        charger, csms, stop=True, ocpp={"TxCtrlr.MaxEnergyOnInvalidId": BUDGET_WH})
+    started = await wait_event(stack, "Started", since)
+    ended = await wait_event(stack, "Ended", since, timeout=30)
+    assert (ended["triggerReason"], ended["transactionInfo"]["stoppedReason"]) == ("Deauthorized", "DeAuthorized")
+    delivered = _register(ended) - _register(started)
+    assert BUDGET_WH <= delivered <= BUDGET_WH + OVERSHOOT_WH, delivered
+    await stack.bench_request("wait_for", connector=1, field="contactor_closed", value=False, timeout=5)
+    await _clean(stack)
+
+
+async def test_max_energy_on_invalid_id_is_counted_from_the_start_across_a_restart(charger, csms) -> None:  # type: ignore[no-untyped-def]
+    """A kill -9 while a refused transaction charges on its allowance: with
+    ``unfinished_transactions = "resume"`` it resumes, and what it delivered before the
+    restart counts (the journal has its start value): the allowance is not granted anew."""
+    budget = 60
+    stack, since = await _invalid_after_start(
+        charger, csms, stop=False, ocpp={"TxCtrlr.MaxEnergyOnInvalidId": budget}, unfinished_transactions="resume")
+    started = await wait_event(stack, "Started", since)
+    start_wh = _register(started)
+    await wait_for(stack, "TransactionEvent", since=since)
+    await stack.bench_request("wait_for", connector=1, field="energy_wh", value=start_wh + 15, op="ge", timeout=20)
+    restart = await last_seq(stack)
+    await stack.stop_agent(signal.SIGKILL)
+    await stack.start_agent()
+    await wait_rebooted(stack, restart)
+    suspended = await _wait_state(stack, restart, "SuspendedEVSE", timeout=40)
+    assert suspended["transactionInfo"]["transactionId"] == started["transactionInfo"]["transactionId"]
+    await stack.bench_request("wait_for", connector=1, field="contactor_closed", value=False, timeout=5)
+    delivered = await _meter_wh(stack) - start_wh
+    assert budget <= delivered <= budget + OVERSHOOT_WH + 2, delivered
+    assert "Ended" not in [e["eventType"] for e in await events(stack, since)]
+    await _clean(stack)
+
+
+async def _wait_state(stack: Any, since: int, state: str, timeout: float = 15.0) -> dict[str, Any]:
+    """The first TransactionEvent after ``since`` whose chargingState is ``state``."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        for e in await events(stack, since):
+            if e["transactionInfo"].get("chargingState") == state:
+                return e
+        seen = [e["transactionInfo"].get("chargingState") for e in await events(stack, since)]
+        assert asyncio.get_running_loop().time() < deadline, f"never {state}: {seen}\n{stack.agent_log()}"
+        await asyncio.sleep(0.1)
 
 
 # ---------------------------------------------------------------- C15: offline

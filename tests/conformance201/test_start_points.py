@@ -190,7 +190,7 @@ async def test_tc_e_39_cs_no_ev_within_the_connection_timeout_ends_the_transacti
     assert _tx(ended) == _tx(started)
     assert (ended["triggerReason"], ended["transactionInfo"]["stoppedReason"]) == ("EVConnectTimeout", "Timeout")
     assert _summary(await _of(stack, _tx(started), since)) == [
-        ("Started", "Authorized", "Idle"), ("Ended", "EVConnectTimeout", None)]
+        ("Started", "Authorized", "Idle"), ("Ended", "EVConnectTimeout", "Idle")]
     # The EVSE is free again: an EV now plugged in waits for a new authorization.
     await stack.bench_request("plug", connector=1, max_current=16)
     await wait_connector(stack, 1, "Occupied", since)

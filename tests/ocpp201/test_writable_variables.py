@@ -73,6 +73,9 @@ READERS: dict[str, tuple[str, str]] = {
     "StopTxnAlignedData": (
         "agent/charger.py",
         "tests/conformance/test_core_sessions.py::test_stop_transaction_carries_clock_aligned_values_kept_for_it"),
+    "TxCtrlr.MaxEnergyOnInvalidId": (
+        "agent/charger.py",
+        f"{C201}/test_authorization.py::test_tc_c_15_cs_stop_tx_on_invalid_id_false_max_energy_on_invalid_id"),
     "AuthorizeRemoteTxRequests": (
         "agent/charger.py", "tests/conformance/test_core_remote_start_stop.py::test_tc_023_5_remote_start_authorize_invalid"),
     "LocalAuthorizeOffline": (
@@ -160,7 +163,7 @@ def test_fixed_variables_show_what_the_charger_uses(tmp_path: Path) -> None:
         for component, variable in asked:
             [answer] = await_set(model, component, variable, "7")
             assert answer["attribute_status"] == "Rejected", (component, variable, answer)
-        for gone in ("MaxEnergyOnInvalidId", "TxBeforeAcceptedEnabled"):
+        for gone in ("TxBeforeAcceptedEnabled",):
             [answer] = model.get_variables([{"component": {"name": "TxCtrlr"}, "variable": {"name": gone}}])
             assert answer["attribute_status"] == "UnknownVariable"
     finally:
