@@ -662,7 +662,8 @@ class ChargerRuntime:
         """The backend answered a StartTransaction: stop if it was refused, else keep the
         parentIdTag it gave (a card of that parent may stop the transaction); cache the idTag."""
         self.act_on_verdict(local_tx, connector, result)
-        await self.authorizer.remember(id_tag, result, token_type)
+        if id_tag:  # not the empty idTag of a start no token was authorized for (see agent.ocpp16.outbound)
+            await self.authorizer.remember(id_tag, result, token_type)
 
     def act_on_verdict(self, local_tx: int, connector: int, result: AuthResult) -> None:
         """What the backend's verdict on a started transaction changes, at once (no await:
@@ -999,12 +1000,28 @@ class ChargerRuntime:
             if fresh is not None:  # the meter answers again just as the transaction stops
                 await self.db.run(self.journal.close_meter_gap, local, timestamp, metering.energy_wh(fresh))
         # A gap still open is closed by the stop itself, with no reading after it.
+        conn = self.charger.connector(n)
         await self.db.run(
-            self.journal.end_transaction, local, meter_wh, timestamp, action.reason.value, action.id_tag, end
+            self.journal.end_transaction, local, meter_wh, timestamp, action.reason.value, action.id_tag, end,
+            conn is not None and conn.pilot.plugged,
         )
         log.info("transaction stopped", connector=n, local_tx=local, reason=action.reason.value, meter_wh=meter_wh)
         self.uplink.wake()
         await self.limits.transaction_ended(n, local)
+
+    def awaiting_token(self) -> frozenset[int]:
+        """Connectors whose transaction an EV began and no token was authorized for yet."""
+        return frozenset(c.id for c in self.charger.connectors
+                         if c.transaction is not None and not c.transaction.identified)
+
+    def charging_state(self, n: int) -> str:
+        """Where a running transaction on connector ``n`` stands now, in the words of
+        CHARGING_STATES: Idle without its EV (not come yet, or away), else by the status."""
+        conn = self.charger.connector(n)
+        if conn is None or not conn.pilot.plugged:
+            return "Idle"
+        status = self.statuses.get(n)
+        return CHARGING_STATES.get(status.status, "EVConnected") if status is not None else "EVConnected"
 
     async def _journal_charging_state(self, n: int, entry: StatusEntry) -> None:
         """A running transaction's charging state, journaled when it changes (TX_EVENT).
@@ -1336,6 +1353,10 @@ class ChargerRuntime:
         # machine is told of the refusal again, with the energy delivered since its start.
         if n in self.local_tx or (refused is not None and self.charger.policy.max_energy_on_invalid_id <= 0):
             return False
+        if record.id_tag is None and not self.charger.policy.start_on_ev_connected:
+            # An EV began it with no token yet (2.0.1 TxStartPoint EVConnected), and the
+            # protocol now spoken (1.6) or the start point set has no way to name one later.
+            return False
         delivered = 0.0
         if refused is not None:
             reading = await self._fresh_reading(n) if n in self.hardware.meters else None
@@ -1354,6 +1375,11 @@ class ChargerRuntime:
         self._start_wh[n] = record.meter_start_wh
         self.local_tx[n] = record.local_id
         self._tx_started_at[n] = self._clock()
+        # Where the backend last heard it stand (an EV that came during the outage is then
+        # told as CablePluggedIn, not a jump from Idle to Charging).
+        told = await self.db.run(self.journal.last_charging_state, record.local_id)
+        if told is not None:
+            self._charging_state[record.local_id] = told
         self.limits.transaction_started(n, record.local_id, parse_iso(record.started_at), record.id_tag)
         log.warning("resumed a transaction cut by a restart", connector=n, local_tx=record.local_id,
                     id_tag=record.id_tag, meter_wh=record.last_meter_wh)

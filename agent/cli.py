@@ -175,6 +175,7 @@ def _as_dict(record: TransactionRecord) -> dict[str, object]:
     """A record for ``--json``: every field, and each meter gap with its length in seconds."""
     row = asdict(record)
     row["meter_gaps"] = [{**asdict(g), "seconds": g.seconds} for g in record.meter_gaps]
+    row["id_tag"] = record.id_tag or ""  # a string as always: "" for no token (see _print_sessions)
     return row
 
 
@@ -182,6 +183,7 @@ def _flat(record: TransactionRecord) -> dict[str, object]:
     """A record for ``--csv``, one cell per value: how many meter gaps, and their total
     seconds (empty while one is still open); ``--json`` has each gap."""
     row = asdict(record)
+    row["id_tag"] = record.id_tag or ""
     row["meter_gaps"] = len(record.meter_gaps)
     total = _gap_seconds(record.meter_gaps)
     row["meter_gap_s"] = "" if total is None else round(total)
@@ -226,7 +228,9 @@ def _gap_line(local_id: int, gap: MeterGap) -> str:
 
 def _print_sessions(records: list[TransactionRecord]) -> None:
     """The table: "backend" is the id an OCPP 1.6 backend gave, "transaction id" the
-    charger's own (the id an OCPP 2.0.1 backend knows the transaction by)."""
+    charger's own (the id an OCPP 2.0.1 backend knows the transaction by); idTag "-" for a
+    transaction an EV began that no token was ever authorized for (OCPP 2.0.1 TxStartPoint
+    EVConnected; "" in --json and --csv)."""
     header = ("local", "backend", "transaction id", "conn", "idTag", "started", "stopped", "Wh start", "Wh stop", "kWh", "reason",
               "meter gaps", "unsent", "abandoned")
     lines = [header]
@@ -235,7 +239,7 @@ def _print_sessions(records: list[TransactionRecord]) -> None:
         kwh = f"{(stop - r.meter_start_wh) / 1000:.3f}" if stop is not None else "-"
         lines.append(
             (
-                str(r.local_id), str(r.backend_id or "-"), r.tx_uid or "-", str(r.connector), r.id_tag,
+                str(r.local_id), str(r.backend_id or "-"), r.tx_uid or "-", str(r.connector), r.id_tag or "-",
                 r.started_at, r.stopped_at or "running", str(r.meter_start_wh),
                 str(stop if stop is not None else "-"), kwh, r.stop_reason or "-", _gaps_cell(r.meter_gaps),
                 str(r.pending_messages), str(r.abandoned_messages),

@@ -779,8 +779,11 @@ class Journal:
         reason: str,
         id_tag: str | None,
         end_values: list[Sample],
+        ev_connected: bool | None = None,
     ) -> None:
-        """Record the end of a transaction and queue its stop message (with its begin/end data)."""
+        """Record the end of a transaction and queue its stop message (with its begin/end data).
+        ``ev_connected``: whether its EV was plugged in when it ended, when known (a
+        transaction may end before its EV came, or while it was away)."""
         numbered: list[int] = []
 
         def work(conn: sqlite3.Connection) -> None:
@@ -829,6 +832,8 @@ class Journal:
                 "transaction_data": data,
                 "n": n,
             }
+            if ev_connected is not None:
+                body["ev_connected"] = ev_connected
             conn.execute("UPDATE transactions SET events = MAX(events, ?) WHERE local_id = ?", (n + 1, local_tx))
             self._queue(conn, TX_STOPPED, local_tx, body)
 
@@ -943,6 +948,21 @@ class Journal:
         for n in numbered:
             self._events[local_tx] = n + 1  # only once committed
         return queued
+
+    def last_charging_state(self, local_tx: int) -> str | None:
+        """The charging state last journaled for a transaction (a TX_EVENT's), else Idle for
+        one begun by its token before any EV, else None (it began with its EV connected)."""
+        rows = self.db.read(
+            "SELECT json_extract(body, '$.charging_state') AS state, json_extract(body, '$.started_by') AS began "
+            f"FROM outbox WHERE local_tx = ? AND (kind = '{TX_STARTED}' OR (kind = '{TX_EVENT}' "
+            "AND json_extract(body, '$.charging_state') IS NOT NULL)) ORDER BY seq DESC LIMIT 1",
+            (local_tx,),
+        )
+        if not rows:
+            return None
+        if rows[0]["state"] is not None:
+            return str(rows[0]["state"])
+        return "Idle" if rows[0]["began"] == "authorization" else None
 
     def record_firmware_status(self, status: str, request_id: int | None) -> None:
         """A FirmwareStatusNotification, or a SignedFirmwareStatusNotification with ``request_id``."""

@@ -83,6 +83,24 @@ def test_sessions_lists_the_local_transaction_record(tmp_path):
     assert (rows[0]["meter_gaps"], rows[0]["meter_gap_s"]) == ("0", "0")
 
 
+def test_sessions_shows_a_transaction_no_token_was_authorized_for(tmp_path):
+    """An EV began it (OCPP 2.0.1 TxStartPoint EVConnected) and left before any card."""
+    db = Database(tmp_path)
+    db.open()
+    journal = Journal(db)
+    local = journal.begin_transaction(1, None, 1000, "2026-01-01T10:00:00.000Z", [], started_by="ev")
+    journal.end_transaction(local, 1000, "2026-01-01T10:01:00.000Z", "EVDisconnected", None, [])
+    db.close()
+    table = ladda("sessions", "--state-dir", str(tmp_path))
+    assert table.returncode == 0, table.stderr
+    row = next(line for line in table.stdout.splitlines() if line.startswith("1 "))
+    assert row.split()[4] == "-" and "EVDisconnected" in row  # the idTag column
+    as_json = json.loads(ladda("sessions", "--state-dir", str(tmp_path), "--json").stdout)
+    assert as_json[0]["id_tag"] == ""
+    rows = list(csv.DictReader(io.StringIO(ladda("sessions", "--state-dir", str(tmp_path), "--csv").stdout)))
+    assert rows[0]["id_tag"] == ""
+
+
 def test_demo_rejects_a_bad_scenario_with_every_error(tmp_path):
     path = tmp_path / "bad.toml"
     path.write_text('connectors = 1\n[[step]]\ndo = "fly"\n[[step]]\ndo = "plug"\nconnector = 3\n[[step]]\ndo = "tap"\n')

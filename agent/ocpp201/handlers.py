@@ -8,6 +8,7 @@ reply, such as a triggered message or a reset, is queued with ``after_reply``.
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -30,6 +31,9 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 VENDOR_ID = "org.ladda"
+#: How long a RequestStartTransaction's answer may wait for the start of the transaction
+#: it names the token of to be on record (the meter is read first; its timeout is 1.5 s).
+START_ON_RECORD_S = 3.0
 #: F06: the messages a backend may trigger that this charger sends.
 TRIGGERABLE = frozenset({"BootNotification", "FirmwareStatusNotification", "Heartbeat", "LogStatusNotification",
                          "MeterValues", "StatusNotification", "TransactionEvent"})
@@ -84,17 +88,26 @@ class Handlers(SmartChargingHandlers, LocalListHandlers, ReservationHandlers, Rp
             return call_result.RequestStartTransaction(status="Rejected")
         # K05: the TxProfile is installed for the transaction this request starts; the
         # token's type and remoteStartId go to its Started event.
+        waiting = self.runtime.awaiting_token()
         status = self.runtime.remote_start(token, evse_id, profile, remote_start_id, core_token_type(kind))
         log.info("remote start", id_token=token, type=kind, evse=evse_id, remote_start_id=remote_start_id,
                  answer=status, charging_profile=None if profile is None else profile.id)
         running = None
-        if status == "Accepted" and evse_id is not None:
-            running = await self._running_uid(evse_id)
+        if status == "Accepted":
+            # F01: a transaction already begun (by the EV, TxStartPoint EVConnected) that the
+            # request named the token of is answered with its id; one this request begins is not.
+            named = [n for n in waiting if n not in self.runtime.awaiting_token()]
+            if named:
+                running = await self._running_uid(named[0], wait_s=START_ON_RECORD_S)
         return call_result.RequestStartTransaction(status=status, transaction_id=running)
 
-    async def _running_uid(self, evse_id: int) -> str | None:
-        """The charger's id of the transaction running on ``evse_id``, if one runs."""
-        local = self.runtime.local_tx.get(evse_id)
+    async def _running_uid(self, evse_id: int, wait_s: float = 0.0) -> str | None:
+        """The charger's id of the transaction running on ``evse_id``, if one runs; waiting
+        up to ``wait_s`` for a start the machine made to be on record (the worker reads the
+        meter first)."""
+        deadline = asyncio.get_running_loop().time() + wait_s
+        while (local := self.runtime.local_tx.get(evse_id)) is None and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.05)
         if local is None:
             return None
         records = await self.runtime.db.run(self.runtime.journal.open_transactions)
@@ -124,8 +137,9 @@ class Handlers(SmartChargingHandlers, LocalListHandlers, ReservationHandlers, Rp
     async def on_unlock(self, evse_id: int, connector_id: int, **_: Any) -> Any:
         if not self._evse_known(evse_id) or connector_id != 1:
             return call_result.UnlockConnector(status="UnknownConnector")
-        if self.runtime.local_tx.get(evse_id) is not None:
-            # F05.FR.02: a cable under a running transaction is not released remotely.
+        if self.runtime.local_tx.get(evse_id) is not None and evse_id not in self.runtime.awaiting_token():
+            # F05.FR.02: a cable under a running authorized transaction is not released
+            # remotely; one an EV began that no token was authorized for ends (UnlockCommand).
             return call_result.UnlockConnector(status="OngoingAuthorizedTransaction")
         status = await self.runtime.unlock(evse_id)
         if status == "NotSupported":

@@ -213,6 +213,8 @@ def _transaction_event(entry: Entry) -> Any:
         info["stoppedReason"] = stopped
         if body["reason"] in ENDED_STATES:
             info["chargingState"] = ENDED_STATES[body["reason"]]
+        if body.get("ev_connected") is False:
+            info["chargingState"] = "Idle"  # its EV never came, or was away: whatever ended it
         if body.get("id_tag") and body["reason"] in ("Local", "DeAuthorized", "MasterPass"):
             fields["id_token"] = id_token(body["id_tag"], body.get("token_type"))
         fields["meter_value"] = _ended_values(body)

@@ -22,7 +22,7 @@ from websockets.asyncio.client import ClientConnection
 
 from .. import __version__
 from ..authorization import AuthResult
-from ..charger import CHARGING_STATES, ChargerRuntime, StatusEntry
+from ..charger import ChargerRuntime, StatusEntry
 from ..journal import STATUS, TX_EVENT, TX_KINDS, TX_STARTED, Entry, Journal
 from ..link.connection import BackendLink, raise_if_cancelled
 from ..runtime_settings.configuration import Configuration
@@ -290,8 +290,7 @@ class Ocpp201Link(ReservationReports, BackendLink):
         if current is None or current[2] is None:
             return
         stamp, samples, local_tx = current
-        status = self.runtime.statuses.get(evse)
-        state = CHARGING_STATES.get(status.status, "EVConnected") if status is not None else "EVConnected"
+        state = self.runtime.charging_state(evse)
         await self.db.run(self.journal.record_sample, local_tx, evse, stamp, "Trigger", samples, None, None, state)
         self.wake()
 

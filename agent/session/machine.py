@@ -91,9 +91,10 @@ def step(charger: Charger, event: Event, now: float) -> tuple[Charger, list[Acti
     handler = _HANDLERS[type(event)]
     charger, ended = _end_reservations(charger, now)  # an expired one is gone before the event
     changed, actions = handler(charger, event, now)
-    changed = _track_ev_away(changed, now)
     changed, ended_by_event = _end_reservations(changed, now)
-    return _settle(changed, ended + actions + ended_by_event, now)
+    changed, begun = _begin_where_evs_wait(changed)
+    changed = _track_ev_away(changed, now)
+    return _settle(changed, ended + actions + ended_by_event + begun, now)
 
 
 # ---------------------------------------------------------------- derived outputs
@@ -346,6 +347,7 @@ def _awaits_token(charger: Charger, conn: Connector) -> bool:
         and not charger.held
         and conn.operative
         and not _pending_for(charger, conn.id)
+        and not conn.reset_scheduled  # an EVSE reset waits for it: nothing more begins there
         and connector_error(charger, conn) is None
     )
 
@@ -614,22 +616,39 @@ def _reservation_answer(charger: Charger, new: Reservation, now: float) -> str:
 
 
 def _on_started(charger: Charger, event: Started, now: float) -> Result:
-    charger = replace(charger, reported=None, up=True,
-                      connectors=tuple(replace(c, reported=None) for c in charger.connectors))
+    # From now on an EV plugged in begins a transaction (see _begin_where_evs_wait): one
+    # found at start-up whose transaction was not resumed begins one with this event.
+    return replace(charger, reported=None, up=True,
+                   connectors=tuple(replace(c, reported=None) for c in charger.connectors)), []
+
+
+def _begin_where_evs_wait(charger: Charger) -> Result:
+    """TxStartPoint EVConnected is a condition, not a moment (E01.FR.02: an EV connected
+    and no transaction on the EVSE): checked after every event, so an EV plugged in begins
+    a transaction as soon as nothing keeps it (the plug-in itself, or later: a fault
+    cleared, a reservation ended, the EVSE operative again or reset, the setting changed,
+    the agent's start-up over). Not while the EV is still plugged in after its transaction
+    ended (``finishing``): that session is over, the next begins with the next EV."""
+    if not (charger.policy.start_on_ev_connected and charger.up):
+        return charger, []
     actions: list[Action] = []
-    for conn in charger.connectors:
-        # An EV plugged in at start-up whose transaction was not resumed: it begins one now.
-        if conn.pilot.plugged and not conn.finishing and _begins_at_plug_in(charger, conn):
+    for number in range(1, len(charger.connectors) + 1):
+        conn = charger.connectors[number - 1]
+        if conn.pilot.plugged and not conn.finishing and _can_start(charger, conn) and _open_to_anyone(charger, conn):
             charger, started = _start(charger, conn, None, None, started_by="ev")
             actions += started
     return charger, actions
 
 
-def _begins_at_plug_in(charger: Charger, conn: Connector) -> bool:
-    """Whether an EV plugged in here begins a transaction (TxStartPoint EVConnected). Not
-    on a connector kept for a reservation: only its token may begin one there."""
-    return (charger.policy.start_on_ev_connected and charger.up and _can_start(charger, conn)
-            and not _reserved(charger, conn) and not _charger_wide(charger))
+def _open_to_anyone(charger: Charger, conn: Connector) -> bool:
+    """No reservation keeps the connector from a session of whoever comes: it has none of
+    its own, and reservations without a connector leave a spare connector for each of them
+    without it (the rule of :func:`_may_take` for a token no reservation admits)."""
+    if _reservation_on(charger, conn.id) is not None:
+        return False
+    wide = _charger_wide(charger)
+    others = sum(1 for c in charger.connectors if c.id != conn.id and _spare(charger, c))
+    return not wide or others >= len(wide)
 
 
 def _on_pilot(charger: Charger, event: PilotChanged, now: float) -> Result:
@@ -670,10 +689,7 @@ def _on_pilot(charger: Charger, event: PilotChanged, now: float) -> Result:
                 here = moved.connectors[conn.id - 1]
                 if _may_take(moved, here, auth.id_tag, auth.parent_id_tag):
                     return _start(moved, here, auth.id_tag, auth.parent_id_tag, auth)
-        if _begins_at_plug_in(charger, conn):
-            # TxStartPoint EVConnected: the transaction begins now, its token comes later.
-            return _start(charger, conn, None, None, started_by="ev")
-    return charger, actions
+    return charger, actions  # with TxStartPoint EVConnected the EV alone begins one (step)
 
 
 def _on_card(charger: Charger, event: CardPresented, now: float) -> Result:
@@ -701,7 +717,7 @@ def _kept_out(charger: Charger, tag: str) -> bool:
     """Whether reservations alone keep the card from every free connector, whatever its
     parent: then it is refused without asking the backend (TC_046_1). Not when it might
     stop a transaction of its group, which only the backend's parentIdTag can tell."""
-    free = [c for c in charger.connectors if _can_start(charger, c)]
+    free = [c for c in charger.connectors if _open_to_token(charger, c)]
     grouped = any(c.transaction is not None and c.transaction.parent_id_tag for c in charger.connectors)
     return bool(free) and not grouped and not any(_may_take(charger, c, tag, None, known=False) for c in free)
 

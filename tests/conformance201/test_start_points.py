@@ -11,6 +11,8 @@ from __future__ import annotations
 import signal
 from typing import Any
 
+import pytest
+
 from tests.conformance.helpers import expect_none, new_id_tag, wait_rebooted
 from tests.conformance201.helpers import (
     V201,
@@ -90,13 +92,15 @@ async def test_tc_e_09_cs_unplugged_before_any_token_ends_the_transaction(charge
     await _clean(stack)
 
 
-async def test_tc_f_01_cs_a_remote_start_identifies_the_transaction_the_ev_began(charger) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("evse", [{"evseId": 1}, {}], ids=["evse", "no-evse"])
+async def test_tc_f_01_cs_a_remote_start_identifies_the_transaction_the_ev_began(
+        charger, evse) -> None:  # type: ignore[no-untyped-def]
     stack = await charger(backend=V201, ocpp={"TxCtrlr.TxStartPoint": "EVConnected"})
     since = await last_seq(stack)
     await stack.bench_request("plug", connector=1, max_current=16)
     started = await wait_event(stack, "Started", since)
     answer = await call(stack, "RequestStartTransaction", {
-        "idToken": {"idToken": "APP-7", "type": "Central"}, "remoteStartId": 31, "evseId": 1})
+        "idToken": {"idToken": "APP-7", "type": "Central"}, "remoteStartId": 31, **evse})
     assert answer["status"] == "Accepted"
     assert answer["transactionId"] == _tx(started)  # F01.FR.14: the transaction already running
     remote = await wait_event(stack, "Updated", since, trigger="RemoteStart")
@@ -161,6 +165,52 @@ async def test_tc_e_10_cs_the_token_authorized_starts_the_transaction_before_the
     await _wait_state(stack, _tx(started), "Charging", since)
     await stack.bench_request("wait_for", connector=1, field="contactor_closed", value=True, timeout=15)
     assert {_tx(e) for e in await events(stack, since)} == {_tx(started)}  # one transaction throughout
+    await _clean(stack)
+
+
+async def test_tc_e_10_cs_ended_before_its_ev_came_the_transaction_stays_idle(charger) -> None:  # type: ignore[no-untyped-def]
+    stack = await charger(backend=V201, ocpp={"TxCtrlr.TxStartPoint": "Authorized"})
+    since = await last_seq(stack)
+    await stack.bench_request("tap", uid=new_id_tag())
+    started = await wait_event(stack, "Started", since)
+    assert (await call(stack, "RequestStopTransaction", {"transactionId": _tx(started)}))["status"] == "Accepted"
+    ended = await wait_event(stack, "Ended", since)
+    assert ended["transactionInfo"]["stoppedReason"] == "Remote"
+    assert ended["transactionInfo"]["chargingState"] == "Idle"  # there never was an EV
+    await _clean(stack)
+
+
+async def test_tc_f_06_cs_unlock_ends_a_transaction_nobody_authorized(charger) -> None:  # type: ignore[no-untyped-def]
+    stack = await charger(backend=V201, lock=True, ocpp={"TxCtrlr.TxStartPoint": "EVConnected"})
+    since = await last_seq(stack)
+    await stack.bench_request("plug", connector=1, max_current=16)
+    started = await wait_event(stack, "Started", since)
+    answer = await call(stack, "UnlockConnector", {"evseId": 1, "connectorId": 1})
+    assert answer["status"] == "Unlocked"  # not OngoingAuthorizedTransaction: nobody was authorized
+    ended = await wait_event(stack, "Ended", since)
+    assert _tx(ended) == _tx(started)
+    assert ended["triggerReason"] == "UnlockCommand"
+    await _clean(stack)
+
+
+async def test_tc_e_10_cs_an_ev_that_came_during_an_outage_is_told_after_the_resume(charger) -> None:  # type: ignore[no-untyped-def]
+    """kill -9 after the token began the transaction, the EV plugged in while the agent was
+    down, ``unfinished_transactions = "resume"``: the backend hears CablePluggedIn before
+    Charging, not a jump from Idle."""
+    stack = await charger(backend=V201, ocpp={"TxCtrlr.TxStartPoint": "Authorized"},
+                          unfinished_transactions="resume")
+    since = await last_seq(stack)
+    await stack.bench_request("tap", uid=new_id_tag())
+    started = await wait_event(stack, "Started", since)
+    restart = await last_seq(stack)
+    await stack.stop_agent(signal.SIGKILL)
+    await stack.bench_request("plug", connector=1, max_current=16)
+    await stack.start_agent()
+    await wait_rebooted(stack, restart)
+    await _wait_state(stack, _tx(started), "Charging", restart)
+    by_number = {e["seqNo"]: e for e in await _of(stack, _tx(started), since)}  # a resend is the same event
+    told = _summary([by_number[n] for n in sorted(by_number)])
+    assert told[:2] == [("Started", "Authorized", "Idle"), ("Updated", "CablePluggedIn", "EVConnected")], told
     await _clean(stack)
 
 

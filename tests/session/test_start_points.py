@@ -15,8 +15,12 @@ from agent.session.model import (
     Action,
     AuthorizationResolved,
     AuthStatus,
+    CancelReservationRequested,
     CardPresented,
+    CardRejected,
     Charger,
+    ConnectorResetDone,
+    ConnectorResetRequested,
     Event,
     FaultCleared,
     FaultRaised,
@@ -146,11 +150,65 @@ def test_a_reserved_connector_does_not_begin_a_transaction_for_any_ev() -> None:
     assert of(StartTransaction, actions)[0].reservation_id == 1  # type: ignore[attr-defined]
 
 
-def test_a_faulted_connector_begins_nothing_when_an_ev_plugs_in() -> None:
+def test_a_faulted_connector_begins_once_the_fault_clears_with_the_ev_still_plugged_in() -> None:
+    # E01.FR.02 is a condition: an EV connected and no transaction on the EVSE.
     charger, _ = run(up(1, EV_FIRST), [FaultRaised(1, "GroundFailure"), PilotChanged(1, CP.B)])
     assert charger.connectors[0].transaction is None
     _, actions = run(charger, [FaultCleared(1, "GroundFailure")])
+    assert [a.started_by for a in of(StartTransaction, actions)] == ["ev"]  # type: ignore[attr-defined]
+
+
+def test_a_cancelled_reservation_lets_the_ev_plugged_in_there_begin() -> None:
+    reservation = Reservation(1, 1, "OWNER", None, expires=100.0, expiry_date="2030-01-01T00:00:00Z")
+    charger, _ = run(up(1, EV_FIRST), [ReservationRequested(reservation), PilotChanged(1, CP.B)])
+    _, actions = run(charger, [CancelReservationRequested(1)])
+    assert [a.started_by for a in of(StartTransaction, actions)] == ["ev"]  # type: ignore[attr-defined]
+
+
+def test_a_reset_evse_begins_again_for_the_ev_still_plugged_in() -> None:
+    charger, _ = run(up(1, EV_FIRST), [PilotChanged(1, CP.B)])
+    charger, actions = run(charger, [ConnectorResetRequested(1, True)])
+    assert of(StopTransaction, actions) and not of(StartTransaction, actions)  # Unavailable meanwhile
+    _, actions = run(charger, [ConnectorResetDone(1)])
+    assert [a.started_by for a in of(StartTransaction, actions)] == ["ev"]  # type: ignore[attr-defined]
+
+
+def test_the_ev_still_plugged_in_after_its_transaction_ended_begins_nothing() -> None:
+    charger, _ = run(up(1, EV_FIRST), [PilotChanged(1, CP.B)])
+    charger, _ = accepted(charger, "A")
+    charger, actions = run(charger, [CardPresented("A")])  # stopped at the charger, the EV stays
+    assert of(StopTransaction, actions) and not of(StartTransaction, actions)
+    _, actions = run(charger, [PilotChanged(1, CP.A), PilotChanged(1, CP.B)])  # the next EV
+    assert [a.started_by for a in of(StartTransaction, actions)] == ["ev"]  # type: ignore[attr-defined]
+
+
+def test_a_reservation_on_another_evse_does_not_keep_a_card_from_the_transaction_the_ev_began() -> None:
+    reservation = Reservation(1, 2, "OWNER", None, expires=100.0, expiry_date="2030-01-01T00:00:00Z")
+    charger, _ = run(up(2, EV_FIRST), [ReservationRequested(reservation), PilotChanged(1, CP.B)])
+    _, actions = accepted(charger, "A")
+    assert not of(CardRejected, actions)
+    assert of(RecordAuthorization, actions) == [RecordAuthorization(1, "A", CARD, None, None)]
+
+
+def test_a_reservation_without_an_evse_leaves_the_spare_evses_to_the_ev() -> None:
+    policy = Policy(start_on_ev_connected=True, several_wide_reservations=True)
+    reservation = Reservation(1, 0, "OWNER", None, expires=100.0, expiry_date="2030-01-01T00:00:00Z")
+    charger, actions = run(up(3, policy), [ReservationRequested(reservation)])
+    assert actions[0] == Reply("Accepted")
+    charger, actions = run(charger, [PilotChanged(1, CP.B), PilotChanged(2, CP.B)])  # spares left besides
+    assert [a.connector for a in of(StartTransaction, actions)] == [1, 2]  # type: ignore[attr-defined]
+    _, actions = run(charger, [PilotChanged(3, CP.B)])  # the last spare is kept for the reservation
     assert not of(StartTransaction, actions)
+    _, actions = accepted(charger, "Y")  # and a card still identifies the first EV's transaction
+    assert of(RecordAuthorization, actions) == [RecordAuthorization(1, "Y", CARD, None, None)]
+
+
+def test_an_evse_reset_scheduled_keeps_a_card_from_the_waiting_transaction() -> None:
+    charger, _ = run(up(1, EV_FIRST), [PilotChanged(1, CP.B)])
+    charger, actions = run(charger, [ConnectorResetRequested(1, False)])
+    assert actions[0] == Reply("Scheduled")
+    _, actions = accepted(charger, "A")
+    assert not of(RecordAuthorization, actions) and not of(OfferCurrent, actions)
 
 
 def test_an_ev_plugged_in_at_start_up_begins_a_transaction_only_once_start_up_is_over() -> None:
@@ -297,17 +355,20 @@ def test_over_random_sequences_energy_flows_only_to_an_identified_transaction_wi
         charger = up(count, policy)
         open_tx: dict[int, bool] = {n: False for n in range(1, count + 1)}
         identified: dict[int, bool] = {n: False for n in range(1, count + 1)}
+        ev_came: dict[int, bool] = {n: False for n in range(1, count + 1)}  # since the transaction began
         pilot = {n: CP.A for n in range(1, count + 1)}
         for now, event in _random_events(rng, count):
             charger, actions = step(charger, event, now)
-            if isinstance(event, PilotChanged):
+            if isinstance(event, PilotChanged) and 1 <= event.connector <= count:
                 pilot[event.connector] = event.state
+                ev_came[event.connector] = ev_came[event.connector] or event.state.plugged
             where = f"seed {seed}: {event!r} -> {actions!r}"
             for action in actions:
                 if isinstance(action, StartTransaction):
                     assert not open_tx[action.connector], where
                     open_tx[action.connector] = True
                     identified[action.connector] = action.id_tag is not None
+                    ev_came[action.connector] = pilot[action.connector].plugged
                     assert action.id_tag is not None or action.started_by == "ev", where
                     assert pilot[action.connector].plugged or action.started_by == "authorization", where
                     seen.add(action.started_by)
@@ -323,5 +384,5 @@ def test_over_random_sequences_energy_flows_only_to_an_identified_transaction_wi
                     assert open_tx[n] and identified[n] and pilot[n] is CP.C, where
                 elif isinstance(action, OfferCurrent) and action.current_a:
                     n = action.connector
-                    assert open_tx[n] and identified[n], where
+                    assert open_tx[n] and identified[n] and ev_came[n], where
     assert {None, "ev", "authorization", StopReason.TIMEOUT, StopReason.EV_DISCONNECTED, StopReason.STOPPED_BY_EV} <= seen
