@@ -35,7 +35,7 @@ import sys
 import tempfile
 import time
 import tomllib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -731,14 +731,15 @@ class Campaign:
 
 
 async def run_campaign(kills: int, seed: int, workdir: Path, progress: Callable[[str], None],
-                       wired: bool = True, ocpp: str = "1.6") -> CampaignResult:
+                       wired: bool = True, ocpp: str = "1.6", settings: Mapping[str, str] | None = None) -> CampaignResult:
     """A CSMS and a two-connector charger of their own (speaking ``ocpp``), and a
-    campaign against them."""
+    campaign against them. ``settings``: initial values besides the campaign's own (e.g.
+    ``TxCtrlr.TxStartPoint = EVConnected``), so the kills hit the paths they choose."""
     csms = Csms(workdir / "csms")
     await csms.start()
     backend = {"ocpp": ocpp} if ocpp != "1.6" else {}
     cp_id = f"CRASH-{seed}" if ocpp == "1.6" else f"CRASH201-{seed}"
-    stack = Stack(workdir / "charger", csms, cp_id=cp_id, connectors=CONNECTORS, ocpp=dict(CAMPAIGN_OCPP),
+    stack = Stack(workdir / "charger", csms, cp_id=cp_id, connectors=CONNECTORS, ocpp={**CAMPAIGN_OCPP, **(settings or {})},
                   wired=wired, backend=backend,
                   ping_timeout=PING_TIMEOUT_S)
     try:
@@ -780,9 +781,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ocpp", choices=("1.6", "2.0.1"), default="1.6",
                         help="the OCPP version the agent speaks (default 1.6); 2.0.1 audits TransactionEvents "
                              "(simulators/ledger_audit201.py) and reports into its own section of a .md report")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", dest="settings",
+                        help="an initial setting of the charger (a 1.6 key, or Component.Variable under 2.0.1), "
+                             "e.g. --set TxCtrlr.TxStartPoint=EVConnected; may be repeated")
     args = parser.parse_args(argv)
     if args.kills < 1:
         parser.error("--kills must be at least 1")
+    settings: dict[str, str] = {}
+    for item in args.settings:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            parser.error(f"--set {item!r}: expected NAME=VALUE")
+        settings[name] = value
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="ladda-crash-"))
     began = time.monotonic()
 
@@ -790,7 +800,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[{time.monotonic() - began:7.1f} s] {line}", file=sys.stderr, flush=True)
 
     result = asyncio.run(run_campaign(args.kills, args.seed, workdir, progress,
-                                      wired=args.wiring == "gpio", ocpp=args.ocpp))
+                                      wired=args.wiring == "gpio", ocpp=args.ocpp, settings=settings))
     command = "python -m simulators.crash_campaign " + " ".join(argv if argv is not None else sys.argv[1:])
     if args.report:
         args.report.parent.mkdir(parents=True, exist_ok=True)

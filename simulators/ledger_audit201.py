@@ -38,7 +38,7 @@ EVENT_OF_KIND = {"tx_started": "Started", "meter_sample": "Updated", "tx_event":
 BOUNDARY_CONTEXTS = ("Transaction.Begin", "Transaction.End")
 #: The charger's stop reasons that 2.0.1 spells differently (agent/ocpp201/outbound.py).
 STOPPED_REASON = {"HardReset": "ImmediateReset", "SoftReset": "ImmediateReset", "UnlockCommand": "Remote",
-                  "Reboot": "Reboot"}
+                  "Reboot": "Reboot", "ConnectorReset": "ImmediateReset"}
 #: Between an event's timestamp and the journal's write (which sets the offline flag),
 #: and between the CSMS logging a connection and the agent counting it as accepted.
 OFFLINE_SLACK_S = 1.0
@@ -125,7 +125,9 @@ class Auditor201(_Auditor):
                 continue
             matched.add(uid)
             reason = STOPPED_REASON.get(r["stop_reason"], r["stop_reason"])
-            mine = (r["connector"], r["id_tag"], r["meter_start_wh"], r["meter_stop_wh"], reason)
+            # No token ('' in the journal's table, no idToken in any event): an EV began it
+            # (TxStartPoint EVConnected) and no card was ever authorized for it.
+            mine = (r["connector"], r["id_tag"] or None, r["meter_start_wh"], r["meter_stop_wh"], reason)
             theirs = (tx["evse_id"], tx["id_tag"], tx["meter_start"], tx["meter_stop"], tx["reason"])
             if mine != theirs:
                 self.flag("charger and backend disagree", f"{where}: charger {mine}, backend {theirs}",

@@ -260,7 +260,7 @@ async def test_tc_c_28_cs_to_c_30_cs_online_local_list_not_accepted(charger, csm
     # One EV connected; each token the list does not accept is asked about (C14.FR.02)
     # and the backend's answer, the same status, starts nothing.
     stack = await charger(backend=V201, ocpp=PRE_AUTHORIZE)
-    cases = {"Invalid": new_id_tag(), "Blocked": new_id_tag(), "Expired": new_id_tag()}  # C_28, C_29, C_30
+    cases = {"Invalid": new_id_tag(), "Blocked": new_id_tag(), "Expired": new_id_tag()}  # TC_C_28_CS, TC_C_29_CS, TC_C_30_CS
     by_date = new_id_tag()  # TC_C_30: Accepted on the list, but past its cacheExpiryDateTime
     entries = [entry(tag, status) for status, tag in cases.items()] + [expired_entry(by_date)]
     assert await send_list(stack, "Full", 1, entries) == "Accepted"

@@ -212,6 +212,7 @@ async def test_tc_f_20_cs_trigger_heartbeat_and_status(charger) -> None:  # type
 
 async def test_tc_p_01_cs_data_transfer_unknown_vendor(charger) -> None:  # type: ignore[no-untyped-def]
     stack = await charger(backend=V201)
+    # TC_P_03_CS: customData is accepted on any message, here a DataTransfer.
     answer = await call(stack, "DataTransfer", {"vendorId": "com.example", "messageId": "x", "data": {"a": 1},
                                                 "customData": {"vendorId": "com.example", "note": 1}})
     assert answer["status"] == "UnknownVendorId"
