@@ -25,7 +25,14 @@ from tests.conformance201.helpers import (
     wait_event,
     wait_for,
 )
-from tests.conformance201.test_transactions import CONNECTION_TIMEOUT_S, _of, _set_variables, _tx, _wait_state
+from tests.conformance201.test_transactions import (
+    CONNECTION_TIMEOUT_S,
+    _charging,
+    _of,
+    _set_variables,
+    _tx,
+    _wait_state,
+)
 
 
 async def _clean(stack: Any) -> None:
@@ -249,22 +256,11 @@ async def test_tc_e_39_cs_no_ev_within_the_connection_timeout_ends_the_transacti
 
 
 # ---------------------------------------------------------------- stop points (E06)
-async def _charging_with(stack: Any, tag: str) -> dict[str, Any]:
-    """Plug in, tap; the Started event once the EV draws."""
-    since = await last_seq(stack)
-    await stack.bench_request("plug", connector=1, max_current=16)
-    await stack.bench_request("tap", uid=tag)
-    started = await wait_event(stack, "Started", since)
-    await _wait_state(stack, _tx(started), "Charging", since)
-    await stack.bench_request("wait_for", connector=1, field="contactor_closed", value=True, timeout=15)
-    return started
-
-
 async def test_tc_e_22_cs_energy_transfer_stopped_by_the_ev(charger) -> None:  # type: ignore[no-untyped-def]
     stack = await charger(backend=V201)
     assert await _set_variables(stack, ("TxCtrlr", "TxStopPoint", "EVConnected,Authorized,EnergyTransfer")) == [
         "Accepted"]
-    started = await _charging_with(stack, new_id_tag())
+    started = await _charging(stack, new_id_tag())
     since = await last_seq(stack)
     await stack.bench_request("pause", connector=1)  # the EV stops drawing (C -> B)
     ended = await wait_event(stack, "Ended", since)
@@ -281,7 +277,7 @@ async def test_tc_e_22_cs_energy_transfer_stopped_by_the_ev(charger) -> None:  #
 async def test_tc_e_08_cs_energy_transfer_stopped_by_the_driver(charger) -> None:  # type: ignore[no-untyped-def]
     stack = await charger(backend=V201, ocpp={"TxCtrlr.TxStopPoint": "PowerPathClosed,EnergyTransfer"})
     tag = new_id_tag()
-    started = await _charging_with(stack, tag)
+    started = await _charging(stack, tag)
     since = await last_seq(stack)
     await stack.bench_request("tap", uid=tag)
     ended = await wait_event(stack, "Ended", since)
@@ -293,7 +289,7 @@ async def test_tc_e_08_cs_energy_transfer_stopped_by_the_driver(charger) -> None
 async def test_tc_e_07_cs_power_path_closed_local_stop(charger) -> None:  # type: ignore[no-untyped-def]
     stack = await charger(backend=V201, ocpp={"TxCtrlr.TxStopPoint": "PowerPathClosed"})
     tag = new_id_tag()
-    started = await _charging_with(stack, tag)
+    started = await _charging(stack, tag)
     since = await last_seq(stack)
     await stack.bench_request("pause", connector=1)  # without EnergyTransfer a pause only suspends
     await _wait_state(stack, _tx(started), "SuspendedEV", since)
@@ -307,7 +303,7 @@ async def test_tc_e_07_cs_power_path_closed_local_stop(charger) -> None:  # type
 async def test_tc_e_35_cs_and_e_37_cs_power_path_closed_remote_stop_and_ev_side_disconnect(
         charger) -> None:  # type: ignore[no-untyped-def]
     stack = await charger(backend=V201, ocpp={"TxCtrlr.TxStopPoint": "PowerPathClosed"})
-    first = await _charging_with(stack, new_id_tag())
+    first = await _charging(stack, new_id_tag())
     since = await last_seq(stack)
     assert (await call(stack, "RequestStopTransaction", {"transactionId": _tx(first)}))["status"] == "Accepted"
     ended = await wait_event(stack, "Ended", since)
@@ -315,7 +311,7 @@ async def test_tc_e_35_cs_and_e_37_cs_power_path_closed_remote_stop_and_ev_side_
     await stack.bench_request("unplug", connector=1)
     await wait_connector(stack, 1, "Available", since)
 
-    second = await _charging_with(stack, new_id_tag())
+    second = await _charging(stack, new_id_tag())
     since = await last_seq(stack)
     await stack.bench_request("unplug", connector=1)  # the cable pulled at the EV
     ended = await wait_event(stack, "Ended", since)
