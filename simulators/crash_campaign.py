@@ -222,11 +222,13 @@ class Campaign:
             if other in self.plugged and other not in self.active:
                 await self.unplug(other)
         current = rng.choice(EV_CURRENTS)
+        plugged_at = time.time()
         await self.plug(connector, current)
         plugged_wh = await self.register(connector)
         session = SessionRecord(
             tag=self.new_tag(), connector=connector, ev_max_current=current, power_w=_nominal_power(current),
             tapped_at=time.time(), tap_energy_wh=plugged_wh, plug_energy_wh=plugged_wh, link_at_tap=self.link,
+            plugged_at=plugged_at,
         )
         self.sessions.append(session)
         self.active[connector] = session
@@ -412,10 +414,14 @@ class Campaign:
 
     def transaction_ids(self) -> dict[str, TransactionId]:
         """Card -> the transaction id, from the log: the StartTransaction answers (1.6), the
-        charger's own id in the Started events (2.0.1)."""
+        charger's own id in the first event naming the card (2.0.1: the Started event, or
+        the Updated one that identified a transaction the EV began)."""
         if self.ocpp == "2.0.1":
-            return {e["idToken"]["idToken"]: e["transactionInfo"]["transactionId"]
-                    for e in self.transaction_events() if e["eventType"] == "Started" and "idToken" in e}
+            ids: dict[str, TransactionId] = {}
+            for e in self.transaction_events():
+                if "idToken" in e:
+                    ids.setdefault(e["idToken"]["idToken"], e["transactionInfo"]["transactionId"])
+            return ids
         calls = {m["unique_id"]: m["payload"]["idTag"] for m in self.log
                  if m["direction"] == "in" and m["type"] == "CALL" and m["action"] == "StartTransaction"}
         return {calls[m["unique_id"]]: int(m["payload"]["transactionId"]) for m in self.log

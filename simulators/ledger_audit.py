@@ -80,6 +80,9 @@ class SessionRecord:
     ended_at: float | None = None
     kill: int | None = None  # index of the kill that ended it
     meter_silent_on_restart: bool = False
+    #: Wall clock of the plug-in just before the tap: a charger whose transactions begin
+    #: with the EV (OCPP 2.0.1 TxStartPoint EVConnected) starts this one then.
+    plugged_at: float | None = None
 
     @property
     def delivered_wh(self) -> float:
@@ -239,12 +242,14 @@ class _Auditor:
     def run(self) -> AuditResult:
         d = self.d
         self.r.transactions = len(d.ledger)
-        by_tag: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        by_tag: dict[str | None, list[dict[str, Any]]] = defaultdict(list)
         for tx in d.ledger:
             by_tag[tx["id_tag"]].append(tx)
         known = {s.tag for s in d.sessions}
         for tag, group in by_tag.items():
-            if tag not in known:
+            if tag is None:
+                self.tokenless(group)
+            elif tag not in known:
                 for tx in group:
                     self.flag("phantom transaction", f"transaction {tx['transaction_id']} for card {tag}, "
                               "which no session of the harness used", tag, tx["transaction_id"])
@@ -259,6 +264,21 @@ class _Auditor:
         if d.outbox is not None:
             self.outbox(d.outbox)
         return self.r
+
+    def tokenless(self, group: list[dict[str, Any]]) -> None:
+        """Transactions no card was ever authorized for: an EV began them (OCPP 2.0.1
+        TxStartPoint EVConnected) and left, or a kill cut them, before any card. Such a
+        transaction may exist but must have delivered nothing (no energy without a token)
+        and be stopped."""
+        for tx in group:
+            tid = tx["transaction_id"]
+            if not tx["stopped"]:
+                self.flag("transaction never stopped", "a transaction without a token is still open", None, tid)
+                continue
+            billed = int(tx["meter_stop"]) - int(tx["meter_start"])
+            if billed > ROUNDING_WH:
+                self.flag("energy without a token", f"transaction {tid} delivered {billed} Wh and no card was "
+                          "ever authorized for it", None, tid)
 
     # -- one session against its transaction ------------------------------------------
     def session(self, s: SessionRecord, group: list[dict[str, Any]]) -> None:
@@ -308,9 +328,10 @@ class _Auditor:
         tid = tx["transaction_id"]
         started, stopped = parse_time(tx["start_time"]), parse_time(tx["stop_time"])
         ended = s.ended_at if s.ended_at is not None else started
-        if not s.tapped_at - CLOCK_SLACK_S <= started <= ended + CLOCK_SLACK_S:
-            self.flag("start time outside the session", f"started {tx['start_time']}, the card was tapped at "
-                      f"{s.tapped_at:.3f} and the session ended at {ended:.3f}", s.tag, tid)
+        began = min(s.tapped_at, s.plugged_at) if s.plugged_at is not None else s.tapped_at
+        if not began - CLOCK_SLACK_S <= started <= ended + CLOCK_SLACK_S:
+            self.flag("start time outside the session", f"started {tx['start_time']}, the EV was plugged in at "
+                      f"{began:.3f}, the session ended at {ended:.3f}", s.tag, tid)
         if stopped < started:
             self.flag("stop before start", f"stop {tx['stop_time']} < start {tx['start_time']}", s.tag, tid)
         if stopped > ended + CLOCK_SLACK_S:

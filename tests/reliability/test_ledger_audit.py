@@ -160,3 +160,38 @@ def test_a_delivered_sample_kept_only_as_stop_data_is_on_record_and_one_kept_now
     assert kinds(data) == []
     data.outbox = kept[1:]
     assert kinds(data) == ["value the charger never journaled"]
+
+
+def _tokenless(meter_stop: int, stopped: bool = True) -> dict[str, Any]:
+    """A transaction no card was ever authorized for (an EV began it, OCPP 2.0.1
+    TxStartPoint EVConnected, and it ended before any card)."""
+    return {"transaction_id": 3, "connector_id": 1, "id_tag": None, "start_time": stamp(T0 + 20),
+            "meter_start": 120, "stopped": stopped, "stop_time": stamp(T0 + 25), "meter_stop": meter_stop,
+            "reason": "EVDisconnected", "meter_values": []}
+
+
+def test_a_transaction_without_a_token_is_fine_while_it_delivered_nothing():
+    data, _ = scenario()
+    data.ledger.append(_tokenless(120))
+    assert kinds(data) == []
+
+
+def test_energy_without_a_token_is_found():
+    data, _ = scenario()
+    data.ledger.append(_tokenless(150))
+    assert kinds(data) == ["energy without a token"]
+
+
+def test_a_transaction_without_a_token_left_open_is_found():
+    data, _ = scenario()
+    data.ledger.append(_tokenless(120, stopped=False))
+    assert kinds(data) == ["transaction never stopped"]
+
+
+def test_a_transaction_may_start_at_the_plug_in_before_the_tap():
+    data, found = scenario()
+    data.sessions[0].plugged_at = T0 - 10
+    found["tx1"]["start_time"] = stamp(T0 - 9)  # begun by the EV, the card came 9 s after
+    assert kinds(data) == []
+    data.sessions[0].plugged_at = None
+    assert kinds(data) == ["start time outside the session"]
