@@ -268,6 +268,8 @@ def policy_from(config: Configuration, max_current: float, meter: MeterPolicy = 
         start_on_ev_connected=rules.start_points is not None and EV_CONNECTED in config.list(rules.start_points),
         start_on_authorized=rules.start_points is not None and AUTHORIZED in config.list(rules.start_points),
         stop_when_ev_stops_drawing=rules.stop_points is not None and ENERGY_TRANSFER in config.list(rules.stop_points),
+        # EnergyTransfer decides only alone: any other point listed is reached before it.
+        start_on_energy_transfer=rules.start_points is not None and config.list(rules.start_points) == (ENERGY_TRANSFER,),
         max_energy_on_invalid_id=float(config.int("TxCtrlr.MaxEnergyOnInvalidId")),
         ev_away_timeout=rules.ev_away_timeout,
         ev_away_available=rules.ev_away_available,
@@ -954,6 +956,8 @@ class ChargerRuntime:
         self.local_tx[n] = local
         if action.started_by == "authorization":
             self._charging_state[local] = "Idle"  # begun before its EV (see _journal_charging_state)
+        elif action.started_by == "energy":
+            self._charging_state[local] = "Charging"  # begun as the EV asked for energy
         self._tx_started_at[n] = self._clock()
         self._start_wh[n] = meter_wh
         self.limits.transaction_started(n, local, parse_iso(timestamp), action.id_tag)

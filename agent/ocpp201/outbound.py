@@ -72,6 +72,10 @@ ENDED_STATES = {
     "Timeout": "Idle",
 }
 
+#: Where a transaction stands at its Started event, by what alone began it (TxStartPoint):
+#: a token before any EV (Idle), the EV asking for energy (Charging); else EVConnected.
+STARTED_STATES = {"authorization": "Idle", "energy": "Charging"}
+
 #: The cable event behind a charging state change (a TX_EVENT's ``cause``) as the
 #: Updated event's triggerReason (E10: the EV left a transaction kept open, or came back).
 CABLE_TRIGGER = {"ev_unplugged": "EVCommunicationLost", "ev_plugged": "CablePluggedIn"}
@@ -180,9 +184,11 @@ def _transaction_event(entry: Entry) -> Any:
         event, trigger = "Started", "RemoteStart" if "remote_start_id" in body else "Authorized"
         # Begun by the EV alone (TxStartPoint EVConnected) it has no token yet; by the
         # token alone (Authorized), no EV yet.
-        info["chargingState"] = "Idle" if body.get("started_by") == "authorization" else "EVConnected"
+        info["chargingState"] = STARTED_STATES.get(body.get("started_by"), "EVConnected")
         if body.get("started_by") == "ev":
             trigger = "CablePluggedIn"
+        elif body.get("started_by") == "energy":
+            trigger = "ChargingStateChanged"
         if "remote_start_id" in body:
             info["remoteStartId"] = body["remote_start_id"]
         fields["evse"] = {"id": body["connector"], "connectorId": CONNECTOR_ID}

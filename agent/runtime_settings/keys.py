@@ -207,13 +207,12 @@ _ENERGY = ("Energy.Active.Import.Register",)
 #: come within EVConnectionTimeOut), or both (PowerPathClosed, the default: every
 #: precondition of charging met). It stops at whichever ends first, the EV's connection
 #: or the authorization (EVConnected,Authorized, the default, or PowerPathClosed, which
-#: means the same), and with EnergyTransfer also when the EV stops drawing.
-#: EnergyTransfer and DataSigned are not offered as start points:
-#: energy would flow before the transaction is on record (the journal writes the start
-#: before the contactor may close), and there is no signing meter; ParkingBayOccupancy
-#: needs a bay sensor. A backend setting one is told Rejected rather than see a value the
-#: charger does not act on.
-TX_START_POINTS = ("EVConnected", "Authorized", "PowerPathClosed")
+#: means the same), and with EnergyTransfer also when the EV stops drawing. EnergyTransfer
+#: as a start point (alone: any other point comes first) starts it as the EV asks for the
+#: energy offered, journaled before the contactor closes. DataSigned is not offered (no
+#: signing meter), nor ParkingBayOccupancy (no bay sensor): a backend setting one is told
+#: Rejected rather than see a value the charger does not act on.
+TX_START_POINTS = ("EVConnected", "Authorized", "PowerPathClosed", "EnergyTransfer")
 TX_STOP_POINTS = ("EVConnected", "Authorized", "PowerPathClosed", "EnergyTransfer")
 
 

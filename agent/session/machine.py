@@ -204,10 +204,11 @@ def _settle(charger: Charger, event_actions: list[Action], now: float) -> tuple[
     connectors = []
     for conn in charger.connectors:
         allowed = energy_allowed(charger, conn)
+        offers = allowed or _offers_before_start(charger, conn)
         limit = offer_limit(charger, conn)
-        limited = allowed and limit < MIN_OFFER_A
+        limited = offers and limit < MIN_OFFER_A
         since = (conn.limited_since if conn.limited_since is not None else now) if limited else None
-        offer = limit if allowed and not limited else 0.0
+        offer = limit if offers and not limited else 0.0
         closed = allowed and conn.pilot is PilotState.C
         if limited:
             # The offer is withdrawn at once; the contactor waits for the EV to stop
@@ -244,6 +245,32 @@ def _settle(charger: Charger, event_actions: list[Action], now: float) -> tuple[
 
 
 _NOT_IN_SESSION = (Status.AVAILABLE, Status.PREPARING, Status.FINISHING, Status.RESERVED)
+
+
+def _offers_before_start(charger: Charger, conn: Connector) -> bool:
+    """Policy.start_on_energy_transfer: an authorized EV is offered current before its
+    transaction, which begins as it asks for energy; the contactor still closes only for
+    the transaction (see _settle)."""
+    return (
+        charger.policy.start_on_energy_transfer
+        and conn.transaction is None
+        and conn.authorization is not None
+        and conn.pilot.plugged
+        and conn.operative
+        and not charger.held
+        and not charger.closing
+        and connector_error(charger, conn) is None
+    )
+
+
+def _begin_with(charger: Charger, conn: Connector, auth: Authorization) -> Result:
+    """An authorization meets its EV on ``conn``: the transaction begins, or with
+    Policy.start_on_energy_transfer the authorization waits there, offering current, for
+    the EV to ask for energy."""
+    if charger.policy.start_on_energy_transfer and conn.pilot is not PilotState.C:
+        return _update(charger, replace(conn, authorization=replace(auth, pinned=True), finishing=False)), []
+    started_by = "energy" if charger.policy.start_on_energy_transfer else None  # an EV asking already
+    return _start(charger, conn, auth.id_tag, auth.parent_id_tag, auth, started_by=started_by)
 
 
 def _shown(charger: Charger, conn: Connector, status: tuple[Status, str]) -> tuple[Status, str]:
@@ -444,6 +471,8 @@ def _authorize_on(
     auth = Authorization(id_tag, parent, deadline, pinned, token_type, remote_start_id)
     if conn.transaction is not None:
         return _identify(charger, conn, auth)
+    if conn.pilot.plugged and not charger.policy.start_on_authorized:
+        return _begin_with(charger, conn, auth)
     if conn.pilot.plugged:
         return _start(charger, conn, id_tag, parent, auth)
     if charger.policy.start_on_authorized:
@@ -676,10 +705,14 @@ def _on_pilot(charger: Charger, event: PilotChanged, now: float) -> Result:
     if event.state.plugged and tx is not None and tx.ev_deadline is not None:
         # The EV a transaction begun by its authorization waited for.
         return _update(charger, replace(conn, transaction=replace(tx, ev_deadline=None))), actions
+    auth = conn.authorization
+    if event.state is PilotState.C and tx is None and auth is not None and _offers_before_start(charger, conn):
+        # TxStartPoint EnergyTransfer: the EV asks for the energy offered; the start is
+        # journaled before the contactor closes (the actions run in order).
+        return _start(charger, conn, auth.id_tag, auth.parent_id_tag, auth, started_by="energy")
     if event.state.plugged and not was_plugged and conn.transaction is None:
         if conn.authorization is not None:
-            auth = conn.authorization
-            return _start(charger, conn, auth.id_tag, auth.parent_id_tag, auth)
+            return _begin_with(charger, conn, conn.authorization)
         # Identification first on another connector: the card follows the EV, unless
         # the backend named the connector or this one awaits its own authorization.
         for other in charger.connectors:
@@ -688,7 +721,7 @@ def _on_pilot(charger: Charger, event: PilotChanged, now: float) -> Result:
                 moved = _update(charger, replace(other, authorization=None))
                 here = moved.connectors[conn.id - 1]
                 if _may_take(moved, here, auth.id_tag, auth.parent_id_tag):
-                    return _start(moved, here, auth.id_tag, auth.parent_id_tag, auth)
+                    return _begin_with(moved, here, auth)
     return charger, actions  # with TxStartPoint EVConnected the EV alone begins one (step)
 
 

@@ -119,6 +119,11 @@ class Policy:
     #: A transaction also ends when its energy transfer does (OCPP 2.0.1 TxStopPoint
     #: EnergyTransfer): the EV stops drawing (a limit that withholds energy does not end it).
     stop_when_ev_stops_drawing: bool = False
+    #: A transaction begins only with the energy transfer (OCPP 2.0.1 TxStartPoint
+    #: EnergyTransfer alone): an authorized EV is offered current without a transaction,
+    #: and the transaction begins as it asks for energy (pilot C), journaled before the
+    #: contactor closes, so no energy flows off the record.
+    start_on_energy_transfer: bool = False
     #: Energy (Wh) a transaction the backend refused after its start may still deliver
     #: (OCPP 2.0.1 TxCtrlr.MaxEnergyOnInvalidId), counted from the transaction's start;
     #: 0: none, the refusal acts at once (stop or suspend, by ``stop_on_invalid_id``).
@@ -545,7 +550,8 @@ class StartTransaction:
     #: The remote start that began it, if the backend numbered it (see Authorization).
     remote_start_id: int | None = None
     #: What alone began it, when not both an EV and an authorization: ``"ev"`` (plugged
-    #: in, no token yet) or ``"authorization"`` (a token, no EV yet); see Policy.
+    #: in, no token yet), ``"authorization"`` (a token, no EV yet) or ``"energy"`` (the EV
+    #: asking for the energy it was offered); see Policy.
     started_by: str | None = None
 
 

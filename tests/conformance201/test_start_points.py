@@ -2,7 +2,8 @@
 the real agent and the test CSMS: a transaction begun by the EV plugged in, its token
 identified later (EVConnected, TC_E_09_CS); begun by the token authorized, its EV to come
 within EVConnectionTimeOut (Authorized, TC_E_10_CS local, TC_E_13_CS remote, and the
-timeout of TC_E_39_CS). Energy flows only once both are there. And E06, the stop points:
+timeout of TC_E_39_CS); begun by the energy transfer (EnergyTransfer, TC_E_02_CS). Energy
+flows only once both are there. And E06, the stop points:
 PowerPathClosed (TC_E_07_CS, TC_E_35_CS, TC_E_37_CS) and EnergyTransfer (TC_E_08_CS, TC_E_22_CS). Every test ends
 with no schema violation in what the charger sent."""
 
@@ -252,6 +253,36 @@ async def test_tc_e_39_cs_no_ev_within_the_connection_timeout_ends_the_transacti
     await stack.bench_request("plug", connector=1, max_current=16)
     await wait_connector(stack, 1, "Occupied", since)
     assert not await _contactor(stack)
+    await _clean(stack)
+
+
+# ---------------------------------------------------------------- EnergyTransfer
+async def test_tc_e_02_cs_the_first_energy_starts_the_transaction(charger) -> None:  # type: ignore[no-untyped-def]
+    stack = await charger(backend=V201, ocpp={"TxCtrlr.TxStartPoint": "EnergyTransfer"})
+    tag = new_id_tag()
+    since = await last_seq(stack)
+    await stack.bench_request("plug", connector=1, max_current=16)
+    await stack.bench_request("pause", connector=1)  # the EV does not ask for energy yet
+    await stack.bench_request("tap", uid=tag)
+    await wait_for(stack, "Authorize", since=since)
+    await expect_none(stack, "TransactionEvent", since, within=2.0)  # authorized, offered, no energy: none
+    assert not await _contactor(stack)
+    status = await stack.bench_request("status")
+    assert status["connectors"][0]["offer_a"] > 0  # the EV is offered current all the same
+    before_wh = status["connectors"][0]["energy_wh"]
+    await stack.bench_request("resume", connector=1)  # it asks for energy
+    started = await wait_event(stack, "Started", since)
+    assert (started["triggerReason"], started["transactionInfo"]["chargingState"]) == ("ChargingStateChanged",
+                                                                                      "Charging")
+    assert started["idToken"]["idToken"] == tag
+    await stack.bench_request("wait_for", connector=1, field="contactor_closed", value=True, timeout=15)
+    # Nothing flowed before the start: its register is where the EV's energy began.
+    begin = [sv for mv in started["meterValue"] for sv in mv["sampledValue"]
+             if sv.get("measurand", "Energy.Active.Import.Register") == "Energy.Active.Import.Register"]
+    assert abs(float(begin[0]["value"]) - before_wh) <= 1.0
+    await stack.bench_request("tap", uid=tag)
+    ended = await wait_event(stack, "Ended", since)
+    assert _tx(ended) == _tx(started)
     await _clean(stack)
 
 

@@ -162,7 +162,7 @@ async def test_tc_e_01_cs_start_point_power_path_closed(charger) -> None:  # typ
         {"component": {"name": "TxCtrlr"}, "variable": {"name": "TxStopPoint"}}]})
     assert [r["attributeValue"] for r in got["getVariableResult"]] == ["PowerPathClosed", "EVConnected,Authorized"]
     # What docs/ocpp201.md promises: a start or stop point the charger would not act on is Rejected.
-    assert await _set_variables(stack, ("TxCtrlr", "TxStartPoint", "EnergyTransfer"),
+    assert await _set_variables(stack, ("TxCtrlr", "TxStartPoint", "DataSigned"),
                                 ("TxCtrlr", "TxStopPoint", "EVConnected")) == ["Rejected", "Rejected"]
     assert await _set_variables(stack, ("TxCtrlr", "TxStartPoint", "PowerPathClosed")) == ["Accepted"]
     since = await last_seq(stack)

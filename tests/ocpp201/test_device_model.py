@@ -292,7 +292,8 @@ STOP_POINT_RULE = ("must contain PowerPathClosed, or both EVConnected and Author
      "EVConnected, Authorized, PowerPathClosed, EnergyTransfer"),
     ("TxCtrlr", "TxStopPoint", "EVConnected", STOP_POINT_RULE),
     ("TxCtrlr", "TxStopPoint", "Authorized,EnergyTransfer", STOP_POINT_RULE),
-    ("TxCtrlr", "TxStartPoint", "EnergyTransfer", "unsupported item(s) EnergyTransfer; allowed: EVConnected, Authorized, PowerPathClosed"),
+    ("TxCtrlr", "TxStartPoint", "DataSigned", "unsupported item(s) DataSigned; allowed: EVConnected, Authorized, "
+                                              "PowerPathClosed, EnergyTransfer"),
     ("TxCtrlr", "TxStartPoint", "", "at least 1 item"),
     ("TxCtrlr", "StopTxOnInvalidId", "yes", "must be true or false"),
     ("SampledDataCtrlr", "TxUpdatedMeasurands", "Energy.Active.Import.Register,Temperature",
@@ -419,7 +420,7 @@ def test_full_inventory_reports_every_variable_at_every_place(model):
     assert password["variable_attribute"] == [{"type": "Actual", "mutability": "WriteOnly", "persistent": True,
                                                "constant": False}]
     start = next(d for d in report if d["variable"]["name"] == "TxStartPoint")
-    assert start["variable_characteristics"]["values_list"] == "EVConnected,Authorized,PowerPathClosed"
+    assert start["variable_characteristics"]["values_list"] == "EVConnected,Authorized,PowerPathClosed,EnergyTransfer"
     assert start["variable_characteristics"]["data_type"] == "MemberList"
     power = next(d for d in report if where(d) == ("EVSE", 2, None, "Power", None))
     assert power["variable_attribute"][0]["type"] == "MaxSet" and power["variable_attribute"][0]["value"] == "11040"

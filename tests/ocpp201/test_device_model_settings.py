@@ -61,7 +61,7 @@ def test_check_config_renders_them_back_in_their_tables():
      "did you mean 'TxStartPoint'?"),
     ("[ocpp201.TxCtrlr]\nTxStartPoint = \"ParkingBayOccupancy\"\n",
      "ladda.toml:8: ocpp201.TxCtrlr.TxStartPoint = \"ParkingBayOccupancy\": unsupported item(s) "
-     "ParkingBayOccupancy; allowed: EVConnected, Authorized, PowerPathClosed"),
+     "ParkingBayOccupancy; allowed: EVConnected, Authorized, PowerPathClosed, EnergyTransfer"),
     ("[ocpp201.TxCtrlr]\nTxStartPoint = \"\"\n",
      "ladda.toml:8: ocpp201.TxCtrlr.TxStartPoint = \"\": at least 1 item"),
     ("[ocpp201.OCPPCommCtrlr]\nOfflineThreshold = -1\n",

@@ -273,6 +273,55 @@ def test_both_start_points_the_ev_begins_it_and_the_card_identifies_it() -> None
     assert not of(StartTransaction, actions) and of(RecordAuthorization, actions)
 
 
+# -- EnergyTransfer as a start point --------------------------------------------------------------
+
+ENERGY_FIRST = Policy(start_on_energy_transfer=True)
+
+
+def test_the_authorized_ev_is_offered_current_and_the_transaction_begins_as_it_draws() -> None:
+    charger, _ = run(up(1, ENERGY_FIRST), [PilotChanged(1, CP.B)])
+    charger, actions = accepted(charger, "A")
+    assert not of(StartTransaction, actions)  # no energy yet: no transaction
+    assert of(OfferCurrent, actions) and SwitchContactor(1, True) not in actions
+    _, actions = run(charger, [PilotChanged(1, CP.C)])
+    assert of(StartTransaction, actions) == [StartTransaction(1, "A", None, CARD, None, "energy")]
+    # Journaled first: the contactor closes after the start (the shell runs actions in order).
+    assert actions.index(of(StartTransaction, actions)[0]) < actions.index(SwitchContactor(1, True))
+
+
+def test_a_card_before_the_ev_waits_for_it_and_for_its_first_energy() -> None:
+    charger, actions = accepted(up(1, ENERGY_FIRST), "A")
+    assert not of(StartTransaction, actions) and not of(OfferCurrent, actions)
+    charger, actions = run(charger, [PilotChanged(1, CP.B)])
+    assert not of(StartTransaction, actions) and of(OfferCurrent, actions)
+    _, actions = run(charger, [PilotChanged(1, CP.C)])
+    assert [a.started_by for a in of(StartTransaction, actions)] == ["energy"]  # type: ignore[attr-defined]
+
+
+def test_an_ev_already_asking_begins_as_the_card_is_accepted() -> None:
+    charger, _ = run(up(1, ENERGY_FIRST), [PilotChanged(1, CP.C)])
+    _, actions = accepted(charger, "A")
+    assert [a.started_by for a in of(StartTransaction, actions)] == ["energy"]  # type: ignore[attr-defined]
+    assert SwitchContactor(1, True) in actions
+
+
+def test_an_ev_that_leaves_before_drawing_leaves_no_transaction() -> None:
+    charger, _ = run(up(1, ENERGY_FIRST), [PilotChanged(1, CP.B)])
+    charger, _ = accepted(charger, "A")
+    charger, actions = run(charger, [PilotChanged(1, CP.A)])
+    assert not of(StartTransaction, actions) and not of(StopTransaction, actions)
+    assert of(OfferCurrent, actions) == [OfferCurrent(1, 0.0)]
+
+
+def test_the_same_card_again_before_any_energy_cancels_it() -> None:
+    charger, _ = run(up(1, ENERGY_FIRST), [PilotChanged(1, CP.B)])
+    charger, _ = accepted(charger, "A")
+    charger, actions = run(charger, [CardPresented("A")])
+    assert of(OfferCurrent, actions) == [OfferCurrent(1, 0.0)]
+    _, actions = run(charger, [PilotChanged(1, CP.C)])
+    assert not of(StartTransaction, actions)
+
+
 # -- EnergyTransfer as a stop point ---------------------------------------------------------------
 
 def _drawing(policy: Policy) -> Charger:
@@ -348,8 +397,10 @@ def test_over_random_sequences_energy_flows_only_to_an_identified_transaction_wi
     for seed in range(400):
         rng = random.Random(seed)
         count = rng.randint(1, 2)
-        policy = Policy(start_on_ev_connected=rng.random() < 0.6, start_on_authorized=rng.random() < 0.6,
-                        stop_when_ev_stops_drawing=rng.random() < 0.4,
+        energy_only = rng.random() < 0.25  # TxStartPoint EnergyTransfer decides only alone
+        policy = Policy(start_on_ev_connected=not energy_only and rng.random() < 0.6,
+                        start_on_authorized=not energy_only and rng.random() < 0.6,
+                        start_on_energy_transfer=energy_only, stop_when_ev_stops_drawing=rng.random() < 0.4,
                         stop_on_ev_disconnect=rng.random() < 0.5, stop_on_invalid_id=rng.random() < 0.5,
                         connection_timeout=30.0)
         charger = up(count, policy)
@@ -371,6 +422,7 @@ def test_over_random_sequences_energy_flows_only_to_an_identified_transaction_wi
                     ev_came[action.connector] = pilot[action.connector].plugged
                     assert action.id_tag is not None or action.started_by == "ev", where
                     assert pilot[action.connector].plugged or action.started_by == "authorization", where
+                    assert action.started_by != "energy" or pilot[action.connector] is CP.C, where
                     seen.add(action.started_by)
                 elif isinstance(action, RecordAuthorization):
                     assert open_tx[action.connector] and not identified[action.connector], where
@@ -384,5 +436,7 @@ def test_over_random_sequences_energy_flows_only_to_an_identified_transaction_wi
                     assert open_tx[n] and identified[n] and pilot[n] is CP.C, where
                 elif isinstance(action, OfferCurrent) and action.current_a:
                     n = action.connector
-                    assert open_tx[n] and identified[n] and ev_came[n], where
-    assert {None, "ev", "authorization", StopReason.TIMEOUT, StopReason.EV_DISCONNECTED, StopReason.STOPPED_BY_EV} <= seen
+                    # Or, starting with the energy transfer, to an authorized EV before it asks.
+                    assert (open_tx[n] and identified[n] and ev_came[n]) or (
+                        policy.start_on_energy_transfer and not open_tx[n] and pilot[n].plugged), where
+    assert {None, "ev", "authorization", "energy", StopReason.TIMEOUT, StopReason.EV_DISCONNECTED, StopReason.STOPPED_BY_EV} <= seen
