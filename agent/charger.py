@@ -97,6 +97,8 @@ CABLE_READS = 3
 CABLE_RETRY_S = 0.2
 #: How much longer than ConnectionTimeOut a remote start's TxProfile waits for its transaction.
 REMOTE_PROFILE_MARGIN_S = 60
+#: How long a remote start's TxProfile waits with TxStartPoint EnergyTransfer at most.
+ENERGY_START_PROFILE_WAIT_S = 24 * 3600
 #: How long a reset waits for the backend to acknowledge the stops before restarting.
 RESET_SETTLE_S = 10.0
 #: How long the start-up waits for each pilot's first state before going on without it.
@@ -533,6 +535,10 @@ class ChargerRuntime:
             self.limits.forget_expected(id_tag)  # an earlier request's profile is not this one's
             return self.feed(request) or "Rejected"
         wait_s = self.config.int("ConnectionTimeOut") + REMOTE_PROFILE_MARGIN_S
+        if self.charger.policy.start_on_energy_transfer:
+            # An authorized EV may wait long for its first energy (a timer in the car): the
+            # profile stays while the authorization does (_drop_lapsed_start_profiles).
+            wait_s = max(wait_s, ENERGY_START_PROFILE_WAIT_S)
         self._remote_starting = id_tag  # the machine does not hold the idTag yet: keep its profile
         try:
             self.limits.expect(id_tag, connector, profile, wait_s)  # limits the very first offer already
@@ -790,6 +796,9 @@ class ChargerRuntime:
                 await self.hardware.contactors[n].switch(False)
                 log.warning("contactor reopened: a fault arrived while it closed", connector=n)
         elif isinstance(item, OfferCurrent):
+            # An offer to an EV with no transaction yet (TxStartPoint EnergyTransfer) takes a
+            # share of the charger's cap at once; the share comes back as a lower offer.
+            self.limits.offering_before_start(item.connector, item.current_a > 0 and item.connector not in self.local_tx)
             await self.hardware.pilots[item.connector].offer(item.current_a)
             if self._live_limits is not None:
                 self._show_limits(self.limits.decisions())

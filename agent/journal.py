@@ -950,8 +950,9 @@ class Journal:
         return queued
 
     def last_charging_state(self, local_tx: int) -> str | None:
-        """The charging state last journaled for a transaction (a TX_EVENT's), else Idle for
-        one begun by its token before any EV, else None (it began with its EV connected)."""
+        """The charging state last journaled for a transaction (a TX_EVENT's), else the one
+        its start says: Idle for one begun by its token before any EV, Charging for one begun
+        by the energy transfer, else None (it began EVConnected)."""
         rows = self.db.read(
             "SELECT json_extract(body, '$.charging_state') AS state, json_extract(body, '$.started_by') AS began "
             f"FROM outbox WHERE local_tx = ? AND (kind = '{TX_STARTED}' OR (kind = '{TX_EVENT}' "
@@ -962,7 +963,7 @@ class Journal:
             return None
         if rows[0]["state"] is not None:
             return str(rows[0]["state"])
-        return "Idle" if rows[0]["began"] == "authorization" else None
+        return {"authorization": "Idle", "energy": "Charging"}.get(rows[0]["began"])
 
     def record_firmware_status(self, status: str, request_id: int | None) -> None:
         """A FirmwareStatusNotification, or a SignedFirmwareStatusNotification with ``request_id``."""

@@ -123,6 +123,9 @@ class LimitCore:
         #: connector -> (the core's transaction id, when it started): what TX profiles and
         #: relative schedules follow.
         self.transactions: dict[int, tuple[int, datetime]] = {}
+        #: connector -> since when it offers current before its transaction (OCPP 2.0.1
+        #: TxStartPoint EnergyTransfer): it shares the charger's cap as one in a transaction.
+        self._offering: dict[int, datetime] = {}
         self._site: Mapping[int, float] | None = None
         self._site_reason = ""
         self._cable: dict[int, float] = {}
@@ -251,8 +254,21 @@ class LimitCore:
         """A transaction started (``id_tag``: whose, so a remote start's TxProfile that named
         no connector finds it)."""
         self.transactions[connector] = (transaction_id, started_at)
+        self._offering.pop(connector, None)
         if id_tag is not None:
             self._tags[connector] = id_tag
+        self.update()
+
+    def offering_before_start(self, connector: int, offering: bool) -> None:
+        """The connector offers current to an authorized EV before its transaction begins
+        (OCPP 2.0.1 TxStartPoint EnergyTransfer), or no longer does: while it does, it takes
+        its share of the charger's cap, so two EVs are never offered the whole cap each."""
+        if offering == (connector in self._offering):
+            return
+        if offering:
+            self._offering[connector] = self._clock()
+        else:
+            del self._offering[connector]
         self.update()
 
     def transaction_identified(self, connector: int, transaction_id: int, id_tag: str) -> None:
@@ -440,8 +456,9 @@ class LimitCore:
             return {}
         cap, profile = whole
         text = describe(profile)
-        shares = {c: (cap, text) for c in self.numbers if c not in self.transactions}
-        active = sorted((c for c in self.numbers if c in self.transactions), key=lambda c: self.transactions[c][1])
+        since = {**self._offering, **{c: at for c, (_, at) in self.transactions.items()}}
+        shares = {c: (cap, text) for c in self.numbers if c not in since}
+        active = sorted((c for c in self.numbers if c in since), key=lambda c: since[c])
         if not active:
             return shares
         needs = {}

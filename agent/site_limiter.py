@@ -31,6 +31,7 @@ import structlog
 
 from drivers.protocols import DeviceError, EnergyMeter, MeterReading
 
+from .session.machine import offers_before_start
 from .site_limit import (
     Budget,
     Demand,
@@ -409,7 +410,10 @@ class SiteLimiter:
         for conn in self.runtime.charger.connectors:
             n = conn.id
             tx = conn.transaction
-            session = tx is not None and not getattr(tx, "refused", False)
+            # An authorized EV offered current before its transaction (2.0.1 TxStartPoint
+            # EnergyTransfer) shares the site like one in a transaction.
+            session = (tx is not None and not getattr(tx, "refused", False)) or offers_before_start(
+                self.runtime.charger, conn)
             if not session:
                 self._sessions.pop(n, None)
                 self._underuse.pop(n, None)

@@ -116,6 +116,10 @@ class Campaign:
         backend, ocpp = config["backend"], config.get("ocpp", {})
         #: The OCPP version the charger speaks: what the log is read for and the audit used.
         self.ocpp = str(backend.get("ocpp", "1.6"))
+        #: Transactions begin with the EV plugged in (2.0.1 TxStartPoint EVConnected), before
+        #: the card: the audit then allows a start from the plug-in on, else from the tap.
+        start_points = config.get("ocpp201", {}).get("TxCtrlr", {}).get("TxStartPoint", "")
+        self.starts_at_plug_in = "EVConnected" in str(start_points)
         self.interval_s = float(ocpp.get("MeterValueSampleInterval", 0))
         self.ping_interval_s = float(ocpp.get("WebSocketPingInterval", 60))
         self.ping_timeout_s = float(backend["ping_timeout"])
@@ -228,7 +232,7 @@ class Campaign:
         session = SessionRecord(
             tag=self.new_tag(), connector=connector, ev_max_current=current, power_w=_nominal_power(current),
             tapped_at=time.time(), tap_energy_wh=plugged_wh, plug_energy_wh=plugged_wh, link_at_tap=self.link,
-            plugged_at=plugged_at,
+            plugged_at=plugged_at if self.starts_at_plug_in else None,
         )
         self.sessions.append(session)
         self.active[connector] = session

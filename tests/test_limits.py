@@ -87,6 +87,23 @@ async def test_a_charge_point_max_is_shared_by_the_connectors_charging() -> None
     assert core.decided(2).amps == 20.0
 
 
+async def test_a_connector_offering_before_its_transaction_takes_its_share_of_the_cap() -> None:
+    """OCPP 2.0.1 TxStartPoint EnergyTransfer: an authorized EV is offered current before
+    its transaction begins; it must not be offered the whole cap while another charges."""
+    core, _ = make()
+    await core.install(absolute(1, Purpose.CHARGER_MAX, 0, [(0, 20.0)]))
+    core.transaction_started(1, 11, T0)
+    core.offering_before_start(2, True)
+    assert core.decided(1).amps == 10.0 and core.decided(2).amps == 10.0
+    core.transaction_started(2, 12, T0)  # it began: still one share, now as a transaction
+    assert core.decided(2).amps == 10.0
+    await core.transaction_ended(2, 12)
+    assert core.decided(1).amps == 20.0
+    core.offering_before_start(2, True)
+    core.offering_before_start(2, False)  # the EV left before drawing
+    assert core.decided(1).amps == 20.0
+
+
 async def test_the_lowest_source_wins_and_says_so() -> None:
     core, _ = make()
     await core.install(absolute(1, Purpose.TX_DEFAULT, 0, [(0, 16.0)]))

@@ -48,11 +48,12 @@ STOPPED = {
     "SoftReset": ("ImmediateReset", "ResetCommand"),
     "UnlockCommand": ("Remote", "UnlockCommand"),
     "MasterPass": ("MasterPass", "StopAuthorized"),
-    "Timeout": ("Timeout", "EVConnectTimeout"),
     "StoppedByEV": ("StoppedByEV", "ChargingStateChanged"),
     "ConnectorReset": ("ImmediateReset", "ResetCommand"),
     "Other": ("Other", "AbnormalCondition"),
-    "Timeout": ("Timeout", "EVConnectTimeout"),  # the EV stayed away (E10.FR.02)
+    # No EV in time: the EV a token waited for (TxStartPoint Authorized), or one that
+    # stayed away from a transaction kept open (E10.FR.02).
+    "Timeout": ("Timeout", "EVConnectTimeout"),
 }
 
 #: Where a transaction stands when it ends for a reason that says so (the Ended event's

@@ -204,7 +204,7 @@ def _settle(charger: Charger, event_actions: list[Action], now: float) -> tuple[
     connectors = []
     for conn in charger.connectors:
         allowed = energy_allowed(charger, conn)
-        offers = allowed or _offers_before_start(charger, conn)
+        offers = allowed or offers_before_start(charger, conn)
         limit = offer_limit(charger, conn)
         limited = offers and limit < MIN_OFFER_A
         since = (conn.limited_since if conn.limited_since is not None else now) if limited else None
@@ -247,7 +247,7 @@ def _settle(charger: Charger, event_actions: list[Action], now: float) -> tuple[
 _NOT_IN_SESSION = (Status.AVAILABLE, Status.PREPARING, Status.FINISHING, Status.RESERVED)
 
 
-def _offers_before_start(charger: Charger, conn: Connector) -> bool:
+def offers_before_start(charger: Charger, conn: Connector) -> bool:
     """Policy.start_on_energy_transfer: an authorized EV is offered current before its
     transaction, which begins as it asks for energy; the contactor still closes only for
     the transaction (see _settle)."""
@@ -267,7 +267,8 @@ def _begin_with(charger: Charger, conn: Connector, auth: Authorization) -> Resul
     """An authorization meets its EV on ``conn``: the transaction begins, or with
     Policy.start_on_energy_transfer the authorization waits there, offering current, for
     the EV to ask for energy."""
-    if charger.policy.start_on_energy_transfer and conn.pilot is not PilotState.C:
+    offered = offer_limit(charger, conn) >= MIN_OFFER_A  # an EV in C under a limit draws nothing yet
+    if charger.policy.start_on_energy_transfer and (conn.pilot is not PilotState.C or not offered):
         return _update(charger, replace(conn, authorization=replace(auth, pinned=True), finishing=False)), []
     started_by = "energy" if charger.policy.start_on_energy_transfer else None  # an EV asking already
     return _start(charger, conn, auth.id_tag, auth.parent_id_tag, auth, started_by=started_by)
@@ -658,12 +659,18 @@ def _begin_where_evs_wait(charger: Charger) -> Result:
     cleared, a reservation ended, the EVSE operative again or reset, the setting changed,
     the agent's start-up over). Not while the EV is still plugged in after its transaction
     ended (``finishing``): that session is over, the next begins with the next EV."""
-    if not (charger.policy.start_on_ev_connected and charger.up):
-        return charger, []
     actions: list[Action] = []
     for number in range(1, len(charger.connectors) + 1):
         conn = charger.connectors[number - 1]
-        if conn.pilot.plugged and not conn.finishing and _can_start(charger, conn) and _open_to_anyone(charger, conn):
+        auth = conn.authorization
+        if auth is not None and auth.pinned and conn.pilot.plugged and not charger.policy.start_on_energy_transfer \
+                and _can_start(charger, replace(conn, authorization=None)):
+            # An authorization that met its EV waiting for its first energy, and the start
+            # point changed meanwhile: the transaction begins now.
+            charger, started = _start(charger, conn, auth.id_tag, auth.parent_id_tag, auth)
+            actions += started
+        elif (charger.policy.start_on_ev_connected and charger.up and conn.pilot.plugged and not conn.finishing
+              and _can_start(charger, conn) and _open_to_anyone(charger, conn)):
             charger, started = _start(charger, conn, None, None, started_by="ev")
             actions += started
     return charger, actions
@@ -685,20 +692,26 @@ def _on_pilot(charger: Charger, event: PilotChanged, now: float) -> Result:
     if conn is None:
         return charger, []
     was_plugged = conn.pilot.plugged
+    # Drawing what was offered: not an EV that stops because a limit withdrew the offer.
+    drew = conn.contactor_closed and conn.offer_a > 0 and energy_allowed(charger, conn)
     conn = replace(conn, pilot=event.state)
     charger = _update(charger, conn)
     actions: list[Action] = []
     if event.state is PilotState.A:
-        conn = replace(conn, finishing=False)
+        # An authorization that met this EV (TxStartPoint EnergyTransfer) leaves with it:
+        # the next EV is not offered current on the last driver's token.
+        met = charger.policy.start_on_energy_transfer and was_plugged and conn.authorization is not None
+        conn = replace(conn, finishing=False, authorization=None if met else conn.authorization)
         charger = _update(charger, conn)
         tx = conn.transaction
-        # A transaction nobody authorized has nothing to wait for once its EV left.
-        if tx is not None and tx.ev_deadline is None and (charger.policy.stop_on_ev_disconnect or not tx.identified):
+        # A transaction nobody authorized has nothing to wait for once its EV left; with
+        # TxStopPoint EnergyTransfer, the energy transfer ends with the EV pulled away too.
+        ends = (charger.policy.stop_on_ev_disconnect or not tx.identified
+                or (charger.policy.stop_when_ev_stops_drawing and drew)) if tx is not None else False
+        if tx is not None and tx.ev_deadline is None and ends:
             return _stop(charger, conn, StopReason.EV_DISCONNECTED, unlock=charger.policy.unlock_on_ev_disconnect)
         return charger, actions
     tx = conn.transaction
-    # Drawing what was offered: not an EV that stops because a limit withdrew the offer.
-    drew = conn.contactor_closed and conn.offer_a > 0 and energy_allowed(charger, conn)
     if event.state is PilotState.B and tx is not None and drew and charger.policy.stop_when_ev_stops_drawing:
         # TxStopPoint EnergyTransfer: the energy transfer is over, and the transaction with it.
         return _stop(charger, conn, StopReason.STOPPED_BY_EV)
@@ -706,7 +719,8 @@ def _on_pilot(charger: Charger, event: PilotChanged, now: float) -> Result:
         # The EV a transaction begun by its authorization waited for.
         return _update(charger, replace(conn, transaction=replace(tx, ev_deadline=None))), actions
     auth = conn.authorization
-    if event.state is PilotState.C and tx is None and auth is not None and _offers_before_start(charger, conn):
+    if event.state is PilotState.C and tx is None and auth is not None and offers_before_start(charger, conn) \
+            and offer_limit(charger, conn) >= MIN_OFFER_A:
         # TxStartPoint EnergyTransfer: the EV asks for the energy offered; the start is
         # journaled before the contactor closes (the actions run in order).
         return _start(charger, conn, auth.id_tag, auth.parent_id_tag, auth, started_by="energy")

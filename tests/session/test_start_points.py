@@ -28,6 +28,7 @@ from agent.session.model import (
     OfferCurrent,
     PilotChanged,
     Policy,
+    PolicyChanged,
     RecordAuthorization,
     RemoteStartRequested,
     RemoteStopRequested,
@@ -322,6 +323,30 @@ def test_the_same_card_again_before_any_energy_cancels_it() -> None:
     assert not of(StartTransaction, actions)
 
 
+def test_an_authorization_leaves_with_the_ev_that_never_drew() -> None:
+    charger, _ = run(up(1, ENERGY_FIRST), [PilotChanged(1, CP.B)])
+    charger, _ = accepted(charger, "A")
+    charger, _ = run(charger, [PilotChanged(1, CP.A)])
+    _, actions = run(charger, [PilotChanged(1, CP.B), PilotChanged(1, CP.C)])  # the next driver's EV
+    assert not of(OfferCurrent, actions) or all(a.current_a == 0 for a in of(OfferCurrent, actions))  # type: ignore[attr-defined]
+    assert not of(StartTransaction, actions)
+
+
+def test_a_start_point_changed_while_an_ev_waits_for_energy_starts_its_transaction() -> None:
+    charger, _ = run(up(1, ENERGY_FIRST), [PilotChanged(1, CP.B)])
+    charger, _ = accepted(charger, "A")
+    _, actions = run(charger, [PolicyChanged(Policy())])  # back to PowerPathClosed
+    assert [a.started_by for a in of(StartTransaction, actions)] == [None]  # type: ignore[attr-defined]
+
+
+def test_an_ev_asking_under_a_limit_that_offers_nothing_starts_nothing() -> None:
+    charger, _ = run(up(1, ENERGY_FIRST), [LimitChanged(1, 0.0), PilotChanged(1, CP.C)])
+    charger, actions = accepted(charger, "A")
+    assert not of(StartTransaction, actions)
+    _, actions = run(charger, [LimitChanged(1, 16.0)])  # the limit rises: it is offered, then draws
+    assert of(OfferCurrent, actions) == [OfferCurrent(1, 16.0)]
+
+
 # -- EnergyTransfer as a stop point ---------------------------------------------------------------
 
 def _drawing(policy: Policy) -> Charger:
@@ -339,6 +364,13 @@ def test_the_ev_that_stops_drawing_ends_the_transaction_with_energy_transfer() -
     assert actions.index(SwitchContactor(1, False)) < actions.index(of(StopTransaction, actions)[0])
     _, actions = run(charger, [PilotChanged(1, CP.C)], now=10.0)  # it asks again: a new token is needed
     assert not of(StartTransaction, actions) and SwitchContactor(1, True) not in actions
+
+
+def test_the_ev_pulled_away_while_drawing_ends_the_energy_transfer_and_the_transaction() -> None:
+    policy = Policy(stop_when_ev_stops_drawing=True, stop_on_ev_disconnect=False)
+    charger = _drawing(policy)
+    _, actions = run(charger, [PilotChanged(1, CP.A)], now=9.0)
+    assert of(StopTransaction, actions) == [StopTransaction(1, StopReason.EV_DISCONNECTED, None)]
 
 
 def test_without_energy_transfer_the_ev_pausing_only_suspends() -> None:

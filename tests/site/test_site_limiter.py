@@ -16,7 +16,7 @@ import structlog
 
 from agent.charging_profiles import Electrical, ProfileLimits, RateUnit
 from agent.limits import Decision, LimitCore
-from agent.session.model import Connector, Transaction
+from agent.session.model import Connector, Policy, Transaction
 from agent.site_limit import SiteLimit
 from agent.site_limiter import SiteLimiter
 from drivers.modbus import ModbusBus, ModbusMeter, load_meter_model
@@ -29,6 +29,9 @@ GRID_UNIT = 100
 @dataclass
 class Charger:
     connectors: tuple[Connector, ...]
+    #: What the session machine obeys: the limiter asks it whether an EV is offered
+    #: current before its transaction (TxStartPoint EnergyTransfer).
+    policy: Policy = field(default_factory=Policy)
 
 
 @dataclass
