@@ -361,6 +361,8 @@ class ChargerRuntime:
         self._remote_starting: str | None = None
         #: The charging state last journaled for each running transaction (see TX_EVENT).
         self._charging_state: dict[int, str] = {}
+        #: local transaction -> the latest stamp journaled for it by this run (see _in_order).
+        self._stamped: dict[int, str] = {}
         #: Whether charging state changes are journaled: only a protocol that reports them
         #: (2.0.1) needs them, and each is a durable write.
         self.journal_charging_states = False
@@ -963,6 +965,7 @@ class ChargerRuntime:
             failing, action.remote_start_id, action.token_type, action.started_by,
         )
         self.local_tx[n] = local
+        self._stamped[local] = timestamp
         if action.started_by == "authorization":
             self._charging_state[local] = "Idle"  # begun before its EV (see _journal_charging_state)
         elif action.started_by == "energy":
@@ -986,7 +989,8 @@ class ChargerRuntime:
         local = self.local_tx.get(action.connector)
         if local is None:
             return  # its start is not on record (no meter reading): nothing to identify
-        await self.db.run(self.journal.record_authorization, local, action.connector, utc_now(), action.id_tag,
+        await self.db.run(self.journal.record_authorization, local, action.connector,
+                          self._in_order(local, utc_now()), action.id_tag,
                           action.token_type, action.remote_start_id, action.reservation_id)
         self.limits.transaction_identified(action.connector, local, action.id_tag)
         await self._install_start_profile(action.connector)  # a remote start's TxProfile, if it brought one
@@ -1007,7 +1011,7 @@ class ChargerRuntime:
         floor_wh = 0 if record is None else max(record.meter_start_wh, record.last_meter_wh or 0)
         meter_wh = max(metering.energy_wh(reading), floor_wh) if reading else floor_wh
         end = self._samples(reading, "StopTxnSampledData", n)
-        timestamp = utc_now()
+        timestamp = self._in_order(local, utc_now())
         if n in self._gaps:
             self._gaps.discard(n)
             if fresh is not None:  # the meter answers again just as the transaction stops
@@ -1021,6 +1025,19 @@ class ChargerRuntime:
         log.info("transaction stopped", connector=n, local_tx=local, reason=action.reason.value, meter_wh=meter_wh)
         self.uplink.wake()
         await self.limits.transaction_ended(n, local)
+
+    def _in_order(self, local: int, stamp: str) -> str:
+        """``stamp``, or the latest one already journaled for the transaction if that is
+        later: a sample's reading is taken before it reaches the connector's worker, which
+        may journal a charging-state change stamped in between, and a backend must never
+        see a transaction's event times go backwards (the register only rises, so a reading
+        stamped a few milliseconds late bills nothing wrong)."""
+        before = self._stamped.get(local)
+        if before is not None and parse_iso(before) > parse_iso(stamp):
+            stamp = before
+        self._stamped = {tx: s for tx, s in self._stamped.items() if tx in self.local_tx.values()}
+        self._stamped[local] = stamp
+        return stamp
 
     def awaiting_token(self) -> frozenset[int]:
         """Connectors whose transaction an EV began and no token was authorized for yet."""
@@ -1060,7 +1077,8 @@ class ChargerRuntime:
         for step, cause in steps:
             if self._charging_state.get(local, "EVConnected") == step:
                 continue
-            if not await self.db.run(self.journal.record_tx_event, local, n, entry.timestamp, step, cause):
+            if not await self.db.run(self.journal.record_tx_event, local, n, self._in_order(local, entry.timestamp),
+                                     step, cause):
                 return  # the transaction has ended meanwhile
             self._charging_state[local] = step
 
@@ -1076,7 +1094,8 @@ class ChargerRuntime:
         if not values and not for_stop:
             return
         energy = metering.energy_wh(job.reading) if local is not None else None
-        await self.db.run(self.journal.record_sample, local, n, job.timestamp, job.context, values, energy, for_stop)
+        stamp = self._in_order(local, job.timestamp) if local is not None else job.timestamp
+        await self.db.run(self.journal.record_sample, local, n, stamp, job.context, values, energy, for_stop)
         if energy is not None:
             self._sampled_at[n] = self._clock()
         if values:
