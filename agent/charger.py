@@ -31,7 +31,7 @@ from .hardware import Hardware
 from .indicator import signal_for
 from .limits import Decision, LimitCore
 from .safety import SafetyPath
-from .journal import Journal, Sample, TransactionRecord
+from .journal import STARTED_STATES, Journal, Sample, TransactionRecord
 from .runtime_settings.configuration import Configuration
 from .runtime_settings.keys import RATE_UNIT_WORDS
 from .session import step
@@ -966,10 +966,8 @@ class ChargerRuntime:
         )
         self.local_tx[n] = local
         self._stamped[local] = timestamp
-        if action.started_by == "authorization":
-            self._charging_state[local] = "Idle"  # begun before its EV (see _journal_charging_state)
-        elif action.started_by == "energy":
-            self._charging_state[local] = "Charging"  # begun as the EV asked for energy
+        if action.started_by in STARTED_STATES:  # begun before its EV, or as it asked for energy
+            self._charging_state[local] = STARTED_STATES[action.started_by]
         self._tx_started_at[n] = self._clock()
         self._start_wh[n] = meter_wh
         self.limits.transaction_started(n, local, parse_iso(timestamp), action.id_tag)

@@ -85,6 +85,10 @@ TX_EVENT = "tx_event"
 #: Kinds that belong to a transaction: each is numbered within it (``n`` in the body,
 #: from 0 for the start), the order a backend can check for gaps (2.0.1 seqNo).
 TX_KINDS = frozenset({"tx_started", "meter_sample", "tx_stopped", TX_EVENT})
+#: The charging state a transaction begins in, by what alone began it (a start's
+#: ``started_by``): a token before any EV (Idle), the EV asking for energy (Charging).
+#: Absent: it began EVConnected.
+STARTED_STATES = {"authorization": "Idle", "energy": "Charging"}
 
 #: At most this many sampled values go into one StopTransaction's transactionData besides
 #: its begin and end; a long session at a short interval is thinned evenly to fit, so the
@@ -963,7 +967,7 @@ class Journal:
             return None
         if rows[0]["state"] is not None:
             return str(rows[0]["state"])
-        return {"authorization": "Idle", "energy": "Charging"}.get(rows[0]["began"])
+        return STARTED_STATES.get(rows[0]["began"])
 
     def record_firmware_status(self, status: str, request_id: int | None) -> None:
         """A FirmwareStatusNotification, or a SignedFirmwareStatusNotification with ``request_id``."""

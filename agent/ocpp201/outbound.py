@@ -14,7 +14,17 @@ from typing import Any
 
 from ocpp.v201 import call
 
-from ..journal import FIRMWARE, METER_SAMPLE, SECURITY_EVENT, STATUS, TX_EVENT, TX_STARTED, TX_STOPPED, Entry
+from ..journal import (
+    FIRMWARE,
+    METER_SAMPLE,
+    SECURITY_EVENT,
+    STARTED_STATES,
+    STATUS,
+    TX_EVENT,
+    TX_STARTED,
+    TX_STOPPED,
+    Entry,
+)
 
 #: The register every transaction's start and end carry, whatever the measurand settings.
 REGISTER = "Energy.Active.Import.Register"
@@ -72,10 +82,6 @@ ENDED_STATES = {
     "StoppedByEV": "SuspendedEV",
     "Timeout": "Idle",
 }
-
-#: Where a transaction stands at its Started event, by what alone began it (TxStartPoint):
-#: a token before any EV (Idle), the EV asking for energy (Charging); else EVConnected.
-STARTED_STATES = {"authorization": "Idle", "energy": "Charging"}
 
 #: The cable event behind a charging state change (a TX_EVENT's ``cause``) as the
 #: Updated event's triggerReason (E10: the EV left a transaction kept open, or came back).
