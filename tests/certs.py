@@ -13,6 +13,8 @@ from pathlib import Path
 
 import trustme
 
+from tests.secret_scan import secret_key_pem
+
 BACKEND_NAMES = ("127.0.0.1", "localhost")
 
 
@@ -35,6 +37,7 @@ class Pki:
 
 def _write(cert: trustme.LeafCert, certificate: Path, key: Path) -> None:
     certificate.write_bytes(b"".join(blob.bytes() for blob in cert.cert_chain_pems))
+    secret_key_pem(cert.private_key_pem.bytes(), f"the private key of {certificate.name}")
     key.write_bytes(cert.private_key_pem.bytes())
     key.chmod(0o600)
 

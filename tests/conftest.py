@@ -27,6 +27,9 @@ import pytest
 from simulators.control import ControlClient
 from simulators.harness import Csms, Stack
 
+from . import secret_scan
+from .secret_scan import discard
+
 # Test defaults: no periodic samples unless a test asks, so message sequences are exact.
 TEST_OCPP: dict[str, Any] = {"MeterValueSampleInterval": 0, "ConnectionTimeOut": 30}
 
@@ -105,8 +108,7 @@ async def charger(csms: Csms, request: pytest.FixtureRequest) -> AsyncIterator[S
             await stack.stop()
             if request.node.rep_call.failed if hasattr(request.node, "rep_call") else False:
                 print(f"--- agent log of {stack.cp_id} ---\n{stack.agent_log()}")
-            if not os.environ.get("LADDA_KEEP_TEST_DIRS"):
-                shutil.rmtree(stack.workdir, ignore_errors=True)
+            discard(stack.workdir, keep=bool(os.environ.get("LADDA_KEEP_TEST_DIRS")))
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -114,3 +116,18 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = yield
     setattr(item, f"rep_{report.when}", report)
     return report
+
+
+@pytest.fixture(autouse=True)
+def _no_secret_in_tmp_path(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test that made files in ``tmp_path`` (logs, diagnostics archives) is failed if one
+    holds a secret the suite uses (tests/secret_scan.py); working directories of charger
+    stacks are searched where they are deleted."""
+    made = request.getfixturevalue("tmp_path") if "tmp_path" in request.fixturenames else None
+    yield
+    if made is not None:
+        secret_scan.check(made)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    terminalreporter.write_line(secret_scan.summary())

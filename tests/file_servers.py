@@ -18,13 +18,15 @@ from pathlib import Path
 import trustme
 from pyftpdlib.authorizers import DummyAuthorizer
 from pyftpdlib.handlers import FTPHandler
+
+from tests.secret_scan import check_uploads, secret
 from pyftpdlib.ioloop import IOLoop
 from pyftpdlib.servers import FTPServer
 
 FTP_USER = "diag"
-FTP_PASSWORD = "Ftp-S3cret-pw"
+FTP_PASSWORD = secret("Ftp-S3cret-pw")
 HTTP_USER = "uploader"
-HTTP_PASSWORD = "Http-S3cret-pw"
+HTTP_PASSWORD = secret("Http-S3cret-pw")
 
 logging.getLogger("pyftpdlib").setLevel(logging.WARNING)
 
@@ -146,6 +148,9 @@ class HttpStore:
         self.server.shutdown()
         self.server.server_close()
         self._thread.join(5)
+        uploaded = {path for method, path in self.requests if method == "PUT"}
+        check_uploads({path: body for path, body in self.files.items() if path in uploaded},
+                      f"{self.scheme}://127.0.0.1:{self.port}")
 
 
 def closed_port() -> int:

@@ -5,7 +5,6 @@ its test tool checks it. Neither form may appear in the agent's log."""
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -16,8 +15,9 @@ import pytest
 from simulators.harness import Csms, Stack
 
 from .conftest import TEST_OCPP
+from .secret_scan import discard, secret
 
-OCTT_PASSWORD = "OCA_OCTT_admin_test"  # the conformance tool's password, 19 characters
+OCTT_PASSWORD = secret("OCA_OCTT_admin_test")  # the conformance tool's password, 19 characters
 
 
 @pytest.fixture
@@ -41,7 +41,7 @@ async def booted(csms: Csms) -> AsyncIterator[Callable[[str, str], Awaitable[Sta
     finally:
         for stack in made:
             await stack.stop()
-            shutil.rmtree(stack.workdir, ignore_errors=True)
+            discard(stack.workdir)
 
 
 async def rejected(stack: Stack) -> list[object]:

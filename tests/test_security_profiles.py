@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -25,11 +24,14 @@ import pytest
 from simulators.harness import Csms, Stack
 
 from .certs import Pki, make_pki
+from .secret_scan import discard, secret
 from .conformance.helpers import call_checked, get_configuration, last_seq, messages, parse_time, wait_rebooted
 from .conftest import TEST_OCPP
 
-PASSWORD = "s3cr3t-Passw0rd-4-b"
-OCTT_PASSWORD = "OCA_OCTT_admin_test"  # TC_073 sets it hex encoded
+PASSWORD = secret("s3cr3t-Passw0rd-4-b")
+OCTT_PASSWORD = secret("OCA_OCTT_admin_test")
+secret(OCTT_PASSWORD.encode().hex(), "the OCTT password in hexadecimal")
+secret(OCTT_PASSWORD.encode().hex().upper(), "the OCTT password in hexadecimal")  # TC_073 sets it hex encoded
 CLOSED_IN_HANDSHAKE = ("TLS: the backend closed the connection during the handshake "
                        "(no wss:// there, or it wants a client certificate: profile 3)")
 
@@ -40,8 +42,7 @@ StackFactory = Callable[..., Awaitable[Stack]]
 def workdir() -> Any:
     path = Path(tempfile.mkdtemp(prefix="ld-sec-"))  # short: Unix socket paths stay under 108 bytes
     yield path
-    if not os.environ.get("LADDA_KEEP_TEST_DIRS"):
-        shutil.rmtree(path, ignore_errors=True)
+    discard(path, keep=bool(os.environ.get("LADDA_KEEP_TEST_DIRS")))
 
 
 @pytest.fixture

@@ -11,8 +11,9 @@ import pytest
 from agent.settings import ConfigError, load_settings, parse_settings, render_settings
 
 from .certs import Pki, make_pki
+from .secret_scan import secret
 
-PASSWORD = "s3cr3t-Passw0rd-4-b"
+PASSWORD = secret("s3cr3t-Passw0rd-4-b")
 KEY_FORMS = ("32 to 40 hexadecimal digits (16 to 20 bytes, decoded before sending) or 16 to 40 other characters "
              "(a password sent as it is)")
 

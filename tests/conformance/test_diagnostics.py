@@ -24,6 +24,7 @@ from agent.jobs import MAX_RETRIES, MIN_RETRY_INTERVAL_S
 from agent.logs import log_path
 from simulators.harness import Stack
 
+from ..secret_scan import secret
 from ..file_servers import FTP_PASSWORD, FtpServer, HttpStore, closed_port, silent_server
 from .helpers import (
     call_checked,
@@ -36,7 +37,7 @@ from .helpers import (
     wait_rebooted,
 )
 
-AUTHORIZATION_KEY = "Diag-AuthKey-0123456789"
+AUTHORIZATION_KEY = secret("Diag-AuthKey-0123456789")
 MEMBERS = {"logs.jsonl", "config.toml", "database.json", "version.json"}
 
 

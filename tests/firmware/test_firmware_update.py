@@ -49,6 +49,7 @@ from tests.conformance.helpers import (
     wait_status,
 )
 from tests.file_servers import HttpStore, closed_port
+from tests.secret_scan import discard
 from tests.firmware.signing import certificate, pem
 
 REPO = Path(__file__).resolve().parents[2]
@@ -155,7 +156,7 @@ async def installation(csms: Csms) -> AsyncIterator[Installation]:
                 watcher.cancel()
         finally:
             await stack.stop()
-            shutil.rmtree(workdir, ignore_errors=True)
+            discard(workdir)
 
 
 async def firmware_statuses(stack: Stack, since: int, action: str = "FirmwareStatusNotification") -> list[str]:

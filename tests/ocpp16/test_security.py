@@ -15,9 +15,10 @@ from agent.settings import BackendSettings
 from agent.store import ChargerState, Database
 
 from ..certs import make_pki
+from ..secret_scan import secret
 
-FILE_KEY = "file-password-012345"
-OCTT_KEY = "OCA_OCTT_admin_test"  # the password TC_073 sets, hex encoded on the wire
+FILE_KEY = secret("file-password-012345")
+OCTT_KEY = secret("OCA_OCTT_admin_test")  # the password TC_073 sets, hex encoded on the wire
 OCTT_HEX = OCTT_KEY.encode().hex().upper()
 
 

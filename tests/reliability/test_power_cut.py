@@ -11,7 +11,6 @@ is audited with the power-cut policy (simulators/powercut/policy.py).
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 import uuid
 from pathlib import Path
@@ -24,6 +23,8 @@ from simulators.ledger_audit import KILLED, KILLED_STOPPING
 from simulators.powercut.build import build_shim
 from simulators.powercut.campaign import PowerCutCampaign, PowerCutResult, PowerCutStack, Recorder
 from simulators.powercut.image import LOSE, PREFIX
+
+from ..secret_scan import discard
 
 CUTS = 10
 SEED = 5
@@ -68,7 +69,7 @@ async def test_power_cuts_lose_no_start_or_stop_and_samples_only_within_the_wind
         passed = True
     finally:
         await stack.stop()
-        if passed and not os.environ.get("LADDA_KEEP_TEST_DIRS"):
-            shutil.rmtree(workdir, ignore_errors=True)
+        if passed:
+            discard(workdir, keep=bool(os.environ.get("LADDA_KEEP_TEST_DIRS")))
         elif not passed:
             print(f"work directory kept: {workdir}\n--- agent log ---\n{stack.agent_log()}")
