@@ -144,7 +144,9 @@ def describe(data: CustomerData) -> list[str]:
         entry = data.listed
         lines.append(f"local authorization list (version {data.list_version}): {entry.status.value}"
                      f"{_group(entry.parent_id_tag)}{_expiry(entry.expiry)}")
-    lines += [_transaction(t, data.token) for t in data.transactions]
+    lines += [_transaction(t, data.token) + (" (its token goes once the backend has it whole)"
+                                              if t.local_id in data.waiting else "")
+              for t in data.transactions]
     lines += [f"reservation {r.reservation_id} of {'the charger' if r.connector == 0 else f'connector {r.connector}'}"
               f" until {r.expiry}" for r in data.reservations]
     return lines

@@ -1060,8 +1060,9 @@ class Journal:
         noted = conn.execute("SELECT value FROM notes WHERE name = ?", (ERASE_NOTE,)).fetchone()
         if noted is None:
             return False
+        waiting = json.loads(noted[0])
         left = []
-        for local, token in json.loads(noted[0]):
+        for local, token in waiting:
             if not conn.execute("SELECT 1 FROM transactions WHERE local_id = ?", (local,)).fetchone():
                 continue
             if self._settled(conn, local):
@@ -1069,10 +1070,10 @@ class Journal:
                 ChargerState.forget_authorization(conn, token)
             else:
                 left.append([local, token])
-        if left:
-            _write_note(conn, ERASE_NOTE, left)
-        else:
+        if not left:
             conn.execute("DELETE FROM notes WHERE name = ?", (ERASE_NOTE,))
+        elif len(left) < len(waiting):  # unchanged: no write (a status's acknowledgement dirties no page for it)
+            _write_note(conn, ERASE_NOTE, left)
         return bool(left)
 
     # delivering ---------------------------------------------------------

@@ -123,6 +123,8 @@ async def test_an_undelivered_transaction_keeps_its_token_until_the_backend_has_
     erasure = await records(db, journal).clear("04AABBCC")
     assert erasure.cleared == () and erasure.kept_until_delivered == (local,)
     assert journal.erasures_waiting() == [(local, "04AABBCC")]
+    assert describe(await records(db, journal).find("04AABBCC"))[0].endswith(
+        "(its token goes once the backend has it whole)")
     # What is still to be sent is sent exactly as it was journaled.
     start, stop = journal.pending()
     assert (start.kind, start.body["id_tag"]) == (TX_STARTED, "04AABBCC")
