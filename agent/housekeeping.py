@@ -42,6 +42,9 @@ class JournalKeeper:
         while True:
             try:
                 await self.enforce_cap()
+                # A customer's erasure waiting for a transaction settled by other means than
+                # a delivery (agent.customer_data): cleared within a cycle.
+                await self.db.run(self.journal.settle_erasures)
                 if since_prune >= PRUNE_EVERY_S:
                     await self.prune()
                     since_prune = 0.0

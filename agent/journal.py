@@ -64,7 +64,7 @@ from pathlib import Path
 
 from . import clock
 from .ack_notes import AckNotes, read_notes, remove_notes
-from .store import Database, StoreError, iso, parse_iso, utc_now
+from .store import ChargerState, Database, StoreError, iso, parse_iso, utc_now
 
 log = structlog.get_logger(__name__)
 
@@ -97,6 +97,10 @@ TRANSACTION_DATA_MAX = 200
 #: The side file where held items are noted (next to the database, this suffix).
 #: The notes row (agent.store) that keeps Journal.mark_loaded's mark.
 LOADED_NOTE = "journal.loaded_up_to"
+#: The notes row listing the tokens a customer's erasure (agent.customer_data) still has to
+#: clear from transactions, as JSON ``[[local_id, token], ...]``: each transaction keeps its
+#: token until it has ended and no message of it waits to be sent (see erase_token).
+ERASE_NOTE = "journal.erase_token_when_delivered"
 SIDE_FILE_SUFFIX = "-held"
 #: What is held is committed to the database at most this long after the first of it.
 KEPT_SYNC_S = 300.0
@@ -247,6 +251,8 @@ class Journal:
         #: entry the backend has may look unsent; the cap never renumbers up to here.
         rows = db.read("SELECT value FROM notes WHERE name = ?", (LOADED_NOTE,))
         self._loaded_up_to = int(rows[0]["value"]) if rows else 0
+        #: Whether ERASE_NOTE may list a transaction (so a delivery must look at it).
+        self._erasing = bool(db.read("SELECT 1 FROM notes WHERE name = ?", (ERASE_NOTE,)))
         db.before_close(self._close)
         if side_file is None and sync_seconds > 0:
             side_file = db.path.with_name(db.path.name + SIDE_FILE_SUFFIX)
@@ -980,6 +986,96 @@ class Journal:
         body = {"type": kind, "tech_info": tech_info[:255], "timestamp": utc_now()}
         self._commit(lambda conn: self._queue(conn, SECURITY_EVENT, None, body))
 
+    # customer data (agent.customer_data) ---------------------------------
+    def commit(self, work: Callable[[sqlite3.Connection], Any]) -> Any:
+        """Run ``work`` in one durable commit, after what the journal holds (see _commit):
+        for a change that spans the journal and tables of other owners, all or nothing."""
+        return self._commit(work)
+
+    def token_transactions(self, token: str) -> list[TransactionRecord]:
+        """The transactions ``token`` began or stopped (compared case-insensitively, as
+        tokens are), oldest first; none for an empty token."""
+        if not token:
+            return []
+        return self._records("WHERE t.id_tag = ?1 COLLATE NOCASE OR t.stop_id_tag = ?1 COLLATE NOCASE "
+                             "ORDER BY t.local_id", (token,))
+
+    def erase_token(self, conn: sqlite3.Connection, token: str) -> tuple[list[int], list[int]]:
+        """Clear ``token`` from the transactions it began or stopped, inside the caller's
+        commit (``conn``, from :meth:`commit`). A transaction that has ended and has no
+        message left to send (each was delivered, or given up) loses it now: from its row
+        and from its delivered entries. One still running, or with a message still to
+        send, keeps it (the backend must receive the transaction whole, and a running one
+        is stopped by its token) and is noted in ERASE_NOTE: the delivery that settles it
+        clears it (:meth:`mark_done`), in the same commit. Returns the local ids cleared
+        now and those kept until then."""
+        if not token:
+            return [], []
+        rows = conn.execute("SELECT local_id FROM transactions WHERE id_tag = ?1 COLLATE NOCASE "
+                            "OR stop_id_tag = ?1 COLLATE NOCASE ORDER BY local_id", (token,)).fetchall()
+        now: list[int] = []
+        later: list[int] = []
+        for (local,) in rows:
+            if self._settled(conn, local):
+                _anonymise(conn, local, token)
+                now.append(local)
+            else:
+                later.append(local)
+        if later:
+            noted = conn.execute("SELECT value FROM notes WHERE name = ?", (ERASE_NOTE,)).fetchone()
+            waiting = json.loads(noted[0]) if noted else []
+            waiting += [[local, token] for local in later if [local, token] not in waiting]
+            _write_note(conn, ERASE_NOTE, waiting)
+            self._erasing = True
+        return now, later
+
+    def settle_erasures(self) -> bool:
+        """Clear what ERASE_NOTE waits for from every transaction settled by now (the
+        housekeeping's look, for a transaction settled by other means than a delivery,
+        e.g. an older release's); returns whether any still waits."""
+        if not self._erasing:
+            return False
+        self._erasing = bool(self._commit(self._settle_erasures))
+        return self._erasing
+
+    def erasures_waiting(self) -> list[tuple[int, str]]:
+        """The (local id, token) pairs an erasure still waits to clear."""
+        rows = self.db.read("SELECT value FROM notes WHERE name = ?", (ERASE_NOTE,))
+        return [(int(local), str(token)) for local, token in json.loads(rows[0]["value"])] if rows else []
+
+    def _settled(self, conn: sqlite3.Connection, local_tx: int) -> bool:
+        """Whether a transaction has ended and no message of it waits to be sent."""
+        row = conn.execute("SELECT stopped_at FROM transactions WHERE local_id = ?", (local_tx,)).fetchone()
+        if row is None or row[0] is None:
+            return False
+        if conn.execute("SELECT 1 FROM outbox WHERE local_tx = ? AND done_at IS NULL LIMIT 1", (local_tx,)).fetchone():
+            return False
+        return not any(h.local_tx == local_tx and h.done_at is None for h in self._held)
+
+    def _settle_erasures(self, conn: sqlite3.Connection) -> bool:
+        """Inside a commit: clear each token ERASE_NOTE lists from its transaction once that
+        is settled (and the token from the authorization cache, which the backend's answer
+        to the transaction's start may have filled again meanwhile); a transaction pruned
+        meanwhile is gone with its token. Returns whether any still waits."""
+        noted = conn.execute("SELECT value FROM notes WHERE name = ?", (ERASE_NOTE,)).fetchone()
+        if noted is None:
+            return False
+        waiting = json.loads(noted[0])
+        left = []
+        for local, token in waiting:
+            if not conn.execute("SELECT 1 FROM transactions WHERE local_id = ?", (local,)).fetchone():
+                continue
+            if self._settled(conn, local):
+                _anonymise(conn, local, token)
+                ChargerState.forget_authorization(conn, token)
+            else:
+                left.append([local, token])
+        if not left:
+            conn.execute("DELETE FROM notes WHERE name = ?", (ERASE_NOTE,))
+        elif len(left) < len(waiting):  # unchanged: no write (a status's acknowledgement dirties no page for it)
+            _write_note(conn, ERASE_NOTE, left)
+        return bool(left)
+
     # delivering ---------------------------------------------------------
     def pending(self, after_seq: int = 0, limit: int = 50) -> list[Entry]:
         rows = self.db.read(
@@ -1032,12 +1128,17 @@ class Journal:
             kind = found[0]["kind"] if found else None
         lazy = kind == METER_SAMPLE
 
-        def work(conn: sqlite3.Connection) -> None:
+        erasing = self._erasing and not lazy  # a sample carries no token, and never ends a transaction
+
+        def work(conn: sqlite3.Connection) -> bool:
             conn.execute("UPDATE outbox SET done_at = ?, outcome = ? WHERE seq = ?", (utc_now(), outcome, seq))
             if not lazy:
                 _settle_earlier_samples(conn, seq)
+            # The delivery that settles a transaction clears the token an erasure waits for,
+            # in the same commit: it never outlives the last message that needed it.
+            return self._settle_erasures(conn) if erasing else self._erasing
 
-        self._commit(work, durable=not lazy)
+        self._erasing = bool(self._commit(work, durable=not lazy))
 
     def count_attempt(self, seq: int) -> int:
         held = self._find_held(seq)
@@ -1436,6 +1537,27 @@ class Journal:
         ):
             found.setdefault(g["local_tx"], []).append(MeterGap(g["began_at"], g["ended_at"], g["wh_before"], g["wh_after"]))
         return found
+
+
+def _anonymise(conn: sqlite3.Connection, local_tx: int, token: str) -> None:
+    """Clear ``token`` from one transaction: its row (the token that began it becomes ''
+    as for a transaction no token began, the one that stopped it NULL) and every entry of
+    it that names it (only delivered ones are left by then; see Journal.erase_token)."""
+    conn.execute(
+        "UPDATE transactions SET id_tag = CASE WHEN id_tag = ?1 COLLATE NOCASE THEN '' ELSE id_tag END, "
+        "stop_id_tag = CASE WHEN stop_id_tag = ?1 COLLATE NOCASE THEN NULL ELSE stop_id_tag END WHERE local_id = ?2",
+        (token, local_tx),
+    )
+    conn.execute(
+        "UPDATE outbox SET body = json_remove(body, '$.id_tag') WHERE local_tx = ?2 AND done_at IS NOT NULL "
+        "AND json_valid(body) AND json_extract(body, '$.id_tag') = ?1 COLLATE NOCASE",
+        (token, local_tx),
+    )
+
+
+def _write_note(conn: sqlite3.Connection, name: str, value: Any) -> None:
+    conn.execute("INSERT INTO notes(name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+                 (name, _dump(value)))
 
 
 def _settle_earlier_samples(conn: sqlite3.Connection, seq: int) -> None:

@@ -408,6 +408,17 @@ class ChargerState:
     def clear_authorization_cache(self) -> None:
         self.db.write("DELETE FROM auth_cache")
 
+    def authorizations_of(self, id_tag: str) -> list[sqlite3.Row]:
+        """The cache's entries for ``id_tag`` compared case-insensitively, as tokens are,
+        whatever their age: what the charger holds about a card (OCPP 2.0.1 N09)."""
+        return self.db.read("SELECT * FROM auth_cache WHERE id_tag = ? COLLATE NOCASE ORDER BY id_tag", (id_tag,))
+
+    @staticmethod
+    def forget_authorization(conn: sqlite3.Connection, id_tag: str) -> int:
+        """Inside the caller's commit: drop the cache's entries for ``id_tag`` (compared
+        case-insensitively); returns how many there were."""
+        return conn.execute("DELETE FROM auth_cache WHERE id_tag = ? COLLATE NOCASE", (id_tag,)).rowcount
+
     # reservations -------------------------------------------------------
     def reservations(self) -> list[sqlite3.Row]:
         return self.db.read("SELECT * FROM reservations ORDER BY reservation_id")
@@ -422,6 +433,11 @@ class ChargerState:
             "parent_id_tag = excluded.parent_id_tag, expiry = excluded.expiry",
             (reservation_id, connector, id_tag, parent, expiry),
         )
+
+    def reservations_of(self, id_tag: str) -> list[sqlite3.Row]:
+        """The reservations made for ``id_tag`` (compared case-insensitively)."""
+        return self.db.read("SELECT * FROM reservations WHERE id_tag = ? COLLATE NOCASE ORDER BY reservation_id",
+                            (id_tag,))
 
     def delete_reservation(self, reservation_id: int) -> None:
         self.db.write("DELETE FROM reservations WHERE reservation_id = ?", (reservation_id,))
