@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cryptography import x509
+if TYPE_CHECKING:
+    from cryptography import x509
 
 #: OCPP's HashAlgorithmEnumType and the hashlib name of each.
 ALGORITHMS = {"SHA256": "sha256", "SHA384": "sha384", "SHA512": "sha512"}

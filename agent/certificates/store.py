@@ -22,7 +22,8 @@ What is refused, and why:
   lock itself out of its backend); a disk that refuses. ``NotFound`` when nothing matches.
 
 Nothing here logs key material: certificates are public, and the charger's private key
-is never read by this module.
+is never read by this module. The ``cryptography`` library is imported only when there is
+a certificate to read: a charger whose backend never installs one does not carry it.
 """
 
 from __future__ import annotations
@@ -37,12 +38,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import structlog
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 
 from .hashdata import HashData, hash_data
+
+if TYPE_CHECKING:
+    from cryptography import x509
 
 log = structlog.get_logger(__name__)
 
@@ -139,6 +142,8 @@ class CertificateStore:
                     continue
                 if path.suffix != ".pem":
                     continue
+                from cryptography import x509
+
                 try:
                     certificate = x509.load_pem_x509_certificate(path.read_bytes())
                 except (OSError, ValueError) as exc:
@@ -165,6 +170,8 @@ class CertificateStore:
         if self._own is None:
             self._own = []
             if self._client_certificate is not None:
+                from cryptography import x509
+
                 try:
                     self._own = x509.load_pem_x509_certificates(self._client_certificate.read_bytes())
                 except (OSError, ValueError) as exc:
@@ -253,6 +260,8 @@ class CertificateStore:
 
 
 def _one_certificate(pem: str) -> x509.Certificate:
+    from cryptography import x509
+
     if PEM_BEGIN not in pem:
         raise ValueError("not a PEM certificate")
     try:
@@ -266,6 +275,9 @@ def _one_certificate(pem: str) -> x509.Certificate:
 
 def _root_problem(certificate: x509.Certificate, now: datetime) -> str | None:
     """Why ``certificate`` cannot be a trusted root now, or None."""
+    from cryptography import x509
+    from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+
     if now < certificate.not_valid_before_utc:
         return f"not valid before {certificate.not_valid_before_utc:%Y-%m-%dT%H:%M:%SZ}"
     if now > certificate.not_valid_after_utc:

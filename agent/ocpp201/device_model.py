@@ -403,6 +403,7 @@ COMPONENTS: tuple[Component, ...] = (
                 note="fixed: the order agent/clock.py follows"),
     )),
     Component("SecurityCtrlr", (
+        setting("AdditionalRootCertificateCheck", note="not supported: an installed root replaces no other"),
         setting("AuthorizationKey", max_limit=40, note="the HTTP Basic password; accepted only under security "
                                                        "profile 1 or 2"),
         Variable("CertificateEntries", _fact(lambda f, w: f.certificate_entries(), "StationFacts.certificate_entries"),
