@@ -28,8 +28,8 @@ def test_install_writes_one_private_file_per_certificate_and_survives_a_restart(
     os.umask(0o022)
     root = make_certificate("CSMS root")
     store = store_in(tmp_path)
-    assert store.install(CSMS_ROOT, root.pem) == (Installed.ACCEPTED, "")
-    assert store.install(CSMS_ROOT, root.pem) == (Installed.ACCEPTED, "already installed")
+    assert store.install(CSMS_ROOT, root.pem)[:2] == (Installed.ACCEPTED, "")
+    assert store.install(CSMS_ROOT, root.pem)[:2] == (Installed.ACCEPTED, "already installed")
     folder = tmp_path / "certificates" / CSMS_ROOT
     files = list(folder.iterdir())
     assert len(files) == 1 and files[0].suffix == ".pem"
@@ -56,8 +56,8 @@ def test_a_refused_write_is_failed_and_leaves_nothing(tmp_path: Path) -> None:
     store = store_in(tmp_path)
     (tmp_path / "certificates").mkdir()
     (tmp_path / "certificates" / CSMS_ROOT).write_text("a file where the directory should be")  # refused even to root
-    status, why = store.install(CSMS_ROOT, make_certificate("root").pem)
-    assert status is Installed.FAILED and "cannot write" in why
+    status, why, invalid = store.install(CSMS_ROOT, make_certificate("root").pem)
+    assert status is Installed.FAILED and "cannot write" in why and not invalid
     assert store.count() == 0
 
 
@@ -66,8 +66,8 @@ def test_a_refused_write_is_failed_and_leaves_nothing(tmp_path: Path) -> None:
     ("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", "not an X.509 certificate"),
 ])
 def test_what_is_not_a_certificate_is_rejected(tmp_path: Path, pem: str, reason: str) -> None:
-    status, why = store_in(tmp_path).install(CSMS_ROOT, pem)
-    assert status is Installed.REJECTED and reason in why
+    status, why, invalid = store_in(tmp_path).install(CSMS_ROOT, pem)
+    assert status is Installed.REJECTED and reason in why and invalid
 
 
 def test_dates_constraints_and_use_are_checked(tmp_path: Path) -> None:
@@ -85,7 +85,7 @@ def test_dates_constraints_and_use_are_checked(tmp_path: Path) -> None:
     assert "no basicConstraints" in store.install(CSMS_ROOT, bare.pem)[1]
     assert "issued by" in store.install(CSMS_ROOT, issued.pem)[1]
     assert store.install("V2GRootCertificate", root.pem) == (
-        Installed.REJECTED, "V2GRootCertificate is not offered (no ISO 15118 on this charger)")
+        Installed.REJECTED, "V2GRootCertificate is not offered (no ISO 15118 on this charger)", False)
     assert store.install(CSMS_ROOT, root.pem + root.pem)[0] is Installed.REJECTED
     assert store.count() == 0
     # the store's clock is the caller's: a certificate valid then is accepted
@@ -97,7 +97,7 @@ def test_a_full_store_rejects(tmp_path: Path) -> None:
     assert store.install(CSMS_ROOT, make_certificate("a").pem)[0] is Installed.ACCEPTED
     assert store.install(MANUFACTURER_ROOT, make_certificate("b").pem)[0] is Installed.ACCEPTED
     assert store.install(CSMS_ROOT, make_certificate("c").pem) == (Installed.REJECTED,
-                                                                     "the store is full (2 certificates)")
+                                                                     "the store is full (2 certificates)", False)
 
 
 def _openssl_cert_id(tmp_path: Path, cert: Path, issuer: Path) -> dict[str, str]:

@@ -38,7 +38,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import structlog
 
@@ -70,6 +70,16 @@ class Deleted(enum.Enum):
     ACCEPTED = "Accepted"
     NOT_FOUND = "NotFound"
     FAILED = "Failed"
+
+
+class InstallOutcome(NamedTuple):
+    """The answer to an install, why (a few words, empty when plainly accepted), and whether
+    the certificate itself was at fault (the security event for an invalid one follows it;
+    a full store or a refused disk is no fault of the certificate)."""
+
+    status: Installed
+    why: str
+    invalid: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,39 +190,40 @@ class CertificateStore:
         return self._own
 
     # ------------------------------------------------------------------ install
-    def install(self, use: str, pem: str, now: datetime | None = None) -> tuple[Installed, str]:
-        """Install one root certificate: (the answer, why, in a few words). Blocking."""
+    def install(self, use: str, pem: str, now: datetime | None = None) -> InstallOutcome:
+        """Install one root certificate. Blocking."""
         with self._lock:
-            status, why, subject = self._install(use, pem, now or datetime.now(timezone.utc))
-        log.info("install certificate", certificate_type=use, subject=subject, answer=status.value, reason=why)
-        return status, why
+            outcome, subject = self._install(use, pem, now or datetime.now(timezone.utc))
+        log.info("install certificate", certificate_type=use, subject=subject, answer=outcome.status.value,
+                 reason=outcome.why)
+        return outcome
 
-    def _install(self, use: str, pem: str, now: datetime) -> tuple[Installed, str, str | None]:
+    def _install(self, use: str, pem: str, now: datetime) -> tuple[InstallOutcome, str | None]:
         if use not in ROOT_USES:
-            return Installed.REJECTED, f"{use} is not offered (no ISO 15118 on this charger)", None
+            return InstallOutcome(Installed.REJECTED, f"{use} is not offered (no ISO 15118 on this charger)"), None
         try:
             certificate = _one_certificate(pem)
         except ValueError as exc:
-            return Installed.REJECTED, str(exc), None
+            return InstallOutcome(Installed.REJECTED, str(exc), True), None
         subject = certificate.subject.rfc4514_string()
         why = _root_problem(certificate, now)
         if why is not None:
-            return Installed.REJECTED, why, subject
+            return InstallOutcome(Installed.REJECTED, why, True), subject
         key = fingerprint(certificate)
         if key in self._entries[use]:
-            return Installed.ACCEPTED, "already installed", subject
+            return InstallOutcome(Installed.ACCEPTED, "already installed"), subject
         most = self._max_entries()
         if self.count() >= most:
-            return Installed.REJECTED, f"the store is full ({most} certificates)", subject
+            return InstallOutcome(Installed.REJECTED, f"the store is full ({most} certificates)"), subject
         path = self.directory / use / f"{key}.pem"
         try:
             from cryptography.hazmat.primitives.serialization import Encoding
 
             _write_atomically(path, certificate.public_bytes(Encoding.PEM))
         except OSError as exc:
-            return Installed.FAILED, f"cannot write {path}: {exc.strerror or exc}", subject
+            return InstallOutcome(Installed.FAILED, f"cannot write {path}: {exc.strerror or exc}"), subject
         self._entries[use][key] = Entry(use, certificate, path)
-        return Installed.ACCEPTED, "", subject
+        return InstallOutcome(Installed.ACCEPTED, ""), subject
 
     # ------------------------------------------------------------------ delete
     def delete(self, wanted: HashData) -> tuple[Deleted, str]:

@@ -18,7 +18,7 @@ from ocpp.v16 import call_result
 from ocpp.v16.enums import Action
 
 from .. import clock
-from ..certificates import CSMS_ROOT, MANUFACTURER_ROOT, HashData, Installed
+from ..certificates import CSMS_ROOT, MANUFACTURER_ROOT, HashData
 
 if TYPE_CHECKING:
     from .session import Ocpp16Link
@@ -38,12 +38,13 @@ class CertificateHandlers:
     @on(Action.install_certificate)
     async def on_install_certificate(self, certificate_type: str, certificate: str) -> Any:
         use = USES.get(certificate_type, certificate_type)
-        status, why = await asyncio.to_thread(self.session.certificates.install, use, certificate,
-                                              clock.current().now())
-        if status is Installed.REJECTED and use == CSMS_ROOT:
-            await self.session.db.run(self.session.journal.record_security_event, INVALID_CSMS_ROOT_EVENT, why)
+        outcome = await asyncio.to_thread(self.session.certificates.install, use, certificate,
+                                          clock.current().now())
+        if outcome.invalid and use == CSMS_ROOT:
+            await self.session.db.run(self.session.journal.record_security_event, INVALID_CSMS_ROOT_EVENT,
+                                      outcome.why)
             self.session.wake()
-        return call_result.InstallCertificate(status=status.value)
+        return call_result.InstallCertificate(status=outcome.status.value)
 
     @on(Action.get_installed_certificate_ids)
     async def on_get_installed_certificate_ids(self, certificate_type: str) -> Any:

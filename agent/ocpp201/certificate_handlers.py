@@ -40,8 +40,10 @@ class CertificateHandlers:
     @on(Action.install_certificate)
     async def on_install_certificate(self, certificate_type: str, certificate: str, **_: Any) -> Any:
         store = self.session.certificates
-        status, why = await asyncio.to_thread(store.install, certificate_type, certificate, clock.current().now())
-        reason = {Installed.REJECTED: "InvalidCertificate", Installed.FAILED: "WriteFailed"}.get(status, "")
+        status, why, invalid = await asyncio.to_thread(store.install, certificate_type, certificate,
+                                                       clock.current().now())
+        reason = "" if status is Installed.ACCEPTED else "InvalidCertificate" if invalid else \
+            "WriteFailed" if status is Installed.FAILED else "StoreFull" if "full" in why else "NotSupported"
         return call_result.InstallCertificate(status=status.value, status_info=_status_info(reason, why)
                                               if reason else None)
 

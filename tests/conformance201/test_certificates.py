@@ -78,12 +78,15 @@ async def test_tc_m_07_cs_install_rejected_certificate_invalid(charger) -> None:
     expired = make_certificate("expired root", not_before=NOW - datetime.timedelta(days=400),
                                not_after=NOW - datetime.timedelta(days=35))
     leaf = make_certificate("not a CA", ca=False)
-    for kind, pem in (("CSMSRootCertificate", expired.pem), ("ManufacturerRootCertificate", leaf.pem),
-                      ("CSMSRootCertificate", "-----BEGIN CERTIFICATE-----\nbm9wZQ==\n-----END CERTIFICATE-----"),
-                      ("V2GRootCertificate", make_certificate("V2G root").pem)):
+    for kind, pem, reason in (
+            ("CSMSRootCertificate", expired.pem, "InvalidCertificate"),
+            ("ManufacturerRootCertificate", leaf.pem, "InvalidCertificate"),
+            ("CSMSRootCertificate", "-----BEGIN CERTIFICATE-----\nbm9wZQ==\n-----END CERTIFICATE-----",
+             "InvalidCertificate"),
+            ("V2GRootCertificate", make_certificate("V2G root").pem, "NotSupported")):  # no ISO 15118 here
         answer = await install(stack, kind, pem)
         assert answer["status"] == "Rejected", (kind, answer)
-        assert answer["statusInfo"]["reasonCode"] == "InvalidCertificate"
+        assert answer["statusInfo"]["reasonCode"] == reason
     assert (await installed(stack))["status"] == "NotFound"
     await _clean(stack)
 
