@@ -1,0 +1,79 @@
+"""A CSMS root installed over OCPP is what the link trusts: end to end, a real agent against
+real wss:// CSMS processes, each with a certificate of its own throwaway CA.
+
+The charger starts under security profile 2 trusting the operator's CA file; the backend
+installs a second CA as CentralSystemRootCertificate; the charger is then set up without
+any ca_file and pointed at a CSMS whose certificate only that installed root vouches for.
+It connects, and it refuses to delete that root while it is the only one it has.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import trustme
+
+from .cert_factory import hash_data_of
+from .certs import BACKEND_NAMES
+from .conformance.helpers import call_checked
+from .test_security_profiles import (  # noqa: F401 - fixtures
+    PASSWORD,
+    agent_log_lines,
+    new_cp_id,
+    password_file,
+    pki,
+    stacks,
+    tls_csms,
+    workdir,
+)
+
+
+def _new_operator(directory: Path) -> tuple[trustme.CA, Path, Path]:
+    """A second CA, unrelated to the test PKI's, and a backend certificate it issued."""
+    directory.mkdir(parents=True, exist_ok=True)
+    ca = trustme.CA(organization_name="Ladda new operator")
+    leaf = ca.issue_cert(*BACKEND_NAMES)
+    cert, key = directory / "server.pem", directory / "server.key"
+    cert.write_bytes(b"".join(blob.bytes() for blob in leaf.cert_chain_pems))
+    key.write_bytes(leaf.private_key_pem.bytes())
+    return ca, cert, key
+
+
+async def test_an_installed_csms_root_is_what_a_profile_2_charger_trusts(tls_csms, stacks, workdir, pki):
+    from cryptography import x509
+
+    from .cert_factory import Made
+
+    cp_id = new_cp_id()
+    secret = password_file(workdir)
+    old_csms = await tls_csms(passwords={cp_id: PASSWORD})
+    stack = await stacks(old_csms, {"security_profile": 2, "ca_file": str(pki.ca),
+                                    "authorization_key_file": str(secret)}, cp_id=cp_id)
+    await stack.wait_booted()
+    new_ca, cert, key = _new_operator(workdir / "new-operator")
+    root_pem = new_ca.cert_pem.bytes().decode()
+    answer = await call_checked(stack, "InstallCertificate",
+                                {"certificateType": "CentralSystemRootCertificate", "certificate": root_pem})
+    assert answer == {"status": "Accepted"}
+    await stack.stop()
+
+    # The same charger (same state directory), now without ca_file, to a backend of the new CA.
+    new_csms = await tls_csms(cert=cert, key=key, passwords={cp_id: PASSWORD})
+    stack.csms = new_csms
+    stack.backend = {"security_profile": 2, "authorization_key_file": str(secret)}
+    await stack.start()
+    await stack.wait_booted()
+    lines = await agent_log_lines(stack, '"connected to backend"')
+    assert lines[-1]["security_profile"] == 2 and lines[-1]["url"].startswith("wss://")
+    assert "ca_file" not in stack.config_path.read_text()
+
+    root = x509.load_pem_x509_certificate(root_pem.encode())
+    wanted = hash_data_of(Made(root, None))  # type: ignore[arg-type]
+    listed = await call_checked(stack, "GetInstalledCertificateIds", {"certificateType": "CentralSystemRootCertificate"})
+    assert listed == {"status": "Accepted", "certificateHashData": [wanted]}
+    # The only root it trusts, with no ca_file beside it: deleting it would lock the charger out.
+    assert await call_checked(stack, "DeleteCertificate", {"certificateHashData": wanted}) == {"status": "Failed"}
+    assert (await call_checked(stack, "GetInstalledCertificateIds",
+                               {"certificateType": "CentralSystemRootCertificate"}))["status"] == "Accepted"
+    refused = await agent_log_lines(stack, '"delete certificate"')
+    assert "last CSMS root" in refused[-1]["reason"]
