@@ -128,6 +128,8 @@ class CertificateStore:
         self._max_entries = max_entries
         self._csms_root_needed = csms_root_needed
         self._client_certificate = client_certificate
+        #: Serialises installs and deletes (they run in worker threads). Readers on the event
+        #: loop take no lock: a change replaces a use's dict whole, never mutates one in place.
         self._lock = threading.Lock()
         self._entries: dict[str, dict[str, Entry]] = {use: {} for use in ROOT_USES}
         self._own: list[x509.Certificate] | None = None
@@ -222,7 +224,7 @@ class CertificateStore:
             _write_atomically(path, certificate.public_bytes(Encoding.PEM))
         except OSError as exc:
             return InstallOutcome(Installed.FAILED, f"cannot write {path}: {exc.strerror or exc}"), subject
-        self._entries[use][key] = Entry(use, certificate, path)
+        self._entries[use] = {**self._entries[use], key: Entry(use, certificate, path)}
         return InstallOutcome(Installed.ACCEPTED, ""), subject
 
     # ------------------------------------------------------------------ delete
@@ -254,7 +256,8 @@ class CertificateStore:
             pass
         except OSError as exc:
             return Deleted.FAILED, f"cannot delete {found.path}: {exc.strerror or exc}", found
-        del self._entries[found.use][fingerprint(found.certificate)]
+        gone = fingerprint(found.certificate)
+        self._entries[found.use] = {k: e for k, e in self._entries[found.use].items() if k != gone}
         return Deleted.ACCEPTED, "", found
 
     def _is_own(self, wanted: HashData) -> bool:

@@ -410,6 +410,8 @@ COMPONENTS: tuple[Component, ...] = (
                  "integer", required=True),
         Variable("Identity", _fact(lambda f, w: f.identity(), "StationFacts.identity ([charge_point] id)", True),
                  "string", max_limit=48),
+        setting("CertificateSignedMaxChainSize", unit="B",
+                note="fixed; CertificateSigned is not taken yet (the client certificate is the TOML file's)"),
         setting("SecurityCtrlr.OrganizationName", required=True,
                 note="fixed by the TOML file: no certificate is requested yet (block A)"),
         setting("SecurityProfile", required=True, note="[backend] security_profile"),
