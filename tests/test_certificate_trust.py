@@ -77,3 +77,60 @@ async def test_an_installed_csms_root_is_what_a_profile_2_charger_trusts(tls_csm
                                {"certificateType": "CentralSystemRootCertificate"}))["status"] == "Accepted"
     refused = await agent_log_lines(stack, '"delete certificate"')
     assert "last CSMS root" in refused[-1]["reason"]
+
+
+def test_check_config_takes_an_installed_csms_root_for_ca_file(tmp_path: Path) -> None:
+    """Profile 2 without ca_file: refused while the store of state.directory holds no CSMS
+    root (nothing would be trusted), accepted once it holds one. A manufacturer root does
+    not count."""
+    from agent.certificates import CSMS_ROOT, MANUFACTURER_ROOT, CertificateStore
+    from agent.settings import ConfigError, parse_settings
+
+    from .cert_factory import make_certificate
+
+    state = tmp_path / "state"
+    key = password_file(tmp_path)
+    text = (f'[charge_point]\nid = "LADDA-0001"\n[backend]\nurl = "wss://127.0.0.1:9000/ocpp"\n'
+            f'security_profile = 2\nauthorization_key_file = "{key}"\n[state]\ndirectory = "{state}"\n')
+    store = CertificateStore(state / "certificates", max_entries=lambda: 5)
+    store.install(MANUFACTURER_ROOT, make_certificate("maker").pem)
+    try:
+        parse_settings(text, tmp_path / "ladda.toml")
+    except ConfigError as exc:
+        assert any("backend.ca_file: required with security profile 2" in e for e in exc.errors), exc.errors
+    else:
+        raise AssertionError("a profile-2 file with nothing to trust was accepted")
+    store.install(CSMS_ROOT, make_certificate("installed CSMS root").pem)
+    settings = parse_settings(text, tmp_path / "ladda.toml")
+    assert settings.backend.security_profile == 2 and settings.backend.ca_file is None
+
+
+def test_the_tls_context_trusts_ca_file_and_installed_roots_together(tmp_path: Path) -> None:
+    import ssl
+
+    import pytest
+    from cryptography import x509
+
+    from agent.link.security import SecurityError, link_security
+    from agent.settings import BackendSettings
+
+    from .cert_factory import make_certificate
+    from .certs import make_pki
+
+    pki = make_pki(tmp_path / "pki")
+    installed = make_certificate("installed CSMS root").certificate
+    serials = {"file": x509.load_pem_x509_certificate(pki.ca.read_bytes()).serial_number,
+               "installed": installed.serial_number}
+
+    def trusted(context: ssl.SSLContext | None) -> set[str]:
+        assert context is not None
+        held = {int(c["serialNumber"], 16) for c in context.get_ca_certs()}
+        assert len(held) == len(context.get_ca_certs())
+        return {which for which, serial in serials.items() if serial in held}
+
+    url = "wss://csms.example.com/ocpp"
+    both = link_security(BackendSettings(url=url, security_profile=2, ca_file=pki.ca), "CP-1", b"x" * 16, [installed])
+    alone = link_security(BackendSettings(url=url, security_profile=2), "CP-1", b"x" * 16, [installed])
+    assert trusted(both.ssl) == {"file", "installed"} and trusted(alone.ssl) == {"installed"}
+    with pytest.raises(SecurityError, match="needs backend.ca_file or a CSMS root certificate installed"):
+        link_security(BackendSettings(url=url, security_profile=2), "CP-1", b"x" * 16, [])
