@@ -15,10 +15,11 @@ from .store import (
     CertificateStore,
     Deleted,
     Installed,
+    InstallOutcome,
     installed_roots_exist,
 )
 
 __all__ = [
     "CHARGER_CERTIFICATE", "CSMS_ROOT", "MANUFACTURER_ROOT", "ROOT_USES", "CertificateStore", "Deleted",
-    "HashData", "Installed", "hash_data", "installed_roots_exist",
+    "HashData", "InstallOutcome", "Installed", "hash_data", "installed_roots_exist",
 ]

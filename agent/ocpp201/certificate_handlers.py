@@ -19,7 +19,7 @@ from ocpp.v201 import call_result
 from ocpp.v201.enums import Action
 
 from .. import clock
-from ..certificates import HashData, Installed
+from ..certificates import ROOT_USES, Deleted, HashData, Installed, InstallOutcome
 
 if TYPE_CHECKING:
     from .session import Ocpp201Link
@@ -27,8 +27,22 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 
-def _status_info(reason: str, detail: str) -> dict[str, str] | None:
-    return {"reason_code": reason, "additional_info": detail[:512]} if detail else None
+def _status_info(reason: str, detail: str) -> dict[str, str]:
+    info = {"reason_code": reason}
+    if detail:
+        info["additional_info"] = detail[:512]
+    return info
+
+
+def _install_reason(use: str, outcome: InstallOutcome) -> str | None:
+    """statusInfo's reasonCode for an install not plainly Accepted (None: none given)."""
+    if outcome.status is Installed.ACCEPTED:
+        return None
+    if outcome.status is Installed.FAILED:
+        return "WriteFailed"
+    if outcome.invalid:
+        return "InvalidCertificate"
+    return "NotSupported" if use not in ROOT_USES else "StoreFull"
 
 
 class CertificateHandlers:
@@ -39,13 +53,11 @@ class CertificateHandlers:
 
     @on(Action.install_certificate)
     async def on_install_certificate(self, certificate_type: str, certificate: str, **_: Any) -> Any:
-        store = self.session.certificates
-        status, why, invalid = await asyncio.to_thread(store.install, certificate_type, certificate,
-                                                       clock.current().now())
-        reason = "" if status is Installed.ACCEPTED else "InvalidCertificate" if invalid else \
-            "WriteFailed" if status is Installed.FAILED else "StoreFull" if "full" in why else "NotSupported"
-        return call_result.InstallCertificate(status=status.value, status_info=_status_info(reason, why)
-                                              if reason else None)
+        outcome = await asyncio.to_thread(self.session.certificates.install, certificate_type, certificate,
+                                          clock.current().now())
+        reason = _install_reason(certificate_type, outcome)
+        return call_result.InstallCertificate(status=outcome.status.value,
+                                              status_info=_status_info(reason, outcome.why) if reason else None)
 
     @on(Action.get_installed_certificate_ids)
     async def on_get_installed_certificate_ids(self, certificate_type: list[str] | None = None, **_: Any) -> Any:
@@ -60,6 +72,6 @@ class CertificateHandlers:
     @on(Action.delete_certificate)
     async def on_delete_certificate(self, certificate_hash_data: dict[str, Any], **_: Any) -> Any:
         status, why = await asyncio.to_thread(self.session.certificates.delete, HashData.from_wire(certificate_hash_data))
-        info = _status_info("NotFound" if status.value == "NotFound" else "DeleteFailed", why) \
-            if status.value != "Accepted" else None
+        reason = {Deleted.NOT_FOUND: "NotFound", Deleted.FAILED: "DeleteFailed"}.get(status)
+        info = _status_info(reason, why) if reason else None
         return call_result.DeleteCertificate(status=status.value, status_info=info)
