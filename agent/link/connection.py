@@ -24,6 +24,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.frames import CloseCode
 
 from .. import clock
+from ..certificates import CSMS_ROOT, CertificateStore
+from ..certificates.store import DIRECTORY as CERTIFICATES_DIRECTORY
 from ..errors import leaves
 from ..journal import Journal
 from ..redaction import register_secret
@@ -32,7 +34,7 @@ from ..runtime_settings.keys import KEYS
 from ..settings import Settings
 from ..store import Database
 from .rpc import CallFailed, Endpoint
-from .security import SecurityError, describe_closed_handshake, describe_tls_failure, link_security
+from .security import TLS_PROFILES, SecurityError, describe_closed_handshake, describe_tls_failure, link_security
 from .throttle import Throttle
 
 if TYPE_CHECKING:
@@ -71,6 +73,16 @@ class BackendLink:
         self._redial = asyncio.Event()
         #: UpdateFirmware jobs (set by the agent before run()).
         self.firmware: FirmwareUpdater | None = None
+        #: The root certificates the backend installs (beside the database, in the state
+        #: directory); the CSMS roots are trusted by every connection from the next on.
+        backend = settings.backend
+        self.certificates = CertificateStore(
+            db.path.parent / CERTIFICATES_DIRECTORY,
+            max_entries=lambda: config.int("CertificateStoreMaxLength"),
+            csms_root_needed=lambda: backend.security_profile in TLS_PROFILES and backend.ca_file is None,
+            client_certificate=backend.client_certificate,
+        )
+        self.certificates.load()
         config.bind_backend_security(settings.backend.security_profile, settings.backend.authorization_key)
         config.subscribe(self._on_config_change)
         journal.online = lambda: self.online
@@ -133,7 +145,8 @@ class BackendLink:
                 if key:
                     register_secret(key.decode("utf-8", "replace"))
                     register_secret(key.hex())
-                security = link_security(self.settings.backend, self.settings.charge_point.id, key)
+                security = link_security(self.settings.backend, self.settings.charge_point.id, key,
+                                         self.certificates.roots(CSMS_ROOT))
                 async with connect(
                     self.url,
                     subprotocols=[self.SUBPROTOCOL],  # type: ignore[list-item]

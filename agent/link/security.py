@@ -4,9 +4,12 @@ One function decides what a connection carries, from the configured profile only
 the link can never quietly use less: profile 2 or 3 without a usable CA file is an
 error, not a plain connection, and a failed handshake is retried at the same profile.
 
-The TLS context trusts only the configured CA file (no system store: a charger should
+The TLS context trusts only the configured CA file and the CSMS root certificates the
+backend installed over OCPP (``agent.certificates``; no system store: a charger should
 trust its operator's hierarchy, not every public CA), verifies the chain and the host
 name, and needs TLS 1.2 or later. There is deliberately no way to switch that off.
+Either source alone is enough: a backend can move a charger to a new CSMS root by
+installing it, and a charger set up with installed roots only needs no ``ca_file``.
 """
 
 from __future__ import annotations
@@ -14,12 +17,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import ssl
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
+    from cryptography import x509
+
     from ..settings import BackendSettings
 
 #: Profiles that send HTTP Basic credentials, and those that need TLS.
@@ -48,23 +54,26 @@ class LinkSecurity:
     headers: dict[str, str]
 
 
-def link_security(backend: BackendSettings, charge_point_id: str, password: bytes | None) -> LinkSecurity:
+def link_security(backend: BackendSettings, charge_point_id: str, password: bytes | None,
+                  installed_roots: Sequence[x509.Certificate] = ()) -> LinkSecurity:
     """The connection settings of the configured profile; raises SecurityError rather than
-    return anything weaker. Built per attempt, so renewed certificate files are picked up."""
+    return anything weaker. Built per attempt, so renewed certificate files and the CSMS
+    roots installed since (``installed_roots``) are picked up."""
     profile = backend.security_profile
     scheme = urlsplit(backend.url).scheme
     if (scheme == "wss") != (profile in TLS_PROFILES):
         raise SecurityError(f"security profile {profile} does not go with a {scheme}:// backend.url")
     context = None
     if profile in TLS_PROFILES:
-        if backend.ca_file is None:
-            raise SecurityError(f"security profile {profile} needs backend.ca_file")
+        if backend.ca_file is None and not installed_roots:
+            raise SecurityError(f"security profile {profile} needs backend.ca_file "
+                                "or a CSMS root certificate installed by the backend")
         identity = None
         if profile == 3:
             if backend.client_certificate is None or backend.client_key is None:
                 raise SecurityError("security profile 3 needs backend.client_certificate and backend.client_key")
             identity = (backend.client_certificate, backend.client_key)
-        context = tls_context(backend.ca_file, identity)
+        context = tls_context(backend.ca_file, identity, installed_roots)
     headers: dict[str, str] = {}
     if profile in BASIC_AUTH_PROFILES:
         if not password:
@@ -79,11 +88,19 @@ def basic_auth_header(charge_point_id: str, password: bytes) -> dict[str, str]:
     return {"Authorization": f"Basic {token}"}
 
 
-def tls_context(ca_file: Path, identity: tuple[Path, Path] | None = None) -> ssl.SSLContext:
-    """A client context that trusts only `ca_file` and, for profile 3, presents `identity`."""
+def tls_context(ca_file: Path | None, identity: tuple[Path, Path] | None = None,
+                installed_roots: Sequence[x509.Certificate] = ()) -> ssl.SSLContext:
+    """A client context that trusts only `ca_file` and `installed_roots` and, for profile 3,
+    presents `identity`."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # CERT_REQUIRED and check_hostname
     context.minimum_version = ssl.TLSVersion.TLSv1_2
-    load_trust(context, ca_file)
+    if ca_file is not None:
+        load_trust(context, ca_file)
+    if installed_roots:
+        from cryptography.hazmat.primitives.serialization import Encoding
+
+        # The store checked each one (a valid, self-signed CA) when it was installed.
+        context.load_verify_locations(cadata="".join(c.public_bytes(Encoding.PEM).decode() for c in installed_roots))
     if identity is not None:
         load_identity(context, *identity)
     return context
@@ -151,6 +168,8 @@ def describe_tls_failure(error: BaseException, backend: BackendSettings) -> str 
     if isinstance(error, ssl.SSLCertVerificationError):
         code = error.verify_code
         if code in (2, 19, 20, 21):  # issuer unknown, self-signed in chain, local issuer unknown, leaf only
+            if backend.ca_file is None:
+                return "TLS: the backend's certificate is not signed by a CSMS root certificate installed by the backend"
             return f"TLS: the backend's certificate is not signed by a CA in backend.ca_file ({backend.ca_file})"
         if code == 10:
             return "TLS: the backend's certificate has expired"

@@ -21,6 +21,7 @@ from ocpp.v16.enums import Action
 from .. import clock, locations
 from ..authorization import parse_expiry
 from ..charging_profiles import Purpose, RateUnit
+from .certificate_handlers import CertificateHandlers
 from .charging import ProfileError, composite_answer, parse_profile
 from ..diagnostics import Window
 from ..local_list import UpdateStatus
@@ -47,7 +48,7 @@ TRIGGERABLE = {
 }
 
 
-class Handlers(Rpc):
+class Handlers(CertificateHandlers, Rpc):
     def __init__(self, cp_id: str, connection: Any, response_timeout: float, session: Ocpp16Link) -> None:
         super().__init__(cp_id, connection, response_timeout, session.throttle)
         self.session = session

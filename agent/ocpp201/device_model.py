@@ -403,12 +403,15 @@ COMPONENTS: tuple[Component, ...] = (
                 note="fixed: the order agent/clock.py follows"),
     )),
     Component("SecurityCtrlr", (
+        setting("AdditionalRootCertificateCheck", note="not supported: an installed root replaces no other"),
         setting("AuthorizationKey", max_limit=40, note="the HTTP Basic password; accepted only under security "
                                                        "profile 1 or 2"),
         Variable("CertificateEntries", _fact(lambda f, w: f.certificate_entries(), "StationFacts.certificate_entries"),
                  "integer", required=True),
         Variable("Identity", _fact(lambda f, w: f.identity(), "StationFacts.identity ([charge_point] id)", True),
                  "string", max_limit=48),
+        setting("CertificateSignedMaxChainSize", unit="B",
+                note="fixed; CertificateSigned is not taken yet (the client certificate is the TOML file's)"),
         setting("SecurityCtrlr.OrganizationName", required=True,
                 note="fixed by the TOML file: no certificate is requested yet (block A)"),
         setting("SecurityProfile", required=True, note="[backend] security_profile"),

@@ -18,6 +18,7 @@ from ocpp.v201.enums import Action
 
 from .. import clock
 from ..redaction import register_secret
+from .certificate_handlers import CertificateHandlers
 from .charging_handlers import SMART_CHARGING_ACTIONS, SmartChargingHandlers
 from .customer_handlers import CustomerHandlers
 from .local_list import LocalListHandlers
@@ -50,11 +51,18 @@ def _info(reason: str, detail: str = "") -> dict[str, str]:
     return info
 
 
-class Handlers(SmartChargingHandlers, LocalListHandlers, ReservationHandlers, CustomerHandlers, Rpc):
+class Handlers(
+    SmartChargingHandlers,
+    LocalListHandlers,
+    ReservationHandlers,
+    CustomerHandlers,
+    CertificateHandlers,
+    Rpc,
+):
     """Every 2.0.1 request this charger answers. Blocks with much of their own (smart
-    charging, the local list, reservations, customer information) live in modules of
-    their own as mixins of this class; the library's routing finds their ``@on``
-    methods through it."""
+    charging, the local list, reservations, customer information, certificates) live in
+    modules of their own as mixins of this class; the library's routing finds their
+    ``@on`` methods through it."""
 
     def __init__(self, cp_id: str, connection: Any, response_timeout: float, session: Ocpp201Link) -> None:
         super().__init__(cp_id, connection, response_timeout, session.throttle)

@@ -77,7 +77,7 @@ class Ocpp201Link(ReservationReports, BackendLink):
         #: (action, pages). Pages a dropped link cut short are put back at the front.
         self._triggers: collections.deque[tuple[str, Any]] = collections.deque()
         self._triggered = asyncio.Event()
-        facts: StationFacts = RuntimeFacts(settings, runtime)
+        facts: StationFacts = RuntimeFacts(settings, runtime, self.certificates)
         #: Components and variables (B05-B08), read through the settings and the station.
         self.device_model = DeviceModel(config, facts)
         #: The connector status each connector's last StatusNotification said: 2.0.1

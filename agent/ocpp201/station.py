@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from .. import __version__, clock
+from ..certificates import CertificateStore
 from ..charger import ChargerRuntime
 from ..settings import Settings
 from .outbound import CONNECTOR_STATUS
@@ -20,9 +21,11 @@ from .problems import NO_ERROR
 class RuntimeFacts:
     """:class:`agent.ocpp201.device_model.StationFacts` of this charger (one connector per EVSE)."""
 
-    def __init__(self, settings: Settings, runtime: ChargerRuntime) -> None:
+    def __init__(self, settings: Settings, runtime: ChargerRuntime,
+                 certificates: CertificateStore | None = None) -> None:
         self.settings = settings
         self.runtime = runtime
+        self.certificates = certificates
         runtime.authorizer.local_list.count()  # blocking, once at start: kept by the list from now on
 
     def evse_count(self) -> int:
@@ -90,7 +93,8 @@ class RuntimeFacts:
         return entry.error_code if entry is not None else NO_ERROR
 
     def certificate_entries(self) -> int:
-        return 0  # certificates are managed by the backend from OCPP 2.0.1 block A on (not yet)
+        """The root certificates installed by the backend (agent/certificates)."""
+        return self.certificates.count() if self.certificates is not None else 0
 
     def local_list_entries(self) -> int:
         local_list = self.runtime.authorizer.local_list

@@ -237,6 +237,17 @@ KEYS: dict[str, KeySpec] = {
         # (as many backends send it) 16 to 20 characters used as written.
         KeySpec("AuthorizationKey", "key", "", writeonly=True, v201="SecurityCtrlr.BasicAuthPassword"),
         KeySpec("AuthorizeRemoteTxRequests", "bool", False, v201="AuthCtrlr.AuthorizeRemoteStart"),
+        # Security whitepaper / 2.0.1 M05: installed roots are not checked against a second
+        # root (AdditionalRootCertificateCheck is not supported: false, read-only).
+        KeySpec("AdditionalRootCertificateCheck", "bool", False, readonly=True,
+                v201="SecurityCtrlr.AdditionalRootCertificateCheck"),
+        # The most root certificates InstallCertificate may put in the store (agent/certificates).
+        KeySpec("CertificateStoreMaxLength", "int", 20, readonly=True, maker=True, minimum=1, maximum=1000),
+        # The longest certificateChain a CertificateSigned may carry (whitepaper: at most 10000
+        # characters). This charger does not take CertificateSigned yet (its own certificate
+        # comes from the TOML file), so no chain of any length is accepted today.
+        KeySpec("CertificateSignedMaxChainSize", "int", 10000, readonly=True, minimum=1, maximum=10000,
+                v201="SecurityCtrlr.MaxCertificateChainSize"),
         KeySpec("ClockAlignedDataInterval", "int", 0, minimum=0, maximum=86400, v201="AlignedDataCtrlr.Interval"),
         KeySpec("ConnectionTimeOut", "int", 60, minimum=1, maximum=3600, v201="TxCtrlr.EVConnectionTimeOut"),
         # 2.0.1 reports each connector's part as Connector.PhaseRotation.

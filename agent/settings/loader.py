@@ -127,11 +127,12 @@ def parse_settings(text: str, source: Path) -> Settings:
     check_site(optional_values.get("site"), optional.get("grid_meter"), optional_values.get("grid_meter"),
                classes["meter"], values["meter"], problems, source.parent.absolute(),
                phases=connector_phases(classes["connectors"], values["connectors"]))
-    warnings = check_backend_security(tables.get("backend"), values["backend"], source.parent.absolute(), problems)
+    _check_state_directory(tables.get("state"), values["state"], source.parent.absolute(), problems)
+    warnings = check_backend_security(tables.get("backend"), values["backend"], source.parent.absolute(), problems,
+                                      state_dir=values["state"].get("directory"))
     _check_signing_ca(values["firmware"], source.parent.absolute(), problems)
     ocpp = _check_ocpp(tables.get(OCPP_SECTION, {}), problems)
     ocpp = _check_ocpp201(tables.get(OCPP201_SECTION, {}), ocpp, problems)
-    _check_state_directory(tables.get("state"), values["state"], source.parent.absolute(), problems)
     _check_bench_socket(classes, values, tables.get("sim"), problems)
     if problems:
         raise ConfigError(problems.lines())

@@ -51,11 +51,20 @@ def implied_profile(url: str, has_key: bool, has_client_certificate: bool) -> in
 
 
 def check_backend_security(table: Mapping[str, Any] | None, backend: dict[str, Any], base: Path,
-                           problems: Reporter) -> list[str]:
+                           problems: Reporter, state_dir: Path | None = None) -> list[str]:
     """Check the security keys against each other and their files; complete `backend` with the
-    implied profile, absolute paths and the password read from its file. Returns warnings."""
+    implied profile, absolute paths and the password read from its file. Returns warnings.
+
+    ``state_dir``: where the backend installs CSMS root certificates. Profiles 2 and 3 need
+    something to trust: ``ca_file``, or a CSMS root already installed there (a charger the
+    backend moved to its own roots may drop ``ca_file``). A file with neither is refused,
+    even though a backend could install one later: without a root it never gets that far."""
     table = table or {}
     checker = _Checker(table, backend, base, problems)
+    if state_dir is not None:
+        from agent.certificates.store import installed_roots_exist
+
+        checker.installed_csms_root = installed_roots_exist(state_dir)
     checker.resolve_paths()
     checker.read_password_file()
     checker.check_profile()
@@ -70,6 +79,8 @@ class _Checker:
         self.base = base
         self.problems = problems
         self.warnings: list[str] = []
+        #: A CSMS root installed by the backend: trusted beside (or instead of) ca_file.
+        self.installed_csms_root = False
 
     def failed(self, key: str) -> bool:
         """Written in the file but already reported as invalid: checks that need it are skipped."""
@@ -211,7 +222,8 @@ class _Checker:
                 self.add_at(k, "not used with security profile 3, which authenticates with the client "
                                "certificate; remove it")
         if profile >= 2:
-            if self.backend.get("ca_file") is None and not self.failed("ca_file") and not url_said_it:
+            if (self.backend.get("ca_file") is None and not self.failed("ca_file") and not url_said_it
+                    and not self.installed_csms_root):
                 self.missing("ca_file", f"required with security profile {profile}: the PEM file of the CA that "
                                         "signed the backend's certificate (it is always verified)")
         elif self.backend.get("ca_file") is not None:
