@@ -22,6 +22,7 @@ from .. import clock, locations
 from ..authorization import parse_expiry
 from ..charging_profiles import Purpose, RateUnit
 from .charging import ProfileError, composite_answer, parse_profile
+from .log_handlers import LogHandlers
 from ..diagnostics import Window
 from ..local_list import UpdateStatus
 from ..redaction import register_secret
@@ -47,7 +48,7 @@ TRIGGERABLE = {
 }
 
 
-class Handlers(Rpc):
+class Handlers(LogHandlers, Rpc):
     def __init__(self, cp_id: str, connection: Any, response_timeout: float, session: Ocpp16Link) -> None:
         super().__init__(cp_id, connection, response_timeout, session.throttle)
         self.session = session
