@@ -20,6 +20,7 @@ from .. import clock
 from ..redaction import register_secret
 from .charging_handlers import SMART_CHARGING_ACTIONS, SmartChargingHandlers
 from .local_list import LocalListHandlers
+from .log_handlers import LogHandlers
 from .outbound import core_token_type
 from .reservations import ReservationHandlers
 from .rpc import Rpc
@@ -49,7 +50,7 @@ def _info(reason: str, detail: str = "") -> dict[str, str]:
     return info
 
 
-class Handlers(SmartChargingHandlers, LocalListHandlers, ReservationHandlers, Rpc):
+class Handlers(SmartChargingHandlers, LocalListHandlers, ReservationHandlers, LogHandlers, Rpc):
     """Every 2.0.1 request this charger answers. Blocks with much of their own (smart
     charging, the local list and reservations) live in modules of their own as mixins
     of this class; the library's routing finds their ``@on`` methods through it."""
