@@ -327,7 +327,8 @@ class Diagnostics:
             kind = LogKind.DIAGNOSTICS
         request_id = record.get("request_id")
         if progress is Progress.UPLOADING:
-            log.warning("log upload interrupted by a restart: reported failed", file_name=name,
+            what = "diagnostics" if kind is LogKind.DIAGNOSTICS else "security log"
+            log.warning(f"{what} upload interrupted by a restart: reported failed", file_name=name,
                         location=record.get("location"), request_id=request_id)
             progress = Progress.FAILED
         return Unfinished(str(record.get("job") or name), name, kind,
