@@ -48,6 +48,8 @@ class LogJobs:
     def __init__(self, diagnostics: Diagnostics) -> None:
         self.diagnostics = diagnostics
         self._task: asyncio.Task[Progress] | None = None
+        #: Every upload task not finished yet, the cancelled ones until they have stopped.
+        self._unfinished: set[asyncio.Task[Progress]] = set()
         self._request: Request | None = None
         self._pending: dict[str, Status] = {}
         self._wake = asyncio.Event()
@@ -72,20 +74,28 @@ class LogJobs:
     def start(self, request: Request, group: asyncio.TaskGroup) -> Request | None:
         """Start uploading (after the reply that accepted it went out), in ``group``;
         return the request of the upload this one cancels, if one ran. Raises
-        RuntimeError if the group is shutting down (the agent is stopping)."""
-        previous, previous_task = self.running, self._task
-        task = group.create_task(self._replace(request, previous, previous_task), name="log-upload")
-        self._task, self._request = task, request
-        return previous
+        RuntimeError if the group is shutting down (the agent is stopping).
 
-    async def _replace(self, request: Request, previous: Request | None,
-                       previous_task: asyncio.Task[Progress] | None) -> Progress:
-        if previous is not None and previous_task is not None and not previous_task.done():
+        The running upload is cancelled here and now, and its end reported, not by the
+        new job once it runs: a third request coming before the second started must not
+        leave the first one running."""
+        previous, previous_task = self.running, self._task
+        task = group.create_task(self._after(set(self._unfinished), request), name="log-upload")
+        self._unfinished.add(task)
+        task.add_done_callback(self._unfinished.discard)
+        self._task, self._request = task, request
+        if previous is not None and previous_task is not None:
             log.info("diagnostics upload replaced by a new request", file_name=request.file_name,
                      replaced=previous.file_name, request_id=request.request_id, replaced_request_id=previous.request_id)
             previous_task.cancel()
-            await asyncio.wait([previous_task])
             self._report(previous, Progress.CANCELLED)
+        return previous
+
+    async def _after(self, earlier: set[asyncio.Task[Progress]], request: Request) -> Progress:
+        """The upload of ``request``, once those it replaced have stopped (their archives
+        removed: the work directory holds one job's file at a time)."""
+        if earlier:
+            await asyncio.wait(earlier)
         return await self.diagnostics.upload(request, functools.partial(self._report, request))
 
     def _report(self, request: Request, progress: Progress) -> None:
