@@ -78,12 +78,23 @@ class Progress(enum.Enum):
     UPLOADING = "uploading"
     UPLOADED = "uploaded"
     FAILED = "failed"
+    #: Failed, and the server's last answer said why: no rights, an operation it does not
+    #: offer, an answer that made no sense (LogStatusNotification has a word for each;
+    #: DiagnosticsStatusNotification says UploadFailed).
+    PERMISSION_DENIED = "permission denied"
+    NOT_SUPPORTED = "not supported"
+    BAD_MESSAGE = "bad message"
     #: A newer request replaced the job before it ended (2.0.1 says AcceptedCanceled).
     CANCELLED = "cancelled"
 
     @property
     def final(self) -> bool:
         return self is not Progress.UPLOADING
+
+
+#: The end of an upload whose last attempt failed, by the kind of failure (agent.locations).
+FAILURES = {locations.FAILED: Progress.FAILED, locations.PERMISSION_DENIED: Progress.PERMISSION_DENIED,
+            locations.NOT_SUPPORTED: Progress.NOT_SUPPORTED, locations.BAD_MESSAGE: Progress.BAD_MESSAGE}
 
 
 class LogKind(enum.Enum):
@@ -424,7 +435,7 @@ class Diagnostics:
                 last = attempt == attempts or not getattr(exc, "retry", True)
                 if last:
                     log.warning(f"{_what(request)} upload failed", attempt=attempt, attempts=attempts, error=error)
-                    return Progress.FAILED
+                    return FAILURES.get(getattr(exc, "kind", locations.FAILED), Progress.FAILED)
                 if error != said:
                     log.warning(f"{_what(request)} upload failed; trying again", attempt=attempt, attempts=attempts,
                                 error=error, retry_interval_s=request.retry_interval)

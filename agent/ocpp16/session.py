@@ -41,10 +41,14 @@ log = structlog.get_logger(__name__)
 DRAIN_BATCH = 50
 #: DiagnosticsStatusNotification's status for each stage of a GetDiagnostics upload (a
 #: replaced one says nothing more: 1.6 has no word for it).
-DIAGNOSTICS_STATUS = {Progress.UPLOADING: "Uploading", Progress.UPLOADED: "Uploaded", Progress.FAILED: "UploadFailed"}
+DIAGNOSTICS_STATUS = {Progress.UPLOADING: "Uploading", Progress.UPLOADED: "Uploaded", Progress.FAILED: "UploadFailed",
+                      Progress.PERMISSION_DENIED: "UploadFailed", Progress.NOT_SUPPORTED: "UploadFailed",
+                      Progress.BAD_MESSAGE: "UploadFailed"}
 #: LogStatusNotification's (security whitepaper) for a GetLog upload; a cancelled one
 #: says nothing more either (its UploadLogStatusEnumType has no AcceptedCanceled).
-LOG_STATUS = {Progress.UPLOADING: "Uploading", Progress.UPLOADED: "Uploaded", Progress.FAILED: "UploadFailure"}
+LOG_STATUS = {Progress.UPLOADING: "Uploading", Progress.UPLOADED: "Uploaded", Progress.FAILED: "UploadFailure",
+              Progress.PERMISSION_DENIED: "PermissionDenied", Progress.NOT_SUPPORTED: "NotSupportedOperation",
+              Progress.BAD_MESSAGE: "BadMessage"}
 
 
 class Ocpp16Link(BackendLink):

@@ -55,7 +55,8 @@ SENT_WHILE_PENDING = frozenset({"NotifyReport"})
 BOOT_REASON_NOTE = "boot_reason"
 #: LogStatusNotification's status for each stage of a GetLog upload (N01).
 LOG_STATUS = {Progress.UPLOADING: "Uploading", Progress.UPLOADED: "Uploaded", Progress.FAILED: "UploadFailure",
-              Progress.CANCELLED: "AcceptedCanceled"}
+              Progress.PERMISSION_DENIED: "PermissionDenied", Progress.NOT_SUPPORTED: "NotSupportedOperation",
+              Progress.BAD_MESSAGE: "BadMessage", Progress.CANCELLED: "AcceptedCanceled"}
 BOOT_REASONS = frozenset({
     "ApplicationReset", "FirmwareUpdate", "LocalReset", "PowerUp", "RemoteReset", "ScheduledReset", "Triggered",
     "Unknown", "Watchdog",

@@ -177,6 +177,16 @@ async def test_get_log_upload_failure_and_a_rejected_location(charger):
                            retries=0)
     assert answer["status"] == "Accepted"
     assert await wait_log_statuses(stack, since, 2) == [("Uploading", 11), ("UploadFailure", 11)]
+    # A server refusing the charger's rights says so (N01.FR.10: as precise as possible);
+    # a GetDiagnostics has only UploadFailed for it.
+    with HttpStore() as web:
+        refused = await last_seq(stack)
+        assert (await get_log(stack, "SecurityLog", 14, web.url("/private/"), retries=0))["status"] == "Accepted"
+        assert await wait_log_statuses(stack, refused, 2) == [("Uploading", 14), ("PermissionDenied", 14)]
+        assert "fileName" in await call_checked(stack, "GetDiagnostics", {"location": web.url("/private/"),
+                                                                          "retries": 0})
+        sent = await wait_for(stack, "DiagnosticsStatusNotification", count=2, since=refused)
+        assert [m["status"] for m in sent] == ["Uploading", "UploadFailed"]
     # A location the charger cannot upload to, or a window it cannot act on: Rejected, no job.
     rejected = await last_seq(stack)
     assert await get_log(stack, "SecurityLog", 12, "sftp://127.0.0.1/logs/") == {"status": "Rejected"}

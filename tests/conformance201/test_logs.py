@@ -112,6 +112,18 @@ async def test_tc_n_26_cs_diagnostics_log_upload_failed(charger):
     assert await schema_violations(stack) == []
 
 
+async def test_a_login_the_server_refuses_ends_with_permission_denied(charger, tmp_path: Path):
+    """N01.FR.10: the failure as precise as the server's answer makes it."""
+    stack = await charger(backend=V201)
+    with FtpServer(tmp_path / "ftp") as ftp:
+        since = await last_seq(stack)
+        answer = await get_log(stack, "DiagnosticsLog", 30, ftp.url("/", password="Wrong-Passw0rd"), retries=0)
+        assert answer["status"] == "Accepted"
+        assert await wait_statuses(stack, since, 2) == [("Uploading", 30), ("PermissionDenied", 30)]
+    assert "Wrong-Passw0rd" not in (stack.workdir / "agent.log").read_text()
+    assert await schema_violations(stack) == []
+
+
 async def test_tc_n_34_cs_rejected(charger):
     """A location the station cannot upload to, or a window it cannot act on: Rejected
     with the reason, and no upload (no status follows)."""
