@@ -25,9 +25,9 @@ from .. import __version__
 from ..authorization import AuthResult
 from ..charger import ChargerRuntime, StatusEntry
 from ..diagnostics import Diagnostics, Progress, Request
-from ..log_jobs import LogJobs, Status
 from ..journal import FIRMWARE, SECURITY_EVENT, STATUS, TX_EVENT, TX_STARTED, Entry, Journal
 from ..link.connection import BackendLink, raise_if_cancelled
+from ..log_jobs import LogJobs, Status
 from ..runtime_settings.configuration import Configuration
 from ..session.model import AuthStatus
 from ..settings import Settings
