@@ -212,7 +212,7 @@ def _backend_link(settings: Settings, runtime: ChargerRuntime, journal: Journal,
 
         runtime.adopt(CORE_RULES)
         journal.sending_window = DRAIN_BATCH  # seqNo loaded for sending never changes (Journal.shed_to)
-        return Ocpp201Link(settings, runtime, journal, db, config, state, start)
+        return Ocpp201Link(settings, runtime, journal, db, config, state, start, diagnostics)
     from .ocpp16.session import Ocpp16Link
 
     return Ocpp16Link(settings, runtime, journal, db, config, diagnostics)

@@ -1,7 +1,10 @@
 """Diagnostics: what a support engineer needs from a charger, in one archive, uploaded.
 
-The backend asks (OCPP 1.6 GetDiagnostics) and names the directory the file should go
-to; the charger names the file, and uploads it into that directory. The archive ``diagnostics-<charge point id>-<UTC yyyymmddThhmmssZ>.tar.gz`` holds:
+The backend asks (OCPP 1.6 GetDiagnostics, or GetLog in 1.6's security extension and in
+2.0.1) and names the directory the file should go to; the charger names the file, and
+uploads it into that directory. The diagnostics archive
+``diagnostics-<charge point id>-<UTC yyyymmddThhmmssZ>.tar.gz`` (GetDiagnostics, and
+GetLog DiagnosticsLog) holds:
 
 - ``logs.jsonl``: the agent's own log lines (``agent.logs``) within the requested time
   window, oldest first, each passed through the redaction step again;
@@ -10,6 +13,10 @@ to; the charger names the file, and uploads it into that directory. The archive 
 - ``database.json``: the state database at a glance (schema, size, transactions, the
   outbox backlog, the local authorization list and cache);
 - ``version.json``: what runs here (Ladda, Python, kernel, libraries, uptime).
+
+The security log archive ``securitylog-<charge point id>-<stamp>.tar.gz`` (GetLog
+SecurityLog) holds ``security.jsonl``, the security log's lines within the window
+(:mod:`agent.security_log`), cleaned the same way, and ``version.json``.
 
 It is built in ``<state_dir>/diagnostics/`` and removed once the upload ended, whatever
 happened; a leftover from a crash is removed by the next request. This module speaks in
@@ -30,8 +37,9 @@ import io
 import json
 import platform
 import time
+import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -41,7 +49,8 @@ import structlog
 from . import __version__, clock, jobs, locations
 from .firmware.layout import read_json, write_json
 from .logs import kept_log_files
-from .redaction import redact_text
+from .redaction import MASK, known_secrets, redact_text
+from .security_log import security_log_files
 from .settings import Settings, render_settings
 from .store import Database, parse_iso
 
@@ -69,6 +78,30 @@ class Progress(enum.Enum):
     UPLOADING = "uploading"
     UPLOADED = "uploaded"
     FAILED = "failed"
+    #: Failed, and the server's last answer said why: no rights, an operation it does not
+    #: offer, an answer that made no sense (LogStatusNotification has a word for each;
+    #: DiagnosticsStatusNotification says UploadFailed).
+    PERMISSION_DENIED = "permission denied"
+    NOT_SUPPORTED = "not supported"
+    BAD_MESSAGE = "bad message"
+    #: A newer request replaced the job before it ended (2.0.1 says AcceptedCanceled).
+    CANCELLED = "cancelled"
+
+    @property
+    def final(self) -> bool:
+        return self is not Progress.UPLOADING
+
+
+#: The end of an upload whose last attempt failed, by the kind of failure (agent.locations).
+FAILURES = {locations.FAILED: Progress.FAILED, locations.PERMISSION_DENIED: Progress.PERMISSION_DENIED,
+            locations.NOT_SUPPORTED: Progress.NOT_SUPPORTED, locations.BAD_MESSAGE: Progress.BAD_MESSAGE}
+
+
+class LogKind(enum.Enum):
+    """What a job uploads: the diagnostics archive, or the security log."""
+
+    DIAGNOSTICS = "diagnostics"
+    SECURITY = "securitylog"
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,14 +112,15 @@ class Window:
     stop: datetime | None = None
 
     @classmethod
-    def parse(cls, start: str | None, stop: str | None, now: datetime) -> Window:
-        """From the request's RFC 3339 stamps; :class:`jobs.JobRefused` names one that is
-        unreadable or absurd (before 2000, a month past ``now``), or a window ending
-        before it starts."""
-        window = cls(None if start is None else jobs.parse_time("startTime", start, now),
-                     None if stop is None else jobs.parse_time("stopTime", stop, now))
+    def parse(cls, start: str | None, stop: str | None, now: datetime,
+              names: tuple[str, str] = ("startTime", "stopTime")) -> Window:
+        """From the request's RFC 3339 stamps (its fields ``names``: GetDiagnostics'
+        by default); :class:`jobs.JobRefused` names one that is unreadable or absurd
+        (before 2000, a month past ``now``), or a window ending before it starts."""
+        window = cls(None if start is None else jobs.parse_time(names[0], start, now),
+                     None if stop is None else jobs.parse_time(names[1], stop, now))
         if window.start is not None and window.stop is not None and window.start > window.stop:
-            raise jobs.JobRefused(f"startTime {start!r} is after stopTime {stop!r}")
+            raise jobs.JobRefused(f"{names[0]} {start!r} is after {names[1]} {stop!r}")
         return window
 
     def contains(self, moment: datetime) -> bool:
@@ -107,17 +141,36 @@ def _stamp(name: str, text: str) -> datetime:
 
 @dataclass(frozen=True, slots=True)
 class Request:
-    """One GetDiagnostics: what to upload where, and how persistently."""
+    """One upload the backend asked for: what to upload where, and how persistently.
+
+    ``request_id`` is GetLog's requestId; None for a GetDiagnostics (which has none).
+    ``job`` names this job apart from any other, even one of the same file name (two
+    requests in the same second) or requestId (a backend reusing its numbers).
+    """
 
     location: str  # the directory the file goes to
     file_name: str
     window: Window
     retries: int = DEFAULT_RETRIES
     retry_interval: float = DEFAULT_RETRY_INTERVAL_S
+    kind: LogKind = LogKind.DIAGNOSTICS
+    request_id: int | None = None
+    job: str = field(default_factory=lambda: uuid.uuid4().hex)
 
 
-def archive_name(charge_point_id: str, moment: datetime) -> str:
-    return f"diagnostics-{charge_point_id}-{moment.astimezone(timezone.utc):%Y%m%dT%H%M%SZ}.tar.gz"
+@dataclass(frozen=True, slots=True)
+class Unfinished:
+    """A job whose final status the backend has not received, as found at start."""
+
+    job: str
+    file_name: str
+    kind: LogKind
+    request_id: int | None
+    progress: Progress
+
+
+def archive_name(charge_point_id: str, moment: datetime, kind: LogKind = LogKind.DIAGNOSTICS) -> str:
+    return f"{kind.value}-{charge_point_id}-{moment.astimezone(timezone.utc):%Y%m%dT%H%M%SZ}.tar.gz"
 
 
 # ------------------------------------------------------------------ the archive's parts
@@ -240,17 +293,20 @@ class Diagnostics:
         self.started = started
         self.workdir = state_dir / ARCHIVE_DIR
 
-    def request(self, location: str, retries: int | None, retry_interval: int | None, window: Window) -> Request:
+    def request(self, location: str, retries: int | None, retry_interval: int | None, window: Window, *,
+                kind: LogKind = LogKind.DIAGNOSTICS, request_id: int | None = None) -> Request:
         """A request as the backend sent it, the archive named now, the defaults filled in
         and the retries bounded."""
-        bounded = jobs.bounded_retries("diagnostics", retries, retry_interval, DEFAULT_RETRIES,
-                                       DEFAULT_RETRY_INTERVAL_S)
+        bounded = jobs.bounded_retries("diagnostics" if kind is LogKind.DIAGNOSTICS else "security log", retries,
+                                       retry_interval, DEFAULT_RETRIES, DEFAULT_RETRY_INTERVAL_S)
         return Request(
             location=location,
-            file_name=archive_name(self.settings.charge_point.id, clock.current().now()),
+            file_name=archive_name(self.settings.charge_point.id, clock.current().now(), kind),
             window=window,
             retries=bounded.count,
             retry_interval=bounded.interval,
+            kind=kind,
+            request_id=request_id,
         )
 
     # -- the durable record ------------------------------------------------------------------
@@ -259,12 +315,15 @@ class Diagnostics:
         return self.state_dir / JOB_FILE
 
     def _note(self, request: Request, progress: Progress) -> None:
-        write_json(self._record, {"file_name": request.file_name, "location": locations.masked_url(request.location),
+        write_json(self._record, {"job": request.job, "file_name": request.file_name, "kind": request.kind.value,
+                                  "request_id": request.request_id,
+                                  "location": locations.masked_url(request.location),
                                   "status": progress.value, "at": clock.current().now().isoformat()})
 
-    def unfinished(self) -> tuple[str, Progress] | None:
-        """After a start: the job whose final status the backend has not received, as
-        (file name, final progress). One a restart cut short has failed."""
+    def unfinished(self) -> Unfinished | None:
+        """After a start: the job whose final status the backend has not received, with
+        its final progress. One a restart cut short has failed. (A record from a release
+        before GetLog has no job, kind nor requestId: a GetDiagnostics named by its file.)"""
         record = read_json(self._record)
         if record is None:
             return None
@@ -273,30 +332,43 @@ class Diagnostics:
             progress = Progress(record.get("status"))
         except ValueError:
             progress = Progress.UPLOADING
+        try:
+            kind = LogKind(record.get("kind", LogKind.DIAGNOSTICS.value))
+        except ValueError:
+            kind = LogKind.DIAGNOSTICS
+        request_id = record.get("request_id")
         if progress is Progress.UPLOADING:
-            log.warning("diagnostics upload interrupted by a restart: reported failed", file_name=name,
-                        location=record.get("location"))
+            what = "diagnostics" if kind is LogKind.DIAGNOSTICS else "security log"
+            log.warning(f"{what} upload interrupted by a restart: reported failed", file_name=name,
+                        location=record.get("location"), request_id=request_id)
             progress = Progress.FAILED
-        return name, progress
+        return Unfinished(str(record.get("job") or name), name, kind,
+                          request_id if isinstance(request_id, int) else None, progress)
 
-    def delivered(self, file_name: str) -> None:
-        """The backend received the final status of the job ``file_name``: forget it
-        (unless a newer job owns the record meanwhile)."""
+    def delivered(self, job: str) -> None:
+        """The backend received the final status of ``job``: forget it (unless a newer
+        job owns the record meanwhile)."""
         record = read_json(self._record)
-        if record is not None and record.get("file_name") == file_name:
+        if record is not None and str(record.get("job") or record.get("file_name")) == job:
             self._record.unlink(missing_ok=True)
 
     async def build(self, request: Request) -> Path:
         """Write the archive into the work directory; return its path."""
+        if request.kind is LogKind.SECURITY:
+            members = {"version.json": _json(version_info(self.started))}
+            return await asyncio.to_thread(self._write, request, members, "security.jsonl",
+                                           security_log_files(self.state_dir))
         summary = await self.db.run(database_summary, self.db, clock.current().now())
         members = {
-            "config.toml": render_settings(self.settings).encode(),
+            # Secret keys are masked by the rendering; a secret the agent learnt at run time
+            # (an AuthorizationKey set by the backend) is masked should any value carry it.
+            "config.toml": _without_known_secrets(render_settings(self.settings)).encode(),
             "database.json": _json(summary),
             "version.json": _json(version_info(self.started)),
         }
-        return await asyncio.to_thread(self._write, request, members)
+        return await asyncio.to_thread(self._write, request, members, "logs.jsonl", kept_log_files(self.state_dir))
 
-    def _write(self, request: Request, members: dict[str, bytes]) -> Path:
+    def _write(self, request: Request, members: dict[str, bytes], lines_member: str, log_files: list[Path]) -> Path:
         import tarfile  # loaded when an archive is built, not by every charger at start
         import tempfile
 
@@ -308,17 +380,16 @@ class Diagnostics:
         try:
             with tarfile.open(path, "w:gz") as tar:
                 with tempfile.TemporaryFile(dir=self.workdir) as logs:
-                    lines = write_logs(kept_log_files(self.state_dir), request.window, logs)
+                    lines = write_logs(log_files, request.window, logs)
                     size = logs.tell()
                     logs.seek(0)
-                    _add(tar, "logs.jsonl", logs, size, now)
+                    _add(tar, lines_member, logs, size, now)
                 for name, data in members.items():
                     _add(tar, name, io.BytesIO(data), len(data), now)
         except BaseException:
             path.unlink(missing_ok=True)
             raise
-        log.info("diagnostics archive built", file_name=request.file_name, log_lines=lines,
-                 bytes=path.stat().st_size)
+        log.info(f"{_what(request)} archive built", file_name=request.file_name, log_lines=lines, bytes=path.stat().st_size)
         return path
 
     async def upload(self, request: Request, report: Callable[[Progress], None]) -> Progress:
@@ -335,7 +406,7 @@ class Diagnostics:
             path = await self.build(request)
             outcome = await self._attempts(request, path)
         except Exception as exc:  # noqa: BLE001 - a failed upload must not take the charger down
-            log.error("diagnostics failed", location=locations.masked_url(request.location),
+            log.error(f"{_what(request)} failed", location=locations.masked_url(request.location),
                       error=f"{type(exc).__name__}: {exc}")
         finally:
             if path is not None:
@@ -363,14 +434,27 @@ class Diagnostics:
                     f"upload to {transfer.masked_url(url)} took longer than {ATTEMPT_LIMIT_S:g} s"
                 last = attempt == attempts or not getattr(exc, "retry", True)
                 if last:
-                    log.warning("diagnostics upload failed", attempt=attempt, attempts=attempts, error=error)
-                    return Progress.FAILED
+                    log.warning(f"{_what(request)} upload failed", attempt=attempt, attempts=attempts, error=error)
+                    return FAILURES.get(getattr(exc, "kind", locations.FAILED), Progress.FAILED)
                 if error != said:
-                    log.warning("diagnostics upload failed; trying again", attempt=attempt, attempts=attempts,
+                    log.warning(f"{_what(request)} upload failed; trying again", attempt=attempt, attempts=attempts,
                                 error=error, retry_interval_s=request.retry_interval)
                     said = error
                 await asyncio.sleep(request.retry_interval)
             else:
-                log.info("diagnostics uploaded", to=where, attempt=attempt)
+                log.info(f"{_what(request)} uploaded", to=where, attempt=attempt)
                 return Progress.UPLOADED
         return Progress.FAILED
+
+
+def _what(request: Request) -> str:
+    """How the log names a job's upload: "diagnostics" or "security log"."""
+    return "diagnostics" if request.kind is LogKind.DIAGNOSTICS else "security log"
+
+
+def _without_known_secrets(text: str) -> str:
+    """``text`` with each registered secret masked, and nothing else touched (the full
+    redaction would also unquote TOML's masked values, making the file unreadable)."""
+    for secret in known_secrets():
+        text = text.replace(secret, MASK)
+    return text

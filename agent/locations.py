@@ -16,16 +16,27 @@ MASK = "****"
 _DEFAULT_PORTS = {"ftp": 21, "http": 80, "https": 443}
 
 
+#: What kind of failure a TransferError is, as far as the server's answer tells (OCPP's
+#: LogStatusNotification has a word for each): refused for want of rights, an operation
+#: the server does not offer, an answer that makes no sense; else just failed.
+FAILED = "failed"
+PERMISSION_DENIED = "permission denied"
+NOT_SUPPORTED = "not supported"
+BAD_MESSAGE = "bad message"
+
+
 class TransferError(Exception):
     """A transfer failed; the message names the URL (password masked) and what failed.
 
     ``retry`` is False when trying again cannot help (an unsupported URL, a local file
-    that cannot be read or written).
+    that cannot be read or written). ``kind`` is one of FAILED, PERMISSION_DENIED,
+    NOT_SUPPORTED, BAD_MESSAGE.
     """
 
-    def __init__(self, message: str, retry: bool = True) -> None:
+    def __init__(self, message: str, retry: bool = True, kind: str = FAILED) -> None:
         super().__init__(message)
         self.retry = retry
+        self.kind = kind
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,7 +33,10 @@ from pathlib import Path
 from typing import BinaryIO, TypeVar
 from urllib.parse import unquote
 
-from .locations import MASK, SCHEMES, TransferError, check_url, in_directory, masked_url, with_file_name
+from .locations import (
+    BAD_MESSAGE, FAILED, MASK, NOT_SUPPORTED, PERMISSION_DENIED, SCHEMES, TransferError, check_url, in_directory,
+    masked_url, with_file_name,
+)
 from .locations import Target as _Target
 from .locations import target as _target
 
@@ -179,7 +182,8 @@ async def _in_thread(what: str, target: _Target, timeout: float, work: Callable[
         except _Refused as exc:
             error = TransferError(f"{what} refused: {exc}", retry=False)
         except Exception as exc:  # noqa: BLE001 - every library failure is described, never leaked
-            error = TransferError(f"{what} failed: {target.scrub(_describe(exc, target, timeout))}")
+            error = TransferError(f"{what} failed: {target.scrub(_describe(exc, target, timeout))}",
+                                  kind=_kind(exc))
         with contextlib.suppress(RuntimeError):  # the loop is gone: nobody waits any more
             loop.call_soon_threadsafe(settle, result, error)
 
@@ -189,6 +193,27 @@ async def _in_thread(what: str, target: _Target, timeout: float, work: Callable[
     except asyncio.CancelledError:
         stop.set()
         raise
+
+
+#: HTTP statuses and FTP reply codes that say more than "failed".
+_HTTP_KINDS = {401: PERMISSION_DENIED, 403: PERMISSION_DENIED, 405: NOT_SUPPORTED, 501: NOT_SUPPORTED}
+_FTP_KINDS = {"530": PERMISSION_DENIED, "532": PERMISSION_DENIED, "553": PERMISSION_DENIED,
+              "500": NOT_SUPPORTED, "502": NOT_SUPPORTED, "504": NOT_SUPPORTED}
+
+
+def _kind(exc: BaseException) -> str:
+    """What kind of failure ``exc`` is (see agent.locations), for a status that names it."""
+    if isinstance(exc, urllib.error.HTTPError):
+        return _HTTP_KINDS.get(exc.code, FAILED)
+    if isinstance(exc, urllib.error.URLError) and isinstance(exc.reason, BaseException):
+        return _kind(exc.reason)
+    if isinstance(exc, (ftplib.error_perm, ftplib.error_temp)):
+        return _FTP_KINDS.get(str(exc).strip()[:3], FAILED)
+    if isinstance(exc, OSError):  # the link failed (a connection reset is no answer at all)
+        return FAILED
+    if isinstance(exc, (ftplib.error_proto, ftplib.error_reply, http.client.HTTPException)):
+        return BAD_MESSAGE  # an answer the protocol has no place for
+    return FAILED
 
 
 def _describe(exc: BaseException, target: _Target, timeout: float) -> str:

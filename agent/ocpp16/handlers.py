@@ -23,6 +23,7 @@ from ..authorization import parse_expiry
 from ..charging_profiles import Purpose, RateUnit
 from .certificate_handlers import CertificateHandlers
 from .charging import ProfileError, composite_answer, parse_profile
+from .log_handlers import LogHandlers
 from ..diagnostics import Window
 from ..local_list import UpdateStatus
 from ..redaction import register_secret
@@ -48,7 +49,11 @@ TRIGGERABLE = {
 }
 
 
-class Handlers(CertificateHandlers, Rpc):
+class Handlers(
+    CertificateHandlers,
+    LogHandlers,
+    Rpc,
+):
     def __init__(self, cp_id: str, connection: Any, response_timeout: float, session: Ocpp16Link) -> None:
         super().__init__(cp_id, connection, response_timeout, session.throttle)
         self.session = session

@@ -6,8 +6,8 @@ security profiles, the boot's retry rules, the backend's time) is
 :class:`Handlers` and its own TaskGroup (reader, heartbeat, triggered messages, journal
 drain). Charger state never lives here: it is in the runtime and the journal.
 
-Work the backend asks for that outlives a connection (a diagnostics upload) is a job
-owned by the agent's TaskGroup, given to :meth:`Ocpp16Link.run`: a reconnect does not
+Work the backend asks for that outlives a connection (a diagnostics or log upload) is a
+job owned by the agent's TaskGroup, given to :meth:`Ocpp16Link.run`: a reconnect does not
 touch it, a shutdown cancels it. What it has to report waits for a connection.
 """
 
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 from typing import Any
 
 import structlog
@@ -28,6 +27,7 @@ from ..charger import ChargerRuntime, StatusEntry
 from ..diagnostics import Diagnostics, Progress, Request
 from ..journal import FIRMWARE, SECURITY_EVENT, STATUS, TX_EVENT, TX_STARTED, Entry, Journal
 from ..link.connection import BackendLink, raise_if_cancelled
+from ..log_jobs import LogJobs, Status
 from ..runtime_settings.configuration import Configuration
 from ..session.model import AuthStatus
 from ..settings import Settings
@@ -39,8 +39,16 @@ from .rpc import CallFailed
 log = structlog.get_logger(__name__)
 
 DRAIN_BATCH = 50
-#: DiagnosticsStatusNotification's status for each stage of an upload.
-DIAGNOSTICS_STATUS = {Progress.UPLOADING: "Uploading", Progress.UPLOADED: "Uploaded", Progress.FAILED: "UploadFailed"}
+#: DiagnosticsStatusNotification's status for each stage of a GetDiagnostics upload (a
+#: replaced one says nothing more: 1.6 has no word for it).
+DIAGNOSTICS_STATUS = {Progress.UPLOADING: "Uploading", Progress.UPLOADED: "Uploaded", Progress.FAILED: "UploadFailed",
+                      Progress.PERMISSION_DENIED: "UploadFailed", Progress.NOT_SUPPORTED: "UploadFailed",
+                      Progress.BAD_MESSAGE: "UploadFailed"}
+#: LogStatusNotification's (security whitepaper) for a GetLog upload; a cancelled one
+#: says nothing more either (its UploadLogStatusEnumType has no AcceptedCanceled).
+LOG_STATUS = {Progress.UPLOADING: "Uploading", Progress.UPLOADED: "Uploaded", Progress.FAILED: "UploadFailure",
+              Progress.PERMISSION_DENIED: "PermissionDenied", Progress.NOT_SUPPORTED: "NotSupportedOperation",
+              Progress.BAD_MESSAGE: "BadMessage"}
 
 
 class Ocpp16Link(BackendLink):
@@ -59,12 +67,8 @@ class Ocpp16Link(BackendLink):
     ) -> None:
         super().__init__(settings, runtime, journal, db, config)
         self.diagnostics = diagnostics
-        self._diagnostics_job: asyncio.Task[Progress] | None = None
-        # The latest diagnostics status not yet delivered, numbered so a newer one is not
-        # mistaken for the one just sent, with its job's file name; only the latest is sent.
-        self._diagnostics_status: tuple[int, str, str] | None = None
-        self._diagnostics_reports = 0
-        self._diagnostics_wake = asyncio.Event()
+        #: GetDiagnostics and GetLog uploads, one at a time, and their statuses to send.
+        self.logs = LogJobs(diagnostics)
         self._triggers: asyncio.Queue[tuple[str, int | None]] = asyncio.Queue()
 
     # ------------------------------------------------------------ the adapter's part of the link
@@ -72,7 +76,7 @@ class Ocpp16Link(BackendLink):
         return Handlers(self.settings.charge_point.id, ws, self.settings.backend.call_timeout, self)
 
     def _before_first_connection(self) -> None:
-        self._resume_diagnostics()
+        self.logs.resume()
 
     def _heartbeat_request(self) -> Any:
         return call.Heartbeat()
@@ -96,64 +100,51 @@ class Ocpp16Link(BackendLink):
             return
         self._triggers.put_nowait((message, connector))
 
-    # ------------------------------------------------------------ diagnostics
+    # ------------------------------------------------------------ diagnostics and logs
     @property
     def uploading_diagnostics(self) -> bool:
-        return self._diagnostics_job is not None and not self._diagnostics_job.done()
+        """A GetDiagnostics upload is under way (what a triggered DiagnosticsStatusNotification says)."""
+        running = self.logs.running
+        return running is not None and running.request_id is None
 
-    def start_diagnostics(self, request: Request) -> None:
-        """Start uploading (after the GetDiagnostics reply went out); a running upload is
-        replaced: cancelled, and its archive removed, before the new one starts."""
+    def start_diagnostics(self, request: Request) -> Request | None:
+        """Start uploading (after the GetDiagnostics or GetLog reply went out); a running
+        upload is replaced: cancelled, and its archive removed, before the new one starts.
+        Returns the request replaced, if any."""
         if self._jobs is None:
-            log.error("diagnostics requested while the link is not running", file_name=request.file_name)
-            return
+            log.error("log upload requested while the link is not running", file_name=request.file_name)
+            return None
         try:
-            self._diagnostics_job = self._jobs.create_task(
-                self._replace_diagnostics(request, self._diagnostics_job), name="diagnostics-upload"
-            )
+            return self.logs.start(request, self._jobs)
         except RuntimeError:  # the group is shutting down: the agent is stopping
-            log.warning("diagnostics not started: the agent is stopping", file_name=request.file_name)
+            log.warning("log upload not started: the agent is stopping", file_name=request.file_name)
+            return None
 
-    async def _replace_diagnostics(self, request: Request, previous: asyncio.Task[Progress] | None) -> Progress:
-        if previous is not None and not previous.done():
-            log.info("diagnostics upload replaced by a new request", file_name=request.file_name)
-            previous.cancel()
-            await asyncio.wait([previous])
-        return await self.diagnostics.upload(request, functools.partial(self._report_diagnostics, request.file_name))
+    @staticmethod
+    def _log_status_request(status: Status) -> Any:
+        """The 1.6 message for a job's status; None when 1.6 has none for it."""
+        if status.request_id is None:
+            word = DIAGNOSTICS_STATUS.get(status.progress)
+            return None if word is None else call.DiagnosticsStatusNotification(status=word)
+        word = LOG_STATUS.get(status.progress)
+        return None if word is None else call.LogStatusNotification(status=word, request_id=status.request_id)
 
-    def _report_diagnostics(self, file_name: str, progress: Progress) -> None:
-        self._diagnostics_reports += 1
-        self._diagnostics_status = (self._diagnostics_reports, DIAGNOSTICS_STATUS[progress], file_name)
-        self._diagnostics_wake.set()
-
-    def _resume_diagnostics(self) -> None:
-        """At start: the final status of a job an earlier run did not deliver (a restart
-        cut its upload short, or came before the notification went out) is sent now."""
-        unfinished = self.diagnostics.unfinished()
-        if unfinished is not None and self._diagnostics_status is None:
-            self._report_diagnostics(*unfinished)
-
-    async def _send_diagnostics_status(self, cp: Handlers) -> None:
-        """Deliver the latest diagnostics status; one the link could not carry stays for
-        the next connection (a newer one replaces it)."""
+    async def _send_log_statuses(self, cp: Handlers) -> None:
+        """Deliver the statuses of the log jobs; one the link could not carry stays for
+        the next connection (a newer one of the same job replaces it)."""
         while True:
-            pending = self._diagnostics_status
-            if pending is None:
-                self._diagnostics_wake.clear()
-                await self._diagnostics_wake.wait()
-                continue
-            number, status, file_name = pending
-            try:
-                await cp.request(call.DiagnosticsStatusNotification(status=status))
-            except CallFailed as exc:
-                if exc.code in ("Timeout", "ConnectionLost"):
-                    raise ConnectionError(f"{exc}; reconnecting") from exc
-                log.warning("diagnostics status notification refused", status=status, error=str(exc))
-            raise_if_cancelled()
-            if status != "Uploading":  # the job's end reached the backend: its record goes
-                self.diagnostics.delivered(file_name)
-            if self._diagnostics_status is not None and self._diagnostics_status[0] == number:
-                self._diagnostics_status = None
+            status = await self.logs.next_status()
+            request = self._log_status_request(status)
+            if request is not None:
+                try:
+                    await cp.request(request)
+                except CallFailed as exc:
+                    if exc.code in ("Timeout", "ConnectionLost"):
+                        raise ConnectionError(f"{exc}; reconnecting") from exc
+                    log.warning("log status notification refused", action=type(request).__name__,
+                                status=request.status, error=str(exc))
+                raise_if_cancelled()
+            self.logs.sent(status)
 
     async def _operate(self, cp: Handlers, tg: asyncio.TaskGroup) -> None:
         if not self._booted:
@@ -166,7 +157,7 @@ class Ocpp16Link(BackendLink):
             await self._send_status(cp, entry)
         tg.create_task(self._heartbeat(cp), name="ocpp-heartbeat")
         tg.create_task(self._send_triggered(cp), name="ocpp-triggers")
-        tg.create_task(self._send_diagnostics_status(cp), name="ocpp-diagnostics-status")
+        tg.create_task(self._send_log_statuses(cp), name="ocpp-log-status")
         await self._drain(cp)
 
     def _boot_request(self) -> Any:
@@ -226,6 +217,23 @@ class Ocpp16Link(BackendLink):
         elif message == "FirmwareStatusNotification":
             status = self.firmware.plain_status if self.firmware is not None else "Idle"
             await cp.request(call.FirmwareStatusNotification(status=status))
+        elif message == "LogStatusNotification":  # ExtendedTriggerMessage
+            running = self.logs.running
+            if running is not None and running.request_id is not None:
+                await cp.request(call.LogStatusNotification(status="Uploading", request_id=running.request_id))
+            else:  # N01.FR.12: Idle, without a requestId, only when triggered and no GetLog upload runs
+                await cp.request(call.LogStatusNotification(status="Idle", request_id=None))  # type: ignore[arg-type]
+        elif message == "SignedFirmwareStatusNotification":  # ExtendedTriggerMessage FirmwareStatusNotification
+            await cp.request(self._signed_firmware_status())
+
+    def _signed_firmware_status(self) -> Any:
+        """L01.FR.28/29: the status last sent for the signed update under way, with its
+        requestId; Idle when none is (an unsigned UpdateFirmware job has no signed status)."""
+        firmware = self.firmware
+        job = None if firmware is None else firmware.job
+        if firmware is None or job is None or job.request_id is None or firmware.status in ("Idle", "Installed"):
+            return call.SignedFirmwareStatusNotification(status="Idle", request_id=None)  # type: ignore[arg-type]
+        return call.SignedFirmwareStatusNotification(status=firmware.status, request_id=job.request_id)
 
     async def _backend_id(self, local_tx: int | None) -> int | None:
         if local_tx is None:

@@ -22,6 +22,7 @@ from .certificate_handlers import CertificateHandlers
 from .charging_handlers import SMART_CHARGING_ACTIONS, SmartChargingHandlers
 from .customer_handlers import CustomerHandlers
 from .local_list import LocalListHandlers
+from .log_handlers import LogHandlers
 from .outbound import core_token_type
 from .reservations import ReservationHandlers
 from .rpc import Rpc
@@ -57,6 +58,7 @@ class Handlers(
     ReservationHandlers,
     CustomerHandlers,
     CertificateHandlers,
+    LogHandlers,
     Rpc,
 ):
     """Every 2.0.1 request this charger answers. Blocks with much of their own (smart

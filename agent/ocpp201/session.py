@@ -23,8 +23,10 @@ from websockets.asyncio.client import ClientConnection
 from .. import __version__
 from ..authorization import AuthResult
 from ..charger import ChargerRuntime, StatusEntry
+from ..diagnostics import Diagnostics, Progress, Request
 from ..journal import STATUS, TX_EVENT, TX_KINDS, TX_STARTED, Entry, Journal
 from ..link.connection import BackendLink, raise_if_cancelled
+from ..log_jobs import LogJobs
 from ..runtime_settings.configuration import Configuration
 from ..session.model import AuthStatus
 from ..settings import Settings
@@ -51,6 +53,10 @@ UNNUMBERED_RETRY_S = 30.0
 SENT_WHILE_PENDING = frozenset({"NotifyReport"})
 #: Where a run notes why the next one starts (BootNotification's reason).
 BOOT_REASON_NOTE = "boot_reason"
+#: LogStatusNotification's status for each stage of a GetLog upload (N01).
+LOG_STATUS = {Progress.UPLOADING: "Uploading", Progress.UPLOADED: "Uploaded", Progress.FAILED: "UploadFailure",
+              Progress.PERMISSION_DENIED: "PermissionDenied", Progress.NOT_SUPPORTED: "NotSupportedOperation",
+              Progress.BAD_MESSAGE: "BadMessage", Progress.CANCELLED: "AcceptedCanceled"}
 BOOT_REASONS = frozenset({
     "ApplicationReset", "FirmwareUpdate", "LocalReset", "PowerUp", "RemoteReset", "ScheduledReset", "Triggered",
     "Unknown", "Watchdog",
@@ -63,9 +69,13 @@ class Ocpp201Link(ReservationReports, BackendLink):
     SUBPROTOCOL = "ocpp2.0.1"
 
     def __init__(self, settings: Settings, runtime: ChargerRuntime, journal: Journal, db: Database,
-                 config: Configuration, state: ChargerState, start: str = "PowerUp") -> None:
+                 config: Configuration, state: ChargerState, start: str = "PowerUp",
+                 diagnostics: Diagnostics | None = None) -> None:
         super().__init__(settings, runtime, journal, db, config)
         self.state = state
+        #: N01 GetLog uploads, one at a time, and their statuses to send (None: GetLog is
+        #: Rejected, there is nothing to build archives with).
+        self.logs = None if diagnostics is None else LogJobs(diagnostics)
         # Kept until the boot is Accepted: a run that ends before it still says why.
         noted = state.read_note(BOOT_REASON_NOTE)
         #: Whether this run noted a reason for the next one (then it is not forgotten).
@@ -105,6 +115,10 @@ class Ocpp201Link(ReservationReports, BackendLink):
 
     def _heartbeat_request(self) -> Any:
         return call.Heartbeat()
+
+    def _before_first_connection(self) -> None:
+        if self.logs is not None:
+            self.logs.resume()
 
     def restart_reason(self, reason: str) -> None:
         """Note why the next run starts (blocking: a database write)."""
@@ -167,6 +181,8 @@ class Ocpp201Link(ReservationReports, BackendLink):
         for entry in self.runtime.status_snapshot():
             await self._send_status(cp, entry)
         tg.create_task(self._heartbeat(cp), name="ocpp-heartbeat")
+        if self.logs is not None:
+            tg.create_task(self._send_log_statuses(cp), name="ocpp-log-status")
         await self._drain(cp)
 
     async def _send_status(self, cp: Handlers, entry: StatusEntry, always: bool = False) -> None:
@@ -262,7 +278,46 @@ class Ocpp201Link(ReservationReports, BackendLink):
             status = self.firmware.plain_status if self.firmware is not None else "Idle"
             await cp.request(call.FirmwareStatusNotification(status=status if status in FIRMWARE_STATUSES else "Idle"))
         elif message == "LogStatusNotification":
-            await cp.request(call.LogStatusNotification(status="Idle"))  # no log upload runs (GetLog: not yet)
+            # F06/TC_F_16: Uploading with the requestId while a GetLog upload runs; else Idle,
+            # without one (N01.FR.13 allows it only here).
+            running = None if self.logs is None else self.logs.running
+            if running is not None and running.request_id is not None:
+                await cp.request(call.LogStatusNotification(status="Uploading", request_id=running.request_id))
+            else:
+                await cp.request(call.LogStatusNotification(status="Idle"))
+
+    # ------------------------------------------------------------ N01: log uploads
+    def start_log_upload(self, request: Request) -> None:
+        """Start uploading (after the GetLog reply went out); a running upload is
+        cancelled first (it ends AcceptedCanceled)."""
+        if self._jobs is None or self.logs is None:
+            log.error("log upload requested while the link is not running", file_name=request.file_name)
+            return
+        try:
+            self.logs.start(request, self._jobs)
+        except RuntimeError:  # the group is shutting down: the agent is stopping
+            log.warning("log upload not started: the agent is stopping", file_name=request.file_name)
+
+    async def _send_log_statuses(self, cp: Handlers) -> None:
+        """Deliver the statuses of the GetLog jobs, oldest first; one the link could not
+        carry stays for the next connection (a newer one of the same job replaces it)."""
+        assert self.logs is not None
+        while True:
+            status = await self.logs.next_status()
+            word = LOG_STATUS.get(status.progress)
+            if status.request_id is None or word is None:
+                # A GetDiagnostics job a 1.6 run left: 2.0.1 has no message for it.
+                log.info("log job status not sent: no such message in OCPP 2.0.1", file_name=status.file_name)
+            else:
+                try:
+                    await cp.request(call.LogStatusNotification(status=word, request_id=status.request_id))
+                except CallFailed as exc:
+                    if exc.code in ("Timeout", "ConnectionLost"):
+                        raise ConnectionError(f"{exc}; reconnecting") from exc
+                    log.warning("log status notification refused", status=word, request_id=status.request_id,
+                                error=str(exc))
+                raise_if_cancelled()
+            self.logs.sent(status)
 
     async def _send_pages(self, cp: Handlers, action: str, pages: list[dict[str, Any]]) -> None:
         """A report's pages in order. A page the backend refuses or leaves unanswered is

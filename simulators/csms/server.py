@@ -150,6 +150,10 @@ class Responder(ocpp.v16.ChargePoint):
     def on_signed_firmware_status(self, **_: Any) -> call_result.SignedFirmwareStatusNotification:
         return call_result.SignedFirmwareStatusNotification()
 
+    @on(Action.log_status_notification)
+    def on_log_status(self, **_: Any) -> call_result.LogStatusNotification:
+        return call_result.LogStatusNotification()
+
     @on(Action.security_event_notification)
     def on_security_event(self, **_: Any) -> call_result.SecurityEventNotification:
         return call_result.SecurityEventNotification()
