@@ -19,6 +19,7 @@ from ocpp.v201.enums import Action
 from .. import clock
 from ..redaction import register_secret
 from .charging_handlers import SMART_CHARGING_ACTIONS, SmartChargingHandlers
+from .firmware_handlers import FirmwareHandlers
 from .local_list import LocalListHandlers
 from .outbound import core_token_type
 from .reservations import ReservationHandlers
@@ -49,9 +50,9 @@ def _info(reason: str, detail: str = "") -> dict[str, str]:
     return info
 
 
-class Handlers(SmartChargingHandlers, LocalListHandlers, ReservationHandlers, Rpc):
+class Handlers(SmartChargingHandlers, LocalListHandlers, ReservationHandlers, FirmwareHandlers, Rpc):
     """Every 2.0.1 request this charger answers. Blocks with much of their own (smart
-    charging, the local list and reservations) live in modules of their own as mixins
+    charging, the local list, reservations and firmware) live in modules of their own as mixins
     of this class; the library's routing finds their ``@on`` methods through it."""
 
     def __init__(self, cp_id: str, connection: Any, response_timeout: float, session: Ocpp201Link) -> None:
