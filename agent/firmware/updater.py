@@ -410,9 +410,10 @@ class FirmwareUpdater:
         return False
 
     async def _build(self, job: Job, bundle: Path) -> None:
-        # With an install time ahead the release is built meanwhile, quietly: the backend
-        # hears Installing when the install begins (L01.FR.16).
-        await self._set("InstallScheduled" if job.detailed and self._install_ahead(job) else "Installing", job)
+        # With an install time ahead, or a transaction running, the release is built
+        # meanwhile, quietly: the backend hears Installing when the install begins.
+        scheduled = job.detailed and (self._install_ahead(job) or self._busy())
+        await self._set("InstallScheduled" if scheduled else "Installing", job)
         self._drop_stale(job)
         asked = any((read_json(self.layout.file(name)) or {}).get("job") == job.id
                     for name in (PREPARED, REQUEST, REQUEST + ".taken"))

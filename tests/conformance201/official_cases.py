@@ -1,7 +1,7 @@
 """The charging-station cases of OCPP 2.0.1 Part 6 "Test Cases" (Open Charge Alliance,
 Edition 3, 2024-05-06) in the blocks the session adapter answers for (B to K but I, and
-P): their numbers, as TC_<block>_<nn>_CS. Block A (security), I (tariffs), L, M, N and O
-belong to other work; ``tests/ocpp201/test_coverage_table.py`` checks that
+P) and L (firmware): their numbers, as TC_<block>_<nn>_CS. Block A (security), I
+(tariffs), M, N and O belong to other work; ``tests/ocpp201/test_coverage_table.py`` checks that
 docs/ocpp201.md accounts for every case here."""
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ CASES: dict[str, str] = {
     "H": "01 02 03 04 06 07 08 09 10 12 13 14 15 16 17 18 19 21 22 23 24",
     "J": "01 02 03 04 06 07 08 09 10 11",
     "K": "01 02 03 04 05 06 07 08 09 10 11 12 13 14 15 16 19 21 22 23 24 28 29 30 31 32 33 34 35 36 37 38 39 40 41 42 47 52 53 54 56 57 58 60",
+    "L": "01 02 03 05 06 07 08 10 11 12 13 14 15 16 18",
     "P": "01 03 04",
 }
 
