@@ -9,7 +9,9 @@ statuses the job goes through, journaled and spelled by :mod:`agent.ocpp201.outb
 FirmwareStatusNotification with the request's id. This module only reads the request
 and writes the answer, with a statusInfo saying why for a refusal.
 
-RevokedCertificate is never answered: the charger has no revocation list to consult.
+RevokedCertificate is never answered: the charger has no revocation list to consult. A
+charger whose maker left FirmwareManagement out of SupportedFeatureProfiles answers every
+request Rejected.
 """
 
 from __future__ import annotations
@@ -39,9 +41,12 @@ class FirmwareHandlers:
                                  retry_interval: int | None = None, **_: Any) -> Any:
         updater = self.session.firmware
         location = str(firmware.get("location", ""))
-        if updater is None:
+        if updater is None or not self.session.config.offers("FirmwareManagement"):
+            # A charger whose maker does not offer remote updates (SupportedFeatureProfiles
+            # without FirmwareManagement): UpdateFirmware is Core in 2.0.1, so it is
+            # answered in band rather than with 1.6's CALLERROR NotSupported.
             return call_result.UpdateFirmware(status="Rejected", status_info={
-                "reason_code": "NoUpdater", "additional_info": "this charger has no firmware updater"})
+                "reason_code": "NotOffered", "additional_info": "this charger takes no firmware updates"})
         try:
             locations.check_url(location)
         except locations.TransferError as exc:

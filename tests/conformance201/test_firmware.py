@@ -279,3 +279,13 @@ async def test_allow_new_sessions_pending_firmware_update_is_a_station_variable(
     got = await call(stack, "GetVariables", {"getVariableData": [variable]})
     assert got["getVariableResult"][0]["attributeValue"] == "true"
     await _clean(stack)
+
+
+async def test_a_charger_that_offers_no_firmware_management_rejects_updates(charger, signer: Signer) -> None:  # type: ignore[no-untyped-def]
+    stack = await charger(backend=V201, ocpp={"SupportedFeatureProfiles": "Core,RemoteTrigger"})
+    since = await last_seq(stack)
+    answer = await _update(stack, 31, _firmware("http://127.0.0.1:1/fw.bin", signer))
+    assert answer["status"] == "Rejected" and answer["statusInfo"]["reasonCode"] == "NotOffered"
+    await asyncio.sleep(0.3)
+    assert await _statuses(stack, since) == []
+    await _clean(stack)
