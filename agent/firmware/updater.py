@@ -529,14 +529,18 @@ class FirmwareUpdater:
         self._release()
 
     async def _report_outcome(self, outcome: dict[str, Any]) -> None:
-        status = str(outcome.get("status"))
-        if status != "Installed":
-            status = "InstallationFailed"
-            log.error("firmware installation failed", reason=outcome.get("reason"))
-        else:
-            log.info("firmware installed", version=outcome.get("version"))
         request = outcome.get("request") if isinstance(outcome.get("request"), dict) else {}
         request_id = request.get("request_id") if self.job is None else self.job.request_id
+        status = str(outcome.get("status"))
+        if status != "Installed":
+            # The bundle failing the installer's checks (signature, manifest, version) is
+            # InstallVerificationFailed for a job with the whole status set; a plain 1.6
+            # job, and any other failure, InstallationFailed.
+            if status != "InstallVerificationFailed" or not isinstance(request_id, int):
+                status = "InstallationFailed"
+            log.error("firmware installation failed", status=status, reason=outcome.get("reason"))
+        else:
+            log.info("firmware installed", version=outcome.get("version"))
         self.status = status
         await self._report(status, request_id if isinstance(request_id, int) else None)
         self.layout.file(OUTCOME).unlink(missing_ok=True)

@@ -1,4 +1,5 @@
-"""OCPP 2.0.1 UpdateFirmware end to end: TC_L_01_CS, TC_L_02_CS, TC_L_08_CS, TC_L_14_CS, TC_L_15_CS.
+"""OCPP 2.0.1 UpdateFirmware end to end: TC_L_01_CS, TC_L_02_CS, TC_L_08_CS (InstallationFailed and
+InstallVerificationFailed), TC_L_14_CS, TC_L_15_CS.
 
 The agent runs from an installation laid out as `make install` makes it, the firmware is a
 real bundle of this source tree with another version number, served over HTTP and signed
@@ -223,6 +224,24 @@ async def test_tc_l_08_cs_installation_failed(installed, bundles) -> None:  # ty
     assert [b["chargingStation"]["firmwareVersion"] for b in await _boots(stack, since)] == ["ladda 0.1.0"]
     assert installation.systemd.restarts == 2  # into the new release, and back
     assert not layout.file(OUTCOME).exists()
+    await _clean(stack)
+
+
+@pytest.mark.timeout(120)
+async def test_tc_l_08_cs_install_verification_failed(installed, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A signed file that is no firmware bundle (its manifest is what the installer checks
+    it against): the installer refuses it before building anything, InstallVerificationFailed."""
+    installation, manufacturer = await installed()
+    stack, layout = installation.stack, installation.layout
+    first = layout.current.resolve()
+    fake = tmp_path / "ladda-firmware-9.9.9.tar.gz"
+    fake.write_bytes(b"<html>Service Unavailable</html>")
+    since = await last_seq(stack)
+    await _update(installation, manufacturer, 81, fake)
+    seen = await _wait_status(stack, since, {"Installed", "InstallationFailed", "InstallVerificationFailed"}, 60)
+    assert seen == [("Downloading", 81), ("Downloaded", 81), ("SignatureVerified", 81), ("Installing", 81),
+                    ("InstallVerificationFailed", 81)], stack.agent_log()
+    assert layout.current.resolve() == first and installation.systemd.restarts == 0
     await _clean(stack)
 
 

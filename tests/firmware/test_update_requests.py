@@ -12,7 +12,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from agent.firmware.layout import SWITCH, Layout, write_json
+from agent.firmware.layout import OUTCOME, SWITCH, Layout, write_json
 from agent.firmware.updater import JOB, FirmwareUpdater, Job
 from tests.firmware.signing import certificate, pem
 from tests.firmware.test_updater import Backend, _until, running
@@ -82,3 +82,17 @@ async def test_a_job_waiting_for_its_switch_is_cancelled_and_its_hold_released(t
         assert not layout.file(SWITCH).exists()
         await _until(lambda: ("DownloadFailed", 2) in backend.statuses)
     assert backend.statuses == [("Downloading", 2), ("DownloadFailed", 2)]  # nothing more of the first
+
+
+async def test_install_verification_failed_is_told_to_jobs_with_the_whole_status_set(tmp_path: Path) -> None:
+    """The installer's verdict on a bundle that failed its checks: InstallVerificationFailed
+    for a job with a request id, InstallationFailed for a 1.6 UpdateFirmware (which has no such status)."""
+    for request_id, told in ((5, "InstallVerificationFailed"), (None, "InstallationFailed")):
+        backend = Backend()
+        job = _updater(tmp_path / str(request_id), backend, [])
+        write_json(job.layout.file(OUTCOME), {"status": "InstallVerificationFailed", "reason": "no bundle",
+                                              "request": {"request_id": request_id}})
+        async with running(job):
+            job.booted()
+            await _until(lambda: backend.statuses != [])
+        assert backend.statuses == [(told, request_id)]
