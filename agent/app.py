@@ -47,6 +47,9 @@ log = structlog.get_logger(__name__)
 HARDWARE_RETRY_S = 2.0
 #: Between the two tries of the Hard Reset's reboot command.
 REBOOT_RETRY_S = 3.0
+#: Whether free connectors take new sessions while a firmware install waits for the
+#: running ones to end (a 2.0.1 variable; False, its default, under 1.6).
+ALLOW_NEW_SESSIONS = "ChargingStation.AllowNewSessionsPendingFirmwareUpdate"
 #: The least free space a firmware download leaves on the journal's disk.
 FIRMWARE_FREE_MARGIN = 16 * 2**20
 #: Where make install puts the releases (the root installer's side; the agent only uses
@@ -233,7 +236,8 @@ def _firmware_updater(settings: Settings, state_dir: Path, db: Database, journal
 
     return FirmwareUpdater(
         Layout(INSTALLED_OPT, state_dir), __version__, report=report, download=_firmware_download(settings, db),
-        security_event=security_event, hold=runtime.hold_until_idle, release=lambda: runtime.hold(False),
+        security_event=security_event, release=lambda: runtime.hold(False), busy=runtime.busy,
+        hold=lambda: runtime.hold_until_idle(allow_new_sessions=runtime.config.bool(ALLOW_NEW_SESSIONS)),
         signing_ca=settings.firmware.signing_ca,
         install_timeout=settings.firmware.install_timeout,
     )

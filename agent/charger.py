@@ -441,12 +441,22 @@ class ChargerRuntime:
         log.warning("connectors held for maintenance" if held else "maintenance hold released")
         self.feed(HoldRequested(held))
 
-    async def hold_until_idle(self, poll: float = 1.0) -> None:
+    def busy(self) -> bool:
+        """Whether a transaction runs on any connector."""
+        return bool(self.local_tx) or any(c.transaction is not None for c in self.charger.connectors)
+
+    async def hold_until_idle(self, poll: float = 1.0, allow_new_sessions: bool = False) -> None:
         """Hold the connectors and return once no transaction runs and every stop is in
         the journal: a firmware switch waits for this, so the restart it makes never cuts
-        a session, and none can begin in the moment before it (OCPP 2.0.1 L01.FR.06/07)."""
+        a session, and none can begin in the moment before it (OCPP 2.0.1 L01.FR.06/07).
+        ``allow_new_sessions`` (2.0.1 AllowNewSessionsPendingFirmwareUpdate): the free
+        connectors stay in service while the running transactions go on, and are held
+        only once none runs (a session begun in that moment is waited for, held)."""
+        if allow_new_sessions:
+            while self.busy():
+                await asyncio.sleep(poll)
         self.hold(True)
-        while self.local_tx or any(c.transaction is not None for c in self.charger.connectors):
+        while self.busy():
             await asyncio.sleep(poll)
         try:
             async with asyncio.timeout(IDLE_FLUSH_S):

@@ -61,6 +61,17 @@ TAKEN = ".taken"
 class InstallFailed(Exception):
     """The update cannot go on; the message is what the backend and the log are told."""
 
+    #: The outcome's status (OCPP's FirmwareStatus word).
+    status = "InstallationFailed"
+
+
+class VerificationFailed(InstallFailed):
+    """The bundle failed a check of what it is (its signature, its manifest, the version
+    it claims): OCPP 2.0.1's InstallVerificationFailed, as opposed to a failure to install
+    a bundle that passed them (pip, the new release not proving itself)."""
+
+    status = "InstallVerificationFailed"
+
 
 def _now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -149,9 +160,9 @@ class Spool:
                 shutil.copyfileobj(source, out)
 
 
-def _fail(spool: Spool, request: dict[str, Any], reason: str) -> None:
-    _say(f"InstallationFailed: {reason}")
-    spool.write_json(OUTCOME, {"status": "InstallationFailed", "reason": reason, "job": request.get("job"),
+def _fail(spool: Spool, request: dict[str, Any], reason: str, status: str = InstallFailed.status) -> None:
+    _say(f"{status}: {reason}")
+    spool.write_json(OUTCOME, {"status": status, "reason": reason, "job": request.get("job"),
                                "request": request, "at": _now()})
 
 
@@ -172,14 +183,17 @@ def verify_signature(bundle: Path, request: dict[str, Any], ca: Path, work: Path
     on (the agent checks this too; root checks again, trusting no one below it)."""
     signature, certificate = request.get("signature"), request.get("certificate")
     if not isinstance(signature, str) or not isinstance(certificate, str):
-        raise InstallFailed(f"unsigned firmware refused: [firmware] signing_ca is set ({ca})")
+        raise VerificationFailed(f"unsigned firmware refused: [firmware] signing_ca is set ({ca})")
     try:
         # Whitespace is layout (PEM tools wrap base64 at 64 columns), not content.
         (work / "signature.bin").write_bytes(base64.b64decode("".join(signature.split()), validate=True))
     except (binascii.Error, ValueError):
-        raise InstallFailed("the signature is not base64") from None
+        raise VerificationFailed("the signature is not base64") from None
     (work / "signer.pem").write_text(certificate)
-    _run(["openssl", "verify", "-CAfile", str(ca), str(work / "signer.pem")], "verify the signing certificate")
+    try:
+        _run(["openssl", "verify", "-CAfile", str(ca), str(work / "signer.pem")], "verify the signing certificate")
+    except InstallFailed as exc:
+        raise VerificationFailed(str(exc)) from None
     _run(["openssl", "x509", "-in", str(work / "signer.pem"), "-pubkey", "-noout", "-out", str(work / "signer.pub")],
          "read the signing certificate's key")
     for options in ([], ["-sigopt", "rsa_padding_mode:pss"]):
@@ -188,7 +202,7 @@ def verify_signature(bundle: Path, request: dict[str, Any], ca: Path, work: Path
                               capture_output=True, text=True, check=False)
         if done.returncode == 0:
             return
-    raise InstallFailed("the bundle's signature does not verify with the signing certificate's key")
+    raise VerificationFailed("the bundle's signature does not verify with the signing certificate's key")
 
 
 def build_release(layout: Layout, bundle_path: Path, work: Path, announced: str | None,
@@ -201,9 +215,9 @@ def build_release(layout: Layout, bundle_path: Path, work: Path, announced: str 
     try:
         bundle = unpack(bundle_path, unpacked)
     except BundleError as exc:
-        raise InstallFailed(str(exc)) from None
+        raise VerificationFailed(str(exc)) from None
     if announced and bundle.version != announced:
-        raise InstallFailed(f"the bundle holds version {bundle.version}, not {announced}")
+        raise VerificationFailed(f"the bundle holds version {bundle.version}, not {announced}")
     name = f"{bundle.version}-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}"
     release = layout.releases / name
     if release.exists():
@@ -215,7 +229,7 @@ def build_release(layout: Layout, bundle_path: Path, work: Path, announced: str 
               "--find-links", str(bundle.wheels), f"ladda=={bundle.version}"], "install the wheels")
         shown = _run([str(release / "bin" / "ladda"), "--version"], "run the new release", run_as).strip()
         if shown != f"ladda {bundle.version}":
-            raise InstallFailed(f"the new release says {shown!r}, not 'ladda {bundle.version}'")
+            raise VerificationFailed(f"the new release says {shown!r}, not 'ladda {bundle.version}'")
     except InstallFailed:
         shutil.rmtree(release, ignore_errors=True)
         raise
@@ -265,7 +279,7 @@ def prepare(layout: Layout, spool: Spool, run_as: str | None = None, signing_ca:
         spool.write_json(PREPARED, {"version": version, "job": request.get("job"), "at": _now()})
         _say(f"release {release.name} built; waiting for the agent's switch request")
     except InstallFailed as exc:
-        _fail(spool, request, str(exc))
+        _fail(spool, request, str(exc), exc.status)
     finally:
         if _plain_name(name):
             spool.unlink(name)

@@ -2,27 +2,35 @@
 
 A job (kept in ``<state>/firmware/job.json`` so that it outlives restarts) goes:
 
-1. wait for ``retrieveDate``; download the bundle, ``1 + retries`` attempts
-   ``retryInterval`` apart (Downloading, then Downloaded or DownloadFailed). Retries,
-   interval and dates are bounded (:mod:`agent.jobs`): an unreadable or absurd
-   ``retrieveDate`` ends an UpdateFirmware at once with DownloadFailed (its confirmation
-   has no status), and gets a SignedUpdateFirmware answered Rejected. Attempts are
-   counted in the job file, so restarts during the download do not start them afresh;
+1. wait for ``retrieveDate`` (DownloadScheduled); download the bundle, ``1 + retries``
+   attempts ``retryInterval`` apart (Downloading, then Downloaded or DownloadFailed).
+   Retries, interval and dates are bounded (:mod:`agent.jobs`): an unreadable or absurd
+   ``retrieveDate`` ends a 1.6 UpdateFirmware at once with DownloadFailed (its
+   confirmation has no status), and gets a request with a status answered Rejected.
+   Attempts are counted in the job file, so restarts during the download do not start
+   them afresh;
 2. signed updates: check the signature with the certificate accepted with the request
    (SignatureVerified, or InvalidSignature and a security event);
-3. ask the root installer to build a release (Installing); it answers with
+3. ask the root installer to build a release (Installing; InstallScheduled instead when
+   ``installDateTime`` is still ahead: the release is built meanwhile); it answers with
    ``prepared.json``, or ``outcome.json`` when it failed (InstallationFailed);
-4. hold the connectors not in use Unavailable and wait until no transaction runs (never
-   restart under a charging car, nor start a session the restart would cut), then ask
-   for the switch. The installer restarts the service into the new release;
+4. wait for ``installDateTime``; hold the connectors not in use Unavailable (unless the
+   backend allows new sessions meanwhile: the ``hold`` callable decides) and wait until
+   no transaction runs (never restart under a charging car, nor start a session the
+   restart would cut; InstallScheduled while one runs), then ask for the switch
+   (InstallRebooting). The installer restarts the service into the new release;
 5. the new release starts held too (a rollback would restart it) and, once ready and
    accepted by the backend, writes its health marker; the installer then writes
    ``outcome.json`` (Installed), or rolls back and writes InstallationFailed. Whichever
    release runs then reports it, ends the job and releases the hold.
 
-The statuses go out through ``report(status, request_id)``: a FirmwareStatusNotification,
-or a SignedFirmwareStatusNotification when ``request_id`` is not None. Files and their
-owners are listed in :mod:`agent.firmware.layout`.
+Statuses are neutral words (those of OCPP 2.0.1's FirmwareStatusEnumType, which the 1.6
+security extension shares); they go out through ``report(status, request_id)`` and each
+adapter's outbound spells them. A job with a request id (1.6 SignedUpdateFirmware, every
+2.0.1 UpdateFirmware) goes through the whole set; one without (1.6 UpdateFirmware) only
+through the statuses 1.6's FirmwareStatusNotification knows. Which answer a request gets
+(Accepted, AcceptedCanceled, InvalidCertificate, Rejected) is decided here once for both
+protocols. Files and their owners are listed in :mod:`agent.firmware.layout`.
 """
 
 from __future__ import annotations
@@ -35,13 +43,16 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import structlog
 
 from .. import clock, jobs
 from ..locations import masked_url
 from .layout import ATTEMPT, OUTCOME, PREPARED, REQUEST, SWITCH, Layout, read_json, write_json
+
+if TYPE_CHECKING:
+    from cryptography import x509
 
 log = structlog.get_logger(__name__)
 
@@ -64,6 +75,8 @@ TRIAL_DEFAULT_S = 180.0
 Download = Callable[[str, Path], Awaitable[object]]
 Report = Callable[[str, "int | None"], Awaitable[None]]
 SecurityEvent = Callable[[str, str], Awaitable[None]]
+#: The manufacturer root certificates installed over OCPP (beside ``[firmware] signing_ca``).
+Roots = Callable[[], "list[x509.Certificate]"]
 #: A FirmwareStatusNotification (1.6 without the security extension) has fewer statuses
 #: than the signed variant; a trigger during a signed update shows the nearest one.
 PLAIN_STATUS = {"DownloadScheduled": "Downloading", "SignatureVerified": "Downloaded",
@@ -72,13 +85,24 @@ PLAIN_STATUS = {"DownloadScheduled": "Downloading", "SignatureVerified": "Downlo
                 "InstallVerificationFailed": "InstallationFailed"}
 
 
+class Answer(NamedTuple):
+    """The answer to an update request: its status and, for a refusal, why (a short
+    reason code for 2.0.1's statusInfo and a sentence for the log)."""
+
+    status: str
+    reason: str = ""
+    detail: str = ""
+
+
 @dataclass
 class Job:
     location: str
     retrieve_at: str  # ISO 8601 UTC
     retries: int
     retry_interval: float
-    request_id: int | None = None  # set for SignedUpdateFirmware
+    #: Set for 1.6 SignedUpdateFirmware and every 2.0.1 UpdateFirmware: the job reports
+    #: the whole status set, each status with this id.
+    request_id: int | None = None
     signature: str | None = None
     certificate: str | None = None
     install_at: str | None = None
@@ -91,6 +115,12 @@ class Job:
 
     @property
     def signed(self) -> bool:
+        """Whether the firmware comes with a signature to verify before installing it."""
+        return self.signature is not None
+
+    @property
+    def detailed(self) -> bool:
+        """Whether the job reports the whole status set (it has a request id)."""
         return self.request_id is not None
 
 
@@ -109,13 +139,17 @@ def _parse(stamp: str | None) -> float:
 
 class FirmwareUpdater:
     """One update at a time. ``hold()`` holds the connectors for maintenance and returns
-    once no transaction runs; ``release()`` ends the hold; ``version`` is the running
-    release's; ``install_timeout`` bounds each wait for the installer."""
+    once no transaction runs; ``release()`` ends the hold; ``busy()`` says whether a
+    transaction runs; ``version`` is the running release's; ``install_timeout`` bounds
+    each wait for the installer. Signing certificates are trusted when one of the
+    manufacturer roots issued them: ``signing_ca`` (the technician's file) and
+    ``extra_roots()`` (those the backend installed)."""
 
     def __init__(self, layout: Layout, version: str, *, download: Download, report: Report,
                  security_event: SecurityEvent, hold: Callable[[], Awaitable[None]],
                  release: Callable[[], None], signing_ca: Path | None = None,
-                 install_timeout: float = 1800.0) -> None:
+                 install_timeout: float = 1800.0, extra_roots: Roots | None = None,
+                 busy: Callable[[], bool] | None = None) -> None:
         self.layout = layout
         self.version = version
         self._download = download
@@ -123,7 +157,9 @@ class FirmwareUpdater:
         self._security_event = security_event
         self._hold = hold
         self._release = release
+        self._busy = busy or (lambda: False)
         self.signing_ca = signing_ca
+        self._extra_roots: Roots = extra_roots or (lambda: [])
         self.install_timeout = install_timeout
         self.status = "Idle"
         self.job: Job | None = self._load()
@@ -142,33 +178,82 @@ class FirmwareUpdater:
                             signature: str, retries: int | None, retry_interval: int | None,
                             install_date: str | None) -> str:
         """SignedUpdateFirmware: the answer (Accepted, AcceptedCanceled, InvalidCertificate or Rejected)."""
-        # Imported here: the X.509 library costs several MiB, and most chargers never see this request.
-        from .signature import CertificateRejected, check_certificate, load_trusted
+        answer = await self.request(request_id, location, retrieve_date, certificate, signature, retries,
+                                    retry_interval, install_date)
+        return answer.status
 
-        try:
-            if self.signing_ca is None:
-                raise CertificateRejected("no [firmware] signing_ca is configured: no signing certificate is trusted")
-            check_certificate(certificate, load_trusted(self.signing_ca))
-        except CertificateRejected as exc:
-            log.warning("firmware signing certificate refused", reason=str(exc))
-            await self._security_event("InvalidFirmwareSigningCertificate", str(exc)[:255])
-            return "InvalidCertificate"
+    async def request(self, request_id: int, location: str, retrieve_date: str, certificate: str | None,
+                      signature: str | None, retries: int | None, retry_interval: int | None,
+                      install_date: str | None) -> Answer:
+        """An update with a request id (1.6 SignedUpdateFirmware, 2.0.1 UpdateFirmware, L01/L02).
+
+        A signing certificate is checked before anything else (InvalidCertificate and a
+        security event when no manufacturer root issued it). Firmware without a signature
+        and certificate is refused while a manufacturer root is configured (the charger
+        then installs only signed firmware: TC_L_18_CS); without any root it is the
+        non-secure update of L02. A job still downloading, or waiting for its install
+        time or for transactions to end, is cancelled for the new one (AcceptedCanceled,
+        L01.FR.24); one the root installer is building, or has been asked to switch to,
+        cannot be stopped (Rejected, L01.FR.27)."""
+        if certificate is not None:
+            refused = await self._check_certificate(certificate)
+            if refused is not None:
+                return refused
+        if certificate is None or signature is None:
+            what = "a signature" if certificate is not None else "a signing certificate"
+            if certificate is not None or signature is not None or self.secure:
+                detail = (f"firmware without {what} refused: only signed firmware is installed"
+                          if self.secure else f"firmware without {what} cannot be verified")
+                log.warning("firmware update refused", location=masked_url(location), reason=detail)
+                return Answer("Rejected", "UnsignedFirmware", detail)
         if self._installing:
-            return "Rejected"  # too late to stop the one being installed
+            log.warning("firmware update refused: the one being installed cannot be stopped",
+                        location=masked_url(location))
+            return Answer("Rejected", "InstallInProgress", "the firmware being installed cannot be stopped")
         try:
             now = clock.current().now()
             jobs.parse_time("retrieveDateTime", retrieve_date, now)
             if install_date is not None:
                 jobs.parse_time("installDateTime", install_date, now)
         except jobs.JobRefused as exc:
-            log.warning("signed firmware update refused", location=masked_url(location), reason=str(exc))
-            return "Rejected"
+            log.warning("firmware update refused", location=masked_url(location), reason=str(exc))
+            return Answer("Rejected", "InvalidValue", str(exc))
         canceled = self.job is not None
-        bounded = jobs.bounded_retries("signed firmware update", retries, retry_interval, DEFAULT_RETRIES,
+        bounded = jobs.bounded_retries("firmware update", retries, retry_interval, DEFAULT_RETRIES,
                                        DEFAULT_RETRY_INTERVAL_S)
         self._start(Job(location, retrieve_date, bounded.count, bounded.interval, request_id,
                         signature, certificate, install_date))
-        return "AcceptedCanceled" if canceled else "Accepted"
+        return Answer("AcceptedCanceled" if canceled else "Accepted")
+
+    @property
+    def secure(self) -> bool:
+        """Whether a manufacturer root is configured: then only signed firmware is installed."""
+        return self.signing_ca is not None or bool(self._extra_roots())
+
+    def _trusted(self) -> list[x509.Certificate]:
+        """The manufacturer roots: ``[firmware] signing_ca`` and those installed over OCPP."""
+        from .signature import CertificateRejected, load_trusted
+
+        roots = list(self._extra_roots())
+        if self.signing_ca is not None:
+            roots = load_trusted(self.signing_ca) + roots
+        if not roots:
+            raise CertificateRejected("no manufacturer root certificate is configured ([firmware] signing_ca) "
+                                      "or installed: no signing certificate is trusted")
+        return roots
+
+    async def _check_certificate(self, certificate: str) -> Answer | None:
+        """None if a manufacturer root issued ``certificate``, else the InvalidCertificate answer."""
+        # Imported here: the X.509 library costs several MiB, and most chargers never see this request.
+        from .signature import CertificateRejected, check_certificate
+
+        try:
+            check_certificate(certificate, self._trusted())
+        except CertificateRejected as exc:
+            log.warning("firmware signing certificate refused", reason=str(exc))
+            await self._security_event("InvalidFirmwareSigningCertificate", str(exc)[:255])
+            return Answer("InvalidCertificate", "InvalidCertificate", str(exc))
+        return None
 
     def booted(self) -> None:
         """The backend accepted our BootNotification: a release on trial is healthy."""
@@ -176,8 +261,10 @@ class FirmwareUpdater:
 
     @property
     def _installing(self) -> bool:
-        """Handed to the installer: a release is being built, or switched to."""
-        return self.job is not None and self.job.stage in ("build", "switch", "restart")
+        """Handed to the installer: a release is being built, or the switch to it was
+        asked for. (A built release waiting for its install time or for transactions to
+        end can still be given up: the switch stage.)"""
+        return self.job is not None and self.job.stage in ("build", "restart")
 
     def _start(self, job: Job) -> None:
         if self._installing:
@@ -220,10 +307,18 @@ class FirmwareUpdater:
 
     @property
     def plain_status(self) -> str:
-        """The status for a triggered FirmwareStatusNotification: Idle between jobs."""
+        """The status for a triggered 1.6 FirmwareStatusNotification: Idle between jobs."""
         if self.job is None:
             return "Idle"
         return PLAIN_STATUS.get(self.status, self.status)
+
+    def current(self) -> tuple[str, int | None]:
+        """The status for a triggered 2.0.1 FirmwareStatusNotification with its request id:
+        the last one told while an update runs (L01.FR.26), Idle without an id between
+        updates and after Installed (L01.FR.25, L01.FR.20)."""
+        if self.job is None or self.status in ("Idle", "Installed"):
+            return "Idle", None
+        return self.status, self.job.request_id
 
     async def _set(self, status: str, job: Job | None) -> None:
         self.status = status
@@ -232,10 +327,11 @@ class FirmwareUpdater:
 
     async def _carry_out(self, job: Job) -> None:
         bundle = self.layout.firmware / BUNDLE
-        if job.stage == "download" and not job.signed and self.signing_ca is not None:
+        if job.stage == "download" and not job.signed and self.secure:
             # A charger set up to trust only signed firmware (the root installer would
             # refuse it too): no point downloading it.
-            log.warning("unsigned firmware refused: [firmware] signing_ca is set", location=masked_url(job.location))
+            log.warning("unsigned firmware refused: a manufacturer root certificate is configured",
+                        location=masked_url(job.location))
             await self._set("InstallationFailed", job)
             self._clear()
             return
@@ -250,7 +346,7 @@ class FirmwareUpdater:
                 return
             delay = (retrieve_at - now).total_seconds()
             if delay > 0:
-                if job.signed:
+                if job.detailed:
                     await self._set("DownloadScheduled", job)
                 await asyncio.sleep(delay)
             if not await self._fetch(job, bundle):
@@ -259,10 +355,10 @@ class FirmwareUpdater:
                 return
             await self._set("Downloaded", job)
             if job.signed:
-                from .signature import CertificateRejected, SignatureRejected, check_certificate, load_trusted, verify_file
+                from .signature import CertificateRejected, SignatureRejected, check_certificate, verify_file
 
                 try:
-                    signer = check_certificate(job.certificate or "", load_trusted(self.signing_ca))  # type: ignore[arg-type]
+                    signer = check_certificate(job.certificate or "", self._trusted())
                     await asyncio.to_thread(verify_file, bundle, job.signature or "", signer)
                 except (SignatureRejected, CertificateRejected) as exc:
                     log.warning("firmware signature refused", reason=str(exc))
@@ -314,7 +410,10 @@ class FirmwareUpdater:
         return False
 
     async def _build(self, job: Job, bundle: Path) -> None:
-        await self._set("Installing", job)
+        # With an install time ahead, or a transaction running, the release is built
+        # meanwhile, quietly: the backend hears Installing when the install begins.
+        scheduled = job.detailed and (self._install_ahead(job) or self._busy())
+        await self._set("InstallScheduled" if scheduled else "Installing", job)
         self._drop_stale(job)
         asked = any((read_json(self.layout.file(name)) or {}).get("job") == job.id
                     for name in (PREPARED, REQUEST, REQUEST + ".taken"))
@@ -336,17 +435,30 @@ class FirmwareUpdater:
                 log.info("stale firmware file removed", file=name, job=found.get("job"))
                 self.layout.file(name).unlink(missing_ok=True)
 
+    @staticmethod
+    def _install_ahead(job: Job) -> bool:
+        return bool(job.install_at) and _stamp(job.install_at) > time.time()
+
     async def _switch(self, job: Job) -> None:
-        if job.install_at and (install_at := _stamp(job.install_at)) > time.time():
-            await self._set("InstallScheduled", job)
-            await asyncio.sleep(min(install_at - time.time(), jobs.MAX_AHEAD.total_seconds()))
-        await self._hold()  # never under a charging car, and no session begins from now on
+        if self._install_ahead(job):
+            if self.status != "InstallScheduled":
+                await self._set("InstallScheduled", job)
+            await asyncio.sleep(min(_stamp(job.install_at) - time.time(), jobs.MAX_AHEAD.total_seconds()))
+        if job.detailed and self._busy() and self.status != "InstallScheduled":
+            await self._set("InstallScheduled", job)  # until the transactions end (L01.FR.06)
+        try:
+            await self._hold()  # never under a charging car, and no session begins from now on
+            if self.status != "Installing":
+                await self._set("Installing", job)
+        except asyncio.CancelledError:
+            self._release()  # a newer request replaced this job before its switch: no hold left behind
+            raise
         job.stage = "restart"
         self._save(job)
         log.warning("firmware installed; asking for the switch to the new release and a restart")
         write_json(self.layout.file(SWITCH), {"at": _now()})
-        if job.signed:
-            await self._set("InstallRebooting", job)
+        if job.detailed:
+            await self._set("InstallRebooting", job)  # L01.FR.15: before the restart
         await self._await_installer(None, job)  # the installer restarts us; only a failure gets here
         self._release()
 
@@ -417,14 +529,18 @@ class FirmwareUpdater:
         self._release()
 
     async def _report_outcome(self, outcome: dict[str, Any]) -> None:
-        status = str(outcome.get("status"))
-        if status != "Installed":
-            status = "InstallationFailed"
-            log.error("firmware installation failed", reason=outcome.get("reason"))
-        else:
-            log.info("firmware installed", version=outcome.get("version"))
         request = outcome.get("request") if isinstance(outcome.get("request"), dict) else {}
         request_id = request.get("request_id") if self.job is None else self.job.request_id
+        status = str(outcome.get("status"))
+        if status != "Installed":
+            # The bundle failing the installer's checks (signature, manifest, version) is
+            # InstallVerificationFailed for a job with the whole status set; a plain 1.6
+            # job, and any other failure, InstallationFailed.
+            if status != "InstallVerificationFailed" or not isinstance(request_id, int):
+                status = "InstallationFailed"
+            log.error("firmware installation failed", status=status, reason=outcome.get("reason"))
+        else:
+            log.info("firmware installed", version=outcome.get("version"))
         self.status = status
         await self._report(status, request_id if isinstance(request_id, int) else None)
         self.layout.file(OUTCOME).unlink(missing_ok=True)

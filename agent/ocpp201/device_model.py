@@ -332,6 +332,8 @@ COMPONENTS: tuple[Component, ...] = (
                  "string", max_limit=25),
         Variable("FirmwareVersion", _fact(lambda f, w: f.firmware_version(), "StationFacts.firmware_version", True),
                  "string", max_limit=50),
+        setting("ChargingStation.AllowNewSessionsPendingFirmwareUpdate",
+                note="free EVSEs take new sessions while a firmware install waits for the running ones to end"),
     )),
     Component("EVSE", (
         *_state_variables(),

@@ -21,6 +21,7 @@ from ..redaction import register_secret
 from .certificate_handlers import CertificateHandlers
 from .charging_handlers import SMART_CHARGING_ACTIONS, SmartChargingHandlers
 from .customer_handlers import CustomerHandlers
+from .firmware_handlers import FirmwareHandlers
 from .local_list import LocalListHandlers
 from .log_handlers import LogHandlers
 from .outbound import core_token_type
@@ -59,10 +60,11 @@ class Handlers(
     CustomerHandlers,
     CertificateHandlers,
     LogHandlers,
+    FirmwareHandlers,
     Rpc,
 ):
     """Every 2.0.1 request this charger answers. Blocks with much of their own (smart
-    charging, the local list, reservations, customer information, certificates) live in
+    charging, the local list, reservations, customer information, certificates, logs, firmware) live in
     modules of their own as mixins of this class; the library's routing finds their
     ``@on`` methods through it."""
 

@@ -275,8 +275,11 @@ class Ocpp201Link(ReservationReports, BackendLink):
             for n in [evse] if evse else self.runtime.numbers:
                 await self._trigger_transaction_event(cp, n)
         elif message == "FirmwareStatusNotification":
-            status = self.firmware.plain_status if self.firmware is not None else "Idle"
-            await cp.request(call.FirmwareStatusNotification(status=status if status in FIRMWARE_STATUSES else "Idle"))
+            # F06/L01.FR.25-26: the update's last status with its request id; Idle without one between updates.
+            status, request_id = self.firmware.current() if self.firmware is not None else ("Idle", None)
+            if status not in FIRMWARE_STATUSES:
+                status, request_id = "Idle", None
+            await cp.request(call.FirmwareStatusNotification(status=status, request_id=request_id))
         elif message == "LogStatusNotification":
             # F06/TC_F_16: Uploading with the requestId while a GetLog upload runs; else Idle,
             # without one (N01.FR.13 allows it only here).

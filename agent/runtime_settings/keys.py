@@ -313,6 +313,8 @@ KEYS: dict[str, KeySpec] = {
         _v201("OCPPCommCtrlr.NetworkConfigurationPriority", "csl", ("1",), readonly=True),
         # One connection profile ([backend]): never switched from, so the count changes nothing.
         _v201("OCPPCommCtrlr.NetworkProfileConnectionAttempts", "int", 3, readonly=True, minimum=1, maximum=100),
+        # L01.FR.07: free EVSEs take new sessions while a firmware install waits for the running ones.
+        _v201("ChargingStation.AllowNewSessionsPendingFirmwareUpdate", "bool", False),
         _v201("TxCtrlr.TxStartPoint", "csl", ("PowerPathClosed",), items=TX_START_POINTS, min_items=1),
         _v201("TxCtrlr.TxStopPoint", "csl", ("EVConnected", "Authorized"), items=TX_STOP_POINTS, min_items=1,
               rule=_stops_at_both_losses),

@@ -141,7 +141,8 @@ def test_a_bundle_that_cannot_be_installed_fails_before_anything_is_switched(lay
     write_json(layout.file(REQUEST), {"bundle": "bundle.tar.gz", "job": "j2"})
     assert prepare(layout, spool) is True
     assert layout.current.resolve() == old and not layout.file(PREPARED).exists()
-    assert outcome(layout)["status"] == "InstallationFailed" and outcome(layout)["job"] == "j2"
+    # The file failed the check of what it is: verification, not installation (OCPP's word).
+    assert outcome(layout)["status"] == "InstallVerificationFailed" and outcome(layout)["job"] == "j2"
     assert "is not a firmware bundle" in outcome(layout)["reason"]
     assert not (layout.firmware / "bundle.tar.gz").exists() and not layout.file(REQUEST).exists()
 

@@ -97,6 +97,9 @@ READERS: dict[str, tuple[str, str]] = {
     "SmartChargingCtrlr.Enabled": (
         "agent/ocpp201/charging_handlers.py",
         f"{C201}/test_device_model_effects.py::test_smart_charging_ctrlr_enabled_false_refuses_profiles"),
+    "ChargingStation.AllowNewSessionsPendingFirmwareUpdate": (
+        "agent/app.py",  # hands it to the firmware updater's hold (agent/charger.py hold_until_idle)
+        "tests/firmware/test_firmware201.py::test_tc_l_14_cs_install_waits_for_transactions_new_sessions_allowed"),
     "SmartChargingCtrlr.LimitChangeSignificance": (
         "agent/ocpp201/charging_limits.py",
         "tests/ocpp201/test_writable_variables.py::test_limit_change_significance_decides_what_is_told"),
