@@ -29,6 +29,7 @@ from .charging_profiles import Electrical
 from .charger import ChargerRuntime, MeterPolicy, RestartRequested
 from .diagnostics import Diagnostics
 from .errors import leaves
+from .certificates import MANUFACTURER_ROOT
 from .firmware.layout import Layout
 from .firmware.updater import FirmwareUpdater, on_trial
 from .hardware import Hardware, build_hardware
@@ -239,6 +240,7 @@ def _firmware_updater(settings: Settings, state_dir: Path, db: Database, journal
         security_event=security_event, release=lambda: runtime.hold(False), busy=runtime.busy,
         hold=lambda: runtime.hold_until_idle(allow_new_sessions=runtime.config.bool(ALLOW_NEW_SESSIONS)),
         signing_ca=settings.firmware.signing_ca,
+        extra_roots=lambda: link.certificates.roots(MANUFACTURER_ROOT),  # installed over OCPP
         install_timeout=settings.firmware.install_timeout,
     )
 
