@@ -289,3 +289,21 @@ async def test_a_charger_that_offers_no_firmware_management_rejects_updates(char
     await asyncio.sleep(0.3)
     assert await _statuses(stack, since) == []
     await _clean(stack)
+
+
+async def test_a_manufacturer_root_installed_over_ocpp_vouches_for_firmware(charger, signer: Signer) -> None:  # type: ignore[no-untyped-def]
+    """M05 then L01: with no `[firmware] signing_ca`, a signing certificate is InvalidCertificate
+    until the backend installs its manufacturer root (InstallCertificate); then the same
+    request is Accepted and downloaded, its signature verified."""
+    stack = await charger(backend=V201)
+    with HttpStore() as web:
+        web.files["/fw.bin"] = DATA
+        assert (await _update(stack, 40, _firmware(web.url("/fw.bin"), signer)))["status"] == "InvalidCertificate"
+        installed = await call(stack, "InstallCertificate", {"certificateType": "ManufacturerRootCertificate",
+                                                             "certificate": signer.ca_file.read_text()})
+        assert installed["status"] == "Accepted"
+        since = await last_seq(stack)
+        assert (await _update(stack, 41, _firmware(web.url("/fw.bin"), signer)))["status"] == "Accepted"
+        seen = await _wait_status(stack, since, {"SignatureVerified", "InvalidSignature", "DownloadFailed"})
+        assert ("SignatureVerified", 41) in seen, seen
+    await _clean(stack)
