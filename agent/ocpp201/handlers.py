@@ -21,6 +21,7 @@ from ..redaction import register_secret
 from .charging_handlers import SMART_CHARGING_ACTIONS, SmartChargingHandlers
 from .customer_handlers import CustomerHandlers
 from .local_list import LocalListHandlers
+from .network_handlers import NetworkProfileHandlers
 from .outbound import core_token_type
 from .reservations import ReservationHandlers
 from .rpc import Rpc
@@ -50,7 +51,8 @@ def _info(reason: str, detail: str = "") -> dict[str, str]:
     return info
 
 
-class Handlers(SmartChargingHandlers, LocalListHandlers, ReservationHandlers, CustomerHandlers, Rpc):
+class Handlers(SmartChargingHandlers, LocalListHandlers, ReservationHandlers, CustomerHandlers, NetworkProfileHandlers,
+               Rpc):
     """Every 2.0.1 request this charger answers. Blocks with much of their own (smart
     charging, the local list, reservations, customer information) live in modules of
     their own as mixins of this class; the library's routing finds their ``@on``
