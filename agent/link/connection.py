@@ -93,6 +93,14 @@ class BackendLink:
         """The websocket URL of the active connection profile, with the charge point id."""
         return self.backend.url.rstrip("/") + "/" + self.settings.charge_point.id
 
+    @property
+    def profile_note(self) -> str:
+        """For the status line: which profile the backend set is in use ("" for the file's)."""
+        profile = self.profiles.active
+        if profile.source == "file":
+            return ""
+        return f" (connection profile slot {profile.slot}, security profile {profile.security_profile})"
+
     # ------------------------------------------------------------ what the adapter says
     def _endpoint(self, ws: ClientConnection) -> Endpoint:
         """The adapter's handlers for one connection."""
