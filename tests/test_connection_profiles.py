@@ -132,7 +132,7 @@ def test_a_changed_file_profile_puts_the_backends_profiles_aside(state):
     moved = ConnectionProfile(url="ws://csms-new.example/ocpp", security_profile=1, ocpp="2.0.1", message_timeout=30)
     fresh, db = reopen(state, file=moved, priority=("2",))
     try:
-        assert fresh.set_slots() == (1,) and fresh.floor == 1 and fresh.rotation == [moved]
+        assert fresh.set_slots() == (1,) and fresh.floor == 1 and fresh.rotation == [moved] and fresh.put_aside
         assert ChargerState(db).config_values()["OCPPCommCtrlr.NetworkConfigurationPriority"] == "1"
     finally:
         db.close()

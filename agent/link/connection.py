@@ -75,6 +75,8 @@ class BackendLink:
             ConnectionProfile.from_file(settings.backend), config.state,
             config.list("OCPPCommCtrlr.NetworkConfigurationPriority"),
             config.int("OCPPCommCtrlr.NetworkProfileConnectionAttempts"))
+        if self.profiles.put_aside:
+            config.restore_default("OCPPCommCtrlr.NetworkConfigurationPriority")  # the database has it already
         config.add_check("OCPPCommCtrlr.NetworkConfigurationPriority",
                          lambda value: self.profiles.check_priority(value))  # type: ignore[arg-type]
         #: The [backend] settings of the active connection profile.
@@ -152,7 +154,7 @@ class BackendLink:
         failures = 0
         last_problem: str | None = None
         while True:
-            redial = opened = False
+            redial = opened = reached = False
             try:
                 # Built per attempt: a renewed certificate or a new AuthorizationKey applies at once.
                 self._use(self.profiles.active)
@@ -179,6 +181,7 @@ class BackendLink:
                     log.info("connected to backend", url=self.url, security_profile=security.profile,
                              slot=self.profiles.active.slot)
                     failures, last_problem = 0, None
+                    reached = True
                     upgraded = await self.db.run(self.profiles.connected)
                     if upgraded is not None:
                         await self._security_event(
@@ -206,7 +209,8 @@ class BackendLink:
             if redial:
                 continue  # the backend asked for it (a new AuthorizationKey): no failure, no wait
             failures += 1
-            if not opened and await self._next_profile_after_failure():
+            # A backend that answered the handshake without OCPP (no subprotocol) counts too.
+            if not reached and await self._next_profile_after_failure():
                 failures, last_problem = 0, None
                 continue
             # A backend that refuses this charger (HTTP 401/403/404) will not change its mind

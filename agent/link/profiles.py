@@ -161,6 +161,8 @@ class ConnectionProfiles:
         self._slots: dict[int, ConnectionProfile] = {}
         self.floor = file_profile.security_profile
         self._last_good: ConnectionProfile | None = None
+        #: The file's profile changed since the backend set its own: those were forgotten.
+        self.put_aside = False
         if state is not None:
             self._load(state)
         self.attempts = max(1, attempts)
@@ -178,6 +180,7 @@ class ConnectionProfiles:
             log.warning("the configuration file's backend profile changed; the profiles the backend set are "
                         "put aside", profile=self.file_profile.describe())
             self._forget(state)
+            self.put_aside = True
         if stored_base != base:
             state.leave_note(_BASE_NOTE, base)
         for slot in SLOTS:

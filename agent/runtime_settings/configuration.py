@@ -76,6 +76,10 @@ class Configuration:
         depends on registers it: the link's connection profiles, for the priority list)."""
         self._checks[name] = check
 
+    def restore_default(self, name: str) -> None:
+        """Use ``name``'s default for this run (its stored value was reset by its owner)."""
+        self._values[name] = KEYS[name].default
+
     def use_security_profile(self, profile: int) -> None:
         """The active connection profile's security profile, reported as SecurityProfile
         (derived: never stored as a setting)."""

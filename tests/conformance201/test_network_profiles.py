@@ -258,3 +258,33 @@ async def test_tc_a_22_cs_downgrade_security_profile_rejected(backends, chargers
     assert answer["status"] == "Rejected"
     assert "lower than the current 1" in answer["statusInfo"]["additionalInfo"]
     await clean(stack)
+
+
+async def test_a_stored_profile_survives_a_power_cut_and_a_changed_file_puts_it_aside(charger, backends):
+    """Each profile is one durable commit: a SIGKILL right after the answers loses nothing.
+    A technician who edits the file's [backend] url has the last word: the backend's
+    profiles and priority are put aside at the next start."""
+    import signal
+
+    stack = await charger(backend=V201)
+    first = stack.csms
+    second = await backends()
+    assert (await set_network_profile(stack, 3, connection_data(url_of(second), 0)))["status"] == "Accepted"
+    assert (await set_variable(stack, "OCPPCommCtrlr", "NetworkConfigurationPriority", "3"))["attributeStatus"] \
+        == "Accepted"
+    await stack.stop_agent(signal.SIGKILL)
+    await stack.start_agent()
+    stack.csms = second
+    await stack.wait_booted(timeout=30)
+    assert await get_variable(stack, "OCPPCommCtrlr", "NetworkConfigurationPriority") == "3"
+
+    await stack.stop_agent()
+    stack.backend_url = url_of(first)  # the technician points the file straight at the first backend
+    stack.write_config()
+    stack.csms = first
+    since = await last_seq(stack)
+    await stack.start_agent()
+    await stack.wait_booted(since_seq=since, timeout=30)
+    assert await get_variable(stack, "OCPPCommCtrlr", "NetworkConfigurationPriority") == "1"
+    assert log_lines(stack, "profiles the backend set are put aside")
+    await clean(stack, first, second)
