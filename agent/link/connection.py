@@ -184,6 +184,7 @@ class BackendLink:
                     reached = True
                     upgraded = await self.db.run(self.profiles.connected)
                     if upgraded is not None:
+                        await self._drop_lower_slots_from_priority()
                         await self._security_event(
                             "ReconfigurationOfSecurityParameters",
                             f"security profile {upgraded.security_profile} is in use from now on "
@@ -286,6 +287,16 @@ class BackendLink:
         log.warning("security profile upgrade accepted; used from the next reset", security_profile=level,
                     slot=profile.slot, url=profile.url)
         return "Accepted", None
+
+    async def _drop_lower_slots_from_priority(self) -> None:
+        """A final upgrade: NetworkConfigurationPriority keeps only the slots still allowed,
+        so what the backend reads is what the charger will try (A05: no lower profile)."""
+        name = "OCPPCommCtrlr.NetworkConfigurationPriority"
+        kept = tuple(item for item in self.config.list(name)
+                     if (p := self.profiles.profile(int(item))) is not None
+                     and p.security_profile >= self.profiles.floor)
+        if kept and kept != self.config.list(name):
+            await self.config.set(name, kept)
 
     async def _security_event(self, kind: str, tech_info: str) -> None:
         await self.db.run(self.journal.record_security_event, kind, tech_info)

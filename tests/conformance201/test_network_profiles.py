@@ -194,6 +194,8 @@ async def test_tc_a_19_cs_upgrade_security_profile_accepted(backends, chargers, 
     stack.csms = tls
     await stack.wait_booted(timeout=30)
     assert await get_variable(stack, "SecurityCtrlr", "SecurityProfile") == "2"
+    # Slot 1 (profile 1) is no longer tried, and no longer listed.
+    assert await get_variable(stack, "OCPPCommCtrlr", "NetworkConfigurationPriority") == "2"
     (event,) = [m["payload"] for m in await messages(stack, "SecurityEventNotification")
                 if "is in use from now on" in m["payload"].get("techInfo", "")]
     assert event["type"] == "ReconfigurationOfSecurityParameters"
