@@ -216,7 +216,8 @@ class BackendLink:
                 continue
             # A backend that refuses this charger (HTTP 401/403/404) will not change its mind
             # in a second: ask again, but only at the slowest pace. A TLS failure is retried
-            # like any link failure, always at the configured profile, never a lower one.
+            # like any link failure, within the connection profiles' rotation, which never
+            # goes below the security profile an upgrade made final (agent/link/profiles.py).
             await asyncio.sleep(self.settings.backend.reconnect_max if refused else self._backoff(failures))
 
     def _use(self, profile: ConnectionProfile) -> None:

@@ -107,7 +107,7 @@ async def test_tc_b_45_cs_migrate_success_same_csms_root(charger, backends):
     stack = await charger(backend=V201)
     first = stack.csms
     second = await backends()
-    answer = await set_network_profile(stack, 2, connection_data(url_of(second), 0))
+    answer = await set_network_profile(stack, 2, connection_data(url_of(second), 0, messageTimeout=12))
     assert answer == {"status": "Accepted"}
     assert (await set_variable(stack, "OCPPCommCtrlr", "NetworkConfigurationPriority", "2,1"))["attributeStatus"] \
         == "Accepted"
@@ -117,6 +117,9 @@ async def test_tc_b_45_cs_migrate_success_same_csms_root(charger, backends):
     (boot,) = await messages(stack, "BootNotification")
     assert boot["payload"]["reason"] == "RemoteReset"
     assert await get_variable(stack, "OCPPCommCtrlr", "NetworkConfigurationPriority") == "2,1"
+    timeout = await call(stack, "GetVariables", {"getVariableData": [{
+        "component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "MessageTimeout", "instance": "Default"}}]})
+    assert timeout["getVariableResult"][0]["attributeValue"] == "12"  # the new profile's messageTimeout
     (line,) = log_lines(stack, '"using connection profile"')[-1:]
     assert line["slot"] == 2 and line["source"] == "backend"
     await clean(stack, first, second)
