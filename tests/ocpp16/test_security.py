@@ -80,8 +80,8 @@ def test_a_profile_that_cannot_be_met_is_an_error_never_a_weaker_connection(url:
 
 
 def test_security_profile_is_reported_read_write_to_1_6(state: ChargerState) -> None:
-    """The whitepaper's SecurityProfile is RW: the backend raises it (the 1.6 adapter's
-    upgrade path, agent/ocpp16/security_profile.py); the table itself never stores it."""
+    """The whitepaper's SecurityProfile is RW: the backend raises it through the link's
+    connection profiles (BackendLink.raise_security_profile); the table never stores it."""
     config = configuration(state, 2)
     known, unknown = config.report(["SecurityProfile"])
     assert [(k.key, k.readonly, k.value) for k in known] == [("SecurityProfile", False, "2")]
