@@ -87,6 +87,8 @@ def test_priority_checks_name_set_slots_once_and_never_lower_security(state):
     assert "listed twice" in profiles.check_priority(("1", "1"))
     assert "not a configuration slot" in profiles.check_priority(("999",))
     assert "lower than the current 1" in profiles.check_priority(("2", "1"))
+    no_root = Prerequisites(csms_root=False, client_certificate=False, password=True)
+    assert "slot 3: security profile 2 needs a CSMS root" in profiles.check_priority(("3", "1"), no_root)
 
 
 def test_an_upgrade_becomes_final_once_it_connects_and_survives_a_restart(state):

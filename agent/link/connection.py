@@ -77,8 +77,7 @@ class BackendLink:
             config.int("OCPPCommCtrlr.NetworkProfileConnectionAttempts"))
         if self.profiles.put_aside:
             config.restore_default("OCPPCommCtrlr.NetworkConfigurationPriority")  # the database has it already
-        config.add_check("OCPPCommCtrlr.NetworkConfigurationPriority",
-                         lambda value: self.profiles.check_priority(value))  # type: ignore[arg-type]
+        config.add_check("OCPPCommCtrlr.NetworkConfigurationPriority", self._check_priority)
         #: The [backend] settings of the active connection profile.
         self.backend: BackendSettings = self.profiles.active.applied_to(settings.backend)
         self._announced: ConnectionProfile | None = None
@@ -248,6 +247,11 @@ class BackendLink:
         return True
 
     # ------------------------------------------------------------ profiles the backend sets
+    def _check_priority(self, value: object) -> str | None:
+        """NetworkConfigurationPriority's check beyond the table's (set slots, levels, prerequisites)."""
+        assert isinstance(value, tuple)
+        return self.profiles.check_priority(value, self.prerequisites())
+
     def prerequisites(self) -> Prerequisites:
         """What the charger holds now for each security profile (A05's prerequisites)."""
         backend = self.settings.backend

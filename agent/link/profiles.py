@@ -239,9 +239,10 @@ class ConnectionProfiles:
         or the floor a final upgrade set, whichever is higher (never downgrade)."""
         return max(self.active.security_profile, self.floor)
 
-    def check_priority(self, slots: Iterable[str]) -> str | None:
+    def check_priority(self, slots: Iterable[str], prerequisites: Prerequisites | None = None) -> str | None:
         """Why a NetworkConfigurationPriority cannot be taken, or None: each item names a set
-        slot, at most once, none below the current security profile (A05.FR.02)."""
+        slot, at most once, none below the current security profile (A05.FR.02), each with
+        what its security profile needs still on hand (A05.FR.04: "all prerequisites met")."""
         seen: set[int] = set()
         for item in slots:
             if not item.isdigit() or int(item) not in SLOTS:
@@ -256,6 +257,9 @@ class ConnectionProfiles:
             if profile.security_profile < self.current_level:
                 return (f"slot {slot} has security profile {profile.security_profile}, lower than the current "
                         f"{self.current_level}")
+            missing = prerequisites.missing(profile.security_profile) if prerequisites is not None else None
+            if missing is not None:
+                return f"slot {slot}: {missing}"
         return None
 
     # ------------------------------------------------------------ the rotation

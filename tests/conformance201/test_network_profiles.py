@@ -16,8 +16,9 @@ from typing import Any
 
 from simulators.harness import Csms, Stack
 
-from ..profile_fixtures import (PASSWORD, backends, ca_bundle, chargers, connections, free_port, log_lines,  # noqa: F401
-                                new_cp_id, password_file, pkis, url_of, wait_log, workdir)
+from ..profile_fixtures import (  # noqa: F401 - fixtures are used by name
+    PASSWORD, backends, ca_bundle, chargers, connections, free_port, log_lines, new_cp_id, password_file, pkis, url_of,
+    wait_log, workdir)
 from .helpers import V201, call, last_seq, messages, schema_violations
 
 
