@@ -155,7 +155,7 @@ async def run_agent(
 
                     async def status_line() -> str:
                         queued = await db.run(journal.pending_count)
-                        link_state = "backend online" if link.online else "backend offline"
+                        link_state = ("backend online" if link.online else "backend offline") + link.profile_note
                         return f"connectors {runtime.summary()}; {link_state}; {queued} messages queued"
 
                     try:

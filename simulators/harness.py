@@ -112,6 +112,9 @@ class Csms:
     tls_key: Path | None = None
     client_ca: Path | None = None
     passwords: dict[str, str] = field(default_factory=dict)
+    #: The port to listen on (0: any free one); a backend restarted at the same address
+    #: with another security profile, as a security profile upgrade test needs.
+    listen_port: int = 0
 
     @property
     def scheme(self) -> str:
@@ -131,7 +134,7 @@ class Csms:
             security += ["--password", f"{cp}={password}"]
         self.process = Process(
             "csms",
-            _python("simulators", "csms", "--listen", "127.0.0.1:0", "--control", str(sock), "--ready-file", str(ready),
+            _python("simulators", "csms", "--listen", f"127.0.0.1:{self.listen_port}", "--control", str(sock), "--ready-file", str(ready),
                     *security),
             self.workdir / "csms.log",
         )
@@ -168,6 +171,8 @@ class Stack:
     clock: str = "auto"  # [system] clock
     backend: dict[str, Any] = field(default_factory=dict)  # more [backend] keys (security profile, files)
     scheme: str = ""  # of backend.url: "" follows the CSMS (wss:// when it serves TLS)
+    #: backend.url itself (e.g. straight to a CSMS, past the bench's link proxy); "": the proxy.
+    backend_url: str = ""
     meter: str = "tcp"  # one of METER_KINDS
     meter_model: str = "sdm630"  # the bench's Modbus meters (ignored by the sim driver)
     meter_settings: dict[str, Any] = field(default_factory=dict)  # [meter] keys over TEST_METER_TIMINGS
@@ -303,7 +308,7 @@ class Stack:
             f'id = "{self.cp_id}"',
             'serial_number = "SIM-0001"',
             "[backend]",
-            f'url = "{self.scheme or self.csms.scheme}://127.0.0.1:{self.link_port}/ocpp"',
+            f'url = "{self.backend_url or f"{self.scheme or self.csms.scheme}://127.0.0.1:{self.link_port}/ocpp"}"',
             *(f"{key} = {json.dumps(value)}" for key, value in
               {"call_timeout": 10.0, "reconnect_initial": 0.2, "reconnect_max": 2.0, **self.backend}.items()),
             f"ping_timeout = {self.ping_timeout}",

@@ -159,15 +159,13 @@ def test_profile_3_needs_its_certificate_and_key(tmp_path: Path, pki: Pki) -> No
     ]
 
 
-def test_tls_files_a_profile_would_not_use_are_refused(tmp_path: Path, pki: Pki) -> None:
+def test_tls_files_for_a_later_upgrade_are_allowed_under_a_lower_profile(tmp_path: Path, pki: Pki) -> None:
+    """A CSMS root and a client certificate are what a security profile upgrade by the
+    backend needs (A05, the 1.6 whitepaper's SecurityProfile): a profile 1 charger may hold them."""
     keyf = key_file(tmp_path)
-    found = errors(tmp_path, f'security_profile = 1\nauthorization_key_file = "{keyf}"\nca_file = "{pki.ca}"\n'
-                             f'client_certificate = "{pki.client_cert}"\nclient_key = "{pki.client_key}"\n')
-    assert found == [
-        f'8: backend.ca_file = "{pki.ca}": only used with TLS (security profile 2 or 3); remove it or write ""',
-        f'9: backend.client_certificate = "{pki.client_cert}": only used with security profile 3; remove it or write ""',
-        f'10: backend.client_key = "{pki.client_key}": only used with security profile 3; remove it or write ""',
-    ]
+    s = loads(tmp_path, f'security_profile = 1\nauthorization_key_file = "{keyf}"\nca_file = "{pki.ca}"\n'
+                        f'client_certificate = "{pki.client_cert}"\nclient_key = "{pki.client_key}"\n')
+    assert s.backend.ca_file == pki.ca and s.backend.client_key == pki.client_key
 
 
 def test_unusable_tls_files_are_named_each_with_its_problem(tmp_path: Path, pki: Pki) -> None:

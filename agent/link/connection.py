@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import random
 import time
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import structlog
@@ -31,8 +32,10 @@ from ..journal import Journal
 from ..redaction import register_secret
 from ..runtime_settings.configuration import Configuration
 from ..runtime_settings.keys import KEYS
-from ..settings import Settings
+from ..settings import BackendSettings, Settings
 from ..store import Database
+from .profiles import (ConnectionProfile, ConnectionProfiles, Prerequisites, has_client_certificate,
+                       has_csms_root)
 from .rpc import CallFailed, Endpoint
 from .security import TLS_PROFILES, SecurityError, describe_closed_handshake, describe_tls_failure, link_security
 from .throttle import Throttle
@@ -68,24 +71,47 @@ class BackendLink:
         self.registration: str | None = None
         self._wake = asyncio.Event()
         self._boot_now = asyncio.Event()
-        self.url = settings.backend.url.rstrip("/") + "/" + settings.charge_point.id
+        #: The connection profiles and the order they are tried in (fixed at start: a new
+        #: NetworkConfigurationPriority applies at the next reset, B10).
+        self.profiles = ConnectionProfiles(
+            ConnectionProfile.from_file(settings.backend), config.state,
+            config.list("OCPPCommCtrlr.NetworkConfigurationPriority"),
+            config.int("OCPPCommCtrlr.NetworkProfileConnectionAttempts"))
+        if self.profiles.put_aside:
+            config.restore_default("OCPPCommCtrlr.NetworkConfigurationPriority")  # the database has it already
+        config.add_check("OCPPCommCtrlr.NetworkConfigurationPriority", self._check_priority)
+        #: The [backend] settings of the active connection profile.
+        self.backend: BackendSettings = self.profiles.active.applied_to(settings.backend)
+        self._announced: ConnectionProfile | None = None
         self.connected = asyncio.Event()
         self._redial = asyncio.Event()
         #: UpdateFirmware jobs (set by the agent before run()).
         self.firmware: FirmwareUpdater | None = None
         #: The root certificates the backend installs (beside the database, in the state
         #: directory); the CSMS roots are trusted by every connection from the next on.
-        backend = settings.backend
         self.certificates = CertificateStore(
             db.path.parent / CERTIFICATES_DIRECTORY,
             max_entries=lambda: config.int("CertificateStoreMaxLength"),
-            csms_root_needed=lambda: backend.security_profile in TLS_PROFILES and backend.ca_file is None,
-            client_certificate=backend.client_certificate,
+            csms_root_needed=lambda: self.backend.security_profile in TLS_PROFILES and self.backend.ca_file is None,
+            client_certificate=settings.backend.client_certificate,
         )
         self.certificates.load()
-        config.bind_backend_security(settings.backend.security_profile, settings.backend.authorization_key)
+        config.bind_backend_security(self.backend.security_profile, settings.backend.authorization_key)
         config.subscribe(self._on_config_change)
         journal.online = lambda: self.online
+
+    @property
+    def url(self) -> str:
+        """The websocket URL of the active connection profile, with the charge point id."""
+        return self.backend.url.rstrip("/") + "/" + self.settings.charge_point.id
+
+    @property
+    def profile_note(self) -> str:
+        """For the status line: which profile the backend set is in use ("" for the file's)."""
+        profile = self.profiles.active
+        if profile.source == "file":
+            return ""
+        return f" (connection profile slot {profile.slot}, security profile {profile.security_profile})"
 
     # ------------------------------------------------------------ what the adapter says
     def _endpoint(self, ws: ClientConnection) -> Endpoint:
@@ -138,14 +164,15 @@ class BackendLink:
         failures = 0
         last_problem: str | None = None
         while True:
-            redial = opened = False
+            redial = opened = reached = False
             try:
                 # Built per attempt: a renewed certificate or a new AuthorizationKey applies at once.
+                self._use(self.profiles.active)
                 key = self.config.authorization_key()
                 if key:
                     register_secret(key.decode("utf-8", "replace"))
                     register_secret(key.hex())
-                security = link_security(self.settings.backend, self.settings.charge_point.id, key,
+                security = link_security(self.backend, self.settings.charge_point.id, key,
                                          self.certificates.roots(CSMS_ROOT))
                 async with connect(
                     self.url,
@@ -153,7 +180,7 @@ class BackendLink:
                     additional_headers=security.headers,
                     ssl=security.ssl,
                     proxy=None,
-                    open_timeout=self.settings.backend.call_timeout,
+                    open_timeout=self.backend.call_timeout,
                     ping_interval=self.config.int("WebSocketPingInterval") or None,
                     ping_timeout=self.settings.backend.ping_timeout,
                     # A dead link cannot complete a closing handshake: do not wait long for it.
@@ -162,12 +189,21 @@ class BackendLink:
                     opened = True
                     if ws.subprotocol != self.SUBPROTOCOL:
                         raise ConnectionError(f"backend did not select subprotocol {self.SUBPROTOCOL}")
-                    log.info("connected to backend", url=self.url, security_profile=security.profile)
+                    log.info("connected to backend", url=self.url, security_profile=security.profile,
+                             slot=self.profiles.active.slot)
                     failures, last_problem = 0, None
+                    reached = True
+                    upgraded = await self.db.run(self.profiles.connected)
+                    if upgraded is not None:
+                        await self._drop_lower_slots_from_priority()
+                        await self._security_event(
+                            "ReconfigurationOfSecurityParameters",
+                            f"security profile {upgraded.security_profile} is in use from now on "
+                            f"({upgraded.describe()}); lower ones are no longer tried")
                     await self._serve(ws)
             except Exception as exc:  # noqa: BLE001 - the link must survive anything and retry
                 redial = any(isinstance(e, Redial) for e in leaves(exc))
-                problem = describe(exc, self.settings, handshake=not opened)
+                problem = describe(exc, replace(self.settings, backend=self.backend), handshake=not opened)
                 if redial:
                     log.info("reconnecting with the new authorization key", url=self.url)
                 elif problem != last_problem:
@@ -185,10 +221,104 @@ class BackendLink:
             if redial:
                 continue  # the backend asked for it (a new AuthorizationKey): no failure, no wait
             failures += 1
+            # A backend that answered the handshake without OCPP (no subprotocol) counts too.
+            if not reached and await self._next_profile_after_failure():
+                failures, last_problem = 0, None
+                continue
             # A backend that refuses this charger (HTTP 401/403/404) will not change its mind
             # in a second: ask again, but only at the slowest pace. A TLS failure is retried
-            # like any link failure, always at the configured profile, never a lower one.
+            # like any link failure, within the connection profiles' rotation, which never
+            # goes below the security profile an upgrade made final (agent/link/profiles.py).
             await asyncio.sleep(self.settings.backend.reconnect_max if refused else self._backoff(failures))
+
+    def _use(self, profile: ConnectionProfile) -> None:
+        """Make ``profile`` the one this attempt uses; say so once per change, with why."""
+        self.backend = profile.applied_to(self.settings.backend)
+        self.config.use_security_profile(profile.security_profile)
+        if profile != self._announced:
+            log.info("using connection profile", slot=profile.slot, source=profile.source, url=self.url,
+                     security_profile=profile.security_profile, reason=self.profiles.reason)
+            self._announced = profile
+
+    async def _next_profile_after_failure(self) -> bool:
+        """Count a failed attempt against the active profile; True when the link moved on to
+        the next one (B10: after NetworkProfileConnectionAttempts). An upgrade that never
+        connected is a security event: the backend asked for more security than it got."""
+        on_trial = self.profiles.on_trial
+        moved = self.profiles.failed()
+        if moved is None:
+            return False
+        left, now = moved
+        log.warning("connection profile failed; trying the next", left=left.describe(), next=now.describe(),
+                    attempts=self.profiles.attempts)
+        if on_trial:
+            await self._security_event(
+                "ReconfigurationOfSecurityParameters",
+                f"security profile {left.security_profile} ({left.describe()}) did not connect after "
+                f"{self.profiles.attempts} attempt(s); falling back to {now.describe()}")
+        return True
+
+    # ------------------------------------------------------------ profiles the backend sets
+    def _check_priority(self, value: object) -> str | None:
+        """NetworkConfigurationPriority's check beyond the table's (set slots, levels, prerequisites)."""
+        assert isinstance(value, tuple)
+        return self.profiles.check_priority(value, self.prerequisites())
+
+    def prerequisites(self) -> Prerequisites:
+        """What the charger holds now for each security profile (A05's prerequisites)."""
+        backend = self.settings.backend
+        return Prerequisites(csms_root=has_csms_root(backend, self.certificates.roots(CSMS_ROOT)),
+                             client_certificate=has_client_certificate(backend),
+                             password=bool(self.config.authorization_key()))
+
+    async def set_network_profile(self, profile: ConnectionProfile) -> str | None:
+        """Store a profile the backend sent (2.0.1 SetNetworkProfile); None when stored,
+        else why not. Used from the next reset, when NetworkConfigurationPriority names it."""
+        why = self.profiles.refusal(profile, self.prerequisites(), self.settings.backend.ocpp)
+        if why is not None:
+            log.info("connection profile refused", slot=profile.slot, url=profile.url[:120],
+                     security_profile=profile.security_profile, reason=why)
+            return why
+        await self.db.run(self.profiles.store, profile)
+        return None
+
+    async def raise_security_profile(self, raw: str) -> tuple[str, str | None]:
+        """OCPP 1.6's ChangeConfiguration SecurityProfile (security whitepaper): a higher
+        profile whose prerequisites are met is stored in a free slot and put first in the
+        priority, to be used from the next reset; the current one stays second, so a new
+        profile that cannot connect falls back to it (and raises a security event).
+        Returns (Accepted or Rejected, why when Rejected)."""
+        try:
+            level = int(raw.strip())
+        except ValueError:
+            return "Rejected", f"{raw[:20]!r} is not a security profile (0 to 3)"
+        profile, why = self.profiles.upgrade(level, self.prerequisites())
+        if why is not None:
+            log.info("security profile change rejected", requested=level, reason=why)
+            return "Rejected", why
+        if profile is None:
+            return "Accepted", None  # the profile in use already
+        await self.db.run(self.profiles.store, profile)
+        keep = self.profiles.slot_in_use
+        order = (str(profile.slot),) + ((str(keep),) if keep is not None else ())
+        await self.config.set("OCPPCommCtrlr.NetworkConfigurationPriority", order)
+        log.warning("security profile upgrade accepted; used from the next reset", security_profile=level,
+                    slot=profile.slot, url=profile.url)
+        return "Accepted", None
+
+    async def _drop_lower_slots_from_priority(self) -> None:
+        """A final upgrade: NetworkConfigurationPriority keeps only the slots still allowed,
+        so what the backend reads is what the charger will try (A05: no lower profile)."""
+        name = "OCPPCommCtrlr.NetworkConfigurationPriority"
+        kept = tuple(item for item in self.config.list(name)
+                     if (p := self.profiles.profile(int(item))) is not None
+                     and p.security_profile >= self.profiles.floor)
+        if kept and kept != self.config.list(name):
+            await self.config.set(name, kept)
+
+    async def _security_event(self, kind: str, tech_info: str) -> None:
+        await self.db.run(self.journal.record_security_event, kind, tech_info)
+        self.wake()
 
     def _backoff(self, failures: int) -> float:
         """The wait before the next attempt: reconnect_initial doubled per failure, at most

@@ -220,7 +220,10 @@ class Handlers(
     async def on_change_configuration(self, key: str, value: str) -> Any:
         if shown(key, value) != value:
             register_secret(value)  # before anything could log it, whether it is taken or not
-        status = await self.session.config.change(key, value)
+        if key == "SecurityProfile":  # the whitepaper's upgrade: the link's connection profiles
+            status, _ = await self.session.raise_security_profile(value)
+        else:
+            status = await self.session.config.change(key, value)
         log.info("configuration change", key=key, value=shown(key, value), answer=status)
         return call_result.ChangeConfiguration(status=status)
 

@@ -73,7 +73,7 @@ class Ocpp16Link(BackendLink):
 
     # ------------------------------------------------------------ the adapter's part of the link
     def _endpoint(self, ws: ClientConnection) -> Handlers:
-        return Handlers(self.settings.charge_point.id, ws, self.settings.backend.call_timeout, self)
+        return Handlers(self.settings.charge_point.id, ws, self.backend.call_timeout, self)
 
     def _before_first_connection(self) -> None:
         self.logs.resume()

@@ -363,10 +363,13 @@ COMPONENTS: tuple[Component, ...] = (
         Variable("MessageTimeout", _fact(lambda f, w: f.message_timeout(), "StationFacts.message_timeout "
                                          "([backend] call_timeout)", True),
                  "integer", instance="Default", unit="s", required=True),
-        setting("OCPPCommCtrlr.NetworkConfigurationPriority", data_type="SequenceList", values_list=("1",),
-                required=True, note="one connection profile: the configuration file's [backend]"),
+        setting("OCPPCommCtrlr.NetworkConfigurationPriority", data_type="SequenceList",
+                values_list=("1", "2", "3", "4"), required=True,
+                note="slots 1-4 (SetNetworkProfile); slot 1 is the configuration file's [backend] until the backend "
+                     "sets another; each item must name a set slot, none below the current security profile; "
+                     "applies at the next reset; the file's profile stays the last resort"),
         setting("OCPPCommCtrlr.NetworkProfileConnectionAttempts", required=True,
-                note="fixed: one connection profile, never switched from"),
+                note="failed attempts with one connection profile before the next in the priority is tried"),
         setting("OCPPCommCtrlr.OfflineThreshold", unit="s", required=True),
         Variable("ResetRetries", _fact(lambda f, w: 0, "fixed 0: a reset restarts the agent once and is not "
                                        "retried (1.6's ResetRetries changes nothing either)", True),
@@ -416,7 +419,8 @@ COMPONENTS: tuple[Component, ...] = (
                 note="fixed; CertificateSigned is not taken yet (the client certificate is the TOML file's)"),
         setting("SecurityCtrlr.OrganizationName", required=True,
                 note="fixed by the TOML file: no certificate is requested yet (block A)"),
-        setting("SecurityProfile", required=True, note="[backend] security_profile"),
+        setting("SecurityProfile", required=True, note="the active connection profile's: raised with "
+                                                       "SetNetworkProfile and NetworkConfigurationPriority (A05)"),
     )),
     Component("SampledDataCtrlr", (
         Variable("TxEndedInterval", Setting("MeterValueSampleInterval", view=_same,

@@ -24,6 +24,7 @@ from .customer_handlers import CustomerHandlers
 from .firmware_handlers import FirmwareHandlers
 from .local_list import LocalListHandlers
 from .log_handlers import LogHandlers
+from .network_handlers import NetworkProfileHandlers
 from .outbound import core_token_type
 from .reservations import ReservationHandlers
 from .rpc import Rpc
@@ -61,6 +62,7 @@ class Handlers(
     CertificateHandlers,
     LogHandlers,
     FirmwareHandlers,
+    NetworkProfileHandlers,
     Rpc,
 ):
     """Every 2.0.1 request this charger answers. Blocks with much of their own (smart

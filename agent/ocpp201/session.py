@@ -104,7 +104,7 @@ class Ocpp201Link(ReservationReports, BackendLink):
 
     # ------------------------------------------------------------ the adapter's part of the link
     def _endpoint(self, ws: ClientConnection) -> Handlers:
-        return Handlers(self.settings.charge_point.id, ws, self.settings.backend.call_timeout, self)
+        return Handlers(self.settings.charge_point.id, ws, self.backend.call_timeout, self)
 
     def _boot_request(self) -> Any:
         cp = self.settings.charge_point

@@ -83,7 +83,10 @@ class RuntimeFacts:
         return clock.current().now()
 
     def message_timeout(self) -> int:
-        return int(self.settings.backend.call_timeout)
+        """The active connection profile's messageTimeout (the file's call_timeout unless a
+        profile the backend set is in use)."""
+        backend = getattr(getattr(self.runtime, "uplink", None), "backend", self.settings.backend)
+        return int(backend.call_timeout)
 
     def reconnect_backoff(self) -> tuple[float, float]:
         return self.settings.backend.reconnect_initial, self.settings.backend.reconnect_max

@@ -63,6 +63,27 @@ class Configuration:
             except ValueError:
                 log.warning("ignoring stored configuration value", key=name, value=raw)
         self._listeners: list[Callable[[str, Value], None]] = []
+        #: Checks a value must also pass that the table cannot know (e.g. that a slot is set).
+        self._checks: dict[str, Callable[[Value], str | None]] = {}
+
+    @property
+    def state(self) -> ChargerState | None:
+        """The state database's small facts (None in tests without one)."""
+        return self._state
+
+    def add_check(self, name: str, check: Callable[[Value], str | None]) -> None:
+        """Also refuse a change of ``name`` when ``check`` says why (the owner of the state it
+        depends on registers it: the link's connection profiles, for the priority list)."""
+        self._checks[name] = check
+
+    def restore_default(self, name: str) -> None:
+        """Use ``name``'s default for this run (its stored value was reset by its owner)."""
+        self._values[name] = KEYS[name].default
+
+    def use_security_profile(self, profile: int) -> None:
+        """The active connection profile's security profile, reported as SecurityProfile
+        (derived: never stored as a setting)."""
+        self._values["SecurityProfile"] = profile
 
     def bind_backend_security(self, profile: int, file_key: str) -> None:
         """Learn the configured security profile (reported as SecurityProfile) and the
@@ -122,7 +143,7 @@ class Configuration:
         readable = {n for n, spec in KEYS.items() if not spec.writeonly and spec.ocpp16 and self._known(spec)}
         wanted = [n for n in KEYS if n in readable] if not names else list(names)
         known = [
-            KeyValue(name, KEYS[name].readonly, KeySpec.render(self._values[name]))
+            KeyValue(name, KEYS[name].readonly and not KEYS[name].writable16, KeySpec.render(self._values[name]))
             for name in wanted
             if name in readable
         ]
@@ -154,6 +175,11 @@ class Configuration:
         except ValueError as exc:
             log.info("configuration change rejected", key=name, value=shown(name, raw), reason=str(exc))
             return "Rejected", str(exc)
+        check = self._checks.get(name)
+        why = check(value) if check is not None else None
+        if why is not None:
+            log.info("configuration change rejected", key=name, value=shown(name, raw), reason=why)
+            return "Rejected", why
         if name == "AuthorizationKey":
             await self._remember_key_base()
         await self.set(name, value)

@@ -75,6 +75,9 @@ class KeySpec:
     #: 1.6's GetConfiguration never shows it and ChangeConfiguration answers NotSupported.
     ocpp16: bool = True
     min_items: int = 0  # csl: fewest items allowed
+    #: Read-only to the device model, yet OCPP 1.6's ChangeConfiguration may change it
+    #: through its own path (the adapter's): reported read-write to 1.6.
+    writable16: bool = False
     #: csl: a rule on the list as a whole, giving why a list breaks it (None: it holds).
     rule: Callable[[tuple[str, ...]], str | None] | None = None
 
@@ -267,7 +270,9 @@ KEYS: dict[str, KeySpec] = {
         KeySpec("ReserveConnectorZeroSupported", "bool", True, readonly=True, maker=True, profile="Reservation",
                 v201="ReservationCtrlr.NonEvseSpecific"),
         KeySpec("ResetRetries", "int", 1, minimum=0, maximum=10, v201="OCPPCommCtrlr.ResetRetries"),
-        KeySpec("SecurityProfile", "int", 0, readonly=True,  # from [backend] security_profile
+        # The active connection profile's; 1.6 raises it with ChangeConfiguration (security
+        # whitepaper), 2.0.1 with SetNetworkProfile and NetworkConfigurationPriority (A05).
+        KeySpec("SecurityProfile", "int", 0, readonly=True, writable16=True, minimum=0, maximum=3,
                 v201="SecurityCtrlr.SecurityProfile"),
         KeySpec("StopTransactionOnEVSideDisconnect", "bool", True, v201="TxCtrlr.StopTxOnEVSideDisconnect"),
         KeySpec("StopTransactionOnInvalidId", "bool", True, v201="TxCtrlr.StopTxOnInvalidId"),
@@ -310,9 +315,11 @@ KEYS: dict[str, KeySpec] = {
         # stored under their 2.0.1 names; the [ocpp201.<Component>] tables give initial values.
         _v201("OCPPCommCtrlr.OfflineThreshold", "int", 60, minimum=0, maximum=86400),
         _v201("OCPPCommCtrlr.FileTransferProtocols", "csl", ("FTP", "HTTP", "HTTPS"), readonly=True),
-        _v201("OCPPCommCtrlr.NetworkConfigurationPriority", "csl", ("1",), readonly=True),
-        # One connection profile ([backend]): never switched from, so the count changes nothing.
-        _v201("OCPPCommCtrlr.NetworkProfileConnectionAttempts", "int", 3, readonly=True, minimum=1, maximum=100),
+        # The connection profiles' slots in the order tried (agent/link/profiles.py); applies at the next start.
+        _v201("OCPPCommCtrlr.NetworkConfigurationPriority", "csl", ("1",), items=("1", "2", "3", "4"), min_items=1,
+              max_items=4),
+        # Failed attempts with one connection profile before the next is tried.
+        _v201("OCPPCommCtrlr.NetworkProfileConnectionAttempts", "int", 3, minimum=1, maximum=100),
         # L01.FR.07: free EVSEs take new sessions while a firmware install waits for the running ones.
         _v201("ChargingStation.AllowNewSessionsPendingFirmwareUpdate", "bool", False),
         _v201("TxCtrlr.TxStartPoint", "csl", ("PowerPathClosed",), items=TX_START_POINTS, min_items=1),

@@ -226,10 +226,13 @@ class _Checker:
                     and not self.installed_csms_root):
                 self.missing("ca_file", f"required with security profile {profile}: the PEM file of the CA that "
                                         "signed the backend's certificate (it is always verified)")
-        elif self.backend.get("ca_file") is not None:
-            self.add_at("ca_file", 'only used with TLS (security profile 2 or 3); remove it or write ""')
+        # Below profile 2 (3) a CA file (client certificate) is kept for an upgrade the backend
+        # may ask for (1.6 SecurityProfile, 2.0.1 SetNetworkProfile): A05's prerequisites.
         for k in ("client_certificate", "client_key"):
             if profile == 3 and self.backend.get(k) is None and not self.failed(k):
                 self.missing(k, "required with security profile 3")
-            elif profile != 3 and self.backend.get(k) is not None:
-                self.add_at(k, 'only used with security profile 3; remove it or write ""')
+        pair = [self.backend.get(k) is not None for k in ("client_certificate", "client_key")]
+        if profile != 3 and any(pair) and not all(pair):
+            given = "client_certificate" if pair[0] else "client_key"
+            self.add_at(given, "client_certificate and client_key go together (kept for an upgrade to security "
+                               'profile 3); set both, or remove it or write ""')

@@ -79,13 +79,15 @@ def test_a_profile_that_cannot_be_met_is_an_error_never_a_weaker_connection(url:
 # --- SecurityProfile and AuthorizationKey ------------------------------------------------
 
 
-def test_security_profile_is_reported_read_only_and_cannot_be_changed(state: ChargerState) -> None:
+def test_security_profile_is_reported_read_write_to_1_6(state: ChargerState) -> None:
+    """The whitepaper's SecurityProfile is RW: the backend raises it through the link's
+    connection profiles (BackendLink.raise_security_profile); the table never stores it."""
     config = configuration(state, 2)
     known, unknown = config.report(["SecurityProfile"])
-    assert [(k.key, k.readonly, k.value) for k in known] == [("SecurityProfile", True, "2")]
+    assert [(k.key, k.readonly, k.value) for k in known] == [("SecurityProfile", False, "2")]
 
 
-async def test_security_profile_change_is_rejected(state: ChargerState) -> None:
+async def test_security_profile_is_not_a_stored_setting(state: ChargerState) -> None:
     assert await configuration(state, 1).change("SecurityProfile", "2") == "Rejected"
 
 

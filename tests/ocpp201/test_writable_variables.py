@@ -103,6 +103,10 @@ READERS: dict[str, tuple[str, str]] = {
     "SmartChargingCtrlr.LimitChangeSignificance": (
         "agent/ocpp201/charging_limits.py",
         "tests/ocpp201/test_writable_variables.py::test_limit_change_significance_decides_what_is_told"),
+    "OCPPCommCtrlr.NetworkConfigurationPriority": (
+        "agent/link/connection.py", f"{C201}/test_network_profiles.py::test_tc_b_45_cs_migrate_success_same_csms_root"),
+    "OCPPCommCtrlr.NetworkProfileConnectionAttempts": (
+        "agent/link/connection.py", f"{C201}/test_network_profiles.py::test_tc_b_46_cs_fallback_same_csms_root"),
 }
 
 def _writable() -> set[str]:
@@ -156,11 +160,11 @@ def test_fixed_variables_show_what_the_charger_uses(tmp_path: Path) -> None:
         asked = [("OCPPCommCtrlr", "RetryBackOffWaitMinimum"), ("OCPPCommCtrlr", "RetryBackOffRepeatTimes"),
                  ("OCPPCommCtrlr", "RetryBackOffRandomRange"), ("OCPPCommCtrlr", "ResetRetries"),
                  ("SampledDataCtrlr", "TxEndedInterval"), ("AlignedDataCtrlr", "TxEndedInterval"),
-                 ("ClockCtrlr", "TimeSource"), ("OCPPCommCtrlr", "NetworkProfileConnectionAttempts")]
+                 ("ClockCtrlr", "TimeSource")]
         got = model.get_variables([{"component": {"name": c}, "variable": {"name": v}} for c, v in asked])
         # 2, 4, 8, 16, 32, then 60: four whole doublings (the step to the cap is none, so the
         # wait never falls short of 2 x 2^4); the random part up to 20 % of 60 s.
-        assert [r["attribute_value"] for r in got] == ["2", "4", "12", "0", "30", "900", "NTP,Heartbeat", "3"]
+        assert [r["attribute_value"] for r in got] == ["2", "4", "12", "0", "30", "900", "NTP,Heartbeat"]
         report = {(d["component"]["name"], d["variable"]["name"]): d for d in model.base_report("FullInventory") or []}
         assert all(report[key]["variable_attribute"][0]["mutability"] == "ReadOnly" for key in asked)
         for component, variable in asked:
