@@ -216,6 +216,31 @@ async def test_tc_a_19_cs_upgrade_security_profile_accepted(backends, chargers, 
     assert (await plain_again.request("messages", cp=stack.cp_id))["messages"] == []
 
 
+async def test_tc_a_19_cs_upgrade_with_a_csms_root_installed_over_ocpp(backends, chargers, pkis, workdir):
+    """A05 with nothing prepared on site: no `ca_file`, so SetNetworkProfile to profile 2 is
+    Rejected until the backend installs its CSMS root (M05); then the upgrade is Accepted
+    and the charger connects over TLS, trusting that installed root alone."""
+    pki = pkis()
+    port = free_port()
+    stack, plain = await _profile_1_charger(backends, chargers, workdir, port)
+    wss = f"wss://127.0.0.1:{port}/ocpp"
+    assert (await set_network_profile(stack, 2, connection_data(wss, 2)))["status"] == "Rejected"
+    installed = await call(stack, "InstallCertificate", {"certificateType": "CSMSRootCertificate",
+                                                         "certificate": pki.ca.read_text()})
+    assert installed["status"] == "Accepted"
+    assert (await set_network_profile(stack, 2, connection_data(wss, 2)))["status"] == "Accepted"
+    assert (await set_variable(stack, "OCPPCommCtrlr", "NetworkConfigurationPriority", "2,1"))["attributeStatus"] \
+        == "Accepted"
+    await plain.request("set_password", cp=stack.cp_id, password="not-the-chargers-password")
+    assert (await call(stack, "Reset", {"type": "Immediate"}))["status"] == "Accepted"
+    await plain.stop()
+    tls = await backends(pki=pki, port=port, passwords={stack.cp_id: PASSWORD})
+    stack.csms = tls
+    await stack.wait_booted(timeout=30)
+    assert await get_variable(stack, "SecurityCtrlr", "SecurityProfile") == "2"
+    await clean(stack)
+
+
 async def test_an_upgrade_that_never_connects_falls_back_and_raises_a_security_event(backends, chargers, pkis,
                                                                                       workdir):
     """B10 fallback for an upgrade: nobody serves TLS at the new profile's address, so after
