@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
-import shutil
 import sys
 import sysconfig
 import tempfile
@@ -39,6 +38,7 @@ from simulators.harness import Csms, Stack
 from tests.conformance.helpers import new_id_tag
 from tests.conformance201.helpers import V201, call, last_seq, messages, schema_violations, wait_connector, wait_event
 from tests.file_servers import HttpStore
+from tests.secret_scan import discard
 from tests.firmware.signing import certificate, pem
 from tests.firmware.test_firmware_update import INSTALL_TIMEOUT_S, Installation, Systemd, bundles  # noqa: F401
 
@@ -85,13 +85,14 @@ Factory = Callable[..., Any]
 
 @pytest.fixture
 async def installed(csms: Csms) -> AsyncIterator[Factory]:
-    """A factory: ``await installed(connectors=2)`` starts a 2.0.1 charger from an installed
-    layout, with a manufacturer root; it returns (installation, manufacturer)."""
+    """A factory: ``await installed(connectors=2)`` starts a 2.0.1 charger (``backend=`` another
+    version) from an installed layout, with a manufacturer root; it returns (installation,
+    manufacturer)."""
     made: list[tuple[Stack, Path]] = []
     watchers: list[asyncio.Task[None]] = []
     async with asyncio.TaskGroup() as tg:
         with HttpStore() as web:
-            async def make(connectors: int = 1) -> tuple[Installation, Manufacturer]:
+            async def make(connectors: int = 1, backend: dict[str, str] = V201) -> tuple[Installation, Manufacturer]:
                 workdir = Path(tempfile.mkdtemp(prefix="ld-fw201-"))
                 manufacturer = Manufacturer(workdir)
                 layout = Layout(workdir / "opt", workdir / "charger" / "state")
@@ -99,7 +100,7 @@ async def installed(csms: Csms) -> AsyncIterator[Factory]:
                 _checkout_release(first)
                 layout.current.symlink_to(os.path.relpath(first, layout.opt))
                 stack = Stack(workdir / "charger", csms, cp_id=f"FW201-{uuid.uuid4().hex[:8]}", connectors=connectors,
-                              agent_python=str(layout.current / "bin" / "python"), backend=V201,
+                              agent_python=str(layout.current / "bin" / "python"), backend=backend,
                               ocpp={"MeterValueSampleInterval": 0, "ConnectionTimeOut": 30},
                               sections={"firmware": {"install_timeout": INSTALL_TIMEOUT_S,
                                                      "signing_ca": str(manufacturer.ca_file)}})
@@ -115,7 +116,7 @@ async def installed(csms: Csms) -> AsyncIterator[Factory]:
             finally:
                 for stack, workdir in made:
                     await stack.stop()
-                    shutil.rmtree(workdir, ignore_errors=True)
+                    discard(workdir)
                 for task in watchers:  # the systemd watchers end with the test
                     task.cancel()
 
