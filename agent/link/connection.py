@@ -34,6 +34,7 @@ from ..runtime_settings.keys import KEYS
 from ..settings import Settings
 from ..store import Database
 from .rpc import CallFailed, Endpoint
+from .own_certificate import own_certificate_signing, tls_refused
 from .security import TLS_PROFILES, SecurityError, describe_closed_handshake, describe_tls_failure, link_security
 from .throttle import Throttle
 
@@ -83,6 +84,8 @@ class BackendLink:
             client_certificate=backend.client_certificate,
         )
         self.certificates.load()
+        #: The charger's own client certificate and the requests to renew it (A02/A03).
+        self.own_certificate, self.signing = own_certificate_signing(self)
         config.bind_backend_security(settings.backend.security_profile, settings.backend.authorization_key)
         config.subscribe(self._on_config_change)
         journal.online = lambda: self.online
@@ -100,6 +103,10 @@ class BackendLink:
         raise NotImplementedError
 
     def _heartbeat_request(self) -> Any:
+        raise NotImplementedError
+
+    def _sign_certificate_request(self, csr: str) -> Any:
+        """SignCertificate for the charger's own client certificate, with this CSR."""
         raise NotImplementedError
 
     def _before_first_connection(self) -> None:
@@ -134,6 +141,7 @@ class BackendLink:
         """Stay connected until cancelled; ``jobs`` (the agent's TaskGroup) owns the work
         the backend starts that must outlive a connection."""
         self._jobs = jobs
+        jobs.create_task(self.signing.run(), name="certificate-signing")
         self._before_first_connection()
         failures = 0
         last_problem: str | None = None
@@ -146,7 +154,7 @@ class BackendLink:
                     register_secret(key.decode("utf-8", "replace"))
                     register_secret(key.hex())
                 security = link_security(self.settings.backend, self.settings.charge_point.id, key,
-                                         self.certificates.roots(CSMS_ROOT))
+                                         self.certificates.roots(CSMS_ROOT), self.own_certificate.renewed())
                 async with connect(
                     self.url,
                     subprotocols=[self.SUBPROTOCOL],  # type: ignore[list-item]
@@ -163,6 +171,8 @@ class BackendLink:
                     if ws.subprotocol != self.SUBPROTOCOL:
                         raise ConnectionError(f"backend did not select subprotocol {self.SUBPROTOCOL}")
                     log.info("connected to backend", url=self.url, security_profile=security.profile)
+                    if security.profile == 3:
+                        await asyncio.to_thread(self.own_certificate.connected)  # a renewed pair proved itself
                     failures, last_problem = 0, None
                     await self._serve(ws)
             except Exception as exc:  # noqa: BLE001 - the link must survive anything and retry
@@ -174,6 +184,8 @@ class BackendLink:
                     log.warning("backend link down", url=self.url, problem=problem)
                     last_problem = problem
                 refused = refused_by_backend(exc)
+                if not opened and self.settings.backend.security_profile == 3 and tls_refused(problem):
+                    await asyncio.to_thread(self.own_certificate.refused)  # a renewed pair on trial gives way
             else:
                 refused = False
             finally:
