@@ -114,3 +114,29 @@ async def test_tc_a_23_cs_certificate_signed_request_timeout(charger) -> None:  
     await asyncio.sleep(5.0)  # CertSigningRepeatTimes reached: no fourth
     assert len(await messages(stack, "SignCertificate", since)) == 3
     assert await schema_violations(stack) == []
+
+
+async def test_a_renewed_certificate_the_backend_refuses_gives_way_to_the_old_one(tls_csms, stacks, pki, workdir) -> None:  # type: ignore[no-untyped-def]
+    """The charger takes a chain from a CA it trusts, but the backend's TLS does not accept
+    that CA for clients: the first connection with it fails, the charger goes back to the
+    pair that worked (the TOML's) and connects again."""
+    ca = signer_ca()
+    trust = trust_file(workdir, pki.ca, ca)
+    csms = await tls_csms(client_ca=pki.ca)  # client certificates of the first CA only
+    stack = await stacks(csms, {**V201, "security_profile": 3, "ca_file": str(trust),
+                                "client_certificate": str(pki.client_cert), "client_key": str(pki.client_key)})
+    await stack.wait_booted()
+    [request] = await trigger_csr(stack)
+    answer = await call(stack, "CertificateSigned", {"certificateChain": signed_chain(request["payload"]["csr"], ca),
+                                                     "certificateType": CS_CERTIFICATE})
+    assert answer == {"status": "Accepted"}, answer
+    register_charger_keys(stack)
+    since = await last_seq(stack)
+    await csms.request("disconnect", cp=stack.cp_id)
+    for _ in range(200):
+        if await connections(stack, since):
+            break
+        await asyncio.sleep(0.1)
+    assert [c["client_certificate"] for c in await connections(stack, since)][:1] == ["LADDA-TEST"]
+    assert not list((stack.state_dir / "certificates" / "own").glob("*/certificate.pem"))  # the refused pair is gone
+    assert await schema_violations(stack) == []
