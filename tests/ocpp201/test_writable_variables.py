@@ -100,6 +100,10 @@ READERS: dict[str, tuple[str, str]] = {
     "SmartChargingCtrlr.LimitChangeSignificance": (
         "agent/ocpp201/charging_limits.py",
         "tests/ocpp201/test_writable_variables.py::test_limit_change_significance_decides_what_is_told"),
+    "SecurityCtrlr.CertSigningWaitMinimum": (
+        "agent/link/own_certificate.py", f"{C201}/test_own_certificate.py::test_tc_a_23_cs_certificate_signed_request_timeout"),
+    "SecurityCtrlr.CertSigningRepeatTimes": (
+        "agent/link/own_certificate.py", f"{C201}/test_own_certificate.py::test_tc_a_23_cs_certificate_signed_request_timeout"),
 }
 
 def _writable() -> set[str]:
