@@ -271,3 +271,25 @@ async def test_no_renewal_outside_the_margin(tmp_path: Path) -> None:
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+def test_check_config_takes_a_renewed_pair_for_the_tomls_under_profile_3(tmp_path: Path) -> None:
+    """Profile 3 without client_certificate/client_key: refused until the backend signed a
+    certificate for the charger (kept in the state directory), accepted after."""
+    from agent.link.security import link_security
+    from agent.settings import ConfigError, parse_settings
+
+    state = tmp_path / "state"
+    ca_file = tmp_path / "ca.pem"
+    ca_file.write_text(CA.pem)
+    text = (f'[charge_point]\nid = "CP-0001"\n[backend]\nurl = "wss://127.0.0.1:9000/ocpp"\n'
+            f'security_profile = 3\nca_file = "{ca_file}"\n[state]\ndirectory = "{state}"\n')
+    with pytest.raises(ConfigError) as refused:
+        parse_settings(text, tmp_path / "ladda.toml")
+    assert any("backend.client_certificate: required with security profile 3" in e for e in refused.value.errors)
+    own = OwnCertificate(state / "certificates" / "own")
+    assert own.accept(pem_of(sign_csr(request(own), CA)), NOW, [CA.certificate], 10000).accepted
+    settings = parse_settings(text, tmp_path / "ladda.toml")
+    assert settings.backend.security_profile == 3 and settings.backend.client_certificate is None
+    security = link_security(settings.backend, "CP-0001", None, (), own.renewed())
+    assert security.profile == 3 and security.ssl is not None

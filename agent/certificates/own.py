@@ -60,6 +60,12 @@ class Verdict:
     invalid: bool = False
 
 
+def renewed_pair_exists(state_dir: Path) -> bool:
+    """Whether the backend signed a client certificate now in use under ``state_dir``
+    (for the configuration check: profile 3 may then go without the TOML's pair)."""
+    return OwnCertificate(state_dir / "certificates" / DIRECTORY).renewed() is not None
+
+
 class OwnCertificate:
     """The charger's client certificate pair: the configured one and the renewed ones."""
 
