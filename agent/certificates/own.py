@@ -267,7 +267,8 @@ def chain_problem(chain: list[x509.Certificate], public_key: Any, now: datetime,
             return (f"{certificate.subject.rfc4514_string()} is not valid before "
                     f"{certificate.not_valid_before_utc:%Y-%m-%dT%H:%M:%SZ}")
         if now > certificate.not_valid_after_utc:
-            return f"{certificate.subject.rfc4514_string()} expired on {certificate.not_valid_after_utc:%Y-%m-%dT%H:%M:%SZ}"
+            return (f"{certificate.subject.rfc4514_string()} expired on "
+                    f"{certificate.not_valid_after_utc:%Y-%m-%dT%H:%M:%SZ}")
     for child, parent in zip(chain, chain[1:]):
         if not signed_by(child, parent):
             return f"{child.subject.rfc4514_string()} is not signed by the next certificate of the chain"

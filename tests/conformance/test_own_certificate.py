@@ -33,8 +33,8 @@ async def trigger_csr(stack: Any) -> dict[str, Any]:
     return request
 
 
-async def test_tc_074_update_charge_point_certificate_by_request_of_central_system(tls_csms, stacks, pki,  # type: ignore[no-untyped-def]
-                                                                                   workdir) -> None:
+async def test_tc_074_update_charge_point_certificate_by_request_of_central_system(  # type: ignore[no-untyped-def]
+        tls_csms, stacks, pki, workdir) -> None:
     ca = signer_ca()
     trust = trust_file(workdir, pki.ca, ca)
     csms = await tls_csms(client_ca=trust)
@@ -63,7 +63,8 @@ async def test_tc_077_update_charge_point_certificate_invalid_certificate(charge
     request = await trigger_csr(stack)
     rogue = make_certificate("Not the operator's CA")
     since = await last_seq(stack)
-    answer = await call_checked(stack, "CertificateSigned", {"certificateChain": signed_chain(request["csr"], rogue)})
+    chain = signed_chain(request["csr"], rogue)
+    answer = await call_checked(stack, "CertificateSigned", {"certificateChain": chain})
     assert answer == {"status": "Rejected"}
     [event] = await wait_for(stack, "SecurityEventNotification", since=since)
     assert event["type"] == "InvalidChargePointCertificate"

@@ -41,7 +41,8 @@ async def set_retries(stack: Any, wait_minimum: int, repeat_times: int) -> None:
     assert [r["attributeStatus"] for r in answer["setVariableResult"]] == ["Accepted", "Accepted"], answer
 
 
-async def test_tc_a_11_cs_update_charging_station_certificate_success(tls_csms, stacks, pki, workdir) -> None:  # type: ignore[no-untyped-def]
+async def test_tc_a_11_cs_update_charging_station_certificate_success(  # type: ignore[no-untyped-def]
+        tls_csms, stacks, pki, workdir) -> None:
     ca = signer_ca()
     trust = trust_file(workdir, pki.ca, ca)
     csms = await tls_csms(client_ca=trust)
@@ -116,7 +117,8 @@ async def test_tc_a_23_cs_certificate_signed_request_timeout(charger) -> None:  
     assert await schema_violations(stack) == []
 
 
-async def test_a_renewed_certificate_the_backend_refuses_gives_way_to_the_old_one(tls_csms, stacks, pki, workdir) -> None:  # type: ignore[no-untyped-def]
+async def test_a_renewed_certificate_the_backend_refuses_gives_way_to_the_old_one(  # type: ignore[no-untyped-def]
+        tls_csms, stacks, pki, workdir) -> None:
     """The charger takes a chain from a CA it trusts, but the backend's TLS does not accept
     that CA for clients: the first connection with it fails, the charger goes back to the
     pair that worked (the TOML's) and connects again."""
