@@ -142,3 +142,56 @@ async def test_a_renewed_certificate_the_backend_refuses_gives_way_to_the_old_on
     assert [c["client_certificate"] for c in await connections(stack, since)][:1] == ["LADDA-TEST"]
     assert not list((stack.state_dir / "certificates" / "own").glob("*/certificate.pem"))  # the refused pair is gone
     assert await schema_violations(stack) == []
+
+
+async def test_a_certificate_near_its_expiry_is_renewed_without_a_trigger(  # type: ignore[no-untyped-def]
+        tls_csms, stacks, workdir) -> None:
+    """A03: the TOML's client certificate expires in 10 days, inside the 30-day
+    certificate_renew_days: the station sends SignCertificate on its own at start, and the
+    certificate the backend signs is presented on the next connection."""
+    import datetime
+
+    import trustme
+
+    from tests.certs import BACKEND_NAMES
+    from tests.secret_scan import secret_key_pem
+
+    operator = trustme.CA(organization_name="Ladda test operator")
+    (workdir / "tls").mkdir()
+    tls = workdir / "tls"
+    ca_pem, server_pem, server_key = tls / "ca.pem", tls / "server.pem", tls / "server.key"
+    operator.cert_pem.write_to_path(str(ca_pem))
+    server = operator.issue_cert(*BACKEND_NAMES)
+    server.cert_chain_pems[0].write_to_path(str(server_pem))
+    server.private_key_pem.write_to_path(str(server_key))
+    now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    expiring = operator.issue_cert("expiring", common_name="EXPIRING", not_before=now - datetime.timedelta(days=355),
+                                   not_after=now + datetime.timedelta(days=10))
+    client_pem, client_key = tls / "client.pem", tls / "client.key"
+    expiring.cert_chain_pems[0].write_to_path(str(client_pem))
+    expiring.private_key_pem.write_to_path(str(client_key))
+    client_key.chmod(0o600)
+    for pem in (server.private_key_pem, expiring.private_key_pem):
+        secret_key_pem(pem.bytes(), "a test TLS key")
+    ca = signer_ca()
+    trust = trust_file(workdir, ca_pem, ca)
+    csms = await tls_csms(cert=server_pem, key=server_key, client_ca=trust)
+    stack = await stacks(csms, {**V201, "security_profile": 3, "ca_file": str(trust),
+                                "client_certificate": str(client_pem), "client_key": str(client_key),
+                                "certificate_renew_days": 30})
+    await stack.wait_booted()
+    assert [c["client_certificate"] for c in await connections(stack)] == ["EXPIRING"]
+    [sent] = await wait_for(stack, "SignCertificate")
+    register_charger_keys(stack)
+    assert common_name(sent["csr"]) == stack.cp_id
+    answer = await call(stack, "CertificateSigned", {"certificateChain": signed_chain(sent["csr"], ca),
+                                                     "certificateType": CS_CERTIFICATE})
+    assert answer == {"status": "Accepted"}, answer
+    since = await last_seq(stack)
+    await csms.request("disconnect", cp=stack.cp_id)
+    for _ in range(150):
+        if await connections(stack, since):
+            break
+        await asyncio.sleep(0.1)
+    assert [c["client_certificate"] for c in await connections(stack, since)][:1] == [stack.cp_id]
+    assert await schema_violations(stack) == []
