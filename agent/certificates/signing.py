@@ -71,7 +71,9 @@ class CertificateSigning:
 
     async def certificate_signed(self, chain: str, invalid_event: str) -> Verdict:
         """Take the backend's certificate chain; a certificate at fault raises ``invalid_event``."""
-        verdict = await asyncio.to_thread(self.own.accept, chain, self._now(), self._trusted(), self._max_chain())
+        now, most = self._now(), self._max_chain()
+        # The trusted CAs are read from files: in the worker thread too, not on the event loop.
+        verdict = await asyncio.to_thread(lambda: self.own.accept(chain, now, self._trusted(), most))
         if verdict.invalid:
             await self._record_event(invalid_event, verdict.why)
         if verdict.accepted:
