@@ -69,8 +69,7 @@ def test_an_intermediate_in_the_chain_leads_to_the_trusted_root(tmp_path: Path) 
     assert own.accept(pem_of(leaf, sub.certificate), NOW, [CA.certificate], 10000).accepted
 
 
-@pytest.mark.parametrize("case", ["other key", "unknown CA", "expired", "not yet valid", "too long", "not PEM",
-                                  "broken chain"])
+@pytest.mark.parametrize("case", ["other key", "unknown CA", "expired", "too long", "not PEM", "broken chain"])
 def test_an_invalid_chain_is_refused_as_invalid(tmp_path: Path, case: str) -> None:
     own = own_in(tmp_path)
     csr = request(own)
@@ -81,7 +80,6 @@ def test_an_invalid_chain_is_refused_as_invalid(tmp_path: Path, case: str) -> No
         "unknown CA": lambda: pem_of(sign_csr(csr, rogue)),
         "expired": lambda: pem_of(sign_csr(csr, CA, not_before=NOW - datetime.timedelta(days=30),
                                            not_after=NOW - datetime.timedelta(days=1))),
-        "not yet valid": lambda: pem_of(sign_csr(csr, CA, not_before=NOW + datetime.timedelta(days=1))),
         "too long": lambda: pem_of(sign_csr(csr, CA)) + " " * 10000,
         "not PEM": lambda: "MIIB...",
         "broken chain": lambda: pem_of(sign_csr(csr, CA), rogue.certificate),
@@ -89,6 +87,21 @@ def test_an_invalid_chain_is_refused_as_invalid(tmp_path: Path, case: str) -> No
     verdict = own.accept(chain, NOW, [CA.certificate], 10000)
     assert not verdict.accepted and verdict.invalid and verdict.why
     assert own.renewed() is None and own.pending_csr() is not None  # nothing switched; still waiting
+
+
+def test_a_certificate_not_valid_yet_is_used_from_its_not_before(tmp_path: Path) -> None:
+    configured = (tmp_path / "client.pem", tmp_path / "client.key")
+    clock = [NOW]
+    own = OwnCertificate(tmp_path / "certificates" / "own", configured, lambda: clock[0])
+    leaf = sign_csr(request(own), CA, not_before=NOW + datetime.timedelta(hours=2))
+    assert own.accept(pem_of(leaf), NOW, [CA.certificate], 10000).accepted
+    assert own.identity() == configured  # the old pair meanwhile
+    own.connected()
+    assert not own.refused() and own.on_trial()  # those connections were the old pair's
+    clock[0] = NOW + datetime.timedelta(hours=3)
+    assert own.leaf() == leaf and own.identity() != configured
+    own.connected()
+    assert not own.on_trial()
 
 
 def test_the_new_pair_replaces_the_old_once_it_connected(tmp_path: Path) -> None:

@@ -31,8 +31,9 @@ import os
 import shutil
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -69,9 +70,11 @@ def renewed_pair_exists(state_dir: Path) -> bool:
 class OwnCertificate:
     """The charger's client certificate pair: the configured one and the renewed ones."""
 
-    def __init__(self, directory: Path, configured: tuple[Path, Path] | None = None) -> None:
+    def __init__(self, directory: Path, configured: tuple[Path, Path] | None = None,
+                 now: Callable[[], datetime] | None = None) -> None:
         self.directory = directory
         self.configured = configured
+        self._now = now or (lambda: datetime.now(timezone.utc))
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ state
@@ -97,9 +100,31 @@ class OwnCertificate:
         return self.renewed() or self.configured
 
     def renewed(self) -> tuple[Path, Path] | None:
-        """The pair a backend signed, in use (None: the TOML's pair is)."""
-        pair = self._pair(self._state().get("current"))
+        """The pair a backend signed, in use (None: the TOML's pair is). A new pair whose
+        notBefore is still ahead waits for it; the pair before it stays in use meanwhile."""
+        state = self._state()
+        current = self._usable(state.get("current"))
+        if current is not None and self._waiting(current):
+            return self._usable(state.get("previous"))
+        return current
+
+    def _usable(self, name: str | None) -> tuple[Path, Path] | None:
+        pair = self._pair(name)
         return pair if pair is not None and pair[0].exists() and pair[1].exists() else None
+
+    def _waiting(self, pair: tuple[Path, Path]) -> bool:
+        """Whether the pair's certificate is not valid yet (A02: switch when it is)."""
+        from cryptography import x509
+
+        try:
+            leaf = x509.load_pem_x509_certificate(pair[0].read_bytes())
+        except (OSError, ValueError):
+            return False
+        return self._now() < leaf.not_valid_before_utc
+
+    def _current_waits(self, state: dict[str, Any]) -> bool:
+        current = self._usable(state.get("current"))
+        return current is not None and self._waiting(current)
 
     def on_trial(self) -> bool:
         return bool(self._state().get("trial"))
@@ -213,8 +238,8 @@ class OwnCertificate:
         previous one goes."""
         with self._lock:
             state = self._state()
-            if not state.get("trial"):
-                return
+            if not state.get("trial") or self._current_waits(state):
+                return  # nothing on trial, or the connection used the pair before it
             previous = state.get("previous")
             self._save({"current": state.get("current"), "previous": None, "trial": False})
             if previous and previous != state.get("current"):
@@ -226,7 +251,7 @@ class OwnCertificate:
         (True when that happened)."""
         with self._lock:
             state = self._state()
-            if not state.get("trial"):
+            if not state.get("trial") or self._current_waits(state):
                 return False
             failed = state.get("current")
             self._save({"current": state.get("previous"), "previous": None, "trial": False})
@@ -244,8 +269,9 @@ class OwnCertificate:
 def chain_problem(chain: list[x509.Certificate], public_key: Any, now: datetime,
                   trusted: list[x509.Certificate]) -> str | None:
     """Why ``chain`` (leaf first) cannot be this charger's certificate, or None: the leaf
-    must hold ``public_key``, every certificate be valid ``now`` and signed by the next,
-    and the last be signed by (or be) a ``trusted`` certificate."""
+    must hold ``public_key``, no certificate be expired ``now``, each be signed by the
+    next, and the last be signed by (or be) a ``trusted`` certificate. One not valid yet
+    is taken: it is used from its notBefore on (A02: switch when it is valid)."""
     from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
     from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
@@ -263,9 +289,6 @@ def chain_problem(chain: list[x509.Certificate], public_key: Any, now: datetime,
     if spki(leaf.public_key()) != spki(public_key):
         return "its public key is not the one of the pending signing request"
     for certificate in chain:
-        if now < certificate.not_valid_before_utc:
-            return (f"{certificate.subject.rfc4514_string()} is not valid before "
-                    f"{certificate.not_valid_before_utc:%Y-%m-%dT%H:%M:%SZ}")
         if now > certificate.not_valid_after_utc:
             return (f"{certificate.subject.rfc4514_string()} expired on "
                     f"{certificate.not_valid_after_utc:%Y-%m-%dT%H:%M:%SZ}")

@@ -44,7 +44,7 @@ def own_certificate_signing(link: BackendLink) -> tuple[OwnCertificate, Certific
     configured = None
     if backend.client_certificate is not None and backend.client_key is not None:
         configured = (backend.client_certificate, backend.client_key)
-    own = OwnCertificate(link.certificates.directory / OWN_DIRECTORY, configured)
+    own = OwnCertificate(link.certificates.directory / OWN_DIRECTORY, configured, lambda: clock.current().now())
     link.certificates.renewed_own = lambda: own.chain() if own.renewed() else []  # DeleteCertificate refuses it
 
     def trusted() -> list[x509.Certificate]:
