@@ -32,6 +32,11 @@ def common_name(csr_pem: str) -> str:
     return str(csr.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value)
 
 
+def organization(csr_pem: str) -> str | None:
+    names = x509.load_pem_x509_csr(csr_pem.encode()).subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
+    return str(names[0].value) if names else None
+
+
 def signed_chain(csr_pem: str, ca: Made) -> str:
     return pem_of(sign_csr(csr_pem, ca))
 

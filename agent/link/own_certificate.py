@@ -68,7 +68,7 @@ def own_certificate_signing(link: BackendLink) -> tuple[OwnCertificate, Certific
         link.wake()
 
     def subject() -> tuple[str, str]:
-        return link.settings.charge_point.id, str(link.config["SecurityCtrlr.OrganizationName"])
+        return link.settings.charge_point.id, str(link.config["CpoName"])
 
     async def send(csr: str) -> bool:
         """SignCertificate on the next accepted connection; True when the backend answered Accepted."""

@@ -416,8 +416,7 @@ COMPONENTS: tuple[Component, ...] = (
                 note="A02.FR.17: first wait for a CertificateSigned before the CSR is sent again, doubled each time"),
         setting("SecurityCtrlr.CertSigningRepeatTimes",
                 note="how often an unanswered or Rejected SignCertificate is sent again"),
-        setting("SecurityCtrlr.OrganizationName", required=True,
-                note="fixed by the TOML file; the organizationName (O) of the CSR"),
+        setting("CpoName", required=True, note="the organizationName (O) of the next CSR"),
         setting("SecurityProfile", required=True, note="[backend] security_profile"),
     )),
     Component("SampledDataCtrlr", (

@@ -14,7 +14,7 @@ from typing import Any
 from tests.cert_factory import make_certificate
 from tests.conformance.helpers import call_checked, last_seq, messages, wait_for
 from tests.own_certificate_steps import (
-    common_name, connections, register_charger_keys, signed_chain, signer_ca, trust_file,
+    common_name, connections, organization, register_charger_keys, signed_chain, signer_ca, trust_file,
 )
 from tests.test_security_profiles import pki, stacks, tls_csms, workdir  # noqa: F401 - fixtures
 
@@ -42,8 +42,11 @@ async def test_tc_074_update_charge_point_certificate_by_request_of_central_syst
                                 "client_certificate": str(pki.client_cert), "client_key": str(pki.client_key)})
     await stack.wait_booted()
     assert [c["client_certificate"] for c in await connections(stack)] == ["LADDA-TEST"]
+    assert await call_checked(stack, "ChangeConfiguration", {"key": "CpoName", "value": "Ladda Test CPO"}) == {
+        "status": "Accepted"}
     request = await trigger_csr(stack)
     assert set(request) == {"csr"} and common_name(request["csr"]) == stack.cp_id
+    assert organization(request["csr"]) == "Ladda Test CPO"  # CpoName
     answer = await call_checked(stack, "CertificateSigned", {"certificateChain": signed_chain(request["csr"], ca)})
     assert answer == {"status": "Accepted"}
     since = await last_seq(stack)

@@ -15,7 +15,7 @@ from tests.cert_factory import make_certificate
 from tests.conformance.helpers import last_seq, messages, parse_time, wait_for
 from tests.conformance201.helpers import V201, call, schema_violations
 from tests.own_certificate_steps import (
-    common_name, connections, register_charger_keys, signed_chain, signer_ca, trust_file,
+    common_name, connections, organization, register_charger_keys, signed_chain, signer_ca, trust_file,
 )
 from tests.test_security_profiles import pki, stacks, tls_csms, workdir  # noqa: F401 - fixtures
 
@@ -50,10 +50,15 @@ async def test_tc_a_11_cs_update_charging_station_certificate_success(  # type: 
                                 "client_certificate": str(pki.client_cert), "client_key": str(pki.client_key)})
     await stack.wait_booted()
     assert [c["client_certificate"] for c in await connections(stack)] == ["LADDA-TEST"]  # the TOML's pair
+    answer = await call(stack, "SetVariables", {"setVariableData": [
+        {"component": {"name": "SecurityCtrlr"}, "variable": {"name": "OrganizationName"},
+         "attributeValue": "Ladda Test CPO"}]})
+    assert answer["setVariableResult"][0]["attributeStatus"] == "Accepted", answer
 
     [request] = await trigger_csr(stack)
     assert request["payload"]["certificateType"] == CS_CERTIFICATE
     assert common_name(request["payload"]["csr"]) == stack.cp_id  # the Identity
+    assert organization(request["payload"]["csr"]) == "Ladda Test CPO"  # SecurityCtrlr.OrganizationName
     answer = await call(stack, "CertificateSigned", {"certificateChain": signed_chain(request["payload"]["csr"], ca),
                                                      "certificateType": CS_CERTIFICATE})
     assert answer == {"status": "Accepted"}, answer

@@ -100,6 +100,8 @@ READERS: dict[str, tuple[str, str]] = {
     "SmartChargingCtrlr.LimitChangeSignificance": (
         "agent/ocpp201/charging_limits.py",
         "tests/ocpp201/test_writable_variables.py::test_limit_change_significance_decides_what_is_told"),
+    "CpoName": (
+        "agent/link/own_certificate.py", f"{C201}/test_own_certificate.py::test_tc_a_11_cs_update_charging_station_certificate_success"),
     "SecurityCtrlr.CertSigningWaitMinimum": (
         "agent/link/own_certificate.py", f"{C201}/test_own_certificate.py::test_tc_a_23_cs_certificate_signed_request_timeout"),
     "SecurityCtrlr.CertSigningRepeatTimes": (
