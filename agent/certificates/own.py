@@ -61,6 +61,16 @@ class Verdict:
     invalid: bool = False
 
 
+def register_key(pem: bytes) -> None:
+    """Every line of a private key's PEM body is a secret to the log redactor (a whole PEM
+    key is masked anyway; this catches a line of one)."""
+    from ..redaction import register_secret
+
+    for line in pem.decode("ascii", "replace").splitlines():
+        if not line.startswith("-----"):
+            register_secret(line.strip())
+
+
 def renewed_pair_exists(state_dir: Path) -> bool:
     """Whether the backend signed a client certificate now in use under ``state_dir``
     (for the configuration check: profile 3 may then go without the TOML's pair)."""
@@ -176,6 +186,7 @@ class OwnCertificate:
         key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                     serialization.NoEncryption())
         csr_pem = csr.public_bytes(serialization.Encoding.PEM)
+        register_key(key_pem)
         with self._lock:
             folder = self.directory / PENDING
             _write_atomically(folder / "key.pem", key_pem)

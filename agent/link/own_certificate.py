@@ -10,6 +10,7 @@ The protocol-neutral work is :mod:`agent.certificates.own` and
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import TYPE_CHECKING
 
 import structlog
@@ -17,7 +18,7 @@ import structlog
 from .. import clock
 from ..certificates import CSMS_ROOT
 from ..certificates.own import DIRECTORY as OWN_DIRECTORY
-from ..certificates.own import OwnCertificate
+from ..certificates.own import OwnCertificate, register_key
 from ..certificates.signing import CertificateSigning
 from .rpc import CallFailed
 
@@ -45,6 +46,9 @@ def own_certificate_signing(link: BackendLink) -> tuple[OwnCertificate, Certific
     if backend.client_certificate is not None and backend.client_key is not None:
         configured = (backend.client_certificate, backend.client_key)
     own = OwnCertificate(link.certificates.directory / OWN_DIRECTORY, configured, lambda: clock.current().now())
+    for key in (own.directory / "pending" / "key.pem", *(p[1] for p in (own.renewed(),) if p)):
+        with contextlib.suppress(OSError):
+            register_key(key.read_bytes())  # keys an earlier run made: never in a log line either
     link.certificates.renewed_own = lambda: own.chain() if own.renewed() else []  # DeleteCertificate refuses it
 
     def trusted() -> list[x509.Certificate]:
