@@ -33,8 +33,8 @@ from ..runtime_settings.configuration import Configuration
 from ..runtime_settings.keys import KEYS
 from ..settings import Settings
 from ..store import Database
-from .rpc import CallFailed, Endpoint
 from .own_certificate import own_certificate_signing, tls_refused
+from .rpc import CallFailed, Endpoint
 from .security import TLS_PROFILES, SecurityError, describe_closed_handshake, describe_tls_failure, link_security
 from .throttle import Throttle
 

@@ -46,9 +46,13 @@ def own_certificate_signing(link: BackendLink) -> tuple[OwnCertificate, Certific
     if backend.client_certificate is not None and backend.client_key is not None:
         configured = (backend.client_certificate, backend.client_key)
     own = OwnCertificate(link.certificates.directory / OWN_DIRECTORY, configured, lambda: clock.current().now())
-    for key in (own.directory / "pending" / "key.pem", *(p[1] for p in (own.renewed(),) if p)):
+    keys = [own.directory / "pending" / "key.pem"]
+    renewed = own.renewed()
+    if renewed is not None:
+        keys.append(renewed[1])
+    for key in keys:  # keys an earlier run made: never in a log line either
         with contextlib.suppress(OSError):
-            register_key(key.read_bytes())  # keys an earlier run made: never in a log line either
+            register_key(key.read_bytes())
     link.certificates.renewed_own = lambda: own.chain() if own.renewed() else []  # DeleteCertificate refuses it
 
     def trusted() -> list[x509.Certificate]:
