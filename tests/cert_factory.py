@@ -53,3 +53,25 @@ def hash_data_of(made: Made, issuer: Made | None = None) -> dict[str, str]:
     data = hash_data(made.certificate, (issuer or made).certificate)
     return {"hashAlgorithm": data.hash_algorithm, "issuerNameHash": data.issuer_name_hash,
             "issuerKeyHash": data.issuer_key_hash, "serialNumber": data.serial_number}
+
+
+def sign_csr(csr_pem: str, issuer: Made, *, not_before: datetime.datetime | None = None,
+             not_after: datetime.datetime | None = None, public_key: object = None) -> x509.Certificate:
+    """What a backend's CA makes of a charger's CSR: a leaf with the CSR's subject and key
+    (or ``public_key``, to make one that does not fit), signed by ``issuer``."""
+    csr = x509.load_pem_x509_csr(csr_pem.encode())
+    return (
+        x509.CertificateBuilder()
+        .subject_name(csr.subject)
+        .issuer_name(issuer.certificate.subject)
+        .public_key(public_key or csr.public_key())  # type: ignore[arg-type]
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before or NOW - datetime.timedelta(days=1))
+        .not_valid_after(not_after or NOW + datetime.timedelta(days=365))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .sign(issuer.key, hashes.SHA256())
+    )
+
+
+def pem_of(*certificates: x509.Certificate) -> str:
+    return "".join(c.public_bytes(serialization.Encoding.PEM).decode() for c in certificates)

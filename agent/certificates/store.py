@@ -133,6 +133,8 @@ class CertificateStore:
         self._lock = threading.Lock()
         self._entries: dict[str, dict[str, Entry]] = {use: {} for use in ROOT_USES}
         self._own: list[x509.Certificate] | None = None
+        #: The renewed client certificate chain in use, if any (agent.certificates.own sets it).
+        self.renewed_own: Callable[[], list[x509.Certificate]] = lambda: []
 
     # ------------------------------------------------------------------ loading
     def load(self) -> None:
@@ -263,7 +265,7 @@ class CertificateStore:
     def _is_own(self, wanted: HashData) -> bool:
         """Whether the hash data names the charger's client certificate. Its issuer may
         not be at hand, so the issuer name and serial decide: refusing too much is safe."""
-        for certificate in self.own_certificates()[:1]:
+        for certificate in self.own_certificates()[:1] + self.renewed_own()[:1]:
             try:
                 mine = hash_data(certificate, None, wanted.hash_algorithm)
             except ValueError:

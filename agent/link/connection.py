@@ -36,6 +36,7 @@ from ..settings import BackendSettings, Settings
 from ..store import Database
 from .profiles import (ConnectionProfile, ConnectionProfiles, Prerequisites, has_client_certificate,
                        has_csms_root)
+from .own_certificate import own_certificate_signing, tls_refused
 from .rpc import CallFailed, Endpoint
 from .security import TLS_PROFILES, SecurityError, describe_closed_handshake, describe_tls_failure, link_security
 from .throttle import Throttle
@@ -96,6 +97,8 @@ class BackendLink:
             client_certificate=settings.backend.client_certificate,
         )
         self.certificates.load()
+        #: The charger's own client certificate and the requests to renew it (A02/A03).
+        self.own_certificate, self.signing = own_certificate_signing(self)
         config.bind_backend_security(self.backend.security_profile, settings.backend.authorization_key)
         config.subscribe(self._on_config_change)
         journal.online = lambda: self.online
@@ -126,6 +129,10 @@ class BackendLink:
         raise NotImplementedError
 
     def _heartbeat_request(self) -> Any:
+        raise NotImplementedError
+
+    def _sign_certificate_request(self, csr: str) -> Any:
+        """SignCertificate for the charger's own client certificate, with this CSR."""
         raise NotImplementedError
 
     def _before_first_connection(self) -> None:
@@ -160,6 +167,7 @@ class BackendLink:
         """Stay connected until cancelled; ``jobs`` (the agent's TaskGroup) owns the work
         the backend starts that must outlive a connection."""
         self._jobs = jobs
+        jobs.create_task(self.signing.run(), name="certificate-signing")
         self._before_first_connection()
         failures = 0
         last_problem: str | None = None
@@ -173,7 +181,7 @@ class BackendLink:
                     register_secret(key.decode("utf-8", "replace"))
                     register_secret(key.hex())
                 security = link_security(self.backend, self.settings.charge_point.id, key,
-                                         self.certificates.roots(CSMS_ROOT))
+                                         self.certificates.roots(CSMS_ROOT), self.own_certificate.renewed())
                 async with connect(
                     self.url,
                     subprotocols=[self.SUBPROTOCOL],  # type: ignore[list-item]
@@ -191,6 +199,8 @@ class BackendLink:
                         raise ConnectionError(f"backend did not select subprotocol {self.SUBPROTOCOL}")
                     log.info("connected to backend", url=self.url, security_profile=security.profile,
                              slot=self.profiles.active.slot)
+                    if security.profile == 3:
+                        await asyncio.to_thread(self.own_certificate.connected)  # a renewed pair proved itself
                     failures, last_problem = 0, None
                     reached = True
                     upgraded = await self.db.run(self.profiles.connected)
@@ -210,6 +220,8 @@ class BackendLink:
                     log.warning("backend link down", url=self.url, problem=problem)
                     last_problem = problem
                 refused = refused_by_backend(exc)
+                if not opened and self.settings.backend.security_profile == 3 and tls_refused(problem):
+                    await asyncio.to_thread(self.own_certificate.refused)  # a renewed pair on trial gives way
             else:
                 refused = False
             finally:
@@ -268,7 +280,8 @@ class BackendLink:
         """What the charger holds now for each security profile (A05's prerequisites)."""
         backend = self.settings.backend
         return Prerequisites(csms_root=has_csms_root(backend, self.certificates.roots(CSMS_ROOT)),
-                             client_certificate=has_client_certificate(backend),
+                             client_certificate=(has_client_certificate(backend)
+                                                 or self.own_certificate.renewed() is not None),
                              password=bool(self.config.authorization_key()))
 
     async def set_network_profile(self, profile: ConnectionProfile) -> str | None:

@@ -55,10 +55,12 @@ class LinkSecurity:
 
 
 def link_security(backend: BackendSettings, charge_point_id: str, password: bytes | None,
-                  installed_roots: Sequence[x509.Certificate] = ()) -> LinkSecurity:
+                  installed_roots: Sequence[x509.Certificate] = (),
+                  renewed_identity: tuple[Path, Path] | None = None) -> LinkSecurity:
     """The connection settings of the configured profile; raises SecurityError rather than
-    return anything weaker. Built per attempt, so renewed certificate files and the CSMS
-    roots installed since (``installed_roots``) are picked up."""
+    return anything weaker. Built per attempt, so renewed certificate files, the CSMS
+    roots installed since (``installed_roots``) and a client certificate the backend signed
+    (``renewed_identity``, which wins over the configured pair) are picked up."""
     profile = backend.security_profile
     scheme = urlsplit(backend.url).scheme
     if (scheme == "wss") != (profile in TLS_PROFILES):
@@ -70,9 +72,11 @@ def link_security(backend: BackendSettings, charge_point_id: str, password: byte
                                 "or a CSMS root certificate installed by the backend")
         identity = None
         if profile == 3:
-            if backend.client_certificate is None or backend.client_key is None:
-                raise SecurityError("security profile 3 needs backend.client_certificate and backend.client_key")
-            identity = (backend.client_certificate, backend.client_key)
+            identity = renewed_identity
+            if identity is None:
+                if backend.client_certificate is None or backend.client_key is None:
+                    raise SecurityError("security profile 3 needs backend.client_certificate and backend.client_key")
+                identity = (backend.client_certificate, backend.client_key)
         context = tls_context(backend.ca_file, identity, installed_roots)
     headers: dict[str, str] = {}
     if profile in BASIC_AUTH_PROFILES:

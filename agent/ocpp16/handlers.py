@@ -22,6 +22,7 @@ from .. import clock, locations
 from ..authorization import parse_expiry
 from ..charging_profiles import Purpose, RateUnit
 from .certificate_handlers import CertificateHandlers
+from .own_certificate_handlers import SIGN_TRIGGER, OwnCertificateHandlers
 from .charging import ProfileError, composite_answer, parse_profile
 from .log_handlers import LogHandlers
 from ..diagnostics import Window
@@ -51,6 +52,7 @@ TRIGGERABLE = {
 
 class Handlers(
     CertificateHandlers,
+    OwnCertificateHandlers,
     LogHandlers,
     Rpc,
 ):

@@ -37,9 +37,8 @@ EXTENDED_TRIGGERS = {
     "MeterValues": "MeterValues",
     "StatusNotification": "StatusNotification",
 }
-#: Known to the extension but refused for now: the charger has no certificate of its own
-#: to renew yet (CSR and SignCertificate are later work).
-REFUSED_TRIGGERS = frozenset({"SignChargePointCertificate"})
+#: Starts a certificate signing request (agent.certificates.signing) after the reply.
+SIGN_TRIGGER = "SignChargePointCertificate"
 
 
 class LogHandlers:
@@ -82,10 +81,9 @@ class LogHandlers:
 
     @on(Action.extended_trigger_message)
     async def on_extended_trigger_message(self, requested_message: str, connector_id: int | None = None) -> Any:
-        if requested_message in REFUSED_TRIGGERS:
-            logger.info("extended trigger refused", requested_message=requested_message,
-                        reason="no charge point certificate of its own yet")
-            return call_result.ExtendedTriggerMessage(status="Rejected")
+        if requested_message == SIGN_TRIGGER:
+            self.after_reply(self.session.signing.request)
+            return call_result.ExtendedTriggerMessage(status="Accepted")
         message = EXTENDED_TRIGGERS.get(requested_message)
         if message is None:
             return call_result.ExtendedTriggerMessage(status="NotImplemented")

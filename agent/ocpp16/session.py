@@ -78,6 +78,9 @@ class Ocpp16Link(BackendLink):
     def _before_first_connection(self) -> None:
         self.logs.resume()
 
+    def _sign_certificate_request(self, csr: str) -> Any:
+        return call.SignCertificate(csr=csr)
+
     def _heartbeat_request(self) -> Any:
         return call.Heartbeat()
 

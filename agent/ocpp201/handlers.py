@@ -19,6 +19,7 @@ from ocpp.v201.enums import Action
 from .. import clock
 from ..redaction import register_secret
 from .certificate_handlers import CertificateHandlers
+from .own_certificate_handlers import SIGN_TRIGGER, OwnCertificateHandlers
 from .charging_handlers import SMART_CHARGING_ACTIONS, SmartChargingHandlers
 from .customer_handlers import CustomerHandlers
 from .firmware_handlers import FirmwareHandlers
@@ -60,6 +61,7 @@ class Handlers(
     ReservationHandlers,
     CustomerHandlers,
     CertificateHandlers,
+    OwnCertificateHandlers,
     LogHandlers,
     FirmwareHandlers,
     NetworkProfileHandlers,
@@ -164,6 +166,8 @@ class Handlers(
 
     @on(Action.trigger_message)
     async def on_trigger_message(self, requested_message: str, evse: dict[str, Any] | None = None, **_: Any) -> Any:
+        if requested_message == SIGN_TRIGGER:
+            return self._trigger_signing()
         if requested_message not in TRIGGERABLE:
             return call_result.TriggerMessage(status="NotImplemented")
         evse_id = None if evse is None else evse.get("id")

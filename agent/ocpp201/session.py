@@ -113,6 +113,9 @@ class Ocpp201Link(ReservationReports, BackendLink):
             station["serialNumber"] = cp.serial_number
         return call.BootNotification(charging_station=station, reason=self.boot_reason)
 
+    def _sign_certificate_request(self, csr: str) -> Any:
+        return call.SignCertificate(csr=csr, certificate_type="ChargingStationCertificate")
+
     def _heartbeat_request(self) -> Any:
         return call.Heartbeat()
 

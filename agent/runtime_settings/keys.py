@@ -247,10 +247,12 @@ KEYS: dict[str, KeySpec] = {
         # The most root certificates InstallCertificate may put in the store (agent/certificates).
         KeySpec("CertificateStoreMaxLength", "int", 20, readonly=True, maker=True, minimum=1, maximum=1000),
         # The longest certificateChain a CertificateSigned may carry (whitepaper: at most 10000
-        # characters). This charger does not take CertificateSigned yet (its own certificate
-        # comes from the TOML file), so no chain of any length is accepted today.
+        # characters); a longer one is Rejected (agent/certificates/own.py).
         KeySpec("CertificateSignedMaxChainSize", "int", 10000, readonly=True, minimum=1, maximum=10000,
                 v201="SecurityCtrlr.MaxCertificateChainSize"),
+        # Security whitepaper CpoName / 2.0.1 SecurityCtrlr.OrganizationName: the organizationName
+        # (O) of the charger's certificate signing requests (agent/link/own_certificate.py).
+        KeySpec("CpoName", "str", "", maximum=64, v201="SecurityCtrlr.OrganizationName"),
         KeySpec("ClockAlignedDataInterval", "int", 0, minimum=0, maximum=86400, v201="AlignedDataCtrlr.Interval"),
         KeySpec("ConnectionTimeOut", "int", 60, minimum=1, maximum=3600, v201="TxCtrlr.EVConnectionTimeOut"),
         # 2.0.1 reports each connector's part as Connector.PhaseRotation.
@@ -337,8 +339,10 @@ KEYS: dict[str, KeySpec] = {
               minimum=1024, maximum=1_048_576),
         # The order agent/clock.py follows: the kernel's clock once NTP synchronised it, else the backend's.
         _v201("ClockCtrlr.TimeSource", "csl", ("NTP", "Heartbeat"), readonly=True, items=TIME_SOURCES, min_items=1),
-        # Goes into certificate requests (block A, not yet): the maker's to set in the TOML file.
-        _v201("SecurityCtrlr.OrganizationName", "str", "", readonly=True, maker=True, maximum=64),
+        # A02.FR.17: a certificate signing request left without a certificate is sent again
+        # after this many seconds, the wait doubled each time, at most CertSigningRepeatTimes times.
+        _v201("SecurityCtrlr.CertSigningWaitMinimum", "int", 60, minimum=1, maximum=86400),
+        _v201("SecurityCtrlr.CertSigningRepeatTimes", "int", 3, minimum=0, maximum=100),
         _v201("SampledDataCtrlr.TxStartedMeasurands", "csl", _ENERGY, items=MEASURANDS,
               max_items=MEASURAND_LIST_MAX),
         _v201("AuthCtrlr.MasterPassGroupId", "str", "", maximum=36),

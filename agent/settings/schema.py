@@ -105,6 +105,10 @@ class BackendSettings:
     client_key: Path | None = setting(
         OptionalPath(), None,
         doc="PEM private key of client_certificate, unencrypted, mode 600; required for profile 3")
+    certificate_renew_days: int = setting(
+        Integer(0, 3650, "days"), 30, unit="days",
+        doc="ask the backend for a new client certificate (SignCertificate) when the one in use expires within "
+            "this many days; checked at start and daily; 0 = never on its own (only when the backend triggers it)")
 
 
 @dataclass(frozen=True, slots=True)

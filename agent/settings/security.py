@@ -65,6 +65,9 @@ def check_backend_security(table: Mapping[str, Any] | None, backend: dict[str, A
         from agent.certificates.store import installed_roots_exist
 
         checker.installed_csms_root = installed_roots_exist(state_dir)
+        from agent.certificates.own import renewed_pair_exists
+
+        checker.renewed_client_certificate = renewed_pair_exists(state_dir)
     checker.resolve_paths()
     checker.read_password_file()
     checker.check_profile()
@@ -81,6 +84,8 @@ class _Checker:
         self.warnings: list[str] = []
         #: A CSMS root installed by the backend: trusted beside (or instead of) ca_file.
         self.installed_csms_root = False
+        #: A client certificate the backend signed (SignCertificate): profile 3 may go without the TOML's pair.
+        self.renewed_client_certificate = False
 
     def failed(self, key: str) -> bool:
         """Written in the file but already reported as invalid: checks that need it are skipped."""
@@ -230,7 +235,8 @@ class _Checker:
         # may ask for (1.6 SecurityProfile, 2.0.1 SetNetworkProfile): A05's prerequisites.
         for k in ("client_certificate", "client_key"):
             if profile == 3 and self.backend.get(k) is None and not self.failed(k):
-                self.missing(k, "required with security profile 3")
+                if not self.renewed_client_certificate:
+                    self.missing(k, "required with security profile 3")
         pair = [self.backend.get(k) is not None for k in ("client_certificate", "client_key")]
         if profile != 3 and any(pair) and not all(pair):
             given = "client_certificate" if pair[0] else "client_key"

@@ -158,6 +158,10 @@ class Responder(ocpp.v16.ChargePoint):
     def on_security_event(self, **_: Any) -> call_result.SecurityEventNotification:
         return call_result.SecurityEventNotification()
 
+    @on(Action.sign_certificate)
+    def on_sign_certificate(self, **_: Any) -> call_result.SignCertificate:
+        return call_result.SignCertificate(status="Accepted")
+
     @on(Action.data_transfer)
     def on_data_transfer(self, **_: Any) -> call_result.DataTransfer:
         return call_result.DataTransfer(status="UnknownVendorId")

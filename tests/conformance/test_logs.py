@@ -247,9 +247,8 @@ async def test_extended_trigger_message(charger):
     # FirmwareStatusNotification asks for the signed update's status: Idle, no requestId, between jobs.
     assert await triggered(stack, "FirmwareStatusNotification") == [{"status": "Idle"}]
     assert await triggered(stack, "LogStatusNotification") == [{"status": "Idle"}]
-    # The charger has no certificate of its own yet: it cannot sign a new one.
+    # (SignChargePointCertificate: tests/conformance/test_own_certificate.py, TC_074.)
     since = await last_seq(stack)
-    await triggered(stack, "SignChargePointCertificate", answer="Rejected")
     # connectorId > 0, and one the charger has.
     await triggered(stack, "StatusNotification", answer="Rejected", connectorId=3)
     await triggered(stack, "MeterValues", answer="Rejected", connectorId=0)

@@ -107,6 +107,12 @@ READERS: dict[str, tuple[str, str]] = {
         "agent/link/connection.py", f"{C201}/test_network_profiles.py::test_tc_b_45_cs_migrate_success_same_csms_root"),
     "OCPPCommCtrlr.NetworkProfileConnectionAttempts": (
         "agent/link/connection.py", f"{C201}/test_network_profiles.py::test_tc_b_46_cs_fallback_same_csms_root"),
+    "CpoName": (
+        "agent/link/own_certificate.py", f"{C201}/test_own_certificate.py::test_tc_a_11_cs_update_charging_station_certificate_success"),
+    "SecurityCtrlr.CertSigningWaitMinimum": (
+        "agent/link/own_certificate.py", f"{C201}/test_own_certificate.py::test_tc_a_23_cs_certificate_signed_request_timeout"),
+    "SecurityCtrlr.CertSigningRepeatTimes": (
+        "agent/link/own_certificate.py", f"{C201}/test_own_certificate.py::test_tc_a_23_cs_certificate_signed_request_timeout"),
 }
 
 def _writable() -> set[str]:
