@@ -155,6 +155,7 @@ class Endpoint:
         action = call.action
         if action not in self.dialect.actions:
             raise RpcError(ErrorKind.NOT_IMPLEMENTED, f"{shown(action)} is not an OCPP {self.dialect.version} action")
+        self.admit(action)
         handlers = self.route_map.get(action, {})
         handler = handlers.get("_on_action")
         if handler is None or action in self.declined or not self.schemas.has_request(action):
@@ -194,6 +195,10 @@ class Endpoint:
             raise RpcError(ErrorKind.INTERNAL, f"{action} could not be processed") from None
         return result
 
+    def admit(self, action: str) -> None:
+        """Raise RpcError if this connection may not serve ``action`` now (a protocol's rule
+        about when the backend may ask; none here)."""
+
     async def _send_error(self, unique_id: str, kind: ErrorKind, description: str) -> None:
         code = self.dialect.code(kind)
         frame = [4, unique_id, code, description[:255] or self.dialect.description(code), {}]
@@ -207,6 +212,12 @@ class Endpoint:
                                unique_id=shown(frame.unique_id))
             return
         pending[2].set_result(frame)
+        self.answered(pending[1], frame)
+
+    def answered(self, action: str, frame: Result | Error) -> None:
+        """Told of each answer as it is read, before any frame after it is routed (the
+        caller awaiting it resumes later): for a protocol rule that must hold from the very
+        next request on. Nothing here."""
 
     def _fail_pending(self, error: BaseException) -> None:
         pending = self._pending

@@ -17,6 +17,8 @@ from ocpp.v201 import call_result
 from ocpp.v201.enums import Action
 
 from .. import clock
+from ..link.dialect import ErrorKind
+from ..link.frames import Error, Result, RpcError
 from ..redaction import register_secret
 from .certificate_handlers import CertificateHandlers
 from .own_certificate_handlers import SIGN_TRIGGER, OwnCertificateHandlers
@@ -76,8 +78,23 @@ class Handlers(
         super().__init__(cp_id, connection, response_timeout, session.throttle)
         self.session = session
         self.runtime = session.runtime
+        #: This connection's last BootNotification answer (None: none yet).
+        self._registration: str | None = None
         if not session.config.offers("SmartCharging"):
             self.declined = SMART_CHARGING_ACTIONS  # CALLERROR NotSupported, as for 1.6
+
+    def answered(self, action: str, frame: Result | Error) -> None:
+        # The registration as soon as its answer is read: a request the CSMS sends right
+        # after a Rejected must already meet it.
+        if action == "BootNotification" and isinstance(frame, Result):
+            self._registration = frame.payload.get("status")
+
+    def admit(self, action: str) -> None:
+        """B03.FR.08: while its BootNotification is Rejected, the station answers every
+        request of the CSMS with CALLERROR SecurityError (TC_B_30_CS); Pending ones are
+        served (B02.FR.09)."""
+        if self._registration == "Rejected":
+            raise RpcError(ErrorKind.SECURITY, f"{action} refused: this station's registration was Rejected")
 
     def _evse_known(self, evse_id: int) -> bool:
         return evse_id in self.runtime.numbers

@@ -227,7 +227,7 @@ MALFORMED = [
     # OCPP-J 1.6, 4.2.3: NotImplemented = "Requested Action is not known by receiver",
     # NotSupported = "Requested Action is recognized but not supported by the receiver".
     ("unknown-action", '[2,"mf-5","MakeCoffee",{"sugar":2}]', "mf-5", {"NotImplemented"}),
-    ("known-unsupported-action", '[2,"mf-6","CertificateSigned",{"certificateChain":"x"}]', "mf-6",
+    ("known-unsupported-action", '[2,"mf-6","Heartbeat",{}]', "mf-6",
      {"NotSupported"}),
     ("call-without-payload", '[2,"mf-7","GetConfiguration"]', "mf-7", FRAME_ERRORS),
     # Nothing to answer to: the answer uses the unique id "-1".

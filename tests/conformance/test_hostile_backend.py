@@ -39,7 +39,7 @@ HOSTILE = [
     ('[2,"h-13","ReserveNow",{"connectorId":1,"expiryDate":"2030-01-01T00:00:00Z","idTag":"A",'
      '"reservationId":18446744073709551616}]', "h-13", "PropertyConstraintViolation", False),
     ('[2,"h-14","MakeCoffee",{}]', "h-14", "NotImplemented", False),
-    ('[2,"h-15","CertificateSigned",{"certificateChain":"x"}]', "h-15", "NotSupported", False),
+    ('[2,"h-15","Heartbeat",{}]', "h-15", "NotSupported", False),  # a charge point's request, sent to it
     ('[2,"h-16","ReserveNow",{"connectorId":1,"expiryDate":"9999-99-99T00:00:00Z","idTag":"A",'
      '"reservationId":1}]', "h-16", "PropertyConstraintViolation", False),
     ('[2,"h-17","Reset",{"type":NaN}]', "-1", "FormationViolation", False),  # NaN is not JSON

@@ -76,15 +76,17 @@ async def test_tc_b_02_cs_pending_sends_what_the_csms_asked_for(charger, csms) -
     assert await schema_violations(stack) == []
 
 
-async def test_tc_b_03_cs_rejected_sends_nothing_the_csms_asks_for(charger, csms) -> None:  # type: ignore[no-untyped-def]
+async def test_tc_b_03_cs_and_b_30_cs_rejected_sends_nothing_the_csms_asks_for(charger, csms) -> None:  # type: ignore[no-untyped-def]
     """B03: a Rejected station sends nothing but its BootNotification until the interval
-    is over, even when a CSMS asks it anyway (unlike Pending, B02.FR.09)."""
+    is over, even when a CSMS asks it anyway (unlike Pending, B02.FR.09); TC_B_30_CS
+    (B03.FR.08): it answers each such request with CALLERROR SecurityError."""
     await csms.request("set_boot", status="Rejected", interval=60)
     stack = await charger(backend=V201, boot=False)
     await wait_for(stack, "BootNotification", count=1, timeout=20)
     since = await last_seq(stack)
-    await call(stack, "GetBaseReport", {"requestId": 11, "reportBase": "ConfigurationInventory"})
-    await call(stack, "TriggerMessage", {"requestedMessage": "Heartbeat"})
+    report = await call(stack, "GetBaseReport", {"requestId": 11, "reportBase": "FullInventory"})
+    trigger = await call(stack, "TriggerMessage", {"requestedMessage": "Heartbeat"})
+    assert report.get("error", {}).get("code") == trigger.get("error", {}).get("code") == "SecurityError", (report, trigger)
     await asyncio.sleep(2)
     assert await messages(stack, "NotifyReport", since) == []
     assert await messages(stack, "Heartbeat", since) == []
