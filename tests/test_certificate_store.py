@@ -165,3 +165,15 @@ def test_the_chargers_own_certificate_is_never_deleted(tmp_path: Path) -> None:
     store = store_in(tmp_path, client=client)
     status, why = store.delete(hash_data(own.certificate, ca.certificate))
     assert status is Deleted.FAILED and "own certificate" in why
+
+
+def test_installed_roots_exist_counts_only_roots_valid_now(tmp_path: Path) -> None:
+    """An expired root verifies no backend: it does not let the configuration drop ca_file."""
+    old = make_certificate("old root", not_before=NOW - datetime.timedelta(days=60),
+                           not_after=NOW - datetime.timedelta(days=1))
+    store = store_in(tmp_path)
+    assert store.install(CSMS_ROOT, old.pem, NOW - datetime.timedelta(days=30)).status is Installed.ACCEPTED
+    (tmp_path / "certificates" / CSMS_ROOT / "junk.pem").write_text("not a certificate")
+    assert not installed_roots_exist(tmp_path)
+    assert store.install(CSMS_ROOT, make_certificate("new root").pem).status is Installed.ACCEPTED
+    assert installed_roots_exist(tmp_path)

@@ -104,13 +104,37 @@ def fingerprint(certificate: x509.Certificate) -> str:
     return hashlib.sha256(certificate.public_bytes(Encoding.DER)).hexdigest()
 
 
-def installed_roots_exist(state_dir: Path, use: str = CSMS_ROOT) -> bool:
-    """Whether a root of ``use`` is installed under ``state_dir`` (for the configuration
-    check, without opening the store)."""
+def installed_roots_exist(state_dir: Path, use: str = CSMS_ROOT, now: datetime | None = None) -> bool:
+    """Whether a usable root of ``use`` is installed under ``state_dir`` (for the
+    configuration check, without opening the store): a readable certificate valid now; an
+    expired or unreadable ``.pem`` verifies no backend. A directory that is not there means
+    none; one that cannot be read (another user than the service's: it is 0700) raises
+    ``OSError``, for the caller to say so rather than guess."""
+    folder = state_dir / DIRECTORY / use
     try:
-        return any(p.suffix == ".pem" for p in (state_dir / DIRECTORY / use).iterdir())
-    except OSError:
+        paths = [p for p in folder.iterdir() if p.suffix == ".pem" and not p.name.startswith(_TMP_PREFIX)]
+    except FileNotFoundError:
         return False
+    moment = now or datetime.now(timezone.utc)
+    for path in paths:
+        try:
+            certificate = _read_pem(path)
+        except (OSError, ValueError):
+            continue
+        if valid_at(certificate, moment):
+            return True
+    return False
+
+
+def valid_at(certificate: x509.Certificate, moment: datetime) -> bool:
+    """Whether ``certificate``'s validity period holds ``moment``."""
+    return certificate.not_valid_before_utc <= moment <= certificate.not_valid_after_utc
+
+
+def _read_pem(path: Path) -> x509.Certificate:
+    from cryptography import x509
+
+    return x509.load_pem_x509_certificate(path.read_bytes())
 
 
 class CertificateStore:
