@@ -17,9 +17,13 @@ What is refused, and why:
   roots: there is no ISO 15118 here); the store full (the configured maximum).
   ``Failed`` when the disk refuses the write.
 - **delete** (``Failed``): the charger's own client certificate (``[backend]
-  client_certificate``, read-only here, it is the configuration's); the last CSMS root
-  while the link needs it (security profile 2 or 3 and no ``ca_file``: the charger would
-  lock itself out of its backend); a disk that refuses. ``NotFound`` when nothing matches.
+  client_certificate``, read-only here, it is the configuration's); a CSMS root whose
+  deletion would leave no *usable* one (valid now, and accepted by OpenSSL) while the link
+  needs one (security profile 2 or 3 and no ``ca_file``: the charger would lock itself out
+  of its backend); the root that anchors the current TLS connection unless another
+  remaining root (installed or in ``ca_file``) verifies that server's chain too; a disk
+  that refuses. ``NotFound`` when nothing matches. Counting roots is not enough: an
+  expired root, or one of another PKI, lets no handshake through.
 
 Nothing here logs key material: certificates are public, and the charger's private key
 is never read by this module. The ``cryptography`` library is imported only when there is
@@ -32,9 +36,10 @@ import contextlib
 import enum
 import hashlib
 import os
+import ssl
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -89,6 +94,12 @@ class Entry:
     use: str
     certificate: x509.Certificate
     path: Path
+    #: OpenSSL takes it as a trust anchor (``cryptography`` may read what OpenSSL refuses).
+    loadable: bool = True
+
+    def usable(self, now: datetime) -> bool:
+        """Whether a TLS handshake could be anchored on it now."""
+        return self.loadable and valid_at(self.certificate, now)
 
     @property
     def subject(self) -> str:
@@ -131,6 +142,35 @@ def valid_at(certificate: x509.Certificate, moment: datetime) -> bool:
     return certificate.not_valid_before_utc <= moment <= certificate.not_valid_after_utc
 
 
+def openssl_accepts(certificate: x509.Certificate) -> bool:
+    """Whether OpenSSL takes ``certificate`` as a trust anchor (what the link will do with it)."""
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(
+            cadata=certificate.public_bytes(Encoding.PEM).decode("ascii"))
+    except (ssl.SSLError, ValueError):
+        return False
+    return True
+
+
+def verifies(root: x509.Certificate, chain: Sequence[x509.Certificate]) -> bool:
+    """Whether ``root`` vouches for a server ``chain`` (leaf first): it signed one of its
+    certificates (the leaf, an intermediate, or the chain's own anchor when ``root`` is
+    that anchor or a re-issue of it with the same key)."""
+    from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+
+    for certificate in chain:
+        if certificate.issuer != root.subject:
+            continue
+        try:
+            certificate.verify_directly_issued_by(root)
+        except (InvalidSignature, ValueError, TypeError, UnsupportedAlgorithm):
+            continue
+        return True
+    return False
+
+
 def _read_pem(path: Path) -> x509.Certificate:
     from cryptography import x509
 
@@ -143,15 +183,23 @@ class CertificateStore:
     ``max_entries`` gives the most roots the store holds (1.6 CertificateStoreMaxLength);
     ``csms_root_needed`` says whether the link depends on the installed CSMS roots alone
     (profile 2 or 3 without ``ca_file``), which keeps the last one from being deleted.
-    ``client_certificate`` is the configuration's client certificate file, if any."""
+    ``client_certificate`` is the configuration's client certificate file, if any.
+    ``server_chain`` gives the current TLS connection's verified server chain (leaf first,
+    anchor last; empty when not connected over TLS) and ``fixed_roots`` the ``ca_file``
+    certificates: together they keep the root the live connection stands on from being
+    deleted while nothing else would vouch for that server."""
 
     def __init__(self, directory: Path, *, max_entries: Callable[[], int],
                  csms_root_needed: Callable[[], bool] = lambda: False,
-                 client_certificate: Path | None = None) -> None:
+                 client_certificate: Path | None = None,
+                 server_chain: Callable[[], Sequence[x509.Certificate]] = lambda: (),
+                 fixed_roots: Callable[[], Sequence[x509.Certificate]] = lambda: ()) -> None:
         self.directory = directory
         self._max_entries = max_entries
         self._csms_root_needed = csms_root_needed
         self._client_certificate = client_certificate
+        self._server_chain = server_chain
+        self._fixed_roots = fixed_roots
         #: Serialises installs and deletes (they run in worker threads). Readers on the event
         #: loop take no lock: a change replaces a use's dict whole, never mutates one in place.
         self._lock = threading.Lock()
@@ -178,14 +226,16 @@ class CertificateStore:
                     continue
                 if path.suffix != ".pem":
                     continue
-                from cryptography import x509
-
                 try:
-                    certificate = x509.load_pem_x509_certificate(path.read_bytes())
+                    certificate = _read_pem(path)
                 except (OSError, ValueError) as exc:
                     log.warning("ignoring an unreadable certificate file", path=str(path), error=str(exc))
                     continue
-                self._entries[use][fingerprint(certificate)] = Entry(use, certificate, path)
+                loadable = openssl_accepts(certificate)
+                if not loadable:
+                    log.warning("OpenSSL refuses an installed root: not trusted", path=str(path),
+                                subject=certificate.subject.rfc4514_string())
+                self._entries[use][fingerprint(certificate)] = Entry(use, certificate, path, loadable)
         log.info("certificate store", directory=str(self.directory),
                  **{use: len(entries) for use, entries in self._entries.items()})
 
@@ -233,6 +283,8 @@ class CertificateStore:
             return InstallOutcome(Installed.REJECTED, str(exc), True), None
         subject = certificate.subject.rfc4514_string()
         why = _root_problem(certificate, now)
+        if why is None and not openssl_accepts(certificate):
+            why = "OpenSSL refuses it as a trust anchor"
         if why is not None:
             return InstallOutcome(Installed.REJECTED, why, True), subject
         key = fingerprint(certificate)
@@ -252,16 +304,16 @@ class CertificateStore:
         return InstallOutcome(Installed.ACCEPTED, ""), subject
 
     # ------------------------------------------------------------------ delete
-    def delete(self, wanted: HashData) -> tuple[Deleted, str]:
+    def delete(self, wanted: HashData, now: datetime | None = None) -> tuple[Deleted, str]:
         """Delete the installed root the hash data names. Blocking."""
         with self._lock:
-            status, why, found = self._delete(wanted)
+            status, why, found = self._delete(wanted, now or datetime.now(timezone.utc))
         log.info("delete certificate", certificate_type=found.use if found else None,
                  subject=found.subject if found else None, serial_number=wanted.serial_number,
                  answer=status.value, reason=why)
         return status, why
 
-    def _delete(self, wanted: HashData) -> tuple[Deleted, str, Entry | None]:
+    def _delete(self, wanted: HashData, now: datetime) -> tuple[Deleted, str, Entry | None]:
         if self._is_own(wanted):
             return Deleted.FAILED, "the charger's own certificate cannot be deleted", None
         try:
@@ -270,19 +322,40 @@ class CertificateStore:
             return Deleted.NOT_FOUND, str(exc), None
         if found is None:
             return Deleted.NOT_FOUND, "no installed certificate has this hash data", None
-        if found.use == CSMS_ROOT and len(self._entries[CSMS_ROOT]) == 1 and self._csms_root_needed():
-            return (Deleted.FAILED, "the last CSMS root certificate: the link's security profile needs it "
-                                    "(no [backend] ca_file)", found)
+        if found.use == CSMS_ROOT:
+            why = self._needed_by_link(found, now)
+            if why is not None:
+                return Deleted.FAILED, why, found
         try:
             found.path.unlink()
-            _sync_directory(found.path.parent)
         except FileNotFoundError:
             pass
         except OSError as exc:
             return Deleted.FAILED, f"cannot delete {found.path}: {exc.strerror or exc}", found
+        # The file is gone: so is the entry, whatever the directory sync says (a stale
+        # entry would go on being listed and trusted until the next start).
         gone = fingerprint(found.certificate)
         self._entries[found.use] = {k: e for k, e in self._entries[found.use].items() if k != gone}
+        try:
+            _sync_directory(found.path.parent)
+        except OSError as exc:
+            log.warning("certificate deleted, directory not synced", directory=str(found.path.parent),
+                        error=exc.strerror or str(exc))
         return Deleted.ACCEPTED, "", found
+
+    def _needed_by_link(self, found: Entry, now: datetime) -> str | None:
+        """Why deleting the CSMS root ``found`` would cut the charger off its backend, or None."""
+        remaining = [e.certificate for e in self._entries[CSMS_ROOT].values() if e is not found and e.usable(now)]
+        if self._csms_root_needed() and not remaining:
+            return ("the last CSMS root certificate valid now: the link's security profile needs one "
+                    "(no [backend] ca_file)")
+        chain = list(self._server_chain())
+        if chain and verifies(found.certificate, chain):
+            others = [*remaining, *(c for c in self._fixed_roots() if valid_at(c, now))]
+            if not any(verifies(root, chain) for root in others):
+                return ("it anchors the current connection to the backend, and no other trusted root "
+                        "verifies that server's certificate")
+        return None
 
     def _is_own(self, wanted: HashData) -> bool:
         """Whether the hash data names the charger's client certificate. Its issuer may

@@ -36,6 +36,7 @@ from ..store import Database
 from .rpc import CallFailed, Endpoint
 from .security import TLS_PROFILES, SecurityError, describe_closed_handshake, describe_tls_failure, link_security
 from .throttle import Throttle
+from .trust import InstalledRootsNotice, ca_file_certificates, verified_chain
 
 if TYPE_CHECKING:
     from ..charger import ChargerRuntime
@@ -81,7 +82,12 @@ class BackendLink:
             max_entries=lambda: config.int("CertificateStoreMaxLength"),
             csms_root_needed=lambda: backend.security_profile in TLS_PROFILES and backend.ca_file is None,
             client_certificate=backend.client_certificate,
+            server_chain=lambda: self.server_chain,
+            fixed_roots=lambda: ca_file_certificates(backend.ca_file),
         )
+        #: The current connection's verified server chain (leaf first; empty when not on TLS).
+        self.server_chain: list[Any] = []
+        self._roots_notice = InstalledRootsNotice()
         self.certificates.load()
         config.bind_backend_security(settings.backend.security_profile, settings.backend.authorization_key)
         config.subscribe(self._on_config_change)
@@ -145,8 +151,8 @@ class BackendLink:
                 if key:
                     register_secret(key.decode("utf-8", "replace"))
                     register_secret(key.hex())
-                security = link_security(self.settings.backend, self.settings.charge_point.id, key,
-                                         self.certificates.roots(CSMS_ROOT))
+                roots = self.certificates.roots(CSMS_ROOT)
+                security = link_security(self.settings.backend, self.settings.charge_point.id, key, roots)
                 async with connect(
                     self.url,
                     subprotocols=[self.SUBPROTOCOL],  # type: ignore[list-item]
@@ -163,6 +169,9 @@ class BackendLink:
                     if ws.subprotocol != self.SUBPROTOCOL:
                         raise ConnectionError(f"backend did not select subprotocol {self.SUBPROTOCOL}")
                     log.info("connected to backend", url=self.url, security_profile=security.profile)
+                    if security.ssl is not None:
+                        self.server_chain = verified_chain(ws.transport.get_extra_info("ssl_object"))
+                        self._roots_notice.connected(roots, self.settings.backend.ca_file)
                     failures, last_problem = 0, None
                     await self._serve(ws)
             except Exception as exc:  # noqa: BLE001 - the link must survive anything and retry
@@ -179,6 +188,7 @@ class BackendLink:
             finally:
                 self._cp = None
                 self._accepted = False
+                self.server_chain = []
                 self.connected.clear()
                 if opened:
                     self._on_connection_end()
