@@ -26,7 +26,8 @@ from ..authorization import AuthResult
 from ..charger import ChargerRuntime, StatusEntry
 from ..diagnostics import Diagnostics, Progress, Request
 from ..journal import FIRMWARE, SECURITY_EVENT, STATUS, TX_EVENT, TX_STARTED, Entry, Journal
-from ..link.connection import BackendLink, raise_if_cancelled
+from ..link.connection import BackendLink
+from ..link.log_statuses import deliver_log_statuses, start_log_upload
 from ..log_jobs import LogJobs, Status
 from ..runtime_settings.configuration import Configuration
 from ..session.model import AuthStatus
@@ -44,11 +45,15 @@ DRAIN_BATCH = 50
 DIAGNOSTICS_STATUS = {Progress.UPLOADING: "Uploading", Progress.UPLOADED: "Uploaded", Progress.FAILED: "UploadFailed",
                       Progress.PERMISSION_DENIED: "UploadFailed", Progress.NOT_SUPPORTED: "UploadFailed",
                       Progress.BAD_MESSAGE: "UploadFailed"}
-#: LogStatusNotification's (security whitepaper) for a GetLog upload; a cancelled one
-#: says nothing more either (its UploadLogStatusEnumType has no AcceptedCanceled).
+#: LogStatusNotification's (security whitepaper) for a GetLog upload. A replaced one ends
+#: UploadFailure with its own requestId: its file was not uploaded, the whitepaper's
+#: UploadLogStatusEnumType has no AcceptedCanceled, and without a final status a backend
+#: that does not read the new request's AcceptedCanceled as that end would wait for it
+#: for good. (GetDiagnostics has no requestId: an UploadFailed there would read as the
+#: new upload's, so a replaced one says nothing more.)
 LOG_STATUS = {Progress.UPLOADING: "Uploading", Progress.UPLOADED: "Uploaded", Progress.FAILED: "UploadFailure",
               Progress.PERMISSION_DENIED: "PermissionDenied", Progress.NOT_SUPPORTED: "NotSupportedOperation",
-              Progress.BAD_MESSAGE: "BadMessage"}
+              Progress.BAD_MESSAGE: "BadMessage", Progress.CANCELLED: "UploadFailure"}
 
 
 class Ocpp16Link(BackendLink):
@@ -102,23 +107,16 @@ class Ocpp16Link(BackendLink):
 
     # ------------------------------------------------------------ diagnostics and logs
     @property
-    def uploading_diagnostics(self) -> bool:
+    def get_diagnostics_running(self) -> bool:
         """A GetDiagnostics upload is under way (what a triggered DiagnosticsStatusNotification says)."""
         running = self.logs.running
         return running is not None and running.request_id is None
 
-    def start_diagnostics(self, request: Request) -> Request | None:
+    def start_log_upload(self, request: Request) -> Request | None:
         """Start uploading (after the GetDiagnostics or GetLog reply went out); a running
         upload is replaced: cancelled, and its archive removed, before the new one starts.
         Returns the request replaced, if any."""
-        if self._jobs is None:
-            log.error("log upload requested while the link is not running", file_name=request.file_name)
-            return None
-        try:
-            return self.logs.start(request, self._jobs)
-        except RuntimeError:  # the group is shutting down: the agent is stopping
-            log.warning("log upload not started: the agent is stopping", file_name=request.file_name)
-            return None
+        return start_log_upload(self.logs, self._jobs, request)
 
     @staticmethod
     def _log_status_request(status: Status) -> Any:
@@ -128,23 +126,6 @@ class Ocpp16Link(BackendLink):
             return None if word is None else call.DiagnosticsStatusNotification(status=word)
         word = LOG_STATUS.get(status.progress)
         return None if word is None else call.LogStatusNotification(status=word, request_id=status.request_id)
-
-    async def _send_log_statuses(self, cp: Handlers) -> None:
-        """Deliver the statuses of the log jobs; one the link could not carry stays for
-        the next connection (a newer one of the same job replaces it)."""
-        while True:
-            status = await self.logs.next_status()
-            request = self._log_status_request(status)
-            if request is not None:
-                try:
-                    await cp.request(request)
-                except CallFailed as exc:
-                    if exc.code in ("Timeout", "ConnectionLost"):
-                        raise ConnectionError(f"{exc}; reconnecting") from exc
-                    log.warning("log status notification refused", action=type(request).__name__,
-                                status=request.status, error=str(exc))
-                raise_if_cancelled()
-            self.logs.sent(status)
 
     async def _operate(self, cp: Handlers, tg: asyncio.TaskGroup) -> None:
         if not self._booted:
@@ -157,7 +138,7 @@ class Ocpp16Link(BackendLink):
             await self._send_status(cp, entry)
         tg.create_task(self._heartbeat(cp), name="ocpp-heartbeat")
         tg.create_task(self._send_triggered(cp), name="ocpp-triggers")
-        tg.create_task(self._send_log_statuses(cp), name="ocpp-log-status")
+        tg.create_task(deliver_log_statuses(self.logs, cp, self._log_status_request), name="ocpp-log-status")
         await self._drain(cp)
 
     def _boot_request(self) -> Any:
@@ -212,7 +193,7 @@ class Ocpp16Link(BackendLink):
                     )
                 )
         elif message == "DiagnosticsStatusNotification":
-            status = "Uploading" if self.uploading_diagnostics else "Idle"
+            status = "Uploading" if self.get_diagnostics_running else "Idle"
             await cp.request(call.DiagnosticsStatusNotification(status=status))
         elif message == "FirmwareStatusNotification":
             status = self.firmware.plain_status if self.firmware is not None else "Idle"
