@@ -208,13 +208,13 @@ class Ocpp16Link(BackendLink):
             await cp.request(self._signed_firmware_status())
 
     def _signed_firmware_status(self) -> Any:
-        """L01.FR.28/29: the status last sent for the signed update under way, with its
-        requestId; Idle when none is (an unsigned UpdateFirmware job has no signed status)."""
-        firmware = self.firmware
-        job = None if firmware is None else firmware.job
-        if firmware is None or job is None or job.request_id is None or firmware.status in ("Idle", "Installed"):
+        """ExtendedTriggerMessage FirmwareStatusNotification: the signed update's last status
+        with its requestId, also after the job ended (a failed one stays visible); Idle
+        without one after Installed, before any signed update, and for a plain job."""
+        status, request_id = self.firmware.current() if self.firmware is not None else ("Idle", None)
+        if request_id is None:
             return call.SignedFirmwareStatusNotification(status="Idle", request_id=None)  # type: ignore[arg-type]
-        return call.SignedFirmwareStatusNotification(status=firmware.status, request_id=job.request_id)
+        return call.SignedFirmwareStatusNotification(status=status, request_id=request_id)
 
     async def _backend_id(self, local_tx: int | None) -> int | None:
         if local_tx is None:
