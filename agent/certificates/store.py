@@ -35,9 +35,7 @@ from __future__ import annotations
 import contextlib
 import enum
 import hashlib
-import os
 import ssl
-import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -47,6 +45,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import structlog
 
+from ..firmware.layout import atomic_write, sync_dir
 from .hashdata import HashData, hash_data
 
 if TYPE_CHECKING:
@@ -409,20 +408,10 @@ def _root_problem(certificate: x509.Certificate, now: datetime) -> str | None:
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
-    """Temporary file, fsync, rename, fsync of the directory: the old file or the new, never half."""
+    """The old file or the new, never half; 0600 in private directories, and the directory
+    synced so the rename survives a power cut."""
     _make_private_dirs(path.parent)
-    fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=path.parent)  # mode 0600
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _sync_directory(path.parent)
+    atomic_write(path, data, 0o600, temp_prefix=_TMP_PREFIX, sync_directory=True)
 
 
 def _make_private_dirs(folder: Path) -> None:
@@ -434,8 +423,4 @@ def _make_private_dirs(folder: Path) -> None:
 
 
 def _sync_directory(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    sync_dir(folder)
