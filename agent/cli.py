@@ -32,6 +32,8 @@ def _parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check-config", help="validate a configuration file and print the effective settings")
     check.add_argument("config", help="configuration file")
+    check.add_argument("--state-dir", help="the state directory the service uses, where installed CSMS roots are "
+                                           "looked for (default: $STATE_DIRECTORY, else the file's [state])")
 
     demo = sub.add_parser("demo", help="play a charging scenario on simulated hardware against a local test backend")
     demo.add_argument("--scenario", help="scenario file (default: config/demo-scenario.toml)")
@@ -66,7 +68,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "check-config":
-        return _check_config(args.config)
+        return _check_config(args.config, args.state_dir)
     if args.command == "run":
         return _run(args.config, args.state_dir)
     if args.command == "demo":
@@ -76,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "sessions":
         return _sessions(args)
     if args.command == "limits":
-        settings = _load(args.config)
+        settings = _load(args.config, args.state_dir)
         if settings is None:
             return EX_CONFIG
         from .limits_report import print_limits
@@ -93,17 +95,19 @@ def main(argv: list[str] | None = None) -> int:
     return 2
 
 
-def _load(path: str):  # type: ignore[no-untyped-def]
+def _load(path: str, state_dir: str | None = None):  # type: ignore[no-untyped-def]
+    """The settings, checked against the state directory actually used (option, then
+    $STATE_DIRECTORY, then the file's), or None after printing what is wrong."""
     try:
-        return load_settings(path)
+        return load_settings(path, state_dir, os.environ)
     except ConfigError as exc:
         print(f"configuration error{'s' if len(exc.errors) > 1 else ''}:", file=sys.stderr)
         print(str(exc), file=sys.stderr)
         return None
 
 
-def _check_config(path: str) -> int:
-    settings = _load(path)
+def _check_config(path: str, state_dir: str | None = None) -> int:
+    settings = _load(path, state_dir)
     if settings is None:
         return EX_CONFIG
     for warning in settings.warnings:
@@ -114,7 +118,7 @@ def _check_config(path: str) -> int:
 
 
 def _run(path: str, state_dir: str | None) -> int:
-    settings = _load(path)
+    settings = _load(path, state_dir)
     if settings is None:
         return EX_CONFIG
     import structlog

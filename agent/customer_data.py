@@ -28,12 +28,27 @@ the backend owns or has not yet received it keeps.
   token in the commit of the delivery that settles each (``Journal.erase_token``), and
   the cache entry the backend's answer to such a transaction may have filled again with it.
 
-Not rewritten: log lines that named the token (they rotate away, see ``agent/logs.py``)
-and archives already uploaded.
+The commit runs with SQLite's ``secure_delete`` on, and the WAL is checkpointed and
+truncated after it, so the cleared values are overwritten in the database file rather
+than left in free pages or old WAL frames. The request itself is logged with a short
+salted hash of the token (:func:`token_digest`), never the token.
+
+Matching is by token value only, whatever the idToken's type: every store here (the
+cache, the local list, the journal) keys a token by its value, so two tokens of one value
+and different types are one token to this charger, and a clear clears both.
+
+Not rewritten: log lines that named the token before (they rotate away, see
+``agent/logs.py``), archives already uploaded, and copies the file system or the flash
+may keep below SQLite (a wear-levelled SD card keeps old blocks until it reuses them).
+The report is sent from memory, not written down: a report kept on disk until delivered
+would write back what a clear has just erased; one a restart cuts short is lost, and
+the backend asks again.
 """
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 import sqlite3
 from dataclasses import dataclass
 
@@ -92,6 +107,16 @@ class Erasure:
     reservations_kept: tuple[int, ...] = ()
 
 
+#: Salts the token digests in the log: random per run, so a digest names a token within one
+#: run's log (lines can be matched up) but cannot be looked up from a list of card UIDs.
+_DIGEST_SALT = secrets.token_bytes(16)
+
+
+def token_digest(token: str) -> str:
+    """A short salted hash of ``token`` for the log, in place of the token itself."""
+    return hashlib.blake2s(token.casefold().encode(), key=_DIGEST_SALT, digest_size=6).hexdigest()
+
+
 class CustomerRecords:
     """Finds and clears one token's data; the journal, the cache (``ChargerState``) and
     the local list stay the owners of their tables and do the reading and writing."""
@@ -108,6 +133,12 @@ class CustomerRecords:
     async def clear(self, token: str) -> Erasure:
         return await self.db.run(self.clear_now, token)
 
+    async def gather(self, token: str, clear: bool) -> tuple[CustomerData, Erasure | None]:
+        """What is held about ``token`` and, with ``clear``, what clearing it did: read and
+        cleared in one call on the database thread, so nothing the charger records in
+        between (a transaction that starts) is cleared without being reported."""
+        return await self.db.run(self.gather_now, token, clear)
+
     # ------------------------------------------------------------ database thread
     def find_now(self, token: str) -> CustomerData:
         if not token:
@@ -121,8 +152,13 @@ class CustomerRecords:
         return CustomerData(token, cached, self.local_list.entry(token), self.local_list.version(),
                             tuple(self.journal.token_transactions(token)), reservations, waiting)
 
+    def gather_now(self, token: str, clear: bool) -> tuple[CustomerData, Erasure | None]:
+        data = self.find_now(token)
+        return data, self.clear_now(token) if clear else None
+
     def clear_now(self, token: str) -> Erasure:
-        """Clear the token's data in one durable commit (see the module)."""
+        """Clear the token's data in one durable commit (see the module), with the
+        deleted values overwritten and the WAL truncated after it."""
         if not token:
             return Erasure()
 
@@ -131,7 +167,7 @@ class CustomerRecords:
             now, later = self.journal.erase_token(conn, token)
             return dropped, now, later
 
-        dropped, now, later = self.journal.commit(work)
+        dropped, now, later = self.db.erasing(lambda: self.journal.commit(work))
         return Erasure(dropped, tuple(now), tuple(later), self.local_list.entry(token) is not None,
                        tuple(r["reservation_id"] for r in self.state.reservations_of(token)))
 

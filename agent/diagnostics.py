@@ -3,7 +3,7 @@
 The backend asks (OCPP 1.6 GetDiagnostics, or GetLog in 1.6's security extension and in
 2.0.1) and names the directory the file should go to; the charger names the file, and
 uploads it into that directory. The diagnostics archive
-``diagnostics-<charge point id>-<UTC yyyymmddThhmmssZ>.tar.gz`` (GetDiagnostics, and
+``diagnostics-<charge point id>-<UTC yyyymmddThhmmssZ>[-<n>].tar.gz`` (GetDiagnostics, and
 GetLog DiagnosticsLog) holds:
 
 - ``logs.jsonl``: the agent's own log lines (``agent.logs``) within the requested time
@@ -22,9 +22,13 @@ It is built in ``<state_dir>/diagnostics/`` and removed once the upload ended, w
 happened; a leftover from a crash is removed by the next request. This module speaks in
 neutral terms (:class:`Progress`); the protocol adapter reports them to the backend.
 
-The backend waits for a final status (uploaded or failed), so a job is recorded in
-``<state_dir>/diagnostics-job.json`` from its start until that status was delivered: a
-job a restart cut short (a reset, a crash, a power cut) is reported failed after it.
+The backend waits for a final status (uploaded or failed), so each job is recorded in
+``<state_dir>/diagnostics-job.json`` from its start until that status was delivered
+(one entry per job: a job that ended while the link was down keeps its entry when the
+next starts); a job a restart cut short (a reset, a crash, a power cut) is reported
+failed after it. The record is read and written in a worker thread, never on the event
+loop, and so is the archive; a cancelled build stops at its next line (a stop event), and
+its job ends only once the thread has, so two builds never run at once.
 Retries and the wait between them are bounded (:mod:`agent.jobs`), and so is each attempt.
 """
 
@@ -32,10 +36,12 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import functools
 import importlib.metadata
 import io
 import json
 import platform
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -47,6 +53,7 @@ from typing import IO, TYPE_CHECKING, Any
 import structlog
 
 from . import __version__, clock, jobs, locations
+from .transfer_failures import TransferFailure
 from .firmware.layout import read_json, write_json
 from .logs import kept_log_files
 from .redaction import MASK, known_secrets, redact_text
@@ -92,9 +99,9 @@ class Progress(enum.Enum):
         return self is not Progress.UPLOADING
 
 
-#: The end of an upload whose last attempt failed, by the kind of failure (agent.locations).
-FAILURES = {locations.FAILED: Progress.FAILED, locations.PERMISSION_DENIED: Progress.PERMISSION_DENIED,
-            locations.NOT_SUPPORTED: Progress.NOT_SUPPORTED, locations.BAD_MESSAGE: Progress.BAD_MESSAGE}
+#: The end of an upload whose last attempt failed, by the kind of failure.
+FAILURES = {TransferFailure.FAILED: Progress.FAILED, TransferFailure.PERMISSION_DENIED: Progress.PERMISSION_DENIED,
+            TransferFailure.NOT_SUPPORTED: Progress.NOT_SUPPORTED, TransferFailure.BAD_MESSAGE: Progress.BAD_MESSAGE}
 
 
 class LogKind(enum.Enum):
@@ -102,6 +109,15 @@ class LogKind(enum.Enum):
 
     DIAGNOSTICS = "diagnostics"
     SECURITY = "securitylog"
+
+    @property
+    def label(self) -> str:
+        """How the log names such a job: "diagnostics" or "security log"."""
+        return "diagnostics" if self is LogKind.DIAGNOSTICS else "security log"
+
+
+class BuildStopped(Exception):
+    """A cancelled job's archive build noticed its stop event and gave up."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,15 +185,18 @@ class Unfinished:
     progress: Progress
 
 
-def archive_name(charge_point_id: str, moment: datetime, kind: LogKind = LogKind.DIAGNOSTICS) -> str:
-    return f"{kind.value}-{charge_point_id}-{moment.astimezone(timezone.utc):%Y%m%dT%H%M%SZ}.tar.gz"
+def archive_name(charge_point_id: str, moment: datetime, kind: LogKind = LogKind.DIAGNOSTICS, serial: int = 1) -> str:
+    """The archive's name; ``serial`` > 1 tells apart the second and later of one second."""
+    suffix = f"-{serial}" if serial > 1 else ""
+    return f"{kind.value}-{charge_point_id}-{moment.astimezone(timezone.utc):%Y%m%dT%H%M%SZ}{suffix}.tar.gz"
 
 
 # ------------------------------------------------------------------ the archive's parts
 
 
-def write_logs(files: Iterable[Path], window: Window, out: IO[bytes]) -> int:
-    """Copy the log lines stamped within ``window`` to ``out``; return how many.
+def write_logs(files: Iterable[Path], window: Window, out: IO[bytes], stop: threading.Event | None = None) -> int:
+    """Copy the log lines stamped within ``window`` to ``out``; return how many. Raises
+    :class:`BuildStopped` as soon as ``stop`` is set (the job was cancelled).
 
     Without a window every line is copied as it is. With one, a line that is not a JSON
     object with a readable ``timestamp`` (a line cut short by a crash) cannot be placed,
@@ -191,6 +210,8 @@ def write_logs(files: Iterable[Path], window: Window, out: IO[bytes]) -> int:
             continue
         with source:
             for line in source:
+                if stop is not None and stop.is_set():
+                    raise BuildStopped
                 if not line.strip():
                     continue
                 if not window.unbounded:
@@ -292,16 +313,19 @@ class Diagnostics:
         self.db = db
         self.started = started
         self.workdir = state_dir / ARCHIVE_DIR
+        #: The record is read-modified-written by worker threads: one at a time.
+        self._record_lock = threading.Lock()
+        #: The last archive name's stem given out, and how many had it (unique names).
+        self._last_name: tuple[str, int] = ("", 0)
 
     def request(self, location: str, retries: int | None, retry_interval: int | None, window: Window, *,
                 kind: LogKind = LogKind.DIAGNOSTICS, request_id: int | None = None) -> Request:
         """A request as the backend sent it, the archive named now, the defaults filled in
         and the retries bounded."""
-        bounded = jobs.bounded_retries("diagnostics" if kind is LogKind.DIAGNOSTICS else "security log", retries,
-                                       retry_interval, DEFAULT_RETRIES, DEFAULT_RETRY_INTERVAL_S)
+        bounded = jobs.bounded_retries(kind.label, retries, retry_interval, DEFAULT_RETRIES, DEFAULT_RETRY_INTERVAL_S)
         return Request(
             location=location,
-            file_name=archive_name(self.settings.charge_point.id, clock.current().now(), kind),
+            file_name=self._unique_name(kind),
             window=window,
             retries=bounded.count,
             retry_interval=bounded.interval,
@@ -309,55 +333,75 @@ class Diagnostics:
             request_id=request_id,
         )
 
-    # -- the durable record ------------------------------------------------------------------
+    def _unique_name(self, kind: LogKind) -> str:
+        """The archive's name: two requests within one second get two names (a job's file
+        is never another's)."""
+        moment = clock.current().now()
+        stem = archive_name(self.settings.charge_point.id, moment, kind)
+        serial = self._last_name[1] + 1 if self._last_name[0] == stem else 1
+        self._last_name = (stem, serial)
+        return archive_name(self.settings.charge_point.id, moment, kind, serial)
+
+    # -- the durable record (blocking: called in worker threads) ------------------------------
     @property
     def _record(self) -> Path:
         return self.state_dir / JOB_FILE
 
-    def _note(self, request: Request, progress: Progress) -> None:
-        write_json(self._record, {"job": request.job, "file_name": request.file_name, "kind": request.kind.value,
-                                  "request_id": request.request_id,
-                                  "location": locations.masked_url(request.location),
-                                  "status": progress.value, "at": clock.current().now().isoformat()})
-
-    def unfinished(self) -> Unfinished | None:
-        """After a start: the job whose final status the backend has not received, with
-        its final progress. One a restart cut short has failed. (A record from a release
-        before GetLog has no job, kind nor requestId: a GetDiagnostics named by its file.)"""
+    def _entries(self) -> list[dict[str, Any]]:
+        """The record's jobs, oldest first (a record from before per-job entries is one job)."""
         record = read_json(self._record)
-        if record is None:
-            return None
-        name = str(record.get("file_name", ""))
-        try:
-            progress = Progress(record.get("status"))
-        except ValueError:
-            progress = Progress.UPLOADING
-        try:
-            kind = LogKind(record.get("kind", LogKind.DIAGNOSTICS.value))
-        except ValueError:
-            kind = LogKind.DIAGNOSTICS
-        request_id = record.get("request_id")
-        if progress is Progress.UPLOADING:
-            what = "diagnostics" if kind is LogKind.DIAGNOSTICS else "security log"
-            log.warning(f"{what} upload interrupted by a restart: reported failed", file_name=name,
-                        location=record.get("location"), request_id=request_id)
-            progress = Progress.FAILED
-        return Unfinished(str(record.get("job") or name), name, kind,
-                          request_id if isinstance(request_id, int) else None, progress)
+        if not isinstance(record, dict):
+            return []
+        if "jobs" in record:
+            return [e for e in record["jobs"] if isinstance(e, dict)]
+        return [record]
 
-    def delivered(self, job: str) -> None:
-        """The backend received the final status of ``job``: forget it (unless a newer
-        job owns the record meanwhile)."""
-        record = read_json(self._record)
-        if record is not None and str(record.get("job") or record.get("file_name")) == job:
+    def _save(self, entries: list[dict[str, Any]]) -> None:
+        if entries:
+            write_json(self._record, {"jobs": entries})
+        else:
             self._record.unlink(missing_ok=True)
 
+    def note(self, request: Request, progress: Progress, *, only_if_recorded: bool = False) -> None:
+        """Record ``request``'s progress beside the other jobs not yet settled.
+        ``only_if_recorded``: update an entry still there, never add one (the end of a
+        replaced job, whose delivery may already have removed it)."""
+        entry = {"job": request.job, "file_name": request.file_name, "kind": request.kind.value,
+                 "request_id": request.request_id, "location": locations.masked_url(request.location),
+                 "status": progress.value, "at": clock.current().now().isoformat()}
+        with self._record_lock:
+            entries = self._entries()
+            known = [_job_of(e) for e in entries]
+            if request.job in known:
+                entries[known.index(request.job)] = entry
+            elif not only_if_recorded:
+                entries.append(entry)
+            else:
+                return
+            self._save(entries)
+
+    def unfinished(self) -> list[Unfinished]:
+        """After a start: the jobs whose final status the backend has not received, each
+        with its final progress, oldest first. One a restart cut short has failed."""
+        with self._record_lock:
+            entries = self._entries()
+        return [_unfinished(e) for e in entries]
+
+    def delivered(self, job: str) -> None:
+        """The backend received the final status of ``job``: forget it (the others stay)."""
+        with self._record_lock:
+            entries = self._entries()
+            kept = [e for e in entries if _job_of(e) != job]
+            if len(kept) != len(entries):
+                self._save(kept)
+
     async def build(self, request: Request) -> Path:
-        """Write the archive into the work directory; return its path."""
+        """Write the archive into the work directory; return its path. Cancelled, the
+        build thread is told to stop and waited for before the cancellation goes on."""
         if request.kind is LogKind.SECURITY:
             members = {"version.json": _json(version_info(self.started))}
-            return await asyncio.to_thread(self._write, request, members, "security.jsonl",
-                                           security_log_files(self.state_dir))
+            return await _stoppable(self._write, request, members, "security.jsonl",
+                                    functools.partial(security_log_files, self.state_dir))
         summary = await self.db.run(database_summary, self.db, clock.current().now())
         members = {
             # Secret keys are masked by the rendering; a secret the agent learnt at run time
@@ -366,9 +410,11 @@ class Diagnostics:
             "database.json": _json(summary),
             "version.json": _json(version_info(self.started)),
         }
-        return await asyncio.to_thread(self._write, request, members, "logs.jsonl", kept_log_files(self.state_dir))
+        return await _stoppable(self._write, request, members, "logs.jsonl",
+                                functools.partial(kept_log_files, self.state_dir))
 
-    def _write(self, request: Request, members: dict[str, bytes], lines_member: str, log_files: list[Path]) -> Path:
+    def _write(self, request: Request, members: dict[str, bytes], lines_member: str,
+               log_files: Callable[[], list[Path]], stop: threading.Event) -> Path:
         import tarfile  # loaded when an archive is built, not by every charger at start
         import tempfile
 
@@ -380,7 +426,7 @@ class Diagnostics:
         try:
             with tarfile.open(path, "w:gz") as tar:
                 with tempfile.TemporaryFile(dir=self.workdir) as logs:
-                    lines = write_logs(log_files, request.window, logs)
+                    lines = write_logs(log_files(), request.window, logs, stop)
                     size = logs.tell()
                     logs.seek(0)
                     _add(tar, lines_member, logs, size, now)
@@ -389,7 +435,8 @@ class Diagnostics:
         except BaseException:
             path.unlink(missing_ok=True)
             raise
-        log.info(f"{_what(request)} archive built", file_name=request.file_name, log_lines=lines, bytes=path.stat().st_size)
+        log.info(f"{request.kind.label} archive built", file_name=request.file_name, log_lines=lines,
+                 bytes=path.stat().st_size)
         return path
 
     async def upload(self, request: Request, report: Callable[[Progress], None]) -> Progress:
@@ -398,7 +445,7 @@ class Diagnostics:
         is reported and logged, and the archive is removed whatever happened. The job is
         on record from the start; a cancellation (a shutdown) leaves it there, so that the
         next start reports it failed."""
-        self._note(request, Progress.UPLOADING)
+        await asyncio.to_thread(self.note, request, Progress.UPLOADING)
         report(Progress.UPLOADING)
         outcome = Progress.FAILED
         path: Path | None = None
@@ -406,12 +453,12 @@ class Diagnostics:
             path = await self.build(request)
             outcome = await self._attempts(request, path)
         except Exception as exc:  # noqa: BLE001 - a failed upload must not take the charger down
-            log.error(f"{_what(request)} failed", location=locations.masked_url(request.location),
+            log.error(f"{request.kind.label} failed", location=locations.masked_url(request.location),
                       error=f"{type(exc).__name__}: {exc}")
         finally:
             if path is not None:
                 path.unlink(missing_ok=True)
-        self._note(request, outcome)
+        await asyncio.to_thread(self.note, request, outcome)
         report(outcome)
         return outcome
 
@@ -434,22 +481,57 @@ class Diagnostics:
                     f"upload to {transfer.masked_url(url)} took longer than {ATTEMPT_LIMIT_S:g} s"
                 last = attempt == attempts or not getattr(exc, "retry", True)
                 if last:
-                    log.warning(f"{_what(request)} upload failed", attempt=attempt, attempts=attempts, error=error)
-                    return FAILURES.get(getattr(exc, "kind", locations.FAILED), Progress.FAILED)
+                    log.warning(f"{request.kind.label} upload failed", attempt=attempt, attempts=attempts, error=error)
+                    return FAILURES.get(getattr(exc, "kind", TransferFailure.FAILED), Progress.FAILED)
                 if error != said:
-                    log.warning(f"{_what(request)} upload failed; trying again", attempt=attempt, attempts=attempts,
+                    log.warning(f"{request.kind.label} upload failed; trying again", attempt=attempt, attempts=attempts,
                                 error=error, retry_interval_s=request.retry_interval)
                     said = error
                 await asyncio.sleep(request.retry_interval)
             else:
-                log.info(f"{_what(request)} uploaded", to=where, attempt=attempt)
+                log.info(f"{request.kind.label} uploaded", to=where, attempt=attempt)
                 return Progress.UPLOADED
         return Progress.FAILED
 
 
-def _what(request: Request) -> str:
-    """How the log names a job's upload: "diagnostics" or "security log"."""
-    return "diagnostics" if request.kind is LogKind.DIAGNOSTICS else "security log"
+def _job_of(entry: dict[str, Any]) -> str:
+    """A record entry's job (a record from a release before GetLog names it by its file)."""
+    return str(entry.get("job") or entry.get("file_name", ""))
+
+
+def _unfinished(entry: dict[str, Any]) -> Unfinished:
+    """A record entry as found at start: a job still uploading was cut short, so failed."""
+    name = str(entry.get("file_name", ""))
+    try:
+        progress = Progress(entry.get("status"))
+    except ValueError:
+        progress = Progress.UPLOADING
+    try:
+        kind = LogKind(entry.get("kind", LogKind.DIAGNOSTICS.value))
+    except ValueError:
+        kind = LogKind.DIAGNOSTICS
+    request_id = entry.get("request_id")
+    if progress is Progress.UPLOADING:
+        log.warning(f"{kind.label} upload interrupted by a restart: reported failed", file_name=name,
+                    location=entry.get("location"), request_id=request_id)
+        progress = Progress.FAILED
+    return Unfinished(_job_of(entry), name, kind, request_id if isinstance(request_id, int) else None, progress)
+
+
+async def _stoppable(work: Callable[..., Path], *args: Any) -> Path:
+    """Run ``work(*args, stop)`` in a worker thread. A cancellation sets ``stop`` and waits
+    for the thread to end before it goes on: a cancelled job's build is over when its
+    task is, so the next job's never runs beside it."""
+    stop = threading.Event()
+    future = asyncio.get_running_loop().run_in_executor(None, functools.partial(work, *args, stop))
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        stop.set()
+        await asyncio.wait([future])
+        if not future.cancelled():
+            future.exception()  # BuildStopped, or whatever ended it: consumed, the cancellation wins
+        raise
 
 
 def _without_known_secrets(text: str) -> str:

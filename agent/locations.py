@@ -11,29 +11,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import quote, unquote, urlsplit
 
+from .transfer_failures import TransferFailure
+
 SCHEMES = ("ftp", "http", "https")
 MASK = "****"
 _DEFAULT_PORTS = {"ftp": 21, "http": 80, "https": 443}
-
-
-#: What kind of failure a TransferError is, as far as the server's answer tells (OCPP's
-#: LogStatusNotification has a word for each): refused for want of rights, an operation
-#: the server does not offer, an answer that makes no sense; else just failed.
-FAILED = "failed"
-PERMISSION_DENIED = "permission denied"
-NOT_SUPPORTED = "not supported"
-BAD_MESSAGE = "bad message"
 
 
 class TransferError(Exception):
     """A transfer failed; the message names the URL (password masked) and what failed.
 
     ``retry`` is False when trying again cannot help (an unsupported URL, a local file
-    that cannot be read or written). ``kind`` is one of FAILED, PERMISSION_DENIED,
-    NOT_SUPPORTED, BAD_MESSAGE.
+    that cannot be read or written). ``kind`` says what the server's answer tells.
     """
 
-    def __init__(self, message: str, retry: bool = True, kind: str = FAILED) -> None:
+    def __init__(self, message: str, retry: bool = True, kind: TransferFailure = TransferFailure.FAILED) -> None:
         super().__init__(message)
         self.retry = retry
         self.kind = kind

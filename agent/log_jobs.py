@@ -6,15 +6,18 @@ the file; this module runs it as a job and keeps its statuses until the link del
 them. The adapters only spell a status (DiagnosticsStatusNotification,
 LogStatusNotification) or say that their version has no word for it.
 
+- A request is checked here once for both protocols (:meth:`LogJobs.accept`: the log
+  type, the location, the window); the adapters spell the answer.
 - One upload runs at a time. A new request cancels the running one (N01.FR.11/12): its
-  archive is removed, it ends :attr:`Progress.CANCELLED`, and the new one starts.
+  archive build stops, its archive is removed, it ends :attr:`Progress.CANCELLED`, and
+  the new one starts once the old one's task (and build thread) has ended.
 - The job is owned by the agent's TaskGroup (given to :meth:`LogJobs.start`): a reconnect
   does not touch it, a shutdown cancels it.
 - What the backend has not heard yet is kept per job, the latest status only (a job that
   went from Uploading to Uploaded while the link was down says Uploaded, once), jobs in
-  the order they reported. A final status stays on record in the state directory until
-  delivered, so a restart neither loses it nor leaves the backend waiting
-  (:meth:`Diagnostics.unfinished`).
+  the order they reported. Each job's final status stays on record in the state
+  directory until delivered, so a restart neither loses one (however many jobs ended
+  meanwhile) nor leaves the backend waiting (:meth:`Diagnostics.unfinished`).
 """
 
 from __future__ import annotations
@@ -22,12 +25,25 @@ from __future__ import annotations
 import asyncio
 import functools
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import structlog
 
-from .diagnostics import Diagnostics, LogKind, Progress, Request
+from . import clock, jobs, locations
+from .diagnostics import Diagnostics, LogKind, Progress, Request, Window
 
 log = structlog.get_logger(__name__)
+
+
+#: GetLog's logType (1.6 security extension and 2.0.1 alike) and what it uploads.
+LOG_TYPES = {"DiagnosticsLog": LogKind.DIAGNOSTICS, "SecurityLog": LogKind.SECURITY}
+
+
+class Accepted(NamedTuple):
+    """A GetLog taken: the request (its file named), and whether it replaces a running one."""
+
+    request: Request
+    cancels: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,14 +78,31 @@ class LogJobs:
             return None
         return self._request
 
+    def accept(self, log_type: str, location: str, oldest: str | None, latest: str | None,
+               retries: int | None, retry_interval: int | None, request_id: int) -> Accepted:
+        """A GetLog checked and turned into a request; :class:`jobs.JobRefused` (a
+        ``ValueError``) says why it cannot be done, for a Rejected answer."""
+        kind = LOG_TYPES.get(log_type)
+        if kind is None:
+            raise jobs.JobRefused(f"logType {log_type!r} is not one this charger uploads")
+        try:
+            locations.check_url(location)
+        except locations.TransferError as exc:
+            raise jobs.JobRefused(str(exc)) from None
+        window = Window.parse(oldest, latest, clock.current().now(), ("oldestTimestamp", "latestTimestamp"))
+        request = self.diagnostics.request(location, retries, retry_interval, window, kind=kind,
+                                           request_id=request_id)
+        return Accepted(request, self.running is not None)
+
     def resume(self) -> None:
-        """At start: the final status of a job an earlier run did not deliver (a restart
-        cut its upload short, or came before the notification went out) waits to be sent."""
-        unfinished = self.diagnostics.unfinished()
-        if unfinished is not None and unfinished.job not in self._pending:
-            self._pending[unfinished.job] = Status(unfinished.job, unfinished.file_name, unfinished.kind,
-                                                   unfinished.request_id, unfinished.progress)
-            self._wake.set()
+        """At start: the final statuses of the jobs an earlier run did not deliver (a
+        restart cut an upload short, or came before the notification went out) wait to
+        be sent, oldest first. Reads the record once, before the link starts."""
+        for unfinished in self.diagnostics.unfinished():
+            if unfinished.job not in self._pending:
+                self._pending[unfinished.job] = Status(unfinished.job, unfinished.file_name, unfinished.kind,
+                                                       unfinished.request_id, unfinished.progress)
+                self._wake.set()
 
     def start(self, request: Request, group: asyncio.TaskGroup) -> Request | None:
         """Start uploading (after the reply that accepted it went out), in ``group``;
@@ -80,7 +113,7 @@ class LogJobs:
         new job once it runs: a third request coming before the second started must not
         leave the first one running."""
         previous, previous_task = self.running, self._task
-        task = group.create_task(self._after(set(self._unfinished), request), name="log-upload")
+        task = group.create_task(self._after(set(self._unfinished), request, previous), name="log-upload")
         self._unfinished.add(task)
         task.add_done_callback(self._unfinished.discard)
         self._task, self._request = task, request
@@ -91,11 +124,15 @@ class LogJobs:
             self._report(previous, Progress.CANCELLED)
         return previous
 
-    async def _after(self, earlier: set[asyncio.Task[Progress]], request: Request) -> Progress:
-        """The upload of ``request``, once those it replaced have stopped (their archives
-        removed: the work directory holds one job's file at a time)."""
+    async def _after(self, earlier: set[asyncio.Task[Progress]], request: Request,
+                     replaced: Request | None) -> Progress:
+        """The upload of ``request``, once those it replaced have stopped (a cancelled
+        task ends after its build thread: the work directory holds one job's file at a
+        time). The replaced job's record says Cancelled, unless its end was delivered meanwhile."""
         if earlier:
             await asyncio.wait(earlier)
+        if replaced is not None:
+            await asyncio.to_thread(self.diagnostics.note, replaced, Progress.CANCELLED, only_if_recorded=True)
         return await self.diagnostics.upload(request, functools.partial(self._report, request))
 
     def _report(self, request: Request, progress: Progress) -> None:
@@ -115,10 +152,11 @@ class LogJobs:
             await self._wake.wait()
         return next(iter(self._pending.values()))
 
-    def sent(self, status: Status) -> None:
+    async def sent(self, status: Status) -> None:
         """``status`` reached the backend (or was refused by it, or has no message in the
-        link's protocol): it is not sent again, and a final one's record goes."""
+        link's protocol): it is not sent again, and a final one's record goes (in a worker
+        thread: the record is a file)."""
         if self._pending.get(status.job) == status:
             del self._pending[status.job]
         if status.progress.final:
-            self.diagnostics.delivered(status.job)
+            await asyncio.to_thread(self.diagnostics.delivered, status.job)

@@ -311,6 +311,28 @@ class Database:
                     with contextlib.suppress(sqlite3.Error):
                         conn.execute("PRAGMA synchronous=FULL")
 
+    def erasing(self, work: Callable[[], T]) -> T:
+        """Run ``work`` (commits of data to erase) with ``secure_delete`` on, so that what
+        it deletes or rewrites is overwritten with zeros rather than left in free pages,
+        then checkpoint the WAL and truncate it: the old page images it held are gone too.
+        A checkpoint that cannot complete now (a reader holds it) is logged, not an error:
+        the next one overwrites them."""
+        with self._lock:
+            self.conn.execute("PRAGMA secure_delete=ON")
+        try:
+            return work()
+        finally:
+            with self._lock:
+                try:
+                    self.conn.execute("PRAGMA secure_delete=OFF")
+                    busy = self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+                except sqlite3.Error as exc:
+                    busy, why = 1, str(exc)
+                else:
+                    why = "a reader holds the WAL"
+                if busy:
+                    log.warning("WAL not truncated after an erasure", why=why)
+
     def read(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> list[sqlite3.Row]:
         with self._lock:
             try:

@@ -33,12 +33,10 @@ from pathlib import Path
 from typing import BinaryIO, TypeVar
 from urllib.parse import unquote
 
-from .locations import (
-    BAD_MESSAGE, FAILED, MASK, NOT_SUPPORTED, PERMISSION_DENIED, SCHEMES, TransferError, check_url, in_directory,
-    masked_url, with_file_name,
-)
+from .locations import MASK, SCHEMES, TransferError, check_url, in_directory, masked_url, with_file_name
 from .locations import Target as _Target
 from .locations import target as _target
+from .transfer_failures import TransferFailure
 
 __all__ = ["MASK", "SCHEMES", "TransferError", "check_url", "download", "in_directory", "masked_url", "upload",
            "with_file_name"]
@@ -196,24 +194,24 @@ async def _in_thread(what: str, target: _Target, timeout: float, work: Callable[
 
 
 #: HTTP statuses and FTP reply codes that say more than "failed".
-_HTTP_KINDS = {401: PERMISSION_DENIED, 403: PERMISSION_DENIED, 405: NOT_SUPPORTED, 501: NOT_SUPPORTED}
-_FTP_KINDS = {"530": PERMISSION_DENIED, "532": PERMISSION_DENIED, "553": PERMISSION_DENIED,
-              "500": NOT_SUPPORTED, "502": NOT_SUPPORTED, "504": NOT_SUPPORTED}
+_HTTP_KINDS = {401: TransferFailure.PERMISSION_DENIED, 403: TransferFailure.PERMISSION_DENIED, 405: TransferFailure.NOT_SUPPORTED, 501: TransferFailure.NOT_SUPPORTED}
+_FTP_KINDS = {"530": TransferFailure.PERMISSION_DENIED, "532": TransferFailure.PERMISSION_DENIED, "553": TransferFailure.PERMISSION_DENIED,
+              "500": TransferFailure.NOT_SUPPORTED, "502": TransferFailure.NOT_SUPPORTED, "504": TransferFailure.NOT_SUPPORTED}
 
 
-def _kind(exc: BaseException) -> str:
-    """What kind of failure ``exc`` is (see agent.locations), for a status that names it."""
+def _kind(exc: BaseException) -> TransferFailure:
+    """What kind of failure ``exc`` is, for a status that names it."""
     if isinstance(exc, urllib.error.HTTPError):
-        return _HTTP_KINDS.get(exc.code, FAILED)
+        return _HTTP_KINDS.get(exc.code, TransferFailure.FAILED)
     if isinstance(exc, urllib.error.URLError) and isinstance(exc.reason, BaseException):
         return _kind(exc.reason)
     if isinstance(exc, (ftplib.error_perm, ftplib.error_temp)):
-        return _FTP_KINDS.get(str(exc).strip()[:3], FAILED)
+        return _FTP_KINDS.get(str(exc).strip()[:3], TransferFailure.FAILED)
     if isinstance(exc, OSError):  # the link failed (a connection reset is no answer at all)
-        return FAILED
+        return TransferFailure.FAILED
     if isinstance(exc, (ftplib.error_proto, ftplib.error_reply, http.client.HTTPException)):
-        return BAD_MESSAGE  # an answer the protocol has no place for
-    return FAILED
+        return TransferFailure.BAD_MESSAGE  # an answer the protocol has no place for
+    return TransferFailure.FAILED
 
 
 def _describe(exc: BaseException, target: _Target, timeout: float) -> str:

@@ -93,6 +93,7 @@ async def charger(csms: Csms, request: pytest.FixtureRequest) -> AsyncIterator[S
     async def make(connectors: int = 1, ocpp: dict[str, Any] | None = None, boot: bool = True, **kwargs: Any) -> Stack:
         workdir = Path(tempfile.mkdtemp(prefix="ld-"))
         cp_id = kwargs.pop("cp_id", None) or _cp_id(request)  # a test may prepare the CSMS for its id
+        secret_scan.stack_secrets(cp_id, kwargs.get("backend"), key_too=False)  # some plant theirs: see there
         stack = Stack(workdir, csms, cp_id=cp_id, connectors=connectors,
                       ocpp={**TEST_OCPP, **(ocpp or {})}, **kwargs)
         stacks.append(stack)

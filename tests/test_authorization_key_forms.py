@@ -15,6 +15,7 @@ import pytest
 from simulators.harness import Csms, Stack
 
 from .conftest import TEST_OCPP
+from . import secret_scan
 from .secret_scan import discard, secret
 
 OCTT_PASSWORD = secret("OCA_OCTT_admin_test")  # the conformance tool's password, 19 characters
@@ -29,6 +30,7 @@ async def booted(csms: Csms) -> AsyncIterator[Callable[[str, str], Awaitable[Sta
     async def make(key: str, expected: str) -> Stack:
         cp_id = f"KEY-{uuid.uuid4().hex[:8]}"
         await csms.request("set_password", cp=cp_id, password=expected)
+        secret_scan.stack_secrets(cp_id, {"authorization_key": key}, every_password=True)
         stack = Stack(Path(tempfile.mkdtemp(prefix="ld-key-")), csms, cp_id=cp_id, ocpp=dict(TEST_OCPP),
                       backend={"security_profile": 1, "authorization_key": key})
         made.append(stack)

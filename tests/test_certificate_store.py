@@ -165,3 +165,82 @@ def test_the_chargers_own_certificate_is_never_deleted(tmp_path: Path) -> None:
     store = store_in(tmp_path, client=client)
     status, why = store.delete(hash_data(own.certificate, ca.certificate))
     assert status is Deleted.FAILED and "own certificate" in why
+
+
+def test_installed_roots_exist_counts_only_roots_valid_now(tmp_path: Path) -> None:
+    """An expired root verifies no backend: it does not let the configuration drop ca_file."""
+    old = make_certificate("old root", not_before=NOW - datetime.timedelta(days=60),
+                           not_after=NOW - datetime.timedelta(days=1))
+    store = store_in(tmp_path)
+    assert store.install(CSMS_ROOT, old.pem, NOW - datetime.timedelta(days=30)).status is Installed.ACCEPTED
+    (tmp_path / "certificates" / CSMS_ROOT / "junk.pem").write_text("not a certificate")
+    assert not installed_roots_exist(tmp_path)
+    assert store.install(CSMS_ROOT, make_certificate("new root").pem).status is Installed.ACCEPTED
+    assert installed_roots_exist(tmp_path)
+
+
+def _delete(store: CertificateStore, made, now=None):  # type: ignore[no-untyped-def]
+    return store.delete(store_hash(made), now)
+
+
+def store_hash(made) -> HashData:  # type: ignore[no-untyped-def]
+    return hash_data(made.certificate, made.certificate)
+
+
+def test_the_last_root_valid_now_is_kept_when_the_link_needs_one(tmp_path: Path) -> None:
+    """Root A and an older root B, expired since: B counts for nothing, so A stays."""
+    a = make_certificate("backend root A")
+    b = make_certificate("old root B", not_before=NOW - datetime.timedelta(days=60),
+                         not_after=NOW - datetime.timedelta(days=1))
+    store = store_in(tmp_path, needed=True)
+    assert store.install(CSMS_ROOT, a.pem).status is Installed.ACCEPTED
+    assert store.install(CSMS_ROOT, b.pem, NOW - datetime.timedelta(days=30)).status is Installed.ACCEPTED
+    status, why = _delete(store, a)
+    assert status is Deleted.FAILED and "last CSMS root certificate valid now" in why
+    assert len(store.roots(CSMS_ROOT)) == 2
+    assert _delete(store, b)[0] is Deleted.ACCEPTED  # the expired one may go
+
+
+def test_a_root_openssl_refuses_is_not_usable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A root OpenSSL will not load (read fine by cryptography) keeps no other root deletable."""
+    from agent.certificates import store as store_module
+
+    a, odd = make_certificate("backend root A"), make_certificate("odd root")
+    store = store_in(tmp_path, needed=True)
+    store.install(CSMS_ROOT, a.pem)
+    store.install(CSMS_ROOT, odd.pem)
+    monkeypatch.setattr(store_module, "openssl_accepts", lambda c: c.serial_number != odd.certificate.serial_number)
+    again = store_in(tmp_path, needed=True)
+    assert _delete(again, a)[0] is Deleted.FAILED
+
+
+def test_the_root_under_the_live_connection_is_kept_unless_another_verifies_the_server(tmp_path: Path) -> None:
+    a, unrelated = make_certificate("backend root A"), make_certificate("another PKI")
+    leaf = make_certificate("csms.example.com", ca=False, issuer=a)
+    fixed: list = []
+    store = CertificateStore(tmp_path / "certificates", max_entries=lambda: 10,
+                             server_chain=lambda: [leaf.certificate, a.certificate], fixed_roots=lambda: fixed)
+    store.load()
+    store.install(CSMS_ROOT, a.pem)
+    store.install(CSMS_ROOT, unrelated.pem)
+    status, why = _delete(store, a)
+    assert status is Deleted.FAILED and "anchors the current connection" in why
+    fixed.append(a.certificate)  # ca_file holds the same root: the server stays verified
+    assert _delete(store, a)[0] is Deleted.ACCEPTED
+    assert _delete(store, unrelated)[0] is Deleted.ACCEPTED  # no part of the live chain
+
+
+def test_a_failed_directory_sync_after_the_unlink_still_forgets_the_entry(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from agent.certificates import store as store_module
+
+    root = make_certificate("root")
+    store = store_in(tmp_path)
+    store.install(CSMS_ROOT, root.pem)
+
+    def refuse(folder: Path) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(store_module, "_sync_directory", refuse)
+    assert _delete(store, root)[0] is Deleted.ACCEPTED
+    assert store.roots(CSMS_ROOT) == [] and not list((tmp_path / "certificates" / CSMS_ROOT).glob("*.pem"))

@@ -134,3 +134,69 @@ def test_the_tls_context_trusts_ca_file_and_installed_roots_together(tmp_path: P
     assert trusted(both.ssl) == {"file", "installed"} and trusted(alone.ssl) == {"installed"}
     with pytest.raises(SecurityError, match="needs backend.ca_file or a CSMS root certificate installed"):
         link_security(BackendSettings(url=url, security_profile=2), "CP-1", b"x" * 16, [])
+
+
+async def test_the_root_under_the_live_connection_stays_and_extra_roots_are_named(tls_csms, stacks, workdir, pki):
+    """Profile 2 with ca_file: a root the backend installs is trusted beside it, and the
+    next TLS connection names it (subject, SHA-256), once. Then, without ca_file and on a
+    backend only that root vouches for, another valid root of some other PKI does not make
+    it deletable: it anchors the live connection."""
+    from cryptography import x509
+
+    from agent.certificates.store import fingerprint
+
+    from .cert_factory import Made, make_certificate
+
+    cp_id = new_cp_id()
+    secret = password_file(workdir)
+    old_csms = await tls_csms(passwords={cp_id: PASSWORD})
+    stack = await stacks(old_csms, {"security_profile": 2, "ca_file": str(pki.ca),
+                                    "authorization_key_file": str(secret)}, cp_id=cp_id)
+    await stack.wait_booted()
+    new_ca, cert, key = _new_operator(workdir / "new-operator")
+    root_pem = new_ca.cert_pem.bytes().decode()
+    root = x509.load_pem_x509_certificate(root_pem.encode())
+    assert await call_checked(stack, "InstallCertificate", {"certificateType": "CentralSystemRootCertificate",
+                                                            "certificate": root_pem}) == {"status": "Accepted"}
+    await stack.stop()
+    await stack.start()
+    await stack.wait_booted()
+    named = await agent_log_lines(stack, '"installed CSMS root certificates trusted beside ca_file"')
+    assert len(named) == 1
+    assert named[0]["roots"] == [{"subject": root.subject.rfc4514_string(), "sha256": fingerprint(root)}]
+    await stack.stop()
+
+    new_csms = await tls_csms(cert=cert, key=key, passwords={cp_id: PASSWORD})
+    stack.csms = new_csms
+    stack.backend = {"security_profile": 2, "authorization_key_file": str(secret)}
+    await stack.start()
+    await stack.wait_booted()
+    other = make_certificate("some other PKI")
+    assert await call_checked(stack, "InstallCertificate", {"certificateType": "CentralSystemRootCertificate",
+                                                            "certificate": other.pem}) == {"status": "Accepted"}
+    wanted = hash_data_of(Made(root, None))  # type: ignore[arg-type]
+    assert await call_checked(stack, "DeleteCertificate", {"certificateHashData": wanted}) == {"status": "Failed"}
+    refused = await agent_log_lines(stack, '"delete certificate"')
+    assert "anchors the current connection" in refused[-1]["reason"]
+    assert await call_checked(stack, "DeleteCertificate", {"certificateHashData": hash_data_of(other)}) == {
+        "status": "Accepted"}
+
+
+def test_a_root_openssl_refuses_leaves_ca_file_and_the_other_roots_trusted(tmp_path: Path) -> None:
+    from agent.link.security import tls_context
+
+    from .cert_factory import make_certificate
+    from .certs import make_pki
+
+    class Unloadable:
+        """Read fine by cryptography, refused by OpenSSL (stands in for such a certificate)."""
+
+        subject = make_certificate("odd").certificate.subject
+
+        def public_bytes(self, encoding: object) -> bytes:
+            return b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"
+
+    pki = make_pki(tmp_path / "pki")
+    good = make_certificate("installed CSMS root").certificate
+    context = tls_context(pki.ca, None, [Unloadable(), good])  # type: ignore[list-item]
+    assert len(context.get_ca_certs()) == 2

@@ -213,3 +213,56 @@ def test_demo_plays_the_smart_charging_scenario(tmp_path):
     assert "connector 1: Available -> Preparing -> Charging -> SuspendedEVSE -> Charging -> Finishing" in result.stdout
     ledger_lines = [line for line in result.stdout.splitlines() if line.startswith("1 ")]
     assert len(ledger_lines) == 1 and "Local" in ledger_lines[0]  # one transaction, ended by the card
+
+
+TLS_WITHOUT_CA = """
+[charge_point]
+id = "CP-CLI"
+[backend]
+url = "wss://csms.example.com/ocpp"
+security_profile = 2
+authorization_key = "0123456789abSECRET"
+"""
+
+
+def _install_root(state_dir: Path) -> None:
+    from agent.certificates import CSMS_ROOT, CertificateStore
+    from tests.cert_factory import make_certificate
+
+    store = CertificateStore(state_dir / "certificates", max_entries=lambda: 5)
+    store.load()
+    assert store.install(CSMS_ROOT, make_certificate("backend root").pem).status.value == "Accepted"
+
+
+def test_check_config_looks_for_installed_roots_in_the_state_directory_systemd_gives(tmp_path):
+    """Under systemd (StateDirectory= sets $STATE_DIRECTORY) the backend's installed CSMS root
+    lives there, not in the file's [state] directory: a file without ca_file is then fine."""
+    import os
+
+    etc, var = tmp_path / "etc", tmp_path / "var-lib-ladda"
+    etc.mkdir()
+    _install_root(var)
+    path = etc / "ladda.toml"
+    path.write_text(TLS_WITHOUT_CA)
+    env = {k: v for k, v in os.environ.items() if k != "STATE_DIRECTORY"}
+    plain = subprocess.run([sys.executable, "-m", "agent", "check-config", str(path)], capture_output=True,
+                           text=True, env=env, timeout=120)
+    assert plain.returncode == 78 and "backend.ca_file: required with security profile 2" in plain.stderr
+    systemd = subprocess.run([sys.executable, "-m", "agent", "check-config", str(path)], capture_output=True,
+                             text=True, env={**env, "STATE_DIRECTORY": str(var)}, timeout=120)
+    assert systemd.returncode == 0, systemd.stderr
+    option = ladda("check-config", "--state-dir", str(var), str(path))
+    assert option.returncode == 0, option.stderr
+
+
+def test_check_config_says_when_it_cannot_read_the_installed_roots(tmp_path):
+    """A directory it cannot read is said so, not reported as a missing ca_file."""
+    state = tmp_path / "state"
+    (state / "certificates").mkdir(parents=True)
+    (state / "certificates" / "CSMSRootCertificate").write_text("not a directory")  # unreadable even to root
+    path = tmp_path / "ladda.toml"
+    path.write_text(TLS_WITHOUT_CA)
+    result = ladda("check-config", "--state-dir", str(state), str(path))
+    assert result.returncode == 78
+    assert f"cannot read {state}/certificates/CSMSRootCertificate: not a directory" in result.stderr
+    assert "required with security profile" not in result.stderr

@@ -219,3 +219,37 @@ async def test_housekeeping_settles_what_no_delivery_settled_and_forgets_pruned_
     assert journal.settle_erasures() is False
     assert row(db, local) == ("", None)
     assert journal.erasures_waiting() == []
+
+
+async def test_a_clear_leaves_the_token_nowhere_in_the_database_files(db):
+    """Neither in free pages nor in old WAL frames: secure_delete for the commit, and the
+    WAL checkpointed and truncated after it."""
+    journal = Journal(db)
+    token = "04C0FFEE5EC2E7"
+    local = finished(journal, token)
+    deliver_all(journal)
+    ChargerState(db).cache_authorization(token, "Accepted", None, None)
+    assert token.encode() in _database_bytes(db)
+    data, erasure = await records(db, journal).gather(token, clear=True)
+    assert erasure is not None and erasure.cleared == (local,) and erasure.cache_entries == 1
+    assert len(data.transactions) == 1  # what was held, read in the same call
+    assert token.encode() not in _database_bytes(db)
+    assert token.casefold().encode() not in _database_bytes(db).lower()
+
+
+def _database_bytes(db: Database) -> bytes:
+    files = [db.path, db.path.with_name(db.path.name + "-wal")]
+    return b"".join(p.read_bytes() for p in files if p.exists())
+
+
+async def test_find_and_clear_are_one_call_on_the_database_thread(db, monkeypatch):
+    calls = []
+    real = db.run
+
+    async def counted(fn, *args):  # type: ignore[no-untyped-def]
+        calls.append(fn)
+        return await real(fn, *args)
+
+    monkeypatch.setattr(db, "run", counted)
+    await records(db).gather("NOBODY", clear=True)
+    assert len(calls) == 1

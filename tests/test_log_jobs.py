@@ -21,17 +21,21 @@ from agent.security_log import security_log_files
 class FakeDiagnostics:
     """Uploads that take ``hold`` seconds (forever when None), counting how many run at once."""
 
-    def __init__(self, hold: float | None = None, unfinished: Unfinished | None = None) -> None:
+    def __init__(self, hold: float | None = None, unfinished: list[Unfinished] | None = None) -> None:
         self.hold = hold
         self.running = 0
         self.most_at_once = 0
         self.started: list[str] = []
         self.cancelled: list[str] = []
         self.delivered_jobs: list[str] = []
-        self._unfinished = unfinished
+        self.noted: list[tuple[str, Progress]] = []
+        self._unfinished = unfinished or []
 
-    def unfinished(self) -> Unfinished | None:
+    def unfinished(self) -> list[Unfinished]:
         return self._unfinished
+
+    def note(self, request: Request, progress: Progress, *, only_if_recorded: bool = False) -> None:
+        self.noted.append((request.file_name, progress))
 
     def delivered(self, job: str) -> None:
         self.delivered_jobs.append(job)
@@ -63,7 +67,7 @@ async def drain(jobs_: LogJobs, count: int) -> list[tuple[str, Progress]]:
     for _ in range(count):
         status = await asyncio.wait_for(jobs_.next_status(), 2)
         seen.append((status.file_name, status.progress))
-        jobs_.sent(status)
+        await jobs_.sent(status)
     return seen
 
 
@@ -105,12 +109,12 @@ async def test_only_the_latest_status_of_a_job_waits_and_a_final_one_is_forgotte
 
 async def test_a_job_an_earlier_run_left_is_reported_at_start():
     left = Unfinished("job-1", "securitylog-X-20260101T000000Z.tar.gz", LogKind.SECURITY, 9, Progress.FAILED)
-    fake = FakeDiagnostics(unfinished=left)
+    fake = FakeDiagnostics(unfinished=[left])
     log_jobs = LogJobs(fake)  # type: ignore[arg-type]
     log_jobs.resume()
     status = await asyncio.wait_for(log_jobs.next_status(), 1)
     assert status == Status("job-1", left.file_name, LogKind.SECURITY, 9, Progress.FAILED)
-    log_jobs.sent(status)
+    await log_jobs.sent(status)
     assert fake.delivered_jobs == ["job-1"]
 
 
@@ -131,3 +135,81 @@ def test_a_get_log_window_names_its_own_fields():
         Window.parse("2026-05-02T00:00:00Z", "2026-05-01T00:00:00Z", now, ("oldestTimestamp", "latestTimestamp"))
     with pytest.raises(jobs.JobRefused, match="latestTimestamp"):
         Window.parse(None, "9999-01-01T00:00:00Z", now, ("oldestTimestamp", "latestTimestamp"))
+
+
+def _diagnostics(state_dir: Path):  # type: ignore[no-untyped-def]
+    """The real job's files and archive, without a database (a security log needs none)."""
+    from types import SimpleNamespace
+
+    from agent.diagnostics import Diagnostics
+
+    settings = SimpleNamespace(charge_point=SimpleNamespace(id="CP-1"))
+    return Diagnostics(settings, state_dir, None, 0.0)  # type: ignore[arg-type]
+
+
+async def test_a_cancelled_build_stops_and_its_job_ends_only_once_its_thread_has(tmp_path: Path):
+    """The build runs in a thread, which a cancellation cannot stop by itself: the job's task
+    must not end (letting the next job build beside it) while that thread still writes."""
+    import threading
+    import time
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    line = '{"event": "x", "timestamp": "2026-01-01T00:00:00Z", "detail": "%s"}\n' % ("y" * 60)
+    (logs / "security.log").write_text(line * 300_000)
+    diagnostics = _diagnostics(tmp_path)
+    job = diagnostics.request("ftp://127.0.0.1/", 0, 0, Window(), kind=LogKind.SECURITY, request_id=1)
+    before = threading.active_count()
+    task = asyncio.create_task(diagnostics.build(job))
+    while not (tmp_path / "diagnostics" / job.file_name).exists():
+        await asyncio.sleep(0.01)
+    cancelled_at = time.monotonic()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert time.monotonic() - cancelled_at < 2.0  # it stopped, it did not run to the end
+    assert list((tmp_path / "diagnostics").iterdir()) == []  # and its archive went with it
+    assert threading.active_count() <= before + 1  # (the executor keeps an idle worker)
+
+
+def test_two_requests_in_one_second_get_two_file_names(tmp_path: Path):
+    diagnostics = _diagnostics(tmp_path)
+    names = {diagnostics.request("ftp://127.0.0.1/", 0, 0, Window(), kind=LogKind.SECURITY, request_id=n).file_name
+             for n in range(3)}
+    assert len(names) == 3
+
+
+def test_each_undelivered_final_status_survives_a_restart(tmp_path: Path):
+    """Job A ended (Uploaded) while its status waited; job B started: both are on record,
+    and delivering one keeps the other."""
+    diagnostics = _diagnostics(tmp_path)
+    a = diagnostics.request("ftp://127.0.0.1/", 0, 0, Window(), kind=LogKind.SECURITY, request_id=7)
+    b = diagnostics.request("ftp://127.0.0.1/", 0, 0, Window(), kind=LogKind.DIAGNOSTICS, request_id=8)
+    diagnostics.note(a, Progress.UPLOADING)
+    diagnostics.note(a, Progress.UPLOADED)
+    diagnostics.note(b, Progress.UPLOADING)
+    after_restart = _diagnostics(tmp_path)
+    assert [(u.request_id, u.progress) for u in after_restart.unfinished()] == [
+        (7, Progress.UPLOADED), (8, Progress.FAILED)]
+    after_restart.delivered(a.job)
+    assert [u.request_id for u in after_restart.unfinished()] == [8]
+    after_restart.delivered(b.job)
+    assert after_restart.unfinished() == [] and not (tmp_path / "diagnostics-job.json").exists()
+    # The end of a replaced job already delivered is not written back.
+    after_restart.note(a, Progress.CANCELLED, only_if_recorded=True)
+    assert after_restart.unfinished() == []
+
+
+async def test_get_log_is_checked_once_for_both_protocols():
+    fake = FakeDiagnostics()
+    fake.request = lambda location, retries, interval, window, kind, request_id: request("x", request_id)  # type: ignore[attr-defined]
+    log_jobs = LogJobs(fake)  # type: ignore[arg-type]
+    with pytest.raises(jobs.JobRefused, match="logType 'DataCollectorLog'"):
+        log_jobs.accept("DataCollectorLog", "ftp://127.0.0.1/", None, None, None, None, 1)
+    with pytest.raises(jobs.JobRefused):
+        log_jobs.accept("SecurityLog", "file:///etc/passwd", None, None, None, None, 1)
+    with pytest.raises(jobs.JobRefused, match="oldestTimestamp"):
+        log_jobs.accept("SecurityLog", "ftp://127.0.0.1/", "2026-05-02T00:00:00Z", "2026-05-01T00:00:00Z",
+                        None, None, 1)
+    taken = log_jobs.accept("SecurityLog", "ftp://127.0.0.1/", None, None, None, None, 3)
+    assert taken.request.request_id == 3 and not taken.cancels

@@ -91,3 +91,29 @@ def test_an_upload_to_the_test_http_server_is_searched() -> None:
             hits_before = secret_scan.totals.hits
     assert secret_scan.totals.hits == hits_before + 1
     secret_scan.totals.hits -= 1  # planted here: not a finding of the run
+
+
+def test_a_secret_in_hex_in_a_basic_token_or_in_a_json_record_or_the_side_file_is_found(tmp_path: Path) -> None:
+    import base64
+
+    secret_scan.stack_secrets("CP-SCAN-1", {"authorization_key": PLANTED})
+    token = base64.b64encode(f"CP-SCAN-1:{PLANTED}".encode()).decode()
+    state = tmp_path / "state"
+    state.mkdir()
+    leaks = {
+        state / "logs.log": f'{{"headers": "Authorization: Basic {token}"}}\n',
+        state / "hex.log": f'{{"key": "{PLANTED.encode().hex()}"}}\n',
+        state / "diagnostics-job.json": f'{{"location": "ftp://u:{PLANTED}@h/"}}\n',
+        state / "ladda.sqlite3-held": f'{{"body": "{PLANTED.encode().hex().upper()}"}}\n',
+    }
+    for path, text in leaks.items():
+        path.write_text(text)
+    hits = secret_scan.scan(tmp_path, secret_scan.Totals())
+    assert len(hits) == 4 and {h.split(": ", 1)[0] for h in hits} == {str(p) for p in leaks}
+    assert any("Basic token of CP-SCAN-1" in h for h in hits)
+    # The firmware job keeps its location's password by design (a download resumed after a restart).
+    for path in leaks:
+        path.unlink()
+    (state / "firmware").mkdir()
+    (state / "firmware" / "job.json").write_text(f'{{"location": "ftp://u:{PLANTED}@h/"}}\n')
+    assert secret_scan.scan(tmp_path, secret_scan.Totals()) == []

@@ -24,6 +24,7 @@ import pytest
 from simulators.harness import Csms, Stack
 
 from .certs import Pki, make_pki
+from . import secret_scan
 from .secret_scan import discard, secret
 from .conformance.helpers import call_checked, get_configuration, last_seq, messages, parse_time, wait_rebooted
 from .conftest import TEST_OCPP
@@ -63,7 +64,9 @@ async def stacks(workdir: Path, request: pytest.FixtureRequest) -> AsyncIterator
     made: list[Stack] = []
 
     async def make(csms: Csms, backend: dict[str, Any], cp_id: str | None = None, scheme: str = "") -> Stack:
-        stack = Stack(workdir / f"cp{len(made)}", csms, cp_id=cp_id or new_cp_id(), ocpp=dict(TEST_OCPP),
+        cp_id = cp_id or new_cp_id()
+        secret_scan.stack_secrets(cp_id, backend, every_password=True)
+        stack = Stack(workdir / f"cp{len(made)}", csms, cp_id=cp_id, ocpp=dict(TEST_OCPP),
                       backend=backend, scheme=scheme)
         made.append(stack)
         await stack.start()

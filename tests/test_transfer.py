@@ -298,17 +298,17 @@ async def test_a_download_never_eats_the_space_the_journal_needs(web: HttpStore,
 async def test_a_failure_says_what_kind_it_is(ftp: FtpServer, web: HttpStore, payload: Path) -> None:
     """Refused rights and an answer that makes no sense are told apart from a plain
     failure (a log upload's status names them: PermissionDenied, BadMessage)."""
-    from agent import locations
+    from agent.transfer_failures import TransferFailure
 
     async def kind(url: str) -> str:
         with pytest.raises(TransferError) as info:
             await transfer.upload(url, payload)
         return info.value.kind
 
-    assert await kind(ftp.url("/", password="wrong-Passw0rd")) == locations.PERMISSION_DENIED  # 530
-    assert await kind(web.url("/private/")) == locations.PERMISSION_DENIED  # HTTP 401
-    assert await kind(web.url("/broken/")) == locations.FAILED  # HTTP 500
-    assert await kind(ftp.url("/no/such/dir/")) == locations.FAILED  # 550: missing, or not allowed: unclear
-    assert await kind(f"ftp://127.0.0.1:{closed_port()}/") == locations.FAILED
+    assert await kind(ftp.url("/", password="wrong-Passw0rd")) == TransferFailure.PERMISSION_DENIED  # 530
+    assert await kind(web.url("/private/")) == TransferFailure.PERMISSION_DENIED  # HTTP 401
+    assert await kind(web.url("/broken/")) == TransferFailure.FAILED  # HTTP 500
+    assert await kind(ftp.url("/no/such/dir/")) == TransferFailure.FAILED  # 550: missing, or not allowed: unclear
+    assert await kind(f"ftp://127.0.0.1:{closed_port()}/") == TransferFailure.FAILED
     # HTTP spoken to an FTP server: its banner is no HTTP status line.
-    assert await kind(f"http://127.0.0.1:{ftp.port}/") == locations.BAD_MESSAGE
+    assert await kind(f"http://127.0.0.1:{ftp.port}/") == TransferFailure.BAD_MESSAGE

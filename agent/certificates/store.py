@@ -17,9 +17,13 @@ What is refused, and why:
   roots: there is no ISO 15118 here); the store full (the configured maximum).
   ``Failed`` when the disk refuses the write.
 - **delete** (``Failed``): the charger's own client certificate (``[backend]
-  client_certificate``, read-only here, it is the configuration's); the last CSMS root
-  while the link needs it (security profile 2 or 3 and no ``ca_file``: the charger would
-  lock itself out of its backend); a disk that refuses. ``NotFound`` when nothing matches.
+  client_certificate``, read-only here, it is the configuration's); a CSMS root whose
+  deletion would leave no *usable* one (valid now, and accepted by OpenSSL) while the link
+  needs one (security profile 2 or 3 and no ``ca_file``: the charger would lock itself out
+  of its backend); the root that anchors the current TLS connection unless another
+  remaining root (installed or in ``ca_file``) verifies that server's chain too; a disk
+  that refuses. ``NotFound`` when nothing matches. Counting roots is not enough: an
+  expired root, or one of another PKI, lets no handshake through.
 
 Nothing here logs key material: certificates are public, and the charger's private key
 is never read by this module. The ``cryptography`` library is imported only when there is
@@ -31,10 +35,9 @@ from __future__ import annotations
 import contextlib
 import enum
 import hashlib
-import os
-import tempfile
+import ssl
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -42,6 +45,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import structlog
 
+from ..firmware.layout import atomic_write, sync_dir
 from .hashdata import HashData, hash_data
 
 if TYPE_CHECKING:
@@ -89,6 +93,12 @@ class Entry:
     use: str
     certificate: x509.Certificate
     path: Path
+    #: OpenSSL takes it as a trust anchor (``cryptography`` may read what OpenSSL refuses).
+    loadable: bool = True
+
+    def usable(self, now: datetime) -> bool:
+        """Whether a TLS handshake could be anchored on it now."""
+        return self.loadable and valid_at(self.certificate, now)
 
     @property
     def subject(self) -> str:
@@ -104,13 +114,66 @@ def fingerprint(certificate: x509.Certificate) -> str:
     return hashlib.sha256(certificate.public_bytes(Encoding.DER)).hexdigest()
 
 
-def installed_roots_exist(state_dir: Path, use: str = CSMS_ROOT) -> bool:
-    """Whether a root of ``use`` is installed under ``state_dir`` (for the configuration
-    check, without opening the store)."""
+def installed_roots_exist(state_dir: Path, use: str = CSMS_ROOT, now: datetime | None = None) -> bool:
+    """Whether a usable root of ``use`` is installed under ``state_dir`` (for the
+    configuration check, without opening the store): a readable certificate valid now; an
+    expired or unreadable ``.pem`` verifies no backend. A directory that is not there means
+    none; one that cannot be read (another user than the service's: it is 0700) raises
+    ``OSError``, for the caller to say so rather than guess."""
+    folder = state_dir / DIRECTORY / use
     try:
-        return any(p.suffix == ".pem" for p in (state_dir / DIRECTORY / use).iterdir())
-    except OSError:
+        paths = [p for p in folder.iterdir() if p.suffix == ".pem" and not p.name.startswith(_TMP_PREFIX)]
+    except FileNotFoundError:
         return False
+    moment = now or datetime.now(timezone.utc)
+    for path in paths:
+        try:
+            certificate = _read_pem(path)
+        except (OSError, ValueError):
+            continue
+        if valid_at(certificate, moment):
+            return True
+    return False
+
+
+def valid_at(certificate: x509.Certificate, moment: datetime) -> bool:
+    """Whether ``certificate``'s validity period holds ``moment``."""
+    return certificate.not_valid_before_utc <= moment <= certificate.not_valid_after_utc
+
+
+def openssl_accepts(certificate: x509.Certificate) -> bool:
+    """Whether OpenSSL takes ``certificate`` as a trust anchor (what the link will do with it)."""
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(
+            cadata=certificate.public_bytes(Encoding.PEM).decode("ascii"))
+    except (ssl.SSLError, ValueError):
+        return False
+    return True
+
+
+def verifies(root: x509.Certificate, chain: Sequence[x509.Certificate]) -> bool:
+    """Whether ``root`` vouches for a server ``chain`` (leaf first): it signed one of its
+    certificates (the leaf, an intermediate, or the chain's own anchor when ``root`` is
+    that anchor or a re-issue of it with the same key)."""
+    from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+
+    for certificate in chain:
+        if certificate.issuer != root.subject:
+            continue
+        try:
+            certificate.verify_directly_issued_by(root)
+        except (InvalidSignature, ValueError, TypeError, UnsupportedAlgorithm):
+            continue
+        return True
+    return False
+
+
+def _read_pem(path: Path) -> x509.Certificate:
+    from cryptography import x509
+
+    return x509.load_pem_x509_certificate(path.read_bytes())
 
 
 class CertificateStore:
@@ -119,15 +182,23 @@ class CertificateStore:
     ``max_entries`` gives the most roots the store holds (1.6 CertificateStoreMaxLength);
     ``csms_root_needed`` says whether the link depends on the installed CSMS roots alone
     (profile 2 or 3 without ``ca_file``), which keeps the last one from being deleted.
-    ``client_certificate`` is the configuration's client certificate file, if any."""
+    ``client_certificate`` is the configuration's client certificate file, if any.
+    ``server_chain`` gives the current TLS connection's verified server chain (leaf first,
+    anchor last; empty when not connected over TLS) and ``fixed_roots`` the ``ca_file``
+    certificates: together they keep the root the live connection stands on from being
+    deleted while nothing else would vouch for that server."""
 
     def __init__(self, directory: Path, *, max_entries: Callable[[], int],
                  csms_root_needed: Callable[[], bool] = lambda: False,
-                 client_certificate: Path | None = None) -> None:
+                 client_certificate: Path | None = None,
+                 server_chain: Callable[[], Sequence[x509.Certificate]] = lambda: (),
+                 fixed_roots: Callable[[], Sequence[x509.Certificate]] = lambda: ()) -> None:
         self.directory = directory
         self._max_entries = max_entries
         self._csms_root_needed = csms_root_needed
         self._client_certificate = client_certificate
+        self._server_chain = server_chain
+        self._fixed_roots = fixed_roots
         #: Serialises installs and deletes (they run in worker threads). Readers on the event
         #: loop take no lock: a change replaces a use's dict whole, never mutates one in place.
         self._lock = threading.Lock()
@@ -156,14 +227,16 @@ class CertificateStore:
                     continue
                 if path.suffix != ".pem":
                     continue
-                from cryptography import x509
-
                 try:
-                    certificate = x509.load_pem_x509_certificate(path.read_bytes())
+                    certificate = _read_pem(path)
                 except (OSError, ValueError) as exc:
                     log.warning("ignoring an unreadable certificate file", path=str(path), error=str(exc))
                     continue
-                self._entries[use][fingerprint(certificate)] = Entry(use, certificate, path)
+                loadable = openssl_accepts(certificate)
+                if not loadable:
+                    log.warning("OpenSSL refuses an installed root: not trusted", path=str(path),
+                                subject=certificate.subject.rfc4514_string())
+                self._entries[use][fingerprint(certificate)] = Entry(use, certificate, path, loadable)
         log.info("certificate store", directory=str(self.directory),
                  **{use: len(entries) for use, entries in self._entries.items()})
 
@@ -211,6 +284,8 @@ class CertificateStore:
             return InstallOutcome(Installed.REJECTED, str(exc), True), None
         subject = certificate.subject.rfc4514_string()
         why = _root_problem(certificate, now)
+        if why is None and not openssl_accepts(certificate):
+            why = "OpenSSL refuses it as a trust anchor"
         if why is not None:
             return InstallOutcome(Installed.REJECTED, why, True), subject
         key = fingerprint(certificate)
@@ -230,16 +305,16 @@ class CertificateStore:
         return InstallOutcome(Installed.ACCEPTED, ""), subject
 
     # ------------------------------------------------------------------ delete
-    def delete(self, wanted: HashData) -> tuple[Deleted, str]:
+    def delete(self, wanted: HashData, now: datetime | None = None) -> tuple[Deleted, str]:
         """Delete the installed root the hash data names. Blocking."""
         with self._lock:
-            status, why, found = self._delete(wanted)
+            status, why, found = self._delete(wanted, now or datetime.now(timezone.utc))
         log.info("delete certificate", certificate_type=found.use if found else None,
                  subject=found.subject if found else None, serial_number=wanted.serial_number,
                  answer=status.value, reason=why)
         return status, why
 
-    def _delete(self, wanted: HashData) -> tuple[Deleted, str, Entry | None]:
+    def _delete(self, wanted: HashData, now: datetime) -> tuple[Deleted, str, Entry | None]:
         if self._is_own(wanted):
             return Deleted.FAILED, "the charger's own certificate cannot be deleted", None
         try:
@@ -248,19 +323,40 @@ class CertificateStore:
             return Deleted.NOT_FOUND, str(exc), None
         if found is None:
             return Deleted.NOT_FOUND, "no installed certificate has this hash data", None
-        if found.use == CSMS_ROOT and len(self._entries[CSMS_ROOT]) == 1 and self._csms_root_needed():
-            return (Deleted.FAILED, "the last CSMS root certificate: the link's security profile needs it "
-                                    "(no [backend] ca_file)", found)
+        if found.use == CSMS_ROOT:
+            why = self._needed_by_link(found, now)
+            if why is not None:
+                return Deleted.FAILED, why, found
         try:
             found.path.unlink()
-            _sync_directory(found.path.parent)
         except FileNotFoundError:
             pass
         except OSError as exc:
             return Deleted.FAILED, f"cannot delete {found.path}: {exc.strerror or exc}", found
+        # The file is gone: so is the entry, whatever the directory sync says (a stale
+        # entry would go on being listed and trusted until the next start).
         gone = fingerprint(found.certificate)
         self._entries[found.use] = {k: e for k, e in self._entries[found.use].items() if k != gone}
+        try:
+            _sync_directory(found.path.parent)
+        except OSError as exc:
+            log.warning("certificate deleted, directory not synced", directory=str(found.path.parent),
+                        error=exc.strerror or str(exc))
         return Deleted.ACCEPTED, "", found
+
+    def _needed_by_link(self, found: Entry, now: datetime) -> str | None:
+        """Why deleting the CSMS root ``found`` would cut the charger off its backend, or None."""
+        remaining = [e.certificate for e in self._entries[CSMS_ROOT].values() if e is not found and e.usable(now)]
+        if self._csms_root_needed() and not remaining:
+            return ("the last CSMS root certificate valid now: the link's security profile needs one "
+                    "(no [backend] ca_file)")
+        chain = list(self._server_chain())
+        if chain and verifies(found.certificate, chain):
+            others = [*remaining, *(c for c in self._fixed_roots() if valid_at(c, now))]
+            if not any(verifies(root, chain) for root in others):
+                return ("it anchors the current connection to the backend, and no other trusted root "
+                        "verifies that server's certificate")
+        return None
 
     def _is_own(self, wanted: HashData) -> bool:
         """Whether the hash data names the charger's client certificate. Its issuer may
@@ -314,20 +410,10 @@ def _root_problem(certificate: x509.Certificate, now: datetime) -> str | None:
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
-    """Temporary file, fsync, rename, fsync of the directory: the old file or the new, never half."""
+    """The old file or the new, never half; 0600 in private directories, and the directory
+    synced so the rename survives a power cut."""
     _make_private_dirs(path.parent)
-    fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=path.parent)  # mode 0600
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _sync_directory(path.parent)
+    atomic_write(path, data, 0o600, temp_prefix=_TMP_PREFIX, sync_directory=True)
 
 
 def _make_private_dirs(folder: Path) -> None:
@@ -339,8 +425,4 @@ def _make_private_dirs(folder: Path) -> None:
 
 
 def _sync_directory(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    sync_dir(folder)

@@ -80,20 +80,25 @@ def healthy_name(version: str) -> str:
     return f"healthy-{version}"
 
 
-def write_json(path: Path, data: dict[str, Any]) -> None:
+def atomic_write(path: Path, data: bytes, mode: int = 0o644, *, temp_prefix: str | None = None,
+                 sync_directory: bool = False) -> None:
     """Write ``data`` whole: a reader sees the old file or the new one, never half.
 
-    The partial file is created exclusively under a random name and the rename replaces
-    a link at ``path`` rather than following it. (The root installer writes into the
-    service user's directory through :class:`agent.firmware.install.Spool` instead.)
+    The partial file is created exclusively under a random name (``temp_prefix`` then
+    random, so that a reader of the directory can tell and sweep leftovers), synced, and
+    renamed over ``path``, which replaces a link at ``path`` rather than following it.
+    ``sync_directory`` also syncs the directory, so the rename itself survives a power
+    cut. Shared by the agent (the certificate store, these records) and the root
+    installer, which is why it lives here: this module imports nothing but the standard
+    library (the installer runs a copy of it with the system's Python).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
+    prefix, suffix = (temp_prefix, "") if temp_prefix is not None else (f".{path.name}.", ".partial")
+    fd, partial = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=suffix)
     try:
-        with os.fdopen(fd, "w") as f:
-            os.fchmod(f.fileno(), 0o644)
-            json.dump(data, f, indent=2)
-            f.write("\n")
+        with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), mode)
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(partial, path)
@@ -101,6 +106,23 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
         with contextlib.suppress(OSError):
             os.unlink(partial)
         raise
+    if sync_directory:
+        sync_dir(path.parent)
+
+
+def sync_dir(folder: Path) -> None:
+    """fsync a directory: the entries renamed or removed in it are on disk."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    """Write ``data`` as JSON, whole (:func:`atomic_write`). (The root installer writes
+    into the service user's directory through :class:`agent.firmware.install.Spool` instead.)"""
+    atomic_write(path, (json.dumps(data, indent=2) + "\n").encode())
 
 
 def read_json(path: Path) -> dict[str, Any] | None:

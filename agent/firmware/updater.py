@@ -162,6 +162,9 @@ class FirmwareUpdater:
         self._extra_roots: Roots = extra_roots or (lambda: [])
         self.install_timeout = install_timeout
         self.status = "Idle"
+        #: The requestId of the last status told (None for a plain 1.6 job, or none yet):
+        #: it outlives the job, so a trigger after a failed update can still name it.
+        self.status_request_id: int | None = None
         self.job: Job | None = self._load()
         self._wake = asyncio.Event()
         self._booted = asyncio.Event()
@@ -313,15 +316,20 @@ class FirmwareUpdater:
         return PLAIN_STATUS.get(self.status, self.status)
 
     def current(self) -> tuple[str, int | None]:
-        """The status for a triggered 2.0.1 FirmwareStatusNotification with its request id:
-        the last one told while an update runs (L01.FR.26), Idle without an id between
-        updates and after Installed (L01.FR.25, L01.FR.20)."""
-        if self.job is None or self.status in ("Idle", "Installed"):
+        """The status for a triggered 2.0.1 FirmwareStatusNotification or 1.6
+        SignedFirmwareStatusNotification, with its request id: the last one told, kept
+        after the job ended until a new job tells its own (L01.FR.26; the whitepaper's
+        ExtendedTriggerMessage alike), so a failed update stays visible; Idle without an
+        id after Installed, before any, and after a job with no request id (L01.FR.25,
+        L01.FR.20). It is kept in memory: after a restart a trigger says Idle."""
+        request_id = self.job.request_id if self.job is not None else self.status_request_id
+        if self.status in ("Idle", "Installed") or request_id is None:
             return "Idle", None
-        return self.status, self.job.request_id
+        return self.status, request_id
 
     async def _set(self, status: str, job: Job | None) -> None:
         self.status = status
+        self.status_request_id = job.request_id if job is not None else None
         log.info("firmware status", status=status)
         await self._report(status, job.request_id if job is not None else None)
 
@@ -542,7 +550,8 @@ class FirmwareUpdater:
         else:
             log.info("firmware installed", version=outcome.get("version"))
         self.status = status
-        await self._report(status, request_id if isinstance(request_id, int) else None)
+        self.status_request_id = request_id if isinstance(request_id, int) else None
+        await self._report(status, self.status_request_id)
         self.layout.file(OUTCOME).unlink(missing_ok=True)
         self._clear()
 

@@ -40,6 +40,7 @@ from .own_certificate import own_certificate_signing, tls_refused
 from .rpc import CallFailed, Endpoint
 from .security import TLS_PROFILES, SecurityError, describe_closed_handshake, describe_tls_failure, link_security
 from .throttle import Throttle
+from .trust import InstalledRootsNotice, ca_file_certificates, verified_chain
 
 if TYPE_CHECKING:
     from ..charger import ChargerRuntime
@@ -95,7 +96,12 @@ class BackendLink:
             max_entries=lambda: config.int("CertificateStoreMaxLength"),
             csms_root_needed=lambda: self.backend.security_profile in TLS_PROFILES and self.backend.ca_file is None,
             client_certificate=settings.backend.client_certificate,
+            server_chain=lambda: self.server_chain,
+            fixed_roots=lambda: ca_file_certificates(self.backend.ca_file),
         )
+        #: The current connection's verified server chain (leaf first; empty when not on TLS).
+        self.server_chain: list[Any] = []
+        self._roots_notice = InstalledRootsNotice()
         self.certificates.load()
         #: The charger's own client certificate and the requests to renew it (A02/A03).
         self.own_certificate, self.signing = own_certificate_signing(self)
@@ -180,8 +186,9 @@ class BackendLink:
                 if key:
                     register_secret(key.decode("utf-8", "replace"))
                     register_secret(key.hex())
-                security = link_security(self.backend, self.settings.charge_point.id, key,
-                                         self.certificates.roots(CSMS_ROOT), self.own_certificate.renewed())
+                roots = self.certificates.roots(CSMS_ROOT)
+                security = link_security(self.backend, self.settings.charge_point.id, key, roots,
+                                         self.own_certificate.renewed())
                 async with connect(
                     self.url,
                     subprotocols=[self.SUBPROTOCOL],  # type: ignore[list-item]
@@ -199,6 +206,9 @@ class BackendLink:
                         raise ConnectionError(f"backend did not select subprotocol {self.SUBPROTOCOL}")
                     log.info("connected to backend", url=self.url, security_profile=security.profile,
                              slot=self.profiles.active.slot)
+                    if security.ssl is not None:
+                        self.server_chain = verified_chain(ws.transport.get_extra_info("ssl_object"))
+                        self._roots_notice.connected(roots, self.backend.ca_file)
                     if security.profile == 3:
                         await asyncio.to_thread(self.own_certificate.connected)  # a renewed pair proved itself
                     failures, last_problem = 0, None
@@ -227,6 +237,7 @@ class BackendLink:
             finally:
                 self._cp = None
                 self._accepted = False
+                self.server_chain = []
                 self.connected.clear()
                 if opened:
                     self._on_connection_end()

@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+import structlog
+
 if TYPE_CHECKING:
     from cryptography import x509
 
@@ -100,14 +102,25 @@ def tls_context(ca_file: Path | None, identity: tuple[Path, Path] | None = None,
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     if ca_file is not None:
         load_trust(context, ca_file)
-    if installed_roots:
-        from cryptography.hazmat.primitives.serialization import Encoding
-
-        # The store checked each one (a valid, self-signed CA) when it was installed.
-        context.load_verify_locations(cadata="".join(c.public_bytes(Encoding.PEM).decode() for c in installed_roots))
+    for root in installed_roots:
+        _trust_installed(context, root)
     if identity is not None:
         load_identity(context, *identity)
     return context
+
+
+def _trust_installed(context: ssl.SSLContext, root: x509.Certificate) -> None:
+    """Trust one installed root; one OpenSSL refuses is logged and left out, so it cannot
+    stop the link from using ``ca_file`` or the other roots (the store checked each one,
+    but ``cryptography`` reads some certificates OpenSSL does not)."""
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    try:
+        context.load_verify_locations(cadata=root.public_bytes(Encoding.PEM).decode("ascii"))
+    except (ssl.SSLError, ValueError) as exc:
+        structlog.get_logger("agent.link").warning(
+            "installed CSMS root refused by OpenSSL: not trusted", subject=root.subject.rfc4514_string(),
+            error=_reason(exc) if isinstance(exc, ssl.SSLError) else str(exc))
 
 
 def load_trust(context: ssl.SSLContext, ca_file: Path) -> None:

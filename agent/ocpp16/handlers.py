@@ -275,7 +275,7 @@ class Handlers(
         request = self.session.diagnostics.request(location, retries, retry_interval, window)
         log.info("get diagnostics", location=shown, file_name=request.file_name, retries=request.retries,
                  retry_interval=request.retry_interval, start_time=start_time, stop_time=stop_time)
-        self._later(lambda: self.session.start_diagnostics(request))
+        self._later(lambda: self.session.start_log_upload(request))
         return call_result.GetDiagnostics(file_name=request.file_name)
 
     # ------------------------------------------------------------ Firmware Management

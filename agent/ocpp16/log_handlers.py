@@ -16,8 +16,7 @@ from ocpp.routing import on
 from ocpp.v16 import call_result
 from ocpp.v16.enums import Action
 
-from .. import clock, locations
-from ..diagnostics import LogKind, Window
+from .. import locations
 
 if TYPE_CHECKING:
     from ..charger import ChargerRuntime
@@ -25,8 +24,6 @@ if TYPE_CHECKING:
 
 logger = structlog.get_logger(__name__)
 
-#: GetLog's logType and what it uploads.
-LOG_TYPES = {"DiagnosticsLog": LogKind.DIAGNOSTICS, "SecurityLog": LogKind.SECURITY}
 #: What ExtendedTriggerMessage may ask for, and the message that answers it (its
 #: FirmwareStatusNotification is the signed update's status: SignedFirmwareStatusNotification).
 EXTENDED_TRIGGERS = {
@@ -58,25 +55,19 @@ class LogHandlers:
         # the location's password included).
         location = str(log.get("remote_location", ""))
         shown = locations.masked_url(location)
-        kind = LOG_TYPES.get(log_type)
         try:
-            if kind is None:
-                raise ValueError(f"logType {log_type!r} is not one this charger uploads")
-            locations.check_url(location)
-            window = Window.parse(log.get("oldest_timestamp"), log.get("latest_timestamp"), clock.current().now(),
-                                  ("oldestTimestamp", "latestTimestamp"))
-        except (locations.TransferError, ValueError) as exc:
+            request, cancels = self.session.logs.accept(log_type, location, log.get("oldest_timestamp"),
+                                                        log.get("latest_timestamp"), retries, retry_interval,
+                                                        request_id)
+        except ValueError as exc:  # JobRefused: the reason is the answer's
             logger.warning("get log rejected", log_type=log_type, request_id=request_id, location=shown,
                            reason=str(exc))
             return call_result.GetLog(status="Rejected")
-        assert kind is not None
-        request = self.session.diagnostics.request(location, retries, retry_interval, window, kind=kind,
-                                                   request_id=request_id)
-        status = "AcceptedCanceled" if self.session.logs.running is not None else "Accepted"
+        status = "AcceptedCanceled" if cancels else "Accepted"
         logger.info("get log", log_type=log_type, request_id=request_id, location=shown, file_name=request.file_name,
                     retries=request.retries, retry_interval=request.retry_interval, answer=status,
                     oldest=log.get("oldest_timestamp"), latest=log.get("latest_timestamp"))
-        self.after_reply(lambda: self.session.start_diagnostics(request))
+        self.after_reply(lambda: self.session.start_log_upload(request))
         return call_result.GetLog(status=status, filename=request.file_name)
 
     @on(Action.extended_trigger_message)

@@ -26,7 +26,8 @@ from ..authorization import AuthResult
 from ..charger import ChargerRuntime, StatusEntry
 from ..diagnostics import Diagnostics, Progress, Request
 from ..journal import FIRMWARE, SECURITY_EVENT, STATUS, TX_EVENT, TX_STARTED, Entry, Journal
-from ..link.connection import BackendLink, raise_if_cancelled
+from ..link.connection import BackendLink
+from ..link.log_statuses import deliver_log_statuses, start_log_upload
 from ..log_jobs import LogJobs, Status
 from ..runtime_settings.configuration import Configuration
 from ..session.model import AuthStatus
@@ -44,11 +45,15 @@ DRAIN_BATCH = 50
 DIAGNOSTICS_STATUS = {Progress.UPLOADING: "Uploading", Progress.UPLOADED: "Uploaded", Progress.FAILED: "UploadFailed",
                       Progress.PERMISSION_DENIED: "UploadFailed", Progress.NOT_SUPPORTED: "UploadFailed",
                       Progress.BAD_MESSAGE: "UploadFailed"}
-#: LogStatusNotification's (security whitepaper) for a GetLog upload; a cancelled one
-#: says nothing more either (its UploadLogStatusEnumType has no AcceptedCanceled).
+#: LogStatusNotification's (security whitepaper) for a GetLog upload. A replaced one ends
+#: UploadFailure with its own requestId: its file was not uploaded, the whitepaper's
+#: UploadLogStatusEnumType has no AcceptedCanceled, and without a final status a backend
+#: that does not read the new request's AcceptedCanceled as that end would wait for it
+#: for good. (GetDiagnostics has no requestId: an UploadFailed there would read as the
+#: new upload's, so a replaced one says nothing more.)
 LOG_STATUS = {Progress.UPLOADING: "Uploading", Progress.UPLOADED: "Uploaded", Progress.FAILED: "UploadFailure",
               Progress.PERMISSION_DENIED: "PermissionDenied", Progress.NOT_SUPPORTED: "NotSupportedOperation",
-              Progress.BAD_MESSAGE: "BadMessage"}
+              Progress.BAD_MESSAGE: "BadMessage", Progress.CANCELLED: "UploadFailure"}
 
 
 class Ocpp16Link(BackendLink):
@@ -105,23 +110,16 @@ class Ocpp16Link(BackendLink):
 
     # ------------------------------------------------------------ diagnostics and logs
     @property
-    def uploading_diagnostics(self) -> bool:
+    def get_diagnostics_running(self) -> bool:
         """A GetDiagnostics upload is under way (what a triggered DiagnosticsStatusNotification says)."""
         running = self.logs.running
         return running is not None and running.request_id is None
 
-    def start_diagnostics(self, request: Request) -> Request | None:
+    def start_log_upload(self, request: Request) -> Request | None:
         """Start uploading (after the GetDiagnostics or GetLog reply went out); a running
         upload is replaced: cancelled, and its archive removed, before the new one starts.
         Returns the request replaced, if any."""
-        if self._jobs is None:
-            log.error("log upload requested while the link is not running", file_name=request.file_name)
-            return None
-        try:
-            return self.logs.start(request, self._jobs)
-        except RuntimeError:  # the group is shutting down: the agent is stopping
-            log.warning("log upload not started: the agent is stopping", file_name=request.file_name)
-            return None
+        return start_log_upload(self.logs, self._jobs, request)
 
     @staticmethod
     def _log_status_request(status: Status) -> Any:
@@ -131,23 +129,6 @@ class Ocpp16Link(BackendLink):
             return None if word is None else call.DiagnosticsStatusNotification(status=word)
         word = LOG_STATUS.get(status.progress)
         return None if word is None else call.LogStatusNotification(status=word, request_id=status.request_id)
-
-    async def _send_log_statuses(self, cp: Handlers) -> None:
-        """Deliver the statuses of the log jobs; one the link could not carry stays for
-        the next connection (a newer one of the same job replaces it)."""
-        while True:
-            status = await self.logs.next_status()
-            request = self._log_status_request(status)
-            if request is not None:
-                try:
-                    await cp.request(request)
-                except CallFailed as exc:
-                    if exc.code in ("Timeout", "ConnectionLost"):
-                        raise ConnectionError(f"{exc}; reconnecting") from exc
-                    log.warning("log status notification refused", action=type(request).__name__,
-                                status=request.status, error=str(exc))
-                raise_if_cancelled()
-            self.logs.sent(status)
 
     async def _operate(self, cp: Handlers, tg: asyncio.TaskGroup) -> None:
         if not self._booted:
@@ -160,7 +141,7 @@ class Ocpp16Link(BackendLink):
             await self._send_status(cp, entry)
         tg.create_task(self._heartbeat(cp), name="ocpp-heartbeat")
         tg.create_task(self._send_triggered(cp), name="ocpp-triggers")
-        tg.create_task(self._send_log_statuses(cp), name="ocpp-log-status")
+        tg.create_task(deliver_log_statuses(self.logs, cp, self._log_status_request), name="ocpp-log-status")
         await self._drain(cp)
 
     def _boot_request(self) -> Any:
@@ -215,7 +196,7 @@ class Ocpp16Link(BackendLink):
                     )
                 )
         elif message == "DiagnosticsStatusNotification":
-            status = "Uploading" if self.uploading_diagnostics else "Idle"
+            status = "Uploading" if self.get_diagnostics_running else "Idle"
             await cp.request(call.DiagnosticsStatusNotification(status=status))
         elif message == "FirmwareStatusNotification":
             status = self.firmware.plain_status if self.firmware is not None else "Idle"
@@ -230,13 +211,13 @@ class Ocpp16Link(BackendLink):
             await cp.request(self._signed_firmware_status())
 
     def _signed_firmware_status(self) -> Any:
-        """L01.FR.28/29: the status last sent for the signed update under way, with its
-        requestId; Idle when none is (an unsigned UpdateFirmware job has no signed status)."""
-        firmware = self.firmware
-        job = None if firmware is None else firmware.job
-        if firmware is None or job is None or job.request_id is None or firmware.status in ("Idle", "Installed"):
+        """ExtendedTriggerMessage FirmwareStatusNotification: the signed update's last status
+        with its requestId, also after the job ended (a failed one stays visible); Idle
+        without one after Installed, before any signed update, and for a plain job."""
+        status, request_id = self.firmware.current() if self.firmware is not None else ("Idle", None)
+        if request_id is None:
             return call.SignedFirmwareStatusNotification(status="Idle", request_id=None)  # type: ignore[arg-type]
-        return call.SignedFirmwareStatusNotification(status=firmware.status, request_id=job.request_id)
+        return call.SignedFirmwareStatusNotification(status=status, request_id=request_id)
 
     async def _backend_id(self, local_tx: int | None) -> int | None:
         if local_tx is None:

@@ -15,8 +15,9 @@ The answer to CustomerInformation:
   N10.FR.04). A clear without a report still sends one message saying what was cleared
   (N10.FR.06); a clear with one reports what was held and what the clear did (N10.FR.03).
 
-Identifiers: an **idToken** is looked up by its value (the core keys tokens by value; the
-type is reported where the journal has it). A **customerIdentifier** is matched against
+Identifiers: an **idToken** is looked up by its value, whatever its type (the core keys
+tokens by value, see :mod:`agent.customer_data`; the type is reported where the journal
+has it). The log names the request by its requestId and the token by a salted hash only. A **customerIdentifier** is matched against
 token values too: the charger holds no customer data but under tokens, so a backend
 whose customer identifiers are its tokens finds them, and any other identifier finds
 nothing (TC_N_62_CS). A **customerCertificate** finds nothing: this charger has no ISO
@@ -36,7 +37,7 @@ from ocpp.v201 import call_result
 from ocpp.v201.enums import Action
 
 from .. import clock
-from ..customer_data import CustomerData, CustomerRecords, describe, describe_erasure
+from ..customer_data import CustomerRecords, describe, describe_erasure, token_digest
 from ..store import StoreError
 
 if TYPE_CHECKING:
@@ -77,6 +78,7 @@ class CustomerHandlers:
                 "reason_code": "InvalidValue", "additional_info": "neither report nor clear asked for"})
         if customer_certificate is not None:
             subject = f"customerCertificate serial {customer_certificate.get('serial_number', '?')}"
+            logged = "customerCertificate"
             lines = ["no data found: this charger holds no ISO 15118 contract certificates, nor anything "
                      "learnt through one"]
             if clear:
@@ -85,13 +87,14 @@ class CustomerHandlers:
             token = str(id_token.get("id_token", "")) if id_token is not None else str(customer_identifier)
             subject = (f"idToken {token} ({id_token.get('type', '?')})" if id_token is not None
                        else f"customerIdentifier {token} (matched against token values)")
+            logged = f"{'idToken' if id_token is not None else 'customerIdentifier'} #{token_digest(token)}"
             try:
                 lines = await self._gather(token, report, clear)
             except StoreError as exc:
                 log.error("customer information failed: state database", request_id=request_id, error=str(exc))
                 return call_result.CustomerInformation(status="Rejected", status_info={
                     "reason_code": "InternalError", "additional_info": "the charger's records cannot be read now"})
-        log.info("customer information", request_id=request_id, report=report, clear=clear, customer=subject)
+        log.info("customer information", request_id=request_id, report=report, clear=clear, customer=logged)
         pages = notify_pages([f"{subject}:", *lines], request_id, _wire_time(clock.current().now()))
         self.after_reply(lambda: self.session.send_later("NotifyCustomerInformation", pages))
         return call_result.CustomerInformation(status="Accepted")
@@ -101,11 +104,10 @@ class CustomerHandlers:
         (N10.FR.03 reports what was cleared)."""
         runtime = self.runtime
         records = CustomerRecords(runtime.db, runtime.state, runtime.journal, runtime.authorizer.local_list)
-        data: CustomerData = await records.find(token)
+        data, erasure = await records.gather(token, clear)
         held = describe(data)
-        if not clear:
+        if erasure is None:
             return held or ["no data found"]
-        erasure = await records.clear(token)
         if data.empty:
             return ["no data found", *describe_erasure(erasure, data)]
         log.warning("customer data cleared on the backend's request", transactions_cleared=len(erasure.cleared),

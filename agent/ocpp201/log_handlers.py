@@ -18,16 +18,13 @@ from ocpp.routing import on
 from ocpp.v201 import call_result
 from ocpp.v201.enums import Action
 
-from .. import clock, locations
-from ..diagnostics import LogKind, Window
+from .. import locations
 
 if TYPE_CHECKING:
     from .session import Ocpp201Link
 
 logger = structlog.get_logger(__name__)
 
-#: GetLog's logType and what it uploads.
-LOG_TYPES = {"DiagnosticsLog": LogKind.DIAGNOSTICS, "SecurityLog": LogKind.SECURITY}
 
 
 class LogHandlers:
@@ -45,23 +42,18 @@ class LogHandlers:
         # whole request, the location's password included).
         location = str(log.get("remote_location", ""))
         shown = locations.masked_url(location)
-        jobs = self.session.logs
-        kind = LOG_TYPES.get(log_type)
         try:
-            if jobs is None or kind is None:
-                raise ValueError(f"logType {log_type!r} is not one this station uploads")
-            locations.check_url(location)
-            window = Window.parse(log.get("oldest_timestamp"), log.get("latest_timestamp"), clock.current().now(),
-                                  ("oldestTimestamp", "latestTimestamp"))
-        except (locations.TransferError, ValueError) as exc:
+            if self.session.logs is None:
+                raise ValueError("this station uploads no logs")
+            request, cancels = self.session.logs.accept(log_type, location, log.get("oldest_timestamp"),
+                                                        log.get("latest_timestamp"), retries, retry_interval,
+                                                        request_id)
+        except ValueError as exc:  # JobRefused: the reason is the answer's
             logger.warning("get log rejected", log_type=log_type, request_id=request_id, location=shown,
                            reason=str(exc))
             return call_result.GetLog(status="Rejected", status_info={"reason_code": "InvalidValue",
                                                                       "additional_info": str(exc)[:512]})
-        assert jobs is not None and kind is not None
-        request = jobs.diagnostics.request(location, retries, retry_interval, window, kind=kind,
-                                           request_id=request_id)
-        status = "AcceptedCanceled" if jobs.running is not None else "Accepted"
+        status = "AcceptedCanceled" if cancels else "Accepted"
         logger.info("get log", log_type=log_type, request_id=request_id, location=shown, file_name=request.file_name,
                     retries=request.retries, retry_interval=request.retry_interval, answer=status,
                     oldest=log.get("oldest_timestamp"), latest=log.get("latest_timestamp"))

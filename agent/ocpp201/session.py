@@ -26,7 +26,8 @@ from ..charger import ChargerRuntime, StatusEntry
 from ..diagnostics import Diagnostics, Progress, Request
 from ..journal import STATUS, TX_EVENT, TX_KINDS, TX_STARTED, Entry, Journal
 from ..link.connection import BackendLink, raise_if_cancelled
-from ..log_jobs import LogJobs
+from ..link.log_statuses import deliver_log_statuses, start_log_upload
+from ..log_jobs import LogJobs, Status
 from ..runtime_settings.configuration import Configuration
 from ..session.model import AuthStatus
 from ..settings import Settings
@@ -185,7 +186,7 @@ class Ocpp201Link(ReservationReports, BackendLink):
             await self._send_status(cp, entry)
         tg.create_task(self._heartbeat(cp), name="ocpp-heartbeat")
         if self.logs is not None:
-            tg.create_task(self._send_log_statuses(cp), name="ocpp-log-status")
+            tg.create_task(deliver_log_statuses(self.logs, cp, self._log_status_request), name="ocpp-log-status")
         await self._drain(cp)
 
     async def _send_status(self, cp: Handlers, entry: StatusEntry, always: bool = False) -> None:
@@ -296,34 +297,16 @@ class Ocpp201Link(ReservationReports, BackendLink):
     def start_log_upload(self, request: Request) -> None:
         """Start uploading (after the GetLog reply went out); a running upload is
         cancelled first (it ends AcceptedCanceled)."""
-        if self._jobs is None or self.logs is None:
-            log.error("log upload requested while the link is not running", file_name=request.file_name)
-            return
-        try:
-            self.logs.start(request, self._jobs)
-        except RuntimeError:  # the group is shutting down: the agent is stopping
-            log.warning("log upload not started: the agent is stopping", file_name=request.file_name)
+        start_log_upload(self.logs, self._jobs, request)
 
-    async def _send_log_statuses(self, cp: Handlers) -> None:
-        """Deliver the statuses of the GetLog jobs, oldest first; one the link could not
-        carry stays for the next connection (a newer one of the same job replaces it)."""
-        assert self.logs is not None
-        while True:
-            status = await self.logs.next_status()
-            word = LOG_STATUS.get(status.progress)
-            if status.request_id is None or word is None:
-                # A GetDiagnostics job a 1.6 run left: 2.0.1 has no message for it.
-                log.info("log job status not sent: no such message in OCPP 2.0.1", file_name=status.file_name)
-            else:
-                try:
-                    await cp.request(call.LogStatusNotification(status=word, request_id=status.request_id))
-                except CallFailed as exc:
-                    if exc.code in ("Timeout", "ConnectionLost"):
-                        raise ConnectionError(f"{exc}; reconnecting") from exc
-                    log.warning("log status notification refused", status=word, request_id=status.request_id,
-                                error=str(exc))
-                raise_if_cancelled()
-            self.logs.sent(status)
+    @staticmethod
+    def _log_status_request(status: Status) -> Any:
+        """LogStatusNotification for a GetLog job's status; None for a GetDiagnostics job
+        a 1.6 run left (2.0.1 has no message for it)."""
+        word = LOG_STATUS.get(status.progress)
+        if status.request_id is None or word is None:
+            return None
+        return call.LogStatusNotification(status=word, request_id=status.request_id)
 
     async def _send_pages(self, cp: Handlers, action: str, pages: list[dict[str, Any]]) -> None:
         """A report's pages in order. A page the backend refuses or leaves unanswered is

@@ -67,8 +67,14 @@ class ConfigError(Exception):
         return "\n".join(self.errors)
 
 
-def load_settings(path: str | os.PathLike[str]) -> Settings:
-    """Read, parse and validate the file at `path`; raises ConfigError."""
+def load_settings(path: str | os.PathLike[str], state_dir: str | None = None,
+                  environ: Mapping[str, str] | None = None) -> Settings:
+    """Read, parse and validate the file at `path`; raises ConfigError.
+
+    ``state_dir`` (``--state-dir``) and ``environ`` (``$STATE_DIRECTORY``, as systemd's
+    ``StateDirectory=`` sets it) say which state directory the agent will use, which is
+    where the backend's installed CSMS roots are looked for: they decide whether
+    ``ca_file`` may be left out. Without them the file's ``[state] directory`` is used."""
     source = Path(path)
     try:
         raw = source.read_bytes()
@@ -88,7 +94,7 @@ def load_settings(path: str | os.PathLike[str]) -> Settings:
         raise ConfigError(
             [f"{source}:{line}: not valid UTF-8 (byte 0x{raw[start]:02x}); save the file as UTF-8"]
         ) from None
-    settings = parse_settings(text, source)
+    settings = parse_settings(text, source, state_dir=_state_dir_override(state_dir, environ or {}))
     if settings.backend.authorization_key and settings.backend.authorization_key_file is None:
         shared = _shared_secret_warning(source)
         if shared:
@@ -109,8 +115,18 @@ def _shared_secret_warning(source: Path) -> str | None:
             f"chmod 600 {source}")
 
 
-def parse_settings(text: str, source: Path) -> Settings:
-    """Validate TOML text as if read from `source` (used in messages and for relative paths)."""
+def _state_dir_override(cli_value: str | None, environ: Mapping[str, str]) -> Path | None:
+    """The state directory given outside the file (the option, then the variable), if any:
+    the same order as `resolve_state_dir`."""
+    if cli_value:
+        return Path(cli_value).absolute()
+    first = environ.get("STATE_DIRECTORY", "").split(":")[0]
+    return Path(first).absolute() if first else None
+
+
+def parse_settings(text: str, source: Path, state_dir: Path | None = None) -> Settings:
+    """Validate TOML text as if read from `source` (used in messages and for relative paths).
+    ``state_dir``: the state directory used instead of the file's (see `load_settings`)."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -129,7 +145,7 @@ def parse_settings(text: str, source: Path) -> Settings:
                phases=connector_phases(classes["connectors"], values["connectors"]))
     _check_state_directory(tables.get("state"), values["state"], source.parent.absolute(), problems)
     warnings = check_backend_security(tables.get("backend"), values["backend"], source.parent.absolute(), problems,
-                                      state_dir=values["state"].get("directory"))
+                                      state_dir=state_dir or values["state"].get("directory"))
     _check_signing_ca(values["firmware"], source.parent.absolute(), problems)
     ocpp = _check_ocpp(tables.get(OCPP_SECTION, {}), problems)
     ocpp = _check_ocpp201(tables.get(OCPP201_SECTION, {}), ocpp, problems)
@@ -213,12 +229,7 @@ def _check_signing_ca(firmware: dict[str, Any], base: Path, problems: _Problems)
 
 def resolve_state_dir(settings: Settings, cli_value: str | None, environ: Mapping[str, str]) -> Path:
     """The state directory: --state-dir, else $STATE_DIRECTORY's first entry, else the file's."""
-    if cli_value:
-        return Path(cli_value).absolute()
-    first = environ.get("STATE_DIRECTORY", "").split(":")[0]
-    if first:
-        return Path(first).absolute()
-    return settings.state.directory
+    return _state_dir_override(cli_value, environ) or settings.state.directory
 
 
 # --- validation -------------------------------------------------------------------------

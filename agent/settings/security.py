@@ -62,12 +62,20 @@ def check_backend_security(table: Mapping[str, Any] | None, backend: dict[str, A
     table = table or {}
     checker = _Checker(table, backend, base, problems)
     if state_dir is not None:
-        from agent.certificates.store import installed_roots_exist
+        from agent.certificates.store import CSMS_ROOT, DIRECTORY, installed_roots_exist
 
-        checker.installed_csms_root = installed_roots_exist(state_dir)
+        try:
+            checker.installed_csms_root = installed_roots_exist(state_dir)
+        except OSError as exc:
+            folder = state_dir / DIRECTORY / CSMS_ROOT
+            checker.roots_unreadable = (f"cannot read {folder}: {(exc.strerror or str(exc)).lower()} (run as the "
+                                        "service user, or give the state directory it uses: --state-dir)")
         from agent.certificates.own import renewed_pair_exists
 
-        checker.renewed_client_certificate = renewed_pair_exists(state_dir)
+        try:
+            checker.renewed_client_certificate = renewed_pair_exists(state_dir)
+        except OSError:  # unreadable: the TOML's pair is then required, as said below
+            checker.renewed_client_certificate = False
     checker.resolve_paths()
     checker.read_password_file()
     checker.check_profile()
@@ -86,6 +94,8 @@ class _Checker:
         self.installed_csms_root = False
         #: A client certificate the backend signed (SignCertificate): profile 3 may go without the TOML's pair.
         self.renewed_client_certificate = False
+        #: Why the installed CSMS roots could not be looked at, if they could not.
+        self.roots_unreadable: str | None = None
 
     def failed(self, key: str) -> bool:
         """Written in the file but already reported as invalid: checks that need it are skipped."""
@@ -229,8 +239,12 @@ class _Checker:
         if profile >= 2:
             if (self.backend.get("ca_file") is None and not self.failed("ca_file") and not url_said_it
                     and not self.installed_csms_root):
-                self.missing("ca_file", f"required with security profile {profile}: the PEM file of the CA that "
-                                        "signed the backend's certificate (it is always verified)")
+                if self.roots_unreadable:
+                    self.missing("ca_file", f"not set, and whether a CSMS root is installed is unknown: "
+                                            f"{self.roots_unreadable}")
+                else:
+                    self.missing("ca_file", f"required with security profile {profile}: the PEM file of the CA "
+                                            "that signed the backend's certificate (it is always verified)")
         # Below profile 2 (3) a CA file (client certificate) is kept for an upgrade the backend
         # may ask for (1.6 SecurityProfile, 2.0.1 SetNetworkProfile): A05's prerequisites.
         for k in ("client_certificate", "client_key"):

@@ -50,7 +50,7 @@ async def get_diagnostics(stack: Stack, location: str, **fields: Any) -> str:
     result = await call_checked(stack, "GetDiagnostics", {"location": location, **fields})
     assert "error" not in result, f"GetDiagnostics answered {result}"
     name = str(result["fileName"])
-    assert re.fullmatch(rf"diagnostics-{re.escape(stack.cp_id)}-\d{{8}}T\d{{6}}Z\.tar\.gz", name), name
+    assert re.fullmatch(rf"diagnostics-{re.escape(stack.cp_id)}-\d{{8}}T\d{{6}}Z(-\d+)?\.tar\.gz", name), name
     return name
 
 

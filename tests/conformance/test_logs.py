@@ -126,7 +126,7 @@ async def test_tc_079_get_security_log(charger, tmp_path: Path):
                                latestTimestamp=ocpp_time(now - timedelta(days=1)))
         assert answer["status"] == "Accepted"
         name = answer["filename"]
-        assert re.fullmatch(rf"securitylog-{re.escape(stack.cp_id)}-\d{{8}}T\d{{6}}Z\.tar\.gz", name), name
+        assert re.fullmatch(rf"securitylog-{re.escape(stack.cp_id)}-\d{{8}}T\d{{6}}Z(-\d+)?\.tar\.gz", name), name
         assert await wait_log_statuses(stack, since, 2) == [("Uploading", 79), ("Uploaded", 79)]
         uploaded = (ftp.root / "security" / name).read_bytes()
     members = members_of(uploaded)
@@ -156,7 +156,7 @@ async def test_get_log_diagnostics_log_over_http_filters_its_window_and_masks_se
                                latestTimestamp=ocpp_time(now - timedelta(hours=2)), retries=0)
         assert answer["status"] == "Accepted"
         name = answer["filename"]
-        assert re.fullmatch(rf"diagnostics-{re.escape(stack.cp_id)}-\d{{8}}T\d{{6}}Z\.tar\.gz", name), name
+        assert re.fullmatch(rf"diagnostics-{re.escape(stack.cp_id)}-\d{{8}}T\d{{6}}Z(-\d+)?\.tar\.gz", name), name
         assert await wait_log_statuses(stack, since, 2) == [("Uploading", 7), ("Uploaded", 7)]
         uploaded = web.files[f"/private/diag/{name}"]
     members = members_of(uploaded)
@@ -199,8 +199,9 @@ async def test_get_log_upload_failure_and_a_rejected_location(charger):
 
 
 async def test_get_log_second_request_cancels_the_first(charger):
-    """N01.FR.11: AcceptedCanceled; 1.6's LogStatusNotification has no word for the
-    cancelled upload, so it ends without another status; the second runs to its end."""
+    """AcceptedCanceled; the whitepaper's LogStatusNotification has no AcceptedCanceled, so
+    the replaced upload ends UploadFailure with its own requestId (the backend is not left
+    waiting for it); the second runs to its end."""
     stack = await charger(connectors=1)
     with silent_server() as port, HttpStore() as web:
         since = await last_seq(stack)
@@ -212,12 +213,13 @@ async def test_get_log_second_request_cancels_the_first(charger):
         assert uploading == {"status": "Uploading", "requestId": 1}
         second = await get_log(stack, "SecurityLog", 2, web.url("/sec/"))
         assert second["status"] == "AcceptedCanceled"
-        assert await wait_log_statuses(stack, since, 4) == [("Uploading", 1), ("Uploading", 1), ("Uploading", 2),
-                                                           ("Uploaded", 2)]
+        assert await wait_log_statuses(stack, since, 5) == [("Uploading", 1), ("Uploading", 1), ("UploadFailure", 1),
+                                                           ("Uploading", 2), ("Uploaded", 2)]
         assert list(web.files) == [f"/sec/{second['filename']}"]
     assert agent_events(stack, "diagnostics upload replaced by a new request")
     await asyncio.sleep(0.5)
-    assert [s for s in await log_statuses(stack, since) if s[1] == 1] == [("Uploading", 1), ("Uploading", 1)]
+    assert [s for s in await log_statuses(stack, since) if s[1] == 1] == [("Uploading", 1), ("Uploading", 1),
+                                                                          ("UploadFailure", 1)]
     await no_schema_violation(stack)
 
 

@@ -292,3 +292,19 @@ async def test_clearing_while_a_transaction_runs_and_while_its_end_waits_offline
     status, since = await ask(stack, 3, True, False, idToken=_token(tag))
     assert "no data found" in text(await notified(stack, 3, since))
     await _clean(stack)
+
+
+async def test_the_log_names_a_cleared_customer_by_a_salted_hash_never_the_token(charger) -> None:  # type: ignore[no-untyped-def]
+    stack = await charger(backend=V201, ocpp=CACHE_AND_LIST)
+    tag = new_id_tag()
+    await cached(stack, tag)
+    agent_log = stack.workdir / "agent.log"
+    before = agent_log.read_text(errors="replace").count(tag)
+    status, since = await ask(stack, 41, False, True, idToken=_token(tag))
+    assert status == "Accepted"
+    await notified(stack, 41, since)
+    log = agent_log.read_text(errors="replace")
+    assert log.count(tag) == before  # the erasure itself wrote no new line naming the token
+    [line] = [json.loads(x) for x in log.splitlines() if '"customer information"' in x and x.startswith("{")]
+    assert line["request_id"] == 41 and line["customer"].startswith("idToken #")
+    await _clean(stack)

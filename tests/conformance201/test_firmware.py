@@ -183,12 +183,13 @@ async def test_tc_l_07_cs_download_failed(charger, signer: Signer) -> None:  # t
         assert (await _update(stack, 7, firmware, retries=0))["status"] == "Accepted"
         seen = await _wait_status(stack, since, {"DownloadFailed"})
         assert seen == [("Downloading", 7), ("DownloadFailed", 7)]
-        # The update is over: a trigger answers Idle, without a request id (L01.FR.20).
+        # The update is over, not installed: a trigger tells the last status sent, with its
+        # request id (L01.FR.26); Idle is only for after Installed (L01.FR.25).
         trigger = await last_seq(stack)
         assert (await call(stack, "TriggerMessage", {"requestedMessage": "FirmwareStatusNotification"}))[
             "status"] == "Accepted"
-        [idle] = await wait_for(stack, "FirmwareStatusNotification", since=trigger)
-        assert idle == {"status": "Idle"}
+        [last] = await wait_for(stack, "FirmwareStatusNotification", since=trigger)
+        assert last == {"status": "DownloadFailed", "requestId": 7}
     await _clean(stack)
 
 

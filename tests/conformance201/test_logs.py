@@ -82,7 +82,7 @@ async def test_tc_n_25_cs_diagnostics_log_success(charger, tmp_path: Path):
                                latestTimestamp=ocpp_time(now - timedelta(hours=2)))
         assert answer["status"] == "Accepted"
         name = answer["filename"]
-        assert re.fullmatch(rf"diagnostics-{re.escape(stack.cp_id)}-\d{{8}}T\d{{6}}Z\.tar\.gz", name), name
+        assert re.fullmatch(rf"diagnostics-{re.escape(stack.cp_id)}-\d{{8}}T\d{{6}}Z(-\d+)?\.tar\.gz", name), name
         assert await wait_statuses(stack, since, 2) == [("Uploading", 25), ("Uploaded", 25)]
         uploaded = (ftp.root / "logs" / name).read_bytes()
     members = members_of(uploaded)
@@ -151,7 +151,7 @@ async def test_tc_n_35_cs_security_log_success(charger):
                                latestTimestamp=ocpp_time(now - timedelta(days=1)))
         assert answer["status"] == "Accepted"
         name = answer["filename"]
-        assert re.fullmatch(rf"securitylog-{re.escape(stack.cp_id)}-\d{{8}}T\d{{6}}Z\.tar\.gz", name), name
+        assert re.fullmatch(rf"securitylog-{re.escape(stack.cp_id)}-\d{{8}}T\d{{6}}Z(-\d+)?\.tar\.gz", name), name
         assert await wait_statuses(stack, since, 2) == [("Uploading", 35), ("Uploaded", 35)]
         uploaded = web.files[f"/private/sec/{name}"]
     members = members_of(uploaded)

@@ -320,6 +320,12 @@ async def test_signed_update_with_a_bad_signature_is_not_installed_and_a_good_on
             == {21}
         [event] = await wait_for(stack, "SecurityEventNotification", since=since)
         assert event["type"] == "InvalidFirmwareSignature"
+        # The job is over, not installed: a triggered status still names it (not Idle).
+        trigger = await last_seq(stack)
+        assert await call_checked(stack, "ExtendedTriggerMessage", {"requestedMessage": "FirmwareStatusNotification"}) \
+            == {"status": "Accepted"}
+        [last] = await wait_for(stack, "SignedFirmwareStatusNotification", since=trigger)
+        assert last == {"status": "InvalidSignature", "requestId": 21}
         firmware_dir = stack.state_dir / "firmware"
         assert not (firmware_dir / REQUEST).exists() and not (firmware_dir / "bundle.tar.gz").exists()
 
