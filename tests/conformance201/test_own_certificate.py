@@ -41,6 +41,27 @@ async def set_retries(stack: Any, wait_minimum: int, repeat_times: int) -> None:
     assert [r["attributeStatus"] for r in answer["setVariableResult"]] == ["Accepted", "Accepted"], answer
 
 
+async def test_tc_a_07_cs_tls_client_side_certificate_valid(tls_csms, stacks, pki) -> None:  # type: ignore[no-untyped-def]
+    """A00, security profile 3: over wss:// the charger presents its client certificate
+    (the configuration's pair), which a CSMS verifying client certificates accepts, and
+    sends no password; it boots."""
+    csms = await tls_csms(client_ca=pki.ca)
+    stack = await stacks(csms, {**V201, "security_profile": 3, "ca_file": str(pki.ca),
+                                "client_certificate": str(pki.client_cert), "client_key": str(pki.client_key)})
+    await stack.wait_booted()
+    [connected] = await connections(stack)
+    assert connected["client_certificate"] == "LADDA-TEST"  # the certificate's commonName
+    assert connected["basic_auth_user"] is None
+    assert await get_security_profile(stack) == "3"
+    assert await schema_violations(stack) == []
+
+
+async def get_security_profile(stack: Any) -> str:
+    answer = await call(stack, "GetVariables", {"getVariableData": [
+        {"component": {"name": "SecurityCtrlr"}, "variable": {"name": "SecurityProfile"}}]})
+    return str(answer["getVariableResult"][0]["attributeValue"])
+
+
 async def test_tc_a_11_cs_update_charging_station_certificate_success(  # type: ignore[no-untyped-def]
         tls_csms, stacks, pki, workdir) -> None:
     ca = signer_ca()
