@@ -72,8 +72,10 @@ async def statuses(stack: Stack, connector: int, since: int = 0) -> list[str]:
     ]
 
 
-async def actions(stack: Stack, since: int = 0, ignore: tuple[str, ...] = ("Heartbeat",)) -> list[str]:
-    """The sequence of actions the charge point sent, as a compact list."""
+async def actions(stack: Stack, since: int = 0,
+                  ignore: tuple[str, ...] = ("Heartbeat", "SecurityEventNotification")) -> list[str]:
+    """The sequence of actions the charge point sent, as a compact list (by default
+    without heartbeats and the security events of starts and resets)."""
     out = []
     for m in await messages(stack, since=since):
         if m["action"] in ignore:
@@ -213,6 +215,7 @@ async def wait_rebooted(stack: Stack, since: int, timeout: float = 20.0) -> int:
         "wait_for", cp=stack.cp_id, action="StatusNotification", count=stack.connectors + stack.station_statuses,
         since_seq=boot_seq, timeout=timeout,
     )
+    await wait_security_event(stack, "StartupOfTheDevice", since=boot_seq, timeout=timeout)
     return boot_seq
 
 
