@@ -140,3 +140,37 @@ def test_link_failures_are_the_events_the_specs_name():
     assert security_event_for(old)[0] == "InvalidTLSVersion"  # type: ignore[index]
     assert security_event_for(ConnectionRefusedError()) is None
 
+
+
+async def test_a_full_journal_is_one_memory_exhaustion_event_until_it_has_room_again(db):
+    from agent.housekeeping import JournalKeeper
+
+    from .journal_helpers import sample
+
+    journal = Journal(db)
+    local = journal.begin_transaction(1, "TAG1", 0, "2026-01-01T10:00:00.000Z", [])
+    for n in range(60):
+        sample(journal, local, 10 * n, f"2026-01-01T10:{n:02d}:30.000Z")
+    cap = journal.undelivered_bytes() // 2
+    keeper = JournalKeeper(db, journal, cap, keep_days=7)
+    assert await keeper.enforce_cap() > 0
+    await keeper.enforce_cap()  # still full: not told again
+    (event,) = [e.body for e in journal.pending(limit=500) if e.kind == SECURITY_EVENT]
+    assert event["type"] == "MemoryExhaustion" and f"cap of {cap} bytes" in event["tech_info"]
+
+
+def test_the_clock_says_how_far_the_backends_time_moved_it():
+    from agent.clock import TIME_REPORT_S, Clock
+
+    now = [datetime(2027, 1, 1, tzinfo=timezone.utc).timestamp()]
+    mono = [50.0]
+    unsynced = Clock(mode="backend", wall=lambda: now[0], monotonic=lambda: mono[0])
+    hour_ahead = datetime.fromtimestamp(now[0] + 3600, timezone.utc).isoformat()
+    unsynced.adopt_backend_time(hour_ahead, 50.0, 50.0)
+    assert abs(unsynced.last_jump - 3600) < 0.01 and abs(unsynced.last_jump) > TIME_REPORT_S
+    mono[0] = 60.0
+    unsynced.adopt_backend_time(datetime.fromtimestamp(now[0] + 3610, timezone.utc).isoformat(), 60.0, 60.0)
+    assert abs(unsynced.last_jump) < 0.01  # following the backend: no move
+    system = Clock(mode="system", wall=lambda: now[0], monotonic=lambda: mono[0])
+    system.adopt_backend_time(hour_ahead, 60.0, 60.0)
+    assert system.last_jump == 0.0  # the system clock stays in charge
