@@ -204,7 +204,7 @@ class BackendLink:
     def _on_config_change(self, name: str, value: object) -> None:
         """A new AuthorizationKey: answer first, then reconnect with it (security whitepaper,
         TC_073: the charge point disconnects and reconnects with the new password), and
-        note the change in the security log (2.0.1 A01.FR.11; never the password)."""
+        note the change in the security log (2.0.1 A01, TC_A_09_CS: "store and log"; never the password)."""
         if name != "AuthorizationKey":
             return
         if self._jobs is not None:

@@ -184,7 +184,7 @@ class Configuration:
             listener(name, value)
 
 
-#: OCPP 2.0.1's bounds of BasicAuthPassword (A00, A01.FR.12 / TC_A_10_CS: fewer is Rejected).
+#: OCPP 2.0.1's bounds of BasicAuthPassword (A00/A01; TC_A_10_CS: fewer is Rejected).
 PLAIN_PASSWORD_MIN, PLAIN_PASSWORD_MAX = 16, 40
 
 

@@ -187,7 +187,7 @@ async def test_tc_a_09_cs_update_basic_auth_password_accepted(csms, stacks, work
     assert connection[:2] == ["disconnected", "connected"]
     assert await events(stack, "rejected", since) == []
     assert await messages(stack, "BootNotification", since) == []
-    # Logged in the security log (A01.FR.11), without the password; not critical: not sent.
+    # Logged in the security log (A01, TC_A_09_CS), without the password; not critical: not sent.
     (logged,) = [e for e in security_log(stack) if e["type"] == "ReconfigurationOfSecurityParameters"]
     assert "password" in logged["techInfo"]
     state_files = b"".join(p.read_bytes() for p in (stack.state_dir / "logs").iterdir())
@@ -202,7 +202,7 @@ async def test_tc_a_10_cs_update_basic_auth_password_rejected(csms, stacks, work
     stack = await stacks(csms, {**V201, "security_profile": 1,
                                 "authorization_key_file": str(password_file(workdir))}, cp_id=cp_id)
     await stack.wait_booted()
-    # A01.FR.12's bounds: 16 to 40 characters.
+    # A01: 16 to 40 characters.
     for refused in ("fifteen-chars-1", "x" * 41):
         result = await set_password(stack, refused)
         assert result["attributeStatus"] == "Rejected" and refused not in json.dumps(result)
