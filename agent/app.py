@@ -23,7 +23,7 @@ import structlog
 
 from drivers.protocols import DeviceError
 
-from . import __version__, clock, heap
+from . import __version__, clock, heap, security_events
 from .ack_notes import notes_path, runtime_dir
 from .charging_profiles import Electrical
 from .charger import ChargerRuntime, MeterPolicy, RestartRequested
@@ -37,6 +37,7 @@ from .housekeeping import JournalKeeper
 from .journal import SIDE_FILE_SUFFIX, Journal
 from .live_limits import live_path
 from .runtime_settings.configuration import Configuration
+from .security_log import SecurityLog
 from .link.connection import BackendLink
 from .settings import EX_CONFIG, Settings
 from .site_limiter import site_limiter
@@ -105,6 +106,9 @@ async def run_agent(
     journal = Journal(db, settings.state.sample_sync_seconds, db.path.with_name(db.path.name + SIDE_FILE_SUFFIX),
                       notes_path(db.path, runtime_dir()))
     journal.adopt_older_entries()  # a rollback's release may have journaled without ids and numbers
+    security_log_bytes = int(settings.logging.security_file_mb * 2**20)
+    if security_log_bytes > 0:
+        journal.security_event_heard = SecurityLog(state_dir, security_log_bytes).append
     state = ChargerState(db)
     config = Configuration(settings.ocpp, state, settings.connectors.count)
     hardware = build_hardware(settings, state_dir)
@@ -133,6 +137,7 @@ async def run_agent(
                          start)
     runtime.uplink = link
     link.firmware = _firmware_updater(settings, state_dir, db, journal, runtime, link)
+    _record_start(db, journal, start)
     log.info("starting", charge_point=settings.charge_point.id, connectors=settings.connectors.count,
              state_dir=str(state_dir), backend=link.url)
     restart: RestartRequested | None = None
@@ -195,6 +200,22 @@ async def run_agent(
             with contextlib.suppress(OSError):
                 running.unlink()
     return restart
+
+
+def _record_start(db: Database, journal: Journal, start: str) -> None:
+    """The security events of a start (before the backend link runs, in the journal, so
+    they reach the backend whenever it is reachable): the device started, and a release
+    on trial after a firmware update was installed. A reset the backend asked for was
+    recorded (ResetOrReboot) when it was carried out. A journal that cannot take them
+    does not keep the charger from starting."""
+    why = {"FirmwareUpdate": "after a firmware update", "Watchdog": "after the previous run ended abruptly",
+           "PowerUp": "power up, or a restart of the service"}.get(start, start)
+    try:
+        journal.record_security_event(security_events.STARTUP_OF_THE_DEVICE, f"ladda {__version__} started: {why}")
+        if start == "FirmwareUpdate":
+            journal.record_security_event(security_events.FIRMWARE_UPDATED, f"now running ladda {__version__}")
+    except StoreError as exc:
+        log.error("start not journaled as a security event", error=str(exc))
 
 
 def _running_marker(database: Path) -> Path | None:

@@ -24,7 +24,7 @@ import structlog
 
 from drivers.protocols import DeviceError, MeterReading, PilotState, Signal
 
-from . import clock, live_limits, metering
+from . import clock, live_limits, metering, security_events
 from .authorization import Authorizer, AuthResult, Offline, Uplink, parse_expiry
 from .charging_profiles import Electrical, Profile, ProfileLimits, RateUnit
 from .hardware import Hardware
@@ -1448,6 +1448,12 @@ class ChargerRuntime:
             self.charger = replace(self.charger, reservations=tuple(restored))
 
     async def _restart_when_settled(self, hard: bool) -> None:
+        # Recorded before the transactions settle, so that the backend hears it before the restart.
+        try:
+            await self.db.run(self.journal.record_security_event, security_events.RESET_OR_REBOOT,
+                              f"{'hard' if hard else 'soft'} reset requested by the backend")
+        except StoreError as exc:  # the reset goes on: a full disk must not keep the charger from it
+            log.error("reset not journaled as a security event", error=str(exc))
         await self.settle(RESET_SETTLE_S)
         if self._restart is not None and not self._restart.done():
             self._restart.set_result(hard)

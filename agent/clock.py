@@ -57,6 +57,10 @@ LATEST = RELEASED.replace(year=RELEASED.year + PLAUSIBLE_YEARS)
 #: of the security whitepaper's list fits (SettingSystemTime says the time was changed;
 #: here it was not), and the list is open to others.
 REFUSED_EVENT = "SettingSystemTimeRefused"
+#: A move of the charger's time by more than this many seconds (the backend's time taken
+#: over an unsynchronised clock) is a SettingSystemTime security event. OCPP 2.0.1 calls
+#: the bound ClockCtrlr.TimeAdjustmentReportingThreshold; the whitepaper names none.
+TIME_REPORT_S = 20.0
 #: What :meth:`Clock.now` never goes beyond, whatever the system clock says: stamps
 #: stay four-digit years that arithmetic of a few days cannot overflow.
 _FLOOR_S = datetime(1970, 1, 1, tzinfo=timezone.utc).timestamp()
@@ -147,6 +151,9 @@ class Clock:
         self._backend_at: tuple[float, float] | None = None  # (backend epoch seconds, our monotonic)
         self._system_ok = self._ask_system()
         self._refusing = False  # the backend's last offered time was refused
+        #: How far the last adopted backend time moved the charger's time (s; 0 when the
+        #: system clock stayed in charge): a move past TIME_REPORT_S is a SettingSystemTime event.
+        self.last_jump = 0.0
 
     def _ask_system(self) -> bool:
         if self.mode == "system":
@@ -210,6 +217,12 @@ class Clock:
         # The backend stamped its answer somewhere between our send and our receipt.
         at = (sent_at + answered_at) / 2
         first = self._backend_at is None
+        self.last_jump = 0.0
+        if not self._system_ok:
+            # What the charger's time said at ``at`` before it follows this answer.
+            before = (self._backend_at[0] + (at - self._backend_at[1]) if self._backend_at is not None
+                      else self._wall0 + (at - self._mono0))
+            self.last_jump = backend.timestamp() - before
         self._backend_at = (backend.timestamp(), at)
         wall_at = self._wall() - (self._monotonic() - at)
         drift = backend.timestamp() - wall_at
@@ -223,6 +236,7 @@ class Clock:
             # keeps stamps smooth when NTP takes over.
             log.info("system clock confirmed by the backend's time", seconds=round(drift, 3))
             self._system_ok = True
+            self.last_jump = 0.0  # the time stays the system clock's
             return 0.0 if first else None
         if not first:
             return None

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta, timezone
 
 import structlog
 
+from . import security_events
 from .journal import Journal
 from .store import Database, StoreError, iso
 
@@ -36,6 +37,8 @@ class JournalKeeper:
         self.max_bytes = max_bytes
         self.keep = timedelta(days=keep_days)
         self._warned_over = False
+        #: The journal was found full at the last check (MemoryExhaustion was raised).
+        self._exhausted = False
 
     async def run(self) -> None:
         since_prune = PRUNE_EVERY_S  # prune at start-up too
@@ -89,6 +92,15 @@ class JournalKeeper:
             log.error("journal over its cap with only starts and stops left; keeping them all",
                       undelivered_bytes=size, cap_bytes=self.max_bytes)
         self._warned_over = over
+        # Full until it has a tenth of its room back: thinning keeps it just under the cap.
+        exhausted = bool(shed) or over or (self._exhausted and size > 0.9 * self.max_bytes)
+        if exhausted and not self._exhausted:
+            # Once each time the journal fills up (not once a minute while it stays full).
+            what = f"thinned {shed} undelivered meter values" if shed else "only starts and stops left"
+            await self.db.run(self.journal.record_security_event, security_events.MEMORY_EXHAUSTION,
+                              f"journal over its cap of {self.max_bytes} bytes: {what}")
+            self._wake()
+        self._exhausted = exhausted
         return shed
 
     async def prune(self) -> int:

@@ -62,8 +62,9 @@ import structlog
 from datetime import timedelta, timezone
 from pathlib import Path
 
-from . import clock
+from . import clock, security_events
 from .ack_notes import AckNotes, read_notes, remove_notes
+from .redaction import redact_text
 from .store import ChargerState, Database, StoreError, iso, parse_iso, utc_now
 
 log = structlog.get_logger(__name__)
@@ -246,6 +247,9 @@ class Journal:
         #: batch): the cap never sheds nor renumbers them (see shed_to). 1: the entry in
         #: flight only; the OCPP 2.0.1 link sets its batch, where the numbers are seqNo.
         self.sending_window = 1
+        #: Hears every security event recorded, after the journal's commit (the agent
+        #: wires the security log here, agent/security_log.py): (type, techInfo, timestamp).
+        self.security_event_heard: Callable[[str, str, str], object] | None = None
         #: The highest outbox seq a link ever loaded to send (mark_loaded), kept durably:
         #: an answer to a sample is not made durable at once, so after a power cut an
         #: entry the backend has may look unsent; the cap never renumbers up to here.
@@ -983,8 +987,24 @@ class Journal:
         self._commit(lambda conn: self._queue(conn, FIRMWARE, None, body))
 
     def record_security_event(self, kind: str, tech_info: str) -> None:
-        body = {"type": kind, "tech_info": tech_info[:255], "timestamp": utc_now()}
-        self._commit(lambda conn: self._queue(conn, SECURITY_EVENT, None, body))
+        """A security event: queued for the backend when it is one a backend is told (the
+        critical ones, see agent/security_events.py), and handed to ``security_event_heard``
+        in any case. The journal's commit comes first: a failing security log cannot lose
+        it, and an event the journal could not take (a full disk) still reaches the log.
+        ``kind`` may be spelled either protocol's way; the journal keeps the neutral name."""
+        kind = security_events.canonical(kind)
+        tech_info = redact_text(tech_info)[:255]
+        body = {"type": kind, "tech_info": tech_info, "timestamp": utc_now()}
+        try:
+            if security_events.sent_to_backend(kind):
+                self._commit(lambda conn: self._queue(conn, SECURITY_EVENT, None, body))
+        finally:
+            heard = self.security_event_heard
+            if heard is not None:
+                try:
+                    heard(kind, tech_info, str(body["timestamp"]))
+                except Exception as exc:  # noqa: BLE001 - a copy for people never fails the record
+                    log.error("security event not logged", type=kind, error=str(exc) or type(exc).__name__)
 
     # customer data (agent.customer_data) ---------------------------------
     def commit(self, work: Callable[[sqlite3.Connection], Any]) -> Any:

@@ -368,7 +368,9 @@ class Stack:
         return 0 if self.backend.get("ocpp") == "2.0.1" else 1
 
     async def wait_booted(self, since_seq: int = 0, timeout: float = 20.0) -> list[dict[str, Any]]:
-        """Wait for the agent's BootNotification and its first status reports (0..N).
+        """Wait for the agent's BootNotification and its first status reports (0..N),
+        and for the security event every start sends (StartupOfTheDevice): a test that
+        looks at what comes after the boot then sees only what it caused.
 
         Fails at once, with the agent's log, if the agent process exits meanwhile (a bad
         configuration exits with status 78 before it ever connects).
@@ -380,6 +382,8 @@ class Stack:
                 "wait_for", cp=self.cp_id, action="StatusNotification", count=self.connectors + self.station_statuses,
                 since_seq=since_seq, timeout=timeout,
             )
+            await self.csms.request("wait_for", cp=self.cp_id, action="SecurityEventNotification",
+                                    since_seq=since_seq, timeout=timeout)
             return list(reply["messages"])
 
         if self.agent_process is None or self.agent_process.proc is None:

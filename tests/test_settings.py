@@ -249,7 +249,7 @@ def test_lines_are_found_for_dotted_and_quoted_keys_past_multiline_strings() -> 
     )
     assert errors_of(text) == [
         "ladda.toml:1: connectors.count = 9: must be between 1 and 8",
-        "ladda.toml:8: logging.note: unknown key; known keys in [logging]: level, format, file_mb",
+        "ladda.toml:8: logging.note: unknown key; known keys in [logging]: level, format, file_mb, security_file_mb",
         'ladda.toml:12: logging.level = "loud": must be one of "debug", "info", "warning" or "error"',
     ]
 

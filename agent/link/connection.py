@@ -24,7 +24,7 @@ import websockets
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.frames import CloseCode
 
-from .. import clock
+from .. import clock, security_events
 from ..certificates import CSMS_ROOT, CertificateStore
 from ..certificates.store import DIRECTORY as CERTIFICATES_DIRECTORY
 from ..errors import leaves
@@ -33,12 +33,19 @@ from ..redaction import register_secret
 from ..runtime_settings.configuration import Configuration
 from ..runtime_settings.keys import KEYS
 from ..settings import BackendSettings, Settings
-from ..store import Database
+from ..store import Database, StoreError
 from .profiles import (ConnectionProfile, ConnectionProfiles, Prerequisites, has_client_certificate,
                        has_csms_root)
 from .own_certificate import own_certificate_signing, tls_refused
 from .rpc import CallFailed, Endpoint
-from .security import TLS_PROFILES, SecurityError, describe_closed_handshake, describe_tls_failure, link_security
+from .security import (
+    TLS_PROFILES,
+    SecurityError,
+    describe_closed_handshake,
+    describe_tls_failure,
+    link_security,
+    security_event_for,
+)
 from .throttle import Throttle
 from .trust import InstalledRootsNotice, ca_file_certificates, verified_chain
 
@@ -54,6 +61,9 @@ class BackendLink:
 
     #: The websocket subprotocol the adapter speaks ("ocpp1.6", "ocpp2.0.1").
     SUBPROTOCOL: ClassVar[str]
+    #: How the version takes a backend-set HTTP Basic password: as written (2.0.1
+    #: BasicAuthPassword) or in the 1.6 whitepaper's forms (hexadecimal digits decoded).
+    PASSWORDS_AS_WRITTEN: ClassVar[bool] = False
 
     def __init__(self, settings: Settings, runtime: ChargerRuntime, journal: Journal, db: Database,
                  config: Configuration) -> None:
@@ -105,7 +115,8 @@ class BackendLink:
         self.certificates.load()
         #: The charger's own client certificate and the requests to renew it (A02/A03).
         self.own_certificate, self.signing = own_certificate_signing(self)
-        config.bind_backend_security(self.backend.security_profile, settings.backend.authorization_key)
+        config.bind_backend_security(self.backend.security_profile, settings.backend.authorization_key,
+                                     self.PASSWORDS_AS_WRITTEN)
         config.subscribe(self._on_config_change)
         journal.online = lambda: self.online
 
@@ -224,14 +235,20 @@ class BackendLink:
             except Exception as exc:  # noqa: BLE001 - the link must survive anything and retry
                 redial = any(isinstance(e, Redial) for e in leaves(exc))
                 problem = describe(exc, replace(self.settings, backend=self.backend), handshake=not opened)
+                event = None
                 if redial:
                     log.info("reconnecting with the new authorization key", url=self.url)
                 elif problem != last_problem:
                     log.warning("backend link down", url=self.url, problem=problem)
                     last_problem = problem
+                    # A security event once per change of problem, like the warning: a
+                    # backend refusing every attempt for a week is one event, not thousands.
+                    event = next(filter(None, map(security_event_for, leaves(exc))), None)
                 refused = refused_by_backend(exc)
                 if not opened and self.settings.backend.security_profile == 3 and tls_refused(problem):
                     await asyncio.to_thread(self.own_certificate.refused)  # a renewed pair on trial gives way
+                if event is not None:
+                    await self.security_event(*event)
             else:
                 refused = False
             finally:
@@ -354,9 +371,25 @@ class BackendLink:
 
     def _on_config_change(self, name: str, value: object) -> None:
         """A new AuthorizationKey: answer first, then reconnect with it (security whitepaper,
-        TC_073: the charge point disconnects and reconnects with the new password)."""
-        if name == "AuthorizationKey" and self._cp is not None:
+        TC_073: the charge point disconnects and reconnects with the new password), and
+        note the change in the security log (2.0.1 A01, TC_A_09_CS: "store and log"; never the password)."""
+        if name != "AuthorizationKey":
+            return
+        if self._jobs is not None:
+            self._jobs.create_task(self.security_event(
+                security_events.RECONFIGURATION_OF_SECURITY_PARAMETERS,
+                "the HTTP Basic password was changed by the backend"), name="security-event")
+        if self._cp is not None:
             self._cp.after_reply(self._redial.set)
+
+    async def security_event(self, kind: str, tech_info: str) -> None:
+        """Record a security event (journal and security log) and let the drain send it.
+        A journal that cannot take it (a full disk) is logged: the link goes on."""
+        try:
+            await self.db.run(self.journal.record_security_event, kind, tech_info)
+        except StoreError as exc:
+            log.error("security event not journaled", type=kind, error=str(exc))
+        self.wake()
 
     async def _redial_when_asked(self) -> None:
         await self._redial.wait()
@@ -472,9 +505,12 @@ class BackendLink:
             if exc.first:
                 log.warning("refused the backend's time; keeping the charger's", current_time=exc.offered[:40],
                             allowed=f"{clock.EARLIEST:%Y-%m-%d} to {clock.LATEST:%Y-%m-%d}")
-                await self.db.run(self.journal.record_security_event, clock.REFUSED_EVENT, str(exc))
-                self.wake()
+                await self.security_event(clock.REFUSED_EVENT, str(exc))
             return
+        if abs(charger_clock.last_jump) > clock.TIME_REPORT_S:
+            await self.security_event(
+                security_events.SETTING_SYSTEM_TIME,
+                f"the charger's time moved by {charger_clock.last_jump:+.1f} s to the backend's time {current_time[:40]}")
         if shift is None:
             return
         changed = await self.db.run(

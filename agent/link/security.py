@@ -197,7 +197,38 @@ def describe_tls_failure(error: BaseException, backend: BackendSettings) -> str 
             return f"TLS: the backend's certificate is not valid for the host name {host!r} in backend.url"
         return f"TLS: the backend's certificate was refused: {error.verify_message}"
     if isinstance(error, ssl.SSLError):
+        if error.reason in OLD_TLS_REASONS:
+            return "TLS: the backend offers only TLS older than 1.2, which this charger refuses"
+        if error.reason in CIPHER_REASONS:
+            return "TLS: the backend offers no cipher suite this charger accepts"
         return f"TLS: handshake failed: {_reason(error)}"
+    return None
+
+
+#: How OpenSSL says that the peer speaks only a TLS version below the minimum (1.2): the
+#: server's alert, or its hello naming an older version.
+OLD_TLS_REASONS = frozenset({"TLSV1_ALERT_PROTOCOL_VERSION", "UNSUPPORTED_PROTOCOL", "WRONG_SSL_VERSION",
+                             "WRONG_VERSION_NUMBER"})
+#: ... and that no cipher suite is shared.
+CIPHER_REASONS = frozenset({"NO_SHARED_CIPHER", "NO_CIPHERS_AVAILABLE", "NO_CIPHER_MATCH"})
+
+
+def security_event_for(error: BaseException) -> tuple[str, str] | None:
+    """The security event (type, techInfo) a failed connection attempt is, if any: the
+    backend refused this charger's credentials (HTTP 401), its certificate failed the
+    checks, it offered only TLS older than 1.2 or no acceptable cipher suite."""
+    from websockets.exceptions import InvalidStatus  # the link's library; this module stays light
+
+    from .. import security_events as events
+
+    if isinstance(error, InvalidStatus) and error.response.status_code == 401:
+        return events.FAILED_TO_AUTHENTICATE_AT_CSMS, "the backend answered HTTP 401 to the connection request"
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return events.INVALID_CSMS_CERTIFICATE, f"TLS: {error.verify_message or _reason(error)}"
+    if isinstance(error, ssl.SSLError) and error.reason in OLD_TLS_REASONS:
+        return events.INVALID_TLS_VERSION, f"TLS: the backend offers only TLS older than 1.2 ({error.reason})"
+    if isinstance(error, ssl.SSLError) and error.reason in CIPHER_REASONS:
+        return events.INVALID_TLS_CIPHER_SUITE, f"TLS: no shared cipher suite ({error.reason})"
     return None
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from ocpp.v16 import call
 
 from ..journal import FIRMWARE, METER_SAMPLE, SECURITY_EVENT, STATUS, TX_STARTED, TX_STOPPED, Entry
+from ..security_events import spelled_16
 
 #: Stop reasons of the charger's that 1.6 has no word for, as its closest reason: a
 #: master pass card (a 2.0.1 setting) stopped it locally; a reset of its connector alone
@@ -89,7 +90,8 @@ def request_for(entry: Entry) -> Any:
             return call.SignedFirmwareStatusNotification(status=body["status"], request_id=body["request_id"])
         return call.FirmwareStatusNotification(status=body["status"])
     if entry.kind == SECURITY_EVENT:
-        return call.SecurityEventNotification(type=body["type"], timestamp=body["timestamp"],
+        # The journal keeps the neutral (2.0.1) name; the whitepaper spells four differently.
+        return call.SecurityEventNotification(type=spelled_16(body["type"]), timestamp=body["timestamp"],
                                               tech_info=body.get("tech_info") or None)
     raise NotSendable(f"unknown journal entry kind {entry.kind!r}")
 

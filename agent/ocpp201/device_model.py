@@ -409,8 +409,9 @@ COMPONENTS: tuple[Component, ...] = (
     )),
     Component("SecurityCtrlr", (
         setting("AdditionalRootCertificateCheck", note="not supported: an installed root replaces no other"),
-        setting("AuthorizationKey", max_limit=40, note="the HTTP Basic password; accepted only under security "
-                                                       "profile 1 or 2"),
+        setting("AuthorizationKey", max_limit=40, note="the HTTP Basic password: 16 to 40 printable characters, "
+                                                       "used as written; accepted only under security profile 1 "
+                                                       "or 2; the change is noted in the security log"),
         Variable("CertificateEntries", _fact(lambda f, w: f.certificate_entries(), "StationFacts.certificate_entries"),
                  "integer", required=True),
         Variable("Identity", _fact(lambda f, w: f.identity(), "StationFacts.identity ([charge_point] id)", True),

@@ -68,6 +68,7 @@ class Ocpp201Link(ReservationReports, BackendLink):
     """Keeps the charger connected to a 2.0.1 backend and the journal flowing to it."""
 
     SUBPROTOCOL = "ocpp2.0.1"
+    PASSWORDS_AS_WRITTEN = True  # BasicAuthPassword: 16 to 40 characters, no hexadecimal form
 
     def __init__(self, settings: Settings, runtime: ChargerRuntime, journal: Journal, db: Database,
                  config: Configuration, state: ChargerState, start: str = "PowerUp",

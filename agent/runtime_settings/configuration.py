@@ -61,8 +61,14 @@ class Configuration:
             try:
                 self._values[name] = spec.parse(raw)
             except ValueError:
-                log.warning("ignoring stored configuration value", key=name, value=raw)
+                if name == "AuthorizationKey" and _plain_password(raw):
+                    self._values[name] = raw  # set by a 2.0.1 backend (BasicAuthPassword)
+                    continue
+                log.warning("ignoring stored configuration value", key=name, value=shown(name, raw))
         self._listeners: list[Callable[[str, Value], None]] = []
+        #: The backend's password is used as written (2.0.1 BasicAuthPassword: 16 to 40
+        #: characters), not in the 1.6 whitepaper's forms (hexadecimal digits decoded).
+        self._passwords_as_written = False
         #: Checks a value must also pass that the table cannot know (e.g. that a slot is set).
         self._checks: dict[str, Callable[[Value], str | None]] = {}
 
@@ -85,12 +91,14 @@ class Configuration:
         (derived: never stored as a setting)."""
         self._values["SecurityProfile"] = profile
 
-    def bind_backend_security(self, profile: int, file_key: str) -> None:
+    def bind_backend_security(self, profile: int, file_key: str, passwords_as_written: bool = False) -> None:
         """Learn the configured security profile (reported as SecurityProfile) and the
         technician's HTTP Basic password, which a backend-set AuthorizationKey replaces
-        only for as long as the file's password stays what it was when the backend set it."""
+        only for as long as the file's password stays what it was when the backend set it.
+        ``passwords_as_written``: the protocol's rule for a backend-set password (2.0.1)."""
         self._values["SecurityProfile"] = profile
         self._file_key = file_key
+        self._passwords_as_written = passwords_as_written
         if self._values["AuthorizationKey"] and self._stored_key_base != fingerprint(file_key):
             log.warning("the password in the configuration file changed since the backend set AuthorizationKey; "
                         "using the file's")
@@ -101,7 +109,7 @@ class Configuration:
         there is none."""
         stored = self._values["AuthorizationKey"]
         if isinstance(stored, str) and stored and self._stored_key_base == fingerprint(self._file_key):
-            return basic_auth_password(stored)
+            return stored.encode() if self._passwords_as_written else basic_auth_password(stored)
         return basic_auth_password(self._file_key) or None
 
     def offers(self, profile: str) -> bool:
@@ -171,7 +179,8 @@ class Configuration:
                      security_profile=self.int("SecurityProfile"))
             return "Rejected", "the security profile in use sends no password"
         try:
-            value = spec.parse(raw)
+            value = _parse_plain_password(raw) if name == "AuthorizationKey" and self._passwords_as_written \
+                else spec.parse(raw)
         except ValueError as exc:
             log.info("configuration change rejected", key=name, value=shown(name, raw), reason=str(exc))
             return "Rejected", str(exc)
@@ -199,3 +208,20 @@ class Configuration:
         self._values[name] = value
         for listener in self._listeners:
             listener(name, value)
+
+
+#: OCPP 2.0.1's bounds of BasicAuthPassword (A00/A01; TC_A_10_CS: fewer is Rejected).
+PLAIN_PASSWORD_MIN, PLAIN_PASSWORD_MAX = 16, 40
+
+
+def _plain_password(raw: object) -> bool:
+    return (isinstance(raw, str) and PLAIN_PASSWORD_MIN <= len(raw) <= PLAIN_PASSWORD_MAX and raw.isprintable()
+            and raw == raw.strip())
+
+
+def _parse_plain_password(raw: object) -> str:
+    """A 2.0.1 BasicAuthPassword: 16 to 40 printable characters, sent as written."""
+    if not _plain_password(raw):
+        raise ValueError(f"must be {PLAIN_PASSWORD_MIN} to {PLAIN_PASSWORD_MAX} printable characters "
+                         "without spaces around them")
+    return str(raw)

@@ -171,6 +171,11 @@ class LoggingSettings:
         Number(0, 1024, "MiB"), 8.0, unit="MiB",
         doc="the agent's own log file, <state directory>/logs/ladda.log, JSON lines rotated by size: the most "
             "kept in all (current file and 3 older ones), for diagnostics (GetDiagnostics); 0 = no file")
+    security_file_mb: float = setting(
+        Number(0, 64, "MiB"), 1.0, unit="MiB",
+        doc="the security log, <state directory>/logs/security.log: every security event as JSON lines, rotated "
+            "by size: the most kept in all (current file and 3 older ones); 0 = no file (the events are still "
+            "sent to the backend)")
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from pathlib import Path
 from simulators.control import serve as serve_control
 from simulators.csms.control import build_commands
 from simulators.csms.policy import BOOT_STATUSES, Policy
-from simulators.csms.server import Csms, server_tls_context
+from simulators.csms.server import Csms, send_tls_alerts, server_tls_context
 
 log = logging.getLogger("simulators.csms")
 
@@ -97,6 +97,9 @@ async def run(args: argparse.Namespace) -> None:
     csms = Csms(Policy(heartbeat_interval=args.heartbeat_interval, boot_status=args.boot_status),
                 passwords=dict(args.password))
     tls = server_tls_context(args.tls_cert, args.tls_key, args.client_ca) if args.tls_cert else None
+    csms.tls = tls
+    if tls is not None:
+        send_tls_alerts()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.set_exception_handler(_ignore_cancelled_stream_callbacks)

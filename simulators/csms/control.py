@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from simulators.control import CommandTable
-from simulators.csms.server import Csms
+from simulators.csms.server import Csms, change_tls
 
 
 def _number(name: str, value: Any, minimum: float = 0.0) -> float:
@@ -170,6 +170,18 @@ def build_commands(csms: Csms) -> CommandTable:
     @table.command("disconnect")
     async def disconnect(cp: str, abrupt: bool = False) -> None:
         await csms.disconnect(_text("cp", cp), bool(abrupt))
+
+    @table.command("set_tls")
+    async def set_tls(cert: str | None = None, key: str | None = None, max_version: str | None = None) -> None:
+        """wss:// only: serve later handshakes with ``cert`` and ``key`` (PEM paths), and/or
+        only up to TLS ``max_version`` ("TLSv1_1"; "" for the newest again)."""
+        if csms.tls is None:
+            raise ValueError("this CSMS serves plain ws://: start it with --tls-cert and --tls-key")
+        if (cert is None) != (key is None):
+            raise ValueError("cert and key go together")
+        if max_version not in (None, "", "TLSv1", "TLSv1_1", "TLSv1_2", "TLSv1_3"):
+            raise ValueError(f"max_version must be TLSv1, TLSv1_1, TLSv1_2, TLSv1_3 or \"\", not {max_version!r}")
+        change_tls(csms.tls, cert, key, max_version)
 
     @table.command("wait_for")
     async def wait_for(

@@ -338,6 +338,8 @@ class Csms:
         self.refusals: dict[str, int] = {}
         #: HTTP Basic passwords (security profiles 1 and 2): a listed charge point must send its own.
         self.passwords: dict[str, str] = dict(passwords or {})
+        #: The TLS context served (wss://), changed in place by ``set_tls`` for later handshakes.
+        self.tls: ssl.SSLContext | None = None
         #: What ``reset_policy`` returns to: the passwords given at start-up.
         self.initial_passwords: dict[str, str] = dict(self.passwords)
         #: What ``reset_policy`` returns to: the policy given at start-up.
@@ -703,6 +705,46 @@ def server_tls_context(certificate: str, key: str, client_ca: str | None = None)
         context.verify_mode = ssl.CERT_REQUIRED
         context.load_verify_locations(cafile=client_ca)
     return context
+
+
+def send_tls_alerts() -> None:
+    """Make this process's asyncio send the TLS alert of a failed server handshake, as
+    any real TLS server does (Python 3.11's asyncio closes the socket with the alert still
+    unsent): a charger refused for its TLS version then sees "protocol version" (its
+    InvalidTLSVersion case) instead of a bare connection reset. For the test CSMS only."""
+    from asyncio import sslproto
+
+    original = sslproto.SSLProtocol._on_handshake_complete
+    if getattr(original, "sends_alerts", False):
+        return
+
+    def on_handshake_complete(self: Any, handshake_exc: BaseException | None) -> None:
+        if handshake_exc is not None:
+            with contextlib.suppress(Exception):
+                self._process_outgoing()  # the alert OpenSSL wrote for the peer
+        original(self, handshake_exc)
+
+    on_handshake_complete.sends_alerts = True  # type: ignore[attr-defined]
+    sslproto.SSLProtocol._on_handshake_complete = on_handshake_complete  # type: ignore[method-assign]
+
+
+def change_tls(context: ssl.SSLContext, certificate: str | None = None, key: str | None = None,
+               max_version: str | None = None) -> None:
+    """Serve the handshakes from now on with another certificate and key, and/or only up
+    to ``max_version`` ("TLSv1_1": a backend too old for a charger, which needs 1.2; "":
+    back to the newest). Connections already open keep theirs."""
+    if certificate is not None and key is not None:
+        context.load_cert_chain(certificate, key)
+    if max_version is not None:
+        if max_version:
+            version = ssl.TLSVersion[max_version]
+            context.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
+            context.set_ciphers("DEFAULT:@SECLEVEL=0")  # OpenSSL 3 allows TLS below 1.2 only at level 0
+            context.maximum_version = version
+        else:
+            context.maximum_version = ssl.TLSVersion.MAXIMUM_SUPPORTED
+            context.minimum_version = ssl.TLSVersion.TLSv1_2
+            context.set_ciphers("DEFAULT")
 
 
 def _basic_auth_user(header: str | None) -> str | None:

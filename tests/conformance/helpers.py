@@ -44,6 +44,26 @@ async def wait_status(stack: Stack, connector: int, status: str, since: int = 0,
         await asyncio.sleep(0.1)
 
 
+async def security_events(stack: Stack, kind: str | None = None, since: int = 0) -> list[dict[str, Any]]:
+    """The SecurityEventNotification payloads sent after ``since`` (of type ``kind``), oldest first."""
+    return [m["payload"] for m in await messages(stack, "SecurityEventNotification", since)
+            if kind is None or m["payload"]["type"] == kind]
+
+
+async def wait_security_event(stack: Stack, kind: str, since: int = 0, timeout: float = 15.0) -> dict[str, Any]:
+    """Wait for a SecurityEventNotification of type ``kind`` (others come and go: every
+    start sends StartupOfTheDevice); return the first one's payload."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = await security_events(stack, kind, since)
+        if found:
+            return found[0]
+        if time.monotonic() > deadline:
+            seen = [e["type"] for e in await security_events(stack, None, since)]
+            raise AssertionError(f"no {kind} security event; saw {seen}\n{stack.agent_log()}")
+        await asyncio.sleep(0.1)
+
+
 async def statuses(stack: Stack, connector: int, since: int = 0) -> list[str]:
     return [
         m["payload"]["status"]
@@ -52,8 +72,10 @@ async def statuses(stack: Stack, connector: int, since: int = 0) -> list[str]:
     ]
 
 
-async def actions(stack: Stack, since: int = 0, ignore: tuple[str, ...] = ("Heartbeat",)) -> list[str]:
-    """The sequence of actions the charge point sent, as a compact list."""
+async def actions(stack: Stack, since: int = 0,
+                  ignore: tuple[str, ...] = ("Heartbeat", "SecurityEventNotification")) -> list[str]:
+    """The sequence of actions the charge point sent, as a compact list (by default
+    without heartbeats and the security events of starts and resets)."""
     out = []
     for m in await messages(stack, since=since):
         if m["action"] in ignore:
@@ -193,6 +215,7 @@ async def wait_rebooted(stack: Stack, since: int, timeout: float = 20.0) -> int:
         "wait_for", cp=stack.cp_id, action="StatusNotification", count=stack.connectors + stack.station_statuses,
         since_seq=boot_seq, timeout=timeout,
     )
+    await wait_security_event(stack, "StartupOfTheDevice", since=boot_seq, timeout=timeout)
     return boot_seq
 
 

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from .helpers import last_seq, messages, parse_time, plug_and_charge, wait_for
+from .helpers import last_seq, messages, parse_time, plug_and_charge, security_events, wait_for, wait_security_event
 
 
 async def test_an_unsynchronised_charger_stamps_transactions_with_the_backends_time(csms, charger):
@@ -83,8 +83,7 @@ async def test_an_implausible_backend_time_is_refused_with_one_security_event(cs
     await csms.request("set_heartbeat_interval", interval=1)  # each answer offers the time again
     stack = await charger(clock="backend")
     since = await last_seq(stack)
-    (event,) = await wait_for(stack, "SecurityEventNotification")
-    assert event["type"] == "SettingSystemTimeRefused"
+    event = await wait_security_event(stack, "SettingSystemTimeRefused")
     assert offered in event["techInfo"] and "2046" in event["techInfo"]
     await wait_for(stack, "Heartbeat", count=3, since=since)
     # The charger still works on its own time: a card starts a transaction, statuses go out.
@@ -92,7 +91,8 @@ async def test_an_implausible_backend_time_is_refused_with_one_security_event(cs
     start = (await wait_for(stack, "StartTransaction", since=since))[0]
     assert start["idTag"] == "04A1B2C3"
     await assert_stamps_are_now(stack, 0)
-    assert len(await messages(stack, "SecurityEventNotification")) == 1
+    assert len(await security_events(stack, "SettingSystemTimeRefused")) == 1
+    assert await security_events(stack, "SettingSystemTime") == []  # the time never moved
     assert stack.agent_log().count("refused the backend's time") == 1
 
 
@@ -103,8 +103,11 @@ async def test_a_refused_backend_time_keeps_the_last_good_one(csms, charger):
     stack = await charger(clock="backend")
     await csms.request("set_clock", current_time="9999-12-31T23:59:59Z")
     since = await last_seq(stack)
-    (event,) = await wait_for(stack, "SecurityEventNotification", since=since)
+    event = await wait_security_event(stack, "SettingSystemTimeRefused", since=since)
     assert abs(parse_time(event["timestamp"]) - (datetime.now(timezone.utc) + ahead)) < timedelta(seconds=30)
+    # Taking the backend's time three hours ahead moved the charger's: SettingSystemTime, once.
+    (moved,) = await security_events(stack, "SettingSystemTime")
+    assert moved["techInfo"].startswith("the charger's time moved by +108")
     await plug_and_charge(stack)
     await wait_for(stack, "StartTransaction", since=since)
     await assert_stamps_are_now(stack, since, ahead)

@@ -4,14 +4,15 @@ P), the Core cases of block M (certificates; its ISO 15118 cases and those of
 AdditionalRootCertificateCheck, which this charger does not support, are accounted for in
 docs/ocpp201.md's prose) and block N's Core cases (N01 logs, N09/N10 customer
 information; not the N02-N08 monitoring of Advanced Device Management): their numbers, as
-TC_<block>_<nn>_CS, and block L (firmware). Block A (security), I (tariffs) and O belong to
-other work;
+TC_<block>_<nn>_CS, and blocks L (firmware) and A (security). Block I (tariffs) and O
+belong to other work;
 ``tests/ocpp201/test_coverage_table.py`` checks that docs/ocpp201.md accounts for every
 case here."""
 
 from __future__ import annotations
 
 CASES: dict[str, str] = {
+    "A": "01 04 05 06 07 09 10 11 12 13 14 15 19 20 21 22 23",
     "B": "01 02 03 06 07 09 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 32 33 34 35 36 37 39 41 43 45 46 47 49 50 51 52 53 54 55 56 57",
     "C": "02 04 05 06 07 08 09 10 11 12 13 14 15 16 17 18 21 22 23 24 25 26 27 28 29 30 31 32 33 34 36 37 38 39 40 41 42 43 44 45 46 47 48 49 50 51 52 53 54 55 56 57 58",
     "D": "01 02 03 04 05 06 07 08 10",

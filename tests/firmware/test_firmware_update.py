@@ -45,7 +45,9 @@ from tests.conformance.helpers import (
     last_seq,
     messages,
     plug_and_charge,
+    security_events,
     wait_for,
+    wait_security_event,
     wait_status,
 )
 from tests.file_servers import HttpStore, closed_port
@@ -293,8 +295,8 @@ async def test_signed_update_with_a_certificate_from_another_ca_is_refused_befor
         "requestId": 11, "firmware": {"location": "http://127.0.0.1:1/f.tar.gz", "retrieveDateTime": _now(),
                                       "signingCertificate": pem(forged), "signature": "AAAA"}})
     assert answer == {"status": "InvalidCertificate"}
-    [event] = await wait_for(stack, "SecurityEventNotification", since=since)
-    assert event["type"] == "InvalidFirmwareSigningCertificate"
+    event = await wait_security_event(stack, "InvalidFirmwareSigningCertificate", since=since)
+    assert len(await security_events(stack, "InvalidFirmwareSigningCertificate", since)) == 1
     assert "not issued by a configured firmware signing CA" in event["techInfo"]
     assert await messages(stack, "SignedFirmwareStatusNotification", since) == []
 
@@ -318,8 +320,8 @@ async def test_signed_update_with_a_bad_signature_is_not_installed_and_a_good_on
         assert statuses == ["Downloading", "Downloaded", "InvalidSignature"]
         assert {m["payload"]["requestId"] for m in await messages(stack, "SignedFirmwareStatusNotification", since)} \
             == {21}
-        [event] = await wait_for(stack, "SecurityEventNotification", since=since)
-        assert event["type"] == "InvalidFirmwareSignature"
+        await wait_security_event(stack, "InvalidFirmwareSignature", since=since)
+        assert len(await security_events(stack, "InvalidFirmwareSignature", since)) == 1
         # The job is over, not installed: a triggered status still names it (not Idle).
         trigger = await last_seq(stack)
         assert await call_checked(stack, "ExtendedTriggerMessage", {"requestedMessage": "FirmwareStatusNotification"}) \
