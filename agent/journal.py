@@ -986,17 +986,17 @@ class Journal:
             body["request_id"] = request_id
         self._commit(lambda conn: self._queue(conn, FIRMWARE, None, body))
 
-    def record_security_event(self, kind: str, tech_info: str) -> None:
+    def record_security_event(self, kind: str, tech_info: str, send: bool | None = None) -> None:
         """A security event: queued for the backend when it is one a backend is told (the
-        critical ones, see agent/security_events.py), and handed to ``security_event_heard``
-        in any case. The journal's commit comes first: a failing security log cannot lose
+        critical ones, see agent/security_events.py, unless ``send`` says otherwise: a
+        change the backend asked for), and handed to ``security_event_heard`` in any case. The journal's commit comes first: a failing security log cannot lose
         it, and an event the journal could not take (a full disk) still reaches the log.
         ``kind`` may be spelled either protocol's way; the journal keeps the neutral name."""
         kind = security_events.canonical(kind)
         tech_info = redact_text(tech_info)[:255]
         body = {"type": kind, "tech_info": tech_info, "timestamp": utc_now()}
         try:
-            if security_events.sent_to_backend(kind):
+            if security_events.sent_to_backend(kind) if send is None else send:
                 self._commit(lambda conn: self._queue(conn, SECURITY_EVENT, None, body))
         finally:
             heard = self.security_event_heard

@@ -227,10 +227,12 @@ class BackendLink:
                     upgraded = await self.db.run(self.profiles.connected)
                     if upgraded is not None:
                         await self._drop_lower_slots_from_priority()
-                        await self._security_event(
+                        # Not critical in the catalogue, but the backend asked for this change:
+                        # it hears how it went.
+                        await self.security_event(
                             "ReconfigurationOfSecurityParameters",
                             f"security profile {upgraded.security_profile} is in use from now on "
-                            f"({upgraded.describe()}); lower ones are no longer tried")
+                            f"({upgraded.describe()}); lower ones are no longer tried", send=True)
                     await self._serve(ws)
             except Exception as exc:  # noqa: BLE001 - the link must survive anything and retry
                 redial = any(isinstance(e, Redial) for e in leaves(exc))
@@ -292,10 +294,10 @@ class BackendLink:
         log.warning("connection profile failed; trying the next", left=left.describe(), next=now.describe(),
                     attempts=self.profiles.attempts)
         if on_trial:
-            await self._security_event(
+            await self.security_event(
                 "ReconfigurationOfSecurityParameters",
                 f"security profile {left.security_profile} ({left.describe()}) did not connect after "
-                f"{self.profiles.attempts} attempt(s); falling back to {now.describe()}")
+                f"{self.profiles.attempts} attempt(s); falling back to {now.describe()}", send=True)
         return True
 
     # ------------------------------------------------------------ profiles the backend sets
@@ -357,10 +359,6 @@ class BackendLink:
         if kept and kept != self.config.list(name):
             await self.config.set(name, kept)
 
-    async def _security_event(self, kind: str, tech_info: str) -> None:
-        await self.db.run(self.journal.record_security_event, kind, tech_info)
-        self.wake()
-
     def _backoff(self, failures: int) -> float:
         """The wait before the next attempt: reconnect_initial doubled per failure, at most
         reconnect_max, plus up to a fifth more at random so a fleet that lost its backend
@@ -382,11 +380,12 @@ class BackendLink:
         if self._cp is not None:
             self._cp.after_reply(self._redial.set)
 
-    async def security_event(self, kind: str, tech_info: str) -> None:
-        """Record a security event (journal and security log) and let the drain send it.
-        A journal that cannot take it (a full disk) is logged: the link goes on."""
+    async def security_event(self, kind: str, tech_info: str, send: bool | None = None) -> None:
+        """Record a security event (journal and security log) and let the drain send it
+        (``send``: whether the backend is told, when not as the catalogue says). A journal
+        that cannot take it (a full disk) is logged: the link goes on."""
         try:
-            await self.db.run(self.journal.record_security_event, kind, tech_info)
+            await self.db.run(self.journal.record_security_event, kind, tech_info, send)
         except StoreError as exc:
             log.error("security event not journaled", type=kind, error=str(exc))
         self.wake()

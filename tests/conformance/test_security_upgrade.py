@@ -16,7 +16,7 @@ from simulators.harness import Csms, Stack
 
 from ..profile_fixtures import (PASSWORD, backends, chargers, connections, free_port, log_lines,  # noqa: F401
                                 new_cp_id, password_file, pkis, url_of, workdir)
-from .helpers import call_checked, get_configuration, last_seq, messages
+from .helpers import call_checked, get_configuration, last_seq, messages, wait_security_event
 
 
 async def schema_clean(stack: Stack) -> None:
@@ -64,9 +64,8 @@ async def test_tc_083_upgrade_security_profile(backends, chargers, pkis, workdir
     (connected,) = await connections(tls, stack.cp_id)
     assert connected["payload"]["basic_auth_user"] == stack.cp_id  # profile 2: TLS and the password
     assert await security_profile(stack) == "2"
-    events = [m["payload"] for m in await messages(stack, "SecurityEventNotification")]
-    assert [e["type"] for e in events if "is in use from now on" in e.get("techInfo", "")] == \
-        ["ReconfigurationOfSecurityParameters"]
+    event = await wait_security_event(stack, "ReconfigurationOfSecurityParameters")
+    assert "is in use from now on" in event["techInfo"]
     await schema_clean(stack)
 
     # Steps 15-18: the backend comes back with profile 1: the charger does not reconnect
@@ -91,10 +90,7 @@ async def test_an_upgrade_that_cannot_connect_is_rolled_back_with_a_security_eve
     assert (await call_checked(stack, "Reset", {"type": "Hard"}))["status"] == "Accepted"
     # Nobody serves TLS at the address: three attempts at profile 2, then profile 1 again.
     await stack.wait_booted(since_seq=since, timeout=40)
-    found = await stack.csms.request("wait_for", cp=stack.cp_id, action="SecurityEventNotification",
-                                     since_seq=since, timeout=15)
-    (event,) = [m["payload"] for m in found["messages"]]
-    assert event["type"] == "ReconfigurationOfSecurityParameters"
+    event = await wait_security_event(stack, "ReconfigurationOfSecurityParameters", since)
     assert "did not connect after 3 attempt(s)" in event["techInfo"]
     assert await security_profile(stack) == "1"
     assert log_lines(stack, '"connection profile failed; trying the next"')

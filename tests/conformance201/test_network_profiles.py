@@ -19,6 +19,7 @@ from simulators.harness import Csms, Stack
 from ..profile_fixtures import (  # noqa: F401 - fixtures are used by name
     PASSWORD, backends, ca_bundle, chargers, connections, free_port, log_lines, new_cp_id, password_file, pkis, url_of,
     wait_log, workdir)
+from ..conformance.helpers import security_events, wait_security_event
 from .helpers import V201, call, last_seq, messages, schema_violations
 
 
@@ -144,7 +145,7 @@ async def test_tc_b_46_cs_fallback_same_csms_root(charger):
     down = [line for line in log_lines(stack, '"backend link down"') if dead in line.get("url", "")]
     assert down, "the dead slot was never tried"
     # A fallback to a profile of the same security level is no security event.
-    assert await messages(stack, "SecurityEventNotification", since) == []
+    assert await security_events(stack, "ReconfigurationOfSecurityParameters", since) == []
     await clean(stack)
 
 
@@ -203,9 +204,8 @@ async def test_tc_a_19_cs_upgrade_security_profile_accepted(backends, chargers, 
     assert await get_variable(stack, "SecurityCtrlr", "SecurityProfile") == "2"
     # Slot 1 (profile 1) is no longer tried, and no longer listed.
     assert await get_variable(stack, "OCPPCommCtrlr", "NetworkConfigurationPriority") == "2"
-    (event,) = [m["payload"] for m in await messages(stack, "SecurityEventNotification")
-                if "is in use from now on" in m["payload"].get("techInfo", "")]
-    assert event["type"] == "ReconfigurationOfSecurityParameters"
+    event = await wait_security_event(stack, "ReconfigurationOfSecurityParameters")
+    assert "is in use from now on" in event["techInfo"]
     await clean(stack)
 
     # Final: the TLS backend goes, a plain one takes its address; profile 1 is never tried again.
@@ -255,10 +255,7 @@ async def test_an_upgrade_that_never_connects_falls_back_and_raises_a_security_e
     since = await last_seq(stack)
     assert (await call(stack, "Reset", {"type": "Immediate"}))["status"] == "Accepted"
     await stack.wait_booted(since_seq=since, timeout=40)
-    found = await stack.csms.request("wait_for", cp=stack.cp_id, action="SecurityEventNotification",
-                                     since_seq=since, timeout=15)
-    (event,) = [m["payload"] for m in found["messages"]]
-    assert event["type"] == "ReconfigurationOfSecurityParameters"
+    event = await wait_security_event(stack, "ReconfigurationOfSecurityParameters", since)
     assert "security profile 2" in event["techInfo"] and "did not connect after 3 attempt(s)" in event["techInfo"]
     assert await get_variable(stack, "SecurityCtrlr", "SecurityProfile") == "1"
     await clean(stack)
