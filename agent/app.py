@@ -373,6 +373,7 @@ def serve(settings: Settings, state_dir: Path) -> int:
                 log.warning("already stopping; opening contactors and closing the journal first")
                 return
             stopping = True
+            log.info("stopping")
             notifier.stopping()
             task.cancel()
 

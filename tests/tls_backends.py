@@ -127,3 +127,14 @@ def link_down_lines(stack: Stack) -> list[str]:
 async def link_attempts(stack: Stack) -> int:
     """Connections the agent opened towards the backend (the bench's link proxy counts them)."""
     return int((await stack.bench_request("status"))["link_accepted"])
+
+
+async def attempts_reach(stack: Stack, count: int, timeout: float = 30.0) -> bool:
+    """Whether the agent opens ``count`` connections within ``timeout`` (it keeps trying,
+    with the backoff; a loaded machine may take a while to start it)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while await link_attempts(stack) < count:
+        if asyncio.get_running_loop().time() > deadline:
+            return False
+        await asyncio.sleep(0.1)
+    return True
