@@ -257,3 +257,26 @@ async def test_extended_trigger_message(charger):
     await asyncio.sleep(0.5)
     assert [m["action"] for m in await messages(stack, None, since) if m["action"] != "Heartbeat"] == []
     await no_schema_violation(stack)
+
+
+async def test_get_log_security_log_holds_the_events_the_charger_raised(charger, tmp_path: Path):
+    """The security log is the one the charger writes: the start it told the backend, and a
+    CSMS root it refused (InvalidCentralSystemCertificate), uploaded by GetLog SecurityLog
+    with no window, in the order they happened."""
+    stack = await charger(connectors=1)
+    refused = await call_checked(stack, "InstallCertificate", {
+        "certificateType": "CentralSystemRootCertificate", "certificate": "not a certificate"})
+    assert refused == {"status": "Rejected"}
+    with FtpServer(tmp_path / "ftp") as ftp:
+        (ftp.root / "security").mkdir()
+        since = await last_seq(stack)
+        answer = await get_log(stack, "SecurityLog", 80, ftp.url("/security/"))
+        assert answer["status"] == "Accepted"
+        assert await wait_log_statuses(stack, since, 2) == [("Uploading", 80), ("Uploaded", 80)]
+        uploaded = (ftp.root / "security" / answer["filename"]).read_bytes()
+    lines = [json.loads(line) for line in members_of(uploaded)["security.jsonl"].decode().splitlines()]
+    kinds = [line["type"] for line in lines]
+    assert kinds[0] == "StartupOfTheDevice", kinds
+    assert "InvalidCsmsCertificate" in kinds, kinds
+    assert all(line["timestamp"] and "techInfo" in line for line in lines)
+    await no_schema_violation(stack)
