@@ -20,6 +20,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from agent.diagnostics import JOB_FILE
 from agent.logs import log_path
 from simulators.harness import Stack
 
@@ -231,6 +232,13 @@ async def test_get_log_cut_short_by_a_power_cut_ends_with_upload_failure(charger
         assert await wait_log_statuses(stack, since, 1) == [("Uploading", 42)]
         boot = await restart_agent_and_wait(stack, signal.SIGKILL)
     assert await wait_log_statuses(stack, boot, 1) == [("UploadFailure", 42)]
+    # The backend has it; the charger forgets it once the answer is in (its job record goes).
+    record = stack.state_dir / JOB_FILE
+    for _ in range(100):
+        if not record.exists():
+            break
+        await asyncio.sleep(0.05)
+    assert not record.exists()
     after = await restart_agent_and_wait(stack)  # delivered: said once, not again
     await asyncio.sleep(1.0)
     assert await log_statuses(stack, after) == []
