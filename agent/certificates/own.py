@@ -25,11 +25,8 @@ to make on a charger's CPU.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import shutil
-import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from ..firmware.layout import atomic_write
 from .store import PEM_BEGIN, fingerprint
 
 if TYPE_CHECKING:
@@ -328,19 +326,4 @@ def _write_atomically(path: Path, data: bytes) -> None:
     """Temporary file (0600), fsync, rename, fsync of the directory; directories 0700."""
     for directory in (path.parent.parent, path.parent):
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    atomic_write(path, data, 0o600, temp_prefix=".tmp-", sync_directory=True)
