@@ -113,7 +113,8 @@ class CertificateSigning:
             log.info("certificate signing request: waiting for the certificate", accepted=accepted, seconds=wait)
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), wait)
+                async with asyncio.timeout(wait):  # not 3.11's wait_for, which can swallow a stop
+                    await self._wake.wait()
             if self._fresh:
                 self._wake.set()  # let the outer loop start the new request
                 return

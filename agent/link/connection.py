@@ -24,6 +24,8 @@ import websockets
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.frames import CloseCode
 
+from drivers.cancellation import raise_if_cancelled  # noqa: F401 - the adapters take it from here
+
 from .. import clock, security_events
 from ..certificates import CSMS_ROOT, CertificateStore
 from ..certificates.store import DIRECTORY as CERTIFICATES_DIRECTORY
@@ -524,15 +526,6 @@ def refused_by_backend(error: BaseException) -> bool:
         isinstance(e, websockets.exceptions.InvalidStatus) and e.response.status_code in (401, 403, 404)
         for e in leaves(error)
     )
-
-
-def raise_if_cancelled() -> None:
-    """Python 3.11's ``asyncio.wait_for`` (the ocpp library waits for an answer with it)
-    drops a cancellation that arrives together with the answer: a task that then went
-    back to waiting would hold up the connection's end, and the agent's exit, for good."""
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        raise asyncio.CancelledError()
 
 
 async def close(ws: ClientConnection, code: CloseCode, reason: str) -> None:

@@ -18,6 +18,8 @@ from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
 from pymodbus.pdu import ModbusPDU
 
+from ..cancellation import raise_if_cancelled
+
 #: Modbus exception codes a meter may answer with (Modbus Application Protocol v1.1b3, 7).
 EXCEPTION_CODES = {
     1: "illegal function",
@@ -148,6 +150,7 @@ class ModbusBus:
         call = self._client.read_input_registers if function_code == 4 else self._client.read_holding_registers
         try:
             reply = await call(address, count=count, device_id=unit_id)
+            raise_if_cancelled()  # pymodbus waits with 3.11's wait_for, which can swallow a stop
         except ModbusIOException:
             raise BusError(f"no reply within {self.reply_timeout:g} s") from None
         except (ConnectionException, OSError) as exc:
