@@ -128,8 +128,23 @@ def test_a_refused_new_pair_falls_back_to_the_previous_one(tmp_path: Path) -> No
     assert own.accept(pem_of(leaf), NOW, [CA.certificate], 10000).accepted
     renewed = own.identity()
     assert own.refused()
-    assert own.identity() == configured and renewed is not None and not renewed[0].exists()
+    assert own.identity() == configured and renewed is not None
+    assert renewed[0].exists()  # kept until the pair given back has connected: the refusal may be the network's
     assert not own.refused()  # nothing on trial any more: the TOML's pair stays
+    own.connected()  # the TOML's pair connected: the refused one goes now
+    assert not renewed[0].exists() and own.identity() == configured
+
+
+def test_a_refused_new_pair_with_nothing_to_fall_back_to_is_kept(tmp_path: Path) -> None:
+    """A charger whose only pair is the one the backend signed (profile 3, no TOML pair)
+    never gives it up: it would be left with no certificate and no way back."""
+    own = own_in(tmp_path)
+    leaf = sign_csr(request(own), CA)
+    assert own.accept(pem_of(leaf), NOW, [CA.certificate], 10000).accepted
+    pair = own.identity()
+    assert pair is not None
+    assert not own.refused()
+    assert own.identity() == pair and pair[0].exists() and pair[1].exists()
 
 
 def test_the_choice_survives_a_restart(tmp_path: Path) -> None:

@@ -244,9 +244,16 @@ class OwnCertificate:
     # ------------------------------------------------------------------ the switch
     def connected(self) -> None:
         """A connection opened with the pair in use: a pair on trial has proved itself, the
-        previous one goes."""
+        previous one goes; a pair the backend refused before goes now that the one in use
+        is proven (kept until then: a refusal might have been the network's)."""
         with self._lock:
             state = self._state()
+            refused = state.get("refused")
+            if refused and not state.get("trial"):
+                self._save({key: value for key, value in state.items() if key != "refused"})
+                if refused != state.get("current"):
+                    shutil.rmtree(self.directory / refused, ignore_errors=True)
+                return
             if not state.get("trial") or self._current_waits(state):
                 return  # nothing on trial, or the connection used the pair before it
             previous = state.get("previous")
@@ -262,10 +269,13 @@ class OwnCertificate:
             state = self._state()
             if not state.get("trial") or self._current_waits(state):
                 return False
+            if state.get("previous") is None and self.configured is None:
+                # Nothing to go back to: giving way would leave no certificate at all, and a
+                # charger that can never connect again. Keep trying with this one.
+                return False
             failed = state.get("current")
-            self._save({"current": state.get("previous"), "previous": None, "trial": False})
-            if failed:
-                shutil.rmtree(self.directory / failed, ignore_errors=True)
+            # Its files stay until the pair given back has connected (connected()).
+            self._save({"current": state.get("previous"), "previous": None, "trial": False, "refused": failed})
         log.warning("the backend refused the renewed client certificate; back to the previous one")
         return True
 

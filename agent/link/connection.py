@@ -55,6 +55,10 @@ if TYPE_CHECKING:
     from ..charger import ChargerRuntime
     from ..firmware.updater import FirmwareUpdater
 
+#: Handshakes in a row that end like a refused client certificate before a renewed pair
+#: on trial gives way to the previous one.
+REFUSALS_TO_GIVE_WAY = 3
+
 log = structlog.get_logger("agent.link")
 
 
@@ -188,7 +192,7 @@ class BackendLink:
         self._jobs = jobs
         jobs.create_task(self.signing.run(), name="certificate-signing")
         self._before_first_connection()
-        failures = 0
+        failures = handshake_refusals = 0
         last_problem: str | None = None
         while True:
             redial = opened = reached = False
@@ -223,6 +227,7 @@ class BackendLink:
                         self.server_chain = verified_chain(ws.transport.get_extra_info("ssl_object"))
                         self._roots_notice.connected(roots, self.backend.ca_file)
                     if security.profile == 3:
+                        handshake_refusals = 0
                         await asyncio.to_thread(self.own_certificate.connected)  # a renewed pair proved itself
                     failures, last_problem = 0, None
                     reached = True
@@ -249,8 +254,14 @@ class BackendLink:
                     # backend refusing every attempt for a week is one event, not thousands.
                     event = next(filter(None, map(security_event_for, leaves(exc))), None)
                 refused = refused_by_backend(exc)
-                if not opened and self.settings.backend.security_profile == 3 and tls_refused(problem):
-                    await asyncio.to_thread(self.own_certificate.refused)  # a renewed pair on trial gives way
+                # The attempt's own profile (the backend may have raised it to 3). A renewed pair
+                # on trial gives way only after REFUSALS_TO_GIVE_WAY handshakes in a row ended
+                # like a refusal: one reset is the network's, not the backend's verdict.
+                if not opened and self.backend.security_profile == 3 and tls_refused(problem):
+                    handshake_refusals += 1
+                    if handshake_refusals >= REFUSALS_TO_GIVE_WAY:
+                        handshake_refusals = 0
+                        await asyncio.to_thread(self.own_certificate.refused)
                 if event is not None:
                     await self.security_event(*event)
             else:
