@@ -122,11 +122,12 @@ def test_security_log_files_are_the_rotated_ones_oldest_first_then_the_current(t
     assert security_log_files(tmp_path) == []
     logs = tmp_path / "logs"
     logs.mkdir()
-    for name in ("security.log", "security.log.1", "security.log.10", "security.log.2", "security.log.bak",
-                 "ladda.log"):
+    for name in ("security.log", "security.log.1", "security.log.3", "security.log.2", "security.log.bak",
+                 "security.log.10", "ladda.log"):
         (logs / name).write_text("{}\n")
+    # The writer keeps three rotated files (agent/security_log.py): a ".10" is none of its own.
     assert [p.name for p in security_log_files(tmp_path)] == [
-        "security.log.10", "security.log.2", "security.log.1", "security.log"]
+        "security.log.3", "security.log.2", "security.log.1", "security.log"]
 
 
 def test_a_get_log_window_names_its_own_fields():

@@ -89,6 +89,8 @@ class BackendLink:
         self.registration: str | None = None
         self._wake = asyncio.Event()
         self._boot_now = asyncio.Event()
+        #: Whether this attempt's profile reached a backend that accepted the charger.
+        self._reached = False
         #: The connection profiles and the order they are tried in (fixed at start: a new
         #: NetworkConfigurationPriority applies at the next reset, B10).
         self.profiles = ConnectionProfiles(
@@ -195,7 +197,8 @@ class BackendLink:
         failures = handshake_refusals = 0
         last_problem: str | None = None
         while True:
-            redial = opened = reached = False
+            redial = opened = False
+            self._reached = False
             try:
                 # Built per attempt: a renewed certificate or a new AuthorizationKey applies at once.
                 self._use(self.profiles.active)
@@ -230,16 +233,8 @@ class BackendLink:
                         handshake_refusals = 0
                         await asyncio.to_thread(self.own_certificate.connected)  # a renewed pair proved itself
                     failures, last_problem = 0, None
-                    reached = True
-                    upgraded = await self.db.run(self.profiles.connected)
-                    if upgraded is not None:
-                        await self._drop_lower_slots_from_priority()
-                        # Not critical in the catalogue, but the backend asked for this change:
-                        # it hears how it went.
-                        await self.security_event(
-                            "ReconfigurationOfSecurityParameters",
-                            f"security profile {upgraded.security_profile} is in use from now on "
-                            f"({upgraded.describe()}); lower ones are no longer tried", send=True)
+                    if self._booted:  # a reconnect: no BootNotification to wait for
+                        await self._profile_proven()
                     await self._serve(ws)
             except Exception as exc:  # noqa: BLE001 - the link must survive anything and retry
                 redial = any(isinstance(e, Redial) for e in leaves(exc))
@@ -277,7 +272,7 @@ class BackendLink:
                 continue  # the backend asked for it (a new AuthorizationKey): no failure, no wait
             failures += 1
             # A backend that answered the handshake without OCPP (no subprotocol) counts too.
-            if not reached and await self._next_profile_after_failure():
+            if not self._reached and await self._next_profile_after_failure():
                 failures, last_problem = 0, None
                 continue
             # A backend that refuses this charger (HTTP 401/403/404) will not change its mind
@@ -428,6 +423,21 @@ class BackendLink:
                 await close(ws, CloseCode.GOING_AWAY, "the link is not answering; reconnecting")
             raise
 
+    async def _profile_proven(self) -> None:
+        """The active connection profile reached a backend that accepted this charger (its
+        BootNotification Accepted, or a reconnect after one): only now are its failures
+        forgotten, is it the last good one, and does an upgrade become final. A backend that
+        opens the websocket but never accepts the charger must not take it from the old one."""
+        self._reached = True
+        upgraded = await self.db.run(self.profiles.connected)
+        if upgraded is not None:
+            await self._drop_lower_slots_from_priority()
+            # Not critical in the catalogue, but the backend asked for this change: it hears how it went.
+            await self.security_event(
+                "ReconfigurationOfSecurityParameters",
+                f"security profile {upgraded.security_profile} is in use from now on "
+                f"({upgraded.describe()}); lower ones are no longer tried", send=True)
+
     async def _boot(self, cp: Endpoint) -> None:
         """BootNotification until Accepted; nothing else is sent before (OCPP 1.6, 4.2;
         2.0.1 B02/B03: a Pending or Rejected charger only answers and asks again).
@@ -465,6 +475,7 @@ class BackendLink:
                 await self._adopt_heartbeat_interval(interval)
                 self._booted = True
                 self._on_booted()
+                await self._profile_proven()
                 return
             await self._until_boot_due(interval if interval > 0 else 30)
 
