@@ -75,7 +75,7 @@ TRIAL_DEFAULT_S = 180.0
 Download = Callable[[str, Path], Awaitable[object]]
 Report = Callable[[str, "int | None"], Awaitable[None]]
 SecurityEvent = Callable[[str, str], Awaitable[None]]
-#: The manufacturer root certificates installed over OCPP (beside ``[firmware] signing_ca``).
+#: The manufacturer root certificates installed over OCPP (used when `[firmware] signing_ca` is not set).
 Roots = Callable[[], "list[x509.Certificate]"]
 #: A FirmwareStatusNotification (1.6 without the security extension) has fewer statuses
 #: than the signed variant; a trigger during a signed update shows the nearest one.
@@ -142,8 +142,8 @@ class FirmwareUpdater:
     once no transaction runs; ``release()`` ends the hold; ``busy()`` says whether a
     transaction runs; ``version`` is the running release's; ``install_timeout`` bounds
     each wait for the installer. Signing certificates are trusted when one of the
-    manufacturer roots issued them: ``signing_ca`` (the technician's file) and
-    ``extra_roots()`` (those the backend installed)."""
+    manufacturer roots issued them: ``signing_ca`` (the technician's file) when it is set,
+    as the root installer trusts it alone, else ``extra_roots()`` (those the backend installed)."""
 
     def __init__(self, layout: Layout, version: str, *, download: Download, report: Report,
                  security_event: SecurityEvent, hold: Callable[[], Awaitable[None]],
@@ -234,12 +234,12 @@ class FirmwareUpdater:
         return self.signing_ca is not None or bool(self._extra_roots())
 
     def _trusted(self) -> list[x509.Certificate]:
-        """The manufacturer roots: ``[firmware] signing_ca`` and those installed over OCPP."""
+        """The manufacturer roots: ``[firmware] signing_ca`` when the file sets it (alone, as
+        the root installer trusts it: a root the backend installed would pass here and be
+        refused there, after the whole download), else those installed over OCPP."""
         from .signature import CertificateRejected, load_trusted
 
-        roots = list(self._extra_roots())
-        if self.signing_ca is not None:
-            roots = load_trusted(self.signing_ca) + roots
+        roots = load_trusted(self.signing_ca) if self.signing_ca is not None else list(self._extra_roots())
         if not roots:
             raise CertificateRejected("no manufacturer root certificate is configured ([firmware] signing_ca) "
                                       "or installed: no signing certificate is trusted")

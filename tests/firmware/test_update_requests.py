@@ -26,7 +26,7 @@ def _root() -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
 
 
 def _updater(tmp_path: Path, backend: Backend, roots: list[x509.Certificate],
-             idle: asyncio.Event | None = None) -> FirmwareUpdater:
+             idle: asyncio.Event | None = None, signing_ca: Path | None = None) -> FirmwareUpdater:
     async def download(url: str, dest: Path) -> None:
         raise OSError("nothing listens there")
 
@@ -38,7 +38,7 @@ def _updater(tmp_path: Path, backend: Backend, roots: list[x509.Certificate],
     return FirmwareUpdater(Layout(tmp_path / "opt", tmp_path / "state"), "0.1.0", download=download,
                            report=backend.report, security_event=backend.event, hold=hold,
                            release=lambda: backend.holds.append(False), install_timeout=60,
-                           extra_roots=lambda: roots)
+                           extra_roots=lambda: roots, signing_ca=signing_ca)
 
 
 async def test_a_signing_certificate_of_an_installed_manufacturer_root_is_trusted(tmp_path: Path) -> None:
@@ -53,6 +53,22 @@ async def test_a_signing_certificate_of_an_installed_manufacturer_root_is_truste
     stranger = _updater(tmp_path / "other", Backend(), [])
     refused = await stranger.request(2, "http://x/f.tar.gz", NOW, signer, "c2ln", 0, 0, None)
     assert refused.status == "InvalidCertificate"
+
+
+async def test_with_a_signing_ca_in_the_file_installed_roots_vouch_for_nothing(tmp_path: Path) -> None:
+    """The root installer trusts `[firmware] signing_ca` alone: so does the agent, and a
+    certificate of a root the backend installed is InvalidCertificate at once, not refused
+    by the installer after the whole download."""
+    backend = Backend()
+    installed, installed_key = _root()
+    signer = pem(certificate("signer", ec.generate_private_key(ec.SECP256R1()), "Installed manufacturer root",
+                             installed_key))
+    (tmp_path / "ca").mkdir()
+    file_root, _ = _root()
+    (tmp_path / "ca" / "signing-ca.pem").write_text(pem(file_root))
+    job = _updater(tmp_path, backend, [installed], signing_ca=tmp_path / "ca" / "signing-ca.pem")
+    answer = await job.request(5, "http://x/f.tar.gz", NOW, signer, "c2ln", 0, 0, None)
+    assert answer.status == "InvalidCertificate"
 
 
 async def test_unsigned_firmware_is_refused_while_a_manufacturer_root_is_installed(tmp_path: Path) -> None:
