@@ -50,6 +50,9 @@ PCSCD_SOCKET = Path("/run/pcscd/pcscd.comm")
 VPCD_DRIVER = Path("/usr/lib/pcsc/drivers/serial/libifdvpcd.so")
 VPCD_READER = "Virtual PCD"  # pcscd lists its slots as "Virtual PCD 00 00", "Virtual PCD 00 01"
 VPCD_PORT = 35963  # slot 0; slot 1 listens on the next port
+#: Starts of pcscd when vpcd's port is taken, and the pause between them (s).
+START_ATTEMPTS = 5
+PORT_RETRY_S = 2.0
 
 INSTALL_HINT = "install them with `apt-get install pcscd vsmartcard-vpcd` (or `make deps`)"
 
@@ -187,16 +190,27 @@ class PcscDaemon:
         assert pcscd is not None
         if pcscd_answers():
             raise PcscdError(f"another pcscd is already answering on {PCSCD_SOCKET}; stop it first")
-        config = self._write_config()
-        log = open(self.log_path, "ab")
-        try:
-            self._proc = subprocess.Popen(
-                [pcscd, "--foreground", "--apdu", "--config", str(config)],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            )
-        finally:
-            log.close()
-        self._wait_ready(self._proc)
+        _reserve_port(self.vpcd_port)
+        for attempt in range(1, START_ATTEMPTS + 1):
+            config = self._write_config()
+            log = open(self.log_path, "ab")
+            try:
+                self._proc = subprocess.Popen(
+                    [pcscd, "--foreground", "--apdu", "--config", str(config)],
+                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                )
+            finally:
+                log.close()
+            try:
+                self._wait_ready(self._proc)
+                return
+            except PcscdError as exc:
+                # vpcd's port lies in the kernel's ephemeral range: a busy machine's outgoing
+                # connection may hold it for a while. Try again rather than fail a bench.
+                if "Address already in use" not in str(exc) or attempt == START_ATTEMPTS:
+                    raise
+                self.stop()
+                time.sleep(PORT_RETRY_S)
 
     def _wait_ready(self, proc: subprocess.Popen[bytes]) -> None:
         def ready() -> bool:
@@ -279,3 +293,17 @@ def _cannot_start() -> str | None:
 
 def _has_vpcd(readers: list[str] | None) -> bool:
     return bool(readers) and any(name.startswith(VPCD_READER) for name in readers or [])
+
+
+def _reserve_port(port: int) -> None:
+    """Keep the kernel from handing vpcd's ports (slot 0 and 1) to outgoing connections,
+    when allowed to (root, as in CI): they lie in the ephemeral range. Best effort: an
+    ordinary user's bench relies on the retries in PcscDaemon._start."""
+    path = Path("/proc/sys/net/ipv4/ip_local_reserved_ports")
+    try:
+        current = path.read_text().strip()
+        wanted = f"{port}-{port + 1}"
+        if wanted not in current.split(","):
+            path.write_text(f"{current},{wanted}" if current else wanted)
+    except OSError:
+        pass
