@@ -50,9 +50,10 @@ PCSCD_SOCKET = Path("/run/pcscd/pcscd.comm")
 VPCD_DRIVER = Path("/usr/lib/pcsc/drivers/serial/libifdvpcd.so")
 VPCD_READER = "Virtual PCD"  # pcscd lists its slots as "Virtual PCD 00 00", "Virtual PCD 00 01"
 VPCD_PORT = 35963  # slot 0; slot 1 listens on the next port
-#: Starts of pcscd when vpcd's port is taken, and the pause between them (s).
-START_ATTEMPTS = 5
-PORT_RETRY_S = 2.0
+#: Starts of pcscd when vpcd's port is taken, and the pause between them (s): up to about
+#: 75 s, longer than a TCP TIME_WAIT (60 s) a pcscd stopped under a connected card leaves.
+START_ATTEMPTS = 25
+PORT_RETRY_S = 3.0
 
 INSTALL_HINT = "install them with `apt-get install pcscd vsmartcard-vpcd` (or `make deps`)"
 
@@ -205,8 +206,9 @@ class PcscDaemon:
                 self._wait_ready(self._proc)
                 return
             except PcscdError as exc:
-                # vpcd's port lies in the kernel's ephemeral range: a busy machine's outgoing
-                # connection may hold it for a while. Try again rather than fail a bench.
+                # vpcd's port is taken: by the TIME_WAIT of a pcscd stopped while a card was
+                # connected (vpcd binds without SO_REUSEADDR), or, as it lies in the kernel's
+                # ephemeral range, by a busy machine's outgoing connection. Both pass: try again.
                 if "Address already in use" not in str(exc) or attempt == START_ATTEMPTS:
                     raise
                 self.stop()
