@@ -34,7 +34,7 @@ from .firmware.layout import Layout
 from .firmware.updater import FirmwareUpdater, on_trial
 from .hardware import Hardware, build_hardware
 from .housekeeping import JournalKeeper
-from .journal import SIDE_FILE_SUFFIX, Journal
+from .journal import FIRMWARE, SIDE_FILE_SUFFIX, Journal
 from .live_limits import live_path
 from .runtime_settings.configuration import Configuration
 from .security_log import SecurityLog
@@ -54,6 +54,9 @@ REBOOT_RETRY_S = 3.0
 ALLOW_NEW_SESSIONS = "ChargingStation.AllowNewSessionsPendingFirmwareUpdate"
 #: The least free space a firmware download leaves on the journal's disk.
 FIRMWARE_FREE_MARGIN = 16 * 2**20
+#: The longest the switch to a new release waits for its firmware statuses to reach the
+#: backend (offline, it goes on: they are journaled and sent after the restart).
+FIRMWARE_TOLD_S = 10.0
 #: Where make install puts the releases (the root installer's side; the agent only uses
 #: the state directory's firmware/ files).
 INSTALLED_OPT = Path("/opt/ladda")
@@ -256,12 +259,22 @@ def _firmware_updater(settings: Settings, state_dir: Path, db: Database, journal
         await db.run(journal.record_security_event, kind, tech_info)
         link.wake()
 
+    async def told() -> None:
+        """Until no firmware status waits to be sent, or FIRMWARE_TOLD_S (offline: go on)."""
+        deadline = time.monotonic() + FIRMWARE_TOLD_S
+        while time.monotonic() < deadline:
+            pending = await db.run(journal.pending, 0, 200)
+            if not any(entry.kind == FIRMWARE for entry in pending):
+                return
+            await asyncio.sleep(0.1)
+
     return FirmwareUpdater(
         Layout(INSTALLED_OPT, state_dir), __version__, report=report, download=_firmware_download(settings, db),
         security_event=security_event, release=lambda: runtime.hold(False), busy=runtime.busy,
         hold=lambda: runtime.hold_until_idle(allow_new_sessions=runtime.config.bool(ALLOW_NEW_SESSIONS)),
         signing_ca=settings.firmware.signing_ca,
         extra_roots=lambda: link.certificates.roots(MANUFACTURER_ROOT),  # installed over OCPP
+        told=told,
         install_timeout=settings.firmware.install_timeout,
     )
 

@@ -149,7 +149,8 @@ class FirmwareUpdater:
                  security_event: SecurityEvent, hold: Callable[[], Awaitable[None]],
                  release: Callable[[], None], signing_ca: Path | None = None,
                  install_timeout: float = 1800.0, extra_roots: Roots | None = None,
-                 busy: Callable[[], bool] | None = None) -> None:
+                 busy: Callable[[], bool] | None = None,
+                 told: Callable[[], Awaitable[None]] | None = None) -> None:
         self.layout = layout
         self.version = version
         self._download = download
@@ -158,6 +159,8 @@ class FirmwareUpdater:
         self._hold = hold
         self._release = release
         self._busy = busy or (lambda: False)
+        #: Waits (bounded) until the statuses reported so far have reached the backend.
+        self._told = told
         self.signing_ca = signing_ca
         self._extra_roots: Roots = extra_roots or (lambda: [])
         self.install_timeout = install_timeout
@@ -463,10 +466,14 @@ class FirmwareUpdater:
             raise
         job.stage = "restart"
         self._save(job)
-        log.warning("firmware installed; asking for the switch to the new release and a restart")
-        write_json(self.layout.file(SWITCH), {"at": _now()})
         if job.detailed:
             await self._set("InstallRebooting", job)  # L01.FR.15: before the restart
+        if self._told is not None:
+            # The backend hears Installing and InstallRebooting before the restart cuts the
+            # link: told after it, they would come again (delivery survives a restart).
+            await self._told()
+        log.warning("firmware installed; asking for the switch to the new release and a restart")
+        write_json(self.layout.file(SWITCH), {"at": _now()})
         await self._await_installer(None, job)  # the installer restarts us; only a failure gets here
         self._release()
 
