@@ -464,14 +464,14 @@ class FirmwareUpdater:
         except asyncio.CancelledError:
             self._release()  # a newer request replaced this job before its switch: no hold left behind
             raise
-        job.stage = "restart"
-        self._save(job)
         if job.detailed:
             await self._set("InstallRebooting", job)  # L01.FR.15: before the restart
         if self._told is not None:
             # The backend hears Installing and InstallRebooting before the restart cuts the
             # link: told after it, they would come again (delivery survives a restart).
             await self._told()
+        job.stage = "restart"  # with the switch asked right after: a kill before both redoes them
+        self._save(job)
         log.warning("firmware installed; asking for the switch to the new release and a restart")
         write_json(self.layout.file(SWITCH), {"at": _now()})
         await self._await_installer(None, job)  # the installer restarts us; only a failure gets here
