@@ -10,7 +10,7 @@ transport a driver is given, never in the agent's logic.
 from __future__ import annotations
 
 import enum
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -208,5 +208,27 @@ class ConnectorLock(Protocol):
     async def set_locked(self, locked: bool) -> bool:
         """Move the lock; True when its feedback confirms the position asked for."""
         ...
+
+    async def close(self) -> None: ...
+
+
+@runtime_checkable
+class Display(Protocol):
+    """A text display the driver reads at the charger (one per charger; a two-connector
+    charger shows both connectors on it). ``columns`` x ``rows`` characters.
+
+    ``show`` replaces the whole screen: one string per row (shorter ones are padded,
+    longer ones cut; characters the display cannot draw are replaced by close ones), so
+    the caller never needs to know the device's character set or addressing. A display
+    that stops answering raises :class:`DeviceError`; the next ``show`` after it answers
+    again redraws the screen from scratch (it may have lost power).
+    """
+
+    columns: int
+    rows: int
+
+    async def open(self) -> None: ...
+
+    async def show(self, lines: Sequence[str]) -> None: ...
 
     async def close(self) -> None: ...
