@@ -762,6 +762,19 @@ class ChargerRuntime:
         measurands = self.config.list("MeterValuesSampledData")
         return utc_now(), metering.samples(reading, measurands, offer, self._watts_per_amp), self.local_tx.get(connector)
 
+    async def sample_now(self, connector: int, context: str) -> bool:
+        """Journal a sample of the running transaction on ``connector`` now (its
+        MeterValuesSampledData), in order with it, as a backend's pricing trigger asks;
+        False when no transaction runs or no fresh reading is to be had."""
+        if connector not in self.local_tx:
+            return False
+        reading = await self._fresh_reading(connector)
+        if reading is None or connector not in self.local_tx:
+            return False
+        job = RecordSample(connector, reading, context, self.config.list("MeterValuesSampledData"), (), utc_now())
+        self._queues[connector].put_nowait((job, None))
+        return True
+
     # ------------------------------------------------------------ carrying out actions
     async def _show(self, connector: int, signal: Signal) -> None:
         """Tell the driver through the LEDs; an indicator failing never stops a session."""
@@ -1093,8 +1106,8 @@ class ChargerRuntime:
     async def _journal_sample(self, job: RecordSample) -> None:
         n = job.connector
         local = self.local_tx.get(n)
-        if job.context == "Sample.Periodic" and local is None:
-            return  # the transaction ended while the reading was taken
+        if job.context != "Sample.Clock" and local is None:
+            return  # the transaction ended while the reading was taken (only clock-aligned ones go without)
         conn = self.charger.connector(n)
         offer = conn.offer_a if conn else 0.0
         values = metering.samples(job.reading, job.measurands, offer, self._watts_per_amp)

@@ -25,6 +25,8 @@ from .certificate_handlers import CertificateHandlers
 from .own_certificate_handlers import SIGN_TRIGGER, OwnCertificateHandlers
 from .charging import ProfileError, composite_answer, parse_profile
 from .log_handlers import LogHandlers
+from .pricing_handlers import PricingHandlers
+from . import costmsg
 from ..diagnostics import Window
 from ..local_list import UpdateStatus
 from ..redaction import register_secret
@@ -54,6 +56,7 @@ class Handlers(
     CertificateHandlers,
     OwnCertificateHandlers,
     LogHandlers,
+    PricingHandlers,
     Rpc,
 ):
     def __init__(self, cp_id: str, connection: Any, response_timeout: float, session: Ocpp16Link) -> None:
@@ -213,10 +216,9 @@ class Handlers(
     @on(Action.get_configuration)
     async def on_get_configuration(self, key: list[str] | None = None) -> Any:
         known, unknown = self.session.config.report(key)
-        return call_result.GetConfiguration(
-            configuration_key=[{"key": k.key, "readonly": k.readonly, "value": k.value} for k in known] or None,
-            unknown_key=unknown or None,
-        )
+        entries, unknown = self.with_price_texts(
+            key, [{"key": k.key, "readonly": k.readonly, "value": k.value} for k in known], unknown)
+        return call_result.GetConfiguration(configuration_key=entries or None, unknown_key=unknown or None)
 
     @on(Action.change_configuration)
     async def on_change_configuration(self, key: str, value: str) -> Any:
@@ -224,6 +226,8 @@ class Handlers(
             register_secret(value)  # before anything could log it, whether it is taken or not
         if key == "SecurityProfile":  # the whitepaper's upgrade: the link's connection profiles
             status, _ = await self.session.raise_security_profile(value)
+        elif self.is_price_text_key(key):  # the pricing whitepaper's DefaultPriceText,<language>
+            status = await self.session.pricing.change_price_text(key, value)
         else:
             status = await self.session.config.change(key, value)
         log.info("configuration change", key=key, value=shown(key, value), answer=status)
@@ -236,6 +240,8 @@ class Handlers(
 
     @on(Action.data_transfer)
     async def on_data_transfer(self, vendor_id: str, message_id: str | None = None, data: str | None = None) -> Any:
+        if vendor_id == costmsg.VENDOR_ID and self.prices_shown():
+            return call_result.DataTransfer(status=await self.cost_message(message_id, data))
         if vendor_id != VENDOR_ID:
             return call_result.DataTransfer(status="UnknownVendorId")
         return call_result.DataTransfer(status="UnknownMessageId")

@@ -35,6 +35,7 @@ from ..settings import Settings
 from ..store import Database
 from .handlers import Handlers
 from .outbound import NotSendable, meter_value, request_for, status_notification
+from .pricing import Pricing
 from .rpc import CallFailed
 
 log = structlog.get_logger(__name__)
@@ -75,6 +76,8 @@ class Ocpp16Link(BackendLink):
         #: GetDiagnostics and GetLog uploads, one at a time, and their statuses to send.
         self.logs = LogJobs(diagnostics)
         self._triggers: asyncio.Queue[tuple[str, int | None]] = asyncio.Queue()
+        #: The California Pricing whitepaper's state: driver texts, cost triggers, time offset.
+        self.pricing = Pricing(runtime, config)
 
     # ------------------------------------------------------------ the adapter's part of the link
     def _endpoint(self, ws: ClientConnection) -> Handlers:
@@ -82,6 +85,9 @@ class Ocpp16Link(BackendLink):
 
     def _before_first_connection(self) -> None:
         self.logs.resume()
+        self.pricing.announce_fallback()  # offline until the boot is accepted
+        assert self._jobs is not None
+        self._jobs.create_task(self.pricing.run(), name="ocpp-pricing")
 
     def _sign_certificate_request(self, csr: str) -> Any:
         return call.SignCertificate(csr=csr)
@@ -134,6 +140,13 @@ class Ocpp16Link(BackendLink):
         if not self._booted:
             await self._boot(cp)
         self._accepted = True
+        self.pricing.online(True)
+        try:
+            await self._operate_accepted(cp, tg)
+        finally:
+            self.pricing.online(False)
+
+    async def _operate_accepted(self, cp: Handlers, tg: asyncio.TaskGroup) -> None:
         dropped = await self.db.run(self.journal.supersede_statuses)
         if dropped:
             log.info("superseded status reports from while offline", count=dropped)

@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from .price_settings import LANGUAGES, VALUE_MAX, default_price_rule, instant_rule, offset_rule
+
 Kind = Literal["int", "bool", "csl", "key", "str", "decimal"]
 Value = int | bool | tuple[str, ...] | str | float
 
@@ -80,6 +82,8 @@ class KeySpec:
     writable16: bool = False
     #: csl: a rule on the list as a whole, giving why a list breaks it (None: it holds).
     rule: Callable[[tuple[str, ...]], str | None] | None = None
+    #: str: a rule on the text as a whole (e.g. a JSON value's shape), giving why it breaks it.
+    text_rule: Callable[[str], str | None] | None = None
 
     def parse(self, raw: object) -> Value:
         """Turn a wire string (or a TOML value) into a typed value; ValueError if invalid."""
@@ -146,6 +150,9 @@ class KeySpec:
             raise ValueError(f"must be at most {self.maximum} characters")
         if not raw.isprintable():
             raise ValueError("must be printable text")
+        broken = self.text_rule(raw) if self.text_rule is not None else None
+        if broken is not None:
+            raise ValueError(broken)
         return raw
 
     def _parse_decimal(self, raw: object) -> float:
@@ -313,6 +320,28 @@ KEYS: dict[str, KeySpec] = {
                 v201="SmartChargingCtrlr.Phases3to1"),
         KeySpec("MaxChargingProfilesInstalled", "int", 32, readonly=True, maker=True, minimum=1, maximum=1000,
                 profile="SmartCharging"),
+        # OCPP 1.6 California Pricing whitepaper (docs/ocpp16.md, "Prices and cost"). Whether
+        # the charger shows the backend's prices and costs (SetUserPrice, RunningCost, FinalCost):
+        # set by the charger maker; false answers those messages UnknownVendorId.
+        KeySpec("CustomDisplayCostAndPrice", "bool", True, readonly=True, maker=True),
+        # The price shown before a driver is identified, and while offline: a JSON object
+        # {"priceText", "priceTextOffline", "chargingPrice": {"kWhPrice", "hourPrice", "flatFee"}};
+        # "" means none. A value that breaks that shape is Rejected.
+        KeySpec("DefaultPrice", "str", "", maximum=VALUE_MAX, text_rule=default_price_rule),
+        # This charger does not keep a transaction open until the cable is unplugged to bill
+        # idle time after a stop (the whitepaper's ConnectorUnplugged is not sent).
+        KeySpec("CustomIdleFeeAfterStop", "bool", False, readonly=True),
+        # Texts in several languages (priceTextExtra, DefaultPriceText,<language>) are taken.
+        KeySpec("CustomMultiLanguageMessages", "bool", True, readonly=True),
+        # The languages this charger can show (the maker's) and the one it shows by default.
+        KeySpec("SupportedLanguages", "csl", ("en",), readonly=True, maker=True, items=LANGUAGES, min_items=1,
+                max_items=len(LANGUAGES)),
+        KeySpec("Language", "str", "en", items=LANGUAGES),
+        # The offset from UTC of the times shown to drivers, and a planned change of it
+        # (summer/winter time): from NextTimeOffsetTransitionDateTime on, TimeOffsetNextTransition.
+        KeySpec("TimeOffset", "str", "+00:00", text_rule=offset_rule),
+        KeySpec("NextTimeOffsetTransitionDateTime", "str", "", maximum=40, text_rule=instant_rule),
+        KeySpec("TimeOffsetNextTransition", "str", "+00:00", text_rule=offset_rule),
         # Settings only OCPP 2.0.1 names (Part 2 appendix 3, the controllers' variables),
         # stored under their 2.0.1 names; the [ocpp201.<Component>] tables give initial values.
         _v201("OCPPCommCtrlr.OfflineThreshold", "int", 60, minimum=0, maximum=86400),
