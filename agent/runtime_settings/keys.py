@@ -507,11 +507,20 @@ def offered_profiles(initial: Mapping[str, object]) -> frozenset[str]:
 
 
 def check_offered(initial: Mapping[str, object]) -> list[tuple[str, str]]:
-    """``[ocpp]`` keys that belong to a profile the table does not offer: (key, why)."""
+    """``[ocpp]`` keys that belong to a profile the table does not offer, or name a
+    Language its SupportedLanguages does not: (key, why)."""
     offered = offered_profiles(initial)
-    return [(name, f"belongs to the {KEYS[name].profile} profile, which SupportedFeatureProfiles does not offer; "
-                   f"remove it, or add {KEYS[name].profile} to SupportedFeatureProfiles")
-            for name in initial if name in KEYS and KEYS[name].profile not in offered]
+    found = [(name, f"belongs to the {KEYS[name].profile} profile, which SupportedFeatureProfiles does not offer; "
+                    f"remove it, or add {KEYS[name].profile} to SupportedFeatureProfiles")
+             for name in initial if name in KEYS and KEYS[name].profile not in offered]
+    if "Language" in initial:
+        try:
+            languages = KEYS["SupportedLanguages"].parse(initial.get("SupportedLanguages", ("en",)))
+        except ValueError:
+            languages = ()  # reported as SupportedLanguages' own mistake
+        if languages and initial["Language"] not in languages:
+            found.append(("Language", f"not one of SupportedLanguages ({', '.join(languages)}); add it there"))
+    return found
 
 
 def unsupported_actions(offered: Iterable[str]) -> frozenset[str]:

@@ -1,0 +1,329 @@
+"""OCPP 1.6 California Pricing whitepaper: its messages and keys as values, the running-cost
+trigger rules, and what reaches the screen (a recording double of ``runtime.feedback``)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from agent.ocpp16 import costmsg
+from agent.ocpp16.pricing import Armed, Pricing, due, fallback_text, language_of, parse_price_text
+from agent.runtime_settings.configuration import Configuration
+from agent.runtime_settings.keys import check_offered
+from agent.runtime_settings.price_settings import (
+    DefaultPrice,
+    PriceValueError,
+    display_offset,
+    parse_default_price,
+    parse_offset,
+    shown_time,
+)
+from agent.store import ChargerState, Database
+
+T0 = datetime(2026, 12, 7, 12, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def state(tmp_path):
+    db = Database(tmp_path)
+    db.open()
+    yield ChargerState(db)
+    db.close()
+
+
+# ---------------------------------------------------------------- the messages
+
+
+def test_running_cost_is_read_with_exact_amounts_and_its_triggers():
+    data = {"transactionId": 7, "timestamp": "2026-12-07T12:00:00Z", "meterValue": 1234000, "cost": 1.345,
+            "state": "Idle", "chargingPrice": {"kWhPrice": 0.123, "hourPrice": 2.00, "flatFee": 42.42},
+            "idlePrice": {"graceMinutes": 30, "hourPrice": 1.00},
+            "nextPeriod": {"atTime": "2026-12-07T14:00:00+01:00", "chargingPrice": {"kWhPrice": 0.1}},
+            "triggerMeterValue": {"atTime": "2026-12-07T12:30:00Z", "atEnergykWh": 5.0, "atPowerkW": 8.0,
+                                  "atCPStatus": ["Finishing", "SuspendedEV"]},
+            "priceText": "1.35 so far", "qrCodeText": "https://cpo.example/i/1"}
+    message = costmsg.parse("RunningCost", json.dumps(data))
+    assert isinstance(message, costmsg.RunningCost)
+    assert message.transaction_id == 7 and message.state == "Idle"
+    assert message.cost == Decimal("1.345")  # never through float
+    assert message.charging_price is not None and message.charging_price.flat_fee == Decimal("42.42")
+    assert message.idle_price == costmsg.IdlePrice(30, Decimal("1.00"))
+    assert message.next_period_at == datetime(2026, 12, 7, 13, 0, tzinfo=timezone.utc)
+    assert message.triggers == costmsg.Triggers(datetime(2026, 12, 7, 12, 30, tzinfo=timezone.utc), Decimal("5.0"),
+                                                Decimal("8.0"), ("Finishing", "SuspendedEV"))
+    assert message.texts == (costmsg.Text("1.35 so far"),)
+
+
+def test_set_user_price_and_final_cost_carry_their_texts_in_each_language():
+    user = costmsg.parse("SetUserPrice", json.dumps({
+        "idToken": "04CA1F01", "priceText": "0.12 $/kWh",
+        "priceTextExtra": [{"format": "UTF8", "language": "nl", "content": "€0.12/kWh"}]}))
+    assert user == costmsg.UserPrice("04CA1F01", (costmsg.Text("0.12 $/kWh"), costmsg.Text("€0.12/kWh", "nl")))
+    final = costmsg.parse("FinalCost", json.dumps({"transactionId": 3, "cost": 3.31, "priceText": "3.31 $",
+                                                   "qrCodeText": "https://cpo.example/i/3"}))
+    assert final == costmsg.FinalCost(3, Decimal("3.31"), (costmsg.Text("3.31 $"),), "https://cpo.example/i/3")
+
+
+@pytest.mark.parametrize(("message_id", "data", "why"), [
+    ("RunningCost", "{nope", "data is not JSON"),
+    ("RunningCost", "[1]", "data must be a JSON object"),
+    ("RunningCost", None, "data is missing"),
+    ("RunningCost", {"cost": 1}, "transactionId is missing"),
+    ("RunningCost", {"transactionId": 1.5, "cost": 1}, "transactionId must be an integer"),
+    ("RunningCost", {"transactionId": "1", "cost": 1}, "transactionId must be an integer"),
+    ("RunningCost", {"transactionId": 1}, "cost is missing"),
+    ("RunningCost", {"transactionId": 1, "cost": "1.2"}, "cost must be a number"),
+    ("RunningCost", {"transactionId": 1, "cost": -1}, "cost must not be negative"),
+    ("RunningCost", {"transactionId": 1, "cost": 1, "state": "Parked"}, "state must be one of Charging, Idle"),
+    ("RunningCost", {"transactionId": 1, "cost": 1, "chargingPrice": {"kwhPrice": 1}}, "unknown field(s) kwhPrice"),
+    ("RunningCost", {"transactionId": 1, "cost": 1, "triggerMeterValue": {"atTime": "soon"}},
+     "triggerMeterValue.atTime must be a date and time"),
+    ("RunningCost", {"transactionId": 1, "cost": 1, "triggerMeterValue": {"atCPStatus": ["Sleeping"]}},
+     "unknown status(es) Sleeping"),
+    ("RunningCost", {"transactionId": 1, "cost": 1, "idlePrice": {"graceMinutes": 2.5}}, "graceMinutes"),
+    ("FinalCost", {"transactionId": 1, "cost": 1, "priceTextExtra": {"language": "de"}}, "priceTextExtra must be a list"),
+    ("FinalCost", {"transactionId": 1, "cost": 1, "priceTextExtra": [{"content": "x"}]}, "language is missing"),
+    ("SetUserPrice", {"priceText": "x"}, "idToken is missing"),
+    ("SetUserPrice", {"idToken": "", "priceText": "x"}, "idToken is empty"),
+    ("SetUserPrice", {"idToken": "A" * 21, "priceText": "x"}, "at most 20 characters"),
+    ("SetUserPrice", {"idToken": "04CA1F01"}, "priceText is missing"),
+    ("SetUserPrice", {"idToken": "04CA1F01", "priceText": 3}, "priceText must be text"),
+])
+def test_each_bad_message_is_named(message_id, data, why):
+    with pytest.raises(costmsg.CostMessageError) as info:
+        costmsg.parse(message_id, data if data is None or isinstance(data, str) else json.dumps(data))
+    assert why in str(info.value)
+
+
+def test_the_text_shown_is_the_charger_language_s_else_the_default():
+    texts = (costmsg.Text("0.12 $/kWh"), costmsg.Text("0,12 €/kWh", "de-DE"))
+    assert costmsg.pick(texts, "de") == texts[1]
+    assert costmsg.pick(texts, "nl") == texts[0]
+    assert costmsg.pick((costmsg.Text("x", "nl"),), "en") == costmsg.Text("x", "nl")
+    assert costmsg.pick((), "en") is None
+
+
+# ---------------------------------------------------------------- the keys' values
+
+
+def test_default_price_shape():
+    assert parse_default_price("") is None
+    price = parse_default_price('{"priceText": "0.15 $/kWh", "chargingPrice": {"kWhPrice": 0.15}}')
+    assert price is not None and price.text == "0.15 $/kWh" and price.charging is not None
+    assert price.charging.kwh == Decimal("0.15")
+    for bad, why in [("{", "not JSON"), ('"text"', "JSON object"), ("{}", "priceText is missing"),
+                     ('{"priceText": "x", "chargingPrice": 1}', "chargingPrice must be a JSON object"),
+                     ('{"priceText": "x", "chargingPrice": {"kWhPrice": -0.1}}', "must not be negative")]:
+        with pytest.raises(PriceValueError, match=why):
+            parse_default_price(bad)
+
+
+def test_price_text_per_language_shape():
+    assert parse_price_text('{"priceText": "a", "priceTextOffline": "b"}') == DefaultPrice("a", "b")
+    with pytest.raises(PriceValueError, match="unknown field"):
+        parse_price_text('{"priceText": "a", "chargingPrice": {}}')
+    assert language_of("DefaultPriceText,de") == "de"
+    assert language_of("DefaultPriceText,xx") is None and language_of("DefaultPrice") is None
+
+
+def test_time_offset_and_its_planned_transition():
+    assert parse_offset("+05:30") == timedelta(hours=5, minutes=30)
+    assert parse_offset("-08:00") == -timedelta(hours=8)
+    for bad in ("8", "+8:00", "+15:00", "-13:00", "+01:60"):
+        with pytest.raises(PriceValueError):
+            parse_offset(bad)
+    at = "2026-12-07T12:00:00Z"
+    assert display_offset("-08:00", at, "-07:00", T0 - timedelta(seconds=1)) == -timedelta(hours=8)
+    assert display_offset("-08:00", at, "-07:00", T0) == -timedelta(hours=7)
+    assert display_offset("-08:00", "", "-07:00", T0) == -timedelta(hours=8)
+    assert shown_time(T0, -timedelta(hours=7)).strftime("%H:%M") == "05:00"
+
+
+async def test_keys_are_validated_stored_and_kept(state):
+    config = Configuration({"SupportedLanguages": "en,de"}, state, 1)
+    Pricing(_Runtime(), config)  # registers the Language rule
+    price = '{"priceText": "0.15 $/kWh", "priceTextOffline": "offline 0.15"}'
+    assert await config.change("DefaultPrice", price) == "Accepted"
+    assert await config.change("DefaultPrice", '{"priceText": 1}') == "Rejected"
+    assert await config.change("DefaultPrice", "x" * 501) == "Rejected"
+    assert await config.change("Language", "de") == "Accepted"
+    assert await config.change("Language", "fr") == "Rejected"
+    assert await config.change("TimeOffset", "+01:00") == "Accepted"
+    assert await config.change("TimeOffset", "CET") == "Rejected"
+    assert await config.change("NextTimeOffsetTransitionDateTime", "2027-03-28T01:00:00") == "Rejected"  # no offset
+    assert await config.change("NextTimeOffsetTransitionDateTime", "2027-03-28T01:00:00Z") == "Accepted"
+    assert await config.change("SupportedLanguages", "en") == "Rejected"
+    assert await config.change("CustomDisplayCostAndPrice", "false") == "Rejected"
+    again = Configuration({"SupportedLanguages": "en,de"}, state, 1)
+    assert (again["DefaultPrice"], again["Language"], again["TimeOffset"]) == (price, "de", "+01:00")
+
+
+def test_the_file_s_language_must_be_supported():
+    assert check_offered({"Language": "de"}) == [("Language", "not one of SupportedLanguages (en); add it there")]
+    assert check_offered({"Language": "de", "SupportedLanguages": "en,de"}) == []
+
+
+# ---------------------------------------------------------------- the triggers
+
+
+def test_time_and_energy_triggers_fire_once():
+    armed = Armed(1, costmsg.Triggers(at_time=T0, at_energy_kwh=Decimal("5")))
+    fire, armed = due(armed, T0 - timedelta(seconds=1), 4999.0, 0.0, "Charging")
+    assert not fire
+    fire, armed = due(armed, T0, 4999.0, 0.0, "Charging")
+    assert fire and armed.time_done and not armed.energy_done
+    fire, armed = due(armed, T0 + timedelta(seconds=1), 5000.0, 0.0, "Charging")
+    assert fire and armed.energy_done
+    assert due(armed, T0 + timedelta(seconds=2), 6000.0, 0.0, "Charging")[0] is False
+
+
+def test_power_trigger_fires_at_each_crossing_with_hysteresis_on_the_way_down():
+    armed = Armed(1, costmsg.Triggers(at_power_kw=Decimal("8")), power_above=False)
+    steps = [(7999.0, False), (10000.0, True), (7990.0, False), (7700.0, False), (7500.0, True), (7900.0, False),
+             (8000.0, True)]
+    for watts, expected in steps:
+        fire, armed = due(armed, T0, None, watts, None)
+        assert fire is expected, watts
+    unknown = Armed(1, costmsg.Triggers(at_power_kw=Decimal("8")))
+    fire, unknown = due(unknown, T0, None, 9000.0, None)
+    assert not fire and unknown.power_above is True  # the first look only learns the side
+
+
+def test_status_trigger_fires_on_a_change_into_a_status_named():
+    armed = Armed(1, costmsg.Triggers(at_status=("SuspendedEV", "Finishing")), status="Charging")
+    assert due(armed, T0, None, None, "Charging")[0] is False
+    fire, armed = due(armed, T0, None, None, "SuspendedEV")
+    assert fire
+    assert due(armed, T0, None, None, "SuspendedEV")[0] is False  # no change, no MeterValues
+    fire, armed = due(armed, T0, None, None, "Charging")
+    assert not fire
+    assert due(armed, T0, None, None, "Finishing")[0] is True
+
+
+def test_default_price_text_follows_language_and_link():
+    default = DefaultPrice("0.15 $/kWh", "offline: 0.15 $/kWh")
+    german = DefaultPrice("0,15 €/kWh", None)
+    assert fallback_text(default, {"de": german}, "en", online=True) == "0.15 $/kWh"
+    assert fallback_text(default, {"de": german}, "en", online=False) == "offline: 0.15 $/kWh"
+    assert fallback_text(default, {"de": german}, "de", online=True) == "0,15 €/kWh"
+    assert fallback_text(default, {"de": german}, "de", online=False) is None  # no offline text in German
+    assert fallback_text(None, {}, "en", online=True) is None
+
+
+# ---------------------------------------------------------------- what reaches the screen
+
+
+class _Feedback:
+    """A recording double of runtime.feedback (agent.screen.DriverFeedback)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, Any]] = []
+
+    def personal_message(self, connector: int | None, text: str, language: str | None = None) -> None:
+        self.calls.append(("personal_message", (connector, text, language)))
+
+    def backend_cost(self, connector: int, total: Decimal, text: str | None = None, final: bool = False) -> None:
+        self.calls.append(("backend_cost", (connector, total, text, final)))
+
+    def fallback_texts(self, price: str | None = None, total_cost: str | None = None) -> None:
+        self.calls.append(("fallback_texts", (price, total_cost)))
+
+
+@dataclass
+class _Status:
+    status: str
+
+
+@dataclass
+class _Reading:
+    energy_wh: float
+    power_w: float
+
+
+@dataclass
+class _Runtime:
+    """The few runtime attributes Pricing reads, and a sample_now that records."""
+
+    feedback: _Feedback = field(default_factory=_Feedback)
+    local_tx: dict[int, int] = field(default_factory=dict)
+    readings: dict[int, _Reading] = field(default_factory=dict)
+    statuses: dict[int, _Status] = field(default_factory=dict)
+    sampled: list[tuple[int, str]] = field(default_factory=list)
+
+    async def sample_now(self, connector: int, context: str) -> bool:
+        self.sampled.append((connector, context))
+        return connector in self.local_tx
+
+
+async def test_texts_and_costs_reach_the_screen_in_the_charger_s_language(state):
+    runtime = _Runtime()
+    config = Configuration({"SupportedLanguages": "en,de", "Language": "de"}, state, 2)
+    pricing = Pricing(runtime, config)
+    pricing.personal_message(None, (costmsg.Text("0.12 $/kWh"), costmsg.Text("0,12 €/kWh", "de")))
+    pricing.backend_cost(2, Decimal("1.345"), (costmsg.Text("1.35 $"),), final=False)
+    pricing.backend_cost(2, Decimal("3.31"), (), final=True)
+    assert runtime.feedback.calls == [
+        ("personal_message", (None, "0,12 €/kWh", "de")),
+        ("backend_cost", (2, Decimal("1.345"), "1.35 $", False)),
+        ("backend_cost", (2, Decimal("3.31"), None, True)),
+    ]
+
+
+async def test_default_price_texts_are_told_at_each_change_and_kept(state):
+    runtime = _Runtime()
+    config = Configuration({"SupportedLanguages": "en,de"}, state, 1)
+    pricing = Pricing(runtime, config)
+    pricing.announce_fallback()
+    pricing.online(True)
+    await config.change("DefaultPrice", '{"priceText": "0.15 $/kWh", "priceTextOffline": "offline: 0.15"}')
+    pricing.online(False)
+    assert await pricing.change_price_text("DefaultPriceText,de", '{"priceText": "0,15 €/kWh"}') == "Accepted"
+    assert await pricing.change_price_text("DefaultPriceText,fr", '{"priceText": "0,15 €/kWh"}') == "Rejected"
+    assert await pricing.change_price_text("DefaultPriceText,de", '{"priceTex": "typo"}') == "Rejected"
+    await config.change("Language", "de")
+    pricing.online(True)
+    assert [c[1][0] for c in runtime.feedback.calls] == [None, None, "0.15 $/kWh", "offline: 0.15", "offline: 0.15",
+                                                        None, "0,15 €/kWh"]
+    # Stored: a new run knows them.
+    again = Pricing(_Runtime(), Configuration({"SupportedLanguages": "en,de"}, state, 1))
+    assert again.price_text_keys() == [("DefaultPriceText,en", ""), ("DefaultPriceText,de", '{"priceText": "0,15 €/kWh"}')]
+    assert again.price_text_value("DefaultPriceText,fr") is None
+
+
+async def test_a_due_trigger_journals_a_sample_and_an_ended_transaction_disarms(state):
+    runtime = _Runtime(local_tx={1: 10}, readings={1: _Reading(1000.0, 11000.0)}, statuses={1: _Status("Charging")})
+    pricing = Pricing(runtime, Configuration({}, state, 1))
+    pricing.arm(1, 10, costmsg.Triggers(at_time=T0, at_power_kw=Decimal("5")))
+    assert pricing.armed[1].power_above is True  # learnt from the reading at hand
+    assert await pricing.check(T0 - timedelta(seconds=1)) == []
+    assert await pricing.check(T0) == [1]
+    assert runtime.sampled == [(1, "Other")]
+    runtime.readings[1] = _Reading(1000.0, 0.0)
+    assert await pricing.check(T0 + timedelta(seconds=1)) == [1]  # the EV stopped drawing
+    runtime.local_tx.clear()
+    assert await pricing.check(T0 + timedelta(seconds=2)) == []
+    assert pricing.armed == {}
+    # A RunningCost without triggers disarms the connector's.
+    runtime.local_tx[1] = 11
+    pricing.arm(1, 11, costmsg.Triggers(at_time=T0))
+    pricing.arm(1, 11, costmsg.Triggers())
+    assert pricing.armed == {}
+
+
+async def test_the_planned_time_offset_change_is_applied_and_stored(state):
+    config = Configuration({}, state, 1)
+    pricing = Pricing(_Runtime(), config)
+    assert await config.change("TimeOffset", "+01:00") == "Accepted"
+    assert await config.change("TimeOffsetNextTransition", "+02:00") == "Accepted"
+    assert await config.change("NextTimeOffsetTransitionDateTime", "2026-12-07T12:00:00Z") == "Accepted"
+    await pricing._follow_time_offset(T0 - timedelta(seconds=1))
+    assert pricing.shown_offset(T0 - timedelta(seconds=1)) == timedelta(hours=1)
+    assert config["TimeOffset"] == "+01:00"
+    await pricing._follow_time_offset(T0)
+    assert (config["TimeOffset"], config["NextTimeOffsetTransitionDateTime"]) == ("+02:00", "")
+    assert Configuration({}, state, 1)["TimeOffset"] == "+02:00"
