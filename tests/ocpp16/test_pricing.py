@@ -327,3 +327,28 @@ async def test_the_planned_time_offset_change_is_applied_and_stored(state):
     await pricing._follow_time_offset(T0)
     assert (config["TimeOffset"], config["NextTimeOffsetTransitionDateTime"]) == ("+02:00", "")
     assert Configuration({}, state, 1)["TimeOffset"] == "+02:00"
+
+
+async def test_a_charger_that_shows_no_prices_does_not_know_the_vendor(state):
+    from types import SimpleNamespace
+
+    from agent.ocpp16.handlers import Handlers
+    from agent.ocpp16.pricing_handlers import PricingHandlers
+
+    class Endpoint:
+        prices_shown = PricingHandlers.prices_shown
+
+        def __init__(self, shown: bool) -> None:
+            self.session = SimpleNamespace(config=Configuration({"CustomDisplayCostAndPrice": shown}, state, 1))
+            self.asked: list[str | None] = []
+
+        async def cost_message(self, message_id: str | None, data: str | None) -> str:
+            self.asked.append(message_id)
+            return "Accepted"
+
+    off, on = Endpoint(False), Endpoint(True)
+    answer = await Handlers.on_data_transfer(off, costmsg.VENDOR_ID, "RunningCost", "{}")
+    assert answer.status == "UnknownVendorId" and off.asked == []
+    answer = await Handlers.on_data_transfer(on, costmsg.VENDOR_ID, "RunningCost", "{}")
+    assert answer.status == "Accepted" and on.asked == ["RunningCost"]
+    assert (await Handlers.on_data_transfer(on, "org.ladda", "Hello", None)).status == "UnknownMessageId"
