@@ -25,8 +25,8 @@ from ..runtime_settings.price_settings import (
     VALUE_MAX,
     DefaultPrice,
     PriceValueError,
-    display_offset,
     object_of,
+    offset_of,
     load_json,
     parse_default_price,
     parse_instant,
@@ -284,8 +284,7 @@ class Pricing:
 
     def shown_offset(self, now: datetime) -> timedelta:
         """The offset of the times shown to drivers at ``now`` (TimeOffset and its planned change)."""
-        return display_offset(str(self.config["TimeOffset"]), str(self.config["NextTimeOffsetTransitionDateTime"]),
-                              str(self.config["TimeOffsetNextTransition"]), now)
+        return offset_of(self.config, now)
 
 
 def language_of(key: str) -> str | None:

@@ -179,6 +179,13 @@ def display_offset(offset: str, transition_at: str, next_offset: str, now: datet
     return current
 
 
+def offset_of(settings: Any, now: datetime) -> timedelta:
+    """:func:`display_offset` of the live settings (a Configuration, or any mapping of the
+    three keys): what the screen uses for the clock times it shows."""
+    return display_offset(str(settings["TimeOffset"]), str(settings["NextTimeOffsetTransitionDateTime"]),
+                          str(settings["TimeOffsetNextTransition"]), now)
+
+
 def shown_time(utc: datetime, offset: timedelta) -> datetime:
     """``utc`` as a driver reads it on the charger (in the display offset)."""
     return utc.astimezone(timezone(offset))

@@ -352,3 +352,12 @@ async def test_a_charger_that_shows_no_prices_does_not_know_the_vendor(state):
     answer = await Handlers.on_data_transfer(on, costmsg.VENDOR_ID, "RunningCost", "{}")
     assert answer.status == "Accepted" and on.asked == ["RunningCost"]
     assert (await Handlers.on_data_transfer(on, "org.ladda", "Hello", None)).status == "UnknownMessageId"
+
+
+def test_the_screen_s_offset_follows_the_live_settings():
+    from agent.runtime_settings.price_settings import offset_of
+
+    settings = {"TimeOffset": "+01:00", "NextTimeOffsetTransitionDateTime": "2026-12-07T12:00:00Z",
+                "TimeOffsetNextTransition": "+02:00"}
+    assert offset_of(settings, T0 - timedelta(minutes=1)) == timedelta(hours=1)
+    assert offset_of(settings, T0) == timedelta(hours=2)
