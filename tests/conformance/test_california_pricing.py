@@ -88,6 +88,17 @@ def logged(stack: Stack, event: str) -> list[dict[str, Any]]:
     return [line for line in agent_log(stack) if line.get("event") == event]
 
 
+async def last_logged(stack: Stack, event: str, field: str, value: Any, timeout: float = 5.0) -> None:
+    """Wait until the latest ``event`` line says ``field`` = ``value`` (for what follows
+    the boot's answer, which the backend has seen before the agent read it)."""
+    for _ in range(int(timeout / 0.1)):
+        lines = logged(stack, event)
+        if lines and lines[-1].get(field) == value:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"the last {event!r} is {(logged(stack, event) or [None])[-1]}, not {field}={value!r}")
+
+
 async def change(stack: Stack, key: str, value: str) -> str:
     reply = await call_checked(stack, "ChangeConfiguration", {"key": key, "value": value})
     return str(reply["status"])
@@ -181,7 +192,7 @@ async def test_multi_language_default_price_text_per_language(stack: Stack) -> N
     known, _ = await get_configuration(stack, ["DefaultPriceText,de", "Language"])
     assert json.loads(known["DefaultPriceText,de"]["value"]) == german
     assert known["Language"]["value"] == "de"
-    assert logged(stack, "default price text")[-1]["text"] == german["priceText"]
+    await last_logged(stack, "default price text", "text", german["priceText"])
     assert await change(stack, "Language", "en") == "Accepted"
 
 
