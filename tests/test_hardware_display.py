@@ -70,3 +70,9 @@ async def test_no_i2c_bus_at_all_does_not_stop_the_charger_either(tmp_path: Path
     warning = next(e for e in logs if e["log_level"] == "warning")
     assert "/dev/i2c-31" in warning["error"]
     await hardware.close()
+
+
+async def test_the_agent_on_the_wired_bench_brings_up_its_display(charger) -> None:  # type: ignore[no-untyped-def]
+    stack = await charger()
+    screen = await stack.bench_request("screen")
+    assert screen["initialised"] is True and screen["backlight"] is True and screen["plugged"] is True

@@ -116,15 +116,16 @@ class Hd44780Display:
                 self._ready = False
                 raise self._error(exc) from exc
 
-    async def close(self) -> None:
+    async def close(self, *, blank: bool = True) -> None:
         """Blank the display and put its backlight out (a stopped charger must not show a
-        stale screen), then release the bus. Idempotent; never raises."""
+        stale screen), then release the bus. Idempotent; never raises. ``blank=False``
+        leaves the screen as it is (a test pattern the technician is to read)."""
         async with self._lock:
             if self._closed:
                 return
             self._closed = True
             if self._bus_open:
-                if self._ready:
+                if self._ready and blank:
                     try:
                         await self._write(self._instruction(DISPLAY_OFF, light=False))
                     except OSError:
