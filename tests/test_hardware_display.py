@@ -76,3 +76,6 @@ async def test_the_agent_on_the_wired_bench_brings_up_its_display(charger) -> No
     stack = await charger()
     screen = await stack.bench_request("screen")
     assert screen["initialised"] is True and screen["backlight"] is True and screen["plugged"] is True
+    assert len(await stack.screen()) == 4  # what is on it is composed by the screen work
+    await stack.stop_agent()
+    assert (await stack.bench_request("screen"))["backlight"] is False  # a stopped charger shows no stale screen
