@@ -266,7 +266,7 @@ class Hd44780DisplaySettings(DisplaySettings):
                            doc="the backpack's I2C address: 39 (0x27) with no jumper closed, down to 32 (0x20) with "
                                "A0, A1 and A2 closed; 56 to 63 (0x38 to 0x3F) for a PCF8574A")
     columns: int = setting(Choice((8, 16, 20, 24, 40)), 20, unit="characters", doc="characters per row")
-    rows: int = setting(Choice((1, 2, 4)), 4, unit="rows", doc="rows of the display (16x2: 2, 20x4: 4)")
+    rows: int = setting(Choice((1, 2, 4)), 4, doc="rows of the display (16x2: 2, 20x4: 4)")
     pin_map: str = setting(Choice(PIN_MAP_NAMES), "pcf8574",
                            doc='how the backpack wires the expander: "pcf8574" (the common one: P0=RS, P1=RW, '
                                'P2=E, P3=backlight, P4..P7=D4..D7) or "mjkdz" (D4..D7 on P0..P3, backlight lit low)')

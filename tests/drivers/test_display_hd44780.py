@@ -245,3 +245,22 @@ def test_sizes_and_addresses_are_checked() -> None:
 def test_every_custom_glyph_is_distinct_and_five_dots_wide() -> None:
     assert len(set(GLYPHS.values())) == len(GLYPHS)
     assert all(len(rows) == 8 and all(0 <= r < 32 for r in rows) for rows in GLYPHS.values())
+
+
+def test_on_smbus2_the_bytes_go_as_one_i2c_rdwr_write_message() -> None:
+    from drivers.i2c import write_bytes
+
+    class Smbus2Like:
+        """What smbus2.SMBus offers for this: i2c_rdwr, no write_bytes."""
+
+        def __init__(self) -> None:
+            self.messages: list[tuple[int, int, list[int]]] = []
+
+        def i2c_rdwr(self, *messages: object) -> None:
+            for m in messages:
+                self.messages.append((m.addr, m.flags, list(m)))  # type: ignore[attr-defined]
+
+    bus = Smbus2Like()
+    write_bytes(bus, 0x27, [0x08, 0x0C, 0x08])  # type: ignore[arg-type]
+    write_bytes(bus, 0x27, [])
+    assert bus.messages == [(0x27, 0, [0x08, 0x0C, 0x08])]  # a write (no I2C_M_RD flag), nothing for no bytes
