@@ -107,10 +107,11 @@ class FakeHd44780:
         with self._lock:
             if not self.plugged:
                 raise OSError(errno.EREMOTEIO, "Remote I/O error")
+            bad = next((b for b in data if not 0 <= b <= 0xFF), None)
+            if bad is not None:
+                raise OSError(errno.EINVAL, f"{bad} is not a byte")  # before any reaches the pins
             start = self.clock() + self._lag
             for n, byte in enumerate(data):
-                if not 0 <= byte <= 0xFF:
-                    raise OSError(errno.EINVAL, f"{byte} is not a byte")
                 self._latch(byte, start + (n + 1) * self.byte_s)
             self._lag += len(data) * self.byte_s
 

@@ -131,3 +131,10 @@ def test_an_smbus_block_write_is_just_bytes_on_the_pins() -> None:
     bus.write_i2c_block_data(0x27, first, rest)
     assert not chip.eight_bit
     assert bus.read_i2c_block_data(0x27, 0, 1) == [chip.port]
+
+
+def test_a_message_with_a_value_that_is_no_byte_is_refused_whole() -> None:
+    chip = FakeHd44780(16, 2)
+    with pytest.raises(OSError) as raised:
+        chip.write_bytes(nibble(0x2) + [256])
+    assert raised.value.errno == errno.EINVAL and chip.eight_bit and chip.port == 0xFF
