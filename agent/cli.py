@@ -40,14 +40,17 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--workdir", help="keep state, logs and sockets here instead of a temporary directory")
     demo.add_argument("--ocpp", choices=("1.6", "2.0.1"), default="1.6", help="the OCPP version to play it in")
 
-    probe = sub.add_parser("probe", help="check one kind of device as configured: meter, rfid, pilot or gpio")
-    probe.add_argument("device", choices=["meter", "rfid", "pilot", "gpio"], help="what to check")
+    probe = sub.add_parser("probe",
+                           help="check one kind of device as configured: meter, rfid, pilot, gpio or display")
+    probe.add_argument("device", choices=["meter", "rfid", "pilot", "gpio", "display"], help="what to check")
     probe.add_argument("--toggle", action="store_true",
                        help="gpio: close and open each contactor and lock, light each LED signal")
     probe.add_argument("--offer", type=float, default=0.0, metavar="AMPERES",
                        help="pilot: offer this current (6 to 80) for 5 s while reading the state")
     probe.add_argument("--count", type=int, default=0, help="rfid: stop after this many cards (default: Ctrl-C)")
     probe.add_argument("--timeout", type=float, default=0.0, help="rfid: give up after this many seconds")
+    probe.add_argument("--hold", type=float, default=2.0, metavar="SECONDS",
+                       help="display: how long every cell stays lit before the size and address are shown")
     probe.add_argument("-c", "--config", default=DEFAULT_CONFIG, help=f"configuration file (default {DEFAULT_CONFIG})")
 
     sessions = sub.add_parser("sessions", help="list the transactions recorded on this charger")
@@ -91,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         from .probe import run_probe
 
         return run_probe(args.device, settings, toggle=args.toggle, offer=args.offer,
-                         count=args.count, timeout=args.timeout)
+                         count=args.count, timeout=args.timeout, hold=args.hold)
     return 2
 
 

@@ -22,6 +22,7 @@ from drivers.protocols import (
     CardReader,
     Contactor,
     ConnectorLock,
+    Display,
     EnergyMeter,
     FaultReporter,
     Indicator,
@@ -36,12 +37,14 @@ from .settings.hardware import (
     GpioIndicatorSettings,
     GpioLockSettings,
     GpioSafetySettings,
+    Hd44780DisplaySettings,
     ModbusGridMeterSettings,
     ModbusMeterSettings,
     PcscReaderSettings,
 )
 
 if TYPE_CHECKING:
+    from drivers.i2c import I2cBus
     from drivers.sim import BenchLink
 
 log = structlog.get_logger(__name__)
@@ -66,6 +69,9 @@ class Hardware:
     #: The meter at the building's connection, read (opened and closed) by the site
     #: limiter alone; None without ``[grid_meter]``. Not one of :meth:`devices`.
     grid_meter: EnergyMeter | None = None
+    #: The text display for the driver; None without one. Not one of :meth:`devices`: a
+    #: display that fails must not hold the charger down (see :meth:`open`).
+    display: Display | None = None
 
     def devices(self) -> list[object]:
         """In opening order: outputs first so they are driven safe before anything else,
@@ -99,6 +105,12 @@ class Hardware:
                 log.warning("meter not answering at start; it is retried on every read", connector=number,
                             error=str(exc))
                 self.unopened_meters.add(number)
+        if self.display is not None:
+            try:
+                await self.display.open()
+            except DeviceError as exc:  # not even a missing I2C bus stops the charger for a display
+                log.warning("display not answering at start; the charger works without it, and each new screen "
+                            "tries it again", error=str(exc))
 
     async def read_meter(self, connector: int) -> MeterReading:
         """One reading of a connector's meter, opening it first if it was not answering at start."""
@@ -110,8 +122,8 @@ class Hardware:
 
     async def close(self) -> None:
         """Close outputs first (contactors, then pilots, then locks); never raises, so
-        every device gets its chance."""
-        for device in self.devices():
+        every device gets its chance; the display goes last (it blanks itself)."""
+        for device in [*self.devices(), *([self.display] if self.display is not None else [])]:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(device.close(), 2.0)  # type: ignore[attr-defined]
 
@@ -133,6 +145,7 @@ def _build(settings: Settings, state_dir: Path) -> Hardware:
     numbers = range(1, settings.connectors.count + 1)
     hardware = Hardware(meters={}, pilots={}, contactors={}, reader=NoCardReader(), services=[])
     shared: list[BenchLink] = []
+    buses: dict[tuple[str, int], I2cBus] = {}  # the pilot's ADS1115 and the display may share one
 
     def bench() -> BenchLink:
         """The one connection to the simulated bench, made (and run) once a sim driver needs it."""
@@ -154,7 +167,7 @@ def _build(settings: Settings, state_dir: Path) -> Hardware:
 
         hardware.pilots = {n: SimPilot(bench(), n) for n in numbers}
     else:
-        hardware.pilots = build_adc_pilots(settings, state_dir)
+        hardware.pilots = build_adc_pilots(settings, state_dir, buses)
         hardware.services += [pilot.run for pilot in hardware.pilots.values()]  # type: ignore[attr-defined]
     factory = gpio_factory(settings, state_dir) if uses_gpio(settings) else None
     if settings.contactor.driver == "sim":
@@ -180,24 +193,53 @@ def _build(settings: Settings, state_dir: Path) -> Hardware:
     if settings.indicator.driver == "gpio":
         hardware.indicator = build_gpio_indicator(settings, factory)
     hardware.grid_meter = build_grid_meter(settings, hardware.meters)
+    if settings.display.driver == "hd44780":
+        hardware.display = build_hd44780_display(settings, state_dir, buses)
     return hardware
 
 
-def build_adc_pilots(settings: Settings, state_dir: Path | None = None) -> dict[int, Pilot]:
-    """Each connector's pilot on one ADS1115 (its own inputs) and its own hardware PWM channel."""
-    from drivers.pilot import AdcPilot, Ads1115, I2cBus, SysfsPwm
+def i2c_bus(settings: Settings, transport: str, number: int, state_dir: Path | None = None,
+            buses: dict[tuple[str, int], I2cBus] | None = None) -> I2cBus:
+    """The I2C bus ``number`` (/dev/i2c-N), or the bench's; devices on the same one share it
+    through ``buses`` (one thread per bus, DESIGN.md 3.7)."""
+    from drivers.i2c import I2cBus
 
-    cfg = settings.pilot
-    assert isinstance(cfg, Ads1115PilotSettings)
-    if cfg.i2c_transport == "bench":
-        from drivers.pilot.remote_i2c import RemoteSMBus
+    key = (transport, number if transport != "bench" else 0)
+    if buses is not None and key in buses:
+        return buses[key]
+    if transport == "bench":
+        from drivers.remote_i2c import RemoteSMBus
 
         path = bench_socket(settings, state_dir)
         bus = I2cBus(lambda: RemoteSMBus(path), f"the bench's I2C bus at {path}")
     else:
         import smbus2
 
-        bus = I2cBus(lambda: smbus2.SMBus(cfg.i2c_bus), f"/dev/i2c-{cfg.i2c_bus}")
+        bus = I2cBus(lambda: smbus2.SMBus(number), f"/dev/i2c-{number}")
+    if buses is not None:
+        buses[key] = bus
+    return bus
+
+
+def build_hd44780_display(settings: Settings, state_dir: Path | None = None,
+                          buses: dict[tuple[str, int], I2cBus] | None = None) -> Display:
+    """The character LCD of ``[display]`` on its PCF8574 backpack."""
+    from drivers.display import PIN_MAPS, Hd44780Display
+
+    cfg = settings.display
+    assert isinstance(cfg, Hd44780DisplaySettings)
+    bus = i2c_bus(settings, cfg.i2c_transport, cfg.i2c_bus, state_dir, buses)
+    return Hd44780Display(bus, cfg.address, columns=cfg.columns, rows=cfg.rows, pins=PIN_MAPS[cfg.pin_map])
+
+
+def build_adc_pilots(settings: Settings, state_dir: Path | None = None,
+                     buses: dict[tuple[str, int], I2cBus] | None = None) -> dict[int, Pilot]:
+    """Each connector's pilot on one ADS1115 (its own inputs) and its own hardware PWM channel."""
+    from drivers.pilot import AdcPilot, Ads1115, SysfsPwm
+
+    cfg = settings.pilot
+    assert isinstance(cfg, Ads1115PilotSettings)
+    bus = i2c_bus(settings, cfg.i2c_transport, cfg.i2c_bus, state_dir, buses)
     adc = Ads1115(bus, cfg.address)
     negative, proximity = _per_connector(cfg.negative_inputs), _per_connector(cfg.proximity_inputs)
     return {

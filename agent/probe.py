@@ -57,7 +57,7 @@ async def probe_meters(meters: dict[int, EnergyMeter], out: TextIO) -> int:
 
 
 def run_probe(device: str, settings: Settings, out: TextIO = sys.stdout, *, toggle: bool = False,
-              offer: float = 0.0, count: int = 0, timeout: float = 0.0) -> int:
+              offer: float = 0.0, count: int = 0, timeout: float = 0.0, hold: float = 2.0) -> int:
     """Run one probe by name; the exit status for the command line."""
     from . import logs
 
@@ -69,6 +69,8 @@ def run_probe(device: str, settings: Settings, out: TextIO = sys.stdout, *, togg
         return _rfid(settings, out, count, timeout)
     if device == "pilot":
         return _pilot(settings, out, offer)
+    if device == "display":
+        return _display(settings, out, hold)
     return _meter(settings, out)
 
 
@@ -267,3 +269,49 @@ def _rfid(settings: Settings, out: TextIO, count: int, timeout: float) -> int:
         return asyncio.run(probe_reader(settings, out, count, timeout))
     except KeyboardInterrupt:
         return 0
+
+
+def display_words(settings: Settings) -> list[str]:
+    """The second test pattern: the display's configured size and address in words, so a
+    technician sees at once whether the file describes the display in front of them."""
+    cfg = settings.display
+    columns, rows = cfg.columns, cfg.rows  # type: ignore[attr-defined]
+    bus = "bench I2C" if cfg.i2c_transport == "bench" else f"I2C bus {cfg.i2c_bus}"  # type: ignore[attr-defined]
+    words = [f"{columns}x{rows} at 0x{cfg.address:02X}", bus, "Ladda display test",  # type: ignore[attr-defined]
+             f"wiring {cfg.pin_map}"]  # type: ignore[attr-defined]
+    return [w[:columns] for w in words[:rows]]
+
+
+async def probe_display(settings: Settings, out: TextIO, hold: float) -> int:
+    """Initialise the display, light every cell for ``hold`` seconds (dead segments, the
+    contrast), then write its size and address in words and leave them on the screen."""
+    from .hardware import build_hd44780_display
+
+    display = build_hd44780_display(settings)
+    name = display.name  # type: ignore[attr-defined]
+    columns, rows = display.columns, display.rows
+    try:
+        await display.open()
+        print(f"{name}: initialised (4-bit mode, {rows} row{'s' if rows > 1 else ''})", file=out, flush=True)
+        await display.show(["\u2588" * columns] * rows)
+        print(f"{name}: every cell lit ({columns}x{rows}) for {hold:g} s", file=out, flush=True)
+        await asyncio.sleep(hold)
+        words = display_words(settings)
+        await display.show(words)
+        print(f"{name}: now showing:", file=out)
+        for line in words:
+            print(f"  |{line.ljust(columns)}|", file=out)
+        print("a blank screen with the backlight on: turn the contrast pot on the backpack", file=out)
+        return 0
+    except DeviceError as exc:
+        print(f"{name}: FAILED: {str(exc).removeprefix(name + ': ')}", file=out)
+        return PROBE_FAILED
+    finally:
+        await display.close(blank=False)  # type: ignore[call-arg]
+
+
+def _display(settings: Settings, out: TextIO, hold: float) -> int:
+    if settings.display.driver != "hd44780":
+        print(f'display.driver is "{settings.display.driver}": nothing to probe on this machine', file=out)
+        return PROBE_FAILED
+    return asyncio.run(probe_display(settings, out, hold))

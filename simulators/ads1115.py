@@ -1,7 +1,7 @@
 """A register-level ADS1115 on a fake I2C bus, and the pilot front end that feeds it.
 
 :class:`FakeSMBus` implements the ``SMBusLike`` calls the drivers make, routing them
-by address to devices; an address nobody answers raises ``OSError(EREMOTEIO)`` as
+by address to devices (this ADS1115, the display of simulators/hd44780.py); an address nobody answers raises ``OSError(EREMOTEIO)`` as
 the kernel does. :class:`FakeAds1115` keeps the chip's registers (pointer, config
 with OS/MUX/PGA/MODE/DR, conversion, thresholds) and converts the voltage of
 whatever callable is attached to the selected input, with the configured gain and
@@ -16,6 +16,7 @@ import errno
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from drivers.pilot import circuit
 from drivers.protocols import PilotState
@@ -114,14 +115,27 @@ class FakeAds1115:
         self.conversions_of[positive] = self.conversions_of.get(positive, 0) + 1
 
 
-class FakeSMBus:
-    """An I2C bus with devices attached by address (implements ``SMBusLike``)."""
+class I2cDevice(Protocol):
+    """A device model on :class:`FakeSMBus`: register transfers, and plain byte writes."""
 
-    def __init__(self, devices: dict[int, FakeAds1115] | None = None) -> None:
-        self.devices: dict[int, FakeAds1115] = dict(devices or {})
+    def read(self, register: int, length: int) -> list[int]: ...
+
+    def write(self, register: int, data: Sequence[int]) -> None: ...
+
+
+class FakeSMBus:
+    """An I2C bus with devices attached by address (implements ``SMBusLike``).
+
+    :meth:`write_bytes` is a plain write (no register byte): a device with its own
+    ``write_bytes`` (a port expander) takes the bytes as they are; a register device
+    takes the first as its pointer, as the chip would.
+    """
+
+    def __init__(self, devices: dict[int, I2cDevice] | None = None) -> None:
+        self.devices: dict[int, I2cDevice] = dict(devices or {})
         self.closed = False
 
-    def _device(self, address: int) -> FakeAds1115:
+    def _device(self, address: int) -> I2cDevice:
         if self.closed:
             raise OSError(errno.EBADF, "Bad file descriptor")
         device = self.devices.get(address)
@@ -136,6 +150,14 @@ class FakeSMBus:
         self, i2c_addr: int, register: int, data: Sequence[int], force: bool | None = None
     ) -> None:
         self._device(i2c_addr).write(register, data)
+
+    def write_bytes(self, i2c_addr: int, data: Sequence[int]) -> None:
+        device = self._device(i2c_addr)
+        plain = getattr(device, "write_bytes", None)
+        if plain is not None:
+            plain(data)
+        elif data:
+            device.write(data[0], data[1:])
 
     def close(self) -> None:
         self.closed = True

@@ -52,7 +52,7 @@ STATUS_FIELDS = (
     *WIRED_FIELDS,
 )  # fmt: skip
 BENCH_FIELDS = ("link", "link_accepted", "agent_connected", "estop", "reader", "reader_plugged", "card_taps",
-                *GRID_FIELDS)
+                "screen", *GRID_FIELDS)
 #: How long a new hardware-socket connection has to name its wire role before it is
 #: taken for a sim driver's link.
 ROLE_WAIT_S = 0.2
@@ -63,6 +63,7 @@ COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
     "ne": lambda a, b: a != b,
     "ge": lambda a, b: a is not None and a >= b,
     "le": lambda a, b: a is not None and a <= b,
+    "contains": lambda a, b: isinstance(a, str) and isinstance(b, str) and b in a,
 }
 
 
@@ -475,6 +476,15 @@ class Bench:
         self.connector(connector).set_pilot_error(None, self._now())
         self._settle()
 
+    def screen(self) -> dict[str, Any]:
+        """The display's rows as a person reads them, and its backlight."""
+        return self._wiring().screen()
+
+    def set_display_plugged(self, plugged: Any) -> None:
+        if not isinstance(plugged, bool):
+            raise ValueError(f"plugged must be true or false, not {plugged!r}")
+        self._wiring().set_display_plugged(plugged)
+
     def status(self) -> dict[str, Any]:
         self._now()
         return {
@@ -488,6 +498,7 @@ class Bench:
             "reader": "socket" if self.card_desk is None else "pcsc",
             "reader_plugged": None if self.card_desk is None else self.card_desk.plugged,
             "card_taps": self._socket_taps if self.card_desk is None else self.card_desk.taps,
+            "screen": None if self.wired is None else self.wired.screen_text(),
             **(self.grid.status() if self.grid is not None else dict.fromkeys(GRID_FIELDS)),
         }
 
@@ -621,6 +632,12 @@ class Bench:
         async def status() -> dict[str, Any]:
             return self.status()
 
+        async def screen() -> dict[str, Any]:
+            return self.screen()
+
+        async def display(plugged: Any) -> None:
+            self.set_display_plugged(plugged)
+
         async def wait_for(
             field: Any, value: Any, connector: Any = None, timeout: Any = 10, op: Any = "eq"
         ) -> dict[str, Any]:
@@ -628,7 +645,7 @@ class Bench:
 
         for func in (plug, unplug, pause, resume, tap, reader, pcscd_restart, link, pilot_error, pilot_clear, lock_jam, lock_set,
                      meter_silent, meter_stale, rcd, estop, contactor_fault, pilot_diode, house_load,
-                     grid_meter_silent, status, wait_for):
+                     grid_meter_silent, status, screen, display, wait_for):
             table.add(func.__name__, func)
         return table
 

@@ -1,4 +1,4 @@
-"""The bench's devices at the wire: GPIO pins, the ADS1115 on I2C and the PWM channels.
+"""The bench's devices at the wire: GPIO pins, the ADS1115 and the display on I2C, the PWM channels.
 
 The agent runs its real GPIO and pilot drivers against these, through transports that
 carry pin levels and I2C transfers over the bench socket (drivers/gpio/remote.py,
@@ -28,7 +28,17 @@ from gpiozero.pins.mock import MockFactory, MockPWMPin
 from drivers.gpio.indicator import Colour, LedPins
 from drivers.protocols import PilotState
 from simulators.ads1115 import FakeAds1115, FakeSMBus, PilotFrontEnd
-from simulators.bench_wiring import ADS1115_ADDRESS, PWM_CHANNELS, PWM_CHIP, BenchWiring, ConnectorWiring
+from simulators.bench_wiring import (
+    ADS1115_ADDRESS,
+    DISPLAY_ADDRESS,
+    DISPLAY_COLUMNS,
+    DISPLAY_ROWS,
+    PWM_CHANNELS,
+    PWM_CHIP,
+    BenchWiring,
+    ConnectorWiring,
+)
+from simulators.hd44780 import FakeHd44780
 from simulators.gpio_bench import BenchPin, ContactorModel, GpioBench, LedPanel, LockModel, SafetyInputModel
 from simulators.sysfs_pwm import FakePwmTree
 
@@ -102,7 +112,9 @@ class WiredHardware:
         # period, as with the real chip); counting busy reads instead would let a loaded
         # machine's late first look pass the driver's deadline and fake a stuck ADC.
         self.adc = FakeAds1115(inputs, busy_reads=0)
-        self.i2c = FakeSMBus({ADS1115_ADDRESS: self.adc})
+        #: The 20x4 character display the driver reads (a PCF8574 backpack and an HD44780).
+        self.display = FakeHd44780(DISPLAY_COLUMNS, DISPLAY_ROWS)
+        self.i2c = FakeSMBus({ADS1115_ADDRESS: self.adc, DISPLAY_ADDRESS: self.display})
         self._on_contactor = on_contactor
         self._on_lock = on_lock
         self._on_offer = on_offer
@@ -201,6 +213,23 @@ class WiredHardware:
         else:
             lock.free()
 
+    def set_display_plugged(self, plugged: bool) -> None:
+        """Unplug the display from the bus (and its power), or plug it back: powered up blank."""
+        if plugged:
+            self.display.plug()
+        else:
+            self.display.unplug()
+        self._on_change()
+
+    def screen(self) -> dict[str, Any]:
+        """What the display shows, as a person reads it (blank when off or unplugged)."""
+        return {"lines": self.display.lines(), "backlight": self.display.backlight,
+                "plugged": self.display.plugged, "initialised": self.display.initialised}
+
+    def screen_text(self) -> str:
+        """The display's rows, one per line, trailing blanks cut (what ``wait_for`` compares)."""
+        return "\n".join(line.rstrip() for line in self.display.lines())
+
     def status(self, connector: int) -> dict[str, Any]:
         """The connector's devices, and ``pilot_reads``: conversions of its pilot signal
         since the EV last changed state, i.e. how many samples the agent has had to
@@ -266,20 +295,26 @@ class WiredHardware:
             send({"pin": number, "level": float(level)})
 
     async def serve_i2c(self, reader: asyncio.StreamReader, send: Callable[[Event], None]) -> None:
-        """One agent's I2C bus: each transfer answered in order by the ADS1115 model."""
+        """One agent's I2C bus: each transfer answered in order by the device at its address."""
         while line := await reader.readline():
             send(self._i2c(line))
 
     def _i2c(self, line: bytes) -> Event:
         try:
             request = json.loads(line)
+            if request.get("op") == "send":  # plain bytes, no register: the display's port expander
+                address = int(request["address"])
+                self.i2c.write_bytes(address, [int(b) for b in request["data"]])
+                if address == DISPLAY_ADDRESS:
+                    self._on_change()  # a waiter may be watching the screen
+                return {}
             address, register = int(request["address"]), int(request["register"])
             if request["op"] == "read":
                 return {"data": self.i2c.read_i2c_block_data(address, register, int(request["length"]))}
             if request["op"] == "write":
                 self.i2c.write_i2c_block_data(address, register, [int(b) for b in request["data"]])
                 return {}
-            raise ValueError(f"unknown op {request['op']!r}; known: read, write")
+            raise ValueError(f"unknown op {request['op']!r}; known: read, write, send")
         except OSError as exc:
             return {"errno": exc.errno, "error": exc.strerror or str(exc)}
         except (ValueError, KeyError, TypeError) as exc:

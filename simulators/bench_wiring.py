@@ -3,7 +3,7 @@
 One table serves both ends: the bench builds its device models on these pins, and
 :meth:`BenchWiring.agent_sections` writes the agent's hardware sections from it, so the
 two cannot disagree. The layout is one a Raspberry Pi could have (docs/hardware.md):
-I2C on GPIO2/3 for the ADS1115, the UART on GPIO14/15 for RS-485 and hardware PWM on
+I2C on GPIO2/3 for the ADS1115 and the display's backpack, the UART on GPIO14/15 for RS-485 and hardware PWM on
 GPIO18/19 are left free, and every output is active high with a pull-down, so a
 released line (a dead controller) reads low: coil off, lock released, LEDs dark.
 
@@ -51,6 +51,9 @@ CONNECTORS = (
 )
 ESTOP_PIN = 26  # normally closed: low = pressed (or a broken wire)
 ADS1115_ADDRESS = 0x48
+#: The 20x4 character display's PCF8574 backpack, no address jumper closed.
+DISPLAY_ADDRESS = 0x27
+DISPLAY_COLUMNS, DISPLAY_ROWS = 20, 4
 PWM_CHIP = 0
 PWM_CHANNELS = 2
 MAX_CONNECTORS = len(CONNECTORS)
@@ -94,6 +97,8 @@ class BenchWiring:
                        "estop_active_high": False},
             "indicator": {"driver": "gpio", "green_pins": pins["green"], "blue_pins": pins["blue"],
                           "red_pins": pins["red"]},
+            "display": {"driver": "hd44780", "i2c_transport": "bench", "address": DISPLAY_ADDRESS,
+                        "columns": DISPLAY_COLUMNS, "rows": DISPLAY_ROWS},
             "gpio": {"pin_factory": "bench"},
         }
         if lock:

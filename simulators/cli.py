@@ -4,6 +4,7 @@
     ladda-sim bench --connectors 2 --hardware-socket state/bench.sock --control /tmp/bench.sock ...
     ladda-sim plug --connector 1 --max-current 16     (and unplug, pause, resume, tap, link, status)
     ladda-sim house-load 20                           (the house's load the grid meter sees, A per phase)
+    ladda-sim screen                                  (what the charger's display shows)
 
 The verbs talk to a running bench over its control socket (``--socket``, or
 ``$LADDA_BENCH_CONTROL``); see docs/control-channel.md.
@@ -67,6 +68,10 @@ def _verbs() -> argparse.ArgumentParser:
                        help="one value for every phase, or one per phase (e.g. 20, or 20 8 8)")
     grid = sub.add_parser("grid-meter", help="make the grid meter silent, or answer again", parents=[common])
     grid.add_argument("state", choices=("silent", "answer"))
+    sub.add_parser("screen", help="show what the charger's display shows", parents=[common])
+    display = sub.add_parser("display", help="unplug the display from the I2C bus (--plug: plug it back)",
+                             parents=[common])
+    display.add_argument("--plug", action="store_true")
     sub.add_parser("status", help="show the bench's state", parents=[common])
     return parser
 
@@ -98,6 +103,8 @@ def _request(args: argparse.Namespace) -> dict[str, Any]:
     elif verb == "house-load":
         values = args.current_a
         verb, fields = "house_load", {"current_a": values[0] if len(values) == 1 else values}
+    elif verb == "display":
+        fields = {"plugged": args.plug}
     elif verb == "grid-meter":
         verb, fields = "grid_meter_silent", {"silent": args.state == "silent"}
     return request_sync(args.socket, verb, **fields)

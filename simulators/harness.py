@@ -406,6 +406,15 @@ class Stack:
         assert self.bench is not None
         return await self.bench.request(cmd, **args)
 
+    async def screen(self) -> list[str]:
+        """The display's rows as a driver reads them, trailing blanks cut (wired bench only)."""
+        return [line.rstrip() for line in (await self.bench_request("screen"))["lines"]]
+
+    async def wait_screen(self, text: str, timeout: float = 10.0) -> str:
+        """Wait until ``text`` is on the display (rows joined by newlines); the whole screen."""
+        reply = await self.bench_request("wait_for", field="screen", value=text, op="contains", timeout=timeout)
+        return str(reply["value"])
+
     async def stop(self) -> None:
         await self.stop_agent()
         if self.bench is not None:

@@ -153,3 +153,46 @@ async def test_probe_rfid_prints_each_card_tapped_on_a_real_pcscd(tmp_path):
         daemon.close()
     assert code == 0, out + err
     assert out.splitlines()[-1] == "card F6E5D4C3B2A104"
+
+
+def display_config(tmp_path: Path, hardware_socket: Path, display: str) -> Path:
+    path = tmp_path / "ladda.toml"
+    path.write_text(
+        '[charge_point]\nid = "CP-PROBE"\n[backend]\nurl = "ws://127.0.0.1:9/ocpp"\n'
+        f'[display]\n{display}\n[sim]\nsocket = "{hardware_socket}"\n[state]\ndirectory = "{tmp_path}"\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+async def test_probe_display_lights_every_cell_then_shows_its_size_and_address(tmp_path):
+    from simulators.control import ControlClient
+    from tests.simulators.test_bench import running_bench
+
+    async with running_bench() as bench:
+        control = ControlClient(bench.control)
+        try:
+            cfg = display_config(tmp_path, bench.hardware, 'driver = "hd44780"\ni2c_transport = "bench"\n')
+            probing = asyncio.create_task(probe("display", "--hold", "1", "-c", str(cfg)))
+            # Every cell, with the ROM's full block, while the probe holds it.
+            await control.request("wait_for", field="screen", value="\n".join(["\u2588" * 20] * 4), timeout=20)
+            code, out, err = await probing
+            assert code == 0, out + err
+            assert "display at 0x27 on the bench's I2C bus" in out and "every cell lit (20x4) for 1 s" in out
+            assert "|20x4 at 0x27        |" in out
+            screen = await control.request("screen")  # the words stay for the technician to read
+            assert screen["lines"] == ["20x4 at 0x27".ljust(20), "bench I2C".ljust(20),
+                                       "Ladda display test".ljust(20), "wiring pcf8574".ljust(20)]
+            assert screen["backlight"] is True
+
+            await control.request("display", plugged=False)
+            code, out, _ = await probe("display", "--hold", "0", "-c", str(cfg))
+            assert code == 1
+            assert "display at 0x27 on the bench's I2C bus" in out and "FAILED: no answer (check the wiring" in out
+        finally:
+            await control.close()
+
+
+async def test_probe_display_without_a_display_says_so(tmp_path):
+    code, out, _ = await probe("display", "-c", str(display_config(tmp_path, tmp_path / "b.sock", 'driver = "none"')))
+    assert code == 1 and 'display.driver is "none": nothing to probe on this machine' in out

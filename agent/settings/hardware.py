@@ -1,5 +1,5 @@
 """The hardware role sections: ``[meter]``, ``[reader]``, ``[pilot]``, ``[contactor]``,
-``[lock]``, ``[safety]``, ``[indicator]`` and ``[gpio]``.
+``[lock]``, ``[safety]``, ``[indicator]``, ``[display]`` and ``[gpio]``.
 
 A role's ``driver`` key picks the driver module, and the driver decides which other keys
 the section may hold (Klipper's "section = role, driver = module"): a Modbus meter needs
@@ -238,6 +238,40 @@ class GpioIndicatorSettings(IndicatorSettings):
     active_high: bool = setting(Flag(), True, doc="true when a high output lights an LED")
 
 
+# ------------------------------------------------------------------ display
+#: A PCF8574's address with jumpers A0..A2 (0x20..0x27), and a PCF8574A's (0x38..0x3F).
+DISPLAY_ADDRESSES = (*range(0x20, 0x28), *range(0x38, 0x40))
+#: Backpack wirings (drivers/display/pins.py).
+PIN_MAP_NAMES = ("pcf8574", "mjkdz")
+
+
+@_frozen
+class DisplaySettings:
+    """The text display the driver reads at the charger."""
+
+    driver: str = setting(Choice(("none", "hd44780")), "none",
+                          doc='"hd44780" (a character LCD on a PCF8574 I2C backpack), or "none" (no display: '
+                              "the LEDs, the log and the systemd status line)")
+
+
+@_frozen
+class Hd44780DisplaySettings(DisplaySettings):
+    """A 16x2 or 20x4 (or other HD44780) character LCD on a PCF8574 I2C backpack (docs/hardware.md)."""
+
+    i2c_transport: str = setting(
+        Choice(I2C_TRANSPORTS), "i2c-dev",
+        doc='"i2c-dev" (the kernel\'s /dev/i2c-N), or "bench" (the simulated bench\'s display, through [sim] socket)')
+    i2c_bus: int = setting(Integer(0, 31), 1, doc="I2C bus number (/dev/i2c-N); the pilot's ADS1115 may share it")
+    address: int = setting(Choice(DISPLAY_ADDRESSES), 0x27,
+                           doc="the backpack's I2C address: 39 (0x27) with no jumper closed, down to 32 (0x20) with "
+                               "A0, A1 and A2 closed; 56 to 63 (0x38 to 0x3F) for a PCF8574A")
+    columns: int = setting(Choice((8, 16, 20, 24, 40)), 20, unit="characters", doc="characters per row")
+    rows: int = setting(Choice((1, 2, 4)), 4, doc="rows of the display (16x2: 2, 20x4: 4)")
+    pin_map: str = setting(Choice(PIN_MAP_NAMES), "pcf8574",
+                           doc='how the backpack wires the expander: "pcf8574" (the common one: P0=RS, P1=RW, '
+                               'P2=E, P3=backlight, P4..P7=D4..D7) or "mjkdz" (D4..D7 on P0..P3, backlight lit low)')
+
+
 # ------------------------------------------------------------------ gpio
 @_frozen
 class GpioSettings:
@@ -259,6 +293,7 @@ DRIVER_SECTIONS: dict[str, dict[str, type]] = {
     "lock": {"none": LockSettings, "sim": LockSettings, "gpio": GpioLockSettings},
     "safety": {"none": SafetySettings, "gpio": GpioSafetySettings},
     "indicator": {"none": IndicatorSettings, "gpio": GpioIndicatorSettings},
+    "display": {"none": DisplaySettings, "hd44780": Hd44780DisplaySettings},
 }
 
 #: Per-connector arrays: (role, driver, key, may be empty).

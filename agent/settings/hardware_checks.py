@@ -49,11 +49,27 @@ def check_hardware(classes: dict[str, type], values: dict[str, dict[str, Any]], 
     _check_pins(classes, values, problems)
     if _uses(classes, "meter", "modbus"):
         _check_modbus(classes["meter"], values["meter"], problems, base)
+    if _uses(classes, "display", "hd44780"):
+        _check_display(classes["display"], values["display"], problems)
     if _uses(classes, "lock", "gpio"):
         lock, given = classes["lock"], values["lock"]
         if _value(lock, given, "unlock_pins") and _value(lock, given, "timeout") < _value(lock, given, "pulse"):
             problems.add(("lock", "timeout"), "lock.timeout",
                          f"must not be shorter than lock.pulse ({_value(lock, given, 'pulse'):g} s) for a motor lock")
+
+
+def _check_display(cls: type, given: dict[str, Any], problems: ProblemSink) -> None:
+    """One HD44780 drives 80 cells at most, as 1, 2 or 4 rows of set widths."""
+    from drivers.display.hd44780 import SIZES
+
+    if problems.reported(("display", "columns")) or problems.reported(("display", "rows")):
+        return
+    size = (_value(cls, given, "columns"), _value(cls, given, "rows"))
+    if size not in SIZES:
+        where = ("display", "rows") if "rows" in given else ("display", "columns") if "columns" in given else ("display",)
+        sizes = ", ".join(f"{c}x{r}" for c, r in SIZES)
+        problems.add(where, "display.columns/rows",
+                     f"{size[0]}x{size[1]} is not a size one HD44780 drives; sizes: {sizes}")
 
 
 def _check_per_connector(classes: dict[str, type], values: dict[str, dict[str, Any]], count: int,

@@ -167,8 +167,8 @@ def _check_bench_socket(classes: dict[str, type], values: dict[str, dict[str, An
     roles = ("meter", "reader", "pilot", "contactor", "lock")
     if problems.reported(("state", "directory")) or problems.reported(("sim", "socket")):
         return
-    if not uses_bench({r: value(r, "driver") for r in roles}, value("gpio", "pin_factory"),
-                      value("pilot", "i2c_transport")):
+    i2c = "bench" if "bench" in (value("pilot", "i2c_transport"), value("display", "i2c_transport")) else ""
+    if not uses_bench({r: value(r, "driver") for r in roles}, value("gpio", "pin_factory"), i2c):
         return
     socket: Path = value("sim", "socket")
     problem = bench_socket_problem(socket, values["state"]["directory"])

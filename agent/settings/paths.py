@@ -131,5 +131,6 @@ def bench_socket_problem(socket: Path, state_dir: Path) -> str | None:
 def settings_use_bench(settings: Settings) -> bool:
     """`uses_bench` for a loaded configuration."""
     roles = ("meter", "reader", "pilot", "contactor", "lock")
+    i2c = {getattr(settings.pilot, "i2c_transport", ""), getattr(settings.display, "i2c_transport", "")}
     return uses_bench({role: getattr(settings, role).driver for role in roles}, settings.gpio.pin_factory,
-                      getattr(settings.pilot, "i2c_transport", ""))
+                      "bench" if "bench" in i2c else "i2c-dev")

@@ -17,6 +17,7 @@ from typing import Any
 from agent.settings.hardware import (
     DRIVER_SECTIONS,
     ContactorSettings,
+    DisplaySettings,
     GpioSettings,
     GridMeterSettings,
     IndicatorSettings,
@@ -228,6 +229,7 @@ class Settings:
     lock: LockSettings
     safety: SafetySettings
     indicator: IndicatorSettings
+    display: DisplaySettings
     gpio: GpioSettings
     sim: SimSettings
     state: StateSettings
@@ -260,6 +262,7 @@ SECTIONS: dict[str, type] = {
     "lock": LockSettings,
     "safety": SafetySettings,
     "indicator": IndicatorSettings,
+    "display": DisplaySettings,
     "gpio": GpioSettings,
     "sim": SimSettings,
     "state": StateSettings,

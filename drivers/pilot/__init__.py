@@ -10,7 +10,7 @@ Wiring and the component values the scale factors assume: docs/hardware.md.
 """
 
 from .ads1115 import Ads1115
-from .i2c import I2cBus, SMBusLike
+from drivers.i2c import I2cBus, SMBusLike
 from .pilot import AdcPilot
 from .pwm import SysfsPwm
 from .schedule import SampleSchedule

@@ -20,7 +20,7 @@ from typing import TypeVar
 
 from drivers.protocols import DeviceError
 
-from .i2c import I2cBus, SMBusLike
+from drivers.i2c import I2cBus, SMBusLike
 
 T = TypeVar("T")
 

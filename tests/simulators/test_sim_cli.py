@@ -73,6 +73,16 @@ def test_fault_verbs_inject_and_clear_faults_on_the_wired_bench(bench):
         False, False, None, True)
 
 
+def test_display_verbs_read_the_screen_and_unplug_the_display(bench):
+    socket = ("--socket", str(bench))
+    screen = json.loads(sim("screen", *socket).stdout)
+    assert screen["lines"] == [" " * 20] * 4 and screen["plugged"] is True
+    assert sim("display", *socket).returncode == 0
+    assert json.loads(sim("screen", *socket).stdout)["plugged"] is False
+    assert sim("display", "--plug", *socket).returncode == 0
+    assert json.loads(sim("screen", *socket).stdout)["plugged"] is True
+
+
 def test_reader_verbs_unplug_and_replug_the_pcsc_reader_and_restart_pcscd():
     with running("pcsc") as control:
         socket = ("--socket", str(control))
