@@ -1,8 +1,8 @@
 """What the screen shows now, from what each connector is doing: pure (no I/O, no clock).
 
 Each connector's :class:`View` becomes a cycle of pages; each page is a header line (what
-is happening, in a word or two) and details packed onto the remaining rows, two to a
-line when they fit. The cycle holds the pages in each configured language, then the
+is happening, in a word or two) and details on the remaining rows, one a line (power and
+energy share one when they fit). The cycle holds the pages in each configured language, then the
 backend's messages and the driver's personal message; the time passed in picks the
 page. A backend message AlwaysFront replaces the cycle, InFront comes before it,
 NormalCycle is one more page of it (OCPP 2.0.1 MessagePriorityEnumType).
@@ -151,8 +151,11 @@ def _content(view: View, layout: Layout, lang: str) -> tuple[str, list[str]]:
         if view.idle_alert:
             return t("move_car"), [t("charge_done"), *values]
         key = {"Charging": "charging", "SuspendedEV": "suspended_ev", "SuspendedEVSE": "suspended_evse"}[status]
-        power = [_number(view.power_kw, 1, lang) + " kW"] if view.power_kw is not None and status == "Charging" else []
-        return t(key), [*power, *values, *offline]
+        if view.power_kw is not None and status == "Charging":
+            power = _number(view.power_kw, 1, lang) + " kW"
+            both = f"{power} {values[0]}" if values and values[0].endswith(" kWh") else ""
+            values = [both, *values[1:]] if both and len(both) <= layout.columns else [power, *values]
+        return t(key), [*values, *offline]
     if view.finished or status == "Finishing":
         unplug = [t("unplug")] if view.plugged or status == "Finishing" else []
         return t("finished"), [*_values(view, lang, layout.columns, final=True), *unplug]
@@ -210,15 +213,9 @@ def _number(value: float, decimals: int, lang: str) -> str:
 
 
 def _pages(header: str, details: list[str], columns: int, rows: int) -> list[list[str]]:
-    """The header on top of every page, the details packed below it, as many pages as
-    they need; details that fit a line together share it."""
-    lines: list[str] = []
-    for detail in details:
-        if lines and len(lines[-1]) + 1 + len(detail) <= columns:
-            lines[-1] = f"{lines[-1]} {detail}"
-        else:
-            lines.append(detail)
-    lines = [line[:columns] for line in lines]
+    """The header on top of every page, the details below it, one a line (a long one
+    word-wrapped over several), as many pages as they need."""
+    lines = [piece for detail in details for piece in (_wrap(detail, columns) or [""])]
     below = max(1, rows - 1)
     if rows == 1:
         return [[header[:columns]], *[[line] for line in lines]]

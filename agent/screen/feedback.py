@@ -245,10 +245,11 @@ class DriverFeedback:
                       page_s=self.screen.language_seconds, operator=self.operator.name,
                       phone=self.operator.phone, price=price, offline=not self._online())
 
-    def lines(self, columns: int, rows: int, now: float | None = None) -> list[str]:
-        """The display's lines now."""
-        now = self._clock() if now is None else now
-        return compose(self.views(now), self.layout(columns, rows), now)
+    def lines(self, columns: int, rows: int, page_at: float | None = None) -> list[str]:
+        """The display's lines now; ``page_at`` picks the page of the cycles instead of
+        the time now (a technician's look at every page, a test's)."""
+        now = self._clock()
+        return compose(self.views(now), self.layout(columns, rows), now if page_at is None else page_at)
 
     def status_text(self) -> str:
         """Every connector's screen in one line, for the systemd status line."""
@@ -266,7 +267,7 @@ class DriverFeedback:
             self._watch_idle(now)
             await self._refresh_costs(now)
             if display is not None:
-                lines = self.lines(display.columns, display.rows, now)
+                lines = self.lines(display.columns, display.rows)
                 if lines != shown or failing:
                     try:
                         await display.show(lines)
