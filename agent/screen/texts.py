@@ -3,7 +3,8 @@
 A phrase with a parameter (``{phone}``, ``{cost}``) is the only place a value goes in a
 text, so each language can put it where its grammar wants it. Adding a language means
 adding one table here and its code to ``agent.settings.screen.LANGUAGES`` (a test
-checks that every language has every phrase, and that each fits 16 columns).
+checks that every language has every phrase, that each fits 16 columns, and that a
+header fits 14: a display shared by two connectors puts the connector's number before it).
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from agent.settings.screen import LANGUAGES
 PHRASES: dict[str, dict[str, str]] = {
     "en": {
         "starting": "Starting...",
-        "ready": "Ready to charge",
+        "ready": "Ready to use",
         "tap_card": "Tap your card",
-        "plug_in": "Plug in the car",
+        "plug_in": "Plug in car",
         "authorizing": "Checking card",
         "wait": "Please wait",
         "accepted": "Card accepted",
@@ -31,13 +32,13 @@ PHRASES: dict[str, dict[str, str]] = {
         "why_other": "Not allowed",
         "charging": "Charging",
         "suspended_ev": "Car paused",
-        "suspended_evse": "Paused by limit",
+        "suspended_evse": "Limit: paused",
         "finished": "Finished",
         "unplug": "Please unplug",
         "cost": "Cost {cost}",
         "total": "Total {cost}",
         "time": "Time {time}",
-        "move_car": "Please move car",
+        "move_car": "Move your car",
         "charge_done": "Charging done",
         "out_of_order": "Out of order",
         "call": "Call {phone}",
@@ -60,12 +61,12 @@ PHRASES: dict[str, dict[str, str]] = {
     "de": {
         "starting": "Startet...",
         "ready": "Ladebereit",
-        "tap_card": "Karte vorhalten",
-        "plug_in": "Auto anschließen",
+        "tap_card": "Karte auflegen",
+        "plug_in": "Auto anstecken",
         "authorizing": "Prüfe Karte",
         "wait": "Bitte warten",
         "accepted": "Karte gültig",
-        "refused": "Karte abgelehnt",
+        "refused": "Abgelehnt",
         "why_unknown": "Karte unbekannt",
         "why_expired": "Karte abgelaufen",
         "why_blocked": "Karte gesperrt",
@@ -82,11 +83,11 @@ PHRASES: dict[str, dict[str, str]] = {
         "cost": "Kosten {cost}",
         "total": "Summe {cost}",
         "time": "Zeit {time}",
-        "move_car": "Bitte wegfahren",
+        "move_car": "Bitte umparken",
         "charge_done": "Laden beendet",
         "out_of_order": "Außer Betrieb",
         "call": "Tel. {phone}",
-        "unavailable": "Nicht verfügbar",
+        "unavailable": "Außer Dienst",
         "reserved": "Reserviert",
         "offline": "Offline-Betrieb",
         "fault_ground": "Fehlerstrom",
@@ -105,8 +106,8 @@ PHRASES: dict[str, dict[str, str]] = {
     "fr": {
         "starting": "Démarrage...",
         "ready": "Prêt à charger",
-        "tap_card": "Passez la carte",
-        "plug_in": "Branchez le véh.",
+        "tap_card": "Passez carte",
+        "plug_in": "Branchez véh.",
         "authorizing": "Vérif. carte",
         "wait": "Patientez",
         "accepted": "Carte acceptée",
@@ -127,7 +128,7 @@ PHRASES: dict[str, dict[str, str]] = {
         "cost": "Coût {cost}",
         "total": "Total {cost}",
         "time": "Durée {time}",
-        "move_car": "Libérez la place",
+        "move_car": "Libérez place",
         "charge_done": "Charge terminée",
         "out_of_order": "Hors service",
         "call": "Tél. {phone}",
@@ -193,6 +194,11 @@ PHRASES: dict[str, dict[str, str]] = {
         "fault_other": "Tekniskt fel",
     },
 }
+
+#: The phrases that head a page: at most HEADER_COLUMNS long.
+HEADERS = ("starting", "ready", "tap_card", "plug_in", "authorizing", "accepted", "refused", "charging",
+           "suspended_ev", "suspended_evse", "finished", "move_car", "out_of_order", "unavailable", "reserved")
+HEADER_COLUMNS = 14
 
 #: OCPP error codes (1.6 ChargePointErrorCode, and the vendor codes the drivers use) as
 #: the fault phrase a driver understands. An error code not listed here reads

@@ -104,7 +104,7 @@ def test_a_session_from_price_to_final_cost() -> None:
     station = Station(readings={1: (7.4, 1.5)})
     feedback, clock = make(station=station)
     feedback.status(1, "Available")
-    assert feedback.lines(16, 2) == ["Ready to charge", "0.35 EUR/kWh"]
+    assert feedback.lines(16, 2) == ["Ready to use", "0.35 EUR/kWh"]
     feedback.status(1, "Preparing", plugged=True)
     assert feedback.lines(16, 2) == ["Tap your card", "0.35 EUR/kWh"]
     feedback.authorizing("04A1B2C3")
@@ -128,7 +128,7 @@ def test_a_session_from_price_to_final_cost() -> None:
     clock.now += 59
     assert feedback.lines(16, 2, page_at=0.0) == ["Finished", "2.25 kWh"]
     clock.now += 2
-    assert feedback.lines(16, 2, page_at=0.0) == ["Ready to charge", "0.35 EUR/kWh"]
+    assert feedback.lines(16, 2, page_at=0.0) == ["Ready to use", "0.35 EUR/kWh"]
 
 
 def test_a_card_refused_says_why_and_offline_is_told_apart() -> None:
@@ -141,7 +141,7 @@ def test_a_card_refused_says_why_and_offline_is_told_apart() -> None:
     feedback.card_rejected("04A1B2C3", "Invalid", online=False)
     assert feedback.lines(20, 4, page_at=0.0)[:2] == ["1 Card refused", "Not when offline"]
     clock.now += 9  # shown a while, then the connector's own page again
-    assert feedback.lines(20, 4, page_at=0.0)[:2] == ["1 Ready to charge", "0.35 EUR/kWh"]
+    assert feedback.lines(20, 4, page_at=0.0)[:2] == ["1 Ready to use", "0.35 EUR/kWh"]
 
 
 def test_the_local_running_cost_unless_the_backend_gives_one() -> None:
@@ -163,9 +163,9 @@ def test_fallback_texts_when_there_is_no_local_tariff() -> None:
     feedback, _ = make()
     feedback.price = None
     feedback.status(1, "Available")
-    assert feedback.lines(16, 2) == ["Ready to charge", "Tap your card"]
+    assert feedback.lines(16, 2) == ["Ready to use", "Tap your card"]
     feedback.fallback_texts(price="See price list", total_cost="Cost shown in the app")
-    assert feedback.lines(16, 2) == ["Ready to charge", "See price list"]
+    assert feedback.lines(16, 2) == ["Ready to use", "See price list"]
     feedback.station.is_online = False  # type: ignore[union-attr]
     feedback.status(1, "Charging", plugged=True)
     feedback.transaction_started(1, "tx")
@@ -187,7 +187,7 @@ def test_a_personal_message_goes_with_the_session_it_authorized() -> None:
     feedback.status(1, "Available")
     feedback._clock.now += 61  # type: ignore[attr-defined]
     feedback.lines(16, 2)
-    assert feedback.lines(16, 2, page_at=4.0) == ["Ready to charge", "Tap your card"]  # gone with the session
+    assert feedback.lines(16, 2, page_at=4.0) == ["Ready to use", "Tap your card"]  # gone with the session
 
 
 def test_backend_messages_from_the_board_and_forgotten_with_their_transaction() -> None:
@@ -222,7 +222,7 @@ def test_the_idle_alert_fires_once_per_stretch() -> None:
         clock.now += 1
         feedback._watch_idle(clock.now)
     assert station.alerts == [1]
-    assert feedback.lines(16, 2, page_at=0.0) == ["Please move car", "Charging done"]
+    assert feedback.lines(16, 2, page_at=0.0) == ["Move your car", "Charging done"]
 
 
 async def test_the_screen_task_redraws_on_change_and_survives_a_failing_display() -> None:
@@ -233,7 +233,7 @@ async def test_the_screen_task_redraws_on_change_and_survives_a_failing_display(
         await asyncio.sleep(0.05)
         feedback.status(1, "Available")
         await asyncio.sleep(0.05)
-        assert display.shown[-1] == ["Ready to charge", "0.35 EUR/kWh"]
+        assert display.shown[-1] == ["Ready to use", "0.35 EUR/kWh"]
         display.broken = True
         feedback.status(1, "Faulted", "GroundFailure")
         await asyncio.sleep(0.05)
@@ -261,6 +261,6 @@ async def test_without_a_display_each_change_is_logged_once() -> None:
         await asyncio.sleep(0.05)
         task.cancel()
     screens = [e["text"] for e in logs if e["event"] == "screen"]
-    assert screens == ["Ready to charge | 0.35 EUR/kWh | Tap your card",
+    assert screens == ["Ready to use | 0.35 EUR/kWh | Tap your card",
                        "Out of order | Earth fault | Ladda | Call +46 8 123"]
     assert feedback.status_text() == "1: Out of order | Earth fault | Ladda | Call +46 8 123"

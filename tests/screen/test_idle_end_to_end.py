@@ -54,4 +54,4 @@ async def test_idle_alert_tells_the_backend_once_with_the_totals(charger) -> Non
     told = (await messages(stack, "MeterValues", suspended))[-1]["seq"]
     await expect_none(stack, "MeterValues", told, within=IDLE_S + 2)  # once per idle stretch
     await asyncio.sleep(0.5)
-    assert "Please move car | Charging done" in _screen_lines(stack.agent_log())
+    assert "Move your car | Charging done" in _screen_lines(stack.agent_log())

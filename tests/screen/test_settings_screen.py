@@ -49,3 +49,24 @@ def test_unknown_keys_and_bad_values_are_errors() -> None:
     assert "screen.language" in errors('[screen]\nlanguage = "de"\n')
     assert "screen.idle_alert_minutes" in errors("[screen]\nidle_alert_minutes = -1\n")
     assert "operator.phone" in errors('[operator]\nphone = "+46 8 123 45 67 89 10 11 12"\n')
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_every_key_is_in_the_example_and_the_reference() -> None:
+    import re
+    import tomllib
+
+    from agent.settings.schema import keys_of
+    from agent.settings.screen import OperatorSettings, ScreenSettings
+
+    example = (REPO / "config" / "example.toml").read_text(encoding="utf-8")
+    reference = (REPO / "docs" / "configuration.md").read_text(encoding="utf-8")
+    parsed = tomllib.loads(example)
+    for section, cls in (("screen", ScreenSettings), ("operator", OperatorSettings)):
+        part = reference[reference.index(f"### `[{section}]`"):]
+        part = part[: part.index("\n### ", 1)]
+        for f in keys_of(cls):
+            assert f.name in parsed[section], f"{section}.{f.name} not in the example"
+            assert re.search(rf"^\| `{f.name}` \|", part, re.M), f"{section}.{f.name} not in the reference"

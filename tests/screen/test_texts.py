@@ -6,7 +6,7 @@ import string
 
 import pytest
 
-from agent.screen.texts import FAULTS, PHRASES, REFUSALS, fault_key, refusal_key, say
+from agent.screen.texts import FAULTS, HEADER_COLUMNS, HEADERS, PHRASES, REFUSALS, fault_key, refusal_key, say
 from agent.session.model import AuthStatus
 from agent.settings.screen import LANGUAGES
 
@@ -31,6 +31,13 @@ def test_every_phrase_fits_sixteen_columns(language: str) -> None:
             continue  # the number alone is shown when the phrase with it is too long
         shown = text.format(**VALUES)
         assert len(shown) <= 16, (language, key, shown)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_headers_leave_room_for_a_connector_number(language: str) -> None:
+    for key in HEADERS:
+        assert len(f"2 {PHRASES[language][key]}") <= 16, (language, key)
+    assert HEADER_COLUMNS == 14
 
 
 def test_every_fault_and_refusal_has_words() -> None:
