@@ -55,3 +55,22 @@ async def test_idle_alert_tells_the_backend_once_with_the_totals(charger) -> Non
     await expect_none(stack, "MeterValues", told, within=IDLE_S + 2)  # once per idle stretch
     await asyncio.sleep(0.5)
     assert "Move your car | Charging done" in _screen_lines(stack.agent_log())
+
+
+async def test_idle_alert_in_201_is_an_updated_event_with_trigger_reason_trigger(charger) -> None:
+    """The same alert as OCPP 2.0.1 spells it: a TransactionEvent Updated, triggerReason
+    Trigger, with the energy register, for the transaction that idles."""
+    from tests.conformance201.helpers import V201, schema_violations, wait_event
+
+    stack = await charger(backend=V201, sections={"screen": {"idle_alert_minutes": IDLE_S / 60}})
+    since = await last_seq(stack)
+    await stack.bench_request("plug", connector=1, max_current=16)
+    await stack.bench_request("tap", uid="04ADE201")
+    started = await wait_event(stack, "Started", since)
+    await wait_energy(stack, 1, 10)
+    await stack.bench_request("pause", connector=1)
+    alert = await wait_event(stack, "Updated", since, trigger="Trigger", timeout=IDLE_S + 15)
+    assert alert["transactionInfo"]["transactionId"] == started["transactionInfo"]["transactionId"]
+    sampled = alert["meterValue"][0]["sampledValue"]
+    assert {s.get("measurand", "Energy.Active.Import.Register") for s in sampled} >= {"Energy.Active.Import.Register"}
+    assert await schema_violations(stack) == []
