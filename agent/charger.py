@@ -796,7 +796,12 @@ class ChargerRuntime:
     async def _screen_started(self, n: int, local: int) -> None:
         """A transaction began: the screen counts its time, and keeps the backend's
         messages limited to it by the charger's own transaction id."""
-        record = next((r for r in await self.db.run(self.journal.open_transactions) if r.local_id == local), None)
+        try:
+            records = await self.db.run(self.journal.open_transactions)
+        except StoreError as exc:  # the screen's want never faults a start that is on record
+            log.warning("transaction id for the screen unknown", connector=n, local_tx=local, error=str(exc))
+            records = []
+        record = next((r for r in records if r.local_id == local), None)
         self.feedback.transaction_started(n, record.tx_uid if record is not None else None)
 
     def _idle_alert(self, n: int) -> None:
