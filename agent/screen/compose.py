@@ -47,6 +47,8 @@ class View:
     error_code: str = "NoError"
     vendor_error_code: str = ""
     plugged: bool = False
+    #: A transaction runs on the connector.
+    running: bool = False
     card: CardStep | None = None
     power_kw: float | None = None
     #: Energy of the running session, or of the one just ended (``finished``), in kWh.
@@ -146,11 +148,15 @@ def _content(view: View, layout: Layout, lang: str) -> tuple[str, list[str]]:
         return t("reserved"), []
     if view.card is not None and status in FREE:
         return _card(view, layout, lang)
-    if status in ("Charging", "SuspendedEV", "SuspendedEVSE"):
+    if status == "Preparing" and view.running and not view.idle_alert:
+        # Authorized, the car has not drawn yet (or, 2.0.1 EVConnected, draws no more).
+        drawn = view.energy_kwh is not None and view.energy_kwh > 0
+        return t("suspended_ev" if drawn else "wait"), [*_values(view, lang, layout.columns), *offline]
+    if status in ("Charging", "SuspendedEV", "SuspendedEVSE") or (status == "Preparing" and view.running):
         values = _values(view, lang, layout.columns)
         if view.idle_alert:
             return t("move_car"), [t("charge_done"), *values]
-        key = {"Charging": "charging", "SuspendedEV": "suspended_ev", "SuspendedEVSE": "suspended_evse"}[status]
+        key = {"Charging": "charging", "SuspendedEVSE": "suspended_evse"}.get(status, "suspended_ev")
         if view.power_kw is not None and status == "Charging":
             power = _number(view.power_kw, 1, lang) + " kW"
             both = f"{power} {values[0]}" if values and values[0].endswith(" kWh") else ""

@@ -223,6 +223,7 @@ class DriverFeedback:
             cost = c.backend_cost if c.backend_cost is not None else c.cost
             view = View(
                 connector=n, status=status, error_code=error, vendor_error_code=vendor, plugged=c.plugged,
+                running=running,
                 card=card[0] if card is not None and (n in free or not free) else None,
                 power_kw=power,
                 energy_kwh=energy if running else (c.final_kwh if finished else None),

@@ -196,7 +196,7 @@ PHRASES: dict[str, dict[str, str]] = {
 }
 
 #: The phrases that head a page: at most HEADER_COLUMNS long.
-HEADERS = ("starting", "ready", "tap_card", "plug_in", "authorizing", "accepted", "refused", "charging",
+HEADERS = ("starting", "wait", "ready", "tap_card", "plug_in", "authorizing", "accepted", "refused", "charging",
            "suspended_ev", "suspended_evse", "finished", "move_car", "out_of_order", "unavailable", "reserved")
 HEADER_COLUMNS = 14
 
