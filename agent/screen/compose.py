@@ -24,6 +24,8 @@ from .texts import fault_key, refusal_key, say
 
 #: Languages writing a decimal comma (kW, kWh); costs come formatted by the tariff.
 DECIMAL_COMMA = frozenset({"de", "fr", "sv"})
+#: The card reader is broken: a warning (the connector serves on), but no card can be read.
+READER_FAILURE = "ReaderFailure"
 #: Statuses on which a card tap's answer is shown (a card could have been for them).
 FREE = frozenset({None, "Available", "Preparing", "Finishing"})
 
@@ -168,6 +170,8 @@ def _content(view: View, layout: Layout, lang: str) -> tuple[str, list[str]]:
     price = _wrap(layout.price, layout.columns) if layout.price else []
     if status == "Preparing" and not view.plugged:
         return t("plug_in"), [*price, *offline]
+    if view.error_code == READER_FAILURE:  # a warning: remote starts still work, a card does not
+        return t("ready"), [*price, t(fault_key(READER_FAILURE)), *offline]
     if status == "Preparing":
         return t("tap_card"), [*price, *offline]
     return t("ready"), [*price, t("tap_card"), *offline]

@@ -27,7 +27,7 @@ from agent import clock as charger_clock
 from agent.settings.screen import OperatorSettings, ScreenSettings
 from drivers.protocols import DeviceError, Display
 
-from .compose import CardStep, Layout, View, compose, main_text
+from .compose import READER_FAILURE, CardStep, Layout, View, compose, main_text
 from .idle import Idle, idle_step
 
 log = structlog.get_logger(__name__)
@@ -214,6 +214,8 @@ class DriverFeedback:
             whole = self._charger_status
             if whole[0] in ("Faulted", "Unavailable") and status not in ("Faulted",):
                 status, error, vendor = whole  # the charger as a whole cannot serve
+            elif whole[1] == READER_FAILURE and error == "NoError":
+                error = READER_FAILURE  # the charger's one reader: no card is read on any connector
             running = c.transaction is not None or c.started is not None
             power = energy = None
             if running and station is not None:

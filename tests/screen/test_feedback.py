@@ -211,6 +211,16 @@ def test_a_charger_wide_fault_shows_on_every_connector() -> None:
                                                   "Internal error"]
 
 
+def test_a_broken_card_reader_is_said_instead_of_asking_for_a_card() -> None:
+    feedback, _ = make(connectors=2)
+    feedback.status(1, "Available")
+    feedback.status(2, "Preparing", plugged=True)
+    feedback.status(0, "Available", "ReaderFailure")  # a warning of the charger's: charging goes on
+    assert feedback.lines(20, 4, page_at=4.0) == ["1 Ready to use", "Reader broken", "2 Ready to use", "Reader broken"]
+    feedback.status(0, "Available")
+    assert feedback.lines(20, 4, page_at=4.0) == ["1 Ready to use", "Tap your card", "2 Tap your card", "0.35 EUR/kWh"]
+
+
 def test_the_idle_alert_fires_once_per_stretch() -> None:
     station = Station()
     feedback, clock = make(station=station, idle_alert_minutes=1.0)
