@@ -17,6 +17,8 @@ import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from functools import partial
 from pathlib import Path
 
 import structlog
@@ -37,12 +39,15 @@ from .housekeeping import JournalKeeper
 from .journal import FIRMWARE, SIDE_FILE_SUFFIX, Journal
 from .live_limits import live_path
 from .runtime_settings.configuration import Configuration
+from .screen import DriverFeedback
 from .security_log import SecurityLog
 from .link.connection import BackendLink
 from .settings import EX_CONFIG, Settings
 from .site_limiter import site_limiter
 from .store import ChargerState, Database, StoreError
 from .systemd import Notifier, supervise
+from .tariff import Tariff, price_text
+from .tariff import money as money_text
 
 log = structlog.get_logger(__name__)
 
@@ -127,6 +132,7 @@ async def run_agent(
         held=trial,
         electrical=Electrical(settings.connectors.phases, settings.connectors.voltage),
         live_limits=live_path(db.path, runtime_dir()),
+        feedback=_driver_feedback(settings, hardware),
     )
     running = _running_marker(db.path)
     abrupt = running is not None and running.exists()
@@ -164,7 +170,10 @@ async def run_agent(
                     async def status_line() -> str:
                         queued = await db.run(journal.pending_count)
                         link_state = ("backend online" if link.online else "backend offline") + link.profile_note
-                        return f"connectors {runtime.summary()}; {link_state}; {queued} messages queued"
+                        line = f"connectors {runtime.summary()}; {link_state}; {queued} messages queued"
+                        if getattr(hardware, "display", None) is None:  # what a display would show
+                            line += f"; screen {runtime.feedback.status_text()}"
+                        return line
 
                     try:
                         first_status = await status_line()
@@ -227,6 +236,22 @@ def _running_marker(database: Path) -> Path | None:
     rather than with the system (a power cut or a reboot empties the tmpfs)."""
     notes = notes_path(database, runtime_dir())
     return None if notes is None else notes.with_suffix(".running")
+
+
+def _driver_feedback(settings: Settings, hardware: Hardware) -> DriverFeedback:
+    """The screen: its languages, the operator to call, and the local tariff's prices
+    (when the configuration has a local tariff: agent.tariff)."""
+    tariff = getattr(settings, "tariff", None)
+    price = money = None
+    if isinstance(tariff, Tariff):
+        price = partial(price_text, tariff)
+        money = partial(_money, tariff=tariff)
+    return DriverFeedback(range(1, settings.connectors.count + 1), settings.screen, settings.operator,
+                          price=price, money=money)
+
+
+def _money(amount: Decimal, tariff: Tariff) -> str:
+    return money_text(amount, tariff)
 
 
 def _backend_link(settings: Settings, runtime: ChargerRuntime, journal: Journal, db: Database,

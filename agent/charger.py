@@ -31,6 +31,7 @@ from .hardware import Hardware
 from .indicator import signal_for
 from .limits import Decision, LimitCore
 from .safety import SafetyPath
+from .screen import DriverFeedback
 from .journal import STARTED_STATES, Journal, Sample, TransactionRecord
 from .runtime_settings.configuration import Configuration
 from .runtime_settings.keys import RATE_UNIT_WORDS
@@ -114,6 +115,10 @@ LIST_CONFLICT = "LocalListConflict"
 GRID_METER_ERROR = "OtherError"
 GRID_METER_VENDOR_CODE = "GridMeterFailure"
 GRID_METER_INFO = "grid meter not answering: fallback"
+#: The context of the meter value that tells the backend of an idle alert: 1.6 spells it
+#: as a MeterValues context, 2.0.1 as the TransactionEvent's triggerReason, both "Trigger".
+IDLE_CONTEXT = "Trigger"
+ENERGY_REGISTER = "Energy.Active.Import.Register"
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,6 +310,7 @@ class ChargerRuntime:
         held: bool = False,
         electrical: Electrical = Electrical(),
         live_limits: Path | None = None,
+        feedback: DriverFeedback | None = None,
     ) -> None:
         self.hardware = hardware
         self.config = config
@@ -378,6 +384,10 @@ class ChargerRuntime:
         #: a refused transaction delivered is counted (MaxEnergyOnInvalidId).
         self._start_wh: dict[int, int] = {}
         config.subscribe(lambda name, value: self.feed(PolicyChanged(self._policy())))
+        #: What the driver reads at the station (agent.screen); the adapters tell it the
+        #: backend's words for the driver, the runtime what happens (see _screen_*).
+        self.feedback = feedback or DriverFeedback(self.numbers)
+        self.feedback.station = _ScreenStation(self)
 
     def _policy(self) -> Policy:
         return policy_from(self.config, self._max_current, self.meter, self._rules)
@@ -413,6 +423,7 @@ class ChargerRuntime:
             tg.create_task(self._supervised("clock-aligned sampler", self._sample_clock_aligned))
             tg.create_task(self._supervised("tick", self._tick))
             tg.create_task(self._supervised("limits", self.limits.run))
+            tg.create_task(self._supervised("screen", lambda: self.feedback.run(getattr(self.hardware, "display", None))))
             self.feed(Started())
             self.ready.set()
             hard = await self._restart
@@ -508,9 +519,11 @@ class ChargerRuntime:
             if isinstance(action, Reply):
                 reply = action.answer
             elif isinstance(action, Authorize):
+                self.feedback.authorizing(action.id_tag)
                 self._spawn(self._authorize(action.id_tag, action.token_type), f"authorize-{action.id_tag}")
             elif isinstance(action, CardRejected):
                 log.info("card rejected", id_tag=action.id_tag, why=action.why)
+                self.feedback.card_rejected(action.id_tag, action.why, self.uplink.online)
                 if self.hardware.indicator is not None:
                     self._spawn(self._flash_rejected(), "indicator-rejected")
             elif isinstance(action, (PersistReservation, ForgetReservation)):
@@ -786,6 +799,40 @@ class ChargerRuntime:
         except DeviceError as exc:
             log.warning("indicator failed", connector=connector, error=str(exc))
 
+    # ------------------------------------------------------------ the screen (agent.screen)
+    def _screen_status(self, entry: StatusEntry) -> None:
+        """A reported status, for the screen (with whether a car is plugged in)."""
+        conn = self.charger.connector(entry.connector)
+        self.feedback.status(entry.connector, entry.status, entry.error_code, entry.vendor_error_code,
+                             conn is not None and conn.pilot.plugged)
+
+    async def _screen_started(self, n: int, local: int) -> None:
+        """A transaction began: the screen counts its time, and keeps the backend's
+        messages limited to it by the charger's own transaction id."""
+        try:
+            records = await self.db.run(self.journal.open_transactions)
+        except StoreError as exc:  # the screen's want never faults a start that is on record
+            log.warning("transaction id for the screen unknown", connector=n, local_tx=local, error=str(exc))
+            records = []
+        record = next((r for r in records if r.local_id == local), None)
+        self.feedback.transaction_started(n, record.tx_uid if record is not None else None)
+
+    def _idle_alert(self, n: int) -> None:
+        """The car on ``n`` idles after charging (agent.screen.idle): the LEDs ask the
+        driver to move it, and the backend gets the transaction's totals as a meter value
+        with context Trigger (1.6 MeterValues context, 2.0.1 triggerReason Trigger), once
+        per idle stretch; journaled on the connector's worker, in order with the rest."""
+        if self.hardware.indicator is not None:
+            self._spawn(self._show(n, Signal.MOVE_CAR), f"indicator-move-car-{n}")
+        reading = self.readings.get(n)
+        if reading is None or n not in self.local_tx:
+            return
+        measurands = self.config.list("MeterValuesSampledData")
+        if ENERGY_REGISTER not in measurands:
+            measurands = (ENERGY_REGISTER, *measurands)
+        job = RecordSample(n, reading, IDLE_CONTEXT, tuple(measurands), (), utc_now())
+        self._queues[n].put_nowait((job, None))
+
     async def _worker(self, connector: int) -> None:
         queue = self._queues[connector]
         while True:
@@ -840,6 +887,7 @@ class ChargerRuntime:
                 entry = self._with_grid_meter_warning(entry)
             self.statuses[item.connector] = entry
             log.info("status", connector=item.connector, status=entry.status, error_code=entry.error_code)
+            self._screen_status(entry)
             await self._show(item.connector, signal_for(entry.status))
             await self.db.run(self.journal.record_status, entry.connector, entry.status, entry.error_code,
                               entry.timestamp, entry.info, entry.vendor_error_code)
@@ -994,6 +1042,7 @@ class ChargerRuntime:
         self._tx_started_at[n] = self._clock()
         self._start_wh[n] = meter_wh
         self.limits.transaction_started(n, local, parse_iso(timestamp), action.id_tag)
+        await self._screen_started(n, local)
         await self._install_start_profile(n)
         if failing:
             self._gaps.add(n)
@@ -1021,7 +1070,7 @@ class ChargerRuntime:
     async def _journal_stop(self, action: StopTransaction) -> None:
         n = action.connector
         local = self.local_tx.pop(n, None)
-        self._start_wh.pop(n, None)
+        start_wh = self._start_wh.pop(n, None)
         if local is None:
             return
         # Even a stale reading beats none; the journal's checkpoint is the floor (energy
@@ -1044,6 +1093,7 @@ class ChargerRuntime:
             conn is not None and conn.pilot.plugged,
         )
         log.info("transaction stopped", connector=n, local_tx=local, reason=action.reason.value, meter_wh=meter_wh)
+        self.feedback.transaction_stopped(n, None if start_wh is None else max(0, meter_wh - start_wh) / 1000)
         self.uplink.wake()
         await self.limits.transaction_ended(n, local)
 
@@ -1162,6 +1212,7 @@ class ChargerRuntime:
             log.exception("authorization failed; card refused", id_tag=id_tag, error=str(exc))
             result = AuthResult(AuthStatus.INVALID)
         log.info("authorization", id_tag=id_tag, status=result.status.value)
+        self.feedback.authorized(id_tag, result.status is AuthStatus.ACCEPTED)
         self.feed(AuthorizationResolved(id_tag, result.status, result.parent_id_tag, token_type))
 
     # ------------------------------------------------------------ inputs and timers
@@ -1434,6 +1485,7 @@ class ChargerRuntime:
         if told is not None:
             self._charging_state[record.local_id] = told
         self.limits.transaction_started(n, record.local_id, parse_iso(record.started_at), record.id_tag)
+        self.feedback.transaction_started(n, record.tx_uid)
         log.warning("resumed a transaction cut by a restart", connector=n, local_tx=record.local_id,
                     id_tag=record.id_tag, meter_wh=record.last_meter_wh)
         if record.meter_gaps and record.meter_gaps[-1].ended_at is None:
@@ -1493,3 +1545,33 @@ class ChargerRuntime:
             if not pending and unsent == 0:
                 break
             await asyncio.sleep(0.2)
+
+
+class _ScreenStation:
+    """What the screen reads from the runtime (agent.screen.feedback.Station)."""
+
+    def __init__(self, runtime: ChargerRuntime) -> None:
+        self._runtime = runtime
+
+    def online(self) -> bool:
+        return bool(self._runtime.uplink.online)
+
+    def meter(self, connector: int) -> tuple[float | None, float | None]:
+        reading = self._runtime.readings.get(connector)
+        if reading is None:
+            return None, None
+        delivered = self._runtime._delivered_wh(connector)
+        return reading.power_w / 1000, None if delivered is None else delivered / 1000
+
+    def authorized(self, connector: int) -> bool:
+        conn = self._runtime.charger.connector(connector)
+        return conn is not None and conn.transaction is not None and conn.transaction.identified \
+            and not conn.transaction.refused
+
+    def idle_alert(self, connector: int) -> None:
+        self._runtime._idle_alert(connector)
+
+    def session_cost(self, connector: int) -> object:
+        """The running session's cost by the local tariff, when the runtime computes one."""
+        cost_of = getattr(self._runtime, "session_cost", None)
+        return None if cost_of is None else cost_of(connector)

@@ -176,6 +176,7 @@ class Signal(enum.Enum):
     REJECTED = "rejected"  # card refused: shown briefly, then back to the previous signal
     UNAVAILABLE = "unavailable"
     FAULT = "fault"
+    MOVE_CAR = "move_car"  # the car has stood idle after charging too long: please move it
 
 
 @runtime_checkable

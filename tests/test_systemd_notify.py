@@ -292,11 +292,14 @@ async def test_ready_comes_once_the_hardware_is_up_without_waiting_for_the_backe
 ) -> None:
     ready = await notify_socket.wait("READY", "1")
     # The statuses it could not send yet are queued.
-    assert re.fullmatch(r"connectors 1 Available, 2 Available; backend offline; [1-9]\d* messages queued",
-                        ready["STATUS"]), ready
+    # Without a display, the line also says what the screen would (agent.screen).
+    ready_offline = r"Ready to use \| Tap your card \| Offline mode"
+    assert re.fullmatch(r"connectors 1 Available, 2 Available; backend offline; [1-9]\d* messages queued; "
+                        rf"screen 1: {ready_offline}; 2: {ready_offline}", ready["STATUS"]), ready
     assert await messages(stack, "BootNotification") == []  # the link is cut: it never waited for one
     await stack.bench_request("link", state="up")
-    await notify_socket.wait("STATUS", "connectors 1 Available, 2 Available; backend online; 0 messages queued")
+    await notify_socket.wait("STATUS", r"connectors 1 Available, 2 Available; backend online; 0 messages queued; "
+                                       r"screen 1: Ready to use \| Tap your card; 2: Ready to use \| Tap your card")
 
 
 async def test_the_watchdog_is_fed_only_while_the_control_loop_turns(
@@ -326,7 +329,8 @@ async def test_the_watchdog_is_fed_only_while_the_control_loop_turns(
     # Turning again, pinging again (the status line may have been kept from before the hang,
     # so the first ping after the release is waited for, not assumed).
     await notify_socket.wait_after("WATCHDOG", released)
-    await notify_socket.wait("STATUS", r"connectors 1 Preparing, 2 Available; backend offline; \d+ messages queued")
+    await notify_socket.wait("STATUS", r"connectors 1 Preparing, 2 Available; backend offline; \d+ messages queued; "
+                                       r"screen 1: Tap your card \| Offline mode; 2: .*")
     assert "control loop stuck" in stack.agent_log()
 
 

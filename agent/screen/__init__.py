@@ -1,16 +1,15 @@
 """What the driver at the station is told: the screen, in words, per connector.
 
-CONTRACT STUB: :class:`DriverFeedback`'s methods below are what the protocol adapters
-call with what the backend says to the driver; the screen work implements them (and the
-message board under O01-O06 / the 1.6 pricing texts). Adapters reach it as
-``runtime.feedback``.
+:class:`DriverFeedback` (agent.screen.feedback) owns the screen: the protocol adapters
+call its ``personal_message``, ``backend_cost`` and ``fallback_texts`` with what the
+backend says to the driver, and reach it as ``runtime.feedback``. The backend's messages
+(OCPP 2.0.1 DisplayMessage) live on the board (agent.screen.board), which the screen reads.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,23 +33,6 @@ class DriverMessage:
     evse: int | None = None
 
 
-class DriverFeedback:
-    """The screen's owner (see the module). Every method is synchronous and cheap: it
-    records what to show and wakes the screen task; none does I/O."""
+from .feedback import DriverFeedback  # noqa: E402 - it composes DriverMessage, defined above
 
-    def personal_message(self, connector: int | None, text: str, language: str | None = None) -> None:
-        """A text about the driver's token from the backend (2.0.1 personalMessage in an
-        IdTokenInfo; 1.6 SetUserPrice's priceText): shown with the authorization's
-        answer and while the session runs. ``connector`` None: the one being authorized."""
-        raise NotImplementedError
-
-    def backend_cost(self, connector: int, total: Decimal, text: str | None = None, final: bool = False) -> None:
-        """The backend's cost of the running (``final`` False) or just ended session on
-        ``connector``: shown instead of the local tariff's (2.0.1 CostUpdated/totalCost,
-        1.6 RunningCost/FinalCost). ``text``: the backend's own words for it, if any."""
-        raise NotImplementedError
-
-    def fallback_texts(self, price: str | None = None, total_cost: str | None = None) -> None:
-        """The texts shown when the backend cannot give prices (offline): 2.0.1
-        TariffFallbackMessage/TotalCostFallbackMessage, 1.6 DefaultPriceText."""
-        raise NotImplementedError
+__all__ = ["DriverFeedback", "DriverMessage"]

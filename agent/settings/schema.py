@@ -27,6 +27,7 @@ from agent.settings.hardware import (
     ReaderSettings,
     SafetySettings,
 )
+from agent.settings.screen import OperatorSettings, ScreenSettings
 from agent.settings.site import SiteSettings
 from agent.settings.rules import (  # noqa: F401 - re-exported: the loader and tests use them from here
     Argv,
@@ -236,6 +237,8 @@ class Settings:
     logging: LoggingSettings
     system: SystemSettings
     firmware: FirmwareSettings
+    screen: ScreenSettings
+    operator: OperatorSettings
     #: Initial values of runtime settings by their names: 1.6 keys from [ocpp], settings only
     #: 2.0.1 names ("TxCtrlr.TxStartPoint") from [ocpp201.<Component>].
     ocpp: Mapping[str, OcppValue]
@@ -269,6 +272,8 @@ SECTIONS: dict[str, type] = {
     "logging": LoggingSettings,
     "system": SystemSettings,
     "firmware": FirmwareSettings,
+    "screen": ScreenSettings,
+    "operator": OperatorSettings,
 }
 #: Sections that may be left out altogether (then the setting is None, and nothing of
 #: theirs applies); a hardware role's class here is the one of its default driver.

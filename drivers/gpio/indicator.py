@@ -13,6 +13,7 @@ SUSPENDED     green   blinking
 REJECTED      red     steady for ``flash`` seconds, then the previous signal again
 UNAVAILABLE   -       off
 FAULT         red     steady
+MOVE_CAR      red     alternating with blue, ``blink`` seconds each
 ============  ======  ==========================================================
 
 Blinking is ``blink`` seconds on, ``blink`` seconds off. A connector without a blue LED
@@ -50,6 +51,7 @@ class Pattern(enum.Enum):
     STEADY = "steady"
     BLINKING = "blinking"
     FLASH = "flash"  # steady for a short time, then back to the previous signal
+    ALTERNATE = "alternate"  # the colour and its partner (ALTERNATE_WITH) in turn
 
 
 SIGNALS: dict[Signal, tuple[Colour | None, Pattern]] = {
@@ -61,7 +63,11 @@ SIGNALS: dict[Signal, tuple[Colour | None, Pattern]] = {
     Signal.REJECTED: (Colour.RED, Pattern.FLASH),
     Signal.UNAVAILABLE: (None, Pattern.OFF),
     Signal.FAULT: (Colour.RED, Pattern.STEADY),
+    Signal.MOVE_CAR: (Colour.RED, Pattern.ALTERNATE),
 }
+#: The second colour of an alternating signal: red and blue in turn read "attention" and
+#: differ from every steady or blinking signal, also where one LED shows a single colour.
+ALTERNATE_WITH: dict[Signal, Colour] = {Signal.MOVE_CAR: Colour.BLUE}
 FALLBACK: dict[Colour, Colour | None] = {Colour.BLUE: Colour.GREEN, Colour.GREEN: Colour.BLUE, Colour.RED: None}
 
 
@@ -135,7 +141,13 @@ class _Lamp:
             return
         self._lit = led
         self._on(led)
-        if pattern is Pattern.BLINKING:
+        if pattern is Pattern.ALTERNATE:
+            partner = self.leds.get(ALTERNATE_WITH[signal])  # no stand-in: green would read "available"
+            if partner is not None and partner is not led:
+                self._timer = asyncio.get_running_loop().call_later(self.blink, self._swap, led, partner)
+            else:  # no second colour fitted: blink the one there is
+                self._timer = asyncio.get_running_loop().call_later(self.blink, self._toggle, False)
+        elif pattern is Pattern.BLINKING:
             self._timer = asyncio.get_running_loop().call_later(self.blink, self._toggle, False)
         elif pattern is Pattern.FLASH:
             self._timer = asyncio.get_running_loop().call_later(self.flash, self._end_flash)
@@ -157,6 +169,13 @@ class _Lamp:
         else:
             self._lit.off()
         self._timer = asyncio.get_running_loop().call_later(self.blink, self._toggle, not on)
+
+    def _swap(self, lit: LED | PWMLED, other: LED | PWMLED) -> None:
+        """Alternate: the lit colour goes dark and the other lights, one at a time."""
+        lit.off()
+        self._lit = other
+        self._on(other)
+        self._timer = asyncio.get_running_loop().call_later(self.blink, self._swap, other, lit)
 
     def _end_flash(self) -> None:
         self._timer = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 
 import pytest
@@ -46,7 +47,7 @@ EXPECTED = {  # the table in drivers/gpio/indicator.py, as a driver sees it
 
 
 async def test_each_signal_shows_its_documented_colour_and_pattern(factory: MockFactory, bench: GpioBench) -> None:
-    assert set(EXPECTED) | {Signal.REJECTED} == set(Signal) == set(SIGNALS)
+    assert set(EXPECTED) | {Signal.REJECTED, Signal.MOVE_CAR} == set(Signal) == set(SIGNALS)
     panel1, panel2 = bench.leds(RGB1), bench.leds(RGB2)
     indicator = make(factory)
     assert isinstance(indicator, Indicator)
@@ -80,6 +81,31 @@ async def test_signal_during_the_flash_shows_when_it_ends(factory: MockFactory, 
         assert panel.lit() == {Colour.RED}  # the flash is not cut short
         await asyncio.sleep(FLASH + 0.05)
         assert panel.lit() == {Colour.BLUE}
+
+
+async def test_move_car_alternates_red_and_blue_one_at_a_time(factory: MockFactory, bench: GpioBench) -> None:
+    panel = bench.leds(RGB1)
+    async with opened(make(factory, {1: RGB1})) as indicator:
+        await indicator.show(1, Signal.CHARGING)
+        await indicator.show(1, Signal.MOVE_CAR)
+        seen: list[frozenset[Colour]] = []
+        for _ in range(8):
+            seen.append(frozenset(panel.lit()))
+            await asyncio.sleep(BLINK / 2)
+        assert {frozenset({Colour.RED}), frozenset({Colour.BLUE})} == set(seen), seen  # both, never together
+        await indicator.show(1, Signal.AVAILABLE)  # the car left: back to a plain signal, no timer left over
+        await asyncio.sleep(BLINK * 3)
+        assert panel.lit() == {Colour.GREEN}
+
+
+async def test_move_car_without_a_blue_led_blinks_red(factory: MockFactory, bench: GpioBench) -> None:
+    pins = LedPins(red=5, green=6)
+    panel = bench.leds(pins)
+    async with opened(make(factory, {1: pins})) as indicator:
+        await indicator.show(1, Signal.MOVE_CAR)
+        since = time.monotonic()
+        assert await panel.watch(WATCH) == (Colour.RED, Pattern.BLINKING)
+        assert not any(float(level) > 0 for t, level in bench.pin(6).history if t > since)  # green (GPIO6) stays dark
 
 
 async def test_close_turns_every_led_off(factory: MockFactory, bench: GpioBench) -> None:
