@@ -31,6 +31,7 @@ from .hardware import Hardware
 from .indicator import signal_for
 from .limits import Decision, LimitCore
 from .safety import SafetyPath
+from .screen.board import MessageBoard
 from .journal import STARTED_STATES, Journal, Sample, TransactionRecord
 from .runtime_settings.configuration import Configuration
 from .runtime_settings.keys import RATE_UNIT_WORDS
@@ -314,6 +315,8 @@ class ChargerRuntime:
         self.uplink: Uplink = Offline()
         self.authorizer = Authorizer(config, db, state)
         self.authorizer.on_list_conflict = self._report_list_conflict
+        #: The backend's messages for the screen (2.0.1 DisplayMessage), kept in the state database.
+        self.message_board = MessageBoard(db)
         self.recovery = recovery
         self.meter = meter
         self._clock = clock
