@@ -62,13 +62,15 @@ def _told(what: str, call: Any, *args: Any, **kwargs: Any) -> None:
 def tell_personal_message(runtime: ChargerRuntime, config: Configuration, connector: int | None,
                           message: dict[str, Any] | None) -> None:
     """A personalMessage or updatedPersonalMessage (MessageContent, snake_case) to the screen."""
-    feedback = _feedback(runtime)
-    if feedback is None or not message or not config.bool("TariffCostCtrlr.Enabled.Tariff"):
+    if not message or not config.bool("TariffCostCtrlr.Enabled.Tariff"):
         return
     text = str(message.get("content", ""))[:config.int("DisplayMessageCtrlr.PersonalMessageSize")]
     language = message.get("language") or str(config["DisplayMessageCtrlr.Language"]) or None
+    # Its length only: a personal message may say things about the driver.
     log.info("backend's message for the driver", connector=connector, characters=len(text), language=language)
-    _told("personal message", feedback.personal_message, connector, text, language)
+    feedback = _feedback(runtime)
+    if feedback is not None:
+        _told("personal message", feedback.personal_message, connector, text, language)
 
 
 def cost_text(total: Decimal, config: Configuration) -> str:
@@ -78,8 +80,7 @@ def cost_text(total: Decimal, config: Configuration) -> str:
 
 def tell_cost(runtime: ChargerRuntime, config: Configuration, connector: int, total: Any, final: bool) -> None:
     """A totalCost (a JSON number) to the screen, as a Decimal (money is never a float)."""
-    feedback = _feedback(runtime)
-    if feedback is None or not config.bool("TariffCostCtrlr.Enabled.Cost"):
+    if not config.bool("TariffCostCtrlr.Enabled.Cost"):
         return
     try:
         amount = Decimal(str(total))
@@ -91,7 +92,9 @@ def tell_cost(runtime: ChargerRuntime, config: Configuration, connector: int, to
         return
     text = cost_text(amount, config)
     log.info("backend's cost for the driver", connector=connector, total_cost=text, final=final)
-    _told("cost", feedback.backend_cost, connector, amount, text, final)
+    feedback = _feedback(runtime)
+    if feedback is not None:
+        _told("cost", feedback.backend_cost, connector, amount, text, final)
 
 
 def tell_fallback_texts(runtime: ChargerRuntime, config: Configuration) -> None:
