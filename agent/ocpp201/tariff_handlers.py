@@ -75,7 +75,8 @@ def tell_personal_message(runtime: ChargerRuntime, config: Configuration, connec
 
 def cost_text(total: Decimal, config: Configuration) -> str:
     """A cost as shown: two decimals and the Currency, e.g. ``12.40 EUR``."""
-    return f"{total.quantize(CENTS)} {config['TariffCostCtrlr.Currency']}".strip()
+    currency = config["TariffCostCtrlr.Currency"]
+    return f"{total.quantize(CENTS)} {currency}".strip()
 
 
 def tell_cost(runtime: ChargerRuntime, config: Configuration, connector: int, total: Any, final: bool) -> None:
@@ -84,13 +85,12 @@ def tell_cost(runtime: ChargerRuntime, config: Configuration, connector: int, to
         return
     try:
         amount = Decimal(str(total))
+        if not amount.is_finite():
+            raise InvalidOperation(total)
+        text = cost_text(amount, config)  # InvalidOperation for more digits than money has
     except (InvalidOperation, ValueError):
-        log.warning("backend's cost is no number: not shown", connector=connector, total_cost=repr(total))
+        log.warning("backend's cost is no amount of money: not shown", connector=connector, total_cost=repr(total))
         return
-    if not amount.is_finite():
-        log.warning("backend's cost is no number: not shown", connector=connector, total_cost=repr(total))
-        return
-    text = cost_text(amount, config)
     log.info("backend's cost for the driver", connector=connector, total_cost=text, final=final)
     feedback = _feedback(runtime)
     if feedback is not None:

@@ -14,10 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import os
 import signal
-import tempfile
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,12 +26,10 @@ import pytest_asyncio
 from agent.screen import DriverMessage
 from agent.screen.board import MessageBoard
 from agent.store import Database
-from simulators.control import ControlClient
-from simulators.harness import Csms, Stack
-from tests import secret_scan
+from simulators.harness import Stack
 from tests.conformance.helpers import new_id_tag
-from tests.conftest import TEST_OCPP
 from tests.conformance201.helpers import V201, call, last_seq, messages, schema_violations, wait_event
+from tests.conformance201.shared_stack import shared_stack
 
 #: The tests run on the module's event loop, which owns the shared charger.
 shared = pytest.mark.asyncio(loop_scope="module")
@@ -44,21 +39,8 @@ _request_ids = itertools.count(100)
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def stack(csms_server: tuple[int, Path]) -> AsyncIterator[Stack]:
     """One booted 2.0.1 charger with two EVSEs for the module."""
-    port, sock = csms_server
-    csms = Csms(workdir=sock.parent, port=port, control=ControlClient(sock))
-    cp_id = f"TCO-{uuid.uuid4().hex[:8]}"
-    secret_scan.stack_secrets(cp_id, V201, key_too=False)
-    started = Stack(Path(tempfile.mkdtemp(prefix="ld-")), csms, cp_id=cp_id, connectors=2, ocpp=dict(TEST_OCPP),
-                    backend=V201)
-    try:
-        await started.start()
-        await started.wait_booted()
+    async with shared_stack(csms_server, "TCO", connectors=2) as started:
         yield started
-    finally:
-        await started.stop()
-        secret_scan.discard(started.workdir, keep=bool(os.environ.get("LADDA_KEEP_TEST_DIRS")))
-        await csms.request("reset_policy")
-        await csms.stop()
 
 
 def _wire(moment: datetime) -> str:
@@ -201,7 +183,7 @@ async def test_tc_o_13_cs_and_o_14_cs_display_from_start_time_removed_after_end_
 
 
 @shared
-async def test_tc_o_19_cs_not_supported_message_format_and_o_18_state(stack: Stack) -> None:
+async def test_tc_o_19_cs_not_supported_message_format_every_state_supported(stack: Stack) -> None:
     for fmt in ("HTML", "URI"):  # a character display renders neither
         assert await set_message(stack, info(43, "<b>hi</b>", fmt=fmt)) == "NotSupportedMessageFormat"
     assert await get_messages(stack, id=[43]) == ("Unknown", [])

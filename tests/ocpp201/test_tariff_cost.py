@@ -135,3 +135,10 @@ async def test_tc_i_01_cs_cost_updated_goes_to_the_transactions_connector_unknow
         assert type(answer).__name__ == "CostUpdated"
     assert feedback.calls == [("backend_cost", (2, Decimal("7.25"), "7.25 EUR", False)),
                               ("backend_cost", (1, Decimal("7.25"), "7.25 EUR", True))]
+
+
+def test_a_cost_that_is_no_amount_of_money_is_not_shown() -> None:
+    runtime, config, feedback = _setup()
+    for total in (float("nan"), float("inf"), 1e300, "12,5"):
+        transaction_event_answered(runtime, config, _entry(TX_EVENT), _answer(total_cost=total))
+    assert feedback.calls == []
