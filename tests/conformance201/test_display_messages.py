@@ -28,7 +28,7 @@ from agent.screen.board import MessageBoard
 from agent.store import Database
 from simulators.harness import Stack
 from tests.conformance.helpers import new_id_tag
-from tests.conformance201.helpers import V201, call, last_seq, messages, schema_violations, wait_event
+from tests.conformance201.helpers import V201, call, last_seq, messages, schema_violations, wait_event, wait_for
 from tests.conformance201.shared_stack import shared_stack
 
 #: The tests run on the module's event loop, which owns the shared charger.
@@ -271,13 +271,36 @@ async def test_tc_o_20_cs_display_messages_persistent_over_reboot(stack: Stack) 
 
 
 @shared
-async def test_display_messages_variable_counts_what_is_held(stack: Stack) -> None:
+async def test_display_messages_variable_counts_what_is_held_up_to_its_max_limit(stack: Stack) -> None:
     await clear_all(stack)
     assert await set_message(stack, info(81)) == "Accepted"
     assert await set_message(stack, info(82)) == "Accepted"
-    answer = await call(stack, "GetVariables", {"getVariableData": [
+    asked = {"getVariableData": [{"component": {"name": "DisplayMessageCtrlr"}, "variable": {"name": "DisplayMessages"}}]}
+    assert (await call(stack, "GetVariables", asked))["getVariableResult"][0]["attributeValue"] == "2"
+    since = await last_seq(stack)
+    report = await call(stack, "GetReport", {"requestId": 9, "componentVariable": [
         {"component": {"name": "DisplayMessageCtrlr"}, "variable": {"name": "DisplayMessages"}}]})
-    assert answer["getVariableResult"][0]["attributeValue"] == "2"
+    assert report["status"] == "Accepted"
+    reported = (await wait_for(stack, "NotifyReport", since=since))[0]["reportData"][0]
+    limit = int(reported["variableCharacteristics"]["maxLimit"])
+    for message_id in range(83, 81 + limit):
+        assert await set_message(stack, info(message_id)) == "Accepted"
+    assert await set_message(stack, info(81 + limit)) == "Rejected"  # full: a new id is refused
+    assert await set_message(stack, info(81, "replaced")) == "Accepted"  # replacing one is not a new one
+    assert (await call(stack, "GetVariables", asked))["getVariableResult"][0]["attributeValue"] == str(limit)
+    await clear_all(stack)
+    await _clean(stack)
+
+
+@shared
+async def test_a_message_for_one_evse_shows_there_only(stack: Stack) -> None:
+    display = {"name": "Display", "evse": {"id": 2}}
+    assert await set_message(stack, info(91, "EVSE 2 only", display=display)) == "Accepted"
+    assert await set_message(stack, info(92, display={"name": "Display", "evse": {"id": 3}})) == "Rejected"
+    now, held = datetime.now(UTC), board(stack)
+    assert 91 in ids(held.showing(now, 2, "Idle", None)) and 91 not in ids(held.showing(now, 1, "Idle", None))
+    assert await get_messages(stack, id=[91]) == ("Accepted", [info(91, "EVSE 2 only", display=display) | {
+        "message": {"format": "UTF8", "content": "EVSE 2 only", "language": "en"}}])
     await _clean(stack)
 
 
