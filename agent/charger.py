@@ -32,6 +32,7 @@ from .indicator import signal_for
 from .limits import Decision, LimitCore
 from .safety import SafetyPath
 from .screen import DriverFeedback
+from .screen.board import MessageBoard
 from .journal import STARTED_STATES, Journal, Sample, TransactionRecord
 from .runtime_settings.configuration import Configuration
 from .runtime_settings.keys import RATE_UNIT_WORDS
@@ -320,6 +321,8 @@ class ChargerRuntime:
         self.uplink: Uplink = Offline()
         self.authorizer = Authorizer(config, db, state)
         self.authorizer.on_list_conflict = self._report_list_conflict
+        #: The backend's messages for the screen (2.0.1 DisplayMessage), kept in the state database.
+        self.message_board = MessageBoard(db)
         self.recovery = recovery
         self.meter = meter
         self._clock = clock
@@ -388,6 +391,7 @@ class ChargerRuntime:
         #: backend's words for the driver, the runtime what happens (see _screen_*).
         self.feedback = feedback or DriverFeedback(self.numbers)
         self.feedback.station = _ScreenStation(self)
+        self.feedback.board = self.message_board
 
     def _policy(self) -> Policy:
         return policy_from(self.config, self._max_current, self.meter, self._rules)

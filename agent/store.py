@@ -182,6 +182,15 @@ _SCHEMA = [
         value       TEXT NOT NULL
     );
     """,
+    # version 9: the backend's messages for the screen (OCPP 2.0.1 SetDisplayMessage,
+    # agent/screen/board.py), kept over a reboot; placed orders them as they were set
+    """
+    CREATE TABLE display_messages (
+        id          INTEGER PRIMARY KEY,
+        placed      INTEGER NOT NULL,
+        body        TEXT NOT NULL
+    );
+    """,
 ]
 
 

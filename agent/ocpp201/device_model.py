@@ -31,6 +31,9 @@ DataType = Literal["string", "decimal", "integer", "dateTime", "boolean", "Optio
 Scope = Literal["station", "evse", "connector", "anywhere"]
 
 AVAILABILITY_STATES = ("Available", "Occupied", "Reserved", "Unavailable", "Faulted")
+#: The most display messages (O01) held at once: SetDisplayMessage of a new id beyond
+#: them is Rejected (DisplayMessageCtrlr.DisplayMessages' maxLimit).
+DISPLAY_MESSAGES_MAX = 50
 #: One connector per EVSE on this charger: EVSE n holds connector 1.
 CONNECTORS_PER_EVSE = 1
 
@@ -95,6 +98,10 @@ class StationFacts(Protocol):
     def local_list_entries(self) -> int: ...
 
     def charging_profile_entries(self) -> int: ...
+
+    def display_messages(self) -> int:
+        """How many of the backend's display messages are held (O01-O06)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -488,6 +495,31 @@ COMPONENTS: tuple[Component, ...] = (
                  "MemberList", values_list=("A", "W"), required=True),
         setting("ConnectorSwitch3to1PhaseSupported"),
     ), profile="SmartCharging"),
+    Component("DisplayMessageCtrlr", (
+        Variable("Available", _fact(lambda f, w: True, "the screen's messages are kept whether or not a display "
+                                    "is fitted (without one they go to the log and the status line)", True),
+                 "boolean"),
+        setting("DisplayMessageCtrlr.Enabled", note="false: SetDisplayMessage is Rejected"),
+        Variable("DisplayMessages", _fact(lambda f, w: f.display_messages(), "StationFacts.display_messages"),
+                 "integer", min_limit=0, max_limit=DISPLAY_MESSAGES_MAX, required=True,
+                 note="a message of a new id beyond maxLimit is Rejected"),
+        setting("DisplayMessageCtrlr.SupportedFormats", required=True,
+                note="another format is answered NotSupportedMessageFormat"),
+        setting("DisplayMessageCtrlr.SupportedPriorities", required=True,
+                note="another priority is answered NotSupportedPriority"),
+        setting("DisplayMessageCtrlr.PersonalMessageSize", note="characters of a personalMessage shown"),
+        setting("DisplayMessageCtrlr.Language", note="the language of messages given without one"),
+    )),
+    Component("TariffCostCtrlr", (
+        Variable("Available", _fact(lambda f, w: True, "tariff texts are shown", True), "boolean", instance="Tariff"),
+        Variable("Available", _fact(lambda f, w: True, "the backend's costs are shown", True), "boolean",
+                 instance="Cost"),
+        setting("TariffCostCtrlr.Enabled.Tariff", note="false: personal messages (tariffs) are not shown"),
+        setting("TariffCostCtrlr.Enabled.Cost", note="false: the backend's costs are not shown"),
+        setting("TariffCostCtrlr.TariffFallbackMessage", note="shown for the price when the backend gives none"),
+        setting("TariffCostCtrlr.TotalCostFallbackMessage", note="shown for the cost when the backend gives none"),
+        setting("TariffCostCtrlr.Currency", note="ISO 4217 code of the backend's costs"),
+    )),
     # The parts a fault event names (agent/ocpp201/problems.py), each with its Problem:
     # what GetVariables and the SummaryInventory say agrees with the events.
     *(Component(name, (_problem(name),), scope="anywhere")

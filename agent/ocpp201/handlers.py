@@ -24,6 +24,7 @@ from .certificate_handlers import CertificateHandlers
 from .own_certificate_handlers import SIGN_TRIGGER, OwnCertificateHandlers
 from .charging_handlers import SMART_CHARGING_ACTIONS, SmartChargingHandlers
 from .customer_handlers import CustomerHandlers
+from .display_handlers import DisplayMessageHandlers
 from .firmware_handlers import FirmwareHandlers
 from .local_list import LocalListHandlers
 from .log_handlers import LogHandlers
@@ -31,6 +32,7 @@ from .network_handlers import NetworkProfileHandlers
 from .outbound import core_token_type
 from .reservations import ReservationHandlers
 from .rpc import Rpc
+from .tariff_handlers import TariffCostHandlers
 from .variables import report_pages
 
 if TYPE_CHECKING:
@@ -62,6 +64,8 @@ class Handlers(
     LocalListHandlers,
     ReservationHandlers,
     CustomerHandlers,
+    DisplayMessageHandlers,
+    TariffCostHandlers,
     CertificateHandlers,
     OwnCertificateHandlers,
     LogHandlers,
@@ -70,9 +74,9 @@ class Handlers(
     Rpc,
 ):
     """Every 2.0.1 request this charger answers. Blocks with much of their own (smart
-    charging, the local list, reservations, customer information, certificates, logs, firmware) live in
-    modules of their own as mixins of this class; the library's routing finds their
-    ``@on`` methods through it."""
+    charging, the local list, reservations, customer information, display messages,
+    tariffs and costs, certificates, logs, firmware) live in modules of their own as
+    mixins of this class; the library's routing finds their ``@on`` methods through it."""
 
     def __init__(self, cp_id: str, connection: Any, response_timeout: float, session: Ocpp201Link) -> None:
         super().__init__(cp_id, connection, response_timeout, session.throttle)

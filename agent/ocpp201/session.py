@@ -24,14 +24,14 @@ from .. import __version__
 from ..authorization import AuthResult
 from ..charger import ChargerRuntime, StatusEntry
 from ..diagnostics import Diagnostics, Progress, Request
-from ..journal import STATUS, TX_EVENT, TX_KINDS, TX_STARTED, Entry, Journal
+from ..journal import STATUS, TX_EVENT, TX_KINDS, TX_STARTED, TX_STOPPED, Entry, Journal
 from ..link.connection import BackendLink, raise_if_cancelled
 from ..link.log_statuses import deliver_log_statuses, start_log_upload
 from ..log_jobs import LogJobs, Status
 from ..runtime_settings.configuration import Configuration
 from ..session.model import AuthStatus
 from ..settings import Settings
-from ..store import ChargerState, Database
+from ..store import ChargerState, Database, StoreError
 from .charging_limits import ChargingLimitNotifier
 from .device_model import StationFacts
 from .handlers import Handlers
@@ -43,6 +43,7 @@ from .outbound import (
 )
 from .problems import NO_ERROR, ProblemReports
 from .rpc import CallFailed
+from .tariff_handlers import follow_fallback_texts, tell_fallback_texts, tell_personal_message, transaction_event_answered
 
 log = structlog.get_logger(__name__)
 
@@ -103,6 +104,7 @@ class Ocpp201Link(ReservationReports, BackendLink):
         self._lost_at: float | None = None
         #: K12/K13: NotifyChargingLimit / ClearedChargingLimit as the site limit comes and goes.
         self.charging_limits = ChargingLimitNotifier(self) if config.offers("SmartCharging") else None
+        follow_fallback_texts(runtime, config)
 
     # ------------------------------------------------------------ the adapter's part of the link
     def _endpoint(self, ws: ClientConnection) -> Handlers:
@@ -124,6 +126,7 @@ class Ocpp201Link(ReservationReports, BackendLink):
     def _before_first_connection(self) -> None:
         if self.logs is not None:
             self.logs.resume()
+        tell_fallback_texts(self.runtime, self.config)  # I01-I06: the screen has them before any price
 
     def restart_reason(self, reason: str) -> None:
         """Note why the next run starts (blocking: a database write)."""
@@ -140,6 +143,7 @@ class Ocpp201Link(ReservationReports, BackendLink):
         except CallFailed as exc:
             log.warning("authorize failed", id_tag=id_tag, error=str(exc))
             return None
+        tell_personal_message(self.runtime, self.config, None, (answer.id_token_info or {}).get("personal_message"))
         return auth_result(answer.id_token_info)
 
     def trigger(self, message: str, evse: int | None) -> None:
@@ -410,6 +414,16 @@ class Ocpp201Link(ReservationReports, BackendLink):
         raise_if_cancelled()
         if entry.kind == STATUS:
             self._told[entry.body["connector"]] = request.connector_status
+        if entry.kind in TX_KINDS:
+            transaction_event_answered(self.runtime, self.config, entry, answer)
+        if entry.kind == TX_STOPPED and entry.tx_uid is not None:
+            # O02: the messages limited to a transaction go with it (a failure only leaves
+            # them hidden: the board shows none of an ended transaction's, and the next
+            # GetDisplayMessages or SetDisplayMessage drops them).
+            try:
+                await self.db.run(self.runtime.message_board.end_transaction, entry.tx_uid)
+            except StoreError as exc:
+                log.warning("display messages of an ended transaction kept for now", error=str(exc))
         info = getattr(answer, "id_token_info", None)
         # The verdict on the token: given with the Started event, or with the Updated one
         # that named the token of a transaction an EV began (both carry its idToken).

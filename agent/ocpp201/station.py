@@ -105,3 +105,7 @@ class RuntimeFacts:
 
     def charging_profile_entries(self) -> int:
         return len(self.runtime.limits.profiles)
+
+    def display_messages(self) -> int:
+        """The backend's messages the screen holds (O01-O06)."""
+        return len(self.runtime.message_board)

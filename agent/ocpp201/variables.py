@@ -129,10 +129,10 @@ class DeviceModel:
         return out
 
     def _criterion(self, component: Component, where: Where, name: str) -> bool:
-        for variable in component.variables:
-            if variable.name == name and variable.instance is None:
-                return self.value(component, variable, where) == "true"
-        return False
+        """The criterion variable reads true; one held per instance (TariffCostCtrlr's
+        Available and Enabled, for Tariff and Cost) when any instance does."""
+        return any(self.value(component, variable, where) == "true"
+                   for variable in component.variables if variable.name == name)
 
     # --- reading the table --------------------------------------------------------------
 

@@ -211,6 +211,9 @@ def _v201(name: str, kind: Kind, default: Value, **rules: object) -> KeySpec:
 
 
 _ENERGY = ("Energy.Active.Import.Register",)
+#: OCPP 2.0.1 MessageFormatEnumType and MessagePriorityEnumType (DisplayMessage, block O).
+MESSAGE_FORMATS = ("ASCII", "HTML", "URI", "UTF8")
+MESSAGE_PRIORITIES = ("AlwaysFront", "InFront", "NormalCycle")
 #: Where this charger's transactions start and stop (docs/ocpp201.md). A transaction
 #: starts at the first of the points listed: the EV connected (EVConnected: its token is
 #: identified later, no energy before), the driver authorized (Authorized: the EV must
@@ -387,6 +390,24 @@ KEYS: dict[str, KeySpec] = {
         _v201("SmartChargingCtrlr.Enabled", "bool", True, profile="SmartCharging"),
         _v201("SmartChargingCtrlr.LimitChangeSignificance", "decimal", 10.0, minimum=0, maximum=100,
               profile="SmartCharging"),
+        # O01-O06: the backend's messages for the screen (agent/ocpp201/display_handlers.py).
+        _v201("DisplayMessageCtrlr.Enabled", "bool", True),
+        # What a display can render: a character LCD shows plain text (ASCII, UTF8), not HTML or a URI.
+        _v201("DisplayMessageCtrlr.SupportedFormats", "csl", ("ASCII", "UTF8"), readonly=True, maker=True,
+              items=MESSAGE_FORMATS, min_items=1),
+        _v201("DisplayMessageCtrlr.SupportedPriorities", "csl", MESSAGE_PRIORITIES, readonly=True, maker=True,
+              items=MESSAGE_PRIORITIES, min_items=1),
+        # The most characters of an IdTokenInfo's personalMessage shown (a 20x4 LCD holds 80).
+        _v201("DisplayMessageCtrlr.PersonalMessageSize", "int", 80, readonly=True, maker=True, minimum=1,
+              maximum=512),
+        # The language of the charger's own texts (RFC 5646), for messages given without one.
+        _v201("DisplayMessageCtrlr.Language", "str", "en", maximum=8),
+        # I01-I06: tariff and cost texts from the backend (agent/ocpp201/tariff_handlers.py).
+        _v201("TariffCostCtrlr.Enabled.Tariff", "bool", True),
+        _v201("TariffCostCtrlr.Enabled.Cost", "bool", True),
+        _v201("TariffCostCtrlr.TariffFallbackMessage", "str", "", maximum=255),
+        _v201("TariffCostCtrlr.TotalCostFallbackMessage", "str", "", maximum=255),
+        _v201("TariffCostCtrlr.Currency", "str", "EUR", maximum=3),
     )
 }
 

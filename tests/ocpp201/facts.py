@@ -69,3 +69,6 @@ class FakeFacts:
 
     def charging_profile_entries(self) -> int:
         return 3
+
+    def display_messages(self) -> int:
+        return 2

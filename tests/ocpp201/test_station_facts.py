@@ -16,6 +16,7 @@ from agent.local_list import LocalList, parse_update
 from agent.ocpp201.station import RuntimeFacts
 from agent.ocpp201.variables import DeviceModel
 from agent.runtime_settings.configuration import Configuration
+from agent.screen.board import MessageBoard
 from agent.session.model import Charger, Policy
 from agent.store import ChargerState, Database
 
@@ -44,7 +45,7 @@ def test_device_model_reads_never_touch_the_database(db: Database, monkeypatch: 
                                   2: StatusEntry(2, "Charging", "NoError", "t")},
         charger=Charger.new(2, Policy(), inoperative=frozenset({2})),
         authorizer=SimpleNamespace(local_list=local_list), limits=SimpleNamespace(profiles={}),
-        hardware=SimpleNamespace(locks={1: object()}), state=ChargerState(db))
+        hardware=SimpleNamespace(locks={1: object()}), state=ChargerState(db), message_board=MessageBoard(db))
     facts = RuntimeFacts(_settings(), runtime)  # type: ignore[arg-type]
     model = DeviceModel(Configuration({}, ChargerState(db), 2), facts)
     local_list.apply(parse_update("Full", 4, entries), 100)  # the list's writes keep its size
@@ -59,10 +60,11 @@ def test_device_model_reads_never_touch_the_database(db: Database, monkeypatch: 
     asked = [("LocalAuthListCtrlr", None, "Entries"), ("EVSE", {"id": 1}, "Available"),
              ("EVSE", {"id": 2}, "Available"), ("ChargingStation", None, "Available"),
              ("PowerContactor", {"id": 1, "connector_id": 1}, "Problem"),
-             ("PowerContactor", {"id": 2, "connector_id": 1}, "Problem"), ("ChargingStation", None, "Problem")]
+             ("PowerContactor", {"id": 2, "connector_id": 1}, "Problem"), ("ChargingStation", None, "Problem"),
+             ("DisplayMessageCtrlr", None, "DisplayMessages")]
     got = model.get_variables([{"component": {"name": c} | ({"evse": e} if e else {}), "variable": {"name": v}}
                                for c, e, v in asked])
-    assert [r["attribute_value"] for r in got] == ["3", "true", "false", "true", "true", "false", "true"]
+    assert [r["attribute_value"] for r in got] == ["3", "true", "false", "true", "true", "false", "true", "0"]
 
 
 def test_availability_follows_change_availability_in_memory(db: Database) -> None:

@@ -113,6 +113,26 @@ READERS: dict[str, tuple[str, str]] = {
         "agent/link/own_certificate.py", f"{C201}/test_own_certificate.py::test_tc_a_23_cs_certificate_signed_request_timeout"),
     "SecurityCtrlr.CertSigningRepeatTimes": (
         "agent/link/own_certificate.py", f"{C201}/test_own_certificate.py::test_tc_a_23_cs_certificate_signed_request_timeout"),
+    "DisplayMessageCtrlr.Enabled": (
+        "agent/ocpp201/display_handlers.py",
+        f"{C201}/test_display_messages.py::test_tc_o_17_cs_not_supported_priority_language_and_a_disabled_board"),
+    "DisplayMessageCtrlr.Language": (
+        "agent/ocpp201/display_handlers.py",
+        f"{C201}/test_display_messages.py::test_tc_o_17_cs_not_supported_priority_language_and_a_disabled_board"),
+    "TariffCostCtrlr.Enabled.Tariff": (
+        "agent/ocpp201/tariff_handlers.py",
+        "tests/ocpp201/test_tariff_cost.py::test_enabled_false_per_instance_keeps_tariffs_or_costs_off_the_screen"),
+    "TariffCostCtrlr.Enabled.Cost": (
+        "agent/ocpp201/tariff_handlers.py",
+        "tests/ocpp201/test_tariff_cost.py::test_enabled_false_per_instance_keeps_tariffs_or_costs_off_the_screen"),
+    "TariffCostCtrlr.TariffFallbackMessage": (
+        "agent/ocpp201/tariff_handlers.py",
+        "tests/ocpp201/test_tariff_cost.py::test_fallback_texts_are_told_at_start_and_whenever_a_backend_sets_one"),
+    "TariffCostCtrlr.TotalCostFallbackMessage": (
+        "agent/ocpp201/tariff_handlers.py",
+        "tests/ocpp201/test_tariff_cost.py::test_fallback_texts_are_told_at_start_and_whenever_a_backend_sets_one"),
+    "TariffCostCtrlr.Currency": (
+        "agent/ocpp201/tariff_handlers.py", f"{C201}/test_tariff_and_cost.py::test_tc_i_02_cs_final_total_cost_after_charging"),
 }
 
 def _writable() -> set[str]:
