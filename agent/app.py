@@ -128,6 +128,7 @@ async def run_agent(
         electrical=Electrical(settings.connectors.phases, settings.connectors.voltage),
         live_limits=live_path(db.path, runtime_dir()),
     )
+    runtime.tariff = settings.tariff.tariff() if settings.tariff is not None else None
     running = _running_marker(db.path)
     abrupt = running is not None and running.exists()
     if abrupt:

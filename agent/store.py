@@ -182,6 +182,21 @@ _SCHEMA = [
         value       TEXT NOT NULL
     );
     """,
+    # version 9: each transaction's timeline for its cost and times (agent/tariff), the same
+    # under either protocol: its charging state from its start on, each change with the
+    # meter register (Wh) at that instant when known; a few rows per session, pruned with
+    # their transaction
+    """
+    CREATE TABLE charging_states (
+        id          INTEGER PRIMARY KEY,
+        local_tx    INTEGER NOT NULL REFERENCES transactions(local_id),
+        at          TEXT NOT NULL,
+        state       TEXT NOT NULL,
+        wh          INTEGER,
+        clock       TEXT NOT NULL DEFAULT 'system'
+    );
+    CREATE INDEX charging_states_tx ON charging_states(local_tx, id);
+    """,
 ]
 
 
