@@ -125,3 +125,24 @@ def test_an_unknown_transaction_has_no_timeline(tmp_path: Path) -> None:
     db, journal = _open(tmp_path)
     assert journal.timeline(42) == []
     db.close()
+
+
+async def test_the_running_sessions_cost_for_the_screen_adds_the_latest_fresh_reading(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from agent.charger import ChargerRuntime
+
+    db, journal = _open(tmp_path)
+    local = journal.begin_transaction(1, "AA", 0, stamp(0), [])
+    journal.record_charging_state(local, stamp(0), "Charging", 0)
+    _sample(journal, local, 10, 2000)
+    runtime = SimpleNamespace(tariff=Tariff(per_kwh=D("0.50"), session_fee=D(1)), local_tx={1: local}, db=db,
+                              journal=journal, _register_now=lambda n: 3000)
+    cost = await ChargerRuntime.session_cost(runtime, 1)  # type: ignore[arg-type]
+    assert cost is not None and cost.total == D("2.50") and cost.energy_wh == 3000  # 3 kWh x 0.50 + 1
+    runtime._register_now = lambda n: None  # no fresh reading: what the journal has
+    assert (await ChargerRuntime.session_cost(runtime, 1)).total == D("2.00")  # type: ignore[arg-type, union-attr]
+    assert await ChargerRuntime.session_cost(runtime, 2) is None  # type: ignore[arg-type]  # no session there
+    runtime.tariff = None
+    assert await ChargerRuntime.session_cost(runtime, 1) is None  # type: ignore[arg-type]  # no tariff
+    db.close()
