@@ -36,6 +36,7 @@ from agent.tariff.model import (
     ENDED,
     EV_CONNECTED,
     IDLE,
+    STATES,
     SUSPENDED_EV,
     ZERO,
     Cost,
@@ -81,8 +82,6 @@ def _wh(value: float) -> Decimal:
 
 def check_timeline(points: Sequence[Point]) -> None:
     """Raise TimelineError unless every point is aware, in order, and in a known state."""
-    from agent.tariff.model import STATES
-
     for i, point in enumerate(points):
         if point.at.tzinfo is None or point.at.utcoffset() is None:
             raise TimelineError(f"point {i}: time {point.at.isoformat()} has no time zone")

@@ -7,9 +7,12 @@ from datetime import datetime, timezone
 from decimal import Decimal as D
 from pathlib import Path
 
+import pytest
+
 from agent.journal import TX_EVENT, Journal, Sample
-from agent.store import Database
+from agent.store import Database, iso
 from agent.tariff import Point, Tariff, cost_of
+from tests.test_clock import TRUE_START, backend_time, fake, installed  # noqa: F401 - fake, installed: fixtures
 
 E = "Energy.Active.Import.Register"
 TARIFF = Tariff(per_kwh=D("0.40"), per_hour_idle=D(6), idle_grace_minutes=10)
@@ -145,4 +148,24 @@ async def test_the_running_sessions_cost_for_the_screen_adds_the_latest_fresh_re
     assert await ChargerRuntime.session_cost(runtime, 2) is None  # type: ignore[arg-type]  # no session there
     runtime.tariff = None
     assert await ChargerRuntime.session_cost(runtime, 1) is None  # type: ignore[arg-type]  # no tariff
+    db.close()
+
+
+def test_a_clock_corrected_later_moves_the_timeline_with_everything_else(tmp_path: Path, installed, fake) -> None:
+    """Stamps made before the clock was known (no NTP, no backend yet) are moved when it is."""
+    db, journal = _open(tmp_path)
+    local = journal.begin_transaction(1, "TAG", 100, iso(installed.now()), [])
+    fake.mono += 30
+    journal.record_charging_state(local, iso(installed.now()), "Charging", 100)
+    fake.mono += 30
+    journal.record_sample(local, 1, iso(installed.now()), "Sample.Periodic", [Sample(E, 150, "Wh")], 150)
+    shift = installed.adopt_backend_time(backend_time(fake), fake.mono, fake.mono)
+    assert shift is not None
+    journal.correct_provisional(installed.provisional_tag, shift, installed.tag)
+    fake.mono += 30
+    journal.end_transaction(local, 200, iso(installed.now()), "Local", "TAG", [])
+    points = journal.timeline(local)
+    assert [p.state for p in points] == ["EVConnected", "Charging", "Charging", "Ended"]
+    assert [p.at.timestamp() for p in points] == pytest.approx(
+        [TRUE_START, TRUE_START + 30, TRUE_START + 60, TRUE_START + 90], abs=0.01)
     db.close()
