@@ -1711,7 +1711,7 @@ def _points(events: list[tuple[datetime, int, float | None, str | None]]) -> lis
         while k < len(known) and known[k][0] < moment:
             k += 1
         if wh is None:
-            before = next((kw for kw in reversed(known[:k]) if kw[0] <= moment), None)
+            before = known[k - 1] if k else None  # the last known before this instant
             after = known[k] if k < len(known) else None
             if before is None and after is None:
                 continue

@@ -64,8 +64,9 @@ def toml_value(value: object) -> str:
         return repr(value)
     if isinstance(value, str):
         return toml_string(value)
-    if isinstance(value, decimal.Decimal):  # money: a TOML number, read back digit for digit
-        return format(value, "f")
+    if isinstance(value, decimal.Decimal):  # money: as written, and read back digit for digit
+        text = format(value, "f")  # a TOML number while a float keeps its digits, else a string
+        return text if len(value.as_tuple().digits) <= 15 else toml_string(text)
     if hasattr(value, "as_toml"):  # a structured value (a tariff band): an inline table
         return toml_value(value.as_toml())
     if isinstance(value, Path):

@@ -27,8 +27,8 @@ EXAMPLE = ROOT / "config" / "example.toml"
 FULL = """[tariff]
 currency = "SEK"
 per_kwh = 3.49
-per_hour_charging = 0
 per_hour_idle = "60.00"
+per_hour_charging = "0.1234567890123456789"
 idle_grace = 30
 session_fee = 5
 timezone = "Europe/Stockholm"
@@ -72,6 +72,7 @@ def test_a_full_tariff_is_read_as_decimals_and_bands():
     # check-config shows it, and what it shows reads back the same.
     out = render_settings(s)
     assert "per_kwh = 3.49  # currency per kWh" in out
+    assert 'per_hour_charging = "0.1234567890123456789"' in out  # more digits than a float keeps: a string
     assert parse_settings(out, SOURCE) == s
 
 
