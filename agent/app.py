@@ -42,6 +42,7 @@ from .link.connection import BackendLink
 from .settings import EX_CONFIG, Settings
 from .site_limiter import site_limiter
 from .store import ChargerState, Database, StoreError
+from .tariff import price_lines
 from .systemd import Notifier, supervise
 
 log = structlog.get_logger(__name__)
@@ -129,6 +130,9 @@ async def run_agent(
         live_limits=live_path(db.path, runtime_dir()),
     )
     runtime.tariff = settings.tariff.tariff() if settings.tariff is not None else None
+    if runtime.tariff is not None:
+        log.info("local tariff", prices="; ".join(price_lines(runtime.tariff, clock.current().now())),
+                 timezone=str(runtime.tariff.zone))
     running = _running_marker(db.path)
     abrupt = running is not None and running.exists()
     if abrupt:

@@ -49,6 +49,8 @@ async def _wait_state(stack: Any, state: str, timeout: float = 15.0) -> list[Poi
 @pytest.mark.parametrize("ocpp", ["1.6", "2.0.1"])
 async def test_a_session_is_timed_and_costed_from_its_journal(charger, ocpp: str) -> None:  # type: ignore[no-untyped-def]
     stack = await charger(backend={"ocpp": ocpp}, sections={"tariff": TARIFF})
+    # The agent took the tariff (its runtime's, which the screen asks the running cost of).
+    assert "local tariff" in stack.agent_log() and "0.40 EUR/kWh; 3.60 EUR/h; idle 36.00 EUR/h" in stack.agent_log()
     await stack.bench_request("plug", connector=1, max_current=16)
     await stack.bench_request("tap", uid=new_id_tag())
     await stack.bench_request("wait_for", connector=1, field="contactor_closed", value=True, timeout=15)

@@ -36,8 +36,10 @@ step = st.one_of(
 )
 
 
-def _play(journal: Journal, local: int, steps: list[tuple], clock: list[datetime], wh: list[int]) -> None:
-    """Journal ``steps`` as the runtime does, moving the session's ``clock`` and register ``wh``."""
+def _play(journal: Journal, local: int, steps: list[tuple], clock: list[datetime], wh: list[int],
+          reports: bool) -> None:
+    """Journal ``steps`` as the runtime does, moving the session's ``clock`` and register ``wh``;
+    ``reports``: the protocol reports charging-state changes (2.0.1) or not (1.6)."""
     for kind, seconds, drawn, *rest in steps:
         clock[0] += timedelta(seconds=seconds)
         wh[0] += drawn
@@ -46,22 +48,24 @@ def _play(journal: Journal, local: int, steps: list[tuple], clock: list[datetime
             journal.record_sample(local, 1, stamp, "Sample.Periodic", [Sample(E, wh[0], "Wh")], wh[0])
         elif kind == "state":
             state, known = rest
-            journal.record_charging_state(local, stamp, state, wh[0] if known else None)
+            if reports:
+                journal.record_tx_event(local, 1, stamp, state, None, wh[0] if known else None)
+            else:
+                journal.record_charging_state(local, stamp, state, wh[0] if known else None)
         else:
             journal.checkpoint(local, wh[0], stamp)
 
 
-def _journaled(directory: Path, steps: list[tuple], cut: int | None) -> tuple[list[Point], list[Point] | None]:
-    """The timeline of a session journaled into ``directory``, and, when it is ``cut`` after
-    that many steps by a kill, the timeline the new journal read right after the restart
-    alongside the one the old journal had just before (as a pair's second item, equal)."""
+def _journaled(directory: Path, steps: list[tuple], cut: int | None, reports: bool) -> list[Point]:
+    """The timeline of a session journaled into ``directory``; when it is ``cut`` after that
+    many steps by a kill, the new journal must read right after the restart the timeline the
+    old one had just before."""
     db = Database(directory / "run1")
     db.open()
     journal = Journal(db, sync_seconds=30.0)  # samples held in memory and the side file, as on a charger
     clock, wh = [T0], [1_000_000]
     local = journal.begin_transaction(1, "AA", wh[0], iso(T0), [])
-    _play(journal, local, steps[:cut] if cut is not None else steps, clock, wh)
-    before: list[Point] | None = None
+    _play(journal, local, steps[:cut] if cut is not None else steps, clock, wh, reports)
     if cut is not None:
         before = journal.timeline(local)
         # A kill: the files as the page cache has them, nothing flushed or synced on exit.
@@ -75,21 +79,22 @@ def _journaled(directory: Path, steps: list[tuple], cut: int | None) -> tuple[li
         db.open()
         journal = Journal(db, sync_seconds=30.0)  # rebuilt from the side file
         assert journal.timeline(local) == before, "the restart lost or changed a point"
-        _play(journal, local, steps[cut:], clock, wh)
+        _play(journal, local, steps[cut:], clock, wh, reports)
     clock[0] += timedelta(seconds=60)
     journal.end_transaction(local, wh[0], iso(clock[0]), "Local", "AA", [])
     points = journal.timeline(local)
     db.close()
-    return points, before
+    return points
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(steps=st.lists(step, min_size=1, max_size=14), data=st.data())
 def test_a_session_cut_by_a_kill_costs_what_it_costs_uncut(steps: list[tuple], data: st.DataObject) -> None:
     cut = data.draw(st.integers(0, len(steps)), label="cut after step")
+    reports = data.draw(st.booleans(), label="the protocol reports state changes (2.0.1)")
     with tempfile.TemporaryDirectory() as whole_dir, tempfile.TemporaryDirectory() as cut_dir:
-        whole, _ = _journaled(Path(whole_dir), steps, None)
-        carried, _ = _journaled(Path(cut_dir), steps, cut)
+        whole = _journaled(Path(whole_dir), steps, None, reports)
+        carried = _journaled(Path(cut_dir), steps, cut, reports)
     assert carried == whole
     assert cost_of(TARIFF, carried) == cost_of(TARIFF, whole)
     assert whole[-1].state == "Ended" and whole[-1].wh == 1_000_000 + sum(s[2] for s in steps)
