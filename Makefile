@@ -22,7 +22,8 @@ STAMP     := $(VENV)/.installed-stamp
 # libpcsclite-dev: pyscard builds against it.
 # systemd: systemd-analyze checks the service unit.
 # gcc + libc6-dev: the power-cut campaign compiles its write recorder (simulators/powercut/shim.c).
-DEB_PACKAGES := python3-venv python3-pip socat pcscd vsmartcard-vpcd libpcsclite-dev swig systemd gcc libc6-dev
+# tzdata: the IANA time zones a tariff's bands are read in ([tariff] timezone).
+DEB_PACKAGES := python3-venv python3-pip socat pcscd vsmartcard-vpcd libpcsclite-dev swig systemd gcc libc6-dev tzdata
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all demo test bench crash-test power-cut fuzz deps clean install upgrade uninstall firmware

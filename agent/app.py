@@ -45,6 +45,7 @@ from .link.connection import BackendLink
 from .settings import EX_CONFIG, Settings
 from .site_limiter import site_limiter
 from .store import ChargerState, Database, StoreError
+from .tariff import price_lines
 from .systemd import Notifier, supervise
 from .tariff import Tariff, price_text
 from .tariff import money as money_text
@@ -134,6 +135,10 @@ async def run_agent(
         live_limits=live_path(db.path, runtime_dir()),
         feedback=_driver_feedback(settings, hardware),
     )
+    runtime.tariff = settings.tariff.tariff() if settings.tariff is not None else None
+    if runtime.tariff is not None:
+        log.info("local tariff", prices="; ".join(price_lines(runtime.tariff, clock.current().now())),
+                 timezone=str(runtime.tariff.zone))
     running = _running_marker(db.path)
     abrupt = running is not None and running.exists()
     if abrupt:
@@ -241,9 +246,9 @@ def _running_marker(database: Path) -> Path | None:
 def _driver_feedback(settings: Settings, hardware: Hardware) -> DriverFeedback:
     """The screen: its languages, the operator to call, and the local tariff's prices
     (when the configuration has a local tariff: agent.tariff)."""
-    tariff = getattr(settings, "tariff", None)
+    tariff = settings.tariff.tariff() if settings.tariff is not None else None
     price = money = None
-    if isinstance(tariff, Tariff):
+    if tariff is not None:
         price = partial(price_text, tariff)
         money = partial(_money, tariff=tariff)
     return DriverFeedback(range(1, settings.connectors.count + 1), settings.screen, settings.operator,

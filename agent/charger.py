@@ -33,6 +33,7 @@ from .limits import Decision, LimitCore
 from .safety import SafetyPath
 from .screen import DriverFeedback
 from .screen.board import MessageBoard
+from .tariff import Cost, Point, Tariff, cost_of
 from .journal import STARTED_STATES, Journal, Sample, TransactionRecord
 from .runtime_settings.configuration import Configuration
 from .runtime_settings.keys import RATE_UNIT_WORDS
@@ -375,6 +376,8 @@ class ChargerRuntime:
         #: Whether charging state changes are journaled: only a protocol that reports them
         #: (2.0.1) needs them, and each is a durable write.
         self.journal_charging_states = False
+        #: The local tariff ([tariff]); None: no cost is computed (see session_cost).
+        self.tariff: Tariff | None = None
         #: The setting naming a start's meter values (see ProtocolRules.start_measurands).
         self.start_measurands = ProtocolRules.start_measurands
         self._live_limits = live_limits
@@ -1134,7 +1137,7 @@ class ChargerRuntime:
         is Idle, and the EV's return is EVConnected: each says the cable event behind it.
         (Its connector may report Available meanwhile: see Policy.ev_away_available.)"""
         local = self.local_tx.get(n)
-        if not self.journal_charging_states or local is None:
+        if local is None:
             return
         conn = self.charger.connector(n)
         plugged = conn is not None and conn.pilot.plugged
@@ -1152,10 +1155,36 @@ class ChargerRuntime:
         for step, cause in steps:
             if self._charging_state.get(local, "EVConnected") == step:
                 continue
-            if not await self.db.run(self.journal.record_tx_event, local, n, self._in_order(local, entry.timestamp),
-                                     step, cause):
+            stamp, wh = self._in_order(local, entry.timestamp), self._register_now(n)
+            if self.journal_charging_states:
+                noted = await self.db.run(self.journal.record_tx_event, local, n, stamp, step, cause, wh)
+            else:  # the protocol does not report it: the timeline alone keeps it
+                noted = await self.db.run(self.journal.record_charging_state, local, stamp, step, wh)
+            if not noted:
                 return  # the transaction has ended meanwhile
             self._charging_state[local] = step
+
+    def _register_now(self, n: int) -> int | None:
+        """Connector ``n``'s energy register from its latest reading if that is fresh (the
+        poller's), else None: the timeline interpolates a change's register then."""
+        reading = self.readings.get(n)
+        return metering.energy_wh(reading) if reading is not None and self._is_fresh(reading) else None
+
+    async def session_cost(self, connector: int) -> Cost | None:
+        """What the session running on ``connector`` costs now under the local tariff: its
+        journaled timeline up to the latest fresh reading. None without a tariff or a
+        running session. Async: the timeline is read on the database thread."""
+        local = self.local_tx.get(connector)
+        if self.tariff is None or local is None:
+            return None
+        points = await self.db.run(self.journal.timeline, local)
+        if not points:
+            return None
+        wh = self._register_now(connector)
+        now = _charger_time()
+        if wh is not None and now > points[-1].at:
+            points.append(Point(now, max(float(wh), points[-1].wh), points[-1].state))
+        return cost_of(self.tariff, points)
 
     async def _journal_sample(self, job: RecordSample) -> None:
         n = job.connector
@@ -1231,7 +1260,7 @@ class ChargerRuntime:
             moved = state.plugged != plugged
             plugged = state.plugged
             self.feed(PilotChanged(n, state))
-            if moved and self.journal_charging_states and n in self.local_tx:
+            if moved and n in self.local_tx:
                 self._queues[n].put_nowait((CableMoved(n), None))
             if state is PilotState.A and n in self._lock_faults:
                 self._lock_faults.discard(n)  # the cable is out: the next one gets a fresh try
@@ -1485,7 +1514,8 @@ class ChargerRuntime:
         self._tx_started_at[n] = self._clock()
         # Where the backend last heard it stand (an EV that came during the outage is then
         # told as CablePluggedIn, not a jump from Idle to Charging).
-        told = await self.db.run(self.journal.last_charging_state, record.local_id)
+        told = await self.db.run(self.journal.last_charging_state if self.journal_charging_states
+                                 else self.journal.last_timeline_state, record.local_id)
         if told is not None:
             self._charging_state[record.local_id] = told
         self.limits.transaction_started(n, record.local_id, parse_iso(record.started_at), record.id_tag)

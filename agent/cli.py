@@ -17,6 +17,8 @@ from .settings.security import secret_forms
 
 if TYPE_CHECKING:
     from .journal import MeterGap, TransactionRecord
+    from .session_costs import SessionFigures
+    from .tariff import Tariff
 
 DEFAULT_CONFIG = "/etc/ladda/ladda.toml"
 
@@ -53,8 +55,11 @@ def _parser() -> argparse.ArgumentParser:
                        help="display: how long every cell stays lit before the size and address are shown")
     probe.add_argument("-c", "--config", default=DEFAULT_CONFIG, help=f"configuration file (default {DEFAULT_CONFIG})")
 
-    sessions = sub.add_parser("sessions", help="list the transactions recorded on this charger")
-    sessions.add_argument("-c", "--config", default=DEFAULT_CONFIG)
+    sessions = sub.add_parser("sessions", help="list the transactions recorded on this charger, with energy, "
+                                                "plugged, charging and idle time, and cost under [tariff]")
+    sessions.add_argument("-c", "--config",
+                          help=f"configuration file: its state directory and [tariff] (default {DEFAULT_CONFIG}, "
+                               "unless --state-dir is given: then no file is read and no cost is shown)")
     sessions.add_argument("--state-dir")
     sessions.add_argument("--limit", type=int, default=50)
     fmt = sessions.add_mutually_exclusive_group()
@@ -146,54 +151,76 @@ def _sessions(args: argparse.Namespace) -> int:
     from .journal import Journal
     from .store import Database, StoreError
 
-    if args.state_dir:
+    from .session_costs import figures
+
+    tariff = None
+    if args.state_dir and args.config is None:
         state_dir = Path(args.state_dir)
     else:
-        settings = _load(args.config)
+        settings = _load(args.config or DEFAULT_CONFIG)
         if settings is None:
             return EX_CONFIG
-        state_dir = resolve_state_dir(settings, None, os.environ)
+        state_dir = Path(args.state_dir) if args.state_dir else resolve_state_dir(settings, None, os.environ)
+        tariff = settings.tariff.tariff() if settings.tariff is not None else None
     db = Database(state_dir)
     if not db.path.exists():
         print(f"error: no state database at {db.path} (has the agent run with this state directory?)", file=sys.stderr)
         return 1
     try:
         db.open()
-        records = Journal(db).transactions(args.limit)
+        journal = Journal(db)
+        records = list(reversed(journal.transactions(args.limit)))
+        counted = [(r, figures(journal, r, tariff)) for r in records]
     except StoreError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     finally:
         db.close()
-    records = list(reversed(records))
     if args.json:
-        print(json.dumps([_as_dict(r) for r in records], indent=2))
+        print(json.dumps([_as_dict(r, f) for r, f in counted], indent=2))
     elif args.csv:
-        rows = [_flat(r) for r in records]
+        rows = [_flat(r, f) for r, f in counted]
         writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else ["local_id"])
         writer.writeheader()
         writer.writerows(rows)
     else:
-        _print_sessions(records)
+        _print_sessions(counted, tariff)
     return 0
 
 
-def _as_dict(record: TransactionRecord) -> dict[str, object]:
-    """A record for ``--json``: every field, and each meter gap with its length in seconds."""
+def _as_dict(record: TransactionRecord, counted: SessionFigures) -> dict[str, object]:
+    """A record for ``--json``: every field, each meter gap with its length in seconds, the
+    session's energy and times (seconds) from its timeline, and its cost (null without a
+    tariff), amounts as decimal strings."""
+    from .session_costs import cost_fields
+
     row = asdict(record)
     row["meter_gaps"] = [{**asdict(g), "seconds": g.seconds} for g in record.meter_gaps]
     row["id_tag"] = record.id_tag or ""  # a string as always: "" for no token (see _print_sessions)
+    row |= _times(counted)
+    row["cost"] = cost_fields(counted.cost)
     return row
 
 
-def _flat(record: TransactionRecord) -> dict[str, object]:
+def _times(counted: SessionFigures) -> dict[str, float | None]:
+    return {name: None if value is None else round(value, 3) for name, value in (
+        ("energy_wh", counted.energy_wh), ("plugged_s", counted.plugged_s), ("charging_s", counted.charging_s),
+        ("idle_s", counted.idle_s))}
+
+
+def _flat(record: TransactionRecord, counted: SessionFigures) -> dict[str, object]:
     """A record for ``--csv``, one cell per value: how many meter gaps, and their total
-    seconds (empty while one is still open); ``--json`` has each gap."""
+    seconds (empty while one is still open); ``--json`` has each gap. Energy and times as
+    in ``--json``; the cost as its total and currency (empty without a tariff)."""
     row = asdict(record)
     row["id_tag"] = record.id_tag or ""
     row["meter_gaps"] = len(record.meter_gaps)
     total = _gap_seconds(record.meter_gaps)
     row["meter_gap_s"] = "" if total is None else round(total)
+    row |= {k: "" if v is None else v for k, v in _times(counted).items()}
+    cost = counted.cost
+    row |= {"cost": "" if cost is None else str(cost.total), "tax": "" if cost is None else str(cost.tax),
+            "currency": "" if cost is None else cost.currency}
     return row
 
 
@@ -233,22 +260,29 @@ def _gap_line(local_id: int, gap: MeterGap) -> str:
     return f"  local {local_id}: {span}; {before}, {gap.wh_after} Wh after"
 
 
-def _print_sessions(records: list[TransactionRecord]) -> None:
+def _print_sessions(counted: list[tuple[TransactionRecord, SessionFigures]], tariff: Tariff | None) -> None:
     """The table: "backend" is the id an OCPP 1.6 backend gave, "transaction id" the
     charger's own (the id an OCPP 2.0.1 backend knows the transaction by); idTag "-" for a
     transaction an EV began that no token was ever authorized for (OCPP 2.0.1 TxStartPoint
-    EVConnected; "" in --json and --csv)."""
-    header = ("local", "backend", "transaction id", "conn", "idTag", "started", "stopped", "Wh start", "Wh stop", "kWh", "reason",
-              "meter gaps", "unsent", "abandoned")
+    EVConnected; "" in --json and --csv). "plugged", "charging" and "idle" are the times
+    from the session's timeline (a running one's up to now); "cost" is under [tariff],
+    "-" without one."""
+    from .tariff import money
+
+    header = ("local", "backend", "transaction id", "conn", "idTag", "started", "stopped", "Wh start", "Wh stop", "kWh",
+              "plugged", "charging", "idle", "cost", "reason", "meter gaps", "unsent", "abandoned")
     lines = [header]
-    for r in records:
+    for r, f in counted:
         stop = r.meter_stop_wh
         kwh = f"{(stop - r.meter_start_wh) / 1000:.3f}" if stop is not None else "-"
+        cost = money(f.cost.total, tariff) if f.cost is not None and tariff is not None else "-"
         lines.append(
             (
                 str(r.local_id), str(r.backend_id or "-"), r.tx_uid or "-", str(r.connector), r.id_tag or "-",
                 r.started_at, r.stopped_at or "running", str(r.meter_start_wh),
-                str(stop if stop is not None else "-"), kwh, r.stop_reason or "-", _gaps_cell(r.meter_gaps),
+                str(stop if stop is not None else "-"), kwh,
+                *(_duration(s) if s is not None else "-" for s in (f.plugged_s, f.charging_s, f.idle_s)),
+                cost, r.stop_reason or "-", _gaps_cell(r.meter_gaps),
                 str(r.pending_messages), str(r.abandoned_messages),
             )
         )
@@ -257,7 +291,7 @@ def _print_sessions(records: list[TransactionRecord]) -> None:
         print("  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip())
     if len(lines) == 1:
         print("(no transactions recorded)")
-    gaps = [_gap_line(r.local_id, g) for r in records for g in r.meter_gaps]
+    gaps = [_gap_line(r.local_id, g) for r, _ in counted for g in r.meter_gaps]
     if gaps:
         print()
         print("meter gaps (the meter failed while charging went on: no reading covers this energy):")

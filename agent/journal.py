@@ -59,13 +59,14 @@ from typing import Any
 
 import structlog
 
-from datetime import timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from . import clock, security_events
 from .ack_notes import AckNotes, read_notes, remove_notes
 from .redaction import redact_text
 from .store import ChargerState, Database, StoreError, iso, parse_iso, utc_now
+from .tariff.model import ENDED, EV_CONNECTED, Point
 
 log = structlog.get_logger(__name__)
 
@@ -90,6 +91,8 @@ TX_KINDS = frozenset({"tx_started", "meter_sample", "tx_stopped", TX_EVENT})
 #: ``started_by``): a token before any EV (Idle), the EV asking for energy (Charging).
 #: Absent: it began EVConnected.
 STARTED_STATES = {"authorization": "Idle", "energy": "Charging"}
+#: The measurand of the energy register, which a session's timeline takes from samples.
+ENERGY_REGISTER = "Energy.Active.Import.Register"
 
 #: At most this many sampled values go into one StopTransaction's transactionData besides
 #: its begin and end; a long session at a short interval is thinned evenly to fit, so the
@@ -718,6 +721,7 @@ class Journal:
             if token_type is not None:
                 body["token_type"] = token_type
             self._queue(conn, TX_STARTED, local_id, body)
+            _note_state(conn, local_id, timestamp, STARTED_STATES.get(started_by or "", EV_CONNECTED), meter_wh)
             if meter_failing:
                 conn.execute(
                     "INSERT INTO meter_gaps(local_tx, began_at, wh_before, clock) VALUES (?, ?, ?, ?)",
@@ -908,12 +912,13 @@ class Journal:
         self._commit(lambda conn: self._queue(conn, STATUS, None, body))
 
     def record_tx_event(self, local_tx: int, connector: int, timestamp: str, charging_state: str,
-                        cause: str | None = None) -> bool:
+                        cause: str | None = None, wh: int | None = None) -> bool:
         """Queue a change of a running transaction's charging state (see TX_EVENT):
         Charging, EVConnected, SuspendedEV, SuspendedEVSE or Idle. ``cause``: the cable
         event behind it, when there is one (``ev_unplugged``, ``ev_plugged``: the EV left a
-        transaction kept open, or came back to it). Returns False, queueing nothing, once
-        the transaction has stopped."""
+        transaction kept open, or came back to it). ``wh``: the meter register then, when
+        known; the change joins the transaction's timeline (see record_charging_state) in
+        the same commit. Returns False, queueing nothing, once the transaction has stopped."""
         numbered: list[int] = []
 
         def work(conn: sqlite3.Connection) -> bool:
@@ -925,6 +930,7 @@ class Journal:
             if cause is not None:
                 body["cause"] = cause
             self._queue(conn, TX_EVENT, local_tx, body)
+            _note_state(conn, local_tx, timestamp, charging_state, wh)
             numbered.append(n)
             return True
 
@@ -962,6 +968,101 @@ class Journal:
         for n in numbered:
             self._events[local_tx] = n + 1  # only once committed
         return queued
+
+    def record_charging_state(self, local_tx: int, timestamp: str, charging_state: str, wh: int | None) -> bool:
+        """Add a change of a running transaction's charging state to its timeline, and send
+        nothing: for a protocol that does not report the change (1.6 tells it by its
+        StatusNotification, a status entry). ``wh``: the meter register then, when known.
+        The timeline is what a session's cost and times are computed from (agent/tariff).
+        Returns False, writing nothing, once the transaction has stopped."""
+
+        def work(conn: sqlite3.Connection) -> bool:
+            if conn.execute("SELECT 1 FROM transactions WHERE local_id = ? AND stopped_at IS NULL",
+                            (local_tx,)).fetchone() is None:
+                return False
+            _note_state(conn, local_tx, timestamp, charging_state, wh)
+            return True
+
+        return bool(self._commit(work))
+
+    def last_timeline_state(self, local_tx: int) -> str | None:
+        """The charging state a transaction's timeline holds last (see
+        record_charging_state); None for one journaled before timelines were kept."""
+        rows = self.db.read("SELECT state FROM charging_states WHERE local_tx = ? ORDER BY id DESC LIMIT 1",
+                            (local_tx,))
+        return str(rows[0]["state"]) if rows else None
+
+    def timeline(self, local_tx: int) -> list[Point]:
+        """The known instants of transaction ``local_tx``, oldest first, for its cost and
+        times (agent/tariff): its start, each change of its charging state, every meter
+        sample of its energy register the journal holds (delivered or not, held in memory
+        or rebuilt from the side file), the values kept for its stop, its latest meter value
+        and, once it has ended, the stop ("Ended"). Each point carries the state in force
+        from it on. A change whose register was not known gets the value interpolated
+        between its neighbours; the register never runs back (a change noted from a
+        reading a moment older than a sample before it takes the sample's value). Empty
+        for an unknown transaction. A transaction journaled before timelines were kept
+        takes its changes from the 2.0.1 events it has, if any."""
+        found = self.db.read("SELECT * FROM transactions WHERE local_id = ?", (local_tx,))
+        if not found:
+            return []
+        row = found[0]
+        start = _moment(row["started_at"])
+        if start is None:
+            return []
+        # (moment, rank, wh or None, state or None): the rank orders what shares an instant.
+        events: list[tuple[datetime, int, float | None, str | None]] = []
+        states = self.db.read("SELECT at, state, wh FROM charging_states WHERE local_tx = ? ORDER BY id",
+                              (local_tx,))
+        if states:
+            changes = [(r["at"], r["state"], r["wh"]) for r in states]
+        else:
+            began = self.db.read(
+                f"SELECT json_extract(body, '$.started_by') AS began FROM outbox WHERE local_tx = ? "
+                f"AND kind = '{TX_STARTED}' AND json_valid(body)", (local_tx,))
+            first = STARTED_STATES.get(began[0]["began"], EV_CONNECTED) if began else EV_CONNECTED
+            changes = [(row["started_at"], first, row["meter_start_wh"])] + [
+                (r["at"], r["state"], None) for r in self.db.read(
+                    "SELECT json_extract(body, '$.timestamp') AS at, json_extract(body, '$.charging_state') AS state "
+                    f"FROM outbox WHERE local_tx = ? AND kind = '{TX_EVENT}' AND json_valid(body) "
+                    "AND json_extract(body, '$.charging_state') IS NOT NULL ORDER BY seq", (local_tx,))]
+        events.append((start, 0, float(row["meter_start_wh"]), None))
+        for at, state, wh in changes:
+            moment = _moment(at)
+            if moment is not None:
+                events.append((max(moment, start), 1, None if wh is None else float(wh), str(state)))
+        bodies = [r["body"] for r in self.db.read(
+            f"SELECT body FROM outbox WHERE local_tx = ? AND kind = '{METER_SAMPLE}' ORDER BY seq", (local_tx,))]
+        bodies += [h.body for h in self._held if h.local_tx == local_tx]
+        for text in bodies:
+            try:
+                body = json.loads(text)
+                moment, wh = _moment(body.get("timestamp")), _energy_register(body.get("samples"))
+            except (ValueError, TypeError, AttributeError):
+                continue
+            if moment is not None and wh is not None:
+                events.append((moment, 2, wh, None))
+        kept = [(r["timestamp"], r["samples"]) for r in self.db.read(
+            "SELECT timestamp, samples FROM transaction_values WHERE local_tx = ?", (local_tx,))]
+        kept += [(v[2], v[4]) for v in self._held_values if v[1] == local_tx]
+        for stamp, samples in kept:
+            try:
+                moment, wh = _moment(stamp), _energy_register(json.loads(samples))
+            except (ValueError, TypeError):
+                continue
+            if moment is not None and wh is not None:
+                events.append((moment, 2, wh, None))
+        stop = _moment(row["stopped_at"])
+        if stop is None:
+            last = self._last_meter(row)
+            moment = _moment(last["last_meter_at"])
+            if moment is not None and last["last_meter_wh"] is not None:
+                events.append((moment, 2, float(last["last_meter_wh"]), None))
+        else:
+            events.append((stop, 3, float(row["meter_stop_wh"]), ENDED))
+        events = [e for e in events if e[0] >= start and (stop is None or e[0] <= stop)]
+        events.sort(key=lambda e: (e[0], e[1]))
+        return _points(events)
 
     def last_charging_state(self, local_tx: int) -> str | None:
         """The charging state last journaled for a transaction (a TX_EVENT's), else the one
@@ -1293,6 +1394,9 @@ class Journal:
                     "UPDATE transaction_values SET timestamp = ?, clock = ? WHERE id = ?",
                     (_shifted(row["timestamp"], shift_s), source, row["id"]),
                 )
+            for row in conn.execute("SELECT id, at FROM charging_states WHERE clock = ?", (tag,)).fetchall():
+                conn.execute("UPDATE charging_states SET at = ?, clock = ? WHERE id = ?",
+                             (_shifted(row["at"], shift_s), source, row["id"]))
             for row in conn.execute(
                 "SELECT id, began_at, ended_at, clock, end_clock FROM meter_gaps WHERE clock = ? OR end_clock = ?",
                 (tag, tag),
@@ -1434,6 +1538,7 @@ class Journal:
             )
             conn.execute(f"DELETE FROM transaction_values WHERE local_tx IN ({done})", (before,))
             conn.execute(f"DELETE FROM meter_gaps WHERE local_tx IN ({done})", (before,))
+            conn.execute(f"DELETE FROM charging_states WHERE local_tx IN ({done})", (before,))
             removed += conn.execute(f"DELETE FROM transactions WHERE local_id IN ({done})", (before,)).rowcount
             return removed
 
@@ -1557,6 +1662,69 @@ class Journal:
         ):
             found.setdefault(g["local_tx"], []).append(MeterGap(g["began_at"], g["ended_at"], g["wh_before"], g["wh_after"]))
         return found
+
+
+def _note_state(conn: sqlite3.Connection, local_tx: int, timestamp: str, state: str, wh: int | None) -> None:
+    """One row of a transaction's timeline (see Journal.timeline), in the caller's commit."""
+    conn.execute("INSERT INTO charging_states(local_tx, at, state, wh, clock) VALUES (?, ?, ?, ?, ?)",
+                 (local_tx, timestamp, state, wh, clock.current().tag))
+
+
+def _moment(stamp: Any) -> datetime | None:
+    """A journal stamp as an aware UTC datetime; None when it is not one."""
+    if not isinstance(stamp, str):
+        return None
+    try:
+        moment = parse_iso(stamp)
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+
+
+def _energy_register(samples: Any) -> float | None:
+    """The energy register (Wh) among a sample's values, if it has it."""
+    if not isinstance(samples, list):
+        return None
+    for item in samples:
+        if (isinstance(item, dict) and item.get("measurand") == ENERGY_REGISTER and not item.get("phase")
+                and isinstance(item.get("value"), int | float) and not isinstance(item.get("value"), bool)):
+            unit = item.get("unit", "Wh")
+            if unit == "Wh":
+                return float(item["value"])
+            if unit == "kWh":
+                return float(item["value"]) * 1000
+    return None
+
+
+def _points(events: list[tuple[datetime, int, float | None, str | None]]) -> list[Point]:
+    """Points from time-ordered events: each takes the state last set; a register not
+    known is interpolated between its known neighbours (or the one before); the register
+    never runs back; events at one instant make one point, in the state they end in."""
+    known = [(e[0], e[2]) for e in events if e[2] is not None]
+    points: list[Point] = []
+    state = EV_CONNECTED
+    top = float("-inf")
+    k = 0  # index in known of the first known at or after this event
+    for moment, _rank, wh, new_state in events:
+        if new_state is not None:
+            state = new_state
+        while k < len(known) and known[k][0] < moment:
+            k += 1
+        if wh is None:
+            before = known[k - 1] if k else None  # the last known before this instant
+            after = known[k] if k < len(known) else None
+            if before is None and after is None:
+                continue
+            if before is None or after is None or after[0] == before[0]:
+                wh = (before or after)[1]  # type: ignore[index]
+            else:
+                share = (moment - before[0]) / (after[0] - before[0])
+                wh = before[1] + (after[1] - before[1]) * share
+        top = max(top, wh)
+        if points and points[-1].at == moment:
+            points.pop()  # one point per instant: what it ends in (a change at the start, the stop)
+        points.append(Point(moment, top, state))
+    return points
 
 
 def _anonymise(conn: sqlite3.Connection, local_tx: int, token: str) -> None:

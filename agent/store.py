@@ -191,6 +191,21 @@ _SCHEMA = [
         body        TEXT NOT NULL
     );
     """,
+    # version 10: each transaction's timeline for its cost and times (agent/tariff), the same
+    # under either protocol: its charging state from its start on, each change with the
+    # meter register (Wh) at that instant when known; a few rows per session, gone with
+    # their transaction (pruned, or deleted by any other way)
+    """
+    CREATE TABLE charging_states (
+        id          INTEGER PRIMARY KEY,
+        local_tx    INTEGER NOT NULL REFERENCES transactions(local_id) ON DELETE CASCADE,
+        at          TEXT NOT NULL,
+        state       TEXT NOT NULL,
+        wh          INTEGER,
+        clock       TEXT NOT NULL DEFAULT 'system'
+    );
+    CREATE INDEX charging_states_tx ON charging_states(local_tx, id);
+    """,
 ]
 
 

@@ -32,7 +32,7 @@ SERVICE_USER=ladda
 # Serial meters, GPIO character devices, the pilot's ADC (systemd/ladda.service's SupplementaryGroups).
 DEVICE_GROUPS=(dialout gpio i2c)
 # What the service needs at run time, and what pip needs to build pyscard.
-DEB_PACKAGES=(python3-venv python3-dev gcc swig pcscd libpcsclite-dev)
+DEB_PACKAGES=(python3-venv python3-dev gcc swig pcscd libpcsclite-dev tzdata)  # tzdata: [tariff] timezone
 
 say() { printf 'ladda install: %s\n' "$*"; }
 fail() { printf 'ladda install: %s\n' "$*" >&2; exit 1; }

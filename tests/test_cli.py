@@ -136,6 +136,47 @@ def test_demo_plays_a_scenario_and_prints_what_the_backend_received(tmp_path):
     assert "cards are read by the PC/SC driver from a virtual card, through pcscd" in out
 
 
+def test_sessions_gives_each_sessions_times_and_its_cost_under_the_tariff(tmp_path):
+    """Charging 10:00-10:30 (6 kWh), idle (SuspendedEV) to 10:50 with 10 min of grace,
+    the charger's own suspension (SuspendedEVSE) 10:50-11:00, neither; ended at 11:00."""
+    state = tmp_path / "state"
+    db = Database(state)
+    db.open()
+    journal = Journal(db)
+    local = journal.begin_transaction(1, "04A1B2C3", 1000, "2026-01-01T10:00:00.000Z", [])
+    journal.record_charging_state(local, "2026-01-01T10:00:00.000Z", "Charging", 1000)
+    journal.record_charging_state(local, "2026-01-01T10:30:00.000Z", "SuspendedEV", 7000)
+    journal.record_charging_state(local, "2026-01-01T10:50:00.000Z", "SuspendedEVSE", 7000)
+    journal.end_transaction(local, 7000, "2026-01-01T11:00:00.000Z", "EVDisconnected", "04A1B2C3", [])
+    running = journal.begin_transaction(2, "04D5E6F7", 500, "2026-01-01T10:00:00.000Z", [])
+    journal.record_charging_state(running, "2026-01-01T10:00:00.000Z", "Charging", 500)
+    journal.checkpoint(running, 1500, "2026-01-01T10:06:00.000Z")
+    db.close()
+    config = tmp_path / "ladda.toml"
+    config.write_text(GOOD + f'[state]\ndirectory = "{state}"\n[tariff]\ncurrency = "SEK"\nper_kwh = "3.499"\n'
+                      'per_hour_idle = 60\nidle_grace = 10\nsession_fee = 5\n')
+    # 6 kWh x 3.499 = 20.994; 10 min idle billed x 60/h = 10; fee 5: 35.994, shown 35.99.
+    table = ladda("sessions", "-c", str(config))
+    assert table.returncode == 0, table.stderr
+    header, first, second = table.stdout.splitlines()[:3]
+    assert "plugged" in header and "charging" in header and "idle" in header and "cost" in header
+    assert "1 h 0 min" in first and "30 min 0 s" in first and "20 min 0 s" in first and "35.99 SEK" in first
+    # Up to its latest reading: 1 kWh x 3.499 + the fee = 8.499, charging all along.
+    assert "running" in second and second.count("6 min 0 s") == 2 and "8.50 SEK" in second
+    as_json = json.loads(ladda("sessions", "-c", str(config), "--json").stdout)
+    done = as_json[0]
+    assert (done["energy_wh"], done["plugged_s"], done["charging_s"], done["idle_s"]) == (6000, 3600, 1800, 1200)
+    assert done["cost"] == {"currency": "SEK", "total": "35.99", "tax": "0.00", "energy": "20.994",
+                            "charging_time": "0", "idle": "10", "fee": "5", "idle_billed_s": 600}
+    rows = list(csv.DictReader(io.StringIO(ladda("sessions", "-c", str(config), "--csv").stdout)))
+    assert (rows[0]["cost"], rows[0]["currency"], rows[0]["idle_s"], rows[0]["charging_s"]) == ("35.99", "SEK",
+                                                                                                "1200.0", "1800.0")
+    # The state directory alone: times, but no tariff read, so no cost.
+    bare = json.loads(ladda("sessions", "--state-dir", str(state), "--json").stdout)
+    assert bare[0]["cost"] is None and bare[0]["idle_s"] == 1200
+    assert "35.99" not in ladda("sessions", "--state-dir", str(state)).stdout
+
+
 def test_sessions_without_a_database_says_where_it_looked(tmp_path):
     result = ladda("sessions", "--state-dir", str(tmp_path / "nowhere"))
     assert result.returncode == 1

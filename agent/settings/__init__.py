@@ -23,6 +23,7 @@ from agent.settings.schema import (
     StateSettings,
     SystemSettings,
 )
+from agent.settings.tariff import TariffSettings
 
 #: Exit status for an unusable configuration (sysexits.h EX_CONFIG).
 EX_CONFIG = 78
@@ -45,6 +46,7 @@ __all__ = [
     "SimSettings",
     "StateSettings",
     "SystemSettings",
+    "TariffSettings",
     "load_settings",
     "parse_settings",
     "check_run_state_dir",

@@ -7,6 +7,7 @@ defaults included, in the same syntax as the file they edit.
 from __future__ import annotations
 
 import datetime
+import decimal
 import math
 import re
 import unicodedata
@@ -63,6 +64,11 @@ def toml_value(value: object) -> str:
         return repr(value)
     if isinstance(value, str):
         return toml_string(value)
+    if isinstance(value, decimal.Decimal):  # money: as written, and read back digit for digit
+        text = format(value, "f")  # a TOML number while a float keeps its digits, else a string
+        return text if len(value.as_tuple().digits) <= 15 else toml_string(text)
+    if hasattr(value, "as_toml"):  # a structured value (a tariff band): an inline table
+        return toml_value(value.as_toml())
     if isinstance(value, Path):
         return toml_string(str(value))
     if isinstance(value, list | tuple):

@@ -29,6 +29,7 @@ from agent.settings.hardware import (
 )
 from agent.settings.screen import OperatorSettings, ScreenSettings
 from agent.settings.site import SiteSettings
+from agent.settings.tariff import TariffSettings
 from agent.settings.rules import (  # noqa: F401 - re-exported: the loader and tests use them from here
     Argv,
     AuthorizationKey,
@@ -249,6 +250,8 @@ class Settings:
     site: SiteSettings | None = None
     #: The meter at the building's connection; None without a [grid_meter] table (no grid meter).
     grid_meter: GridMeterSettings | None = None
+    #: The local tariff; None without a [tariff] table (no cost is computed or shown).
+    tariff: TariffSettings | None = None
 
 
 #: Sections holding fixed keys, in file order; [ocpp] is free-form and handled apart.
@@ -280,6 +283,7 @@ SECTIONS: dict[str, type] = {
 OPTIONAL_SECTIONS: dict[str, type] = {
     "site": SiteSettings,
     "grid_meter": GridMeterSettings,
+    "tariff": TariffSettings,
 }
 OCPP_SECTION = "ocpp"
 #: Initial values of settings only OCPP 2.0.1 names: one table per component,

@@ -1,0 +1,131 @@
+"""Properties of the cost: a session cut by a kill and carried on by a new journal costs
+what it costs uncut (real SQLite, the real side file), and the exact parts add up over
+any split of a timeline."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from datetime import datetime, time, timedelta, timezone
+from decimal import Context, localcontext
+from decimal import Decimal as D
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from agent.journal import Journal, Sample
+from agent.store import Database, iso
+from agent.tariff import Band, Point, Tariff, cost_of, exact_amounts
+
+E = "Energy.Active.Import.Register"
+T0 = datetime(2026, 3, 28, 20, 0, tzinfo=timezone.utc)  # the night of a daylight saving change in Berlin
+STATES = ["Charging", "SuspendedEV", "SuspendedEVSE", "EVConnected", "Idle"]
+TARIFF = Tariff(per_kwh=D("0.3917"), per_hour_charging=D("0.75"), per_hour_idle=D("9.60"), idle_grace_minutes=20,
+                session_fee=D("0.35"), timezone="Europe/Berlin", tax_percent=D(19), prices_include_tax=False,
+                bands=(Band(time(22), time(6), per_kwh=D("0.2149")),
+                       Band(time(17), time(19), per_hour_idle=D("14.40"), per_kwh=D("0.52"))))
+
+#: One step of a session: seconds after the one before, then either a sample with the
+#: energy drawn since (Wh), a charging-state change with the energy drawn since (its
+#: register may be unknown), or a checkpoint.
+step = st.one_of(
+    st.tuples(st.just("sample"), st.integers(1, 3600), st.integers(0, 8000)),
+    st.tuples(st.just("state"), st.integers(0, 3600), st.integers(0, 5000), st.sampled_from(STATES), st.booleans()),
+    st.tuples(st.just("checkpoint"), st.integers(1, 600), st.integers(0, 2000)),
+)
+
+
+def _play(journal: Journal, local: int, steps: list[tuple], clock: list[datetime], wh: list[int],
+          reports: bool) -> None:
+    """Journal ``steps`` as the runtime does, moving the session's ``clock`` and register ``wh``;
+    ``reports``: the protocol reports charging-state changes (2.0.1) or not (1.6)."""
+    for kind, seconds, drawn, *rest in steps:
+        clock[0] += timedelta(seconds=seconds)
+        wh[0] += drawn
+        stamp = iso(clock[0])
+        if kind == "sample":
+            journal.record_sample(local, 1, stamp, "Sample.Periodic", [Sample(E, wh[0], "Wh")], wh[0])
+        elif kind == "state":
+            state, known = rest
+            if reports:
+                journal.record_tx_event(local, 1, stamp, state, None, wh[0] if known else None)
+            else:
+                journal.record_charging_state(local, stamp, state, wh[0] if known else None)
+        else:
+            journal.checkpoint(local, wh[0], stamp)
+
+
+def _journaled(directory: Path, steps: list[tuple], cut: int | None, reports: bool) -> list[Point]:
+    """The timeline of a session journaled into ``directory``; when it is ``cut`` after that
+    many steps by a kill, the new journal must read right after the restart the timeline the
+    old one had just before."""
+    db = Database(directory / "run1")
+    db.open()
+    journal = Journal(db, sync_seconds=30.0)  # samples held in memory and the side file, as on a charger
+    clock, wh = [T0], [1_000_000]
+    local = journal.begin_transaction(1, "AA", wh[0], iso(T0), [])
+    _play(journal, local, steps[:cut] if cut is not None else steps, clock, wh, reports)
+    if cut is not None:
+        before = journal.timeline(local)
+        # A kill: the files as the page cache has them, nothing flushed or synced on exit.
+        again = directory / "run2"
+        again.mkdir()
+        for path in (directory / "run1").iterdir():
+            if path.name.startswith("ladda.sqlite3") and not path.name.endswith("-shm"):
+                shutil.copy(path, again / path.name)
+        db.close()
+        db = Database(again)
+        db.open()
+        journal = Journal(db, sync_seconds=30.0)  # rebuilt from the side file
+        assert journal.timeline(local) == before, "the restart lost or changed a point"
+        _play(journal, local, steps[cut:], clock, wh, reports)
+    clock[0] += timedelta(seconds=60)
+    journal.end_transaction(local, wh[0], iso(clock[0]), "Local", "AA", [])
+    points = journal.timeline(local)
+    db.close()
+    return points
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(steps=st.lists(step, min_size=1, max_size=14), data=st.data())
+def test_a_session_cut_by_a_kill_costs_what_it_costs_uncut(steps: list[tuple], data: st.DataObject) -> None:
+    cut = data.draw(st.integers(0, len(steps)), label="cut after step")
+    reports = data.draw(st.booleans(), label="the protocol reports state changes (2.0.1)")
+    with tempfile.TemporaryDirectory() as whole_dir, tempfile.TemporaryDirectory() as cut_dir:
+        whole = _journaled(Path(whole_dir), steps, None, reports)
+        carried = _journaled(Path(cut_dir), steps, cut, reports)
+    assert carried == whole
+    assert cost_of(TARIFF, carried) == cost_of(TARIFF, whole)
+    assert whole[-1].state == "Ended" and whole[-1].wh == 1_000_000 + sum(s[2] for s in steps)
+
+
+timelines = st.lists(
+    st.tuples(st.integers(0, 7200), st.integers(0, 9000), st.sampled_from(STATES)), min_size=2, max_size=12,
+).map(lambda raw: _points(raw))
+
+
+def _points(raw: list[tuple[int, int, str]]) -> list[Point]:
+    at, wh, out = T0, 0, []
+    for seconds, drawn, state in raw:
+        at += timedelta(seconds=seconds)
+        wh += drawn
+        out.append(Point(at, wh, state))
+    return out
+
+
+@settings(max_examples=150, deadline=None)
+@given(points=timelines, data=st.data())
+def test_the_exact_parts_add_up_over_any_split(points: list[Point], data: st.DataObject) -> None:
+    # With no grace, every part is additive (a grace restarts where a timeline is split, so
+    # idle billed within the grace is not; the session fee is due once per session).
+    tariff = Tariff(per_kwh=TARIFF.per_kwh, per_hour_charging=TARIFF.per_hour_charging,
+                    per_hour_idle=TARIFF.per_hour_idle, bands=TARIFF.bands, timezone="Europe/Berlin")
+    k = data.draw(st.integers(0, len(points) - 1), label="split at point")
+    whole = exact_amounts(tariff, points)
+    first, second = exact_amounts(tariff, points[: k + 1]), exact_amounts(tariff, points[k:])
+    for part in ("energy_wh", "plugged_s", "charging_s", "idle_s", "idle_billed_s"):
+        assert getattr(first, part) + getattr(second, part) == getattr(whole, part), part
+    with localcontext(Context(prec=80)):  # the parts carry 60 digits: no rounding in the check itself
+        for part in ("energy", "charging_time", "idle"):
+            assert abs(getattr(first, part) + getattr(second, part) - getattr(whole, part)) < D("1e-40"), part
