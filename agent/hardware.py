@@ -44,6 +44,7 @@ from .settings.hardware import (
 )
 
 if TYPE_CHECKING:
+    from drivers.display import Hd44780Display
     from drivers.i2c import I2cBus
     from drivers.sim import BenchLink
 
@@ -194,7 +195,9 @@ def _build(settings: Settings, state_dir: Path) -> Hardware:
         hardware.indicator = build_gpio_indicator(settings, factory)
     hardware.grid_meter = build_grid_meter(settings, hardware.meters)
     if settings.display.driver == "hd44780":
-        hardware.display = build_hd44780_display(settings, state_dir, buses)
+        display = build_hd44780_display(settings, state_dir, buses)
+        hardware.display = display
+        hardware.services.append(display.run)  # brings back a display reset between two screens
     return hardware
 
 
@@ -202,6 +205,7 @@ def i2c_bus(settings: Settings, transport: str, number: int, state_dir: Path | N
             buses: dict[tuple[str, int], I2cBus] | None = None) -> I2cBus:
     """The I2C bus ``number`` (/dev/i2c-N), or the bench's; devices on the same one share it
     through ``buses`` (one thread per bus, DESIGN.md 3.7)."""
+    from drivers.display import Hd44780Display
     from drivers.i2c import I2cBus
 
     key = (transport, number if transport != "bench" else 0)
@@ -222,14 +226,15 @@ def i2c_bus(settings: Settings, transport: str, number: int, state_dir: Path | N
 
 
 def build_hd44780_display(settings: Settings, state_dir: Path | None = None,
-                          buses: dict[tuple[str, int], I2cBus] | None = None) -> Display:
+                          buses: dict[tuple[str, int], I2cBus] | None = None) -> Hd44780Display:
     """The character LCD of ``[display]`` on its PCF8574 backpack."""
     from drivers.display import PIN_MAPS, Hd44780Display
 
     cfg = settings.display
     assert isinstance(cfg, Hd44780DisplaySettings)
     bus = i2c_bus(settings, cfg.i2c_transport, cfg.i2c_bus, state_dir, buses)
-    return Hd44780Display(bus, cfg.address, columns=cfg.columns, rows=cfg.rows, pins=PIN_MAPS[cfg.pin_map])
+    return Hd44780Display(bus, cfg.address, columns=cfg.columns, rows=cfg.rows, pins=PIN_MAPS[cfg.pin_map],
+                          split=cfg.layout == "8x2")
 
 
 def build_adc_pilots(settings: Settings, state_dir: Path | None = None,

@@ -7,7 +7,8 @@ Several devices (one ADS1115 per connector, a character display) share one
 :class:`I2cBus`: it opens the bus with its first user and closes it with its last.
 
 Register devices (the ADS1115) use SMBus block transfers; port expanders (the PCF8574
-behind a character display) take plain bytes, written by :func:`write_bytes`.
+behind a character display) take plain bytes, written by :func:`write_bytes`, and answer
+a plain read with their pins (:func:`read_byte`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ class SMBusLike(Protocol):
     def write_i2c_block_data(
         self, i2c_addr: int, register: int, data: Sequence[int], force: bool | None = None
     ) -> None:
+        ...
+
+    def read_byte(self, i2c_addr: int, force: bool | None = None) -> int:
         ...
 
     def close(self) -> None:
@@ -62,6 +66,12 @@ def write_bytes(bus: SMBusLike, address: int, data: Sequence[int]) -> None:
     from smbus2 import i2c_msg
 
     bus.i2c_rdwr(i2c_msg.write(address, list(data)))  # type: ignore[attr-defined]
+
+
+def read_byte(bus: SMBusLike, address: int) -> int:
+    """One plain byte from ``address``: a start, the address with the read bit, one byte,
+    a stop. A PCF8574 answers with the level of its eight pins. Runs on the bus thread."""
+    return bus.read_byte(address)
 
 
 class I2cBus:

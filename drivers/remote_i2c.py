@@ -13,7 +13,9 @@ Protocol (JSON lines, after ``{"op": "attach", "role": "i2c"}``), one reply per 
 in order: ``{"op": "read", "address": A, "register": R, "length": N}`` gets
 ``{"data": [...]}``; ``{"op": "write", "address": A, "register": R, "data": [...]}``
 gets ``{}``; ``{"op": "send", "address": A, "data": [...]}`` (plain bytes in one
-message, no register byte: what a PCF8574 port expander takes) gets ``{}``; a failed
+message, no register byte: what a PCF8574 port expander takes) gets ``{}``;
+``{"op": "receive", "address": A}`` (one plain byte read, no register byte: a port
+expander's pins) gets ``{"data": B}``; a failed
 transfer gets ``{"errno": E, "error": "..."}`` and raises the ``OSError`` the kernel
 would (EREMOTEIO for an address nobody acknowledges).
 """
@@ -62,6 +64,14 @@ class RemoteSMBus:
         self, i2c_addr: int, register: int, data: Sequence[int], force: bool | None = None
     ) -> None:
         self._transfer({"op": "write", "address": i2c_addr, "register": register, "data": list(data)})
+
+    def read_byte(self, i2c_addr: int, force: bool | None = None) -> int:
+        """A plain one-byte read of ``i2c_addr`` (no register byte: a port expander's pins)."""
+        reply = self._transfer({"op": "receive", "address": i2c_addr})
+        data = reply.get("data")
+        if not isinstance(data, int) or not 0 <= data <= 255:
+            raise OSError(errno.EIO, f"the bench answered {reply!r}, not a byte")
+        return data
 
     def write_bytes(self, i2c_addr: int, data: Sequence[int]) -> None:
         """Plain bytes to ``i2c_addr`` in one message (see :func:`drivers.i2c.write_bytes`)."""

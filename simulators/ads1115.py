@@ -151,6 +151,14 @@ class FakeSMBus:
     ) -> None:
         self._device(i2c_addr).write(register, data)
 
+    def read_byte(self, i2c_addr: int, force: bool | None = None) -> int:
+        """A plain one-byte read, no register: what a port expander answers with its pins."""
+        device = self._device(i2c_addr)
+        own = getattr(device, "read_byte", None)
+        if own is None:
+            raise OSError(errno.EIO, f"the device at 0x{i2c_addr:02X} has no plain read here")
+        return int(own())
+
     def write_bytes(self, i2c_addr: int, data: Sequence[int]) -> None:
         device = self._device(i2c_addr)
         plain = getattr(device, "write_bytes", None)

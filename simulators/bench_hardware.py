@@ -308,13 +308,15 @@ class WiredHardware:
                 if address == DISPLAY_ADDRESS:
                     self._on_change()  # a waiter may be watching the screen
                 return {}
+            if request.get("op") == "receive":  # one plain byte read: the port expander's pins
+                return {"data": self.i2c.read_byte(int(request["address"]))}
             address, register = int(request["address"]), int(request["register"])
             if request["op"] == "read":
                 return {"data": self.i2c.read_i2c_block_data(address, register, int(request["length"]))}
             if request["op"] == "write":
                 self.i2c.write_i2c_block_data(address, register, [int(b) for b in request["data"]])
                 return {}
-            raise ValueError(f"unknown op {request['op']!r}; known: read, write, send")
+            raise ValueError(f"unknown op {request['op']!r}; known: read, write, send, receive")
         except OSError as exc:
             return {"errno": exc.errno, "error": exc.strerror or str(exc)}
         except (ValueError, KeyError, TypeError) as exc:

@@ -12,10 +12,17 @@ What a test reads: :meth:`FakeHd44780.lines` (the screen as a person sees it: bl
 when the display or its power is off), ``backlight``, ``initialised`` (the reset by
 instruction happened since power-on and the display was set up in 4-bit mode with the
 right number of lines and switched on), the ``instructions`` the chip executed, and
-``too_soon``: instructions that arrived while the previous one was still executing
-(clear and home take 1.52 ms, the rest 37 us), timed as if each message took its
-transmission time at ``bus_hz``. :meth:`unplug` and :meth:`plug` take the power away
-and give it back: the chip comes back in its power-on state, screen lost.
+``too_soon``: falling edges of E that came while the controller was still busy, timed
+as if each message took its transmission time at ``bus_hz``. The waits are the
+datasheet's (Hitachi HD44780U, table 6 and figure 24) for the chosen :class:`Timing`:
+40 ms from power-on to the first instruction, 4.1 ms after the first instruction and
+100 us after the second, clear and home 1.52 ms, the rest 37 us (43 us a data write),
+or the slow figures of the compatibles. A nibble that comes while the chip is busy is
+lost, as on the glass (the 4-bit pairing slips, the instruction never happens), so a
+driver that does not wait shows it on :meth:`lines` too, not only in ``too_soon``.
+:meth:`unplug` and :meth:`plug` take the power away and give it back: the chip comes back
+in its power-on state, screen lost; :meth:`reset_controller` is a brown-out the backpack's
+expander rode through (pins kept, the controller reset).
 """
 
 from __future__ import annotations
@@ -33,9 +40,32 @@ from drivers.display.charmap import GLYPHS, ROM
 RS, RW, E, BACKLIGHT = 0x01, 0x02, 0x04, 0x08
 DATA_SHIFT = 4
 
-CLEAR_S = 1.52e-3
-INSTRUCTION_S = 37e-6
-DATA_S = 43e-6
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    """How long the controller is busy after each kind of instruction."""
+
+    clear_s: float
+    instruction_s: float
+    data_s: float
+    #: From power-on to the first instruction, then after the first and the second
+    #: (the 8-bit function sets of the reset by instruction).
+    power_on_s: float = 40e-3
+    first_s: float = 4.1e-3
+    second_s: float = 100e-6
+
+
+#: The Hitachi HD44780U at fOSC = 270 kHz (datasheet table 6 and figure 24).
+HD44780U = Timing(clear_s=1.52e-3, instruction_s=37e-6, data_s=43e-6)
+#: The slow compatibles (KS0066/ST7066-class modules with a 160 kHz oscillator, or an
+#: HD44780 at the cold end of its range): instructions 120 us, clear up to 4.9 ms and home
+#: up to 4.8 ms (the modules' instruction tables for 1/16 duty at 160 kHz).
+SLOW_COMPATIBLE = Timing(clear_s=4.9e-3, instruction_s=120e-6, data_s=120e-6)
+
+CLEAR_S = HD44780U.clear_s
+INSTRUCTION_S = HD44780U.instruction_s
+DATA_S = HD44780U.data_s
 
 #: Codes of the A00 ROM, for reading the screen back as text.
 _ROM_TEXT = {code: char for char, code in ROM.items() if char not in "βμ"}
@@ -55,11 +85,16 @@ class FakeHd44780:
     """The display and its backpack, for ``columns`` x ``rows`` (row addresses as the glass is wired)."""
 
     def __init__(self, columns: int = 20, rows: int = 4, *, bus_hz: int = 100_000,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, timing: Timing = HD44780U,
+                 realtime: bool = False) -> None:
         self.columns = columns
         self.rows = rows
         self.byte_s = 9 / bus_hz  # eight bits and the acknowledge
         self.clock = clock
+        self.timing = timing
+        #: Hold the caller (the bus thread) for each message's transmission time, as a
+        #: real bus does: what a bus shared with the pilot's ADC is measured with.
+        self.realtime = realtime
         self.plugged = True
         self._lock = threading.Lock()
         self.power_on()
@@ -85,9 +120,18 @@ class FakeHd44780:
         self.reset_by_instruction = False
         self.instructions: list[Executed] = []
         self.too_soon: list[str] = []
-        self._busy_until = 0.0
         self._lag = 0.0  # the messages' transmission time so far
+        self._busy_until = self.clock() + self.timing.power_on_s
+        self._executed = 0  # instructions since power-on (the first two are the slow resets)
         self.reads = 0
+
+    def reset_controller(self) -> None:
+        """The controller alone starts again (a supply dip the expander survived, a glitch
+        on its reset): 8-bit, display off, cleared; the expander keeps its pins."""
+        with self._lock:
+            port = self.port
+            self.power_on()
+            self.port = port
 
     def unplug(self) -> None:
         """Take the display off the bus (and its power): it no longer acknowledges."""
@@ -113,7 +157,10 @@ class FakeHd44780:
             start = self.clock() + self._lag
             for n, byte in enumerate(data):
                 self._latch(byte, start + (n + 1) * self.byte_s)
-            self._lag += len(data) * self.byte_s
+            if not self.realtime:
+                self._lag += len(data) * self.byte_s
+        if self.realtime:
+            time.sleep(len(data) * self.byte_s)
 
     def write(self, register: int, data: Sequence[int]) -> None:
         """An SMBus block write: the "register" is just the first byte on the pins."""
@@ -126,6 +173,10 @@ class FakeHd44780:
                 raise OSError(errno.EREMOTEIO, "Remote I/O error")
             return [self.port] * length
 
+    def read_byte(self) -> int:
+        """A plain one-byte read: the level of the eight pins."""
+        return self.read(0, 1)[0]
+
     @property
     def backlight(self) -> bool:
         return self.plugged and bool(self.port & BACKLIGHT)
@@ -136,7 +187,12 @@ class FakeHd44780:
             if before & RW:
                 self.reads += 1  # a read cycle (the pins power up high): nothing is written
                 return
-            self._edge(bool(before & RS), before >> DATA_SHIFT & 0x0F, at)
+            rs, nibble = bool(before & RS), before >> DATA_SHIFT & 0x0F
+            if at < self._busy_until:  # busy: the controller does not take it
+                kind = "data" if rs else "instruction"
+                self.too_soon.append(f"{kind} nibble 0x{nibble:X} {1e6 * (self._busy_until - at):.0f} us too soon")
+                return
+            self._edge(rs, nibble, at)
 
     def _edge(self, rs: bool, nibble: int, at: float) -> None:
         if self.eight_bit:
@@ -150,11 +206,10 @@ class FakeHd44780:
     # -- the controller --------------------------------------------------------------------
 
     def _execute(self, rs: bool, value: int, at: float) -> None:
-        if at < self._busy_until:
-            kind = "data" if rs else "instruction"
-            self.too_soon.append(f"{kind} 0x{value:02X} {1e6 * (self._busy_until - at):.0f} us too soon")
         self.instructions.append(Executed(rs, value, not self.eight_bit))
-        took = DATA_S if rs else INSTRUCTION_S
+        timing = self.timing
+        self._executed += 1
+        took = timing.data_s if rs else timing.instruction_s
         if rs:
             self._store(value)
         elif value & 0x80:
@@ -171,13 +226,17 @@ class FakeHd44780:
             self.increment, self.shift_display = bool(value & 0x02), bool(value & 0x01)
         elif value & 0x02:
             self.address, self.in_cgram, self.shift = 0, False, 0
-            took = CLEAR_S
+            took = timing.clear_s
         elif value & 0x01:
             self.ddram[:] = b" " * 0x80
             self.address, self.in_cgram, self.shift, self.increment = 0, False, 0, True
-            took = CLEAR_S
+            took = timing.clear_s
         if rs or value & 0xE0 != 0x20:
             self._resets = 0
+        if self._executed == 1:
+            took = max(took, timing.first_s)
+        elif self._executed == 2:
+            took = max(took, timing.second_s)
         self._busy_until = at + took
 
     def _function_set(self, value: int) -> None:

@@ -37,6 +37,14 @@ def test_the_display_shares_the_pilots_i2c_bus(tmp_path: Path) -> None:
     assert (display.address, display.columns, display.rows, display.pins) == (0x3F, 16, 2, MJKDZ)
     adc = next(iter(hardware.pilots.values())).adc  # type: ignore[attr-defined]
     assert display.bus is adc.bus and display.bus.name == "/dev/i2c-1"
+    assert display.run in hardware.services  # the watch that brings back a display reset between screens
+    assert not display.split
+
+
+def test_a_16x1_set_as_8x2_inside_is_split(tmp_path: Path) -> None:
+    display = build(tmp_path, '[display]\ndriver = "hd44780"\ni2c_bus = 3\ncolumns = 16\nrows = 1\nlayout = "8x2"\n'
+                    ).display
+    assert isinstance(display, Hd44780Display) and display.split
 
 
 def test_a_display_on_another_bus_gets_its_own(tmp_path: Path) -> None:

@@ -78,3 +78,27 @@ def test_a_bench_socket_too_long_for_the_display_alone_is_refused() -> None:
     errors = errors_of(REAL + '[display]\ndriver = "hd44780"\ni2c_transport = "bench"\n'
                        f'[sim]\nsocket = "/run/{"x" * 120}.sock"\n')
     assert any(e.startswith("sim.socket") and "Unix socket path has at most" in e for e in errors), errors
+
+
+def test_a_16x1_that_is_8x2_inside_is_said_so() -> None:
+    s = parse_settings(HEAD + '[display]\ndriver = "hd44780"\ncolumns = 16\nrows = 1\nlayout = "8x2"\n', SOURCE)
+    assert isinstance(s.display, Hd44780DisplaySettings) and s.display.layout == "8x2"
+    default = parse_settings(HEAD + '[display]\ndriver = "hd44780"\n', SOURCE).display
+    assert isinstance(default, Hd44780DisplaySettings) and default.layout == "standard"
+    errors = errors_of('[display]\ndriver = "hd44780"\ncolumns = 20\nrows = 4\nlayout = "8x2"\n')
+    assert errors == ['display.layout = "8x2": "8x2" is for a 16x1 module that is two 8-cell lines inside, not a '
+                      '20x4: use "standard"']
+    assert errors_of('[display]\ndriver = "hd44780"\nlayout = "16x1"\n')[0].startswith(
+        'display.layout = "16x1": must be "standard" or "8x2"')
+
+
+PILOT = '[pilot]\ndriver = "ads1115"\ni2c_bus = 1\n'
+
+
+def test_a_display_on_the_pilots_bus_is_warned_about() -> None:
+    s = parse_settings(HEAD + PILOT + '[display]\ndriver = "hd44780"\ni2c_bus = 1\n', SOURCE)
+    assert len(s.warnings) == 1
+    assert s.warnings[0].startswith("display.i2c_bus = 1 is the pilot's I2C bus: a shorted or pinched display cable "
+                                    "would block the pilot's ADC, which stops charging")
+    assert parse_settings(HEAD + PILOT + '[display]\ndriver = "hd44780"\ni2c_bus = 3\n', SOURCE).warnings == ()
+    assert parse_settings(HEAD + '[display]\ndriver = "hd44780"\ni2c_bus = 1\n', SOURCE).warnings == ()  # no ADC pilot

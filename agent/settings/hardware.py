@@ -261,7 +261,9 @@ class Hd44780DisplaySettings(DisplaySettings):
     i2c_transport: str = setting(
         Choice(I2C_TRANSPORTS), "i2c-dev",
         doc='"i2c-dev" (the kernel\'s /dev/i2c-N), or "bench" (the simulated bench\'s display, through [sim] socket)')
-    i2c_bus: int = setting(Integer(0, 31), 1, doc="I2C bus number (/dev/i2c-N); the pilot's ADS1115 may share it")
+    i2c_bus: int = setting(Integer(0, 31), 1,
+                           doc="I2C bus number (/dev/i2c-N); best not the pilot's (docs/hardware.md: a shorted "
+                               "display cable would block the pilot's ADC and stop charging)")
     address: int = setting(Choice(DISPLAY_ADDRESSES), 0x27,
                            doc="the backpack's I2C address: 39 (0x27) with no jumper closed, down to 32 (0x20) with "
                                "A0, A1 and A2 closed; 56 to 63 (0x38 to 0x3F) for a PCF8574A")
@@ -270,6 +272,10 @@ class Hd44780DisplaySettings(DisplaySettings):
     pin_map: str = setting(Choice(PIN_MAP_NAMES), "pcf8574",
                            doc='how the backpack wires the expander: "pcf8574" (the common one: P0=RS, P1=RW, '
                                'P2=E, P3=backlight, P4..P7=D4..D7) or "mjkdz" (D4..D7 on P0..P3, backlight lit low)')
+    layout: str = setting(Choice(("standard", "8x2")), "standard",
+                          doc='"8x2" for a 16x1 module that is two 8-cell lines inside (cells 9 to 16 at DDRAM '
+                              '0x40: most 16x1 modules; set "standard" they show only their first 8 characters), '
+                              'else "standard"')
 
 
 # ------------------------------------------------------------------ gpio

@@ -70,6 +70,28 @@ def _check_display(cls: type, given: dict[str, Any], problems: ProblemSink) -> N
         sizes = ", ".join(f"{c}x{r}" for c, r in SIZES)
         problems.add(where, "display.columns/rows",
                      f"{size[0]}x{size[1]} is not a size one HD44780 drives; sizes: {sizes}")
+    elif _value(cls, given, "layout") == "8x2" and size != (16, 1):
+        problems.add(("display", "layout"), "display.layout",
+                     f'"8x2" is for a 16x1 module that is two 8-cell lines inside, not a {size[0]}x{size[1]}: '
+                     'use "standard"', given.get("layout", "8x2"))
+
+
+def display_warnings(classes: dict[str, type], values: dict[str, dict[str, Any]]) -> list[str]:
+    """A display on the pilot's I2C bus works, but a fault of its cable (a short, a
+    backpack holding SDA low) blocks the pilot's ADC too, and a pilot that cannot be
+    read stops charging: worth a warning, not an error (docs/hardware.md)."""
+    if not (_uses(classes, "display", "hd44780") and _uses(classes, "pilot", "ads1115")):
+        return []
+    display, pilot = values["display"], values["pilot"]
+    key = ("i2c_transport", "i2c_bus")
+    shared = ([_value(classes["display"], display, k) for k in key]
+              == [_value(classes["pilot"], pilot, k) for k in key])
+    if not shared or _value(classes["display"], display, "i2c_transport") != "i2c-dev":
+        return []
+    bus = _value(classes["display"], display, "i2c_bus")
+    return [f"display.i2c_bus = {bus} is the pilot's I2C bus: a shorted or pinched display cable would block the "
+            "pilot's ADC, which stops charging; put the display on a bus of its own (docs/hardware.md, "
+            '"A bus for the display")']
 
 
 def _check_per_connector(classes: dict[str, type], values: dict[str, dict[str, Any]], count: int,

@@ -32,7 +32,7 @@ from agent.settings.paths import (
 from agent.settings.render import MASK, toml_value
 from agent.settings.security import check_backend_security
 from agent.settings.hardware import DRIVER_SECTIONS
-from agent.settings.hardware_checks import check_hardware
+from agent.settings.hardware_checks import check_hardware, display_warnings
 from agent.settings.site import check_site, connector_phases
 from agent.settings.schema import (
     ALL_SECTIONS,
@@ -154,6 +154,7 @@ def parse_settings(text: str, source: Path, state_dir: Path | None = None) -> Se
         raise ConfigError(problems.lines())
     sections = {name: cls(**values[name]) for name, cls in classes.items()}
     sections |= {name: cls(**optional_values[name]) for name, cls in optional.items()}
+    warnings = [*warnings, *display_warnings(classes, values)]
     return Settings(**sections, ocpp=ocpp, source=source, warnings=tuple(warnings))
 
 

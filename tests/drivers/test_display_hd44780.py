@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import unicodedata
 from collections.abc import AsyncIterator, Sequence
 
 import pytest
 from structlog.testing import capture_logs
 
-from drivers.display import DisplayKeeper, Hd44780Display, PinMap, row_addresses
+from drivers.display import DisplayKeeper, Hd44780Display, PinMap, hd44780, row_addresses
+from drivers.display.hd44780 import fit
 from drivers.display.charmap import GLYPHS
 from drivers.display.pins import COMMON, MJKDZ
 from drivers.i2c import I2cBus
 from drivers.protocols import DeviceError
 from simulators.ads1115 import FakeSMBus
-from simulators.hd44780 import E, Executed, FakeHd44780
+from simulators.hd44780 import HD44780U, SLOW_COMPATIBLE, E, Executed, FakeHd44780, Timing
 
 ADDRESS = 0x27
 
@@ -21,19 +24,21 @@ ADDRESS = 0x27
 class Wire(FakeHd44780):
     """The model, keeping every byte latched onto the expander's pins."""
 
-    def __init__(self, columns: int, rows: int) -> None:
+    def __init__(self, columns: int, rows: int, timing: Timing = HD44780U) -> None:
         self.bytes: list[int] = []
-        super().__init__(columns, rows)
+        super().__init__(columns, rows, timing=timing)
 
     def write_bytes(self, data: Sequence[int]) -> None:
         super().write_bytes(data)
         self.bytes += data
 
 
-def make(columns: int = 20, rows: int = 4) -> tuple[Hd44780Display, Wire, FakeSMBus]:
-    chip = Wire(columns, rows)
+def make(columns: int = 20, rows: int = 4, *, timing: Timing = HD44780U,
+         split: bool = False) -> tuple[Hd44780Display, Wire, FakeSMBus]:
+    chip = Wire(columns if not split else 8, rows if not split else 2, timing)
     bus = FakeSMBus({ADDRESS: chip})
-    return Hd44780Display(I2cBus(lambda: bus, "/dev/i2c-1"), ADDRESS, columns=columns, rows=rows), chip, bus
+    display = Hd44780Display(I2cBus(lambda: bus, "/dev/i2c-1"), ADDRESS, columns=columns, rows=rows, split=split)
+    return display, chip, bus
 
 
 @pytest.fixture
@@ -65,6 +70,15 @@ async def test_open_runs_the_datasheet_initialisation_as_the_chip_sees_it() -> N
     assert chip.too_soon == []  # every wait of the datasheet kept (4.1 ms, 100 us, 1.52 ms after clear)
     assert chip.backlight
     assert chip.lines() == [" " * 20] * 4
+    await display.close()
+
+
+async def test_the_initialisation_waits_long_enough_for_the_slow_compatibles() -> None:
+    display, chip, _ = make(timing=SLOW_COMPATIBLE)  # clear takes up to 4.9 ms, the rest 120 us
+    await display.open()
+    assert chip.too_soon == [] and chip.initialised
+    await display.show(["Ready"])
+    assert chip.lines()[0] == "Ready".ljust(20)
     await display.close()
 
 
@@ -264,3 +278,176 @@ def test_on_smbus2_the_bytes_go_as_one_i2c_rdwr_write_message() -> None:
     write_bytes(bus, 0x27, [0x08, 0x0C, 0x08])  # type: ignore[arg-type]
     write_bytes(bus, 0x27, [])
     assert bus.messages == [(0x27, 0, [0x08, 0x0C, 0x08])]  # a write (no I2C_M_RD flag), nothing for no bytes
+
+
+# -- a display reset behind the driver's back -------------------------------------------------
+
+SCREEN = ["Ready", "0.45 €/kWh", "Tap your card", "Grüße"]
+
+
+def drawn(chip: FakeHd44780) -> list[str]:
+    return [line.ljust(20) for line in SCREEN]
+
+
+async def test_a_display_replugged_between_two_screens_is_redrawn_by_the_next_show() -> None:
+    display, chip, _ = make()
+    await display.open()
+    await display.show(SCREEN)
+    chip.unplug()
+    chip.plug()  # no transfer failed: nothing told the driver
+    assert chip.lines() == [" " * 20] * 4 and display.ready
+    with capture_logs() as logs:
+        await display.show(SCREEN)  # the same screen, drawn whole again
+        await display.show(["Charging"] + SCREEN[1:])
+    assert chip.initialised and chip.too_soon == []
+    assert chip.lines() == ["Charging".ljust(20)] + drawn(chip)[1:]
+    assert [(e["log_level"], e["event"].split(" (")[0]) for e in logs] == [("warning", "display was reset")]
+    await display.close()
+
+
+async def test_a_display_replugged_while_the_screen_stays_is_redrawn_by_the_next_check() -> None:
+    display, chip, _ = make()
+    await display.open()
+    await display.show(SCREEN)
+    chip.unplug()
+    chip.plug()
+    with capture_logs() as logs:
+        await display.check()
+        await display.check()
+    assert chip.initialised and chip.too_soon == []
+    assert chip.lines() == drawn(chip)
+    assert [(e["log_level"], e["event"].split(" (")[0]) for e in logs] == [("warning", "display was reset")]
+    assert logs[0]["display"] == "display at 0x27 on /dev/i2c-1"
+    await display.close()
+
+
+async def test_a_controller_reset_the_backpack_rode_through_is_redrawn_at_the_refresh(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    display, chip, _ = make()
+    await display.open()
+    await display.show(SCREEN)
+    chip.reset_controller()  # the pins still read as the driver left them
+    await asyncio.sleep(0.05)  # the controller's own 40 ms after its reset
+    await display.check()
+    assert chip.lines() == [" " * 20] * 4  # not due yet: the pins look fine
+    monkeypatch.setattr(hd44780, "REFRESH_S", 0.0)
+    await display.check()
+    assert chip.initialised and chip.lines() == drawn(chip) and chip.too_soon == []
+
+
+async def test_the_refresh_of_a_healthy_screen_neither_clears_nor_switches_it_off(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    display, chip, bus = make()
+    await display.open()
+    await display.show(SCREEN)
+    bus.write_bytes(ADDRESS, [0x58, 0x5C, 0x58])  # a lone nibble: the interface out of step as well
+    chip.instructions.clear()
+    monkeypatch.setattr(hd44780, "REFRESH_S", 0.0)
+    await display.check()
+    values = [i.value for i in chip.instructions if not i.rs]
+    assert 0x01 not in values and 0x08 not in values  # no clear, no display off: no flicker
+    assert chip.display_on and chip.initialised and chip.too_soon == []
+    assert chip.lines() == drawn(chip)
+    assert sum(i.rs and i.value == ord("T") for i in chip.instructions) == 1  # every row written again
+
+
+async def test_unplugged_while_idle_is_logged_once_and_the_screen_comes_back_by_itself() -> None:
+    display, chip, _ = make()
+    await display.open()
+    await display.show(SCREEN)
+    with capture_logs() as logs:
+        chip.unplug()
+        for _ in range(3):
+            await display.check()
+        assert not display.ready
+        chip.plug()
+        await display.check()
+        await display.check()
+    assert chip.lines() == drawn(chip) and display.ready
+    assert [(e["log_level"], e["event"].split(";")[0]) for e in logs] == [
+        ("warning", "display not answering"), ("info", "display answering again")]
+    await display.close()
+
+
+async def test_run_brings_the_screen_back_within_the_check_period(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(hd44780, "CHECK_S", 0.02)
+    display, chip, _ = make()
+    task = asyncio.create_task(display.run())
+    try:
+        await asyncio.sleep(0.05)  # nothing shown yet: nothing to do, and no error
+        await display.open()
+        await display.show(SCREEN)
+        chip.unplug()
+        chip.plug()
+        for _ in range(100):
+            await asyncio.sleep(0.02)
+            if chip.lines() == drawn(chip):
+                break
+        assert chip.lines() == drawn(chip)
+        await display.close()
+        await asyncio.sleep(0.05)
+        assert not task.done()  # a closed display is left alone, not an error
+    finally:
+        task.cancel()
+
+
+async def test_check_does_nothing_before_a_screen_or_after_close() -> None:
+    display, chip, _ = make()
+    await display.check()
+    assert chip.instructions == []
+    await display.open()
+    await display.show(["x"])
+    await display.close()
+    chip.instructions.clear()
+    await display.check()
+    assert chip.instructions == []
+
+
+# -- text -----------------------------------------------------------------------------------------
+
+async def test_decomposed_accents_are_composed_and_stray_marks_dropped(lcd: tuple[Hd44780Display, Wire]) -> None:
+    display, chip = lcd
+    await display.show([unicodedata.normalize("NFD", "Café 0,30 €|"), unicodedata.normalize("NFD", "Ström|"),
+                        "x\u0301\u20dd|"])  # x with an acute (no such letter) and an enclosing circle
+    assert chip.lines()[:3] == ["Café 0,30 €|".ljust(20), "Ström|".ljust(20), "x|".ljust(20)]
+
+
+def test_fit_counts_cells_after_composing() -> None:
+    assert fit("e\u0301te\u0301", 3) == "été"
+    assert fit("A\u030a", 2) == "Å "
+
+
+# -- a 16x1 that is two 8-cell lines inside -------------------------------------------------------
+
+async def test_a_split_16x1_is_driven_as_two_lines_of_eight() -> None:
+    display, chip, _ = make(16, 1, split=True)
+    await display.open()
+    assert chip.initialised and chip.two_lines  # N = 1, as these modules need
+    await display.show(["0,35 €/kWh Tap!"])
+    assert ddram_sets(chip) == [0x80, 0xC0]
+    assert "".join(chip.lines()) == "0,35 €/kWh Tap! "  # cells 9..16 are the second line inside
+    chip.instructions.clear()
+    await display.show(["0,35 €/kWh Go!"])
+    assert ddram_sets(chip) == [0xC0]  # only the half that changed
+    await display.close()
+    with pytest.raises(ValueError, match="only a 16x1"):
+        Hd44780Display(I2cBus(lambda: FakeSMBus(), "/dev/i2c-1"), ADDRESS, columns=20, rows=4, split=True)
+
+
+async def test_run_survives_a_bus_that_fails_in_an_unexpected_way(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(hd44780, "CHECK_S", 0.01)
+    display, chip, bus = make()
+    await display.open()
+    await display.show(SCREEN)
+
+    def broken(address: int, force: bool | None = None) -> int:
+        raise RuntimeError("a driver bug below")
+
+    monkeypatch.setattr(bus, "read_byte", broken)
+    with capture_logs() as logs:
+        task = asyncio.create_task(display.run())
+        await asyncio.sleep(0.1)
+        assert not task.done()  # the charger's task group is not ended by a display
+        task.cancel()
+    assert [e["event"] for e in logs] == ["display check failed; tried again every second"]
+    await display.close()

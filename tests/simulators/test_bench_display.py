@@ -44,6 +44,15 @@ async def test_the_driver_draws_on_the_bench_display_and_survives_an_unplug() ->
             shown = await control.request("screen")
             assert shown["lines"][:2] == ["Accepted".ljust(20), "Plug in your car".ljust(20)]
             assert shown["initialised"] is True
+            # Unplugged and plugged back while the screen stays the same: no transfer fails, the
+            # pins read over the bench's bus show the reset, and the screen comes back.
+            await control.request("display", plugged=False)
+            await control.request("display", plugged=True)
+            assert (await control.request("screen"))["initialised"] is False
+            await display.check()
+            shown = await control.request("screen")
+            assert shown["initialised"] is True
+            assert shown["lines"][:2] == ["Accepted".ljust(20), "Plug in your car".ljust(20)]
             with pytest.raises(ControlError, match="plugged must be true or false"):
                 await control.request("display", plugged="yes")
             await display.close()  # a stopped charger leaves no stale screen
