@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import structlog
@@ -46,6 +46,9 @@ POWER_HYSTERESIS = Decimal("0.05")
 WATCH_INTERVAL_S = 1.0
 #: The reading context of a MeterValues a pricing trigger asks for.
 TRIGGER_CONTEXT = "Other"
+#: How long a RunningCost for a transaction whose StartTransaction answer was just read
+#: waits for the charger to have recorded that answer (the backend sends it right after).
+START_RECORDED_WAIT_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +94,12 @@ def due(armed: Armed, now: datetime, energy_wh: float | None, power_w: float | N
     return fire, armed
 
 
+def shown_cost(cost: Decimal, decimals: int) -> Decimal:
+    """A backend's cost as the driver is shown it: ``decimals`` places, rounded half up
+    (NumberOfDecimalsForCostValues); ``1.345`` with 2 is ``1.35``."""
+    return cost.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
+
+
 def fallback_text(default: DefaultPrice | None, by_language: Mapping[str, DefaultPrice], language: str,
                   online: bool) -> str | None:
     """The default price text to show now: the Language's ``DefaultPriceText,<language>``
@@ -109,6 +118,10 @@ class Pricing:
         self.runtime = runtime
         self.config = config
         self._armed: dict[int, Armed] = {}
+        #: Authorizations waiting for their driver's SetUserPrice: idTag (upper case) -> futures.
+        self._price_waiters: dict[str, list[asyncio.Future[None]]] = {}
+        #: StartTransaction answers read but not yet recorded: backend transactionId -> set once recorded.
+        self._starts: dict[int, asyncio.Event] = {}
         self._online = False
         self._texts: dict[str, DefaultPrice] = {}
         self._raw_texts: dict[str, str] = {}
@@ -147,12 +160,83 @@ class Pricing:
             feedback.personal_message(connector, text.content, text.language or self.language)
 
     def backend_cost(self, connector: int, cost: Decimal, texts: tuple[Text, ...], final: bool) -> None:
+        """The backend's cost to the screen, with NumberOfDecimalsForCostValues decimals."""
         text = pick(texts, self.language)
-        log.info("driver cost", connector=connector, cost=str(cost), final=final,
+        shown = shown_cost(cost, self.config.int("NumberOfDecimalsForCostValues"))
+        log.info("driver cost", connector=connector, cost=str(shown), backend_cost=str(cost), final=final,
                  text=None if text is None else text.content)
         feedback = self._feedback()
         if feedback is not None:
-            feedback.backend_cost(connector, cost, None if text is None else text.content, final=final)
+            feedback.backend_cost(connector, shown, None if text is None else text.content, final=final)
+
+    # ------------------------------------------------------------ the price with the authorization
+    def expect_user_price(self, id_tag: str) -> asyncio.Future[None]:
+        """A future done when a SetUserPrice for ``id_tag`` arrives (registered before the
+        Authorize is sent, so a price read before its answer counts too)."""
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._price_waiters.setdefault(id_tag.upper(), []).append(waiter)
+        return waiter
+
+    def forget_user_price(self, id_tag: str, waiter: asyncio.Future[None]) -> None:
+        waiters = self._price_waiters.get(id_tag.upper(), [])
+        if waiter in waiters:
+            waiters.remove(waiter)
+        if not waiters:
+            self._price_waiters.pop(id_tag.upper(), None)
+        waiter.cancel()
+
+    def user_price_received(self, id_tag: str) -> bool:
+        """A SetUserPrice for ``id_tag`` was taken: the authorizations waiting for it go on.
+        Returns whether one was waiting."""
+        waiters = self._price_waiters.pop(id_tag.upper(), [])
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        return bool(waiters)
+
+    async def wait_user_price(self, id_tag: str, waiter: asyncio.Future[None]) -> bool:
+        """Wait up to WaitForSetUserPriceTimeout for the driver's SetUserPrice; whether it came."""
+        timeout_ms = self.config.int("WaitForSetUserPriceTimeout")
+        try:
+            if waiter.done():
+                return not waiter.cancelled()
+            if timeout_ms <= 0:
+                return False
+            try:
+                async with asyncio.timeout(timeout_ms / 1000):
+                    await asyncio.shield(waiter)
+                return True
+            except TimeoutError:
+                log.info("no user price from the backend in time; the session goes on", id_tag=id_tag,
+                         waited_ms=timeout_ms)
+                return False
+        finally:
+            self.forget_user_price(id_tag, waiter)
+
+    # ------------------------------------------------------------ the cost right after StartTransaction
+    def start_answered(self, transaction_id: int) -> None:
+        """A StartTransaction answer naming ``transaction_id`` was read (before any frame
+        after it is routed): a RunningCost for it waits until the charger recorded it."""
+        self._starts.setdefault(transaction_id, asyncio.Event())
+
+    def starts_recorded(self) -> None:
+        """The StartTransaction in flight was recorded (or failed): nothing to wait for."""
+        for event in self._starts.values():
+            event.set()
+        self._starts.clear()
+
+    async def wait_start_recorded(self, transaction_id: int) -> bool:
+        """Whether ``transaction_id`` was a start being recorded (then waited for, up to
+        START_RECORDED_WAIT_S)."""
+        event = self._starts.get(transaction_id)
+        if event is None:
+            return False
+        try:
+            async with asyncio.timeout(START_RECORDED_WAIT_S):
+                await event.wait()
+        except TimeoutError:
+            log.warning("the start of a transaction was not recorded in time", transaction_id=transaction_id)
+        return True
 
     def online(self, online: bool) -> None:
         """The link to the backend is (or is no longer) up: the default price text follows."""

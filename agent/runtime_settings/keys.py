@@ -342,6 +342,12 @@ KEYS: dict[str, KeySpec] = {
         KeySpec("TimeOffset", "str", "+00:00", text_rule=offset_rule),
         KeySpec("NextTimeOffsetTransitionDateTime", "str", "", maximum=40, text_rule=instant_rule),
         KeySpec("TimeOffsetNextTransition", "str", "+00:00", text_rule=offset_rule),
+        # How long (ms) an accepted Authorize waits for the backend's SetUserPrice for that
+        # idTag before the session may start, so the driver sees the price first. 0: no wait.
+        KeySpec("WaitForSetUserPriceTimeout", "int", 0, minimum=0, maximum=30000),
+        # The decimals the backend's costs (RunningCost, FinalCost) are shown with (rounded
+        # half up); set by the charger maker.
+        KeySpec("NumberOfDecimalsForCostValues", "int", 2, readonly=True, maker=True, minimum=0, maximum=6),
         # Settings only OCPP 2.0.1 names (Part 2 appendix 3, the controllers' variables),
         # stored under their 2.0.1 names; the [ocpp201.<Component>] tables give initial values.
         _v201("OCPPCommCtrlr.OfflineThreshold", "int", 60, minimum=0, maximum=86400),

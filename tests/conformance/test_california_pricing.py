@@ -29,11 +29,14 @@ from simulators.harness import Csms, Stack
 from ..conftest import TEST_OCPP
 from ..secret_scan import discard
 from .helpers import (
+    all_frames,
     call_checked,
     get_configuration,
     last_seq,
     ledger,
     messages,
+    new_id_tag,
+    parse_time,
     plug_and_charge,
     restart_agent_and_wait,
     wait_for,
@@ -240,7 +243,9 @@ async def test_running_cost_shown_and_unknown_transaction_rejected(stack: Stack)
                 "idlePrice": {"graceMinutes": 30, "hourPrice": 1.00}, "priceText": "1.35 $ so far"}
         assert await transfer(stack, "RunningCost", data) == {"status": "Accepted"}
         shown = logged(stack, "driver cost")[-1]
-        assert (shown["connector"], shown["cost"], shown["final"], shown["text"]) == (1, "1.345", False, "1.35 $ so far")
+        # Shown with NumberOfDecimalsForCostValues (2) decimals, rounded half up.
+        assert (shown["connector"], shown["cost"], shown["final"], shown["text"]) == (1, "1.35", False, "1.35 $ so far")
+        assert shown["backend_cost"] == "1.345"
         assert await transfer(stack, "RunningCost", {**data, "transactionId": tx + 1000}) == {"status": "Rejected"}
         assert await transfer(stack, "RunningCost", {**data, "state": "Parked"}) == {"status": "Rejected"}
         assert await transfer(stack, "RunningCost", {**data, "cost": "1.3"}) == {"status": "Rejected"}
@@ -292,6 +297,108 @@ async def test_running_cost_trigger_at_power_sends_meter_values(stack: Stack) ->
         assert sent["transactionId"] == tx
         await stack.bench_request("resume", connector=1)
     finally:
+        await end_session(stack)
+
+
+async def test_running_cost_trigger_at_cp_status_sends_meter_values(stack: Stack) -> None:
+    tx = await start_session(stack)
+    try:
+        data = {"transactionId": tx, "cost": 0.5, "state": "Charging",
+                "triggerMeterValue": {"atCPStatus": ["SuspendedEV", "SuspendedEVSE"]}}
+        assert await transfer(stack, "RunningCost", data) == {"status": "Accepted"}
+        since = await last_seq(stack)
+        await asyncio.sleep(1.5)  # still Charging: nothing is due
+        assert only_other(await messages(stack, "MeterValues", since)) == []
+        await stack.bench_request("pause", connector=1)  # the EV stops drawing: SuspendedEV
+        await wait_status(stack, 1, "SuspendedEV", since)
+        [sent] = only_other(await wait_for(stack, "MeterValues", since=since, timeout=10))
+        assert sent["transactionId"] == tx and sent["connectorId"] == 1
+        # Back to Charging is no status named: no second one.
+        since = await last_seq(stack)
+        await stack.bench_request("resume", connector=1)
+        await wait_status(stack, 1, "Charging", since)
+        await asyncio.sleep(1.5)
+        assert only_other(await messages(stack, "MeterValues", since)) == []
+    finally:
+        await end_session(stack)
+
+
+async def followed(stack: Stack, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
+    """The CALLs the CSMS sent after an answer (``follow_with``), once ``count`` were answered."""
+    for _ in range(int(timeout / 0.1)):
+        done = (await stack.csms.request("followed", cp=stack.cp_id))["followed"]
+        if len(done) >= count:
+            return list(done)
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"fewer than {count} follow-up calls answered")
+
+
+async def test_whitepaper_session_user_price_after_authorize_cost_after_start_and_final_cost(stack: Stack) -> None:
+    """The whitepaper's sequence: Authorize.conf then SetUserPrice (the start waits for it),
+    StartTransaction.conf then at once the first RunningCost, StopTransaction then FinalCost."""
+    card = new_id_tag()
+    assert await change(stack, "WaitForSetUserPriceTimeout", "5000") == "Accepted"
+    before = len((await stack.csms.request("followed", cp=stack.cp_id))["followed"])
+    user_price = {"idToken": "$ID_TAG", "priceText": "0.25 $/kWh for you, no idle fee"}
+    await stack.csms.request("follow_with", cp=stack.cp_id, after="Authorize", action="DataTransfer",
+                             payload={"vendorId": COSTMSG, "messageId": "SetUserPrice", "data": json.dumps(user_price)})
+    first_cost = ('{"transactionId": $TRANSACTION_ID, "timestamp": "2026-12-07T12:00:00Z", "meterValue": 0, '
+                  '"cost": 0.00, "state": "Charging", "chargingPrice": {"kWhPrice": 0.25}, '
+                  '"priceText": "0.25 $/kWh", "triggerMeterValue": {"atCPStatus": ["SuspendedEV"]}}')
+    await stack.csms.request("follow_with", cp=stack.cp_id, after="StartTransaction", action="DataTransfer",
+                             payload={"vendorId": COSTMSG, "messageId": "RunningCost", "data": first_cost})
+    try:
+        since = await last_seq(stack)
+        await plug_and_charge(stack, 1, card)
+        [authorize_call] = [m for m in await all_frames(stack, since) if m["action"] == "Authorize"
+                            and m["direction"] == "out" and m["type"] == "CALLRESULT"]
+        [price_answer] = [m for m in await all_frames(stack, since) if m["action"] == "DataTransfer"
+                          and m["direction"] == "in" and m["type"] == "CALLRESULT"][:1]
+        [start] = [m for m in await all_frames(stack, since) if m["action"] == "StartTransaction"
+                   and m["direction"] == "in" and m["type"] == "CALL"]
+        # The session started once the price was taken, well before the 5 s wait was up.
+        assert price_answer["received_at"] < start["received_at"]
+        assert start["received_at"] - authorize_call["received_at"] < 3.0
+        shown = logged(stack, "driver price")[-1]
+        assert (shown["text"], shown["connector"]) == (user_price["priceText"], None)
+        done = await followed(stack, before + 2)
+        assert [(f["after"], f["result"]) for f in done[before:]] == [
+            ("Authorize", {"status": "Accepted"}), ("StartTransaction", {"status": "Accepted"})]
+        tx = int(json.loads(done[before + 1]["payload"]["data"])["transactionId"])
+        assert tx == int([t for t in await ledger(stack) if not t["stopped"]][-1]["transaction_id"])
+        cost = logged(stack, "driver cost")[-1]
+        assert (cost["connector"], cost["cost"], cost["final"], cost["text"]) == (1, "0.00", False, "0.25 $/kWh")
+        assert stack_armed_status(stack) == ["SuspendedEV"]
+    finally:
+        await change(stack, "WaitForSetUserPriceTimeout", "0")
+        await end_session(stack)
+    final = {"transactionId": tx, "cost": 1.005, "priceText": "1.01 $ for 4 kWh"}
+    assert await transfer(stack, "FinalCost", final) == {"status": "Accepted"}
+    shown = logged(stack, "driver cost")[-1]
+    assert (shown["connector"], shown["cost"], shown["final"]) == (1, "1.01", True)
+
+
+def stack_armed_status(stack: Stack) -> list[str] | None:
+    """The atCPStatus of the running-cost triggers armed last (from the agent's log)."""
+    armed = logged(stack, "running cost triggers armed")
+    return armed[-1].get("at_status") if armed else None
+
+
+async def test_an_accepted_card_waits_for_its_price_no_longer_than_wait_for_set_user_price_timeout(
+        stack: Stack) -> None:
+    card = new_id_tag()
+    assert await change(stack, "WaitForSetUserPriceTimeout", "1500") == "Accepted"
+    try:
+        since = await last_seq(stack)
+        await plug_and_charge(stack, 1, card)  # this backend sends no SetUserPrice
+        frames = await all_frames(stack, since)
+        [answered] = [m for m in frames if m["action"] == "Authorize" and m["type"] == "CALLRESULT"]
+        [start] = [m for m in frames if m["action"] == "StartTransaction" and m["type"] == "CALL"]
+        assert start["received_at"] - answered["received_at"] >= 1.4
+        assert any(line.get("id_tag") == card for line in logged(
+            stack, "no user price from the backend in time; the session goes on"))
+    finally:
+        await change(stack, "WaitForSetUserPriceTimeout", "0")
         await end_session(stack)
 
 
