@@ -33,7 +33,8 @@ from ..runtime_settings.price_settings import (
     text_of,
 )
 from ..runtime_settings.keys import Value
-from .costmsg import Text, Triggers, pick
+from .costmsg import RunningCost, Text, Triggers, pick
+from .running_cost import CostBasis, basis_of, estimate, rebased
 
 log = structlog.get_logger(__name__)
 
@@ -122,6 +123,9 @@ class Pricing:
         self._price_waiters: dict[str, list[asyncio.Future[None]]] = {}
         #: StartTransaction answers read but not yet recorded: backend transactionId -> set once recorded.
         self._starts: dict[int, asyncio.Event] = {}
+        #: Each connector's latest RunningCost to count the cost on from, and the cost last shown.
+        self._bases: dict[int, CostBasis] = {}
+        self._shown: dict[int, Decimal] = {}
         self._online = False
         self._texts: dict[str, DefaultPrice] = {}
         self._raw_texts: dict[str, str] = {}
@@ -168,6 +172,39 @@ class Pricing:
         feedback = self._feedback()
         if feedback is not None:
             feedback.backend_cost(connector, shown, None if text is None else text.content, final=final)
+
+    def follow(self, connector: int, local_tx: int, message: RunningCost) -> None:
+        """Count the cost on from this RunningCost (shown already) until the next one."""
+        text = pick(message.texts, self.language)
+        basis = basis_of(message, local_tx, self._bases.get(connector), None if text is None else text.content)
+        if basis is None:
+            self._bases.pop(connector, None)
+        else:
+            self._bases[connector] = basis
+        self._shown[connector] = shown_cost(message.cost, self.config.int("NumberOfDecimalsForCostValues"))
+
+    def carry_costs(self, now: datetime) -> list[int]:
+        """One look: each running transaction's cost counted on from its last RunningCost,
+        to the screen when the shown value changed (not logged: it changes every few
+        seconds). Returns the connectors told."""
+        told = []
+        for connector, basis in list(self._bases.items()):
+            if self.runtime.local_tx.get(connector) != basis.local_tx:
+                del self._bases[connector]  # its transaction ended: the final cost comes next
+                self._shown.pop(connector, None)
+                continue
+            reading = self.runtime.readings.get(connector)
+            energy = None if reading is None else Decimal(str(reading.energy_wh))
+            basis = rebased(basis, now, energy)
+            self._bases[connector] = basis
+            shown = shown_cost(estimate(basis, now, energy), self.config.int("NumberOfDecimalsForCostValues"))
+            if shown != self._shown.get(connector):
+                self._shown[connector] = shown
+                feedback = self._feedback()
+                if feedback is not None:
+                    feedback.backend_cost(connector, shown, basis.text, final=False)
+                told.append(connector)
+        return told
 
     # ------------------------------------------------------------ the price with the authorization
     def expect_user_price(self, id_tag: str) -> asyncio.Future[None]:
@@ -333,6 +370,7 @@ class Pricing:
             try:
                 await self._follow_time_offset(now)
                 await self.check(now)
+                self.carry_costs(now)
             except Exception as exc:  # noqa: BLE001 - a price trigger must never stop the agent
                 log.exception("pricing watch failed", error=str(exc))
 

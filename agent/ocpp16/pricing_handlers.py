@@ -85,6 +85,7 @@ class PricingHandlers:
         log.info("price message", message_id="RunningCost", transaction_id=message.transaction_id,
                  connector=record.connector, cost=str(message.cost), state=message.state, answer="Accepted")
         self.session.pricing.backend_cost(record.connector, message.cost, message.texts, final=False)
+        self.session.pricing.follow(record.connector, record.local_id, message)
         self.session.pricing.arm(record.connector, record.local_id, message.triggers)
         return "Accepted"
 
