@@ -20,6 +20,7 @@ import structlog
 
 from .. import clock
 from ..runtime_settings.configuration import Configuration
+from ..store import utc_now
 from ..runtime_settings.price_settings import (
     LANGUAGES,
     VALUE_MAX,
@@ -126,6 +127,10 @@ class Pricing:
         #: Each connector's latest RunningCost to count the cost on from, and the cost last shown.
         self._bases: dict[int, CostBasis] = {}
         self._shown: dict[int, Decimal] = {}
+        #: CustomIdleFeeAfterStop: each connector's ended transaction whose unplug the backend
+        #: waits for (None: not looked yet this run).
+        self._awaiting: dict[int, int] | None = None
+        self._unplug_lock = asyncio.Lock()  # the watcher's look and a handler's may meet
         self._online = False
         self._texts: dict[str, DefaultPrice] = {}
         self._raw_texts: dict[str, str] = {}
@@ -167,6 +172,8 @@ class Pricing:
         """The backend's cost to the screen, with NumberOfDecimalsForCostValues decimals."""
         text = pick(texts, self.language)
         shown = shown_cost(cost, self.config.int("NumberOfDecimalsForCostValues"))
+        if final:
+            self._bases.pop(connector, None)  # the final cost stands: nothing counts on from here
         log.info("driver cost", connector=connector, cost=str(shown), backend_cost=str(cost), final=final,
                  text=None if text is None else text.content)
         feedback = self._feedback()
@@ -189,7 +196,8 @@ class Pricing:
         seconds). Returns the connectors told."""
         told = []
         for connector, basis in list(self._bases.items()):
-            if self.runtime.local_tx.get(connector) != basis.local_tx:
+            if self.runtime.local_tx.get(connector) != basis.local_tx \
+                    and self.awaiting_unplug(connector) != basis.local_tx:
                 del self._bases[connector]  # its transaction ended: the final cost comes next
                 self._shown.pop(connector, None)
                 continue
@@ -205,6 +213,79 @@ class Pricing:
                     feedback.backend_cost(connector, shown, basis.text, final=False)
                 told.append(connector)
         return told
+
+    # ------------------------------------------------------------ idle fees after the stop
+    def awaiting_unplug(self, connector: int) -> int | None:
+        """The ended transaction on ``connector`` whose idle time the backend bills until
+        the cable is pulled (CustomIdleFeeAfterStop), if any."""
+        return None if self._awaiting is None else self._awaiting.get(connector)
+
+    def stopped(self, connector: int, local_tx: int) -> None:
+        """Transaction ``local_tx`` ended and its StopTransaction is being sent: with
+        CustomIdleFeeAfterStop the backend bills its idle time on until its cable is pulled."""
+        if self.config.bool("CustomIdleFeeAfterStop"):
+            if self._awaiting is None:
+                self._awaiting = {}
+            self._awaiting[connector] = local_tx
+
+    async def follow_unplugs(self) -> list[int]:
+        """One look (CustomIdleFeeAfterStop): an ended transaction is awaited until its cable
+        is pulled (or a new session starts on the connector), then its unplug is journaled
+        (sent as ConnectorUnplugged, in order after its StopTransaction, also after an
+        outage). Returns the transactions done."""
+        async with self._unplug_lock:
+            return await self._follow_unplugs()
+
+    async def _follow_unplugs(self) -> list[int]:
+        runtime = self.runtime
+        if not self.config.bool("CustomIdleFeeAfterStop"):
+            self._awaiting = {}
+            return []
+        if self._awaiting is None:
+            self._awaiting = await self._awaited_after_restart()
+        done = []
+        for n, tx in list(self._awaiting.items()):
+            running = runtime.local_tx.get(n)
+            if running == tx:
+                continue  # its StopTransaction is being sent before the charger let go of it
+            connector = runtime.charger.connector(n)
+            status = runtime.statuses.get(n)
+            if running is not None:
+                # A new session on the connector: the old one's idle time ended as it began.
+                stamp = await self._started_at(running)
+            elif connector is not None and connector.pilot.plugged:
+                continue
+            else:
+                stamp = status.timestamp if status is not None and status.status == "Available" else utc_now()
+            await runtime.db.run(runtime.journal.record_unplugged, tx, n, stamp)
+            del self._awaiting[n]
+            log.info("connector unplugged after its transaction", connector=n, local_tx=tx, at=stamp)
+            runtime.uplink.wake()
+            done.append(tx)
+        return done
+
+    async def _started_at(self, local_tx: int) -> str:
+        records = await self.runtime.db.run(self.runtime.journal.transactions, 50)
+        return next((r.started_at for r in records if r.local_id == local_tx), utc_now())
+
+    async def _awaited_after_restart(self) -> dict[int, int]:
+        """The transactions that ended before this run and whose unplug was not journaled:
+        each connector's latest, if it ended within a day."""
+        records = await self.runtime.db.run(self.runtime.journal.transactions, 50)
+        found: dict[int, int] = {}
+        since = clock.current().now() - timedelta(days=1)
+        for record in records:  # newest first
+            if record.connector in found or record.connector in self.runtime.local_tx:
+                continue
+            found[record.connector] = record.local_id
+        awaited = {}
+        for n, local in found.items():
+            record = next(r for r in records if r.local_id == local)
+            if record.stopped_at is None or parse_instant(record.stopped_at) < since:
+                continue
+            if not await self.runtime.db.run(self.runtime.journal.unplug_recorded, local):
+                awaited[n] = local
+        return awaited
 
     # ------------------------------------------------------------ the price with the authorization
     def expect_user_price(self, id_tag: str) -> asyncio.Future[None]:
@@ -370,6 +451,7 @@ class Pricing:
             try:
                 await self._follow_time_offset(now)
                 await self.check(now)
+                await self.follow_unplugs()
                 self.carry_costs(now)
             except Exception as exc:  # noqa: BLE001 - a price trigger must never stop the agent
                 log.exception("pricing watch failed", error=str(exc))

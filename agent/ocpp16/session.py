@@ -25,7 +25,7 @@ from .. import __version__
 from ..authorization import AuthResult
 from ..charger import ChargerRuntime, StatusEntry
 from ..diagnostics import Diagnostics, Progress, Request
-from ..journal import FIRMWARE, SECURITY_EVENT, STATUS, TX_EVENT, TX_STARTED, Entry, Journal
+from ..journal import FIRMWARE, SECURITY_EVENT, STATUS, TX_EVENT, TX_STARTED, TX_STOPPED, Entry, Journal
 from ..link.connection import BackendLink
 from ..link.log_statuses import deliver_log_statuses, start_log_upload
 from ..log_jobs import LogJobs, Status
@@ -279,6 +279,8 @@ class Ocpp16Link(BackendLink):
             log.error("journal entry cannot be sent", seq=entry.seq, kind=entry.kind, why=str(exc))
             await self.db.run(self.journal.mark_done, entry.seq, f"abandoned: {exc}")
             return
+        if entry.kind == TX_STOPPED and entry.local_tx is not None:
+            self.pricing.stopped(entry.body["connector"], entry.local_tx)  # before the backend's answer
         if entry.kind != TX_STARTED:
             if await self._send_entry(cp, entry, request) is not None:
                 await self.db.run(self.journal.mark_done, entry.seq, "acked", entry.kind)

@@ -328,9 +328,10 @@ KEYS: dict[str, KeySpec] = {
         # {"priceText", "priceTextOffline", "chargingPrice": {"kWhPrice", "hourPrice", "flatFee"}};
         # "" means none. A value that breaks that shape is Rejected.
         KeySpec("DefaultPrice", "str", "", maximum=VALUE_MAX, text_rule=default_price_rule),
-        # This charger does not keep a transaction open until the cable is unplugged to bill
-        # idle time after a stop (the whitepaper's ConnectorUnplugged is not sent).
-        KeySpec("CustomIdleFeeAfterStop", "bool", False, readonly=True),
+        # Idle time after a stop is billed until the cable is unplugged: the charger sends the
+        # whitepaper's ConnectorUnplugged then and takes RunningCost for the ended transaction
+        # until it did. The backend that bills so sets it; one that does not, leaves it off.
+        KeySpec("CustomIdleFeeAfterStop", "bool", False),
         # Texts in several languages (priceTextExtra, DefaultPriceText,<language>) are taken.
         KeySpec("CustomMultiLanguageMessages", "bool", True, readonly=True),
         # The languages this charger can show (the maker's) and the one it shows by default.

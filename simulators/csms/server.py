@@ -165,7 +165,10 @@ class Responder(ocpp.v16.ChargePoint):
         return call_result.SignCertificate(status="Accepted")
 
     @on(Action.data_transfer)
-    def on_data_transfer(self, **_: Any) -> call_result.DataTransfer:
+    def on_data_transfer(self, vendor_id: str, message_id: str | None = None, **_: Any) -> call_result.DataTransfer:
+        # A pricing backend (California Pricing whitepaper) takes the charger's ConnectorUnplugged.
+        if vendor_id == "org.openchargealliance.costmsg" and message_id == "ConnectorUnplugged":
+            return call_result.DataTransfer(status="Accepted")
         return call_result.DataTransfer(status="UnknownVendorId")
 
     @on(Action.authorize)

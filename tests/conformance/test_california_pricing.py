@@ -402,6 +402,42 @@ async def test_an_accepted_card_waits_for_its_price_no_longer_than_wait_for_set_
         await end_session(stack)
 
 
+async def test_idle_fee_after_the_stop_ends_with_connector_unplugged(stack: Stack) -> None:
+    """CustomIdleFeeAfterStop: the driver stops with the card and leaves the car plugged in;
+    the backend bills idle time on (RunningCost Idle for the ended transaction) until the
+    charger says ConnectorUnplugged, then sends the FinalCost."""
+    assert await change(stack, "CustomIdleFeeAfterStop", "true") == "Accepted"
+    try:
+        tx = await start_session(stack)
+        since = await last_seq(stack)
+        await stack.bench_request("tap", uid=CARD)  # stopped by the driver; the cable stays in
+        await wait_for(stack, "StopTransaction", since=since)
+        await wait_status(stack, 1, "Finishing", since)
+        idle = {"transactionId": tx, "timestamp": datetime.now(timezone.utc).isoformat(), "meterValue": 0,
+                "cost": 2.5, "state": "Idle", "idlePrice": {"graceMinutes": 0, "hourPrice": 3600.0},
+                "priceText": "Idle fee: 1 $/s, please move the car"}
+        assert await transfer(stack, "RunningCost", idle) == {"status": "Accepted"}
+        shown = logged(stack, "driver cost")[-1]
+        assert (shown["cost"], shown["final"], shown["text"]) == ("2.50", False, idle["priceText"])
+        assert await messages(stack, "DataTransfer", since) == []  # nothing yet: the car is still there
+        since = await last_seq(stack)
+        await stack.bench_request("unplug", connector=1)
+        available_seq = await wait_status(stack, 1, "Available", since)
+        [unplugged] = await wait_for(stack, "DataTransfer", since=since)
+        assert (unplugged["vendorId"], unplugged["messageId"]) == (COSTMSG, "ConnectorUnplugged")
+        data = json.loads(unplugged["data"])
+        assert data["transactionId"] == tx
+        [available] = [m for m in await messages(stack, "StatusNotification", since) if m["seq"] == available_seq]
+        assert parse_time(data["timestamp"]) == parse_time(available["payload"]["timestamp"])
+        # Billed no more: a RunningCost now is refused; the final cost is shown.
+        assert await transfer(stack, "RunningCost", idle) == {"status": "Rejected"}
+        assert await transfer(stack, "FinalCost", {"transactionId": tx, "cost": 4.0}) == {"status": "Accepted"}
+        shown = logged(stack, "driver cost")[-1]
+        assert (shown["cost"], shown["final"]) == ("4.00", True)
+    finally:
+        assert await change(stack, "CustomIdleFeeAfterStop", "false") == "Accepted"
+
+
 async def test_final_cost_after_the_stop(stack: Stack) -> None:
     tx = await start_session(stack)
     await end_session(stack)

@@ -122,3 +122,139 @@ def test_the_screen_is_told_the_counted_cost_when_its_shown_value_changes(state)
     runtime.readings[1] = _Reading(20000.0, 0.0)
     assert pricing.carry_costs(at(4)) == []
     assert len(runtime.feedback.calls) == 1
+
+
+# ---------------------------------------------------------------- idle fees after the stop
+
+
+class _Connector:
+    def __init__(self) -> None:
+        self.pilot = type("Pilot", (), {"plugged": True})()
+
+
+class _Charger:
+    def __init__(self, numbers: list[int]) -> None:
+        self.connectors = {n: _Connector() for n in numbers}
+
+    def connector(self, n: int) -> _Connector | None:
+        return self.connectors.get(n)
+
+
+class _Db:
+    async def run(self, func: Any, *args: Any) -> Any:
+        return func(*args)
+
+
+class _Uplink:
+    woken = 0
+
+    def wake(self) -> None:
+        self.woken += 1
+
+
+def _unplug_runtime(journal: Any) -> _Runtime:
+    runtime = _Runtime()
+    runtime.numbers = [1, 2]  # type: ignore[attr-defined]
+    runtime.charger = _Charger([1, 2])  # type: ignore[attr-defined]
+    runtime.db = _Db()  # type: ignore[attr-defined]
+    runtime.journal = journal  # type: ignore[attr-defined]
+    runtime.uplink = _Uplink()  # type: ignore[attr-defined]
+    return runtime
+
+
+class _Status:
+    def __init__(self, status: str, timestamp: str) -> None:
+        self.status, self.timestamp = status, timestamp
+
+
+async def test_after_a_stop_the_unplug_is_journaled_once_the_cable_is_pulled(state):
+    from agent.journal import Journal
+
+    journal = Journal(state.db)
+    runtime = _unplug_runtime(journal)
+    config = Configuration({"CustomIdleFeeAfterStop": True}, state, 2)
+    pricing = Pricing(runtime, config)
+    local = journal.begin_transaction(1, "04CA1F01", 1000, "2026-12-07T12:00:00.000Z", [])
+    runtime.local_tx[1] = local
+    assert await pricing.follow_unplugs() == []
+    # Stopped by the driver's card; the cable stays in: the backend bills idle time on.
+    journal.end_transaction(local, 5000, "2026-12-07T13:00:00.000Z", "Local", "04CA1F01", [])
+    pricing.stopped(1, local)  # its StopTransaction is being sent
+    assert await pricing.follow_unplugs() == []  # still the charger's transaction a moment
+    del runtime.local_tx[1]
+    runtime.statuses[1] = _Status("Finishing", "2026-12-07T13:00:00.000Z")
+    assert await pricing.follow_unplugs() == []
+    assert pricing.awaiting_unplug(1) == local and pricing.awaiting_unplug(2) is None
+    assert not journal.unplug_recorded(local)
+    # Pulled: journaled with the time of the Available that followed, once.
+    runtime.charger.connectors[1].pilot.plugged = False  # type: ignore[attr-defined]
+    runtime.statuses[1] = _Status("Available", "2026-12-07T13:20:00.000Z")
+    assert await pricing.follow_unplugs() == [local]
+    assert await pricing.follow_unplugs() == []
+    assert journal.unplug_recorded(local) and pricing.awaiting_unplug(1) is None
+    [entry] = [e for e in journal.pending() if e.kind == "tx_unplugged"]
+    assert (entry.local_tx, entry.body["connector"], entry.body["timestamp"]) == (local, 1, "2026-12-07T13:20:00.000Z")
+    assert runtime.uplink.woken == 1  # type: ignore[attr-defined]
+
+
+async def test_a_stop_by_the_unplug_is_journaled_at_once_and_a_new_session_ends_the_wait_at_its_start(state):
+    from agent.journal import Journal
+
+    journal = Journal(state.db)
+    runtime = _unplug_runtime(journal)
+    pricing = Pricing(runtime, Configuration({"CustomIdleFeeAfterStop": True}, state, 2))
+    first = journal.begin_transaction(2, "04CA1F01", 0, "2026-12-07T12:00:00.000Z", [])
+    journal.end_transaction(first, 10, "2026-12-07T12:10:00.000Z", "EVDisconnected", None, [])
+    pricing.stopped(2, first)
+    runtime.charger.connectors[2].pilot.plugged = False  # type: ignore[attr-defined]
+    assert await pricing.follow_unplugs() == [first]
+    # A stop, then (offline, its StopTransaction not sent yet) a new session on the connector:
+    # the old one's idle time ended as the new one began.
+    runtime.charger.connectors[2].pilot.plugged = True  # type: ignore[attr-defined]
+    second = journal.begin_transaction(2, "04CA1F01", 10, "2026-12-07T12:20:00.000Z", [])
+    journal.end_transaction(second, 20, "2026-12-07T12:30:00.000Z", "Local", "04CA1F01", [])
+    third = journal.begin_transaction(2, "04CA1F01", 20, "2026-12-07T12:40:00.000Z", [])
+    runtime.local_tx[2] = third
+    pricing.stopped(2, second)
+    assert await pricing.follow_unplugs() == [second]
+    [entry] = [e for e in journal.pending() if e.kind == "tx_unplugged" and e.local_tx == second]
+    assert entry.body["timestamp"] == "2026-12-07T12:40:00.000Z"
+
+
+async def test_off_nothing_is_awaited_and_after_a_restart_the_last_stop_still_is(state):
+    from agent import clock
+    from agent.journal import Journal
+    from agent.store import iso
+
+    journal = Journal(state.db)
+    runtime = _unplug_runtime(journal)
+    config = Configuration({}, state, 2)
+    pricing = Pricing(runtime, config)
+    now = clock.current().now()
+    local = journal.begin_transaction(1, "04CA1F01", 0, iso(now - timedelta(minutes=30)), [])
+    journal.end_transaction(local, 10, iso(now - timedelta(minutes=20)), "Local", "04CA1F01", [])
+    pricing.stopped(1, local)
+    runtime.charger.connectors[1].pilot.plugged = False  # type: ignore[attr-defined]
+    assert await pricing.follow_unplugs() == []  # CustomIdleFeeAfterStop false: the backend waits for none
+    assert not journal.unplug_recorded(local)
+    # A new run with it on: the stop of 20 minutes ago is still awaited (its cable is out: at once).
+    assert await config.change("CustomIdleFeeAfterStop", "true") == "Accepted"
+    again = Pricing(runtime, config)
+    assert await again.follow_unplugs() == [local]
+    # One that ended more than a day before the run is not.
+    old = journal.begin_transaction(2, "04CA1F01", 0, iso(now - timedelta(days=2)), [])
+    journal.end_transaction(old, 10, iso(now - timedelta(days=2)), "Local", "04CA1F01", [])
+    runtime.charger.connectors[2].pilot.plugged = False  # type: ignore[attr-defined]
+    assert await Pricing(runtime, config).follow_unplugs() == []
+
+
+def test_the_unplug_is_spelled_connector_unplugged_with_the_backend_s_transaction_id():
+    from agent.journal import Entry
+    from agent.ocpp16.outbound import NotSendable, request_for
+
+    entry = Entry(9, "tx_unplugged", 4, {"connector": 1, "timestamp": "2026-12-07T13:20:00.000Z"}, 0, 123456, None)
+    request = request_for(entry)
+    assert (request.vendor_id, request.message_id) == ("org.openchargealliance.costmsg", "ConnectorUnplugged")
+    assert json.loads(request.data) == {"transactionId": 123456, "timestamp": "2026-12-07T13:20:00.000Z"}
+    with pytest.raises(NotSendable):
+        request_for(Entry(9, "tx_unplugged", 4, entry.body, 0, None, None))
