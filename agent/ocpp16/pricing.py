@@ -128,8 +128,9 @@ class Pricing:
         self._bases: dict[int, CostBasis] = {}
         self._shown: dict[int, Decimal] = {}
         #: CustomIdleFeeAfterStop: each connector's ended transaction whose unplug the backend
-        #: waits for (None: not looked yet this run).
-        self._awaiting: dict[int, int] | None = None
+        #: waits for; those of before this run are added at the first look.
+        self._awaiting: dict[int, int] = {}
+        self._looked = False
         self._unplug_lock = asyncio.Lock()  # the watcher's look and a handler's may meet
         self._online = False
         self._texts: dict[str, DefaultPrice] = {}
@@ -218,14 +219,12 @@ class Pricing:
     def awaiting_unplug(self, connector: int) -> int | None:
         """The ended transaction on ``connector`` whose idle time the backend bills until
         the cable is pulled (CustomIdleFeeAfterStop), if any."""
-        return None if self._awaiting is None else self._awaiting.get(connector)
+        return self._awaiting.get(connector)
 
     def stopped(self, connector: int, local_tx: int) -> None:
         """Transaction ``local_tx`` ended and its StopTransaction is being sent: with
         CustomIdleFeeAfterStop the backend bills its idle time on until its cable is pulled."""
         if self.config.bool("CustomIdleFeeAfterStop"):
-            if self._awaiting is None:
-                self._awaiting = {}
             self._awaiting[connector] = local_tx
 
     async def follow_unplugs(self) -> list[int]:
@@ -239,10 +238,13 @@ class Pricing:
     async def _follow_unplugs(self) -> list[int]:
         runtime = self.runtime
         if not self.config.bool("CustomIdleFeeAfterStop"):
-            self._awaiting = {}
+            self._awaiting.clear()
+            self._looked = True
             return []
-        if self._awaiting is None:
-            self._awaiting = await self._awaited_after_restart()
+        if not self._looked:
+            self._looked = True
+            for n, tx in (await self._awaited_after_restart()).items():
+                self._awaiting.setdefault(n, tx)
         done = []
         for n, tx in list(self._awaiting.items()):
             running = runtime.local_tx.get(n)

@@ -237,10 +237,17 @@ async def test_off_nothing_is_awaited_and_after_a_restart_the_last_stop_still_is
     runtime.charger.connectors[1].pilot.plugged = False  # type: ignore[attr-defined]
     assert await pricing.follow_unplugs() == []  # CustomIdleFeeAfterStop false: the backend waits for none
     assert not journal.unplug_recorded(local)
-    # A new run with it on: the stop of 20 minutes ago is still awaited (its cable is out: at once).
+    # A new run with it on: the stop of 20 minutes ago is still awaited (its cable is out: at
+    # once), also when a StopTransaction left over from before was sent ahead of the first look.
     assert await config.change("CustomIdleFeeAfterStop", "true") == "Accepted"
     again = Pricing(runtime, config)
-    assert await again.follow_unplugs() == [local]
+    other = journal.begin_transaction(2, "04CA1F01", 0, iso(now - timedelta(minutes=5)), [])
+    journal.end_transaction(other, 10, iso(now - timedelta(minutes=4)), "Local", "04CA1F01", [])
+    again.stopped(2, other)
+    assert await again.follow_unplugs() == [local]  # connector 2's cable is still in
+    assert again.awaiting_unplug(2) == other
+    runtime.charger.connectors[2].pilot.plugged = False  # type: ignore[attr-defined]
+    assert await again.follow_unplugs() == [other]
     # One that ended more than a day before the run is not.
     old = journal.begin_transaction(2, "04CA1F01", 0, iso(now - timedelta(days=2)), [])
     journal.end_transaction(old, 10, iso(now - timedelta(days=2)), "Local", "04CA1F01", [])
