@@ -259,8 +259,10 @@ class Pricing:
                 continue
             else:
                 stamp = status.timestamp if status is not None and status.status == "Available" else utc_now()
-            await runtime.db.run(runtime.journal.record_unplugged, tx, n, stamp)
             del self._awaiting[n]
+            if await runtime.db.run(runtime.journal.unplug_recorded, tx):
+                continue  # its StopTransaction was sent again (after a link failure): once is enough
+            await runtime.db.run(runtime.journal.record_unplugged, tx, n, stamp)
             log.info("connector unplugged after its transaction", connector=n, local_tx=tx, at=stamp)
             runtime.uplink.wake()
             done.append(tx)

@@ -438,6 +438,34 @@ async def test_idle_fee_after_the_stop_ends_with_connector_unplugged(stack: Stac
         assert await change(stack, "CustomIdleFeeAfterStop", "false") == "Accepted"
 
 
+async def test_connector_unplugged_while_offline_is_sent_once_the_link_is_back(stack: Stack) -> None:
+    """The reason for ConnectorUnplugged (a StatusNotification need not be queued): an
+    unplug while the link is down reaches the backend afterwards, with its own time."""
+    assert await change(stack, "CustomIdleFeeAfterStop", "true") == "Accepted"
+    try:
+        tx = await start_session(stack)
+        since = await last_seq(stack)
+        await stack.bench_request("tap", uid=CARD)
+        await wait_for(stack, "StopTransaction", since=since)
+        await wait_status(stack, 1, "Finishing", since)
+        await stack.bench_request("link", state="cut")
+        await stack.bench_request("wait_for", field="link", value="cut")
+        cut = await last_seq(stack)
+        unplugged_at = datetime.now(timezone.utc)
+        await stack.bench_request("unplug", connector=1)
+        await asyncio.sleep(2.5)  # the charger saw it (it looks every second), offline
+        assert await messages(stack, "DataTransfer", cut) == []
+        await stack.bench_request("link", state="up")
+        [sent] = await wait_for(stack, "DataTransfer", since=cut, timeout=30)
+        assert sent["messageId"] == "ConnectorUnplugged"
+        data = json.loads(sent["data"])
+        assert data["transactionId"] == tx
+        assert abs((parse_time(data["timestamp"]) - unplugged_at).total_seconds()) < 2.0
+        await wait_status(stack, 1, "Available", cut)
+    finally:
+        await change(stack, "CustomIdleFeeAfterStop", "false")
+
+
 async def test_final_cost_after_the_stop(stack: Stack) -> None:
     tx = await start_session(stack)
     await end_session(stack)

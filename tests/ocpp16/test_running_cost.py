@@ -192,6 +192,10 @@ async def test_after_a_stop_the_unplug_is_journaled_once_the_cable_is_pulled(sta
     assert await pricing.follow_unplugs() == [local]
     assert await pricing.follow_unplugs() == []
     assert journal.unplug_recorded(local) and pricing.awaiting_unplug(1) is None
+    # Its StopTransaction sent again (no answer before a link failure): no second unplug.
+    pricing.stopped(1, local)
+    assert await pricing.follow_unplugs() == []
+    assert pricing.awaiting_unplug(1) is None
     [entry] = [e for e in journal.pending() if e.kind == "tx_unplugged"]
     assert (entry.local_tx, entry.body["connector"], entry.body["timestamp"]) == (local, 1, "2026-12-07T13:20:00.000Z")
     assert runtime.uplink.woken == 1  # type: ignore[attr-defined]
