@@ -84,6 +84,11 @@ SECURITY_EVENT = "security_event"
 #: 2.0.1 reports it (TransactionEvent Updated); OCPP 1.6 has no message for it (its
 #: StatusNotification says the same, and is sent as a status).
 TX_EVENT = "tx_event"
+#: The cable of a connector was pulled after its transaction ended (or as it ended): the
+#: end of the time the EV held the connector. Not numbered within the transaction; queued
+#: only where a protocol tells the backend (OCPP 1.6 California Pricing with
+#: CustomIdleFeeAfterStop: DataTransfer ConnectorUnplugged).
+TX_UNPLUGGED = "tx_unplugged"
 #: Kinds that belong to a transaction: each is numbered within it (``n`` in the body,
 #: from 0 for the start), the order a backend can check for gaps (2.0.1 seqNo).
 TX_KINDS = frozenset({"tx_started", "meter_sample", "tx_stopped", TX_EVENT})
@@ -910,6 +915,16 @@ class Journal:
         if vendor_error_code:
             body["vendor_error_code"] = vendor_error_code
         self._commit(lambda conn: self._queue(conn, STATUS, None, body))
+
+    def record_unplugged(self, local_tx: int, connector: int, timestamp: str) -> None:
+        """Queue the unplug that ended the time transaction ``local_tx``'s EV held the connector (TX_UNPLUGGED)."""
+        body: dict[str, object] = {"connector": connector, "timestamp": timestamp}
+        self._commit(lambda conn: self._queue(conn, TX_UNPLUGGED, local_tx, body))
+
+    def unplug_recorded(self, local_tx: int) -> bool:
+        """Whether the unplug after transaction ``local_tx`` was queued (TX_UNPLUGGED)."""
+        return bool(self.db.read("SELECT 1 FROM outbox WHERE kind = ? AND local_tx = ? LIMIT 1",
+                                 (TX_UNPLUGGED, local_tx)))
 
     def record_tx_event(self, local_tx: int, connector: int, timestamp: str, charging_state: str,
                         cause: str | None = None, wh: int | None = None) -> bool:

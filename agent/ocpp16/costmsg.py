@@ -70,6 +70,15 @@ class Triggers:
 
 
 @dataclass(frozen=True, slots=True)
+class NextPeriod:
+    """RunningCost's nextPeriod: the prices in force from ``at`` on."""
+
+    at: datetime
+    charging_price: ChargingPrice | None = None
+    idle_price: IdlePrice | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class UserPrice:
     """SetUserPrice: the price for the driver of ``id_token``."""
 
@@ -90,6 +99,7 @@ class RunningCost:
     texts: tuple[Text, ...]
     triggers: Triggers
     qr_code: str | None
+    next_period: NextPeriod | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,14 +146,15 @@ def _running_cost(obj: dict[str, Any]) -> RunningCost:
     state = text_of(obj, "state") or "Charging"
     if state not in COST_STATES:
         raise CostMessageError(f"state must be one of {', '.join(COST_STATES)}, not {state!r}")
-    next_at = None
+    next_at, next_period = None, None
     if "nextPeriod" in obj:
         period = object_of(obj["nextPeriod"], "nextPeriod")
         next_at = _instant(period, "atTime")
-        if "chargingPrice" in period:
-            charging_price(period["chargingPrice"], "nextPeriod.chargingPrice")
-        if "idlePrice" in period:
-            _idle_price(period["idlePrice"], "nextPeriod.idlePrice")
+        next_charging = charging_price(period["chargingPrice"], "nextPeriod.chargingPrice") \
+            if "chargingPrice" in period else None
+        next_idle = _idle_price(period["idlePrice"], "nextPeriod.idlePrice") if "idlePrice" in period else None
+        if next_at is not None:
+            next_period = NextPeriod(next_at, next_charging, next_idle)
     meter = amount_of(obj, "meterValue")
     return RunningCost(
         transaction_id=_transaction_id(obj),
@@ -157,6 +168,7 @@ def _running_cost(obj: dict[str, Any]) -> RunningCost:
         texts=_texts(obj, required=False),
         triggers=_triggers(obj["triggerMeterValue"]) if "triggerMeterValue" in obj else Triggers(),
         qr_code=text_of(obj, "qrCodeText", maximum=TEXT_MAX),
+        next_period=next_period,
     )
 
 

@@ -7,11 +7,12 @@ transaction started offline only learns it when its StartTransaction is answered
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from ocpp.v16 import call
 
-from ..journal import FIRMWARE, METER_SAMPLE, SECURITY_EVENT, STATUS, TX_STARTED, TX_STOPPED, Entry
+from ..journal import FIRMWARE, METER_SAMPLE, SECURITY_EVENT, STATUS, TX_STARTED, TX_STOPPED, TX_UNPLUGGED, Entry
 from ..security_events import spelled_16
 
 #: Stop reasons of the charger's that 1.6 has no word for, as its closest reason: a
@@ -82,6 +83,13 @@ def request_for(entry: Entry) -> Any:
             id_tag=body["id_tag"],
             transaction_data=data or None,
         )
+    if entry.kind == TX_UNPLUGGED:
+        # The California Pricing whitepaper's notice that idle billing after the stop ends.
+        if entry.backend_tx is None:
+            raise NotSendable("the backend never accepted this transaction's start")
+        return call.DataTransfer(vendor_id="org.openchargealliance.costmsg", message_id="ConnectorUnplugged",
+                                 data=json.dumps({"transactionId": entry.backend_tx, "timestamp": body["timestamp"]},
+                                                 separators=(",", ":")))
     if entry.kind == STATUS:
         return status_notification(body["connector"], body["status"], body["error_code"], body["timestamp"],
                                    body.get("info", ""), body.get("vendor_error_code", ""))

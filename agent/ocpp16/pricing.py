@@ -13,13 +13,14 @@ import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import structlog
 
 from .. import clock
 from ..runtime_settings.configuration import Configuration
+from ..store import utc_now
 from ..runtime_settings.price_settings import (
     LANGUAGES,
     VALUE_MAX,
@@ -33,7 +34,8 @@ from ..runtime_settings.price_settings import (
     text_of,
 )
 from ..runtime_settings.keys import Value
-from .costmsg import Text, Triggers, pick
+from .costmsg import RunningCost, Text, Triggers, pick
+from .running_cost import CostBasis, basis_of, estimate, rebased
 
 log = structlog.get_logger(__name__)
 
@@ -46,6 +48,9 @@ POWER_HYSTERESIS = Decimal("0.05")
 WATCH_INTERVAL_S = 1.0
 #: The reading context of a MeterValues a pricing trigger asks for.
 TRIGGER_CONTEXT = "Other"
+#: How long a RunningCost for a transaction whose StartTransaction answer was just read
+#: waits for the charger to have recorded that answer (the backend sends it right after).
+START_RECORDED_WAIT_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +96,12 @@ def due(armed: Armed, now: datetime, energy_wh: float | None, power_w: float | N
     return fire, armed
 
 
+def shown_cost(cost: Decimal, decimals: int) -> Decimal:
+    """A backend's cost as the driver is shown it: ``decimals`` places, rounded half up
+    (NumberOfDecimalsForCostValues); ``1.345`` with 2 is ``1.35``."""
+    return cost.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
+
+
 def fallback_text(default: DefaultPrice | None, by_language: Mapping[str, DefaultPrice], language: str,
                   online: bool) -> str | None:
     """The default price text to show now: the Language's ``DefaultPriceText,<language>``
@@ -109,6 +120,18 @@ class Pricing:
         self.runtime = runtime
         self.config = config
         self._armed: dict[int, Armed] = {}
+        #: Authorizations waiting for their driver's SetUserPrice: idTag (upper case) -> futures.
+        self._price_waiters: dict[str, list[asyncio.Future[None]]] = {}
+        #: StartTransaction answers read but not yet recorded: backend transactionId -> set once recorded.
+        self._starts: dict[int, asyncio.Event] = {}
+        #: Each connector's latest RunningCost to count the cost on from, and the cost last shown.
+        self._bases: dict[int, CostBasis] = {}
+        self._shown: dict[int, Decimal] = {}
+        #: CustomIdleFeeAfterStop: each connector's ended transaction whose unplug the backend
+        #: waits for; those of before this run are added at the first look.
+        self._awaiting: dict[int, int] = {}
+        self._looked = False
+        self._unplug_lock = asyncio.Lock()  # the watcher's look and a handler's may meet
         self._online = False
         self._texts: dict[str, DefaultPrice] = {}
         self._raw_texts: dict[str, str] = {}
@@ -147,12 +170,195 @@ class Pricing:
             feedback.personal_message(connector, text.content, text.language or self.language)
 
     def backend_cost(self, connector: int, cost: Decimal, texts: tuple[Text, ...], final: bool) -> None:
+        """The backend's cost to the screen, with NumberOfDecimalsForCostValues decimals."""
         text = pick(texts, self.language)
-        log.info("driver cost", connector=connector, cost=str(cost), final=final,
+        shown = shown_cost(cost, self.config.int("NumberOfDecimalsForCostValues"))
+        if final:
+            self._bases.pop(connector, None)  # the final cost stands: nothing counts on from here
+        log.info("driver cost", connector=connector, cost=str(shown), backend_cost=str(cost), final=final,
                  text=None if text is None else text.content)
         feedback = self._feedback()
         if feedback is not None:
-            feedback.backend_cost(connector, cost, None if text is None else text.content, final=final)
+            feedback.backend_cost(connector, shown, None if text is None else text.content, final=final)
+
+    def follow(self, connector: int, local_tx: int, message: RunningCost) -> None:
+        """Count the cost on from this RunningCost (shown already) until the next one."""
+        text = pick(message.texts, self.language)
+        basis = basis_of(message, local_tx, self._bases.get(connector), None if text is None else text.content)
+        if basis is None:
+            self._bases.pop(connector, None)
+        else:
+            self._bases[connector] = basis
+        self._shown[connector] = shown_cost(message.cost, self.config.int("NumberOfDecimalsForCostValues"))
+
+    def carry_costs(self, now: datetime) -> list[int]:
+        """One look: each running transaction's cost counted on from its last RunningCost,
+        to the screen when the shown value changed (not logged: it changes every few
+        seconds). Returns the connectors told."""
+        told = []
+        for connector, basis in list(self._bases.items()):
+            if self.runtime.local_tx.get(connector) != basis.local_tx \
+                    and self.awaiting_unplug(connector) != basis.local_tx:
+                del self._bases[connector]  # its transaction ended: the final cost comes next
+                self._shown.pop(connector, None)
+                continue
+            reading = self.runtime.readings.get(connector)
+            energy = None if reading is None else Decimal(str(reading.energy_wh))
+            basis = rebased(basis, now, energy)
+            self._bases[connector] = basis
+            shown = shown_cost(estimate(basis, now, energy), self.config.int("NumberOfDecimalsForCostValues"))
+            if shown != self._shown.get(connector):
+                self._shown[connector] = shown
+                feedback = self._feedback()
+                if feedback is not None:
+                    feedback.backend_cost(connector, shown, basis.text, final=False)
+                told.append(connector)
+        return told
+
+    # ------------------------------------------------------------ idle fees after the stop
+    def awaiting_unplug(self, connector: int) -> int | None:
+        """The ended transaction on ``connector`` whose idle time the backend bills until
+        the cable is pulled (CustomIdleFeeAfterStop), if any."""
+        return self._awaiting.get(connector)
+
+    def stopped(self, connector: int, local_tx: int) -> None:
+        """Transaction ``local_tx`` ended and its StopTransaction is being sent: with
+        CustomIdleFeeAfterStop the backend bills its idle time on until its cable is pulled."""
+        if self.config.bool("CustomIdleFeeAfterStop"):
+            self._awaiting[connector] = local_tx
+
+    async def follow_unplugs(self) -> list[int]:
+        """One look (CustomIdleFeeAfterStop): an ended transaction is awaited until its cable
+        is pulled (or a new session starts on the connector), then its unplug is journaled
+        (sent as ConnectorUnplugged, in order after its StopTransaction, also after an
+        outage). Returns the transactions done."""
+        async with self._unplug_lock:
+            return await self._follow_unplugs()
+
+    async def _follow_unplugs(self) -> list[int]:
+        runtime = self.runtime
+        if not self.config.bool("CustomIdleFeeAfterStop"):
+            self._awaiting.clear()
+            self._looked = True
+            return []
+        if not self._looked:
+            self._looked = True
+            for n, tx in (await self._awaited_after_restart()).items():
+                self._awaiting.setdefault(n, tx)
+        done = []
+        for n, tx in list(self._awaiting.items()):
+            running = runtime.local_tx.get(n)
+            if running == tx:
+                continue  # its StopTransaction is being sent before the charger let go of it
+            connector = runtime.charger.connector(n)
+            status = runtime.statuses.get(n)
+            if running is not None:
+                # A new session on the connector: the old one's idle time ended as it began.
+                stamp = await self._started_at(running)
+            elif connector is not None and connector.pilot.plugged:
+                continue
+            else:
+                stamp = status.timestamp if status is not None and status.status == "Available" else utc_now()
+            del self._awaiting[n]
+            if await runtime.db.run(runtime.journal.unplug_recorded, tx):
+                continue  # its StopTransaction was sent again (after a link failure): once is enough
+            await runtime.db.run(runtime.journal.record_unplugged, tx, n, stamp)
+            log.info("connector unplugged after its transaction", connector=n, local_tx=tx, at=stamp)
+            runtime.uplink.wake()
+            done.append(tx)
+        return done
+
+    async def _started_at(self, local_tx: int) -> str:
+        records = await self.runtime.db.run(self.runtime.journal.transactions, 50)
+        return next((r.started_at for r in records if r.local_id == local_tx), utc_now())
+
+    async def _awaited_after_restart(self) -> dict[int, int]:
+        """The transactions that ended before this run and whose unplug was not journaled:
+        each connector's latest, if it ended within a day."""
+        records = await self.runtime.db.run(self.runtime.journal.transactions, 50)
+        found: dict[int, int] = {}
+        since = clock.current().now() - timedelta(days=1)
+        for record in records:  # newest first
+            if record.connector in found or record.connector in self.runtime.local_tx:
+                continue
+            found[record.connector] = record.local_id
+        awaited = {}
+        for n, local in found.items():
+            record = next(r for r in records if r.local_id == local)
+            if record.stopped_at is None or parse_instant(record.stopped_at) < since:
+                continue
+            if not await self.runtime.db.run(self.runtime.journal.unplug_recorded, local):
+                awaited[n] = local
+        return awaited
+
+    # ------------------------------------------------------------ the price with the authorization
+    def expect_user_price(self, id_tag: str) -> asyncio.Future[None]:
+        """A future done when a SetUserPrice for ``id_tag`` arrives (registered before the
+        Authorize is sent, so a price read before its answer counts too)."""
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._price_waiters.setdefault(id_tag.upper(), []).append(waiter)
+        return waiter
+
+    def forget_user_price(self, id_tag: str, waiter: asyncio.Future[None]) -> None:
+        waiters = self._price_waiters.get(id_tag.upper(), [])
+        if waiter in waiters:
+            waiters.remove(waiter)
+        if not waiters:
+            self._price_waiters.pop(id_tag.upper(), None)
+        waiter.cancel()
+
+    def user_price_received(self, id_tag: str) -> bool:
+        """A SetUserPrice for ``id_tag`` was taken: the authorizations waiting for it go on.
+        Returns whether one was waiting."""
+        waiters = self._price_waiters.pop(id_tag.upper(), [])
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        return bool(waiters)
+
+    async def wait_user_price(self, id_tag: str, waiter: asyncio.Future[None]) -> bool:
+        """Wait up to WaitForSetUserPriceTimeout for the driver's SetUserPrice; whether it came."""
+        timeout_ms = self.config.int("WaitForSetUserPriceTimeout")
+        try:
+            if waiter.done():
+                return not waiter.cancelled()
+            if timeout_ms <= 0:
+                return False
+            try:
+                async with asyncio.timeout(timeout_ms / 1000):
+                    await asyncio.shield(waiter)
+                return True
+            except TimeoutError:
+                log.info("no user price from the backend in time; the session goes on", id_tag=id_tag,
+                         waited_ms=timeout_ms)
+                return False
+        finally:
+            self.forget_user_price(id_tag, waiter)
+
+    # ------------------------------------------------------------ the cost right after StartTransaction
+    def start_answered(self, transaction_id: int) -> None:
+        """A StartTransaction answer naming ``transaction_id`` was read (before any frame
+        after it is routed): a RunningCost for it waits until the charger recorded it."""
+        self._starts.setdefault(transaction_id, asyncio.Event())
+
+    def starts_recorded(self) -> None:
+        """The StartTransaction in flight was recorded (or failed): nothing to wait for."""
+        for event in self._starts.values():
+            event.set()
+        self._starts.clear()
+
+    async def wait_start_recorded(self, transaction_id: int) -> bool:
+        """Whether ``transaction_id`` was a start being recorded (then waited for, up to
+        START_RECORDED_WAIT_S)."""
+        event = self._starts.get(transaction_id)
+        if event is None:
+            return False
+        try:
+            async with asyncio.timeout(START_RECORDED_WAIT_S):
+                await event.wait()
+        except TimeoutError:
+            log.warning("the start of a transaction was not recorded in time", transaction_id=transaction_id)
+        return True
 
     def online(self, online: bool) -> None:
         """The link to the backend is (or is no longer) up: the default price text follows."""
@@ -249,6 +455,8 @@ class Pricing:
             try:
                 await self._follow_time_offset(now)
                 await self.check(now)
+                await self.follow_unplugs()
+                self.carry_costs(now)
             except Exception as exc:  # noqa: BLE001 - a price trigger must never stop the agent
                 log.exception("pricing watch failed", error=str(exc))
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from ..link.frames import Error, Result
 from . import costmsg
 from .pricing import language_of
 
@@ -28,6 +29,14 @@ class PricingHandlers:
 
     session: Ocpp16Link
     runtime: Any
+
+    def answered(self, action: str, frame: Result | Error) -> None:
+        # Read before any frame after it is routed: the backend sends the transaction's
+        # first RunningCost right after this answer, before the charger has recorded it.
+        if action == "StartTransaction" and isinstance(frame, Result):
+            tx = frame.payload.get("transactionId")
+            if isinstance(tx, int) and not isinstance(tx, bool):
+                self.session.pricing.start_answered(tx)
 
     def prices_shown(self) -> bool:
         """Whether this charger takes the costmsg messages (CustomDisplayCostAndPrice)."""
@@ -60,19 +69,32 @@ class PricingHandlers:
         log.info("price message", message_id="SetUserPrice", id_tag=message.id_token, connector=connector,
                  answer="Accepted")
         self.session.pricing.personal_message(connector, message.texts)
+        self.session.pricing.user_price_received(message.id_token)  # an authorization waiting for it goes on
         return "Accepted"
 
     async def _running_cost(self, message: costmsg.RunningCost) -> str:
         record = await self.session.db.run(self.session.journal.backend_to_local, message.transaction_id)
-        if record is None or record.stopped_at is not None \
-                or self.runtime.local_tx.get(record.connector) != record.local_id:
+        if record is None and await self.session.pricing.wait_start_recorded(message.transaction_id):
+            # The whitepaper's first RunningCost, right after the StartTransaction answer.
+            record = await self.session.db.run(self.session.journal.backend_to_local, message.transaction_id)
+        pricing = self.session.pricing
+        # CustomIdleFeeAfterStop: an ended transaction is billed on (idle) until its cable is pulled.
+        if record is not None and record.stopped_at is not None:
+            await pricing.follow_unplugs()  # a look now: the cable may be out since the last one
+        idle_after_stop = record is not None and record.stopped_at is not None \
+            and pricing.awaiting_unplug(record.connector) == record.local_id
+        if record is None or not idle_after_stop and (
+                record.stopped_at is not None or self.runtime.local_tx.get(record.connector) != record.local_id):
             log.warning("price message rejected: no such transaction running", message_id="RunningCost",
                         transaction_id=message.transaction_id)
             return "Rejected"
         log.info("price message", message_id="RunningCost", transaction_id=message.transaction_id,
-                 connector=record.connector, cost=str(message.cost), state=message.state, answer="Accepted")
-        self.session.pricing.backend_cost(record.connector, message.cost, message.texts, final=False)
-        self.session.pricing.arm(record.connector, record.local_id, message.triggers)
+                 connector=record.connector, cost=str(message.cost), state=message.state, answer="Accepted",
+                 after_stop=idle_after_stop or None)
+        pricing.backend_cost(record.connector, message.cost, message.texts, final=False)
+        pricing.follow(record.connector, record.local_id, message)
+        if not idle_after_stop:  # no meter values without a transaction
+            pricing.arm(record.connector, record.local_id, message.triggers)
         return "Accepted"
 
     async def _final_cost(self, message: costmsg.FinalCost) -> str:

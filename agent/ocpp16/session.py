@@ -25,7 +25,7 @@ from .. import __version__
 from ..authorization import AuthResult
 from ..charger import ChargerRuntime, StatusEntry
 from ..diagnostics import Diagnostics, Progress, Request
-from ..journal import FIRMWARE, SECURITY_EVENT, STATUS, TX_EVENT, TX_STARTED, Entry, Journal
+from ..journal import FIRMWARE, SECURITY_EVENT, STATUS, TX_EVENT, TX_STARTED, TX_STOPPED, Entry, Journal
 from ..link.connection import BackendLink
 from ..link.log_statuses import deliver_log_statuses, start_log_upload
 from ..log_jobs import LogJobs, Status
@@ -101,12 +101,22 @@ class Ocpp16Link(BackendLink):
         cp = self._cp
         if cp is None or not self._accepted:
             return None
+        # California Pricing: the backend follows an accepted Authorize with the driver's
+        # price (SetUserPrice); the session waits for it (WaitForSetUserPriceTimeout), so
+        # the driver sees the price before energy flows.
+        waiter = self.pricing.expect_user_price(id_tag)
         try:
             answer = await cp.request(call.Authorize(id_tag=id_tag))
         except CallFailed as exc:
+            self.pricing.forget_user_price(id_tag, waiter)
             log.warning("authorize failed", id_tag=id_tag, error=str(exc))
             return None
-        return _auth_result(answer.id_tag_info)
+        result = _auth_result(answer.id_tag_info)
+        if result.status is AuthStatus.ACCEPTED and self.config.bool("CustomDisplayCostAndPrice"):
+            await self.pricing.wait_user_price(id_tag, waiter)
+        else:
+            self.pricing.forget_user_price(id_tag, waiter)
+        return result
 
     def trigger(self, message: str, connector: int | None) -> None:
         if message == "BootNotification" and not self._booted:
@@ -269,14 +279,37 @@ class Ocpp16Link(BackendLink):
             log.error("journal entry cannot be sent", seq=entry.seq, kind=entry.kind, why=str(exc))
             await self.db.run(self.journal.mark_done, entry.seq, f"abandoned: {exc}")
             return
+        if entry.kind == TX_STOPPED and entry.local_tx is not None:
+            self.pricing.stopped(entry.body["connector"], entry.local_tx)  # before the backend's answer
+        if entry.kind != TX_STARTED:
+            if await self._send_entry(cp, entry, request) is not None:
+                await self.db.run(self.journal.mark_done, entry.seq, "acked", entry.kind)
+            return
+        assert entry.local_tx is not None
+        # A RunningCost the backend sends right after its answer waits (pricing.starts_*)
+        # until the answer's transactionId is recorded here, or the start failed.
+        try:
+            answer = await self._send_entry(cp, entry, request)
+            if answer is None:
+                return
+            result = _auth_result(answer.id_tag_info)
+            await self.db.run(
+                self.journal.acknowledge_start, entry.seq, entry.local_tx, int(answer.transaction_id), result.status.value
+            )
+        finally:
+            self.pricing.starts_recorded()
+        log.info("transaction accepted by backend", local_tx=entry.local_tx, transaction_id=answer.transaction_id)
+        await self.runtime.start_answered(entry.local_tx, entry.body["connector"], result, entry.body.get("id_tag") or "")
+
+    async def _send_entry(self, cp: Handlers, entry: Entry, request: Any) -> Any:
+        """Send one entry's request until answered; None when it was given up (marked done)."""
         while True:
             try:
-                answer = await cp.request(request)
-                break
+                return await cp.request(request)
             except CallFailed as exc:
                 if entry.kind == STATUS:
                     await self.db.run(self.journal.mark_done, entry.seq, f"failed: {exc.code}")
-                    return
+                    return None
                 if exc.code in ("Timeout", "ConnectionLost"):
                     # Not the backend refusing the message: the link is not working. Drop
                     # it and reconnect; the entry stays first in line and is not counted.
@@ -286,24 +319,14 @@ class Ocpp16Link(BackendLink):
                     # not take them later either.
                     log.warning("backend refused a notification", kind=entry.kind, error=str(exc))
                     await self.db.run(self.journal.mark_done, entry.seq, f"failed: {exc.code}")
-                    return
+                    return None
                 attempts = await self.db.run(self.journal.count_attempt, entry.seq)
                 if attempts >= self.config.int("TransactionMessageAttempts"):
                     log.error("backend refused a transaction message", seq=entry.seq, error=str(exc), attempts=attempts)
                     await self.db.run(self.journal.mark_done, entry.seq, f"abandoned: {exc.code}")
-                    return
+                    return None
                 log.warning("transaction message failed; retrying", seq=entry.seq, error=str(exc), attempts=attempts)
                 await asyncio.sleep(self.config.int("TransactionMessageRetryInterval") * attempts)
-        if entry.kind == TX_STARTED:
-            assert entry.local_tx is not None
-            result = _auth_result(answer.id_tag_info)
-            await self.db.run(
-                self.journal.acknowledge_start, entry.seq, entry.local_tx, int(answer.transaction_id), result.status.value
-            )
-            log.info("transaction accepted by backend", local_tx=entry.local_tx, transaction_id=answer.transaction_id)
-            await self.runtime.start_answered(entry.local_tx, entry.body["connector"], result, entry.body.get("id_tag") or "")
-        else:
-            await self.db.run(self.journal.mark_done, entry.seq, "acked", entry.kind)
 
 
 def _auth_result(info: dict[str, Any] | None) -> AuthResult:

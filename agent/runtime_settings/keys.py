@@ -331,9 +331,10 @@ KEYS: dict[str, KeySpec] = {
         # {"priceText", "priceTextOffline", "chargingPrice": {"kWhPrice", "hourPrice", "flatFee"}};
         # "" means none. A value that breaks that shape is Rejected.
         KeySpec("DefaultPrice", "str", "", maximum=VALUE_MAX, text_rule=default_price_rule),
-        # This charger does not keep a transaction open until the cable is unplugged to bill
-        # idle time after a stop (the whitepaper's ConnectorUnplugged is not sent).
-        KeySpec("CustomIdleFeeAfterStop", "bool", False, readonly=True),
+        # Idle time after a stop is billed until the cable is unplugged: the charger sends the
+        # whitepaper's ConnectorUnplugged then and takes RunningCost for the ended transaction
+        # until it did. The backend that bills so sets it; one that does not, leaves it off.
+        KeySpec("CustomIdleFeeAfterStop", "bool", False),
         # Texts in several languages (priceTextExtra, DefaultPriceText,<language>) are taken.
         KeySpec("CustomMultiLanguageMessages", "bool", True, readonly=True),
         # The languages this charger can show (the maker's) and the one it shows by default.
@@ -345,6 +346,12 @@ KEYS: dict[str, KeySpec] = {
         KeySpec("TimeOffset", "str", "+00:00", text_rule=offset_rule),
         KeySpec("NextTimeOffsetTransitionDateTime", "str", "", maximum=40, text_rule=instant_rule),
         KeySpec("TimeOffsetNextTransition", "str", "+00:00", text_rule=offset_rule),
+        # How long (ms) an accepted Authorize waits for the backend's SetUserPrice for that
+        # idTag before the session may start, so the driver sees the price first. 0: no wait.
+        KeySpec("WaitForSetUserPriceTimeout", "int", 0, minimum=0, maximum=30000),
+        # The decimals the backend's costs (RunningCost, FinalCost) are shown with (rounded
+        # half up); set by the charger maker.
+        KeySpec("NumberOfDecimalsForCostValues", "int", 2, readonly=True, maker=True, minimum=0, maximum=6),
         # Settings only OCPP 2.0.1 names (Part 2 appendix 3, the controllers' variables),
         # stored under their 2.0.1 names; the [ocpp201.<Component>] tables give initial values.
         _v201("OCPPCommCtrlr.OfflineThreshold", "int", 60, minimum=0, maximum=86400),

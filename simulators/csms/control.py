@@ -109,6 +109,7 @@ def build_commands(csms: Csms) -> CommandTable:
         csms.policy.restore(csms.initial_policy)
         csms.refusals.clear()
         csms.raw_answers.clear()
+        csms.follow_ups.clear()
         csms.passwords = dict(csms.initial_passwords)
 
     @table.command("refuse")
@@ -166,6 +167,16 @@ def build_commands(csms: Csms) -> CommandTable:
         if not isinstance(frames, list):
             raise ValueError("frames must be a list of strings")
         csms.answer_raw(_text("cp", cp), _text("action", action), frames)
+
+    @table.command("follow_with")
+    async def follow_with(cp: str, after: str, action: str, payload: dict[str, Any]) -> None:
+        """Send ``action`` to ``cp`` right after answering its next ``after`` CALL."""
+        csms.follow_with(_text("cp", cp), _text("after", after), _text("action", action), payload)
+
+    @table.command("followed")
+    async def followed(cp: str) -> dict[str, Any]:
+        """The ``follow_with`` CALLs sent to ``cp`` so far, each with its answer."""
+        return {"followed": list(csms.followed.get(_text("cp", cp), []))}
 
     @table.command("disconnect")
     async def disconnect(cp: str, abrupt: bool = False) -> None:

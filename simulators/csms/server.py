@@ -105,6 +105,8 @@ class Responder(ocpp.v16.ChargePoint):
         super().__init__(cp_id, session)
         self.csms = csms
         self.frame = Frame(CALL)
+        #: The transactionId of the last StartTransaction answered (for ``follow_with``).
+        self.last_transaction_id: int | None = None
 
     async def handle_call(self, entry: Entry, frame: Frame, raw: str) -> None:
         """Count a schema failure the library is about to answer, then let it answer.
@@ -163,7 +165,10 @@ class Responder(ocpp.v16.ChargePoint):
         return call_result.SignCertificate(status="Accepted")
 
     @on(Action.data_transfer)
-    def on_data_transfer(self, **_: Any) -> call_result.DataTransfer:
+    def on_data_transfer(self, vendor_id: str, message_id: str | None = None, **_: Any) -> call_result.DataTransfer:
+        # A pricing backend (California Pricing whitepaper) takes the charger's ConnectorUnplugged.
+        if vendor_id == "org.openchargealliance.costmsg" and message_id == "ConnectorUnplugged":
+            return call_result.DataTransfer(status="Accepted")
         return call_result.DataTransfer(status="UnknownVendorId")
 
     @on(Action.authorize)
@@ -178,6 +183,7 @@ class Responder(ocpp.v16.ChargePoint):
     @on(Action.start_transaction)
     def on_start_transaction(self, id_tag: str, **_: Any) -> call_result.StartTransaction:
         tx_id = self.csms.ledger.start(self.id, self.frame.unique_id, self.frame.payload)
+        self.last_transaction_id = tx_id
         log.info("%s started transaction %d", self.id, tx_id)
         return call_result.StartTransaction(
             transaction_id=tx_id, id_tag_info=self.csms.policy.id_tag_info(id_tag)
@@ -239,6 +245,7 @@ class Session:
                         await self.send(garbage.replace("$ID", frame.unique_id))
                         continue
                     await self.responder.handle_call(entry, frame, raw)
+                    self._follow(frame)
                     continue
                 if frame.type == CALLRESULT and entry["action"]:
                     await self._check_result(entry, frame)
@@ -247,6 +254,21 @@ class Session:
                     error = self._frame_error(frame)
                     if error is not None:
                         await self.send(error)
+
+    def _follow(self, frame: Frame) -> None:
+        """Send the CALL ``follow_with`` put after this one, once its answer is out (a
+        task: this loop must read on for that CALL's answer)."""
+        template = self.csms.take_follow_up(self.cp_id, frame.action)
+        if template is None:
+            return
+        action, text = template
+        payload = frame.payload if isinstance(frame.payload, dict) else {}
+        tx = getattr(self.responder, "last_transaction_id", None)
+        text = text.replace("$TRANSACTION_ID", str(tx if tx is not None else 0))
+        text = text.replace("$ID_TAG", str(payload.get("idTag", "")))
+        task = asyncio.create_task(self.csms.call_followed(self.cp_id, frame.action, action, json.loads(text)))
+        self.csms.follow_tasks.add(task)
+        task.add_done_callback(self.csms.follow_tasks.discard)
 
     async def _check_result(self, entry: Entry, frame: Frame) -> None:
         """Hold a result against the schema of the CALL it answers (sent by ``call`` or
@@ -357,6 +379,11 @@ class Csms:
         self.port: int | None = None
         #: Frames to answer the next CALLs of (charge point, action) with (``answer_raw``).
         self.raw_answers: dict[tuple[str, str], list[str]] = {}
+        #: CALLs to send right after answering the next CALL of (charge point, action): (action, payload text).
+        self.follow_ups: dict[tuple[str, str], list[tuple[str, str]]] = {}
+        #: Per charge point, each ``follow_with`` CALL sent and its answer, in order.
+        self.followed: dict[str, list[dict[str, Any]]] = {}
+        self.follow_tasks: set[asyncio.Task[None]] = set()
         self._changed = asyncio.Event()
 
     def answer_raw(self, cp: str, action: str, frames: list[str]) -> None:
@@ -366,6 +393,30 @@ class Csms:
         if not all(isinstance(f, str) for f in frames):
             raise ValueError("frames must be a list of strings (the exact text to answer with)")
         self.raw_answers.setdefault((cp, action), []).extend(frames)
+
+    def follow_with(self, cp: str, after: str, action: str, payload: dict[str, Any]) -> None:
+        """After answering ``cp``'s next CALL of ``after``, send it the CALL ``action`` with
+        ``payload`` at once: a backend that follows an answer with a request (the pricing
+        whitepaper's SetUserPrice after Authorize, RunningCost after StartTransaction).
+        In ``payload``'s text, ``$TRANSACTION_ID`` becomes the transactionId just answered
+        (StartTransaction) and ``$ID_TAG`` the CALL's idTag."""
+        if action not in ACTIONS:
+            raise ValueError(f"{action!r} is not an OCPP 1.6 action")
+        if not isinstance(payload, dict):
+            raise ValueError("payload must be a JSON object")
+        self.follow_ups.setdefault((cp, after), []).append((action, json.dumps(payload)))
+
+    def take_follow_up(self, cp: str, after: str) -> tuple[str, str] | None:
+        queue = self.follow_ups.get((cp, after))
+        return queue.pop(0) if queue else None
+
+    async def call_followed(self, cp: str, after: str, action: str, payload: dict[str, Any]) -> None:
+        """One ``follow_with`` CALL; its answer is kept for ``followed``."""
+        try:
+            reply = await self.call(cp, action, payload)
+        except (CsmsError, ValueError) as exc:
+            reply = {"error": {"code": "NoAnswer", "description": str(exc), "details": {}}}
+        self.followed.setdefault(cp, []).append({"after": after, "action": action, "payload": payload, **reply})
 
     def take_raw_answer(self, cp: str, action: str) -> str | None:
         queue = self.raw_answers.get((cp, action))

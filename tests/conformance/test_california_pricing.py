@@ -29,11 +29,14 @@ from simulators.harness import Csms, Stack
 from ..conftest import TEST_OCPP
 from ..secret_scan import discard
 from .helpers import (
+    all_frames,
     call_checked,
     get_configuration,
     last_seq,
     ledger,
     messages,
+    new_id_tag,
+    parse_time,
     plug_and_charge,
     restart_agent_and_wait,
     wait_for,
@@ -240,7 +243,9 @@ async def test_running_cost_shown_and_unknown_transaction_rejected(stack: Stack)
                 "idlePrice": {"graceMinutes": 30, "hourPrice": 1.00}, "priceText": "1.35 $ so far"}
         assert await transfer(stack, "RunningCost", data) == {"status": "Accepted"}
         shown = logged(stack, "driver cost")[-1]
-        assert (shown["connector"], shown["cost"], shown["final"], shown["text"]) == (1, "1.345", False, "1.35 $ so far")
+        # Shown with NumberOfDecimalsForCostValues (2) decimals, rounded half up.
+        assert (shown["connector"], shown["cost"], shown["final"], shown["text"]) == (1, "1.35", False, "1.35 $ so far")
+        assert shown["backend_cost"] == "1.345"
         assert await transfer(stack, "RunningCost", {**data, "transactionId": tx + 1000}) == {"status": "Rejected"}
         assert await transfer(stack, "RunningCost", {**data, "state": "Parked"}) == {"status": "Rejected"}
         assert await transfer(stack, "RunningCost", {**data, "cost": "1.3"}) == {"status": "Rejected"}
@@ -293,6 +298,172 @@ async def test_running_cost_trigger_at_power_sends_meter_values(stack: Stack) ->
         await stack.bench_request("resume", connector=1)
     finally:
         await end_session(stack)
+
+
+async def test_running_cost_trigger_at_cp_status_sends_meter_values(stack: Stack) -> None:
+    tx = await start_session(stack)
+    try:
+        data = {"transactionId": tx, "cost": 0.5, "state": "Charging",
+                "triggerMeterValue": {"atCPStatus": ["SuspendedEV", "SuspendedEVSE"]}}
+        assert await transfer(stack, "RunningCost", data) == {"status": "Accepted"}
+        since = await last_seq(stack)
+        await asyncio.sleep(1.5)  # still Charging: nothing is due
+        assert only_other(await messages(stack, "MeterValues", since)) == []
+        await stack.bench_request("pause", connector=1)  # the EV stops drawing: SuspendedEV
+        await wait_status(stack, 1, "SuspendedEV", since)
+        [sent] = only_other(await wait_for(stack, "MeterValues", since=since, timeout=10))
+        assert sent["transactionId"] == tx and sent["connectorId"] == 1
+        # Back to Charging is no status named: no second one.
+        since = await last_seq(stack)
+        await stack.bench_request("resume", connector=1)
+        await wait_status(stack, 1, "Charging", since)
+        await asyncio.sleep(1.5)
+        assert only_other(await messages(stack, "MeterValues", since)) == []
+    finally:
+        await end_session(stack)
+
+
+async def followed(stack: Stack, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
+    """The CALLs the CSMS sent after an answer (``follow_with``), once ``count`` were answered."""
+    for _ in range(int(timeout / 0.1)):
+        done = (await stack.csms.request("followed", cp=stack.cp_id))["followed"]
+        if len(done) >= count:
+            return list(done)
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"fewer than {count} follow-up calls answered")
+
+
+async def test_whitepaper_session_user_price_after_authorize_cost_after_start_and_final_cost(stack: Stack) -> None:
+    """The whitepaper's sequence: Authorize.conf then SetUserPrice (the start waits for it),
+    StartTransaction.conf then at once the first RunningCost, StopTransaction then FinalCost."""
+    card = new_id_tag()
+    assert await change(stack, "WaitForSetUserPriceTimeout", "5000") == "Accepted"
+    before = len((await stack.csms.request("followed", cp=stack.cp_id))["followed"])
+    user_price = {"idToken": "$ID_TAG", "priceText": "0.25 $/kWh for you, no idle fee"}
+    await stack.csms.request("follow_with", cp=stack.cp_id, after="Authorize", action="DataTransfer",
+                             payload={"vendorId": COSTMSG, "messageId": "SetUserPrice", "data": json.dumps(user_price)})
+    first_cost = ('{"transactionId": $TRANSACTION_ID, "timestamp": "2026-12-07T12:00:00Z", "meterValue": 0, '
+                  '"cost": 0.00, "state": "Charging", "chargingPrice": {"kWhPrice": 0.25}, '
+                  '"priceText": "0.25 $/kWh", "triggerMeterValue": {"atCPStatus": ["SuspendedEV"]}}')
+    await stack.csms.request("follow_with", cp=stack.cp_id, after="StartTransaction", action="DataTransfer",
+                             payload={"vendorId": COSTMSG, "messageId": "RunningCost", "data": first_cost})
+    try:
+        since = await last_seq(stack)
+        await plug_and_charge(stack, 1, card)
+        [authorize_call] = [m for m in await all_frames(stack, since) if m["action"] == "Authorize"
+                            and m["direction"] == "out" and m["type"] == "CALLRESULT"]
+        [price_answer] = [m for m in await all_frames(stack, since) if m["action"] == "DataTransfer"
+                          and m["direction"] == "in" and m["type"] == "CALLRESULT"][:1]
+        [start] = [m for m in await all_frames(stack, since) if m["action"] == "StartTransaction"
+                   and m["direction"] == "in" and m["type"] == "CALL"]
+        # The session started once the price was taken, well before the 5 s wait was up.
+        assert price_answer["received_at"] < start["received_at"]
+        assert start["received_at"] - authorize_call["received_at"] < 3.0
+        shown = logged(stack, "driver price")[-1]
+        assert (shown["text"], shown["connector"]) == (user_price["priceText"], None)
+        done = await followed(stack, before + 2)
+        assert [(f["after"], f["result"]) for f in done[before:]] == [
+            ("Authorize", {"status": "Accepted"}), ("StartTransaction", {"status": "Accepted"})]
+        tx = int(json.loads(done[before + 1]["payload"]["data"])["transactionId"])
+        assert tx == int([t for t in await ledger(stack) if not t["stopped"]][-1]["transaction_id"])
+        cost = logged(stack, "driver cost")[-1]
+        assert (cost["connector"], cost["cost"], cost["final"], cost["text"]) == (1, "0.00", False, "0.25 $/kWh")
+        assert stack_armed_status(stack) == ["SuspendedEV"]
+    finally:
+        await change(stack, "WaitForSetUserPriceTimeout", "0")
+        await end_session(stack)
+    final = {"transactionId": tx, "cost": 1.005, "priceText": "1.01 $ for 4 kWh"}
+    assert await transfer(stack, "FinalCost", final) == {"status": "Accepted"}
+    shown = logged(stack, "driver cost")[-1]
+    assert (shown["connector"], shown["cost"], shown["final"]) == (1, "1.01", True)
+
+
+def stack_armed_status(stack: Stack) -> list[str] | None:
+    """The atCPStatus of the running-cost triggers armed last (from the agent's log)."""
+    armed = logged(stack, "running cost triggers armed")
+    return armed[-1].get("at_status") if armed else None
+
+
+async def test_an_accepted_card_waits_for_its_price_no_longer_than_wait_for_set_user_price_timeout(
+        stack: Stack) -> None:
+    card = new_id_tag()
+    assert await change(stack, "WaitForSetUserPriceTimeout", "1500") == "Accepted"
+    try:
+        since = await last_seq(stack)
+        await plug_and_charge(stack, 1, card)  # this backend sends no SetUserPrice
+        frames = await all_frames(stack, since)
+        [answered] = [m for m in frames if m["action"] == "Authorize" and m["type"] == "CALLRESULT"]
+        [start] = [m for m in frames if m["action"] == "StartTransaction" and m["type"] == "CALL"]
+        assert start["received_at"] - answered["received_at"] >= 1.4
+        assert any(line.get("id_tag") == card for line in logged(
+            stack, "no user price from the backend in time; the session goes on"))
+    finally:
+        await change(stack, "WaitForSetUserPriceTimeout", "0")
+        await end_session(stack)
+
+
+async def test_idle_fee_after_the_stop_ends_with_connector_unplugged(stack: Stack) -> None:
+    """CustomIdleFeeAfterStop: the driver stops with the card and leaves the car plugged in;
+    the backend bills idle time on (RunningCost Idle for the ended transaction) until the
+    charger says ConnectorUnplugged, then sends the FinalCost."""
+    assert await change(stack, "CustomIdleFeeAfterStop", "true") == "Accepted"
+    try:
+        tx = await start_session(stack)
+        since = await last_seq(stack)
+        await stack.bench_request("tap", uid=CARD)  # stopped by the driver; the cable stays in
+        await wait_for(stack, "StopTransaction", since=since)
+        await wait_status(stack, 1, "Finishing", since)
+        idle = {"transactionId": tx, "timestamp": datetime.now(timezone.utc).isoformat(), "meterValue": 0,
+                "cost": 2.5, "state": "Idle", "idlePrice": {"graceMinutes": 0, "hourPrice": 3600.0},
+                "priceText": "Idle fee: 1 $/s, please move the car"}
+        assert await transfer(stack, "RunningCost", idle) == {"status": "Accepted"}
+        shown = logged(stack, "driver cost")[-1]
+        assert (shown["cost"], shown["final"], shown["text"]) == ("2.50", False, idle["priceText"])
+        assert await messages(stack, "DataTransfer", since) == []  # nothing yet: the car is still there
+        since = await last_seq(stack)
+        await stack.bench_request("unplug", connector=1)
+        available_seq = await wait_status(stack, 1, "Available", since)
+        [unplugged] = await wait_for(stack, "DataTransfer", since=since)
+        assert (unplugged["vendorId"], unplugged["messageId"]) == (COSTMSG, "ConnectorUnplugged")
+        data = json.loads(unplugged["data"])
+        assert data["transactionId"] == tx
+        [available] = [m for m in await messages(stack, "StatusNotification", since) if m["seq"] == available_seq]
+        assert parse_time(data["timestamp"]) == parse_time(available["payload"]["timestamp"])
+        # Billed no more: a RunningCost now is refused; the final cost is shown.
+        assert await transfer(stack, "RunningCost", idle) == {"status": "Rejected"}
+        assert await transfer(stack, "FinalCost", {"transactionId": tx, "cost": 4.0}) == {"status": "Accepted"}
+        shown = logged(stack, "driver cost")[-1]
+        assert (shown["cost"], shown["final"]) == ("4.00", True)
+    finally:
+        assert await change(stack, "CustomIdleFeeAfterStop", "false") == "Accepted"
+
+
+async def test_connector_unplugged_while_offline_is_sent_once_the_link_is_back(stack: Stack) -> None:
+    """The reason for ConnectorUnplugged (a StatusNotification need not be queued): an
+    unplug while the link is down reaches the backend afterwards, with its own time."""
+    assert await change(stack, "CustomIdleFeeAfterStop", "true") == "Accepted"
+    try:
+        tx = await start_session(stack)
+        since = await last_seq(stack)
+        await stack.bench_request("tap", uid=CARD)
+        await wait_for(stack, "StopTransaction", since=since)
+        await wait_status(stack, 1, "Finishing", since)
+        await stack.bench_request("link", state="cut")
+        await stack.bench_request("wait_for", field="link", value="cut")
+        cut = await last_seq(stack)
+        unplugged_at = datetime.now(timezone.utc)
+        await stack.bench_request("unplug", connector=1)
+        await asyncio.sleep(2.5)  # the charger saw it (it looks every second), offline
+        assert await messages(stack, "DataTransfer", cut) == []
+        await stack.bench_request("link", state="up")
+        [sent] = await wait_for(stack, "DataTransfer", since=cut, timeout=30)
+        assert sent["messageId"] == "ConnectorUnplugged"
+        data = json.loads(sent["data"])
+        assert data["transactionId"] == tx
+        assert abs((parse_time(data["timestamp"]) - unplugged_at).total_seconds()) < 2.0
+        await wait_status(stack, 1, "Available", cut)
+    finally:
+        await change(stack, "CustomIdleFeeAfterStop", "false")
 
 
 async def test_final_cost_after_the_stop(stack: Stack) -> None:

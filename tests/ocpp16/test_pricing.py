@@ -269,9 +269,76 @@ async def test_texts_and_costs_reach_the_screen_in_the_charger_s_language(state)
     pricing.backend_cost(2, Decimal("3.31"), (), final=True)
     assert runtime.feedback.calls == [
         ("personal_message", (None, "0,12 €/kWh", "de")),
-        ("backend_cost", (2, Decimal("1.345"), "1.35 $", False)),
+        ("backend_cost", (2, Decimal("1.35"), "1.35 $", False)),  # NumberOfDecimalsForCostValues: 2
         ("backend_cost", (2, Decimal("3.31"), None, True)),
     ]
+
+
+@pytest.mark.parametrize("cost, decimals, shown", [
+    ("1.345", 2, "1.35"), ("1.344", 2, "1.34"), ("0.005", 2, "0.01"), ("3.31", 2, "3.31"), ("3", 2, "3.00"),
+    ("1.345", 3, "1.345"), ("1.3456", 3, "1.346"), ("2.5", 0, "3"), ("12.49", 0, "12"), ("0.1", 4, "0.1000"),
+])
+def test_backend_costs_are_shown_with_the_configured_decimals_rounded_half_up(cost, decimals, shown):
+    from agent.ocpp16.pricing import shown_cost
+
+    assert str(shown_cost(Decimal(cost), decimals)) == shown
+
+
+async def test_the_charger_maker_sets_the_decimals_the_backend_cannot(state):
+    runtime = _Runtime()
+    config = Configuration({"NumberOfDecimalsForCostValues": 3}, state, 1)
+    pricing = Pricing(runtime, config)
+    pricing.backend_cost(1, Decimal("1.3456"), (), final=False)
+    assert runtime.feedback.calls == [("backend_cost", (1, Decimal("1.346"), None, False))]
+    assert await config.change("NumberOfDecimalsForCostValues", "2") == "Rejected"
+    from agent.runtime_settings.keys import KEYS
+
+    with pytest.raises(ValueError, match="<= 6"):
+        KEYS["NumberOfDecimalsForCostValues"].parse(7)
+
+
+async def test_an_authorization_waits_for_its_driver_s_price_and_no_longer_than_the_timeout(state):
+    import asyncio
+
+    config = Configuration({"WaitForSetUserPriceTimeout": 2000}, state, 1)
+    pricing = Pricing(_Runtime(), config)
+    # The price arrives while the authorization waits (another driver's does not count).
+    waiter = pricing.expect_user_price("04ca1f01")
+    waiting = asyncio.ensure_future(pricing.wait_user_price("04ca1f01", waiter))
+    await asyncio.sleep(0.05)
+    assert pricing.user_price_received("OTHERCARD") is False
+    assert not waiting.done()
+    assert pricing.user_price_received("04CA1F01") is True  # idTags compare case-insensitively
+    assert await asyncio.wait_for(waiting, 1.0) is True
+    # A price read before the Authorize answer was (the backend sent both at once) counts.
+    waiter = pricing.expect_user_price("04CA1F01")
+    pricing.user_price_received("04CA1F01")
+    assert await pricing.wait_user_price("04CA1F01", waiter) is True
+    # No price: the session goes on after the timeout.
+    await config.change("WaitForSetUserPriceTimeout", "100")
+    waiter = pricing.expect_user_price("04CA1F01")
+    started = asyncio.get_running_loop().time()
+    assert await pricing.wait_user_price("04CA1F01", waiter) is False
+    assert 0.09 <= asyncio.get_running_loop().time() - started < 1.0
+    # 0: no wait at all; and nothing is left waiting.
+    await config.change("WaitForSetUserPriceTimeout", "0")
+    waiter = pricing.expect_user_price("04CA1F01")
+    assert await pricing.wait_user_price("04CA1F01", waiter) is False
+    assert pricing.user_price_received("04CA1F01") is False
+
+
+async def test_a_running_cost_right_after_the_start_answer_waits_until_the_start_is_recorded(state):
+    import asyncio
+
+    pricing = Pricing(_Runtime(), Configuration({}, state, 1))
+    assert await pricing.wait_start_recorded(42) is False  # no start in flight: nothing to wait for
+    pricing.start_answered(42)
+    waiting = asyncio.ensure_future(pricing.wait_start_recorded(42))
+    await asyncio.sleep(0.05)
+    assert not waiting.done()
+    pricing.starts_recorded()
+    assert await asyncio.wait_for(waiting, 1.0) is True
+    assert await pricing.wait_start_recorded(42) is False
 
 
 async def test_default_price_texts_are_told_at_each_change_and_kept(state):
@@ -361,3 +428,41 @@ def test_the_screen_s_offset_follows_the_live_settings():
                 "TimeOffsetNextTransition": "+02:00"}
     assert offset_of(settings, T0 - timedelta(minutes=1)) == timedelta(hours=1)
     assert offset_of(settings, T0) == timedelta(hours=2)
+
+
+async def test_a_running_cost_read_before_its_start_is_recorded_is_taken_once_it_is(state):
+    """The backend sends the first RunningCost right after the StartTransaction answer:
+    read before the drain recorded that answer's transactionId, it is answered once the
+    start is recorded (Accepted), not Rejected as a transaction unknown."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from agent.link.frames import Result
+    from agent.ocpp16.pricing_handlers import PricingHandlers
+
+    recorded: dict[int, Any] = {}
+
+    class Journal:
+        def backend_to_local(self, backend_id: int) -> Any:
+            return recorded.get(backend_id)
+
+    class Db:
+        async def run(self, func: Any, *args: Any) -> Any:
+            return func(*args)
+
+    runtime = _Runtime(local_tx={1: 10})
+    pricing = Pricing(runtime, Configuration({}, state, 1))
+    endpoint = PricingHandlers()
+    endpoint.session = SimpleNamespace(db=Db(), journal=Journal(), pricing=pricing)  # type: ignore[assignment]
+    endpoint.runtime = runtime
+    endpoint.answered("StartTransaction", Result("u1", {"transactionId": 77, "idTagInfo": {"status": "Accepted"}}))
+    answer = asyncio.ensure_future(endpoint.cost_message("RunningCost", json.dumps({"transactionId": 77, "cost": 0})))
+    await asyncio.sleep(0.05)
+    assert not answer.done()  # waits for the start to be recorded
+    recorded[77] = SimpleNamespace(connector=1, local_id=10, stopped_at=None)
+    pricing.starts_recorded()
+    assert await asyncio.wait_for(answer, 1.0) == "Accepted"
+    assert runtime.feedback.calls == [("backend_cost", (1, Decimal("0.00"), None, False))]
+    # A transaction no start was answered for is refused at once.
+    assert await asyncio.wait_for(endpoint.cost_message("RunningCost", json.dumps({"transactionId": 78, "cost": 0})),
+                                  0.5) == "Rejected"
