@@ -13,16 +13,23 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+import structlog
+
+from ..link.frames import INT_MAX, INT_MIN
 from ..runtime_settings.price_settings import (
     ChargingPrice,
     PriceValueError,
     amount_of,
     charging_price,
+    language_tag_problem,
     load_json,
     object_of,
     parse_instant,
+    primary_language,
     text_of,
 )
+
+log = structlog.get_logger(__name__)
 
 VENDOR_ID = "org.openchargealliance.costmsg"
 SET_USER_PRICE, RUNNING_COST, FINAL_COST = "SetUserPrice", "RunningCost", "FinalCost"
@@ -33,6 +40,10 @@ COST_STATES = ("Charging", "Idle")
 TEXT_MAX = 1000
 #: The most texts in other languages one message may carry.
 EXTRA_MAX = 16
+#: The largest meter register taken (Wh): a terawatt-hour, beyond any charger's.
+METER_MAX_WH = Decimal(10**12)
+#: The longest idle grace period taken (minutes): a year.
+GRACE_MAX_MIN = 366 * 24 * 60
 
 
 class CostMessageError(PriceValueError):
@@ -155,7 +166,7 @@ def _running_cost(obj: dict[str, Any]) -> RunningCost:
         next_idle = _idle_price(period["idlePrice"], "nextPeriod.idlePrice") if "idlePrice" in period else None
         if next_at is not None:
             next_period = NextPeriod(next_at, next_charging, next_idle)
-    meter = amount_of(obj, "meterValue")
+    meter = amount_of(obj, "meterValue", maximum=METER_MAX_WH)
     return RunningCost(
         transaction_id=_transaction_id(obj),
         cost=_cost(obj),
@@ -183,6 +194,8 @@ def _transaction_id(obj: dict[str, Any]) -> int:
     value = obj["transactionId"]
     if not isinstance(value, Decimal) or value != value.to_integral_value():
         raise CostMessageError("transactionId must be an integer (the StartTransaction answer's)")
+    if not INT_MIN <= value <= INT_MAX:
+        raise CostMessageError(f"transactionId must be between {INT_MIN} and {INT_MAX}")
     return int(value)
 
 
@@ -207,11 +220,16 @@ def _idle_price(value: Any, what: str) -> IdlePrice:
     grace = obj.get("graceMinutes")
     if grace is not None and (not isinstance(grace, Decimal) or grace != grace.to_integral_value() or grace < 0):
         raise CostMessageError(f"{what}.graceMinutes must be a whole number of minutes")
+    if grace is not None and grace > GRACE_MAX_MIN:
+        raise CostMessageError(f"{what}.graceMinutes must be at most {GRACE_MAX_MIN}")
     return IdlePrice(None if grace is None else int(grace), amount_of(obj, "hourPrice"))
 
 
 def _texts(obj: dict[str, Any], required: bool) -> tuple[Text, ...]:
-    """priceText (the default language's) and priceTextExtra's [{format, language, content}]."""
+    """priceText (the default language's) and priceTextExtra's [{format, language, content}].
+
+    An entry whose language is no RFC 5646 tag is left out with a warning (the other
+    texts and the cost are still shown); any other broken entry refuses the message."""
     main = text_of(obj, "priceText", required=required, maximum=TEXT_MAX)
     texts = [] if main is None else [Text(main)]
     extra = obj.get("priceTextExtra", [])
@@ -222,11 +240,16 @@ def _texts(obj: dict[str, Any], required: bool) -> tuple[Text, ...]:
     for n, item in enumerate(extra):
         entry = object_of(item, f"priceTextExtra[{n}]")
         content = text_of(entry, "content", required=True, maximum=TEXT_MAX)
-        language = text_of(entry, "language", required=True, maximum=8)
+        language = text_of(entry, "language", required=True)
         fmt = text_of(entry, "format") or "UTF8"
         if fmt not in ("ASCII", "HTML", "URI", "UTF8"):
             raise CostMessageError(f"priceTextExtra[{n}].format must be ASCII, HTML, URI or UTF8, not {fmt!r}")
         assert content is not None and language is not None
+        broken = language_tag_problem(language)
+        if broken is not None:
+            log.warning("price text left out: its language is unusable", entry=f"priceTextExtra[{n}]",
+                        language=language, reason=broken)
+            continue
         texts.append(Text(content, language))
     return tuple(texts)
 
@@ -253,9 +276,13 @@ def _triggers(value: Any) -> Triggers:
 
 
 def pick(texts: tuple[Text, ...], language: str) -> Text | None:
-    """The text to show in ``language``: its own, else the default-language one, else the first."""
+    """The text to show in ``language`` (a tag like ``en`` or ``en-US``): its own (the same
+    tag, else the same primary language), else the default-language one, else the first."""
     for text in texts:
-        if text.language is not None and text.language.split("-")[0].lower() == language.lower():
+        if text.language is not None and text.language.lower() == language.lower():
+            return text
+    for text in texts:
+        if text.language is not None and primary_language(text.language) == primary_language(language):
             return text
     for text in texts:
         if text.language is None:

@@ -31,6 +31,7 @@ from ..runtime_settings.price_settings import (
     load_json,
     parse_default_price,
     parse_instant,
+    primary_language,
     text_of,
 )
 from ..runtime_settings.keys import Value
@@ -41,9 +42,14 @@ log = structlog.get_logger(__name__)
 
 #: The whitepaper's per-language default price keys: ``DefaultPriceText,<language>``.
 PRICE_TEXT_KEY = "DefaultPriceText"
-#: A power trigger fires again on the way down only once the power fell this far below
-#: the threshold (a car hovering around it would otherwise send a MeterValues a second).
+#: A power trigger fires on the way down only once the power fell this far below the
+#: threshold: 5 % of it, and at least 200 W (a car hovering around it would otherwise
+#: send a MeterValues at each swing).
 POWER_HYSTERESIS = Decimal("0.05")
+POWER_HYSTERESIS_MIN_W = Decimal(200)
+#: The least time between two MeterValues the triggers of one connector send: a trigger
+#: due sooner waits (it is not lost), so no backend's triggers can flood the link.
+TRIGGER_MIN_INTERVAL_S = 10.0
 #: How often the triggers and the planned time offset change are looked at.
 WATCH_INTERVAL_S = 1.0
 #: The reading context of a MeterValues a pricing trigger asks for.
@@ -72,8 +78,8 @@ def due(armed: Armed, now: datetime, energy_wh: float | None, power_w: float | N
     """Whether a trigger of ``armed`` fires now, and what it remembers from this look.
 
     atTime and atEnergykWh (the meter register, as RunningCost's meterValue) fire once;
-    atPowerkW fires at each crossing of the threshold (up at it, down 5 % below it);
-    atCPStatus at each change into one of the statuses named."""
+    atPowerkW fires at each crossing of the threshold (up at it, down 5 % and at least
+    200 W below it); atCPStatus at each change into one of the statuses named."""
     t = armed.triggers
     fire = False
     if t.at_time is not None and not armed.time_done and now >= t.at_time:
@@ -87,7 +93,7 @@ def due(armed: Armed, now: datetime, energy_wh: float | None, power_w: float | N
             armed = replace(armed, power_above=watts >= threshold)
         elif not armed.power_above and watts >= threshold:
             armed, fire = replace(armed, power_above=True), True
-        elif armed.power_above and watts < threshold * (1 - POWER_HYSTERESIS):
+        elif armed.power_above and watts < threshold - max(threshold * POWER_HYSTERESIS, POWER_HYSTERESIS_MIN_W):
             armed, fire = replace(armed, power_above=False), True
     if t.at_status and status is not None and status != armed.status:
         if armed.status is not None and status in t.at_status:
@@ -107,7 +113,7 @@ def fallback_text(default: DefaultPrice | None, by_language: Mapping[str, Defaul
     """The default price text to show now: the Language's ``DefaultPriceText,<language>``
     if set, else ``DefaultPrice``'s; while offline its priceTextOffline (None without one:
     the backend did not say what charging costs offline)."""
-    chosen = by_language.get(language, default)
+    chosen = by_language.get(primary_language(language), default)
     if chosen is None:
         return None
     return chosen.text if online else chosen.offline
@@ -133,6 +139,10 @@ class Pricing:
         self._looked = False
         self._unplug_lock = asyncio.Lock()  # the watcher's look and a handler's may meet
         self._online = False
+        #: Each connector's last MeterValues sent for its triggers: (transaction, when).
+        self._last_sample: dict[int, tuple[int, datetime]] = {}
+        #: The parts of the watch failing now (logged once, not at every look).
+        self._failing: set[str] = set()
         self._texts: dict[str, DefaultPrice] = {}
         self._raw_texts: dict[str, str] = {}
         stored = config.state.config_values() if config.state is not None else {}
@@ -156,18 +166,12 @@ class Pricing:
     def language(self) -> str:
         return str(self.config["Language"])
 
-    def _feedback(self) -> Any:
-        """The screen (``runtime.feedback``); None on a runtime built without one."""
-        return getattr(self.runtime, "feedback", None)
-
     def personal_message(self, connector: int | None, texts: tuple[Text, ...]) -> None:
         text = pick(texts, self.language)
         if text is None:
             return
         log.info("driver price", connector=connector, text=text.content, language=text.language or self.language)
-        feedback = self._feedback()
-        if feedback is not None:
-            feedback.personal_message(connector, text.content, text.language or self.language)
+        self.runtime.feedback.personal_message(connector, text.content, text.language or self.language)
 
     def backend_cost(self, connector: int, cost: Decimal, texts: tuple[Text, ...], final: bool) -> None:
         """The backend's cost to the screen, with NumberOfDecimalsForCostValues decimals."""
@@ -177,9 +181,7 @@ class Pricing:
             self._bases.pop(connector, None)  # the final cost stands: nothing counts on from here
         log.info("driver cost", connector=connector, cost=str(shown), backend_cost=str(cost), final=final,
                  text=None if text is None else text.content)
-        feedback = self._feedback()
-        if feedback is not None:
-            feedback.backend_cost(connector, shown, None if text is None else text.content, final=final)
+        self.runtime.feedback.backend_cost(connector, shown, None if text is None else text.content, final=final)
 
     def follow(self, connector: int, local_tx: int, message: RunningCost) -> None:
         """Count the cost on from this RunningCost (shown already) until the next one."""
@@ -202,16 +204,20 @@ class Pricing:
                 del self._bases[connector]  # its transaction ended: the final cost comes next
                 self._shown.pop(connector, None)
                 continue
-            reading = self.runtime.readings.get(connector)
-            energy = None if reading is None else Decimal(str(reading.energy_wh))
-            basis = rebased(basis, now, energy)
+            try:
+                reading = self.runtime.readings.get(connector)
+                energy = None if reading is None else Decimal(str(reading.energy_wh))
+                basis = rebased(basis, now, energy)
+                shown = shown_cost(estimate(basis, now, energy), self.config.int("NumberOfDecimalsForCostValues"))
+            except Exception as exc:  # noqa: BLE001 - one connector's count must not stop the others'
+                del self._bases[connector]  # shown as the backend last sent it, until its next RunningCost
+                log.warning("running cost no longer counted on until the next RunningCost", connector=connector,
+                            error=repr(exc))
+                continue
             self._bases[connector] = basis
-            shown = shown_cost(estimate(basis, now, energy), self.config.int("NumberOfDecimalsForCostValues"))
             if shown != self._shown.get(connector):
                 self._shown[connector] = shown
-                feedback = self._feedback()
-                if feedback is not None:
-                    feedback.backend_cost(connector, shown, basis.text, final=False)
+                self.runtime.feedback.backend_cost(connector, shown, basis.text, final=False)
                 told.append(connector)
         return told
 
@@ -374,9 +380,7 @@ class Pricing:
             default = None  # never stored: the table refuses it
         text = fallback_text(default, self._texts, self.language, self._online)
         log.info("default price text", text=text, online=self._online)
-        feedback = self._feedback()
-        if feedback is not None:
-            feedback.fallback_texts(price=text)
+        self.runtime.feedback.fallback_texts(price=text)
 
     def _changed(self, name: str, value: Value) -> None:
         if name in ("DefaultPrice", "Language"):
@@ -384,7 +388,8 @@ class Pricing:
 
     def _language_supported(self, value: Value) -> str | None:
         supported = self.config.list("SupportedLanguages")
-        return None if value in supported else f"not one of SupportedLanguages ({', '.join(supported)})"
+        return None if primary_language(str(value)) in supported \
+            else f"not one of SupportedLanguages ({', '.join(supported)}); a region may follow (en-US)"
 
     # ------------------------------------------------------------ DefaultPriceText,<language>
     def price_text_keys(self) -> list[tuple[str, str]]:
@@ -426,17 +431,32 @@ class Pricing:
 
     # ------------------------------------------------------------ running-cost triggers
     def arm(self, connector: int, local_tx: int, triggers: Triggers) -> None:
-        """The triggers of the latest RunningCost replace the connector's earlier ones."""
+        """The triggers of the latest RunningCost replace the connector's earlier ones.
+
+        A trigger the backend repeats (the same atTime, atEnergykWh or atPowerkW in the
+        same transaction, as each RunningCost after a MeterValues does) keeps what it
+        did: an atTime already past or an atEnergykWh already reached that fired does not
+        fire again, a power threshold keeps its side (only a new crossing fires)."""
         if not triggers.any:
             self._armed.pop(connector, None)
             return
         status = self.runtime.statuses.get(connector)
         reading = self.runtime.readings.get(connector)
-        # The side of the power threshold as the backend saw it (its meter value is that recent).
-        above = None if triggers.at_power_kw is None or reading is None \
-            else Decimal(str(reading.power_w)) >= triggers.at_power_kw * 1000
-        self._armed[connector] = Armed(local_tx, triggers, power_above=above,
-                                       status=None if status is None else status.status)
+        before = self._armed.get(connector)
+        if before is not None and before.local_tx != local_tx:
+            before = None
+        time_done = before is not None and before.time_done and before.triggers.at_time == triggers.at_time
+        energy_done = before is not None and before.energy_done \
+            and before.triggers.at_energy_kwh == triggers.at_energy_kwh
+        if before is not None and before.power_above is not None and triggers.at_power_kw is not None \
+                and before.triggers.at_power_kw == triggers.at_power_kw:
+            above: bool | None = before.power_above
+        else:
+            # The side of the power threshold as the backend saw it (its meter value is that recent).
+            above = None if triggers.at_power_kw is None or reading is None \
+                else Decimal(str(reading.power_w)) >= triggers.at_power_kw * 1000
+        self._armed[connector] = Armed(local_tx, triggers, time_done=time_done, energy_done=energy_done,
+                                       power_above=above, status=None if status is None else status.status)
         log.info("running cost triggers armed", connector=connector, local_tx=local_tx,
                  at_time=None if triggers.at_time is None else triggers.at_time.isoformat(),
                  at_energy_kwh=None if triggers.at_energy_kwh is None else str(triggers.at_energy_kwh),
@@ -451,28 +471,54 @@ class Pricing:
         """Watch the armed triggers and the planned time offset change until cancelled."""
         while True:
             await asyncio.sleep(WATCH_INTERVAL_S)
-            now = clock.current().now()
+            await self.look(clock.current().now())
+
+    async def look(self, now: datetime) -> None:
+        """One look of the watch: each part on its own, so one failing cannot stop the
+        others; a failure is logged once, not at every look, until the part works again."""
+        async def carry() -> None:
+            self.carry_costs(now)
+
+        parts = (("time offset", lambda: self._follow_time_offset(now)), ("triggers", lambda: self.check(now)),
+                 ("unplugs", self.follow_unplugs), ("running cost", carry))
+        for name, part in parts:
             try:
-                await self._follow_time_offset(now)
-                await self.check(now)
-                await self.follow_unplugs()
-                self.carry_costs(now)
+                await part()
             except Exception as exc:  # noqa: BLE001 - a price trigger must never stop the agent
-                log.exception("pricing watch failed", error=str(exc))
+                if name not in self._failing:
+                    self._failing.add(name)
+                    log.exception("pricing watch failed; said again only once it worked", part=name, error=str(exc))
+            else:
+                self._failing.discard(name)
 
     async def check(self, now: datetime) -> list[int]:
-        """One look at every armed trigger; returns the connectors sampled."""
+        """One look at every armed trigger; returns the connectors sampled. A connector
+        sends at most one MeterValues per TRIGGER_MIN_INTERVAL_S for its triggers (one due
+        sooner waits); a connector whose triggers cannot be judged is disarmed with one
+        warning, and the others' still fire."""
         sampled = []
         for connector, armed in list(self._armed.items()):
             if self.runtime.local_tx.get(connector) != armed.local_tx:
                 del self._armed[connector]  # its transaction ended
                 continue
-            reading = self.runtime.readings.get(connector)
-            status = self.runtime.statuses.get(connector)
-            fire, armed = due(armed, now, None if reading is None else reading.energy_wh,
-                              None if reading is None else reading.power_w, None if status is None else status.status)
-            self._armed[connector] = armed
+            try:
+                reading = self.runtime.readings.get(connector)
+                status = self.runtime.statuses.get(connector)
+                fire, after = due(armed, now, None if reading is None else reading.energy_wh,
+                                  None if reading is None else reading.power_w,
+                                  None if status is None else status.status)
+            except Exception as exc:  # noqa: BLE001 - one connector's triggers must not stop the others'
+                del self._armed[connector]
+                log.warning("running cost triggers dropped until the next RunningCost", connector=connector,
+                            local_tx=armed.local_tx, error=repr(exc))
+                continue
+            last = self._last_sample.get(connector)
+            if fire and last is not None and last[0] == armed.local_tx \
+                    and timedelta(0) <= now - last[1] < timedelta(seconds=TRIGGER_MIN_INTERVAL_S):
+                continue  # too soon after the last one (a clock set back does not count): judged again next look
+            self._armed[connector] = armed = after
             if fire:
+                self._last_sample[connector] = (armed.local_tx, now)
                 if await self.runtime.sample_now(connector, TRIGGER_CONTEXT):
                     sampled.append(connector)
                     log.info("meter values sent for the running cost", connector=connector, local_tx=armed.local_tx)

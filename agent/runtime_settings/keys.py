@@ -17,7 +17,16 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from .price_settings import LANGUAGES, VALUE_MAX, default_price_rule, instant_rule, offset_rule
+from .price_settings import (
+    LANGUAGE_TAG_MAX,
+    LANGUAGES,
+    VALUE_MAX,
+    default_price_rule,
+    instant_rule,
+    language_rule,
+    offset_rule,
+    primary_language,
+)
 
 Kind = Literal["int", "bool", "csl", "key", "str", "decimal"]
 Value = int | bool | tuple[str, ...] | str | float
@@ -340,7 +349,8 @@ KEYS: dict[str, KeySpec] = {
         # The languages this charger can show (the maker's) and the one it shows by default.
         KeySpec("SupportedLanguages", "csl", ("en",), readonly=True, maker=True, items=LANGUAGES, min_items=1,
                 max_items=len(LANGUAGES)),
-        KeySpec("Language", "str", "en", items=LANGUAGES),
+        # An RFC 5646 tag; a region may follow (en-US): its primary language must be supported.
+        KeySpec("Language", "str", "en", maximum=LANGUAGE_TAG_MAX, text_rule=language_rule),
         # The offset from UTC of the times shown to drivers, and a planned change of it
         # (summer/winter time): from NextTimeOffsetTransitionDateTime on, TimeOffsetNextTransition.
         KeySpec("TimeOffset", "str", "+00:00", text_rule=offset_rule),
@@ -546,7 +556,7 @@ def check_offered(initial: Mapping[str, object]) -> list[tuple[str, str]]:
             languages = KEYS["SupportedLanguages"].parse(initial.get("SupportedLanguages", ("en",)))
         except ValueError:
             languages = ()  # reported as SupportedLanguages' own mistake
-        if languages and initial["Language"] not in languages:
+        if languages and primary_language(str(initial["Language"])) not in languages:
             found.append(("Language", f"not one of SupportedLanguages ({', '.join(languages)}); add it there"))
     return found
 

@@ -22,6 +22,14 @@ LANGUAGES = ("en", "de", "fr", "nl", "sv", "nb", "da", "fi", "es", "it", "pl", "
 VALUE_MAX = 500
 _OFFSET = re.compile(r"^([+-])(\d\d):([0-5]\d)$")
 _PRICE_FIELDS = ("kWhPrice", "hourPrice", "flatFee")
+_DEFAULT_PRICE_FIELDS = ("priceText", "priceTextOffline", "chargingPrice")
+#: The largest amount taken (a price, a cost, a trigger's kWh or kW): far beyond any real
+#: one, and small enough that no sum or product of amounts can overflow a Decimal.
+AMOUNT_MAX = Decimal(10**9)
+#: An RFC 5646 language tag (``en``, ``en-US``, ``zh-Hant-TW``): a primary subtag of 2-3
+#: letters, then subtags of 1-8 letters or digits, at most 35 characters in all.
+_LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
+LANGUAGE_TAG_MAX = 35
 
 
 class PriceValueError(ValueError):
@@ -71,8 +79,11 @@ def text_of(obj: dict[str, Any], name: str, required: bool = False, maximum: int
     return value
 
 
-def amount_of(obj: dict[str, Any], name: str, required: bool = False) -> Decimal | None:
-    """``obj[name]`` as a non-negative amount (None when absent and not ``required``)."""
+def amount_of(obj: dict[str, Any], name: str, required: bool = False,
+              maximum: Decimal = AMOUNT_MAX) -> Decimal | None:
+    """``obj[name]`` as a non-negative amount of at most ``maximum`` (None when absent and
+    not ``required``). The bound keeps a JSON number like ``1e999999999`` (a finite
+    Decimal) from overflowing the arithmetic on it later, long after it was Accepted."""
     if name not in obj:
         if required:
             raise PriceValueError(f"{name} is missing")
@@ -82,7 +93,32 @@ def amount_of(obj: dict[str, Any], name: str, required: bool = False) -> Decimal
         raise PriceValueError(f"{name} must be a number")
     if value < 0:
         raise PriceValueError(f"{name} must not be negative")
+    if value > maximum:
+        raise PriceValueError(f"{name} must be at most {maximum}")
     return value
+
+
+def language_tag_problem(tag: str) -> str | None:
+    """Why ``tag`` is not an RFC 5646 language tag (``en``, ``en-US``, ``zh-Hant-TW``), or None."""
+    if len(tag) > LANGUAGE_TAG_MAX or not _LANGUAGE_TAG.match(tag):
+        return f"must be an RFC 5646 language tag like en, en-US or zh-Hant-TW (at most {LANGUAGE_TAG_MAX} characters)"
+    return None
+
+
+def primary_language(tag: str) -> str:
+    """The primary subtag of a language tag, lower case: ``en`` of ``en-US``."""
+    return tag.split("-")[0].lower()
+
+
+def language_rule(tag: str) -> str | None:
+    """The settings table's check of ``Language``: a language tag whose primary subtag is
+    one a charger can have (``en-US`` is English); why not, or None."""
+    broken = language_tag_problem(tag)
+    if broken is not None:
+        return broken
+    if primary_language(tag) not in LANGUAGES:
+        return f"must be a language of {', '.join(LANGUAGES)} (a region may follow: en-US)"
+    return None
 
 
 def object_of(value: Any, what: str) -> dict[str, Any]:
@@ -105,6 +141,9 @@ def parse_default_price(raw: str, what: str = "DefaultPrice") -> DefaultPrice | 
     if raw == "":
         return None
     obj = object_of(load_json(raw, what), what)
+    unknown = sorted(set(obj) - set(_DEFAULT_PRICE_FIELDS))
+    if unknown:
+        raise PriceValueError(f"unknown field(s) {', '.join(unknown)}; allowed: {', '.join(_DEFAULT_PRICE_FIELDS)}")
     charging = charging_price(obj["chargingPrice"]) if "chargingPrice" in obj else None
     text = text_of(obj, "priceText", required=True)
     assert text is not None
@@ -148,7 +187,10 @@ def parse_instant(raw: str) -> datetime:
         raise PriceValueError("must be a date and time like 2026-03-29T01:00:00Z") from None
     if parsed.tzinfo is None:
         raise PriceValueError("must say its offset from UTC (Z or +hh:mm)")
-    return parsed.astimezone(timezone.utc)
+    try:
+        return parsed.astimezone(timezone.utc)
+    except OverflowError:  # 9999-12-31T23:59:59-12:00 is in year 10000 in UTC
+        raise PriceValueError("must be a date and time between the years 1 and 9999 in UTC") from None
 
 
 def instant_rule(raw: str) -> str | None:

@@ -370,10 +370,13 @@ async def test_a_due_trigger_journals_a_sample_and_an_ended_transaction_disarms(
     assert await pricing.check(T0 - timedelta(seconds=1)) == []
     assert await pricing.check(T0) == [1]
     assert runtime.sampled == [(1, "Other")]
-    runtime.readings[1] = _Reading(1000.0, 0.0)
-    assert await pricing.check(T0 + timedelta(seconds=1)) == [1]  # the EV stopped drawing
+    runtime.readings[1] = _Reading(1000.0, 0.0)  # the EV stopped drawing: due, but a second after the last
+    assert await pricing.check(T0 + timedelta(seconds=1)) == []
+    assert await pricing.check(T0 + timedelta(seconds=9)) == []
+    assert await pricing.check(T0 + timedelta(seconds=10)) == [1]  # TRIGGER_MIN_INTERVAL_S later: not lost
+    assert runtime.sampled == [(1, "Other")] * 2
     runtime.local_tx.clear()
-    assert await pricing.check(T0 + timedelta(seconds=2)) == []
+    assert await pricing.check(T0 + timedelta(seconds=20)) == []
     assert pricing.armed == {}
     # A RunningCost without triggers disarms the connector's.
     runtime.local_tx[1] = 11
@@ -466,3 +469,248 @@ async def test_a_running_cost_read_before_its_start_is_recorded_is_taken_once_it
     # A transaction no start was answered for is refused at once.
     assert await asyncio.wait_for(endpoint.cost_message("RunningCost", json.dumps({"transactionId": 78, "cost": 0})),
                                   0.5) == "Rejected"
+
+
+# ---------------------------------------------------------------- hostile values, floods
+
+
+@pytest.mark.parametrize(("message_id", "data", "why"), [
+    ("RunningCost", '{"transactionId": 1, "cost": 1, "triggerMeterValue": {"atEnergykWh": 1e999999999}}',
+     "triggerMeterValue.atEnergykWh must be at most 1000000000"),
+    ("RunningCost", '{"transactionId": 1, "cost": 1, "triggerMeterValue": {"atPowerkW": 1e999999}}',
+     "triggerMeterValue.atPowerkW must be at most 1000000000"),
+    ("RunningCost", '{"transactionId": 1, "cost": 1e999999999}', "cost must be at most 1000000000"),
+    ("RunningCost", '{"transactionId": 1, "cost": 1, "chargingPrice": {"kWhPrice": 1e400}}',
+     "kWhPrice must be at most"),
+    ("RunningCost", '{"transactionId": 1, "cost": 1, "timestamp": "2026-12-07T12:00:00Z", "meterValue": 1e30}',
+     "meterValue must be at most"),
+    ("RunningCost", '{"transactionId": 1, "cost": 1, "idlePrice": {"graceMinutes": 1e30, "hourPrice": 1}}',
+     "idlePrice.graceMinutes must be at most"),
+    ("RunningCost", '{"transactionId": 1e30, "cost": 1}', "transactionId must be between"),
+    ("FinalCost", '{"transactionId": -9223372036854775809, "cost": 1}', "transactionId must be between"),
+    ("RunningCost", '{"transactionId": 1, "cost": 1, "triggerMeterValue": {"atTime": "9999-12-31T23:59:59-12:00"}}',
+     "triggerMeterValue.atTime must be a date and time between the years 1 and 9999"),
+    ("RunningCost", '{"transactionId": 1, "cost": 1, "timestamp": "0001-01-01T00:00:00+01:00"}',
+     "timestamp must be a date and time between"),
+    ("RunningCost", '{"transactionId": 1, "cost": 1, "nextPeriod": {"atTime": "9999-12-31T23:59:59-12:00"}}',
+     "atTime must be a date and time between"),
+])
+def test_amounts_ids_and_dates_beyond_range_are_refused_with_why(message_id, data, why):
+    with pytest.raises(costmsg.CostMessageError) as info:
+        costmsg.parse(message_id, data)
+    assert why in str(info.value)
+
+
+def test_the_largest_values_in_range_are_taken():
+    message = costmsg.parse("RunningCost", json.dumps({
+        "transactionId": 2**63 - 1, "cost": 1000000000, "timestamp": "9999-12-31T23:59:59Z",
+        "triggerMeterValue": {"atEnergykWh": 1000000000, "atPowerkW": 0.000001}}))
+    assert isinstance(message, costmsg.RunningCost)
+    assert message.transaction_id == 2**63 - 1 and message.cost == Decimal(10**9)
+
+
+async def test_hostile_values_are_answered_rejected_before_the_journal_is_asked(state):
+    """A transactionId SQLite cannot store, a date beyond datetime's range: Rejected with
+    the reason, never a CALLERROR InternalError from the journal or the clock."""
+    from types import SimpleNamespace
+
+    from agent.ocpp16.pricing_handlers import PricingHandlers
+
+    asked: list[int] = []
+
+    class Journal:
+        def backend_to_local(self, backend_id: int) -> Any:
+            asked.append(backend_id)
+            raise OverflowError("Python int too large to convert to SQLite INTEGER")  # as SQLite would
+
+    class Db:
+        async def run(self, func: Any, *args: Any) -> Any:
+            return func(*args)
+
+    runtime = _Runtime(local_tx={1: 10})
+    endpoint = PricingHandlers()
+    pricing = Pricing(runtime, Configuration({}, state, 1))
+    endpoint.session = SimpleNamespace(db=Db(), journal=Journal(), pricing=pricing)  # type: ignore[assignment]
+    endpoint.runtime = runtime
+    assert await endpoint.cost_message("RunningCost", '{"transactionId": 1e30, "cost": 1}') == "Rejected"
+    assert await endpoint.cost_message("FinalCost", '{"transactionId": 1e30, "cost": 1}') == "Rejected"
+    assert await endpoint.cost_message("RunningCost", '{"transactionId": 1, "cost": 1, "triggerMeterValue": '
+                                                      '{"atTime": "0001-01-01T00:00:00+01:00"}}') == "Rejected"
+    assert asked == [] and runtime.feedback.calls == []
+
+
+async def test_a_time_offset_change_date_beyond_range_is_rejected(state):
+    config = Configuration({}, state, 1)
+    for edge in ("9999-12-31T23:59:59-12:00", "0001-01-01T00:00:00+01:00"):
+        assert await config.change("NextTimeOffsetTransitionDateTime", edge) == "Rejected"
+    assert config["NextTimeOffsetTransitionDateTime"] == ""
+
+
+def test_check_config_names_a_date_beyond_range_and_exits_78(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "ladda.toml"
+    path.write_text('[charge_point]\nid = "CP-EDGE"\n[backend]\nurl = "ws://127.0.0.1:9/ocpp"\n'
+                    '[ocpp]\nNextTimeOffsetTransitionDateTime = "9999-12-31T23:59:59-12:00"\n')
+    result = subprocess.run([sys.executable, "-m", "agent", "check-config", str(path)], capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 78, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "ocpp.NextTimeOffsetTransitionDateTime" in result.stderr and "between the years 1 and 9999" in result.stderr
+
+
+async def test_one_connector_s_broken_triggers_do_not_stop_another_s(state):
+    """Triggers that cannot be judged (an amount no arithmetic takes) disarm their own
+    connector with one warning; the other connector's trigger still fires."""
+    from structlog.testing import capture_logs
+
+    runtime = _Runtime(local_tx={1: 10, 2: 20}, readings={1: _Reading(1000.0, 0.0), 2: _Reading(1000.0, 0.0)},
+                       statuses={1: _Status("Charging"), 2: _Status("Charging")})
+    pricing = Pricing(runtime, Configuration({}, state, 2))
+    pricing._armed[1] = Armed(10, costmsg.Triggers(at_energy_kwh=Decimal("1e999999999")))  # got past any parse
+    pricing.arm(2, 20, costmsg.Triggers(at_time=T0))
+    with capture_logs() as logs:
+        for second in range(3):
+            await pricing.look(T0 + timedelta(seconds=second))
+    assert runtime.sampled == [(2, "Other")]
+    assert 1 not in pricing.armed
+    assert [e["event"] for e in logs if e["log_level"] in ("warning", "error")] == [
+        "running cost triggers dropped until the next RunningCost"]
+
+
+async def test_a_failing_part_of_the_watch_is_logged_once_and_stops_no_other(state, monkeypatch):
+    from structlog.testing import capture_logs
+
+    runtime = _Runtime(local_tx={1: 10}, readings={1: _Reading(1000.0, 0.0)}, statuses={1: _Status("Charging")})
+    pricing = Pricing(runtime, Configuration({}, state, 1))
+
+    async def broken() -> list[int]:
+        raise RuntimeError("journal gone")
+
+    monkeypatch.setattr(pricing, "follow_unplugs", broken)
+    pricing.arm(1, 10, costmsg.Triggers(at_time=T0 + timedelta(seconds=2)))
+    with capture_logs() as logs:
+        for second in range(5):
+            await pricing.look(T0 + timedelta(seconds=second))
+    assert runtime.sampled == [(1, "Other")]
+    assert [e["event"] for e in logs if e["log_level"] == "error"] == [
+        "pricing watch failed; said again only once it worked"]
+
+
+async def _answering(pricing: Pricing, runtime: _Runtime, triggers: costmsg.Triggers, looks: int,
+                     power: Any = None) -> int:
+    pricing.arm(1, 10, triggers)
+    for second in range(looks):
+        if power is not None:
+            runtime.readings[1] = _Reading(runtime.readings[1].energy_wh, power(second))
+        before = len(runtime.sampled)
+        await pricing.check(T0 + timedelta(seconds=second))
+        if len(runtime.sampled) > before:
+            pricing.arm(1, 10, triggers)  # the backend's RunningCost after the MeterValues
+    return len(runtime.sampled)
+
+
+async def test_a_past_time_or_a_reached_energy_the_backend_repeats_fires_once(state):
+    for triggers in (costmsg.Triggers(at_time=T0 - timedelta(hours=1)), costmsg.Triggers(at_energy_kwh=Decimal("1"))):
+        runtime = _Runtime(local_tx={1: 10}, readings={1: _Reading(5000.0, 0.0)}, statuses={1: _Status("Charging")})
+        pricing = Pricing(runtime, Configuration({}, state, 1))
+        assert await _answering(pricing, runtime, triggers, 60) == 1, triggers
+    # A new value is a new trigger; a new transaction starts afresh.
+    pricing.arm(1, 10, costmsg.Triggers(at_energy_kwh=Decimal("2")))
+    assert await pricing.check(T0 + timedelta(seconds=70)) == [1]
+    runtime.local_tx[1] = 11
+    pricing.arm(1, 11, costmsg.Triggers(at_energy_kwh=Decimal("2")))
+    assert await pricing.check(T0 + timedelta(seconds=80)) == [1]
+
+
+async def test_a_power_swinging_around_the_threshold_sends_at_most_one_meter_values_per_interval(state):
+    runtime = _Runtime(local_tx={1: 10}, readings={1: _Reading(5000.0, 6600.0)}, statuses={1: _Status("Charging")})
+    pricing = Pricing(runtime, Configuration({}, state, 1))
+    sent = await _answering(pricing, runtime, costmsg.Triggers(at_power_kw=Decimal("7")), 60,
+                            power=lambda second: 7000.0 if second % 2 else 6600.0)
+    assert 1 <= sent <= 6  # TRIGGER_MIN_INTERVAL_S = 10 s: not 59 a minute
+
+
+def test_a_small_power_threshold_has_a_hysteresis_of_200_w():
+    armed = Armed(1, costmsg.Triggers(at_power_kw=Decimal("1")), power_above=True)
+    fire, armed = due(armed, T0, None, 850.0, None)  # 5 % would be 50 W: 150 W below is not enough
+    assert not fire
+    fire, armed = due(armed, T0, None, 799.0, None)
+    assert fire and armed.power_above is False
+
+
+def test_default_price_is_checked_as_strictly_as_the_per_language_texts():
+    for bad, why in [('{"priceText": "x", "colour": "red"}', "unknown field"),
+                     ('{"priceText": "x", "chargingPrice": {"kWhPrice": 1e999999999}}', "at most 1000000000")]:
+        with pytest.raises(PriceValueError, match=why):
+            parse_default_price(bad)
+
+
+async def test_a_default_price_with_unknown_fields_or_a_huge_amount_is_rejected(state):
+    config = Configuration({}, state, 1)
+    assert await config.change("DefaultPrice", '{"priceText": "x", "extra": 1}') == "Rejected"
+    assert await config.change("DefaultPrice", '{"priceText": "x", "chargingPrice": {"flatFee": 1e99}}') == "Rejected"
+    assert config["DefaultPrice"] == ""
+
+
+def test_rfc_5646_language_tags_are_taken_and_an_unusable_one_only_leaves_its_text_out():
+    message = costmsg.parse("RunningCost", json.dumps({
+        "transactionId": 1, "cost": 1, "priceText": "1.00 $",
+        "priceTextExtra": [{"language": "zh-Hant-TW", "content": "1.00 元"},
+                           {"language": "en_US!", "content": "broken tag"},
+                           {"language": "de-DE", "content": "1,00 €"}]}))
+    assert isinstance(message, costmsg.RunningCost)
+    assert message.texts == (costmsg.Text("1.00 $"), costmsg.Text("1.00 元", "zh-Hant-TW"),
+                             costmsg.Text("1,00 €", "de-DE"))
+    texts = (costmsg.Text("default"), costmsg.Text("GB", "en-GB"), costmsg.Text("US", "en-US"))
+    assert costmsg.pick(texts, "en-US").content == "US"  # the same tag first
+    assert costmsg.pick(texts, "en").content == "GB"  # else the same language
+
+
+async def test_the_language_may_name_a_region(state):
+    config = Configuration({"SupportedLanguages": "en,de"}, state, 1)
+    runtime = _Runtime()
+    pricing = Pricing(runtime, config)
+    pricing.online(True)
+    assert await pricing.change_price_text("DefaultPriceText,de", '{"priceText": "0,15 €/kWh"}') == "Accepted"
+    assert await config.change("Language", "de-AT") == "Accepted"
+    assert runtime.feedback.calls[-1] == ("fallback_texts", ("0,15 €/kWh", None))  # German, in Austria
+    assert await config.change("Language", "en-US") == "Accepted"
+    for refused in ("fr-FR", "en_US", "english", "x" * 40):
+        assert await config.change("Language", refused) == "Rejected", refused
+    assert config["Language"] == "en-US"
+    assert check_offered({"SupportedLanguages": "en", "Language": "en-GB"}) == []
+    assert check_offered({"SupportedLanguages": "en", "Language": "de-DE"}) != []
+
+
+async def test_prices_and_costs_reach_the_charger_s_real_screen(state):
+    """Pricing against the screen the agent runs (agent.screen.DriverFeedback), not a
+    double: CustomDisplayCostAndPrice's true is what the driver sees."""
+    from agent.charger import ChargerRuntime  # noqa: F401 - the runtime builds this same screen
+    from agent.screen import DriverFeedback
+
+    screen = DriverFeedback([1])
+    runtime = _Runtime(local_tx={1: 10})
+    runtime.feedback = screen  # type: ignore[assignment]
+    config = Configuration({}, state, 1)
+    pricing = Pricing(runtime, config)
+    screen.status(1, "Available")
+    assert await config.change("DefaultPrice", '{"priceText": "0.15 $/kWh"}') == "Accepted"
+    pricing.online(True)
+    assert "0.15 $/kWh" in "\n".join(screen.lines(20, 4))
+    screen.transaction_started(1, "tx-1")
+    screen.status(1, "Charging")
+    pricing.backend_cost(1, Decimal("1.345"), (), final=False)
+    assert "1.35" in screen.status_text()
+    pricing.backend_cost(1, Decimal("3.30"), (costmsg.Text("Total 3.30 $"),), final=True)
+    assert "Total 3.30 $" in screen.status_text()
+
+
+async def test_a_clock_set_back_does_not_hold_the_triggers_back(state):
+    runtime = _Runtime(local_tx={1: 10}, readings={1: _Reading(1000.0, 0.0)}, statuses={1: _Status("Charging")})
+    pricing = Pricing(runtime, Configuration({}, state, 1))
+    pricing.arm(1, 10, costmsg.Triggers(at_time=T0))
+    assert await pricing.check(T0) == [1]
+    pricing.arm(1, 10, costmsg.Triggers(at_time=T0 - timedelta(hours=2)))  # a new time, after the clock went back
+    assert await pricing.check(T0 - timedelta(hours=1)) == [1]
