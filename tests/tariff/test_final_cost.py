@@ -46,6 +46,7 @@ class Station:
     is_online: bool = True
     costs: dict[int, D] = field(default_factory=dict)
     asked: list[int] = field(default_factory=list)
+    alerts: list[int] = field(default_factory=list)
 
     def online(self) -> bool:
         return self.is_online
@@ -56,7 +57,8 @@ class Station:
     def authorized(self, connector: int) -> bool:
         return True
 
-    def idle_alert(self, connector: int) -> None: ...
+    def idle_alert(self, connector: int) -> None:
+        self.alerts.append(connector)
 
     async def session_cost(self, connector: int) -> object:
         self.asked.append(connector)
@@ -153,6 +155,26 @@ async def test_a_running_cost_computed_across_the_stop_does_not_replace_the_fina
     await feedback._refresh_costs(clock())
     feedback.status(1, "Finishing", plugged=True)
     assert "Total 0.57 EUR" in shown(feedback)
+
+
+async def test_a_car_asked_to_move_still_sees_its_cost_rise() -> None:
+    """The idle alert takes the screen's header; the idle fee the running cost carries
+    stays in view below it."""
+    station = Station(costs={1: D("2.40")})
+    feedback, clock = make(station)
+    feedback.screen = ScreenSettings(language_seconds=4.0, idle_alert_minutes=1)
+    charging(feedback)
+    feedback._watch_idle(clock())
+    feedback.status(1, "SuspendedEV", plugged=True)
+    feedback._watch_idle(clock())
+    await feedback._refresh_costs(clock())
+    clock.now += 60
+    feedback._watch_idle(clock())
+    station.costs[1] = D("2.60")  # a minute idle at 12.00 EUR/h
+    await feedback._refresh_costs(clock())
+    text = shown(feedback)
+    assert "Move your car" in text and "Cost 2.60 EUR" in text
+    assert station.alerts == [1]  # the runtime was told once (the LEDs, the backend)
 
 
 def test_the_backends_final_cost_wins_whether_it_comes_before_or_after_the_local_one() -> None:
