@@ -18,6 +18,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from pathlib import Path
 
 import structlog
@@ -1100,7 +1101,10 @@ class ChargerRuntime:
             conn is not None and conn.pilot.plugged,
         )
         log.info("transaction stopped", connector=n, local_tx=local, reason=action.reason.value, meter_wh=meter_wh)
+        final = await self._final_figures(local)  # before the screen hears of the stop: no stale figure between
         self.feedback.transaction_stopped(n, None if start_wh is None else max(0, meter_wh - start_wh) / 1000)
+        if final is not None:
+            self.feedback.final_figures(n, *final)
         self.uplink.wake()
         await self.limits.transaction_ended(n, local)
 
@@ -1172,8 +1176,10 @@ class ChargerRuntime:
 
     async def session_cost(self, connector: int) -> Cost | None:
         """What the session running on ``connector`` costs now under the local tariff: its
-        journaled timeline up to the latest fresh reading. None without a tariff or a
-        running session. Async: the timeline is read on the database thread."""
+        journaled timeline carried on to now, in the state it is in, with the latest fresh
+        reading (without one, the energy journaled so far: the time-priced parts, an idle
+        fee among them, still run). None without a tariff or a running session. Async: the
+        timeline is read on the database thread."""
         local = self.local_tx.get(connector)
         if self.tariff is None or local is None:
             return None
@@ -1182,9 +1188,28 @@ class ChargerRuntime:
             return None
         wh = self._register_now(connector)
         now = _charger_time()
-        if wh is not None and now > points[-1].at:
-            points.append(Point(now, max(float(wh), points[-1].wh), points[-1].state))
+        if now > points[-1].at:  # time-priced parts run on without a fresh reading: the energy known so far
+            points.append(Point(now, max(float(wh), points[-1].wh) if wh is not None else points[-1].wh,
+                                points[-1].state))
         return cost_of(self.tariff, points)
+
+    async def _final_figures(self, local: int) -> tuple[Decimal | None, float, float] | None:
+        """An ended transaction's cost under the local tariff (None without one), energy
+        (kWh) and length (s) from its journaled timeline, for the screen's final figures:
+        the same the record (``ladda sessions``) gives, where the running cost the screen
+        polled is seconds old at the stop. None when the timeline says nothing (the screen
+        keeps its own figures); a failure is logged and never stops the stop."""
+        try:
+            points = await self.db.run(self.journal.timeline, local)
+            if len(points) < 2:
+                return None
+            counted = cost_of(self.tariff or Tariff(), points)
+        except Exception as exc:  # noqa: BLE001 - the screen's figures never hold a stop up
+            log.warning("final cost not computed; the screen keeps its running figures", local_tx=local,
+                        error=str(exc) or type(exc).__name__)
+            return None
+        seconds = (points[-1].at - points[0].at).total_seconds()
+        return (counted.total if self.tariff is not None else None), counted.energy_wh / 1000, seconds
 
     async def _journal_sample(self, job: RecordSample) -> None:
         n = job.connector

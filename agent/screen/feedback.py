@@ -80,6 +80,7 @@ class _Connector:
     cost_at: float = -COST_EVERY_S
     backend_cost: str | None = None
     backend_final: bool = False
+    final_cost: str | None = None  # the ended session's exact local cost, from its journal
     personal: str | None = None
     idle: Idle = Idle()
 
@@ -176,6 +177,7 @@ class DriverFeedback:
             return
         c.transaction, c.started, c.ended = transaction, self._clock(), None
         c.cost, c.backend_cost, c.backend_final, c.final_kwh, c.final_s = None, None, False, None, None
+        c.final_cost = None
         c.cost_at, c.idle = -COST_EVERY_S, Idle()
         c.personal, self._pending_personal = self._pending_personal, None
         self._card = None
@@ -195,6 +197,38 @@ class DriverFeedback:
                 log.warning("backend messages of an ended transaction not forgotten", error=str(exc))
         c.transaction, c.started, c.ended, c.idle = None, None, now, Idle()
         self._wake()
+
+    def final_figures(self, connector: int, total: Decimal | None, energy_kwh: float | None,
+                      seconds: float | None) -> None:
+        """The session that just ended on ``connector`` as its journaled record says
+        (the runtime computes them at the stop, after :meth:`transaction_stopped`): its
+        cost under the local tariff (None without one), energy and length. They replace
+        what the screen counted itself: the running cost it polled every COST_EVERY_S
+        (up to that old at the stop), its own energy and clock. Which cost the driver
+        then sees is said by :meth:`_cost_shown`; the backend's final cost wins whether
+        it came before this or comes after."""
+        c = self._connectors.get(connector)
+        if c is None or c.started is not None:
+            return  # unknown, or a new session has begun since: these figures are not its
+        c.final_cost = None if total is None else self.money(total)
+        if energy_kwh is not None:
+            c.final_kwh = energy_kwh
+        if seconds is not None:
+            c.final_s = seconds
+        self._wake()
+
+    @staticmethod
+    def _cost_shown(c: _Connector) -> str | None:
+        """The cost a connector shows: the backend's final cost whenever it comes (it is
+        what the driver is billed); else, once the session has ended, the local tariff's
+        exact final cost; else the backend's running cost; else the local running cost.
+        A backend's running cost is not final, so at the stop the local final cost takes
+        its place until the backend's final cost arrives (offline, it may never)."""
+        if c.backend_cost is not None and c.backend_final:
+            return c.backend_cost
+        if c.final_cost is not None:
+            return c.final_cost
+        return c.backend_cost if c.backend_cost is not None else c.cost
 
     # ------------------------------------------------------------ composing
     _charger_status: tuple[str, str, str] = ("Available", "NoError", "")
@@ -222,7 +256,7 @@ class DriverFeedback:
                 power, energy = station.meter(n)
             finished = not running and c.ended is not None and (
                 c.status == "Finishing" or now - c.ended <= self.screen.finished_seconds)
-            cost = c.backend_cost if c.backend_cost is not None else c.cost
+            cost = self._cost_shown(c)
             view = View(
                 connector=n, status=status, error_code=error, vendor_error_code=vendor, plugged=c.plugged,
                 running=running,
@@ -327,6 +361,7 @@ class DriverFeedback:
             if c.started is None or c.backend_cost is not None or now - c.cost_at < COST_EVERY_S:
                 continue
             c.cost_at = now
+            started = c.started
             try:
                 cost = cost_of(n)
                 if inspect.isawaitable(cost):
@@ -334,6 +369,8 @@ class DriverFeedback:
             except Exception as exc:  # noqa: BLE001 - no cost shown beats no screen
                 log.warning("running cost unknown", connector=n, error=str(exc) or type(exc).__name__)
                 continue
+            if c.started != started:
+                continue  # the session ended (or another began) while its cost was computed
             total = getattr(cost, "total", None)
             c.cost = self.money(total) if isinstance(total, Decimal) else None
 
