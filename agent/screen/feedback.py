@@ -41,6 +41,19 @@ COST_EVERY_S = 5.0
 NO_DISPLAY = (40, 2)
 
 
+def message_state(status: str | None, running: bool) -> str:
+    """The screen state a backend message may be limited to (OCPP 2.0.1
+    MessageStateEnumType) of a connector: "Charging" while a transaction runs, also
+    before the car draws or after it stopped drawing (status Preparing: the transaction
+    started at authorization or at the plug), never "Idle" then; "Faulted" and
+    "Unavailable" as reported; "Idle" otherwise."""
+    if status in ("Faulted", "Unavailable"):
+        return status
+    if running or status in ("Charging", "SuspendedEV", "SuspendedEVSE"):
+        return "Charging"
+    return "Idle"
+
+
 class Station(Protocol):
     """What the screen reads from the charger (the runtime implements it)."""
 
@@ -235,7 +248,7 @@ class DriverFeedback:
                 finished=finished,
                 idle_alert=c.idle.alerted,
                 personal=c.personal if running or finished else (self._pending_personal if card else None),
-                messages=self._messages(n, status, c.transaction),
+                messages=self._messages(n, status, c.transaction, running),
             )
             if not finished and not running and c.personal is not None and c.ended is not None:
                 c.personal = None
@@ -337,11 +350,11 @@ class DriverFeedback:
             total = getattr(cost, "total", None)
             c.cost = self.money(total) if isinstance(total, Decimal) else None
 
-    def _messages(self, connector: int, status: str | None, transaction: str | None) -> tuple[Any, ...]:
+    def _messages(self, connector: int, status: str | None, transaction: str | None,
+                  running: bool = False) -> tuple[Any, ...]:
         if self.board is None:
             return ()
-        state = {"Charging": "Charging", "SuspendedEV": "Charging", "SuspendedEVSE": "Charging",
-                 "Faulted": "Faulted", "Unavailable": "Unavailable"}.get(status or "", "Idle")
+        state = message_state(status, running)
         try:
             found = tuple(self.board.showing(self._wall(), connector, state, transaction))
         except Exception as exc:  # noqa: BLE001 - the screen carries on without the backend's messages
