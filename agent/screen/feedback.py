@@ -235,7 +235,10 @@ class DriverFeedback:
                 power, energy = station.meter(n)
             finished = not running and c.ended is not None and (
                 c.status == "Finishing" or now - c.ended <= self.screen.finished_seconds)
-            cost = c.backend_cost if c.backend_cost is not None else c.cost
+            if c.backend_cost is not None:  # the backend's running cost is not the session's total
+                cost = c.backend_cost if running or c.backend_final else None
+            else:
+                cost = c.cost
             view = View(
                 connector=n, status=status, error_code=error, vendor_error_code=vendor, plugged=c.plugged,
                 running=running,
@@ -243,7 +246,9 @@ class DriverFeedback:
                 power_kw=power,
                 energy_kwh=energy if running else (c.final_kwh if finished else None),
                 cost=cost if running or finished else None,
-                cost_note=self._fallback_cost if (running or finished) and not self._online() else None,
+                # The backend's TotalCostFallbackMessage: a cost it cannot give (offline,
+                # or no final cost for an ended session).
+                cost_note=self._fallback_cost if finished or (running and not self._online()) else None,
                 session_s=(now - c.started) if running and c.started is not None else (c.final_s if finished else None),
                 finished=finished,
                 idle_alert=c.idle.alerted,

@@ -25,7 +25,7 @@ from simulators.control import ControlError
 from simulators.harness import Stack
 from tests.conformance.helpers import new_id_tag
 from tests.conformance201.helpers import call, events, last_seq, schema_violations, wait_event
-from tests.conformance201.screen_helpers import FAST_PAGES, first_seen, seen, wait_rows, watch
+from tests.conformance201.screen_helpers import FAST_PAGES, seen, wait_rows, watch
 from tests.conformance201.shared_stack import shared_stack
 
 shared = pytest.mark.asyncio(loop_scope="module")
@@ -186,25 +186,29 @@ async def test_tc_i_02_cs_final_total_cost_after_charging(stack: Stack) -> None:
 async def test_tariff_and_total_cost_fallback_messages_while_offline(stack: Stack) -> None:
     """TariffFallbackMessage is the price a driver reads when the backend gives none for
     the token; TotalCostFallbackMessage what a session's cost reads while the backend
-    cannot give it (here: the link is cut while the car charges and when it ends)."""
-    await tariff_settings(stack, TariffFallbackMessage="Price: see app", TotalCostFallbackMessage="See your invoice")
+    cannot give it: the link is cut while the car charges (the last running cost shows,
+    with the offline mode) and still when the session ends (that running cost is no
+    total: the fallback shows instead)."""
+    await tariff_settings(stack, Currency="EUR", TariffFallbackMessage="Price: see app",
+                          TotalCostFallbackMessage="See your invoice")
     try:
         screen = "\n".join(await rows_after(stack, "Price: see app"))
         assert "Ready to use" in screen, screen
-        _tx, since = await start(stack)
-        charging = await watch(stack, 3)
-        assert not seen(charging, "See your invoice", connectors=1), rows_of(charging)  # online: none yet
+        tx, since = await start(stack)
+        assert await call(stack, "CostUpdated", {"totalCost": 1.1, "transactionId": tx}) == {}
+        await wait_rows(stack, "Cost 1.10 EUR", connectors=1)
         await stack.bench_request("link", state="cut")
         try:
-            await wait_rows(stack, "See your invoice", connectors=1)
-            samples = await watch(stack, 5)  # the session's pages: its values, the note, offline
-            for text in ("Charging", "kWh", "See your invoice", "Offline mode"):
+            await wait_rows(stack, "Offline mode", connectors=1, timeout=30)
+            samples = await watch(stack, 5)  # the session's pages: its values, its cost so far, offline
+            for text in ("Charging", "kWh", "Cost 1.10 EUR", "Offline mode"):
                 assert seen(samples, text, connectors=1), (text, rows_of(samples))
+            assert not seen(samples, "See your invoice", connectors=1), rows_of(samples)
             await stack.bench_request("unplug", connector=1)
-            finished = await watch(stack, 5, until="Finished")
-            assert first_seen(finished, "Finished") is not None, rows_of(finished)
-            screen = "\n".join(await rows_after(stack, "See your invoice"))
-            assert "Finished" in screen, screen
+            await wait_rows(stack, "Finished", connectors=1)
+            finished = await watch(stack, 4)
+            assert seen(finished, "See your invoice", connectors=1), rows_of(finished)
+            assert not seen(finished, "1.10", connectors=1), rows_of(finished)  # a running cost is no total
             lines = await rows_after(stack, "Ready to use")  # the price the backend left, and why
             assert lines == ["Ready to use", "Price: see app", "Tap your card", "Offline mode"], lines
         finally:

@@ -5,6 +5,7 @@ status Preparing) or after it stopped drawing is "Charging", never "Idle"."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -52,3 +53,63 @@ def test_a_transaction_waiting_for_its_car_shows_the_charging_messages_not_the_i
         assert "while idle" in after and "while charging" not in after
     finally:
         db.close()
+
+
+def _finished_page(feedback: DriverFeedback) -> list[str]:
+    return [line for n in range(6) for line in feedback.lines(20, 4, page_at=n * 4.0)]
+
+
+class _Offline:
+    """The runtime's side the screen reads (agent.screen.feedback.Station), the backend out of reach."""
+
+    def __init__(self) -> None:
+        self.up = True
+
+    def online(self) -> bool:
+        return self.up
+
+    def meter(self, connector: int) -> tuple[float | None, float | None]:
+        return 7.4, 1.5
+
+    def authorized(self, connector: int) -> bool:
+        return True
+
+    def idle_alert(self, connector: int) -> None:
+        pass
+
+    def session_cost(self, connector: int) -> None:
+        return None
+
+
+def test_a_running_cost_is_no_total_the_fallback_says_why_there_is_none() -> None:
+    """TC_I_02_CS's other side: the final cost comes with the Ended event's answer; until
+    it does (offline: not at all) the session's last running cost is not shown as its
+    total, TotalCostFallbackMessage is."""
+    feedback = DriverFeedback([1])
+    feedback.station = station = _Offline()
+    feedback.fallback_texts(price="Price: see app", total_cost="See your invoice")
+    feedback.status(1, "Charging", plugged=True)
+    feedback.transaction_started(1, "tx-1")
+    feedback.backend_cost(1, Decimal("1.10"), "1.10 EUR")
+    charging = _finished_page(feedback)
+    assert "Cost 1.10 EUR" in charging and "See your invoice" not in charging
+    station.up = False
+    feedback.transaction_stopped(1, 1.5)
+    feedback.status(1, "Finishing", plugged=True)
+    finished = _finished_page(feedback)
+    assert "Finished" in finished and "See your invoice" in finished, finished
+    assert not any("1.10" in line for line in finished), finished
+    feedback.backend_cost(1, Decimal("1.35"), "1.35 EUR", final=True)  # the Ended event answered, late
+    finished = _finished_page(feedback)
+    assert "Total 1.35 EUR" in finished and "See your invoice" not in finished, finished
+
+
+def test_offline_a_session_without_a_cost_reads_the_fallback_online_it_reads_nothing() -> None:
+    feedback = DriverFeedback([1])
+    feedback.station = station = _Offline()
+    feedback.fallback_texts(total_cost="See your invoice")
+    feedback.status(1, "Charging", plugged=True)
+    feedback.transaction_started(1, "tx-1")
+    assert "See your invoice" not in _finished_page(feedback)
+    station.up = False
+    assert "See your invoice" in _finished_page(feedback)
