@@ -40,7 +40,7 @@ from tests.conformance201.shared_stack import shared_stack
 shared = pytest.mark.asyncio(loop_scope="module")
 _request_ids = itertools.count(100)
 #: How late a change may reach the display: the screen redraws every second; a loaded machine.
-SLACK = timedelta(seconds=2.5)
+SLACK = timedelta(seconds=3)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -248,7 +248,7 @@ async def test_tc_o_22_cs_o_24_cs_and_o_36_to_o_39_priorities_and_states(stack: 
     for message_id in (53, 54):
         assert (await call(stack, "ClearDisplayMessage", {"id": message_id}))["status"] == "Accepted"
     await wait_rows(stack, "front", 1)
-    samples = await watch(stack, 9)
+    samples = await watch(stack, 10)  # a cycle: 4 pages of 2 s
     for text in ("front 1", "front 2", "Ready to use", "while idle"):  # TC_O_37_CS
         assert seen(samples, text, 1) and seen(samples, text, 2), (text, samples)
     for text in ("always", "while charging", "while unavailable", "while faulted"):
@@ -287,7 +287,7 @@ async def test_tc_o_06_cs_o_10_cs_o_27_cs_o_28_cs_o_30_cs_o_32_cs_messages_of_a_
     await wait_rows(stack, "Charging", 1)
     assert await set_message(stack, info(60, "yours", transactionId="no-such-transaction")) == "UnknownTransaction"
     now = datetime.now(UTC)
-    soon, later = now + timedelta(seconds=4), now + timedelta(seconds=12)  # room for a slow machine
+    soon, later = now + timedelta(seconds=4), now + timedelta(seconds=14)  # room for a slow machine
     for message in (info(61, "Charging for you", transactionId=tx),  # TC_O_06_CS
                     info(68, "while charging", state="Charging"),  # TC_O_36_CS: any charging connector
                     info(63, "Soon gone", "AlwaysFront", transactionId=tx, endDateTime=_wire(soon)),  # TC_O_28_CS
