@@ -76,7 +76,3 @@ def seen(samples: list[Sample], text: str, connector: int | None = None, connect
         if _has(mine, text):
             return True
     return False
-
-
-def first_seen(samples: list[Sample], text: str) -> datetime | None:
-    return next((moment for moment, lines in samples if _has(lines, text)), None)
