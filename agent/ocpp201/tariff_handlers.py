@@ -35,7 +35,6 @@ from ..runtime_settings.keys import Value
 if TYPE_CHECKING:
     from ..charger import ChargerRuntime
     from ..runtime_settings.configuration import Configuration
-    from ..screen import DriverFeedback
     from .session import Ocpp201Link
 
 log = structlog.get_logger(__name__)
@@ -43,12 +42,6 @@ log = structlog.get_logger(__name__)
 CENTS = Decimal("0.01")
 #: The settings whose change the screen is told of at once.
 FALLBACK_SETTINGS = frozenset({"TariffCostCtrlr.TariffFallbackMessage", "TariffCostCtrlr.TotalCostFallbackMessage"})
-
-
-def _feedback(runtime: ChargerRuntime) -> DriverFeedback | None:
-    """The screen's owner, when the runtime has one (a runtime built without a screen,
-    as in some tests, has none: then nothing is shown, and nothing fails)."""
-    return getattr(runtime, "feedback", None)
 
 
 def _told(what: str, call: Any, *args: Any, **kwargs: Any) -> None:
@@ -68,9 +61,7 @@ def tell_personal_message(runtime: ChargerRuntime, config: Configuration, connec
     language = message.get("language") or str(config["DisplayMessageCtrlr.Language"]) or None
     # Its length only: a personal message may say things about the driver.
     log.info("backend's message for the driver", connector=connector, characters=len(text), language=language)
-    feedback = _feedback(runtime)
-    if feedback is not None:
-        _told("personal message", feedback.personal_message, connector, text, language)
+    _told("personal message", runtime.feedback.personal_message, connector, text, language)
 
 
 def cost_text(total: Decimal, config: Configuration) -> str:
@@ -92,19 +83,14 @@ def tell_cost(runtime: ChargerRuntime, config: Configuration, connector: int, to
         log.warning("backend's cost is no amount of money: not shown", connector=connector, total_cost=repr(total))
         return
     log.info("backend's cost for the driver", connector=connector, total_cost=text, final=final)
-    feedback = _feedback(runtime)
-    if feedback is not None:
-        _told("cost", feedback.backend_cost, connector, amount, text, final)
+    _told("cost", runtime.feedback.backend_cost, connector, amount, text, final)
 
 
 def tell_fallback_texts(runtime: ChargerRuntime, config: Configuration) -> None:
     """TariffFallbackMessage and TotalCostFallbackMessage to the screen (empty: none)."""
-    feedback = _feedback(runtime)
-    if feedback is None:
-        return
     price = str(config["TariffCostCtrlr.TariffFallbackMessage"]) or None
     total = str(config["TariffCostCtrlr.TotalCostFallbackMessage"]) or None
-    _told("fallback texts", feedback.fallback_texts, price, total)
+    _told("fallback texts", runtime.feedback.fallback_texts, price, total)
 
 
 def follow_fallback_texts(runtime: ChargerRuntime, config: Configuration) -> None:

@@ -63,7 +63,8 @@ class View:
     finished: bool = False
     #: The car has stood idle after charging for too long (see agent.screen.idle).
     idle_alert: bool = False
-    #: Shown when no cost is known: the backend's TotalCostFallbackMessage (offline).
+    #: Shown when no cost is known: the backend's TotalCostFallbackMessage (offline, or no
+    #: final cost for a session that ended).
     cost_note: str | None = None
     #: The backend's words for this driver (personalMessage, SetUserPrice priceText).
     personal: str | None = None

@@ -41,6 +41,19 @@ COST_EVERY_S = 5.0
 NO_DISPLAY = (40, 2)
 
 
+def message_state(status: str | None, running: bool) -> str:
+    """The screen state a backend message may be limited to (OCPP 2.0.1
+    MessageStateEnumType) of a connector: "Charging" while a transaction runs, also
+    before the car draws or after it stopped drawing (status Preparing: the transaction
+    started at authorization or at the plug), never "Idle" then; "Faulted" and
+    "Unavailable" as reported; "Idle" otherwise."""
+    if status in ("Faulted", "Unavailable"):
+        return status
+    if running or status in ("Charging", "SuspendedEV", "SuspendedEVSE"):
+        return "Charging"
+    return "Idle"
+
+
 class Station(Protocol):
     """What the screen reads from the charger (the runtime implements it)."""
 
@@ -218,16 +231,20 @@ class DriverFeedback:
         self._wake()
 
     @staticmethod
-    def _cost_shown(c: _Connector) -> str | None:
+    def _cost_shown(c: _Connector, running: bool) -> str | None:
         """The cost a connector shows: the backend's final cost whenever it comes (it is
         what the driver is billed); else, once the session has ended, the local tariff's
-        exact final cost; else the backend's running cost; else the local running cost.
-        A backend's running cost is not final, so at the stop the local final cost takes
-        its place until the backend's final cost arrives (offline, it may never)."""
+        exact final cost; else, while it runs, the backend's running cost, or the local
+        running cost. A running cost is never shown as an ended session's total: at the
+        stop the local final cost takes its place until the backend's final cost arrives
+        (offline, it may never), and without either no total is shown (the backend's
+        TotalCostFallbackMessage is, when it gave one)."""
         if c.backend_cost is not None and c.backend_final:
             return c.backend_cost
         if c.final_cost is not None:
             return c.final_cost
+        if not running:
+            return None
         return c.backend_cost if c.backend_cost is not None else c.cost
 
     # ------------------------------------------------------------ composing
@@ -256,7 +273,7 @@ class DriverFeedback:
                 power, energy = station.meter(n)
             finished = not running and c.ended is not None and (
                 c.status == "Finishing" or now - c.ended <= self.screen.finished_seconds)
-            cost = self._cost_shown(c)
+            cost = self._cost_shown(c, running)
             view = View(
                 connector=n, status=status, error_code=error, vendor_error_code=vendor, plugged=c.plugged,
                 running=running,
@@ -264,12 +281,14 @@ class DriverFeedback:
                 power_kw=power,
                 energy_kwh=energy if running else (c.final_kwh if finished else None),
                 cost=cost if running or finished else None,
-                cost_note=self._fallback_cost if (running or finished) and not self._online() else None,
+                # The backend's TotalCostFallbackMessage: a cost it cannot give (offline,
+                # or no final cost for an ended session).
+                cost_note=self._fallback_cost if finished or (running and not self._online()) else None,
                 session_s=(now - c.started) if running and c.started is not None else (c.final_s if finished else None),
                 finished=finished,
                 idle_alert=c.idle.alerted,
                 personal=c.personal if running or finished else (self._pending_personal if card else None),
-                messages=self._messages(n, status, c.transaction),
+                messages=self._messages(n, status, c.transaction, running),
             )
             if not finished and not running and c.personal is not None and c.ended is not None:
                 c.personal = None
@@ -374,11 +393,11 @@ class DriverFeedback:
             total = getattr(cost, "total", None)
             c.cost = self.money(total) if isinstance(total, Decimal) else None
 
-    def _messages(self, connector: int, status: str | None, transaction: str | None) -> tuple[Any, ...]:
+    def _messages(self, connector: int, status: str | None, transaction: str | None,
+                  running: bool = False) -> tuple[Any, ...]:
         if self.board is None:
             return ()
-        state = {"Charging": "Charging", "SuspendedEV": "Charging", "SuspendedEVSE": "Charging",
-                 "Faulted": "Faulted", "Unavailable": "Unavailable"}.get(status or "", "Idle")
+        state = message_state(status, running)
         try:
             found = tuple(self.board.showing(self._wall(), connector, state, transaction))
         except Exception as exc:  # noqa: BLE001 - the screen carries on without the backend's messages

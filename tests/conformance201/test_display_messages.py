@@ -2,12 +2,16 @@
 ClearDisplayMessage, NotifyDisplayMessages) over the real agent and the test CSMS.
 
 What the backend sees is checked from its side: the answers, and the
-NotifyDisplayMessages that follow an Accepted GetDisplayMessages. What the screen would
-show is read where the agent keeps it: the message board in the agent's own state
-database (``agent.screen.board``), asked for a connector, a screen state, a transaction
-and a moment. Most cases share one started charger (two EVSEs) to keep the module fast;
-each uses its own message ids and clears what it relies on being absent. Every test
-ends with no schema violation in what the charger sent (its answers included).
+NotifyDisplayMessages that follow an Accepted GetDisplayMessages. What the driver sees
+is read from the bench's display (20x4; connector 1 on the top two rows, connector 2 on
+the bottom two; ``tests/conformance201/screen_helpers.py``): a message appears, at its
+start time, in its state, on its EVSE, in front of what it outranks, and is gone after
+its end time or its transaction. The exact order of priorities, which the screen's
+turning pages hide, is read from the message board in the agent's state database
+(``agent.screen.board``). Most cases share one started charger (two EVSEs) to keep the
+module fast; each uses its own message ids and clears the board where it reads the
+screen. Every test ends with no schema violation in what the charger sent (its answers
+included).
 """
 
 from __future__ import annotations
@@ -29,17 +33,20 @@ from agent.store import Database
 from simulators.harness import Stack
 from tests.conformance.helpers import new_id_tag
 from tests.conformance201.helpers import V201, call, last_seq, messages, schema_violations, wait_event, wait_for
+from tests.conformance201.screen_helpers import FAST_PAGES, seen, wait_rows, watch
 from tests.conformance201.shared_stack import shared_stack
 
 #: The tests run on the module's event loop, which owns the shared charger.
 shared = pytest.mark.asyncio(loop_scope="module")
 _request_ids = itertools.count(100)
+#: How late a change may reach the display: the screen redraws every second; a loaded machine.
+SLACK = timedelta(seconds=3)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def stack(csms_server: tuple[int, Path]) -> AsyncIterator[Stack]:
     """One booted 2.0.1 charger with two EVSEs for the module."""
-    async with shared_stack(csms_server, "TCO", connectors=2) as started:
+    async with shared_stack(csms_server, "TCO", connectors=2, sections=FAST_PAGES) as started:
         yield started
 
 
@@ -112,7 +119,10 @@ async def _clean(stack: Stack) -> None:
 
 @shared
 async def test_tc_o_01_cs_o_02_cs_o_07_cs_o_12_cs_set_get_and_replace(stack: Stack) -> None:
+    await clear_all(stack)
     assert await set_message(stack, info(1, "Welcome at Ladda", state="Idle")) == "Accepted"  # O01
+    for connector in (1, 2):  # a message for the whole charger: on both connectors' rows
+        await wait_rows(stack, "Welcome at Ladda", connector)
     status, held = await get_messages(stack)  # O03: all of them
     assert status == "Accepted"
     assert {"id": 1, "priority": "NormalCycle", "state": "Idle",
@@ -121,10 +131,15 @@ async def test_tc_o_01_cs_o_02_cs_o_07_cs_o_12_cs_set_get_and_replace(stack: Sta
     assert await set_message(stack, info(1, "Now 0.30 EUR/kWh", "InFront",
                                          message={"format": "ASCII", "content": "Now 0.30 EUR/kWh",
                                                   "language": "de"})) == "Accepted"
+    replaced = await wait_rows(stack, "Now 0.30 EUR/kWh", 1)  # TC_O_12_CS: the new text is shown ...
+    samples = await watch(stack, 5)  # ... and the old one no more (a cycle: the message, the status)
+    assert not seen(samples, "Welcome at Ladda", after=replaced + timedelta(seconds=1.5)), samples
+    assert seen(samples, "Now 0.30 EUR/kWh", 1) and seen(samples, "Ready to use", 1), samples
     status, held = await get_messages(stack, id=[1])  # O04 by id
     assert (status, held) == ("Accepted", [{"id": 1, "priority": "InFront", "message": {
         "format": "ASCII", "content": "Now 0.30 EUR/kWh", "language": "de"}}])
     assert ids(board(stack).messages()).count(1) == 1
+    await clear_all(stack)
     await _clean(stack)
 
 
@@ -166,19 +181,25 @@ async def test_tc_o_04_cs_and_o_05_cs_clear_display_message(stack: Stack) -> Non
 
 @shared
 async def test_tc_o_13_cs_and_o_14_cs_display_from_start_time_removed_after_end_time(stack: Stack) -> None:
+    await clear_all(stack)
     now = datetime.now(UTC)
-    start, end = now + timedelta(minutes=10), now + timedelta(seconds=2)
-    assert await set_message(stack, info(41, "Maintenance tonight", startDateTime=_wire(start))) == "Accepted"
-    assert await set_message(stack, info(42, "Until soon", endDateTime=_wire(end))) == "Accepted"
-    held = board(stack)
-    assert 41 not in ids(held.showing(now, 1, "Idle", None))  # not before its start
-    assert 41 in ids(held.showing(start + timedelta(seconds=1), 1, "Idle", None))
-    assert 42 in ids(held.showing(now, 1, "Idle", None))
-    await asyncio.sleep(max(0.0, (end - datetime.now(UTC)).total_seconds()) + 0.5)
-    assert await get_messages(stack, id=[42]) == ("Unknown", [])  # removed after its end
+    # AlwaysFront: each fills the screen alone while it is in its window, so what shows
+    # when is read without waiting for the pages' turn. A slow machine has SLACK to redraw.
+    end, start = now + timedelta(seconds=4), now + timedelta(seconds=10)
+    assert await set_message(stack, info(42, "Until soon", "AlwaysFront", endDateTime=_wire(end))) == "Accepted"
+    assert await set_message(stack, info(41, "Maintenance tonight", "AlwaysFront",
+                                         startDateTime=_wire(start))) == "Accepted"
+    samples = await watch(stack, 20, until="Maintenance tonight")
+    assert seen(samples, "Until soon", 1, before=end) and seen(samples, "Until soon", 2, before=end), samples
+    assert not seen(samples, "Until soon", after=end + SLACK), samples  # TC_O_14_CS: gone after its end
+    assert seen(samples, "Ready to use", 1, after=end, before=start), samples  # the usual screen between
+    assert not seen(samples, "Maintenance tonight", before=start), samples  # TC_O_13_CS: not before its start
+    assert seen(samples, "Maintenance tonight", 1, after=start, before=start + SLACK), samples  # but from it
+    assert await get_messages(stack, id=[42]) == ("Unknown", [])  # removed after its end, not only hidden
     assert 42 not in ids(board(stack).messages())
     status, held_41 = await get_messages(stack, id=[41])
     assert status == "Accepted" and held_41[0]["startDateTime"] == _wire(start)
+    await clear_all(stack)
     await _clean(stack)
 
 
@@ -195,6 +216,7 @@ async def test_tc_o_19_cs_not_supported_message_format_every_state_supported(sta
 
 @shared
 async def test_tc_o_22_cs_o_24_cs_and_o_36_to_o_39_priorities_and_states(stack: Stack) -> None:
+    await clear_all(stack)
     for message in (info(51, "front 1", "InFront"), info(52, "front 2", "InFront"),
                     info(53, "always 1", "AlwaysFront"), info(54, "always 2", "AlwaysFront"),
                     info(55, "while charging", state="Charging"), info(56, "while idle", state="Idle"),
@@ -213,60 +235,129 @@ async def test_tc_o_22_cs_o_24_cs_and_o_36_to_o_39_priorities_and_states(stack: 
     assert shown("Faulted") == [54, 53, 51, 52, 58]  # TC_O_39_CS
     status, listed = await get_messages(stack, state="Idle")  # TC_O_37_CS
     assert status == "Accepted" and 56 in [m["id"] for m in listed]
-    for message_id in sorted(mine):
+
+    # On the display: the AlwaysFront messages take it whole, in turn ...
+    await wait_rows(stack, "always", 1)
+    samples = await watch(stack, 5)
+    for text in ("always 1", "always 2"):
+        assert seen(samples, text, 1) and seen(samples, text, 2), samples
+    for text in ("front 1", "front 2", "Ready to use", "while idle"):
+        assert not seen(samples, text), samples
+    # ... once they are cleared, the InFront ones come before the connector's own pages,
+    # and of the messages limited to a state only the Idle one shows on idle connectors.
+    for message_id in (53, 54):
         assert (await call(stack, "ClearDisplayMessage", {"id": message_id}))["status"] == "Accepted"
+    await wait_rows(stack, "front", 1)
+    samples = await watch(stack, 10)  # a cycle: 4 pages of 2 s
+    for text in ("front 1", "front 2", "Ready to use", "while idle"):  # TC_O_37_CS
+        assert seen(samples, text, 1) and seen(samples, text, 2), (text, samples)
+    for text in ("always", "while charging", "while unavailable", "while faulted"):
+        assert not seen(samples, text), (text, samples)
+
+    # TC_O_38_CS, TC_O_39_CS: EVSE 2 taken out of service, EVSE 1 faulted (its RCD tripped).
+    for message_id in (51, 52):
+        assert (await call(stack, "ClearDisplayMessage", {"id": message_id}))["status"] == "Accepted"
+    answer = await call(stack, "ChangeAvailability", {"operationalStatus": "Inoperative", "evse": {"id": 2}})
+    assert answer["status"] == "Accepted"
+    await stack.bench_request("rcd", connector=1, tripped=True)
+    try:
+        await wait_rows(stack, "Not in service", 2)
+        await wait_rows(stack, "Out of order", 1)
+        samples = await watch(stack, 5)
+    finally:
+        await stack.bench_request("rcd", connector=1, tripped=False)
+        await call(stack, "ChangeAvailability", {"operationalStatus": "Operative", "evse": {"id": 2}})
+    assert seen(samples, "while faulted", 1) and seen(samples, "while unavailable", 2), samples
+    assert not seen(samples, "while faulted", 2) and not seen(samples, "while unavailable", 1), samples
+    for text in ("while idle", "while charging"):
+        assert not seen(samples, text), (text, samples)
+    for connector in (1, 2):
+        await wait_rows(stack, "Ready to use", connector)
+    await clear_all(stack)
     await _clean(stack)
 
 
 @shared
 async def test_tc_o_06_cs_o_10_cs_o_27_cs_o_28_cs_o_30_cs_o_32_cs_messages_of_a_transaction(stack: Stack) -> None:
+    await clear_all(stack)
     since = await last_seq(stack)
     await stack.bench_request("plug", connector=1, max_current=16)
     await stack.bench_request("tap", uid=new_id_tag())
     tx = (await wait_event(stack, "Started", since))["transactionInfo"]["transactionId"]
+    await wait_rows(stack, "Charging", 1)
     assert await set_message(stack, info(60, "yours", transactionId="no-such-transaction")) == "UnknownTransaction"
     now = datetime.now(UTC)
-    later, soon = now + timedelta(minutes=10), now + timedelta(seconds=6)  # room for a slow machine
+    soon, later = now + timedelta(seconds=4), now + timedelta(seconds=14)  # room for a slow machine
     for message in (info(61, "Charging for you", transactionId=tx),  # TC_O_06_CS
-                    info(62, "Later", transactionId=tx, startDateTime=_wire(later)),  # TC_O_27_CS
-                    info(63, "Soon gone", transactionId=tx, endDateTime=_wire(soon)),  # TC_O_28_CS
-                    info(64, "front 1", "InFront", transactionId=tx), info(65, "front 2", "InFront", transactionId=tx),
+                    info(68, "while charging", state="Charging"),  # TC_O_36_CS: any charging connector
+                    info(63, "Soon gone", "AlwaysFront", transactionId=tx, endDateTime=_wire(soon)),  # TC_O_28_CS
+                    info(62, "Later", "AlwaysFront", transactionId=tx, startDateTime=_wire(later))):  # TC_O_27_CS
+        assert await set_message(stack, message) == "Accepted"
+    # The display: the transaction's EVSE only; "Soon gone" alone until its end, then the
+    # session's pages with the transaction's message, then "Later" alone from its start.
+    samples = await watch(stack, 25, until="Later")
+    assert seen(samples, "Soon gone", 1, before=soon), samples
+    assert not seen(samples, "Soon gone", after=soon + SLACK), samples
+    for text in ("Charging for you", "while charging", "Charging"):
+        assert seen(samples, text, 1, after=soon, before=later), (text, samples)
+    assert not seen(samples, "Later", before=later), samples
+    assert seen(samples, "Later", 1, after=later, before=later + SLACK), samples
+    for text in ("Soon gone", "Charging for you", "while charging", "Later"):  # EVSE 2: idle, no transaction
+        assert not seen(samples, text, 2), (text, samples)
+    assert seen(samples, "2 Ready to use", 2), samples
+    assert await get_messages(stack, id=[63]) == ("Unknown", [])  # TC_O_28_CS: removed after its end
+
+    for message in (info(64, "front 1", "InFront", transactionId=tx), info(65, "front 2", "InFront", transactionId=tx),
                     info(66, "always 1", "AlwaysFront", transactionId=tx),
                     info(67, "always 2", "AlwaysFront", transactionId=tx)):
         assert await set_message(stack, message) == "Accepted"
-    held = board(stack)
-    mine = set(range(61, 68))
+    mine = {61, 62, 64, 65, 66, 67, 68}
+    now, held = datetime.now(UTC), board(stack)
     on_evse_1 = [i for i in ids(held.showing(now, 1, "Charging", tx)) if i in mine]
-    assert on_evse_1 == [67, 66, 64, 65, 61, 63]  # TC_O_32_CS, TC_O_30_CS; 62 waits for its start
-    assert 62 in ids(held.showing(later, 1, "Charging", tx))
-    assert [i for i in ids(held.showing(now, 2, "Charging", None)) if i in mine] == []  # the other EVSE
-    assert [i for i in ids(held.showing(now, 1, "Charging", "another")) if i in mine] == []
+    assert on_evse_1 == [67, 66, 62, 64, 65, 61, 68]  # TC_O_32_CS, TC_O_30_CS
+    assert [i for i in ids(held.showing(now, 2, "Charging", None)) if i in mine] == [68]  # the other EVSE
+    assert [i for i in ids(held.showing(now, 1, "Charging", "another")) if i in mine] == [68]
     status, listed = await get_messages(stack, id=[61])
     assert status == "Accepted" and listed[0]["transactionId"] == tx
-    await asyncio.sleep(max(0.0, (soon - datetime.now(UTC)).total_seconds()) + 0.5)
-    assert await get_messages(stack, id=[63]) == ("Unknown", [])  # TC_O_28_CS: removed after its end
+    await wait_rows(stack, "always", 1)
+    samples = await watch(stack, 5)  # the AlwaysFront ones in turn, in front of every other
+    assert seen(samples, "always 2", 1) and seen(samples, "always 1", 1), samples
+    for text in ("front 1", "front 2", "Charging for you"):
+        assert not seen(samples, text), (text, samples)
+
     await stack.bench_request("unplug", connector=1)
     await wait_event(stack, "Ended", since)
+    tx_only = mine - {68}
     for _ in range(50):  # O02: removed once the transaction ended (its Ended event answered)
-        if not mine & set(ids(board(stack).messages())):
+        if not tx_only & set(ids(board(stack).messages())):
             break
         await asyncio.sleep(0.1)
-    assert not mine & set(ids(board(stack).messages())), "the ended transaction's messages are still held"
-    assert await get_messages(stack, id=sorted(mine)) == ("Unknown", [])
+    assert not tx_only & set(ids(board(stack).messages())), "the ended transaction's messages are still held"
+    assert await get_messages(stack, id=sorted(tx_only)) == ("Unknown", [])
+    await wait_rows(stack, "Finished", 1)
+    samples = await watch(stack, 5)  # the finished session's pages; none of the transaction's messages
+    for text in ("always", "front", "Charging for you", "Later", "while charging"):
+        assert not seen(samples, text), (text, samples)
+    await clear_all(stack)
     await _clean(stack)
 
 
 @shared
 async def test_tc_o_20_cs_display_messages_persistent_over_reboot(stack: Stack) -> None:
+    await clear_all(stack)
     end = datetime.now(UTC) + timedelta(days=1)
     kept = info(71, "Fermé demain", "AlwaysFront", state="Idle", endDateTime=_wire(end),
                 message={"format": "UTF8", "content": "Fermé demain", "language": "fr"})
     assert await set_message(stack, kept) == "Accepted"
+    await wait_rows(stack, "Fermé demain", 1)
     since = await last_seq(stack)
     await stack.stop_agent(signal.SIGKILL)  # a power cut right after the answer
     await stack.start_agent()
     await stack.wait_booted(since_seq=since)
     assert await get_messages(stack, id=[71]) == ("Accepted", [kept])
+    for connector in (1, 2):  # shown again after the restart, with its accent
+        await wait_rows(stack, "Fermé demain", connector)
+    await clear_all(stack)
     await _clean(stack)
 
 
@@ -294,13 +385,18 @@ async def test_display_messages_variable_counts_what_is_held_up_to_its_max_limit
 
 @shared
 async def test_a_message_for_one_evse_shows_there_only(stack: Stack) -> None:
+    await clear_all(stack)
     display = {"name": "Display", "evse": {"id": 2}}
     assert await set_message(stack, info(91, "EVSE 2 only", display=display)) == "Accepted"
     assert await set_message(stack, info(92, display={"name": "Display", "evse": {"id": 3}})) == "Rejected"
+    await wait_rows(stack, "EVSE 2 only", 2)
+    samples = await watch(stack, 5)  # a whole cycle of connector 1's pages
+    assert seen(samples, "1 Ready to use", 1) and not seen(samples, "EVSE 2 only", 1), samples
     now, held = datetime.now(UTC), board(stack)
     assert 91 in ids(held.showing(now, 2, "Idle", None)) and 91 not in ids(held.showing(now, 1, "Idle", None))
     assert await get_messages(stack, id=[91]) == ("Accepted", [info(91, "EVSE 2 only", display=display) | {
         "message": {"format": "UTF8", "content": "EVSE 2 only", "language": "en"}}])
+    await clear_all(stack)
     await _clean(stack)
 
 

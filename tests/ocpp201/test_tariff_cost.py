@@ -112,12 +112,6 @@ def test_a_failing_screen_never_breaks_the_answer_handling() -> None:
     assert [name for name, _ in runtime.feedback.calls] == ["personal_message", "backend_cost"]
 
 
-def test_a_runtime_without_a_screen_is_told_nothing_and_nothing_fails() -> None:
-    config = Configuration({}, None, 1)
-    transaction_event_answered(SimpleNamespace(), config, _entry(TX_EVENT), _answer(total_cost=1))
-    tell_fallback_texts(SimpleNamespace(), config)
-
-
 class _Db:
     async def run(self, func: Any, *args: Any) -> Any:
         return func(*args)
