@@ -4,7 +4,7 @@ triggers, the default price texts and the planned time offset change.
 One :class:`Pricing` lives as long as the 1.6 link (not a connection): a trigger armed
 by a RunningCost still fires while the link is down (its MeterValues is journaled and
 sent on reconnect). Everything the driver is to see goes to ``runtime.feedback`` (the
-screen); the decisions (which text, which trigger is due) are pure functions here.
+screen, which every runtime has); the decisions (which text, which trigger is due) are pure functions here.
 """
 
 from __future__ import annotations
@@ -133,26 +133,18 @@ class Pricing:
     def language(self) -> str:
         return str(self.config["Language"])
 
-    def _feedback(self) -> Any:
-        """The screen (``runtime.feedback``); None on a runtime built without one."""
-        return getattr(self.runtime, "feedback", None)
-
     def personal_message(self, connector: int | None, texts: tuple[Text, ...]) -> None:
         text = pick(texts, self.language)
         if text is None:
             return
         log.info("driver price", connector=connector, text=text.content, language=text.language or self.language)
-        feedback = self._feedback()
-        if feedback is not None:
-            feedback.personal_message(connector, text.content, text.language or self.language)
+        self.runtime.feedback.personal_message(connector, text.content, text.language or self.language)
 
     def backend_cost(self, connector: int, cost: Decimal, texts: tuple[Text, ...], final: bool) -> None:
         text = pick(texts, self.language)
         log.info("driver cost", connector=connector, cost=str(cost), final=final,
                  text=None if text is None else text.content)
-        feedback = self._feedback()
-        if feedback is not None:
-            feedback.backend_cost(connector, cost, None if text is None else text.content, final=final)
+        self.runtime.feedback.backend_cost(connector, cost, None if text is None else text.content, final=final)
 
     def online(self, online: bool) -> None:
         """The link to the backend is (or is no longer) up: the default price text follows."""
@@ -168,9 +160,7 @@ class Pricing:
             default = None  # never stored: the table refuses it
         text = fallback_text(default, self._texts, self.language, self._online)
         log.info("default price text", text=text, online=self._online)
-        feedback = self._feedback()
-        if feedback is not None:
-            feedback.fallback_texts(price=text)
+        self.runtime.feedback.fallback_texts(price=text)
 
     def _changed(self, name: str, value: Value) -> None:
         if name in ("DefaultPrice", "Language"):
