@@ -140,11 +140,15 @@ class Pricing:
         log.info("driver price", connector=connector, text=text.content, language=text.language or self.language)
         self.runtime.feedback.personal_message(connector, text.content, text.language or self.language)
 
-    def backend_cost(self, connector: int, cost: Decimal, texts: tuple[Text, ...], final: bool) -> None:
+    def backend_cost(self, connector: int, cost: Decimal, texts: tuple[Text, ...], final: bool,
+                     transaction: str | None = None) -> None:
+        """``transaction``: the charger's id of the session it is for (the screen shows
+        no cost of a session other than the one it shows)."""
         text = pick(texts, self.language)
         log.info("driver cost", connector=connector, cost=str(cost), final=final,
                  text=None if text is None else text.content)
-        self.runtime.feedback.backend_cost(connector, cost, None if text is None else text.content, final=final)
+        self.runtime.feedback.backend_cost(connector, cost, None if text is None else text.content, final=final,
+                                           transaction=transaction)
 
     def online(self, online: bool) -> None:
         """The link to the backend is (or is no longer) up: the default price text follows."""

@@ -71,7 +71,8 @@ class PricingHandlers:
             return "Rejected"
         log.info("price message", message_id="RunningCost", transaction_id=message.transaction_id,
                  connector=record.connector, cost=str(message.cost), state=message.state, answer="Accepted")
-        self.session.pricing.backend_cost(record.connector, message.cost, message.texts, final=False)
+        self.session.pricing.backend_cost(record.connector, message.cost, message.texts, final=False,
+                                          transaction=record.tx_uid)
         self.session.pricing.arm(record.connector, record.local_id, message.triggers)
         return "Accepted"
 
@@ -84,7 +85,8 @@ class PricingHandlers:
             return "Rejected"
         log.info("price message", message_id="FinalCost", transaction_id=message.transaction_id,
                  connector=record.connector, cost=str(message.cost), answer="Accepted")
-        self.session.pricing.backend_cost(record.connector, message.cost, message.texts, final=True)
+        self.session.pricing.backend_cost(record.connector, message.cost, message.texts, final=True,
+                                          transaction=record.tx_uid)
         return "Accepted"
 
     # ------------------------------------------------------------ DefaultPriceText,<language>

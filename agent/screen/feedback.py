@@ -72,6 +72,7 @@ class _Connector:
     vendor_error_code: str = ""
     plugged: bool = False
     transaction: str | None = None  # the charger's transaction id (2.0.1 transactionId)
+    last_transaction: str | None = None  # the one that ended last (its summary may show)
     started: float | None = None
     ended: float | None = None  # when the last session ended (our clock)
     final_kwh: float | None = None
@@ -123,10 +124,20 @@ class DriverFeedback:
             self._connectors[connector].personal = text
         self._wake()
 
-    def backend_cost(self, connector: int, total: Decimal, text: str | None = None, final: bool = False) -> None:
+    def backend_cost(self, connector: int, total: Decimal, text: str | None = None, final: bool = False,
+                     transaction: str | None = None) -> None:
+        """The backend's cost of the session on ``connector``. With ``transaction`` (the
+        charger's id of the session it is for), a cost of a session other than the one the
+        screen shows (the running one, else the one that ended last) is not shown: a
+        FinalCost that comes late, after the next driver started, is not theirs."""
         c = self._connectors.get(connector)
         if c is None:
             log.warning("backend cost for an unknown connector ignored", connector=connector)
+            return
+        shown = c.transaction if c.started is not None else c.last_transaction
+        if transaction is not None and shown is not None and transaction != shown:
+            log.info("backend cost of a session no longer shown, not shown", connector=connector,
+                     transaction=transaction, final=final)
             return
         c.backend_cost = text if text else self.money(total)
         c.backend_final = final
@@ -174,7 +185,7 @@ class DriverFeedback:
         c = self._connectors.get(connector)
         if c is None:
             return
-        c.transaction, c.started, c.ended = transaction, self._clock(), None
+        c.transaction, c.started, c.ended, c.last_transaction = transaction, self._clock(), None, None
         c.cost, c.backend_cost, c.backend_final, c.final_kwh, c.final_s = None, None, False, None, None
         c.cost_at, c.idle = -COST_EVERY_S, Idle()
         c.personal, self._pending_personal = self._pending_personal, None
@@ -193,6 +204,7 @@ class DriverFeedback:
                 self.board.end_transaction(c.transaction)
             except Exception as exc:  # noqa: BLE001 - the board's trouble never stops a session
                 log.warning("backend messages of an ended transaction not forgotten", error=str(exc))
+        c.last_transaction = c.transaction
         c.transaction, c.started, c.ended, c.idle = None, None, now, Idle()
         self._wake()
 
@@ -230,6 +242,8 @@ class DriverFeedback:
                 power_kw=power,
                 energy_kwh=energy if running else (c.final_kwh if finished else None),
                 cost=cost if running or finished else None,
+                # The backend's last running cost stays a "cost" until its FinalCost comes.
+                cost_final=c.backend_cost is None or c.backend_final,
                 cost_note=self._fallback_cost if (running or finished) and not self._online() else None,
                 session_s=(now - c.started) if running and c.started is not None else (c.final_s if finished else None),
                 finished=finished,

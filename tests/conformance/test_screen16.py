@@ -154,6 +154,14 @@ def agent_events(stack: Stack, event: str) -> list[dict[str, Any]]:
     return found
 
 
+async def logged(stack: Stack, event: str, count: int, timeout: float = 5.0) -> None:
+    """Wait until the agent has logged ``event`` ``count`` times."""
+    deadline = time.monotonic() + timeout
+    while len(agent_events(stack, event)) < count:
+        assert time.monotonic() < deadline, f"the agent logged {event!r} {len(agent_events(stack, event))} times"
+        await asyncio.sleep(0.1)
+
+
 # ---------------------------------------------------------------- the steps
 
 
@@ -247,6 +255,7 @@ async def test_the_driver_s_price_running_cost_and_final_cost(stack: Stack) -> N
     since = await last_seq(stack)
     await stack.bench_request("tap", uid=card)  # the driver ends the session; the cable stays in
     await wait_for(stack, "StopTransaction", since=since)
+    await shows(stack, ["Finished", KWH, "Cost 1.50", TIME])  # the last running cost, no total yet
     final = {"transactionId": transaction_id, "cost": 2.5, "priceText": "$2.50"}
     assert await transfer(stack, "FinalCost", final) == "Accepted"
     await shows(stack, ["Finished", KWH, "Total $2.50", TIME])
@@ -295,10 +304,7 @@ async def test_the_display_unplugged_and_plugged_back_mid_session(stack: Stack) 
 
     await stack.bench_request("display", plugged=False)
     assert (await stack.screen()) == BLANK
-    deadline = time.monotonic() + 15
-    while len(agent_events(stack, DISPLAY_FAILING)) == failing:  # the next screen's write fails
-        assert time.monotonic() < deadline, "the agent never noticed the display had gone"
-        await asyncio.sleep(0.1)
+    await logged(stack, DISPLAY_FAILING, failing + 1, timeout=15.0)  # the next screen's write fails
     await asyncio.sleep(3.0)  # several more screens go nowhere
     assert len(agent_events(stack, DISPLAY_FAILING)) == failing + 1  # logged once
 
@@ -309,7 +315,7 @@ async def test_the_display_unplugged_and_plugged_back_mid_session(stack: Stack) 
     await stack.bench_request("display", plugged=True)  # powered up blank
     await shows(stack, ["Charging", KW_KWH, TIME, ""])
     assert (await stack.bench_request("screen"))["initialised"] is True
-    assert len(agent_events(stack, DISPLAY_BACK)) == back + 1
+    await logged(stack, DISPLAY_BACK, back + 1)  # (written just after the screen it drew)
     assert len(agent_events(stack, DISPLAY_FAILING)) == failing + 1
 
     await unplug(stack)

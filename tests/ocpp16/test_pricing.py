@@ -227,8 +227,9 @@ class _Feedback:
     def personal_message(self, connector: int | None, text: str, language: str | None = None) -> None:
         self.calls.append(("personal_message", (connector, text, language)))
 
-    def backend_cost(self, connector: int, total: Decimal, text: str | None = None, final: bool = False) -> None:
-        self.calls.append(("backend_cost", (connector, total, text, final)))
+    def backend_cost(self, connector: int, total: Decimal, text: str | None = None, final: bool = False,
+                     transaction: str | None = None) -> None:
+        self.calls.append(("backend_cost", (connector, total, text, final, transaction)))
 
     def fallback_texts(self, price: str | None = None, total_cost: str | None = None) -> None:
         self.calls.append(("fallback_texts", (price, total_cost)))
@@ -266,11 +267,11 @@ async def test_texts_and_costs_reach_the_screen_in_the_charger_s_language(state)
     pricing = Pricing(runtime, config)
     pricing.personal_message(None, (costmsg.Text("0.12 $/kWh"), costmsg.Text("0,12 €/kWh", "de")))
     pricing.backend_cost(2, Decimal("1.345"), (costmsg.Text("1.35 $"),), final=False)
-    pricing.backend_cost(2, Decimal("3.31"), (), final=True)
+    pricing.backend_cost(2, Decimal("3.31"), (), final=True, transaction="tx-7")
     assert runtime.feedback.calls == [
         ("personal_message", (None, "0,12 €/kWh", "de")),
-        ("backend_cost", (2, Decimal("1.345"), "1.35 $", False)),
-        ("backend_cost", (2, Decimal("3.31"), None, True)),
+        ("backend_cost", (2, Decimal("1.345"), "1.35 $", False, None)),
+        ("backend_cost", (2, Decimal("3.31"), None, True, "tx-7")),
     ]
 
 

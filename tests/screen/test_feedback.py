@@ -131,6 +131,39 @@ def test_a_session_from_price_to_final_cost() -> None:
     assert feedback.lines(16, 2, page_at=0.0) == ["Ready to use", "0.35 EUR/kWh"]
 
 
+def test_the_last_running_cost_is_no_total_until_the_final_cost_comes() -> None:
+    feedback, clock = make()
+    feedback.status(1, "Charging", plugged=True)
+    feedback.transaction_started(1, "tx-1")
+    feedback.backend_cost(1, Decimal("0.53"), "$0.53 so far", transaction="tx-1")
+    assert feedback.lines(16, 2, page_at=0.0) == ["Charging", "Cost $0.53 so"]
+    feedback.transaction_stopped(1, 2.25)
+    feedback.status(1, "Finishing", plugged=True)
+    assert feedback.lines(16, 2, page_at=4.0) == ["Finished", "Cost $0.53 so"]  # no FinalCost yet
+    feedback.backend_cost(1, Decimal("0.79"), "$0.79", final=True, transaction="tx-1")
+    assert feedback.lines(16, 2, page_at=4.0) == ["Finished", "Total $0.79"]
+
+
+def test_a_backend_cost_of_another_session_is_not_shown() -> None:
+    """A FinalCost that comes after the next driver started (the link was down) is not
+    the new driver's; nor is a late cost of a session older than the last one."""
+    feedback, clock = make()
+    feedback.status(1, "Charging", plugged=True)
+    feedback.transaction_started(1, "tx-1")
+    feedback.transaction_stopped(1, 2.25)
+    feedback.transaction_started(1, "tx-2")
+    with capture_logs() as logs:
+        feedback.backend_cost(1, Decimal("9.99"), final=True, transaction="tx-1")
+    assert [e["event"] for e in logs] == ["backend cost of a session no longer shown, not shown"]
+    feedback.backend_cost(1, Decimal("0.10"), transaction="tx-2")
+    assert feedback.lines(16, 2, page_at=0.0) == ["Charging", "Cost 0.10 EUR"]
+    feedback.transaction_stopped(1, 1.0)
+    feedback.status(1, "Finishing", plugged=True)
+    feedback.backend_cost(1, Decimal("9.99"), final=True, transaction="tx-1")
+    feedback.backend_cost(1, Decimal("0.20"), final=True, transaction="tx-2")
+    assert feedback.lines(16, 2, page_at=4.0) == ["Finished", "Total 0.20 EUR"]
+
+
 def test_a_card_refused_says_why_and_offline_is_told_apart() -> None:
     feedback, clock = make(connectors=2)
     feedback.status(1, "Available")
