@@ -133,12 +133,15 @@ class Pricing:
     def language(self) -> str:
         return str(self.config["Language"])
 
-    def personal_message(self, connector: int | None, texts: tuple[Text, ...]) -> None:
+    def personal_message(self, connector: int | None, texts: tuple[Text, ...], id_tag: str | None = None) -> None:
+        """SetUserPrice's text for the driver of ``id_tag``: on ``connector``'s session, or
+        (None) for the session that driver's card starts."""
         text = pick(texts, self.language)
         if text is None:
             return
         log.info("driver price", connector=connector, text=text.content, language=text.language or self.language)
-        self.runtime.feedback.personal_message(connector, text.content, text.language or self.language)
+        self.runtime.feedback.personal_message(connector, text.content, text.language or self.language,
+                                               id_tag=id_tag)
 
     def backend_cost(self, connector: int, cost: Decimal, texts: tuple[Text, ...], final: bool,
                      transaction: str | None = None) -> None:

@@ -59,7 +59,7 @@ class PricingHandlers:
                           and self.runtime.local_tx.get(r.connector) == r.local_id), None)
         log.info("price message", message_id="SetUserPrice", id_tag=message.id_token, connector=connector,
                  answer="Accepted")
-        self.session.pricing.personal_message(connector, message.texts)
+        self.session.pricing.personal_message(connector, message.texts, id_tag=message.id_token)
         return "Accepted"
 
     async def _running_cost(self, message: costmsg.RunningCost) -> str:

@@ -109,6 +109,10 @@ class DriverFeedback:
         self._connectors = {n: _Connector() for n in self.numbers}
         self._card: tuple[CardStep, float] | None = None
         self._pending_personal: str | None = None
+        #: The card the pending personal message is for, and the card checked last: a
+        #: price told to a driver who walked away is never the next driver's.
+        self._pending_for: str | None = None
+        self._asking: str | None = None
         self._fallback_price: str | None = None
         self._fallback_cost: str | None = None
         self._changed = asyncio.Event()
@@ -117,9 +121,14 @@ class DriverFeedback:
         self._price_failing = False
 
     # ------------------------------------------------------------ the contract (adapters)
-    def personal_message(self, connector: int | None, text: str, language: str | None = None) -> None:
+    def personal_message(self, connector: int | None, text: str, language: str | None = None,
+                         id_tag: str | None = None) -> None:
+        """The backend's words for a driver: on ``connector``'s session, or (None) for the
+        session the card being checked starts; ``id_tag``: that card, when the backend
+        names it (else the card checked last)."""
         if connector is None or connector not in self._connectors:
             self._pending_personal = text  # for the transaction the answer starts
+            self._pending_for = id_tag if id_tag is not None else self._asking
         else:
             self._connectors[connector].personal = text
         self._wake()
@@ -165,6 +174,9 @@ class DriverFeedback:
         self._wake()
 
     def authorizing(self, id_tag: str) -> None:
+        if self._pending_for is None or self._pending_for.upper() != id_tag.upper():
+            self._pending_personal = self._pending_for = None  # another driver's
+        self._asking = id_tag
         self._card = (CardStep("asking"), self._clock())
         self._wake()
 
@@ -178,6 +190,8 @@ class DriverFeedback:
         backend could not be asked about reads "offline"."""
         if why == "Invalid" and not online:
             why = "offline"
+        if self._pending_for is not None and self._pending_for.upper() == id_tag.upper():
+            self._pending_personal = self._pending_for = None  # no session of theirs to show it on
         self._card = (CardStep("refused", why), self._clock())
         self._wake()
 
@@ -188,7 +202,7 @@ class DriverFeedback:
         c.transaction, c.started, c.ended, c.last_transaction = transaction, self._clock(), None, None
         c.cost, c.backend_cost, c.backend_final, c.final_kwh, c.final_s = None, None, False, None, None
         c.cost_at, c.idle = -COST_EVERY_S, Idle()
-        c.personal, self._pending_personal = self._pending_personal, None
+        c.personal, self._pending_personal, self._pending_for = self._pending_personal, None, None
         self._card = None
         self._wake()
 

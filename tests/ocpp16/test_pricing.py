@@ -223,9 +223,12 @@ class _Feedback:
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, Any]] = []
+        self.id_tags: list[str | None] = []
 
-    def personal_message(self, connector: int | None, text: str, language: str | None = None) -> None:
+    def personal_message(self, connector: int | None, text: str, language: str | None = None,
+                         id_tag: str | None = None) -> None:
         self.calls.append(("personal_message", (connector, text, language)))
+        self.id_tags.append(id_tag)
 
     def backend_cost(self, connector: int, total: Decimal, text: str | None = None, final: bool = False,
                      transaction: str | None = None) -> None:
@@ -265,7 +268,7 @@ async def test_texts_and_costs_reach_the_screen_in_the_charger_s_language(state)
     runtime = _Runtime()
     config = Configuration({"SupportedLanguages": "en,de", "Language": "de"}, state, 2)
     pricing = Pricing(runtime, config)
-    pricing.personal_message(None, (costmsg.Text("0.12 $/kWh"), costmsg.Text("0,12 €/kWh", "de")))
+    pricing.personal_message(None, (costmsg.Text("0.12 $/kWh"), costmsg.Text("0,12 €/kWh", "de")), id_tag="04A1")
     pricing.backend_cost(2, Decimal("1.345"), (costmsg.Text("1.35 $"),), final=False)
     pricing.backend_cost(2, Decimal("3.31"), (), final=True, transaction="tx-7")
     assert runtime.feedback.calls == [
@@ -273,6 +276,7 @@ async def test_texts_and_costs_reach_the_screen_in_the_charger_s_language(state)
         ("backend_cost", (2, Decimal("1.345"), "1.35 $", False, None)),
         ("backend_cost", (2, Decimal("3.31"), None, True, "tx-7")),
     ]
+    assert runtime.feedback.id_tags == ["04A1"]  # the driver it is for
 
 
 async def test_default_price_texts_are_told_at_each_change_and_kept(state):

@@ -164,6 +164,37 @@ def test_a_backend_cost_of_another_session_is_not_shown() -> None:
     assert feedback.lines(16, 2, page_at=4.0) == ["Finished", "Total 0.20 EUR"]
 
 
+def test_a_price_told_to_a_driver_who_walked_away_is_not_the_next_driver_s() -> None:
+    feedback, clock = make()
+    feedback.status(1, "Available")
+    feedback.authorizing("04AAAA01")
+    feedback.personal_message(None, "0.25 $/kWh for A")  # with the card's answer (2.0.1), or
+    feedback.authorized("04AAAA01", True)                # SetUserPrice naming it (1.6)
+    clock.now += 120  # A never plugs in
+    feedback.authorizing("04BBBB02")
+    feedback.authorized("04BBBB02", True)
+    feedback.transaction_started(1, "tx-b")
+    feedback.status(1, "Charging", plugged=True)
+    assert all("for A" not in " ".join(feedback.lines(16, 2, page_at=t)) for t in range(0, 40, 4))
+    # The same card tapped again keeps its price; one the backend names keeps it too.
+    feedback.personal_message(None, "0.20 $/kWh for C", id_tag="04CCCC03")
+    feedback.authorizing("04cccc03")
+    feedback.authorized("04cccc03", True)
+    feedback.transaction_started(1, "tx-c")
+    assert any("for C" in " ".join(feedback.lines(16, 2, page_at=t)) for t in range(0, 40, 4))
+
+
+def test_a_personal_message_of_a_refused_card_is_dropped() -> None:
+    feedback, clock = make()
+    feedback.status(1, "Available")
+    feedback.authorizing("04AAAA01")
+    feedback.personal_message(None, "Your card is blocked", id_tag="04AAAA01")
+    feedback.card_rejected("04AAAA01", "Blocked")
+    feedback.transaction_started(1, "tx-remote")  # a remote start, no card checked
+    feedback.status(1, "Charging", plugged=True)
+    assert all("blocked" not in " ".join(feedback.lines(16, 2, page_at=t)) for t in range(0, 40, 4))
+
+
 def test_a_card_refused_says_why_and_offline_is_told_apart() -> None:
     feedback, clock = make(connectors=2)
     feedback.status(1, "Available")
