@@ -102,7 +102,8 @@ async def shows(stack: Stack, rows: list[Row], timeout: float = 10.0) -> list[st
         if all(_fits(want, got) for want, got in zip(wanted, screen, strict=True)):
             return screen
         if time.monotonic() > deadline:
-            raise AssertionError(f"the display never showed {rows}; it showed, in turn: {seen[-12:]}")
+            raise AssertionError(f"the display never showed {rows}; it showed, in turn: {seen[-12:]}; "
+                                 f"the agent's last warnings: {warnings(stack)[-5:]}")
         await asyncio.sleep(0.05)
 
 
@@ -141,17 +142,22 @@ async def unplug(stack: Stack) -> None:
     await wait_status(stack, 1, "Available", since)
 
 
-def agent_events(stack: Stack, event: str) -> list[dict[str, Any]]:
-    """The agent's JSON log lines of ``event``, from its whole log."""
+def agent_events(stack: Stack, event: str | None) -> list[dict[str, Any]]:
+    """The agent's JSON log lines of ``event`` (None: all), from its whole log."""
     found = []
     for line in (stack.workdir / "agent.log").read_text(encoding="utf-8", errors="replace").splitlines():
         try:
             entry = json.loads(line)
         except ValueError:
             continue
-        if isinstance(entry, dict) and entry.get("event") == event:
+        if isinstance(entry, dict) and (event is None or entry.get("event") == event):
             found.append(entry)
     return found
+
+
+def warnings(stack: Stack) -> list[dict[str, Any]]:
+    """The agent's warnings and errors (what a failed step most likely comes from)."""
+    return [e for e in agent_events(stack, None) if e.get("level") in ("warning", "error", "critical")]
 
 
 async def logged(stack: Stack, event: str, count: int, timeout: float = 5.0) -> None:
