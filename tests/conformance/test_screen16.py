@@ -42,6 +42,9 @@ PHONE = "+46 8 123 45"
 IDLE_S = 3.0  # [screen] idle_alert_minutes = 0.05
 PRICE = {"priceText": "0.30 $/kWh", "priceTextOffline": "Offline: 0.40 $/kWh"}
 BLANK = ["", "", "", ""]
+#: What the agent logs when its display stops answering, and when it answers again.
+DISPLAY_FAILING = "display failing; the screen is drawn again when it answers"
+DISPLAY_BACK = "display answering again"
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -327,6 +330,3 @@ async def test_the_display_unplugged_and_plugged_back_mid_session(stack: Stack) 
     await unplug(stack)
     await idle_again(stack)
 
-
-DISPLAY_FAILING = "display failing; the screen is drawn again when it answers"
-DISPLAY_BACK = "display answering again"
