@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Protocol
 
@@ -60,6 +60,9 @@ class AuthResult:
     status: AuthStatus
     parent_id_tag: str | None = None
     expiry: str | None = None  # ISO 8601, as the backend gave it
+    #: Decided by the offline rules because the backend could not be asked or did not
+    #: answer in time (a driver is told "not when offline", not "unknown card").
+    unanswered: bool = field(default=False, compare=False)
 
 
 class Uplink(Protocol):
@@ -127,7 +130,7 @@ class Authorizer:
             return local
         if local is None and self.config.bool("AllowOfflineTxForUnknownId"):
             return AuthResult(AuthStatus.ACCEPTED)
-        return AuthResult(AuthStatus.INVALID)
+        return AuthResult(AuthStatus.INVALID, unanswered=True)
 
     async def known_locally(self, id_tag: str, token_type: str | None = CARD) -> AuthResult | None:
         """The card's local entry: the list's when it has one, else the cache's (a card's only)."""

@@ -396,6 +396,9 @@ class ChargerRuntime:
         self.feedback = feedback or DriverFeedback(self.numbers)
         self.feedback.station = _ScreenStation(self)
         self.feedback.board = self.message_board
+        #: Cards being decided without the backend's answer (offline, or no answer in
+        #: time): a refusal of one reads "not when offline" on the screen.
+        self._unanswered: set[str] = set()
 
     def _policy(self) -> Policy:
         return policy_from(self.config, self._max_current, self.meter, self._rules)
@@ -531,7 +534,8 @@ class ChargerRuntime:
                 self._spawn(self._authorize(action.id_tag, action.token_type), f"authorize-{action.id_tag}")
             elif isinstance(action, CardRejected):
                 log.info("card rejected", id_tag=action.id_tag, why=action.why)
-                self.feedback.card_rejected(action.id_tag, action.why, self.uplink.online)
+                self.feedback.card_rejected(action.id_tag, action.why,
+                                            self.uplink.online and action.id_tag not in self._unanswered)
                 if self.hardware.indicator is not None:
                     self._spawn(self._flash_rejected(), "indicator-rejected")
             elif isinstance(action, (PersistReservation, ForgetReservation)):
@@ -1271,7 +1275,12 @@ class ChargerRuntime:
             result = AuthResult(AuthStatus.INVALID)
         log.info("authorization", id_tag=id_tag, status=result.status.value)
         self.feedback.authorized(id_tag, result.status is AuthStatus.ACCEPTED)
-        self.feed(AuthorizationResolved(id_tag, result.status, result.parent_id_tag, token_type))
+        if result.unanswered:
+            self._unanswered.add(id_tag)
+        try:
+            self.feed(AuthorizationResolved(id_tag, result.status, result.parent_id_tag, token_type))
+        finally:
+            self._unanswered.discard(id_tag)
 
     # ------------------------------------------------------------ inputs and timers
     async def _watch_pilot(self, n: int) -> None:

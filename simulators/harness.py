@@ -287,12 +287,16 @@ class Stack:
         return lines
 
     def hardware_sections(self) -> list[str]:
-        """The contactor, pilot, lock, safety inputs and LEDs: on the bench's wiring, or the sim drivers."""
+        """The contactor, pilot, lock, safety inputs, LEDs and display: on the bench's
+        wiring, or the sim drivers. A section the test gives in ``sections`` replaces the
+        wiring's (e.g. ``{"display": {"driver": "none"}}``: a charger without a display)."""
         if self.wiring_info is None:
-            return ["[lock]", f'driver = "{"sim" if self.lock else "none"}"']
+            return [] if "lock" in self.sections else ["[lock]", f'driver = "{"sim" if self.lock else "none"}"']
         wiring = BenchWiring.for_connectors(int(self.wiring_info["connectors"]))
         lines: list[str] = []
         for section, keys in wiring.agent_sections(pwm_root=Path(self.wiring_info["pwm_root"]), lock=self.lock).items():
+            if section in self.sections:
+                continue  # written with the test's sections
             lines += [f"[{section}]", *(f"{key} = {json.dumps(value)}" for key, value in keys.items())]
         return lines
 

@@ -72,6 +72,18 @@ async def test_decision(make, name, keys, cache, backend, expected, asked):
     assert (backend.asked == ["TAG"]) is asked, name
 
 
+@pytest.mark.parametrize(
+    ("backend", "unanswered"),
+    [(Backend(False), True), (Backend(True, None), True), (Backend(True, AuthResult(INVALID)), False)],
+    ids=["offline", "no answer in time", "the backend refused"],
+)
+async def test_a_refusal_says_whether_the_backend_answered(make, backend, unanswered):
+    """The screen tells "not when offline" from "unknown card" by it."""
+    build, _ = make
+    result = await build(LocalAuthorizeOffline=False).decide("TAG", backend)
+    assert result.status is INVALID and result.unanswered is unanswered
+
+
 async def test_an_expired_cache_entry_is_not_accepted(make):
     build, state = make
     state.cache_authorization("TAG", "Accepted", None, "2020-01-01T00:00:00.000Z")

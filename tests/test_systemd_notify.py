@@ -96,9 +96,12 @@ def notify_socket() -> Iterator[NotifySocket]:
 @pytest.fixture
 async def stack(csms: Csms, notify_socket: NotifySocket) -> AsyncIterator[Stack]:
     """A bench and an agent run "by systemd": NOTIFY_SOCKET and a 1 s watchdog. The bench
-    starts with the backend link cut, so nothing the agent tells systemd can wait for it."""
+    starts with the backend link cut, so nothing the agent tells systemd can wait for it.
+    The charger has no display (the bench's stays unused): the status line then says what
+    the screen would."""
     stack = Stack(Path(tempfile.mkdtemp(prefix="ld-")), csms, cp_id="NOTIFY-1", connectors=2,
-                  agent_env={"NOTIFY_SOCKET": notify_socket.address, "WATCHDOG_USEC": "1000000"})
+                  agent_env={"NOTIFY_SOCKET": notify_socket.address, "WATCHDOG_USEC": "1000000"},
+                  sections={"display": {"driver": "none"}})
     notify_socket.listen()
     try:
         await stack.start_bench()

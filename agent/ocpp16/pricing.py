@@ -166,22 +166,29 @@ class Pricing:
     def language(self) -> str:
         return str(self.config["Language"])
 
-    def personal_message(self, connector: int | None, texts: tuple[Text, ...]) -> None:
+    def personal_message(self, connector: int | None, texts: tuple[Text, ...], id_tag: str | None = None) -> None:
+        """SetUserPrice's text for the driver of ``id_tag``: on ``connector``'s session, or
+        (None) for the session that driver's card starts."""
         text = pick(texts, self.language)
         if text is None:
             return
         log.info("driver price", connector=connector, text=text.content, language=text.language or self.language)
-        self.runtime.feedback.personal_message(connector, text.content, text.language or self.language)
+        self.runtime.feedback.personal_message(connector, text.content, text.language or self.language,
+                                               id_tag=id_tag)
 
-    def backend_cost(self, connector: int, cost: Decimal, texts: tuple[Text, ...], final: bool) -> None:
-        """The backend's cost to the screen, with NumberOfDecimalsForCostValues decimals."""
+    def backend_cost(self, connector: int, cost: Decimal, texts: tuple[Text, ...], final: bool,
+                     transaction: str | None = None) -> None:
+        """The backend's cost to the screen, with NumberOfDecimalsForCostValues decimals.
+        ``transaction``: the charger's id of the session it is for (the screen shows no
+        cost of a session other than the one it shows)."""
         text = pick(texts, self.language)
         shown = shown_cost(cost, self.config.int("NumberOfDecimalsForCostValues"))
         if final:
             self._bases.pop(connector, None)  # the final cost stands: nothing counts on from here
         log.info("driver cost", connector=connector, cost=str(shown), backend_cost=str(cost), final=final,
                  text=None if text is None else text.content)
-        self.runtime.feedback.backend_cost(connector, shown, None if text is None else text.content, final=final)
+        self.runtime.feedback.backend_cost(connector, shown, None if text is None else text.content, final=final,
+                                           transaction=transaction)
 
     def follow(self, connector: int, local_tx: int, message: RunningCost) -> None:
         """Count the cost on from this RunningCost (shown already) until the next one."""

@@ -57,6 +57,9 @@ class View:
     energy_kwh: float | None = None
     #: The running or final cost as displayed (local tariff or backend), None: unknown.
     cost: str | None = None
+    #: Whether ``cost`` of a finished session is its total (False: the backend's last
+    #: running cost, its final cost still to come).
+    cost_final: bool = True
     #: Length of the running session, or of the one just ended, in seconds.
     session_s: float | None = None
     #: A session just ended: its energy, cost and time are shown.
@@ -194,10 +197,10 @@ def _values(view: View, lang: str, columns: int, final: bool = False) -> list[st
     if view.energy_kwh is not None:
         out.append(_number(view.energy_kwh, 2, lang) + " kWh")
     if view.cost is not None:
-        out.append(say(lang, "total" if final else "cost", cost=view.cost))
+        out.append(say(lang, "total" if final and view.cost_final else "cost", cost=view.cost))
     if view.session_s is not None:
         out.append(say(lang, "time", time=duration(view.session_s)))
-    if view.cost is None and view.cost_note:
+    if view.cost_note and (view.cost is None or (final and not view.cost_final)):
         out += _wrap(view.cost_note, columns)
     return out
 

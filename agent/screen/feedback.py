@@ -85,6 +85,7 @@ class _Connector:
     vendor_error_code: str = ""
     plugged: bool = False
     transaction: str | None = None  # the charger's transaction id (2.0.1 transactionId)
+    last_transaction: str | None = None  # the one that ended last (its summary may show)
     started: float | None = None
     ended: float | None = None  # when the last session ended (our clock)
     final_kwh: float | None = None
@@ -122,6 +123,10 @@ class DriverFeedback:
         self._connectors = {n: _Connector() for n in self.numbers}
         self._card: tuple[CardStep, float] | None = None
         self._pending_personal: str | None = None
+        #: The card the pending personal message is for, and the card checked last: a
+        #: price told to a driver who walked away is never the next driver's.
+        self._pending_for: str | None = None
+        self._asking: str | None = None
         self._fallback_price: str | None = None
         self._fallback_cost: str | None = None
         self._changed = asyncio.Event()
@@ -130,17 +135,32 @@ class DriverFeedback:
         self._price_failing = False
 
     # ------------------------------------------------------------ the contract (adapters)
-    def personal_message(self, connector: int | None, text: str, language: str | None = None) -> None:
+    def personal_message(self, connector: int | None, text: str, language: str | None = None,
+                         id_tag: str | None = None) -> None:
+        """The backend's words for a driver: on ``connector``'s session, or (None) for the
+        session the card being checked starts; ``id_tag``: that card, when the backend
+        names it (else the card checked last)."""
         if connector is None or connector not in self._connectors:
             self._pending_personal = text  # for the transaction the answer starts
+            self._pending_for = id_tag if id_tag is not None else self._asking
         else:
             self._connectors[connector].personal = text
         self._wake()
 
-    def backend_cost(self, connector: int, total: Decimal, text: str | None = None, final: bool = False) -> None:
+    def backend_cost(self, connector: int, total: Decimal, text: str | None = None, final: bool = False,
+                     transaction: str | None = None) -> None:
+        """The backend's cost of the session on ``connector``. With ``transaction`` (the
+        charger's id of the session it is for), a cost of a session other than the one the
+        screen shows (the running one, else the one that ended last) is not shown: a
+        FinalCost that comes late, after the next driver started, is not theirs."""
         c = self._connectors.get(connector)
         if c is None:
             log.warning("backend cost for an unknown connector ignored", connector=connector)
+            return
+        shown = c.transaction if c.started is not None else c.last_transaction
+        if transaction is not None and shown is not None and transaction != shown:
+            log.info("backend cost of a session no longer shown, not shown", connector=connector,
+                     transaction=transaction, final=final)
             return
         c.backend_cost = text if text else self.money(total)
         c.backend_final = final
@@ -168,6 +188,9 @@ class DriverFeedback:
         self._wake()
 
     def authorizing(self, id_tag: str) -> None:
+        if self._pending_for is None or self._pending_for.upper() != id_tag.upper():
+            self._pending_personal = self._pending_for = None  # another driver's
+        self._asking = id_tag
         self._card = (CardStep("asking"), self._clock())
         self._wake()
 
@@ -181,6 +204,8 @@ class DriverFeedback:
         backend could not be asked about reads "offline"."""
         if why == "Invalid" and not online:
             why = "offline"
+        if self._pending_for is not None and self._pending_for.upper() == id_tag.upper():
+            self._pending_personal = self._pending_for = None  # no session of theirs to show it on
         self._card = (CardStep("refused", why), self._clock())
         self._wake()
 
@@ -188,11 +213,11 @@ class DriverFeedback:
         c = self._connectors.get(connector)
         if c is None:
             return
-        c.transaction, c.started, c.ended = transaction, self._clock(), None
+        c.transaction, c.started, c.ended, c.last_transaction = transaction, self._clock(), None, None
         c.cost, c.backend_cost, c.backend_final, c.final_kwh, c.final_s = None, None, False, None, None
         c.final_cost = None
         c.cost_at, c.idle = -COST_EVERY_S, Idle()
-        c.personal, self._pending_personal = self._pending_personal, None
+        c.personal, self._pending_personal, self._pending_for = self._pending_personal, None, None
         self._card = None
         self._wake()
 
@@ -208,6 +233,7 @@ class DriverFeedback:
                 self.board.end_transaction(c.transaction)
             except Exception as exc:  # noqa: BLE001 - the board's trouble never stops a session
                 log.warning("backend messages of an ended transaction not forgotten", error=str(exc))
+        c.last_transaction = c.transaction
         c.transaction, c.started, c.ended, c.idle = None, None, now, Idle()
         self._wake()
 
@@ -231,21 +257,19 @@ class DriverFeedback:
         self._wake()
 
     @staticmethod
-    def _cost_shown(c: _Connector, running: bool) -> str | None:
-        """The cost a connector shows: the backend's final cost whenever it comes (it is
-        what the driver is billed); else, once the session has ended, the local tariff's
-        exact final cost; else, while it runs, the backend's running cost, or the local
-        running cost. A running cost is never shown as an ended session's total: at the
-        stop the local final cost takes its place until the backend's final cost arrives
-        (offline, it may never), and without either no total is shown (the backend's
-        TotalCostFallbackMessage is, when it gave one)."""
+    def _cost_shown(c: _Connector, running: bool) -> tuple[str | None, bool]:
+        """The cost a connector shows, and whether it is the session's total: the
+        backend's final cost whenever it comes (it is what the driver is billed); else,
+        once the session has ended, the local tariff's exact final cost; else the
+        backend's running cost, or the local running cost. A running cost is never
+        shown as an ended session's total: after the stop it reads as the cost so far
+        until the backend's final cost arrives (offline, it may never; the backend's
+        TotalCostFallbackMessage is shown beside it)."""
         if c.backend_cost is not None and c.backend_final:
-            return c.backend_cost
+            return c.backend_cost, True
         if c.final_cost is not None:
-            return c.final_cost
-        if not running:
-            return None
-        return c.backend_cost if c.backend_cost is not None else c.cost
+            return c.final_cost, True
+        return (c.backend_cost if c.backend_cost is not None else c.cost), False
 
     # ------------------------------------------------------------ composing
     _charger_status: tuple[str, str, str] = ("Available", "NoError", "")
@@ -273,7 +297,7 @@ class DriverFeedback:
                 power, energy = station.meter(n)
             finished = not running and c.ended is not None and (
                 c.status == "Finishing" or now - c.ended <= self.screen.finished_seconds)
-            cost = self._cost_shown(c, running)
+            cost, cost_final = self._cost_shown(c, running)
             view = View(
                 connector=n, status=status, error_code=error, vendor_error_code=vendor, plugged=c.plugged,
                 running=running,
@@ -281,8 +305,10 @@ class DriverFeedback:
                 power_kw=power,
                 energy_kwh=energy if running else (c.final_kwh if finished else None),
                 cost=cost if running or finished else None,
-                # The backend's TotalCostFallbackMessage: a cost it cannot give (offline,
-                # or no final cost for an ended session).
+                # Final when the backend said so or the local tariff's exact one; the
+                # backend's last running cost stays a "cost" until its final cost comes,
+                # with its TotalCostFallbackMessage (offline, it may never come).
+                cost_final=cost_final,
                 cost_note=self._fallback_cost if finished or (running and not self._online()) else None,
                 session_s=(now - c.started) if running and c.started is not None else (c.final_s if finished else None),
                 finished=finished,

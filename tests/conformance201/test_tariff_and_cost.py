@@ -188,7 +188,7 @@ async def test_tariff_and_total_cost_fallback_messages_while_offline(stack: Stac
     the token; TotalCostFallbackMessage what a session's cost reads while the backend
     cannot give it: the link is cut while the car charges (the last running cost shows,
     with the offline mode) and still when the session ends (that running cost is no
-    total: the fallback shows instead)."""
+    total: it reads as the cost so far, with the fallback beside it)."""
     await tariff_settings(stack, Currency="EUR", TariffFallbackMessage="Price: see app",
                           TotalCostFallbackMessage="See your invoice")
     try:
@@ -208,7 +208,8 @@ async def test_tariff_and_total_cost_fallback_messages_while_offline(stack: Stac
             await wait_rows(stack, "Finished", connectors=1)
             finished = await watch(stack, 4)
             assert seen(finished, "See your invoice", connectors=1), rows_of(finished)
-            assert not seen(finished, "1.10", connectors=1), rows_of(finished)  # a running cost is no total
+            assert seen(finished, "Cost 1.10 EUR", connectors=1), rows_of(finished)  # the cost so far,
+            assert not seen(finished, "Total", connectors=1), rows_of(finished)  # which is no total
             lines = await rows_after(stack, "Ready to use")  # the price the backend left, and why
             assert lines == ["Ready to use", "Price: see app", "Tap your card", "Offline mode"], lines
         finally:

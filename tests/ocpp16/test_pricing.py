@@ -223,12 +223,16 @@ class _Feedback:
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, Any]] = []
+        self.id_tags: list[str | None] = []
 
-    def personal_message(self, connector: int | None, text: str, language: str | None = None) -> None:
+    def personal_message(self, connector: int | None, text: str, language: str | None = None,
+                         id_tag: str | None = None) -> None:
         self.calls.append(("personal_message", (connector, text, language)))
+        self.id_tags.append(id_tag)
 
-    def backend_cost(self, connector: int, total: Decimal, text: str | None = None, final: bool = False) -> None:
-        self.calls.append(("backend_cost", (connector, total, text, final)))
+    def backend_cost(self, connector: int, total: Decimal, text: str | None = None, final: bool = False,
+                     transaction: str | None = None) -> None:
+        self.calls.append(("backend_cost", (connector, total, text, final, transaction)))
 
     def fallback_texts(self, price: str | None = None, total_cost: str | None = None) -> None:
         self.calls.append(("fallback_texts", (price, total_cost)))
@@ -264,14 +268,15 @@ async def test_texts_and_costs_reach_the_screen_in_the_charger_s_language(state)
     runtime = _Runtime()
     config = Configuration({"SupportedLanguages": "en,de", "Language": "de"}, state, 2)
     pricing = Pricing(runtime, config)
-    pricing.personal_message(None, (costmsg.Text("0.12 $/kWh"), costmsg.Text("0,12 €/kWh", "de")))
+    pricing.personal_message(None, (costmsg.Text("0.12 $/kWh"), costmsg.Text("0,12 €/kWh", "de")), id_tag="04A1")
     pricing.backend_cost(2, Decimal("1.345"), (costmsg.Text("1.35 $"),), final=False)
-    pricing.backend_cost(2, Decimal("3.31"), (), final=True)
+    pricing.backend_cost(2, Decimal("3.31"), (), final=True, transaction="tx-7")
     assert runtime.feedback.calls == [
         ("personal_message", (None, "0,12 €/kWh", "de")),
-        ("backend_cost", (2, Decimal("1.35"), "1.35 $", False)),  # NumberOfDecimalsForCostValues: 2
-        ("backend_cost", (2, Decimal("3.31"), None, True)),
+        ("backend_cost", (2, Decimal("1.35"), "1.35 $", False, None)),  # NumberOfDecimalsForCostValues: 2
+        ("backend_cost", (2, Decimal("3.31"), None, True, "tx-7")),
     ]
+    assert runtime.feedback.id_tags == ["04A1"]  # the driver it is for
 
 
 @pytest.mark.parametrize("cost, decimals, shown", [
@@ -289,7 +294,7 @@ async def test_the_charger_maker_sets_the_decimals_the_backend_cannot(state):
     config = Configuration({"NumberOfDecimalsForCostValues": 3}, state, 1)
     pricing = Pricing(runtime, config)
     pricing.backend_cost(1, Decimal("1.3456"), (), final=False)
-    assert runtime.feedback.calls == [("backend_cost", (1, Decimal("1.346"), None, False))]
+    assert runtime.feedback.calls == [("backend_cost", (1, Decimal("1.346"), None, False, None))]
     assert await config.change("NumberOfDecimalsForCostValues", "2") == "Rejected"
     from agent.runtime_settings.keys import KEYS
 
@@ -462,10 +467,10 @@ async def test_a_running_cost_read_before_its_start_is_recorded_is_taken_once_it
     answer = asyncio.ensure_future(endpoint.cost_message("RunningCost", json.dumps({"transactionId": 77, "cost": 0})))
     await asyncio.sleep(0.05)
     assert not answer.done()  # waits for the start to be recorded
-    recorded[77] = SimpleNamespace(connector=1, local_id=10, stopped_at=None)
+    recorded[77] = SimpleNamespace(connector=1, local_id=10, stopped_at=None, tx_uid="tx-10")
     pricing.starts_recorded()
     assert await asyncio.wait_for(answer, 1.0) == "Accepted"
-    assert runtime.feedback.calls == [("backend_cost", (1, Decimal("0.00"), None, False))]
+    assert runtime.feedback.calls == [("backend_cost", (1, Decimal("0.00"), None, False, "tx-10"))]
     # A transaction no start was answered for is refused at once.
     assert await asyncio.wait_for(endpoint.cost_message("RunningCost", json.dumps({"transactionId": 78, "cost": 0})),
                                   0.5) == "Rejected"

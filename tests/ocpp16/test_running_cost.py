@@ -116,7 +116,7 @@ def test_the_screen_is_told_the_counted_cost_when_its_shown_value_changes(state)
     assert pricing.carry_costs(at(2)) == [1]
     runtime.readings[1] = _Reading(12010.0, 7000.0)
     assert pricing.carry_costs(at(3)) == []  # 1.5025 is still 1.50 on the screen
-    assert runtime.feedback.calls == [("backend_cost", (1, Decimal("1.50"), "0.25 $/kWh", False))]
+    assert runtime.feedback.calls == [("backend_cost", (1, Decimal("1.50"), "0.25 $/kWh", False, None))]
     # The transaction ended: no more counting (the final cost comes from the backend).
     runtime.local_tx.clear()
     runtime.readings[1] = _Reading(20000.0, 0.0)

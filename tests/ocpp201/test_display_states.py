@@ -84,7 +84,7 @@ class _Offline:
 def test_a_running_cost_is_no_total_the_fallback_says_why_there_is_none() -> None:
     """TC_I_02_CS's other side: the final cost comes with the Ended event's answer; until
     it does (offline: not at all) the session's last running cost is not shown as its
-    total, TotalCostFallbackMessage is."""
+    total: it reads as the cost so far, with TotalCostFallbackMessage beside it."""
     feedback = DriverFeedback([1])
     feedback.station = station = _Offline()
     feedback.fallback_texts(price="Price: see app", total_cost="See your invoice")
@@ -98,7 +98,7 @@ def test_a_running_cost_is_no_total_the_fallback_says_why_there_is_none() -> Non
     feedback.status(1, "Finishing", plugged=True)
     finished = _finished_page(feedback)
     assert "Finished" in finished and "See your invoice" in finished, finished
-    assert not any("1.10" in line for line in finished), finished
+    assert "Cost 1.10 EUR" in finished and not any("Total" in line for line in finished), finished
     feedback.backend_cost(1, Decimal("1.35"), "1.35 EUR", final=True)  # the Ended event answered, late
     finished = _finished_page(feedback)
     assert "Total 1.35 EUR" in finished and "See your invoice" not in finished, finished

@@ -131,6 +131,70 @@ def test_a_session_from_price_to_final_cost() -> None:
     assert feedback.lines(16, 2, page_at=0.0) == ["Ready to use", "0.35 EUR/kWh"]
 
 
+def test_the_last_running_cost_is_no_total_until_the_final_cost_comes() -> None:
+    feedback, clock = make()
+    feedback.status(1, "Charging", plugged=True)
+    feedback.transaction_started(1, "tx-1")
+    feedback.backend_cost(1, Decimal("0.53"), "$0.53 so far", transaction="tx-1")
+    assert feedback.lines(16, 2, page_at=0.0) == ["Charging", "Cost $0.53 so"]
+    feedback.transaction_stopped(1, 2.25)
+    feedback.status(1, "Finishing", plugged=True)
+    assert feedback.lines(16, 2, page_at=4.0) == ["Finished", "Cost $0.53 so"]  # no FinalCost yet
+    feedback.backend_cost(1, Decimal("0.79"), "$0.79", final=True, transaction="tx-1")
+    assert feedback.lines(16, 2, page_at=4.0) == ["Finished", "Total $0.79"]
+
+
+def test_a_backend_cost_of_another_session_is_not_shown() -> None:
+    """A FinalCost that comes after the next driver started (the link was down) is not
+    the new driver's; nor is a late cost of a session older than the last one."""
+    feedback, clock = make()
+    feedback.status(1, "Charging", plugged=True)
+    feedback.transaction_started(1, "tx-1")
+    feedback.transaction_stopped(1, 2.25)
+    feedback.transaction_started(1, "tx-2")
+    with capture_logs() as logs:
+        feedback.backend_cost(1, Decimal("9.99"), final=True, transaction="tx-1")
+    assert [e["event"] for e in logs] == ["backend cost of a session no longer shown, not shown"]
+    feedback.backend_cost(1, Decimal("0.10"), transaction="tx-2")
+    assert feedback.lines(16, 2, page_at=0.0) == ["Charging", "Cost 0.10 EUR"]
+    feedback.transaction_stopped(1, 1.0)
+    feedback.status(1, "Finishing", plugged=True)
+    feedback.backend_cost(1, Decimal("9.99"), final=True, transaction="tx-1")
+    feedback.backend_cost(1, Decimal("0.20"), final=True, transaction="tx-2")
+    assert feedback.lines(16, 2, page_at=4.0) == ["Finished", "Total 0.20 EUR"]
+
+
+def test_a_price_told_to_a_driver_who_walked_away_is_not_the_next_driver_s() -> None:
+    feedback, clock = make()
+    feedback.status(1, "Available")
+    feedback.authorizing("04AAAA01")
+    feedback.personal_message(None, "0.25 $/kWh for A")  # with the card's answer (2.0.1), or
+    feedback.authorized("04AAAA01", True)                # SetUserPrice naming it (1.6)
+    clock.now += 120  # A never plugs in
+    feedback.authorizing("04BBBB02")
+    feedback.authorized("04BBBB02", True)
+    feedback.transaction_started(1, "tx-b")
+    feedback.status(1, "Charging", plugged=True)
+    assert all("for A" not in " ".join(feedback.lines(16, 2, page_at=t)) for t in range(0, 40, 4))
+    # The same card tapped again keeps its price; one the backend names keeps it too.
+    feedback.personal_message(None, "0.20 $/kWh for C", id_tag="04CCCC03")
+    feedback.authorizing("04cccc03")
+    feedback.authorized("04cccc03", True)
+    feedback.transaction_started(1, "tx-c")
+    assert any("for C" in " ".join(feedback.lines(16, 2, page_at=t)) for t in range(0, 40, 4))
+
+
+def test_a_personal_message_of_a_refused_card_is_dropped() -> None:
+    feedback, clock = make()
+    feedback.status(1, "Available")
+    feedback.authorizing("04AAAA01")
+    feedback.personal_message(None, "Your card is blocked", id_tag="04AAAA01")
+    feedback.card_rejected("04AAAA01", "Blocked")
+    feedback.transaction_started(1, "tx-remote")  # a remote start, no card checked
+    feedback.status(1, "Charging", plugged=True)
+    assert all("blocked" not in " ".join(feedback.lines(16, 2, page_at=t)) for t in range(0, 40, 4))
+
+
 def test_a_card_refused_says_why_and_offline_is_told_apart() -> None:
     feedback, clock = make(connectors=2)
     feedback.status(1, "Available")

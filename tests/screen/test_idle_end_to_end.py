@@ -1,30 +1,16 @@
 """The idle alert end to end on the 1.6 bench: a car that stops drawing after it charged
 is asked to move after the configured time, and the backend gets the transaction's
 totals once, as a MeterValues with context Trigger; the LEDs show red and blue in turn,
-and the screen (logged: this bench has no display) asks the driver to move the car."""
+and the bench's display asks the driver to move the car."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 
 from tests.conformance.helpers import expect_none, last_seq, messages, parse_time, plug_and_charge, wait_energy
 from tests.conformance.helpers import transaction, wait_for, wait_status
 
 IDLE_S = 3.0  # idle_alert_minutes = 0.05
-
-
-def _screen_lines(log: str) -> list[str]:
-    """The texts the agent logged for the screen (it has no display on this bench)."""
-    texts = []
-    for line in log.splitlines():
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(entry, dict) and entry.get("event") == "screen":
-            texts.append(str(entry["text"]))
-    return texts
 
 
 async def test_idle_alert_tells_the_backend_once_with_the_totals(charger) -> None:
@@ -53,8 +39,8 @@ async def test_idle_alert_tells_the_backend_once_with_the_totals(charger) -> Non
 
     told = (await messages(stack, "MeterValues", suspended))[-1]["seq"]
     await expect_none(stack, "MeterValues", told, within=IDLE_S + 2)  # once per idle stretch
-    await asyncio.sleep(0.5)
-    assert "Move your car | Charging done" in _screen_lines(stack.agent_log())
+    screen = await stack.wait_screen("Move your car")
+    assert screen.splitlines()[:2] == ["Move your car", "Charging done"], screen
 
 
 async def test_idle_alert_in_201_is_an_updated_event_with_trigger_reason_trigger(charger) -> None:

@@ -1,7 +1,9 @@
-"""The screen's words at each step on the 1.6 bench, with the runtime's real hooks: this
-bench has no display, so the agent logs each change of a connector's text (and the same
-words go to the systemd status line, see tests/test_systemd_notify.py). One stack walks
-through a refused card, a session, a fault and the offline mode."""
+"""The screen's words at each step on the 1.6 bench, with the runtime's real hooks, for a
+charger without a display (``[display] driver = "none"``; the bench's display stays
+unused): the agent logs each change of a connector's text (and the same words go to the
+systemd status line, see tests/test_systemd_notify.py). One stack walks through a refused
+card, a session, a fault and the offline mode. The same steps on the bench's real display
+are tests/conformance/test_screen16.py."""
 
 from __future__ import annotations
 
@@ -36,7 +38,7 @@ async def wait_screen(stack: Stack, text: str, timeout: float = 10.0, since: int
 
 async def test_the_screen_at_each_step_of_a_session(csms, charger) -> None:
     stack = await charger(sections={"operator": {"name": "Ladda", "phone": "+46 8 123 45"},
-                                    "screen": {"finished_seconds": 2}},
+                                    "screen": {"finished_seconds": 2}, "display": {"driver": "none"}},
                           ocpp={"LocalAuthorizeOffline": False, "AllowOfflineTxForUnknownId": False})
     await wait_screen(stack, "Ready to use | Tap your card")
 

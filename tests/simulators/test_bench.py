@@ -671,6 +671,20 @@ def test_harness_writes_a_meter_section_the_agent_accepts(
     assert (meter.poll_interval, meter.fault_after) == (1.0, 3.0)
 
 
+def test_a_section_the_test_gives_replaces_the_bench_wiring_s(tmp_path: Path) -> None:
+    """A charger without the display the wired bench fits: ``[display] driver = "none"``."""
+    meter = {"transport": "tcp", "host": "127.0.0.1", "port": 40123, "model": "sdm630", "unit_ids": [1]}
+    wiring = {"connectors": 1, "pwm_root": str(tmp_path / "pwm")}
+    fitted = Stack(tmp_path, Csms(tmp_path, port=9000), link_port=40000, meter_info=meter, wiring_info=wiring)
+    fitted.write_config()
+    assert load_settings(fitted.config_path).display.driver == "hd44780"
+    bare = Stack(tmp_path, Csms(tmp_path, port=9000), link_port=40000, meter_info=meter, wiring_info=wiring,
+                 sections={"display": {"driver": "none"}})
+    bare.write_config()
+    assert load_settings(bare.config_path).display.driver == "none"
+    assert bare.config_path.read_text().count("[display]") == 1
+
+
 def test_harness_refuses_an_unknown_meter_kind(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="meter must be one of tcp, rtu, sim, not 'modbus'"):
         Stack(tmp_path, Csms(tmp_path), meter="modbus")
