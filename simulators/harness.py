@@ -411,8 +411,17 @@ class Stack:
         return await self.bench.request(cmd, **args)
 
     async def screen(self) -> list[str]:
-        """The display's rows as a driver reads them, trailing blanks cut (wired bench only)."""
-        return [line.rstrip() for line in (await self.bench_request("screen"))["lines"]]
+        """The display's rows as a driver reads them, trailing blanks cut (wired bench only).
+        The agent rewrites a screen row by row, so a read can fall between two rows of one
+        redraw: the rows are read until two reads in a row agree (a driver's eye does the same)."""
+        rows: list[str] | None = None
+        for _ in range(20):
+            now = [line.rstrip() for line in (await self.bench_request("screen"))["lines"]]
+            if now == rows:
+                return now
+            rows = now
+            await asyncio.sleep(0.05)
+        return rows or []
 
     async def wait_screen(self, text: str, timeout: float = 10.0) -> str:
         """Wait until ``text`` is on the display (rows joined by newlines); the whole screen."""
