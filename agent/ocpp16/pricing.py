@@ -169,8 +169,10 @@ class Pricing:
         if feedback is not None:
             feedback.personal_message(connector, text.content, text.language or self.language)
 
-    def backend_cost(self, connector: int, cost: Decimal, texts: tuple[Text, ...], final: bool) -> None:
-        """The backend's cost to the screen, with NumberOfDecimalsForCostValues decimals."""
+    def backend_cost(self, connector: int, cost: Decimal, texts: tuple[Text, ...], final: bool,
+                     transaction: str | None = None) -> None:
+        """The backend's cost to the screen, with NumberOfDecimalsForCostValues decimals;
+        ``transaction`` (the charger's tx_uid) lets the screen drop a late one."""
         text = pick(texts, self.language)
         shown = shown_cost(cost, self.config.int("NumberOfDecimalsForCostValues"))
         if final:
@@ -179,7 +181,8 @@ class Pricing:
                  text=None if text is None else text.content)
         feedback = self._feedback()
         if feedback is not None:
-            feedback.backend_cost(connector, shown, None if text is None else text.content, final=final)
+            feedback.backend_cost(connector, shown, None if text is None else text.content, final=final,
+                                  transaction=transaction)
 
     def follow(self, connector: int, local_tx: int, message: RunningCost) -> None:
         """Count the cost on from this RunningCost (shown already) until the next one."""

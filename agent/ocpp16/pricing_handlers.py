@@ -91,7 +91,7 @@ class PricingHandlers:
         log.info("price message", message_id="RunningCost", transaction_id=message.transaction_id,
                  connector=record.connector, cost=str(message.cost), state=message.state, answer="Accepted",
                  after_stop=idle_after_stop or None)
-        pricing.backend_cost(record.connector, message.cost, message.texts, final=False)
+        pricing.backend_cost(record.connector, message.cost, message.texts, final=False, transaction=record.tx_uid)
         pricing.follow(record.connector, record.local_id, message)
         if not idle_after_stop:  # no meter values without a transaction
             pricing.arm(record.connector, record.local_id, message.triggers)
@@ -106,7 +106,8 @@ class PricingHandlers:
             return "Rejected"
         log.info("price message", message_id="FinalCost", transaction_id=message.transaction_id,
                  connector=record.connector, cost=str(message.cost), answer="Accepted")
-        self.session.pricing.backend_cost(record.connector, message.cost, message.texts, final=True)
+        self.session.pricing.backend_cost(record.connector, message.cost, message.texts, final=True,
+                                          transaction=record.tx_uid)
         return "Accepted"
 
     # ------------------------------------------------------------ DefaultPriceText,<language>

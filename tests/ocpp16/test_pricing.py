@@ -227,7 +227,8 @@ class _Feedback:
     def personal_message(self, connector: int | None, text: str, language: str | None = None) -> None:
         self.calls.append(("personal_message", (connector, text, language)))
 
-    def backend_cost(self, connector: int, total: Decimal, text: str | None = None, final: bool = False) -> None:
+    def backend_cost(self, connector: int, total: Decimal, text: str | None = None, final: bool = False,
+                     transaction: str | None = None) -> None:
         self.calls.append(("backend_cost", (connector, total, text, final)))
 
     def fallback_texts(self, price: str | None = None, total_cost: str | None = None) -> None:
@@ -459,7 +460,7 @@ async def test_a_running_cost_read_before_its_start_is_recorded_is_taken_once_it
     answer = asyncio.ensure_future(endpoint.cost_message("RunningCost", json.dumps({"transactionId": 77, "cost": 0})))
     await asyncio.sleep(0.05)
     assert not answer.done()  # waits for the start to be recorded
-    recorded[77] = SimpleNamespace(connector=1, local_id=10, stopped_at=None)
+    recorded[77] = SimpleNamespace(connector=1, local_id=10, stopped_at=None, tx_uid="tx-10")
     pricing.starts_recorded()
     assert await asyncio.wait_for(answer, 1.0) == "Accepted"
     assert runtime.feedback.calls == [("backend_cost", (1, Decimal("0.00"), None, False))]

@@ -78,7 +78,7 @@ class Board:
         self.asked.append((connector, state, transaction))
         return [m for m in self.messages if m.transaction in (None, transaction)]
 
-    def end_transaction(self, transaction: str) -> None:
+    async def forget_transaction(self, transaction: str) -> None:
         self.ended.append(transaction)
 
 
@@ -190,7 +190,7 @@ def test_a_personal_message_goes_with_the_session_it_authorized() -> None:
     assert feedback.lines(16, 2, page_at=4.0) == ["Ready to use", "Tap your card"]  # gone with the session
 
 
-def test_backend_messages_from_the_board_and_forgotten_with_their_transaction() -> None:
+async def test_backend_messages_from_the_board_and_forgotten_with_their_transaction() -> None:
     feedback, _ = make()
     board = Board(DriverMessage(7, "Welcome", priority="AlwaysFront", transaction="tx-9"))
     feedback.board = board
@@ -199,6 +199,8 @@ def test_backend_messages_from_the_board_and_forgotten_with_their_transaction() 
     assert feedback.lines(16, 2) == ["Welcome", ""]
     assert board.asked[-1] == (1, "Charging", "tx-9")
     feedback.transaction_stopped(1, 1.0)
+    assert board.ended == []  # not on the event loop: the screen task forgets them
+    await feedback.forget_ended()
     assert board.ended == ["tx-9"]
 
 
