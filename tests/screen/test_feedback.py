@@ -156,7 +156,7 @@ def test_the_local_running_cost_unless_the_backend_gives_one() -> None:
     asyncio.run(refresh())
     assert feedback.lines(16, 2, page_at=0.0) == ["Charging", "Cost 1.20 EUR"]
     feedback.backend_cost(1, Decimal("2"), text="2.00 EUR incl. VAT")
-    assert feedback.lines(20, 4, page_at=0.0) == ["Charging", "Cost 2.00 EUR incl.", "VAT", "Time 0:00 h"]
+    assert feedback.lines(20, 4, page_at=0.0) == ["Charging", "2.00 EUR incl. VAT", "Time 0:00 h", ""]
 
 
 def test_fallback_texts_when_there_is_no_local_tariff() -> None:
