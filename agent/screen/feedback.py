@@ -198,6 +198,16 @@ class DriverFeedback:
         self._card = None
         self._wake()
 
+    def idle_restored(self, connector: int, charged: bool, alerted: bool) -> None:
+        """A transaction resumed after a restart (announced by :meth:`transaction_started`):
+        whether it had charged, and whether the idle alert of its present idle stretch
+        was given before the restart (then it is shown, and not given again)."""
+        c = self._connectors.get(connector)
+        if c is None:
+            return
+        c.idle = Idle(charged=charged, since=self._clock() if alerted else None, alerted=alerted)
+        self._wake()
+
     def transaction_stopped(self, connector: int, energy_kwh: float | None) -> None:
         c = self._connectors.get(connector)
         if c is None:

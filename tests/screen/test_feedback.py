@@ -276,3 +276,36 @@ async def test_without_a_display_each_change_is_logged_once() -> None:
     assert screens == ["Ready to use | 0.35 EUR/kWh | Tap your card",
                        "Out of order | Earth fault | Ladda | Call +46 8 123"]
     assert feedback.status_text() == "1: Out of order | Earth fault | Ladda | Call +46 8 123"
+
+
+def test_a_transaction_resumed_after_a_restart_is_not_alerted_again_for_the_same_stretch() -> None:
+    station = Station()
+    feedback, clock = make(station=station, idle_alert_minutes=1.0)
+    feedback.transaction_started(1, "tx")  # resumed: the restart's first look, no status yet
+    feedback.idle_restored(1, charged=True, alerted=True)
+    feedback._watch_idle(clock.now)
+    feedback.status(1, "SuspendedEV", plugged=True)
+    for _ in range(130):
+        clock.now += 1
+        feedback._watch_idle(clock.now)
+    assert station.alerts == []
+    assert feedback.lines(16, 2, page_at=0.0) == ["Move your car", "Charging done"]  # still asked
+    feedback.status(1, "Charging", plugged=True)  # charging again: a new stretch may alert
+    feedback._watch_idle(clock.now)
+    feedback.status(1, "SuspendedEV", plugged=True)
+    for _ in range(70):
+        clock.now += 1
+        feedback._watch_idle(clock.now)
+    assert station.alerts == [1]
+
+
+def test_a_resumed_transaction_that_had_charged_is_alerted_when_it_idles() -> None:
+    station = Station()
+    feedback, clock = make(station=station, idle_alert_minutes=1.0)
+    feedback.transaction_started(1, "tx")
+    feedback.idle_restored(1, charged=True, alerted=False)
+    feedback.status(1, "SuspendedEV", plugged=True)
+    for _ in range(70):
+        clock.now += 1
+        feedback._watch_idle(clock.now)
+    assert station.alerts == [1]
