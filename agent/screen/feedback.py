@@ -73,6 +73,9 @@ class _Connector:
     plugged: bool = False
     transaction: str | None = None  # the charger's transaction id (2.0.1 transactionId)
     last_transaction: str | None = None  # the one that ended last, until the next starts
+    #: A backend cost for a transaction the screen was not told of yet (an answer to the
+    #: start can overtake the start's news): (transaction, text, final), kept until the next start.
+    early_cost: tuple[str, str, bool] | None = None
     started: float | None = None
     ended: float | None = None  # when the last session ended (our clock)
     final_kwh: float | None = None
@@ -133,17 +136,22 @@ class DriverFeedback:
         """The backend's cost for ``transaction`` (the charger's id, tx_uid) on ``connector``.
         A cost is kept only for the connector's running session, or for the one that ended
         last while no other has started: a late answer for an earlier session (sent after
-        a link failure) never takes over the next driver's screen. Without ``transaction``
-        the cost is taken as the present session's."""
+        a link failure) never takes over the next driver's screen. One for a transaction
+        the screen was not told of yet (the answer to a start can overtake the start's
+        news) waits for that transaction's start, and is dropped when another starts.
+        Without ``transaction`` the cost is taken as the present session's."""
         c = self._connectors.get(connector)
         if c is None:
             log.warning("backend cost for an unknown connector ignored", connector=connector)
             return
         running = c.transaction is not None or c.started is not None
-        current = c.transaction if running else c.last_transaction
-        if transaction is not None and current is not None and transaction != current:
+        if transaction is not None and not running and transaction != c.last_transaction:
+            # Maybe a session whose start the screen has not heard of yet: kept for it.
+            c.early_cost = (transaction, text if text else self.money(total), final)
+            return
+        if transaction is not None and running and c.transaction is not None and transaction != c.transaction:
             log.warning("backend cost for a session no longer on the screen dropped", connector=connector,
-                        transaction=transaction, showing=current, final=final)
+                        transaction=transaction, showing=c.transaction, final=final)
             return
         c.backend_cost = text if text else self.money(total)
         c.backend_final = final
@@ -193,6 +201,12 @@ class DriverFeedback:
             return
         c.transaction, c.started, c.ended, c.last_transaction = transaction, self._clock(), None, None
         c.cost, c.backend_cost, c.backend_final, c.final_kwh, c.final_s = None, None, False, None, None
+        if c.early_cost is not None and c.early_cost[0] == transaction:
+            c.backend_cost, c.backend_final = c.early_cost[1], c.early_cost[2]
+        elif c.early_cost is not None:
+            log.warning("backend cost for a session no longer on the screen dropped", connector=connector,
+                        transaction=c.early_cost[0], showing=transaction)
+        c.early_cost = None
         c.cost_at, c.idle = -COST_EVERY_S, Idle()
         c.personal, self._pending_personal = self._pending_personal, None
         self._card = None

@@ -118,3 +118,23 @@ async def test_a_1_6_final_cost_for_the_previous_session_does_not_cost_the_next_
         assert _cost_line(feedback) == "Cost 0.40 EUR"
     finally:
         db.close()
+
+
+def test_a_cost_that_overtakes_the_news_of_its_start_is_kept_for_that_session_only() -> None:
+    feedback = _screen()
+    feedback.transaction_started(1, "A")
+    feedback.transaction_stopped(1, 3.0)
+    feedback.backend_cost(1, Decimal("0.10"), transaction="B")  # the answer to B's start came first
+    feedback.transaction_started(1, "B")
+    assert _cost_line(feedback) == "Cost 0.10 EUR"
+    feedback.transaction_stopped(1, 1.0)
+    feedback.backend_cost(1, Decimal("31.70"), final=True, transaction="OLDER")  # no session of this screen
+    feedback.transaction_started(1, "C")
+    assert _cost_line(feedback) is None
+
+
+def test_the_first_session_s_cost_that_overtakes_its_start_is_kept() -> None:
+    feedback = _screen()
+    feedback.backend_cost(1, Decimal("0.00"), transaction="FIRST")
+    feedback.transaction_started(1, "FIRST")
+    assert _cost_line(feedback) == "Cost 0.00 EUR"
