@@ -118,9 +118,14 @@ LIST_CONFLICT = "LocalListConflict"
 GRID_METER_ERROR = "OtherError"
 GRID_METER_VENDOR_CODE = "GridMeterFailure"
 GRID_METER_INFO = "grid meter not answering: fallback"
-#: The context of the meter value that tells the backend of an idle alert: 1.6 spells it
-#: as a MeterValues context, 2.0.1 as the TransactionEvent's triggerReason, both "Trigger".
-IDLE_CONTEXT = "Trigger"
+#: The context of the meter value that tells the backend of an idle alert: "Other" in 1.6
+#: MeterValues and in the 2.0.1 sampledValue, whose TransactionEvent Updated says
+#: triggerReason ChargingStateChanged with the chargingState (SuspendedEV, EVConnected).
+#: Not "Trigger": both protocols spell the answer to a TriggerMessage so.
+IDLE_CONTEXT = "Other"
+#: The note (state database) of a connector's last idle alert, "<local_tx> <time>": a
+#: restart does not alert again for the same idle stretch.
+IDLE_NOTE = "idle_alert.{connector}"
 ENERGY_REGISTER = "Energy.Active.Import.Register"
 
 
@@ -832,18 +837,50 @@ class ChargerRuntime:
     def _idle_alert(self, n: int) -> None:
         """The car on ``n`` idles after charging (agent.screen.idle): the LEDs ask the
         driver to move it, and the backend gets the transaction's totals as a meter value
-        with context Trigger (1.6 MeterValues context, 2.0.1 triggerReason Trigger), once
-        per idle stretch; journaled on the connector's worker, in order with the rest."""
+        with context IDLE_CONTEXT, once per idle stretch (see :meth:`_tell_idle`)."""
         if self.hardware.indicator is not None:
             self._spawn(self._show(n, Signal.MOVE_CAR), f"indicator-move-car-{n}")
-        reading = self.readings.get(n)
-        if reading is None or n not in self.local_tx:
+        local = self.local_tx.get(n)
+        if local is not None:
+            self._spawn(self._tell_idle(n, local), f"idle-alert-{n}")
+
+    async def _tell_idle(self, n: int, local: int) -> None:
+        """Note the alert durably (a restart does not repeat it for the same stretch), and
+        journal a reading taken now (a stale one would put an old register at the time
+        now) on the connector's worker, in order with the rest."""
+        try:
+            await self.db.run(self.state.leave_note, IDLE_NOTE.format(connector=n), f"{local} {utc_now()}")
+        except StoreError as exc:  # the alert itself goes on; a restart may repeat it
+            log.warning("idle alert not noted", connector=n, error=str(exc))
+        reading = await self._fresh_reading(n)
+        if self.local_tx.get(n) != local:
+            return  # the transaction ended meanwhile: its stop has the totals
+        if reading is None:
+            log.warning("idle alert not told to the backend: no fresh meter reading", connector=n, local_tx=local)
             return
         measurands = self.config.list("MeterValuesSampledData")
         if ENERGY_REGISTER not in measurands:
             measurands = (ENERGY_REGISTER, *measurands)
         job = RecordSample(n, reading, IDLE_CONTEXT, tuple(measurands), (), utc_now())
         self._queues[n].put_nowait((job, None))
+
+    async def _restore_idle(self, n: int, record: TransactionRecord) -> None:
+        """A transaction resumed after a restart: the screen learns whether it had charged
+        (the idle alert needs it) and whether its present idle stretch was alerted already
+        (noted at the alert, and no Charging in its timeline since)."""
+        try:
+            note = await self.db.run(self.state.read_note, IDLE_NOTE.format(connector=n))
+            points = await self.db.run(self.journal.timeline, record.local_id)
+        except (StoreError, ValueError) as exc:  # never a reason not to resume
+            log.warning("idle alert state of a resumed transaction unknown", connector=n, error=str(exc))
+            return
+        charged = any(p.state == "Charging" for p in points) or (record.last_meter_wh or 0) > record.meter_start_wh
+        alerted = False
+        local, _, at = (note or "").partition(" ")
+        if charged and local == str(record.local_id) and at:
+            alerted_at = parse_iso(at)
+            alerted = not any(p.state == "Charging" and p.at > alerted_at for p in points)
+        self.feedback.idle_restored(n, charged=charged, alerted=alerted)
 
     async def _worker(self, connector: int) -> None:
         queue = self._queues[connector]
@@ -1228,7 +1265,8 @@ class ChargerRuntime:
             return
         energy = metering.energy_wh(job.reading) if local is not None else None
         stamp = self._in_order(local, job.timestamp) if local is not None else job.timestamp
-        await self.db.run(self.journal.record_sample, local, n, stamp, job.context, values, energy, for_stop)
+        state = self.charging_state(n) if job.context == IDLE_CONTEXT and local is not None else None
+        await self.db.run(self.journal.record_sample, local, n, stamp, job.context, values, energy, for_stop, state)
         if energy is not None:
             self._sampled_at[n] = self._clock()
         if values:
@@ -1554,6 +1592,7 @@ class ChargerRuntime:
             self._charging_state[record.local_id] = told
         self.limits.transaction_started(n, record.local_id, parse_iso(record.started_at), record.id_tag)
         self.feedback.transaction_started(n, record.tx_uid)
+        await self._restore_idle(n, record)
         log.warning("resumed a transaction cut by a restart", connector=n, local_tx=record.local_id,
                     id_tag=record.id_tag, meter_wh=record.last_meter_wh)
         if record.meter_gaps and record.meter_gaps[-1].ended_at is None:

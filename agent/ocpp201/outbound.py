@@ -87,8 +87,10 @@ ENDED_STATES = {
 #: Updated event's triggerReason (E10: the EV left a transaction kept open, or came back).
 CABLE_TRIGGER = {"ev_unplugged": "EVCommunicationLost", "ev_plugged": "CablePluggedIn"}
 
-#: A sample's context as the Updated event's triggerReason.
-SAMPLE_TRIGGER = {"Sample.Periodic": "MeterValuePeriodic", "Sample.Clock": "MeterValueClock", "Trigger": "Trigger"}
+#: A sample's context as the Updated event's triggerReason. "Other" is the idle alert's
+#: (agent.charger.IDLE_CONTEXT): it goes with the chargingState the car idles in.
+SAMPLE_TRIGGER = {"Sample.Periodic": "MeterValuePeriodic", "Sample.Clock": "MeterValueClock", "Trigger": "Trigger",
+                  "Other": "ChargingStateChanged"}
 
 #: OCPP 2.0.1 FirmwareStatusEnumType: the statuses the charger's updater reports that
 #: 2.0.1 spells the same.

@@ -21,7 +21,7 @@ costs the backend its answer nor the journal its order.
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -65,13 +65,17 @@ def tell_personal_message(runtime: ChargerRuntime, config: Configuration, connec
 
 
 def cost_text(total: Decimal, config: Configuration) -> str:
-    """A cost as shown: two decimals and the Currency, e.g. ``12.40 EUR``."""
+    """A cost as shown: two decimals (rounded half up, as every other amount the driver
+    sees) and the Currency, e.g. ``12.40 EUR``."""
     currency = config["TariffCostCtrlr.Currency"]
-    return f"{total.quantize(CENTS)} {currency}".strip()
+    return f"{total.quantize(CENTS, rounding=ROUND_HALF_UP)} {currency}".strip()
 
 
-def tell_cost(runtime: ChargerRuntime, config: Configuration, connector: int, total: Any, final: bool) -> None:
-    """A totalCost (a JSON number) to the screen, as a Decimal (money is never a float)."""
+def tell_cost(runtime: ChargerRuntime, config: Configuration, connector: int, total: Any, final: bool,
+              transaction: str | None = None) -> None:
+    """A totalCost (a JSON number) to the screen, as a Decimal (money is never a float),
+    for ``transaction`` (the transactionId): the screen drops one of a session it no
+    longer shows (a late answer after a link failure)."""
     if not config.bool("TariffCostCtrlr.Enabled.Cost"):
         return
     try:
@@ -83,7 +87,7 @@ def tell_cost(runtime: ChargerRuntime, config: Configuration, connector: int, to
         log.warning("backend's cost is no amount of money: not shown", connector=connector, total_cost=repr(total))
         return
     log.info("backend's cost for the driver", connector=connector, total_cost=text, final=final)
-    _told("cost", runtime.feedback.backend_cost, connector, amount, text, final)
+    _told("cost", runtime.feedback.backend_cost, connector, amount, text, final, transaction=transaction)
 
 
 def tell_fallback_texts(runtime: ChargerRuntime, config: Configuration) -> None:
@@ -109,7 +113,7 @@ def transaction_event_answered(runtime: ChargerRuntime, config: Configuration, e
     tell_personal_message(runtime, config, connector, getattr(answer, "updated_personal_message", None))
     total = getattr(answer, "total_cost", None)
     if total is not None and connector is not None:
-        tell_cost(runtime, config, connector, total, final=entry.kind == TX_STOPPED)
+        tell_cost(runtime, config, connector, total, final=entry.kind == TX_STOPPED, transaction=entry.tx_uid)
 
 
 class TariffCostHandlers:
@@ -125,5 +129,6 @@ class TariffCostHandlers:
             log.warning("cost for a transaction this charger does not know: not shown", transaction_id=transaction_id,
                         total_cost=str(total_cost))
             return call_result.CostUpdated()
-        tell_cost(self.runtime, self.session.config, record.connector, total_cost, final=record.stopped_at is not None)
+        tell_cost(self.runtime, self.session.config, record.connector, total_cost, final=record.stopped_at is not None,
+                  transaction=transaction_id)
         return call_result.CostUpdated()

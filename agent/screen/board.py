@@ -58,6 +58,10 @@ class MessageBoard:
         """Forget the messages limited to a transaction that has ended (O02)."""
         self._drop([m.id for _, m in self._held.values() if m.transaction == transaction])
 
+    async def forget_transaction(self, transaction: str) -> None:
+        """:meth:`end_transaction` on the database thread (for a caller on the event loop)."""
+        await self._db.run(self.end_transaction, transaction)
+
     def expire(self, now: datetime) -> list[int]:
         """Forget the messages whose end time has passed (TC_O_14_CS: a message is removed
         after its endDateTime, not only hidden); returns their ids."""

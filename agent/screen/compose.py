@@ -22,8 +22,12 @@ from dataclasses import dataclass
 from . import DriverMessage
 from .texts import fault_key, refusal_key, say
 
-#: Languages writing a decimal comma (kW, kWh); costs come formatted by the tariff.
+#: Languages writing a decimal comma: kW, kWh, and the amounts and prices the charger
+#: formats itself ("12.40 EUR", "0.35 EUR/kWh"), so that one screen uses one mark. A
+#: backend's own words (a 1.6 priceText, a fallback message) are shown as sent.
 DECIMAL_COMMA = frozenset({"de", "fr", "sv"})
+#: An amount or price as the charger formats it: a number, and a unit without digits.
+_FORMATTED = re.compile(r"\d+\.\d+(?: [^\s\d]+)?")
 #: The card reader is broken: a warning (the connector serves on), but no card can be read.
 READER_FAILURE = "ReaderFailure"
 #: Statuses on which a card tap's answer is shown (a card could have been for them).
@@ -171,7 +175,7 @@ def _content(view: View, layout: Layout, lang: str) -> tuple[str, list[str]]:
     if view.finished or status == "Finishing":
         unplug = [t("unplug")] if view.plugged or status == "Finishing" else []
         return t("finished"), [*_values(view, lang, layout.columns, final=True), *unplug]
-    price = _wrap(layout.price, layout.columns) if layout.price else []
+    price = _wrap(_decimal_mark(layout.price, lang), layout.columns) if layout.price else []
     if status == "Preparing" and not view.plugged:
         return t("plug_in"), [*price, *offline]
     if view.error_code == READER_FAILURE:  # a warning: remote starts still work, a card does not
@@ -197,7 +201,9 @@ def _values(view: View, lang: str, columns: int, final: bool = False) -> list[st
     if view.energy_kwh is not None:
         out.append(_number(view.energy_kwh, 2, lang) + " kWh")
     if view.cost is not None:
-        out.append(say(lang, "total" if final and view.cost_final else "cost", cost=view.cost))
+        amount = _decimal_mark(view.cost, lang)
+        line = say(lang, "total" if final and view.cost_final else "cost", cost=amount)
+        out.append(line if len(line) <= columns else amount)  # a wide amount goes without its word
     if view.session_s is not None:
         out.append(say(lang, "time", time=duration(view.session_s)))
     if view.cost_note and (view.cost is None or (final and not view.cost_final)):
@@ -224,6 +230,14 @@ def duration(seconds: float) -> str:
 def _number(value: float, decimals: int, lang: str) -> str:
     text = f"{value:.{decimals}f}"
     return text.replace(".", ",") if lang in DECIMAL_COMMA else text
+
+
+def _decimal_mark(text: str, lang: str) -> str:
+    """An amount or price the charger formatted, with the language's decimal mark; any
+    other text as it is."""
+    if lang in DECIMAL_COMMA and _FORMATTED.fullmatch(text):
+        return text.replace(".", ",", 1)
+    return text
 
 
 def _pages(header: str, details: list[str], columns: int, rows: int) -> list[list[str]]:

@@ -85,7 +85,10 @@ class _Connector:
     vendor_error_code: str = ""
     plugged: bool = False
     transaction: str | None = None  # the charger's transaction id (2.0.1 transactionId)
-    last_transaction: str | None = None  # the one that ended last (its summary may show)
+    last_transaction: str | None = None  # the one that ended last, until the next starts
+    #: A backend cost for a transaction the screen was not told of yet (an answer to the
+    #: start can overtake the start's news): (transaction, text, final), kept until the next start.
+    early_cost: tuple[str, str, bool] | None = None
     started: float | None = None
     ended: float | None = None  # when the last session ended (our clock)
     final_kwh: float | None = None
@@ -133,6 +136,10 @@ class DriverFeedback:
         self._shown: dict[int, str] = {}
         self._board_failing = False
         self._price_failing = False
+        #: Ended transactions whose backend messages the screen task still has to forget
+        #: (on the database thread: a durable write never runs on the event loop).
+        self._ended: list[str] = []
+        self._forget_failing = False
 
     # ------------------------------------------------------------ the contract (adapters)
     def personal_message(self, connector: int | None, text: str, language: str | None = None,
@@ -149,18 +156,25 @@ class DriverFeedback:
 
     def backend_cost(self, connector: int, total: Decimal, text: str | None = None, final: bool = False,
                      transaction: str | None = None) -> None:
-        """The backend's cost of the session on ``connector``. With ``transaction`` (the
-        charger's id of the session it is for), a cost of a session other than the one the
-        screen shows (the running one, else the one that ended last) is not shown: a
-        FinalCost that comes late, after the next driver started, is not theirs."""
+        """The backend's cost for ``transaction`` (the charger's id, tx_uid) on ``connector``.
+        A cost is kept only for the connector's running session, or for the one that ended
+        last while no other has started: a late answer for an earlier session (sent after
+        a link failure) never takes over the next driver's screen. One for a transaction
+        the screen was not told of yet (the answer to a start can overtake the start's
+        news) waits for that transaction's start, and is dropped when another starts.
+        Without ``transaction`` the cost is taken as the present session's."""
         c = self._connectors.get(connector)
         if c is None:
             log.warning("backend cost for an unknown connector ignored", connector=connector)
             return
-        shown = c.transaction if c.started is not None else c.last_transaction
-        if transaction is not None and shown is not None and transaction != shown:
-            log.info("backend cost of a session no longer shown, not shown", connector=connector,
-                     transaction=transaction, final=final)
+        running = c.transaction is not None or c.started is not None
+        if transaction is not None and not running and transaction != c.last_transaction:
+            # Maybe a session whose start the screen has not heard of yet: kept for it.
+            c.early_cost = (transaction, text if text else self.money(total), final)
+            return
+        if transaction is not None and running and c.transaction is not None and transaction != c.transaction:
+            log.warning("backend cost for a session no longer on the screen dropped", connector=connector,
+                        transaction=transaction, showing=c.transaction, final=final)
             return
         c.backend_cost = text if text else self.money(total)
         c.backend_final = final
@@ -216,9 +230,25 @@ class DriverFeedback:
         c.transaction, c.started, c.ended, c.last_transaction = transaction, self._clock(), None, None
         c.cost, c.backend_cost, c.backend_final, c.final_kwh, c.final_s = None, None, False, None, None
         c.final_cost = None
+        if c.early_cost is not None and c.early_cost[0] == transaction:
+            c.backend_cost, c.backend_final = c.early_cost[1], c.early_cost[2]
+        elif c.early_cost is not None:
+            log.warning("backend cost for a session no longer on the screen dropped", connector=connector,
+                        transaction=c.early_cost[0], showing=transaction)
+        c.early_cost = None
         c.cost_at, c.idle = -COST_EVERY_S, Idle()
         c.personal, self._pending_personal, self._pending_for = self._pending_personal, None, None
         self._card = None
+        self._wake()
+
+    def idle_restored(self, connector: int, charged: bool, alerted: bool) -> None:
+        """A transaction resumed after a restart (announced by :meth:`transaction_started`):
+        whether it had charged, and whether the idle alert of its present idle stretch
+        was given before the restart (then it is shown, and not given again)."""
+        c = self._connectors.get(connector)
+        if c is None:
+            return
+        c.idle = Idle(charged=charged, since=self._clock() if alerted else None, alerted=alerted)
         self._wake()
 
     def transaction_stopped(self, connector: int, energy_kwh: float | None) -> None:
@@ -228,11 +258,8 @@ class DriverFeedback:
         now = self._clock()
         c.final_kwh = energy_kwh
         c.final_s = now - c.started if c.started is not None else None
-        if self.board is not None and c.transaction is not None:
-            try:
-                self.board.end_transaction(c.transaction)
-            except Exception as exc:  # noqa: BLE001 - the board's trouble never stops a session
-                log.warning("backend messages of an ended transaction not forgotten", error=str(exc))
+        if c.transaction is not None:
+            self._ended.append(c.transaction)  # the screen task forgets its messages (O02)
         c.last_transaction = c.transaction
         c.transaction, c.started, c.ended, c.idle = None, None, now, Idle()
         self._wake()
@@ -346,6 +373,7 @@ class DriverFeedback:
         failing = False
         while True:
             now = self._clock()
+            await self.forget_ended()
             self._watch_idle(now)
             await self._refresh_costs(now)
             if display is not None:
@@ -370,6 +398,22 @@ class DriverFeedback:
                     await self._changed.wait()
             except TimeoutError:
                 pass
+
+    async def forget_ended(self) -> None:
+        """Forget the backend messages limited to the transactions that ended (O02), on
+        the database thread (:meth:`MessageBoard.forget_transaction`). One that fails is
+        tried again at the next redraw; until then the board already shows none of an
+        ended transaction's messages."""
+        while self._ended and self.board is not None:
+            try:
+                await self.board.forget_transaction(self._ended[0])
+            except Exception as exc:  # noqa: BLE001 - the board's trouble never stops the screen
+                if not self._forget_failing:
+                    log.warning("backend messages of an ended transaction not forgotten yet", error=str(exc))
+                self._forget_failing = True
+                return
+            self._ended.pop(0)
+            self._forget_failing = False
 
     def _log_changes(self, now: float) -> None:
         """Without a display: each change of a connector's text, once, in the log."""

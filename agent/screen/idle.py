@@ -5,7 +5,9 @@ energy after it had charged: SuspendedEV (the car stopped: full, or a timer), or
 Preparing again (OCPP 2.0.1's EVConnected) after Charging. A limit of the charger's
 holding the energy back (SuspendedEVSE) is not the driver's doing and never counts. After
 ``after_s`` of one idle stretch the alert starts, once; charging again, or the car
-leaving, ends the stretch, and a later one may alert again.
+leaving, ends the stretch, and a later one may alert again. A transaction resumed after a
+restart keeps what the journal says (agent.charger: whether it charged, whether its
+stretch was alerted), so the alert is given once per stretch across a restart too.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ def idle_step(idle: Idle, *, running: bool, authorized: bool, plugged: bool, sta
     turns the alert off."""
     if not running:
         return Idle(), False
+    if status is None:
+        return idle, False  # not reported yet (a restart): what was known stands
     if status == "Charging":
         return Idle(charged=True), False
     if not (idle.charged and authorized and plugged and status in IDLE_STATUSES) or after_s <= 0:

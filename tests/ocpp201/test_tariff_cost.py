@@ -27,6 +27,7 @@ class RecordingFeedback:
 
     def __init__(self, broken: bool = False) -> None:
         self.calls: list[tuple[str, tuple[Any, ...]]] = []
+        self.transactions: list[str | None] = []  # the transaction each cost was for
         self.broken = broken
 
     def _record(self, name: str, *args: Any) -> None:
@@ -37,8 +38,10 @@ class RecordingFeedback:
     def personal_message(self, connector: int | None, text: str, language: str | None = None) -> None:
         self._record("personal_message", connector, text, language)
 
-    def backend_cost(self, connector: int, total: Decimal, text: str | None = None, final: bool = False) -> None:
+    def backend_cost(self, connector: int, total: Decimal, text: str | None = None, final: bool = False,
+                     transaction: str | None = None) -> None:
         self._record("backend_cost", connector, total, text, final)
+        self.transactions.append(transaction)
 
     def fallback_texts(self, price: str | None = None, total_cost: str | None = None) -> None:
         self._record("fallback_texts", price, total_cost)
@@ -129,6 +132,15 @@ async def test_tc_i_01_cs_cost_updated_goes_to_the_transactions_connector_unknow
         assert type(answer).__name__ == "CostUpdated"
     assert feedback.calls == [("backend_cost", (2, Decimal("7.25"), "7.25 EUR", False)),
                               ("backend_cost", (1, Decimal("7.25"), "7.25 EUR", True))]
+    assert feedback.transactions == ["running", "ended"]  # the screen drops one it no longer shows
+
+
+def test_the_backend_cost_is_rounded_half_up_like_every_other_amount() -> None:
+    runtime, config, feedback = _setup()
+    for total in (12.345, 0.125, 2.675):
+        transaction_event_answered(runtime, config, _entry(TX_EVENT), _answer(total_cost=total))
+    assert [args[2] for _, args in feedback.calls] == ["12.35 EUR", "0.13 EUR", "2.68 EUR"]
+    assert feedback.transactions == ["tx-1"] * 3
 
 
 def test_a_cost_that_is_no_amount_of_money_is_not_shown() -> None:

@@ -96,3 +96,38 @@ def test_always_front_first_the_latest_of_them_leading_then_in_front_then_normal
     db, board = _open(tmp_path)
     assert _ids(board.showing(NOW, 1, "Idle", None)) == [3, 5, 2, 4, 1]  # the order survives too
     db.close()
+
+
+async def test_a_transaction_s_messages_are_forgotten_off_the_event_loop_when_it_ends(tmp_path: Path) -> None:
+    """O02 with the real board: the durable delete (an fsync) runs on the database thread,
+    never on the event loop, and the message is gone from memory and from the disk."""
+    import threading
+
+    from agent.screen import DriverFeedback
+
+    db, board = _open(tmp_path)
+    loop_thread = threading.current_thread()
+    writers: list[threading.Thread] = []
+    transaction = db.transaction
+
+    def watched(work):  # type: ignore[no-untyped-def]
+        writers.append(threading.current_thread())
+        return transaction(work)
+
+    db.transaction = watched  # type: ignore[method-assign]
+    try:
+        board.put(DriverMessage(4, "Thanks", transaction="tx-4"))
+        board.put(DriverMessage(5, "Welcome"))
+        feedback = DriverFeedback([1])
+        feedback.board = board
+        feedback.transaction_started(1, "tx-4")
+        feedback.transaction_stopped(1, 2.0)
+        assert writers == []  # nothing written on the loop by the stop itself
+        await feedback.forget_ended()
+        assert writers and all(t is not loop_thread for t in writers)
+        assert _ids(board.messages()) == [5]
+    finally:
+        db.close()
+    db, board = _open(tmp_path)
+    assert _ids(board.messages()) == [5]
+    db.close()

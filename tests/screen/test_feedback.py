@@ -78,7 +78,7 @@ class Board:
         self.asked.append((connector, state, transaction))
         return [m for m in self.messages if m.transaction in (None, transaction)]
 
-    def end_transaction(self, transaction: str) -> None:
+    async def forget_transaction(self, transaction: str) -> None:
         self.ended.append(transaction)
 
 
@@ -136,10 +136,10 @@ def test_the_last_running_cost_is_no_total_until_the_final_cost_comes() -> None:
     feedback.status(1, "Charging", plugged=True)
     feedback.transaction_started(1, "tx-1")
     feedback.backend_cost(1, Decimal("0.53"), "$0.53 so far", transaction="tx-1")
-    assert feedback.lines(16, 2, page_at=0.0) == ["Charging", "Cost $0.53 so"]
+    assert feedback.lines(16, 2, page_at=0.0) == ["Charging", "$0.53 so far"]  # too wide with its word
     feedback.transaction_stopped(1, 2.25)
     feedback.status(1, "Finishing", plugged=True)
-    assert feedback.lines(16, 2, page_at=4.0) == ["Finished", "Cost $0.53 so"]  # no FinalCost yet
+    assert feedback.lines(16, 2, page_at=4.0) == ["Finished", "$0.53 so far"]  # no FinalCost yet: no total
     feedback.backend_cost(1, Decimal("0.79"), "$0.79", final=True, transaction="tx-1")
     assert feedback.lines(16, 2, page_at=4.0) == ["Finished", "Total $0.79"]
 
@@ -154,7 +154,7 @@ def test_a_backend_cost_of_another_session_is_not_shown() -> None:
     feedback.transaction_started(1, "tx-2")
     with capture_logs() as logs:
         feedback.backend_cost(1, Decimal("9.99"), final=True, transaction="tx-1")
-    assert [e["event"] for e in logs] == ["backend cost of a session no longer shown, not shown"]
+    assert [e["event"] for e in logs] == ["backend cost for a session no longer on the screen dropped"]
     feedback.backend_cost(1, Decimal("0.10"), transaction="tx-2")
     assert feedback.lines(16, 2, page_at=0.0) == ["Charging", "Cost 0.10 EUR"]
     feedback.transaction_stopped(1, 1.0)
@@ -220,7 +220,7 @@ def test_the_local_running_cost_unless_the_backend_gives_one() -> None:
     asyncio.run(refresh())
     assert feedback.lines(16, 2, page_at=0.0) == ["Charging", "Cost 1.20 EUR"]
     feedback.backend_cost(1, Decimal("2"), text="2.00 EUR incl. VAT")
-    assert feedback.lines(20, 4, page_at=0.0) == ["Charging", "Cost 2.00 EUR incl.", "VAT", "Time 0:00 h"]
+    assert feedback.lines(20, 4, page_at=0.0) == ["Charging", "2.00 EUR incl. VAT", "Time 0:00 h", ""]
 
 
 def test_fallback_texts_when_there_is_no_local_tariff() -> None:
@@ -254,7 +254,7 @@ def test_a_personal_message_goes_with_the_session_it_authorized() -> None:
     assert feedback.lines(16, 2, page_at=4.0) == ["Ready to use", "Tap your card"]  # gone with the session
 
 
-def test_backend_messages_from_the_board_and_forgotten_with_their_transaction() -> None:
+async def test_backend_messages_from_the_board_and_forgotten_with_their_transaction() -> None:
     feedback, _ = make()
     board = Board(DriverMessage(7, "Welcome", priority="AlwaysFront", transaction="tx-9"))
     feedback.board = board
@@ -263,6 +263,8 @@ def test_backend_messages_from_the_board_and_forgotten_with_their_transaction() 
     assert feedback.lines(16, 2) == ["Welcome", ""]
     assert board.asked[-1] == (1, "Charging", "tx-9")
     feedback.transaction_stopped(1, 1.0)
+    assert board.ended == []  # not on the event loop: the screen task forgets them
+    await feedback.forget_ended()
     assert board.ended == ["tx-9"]
 
 
@@ -338,3 +340,36 @@ async def test_without_a_display_each_change_is_logged_once() -> None:
     assert screens == ["Ready to use | 0.35 EUR/kWh | Tap your card",
                        "Out of order | Earth fault | Ladda | Call +46 8 123"]
     assert feedback.status_text() == "1: Out of order | Earth fault | Ladda | Call +46 8 123"
+
+
+def test_a_transaction_resumed_after_a_restart_is_not_alerted_again_for_the_same_stretch() -> None:
+    station = Station()
+    feedback, clock = make(station=station, idle_alert_minutes=1.0)
+    feedback.transaction_started(1, "tx")  # resumed: the restart's first look, no status yet
+    feedback.idle_restored(1, charged=True, alerted=True)
+    feedback._watch_idle(clock.now)
+    feedback.status(1, "SuspendedEV", plugged=True)
+    for _ in range(130):
+        clock.now += 1
+        feedback._watch_idle(clock.now)
+    assert station.alerts == []
+    assert feedback.lines(16, 2, page_at=0.0) == ["Move your car", "Charging done"]  # still asked
+    feedback.status(1, "Charging", plugged=True)  # charging again: a new stretch may alert
+    feedback._watch_idle(clock.now)
+    feedback.status(1, "SuspendedEV", plugged=True)
+    for _ in range(70):
+        clock.now += 1
+        feedback._watch_idle(clock.now)
+    assert station.alerts == [1]
+
+
+def test_a_resumed_transaction_that_had_charged_is_alerted_when_it_idles() -> None:
+    station = Station()
+    feedback, clock = make(station=station, idle_alert_minutes=1.0)
+    feedback.transaction_started(1, "tx")
+    feedback.idle_restored(1, charged=True, alerted=False)
+    feedback.status(1, "SuspendedEV", plugged=True)
+    for _ in range(70):
+        clock.now += 1
+        feedback._watch_idle(clock.now)
+    assert station.alerts == [1]

@@ -57,3 +57,9 @@ def test_zero_minutes_turns_it_off() -> None:
         idle, alert = idle_step(idle, running=True, authorized=True, plugged=True, status="SuspendedEV", now=now,
                                 after_s=0.0)
         assert not alert
+
+
+def test_a_status_not_reported_yet_keeps_what_was_known() -> None:
+    alerted = Idle(charged=True, since=0.0, alerted=True)
+    assert idle_step(alerted, running=True, authorized=True, plugged=True, status=None, now=5.0,
+                     after_s=AFTER) == (alerted, False)
