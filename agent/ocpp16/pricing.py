@@ -177,14 +177,17 @@ class Pricing:
                                                id_tag=id_tag)
 
     def backend_cost(self, connector: int, cost: Decimal, texts: tuple[Text, ...], final: bool,
-                     transaction: str | None = None) -> None:
+                     transaction: str | None = None, local_tx: int | None = None) -> None:
         """The backend's cost to the screen, with NumberOfDecimalsForCostValues decimals.
         ``transaction``: the charger's id of the session it is for (the screen shows no
-        cost of a session other than the one it shows)."""
+        cost of a session other than the one it shows); ``local_tx``: its journal id, so
+        that a late FinalCost of an earlier session never stops the count of the next
+        one's running cost."""
         text = pick(texts, self.language)
         shown = shown_cost(cost, self.config.int("NumberOfDecimalsForCostValues"))
-        if final:
-            self._bases.pop(connector, None)  # the final cost stands: nothing counts on from here
+        basis = self._bases.get(connector)
+        if final and basis is not None and (local_tx is None or basis.local_tx == local_tx):
+            del self._bases[connector]  # the final cost stands: nothing counts on from here
         log.info("driver cost", connector=connector, cost=str(shown), backend_cost=str(cost), final=final,
                  text=None if text is None else text.content)
         self.runtime.feedback.backend_cost(connector, shown, None if text is None else text.content, final=final,

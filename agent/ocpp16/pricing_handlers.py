@@ -108,7 +108,7 @@ class PricingHandlers:
         log.info("price message", message_id="FinalCost", transaction_id=message.transaction_id,
                  connector=record.connector, cost=str(message.cost), answer="Accepted")
         self.session.pricing.backend_cost(record.connector, message.cost, message.texts, final=True,
-                                          transaction=record.tx_uid)
+                                          transaction=record.tx_uid, local_tx=record.local_id)
         return "Accepted"
 
     # ------------------------------------------------------------ DefaultPriceText,<language>

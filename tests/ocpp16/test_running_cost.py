@@ -124,6 +124,20 @@ def test_the_screen_is_told_the_counted_cost_when_its_shown_value_changes(state)
     assert len(runtime.feedback.calls) == 1
 
 
+def test_a_late_final_cost_of_an_earlier_session_keeps_the_next_one_counting(state):
+    """A FinalCost for transaction 9 that comes (after an outage) while transaction 10 runs
+    on the same connector does not stop 10's running cost from being counted on."""
+    runtime = _Runtime(local_tx={1: 10}, readings={1: _Reading(10000.0, 7000.0)})
+    pricing = Pricing(runtime, Configuration({}, state, 1))
+    pricing.follow(1, 10, running_cost(chargingPrice={"kWhPrice": 0.25}, priceText="0.25 $/kWh"))
+    pricing.backend_cost(1, Decimal("4.00"), (), final=True, transaction="tx-9", local_tx=9)
+    runtime.readings[1] = _Reading(12000.0, 7000.0)
+    assert pricing.carry_costs(at(2)) == [1]  # still counted on: 1.00 + 2 kWh x 0.25
+    pricing.backend_cost(1, Decimal("1.60"), (), final=True, transaction="tx-10", local_tx=10)
+    runtime.readings[1] = _Reading(14000.0, 7000.0)
+    assert pricing.carry_costs(at(3)) == []  # its own final cost stands
+
+
 # ---------------------------------------------------------------- idle fees after the stop
 
 
