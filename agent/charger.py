@@ -13,6 +13,7 @@ ever reads from the journal.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -832,7 +833,11 @@ class ChargerRuntime:
             log.warning("transaction id for the screen unknown", connector=n, local_tx=local, error=str(exc))
             records = []
         record = next((r for r in records if r.local_id == local), None)
-        self.feedback.transaction_started(n, record.tx_uid if record is not None else None)
+        began = 0.0
+        if record is not None:
+            with contextlib.suppress(ValueError):  # a resumed session's time counts from its start
+                began = (_charger_time() - parse_iso(record.started_at)).total_seconds()
+        self.feedback.transaction_started(n, record.tx_uid if record is not None else None, began)
 
     def _idle_alert(self, n: int) -> None:
         """The car on ``n`` idles after charging (agent.screen.idle): the LEDs ask the
@@ -1591,7 +1596,8 @@ class ChargerRuntime:
         if told is not None:
             self._charging_state[record.local_id] = told
         self.limits.transaction_started(n, record.local_id, parse_iso(record.started_at), record.id_tag)
-        self.feedback.transaction_started(n, record.tx_uid)
+        self.feedback.transaction_started(
+            n, record.tx_uid, (_charger_time() - parse_iso(record.started_at)).total_seconds())  # its time goes on
         await self._restore_idle(n, record)
         log.warning("resumed a transaction cut by a restart", connector=n, local_tx=record.local_id,
                     id_tag=record.id_tag, meter_wh=record.last_meter_wh)

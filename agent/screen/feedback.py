@@ -223,11 +223,14 @@ class DriverFeedback:
         self._card = (CardStep("refused", why), self._clock())
         self._wake()
 
-    def transaction_started(self, connector: int, transaction: str | None) -> None:
+    def transaction_started(self, connector: int, transaction: str | None, began_s_ago: float = 0.0) -> None:
+        """A session began on ``connector`` (``began_s_ago``: a session resumed after a
+        restart began that long ago, and its time on the screen counts from then)."""
         c = self._connectors.get(connector)
         if c is None:
             return
-        c.transaction, c.started, c.ended, c.last_transaction = transaction, self._clock(), None, None
+        c.transaction, c.started, c.ended, c.last_transaction = transaction, self._clock() - max(0.0, began_s_ago), \
+            None, None
         c.cost, c.backend_cost, c.backend_final, c.final_kwh, c.final_s = None, None, False, None, None
         c.final_cost = None
         if c.early_cost is not None and c.early_cost[0] == transaction:

@@ -373,3 +373,11 @@ def test_a_resumed_transaction_that_had_charged_is_alerted_when_it_idles() -> No
         clock.now += 1
         feedback._watch_idle(clock.now)
     assert station.alerts == [1]
+
+
+def test_a_resumed_session_s_time_counts_from_its_start() -> None:
+    """After a restart a resumed session shows the time since it began, not since the restart."""
+    feedback, clock = make()
+    feedback.status(1, "Charging", plugged=True)
+    feedback.transaction_started(1, "tx-1", began_s_ago=3725.0)
+    assert any("1:02 h" in line for n in range(4) for line in feedback.lines(20, 4, page_at=n * 4.0))
