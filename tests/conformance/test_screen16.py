@@ -296,7 +296,7 @@ async def test_the_idle_alert_asks_the_driver_to_move_the_car(stack: Stack) -> N
     await shows(stack, ["Car paused", KWH, TIME, ""])
     await shows(stack, ["Move your car", "Charging done", KWH, TIME], timeout=IDLE_S + 10)
     [alert] = await wait_for(stack, "MeterValues", since=since)  # the backend is told too
-    assert {v["context"] for v in alert["meterValue"][0]["sampledValue"]} == {"Trigger"}
+    assert {v["context"] for v in alert["meterValue"][0]["sampledValue"]} == {"Other"}  # not Trigger: that answers a TriggerMessage
     await unplug(stack)
     await idle_again(stack)
 
