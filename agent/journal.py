@@ -579,7 +579,11 @@ class Journal:
                 numbered[h.local_tx] = max(numbered.get(h.local_tx, 0), n)
             if h.outcome == "acked":
                 skipped = max(skipped, h.seq)
-                continue  # delivered before it needed the disk: the backend has it
+                # Delivered before it needed the disk: the backend has it, so no outbox row.
+                # Its register stays on the timeline all the same: the cost must not depend
+                # on when the backend answered.
+                _note_register(conn, h)
+                continue
             conn.execute(  # OR IGNORE: rebuilt from a side file that may repeat a sync
                 "INSERT OR IGNORE INTO outbox(seq, kind, local_tx, body, created_at, attempts, done_at, outcome, clock) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -1025,56 +1029,61 @@ class Journal:
         start = _moment(row["started_at"])
         if start is None:
             return []
-        # (moment, rank, wh or None, state or None): the rank orders what shares an instant.
-        events: list[tuple[datetime, int, float | None, str | None]] = []
-        states = self.db.read("SELECT at, state, wh FROM charging_states WHERE local_tx = ? ORDER BY id",
+        # (moment, rank, wh or None, state or None, clock tag or None): the rank orders what
+        # shares an instant; the tag says which clock stamped it (None: not known).
+        events: list[tuple[datetime, int, float | None, str | None, str | None]] = []
+        states = self.db.read("SELECT at, state, wh, clock FROM charging_states WHERE local_tx = ? ORDER BY id",
                               (local_tx,))
         if states:
-            changes = [(r["at"], r["state"], r["wh"]) for r in states]
+            changes = [(r["at"], r["state"], r["wh"], r["clock"]) for r in states]
         else:
             began = self.db.read(
                 f"SELECT json_extract(body, '$.started_by') AS began FROM outbox WHERE local_tx = ? "
                 f"AND kind = '{TX_STARTED}' AND json_valid(body)", (local_tx,))
             first = STARTED_STATES.get(began[0]["began"], EV_CONNECTED) if began else EV_CONNECTED
-            changes = [(row["started_at"], first, row["meter_start_wh"])] + [
-                (r["at"], r["state"], None) for r in self.db.read(
-                    "SELECT json_extract(body, '$.timestamp') AS at, json_extract(body, '$.charging_state') AS state "
-                    f"FROM outbox WHERE local_tx = ? AND kind = '{TX_EVENT}' AND json_valid(body) "
+            changes = [(row["started_at"], first, row["meter_start_wh"], row["clock"])] + [
+                (r["at"], r["state"], None, r["clock"]) for r in self.db.read(
+                    "SELECT json_extract(body, '$.timestamp') AS at, json_extract(body, '$.charging_state') AS state, "
+                    f"clock FROM outbox WHERE local_tx = ? AND kind = '{TX_EVENT}' AND json_valid(body) "
                     "AND json_extract(body, '$.charging_state') IS NOT NULL ORDER BY seq", (local_tx,))]
-        events.append((start, 0, float(row["meter_start_wh"]), None))
-        for at, state, wh in changes:
+        events.append((start, 0, float(row["meter_start_wh"]), None, row["clock"]))
+        for at, state, wh, tag in changes:
             moment = _moment(at)
             if moment is not None:
-                events.append((max(moment, start), 1, None if wh is None else float(wh), str(state)))
-        bodies = [r["body"] for r in self.db.read(
-            f"SELECT body FROM outbox WHERE local_tx = ? AND kind = '{METER_SAMPLE}' ORDER BY seq", (local_tx,))]
-        bodies += [h.body for h in self._held if h.local_tx == local_tx]
-        for text in bodies:
+                events.append((max(moment, start), 1, None if wh is None else float(wh), str(state), tag))
+        bodies = [(r["body"], r["clock"]) for r in self.db.read(
+            f"SELECT body, clock FROM outbox WHERE local_tx = ? AND kind = '{METER_SAMPLE}' ORDER BY seq", (local_tx,))]
+        bodies += [(h.body, h.clock) for h in self._held if h.local_tx == local_tx]
+        for text, tag in bodies:
             try:
                 body = json.loads(text)
                 moment, wh = _moment(body.get("timestamp")), _energy_register(body.get("samples"))
             except (ValueError, TypeError, AttributeError):
                 continue
             if moment is not None and wh is not None:
-                events.append((moment, 2, wh, None))
-        kept = [(r["timestamp"], r["samples"]) for r in self.db.read(
-            "SELECT timestamp, samples FROM transaction_values WHERE local_tx = ?", (local_tx,))]
-        kept += [(v[2], v[4]) for v in self._held_values if v[1] == local_tx]
-        for stamp, samples in kept:
+                events.append((moment, 2, wh, None, tag))
+        for r in self.db.read("SELECT at, wh, clock FROM meter_points WHERE local_tx = ?", (local_tx,)):
+            moment = _moment(r["at"])
+            if moment is not None:
+                events.append((moment, 2, float(r["wh"]), None, r["clock"]))
+        kept = [(r["timestamp"], r["samples"], r["clock"]) for r in self.db.read(
+            "SELECT timestamp, samples, clock FROM transaction_values WHERE local_tx = ?", (local_tx,))]
+        kept += [(v[2], v[4], v[5]) for v in self._held_values if v[1] == local_tx]
+        for stamp, samples, tag in kept:
             try:
                 moment, wh = _moment(stamp), _energy_register(json.loads(samples))
             except (ValueError, TypeError):
                 continue
             if moment is not None and wh is not None:
-                events.append((moment, 2, wh, None))
+                events.append((moment, 2, wh, None, tag))
         stop = _moment(row["stopped_at"])
         if stop is None:
             last = self._last_meter(row)
             moment = _moment(last["last_meter_at"])
             if moment is not None and last["last_meter_wh"] is not None:
-                events.append((moment, 2, float(last["last_meter_wh"]), None))
+                events.append((moment, 2, float(last["last_meter_wh"]), None, None))
         else:
-            events.append((stop, 3, float(row["meter_stop_wh"]), ENDED))
+            events.append((stop, 3, float(row["meter_stop_wh"]), ENDED, row["stop_clock"] or row["clock"]))
         events = [e for e in events if e[0] >= start and (stop is None or e[0] <= stop)]
         events.sort(key=lambda e: (e[0], e[1]))
         return _points(events)
@@ -1412,6 +1421,9 @@ class Journal:
             for row in conn.execute("SELECT id, at FROM charging_states WHERE clock = ?", (tag,)).fetchall():
                 conn.execute("UPDATE charging_states SET at = ?, clock = ? WHERE id = ?",
                              (_shifted(row["at"], shift_s), source, row["id"]))
+            for row in conn.execute("SELECT id, at FROM meter_points WHERE clock = ?", (tag,)).fetchall():
+                conn.execute("UPDATE meter_points SET at = ?, clock = ? WHERE id = ?",
+                             (_shifted(row["at"], shift_s), source, row["id"]))
             for row in conn.execute(
                 "SELECT id, began_at, ended_at, clock, end_clock FROM meter_gaps WHERE clock = ? OR end_clock = ?",
                 (tag, tag),
@@ -1554,6 +1566,7 @@ class Journal:
             conn.execute(f"DELETE FROM transaction_values WHERE local_tx IN ({done})", (before,))
             conn.execute(f"DELETE FROM meter_gaps WHERE local_tx IN ({done})", (before,))
             conn.execute(f"DELETE FROM charging_states WHERE local_tx IN ({done})", (before,))
+            conn.execute(f"DELETE FROM meter_points WHERE local_tx IN ({done})", (before,))
             removed += conn.execute(f"DELETE FROM transactions WHERE local_id IN ({done})", (before,)).rowcount
             return removed
 
@@ -1685,6 +1698,25 @@ def _note_state(conn: sqlite3.Connection, local_tx: int, timestamp: str, state: 
                  (local_tx, timestamp, state, wh, clock.current().tag))
 
 
+def _note_register(conn: sqlite3.Connection, held: _HeldSample) -> None:
+    """The energy register of an answered held sample of a transaction, as a timeline point
+    (meter_points), in the caller's commit; nothing for a sample without one."""
+    if held.local_tx is None:
+        return
+    try:
+        body = json.loads(held.body)
+        wh = _energy_register(body.get("samples"))
+        at = body.get("timestamp")
+    except (ValueError, TypeError, AttributeError):
+        return
+    if wh is None or not isinstance(at, str):
+        return
+    conn.execute(  # OR IGNORE: the id is the sample's seq, so a repeated sync writes it once
+        "INSERT OR IGNORE INTO meter_points(id, local_tx, at, wh, clock) "
+        "SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM transactions WHERE local_id = ?)",
+        (held.seq, held.local_tx, at, wh, held.clock, held.local_tx))
+
+
 def _moment(stamp: Any) -> datetime | None:
     """A journal stamp as an aware UTC datetime; None when it is not one."""
     if not isinstance(stamp, str):
@@ -1711,16 +1743,25 @@ def _energy_register(samples: Any) -> float | None:
     return None
 
 
-def _points(events: list[tuple[datetime, int, float | None, str | None]]) -> list[Point]:
+def _provisional(tag: str | None) -> bool:
+    """Whether a clock tag is a provisional stamp's that was never corrected (agent/clock.py)."""
+    return tag is not None and tag.startswith(f"{clock.UNSYNCHRONISED}:")
+
+
+def _points(events: list[tuple[datetime, int, float | None, str | None, str | None]]) -> list[Point]:
     """Points from time-ordered events: each takes the state last set; a register not
     known is interpolated between its known neighbours (or the one before); the register
-    never runs back; events at one instant make one point, in the state they end in."""
+    never runs back; events at one instant make one point, in the state they end in. A
+    point whose clock differs from the point's before it, one of the two provisional, is
+    ``unsure``: the time between two clocks, one of which never had the right time, is not
+    known (a process that died before it learnt the time)."""
     known = [(e[0], e[2]) for e in events if e[2] is not None]
     points: list[Point] = []
     state = EV_CONNECTED
     top = float("-inf")
     k = 0  # index in known of the first known at or after this event
-    for moment, _rank, wh, new_state in events:
+    last_tag: str | None = None  # the clock of the latest point
+    for moment, _rank, wh, new_state, tag in events:
         if new_state is not None:
             state = new_state
         while k < len(known) and known[k][0] < moment:
@@ -1736,9 +1777,14 @@ def _points(events: list[tuple[datetime, int, float | None, str | None]]) -> lis
                 share = (moment - before[0]) / (after[0] - before[0])
                 wh = before[1] + (after[1] - before[1]) * share
         top = max(top, wh)
+        unsure = False
         if points and points[-1].at == moment:
-            points.pop()  # one point per instant: what it ends in (a change at the start, the stop)
-        points.append(Point(moment, top, state))
+            unsure = points.pop().unsure  # one point per instant: what it ends in (a change at the start, the stop)
+        elif points and tag is not None and last_tag is not None and tag != last_tag:
+            unsure = _provisional(tag) or _provisional(last_tag)
+        if tag is not None:
+            last_tag = tag
+        points.append(Point(moment, top, state, unsure))
     return points
 
 

@@ -57,3 +57,12 @@ def test_zero_minutes_turns_it_off() -> None:
         idle, alert = idle_step(idle, running=True, authorized=True, plugged=True, status="SuspendedEV", now=now,
                                 after_s=0.0)
         assert not alert
+
+
+def test_a_short_hold_of_the_charger_pauses_the_stretch_and_does_not_restart_it() -> None:
+    """Load management toggles the offer while the car is full: SuspendedEV, a minute of
+    SuspendedEVSE, SuspendedEV. The hold does not count, and the stretch goes on."""
+    steps = [(0, "Charging", True, True), (10, "SuspendedEV", True, True), (40, "SuspendedEVSE", True, True),
+             (100, "SuspendedEVSE", True, True), (101, "SuspendedEV", True, True), (130, "SuspendedEV", True, True),
+             (131, "SuspendedEV", True, True), (200, "SuspendedEVSE", True, True), (300, "SuspendedEV", True, True)]
+    assert run(steps) == [131]  # 30 s idle, the hold, 30 more: 60 at 131; alerted once for the stretch
