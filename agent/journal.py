@@ -53,7 +53,7 @@ import os
 import sqlite3
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -911,14 +911,33 @@ class Journal:
             self.sync()
 
     def record_status(self, connector: int, status: str, error_code: str, timestamp: str, info: str = "",
-                      vendor_error_code: str = "") -> None:
+                      vendor_error_code: str = "",
+                      timeline: Sequence[tuple[int | None, str, str, int | None]] = ()) -> bool:
+        """Queue a StatusNotification. ``timeline``: the changes of a running transaction's
+        charging state it tells, (local_tx, stamp, state, register or None) each, written in
+        the same commit (see record_charging_state: one fsync for both, where 1.6 tells
+        the change by this status). Returns whether they were written (False when none was
+        given or the transaction has stopped; the status is queued all the same)."""
         body: dict[str, object] = {"connector": connector, "status": status, "error_code": error_code,
                                    "timestamp": timestamp}
         if info:
             body["info"] = info
         if vendor_error_code:
             body["vendor_error_code"] = vendor_error_code
-        self._commit(lambda conn: self._queue(conn, STATUS, None, body))
+
+        def work(conn: sqlite3.Connection) -> bool:
+            self._queue(conn, STATUS, None, body)
+            noted = False
+            for local_tx, stamp, state, wh in timeline:
+                if local_tx is None or conn.execute(
+                        "SELECT 1 FROM transactions WHERE local_id = ? AND stopped_at IS NULL", (local_tx,)
+                ).fetchone() is None:
+                    return False
+                _note_state(conn, local_tx, stamp, state, wh)
+                noted = True
+            return noted
+
+        return bool(self._commit(work))
 
     def record_unplugged(self, local_tx: int, connector: int, timestamp: str) -> None:
         """Queue the unplug that ended the time transaction ``local_tx``'s EV held the connector (TX_UNPLUGGED)."""

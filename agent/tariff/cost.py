@@ -179,8 +179,13 @@ def cost_of(tariff: Tariff, points: Sequence[Point]) -> Cost:
     session's last point is its latest reading, state as journaled). The session fee is
     due once the session has a point at all. Raises TimelineError for a timeline that
     cannot be costed."""
-    parts = exact_amounts(tariff, points)
-    fee = tariff.session_fee if points else ZERO
+    return priced(tariff, exact_amounts(tariff, points), bool(points))
+
+
+def priced(tariff: Tariff, parts: Exact, begun: bool) -> Cost:
+    """The cost of a session's exact amounts ``parts``: the session fee (due once it has
+    ``begun``: a point at all), tax, and the one rounding."""
+    fee = tariff.session_fee if begun else ZERO
     with localcontext(_PRECISION):
         given = parts.energy + parts.charging_time + parts.idle + fee
         rate = tariff.tax_percent / 100

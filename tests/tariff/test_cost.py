@@ -264,3 +264,24 @@ def test_a_span_of_unknown_length_counts_its_energy_and_no_time_and_is_marked():
     assert cost.total == D("8.00") and cost.uncertain
     assert (cost.charging_s, cost.idle_s, cost.plugged_s) == (3600, 1800, 5400)
     assert not cost_of(tariff, [p for p in points if not p.unsure]).uncertain
+
+
+def test_the_running_count_counts_only_the_new_tail(monkeypatch):
+    from agent.tariff import running
+
+    counted: list[int] = []
+    real = running.exact_amounts
+
+    def spy(tariff, points, after=None):
+        counted.append(len(points))
+        return real(tariff, points, after=after)
+
+    monkeypatch.setattr(running, "exact_amounts", spy)
+    start = at("00:00")
+    points = [Point(start + timedelta(seconds=10 * i), 10 * i, "Charging") for i in range(4000)]
+    counter = running.RunningCount()
+    first = counter.cost(BERLIN_NIGHT, points)
+    counted.clear()
+    points.append(Point(start + timedelta(seconds=40_000), 40_000, "Charging"))
+    assert counter.cost(BERLIN_NIGHT, points) == cost_of(BERLIN_NIGHT, points) != first
+    assert max(counted) <= running.TAIL + 2  # a 12 h session: a few points counted, not 4000

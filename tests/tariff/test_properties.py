@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from agent.journal import Journal, Sample
 from agent.store import Database, iso
 from agent.tariff import Band, Point, Tariff, cost_of, exact_amounts
+from agent.tariff.running import RunningCount
 
 E = "Energy.Active.Import.Register"
 T0 = datetime(2026, 3, 28, 20, 0, tzinfo=timezone.utc)  # the night of a daylight saving change in Berlin
@@ -122,3 +123,19 @@ def test_counting_on_from_a_split_is_counting_the_whole(points: list[Point], dat
     k = data.draw(st.integers(0, len(points) - 1), label="split at point")
     first = exact_amounts(TARIFF, points[: k + 1])
     assert exact_amounts(TARIFF, points[k:], after=first) == exact_amounts(TARIFF, points)
+
+
+@settings(max_examples=100, deadline=None)
+@given(points=timelines, grows=st.lists(st.integers(0, 3), min_size=1, max_size=8), data=st.data())
+def test_the_running_count_is_cost_of_whatever_the_timeline_does(points: list[Point], grows: list[int],
+                                                                data: st.DataObject) -> None:
+    """The screen's running cost, counted incrementally as the timeline grows (and now and
+    then changes before its end, as a clock correction does), is always cost_of's."""
+    counter, shown = RunningCount(), 1
+    for more in grows:
+        shown = min(len(points), shown + more)
+        now = points[:shown]
+        if data.draw(st.booleans(), label="an earlier point changes") and len(now) > 1:
+            i = data.draw(st.integers(0, len(now) - 2), label="which")
+            now = [*now[:i], Point(now[i].at, now[i].wh, "SuspendedEVSE"), *now[i + 1:]]
+        assert counter.cost(TARIFF, now) == cost_of(TARIFF, now)

@@ -142,7 +142,7 @@ async def test_the_running_sessions_cost_for_the_screen_adds_the_latest_fresh_re
     journal.record_charging_state(local, stamp(0), "Charging", 0)
     _sample(journal, local, 10, 2000)
     runtime = SimpleNamespace(tariff=Tariff(per_kwh=D("0.50"), session_fee=D(1)), local_tx={1: local}, db=db,
-                              journal=journal, _register_now=lambda n: 3000)
+                              journal=journal, _register_now=lambda n: 3000, _running_costs={})
     cost = await ChargerRuntime.session_cost(runtime, 1)  # type: ignore[arg-type]
     assert cost is not None and cost.total == D("2.50") and cost.energy_wh == 3000  # 3 kWh x 0.50 + 1
     runtime._register_now = lambda n: None  # no fresh reading: what the journal has
@@ -256,4 +256,25 @@ def test_stamps_of_a_process_that_died_unsynchronised_count_no_time_and_are_flag
     assert cost.uncertain and cost.total == D("5.50") and cost.charging_s == 3600
     figures = session_figures(journal, journal.transactions(10)[0], tariff)
     assert figures.uncertain and figures.charging_s == 3600
+    db.close()
+
+
+def test_a_1_6_status_and_the_change_it_tells_are_one_durable_commit(tmp_path: Path) -> None:
+    db, journal = _open(tmp_path)
+    local = journal.begin_transaction(1, "AA", 0, stamp(0), [])
+    commits: list[bool] = []
+    real = db.transaction
+
+    def counted(work, durable=True):  # type: ignore[no-untyped-def]
+        commits.append(durable)
+        return real(work, durable=durable)
+
+    db.transaction = counted  # type: ignore[method-assign]
+    assert journal.record_status(1, "Charging", "NoError", stamp(1), timeline=[(local, stamp(1), "Charging", 0)])
+    assert commits == [True]
+    assert journal.last_timeline_state(local) == "Charging"
+    assert [e.kind for e in journal.pending(0, 100)][-1] == "status"
+    journal.end_transaction(local, 100, stamp(2), "Local", "AA", [])
+    assert not journal.record_status(1, "Finishing", "NoError", stamp(3), timeline=[(local, stamp(3), "Idle", 100)])
+    assert journal.last_timeline_state(local) == "Charging"  # once ended, nothing more; the status still goes
     db.close()
