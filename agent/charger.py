@@ -1207,7 +1207,13 @@ class ChargerRuntime:
         if wh is not None and now > points[-1].at:
             points.append(Point(now, max(float(wh), points[-1].wh), points[-1].state))
         self._running_costs = {tx: c for tx, c in self._running_costs.items() if tx in self.local_tx.values()}
-        return self._running_costs.setdefault(local, RunningCount()).cost(self.tariff, points)
+        counter = self._running_costs.setdefault(local, RunningCount())
+        cost = counter.cost(self.tariff, points)
+        if cost.uncertain and not counter.flagged:
+            counter.flagged = True
+            log.warning("session cost: part of the session's time is not known (stamped by a run that never learnt "
+                        "the time); its energy is counted, its time is not", connector=connector, local_tx=local)
+        return cost
 
     async def _journal_sample(self, job: RecordSample) -> None:
         n = job.connector

@@ -226,6 +226,9 @@ class Journal:
         #: each sample is committed (with fsync) as it is recorded.
         self.sync_seconds = sync_seconds
         self._held: list[_HeldSample] = []
+        #: local_tx -> (rows read, highest seq read, their sample points (moment, Wh, clock)):
+        #: the timeline parses each committed sample once, not on every running-cost look.
+        self._sample_points: dict[int, tuple[int, int, list[tuple[datetime, float, str]]]] = {}
         #: transaction_values rows (id, local_tx, timestamp, context, samples, clock) held.
         self._held_values: list[tuple[int, int, str, str, str, str]] = []
         #: The latest meter value (Wh, stamp) of running transactions, held.
@@ -1070,17 +1073,10 @@ class Journal:
             moment = _moment(at)
             if moment is not None:
                 events.append((max(moment, start), 1, None if wh is None else float(wh), str(state), tag))
-        bodies = [(r["body"], r["clock"]) for r in self.db.read(
-            f"SELECT body, clock FROM outbox WHERE local_tx = ? AND kind = '{METER_SAMPLE}' ORDER BY seq", (local_tx,))]
-        bodies += [(h.body, h.clock) for h in self._held if h.local_tx == local_tx]
-        for text, tag in bodies:
-            try:
-                body = json.loads(text)
-                moment, wh = _moment(body.get("timestamp")), _energy_register(body.get("samples"))
-            except (ValueError, TypeError, AttributeError):
-                continue
-            if moment is not None and wh is not None:
-                events.append((moment, 2, wh, None, tag))
+        for moment, wh, tag in self._committed_samples(local_tx):
+            events.append((moment, 2, wh, None, tag))
+        for moment, wh, tag in _sample_points([(h.body, h.clock) for h in self._held if h.local_tx == local_tx]):
+            events.append((moment, 2, wh, None, tag))
         for r in self.db.read("SELECT at, wh, clock FROM meter_points WHERE local_tx = ?", (local_tx,)):
             moment = _moment(r["at"])
             if moment is not None:
@@ -1106,6 +1102,21 @@ class Journal:
         events = [e for e in events if e[0] >= start and (stop is None or e[0] <= stop)]
         events.sort(key=lambda e: (e[0], e[1]))
         return _points(events)
+
+    def _committed_samples(self, local_tx: int) -> list[tuple[datetime, float, str]]:
+        """The energy points of a transaction's committed samples, oldest first: parsed once
+        and kept, only the rows added since read again (all again when a row went, or a
+        clock correction or a pruning changed them)."""
+        where = f"FROM outbox WHERE local_tx = ? AND kind = '{METER_SAMPLE}'"
+        count, top, points = self._sample_points.get(local_tx, (0, 0, []))
+        if count and self.db.read(f"SELECT COUNT(*) {where} AND seq <= ?", (local_tx, top))[0][0] != count:
+            count, top, points = 0, 0, []
+        rows = self.db.read(f"SELECT seq, body, clock {where} AND seq > ? ORDER BY seq", (local_tx, top))
+        if rows:
+            points = points + _sample_points([(r["body"], r["clock"]) for r in rows])
+            count, top = count + len(rows), int(rows[-1]["seq"])
+            self._sample_points[local_tx] = (count, top, points)
+        return points
 
     def last_charging_state(self, local_tx: int) -> str | None:
         """The charging state last journaled for a transaction (a TX_EVENT's), else the one
@@ -1399,6 +1410,7 @@ class Journal:
         provisionally (``tag``) by ``shift_s`` seconds and record ``source`` as how it is now
         known. Only what is still undelivered is rewritten; what was sent stays on record
         as sent. Returns how many entries changed."""
+        self._sample_points.clear()  # rewritten or removed rows: the timeline reads them again
 
         def work(conn: sqlite3.Connection) -> int:
             changed = 0
@@ -1459,7 +1471,10 @@ class Journal:
                 )
             return changed
 
-        return self._commit(work)  # what is held is synced first, and corrected with the rest
+        try:
+            return self._commit(work)  # what is held is synced first, and corrected with the rest
+        finally:
+            self._sample_points.clear()
 
     # keeping the journal bounded -------------------------------------------
     def undelivered_bytes(self) -> int:
@@ -1570,6 +1585,7 @@ class Journal:
         """Forget what the backend acknowledged before ``before`` (an ISO time): delivered
         messages, and transactions that are stopped with every message delivered. Anything
         undelivered, shed or abandoned stays: it is the record of what the backend lacks."""
+        self._sample_points.clear()  # rewritten or removed rows: the timeline reads them again
 
         def work(conn: sqlite3.Connection) -> int:
             cur = conn.execute(
@@ -1589,7 +1605,10 @@ class Journal:
             removed += conn.execute(f"DELETE FROM transactions WHERE local_id IN ({done})", (before,)).rowcount
             return removed
 
-        return self.db.transaction(work)
+        try:
+            return self.db.transaction(work)
+        finally:
+            self._sample_points.clear()
 
     def pending_count(self) -> int:
         on_disk = int(self.db.read("SELECT COUNT(*) AS n FROM outbox WHERE done_at IS NULL")[0]["n"])
@@ -1734,6 +1753,20 @@ def _note_register(conn: sqlite3.Connection, held: _HeldSample) -> None:
         "INSERT OR IGNORE INTO meter_points(id, local_tx, at, wh, clock) "
         "SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM transactions WHERE local_id = ?)",
         (held.seq, held.local_tx, at, wh, held.clock, held.local_tx))
+
+
+def _sample_points(bodies: list[tuple[str, str]]) -> list[tuple[datetime, float, str]]:
+    """(moment, energy register, clock) of each sample body (JSON, clock tag) that has both."""
+    found: list[tuple[datetime, float, str]] = []
+    for text, tag in bodies:
+        try:
+            body = json.loads(text)
+            moment, wh = _moment(body.get("timestamp")), _energy_register(body.get("samples"))
+        except (ValueError, TypeError, AttributeError):
+            continue
+        if moment is not None and wh is not None:
+            found.append((moment, wh, tag))
+    return found
 
 
 def _moment(stamp: Any) -> datetime | None:

@@ -24,6 +24,8 @@ class RunningCount:
         self._tariff: Tariff | None = None
         self._settled: list[Point] = []  # the timeline's first points, counted in _exact
         self._exact: Exact | None = None
+        #: The session's cost was found uncertain and said so (the charger logs it once).
+        self.flagged = False
 
     def cost(self, tariff: Tariff, points: Sequence[Point]) -> Cost:
         """The cost of the session whose timeline is now ``points`` (see cost_of)."""

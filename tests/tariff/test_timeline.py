@@ -278,3 +278,32 @@ def test_a_1_6_status_and_the_change_it_tells_are_one_durable_commit(tmp_path: P
     assert not journal.record_status(1, "Finishing", "NoError", stamp(3), timeline=[(local, stamp(3), "Idle", 100)])
     assert journal.last_timeline_state(local) == "Charging"  # once ended, nothing more; the status still goes
     db.close()
+
+
+def test_the_timeline_parses_each_committed_sample_once_and_follows_changes(tmp_path: Path, installed,
+                                                                           fake) -> None:  # noqa: F811
+    db, journal = _open(tmp_path)
+    local = journal.begin_transaction(1, "AA", 0, stamp(0), [])
+    for minute in range(1, 31):
+        _sample(journal, local, minute, 100 * minute)
+    journal.timeline(local)
+    read: list[str] = []
+    real = db.read
+
+    def spy(sql, params=()):  # type: ignore[no-untyped-def]
+        rows = real(sql, params)
+        if "body" in sql and "meter_sample" in sql:
+            read.extend(str(r["body"]) for r in rows)
+        return rows
+
+    db.read = spy  # type: ignore[method-assign]
+    _sample(journal, local, 31, 3100)
+    points = journal.timeline(local)
+    assert len(read) == 1 and points[-1] == Point(at(31), 3100, "EVConnected")  # only the new one parsed
+    db.read = real  # type: ignore[method-assign]
+    # A clock correction rewrites the rows: the timeline follows.
+    shift = installed.adopt_backend_time(backend_time(fake), fake.mono, fake.mono)
+    db.write("UPDATE outbox SET clock = ? WHERE kind = 'meter_sample'", (installed.provisional_tag,))
+    journal.correct_provisional(installed.provisional_tag, shift, installed.tag)
+    assert journal.timeline(local)[-1].at == at(31) + timedelta(seconds=shift)
+    db.close()
