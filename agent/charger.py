@@ -1158,7 +1158,8 @@ class ChargerRuntime:
                 return  # the transaction has ended meanwhile
             self._charging_state[local] = step
 
-    def _charging_steps(self, n: int, entry: StatusEntry) -> tuple[int | None, list[tuple[str, str | None, str, int | None]]]:
+    def _charging_steps(self, n: int,
+                        entry: StatusEntry) -> tuple[int | None, list[tuple[str, str | None, str, int | None]]]:
         """The running transaction on connector ``n`` and the changes of its charging state
         ``entry`` makes, to journal in order: (state, cable cause, stamp, register or None)."""
         local = self.local_tx.get(n)

@@ -6,7 +6,6 @@ add up over any split of a timeline."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from dataclasses import replace
