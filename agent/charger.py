@@ -35,7 +35,8 @@ from .limits import Decision, LimitCore
 from .safety import SafetyPath
 from .screen import DriverFeedback
 from .screen.board import MessageBoard
-from .tariff import Cost, Point, Tariff, cost_of
+from .tariff import Cost, Point, Tariff
+from .tariff.running import RunningCount
 from .journal import STARTED_STATES, Journal, Sample, TransactionRecord
 from .runtime_settings.configuration import Configuration
 from .runtime_settings.keys import RATE_UNIT_WORDS
@@ -380,6 +381,7 @@ class ChargerRuntime:
         self._charging_state: dict[int, str] = {}
         #: local transaction -> the latest stamp journaled for it by this run (see _in_order).
         self._stamped: dict[int, str] = {}
+        self._running_costs: dict[int, RunningCount] = {}  # the screen's running cost, by local_tx
         #: Whether charging state changes are journaled: only a protocol that reports them
         #: (2.0.1) needs them, and each is a durable write.
         self.journal_charging_states = False
@@ -943,9 +945,17 @@ class ChargerRuntime:
             log.info("status", connector=item.connector, status=entry.status, error_code=entry.error_code)
             self._screen_status(entry)
             await self._show(item.connector, signal_for(entry.status))
-            await self.db.run(self.journal.record_status, entry.connector, entry.status, entry.error_code,
-                              entry.timestamp, entry.info, entry.vendor_error_code)
-            await self._journal_charging_state(item.connector, entry)
+            if self.journal_charging_states:  # 2.0.1: the change is its own TransactionEvent
+                await self.db.run(self.journal.record_status, entry.connector, entry.status, entry.error_code,
+                                  entry.timestamp, entry.info, entry.vendor_error_code)
+                await self._journal_charging_state(item.connector, entry)
+            else:  # 1.6 tells the change by this status: its timeline row goes in the same commit
+                local, steps = self._charging_steps(item.connector, entry)
+                noted = await self.db.run(
+                    self.journal.record_status, entry.connector, entry.status, entry.error_code, entry.timestamp,
+                    entry.info, entry.vendor_error_code, [(local, stamp, step, wh) for step, _, stamp, wh in steps])
+                if noted and local is not None:
+                    self._charging_state[local] = steps[-1][0]
             self.uplink.wake()
         elif isinstance(item, CableMoved):
             entry = self.statuses.get(item.connector)
@@ -1186,9 +1196,25 @@ class ChargerRuntime:
         A transaction kept open without its EV (StopTransactionOnEVSideDisconnect false)
         is Idle, and the EV's return is EVConnected: each says the cable event behind it.
         (Its connector may report Available meanwhile: see Policy.ev_away_available.)"""
-        local = self.local_tx.get(n)
+        local, steps = self._charging_steps(n, entry)
         if local is None:
             return
+        for step, cause, stamp, wh in steps:
+            if self.journal_charging_states:
+                noted = await self.db.run(self.journal.record_tx_event, local, n, stamp, step, cause, wh)
+            else:  # the protocol does not report it: the timeline alone keeps it
+                noted = await self.db.run(self.journal.record_charging_state, local, stamp, step, wh)
+            if not noted:
+                return  # the transaction has ended meanwhile
+            self._charging_state[local] = step
+
+    def _charging_steps(self, n: int,
+                        entry: StatusEntry) -> tuple[int | None, list[tuple[str, str | None, str, int | None]]]:
+        """The running transaction on connector ``n`` and the changes of its charging state
+        ``entry`` makes, to journal in order: (state, cable cause, stamp, register or None)."""
+        local = self.local_tx.get(n)
+        if local is None:
+            return None, []
         conn = self.charger.connector(n)
         plugged = conn is not None and conn.pilot.plugged
         previous = self._charging_state.get(local, "EVConnected")
@@ -1202,17 +1228,14 @@ class ChargerRuntime:
             if state is not None:
                 steps.append((state, None))
         self._charging_state = {tx: s for tx, s in self._charging_state.items() if tx in self.local_tx.values()}
+        changes: list[tuple[str, str | None, str, int | None]] = []
+        current = previous
         for step, cause in steps:
-            if self._charging_state.get(local, "EVConnected") == step:
+            if current == step:
                 continue
-            stamp, wh = self._in_order(local, entry.timestamp), self._register_now(n)
-            if self.journal_charging_states:
-                noted = await self.db.run(self.journal.record_tx_event, local, n, stamp, step, cause, wh)
-            else:  # the protocol does not report it: the timeline alone keeps it
-                noted = await self.db.run(self.journal.record_charging_state, local, stamp, step, wh)
-            if not noted:
-                return  # the transaction has ended meanwhile
-            self._charging_state[local] = step
+            current = step
+            changes.append((step, cause, self._in_order(local, entry.timestamp), self._register_now(n)))
+        return local, changes
 
     def _register_now(self, n: int) -> int | None:
         """Connector ``n``'s energy register from its latest reading if that is fresh (the
@@ -1237,7 +1260,14 @@ class ChargerRuntime:
         if now > points[-1].at:  # time-priced parts run on without a fresh reading: the energy known so far
             points.append(Point(now, max(float(wh), points[-1].wh) if wh is not None else points[-1].wh,
                                 points[-1].state))
-        return cost_of(self.tariff, points)
+        self._running_costs = {tx: c for tx, c in self._running_costs.items() if tx in self.local_tx.values()}
+        counter = self._running_costs.setdefault(local, RunningCount())
+        cost = counter.cost(self.tariff, points)
+        if cost.uncertain and not counter.flagged:
+            counter.flagged = True
+            log.warning("session cost: part of the session's time is not known (stamped by a run that never learnt "
+                        "the time); its energy is counted, its time is not", connector=connector, local_tx=local)
+        return cost
 
     async def _final_figures(self, local: int) -> tuple[Decimal | None, float, float] | None:
         """An ended transaction's cost under the local tariff (None without one), energy

@@ -198,6 +198,7 @@ def _as_dict(record: TransactionRecord, counted: SessionFigures) -> dict[str, ob
     row["meter_gaps"] = [{**asdict(g), "seconds": g.seconds} for g in record.meter_gaps]
     row["id_tag"] = record.id_tag or ""  # a string as always: "" for no token (see _print_sessions)
     row |= _times(counted)
+    row["times_uncertain"] = counted.uncertain
     row["cost"] = cost_fields(counted.cost)
     return row
 
@@ -220,7 +221,7 @@ def _flat(record: TransactionRecord, counted: SessionFigures) -> dict[str, objec
     row |= {k: "" if v is None else v for k, v in _times(counted).items()}
     cost = counted.cost
     row |= {"cost": "" if cost is None else str(cost.total), "tax": "" if cost is None else str(cost.tax),
-            "currency": "" if cost is None else cost.currency}
+            "currency": "" if cost is None else cost.currency, "times_uncertain": counted.uncertain}
     return row
 
 
@@ -266,7 +267,8 @@ def _print_sessions(counted: list[tuple[TransactionRecord, SessionFigures]], tar
     transaction an EV began that no token was ever authorized for (OCPP 2.0.1 TxStartPoint
     EVConnected; "" in --json and --csv). "plugged", "charging" and "idle" are the times
     from the session's timeline (a running one's up to now); "cost" is under [tariff],
-    "-" without one."""
+    "-" without one. A "?" after them marks a session part of whose time is not known (a
+    process died before it learnt the time): listed below the table."""
     from .tariff import money
 
     header = ("local", "backend", "transaction id", "conn", "idTag", "started", "stopped", "Wh start", "Wh stop", "kWh",
@@ -276,13 +278,14 @@ def _print_sessions(counted: list[tuple[TransactionRecord, SessionFigures]], tar
         stop = r.meter_stop_wh
         kwh = f"{(stop - r.meter_start_wh) / 1000:.3f}" if stop is not None else "-"
         cost = money(f.cost.total, tariff) if f.cost is not None and tariff is not None else "-"
+        mark = " ?" if f.uncertain else ""
         lines.append(
             (
                 str(r.local_id), str(r.backend_id or "-"), r.tx_uid or "-", str(r.connector), r.id_tag or "-",
                 r.started_at, r.stopped_at or "running", str(r.meter_start_wh),
                 str(stop if stop is not None else "-"), kwh,
-                *(_duration(s) if s is not None else "-" for s in (f.plugged_s, f.charging_s, f.idle_s)),
-                cost, r.stop_reason or "-", _gaps_cell(r.meter_gaps),
+                *(_duration(s) + mark if s is not None else "-" for s in (f.plugged_s, f.charging_s, f.idle_s)),
+                cost + mark, r.stop_reason or "-", _gaps_cell(r.meter_gaps),
                 str(r.pending_messages), str(r.abandoned_messages),
             )
         )
@@ -291,6 +294,11 @@ def _print_sessions(counted: list[tuple[TransactionRecord, SessionFigures]], tar
         print("  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip())
     if len(lines) == 1:
         print("(no transactions recorded)")
+    unsure = [str(r.local_id) for r, f in counted if f.uncertain]
+    if unsure:
+        print()
+        print(f"times marked ? (local {', '.join(unsure)}): part was stamped by a process that died before it "
+              "learnt the time; that stretch's energy is counted, its time is not: check before billing")
     gaps = [_gap_line(r.local_id, g) for r, _ in counted for g in r.meter_gaps]
     if gaps:
         print()

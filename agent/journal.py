@@ -53,7 +53,7 @@ import os
 import sqlite3
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -226,6 +226,9 @@ class Journal:
         #: each sample is committed (with fsync) as it is recorded.
         self.sync_seconds = sync_seconds
         self._held: list[_HeldSample] = []
+        #: local_tx -> (rows read, highest seq read, their sample points (moment, Wh, clock)):
+        #: the timeline parses each committed sample once, not on every running-cost look.
+        self._sample_points: dict[int, tuple[int, int, list[tuple[datetime, float, str]]]] = {}
         #: transaction_values rows (id, local_tx, timestamp, context, samples, clock) held.
         self._held_values: list[tuple[int, int, str, str, str, str]] = []
         #: The latest meter value (Wh, stamp) of running transactions, held.
@@ -579,7 +582,11 @@ class Journal:
                 numbered[h.local_tx] = max(numbered.get(h.local_tx, 0), n)
             if h.outcome == "acked":
                 skipped = max(skipped, h.seq)
-                continue  # delivered before it needed the disk: the backend has it
+                # Delivered before it needed the disk: the backend has it, so no outbox row.
+                # Its register stays on the timeline all the same: the cost must not depend
+                # on when the backend answered.
+                _note_register(conn, h)
+                continue
             conn.execute(  # OR IGNORE: rebuilt from a side file that may repeat a sync
                 "INSERT OR IGNORE INTO outbox(seq, kind, local_tx, body, created_at, attempts, done_at, outcome, clock) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -907,14 +914,33 @@ class Journal:
             self.sync()
 
     def record_status(self, connector: int, status: str, error_code: str, timestamp: str, info: str = "",
-                      vendor_error_code: str = "") -> None:
+                      vendor_error_code: str = "",
+                      timeline: Sequence[tuple[int | None, str, str, int | None]] = ()) -> bool:
+        """Queue a StatusNotification. ``timeline``: the changes of a running transaction's
+        charging state it tells, (local_tx, stamp, state, register or None) each, written in
+        the same commit (see record_charging_state: one fsync for both, where 1.6 tells
+        the change by this status). Returns whether they were written (False when none was
+        given or the transaction has stopped; the status is queued all the same)."""
         body: dict[str, object] = {"connector": connector, "status": status, "error_code": error_code,
                                    "timestamp": timestamp}
         if info:
             body["info"] = info
         if vendor_error_code:
             body["vendor_error_code"] = vendor_error_code
-        self._commit(lambda conn: self._queue(conn, STATUS, None, body))
+
+        def work(conn: sqlite3.Connection) -> bool:
+            self._queue(conn, STATUS, None, body)
+            noted = False
+            for local_tx, stamp, state, wh in timeline:
+                if local_tx is None or conn.execute(
+                        "SELECT 1 FROM transactions WHERE local_id = ? AND stopped_at IS NULL", (local_tx,)
+                ).fetchone() is None:
+                    return False
+                _note_state(conn, local_tx, stamp, state, wh)
+                noted = True
+            return noted
+
+        return bool(self._commit(work))
 
     def record_unplugged(self, local_tx: int, connector: int, timestamp: str) -> None:
         """Queue the unplug that ended the time transaction ``local_tx``'s EV held the connector (TX_UNPLUGGED)."""
@@ -1025,59 +1051,72 @@ class Journal:
         start = _moment(row["started_at"])
         if start is None:
             return []
-        # (moment, rank, wh or None, state or None): the rank orders what shares an instant.
-        events: list[tuple[datetime, int, float | None, str | None]] = []
-        states = self.db.read("SELECT at, state, wh FROM charging_states WHERE local_tx = ? ORDER BY id",
+        # (moment, rank, wh or None, state or None, clock tag or None): the rank orders what
+        # shares an instant; the tag says which clock stamped it (None: not known).
+        events: list[tuple[datetime, int, float | None, str | None, str | None]] = []
+        states = self.db.read("SELECT at, state, wh, clock FROM charging_states WHERE local_tx = ? ORDER BY id",
                               (local_tx,))
         if states:
-            changes = [(r["at"], r["state"], r["wh"]) for r in states]
+            changes = [(r["at"], r["state"], r["wh"], r["clock"]) for r in states]
         else:
             began = self.db.read(
                 f"SELECT json_extract(body, '$.started_by') AS began FROM outbox WHERE local_tx = ? "
                 f"AND kind = '{TX_STARTED}' AND json_valid(body)", (local_tx,))
             first = STARTED_STATES.get(began[0]["began"], EV_CONNECTED) if began else EV_CONNECTED
-            changes = [(row["started_at"], first, row["meter_start_wh"])] + [
-                (r["at"], r["state"], None) for r in self.db.read(
-                    "SELECT json_extract(body, '$.timestamp') AS at, json_extract(body, '$.charging_state') AS state "
-                    f"FROM outbox WHERE local_tx = ? AND kind = '{TX_EVENT}' AND json_valid(body) "
+            changes = [(row["started_at"], first, row["meter_start_wh"], row["clock"])] + [
+                (r["at"], r["state"], None, r["clock"]) for r in self.db.read(
+                    "SELECT json_extract(body, '$.timestamp') AS at, json_extract(body, '$.charging_state') AS state, "
+                    f"clock FROM outbox WHERE local_tx = ? AND kind = '{TX_EVENT}' AND json_valid(body) "
                     "AND json_extract(body, '$.charging_state') IS NOT NULL ORDER BY seq", (local_tx,))]
-        events.append((start, 0, float(row["meter_start_wh"]), None))
-        for at, state, wh in changes:
+        events.append((start, 0, float(row["meter_start_wh"]), None, row["clock"]))
+        for at, state, wh, tag in changes:
             moment = _moment(at)
             if moment is not None:
-                events.append((max(moment, start), 1, None if wh is None else float(wh), str(state)))
-        bodies = [r["body"] for r in self.db.read(
-            f"SELECT body FROM outbox WHERE local_tx = ? AND kind = '{METER_SAMPLE}' ORDER BY seq", (local_tx,))]
-        bodies += [h.body for h in self._held if h.local_tx == local_tx]
-        for text in bodies:
-            try:
-                body = json.loads(text)
-                moment, wh = _moment(body.get("timestamp")), _energy_register(body.get("samples"))
-            except (ValueError, TypeError, AttributeError):
-                continue
-            if moment is not None and wh is not None:
-                events.append((moment, 2, wh, None))
-        kept = [(r["timestamp"], r["samples"]) for r in self.db.read(
-            "SELECT timestamp, samples FROM transaction_values WHERE local_tx = ?", (local_tx,))]
-        kept += [(v[2], v[4]) for v in self._held_values if v[1] == local_tx]
-        for stamp, samples in kept:
+                events.append((max(moment, start), 1, None if wh is None else float(wh), str(state), tag))
+        for moment, wh, tag in self._committed_samples(local_tx):
+            events.append((moment, 2, wh, None, tag))
+        for moment, wh, tag in _sample_points([(h.body, h.clock) for h in self._held if h.local_tx == local_tx]):
+            events.append((moment, 2, wh, None, tag))
+        for r in self.db.read("SELECT at, wh, clock FROM meter_points WHERE local_tx = ?", (local_tx,)):
+            moment = _moment(r["at"])
+            if moment is not None:
+                events.append((moment, 2, float(r["wh"]), None, r["clock"]))
+        kept = [(r["timestamp"], r["samples"], r["clock"]) for r in self.db.read(
+            "SELECT timestamp, samples, clock FROM transaction_values WHERE local_tx = ?", (local_tx,))]
+        kept += [(v[2], v[4], v[5]) for v in self._held_values if v[1] == local_tx]
+        for stamp, samples, tag in kept:
             try:
                 moment, wh = _moment(stamp), _energy_register(json.loads(samples))
             except (ValueError, TypeError):
                 continue
             if moment is not None and wh is not None:
-                events.append((moment, 2, wh, None))
+                events.append((moment, 2, wh, None, tag))
         stop = _moment(row["stopped_at"])
         if stop is None:
             last = self._last_meter(row)
             moment = _moment(last["last_meter_at"])
             if moment is not None and last["last_meter_wh"] is not None:
-                events.append((moment, 2, float(last["last_meter_wh"]), None))
+                events.append((moment, 2, float(last["last_meter_wh"]), None, None))
         else:
-            events.append((stop, 3, float(row["meter_stop_wh"]), ENDED))
+            events.append((stop, 3, float(row["meter_stop_wh"]), ENDED, row["stop_clock"] or row["clock"]))
         events = [e for e in events if e[0] >= start and (stop is None or e[0] <= stop)]
         events.sort(key=lambda e: (e[0], e[1]))
         return _points(events)
+
+    def _committed_samples(self, local_tx: int) -> list[tuple[datetime, float, str]]:
+        """The energy points of a transaction's committed samples, oldest first: parsed once
+        and kept, only the rows added since read again (all again when a row went, or a
+        clock correction or a pruning changed them)."""
+        where = f"FROM outbox WHERE local_tx = ? AND kind = '{METER_SAMPLE}'"
+        count, top, points = self._sample_points.get(local_tx, (0, 0, []))
+        if count and self.db.read(f"SELECT COUNT(*) {where} AND seq <= ?", (local_tx, top))[0][0] != count:
+            count, top, points = 0, 0, []
+        rows = self.db.read(f"SELECT seq, body, clock {where} AND seq > ? ORDER BY seq", (local_tx, top))
+        if rows:
+            points = points + _sample_points([(r["body"], r["clock"]) for r in rows])
+            count, top = count + len(rows), int(rows[-1]["seq"])
+            self._sample_points[local_tx] = (count, top, points)
+        return points
 
     def last_charging_state(self, local_tx: int) -> str | None:
         """The charging state last journaled for a transaction (a TX_EVENT's), else the one
@@ -1371,6 +1410,7 @@ class Journal:
         provisionally (``tag``) by ``shift_s`` seconds and record ``source`` as how it is now
         known. Only what is still undelivered is rewritten; what was sent stays on record
         as sent. Returns how many entries changed."""
+        self._sample_points.clear()  # rewritten or removed rows: the timeline reads them again
 
         def work(conn: sqlite3.Connection) -> int:
             changed = 0
@@ -1412,6 +1452,9 @@ class Journal:
             for row in conn.execute("SELECT id, at FROM charging_states WHERE clock = ?", (tag,)).fetchall():
                 conn.execute("UPDATE charging_states SET at = ?, clock = ? WHERE id = ?",
                              (_shifted(row["at"], shift_s), source, row["id"]))
+            for row in conn.execute("SELECT id, at FROM meter_points WHERE clock = ?", (tag,)).fetchall():
+                conn.execute("UPDATE meter_points SET at = ?, clock = ? WHERE id = ?",
+                             (_shifted(row["at"], shift_s), source, row["id"]))
             for row in conn.execute(
                 "SELECT id, began_at, ended_at, clock, end_clock FROM meter_gaps WHERE clock = ? OR end_clock = ?",
                 (tag, tag),
@@ -1428,7 +1471,10 @@ class Journal:
                 )
             return changed
 
-        return self._commit(work)  # what is held is synced first, and corrected with the rest
+        try:
+            return self._commit(work)  # what is held is synced first, and corrected with the rest
+        finally:
+            self._sample_points.clear()
 
     # keeping the journal bounded -------------------------------------------
     def undelivered_bytes(self) -> int:
@@ -1539,6 +1585,7 @@ class Journal:
         """Forget what the backend acknowledged before ``before`` (an ISO time): delivered
         messages, and transactions that are stopped with every message delivered. Anything
         undelivered, shed or abandoned stays: it is the record of what the backend lacks."""
+        self._sample_points.clear()  # rewritten or removed rows: the timeline reads them again
 
         def work(conn: sqlite3.Connection) -> int:
             cur = conn.execute(
@@ -1554,10 +1601,14 @@ class Journal:
             conn.execute(f"DELETE FROM transaction_values WHERE local_tx IN ({done})", (before,))
             conn.execute(f"DELETE FROM meter_gaps WHERE local_tx IN ({done})", (before,))
             conn.execute(f"DELETE FROM charging_states WHERE local_tx IN ({done})", (before,))
+            conn.execute(f"DELETE FROM meter_points WHERE local_tx IN ({done})", (before,))
             removed += conn.execute(f"DELETE FROM transactions WHERE local_id IN ({done})", (before,)).rowcount
             return removed
 
-        return self.db.transaction(work)
+        try:
+            return self.db.transaction(work)
+        finally:
+            self._sample_points.clear()
 
     def pending_count(self) -> int:
         on_disk = int(self.db.read("SELECT COUNT(*) AS n FROM outbox WHERE done_at IS NULL")[0]["n"])
@@ -1685,6 +1736,39 @@ def _note_state(conn: sqlite3.Connection, local_tx: int, timestamp: str, state: 
                  (local_tx, timestamp, state, wh, clock.current().tag))
 
 
+def _note_register(conn: sqlite3.Connection, held: _HeldSample) -> None:
+    """The energy register of an answered held sample of a transaction, as a timeline point
+    (meter_points), in the caller's commit; nothing for a sample without one."""
+    if held.local_tx is None:
+        return
+    try:
+        body = json.loads(held.body)
+        wh = _energy_register(body.get("samples"))
+        at = body.get("timestamp")
+    except (ValueError, TypeError, AttributeError):
+        return
+    if wh is None or not isinstance(at, str):
+        return
+    conn.execute(  # OR IGNORE: the id is the sample's seq, so a repeated sync writes it once
+        "INSERT OR IGNORE INTO meter_points(id, local_tx, at, wh, clock) "
+        "SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM transactions WHERE local_id = ?)",
+        (held.seq, held.local_tx, at, wh, held.clock, held.local_tx))
+
+
+def _sample_points(bodies: list[tuple[str, str]]) -> list[tuple[datetime, float, str]]:
+    """(moment, energy register, clock) of each sample body (JSON, clock tag) that has both."""
+    found: list[tuple[datetime, float, str]] = []
+    for text, tag in bodies:
+        try:
+            body = json.loads(text)
+            moment, wh = _moment(body.get("timestamp")), _energy_register(body.get("samples"))
+        except (ValueError, TypeError, AttributeError):
+            continue
+        if moment is not None and wh is not None:
+            found.append((moment, wh, tag))
+    return found
+
+
 def _moment(stamp: Any) -> datetime | None:
     """A journal stamp as an aware UTC datetime; None when it is not one."""
     if not isinstance(stamp, str):
@@ -1711,16 +1795,25 @@ def _energy_register(samples: Any) -> float | None:
     return None
 
 
-def _points(events: list[tuple[datetime, int, float | None, str | None]]) -> list[Point]:
+def _provisional(tag: str | None) -> bool:
+    """Whether a clock tag is a provisional stamp's that was never corrected (agent/clock.py)."""
+    return tag is not None and tag.startswith(f"{clock.UNSYNCHRONISED}:")
+
+
+def _points(events: list[tuple[datetime, int, float | None, str | None, str | None]]) -> list[Point]:
     """Points from time-ordered events: each takes the state last set; a register not
     known is interpolated between its known neighbours (or the one before); the register
-    never runs back; events at one instant make one point, in the state they end in."""
+    never runs back; events at one instant make one point, in the state they end in. A
+    point whose clock differs from the point's before it, one of the two provisional, is
+    ``unsure``: the time between two clocks, one of which never had the right time, is not
+    known (a process that died before it learnt the time)."""
     known = [(e[0], e[2]) for e in events if e[2] is not None]
     points: list[Point] = []
     state = EV_CONNECTED
     top = float("-inf")
     k = 0  # index in known of the first known at or after this event
-    for moment, _rank, wh, new_state in events:
+    last_tag: str | None = None  # the clock of the latest point
+    for moment, _rank, wh, new_state, tag in events:
         if new_state is not None:
             state = new_state
         while k < len(known) and known[k][0] < moment:
@@ -1736,9 +1829,14 @@ def _points(events: list[tuple[datetime, int, float | None, str | None]]) -> lis
                 share = (moment - before[0]) / (after[0] - before[0])
                 wh = before[1] + (after[1] - before[1]) * share
         top = max(top, wh)
+        unsure = False
         if points and points[-1].at == moment:
-            points.pop()  # one point per instant: what it ends in (a change at the start, the stop)
-        points.append(Point(moment, top, state))
+            unsure = points.pop().unsure  # one point per instant: what it ends in (a change at the start, the stop)
+        elif points and tag is not None and last_tag is not None and tag != last_tag:
+            unsure = _provisional(tag) or _provisional(last_tag)
+        if tag is not None:
+            last_tag = tag
+        points.append(Point(moment, top, state, unsure))
     return points
 
 

@@ -30,6 +30,10 @@ class SessionFigures:
     idle_billed_s: float | None
     #: Under the configured tariff; None without one (or without a timeline).
     cost: Cost | None
+    #: Part of the session's time is not known (stamps of a process that died before it
+    #: learnt the time, see agent.tariff.Point.unsure): that stretch's energy is counted,
+    #: its time is not. An operator should check the session before billing it.
+    uncertain: bool = False
 
 
 def figures(journal: Journal, record: TransactionRecord, tariff: Tariff | None) -> SessionFigures:
@@ -42,7 +46,7 @@ def figures(journal: Journal, record: TransactionRecord, tariff: Tariff | None) 
     if counted is None:
         return SessionFigures(None, None, None, None, None, None)
     return SessionFigures(counted.energy_wh, counted.plugged_s, counted.charging_s, counted.idle_s,
-                          counted.idle_billed_s, counted if tariff is not None else None)
+                          counted.idle_billed_s, counted if tariff is not None else None, counted.uncertain)
 
 
 def cost_fields(cost: Cost | None) -> dict[str, object] | None:
@@ -58,6 +62,7 @@ def cost_fields(cost: Cost | None) -> dict[str, object] | None:
         "idle": _plain(cost.idle),
         "fee": _plain(cost.fee),
         "idle_billed_s": round(cost.idle_billed_s, 3),
+        "uncertain": cost.uncertain,
     }
 
 

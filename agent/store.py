@@ -206,6 +206,20 @@ _SCHEMA = [
     );
     CREATE INDEX charging_states_tx ON charging_states(local_tx, id);
     """,
+    # version 11: the energy register of a transaction's meter samples the backend answered
+    # before they reached the disk (their outbox rows are never written, to spare the card):
+    # the timeline keeps every register it had, so the cost does not depend on delivery;
+    # gone with their transaction
+    """
+    CREATE TABLE meter_points (
+        id          INTEGER PRIMARY KEY,
+        local_tx    INTEGER NOT NULL REFERENCES transactions(local_id) ON DELETE CASCADE,
+        at          TEXT NOT NULL,
+        wh          REAL NOT NULL,
+        clock       TEXT NOT NULL DEFAULT 'system'
+    );
+    CREATE INDEX meter_points_tx ON meter_points(local_tx, id);
+    """,
 ]
 
 

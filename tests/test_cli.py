@@ -167,7 +167,8 @@ def test_sessions_gives_each_sessions_times_and_its_cost_under_the_tariff(tmp_pa
     done = as_json[0]
     assert (done["energy_wh"], done["plugged_s"], done["charging_s"], done["idle_s"]) == (6000, 3600, 1800, 1200)
     assert done["cost"] == {"currency": "SEK", "total": "35.99", "tax": "0.00", "energy": "20.994",
-                            "charging_time": "0", "idle": "10", "fee": "5", "idle_billed_s": 600}
+                            "charging_time": "0", "idle": "10", "fee": "5", "idle_billed_s": 600, "uncertain": False}
+    assert done["times_uncertain"] is False
     rows = list(csv.DictReader(io.StringIO(ladda("sessions", "-c", str(config), "--csv").stdout)))
     assert (rows[0]["cost"], rows[0]["currency"], rows[0]["idle_s"], rows[0]["charging_s"]) == ("35.99", "SEK",
                                                                                                 "1200.0", "1800.0")
@@ -175,6 +176,30 @@ def test_sessions_gives_each_sessions_times_and_its_cost_under_the_tariff(tmp_pa
     bare = json.loads(ladda("sessions", "--state-dir", str(state), "--json").stdout)
     assert bare[0]["cost"] is None and bare[0]["idle_s"] == 1200
     assert "35.99" not in ladda("sessions", "--state-dir", str(state)).stdout
+
+
+def test_sessions_flags_a_session_whose_time_a_process_never_knew(tmp_path):
+    """Begun in 1970 by a process that died before it learnt the time, stopped by one that
+    knew it: the table, --json and --csv say the times are uncertain, and no decades of
+    charging are counted."""
+    state = tmp_path / "state"
+    db = Database(state)
+    db.open()
+    db.write("INSERT INTO transactions(connector, id_tag, meter_start_wh, started_at, clock) "
+             "VALUES (1, 'AA', 0, '1970-01-01T00:01:00.000Z', 'unsynchronised:dead')")
+    local = db.read("SELECT local_id FROM transactions")[0][0]
+    db.write("INSERT INTO charging_states(local_tx, at, state, wh, clock) "
+             "VALUES (?, '1970-01-01T00:01:00.000Z', 'Charging', 0, 'unsynchronised:dead')", (local,))
+    journal = Journal(db)
+    journal.end_transaction(local, 2000, "2026-12-22T08:00:00.000Z", "Local", "AA", [])
+    db.close()
+    table = ladda("sessions", "--state-dir", str(state)).stdout
+    assert "0 s ?" in table and "times marked ? (local 1)" in table, table
+    as_json = json.loads(ladda("sessions", "--state-dir", str(state), "--json").stdout)
+    assert as_json[0]["times_uncertain"] is True and as_json[0]["charging_s"] == 0
+    assert as_json[0]["energy_wh"] == 2000
+    rows = list(csv.DictReader(io.StringIO(ladda("sessions", "--state-dir", str(state), "--csv").stdout)))
+    assert rows[0]["times_uncertain"] == "True"
 
 
 def test_sessions_without_a_database_says_where_it_looked(tmp_path):

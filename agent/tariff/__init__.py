@@ -3,7 +3,8 @@
 The cost of a session is a pure function of its timeline (points journaled as it ran),
 so it is the same after a crash and a restart as for the session uncut. The parts:
 ``model`` (the shapes), ``bands`` (time-of-day bands in local time), ``cost`` (the
-computation and how time is counted), ``text`` (prices and amounts as shown),
+computation and how time is counted), ``running`` (a running session's cost counted
+again and again, only its new tail each time), ``text`` (prices and amounts as shown),
 ``settings`` (a Tariff from the validated ``[tariff]`` section).
 """
 

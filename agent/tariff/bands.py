@@ -4,6 +4,7 @@ wall across daylight saving changes)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
@@ -13,7 +14,11 @@ from agent.tariff.model import Prices, Tariff
 def band_edges(tariff: Tariff, start: datetime, end: datetime) -> list[datetime]:
     """The instants strictly between ``start`` and ``end`` (aware) where a band begins or
     ends. Both readings of an ambiguous local time (the hour a clock repeats) are edges;
-    an extra edge only cuts a stretch in two pieces with the same prices."""
+    an extra edge only cuts a stretch in two pieces with the same prices. So is every
+    change of the zone's UTC offset: a band that begins or ends at a local time the clock
+    skips (spring forward) changes when the wall clock jumps, an instant no local time
+    of the band names; in the repeated hour the wall clock leaves and re-enters a band
+    at the change."""
     if not tariff.bands or end <= start:
         return []
     zone = tariff.zone
@@ -29,7 +34,39 @@ def band_edges(tariff: Tariff, start: datetime, end: datetime) -> list[datetime]
                     if start < edge < end:
                         edges.add(edge)
         day += timedelta(days=1)
+    edges.update(offset_changes(tariff, start, end))
     return sorted(edges)
+
+
+#: Offset changes are months apart; a step this short never holds two.
+_STEP = timedelta(hours=12)
+
+
+def offset_changes(tariff: Tariff, start: datetime, end: datetime) -> list[datetime]:
+    """The instants strictly between ``start`` and ``end`` where the tariff's zone changes
+    its UTC offset (to the second: zones change on whole seconds)."""
+    zone = tariff.zone
+
+    def offset(moment: datetime) -> timedelta | None:
+        return moment.astimezone(zone).utcoffset()
+
+    found: list[datetime] = []
+    a = start
+    while a < end:
+        b = min(a + _STEP, end)
+        if offset(a) != offset(b):
+            lo, hi = math.floor(a.timestamp()), math.ceil(b.timestamp())  # POSIX seconds
+            old = offset(_utc(lo))
+            while hi - lo > 1:  # offset(lo) is the old one, offset(hi) the new one
+                mid = (lo + hi) // 2
+                if offset(_utc(mid)) == old:
+                    lo = mid
+                else:
+                    hi = mid
+            if start < _utc(hi) < end:
+                found.append(_utc(hi))
+        a = b
+    return found
 
 
 def priced_pieces(tariff: Tariff, start: datetime, end: datetime) -> Iterator[tuple[datetime, datetime, Prices]]:
@@ -40,3 +77,7 @@ def priced_pieces(tariff: Tariff, start: datetime, end: datetime) -> Iterator[tu
     for a, b in zip(cuts, cuts[1:]):
         middle = a + (b - a) / 2
         yield a, b, tariff.prices_at(middle.astimezone(zone))
+
+
+def _utc(posix: int) -> datetime:
+    return datetime.fromtimestamp(posix, timezone.utc)

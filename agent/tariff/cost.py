@@ -5,16 +5,25 @@ for both protocols):
 
 - *plugged*: any state but "Idle" (no EV on the cable) and "Ended";
 - *charging*: "Charging";
-- *idle*: "SuspendedEV" and "EVConnected": the EV is plugged in and authorized and draws
-  nothing (full, or waiting). "SuspendedEVSE" is **not** idle: the charger's own limit
-  (load management, a charging profile, the backend) holds the energy back, which is
-  not the driver's fault, so it is neither charged as charging nor as idle time.
-  "Idle" (no EV) is neither either.
+- *idle*: "SuspendedEV" and "EVConnected" once the EV has charged in the session: the EV
+  is plugged in and authorized and draws nothing (full, or its own timer). Before it
+  first charged, nothing is idle (a car waiting for its departure timer is not billed,
+  and the screen's idle alert, agent/screen/idle.py, does not fire for it either).
+  "SuspendedEVSE" is **not** idle: the charger's own limit (load management, a
+  charging profile, the backend) holds the energy back, which is not the driver's fault,
+  so it is neither charged as charging nor as idle time. "Idle" (no EV) is neither either.
 
-Idle time is billed after a grace period, counted from when the EV last stopped
-drawing: an idle stretch begins when an idle state follows a state that is not idle
-(Charging, SuspendedEVSE, an EV that left and came back, or the session's start), and
-time idle within ``idle_grace_minutes`` of that instant (wall-clock time) is free.
+Idle time is billed after a grace period of ``idle_grace_minutes`` of idle time in one
+idle stretch. A stretch ends when the EV charges again or leaves (the state "Idle", a
+re-plug); a SuspendedEVSE stretch in between (load management toggling the offer while
+the car is full) only pauses it: it neither counts toward the grace nor restarts it. The
+screen's idle alert counts the same stretch (agent/screen/idle.py).
+
+A span whose length is not known (``Point.unsure``: a provisional stamp of a process that
+died before it learnt the time, next to a real one) counts its energy, at the prices of
+its later end, and no time; the cost is then marked ``uncertain``. A register that runs
+back (a glitch, a meter replaced) counts nothing until it passes its highest value again,
+as the journal's timeline has it.
 
 Energy between two known points is taken to flow evenly between them (linear
 interpolation), so a stretch cut by a band edge bills each side its share at its own
@@ -27,7 +36,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
 
 from agent.tariff.bands import priced_pieces
@@ -69,6 +78,12 @@ class Exact:
     energy: Decimal
     charging_time: Decimal
     idle: Decimal
+    uncertain: bool = False  # a span's time was not known (see the module)
+    # Where the count stands after the last point, so that a later call can carry on from
+    # it (``exact_amounts(..., after=)``) instead of counting the session again:
+    charged: bool = False  # the EV has charged
+    stretch: Decimal = ZERO  # idle time of the present idle stretch
+    top: Decimal | None = None  # the register's highest value
 
 
 def seconds(delta: timedelta) -> Decimal:
@@ -91,23 +106,38 @@ def check_timeline(points: Sequence[Point]) -> None:
             raise TimelineError(f"point {i}: {point.at.isoformat()} is before the point ahead of it")
 
 
-def exact_amounts(tariff: Tariff, points: Sequence[Point]) -> Exact:
-    """Energy, times and the amounts they cost, exact and untaxed-as-given (see the module)."""
+def exact_amounts(tariff: Tariff, points: Sequence[Point], after: Exact | None = None) -> Exact:
+    """Energy, times and the amounts they cost, exact and untaxed-as-given (see the module).
+    ``after``: what this call returned for the session's points up to ``points[0]``
+    (included): the count carries on from it, exactly as if the whole timeline were
+    counted at once (a running session's cost, every few seconds, costs only its tail)."""
     check_timeline(points)
-    grace = timedelta(minutes=tariff.idle_grace_minutes)
+    grace = seconds(timedelta(minutes=tariff.idle_grace_minutes))
     with localcontext(_PRECISION):
-        energy_wh = plugged = charging = idle = billed = ZERO
-        energy = charging_cost = idle_cost = ZERO
-        idle_since: datetime | None = None  # when the current idle stretch began
+        if after is None:
+            after = Exact(ZERO, ZERO, ZERO, ZERO, ZERO, ZERO, ZERO, ZERO)
+        energy_wh, plugged, charging, idle = after.energy_wh, after.plugged_s, after.charging_s, after.idle_s
+        billed, energy, charging_cost, idle_cost = after.idle_billed_s, after.energy, after.charging_time, after.idle
+        stretch = after.stretch  # idle time of the present idle stretch
+        charged = after.charged  # the EV has charged in this session
+        uncertain = after.uncertain
+        top = after.top if after.top is not None else _wh(points[0].wh) if points else None
         for a, b in zip(points, points[1:]):
-            if a.state in IDLE_STATES:
-                if idle_since is None:
-                    idle_since = a.at
-            else:
-                idle_since = None
-            span = seconds(b.at - a.at)
-            delta = max(ZERO, _wh(b.wh) - _wh(a.wh))  # a register never runs back: a new meter counts nothing
+            wh = _wh(b.wh)
+            assert top is not None  # set from the first point
+            delta = max(ZERO, wh - top)  # a register never runs back: nothing counts until it passes its top
+            top = max(top, wh)
             energy_wh += delta
+            if a.state == CHARGING:
+                charged = True
+            if a.state == CHARGING or a.state in UNPLUGGED_STATES:
+                stretch = ZERO  # charging again, or the EV left: the next idle stretch starts afresh
+            span = seconds(b.at - a.at)
+            if b.unsure:
+                uncertain = True
+                if delta:  # its time is unknown: its energy at the later end's prices, no time
+                    energy += delta / _KWH * tariff.prices_at(b.at.astimezone(tariff.zone)).per_kwh
+                continue
             if span == 0:
                 if delta:
                     energy += delta / _KWH * tariff.prices_at(a.at.astimezone(tariff.zone)).per_kwh
@@ -121,15 +151,17 @@ def exact_amounts(tariff: Tariff, points: Sequence[Point]) -> Exact:
                 plugged += span
             if a.state == CHARGING:
                 charging += span
-            if a.state in IDLE_STATES and idle_since is not None:
+            if a.state in IDLE_STATES and charged:
                 idle += span
-                free_until = idle_since + grace
-                if b.at > free_until:
-                    from_ = max(a.at, free_until)
-                    billed += seconds(b.at - from_)
+                free = grace - stretch  # what is left of the grace
+                stretch += span
+                if span > free:
+                    from_ = a.at + timedelta(seconds=float(max(ZERO, free)))
+                    billed += span - max(ZERO, free)
                     for start, end, prices in priced_pieces(tariff, from_, b.at):
                         idle_cost += seconds(end - start) / _HOUR * prices.per_hour_idle
-        return Exact(energy_wh, plugged, charging, idle, billed, energy, charging_cost, idle_cost)
+        return Exact(energy_wh, plugged, charging, idle, billed, energy, charging_cost, idle_cost, uncertain,
+                     charged, stretch, top)
 
 
 def quantum(tariff: Tariff) -> Decimal:
@@ -147,8 +179,13 @@ def cost_of(tariff: Tariff, points: Sequence[Point]) -> Cost:
     session's last point is its latest reading, state as journaled). The session fee is
     due once the session has a point at all. Raises TimelineError for a timeline that
     cannot be costed."""
-    parts = exact_amounts(tariff, points)
-    fee = tariff.session_fee if points else ZERO
+    return priced(tariff, exact_amounts(tariff, points), bool(points))
+
+
+def priced(tariff: Tariff, parts: Exact, begun: bool) -> Cost:
+    """The cost of a session's exact amounts ``parts``: the session fee (due once it has
+    ``begun``: a point at all), tax, and the one rounding."""
+    fee = tariff.session_fee if begun else ZERO
     with localcontext(_PRECISION):
         given = parts.energy + parts.charging_time + parts.idle + fee
         rate = tariff.tax_percent / 100
@@ -171,4 +208,5 @@ def cost_of(tariff: Tariff, points: Sequence[Point]) -> Cost:
         fee=fee,
         total=total,
         tax=tax,
+        uncertain=parts.uncertain,
     )

@@ -29,11 +29,15 @@ STATES: frozenset[str] = frozenset({CHARGING, SUSPENDED_EV, SUSPENDED_EVSE, EV_C
 class Point:
     """One known instant of a session: the meter register (Wh) and the charging state
     from this instant on: "Charging", "SuspendedEV", "SuspendedEVSE", "EVConnected",
-    "Idle" (no EV on the cable) or "Ended" (the last point)."""
+    "Idle" (no EV on the cable) or "Ended" (the last point). ``unsure``: this point's time
+    cannot be compared with the one before it (one of the two was stamped by a clock that
+    never had the right time, see agent/clock.py), so the span between them is of unknown
+    length: its energy counts, its time does not."""
 
     at: datetime  # timezone-aware, UTC
     wh: float
     state: str
+    unsure: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +60,9 @@ class Cost:
     fee: Decimal
     total: Decimal  # as displayed (rounded to the tariff's decimals), tax included
     tax: Decimal  # the tax part of total
+    #: Some of the session's time could not be counted (see Point.unsure): its energy is
+    #: billed, that span's time is not; an operator should check it.
+    uncertain: bool = False
 
 
 @dataclass(frozen=True, slots=True)

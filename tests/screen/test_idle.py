@@ -63,3 +63,12 @@ def test_a_status_not_reported_yet_keeps_what_was_known() -> None:
     alerted = Idle(charged=True, since=0.0, alerted=True)
     assert idle_step(alerted, running=True, authorized=True, plugged=True, status=None, now=5.0,
                      after_s=AFTER) == (alerted, False)
+
+
+def test_a_short_hold_of_the_charger_pauses_the_stretch_and_does_not_restart_it() -> None:
+    """Load management toggles the offer while the car is full: SuspendedEV, a minute of
+    SuspendedEVSE, SuspendedEV. The hold does not count, and the stretch goes on."""
+    steps = [(0, "Charging", True, True), (10, "SuspendedEV", True, True), (40, "SuspendedEVSE", True, True),
+             (100, "SuspendedEVSE", True, True), (101, "SuspendedEV", True, True), (130, "SuspendedEV", True, True),
+             (131, "SuspendedEV", True, True), (200, "SuspendedEVSE", True, True), (300, "SuspendedEV", True, True)]
+    assert run(steps) == [131]  # 30 s idle, the hold, 30 more: 60 at 131; alerted once for the stretch

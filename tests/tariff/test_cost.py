@@ -78,10 +78,26 @@ CASES = [
      timeline(("10:00", 0, "Charging"), ("11:00", 7_000, "SuspendedEV"), ("11:20", 7_000, "Idle"),
               ("11:40", 7_000, "EVConnected"), ("12:20", 7_000, "Ended")),
      "1.00", (3600, 3600, 600)),
-    ("an EV plugged in that never draws: the grace runs from the session's start",
+    ("an EV plugged in that never draws (its own timer) is not idle: the alert does not fire for it",
      IDLE_FEE,
      timeline(("10:00", 0, "EVConnected"), ("11:00", 0, "Ended")),
-     "3.00", (0, 3600, 1800)),
+     "0.00", (0, 0, 0)),
+    ("idle counts from the first charge: 20 min waiting, 1 h charging, 60 min full, 30 billed",
+     IDLE_FEE,
+     timeline(("09:40", 0, "EVConnected"), ("10:00", 0, "Charging"), ("11:00", 7_000, "SuspendedEV"),
+              ("12:00", 7_000, "Ended")),
+     "3.00", (3600, 3600, 1800)),
+    ("a short SuspendedEVSE (load management) pauses the grace, it does not restart it",
+     IDLE_FEE,
+     timeline(("10:00", 0, "Charging"), ("11:00", 7_000, "SuspendedEV"), ("11:20", 7_000, "SuspendedEVSE"),
+              ("11:21", 7_000, "SuspendedEV"), ("12:01", 7_000, "Ended")),
+     "3.00", (3600, 3600, 1800)),
+    ("load management toggling every minute while full: 60 min idle of 2 h, 30 billed",
+     IDLE_FEE,
+     timeline(("10:00", 0, "Charging"), ("11:00", 7_000, "SuspendedEV"),
+              *[(f"{11 + m // 60}:{m % 60:02d}", 7_000, "SuspendedEVSE" if m % 2 else "SuspendedEV")
+                for m in range(1, 120)], ("13:00", 7_000, "Ended")),
+     "3.00", (3600, 3600, 1800)),
     ("an idle price in a band: 17:30-18:00 Berlin billed, 10 min at 6.00/h, 20 at 12.00/h from 17:40",
      Tariff(per_hour_idle=D("6.00"), idle_grace_minutes=30, timezone="Europe/Berlin",
             bands=(Band(time(17, 40), time(20), per_hour_idle=D("12.00")),)),
@@ -104,9 +120,9 @@ CASES = [
      Tariff(currency="JPY", per_kwh=D(1), decimals=0),
      timeline(("10:00", 0, "Charging"), ("11:00", 1_500, "Ended")),
      "2", (3600, 0, 0)),
-    ("a register that ran back (a meter replaced) bills nothing for the drop",
+    ("a register that ran back (a glitch) bills nothing until it passes its top again, as the journal",
      Tariff(per_kwh=D("1")),
-     timeline(("10:00", 5_000, "Charging"), ("10:30", 1_000, "Charging"), ("11:00", 2_000, "Ended")),
+     timeline(("10:00", 5_000, "Charging"), ("10:30", 1_000, "Charging"), ("11:00", 6_000, "Ended")),
      "1.00", (3600, 0, 0)),
 ]
 
@@ -201,3 +217,71 @@ def test_split_at_any_instant_the_interpolated_point_changes_nothing():
         share = (moment - a.at) / (b.at - a.at)
         cut = [*base[:i], Point(moment, a.wh + (b.wh - a.wh) * share, a.state), *base[i:]]
         assert cost_of(tariff, cut).total == whole.total, minutes
+
+
+# 2.0: the band 02:30-05:00 local at 10/h charging, nothing outside it.
+GAP_BAND = Tariff(per_hour_charging=D(0), timezone="Europe/Berlin",
+                  bands=(Band(time(2, 30), time(5), per_hour_charging=D(10)),))
+
+
+def test_a_band_starting_in_the_skipped_hour_begins_when_the_wall_clock_jumps():
+    # 2026-03-29: 02:00 CET becomes 03:00 CEST at 01:00Z; 02:30 never shows on the wall. Charging
+    # 00:00 CET (23:00Z) to 05:00 CEST (03:00Z): the clock reads inside the band from 03:00 CEST
+    # (01:00Z) to 05:00 CEST, 2 h at 10/h = 20.00 (not 2.5 h).
+    points = [Point(datetime(2026, 3, 28, 23, tzinfo=UTC), 0, "Charging"),
+              Point(datetime(2026, 3, 29, 3, tzinfo=UTC), 0, "Ended")]
+    assert cost_of(GAP_BAND, points).total == D("20.00")
+
+
+def test_a_band_ending_in_the_skipped_hour_ends_when_the_wall_clock_jumps():
+    # The band 00:30-02:30 at 10/h: on the spring day it runs 00:30 CET (23:30Z) to the jump (01:00Z).
+    tariff = Tariff(per_hour_charging=D(0), timezone="Europe/Berlin",
+                    bands=(Band(time(0, 30), time(2, 30), per_hour_charging=D(10)),))
+    points = [Point(datetime(2026, 3, 28, 22, tzinfo=UTC), 0, "Charging"),
+              Point(datetime(2026, 3, 29, 4, tzinfo=UTC), 0, "Ended")]
+    assert cost_of(tariff, points).total == D("15.00")
+
+
+def test_a_band_starting_in_the_repeated_hour_follows_the_wall_clock_both_times():
+    # 2026-10-25: 03:00 CEST becomes 02:00 CET at 01:00Z. The wall clock reads 02:30 at 00:30Z
+    # (CEST; in the band until the jump at 01:00Z back to 02:00), then again at 01:30Z (CET) and
+    # stays in the band to 05:00 CET (04:00Z): 0.5 h + 2.5 h = 3 h at 10/h = 30.00.
+    points = [Point(datetime(2026, 10, 24, 22, tzinfo=UTC), 0, "Charging"),
+              Point(datetime(2026, 10, 25, 6, tzinfo=UTC), 0, "Ended")]
+    assert cost_of(GAP_BAND, points).total == D("30.00")
+
+
+def test_a_span_of_unknown_length_counts_its_energy_and_no_time_and_is_marked():
+    """A provisional stamp of a process that died before it learnt the time, then real time:
+    the span between them is not 56 years of charging."""
+    tariff = Tariff(per_kwh=D("0.50"), per_hour_charging=D(2), per_hour_idle=D(6), idle_grace_minutes=0)
+    points = [Point(datetime(1970, 1, 1, 0, tzinfo=UTC), 0, "Charging"),
+              Point(datetime(1970, 1, 1, 1, tzinfo=UTC), 5_000, "SuspendedEV"),
+              Point(datetime(2026, 1, 7, 10, tzinfo=UTC), 6_000, "SuspendedEV", unsure=True),
+              Point(datetime(2026, 1, 7, 10, 30, tzinfo=UTC), 6_000, "Ended")]
+    cost = cost_of(tariff, points)
+    # 6 kWh at 0.50 = 3.00; 1 h charging at 2 = 2.00; 30 min idle at 6 = 3.00.
+    assert cost.total == D("8.00") and cost.uncertain
+    assert (cost.charging_s, cost.idle_s, cost.plugged_s) == (3600, 1800, 5400)
+    assert not cost_of(tariff, [p for p in points if not p.unsure]).uncertain
+
+
+def test_the_running_count_counts_only_the_new_tail(monkeypatch):
+    from agent.tariff import running
+
+    counted: list[int] = []
+    real = running.exact_amounts
+
+    def spy(tariff, points, after=None):
+        counted.append(len(points))
+        return real(tariff, points, after=after)
+
+    monkeypatch.setattr(running, "exact_amounts", spy)
+    start = at("00:00")
+    points = [Point(start + timedelta(seconds=10 * i), 10 * i, "Charging") for i in range(4000)]
+    counter = running.RunningCount()
+    first = counter.cost(BERLIN_NIGHT, points)
+    counted.clear()
+    points.append(Point(start + timedelta(seconds=40_000), 40_000, "Charging"))
+    assert counter.cost(BERLIN_NIGHT, points) == cost_of(BERLIN_NIGHT, points) != first
+    assert max(counted) <= running.TAIL + 2  # a 12 h session: a few points counted, not 4000
