@@ -35,7 +35,7 @@ from .limits import Decision, LimitCore
 from .safety import SafetyPath
 from .screen import DriverFeedback
 from .screen.board import MessageBoard
-from .tariff import Cost, Point, Tariff
+from .tariff import Cost, Point, Tariff, cost_of
 from .tariff.running import RunningCount
 from .journal import STARTED_STATES, Journal, Sample, TransactionRecord
 from .runtime_settings.configuration import Configuration

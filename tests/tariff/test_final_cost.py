@@ -235,7 +235,7 @@ def journal(tmp_path: Path) -> Any:
 
 def runtime(journal: Journal, tariff: Tariff | None, local: int, wh: int | None = None) -> Any:
     return SimpleNamespace(tariff=tariff, local_tx={1: local}, db=journal.db, journal=journal,
-                           _register_now=lambda n: wh)
+                           _register_now=lambda n: wh, _running_costs={})
 
 
 def charged_then_standing(journal: Journal) -> int:
