@@ -8,17 +8,26 @@ ledger and the status sequence of each connector. ``--ocpp 2.0.1`` plays the sam
 scenario over OCPP 2.0.1: the scenario's statuses are the charger's own words, which a
 2.0.1 backend reads from StatusNotification (Available, Occupied, ...) and from each
 TransactionEvent's chargingState (Charging, SuspendedEV, ...).
+
+The charger has a local tariff (:data:`TARIFF`) and the bench's 20x4 display, so the demo
+also shows what the driver reads: after each step the screen, boxed, when it changed (the
+price before the start, the running cost, the final cost); and at the end, beside the
+backend's ledger, the charger's own record as ``ladda sessions`` prints it (energy,
+charging and idle time, cost under the same tariff).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 import tempfile
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+
+from agent.screen.texts import say
 
 from .control import ControlError
 from .harness import Csms, HarnessError, Stack
@@ -27,6 +36,18 @@ from .scenario import Scenario, ScenarioError, Step, load_scenario
 
 DEFAULT_SCENARIO = Path(__file__).resolve().parent.parent / "config" / "demo-scenario.toml"
 CP_ID = "LADDA-DEMO"
+#: The demo charger's ``[tariff]`` (docs/configuration.md): energy, cheaper at night in the
+#: charger's time zone, and a fee for blocking the bay once the car has stood idle past a
+#: grace. Amounts as strings: exact decimals, as an operator writes money.
+TARIFF: dict[str, Any] = {
+    "currency": "EUR", "per_kwh": "0.49", "per_hour_idle": "6.00", "idle_grace": 30,
+    "bands": [{"start": "22:00", "end": "06:00", "per_kwh": "0.35"}],
+}
+#: How long the screen must stand still to be shown as "the screen after a step", and the
+#: most a step waits for that (a redraw takes the bench's I2C a moment; the session time
+#: and the running cost may move every second).
+SCREEN_SETTLE_S = 0.25
+SCREEN_SETTLE_MAX_S = 1.5
 
 
 class Player:
@@ -41,6 +62,8 @@ class Player:
         self._remote_starts = 0
         #: 2.0.1: the EVSE of each transaction, from its Started event.
         self._evse_of: dict[str, int] = {}
+        #: The display's lines as last printed (None: not yet, or no display on this bench).
+        self._screen: list[str] | None = None
 
     def say(self, text: str) -> None:
         print(f"[{time.monotonic() - self.started:6.1f} s] {text}", file=self.out, flush=True)
@@ -51,6 +74,44 @@ class Player:
                 await asyncio.sleep(step.after)
             self.say(step.describe())
             await self.run_step(step)
+            await self.show_screen()
+
+    async def show_screen(self) -> None:
+        """Print the display as the driver reads it now, boxed, if it changed since last printed."""
+        lines = await self.settled_screen()
+        if lines is None or lines == self._screen:
+            return
+        self._screen = lines
+        print(box(lines), file=self.out, flush=True)
+
+    async def wait_screen_online(self, timeout: float = 5.0) -> None:
+        """After the boot: wait until the screen no longer says it is offline (the screen
+        task notices the backend at its next redraw, up to a second later)."""
+        offline = say("en", "offline")  # the screen's first language: the demo sets no [screen]
+        deadline = time.monotonic() + timeout
+        with contextlib.suppress(ControlError):
+            while time.monotonic() < deadline:
+                lines = (await self.stack.bench_request("screen"))["lines"]
+                if offline not in (line.rstrip() for line in lines):
+                    return
+                await asyncio.sleep(0.1)
+
+    async def settled_screen(self) -> list[str] | None:
+        """The display's lines once they stood still for SCREEN_SETTLE_S (at most
+        SCREEN_SETTLE_MAX_S: a screen whose clock ticks is taken as it is then); None on a
+        bench without a display."""
+        deadline = time.monotonic() + SCREEN_SETTLE_MAX_S
+        try:
+            lines = list((await self.stack.bench_request("screen"))["lines"])
+        except ControlError:
+            return None
+        while time.monotonic() < deadline:
+            await asyncio.sleep(SCREEN_SETTLE_S)
+            again = list((await self.stack.bench_request("screen"))["lines"])
+            if again == lines:
+                break
+            lines = again
+        return lines
 
     async def run_step(self, step: Step) -> None:
         a = step.args
@@ -202,6 +263,33 @@ def _duration(start: str | None, stop: str | None) -> str:
     return f"{int(seconds // 60)}m{seconds % 60:04.1f}s"
 
 
+def box(lines: list[str], indent: int = 11) -> str:
+    """The display's rows framed as the glass shows them (every cell, blanks too),
+    indented under the step it follows."""
+    width = max((len(line) for line in lines), default=0)
+    pad = " " * indent
+    edge = f"{pad}+{'-' * width}+"
+    return "\n".join([edge, *(f"{pad}|{line.ljust(width)}|" for line in lines), edge])
+
+
+def tariff_summary(tariff: dict[str, Any]) -> str:
+    """The demo's tariff in one line, as an operator would put it on a sticker."""
+    cur = tariff["currency"]
+    parts = [f"{tariff['per_kwh']} {cur}/kWh"]
+    parts += [f"{b['start']}-{b['end']} {b['per_kwh']} {cur}/kWh" for b in tariff.get("bands", [])]
+    if tariff.get("per_hour_idle"):
+        parts.append(f"idle {tariff['per_hour_idle']} {cur}/h after {tariff.get('idle_grace', 0)} min")
+    return ", ".join(parts)
+
+
+def print_sessions(config: Path) -> int:
+    """``ladda sessions -c CONFIG``: the charger's own record, through the real command."""
+    from agent.cli import main as ladda  # the agent's CLI, as an operator runs it
+
+    print(f"\nSessions recorded by the charger (ladda sessions -c {config}):", flush=True)
+    return ladda(["sessions", "-c", str(config)])
+
+
 def format_ledger(transactions: list[dict[str, Any]]) -> str:
     header = ("txId", "conn", "idTag", "start (UTC)", "stop (UTC)", "meterStart Wh", "meterStop Wh", "kWh", "duration", "reason", "samples")
     rows = [header]
@@ -241,9 +329,11 @@ async def _demo(scenario: Scenario, workdir: Path, version: str = "1.6") -> int:
     no_pcsc = unavailable_reason()
     stack = Stack(workdir / "charger", csms, cp_id=CP_ID, connectors=scenario.connectors,
                   ocpp=scenario.ocpp, max_current=scenario.max_current, reader="socket" if no_pcsc else "pcsc",
-                  backend={"ocpp": version})
+                  backend={"ocpp": version}, sections={"tariff": TARIFF})
     print(f"Ladda demo: {scenario.title} (OCPP {version})")
     print(f"  work directory {workdir} (logs: csms/csms.log, charger/bench.log, charger/agent.log)")
+    print(f"  the charger's local tariff: {tariff_summary(TARIFF)}; its 20x4 display is shown after each step "
+          "that changed it")
     if no_pcsc:
         print(f"  cards go to the sim reader over the bench socket: no PC/SC reader here ({no_pcsc})")
     else:
@@ -257,6 +347,8 @@ async def _demo(scenario: Scenario, workdir: Path, version: str = "1.6") -> int:
                    f"{meter['host']}:{meter['port']}) and agent started; waiting for boot")
         await stack.wait_booted()
         player.say("agent booted (BootNotification Accepted)")
+        await player.wait_screen_online()
+        await player.show_screen()
         await player.play(scenario)
         ledger = await settle(stack)
         messages = (await csms.request("messages", cp=CP_ID, action="StatusNotification"))["messages"]
@@ -279,6 +371,9 @@ async def _demo(scenario: Scenario, workdir: Path, version: str = "1.6") -> int:
         print("\nAnomalies seen by the backend:")
         for anomaly in ledger["anomalies"]:
             print(f"  {anomaly}")
+    if print_sessions(stack.config_path) != 0:
+        print("\ndemo incomplete: ladda sessions could not read the charger's record", file=sys.stderr)
+        return 1
     complete = ledger["transactions"] and all(t.get("stop_time") for t in ledger["transactions"])
     if not complete or ledger["anomalies"]:
         print("\ndemo incomplete: a transaction was not stopped at the backend, or the backend saw anomalies", file=sys.stderr)

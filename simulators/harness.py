@@ -95,6 +95,16 @@ class Process:
         return self.proc.returncode
 
 
+def toml_value(value: Any) -> str:
+    """``value`` as TOML: a table inline (e.g. ``[tariff] bands``, an array of tables), a
+    list of them, or a scalar (JSON's strings, numbers and booleans are TOML's)."""
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{key} = {toml_value(item)}" for key, item in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(toml_value(item) for item in value) + "]"
+    return json.dumps(value)
+
+
 def _python(*args: str) -> list[str]:
     return [sys.executable, "-m", *args]
 
@@ -346,7 +356,7 @@ class Stack:
         for section, keys in self.sections.items():
             if section == "system":
                 continue  # merged into the [system] table above
-            lines += [f"[{section}]", *(f"{key} = {json.dumps(value)}" for key, value in keys.items())]
+            lines += [f"[{section}]", *(f"{key} = {toml_value(value)}" for key, value in keys.items())]
         self.config_path.write_text("\n".join(lines) + "\n")
 
     async def start_agent(self) -> None:

@@ -111,6 +111,37 @@ def test_demo_rejects_a_bad_scenario_with_every_error(tmp_path):
     assert "step 3" in result.stderr and "missing field 'uid'" in result.stderr
 
 
+def demo_screens(out: str) -> list[list[str]]:
+    """The display's boxes the demo printed, in order: each a list of its rows (padded)."""
+    screens, rows = [], None
+    for line in out.splitlines():
+        cell = line.strip()
+        if re.fullmatch(r"\+-+\+", cell):
+            if rows is None:
+                rows = []
+            else:
+                screens.append(rows)
+                rows = None
+        elif rows is not None:
+            assert cell.startswith("|") and cell.endswith("|"), line
+            rows.append(cell[1:-1])
+    assert rows is None, "a box was left open"
+    return screens
+
+
+def demo_sessions(out: str) -> list[dict[str, str]]:
+    """The ``ladda sessions`` table the demo printed at its end, one dict per row, by header.
+    Cells hold no double blanks; columns are split on two or more."""
+    lines = out.split("Sessions recorded by the charger (ladda sessions -c ", 1)[1].splitlines()[1:]
+    header = re.split(r"\s{2,}", lines[0].strip())
+    rows = [re.split(r"\s{2,}", line.strip()) for line in lines[1:] if line[:1].isdigit()]
+    return [dict(zip(header, row)) for row in rows]
+
+
+#: The demo's tariff (simulators/demo.py): its energy price by day and in the night band.
+DEMO_PRICE = r"0\.(49|35) EUR/kWh"
+
+
 def test_demo_plays_a_scenario_and_prints_what_the_backend_received(tmp_path):
     scenario = tmp_path / "short.toml"
     scenario.write_text(
@@ -134,6 +165,18 @@ def test_demo_plays_a_scenario_and_prints_what_the_backend_received(tmp_path):
     assert "connector 2: Available -> Preparing" in out and "Charging" in out
     # make test installs pcscd and vsmartcard-vpcd: the card went through the agent's PC/SC driver.
     assert "cards are read by the PC/SC driver from a virtual card, through pcscd" in out
+    # The driver's view: two rows a connector on the 20x4 display, each turning its pages (the
+    # price, then "Tap your card"; the one-connector demos below see the price on one screen).
+    screens = demo_screens(out)
+    assert all(len(rows) == 4 and all(len(r) == 20 for r in rows) for rows in screens), screens
+    assert [screens[0][0].rstrip(), screens[0][2].rstrip()] == ["1 Ready to use", "2 Ready to use"], screens[0]
+    assert re.fullmatch(f"{DEMO_PRICE}|Tap your card", screens[0][1].rstrip()), screens[0]
+    assert any(rows[2].rstrip() == "2 Charging" for rows in screens), screens
+    # The charger's own record, with the same energy as the backend's and a cost under the tariff.
+    (session,) = demo_sessions(out)
+    assert (session["idTag"], session["conn"], session["reason"]) == ("CAFE0001", "2", "EVDisconnected")
+    assert session["kWh"] == row.split()[9]  # the ledger's kWh column
+    assert re.fullmatch(r"\d+\.\d\d EUR", session["cost"]) and session["charging"].endswith(" s")
 
 
 def test_sessions_gives_each_sessions_times_and_its_cost_under_the_tariff(tmp_path):
@@ -277,8 +320,36 @@ def test_demo_plays_the_smart_charging_scenario(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "the meter reads 22.08 kW" in result.stdout and "the meter reads 6.90 kW" in result.stdout
     assert "connector 1: Available -> Preparing -> Charging -> SuspendedEVSE -> Charging -> Finishing" in result.stdout
-    ledger_lines = [line for line in result.stdout.splitlines() if line.startswith("1 ")]
+    ledger = result.stdout.split("Sessions recorded by the charger", 1)[0]
+    ledger_lines = [line for line in ledger.splitlines() if line.startswith("1 ")]
     assert len(ledger_lines) == 1 and "Local" in ledger_lines[0]  # one transaction, ended by the card
+    assert_final_cost_is_the_records(result.stdout)
+
+
+def assert_final_cost_is_the_records(out: str) -> None:
+    """The driver saw the price before the start, the running cost while charging, and at
+    the end the same cost and energy the charger's record (``ladda sessions``) has."""
+    screens = [[r.rstrip() for r in rows] for rows in demo_screens(out)]
+    assert screens[0][0] == "Ready to use" and re.fullmatch(DEMO_PRICE, screens[0][1]), screens[0]
+    assert any(rows[0] == "Charging" and re.fullmatch(r"Cost \d+\.\d\d EUR", rows[2]) for rows in screens), screens
+    final = screens[-1]
+    assert final[0] == "Finished", screens
+    (session,) = demo_sessions(out)
+    assert final[2] == f"Total {session['cost']}", (final, session)
+    assert final[1] == f"{float(session['kWh']):.2f} kWh" and session["stopped"] != "running"
+    assert float(session["kWh"]) > 0 and session["cost"] != "0.00 EUR"
+
+
+def test_demo_under_ocpp_2_0_1_shows_the_driver_the_cost_the_record_has(tmp_path):
+    """``make demo OCPP=2.0.1``: the default scenario, its screens and its sessions table."""
+    result = ladda("demo", "--ocpp", "2.0.1", "--workdir", str(tmp_path / "work"), timeout=180)
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "connector 1: Available -> Occupied -> Available" in out
+    assert any(rows[0].rstrip() == "Car paused" for rows in demo_screens(out)), out
+    (session,) = demo_sessions(out)
+    assert session["reason"] == "Local" and session["idle"].endswith(" s")
+    assert_final_cost_is_the_records(out)
 
 
 TLS_WITHOUT_CA = """
