@@ -1715,6 +1715,5 @@ class _ScreenStation:
         self._runtime._idle_alert(connector)
 
     def session_cost(self, connector: int) -> object:
-        """The running session's cost by the local tariff, when the runtime computes one."""
-        cost_of = getattr(self._runtime, "session_cost", None)
-        return None if cost_of is None else cost_of(connector)
+        """The running session's cost by the local tariff (an awaitable; None without one)."""
+        return self._runtime.session_cost(connector)

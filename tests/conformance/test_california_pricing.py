@@ -11,10 +11,7 @@ every test leaves it idle again. What reaches the driver is read from the agent'
 from __future__ import annotations
 
 import asyncio
-import os
 import json
-import tempfile
-import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -23,11 +20,9 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from simulators.control import ControlClient
-from simulators.harness import Csms, Stack
+from simulators.harness import Stack
 
-from ..conftest import TEST_OCPP
-from ..secret_scan import discard
+from ..shared_stack import shared_stack
 from .helpers import (
     all_frames,
     call_checked,
@@ -51,20 +46,9 @@ CARD = "04CA1F01"
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def stack(csms_server: tuple[int, Path]) -> AsyncIterator[Stack]:
-    port, sock = csms_server
-    csms = Csms(workdir=sock.parent, port=port, control=ControlClient(sock))
-    workdir = Path(tempfile.mkdtemp(prefix="ld-"))
-    started = Stack(workdir, csms, cp_id=f"CAPRICE-{uuid.uuid4().hex[:8]}", connectors=1,
-                    ocpp={**TEST_OCPP, "SupportedLanguages": "en,de,nl"})
-    try:
-        await started.start()
-        await started.wait_booted()
+    async with shared_stack(csms_server, "CAPRICE", backend={}, connectors=1,
+                            ocpp={"SupportedLanguages": "en,de,nl"}) as started:
         yield started
-    finally:
-        await started.stop()
-        await csms.request("reset_policy")
-        await csms.stop()
-        discard(workdir, keep=bool(os.environ.get("LADDA_KEEP_TEST_DIRS")))
 
 
 async def transfer(stack: Stack, message_id: str | None, data: Any) -> dict[str, Any]:

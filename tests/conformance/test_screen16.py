@@ -16,11 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
-import tempfile
 import time
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -28,11 +25,9 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from simulators.control import ControlClient
-from simulators.harness import Csms, Stack
+from simulators.harness import Stack
 
-from ..conftest import TEST_OCPP
-from ..secret_scan import discard
+from ..shared_stack import shared_stack
 from .helpers import call_checked, last_seq, ledger, messages, new_id_tag, plug_and_charge, wait_for, wait_status
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -49,26 +44,14 @@ DISPLAY_BACK = "display answering again"
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def stack(csms_server: tuple[int, Path]) -> AsyncIterator[Stack]:
-    port, sock = csms_server
-    csms = Csms(workdir=sock.parent, port=port, control=ControlClient(sock))
-    workdir = Path(tempfile.mkdtemp(prefix="ld-"))
-    started = Stack(
-        workdir, csms, cp_id=f"SCREEN16-{uuid.uuid4().hex[:8]}", connectors=1,
-        ocpp={**TEST_OCPP, "SupportedLanguages": "en,de", "LocalAuthorizeOffline": False,
-              "AllowOfflineTxForUnknownId": False},
+    async with shared_stack(
+        csms_server, "SCREEN16", backend={}, connectors=1,
+        ocpp={"SupportedLanguages": "en,de", "LocalAuthorizeOffline": False, "AllowOfflineTxForUnknownId": False},
         sections={"operator": {"name": "Ladda", "phone": PHONE},
                   "screen": {"finished_seconds": 2, "language_seconds": 1, "idle_alert_minutes": IDLE_S / 60}},
-    )
-    try:
-        await started.start()
-        await started.wait_booted()
+    ) as started:
         assert await change(started, "DefaultPrice", json.dumps(PRICE)) == "Accepted"
         yield started
-    finally:
-        await started.stop()
-        await csms.request("reset_policy")
-        await csms.stop()
-        discard(workdir, keep=bool(os.environ.get("LADDA_KEEP_TEST_DIRS")))
 
 
 # ---------------------------------------------------------------- reading the screen

@@ -34,7 +34,7 @@ from simulators.harness import Stack
 from tests.conformance.helpers import new_id_tag
 from tests.conformance201.helpers import V201, call, last_seq, messages, schema_violations, wait_event, wait_for
 from tests.conformance201.screen_helpers import FAST_PAGES, seen, wait_rows, watch
-from tests.conformance201.shared_stack import shared_stack
+from tests.shared_stack import shared_stack
 
 #: The tests run on the module's event loop, which owns the shared charger.
 shared = pytest.mark.asyncio(loop_scope="module")

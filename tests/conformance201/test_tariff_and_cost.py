@@ -26,7 +26,7 @@ from simulators.harness import Stack
 from tests.conformance.helpers import new_id_tag
 from tests.conformance201.helpers import call, events, last_seq, schema_violations, wait_event
 from tests.conformance201.screen_helpers import FAST_PAGES, seen, wait_rows, watch
-from tests.conformance201.shared_stack import shared_stack
+from tests.shared_stack import shared_stack
 
 shared = pytest.mark.asyncio(loop_scope="module")
 COST = "backend's cost for the driver"

@@ -1,4 +1,4 @@
-"""One started 2.0.1 charger shared by the tests of a module: each agent start costs
+"""One started charger (OCPP 2.0.1 unless told otherwise) shared by the tests of a module: each agent start costs
 seconds, and cases that only talk to a running charger need no fresh one.
 
 A module opts in with a module-scoped fixture on the module's event loop::
@@ -33,15 +33,17 @@ from tests.conformance201.helpers import V201
 
 @contextlib.asynccontextmanager
 async def shared_stack(csms_server: tuple[int, Path], prefix: str, ocpp: dict[str, Any] | None = None,
-                       **kwargs: Any) -> AsyncIterator[Stack]:
-    """A booted 2.0.1 charger against the session's test CSMS, stopped (and its working
-    directory searched for secrets, then deleted) at the end."""
+                       backend: dict[str, Any] | None = None, **kwargs: Any) -> AsyncIterator[Stack]:
+    """A booted charger against the session's test CSMS, stopped (and its working
+    directory searched for secrets, then deleted) at the end. ``backend``: its
+    ``[backend]`` keys (default: OCPP 2.0.1; ``{}`` for 1.6)."""
+    backend = V201 if backend is None else backend
     port, sock = csms_server
     csms = Csms(workdir=sock.parent, port=port, control=ControlClient(sock))
     cp_id = f"{prefix}-{uuid.uuid4().hex[:8]}"
-    secret_scan.stack_secrets(cp_id, V201, key_too=False)
+    secret_scan.stack_secrets(cp_id, backend, key_too=False)
     stack = Stack(Path(tempfile.mkdtemp(prefix="ld-")), csms, cp_id=cp_id, ocpp={**TEST_OCPP, **(ocpp or {})},
-                  backend=V201, **kwargs)
+                  backend=backend, **kwargs)
     try:
         await stack.start()
         await stack.wait_booted()
